@@ -1,0 +1,201 @@
+//! The checker side: `virtual_server_group`, `virtual_server`, `real_server` and the health
+//! checks. A config that uses them is valid; the checkers themselves run elsewhere.
+
+use std::net::IpAddr;
+
+use super::Cx;
+use crate::model::{Checker, CheckerKind, RealServer, ServiceKey, Url, VirtualServer, VirtualServerGroup};
+use crate::tree::Statement;
+
+const VS_KEYWORDS: &[&str] = &[
+    "delay_loop", "lb_algo", "lvs_sched", "lb_kind", "lvs_method", "protocol",
+    "persistence_timeout", "persistence_granularity", "persistence_engine", "sorry_server",
+    "sorry_server_inhibit", "sorry_server_lvs_method", "real_server", "virtualhost", "ha_suspend",
+    "alpha", "omega", "quorum", "quorum_up", "quorum_down", "hysteresis", "ops", "one_packet_scheduler",
+    "retry", "delay_before_retry", "warmup", "connect_timeout", "inhibit_on_failure", "smtp_alert",
+    "hashed", "flag-1", "flag-2", "flag-3", "sh-port", "sh-fallback", "mh-port", "mh-fallback",
+    "ip_family", "notify_up", "notify_down",
+];
+
+const RS_KEYWORDS: &[&str] = &[
+    "weight", "inhibit_on_failure", "notify_up", "notify_down", "uthreshold", "lthreshold",
+    "smtp_alert", "virtualhost", "alpha", "retry", "delay_before_retry", "warmup", "delay_loop",
+    "connect_timeout", "lvs_method", "TCP_CHECK", "HTTP_GET", "SSL_GET", "MISC_CHECK",
+    "SMTP_CHECK", "DNS_CHECK", "UDP_CHECK", "PING_CHECK", "FILE_CHECK", "BFD_CHECK",
+];
+
+const CHECK_KEYWORDS: &[&str] = &[
+    "connect_ip", "connect_port", "bindto", "bind_port", "bind_if", "connect_timeout", "fwmark",
+    "retry", "nb_get_retry", "delay_before_retry", "warmup", "delay_loop", "alpha",
+    "url", "virtualhost", "http_protocol", "enable_sni", "misc_path", "misc_timeout",
+    "misc_dynamic", "user", "helo_name", "host", "type", "name", "payload", "require_reply",
+    "min_reply_length", "max_reply_length", "fast_recovery", "file", "weight", "log_all_failures",
+];
+
+/// Reads `virtual_server_group NAME { ADDR[-N] PORT | fwmark N … }`.
+pub fn virtual_server_group(cx: &mut Cx<'_>, stmt: &Statement) -> Option<VirtualServerGroup> {
+    let name = cx.block_name(stmt)?;
+    let entries = cx
+        .block(stmt)
+        .iter()
+        .map(|s| s.words.iter().map(|w| w.text.clone()).collect())
+        .collect();
+    Some(VirtualServerGroup { name, location: stmt.location.clone(), entries })
+}
+
+fn service_key(cx: &mut Cx<'_>, stmt: &Statement) -> Option<ServiceKey> {
+    let args: Vec<&str> = stmt.arg_texts().collect();
+    let key = match args.as_slice() {
+        ["group", name, ..] => Some(ServiceKey::Group(name.to_string())),
+        ["fwmark", mark, ..] => mark.parse().ok().map(ServiceKey::Fwmark),
+        [addr, port, ..] => match (addr.parse::<IpAddr>(), port.parse::<u16>()) {
+            (Ok(a), Ok(p)) => Some(ServiceKey::Address(a, p)),
+            _ => None,
+        },
+        _ => None,
+    };
+    if key.is_none() {
+        cx.error(&stmt.location, format!("Invalid virtual_server '{}'", args.join(" ")));
+    }
+    key
+}
+
+/// Reads a virtual_server block.
+pub fn virtual_server(cx: &mut Cx<'_>, stmt: &Statement) -> Option<VirtualServer> {
+    let key = service_key(cx, stmt);
+    let mut vs = VirtualServer {
+        key: key.clone().unwrap_or(ServiceKey::Fwmark(0)),
+        location: stmt.location.clone(),
+        delay_loop: 60.0,
+        lb_algo: None,
+        lb_kind: None,
+        protocol: None,
+        persistence_timeout: None,
+        sorry_server: None,
+        real_servers: Vec::new(),
+        other: Vec::new(),
+    };
+    for item in cx.block(stmt) {
+        match item.keyword() {
+            "delay_loop" => {
+                if let Some(v) = cx.decimal(item, 0.000001, 4294.0) {
+                    vs.delay_loop = v;
+                }
+            }
+            "lb_algo" | "lvs_sched" => vs.lb_algo = cx.arg(item).map(str::to_string),
+            "lb_kind" | "lvs_method" => vs.lb_kind = cx.arg(item).map(str::to_string),
+            "protocol" => match cx.arg(item) {
+                Some(p @ ("TCP" | "UDP" | "SCTP")) => vs.protocol = Some(p.to_string()),
+                Some(other) => cx.error(&item.location, format!("Unknown protocol {other} - ignoring")),
+                None => {}
+            },
+            "persistence_timeout" => {
+                vs.persistence_timeout = match item.args().first() {
+                    None => Some(6 * 60),
+                    Some(_) => cx.uint(item, u32::MAX),
+                }
+            }
+            "sorry_server" => vs.sorry_server = Some(item.arg_texts().map(str::to_string).collect()),
+            "real_server" => vs.real_servers.extend(real_server(cx, item)),
+            k if VS_KEYWORDS.contains(&k) => vs.other.push(cx.raw(item)),
+            _ => cx.unknown(item, VS_KEYWORDS),
+        }
+    }
+    key.map(|_| vs)
+}
+
+fn real_server(cx: &mut Cx<'_>, stmt: &Statement) -> Option<RealServer> {
+    let args: Vec<&str> = stmt.arg_texts().collect();
+    let address = args.first().and_then(|a| a.parse::<IpAddr>().ok());
+    let port = args.get(1).map_or(Some(0), |p| p.parse::<u16>().ok());
+    let (Some(address), Some(port)) = (address, port) else {
+        cx.error(&stmt.location, format!("Invalid real_server '{}'", args.join(" ")));
+        return None;
+    };
+    let mut rs = RealServer {
+        address,
+        port,
+        location: stmt.location.clone(),
+        weight: 1,
+        checkers: Vec::new(),
+        other: Vec::new(),
+    };
+    for item in cx.block(stmt) {
+        let keyword = item.keyword();
+        match keyword {
+            "weight" => {
+                if let Some(v) = cx.int(item, 0, 65535) {
+                    rs.weight = v as i32;
+                }
+            }
+            _ => match checker_kind(keyword) {
+                Some(kind) => rs.checkers.push(checker(cx, item, kind)),
+                None if RS_KEYWORDS.contains(&keyword) => rs.other.push(cx.raw(item)),
+                None => cx.unknown(item, RS_KEYWORDS),
+            },
+        }
+    }
+    Some(rs)
+}
+
+fn checker_kind(keyword: &str) -> Option<CheckerKind> {
+    Some(match keyword {
+        "TCP_CHECK" => CheckerKind::Tcp,
+        "HTTP_GET" => CheckerKind::Http,
+        "SSL_GET" => CheckerKind::Ssl,
+        "MISC_CHECK" => CheckerKind::Misc,
+        "SMTP_CHECK" => CheckerKind::Smtp,
+        "DNS_CHECK" => CheckerKind::Dns,
+        "UDP_CHECK" => CheckerKind::Udp,
+        "PING_CHECK" => CheckerKind::Ping,
+        "FILE_CHECK" => CheckerKind::File,
+        "BFD_CHECK" => CheckerKind::Bfd,
+        _ => return None,
+    })
+}
+
+fn checker(cx: &mut Cx<'_>, stmt: &Statement, kind: CheckerKind) -> Checker {
+    let mut check = Checker {
+        kind,
+        location: stmt.location.clone(),
+        connect_timeout: None,
+        connect_port: None,
+        retry: None,
+        delay_before_retry: None,
+        urls: Vec::new(),
+        misc_path: None,
+        other: Vec::new(),
+    };
+    for item in cx.block(stmt) {
+        match item.keyword() {
+            "connect_timeout" => check.connect_timeout = cx.decimal(item, 0.000001, 4294.0),
+            "connect_port" => check.connect_port = cx.int(item, 1, 65535).map(|v| v as u16),
+            "retry" | "nb_get_retry" => check.retry = cx.uint(item, u32::MAX),
+            "delay_before_retry" => check.delay_before_retry = cx.decimal(item, 0.0, 4294.0),
+            "url" if matches!(kind, CheckerKind::Http | CheckerKind::Ssl) => {
+                check.urls.push(url(cx, item))
+            }
+            "misc_path" if kind == CheckerKind::Misc => check.misc_path = cx.command(item),
+            k if CHECK_KEYWORDS.contains(&k) => check.other.push(cx.raw(item)),
+            _ => cx.unknown(item, CHECK_KEYWORDS),
+        }
+    }
+    check
+}
+
+fn url(cx: &mut Cx<'_>, stmt: &Statement) -> Url {
+    let mut url = Url::default();
+    for item in cx.block(stmt) {
+        match item.keyword() {
+            "path" => url.path = cx.arg(item).map(str::to_string),
+            "digest" => url.digest = cx.arg(item).map(str::to_string),
+            "status_code" => url.status_code = item.arg_texts().map(str::to_string).collect(),
+            "virtualhost" | "regex" | "regex_no_match" | "regex_options" | "regex_stack"
+            | "regex_min_offset" | "regex_max_offset" => {
+                cx.raw(item);
+            }
+            _ => cx.unknown(item, &["path", "digest", "status_code", "virtualhost", "regex"]),
+        }
+    }
+    url
+}

@@ -1,0 +1,244 @@
+//! `vrrp_instance NAME { … }`.
+
+use super::{Cx, addresses};
+use crate::model::{AuthType, Authentication, InitialState, VrrpInstance};
+use crate::tree::Statement;
+
+/// Keywords of vrrp_instance.
+pub const KEYWORDS: &[&str] = &[
+    "state", "interface", "virtual_router_id", "priority", "advert_int", "nopreempt", "preempt",
+    "preempt_delay", "authentication", "virtual_ipaddress", "virtual_ipaddress_excluded",
+    "virtual_routes", "virtual_rules", "track_interface", "track_script", "track_file",
+    "track_process", "track_bfd", "mcast_src_ip", "unicast_src_ip", "unicast_peer", "unicast_ttl",
+    "garp_master_delay", "garp_master_repeat", "garp_master_refresh", "garp_master_refresh_repeat",
+    "garp_lower_prio_delay", "garp_lower_prio_repeat", "notify_master", "notify_backup",
+    "notify_fault", "notify_stop", "notify", "notify_deleted", "notify_master_rx_lower_pri",
+    "smtp_alert", "version", "accept", "no_accept", "use_vmac", "vmac_xmit_base", "use_ipvlan",
+    "dont_track_primary", "native_ipv6", "strict_mode", "lower_prio_no_advert",
+    "higher_prio_send_advert", "debug", "promote_secondaries", "linkbeat_use_polling",
+    "skip_check_adv_addr", "check_unicast_src", "old_unicast_checksum", "unicast_fault_no_peer",
+    "track_src_ip", "kernel_rx_buf_size", "down_timer_adverts", "notify_priority_changes",
+    "mcast_dst_ip",
+];
+
+/// Keywords we accept and keep as written.
+const ACCEPTED: &[&str] = &[
+    "track_bfd", "garp_lower_prio_delay", "garp_lower_prio_repeat", "notify_deleted",
+    "notify_master_rx_lower_pri", "use_ipvlan", "promote_secondaries", "linkbeat_use_polling",
+    "skip_check_adv_addr", "check_unicast_src", "old_unicast_checksum", "unicast_fault_no_peer",
+    "track_src_ip", "kernel_rx_buf_size", "down_timer_adverts", "notify_priority_changes",
+    "mcast_dst_ip",
+];
+
+/// Reads a vrrp_instance block. `None` when it cannot be used at all (no name, no valid VRID).
+pub fn build(cx: &mut Cx<'_>, stmt: &Statement) -> Option<VrrpInstance> {
+    let name = cx.block_name(stmt)?;
+    let mut vrid: Option<u8> = None;
+    let mut vrid_seen = false;
+    let mut priority: Option<u8> = None;
+    let mut inst = VrrpInstance {
+        name,
+        location: stmt.location.clone(),
+        state: InitialState::Backup,
+        interface: None,
+        virtual_router_id: 0,
+        priority: 100,
+        advert_int: 1.0,
+        nopreempt: false,
+        preempt_delay: 0.0,
+        authentication: None,
+        virtual_ipaddresses: Vec::new(),
+        excluded_ipaddresses: Vec::new(),
+        virtual_routes: Vec::new(),
+        virtual_rules: Vec::new(),
+        track_interfaces: Vec::new(),
+        track_scripts: Vec::new(),
+        track_files: Vec::new(),
+        track_processes: Vec::new(),
+        mcast_src_ip: None,
+        unicast_src_ip: None,
+        unicast_peers: Vec::new(),
+        unicast_ttl: None,
+        garp_master_delay: None,
+        garp_master_repeat: None,
+        garp_master_refresh: None,
+        garp_master_refresh_repeat: None,
+        notify_master: None,
+        notify_backup: None,
+        notify_fault: None,
+        notify_stop: None,
+        notify: None,
+        smtp_alert: None,
+        version: None,
+        accept: None,
+        use_vmac: None,
+        vmac_xmit_base: false,
+        dont_track_primary: false,
+        native_ipv6: false,
+        strict_mode: None,
+        lower_prio_no_advert: None,
+        higher_prio_send_advert: None,
+        debug: None,
+        other: Vec::new(),
+    };
+    let name = inst.name.clone();
+    for item in cx.block(stmt) {
+        let keyword = item.keyword();
+        match keyword {
+            "state" => match cx.arg(item) {
+                Some("MASTER") => inst.state = InitialState::Master,
+                Some("BACKUP") => inst.state = InitialState::Backup,
+                Some(other) => cx.error(
+                    &item.location,
+                    format!("({name}) unknown state '{other}', defaulting to BACKUP"),
+                ),
+                None => {}
+            },
+            "interface" => {
+                if let Some(ifname) = cx.arg(item) {
+                    cx.check_interface(&item.location, ifname, &format!("vrrp_instance {name}"));
+                    inst.interface = Some(ifname.to_string());
+                }
+            }
+            "virtual_router_id" => {
+                vrid_seen = true;
+                let text = item.args().first().map(|w| w.text.clone()).unwrap_or_default();
+                vrid = cx.int(item, 1, 255).map(|v| v as u8);
+                if vrid.is_none() && !text.is_empty() {
+                    cx.error(&item.location, format!("({name}): VRID '{text}' not valid - must be between 1 & 255"));
+                }
+            }
+            "priority" => {
+                let value = cx.int(item, 1, 255).map(|v| v as u8);
+                if value.is_none() {
+                    cx.error(&item.location, format!("({name}) Priority not valid! must be between 1 & 255. Using default 100"));
+                }
+                priority = value.or(priority);
+            }
+            "advert_int" => {
+                if let Some(v) = cx.decimal(item, 0.01, 255.0) {
+                    inst.advert_int = v;
+                }
+            }
+            "nopreempt" => inst.nopreempt = true,
+            "preempt" => inst.nopreempt = false,
+            "preempt_delay" => {
+                if let Some(v) = cx.decimal(item, 0.0, 1000.0) {
+                    inst.preempt_delay = v;
+                }
+            }
+            "authentication" => inst.authentication = authentication(cx, item, &name),
+            "virtual_ipaddress" => {
+                inst.virtual_ipaddresses.extend(addresses::address_block(cx, item, false))
+            }
+            "virtual_ipaddress_excluded" => {
+                inst.excluded_ipaddresses.extend(addresses::address_block(cx, item, false))
+            }
+            "virtual_routes" => inst.virtual_routes.extend(addresses::route_block(cx, item)),
+            "virtual_rules" => inst.virtual_rules.extend(addresses::rule_block(cx, item)),
+            "track_interface" => inst.track_interfaces.extend(cx.track_list(item, (-253, 253))),
+            "track_script" => inst.track_scripts.extend(cx.track_list(item, (-253, 253))),
+            "track_file" => inst.track_files.extend(cx.track_list(item, (-254, 254))),
+            "track_process" => inst.track_processes.extend(cx.track_list(item, (-254, 254))),
+            "mcast_src_ip" | "unicast_src_ip" => {
+                if let Some(text) = cx.arg(item) {
+                    match text.parse() {
+                        Ok(a) if keyword == "mcast_src_ip" => inst.mcast_src_ip = Some(a),
+                        Ok(a) => inst.unicast_src_ip = Some(a),
+                        Err(_) => cx.error(&item.location, format!("({name}) invalid {keyword} '{text}'")),
+                    }
+                }
+            }
+            "unicast_peer" => {
+                for peer in cx.block(item) {
+                    match peer.keyword().parse() {
+                        Ok(a) => inst.unicast_peers.push(a),
+                        Err(_) => cx.error(&peer.location, format!("({name}) invalid unicast peer '{}'", peer.keyword())),
+                    }
+                }
+            }
+            "unicast_ttl" => inst.unicast_ttl = cx.int(item, 1, 255).map(|v| v as u8),
+            "garp_master_delay" => inst.garp_master_delay = cx.uint(item, 65535),
+            "garp_master_repeat" => inst.garp_master_repeat = cx.uint(item, 65535),
+            "garp_master_refresh" => inst.garp_master_refresh = cx.uint(item, 65535),
+            "garp_master_refresh_repeat" => inst.garp_master_refresh_repeat = cx.uint(item, 65535),
+            "notify_master" => inst.notify_master = cx.command(item),
+            "notify_backup" => inst.notify_backup = cx.command(item),
+            "notify_fault" => inst.notify_fault = cx.command(item),
+            "notify_stop" => inst.notify_stop = cx.command(item),
+            "notify" => inst.notify = cx.command(item),
+            "smtp_alert" => inst.smtp_alert = Some(cx.flag(item)),
+            "version" => inst.version = cx.int(item, 2, 3).map(|v| v as u8),
+            "accept" => inst.accept = Some(true),
+            "no_accept" => inst.accept = Some(false),
+            "use_vmac" => {
+                inst.use_vmac = Some(item.args().first().map(|w| w.text.clone()).unwrap_or_default())
+            }
+            "vmac_xmit_base" => inst.vmac_xmit_base = true,
+            "dont_track_primary" => inst.dont_track_primary = true,
+            "native_ipv6" => inst.native_ipv6 = true,
+            "strict_mode" => inst.strict_mode = Some(cx.flag(item)),
+            "lower_prio_no_advert" => inst.lower_prio_no_advert = Some(cx.flag(item)),
+            "higher_prio_send_advert" => inst.higher_prio_send_advert = Some(cx.flag(item)),
+            "debug" => {
+                inst.debug = match item.args().first() {
+                    None => Some(1),
+                    Some(_) => cx.uint(item, 4),
+                }
+            }
+            _ if ACCEPTED.contains(&keyword) => inst.other.push(cx.raw(item)),
+            _ => cx.unknown(item, KEYWORDS),
+        }
+    }
+
+    inst.priority = match (priority, inst.state) {
+        (Some(p), _) => p,
+        // keepalived: an address owner that says nothing about priority gets 255.
+        (None, InitialState::Master) => 255,
+        (None, InitialState::Backup) => 100,
+    };
+    if inst.nopreempt && inst.priority == 255 {
+        cx.warning(&stmt.location, format!("({name}) nopreempt is incompatible with priority 255. resetting nopreempt"));
+        inst.nopreempt = false;
+    } else if inst.nopreempt && inst.state == InitialState::Master {
+        cx.warning(&stmt.location, format!("({name}) Warning - nopreempt will not work with initial state MASTER - clearing"));
+        inst.nopreempt = false;
+    }
+    match vrid {
+        Some(v) => inst.virtual_router_id = v,
+        None => {
+            if !vrid_seen {
+                cx.error(&stmt.location, format!("({name}) the virtual router id must be set"));
+            }
+            return None;
+        }
+    }
+    Some(inst)
+}
+
+/// `authentication { auth_type PASS|AH; auth_pass SECRET }`.
+fn authentication(cx: &mut Cx<'_>, stmt: &Statement, name: &str) -> Option<Authentication> {
+    let mut auth_type = None;
+    let mut password = Vec::new();
+    for item in cx.block(stmt) {
+        match item.keyword() {
+            "auth_type" => match cx.arg(item) {
+                Some("PASS") => auth_type = Some(AuthType::Pass),
+                Some("AH") => auth_type = Some(AuthType::Ah),
+                Some(other) => cx.error(&item.location, format!("({name}) unknown authentication type '{other}'")),
+                None => {}
+            },
+            "auth_pass" => {
+                if let Some(pass) = cx.arg(item) {
+                    let bytes = pass.as_bytes();
+                    if bytes.len() > 8 {
+                        cx.warning(&item.location, "Truncating auth_pass to 8 characters");
+                    }
+                    password = bytes[..bytes.len().min(8)].to_vec();
+                }
+            }
+            _ => cx.unknown(item, &["auth_type", "auth_pass"]),
+        }
+    }
+    auth_type.map(|auth_type| Authentication { auth_type, password })
+}

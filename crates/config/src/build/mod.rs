@@ -1,0 +1,287 @@
+//! From the block tree to the typed [`Config`]: one module per kind of block, all sharing the
+//! small reading helpers of [`Cx`].
+
+mod addresses;
+mod checker;
+mod global;
+mod instance;
+mod script;
+mod sync_group;
+mod trackers;
+
+use crate::diagnostic::{Diagnostic, Diagnostics, Location, Severity};
+use crate::host::Host;
+use crate::model::{Command, Config, RawSetting, RunAs, TrackRef};
+use crate::tree::Statement;
+use crate::values::{self, NumberError};
+
+/// Keywords allowed at the top level.
+pub const TOP_LEVEL_KEYWORDS: &[&str] = &[
+    "global_defs",
+    "vrrp_script",
+    "vrrp_instance",
+    "vrrp_sync_group",
+    "static_ipaddress",
+    "static_routes",
+    "static_rules",
+    "vrrp_track_file",
+    "vrrp_track_process",
+    "garp_group",
+    "virtual_server",
+    "virtual_server_group",
+    "linkbeat_interfaces",
+    "bfd_instance",
+    "net_namespace",
+    "net_namespace_ipvs",
+    "namespace_with_ipsets",
+    "instance",
+    "use_pid_dir",
+];
+
+/// Builds the typed configuration from the top-level statements.
+pub fn build(top: &[Statement], host: &dyn Host, diagnostics: &mut Diagnostics) -> Config {
+    let mut cx = Cx { diagnostics, host };
+    let mut config = Config::default();
+    build_top(&mut cx, top, &mut config);
+    config
+}
+
+fn build_top(cx: &mut Cx<'_>, items: &[Statement], config: &mut Config) {
+    for stmt in items {
+        match stmt.keyword() {
+            "global_defs" => global::build(cx, stmt, &mut config.global),
+            "vrrp_script" => config.scripts.extend(script::build(cx, stmt)),
+            "vrrp_instance" => config.instances.extend(instance::build(cx, stmt)),
+            "vrrp_sync_group" => config.sync_groups.extend(sync_group::build(cx, stmt)),
+            "static_ipaddress" => {
+                config.static_addresses.extend(addresses::address_block(cx, stmt, true))
+            }
+            "static_routes" => config.static_routes.extend(addresses::route_block(cx, stmt)),
+            "static_rules" => config.static_rules.extend(addresses::rule_block(cx, stmt)),
+            "vrrp_track_file" => config.track_files.extend(trackers::track_file(cx, stmt)),
+            "vrrp_track_process" => {
+                config.track_processes.extend(trackers::track_process(cx, stmt))
+            }
+            "garp_group" => config.garp_groups.extend(trackers::garp_group(cx, stmt)),
+            "virtual_server" => config.virtual_servers.extend(checker::virtual_server(cx, stmt)),
+            "virtual_server_group" => {
+                config.virtual_server_groups.extend(checker::virtual_server_group(cx, stmt))
+            }
+            "linkbeat_interfaces" | "bfd_instance" | "net_namespace" | "net_namespace_ipvs"
+            | "namespace_with_ipsets" | "instance" | "use_pid_dir" => {}
+            _ => {
+                cx.unknown(stmt, TOP_LEVEL_KEYWORDS);
+                // keepalived ignores the '{' of an unknown top-level keyword and reads what
+                // follows as top-level statements; its '}' is then an unknown keyword too.
+                if let Some(block) = &stmt.block {
+                    cx.error(&block.open, "Unexpected '{' - ignoring");
+                    build_top(cx, &block.items, config);
+                    if let Some(close) = &block.close {
+                        cx.error(close, "Unknown keyword '}'");
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Reading context: where diagnostics go, and the helpers every block uses.
+pub(crate) struct Cx<'a> {
+    diagnostics: &'a mut Diagnostics,
+    /// The machine the configuration is checked against (interfaces exist or not).
+    pub(crate) host: &'a dyn Host,
+}
+
+impl Cx<'_> {
+    pub(crate) fn error(&mut self, location: &Location, message: impl Into<String>) {
+        self.diagnostics.error(location, message);
+    }
+
+    pub(crate) fn warning(&mut self, location: &Location, message: impl Into<String>) {
+        self.diagnostics.warning(location, message);
+    }
+
+    /// Reports an unknown keyword, with a hint when a known one is close.
+    pub(crate) fn unknown(&mut self, stmt: &Statement, known: &[&str]) {
+        let keyword = stmt.keyword();
+        let message = if keyword.is_empty() {
+            "Unexpected '{' - ignoring".to_string()
+        } else {
+            format!("Unknown keyword '{keyword}'")
+        };
+        let mut diagnostic = Diagnostic::new(Severity::Error, Some(stmt.location.clone()), message);
+        if let Some(hint) = values::closest(keyword, known) {
+            diagnostic = diagnostic.with_hint(format!("did you mean {hint}?"));
+        }
+        self.diagnostics.push(diagnostic);
+    }
+
+    /// Keeps an accepted-but-unmodelled keyword as written.
+    pub(crate) fn raw(&mut self, stmt: &Statement) -> RawSetting {
+        RawSetting {
+            keyword: stmt.keyword().to_string(),
+            args: stmt.arg_texts().map(str::to_string).collect(),
+            location: stmt.location.clone(),
+        }
+    }
+
+    /// The first argument, or an error naming the keyword if there is none.
+    pub(crate) fn arg<'s>(&mut self, stmt: &'s Statement) -> Option<&'s str> {
+        let first = stmt.args().first().map(|w| w.text.as_str());
+        if first.is_none() {
+            self.error(&stmt.location, format!("{} requires a parameter", stmt.keyword()));
+        }
+        first
+    }
+
+    /// The arguments joined by single blanks (for free-text values).
+    pub(crate) fn text(&mut self, stmt: &Statement) -> Option<String> {
+        self.arg(stmt)?;
+        Some(stmt.arg_texts().collect::<Vec<_>>().join(" "))
+    }
+
+    /// An integer argument in `min..=max`, with keepalived's range message.
+    pub(crate) fn int(&mut self, stmt: &Statement, min: i64, max: i64) -> Option<i64> {
+        let text = self.arg(stmt)?;
+        self.int_value(&stmt.location, text, min, max)
+    }
+
+    /// `text` as an integer in `min..=max`.
+    pub(crate) fn int_value(&mut self, at: &Location, text: &str, min: i64, max: i64) -> Option<i64> {
+        match values::parse_int(text, min, max) {
+            Ok(v) => Some(v),
+            Err(NumberError::OutOfRange) => {
+                self.error(at, format!("number '{text}' outside range [{min}, {max}]"));
+                None
+            }
+            Err(NumberError::Invalid) => {
+                self.error(at, format!("invalid number '{text}'"));
+                None
+            }
+        }
+    }
+
+    /// An unsigned integer that fits u32.
+    pub(crate) fn uint(&mut self, stmt: &Statement, max: u32) -> Option<u32> {
+        self.int(stmt, 0, i64::from(max)).and_then(|v| u32::try_from(v).ok())
+    }
+
+    /// A decimal argument in `min..=max` (seconds, possibly fractional).
+    pub(crate) fn decimal(&mut self, stmt: &Statement, min: f64, max: f64) -> Option<f64> {
+        let text = self.arg(stmt)?;
+        match values::parse_decimal(text, min, max) {
+            Ok(v) => Some(v),
+            Err(NumberError::OutOfRange) => {
+                self.error(
+                    &stmt.location,
+                    format!("number '{text}' outside range [{min:.6}, {max:.6}]"),
+                );
+                None
+            }
+            Err(NumberError::Invalid) => {
+                self.error(&stmt.location, format!("invalid number '{text}'"));
+                None
+            }
+        }
+    }
+
+    /// A flag keyword: on when written alone, or the boolean that follows it.
+    pub(crate) fn flag(&mut self, stmt: &Statement) -> bool {
+        match stmt.args().first() {
+            None => true,
+            Some(word) => match values::parse_bool(&word.text) {
+                Some(v) => v,
+                None => {
+                    self.error(
+                        &stmt.location,
+                        format!("invalid value '{}' for {} - must be on/off, true/false or yes/no", word.text, stmt.keyword()),
+                    );
+                    true
+                }
+            },
+        }
+    }
+
+    /// A command string (`script`, `notify_*`): the arguments, quoted or not, as one command.
+    pub(crate) fn command(&mut self, stmt: &Statement) -> Option<Command> {
+        let text = self.text(stmt)?;
+        let argv = values::split_command(&text);
+        if argv.first().is_none_or(|a| a.is_empty()) {
+            self.error(&stmt.location, format!("{} has an empty command", stmt.keyword()));
+            return None;
+        }
+        Some(Command { text, argv, location: stmt.location.clone() })
+    }
+
+    /// `USER [GROUP]`.
+    pub(crate) fn run_as(&mut self, stmt: &Statement) -> Option<RunAs> {
+        let user = self.arg(stmt)?.to_string();
+        let group = stmt.args().get(1).map(|w| w.text.clone());
+        Some(RunAs { user, group })
+    }
+
+    /// The statements of a keyword's block; an error if the keyword has none.
+    pub(crate) fn block<'s>(&mut self, stmt: &'s Statement) -> &'s [Statement] {
+        match &stmt.block {
+            Some(block) => &block.items,
+            None => {
+                self.error(&stmt.location, format!("{} requires a block {{ ... }}", stmt.keyword()));
+                &[]
+            }
+        }
+    }
+
+    /// The name after a block keyword (`vrrp_instance NAME {`).
+    pub(crate) fn block_name(&mut self, stmt: &Statement) -> Option<String> {
+        let name = self.arg(stmt)?.to_string();
+        Some(name)
+    }
+
+    /// A list of tracked objects: `NAME [weight W [reverse]]` lines.
+    pub(crate) fn track_list(&mut self, stmt: &Statement, weight_range: (i64, i64)) -> Vec<TrackRef> {
+        let mut out = Vec::new();
+        for item in self.block(stmt) {
+            let mut args = item.arg_texts();
+            let mut weight = None;
+            let mut reverse = false;
+            while let Some(word) = args.next() {
+                match word {
+                    "weight" => match args.next() {
+                        Some(w) => {
+                            weight = self
+                                .int_value(&item.location, w, weight_range.0, weight_range.1)
+                                .and_then(|v| i32::try_from(v).ok());
+                        }
+                        None => self.error(&item.location, "weight requires a value"),
+                    },
+                    "reverse" | "noreverse" => reverse = word == "reverse",
+                    other => self.error(&item.location, format!("unknown option '{other}' for {}", item.keyword())),
+                }
+            }
+            out.push(TrackRef {
+                name: item.keyword().to_string(),
+                weight,
+                reverse,
+                location: item.location.clone(),
+            });
+        }
+        out
+    }
+
+    /// The words of every line of a data block, flattened (for `group { A B }` style lists).
+    pub(crate) fn word_list(&mut self, stmt: &Statement) -> Vec<String> {
+        self.block(stmt)
+            .iter()
+            .flat_map(|s| s.words.iter().map(|w| w.text.clone()))
+            .collect()
+    }
+}
+
+impl Cx<'_> {
+    /// Warns, as keepalived does, when an interface named at `at` does not exist on the host.
+    pub(crate) fn check_interface(&mut self, at: &Location, name: &str, what: &str) {
+        if !self.host.interface_exists(name) {
+            self.warning(at, format!("WARNING - interface {name} for {what} doesn't exist"));
+        }
+    }
+}

@@ -1,0 +1,55 @@
+//! `vrrp_sync_group NAME { … }`.
+
+use super::Cx;
+use crate::model::SyncGroup;
+use crate::tree::Statement;
+
+const KEYWORDS: &[&str] = &[
+    "group", "notify_master", "notify_backup", "notify_fault", "notify_stop", "notify",
+    "track_script", "track_interface", "track_file", "track_process", "track_bfd",
+    "global_tracking", "sync_group_tracking_weight", "smtp_alert", "notify_priority_changes",
+];
+
+/// Reads a vrrp_sync_group block.
+pub fn build(cx: &mut Cx<'_>, stmt: &Statement) -> Option<SyncGroup> {
+    let name = cx.block_name(stmt)?;
+    let mut group = SyncGroup {
+        name,
+        location: stmt.location.clone(),
+        instances: Vec::new(),
+        notify_master: None,
+        notify_backup: None,
+        notify_fault: None,
+        notify_stop: None,
+        notify: None,
+        track_scripts: Vec::new(),
+        track_interfaces: Vec::new(),
+        track_files: Vec::new(),
+        track_processes: Vec::new(),
+        sync_group_tracking_weight: false,
+        smtp_alert: None,
+    };
+    for item in cx.block(stmt) {
+        match item.keyword() {
+            "group" => group.instances = cx.word_list(item),
+            "notify_master" => group.notify_master = cx.command(item),
+            "notify_backup" => group.notify_backup = cx.command(item),
+            "notify_fault" => group.notify_fault = cx.command(item),
+            "notify_stop" => group.notify_stop = cx.command(item),
+            "notify" => group.notify = cx.command(item),
+            "track_script" => group.track_scripts = cx.track_list(item, (-253, 253)),
+            "track_interface" => group.track_interfaces = cx.track_list(item, (-253, 253)),
+            "track_file" => group.track_files = cx.track_list(item, (-254, 254)),
+            "track_process" => group.track_processes = cx.track_list(item, (-254, 254)),
+            "global_tracking" | "sync_group_tracking_weight" => {
+                group.sync_group_tracking_weight = true
+            }
+            "smtp_alert" => group.smtp_alert = Some(cx.flag(item)),
+            "track_bfd" | "notify_priority_changes" => {
+                cx.raw(item);
+            }
+            _ => cx.unknown(item, KEYWORDS),
+        }
+    }
+    Some(group)
+}

@@ -1,0 +1,140 @@
+//! Problems found while reading a configuration, reported the way keepalived reports them:
+//! `(FILE: Line N) message`, all of them collected in one run.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// How serious a problem is; this decides the exit code of `keepalived -t`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Severity {
+    /// Informational only (for example a "did you mean" that stands alone); exit code 0.
+    Note,
+    /// keepalived calls these warnings but still fails `-t` with exit code 5.
+    Warning,
+    /// A config error; the offending item is ignored or defaulted; exit code 5.
+    Error,
+    /// A script-security violation; exit code 6.
+    Security,
+    /// The configuration cannot be used at all (missing file); exit code 4.
+    Fatal,
+}
+
+impl Severity {
+    /// The `keepalived -t` exit code this severity leads to on its own.
+    pub fn exit_code(self) -> i32 {
+        match self {
+            Severity::Note => 0,
+            Severity::Warning | Severity::Error => 5,
+            Severity::Security => 6,
+            Severity::Fatal => 4,
+        }
+    }
+}
+
+/// Where in the configuration text a problem was found.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Location {
+    /// The file the line came from (after include expansion).
+    pub file: Arc<PathBuf>,
+    /// 1-based line number in that file.
+    pub line: u32,
+}
+
+impl Location {
+    /// A location in `file` at 1-based `line`.
+    pub fn new(file: Arc<PathBuf>, line: u32) -> Self {
+        Location { file, line }
+    }
+
+    /// The file as a path.
+    pub fn path(&self) -> &Path {
+        &self.file
+    }
+}
+
+/// One problem in a configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    /// How serious it is.
+    pub severity: Severity,
+    /// Where it is; `None` for whole-config problems keepalived also reports without a line.
+    pub location: Option<Location>,
+    /// What is wrong, worded like keepalived's message where keepalived has one.
+    pub message: String,
+    /// An optional suggestion ("did you mean vrrp_instance?").
+    pub hint: Option<String>,
+}
+
+impl Diagnostic {
+    /// A diagnostic at `location` (or none) with `severity` and `message`.
+    pub fn new(
+        severity: Severity,
+        location: Option<Location>,
+        message: impl Into<String>,
+    ) -> Self {
+        Diagnostic { severity, location, message: message.into(), hint: None }
+    }
+
+    /// The same diagnostic with a hint attached.
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+
+    /// The line number, if the diagnostic has a location.
+    pub fn line(&self) -> Option<u32> {
+        self.location.as_ref().map(|l| l.line)
+    }
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(loc) = &self.location {
+            write!(f, "({}: Line {}) ", loc.file.display(), loc.line)?;
+        }
+        f.write_str(&self.message)?;
+        if let Some(hint) = &self.hint {
+            write!(f, " ({hint})")?;
+        }
+        Ok(())
+    }
+}
+
+/// The exit code `keepalived -t` gives for a set of diagnostics: 4 beats 6 beats 5 beats 0.
+pub fn exit_code(diagnostics: &[Diagnostic]) -> i32 {
+    diagnostics.iter().map(|d| d.severity).max().map_or(0, Severity::exit_code)
+}
+
+/// Collects diagnostics while a configuration is read.
+#[derive(Debug, Default)]
+pub struct Diagnostics {
+    items: Vec<Diagnostic>,
+}
+
+impl Diagnostics {
+    /// Records a diagnostic.
+    pub fn push(&mut self, diagnostic: Diagnostic) {
+        self.items.push(diagnostic);
+    }
+
+    /// Records an error at `location`.
+    pub fn error(&mut self, location: &Location, message: impl Into<String>) {
+        self.push(Diagnostic::new(Severity::Error, Some(location.clone()), message));
+    }
+
+    /// Records a warning at `location`.
+    pub fn warning(&mut self, location: &Location, message: impl Into<String>) {
+        self.push(Diagnostic::new(Severity::Warning, Some(location.clone()), message));
+    }
+
+    /// The diagnostics in the order they were found.
+    pub fn into_vec(self) -> Vec<Diagnostic> {
+        self.items
+    }
+
+    /// The diagnostics found so far.
+    pub fn as_slice(&self) -> &[Diagnostic] {
+        &self.items
+    }
+}

@@ -1,0 +1,120 @@
+//! What validation needs to know about the machine: interfaces, users and script files.
+//! Behind a trait so tests can describe a host instead of reading the real one.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+/// Facts about the host that `keepalived -t` checks a configuration against.
+pub trait Host {
+    /// Whether a network interface with this name exists.
+    fn interface_exists(&self, name: &str) -> bool;
+    /// The uid and primary gid of a user, if the user exists.
+    fn user(&self, name: &str) -> Option<(u32, u32)>;
+    /// The gid of a group, if the group exists.
+    fn group(&self, name: &str) -> Option<u32>;
+    /// The ownership and mode of a file, following symlinks, if it can be stat'ed.
+    fn file_status(&self, path: &Path) -> Option<FileStatus>;
+    /// The host name up to the first dot: the default config id for `@ID` lines.
+    fn short_hostname(&self) -> String;
+}
+
+/// Owner and permission bits of a file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileStatus {
+    /// Owning user id.
+    pub uid: u32,
+    /// Owning group id.
+    pub gid: u32,
+    /// Permission bits (`st_mode & 0o7777`).
+    pub mode: u32,
+    /// Whether it is a regular file.
+    pub is_file: bool,
+}
+
+/// The machine we run on.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct RealHost;
+
+impl Host for RealHost {
+    fn interface_exists(&self, name: &str) -> bool {
+        // Interface names never contain '/', so this cannot escape /sys/class/net.
+        !name.is_empty()
+            && !name.contains('/')
+            && name != "."
+            && name != ".."
+            && Path::new("/sys/class/net").join(name).exists()
+    }
+
+    fn user(&self, name: &str) -> Option<(u32, u32)> {
+        let user = nix::unistd::User::from_name(name).ok()??;
+        Some((user.uid.as_raw(), user.gid.as_raw()))
+    }
+
+    fn group(&self, name: &str) -> Option<u32> {
+        let group = nix::unistd::Group::from_name(name).ok()??;
+        Some(group.gid.as_raw())
+    }
+
+    fn file_status(&self, path: &Path) -> Option<FileStatus> {
+        use std::os::unix::fs::MetadataExt;
+        let meta = std::fs::metadata(path).ok()?;
+        Some(FileStatus {
+            uid: meta.uid(),
+            gid: meta.gid(),
+            mode: meta.mode() & 0o7777,
+            is_file: meta.is_file(),
+        })
+    }
+
+    fn short_hostname(&self) -> String {
+        let name = nix::unistd::gethostname()
+            .ok()
+            .and_then(|n| n.into_string().ok())
+            .unwrap_or_default();
+        name.split('.').next().unwrap_or_default().to_string()
+    }
+}
+
+/// A host described in memory, for tests: a fixed set of interfaces and users, real files.
+#[derive(Debug, Clone)]
+pub struct FakeHost {
+    /// Interface names that exist.
+    pub interfaces: BTreeSet<String>,
+    /// Users that exist, with uid and gid.
+    pub users: Vec<(String, u32, u32)>,
+    /// The short host name.
+    pub hostname: String,
+}
+
+impl FakeHost {
+    /// A host with interfaces lo and eth0..eth3, users root and nobody, named `testhost`.
+    pub fn lab() -> Self {
+        FakeHost {
+            interfaces: ["lo", "eth0", "eth1", "eth2", "eth3"].iter().map(|s| s.to_string()).collect(),
+            users: vec![("root".into(), 0, 0), ("nobody".into(), 65534, 65534)],
+            hostname: "testhost".into(),
+        }
+    }
+}
+
+impl Host for FakeHost {
+    fn interface_exists(&self, name: &str) -> bool {
+        self.interfaces.contains(name)
+    }
+
+    fn user(&self, name: &str) -> Option<(u32, u32)> {
+        self.users.iter().find(|(n, _, _)| n == name).map(|(_, u, g)| (*u, *g))
+    }
+
+    fn group(&self, name: &str) -> Option<u32> {
+        self.users.iter().find(|(n, _, _)| n == name).map(|(_, _, g)| *g)
+    }
+
+    fn file_status(&self, path: &Path) -> Option<FileStatus> {
+        RealHost.file_status(path)
+    }
+
+    fn short_hostname(&self) -> String {
+        self.hostname.clone()
+    }
+}

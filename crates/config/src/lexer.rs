@@ -1,0 +1,101 @@
+//! Splits one logical line into tokens with nom: words, `"…"` strings, `{` and `}`.
+//!
+//! Braces are tokens of their own wherever they stand (`virtual_ipaddress { 192.0.2.1 }` is
+//! five tokens). Single quotes are kept inside words; script strings split them later
+//! ([`crate::values::split_command`]).
+
+use nom::branch::alt;
+use nom::bytes::complete::{take_till, take_till1};
+use nom::character::complete::{char, multispace0};
+use nom::combinator::{map, opt, value};
+use nom::sequence::{delimited, preceded};
+use nom::{IResult, Parser};
+
+/// One token of a configuration line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Token {
+    /// `{`
+    Open,
+    /// `}`
+    Close,
+    /// A word, or the inside of a `"…"` string.
+    Word {
+        /// The text (without the quotes for a quoted string).
+        text: String,
+        /// Whether it was written in double quotes.
+        quoted: bool,
+    },
+}
+
+fn quoted(input: &str) -> IResult<&str, Token> {
+    map(
+        delimited(char('"'), take_till(|c| c == '"'), opt(char('"'))),
+        |s: &str| Token::Word { text: s.to_string(), quoted: true },
+    )
+    .parse(input)
+}
+
+fn bare_word(input: &str) -> IResult<&str, Token> {
+    map(
+        take_till1(|c: char| c.is_whitespace() || c == '{' || c == '}' || c == '"'),
+        |s: &str| Token::Word { text: s.to_string(), quoted: false },
+    )
+    .parse(input)
+}
+
+fn token(input: &str) -> IResult<&str, Token> {
+    preceded(
+        multispace0,
+        alt((value(Token::Open, char('{')), value(Token::Close, char('}')), quoted, bare_word)),
+    )
+    .parse(input)
+}
+
+/// Tokenises a line that has already had its comment removed.
+pub fn tokenize(line: &str) -> Vec<Token> {
+    let mut tokens = Vec::new();
+    let mut rest = line;
+    while let Ok((next, tok)) = token(rest) {
+        tokens.push(tok);
+        rest = next;
+    }
+    tokens
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn w(s: &str) -> Token {
+        Token::Word { text: s.into(), quoted: false }
+    }
+
+    #[test]
+    fn braces_split_from_words() {
+        assert_eq!(
+            tokenize("virtual_ipaddress {192.0.2.1}"),
+            vec![w("virtual_ipaddress"), Token::Open, w("192.0.2.1"), Token::Close]
+        );
+    }
+
+    #[test]
+    fn quoted_string_is_one_word() {
+        assert_eq!(
+            tokenize(r#"script "/bin/check -h 1 { x }""#),
+            vec![w("script"), Token::Word { text: "/bin/check -h 1 { x }".into(), quoted: true }]
+        );
+    }
+
+    #[test]
+    fn unterminated_quote_runs_to_end_of_line() {
+        assert_eq!(
+            tokenize(r#"auth_pass "abc def"#),
+            vec![w("auth_pass"), Token::Word { text: "abc def".into(), quoted: true }]
+        );
+    }
+
+    #[test]
+    fn single_quotes_stay_in_words() {
+        assert_eq!(tokenize("notify 'a b'"), vec![w("notify"), w("'a"), w("b'")]);
+    }
+}

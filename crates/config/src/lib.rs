@@ -1,0 +1,82 @@
+//! keepalived.conf, read the way keepalived 2.2.7 reads it.
+//!
+//! The layers, each its own module:
+//! 1. [`source`]: files into lines: comments, `include`, `$NAME` parameters, `@ID` lines;
+//! 2. [`lexer`]: a line into tokens (nom);
+//! 3. [`tree`]: tokens into statements and `{ … }` blocks;
+//! 4. `build`: blocks into the typed [`model::Config`], with keepalived's defaults;
+//! 5. `validate`: checks across blocks and against the host.
+//!
+//! Every problem becomes a [`Diagnostic`]; nothing stops at the first one.
+
+pub mod diagnostic;
+pub mod host;
+pub mod lexer;
+pub mod model;
+pub mod source;
+pub mod tree;
+pub mod values;
+
+mod build;
+mod validate;
+
+use std::path::Path;
+
+pub use diagnostic::{Diagnostic, Severity, exit_code};
+pub use host::{FakeHost, Host, RealHost};
+pub use model::Config;
+
+use diagnostic::Diagnostics;
+use source::SourceReader;
+
+/// How to read a configuration.
+pub struct LoadOptions<'a> {
+    /// The config id that `@ID` lines are matched against (`-i`, default the short host name).
+    pub config_id: String,
+    /// The host that interfaces, users and script files are checked against.
+    pub host: &'a dyn Host,
+}
+
+impl<'a> LoadOptions<'a> {
+    /// Options for `host`, with its short host name as config id.
+    pub fn for_host(host: &'a dyn Host) -> Self {
+        LoadOptions { config_id: host.short_hostname(), host }
+    }
+}
+
+/// A configuration and everything that was found wrong with it.
+#[derive(Debug)]
+pub struct Loaded {
+    /// The usable part of the configuration (invalid items are left out or defaulted).
+    pub config: Config,
+    /// Every problem, in the order found.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Loaded {
+    /// The `keepalived -t` exit code for this configuration.
+    pub fn exit_code(&self) -> i32 {
+        exit_code(&self.diagnostics)
+    }
+}
+
+/// Reads the configuration file at `path` and everything it includes.
+pub fn load(path: &Path, options: &LoadOptions<'_>) -> Loaded {
+    let mut diagnostics = Diagnostics::default();
+    let lines = SourceReader::new(&options.config_id, &mut diagnostics).read_file(path);
+    finish(&lines, options, diagnostics)
+}
+
+/// Reads configuration text as if it were the file `name`.
+pub fn load_str(text: &str, name: &Path, options: &LoadOptions<'_>) -> Loaded {
+    let mut diagnostics = Diagnostics::default();
+    let lines = SourceReader::new(&options.config_id, &mut diagnostics).read_str(text, name);
+    finish(&lines, options, diagnostics)
+}
+
+fn finish(lines: &[source::SourceLine], options: &LoadOptions<'_>, mut diagnostics: Diagnostics) -> Loaded {
+    let top = tree::build(lines, &mut diagnostics);
+    let mut config = build::build(&top, options.host, &mut diagnostics);
+    validate::validate(&mut config, options.host, &mut diagnostics);
+    Loaded { config, diagnostics: diagnostics.into_vec() }
+}

@@ -1,0 +1,622 @@
+//! The typed configuration: what every block means once it has been read and checked, with
+//! keepalived's defaults applied.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::path::PathBuf;
+
+use crate::diagnostic::Location;
+
+/// A whole keepalived.conf.
+#[derive(Debug, Clone, Default)]
+pub struct Config {
+    /// `global_defs`.
+    pub global: GlobalDefs,
+    /// `vrrp_script` blocks.
+    pub scripts: Vec<VrrpScript>,
+    /// `vrrp_instance` blocks that are usable.
+    pub instances: Vec<VrrpInstance>,
+    /// `vrrp_sync_group` blocks.
+    pub sync_groups: Vec<SyncGroup>,
+    /// `static_ipaddress` entries.
+    pub static_addresses: Vec<IpAddress>,
+    /// `static_routes` entries.
+    pub static_routes: Vec<Route>,
+    /// `static_rules` entries.
+    pub static_rules: Vec<Rule>,
+    /// `vrrp_track_file` blocks.
+    pub track_files: Vec<TrackFileDef>,
+    /// `vrrp_track_process` blocks.
+    pub track_processes: Vec<TrackProcessDef>,
+    /// `garp_group` blocks.
+    pub garp_groups: Vec<GarpGroup>,
+    /// `virtual_server_group` blocks (checker side).
+    pub virtual_server_groups: Vec<VirtualServerGroup>,
+    /// `virtual_server` blocks (checker side).
+    pub virtual_servers: Vec<VirtualServer>,
+}
+
+/// A keyword we accept because keepalived does, kept as written without further meaning.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RawSetting {
+    /// The keyword.
+    pub keyword: String,
+    /// Its arguments.
+    pub args: Vec<String>,
+    /// Where it was written.
+    pub location: Location,
+}
+
+/// A user and optional group that scripts run as.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunAs {
+    /// User name.
+    pub user: String,
+    /// Group name; the user's primary group when absent.
+    pub group: Option<String>,
+}
+
+/// `global_defs`.
+#[derive(Debug, Clone)]
+pub struct GlobalDefs {
+    /// `router_id` (keepalived uses the host name when unset).
+    pub router_id: Option<String>,
+    /// `notification_email { … }` addresses.
+    pub notification_email: Vec<String>,
+    /// `notification_email_from`.
+    pub notification_email_from: Option<String>,
+    /// `smtp_server ADDR [PORT]`.
+    pub smtp_server: Option<String>,
+    /// `smtp_connect_timeout` in seconds (30).
+    pub smtp_connect_timeout: u32,
+    /// `script_user USER [GROUP]`.
+    pub script_user: Option<RunAs>,
+    /// `enable_script_security`.
+    pub enable_script_security: bool,
+    /// `vrrp_version` (2).
+    pub vrrp_version: u8,
+    /// `vrrp_mcast_group4` (224.0.0.18).
+    pub vrrp_mcast_group4: Ipv4Addr,
+    /// `vrrp_mcast_group6` (ff02::12).
+    pub vrrp_mcast_group6: Ipv6Addr,
+    /// `vrrp_garp_master_delay` in seconds (5).
+    pub vrrp_garp_master_delay: u32,
+    /// `vrrp_garp_master_repeat` (5).
+    pub vrrp_garp_master_repeat: u32,
+    /// `vrrp_garp_master_refresh` in seconds (0 = off).
+    pub vrrp_garp_master_refresh: u32,
+    /// `vrrp_garp_master_refresh_repeat` (1).
+    pub vrrp_garp_master_refresh_repeat: u32,
+    /// `vrrp_garp_interval` in seconds (0).
+    pub vrrp_garp_interval: f64,
+    /// `vrrp_gna_interval` in seconds (0).
+    pub vrrp_gna_interval: f64,
+    /// `vrrp_min_garp`.
+    pub vrrp_min_garp: bool,
+    /// `vrrp_strict`.
+    pub vrrp_strict: bool,
+    /// `vrrp_skip_check_adv_addr`.
+    pub vrrp_skip_check_adv_addr: bool,
+    /// `vrrp_check_unicast_src`.
+    pub vrrp_check_unicast_src: bool,
+    /// `vrrp_notify_fifo PATH`.
+    pub vrrp_notify_fifo: Option<String>,
+    /// `vrrp_priority` (nice value of the VRRP process, 0).
+    pub vrrp_priority: i32,
+    /// `vrrp_no_swap`.
+    pub vrrp_no_swap: bool,
+    /// `default_interface` (eth0).
+    pub default_interface: String,
+    /// `dynamic_interfaces`.
+    pub dynamic_interfaces: bool,
+    /// `max_auto_priority [N]`.
+    pub max_auto_priority: Option<i32>,
+    /// Other keepalived global keywords, accepted and kept as written.
+    pub other: Vec<RawSetting>,
+}
+
+impl Default for GlobalDefs {
+    fn default() -> Self {
+        GlobalDefs {
+            router_id: None,
+            notification_email: Vec::new(),
+            notification_email_from: None,
+            smtp_server: None,
+            smtp_connect_timeout: 30,
+            script_user: None,
+            enable_script_security: false,
+            vrrp_version: 2,
+            vrrp_mcast_group4: Ipv4Addr::new(224, 0, 0, 18),
+            vrrp_mcast_group6: Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 0x12),
+            vrrp_garp_master_delay: 5,
+            vrrp_garp_master_repeat: 5,
+            vrrp_garp_master_refresh: 0,
+            vrrp_garp_master_refresh_repeat: 1,
+            vrrp_garp_interval: 0.0,
+            vrrp_gna_interval: 0.0,
+            vrrp_min_garp: false,
+            vrrp_strict: false,
+            vrrp_skip_check_adv_addr: false,
+            vrrp_check_unicast_src: false,
+            vrrp_notify_fifo: None,
+            vrrp_priority: 0,
+            vrrp_no_swap: false,
+            default_interface: "eth0".into(),
+            dynamic_interfaces: false,
+            max_auto_priority: None,
+            other: Vec::new(),
+        }
+    }
+}
+
+/// A command line to run: the string as written and its argv.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Command {
+    /// The string as written in the config.
+    pub text: String,
+    /// The string split into argv (quotes honoured, no shell).
+    pub argv: Vec<String>,
+    /// Where it was written.
+    pub location: Location,
+}
+
+/// `vrrp_script NAME { … }`.
+#[derive(Debug, Clone)]
+pub struct VrrpScript {
+    /// The script's name, used by `track_script`.
+    pub name: String,
+    /// Where the block starts.
+    pub location: Location,
+    /// `script "CMD ARGS"`.
+    pub command: Option<Command>,
+    /// `interval` in seconds (1).
+    pub interval: f64,
+    /// `timeout` in seconds (the interval when unset).
+    pub timeout: Option<f64>,
+    /// `weight` (-253..253, 0).
+    pub weight: i32,
+    /// `weight W reverse`.
+    pub weight_reverse: bool,
+    /// `rise` (1).
+    pub rise: u32,
+    /// `fall` (1).
+    pub fall: u32,
+    /// `user USER [GROUP]`.
+    pub user: Option<RunAs>,
+    /// `init_fail`: start in the failed state.
+    pub init_fail: bool,
+}
+
+/// The state an instance asks to start in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum InitialState {
+    /// `state BACKUP` (the default).
+    #[default]
+    Backup,
+    /// `state MASTER`.
+    Master,
+}
+
+/// `authentication { auth_type … }`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthType {
+    /// Simple text password (RFC 2338 type 1).
+    Pass,
+    /// IP Authentication Header (type 2).
+    Ah,
+}
+
+/// The instance's authentication.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Authentication {
+    /// PASS or AH.
+    pub auth_type: AuthType,
+    /// The password, at most 8 bytes.
+    pub password: Vec<u8>,
+}
+
+/// Address scope of an address or route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// `global`
+    Global,
+    /// `site`
+    Site,
+    /// `link`
+    Link,
+    /// `host`
+    Host,
+    /// `nowhere`
+    Nowhere,
+}
+
+impl Scope {
+    /// Parses a scope name.
+    pub fn parse(text: &str) -> Option<Scope> {
+        Some(match text {
+            "global" => Scope::Global,
+            "site" => Scope::Site,
+            "link" => Scope::Link,
+            "host" => Scope::Host,
+            "nowhere" => Scope::Nowhere,
+            _ => return None,
+        })
+    }
+}
+
+/// One address line of virtual_ipaddress, virtual_ipaddress_excluded or static_ipaddress.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IpAddress {
+    /// The address.
+    pub address: IpAddr,
+    /// Prefix length (32 or 128 when not written).
+    pub prefix_len: u8,
+    /// `brd ADDR`.
+    pub broadcast: Option<Ipv4Addr>,
+    /// `dev IF` (the instance's interface when absent).
+    pub dev: Option<String>,
+    /// `scope SCOPE`.
+    pub scope: Option<Scope>,
+    /// `label LABEL`.
+    pub label: Option<String>,
+    /// Other options (`no_track`, `preferred_lft`, …) as written.
+    pub other: Vec<String>,
+    /// Where it was written.
+    pub location: Location,
+}
+
+/// A route line (virtual_routes, static_routes).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Route {
+    /// Destination prefix (`default` is 0.0.0.0/0).
+    pub destination: Option<(IpAddr, u8)>,
+    /// `via` / `gw` gateway.
+    pub via: Option<IpAddr>,
+    /// `dev IF`.
+    pub dev: Option<String>,
+    /// `src ADDR`.
+    pub src: Option<IpAddr>,
+    /// `metric N`.
+    pub metric: Option<u32>,
+    /// `table T`.
+    pub table: Option<String>,
+    /// The whole line as written.
+    pub words: Vec<String>,
+    /// Where it was written.
+    pub location: Location,
+}
+
+/// A policy rule line (virtual_rules, static_rules).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rule {
+    /// `from PREFIX`.
+    pub from: Option<(IpAddr, u8)>,
+    /// `to PREFIX`.
+    pub to: Option<(IpAddr, u8)>,
+    /// `table T` / `lookup T`.
+    pub table: Option<String>,
+    /// `priority N` / `preference N`.
+    pub priority: Option<u32>,
+    /// The whole line as written.
+    pub words: Vec<String>,
+    /// Where it was written.
+    pub location: Location,
+}
+
+/// A tracked object by name with an optional weight (track_script, track_file, …).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrackRef {
+    /// The tracked object's name (script, interface, file or process).
+    pub name: String,
+    /// `weight W` overriding the object's own weight.
+    pub weight: Option<i32>,
+    /// `weight W reverse`.
+    pub reverse: bool,
+    /// Where it was written.
+    pub location: Location,
+}
+
+/// `vrrp_instance NAME { … }`.
+#[derive(Debug, Clone)]
+pub struct VrrpInstance {
+    /// The instance name.
+    pub name: String,
+    /// Where the block starts.
+    pub location: Location,
+    /// `state`.
+    pub state: InitialState,
+    /// `interface IF`.
+    pub interface: Option<String>,
+    /// `virtual_router_id` (required, 1..255).
+    pub virtual_router_id: u8,
+    /// `priority` (100; 255 when state MASTER and no priority is given).
+    pub priority: u8,
+    /// `advert_int` in seconds (1).
+    pub advert_int: f64,
+    /// `nopreempt`.
+    pub nopreempt: bool,
+    /// `preempt_delay` in seconds (0, at most 1000).
+    pub preempt_delay: f64,
+    /// `authentication`.
+    pub authentication: Option<Authentication>,
+    /// `virtual_ipaddress`.
+    pub virtual_ipaddresses: Vec<IpAddress>,
+    /// `virtual_ipaddress_excluded`.
+    pub excluded_ipaddresses: Vec<IpAddress>,
+    /// `virtual_routes`.
+    pub virtual_routes: Vec<Route>,
+    /// `virtual_rules`.
+    pub virtual_rules: Vec<Rule>,
+    /// `track_interface`.
+    pub track_interfaces: Vec<TrackRef>,
+    /// `track_script`.
+    pub track_scripts: Vec<TrackRef>,
+    /// `track_file`.
+    pub track_files: Vec<TrackRef>,
+    /// `track_process`.
+    pub track_processes: Vec<TrackRef>,
+    /// `mcast_src_ip`.
+    pub mcast_src_ip: Option<IpAddr>,
+    /// `unicast_src_ip`.
+    pub unicast_src_ip: Option<IpAddr>,
+    /// `unicast_peer { … }`.
+    pub unicast_peers: Vec<IpAddr>,
+    /// `unicast_ttl`.
+    pub unicast_ttl: Option<u8>,
+    /// `garp_master_delay` (global default when unset).
+    pub garp_master_delay: Option<u32>,
+    /// `garp_master_repeat`.
+    pub garp_master_repeat: Option<u32>,
+    /// `garp_master_refresh`.
+    pub garp_master_refresh: Option<u32>,
+    /// `garp_master_refresh_repeat`.
+    pub garp_master_refresh_repeat: Option<u32>,
+    /// `notify_master`.
+    pub notify_master: Option<Command>,
+    /// `notify_backup`.
+    pub notify_backup: Option<Command>,
+    /// `notify_fault`.
+    pub notify_fault: Option<Command>,
+    /// `notify_stop`.
+    pub notify_stop: Option<Command>,
+    /// `notify` (gets four more arguments).
+    pub notify: Option<Command>,
+    /// `smtp_alert`.
+    pub smtp_alert: Option<bool>,
+    /// `version` (the global vrrp_version when unset).
+    pub version: Option<u8>,
+    /// `accept` (true) / `no_accept` (false).
+    pub accept: Option<bool>,
+    /// `use_vmac [NAME]`: Some("") when no name is given.
+    pub use_vmac: Option<String>,
+    /// `vmac_xmit_base`.
+    pub vmac_xmit_base: bool,
+    /// `dont_track_primary`.
+    pub dont_track_primary: bool,
+    /// `native_ipv6`.
+    pub native_ipv6: bool,
+    /// `strict_mode`.
+    pub strict_mode: Option<bool>,
+    /// `lower_prio_no_advert`.
+    pub lower_prio_no_advert: Option<bool>,
+    /// `higher_prio_send_advert`.
+    pub higher_prio_send_advert: Option<bool>,
+    /// `debug [LEVEL]`.
+    pub debug: Option<u32>,
+    /// Other instance keywords keepalived accepts, as written.
+    pub other: Vec<RawSetting>,
+}
+
+/// `vrrp_sync_group NAME { … }`.
+#[derive(Debug, Clone)]
+pub struct SyncGroup {
+    /// The group name.
+    pub name: String,
+    /// Where the block starts.
+    pub location: Location,
+    /// `group { INSTANCES }`.
+    pub instances: Vec<String>,
+    /// `notify_master`.
+    pub notify_master: Option<Command>,
+    /// `notify_backup`.
+    pub notify_backup: Option<Command>,
+    /// `notify_fault`.
+    pub notify_fault: Option<Command>,
+    /// `notify_stop`.
+    pub notify_stop: Option<Command>,
+    /// `notify`.
+    pub notify: Option<Command>,
+    /// `track_script`.
+    pub track_scripts: Vec<TrackRef>,
+    /// `track_interface`.
+    pub track_interfaces: Vec<TrackRef>,
+    /// `track_file`.
+    pub track_files: Vec<TrackRef>,
+    /// `track_process`.
+    pub track_processes: Vec<TrackRef>,
+    /// `global_tracking` / `sync_group_tracking_weight`.
+    pub sync_group_tracking_weight: bool,
+    /// `smtp_alert`.
+    pub smtp_alert: Option<bool>,
+}
+
+/// `vrrp_track_file NAME { file PATH; weight W; init_file … }`.
+#[derive(Debug, Clone)]
+pub struct TrackFileDef {
+    /// The tracker's name.
+    pub name: String,
+    /// Where the block starts.
+    pub location: Location,
+    /// `file PATH`.
+    pub file: Option<PathBuf>,
+    /// `weight W` (1).
+    pub weight: i32,
+    /// `weight W reverse`.
+    pub reverse: bool,
+    /// `init_file [VALUE] [overwrite]`.
+    pub init_file: Option<Vec<String>>,
+}
+
+/// `vrrp_track_process NAME { process CMD; … }`.
+#[derive(Debug, Clone)]
+pub struct TrackProcessDef {
+    /// The tracker's name.
+    pub name: String,
+    /// Where the block starts.
+    pub location: Location,
+    /// `process NAME [ARGS]`.
+    pub process: Option<Vec<String>>,
+    /// `param_match`.
+    pub param_match: Option<String>,
+    /// `weight W` (0).
+    pub weight: i32,
+    /// `weight W reverse`.
+    pub reverse: bool,
+    /// `quorum N` (1).
+    pub quorum: u32,
+    /// `quorum_max N`.
+    pub quorum_max: Option<u32>,
+    /// `delay`, `fork_delay`, `terminate_delay` in seconds.
+    pub delay: Option<f64>,
+    /// `fork_delay`.
+    pub fork_delay: Option<f64>,
+    /// `terminate_delay`.
+    pub terminate_delay: Option<f64>,
+    /// `full_command`.
+    pub full_command: bool,
+}
+
+/// `garp_group { … }`.
+#[derive(Debug, Clone)]
+pub struct GarpGroup {
+    /// Where the block starts.
+    pub location: Location,
+    /// `interface IF` / `interfaces { … }`.
+    pub interfaces: Vec<String>,
+    /// `garp_interval` seconds.
+    pub garp_interval: Option<f64>,
+    /// `gna_interval` seconds.
+    pub gna_interval: Option<f64>,
+}
+
+/// `virtual_server_group NAME { … }`.
+#[derive(Debug, Clone)]
+pub struct VirtualServerGroup {
+    /// The group name.
+    pub name: String,
+    /// Where the block starts.
+    pub location: Location,
+    /// Entries: `ADDR[-RANGE] PORT` or `fwmark N`, as written.
+    pub entries: Vec<Vec<String>>,
+}
+
+/// What a virtual server is keyed on.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ServiceKey {
+    /// `virtual_server ADDR PORT`.
+    Address(IpAddr, u16),
+    /// `virtual_server fwmark N`.
+    Fwmark(u32),
+    /// `virtual_server group NAME`.
+    Group(String),
+}
+
+/// `virtual_server … { … }`.
+#[derive(Debug, Clone)]
+pub struct VirtualServer {
+    /// What it balances.
+    pub key: ServiceKey,
+    /// Where the block starts.
+    pub location: Location,
+    /// `delay_loop` seconds (60).
+    pub delay_loop: f64,
+    /// `lb_algo` / `lvs_sched`.
+    pub lb_algo: Option<String>,
+    /// `lb_kind` / `lvs_method` (NAT, DR, TUN).
+    pub lb_kind: Option<String>,
+    /// `protocol` (TCP, UDP, SCTP).
+    pub protocol: Option<String>,
+    /// `persistence_timeout`.
+    pub persistence_timeout: Option<u32>,
+    /// `sorry_server ADDR PORT`.
+    pub sorry_server: Option<Vec<String>>,
+    /// `real_server` blocks.
+    pub real_servers: Vec<RealServer>,
+    /// Other keywords as written.
+    pub other: Vec<RawSetting>,
+}
+
+/// `real_server ADDR PORT { … }`.
+#[derive(Debug, Clone)]
+pub struct RealServer {
+    /// The address.
+    pub address: IpAddr,
+    /// The port (0 for fwmark services).
+    pub port: u16,
+    /// Where the block starts.
+    pub location: Location,
+    /// `weight` (1).
+    pub weight: i32,
+    /// Health checks.
+    pub checkers: Vec<Checker>,
+    /// Other keywords as written.
+    pub other: Vec<RawSetting>,
+}
+
+/// The kinds of health check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CheckerKind {
+    /// `TCP_CHECK`
+    Tcp,
+    /// `HTTP_GET`
+    Http,
+    /// `SSL_GET`
+    Ssl,
+    /// `MISC_CHECK`
+    Misc,
+    /// `SMTP_CHECK`
+    Smtp,
+    /// `DNS_CHECK`
+    Dns,
+    /// `UDP_CHECK`
+    Udp,
+    /// `PING_CHECK`
+    Ping,
+    /// `FILE_CHECK`
+    File,
+    /// `BFD_CHECK`
+    Bfd,
+}
+
+/// `url { path …; digest …; status_code … }` of HTTP_GET / SSL_GET.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Url {
+    /// `path`.
+    pub path: Option<String>,
+    /// `digest` (MD5 hex).
+    pub digest: Option<String>,
+    /// `status_code`.
+    pub status_code: Vec<String>,
+}
+
+/// One health check of a real server.
+#[derive(Debug, Clone)]
+pub struct Checker {
+    /// Which check.
+    pub kind: CheckerKind,
+    /// Where the block starts.
+    pub location: Location,
+    /// `connect_timeout` seconds.
+    pub connect_timeout: Option<f64>,
+    /// `connect_port`.
+    pub connect_port: Option<u16>,
+    /// `retry` / `nb_get_retry`.
+    pub retry: Option<u32>,
+    /// `delay_before_retry` seconds.
+    pub delay_before_retry: Option<f64>,
+    /// `url` blocks (HTTP_GET, SSL_GET).
+    pub urls: Vec<Url>,
+    /// `misc_path` (MISC_CHECK).
+    pub misc_path: Option<Command>,
+    /// Other keywords as written.
+    pub other: Vec<RawSetting>,
+}

@@ -1,0 +1,265 @@
+//! Reading configuration text into logical lines: comments stripped, `include` files read in
+//! place, `$NAME=value` parameters expanded and `@ID` / `@^ID` lines filtered.
+//!
+//! This is the layer below the lexer: it knows files and lines, not keywords.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::diagnostic::{Diagnostic, Diagnostics, Location, Severity};
+
+/// How deep `include` may nest before we stop and report it.
+pub const MAX_INCLUDE_DEPTH: usize = 32;
+
+/// One line of configuration text after comment stripping and expansion.
+#[derive(Debug, Clone)]
+pub struct SourceLine {
+    /// Where the line came from.
+    pub location: Location,
+    /// The text, comments removed, parameters expanded; never empty.
+    pub text: String,
+}
+
+/// Reads configuration files and flattens them into [`SourceLine`]s.
+pub struct SourceReader<'a> {
+    config_id: &'a str,
+    params: HashMap<String, String>,
+    stack: Vec<PathBuf>,
+    lines: Vec<SourceLine>,
+    diagnostics: &'a mut Diagnostics,
+}
+
+impl<'a> SourceReader<'a> {
+    /// A reader that keeps `@ID` lines for `config_id` and reports into `diagnostics`.
+    pub fn new(config_id: &'a str, diagnostics: &'a mut Diagnostics) -> Self {
+        SourceReader { config_id, params: HashMap::new(), stack: Vec::new(), lines: Vec::new(), diagnostics }
+    }
+
+    /// Reads the top-level file. A file that cannot be read is a fatal diagnostic.
+    pub fn read_file(mut self, path: &Path) -> Vec<SourceLine> {
+        match std::fs::read(path) {
+            Ok(bytes) => {
+                let text = String::from_utf8_lossy(&bytes);
+                let canonical = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+                self.read_text(&text, path, canonical);
+            }
+            Err(err) => self.diagnostics.push(Diagnostic::new(
+                Severity::Fatal,
+                None,
+                format!("Configuration file '{}' cannot be read: {err}", path.display()),
+            )),
+        }
+        self.lines
+    }
+
+    /// Reads configuration text as if it were the file `name` (includes resolve against its
+    /// directory).
+    pub fn read_str(mut self, text: &str, name: &Path) -> Vec<SourceLine> {
+        self.read_text(text, name, name.to_path_buf());
+        self.lines
+    }
+
+    fn read_text(&mut self, text: &str, path: &Path, canonical: PathBuf) {
+        let file = Arc::new(path.to_path_buf());
+        self.stack.push(canonical);
+        for (index, raw) in text.lines().enumerate() {
+            let line_no = u32::try_from(index + 1).unwrap_or(u32::MAX);
+            let location = Location::new(file.clone(), line_no);
+            self.read_line(raw, &location);
+        }
+        self.stack.pop();
+    }
+
+    fn read_line(&mut self, raw: &str, location: &Location) {
+        let text = strip_comment(raw).trim();
+        if text.is_empty() {
+            return;
+        }
+        let Some(text) = self.filter_config_id(text) else {
+            return;
+        };
+        if let Some((name, value)) = parse_definition(text) {
+            self.params.insert(name.to_string(), self.expand(value.trim()));
+            return;
+        }
+        let text = self.expand(text);
+        let mut words = text.split_whitespace();
+        if words.next() == Some("include") {
+            let pattern = text["include".len()..].trim().trim_matches('"');
+            self.include(pattern, location);
+            return;
+        }
+        self.lines.push(SourceLine { location: location.clone(), text });
+    }
+
+    /// Applies `@ID` (keep only on host ID) and `@^ID` (keep except on host ID).
+    fn filter_config_id<'t>(&self, text: &'t str) -> Option<&'t str> {
+        let Some(rest) = text.strip_prefix('@') else {
+            return Some(text);
+        };
+        let (negated, rest) = match rest.strip_prefix('^') {
+            Some(r) => (true, r),
+            None => (false, rest),
+        };
+        let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
+        let (id, remainder) = rest.split_at(end);
+        let matches = id == self.config_id;
+        if matches != negated {
+            let remainder = remainder.trim();
+            (!remainder.is_empty()).then_some(remainder)
+        } else {
+            None
+        }
+    }
+
+    /// Replaces `$NAME` and `${NAME}` with defined parameters; undefined ones stay as written.
+    fn expand(&self, text: &str) -> String {
+        if !text.contains('$') {
+            return text.to_string();
+        }
+        let mut out = String::with_capacity(text.len());
+        let mut rest = text;
+        while let Some(pos) = rest.find('$') {
+            out.push_str(&rest[..pos]);
+            let after = &rest[pos + 1..];
+            let (name, consumed) = if let Some(braced) = after.strip_prefix('{') {
+                match braced.find('}') {
+                    Some(end) => (&braced[..end], end + 2),
+                    None => ("", 0),
+                }
+            } else {
+                let end = after
+                    .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                    .unwrap_or(after.len());
+                (&after[..end], end)
+            };
+            match self.params.get(name) {
+                Some(value) if !name.is_empty() => {
+                    out.push_str(value);
+                    rest = &after[consumed..];
+                }
+                _ => {
+                    out.push('$');
+                    rest = after;
+                }
+            }
+        }
+        out.push_str(rest);
+        out
+    }
+
+    fn include(&mut self, pattern: &str, location: &Location) {
+        if pattern.is_empty() {
+            self.diagnostics.error(location, "include needs a file name or pattern");
+            return;
+        }
+        if self.stack.len() >= MAX_INCLUDE_DEPTH {
+            self.diagnostics.error(
+                location,
+                format!("include '{pattern}' nested more than {MAX_INCLUDE_DEPTH} deep - ignoring"),
+            );
+            return;
+        }
+        let base = location.path().parent().unwrap_or(Path::new("."));
+        let full = if Path::new(pattern).is_absolute() {
+            PathBuf::from(pattern)
+        } else {
+            base.join(pattern)
+        };
+        let full_text = full.to_string_lossy().into_owned();
+        let matches: Vec<PathBuf> = match glob::glob(&full_text) {
+            Ok(paths) => paths.filter_map(Result::ok).collect(),
+            Err(err) => {
+                self.diagnostics.error(location, format!("Invalid include pattern '{pattern}': {err}"));
+                return;
+            }
+        };
+        if matches.is_empty() {
+            self.diagnostics.error(location, format!("No config files matched '{full_text}'."));
+            return;
+        }
+        for path in matches {
+            let canonical = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
+            if self.stack.contains(&canonical) {
+                self.diagnostics.error(
+                    location,
+                    format!("include cycle: '{}' is already being read - ignoring", path.display()),
+                );
+                continue;
+            }
+            match std::fs::read(&path) {
+                Ok(bytes) => {
+                    let text = String::from_utf8_lossy(&bytes).into_owned();
+                    self.read_text(&text, &path, canonical);
+                }
+                Err(err) => self.diagnostics.error(
+                    location,
+                    format!("Unable to open included file '{}': {err}", path.display()),
+                ),
+            }
+        }
+    }
+}
+
+/// Removes a `#` or `!` comment that starts outside a double-quoted string.
+pub fn strip_comment(line: &str) -> &str {
+    let mut in_quotes = false;
+    for (i, c) in line.char_indices() {
+        match c {
+            '"' => in_quotes = !in_quotes,
+            '#' | '!' if !in_quotes => return &line[..i],
+            _ => {}
+        }
+    }
+    line
+}
+
+/// Recognises a parameter definition `$NAME=value`.
+fn parse_definition(text: &str) -> Option<(&str, &str)> {
+    let rest = text.strip_prefix('$')?;
+    let eq = rest.find('=')?;
+    let name = &rest[..eq];
+    let valid = !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    valid.then(|| (name, &rest[eq + 1..]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(text: &str, id: &str) -> (Vec<String>, Vec<Diagnostic>) {
+        let mut diags = Diagnostics::default();
+        let lines = SourceReader::new(id, &mut diags).read_str(text, Path::new("/nonexistent/k.conf"));
+        (lines.into_iter().map(|l| l.text).collect(), diags.into_vec())
+    }
+
+    #[test]
+    fn comments_are_stripped_outside_quotes_only() {
+        assert_eq!(strip_comment("priority 100 # note"), "priority 100 ");
+        assert_eq!(strip_comment("vrrp_script x {# glued"), "vrrp_script x {");
+        assert_eq!(strip_comment("! whole line"), "");
+        assert_eq!(strip_comment(r#"script "a # b" ! c"#), r#"script "a # b" "#);
+    }
+
+    #[test]
+    fn parameters_expand_plain_and_braced() {
+        let (lines, _) = read("$IF=eth0\n$PRIO=150\ninterface $IF\npriority ${PRIO}0 $UNDEF", "h");
+        assert_eq!(lines, vec!["interface eth0", "priority 1500 $UNDEF"]);
+    }
+
+    #[test]
+    fn config_id_lines_are_filtered() {
+        let text = "@alpha priority 150\n@^alpha priority 50\n@beta state MASTER\nx";
+        assert_eq!(read(text, "alpha").0, vec!["priority 150", "x"]);
+        assert_eq!(read(text, "beta").0, vec!["priority 50", "state MASTER", "x"]);
+    }
+
+    #[test]
+    fn unmatched_include_is_reported_with_its_line() {
+        let (lines, diags) = read("a\ninclude nothing-here-*.conf\nb", "h");
+        assert_eq!(lines, vec!["a", "b"]);
+        assert_eq!(diags.len(), 1);
+        assert_eq!(diags[0].line(), Some(2));
+    }
+}

@@ -1,0 +1,164 @@
+//! Value grammar shared by every block: numbers in a range, decimals, booleans, addresses with
+//! prefix lengths, and the splitting of script strings into argv.
+
+use std::net::IpAddr;
+
+/// keepalived's booleans: on/off, true/false, yes/no.
+pub fn parse_bool(text: &str) -> Option<bool> {
+    match text {
+        "on" | "true" | "yes" => Some(true),
+        "off" | "false" | "no" => Some(false),
+        _ => None,
+    }
+}
+
+/// Why a number was refused.
+#[derive(Debug, Clone, PartialEq)]
+pub enum NumberError {
+    /// Not a number at all.
+    Invalid,
+    /// A number, but outside the allowed range.
+    OutOfRange,
+}
+
+/// An integer in `min..=max`.
+pub fn parse_int(text: &str, min: i64, max: i64) -> Result<i64, NumberError> {
+    let value: i64 = text.parse().map_err(|_| NumberError::Invalid)?;
+    if (min..=max).contains(&value) { Ok(value) } else { Err(NumberError::OutOfRange) }
+}
+
+/// A decimal (such as `advert_int 0.5`) in `min..=max`.
+pub fn parse_decimal(text: &str, min: f64, max: f64) -> Result<f64, NumberError> {
+    let ok_chars = !text.is_empty() && text.chars().all(|c| c.is_ascii_digit() || c == '.');
+    let value: f64 = if ok_chars { text.parse().map_err(|_| NumberError::Invalid)? } else {
+        return Err(NumberError::Invalid);
+    };
+    if value >= min && value <= max { Ok(value) } else { Err(NumberError::OutOfRange) }
+}
+
+/// An address with an optional `/LEN`; the length defaults to the full address (32 or 128).
+pub fn parse_prefix(text: &str) -> Option<(IpAddr, u8)> {
+    let (addr, len) = match text.split_once('/') {
+        Some((a, l)) => (a, Some(l)),
+        None => (text, None),
+    };
+    let addr: IpAddr = addr.parse().ok()?;
+    let max = if addr.is_ipv4() { 32 } else { 128 };
+    let len = match len {
+        Some(l) => {
+            let n: u8 = l.parse().ok()?;
+            (n <= max).then_some(n)?
+        }
+        None => max,
+    };
+    Some((addr, len))
+}
+
+/// Splits a script string into argv the way keepalived does for `script` and `notify*`:
+/// blanks separate words, `'…'` and `"…"` group them, a backslash escapes the next character.
+pub fn split_command(text: &str) -> Vec<String> {
+    let mut args = Vec::new();
+    let mut current = String::new();
+    let mut in_word = false;
+    let mut quote: Option<char> = None;
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), '\\') | (None, '\\') => {
+                if let Some(next) = chars.next() {
+                    current.push(next);
+                }
+                in_word = true;
+            }
+            (Some(_), c) => current.push(c),
+            (None, '\'' | '"') => {
+                quote = Some(c);
+                in_word = true;
+            }
+            (None, c) if c.is_whitespace() => {
+                if in_word {
+                    args.push(std::mem::take(&mut current));
+                    in_word = false;
+                }
+            }
+            (None, c) => {
+                current.push(c);
+                in_word = true;
+            }
+        }
+    }
+    if in_word {
+        args.push(current);
+    }
+    args
+}
+
+/// The keyword in `known` closest to `word`, for "did you mean" hints: an exact match ignoring
+/// case, else one within two edits.
+pub fn closest<'k>(word: &str, known: &[&'k str]) -> Option<&'k str> {
+    if let Some(k) = known.iter().find(|k| k.eq_ignore_ascii_case(word)) {
+        return Some(k);
+    }
+    known
+        .iter()
+        .map(|k| (edit_distance(&word.to_ascii_lowercase(), k), *k))
+        .filter(|(d, _)| *d <= 2)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, k)| k)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != *cb);
+            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn command_split_honours_both_quotes() {
+        assert_eq!(
+            split_command(r#"/bin/sh -c 'echo "a b"' x\ y"#),
+            vec!["/bin/sh", "-c", r#"echo "a b""#, "x y"]
+        );
+        assert_eq!(split_command("/etc/keepalived/checkMySQL.py -h 192.0.2.1 -P 3306").len(), 5);
+        assert_eq!(split_command("  ''  "), vec![""]);
+    }
+
+    #[test]
+    fn prefixes_default_to_host_length() {
+        assert_eq!(parse_prefix("192.0.2.1").map(|p| p.1), Some(32));
+        assert_eq!(parse_prefix("2001:db8::1").map(|p| p.1), Some(128));
+        assert_eq!(parse_prefix("192.0.2.1/24").map(|p| p.1), Some(24));
+        assert!(parse_prefix("192.0.2.1/33").is_none());
+        assert!(parse_prefix("192.0.2.300").is_none());
+    }
+
+    #[test]
+    fn numbers_and_ranges() {
+        assert_eq!(parse_int("255", 1, 255), Ok(255));
+        assert_eq!(parse_int("256", 1, 255), Err(NumberError::OutOfRange));
+        assert_eq!(parse_int("x", 1, 255), Err(NumberError::Invalid));
+        assert_eq!(parse_decimal("0.5", 0.01, 255.0), Ok(0.5));
+        assert_eq!(parse_decimal("-1", 0.01, 255.0), Err(NumberError::Invalid));
+    }
+
+    #[test]
+    fn hints_find_case_mistakes_and_typos() {
+        let known = ["vrrp_instance", "vrrp_script", "global_defs"];
+        assert_eq!(closest("Vrrp_instance", &known), Some("vrrp_instance"));
+        assert_eq!(closest("vrrp_scirpt", &known), Some("vrrp_script"));
+        assert_eq!(closest("banana", &known), None);
+    }
+}

@@ -1,0 +1,154 @@
+//! The command line of keepalived 2.2.7 (compat.md section 2), long and short forms.
+
+use std::path::PathBuf;
+
+use clap::Parser;
+
+/// Default configuration file.
+pub const DEFAULT_CONFIG: &str = "/etc/keepalived/keepalived.conf";
+
+/// keepalived-rs: a drop-in replacement for keepalived (VRRP and health checks).
+#[derive(Debug, Parser)]
+#[command(name = "keepalived", disable_version_flag = true)]
+pub struct Cli {
+    /// Use the specified configuration file.
+    #[arg(short = 'f', long = "use-file", value_name = "FILE", default_value = DEFAULT_CONFIG)]
+    pub use_file: PathBuf,
+    /// Only run with the VRRP subsystem.
+    #[arg(short = 'P', long = "vrrp")]
+    pub vrrp: bool,
+    /// Only run with the health-checker subsystem.
+    #[arg(short = 'C', long = "check")]
+    pub check: bool,
+    /// Log messages to the console (stderr) too.
+    #[arg(short = 'l', long = "log-console")]
+    pub log_console: bool,
+    /// Detailed log messages.
+    #[arg(short = 'D', long = "log-detail")]
+    pub log_detail: bool,
+    /// Syslog facility LOCAL0..LOCAL7 (0-7).
+    #[arg(short = 'S', long = "log-facility", value_name = "0-7", value_parser = clap::value_parser!(u8).range(0..=7))]
+    pub log_facility: Option<u8>,
+    /// Do not log through syslog.
+    #[arg(short = 'G', long = "no-syslog")]
+    pub no_syslog: bool,
+    /// Stay in the foreground.
+    #[arg(short = 'n', long = "dont-fork")]
+    pub dont_fork: bool,
+    /// Dump the parsed configuration.
+    #[arg(short = 'd', long = "dump-conf")]
+    pub dump_conf: bool,
+    /// Parent process pid file.
+    #[arg(short = 'p', long = "pid", value_name = "FILE")]
+    pub pid: Option<PathBuf>,
+    /// VRRP child pid file.
+    #[arg(short = 'r', long = "vrrp_pid", value_name = "FILE")]
+    pub vrrp_pid: Option<PathBuf>,
+    /// Checker child pid file.
+    #[arg(short = 'c', long = "checkers_pid", value_name = "FILE")]
+    pub checkers_pid: Option<PathBuf>,
+    /// Do not respawn a child that dies.
+    #[arg(short = 'R', long = "dont-respawn")]
+    pub dont_respawn: bool,
+    /// Do not remove VRRP VIPs and routes on stop.
+    #[arg(short = 'V', long = "dont-release-vrrp")]
+    pub dont_release_vrrp: bool,
+    /// Do not remove IPVS topology on stop.
+    #[arg(short = 'I', long = "dont-release-ipvs")]
+    pub dont_release_ipvs: bool,
+    /// Remove VIPs left from a previous run at start-up and on reload.
+    #[arg(short = 'X', long = "release-vips")]
+    pub release_vips: bool,
+    /// Check the configuration and exit; diagnostics go to LOG_FILE when given.
+    #[arg(short = 't', long = "config-test", value_name = "LOG_FILE", num_args = 0..=1, require_equals = true)]
+    pub config_test: Option<Option<PathBuf>>,
+    /// Config id matched by `@ID` lines (default: the host name up to the first dot).
+    #[arg(short = 'i', long = "config-id", value_name = "ID")]
+    pub config_id: Option<String>,
+    /// Refuse to start if any configuration file is missing.
+    #[arg(short = 'e', long = "all-config")]
+    pub all_config: bool,
+    /// umask for files created (octal).
+    #[arg(short = 'u', long = "umask", value_name = "NUMBER")]
+    pub umask: Option<String>,
+    /// Report all address additions and deletions seen over netlink.
+    #[arg(short = 'a', long = "address-monitoring")]
+    pub address_monitoring: bool,
+    /// Print the signal number for STOP, RELOAD, DATA, STATS, STATS_CLEAR or JSON.
+    #[arg(long = "signum", value_name = "SIGFUNC")]
+    pub signum: Option<String>,
+    /// Print the version.
+    #[arg(short = 'v', long = "version")]
+    pub version: bool,
+}
+
+/// The signal keepalived uses for each `--signum` name (Linux numbering).
+pub fn signal_number(name: &str) -> Option<i32> {
+    // SIGRTMIN is 34 and SIGRTMAX is 64 on Linux with glibc.
+    Some(match name {
+        "STOP" => 15,
+        "RELOAD" => 1,
+        "DATA" => 10,
+        "STATS" => 12,
+        "STATS_CLEAR" => 63,
+        "JSON" => 36,
+        _ => return None,
+    })
+}
+
+impl Cli {
+    /// Options that are accepted but whose behaviour is not built yet, by their long name.
+    pub fn unbuilt_options(&self) -> Vec<&'static str> {
+        let flags = [
+            (self.vrrp, "--vrrp"),
+            (self.check, "--check"),
+            (self.log_console, "--log-console"),
+            (self.log_detail, "--log-detail"),
+            (self.log_facility.is_some(), "--log-facility"),
+            (self.no_syslog, "--no-syslog"),
+            (self.dont_fork, "--dont-fork"),
+            (self.pid.is_some(), "--pid"),
+            (self.vrrp_pid.is_some(), "--vrrp_pid"),
+            (self.checkers_pid.is_some(), "--checkers_pid"),
+            (self.dont_respawn, "--dont-respawn"),
+            (self.dont_release_vrrp, "--dont-release-vrrp"),
+            (self.dont_release_ipvs, "--dont-release-ipvs"),
+            (self.release_vips, "--release-vips"),
+            (self.all_config, "--all-config"),
+            (self.umask.is_some(), "--umask"),
+            (self.address_monitoring, "--address-monitoring"),
+        ];
+        flags.iter().filter(|(set, _)| *set).map(|(_, name)| *name).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_and_long_forms_parse() {
+        let cli = Cli::try_parse_from(["keepalived", "-t", "-f", "/x.conf", "-i", "alpha", "-S", "3"])
+            .expect("parses");
+        assert_eq!(cli.config_test, Some(None));
+        assert_eq!(cli.config_id.as_deref(), Some("alpha"));
+        let cli = Cli::try_parse_from(["keepalived", "--config-test=/tmp/log", "--use-file=/y.conf"])
+            .expect("parses");
+        assert_eq!(cli.config_test, Some(Some(PathBuf::from("/tmp/log"))));
+        assert_eq!(cli.use_file, PathBuf::from("/y.conf"));
+    }
+
+    #[test]
+    fn unknown_option_and_bad_facility_are_refused() {
+        assert!(Cli::try_parse_from(["keepalived", "--bogus"]).is_err());
+        assert!(Cli::try_parse_from(["keepalived", "-S", "8"]).is_err());
+    }
+
+    #[test]
+    fn signal_numbers_match_keepalived() {
+        let names = ["STOP", "RELOAD", "DATA", "STATS", "STATS_CLEAR", "JSON"];
+        let numbers: Vec<_> = names.iter().filter_map(|n| signal_number(n)).collect();
+        assert_eq!(numbers, vec![15, 1, 10, 12, 63, 36]);
+        assert_eq!(signal_number("NOPE"), None);
+    }
+}

@@ -1,0 +1,58 @@
+//! keepalived-rs: the `keepalived` binary.
+
+mod cli;
+mod config_test;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use cli::Cli;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(&cli) {
+        Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
+        Err(err) => {
+            eprintln!("keepalived: {err:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn run(cli: &Cli) -> anyhow::Result<i32> {
+    if cli.version {
+        eprintln!(
+            "Keepalived v{} (keepalived-rs, configuration compatible with keepalived 2.2.7)",
+            env!("CARGO_PKG_VERSION")
+        );
+        return Ok(0);
+    }
+    if let Some(name) = &cli.signum {
+        return Ok(match cli::signal_number(name) {
+            Some(number) => {
+                println!("{number}");
+                0
+            }
+            None => {
+                eprintln!("Unknown signal name '{name}'");
+                1
+            }
+        });
+    }
+    if let Some(log_file) = &cli.config_test {
+        return config_test::run(&cli.use_file, cli.config_id.as_deref(), log_file.as_deref(), cli.dump_conf);
+    }
+    for option in cli.unbuilt_options() {
+        eprintln!("keepalived-rs: option {option} is accepted but its behaviour is not built yet");
+    }
+    if cli.dump_conf {
+        let code = config_test::run(&cli.use_file, cli.config_id.as_deref(), None, true)?;
+        eprintln!("keepalived-rs: the VRRP daemon is not built yet; the configuration was dumped, not run");
+        return Ok(if code == 0 { 1 } else { code });
+    }
+    eprintln!(
+        "keepalived-rs: the VRRP daemon is not built yet; only -t/--config-test and -d/--dump-conf work in this version"
+    );
+    Ok(1)
+}
