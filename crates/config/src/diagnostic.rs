@@ -68,12 +68,13 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     /// A diagnostic at `location` (or none) with `severity` and `message`.
-    pub fn new(
-        severity: Severity,
-        location: Option<Location>,
-        message: impl Into<String>,
-    ) -> Self {
-        Diagnostic { severity, location, message: message.into(), hint: None }
+    pub fn new(severity: Severity, location: Option<Location>, message: impl Into<String>) -> Self {
+        Diagnostic {
+            severity,
+            location,
+            message: message.into(),
+            hint: None,
+        }
     }
 
     /// The same diagnostic with a hint attached.
@@ -103,7 +104,11 @@ impl fmt::Display for Diagnostic {
 
 /// The exit code `keepalived -t` gives for a set of diagnostics: 4 beats 6 beats 5 beats 0.
 pub fn exit_code(diagnostics: &[Diagnostic]) -> i32 {
-    diagnostics.iter().map(|d| d.severity).max().map_or(0, Severity::exit_code)
+    diagnostics
+        .iter()
+        .map(|d| d.severity)
+        .max()
+        .map_or(0, Severity::exit_code)
 }
 
 /// Collects diagnostics while a configuration is read.
@@ -120,12 +125,20 @@ impl Diagnostics {
 
     /// Records an error at `location`.
     pub fn error(&mut self, location: &Location, message: impl Into<String>) {
-        self.push(Diagnostic::new(Severity::Error, Some(location.clone()), message));
+        self.push(Diagnostic::new(
+            Severity::Error,
+            Some(location.clone()),
+            message,
+        ));
     }
 
     /// Records a warning at `location`.
     pub fn warning(&mut self, location: &Location, message: impl Into<String>) {
-        self.push(Diagnostic::new(Severity::Warning, Some(location.clone()), message));
+        self.push(Diagnostic::new(
+            Severity::Warning,
+            Some(location.clone()),
+            message,
+        ));
     }
 
     /// The diagnostics in the order they were found.

@@ -90,7 +90,10 @@ impl FakeHost {
     /// A host with interfaces lo and eth0..eth3, users root and nobody, named `testhost`.
     pub fn lab() -> Self {
         FakeHost {
-            interfaces: ["lo", "eth0", "eth1", "eth2", "eth3"].iter().map(|s| s.to_string()).collect(),
+            interfaces: ["lo", "eth0", "eth1", "eth2", "eth3"]
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
             users: vec![("root".into(), 0, 0), ("nobody".into(), 65534, 65534)],
             hostname: "testhost".into(),
         }
@@ -103,11 +106,17 @@ impl Host for FakeHost {
     }
 
     fn user(&self, name: &str) -> Option<(u32, u32)> {
-        self.users.iter().find(|(n, _, _)| n == name).map(|(_, u, g)| (*u, *g))
+        self.users
+            .iter()
+            .find(|(n, _, _)| n == name)
+            .map(|(_, u, g)| (*u, *g))
     }
 
     fn group(&self, name: &str) -> Option<u32> {
-        self.users.iter().find(|(n, _, _)| n == name).map(|(_, _, g)| *g)
+        self.users
+            .iter()
+            .find(|(n, _, _)| n == name)
+            .map(|(_, _, g)| *g)
     }
 
     fn file_status(&self, path: &Path) -> Option<FileStatus> {

@@ -30,7 +30,10 @@ pub enum Token {
 fn quoted(input: &str) -> IResult<&str, Token> {
     map(
         delimited(char('"'), take_till(|c| c == '"'), opt(char('"'))),
-        |s: &str| Token::Word { text: s.to_string(), quoted: true },
+        |s: &str| Token::Word {
+            text: s.to_string(),
+            quoted: true,
+        },
     )
     .parse(input)
 }
@@ -38,7 +41,10 @@ fn quoted(input: &str) -> IResult<&str, Token> {
 fn bare_word(input: &str) -> IResult<&str, Token> {
     map(
         take_till1(|c: char| c.is_whitespace() || c == '{' || c == '}' || c == '"'),
-        |s: &str| Token::Word { text: s.to_string(), quoted: false },
+        |s: &str| Token::Word {
+            text: s.to_string(),
+            quoted: false,
+        },
     )
     .parse(input)
 }
@@ -46,7 +52,12 @@ fn bare_word(input: &str) -> IResult<&str, Token> {
 fn token(input: &str) -> IResult<&str, Token> {
     preceded(
         multispace0,
-        alt((value(Token::Open, char('{')), value(Token::Close, char('}')), quoted, bare_word)),
+        alt((
+            value(Token::Open, char('{')),
+            value(Token::Close, char('}')),
+            quoted,
+            bare_word,
+        )),
     )
     .parse(input)
 }
@@ -67,14 +78,22 @@ mod tests {
     use super::*;
 
     fn w(s: &str) -> Token {
-        Token::Word { text: s.into(), quoted: false }
+        Token::Word {
+            text: s.into(),
+            quoted: false,
+        }
     }
 
     #[test]
     fn braces_split_from_words() {
         assert_eq!(
             tokenize("virtual_ipaddress {192.0.2.1}"),
-            vec![w("virtual_ipaddress"), Token::Open, w("192.0.2.1"), Token::Close]
+            vec![
+                w("virtual_ipaddress"),
+                Token::Open,
+                w("192.0.2.1"),
+                Token::Close
+            ]
         );
     }
 
@@ -82,7 +101,13 @@ mod tests {
     fn quoted_string_is_one_word() {
         assert_eq!(
             tokenize(r#"script "/bin/check -h 1 { x }""#),
-            vec![w("script"), Token::Word { text: "/bin/check -h 1 { x }".into(), quoted: true }]
+            vec![
+                w("script"),
+                Token::Word {
+                    text: "/bin/check -h 1 { x }".into(),
+                    quoted: true
+                }
+            ]
         );
     }
 
@@ -90,12 +115,21 @@ mod tests {
     fn unterminated_quote_runs_to_end_of_line() {
         assert_eq!(
             tokenize(r#"auth_pass "abc def"#),
-            vec![w("auth_pass"), Token::Word { text: "abc def".into(), quoted: true }]
+            vec![
+                w("auth_pass"),
+                Token::Word {
+                    text: "abc def".into(),
+                    quoted: true
+                }
+            ]
         );
     }
 
     #[test]
     fn single_quotes_stay_in_words() {
-        assert_eq!(tokenize("notify 'a b'"), vec![w("notify"), w("'a"), w("b'")]);
+        assert_eq!(
+            tokenize("notify 'a b'"),
+            vec![w("notify"), w("'a"), w("b'")]
+        );
     }
 }

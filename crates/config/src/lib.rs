@@ -40,7 +40,10 @@ pub struct LoadOptions<'a> {
 impl<'a> LoadOptions<'a> {
     /// Options for `host`, with its short host name as config id.
     pub fn for_host(host: &'a dyn Host) -> Self {
-        LoadOptions { config_id: host.short_hostname(), host }
+        LoadOptions {
+            config_id: host.short_hostname(),
+            host,
+        }
     }
 }
 
@@ -74,9 +77,16 @@ pub fn load_str(text: &str, name: &Path, options: &LoadOptions<'_>) -> Loaded {
     finish(&lines, options, diagnostics)
 }
 
-fn finish(lines: &[source::SourceLine], options: &LoadOptions<'_>, mut diagnostics: Diagnostics) -> Loaded {
+fn finish(
+    lines: &[source::SourceLine],
+    options: &LoadOptions<'_>,
+    mut diagnostics: Diagnostics,
+) -> Loaded {
     let top = tree::build(lines, &mut diagnostics);
     let mut config = build::build(&top, options.host, &mut diagnostics);
     validate::validate(&mut config, options.host, &mut diagnostics);
-    Loaded { config, diagnostics: diagnostics.into_vec() }
+    Loaded {
+        config,
+        diagnostics: diagnostics.into_vec(),
+    }
 }

@@ -33,7 +33,13 @@ pub struct SourceReader<'a> {
 impl<'a> SourceReader<'a> {
     /// A reader that keeps `@ID` lines for `config_id` and reports into `diagnostics`.
     pub fn new(config_id: &'a str, diagnostics: &'a mut Diagnostics) -> Self {
-        SourceReader { config_id, params: HashMap::new(), stack: Vec::new(), lines: Vec::new(), diagnostics }
+        SourceReader {
+            config_id,
+            params: HashMap::new(),
+            stack: Vec::new(),
+            lines: Vec::new(),
+            diagnostics,
+        }
     }
 
     /// Reads the top-level file. A file that cannot be read is a fatal diagnostic.
@@ -47,7 +53,10 @@ impl<'a> SourceReader<'a> {
             Err(err) => self.diagnostics.push(Diagnostic::new(
                 Severity::Fatal,
                 None,
-                format!("Configuration file '{}' cannot be read: {err}", path.display()),
+                format!(
+                    "Configuration file '{}' cannot be read: {err}",
+                    path.display()
+                ),
             )),
         }
         self.lines
@@ -80,7 +89,8 @@ impl<'a> SourceReader<'a> {
             return;
         };
         if let Some((name, value)) = parse_definition(text) {
-            self.params.insert(name.to_string(), self.expand(value.trim()));
+            self.params
+                .insert(name.to_string(), self.expand(value.trim()));
             return;
         }
         let text = self.expand(text);
@@ -90,7 +100,10 @@ impl<'a> SourceReader<'a> {
             self.include(pattern, location);
             return;
         }
-        self.lines.push(SourceLine { location: location.clone(), text });
+        self.lines.push(SourceLine {
+            location: location.clone(),
+            text,
+        });
     }
 
     /// Applies `@ID` (keep only on host ID) and `@^ID` (keep except on host ID).
@@ -151,7 +164,8 @@ impl<'a> SourceReader<'a> {
 
     fn include(&mut self, pattern: &str, location: &Location) {
         if pattern.is_empty() {
-            self.diagnostics.error(location, "include needs a file name or pattern");
+            self.diagnostics
+                .error(location, "include needs a file name or pattern");
             return;
         }
         if self.stack.len() >= MAX_INCLUDE_DEPTH {
@@ -171,12 +185,16 @@ impl<'a> SourceReader<'a> {
         let matches: Vec<PathBuf> = match glob::glob(&full_text) {
             Ok(paths) => paths.filter_map(Result::ok).collect(),
             Err(err) => {
-                self.diagnostics.error(location, format!("Invalid include pattern '{pattern}': {err}"));
+                self.diagnostics.error(
+                    location,
+                    format!("Invalid include pattern '{pattern}': {err}"),
+                );
                 return;
             }
         };
         if matches.is_empty() {
-            self.diagnostics.error(location, format!("No config files matched '{full_text}'."));
+            self.diagnostics
+                .error(location, format!("No config files matched '{full_text}'."));
             return;
         }
         for path in matches {
@@ -184,7 +202,10 @@ impl<'a> SourceReader<'a> {
             if self.stack.contains(&canonical) {
                 self.diagnostics.error(
                     location,
-                    format!("include cycle: '{}' is already being read - ignoring", path.display()),
+                    format!(
+                        "include cycle: '{}' is already being read - ignoring",
+                        path.display()
+                    ),
                 );
                 continue;
             }
@@ -230,8 +251,12 @@ mod tests {
 
     fn read(text: &str, id: &str) -> (Vec<String>, Vec<Diagnostic>) {
         let mut diags = Diagnostics::default();
-        let lines = SourceReader::new(id, &mut diags).read_str(text, Path::new("/nonexistent/k.conf"));
-        (lines.into_iter().map(|l| l.text).collect(), diags.into_vec())
+        let lines =
+            SourceReader::new(id, &mut diags).read_str(text, Path::new("/nonexistent/k.conf"));
+        (
+            lines.into_iter().map(|l| l.text).collect(),
+            diags.into_vec(),
+        )
     }
 
     #[test]
@@ -244,7 +269,10 @@ mod tests {
 
     #[test]
     fn parameters_expand_plain_and_braced() {
-        let (lines, _) = read("$IF=eth0\n$PRIO=150\ninterface $IF\npriority ${PRIO}0 $UNDEF", "h");
+        let (lines, _) = read(
+            "$IF=eth0\n$PRIO=150\ninterface $IF\npriority ${PRIO}0 $UNDEF",
+            "h",
+        );
         assert_eq!(lines, vec!["interface eth0", "priority 1500 $UNDEF"]);
     }
 
@@ -252,7 +280,10 @@ mod tests {
     fn config_id_lines_are_filtered() {
         let text = "@alpha priority 150\n@^alpha priority 50\n@beta state MASTER\nx";
         assert_eq!(read(text, "alpha").0, vec!["priority 150", "x"]);
-        assert_eq!(read(text, "beta").0, vec!["priority 50", "state MASTER", "x"]);
+        assert_eq!(
+            read(text, "beta").0,
+            vec!["priority 50", "state MASTER", "x"]
+        );
     }
 
     #[test]

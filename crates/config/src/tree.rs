@@ -109,9 +109,16 @@ pub fn build(lines: &[SourceLine], diagnostics: &mut Diagnostics) -> Vec<Stateme
                     }
                     let needs_owner = current.last().is_none_or(|s| s.block.is_some());
                     if needs_owner {
-                        current.push(Statement { location: line.location.clone(), words: Vec::new(), block: None });
+                        current.push(Statement {
+                            location: line.location.clone(),
+                            words: Vec::new(),
+                            block: None,
+                        });
                     }
-                    levels.push(Level { items: Vec::new(), open: line.location.clone() });
+                    levels.push(Level {
+                        items: Vec::new(),
+                        open: line.location.clone(),
+                    });
                 }
                 Token::Close => {
                     open_statement = false;
@@ -120,7 +127,9 @@ pub fn build(lines: &[SourceLine], diagnostics: &mut Diagnostics) -> Vec<Stateme
                         continue;
                     }
                     match levels.pop() {
-                        Some(level) => attach(&mut levels, &mut top, level, Some(line.location.clone())),
+                        Some(level) => {
+                            attach(&mut levels, &mut top, level, Some(line.location.clone()))
+                        }
                         None => diagnostics.error(&line.location, "Extra '}' found"),
                     }
                 }
@@ -145,7 +154,11 @@ pub fn build(lines: &[SourceLine], diagnostics: &mut Diagnostics) -> Vec<Stateme
 fn attach(levels: &mut [Level], top: &mut [Statement], level: Level, close: Option<Location>) {
     let parent = levels.last_mut().map_or(top, |l| &mut l.items[..]);
     if let Some(owner) = parent.last_mut() {
-        owner.block = Some(Block { open: level.open, close, items: level.items });
+        owner.block = Some(Block {
+            open: level.open,
+            close,
+            items: level.items,
+        });
     }
 }
 

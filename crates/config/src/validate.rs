@@ -14,6 +14,8 @@ pub fn validate(config: &mut Config, host: &dyn Host, diagnostics: &mut Diagnost
     duplicate_vrids(config, diagnostics);
     sync_group_members(config, diagnostics);
     scripts_can_run(config, host, diagnostics);
+    // Instances without a valid VRID were kept only so their references could be checked.
+    config.instances.retain(|i| i.virtual_router_id != 0);
 }
 
 /// `track_script` names must be defined by a vrrp_script.
@@ -24,7 +26,10 @@ fn tracked_scripts_exist(config: &mut Config, diagnostics: &mut Diagnostics) {
         inst.track_scripts.retain(|t| {
             let known = defined.contains(&t.name);
             if !known {
-                diagnostics.error(&t.location, format!("({name}) track script {} not found, ignoring...", t.name));
+                diagnostics.error(
+                    &t.location,
+                    format!("({name}) track script {} not found, ignoring...", t.name),
+                );
             }
             known
         });
@@ -35,10 +40,19 @@ fn tracked_scripts_exist(config: &mut Config, diagnostics: &mut Diagnostics) {
 /// identifies the virtual router on the LAN).
 fn duplicate_vrids(config: &Config, diagnostics: &mut Diagnostics) {
     let mut seen: HashMap<(String, u8, bool), &str> = HashMap::new();
-    for inst in &config.instances {
-        let interface = inst.interface.clone().unwrap_or_else(|| config.global.default_interface.clone());
-        let ipv6 = inst.virtual_ipaddresses.first().is_some_and(|a| a.address.is_ipv6());
-        if let Some(other) = seen.insert((interface.clone(), inst.virtual_router_id, ipv6), &inst.name) {
+    for inst in config.instances.iter().filter(|i| i.virtual_router_id != 0) {
+        let interface = inst
+            .interface
+            .clone()
+            .unwrap_or_else(|| config.global.default_interface.clone());
+        let ipv6 = inst
+            .virtual_ipaddresses
+            .first()
+            .is_some_and(|a| a.address.is_ipv6());
+        if let Some(other) = seen.insert(
+            (interface.clone(), inst.virtual_router_id, ipv6),
+            &inst.name,
+        ) {
             diagnostics.error(
                 &inst.location,
                 format!(
@@ -71,7 +85,12 @@ fn commands_to_run(config: &Config) -> Vec<(&Command, Option<&RunAs>)> {
         .instances
         .iter()
         .flat_map(|i| i.track_scripts.iter())
-        .chain(config.sync_groups.iter().flat_map(|g| g.track_scripts.iter()))
+        .chain(
+            config
+                .sync_groups
+                .iter()
+                .flat_map(|g| g.track_scripts.iter()),
+        )
         .map(|t| t.name.as_str())
         .collect();
     let mut out = Vec::new();
@@ -81,17 +100,29 @@ fn commands_to_run(config: &Config) -> Vec<(&Command, Option<&RunAs>)> {
         }
     }
     for inst in &config.instances {
-        for cmd in [&inst.notify_master, &inst.notify_backup, &inst.notify_fault, &inst.notify_stop, &inst.notify]
-            .into_iter()
-            .flatten()
+        for cmd in [
+            &inst.notify_master,
+            &inst.notify_backup,
+            &inst.notify_fault,
+            &inst.notify_stop,
+            &inst.notify,
+        ]
+        .into_iter()
+        .flatten()
         {
             out.push((cmd, None));
         }
     }
     for group in &config.sync_groups {
-        for cmd in [&group.notify_master, &group.notify_backup, &group.notify_fault, &group.notify_stop, &group.notify]
-            .into_iter()
-            .flatten()
+        for cmd in [
+            &group.notify_master,
+            &group.notify_backup,
+            &group.notify_fault,
+            &group.notify_stop,
+            &group.notify,
+        ]
+        .into_iter()
+        .flatten()
         {
             out.push((cmd, None));
         }
@@ -109,28 +140,38 @@ fn scripts_can_run(config: &Config, host: &dyn Host, diagnostics: &mut Diagnosti
     let global = &config.global;
     let default_user = match &global.script_user {
         Some(user) => Some(user.user.clone()),
-        None => host.user("keepalived_script").map(|_| "keepalived_script".to_string()),
+        None => host
+            .user("keepalived_script")
+            .map(|_| "keepalived_script".to_string()),
     };
-    if let Some(user) = &global.script_user {
-        if host.user(&user.user).is_none() {
-            diagnostics.error(
-                &commands[0].0.location,
-                format!("script_user '{}' does not exist", user.user),
-            );
-        }
+    if let Some(user) = &global.script_user
+        && host.user(&user.user).is_none()
+    {
+        diagnostics.error(
+            &commands[0].0.location,
+            format!("script_user '{}' does not exist", user.user),
+        );
     }
     let mut insecure = false;
     for (command, run_as) in &commands {
         let program = Path::new(&command.argv[0]);
-        let Some(status) = host.file_status(program).filter(|s| s.is_file && s.mode & 0o111 != 0) else {
+        let Some(status) = host
+            .file_status(program)
+            .filter(|s| s.is_file && s.mode & 0o111 != 0)
+        else {
             diagnostics.error(
                 &command.location,
                 format!("Script '{}' not found or not executable", program.display()),
             );
             continue;
         };
-        let user = run_as.map(|r| r.user.clone()).or_else(|| default_user.clone());
-        let runs_as_root = user.as_deref().and_then(|u| host.user(u)).is_none_or(|(uid, _)| uid == 0);
+        let user = run_as
+            .map(|r| r.user.clone())
+            .or_else(|| default_user.clone());
+        let runs_as_root = user
+            .as_deref()
+            .and_then(|u| host.user(u))
+            .is_none_or(|(uid, _)| uid == 0);
         if !runs_as_root {
             continue;
         }
@@ -139,7 +180,10 @@ fn scripts_can_run(config: &Config, host: &dyn Host, diagnostics: &mut Diagnosti
                 diagnostics.push(Diagnostic::new(
                     Severity::Security,
                     Some(command.location.clone()),
-                    format!("Unsafe permissions found for script '{}' - {reason}", program.display()),
+                    format!(
+                        "Unsafe permissions found for script '{}' - {reason}",
+                        program.display()
+                    ),
                 ));
             }
         } else {
@@ -157,7 +201,11 @@ fn scripts_can_run(config: &Config, host: &dyn Host, diagnostics: &mut Diagnosti
 
 /// Why a root-run script is unsafe: it, or a directory on its path, can be changed by a
 /// non-root user.
-fn writable_by_others(host: &dyn Host, program: &Path, status: crate::host::FileStatus) -> Option<String> {
+fn writable_by_others(
+    host: &dyn Host,
+    program: &Path,
+    status: crate::host::FileStatus,
+) -> Option<String> {
     if status.uid != 0 || status.mode & 0o022 != 0 {
         return Some("the file is writable by a non-root user".to_string());
     }
@@ -168,7 +216,10 @@ fn writable_by_others(host: &dyn Host, program: &Path, status: crate::host::File
         if let Some(d) = host.file_status(dir) {
             let sticky = d.mode & 0o1000 != 0;
             if d.uid != 0 || (d.mode & 0o022 != 0 && !sticky) {
-                return Some(format!("directory '{}' is writable by a non-root user", dir.display()));
+                return Some(format!(
+                    "directory '{}' is writable by a non-root user",
+                    dir.display()
+                ));
             }
         }
     }

@@ -24,16 +24,26 @@ pub enum NumberError {
 /// An integer in `min..=max`.
 pub fn parse_int(text: &str, min: i64, max: i64) -> Result<i64, NumberError> {
     let value: i64 = text.parse().map_err(|_| NumberError::Invalid)?;
-    if (min..=max).contains(&value) { Ok(value) } else { Err(NumberError::OutOfRange) }
+    if (min..=max).contains(&value) {
+        Ok(value)
+    } else {
+        Err(NumberError::OutOfRange)
+    }
 }
 
 /// A decimal (such as `advert_int 0.5`) in `min..=max`.
 pub fn parse_decimal(text: &str, min: f64, max: f64) -> Result<f64, NumberError> {
     let ok_chars = !text.is_empty() && text.chars().all(|c| c.is_ascii_digit() || c == '.');
-    let value: f64 = if ok_chars { text.parse().map_err(|_| NumberError::Invalid)? } else {
+    let value: f64 = if ok_chars {
+        text.parse().map_err(|_| NumberError::Invalid)?
+    } else {
         return Err(NumberError::Invalid);
     };
-    if value >= min && value <= max { Ok(value) } else { Err(NumberError::OutOfRange) }
+    if value >= min && value <= max {
+        Ok(value)
+    } else {
+        Err(NumberError::OutOfRange)
+    }
 }
 
 /// An address with an optional `/LEN`; the length defaults to the full address (32 or 128).
@@ -132,7 +142,10 @@ mod tests {
             split_command(r#"/bin/sh -c 'echo "a b"' x\ y"#),
             vec!["/bin/sh", "-c", r#"echo "a b""#, "x y"]
         );
-        assert_eq!(split_command("/etc/keepalived/checkMySQL.py -h 192.0.2.1 -P 3306").len(), 5);
+        assert_eq!(
+            split_command("/etc/keepalived/checkMySQL.py -h 192.0.2.1 -P 3306").len(),
+            5
+        );
         assert_eq!(split_command("  ''  "), vec![""]);
     }
 

@@ -118,7 +118,11 @@ impl Cli {
             (self.umask.is_some(), "--umask"),
             (self.address_monitoring, "--address-monitoring"),
         ];
-        flags.iter().filter(|(set, _)| *set).map(|(_, name)| *name).collect()
+        flags
+            .iter()
+            .filter(|(set, _)| *set)
+            .map(|(_, name)| *name)
+            .collect()
     }
 }
 
@@ -128,12 +132,22 @@ mod tests {
 
     #[test]
     fn short_and_long_forms_parse() {
-        let cli = Cli::try_parse_from(["keepalived", "-t", "-f", "/x.conf", "-i", "alpha", "-S", "3"])
-            .expect("parses");
+        let cli = Cli::try_parse_from([
+            "keepalived",
+            "-t",
+            "-f",
+            "/x.conf",
+            "-i",
+            "alpha",
+            "-S",
+            "3",
+        ])
+        .expect("parses");
         assert_eq!(cli.config_test, Some(None));
         assert_eq!(cli.config_id.as_deref(), Some("alpha"));
-        let cli = Cli::try_parse_from(["keepalived", "--config-test=/tmp/log", "--use-file=/y.conf"])
-            .expect("parses");
+        let cli =
+            Cli::try_parse_from(["keepalived", "--config-test=/tmp/log", "--use-file=/y.conf"])
+                .expect("parses");
         assert_eq!(cli.config_test, Some(Some(PathBuf::from("/tmp/log"))));
         assert_eq!(cli.use_file, PathBuf::from("/y.conf"));
     }

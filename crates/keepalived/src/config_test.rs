@@ -26,7 +26,12 @@ pub fn report(loaded: &Loaded, out: &mut dyn Write) -> std::io::Result<()> {
 }
 
 /// Runs the config test; returns the exit code (0, 4, 5 or 6).
-pub fn run(path: &Path, config_id: Option<&str>, log_file: Option<&Path>, dump: bool) -> anyhow::Result<i32> {
+pub fn run(
+    path: &Path,
+    config_id: Option<&str>,
+    log_file: Option<&Path>,
+    dump: bool,
+) -> anyhow::Result<i32> {
     let loaded = load_config(path, config_id);
     match log_file {
         Some(file) => {

@@ -41,14 +41,21 @@ fn run(cli: &Cli) -> anyhow::Result<i32> {
         });
     }
     if let Some(log_file) = &cli.config_test {
-        return config_test::run(&cli.use_file, cli.config_id.as_deref(), log_file.as_deref(), cli.dump_conf);
+        return config_test::run(
+            &cli.use_file,
+            cli.config_id.as_deref(),
+            log_file.as_deref(),
+            cli.dump_conf,
+        );
     }
     for option in cli.unbuilt_options() {
         eprintln!("keepalived-rs: option {option} is accepted but its behaviour is not built yet");
     }
     if cli.dump_conf {
         let code = config_test::run(&cli.use_file, cli.config_id.as_deref(), None, true)?;
-        eprintln!("keepalived-rs: the VRRP daemon is not built yet; the configuration was dumped, not run");
+        eprintln!(
+            "keepalived-rs: the VRRP daemon is not built yet; the configuration was dumped, not run"
+        );
         return Ok(if code == 0 { 1 } else { code });
     }
     eprintln!(

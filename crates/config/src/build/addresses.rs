@@ -11,7 +11,14 @@ use crate::values::parse_prefix;
 /// Address options that take a value and that we keep as written.
 const VALUED_ADDRESS_OPTIONS: &[&str] = &["preferred_lft", "track_group", "peer"];
 /// Address options without a value that we keep as written.
-const FLAG_ADDRESS_OPTIONS: &[&str] = &["no_track", "home", "-nodad", "nodad", "noprefixroute", "autojoin"];
+const FLAG_ADDRESS_OPTIONS: &[&str] = &[
+    "no_track",
+    "home",
+    "-nodad",
+    "nodad",
+    "noprefixroute",
+    "autojoin",
+];
 
 /// Reads every line of an address block. `is_static` only changes the wording of messages.
 pub fn address_block(cx: &mut Cx<'_>, stmt: &Statement, is_static: bool) -> Vec<IpAddress> {
@@ -29,7 +36,10 @@ fn address_line(cx: &mut Cx<'_>, item: &Statement, is_static: bool) -> Option<Ip
     let text = item.keyword();
     let Some((address, prefix_len)) = parse_prefix(text) else {
         let what = if is_static { "Static" } else { "VRRP" };
-        cx.error(&item.location, format!("{what} parsed invalid IP {text}. skipping IP..."));
+        cx.error(
+            &item.location,
+            format!("{what} parsed invalid IP {text}. skipping IP..."),
+        );
         return None;
     };
     let mut vip = IpAddress {
@@ -47,7 +57,10 @@ fn address_line(cx: &mut Cx<'_>, item: &Statement, is_static: bool) -> Option<Ip
         match option {
             "brd" | "broadcast" | "dev" | "scope" | "label" => {
                 let Some(value) = words.next() else {
-                    cx.error(&item.location, format!("{option} requires a value for ip address {text}"));
+                    cx.error(
+                        &item.location,
+                        format!("{option} requires a value for ip address {text}"),
+                    );
                     break;
                 };
                 match option {
@@ -58,12 +71,20 @@ fn address_line(cx: &mut Cx<'_>, item: &Statement, is_static: bool) -> Option<Ip
                     "label" => vip.label = Some(value.to_string()),
                     "scope" => match Scope::parse(value) {
                         Some(s) => vip.scope = Some(s),
-                        None => cx.error(&item.location, format!("Invalid scope '{value}' for ip address {text}")),
+                        None => cx.error(
+                            &item.location,
+                            format!("Invalid scope '{value}' for ip address {text}"),
+                        ),
                     },
                     _ => match value.parse() {
                         Ok(b) => vip.broadcast = Some(b),
-                        Err(_) if value == "+" || value == "-" => vip.other.push(format!("brd {value}")),
-                        Err(_) => cx.error(&item.location, format!("Invalid broadcast address '{value}' for ip address {text}")),
+                        Err(_) if value == "+" || value == "-" => {
+                            vip.other.push(format!("brd {value}"))
+                        }
+                        Err(_) => cx.error(
+                            &item.location,
+                            format!("Invalid broadcast address '{value}' for ip address {text}"),
+                        ),
                     },
                 }
             }
@@ -73,7 +94,10 @@ fn address_line(cx: &mut Cx<'_>, item: &Statement, is_static: bool) -> Option<Ip
             }
             _ if FLAG_ADDRESS_OPTIONS.contains(&option) => vip.other.push(option.to_string()),
             _ => {
-                cx.error(&item.location, format!("Unknown configuration entry '{option}' for ip address - ignoring"));
+                cx.error(
+                    &item.location,
+                    format!("Unknown configuration entry '{option}' for ip address - ignoring"),
+                );
             }
         }
     }
@@ -82,7 +106,10 @@ fn address_line(cx: &mut Cx<'_>, item: &Statement, is_static: bool) -> Option<Ip
 
 /// Reads every line of a route block.
 pub fn route_block(cx: &mut Cx<'_>, stmt: &Statement) -> Vec<Route> {
-    cx.block(stmt).iter().filter_map(|item| route_line(cx, item)).collect()
+    cx.block(stmt)
+        .iter()
+        .filter_map(|item| route_line(cx, item))
+        .collect()
 }
 
 fn prefix_or_default(text: &str) -> Option<(IpAddr, u8)> {
@@ -95,10 +122,37 @@ fn prefix_or_default(text: &str) -> Option<(IpAddr, u8)> {
 
 /// Route options that take one value and that we keep only in `words`.
 const ROUTE_VALUED: &[&str] = &[
-    "proto", "protocol", "tos", "dsfield", "realms", "mtu", "advmss", "rtt", "rttvar", "reordering",
-    "window", "cwnd", "initcwnd", "initrwnd", "ssthresh", "rto_min", "features", "quickack",
-    "congctl", "fastopen_no_cookie", "pref", "nexthop", "weight", "onlink", "encap", "as", "expires",
-    "hoplimit", "scope", "no_track", "track_group",
+    "proto",
+    "protocol",
+    "tos",
+    "dsfield",
+    "realms",
+    "mtu",
+    "advmss",
+    "rtt",
+    "rttvar",
+    "reordering",
+    "window",
+    "cwnd",
+    "initcwnd",
+    "initrwnd",
+    "ssthresh",
+    "rto_min",
+    "features",
+    "quickack",
+    "congctl",
+    "fastopen_no_cookie",
+    "pref",
+    "nexthop",
+    "weight",
+    "onlink",
+    "encap",
+    "as",
+    "expires",
+    "hoplimit",
+    "scope",
+    "no_track",
+    "track_group",
 ];
 
 fn route_line(cx: &mut Cx<'_>, item: &Statement) -> Option<Route> {
@@ -121,24 +175,32 @@ fn route_line(cx: &mut Cx<'_>, item: &Statement) -> Option<Route> {
                 match value.parse::<IpAddr>() {
                     Ok(a) if word == "src" || word == "from" => route.src = Some(a),
                     Ok(a) => route.via = Some(a),
-                    Err(_) => cx.error(&item.location, format!("Invalid {word} address '{value}' in route")),
+                    Err(_) => cx.error(
+                        &item.location,
+                        format!("Invalid {word} address '{value}' in route"),
+                    ),
                 }
             }
             "dev" | "oif" => route.dev = iter.next().map(str::to_string),
             "table" => route.table = iter.next().map(str::to_string),
             "metric" | "priority" | "preference" => {
                 let value = iter.next().unwrap_or_default();
-                route.metric = cx.int_value(&item.location, value, 0, i64::from(u32::MAX)).map(|v| v as u32);
+                route.metric = cx
+                    .int_value(&item.location, value, 0, i64::from(u32::MAX))
+                    .map(|v| v as u32);
             }
             "to" => route.destination = iter.next().and_then(prefix_or_default),
-            "blackhole" | "unreachable" | "prohibit" | "throw" | "local" | "broadcast" | "unicast"
-            | "anycast" | "multicast" | "nat" | "onlink" | "no_track" => {}
+            "blackhole" | "unreachable" | "prohibit" | "throw" | "local" | "broadcast"
+            | "unicast" | "anycast" | "multicast" | "nat" | "onlink" | "no_track" => {}
             _ if ROUTE_VALUED.contains(&word) => {
                 iter.next();
             }
             _ if route.destination.is_none() => match prefix_or_default(word) {
                 Some(p) => route.destination = Some(p),
-                None => cx.error(&item.location, format!("Invalid route destination '{word}'")),
+                None => cx.error(
+                    &item.location,
+                    format!("Invalid route destination '{word}'"),
+                ),
             },
             other => cx.error(&item.location, format!("Unknown route option '{other}'")),
         }
@@ -152,23 +214,40 @@ fn route_line(cx: &mut Cx<'_>, item: &Statement) -> Option<Route> {
 
 /// Reads every line of a rule block.
 pub fn rule_block(cx: &mut Cx<'_>, stmt: &Statement) -> Vec<Rule> {
-    cx.block(stmt).iter().filter_map(|item| rule_line(cx, item)).collect()
+    cx.block(stmt)
+        .iter()
+        .filter_map(|item| rule_line(cx, item))
+        .collect()
 }
 
 fn rule_line(cx: &mut Cx<'_>, item: &Statement) -> Option<Rule> {
     let words: Vec<String> = item.words.iter().map(|w| w.text.clone()).collect();
-    let mut rule = Rule { from: None, to: None, table: None, priority: None, words: words.clone(), location: item.location.clone() };
+    let mut rule = Rule {
+        from: None,
+        to: None,
+        table: None,
+        priority: None,
+        words: words.clone(),
+        location: item.location.clone(),
+    };
     let mut iter = words.iter().map(String::as_str);
     while let Some(word) = iter.next() {
         match word {
             "from" | "to" => {
                 let value = iter.next().unwrap_or_default();
-                let prefix = if value == "all" { Some((IpAddr::from([0, 0, 0, 0]), 0)) } else { parse_prefix(value) };
+                let prefix = if value == "all" {
+                    Some((IpAddr::from([0, 0, 0, 0]), 0))
+                } else {
+                    parse_prefix(value)
+                };
                 match prefix {
                     Some(p) if word == "from" => rule.from = Some(p),
                     Some(p) => rule.to = Some(p),
                     None => {
-                        cx.error(&item.location, format!("Invalid rule {word} address '{value}'"));
+                        cx.error(
+                            &item.location,
+                            format!("Invalid rule {word} address '{value}'"),
+                        );
                         return None;
                     }
                 }
@@ -176,7 +255,9 @@ fn rule_line(cx: &mut Cx<'_>, item: &Statement) -> Option<Rule> {
             "table" | "lookup" => rule.table = iter.next().map(str::to_string),
             "priority" | "preference" | "pref" | "prio" => {
                 let value = iter.next().unwrap_or_default();
-                rule.priority = cx.int_value(&item.location, value, 0, i64::from(u32::MAX)).map(|v| v as u32);
+                rule.priority = cx
+                    .int_value(&item.location, value, 0, i64::from(u32::MAX))
+                    .map(|v| v as u32);
             }
             "not" | "no_track" | "l3mdev" => {}
             _ => {

@@ -4,32 +4,116 @@
 use std::net::IpAddr;
 
 use super::Cx;
-use crate::model::{Checker, CheckerKind, RealServer, ServiceKey, Url, VirtualServer, VirtualServerGroup};
+use crate::model::{
+    Checker, CheckerKind, RealServer, ServiceKey, Url, VirtualServer, VirtualServerGroup,
+};
 use crate::tree::Statement;
 
 const VS_KEYWORDS: &[&str] = &[
-    "delay_loop", "lb_algo", "lvs_sched", "lb_kind", "lvs_method", "protocol",
-    "persistence_timeout", "persistence_granularity", "persistence_engine", "sorry_server",
-    "sorry_server_inhibit", "sorry_server_lvs_method", "real_server", "virtualhost", "ha_suspend",
-    "alpha", "omega", "quorum", "quorum_up", "quorum_down", "hysteresis", "ops", "one_packet_scheduler",
-    "retry", "delay_before_retry", "warmup", "connect_timeout", "inhibit_on_failure", "smtp_alert",
-    "hashed", "flag-1", "flag-2", "flag-3", "sh-port", "sh-fallback", "mh-port", "mh-fallback",
-    "ip_family", "notify_up", "notify_down",
+    "delay_loop",
+    "lb_algo",
+    "lvs_sched",
+    "lb_kind",
+    "lvs_method",
+    "protocol",
+    "persistence_timeout",
+    "persistence_granularity",
+    "persistence_engine",
+    "sorry_server",
+    "sorry_server_inhibit",
+    "sorry_server_lvs_method",
+    "real_server",
+    "virtualhost",
+    "ha_suspend",
+    "alpha",
+    "omega",
+    "quorum",
+    "quorum_up",
+    "quorum_down",
+    "hysteresis",
+    "ops",
+    "one_packet_scheduler",
+    "retry",
+    "delay_before_retry",
+    "warmup",
+    "connect_timeout",
+    "inhibit_on_failure",
+    "smtp_alert",
+    "hashed",
+    "flag-1",
+    "flag-2",
+    "flag-3",
+    "sh-port",
+    "sh-fallback",
+    "mh-port",
+    "mh-fallback",
+    "ip_family",
+    "notify_up",
+    "notify_down",
 ];
 
 const RS_KEYWORDS: &[&str] = &[
-    "weight", "inhibit_on_failure", "notify_up", "notify_down", "uthreshold", "lthreshold",
-    "smtp_alert", "virtualhost", "alpha", "retry", "delay_before_retry", "warmup", "delay_loop",
-    "connect_timeout", "lvs_method", "TCP_CHECK", "HTTP_GET", "SSL_GET", "MISC_CHECK",
-    "SMTP_CHECK", "DNS_CHECK", "UDP_CHECK", "PING_CHECK", "FILE_CHECK", "BFD_CHECK",
+    "weight",
+    "inhibit_on_failure",
+    "notify_up",
+    "notify_down",
+    "uthreshold",
+    "lthreshold",
+    "smtp_alert",
+    "virtualhost",
+    "alpha",
+    "retry",
+    "delay_before_retry",
+    "warmup",
+    "delay_loop",
+    "connect_timeout",
+    "lvs_method",
+    "TCP_CHECK",
+    "HTTP_GET",
+    "SSL_GET",
+    "MISC_CHECK",
+    "SMTP_CHECK",
+    "DNS_CHECK",
+    "UDP_CHECK",
+    "PING_CHECK",
+    "FILE_CHECK",
+    "BFD_CHECK",
 ];
 
 const CHECK_KEYWORDS: &[&str] = &[
-    "connect_ip", "connect_port", "bindto", "bind_port", "bind_if", "connect_timeout", "fwmark",
-    "retry", "nb_get_retry", "delay_before_retry", "warmup", "delay_loop", "alpha",
-    "url", "virtualhost", "http_protocol", "enable_sni", "misc_path", "misc_timeout",
-    "misc_dynamic", "user", "helo_name", "host", "type", "name", "payload", "require_reply",
-    "min_reply_length", "max_reply_length", "fast_recovery", "file", "weight", "log_all_failures",
+    "connect_ip",
+    "connect_port",
+    "bindto",
+    "bind_port",
+    "bind_if",
+    "connect_timeout",
+    "fwmark",
+    "retry",
+    "nb_get_retry",
+    "delay_before_retry",
+    "warmup",
+    "delay_loop",
+    "alpha",
+    "url",
+    "virtualhost",
+    "http_protocol",
+    "enable_sni",
+    "misc_path",
+    "misc_timeout",
+    "misc_dynamic",
+    "user",
+    "helo_name",
+    "host",
+    "type",
+    "name",
+    "payload",
+    "require_reply",
+    "min_reply_length",
+    "max_reply_length",
+    "fast_recovery",
+    "file",
+    "weight",
+    "log_all_failures",
 ];
 
 /// Reads `virtual_server_group NAME { ADDR[-N] PORT | fwmark N … }`.
@@ -40,7 +124,11 @@ pub fn virtual_server_group(cx: &mut Cx<'_>, stmt: &Statement) -> Option<Virtual
         .iter()
         .map(|s| s.words.iter().map(|w| w.text.clone()).collect())
         .collect();
-    Some(VirtualServerGroup { name, location: stmt.location.clone(), entries })
+    Some(VirtualServerGroup {
+        name,
+        location: stmt.location.clone(),
+        entries,
+    })
 }
 
 fn service_key(cx: &mut Cx<'_>, stmt: &Statement) -> Option<ServiceKey> {
@@ -55,7 +143,10 @@ fn service_key(cx: &mut Cx<'_>, stmt: &Statement) -> Option<ServiceKey> {
         _ => None,
     };
     if key.is_none() {
-        cx.error(&stmt.location, format!("Invalid virtual_server '{}'", args.join(" ")));
+        cx.error(
+            &stmt.location,
+            format!("Invalid virtual_server '{}'", args.join(" ")),
+        );
     }
     key
 }
@@ -86,7 +177,10 @@ pub fn virtual_server(cx: &mut Cx<'_>, stmt: &Statement) -> Option<VirtualServer
             "lb_kind" | "lvs_method" => vs.lb_kind = cx.arg(item).map(str::to_string),
             "protocol" => match cx.arg(item) {
                 Some(p @ ("TCP" | "UDP" | "SCTP")) => vs.protocol = Some(p.to_string()),
-                Some(other) => cx.error(&item.location, format!("Unknown protocol {other} - ignoring")),
+                Some(other) => cx.error(
+                    &item.location,
+                    format!("Unknown protocol {other} - ignoring"),
+                ),
                 None => {}
             },
             "persistence_timeout" => {
@@ -95,7 +189,9 @@ pub fn virtual_server(cx: &mut Cx<'_>, stmt: &Statement) -> Option<VirtualServer
                     Some(_) => cx.uint(item, u32::MAX),
                 }
             }
-            "sorry_server" => vs.sorry_server = Some(item.arg_texts().map(str::to_string).collect()),
+            "sorry_server" => {
+                vs.sorry_server = Some(item.arg_texts().map(str::to_string).collect())
+            }
             "real_server" => vs.real_servers.extend(real_server(cx, item)),
             k if VS_KEYWORDS.contains(&k) => vs.other.push(cx.raw(item)),
             _ => cx.unknown(item, VS_KEYWORDS),
@@ -109,7 +205,10 @@ fn real_server(cx: &mut Cx<'_>, stmt: &Statement) -> Option<RealServer> {
     let address = args.first().and_then(|a| a.parse::<IpAddr>().ok());
     let port = args.get(1).map_or(Some(0), |p| p.parse::<u16>().ok());
     let (Some(address), Some(port)) = (address, port) else {
-        cx.error(&stmt.location, format!("Invalid real_server '{}'", args.join(" ")));
+        cx.error(
+            &stmt.location,
+            format!("Invalid real_server '{}'", args.join(" ")),
+        );
         return None;
     };
     let mut rs = RealServer {
@@ -194,7 +293,10 @@ fn url(cx: &mut Cx<'_>, stmt: &Statement) -> Url {
             | "regex_min_offset" | "regex_max_offset" => {
                 cx.raw(item);
             }
-            _ => cx.unknown(item, &["path", "digest", "status_code", "virtualhost", "regex"]),
+            _ => cx.unknown(
+                item,
+                &["path", "digest", "status_code", "virtualhost", "regex"],
+            ),
         }
     }
     url

@@ -36,34 +36,115 @@ const MODELLED: &[&str] = &[
 
 /// Keywords keepalived 2.2.7 accepts in global_defs that we keep as written.
 const ACCEPTED: &[&str] = &[
-    "smtp_helo_name", "smtp_alert", "smtp_alert_vrrp", "smtp_alert_checker", "no_email_faults",
-    "checker_log_all_failures", "local_name", "instance", "network_namespace", "lvs_id",
-    "lvs_flush", "lvs_flush_on_stop", "lvs_flush_onstop", "lvs_timeouts", "lvs_sync_daemon",
-    "lvs_sync_daemon_interface", "lvs_notify_fifo", "lvs_notify_fifo_script", "lvs_process_name",
-    "lvs_netlink_cmd_rcv_bufs", "lvs_netlink_cmd_rcv_bufs_force", "lvs_netlink_monitor_rcv_bufs",
-    "lvs_netlink_monitor_rcv_bufs_force", "vrrp_notify_fifo_script", "notify_fifo",
-    "notify_fifo_script", "vrrp_garp_lower_prio_delay", "vrrp_garp_lower_prio_repeat",
-    "vrrp_lower_prio_no_advert", "vrrp_higher_prio_send_advert", "vrrp_iptables", "vrrp_ipsets",
-    "nftables", "nftables_priority", "nftables_ifindex", "nftables_counters", "vrrp_rt_priority",
-    "vrrp_rlimit_rtime", "vrrp_rlimit_rttime", "vrrp_cpu_affinity", "vrrp_process_name",
-    "vrrp_netlink_cmd_rcv_bufs", "vrrp_netlink_cmd_rcv_bufs_force",
-    "vrrp_netlink_monitor_rcv_bufs", "vrrp_netlink_monitor_rcv_bufs_force",
-    "vrrp_rx_bufs_policy", "vrrp_rx_bufs_multiplier", "vrrp_startup_delay",
-    "vrrp_down_timer_adverts", "vrrp_log_unknown_vrids", "vrrp_notify_priority_changes",
-    "vrrp_garp_extra_if", "vrrp_vmac_garp_intvl", "vrrp_restore_interfaces_startup",
-    "checker_priority", "checker_no_swap", "checker_rt_priority", "checker_rlimit_rtime",
-    "checker_rlimit_rttime", "checker_cpu_affinity", "checker_process_name", "bfd_priority",
-    "bfd_no_swap", "bfd_rt_priority", "bfd_rlimit_rtime", "bfd_rlimit_rttime",
-    "bfd_cpu_affinity", "bfd_process_name", "enable_snmp_vrrp", "enable_snmp_keepalived",
-    "enable_snmp_checker", "enable_snmp_rfc", "enable_snmp_rfcv2", "enable_snmp_rfcv3",
-    "enable_traps", "snmp_socket", "enable_dbus", "dbus_service_name", "script_security",
-    "process_names", "process_monitor_rcv_bufs", "process_monitor_rcv_bufs_force",
-    "linkbeat_use_polling", "child_wait_time", "use_pid_dir", "reload_check_config",
-    "reload_time_file", "reload_repeat", "reload_file", "config_save_dir", "startup_script",
-    "startup_script_timeout", "shutdown_script", "shutdown_script_timeout", "log_unknown_vrids",
-    "umask", "random_seed", "tmp_config_directory", "fifo_write_vrrp_states_on_reload",
-    "rs_init_notifies", "no_checker_emails", "data_use_instance", "vrrp_skip_check_adv_addr",
-    "vrrp_strict", "vrrp_min_garp", "enable_sni", "vrrp_no_swap", "lvs_sched", "uc_bufs",
+    "smtp_helo_name",
+    "smtp_alert",
+    "smtp_alert_vrrp",
+    "smtp_alert_checker",
+    "no_email_faults",
+    "checker_log_all_failures",
+    "local_name",
+    "instance",
+    "network_namespace",
+    "lvs_id",
+    "lvs_flush",
+    "lvs_flush_on_stop",
+    "lvs_flush_onstop",
+    "lvs_timeouts",
+    "lvs_sync_daemon",
+    "lvs_sync_daemon_interface",
+    "lvs_notify_fifo",
+    "lvs_notify_fifo_script",
+    "lvs_process_name",
+    "lvs_netlink_cmd_rcv_bufs",
+    "lvs_netlink_cmd_rcv_bufs_force",
+    "lvs_netlink_monitor_rcv_bufs",
+    "lvs_netlink_monitor_rcv_bufs_force",
+    "vrrp_notify_fifo_script",
+    "notify_fifo",
+    "notify_fifo_script",
+    "vrrp_garp_lower_prio_delay",
+    "vrrp_garp_lower_prio_repeat",
+    "vrrp_lower_prio_no_advert",
+    "vrrp_higher_prio_send_advert",
+    "vrrp_iptables",
+    "vrrp_ipsets",
+    "nftables",
+    "nftables_priority",
+    "nftables_ifindex",
+    "nftables_counters",
+    "vrrp_rt_priority",
+    "vrrp_rlimit_rtime",
+    "vrrp_rlimit_rttime",
+    "vrrp_cpu_affinity",
+    "vrrp_process_name",
+    "vrrp_netlink_cmd_rcv_bufs",
+    "vrrp_netlink_cmd_rcv_bufs_force",
+    "vrrp_netlink_monitor_rcv_bufs",
+    "vrrp_netlink_monitor_rcv_bufs_force",
+    "vrrp_rx_bufs_policy",
+    "vrrp_rx_bufs_multiplier",
+    "vrrp_startup_delay",
+    "vrrp_down_timer_adverts",
+    "vrrp_log_unknown_vrids",
+    "vrrp_notify_priority_changes",
+    "vrrp_garp_extra_if",
+    "vrrp_vmac_garp_intvl",
+    "vrrp_restore_interfaces_startup",
+    "checker_priority",
+    "checker_no_swap",
+    "checker_rt_priority",
+    "checker_rlimit_rtime",
+    "checker_rlimit_rttime",
+    "checker_cpu_affinity",
+    "checker_process_name",
+    "bfd_priority",
+    "bfd_no_swap",
+    "bfd_rt_priority",
+    "bfd_rlimit_rtime",
+    "bfd_rlimit_rttime",
+    "bfd_cpu_affinity",
+    "bfd_process_name",
+    "enable_snmp_vrrp",
+    "enable_snmp_keepalived",
+    "enable_snmp_checker",
+    "enable_snmp_rfc",
+    "enable_snmp_rfcv2",
+    "enable_snmp_rfcv3",
+    "enable_traps",
+    "snmp_socket",
+    "enable_dbus",
+    "dbus_service_name",
+    "script_security",
+    "process_names",
+    "process_monitor_rcv_bufs",
+    "process_monitor_rcv_bufs_force",
+    "linkbeat_use_polling",
+    "child_wait_time",
+    "use_pid_dir",
+    "reload_check_config",
+    "reload_time_file",
+    "reload_repeat",
+    "reload_file",
+    "config_save_dir",
+    "startup_script",
+    "startup_script_timeout",
+    "shutdown_script",
+    "shutdown_script_timeout",
+    "log_unknown_vrids",
+    "umask",
+    "random_seed",
+    "tmp_config_directory",
+    "fifo_write_vrrp_states_on_reload",
+    "rs_init_notifies",
+    "no_checker_emails",
+    "data_use_instance",
+    "vrrp_skip_check_adv_addr",
+    "vrrp_strict",
+    "vrrp_min_garp",
+    "enable_sni",
+    "vrrp_no_swap",
+    "lvs_sched",
+    "uc_bufs",
 ];
 
 /// Fills `global` from a global_defs block.
@@ -93,7 +174,12 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement, global: &mut GlobalDefs) {
                 if let Some(text) = cx.arg(item) {
                     match text.parse::<std::net::Ipv4Addr>() {
                         Ok(a) if a.is_multicast() => global.vrrp_mcast_group4 = a,
-                        _ => cx.error(&item.location, format!("vrrp_mcast_group4 '{text}' is not a valid IPv4 multicast address")),
+                        _ => cx.error(
+                            &item.location,
+                            format!(
+                                "vrrp_mcast_group4 '{text}' is not a valid IPv4 multicast address"
+                            ),
+                        ),
                     }
                 }
             }
@@ -101,16 +187,28 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement, global: &mut GlobalDefs) {
                 if let Some(text) = cx.arg(item) {
                     match text.parse::<std::net::Ipv6Addr>() {
                         Ok(a) if a.is_multicast() => global.vrrp_mcast_group6 = a,
-                        _ => cx.error(&item.location, format!("vrrp_mcast_group6 '{text}' is not a valid IPv6 multicast address")),
+                        _ => cx.error(
+                            &item.location,
+                            format!(
+                                "vrrp_mcast_group6 '{text}' is not a valid IPv6 multicast address"
+                            ),
+                        ),
                     }
                 }
             }
-            "vrrp_garp_master_delay" => set(&mut global.vrrp_garp_master_delay, cx.uint(item, 65535)),
-            "vrrp_garp_master_repeat" => set(&mut global.vrrp_garp_master_repeat, cx.uint(item, 65535)),
-            "vrrp_garp_master_refresh" => set(&mut global.vrrp_garp_master_refresh, cx.uint(item, 65535)),
-            "vrrp_garp_master_refresh_repeat" => {
-                set(&mut global.vrrp_garp_master_refresh_repeat, cx.uint(item, 65535))
+            "vrrp_garp_master_delay" => {
+                set(&mut global.vrrp_garp_master_delay, cx.uint(item, 65535))
             }
+            "vrrp_garp_master_repeat" => {
+                set(&mut global.vrrp_garp_master_repeat, cx.uint(item, 65535))
+            }
+            "vrrp_garp_master_refresh" => {
+                set(&mut global.vrrp_garp_master_refresh, cx.uint(item, 65535))
+            }
+            "vrrp_garp_master_refresh_repeat" => set(
+                &mut global.vrrp_garp_master_refresh_repeat,
+                cx.uint(item, 65535),
+            ),
             "vrrp_garp_interval" => set(&mut global.vrrp_garp_interval, cx.decimal(item, 0.0, 1.0)),
             "vrrp_gna_interval" => set(&mut global.vrrp_gna_interval, cx.decimal(item, 0.0, 1.0)),
             "vrrp_min_garp" => global.vrrp_min_garp = cx.flag(item),
@@ -118,9 +216,10 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement, global: &mut GlobalDefs) {
             "vrrp_skip_check_adv_addr" => global.vrrp_skip_check_adv_addr = cx.flag(item),
             "vrrp_check_unicast_src" => global.vrrp_check_unicast_src = cx.flag(item),
             "vrrp_notify_fifo" => global.vrrp_notify_fifo = cx.arg(item).map(str::to_string),
-            "vrrp_priority" => {
-                set(&mut global.vrrp_priority, cx.int(item, -20, 19).map(|v| v as i32))
-            }
+            "vrrp_priority" => set(
+                &mut global.vrrp_priority,
+                cx.int(item, -20, 19).map(|v| v as i32),
+            ),
             "vrrp_no_swap" => global.vrrp_no_swap = cx.flag(item),
             "default_interface" => {
                 if let Some(name) = cx.arg(item) {

@@ -1,36 +1,96 @@
 //! `vrrp_instance NAME { … }`.
 
 use super::{Cx, addresses};
+use crate::diagnostic::Severity;
 use crate::model::{AuthType, Authentication, InitialState, VrrpInstance};
 use crate::tree::Statement;
 
 /// Keywords of vrrp_instance.
 pub const KEYWORDS: &[&str] = &[
-    "state", "interface", "virtual_router_id", "priority", "advert_int", "nopreempt", "preempt",
-    "preempt_delay", "authentication", "virtual_ipaddress", "virtual_ipaddress_excluded",
-    "virtual_routes", "virtual_rules", "track_interface", "track_script", "track_file",
-    "track_process", "track_bfd", "mcast_src_ip", "unicast_src_ip", "unicast_peer", "unicast_ttl",
-    "garp_master_delay", "garp_master_repeat", "garp_master_refresh", "garp_master_refresh_repeat",
-    "garp_lower_prio_delay", "garp_lower_prio_repeat", "notify_master", "notify_backup",
-    "notify_fault", "notify_stop", "notify", "notify_deleted", "notify_master_rx_lower_pri",
-    "smtp_alert", "version", "accept", "no_accept", "use_vmac", "vmac_xmit_base", "use_ipvlan",
-    "dont_track_primary", "native_ipv6", "strict_mode", "lower_prio_no_advert",
-    "higher_prio_send_advert", "debug", "promote_secondaries", "linkbeat_use_polling",
-    "skip_check_adv_addr", "check_unicast_src", "old_unicast_checksum", "unicast_fault_no_peer",
-    "track_src_ip", "kernel_rx_buf_size", "down_timer_adverts", "notify_priority_changes",
+    "state",
+    "interface",
+    "virtual_router_id",
+    "priority",
+    "advert_int",
+    "nopreempt",
+    "preempt",
+    "preempt_delay",
+    "authentication",
+    "virtual_ipaddress",
+    "virtual_ipaddress_excluded",
+    "virtual_routes",
+    "virtual_rules",
+    "track_interface",
+    "track_script",
+    "track_file",
+    "track_process",
+    "track_bfd",
+    "mcast_src_ip",
+    "unicast_src_ip",
+    "unicast_peer",
+    "unicast_ttl",
+    "garp_master_delay",
+    "garp_master_repeat",
+    "garp_master_refresh",
+    "garp_master_refresh_repeat",
+    "garp_lower_prio_delay",
+    "garp_lower_prio_repeat",
+    "notify_master",
+    "notify_backup",
+    "notify_fault",
+    "notify_stop",
+    "notify",
+    "notify_deleted",
+    "notify_master_rx_lower_pri",
+    "smtp_alert",
+    "version",
+    "accept",
+    "no_accept",
+    "use_vmac",
+    "vmac_xmit_base",
+    "use_ipvlan",
+    "dont_track_primary",
+    "native_ipv6",
+    "strict_mode",
+    "lower_prio_no_advert",
+    "higher_prio_send_advert",
+    "debug",
+    "promote_secondaries",
+    "linkbeat_use_polling",
+    "skip_check_adv_addr",
+    "check_unicast_src",
+    "old_unicast_checksum",
+    "unicast_fault_no_peer",
+    "track_src_ip",
+    "kernel_rx_buf_size",
+    "down_timer_adverts",
+    "notify_priority_changes",
     "mcast_dst_ip",
 ];
 
 /// Keywords we accept and keep as written.
 const ACCEPTED: &[&str] = &[
-    "track_bfd", "garp_lower_prio_delay", "garp_lower_prio_repeat", "notify_deleted",
-    "notify_master_rx_lower_pri", "use_ipvlan", "promote_secondaries", "linkbeat_use_polling",
-    "skip_check_adv_addr", "check_unicast_src", "old_unicast_checksum", "unicast_fault_no_peer",
-    "track_src_ip", "kernel_rx_buf_size", "down_timer_adverts", "notify_priority_changes",
+    "track_bfd",
+    "garp_lower_prio_delay",
+    "garp_lower_prio_repeat",
+    "notify_deleted",
+    "notify_master_rx_lower_pri",
+    "use_ipvlan",
+    "promote_secondaries",
+    "linkbeat_use_polling",
+    "skip_check_adv_addr",
+    "check_unicast_src",
+    "old_unicast_checksum",
+    "unicast_fault_no_peer",
+    "track_src_ip",
+    "kernel_rx_buf_size",
+    "down_timer_adverts",
+    "notify_priority_changes",
     "mcast_dst_ip",
 ];
 
-/// Reads a vrrp_instance block. `None` when it cannot be used at all (no name, no valid VRID).
+/// Reads a vrrp_instance block; `None` without a name. An instance without a valid VRID comes
+/// back with `virtual_router_id` 0.
 pub fn build(cx: &mut Cx<'_>, stmt: &Statement) -> Option<VrrpInstance> {
     let name = cx.block_name(stmt)?;
     let mut vrid: Option<u8> = None;
@@ -102,10 +162,17 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement) -> Option<VrrpInstance> {
             }
             "virtual_router_id" => {
                 vrid_seen = true;
-                let text = item.args().first().map(|w| w.text.clone()).unwrap_or_default();
+                let text = item
+                    .args()
+                    .first()
+                    .map(|w| w.text.clone())
+                    .unwrap_or_default();
                 vrid = cx.int(item, 1, 255).map(|v| v as u8);
                 if vrid.is_none() && !text.is_empty() {
-                    cx.error(&item.location, format!("({name}): VRID '{text}' not valid - must be between 1 & 255"));
+                    cx.error(
+                        &item.location,
+                        format!("({name}): VRID '{text}' not valid - must be between 1 & 255"),
+                    );
                 }
             }
             "priority" => {
@@ -128,24 +195,31 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement) -> Option<VrrpInstance> {
                 }
             }
             "authentication" => inst.authentication = authentication(cx, item, &name),
-            "virtual_ipaddress" => {
-                inst.virtual_ipaddresses.extend(addresses::address_block(cx, item, false))
-            }
-            "virtual_ipaddress_excluded" => {
-                inst.excluded_ipaddresses.extend(addresses::address_block(cx, item, false))
-            }
+            "virtual_ipaddress" => inst
+                .virtual_ipaddresses
+                .extend(addresses::address_block(cx, item, false)),
+            "virtual_ipaddress_excluded" => inst
+                .excluded_ipaddresses
+                .extend(addresses::address_block(cx, item, false)),
             "virtual_routes" => inst.virtual_routes.extend(addresses::route_block(cx, item)),
             "virtual_rules" => inst.virtual_rules.extend(addresses::rule_block(cx, item)),
-            "track_interface" => inst.track_interfaces.extend(cx.track_list(item, (-253, 253))),
+            "track_interface" => inst
+                .track_interfaces
+                .extend(cx.track_list(item, (-253, 253))),
             "track_script" => inst.track_scripts.extend(cx.track_list(item, (-253, 253))),
             "track_file" => inst.track_files.extend(cx.track_list(item, (-254, 254))),
-            "track_process" => inst.track_processes.extend(cx.track_list(item, (-254, 254))),
+            "track_process" => inst
+                .track_processes
+                .extend(cx.track_list(item, (-254, 254))),
             "mcast_src_ip" | "unicast_src_ip" => {
                 if let Some(text) = cx.arg(item) {
                     match text.parse() {
                         Ok(a) if keyword == "mcast_src_ip" => inst.mcast_src_ip = Some(a),
                         Ok(a) => inst.unicast_src_ip = Some(a),
-                        Err(_) => cx.error(&item.location, format!("({name}) invalid {keyword} '{text}'")),
+                        Err(_) => cx.error(
+                            &item.location,
+                            format!("({name}) invalid {keyword} '{text}'"),
+                        ),
                     }
                 }
             }
@@ -153,7 +227,10 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement) -> Option<VrrpInstance> {
                 for peer in cx.block(item) {
                     match peer.keyword().parse() {
                         Ok(a) => inst.unicast_peers.push(a),
-                        Err(_) => cx.error(&peer.location, format!("({name}) invalid unicast peer '{}'", peer.keyword())),
+                        Err(_) => cx.error(
+                            &peer.location,
+                            format!("({name}) invalid unicast peer '{}'", peer.keyword()),
+                        ),
                     }
                 }
             }
@@ -172,7 +249,12 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement) -> Option<VrrpInstance> {
             "accept" => inst.accept = Some(true),
             "no_accept" => inst.accept = Some(false),
             "use_vmac" => {
-                inst.use_vmac = Some(item.args().first().map(|w| w.text.clone()).unwrap_or_default())
+                inst.use_vmac = Some(
+                    item.args()
+                        .first()
+                        .map(|w| w.text.clone())
+                        .unwrap_or_default(),
+                )
             }
             "vmac_xmit_base" => inst.vmac_xmit_base = true,
             "dont_track_primary" => inst.dont_track_primary = true,
@@ -197,21 +279,33 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement) -> Option<VrrpInstance> {
         (None, InitialState::Master) => 255,
         (None, InitialState::Backup) => 100,
     };
+    // keepalived reports these two without a line number; so do we, naming the instance.
     if inst.nopreempt && inst.priority == 255 {
-        cx.warning(&stmt.location, format!("({name}) nopreempt is incompatible with priority 255. resetting nopreempt"));
+        cx.unlocated(
+            Severity::Warning,
+            format!("({name}) nopreempt is incompatible with priority 255. resetting nopreempt"),
+        );
         inst.nopreempt = false;
     } else if inst.nopreempt && inst.state == InitialState::Master {
-        cx.warning(&stmt.location, format!("({name}) Warning - nopreempt will not work with initial state MASTER - clearing"));
+        cx.unlocated(
+            Severity::Warning,
+            format!(
+                "({name}) Warning - nopreempt will not work with initial state MASTER - clearing"
+            ),
+        );
         inst.nopreempt = false;
     }
     match vrid {
         Some(v) => inst.virtual_router_id = v,
-        None => {
-            if !vrid_seen {
-                cx.error(&stmt.location, format!("({name}) the virtual router id must be set"));
-            }
-            return None;
+        // VRID 0 marks an instance that cannot run; validation drops it after its
+        // references have been checked.
+        None if !vrid_seen => {
+            cx.error(
+                &stmt.location,
+                format!("({name}) the virtual router id must be set"),
+            );
         }
+        None => {}
     }
     Some(inst)
 }
@@ -225,7 +319,10 @@ fn authentication(cx: &mut Cx<'_>, stmt: &Statement, name: &str) -> Option<Authe
             "auth_type" => match cx.arg(item) {
                 Some("PASS") => auth_type = Some(AuthType::Pass),
                 Some("AH") => auth_type = Some(AuthType::Ah),
-                Some(other) => cx.error(&item.location, format!("({name}) unknown authentication type '{other}'")),
+                Some(other) => cx.error(
+                    &item.location,
+                    format!("({name}) unknown authentication type '{other}'"),
+                ),
                 None => {}
             },
             "auth_pass" => {
@@ -240,5 +337,8 @@ fn authentication(cx: &mut Cx<'_>, stmt: &Statement, name: &str) -> Option<Authe
             _ => cx.unknown(item, &["auth_type", "auth_pass"]),
         }
     }
-    auth_type.map(|auth_type| Authentication { auth_type, password })
+    auth_type.map(|auth_type| Authentication {
+        auth_type,
+        password,
+    })
 }

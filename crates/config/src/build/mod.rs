@@ -53,22 +53,31 @@ fn build_top(cx: &mut Cx<'_>, items: &[Statement], config: &mut Config) {
             "vrrp_script" => config.scripts.extend(script::build(cx, stmt)),
             "vrrp_instance" => config.instances.extend(instance::build(cx, stmt)),
             "vrrp_sync_group" => config.sync_groups.extend(sync_group::build(cx, stmt)),
-            "static_ipaddress" => {
-                config.static_addresses.extend(addresses::address_block(cx, stmt, true))
-            }
-            "static_routes" => config.static_routes.extend(addresses::route_block(cx, stmt)),
+            "static_ipaddress" => config
+                .static_addresses
+                .extend(addresses::address_block(cx, stmt, true)),
+            "static_routes" => config
+                .static_routes
+                .extend(addresses::route_block(cx, stmt)),
             "static_rules" => config.static_rules.extend(addresses::rule_block(cx, stmt)),
             "vrrp_track_file" => config.track_files.extend(trackers::track_file(cx, stmt)),
-            "vrrp_track_process" => {
-                config.track_processes.extend(trackers::track_process(cx, stmt))
-            }
+            "vrrp_track_process" => config
+                .track_processes
+                .extend(trackers::track_process(cx, stmt)),
             "garp_group" => config.garp_groups.extend(trackers::garp_group(cx, stmt)),
-            "virtual_server" => config.virtual_servers.extend(checker::virtual_server(cx, stmt)),
-            "virtual_server_group" => {
-                config.virtual_server_groups.extend(checker::virtual_server_group(cx, stmt))
-            }
-            "linkbeat_interfaces" | "bfd_instance" | "net_namespace" | "net_namespace_ipvs"
-            | "namespace_with_ipsets" | "instance" | "use_pid_dir" => {}
+            "virtual_server" => config
+                .virtual_servers
+                .extend(checker::virtual_server(cx, stmt)),
+            "virtual_server_group" => config
+                .virtual_server_groups
+                .extend(checker::virtual_server_group(cx, stmt)),
+            "linkbeat_interfaces"
+            | "bfd_instance"
+            | "net_namespace"
+            | "net_namespace_ipvs"
+            | "namespace_with_ipsets"
+            | "instance"
+            | "use_pid_dir" => {}
             _ => {
                 cx.unknown(stmt, TOP_LEVEL_KEYWORDS);
                 // keepalived ignores the '{' of an unknown top-level keyword and reads what
@@ -95,6 +104,12 @@ pub(crate) struct Cx<'a> {
 impl Cx<'_> {
     pub(crate) fn error(&mut self, location: &Location, message: impl Into<String>) {
         self.diagnostics.error(location, message);
+    }
+
+    /// Records a problem that keepalived reports without a line number.
+    pub(crate) fn unlocated(&mut self, severity: Severity, message: impl Into<String>) {
+        self.diagnostics
+            .push(Diagnostic::new(severity, None, message));
     }
 
     pub(crate) fn warning(&mut self, location: &Location, message: impl Into<String>) {
@@ -129,7 +144,10 @@ impl Cx<'_> {
     pub(crate) fn arg<'s>(&mut self, stmt: &'s Statement) -> Option<&'s str> {
         let first = stmt.args().first().map(|w| w.text.as_str());
         if first.is_none() {
-            self.error(&stmt.location, format!("{} requires a parameter", stmt.keyword()));
+            self.error(
+                &stmt.location,
+                format!("{} requires a parameter", stmt.keyword()),
+            );
         }
         first
     }
@@ -147,7 +165,13 @@ impl Cx<'_> {
     }
 
     /// `text` as an integer in `min..=max`.
-    pub(crate) fn int_value(&mut self, at: &Location, text: &str, min: i64, max: i64) -> Option<i64> {
+    pub(crate) fn int_value(
+        &mut self,
+        at: &Location,
+        text: &str,
+        min: i64,
+        max: i64,
+    ) -> Option<i64> {
         match values::parse_int(text, min, max) {
             Ok(v) => Some(v),
             Err(NumberError::OutOfRange) => {
@@ -163,7 +187,8 @@ impl Cx<'_> {
 
     /// An unsigned integer that fits u32.
     pub(crate) fn uint(&mut self, stmt: &Statement, max: u32) -> Option<u32> {
-        self.int(stmt, 0, i64::from(max)).and_then(|v| u32::try_from(v).ok())
+        self.int(stmt, 0, i64::from(max))
+            .and_then(|v| u32::try_from(v).ok())
     }
 
     /// A decimal argument in `min..=max` (seconds, possibly fractional).
@@ -194,7 +219,11 @@ impl Cx<'_> {
                 None => {
                     self.error(
                         &stmt.location,
-                        format!("invalid value '{}' for {} - must be on/off, true/false or yes/no", word.text, stmt.keyword()),
+                        format!(
+                            "invalid value '{}' for {} - must be on/off, true/false or yes/no",
+                            word.text,
+                            stmt.keyword()
+                        ),
                     );
                     true
                 }
@@ -207,10 +236,17 @@ impl Cx<'_> {
         let text = self.text(stmt)?;
         let argv = values::split_command(&text);
         if argv.first().is_none_or(|a| a.is_empty()) {
-            self.error(&stmt.location, format!("{} has an empty command", stmt.keyword()));
+            self.error(
+                &stmt.location,
+                format!("{} has an empty command", stmt.keyword()),
+            );
             return None;
         }
-        Some(Command { text, argv, location: stmt.location.clone() })
+        Some(Command {
+            text,
+            argv,
+            location: stmt.location.clone(),
+        })
     }
 
     /// `USER [GROUP]`.
@@ -225,7 +261,10 @@ impl Cx<'_> {
         match &stmt.block {
             Some(block) => &block.items,
             None => {
-                self.error(&stmt.location, format!("{} requires a block {{ ... }}", stmt.keyword()));
+                self.error(
+                    &stmt.location,
+                    format!("{} requires a block {{ ... }}", stmt.keyword()),
+                );
                 &[]
             }
         }
@@ -238,7 +277,11 @@ impl Cx<'_> {
     }
 
     /// A list of tracked objects: `NAME [weight W [reverse]]` lines.
-    pub(crate) fn track_list(&mut self, stmt: &Statement, weight_range: (i64, i64)) -> Vec<TrackRef> {
+    pub(crate) fn track_list(
+        &mut self,
+        stmt: &Statement,
+        weight_range: (i64, i64),
+    ) -> Vec<TrackRef> {
         let mut out = Vec::new();
         for item in self.block(stmt) {
             let mut args = item.arg_texts();
@@ -255,7 +298,10 @@ impl Cx<'_> {
                         None => self.error(&item.location, "weight requires a value"),
                     },
                     "reverse" | "noreverse" => reverse = word == "reverse",
-                    other => self.error(&item.location, format!("unknown option '{other}' for {}", item.keyword())),
+                    other => self.error(
+                        &item.location,
+                        format!("unknown option '{other}' for {}", item.keyword()),
+                    ),
                 }
             }
             out.push(TrackRef {
@@ -281,7 +327,10 @@ impl Cx<'_> {
     /// Warns, as keepalived does, when an interface named at `at` does not exist on the host.
     pub(crate) fn check_interface(&mut self, at: &Location, name: &str, what: &str) {
         if !self.host.interface_exists(name) {
-            self.warning(at, format!("WARNING - interface {name} for {what} doesn't exist"));
+            self.warning(
+                at,
+                format!("WARNING - interface {name} for {what} doesn't exist"),
+            );
         }
     }
 }

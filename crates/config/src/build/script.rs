@@ -4,8 +4,16 @@ use super::Cx;
 use crate::model::VrrpScript;
 use crate::tree::Statement;
 
-const KEYWORDS: &[&str] =
-    &["script", "interval", "timeout", "weight", "rise", "fall", "user", "init_fail"];
+const KEYWORDS: &[&str] = &[
+    "script",
+    "interval",
+    "timeout",
+    "weight",
+    "rise",
+    "fall",
+    "user",
+    "init_fail",
+];
 
 /// Reads a vrrp_script block; `None` when it has no name.
 pub fn build(cx: &mut Cx<'_>, stmt: &Statement) -> Option<VrrpScript> {
@@ -39,7 +47,9 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement) -> Option<VrrpScript> {
                 match item.args().get(1).map(|w| w.text.as_str()) {
                     Some("reverse") => script.weight_reverse = true,
                     Some("noreverse") | None => {}
-                    Some(other) => cx.error(&item.location, format!("unknown weight option '{other}'")),
+                    Some(other) => {
+                        cx.error(&item.location, format!("unknown weight option '{other}'"))
+                    }
                 }
             }
             "rise" => {

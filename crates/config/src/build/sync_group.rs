@@ -5,9 +5,21 @@ use crate::model::SyncGroup;
 use crate::tree::Statement;
 
 const KEYWORDS: &[&str] = &[
-    "group", "notify_master", "notify_backup", "notify_fault", "notify_stop", "notify",
-    "track_script", "track_interface", "track_file", "track_process", "track_bfd",
-    "global_tracking", "sync_group_tracking_weight", "smtp_alert", "notify_priority_changes",
+    "group",
+    "notify_master",
+    "notify_backup",
+    "notify_fault",
+    "notify_stop",
+    "notify",
+    "track_script",
+    "track_interface",
+    "track_file",
+    "track_process",
+    "track_bfd",
+    "global_tracking",
+    "sync_group_tracking_weight",
+    "smtp_alert",
+    "notify_priority_changes",
 ];
 
 /// Reads a vrrp_sync_group block.

@@ -31,15 +31,25 @@ pub fn track_file(cx: &mut Cx<'_>, stmt: &Statement) -> Option<TrackFileDef> {
         }
     }
     if def.file.is_none() {
-        cx.error(&stmt.location, format!("No file set for track_file {}", def.name));
+        cx.error(
+            &stmt.location,
+            format!("No file set for track_file {}", def.name),
+        );
         return None;
     }
     Some(def)
 }
 
 const PROCESS_KEYWORDS: &[&str] = &[
-    "process", "param_match", "weight", "quorum", "quorum_max", "delay", "fork_delay",
-    "terminate_delay", "full_command",
+    "process",
+    "param_match",
+    "weight",
+    "quorum",
+    "quorum_max",
+    "delay",
+    "fork_delay",
+    "terminate_delay",
+    "full_command",
 ];
 
 /// Reads `vrrp_track_process NAME { process CMD; … }`.
@@ -62,7 +72,9 @@ pub fn track_process(cx: &mut Cx<'_>, stmt: &Statement) -> Option<TrackProcessDe
     for item in cx.block(stmt) {
         match item.keyword() {
             "process" => {
-                def.process = cx.arg(item).map(|_| item.arg_texts().map(str::to_string).collect())
+                def.process = cx
+                    .arg(item)
+                    .map(|_| item.arg_texts().map(str::to_string).collect())
             }
             "param_match" => def.param_match = cx.arg(item).map(str::to_string),
             "weight" => {
@@ -85,7 +97,10 @@ pub fn track_process(cx: &mut Cx<'_>, stmt: &Statement) -> Option<TrackProcessDe
         }
     }
     if def.process.is_none() {
-        cx.error(&stmt.location, format!("No process specified for track_process {}", def.name));
+        cx.error(
+            &stmt.location,
+            format!("No process specified for track_process {}", def.name),
+        );
         return None;
     }
     Some(def)
@@ -105,7 +120,10 @@ pub fn garp_group(cx: &mut Cx<'_>, stmt: &Statement) -> Option<GarpGroup> {
             "gna_interval" => group.gna_interval = cx.decimal(item, 0.0, 1.0),
             "interface" => group.interfaces.extend(cx.arg(item).map(str::to_string)),
             "interfaces" => group.interfaces.extend(cx.word_list(item)),
-            _ => cx.unknown(item, &["garp_interval", "gna_interval", "interface", "interfaces"]),
+            _ => cx.unknown(
+                item,
+                &["garp_interval", "gna_interval", "interface", "interfaces"],
+            ),
         }
     }
     Some(group)

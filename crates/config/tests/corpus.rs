@@ -1,0 +1,222 @@
+//! The fixture corpus: every `fixtures/configs/*.conf` and `fixtures/seed/*.conf` is read on a
+//! described host (interfaces lo, eth0..eth3) and must give the exit code and the diagnostics
+//! its `.expect` file lists (the format is in fixtures/README.md).
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use keepalived_config::{FakeHost, LoadOptions, load};
+
+/// One expected diagnostic: the file (relative to the fixture's directory), line and text.
+#[derive(Debug)]
+struct Expected {
+    file: Option<String>,
+    line: u32,
+    text: String,
+}
+
+struct Expectation {
+    exit: i32,
+    diagnostics: Vec<Expected>,
+    exit_differs: bool,
+}
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn fixtures() -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for dir in ["fixtures/configs", "fixtures/seed"] {
+        let Ok(entries) = std::fs::read_dir(repo_root().join(dir)) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.extension().is_some_and(|e| e == "conf") {
+                out.push(path);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+fn parse_expect(path: &Path) -> Expectation {
+    let text = std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("{}: cannot read: {e}", path.display()));
+    let mut exit = None;
+    let mut diagnostics = Vec::new();
+    let mut exit_differs = false;
+    for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        if let Some(comment) = line.strip_prefix('#') {
+            exit_differs |=
+                comment.trim().starts_with("differs:") && comment.contains("missing file");
+            continue;
+        }
+        if let Some(code) = line.strip_prefix("exit ") {
+            exit = code.trim().parse().ok();
+            continue;
+        }
+        let (place, message) = line.split_once(' ').unwrap_or((line, ""));
+        let (file, number) = match place.rsplit_once(':') {
+            Some((file, number)) => (Some(file.to_string()), number),
+            None => (None, place),
+        };
+        let line_no = number
+            .parse()
+            .unwrap_or_else(|_| panic!("{}: bad line '{line}'", path.display()));
+        diagnostics.push(Expected {
+            file,
+            line: line_no,
+            text: message.trim().to_string(),
+        });
+    }
+    Expectation {
+        exit: exit.unwrap_or_else(|| panic!("{}: no 'exit N' line", path.display())),
+        diagnostics,
+        exit_differs,
+    }
+}
+
+/// The `# args: …` line of a fixture, reduced to the config id it sets with `-i`.
+fn config_id(text: &str) -> Option<String> {
+    let args = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("# args:"))?;
+    let words: Vec<&str> = args.split_whitespace().collect();
+    words
+        .windows(2)
+        .find(|w| w[0] == "-i")
+        .map(|w| w[1].to_string())
+}
+
+#[test]
+fn every_fixture_gives_its_expected_exit_code_and_lines() {
+    let host = FakeHost::lab();
+    let mut failures = Vec::new();
+    let all = fixtures();
+    assert!(
+        all.len() >= 40,
+        "the corpus has only {} fixtures",
+        all.len()
+    );
+    for fixture in &all {
+        let expect = parse_expect(&fixture.with_extension("expect"));
+        let text = std::fs::read_to_string(fixture).unwrap_or_default();
+        let mut options = LoadOptions::for_host(&host);
+        if let Some(id) = config_id(&text) {
+            options.config_id = id;
+        }
+        let loaded = load(fixture, &options);
+        let name = fixture
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let ours: Vec<String> = loaded.diagnostics.iter().map(ToString::to_string).collect();
+
+        if loaded.exit_code() != expect.exit {
+            failures.push(format!(
+                "{name}: exit {} (expected {})\n    {}",
+                loaded.exit_code(),
+                expect.exit,
+                ours.join("\n    ")
+            ));
+        }
+        let dir = fixture.parent().unwrap_or(Path::new("."));
+        for want in &expect.diagnostics {
+            let file = want
+                .file
+                .as_ref()
+                .map_or_else(|| fixture.clone(), |f| dir.join(f));
+            let found = loaded.diagnostics.iter().any(|d| {
+                d.location.as_ref().is_some_and(|l| {
+                    l.line == want.line
+                        && same_file(l.path(), &file)
+                        && d.message.to_lowercase().contains(&want.text.to_lowercase())
+                })
+            });
+            if !found {
+                failures.push(format!(
+                    "{name}: no diagnostic at line {} containing '{}'\n    {}",
+                    want.line,
+                    want.text,
+                    ours.join("\n    ")
+                ));
+            }
+        }
+        // Every line we report in the fixture itself must be one keepalived reports too.
+        let expected_lines: BTreeSet<u32> = expect
+            .diagnostics
+            .iter()
+            .filter(|d| d.file.is_none())
+            .map(|d| d.line)
+            .collect();
+        let our_lines: BTreeSet<u32> = loaded
+            .diagnostics
+            .iter()
+            .filter_map(|d| d.location.as_ref())
+            .filter(|l| same_file(l.path(), fixture))
+            .map(|l| l.line)
+            .collect();
+        if our_lines != expected_lines && !expect.exit_differs {
+            failures.push(format!(
+                "{name}: lines {our_lines:?}, expected {expected_lines:?}\n    {}",
+                ours.join("\n    ")
+            ));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} problems:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    }
+}
+
+#[test]
+fn seed_configs_load_with_their_instances() {
+    let host = FakeHost::lab();
+    for (file, name, priority) in [
+        ("keepalived-A.conf", "VI_23", 100),
+        ("keepalived-B.conf", "VI_22", 90),
+    ] {
+        let loaded = load(
+            &repo_root().join("fixtures/seed").join(file),
+            &LoadOptions::for_host(&host),
+        );
+        let inst = loaded
+            .config
+            .instances
+            .first()
+            .unwrap_or_else(|| panic!("{file}: no instance"));
+        assert_eq!(inst.name, name);
+        assert_eq!(inst.priority, priority);
+        assert_eq!(inst.virtual_router_id, 23);
+        assert!(inst.nopreempt);
+        assert_eq!(inst.advert_int, 5.0);
+        assert_eq!(inst.interface.as_deref(), Some("eth0"));
+        assert_eq!(inst.virtual_ipaddresses.len(), 1);
+        assert_eq!(
+            inst.virtual_ipaddresses[0].address.to_string(),
+            "192.168.91.100"
+        );
+        let auth = inst.authentication.as_ref().expect("authentication");
+        assert_eq!(auth.password, b"1111");
+        assert_eq!(loaded.config.scripts[0].interval, 60.0);
+        assert_eq!(
+            loaded.config.scripts[0]
+                .command
+                .as_ref()
+                .map(|c| c.argv.len()),
+            Some(5)
+        );
+    }
+}

@@ -1,0 +1,379 @@
+//! Robustness of the configuration reader against hostile or unusual input: arbitrary text
+//! must never panic, huge and deeply nested configurations must finish, include cycles and
+//! unbalanced braces must be reported with a usable location.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use keepalived_config::{Diagnostic, FakeHost, LoadOptions, Loaded, load, load_str};
+use proptest::prelude::*;
+
+/// A name whose directory does not exist, so that relative `include`s match nothing.
+const FAKE_NAME: &str = "/nonexistent/keepalived-rs-robustness/keepalived.conf";
+
+fn load_text(text: &str) -> Loaded {
+    let host = FakeHost::lab();
+    load_str(text, Path::new(FAKE_NAME), &LoadOptions::for_host(&host))
+}
+
+/// Every diagnostic must be printable and, when it has a location, point at a real line.
+fn check_diagnostics(loaded: &Loaded) {
+    for diagnostic in &loaded.diagnostics {
+        let shown = diagnostic.to_string();
+        assert!(!shown.is_empty());
+        if let Some(line) = diagnostic.line() {
+            assert!(line >= 1, "line numbers are 1-based: {shown}");
+        }
+    }
+    let code = loaded.exit_code();
+    assert!([0, 4, 5, 6].contains(&code), "unexpected exit code {code}");
+}
+
+/// Pieces that keepalived.conf is made of, including the awkward ones.
+const PIECES: &[&str] = &[
+    "vrrp_instance",
+    "vrrp_script",
+    "vrrp_sync_group",
+    "global_defs",
+    "virtual_server",
+    "real_server",
+    "virtual_ipaddress",
+    "virtual_routes",
+    "track_interface",
+    "track_script",
+    "authentication",
+    "auth_type",
+    "PASS",
+    "auth_pass",
+    "state",
+    "MASTER",
+    "BACKUP",
+    "interface",
+    "eth0",
+    "eth1",
+    "lo",
+    "virtual_router_id",
+    "priority",
+    "advert_int",
+    "nopreempt",
+    "preempt_delay",
+    "notify_master",
+    "script",
+    "group",
+    "dev",
+    "VI_1",
+    "{",
+    "}",
+    "{}",
+    "\"",
+    "'",
+    "\"a b\"",
+    "#",
+    "!",
+    "\\",
+    "$X=1",
+    "$X=$X$X",
+    "$Y={",
+    "$EMPTY=",
+    "${X}",
+    "$X",
+    "${",
+    "$",
+    "@testhost",
+    "@^testhost",
+    "@other",
+    "@",
+    "include",
+    "include x.conf",
+    "include *.conf",
+    "include [",
+    "0",
+    "1",
+    "100",
+    "255",
+    "256",
+    "-1",
+    "0.5",
+    "18446744073709551616",
+    "1e9",
+    "192.0.2.1",
+    "192.0.2.1/24",
+    "198.51.100.7/33",
+    "203.0.113.255",
+    "2001:db8::1/64",
+    "::",
+    "/",
+    "=",
+    "\u{0}",
+    "\u{feff}",
+    "é",
+    "\r",
+    "\t",
+];
+
+fn piece() -> impl Strategy<Value = String> {
+    prop::sample::select(PIECES).prop_map(str::to_string)
+}
+
+fn separator() -> impl Strategy<Value = &'static str> {
+    prop::sample::select(&[" ", " ", " ", "\n", "\n", "", "\r\n", "\t"][..])
+}
+
+/// Text built from keepalived-ish pieces and separators.
+fn keepalivedish() -> impl Strategy<Value = String> {
+    prop::collection::vec((piece(), separator()), 0..160).prop_map(|parts| {
+        let mut text = String::new();
+        for (piece, sep) in parts {
+            text.push_str(&piece);
+            text.push_str(sep);
+        }
+        text
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn arbitrary_text_never_panics(text in ".{0,400}") {
+        check_diagnostics(&load_text(&text));
+    }
+
+    #[test]
+    fn arbitrary_lines_never_panic(lines in prop::collection::vec("[ -~\t]{0,60}", 0..40)) {
+        check_diagnostics(&load_text(&lines.join("\n")));
+    }
+
+    #[test]
+    fn keepalivedish_text_never_panics(text in keepalivedish()) {
+        check_diagnostics(&load_text(&text));
+    }
+
+    #[test]
+    fn brace_counts_are_reported(opens in 0usize..40, closes in 0usize..40) {
+        let text = "a {\n".repeat(opens) + &"}\n".repeat(closes);
+        let loaded = load_text(&text);
+        check_diagnostics(&loaded);
+        let brace_problem = loaded.diagnostics.iter().any(|d| {
+            d.message.contains("missing '}'") || d.message.contains("Extra '}'")
+        });
+        prop_assert_eq!(brace_problem, opens != closes);
+    }
+}
+
+/// A host with enough interfaces for `count` instances at 255 VRIDs per interface.
+fn host_with_interfaces(count: usize) -> FakeHost {
+    let mut host = FakeHost::lab();
+    host.interfaces = (0..count).map(|i| format!("eth{i}")).collect();
+    host
+}
+
+/// One valid vrrp_instance block.
+fn instance_block(out: &mut String, index: usize) {
+    let interface = index / 255;
+    let vrid = index % 255 + 1;
+    let net = ["192.0.2", "198.51.100", "203.0.113"][index % 3];
+    let host_part = index % 250 + 1;
+    let _ = write!(
+        out,
+        "vrrp_instance VI_{index} {{\n    state BACKUP\n    interface eth{interface}\n    \
+         virtual_router_id {vrid}\n    priority {prio}\n    advert_int 1\n    \
+         authentication {{\n        auth_type PASS\n        auth_pass pw{vrid}\n    }}\n    \
+         virtual_ipaddress {{\n        {net}.{host_part}/24\n        {net}.{host_part2} dev eth{interface}\n    }}\n    \
+         track_interface {{\n        eth{interface}\n    }}\n}}\n",
+        prio = index % 254 + 1,
+        host_part2 = (index + 1) % 250 + 1,
+    );
+}
+
+#[test]
+fn ten_megabyte_config_completes() {
+    let mut text = String::with_capacity(11 << 20);
+    let mut count = 0;
+    while text.len() < 10 << 20 {
+        instance_block(&mut text, count);
+        count += 1;
+    }
+    let host = host_with_interfaces(count / 255 + 1);
+    let loaded = load_str(&text, Path::new(FAKE_NAME), &LoadOptions::for_host(&host));
+    let errors: Vec<&Diagnostic> = loaded.diagnostics.iter().take(5).collect();
+    assert!(
+        loaded.diagnostics.is_empty(),
+        "{count} valid instances gave {errors:?}"
+    );
+    assert_eq!(loaded.config.instances.len(), count);
+    assert_eq!(loaded.exit_code(), 0);
+}
+
+#[test]
+fn ten_megabyte_single_line_completes() {
+    // One enormous line: long words, an unknown keyword of 1 MB, many braces on one line.
+    let mut text = String::from("global_defs { router_id ");
+    text.push_str(&"r".repeat(1 << 20));
+    text.push_str(" }\n");
+    text.push_str(&"x".repeat(1 << 20));
+    text.push('\n');
+    while text.len() < 10 << 20 {
+        text.push_str("vrrp_instance V { priority 1 } ");
+    }
+    let loaded = load_text(&text);
+    check_diagnostics(&loaded);
+    assert!(
+        loaded.diagnostics.iter().any(|d| d.line() == Some(2)),
+        "the 1 MB keyword is reported"
+    );
+}
+
+/// Runs `f` on a new thread with the default thread stack size (2 MiB), so a recursion that
+/// depends on input depth overflows here rather than passing on the larger main stack.
+fn on_default_stack<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    match std::thread::Builder::new()
+        .name("default-stack".into())
+        .spawn(f)
+    {
+        Ok(handle) => match handle.join() {
+            Ok(value) => value,
+            Err(panic) => std::panic::resume_unwind(panic),
+        },
+        Err(err) => panic!("cannot spawn a thread: {err}"),
+    }
+}
+
+#[test]
+fn deep_nesting_is_reported_without_stack_overflow() {
+    const DEPTH: usize = 100_000;
+    let diagnostics = on_default_stack(|| {
+        let text = "a {\n".repeat(DEPTH);
+        load_text(&text).diagnostics
+    });
+    let nesting = diagnostics
+        .iter()
+        .find(|d| d.message.contains("nested deeper"));
+    let nesting = nesting.unwrap_or_else(|| panic!("no nesting diagnostic in {diagnostics:?}"));
+    assert!(
+        nesting.line().is_some(),
+        "the nesting diagnostic has a line: {nesting}"
+    );
+    let missing = diagnostics
+        .iter()
+        .find(|d| d.message.contains("missing '}'"));
+    let missing = missing.unwrap_or_else(|| panic!("no missing-brace diagnostic"));
+    assert!(missing.message.contains(&DEPTH.to_string()), "{missing}");
+}
+
+#[test]
+fn deep_nesting_on_one_line_and_closed_is_fine() {
+    const DEPTH: usize = 100_000;
+    let diagnostics = on_default_stack(|| {
+        let text = "vrrp_instance X ".to_string() + &"{ ".repeat(DEPTH) + &"} ".repeat(DEPTH);
+        load_text(&text).diagnostics
+    });
+    assert!(
+        diagnostics
+            .iter()
+            .any(|d| d.message.contains("nested deeper"))
+    );
+    assert!(
+        !diagnostics
+            .iter()
+            .any(|d| d.message.contains("missing '}'")),
+        "braces balance"
+    );
+}
+
+/// A directory under the temp dir, removed when dropped.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(tag: &str) -> Self {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        let dir = std::env::temp_dir().join(format!(
+            "keepalived-rs-{tag}-{}-{nanos}",
+            std::process::id()
+        ));
+        std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("create {}: {e}", dir.display()));
+        TempDir(dir)
+    }
+
+    fn write(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.0.join(name);
+        std::fs::write(&path, text).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+        path
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[test]
+fn include_cycle_is_reported_with_file_and_line() {
+    let dir = TempDir::new("include-cycle");
+    let main = dir.write("main.conf", "# top\ninclude a.conf\n");
+    dir.write("a.conf", "! a\n\ninclude b.conf\n");
+    dir.write("b.conf", "global_defs {\n}\ninclude a.conf\n");
+    let host = FakeHost::lab();
+    let loaded = on_default_stack(move || load(&main, &LoadOptions::for_host(&host)));
+    let cycle = loaded
+        .diagnostics
+        .iter()
+        .find(|d| d.message.contains("cycle"));
+    let cycle = cycle.unwrap_or_else(|| panic!("no cycle diagnostic in {:?}", loaded.diagnostics));
+    let location = cycle
+        .location
+        .as_ref()
+        .unwrap_or_else(|| panic!("no location: {cycle}"));
+    assert!(
+        location.path().ends_with("b.conf"),
+        "reported in the including file: {cycle}"
+    );
+    assert_eq!(location.line, 3, "{cycle}");
+    assert!(
+        cycle.message.contains("a.conf"),
+        "names the file read twice: {cycle}"
+    );
+    assert_ne!(loaded.exit_code(), 0);
+}
+
+#[test]
+fn self_include_is_reported() {
+    let dir = TempDir::new("self-include");
+    let main = dir.write("main.conf", "include main.conf\ninclude *.conf\n");
+    let host = FakeHost::lab();
+    let loaded = on_default_stack(move || load(&main, &LoadOptions::for_host(&host)));
+    let cycles: Vec<&Diagnostic> = loaded
+        .diagnostics
+        .iter()
+        .filter(|d| d.message.contains("cycle"))
+        .collect();
+    assert_eq!(cycles.len(), 2, "{:?}", loaded.diagnostics);
+    assert_eq!(cycles[0].line(), Some(1));
+    assert_eq!(cycles[1].line(), Some(2));
+}
+
+#[test]
+fn unbalanced_braces_are_reported() {
+    let loaded = load_text("vrrp_instance VI_1 {\n    state MASTER\n");
+    assert!(
+        loaded
+            .diagnostics
+            .iter()
+            .any(|d| d.message.contains("1 missing '}'")),
+        "{:?}",
+        loaded.diagnostics
+    );
+    assert_ne!(loaded.exit_code(), 0);
+
+    let loaded = load_text("global_defs {\n}\n}\n");
+    let extra = loaded
+        .diagnostics
+        .iter()
+        .find(|d| d.message.contains("Extra '}'"));
+    let extra = extra.unwrap_or_else(|| panic!("no extra-brace diagnostic"));
+    assert_eq!(extra.line(), Some(3));
+    assert_ne!(loaded.exit_code(), 0);
+}
