@@ -16,6 +16,10 @@ pub enum Severity {
     Error,
     /// A script-security violation; exit code 6.
     Security,
+    /// With `-e`, an included file that is missing; exit code 6 as keepalived gives.
+    MissingFile,
+    /// A keyword without its required value: keepalived stops checking there; exit code 2.
+    Syntax,
     /// The configuration cannot be used at all (missing file); exit code 4.
     Fatal,
 }
@@ -26,7 +30,8 @@ impl Severity {
         match self {
             Severity::Note => 0,
             Severity::Warning | Severity::Error => 5,
-            Severity::Security => 6,
+            Severity::Security | Severity::MissingFile => 6,
+            Severity::Syntax => 2,
             Severity::Fatal => 4,
         }
     }
@@ -102,7 +107,8 @@ impl fmt::Display for Diagnostic {
     }
 }
 
-/// The exit code `keepalived -t` gives for a set of diagnostics: 4 beats 6 beats 5 beats 0.
+/// The exit code `keepalived -t` gives for a set of diagnostics: 4 beats 2 beats 6 beats 5
+/// beats 0.
 pub fn exit_code(diagnostics: &[Diagnostic]) -> i32 {
     diagnostics
         .iter()

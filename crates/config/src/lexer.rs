@@ -62,6 +62,11 @@ fn token(input: &str) -> IResult<&str, Token> {
     .parse(input)
 }
 
+/// Whether a line has a `"` that is never closed.
+pub fn has_unterminated_quote(line: &str) -> bool {
+    line.chars().filter(|c| *c == '"').count() % 2 == 1
+}
+
 /// Tokenises a line that has already had its comment removed.
 pub fn tokenize(line: &str) -> Vec<Token> {
     let mut tokens = Vec::new();

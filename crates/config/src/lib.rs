@@ -10,6 +10,7 @@
 //! Every problem becomes a [`Diagnostic`]; nothing stops at the first one.
 
 pub mod diagnostic;
+pub mod grammar;
 pub mod host;
 pub mod lexer;
 pub mod model;
@@ -35,6 +36,8 @@ pub struct LoadOptions<'a> {
     pub config_id: String,
     /// The host that interfaces, users and script files are checked against.
     pub host: &'a dyn Host,
+    /// `-e`: every file the configuration names must exist.
+    pub all_config: bool,
 }
 
 impl<'a> LoadOptions<'a> {
@@ -43,6 +46,7 @@ impl<'a> LoadOptions<'a> {
         LoadOptions {
             config_id: host.short_hostname(),
             host,
+            all_config: false,
         }
     }
 }
@@ -66,14 +70,18 @@ impl Loaded {
 /// Reads the configuration file at `path` and everything it includes.
 pub fn load(path: &Path, options: &LoadOptions<'_>) -> Loaded {
     let mut diagnostics = Diagnostics::default();
-    let lines = SourceReader::new(&options.config_id, &mut diagnostics).read_file(path);
+    let lines = SourceReader::new(&options.config_id, &mut diagnostics)
+        .all_config(options.all_config)
+        .read_file(path);
     finish(&lines, options, diagnostics)
 }
 
 /// Reads configuration text as if it were the file `name`.
 pub fn load_str(text: &str, name: &Path, options: &LoadOptions<'_>) -> Loaded {
     let mut diagnostics = Diagnostics::default();
-    let lines = SourceReader::new(&options.config_id, &mut diagnostics).read_str(text, name);
+    let lines = SourceReader::new(&options.config_id, &mut diagnostics)
+        .all_config(options.all_config)
+        .read_str(text, name);
     finish(&lines, options, diagnostics)
 }
 
@@ -87,6 +95,27 @@ fn finish(
     validate::validate(&mut config, options.host, &mut diagnostics);
     Loaded {
         config,
-        diagnostics: diagnostics.into_vec(),
+        diagnostics: stop_at_syntax_error(diagnostics.into_vec()),
     }
+}
+
+/// keepalived stops reading at a line that lacks a required value: only what it reported before
+/// that line (and the line itself) is kept.
+fn stop_at_syntax_error(diagnostics: Vec<Diagnostic>) -> Vec<Diagnostic> {
+    let first_fatal = diagnostics
+        .iter()
+        .filter(|d| d.severity == Severity::Syntax)
+        .filter_map(|d| d.location.clone())
+        .min_by_key(|l| l.line);
+    let Some(stop) = first_fatal else {
+        return diagnostics;
+    };
+    diagnostics
+        .into_iter()
+        .filter(|d| {
+            d.location
+                .as_ref()
+                .is_some_and(|l| l.file != stop.file || l.line <= stop.line)
+        })
+        .collect()
 }

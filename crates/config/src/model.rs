@@ -184,6 +184,10 @@ pub struct VrrpScript {
     pub user: Option<RunAs>,
     /// `init_fail`: start in the failed state.
     pub init_fail: bool,
+    /// Where the block's `}` stood (keepalived reports user problems there).
+    pub close: Option<Location>,
+    /// Set when the program is missing or unsafe: the script never runs.
+    pub disabled: bool,
 }
 
 /// The state an instance asks to start in.
@@ -326,8 +330,10 @@ pub struct VrrpInstance {
     pub state: InitialState,
     /// `interface IF`.
     pub interface: Option<String>,
-    /// `virtual_router_id` (required, 1..255).
+    /// `virtual_router_id` (required, 1..255; 0 while missing or invalid).
     pub virtual_router_id: u8,
+    /// Whether a valid `virtual_router_id` was given.
+    pub vrid_given: bool,
     /// `priority` (100; 255 when state MASTER and no priority is given).
     pub priority: u8,
     /// `advert_int` in seconds (1).
@@ -404,6 +410,37 @@ pub struct VrrpInstance {
     pub debug: Option<u32>,
     /// Other instance keywords keepalived accepts, as written.
     pub other: Vec<RawSetting>,
+}
+
+impl VrrpInstance {
+    /// The notify commands that are set, in the order notify_master, notify_backup,
+    /// notify_fault, notify_stop, notify.
+    pub fn notify_commands(&self) -> impl Iterator<Item = &Command> {
+        [
+            &self.notify_master,
+            &self.notify_backup,
+            &self.notify_fault,
+            &self.notify_stop,
+            &self.notify,
+        ]
+        .into_iter()
+        .flatten()
+    }
+}
+
+impl SyncGroup {
+    /// The notify commands that are set.
+    pub fn notify_commands(&self) -> impl Iterator<Item = &Command> {
+        [
+            &self.notify_master,
+            &self.notify_backup,
+            &self.notify_fault,
+            &self.notify_stop,
+            &self.notify,
+        ]
+        .into_iter()
+        .flatten()
+    }
 }
 
 /// `vrrp_sync_group NAME { … }`.
@@ -518,6 +555,16 @@ pub enum ServiceKey {
     Fwmark(u32),
     /// `virtual_server group NAME`.
     Group(String),
+}
+
+impl std::fmt::Display for ServiceKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ServiceKey::Address(addr, port) => write!(f, "[{addr}]:{port}"),
+            ServiceKey::Fwmark(mark) => write!(f, "FWM {mark}"),
+            ServiceKey::Group(name) => write!(f, "group {name}"),
+        }
+    }
 }
 
 /// `virtual_server … { … }`.

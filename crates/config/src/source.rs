@@ -24,6 +24,7 @@ pub struct SourceLine {
 /// Reads configuration files and flattens them into [`SourceLine`]s.
 pub struct SourceReader<'a> {
     config_id: &'a str,
+    all_config: bool,
     params: HashMap<String, String>,
     stack: Vec<PathBuf>,
     lines: Vec<SourceLine>,
@@ -35,11 +36,19 @@ impl<'a> SourceReader<'a> {
     pub fn new(config_id: &'a str, diagnostics: &'a mut Diagnostics) -> Self {
         SourceReader {
             config_id,
+            all_config: false,
             params: HashMap::new(),
             stack: Vec::new(),
             lines: Vec::new(),
             diagnostics,
         }
+    }
+
+    /// With `-e`: a missing include file or an include pattern that matches nothing is an
+    /// error, not a note.
+    pub fn all_config(mut self, all_config: bool) -> Self {
+        self.all_config = all_config;
+        self
     }
 
     /// Reads the top-level file. A file that cannot be read is a fatal diagnostic.
@@ -95,7 +104,8 @@ impl<'a> SourceReader<'a> {
         }
         let text = self.expand(text);
         let mut words = text.split_whitespace();
-        if words.next() == Some("include") {
+        // A bare `include` is an unknown keyword to keepalived; leave it to the parser.
+        if words.next() == Some("include") && words.next().is_some() {
             let pattern = text["include".len()..].trim().trim_matches('"');
             self.include(pattern, location);
             return;
@@ -193,8 +203,21 @@ impl<'a> SourceReader<'a> {
             }
         };
         if matches.is_empty() {
+            // keepalived: a missing file is mentioned but accepted, an empty glob is silent;
+            // with -e (all_config) both are errors.
+            let is_glob = pattern.contains(['*', '?', '[']);
+            let (strict, message) = match (is_glob, self.all_config) {
+                (false, all) => (all, format!("Config files missing '{pattern}'.")),
+                (true, true) => (true, format!("No config files matched '{pattern}'.")),
+                (true, false) => return,
+            };
+            let severity = if strict {
+                Severity::MissingFile
+            } else {
+                Severity::Note
+            };
             self.diagnostics
-                .error(location, format!("No config files matched '{full_text}'."));
+                .push(Diagnostic::new(severity, Some(location.clone()), message));
             return;
         }
         for path in matches {
@@ -287,10 +310,13 @@ mod tests {
     }
 
     #[test]
-    fn unmatched_include_is_reported_with_its_line() {
+    fn missing_include_is_noted_with_its_line() {
         let (lines, diags) = read("a\ninclude nothing-here-*.conf\nb", "h");
         assert_eq!(lines, vec!["a", "b"]);
-        assert_eq!(diags.len(), 1);
+        assert!(diags.is_empty(), "an empty glob is silent: {diags:?}");
+        let (lines, diags) = read("a\ninclude /nonexistent/x.conf\nb", "h");
+        assert_eq!(lines, vec!["a", "b"]);
         assert_eq!(diags[0].line(), Some(2));
+        assert_eq!(diags[0].severity, Severity::Note);
     }
 }

@@ -1,12 +1,14 @@
 //! Builds the block tree from tokenised lines: statements (a keyword and its arguments) that may
-//! own a `{ … }` block. Brace problems are found here; keywords mean nothing yet.
+//! own a `{ … }` block. Whether a `{` opens a block depends on the keyword before it
+//! ([`crate::grammar`]); brace problems are reported here with keepalived's wording.
 
 use crate::diagnostic::{Diagnostic, Diagnostics, Location, Severity};
-use crate::lexer::{Token, tokenize};
+use crate::grammar::{BlockKind, child_block};
+use crate::lexer::{Token, has_unterminated_quote, tokenize};
 use crate::source::SourceLine;
 
-/// Blocks nested deeper than this are skipped with one diagnostic (keepalived's own grammar
-/// never goes past 5 levels), so hostile input cannot exhaust the stack.
+/// Blocks nested deeper than this are refused with one diagnostic. keepalived's own grammar
+/// never goes past 5 levels, so this only stops hostile input from exhausting memory.
 pub const MAX_NESTING: usize = 64;
 
 /// A word of a statement.
@@ -23,14 +25,14 @@ pub struct Word {
 pub struct Statement {
     /// Where the statement starts.
     pub location: Location,
-    /// The keyword followed by its arguments; empty for a block that follows no keyword.
+    /// The keyword followed by its arguments (never empty).
     pub words: Vec<Word>,
     /// The `{ … }` that belongs to this statement.
     pub block: Option<Block>,
 }
 
 impl Statement {
-    /// The keyword (first word), or "" for an anonymous block.
+    /// The keyword (first word).
     pub fn keyword(&self) -> &str {
         self.words.first().map_or("", |w| w.text.as_str())
     }
@@ -49,6 +51,8 @@ impl Statement {
 /// The inside of `{ … }`.
 #[derive(Debug, Clone)]
 pub struct Block {
+    /// What kind of block it is.
+    pub kind: BlockKind,
     /// Where `{` stood.
     pub open: Location,
     /// Where `}` stood; `None` if the file ended first.
@@ -57,109 +61,194 @@ pub struct Block {
     pub items: Vec<Statement>,
 }
 
+/// One open block while the tree is built.
 struct Level {
+    kind: BlockKind,
     items: Vec<Statement>,
     open: Location,
 }
 
-/// Turns source lines into the top-level statements, reporting brace problems.
-pub fn build(lines: &[SourceLine], diagnostics: &mut Diagnostics) -> Vec<Statement> {
-    let mut top: Vec<Statement> = Vec::new();
-    let mut levels: Vec<Level> = Vec::new();
-    // Braces opened beyond MAX_NESTING: counted, their content dropped.
-    let mut skipped_depth = 0usize;
-    let mut reported_depth = false;
-
-    for line in lines {
-        // A statement collects words only on the line where it started.
-        let mut open_statement = false;
-        for token in tokenize(&line.text) {
-            let depth = levels.len();
-            let current = levels.last_mut().map_or(&mut top, |l| &mut l.items);
-            match token {
-                Token::Word { text, quoted } => {
-                    if skipped_depth > 0 {
-                        continue;
-                    }
-                    let word = Word { text, quoted };
-                    match current.last_mut() {
-                        Some(last) if open_statement => last.words.push(word),
-                        _ => {
-                            current.push(Statement {
-                                location: line.location.clone(),
-                                words: vec![word],
-                                block: None,
-                            });
-                            open_statement = true;
-                        }
-                    }
-                }
-                Token::Open => {
-                    open_statement = false;
-                    if skipped_depth > 0 || depth >= MAX_NESTING {
-                        skipped_depth += 1;
-                        if !reported_depth {
-                            reported_depth = true;
-                            diagnostics.error(
-                                &line.location,
-                                format!("Blocks nested deeper than {MAX_NESTING} levels - ignoring their content"),
-                            );
-                        }
-                        continue;
-                    }
-                    let needs_owner = current.last().is_none_or(|s| s.block.is_some());
-                    if needs_owner {
-                        current.push(Statement {
-                            location: line.location.clone(),
-                            words: Vec::new(),
-                            block: None,
-                        });
-                    }
-                    levels.push(Level {
-                        items: Vec::new(),
-                        open: line.location.clone(),
-                    });
-                }
-                Token::Close => {
-                    open_statement = false;
-                    if skipped_depth > 0 {
-                        skipped_depth -= 1;
-                        continue;
-                    }
-                    match levels.pop() {
-                        Some(level) => {
-                            attach(&mut levels, &mut top, level, Some(line.location.clone()))
-                        }
-                        None => diagnostics.error(&line.location, "Extra '}' found"),
-                    }
-                }
-            }
-        }
-    }
-    let missing = levels.len() + skipped_depth;
-    while let Some(level) = levels.pop() {
-        attach(&mut levels, &mut top, level, None);
-    }
-    if missing > 0 {
-        diagnostics.push(Diagnostic::new(
-            Severity::Error,
-            None,
-            format!("There are {missing} missing '}}'s or extra '{{'s"),
-        ));
-    }
-    top
+/// State of the statement most recently started at the current level.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Last {
+    /// Nothing that a word or `{` could join.
+    Closed,
+    /// Still on its own line: more words join it.
+    OnLine,
+    /// A block keyword whose `{` has not come yet (it may stand on the next line).
+    AwaitingBlock,
 }
 
-/// Gives a finished block to the last statement of the level around it.
-fn attach(levels: &mut [Level], top: &mut [Statement], level: Level, close: Option<Location>) {
-    let parent = levels.last_mut().map_or(top, |l| &mut l.items[..]);
-    if let Some(owner) = parent.last_mut() {
-        owner.block = Some(Block {
+struct Builder<'d> {
+    top: Vec<Statement>,
+    levels: Vec<Level>,
+    last: Last,
+    /// Every `{` minus every `}`, ignored ones included, as keepalived counts them.
+    brace_balance: i64,
+    reported_depth: bool,
+    diagnostics: &'d mut Diagnostics,
+}
+
+impl Builder<'_> {
+    fn kind(&self) -> BlockKind {
+        self.levels.last().map_or(BlockKind::Top, |l| l.kind)
+    }
+
+    fn current(&mut self) -> &mut Vec<Statement> {
+        match self.levels.last_mut() {
+            Some(level) => &mut level.items,
+            None => &mut self.top,
+        }
+    }
+
+    fn awaiting_block_keyword(&mut self) -> Option<BlockKind> {
+        let kind = self.kind();
+        let last = self.current().last()?;
+        if last.block.is_some() {
+            return None;
+        }
+        child_block(kind, last.keyword())
+    }
+
+    fn end_of_line(&mut self) {
+        if self.last == Last::OnLine {
+            self.last = if self.awaiting_block_keyword().is_some() {
+                Last::AwaitingBlock
+            } else {
+                Last::Closed
+            };
+        }
+    }
+
+    /// A token other than `{` arrived while a block keyword waited for its `{`.
+    fn missing_open(&mut self, at: &Location) {
+        if self.last == Last::AwaitingBlock {
+            self.diagnostics
+                .error(at, "Missing '{' at beginning of configuration block");
+            self.last = Last::Closed;
+        }
+    }
+
+    fn word(&mut self, word: Word, at: &Location) {
+        self.missing_open(at);
+        if self.last == Last::OnLine {
+            if let Some(statement) = self.current().last_mut() {
+                statement.words.push(word);
+                return;
+            }
+        }
+        self.current().push(Statement {
+            location: at.clone(),
+            words: vec![word],
+            block: None,
+        });
+        self.last = Last::OnLine;
+    }
+
+    fn open(&mut self, at: &Location) {
+        self.brace_balance += 1;
+        let child = match self.last {
+            Last::OnLine | Last::AwaitingBlock => self.awaiting_block_keyword(),
+            Last::Closed => None,
+        };
+        self.last = Last::Closed;
+        let Some(kind) = child else {
+            self.diagnostics.error(at, "Unexpected '{' - ignoring");
+            return;
+        };
+        if self.levels.len() >= MAX_NESTING {
+            if !self.reported_depth {
+                self.reported_depth = true;
+                self.diagnostics.error(
+                    at,
+                    format!("Blocks nested deeper than {MAX_NESTING} levels - ignoring"),
+                );
+            }
+            return;
+        }
+        self.levels.push(Level {
+            kind,
+            items: Vec::new(),
+            open: at.clone(),
+        });
+    }
+
+    fn close(&mut self, at: &Location) {
+        self.missing_open(at);
+        self.last = Last::Closed;
+        self.brace_balance -= 1;
+        if self.brace_balance < 0 {
+            self.diagnostics.error(at, "Extra '}' found");
+            self.brace_balance = 0;
+        }
+        match self.levels.pop() {
+            Some(level) => self.attach(level, Some(at.clone())),
+            None => self.diagnostics.error(at, "Unknown keyword '}'"),
+        }
+    }
+
+    /// Gives a finished block to the statement that opened it.
+    fn attach(&mut self, level: Level, close: Option<Location>) {
+        let block = Block {
+            kind: level.kind,
             open: level.open,
             close,
             items: level.items,
-        });
+        };
+        if let Some(owner) = self.current().last_mut() {
+            owner.block = Some(block);
+        }
     }
+
+    fn finish(mut self, end: Option<&Location>) -> Vec<Statement> {
+        if let Some(at) = end {
+            self.missing_open(at);
+        }
+        while let Some(level) = self.levels.pop() {
+            self.attach(level, None);
+        }
+        if self.brace_balance > 0 {
+            self.diagnostics.push(Diagnostic::new(
+                Severity::Error,
+                None,
+                format!(
+                    "There are {} missing '}}'s or extra '{{'s",
+                    self.brace_balance
+                ),
+            ));
+        }
+        self.top
+    }
+}
+
+/// Turns source lines into the top-level statements, reporting brace problems.
+pub fn build(lines: &[SourceLine], diagnostics: &mut Diagnostics) -> Vec<Statement> {
+    let mut builder = Builder {
+        top: Vec::new(),
+        levels: Vec::new(),
+        last: Last::Closed,
+        brace_balance: 0,
+        reported_depth: false,
+        diagnostics,
+    };
+    for line in lines {
+        if has_unterminated_quote(&line.text) {
+            builder.diagnostics.error(
+                &line.location,
+                "Unterminated quote - the string runs to the end of the line",
+            );
+        }
+        for token in tokenize(&line.text) {
+            match token {
+                Token::Word { text, quoted } => builder.word(Word { text, quoted }, &line.location),
+                Token::Open => builder.open(&line.location),
+                Token::Close => builder.close(&line.location),
+            }
+        }
+        builder.end_of_line();
+    }
+    let end = lines.last().map(|l| l.location.clone());
+    builder.finish(end.as_ref())
 }
 
 #[cfg(test)]
@@ -178,7 +267,7 @@ mod tests {
     #[test]
     fn brace_on_its_own_line_belongs_to_the_keyword() {
         let (top, diags) = tree("vrrp_instance VI_1\n{\n state MASTER\n}\n");
-        assert!(diags.is_empty());
+        assert!(diags.is_empty(), "{diags:?}");
         let block = top[0].block.as_ref().expect("block");
         assert_eq!(block.items[0].keyword(), "state");
         assert_eq!(block.close.as_ref().map(|l| l.line), Some(4));
@@ -186,25 +275,53 @@ mod tests {
 
     #[test]
     fn one_line_block() {
-        let (top, _) = tree("virtual_ipaddress { 192.0.2.1 192.0.2.2 }");
-        let block = top[0].block.as_ref().expect("block");
+        let (top, _) = tree("vrrp_instance X {\nvirtual_ipaddress { 192.0.2.1 192.0.2.2 }\n}");
+        let inner = &top[0].block.as_ref().expect("block").items[0];
+        let block = inner.block.as_ref().expect("block");
         assert_eq!(block.items.len(), 1);
         assert_eq!(block.items[0].words.len(), 2);
     }
 
     #[test]
+    fn unknown_keyword_does_not_open_a_block() {
+        // keepalived: the '{' is ignored, so the '}' on line 4 closes the instance.
+        let (top, diags) = tree("vrrp_instance X {\n bogus {\n inner 1\n }\n state MASTER\n}\n");
+        let lines: Vec<_> = diags
+            .iter()
+            .map(|d| (d.line(), d.message.as_str()))
+            .collect();
+        assert_eq!(
+            lines,
+            vec![
+                (Some(2), "Unexpected '{' - ignoring"),
+                (Some(6), "Unknown keyword '}'")
+            ]
+        );
+        assert_eq!(top.len(), 2);
+        assert_eq!(top[1].keyword(), "state");
+    }
+
+    #[test]
     fn unbalanced_braces_are_reported() {
-        let (_, diags) = tree("a {\n}\n}\nb {\n");
-        assert_eq!(diags.len(), 2);
-        assert_eq!(diags[0].line(), Some(3));
-        assert!(diags[1].message.contains("1 missing"));
+        let (_, diags) = tree("vrrp_script a {\n}\n}\nvrrp_script b {\n");
+        let lines: Vec<_> = diags.iter().map(|d| d.line()).collect();
+        assert_eq!(lines, vec![Some(3), Some(3), None]);
+        assert!(diags[2].message.contains("1 missing"));
+    }
+
+    #[test]
+    fn block_keyword_without_brace_is_reported_on_the_next_line() {
+        let (_, diags) = tree("vrrp_instance X\n state MASTER\n");
+        assert_eq!(diags[0].line(), Some(2));
+        assert!(diags[0].message.starts_with("Missing '{'"));
     }
 
     #[test]
     fn deep_nesting_is_bounded() {
-        let text = "a {\n".repeat(10_000) + &"}\n".repeat(10_000);
-        let (top, diags) = tree(&text);
-        assert_eq!(top.len(), 1);
-        assert_eq!(diags.len(), 1);
+        let text = "vrrp_instance a {\n".to_string()
+            + &"virtual_server x 1 {\n".repeat(10_000)
+            + &"}\n".repeat(10_001);
+        let (top, _) = tree(&text);
+        assert_eq!(top[0].keyword(), "vrrp_instance");
     }
 }

@@ -1,43 +1,251 @@
-//! Checks that need the whole configuration: references between blocks, duplicate VRIDs, and
-//! whether tracked scripts can run (file present, script security).
+//! Checks that need the whole configuration: references between blocks, duplicate VRIDs and
+//! instance names, instance-level consistency, and whether scripts can run (file present,
+//! script security). Wording and line numbers follow keepalived 2.2.7's `-t`.
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 use crate::diagnostic::{Diagnostic, Diagnostics, Severity};
-use crate::host::Host;
-use crate::model::{Command, Config, RunAs};
+use crate::host::{FileStatus, Host};
+use crate::model::{Command, Config, InitialState, ServiceKey, VrrpInstance};
 
-/// Runs every cross-block check, dropping references that cannot work as keepalived does.
+/// Runs every cross-block check, dropping what cannot work as keepalived does.
 pub fn validate(config: &mut Config, host: &dyn Host, diagnostics: &mut Diagnostics) {
+    duplicate_instance_names(config, diagnostics);
+    default_script_user(config, host, diagnostics);
     tracked_scripts_exist(config, diagnostics);
+    missing_vrid(config, diagnostics);
+    let global_strict = config.global.vrrp_strict;
+    for inst in &mut config.instances {
+        let strict = inst.strict_mode.unwrap_or(global_strict);
+        address_family(inst, diagnostics);
+        instance_consistency(inst, strict, diagnostics);
+    }
+    address_owner_weights(config, diagnostics);
     duplicate_vrids(config, diagnostics);
     sync_group_members(config, diagnostics);
-    scripts_can_run(config, host, diagnostics);
+    script_files(config, host, diagnostics);
+    script_security(config, host, diagnostics);
+    checker_services(config, diagnostics);
     // Instances without a valid VRID were kept only so their references could be checked.
     config.instances.retain(|i| i.virtual_router_id != 0);
 }
 
-/// `track_script` names must be defined by a vrrp_script.
+/// Reports a problem keepalived gives without a line number.
+fn unlocated(diagnostics: &mut Diagnostics, severity: Severity, message: String) {
+    diagnostics.push(Diagnostic::new(severity, None, message));
+}
+
+/// With `enable_script_security`, a script without a user needs `script_user` or an existing
+/// `keepalived_script` user; otherwise keepalived removes it at its closing `}`.
+fn default_script_user(config: &mut Config, host: &dyn Host, diagnostics: &mut Diagnostics) {
+    let global = &config.global;
+    if !global.enable_script_security
+        || global.script_user.is_some()
+        || host.user("keepalived_script").is_some()
+    {
+        return;
+    }
+    config.scripts.retain(|script| {
+        if script.user.is_some() {
+            return true;
+        }
+        let at = script.close.as_ref().unwrap_or(&script.location);
+        diagnostics.error(
+            at,
+            "Unable to set default user keepalived_script for script",
+        );
+        diagnostics.error(
+            at,
+            format!(
+                "Unable to set default user for vrrp script {} - removing",
+                script.name
+            ),
+        );
+        false
+    });
+}
+
+/// `track_script` names must be defined by a vrrp_script, once per instance.
 fn tracked_scripts_exist(config: &mut Config, diagnostics: &mut Diagnostics) {
     let defined: HashSet<String> = config.scripts.iter().map(|s| s.name.clone()).collect();
     for inst in &mut config.instances {
         let name = inst.name.clone();
+        let mut seen = HashSet::new();
         inst.track_scripts.retain(|t| {
-            let known = defined.contains(&t.name);
-            if !known {
+            if !defined.contains(&t.name) {
                 diagnostics.error(
                     &t.location,
                     format!("({name}) track script {} not found, ignoring...", t.name),
                 );
+                return false;
             }
-            known
+            if !seen.insert(t.name.clone()) {
+                diagnostics.error(
+                    &t.location,
+                    format!("({name}) duplicate track_script {} - ignoring", t.name),
+                );
+                return false;
+            }
+            true
         });
     }
 }
 
-/// Two instances may not share a VRID on one interface (RFC 3768 section 5.3.3: the VRID
-/// identifies the virtual router on the LAN).
+/// A second vrrp_instance with a name already used is dropped.
+fn duplicate_instance_names(config: &mut Config, diagnostics: &mut Diagnostics) {
+    let mut seen = HashSet::new();
+    config.instances.retain(|inst| {
+        let first = seen.insert(inst.name.clone());
+        if !first {
+            diagnostics.error(
+                &inst.location,
+                format!("vrrp instance {} already defined", inst.name),
+            );
+        }
+        first
+    });
+}
+
+/// All of an instance's VIPs share one address family: IPv6 with `native_ipv6`, else the
+/// family of the first VIP (RFC 5798 section 5.2.9: one family per virtual router).
+fn address_family(inst: &mut VrrpInstance, diagnostics: &mut Diagnostics) {
+    let want_v6 = inst.native_ipv6
+        || inst
+            .virtual_ipaddresses
+            .first()
+            .is_some_and(|a| a.address.is_ipv6());
+    let name = inst.name.clone();
+    inst.virtual_ipaddresses.retain(|vip| {
+        let same = vip.address.is_ipv6() == want_v6;
+        if !same {
+            diagnostics.error(
+                &vip.location,
+                format!(
+                    "({name}): address family must match VRRP instance [{}/{}] - ignoring",
+                    vip.address, vip.prefix_len
+                ),
+            );
+        }
+        same
+    });
+}
+
+/// keepalived reports only the first instance that lacks a virtual_router_id.
+fn missing_vrid(config: &Config, diagnostics: &mut Diagnostics) {
+    if let Some(inst) = config.instances.iter().find(|i| !i.vrid_given) {
+        unlocated(
+            diagnostics,
+            Severity::Error,
+            format!("({}) the virtual router id must be set", inst.name),
+        );
+    }
+}
+
+/// Rules inside one instance (RFC 3768 section 6.1 for preemption and the owner).
+fn instance_consistency(inst: &mut VrrpInstance, strict: bool, diagnostics: &mut Diagnostics) {
+    let name = inst.name.clone();
+    if inst.nopreempt && inst.priority == 255 {
+        unlocated(
+            diagnostics,
+            Severity::Warning,
+            format!("({name}) nopreempt is incompatible with priority 255. resetting nopreempt"),
+        );
+        inst.nopreempt = false;
+    } else if inst.nopreempt && inst.state == InitialState::Master {
+        unlocated(
+            diagnostics,
+            Severity::Warning,
+            format!(
+                "({name}) Warning - nopreempt will not work with initial state MASTER - clearing"
+            ),
+        );
+        inst.nopreempt = false;
+    }
+    if inst.preempt_delay > 0.0 {
+        if inst.nopreempt {
+            unlocated(
+                diagnostics,
+                Severity::Warning,
+                format!("({name}) preempt_delay is incompatible with nopreempt mode - resetting"),
+            );
+            inst.preempt_delay = 0.0;
+        } else if inst.state == InitialState::Master {
+            unlocated(
+                diagnostics,
+                Severity::Warning,
+                format!(
+                    "({name}) Warning - preempt delay will not work with initial state MASTER - clearing"
+                ),
+            );
+            inst.preempt_delay = 0.0;
+        }
+    }
+    let version = inst.version.unwrap_or(2);
+    if version == 2 && inst.advert_int.fract() != 0.0 {
+        unlocated(
+            diagnostics,
+            Severity::Warning,
+            format!(
+                "({name}) VRRPv2 advertisement interval {:.6}s must be an integer. rounding",
+                inst.advert_int
+            ),
+        );
+        inst.advert_int = inst.advert_int.round().max(1.0);
+    }
+    if inst.authentication.is_some() && strict {
+        unlocated(
+            diagnostics,
+            Severity::Warning,
+            format!("({name}) Strict mode does not support authentication. Ignoring."),
+        );
+        inst.authentication = None;
+    }
+    if inst.virtual_ipaddresses.is_empty() {
+        let reason = if inst.native_ipv6 {
+            "required"
+        } else {
+            "sensible"
+        };
+        unlocated(
+            diagnostics,
+            Severity::Warning,
+            format!("({name}) No VIP specified; at least one is {reason}"),
+        );
+    }
+}
+
+/// An address owner (priority 255) never changes its priority, so weighted tracking is
+/// dropped (RFC 3768 section 5.3.4: the owner always advertises 255).
+fn address_owner_weights(config: &mut Config, diagnostics: &mut Diagnostics) {
+    let weights: HashMap<String, i32> = config
+        .scripts
+        .iter()
+        .map(|s| (s.name.clone(), s.weight))
+        .collect();
+    for inst in config.instances.iter_mut().filter(|i| i.priority == 255) {
+        let name = inst.name.clone();
+        inst.track_scripts.retain(|t| {
+            let weight = t
+                .weight
+                .unwrap_or_else(|| weights.get(&t.name).copied().unwrap_or(0));
+            if weight != 0 {
+                unlocated(
+                    diagnostics,
+                    Severity::Warning,
+                    format!(
+                        "({name}) ignoring tracked script {} with weights due to address_owner",
+                        t.name
+                    ),
+                );
+            }
+            weight == 0
+        });
+    }
+}
+
+/// Two instances may not share a VRID on one interface and address family (RFC 3768
+/// section 5.3.3: the VRID names the virtual router on the LAN).
 fn duplicate_vrids(config: &Config, diagnostics: &mut Diagnostics) {
     let mut seen: HashMap<(String, u8, bool), &str> = HashMap::new();
     for inst in config.instances.iter().filter(|i| i.virtual_router_id != 0) {
@@ -49,15 +257,15 @@ fn duplicate_vrids(config: &Config, diagnostics: &mut Diagnostics) {
             .virtual_ipaddresses
             .first()
             .is_some_and(|a| a.address.is_ipv6());
-        if let Some(other) = seen.insert(
-            (interface.clone(), inst.virtual_router_id, ipv6),
-            &inst.name,
-        ) {
-            diagnostics.error(
-                &inst.location,
+        let key = (interface.clone(), inst.virtual_router_id, ipv6);
+        if let Some(other) = seen.insert(key, &inst.name) {
+            let family = if ipv6 { "IPv6" } else { "IPv4" };
+            unlocated(
+                diagnostics,
+                Severity::Error,
                 format!(
-                    "VRID {} is used by both {} and {} on interface {interface}",
-                    inst.virtual_router_id, other, inst.name
+                    "{other} and {} both use VRID {} with {family} on interface {interface}",
+                    inst.name, inst.virtual_router_id
                 ),
             );
         }
@@ -70,158 +278,138 @@ fn sync_group_members(config: &Config, diagnostics: &mut Diagnostics) {
     for group in &config.sync_groups {
         for member in &group.instances {
             if !instances.contains(member.as_str()) {
-                diagnostics.error(
-                    &group.location,
-                    format!("Virtual router {member} specified in sync group {} doesn't exist - ignoring", group.name),
+                unlocated(
+                    diagnostics,
+                    Severity::Warning,
+                    format!(
+                        "Virtual router {member} specified in sync group {} doesn't exist - ignoring",
+                        group.name
+                    ),
                 );
             }
         }
     }
 }
 
-/// Every script that will run: tracked vrrp_scripts and notify commands.
-fn commands_to_run(config: &Config) -> Vec<(&Command, Option<&RunAs>)> {
-    let tracked: HashSet<&str> = config
-        .instances
-        .iter()
-        .flat_map(|i| i.track_scripts.iter())
-        .chain(
-            config
-                .sync_groups
-                .iter()
-                .flat_map(|g| g.track_scripts.iter()),
-        )
-        .map(|t| t.name.as_str())
-        .collect();
-    let mut out = Vec::new();
-    for script in &config.scripts {
-        if let (true, Some(cmd)) = (tracked.contains(script.name.as_str()), &script.command) {
-            out.push((cmd, script.user.as_ref()));
-        }
-    }
-    for inst in &config.instances {
-        for cmd in [
-            &inst.notify_master,
-            &inst.notify_backup,
-            &inst.notify_fault,
-            &inst.notify_stop,
-            &inst.notify,
-        ]
-        .into_iter()
-        .flatten()
-        {
-            out.push((cmd, None));
-        }
-    }
-    for group in &config.sync_groups {
-        for cmd in [
-            &group.notify_master,
-            &group.notify_backup,
-            &group.notify_fault,
-            &group.notify_stop,
-            &group.notify,
-        ]
-        .into_iter()
-        .flatten()
-        {
-            out.push((cmd, None));
-        }
-    }
-    out
-}
-
-/// Script files must exist and be executable; under `enable_script_security` a script run as
-/// root must not be writable by anyone else, nor any directory above it.
-fn scripts_can_run(config: &Config, host: &dyn Host, diagnostics: &mut Diagnostics) {
-    let commands = commands_to_run(config);
-    if commands.is_empty() {
-        return;
-    }
-    let global = &config.global;
-    let default_user = match &global.script_user {
-        Some(user) => Some(user.user.clone()),
-        None => host
-            .user("keepalived_script")
-            .map(|_| "keepalived_script".to_string()),
-    };
-    if let Some(user) = &global.script_user
-        && host.user(&user.user).is_none()
-    {
-        diagnostics.error(
-            &commands[0].0.location,
-            format!("script_user '{}' does not exist", user.user),
-        );
-    }
-    let mut insecure = false;
-    for (command, run_as) in &commands {
-        let program = Path::new(&command.argv[0]);
-        let Some(status) = host
-            .file_status(program)
-            .filter(|s| s.is_file && s.mode & 0o111 != 0)
-        else {
-            diagnostics.error(
-                &command.location,
-                format!("Script '{}' not found or not executable", program.display()),
-            );
+/// A vrrp_script whose program is missing, or is a directory or writable by others, is
+/// disabled (keepalived checks every vrrp_script, tracked or not).
+fn script_files(config: &mut Config, host: &dyn Host, diagnostics: &mut Diagnostics) {
+    for script in &mut config.scripts {
+        let Some(command) = &script.command else {
             continue;
         };
-        let user = run_as
-            .map(|r| r.user.clone())
-            .or_else(|| default_user.clone());
-        let runs_as_root = user
-            .as_deref()
-            .and_then(|u| host.user(u))
-            .is_none_or(|(uid, _)| uid == 0);
-        if !runs_as_root {
-            continue;
-        }
-        if global.enable_script_security {
-            if let Some(reason) = writable_by_others(host, program, status) {
-                diagnostics.push(Diagnostic::new(
-                    Severity::Security,
-                    Some(command.location.clone()),
+        let program = Path::new(&command.argv[0]);
+        match host.file_status(program) {
+            None => {
+                unlocated(
+                    diagnostics,
+                    Severity::Error,
                     format!(
-                        "Unsafe permissions found for script '{}' - {reason}",
-                        program.display()
+                        "Disabling track script {} since not found/accessible",
+                        script.name
                     ),
-                ));
+                );
+                script.disabled = true;
             }
-        } else {
-            insecure = true;
+            Some(status) if !status.is_file || writable_by_others(host, program, status) => {
+                unlocated(
+                    diagnostics,
+                    Severity::Error,
+                    format!("Disabling track script {} due to insecure", script.name),
+                );
+                script.disabled = true;
+            }
+            Some(_) => {}
         }
-    }
-    if insecure {
-        diagnostics.push(Diagnostic::new(
-            Severity::Security,
-            None,
-            "SECURITY VIOLATION - scripts are being executed but script_security not enabled.",
-        ));
     }
 }
 
-/// Why a root-run script is unsafe: it, or a directory on its path, can be changed by a
-/// non-root user.
-fn writable_by_others(
-    host: &dyn Host,
-    program: &Path,
-    status: crate::host::FileStatus,
-) -> Option<String> {
-    if status.uid != 0 || status.mode & 0o022 != 0 {
-        return Some("the file is writable by a non-root user".to_string());
+/// Without `enable_script_security`, running any script that exists is a violation (exit 6):
+/// keepalived runs them as root unless told otherwise.
+fn script_security(config: &Config, host: &dyn Host, diagnostics: &mut Diagnostics) {
+    if config.global.enable_script_security {
+        return;
     }
-    for dir in program.ancestors().skip(1) {
-        if dir.as_os_str().is_empty() {
-            break;
+    let exists = |c: &Command| host.file_status(Path::new(&c.argv[0])).is_some();
+    let vrrp_scripts = config
+        .scripts
+        .iter()
+        .filter(|s| !s.disabled)
+        .filter_map(|s| s.command.as_ref())
+        .chain(config.instances.iter().flat_map(|i| i.notify_commands()))
+        .chain(config.sync_groups.iter().flat_map(|g| g.notify_commands()))
+        .any(exists);
+    let check_scripts = config
+        .virtual_servers
+        .iter()
+        .flat_map(|vs| vs.real_servers.iter())
+        .flat_map(|rs| rs.checkers.iter())
+        .filter_map(|c| c.misc_path.as_ref())
+        .any(exists);
+    let kind = match (vrrp_scripts, check_scripts) {
+        (true, _) => "",
+        (false, true) => "check ",
+        (false, false) => return,
+    };
+    unlocated(
+        diagnostics,
+        Severity::Security,
+        format!(
+            "SECURITY VIOLATION - {kind}scripts are being executed but script_security not enabled."
+        ),
+    );
+}
+
+/// Whether a root-run script can be changed by a non-root user: the file itself, or a
+/// directory on its path without the sticky bit.
+fn writable_by_others(host: &dyn Host, program: &Path, status: FileStatus) -> bool {
+    if status.uid != 0 || status.mode & 0o022 != 0 {
+        return true;
+    }
+    program
+        .ancestors()
+        .skip(1)
+        .filter(|d| !d.as_os_str().is_empty())
+        .any(|dir| {
+            host.file_status(dir).is_some_and(|d| {
+                let sticky = d.mode & 0o1000 != 0;
+                d.uid != 0 || (d.mode & 0o022 != 0 && !sticky)
+            })
+        })
+}
+
+/// A virtual server needs real servers, and keepalived warns about defaults it has to pick.
+fn checker_services(config: &Config, diagnostics: &mut Diagnostics) {
+    for vs in &config.virtual_servers {
+        if vs.real_servers.is_empty() {
+            unlocated(
+                diagnostics,
+                Severity::Warning,
+                format!("Virtual server {} has no real servers - ignoring", vs.key),
+            );
         }
-        if let Some(d) = host.file_status(dir) {
-            let sticky = d.mode & 0o1000 != 0;
-            if d.uid != 0 || (d.mode & 0o022 != 0 && !sticky) {
-                return Some(format!(
-                    "directory '{}' is writable by a non-root user",
-                    dir.display()
-                ));
+        let defaults = [
+            (
+                vs.protocol.is_none() && matches!(vs.key, ServiceKey::Address(..)),
+                "no protocol set - defaulting to UDP",
+            ),
+            (
+                vs.lb_algo.is_none(),
+                "no scheduler set, setting default 'wlc'",
+            ),
+            (
+                vs.lb_kind.is_none(),
+                "no forwarding method set, setting default NAT",
+            ),
+        ];
+        for (missing, message) in defaults {
+            if missing {
+                unlocated(
+                    diagnostics,
+                    Severity::Warning,
+                    format!("Virtual server {}: {message}", vs.key),
+                );
             }
         }
     }
-    None
 }

@@ -79,16 +79,20 @@ fn parse_expect(path: &Path) -> Expectation {
     }
 }
 
-/// The `# args: …` line of a fixture, reduced to the config id it sets with `-i`.
-fn config_id(text: &str) -> Option<String> {
-    let args = text
+/// The words of a fixture's `# args: …` line.
+fn args(text: &str) -> Vec<String> {
+    let line = text
         .lines()
-        .find_map(|l| l.trim().strip_prefix("# args:"))?;
-    let words: Vec<&str> = args.split_whitespace().collect();
-    words
-        .windows(2)
-        .find(|w| w[0] == "-i")
-        .map(|w| w[1].to_string())
+        .find_map(|l| l.trim().strip_prefix("# args:"))
+        .unwrap_or("");
+    line.split_whitespace().map(str::to_string).collect()
+}
+
+/// The value that follows `flag` in `args`.
+fn arg_value<'a>(args: &'a [String], flag: &str) -> Option<&'a str> {
+    args.windows(2)
+        .find(|w| w[0] == flag)
+        .map(|w| w[1].as_str())
 }
 
 #[test]
@@ -104,11 +108,15 @@ fn every_fixture_gives_its_expected_exit_code_and_lines() {
     for fixture in &all {
         let expect = parse_expect(&fixture.with_extension("expect"));
         let text = std::fs::read_to_string(fixture).unwrap_or_default();
+        let args = args(&text);
         let mut options = LoadOptions::for_host(&host);
-        if let Some(id) = config_id(&text) {
-            options.config_id = id;
+        if let Some(id) = arg_value(&args, "-i") {
+            options.config_id = id.to_string();
         }
-        let loaded = load(fixture, &options);
+        options.all_config = args.iter().any(|a| a == "-e");
+        // A later -f wins, as on keepalived's command line.
+        let path = arg_value(&args, "-f").map_or_else(|| fixture.clone(), PathBuf::from);
+        let loaded = load(&path, &options);
         let name = fixture
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())

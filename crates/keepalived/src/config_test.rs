@@ -7,10 +7,13 @@ use std::path::Path;
 use anyhow::Context;
 use keepalived_config::{LoadOptions, Loaded, RealHost, load};
 
+use crate::cli::Cli;
+
 /// Reads `path` against this host with the given config id.
-pub fn load_config(path: &Path, config_id: Option<&str>) -> Loaded {
+pub fn load_config(path: &Path, config_id: Option<&str>, all_config: bool) -> Loaded {
     let host = RealHost;
     let mut options = LoadOptions::for_host(&host);
+    options.all_config = all_config;
     if let Some(id) = config_id {
         options.config_id = id.to_string();
     }
@@ -25,14 +28,10 @@ pub fn report(loaded: &Loaded, out: &mut dyn Write) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Runs the config test; returns the exit code (0, 4, 5 or 6).
-pub fn run(
-    path: &Path,
-    config_id: Option<&str>,
-    log_file: Option<&Path>,
-    dump: bool,
-) -> anyhow::Result<i32> {
-    let loaded = load_config(path, config_id);
+/// Runs the config test for the command line `cli`; diagnostics go to `log_file` when given,
+/// else to stderr. Returns keepalived's exit code (0, 2, 4, 5 or 6).
+pub fn run(cli: &Cli, log_file: Option<&Path>) -> anyhow::Result<i32> {
+    let loaded = load_config(&cli.use_file, cli.config_id.as_deref(), cli.all_config);
     match log_file {
         Some(file) => {
             let mut out = std::fs::File::create(file)
@@ -41,7 +40,7 @@ pub fn run(
         }
         None => report(&loaded, &mut std::io::stderr().lock())?,
     }
-    if dump {
+    if cli.dump_conf {
         println!("{:#?}", loaded.config);
     }
     Ok(loaded.exit_code())

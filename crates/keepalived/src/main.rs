@@ -41,18 +41,13 @@ fn run(cli: &Cli) -> anyhow::Result<i32> {
         });
     }
     if let Some(log_file) = &cli.config_test {
-        return config_test::run(
-            &cli.use_file,
-            cli.config_id.as_deref(),
-            log_file.as_deref(),
-            cli.dump_conf,
-        );
+        return config_test::run(cli, log_file.as_deref());
     }
     for option in cli.unbuilt_options() {
         eprintln!("keepalived-rs: option {option} is accepted but its behaviour is not built yet");
     }
     if cli.dump_conf {
-        let code = config_test::run(&cli.use_file, cli.config_id.as_deref(), None, true)?;
+        let code = config_test::run(cli, None)?;
         eprintln!(
             "keepalived-rs: the VRRP daemon is not built yet; the configuration was dumped, not run"
         );

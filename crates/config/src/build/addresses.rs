@@ -34,13 +34,30 @@ pub fn address_block(cx: &mut Cx<'_>, stmt: &Statement, is_static: bool) -> Vec<
 /// Reads one address line: `ADDR[/LEN] [brd ADDR] [dev IF] [scope S] [label L] …`.
 fn address_line(cx: &mut Cx<'_>, item: &Statement, is_static: bool) -> Option<IpAddress> {
     let text = item.keyword();
-    let Some((address, prefix_len)) = parse_prefix(text) else {
+    let (addr_text, len_text) = match text.split_once('/') {
+        Some((a, l)) => (a, Some(l)),
+        None => (text, None),
+    };
+    let Ok(address) = addr_text.parse::<IpAddr>() else {
         let what = if is_static { "Static" } else { "VRRP" };
         cx.error(
             &item.location,
             format!("{what} parsed invalid IP {text}. skipping IP..."),
         );
         return None;
+    };
+    let max = if address.is_ipv4() { 32 } else { 128 };
+    let prefix_len = match len_text.map(|l| l.parse::<u8>()) {
+        None => max,
+        Some(Ok(len)) if len <= max => len,
+        Some(_) => {
+            let len = len_text.unwrap_or_default();
+            cx.error(
+                &item.location,
+                format!("Invalid address prefix len {len} for address {text} - using {max}"),
+            );
+            max
+        }
     };
     let mut vip = IpAddress {
         address,

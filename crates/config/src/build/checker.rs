@@ -52,6 +52,11 @@ const VS_KEYWORDS: &[&str] = &[
     "notify_down",
 ];
 
+/// IPVS schedulers keepalived accepts.
+const SCHEDULERS: &[&str] = &[
+    "rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "mh", "sed", "nq", "fo", "ovf", "twos",
+];
+
 const RS_KEYWORDS: &[&str] = &[
     "weight",
     "inhibit_on_failure",
@@ -173,8 +178,22 @@ pub fn virtual_server(cx: &mut Cx<'_>, stmt: &Statement) -> Option<VirtualServer
                     vs.delay_loop = v;
                 }
             }
-            "lb_algo" | "lvs_sched" => vs.lb_algo = cx.arg(item).map(str::to_string),
-            "lb_kind" | "lvs_method" => vs.lb_kind = cx.arg(item).map(str::to_string),
+            "lb_algo" | "lvs_sched" => match cx.arg(item) {
+                Some(algo) if SCHEDULERS.contains(&algo) => vs.lb_algo = Some(algo.to_string()),
+                Some(algo) => cx.error(
+                    &item.location,
+                    format!("Invalid lvs_scheduler '{algo}' - ignoring"),
+                ),
+                None => {}
+            },
+            "lb_kind" | "lvs_method" => match cx.arg(item) {
+                Some(kind @ ("NAT" | "DR" | "TUN")) => vs.lb_kind = Some(kind.to_string()),
+                Some(kind) => cx.error(
+                    &item.location,
+                    format!("PARSER : unknown [{kind}] routing method for virtual server."),
+                ),
+                None => {}
+            },
             "protocol" => match cx.arg(item) {
                 Some(p @ ("TCP" | "UDP" | "SCTP")) => vs.protocol = Some(p.to_string()),
                 Some(other) => cx.error(
@@ -267,7 +286,16 @@ fn checker(cx: &mut Cx<'_>, stmt: &Statement, kind: CheckerKind) -> Checker {
     };
     for item in cx.block(stmt) {
         match item.keyword() {
-            "connect_timeout" => check.connect_timeout = cx.decimal(item, 0.000001, 4294.0),
+            "connect_timeout" => {
+                check.connect_timeout = cx.decimal(item, 0.000001, 4294.0);
+                if check.connect_timeout.is_none() {
+                    let text = item.arg_texts().next().unwrap_or_default();
+                    cx.error(
+                        &item.location,
+                        format!("connect_timeout {text} invalid - ignoring"),
+                    );
+                }
+            }
             "connect_port" => check.connect_port = cx.int(item, 1, 65535).map(|v| v as u16),
             "retry" | "nb_get_retry" => check.retry = cx.uint(item, u32::MAX),
             "delay_before_retry" => check.delay_before_retry = cx.decimal(item, 0.0, 4294.0),
@@ -287,8 +315,34 @@ fn url(cx: &mut Cx<'_>, stmt: &Statement) -> Url {
     for item in cx.block(stmt) {
         match item.keyword() {
             "path" => url.path = cx.arg(item).map(str::to_string),
-            "digest" => url.digest = cx.arg(item).map(str::to_string),
-            "status_code" => url.status_code = item.arg_texts().map(str::to_string).collect(),
+            "digest" => {
+                if let Some(digest) = cx.arg(item) {
+                    if digest.len() != 32 || !digest.chars().all(|c| c.is_ascii_hexdigit()) {
+                        cx.error(
+                            &item.location,
+                            format!(
+                                "digest '{digest}' character length should be 32 rather than {}",
+                                digest.len()
+                            ),
+                        );
+                    }
+                    url.digest = Some(digest.to_string());
+                }
+            }
+            "status_code" => {
+                for code in item.arg_texts() {
+                    let valid = code
+                        .split('-')
+                        .all(|c| c.parse::<u16>().is_ok_and(|n| (100..600).contains(&n)));
+                    if !valid {
+                        cx.error(
+                            &item.location,
+                            format!("Invalid HTTP_GET status code '{code}'"),
+                        );
+                    }
+                }
+                url.status_code = item.arg_texts().map(str::to_string).collect();
+            }
             "virtualhost" | "regex" | "regex_no_match" | "regex_options" | "regex_stack"
             | "regex_min_offset" | "regex_max_offset" => {
                 cx.raw(item);

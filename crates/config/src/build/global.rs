@@ -152,10 +152,15 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement, global: &mut GlobalDefs) {
     for item in cx.block(stmt) {
         let keyword = item.keyword();
         match keyword {
-            "router_id" => global.router_id = cx.arg(item).map(str::to_string),
+            "router_id" => {
+                global.router_id = cx
+                    .arg_or(item, "routerid name missing - ignoring")
+                    .map(str::to_string)
+            }
             "notification_email" => global.notification_email = cx.word_list(item),
             "notification_email_from" => {
-                global.notification_email_from = cx.arg(item).map(str::to_string)
+                global.notification_email_from =
+                    cx.arg_or(item, "emailfrom missing").map(str::to_string)
             }
             "smtp_server" => global.smtp_server = cx.text(item),
             "smtp_connect_timeout" => {
@@ -163,13 +168,16 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement, global: &mut GlobalDefs) {
                     global.smtp_connect_timeout = v;
                 }
             }
-            "script_user" => global.script_user = cx.run_as(item),
-            "enable_script_security" => global.enable_script_security = cx.flag(item),
-            "vrrp_version" => {
-                if let Some(v) = cx.int(item, 2, 3) {
-                    global.vrrp_version = v as u8;
+            "script_user" => {
+                if cx.arg_or(item, "No script username specified").is_some() {
+                    global.script_user = cx.run_as(item);
                 }
             }
+            "enable_script_security" => global.enable_script_security = cx.flag(item),
+            "vrrp_version" => match cx.int(item, 2, 3) {
+                Some(v) => global.vrrp_version = v as u8,
+                None => cx.error(&item.location, "VRRP Error: Version must be either 2 or 3"),
+            },
             "vrrp_mcast_group4" => {
                 if let Some(text) = cx.arg(item) {
                     match text.parse::<std::net::Ipv4Addr>() {
@@ -196,19 +204,12 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement, global: &mut GlobalDefs) {
                     }
                 }
             }
-            "vrrp_garp_master_delay" => {
-                set(&mut global.vrrp_garp_master_delay, cx.uint(item, 65535))
+            "vrrp_garp_master_delay" => set(&mut global.vrrp_garp_master_delay, garp(cx, item)),
+            "vrrp_garp_master_repeat" => set(&mut global.vrrp_garp_master_repeat, garp(cx, item)),
+            "vrrp_garp_master_refresh" => set(&mut global.vrrp_garp_master_refresh, garp(cx, item)),
+            "vrrp_garp_master_refresh_repeat" => {
+                set(&mut global.vrrp_garp_master_refresh_repeat, garp(cx, item))
             }
-            "vrrp_garp_master_repeat" => {
-                set(&mut global.vrrp_garp_master_repeat, cx.uint(item, 65535))
-            }
-            "vrrp_garp_master_refresh" => {
-                set(&mut global.vrrp_garp_master_refresh, cx.uint(item, 65535))
-            }
-            "vrrp_garp_master_refresh_repeat" => set(
-                &mut global.vrrp_garp_master_refresh_repeat,
-                cx.uint(item, 65535),
-            ),
             "vrrp_garp_interval" => set(&mut global.vrrp_garp_interval, cx.decimal(item, 0.0, 1.0)),
             "vrrp_gna_interval" => set(&mut global.vrrp_gna_interval, cx.decimal(item, 0.0, 1.0)),
             "vrrp_min_garp" => global.vrrp_min_garp = cx.flag(item),
@@ -222,11 +223,32 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement, global: &mut GlobalDefs) {
             ),
             "vrrp_no_swap" => global.vrrp_no_swap = cx.flag(item),
             "default_interface" => {
-                if let Some(name) = cx.arg(item) {
+                if let Some(name) = cx.arg_or(item, "default_interface requires interface name") {
                     global.default_interface = name.to_string();
                 }
             }
-            "dynamic_interfaces" => global.dynamic_interfaces = cx.flag(item),
+            "dynamic_interfaces" => match item.arg_texts().next() {
+                None | Some("allow_if_changes") => global.dynamic_interfaces = true,
+                Some(other) => cx.error(
+                    &item.location,
+                    format!("Unknown dynamic_interfaces option '{other}'"),
+                ),
+            },
+            "smtp_alert" => {
+                cx.flag_or(item, |v| {
+                    format!("Invalid value '{v}' for global smtp_alert specified")
+                });
+                global.other.push(cx.raw(item));
+            }
+            "vrrp_higher_prio_send_advert"
+            | "vrrp_lower_prio_no_advert"
+            | "smtp_alert_vrrp"
+            | "smtp_alert_checker"
+            | "vrrp_strict_mode" => {
+                let keyword = item.keyword();
+                cx.flag_or(item, |_| format!("Invalid value for {keyword} specified"));
+                global.other.push(cx.raw(item));
+            }
             "max_auto_priority" => {
                 global.max_auto_priority = match item.args().first() {
                     None => Some(99),
@@ -240,6 +262,20 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement, global: &mut GlobalDefs) {
             }
         }
     }
+}
+
+/// A gratuitous ARP count or delay: 0..4294, with keepalived's message.
+fn garp(cx: &mut Cx<'_>, item: &Statement) -> Option<u32> {
+    let value = cx.int(item, 0, 4294).map(|v| v as u32);
+    if value.is_none()
+        && let Some(text) = item.arg_texts().next()
+    {
+        cx.error(
+            &item.location,
+            format!("{} '{text}' invalid - ignoring", item.keyword()),
+        );
+    }
+    value
 }
 
 fn set<T>(slot: &mut T, value: Option<T>) {

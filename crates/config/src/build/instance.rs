@@ -1,7 +1,6 @@
 //! `vrrp_instance NAME { … }`.
 
 use super::{Cx, addresses};
-use crate::diagnostic::Severity;
 use crate::model::{AuthType, Authentication, InitialState, VrrpInstance};
 use crate::tree::Statement;
 
@@ -92,9 +91,10 @@ const ACCEPTED: &[&str] = &[
 /// Reads a vrrp_instance block; `None` without a name. An instance without a valid VRID comes
 /// back with `virtual_router_id` 0.
 pub fn build(cx: &mut Cx<'_>, stmt: &Statement) -> Option<VrrpInstance> {
-    let name = cx.block_name(stmt)?;
+    let name = cx
+        .arg_or(stmt, "vrrp_instance must have a name")?
+        .to_string();
     let mut vrid: Option<u8> = None;
-    let mut vrid_seen = false;
     let mut priority: Option<u8> = None;
     let mut inst = VrrpInstance {
         name,
@@ -102,6 +102,7 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement) -> Option<VrrpInstance> {
         state: InitialState::Backup,
         interface: None,
         virtual_router_id: 0,
+        vrid_given: false,
         priority: 100,
         advert_int: 1.0,
         nopreempt: false,
@@ -161,7 +162,6 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement) -> Option<VrrpInstance> {
                 }
             }
             "virtual_router_id" => {
-                vrid_seen = true;
                 let text = item
                     .args()
                     .first()
@@ -183,17 +183,23 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement) -> Option<VrrpInstance> {
                 priority = value.or(priority);
             }
             "advert_int" => {
-                if let Some(v) = cx.decimal(item, 0.01, 255.0) {
-                    inst.advert_int = v;
+                match cx.decimal(item, 0.01, 255.0) {
+                    Some(v) => inst.advert_int = v,
+                    None => {
+                        let text = item.arg_texts().next().unwrap_or_default();
+                        cx.error(&item.location, format!("({name}) Advert interval ({text}) not valid! Must be > 0 - ignoring"));
+                    }
                 }
             }
             "nopreempt" => inst.nopreempt = true,
             "preempt" => inst.nopreempt = false,
-            "preempt_delay" => {
-                if let Some(v) = cx.decimal(item, 0.0, 1000.0) {
-                    inst.preempt_delay = v;
-                }
-            }
+            "preempt_delay" => match cx.decimal(item, 0.0, 1000.0) {
+                Some(v) => inst.preempt_delay = v,
+                None => cx.error(
+                    &item.location,
+                    format!("({name}) Preempt_delay not valid! must be between 0-1000"),
+                ),
+            },
             "authentication" => inst.authentication = authentication(cx, item, &name),
             "virtual_ipaddress" => inst
                 .virtual_ipaddresses
@@ -203,14 +209,10 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement) -> Option<VrrpInstance> {
                 .extend(addresses::address_block(cx, item, false)),
             "virtual_routes" => inst.virtual_routes.extend(addresses::route_block(cx, item)),
             "virtual_rules" => inst.virtual_rules.extend(addresses::rule_block(cx, item)),
-            "track_interface" => inst
-                .track_interfaces
-                .extend(cx.track_list(item, (-253, 253))),
-            "track_script" => inst.track_scripts.extend(cx.track_list(item, (-253, 253))),
-            "track_file" => inst.track_files.extend(cx.track_list(item, (-254, 254))),
-            "track_process" => inst
-                .track_processes
-                .extend(cx.track_list(item, (-254, 254))),
+            "track_interface" => inst.track_interfaces.extend(cx.track_list(item, &name)),
+            "track_script" => inst.track_scripts.extend(cx.track_list(item, &name)),
+            "track_file" => inst.track_files.extend(cx.track_list(item, &name)),
+            "track_process" => inst.track_processes.extend(cx.track_list(item, &name)),
             "mcast_src_ip" | "unicast_src_ip" => {
                 if let Some(text) = cx.arg(item) {
                     match text.parse() {
@@ -259,9 +261,21 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement) -> Option<VrrpInstance> {
             "vmac_xmit_base" => inst.vmac_xmit_base = true,
             "dont_track_primary" => inst.dont_track_primary = true,
             "native_ipv6" => inst.native_ipv6 = true,
-            "strict_mode" => inst.strict_mode = Some(cx.flag(item)),
-            "lower_prio_no_advert" => inst.lower_prio_no_advert = Some(cx.flag(item)),
-            "higher_prio_send_advert" => inst.higher_prio_send_advert = Some(cx.flag(item)),
+            "strict_mode" => {
+                inst.strict_mode = cx.flag_or(item, |v| {
+                    format!("({name}) invalid strict_mode {v} specified")
+                })
+            }
+            "lower_prio_no_advert" => {
+                inst.lower_prio_no_advert = cx.flag_or(item, |v| {
+                    format!("({name}) invalid lower_prio_no_advert {v} specified")
+                })
+            }
+            "higher_prio_send_advert" => {
+                inst.higher_prio_send_advert = cx.flag_or(item, |v| {
+                    format!("({name}) invalid higher_prio_send_advert {v} specified")
+                })
+            }
             "debug" => {
                 inst.debug = match item.args().first() {
                     None => Some(1),
@@ -279,33 +293,9 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement) -> Option<VrrpInstance> {
         (None, InitialState::Master) => 255,
         (None, InitialState::Backup) => 100,
     };
-    // keepalived reports these two without a line number; so do we, naming the instance.
-    if inst.nopreempt && inst.priority == 255 {
-        cx.unlocated(
-            Severity::Warning,
-            format!("({name}) nopreempt is incompatible with priority 255. resetting nopreempt"),
-        );
-        inst.nopreempt = false;
-    } else if inst.nopreempt && inst.state == InitialState::Master {
-        cx.unlocated(
-            Severity::Warning,
-            format!(
-                "({name}) Warning - nopreempt will not work with initial state MASTER - clearing"
-            ),
-        );
-        inst.nopreempt = false;
-    }
-    match vrid {
-        Some(v) => inst.virtual_router_id = v,
-        // VRID 0 marks an instance that cannot run; validation drops it after its
-        // references have been checked.
-        None if !vrid_seen => {
-            cx.error(
-                &stmt.location,
-                format!("({name}) the virtual router id must be set"),
-            );
-        }
-        None => {}
+    if let Some(v) = vrid {
+        inst.virtual_router_id = v;
+        inst.vrid_given = true;
     }
     Some(inst)
 }

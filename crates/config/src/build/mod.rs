@@ -78,18 +78,7 @@ fn build_top(cx: &mut Cx<'_>, items: &[Statement], config: &mut Config) {
             | "namespace_with_ipsets"
             | "instance"
             | "use_pid_dir" => {}
-            _ => {
-                cx.unknown(stmt, TOP_LEVEL_KEYWORDS);
-                // keepalived ignores the '{' of an unknown top-level keyword and reads what
-                // follows as top-level statements; its '}' is then an unknown keyword too.
-                if let Some(block) = &stmt.block {
-                    cx.error(&block.open, "Unexpected '{' - ignoring");
-                    build_top(cx, &block.items, config);
-                    if let Some(close) = &block.close {
-                        cx.error(close, "Unknown keyword '}'");
-                    }
-                }
-            }
+            _ => cx.unknown(stmt, TOP_LEVEL_KEYWORDS),
         }
     }
 }
@@ -106,12 +95,6 @@ impl Cx<'_> {
         self.diagnostics.error(location, message);
     }
 
-    /// Records a problem that keepalived reports without a line number.
-    pub(crate) fn unlocated(&mut self, severity: Severity, message: impl Into<String>) {
-        self.diagnostics
-            .push(Diagnostic::new(severity, None, message));
-    }
-
     pub(crate) fn warning(&mut self, location: &Location, message: impl Into<String>) {
         self.diagnostics.warning(location, message);
     }
@@ -119,11 +102,7 @@ impl Cx<'_> {
     /// Reports an unknown keyword, with a hint when a known one is close.
     pub(crate) fn unknown(&mut self, stmt: &Statement, known: &[&str]) {
         let keyword = stmt.keyword();
-        let message = if keyword.is_empty() {
-            "Unexpected '{' - ignoring".to_string()
-        } else {
-            format!("Unknown keyword '{keyword}'")
-        };
+        let message = format!("Unknown keyword '{keyword}'");
         let mut diagnostic = Diagnostic::new(Severity::Error, Some(stmt.location.clone()), message);
         if let Some(hint) = values::closest(keyword, known) {
             diagnostic = diagnostic.with_hint(format!("did you mean {hint}?"));
@@ -140,14 +119,28 @@ impl Cx<'_> {
         }
     }
 
-    /// The first argument, or an error naming the keyword if there is none.
+    /// The first argument. A missing one is fatal, as in keepalived: checking stops there.
     pub(crate) fn arg<'s>(&mut self, stmt: &'s Statement) -> Option<&'s str> {
         let first = stmt.args().first().map(|w| w.text.as_str());
         if first.is_none() {
-            self.error(
-                &stmt.location,
-                format!("{} requires a parameter", stmt.keyword()),
-            );
+            let keyword = stmt.keyword();
+            self.diagnostics.push(Diagnostic::new(
+                Severity::Syntax,
+                Some(stmt.location.clone()),
+                format!(
+                    "*** Configuration line starting `{keyword}` is missing a parameter after \
+                     keyword `{keyword}` at word position 2"
+                ),
+            ));
+        }
+        first
+    }
+
+    /// The first argument; a missing one is an ordinary error with keepalived's `message`.
+    pub(crate) fn arg_or<'s>(&mut self, stmt: &'s Statement, message: &str) -> Option<&'s str> {
+        let first = stmt.args().first().map(|w| w.text.as_str());
+        if first.is_none() {
+            self.error(&stmt.location, message);
         }
         first
     }
@@ -231,9 +224,31 @@ impl Cx<'_> {
         }
     }
 
+    /// A boolean keyword with keepalived's keyword-specific `message` for a bad value.
+    pub(crate) fn flag_or(
+        &mut self,
+        stmt: &Statement,
+        message: impl FnOnce(&str) -> String,
+    ) -> Option<bool> {
+        match stmt.args().first() {
+            None => Some(true),
+            Some(word) => {
+                let value = values::parse_bool(&word.text);
+                if value.is_none() {
+                    self.error(&stmt.location, message(&word.text));
+                }
+                value
+            }
+        }
+    }
+
     /// A command string (`script`, `notify_*`): the arguments, quoted or not, as one command.
     pub(crate) fn command(&mut self, stmt: &Statement) -> Option<Command> {
-        let text = self.text(stmt)?;
+        let mut text = self.text(stmt)?;
+        // keepalived groups a script string in single quotes as it does in double quotes.
+        if text.len() >= 2 && text.starts_with('\'') && text.ends_with('\'') {
+            text = text[1..text.len() - 1].to_string();
+        }
         let argv = values::split_command(&text);
         if argv.first().is_none_or(|a| a.is_empty()) {
             self.error(
@@ -256,18 +271,10 @@ impl Cx<'_> {
         Some(RunAs { user, group })
     }
 
-    /// The statements of a keyword's block; an error if the keyword has none.
-    pub(crate) fn block<'s>(&mut self, stmt: &'s Statement) -> &'s [Statement] {
-        match &stmt.block {
-            Some(block) => &block.items,
-            None => {
-                self.error(
-                    &stmt.location,
-                    format!("{} requires a block {{ ... }}", stmt.keyword()),
-                );
-                &[]
-            }
-        }
+    /// The statements of a keyword's block (none when its `{` was missing, which the tree
+    /// builder has reported already).
+    pub(crate) fn block<'s>(&self, stmt: &'s Statement) -> &'s [Statement] {
+        stmt.block.as_ref().map_or(&[], |b| &b.items)
     }
 
     /// The name after a block keyword (`vrrp_instance NAME {`).
@@ -276,40 +283,50 @@ impl Cx<'_> {
         Some(name)
     }
 
-    /// A list of tracked objects: `NAME [weight W [reverse]]` lines.
-    pub(crate) fn track_list(
-        &mut self,
-        stmt: &Statement,
-        weight_range: (i64, i64),
-    ) -> Vec<TrackRef> {
+    /// A list of tracked objects: `NAME [weight W [reverse]]` lines. A weight of ±254 is
+    /// clamped to ±253; beyond that the entry is ignored (keepalived's rules).
+    pub(crate) fn track_list(&mut self, stmt: &Statement, owner: &str) -> Vec<TrackRef> {
         let mut out = Vec::new();
         for item in self.block(stmt) {
+            let name = item.keyword();
             let mut args = item.arg_texts();
             let mut weight = None;
             let mut reverse = false;
+            let mut usable = true;
             while let Some(word) = args.next() {
                 match word {
                     "weight" => match args.next() {
-                        Some(w) => {
-                            weight = self
-                                .int_value(&item.location, w, weight_range.0, weight_range.1)
-                                .and_then(|v| i32::try_from(v).ok());
-                        }
-                        None => self.error(&item.location, "weight requires a value"),
+                        Some(w) => match self.int_value(&item.location, w, -254, 254) {
+                            Some(v) if v.abs() == 254 => {
+                                self.warning(&item.location, format!("({owner}) weight for {name} cannot be +/-254. Setting to +/-253"));
+                                weight = Some(v.signum() as i32 * 253);
+                            }
+                            Some(v) => weight = Some(v as i32),
+                            None => {
+                                self.error(&item.location, format!("({owner}) weight {w} for {name} must be between [-253..253] inclusive. Ignoring..."));
+                                usable = false;
+                            }
+                        },
+                        None => self.error(
+                            &item.location,
+                            format!("({owner}) weight requires a value for {name}"),
+                        ),
                     },
                     "reverse" | "noreverse" => reverse = word == "reverse",
                     other => self.error(
                         &item.location,
-                        format!("unknown option '{other}' for {}", item.keyword()),
+                        format!("({owner}) unknown track script option {other}"),
                     ),
                 }
             }
-            out.push(TrackRef {
-                name: item.keyword().to_string(),
-                weight,
-                reverse,
-                location: item.location.clone(),
-            });
+            if usable {
+                out.push(TrackRef {
+                    name: name.to_string(),
+                    weight,
+                    reverse,
+                    location: item.location.clone(),
+                });
+            }
         }
         out
     }

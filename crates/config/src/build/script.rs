@@ -30,9 +30,13 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement) -> Option<VrrpScript> {
         fall: 1,
         user: None,
         init_fail: false,
+        close: stmt.block.as_ref().and_then(|b| b.close.clone()),
+        disabled: false,
     };
     for item in cx.block(stmt) {
         match item.keyword() {
+            // keepalived accepts a bare `script` silently; the script then has no command.
+            "script" if item.args().is_empty() => {}
             "script" => script.command = cx.command(item),
             "interval" => {
                 if let Some(v) = cx.decimal(item, 0.000001, 4294.0) {
@@ -41,8 +45,17 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement) -> Option<VrrpScript> {
             }
             "timeout" => script.timeout = cx.decimal(item, 0.000001, 4294.0),
             "weight" => {
-                if let Some(v) = cx.int(item, -253, 253) {
-                    script.weight = v as i32;
+                let text = cx.arg(item).unwrap_or_default();
+                match text.parse::<i32>() {
+                    Ok(v) if (-253..=253).contains(&v) => script.weight = v,
+                    _ if text.is_empty() => {}
+                    _ => cx.error(
+                        &item.location,
+                        format!(
+                            "vrrp_script {} weight {text} must be in [-253, 253]",
+                            script.name
+                        ),
+                    ),
                 }
                 match item.args().get(1).map(|w| w.text.as_str()) {
                     Some("reverse") => script.weight_reverse = true,

@@ -49,13 +49,15 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement) -> Option<SyncGroup> {
             "notify_fault" => group.notify_fault = cx.command(item),
             "notify_stop" => group.notify_stop = cx.command(item),
             "notify" => group.notify = cx.command(item),
-            "track_script" => group.track_scripts = cx.track_list(item, (-253, 253)),
-            "track_interface" => group.track_interfaces = cx.track_list(item, (-253, 253)),
-            "track_file" => group.track_files = cx.track_list(item, (-254, 254)),
-            "track_process" => group.track_processes = cx.track_list(item, (-254, 254)),
-            "global_tracking" | "sync_group_tracking_weight" => {
-                group.sync_group_tracking_weight = true
+            "track_script" => group.track_scripts = cx.track_list(item, &group.name.clone()),
+            "track_interface" => group.track_interfaces = cx.track_list(item, &group.name.clone()),
+            "track_file" => group.track_files = cx.track_list(item, &group.name.clone()),
+            "track_process" => group.track_processes = cx.track_list(item, &group.name.clone()),
+            "global_tracking" => {
+                cx.warning(&item.location, format!("({}) global_tracking is deprecated. Use track_interface/script/file on the sync group", group.name));
+                group.sync_group_tracking_weight = true;
             }
+            "sync_group_tracking_weight" => group.sync_group_tracking_weight = true,
             "smtp_alert" => group.smtp_alert = Some(cx.flag(item)),
             "track_bfd" | "notify_priority_changes" => {
                 cx.raw(item);
