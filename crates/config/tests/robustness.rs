@@ -26,7 +26,10 @@ fn check_diagnostics(loaded: &Loaded) {
         }
     }
     let code = loaded.exit_code();
-    assert!([0, 4, 5, 6].contains(&code), "unexpected exit code {code}");
+    assert!(
+        [0, 2, 4, 5, 6].contains(&code),
+        "unexpected exit code {code}"
+    );
 }
 
 /// Pieces that keepalived.conf is made of, including the awkward ones.
@@ -244,7 +247,11 @@ fn on_default_stack<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -
 fn deep_nesting_is_reported_without_stack_overflow() {
     const DEPTH: usize = 100_000;
     let diagnostics = on_default_stack(|| {
-        let text = "a {\n".repeat(DEPTH);
+        // Unknown keywords do not open blocks (keepalived ignores their '{'), so nest the
+        // one block that may contain itself: SMTP_CHECK's `host`.
+        let text = "virtual_server 192.0.2.1 25 {\nreal_server 192.0.2.2 25 {\nSMTP_CHECK {\n"
+            .to_string()
+            + &"host {\n".repeat(DEPTH);
         load_text(&text).diagnostics
     });
     let nesting = diagnostics
@@ -259,14 +266,20 @@ fn deep_nesting_is_reported_without_stack_overflow() {
         .iter()
         .find(|d| d.message.contains("missing '}'"));
     let missing = missing.unwrap_or_else(|| panic!("no missing-brace diagnostic"));
-    assert!(missing.message.contains(&DEPTH.to_string()), "{missing}");
+    assert!(
+        missing.message.contains(&(DEPTH + 3).to_string()),
+        "{missing}"
+    );
 }
 
 #[test]
 fn deep_nesting_on_one_line_and_closed_is_fine() {
     const DEPTH: usize = 100_000;
     let diagnostics = on_default_stack(|| {
-        let text = "vrrp_instance X ".to_string() + &"{ ".repeat(DEPTH) + &"} ".repeat(DEPTH);
+        let text = "virtual_server 192.0.2.1 25 { real_server 192.0.2.2 25 { SMTP_CHECK { "
+            .to_string()
+            + &"host { ".repeat(DEPTH)
+            + &"} ".repeat(DEPTH + 3);
         load_text(&text).diagnostics
     });
     assert!(
@@ -377,4 +390,31 @@ fn unbalanced_braces_are_reported() {
     let extra = extra.unwrap_or_else(|| panic!("no extra-brace diagnostic"));
     assert_eq!(extra.line(), Some(3));
     assert_ne!(loaded.exit_code(), 0);
+}
+
+/// Each `$A=$A$A` line doubles the value, so a few hundred bytes ask for gigabytes: 32
+/// doublings abort the process on an allocation failure, keepalived 2.2.7 reads the same
+/// file in milliseconds. Here only 22 doublings (a 32 MiB value), so that running the
+/// ignored test is harmless; it states what a fix should give: the expansion stays bounded.
+#[test]
+#[ignore = "known weakness: $NAME expansion is unbounded (exponential with $A=$A$A lines)"]
+fn parameter_expansion_is_bounded() {
+    let text = "$A=xxxxxxxx\n".to_string()
+        + &"$A=$A$A\n".repeat(22)
+        + "global_defs {\n    router_id $A\n}\n";
+    assert!(text.len() < 300);
+    let loaded = load_text(&text);
+    check_diagnostics(&loaded);
+    let router_id = loaded
+        .config
+        .global
+        .router_id
+        .as_deref()
+        .unwrap_or_default();
+    assert!(
+        router_id.len() <= 1 << 20,
+        "a {}-byte config expanded to a {}-byte router_id",
+        text.len(),
+        router_id.len()
+    );
 }

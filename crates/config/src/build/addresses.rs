@@ -76,7 +76,7 @@ fn address_line(cx: &mut Cx<'_>, item: &Statement, is_static: bool) -> Option<Ip
                 let Some(value) = words.next() else {
                     cx.error(
                         &item.location,
-                        format!("{option} requires a value for ip address {text}"),
+                        format!("No {option} parameter specified for {text}"),
                     );
                     break;
                 };
@@ -98,10 +98,13 @@ fn address_line(cx: &mut Cx<'_>, item: &Statement, is_static: bool) -> Option<Ip
                         Err(_) if value == "+" || value == "-" => {
                             vip.other.push(format!("brd {value}"))
                         }
-                        Err(_) => cx.error(
-                            &item.location,
-                            format!("Invalid broadcast address '{value}' for ip address {text}"),
-                        ),
+                        Err(_) => {
+                            cx.error(
+                                &item.location,
+                                format!("VRRP is trying to assign invalid broadcast {value}. skipping VIP..."),
+                            );
+                            return None;
+                        }
                     },
                 }
             }

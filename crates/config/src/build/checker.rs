@@ -150,7 +150,7 @@ fn service_key(cx: &mut Cx<'_>, stmt: &Statement) -> Option<ServiceKey> {
     if key.is_none() {
         cx.error(
             &stmt.location,
-            format!("Invalid virtual_server '{}'", args.join(" ")),
+            format!("Invalid virtual server IP address/port {}", args.join("/")),
         );
     }
     key
@@ -158,9 +158,10 @@ fn service_key(cx: &mut Cx<'_>, stmt: &Statement) -> Option<ServiceKey> {
 
 /// Reads a virtual_server block.
 pub fn virtual_server(cx: &mut Cx<'_>, stmt: &Statement) -> Option<VirtualServer> {
-    let key = service_key(cx, stmt);
+    // keepalived skips the whole block of a virtual server it cannot parse.
+    let key = service_key(cx, stmt)?;
     let mut vs = VirtualServer {
-        key: key.clone().unwrap_or(ServiceKey::Fwmark(0)),
+        key,
         location: stmt.location.clone(),
         delay_loop: 60.0,
         lb_algo: None,
@@ -216,7 +217,7 @@ pub fn virtual_server(cx: &mut Cx<'_>, stmt: &Statement) -> Option<VirtualServer
             _ => cx.unknown(item, VS_KEYWORDS),
         }
     }
-    key.map(|_| vs)
+    Some(vs)
 }
 
 fn real_server(cx: &mut Cx<'_>, stmt: &Statement) -> Option<RealServer> {
@@ -226,7 +227,7 @@ fn real_server(cx: &mut Cx<'_>, stmt: &Statement) -> Option<RealServer> {
     let (Some(address), Some(port)) = (address, port) else {
         cx.error(
             &stmt.location,
-            format!("Invalid real_server '{}'", args.join(" ")),
+            format!("Invalid real server ip address/port {}", args.join("/")),
         );
         return None;
     };

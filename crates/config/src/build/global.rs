@@ -184,9 +184,7 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement, global: &mut GlobalDefs) {
                         Ok(a) if a.is_multicast() => global.vrrp_mcast_group4 = a,
                         _ => cx.error(
                             &item.location,
-                            format!(
-                                "vrrp_mcast_group4 '{text}' is not a valid IPv4 multicast address"
-                            ),
+                            format!("vrrp_mcast_group4 [{text}] is not multicast. Skipping"),
                         ),
                     }
                 }
@@ -197,9 +195,7 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement, global: &mut GlobalDefs) {
                         Ok(a) if a.is_multicast() => global.vrrp_mcast_group6 = a,
                         _ => cx.error(
                             &item.location,
-                            format!(
-                                "vrrp_mcast_group6 '{text}' is not a valid IPv6 multicast address"
-                            ),
+                            format!("vrrp_mcast_group6 [{text}] is not multicast. Skipping"),
                         ),
                     }
                 }

@@ -209,7 +209,17 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement) -> Option<VrrpInstance> {
                 .extend(addresses::address_block(cx, item, false)),
             "virtual_routes" => inst.virtual_routes.extend(addresses::route_block(cx, item)),
             "virtual_rules" => inst.virtual_rules.extend(addresses::rule_block(cx, item)),
-            "track_interface" => inst.track_interfaces.extend(cx.track_list(item, &name)),
+            "track_interface" => {
+                for tracked in cx.track_list(item, &name) {
+                    if !cx.host.interface_exists(&tracked.name) {
+                        cx.warning(
+                            &tracked.location,
+                            format!("({name}) tracked interface {} doesn't exist", tracked.name),
+                        );
+                    }
+                    inst.track_interfaces.push(tracked);
+                }
+            }
             "track_script" => inst.track_scripts.extend(cx.track_list(item, &name)),
             "track_file" => inst.track_files.extend(cx.track_list(item, &name)),
             "track_process" => inst.track_processes.extend(cx.track_list(item, &name)),
@@ -220,7 +230,7 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement) -> Option<VrrpInstance> {
                         Ok(a) => inst.unicast_src_ip = Some(a),
                         Err(_) => cx.error(
                             &item.location,
-                            format!("({name}) invalid {keyword} '{text}'"),
+                            format!("Configuration error: VRRP instance[{name}] malformed src address[{text}]. Skipping..."),
                         ),
                     }
                 }
@@ -231,7 +241,7 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement) -> Option<VrrpInstance> {
                         Ok(a) => inst.unicast_peers.push(a),
                         Err(_) => cx.error(
                             &peer.location,
-                            format!("({name}) invalid unicast peer '{}'", peer.keyword()),
+                            format!("Configuration error: VRRP instance[{name}] malformed unicast peer address[{}]. Skipping...", peer.keyword()),
                         ),
                     }
                 }
