@@ -131,11 +131,11 @@ impl Builder<'_> {
 
     fn word(&mut self, word: Word, at: &Location) {
         self.missing_open(at);
-        if self.last == Last::OnLine {
-            if let Some(statement) = self.current().last_mut() {
-                statement.words.push(word);
-                return;
-            }
+        if self.last == Last::OnLine
+            && let Some(statement) = self.current().last_mut()
+        {
+            statement.words.push(word);
+            return;
         }
         self.current().push(Statement {
             location: at.clone(),
