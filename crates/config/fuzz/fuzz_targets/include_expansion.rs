@@ -24,7 +24,12 @@ fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(rest);
     let mut lines = text.split('\n');
     let mut config = String::new();
-    for (i, name) in PARAMS.iter().cycle().take(usize::from(count % 16)).enumerate() {
+    for (i, name) in PARAMS
+        .iter()
+        .cycle()
+        .take(usize::from(count % 16))
+        .enumerate()
+    {
         let value = lines.next().unwrap_or_default();
         // Alternate plain definitions, definitions under @ID / @^ID and ones that use others.
         match i % 4 {
