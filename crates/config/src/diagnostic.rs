@@ -44,12 +44,19 @@ pub struct Location {
     pub file: Arc<PathBuf>,
     /// 1-based line number in that file.
     pub line: u32,
+    /// Position of the line in reading order across all files (includes read in place).
+    pub order: u32,
 }
 
 impl Location {
     /// A location in `file` at 1-based `line`.
     pub fn new(file: Arc<PathBuf>, line: u32) -> Self {
-        Location { file, line }
+        Location { file, line, order: 0 }
+    }
+
+    /// A location that is the `order`-th line read overall.
+    pub fn at(file: Arc<PathBuf>, line: u32, order: u32) -> Self {
+        Location { file, line, order }
     }
 
     /// The file as a path.
@@ -121,11 +128,13 @@ pub fn exit_code(diagnostics: &[Diagnostic]) -> i32 {
 #[derive(Debug, Default)]
 pub struct Diagnostics {
     items: Vec<Diagnostic>,
+    syntax_error: bool,
 }
 
 impl Diagnostics {
     /// Records a diagnostic.
     pub fn push(&mut self, diagnostic: Diagnostic) {
+        self.syntax_error |= diagnostic.severity == Severity::Syntax;
         self.items.push(diagnostic);
     }
 
@@ -145,6 +154,11 @@ impl Diagnostics {
             Some(location.clone()),
             message,
         ));
+    }
+
+    /// Whether a missing required value has been reported: keepalived stops reading there.
+    pub fn has_syntax_error(&self) -> bool {
+        self.syntax_error
     }
 
     /// The diagnostics in the order they were found.

@@ -1,7 +1,8 @@
 //! What validation needs to know about the machine: interfaces, users and script files.
 //! Behind a trait so tests can describe a host instead of reading the real one.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
+use std::sync::OnceLock;
 use std::path::Path;
 
 /// Facts about the host that `keepalived -t` checks a configuration against.
@@ -31,18 +32,24 @@ pub struct FileStatus {
     pub is_file: bool,
 }
 
-/// The machine we run on.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct RealHost;
+/// The machine we run on. Interface names are read once from /sys/class/net, on first use:
+/// a configuration names the same few interfaces thousands of times.
+#[derive(Debug, Default)]
+pub struct RealHost {
+    interfaces: OnceLock<HashSet<String>>,
+}
 
 impl Host for RealHost {
     fn interface_exists(&self, name: &str) -> bool {
-        // Interface names never contain '/', so this cannot escape /sys/class/net.
-        !name.is_empty()
-            && !name.contains('/')
-            && name != "."
-            && name != ".."
-            && Path::new("/sys/class/net").join(name).exists()
+        self.interfaces
+            .get_or_init(|| {
+                std::fs::read_dir("/sys/class/net")
+                    .map(|dir| {
+                        dir.flatten().filter_map(|e| e.file_name().into_string().ok()).collect()
+                    })
+                    .unwrap_or_default()
+            })
+            .contains(name)
     }
 
     fn user(&self, name: &str) -> Option<(u32, u32)> {
@@ -120,7 +127,7 @@ impl Host for FakeHost {
     }
 
     fn file_status(&self, path: &Path) -> Option<FileStatus> {
-        RealHost.file_status(path)
+        RealHost::default().file_status(path)
     }
 
     fn short_hostname(&self) -> String {

@@ -11,9 +11,9 @@ use nom::combinator::{map, opt, value};
 use nom::sequence::{delimited, preceded};
 use nom::{IResult, Parser};
 
-/// One token of a configuration line.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Token {
+/// One token of a configuration line, borrowed from the line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Token<'a> {
     /// `{`
     Open,
     /// `}`
@@ -21,70 +21,63 @@ pub enum Token {
     /// A word, or the inside of a `"…"` string.
     Word {
         /// The text (without the quotes for a quoted string).
-        text: String,
+        text: &'a str,
         /// Whether it was written in double quotes.
         quoted: bool,
     },
 }
 
-fn quoted(input: &str) -> IResult<&str, Token> {
+fn quoted(input: &str) -> IResult<&str, Token<'_>> {
     map(
         delimited(char('"'), take_till(|c| c == '"'), opt(char('"'))),
-        |s: &str| Token::Word {
-            text: s.to_string(),
-            quoted: true,
-        },
+        |text: &str| Token::Word { text, quoted: true },
     )
     .parse(input)
 }
 
-fn bare_word(input: &str) -> IResult<&str, Token> {
+fn bare_word(input: &str) -> IResult<&str, Token<'_>> {
     map(
         take_till1(|c: char| c.is_whitespace() || c == '{' || c == '}' || c == '"'),
-        |s: &str| Token::Word {
-            text: s.to_string(),
-            quoted: false,
-        },
+        |text: &str| Token::Word { text, quoted: false },
     )
     .parse(input)
 }
 
-fn token(input: &str) -> IResult<&str, Token> {
+fn token(input: &str) -> IResult<&str, Token<'_>> {
     preceded(
         multispace0,
-        alt((
-            value(Token::Open, char('{')),
-            value(Token::Close, char('}')),
-            quoted,
-            bare_word,
-        )),
+        alt((value(Token::Open, char('{')), value(Token::Close, char('}')), quoted, bare_word)),
     )
     .parse(input)
 }
 
 /// Whether a line has a `"` that is never closed.
 pub fn has_unterminated_quote(line: &str) -> bool {
-    line.chars().filter(|c| *c == '"').count() % 2 == 1
+    line.bytes().filter(|b| *b == b'"').count() % 2 == 1
 }
 
-/// Tokenises a line that has already had its comment removed.
-pub fn tokenize(line: &str) -> Vec<Token> {
-    let mut tokens = Vec::new();
+/// The tokens of a line that has already had its comment removed, one at a time.
+pub fn tokens(line: &str) -> impl Iterator<Item = Token<'_>> {
     let mut rest = line;
-    while let Ok((next, tok)) = token(rest) {
-        tokens.push(tok);
+    std::iter::from_fn(move || {
+        let (next, tok) = token(rest).ok()?;
         rest = next;
-    }
-    tokens
+        Some(tok)
+    })
+}
+
+/// All tokens of a line.
+pub fn tokenize(line: &str) -> Vec<Token<'_>> {
+    tokens(line).collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn w(s: &str) -> Token {
+    fn w(s: &str) -> Token<'_> {
         Token::Word {
-            text: s.into(),
+            text: s,
             quoted: false,
         }
     }
@@ -109,7 +102,7 @@ mod tests {
             vec![
                 w("script"),
                 Token::Word {
-                    text: "/bin/check -h 1 { x }".into(),
+                    text: "/bin/check -h 1 { x }",
                     quoted: true
                 }
             ]
@@ -123,7 +116,7 @@ mod tests {
             vec![
                 w("auth_pass"),
                 Token::Word {
-                    text: "abc def".into(),
+                    text: "abc def",
                     quoted: true
                 }
             ]

@@ -28,6 +28,7 @@ pub use host::{FakeHost, Host, RealHost};
 pub use model::Config;
 
 use diagnostic::Diagnostics;
+use diagnostic::Location;
 use source::SourceReader;
 
 /// How to read a configuration.
@@ -69,53 +70,54 @@ impl Loaded {
 
 /// Reads the configuration file at `path` and everything it includes.
 pub fn load(path: &Path, options: &LoadOptions<'_>) -> Loaded {
-    let mut diagnostics = Diagnostics::default();
-    let lines = SourceReader::new(&options.config_id, &mut diagnostics)
-        .all_config(options.all_config)
-        .read_file(path);
-    finish(&lines, options, diagnostics)
+    load_with(options, |reader| reader.read_file(path))
 }
 
 /// Reads configuration text as if it were the file `name`.
 pub fn load_str(text: &str, name: &Path, options: &LoadOptions<'_>) -> Loaded {
+    load_with(options, |reader| reader.read_str(text, name))
+}
+
+/// The pipeline: each line goes from the reader to the tree builder, and each finished
+/// top-level block straight into the model, so only one block's tree exists at a time.
+fn load_with(options: &LoadOptions<'_>, read: impl FnOnce(SourceReader<'_, '_>)) -> Loaded {
     let mut diagnostics = Diagnostics::default();
-    let lines = SourceReader::new(&options.config_id, &mut diagnostics)
-        .all_config(options.all_config)
-        .read_str(text, name);
-    finish(&lines, options, diagnostics)
-}
-
-fn finish(
-    lines: &[source::SourceLine],
-    options: &LoadOptions<'_>,
-    mut diagnostics: Diagnostics,
-) -> Loaded {
-    let top = tree::build(lines, &mut diagnostics);
-    let mut config = build::build(&top, options.host, &mut diagnostics);
-    validate::validate(&mut config, options.host, &mut diagnostics);
-    Loaded {
-        config,
-        diagnostics: stop_at_syntax_error(diagnostics.into_vec()),
+    let mut config = Config::default();
+    let mut tree = tree::Builder::default();
+    {
+        let mut sink = |location: &Location, text: &str, diagnostics: &mut Diagnostics| {
+            tree.feed(location, text, diagnostics);
+            let complete = tree.take_complete();
+            if !complete.is_empty() {
+                build::build_into(&complete, options.host, diagnostics, &mut config);
+            }
+        };
+        let reader = SourceReader::new(&options.config_id, &mut diagnostics, &mut sink)
+            .all_config(options.all_config);
+        read(reader);
     }
+    let rest = tree.finish(&mut diagnostics);
+    build::build_into(&rest, options.host, &mut diagnostics, &mut config);
+    validate::validate(&mut config, options.host, &mut diagnostics);
+    let mut diagnostics = stop_at_syntax_error(diagnostics.into_vec());
+    // Report in reading order; problems without a line come last, in the order found.
+    diagnostics.sort_by_key(|d| d.location.as_ref().map_or(u32::MAX, |l| l.order));
+    Loaded { config, diagnostics }
 }
 
-/// keepalived stops reading at a line that lacks a required value: only what it reported before
-/// that line (and the line itself) is kept.
+/// keepalived stops reading at a line that lacks a required value: only what it reported up to
+/// that line is kept.
 fn stop_at_syntax_error(diagnostics: Vec<Diagnostic>) -> Vec<Diagnostic> {
     let first_fatal = diagnostics
         .iter()
         .filter(|d| d.severity == Severity::Syntax)
-        .filter_map(|d| d.location.clone())
-        .min_by_key(|l| l.line);
+        .filter_map(|d| d.location.as_ref().map(|l| l.order))
+        .min();
     let Some(stop) = first_fatal else {
         return diagnostics;
     };
     diagnostics
         .into_iter()
-        .filter(|d| {
-            d.location
-                .as_ref()
-                .is_some_and(|l| l.file != stop.file || l.line <= stop.line)
-        })
+        .filter(|d| d.location.as_ref().is_some_and(|l| l.order <= stop))
         .collect()
 }

@@ -13,8 +13,9 @@ pub struct Config {
     pub global: GlobalDefs,
     /// `vrrp_script` blocks.
     pub scripts: Vec<VrrpScript>,
-    /// `vrrp_instance` blocks that are usable.
-    pub instances: Vec<VrrpInstance>,
+    /// `vrrp_instance` blocks that are usable. Boxed: an instance is large, and growing a
+    /// vector of 10,000 of them in place would hold two copies at the peak.
+    pub instances: Vec<Box<VrrpInstance>>,
     /// `vrrp_sync_group` blocks.
     pub sync_groups: Vec<SyncGroup>,
     /// `static_ipaddress` entries.

@@ -3,6 +3,7 @@
 //!
 //! This is the layer below the lexer: it knows files and lines, not keywords.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -11,6 +12,13 @@ use crate::diagnostic::{Diagnostic, Diagnostics, Location, Severity};
 
 /// How deep `include` may nest before we stop and report it.
 pub const MAX_INCLUDE_DEPTH: usize = 32;
+
+/// Longest text a `$NAME` expansion may produce on one line or in one parameter. keepalived's
+/// own lines are far shorter; this stops `$A=$A$A` chains from exhausting memory.
+pub const MAX_EXPANDED_LEN: usize = 64 * 1024;
+
+/// Largest configuration file read (a 10 MB file is fine; `/dev/zero` is not).
+pub const MAX_FILE_LEN: u64 = 256 * 1024 * 1024;
 
 /// One line of configuration text after comment stripping and expansion.
 #[derive(Debug, Clone)]
@@ -21,26 +29,39 @@ pub struct SourceLine {
     pub text: String,
 }
 
-/// Reads configuration files and flattens them into [`SourceLine`]s.
-pub struct SourceReader<'a> {
+/// Where finished lines go, one at a time (location and text, comments removed, parameters
+/// expanded, never empty), with the diagnostics to report into.
+pub type LineSink<'s> = dyn FnMut(&Location, &str, &mut Diagnostics) + 's;
+
+/// Reads configuration files and hands their lines, in reading order, to a sink: the whole
+/// file is never held as lines, so memory stays flat however large the configuration.
+pub struct SourceReader<'a, 's> {
     config_id: &'a str,
     all_config: bool,
     params: HashMap<String, String>,
     stack: Vec<PathBuf>,
-    lines: Vec<SourceLine>,
+    /// Lines handed out so far, across all files: the next line's [`Location::order`].
+    order: u32,
     diagnostics: &'a mut Diagnostics,
+    sink: &'a mut LineSink<'s>,
 }
 
-impl<'a> SourceReader<'a> {
-    /// A reader that keeps `@ID` lines for `config_id` and reports into `diagnostics`.
-    pub fn new(config_id: &'a str, diagnostics: &'a mut Diagnostics) -> Self {
+impl<'a, 's> SourceReader<'a, 's> {
+    /// A reader that keeps `@ID` lines for `config_id`, reports into `diagnostics` and gives
+    /// every line to `sink`.
+    pub fn new(
+        config_id: &'a str,
+        diagnostics: &'a mut Diagnostics,
+        sink: &'a mut LineSink<'s>,
+    ) -> Self {
         SourceReader {
             config_id,
             all_config: false,
             params: HashMap::new(),
             stack: Vec::new(),
-            lines: Vec::new(),
+            order: 0,
             diagnostics,
+            sink,
         }
     }
 
@@ -52,38 +73,41 @@ impl<'a> SourceReader<'a> {
     }
 
     /// Reads the top-level file. A file that cannot be read is a fatal diagnostic.
-    pub fn read_file(mut self, path: &Path) -> Vec<SourceLine> {
-        match std::fs::read(path) {
-            Ok(bytes) => {
-                let text = String::from_utf8_lossy(&bytes);
+    pub fn read_file(mut self, path: &Path) {
+        match read_config_file(path) {
+            Ok(text) => {
                 let canonical = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
                 self.read_text(&text, path, canonical);
             }
             Err(err) => self.diagnostics.push(Diagnostic::new(
                 Severity::Fatal,
                 None,
-                format!(
-                    "Configuration file '{}' cannot be read: {err}",
-                    path.display()
-                ),
+                format!("Configuration file '{}' cannot be read: {err}", path.display()),
             )),
         }
-        self.lines
     }
 
     /// Reads configuration text as if it were the file `name` (includes resolve against its
     /// directory).
-    pub fn read_str(mut self, text: &str, name: &Path) -> Vec<SourceLine> {
+    pub fn read_str(mut self, text: &str, name: &Path) {
         self.read_text(text, name, name.to_path_buf());
-        self.lines
+    }
+
+    /// Whether reading has stopped: keepalived stops at a line that lacks a required value.
+    fn halted(&self) -> bool {
+        self.diagnostics.has_syntax_error()
     }
 
     fn read_text(&mut self, text: &str, path: &Path, canonical: PathBuf) {
         let file = Arc::new(path.to_path_buf());
         self.stack.push(canonical);
         for (index, raw) in text.lines().enumerate() {
+            if self.halted() {
+                break;
+            }
             let line_no = u32::try_from(index + 1).unwrap_or(u32::MAX);
-            let location = Location::new(file.clone(), line_no);
+            self.order = self.order.saturating_add(1);
+            let location = Location::at(file.clone(), line_no, self.order);
             self.read_line(raw, &location);
         }
         self.stack.pop();
@@ -98,22 +122,25 @@ impl<'a> SourceReader<'a> {
             return;
         };
         if let Some((name, value)) = parse_definition(text) {
-            self.params
-                .insert(name.to_string(), self.expand(value.trim()));
+            if let Some(value) = self.expand(value.trim(), location) {
+                self.params.insert(name.to_string(), value.into_owned());
+            }
             return;
         }
-        let text = self.expand(text);
-        let mut words = text.split_whitespace();
+        let Some(text) = self.expand(text, location) else {
+            return;
+        };
         // A bare `include` is an unknown keyword to keepalived; leave it to the parser.
-        if words.next() == Some("include") && words.next().is_some() {
-            let pattern = text["include".len()..].trim().trim_matches('"');
-            self.include(pattern, location);
-            return;
+        if let Some(pattern) = text.strip_prefix("include")
+            && pattern.starts_with(char::is_whitespace)
+        {
+            let pattern = pattern.trim().trim_matches('"');
+            if !pattern.is_empty() {
+                self.include(pattern, location);
+                return;
+            }
         }
-        self.lines.push(SourceLine {
-            location: location.clone(),
-            text,
-        });
+        (self.sink)(location, &text, self.diagnostics);
     }
 
     /// Applies `@ID` (keep only on host ID) and `@^ID` (keep except on host ID).
@@ -137,9 +164,10 @@ impl<'a> SourceReader<'a> {
     }
 
     /// Replaces `$NAME` and `${NAME}` with defined parameters; undefined ones stay as written.
-    fn expand(&self, text: &str) -> String {
+    /// `None` (with a diagnostic) when the result would exceed [`MAX_EXPANDED_LEN`].
+    fn expand<'t>(&mut self, text: &'t str, location: &Location) -> Option<Cow<'t, str>> {
         if !text.contains('$') {
-            return text.to_string();
+            return Some(Cow::Borrowed(text));
         }
         let mut out = String::with_capacity(text.len());
         let mut rest = text;
@@ -159,6 +187,13 @@ impl<'a> SourceReader<'a> {
             };
             match self.params.get(name) {
                 Some(value) if !name.is_empty() => {
+                    if out.len() + value.len() > MAX_EXPANDED_LEN {
+                        self.diagnostics.error(
+                            location,
+                            format!("Expanding parameters makes this line longer than {MAX_EXPANDED_LEN} characters - ignoring it"),
+                        );
+                        return None;
+                    }
                     out.push_str(value);
                     rest = &after[consumed..];
                 }
@@ -169,7 +204,7 @@ impl<'a> SourceReader<'a> {
             }
         }
         out.push_str(rest);
-        out
+        Some(Cow::Owned(out))
     }
 
     fn include(&mut self, pattern: &str, location: &Location) {
@@ -232,11 +267,8 @@ impl<'a> SourceReader<'a> {
                 );
                 continue;
             }
-            match std::fs::read(&path) {
-                Ok(bytes) => {
-                    let text = String::from_utf8_lossy(&bytes).into_owned();
-                    self.read_text(&text, &path, canonical);
-                }
+            match read_config_file(&path) {
+                Ok(text) => self.read_text(&text, &path, canonical),
                 Err(err) => self.diagnostics.error(
                     location,
                     format!("Unable to open included file '{}': {err}", path.display()),
@@ -246,13 +278,34 @@ impl<'a> SourceReader<'a> {
     }
 }
 
+/// Reads a configuration file as text (invalid UTF-8 replaced): only regular files of at most
+/// [`MAX_FILE_LEN`] bytes, so a device or FIFO named by mistake cannot hang or exhaust memory.
+fn read_config_file(path: &Path) -> std::io::Result<String> {
+    use std::io::Read;
+    let file = std::fs::File::open(path)?;
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Err(std::io::Error::other("not a regular file"));
+    }
+    if meta.len() > MAX_FILE_LEN {
+        return Err(std::io::Error::other(format!("larger than {MAX_FILE_LEN} bytes")));
+    }
+    let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
+    file.take(MAX_FILE_LEN).read_to_end(&mut bytes)?;
+    Ok(match String::from_utf8(bytes) {
+        Ok(text) => text,
+        Err(err) => String::from_utf8_lossy(err.as_bytes()).into_owned(),
+    })
+}
+
 /// Removes a `#` or `!` comment that starts outside a double-quoted string.
 pub fn strip_comment(line: &str) -> &str {
     let mut in_quotes = false;
-    for (i, c) in line.char_indices() {
-        match c {
-            '"' => in_quotes = !in_quotes,
-            '#' | '!' if !in_quotes => return &line[..i],
+    for (i, byte) in line.bytes().enumerate() {
+        match byte {
+            b'"' => in_quotes = !in_quotes,
+            // ASCII bytes never occur inside a multi-byte UTF-8 sequence, so `i` is a boundary.
+            b'#' | b'!' if !in_quotes => return &line[..i],
             _ => {}
         }
     }
@@ -268,14 +321,24 @@ fn parse_definition(text: &str) -> Option<(&str, &str)> {
     valid.then(|| (name, &rest[eq + 1..]))
 }
 
+/// Reads `text` (as file `t.conf`) into a vector of lines: for tests of the layers above.
+#[cfg(test)]
+pub(crate) fn read_lines(text: &str, id: &str, diags: &mut Diagnostics) -> Vec<SourceLine> {
+    let mut lines = Vec::new();
+    let mut sink = |location: &Location, text: &str, _: &mut Diagnostics| {
+        lines.push(SourceLine { location: location.clone(), text: text.to_string() })
+    };
+    SourceReader::new(id, diags, &mut sink).read_str(text, Path::new("/nonexistent/k.conf"));
+    lines
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn read(text: &str, id: &str) -> (Vec<String>, Vec<Diagnostic>) {
         let mut diags = Diagnostics::default();
-        let lines =
-            SourceReader::new(id, &mut diags).read_str(text, Path::new("/nonexistent/k.conf"));
+        let lines = read_lines(text, id, &mut diags);
         (
             lines.into_iter().map(|l| l.text).collect(),
             diags.into_vec(),

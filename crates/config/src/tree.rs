@@ -4,7 +4,7 @@
 
 use crate::diagnostic::{Diagnostic, Diagnostics, Location, Severity};
 use crate::grammar::{BlockKind, child_block};
-use crate::lexer::{Token, has_unterminated_quote, tokenize};
+use crate::lexer::{Token, has_unterminated_quote, tokens};
 use crate::source::SourceLine;
 
 /// Blocks nested deeper than this are refused with one diagnostic. keepalived's own grammar
@@ -79,17 +79,77 @@ enum Last {
     AwaitingBlock,
 }
 
-struct Builder<'d> {
+/// Builds statements line by line and hands out each top-level statement as soon as it is
+/// complete, so a large configuration never exists as one whole tree.
+pub struct Builder {
     top: Vec<Statement>,
     levels: Vec<Level>,
     last: Last,
     /// Every `{` minus every `}`, ignored ones included, as keepalived counts them.
     brace_balance: i64,
     reported_depth: bool,
-    diagnostics: &'d mut Diagnostics,
+    last_location: Option<Location>,
 }
 
-impl Builder<'_> {
+impl Default for Builder {
+    fn default() -> Self {
+        Builder {
+            top: Vec::new(),
+            levels: Vec::new(),
+            last: Last::Closed,
+            brace_balance: 0,
+            reported_depth: false,
+            last_location: None,
+        }
+    }
+}
+
+impl Builder {
+    /// Adds one line.
+    pub fn feed(&mut self, location: &Location, text: &str, diagnostics: &mut Diagnostics) {
+        if has_unterminated_quote(text) {
+            diagnostics.error(location, "Unterminated quote - the string runs to the end of the line");
+        }
+        for token in tokens(text) {
+            match token {
+                Token::Word { text, quoted } => {
+                    self.word(Word { text: text.to_string(), quoted }, location, diagnostics)
+                }
+                Token::Open => self.open(location, diagnostics),
+                Token::Close => self.close(location, diagnostics),
+            }
+        }
+        self.end_of_line();
+        self.last_location = Some(location.clone());
+    }
+
+    /// The top-level statements that nothing read later can change.
+    pub fn take_complete(&mut self) -> Vec<Statement> {
+        if self.levels.is_empty() && self.last == Last::Closed {
+            std::mem::take(&mut self.top)
+        } else {
+            Vec::new()
+        }
+    }
+
+    /// Ends the input: closes open blocks and reports what is missing.
+    pub fn finish(mut self, diagnostics: &mut Diagnostics) -> Vec<Statement> {
+        if let Some(at) = self.last_location.take() {
+            self.missing_open(&at, diagnostics);
+        }
+        while let Some(level) = self.levels.pop() {
+            self.attach(level, None);
+        }
+        if self.brace_balance > 0 {
+            diagnostics.push(Diagnostic::new(
+                Severity::Error,
+                None,
+                format!("There are {} missing '}}'s or extra '{{'s", self.brace_balance),
+            ));
+        }
+        self.top
+    }
+
     fn kind(&self) -> BlockKind {
         self.levels.last().map_or(BlockKind::Top, |l| l.kind)
     }
@@ -121,31 +181,26 @@ impl Builder<'_> {
     }
 
     /// A token other than `{` arrived while a block keyword waited for its `{`.
-    fn missing_open(&mut self, at: &Location) {
+    fn missing_open(&mut self, at: &Location, diagnostics: &mut Diagnostics) {
         if self.last == Last::AwaitingBlock {
-            self.diagnostics
-                .error(at, "Missing '{' at beginning of configuration block");
+            diagnostics.error(at, "Missing '{' at beginning of configuration block");
             self.last = Last::Closed;
         }
     }
 
-    fn word(&mut self, word: Word, at: &Location) {
-        self.missing_open(at);
+    fn word(&mut self, word: Word, at: &Location, diagnostics: &mut Diagnostics) {
+        self.missing_open(at, diagnostics);
         if self.last == Last::OnLine
             && let Some(statement) = self.current().last_mut()
         {
             statement.words.push(word);
             return;
         }
-        self.current().push(Statement {
-            location: at.clone(),
-            words: vec![word],
-            block: None,
-        });
+        self.current().push(Statement { location: at.clone(), words: vec![word], block: None });
         self.last = Last::OnLine;
     }
 
-    fn open(&mut self, at: &Location) {
+    fn open(&mut self, at: &Location, diagnostics: &mut Diagnostics) {
         self.brace_balance += 1;
         let child = match self.last {
             Last::OnLine | Last::AwaitingBlock => self.awaiting_block_keyword(),
@@ -153,113 +208,64 @@ impl Builder<'_> {
         };
         self.last = Last::Closed;
         let Some(kind) = child else {
-            self.diagnostics.error(at, "Unexpected '{' - ignoring");
+            diagnostics.error(at, "Unexpected '{' - ignoring");
             return;
         };
         if self.levels.len() >= MAX_NESTING {
             if !self.reported_depth {
                 self.reported_depth = true;
-                self.diagnostics.error(
+                diagnostics.error(
                     at,
                     format!("Blocks nested deeper than {MAX_NESTING} levels - ignoring"),
                 );
             }
             return;
         }
-        self.levels.push(Level {
-            kind,
-            items: Vec::new(),
-            open: at.clone(),
-        });
+        self.levels.push(Level { kind, items: Vec::new(), open: at.clone() });
     }
 
-    fn close(&mut self, at: &Location) {
-        self.missing_open(at);
+    fn close(&mut self, at: &Location, diagnostics: &mut Diagnostics) {
+        self.missing_open(at, diagnostics);
         self.last = Last::Closed;
         self.brace_balance -= 1;
         if self.brace_balance < 0 {
-            self.diagnostics.error(at, "Extra '}' found");
+            diagnostics.error(at, "Extra '}' found");
             self.brace_balance = 0;
         }
         match self.levels.pop() {
             Some(level) => self.attach(level, Some(at.clone())),
-            None => self.diagnostics.error(at, "Unknown keyword '}'"),
+            None => diagnostics.error(at, "Unknown keyword '}'"),
         }
     }
 
     /// Gives a finished block to the statement that opened it.
     fn attach(&mut self, level: Level, close: Option<Location>) {
-        let block = Block {
-            kind: level.kind,
-            open: level.open,
-            close,
-            items: level.items,
-        };
+        let block = Block { kind: level.kind, open: level.open, close, items: level.items };
         if let Some(owner) = self.current().last_mut() {
             owner.block = Some(block);
         }
-    }
-
-    fn finish(mut self, end: Option<&Location>) -> Vec<Statement> {
-        if let Some(at) = end {
-            self.missing_open(at);
-        }
-        while let Some(level) = self.levels.pop() {
-            self.attach(level, None);
-        }
-        if self.brace_balance > 0 {
-            self.diagnostics.push(Diagnostic::new(
-                Severity::Error,
-                None,
-                format!(
-                    "There are {} missing '}}'s or extra '{{'s",
-                    self.brace_balance
-                ),
-            ));
-        }
-        self.top
     }
 }
 
 /// Turns source lines into the top-level statements, reporting brace problems.
 pub fn build(lines: &[SourceLine], diagnostics: &mut Diagnostics) -> Vec<Statement> {
-    let mut builder = Builder {
-        top: Vec::new(),
-        levels: Vec::new(),
-        last: Last::Closed,
-        brace_balance: 0,
-        reported_depth: false,
-        diagnostics,
-    };
+    let mut builder = Builder::default();
+    let mut top = Vec::new();
     for line in lines {
-        if has_unterminated_quote(&line.text) {
-            builder.diagnostics.error(
-                &line.location,
-                "Unterminated quote - the string runs to the end of the line",
-            );
-        }
-        for token in tokenize(&line.text) {
-            match token {
-                Token::Word { text, quoted } => builder.word(Word { text, quoted }, &line.location),
-                Token::Open => builder.open(&line.location),
-                Token::Close => builder.close(&line.location),
-            }
-        }
-        builder.end_of_line();
+        builder.feed(&line.location, &line.text, diagnostics);
+        top.extend(builder.take_complete());
     }
-    let end = lines.last().map(|l| l.location.clone());
-    builder.finish(end.as_ref())
+    top.extend(builder.finish(diagnostics));
+    top
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::source::SourceReader;
-    use std::path::Path;
 
     fn tree(text: &str) -> (Vec<Statement>, Vec<Diagnostic>) {
         let mut diags = Diagnostics::default();
-        let lines = SourceReader::new("h", &mut diags).read_str(text, Path::new("t.conf"));
+        let lines = crate::source::read_lines(text, "h", &mut diags);
         let top = build(&lines, &mut diags);
         (top, diags.into_vec())
     }

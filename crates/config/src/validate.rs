@@ -247,17 +247,14 @@ fn address_owner_weights(config: &mut Config, diagnostics: &mut Diagnostics) {
 /// Two instances may not share a VRID on one interface and address family (RFC 3768
 /// section 5.3.3: the VRID names the virtual router on the LAN).
 fn duplicate_vrids(config: &Config, diagnostics: &mut Diagnostics) {
-    let mut seen: HashMap<(String, u8, bool), &str> = HashMap::new();
+    let mut seen: HashMap<(&str, u8, bool), &str> = HashMap::new();
     for inst in config.instances.iter().filter(|i| i.virtual_router_id != 0) {
-        let interface = inst
-            .interface
-            .clone()
-            .unwrap_or_else(|| config.global.default_interface.clone());
+        let interface = inst.interface.as_deref().unwrap_or(&config.global.default_interface);
         let ipv6 = inst
             .virtual_ipaddresses
             .first()
             .is_some_and(|a| a.address.is_ipv6());
-        let key = (interface.clone(), inst.virtual_router_id, ipv6);
+        let key = (interface, inst.virtual_router_id, ipv6);
         if let Some(other) = seen.insert(key, &inst.name) {
             let family = if ipv6 { "IPv6" } else { "IPv4" };
             unlocated(

@@ -110,8 +110,11 @@ pub fn closest<'k>(word: &str, known: &[&'k str]) -> Option<&'k str> {
     if let Some(k) = known.iter().find(|k| k.eq_ignore_ascii_case(word)) {
         return Some(k);
     }
+    // Two edits cannot bridge a larger difference in length; this also keeps hostile
+    // megabyte-long words cheap.
     known
         .iter()
+        .filter(|k| k.len().abs_diff(word.len()) <= 2)
         .map(|k| (edit_distance(&word.to_ascii_lowercase(), k), *k))
         .filter(|(d, _)| *d <= 2)
         .min_by_key(|(d, _)| *d)

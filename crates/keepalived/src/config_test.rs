@@ -11,7 +11,7 @@ use crate::cli::Cli;
 
 /// Reads `path` against this host with the given config id.
 pub fn load_config(path: &Path, config_id: Option<&str>, all_config: bool) -> Loaded {
-    let host = RealHost;
+    let host = RealHost::default();
     let mut options = LoadOptions::for_host(&host);
     options.all_config = all_config;
     if let Some(id) = config_id {

@@ -22,7 +22,8 @@ const FLAG_ADDRESS_OPTIONS: &[&str] = &[
 
 /// Reads every line of an address block. `is_static` only changes the wording of messages.
 pub fn address_block(cx: &mut Cx<'_>, stmt: &Statement, is_static: bool) -> Vec<IpAddress> {
-    let mut out = Vec::new();
+    // Sized up front: thousands of instances each keep their list for the whole run.
+    let mut out = Vec::with_capacity(cx.block(stmt).len());
     for item in cx.block(stmt) {
         if let Some(address) = address_line(cx, item, is_static) {
             out.push(address);

@@ -210,7 +210,9 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement) -> Option<VrrpInstance> {
             "virtual_routes" => inst.virtual_routes.extend(addresses::route_block(cx, item)),
             "virtual_rules" => inst.virtual_rules.extend(addresses::rule_block(cx, item)),
             "track_interface" => {
-                for tracked in cx.track_list(item, &name) {
+                let tracked_list = cx.track_list(item, &name);
+                inst.track_interfaces.reserve_exact(tracked_list.len());
+                for tracked in tracked_list {
                     if !cx.host.interface_exists(&tracked.name) {
                         cx.warning(
                             &tracked.location,

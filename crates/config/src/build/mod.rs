@@ -38,12 +38,15 @@ pub const TOP_LEVEL_KEYWORDS: &[&str] = &[
     "use_pid_dir",
 ];
 
-/// Builds the typed configuration from the top-level statements.
-pub fn build(top: &[Statement], host: &dyn Host, diagnostics: &mut Diagnostics) -> Config {
+/// Adds the meaning of complete top-level statements to `config`.
+pub fn build_into(
+    top: &[Statement],
+    host: &dyn Host,
+    diagnostics: &mut Diagnostics,
+    config: &mut Config,
+) {
     let mut cx = Cx { diagnostics, host };
-    let mut config = Config::default();
-    build_top(&mut cx, top, &mut config);
-    config
+    build_top(&mut cx, top, config);
 }
 
 fn build_top(cx: &mut Cx<'_>, items: &[Statement], config: &mut Config) {
@@ -51,7 +54,7 @@ fn build_top(cx: &mut Cx<'_>, items: &[Statement], config: &mut Config) {
         match stmt.keyword() {
             "global_defs" => global::build(cx, stmt, &mut config.global),
             "vrrp_script" => config.scripts.extend(script::build(cx, stmt)),
-            "vrrp_instance" => config.instances.extend(instance::build(cx, stmt)),
+            "vrrp_instance" => config.instances.extend(instance::build(cx, stmt).map(Box::new)),
             "vrrp_sync_group" => config.sync_groups.extend(sync_group::build(cx, stmt)),
             "static_ipaddress" => config
                 .static_addresses
@@ -286,7 +289,7 @@ impl Cx<'_> {
     /// A list of tracked objects: `NAME [weight W [reverse]]` lines. A weight of ±254 is
     /// clamped to ±253; beyond that the entry is ignored (keepalived's rules).
     pub(crate) fn track_list(&mut self, stmt: &Statement, owner: &str) -> Vec<TrackRef> {
-        let mut out = Vec::new();
+        let mut out = Vec::with_capacity(self.block(stmt).len());
         for item in self.block(stmt) {
             let name = item.keyword();
             let mut args = item.arg_texts();
