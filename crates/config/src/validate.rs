@@ -94,17 +94,20 @@ fn tracked_scripts_exist(config: &mut Config, diagnostics: &mut Diagnostics) {
 
 /// A second vrrp_instance with a name already used is dropped.
 fn duplicate_instance_names(config: &mut Config, diagnostics: &mut Diagnostics) {
-    let mut seen = HashSet::new();
-    config.instances.retain(|inst| {
-        let first = seen.insert(inst.name.clone());
+    let mut seen = HashSet::with_capacity(config.instances.len());
+    let mut keep = Vec::with_capacity(config.instances.len());
+    for inst in &config.instances {
+        let first = seen.insert(inst.name.as_str());
         if !first {
             diagnostics.error(
                 &inst.location,
                 format!("vrrp instance {} already defined", inst.name),
             );
         }
-        first
-    });
+        keep.push(first);
+    }
+    let mut keep = keep.into_iter();
+    config.instances.retain(|_| keep.next().unwrap_or(true));
 }
 
 /// All of an instance's VIPs share one address family: IPv6 with `native_ipv6`, else the
@@ -247,7 +250,7 @@ fn address_owner_weights(config: &mut Config, diagnostics: &mut Diagnostics) {
 /// Two instances may not share a VRID on one interface and address family (RFC 3768
 /// section 5.3.3: the VRID names the virtual router on the LAN).
 fn duplicate_vrids(config: &Config, diagnostics: &mut Diagnostics) {
-    let mut seen: HashMap<(&str, u8, bool), &str> = HashMap::new();
+    let mut seen: HashMap<(&str, u8, bool), &str> = HashMap::with_capacity(config.instances.len());
     for inst in config.instances.iter().filter(|i| i.virtual_router_id != 0) {
         let interface = inst.interface.as_deref().unwrap_or(&config.global.default_interface);
         let ipv6 = inst
@@ -271,6 +274,9 @@ fn duplicate_vrids(config: &Config, diagnostics: &mut Diagnostics) {
 
 /// Sync groups may only name instances that exist.
 fn sync_group_members(config: &Config, diagnostics: &mut Diagnostics) {
+    if config.sync_groups.is_empty() {
+        return;
+    }
     let instances: HashSet<&str> = config.instances.iter().map(|i| i.name.as_str()).collect();
     for group in &config.sync_groups {
         for member in &group.instances {
