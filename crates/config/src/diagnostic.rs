@@ -51,7 +51,11 @@ pub struct Location {
 impl Location {
     /// A location in `file` at 1-based `line`.
     pub fn new(file: Arc<PathBuf>, line: u32) -> Self {
-        Location { file, line, order: 0 }
+        Location {
+            file,
+            line,
+            order: 0,
+        }
     }
 
     /// A location that is the `order`-th line read overall.

@@ -2,8 +2,8 @@
 //! Behind a trait so tests can describe a host instead of reading the real one.
 
 use std::collections::{BTreeSet, HashSet};
-use std::sync::OnceLock;
 use std::path::Path;
+use std::sync::OnceLock;
 
 /// Facts about the host that `keepalived -t` checks a configuration against.
 pub trait Host {
@@ -45,7 +45,9 @@ impl Host for RealHost {
             .get_or_init(|| {
                 std::fs::read_dir("/sys/class/net")
                     .map(|dir| {
-                        dir.flatten().filter_map(|e| e.file_name().into_string().ok()).collect()
+                        dir.flatten()
+                            .filter_map(|e| e.file_name().into_string().ok())
+                            .collect()
                     })
                     .unwrap_or_default()
             })

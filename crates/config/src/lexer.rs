@@ -38,7 +38,10 @@ fn quoted(input: &str) -> IResult<&str, Token<'_>> {
 fn bare_word(input: &str) -> IResult<&str, Token<'_>> {
     map(
         take_till1(|c: char| c.is_whitespace() || c == '{' || c == '}' || c == '"'),
-        |text: &str| Token::Word { text, quoted: false },
+        |text: &str| Token::Word {
+            text,
+            quoted: false,
+        },
     )
     .parse(input)
 }
@@ -46,7 +49,12 @@ fn bare_word(input: &str) -> IResult<&str, Token<'_>> {
 fn token(input: &str) -> IResult<&str, Token<'_>> {
     preceded(
         multispace0,
-        alt((value(Token::Open, char('{')), value(Token::Close, char('}')), quoted, bare_word)),
+        alt((
+            value(Token::Open, char('{')),
+            value(Token::Close, char('}')),
+            quoted,
+            bare_word,
+        )),
     )
     .parse(input)
 }

@@ -102,7 +102,10 @@ fn load_with(options: &LoadOptions<'_>, read: impl FnOnce(SourceReader<'_, '_>))
     let mut diagnostics = stop_at_syntax_error(diagnostics.into_vec());
     // Report in reading order; problems without a line come last, in the order found.
     diagnostics.sort_by_key(|d| d.location.as_ref().map_or(u32::MAX, |l| l.order));
-    Loaded { config, diagnostics }
+    Loaded {
+        config,
+        diagnostics,
+    }
 }
 
 /// keepalived stops reading at a line that lacks a required value: only what it reported up to

@@ -82,7 +82,10 @@ impl<'a, 's> SourceReader<'a, 's> {
             Err(err) => self.diagnostics.push(Diagnostic::new(
                 Severity::Fatal,
                 None,
-                format!("Configuration file '{}' cannot be read: {err}", path.display()),
+                format!(
+                    "Configuration file '{}' cannot be read: {err}",
+                    path.display()
+                ),
             )),
         }
     }
@@ -288,7 +291,9 @@ fn read_config_file(path: &Path) -> std::io::Result<String> {
         return Err(std::io::Error::other("not a regular file"));
     }
     if meta.len() > MAX_FILE_LEN {
-        return Err(std::io::Error::other(format!("larger than {MAX_FILE_LEN} bytes")));
+        return Err(std::io::Error::other(format!(
+            "larger than {MAX_FILE_LEN} bytes"
+        )));
     }
     let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
     file.take(MAX_FILE_LEN).read_to_end(&mut bytes)?;
@@ -326,7 +331,10 @@ fn parse_definition(text: &str) -> Option<(&str, &str)> {
 pub(crate) fn read_lines(text: &str, id: &str, diags: &mut Diagnostics) -> Vec<SourceLine> {
     let mut lines = Vec::new();
     let mut sink = |location: &Location, text: &str, _: &mut Diagnostics| {
-        lines.push(SourceLine { location: location.clone(), text: text.to_string() })
+        lines.push(SourceLine {
+            location: location.clone(),
+            text: text.to_string(),
+        })
     };
     SourceReader::new(id, diags, &mut sink).read_str(text, Path::new("/nonexistent/k.conf"));
     lines

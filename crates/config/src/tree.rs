@@ -108,13 +108,21 @@ impl Builder {
     /// Adds one line.
     pub fn feed(&mut self, location: &Location, text: &str, diagnostics: &mut Diagnostics) {
         if has_unterminated_quote(text) {
-            diagnostics.error(location, "Unterminated quote - the string runs to the end of the line");
+            diagnostics.error(
+                location,
+                "Unterminated quote - the string runs to the end of the line",
+            );
         }
         for token in tokens(text) {
             match token {
-                Token::Word { text, quoted } => {
-                    self.word(Word { text: text.to_string(), quoted }, location, diagnostics)
-                }
+                Token::Word { text, quoted } => self.word(
+                    Word {
+                        text: text.to_string(),
+                        quoted,
+                    },
+                    location,
+                    diagnostics,
+                ),
                 Token::Open => self.open(location, diagnostics),
                 Token::Close => self.close(location, diagnostics),
             }
@@ -144,7 +152,10 @@ impl Builder {
             diagnostics.push(Diagnostic::new(
                 Severity::Error,
                 None,
-                format!("There are {} missing '}}'s or extra '{{'s", self.brace_balance),
+                format!(
+                    "There are {} missing '}}'s or extra '{{'s",
+                    self.brace_balance
+                ),
             ));
         }
         self.top
@@ -196,7 +207,11 @@ impl Builder {
             statement.words.push(word);
             return;
         }
-        self.current().push(Statement { location: at.clone(), words: vec![word], block: None });
+        self.current().push(Statement {
+            location: at.clone(),
+            words: vec![word],
+            block: None,
+        });
         self.last = Last::OnLine;
     }
 
@@ -221,7 +236,11 @@ impl Builder {
             }
             return;
         }
-        self.levels.push(Level { kind, items: Vec::new(), open: at.clone() });
+        self.levels.push(Level {
+            kind,
+            items: Vec::new(),
+            open: at.clone(),
+        });
     }
 
     fn close(&mut self, at: &Location, diagnostics: &mut Diagnostics) {
@@ -240,7 +259,12 @@ impl Builder {
 
     /// Gives a finished block to the statement that opened it.
     fn attach(&mut self, level: Level, close: Option<Location>) {
-        let block = Block { kind: level.kind, open: level.open, close, items: level.items };
+        let block = Block {
+            kind: level.kind,
+            open: level.open,
+            close,
+            items: level.items,
+        };
         if let Some(owner) = self.current().last_mut() {
             owner.block = Some(block);
         }

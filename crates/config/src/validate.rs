@@ -252,7 +252,10 @@ fn address_owner_weights(config: &mut Config, diagnostics: &mut Diagnostics) {
 fn duplicate_vrids(config: &Config, diagnostics: &mut Diagnostics) {
     let mut seen: HashMap<(&str, u8, bool), &str> = HashMap::with_capacity(config.instances.len());
     for inst in config.instances.iter().filter(|i| i.virtual_router_id != 0) {
-        let interface = inst.interface.as_deref().unwrap_or(&config.global.default_interface);
+        let interface = inst
+            .interface
+            .as_deref()
+            .unwrap_or(&config.global.default_interface);
         let ipv6 = inst
             .virtual_ipaddresses
             .first()

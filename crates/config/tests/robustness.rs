@@ -460,7 +460,10 @@ fn parameter_expansion_is_bounded() {
     assert!(text.len() < 400);
     let loaded = load_text(&text);
     check_diagnostics(&loaded);
-    let capped = loaded.diagnostics.iter().find(|d| d.message.contains("longer than"));
+    let capped = loaded
+        .diagnostics
+        .iter()
+        .find(|d| d.message.contains("longer than"));
     let capped = capped.unwrap_or_else(|| panic!("no expansion diagnostic"));
     assert!(capped.line().is_some(), "{capped}");
     let router_id = loaded

@@ -54,7 +54,9 @@ fn build_top(cx: &mut Cx<'_>, items: &[Statement], config: &mut Config) {
         match stmt.keyword() {
             "global_defs" => global::build(cx, stmt, &mut config.global),
             "vrrp_script" => config.scripts.extend(script::build(cx, stmt)),
-            "vrrp_instance" => config.instances.extend(instance::build(cx, stmt).map(Box::new)),
+            "vrrp_instance" => config
+                .instances
+                .extend(instance::build(cx, stmt).map(Box::new)),
             "vrrp_sync_group" => config.sync_groups.extend(sync_group::build(cx, stmt)),
             "static_ipaddress" => config
                 .static_addresses
