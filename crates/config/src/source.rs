@@ -186,7 +186,10 @@ impl<'a, 's> SourceReader<'a, 's> {
                 let end = after
                     .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
                     .unwrap_or(after.len());
-                (&after[..end], end)
+                // keepalived replaces a plain `$NAME` only where it ends the word:
+                // `x$IF` is expanded, `$NET.8/24` and `"$IF"` are left as written.
+                let ends_word = after[end..].chars().next().is_none_or(char::is_whitespace);
+                (if ends_word { &after[..end] } else { "" }, end)
             };
             match self.params.get(name) {
                 Some(value) if !name.is_empty() => {
@@ -364,10 +367,17 @@ mod tests {
     #[test]
     fn parameters_expand_plain_and_braced() {
         let (lines, _) = read(
-            "$IF=eth0\n$PRIO=150\ninterface $IF\npriority ${PRIO}0 $UNDEF",
+            "$IF=eth0\n$PRIO=150\ninterface $IF\npriority ${PRIO}0 $UNDEF\nx$IF \"$IF\" $IF.1",
             "h",
         );
-        assert_eq!(lines, vec!["interface eth0", "priority 1500 $UNDEF"]);
+        assert_eq!(
+            lines,
+            vec![
+                "interface eth0",
+                "priority 1500 $UNDEF",
+                "xeth0 \"$IF\" $IF.1"
+            ]
+        );
     }
 
     #[test]
