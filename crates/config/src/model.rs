@@ -377,16 +377,8 @@ pub struct VrrpInstance {
     pub garp_master_refresh: Option<u32>,
     /// `garp_master_refresh_repeat`.
     pub garp_master_refresh_repeat: Option<u32>,
-    /// `notify_master`.
-    pub notify_master: Option<Command>,
-    /// `notify_backup`.
-    pub notify_backup: Option<Command>,
-    /// `notify_fault`.
-    pub notify_fault: Option<Command>,
-    /// `notify_stop`.
-    pub notify_stop: Option<Command>,
-    /// `notify` (gets four more arguments).
-    pub notify: Option<Command>,
+    /// `notify_master`, `notify_backup`, `notify_fault`, `notify_stop` and `notify`.
+    pub notify: NotifyScripts,
     /// `smtp_alert`.
     pub smtp_alert: Option<bool>,
     /// `version` (the global vrrp_version when unset).
@@ -413,31 +405,42 @@ pub struct VrrpInstance {
     pub other: Vec<RawSetting>,
 }
 
-impl VrrpInstance {
-    /// The notify commands that are set, in the order notify_master, notify_backup,
-    /// notify_fault, notify_stop, notify.
-    pub fn notify_commands(&self) -> impl Iterator<Item = &Command> {
-        [
-            &self.notify_master,
-            &self.notify_backup,
-            &self.notify_fault,
-            &self.notify_stop,
-            &self.notify,
-        ]
-        .into_iter()
-        .flatten()
-    }
+/// The notify commands of an instance or a sync group, run on state changes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NotifyScripts {
+    /// `notify_master`.
+    pub master: Option<Command>,
+    /// `notify_backup`.
+    pub backup: Option<Command>,
+    /// `notify_fault`.
+    pub fault: Option<Command>,
+    /// `notify_stop`.
+    pub stop: Option<Command>,
+    /// `notify`: gets four more arguments (type, name, state, priority).
+    pub generic: Option<Command>,
 }
 
-impl SyncGroup {
-    /// The notify commands that are set.
-    pub fn notify_commands(&self) -> impl Iterator<Item = &Command> {
+impl NotifyScripts {
+    /// The slot a notify keyword fills, or `None` if the keyword is not one of them.
+    pub fn slot(&mut self, keyword: &str) -> Option<&mut Option<Command>> {
+        Some(match keyword {
+            "notify_master" => &mut self.master,
+            "notify_backup" => &mut self.backup,
+            "notify_fault" => &mut self.fault,
+            "notify_stop" => &mut self.stop,
+            "notify" => &mut self.generic,
+            _ => return None,
+        })
+    }
+
+    /// The commands that are set.
+    pub fn iter(&self) -> impl Iterator<Item = &Command> {
         [
-            &self.notify_master,
-            &self.notify_backup,
-            &self.notify_fault,
-            &self.notify_stop,
-            &self.notify,
+            &self.master,
+            &self.backup,
+            &self.fault,
+            &self.stop,
+            &self.generic,
         ]
         .into_iter()
         .flatten()
@@ -453,16 +456,8 @@ pub struct SyncGroup {
     pub location: Location,
     /// `group { INSTANCES }`.
     pub instances: Vec<String>,
-    /// `notify_master`.
-    pub notify_master: Option<Command>,
-    /// `notify_backup`.
-    pub notify_backup: Option<Command>,
-    /// `notify_fault`.
-    pub notify_fault: Option<Command>,
-    /// `notify_stop`.
-    pub notify_stop: Option<Command>,
-    /// `notify`.
-    pub notify: Option<Command>,
+    /// `notify_master`, `notify_backup`, `notify_fault`, `notify_stop` and `notify`.
+    pub notify: NotifyScripts,
     /// `track_script`.
     pub track_scripts: Vec<TrackRef>,
     /// `track_interface`.

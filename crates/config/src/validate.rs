@@ -342,8 +342,8 @@ fn script_security(config: &Config, host: &dyn Host, diagnostics: &mut Diagnosti
         .iter()
         .filter(|s| !s.disabled)
         .filter_map(|s| s.command.as_ref())
-        .chain(config.instances.iter().flat_map(|i| i.notify_commands()))
-        .chain(config.sync_groups.iter().flat_map(|g| g.notify_commands()))
+        .chain(config.instances.iter().flat_map(|i| i.notify.iter()))
+        .chain(config.sync_groups.iter().flat_map(|g| g.notify.iter()))
         .any(exists);
     let check_scripts = config
         .virtual_servers

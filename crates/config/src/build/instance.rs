@@ -1,7 +1,7 @@
 //! `vrrp_instance NAME { … }`.
 
 use super::{Cx, addresses};
-use crate::model::{AuthType, Authentication, InitialState, VrrpInstance};
+use crate::model::{AuthType, Authentication, InitialState, NotifyScripts, VrrpInstance};
 use crate::tree::Statement;
 
 /// Keywords of vrrp_instance.
@@ -124,11 +124,7 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement) -> Option<VrrpInstance> {
         garp_master_repeat: None,
         garp_master_refresh: None,
         garp_master_refresh_repeat: None,
-        notify_master: None,
-        notify_backup: None,
-        notify_fault: None,
-        notify_stop: None,
-        notify: None,
+        notify: NotifyScripts::default(),
         smtp_alert: None,
         version: None,
         accept: None,
@@ -253,11 +249,12 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement) -> Option<VrrpInstance> {
             "garp_master_repeat" => inst.garp_master_repeat = cx.uint(item, 65535),
             "garp_master_refresh" => inst.garp_master_refresh = cx.uint(item, 65535),
             "garp_master_refresh_repeat" => inst.garp_master_refresh_repeat = cx.uint(item, 65535),
-            "notify_master" => inst.notify_master = cx.command(item),
-            "notify_backup" => inst.notify_backup = cx.command(item),
-            "notify_fault" => inst.notify_fault = cx.command(item),
-            "notify_stop" => inst.notify_stop = cx.command(item),
-            "notify" => inst.notify = cx.command(item),
+            "notify_master" | "notify_backup" | "notify_fault" | "notify_stop" | "notify" => {
+                let command = cx.command(item);
+                if let Some(slot) = inst.notify.slot(keyword) {
+                    *slot = command;
+                }
+            }
             "smtp_alert" => inst.smtp_alert = Some(cx.flag(item)),
             "version" => inst.version = cx.int(item, 2, 3).map(|v| v as u8),
             "accept" => inst.accept = Some(true),

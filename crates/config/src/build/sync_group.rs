@@ -1,7 +1,7 @@
 //! `vrrp_sync_group NAME { … }`.
 
 use super::Cx;
-use crate::model::SyncGroup;
+use crate::model::{NotifyScripts, SyncGroup};
 use crate::tree::Statement;
 
 const KEYWORDS: &[&str] = &[
@@ -29,11 +29,7 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement) -> Option<SyncGroup> {
         name,
         location: stmt.location.clone(),
         instances: Vec::new(),
-        notify_master: None,
-        notify_backup: None,
-        notify_fault: None,
-        notify_stop: None,
-        notify: None,
+        notify: NotifyScripts::default(),
         track_scripts: Vec::new(),
         track_interfaces: Vec::new(),
         track_files: Vec::new(),
@@ -44,11 +40,13 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement) -> Option<SyncGroup> {
     for item in cx.block(stmt) {
         match item.keyword() {
             "group" => group.instances = cx.word_list(item),
-            "notify_master" => group.notify_master = cx.command(item),
-            "notify_backup" => group.notify_backup = cx.command(item),
-            "notify_fault" => group.notify_fault = cx.command(item),
-            "notify_stop" => group.notify_stop = cx.command(item),
-            "notify" => group.notify = cx.command(item),
+            keyword @ ("notify_master" | "notify_backup" | "notify_fault" | "notify_stop"
+            | "notify") => {
+                let command = cx.command(item);
+                if let Some(slot) = group.notify.slot(keyword) {
+                    *slot = command;
+                }
+            }
             "track_script" => group.track_scripts = cx.track_list(item, &group.name.clone()),
             "track_interface" => group.track_interfaces = cx.track_list(item, &group.name.clone()),
             "track_file" => group.track_files = cx.track_list(item, &group.name.clone()),
