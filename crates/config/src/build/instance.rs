@@ -4,8 +4,8 @@ use super::{Cx, addresses};
 use crate::model::{AuthType, Authentication, InitialState, NotifyScripts, VrrpInstance};
 use crate::tree::Statement;
 
-/// Keywords of vrrp_instance.
-pub const KEYWORDS: &[&str] = &[
+/// Keywords of vrrp_instance that the model gives a meaning.
+const MODELLED: &[&str] = &[
     "state",
     "interface",
     "virtual_router_id",
@@ -23,7 +23,6 @@ pub const KEYWORDS: &[&str] = &[
     "track_script",
     "track_file",
     "track_process",
-    "track_bfd",
     "mcast_src_ip",
     "unicast_src_ip",
     "unicast_peer",
@@ -32,39 +31,23 @@ pub const KEYWORDS: &[&str] = &[
     "garp_master_repeat",
     "garp_master_refresh",
     "garp_master_refresh_repeat",
-    "garp_lower_prio_delay",
-    "garp_lower_prio_repeat",
     "notify_master",
     "notify_backup",
     "notify_fault",
     "notify_stop",
     "notify",
-    "notify_deleted",
-    "notify_master_rx_lower_pri",
     "smtp_alert",
     "version",
     "accept",
     "no_accept",
     "use_vmac",
     "vmac_xmit_base",
-    "use_ipvlan",
     "dont_track_primary",
     "native_ipv6",
     "strict_mode",
     "lower_prio_no_advert",
     "higher_prio_send_advert",
     "debug",
-    "promote_secondaries",
-    "linkbeat_use_polling",
-    "skip_check_adv_addr",
-    "check_unicast_src",
-    "old_unicast_checksum",
-    "unicast_fault_no_peer",
-    "track_src_ip",
-    "kernel_rx_buf_size",
-    "down_timer_adverts",
-    "notify_priority_changes",
-    "mcast_dst_ip",
 ];
 
 /// Keywords we accept and keep as written.
@@ -292,7 +275,10 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement) -> Option<VrrpInstance> {
                 }
             }
             _ if ACCEPTED.contains(&keyword) => inst.other.push(cx.raw(item)),
-            _ => cx.unknown(item, KEYWORDS),
+            _ => {
+                let known: Vec<&str> = MODELLED.iter().chain(ACCEPTED).copied().collect();
+                cx.unknown(item, &known);
+            }
         }
     }
 
