@@ -1,0 +1,5 @@
+//! VRRP without I/O: packet views and validated representations, and the per-instance state
+//! machine of RFC 3768 (VRRPv2). Input is `(now, event)`, output is [`instance::Action`]s; no
+//! sockets, no clocks, so every rule is a unit test on a virtual clock.
+
+pub mod packet;
