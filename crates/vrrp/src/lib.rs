@@ -2,4 +2,6 @@
 //! machine of RFC 3768 (VRRPv2). Input is `(now, event)`, output is [`instance::Action`]s; no
 //! sockets, no clocks, so every rule is a unit test on a virtual clock.
 
+pub mod instance;
 pub mod packet;
+pub mod wire;

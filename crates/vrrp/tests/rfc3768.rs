@@ -1,0 +1,561 @@
+//! Every rule of the VRRPv2 state machine on a virtual clock, named after the RFC 3768
+//! section it comes from, then scenarios of two or three routers on the in-memory wire.
+
+use std::net::Ipv4Addr;
+use std::time::{Duration, Instant};
+
+use keepalived_vrrp::instance::{Action, DropReason, Instance, InstanceConfig, Received, State};
+use keepalived_vrrp::packet::{Advertisement, Auth, MULTICAST_GROUP, TTL, Version};
+use keepalived_vrrp::wire::{Wire, WireEvent};
+
+const VIP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 100);
+
+fn config(name: &str, last_octet: u8, priority: u8) -> InstanceConfig {
+    InstanceConfig {
+        name: name.to_string(),
+        interface: "eth0".to_string(),
+        vrid: 51,
+        priority,
+        advert_interval: Duration::from_secs(1),
+        preempt: true,
+        preempt_delay: Duration::ZERO,
+        auth: Auth::pass(b"secret"),
+        version: Version::V2,
+        addresses: vec![VIP],
+        local_address: Ipv4Addr::new(192, 0, 2, last_octet),
+        garp_master_delay: Duration::from_secs(5),
+        garp_master_refresh: None,
+    }
+}
+
+fn drain(instance: &mut Instance) -> Vec<Action> {
+    std::iter::from_fn(|| instance.poll_action()).collect()
+}
+
+fn sent_priorities(actions: &[Action]) -> Vec<u8> {
+    actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Send(bytes) => bytes.get(2).copied(),
+            _ => None,
+        })
+        .collect()
+}
+
+fn advert_from(cfg: &InstanceConfig, priority: u8) -> Vec<u8> {
+    Advertisement {
+        version: cfg.version,
+        vrid: cfg.vrid,
+        priority,
+        interval_cs: 100,
+        auth: cfg.auth,
+        addresses: cfg.addresses.clone(),
+    }
+    .to_bytes(cfg.local_address, MULTICAST_GROUP)
+}
+
+fn receive(instance: &mut Instance, now: Instant, from: &InstanceConfig, priority: u8) {
+    let bytes = advert_from(from, priority);
+    let packet = Received {
+        src: from.local_address,
+        dst: MULTICAST_GROUP,
+        ttl: TTL,
+        payload: &bytes,
+    };
+    instance.handle_packet(now, packet);
+}
+
+fn started(cfg: InstanceConfig, now: Instant) -> Instance {
+    let mut instance = Instance::new(cfg);
+    instance.start(now);
+    drain(&mut instance);
+    instance
+}
+
+#[test]
+fn rfc3768_6_1_skew_and_master_down_interval_are_exact() {
+    let cfg = config("a", 10, 100);
+    assert_eq!(cfg.skew_time(100), Duration::from_micros(609_375));
+    assert_eq!(
+        cfg.master_down_interval(100),
+        Duration::from_micros(3_609_375)
+    );
+    assert_eq!(cfg.skew_time(254), Duration::from_nanos(7_812_500));
+    assert_eq!(
+        cfg.skew_time(1),
+        Duration::from_micros(996_093) + Duration::from_nanos(750)
+    );
+}
+
+#[test]
+fn rfc3768_6_4_1_startup_enters_backup_after_removing_leftovers() {
+    let now = Instant::now();
+    let mut instance = Instance::new(config("VI_1", 10, 100));
+    instance.start(now);
+    let actions = drain(&mut instance);
+    assert_eq!(actions[0], Action::RemoveAddresses);
+    assert!(actions.contains(&Action::StateChanged(State::Backup)));
+    assert!(actions.iter().any(|a| matches!(a, Action::Log(l)
+        if l.text == "VRRP_Instance(VI_1) Entering BACKUP STATE")));
+    assert_eq!(
+        instance.poll_timeout(),
+        Some(now + Duration::from_micros(3_609_375))
+    );
+}
+
+#[test]
+fn rfc3768_6_4_1_owner_starts_as_master() {
+    let now = Instant::now();
+    let mut instance = Instance::new(config("owner", 10, 255));
+    instance.start(now);
+    let actions = drain(&mut instance);
+    assert_eq!(instance.state(), State::Master);
+    assert_eq!(sent_priorities(&actions), vec![255]);
+    assert!(actions.contains(&Action::AddAddresses));
+    assert!(actions.contains(&Action::SendGratuitousArps));
+}
+
+#[test]
+fn rfc3768_6_4_2_master_down_timer_makes_backup_master() {
+    let now = Instant::now();
+    let mut instance = started(config("VI_1", 10, 100), now);
+    let fire = now + Duration::from_micros(3_609_375);
+    instance.handle_timeout(fire - Duration::from_micros(1));
+    assert_eq!(instance.state(), State::Backup);
+    instance.handle_timeout(fire);
+    assert_eq!(instance.state(), State::Master);
+    let actions = drain(&mut instance);
+    let logs: Vec<&str> = actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Log(l) if !l.detail => Some(l.text.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        logs,
+        vec![
+            "VRRP_Instance(VI_1) Transition to MASTER STATE",
+            "VRRP_Instance(VI_1) Entering MASTER STATE"
+        ]
+    );
+    assert_eq!(sent_priorities(&actions), vec![100]);
+    let add = actions.iter().position(|a| *a == Action::AddAddresses);
+    let garp = actions
+        .iter()
+        .position(|a| *a == Action::SendGratuitousArps);
+    assert!(add < garp, "addresses before gratuitous ARP: {actions:?}");
+}
+
+#[test]
+fn rfc3768_6_4_2_higher_or_equal_priority_resets_master_down_timer() {
+    let now = Instant::now();
+    let mut instance = started(config("b", 10, 100), now);
+    let peer = config("a", 20, 100);
+    let later = now + Duration::from_secs(2);
+    receive(&mut instance, later, &peer, 100);
+    assert_eq!(
+        instance.poll_timeout(),
+        Some(later + Duration::from_micros(3_609_375))
+    );
+}
+
+#[test]
+fn rfc3768_6_4_2_priority_zero_sets_timer_to_skew_time() {
+    let now = Instant::now();
+    let mut instance = started(config("b", 10, 100), now);
+    let peer = config("a", 20, 150);
+    let later = now + Duration::from_secs(1);
+    receive(&mut instance, later, &peer, 0);
+    assert_eq!(
+        instance.poll_timeout(),
+        Some(later + Duration::from_micros(609_375))
+    );
+    assert_eq!(instance.stats().priority_zero_received, 1);
+}
+
+#[test]
+fn rfc3768_6_4_2_lower_priority_is_ignored_when_preempting() {
+    let now = Instant::now();
+    let mut instance = started(config("b", 10, 150), now);
+    let first = instance.poll_timeout();
+    receive(
+        &mut instance,
+        now + Duration::from_secs(1),
+        &config("a", 20, 100),
+        100,
+    );
+    assert_eq!(
+        instance.poll_timeout(),
+        first,
+        "the timer keeps running, so we take over"
+    );
+}
+
+#[test]
+fn rfc3768_6_4_2_nopreempt_never_takes_over_from_a_live_lower_master() {
+    let now = Instant::now();
+    let mut cfg = config("b", 10, 150);
+    cfg.preempt = false;
+    let mut instance = started(cfg, now);
+    let peer = config("a", 20, 100);
+    for second in 1..20 {
+        let t = now + Duration::from_secs(second);
+        receive(&mut instance, t, &peer, 100);
+        instance.handle_timeout(t);
+    }
+    assert_eq!(instance.state(), State::Backup);
+}
+
+#[test]
+fn keepalived_preempt_delay_holds_preemption_after_start() {
+    let now = Instant::now();
+    let mut cfg = config("b", 10, 150);
+    cfg.preempt_delay = Duration::from_secs(10);
+    let down = cfg.master_down_interval(150);
+    let mut instance = started(cfg, now);
+    let peer = config("a", 20, 100);
+    for second in 1..=9 {
+        receive(&mut instance, now + Duration::from_secs(second), &peer, 100);
+    }
+    // Within the delay the lower-priority master kept us quiet.
+    assert_eq!(
+        instance.poll_timeout(),
+        Some(now + Duration::from_secs(9) + down)
+    );
+    receive(&mut instance, now + Duration::from_secs(11), &peer, 100);
+    instance.handle_timeout(now + Duration::from_secs(13));
+    assert_eq!(instance.state(), State::Master);
+}
+
+#[test]
+fn rfc3768_6_4_3_adver_timer_sends_periodically() {
+    let now = Instant::now();
+    let mut instance = Instance::new(config("owner", 10, 255));
+    instance.start(now);
+    drain(&mut instance);
+    for second in 1..=3 {
+        instance.handle_timeout(now + Duration::from_secs(second));
+    }
+    assert_eq!(sent_priorities(&drain(&mut instance)), vec![255, 255, 255]);
+}
+
+#[test]
+fn rfc3768_6_4_3_master_yields_to_higher_priority() {
+    let now = Instant::now();
+    let mut instance = Instance::new(config("VI_1", 10, 100));
+    instance.start(now);
+    instance.handle_timeout(now + Duration::from_secs(4));
+    drain(&mut instance);
+    receive(
+        &mut instance,
+        now + Duration::from_secs(5),
+        &config("a", 20, 200),
+        200,
+    );
+    let actions = drain(&mut instance);
+    assert_eq!(instance.state(), State::Backup);
+    assert!(actions.contains(&Action::RemoveAddresses));
+    assert!(actions.iter().any(|a| matches!(a, Action::Log(l)
+        if l.text == "VRRP_Instance(VI_1) Received higher prio advert")));
+}
+
+#[test]
+fn rfc3768_6_4_3_equal_priority_higher_address_wins() {
+    let now = Instant::now();
+    let mut low = Instance::new(config("low", 10, 100));
+    low.start(now);
+    low.handle_timeout(now + Duration::from_secs(4));
+    drain(&mut low);
+    receive(
+        &mut low,
+        now + Duration::from_secs(5),
+        &config("high", 20, 100),
+        100,
+    );
+    assert_eq!(low.state(), State::Backup, "192.0.2.20 > 192.0.2.10");
+
+    let mut high = Instance::new(config("high", 20, 100));
+    high.start(now);
+    high.handle_timeout(now + Duration::from_secs(4));
+    drain(&mut high);
+    receive(
+        &mut high,
+        now + Duration::from_secs(5),
+        &config("low", 10, 100),
+        100,
+    );
+    assert_eq!(high.state(), State::Master);
+    assert_eq!(
+        sent_priorities(&drain(&mut high)),
+        vec![100],
+        "answers at once"
+    );
+}
+
+#[test]
+fn rfc3768_6_4_3_priority_zero_is_answered_at_once() {
+    let now = Instant::now();
+    let mut instance = Instance::new(config("m", 10, 255));
+    instance.start(now);
+    drain(&mut instance);
+    let t = now + Duration::from_millis(300);
+    receive(&mut instance, t, &config("x", 20, 100), 0);
+    assert_eq!(sent_priorities(&drain(&mut instance)), vec![255]);
+    assert_eq!(
+        instance.poll_timeout(),
+        Some(t + Duration::from_secs(1)),
+        "Adver_Timer reset"
+    );
+}
+
+#[test]
+fn rfc3768_6_4_3_shutdown_sends_priority_zero_and_releases() {
+    let now = Instant::now();
+    let mut instance = Instance::new(config("VI_1", 10, 255));
+    instance.start(now);
+    drain(&mut instance);
+    instance.shutdown(now + Duration::from_secs(1));
+    let actions = drain(&mut instance);
+    assert_eq!(sent_priorities(&actions), vec![0]);
+    assert!(actions.contains(&Action::RemoveAddresses));
+    assert!(actions.iter().any(|a| matches!(a, Action::Log(l)
+        if l.text == "VRRP_Instance(VI_1) sent 0 priority")));
+    assert_eq!(instance.state(), State::Initialize);
+    assert_eq!(instance.poll_timeout(), None);
+}
+
+#[test]
+fn rfc3768_7_1_ttl_other_than_255_is_dropped_and_counted() {
+    let now = Instant::now();
+    let mut instance = started(config("b", 10, 100), now);
+    let timer = instance.poll_timeout();
+    let peer = config("a", 20, 200);
+    let bytes = advert_from(&peer, 200);
+    let packet = Received {
+        src: peer.local_address,
+        dst: MULTICAST_GROUP,
+        ttl: 64,
+        payload: &bytes,
+    };
+    instance.handle_packet(now + Duration::from_secs(1), packet);
+    assert_eq!(instance.stats().dropped(DropReason::Ttl), 1);
+    assert_eq!(
+        instance.poll_timeout(),
+        timer,
+        "a dropped advert does not reset the timer"
+    );
+}
+
+#[test]
+fn rfc3768_7_1_wrong_password_is_dropped_so_both_become_master() {
+    let now = Instant::now();
+    let mut a = config("a", 10, 150);
+    a.auth = Auth::pass(b"one");
+    let mut b = config("b", 20, 100);
+    b.auth = Auth::pass(b"two");
+    let mut wire = Wire::new(vec![Instance::new(a), Instance::new(b)], now);
+    wire.start_all();
+    wire.run_for(Duration::from_secs(10));
+    assert_eq!(wire.masters(), vec![0, 1]);
+    assert!(wire.nodes[1].stats().dropped(DropReason::Password) > 0);
+}
+
+#[test]
+fn rfc3768_7_1_interval_mismatch_and_auth_type_are_dropped() {
+    let now = Instant::now();
+    let mut instance = started(config("b", 10, 100), now);
+    let peer = config("a", 20, 200);
+    let mut advert = Advertisement {
+        version: Version::V2,
+        vrid: 51,
+        priority: 200,
+        interval_cs: 300,
+        auth: peer.auth,
+        addresses: vec![VIP],
+    };
+    let bytes = advert.to_bytes(peer.local_address, MULTICAST_GROUP);
+    let packet = Received {
+        src: peer.local_address,
+        dst: MULTICAST_GROUP,
+        ttl: TTL,
+        payload: &bytes,
+    };
+    instance.handle_packet(now, packet);
+    assert_eq!(instance.stats().dropped(DropReason::Interval), 1);
+    advert.interval_cs = 100;
+    advert.auth = Auth::None;
+    let bytes = advert.to_bytes(peer.local_address, MULTICAST_GROUP);
+    let packet = Received {
+        src: peer.local_address,
+        dst: MULTICAST_GROUP,
+        ttl: TTL,
+        payload: &bytes,
+    };
+    instance.handle_packet(now, packet);
+    assert_eq!(instance.stats().dropped(DropReason::AuthType), 1);
+}
+
+#[test]
+fn rfc3768_7_1_drops_are_logged_once_per_interval() {
+    let now = Instant::now();
+    let mut instance = started(config("b", 10, 100), now);
+    for i in 0..1000 {
+        let garbage = [0x21u8, 51, 100, 9, 1, 1, 0, 0];
+        let packet = Received {
+            src: Ipv4Addr::new(192, 0, 2, 99),
+            dst: MULTICAST_GROUP,
+            ttl: TTL,
+            payload: &garbage,
+        };
+        instance.handle_packet(now + Duration::from_millis(i), packet);
+    }
+    let logs = drain(&mut instance)
+        .into_iter()
+        .filter(|a| matches!(a, Action::Log(_)))
+        .count();
+    assert_eq!(logs, 1);
+    assert_eq!(instance.stats().dropped(DropReason::Length), 1000);
+}
+
+#[test]
+fn keepalived_fault_releases_and_returns_to_backup() {
+    let now = Instant::now();
+    let mut instance = Instance::new(config("VI_1", 10, 255));
+    instance.start(now);
+    drain(&mut instance);
+    instance.set_fault(now, true);
+    let actions = drain(&mut instance);
+    assert_eq!(instance.state(), State::Fault);
+    assert_eq!(sent_priorities(&actions), vec![0]);
+    assert!(actions.contains(&Action::RemoveAddresses));
+    assert_eq!(instance.poll_timeout(), None);
+    instance.set_fault(now + Duration::from_secs(1), false);
+    assert_eq!(instance.state(), State::Backup);
+}
+
+// Scenarios on the in-memory wire.
+
+fn pair(p0: u8, p1: u8) -> Wire {
+    let now = Instant::now();
+    Wire::new(
+        vec![
+            Instance::new(config("A", 10, p0)),
+            Instance::new(config("B", 20, p1)),
+        ],
+        now,
+    )
+}
+
+#[test]
+fn scenario_higher_priority_wins_the_election() {
+    let mut wire = pair(150, 100);
+    wire.start_all();
+    wire.run_for(Duration::from_secs(10));
+    assert_eq!(wire.masters(), vec![0]);
+    assert_eq!(wire.holders(), vec![0]);
+}
+
+#[test]
+fn scenario_equal_priority_is_decided_by_address() {
+    let mut wire = pair(100, 100);
+    wire.start_all();
+    wire.run_for(Duration::from_secs(10));
+    assert_eq!(wire.masters(), vec![1], "192.0.2.20 wins");
+    assert_eq!(wire.holders(), vec![1]);
+}
+
+#[test]
+fn scenario_graceful_stop_hands_over_after_skew_time() {
+    let mut wire = pair(150, 100);
+    wire.start_all();
+    wire.run_for(Duration::from_secs(10));
+    let stop = wire.now;
+    wire.nodes[0].shutdown(stop);
+    wire.deliver();
+    wire.run_for(Duration::from_secs(5));
+    assert_eq!(wire.masters(), vec![1]);
+    let took_over = wire.events.iter().find_map(|e| match e {
+        WireEvent::State {
+            node: 1,
+            at,
+            state: State::Master,
+        } if *at > stop => Some(*at),
+        _ => None,
+    });
+    assert_eq!(took_over, Some(stop + Duration::from_micros(609_375)));
+}
+
+#[test]
+fn scenario_crash_hands_over_after_master_down_interval() {
+    let mut wire = pair(150, 100);
+    wire.start_all();
+    wire.run_for(Duration::from_secs(10));
+    let last_advert = wire.events.iter().rev().find_map(|e| match e {
+        WireEvent::Advert { node: 0, at, .. } => Some(*at),
+        _ => None,
+    });
+    wire.connected[0] = false;
+    wire.run_for(Duration::from_secs(10));
+    let took_over = wire.events.iter().find_map(|e| match e {
+        WireEvent::State {
+            node: 1,
+            at,
+            state: State::Master,
+        } => Some(*at),
+        _ => None,
+    });
+    let last = last_advert.expect("A advertised");
+    assert_eq!(took_over, Some(last + Duration::from_micros(3_609_375)));
+}
+
+#[test]
+fn scenario_preemption_and_nopreempt() {
+    // B is master alone; A (higher) joins: with preemption A takes over, with nopreempt not.
+    for preempt in [true, false] {
+        let now = Instant::now();
+        let mut a = config("A", 10, 150);
+        a.preempt = preempt;
+        let mut wire = Wire::new(
+            vec![Instance::new(a), Instance::new(config("B", 20, 100))],
+            now,
+        );
+        wire.connected[0] = false;
+        wire.nodes[1].start(now);
+        wire.deliver();
+        wire.run_for(Duration::from_secs(5));
+        assert_eq!(wire.masters(), vec![1]);
+        wire.connected[0] = true;
+        let t = wire.now;
+        wire.nodes[0].start(t);
+        wire.deliver();
+        wire.run_for(Duration::from_secs(10));
+        let expected = if preempt { vec![0] } else { vec![1] };
+        assert_eq!(wire.masters(), expected, "preempt = {preempt}");
+        assert_eq!(wire.holders(), expected);
+    }
+}
+
+#[test]
+fn scenario_three_routers_one_master() {
+    let now = Instant::now();
+    let mut wire = Wire::new(
+        vec![
+            Instance::new(config("A", 10, 100)),
+            Instance::new(config("B", 20, 200)),
+            Instance::new(config("C", 30, 150)),
+        ],
+        now,
+    );
+    wire.start_all();
+    wire.run_for(Duration::from_secs(10));
+    assert_eq!(wire.masters(), vec![1]);
+    wire.connected[1] = false;
+    wire.run_for(Duration::from_secs(10));
+    assert_eq!(
+        wire.masters(),
+        vec![1, 2],
+        "the cut router still thinks it is master"
+    );
+    assert_eq!(wire.nodes[0].state(), State::Backup);
+}
