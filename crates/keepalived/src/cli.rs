@@ -100,18 +100,13 @@ impl Cli {
     /// Options that are accepted but whose behaviour is not built yet, by their long name.
     pub fn unbuilt_options(&self) -> Vec<&'static str> {
         let flags = [
-            (self.vrrp, "--vrrp"),
             (self.check, "--check"),
-            (self.log_console, "--log-console"),
-            (self.log_detail, "--log-detail"),
             (self.log_facility.is_some(), "--log-facility"),
             (self.no_syslog, "--no-syslog"),
-            (self.dont_fork, "--dont-fork"),
             (self.pid.is_some(), "--pid"),
             (self.vrrp_pid.is_some(), "--vrrp_pid"),
             (self.checkers_pid.is_some(), "--checkers_pid"),
             (self.dont_respawn, "--dont-respawn"),
-            (self.dont_release_vrrp, "--dont-release-vrrp"),
             (self.dont_release_ipvs, "--dont-release-ipvs"),
             (self.release_vips, "--release-vips"),
             (self.all_config, "--all-config"),

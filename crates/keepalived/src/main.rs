@@ -2,6 +2,9 @@
 
 mod cli;
 mod config_test;
+mod daemon;
+mod logger;
+mod vrrp;
 
 use std::process::ExitCode;
 
@@ -46,15 +49,5 @@ fn run(cli: &Cli) -> anyhow::Result<i32> {
     for option in cli.unbuilt_options() {
         eprintln!("keepalived-rs: option {option} is accepted but its behaviour is not built yet");
     }
-    if cli.dump_conf {
-        let code = config_test::run(cli, None)?;
-        eprintln!(
-            "keepalived-rs: the VRRP daemon is not built yet; the configuration was dumped, not run"
-        );
-        return Ok(if code == 0 { 1 } else { code });
-    }
-    eprintln!(
-        "keepalived-rs: the VRRP daemon is not built yet; only -t/--config-test and -d/--dump-conf work in this version"
-    );
-    Ok(1)
+    daemon::run(cli)
 }

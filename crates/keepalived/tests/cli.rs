@@ -133,14 +133,20 @@ fn version_and_unknown_option() {
 }
 
 #[test]
-fn unbuilt_daemon_options_say_so() {
-    let conf = fixture("valid-minimal.conf");
-    let out = keepalived(&["-n", "-l", "-D", "-f", conf.to_str().expect("path")]);
-    assert_ne!(out.status.code(), Some(0));
+fn unbuilt_daemon_options_say_so_and_no_runnable_instance_stops() {
+    let scratch = Scratch::new("unbuilt");
+    let conf = scratch.0.join("k.conf");
+    let text = "vrrp_instance X {\n interface nosuchif0\n virtual_router_id 9\n virtual_ipaddress {\n 192.0.2.9\n }\n}\n";
+    std::fs::write(&conf, text).expect("write config");
+    let out = keepalived(&["-n", "-l", "-R", "-f", conf.to_str().expect("path")]);
+    assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.contains("--dont-fork is accepted but its behaviour is not built yet"),
+        stderr.contains("--dont-respawn is accepted but its behaviour is not built yet"),
         "{stderr}"
     );
-    assert!(stderr.contains("not built yet"), "{stderr}");
+    assert!(
+        stderr.contains("VRRP_Instance(X) cannot run: interface nosuchif0 does not exist"),
+        "{stderr}"
+    );
 }

@@ -1,2 +1,20 @@
 //! The Linux side of VRRP: raw IPPROTO 112 sockets with multicast membership, gratuitous ARP
 //! on AF_PACKET, virtual addresses and link state over rtnetlink.
+//!
+//! Everything here acts in the network namespace of the calling thread at the time a socket or
+//! manager is created. The async parts need a tokio runtime (a current-thread one is enough);
+//! constructors that register with it return an error, not a panic, outside one. No `unsafe`:
+//! the socket options go through `socket2`, `rustix` (`IP_MULTICAST_IF` with `ip_mreqn`) and
+//! `nix`.
+
+pub mod addresses;
+pub mod garp;
+pub mod interface;
+pub mod link;
+pub mod vrrp_socket;
+
+pub use addresses::{AddressManager, AddressSpec};
+pub use garp::GarpSender;
+pub use interface::{Interface, lookup};
+pub use link::{LinkEvent, LinkWatch, is_up, watch};
+pub use vrrp_socket::{Received, VrrpSocket};

@@ -1,0 +1,399 @@
+//! The thin Linux driver around the sans-IO engine: one raw socket and one gratuitous-ARP
+//! sender per interface, one timer for all instances (the earliest `poll_timeout`), packets
+//! routed to instances by interface and VRID, link events turned into FAULT, and the engine's
+//! actions carried out through crates/net.
+
+use std::collections::HashMap;
+use std::net::Ipv4Addr;
+use std::rc::Rc;
+use std::time::Instant;
+
+use anyhow::Context;
+use keepalived_net::addresses::{AddressManager, AddressSpec};
+use keepalived_net::garp::GarpSender;
+use keepalived_net::interface;
+use keepalived_net::link::{self, LinkEvent};
+use keepalived_net::vrrp_socket::VrrpSocket;
+use keepalived_vrrp::instance::{Action, DropReason, Instance, Received};
+use tokio::sync::mpsc;
+
+use super::setup::{AddressPlan, InstancePlan};
+use crate::logger::Logger;
+
+/// A packet read from an interface's socket.
+struct Incoming {
+    interface: usize,
+    src: Ipv4Addr,
+    dst: Ipv4Addr,
+    ttl: u8,
+    payload: Vec<u8>,
+}
+
+/// The per-interface half of the data path.
+struct Link {
+    name: String,
+    index: u32,
+    socket: Rc<VrrpSocket>,
+    garp: GarpSender,
+    /// Packets for a VRID nobody here runs.
+    unknown_vrid: u64,
+    /// The last link state seen (the kernel repeats RTM_NEWLINK for unrelated changes).
+    up: bool,
+}
+
+/// Everything the driver owns.
+struct Driver {
+    links: Vec<Link>,
+    instances: Vec<Instance>,
+    plans: Vec<InstancePlan>,
+    /// (interface, VRID) → instance.
+    routes: HashMap<(usize, u8), usize>,
+    /// Instance → its interface.
+    instance_link: Vec<usize>,
+    addresses: AddressManager,
+    ifindex: HashMap<String, u32>,
+    logger: Logger,
+    /// `-V`: leave the addresses in place when stopping.
+    keep_addresses_on_stop: bool,
+    /// Set once the stop has begun.
+    stopping: bool,
+}
+
+/// Runs `plans` until `stop` completes, then stops every instance (priority 0 from masters,
+/// addresses removed unless `keep_addresses`).
+pub async fn run(
+    plans: Vec<InstancePlan>,
+    group: Ipv4Addr,
+    logger: Logger,
+    keep_addresses: bool,
+    stop: impl std::future::Future<Output = ()>,
+) -> anyhow::Result<()> {
+    let (tx, mut rx) = mpsc::channel::<Incoming>(1024);
+    let mut driver = Driver::open(plans, group, logger, tx)?;
+    driver.keep_addresses_on_stop = keep_addresses;
+    let mut link_events = link::watch().context("cannot watch link state")?;
+    let now = Instant::now();
+    for i in 0..driver.instances.len() {
+        let up = interface::lookup(&driver.plans[i].interface)
+            .map(|l| l.up)
+            .unwrap_or(false);
+        driver.instances[i].start(now);
+        if !up {
+            driver.logger.info(&format!(
+                "Kernel is reporting: interface {} DOWN",
+                driver.plans[i].interface
+            ));
+            driver.instances[i].set_fault(now, true);
+        }
+        driver.execute(i).await;
+    }
+    tokio::pin!(stop);
+    loop {
+        let deadline = driver
+            .instances
+            .iter()
+            .filter_map(Instance::poll_timeout)
+            .min();
+        let sleep = async {
+            match deadline {
+                Some(at) => tokio::time::sleep_until(tokio::time::Instant::from_std(at)).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            () = &mut stop => break,
+            () = sleep => {
+                let now = Instant::now();
+                for i in 0..driver.instances.len() {
+                    if driver.instances[i].poll_timeout().is_some_and(|t| t <= now) {
+                        driver.instances[i].handle_timeout(now);
+                        driver.execute(i).await;
+                    }
+                }
+            }
+            Some(packet) = rx.recv() => driver.receive(packet).await,
+            Some(event) = link_events.recv() => driver.link_changed(event).await,
+        }
+    }
+    driver.stopping = true;
+    let now = Instant::now();
+    for i in 0..driver.instances.len() {
+        driver.instances[i].shutdown(now);
+        driver.execute(i).await;
+        driver.log_drops(i);
+    }
+    Ok(())
+}
+
+impl Driver {
+    fn open(
+        plans: Vec<InstancePlan>,
+        group: Ipv4Addr,
+        logger: Logger,
+        tx: mpsc::Sender<Incoming>,
+    ) -> anyhow::Result<Driver> {
+        let mut links: Vec<Link> = Vec::new();
+        let mut routes = HashMap::new();
+        let mut instance_link = Vec::new();
+        let mut ifindex = HashMap::new();
+        for (i, plan) in plans.iter().enumerate() {
+            let link = match links.iter().position(|l| l.name == plan.interface) {
+                Some(link) => link,
+                None => {
+                    let iface = interface::lookup(&plan.interface)
+                        .with_context(|| format!("interface {}", plan.interface))?;
+                    let source = Some(plan.config.local_address).filter(|a| !a.is_unspecified());
+                    let socket = Rc::new(
+                        VrrpSocket::open(&iface, source, group)
+                            .with_context(|| format!("VRRP socket on {}", plan.interface))?,
+                    );
+                    let garp = GarpSender::open(&iface)
+                        .with_context(|| format!("ARP socket on {}", plan.interface))?;
+                    spawn_receiver(links.len(), socket.clone(), tx.clone());
+                    ifindex.insert(iface.name.clone(), iface.index);
+                    links.push(Link {
+                        name: iface.name,
+                        index: iface.index,
+                        socket,
+                        garp,
+                        unknown_vrid: 0,
+                        up: iface.up,
+                    });
+                    links.len() - 1
+                }
+            };
+            routes.insert((link, plan.config.vrid), i);
+            instance_link.push(link);
+            for address in &plan.addresses {
+                if !ifindex.contains_key(&address.interface)
+                    && let Ok(iface) = interface::lookup(&address.interface)
+                {
+                    ifindex.insert(iface.name, iface.index);
+                }
+            }
+        }
+        let instances = plans
+            .iter()
+            .map(|p| Instance::new(p.config.clone()))
+            .collect();
+        let addresses = AddressManager::new().context("rtnetlink")?;
+        Ok(Driver {
+            links,
+            instances,
+            plans,
+            routes,
+            instance_link,
+            addresses,
+            ifindex,
+            logger,
+            keep_addresses_on_stop: false,
+            stopping: false,
+        })
+    }
+
+    async fn receive(&mut self, packet: Incoming) {
+        let vrid = packet.payload.get(1).copied().unwrap_or_default();
+        let Some(&i) = self.routes.get(&(packet.interface, vrid)) else {
+            let link = &mut self.links[packet.interface];
+            link.unknown_vrid += 1;
+            if link.unknown_vrid == 1 {
+                self.logger.info(&format!(
+                    "(interface {}) received an advert for VRID {vrid} that no instance here \
+                     runs; ignoring such adverts from now on",
+                    link.name
+                ));
+            }
+            return;
+        };
+        let received = Received {
+            src: packet.src,
+            dst: packet.dst,
+            ttl: packet.ttl,
+            payload: &packet.payload,
+        };
+        self.instances[i].handle_packet(Instant::now(), received);
+        self.execute(i).await;
+    }
+
+    async fn link_changed(&mut self, event: LinkEvent) {
+        let Some(link) = self.links.iter().position(|l| l.index == event.index) else {
+            return;
+        };
+        if self.links[link].up == event.up {
+            return;
+        }
+        self.links[link].up = event.up;
+        let state = if event.up { "UP" } else { "DOWN" };
+        self.logger.info(&format!(
+            "Kernel is reporting: interface {} {state}",
+            event.name
+        ));
+        let now = Instant::now();
+        for i in 0..self.instances.len() {
+            if self.instance_link[i] == link {
+                self.instances[i].set_fault(now, !event.up);
+                self.execute(i).await;
+            }
+        }
+    }
+
+    /// Logs how many packets instance `i` dropped, per reason, if any.
+    fn log_drops(&self, i: usize) {
+        let stats = self.instances[i].stats();
+        let counts: Vec<String> = DropReason::ALL
+            .iter()
+            .filter(|r| stats.dropped(**r) > 0)
+            .map(|r| format!("{} {}", r.as_str(), stats.dropped(*r)))
+            .collect();
+        if !counts.is_empty() {
+            self.logger.info(&format!(
+                "VRRP_Instance({}) dropped adverts: {}",
+                self.plans[i].config.name,
+                counts.join(", ")
+            ));
+        }
+    }
+
+    /// Carries out everything instance `i` asked for.
+    async fn execute(&mut self, i: usize) {
+        while let Some(action) = self.instances[i].poll_action() {
+            match action {
+                Action::Send(bytes) => self.send(i, &bytes).await,
+                Action::AddAddresses => {
+                    for address in self.plans[i].addresses.clone() {
+                        self.change_address(&address, true).await;
+                    }
+                }
+                Action::RemoveAddresses => {
+                    // On stop with -V (dont-release-vrrp) the addresses stay.
+                    if !(self.keep_addresses_on_stop && self.stopping) {
+                        for address in self.plans[i].addresses.clone() {
+                            if self.is_present(&address).await {
+                                self.change_address(&address, false).await;
+                            }
+                        }
+                    }
+                }
+                Action::SendGratuitousArps => self.send_garps(i),
+                Action::StateChanged(_) => {}
+                Action::Log(line) if line.detail => self.logger.detail(&line.text),
+                Action::Log(line) => self.logger.info(&line.text),
+            }
+        }
+    }
+
+    async fn send(&mut self, i: usize, bytes: &[u8]) {
+        let link = &self.links[self.instance_link[i]];
+        let result = if self.plans[i].unicast_peers.is_empty() {
+            link.socket.send(bytes).await
+        } else {
+            let mut result = Ok(());
+            for peer in &self.plans[i].unicast_peers {
+                result = result.and(link.socket.send_to(bytes, *peer).await);
+            }
+            result
+        };
+        if let Err(err) = result {
+            self.logger.info(&format!(
+                "VRRP_Instance({}) cannot send an advert on {}: {err}",
+                self.plans[i].config.name, link.name
+            ));
+        }
+    }
+
+    fn send_garps(&self, i: usize) {
+        let link = &self.links[self.instance_link[i]];
+        for address in &self.plans[i].config.addresses {
+            for _ in 0..self.plans[i].garp_repeat {
+                if let Err(err) = link.garp.send(*address) {
+                    self.logger.info(&format!(
+                        "VRRP_Instance({}) cannot send a gratuitous ARP on {}: {err}",
+                        self.plans[i].config.name, link.name
+                    ));
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Whether `address` is on its interface now (a failed query counts as present, so a
+    /// removal is still tried).
+    async fn is_present(&self, address: &AddressPlan) -> bool {
+        let Some(&ifindex) = self.ifindex.get(&address.interface) else {
+            return false;
+        };
+        match self.addresses.list(ifindex).await {
+            Ok(list) => list.contains(&(address.address, address.prefix_len)),
+            Err(_) => true,
+        }
+    }
+
+    async fn change_address(&self, address: &AddressPlan, add: bool) {
+        let Some(&ifindex) = self.ifindex.get(&address.interface) else {
+            self.logger.info(&format!(
+                "cannot {} {}/{}: interface {} does not exist",
+                if add { "add" } else { "remove" },
+                address.address,
+                address.prefix_len,
+                address.interface
+            ));
+            return;
+        };
+        let spec = AddressSpec {
+            ifindex,
+            address: address.address,
+            prefix_len: address.prefix_len,
+            broadcast: address.broadcast,
+            scope: address.scope,
+            label: address.label.clone(),
+        };
+        let result = if add {
+            self.addresses.add(&spec).await
+        } else {
+            self.addresses.remove(&spec).await
+        };
+        match result {
+            Ok(()) => self.logger.detail(&format!(
+                "Netlink reflector reports IP {} {}",
+                address.address,
+                if add { "added" } else { "removed" }
+            )),
+            Err(err) => self.logger.info(&format!(
+                "cannot {} {}/{} on {}: {err}",
+                if add { "add" } else { "remove" },
+                address.address,
+                address.prefix_len,
+                address.interface
+            )),
+        }
+    }
+}
+
+/// Reads one interface's socket forever, handing packets to the main loop.
+fn spawn_receiver(interface: usize, socket: Rc<VrrpSocket>, tx: mpsc::Sender<Incoming>) {
+    tokio::task::spawn_local(async move {
+        let mut buf = vec![0u8; 65_536];
+        loop {
+            match socket.recv(&mut buf).await {
+                Ok(r) => {
+                    let Some(payload) = buf.get(r.payload.clone()) else {
+                        continue;
+                    };
+                    let incoming = Incoming {
+                        interface,
+                        src: r.src,
+                        dst: r.dst,
+                        ttl: r.ttl,
+                        payload: payload.to_vec(),
+                    };
+                    // A full queue means the main loop is behind: drop, as a flood would be.
+                    if tx.try_send(incoming).is_err() && tx.is_closed() {
+                        return;
+                    }
+                }
+                // A broken socket must not spin: wait a little before the next try.
+                Err(_) => tokio::time::sleep(std::time::Duration::from_millis(100)).await,
+            }
+        }
+    });
+}

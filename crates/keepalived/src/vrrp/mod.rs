@@ -1,0 +1,53 @@
+//! The VRRP side of the daemon: plans the configured instances and runs them on a
+//! current-thread tokio runtime until SIGTERM or SIGINT.
+
+pub mod driver;
+pub mod setup;
+
+use std::net::Ipv4Addr;
+
+use anyhow::Context;
+use keepalived_config::Config;
+use tokio::signal::unix::{SignalKind, signal};
+
+use crate::logger::Logger;
+use setup::InterfaceInfo;
+
+/// Runs every vrrp_instance of `config` in this process until a stop signal.
+pub fn run(config: &Config, logger: Logger, keep_addresses: bool) -> anyhow::Result<()> {
+    let lookup = |name: &str| {
+        keepalived_net::interface::lookup(name)
+            .ok()
+            .map(|i| InterfaceInfo {
+                index: i.index,
+                primary: i.primary_ipv4(),
+            })
+    };
+    let (plans, problems) = setup::plan(config, lookup);
+    for problem in &problems {
+        logger.info(&format!(
+            "VRRP_Instance({}) cannot run: {}",
+            problem.instance, problem.message
+        ));
+    }
+    if plans.is_empty() {
+        anyhow::bail!("no vrrp_instance can run");
+    }
+    let group: Ipv4Addr = config.global.vrrp_mcast_group4;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the tokio runtime")?;
+    let local = tokio::task::LocalSet::new();
+    local.block_on(&runtime, async move {
+        let mut term = signal(SignalKind::terminate()).context("SIGTERM handler")?;
+        let mut int = signal(SignalKind::interrupt()).context("SIGINT handler")?;
+        let stop = async move {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+        };
+        driver::run(plans, group, logger, keep_addresses, stop).await
+    })
+}

@@ -1,0 +1,172 @@
+//! Adding, removing and listing interface addresses (the VIPs) over rtnetlink.
+
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use futures::TryStreamExt;
+use rtnetlink::packet_route::address::{
+    AddressAttribute, AddressHeaderFlags, AddressMessage, AddressScope,
+};
+use rtnetlink::{AddressMessageBuilder, Handle};
+use tokio::task::JoinHandle;
+
+/// One address to put on, or take off, an interface: what a `virtual_ipaddress` line says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AddressSpec {
+    /// Interface index.
+    pub ifindex: u32,
+    /// The address itself.
+    pub address: IpAddr,
+    /// Prefix length (32 for a bare IPv4 VIP).
+    pub prefix_len: u8,
+    /// `brd`: the broadcast address (IPv4 only). None: no broadcast address, as `ip addr add`
+    /// without `brd`.
+    pub broadcast: Option<Ipv4Addr>,
+    /// `scope`: an `RT_SCOPE_*` value (0 universe, 200 site, 253 link, 254 host, 255 nowhere);
+    /// None: universe.
+    pub scope: Option<u8>,
+    /// `label`: the IPv4 address label, which must start with the interface name (at most 15
+    /// bytes, IFNAMSIZ - 1).
+    pub label: Option<String>,
+}
+
+/// Changes addresses through one rtnetlink socket, whose connection runs as a task on the tokio
+/// runtime that created the manager (aborted when the manager is dropped).
+#[derive(Debug)]
+pub struct AddressManager {
+    handle: Handle,
+    task: JoinHandle<()>,
+}
+
+impl AddressManager {
+    /// Open the rtnetlink socket (in the calling thread's network namespace) and spawn its
+    /// connection task. Must be called inside a tokio runtime. Changes need CAP_NET_ADMIN.
+    pub fn new() -> io::Result<Self> {
+        let runtime = tokio::runtime::Handle::try_current().map_err(|e| {
+            io::Error::other(format!("AddressManager::new outside a tokio runtime: {e}"))
+        })?;
+        let (connection, handle, _unsolicited) = rtnetlink::new_connection()?;
+        let task = runtime.spawn(connection);
+        Ok(AddressManager { handle, task })
+    }
+
+    /// Add the address (RTM_NEWADDR with NLM_F_CREATE | NLM_F_EXCL). An address that is already
+    /// there (EEXIST) counts as success.
+    pub async fn add(&self, a: &AddressSpec) -> io::Result<()> {
+        let mut request = self
+            .handle
+            .address()
+            .add(a.ifindex, a.address, a.prefix_len);
+        let msg = request.message_mut();
+        // rtnetlink adds a computed broadcast address below /31: we follow the spec instead.
+        msg.attributes
+            .retain(|attr| !matches!(attr, AddressAttribute::Broadcast(_)));
+        if let Some(brd) = a.broadcast {
+            if !a.address.is_ipv4() {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "a broadcast address needs an IPv4 address",
+                ));
+            }
+            msg.attributes.push(AddressAttribute::Broadcast(brd));
+        }
+        if let Some(scope) = a.scope {
+            msg.header.scope = AddressScope::from(scope);
+        }
+        if let Some(label) = &a.label {
+            msg.attributes.push(AddressAttribute::Label(label.clone()));
+        }
+        if a.address.is_ipv6() {
+            // As keepalived does for IPv6 VIPs: no duplicate address detection, so the address
+            // is usable at once instead of "tentative" for a second or more (RFC 4862 section
+            // 5.4); the VRRP election already decides who owns it.
+            msg.header.flags |= AddressHeaderFlags::Nodad;
+        }
+        match request.execute().await.map_err(to_io) {
+            Err(e) if e.raw_os_error() == Some(nix::libc::EEXIST) => Ok(()),
+            other => other,
+        }
+    }
+
+    /// Remove the address (RTM_DELADDR matching address and prefix length on the interface).
+    /// An address that is not there (EADDRNOTAVAIL, or ENOENT) counts as success.
+    pub async fn remove(&self, a: &AddressSpec) -> io::Result<()> {
+        let mut msg = address_message(a.ifindex, a.address, a.prefix_len);
+        msg.attributes
+            .retain(|attr| !matches!(attr, AddressAttribute::Broadcast(_)));
+        match self
+            .handle
+            .address()
+            .del(msg)
+            .execute()
+            .await
+            .map_err(to_io)
+        {
+            Err(e)
+                if matches!(
+                    e.raw_os_error(),
+                    Some(nix::libc::EADDRNOTAVAIL | nix::libc::ENOENT)
+                ) =>
+            {
+                Ok(())
+            }
+            other => other,
+        }
+    }
+
+    /// The addresses (both families) on interface `ifindex`, with their prefix lengths, in the
+    /// kernel's order.
+    pub async fn list(&self, ifindex: u32) -> io::Result<Vec<(IpAddr, u8)>> {
+        let mut dump = self
+            .handle
+            .address()
+            .get()
+            .set_link_index_filter(ifindex)
+            .execute();
+        let mut out = Vec::new();
+        while let Some(msg) = dump.try_next().await.map_err(to_io)? {
+            // IFA_LOCAL is the interface's own address; IFA_ADDRESS is the peer on
+            // point-to-point links (and equal to IFA_LOCAL elsewhere; IPv6 has only IFA_ADDRESS).
+            let local = msg.attributes.iter().find_map(|attr| match attr {
+                AddressAttribute::Local(ip) => Some(*ip),
+                _ => None,
+            });
+            let address = msg.attributes.iter().find_map(|attr| match attr {
+                AddressAttribute::Address(ip) => Some(*ip),
+                _ => None,
+            });
+            if let Some(ip) = local.or(address) {
+                out.push((ip, msg.header.prefix_len));
+            }
+        }
+        Ok(out)
+    }
+}
+
+impl Drop for AddressManager {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// An RTM_NEWADDR/RTM_DELADDR message with IFA_LOCAL and IFA_ADDRESS set to `address`.
+fn address_message(ifindex: u32, address: IpAddr, prefix_len: u8) -> AddressMessage {
+    match address {
+        IpAddr::V4(v4) => AddressMessageBuilder::<Ipv4Addr>::new()
+            .index(ifindex)
+            .address(v4, prefix_len)
+            .build(),
+        IpAddr::V6(v6) => AddressMessageBuilder::<Ipv6Addr>::new()
+            .index(ifindex)
+            .address(v6, prefix_len)
+            .build(),
+    }
+}
+
+/// A netlink error carries the kernel's errno: keep it, so callers can match on it.
+pub(crate) fn to_io(e: rtnetlink::Error) -> io::Error {
+    match e {
+        rtnetlink::Error::NetlinkError(msg) => msg.to_io(),
+        other => io::Error::other(other),
+    }
+}
