@@ -391,6 +391,8 @@ fn spawn_receiver(interface: usize, socket: Rc<VrrpSocket>, tx: mpsc::Sender<Inc
                         return;
                     }
                 }
+                // A garbled IP header is one bad packet: read the next one at once.
+                Err(err) if err.kind() == std::io::ErrorKind::InvalidData => {}
                 // A broken socket must not spin: wait a little before the next try.
                 Err(_) => tokio::time::sleep(std::time::Duration::from_millis(100)).await,
             }
