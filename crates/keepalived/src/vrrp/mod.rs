@@ -40,6 +40,21 @@ pub fn run(config: &Config, logger: Logger, keep_addresses: bool) -> anyhow::Res
         .context("cannot start the tokio runtime")?;
     let local = tokio::task::LocalSet::new();
     local.block_on(&runtime, async move {
+        // Signals whose behaviour is not built yet must not kill the daemon (their default
+        // action would, leaving the addresses behind): say so instead.
+        for (kind, name) in [
+            (SignalKind::hangup(), "SIGHUP (reload)"),
+            (SignalKind::user_defined1(), "SIGUSR1 (data dump)"),
+            (SignalKind::user_defined2(), "SIGUSR2 (stats dump)"),
+        ] {
+            let mut stream = signal(kind).with_context(|| format!("{name} handler"))?;
+            let logger = logger.clone();
+            tokio::task::spawn_local(async move {
+                while stream.recv().await.is_some() {
+                    logger.info(&format!("{name} received: not built yet, ignoring it"));
+                }
+            });
+        }
         let mut term = signal(SignalKind::terminate()).context("SIGTERM handler")?;
         let mut int = signal(SignalKind::interrupt()).context("SIGINT handler")?;
         let stop = async move {
