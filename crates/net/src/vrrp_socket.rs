@@ -15,6 +15,9 @@ use tokio::net::UdpSocket;
 
 use crate::interface::Interface;
 
+/// Receive buffer asked for on every VRRP socket (bytes).
+pub const RECV_BUFFER_BYTES: usize = 1 << 20;
+
 /// IP protocol number of VRRP (RFC 3768 section 5.2.4, RFC 5798 section 5.1.1.4).
 pub const IPPROTO_VRRP: u8 = 112;
 /// The IPv4 multicast group of VRRP (RFC 3768 section 5.2.2, RFC 5798 section 5.1.1.2).
@@ -172,6 +175,9 @@ impl VrrpSocket {
         socket.set_multicast_loop_v4(false)?;
         socket.set_multicast_all_v4(false)?;
         socket.set_header_included_v4(true)?;
+        // A burst of adverts (many instances, or a flood) must not overflow the default buffer
+        // before the daemon reads it; the kernel caps this at net.core.rmem_max.
+        socket.set_recv_buffer_size(RECV_BUFFER_BYTES)?;
         if group.is_multicast() {
             socket.join_multicast_v4_n(&group, &InterfaceIndexOrAddress::Index(iface.index))?;
         }

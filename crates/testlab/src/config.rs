@@ -68,14 +68,31 @@ impl VrrpInstance {
         self
     }
 
+    /// Sets the instance name.
+    pub fn named(mut self, name: &str) -> VrrpInstance {
+        self.name = name.to_string();
+        self
+    }
+
+    /// Sets `nopreempt`.
+    pub fn nopreempt(mut self) -> VrrpInstance {
+        self.nopreempt = true;
+        self
+    }
+
+    /// Adds a line inside the instance block.
+    pub fn extra(mut self, line: &str) -> VrrpInstance {
+        self.extra.push(line.to_string());
+        self
+    }
+
     /// The complete config file: `global_defs` with `router_id` then the instance.
     pub fn render(&self, router_id: &str) -> String {
-        let mut s = String::new();
-        let _ = writeln!(s, "global_defs {{\n    router_id {router_id}");
-        for l in &self.global_extra {
-            let _ = writeln!(s, "    {l}");
-        }
-        let _ = writeln!(s, "}}\n\nvrrp_instance {} {{", self.name);
+        render_config(router_id, std::slice::from_ref(self))
+    }
+
+    fn render_instance(&self, s: &mut String) {
+        let _ = writeln!(s, "\nvrrp_instance {} {{", self.name);
         let _ = writeln!(s, "    state {}", self.state);
         let _ = writeln!(s, "    interface {}", self.interface);
         let _ = writeln!(s, "    virtual_router_id {}", self.vrid);
@@ -102,8 +119,22 @@ impl VrrpInstance {
             let _ = writeln!(s, "    {l}");
         }
         let _ = writeln!(s, "}}");
-        s
     }
+}
+
+/// A config file with several instances: `global_defs` with `router_id` and the
+/// `global_extra` lines of every instance, then each instance in order.
+pub fn render_config(router_id: &str, instances: &[VrrpInstance]) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "global_defs {{\n    router_id {router_id}");
+    for l in instances.iter().flat_map(|i| &i.global_extra) {
+        let _ = writeln!(s, "    {l}");
+    }
+    let _ = writeln!(s, "}}");
+    for i in instances {
+        i.render_instance(&mut s);
+    }
+    s
 }
 
 #[cfg(test)]
@@ -120,5 +151,22 @@ mod tests {
         assert!(conf.contains("auth_type PASS\n        auth_pass secret12\n"));
         assert!(conf.contains("        192.0.2.100/32\n"));
         assert!(!conf.contains("version"));
+    }
+
+    #[test]
+    fn renders_several_instances() {
+        let conf = render_config(
+            "b",
+            &[
+                VrrpInstance::new(51, 150, &["192.0.2.101/32"]).named("VI_1"),
+                VrrpInstance::new(52, 100, &["192.0.2.102/32"])
+                    .named("VI_2")
+                    .nopreempt(),
+            ],
+        );
+        assert_eq!(conf.matches("vrrp_instance ").count(), 2);
+        assert_eq!(conf.matches("global_defs").count(), 1);
+        assert!(conf.contains("vrrp_instance VI_2 {\n"));
+        assert!(conf.contains("    nopreempt\n"));
     }
 }

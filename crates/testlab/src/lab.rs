@@ -10,6 +10,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
+use nix::sched::{CloneFlags, setns};
 use serde_json::Value;
 
 use crate::capture::Capture;
@@ -260,6 +261,26 @@ impl Lab {
         ])?;
         Ok(())
     }
+
+    /// Detaches (`isolated == true`) a host's port from the bridge, or attaches it again. Unlike
+    /// [`Lab::set_port`] the link keeps its carrier, so the host's `eth0` stays UP (keepalived
+    /// sees no fault): the host is just cut off, as by a broken switch.
+    pub fn isolate(&self, host: &str, isolated: bool) -> Result<()> {
+        let i = self
+            .hosts
+            .iter()
+            .position(|h| h.name == host)
+            .with_context(|| format!("no host `{host}`"))?;
+        let port = format!("p{i}");
+        let br = self.bridge_netns.as_str();
+        if isolated {
+            ip(&["-n", br, "link", "set", &port, "nomaster"])?;
+        } else {
+            ip(&["-n", br, "link", "set", &port, "master", BRIDGE])?;
+            ip(&["-n", br, "link", "set", &port, "up"])?;
+        }
+        Ok(())
+    }
 }
 
 impl Drop for Lab {
@@ -372,6 +393,36 @@ impl Host {
     pub fn all_addresses(&self) -> Result<Vec<String>> {
         let out = ip(&["-n", &self.netns, "-j", "addr", "show"])?;
         parse_addresses(&out)
+    }
+
+    /// Every IPv4 address of the host with its interface, label, scope and broadcast, from
+    /// `ip -j -4 addr show`.
+    pub fn address_info(&self) -> Result<Vec<AddrInfo>> {
+        let out = ip(&["-n", &self.netns, "-j", "-4", "addr", "show"])?;
+        parse_address_info(&out)
+    }
+
+    /// The IPv4 address `ip` (without prefix) as the kernel has it, if present.
+    pub fn find_address(&self, ip: Ipv4Addr) -> Result<Option<AddrInfo>> {
+        Ok(self.address_info()?.into_iter().find(|a| a.address == ip))
+    }
+
+    /// Runs `f` on a new thread that has entered this host's network namespace (`setns`
+    /// affects only that thread), and returns what it returns. Sockets opened inside `f` stay
+    /// in the namespace wherever they are used later. `f` must bound its own waits.
+    pub fn in_netns<R: Send>(&self, f: impl FnOnce() -> R + Send) -> Result<R> {
+        let path = format!("/var/run/netns/{}", self.netns);
+        thread::scope(|scope| {
+            scope
+                .spawn(|| -> Result<R> {
+                    let ns = File::open(&path).with_context(|| format!("opening {path}"))?;
+                    setns(ns, CloneFlags::CLONE_NEWNET)
+                        .with_context(|| format!("entering {}", self.netns))?;
+                    Ok(f())
+                })
+                .join()
+                .map_err(|_| anyhow::anyhow!("the thread in {} panicked", self.netns))?
+        })
     }
 
     /// Whether any interface carries `ip` (`"192.0.2.100"`, or `"192.0.2.100/32"` to also
@@ -509,6 +560,59 @@ fn parse_addresses(json: &str) -> Result<Vec<String>> {
     Ok(out)
 }
 
+/// One IPv4 address of a host as netlink reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AddrInfo {
+    /// The interface it is on.
+    pub ifname: String,
+    /// The address.
+    pub address: Ipv4Addr,
+    /// Its prefix length.
+    pub prefix_len: u8,
+    /// The broadcast address, if any.
+    pub broadcast: Option<Ipv4Addr>,
+    /// The scope as `ip` names it (`global`, `link`, `host`, `site`, or a number).
+    pub scope: String,
+    /// The label (`eth0:1`); `ip` reports the interface name when none was given.
+    pub label: Option<String>,
+}
+
+fn parse_address_info(json: &str) -> Result<Vec<AddrInfo>> {
+    let v: Value = serde_json::from_str(json).context("parsing `ip -j addr`")?;
+    let mut out = Vec::new();
+    for link in v.as_array().into_iter().flatten() {
+        let ifname = link
+            .get("ifname")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        for a in link
+            .get("addr_info")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            if a.get("family").and_then(Value::as_str) != Some("inet") {
+                continue;
+            }
+            let text = |k: &str| a.get(k).and_then(Value::as_str);
+            let (Some(local), Some(len)) =
+                (text("local"), a.get("prefixlen").and_then(Value::as_u64))
+            else {
+                continue;
+            };
+            out.push(AddrInfo {
+                ifname: ifname.to_string(),
+                address: local.parse().context("address from `ip -j addr`")?,
+                prefix_len: u8::try_from(len).context("prefix length")?,
+                broadcast: text("broadcast").map(str::parse).transpose()?,
+                scope: text("scope").unwrap_or_default().to_string(),
+                label: text("label").map(str::to_string),
+            });
+        }
+    }
+    Ok(out)
+}
+
 fn address_matches(have: &str, want: &str) -> bool {
     if want.contains('/') {
         have == want
@@ -597,5 +701,24 @@ mod tests {
         assert!(address_matches(&a[1], "192.0.2.100/32"));
         assert!(!address_matches(&a[0], "192.0.2.100"));
         assert!(!address_matches(&a[1], "192.0.2.10"));
+    }
+
+    #[test]
+    fn address_info_from_ip_json() {
+        let json = r#"[{"ifname":"eth0","addr_info":[
+            {"family":"inet","local":"192.0.2.10","prefixlen":24,"broadcast":"192.0.2.255",
+             "scope":"global","label":"eth0"},
+            {"family":"inet","local":"192.0.2.120","prefixlen":24,"scope":"link",
+             "label":"eth0:vip"},
+            {"family":"inet6","local":"fe80::1","prefixlen":64,"scope":"link"}]}]"#;
+        let a = parse_address_info(json).expect("valid json");
+        assert_eq!(a.len(), 2);
+        assert_eq!(a[0].broadcast, Some(Ipv4Addr::new(192, 0, 2, 255)));
+        assert_eq!(
+            (a[1].ifname.as_str(), a[1].prefix_len, a[1].scope.as_str()),
+            ("eth0", 24, "link")
+        );
+        assert_eq!(a[1].label.as_deref(), Some("eth0:vip"));
+        assert_eq!(a[1].broadcast, None);
     }
 }

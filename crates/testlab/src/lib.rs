@@ -4,8 +4,9 @@
 //! `eth0` on the bridge and an address from a documentation subnet ([`Subnet`]). Hosts run
 //! commands ([`Host::run`]), long-lived processes ([`Host::spawn`]) and keepalived
 //! ([`Keepalived`]); [`Capture`] records VRRP and ARP frames with dumpcap and decodes them with
-//! tshark into [`Frame`]s. Every wait is bounded, and dropping a lab (also while panicking) kills
-//! what it started and deletes its namespaces.
+//! tshark into [`Frame`]s; an [`Injector`] sends hand-made, possibly malformed
+//! [`ForgedAdvert`]s from a host. Every wait is bounded, and dropping a lab (also while
+//! panicking) kills what it started and deletes its namespaces.
 //!
 //! Everything here needs root (namespaces, raw sockets); tests call [`require_root`] first and
 //! return early when it says no.
@@ -13,6 +14,7 @@
 mod capture;
 mod config;
 pub mod fixtures;
+mod inject;
 mod keepalived;
 mod lab;
 mod process;
@@ -21,10 +23,12 @@ pub use capture::{
     Advert, Capture, Frame, Garp, RawPacket, adverts, decode, frame_for_payload, from_hex, garps,
     internet_checksum, parse_pcap, read_pcap, to_hex, write_pcap,
 };
-pub use config::VrrpInstance;
+pub use config::{VrrpInstance, render_config};
+pub use inject::{ForgedAdvert, Injector, VRRP_GROUP};
 pub use keepalived::{KEEPALIVED_BIN, Keepalived, STOP_TIMEOUT};
 pub use lab::{
-    BRIDGE, HOST_IF, Host, Lab, NETNS_PREFIX, Subnet, host_mac, poll_until, remove_stale_namespaces,
+    AddrInfo, BRIDGE, HOST_IF, Host, Lab, NETNS_PREFIX, Subnet, host_mac, poll_until,
+    remove_stale_namespaces,
 };
 pub use process::{COMMAND_TIMEOUT, Proc, Signal, run_command, run_ok, signal, signal_group};
 

@@ -46,6 +46,8 @@ pub struct InstanceConfig {
     pub garp_master_delay: Duration,
     /// Interval of repeated gratuitous ARP bursts while master, if any.
     pub garp_master_refresh: Option<Duration>,
+    /// Adverts go to unicast peers instead of the multicast group.
+    pub unicast: bool,
 }
 
 impl InstanceConfig {
@@ -371,7 +373,9 @@ impl Instance {
 
     /// Checks of RFC 3768 section 7.1 that do not depend on the state.
     fn validate(&mut self, packet: Received<'_>) -> Result<Advertisement, DropReason> {
-        if packet.dst.is_multicast() && packet.ttl != TTL {
+        // RFC 3768 section 7.1: only a router on the link can send with TTL 255. Unicast
+        // peers may be routed, so keepalived does not check them.
+        if !self.config.unicast && packet.ttl != TTL {
             return Err(DropReason::Ttl);
         }
         let advert = Advertisement::parse(packet.payload, packet.src, packet.dst)?;
@@ -500,17 +504,9 @@ impl Instance {
         self.actions.push_back(Action::RemoveAddresses);
     }
 
+    /// Asks for a burst; the driver logs each address with the interface it goes out on
+    /// (a `dev` address is announced on its own interface).
     fn send_garps(&mut self) {
-        for address in &self.config.addresses {
-            let text = format!(
-                "Sending gratuitous ARPs on {} for {address}",
-                self.config.interface
-            );
-            self.actions.push_back(Action::Log(LogLine {
-                detail: true,
-                text: format!("VRRP_Instance({}) {text}", self.config.name),
-            }));
-        }
         self.actions.push_back(Action::SendGratuitousArps);
     }
 

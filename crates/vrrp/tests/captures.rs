@@ -47,6 +47,7 @@ fn config(
         local_address: SENDER,
         garp_master_delay: Duration::from_secs(5),
         garp_master_refresh: None,
+        unicast: false,
     }
 }
 

@@ -25,6 +25,7 @@ fn config(name: &str, last_octet: u8, priority: u8) -> InstanceConfig {
         local_address: Ipv4Addr::new(192, 0, 2, last_octet),
         garp_master_delay: Duration::from_secs(5),
         garp_master_refresh: None,
+        unicast: false,
     }
 }
 

@@ -3,8 +3,9 @@
 //! routed to instances by interface and VRID, link events turned into FAULT, and the engine's
 //! actions carried out through crates/net.
 
+use std::cell::Cell;
 use std::collections::HashMap;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::rc::Rc;
 use std::time::Instant;
 
@@ -34,9 +35,12 @@ struct Link {
     name: String,
     index: u32,
     socket: Rc<VrrpSocket>,
-    garp: GarpSender,
     /// Packets for a VRID nobody here runs.
     unknown_vrid: u64,
+    /// Packets too short to carry a VRID.
+    too_short: u64,
+    /// Packets the receiver had to drop because the main loop was behind.
+    queue_full: Rc<Cell<u64>>,
     /// The last link state seen (the kernel repeats RTM_NEWLINK for unrelated changes).
     up: bool,
 }
@@ -52,6 +56,8 @@ struct Driver {
     instance_link: Vec<usize>,
     addresses: AddressManager,
     ifindex: HashMap<String, u32>,
+    /// Gratuitous-ARP senders by interface: the instance's, and every `dev` of an address.
+    garps: HashMap<String, GarpSender>,
     logger: Logger,
     /// `-V`: leave the addresses in place when stopping.
     keep_addresses_on_stop: bool,
@@ -122,6 +128,7 @@ pub async fn run(
         driver.execute(i).await;
         driver.log_drops(i);
     }
+    driver.log_link_drops();
     Ok(())
 }
 
@@ -136,6 +143,7 @@ impl Driver {
         let mut routes = HashMap::new();
         let mut instance_link = Vec::new();
         let mut ifindex = HashMap::new();
+        let mut garps = HashMap::new();
         for (i, plan) in plans.iter().enumerate() {
             let link = match links.iter().position(|l| l.name == plan.interface) {
                 Some(link) => link,
@@ -147,16 +155,16 @@ impl Driver {
                         VrrpSocket::open(&iface, source, group)
                             .with_context(|| format!("VRRP socket on {}", plan.interface))?,
                     );
-                    let garp = GarpSender::open(&iface)
-                        .with_context(|| format!("ARP socket on {}", plan.interface))?;
-                    spawn_receiver(links.len(), socket.clone(), tx.clone());
+                    let queue_full = Rc::new(Cell::new(0));
+                    spawn_receiver(links.len(), socket.clone(), tx.clone(), queue_full.clone());
                     ifindex.insert(iface.name.clone(), iface.index);
                     links.push(Link {
                         name: iface.name,
                         index: iface.index,
                         socket,
-                        garp,
                         unknown_vrid: 0,
+                        too_short: 0,
+                        queue_full,
                         up: iface.up,
                     });
                     links.len() - 1
@@ -164,11 +172,18 @@ impl Driver {
             };
             routes.insert((link, plan.config.vrid), i);
             instance_link.push(link);
-            for address in &plan.addresses {
-                if !ifindex.contains_key(&address.interface)
-                    && let Ok(iface) = interface::lookup(&address.interface)
-                {
-                    ifindex.insert(iface.name, iface.index);
+            for name in
+                std::iter::once(&plan.interface).chain(plan.addresses.iter().map(|a| &a.interface))
+            {
+                if garps.contains_key(name) {
+                    continue;
+                }
+                // A `dev` that does not exist is reported when its address is added.
+                if let Ok(iface) = interface::lookup(name) {
+                    let garp = GarpSender::open(&iface)
+                        .with_context(|| format!("ARP socket on {name}"))?;
+                    ifindex.insert(iface.name.clone(), iface.index);
+                    garps.insert(iface.name, garp);
                 }
             }
         }
@@ -185,6 +200,7 @@ impl Driver {
             instance_link,
             addresses,
             ifindex,
+            garps,
             logger,
             keep_addresses_on_stop: false,
             stopping: false,
@@ -192,7 +208,19 @@ impl Driver {
     }
 
     async fn receive(&mut self, packet: Incoming) {
-        let vrid = packet.payload.get(1).copied().unwrap_or_default();
+        let Some(&vrid) = packet.payload.get(1) else {
+            let link = &mut self.links[packet.interface];
+            link.too_short += 1;
+            if link.too_short == 1 {
+                self.logger.info(&format!(
+                    "(interface {}) VRRP packet too short - {} bytes; counting such packets \
+                     from now on",
+                    link.name,
+                    packet.payload.len()
+                ));
+            }
+            return;
+        };
         let Some(&i) = self.routes.get(&(packet.interface, vrid)) else {
             let link = &mut self.links[packet.interface];
             link.unknown_vrid += 1;
@@ -233,6 +261,29 @@ impl Driver {
             if self.instance_link[i] == link {
                 self.instances[i].set_fault(now, !event.up);
                 self.execute(i).await;
+            }
+        }
+    }
+
+    /// Logs what each interface dropped before any instance saw it.
+    fn log_link_drops(&self) {
+        for link in &self.links {
+            let counts = [
+                ("unknown VRID", link.unknown_vrid),
+                ("packet too short", link.too_short),
+                ("receive queue full", link.queue_full.get()),
+            ];
+            let counts: Vec<String> = counts
+                .iter()
+                .filter(|(_, n)| *n > 0)
+                .map(|(what, n)| format!("{what} {n}"))
+                .collect();
+            if !counts.is_empty() {
+                self.logger.info(&format!(
+                    "(interface {}) dropped packets: {}",
+                    link.name,
+                    counts.join(", ")
+                ));
             }
         }
     }
@@ -301,16 +352,28 @@ impl Driver {
         }
     }
 
+    /// One burst: `garp_repeat` gratuitous ARPs per IPv4 address, each on the interface the
+    /// address lives on.
     fn send_garps(&self, i: usize) {
-        let link = &self.links[self.instance_link[i]];
-        for address in &self.plans[i].config.addresses {
-            for _ in 0..self.plans[i].garp_repeat {
-                if let Err(err) = link.garp.send(*address) {
+        let plan = &self.plans[i];
+        for address in &plan.addresses {
+            let IpAddr::V4(v4) = address.address else {
+                continue;
+            };
+            let Some(garp) = self.garps.get(&address.interface) else {
+                continue;
+            };
+            self.logger.detail(&format!(
+                "VRRP_Instance({}) Sending gratuitous ARPs on {} for {v4}",
+                plan.config.name, address.interface
+            ));
+            for _ in 0..plan.garp_repeat {
+                if let Err(err) = garp.send(v4) {
                     self.logger.info(&format!(
                         "VRRP_Instance({}) cannot send a gratuitous ARP on {}: {err}",
-                        self.plans[i].config.name, link.name
+                        plan.config.name, address.interface
                     ));
-                    return;
+                    break;
                 }
             }
         }
@@ -370,7 +433,12 @@ impl Driver {
 }
 
 /// Reads one interface's socket forever, handing packets to the main loop.
-fn spawn_receiver(interface: usize, socket: Rc<VrrpSocket>, tx: mpsc::Sender<Incoming>) {
+fn spawn_receiver(
+    interface: usize,
+    socket: Rc<VrrpSocket>,
+    tx: mpsc::Sender<Incoming>,
+    queue_full: Rc<Cell<u64>>,
+) {
     tokio::task::spawn_local(async move {
         let mut buf = vec![0u8; 65_536];
         loop {
@@ -386,9 +454,13 @@ fn spawn_receiver(interface: usize, socket: Rc<VrrpSocket>, tx: mpsc::Sender<Inc
                         ttl: r.ttl,
                         payload: payload.to_vec(),
                     };
-                    // A full queue means the main loop is behind: drop, as a flood would be.
-                    if tx.try_send(incoming).is_err() && tx.is_closed() {
-                        return;
+                    // A full queue means the main loop is behind: drop and count.
+                    match tx.try_send(incoming) {
+                        Ok(()) => {}
+                        Err(mpsc::error::TrySendError::Full(_)) => {
+                            queue_full.set(queue_full.get() + 1);
+                        }
+                        Err(mpsc::error::TrySendError::Closed(_)) => return,
                     }
                 }
                 // A garbled IP header is one bad packet: read the next one at once.

@@ -153,6 +153,7 @@ fn plan_instance(
                 .unwrap_or(global.vrrp_garp_master_delay),
         )),
         garp_master_refresh: (refresh > 0).then(|| Duration::from_secs(u64::from(refresh))),
+        unicast: !inst.unicast_peers.is_empty(),
     };
     // keepalived starts a `state MASTER` instance in BACKUP too (compat.md section 6); the
     // state only sets the default priority, which the config layer already did.
