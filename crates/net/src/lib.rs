@@ -11,10 +11,12 @@ pub mod addresses;
 pub mod garp;
 pub mod interface;
 pub mod link;
+pub mod timer;
 pub mod vrrp_socket;
 
 pub use addresses::{AddressManager, AddressSpec};
 pub use garp::GarpSender;
 pub use interface::{Interface, lookup};
 pub use link::{LinkEvent, LinkWatch, is_up, watch};
+pub use timer::PreciseTimer;
 pub use vrrp_socket::{Received, VrrpSocket};

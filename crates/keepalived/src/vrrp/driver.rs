@@ -14,6 +14,7 @@ use keepalived_net::addresses::{AddressManager, AddressSpec};
 use keepalived_net::garp::GarpSender;
 use keepalived_net::interface;
 use keepalived_net::link::{self, LinkEvent};
+use keepalived_net::timer::PreciseTimer;
 use keepalived_net::vrrp_socket::VrrpSocket;
 use keepalived_vrrp::instance::{Action, DropReason, Instance, Received};
 use tokio::sync::mpsc;
@@ -94,15 +95,25 @@ pub async fn run(
         driver.execute(i).await;
     }
     tokio::pin!(stop);
+    // tokio's sleep rounds up to whole milliseconds; protocol deadlines need better.
+    let timer = PreciseTimer::new().context("cannot create the protocol timer")?;
     loop {
         let deadline = driver
             .instances
             .iter()
             .filter_map(Instance::poll_timeout)
             .min();
+        if let Some(at) = deadline {
+            timer.arm(at).context("cannot arm the protocol timer")?;
+        }
         let sleep = async {
             match deadline {
-                Some(at) => tokio::time::sleep_until(tokio::time::Instant::from_std(at)).await,
+                Some(_) => {
+                    if timer.expired().await.is_err() {
+                        // Fall back to tokio's coarser timer rather than spin.
+                        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+                    }
+                }
                 None => std::future::pending().await,
             }
         };
