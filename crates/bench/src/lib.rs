@@ -5,4 +5,5 @@
 //! the statistics.
 
 pub mod generate;
+pub mod programs;
 pub mod stats;

@@ -11,6 +11,7 @@
 //! disagreed or a step failed, 2 when the benchmark cannot run here (not root, keepalived or
 //! our binary missing).
 
+use keepalived_bench::programs::{is_executable, resolve_ours};
 use std::fs;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -99,25 +100,6 @@ fn preconditions(args: &Args) -> Option<String> {
         return Some("the `ip` command (iproute2) is not installed".into());
     }
     None
-}
-
-fn is_executable(path: &Path) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-}
-
-/// Finds our binary: as given, or relative to the workspace root.
-fn resolve_ours(path: &Path) -> Option<PathBuf> {
-    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let candidates = if path.is_absolute() {
-        vec![path.to_path_buf()]
-    } else {
-        vec![path.to_path_buf(), workspace.join(path)]
-    };
-    candidates
-        .into_iter()
-        .find(|p| is_executable(p))
-        .and_then(|p| fs::canonicalize(p).ok())
 }
 
 fn run(args: &Args) -> Result<u8> {

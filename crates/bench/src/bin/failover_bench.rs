@@ -23,6 +23,7 @@
 //! keepalived's in both cases, 1 when it is above in either case or a step failed, 2 when the
 //! benchmark cannot run here (not root, a program missing).
 
+use keepalived_bench::programs::{is_executable, resolve_ours};
 use std::fmt::Write as _;
 use std::fs;
 use std::net::Ipv4Addr;
@@ -304,25 +305,6 @@ fn preconditions(args: &Args) -> Option<String> {
 fn on_path(program: &str) -> bool {
     std::env::var_os("PATH")
         .is_some_and(|path| std::env::split_paths(&path).any(|d| is_executable(&d.join(program))))
-}
-
-fn is_executable(path: &Path) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-}
-
-/// Finds our binary: as given, or relative to the workspace root.
-fn resolve_ours(path: &Path) -> Option<PathBuf> {
-    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let candidates = if path.is_absolute() {
-        vec![path.to_path_buf()]
-    } else {
-        vec![path.to_path_buf(), workspace.join(path)]
-    };
-    candidates
-        .into_iter()
-        .find(|p| is_executable(p))
-        .and_then(|p| fs::canonicalize(p).ok())
 }
 
 /// "keepalived 2.2.7" from `keepalived -v`, or just "keepalived".
