@@ -403,13 +403,18 @@ impl Driver {
     }
 
     async fn change_address(&self, address: &AddressPlan, add: bool) {
+        let (verb, done) = if add {
+            ("add", "added")
+        } else {
+            ("remove", "removed")
+        };
+        let what = format!(
+            "{}/{} on {}",
+            address.address, address.prefix_len, address.interface
+        );
         let Some(&ifindex) = self.ifindex.get(&address.interface) else {
             self.logger.info(&format!(
-                "cannot {} {}/{}: interface {} does not exist",
-                if add { "add" } else { "remove" },
-                address.address,
-                address.prefix_len,
-                address.interface
+                "cannot {verb} {what}: the interface does not exist"
             ));
             return;
         };
@@ -428,17 +433,10 @@ impl Driver {
         };
         match result {
             Ok(()) => self.logger.detail(&format!(
-                "Netlink reflector reports IP {} {}",
-                address.address,
-                if add { "added" } else { "removed" }
+                "Netlink reflector reports IP {} {done}",
+                address.address
             )),
-            Err(err) => self.logger.info(&format!(
-                "cannot {} {}/{} on {}: {err}",
-                if add { "add" } else { "remove" },
-                address.address,
-                address.prefix_len,
-                address.interface
-            )),
+            Err(err) => self.logger.info(&format!("cannot {verb} {what}: {err}")),
         }
     }
 }
