@@ -770,6 +770,27 @@ fn vip_options(lab: &Lab, x: Daemon, y: Daemon) {
 
 // ---- tests --------------------------------------------------------------------------------
 
+/// The master's interface goes down: it enters FAULT and gives up the VIP, the backup takes
+/// over after Master_Down_Interval; when the link comes back the old master returns through
+/// BACKUP and preempts again (compat.md section 6: a down interface means FAULT).
+fn link_down(lab: &Lab, x: Daemon, y: Daemon) {
+    let (a, b) = (lab.host("a"), lab.host("b"));
+    let (mut ka, mut kb) = elect(lab, x, y);
+    a.set_link("eth0", false).expect("eth0 down on a");
+    assert!(
+        ka.wait_for_log("(VI_1) Entering FAULT STATE", Duration::from_secs(3)),
+        "a did not enter FAULT:\n{}",
+        log(&ka)
+    );
+    wait_vip(a, &ka, VIP, false, Duration::from_secs(3));
+    wait_vip(b, &kb, VIP, true, Duration::from_secs(6));
+    a.set_link("eth0", true).expect("eth0 up on a");
+    wait_vip(a, &ka, VIP, true, Duration::from_secs(10));
+    wait_vip(b, &kb, VIP, false, Duration::from_secs(3));
+    assert_clean(x, &mut ka);
+    assert_clean(y, &mut kb);
+}
+
 #[test]
 fn election_by_priority() {
     for_each_pair("elect", election);
@@ -813,4 +834,9 @@ fn three_vrids_on_one_interface() {
 #[test]
 fn vips_with_dev_label_and_scope() {
     for_each_pair("vipopts", vip_options);
+}
+
+#[test]
+fn link_down_means_fault_and_hand_over() {
+    for_each_pair("linkdown", link_down);
 }

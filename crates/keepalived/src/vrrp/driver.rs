@@ -346,6 +346,10 @@ impl Driver {
 
     async fn send(&mut self, i: usize, bytes: &[u8]) {
         let link = &self.links[self.instance_link[i]];
+        // A down link cannot carry the priority-0 advert of an instance entering FAULT.
+        if !link.up {
+            return;
+        }
         let result = if self.plans[i].unicast_peers.is_empty() {
             link.socket.send(bytes).await
         } else {

@@ -1,0 +1,140 @@
+//! Running a script once, with a timeout and process-group cleanup.
+
+use std::io;
+use std::os::unix::process::ExitStatusExt;
+use std::process::{ExitStatus, Stdio};
+use std::time::Duration;
+
+use nix::errno::Errno;
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
+use tokio::process::{Child, Command};
+
+/// The only environment variable a script gets: `PATH` with this value.
+pub const SCRIPT_PATH: &str = "/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// How long a timed-out script's process group has to exit after SIGTERM
+/// before it is sent SIGKILL.
+pub const TERM_GRACE: Duration = Duration::from_secs(1);
+
+/// One `vrrp_script` block, as the runner needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScriptSpec {
+    /// The script's name (the `vrrp_script NAME` word), used in log lines.
+    pub name: String,
+    /// Program and arguments; `argv[0]` is the program path. No shell is used.
+    pub argv: Vec<String>,
+    /// Time between two runs (used by the caller's scheduler).
+    pub interval: Duration,
+    /// How long one run may take before it is killed and counts as a failure.
+    pub timeout: Duration,
+    /// Successes in a row needed to go from bad to good.
+    pub rise: u32,
+    /// Failures in a row needed to go from good to bad.
+    pub fall: u32,
+    /// Start in the bad state (keepalived's `init_fail`).
+    pub init_fail: bool,
+    /// Run the script as this `(uid, gid)`; `None` keeps the daemon's ids.
+    pub uid_gid: Option<(u32, u32)>,
+}
+
+/// The result of one run of a script.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The script exited with status 0.
+    Success,
+    /// The script exited with a non-zero status (the exit code), or was
+    /// killed by a signal (the signal number).
+    Failure(i32),
+    /// The script did not finish within its timeout; its process group was
+    /// killed.
+    TimedOut,
+    /// The script could not be started; the reason names the file.
+    CannotRun(String),
+}
+
+impl Outcome {
+    /// Whether this outcome counts as a success for rise/fall.
+    pub fn is_success(&self) -> bool {
+        matches!(self, Outcome::Success)
+    }
+}
+
+/// Runs `spec.argv` once and reports how it ended.
+///
+/// The program is started without a shell, with stdin/stdout/stderr on
+/// `/dev/null`, an environment holding only `PATH` ([`SCRIPT_PATH`]), and in
+/// a process group of its own. If it runs longer than `spec.timeout`, the
+/// whole group gets SIGTERM, then SIGKILL after at most [`TERM_GRACE`], and
+/// the child is reaped before this returns.
+pub async fn run_once(spec: &ScriptSpec) -> Outcome {
+    let Some(program) = spec.argv.first() else {
+        return Outcome::CannotRun(format!("script '{}' has no command", spec.name));
+    };
+    let mut cmd = Command::new(program);
+    cmd.args(&spec.argv[1..])
+        .env_clear()
+        .env("PATH", SCRIPT_PATH)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .process_group(0)
+        .kill_on_drop(true);
+    if let Some((uid, gid)) = spec.uid_gid {
+        cmd.uid(uid).gid(gid);
+    }
+    let mut child = match cmd.spawn() {
+        Ok(child) => child,
+        Err(err) => return Outcome::CannotRun(cannot_run_reason(program, &err)),
+    };
+    match tokio::time::timeout(spec.timeout, child.wait()).await {
+        Ok(Ok(status)) => outcome_of(status),
+        Ok(Err(err)) => Outcome::CannotRun(format!("waiting for '{program}': {err}")),
+        Err(_elapsed) => {
+            kill_group(&mut child).await;
+            Outcome::TimedOut
+        }
+    }
+}
+
+/// The reason text for a program that could not be started, in the style
+/// `cannot run '/path': No such file or directory`.
+fn cannot_run_reason(program: &str, err: &io::Error) -> String {
+    let what = match err.raw_os_error() {
+        Some(raw) => Errno::from_raw(raw).desc().to_string(),
+        None => err.to_string(),
+    };
+    format!("cannot run '{program}': {what}")
+}
+
+fn outcome_of(status: ExitStatus) -> Outcome {
+    match status.code() {
+        Some(0) => Outcome::Success,
+        Some(code) => Outcome::Failure(code),
+        None => Outcome::Failure(status.signal().unwrap_or(-1)),
+    }
+}
+
+/// SIGTERM the child's process group, give it [`TERM_GRACE`], SIGKILL the
+/// group, and reap the child.
+async fn kill_group(child: &mut Child) {
+    let Some(raw_pid) = child.id() else {
+        // Already reaped: nothing left that we own.
+        return;
+    };
+    let Ok(raw_pid) = i32::try_from(raw_pid) else {
+        return;
+    };
+    let pgid = Pid::from_raw(raw_pid);
+    // ESRCH just means the group is already gone.
+    let _ = killpg(pgid, Signal::SIGTERM);
+    let exited = tokio::time::timeout(TERM_GRACE, child.wait()).await;
+    // Always KILL the group: the leader may have exited on TERM while
+    // background children ignored it. The group id cannot be reused while
+    // any member is alive.
+    let _ = killpg(pgid, Signal::SIGKILL);
+    if !matches!(exited, Ok(Ok(_))) {
+        // SIGKILL cannot be caught, so this wait is bounded in practice.
+        let _ = child.wait().await;
+    }
+}

@@ -1,0 +1,192 @@
+//! keepalived's rise/fall rules and the script log lines.
+
+use crate::runner::{Outcome, ScriptSpec};
+
+/// The good/bad state of one tracking script under rise/fall.
+///
+/// The script starts good, or bad with `init_fail`. While good, `fall`
+/// failures in a row (timeouts and scripts that cannot run count as
+/// failures) make it bad; while bad, `rise` successes in a row make it good.
+/// A result of the other kind resets the run. `rise` and `fall` of 0 are
+/// treated as 1.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tracker {
+    rise: u32,
+    fall: u32,
+    good: bool,
+    streak: u32,
+}
+
+impl Tracker {
+    /// A tracker with the given thresholds and start state.
+    pub fn new(rise: u32, fall: u32, init_fail: bool) -> Self {
+        Tracker {
+            rise: rise.max(1),
+            fall: fall.max(1),
+            good: !init_fail,
+            streak: 0,
+        }
+    }
+
+    /// A tracker for `spec`'s rise, fall and init_fail.
+    pub fn from_spec(spec: &ScriptSpec) -> Self {
+        Self::new(spec.rise, spec.fall, spec.init_fail)
+    }
+
+    /// Whether the script is currently good.
+    pub fn is_good(&self) -> bool {
+        self.good
+    }
+
+    /// Records one run; returns `Some(new_state)` (true = good) only when the
+    /// state changes.
+    pub fn record(&mut self, outcome: &Outcome) -> Option<bool> {
+        self.record_success(outcome.is_success())
+    }
+
+    /// Records one run given only whether it succeeded; same return as
+    /// [`Tracker::record`].
+    pub fn record_success(&mut self, success: bool) -> Option<bool> {
+        if success == self.good {
+            // Confirms the current state: any run toward a change is broken.
+            self.streak = 0;
+            return None;
+        }
+        self.streak += 1;
+        let needed = if self.good { self.fall } else { self.rise };
+        if self.streak >= needed {
+            self.good = success;
+            self.streak = 0;
+            Some(self.good)
+        } else {
+            None
+        }
+    }
+}
+
+/// What a script log line reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScriptEvent {
+    /// The script became good.
+    Succeeded,
+    /// The script became bad.
+    Failed,
+    /// One run of the script timed out.
+    TimedOut,
+}
+
+impl ScriptEvent {
+    /// The event for a state change reported by [`Tracker::record`].
+    pub fn from_state(good: bool) -> Self {
+        if good {
+            ScriptEvent::Succeeded
+        } else {
+            ScriptEvent::Failed
+        }
+    }
+}
+
+/// The log line keepalived writes for `event` on script `name`, e.g.
+/// `VRRP_Script(chk) succeeded`.
+pub fn log_line(name: &str, event: ScriptEvent) -> String {
+    let what = match event {
+        ScriptEvent::Succeeded => "succeeded",
+        ScriptEvent::Failed => "failed",
+        ScriptEvent::TimedOut => "timed out",
+    };
+    format!("VRRP_Script({name}) {what}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn feed(t: &mut Tracker, seq: &str) -> Vec<Option<bool>> {
+        seq.chars()
+            .map(|c| {
+                let o = match c {
+                    's' => Outcome::Success,
+                    'f' => Outcome::Failure(1),
+                    't' => Outcome::TimedOut,
+                    _ => Outcome::CannotRun("x".into()),
+                };
+                t.record(&o)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn starts_good_and_falls_after_three_failures() {
+        let mut t = Tracker::new(2, 3, false);
+        assert!(t.is_good());
+        assert_eq!(feed(&mut t, "ff"), vec![None, None]);
+        assert!(t.is_good());
+        assert_eq!(feed(&mut t, "f"), vec![Some(false)]);
+        assert!(!t.is_good());
+        // Further failures report no change.
+        assert_eq!(feed(&mut t, "ff"), vec![None, None]);
+    }
+
+    #[test]
+    fn success_breaks_a_failure_run() {
+        let mut t = Tracker::new(2, 3, false);
+        assert_eq!(feed(&mut t, "ffsff"), vec![None; 5]);
+        assert!(t.is_good());
+        assert_eq!(feed(&mut t, "f"), vec![Some(false)]);
+    }
+
+    #[test]
+    fn rises_after_two_successes_in_a_row() {
+        let mut t = Tracker::new(2, 3, false);
+        feed(&mut t, "fff");
+        assert!(!t.is_good());
+        assert_eq!(feed(&mut t, "sfs"), vec![None, None, None]);
+        assert!(!t.is_good());
+        assert_eq!(feed(&mut t, "s"), vec![Some(true)]);
+        assert!(t.is_good());
+        assert_eq!(feed(&mut t, "ss"), vec![None, None]);
+    }
+
+    #[test]
+    fn timeouts_and_cannot_run_count_as_failures() {
+        let mut t = Tracker::new(2, 3, false);
+        assert_eq!(feed(&mut t, "tfc"), vec![None, None, Some(false)]);
+    }
+
+    #[test]
+    fn init_fail_starts_bad() {
+        let mut t = Tracker::new(2, 3, true);
+        assert!(!t.is_good());
+        assert_eq!(feed(&mut t, "f"), vec![None]);
+        assert_eq!(feed(&mut t, "ss"), vec![None, Some(true)]);
+    }
+
+    #[test]
+    fn rise_and_fall_of_one() {
+        let mut t = Tracker::new(1, 1, false);
+        assert_eq!(
+            feed(&mut t, "fsfs"),
+            vec![Some(false), Some(true), Some(false), Some(true)]
+        );
+        let mut z = Tracker::new(0, 0, false);
+        assert_eq!(feed(&mut z, "f"), vec![Some(false)]);
+    }
+
+    #[test]
+    fn log_lines() {
+        assert_eq!(
+            log_line("chk", ScriptEvent::Succeeded),
+            "VRRP_Script(chk) succeeded"
+        );
+        assert_eq!(
+            log_line("chk", ScriptEvent::Failed),
+            "VRRP_Script(chk) failed"
+        );
+        assert_eq!(
+            log_line("chk", ScriptEvent::TimedOut),
+            "VRRP_Script(chk) timed out"
+        );
+        assert_eq!(ScriptEvent::from_state(true), ScriptEvent::Succeeded);
+        assert_eq!(ScriptEvent::from_state(false), ScriptEvent::Failed);
+    }
+}

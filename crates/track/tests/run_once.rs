@@ -1,0 +1,249 @@
+//! Runs real scripts written to a temporary directory.
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use keepalived_track::{Outcome, ScriptSpec, run_once};
+
+/// A temp dir removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(tag: &str) -> Self {
+        static N: AtomicU32 = AtomicU32::new(0);
+        let n = N.fetch_add(1, Ordering::SeqCst);
+        let dir =
+            std::env::temp_dir().join(format!("keepalived-track-{tag}-{}-{n}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).expect("create temp dir");
+        TempDir(dir)
+    }
+
+    fn script(&self, name: &str, body: &str, mode: u32) -> PathBuf {
+        let path = self.0.join(name);
+        fs::write(&path, format!("#!/bin/sh\n{body}\n")).expect("write script");
+        fs::set_permissions(&path, fs::Permissions::from_mode(mode)).expect("chmod");
+        path
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+fn spec(path: &Path, timeout: Duration) -> ScriptSpec {
+    ScriptSpec {
+        name: "chk".into(),
+        argv: vec![path.display().to_string()],
+        interval: Duration::from_secs(1),
+        timeout,
+        rise: 1,
+        fall: 1,
+        init_fail: false,
+        uid_gid: None,
+    }
+}
+
+/// Whether `pid` is gone: no /proc entry, or a zombie (an orphan waiting for
+/// a PID 1 that may not reap in a container). Polls for up to 2 s.
+fn gone(pid: i32) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(2);
+    loop {
+        match fs::read_to_string(format!("/proc/{pid}/stat")) {
+            Err(_) => return true,
+            Ok(stat) => {
+                // State is the field after the ")" closing the command name.
+                let state = stat
+                    .rsplit_once(')')
+                    .and_then(|(_, rest)| rest.split_whitespace().next())
+                    .unwrap_or("?")
+                    .to_string();
+                if state == "Z" || state == "X" {
+                    return true;
+                }
+            }
+        }
+        if Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn read_pid(path: &Path) -> i32 {
+    let deadline = Instant::now() + Duration::from_secs(2);
+    loop {
+        if let Ok(text) = fs::read_to_string(path)
+            && let Ok(pid) = text.trim().parse()
+        {
+            return pid;
+        }
+        assert!(Instant::now() < deadline, "no pid in {}", path.display());
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[tokio::test]
+async fn exit_zero_is_success() {
+    let dir = TempDir::new("ok");
+    let s = dir.script("ok.sh", "exit 0", 0o755);
+    assert_eq!(
+        run_once(&spec(&s, Duration::from_secs(2))).await,
+        Outcome::Success
+    );
+}
+
+#[tokio::test]
+async fn exit_one_is_failure() {
+    let dir = TempDir::new("fail");
+    let s = dir.script("fail.sh", "exit 1", 0o755);
+    assert_eq!(
+        run_once(&spec(&s, Duration::from_secs(2))).await,
+        Outcome::Failure(1)
+    );
+}
+
+#[tokio::test]
+async fn arguments_and_minimal_environment() {
+    let dir = TempDir::new("env");
+    let out = dir.0.join("out");
+    let s = dir.script(
+        "env.sh",
+        &format!("echo \"$1 $2\" > {0}\nenv | sort >> {0}", out.display()),
+        0o755,
+    );
+    let mut sp = spec(&s, Duration::from_secs(2));
+    sp.argv.push("a b".into());
+    sp.argv.push("c".into());
+    assert_eq!(run_once(&sp).await, Outcome::Success);
+    let text = fs::read_to_string(&out).expect("script output");
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("a b c"));
+    // sh itself may add PWD/SHLVL/_; nothing may come from our environment.
+    let vars: Vec<&str> = lines
+        .filter_map(|l| l.split_once('=').map(|(k, _)| k))
+        .collect();
+    assert!(vars.contains(&"PATH"), "{text}");
+    assert!(
+        text.contains("PATH=/usr/sbin:/usr/bin:/sbin:/bin"),
+        "{text}"
+    );
+    for v in vars {
+        assert!(
+            matches!(v, "PATH" | "PWD" | "SHLVL" | "_" | "OLDPWD"),
+            "unexpected {v} in {text}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn killed_by_signal_is_failure_with_signal() {
+    let dir = TempDir::new("sig");
+    let s = dir.script("sig.sh", "kill -9 $$", 0o755);
+    assert_eq!(
+        run_once(&spec(&s, Duration::from_secs(2))).await,
+        Outcome::Failure(9)
+    );
+}
+
+#[tokio::test]
+async fn timeout_kills_the_script() {
+    let dir = TempDir::new("slow");
+    let pidfile = dir.0.join("pid");
+    let s = dir.script(
+        "slow.sh",
+        &format!("echo $$ > {}\nsleep 30", pidfile.display()),
+        0o755,
+    );
+    let start = Instant::now();
+    let out = run_once(&spec(&s, Duration::from_millis(200))).await;
+    let took = start.elapsed();
+    assert_eq!(out, Outcome::TimedOut);
+    assert!(took < Duration::from_millis(1500), "took {took:?}");
+    let pid = read_pid(&pidfile);
+    // The leader is our child and must be reaped: no /proc entry at all.
+    assert!(
+        !Path::new(&format!("/proc/{pid}")).exists(),
+        "script {pid} still present"
+    );
+}
+
+#[tokio::test]
+async fn timeout_kills_the_whole_process_group() {
+    let dir = TempDir::new("group");
+    let pidfile = dir.0.join("bg");
+    let s = dir.script(
+        "group.sh",
+        &format!("sleep 30 &\necho $! > {}\nsleep 30", pidfile.display()),
+        0o755,
+    );
+    let start = Instant::now();
+    let out = run_once(&spec(&s, Duration::from_millis(300))).await;
+    assert_eq!(out, Outcome::TimedOut);
+    assert!(start.elapsed() < Duration::from_millis(1500));
+    let bg = read_pid(&pidfile);
+    assert!(gone(bg), "background child {bg} survived");
+}
+
+#[tokio::test]
+async fn term_ignored_escalates_to_kill() {
+    let dir = TempDir::new("stubborn");
+    let pidfile = dir.0.join("pid");
+    let s = dir.script(
+        "stubborn.sh",
+        &format!("trap '' TERM\necho $$ > {}\nsleep 30", pidfile.display()),
+        0o755,
+    );
+    let start = Instant::now();
+    let out = run_once(&spec(&s, Duration::from_millis(200))).await;
+    let took = start.elapsed();
+    assert_eq!(out, Outcome::TimedOut);
+    assert!(
+        took >= Duration::from_millis(1100),
+        "KILL came too early: {took:?}"
+    );
+    assert!(took < Duration::from_millis(2500), "took {took:?}");
+    let pid = read_pid(&pidfile);
+    assert!(
+        !Path::new(&format!("/proc/{pid}")).exists(),
+        "script {pid} still present"
+    );
+}
+
+#[tokio::test]
+async fn missing_program_cannot_run() {
+    let dir = TempDir::new("missing");
+    let path = dir.0.join("nope.sh");
+    match run_once(&spec(&path, Duration::from_secs(1))).await {
+        Outcome::CannotRun(reason) => {
+            let want = format!("'{}': No such file or directory", path.display());
+            assert!(reason.contains(&want), "{reason}");
+        }
+        other => panic!("expected CannotRun, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn non_executable_cannot_run() {
+    let dir = TempDir::new("noexec");
+    let s = dir.script("plain.sh", "exit 0", 0o644);
+    match run_once(&spec(&s, Duration::from_secs(1))).await {
+        Outcome::CannotRun(reason) => {
+            assert!(reason.contains(&format!("'{}'", s.display())), "{reason}");
+            assert!(reason.contains("Permission denied"), "{reason}");
+        }
+        other => panic!("expected CannotRun, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn empty_argv_cannot_run() {
+    let mut sp = spec(Path::new("/bin/true"), Duration::from_secs(1));
+    sp.argv.clear();
+    assert!(matches!(run_once(&sp).await, Outcome::CannotRun(_)));
+}
