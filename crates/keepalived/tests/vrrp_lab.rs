@@ -791,6 +791,58 @@ fn link_down(lab: &Lab, x: Daemon, y: Daemon) {
     assert_clean(y, &mut kb);
 }
 
+/// The seed's story: a's check script fails, a enters FAULT and gives the VIP to b within the
+/// script interval plus b's Skew_Time; when the check passes again a comes back and preempts.
+/// The script runs on a, so only pairs where a is ours apply.
+fn check_script(lab: &Lab, x: Daemon, y: Daemon) {
+    if matches!(x, Real) {
+        return;
+    }
+    let (a, b) = (lab.host("a"), lab.host("b"));
+    let up_flag = a.dir().join("service-up");
+    let script = a.dir().join("check.sh");
+    std::fs::write(&up_flag, "").expect("flag file");
+    std::fs::write(
+        &script,
+        format!("#!/bin/sh\ntest -f {}\n", up_flag.display()),
+    )
+    .expect("script");
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    }
+    let conf = instance(150)
+        .extra("track_script {\n        chk\n    }")
+        .render("a")
+        + &format!(
+            "global_defs {{\n    script_user root\n    enable_script_security\n}}\n\
+             vrrp_script chk {{\n    script \"{}\"\n    interval 1\n}}\n",
+            script.display()
+        );
+    let mut ka = x.start(a, &conf);
+    let mut kb = y.start(b, &instance(100).render("b"));
+    wait_vip(a, &ka, VIP, true, ELECTION);
+    std::fs::remove_file(&up_flag).expect("service down");
+    wait_vip(b, &kb, VIP, true, Duration::from_secs(5));
+    wait_vip(a, &ka, VIP, false, Duration::from_secs(1));
+    assert!(count(&ka, "VRRP_Script(chk) failed") == 1, "{}", log(&ka));
+    assert!(
+        count(&ka, "(VI_1) Entering FAULT STATE") == 1,
+        "{}",
+        log(&ka)
+    );
+    std::fs::write(&up_flag, "").expect("service up");
+    wait_vip(a, &ka, VIP, true, Duration::from_secs(8));
+    wait_vip(b, &kb, VIP, false, Duration::from_secs(3));
+    assert!(
+        count(&ka, "VRRP_Script(chk) succeeded") >= 1,
+        "{}",
+        log(&ka)
+    );
+    assert_clean(x, &mut ka);
+    assert_clean(y, &mut kb);
+}
+
 #[test]
 fn election_by_priority() {
     for_each_pair("elect", election);
@@ -839,4 +891,9 @@ fn vips_with_dev_label_and_scope() {
 #[test]
 fn link_down_means_fault_and_hand_over() {
     for_each_pair("linkdown", link_down);
+}
+
+#[test]
+fn failing_check_script_moves_the_vip() {
+    for_each_pair("script", check_script);
 }

@@ -9,5 +9,8 @@
 mod runner;
 mod tracker;
 
+pub mod priority;
+
+pub use priority::{Tracked, effective_priority};
 pub use runner::{Outcome, SCRIPT_PATH, ScriptSpec, TERM_GRACE, run_once};
 pub use tracker::{ScriptEvent, Tracker, log_line};

@@ -339,6 +339,21 @@ impl Instance {
         }
     }
 
+    /// The effective priority changed because a tracked object changed. Adverts carry the new
+    /// value from now on, and as backup it sets Skew_Time from the next reset of the timer; an
+    /// address owner (255) keeps 255.
+    pub fn set_priority(&mut self, _now: Instant, priority: u8) {
+        if priority == self.priority || self.config.priority == 255 || priority == 0 {
+            return;
+        }
+        let text = format!(
+            "Changing effective priority from {} to {priority}",
+            self.priority
+        );
+        self.log(false, &text);
+        self.priority = priority;
+    }
+
     /// Enters or leaves FAULT (an interface or tracked object went down or came back).
     pub fn set_fault(&mut self, now: Instant, fault: bool) {
         match (fault, self.state) {

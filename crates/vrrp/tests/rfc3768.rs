@@ -560,3 +560,23 @@ fn scenario_three_routers_one_master() {
     );
     assert_eq!(wire.nodes[0].state(), State::Backup);
 }
+
+#[test]
+fn keepalived_effective_priority_change_is_logged_and_advertised() {
+    let now = Instant::now();
+    let mut instance = Instance::new(config("VI_1", 10, 100));
+    instance.start(now);
+    instance.handle_timeout(now + Duration::from_secs(4));
+    drain(&mut instance);
+    instance.set_priority(now + Duration::from_secs(5), 80);
+    let actions = drain(&mut instance);
+    assert!(actions.iter().any(|a| matches!(a, Action::Log(l)
+        if l.text == "VRRP_Instance(VI_1) Changing effective priority from 100 to 80")));
+    instance.handle_timeout(now + Duration::from_secs(6));
+    assert_eq!(sent_priorities(&drain(&mut instance)), vec![80]);
+    // A backup with a higher base priority now preempts the weakened master.
+    let mut owner = Instance::new(config("owner", 10, 255));
+    owner.start(now);
+    owner.set_priority(now, 100);
+    assert_eq!(owner.priority(), 255, "the address owner never changes");
+}

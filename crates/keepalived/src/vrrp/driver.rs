@@ -16,10 +16,13 @@ use keepalived_net::interface;
 use keepalived_net::link::{self, LinkEvent};
 use keepalived_net::timer::PreciseTimer;
 use keepalived_net::vrrp_socket::VrrpSocket;
+use keepalived_track::{
+    Outcome, ScriptEvent, ScriptSpec, Tracked, Tracker, effective_priority, log_line, run_once,
+};
 use keepalived_vrrp::instance::{Action, DropReason, Instance, Received};
 use tokio::sync::mpsc;
 
-use super::setup::{AddressPlan, InstancePlan};
+use super::setup::{AddressPlan, InstancePlan, ScriptPlan};
 use crate::logger::Logger;
 
 /// A packet read from an interface's socket.
@@ -64,12 +67,18 @@ struct Driver {
     keep_addresses_on_stop: bool,
     /// Set once the stop has begun.
     stopping: bool,
+    /// The tracked scripts, and the rise/fall state of each.
+    scripts: Vec<ScriptPlan>,
+    trackers: Vec<Tracker>,
+    /// Scripts whose "cannot run" reason was logged (once each).
+    reported_cannot_run: Vec<bool>,
 }
 
 /// Runs `plans` until `stop` completes, then stops every instance (priority 0 from masters,
 /// addresses removed unless `keep_addresses`).
 pub async fn run(
     plans: Vec<InstancePlan>,
+    scripts: Vec<ScriptPlan>,
     group: Ipv4Addr,
     logger: Logger,
     keep_addresses: bool,
@@ -78,6 +87,17 @@ pub async fn run(
     let (tx, mut rx) = mpsc::channel::<Incoming>(1024);
     let mut driver = Driver::open(plans, group, logger, tx)?;
     driver.keep_addresses_on_stop = keep_addresses;
+    driver.trackers = scripts
+        .iter()
+        .map(|s| Tracker::from_spec(&s.spec))
+        .collect();
+    driver.reported_cannot_run = vec![false; scripts.len()];
+    // Each script runs in a task of its own: a slow or hung script never delays adverts.
+    let (script_tx, mut script_rx) = mpsc::channel::<(usize, Outcome)>(256);
+    for (index, script) in scripts.iter().enumerate() {
+        spawn_script(index, script.spec.clone(), script_tx.clone());
+    }
+    driver.scripts = scripts;
     let mut link_events = link::watch().context("cannot watch link state")?;
     let now = Instant::now();
     for i in 0..driver.instances.len() {
@@ -90,8 +110,8 @@ pub async fn run(
                 "Kernel is reporting: interface {} DOWN",
                 driver.plans[i].interface
             ));
-            driver.instances[i].set_fault(now, true);
         }
+        driver.apply_tracking(i, now);
         driver.execute(i).await;
     }
     tokio::pin!(stop);
@@ -130,6 +150,7 @@ pub async fn run(
             }
             Some(packet) = rx.recv() => driver.receive(packet).await,
             Some(event) = link_events.recv() => driver.link_changed(event).await,
+            Some((script, outcome)) = script_rx.recv() => driver.script_ran(script, outcome).await,
         }
     }
     driver.stopping = true;
@@ -215,6 +236,9 @@ impl Driver {
             logger,
             keep_addresses_on_stop: false,
             stopping: false,
+            scripts: Vec::new(),
+            trackers: Vec::new(),
+            reported_cannot_run: Vec::new(),
         })
     }
 
@@ -270,10 +294,53 @@ impl Driver {
         let now = Instant::now();
         for i in 0..self.instances.len() {
             if self.instance_link[i] == link {
-                self.instances[i].set_fault(now, !event.up);
+                self.apply_tracking(i, now);
                 self.execute(i).await;
             }
         }
+    }
+
+    /// A script finished: update its rise/fall state, log as keepalived does, and re-rate the
+    /// instances that track it.
+    async fn script_ran(&mut self, script: usize, outcome: Outcome) {
+        let name = self.scripts[script].spec.name.clone();
+        match &outcome {
+            Outcome::TimedOut => self.logger.info(&log_line(&name, ScriptEvent::TimedOut)),
+            Outcome::CannotRun(reason) if !self.reported_cannot_run[script] => {
+                self.reported_cannot_run[script] = true;
+                self.logger.info(&format!("VRRP_Script({name}) {reason}"));
+            }
+            _ => {}
+        }
+        let Some(good) = self.trackers[script].record(&outcome) else {
+            return;
+        };
+        self.logger
+            .info(&log_line(&name, ScriptEvent::from_state(good)));
+        let now = Instant::now();
+        for i in 0..self.instances.len() {
+            if self.plans[i].scripts.iter().any(|u| u.script == script) {
+                self.apply_tracking(i, now);
+                self.execute(i).await;
+            }
+        }
+    }
+
+    /// Sets instance `i`'s effective priority and FAULT from its link and tracked scripts.
+    fn apply_tracking(&mut self, i: usize, now: Instant) {
+        let tracked: Vec<Tracked> = self.plans[i]
+            .scripts
+            .iter()
+            .map(|u| Tracked {
+                weight: u.weight,
+                reverse: u.reverse,
+                up: self.trackers.get(u.script).is_none_or(Tracker::is_good),
+            })
+            .collect();
+        let (priority, script_fault) = effective_priority(self.plans[i].config.priority, &tracked);
+        let link_up = self.links[self.instance_link[i]].up;
+        self.instances[i].set_priority(now, priority);
+        self.instances[i].set_fault(now, script_fault || !link_up);
     }
 
     /// Logs what each interface dropped before any instance saw it.
@@ -443,6 +510,20 @@ impl Driver {
             Err(err) => self.logger.info(&format!("cannot {verb} {what}: {err}")),
         }
     }
+}
+
+/// Runs one script on its interval forever, handing each outcome to the main loop.
+fn spawn_script(index: usize, spec: ScriptSpec, tx: mpsc::Sender<(usize, Outcome)>) {
+    tokio::task::spawn_local(async move {
+        loop {
+            let started = tokio::time::Instant::now();
+            let outcome = run_once(&spec).await;
+            if tx.send((index, outcome)).await.is_err() {
+                return;
+            }
+            tokio::time::sleep_until(started + spec.interval).await;
+        }
+    });
 }
 
 /// Reads one interface's socket forever, handing packets to the main loop.

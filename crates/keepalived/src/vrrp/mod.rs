@@ -23,7 +23,13 @@ pub fn run(config: &Config, logger: Logger, keep_addresses: bool) -> anyhow::Res
                 primary: i.primary_ipv4(),
             })
     };
-    let (plans, problems) = setup::plan(config, lookup);
+    let user = |name: &str| {
+        nix::unistd::User::from_name(name)
+            .ok()
+            .flatten()
+            .map(|u| (u.uid.as_raw(), u.gid.as_raw()))
+    };
+    let (plans, scripts, problems) = setup::plan(config, lookup, user);
     for problem in &problems {
         logger.info(&format!(
             "VRRP_Instance({}) cannot run: {}",
@@ -63,6 +69,6 @@ pub fn run(config: &Config, logger: Logger, keep_addresses: bool) -> anyhow::Res
                 _ = int.recv() => {}
             }
         };
-        driver::run(plans, group, logger, keep_addresses, stop).await
+        driver::run(plans, scripts, group, logger, keep_addresses, stop).await
     })
 }

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use keepalived_config::Config;
 use keepalived_config::model::{AuthType, Scope, VrrpInstance};
+use keepalived_track::ScriptSpec;
 use keepalived_vrrp::instance::InstanceConfig;
 use keepalived_vrrp::packet::{Auth, Version};
 
@@ -48,6 +49,26 @@ pub struct InstancePlan {
     pub garp_repeat: u32,
     /// Unicast peers; empty means multicast.
     pub unicast_peers: Vec<Ipv4Addr>,
+    /// The scripts it tracks.
+    pub scripts: Vec<ScriptUse>,
+}
+
+/// A vrrp_script that some instance tracks, ready to run.
+#[derive(Debug, Clone)]
+pub struct ScriptPlan {
+    /// How to run it.
+    pub spec: ScriptSpec,
+}
+
+/// An instance's use of a tracked script.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ScriptUse {
+    /// Index into the planned scripts.
+    pub script: usize,
+    /// The weight that applies (the track line's, else the script's).
+    pub weight: i32,
+    /// `weight W reverse`.
+    pub reverse: bool,
 }
 
 /// A reason an instance cannot run; it is logged and the instance left out.
@@ -59,23 +80,74 @@ pub struct PlanProblem {
     pub message: String,
 }
 
-/// Plans every instance of `config`; `lookup` answers for interface names.
+/// Plans every instance of `config`, and every script one of them tracks; `lookup` answers
+/// for interface names, `user` for script users (name → uid, gid).
 pub fn plan(
     config: &Config,
     lookup: impl Fn(&str) -> Option<InterfaceInfo>,
-) -> (Vec<InstancePlan>, Vec<PlanProblem>) {
+    user: impl Fn(&str) -> Option<(u32, u32)>,
+) -> (Vec<InstancePlan>, Vec<ScriptPlan>, Vec<PlanProblem>) {
     let mut plans = Vec::new();
+    let mut scripts: Vec<ScriptPlan> = Vec::new();
     let mut problems = Vec::new();
     for inst in &config.instances {
         match plan_instance(config, inst, &lookup) {
-            Ok(plan) => plans.push(plan),
+            Ok(mut plan) => {
+                plan.scripts = track_scripts(config, inst, &mut scripts, &user);
+                plans.push(plan);
+            }
             Err(message) => problems.push(PlanProblem {
                 instance: inst.name.clone(),
                 message,
             }),
         }
     }
-    (plans, problems)
+    (plans, scripts, problems)
+}
+
+/// The scripts `inst` tracks, adding each to `scripts` once. Disabled scripts (program
+/// missing or unsafe, reported by the config check) are left out, as keepalived does.
+fn track_scripts(
+    config: &Config,
+    inst: &VrrpInstance,
+    scripts: &mut Vec<ScriptPlan>,
+    user: &impl Fn(&str) -> Option<(u32, u32)>,
+) -> Vec<ScriptUse> {
+    let mut uses = Vec::new();
+    for tracked in &inst.track_scripts {
+        let Some(script) = config.scripts.iter().find(|s| s.name == tracked.name) else {
+            continue;
+        };
+        let Some(command) = script.command.as_ref().filter(|_| !script.disabled) else {
+            continue;
+        };
+        let index = match scripts.iter().position(|p| p.spec.name == script.name) {
+            Some(index) => index,
+            None => {
+                let run_as = script.user.as_ref().or(config.global.script_user.as_ref());
+                let interval = Duration::from_secs_f64(script.interval);
+                scripts.push(ScriptPlan {
+                    spec: ScriptSpec {
+                        name: script.name.clone(),
+                        argv: command.argv.clone(),
+                        interval,
+                        timeout: script.timeout.map_or(interval, Duration::from_secs_f64),
+                        rise: script.rise,
+                        fall: script.fall,
+                        init_fail: script.init_fail,
+                        uid_gid: run_as.and_then(|r| user(&r.user)),
+                    },
+                });
+                scripts.len() - 1
+            }
+        };
+        uses.push(ScriptUse {
+            script: index,
+            weight: tracked.weight.unwrap_or(script.weight),
+            reverse: tracked.reverse || script.weight_reverse,
+        });
+    }
+    uses
 }
 
 fn plan_instance(
@@ -173,6 +245,7 @@ fn plan_instance(
                 IpAddr::V6(_) => None,
             })
             .collect(),
+        scripts: Vec::new(),
     })
 }
 
@@ -202,7 +275,7 @@ mod tests {
                 primary: Some(Ipv4Addr::new(192, 0, 2, 10)),
             })
         };
-        let (plans, problems) = plan(&loaded.config, lookup);
+        let (plans, _, problems) = plan(&loaded.config, lookup, |_| None);
         assert!(problems.is_empty(), "{problems:?}");
         plans
     }
@@ -232,5 +305,53 @@ mod tests {
             "vrrp_instance A {\n interface eth0\n virtual_router_id 1\n mcast_src_ip 192.0.2.77\n virtual_ipaddress {\n 192.0.2.100\n }\n}\n",
         );
         assert_eq!(p[0].config.local_address, Ipv4Addr::new(192, 0, 2, 77));
+    }
+}
+
+#[cfg(test)]
+mod script_tests {
+    use super::*;
+    use keepalived_config::{FakeHost, LoadOptions, load_str};
+    use std::path::Path;
+
+    #[test]
+    fn tracked_scripts_are_planned_once_with_their_weights() {
+        let text = "global_defs {\n script_user root\n enable_script_security\n}\n\
+            vrrp_script chk {\n script \"/bin/true -x\"\n interval 2\n weight -20\n fall 3\n}\n\
+            vrrp_instance A {\n interface eth0\n virtual_router_id 1\n track_script {\n chk\n }\n virtual_ipaddress {\n 192.0.2.1\n }\n}\n\
+            vrrp_instance B {\n interface eth0\n virtual_router_id 2\n track_script {\n chk weight 0\n }\n virtual_ipaddress {\n 192.0.2.2\n }\n}\n";
+        let host = FakeHost::lab();
+        let loaded = load_str(text, Path::new("t.conf"), &LoadOptions::for_host(&host));
+        let lookup = |_: &str| {
+            Some(InterfaceInfo {
+                index: 2,
+                primary: None,
+            })
+        };
+        let (plans, scripts, _) = plan(&loaded.config, lookup, |_| Some((0, 0)));
+        assert_eq!(scripts.len(), 1);
+        let spec = &scripts[0].spec;
+        assert_eq!(spec.argv, vec!["/bin/true", "-x"]);
+        assert_eq!(
+            (spec.interval, spec.timeout),
+            (Duration::from_secs(2), Duration::from_secs(2))
+        );
+        assert_eq!((spec.fall, spec.uid_gid), (3, Some((0, 0))));
+        assert_eq!(
+            plans[0].scripts,
+            vec![ScriptUse {
+                script: 0,
+                weight: -20,
+                reverse: false
+            }]
+        );
+        assert_eq!(
+            plans[1].scripts,
+            vec![ScriptUse {
+                script: 0,
+                weight: 0,
+                reverse: false
+            }]
+        );
     }
 }
