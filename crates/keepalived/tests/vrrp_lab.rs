@@ -843,6 +843,45 @@ fn check_script(lab: &Lab, x: Daemon, y: Daemon) {
     assert_clean(y, &mut kb);
 }
 
+/// notify_backup, notify_master, notify_stop and the generic notify (with its four extra
+/// arguments) run in the order of the transitions. They run on a, so only pairs where a is
+/// ours apply.
+fn notify_scripts(lab: &Lab, x: Daemon, y: Daemon) {
+    if matches!(x, Real) {
+        return;
+    }
+    let (a, b) = (lab.host("a"), lab.host("b"));
+    let states = a.dir().join("states.log");
+    let generic = a.dir().join("notify.log");
+    let conf = instance(150)
+        .extra(&format!(
+            "notify_backup \"/bin/sh -c 'echo backup >> {0}'\"\n    \
+             notify_master \"/bin/sh -c 'echo master >> {0}'\"\n    \
+             notify_stop \"/bin/sh -c 'echo stop >> {0}'\"\n    \
+             notify \"/bin/sh -c 'echo $* >> {1}' notify\"",
+            states.display(),
+            generic.display()
+        ))
+        .render("a")
+        + "global_defs {\n    script_user root\n    enable_script_security\n}\n";
+    let mut ka = x.start(a, &conf);
+    let mut kb = y.start(b, &instance(100).render("b"));
+    wait_vip(a, &ka, VIP, true, ELECTION);
+    thread::sleep(Duration::from_millis(500));
+    let status = ka.stop().expect("SIGTERM a");
+    assert!(status.success(), "a exited with {status}:\n{}", log(&ka));
+    let read = |p: &Path| std::fs::read_to_string(p).unwrap_or_default();
+    assert_eq!(read(&states), "backup\nmaster\nstop\n", "{}", log(&ka));
+    assert_eq!(
+        read(&generic),
+        "INSTANCE VI_1 BACKUP 150\nINSTANCE VI_1 MASTER 150\nINSTANCE VI_1 STOP 150\n",
+        "{}",
+        log(&ka)
+    );
+    wait_vip(b, &kb, VIP, true, Duration::from_secs(3));
+    assert_clean(y, &mut kb);
+}
+
 #[test]
 fn election_by_priority() {
     for_each_pair("elect", election);
@@ -896,4 +935,9 @@ fn link_down_means_fault_and_hand_over() {
 #[test]
 fn failing_check_script_moves_the_vip() {
     for_each_pair("script", check_script);
+}
+
+#[test]
+fn notify_scripts_run_in_order_with_their_arguments() {
+    for_each_pair("notify", notify_scripts);
 }

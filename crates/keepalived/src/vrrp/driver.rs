@@ -19,7 +19,7 @@ use keepalived_net::vrrp_socket::VrrpSocket;
 use keepalived_track::{
     Outcome, ScriptEvent, ScriptSpec, Tracked, Tracker, effective_priority, log_line, run_once,
 };
-use keepalived_vrrp::instance::{Action, DropReason, Instance, Received};
+use keepalived_vrrp::instance::{Action, DropReason, Instance, Received, State};
 use tokio::sync::mpsc;
 
 use super::setup::{AddressPlan, InstancePlan, ScriptPlan};
@@ -72,6 +72,10 @@ struct Driver {
     trackers: Vec<Tracker>,
     /// Scripts whose "cannot run" reason was logged (once each).
     reported_cannot_run: Vec<bool>,
+    /// Per instance, the queue of its notify commands (run one after the other, in the order
+    /// of the transitions, by a task of its own so the protocol never waits for them).
+    notify_queues: Vec<mpsc::UnboundedSender<Vec<String>>>,
+    notify_tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
 /// Runs `plans` until `stop` completes, then stops every instance (priority 0 from masters,
@@ -98,6 +102,16 @@ pub async fn run(
         spawn_script(index, script.spec.clone(), script_tx.clone());
     }
     driver.scripts = scripts;
+    for i in 0..driver.plans.len() {
+        let plan = &driver.plans[i];
+        let (tx, task) = spawn_notifier(
+            plan.config.name.clone(),
+            plan.notify_user,
+            driver.logger.clone(),
+        );
+        driver.notify_queues.push(tx);
+        driver.notify_tasks.push(task);
+    }
     let mut link_events = link::watch().context("cannot watch link state")?;
     let now = Instant::now();
     for i in 0..driver.instances.len() {
@@ -161,6 +175,15 @@ pub async fn run(
         driver.log_drops(i);
     }
     driver.log_link_drops();
+    // notify_stop and anything still queued run before we exit, within the 5 s a stop may take.
+    driver.notify_queues.clear();
+    let pending = std::mem::take(&mut driver.notify_tasks);
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(4), async {
+        for task in pending {
+            let _ = task.await;
+        }
+    })
+    .await;
     Ok(())
 }
 
@@ -239,6 +262,8 @@ impl Driver {
             scripts: Vec::new(),
             trackers: Vec::new(),
             reported_cannot_run: Vec::new(),
+            notify_queues: Vec::new(),
+            notify_tasks: Vec::new(),
         })
     }
 
@@ -343,6 +368,34 @@ impl Driver {
         self.instances[i].set_fault(now, script_fault || !link_up);
     }
 
+    /// Queues the notify commands for instance `i` entering `state`: the state's own command,
+    /// then the generic `notify` with its four extra arguments (compat.md section 6).
+    fn notify(&self, i: usize, state: State) {
+        let plan = &self.plans[i];
+        let (own, word) = match state {
+            State::Master => (&plan.notify.master, "MASTER"),
+            State::Backup => (&plan.notify.backup, "BACKUP"),
+            State::Fault => (&plan.notify.fault, "FAULT"),
+            State::Initialize => (&plan.notify.stop, "STOP"),
+        };
+        let Some(queue) = self.notify_queues.get(i) else {
+            return;
+        };
+        if let Some(command) = own {
+            let _ = queue.send(command.argv.clone());
+        }
+        if let Some(command) = &plan.notify.generic {
+            let mut argv = command.argv.clone();
+            argv.extend([
+                "INSTANCE".to_string(),
+                plan.config.name.clone(),
+                word.to_string(),
+                self.instances[i].priority().to_string(),
+            ]);
+            let _ = queue.send(argv);
+        }
+    }
+
     /// Logs what each interface dropped before any instance saw it.
     fn log_link_drops(&self) {
         for link in &self.links {
@@ -404,7 +457,7 @@ impl Driver {
                     }
                 }
                 Action::SendGratuitousArps => self.send_garps(i),
-                Action::StateChanged(_) => {}
+                Action::StateChanged(state) => self.notify(i, state),
                 Action::Log(line) if line.detail => self.logger.detail(&line.text),
                 Action::Log(line) => self.logger.info(&line.text),
             }
@@ -510,6 +563,46 @@ impl Driver {
             Err(err) => self.logger.info(&format!("cannot {verb} {what}: {err}")),
         }
     }
+}
+
+/// How long one notify command may run before it is killed.
+const NOTIFY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// A task that runs an instance's notify commands one after the other.
+fn spawn_notifier(
+    instance: String,
+    uid_gid: Option<(u32, u32)>,
+    logger: Logger,
+) -> (
+    mpsc::UnboundedSender<Vec<String>>,
+    tokio::task::JoinHandle<()>,
+) {
+    let (tx, mut rx) = mpsc::unbounded_channel::<Vec<String>>();
+    let task = tokio::task::spawn_local(async move {
+        while let Some(argv) = rx.recv().await {
+            let spec = ScriptSpec {
+                name: instance.clone(),
+                argv,
+                interval: NOTIFY_TIMEOUT,
+                timeout: NOTIFY_TIMEOUT,
+                rise: 1,
+                fall: 1,
+                init_fail: false,
+                uid_gid,
+            };
+            match run_once(&spec).await {
+                Outcome::Success | Outcome::Failure(_) => {}
+                Outcome::TimedOut => logger.info(&format!(
+                    "VRRP_Instance({instance}) notify script {} timed out",
+                    spec.argv.first().map_or("", String::as_str)
+                )),
+                Outcome::CannotRun(reason) => {
+                    logger.info(&format!("VRRP_Instance({instance}) notify: {reason}"))
+                }
+            }
+        }
+    });
+    (tx, task)
 }
 
 /// Runs one script on its interval forever, handing each outcome to the main loop.

@@ -5,7 +5,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
 use keepalived_config::Config;
-use keepalived_config::model::{AuthType, Scope, VrrpInstance};
+use keepalived_config::model::{AuthType, NotifyScripts, Scope, VrrpInstance};
 use keepalived_track::ScriptSpec;
 use keepalived_vrrp::instance::InstanceConfig;
 use keepalived_vrrp::packet::{Auth, Version};
@@ -51,6 +51,10 @@ pub struct InstancePlan {
     pub unicast_peers: Vec<Ipv4Addr>,
     /// The scripts it tracks.
     pub scripts: Vec<ScriptUse>,
+    /// notify_master / backup / fault / stop and the generic notify.
+    pub notify: NotifyScripts,
+    /// The user (uid, gid) notify scripts run as: `script_user`, else root.
+    pub notify_user: Option<(u32, u32)>,
 }
 
 /// A vrrp_script that some instance tracks, ready to run.
@@ -94,6 +98,11 @@ pub fn plan(
         match plan_instance(config, inst, &lookup) {
             Ok(mut plan) => {
                 plan.scripts = track_scripts(config, inst, &mut scripts, &user);
+                plan.notify_user = config
+                    .global
+                    .script_user
+                    .as_ref()
+                    .and_then(|r| user(&r.user));
                 plans.push(plan);
             }
             Err(message) => problems.push(PlanProblem {
@@ -246,6 +255,8 @@ fn plan_instance(
             })
             .collect(),
         scripts: Vec::new(),
+        notify: inst.notify.clone(),
+        notify_user: None,
     })
 }
 
