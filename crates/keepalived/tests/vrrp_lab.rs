@@ -791,14 +791,9 @@ fn link_down(lab: &Lab, x: Daemon, y: Daemon) {
     assert_clean(y, &mut kb);
 }
 
-/// The seed's story: a's check script fails, a enters FAULT and gives the VIP to b within the
-/// script interval plus b's Skew_Time; when the check passes again a comes back and preempts.
-/// The script runs on a, so only pairs where a is ours apply.
-fn check_script(lab: &Lab, x: Daemon, y: Daemon) {
-    if matches!(x, Real) {
-        return;
-    }
-    let (a, b) = (lab.host("a"), lab.host("b"));
+/// A flag file whose presence the check script `chk` tests, and a's config (priority 150)
+/// tracking `chk` with `weight` (empty: the default, 0).
+fn checked_config(a: &Host, weight: &str) -> (std::path::PathBuf, String) {
     let up_flag = a.dir().join("service-up");
     let script = a.dir().join("check.sh");
     std::fs::write(&up_flag, "").expect("flag file");
@@ -812,13 +807,67 @@ fn check_script(lab: &Lab, x: Daemon, y: Daemon) {
         std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).expect("chmod");
     }
     let conf = instance(150)
-        .extra("track_script {\n        chk\n    }")
+        .extra(&format!("track_script {{\n        chk {weight}\n    }}"))
         .render("a")
         + &format!(
             "global_defs {{\n    script_user root\n    enable_script_security\n}}\n\
              vrrp_script chk {{\n    script \"{}\"\n    interval 1\n}}\n",
             script.display()
         );
+    (up_flag, conf)
+}
+
+/// A failing check with `weight -60` lowers a's priority from 150 to 90 on the wire, so b
+/// (100) takes over; it goes back to 150 when the check passes, and a preempts again.
+fn weighted_check(lab: &Lab, x: Daemon, y: Daemon) {
+    if matches!(x, Real) {
+        return;
+    }
+    let (a, b) = (lab.host("a"), lab.host("b"));
+    let mut capture = lab.capture_bridge().expect("capture");
+    let (up_flag, conf) = checked_config(a, "weight -60");
+    let mut ka = x.start(a, &conf);
+    let mut kb = y.start(b, &instance(100).render("b"));
+    wait_vip(a, &ka, VIP, true, ELECTION);
+    std::fs::remove_file(&up_flag).expect("service down");
+    wait_vip(b, &kb, VIP, true, Duration::from_secs(6));
+    assert!(
+        ka.wait_for_log(
+            "Changing effective priority from 150 to 90",
+            Duration::from_secs(1)
+        ),
+        "{}",
+        log(&ka)
+    );
+    std::fs::write(&up_flag, "").expect("service up");
+    wait_vip(a, &ka, VIP, true, Duration::from_secs(8));
+    assert_clean(x, &mut ka);
+    assert_clean(y, &mut kb);
+    let frames = wire(&mut capture);
+    let priorities: Vec<u8> = adverts_from(&frames, a, &SINGLE)
+        .iter()
+        .map(|x| x.priority)
+        .collect();
+    assert!(
+        priorities.contains(&90),
+        "a never advertised 90: {priorities:?}"
+    );
+    assert_eq!(
+        priorities.last(),
+        Some(&150),
+        "a back at 150: {priorities:?}"
+    );
+}
+
+/// The seed's story: a's check script fails, a enters FAULT and gives the VIP to b within the
+/// script interval plus b's Skew_Time; when the check passes again a comes back and preempts.
+/// The script runs on a, so only pairs where a is ours apply.
+fn check_script(lab: &Lab, x: Daemon, y: Daemon) {
+    if matches!(x, Real) {
+        return;
+    }
+    let (a, b) = (lab.host("a"), lab.host("b"));
+    let (up_flag, conf) = checked_config(a, "");
     let mut ka = x.start(a, &conf);
     let mut kb = y.start(b, &instance(100).render("b"));
     wait_vip(a, &ka, VIP, true, ELECTION);
@@ -940,4 +989,9 @@ fn failing_check_script_moves_the_vip() {
 #[test]
 fn notify_scripts_run_in_order_with_their_arguments() {
     for_each_pair("notify", notify_scripts);
+}
+
+#[test]
+fn check_script_weight_changes_the_priority_on_the_wire() {
+    for_each_pair("weight", weighted_check);
 }
