@@ -931,6 +931,47 @@ fn notify_scripts(lab: &Lab, x: Daemon, y: Daemon) {
     assert_clean(y, &mut kb);
 }
 
+/// a tracks a second interface (track_interface, weight 0): when it goes down a enters FAULT
+/// and b takes over; when it comes back a returns and preempts. Only pairs where a is ours.
+fn tracked_interface(lab: &Lab, x: Daemon, y: Daemon) {
+    if matches!(x, Real) {
+        return;
+    }
+    let (a, b) = (lab.host("a"), lab.host("b"));
+    for args in [
+        &[
+            "link", "add", "trk0", "type", "veth", "peer", "name", "trk1",
+        ][..],
+        &["link", "set", "trk0", "up"],
+        &["link", "set", "trk1", "up"],
+    ] {
+        let out = a.run("ip", args).expect("ip");
+        assert!(out.status.success(), "ip {args:?}: {out:?}");
+    }
+    let conf = instance(150)
+        .extra("track_interface {\n        trk0\n    }")
+        .render("a");
+    let mut ka = x.start(a, &conf);
+    let mut kb = y.start(b, &instance(100).render("b"));
+    wait_vip(a, &ka, VIP, true, ELECTION);
+    a.set_link("trk0", false).expect("trk0 down");
+    assert!(
+        ka.wait_for_log("(VI_1) Entering FAULT STATE", Duration::from_secs(3)),
+        "{}",
+        log(&ka)
+    );
+    wait_vip(b, &kb, VIP, true, Duration::from_secs(3));
+    a.set_link("trk0", true).expect("trk0 up");
+    wait_vip(a, &ka, VIP, true, Duration::from_secs(8));
+    assert!(
+        count(&ka, "Kernel is reporting: interface trk0 DOWN") == 1,
+        "{}",
+        log(&ka)
+    );
+    assert_clean(x, &mut ka);
+    assert_clean(y, &mut kb);
+}
+
 #[test]
 fn election_by_priority() {
     for_each_pair("elect", election);
@@ -994,4 +1035,9 @@ fn notify_scripts_run_in_order_with_their_arguments() {
 #[test]
 fn check_script_weight_changes_the_priority_on_the_wire() {
     for_each_pair("weight", weighted_check);
+}
+
+#[test]
+fn tracked_interface_down_means_fault() {
+    for_each_pair("trackif", tracked_interface);
 }

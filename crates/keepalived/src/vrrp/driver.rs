@@ -75,6 +75,8 @@ struct Driver {
     /// Per instance, the queue of its notify commands (run one after the other, in the order
     /// of the transitions, by a task of its own so the protocol never waits for them).
     notify_queues: Vec<mpsc::UnboundedSender<Vec<String>>>,
+    /// Link state by interface name: the instances' interfaces and the tracked ones.
+    interface_up: HashMap<String, bool>,
     notify_tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
@@ -246,6 +248,14 @@ impl Driver {
             .iter()
             .map(|p| Instance::new(p.config.clone()))
             .collect();
+        let mut interface_up: HashMap<String, bool> =
+            links.iter().map(|l| (l.name.clone(), l.up)).collect();
+        for plan in &plans {
+            for (name, _, _) in &plan.track_interfaces {
+                let up = interface::lookup(name).map(|i| i.up).unwrap_or(false);
+                interface_up.entry(name.clone()).or_insert(up);
+            }
+        }
         let addresses = AddressManager::new().context("rtnetlink")?;
         Ok(Driver {
             links,
@@ -264,6 +274,7 @@ impl Driver {
             reported_cannot_run: Vec::new(),
             notify_queues: Vec::new(),
             notify_tasks: Vec::new(),
+            interface_up,
         })
     }
 
@@ -304,13 +315,22 @@ impl Driver {
     }
 
     async fn link_changed(&mut self, event: LinkEvent) {
-        let Some(link) = self.links.iter().position(|l| l.index == event.index) else {
-            return;
-        };
-        if self.links[link].up == event.up {
+        let link = self.links.iter().position(|l| l.index == event.index);
+        let tracked = self
+            .plans
+            .iter()
+            .any(|p| p.track_interfaces.iter().any(|t| t.0 == event.name));
+        if link.is_none() && !tracked {
             return;
         }
-        self.links[link].up = event.up;
+        // The kernel repeats RTM_NEWLINK for unrelated changes: act on real changes only.
+        if self.interface_up.get(&event.name) == Some(&event.up) {
+            return;
+        }
+        self.interface_up.insert(event.name.clone(), event.up);
+        if let Some(link) = link {
+            self.links[link].up = event.up;
+        }
         let state = if event.up { "UP" } else { "DOWN" };
         self.logger.info(&format!(
             "Kernel is reporting: interface {} {state}",
@@ -318,7 +338,12 @@ impl Driver {
         ));
         let now = Instant::now();
         for i in 0..self.instances.len() {
-            if self.instance_link[i] == link {
+            let affected = Some(self.instance_link[i]) == link
+                || self.plans[i]
+                    .track_interfaces
+                    .iter()
+                    .any(|t| t.0 == event.name);
+            if affected {
                 self.apply_tracking(i, now);
                 self.execute(i).await;
             }
@@ -353,15 +378,20 @@ impl Driver {
 
     /// Sets instance `i`'s effective priority and FAULT from its link and tracked scripts.
     fn apply_tracking(&mut self, i: usize, now: Instant) {
-        let tracked: Vec<Tracked> = self.plans[i]
-            .scripts
+        let scripts = self.plans[i].scripts.iter().map(|u| Tracked {
+            weight: u.weight,
+            reverse: u.reverse,
+            up: self.trackers.get(u.script).is_none_or(Tracker::is_good),
+        });
+        let interfaces = self.plans[i]
+            .track_interfaces
             .iter()
-            .map(|u| Tracked {
-                weight: u.weight,
-                reverse: u.reverse,
-                up: self.trackers.get(u.script).is_none_or(Tracker::is_good),
-            })
-            .collect();
+            .map(|(name, weight, reverse)| Tracked {
+                weight: *weight,
+                reverse: *reverse,
+                up: self.interface_up.get(name).copied().unwrap_or(false),
+            });
+        let tracked: Vec<Tracked> = scripts.chain(interfaces).collect();
         let (priority, script_fault) = effective_priority(self.plans[i].config.priority, &tracked);
         let link_up = self.links[self.instance_link[i]].up;
         self.instances[i].set_priority(now, priority);

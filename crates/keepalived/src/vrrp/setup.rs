@@ -55,6 +55,8 @@ pub struct InstancePlan {
     pub notify: NotifyScripts,
     /// The user (uid, gid) notify scripts run as: `script_user`, else root.
     pub notify_user: Option<(u32, u32)>,
+    /// `track_interface`: name, weight (0: down means FAULT), reverse.
+    pub track_interfaces: Vec<(String, i32, bool)>,
 }
 
 /// A vrrp_script that some instance tracks, ready to run.
@@ -257,6 +259,11 @@ fn plan_instance(
         scripts: Vec::new(),
         notify: inst.notify.clone(),
         notify_user: None,
+        track_interfaces: inst
+            .track_interfaces
+            .iter()
+            .map(|t| (t.name.clone(), t.weight.unwrap_or(0), t.reverse))
+            .collect(),
     })
 }
 
