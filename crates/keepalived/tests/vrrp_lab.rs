@@ -841,6 +841,8 @@ fn weighted_check(lab: &Lab, x: Daemon, y: Daemon) {
     );
     std::fs::write(&up_flag, "").expect("service up");
     wait_vip(a, &ka, VIP, true, Duration::from_secs(8));
+    // A few adverts at 150 on the wire (and flushed by the capture) before reading it.
+    thread::sleep(Duration::from_millis(2500));
     assert_clean(x, &mut ka);
     assert_clean(y, &mut kb);
     let frames = wire(&mut capture);

@@ -72,6 +72,8 @@ struct Driver {
     trackers: Vec<Tracker>,
     /// Scripts whose "cannot run" reason was logged (once each).
     reported_cannot_run: Vec<bool>,
+    /// Scripts whose first result was logged.
+    reported_first_result: Vec<bool>,
     /// Per instance, the queue of its notify commands (run one after the other, in the order
     /// of the transitions, by a task of its own so the protocol never waits for them).
     notify_queues: Vec<mpsc::UnboundedSender<Vec<String>>>,
@@ -98,6 +100,7 @@ pub async fn run(
         .map(|s| Tracker::from_spec(&s.spec))
         .collect();
     driver.reported_cannot_run = vec![false; scripts.len()];
+    driver.reported_first_result = vec![false; scripts.len()];
     // Each script runs in a task of its own: a slow or hung script never delays adverts.
     let (script_tx, mut script_rx) = mpsc::channel::<(usize, Outcome)>(256);
     for (index, script) in scripts.iter().enumerate() {
@@ -272,6 +275,7 @@ impl Driver {
             scripts: Vec::new(),
             trackers: Vec::new(),
             reported_cannot_run: Vec::new(),
+            reported_first_result: Vec::new(),
             notify_queues: Vec::new(),
             notify_tasks: Vec::new(),
             interface_up,
@@ -362,7 +366,16 @@ impl Driver {
             }
             _ => {}
         }
-        let Some(good) = self.trackers[script].record(&outcome) else {
+        let changed = self.trackers[script].record(&outcome);
+        // keepalived reports a script's first result too (it starts in an "init" state), so
+        // the log says `succeeded` once at start-up; after that only changes are reported.
+        let first = !std::mem::replace(&mut self.reported_first_result[script], true);
+        if changed.is_none() && first {
+            let good = self.trackers[script].is_good();
+            self.logger
+                .info(&log_line(&name, ScriptEvent::from_state(good)));
+        }
+        let Some(good) = changed else {
             return;
         };
         self.logger
