@@ -55,15 +55,25 @@ fn advert_from(cfg: &InstanceConfig, priority: u8) -> Vec<u8> {
     .to_bytes(cfg.local_address, MULTICAST_GROUP)
 }
 
-fn receive(instance: &mut Instance, now: Instant, from: &InstanceConfig, priority: u8) {
-    let bytes = advert_from(from, priority);
+/// Hands `bytes` to `instance` as a multicast packet from `src` with `ttl`.
+fn deliver(instance: &mut Instance, now: Instant, src: Ipv4Addr, ttl: u8, bytes: &[u8]) {
     let packet = Received {
-        src: from.local_address,
+        src,
         dst: MULTICAST_GROUP,
-        ttl: TTL,
-        payload: &bytes,
+        ttl,
+        payload: bytes,
     };
     instance.handle_packet(now, packet);
+}
+
+fn receive(instance: &mut Instance, now: Instant, from: &InstanceConfig, priority: u8) {
+    deliver(
+        instance,
+        now,
+        from.local_address,
+        TTL,
+        &advert_from(from, priority),
+    );
 }
 
 fn started(cfg: InstanceConfig, now: Instant) -> Instance {
@@ -333,13 +343,13 @@ fn rfc3768_7_1_ttl_other_than_255_is_dropped_and_counted() {
     let timer = instance.poll_timeout();
     let peer = config("a", 20, 200);
     let bytes = advert_from(&peer, 200);
-    let packet = Received {
-        src: peer.local_address,
-        dst: MULTICAST_GROUP,
-        ttl: 64,
-        payload: &bytes,
-    };
-    instance.handle_packet(now + Duration::from_secs(1), packet);
+    deliver(
+        &mut instance,
+        now + Duration::from_secs(1),
+        peer.local_address,
+        64,
+        &bytes,
+    );
     assert_eq!(instance.stats().dropped(DropReason::Ttl), 1);
     assert_eq!(
         instance.poll_timeout(),
@@ -376,24 +386,12 @@ fn rfc3768_7_1_interval_mismatch_and_auth_type_are_dropped() {
         addresses: vec![VIP],
     };
     let bytes = advert.to_bytes(peer.local_address, MULTICAST_GROUP);
-    let packet = Received {
-        src: peer.local_address,
-        dst: MULTICAST_GROUP,
-        ttl: TTL,
-        payload: &bytes,
-    };
-    instance.handle_packet(now, packet);
+    deliver(&mut instance, now, peer.local_address, TTL, &bytes);
     assert_eq!(instance.stats().dropped(DropReason::Interval), 1);
     advert.interval_cs = 100;
     advert.auth = Auth::None;
     let bytes = advert.to_bytes(peer.local_address, MULTICAST_GROUP);
-    let packet = Received {
-        src: peer.local_address,
-        dst: MULTICAST_GROUP,
-        ttl: TTL,
-        payload: &bytes,
-    };
-    instance.handle_packet(now, packet);
+    deliver(&mut instance, now, peer.local_address, TTL, &bytes);
     assert_eq!(instance.stats().dropped(DropReason::AuthType), 1);
 }
 
@@ -403,13 +401,14 @@ fn rfc3768_7_1_drops_are_logged_once_per_interval() {
     let mut instance = started(config("b", 10, 100), now);
     for i in 0..1000 {
         let garbage = [0x21u8, 51, 100, 9, 1, 1, 0, 0];
-        let packet = Received {
-            src: Ipv4Addr::new(192, 0, 2, 99),
-            dst: MULTICAST_GROUP,
-            ttl: TTL,
-            payload: &garbage,
-        };
-        instance.handle_packet(now + Duration::from_millis(i), packet);
+        let at = now + Duration::from_millis(i);
+        deliver(
+            &mut instance,
+            at,
+            Ipv4Addr::new(192, 0, 2, 99),
+            TTL,
+            &garbage,
+        );
     }
     let logs = drain(&mut instance)
         .into_iter()
