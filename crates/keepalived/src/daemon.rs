@@ -6,7 +6,7 @@ use keepalived_config::Severity;
 
 use crate::cli::Cli;
 use crate::config_test::load_config;
-use crate::logger::Logger;
+use crate::logger::{LogSettings, Logger};
 use crate::vrrp;
 
 /// keepalived's version line, as the parent logs it at start and stop.
@@ -21,7 +21,7 @@ pub fn run(cli: &Cli) -> anyhow::Result<i32> {
             "keepalived-rs: daemonising is not built yet; staying in the foreground (as with -n)"
         );
     }
-    let logger = Logger::new("Keepalived_vrrp", cli.log_console, cli.log_detail);
+    let logger = Logger::new("Keepalived_vrrp", LogSettings::from_cli(cli));
     logger.info(&format!("Starting {} (keepalived-rs)", version_line()));
     logger.info(&format!("Opening file '{}'.", cli.use_file.display()));
     let loaded = load_config(&cli.use_file, cli.config_id.as_deref(), cli.all_config);

@@ -3,7 +3,10 @@
 mod cli;
 mod config_test;
 mod daemon;
+mod dump;
 mod logger;
+mod pidfile;
+mod safe_file;
 mod vrrp;
 
 use std::process::ExitCode;
