@@ -27,8 +27,8 @@ pub struct Cli {
     #[arg(short = 'D', long = "log-detail")]
     pub log_detail: bool,
     /// Syslog facility LOCAL0..LOCAL7 (0-7).
-    #[arg(short = 'S', long = "log-facility", value_name = "0-7", value_parser = clap::value_parser!(u8).range(0..=7))]
-    pub log_facility: Option<u8>,
+    #[arg(short = 'S', long = "log-facility", value_name = "0-7")]
+    pub log_facility: Option<String>,
     /// Do not log through syslog.
     #[arg(short = 'G', long = "no-syslog")]
     pub no_syslog: bool,
@@ -80,7 +80,58 @@ pub struct Cli {
     /// Print the version.
     #[arg(short = 'v', long = "version")]
     pub version: bool,
+    /// Internal: run as this child of a keepalived parent.
+    #[arg(long = "child", hide = true, value_enum, value_name = "ROLE")]
+    pub child: Option<ChildRole>,
+    /// Internal: the parent's pid, which a child checks as it starts.
+    #[arg(long = "parent-pid", hide = true, value_name = "PID")]
+    pub parent_pid: Option<i32>,
+    /// Internal: this process is the daemon that `keepalived` without `-n` started detached.
+    #[arg(long = "detached", hide = true)]
+    pub detached: bool,
 }
+
+/// The two children a keepalived parent runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ChildRole {
+    /// The VRRP child (`Keepalived_vrrp`).
+    Vrrp,
+    /// The health-checker child (`Keepalived_healthcheckers`).
+    Checker,
+}
+
+impl ChildRole {
+    /// The name its log lines carry.
+    pub fn ident(self) -> &'static str {
+        match self {
+            ChildRole::Vrrp => "Keepalived_vrrp",
+            ChildRole::Checker => "Keepalived_healthcheckers",
+        }
+    }
+
+    /// How the parent's log lines name it (`VRRP child process(N) died`).
+    pub fn title(self) -> &'static str {
+        match self {
+            ChildRole::Vrrp => "VRRP",
+            ChildRole::Checker => "Healthcheck",
+        }
+    }
+
+    /// The word on the command line (`--child vrrp`).
+    pub fn arg(self) -> &'static str {
+        match self {
+            ChildRole::Vrrp => "vrrp",
+            ChildRole::Checker => "checker",
+        }
+    }
+}
+
+/// Default pid file of the parent.
+pub const DEFAULT_PID_FILE: &str = "/var/run/keepalived.pid";
+/// Default pid file of the VRRP child.
+pub const DEFAULT_VRRP_PID_FILE: &str = "/var/run/vrrp.pid";
+/// Default pid file of the checker child.
+pub const DEFAULT_CHECKERS_PID_FILE: &str = "/var/run/checkers.pid";
 
 /// The signal keepalived uses for each `--signum` name (Linux numbering).
 pub fn signal_number(name: &str) -> Option<i32> {
@@ -97,20 +148,46 @@ pub fn signal_number(name: &str) -> Option<i32> {
 }
 
 impl Cli {
+    /// `-S N` as a LOCAL facility number. keepalived 2.2.7 answers any value outside 0-7 with
+    /// `Invalid log facility 'X'` on stderr and keeps LOG_DAEMON; so does this.
+    pub fn facility(&self) -> Option<u8> {
+        let raw = self.log_facility.as_deref()?;
+        match raw.parse::<u8>() {
+            Ok(n) if n <= 7 => Some(n),
+            _ => {
+                if self.child.is_none() && !self.detached {
+                    eprintln!("Invalid log facility '{raw}'");
+                }
+                None
+            }
+        }
+    }
+
+    /// The parent's pid file (`-p`, else the default).
+    pub fn parent_pid_file(&self) -> PathBuf {
+        self.pid.clone().unwrap_or_else(|| DEFAULT_PID_FILE.into())
+    }
+
+    /// The pid file of child `role` (`-r` / `-c`, else the defaults).
+    pub fn child_pid_file(&self, role: ChildRole) -> PathBuf {
+        match role {
+            ChildRole::Vrrp => self
+                .vrrp_pid
+                .clone()
+                .unwrap_or_else(|| DEFAULT_VRRP_PID_FILE.into()),
+            ChildRole::Checker => self
+                .checkers_pid
+                .clone()
+                .unwrap_or_else(|| DEFAULT_CHECKERS_PID_FILE.into()),
+        }
+    }
+
     /// Options that are accepted but whose behaviour is not built yet, by their long name.
     pub fn unbuilt_options(&self) -> Vec<&'static str> {
         let flags = [
-            (self.check, "--check"),
-            (self.log_facility.is_some(), "--log-facility"),
-            (self.no_syslog, "--no-syslog"),
-            (self.pid.is_some(), "--pid"),
-            (self.vrrp_pid.is_some(), "--vrrp_pid"),
-            (self.checkers_pid.is_some(), "--checkers_pid"),
-            (self.dont_respawn, "--dont-respawn"),
             (self.dont_release_ipvs, "--dont-release-ipvs"),
             (self.release_vips, "--release-vips"),
             (self.all_config, "--all-config"),
-            (self.umask.is_some(), "--umask"),
             (self.address_monitoring, "--address-monitoring"),
         ];
         flags
@@ -148,9 +225,13 @@ mod tests {
     }
 
     #[test]
-    fn unknown_option_and_bad_facility_are_refused() {
+    fn unknown_option_is_refused_and_bad_facility_falls_back() {
         assert!(Cli::try_parse_from(["keepalived", "--bogus"]).is_err());
-        assert!(Cli::try_parse_from(["keepalived", "-S", "8"]).is_err());
+        // As keepalived 2.2.7: a bad facility is reported and LOG_DAEMON kept.
+        let cli = Cli::try_parse_from(["keepalived", "-S", "8"]).expect("parses");
+        assert_eq!(cli.facility(), None);
+        let cli = Cli::try_parse_from(["keepalived", "-S", "3"]).expect("parses");
+        assert_eq!(cli.facility(), Some(3));
     }
 
     #[test]

@@ -1,42 +1,189 @@
-//! Running the daemon: read the configuration as keepalived does at start-up, then run the
-//! VRRP instances in this process. The parent/children split of keepalived, syslog, pid files
-//! and daemonising come later (docs/compat.md lists them as missing).
+//! Running the daemon as keepalived does (compat.md section 3): without `-n` the command
+//! starts a detached copy of itself and returns once it runs; the daemon is a parent that
+//! supervises a VRRP child and, when there are virtual servers, a checker child. Children are
+//! fresh executions of this binary (`--child vrrp|checker`), so no runtime or thread is ever
+//! forked.
 
-use keepalived_config::Severity;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
-use crate::cli::Cli;
+use anyhow::Context;
+use keepalived_config::{Config, Severity};
+use nix::sys::signal::Signal;
+
+use crate::cli::{ChildRole, Cli};
 use crate::config_test::load_config;
 use crate::logger::{LogSettings, Logger};
-use crate::vrrp;
+use crate::pidfile::{self, PidFile, PidFileError};
+use crate::supervisor::{self, EXIT_CONFIG, EXIT_FATAL};
+use crate::{checker, vrrp};
+use keepalived_config::Loaded;
+
+/// How long `keepalived` (without `-n`) waits for the daemon it started to write its pid file.
+const START_WAIT: Duration = Duration::from_secs(10);
 
 /// keepalived's version line, as the parent logs it at start and stop.
 fn version_line() -> String {
     format!("Keepalived v{}", env!("CARGO_PKG_VERSION"))
 }
 
-/// Starts the daemon in the foreground; returns the exit code.
+/// Starts the daemon (or, with the internal `--child`, one of its children); returns the exit
+/// status.
 pub fn run(cli: &Cli) -> anyhow::Result<i32> {
-    if !cli.dont_fork {
-        eprintln!(
-            "keepalived-rs: daemonising is not built yet; staying in the foreground (as with -n)"
-        );
+    if let Some(role) = cli.child {
+        return run_child(cli, role);
     }
-    let logger = Logger::new("Keepalived_vrrp", LogSettings::from_cli(cli));
+    if !cli.dont_fork && !cli.detached {
+        return launch_detached(cli);
+    }
+    if cli.detached {
+        // A session of its own: no controlling terminal, not in the caller's process group.
+        nix::unistd::setsid().context("cannot start a new session")?;
+        std::env::set_current_dir("/").context("cannot change directory to /")?;
+    }
+    run_parent(cli)
+}
+
+/// `keepalived` without `-n`: start the daemon detached, wait until it has written its pid
+/// file (or failed), and return.
+fn launch_detached(cli: &Cli) -> anyhow::Result<i32> {
+    let pid_path = cli.parent_pid_file();
+    if let Some(pid) = pidfile::running_pid(&pid_path) {
+        let logger = Logger::new("Keepalived", LogSettings::from_cli(cli));
+        logger.info(&already_running(pid));
+        return Ok(pidfile::ALREADY_RUNNING_EXIT);
+    }
+    let exe = std::env::current_exe().context("cannot find this program")?;
+    let mut child = Command::new(exe)
+        .args(std::env::args_os().skip(1))
+        .arg("--detached")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .context("cannot start the daemon")?;
+    let started = Instant::now();
+    while started.elapsed() < START_WAIT {
+        if let Some(status) = child.try_wait().context("waiting for the daemon")? {
+            return Ok(status.code().unwrap_or(1));
+        }
+        if pidfile::read_pid(&pid_path) == i32::try_from(child.id()).ok() {
+            return Ok(0);
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    Ok(0)
+}
+
+/// keepalived 2.2.7's line (it exits 0 after it); the pid is ours to add, after the words.
+fn already_running(pid: i32) -> String {
+    format!("daemon is already running (pid {pid})")
+}
+
+/// The parent: pid file, configuration check, children, and the stop.
+fn run_parent(cli: &Cli) -> anyhow::Result<i32> {
+    if let Some(mask) = &cli.umask {
+        let bits = u32::from_str_radix(mask.trim_start_matches("0o"), 8)
+            .with_context(|| format!("invalid umask '{mask}' (octal expected)"))?;
+        nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(bits));
+    }
+    let logger = Logger::new("Keepalived", LogSettings::from_cli(cli));
     logger.info(&format!("Starting {} (keepalived-rs)", version_line()));
-    logger.info(&format!("Opening file '{}'.", cli.use_file.display()));
+    let pid_file = match PidFile::create(&cli.parent_pid_file()) {
+        Ok(file) => file,
+        Err(PidFileError::AlreadyRunning(pid)) => {
+            logger.info(&already_running(pid));
+            return Ok(pidfile::ALREADY_RUNNING_EXIT);
+        }
+        Err(err) => {
+            logger.info(&format!("cannot write the pid file: {err}"));
+            return Ok(EXIT_FATAL);
+        }
+    };
     let loaded = load_config(&cli.use_file, cli.config_id.as_deref(), cli.all_config);
+    if unusable(&loaded) {
+        // The children would refuse it too: say why once, and stop.
+        logger.info(&format!("Opening file '{}'.", cli.use_file.display()));
+        log_diagnostics(&logger, &loaded);
+        logger.info("Stopping: the configuration cannot be used");
+        pid_file.remove();
+        return Ok(loaded.exit_code());
+    }
+    let roles = children_for(cli, &loaded.config);
+    if roles.is_empty() {
+        logger.info("Warning - keepalived has no configuration to run");
+    }
+    drop(loaded);
+    let status = supervisor::run(cli, &roles, &logger);
+    pid_file.remove();
+    logger.info(&format!("Stopping {}", version_line()));
+    status
+}
+
+/// Which children run: `-P` only VRRP, `-C` only the checker; otherwise each side whose part
+/// of the configuration is not empty (keepalived 2.x).
+fn children_for(cli: &Cli, config: &Config) -> Vec<ChildRole> {
+    let (vrrp, check) = match (cli.vrrp, cli.check) {
+        (true, false) => (true, false),
+        (false, true) => (false, true),
+        _ => (
+            !config.instances.is_empty(),
+            !config.virtual_servers.is_empty(),
+        ),
+    };
+    let mut roles = Vec::new();
+    if vrrp {
+        roles.push(ChildRole::Vrrp);
+    }
+    if check {
+        roles.push(ChildRole::Checker);
+    }
+    roles
+}
+
+/// Whether the configuration cannot be run at all (keepalived's syntax or fatal errors).
+pub fn unusable(loaded: &Loaded) -> bool {
+    loaded
+        .diagnostics
+        .iter()
+        .any(|d| matches!(d.severity, Severity::Fatal | Severity::Syntax))
+}
+
+/// Logs every diagnostic of a configuration load.
+pub fn log_diagnostics(logger: &Logger, loaded: &Loaded) {
     for diagnostic in &loaded.diagnostics {
         logger.info(&diagnostic.to_string());
     }
-    let fatal = loaded
-        .diagnostics
-        .iter()
-        .any(|d| matches!(d.severity, Severity::Fatal | Severity::Syntax));
-    if fatal {
-        logger.info("Stopping: the configuration cannot be used");
-        return Ok(loaded.exit_code());
+}
+
+/// A child: die with the parent, read the configuration, and run.
+fn run_child(cli: &Cli, role: ChildRole) -> anyhow::Result<i32> {
+    // Children exit when the parent dies, even by SIGKILL (compat.md section 3); SIGTERM so
+    // the VRRP child still sends its priority-0 adverts and removes its VIPs.
+    nix::sys::prctl::set_pdeathsig(Some(Signal::SIGTERM)).context("PR_SET_PDEATHSIG")?;
+    if let Some(parent) = cli.parent_pid
+        && nix::unistd::getppid().as_raw() != parent
+    {
+        // The parent died before the line above took effect.
+        return Ok(0);
     }
-    let result = vrrp::run(&loaded.config, logger.clone(), cli.dont_release_vrrp);
-    logger.info(&format!("Stopping {}", version_line()));
-    result.map(|()| 0)
+    let logger = Logger::new(role.ident(), LogSettings::from_cli(cli));
+    logger.info(&format!("Opening file '{}'.", cli.use_file.display()));
+    let loaded = load_config(&cli.use_file, cli.config_id.as_deref(), cli.all_config);
+    log_diagnostics(&logger, &loaded);
+    if unusable(&loaded) {
+        logger.info("Stopping: the configuration cannot be used");
+        return Ok(EXIT_CONFIG);
+    }
+    let result = match role {
+        ChildRole::Vrrp => vrrp::run(cli, loaded.config, logger.clone()),
+        ChildRole::Checker => checker::run(cli, loaded.config, logger.clone()),
+    };
+    match result {
+        Ok(code) => Ok(code),
+        Err(err) => {
+            logger.info(&format!("{err:#}"));
+            Ok(EXIT_FATAL)
+        }
+    }
 }

@@ -1,5 +1,6 @@
 //! keepalived-rs: the `keepalived` binary.
 
+mod checker;
 mod cli;
 mod config_test;
 mod daemon;
@@ -7,6 +8,7 @@ mod dump;
 mod logger;
 mod pidfile;
 mod safe_file;
+mod supervisor;
 mod vrrp;
 
 use std::process::ExitCode;
@@ -49,7 +51,9 @@ fn run(cli: &Cli) -> anyhow::Result<i32> {
     if let Some(log_file) = &cli.config_test {
         return config_test::run(cli, log_file.as_deref());
     }
-    for option in cli.unbuilt_options() {
+    // Said once, by the command the user typed (not by the daemon's children).
+    let first_process = cli.child.is_none() && !cli.detached;
+    for option in cli.unbuilt_options().into_iter().filter(|_| first_process) {
         eprintln!("keepalived-rs: option {option} is accepted but its behaviour is not built yet");
     }
     daemon::run(cli)

@@ -138,11 +138,26 @@ fn unbuilt_daemon_options_say_so_and_no_runnable_instance_stops() {
     let conf = scratch.0.join("k.conf");
     let text = "vrrp_instance X {\n interface nosuchif0\n virtual_router_id 9\n virtual_ipaddress {\n 192.0.2.9\n }\n}\n";
     std::fs::write(&conf, text).expect("write config");
-    let out = keepalived(&["-n", "-l", "-R", "-f", conf.to_str().expect("path")]);
-    assert_eq!(out.status.code(), Some(1));
+    let pid = |name: &str| scratch.0.join(name).to_string_lossy().into_owned();
+    let (p, r, c) = (pid("k.pid"), pid("v.pid"), pid("c.pid"));
+    let out = keepalived(&[
+        "-n",
+        "-l",
+        "-I",
+        "-f",
+        conf.to_str().expect("path"),
+        "-p",
+        &p,
+        "-r",
+        &r,
+        "-c",
+        &c,
+    ]);
+    // The VRRP child exits with "configuration error" (3), which stops the daemon.
+    assert_eq!(out.status.code(), Some(3));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.contains("--dont-respawn is accepted but its behaviour is not built yet"),
+        stderr.contains("--dont-release-ipvs is accepted but its behaviour is not built yet"),
         "{stderr}"
     );
     assert!(

@@ -373,6 +373,11 @@ impl Instance {
         }
     }
 
+    /// Sets every counter back to zero (keepalived's "stats clear" signal).
+    pub fn clear_stats(&mut self) {
+        self.stats = Stats::default();
+    }
+
     /// Shutdown (RFC 3768 sections 6.4.2 and 6.4.3): a master sends priority 0 and gives up
     /// its addresses; every instance returns to Initialize.
     pub fn shutdown(&mut self, _now: Instant) {

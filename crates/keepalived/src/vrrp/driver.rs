@@ -1,13 +1,13 @@
 //! The thin Linux driver around the sans-IO engine: one raw socket and one gratuitous-ARP
 //! sender per interface, one timer for all instances (the earliest `poll_timeout`), packets
-//! routed to instances by interface and VRID, link events turned into FAULT, and the engine's
-//! actions carried out through crates/net.
+//! routed to instances by interface and VRID, link events turned into FAULT, the engine's
+//! actions carried out through crates/net, and reloads that keep unchanged instances running.
 
 use std::cell::Cell;
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr};
 use std::rc::Rc;
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 use anyhow::Context;
 use keepalived_net::addresses::{AddressManager, AddressSpec};
@@ -21,9 +21,32 @@ use keepalived_track::{
 };
 use keepalived_vrrp::instance::{Action, DropReason, Instance, Received, State};
 use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use keepalived_vrrp::packet::{Auth, Version};
 
 use super::setup::{AddressPlan, InstancePlan, ScriptPlan};
+use crate::dump::{
+    InstanceSnapshot, InstanceState, ScriptSnapshot, ScriptStatus, Snapshot, StatsSnapshot,
+    VipSnapshot,
+};
 use crate::logger::Logger;
+
+/// The name of an RT_SCOPE number, as `ip address` prints it.
+fn scope_name(scope: Option<u8>) -> &'static str {
+    match scope {
+        None | Some(0) => "global",
+        Some(200) => "site",
+        Some(253) => "link",
+        Some(254) => "host",
+        Some(_) => "nowhere",
+    }
+}
+
+/// A duration in whole milliseconds.
+fn millis(duration: std::time::Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
 
 /// A packet read from an interface's socket.
 struct Incoming {
@@ -32,6 +55,23 @@ struct Incoming {
     dst: Ipv4Addr,
     ttl: u8,
     payload: Vec<u8>,
+}
+
+/// What the daemon around the driver asks of it (from signals).
+#[derive(Debug)]
+pub enum Control {
+    /// Stop every instance and return (SIGTERM, SIGINT, the parent's death).
+    Stop,
+    /// Run this newly loaded configuration (SIGHUP): unchanged instances keep their state.
+    Reload(Vec<InstancePlan>, Vec<ScriptPlan>),
+    /// Write the state dump (SIGUSR1).
+    DumpData,
+    /// Write the statistics dump (SIGUSR2).
+    DumpStats,
+    /// Write the JSON dump (SIGRTMIN+2).
+    DumpJson,
+    /// Write the statistics dump, then clear the counters (SIGRTMAX-1).
+    DumpAndClearStats,
 }
 
 /// The per-interface half of the data path.
@@ -49,15 +89,52 @@ struct Link {
     up: bool,
 }
 
+/// One running vrrp_instance.
+struct Running {
+    instance: Instance,
+    plan: InstancePlan,
+    /// Index into `Driver::links`.
+    link: usize,
+    /// Its notify commands, run one after the other in the order of the transitions by a task
+    /// of its own, so the protocol never waits for them.
+    notify_queue: mpsc::UnboundedSender<Vec<String>>,
+    notify_task: JoinHandle<()>,
+    /// When it last changed state.
+    last_transition: Option<SystemTime>,
+}
+
+/// One tracked vrrp_script and the task that runs it.
+struct RunningScript {
+    plan: ScriptPlan,
+    /// Identifies the outcomes of this script's task (indexes move on reload).
+    id: u64,
+    tracker: Tracker,
+    task: JoinHandle<()>,
+    /// Its "cannot run" reason was logged (once).
+    reported_cannot_run: bool,
+    /// Its first result was logged.
+    reported_first_result: bool,
+}
+
+/// The daemon-wide settings the driver needs.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// `vrrp_mcast_group4`.
+    pub group: Ipv4Addr,
+    /// `router_id`, for the dumps.
+    pub router_id: String,
+    /// `-V`: leave the addresses in place when stopping.
+    pub keep_addresses: bool,
+}
+
 /// Everything the driver owns.
 struct Driver {
+    group: Ipv4Addr,
+    router_id: String,
     links: Vec<Link>,
-    instances: Vec<Instance>,
-    plans: Vec<InstancePlan>,
+    running: Vec<Running>,
     /// (interface, VRID) → instance.
     routes: HashMap<(usize, u8), usize>,
-    /// Instance → its interface.
-    instance_link: Vec<usize>,
     addresses: AddressManager,
     ifindex: HashMap<String, u32>,
     /// Gratuitous-ARP senders by interface: the instance's, and every `dev` of an address.
@@ -67,80 +144,55 @@ struct Driver {
     keep_addresses_on_stop: bool,
     /// Set once the stop has begun.
     stopping: bool,
-    /// The tracked scripts, and the rise/fall state of each.
-    scripts: Vec<ScriptPlan>,
-    trackers: Vec<Tracker>,
-    /// Scripts whose "cannot run" reason was logged (once each).
-    reported_cannot_run: Vec<bool>,
-    /// Scripts whose first result was logged.
-    reported_first_result: Vec<bool>,
-    /// Per instance, the queue of its notify commands (run one after the other, in the order
-    /// of the transitions, by a task of its own so the protocol never waits for them).
-    notify_queues: Vec<mpsc::UnboundedSender<Vec<String>>>,
+    /// The tracked scripts.
+    scripts: Vec<RunningScript>,
+    next_script_id: u64,
     /// Link state by interface name: the instances' interfaces and the tracked ones.
     interface_up: HashMap<String, bool>,
-    notify_tasks: Vec<tokio::task::JoinHandle<()>>,
+    /// Where receivers hand packets over.
+    packets: mpsc::Sender<Incoming>,
+    /// Where script tasks hand outcomes over: (script id, outcome).
+    outcomes: mpsc::Sender<(u64, Outcome)>,
 }
 
-/// Runs `plans` until `stop` completes, then stops every instance (priority 0 from masters,
-/// addresses removed unless `keep_addresses`).
+/// Runs `plans` until [`Control::Stop`] arrives on `controls`, then stops every instance
+/// (priority 0 from masters, addresses removed unless `keep_addresses`).
 pub async fn run(
     plans: Vec<InstancePlan>,
     scripts: Vec<ScriptPlan>,
-    group: Ipv4Addr,
+    settings: Settings,
     logger: Logger,
-    keep_addresses: bool,
-    stop: impl std::future::Future<Output = ()>,
+    mut controls: mpsc::Receiver<Control>,
 ) -> anyhow::Result<()> {
-    let (tx, mut rx) = mpsc::channel::<Incoming>(1024);
-    let mut driver = Driver::open(plans, group, logger, tx)?;
-    driver.keep_addresses_on_stop = keep_addresses;
-    driver.trackers = scripts
-        .iter()
-        .map(|s| Tracker::from_spec(&s.spec))
-        .collect();
-    driver.reported_cannot_run = vec![false; scripts.len()];
-    driver.reported_first_result = vec![false; scripts.len()];
-    // Each script runs in a task of its own: a slow or hung script never delays adverts.
-    let (script_tx, mut script_rx) = mpsc::channel::<(usize, Outcome)>(256);
-    for (index, script) in scripts.iter().enumerate() {
-        spawn_script(index, script.spec.clone(), script_tx.clone());
-    }
-    driver.scripts = scripts;
-    for i in 0..driver.plans.len() {
-        let plan = &driver.plans[i];
-        let (tx, task) = spawn_notifier(
-            plan.config.name.clone(),
-            plan.notify_user,
-            driver.logger.clone(),
-        );
-        driver.notify_queues.push(tx);
-        driver.notify_tasks.push(task);
-    }
+    let (packets, mut rx) = mpsc::channel::<Incoming>(1024);
+    let (outcomes, mut script_rx) = mpsc::channel::<(u64, Outcome)>(256);
+    let mut driver = Driver {
+        group: settings.group,
+        router_id: settings.router_id,
+        links: Vec::new(),
+        running: Vec::new(),
+        routes: HashMap::new(),
+        addresses: AddressManager::new().context("rtnetlink")?,
+        ifindex: HashMap::new(),
+        garps: HashMap::new(),
+        logger,
+        keep_addresses_on_stop: settings.keep_addresses,
+        stopping: false,
+        scripts: Vec::new(),
+        next_script_id: 0,
+        interface_up: HashMap::new(),
+        packets,
+        outcomes,
+    };
     let mut link_events = link::watch().context("cannot watch link state")?;
-    let now = Instant::now();
-    for i in 0..driver.instances.len() {
-        let up = interface::lookup(&driver.plans[i].interface)
-            .map(|l| l.up)
-            .unwrap_or(false);
-        driver.instances[i].start(now);
-        if !up {
-            driver.logger.info(&format!(
-                "Kernel is reporting: interface {} DOWN",
-                driver.plans[i].interface
-            ));
-        }
-        driver.apply_tracking(i, now);
-        driver.execute(i).await;
-    }
-    tokio::pin!(stop);
+    driver.install(plans, scripts).await?;
     // tokio's sleep rounds up to whole milliseconds; protocol deadlines need better.
     let timer = PreciseTimer::new().context("cannot create the protocol timer")?;
     loop {
         let deadline = driver
-            .instances
+            .running
             .iter()
-            .filter_map(Instance::poll_timeout)
+            .filter_map(|r| r.instance.poll_timeout())
             .min();
         if let Some(at) = deadline {
             timer.arm(at).context("cannot arm the protocol timer")?;
@@ -157,32 +209,53 @@ pub async fn run(
             }
         };
         tokio::select! {
-            () = &mut stop => break,
+            control = controls.recv() => match control {
+                None | Some(Control::Stop) => break,
+                Some(Control::Reload(plans, scripts)) => {
+                    if let Err(err) = driver.install(plans, scripts).await {
+                        driver.logger.info(&format!("Reload failed: {err:#}"));
+                    }
+                }
+                Some(Control::DumpData) => driver.dump(super::dumps::Kind::Data),
+                Some(Control::DumpStats) => driver.dump(super::dumps::Kind::Stats),
+                Some(Control::DumpJson) => driver.dump(super::dumps::Kind::Json),
+                Some(Control::DumpAndClearStats) => {
+                    driver.dump(super::dumps::Kind::Stats);
+                    for running in &mut driver.running {
+                        running.instance.clear_stats();
+                    }
+                }
+            },
             () = sleep => {
                 let now = Instant::now();
-                for i in 0..driver.instances.len() {
-                    if driver.instances[i].poll_timeout().is_some_and(|t| t <= now) {
-                        driver.instances[i].handle_timeout(now);
+                for i in 0..driver.running.len() {
+                    if driver.running[i].instance.poll_timeout().is_some_and(|t| t <= now) {
+                        driver.running[i].instance.handle_timeout(now);
                         driver.execute(i).await;
                     }
                 }
             }
             Some(packet) = rx.recv() => driver.receive(packet).await,
             Some(event) = link_events.recv() => driver.link_changed(event).await,
-            Some((script, outcome)) = script_rx.recv() => driver.script_ran(script, outcome).await,
+            Some((id, outcome)) = script_rx.recv() => driver.script_ran(id, outcome).await,
         }
     }
     driver.stopping = true;
     let now = Instant::now();
-    for i in 0..driver.instances.len() {
-        driver.instances[i].shutdown(now);
+    for i in 0..driver.running.len() {
+        driver.running[i].instance.shutdown(now);
         driver.execute(i).await;
         driver.log_drops(i);
     }
     driver.log_link_drops();
+    for script in &driver.scripts {
+        script.task.abort();
+    }
     // notify_stop and anything still queued run before we exit, within the 5 s a stop may take.
-    driver.notify_queues.clear();
-    let pending = std::mem::take(&mut driver.notify_tasks);
+    let pending: Vec<JoinHandle<()>> = std::mem::take(&mut driver.running)
+        .into_iter()
+        .map(|r| r.notify_task)
+        .collect();
     let _ = tokio::time::timeout(std::time::Duration::from_secs(4), async {
         for task in pending {
             let _ = task.await;
@@ -192,94 +265,354 @@ pub async fn run(
     Ok(())
 }
 
-impl Driver {
-    fn open(
-        plans: Vec<InstancePlan>,
-        group: Ipv4Addr,
-        logger: Logger,
-        tx: mpsc::Sender<Incoming>,
-    ) -> anyhow::Result<Driver> {
-        let mut links: Vec<Link> = Vec::new();
-        let mut routes = HashMap::new();
-        let mut instance_link = Vec::new();
-        let mut ifindex = HashMap::new();
-        let mut garps = HashMap::new();
-        for (i, plan) in plans.iter().enumerate() {
-            let link = match links.iter().position(|l| l.name == plan.interface) {
-                Some(link) => link,
-                None => {
-                    let iface = interface::lookup(&plan.interface)
-                        .with_context(|| format!("interface {}", plan.interface))?;
-                    let source = Some(plan.config.local_address).filter(|a| !a.is_unspecified());
-                    let socket = Rc::new(
-                        VrrpSocket::open(&iface, source, group)
-                            .with_context(|| format!("VRRP socket on {}", plan.interface))?,
-                    );
-                    let queue_full = Rc::new(Cell::new(0));
-                    spawn_receiver(links.len(), socket.clone(), tx.clone(), queue_full.clone());
-                    ifindex.insert(iface.name.clone(), iface.index);
-                    links.push(Link {
-                        name: iface.name,
-                        index: iface.index,
-                        socket,
-                        unknown_vrid: 0,
-                        too_short: 0,
-                        queue_full,
-                        up: iface.up,
-                    });
-                    links.len() - 1
-                }
-            };
-            routes.insert((link, plan.config.vrid), i);
-            instance_link.push(link);
-            for name in
-                std::iter::once(&plan.interface).chain(plan.addresses.iter().map(|a| &a.interface))
-            {
-                if garps.contains_key(name) {
-                    continue;
-                }
-                // A `dev` that does not exist is reported when its address is added.
-                if let Ok(iface) = interface::lookup(name) {
-                    let garp = GarpSender::open(&iface)
-                        .with_context(|| format!("ARP socket on {name}"))?;
-                    ifindex.insert(iface.name.clone(), iface.index);
-                    garps.insert(iface.name, garp);
-                }
-            }
-        }
-        let instances = plans
+/// Whether two plans describe the same instance, comparing tracked scripts by what they run
+/// (their indexes differ between two loads).
+fn same_instance(
+    old: &InstancePlan,
+    old_scripts: &[RunningScript],
+    new: &InstancePlan,
+    new_scripts: &[ScriptPlan],
+) -> bool {
+    let resolve_old = |plan: &InstancePlan| -> Vec<(Option<ScriptSpec>, i32, bool)> {
+        plan.scripts
             .iter()
-            .map(|p| Instance::new(p.config.clone()))
-            .collect();
-        let mut interface_up: HashMap<String, bool> =
-            links.iter().map(|l| (l.name.clone(), l.up)).collect();
+            .map(|u| {
+                let spec = old_scripts.get(u.script).map(|s| s.plan.spec.clone());
+                (spec, u.weight, u.reverse)
+            })
+            .collect()
+    };
+    let resolve_new = |plan: &InstancePlan| -> Vec<(Option<ScriptSpec>, i32, bool)> {
+        plan.scripts
+            .iter()
+            .map(|u| {
+                let spec = new_scripts.get(u.script).map(|s| s.spec.clone());
+                (spec, u.weight, u.reverse)
+            })
+            .collect()
+    };
+    let strip = |plan: &InstancePlan| InstancePlan {
+        scripts: Vec::new(),
+        ..plan.clone()
+    };
+    strip(old) == strip(new) && resolve_old(old) == resolve_new(new)
+}
+
+impl Driver {
+    /// Runs `plans` and `scripts`: at start-up every one is new; on reload an instance whose
+    /// settings did not change keeps its state, timers and addresses, a changed one restarts,
+    /// a removed one stops, and scripts whose command and timing did not change keep running.
+    async fn install(
+        &mut self,
+        plans: Vec<InstancePlan>,
+        scripts: Vec<ScriptPlan>,
+    ) -> anyhow::Result<()> {
+        let now = Instant::now();
+        // Which current instances carry on unchanged.
+        let mut kept: Vec<Option<usize>> = Vec::with_capacity(plans.len());
         for plan in &plans {
-            for (name, _, _) in &plan.track_interfaces {
-                let up = interface::lookup(name).map(|i| i.up).unwrap_or(false);
-                interface_up.entry(name.clone()).or_insert(up);
+            let old = self.running.iter().position(|r| {
+                r.plan.config.name == plan.config.name
+                    && same_instance(&r.plan, &self.scripts, plan, &scripts)
+            });
+            kept.push(old);
+        }
+        // Stop the others first, so their addresses are released before a changed instance
+        // (or another instance taking them over) starts.
+        for i in 0..self.running.len() {
+            if !kept.contains(&Some(i)) {
+                self.logger.info(&format!(
+                    "VRRP_Instance({}) is changed or removed by the reload: stopping it",
+                    self.running[i].plan.config.name
+                ));
+                self.running[i].instance.shutdown(now);
+                self.execute(i).await;
             }
         }
-        let addresses = AddressManager::new().context("rtnetlink")?;
-        Ok(Driver {
-            links,
+        // Scripts: keep those that did not change, start the new ones, stop the rest.
+        let mut old_scripts: Vec<Option<RunningScript>> = std::mem::take(&mut self.scripts)
+            .into_iter()
+            .map(Some)
+            .collect();
+        let mut new_scripts = Vec::with_capacity(scripts.len());
+        for plan in scripts {
+            let same = old_scripts
+                .iter()
+                .position(|s| s.as_ref().is_some_and(|s| s.plan.spec == plan.spec));
+            match same.and_then(|i| old_scripts[i].take()) {
+                Some(script) => new_scripts.push(script),
+                None => new_scripts.push(self.start_script(plan)),
+            }
+        }
+        for script in old_scripts.into_iter().flatten() {
+            script.task.abort();
+        }
+        self.scripts = new_scripts;
+        // Instances, in the new order.
+        let mut old_running: Vec<Option<Running>> = std::mem::take(&mut self.running)
+            .into_iter()
+            .map(Some)
+            .collect();
+        let mut fresh = Vec::new();
+        for (plan, old) in plans.into_iter().zip(kept) {
+            let link = self.link_for(&plan)?;
+            match old.and_then(|i| old_running[i].take()) {
+                Some(mut running) => {
+                    running.plan = plan;
+                    running.link = link;
+                    self.running.push(running);
+                }
+                None => {
+                    let (notify_queue, notify_task) = spawn_notifier(
+                        plan.config.name.clone(),
+                        plan.notify_user,
+                        self.logger.clone(),
+                    );
+                    fresh.push(self.running.len());
+                    self.running.push(Running {
+                        instance: Instance::new(plan.config.clone()),
+                        plan,
+                        link,
+                        notify_queue,
+                        notify_task,
+                        last_transition: None,
+                    });
+                }
+            }
+        }
+        // What is left stopped above; its notify_stop still runs on its own task.
+        drop(old_running);
+        self.routes = self
+            .running
+            .iter()
+            .enumerate()
+            .map(|(i, r)| ((r.link, r.plan.config.vrid), i))
+            .collect();
+        for i in 0..self.running.len() {
+            let names: Vec<String> = self.running[i]
+                .plan
+                .track_interfaces
+                .iter()
+                .map(|t| t.0.clone())
+                .collect();
+            for name in names {
+                self.interface_up.entry(name).or_insert_with_key(|name| {
+                    interface::lookup(name).map(|i| i.up).unwrap_or(false)
+                });
+            }
+        }
+        for i in fresh {
+            let up = self.links[self.running[i].link].up;
+            self.running[i].instance.start(now);
+            if !up {
+                self.logger.info(&format!(
+                    "Kernel is reporting: interface {} DOWN",
+                    self.running[i].plan.interface
+                ));
+            }
+            self.apply_tracking(i, now);
+            self.execute(i).await;
+        }
+        Ok(())
+    }
+
+    /// The link (socket) of `plan`'s interface, opened on first use, and the gratuitous-ARP
+    /// senders its addresses need.
+    fn link_for(&mut self, plan: &InstancePlan) -> anyhow::Result<usize> {
+        let link = match self.links.iter().position(|l| l.name == plan.interface) {
+            Some(link) => link,
+            None => {
+                let iface = interface::lookup(&plan.interface)
+                    .with_context(|| format!("interface {}", plan.interface))?;
+                let source = Some(plan.config.local_address).filter(|a| !a.is_unspecified());
+                let socket = Rc::new(
+                    VrrpSocket::open(&iface, source, self.group)
+                        .with_context(|| format!("VRRP socket on {}", plan.interface))?,
+                );
+                let queue_full = Rc::new(Cell::new(0));
+                spawn_receiver(
+                    self.links.len(),
+                    socket.clone(),
+                    self.packets.clone(),
+                    queue_full.clone(),
+                );
+                self.ifindex.insert(iface.name.clone(), iface.index);
+                self.interface_up.insert(iface.name.clone(), iface.up);
+                self.links.push(Link {
+                    name: iface.name,
+                    index: iface.index,
+                    socket,
+                    unknown_vrid: 0,
+                    too_short: 0,
+                    queue_full,
+                    up: iface.up,
+                });
+                self.links.len() - 1
+            }
+        };
+        for name in
+            std::iter::once(&plan.interface).chain(plan.addresses.iter().map(|a| &a.interface))
+        {
+            if self.garps.contains_key(name) {
+                continue;
+            }
+            // A `dev` that does not exist is reported when its address is added.
+            if let Ok(iface) = interface::lookup(name) {
+                let garp =
+                    GarpSender::open(&iface).with_context(|| format!("ARP socket on {name}"))?;
+                self.ifindex.insert(iface.name.clone(), iface.index);
+                self.garps.insert(iface.name, garp);
+            }
+        }
+        Ok(link)
+    }
+
+    /// Starts the task that runs `plan` on its interval.
+    fn start_script(&mut self, plan: ScriptPlan) -> RunningScript {
+        let id = self.next_script_id;
+        self.next_script_id += 1;
+        let task = spawn_script(id, plan.spec.clone(), self.outcomes.clone());
+        RunningScript {
+            tracker: Tracker::from_spec(&plan.spec),
+            plan,
+            id,
+            task,
+            reported_cannot_run: false,
+            reported_first_result: false,
+        }
+    }
+
+    /// Writes dump `kind` of the current state.
+    fn dump(&self, kind: super::dumps::Kind) {
+        super::dumps::write(kind, &self.snapshot(), &self.logger);
+    }
+
+    /// The state of every instance and script, for the dumps.
+    fn snapshot(&self) -> Snapshot {
+        let instances = self
+            .running
+            .iter()
+            .map(|r| {
+                let config = &r.plan.config;
+                let stats = r.instance.stats();
+                let count = |reasons: &[DropReason]| -> u64 {
+                    reasons.iter().map(|reason| stats.dropped(*reason)).sum()
+                };
+                InstanceSnapshot {
+                    name: config.name.clone(),
+                    state: match r.instance.state() {
+                        State::Initialize => InstanceState::Init,
+                        State::Backup => InstanceState::Backup,
+                        State::Master => InstanceState::Master,
+                        State::Fault => InstanceState::Fault,
+                    },
+                    interface: r.plan.interface.clone(),
+                    vrid: config.vrid,
+                    version: match config.version {
+                        Version::V2 => 2,
+                        Version::V3 => 3,
+                    },
+                    base_priority: config.priority,
+                    effective_priority: r.instance.priority(),
+                    advert_interval_ms: millis(config.advert_interval),
+                    master_router: None,
+                    master_priority: 0,
+                    source_ip: Some(config.local_address)
+                        .filter(|a| !a.is_unspecified())
+                        .map(|a| a.to_string()),
+                    preempt: config.preempt,
+                    preempt_delay_ms: millis(config.preempt_delay),
+                    auth_password: match &config.auth {
+                        Auth::Pass(bytes) => Some(
+                            String::from_utf8_lossy(bytes)
+                                .trim_end_matches('\0')
+                                .to_string(),
+                        ),
+                        Auth::None | Auth::Ah => None,
+                    },
+                    addresses: r
+                        .plan
+                        .addresses
+                        .iter()
+                        .map(|a| VipSnapshot {
+                            address: a.address,
+                            prefix_len: a.prefix_len,
+                            device: a.interface.clone(),
+                            scope: scope_name(a.scope).to_string(),
+                        })
+                        .collect(),
+                    unicast_peers: r.plan.unicast_peers.iter().map(|p| p.to_string()).collect(),
+                    tracked_interfaces: r
+                        .plan
+                        .track_interfaces
+                        .iter()
+                        .map(|(name, weight, _)| (name.clone(), *weight))
+                        .collect(),
+                    tracked_scripts: r
+                        .plan
+                        .scripts
+                        .iter()
+                        .filter_map(|u| {
+                            let script = self.scripts.get(u.script)?;
+                            Some((script.plan.spec.name.clone(), u.weight))
+                        })
+                        .collect(),
+                    last_transition: r.last_transition,
+                    stats: StatsSnapshot {
+                        advert_received: stats.received,
+                        advert_sent: stats.sent,
+                        became_master: stats.became_master,
+                        released_master: stats.released_master,
+                        packet_length_errors: count(&[DropReason::Truncated, DropReason::Length]),
+                        ttl_errors: count(&[DropReason::Ttl]),
+                        invalid_type_received: count(&[DropReason::Type, DropReason::Version]),
+                        advert_interval_errors: count(&[DropReason::Interval]),
+                        address_list_errors: 0,
+                        invalid_auth_type: 0,
+                        auth_type_mismatch: count(&[DropReason::AuthType]),
+                        auth_failures: count(&[DropReason::Password]),
+                        priority_zero_received: stats.priority_zero_received,
+                        priority_zero_sent: stats.priority_zero_sent,
+                    },
+                }
+            })
+            .collect();
+        let scripts = self
+            .scripts
+            .iter()
+            .enumerate()
+            .map(|(index, s)| {
+                let spec = &s.plan.spec;
+                let weight = self
+                    .running
+                    .iter()
+                    .flat_map(|r| r.plan.scripts.iter())
+                    .find(|u| u.script == index)
+                    .map_or(0, |u| u.weight);
+                ScriptSnapshot {
+                    name: spec.name.clone(),
+                    command: spec.argv.join(" "),
+                    interval_ms: millis(spec.interval),
+                    timeout_ms: millis(spec.timeout),
+                    rise: spec.rise,
+                    fall: spec.fall,
+                    weight,
+                    status: if !s.reported_first_result {
+                        ScriptStatus::Init
+                    } else if s.tracker.is_good() {
+                        ScriptStatus::Good
+                    } else {
+                        ScriptStatus::Bad
+                    },
+                }
+            })
+            .collect();
+        Snapshot {
+            router_id: self.router_id.clone(),
+            utc_offset_secs: 0,
             instances,
-            plans,
-            routes,
-            instance_link,
-            addresses,
-            ifindex,
-            garps,
-            logger,
-            keep_addresses_on_stop: false,
-            stopping: false,
-            scripts: Vec::new(),
-            trackers: Vec::new(),
-            reported_cannot_run: Vec::new(),
-            reported_first_result: Vec::new(),
-            notify_queues: Vec::new(),
-            notify_tasks: Vec::new(),
-            interface_up,
-        })
+            scripts,
+        }
     }
 
     async fn receive(&mut self, packet: Incoming) {
@@ -314,16 +647,18 @@ impl Driver {
             ttl: packet.ttl,
             payload: &packet.payload,
         };
-        self.instances[i].handle_packet(Instant::now(), received);
+        self.running[i]
+            .instance
+            .handle_packet(Instant::now(), received);
         self.execute(i).await;
     }
 
     async fn link_changed(&mut self, event: LinkEvent) {
         let link = self.links.iter().position(|l| l.index == event.index);
         let tracked = self
-            .plans
+            .running
             .iter()
-            .any(|p| p.track_interfaces.iter().any(|t| t.0 == event.name));
+            .any(|r| r.plan.track_interfaces.iter().any(|t| t.0 == event.name));
         if link.is_none() && !tracked {
             return;
         }
@@ -341,9 +676,10 @@ impl Driver {
             event.name
         ));
         let now = Instant::now();
-        for i in 0..self.instances.len() {
-            let affected = Some(self.instance_link[i]) == link
-                || self.plans[i]
+        for i in 0..self.running.len() {
+            let affected = Some(self.running[i].link) == link
+                || self.running[i]
+                    .plan
                     .track_interfaces
                     .iter()
                     .any(|t| t.0 == event.name);
@@ -356,22 +692,26 @@ impl Driver {
 
     /// A script finished: update its rise/fall state, log as keepalived does, and re-rate the
     /// instances that track it.
-    async fn script_ran(&mut self, script: usize, outcome: Outcome) {
-        let name = self.scripts[script].spec.name.clone();
+    async fn script_ran(&mut self, id: u64, outcome: Outcome) {
+        // An outcome from a script the last reload stopped is stale.
+        let Some(script) = self.scripts.iter().position(|s| s.id == id) else {
+            return;
+        };
+        let name = self.scripts[script].plan.spec.name.clone();
         match &outcome {
             Outcome::TimedOut => self.logger.info(&log_line(&name, ScriptEvent::TimedOut)),
-            Outcome::CannotRun(reason) if !self.reported_cannot_run[script] => {
-                self.reported_cannot_run[script] = true;
+            Outcome::CannotRun(reason) if !self.scripts[script].reported_cannot_run => {
+                self.scripts[script].reported_cannot_run = true;
                 self.logger.info(&format!("VRRP_Script({name}) {reason}"));
             }
             _ => {}
         }
-        let changed = self.trackers[script].record(&outcome);
+        let changed = self.scripts[script].tracker.record(&outcome);
         // keepalived reports a script's first result too (it starts in an "init" state), so
         // the log says `succeeded` once at start-up; after that only changes are reported.
-        let first = !std::mem::replace(&mut self.reported_first_result[script], true);
+        let first = !std::mem::replace(&mut self.scripts[script].reported_first_result, true);
         if changed.is_none() && first {
-            let good = self.trackers[script].is_good();
+            let good = self.scripts[script].tracker.is_good();
             self.logger
                 .info(&log_line(&name, ScriptEvent::from_state(good)));
         }
@@ -381,8 +721,13 @@ impl Driver {
         self.logger
             .info(&log_line(&name, ScriptEvent::from_state(good)));
         let now = Instant::now();
-        for i in 0..self.instances.len() {
-            if self.plans[i].scripts.iter().any(|u| u.script == script) {
+        for i in 0..self.running.len() {
+            if self.running[i]
+                .plan
+                .scripts
+                .iter()
+                .any(|u| u.script == script)
+            {
                 self.apply_tracking(i, now);
                 self.execute(i).await;
             }
@@ -391,39 +736,45 @@ impl Driver {
 
     /// Sets instance `i`'s effective priority and FAULT from its link and tracked scripts.
     fn apply_tracking(&mut self, i: usize, now: Instant) {
-        let scripts = self.plans[i].scripts.iter().map(|u| Tracked {
+        let scripts = self.running[i].plan.scripts.iter().map(|u| Tracked {
             weight: u.weight,
             reverse: u.reverse,
-            up: self.trackers.get(u.script).is_none_or(Tracker::is_good),
+            up: self
+                .scripts
+                .get(u.script)
+                .is_none_or(|s| s.tracker.is_good()),
         });
-        let interfaces = self.plans[i]
-            .track_interfaces
-            .iter()
-            .map(|(name, weight, reverse)| Tracked {
-                weight: *weight,
-                reverse: *reverse,
-                up: self.interface_up.get(name).copied().unwrap_or(false),
-            });
+        let interfaces =
+            self.running[i]
+                .plan
+                .track_interfaces
+                .iter()
+                .map(|(name, weight, reverse)| Tracked {
+                    weight: *weight,
+                    reverse: *reverse,
+                    up: self.interface_up.get(name).copied().unwrap_or(false),
+                });
         let tracked: Vec<Tracked> = scripts.chain(interfaces).collect();
-        let (priority, script_fault) = effective_priority(self.plans[i].config.priority, &tracked);
-        let link_up = self.links[self.instance_link[i]].up;
-        self.instances[i].set_priority(now, priority);
-        self.instances[i].set_fault(now, script_fault || !link_up);
+        let (priority, script_fault) =
+            effective_priority(self.running[i].plan.config.priority, &tracked);
+        let link_up = self.links[self.running[i].link].up;
+        self.running[i].instance.set_priority(now, priority);
+        self.running[i]
+            .instance
+            .set_fault(now, script_fault || !link_up);
     }
 
     /// Queues the notify commands for instance `i` entering `state`: the state's own command,
     /// then the generic `notify` with its four extra arguments (compat.md section 6).
     fn notify(&self, i: usize, state: State) {
-        let plan = &self.plans[i];
+        let plan = &self.running[i].plan;
         let (own, word) = match state {
             State::Master => (&plan.notify.master, "MASTER"),
             State::Backup => (&plan.notify.backup, "BACKUP"),
             State::Fault => (&plan.notify.fault, "FAULT"),
             State::Initialize => (&plan.notify.stop, "STOP"),
         };
-        let Some(queue) = self.notify_queues.get(i) else {
-            return;
-        };
+        let queue = &self.running[i].notify_queue;
         if let Some(command) = own {
             let _ = queue.send(command.argv.clone());
         }
@@ -433,7 +784,7 @@ impl Driver {
                 "INSTANCE".to_string(),
                 plan.config.name.clone(),
                 word.to_string(),
-                self.instances[i].priority().to_string(),
+                self.running[i].instance.priority().to_string(),
             ]);
             let _ = queue.send(argv);
         }
@@ -464,7 +815,7 @@ impl Driver {
 
     /// Logs how many packets instance `i` dropped, per reason, if any.
     fn log_drops(&self, i: usize) {
-        let stats = self.instances[i].stats();
+        let stats = self.running[i].instance.stats();
         let counts: Vec<String> = DropReason::ALL
             .iter()
             .filter(|r| stats.dropped(**r) > 0)
@@ -473,7 +824,7 @@ impl Driver {
         if !counts.is_empty() {
             self.logger.info(&format!(
                 "VRRP_Instance({}) dropped adverts: {}",
-                self.plans[i].config.name,
+                self.running[i].plan.config.name,
                 counts.join(", ")
             ));
         }
@@ -481,18 +832,18 @@ impl Driver {
 
     /// Carries out everything instance `i` asked for.
     async fn execute(&mut self, i: usize) {
-        while let Some(action) = self.instances[i].poll_action() {
+        while let Some(action) = self.running[i].instance.poll_action() {
             match action {
                 Action::Send(bytes) => self.send(i, &bytes).await,
                 Action::AddAddresses => {
-                    for address in self.plans[i].addresses.clone() {
+                    for address in self.running[i].plan.addresses.clone() {
                         self.change_address(&address, true).await;
                     }
                 }
                 Action::RemoveAddresses => {
                     // On stop with -V (dont-release-vrrp) the addresses stay.
                     if !(self.keep_addresses_on_stop && self.stopping) {
-                        for address in self.plans[i].addresses.clone() {
+                        for address in self.running[i].plan.addresses.clone() {
                             if self.is_present(&address).await {
                                 self.change_address(&address, false).await;
                             }
@@ -500,7 +851,10 @@ impl Driver {
                     }
                 }
                 Action::SendGratuitousArps => self.send_garps(i),
-                Action::StateChanged(state) => self.notify(i, state),
+                Action::StateChanged(state) => {
+                    self.running[i].last_transition = Some(SystemTime::now());
+                    self.notify(i, state);
+                }
                 Action::Log(line) if line.detail => self.logger.detail(&line.text),
                 Action::Log(line) => self.logger.info(&line.text),
             }
@@ -508,16 +862,16 @@ impl Driver {
     }
 
     async fn send(&mut self, i: usize, bytes: &[u8]) {
-        let link = &self.links[self.instance_link[i]];
+        let link = &self.links[self.running[i].link];
         // A down link cannot carry the priority-0 advert of an instance entering FAULT.
         if !link.up {
             return;
         }
-        let result = if self.plans[i].unicast_peers.is_empty() {
+        let result = if self.running[i].plan.unicast_peers.is_empty() {
             link.socket.send(bytes).await
         } else {
             let mut result = Ok(());
-            for peer in &self.plans[i].unicast_peers {
+            for peer in &self.running[i].plan.unicast_peers {
                 result = result.and(link.socket.send_to(bytes, *peer).await);
             }
             result
@@ -525,7 +879,7 @@ impl Driver {
         if let Err(err) = result {
             self.logger.info(&format!(
                 "VRRP_Instance({}) cannot send an advert on {}: {err}",
-                self.plans[i].config.name, link.name
+                self.running[i].plan.config.name, link.name
             ));
         }
     }
@@ -533,7 +887,7 @@ impl Driver {
     /// One burst: `garp_repeat` gratuitous ARPs per IPv4 address, each on the interface the
     /// address lives on.
     fn send_garps(&self, i: usize) {
-        let plan = &self.plans[i];
+        let plan = &self.running[i].plan;
         for address in &plan.addresses {
             let IpAddr::V4(v4) = address.address else {
                 continue;
@@ -616,10 +970,7 @@ fn spawn_notifier(
     instance: String,
     uid_gid: Option<(u32, u32)>,
     logger: Logger,
-) -> (
-    mpsc::UnboundedSender<Vec<String>>,
-    tokio::task::JoinHandle<()>,
-) {
+) -> (mpsc::UnboundedSender<Vec<String>>, JoinHandle<()>) {
     let (tx, mut rx) = mpsc::unbounded_channel::<Vec<String>>();
     let task = tokio::task::spawn_local(async move {
         while let Some(argv) = rx.recv().await {
@@ -648,18 +999,18 @@ fn spawn_notifier(
     (tx, task)
 }
 
-/// Runs one script on its interval forever, handing each outcome to the main loop.
-fn spawn_script(index: usize, spec: ScriptSpec, tx: mpsc::Sender<(usize, Outcome)>) {
+/// Runs one script on its interval until aborted, handing each outcome to the main loop.
+fn spawn_script(id: u64, spec: ScriptSpec, tx: mpsc::Sender<(u64, Outcome)>) -> JoinHandle<()> {
     tokio::task::spawn_local(async move {
         loop {
             let started = tokio::time::Instant::now();
             let outcome = run_once(&spec).await;
-            if tx.send((index, outcome)).await.is_err() {
+            if tx.send((id, outcome)).await.is_err() {
                 return;
             }
             tokio::time::sleep_until(started + spec.interval).await;
         }
-    });
+    })
 }
 
 /// Reads one interface's socket forever, handing packets to the main loop.

@@ -1,20 +1,25 @@
-//! The VRRP side of the daemon: plans the configured instances and runs them on a
-//! current-thread tokio runtime until SIGTERM or SIGINT.
+//! The VRRP child: plans the configured instances and runs them on a current-thread tokio
+//! runtime; signals become [`driver::Control`]s (stop, reload, dumps).
 
 pub mod driver;
+pub mod dumps;
 pub mod setup;
-
-use std::net::Ipv4Addr;
 
 use anyhow::Context;
 use keepalived_config::Config;
 use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::mpsc;
 
+use crate::cli::Cli;
+use crate::config_test::load_config;
+use crate::daemon::{log_diagnostics, unusable};
 use crate::logger::Logger;
-use setup::InterfaceInfo;
+use crate::supervisor::{EXIT_CONFIG, clear_stats_signal, json_signal};
+use driver::Control;
+use setup::{InstancePlan, InterfaceInfo, ScriptPlan};
 
-/// Runs every vrrp_instance of `config` in this process until a stop signal.
-pub fn run(config: &Config, logger: Logger, keep_addresses: bool) -> anyhow::Result<()> {
+/// Plans `config` against this host, logging each instance that cannot run.
+fn plan(config: &Config, logger: &Logger) -> (Vec<InstancePlan>, Vec<ScriptPlan>) {
     let lookup = |name: &str| {
         keepalived_net::interface::lookup(name)
             .ok()
@@ -36,39 +41,95 @@ pub fn run(config: &Config, logger: Logger, keep_addresses: bool) -> anyhow::Res
             problem.instance, problem.message
         ));
     }
+    (plans, scripts)
+}
+
+/// Runs every vrrp_instance of `config` in this process until a stop signal; returns the exit
+/// status.
+pub fn run(cli: &Cli, config: Config, logger: Logger) -> anyhow::Result<i32> {
+    let (plans, scripts) = plan(&config, &logger);
     if plans.is_empty() {
-        anyhow::bail!("no vrrp_instance can run");
+        logger.info("no vrrp_instance can run");
+        return Ok(EXIT_CONFIG);
     }
-    let group: Ipv4Addr = config.global.vrrp_mcast_group4;
+    let settings = driver::Settings {
+        group: config.global.vrrp_mcast_group4,
+        router_id: config.global.router_id.clone().unwrap_or_else(|| {
+            nix::unistd::gethostname()
+                .map_or_else(|_| String::new(), |h| h.to_string_lossy().into_owned())
+        }),
+        keep_addresses: cli.dont_release_vrrp,
+    };
+    // Only what the driver needs stays in memory.
+    drop(config);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("cannot start the tokio runtime")?;
     let local = tokio::task::LocalSet::new();
     local.block_on(&runtime, async move {
-        // Signals whose behaviour is not built yet must not kill the daemon (their default
-        // action would, leaving the addresses behind): say so instead.
-        for (kind, name) in [
-            (SignalKind::hangup(), "SIGHUP (reload)"),
-            (SignalKind::user_defined1(), "SIGUSR1 (data dump)"),
-            (SignalKind::user_defined2(), "SIGUSR2 (stats dump)"),
-        ] {
-            let mut stream = signal(kind).with_context(|| format!("{name} handler"))?;
-            let logger = logger.clone();
-            tokio::task::spawn_local(async move {
-                while stream.recv().await.is_some() {
-                    logger.info(&format!("{name} received: not built yet, ignoring it"));
+        let (controls, receiver) = mpsc::channel::<Control>(16);
+        listen_for_signals(cli, &logger, controls)?;
+        driver::run(plans, scripts, settings, logger, receiver).await
+    })?;
+    Ok(0)
+}
+
+/// Turns signals into controls for the driver. A reload reads and plans the configuration
+/// here; one that cannot be used leaves the running one in place and says why.
+fn listen_for_signals(
+    cli: &Cli,
+    logger: &Logger,
+    controls: mpsc::Sender<Control>,
+) -> anyhow::Result<()> {
+    let open = |kind: SignalKind| signal(kind).context("cannot install a signal handler");
+    let mut term = open(SignalKind::terminate())?;
+    let mut int = open(SignalKind::interrupt())?;
+    let mut hup = open(SignalKind::hangup())?;
+    let mut usr1 = open(SignalKind::user_defined1())?;
+    let mut usr2 = open(SignalKind::user_defined2())?;
+    let mut json = open(SignalKind::from_raw(json_signal()))?;
+    let mut clear = open(SignalKind::from_raw(clear_stats_signal()))?;
+    let path = cli.use_file.clone();
+    let config_id = cli.config_id.clone();
+    let all_config = cli.all_config;
+    let logger = logger.clone();
+    tokio::task::spawn_local(async move {
+        loop {
+            let control = tokio::select! {
+                _ = term.recv() => Control::Stop,
+                _ = int.recv() => Control::Stop,
+                _ = usr1.recv() => Control::DumpData,
+                _ = usr2.recv() => Control::DumpStats,
+                _ = json.recv() => Control::DumpJson,
+                _ = clear.recv() => Control::DumpAndClearStats,
+                _ = hup.recv() => {
+                    logger.info("Reloading");
+                    logger.info(&format!("Opening file '{}'.", path.display()));
+                    let loaded = load_config(&path, config_id.as_deref(), all_config);
+                    log_diagnostics(&logger, &loaded);
+                    if unusable(&loaded) {
+                        logger.info(
+                            "The new configuration cannot be used: keeping the running one",
+                        );
+                        continue;
+                    }
+                    let (plans, scripts) = plan(&loaded.config, &logger);
+                    if plans.is_empty() {
+                        logger.info(
+                            "No vrrp_instance of the new configuration can run: keeping the \
+                             running one",
+                        );
+                        continue;
+                    }
+                    Control::Reload(plans, scripts)
                 }
-            });
-        }
-        let mut term = signal(SignalKind::terminate()).context("SIGTERM handler")?;
-        let mut int = signal(SignalKind::interrupt()).context("SIGINT handler")?;
-        let stop = async move {
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = int.recv() => {}
+            };
+            let stop = matches!(control, Control::Stop);
+            if controls.send(control).await.is_err() || stop {
+                return;
             }
-        };
-        driver::run(plans, scripts, group, logger, keep_addresses, stop).await
-    })
+        }
+    });
+    Ok(())
 }

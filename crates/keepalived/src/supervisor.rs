@@ -1,0 +1,371 @@
+//! The parent process (compat.md section 3): it does no protocol work. It starts the VRRP and
+//! checker children as fresh executions of this binary (`--child vrrp|checker`), restarts a
+//! child that dies (with back-off when it keeps dying), passes signals on, writes the pid files,
+//! and on TERM stops the children and removes the pid files.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitStatus};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use tokio::signal::unix::{Signal as SignalStream, SignalKind, signal};
+
+use crate::cli::{ChildRole, Cli};
+use crate::logger::Logger;
+use crate::pidfile::PidFile;
+
+/// Exit status of a child that hit a fatal error (it must not be restarted).
+pub const EXIT_FATAL: i32 = 2;
+/// Exit status of a child whose configuration cannot be used (it must not be restarted).
+pub const EXIT_CONFIG: i32 = 3;
+
+/// A child that lived less than this before dying counts as "dying again soon".
+const SHORT_LIFE: Duration = Duration::from_secs(10);
+/// The longest wait before restarting a child that keeps dying.
+const MAX_BACKOFF: Duration = Duration::from_secs(60);
+/// How long children get to stop after SIGTERM before they are killed (a stop takes at most
+/// 5 s: priority-0 adverts, VIPs removed, notify_stop).
+const STOP_GRACE: Duration = Duration::from_millis(5500);
+
+/// The back-off before restarting a child that has died `deaths_in_a_row` times, each soon
+/// after it started: none the first time, then 1, 2, 4 … 60 s.
+pub fn backoff(deaths_in_a_row: u32) -> Duration {
+    match deaths_in_a_row {
+        0 | 1 => Duration::ZERO,
+        n => Duration::from_secs(1u64 << (n - 2).min(6)).min(MAX_BACKOFF),
+    }
+}
+
+/// One child the parent keeps running.
+struct Slot {
+    role: ChildRole,
+    pid_file: PathBuf,
+    child: Option<Child>,
+    written_pid_file: Option<PidFile>,
+    started: Instant,
+    /// Deaths in a row, each soon after the start before it.
+    deaths_in_a_row: u32,
+    /// When a delayed restart is due.
+    restart_at: Option<Instant>,
+}
+
+/// What the parent's signal handlers turned into.
+enum Event {
+    Stop,
+    Forward(Signal, &'static str),
+    ForwardRaw(i32, &'static str),
+    ChildExited,
+    RestartDue,
+}
+
+/// The signals the parent listens to.
+struct Signals {
+    term: SignalStream,
+    int: SignalStream,
+    hup: SignalStream,
+    usr1: SignalStream,
+    usr2: SignalStream,
+    json: SignalStream,
+    clear_stats: SignalStream,
+    child: SignalStream,
+}
+
+/// keepalived's JSON dump signal, SIGRTMIN+2.
+pub fn json_signal() -> i32 {
+    nix::libc::SIGRTMIN() + 2
+}
+
+/// keepalived's "stats dump then clear" signal, SIGRTMAX-1.
+pub fn clear_stats_signal() -> i32 {
+    nix::libc::SIGRTMAX() - 1
+}
+
+impl Signals {
+    fn install() -> anyhow::Result<Signals> {
+        let open = |kind: SignalKind| signal(kind).context("cannot install a signal handler");
+        Ok(Signals {
+            term: open(SignalKind::terminate())?,
+            int: open(SignalKind::interrupt())?,
+            hup: open(SignalKind::hangup())?,
+            usr1: open(SignalKind::user_defined1())?,
+            usr2: open(SignalKind::user_defined2())?,
+            json: open(SignalKind::from_raw(json_signal()))?,
+            clear_stats: open(SignalKind::from_raw(clear_stats_signal()))?,
+            child: open(SignalKind::child())?,
+        })
+    }
+
+    async fn next(&mut self, restart_at: Option<Instant>) -> Event {
+        let restart = async {
+            match restart_at {
+                Some(at) => tokio::time::sleep_until(at.into()).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            _ = self.term.recv() => Event::Stop,
+            _ = self.int.recv() => Event::Stop,
+            _ = self.hup.recv() => Event::Forward(Signal::SIGHUP, "reload"),
+            _ = self.usr1.recv() => Event::Forward(Signal::SIGUSR1, "data dump"),
+            _ = self.usr2.recv() => Event::Forward(Signal::SIGUSR2, "stats dump"),
+            _ = self.json.recv() => Event::ForwardRaw(json_signal(), "JSON dump"),
+            _ = self.clear_stats.recv() => Event::ForwardRaw(clear_stats_signal(), "stats clear"),
+            _ = self.child.recv() => Event::ChildExited,
+            () = restart => Event::RestartDue,
+        }
+    }
+}
+
+/// The parent: runs `roles` as children until a stop signal or a child's permanent error;
+/// returns the exit status.
+pub fn run(cli: &Cli, roles: &[ChildRole], logger: &Logger) -> anyhow::Result<i32> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the tokio runtime")?;
+    runtime.block_on(supervise(cli, roles, logger))
+}
+
+async fn supervise(cli: &Cli, roles: &[ChildRole], logger: &Logger) -> anyhow::Result<i32> {
+    let mut signals = Signals::install()?;
+    let mut slots: Vec<Slot> = roles
+        .iter()
+        .map(|&role| Slot {
+            role,
+            pid_file: cli.child_pid_file(role),
+            child: None,
+            written_pid_file: None,
+            started: Instant::now(),
+            deaths_in_a_row: 0,
+            restart_at: None,
+        })
+        .collect();
+    for slot in &mut slots {
+        start(slot, logger)?;
+    }
+    let mut exit_code = 0;
+    loop {
+        let restart_at = slots.iter().filter_map(|s| s.restart_at).min();
+        match signals.next(restart_at).await {
+            Event::Stop => break,
+            Event::Forward(sig, what) => {
+                if sig == Signal::SIGHUP {
+                    logger.info("Reloading Keepalived");
+                } else {
+                    logger.detail(&format!("Passing the {what} request to the children"));
+                }
+                for slot in &slots {
+                    signal_child(slot, sig);
+                }
+            }
+            Event::ForwardRaw(number, what) => {
+                logger.detail(&format!("Passing the {what} request to the children"));
+                for slot in &slots {
+                    if let Some(child) = &slot.child {
+                        signal_raw(child.id(), number);
+                    }
+                }
+            }
+            Event::RestartDue => {
+                let now = Instant::now();
+                for slot in &mut slots {
+                    if slot.restart_at.is_some_and(|at| at <= now) {
+                        slot.restart_at = None;
+                        start(slot, logger)?;
+                    }
+                }
+            }
+            Event::ChildExited => {
+                if let Some(code) = reap(&mut slots, cli, logger)? {
+                    exit_code = code;
+                    break;
+                }
+            }
+        }
+    }
+    stop_children(&mut slots, logger).await;
+    Ok(exit_code)
+}
+
+/// Starts `slot`'s child and writes its pid file.
+fn start(slot: &mut Slot, logger: &Logger) -> anyhow::Result<()> {
+    let exe = std::env::current_exe().context("cannot find this program to start a child")?;
+    let parent = std::process::id();
+    // The child gets the parent's command line (without the internal flags) and its role.
+    let args: Vec<std::ffi::OsString> = std::env::args_os()
+        .skip(1)
+        .filter(|a| a != "--detached")
+        .collect();
+    let child = Command::new(exe)
+        .args(args)
+        .args([
+            "--child",
+            slot.role.arg(),
+            "--parent-pid",
+            &parent.to_string(),
+        ])
+        .spawn()
+        .with_context(|| format!("cannot start the {} child", slot.role.title()))?;
+    let pid = child.id();
+    logger.info(&format!(
+        "Starting {} child process, pid={pid}",
+        slot.role.title()
+    ));
+    // The child's pid file: a stale or foreign one is replaced (we just started this child).
+    slot.written_pid_file = None;
+    match PidFile::write_for(&slot.pid_file, pid) {
+        Ok(file) => slot.written_pid_file = Some(file),
+        Err(err) => logger.info(&format!(
+            "cannot write the {} child's pid file {}: {err}",
+            slot.role.title(),
+            slot.pid_file.display()
+        )),
+    }
+    slot.child = Some(child);
+    slot.started = Instant::now();
+    Ok(())
+}
+
+/// Collects the children that exited; restarts them, or returns the exit status the daemon
+/// stops with when one must not be restarted.
+fn reap(slots: &mut [Slot], cli: &Cli, logger: &Logger) -> anyhow::Result<Option<i32>> {
+    for slot in slots.iter_mut() {
+        let Some(child) = slot.child.as_mut() else {
+            continue;
+        };
+        let Some(status) = child.try_wait().context("waiting for a child")? else {
+            continue;
+        };
+        let pid = child.id();
+        slot.child = None;
+        if let Some(file) = slot.written_pid_file.take() {
+            file.remove();
+        }
+        let title = slot.role.title();
+        match permanent_failure(status) {
+            Some(code) => {
+                logger.info(&format!(
+                    "{title} child process({pid}) exited with status {code}: {}; stopping",
+                    if code == EXIT_CONFIG {
+                        "the configuration cannot be used"
+                    } else {
+                        "fatal error"
+                    }
+                ));
+                return Ok(Some(code));
+            }
+            None if cli.dont_respawn => {
+                logger.info(&format!("{title} child process({pid}) died: Exiting"));
+                return Ok(Some(0));
+            }
+            None => {
+                logger.info(&format!("{title} child process({pid}) died: Respawning"));
+                if slot.started.elapsed() < SHORT_LIFE {
+                    slot.deaths_in_a_row += 1;
+                } else {
+                    slot.deaths_in_a_row = 1;
+                }
+                let delay = backoff(slot.deaths_in_a_row);
+                if delay.is_zero() {
+                    start(slot, logger)?;
+                } else {
+                    logger.info(&format!(
+                        "{title} child keeps dying ({} times in a row): restarting it in {} s",
+                        slot.deaths_in_a_row,
+                        delay.as_secs()
+                    ));
+                    slot.restart_at = Some(Instant::now() + delay);
+                }
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// A child's exit status that means "do not restart": a configuration or fatal error.
+fn permanent_failure(status: ExitStatus) -> Option<i32> {
+    status
+        .code()
+        .filter(|&code| code == EXIT_CONFIG || code == EXIT_FATAL)
+}
+
+fn signal_child(slot: &Slot, sig: Signal) {
+    if let Some(child) = &slot.child
+        && let Ok(pid) = i32::try_from(child.id())
+    {
+        let _ = kill(Pid::from_raw(pid), sig);
+    }
+}
+
+/// Sends a signal nix has no name for (the real-time ones) to `pid`.
+fn signal_raw(pid: u32, number: i32) {
+    use rustix_libc_wrappers::process::SignalExt;
+    let (Ok(pid), Some(sig)) = (
+        i32::try_from(pid),
+        rustix::process::Signal::from_raw(number),
+    ) else {
+        return;
+    };
+    if let Some(pid) = rustix::process::Pid::from_raw(pid) {
+        let _ = rustix::process::kill_process(pid, sig);
+    }
+}
+
+/// TERM to every child, then KILL to those still there after [`STOP_GRACE`]; removes the
+/// children's pid files.
+async fn stop_children(slots: &mut [Slot], logger: &Logger) {
+    for slot in slots.iter() {
+        signal_child(slot, Signal::SIGTERM);
+    }
+    let deadline = Instant::now() + STOP_GRACE;
+    for slot in slots.iter_mut() {
+        let Some(child) = slot.child.as_mut() else {
+            continue;
+        };
+        loop {
+            match child.try_wait() {
+                Ok(Some(_)) | Err(_) => break,
+                Ok(None) if Instant::now() >= deadline => {
+                    logger.info(&format!(
+                        "{} child process({}) did not stop in time: killing it",
+                        slot.role.title(),
+                        child.id()
+                    ));
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    break;
+                }
+                Ok(None) => tokio::time::sleep(Duration::from_millis(20)).await,
+            }
+        }
+        slot.child = None;
+        if let Some(file) = slot.written_pid_file.take() {
+            file.remove();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_a_minute() {
+        let waits: Vec<u64> = (0..10).map(|n| backoff(n).as_secs()).collect();
+        assert_eq!(waits, vec![0, 0, 1, 2, 4, 8, 16, 32, 60, 60]);
+    }
+
+    #[test]
+    fn configuration_and_fatal_exits_are_permanent() {
+        use std::os::unix::process::ExitStatusExt;
+        let exited = |code: i32| ExitStatus::from_raw(code << 8);
+        assert_eq!(permanent_failure(exited(EXIT_CONFIG)), Some(EXIT_CONFIG));
+        assert_eq!(permanent_failure(exited(EXIT_FATAL)), Some(EXIT_FATAL));
+        assert_eq!(permanent_failure(exited(0)), None);
+        assert_eq!(permanent_failure(exited(1)), None);
+        // Killed by SIGKILL: a crash, restarted.
+        assert_eq!(permanent_failure(ExitStatus::from_raw(9)), None);
+    }
+}

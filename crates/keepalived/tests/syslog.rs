@@ -1,0 +1,448 @@
+//! Logging through syslog (root only): our daemon's lines reach `/dev/log` in the RFC 3164 form
+//! glibc's `openlog(ident, LOG_PID, facility)` gives, `<PRI>Mmm dd hh:mm:ss IDENT[PID]: text`,
+//! with facility daemon by default, local N with `-S N`, and nothing at all with `-G`.
+//!
+//! How the test owns `/dev/log` without touching the machine's: the daemon runs in a lab host's
+//! network namespace under `unshare --mount --propagation private`, so every mount it sees from
+//! there on is its own and none propagates back. In that mount namespace a small shell script
+//! builds a replacement `/dev` on a tmpfs (mounted first on a directory of the test, then moved
+//! over `/dev`): the character devices a daemon may open (`null`, `zero`, `full`, `random`,
+//! `urandom`, `tty`) are bind mounts of the real ones, `fd`/`stdin`/`stdout`/`stderr` are the
+//! usual symlinks, `shm` is a tmpfs, and `log` is a bind mount of a unix datagram socket the test
+//! bound in its own directory. Building a new `/dev` works whether or not the machine has a
+//! `/dev/log` (a bind mount needs an existing file to mount onto, and creating one in the real
+//! `/dev` is what must not happen); moving the tmpfs in place only at the end means the real
+//! device nodes are still visible while they are bind-mounted. When the daemon exits its mount
+//! namespace goes with it.
+//!
+//! The daemon may run as one process or as a parent (`Keepalived`) with a VRRP child
+//! (`Keepalived_vrrp`): lines are accepted from any pid, and checked for the ident and pid form.
+
+use std::fs;
+use std::os::unix::net::UnixDatagram;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use keepalived_testlab::{Host, Lab, Proc, Signal, Subnet, require_programs, require_root};
+
+/// Our daemon, built by cargo for this test.
+const OURS: &str = env!("CARGO_BIN_EXE_keepalived");
+
+/// The instance's virtual address (the lab is on 198.51.100.0/24).
+const VIP: &str = "198.51.100.100";
+
+/// How long the daemon may take from start to MASTER: Master_Down_Interval at priority 100 with
+/// advert_int 1 is 3.61 s; the rest is room for a loaded machine.
+const ELECTION: Duration = Duration::from_secs(20);
+
+/// How long to keep listening after SIGTERM for the last lines, and how long the daemon may take
+/// to exit.
+const STOP: Duration = Duration::from_secs(10);
+
+/// The idents keepalived logs under.
+const IDENTS: [&str; 3] = ["Keepalived", "Keepalived_vrrp", "Keepalived_healthcheckers"];
+
+/// Run as `sh -c SCRIPT sh DIR PROGRAM ARGS…` inside a private mount namespace: replaces `/dev`
+/// with a tmpfs whose `log` is the socket `DIR/log`, then execs `PROGRAM ARGS…` (same pid).
+const DEV_SCRIPT: &str = r#"set -e
+dir="$1"; shift
+new="$dir/dev"
+mkdir -p "$new"
+mount -t tmpfs -o mode=0755,size=1m kl-dev "$new"
+for node in null zero full random urandom tty; do
+    if [ -e "/dev/$node" ]; then
+        touch "$new/$node"
+        mount --bind "/dev/$node" "$new/$node"
+    fi
+done
+mkdir "$new/shm" "$new/pts"
+mount -t tmpfs -o mode=1777,size=1m kl-shm "$new/shm"
+ln -s /proc/self/fd "$new/fd"
+ln -s /proc/self/fd/0 "$new/stdin"
+ln -s /proc/self/fd/1 "$new/stdout"
+ln -s /proc/self/fd/2 "$new/stderr"
+touch "$new/log"
+mount --bind "$dir/log" "$new/log"
+mount --move "$new" /dev
+exec "$@"
+"#;
+
+/// One syslog line, taken apart.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Line {
+    pri: u16,
+    ident: String,
+    pid: u32,
+    text: String,
+}
+
+/// Parses `<PRI>Mmm dd hh:mm:ss IDENT[PID]: text`, or says what is wrong with `raw`.
+fn parse(raw: &str) -> Result<Line, String> {
+    let fail = |what: &str| format!("{what} in {raw:?}");
+    if raw.contains(['\n', '\r', '\0']) {
+        return Err(fail("a line break"));
+    }
+    let rest = raw.strip_prefix('<').ok_or_else(|| fail("no <PRI>"))?;
+    let (pri, rest) = rest.split_once('>').ok_or_else(|| fail("no <PRI>"))?;
+    let pri: u16 = pri.parse().map_err(|_| fail("a bad PRI"))?;
+    if pri > 191 {
+        return Err(fail("a PRI out of range"));
+    }
+    let stamp = rest.get(..16).ok_or_else(|| fail("no time stamp"))?;
+    let months = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let b = stamp.as_bytes();
+    let digit_or_space = |c: u8| c.is_ascii_digit() || c == b' ';
+    let stamp_ok = months.contains(&&stamp[..3])
+        && b[3] == b' '
+        && digit_or_space(b[4])
+        && b[5].is_ascii_digit()
+        && b[6] == b' '
+        && [7, 8, 10, 11, 13, 14]
+            .iter()
+            .all(|&i| b[i].is_ascii_digit())
+        && b[9] == b':'
+        && b[12] == b':'
+        && b[15] == b' ';
+    if !stamp_ok {
+        return Err(fail("a bad RFC 3164 time stamp"));
+    }
+    let rest = &rest[16..];
+    let (ident, rest) = rest.split_once('[').ok_or_else(|| fail("no IDENT["))?;
+    if ident.is_empty() || ident.contains(char::is_whitespace) {
+        // A host name before the ident is not what glibc sends to the local socket.
+        return Err(fail("a bad IDENT"));
+    }
+    let (pid, text) = rest.split_once("]: ").ok_or_else(|| fail("no PID]: "))?;
+    let pid: u32 = pid.parse().map_err(|_| fail("a bad PID"))?;
+    if pid <= 1 {
+        return Err(fail("a PID that is not the daemon's"));
+    }
+    Ok(Line {
+        pri,
+        ident: ident.to_string(),
+        pid,
+        text: text.to_string(),
+    })
+}
+
+/// What one run of the daemon sent and printed.
+#[derive(Debug)]
+struct Run {
+    /// Every datagram received on the test's `/dev/log`, in order.
+    raw: Vec<String>,
+    /// The daemon's stdout and stderr.
+    console: String,
+    /// The pid in the `-r` pid file while the daemon ran, if it wrote one.
+    vrrp_pid: Option<u32>,
+}
+
+impl Run {
+    /// Every line parsed; panics on one that is not in syslog form.
+    fn lines(&self) -> Vec<Line> {
+        self.raw
+            .iter()
+            .map(|raw| parse(raw).unwrap_or_else(|e| panic!("{e}\n{self}")))
+            .collect()
+    }
+
+    /// The first line at or after `from` from `Keepalived_vrrp` whose text contains `needle`, with
+    /// its index.
+    fn find(&self, lines: &[Line], from: usize, needle: &str) -> (usize, Line) {
+        lines
+            .iter()
+            .enumerate()
+            .skip(from)
+            .find(|(_, l)| l.ident == "Keepalived_vrrp" && l.text.contains(needle))
+            .map(|(i, l)| (i, l.clone()))
+            .unwrap_or_else(|| panic!("no `Keepalived_vrrp[PID]: …{needle}` line\n{self}"))
+    }
+
+    /// The three state lines of taking over, in order, from one process; returns them.
+    fn takeover(&self, lines: &[Line]) -> [Line; 3] {
+        let (i, backup) = self.find(lines, 0, "VRRP_Instance(VI_1) Entering BACKUP STATE");
+        let (j, transition) = self.find(
+            lines,
+            i + 1,
+            "VRRP_Instance(VI_1) Transition to MASTER STATE",
+        );
+        let (_, master) = self.find(lines, j + 1, "VRRP_Instance(VI_1) Entering MASTER STATE");
+        assert!(
+            backup.pid == transition.pid && transition.pid == master.pid,
+            "state lines from different pids\n{self}"
+        );
+        if let Some(pid) = self.vrrp_pid {
+            assert_eq!(
+                master.pid, pid,
+                "the VRRP pid file names another pid\n{self}"
+            );
+        }
+        [backup, transition, master]
+    }
+}
+
+impl std::fmt::Display for Run {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(f, "---- syslog ({} lines) ----", self.raw.len())?;
+        for l in &self.raw {
+            writeln!(f, "{l:?}")?;
+        }
+        writeln!(f, "---- console ----\n{}", self.console)
+    }
+}
+
+/// The one-instance config: VI_1 on eth0, state MASTER, priority 100, one VIP.
+fn config() -> String {
+    format!(
+        "global_defs {{\n    router_id syslog\n}}\n\n\
+         vrrp_instance VI_1 {{\n    state MASTER\n    interface eth0\n    \
+         virtual_router_id 51\n    priority 100\n    advert_int 1\n    \
+         virtual_ipaddress {{\n        {VIP}/24\n    }}\n}}\n"
+    )
+}
+
+/// The receiving end of the test's `/dev/log`.
+struct Listener {
+    socket: UnixDatagram,
+    raw: Vec<String>,
+}
+
+impl Listener {
+    fn bind(path: &Path) -> Listener {
+        let socket =
+            UnixDatagram::bind(path).unwrap_or_else(|e| panic!("binding {}: {e}", path.display()));
+        socket
+            .set_read_timeout(Some(Duration::from_millis(100)))
+            .expect("setting a read timeout");
+        Listener {
+            socket,
+            raw: Vec::new(),
+        }
+    }
+
+    /// Takes the datagrams that arrive within about 100 ms (at most 1000).
+    fn poll(&mut self) {
+        let mut buf = vec![0u8; 65536];
+        for _ in 0..1000 {
+            match self.socket.recv(&mut buf) {
+                Ok(n) => self
+                    .raw
+                    .push(String::from_utf8_lossy(&buf[..n]).into_owned()),
+                Err(_) => return,
+            }
+        }
+    }
+}
+
+/// Runs our daemon in `host` with its `/dev/log` being a socket of the test's, as
+/// `keepalived -n -f CONF -p … -r … -c … EXTRA…`, until `done` holds for what it has sent to
+/// syslog and printed (at most [`ELECTION`]), then stops it with SIGTERM and collects what else
+/// it sends while stopping.
+fn run(host: &Host, name: &str, extra: &[&str], done: impl Fn(&[String], &str) -> bool) -> Run {
+    let dir = host.dir().join(name);
+    fs::create_dir_all(&dir).expect("creating the run's directory");
+    let conf = dir.join("keepalived.conf");
+    fs::write(&conf, config()).expect("writing the config");
+    let mut listener = Listener::bind(&dir.join("log"));
+    let console_path = dir.join("console.log");
+    let path = |p: PathBuf| p.to_string_lossy().into_owned();
+    let (dir_s, conf_s) = (path(dir.clone()), path(conf));
+    let (pid_s, vrrp_s, check_s) = (
+        path(dir.join("keepalived.pid")),
+        path(dir.join("vrrp.pid")),
+        path(dir.join("checkers.pid")),
+    );
+    let mut args = vec![
+        "--mount",
+        "--propagation",
+        "private",
+        "sh",
+        "-c",
+        DEV_SCRIPT,
+        "sh",
+        &dir_s,
+        OURS,
+        "-n",
+        "-f",
+        &conf_s,
+        "-p",
+        &pid_s,
+        "-r",
+        &vrrp_s,
+        "-c",
+        &check_s,
+    ];
+    args.extend_from_slice(extra);
+    let mut proc = host
+        .spawn_logged("unshare", &args, &console_path)
+        .expect("starting the daemon");
+    let console = || {
+        fs::read(&console_path)
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default()
+    };
+
+    let deadline = Instant::now() + ELECTION;
+    let mut vrrp_pid = None;
+    let mut reached = false;
+    while Instant::now() < deadline {
+        listener.poll();
+        vrrp_pid = vrrp_pid.or_else(|| {
+            fs::read_to_string(&vrrp_s)
+                .ok()
+                .and_then(|s| s.trim().parse().ok())
+        });
+        if done(&listener.raw, &console()) {
+            reached = true;
+            break;
+        }
+        if !proc.is_running() {
+            break;
+        }
+    }
+    let exited_early = !proc.is_running();
+    let stopped = stop(&mut proc);
+    let quiet_until = Instant::now() + STOP;
+    let mut seen = listener.raw.len();
+    while Instant::now() < quiet_until {
+        listener.poll();
+        if listener.raw.len() == seen {
+            break;
+        }
+        seen = listener.raw.len();
+    }
+    let result = Run {
+        raw: listener.raw,
+        console: console(),
+        vrrp_pid,
+    };
+    assert!(!exited_early, "the daemon exited early\n{result}");
+    assert!(reached, "not done within {ELECTION:?}\n{result}");
+    assert!(stopped, "the daemon ignored SIGTERM for {STOP:?}\n{result}");
+    result
+}
+
+/// SIGTERM and a bounded wait; SIGKILLs the whole group and returns `false` if the daemon does
+/// not exit in time.
+fn stop(proc: &mut Proc) -> bool {
+    if !proc.is_running() {
+        return true;
+    }
+    let _ = proc.signal(Signal::Term);
+    if matches!(proc.wait_timeout(STOP), Ok(Some(_))) {
+        return true;
+    }
+    let _ = proc.kill();
+    false
+}
+
+/// Whether a syslog datagram from `Keepalived_vrrp` says the instance is master.
+fn master_in_syslog(raw: &[String]) -> bool {
+    raw.iter().any(|l| {
+        parse(l).is_ok_and(|l| {
+            l.ident == "Keepalived_vrrp"
+                && l.text.contains("VRRP_Instance(VI_1) Entering MASTER STATE")
+        })
+    })
+}
+
+/// A lab of one host on 198.51.100.0/24, or `None` when the test cannot run here.
+fn lab(tag: &str) -> Option<Lab> {
+    if !require_root() || !require_programs(&["ip", "unshare", "mount", "sh"]) {
+        return None;
+    }
+    Some(Lab::with_subnet(tag, &["a"], Subnet::TestNet2).expect("building the lab"))
+}
+
+#[test]
+fn parse_accepts_syslog_lines_and_refuses_others() {
+    let line = parse("<30>Nov  4 00:39:26 Keepalived_vrrp[29383]: VRRP_Instance(VI_1) x");
+    assert_eq!(
+        line,
+        Ok(Line {
+            pri: 30,
+            ident: "Keepalived_vrrp".to_string(),
+            pid: 29383,
+            text: "VRRP_Instance(VI_1) x".to_string(),
+        })
+    );
+    for bad in [
+        "Keepalived_vrrp[29383]: x",
+        "<30>Nov 24 00:39:26 Keepalived_vrrp: x",
+        "<30>2026-11-24T00:39:26 Keepalived_vrrp[1]: x",
+        "<30>Nov 24 00:39:26 Keepalived_vrrp[29383]: two\nlines",
+        "<200>Nov 24 00:39:26 Keepalived_vrrp[29383]: x",
+        "<30>Nov 24 00:39:26 myhost Keepalived_vrrp[29383]: x",
+    ] {
+        assert!(parse(bad).is_err(), "{bad:?} accepted");
+    }
+}
+
+#[test]
+fn default_facility_is_daemon_info_with_detail_lines() {
+    let Some(lab) = lab("syslog") else { return };
+    let run = run(lab.host("a"), "daemon", &["-D"], |raw, _| {
+        master_in_syslog(raw)
+    });
+    let lines = run.lines();
+    for l in &lines {
+        assert!(
+            IDENTS.contains(&l.ident.as_str()),
+            "ident {:?}\n{run}",
+            l.ident
+        );
+        assert_eq!(l.pri >> 3, 3, "facility of {l:?} is not daemon\n{run}");
+    }
+    for l in run.takeover(&lines) {
+        assert_eq!(l.pri, 30, "{l:?} is not daemon.info\n{run}");
+    }
+    // `-D` adds the detail lines.
+    let (_, vips) = run.find(&lines, 0, "VRRP_Instance(VI_1) setting protocol VIPs.");
+    assert_eq!(vips.pri, 30, "{vips:?}\n{run}");
+    // `-l` was not given: nothing in keepalived's console form.
+    assert!(
+        !run.console.contains("Keepalived_vrrp["),
+        "console lines without -l\n{run}"
+    );
+    drop(lab);
+}
+
+#[test]
+fn log_facility_selects_local_n() {
+    let Some(lab) = lab("sysloc") else { return };
+    let run = run(lab.host("a"), "local3", &["-S", "3"], |raw, _| {
+        master_in_syslog(raw)
+    });
+    let lines = run.lines();
+    for l in &lines {
+        assert_eq!(l.pri >> 3, 19, "facility of {l:?} is not local3\n{run}");
+    }
+    for l in run.takeover(&lines) {
+        assert_eq!(l.pri, 158, "{l:?} is not local3.info\n{run}");
+    }
+    // Without `-D`, no detail lines.
+    assert!(
+        !lines
+            .iter()
+            .any(|l| l.text.contains("setting protocol VIPs.")),
+        "a detail line without -D\n{run}"
+    );
+    drop(lab);
+}
+
+#[test]
+fn no_syslog_sends_nothing() {
+    let Some(lab) = lab("nosys") else { return };
+    // `-l` shows on the console when the instance is master; by then syslog would have had lines.
+    let run = run(
+        lab.host("a"),
+        "nosyslog",
+        &["-G", "-l", "-D"],
+        |_, console| {
+            console.contains("Keepalived_vrrp[") && console.contains("Entering MASTER STATE")
+        },
+    );
+    assert!(run.raw.is_empty(), "lines reached syslog with -G\n{run}");
+    drop(lab);
+}
