@@ -478,9 +478,6 @@ fn init_fail_keepalived() {
 }
 
 #[test]
-#[ignore = "ours honours init_fail (logs Entering FAULT STATE and VRRP_Script(chk) failed at \
-            start, good only after rise successes); keepalived 2.2.7 ignores it for a tracked \
-            script: good after the first success, no FAULT, no failed"]
 fn init_fail_ours() {
     run("initfailo", Ours, init_fail);
 }
@@ -501,8 +498,6 @@ fn first_script_result_gates_start_keepalived() {
 }
 
 #[test]
-#[ignore = "ours enters BACKUP at once; keepalived 2.2.7 waits for a weight-0 tracked script's \
-            first result before it enters BACKUP"]
 fn first_script_result_gates_start_ours() {
     run("gateo", Ours, first_result_gates_start);
 }

@@ -4,10 +4,12 @@ use crate::runner::{Outcome, ScriptSpec};
 
 /// The good/bad state of one tracking script under rise/fall.
 ///
-/// The script starts good, or bad with `init_fail`. While good, `fall`
-/// failures in a row (timeouts and scripts that cannot run count as
-/// failures) make it bad; while bad, `rise` successes in a row make it good.
-/// A result of the other kind resets the run. `rise` and `fall` of 0 are
+/// Like a script that an instance tracks in keepalived 2.2.7, it starts with no result: the
+/// first run decides, whatever `rise` and `fall` are. Until then it counts as good, or bad
+/// with `init_fail` (2.2.7 resets a tracked script to this initial state, so `init_fail` only
+/// matters before the first result). While good, `fall` failures in a row (timeouts and
+/// scripts that cannot run count as failures) make it bad; while bad, `rise` successes in a
+/// row make it good. A result of the other kind resets the run. `rise` and `fall` of 0 are
 /// treated as 1.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tracker {
@@ -15,6 +17,8 @@ pub struct Tracker {
     fall: u32,
     good: bool,
     streak: u32,
+    /// No run has finished yet.
+    initial: bool,
 }
 
 impl Tracker {
@@ -25,7 +29,13 @@ impl Tracker {
             fall: fall.max(1),
             good: !init_fail,
             streak: 0,
+            initial: true,
         }
+    }
+
+    /// Whether at least one run has finished.
+    pub fn has_result(&self) -> bool {
+        !self.initial
     }
 
     /// A tracker for `spec`'s rise, fall and init_fail.
@@ -47,6 +57,13 @@ impl Tracker {
     /// Records one run given only whether it succeeded; same return as
     /// [`Tracker::record`].
     pub fn record_success(&mut self, success: bool) -> Option<bool> {
+        if self.initial {
+            // The first result decides at once.
+            self.initial = false;
+            let changed = success != self.good;
+            self.good = success;
+            return changed.then_some(success);
+        }
         if success == self.good {
             // Confirms the current state: any run toward a change is broken.
             self.streak = 0;
@@ -115,10 +132,31 @@ mod tests {
             .collect()
     }
 
+    /// A tracker that has seen a first success (which decides at once).
+    fn settled_good(rise: u32, fall: u32) -> Tracker {
+        let mut t = Tracker::new(rise, fall, false);
+        assert_eq!(feed(&mut t, "s"), vec![None]);
+        assert!(t.has_result());
+        t
+    }
+
     #[test]
-    fn starts_good_and_falls_after_three_failures() {
+    fn the_first_result_decides_whatever_rise_and_fall() {
         let mut t = Tracker::new(2, 3, false);
-        assert!(t.is_good());
+        assert!(t.is_good() && !t.has_result());
+        assert_eq!(feed(&mut t, "f"), vec![Some(false)]);
+        let mut t = Tracker::new(5, 5, true);
+        assert!(!t.is_good());
+        assert_eq!(feed(&mut t, "s"), vec![Some(true)]);
+        // init_fail only shapes the state before the first result (keepalived 2.2.7).
+        let mut t = Tracker::new(2, 3, true);
+        assert_eq!(feed(&mut t, "f"), vec![None]);
+        assert_eq!(feed(&mut t, "ss"), vec![None, Some(true)]);
+    }
+
+    #[test]
+    fn falls_after_three_failures() {
+        let mut t = settled_good(2, 3);
         assert_eq!(feed(&mut t, "ff"), vec![None, None]);
         assert!(t.is_good());
         assert_eq!(feed(&mut t, "f"), vec![Some(false)]);
@@ -129,7 +167,7 @@ mod tests {
 
     #[test]
     fn success_breaks_a_failure_run() {
-        let mut t = Tracker::new(2, 3, false);
+        let mut t = settled_good(2, 3);
         assert_eq!(feed(&mut t, "ffsff"), vec![None; 5]);
         assert!(t.is_good());
         assert_eq!(feed(&mut t, "f"), vec![Some(false)]);
@@ -137,7 +175,7 @@ mod tests {
 
     #[test]
     fn rises_after_two_successes_in_a_row() {
-        let mut t = Tracker::new(2, 3, false);
+        let mut t = settled_good(2, 3);
         feed(&mut t, "fff");
         assert!(!t.is_good());
         assert_eq!(feed(&mut t, "sfs"), vec![None, None, None]);
@@ -149,16 +187,8 @@ mod tests {
 
     #[test]
     fn timeouts_and_cannot_run_count_as_failures() {
-        let mut t = Tracker::new(2, 3, false);
+        let mut t = settled_good(2, 3);
         assert_eq!(feed(&mut t, "tfc"), vec![None, None, Some(false)]);
-    }
-
-    #[test]
-    fn init_fail_starts_bad() {
-        let mut t = Tracker::new(2, 3, true);
-        assert!(!t.is_good());
-        assert_eq!(feed(&mut t, "f"), vec![None]);
-        assert_eq!(feed(&mut t, "ss"), vec![None, Some(true)]);
     }
 
     #[test]
@@ -168,7 +198,7 @@ mod tests {
             feed(&mut t, "fsfs"),
             vec![Some(false), Some(true), Some(false), Some(true)]
         );
-        let mut z = Tracker::new(0, 0, false);
+        let mut z = settled_good(0, 0);
         assert_eq!(feed(&mut z, "f"), vec![Some(false)]);
     }
 

@@ -101,6 +101,9 @@ struct Running {
     notify_task: JoinHandle<()>,
     /// When it last changed state.
     last_transition: Option<SystemTime>,
+    /// Started: it waits for the first result of every weight-0 script it tracks, as
+    /// keepalived 2.2.7 does.
+    started: bool,
 }
 
 /// One tracked vrrp_script and the task that runs it.
@@ -376,6 +379,7 @@ impl Driver {
                         notify_queue,
                         notify_task,
                         last_transition: None,
+                        started: false,
                     });
                 }
             }
@@ -402,18 +406,37 @@ impl Driver {
             }
         }
         for i in fresh {
-            let up = self.links[self.running[i].link].up;
-            self.running[i].instance.start(now);
-            if !up {
-                self.logger.info(&format!(
-                    "Kernel is reporting: interface {} DOWN",
-                    self.running[i].plan.interface
-                ));
+            if !self.waits_for_scripts(i) {
+                self.start_instance(i, now).await;
             }
-            self.apply_tracking(i, now);
-            self.execute(i).await;
         }
         Ok(())
+    }
+
+    /// Whether instance `i` still waits for the first result of a weight-0 script.
+    fn waits_for_scripts(&self, i: usize) -> bool {
+        self.running[i].plan.scripts.iter().any(|u| {
+            u.weight == 0
+                && self
+                    .scripts
+                    .get(u.script)
+                    .is_some_and(|s| !s.tracker.has_result())
+        })
+    }
+
+    /// Starts instance `i`: BACKUP (or FAULT, from its link and tracked objects).
+    async fn start_instance(&mut self, i: usize, now: Instant) {
+        self.running[i].started = true;
+        let up = self.links[self.running[i].link].up;
+        self.running[i].instance.start(now);
+        if !up {
+            self.logger.info(&format!(
+                "Kernel is reporting: interface {} DOWN",
+                self.running[i].plan.interface
+            ));
+        }
+        self.apply_tracking(i, now);
+        self.execute(i).await;
     }
 
     /// The link (socket) of `plan`'s interface, opened on first use, and the gratuitous-ARP
@@ -677,12 +700,13 @@ impl Driver {
         ));
         let now = Instant::now();
         for i in 0..self.running.len() {
-            let affected = Some(self.running[i].link) == link
-                || self.running[i]
-                    .plan
-                    .track_interfaces
-                    .iter()
-                    .any(|t| t.0 == event.name);
+            let affected = self.running[i].started
+                && (Some(self.running[i].link) == link
+                    || self.running[i]
+                        .plan
+                        .track_interfaces
+                        .iter()
+                        .any(|t| t.0 == event.name));
             if affected {
                 self.apply_tracking(i, now);
                 self.execute(i).await;
@@ -710,24 +734,26 @@ impl Driver {
         // keepalived reports a script's first result too (it starts in an "init" state), so
         // the log says `succeeded` once at start-up; after that only changes are reported.
         let first = !std::mem::replace(&mut self.scripts[script].reported_first_result, true);
-        if changed.is_none() && first {
+        if first || changed.is_some() {
             let good = self.scripts[script].tracker.is_good();
             self.logger
                 .info(&log_line(&name, ScriptEvent::from_state(good)));
         }
-        let Some(good) = changed else {
-            return;
-        };
-        self.logger
-            .info(&log_line(&name, ScriptEvent::from_state(good)));
         let now = Instant::now();
         for i in 0..self.running.len() {
-            if self.running[i]
+            if !self.running[i]
                 .plan
                 .scripts
                 .iter()
                 .any(|u| u.script == script)
             {
+                continue;
+            }
+            if !self.running[i].started {
+                if !self.waits_for_scripts(i) {
+                    self.start_instance(i, now).await;
+                }
+            } else if changed.is_some() {
                 self.apply_tracking(i, now);
                 self.execute(i).await;
             }
