@@ -28,7 +28,7 @@
 //!   bit keepalived accepts) runs.
 //!
 //! Run: `cargo test -p keepalived --test tracking_lab -- --test-threads 1` (as root; each test
-//! returns early otherwise). `--include-ignored` also runs the cases where ours still differs.
+//! returns early otherwise).
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
@@ -518,8 +518,6 @@ fn insecure_script_path_is_logged_keepalived() {
 }
 
 #[test]
-#[ignore = "ours logs only `Disabling track script chk due to insecure`; keepalived 2.2.7 also \
-            logs `Unsafe permissions found for script 'PATH' - disabling.` naming the file"]
 fn insecure_script_path_is_logged_ours() {
     run("inspatho", Ours, insecure_path_logged);
 }
@@ -530,9 +528,6 @@ fn insecure_notify_script_never_runs_keepalived() {
 }
 
 #[test]
-#[ignore = "ours runs world-writable notify_master and notify scripts and logs nothing about \
-            them; keepalived 2.2.7 refuses them (`Unsafe permissions found for script 'PATH' - \
-            disabling.`) and never runs them"]
 fn insecure_notify_script_never_runs_ours() {
     run("insnoto", Ours, insecure_notify);
 }

@@ -3,6 +3,7 @@
 
 pub mod driver;
 pub mod dumps;
+pub mod script_security;
 pub mod setup;
 
 use anyhow::Context;
@@ -18,8 +19,18 @@ use crate::supervisor::{EXIT_CONFIG, clear_stats_signal, json_signal};
 use driver::Control;
 use setup::{InstancePlan, InterfaceInfo, ScriptPlan};
 
-/// Plans `config` against this host, logging each instance that cannot run.
-fn plan(config: &Config, logger: &Logger) -> (Vec<InstancePlan>, Vec<ScriptPlan>) {
+/// The (uid, gid) of a user name.
+fn lookup_user(name: &str) -> Option<(u32, u32)> {
+    nix::unistd::User::from_name(name)
+        .ok()
+        .flatten()
+        .map(|u| (u.uid.as_raw(), u.gid.as_raw()))
+}
+
+/// Applies script security to `config`, then plans it against this host, logging each
+/// script refused and each instance that cannot run.
+fn plan(mut config: Config, logger: &Logger) -> (Vec<InstancePlan>, Vec<ScriptPlan>) {
+    script_security::enforce(&mut config, logger, &lookup_user);
     let lookup = |name: &str| {
         keepalived_net::interface::lookup(name)
             .ok()
@@ -28,13 +39,7 @@ fn plan(config: &Config, logger: &Logger) -> (Vec<InstancePlan>, Vec<ScriptPlan>
                 primary: i.primary_ipv4(),
             })
     };
-    let user = |name: &str| {
-        nix::unistd::User::from_name(name)
-            .ok()
-            .flatten()
-            .map(|u| (u.uid.as_raw(), u.gid.as_raw()))
-    };
-    let (plans, scripts, problems) = setup::plan(config, lookup, user);
+    let (plans, scripts, problems) = setup::plan(&config, lookup, lookup_user);
     for problem in &problems {
         logger.info(&format!(
             "VRRP_Instance({}) cannot run: {}",
@@ -47,21 +52,21 @@ fn plan(config: &Config, logger: &Logger) -> (Vec<InstancePlan>, Vec<ScriptPlan>
 /// Runs every vrrp_instance of `config` in this process until a stop signal; returns the exit
 /// status.
 pub fn run(cli: &Cli, config: Config, logger: Logger) -> anyhow::Result<i32> {
-    let (plans, scripts) = plan(&config, &logger);
+    let group = config.global.vrrp_mcast_group4;
+    let router_id = config.global.router_id.clone();
+    let (plans, scripts) = plan(config, &logger);
     if plans.is_empty() {
         logger.info("no vrrp_instance can run");
         return Ok(EXIT_CONFIG);
     }
     let settings = driver::Settings {
-        group: config.global.vrrp_mcast_group4,
-        router_id: config.global.router_id.clone().unwrap_or_else(|| {
+        group,
+        router_id: router_id.unwrap_or_else(|| {
             nix::unistd::gethostname()
                 .map_or_else(|_| String::new(), |h| h.to_string_lossy().into_owned())
         }),
         keep_addresses: cli.dont_release_vrrp,
     };
-    // Only what the driver needs stays in memory.
-    drop(config);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -114,7 +119,7 @@ fn listen_for_signals(
                         );
                         continue;
                     }
-                    let (plans, scripts) = plan(&loaded.config, &logger);
+                    let (plans, scripts) = plan(loaded.config, &logger);
                     if plans.is_empty() {
                         logger.info(
                             "No vrrp_instance of the new configuration can run: keeping the \
