@@ -541,3 +541,64 @@ fn secure_check_script_runs_keepalived() {
 fn secure_check_script_runs_ours() {
     run("secureo", Ours, secure_check);
 }
+
+// ---- track_file ------------------------------------------------------------------------------
+
+/// `vrrp_track_file` (the 1.x/2.x block name keepalived 2.2.7 still reads): with weight 0 a
+/// non-zero value puts the instance in FAULT (VIP removed) and 0 brings it back; a weighted
+/// file changes the priority by value × weight. The file is rewritten the way an operator would
+/// (`echo N > file`), and the daemon reacts without a reload.
+fn track_file(lab: &Lab, daemon: Daemon) {
+    let a = lab.host("a");
+    let dir = script_dir(a, "trackfiles", 0o755);
+    let fault_file = dir.join("maintenance");
+    let weight_file = dir.join("load");
+    fs::write(&fault_file, "0\n").expect("write");
+    fs::write(&weight_file, "0\n").expect("write");
+    let blocks = format!(
+        "\nvrrp_track_file maintenance {{\n    file \"{}\"\n    weight 0\n}}\n\
+         \nvrrp_track_file load {{\n    file \"{}\"\n    weight -5\n}}\n",
+        fault_file.display(),
+        weight_file.display()
+    );
+    let conf = config(
+        &blocks,
+        &["track_file {\n        maintenance\n        load\n    }".to_string()],
+    );
+    let mut k = daemon.start(a, &conf);
+    wait_master(a, &k);
+    // A weighted value: 150 - 4 × 5 = 130.
+    fs::write(&weight_file, "4\n").expect("write");
+    assert!(
+        k.wait_for_log("priority from 150 to 130", Duration::from_secs(5)),
+        "no priority change:\n{}",
+        log(&k)
+    );
+    assert!(a.has_address(VIP).unwrap_or(false), "still master alone");
+    // Weight 0 and a non-zero value: FAULT, the VIP goes.
+    fs::write(&fault_file, "1\n").expect("write");
+    assert!(
+        k.wait_for_log("(VI_1) Entering FAULT STATE", Duration::from_secs(5)),
+        "no FAULT:\n{}",
+        log(&k)
+    );
+    assert!(a.wait_for_address(VIP, false, Duration::from_secs(3)));
+    // Back to 0: out of FAULT, and alone on the link it becomes master again.
+    fs::write(&fault_file, "0\n").expect("write");
+    assert!(
+        a.wait_for_address(VIP, true, TO_MASTER),
+        "no VIP after the fault cleared:\n{}",
+        log(&k)
+    );
+    stop(daemon, &mut k);
+}
+
+#[test]
+fn track_file_keepalived() {
+    run("tfilek", Real, track_file);
+}
+
+#[test]
+fn track_file_ours() {
+    run("tfileo", Ours, track_file);
+}

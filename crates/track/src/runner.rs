@@ -87,12 +87,29 @@ pub async fn run_once(spec: &ScriptSpec) -> Outcome {
         Ok(child) => child,
         Err(err) => return Outcome::CannotRun(cannot_run_reason(program, &err)),
     };
-    match tokio::time::timeout(spec.timeout, child.wait()).await {
+    // If this future is dropped mid-run (the daemon stops, a reload removes the script), the
+    // whole process group goes, not only the direct child `kill_on_drop` takes care of.
+    let mut guard = GroupGuard(child.id().and_then(|id| i32::try_from(id).ok()));
+    let outcome = match tokio::time::timeout(spec.timeout, child.wait()).await {
         Ok(Ok(status)) => outcome_of(status),
         Ok(Err(err)) => Outcome::CannotRun(format!("waiting for '{program}': {err}")),
         Err(_elapsed) => {
             kill_group(&mut child).await;
             Outcome::TimedOut
+        }
+    };
+    guard.0 = None;
+    outcome
+}
+
+/// Kills a script's process group when dropped while still armed.
+struct GroupGuard(Option<i32>);
+
+impl Drop for GroupGuard {
+    fn drop(&mut self) {
+        if let Some(pgid) = self.0 {
+            // ESRCH just means the group is already gone.
+            let _ = killpg(Pid::from_raw(pgid), Signal::SIGKILL);
         }
     }
 }

@@ -247,3 +247,32 @@ async fn empty_argv_cannot_run() {
     sp.argv.clear();
     assert!(matches!(run_once(&sp).await, Outcome::CannotRun(_)));
 }
+
+/// A run that is abandoned (its future dropped, as when the daemon stops or a reload removes
+/// the script) takes the script's whole process group with it, background children included.
+#[tokio::test]
+async fn dropping_a_run_kills_the_whole_process_group() {
+    let dir = std::env::temp_dir().join(format!("kr-drop-{}", std::process::id()));
+    fs::create_dir_all(&dir).expect("dir");
+    let marker = dir.join("child.pid");
+    let script = dir.join("forks.sh");
+    fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\nsleep 30 &\necho $! > {}\nwait\n",
+            marker.display()
+        ),
+    )
+    .expect("script");
+    fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("chmod");
+    let spec = spec(&script, Duration::from_secs(60));
+    // Let it start and fork, then drop the run.
+    let _ = tokio::time::timeout(Duration::from_millis(500), run_once(&spec)).await;
+    let child = read_pid(&marker);
+    let _ = fs::remove_dir_all(&dir);
+    assert!(
+        gone(child),
+        "the script's background child {child} outlived the dropped run"
+    );
+}

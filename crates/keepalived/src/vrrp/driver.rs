@@ -16,16 +16,17 @@ use keepalived_net::interface;
 use keepalived_net::link::{self, LinkEvent};
 use keepalived_net::timer::PreciseTimer;
 use keepalived_net::vrrp_socket::VrrpSocket;
-use keepalived_track::{
-    Outcome, ScriptEvent, ScriptSpec, Tracked, Tracker, effective_priority, log_line, run_once,
-};
+use keepalived_track::{Outcome, ScriptEvent, ScriptSpec, Tracked, Tracker, log_line, run_once};
 use keepalived_vrrp::instance::{Action, DropReason, Instance, Received, State};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use keepalived_vrrp::packet::{Auth, Version};
 
-use super::setup::{AddressPlan, InstancePlan, ScriptPlan};
+use keepalived_track::effective_priority_with_files;
+use keepalived_track::file::{FileValue, FileWatcher, file_effect, init_file, read_value};
+
+use super::setup::{AddressPlan, FilePlan, InstancePlan, Planned, ScriptPlan};
 use crate::dump::{
     InstanceSnapshot, InstanceState, ScriptSnapshot, ScriptStatus, Snapshot, StatsSnapshot,
     VipSnapshot,
@@ -63,7 +64,7 @@ pub enum Control {
     /// Stop every instance and return (SIGTERM, SIGINT, the parent's death).
     Stop,
     /// Run this newly loaded configuration (SIGHUP): unchanged instances keep their state.
-    Reload(Vec<InstancePlan>, Vec<ScriptPlan>),
+    Reload(Planned),
     /// Write the state dump (SIGUSR1).
     DumpData,
     /// Write the statistics dump (SIGUSR2).
@@ -156,19 +157,27 @@ struct Driver {
     packets: mpsc::Sender<Incoming>,
     /// Where script tasks hand outcomes over: (script id, outcome).
     outcomes: mpsc::Sender<(u64, Outcome)>,
+    /// The tracked files, the value each holds now, and the task watching them.
+    files: Vec<FilePlan>,
+    file_values: Vec<i64>,
+    file_watch: Option<JoinHandle<()>>,
+    /// Where the file watcher hands changes over: (generation, file index, value).
+    file_events: mpsc::Sender<(u64, usize, FileValue)>,
+    /// Bumped whenever the set of files changes, so stale events are ignored.
+    file_generation: u64,
 }
 
 /// Runs `plans` until [`Control::Stop`] arrives on `controls`, then stops every instance
 /// (priority 0 from masters, addresses removed unless `keep_addresses`).
 pub async fn run(
-    plans: Vec<InstancePlan>,
-    scripts: Vec<ScriptPlan>,
+    planned: Planned,
     settings: Settings,
     logger: Logger,
     mut controls: mpsc::Receiver<Control>,
 ) -> anyhow::Result<()> {
     let (packets, mut rx) = mpsc::channel::<Incoming>(1024);
     let (outcomes, mut script_rx) = mpsc::channel::<(u64, Outcome)>(256);
+    let (file_events, mut file_rx) = mpsc::channel::<(u64, usize, FileValue)>(64);
     let mut driver = Driver {
         group: settings.group,
         router_id: settings.router_id,
@@ -186,9 +195,14 @@ pub async fn run(
         interface_up: HashMap::new(),
         packets,
         outcomes,
+        files: Vec::new(),
+        file_values: Vec::new(),
+        file_watch: None,
+        file_events,
+        file_generation: 0,
     };
     let mut link_events = link::watch().context("cannot watch link state")?;
-    driver.install(plans, scripts).await?;
+    driver.install(planned).await?;
     // tokio's sleep rounds up to whole milliseconds; protocol deadlines need better.
     let timer = PreciseTimer::new().context("cannot create the protocol timer")?;
     loop {
@@ -214,8 +228,8 @@ pub async fn run(
         tokio::select! {
             control = controls.recv() => match control {
                 None | Some(Control::Stop) => break,
-                Some(Control::Reload(plans, scripts)) => {
-                    if let Err(err) = driver.install(plans, scripts).await {
+                Some(Control::Reload(planned)) => {
+                    if let Err(err) = driver.install(planned).await {
                         driver.logger.info(&format!("Reload failed: {err:#}"));
                     }
                 }
@@ -241,6 +255,11 @@ pub async fn run(
             Some(packet) = rx.recv() => driver.receive(packet).await,
             Some(event) = link_events.recv() => driver.link_changed(event).await,
             Some((id, outcome)) = script_rx.recv() => driver.script_ran(id, outcome).await,
+            Some((generation, file, value)) = file_rx.recv() => {
+                if generation == driver.file_generation {
+                    driver.file_changed(file, value).await;
+                }
+            }
         }
     }
     driver.stopping = true;
@@ -253,6 +272,9 @@ pub async fn run(
     driver.log_link_drops();
     for script in &driver.scripts {
         script.task.abort();
+    }
+    if let Some(watch) = driver.file_watch.take() {
+        watch.abort();
     }
     // notify_stop and anything still queued run before we exit, within the 5 s a stop may take.
     let pending: Vec<JoinHandle<()>> = std::mem::take(&mut driver.running)
@@ -271,11 +293,18 @@ pub async fn run(
 /// Whether two plans describe the same instance, comparing tracked scripts by what they run
 /// (their indexes differ between two loads).
 fn same_instance(
-    old: &InstancePlan,
-    old_scripts: &[RunningScript],
-    new: &InstancePlan,
-    new_scripts: &[ScriptPlan],
+    (old, old_scripts, old_files): (&InstancePlan, &[RunningScript], &[FilePlan]),
+    (new, new_scripts, new_files): (&InstancePlan, &[ScriptPlan], &[FilePlan]),
 ) -> bool {
+    let files = |plan: &InstancePlan, files: &[FilePlan]| -> Vec<(Option<FilePlan>, i32, bool)> {
+        plan.track_files
+            .iter()
+            .map(|u| (files.get(u.file).cloned(), u.weight, u.reverse))
+            .collect()
+    };
+    if files(old, old_files) != files(new, new_files) {
+        return false;
+    }
     let resolve_old = |plan: &InstancePlan| -> Vec<(Option<ScriptSpec>, i32, bool)> {
         plan.scripts
             .iter()
@@ -296,6 +325,7 @@ fn same_instance(
     };
     let strip = |plan: &InstancePlan| InstancePlan {
         scripts: Vec::new(),
+        track_files: Vec::new(),
         ..plan.clone()
     };
     strip(old) == strip(new) && resolve_old(old) == resolve_new(new)
@@ -305,18 +335,23 @@ impl Driver {
     /// Runs `plans` and `scripts`: at start-up every one is new; on reload an instance whose
     /// settings did not change keeps its state, timers and addresses, a changed one restarts,
     /// a removed one stops, and scripts whose command and timing did not change keep running.
-    async fn install(
-        &mut self,
-        plans: Vec<InstancePlan>,
-        scripts: Vec<ScriptPlan>,
-    ) -> anyhow::Result<()> {
+    async fn install(&mut self, planned: Planned) -> anyhow::Result<()> {
+        let Planned {
+            instances: plans,
+            scripts,
+            files,
+            ..
+        } = planned;
         let now = Instant::now();
         // Which current instances carry on unchanged.
         let mut kept: Vec<Option<usize>> = Vec::with_capacity(plans.len());
         for plan in &plans {
             let old = self.running.iter().position(|r| {
                 r.plan.config.name == plan.config.name
-                    && same_instance(&r.plan, &self.scripts, plan, &scripts)
+                    && same_instance(
+                        (&r.plan, &self.scripts, &self.files),
+                        (plan, &scripts, &files),
+                    )
             });
             kept.push(old);
         }
@@ -351,6 +386,9 @@ impl Driver {
             script.task.abort();
         }
         self.scripts = new_scripts;
+        if files != self.files {
+            self.watch_files(files);
+        }
         // Instances, in the new order.
         let mut old_running: Vec<Option<Running>> = std::mem::take(&mut self.running)
             .into_iter()
@@ -488,6 +526,85 @@ impl Driver {
             }
         }
         Ok(link)
+    }
+
+    /// Tracks `files` from now on: writes the `init_file` values, reads every file, and
+    /// (re)starts the task that watches them.
+    fn watch_files(&mut self, files: Vec<FilePlan>) {
+        if let Some(watch) = self.file_watch.take() {
+            watch.abort();
+        }
+        self.file_generation += 1;
+        for file in &files {
+            if let Some((value, overwrite)) = file.init
+                && let Err(err) = init_file(&file.path, value, overwrite)
+            {
+                self.logger.info(&format!(
+                    "Unable to initialise track file {} ({}): {err}",
+                    file.name,
+                    file.path.display()
+                ));
+            }
+        }
+        self.file_values = files
+            .iter()
+            .map(|f| {
+                let value = read_value(&f.path);
+                if let Some(line) = value.log_line(&f.path) {
+                    self.logger.info(&line);
+                }
+                value.status_or(0)
+            })
+            .collect();
+        self.files = files;
+        if self.files.is_empty() {
+            return;
+        }
+        let paths = self.files.iter().map(|f| f.path.clone()).collect();
+        match FileWatcher::new(paths) {
+            Ok(mut watcher) => {
+                let events = self.file_events.clone();
+                let generation = self.file_generation;
+                self.file_watch = Some(tokio::task::spawn_local(async move {
+                    while let Some((index, value)) = watcher.next().await {
+                        if events.send((generation, index, value)).await.is_err() {
+                            return;
+                        }
+                    }
+                }));
+            }
+            Err(err) => self.logger.info(&format!(
+                "cannot watch the tracked files (their values are read once): {err}"
+            )),
+        }
+    }
+
+    /// A tracked file changed: keep its new value and re-rate the instances that track it.
+    async fn file_changed(&mut self, file: usize, value: FileValue) {
+        let (Some(plan), Some(&previous)) = (self.files.get(file), self.file_values.get(file))
+        else {
+            return;
+        };
+        if let Some(line) = value.log_line(&plan.path) {
+            self.logger.info(&line);
+        }
+        let new = value.status_or(previous);
+        if new == previous {
+            return;
+        }
+        self.file_values[file] = new;
+        let now = Instant::now();
+        for i in 0..self.running.len() {
+            let uses = self.running[i]
+                .plan
+                .track_files
+                .iter()
+                .any(|u| u.file == file);
+            if uses && self.running[i].started {
+                self.apply_tracking(i, now);
+                self.execute(i).await;
+            }
+        }
     }
 
     /// Starts the task that runs `plan` on its interval.
@@ -781,8 +898,17 @@ impl Driver {
                     up: self.interface_up.get(name).copied().unwrap_or(false),
                 });
         let tracked: Vec<Tracked> = scripts.chain(interfaces).collect();
+        let files: Vec<_> = self.running[i]
+            .plan
+            .track_files
+            .iter()
+            .map(|u| {
+                let value = self.file_values.get(u.file).copied().unwrap_or(0);
+                file_effect(value, u.weight, u.reverse)
+            })
+            .collect();
         let (priority, script_fault) =
-            effective_priority(self.running[i].plan.config.priority, &tracked);
+            effective_priority_with_files(self.running[i].plan.config.priority, &tracked, &files);
         let link_up = self.links[self.running[i].link].up;
         self.running[i].instance.set_priority(now, priority);
         self.running[i]

@@ -17,7 +17,7 @@ use crate::daemon::{log_diagnostics, unusable};
 use crate::logger::Logger;
 use crate::supervisor::{EXIT_CONFIG, clear_stats_signal, json_signal};
 use driver::Control;
-use setup::{InstancePlan, InterfaceInfo, ScriptPlan};
+use setup::{InterfaceInfo, Planned};
 
 /// The (uid, gid) of a user name.
 fn lookup_user(name: &str) -> Option<(u32, u32)> {
@@ -29,7 +29,7 @@ fn lookup_user(name: &str) -> Option<(u32, u32)> {
 
 /// Applies script security to `config`, then plans it against this host, logging each
 /// script refused and each instance that cannot run.
-fn plan(mut config: Config, logger: &Logger) -> (Vec<InstancePlan>, Vec<ScriptPlan>) {
+fn plan(mut config: Config, logger: &Logger) -> Planned {
     script_security::enforce(&mut config, logger, &lookup_user);
     let lookup = |name: &str| {
         keepalived_net::interface::lookup(name)
@@ -39,14 +39,14 @@ fn plan(mut config: Config, logger: &Logger) -> (Vec<InstancePlan>, Vec<ScriptPl
                 primary: i.primary_ipv4(),
             })
     };
-    let (plans, scripts, problems) = setup::plan(&config, lookup, lookup_user);
-    for problem in &problems {
+    let planned = setup::plan(&config, lookup, lookup_user);
+    for problem in &planned.problems {
         logger.info(&format!(
             "VRRP_Instance({}) cannot run: {}",
             problem.instance, problem.message
         ));
     }
-    (plans, scripts)
+    planned
 }
 
 /// Runs every vrrp_instance of `config` in this process until a stop signal; returns the exit
@@ -54,8 +54,8 @@ fn plan(mut config: Config, logger: &Logger) -> (Vec<InstancePlan>, Vec<ScriptPl
 pub fn run(cli: &Cli, config: Config, logger: Logger) -> anyhow::Result<i32> {
     let group = config.global.vrrp_mcast_group4;
     let router_id = config.global.router_id.clone();
-    let (plans, scripts) = plan(config, &logger);
-    if plans.is_empty() {
+    let planned = plan(config, &logger);
+    if planned.instances.is_empty() {
         logger.info("no vrrp_instance can run");
         return Ok(EXIT_CONFIG);
     }
@@ -75,7 +75,7 @@ pub fn run(cli: &Cli, config: Config, logger: Logger) -> anyhow::Result<i32> {
     local.block_on(&runtime, async move {
         let (controls, receiver) = mpsc::channel::<Control>(16);
         listen_for_signals(cli, &logger, controls)?;
-        driver::run(plans, scripts, settings, logger, receiver).await
+        driver::run(planned, settings, logger, receiver).await
     })?;
     Ok(0)
 }
@@ -119,15 +119,15 @@ fn listen_for_signals(
                         );
                         continue;
                     }
-                    let (plans, scripts) = plan(loaded.config, &logger);
-                    if plans.is_empty() {
+                    let planned = plan(loaded.config, &logger);
+                    if planned.instances.is_empty() {
                         logger.info(
                             "No vrrp_instance of the new configuration can run: keeping the \
                              running one",
                         );
                         continue;
                     }
-                    Control::Reload(plans, scripts)
+                    Control::Reload(planned)
                 }
             };
             let stop = matches!(control, Control::Stop);

@@ -2,6 +2,7 @@
 //! [`InstancePlan`] per vrrp_instance, with keepalived's global defaults applied.
 
 use std::net::{IpAddr, Ipv4Addr};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use keepalived_config::Config;
@@ -57,6 +58,44 @@ pub struct InstancePlan {
     pub notify_user: Option<(u32, u32)>,
     /// `track_interface`: name, weight (0: down means FAULT), reverse.
     pub track_interfaces: Vec<(String, i32, bool)>,
+    /// `track_file`: the files it tracks.
+    pub track_files: Vec<FileUse>,
+}
+
+/// A `track_file` (or `vrrp_track_file`) block that some instance tracks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FilePlan {
+    /// The block's name.
+    pub name: String,
+    /// The file holding the number.
+    pub path: PathBuf,
+    /// `init_file [VALUE] [overwrite]`: the value written at start, and whether it replaces
+    /// an existing file.
+    pub init: Option<(i64, bool)>,
+}
+
+/// An instance's use of a tracked file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileUse {
+    /// Index into the planned files.
+    pub file: usize,
+    /// The weight that applies (the track line's, else the block's).
+    pub weight: i32,
+    /// `weight W reverse`.
+    pub reverse: bool,
+}
+
+/// Everything planned from one configuration.
+#[derive(Debug, Clone, Default)]
+pub struct Planned {
+    /// One plan per instance that can run.
+    pub instances: Vec<InstancePlan>,
+    /// The scripts the instances track.
+    pub scripts: Vec<ScriptPlan>,
+    /// The files the instances track.
+    pub files: Vec<FilePlan>,
+    /// The instances that cannot run, and why.
+    pub problems: Vec<PlanProblem>,
 }
 
 /// A vrrp_script that some instance tracks, ready to run.
@@ -92,14 +131,16 @@ pub fn plan(
     config: &Config,
     lookup: impl Fn(&str) -> Option<InterfaceInfo>,
     user: impl Fn(&str) -> Option<(u32, u32)>,
-) -> (Vec<InstancePlan>, Vec<ScriptPlan>, Vec<PlanProblem>) {
+) -> Planned {
     let mut plans = Vec::new();
     let mut scripts: Vec<ScriptPlan> = Vec::new();
+    let mut files: Vec<FilePlan> = Vec::new();
     let mut problems = Vec::new();
     for inst in &config.instances {
         match plan_instance(config, inst, &lookup) {
             Ok(mut plan) => {
                 plan.scripts = track_scripts(config, inst, &mut scripts, &user);
+                plan.track_files = track_files(config, inst, &mut files);
                 plan.notify_user = config
                     .global
                     .script_user
@@ -113,7 +154,55 @@ pub fn plan(
             }),
         }
     }
-    (plans, scripts, problems)
+    Planned {
+        instances: plans,
+        scripts,
+        files,
+        problems,
+    }
+}
+
+/// The files `inst` tracks, adding each to `files` once. A block without a `file` is left
+/// out (the configuration check reports it).
+fn track_files(config: &Config, inst: &VrrpInstance, files: &mut Vec<FilePlan>) -> Vec<FileUse> {
+    let mut uses = Vec::new();
+    for tracked in &inst.track_files {
+        let Some(def) = config.track_files.iter().find(|f| f.name == tracked.name) else {
+            continue;
+        };
+        let Some(path) = &def.file else {
+            continue;
+        };
+        let index = match files.iter().position(|f| f.name == def.name) {
+            Some(index) => index,
+            None => {
+                files.push(FilePlan {
+                    name: def.name.clone(),
+                    path: path.clone(),
+                    init: def.init_file.as_ref().map(|words| init_value(words)),
+                });
+                files.len() - 1
+            }
+        };
+        uses.push(FileUse {
+            file: index,
+            weight: tracked.weight.unwrap_or(def.weight),
+            reverse: tracked.reverse || def.reverse,
+        });
+    }
+    uses
+}
+
+/// `init_file [VALUE] [overwrite]`: the value (0 when absent or not a number) and whether
+/// an existing file is replaced.
+fn init_value(words: &[String]) -> (i64, bool) {
+    let overwrite = words.iter().any(|w| w == "overwrite");
+    let value = words
+        .iter()
+        .find(|w| *w != "overwrite")
+        .and_then(|w| w.parse().ok())
+        .unwrap_or(0);
+    (value, overwrite)
 }
 
 /// The scripts `inst` tracks, adding each to `scripts` once. Disabled scripts (program
@@ -259,6 +348,7 @@ fn plan_instance(
         scripts: Vec::new(),
         notify: inst.notify.clone(),
         notify_user: None,
+        track_files: Vec::new(),
         track_interfaces: inst
             .track_interfaces
             .iter()
@@ -293,9 +383,9 @@ mod tests {
                 primary: Some(Ipv4Addr::new(192, 0, 2, 10)),
             })
         };
-        let (plans, _, problems) = plan(&loaded.config, lookup, |_| None);
-        assert!(problems.is_empty(), "{problems:?}");
-        plans
+        let planned = plan(&loaded.config, lookup, |_| None);
+        assert!(planned.problems.is_empty(), "{:?}", planned.problems);
+        planned.instances
     }
 
     #[test]
@@ -346,7 +436,11 @@ mod script_tests {
                 primary: None,
             })
         };
-        let (plans, scripts, _) = plan(&loaded.config, lookup, |_| Some((0, 0)));
+        let Planned {
+            instances: plans,
+            scripts,
+            ..
+        } = plan(&loaded.config, lookup, |_| Some((0, 0)));
         assert_eq!(scripts.len(), 1);
         let spec = &scripts[0].spec;
         assert_eq!(spec.argv, vec!["/bin/true", "-x"]);
