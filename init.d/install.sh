@@ -4,8 +4,8 @@
 #   bash init.d/install.sh [--prefix P] [--destdir D] [--binary PATH]
 #
 #   --binary PATH  the keepalived binary to install; without it this script runs
-#                  `cargo build --release -p keepalived` in the repository and installs
-#                  target/release/keepalived (or $CARGO_TARGET_DIR/release/keepalived)
+#                  a static build (profile dist, `-C target-feature=+crt-static`) in the
+#                  repository and installs target/HOST/dist/keepalived
 #   --prefix P     where the binary goes: P/sbin/keepalived (default /usr, so
 #                  /usr/sbin/keepalived); the init script and unit are pointed at it
 #   --destdir D    a staging root put in front of every path (packaging, tests)
@@ -90,9 +90,11 @@ if [ -n "$destdir" ]; then
 fi
 
 if [ -z "$binary" ]; then
-    echo "install.sh: building keepalived (cargo build --release -p keepalived)"
-    (cd "$repo" && cargo build --release -p keepalived)
-    binary=${CARGO_TARGET_DIR:-$repo/target}/release/keepalived
+    target=$(rustc -vV | sed -n 's/^host: //p')
+    echo "install.sh: building keepalived (static, profile dist, target $target)"
+    (cd "$repo" && RUSTFLAGS="-C target-feature=+crt-static" \
+        cargo build --profile dist -p keepalived --target "$target")
+    binary=${CARGO_TARGET_DIR:-$repo/target}/$target/dist/keepalived
     case $binary in
         /*) ;;
         *) binary=$repo/$binary ;;
