@@ -502,7 +502,13 @@ impl Instance {
         self.log(true, "setting protocol VIPs.");
         self.actions.push_back(Action::AddAddresses);
         self.send_garps();
-        self.garp_at = Some(now + self.config.garp_master_delay);
+        // garp_master_delay 0 means no second burst (keepalived.conf(5)); the refresh, if
+        // any, still follows.
+        self.garp_at = if self.config.garp_master_delay.is_zero() {
+            self.config.garp_master_refresh.map(|every| now + every)
+        } else {
+            Some(now + self.config.garp_master_delay)
+        };
         self.timer = Some(now + self.config.advert_interval);
         self.stats.became_master += 1;
         self.log(false, "Entering MASTER STATE");
