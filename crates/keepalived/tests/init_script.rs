@@ -16,23 +16,19 @@
 //! processes and the network namespace with the lab.
 
 use std::fs;
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
+use keepalived_testlab::initd::{self, InitVerb, KillDaemons, alive, keepalived_pids};
 use keepalived_testlab::{
-    Host, KEEPALIVED_BIN, Lab, Proc, Signal, VrrpInstance, poll_until, require_programs,
-    require_root, run_command, run_ok, signal,
+    Host, KEEPALIVED_BIN, Lab, VrrpInstance, require_programs, require_root, run_command,
 };
 
 /// Our daemon, built by cargo for this test.
 const OURS: &str = env!("CARGO_BIN_EXE_keepalived");
-
-/// How long one verb of the init script may take: stop waits up to 10 s (+2 s after SIGKILL),
-/// start up to 10 s for the pid file, restart both.
-const VERB_TIMEOUT: Duration = Duration::from_secs(45);
 
 /// The lab config's virtual address (TEST-NET-2, on the host's eth0).
 const VIP: &str = "198.51.100.50";
@@ -709,206 +705,52 @@ fn install_sh_installs_into_a_staging_root() {
 // ---------------------------------------------------------------------------------------------
 // The script against a running daemon (root)
 
-/// One run of the init script.
-struct Verb {
-    name: String,
-    out: Output,
-}
+/// One run of the init script, checked by exit code.
+struct Verb(InitVerb);
 
 impl Verb {
-    fn code(&self) -> Option<i32> {
-        self.out.status.code()
-    }
-
     fn expect(&self, code: i32) {
-        assert_eq!(
-            self.code(),
-            Some(code),
-            "`/etc/init.d/keepalived {}`: {}",
-            self.name,
-            show(&self.out)
-        );
+        if let Err(e) = self.0.check(code) {
+            panic!("{e:#}");
+        }
     }
 }
 
-/// A holder process in a lab host's network namespace and a private mount namespace, with the
-/// standard paths prepared for the init script (see the module docs). Dropping it kills the
-/// holder; the mounts go with the namespace once the lab has killed everything in it.
-struct PrivateRoot<'a> {
-    host: &'a Host,
-    holder: Proc,
-    /// Host-side staging directory for files copied into the namespace.
-    stage: PathBuf,
-    staged: AtomicU32,
-}
+/// The lab host's private root from keepalived_testlab::initd, with panicking helpers.
+struct PrivateRoot<'a>(initd::PrivateRoot<'a>);
 
 impl<'a> PrivateRoot<'a> {
     fn new(host: &'a Host, binary: &str) -> PrivateRoot<'a> {
-        let holder = host
-            .spawn(
-                "unshare",
-                &["--mount", "--propagation", "private", "sleep", "600"],
-            )
-            .expect("starting the mount namespace holder");
-        let comm = format!("/proc/{}/comm", holder.pid());
-        assert!(
-            poll_until(Duration::from_secs(5), || {
-                fs::read_to_string(&comm).is_ok_and(|c| c.trim() == "sleep")
-            }),
-            "the holder did not reach `sleep` within 5 s"
-        );
-        let scratch = host.dir().join("mnt-scratch");
-        let stage = host.dir().join("stage");
-        for d in [&scratch, &stage] {
-            fs::create_dir_all(d).unwrap_or_else(|e| panic!("{}: {e}", d.display()));
-        }
-        let root = PrivateRoot {
-            host,
-            holder,
-            stage,
-            staged: AtomicU32::new(0),
-        };
-        let s = quote(path_str(&scratch));
-        let bin = quote(binary);
-        // Everything below happens in the holder's mount namespace only (propagation private).
-        root.sh(&format!(
-            "mount -t tmpfs -o mode=0700,size=16m klinit {s}
-             mkdir {s}/etc.up {s}/etc.work {s}/sbin.up {s}/sbin.work {s}/run
-             mount -t overlay klinitetc -o lowerdir=/etc,upperdir={s}/etc.up,workdir={s}/etc.work /etc
-             mount -t overlay klinitsbin -o lowerdir=/usr/sbin,upperdir={s}/sbin.up,workdir={s}/sbin.work /usr/sbin
-             mount --bind {s}/run /var/run
-             [ -e /usr/sbin/keepalived ] || : >/usr/sbin/keepalived
-             mount --bind {bin} /usr/sbin/keepalived
-             mkdir -p /etc/init.d /etc/sysconfig /etc/keepalived /etc/default
-             rm -f /etc/default/keepalived /etc/keepalived/keepalived.conf"
-        ))
-        .expect("preparing the private mount namespace");
-        root
-    }
-
-    /// Runs `sh -ec script` in the holder's namespaces; an error unless it exits 0.
-    fn sh(&self, script: &str) -> Result<Output, String> {
-        let out = run_command(
-            Command::new("nsenter")
-                .arg("-t")
-                .arg(self.holder.pid().to_string())
-                .args(["-m", "-n", "sh", "-ec", script]),
-            Duration::from_secs(30),
+        PrivateRoot(
+            initd::PrivateRoot::new(host, binary)
+                .unwrap_or_else(|e| panic!("preparing the private root: {e:#}")),
         )
-        .map_err(|e| format!("{e:#}"))?;
-        if out.status.success() {
-            Ok(out)
-        } else {
-            Err(format!("`{script}`: {}", show(&out)))
-        }
     }
 
-    /// Installs a file with `content` at `dst` (mode `mode`) inside the namespace.
+    fn sh(&self, script: &str) -> Result<Output, String> {
+        self.0.sh(script).map_err(|e| format!("{e:#}"))
+    }
+
     fn put(&self, dst: &str, content: &[u8], mode: &str) {
-        let n = self.staged.fetch_add(1, Ordering::SeqCst);
-        let src = self.stage.join(format!("file-{n}"));
-        fs::write(&src, content).unwrap_or_else(|e| panic!("{}: {e}", src.display()));
-        self.sh(&format!(
-            "install -D -m {mode} {} {}",
-            quote(path_str(&src)),
-            quote(dst)
-        ))
-        .unwrap_or_else(|e| panic!("installing {dst}: {e}"));
+        self.0
+            .put(dst, content, mode)
+            .unwrap_or_else(|e| panic!("{e:#}"));
     }
 
     fn remove(&self, path: &str) {
-        self.sh(&format!("rm -f {0}; [ ! -e {0} ]", quote(path)))
-            .unwrap_or_else(|e| panic!("removing {path}: {e}"));
+        self.0.remove(path).unwrap_or_else(|e| panic!("{e:#}"));
     }
 
-    /// The pid in file `path` inside the namespace, if the file exists.
     fn pid_in(&self, path: &str) -> Option<u32> {
-        let out = self
-            .sh(&format!(
-                "if [ -e {0} ]; then cat {0}; else echo none; fi",
-                quote(path)
-            ))
-            .unwrap_or_else(|e| panic!("reading {path}: {e}"));
-        let text = String::from_utf8_lossy(&out.stdout).trim().to_string();
-        if text == "none" {
-            return None;
-        }
-        Some(
-            text.parse()
-                .unwrap_or_else(|_| panic!("{path} holds {text:?}, not a pid")),
-        )
+        self.0.pid_in(path).unwrap_or_else(|e| panic!("{e:#}"))
     }
 
-    /// Runs `/etc/init.d/keepalived VERB` as init would: in both namespaces, from /, with a
-    /// minimal environment.
     fn init(&self, verb: &str) -> Verb {
-        let out = run_command(
-            Command::new("nsenter")
-                .arg("-t")
-                .arg(self.holder.pid().to_string())
-                .args(["-m", "-n", "/etc/init.d/keepalived", verb])
-                .current_dir("/")
-                .env_clear()
-                .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
-                .env("LANG", "C"),
-            VERB_TIMEOUT,
-        )
-        .unwrap_or_else(|e| panic!("`/etc/init.d/keepalived {verb}`: {e:#}"));
-        Verb {
-            name: verb.to_string(),
-            out,
-        }
+        Verb(self.0.init(verb).unwrap_or_else(|e| panic!("{e:#}")))
     }
 
-    /// Whether `pid` lives in this host's network namespace and the holder's mount namespace.
     fn owns(&self, pid: u32) -> bool {
-        let ns = |p: String| fs::metadata(p).ok().map(|m| (m.dev(), m.ino()));
-        let net = ns(format!("/proc/{pid}/ns/net"));
-        let mnt = ns(format!("/proc/{pid}/ns/mnt"));
-        net.is_some()
-            && net == ns(format!("/var/run/netns/{}", self.host.netns()))
-            && mnt.is_some()
-            && mnt == ns(format!("/proc/{}/ns/mnt", self.holder.pid()))
-    }
-}
-
-fn quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "'\\''"))
-}
-
-/// Whether `pid` exists and is not a zombie.
-fn alive(pid: u32) -> bool {
-    fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
-        stat.rsplit_once(") ")
-            .is_some_and(|(_, rest)| !rest.starts_with('Z') && !rest.starts_with('X'))
-    })
-}
-
-/// Processes of network namespace `netns` whose name says keepalived.
-fn keepalived_pids(netns: &str) -> Vec<u32> {
-    run_ok("ip", &["netns", "pids", netns])
-        .unwrap_or_default()
-        .split_whitespace()
-        .filter_map(|p| p.parse().ok())
-        .filter(|pid: &u32| {
-            fs::read_to_string(format!("/proc/{pid}/comm"))
-                .is_ok_and(|c| c.to_ascii_lowercase().contains("keepalived"))
-        })
-        .collect()
-}
-
-/// Kills every keepalived left in the namespace when dropped (the test failed half-way).
-struct KillDaemons(String);
-
-impl Drop for KillDaemons {
-    fn drop(&mut self) {
-        poll_until(Duration::from_secs(5), || {
-            let left = keepalived_pids(&self.0);
-            for pid in &left {
-                let _ = signal(*pid, Signal::Kill);
-            }
-            left.is_empty()
-        });
+        self.0.owns(pid)
     }
 }
 
@@ -960,9 +802,9 @@ fn lifecycle(tag: &str, label: &str, binary: &str) {
     let bogus = root.init("bogus");
     bogus.expect(2);
     assert!(
-        String::from_utf8_lossy(&bogus.out.stderr).contains("Usage:"),
+        String::from_utf8_lossy(&bogus.0.out.stderr).contains("Usage:"),
         "{}",
-        show(&bogus.out)
+        show(&bogus.0.out)
     );
     passed(label, "unknown verb: usage, 2");
     root.put("/var/run/keepalived.pid", b"999999999\n", "0644");
@@ -1089,8 +931,8 @@ fn lifecycle(tag: &str, label: &str, binary: &str) {
     ] {
         let run = root.init(verb);
         run.expect(0);
-        let stdout = String::from_utf8_lossy(&run.out.stdout);
-        assert!(stdout.contains(shown), "{verb}: {}", show(&run.out));
+        let stdout = String::from_utf8_lossy(&run.0.out.stdout);
+        assert!(stdout.contains(shown), "{verb}: {}", show(&run.0.out));
     }
     root.init("status").expect(3);
     root.sh("rm -rf /etc/rc.d").expect("removing /etc/rc.d");

@@ -15,6 +15,7 @@ mod capture;
 mod config;
 mod extra_link;
 pub mod fixtures;
+pub mod initd;
 mod inject;
 mod keepalived;
 mod lab;
