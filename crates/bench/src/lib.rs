@@ -6,4 +6,5 @@
 
 pub mod generate;
 pub mod programs;
+pub mod soak;
 pub mod stats;

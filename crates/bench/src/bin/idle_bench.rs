@@ -1,0 +1,1044 @@
+//! `idle-bench`: what an idle daemon costs, keepalived 2.2.7 against keepalived-rs: the RSS
+//! of its whole process tree and its CPU use, with 1, 100 and 250 instances, on the master
+//! side and on the backup side, both implementations in the same lab and the same run.
+//!
+//! A lab of two hosts, `a` and `b`, on a bridge (crates/testlab). For each count N and each
+//! implementation in turn (keepalived first, then keepalived-rs, so both see the same machine
+//! at nearly the same time), both hosts run the same implementation with N `vrrp_instance`s
+//! `VI_1` … `VI_N` on `eth0`: VRIDs 1..=N, `advert_int 1`, no authentication, one virtual
+//! address each, 198.51.100.i/32; priority 200 on `a`, 100 on `b`.
+//!
+//! 1. start `a` and wait until all N addresses are on it (every instance is master);
+//! 2. start `b` and wait until it has logged `Entering BACKUP STATE` N times;
+//! 3. wait `--settle` seconds more (default 7): `garp_master_delay` is 5 s by default, so the
+//!    second gratuitous-ARP burst of the last instance to become master is over;
+//! 4. measure for `--window` seconds (default 20), sampling both daemons once a second. Each
+//!    sample walks `/proc/*/stat` for the daemon's whole process tree (the process started and
+//!    every descendant, through the parent pid links) and sums over it:
+//!    - **RSS**: `VmRSS` of `/proc/PID/status` (also `RssAnon`, `RssFile`, `RssShmem`); the
+//!      figure is the highest sum of any sample;
+//!    - **PSS**: `Pss` of `/proc/PID/smaps_rollup` (pages shared between the processes, such as
+//!      the binary's, counted once in all), highest sum of any sample;
+//!    - **CPU**: `utime + stime + cutime + cstime` (clock ticks, `sysconf(_SC_CLK_TCK)`); the
+//!      CPU % is their change from the first sample to the last over the wall time between;
+//!      the run time of `/proc/PID/task/*/schedstat` (nanoseconds) gives a finer second figure;
+//! 5. check that the state held (every address still on `a`, none on `b`, both running),
+//!    stop `b`, then `a`, and remove any address left behind.
+//!
+//! The table puts each count and side on one line: both RSS figures and their ratio, both CPU
+//! figures and their ratio (from clock ticks, then from the run time in nanoseconds), and
+//! whether keepalived-rs uses at most half of keepalived's on both. The kernel derives the
+//! ticks of `/proc/PID/stat` from the same run time, so the nanosecond figure is the same
+//! quantity without the 10 ms steps, and it decides; where keepalived's is below
+//! [`MIN_CPU_PERCENT`] (one instance: a few dozen microseconds a second) there is nothing worth
+//! halving, and only RSS decides.
+//!
+//! Exit status: 0 when every line was measured and keepalived-rs uses at most half on each,
+//! 1 when one is above half or a step failed, 2 when the benchmark cannot run here (not root,
+//! a program missing).
+
+use keepalived_bench::programs::{is_executable, resolve_ours};
+use keepalived_bench::stats::mebibytes;
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::fs;
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail, ensure};
+use clap::Parser;
+use keepalived_testlab::{HOST_IF, Host, KEEPALIVED_BIN, Keepalived, Lab, VrrpInstance};
+
+/// Priority of host `a`, the master of every instance.
+const PRIORITY_A: u8 = 200;
+/// Priority of host `b`, the backup of every instance.
+const PRIORITY_B: u8 = 100;
+/// The network of the virtual addresses (instance i has 198.51.100.i/32).
+const VIP_NET: [u8; 3] = [198, 51, 100];
+/// The largest count: one address per instance in [`VIP_NET`], 1..=250.
+const MAX_INSTANCES: u8 = 250;
+/// How long `a` may take to become master of every instance.
+const MASTER_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long `b` may take to log that every instance is backup.
+const BACKUP_TIMEOUT: Duration = Duration::from_secs(30);
+/// How often the addresses or the log are read while waiting.
+const POLL: Duration = Duration::from_millis(250);
+/// Below this CPU use of keepalived (% of one CPU), CPU figures are not compared.
+const MIN_CPU_PERCENT: f64 = 0.05;
+
+/// Measures the idle RSS and CPU of keepalived 2.2.7 and keepalived-rs by instance count.
+#[derive(Debug, Parser)]
+#[command(name = "idle-bench", version)]
+struct Args {
+    /// keepalived-rs binary to measure (relative paths are also tried from the workspace root).
+    #[arg(long, default_value = "target/release/keepalived")]
+    ours: PathBuf,
+    /// The reference keepalived binary.
+    #[arg(long, default_value = KEEPALIVED_BIN)]
+    keepalived: PathBuf,
+    /// Instance counts, comma-separated, each 1 to 250.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_values_t = vec![1u8, 100, 250],
+        value_parser = clap::value_parser!(u8).range(1..=i64::from(MAX_INSTANCES))
+    )]
+    counts: Vec<u8>,
+    /// Seconds of measurement, sampled once a second.
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(2..=600))]
+    window: u64,
+    /// Seconds to wait after every instance is in its state and before measuring (at least 6,
+    /// so the second gratuitous-ARP burst is over).
+    #[arg(long, default_value_t = 7, value_parser = clap::value_parser!(u64).range(6..=120))]
+    settle: u64,
+    /// Print every process of each tree with its memory at the end of the window.
+    #[arg(long)]
+    processes: bool,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    match run(&args) {
+        Ok(code) => ExitCode::from(code),
+        Err(err) => {
+            eprintln!("idle-bench: {err:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// A program under test.
+#[derive(Debug)]
+struct Implementation {
+    label: &'static str,
+    program: PathBuf,
+}
+
+/// Which host a figure is from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Side {
+    /// Host `a`, master of every instance.
+    Master,
+    /// Host `b`, backup of every instance.
+    Backup,
+}
+
+impl Side {
+    const BOTH: [Side; 2] = [Side::Master, Side::Backup];
+
+    fn name(self) -> &'static str {
+        match self {
+            Side::Master => "master",
+            Side::Backup => "backup",
+        }
+    }
+}
+
+fn run(args: &Args) -> Result<u8> {
+    if !keepalived_testlab::is_root() {
+        eprintln!("idle-bench: cannot run: must run as root (it creates network namespaces)");
+        return Ok(2);
+    }
+    if !is_executable(&args.keepalived) {
+        eprintln!(
+            "idle-bench: cannot run: keepalived not found or not executable at {}",
+            args.keepalived.display()
+        );
+        return Ok(2);
+    }
+    let Some(ours) = resolve_ours(&args.ours) else {
+        eprintln!(
+            "idle-bench: cannot run: keepalived-rs binary not found at {} (build it first: \
+             cargo build --release -p keepalived)",
+            args.ours.display()
+        );
+        return Ok(2);
+    };
+    let implementations = [
+        Implementation {
+            label: "keepalived",
+            program: args.keepalived.clone(),
+        },
+        Implementation {
+            label: "keepalived-rs",
+            program: ours,
+        },
+    ];
+    let clock_ticks = clock_ticks_per_second();
+
+    // Dropping the lab (on every return, also with an error) kills what it started and deletes
+    // its namespaces.
+    let lab = Lab::new("idbench", &["a", "b"]).context("building the lab")?;
+    println!(
+        "lab: namespaces {}-{{br,a,b}}; a {} (priority {PRIORITY_A}), b {} (priority \
+         {PRIORITY_B}); N instances VI_1..VI_N on {HOST_IF}, VRIDs 1..=N, advert_int 1, no \
+         authentication, VIP 198.51.100.i/32 each",
+        lab.prefix(),
+        lab.host("a").address(),
+        lab.host("b").address(),
+    );
+    println!(
+        "counts {:?}; settle {} s after every instance is in its state; window {} s sampled \
+         every second; {clock_ticks} clock ticks a second",
+        args.counts, args.settle, args.window
+    );
+    for imp in &implementations {
+        println!("{}: {}", imp.label, imp.program.display());
+    }
+    println!();
+
+    let bench = Bench {
+        lab: &lab,
+        settle: Duration::from_secs(args.settle),
+        window: args.window,
+        clock_ticks,
+    };
+    let mut rows = Vec::new();
+    let mut failed = false;
+    for &count in &args.counts {
+        let mut results = Vec::new();
+        for imp in &implementations {
+            let started = Instant::now();
+            match bench.measure(imp, count) {
+                Ok(pair) => {
+                    println!(
+                        "N={count:<3} {:<13} master RSS {:>6.1} MiB CPU {:>5.2} %   backup RSS \
+                         {:>6.1} MiB CPU {:>5.2} %   ({:.0} s)",
+                        imp.label,
+                        mebibytes(pair.master.max_rss_kib),
+                        pair.master.cpu_percent,
+                        mebibytes(pair.backup.max_rss_kib),
+                        pair.backup.cpu_percent,
+                        started.elapsed().as_secs_f64(),
+                    );
+                    if args.processes {
+                        for side in Side::BOTH {
+                            print!("{}", processes(side, pair.get(side)));
+                        }
+                    }
+                    results.push(Some(pair));
+                }
+                Err(err) => {
+                    eprintln!("idle-bench: N={count} {}: {err:#}", imp.label);
+                    failed = true;
+                    results.push(None);
+                }
+            }
+        }
+        if let [Some(theirs), Some(ours)] = &results[..] {
+            for side in Side::BOTH {
+                rows.push(Row::new(count, side, theirs.get(side), ours.get(side)));
+            }
+        }
+    }
+    println!();
+    print!("{}", table(&rows));
+    println!();
+    print!("{}", detail_table(&rows));
+    let all_ok = rows.iter().all(|r| r.verdict().0);
+    if failed {
+        println!("\nsome counts could not be measured (see above)");
+    }
+    println!(
+        "\n{}",
+        if all_ok && !failed {
+            "keepalived-rs uses at most half of keepalived's RSS and CPU on every line"
+        } else {
+            "keepalived-rs is ABOVE half of keepalived's on some line"
+        }
+    );
+    Ok(if all_ok && !failed { 0 } else { 1 })
+}
+
+/// `sysconf(_SC_CLK_TCK)`, the unit of the CPU times in `/proc/PID/stat` (100 if unknown).
+fn clock_ticks_per_second() -> u64 {
+    nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
+        .ok()
+        .flatten()
+        .and_then(|t| u64::try_from(t).ok())
+        .filter(|&t| t > 0)
+        .unwrap_or(100)
+}
+
+/// The lab and the settings every measurement shares.
+struct Bench<'a> {
+    lab: &'a Lab,
+    settle: Duration,
+    window: u64,
+    clock_ticks: u64,
+}
+
+/// What both sides of one implementation at one count came to.
+#[derive(Debug, Clone)]
+struct Pair {
+    master: Figures,
+    backup: Figures,
+}
+
+impl Pair {
+    fn get(&self, side: Side) -> &Figures {
+        match side {
+            Side::Master => &self.master,
+            Side::Backup => &self.backup,
+        }
+    }
+}
+
+impl Bench<'_> {
+    /// Runs `count` instances of `imp` on both hosts, waits for the steady state and measures
+    /// both daemons over the window. Stops them and removes the addresses in any case.
+    fn measure(&self, imp: &Implementation, count: u8) -> Result<Pair> {
+        let a = self.lab.host("a");
+        let b = self.lab.host("b");
+        for host in [a, b] {
+            flush_vips(host)?;
+        }
+        let mut daemons: Vec<Keepalived> = Vec::new();
+        let result = self.steady_and_measure(imp, count, &mut daemons);
+        let result = result.map_err(|err| {
+            let mut why = format!("{err:#}");
+            for (daemon, name) in daemons.iter().zip(["a", "b"]) {
+                let log = daemon.log().unwrap_or_default();
+                let _ = write!(why, "\n  log of {name}: {}", tail(&log, 8));
+            }
+            anyhow::anyhow!(why)
+        });
+        // Stop the backup first, so the master's stop does not make it take over.
+        let mut stop_errors = Vec::new();
+        for daemon in daemons.iter_mut().rev() {
+            if let Err(err) = daemon.stop() {
+                stop_errors.push(format!("{err:#}"));
+            }
+        }
+        drop(daemons);
+        for host in [a, b] {
+            flush_vips(host)?;
+        }
+        let pair = result?;
+        ensure!(
+            stop_errors.is_empty(),
+            "stopping: {}",
+            stop_errors.join("; ")
+        );
+        Ok(pair)
+    }
+
+    /// Starts `a` then `b` (pushing them to `daemons` so the caller can stop them and show
+    /// their logs), waits for the steady state and measures.
+    fn steady_and_measure(
+        &self,
+        imp: &Implementation,
+        count: u8,
+        daemons: &mut Vec<Keepalived>,
+    ) -> Result<Pair> {
+        let a = self.lab.host("a");
+        let b = self.lab.host("b");
+        let vips = vips(count);
+
+        daemons.push(
+            Keepalived::start_with(a, &imp.program, &config(count, PRIORITY_A, "idbencha"), &[])
+                .with_context(|| format!("starting {} in a", imp.label))?,
+        );
+        wait_vips(a, &vips, vips.len(), MASTER_TIMEOUT)
+            .context("waiting for a to be master of every instance")?;
+
+        daemons.push(
+            Keepalived::start_with(b, &imp.program, &config(count, PRIORITY_B, "idbenchb"), &[])
+                .with_context(|| format!("starting {} in b", imp.label))?,
+        );
+        let backup_b = &daemons[1];
+        let deadline = Instant::now() + BACKUP_TIMEOUT;
+        loop {
+            let log = backup_b.log().unwrap_or_default();
+            if count_lines(&log, "Entering BACKUP STATE") >= usize::from(count) {
+                break;
+            }
+            if Instant::now() >= deadline {
+                bail!(
+                    "b logged `Entering BACKUP STATE` {} times of {count} within {BACKUP_TIMEOUT:?}",
+                    count_lines(&log, "Entering BACKUP STATE")
+                );
+            }
+            thread::sleep(POLL);
+        }
+        thread::sleep(self.settle);
+        self.check_state(a, b, &vips, daemons)
+            .context("before the window")?;
+
+        let roots = [daemons[0].pid(), daemons[1].pid()];
+        let wall0 = Instant::now();
+        let mut samples: [Vec<(Instant, TreeSample)>; 2] = [Vec::new(), Vec::new()];
+        for k in 0..=self.window {
+            let due = wall0 + Duration::from_secs(k);
+            if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                thread::sleep(wait);
+            }
+            for (side, &root) in samples.iter_mut().zip(&roots) {
+                let sample = TreeSample::take(root)?;
+                side.push((Instant::now(), sample));
+            }
+        }
+        self.check_state(a, b, &vips, daemons)
+            .context("after the window")?;
+        let [master, backup] = samples;
+        Ok(Pair {
+            master: Figures::of(&master, self.clock_ticks)?,
+            backup: Figures::of(&backup, self.clock_ticks)?,
+        })
+    }
+
+    /// Both daemons run, every address is on `a` and none on `b`.
+    fn check_state(
+        &self,
+        a: &Host,
+        b: &Host,
+        vips: &[Ipv4Addr],
+        daemons: &mut [Keepalived],
+    ) -> Result<()> {
+        for (daemon, name) in daemons.iter_mut().zip(["a", "b"]) {
+            ensure!(daemon.is_running(), "the daemon in {name} exited");
+        }
+        let on_a = vips_present(a, vips)?;
+        let on_b = vips_present(b, vips)?;
+        ensure!(
+            on_a == vips.len() && on_b == 0,
+            "not in the steady state: {on_a} of {} addresses on a, {on_b} on b",
+            vips.len()
+        );
+        Ok(())
+    }
+}
+
+/// The virtual addresses of `count` instances: 198.51.100.1 ….
+fn vips(count: u8) -> Vec<Ipv4Addr> {
+    let [x, y, z] = VIP_NET;
+    (1..=count).map(|i| Ipv4Addr::new(x, y, z, i)).collect()
+}
+
+/// The configuration of one host: `count` instances at `priority`, no authentication.
+fn config(count: u8, priority: u8, router_id: &str) -> String {
+    let instances: Vec<VrrpInstance> = vips(count)
+        .into_iter()
+        .zip(1..=count)
+        .map(|(vip, vrid)| {
+            VrrpInstance::new(vrid, priority, &[format!("{vip}/32").as_str()])
+                .named(&format!("VI_{vrid}"))
+        })
+        .collect();
+    keepalived_testlab::render_config(router_id, &instances)
+}
+
+/// How many of `vips` are on `host` (as /32).
+fn vips_present(host: &Host, vips: &[Ipv4Addr]) -> Result<usize> {
+    let addresses = host.all_addresses()?;
+    Ok(vips
+        .iter()
+        .filter(|vip| addresses.contains(&format!("{vip}/32")))
+        .count())
+}
+
+/// Polls until at least `want` of `vips` are on `host`, for at most `timeout`.
+fn wait_vips(host: &Host, vips: &[Ipv4Addr], want: usize, timeout: Duration) -> Result<()> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let present = vips_present(host, vips)?;
+        if present >= want {
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            bail!(
+                "{present} of {want} addresses on {} after {timeout:?}",
+                host.name()
+            );
+        }
+        thread::sleep(POLL);
+    }
+}
+
+/// Removes every address of [`VIP_NET`] from the host's `eth0` (a daemon that was killed
+/// leaves its addresses behind).
+fn flush_vips(host: &Host) -> Result<()> {
+    let [x, y, z] = VIP_NET;
+    let net = format!("{x}.{y}.{z}.0/24");
+    let out = host.run("ip", &["addr", "flush", "dev", HOST_IF, "to", &net])?;
+    ensure!(
+        out.status.success(),
+        "flushing {net} from {}: {}",
+        host.name(),
+        String::from_utf8_lossy(&out.stderr).trim()
+    );
+    Ok(())
+}
+
+/// How many lines of `text` contain `needle`.
+fn count_lines(text: &str, needle: &str) -> usize {
+    text.lines().filter(|l| l.contains(needle)).count()
+}
+
+/// The last `lines` lines of `text`, joined for an error message.
+fn tail(text: &str, lines: usize) -> String {
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join(" | ")
+}
+
+/// The fields of `/proc/PID/stat` the benchmark uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Stat {
+    ppid: u32,
+    /// utime + stime + cutime + cstime, in clock ticks.
+    ticks: u64,
+    threads: u64,
+}
+
+/// Parses `/proc/PID/stat`: `pid (comm) state ppid … utime stime cutime cstime … num_threads`.
+/// The command name may hold spaces and parentheses, so the fields are counted from the last
+/// `)`.
+fn parse_stat(text: &str) -> Option<Stat> {
+    let (_, rest) = text.rsplit_once(") ")?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // Field n of proc(5) is at index n - 3 here: ppid 4, utime 14 … cstime 17, num_threads 20.
+    let number = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok());
+    let mut ticks = 0u64;
+    for i in 11..=14 {
+        ticks = ticks.checked_add(number(i)?)?;
+    }
+    Some(Stat {
+        ppid: u32::try_from(number(1)?).ok()?,
+        ticks,
+        threads: number(17)?,
+    })
+}
+
+/// `root` and all its descendants, from (pid, ppid) pairs; `root` first.
+fn descendants(root: u32, links: &[(u32, u32)]) -> Vec<u32> {
+    let mut children: HashMap<u32, Vec<u32>> = HashMap::new();
+    for &(pid, ppid) in links {
+        children.entry(ppid).or_default().push(pid);
+    }
+    let mut tree = vec![root];
+    let mut next = 0;
+    // Each pid has one parent, so every pid is pushed at most once (pid 0 is nobody's child).
+    while let Some(&pid) = tree.get(next) {
+        next += 1;
+        if let Some(kids) = children.get(&pid) {
+            tree.extend(kids.iter().filter(|&&k| k != pid));
+        }
+        if tree.len() > links.len() + 1 {
+            break;
+        }
+    }
+    tree
+}
+
+/// A `Key:   1234 kB` line of `/proc/PID/status` or `smaps_rollup`, in KiB.
+fn kib_field(text: &str, key: &str) -> Option<u64> {
+    text.lines().find_map(|line| {
+        let value = line.strip_prefix(key)?.strip_prefix(':')?;
+        value.split_whitespace().next()?.parse().ok()
+    })
+}
+
+/// The run time on a CPU, in nanoseconds, of every thread of process `pid`
+/// (`/proc/PID/task/*/schedstat`, first field).
+fn runtime_ns(pid: u32) -> u64 {
+    let Ok(tasks) = fs::read_dir(format!("/proc/{pid}/task")) else {
+        return 0;
+    };
+    tasks
+        .flatten()
+        .filter_map(|t| fs::read_to_string(t.path().join("schedstat")).ok())
+        .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+        .sum()
+}
+
+/// The memory of one process, in KiB.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct ProcMem {
+    pid: u32,
+    comm: String,
+    rss: u64,
+    anon: u64,
+    file: u64,
+    shmem: u64,
+    /// `None` when `smaps_rollup` cannot be read.
+    pss: Option<u64>,
+    threads: u64,
+}
+
+/// One look at a whole process tree.
+#[derive(Debug, Clone, Default)]
+struct TreeSample {
+    procs: Vec<ProcMem>,
+    /// CPU clock ticks of the tree (with reaped children).
+    ticks: u64,
+    /// CPU run time of the tree's threads, in nanoseconds.
+    runtime_ns: u64,
+}
+
+impl TreeSample {
+    /// Reads the tree of `root` from /proc; an error if `root` is gone.
+    fn take(root: u32) -> Result<TreeSample> {
+        let mut stats = HashMap::new();
+        let entries = fs::read_dir("/proc").context("reading /proc")?;
+        for entry in entries.flatten() {
+            let Some(pid) = entry
+                .file_name()
+                .to_str()
+                .and_then(|n| n.parse::<u32>().ok())
+            else {
+                continue;
+            };
+            // A process may exit between the listing and the read.
+            if let Some(stat) = fs::read_to_string(entry.path().join("stat"))
+                .ok()
+                .and_then(|t| parse_stat(&t))
+            {
+                stats.insert(pid, stat);
+            }
+        }
+        ensure!(stats.contains_key(&root), "process {root} is gone");
+        let links: Vec<(u32, u32)> = stats.iter().map(|(&pid, s)| (pid, s.ppid)).collect();
+        let mut sample = TreeSample::default();
+        for pid in descendants(root, &links) {
+            let Some(stat) = stats.get(&pid) else {
+                continue;
+            };
+            let Ok(status) = fs::read_to_string(format!("/proc/{pid}/status")) else {
+                continue;
+            };
+            let pss = fs::read_to_string(format!("/proc/{pid}/smaps_rollup"))
+                .ok()
+                .and_then(|t| kib_field(&t, "Pss"));
+            let comm = status
+                .lines()
+                .find_map(|l| l.strip_prefix("Name:"))
+                .map_or_else(String::new, |n| n.trim().to_string());
+            sample.procs.push(ProcMem {
+                pid,
+                comm,
+                rss: kib_field(&status, "VmRSS").unwrap_or(0),
+                anon: kib_field(&status, "RssAnon").unwrap_or(0),
+                file: kib_field(&status, "RssFile").unwrap_or(0),
+                shmem: kib_field(&status, "RssShmem").unwrap_or(0),
+                pss,
+                threads: stat.threads,
+            });
+            sample.ticks += stat.ticks;
+            sample.runtime_ns += runtime_ns(pid);
+        }
+        Ok(sample)
+    }
+
+    fn sum(&self, f: impl Fn(&ProcMem) -> u64) -> u64 {
+        self.procs.iter().map(f).sum()
+    }
+
+    /// The summed PSS, `None` if any process's could not be read.
+    fn pss(&self) -> Option<u64> {
+        self.procs.iter().map(|p| p.pss).sum()
+    }
+}
+
+/// What one daemon's tree came to over the window.
+#[derive(Debug, Clone)]
+struct Figures {
+    /// Highest summed RSS of any sample, KiB.
+    max_rss_kib: u64,
+    /// Highest summed PSS of any sample, KiB (`None` if unreadable).
+    max_pss_kib: Option<u64>,
+    /// CPU % of one CPU from clock ticks.
+    cpu_percent: f64,
+    /// Clock ticks used in the window.
+    cpu_ticks: u64,
+    /// CPU % of one CPU from the threads' run time.
+    runtime_percent: f64,
+    /// The last sample, for the breakdown.
+    last: TreeSample,
+    /// Whether the set of processes changed during the window.
+    tree_changed: bool,
+}
+
+impl Figures {
+    /// Sums up the samples of one daemon, taken in order.
+    fn of(samples: &[(Instant, TreeSample)], clock_ticks: u64) -> Result<Figures> {
+        let (Some((t0, first)), Some((t1, last))) = (samples.first(), samples.last()) else {
+            bail!("no samples");
+        };
+        let wall = t1.saturating_duration_since(*t0);
+        ensure!(!wall.is_zero(), "the window has no length");
+        let cpu_ticks = last.ticks.saturating_sub(first.ticks);
+        let pids = |s: &TreeSample| s.procs.iter().map(|p| p.pid).collect::<Vec<_>>();
+        Ok(Figures {
+            max_rss_kib: samples
+                .iter()
+                .map(|(_, s)| s.sum(|p| p.rss))
+                .max()
+                .unwrap_or(0),
+            max_pss_kib: samples
+                .iter()
+                .map(|(_, s)| s.pss())
+                .collect::<Option<Vec<u64>>>()
+                .and_then(|v| v.into_iter().max()),
+            cpu_percent: percent(cpu_ticks, clock_ticks, wall),
+            cpu_ticks,
+            runtime_percent: percent(
+                last.runtime_ns.saturating_sub(first.runtime_ns),
+                1_000_000_000,
+                wall,
+            ),
+            last: last.clone(),
+            tree_changed: samples.iter().any(|(_, s)| pids(s) != pids(first)),
+        })
+    }
+}
+
+/// `units` of `1 / per_second` s of CPU over `wall`, in % of one CPU.
+fn percent(units: u64, per_second: u64, wall: Duration) -> f64 {
+    // Far below 2^52 for any window.
+    #[allow(clippy::cast_precision_loss)]
+    let (units, per_second) = (units as f64, per_second as f64);
+    units / per_second / wall.as_secs_f64() * 100.0
+}
+
+/// `ours / theirs`, `None` when `theirs` is zero.
+fn ratio(ours: f64, theirs: f64) -> Option<f64> {
+    (theirs > 0.0).then(|| ours / theirs)
+}
+
+/// One count and side, both implementations.
+#[derive(Debug, Clone)]
+struct Row {
+    count: u8,
+    side: Side,
+    theirs: Figures,
+    ours: Figures,
+}
+
+impl Row {
+    fn new(count: u8, side: Side, theirs: &Figures, ours: &Figures) -> Row {
+        Row {
+            count,
+            side,
+            theirs: theirs.clone(),
+            ours: ours.clone(),
+        }
+    }
+
+    fn rss_ratio(&self) -> Option<f64> {
+        // KiB figures are far below 2^52.
+        #[allow(clippy::cast_precision_loss)]
+        ratio(self.ours.max_rss_kib as f64, self.theirs.max_rss_kib as f64)
+    }
+
+    fn cpu_ratio(&self) -> Option<f64> {
+        ratio(self.ours.cpu_percent, self.theirs.cpu_percent)
+    }
+
+    fn runtime_ratio(&self) -> Option<f64> {
+        ratio(self.ours.runtime_percent, self.theirs.runtime_percent)
+    }
+
+    /// Whether ours is at most half of keepalived's on RSS and CPU (the nanosecond figure), and
+    /// what to print.
+    fn verdict(&self) -> (bool, String) {
+        let rss_ok = self.rss_ratio().is_some_and(|r| r <= 0.5);
+        let cpu_comparable = self.theirs.runtime_percent >= MIN_CPU_PERCENT;
+        let cpu_ok = !cpu_comparable || self.runtime_ratio().is_some_and(|r| r <= 0.5);
+        let text = match (rss_ok, cpu_ok) {
+            (true, true) if cpu_comparable => "yes".to_string(),
+            (true, true) => "yes (RSS; CPU too small)".to_string(),
+            (false, true) => "NO: RSS".to_string(),
+            (true, false) => "NO: CPU".to_string(),
+            (false, false) => "NO: RSS, CPU".to_string(),
+        };
+        (rss_ok && cpu_ok, text)
+    }
+}
+
+fn fmt_ratio(r: Option<f64>) -> String {
+    r.map_or_else(|| "-".to_string(), |r| format!("{r:.2}"))
+}
+
+/// The side-by-side table.
+fn table(rows: &[Row]) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "{:>3} {:<6} {:>15} {:>12} {:>6} {:>15} {:>10} {:>6} {:>10} {:>10} {:>6}  at most half?",
+        "N",
+        "side",
+        "keepalived RSS",
+        "ours RSS",
+        "ratio",
+        "keepalived CPU",
+        "ours CPU",
+        "ratio",
+        "(ns) kad",
+        "(ns) ours",
+        "ratio",
+    );
+    for r in rows {
+        let _ = writeln!(
+            s,
+            "{:>3} {:<6} {:>11.1} MiB {:>8.1} MiB {:>6} {:>13.2} % {:>8.2} % {:>6} {:>8.3} % \
+             {:>8.3} % {:>6}  {}",
+            r.count,
+            r.side.name(),
+            mebibytes(r.theirs.max_rss_kib),
+            mebibytes(r.ours.max_rss_kib),
+            fmt_ratio(r.rss_ratio()),
+            r.theirs.cpu_percent,
+            r.ours.cpu_percent,
+            fmt_ratio(r.cpu_ratio()),
+            r.theirs.runtime_percent,
+            r.ours.runtime_percent,
+            fmt_ratio(r.runtime_ratio()),
+            r.verdict().1,
+        );
+    }
+    s
+}
+
+fn fmt_kib(kib: Option<u64>) -> String {
+    kib.map_or_else(|| "-".to_string(), |k| format!("{:.1}", mebibytes(k)))
+}
+
+/// PSS, the RSS split and the finer CPU figure of every line, for both implementations.
+fn detail_table(rows: &[Row]) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "{:>3} {:<6} {:<13} {:>5} {:>8} {:>8} {:>9} {:>9} {:>9} {:>7} {:>12}",
+        "N",
+        "side",
+        "",
+        "procs",
+        "PSS MiB",
+        "RSS MiB",
+        "anon MiB",
+        "file MiB",
+        "shmem MiB",
+        "ticks",
+        "CPU % (ns)",
+    );
+    for r in rows {
+        for (label, f) in [("keepalived", &r.theirs), ("keepalived-rs", &r.ours)] {
+            let last = &f.last;
+            let threads: u64 = last.procs.iter().map(|p| p.threads).sum();
+            let _ = writeln!(
+                s,
+                "{:>3} {:<6} {:<13} {:>5} {:>8} {:>8.1} {:>9.1} {:>9.1} {:>9.1} {:>7} {:>12.3}{}",
+                r.count,
+                r.side.name(),
+                label,
+                format!("{}/{threads}", last.procs.len()),
+                fmt_kib(f.max_pss_kib),
+                mebibytes(f.max_rss_kib),
+                mebibytes(last.sum(|p| p.anon)),
+                mebibytes(last.sum(|p| p.file)),
+                mebibytes(last.sum(|p| p.shmem)),
+                f.cpu_ticks,
+                f.runtime_percent,
+                if f.tree_changed {
+                    "  (processes changed)"
+                } else {
+                    ""
+                },
+            );
+        }
+    }
+    let _ = writeln!(
+        s,
+        "(procs: processes/threads; anon, file, shmem: RssAnon, RssFile, RssShmem of the last \
+         sample; ticks: CPU clock ticks in the window; CPU % (ns): from schedstat run time)"
+    );
+    s
+}
+
+/// Every process of one tree at the end of the window.
+fn processes(side: Side, f: &Figures) -> String {
+    let mut s = String::new();
+    for p in &f.last.procs {
+        let _ = writeln!(
+            s,
+            "    {:<6} pid {:>7} {:<16} threads {:>2}  RSS {:>7} KiB (anon {:>6}, file {:>6}, \
+             shmem {:>5})  PSS {:>7} KiB",
+            side.name(),
+            p.pid,
+            p.comm,
+            p.threads,
+            p.rss,
+            p.anon,
+            p.file,
+            p.shmem,
+            p.pss.map_or_else(|| "-".to_string(), |v| v.to_string()),
+        );
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stat_fields_are_counted_from_the_last_parenthesis() {
+        let text = "4242 (keep (a) live) S 4200 4242 4242 0 -1 4194560 310 0 0 0 7 5 2 1 20 0 1 \
+                    0 1234 9000000 500 18446744073709551615\n";
+        assert_eq!(
+            parse_stat(text),
+            Some(Stat {
+                ppid: 4200,
+                ticks: 15,
+                threads: 1
+            })
+        );
+        assert_eq!(parse_stat("12 (x) S 1 2"), None);
+        assert_eq!(parse_stat("garbage"), None);
+    }
+
+    #[test]
+    fn the_tree_is_the_root_and_every_descendant() {
+        let links = [(10, 1), (11, 10), (12, 11), (13, 10), (20, 1), (21, 20)];
+        let mut tree = descendants(10, &links);
+        assert_eq!(tree.first(), Some(&10));
+        tree.sort_unstable();
+        assert_eq!(tree, vec![10, 11, 12, 13]);
+        assert_eq!(descendants(99, &links), vec![99]);
+        // A pid that claims to be its own parent is not followed forever.
+        assert_eq!(descendants(5, &[(5, 5)]), vec![5]);
+    }
+
+    #[test]
+    fn kib_fields() {
+        let status = "Name:\tkeepalived\nVmRSS:\t   13824 kB\nRssAnon:\t    2048 kB\n";
+        assert_eq!(kib_field(status, "VmRSS"), Some(13824));
+        assert_eq!(kib_field(status, "RssAnon"), Some(2048));
+        assert_eq!(kib_field(status, "RssFile"), None);
+        let rollup = "5600-7fff ---p 00000000 00:00 0 [rollup]\nRss:  448 kB\nPss:  234 kB\n\
+                      Pss_Anon:  100 kB\n";
+        assert_eq!(kib_field(rollup, "Pss"), Some(234));
+        assert_eq!(kib_field(rollup, "Pss_Anon"), Some(100));
+    }
+
+    fn figures(rss: u64, cpu_percent: f64, cpu_ticks: u64) -> Figures {
+        Figures {
+            max_rss_kib: rss,
+            max_pss_kib: None,
+            cpu_percent,
+            cpu_ticks,
+            runtime_percent: cpu_percent,
+            last: TreeSample::default(),
+            tree_changed: false,
+        }
+    }
+
+    fn sample(pids_rss: &[(u32, u64)], ticks: u64, runtime_ns: u64) -> TreeSample {
+        TreeSample {
+            procs: pids_rss
+                .iter()
+                .map(|&(pid, rss)| ProcMem {
+                    pid,
+                    comm: "k".into(),
+                    rss,
+                    anon: rss / 2,
+                    file: rss / 2,
+                    shmem: 0,
+                    pss: Some(rss / 2),
+                    threads: 1,
+                })
+                .collect(),
+            ticks,
+            runtime_ns,
+        }
+    }
+
+    #[test]
+    fn figures_take_the_peak_and_the_cpu_over_the_window() {
+        let t0 = Instant::now();
+        let samples = [
+            (t0, sample(&[(1, 1000), (2, 3000)], 100, 1_000_000_000)),
+            (
+                t0 + Duration::from_secs(10),
+                sample(&[(1, 1200), (2, 3000)], 105, 1_050_000_000),
+            ),
+            (
+                t0 + Duration::from_secs(20),
+                sample(&[(1, 1100), (2, 2900)], 110, 1_100_000_000),
+            ),
+        ];
+        let f = Figures::of(&samples, 100).expect("samples");
+        assert_eq!(f.max_rss_kib, 4200);
+        assert_eq!(f.max_pss_kib, Some(2100));
+        assert_eq!(f.cpu_ticks, 10);
+        // 10 ticks of 10 ms over 20 s: 0.5 %; 100 ms of run time over 20 s: 0.5 %.
+        assert!((f.cpu_percent - 0.5).abs() < 1e-9);
+        assert!((f.runtime_percent - 0.5).abs() < 1e-9);
+        assert!(!f.tree_changed);
+        assert!(Figures::of(&samples[..1], 100).is_err());
+        assert!(Figures::of(&[], 100).is_err());
+    }
+
+    #[test]
+    fn a_changed_tree_is_noticed() {
+        let t0 = Instant::now();
+        let samples = [
+            (t0, sample(&[(1, 10)], 0, 0)),
+            (
+                t0 + Duration::from_secs(1),
+                sample(&[(1, 10), (3, 5)], 0, 0),
+            ),
+        ];
+        assert!(Figures::of(&samples, 100).is_ok_and(|f| f.tree_changed));
+    }
+
+    #[test]
+    fn verdicts() {
+        let row = |ours: Figures, theirs: Figures| Row {
+            count: 100,
+            side: Side::Master,
+            theirs,
+            ours,
+        };
+        let ok = row(figures(6000, 0.1, 4), figures(13800, 0.3, 12));
+        assert_eq!(ok.verdict(), (true, "yes".to_string()));
+        let big = row(figures(7000, 0.1, 4), figures(13800, 0.3, 12));
+        assert_eq!(big.verdict(), (false, "NO: RSS".to_string()));
+        let busy = row(figures(6000, 0.2, 8), figures(13800, 0.3, 12));
+        assert_eq!(busy.verdict(), (false, "NO: CPU".to_string()));
+        let both = row(figures(7000, 0.2, 8), figures(13800, 0.3, 12));
+        assert_eq!(both.verdict(), (false, "NO: RSS, CPU".to_string()));
+        let idle = row(figures(6000, 0.04, 0), figures(13800, 0.02, 0));
+        assert!(idle.verdict().0);
+        assert_eq!(idle.verdict().1, "yes (RSS; CPU too small)");
+        // The finer run-time figure decides, not the ticks.
+        let mut fine = row(figures(6000, 0.1, 2), figures(13800, 0.25, 5));
+        fine.ours.runtime_percent = 0.15;
+        assert_eq!(fine.verdict(), (false, "NO: CPU".to_string()));
+        assert_eq!(fmt_ratio(fine.runtime_ratio()), "0.60");
+        assert_eq!(fmt_ratio(ok.rss_ratio()), "0.43");
+        assert_eq!(ratio(1.0, 0.0), None);
+    }
+
+    #[test]
+    fn configs_have_one_instance_and_address_per_vrid() {
+        let text = config(3, PRIORITY_A, "r");
+        assert_eq!(text.matches("vrrp_instance ").count(), 3);
+        assert!(text.contains("vrrp_instance VI_3 {"));
+        assert!(text.contains("virtual_router_id 3\n"));
+        assert!(text.contains("        198.51.100.3/32\n"));
+        assert!(!text.contains("authentication"));
+        assert_eq!(text.matches("priority 200\n").count(), 3);
+        assert_eq!(vips(250).last(), Some(&Ipv4Addr::new(198, 51, 100, 250)));
+    }
+
+    #[test]
+    fn percent_and_lines() {
+        assert!((percent(30, 100, Duration::from_secs(60)) - 0.5).abs() < 1e-9);
+        assert_eq!(count_lines("a X\nb\nX c\n", "X"), 2);
+        assert_eq!(tail("1\n2\n3\n", 2), "2 | 3");
+    }
+}
