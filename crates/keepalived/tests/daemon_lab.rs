@@ -336,6 +336,14 @@ fn dumps_are_written_without_following_planted_links() {
     assert_eq!(fs::read_to_string(&victim).expect("victim"), "precious\n");
     assert_eq!(meta.mode() & 0o777, 0o600, "the data dump holds passwords");
     assert!(text.contains("VI_1"), "{text}");
+    // The stats dump (SIGUSR2) counts the adverts this master sent.
+    let stats = Path::new("/tmp/keepalived.stats");
+    let _ = fs::remove_file(stats);
+    a.signal(Signal::Usr2).expect("USR2");
+    assert!(poll_until(Duration::from_secs(3), || stats.exists()));
+    let stats_text = fs::read_to_string(stats).unwrap_or_default();
+    let _ = fs::remove_file(stats);
+    assert!(stats_text.contains("VI_1"), "{stats_text}");
     // The JSON dump (SIGRTMIN+2) parses as JSON.
     let json = Path::new("/tmp/keepalived.json");
     let _ = fs::remove_file(json);
