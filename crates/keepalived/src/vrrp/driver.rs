@@ -205,14 +205,21 @@ pub async fn run(
     driver.install(planned).await?;
     // tokio's sleep rounds up to whole milliseconds; protocol deadlines need better.
     let timer = PreciseTimer::new().context("cannot create the protocol timer")?;
+    // The deadline the timer holds and has not reported yet: most packets move a deadline
+    // other than the earliest, and then the timer need not be set again (one syscall saved
+    // per advert received).
+    let mut armed: Option<Instant> = None;
     loop {
         let deadline = driver
             .running
             .iter()
             .filter_map(|r| r.instance.poll_timeout())
             .min();
-        if let Some(at) = deadline {
+        if let Some(at) = deadline
+            && armed != Some(at)
+        {
             timer.arm(at).context("cannot arm the protocol timer")?;
+            armed = Some(at);
         }
         let sleep = async {
             match deadline {
@@ -244,6 +251,7 @@ pub async fn run(
                 }
             },
             () = sleep => {
+                armed = None;
                 let now = Instant::now();
                 for i in 0..driver.running.len() {
                     if driver.running[i].instance.poll_timeout().is_some_and(|t| t <= now) {
