@@ -33,6 +33,9 @@ pub fn run(cli: &Cli) -> anyhow::Result<i32> {
     if let Some(role) = cli.child {
         return run_child(cli, role);
     }
+    if let Some(roles) = &cli.supervise {
+        return supervise(cli, roles);
+    }
     if !cli.dont_fork && !cli.detached {
         return launch_detached(cli);
     }
@@ -114,7 +117,55 @@ fn run_parent(cli: &Cli) -> anyhow::Result<i32> {
         logger.info("Warning - keepalived has no configuration to run");
     }
     drop(loaded);
-    let status = supervisor::run(cli, &roles, &logger);
+    // The parent only supervises from here on. It carries on as a fresh image of this program
+    // (same pid, same pid file) that never reads the configuration, so the configuration
+    // parser's pages are not kept mapped in a process that no longer needs them.
+    match reexec_supervisor(&roles) {
+        Ok(never) => match never {},
+        Err(err) => {
+            logger.detail(&format!(
+                "cannot start the supervisor image ({err}); going on"
+            ));
+            let status = supervisor::run(cli, &roles, &logger);
+            pid_file.remove();
+            logger.info(&format!("Stopping {}", version_line()));
+            status
+        }
+    }
+}
+
+/// Replaces this process with `keepalived … --supervise ROLES` (same arguments otherwise).
+fn reexec_supervisor(roles: &[ChildRole]) -> nix::Result<std::convert::Infallible> {
+    use std::ffi::CString;
+    use std::os::unix::ffi::OsStrExt;
+    let exe = CString::new("/proc/self/exe").map_err(|_| nix::errno::Errno::EINVAL)?;
+    let mut args: Vec<CString> = std::env::args_os()
+        .filter(|a| a != "--detached")
+        .filter_map(|a| CString::new(a.as_bytes()).ok())
+        .collect();
+    let list: Vec<&str> = roles.iter().map(|r| r.arg()).collect();
+    args.push(CString::new("--supervise").map_err(|_| nix::errno::Errno::EINVAL)?);
+    if !list.is_empty() {
+        args.push(CString::new(list.join(",")).map_err(|_| nix::errno::Errno::EINVAL)?);
+    }
+    nix::unistd::execv(&exe, &args)
+}
+
+/// The parent's supervising image (after [`reexec_supervisor`]): the pid file is already ours.
+fn supervise(cli: &Cli, roles: &[ChildRole]) -> anyhow::Result<i32> {
+    let logger = Logger::new("Keepalived", LogSettings::from_cli(cli));
+    let pid_file = match PidFile::create(&cli.parent_pid_file()) {
+        Ok(file) => file,
+        Err(PidFileError::AlreadyRunning(pid)) => {
+            logger.info(&already_running(pid));
+            return Ok(pidfile::ALREADY_RUNNING_EXIT);
+        }
+        Err(err) => {
+            logger.info(&format!("cannot write the pid file: {err}"));
+            return Ok(EXIT_FATAL);
+        }
+    };
+    let status = supervisor::run(cli, roles, &logger);
     pid_file.remove();
     logger.info(&format!("Stopping {}", version_line()));
     status

@@ -194,10 +194,7 @@ fn start(slot: &mut Slot, logger: &Logger) -> anyhow::Result<()> {
     let exe = std::env::current_exe().context("cannot find this program to start a child")?;
     let parent = std::process::id();
     // The child gets the parent's command line (without the internal flags) and its role.
-    let args: Vec<std::ffi::OsString> = std::env::args_os()
-        .skip(1)
-        .filter(|a| a != "--detached")
-        .collect();
+    let args = parent_arguments();
     let child = Command::new(exe)
         .args(args)
         .args([
@@ -226,6 +223,24 @@ fn start(slot: &mut Slot, logger: &Logger) -> anyhow::Result<()> {
     slot.child = Some(child);
     slot.started = Instant::now();
     Ok(())
+}
+
+/// The parent's command line without the program name and the internal options that only
+/// concern the parent (`--detached`, `--supervise LIST`).
+fn parent_arguments() -> Vec<std::ffi::OsString> {
+    let mut args = Vec::new();
+    let mut skip_value = false;
+    for arg in std::env::args_os().skip(1) {
+        if std::mem::take(&mut skip_value) {
+            continue;
+        }
+        if arg == "--supervise" {
+            skip_value = true;
+        } else if arg != "--detached" && !arg.to_string_lossy().starts_with("--supervise=") {
+            args.push(arg);
+        }
+    }
+    args
 }
 
 /// Collects the children that exited; restarts them, or returns the exit status the daemon
