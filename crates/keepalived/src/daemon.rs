@@ -138,7 +138,10 @@ fn run_parent(cli: &Cli) -> anyhow::Result<i32> {
 fn reexec_supervisor(roles: &[ChildRole]) -> nix::Result<std::convert::Infallible> {
     use std::ffi::CString;
     use std::os::unix::ffi::OsStrExt;
-    let exe = CString::new("/proc/self/exe").map_err(|_| nix::errno::Errno::EINVAL)?;
+    // The resolved path, not /proc/self/exe: the process name (`ps`, `pidof keepalived`, the
+    // pid-file check) comes from the last part of the path executed.
+    let path = std::env::current_exe().map_err(|_| nix::errno::Errno::ENOENT)?;
+    let exe = CString::new(path.as_os_str().as_bytes()).map_err(|_| nix::errno::Errno::EINVAL)?;
     let mut args: Vec<CString> = std::env::args_os()
         .filter(|a| a != "--detached")
         .filter_map(|a| CString::new(a.as_bytes()).ok())

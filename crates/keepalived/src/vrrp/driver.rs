@@ -98,13 +98,19 @@ struct Running {
     link: usize,
     /// Its notify commands, run one after the other in the order of the transitions by a task
     /// of its own, so the protocol never waits for them.
-    notify_queue: mpsc::UnboundedSender<Vec<String>>,
-    notify_task: JoinHandle<()>,
+    /// Only when it has notify scripts.
+    notifier: Option<Notifier>,
     /// When it last changed state.
     last_transition: Option<SystemTime>,
     /// Started: it waits for the first result of every weight-0 script it tracks, as
     /// keepalived 2.2.7 does.
     started: bool,
+}
+
+/// The queue of one instance's notify commands and the task that runs them.
+struct Notifier {
+    queue: mpsc::UnboundedSender<Vec<String>>,
+    task: JoinHandle<()>,
 }
 
 /// One tracked vrrp_script and the task that runs it.
@@ -260,7 +266,13 @@ pub async fn run(
                     }
                 }
             }
-            Some(packet) = rx.recv() => driver.receive(packet).await,
+            Some(packet) = rx.recv() => {
+                driver.receive(packet).await;
+                // Whatever else has arrived is handled before the timer is looked at again.
+                while let Ok(packet) = rx.try_recv() {
+                    driver.receive(packet).await;
+                }
+            }
             Some(event) = link_events.recv() => driver.link_changed(event).await,
             Some((id, outcome)) = script_rx.recv() => driver.script_ran(id, outcome).await,
             Some((generation, file, value)) = file_rx.recv() => {
@@ -287,7 +299,7 @@ pub async fn run(
     // notify_stop and anything still queued run before we exit, within the 5 s a stop may take.
     let pending: Vec<JoinHandle<()>> = std::mem::take(&mut driver.running)
         .into_iter()
-        .map(|r| r.notify_task)
+        .filter_map(|r| r.notifier.map(|n| n.task))
         .collect();
     let _ = tokio::time::timeout(std::time::Duration::from_secs(4), async {
         for task in pending {
@@ -412,18 +424,30 @@ impl Driver {
                     self.running.push(running);
                 }
                 None => {
-                    let (notify_queue, notify_task) = spawn_notifier(
-                        plan.config.name.clone(),
-                        plan.notify_user,
-                        self.logger.clone(),
-                    );
+                    let notify = &plan.notify;
+                    let has_notify = [
+                        &notify.master,
+                        &notify.backup,
+                        &notify.fault,
+                        &notify.stop,
+                        &notify.generic,
+                    ]
+                    .iter()
+                    .any(|c| c.is_some());
+                    let notifier = has_notify.then(|| {
+                        let (queue, task) = spawn_notifier(
+                            plan.config.name.clone(),
+                            plan.notify_user,
+                            self.logger.clone(),
+                        );
+                        Notifier { queue, task }
+                    });
                     fresh.push(self.running.len());
                     self.running.push(Running {
                         instance: Instance::new(plan.config.clone()),
                         plan,
                         link,
-                        notify_queue,
-                        notify_task,
+                        notifier,
                         last_transition: None,
                         started: false,
                     });
@@ -934,7 +958,9 @@ impl Driver {
             State::Fault => (&plan.notify.fault, "FAULT"),
             State::Initialize => (&plan.notify.stop, "STOP"),
         };
-        let queue = &self.running[i].notify_queue;
+        let Some(Notifier { queue, .. }) = &self.running[i].notifier else {
+            return;
+        };
         if let Some(command) = own {
             let _ = queue.send(command.argv.clone());
         }
