@@ -171,6 +171,12 @@ struct Driver {
     file_events: mpsc::Sender<(u64, usize, FileValue)>,
     /// Bumped whenever the set of files changes, so stale events are ignored.
     file_generation: u64,
+    /// The earliest deadline of all instances and whose it is, as last computed.
+    earliest: Option<(Instant, usize)>,
+    /// Instances that handled an event since `earliest` was computed.
+    touched: Vec<usize>,
+    /// The instance list changed: `earliest` must be computed from scratch.
+    instances_changed: bool,
 }
 
 /// Runs `plans` until [`Control::Stop`] arrives on `controls`, then stops every instance
@@ -206,6 +212,9 @@ pub async fn run(
         file_watch: None,
         file_events,
         file_generation: 0,
+        earliest: None,
+        touched: Vec::new(),
+        instances_changed: true,
     };
     let mut link_events = link::watch().context("cannot watch link state")?;
     driver.install(planned).await?;
@@ -216,11 +225,7 @@ pub async fn run(
     // per advert received).
     let mut armed: Option<Instant> = None;
     loop {
-        let deadline = driver
-            .running
-            .iter()
-            .filter_map(|r| r.instance.poll_timeout())
-            .min();
+        let deadline = driver.earliest_deadline();
         if let Some(at) = deadline
             && armed != Some(at)
         {
@@ -352,10 +357,40 @@ fn same_instance(
 }
 
 impl Driver {
+    /// The earliest deadline over all instances. A received advert moves the deadline of one
+    /// instance, usually not the earliest one, so only the instances touched since the last
+    /// call are looked at, unless the earliest one itself was touched (then all are).
+    fn earliest_deadline(&mut self) -> Option<Instant> {
+        let touched = std::mem::take(&mut self.touched);
+        let holder_touched = self
+            .earliest
+            .is_some_and(|(_, holder)| touched.contains(&holder));
+        if self.instances_changed || holder_touched || self.earliest.is_none() {
+            self.instances_changed = false;
+            self.earliest = self
+                .running
+                .iter()
+                .enumerate()
+                .filter_map(|(i, r)| r.instance.poll_timeout().map(|at| (at, i)))
+                .min();
+        } else {
+            for i in touched {
+                if let Some(at) = self.running.get(i).and_then(|r| r.instance.poll_timeout())
+                    && self.earliest.is_none_or(|(min, _)| at < min)
+                {
+                    self.earliest = Some((at, i));
+                }
+            }
+        }
+        self.touched.clear();
+        self.earliest.map(|(at, _)| at)
+    }
+
     /// Runs `plans` and `scripts`: at start-up every one is new; on reload an instance whose
     /// settings did not change keeps its state, timers and addresses, a changed one restarts,
     /// a removed one stops, and scripts whose command and timing did not change keep running.
     async fn install(&mut self, planned: Planned) -> anyhow::Result<()> {
+        self.instances_changed = true;
         let Planned {
             instances: plans,
             scripts,
@@ -1018,6 +1053,7 @@ impl Driver {
 
     /// Carries out everything instance `i` asked for.
     async fn execute(&mut self, i: usize) {
+        self.touched.push(i);
         while let Some(action) = self.running[i].instance.poll_action() {
             match action {
                 Action::Send(bytes) => self.send(i, &bytes).await,
