@@ -92,16 +92,9 @@ fn run_parent(cli: &Cli) -> anyhow::Result<i32> {
     }
     let logger = Logger::new("Keepalived", LogSettings::from_cli(cli));
     logger.info(&format!("Starting {} (keepalived-rs)", version_line()));
-    let pid_file = match PidFile::create(&cli.parent_pid_file()) {
+    let pid_file = match parent_pid_file(cli, &logger) {
         Ok(file) => file,
-        Err(PidFileError::AlreadyRunning(pid)) => {
-            logger.info(&already_running(pid));
-            return Ok(pidfile::ALREADY_RUNNING_EXIT);
-        }
-        Err(err) => {
-            logger.info(&format!("cannot write the pid file: {err}"));
-            return Ok(EXIT_FATAL);
-        }
+        Err(status) => return Ok(status),
     };
     let loaded = load_config(&cli.use_file, cli.config_id.as_deref(), cli.all_config);
     if unusable(&loaded) {
@@ -154,19 +147,28 @@ fn reexec_supervisor(roles: &[ChildRole]) -> nix::Result<std::convert::Infallibl
     nix::unistd::execv(&exe, &args)
 }
 
-/// The parent's supervising image (after [`reexec_supervisor`]): the pid file is already ours.
-fn supervise(cli: &Cli, roles: &[ChildRole]) -> anyhow::Result<i32> {
-    let logger = Logger::new("Keepalived", LogSettings::from_cli(cli));
-    let pid_file = match PidFile::create(&cli.parent_pid_file()) {
-        Ok(file) => file,
+/// Writes the parent's pid file (ours already, after [`reexec_supervisor`]); `Err` is the
+/// exit status when another keepalived runs or the file cannot be written, logged.
+fn parent_pid_file(cli: &Cli, logger: &Logger) -> Result<PidFile, i32> {
+    match PidFile::create(&cli.parent_pid_file()) {
+        Ok(file) => Ok(file),
         Err(PidFileError::AlreadyRunning(pid)) => {
             logger.info(&already_running(pid));
-            return Ok(pidfile::ALREADY_RUNNING_EXIT);
+            Err(pidfile::ALREADY_RUNNING_EXIT)
         }
         Err(err) => {
             logger.info(&format!("cannot write the pid file: {err}"));
-            return Ok(EXIT_FATAL);
+            Err(EXIT_FATAL)
         }
+    }
+}
+
+/// The parent's supervising image (after [`reexec_supervisor`]): the pid file is already ours.
+fn supervise(cli: &Cli, roles: &[ChildRole]) -> anyhow::Result<i32> {
+    let logger = Logger::new("Keepalived", LogSettings::from_cli(cli));
+    let pid_file = match parent_pid_file(cli, &logger) {
+        Ok(file) => file,
+        Err(status) => return Ok(status),
     };
     let status = supervisor::run(cli, roles, &logger);
     pid_file.remove();
