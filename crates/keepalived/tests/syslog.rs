@@ -42,30 +42,15 @@ const STOP: Duration = Duration::from_secs(10);
 /// The idents keepalived logs under.
 const IDENTS: [&str; 3] = ["Keepalived", "Keepalived_vrrp", "Keepalived_healthcheckers"];
 
-/// Run as `sh -c SCRIPT sh DIR PROGRAM ARGS…` inside a private mount namespace: replaces `/dev`
-/// with a tmpfs whose `log` is the socket `DIR/log`, then execs `PROGRAM ARGS…` (same pid).
-const DEV_SCRIPT: &str = r#"set -e
-dir="$1"; shift
-new="$dir/dev"
-mkdir -p "$new"
-mount -t tmpfs -o mode=0755,size=1m kl-dev "$new"
-for node in null zero full random urandom tty; do
-    if [ -e "/dev/$node" ]; then
-        touch "$new/$node"
-        mount --bind "/dev/$node" "$new/$node"
-    fi
-done
-mkdir "$new/shm" "$new/pts"
-mount -t tmpfs -o mode=1777,size=1m kl-shm "$new/shm"
-ln -s /proc/self/fd "$new/fd"
-ln -s /proc/self/fd/0 "$new/stdin"
-ln -s /proc/self/fd/1 "$new/stdout"
-ln -s /proc/self/fd/2 "$new/stderr"
-touch "$new/log"
-mount --bind "$dir/log" "$new/log"
-mount --move "$new" /dev
-exec "$@"
-"#;
+/// Run as `sh -c SCRIPT sh SOCKET DIR PROGRAM ARGS…` inside a private mount namespace:
+/// replaces `/dev` with a tmpfs whose `log` is the socket (testlab's private /dev), then execs
+/// `PROGRAM ARGS…` (same pid).
+fn dev_script() -> String {
+    format!(
+        "set -e\n{}\nshift 2\nexec \"$@\"\n",
+        keepalived_testlab::initd::DEV_SCRIPT
+    )
+}
 
 /// One syslog line, taken apart.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -248,6 +233,8 @@ fn run(host: &Host, name: &str, extra: &[&str], done: impl Fn(&[String], &str) -
     let console_path = dir.join("console.log");
     let path = |p: PathBuf| p.to_string_lossy().into_owned();
     let (dir_s, conf_s) = (path(dir.clone()), path(conf));
+    let sock_s = path(dir.join("log"));
+    let script = dev_script();
     let (pid_s, vrrp_s, check_s) = (
         path(dir.join("keepalived.pid")),
         path(dir.join("vrrp.pid")),
@@ -259,8 +246,9 @@ fn run(host: &Host, name: &str, extra: &[&str], done: impl Fn(&[String], &str) -
         "private",
         "sh",
         "-c",
-        DEV_SCRIPT,
+        &script,
         "sh",
+        &sock_s,
         &dir_s,
         OURS,
         "-n",

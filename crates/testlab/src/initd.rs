@@ -48,8 +48,10 @@ impl Default for RootOptions {
 }
 
 /// Replaces /dev with a tmpfs holding the usual device nodes (bind mounts of the real ones)
-/// and `log`, a bind mount of the socket `$1`. Run as `sh -ec SCRIPT sh SOCKET SCRATCH`.
-const DEV_SCRIPT: &str = r#"sock="$1"; new="$2/dev"
+/// and `log`, a bind mount of the socket `$1`. Run as `sh -ec SCRIPT sh SOCKET SCRATCH` in a
+/// private mount namespace (the syslog test appends `shift 2; exec "$@"` to run a program
+/// there).
+pub const DEV_SCRIPT: &str = r#"sock="$1"; new="$2/dev"
 mkdir -p "$new"
 mount -t tmpfs -o mode=0755,size=1m kl-dev "$new"
 for node in null zero full random urandom tty; do
