@@ -4,43 +4,16 @@
 #
 #   crates/config/fuzz/run.sh [SECONDS] [TARGET...]
 #
-# SECONDS defaults to 30 (or $FUZZ_SECONDS); TARGETs default to every target in fuzz_targets/.
-# Only stable Rust is needed: RUSTC_BOOTSTRAP=1 lets it accept the -Z flags cargo fuzz passes
-# (sanitizer, coverage). Crashes are written to fuzz/artifacts/TARGET/; the corpus grows in
-# fuzz/corpus/TARGET/ (both git-ignored). Exits 1 if any target found a crash.
+# Options and behaviour: .ci/fuzz-lib.sh.
 set -euo pipefail
 
 FUZZ_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO_DIR="$(cd "$FUZZ_DIR/../../.." && pwd)"
-SECONDS_PER_TARGET="${1:-${FUZZ_SECONDS:-30}}"
-shift || true
-
-case "$SECONDS_PER_TARGET" in
-    '' | *[!0-9]*) echo "run.sh: SECONDS must be a whole number, got '$SECONDS_PER_TARGET'" >&2; exit 2 ;;
-esac
-
-if ! cargo fuzz --version >/dev/null 2>&1; then
-    echo "run.sh: installing cargo-fuzz" >&2
-    cargo install cargo-fuzz --locked
-fi
-
-if [ "$#" -gt 0 ]; then
-    TARGETS=("$@")
-else
-    TARGETS=()
-    for file in "$FUZZ_DIR"/fuzz_targets/*.rs; do
-        TARGETS+=("$(basename "$file" .rs)")
-    done
-fi
-
-export RUSTC_BOOTSTRAP=1
-cd "$FUZZ_DIR"
-cargo fuzz build --fuzz-dir "$FUZZ_DIR"
+LIBFUZZER_FLAGS=(-dict="$FUZZ_DIR/keepalived.dict" -max_len=65536)
 
 # Seeds: every fixture configuration, under a name that does not change from run to run.
 seed_corpus() {
     local target="$1" corpus="$FUZZ_DIR/corpus/$1" file
-    mkdir -p "$corpus" "$FUZZ_DIR/artifacts/$target"
     for file in "$REPO_DIR"/fixtures/configs/*.conf "$REPO_DIR"/fixtures/configs/inc/*.conf \
         "$REPO_DIR"/fixtures/seed/*.conf; do
         [ -f "$file" ] || continue
@@ -58,19 +31,6 @@ seed_corpus() {
     fi
 }
 
-status=0
-for target in "${TARGETS[@]}"; do
-    seed_corpus "$target"
-    echo "=== fuzzing $target for ${SECONDS_PER_TARGET}s ===" >&2
-    if ! cargo fuzz run --fuzz-dir "$FUZZ_DIR" "$target" "$FUZZ_DIR/corpus/$target" -- \
-        -max_total_time="$SECONDS_PER_TARGET" \
-        -dict="$FUZZ_DIR/keepalived.dict" \
-        -max_len=65536 \
-        -timeout=10 \
-        -rss_limit_mb=2048 \
-        -print_final_stats=1; then
-        echo "=== $target FAILED: see $FUZZ_DIR/artifacts/$target/ ===" >&2
-        status=1
-    fi
-done
-exit "$status"
+# shellcheck source=../../../.ci/fuzz-lib.sh
+source "$REPO_DIR/.ci/fuzz-lib.sh"
+fuzz_main "$@"
