@@ -45,7 +45,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use keepalived_testlab::{
     Advert, ForgedAdvert, Frame, Host, Injector, KEEPALIVED_BIN, Keepalived, LAB_PROGRAMS, Lab,
-    LinkInjector, Subnet, VRRP_GROUP, VrrpInstance, link_hosts, render_config, require_programs,
+    Subnet, VRRP_GROUP, VrrpInstance, link_hosts, link_injector, render_config, require_programs,
     require_root,
 };
 
@@ -648,7 +648,7 @@ fn adverts_on_another_interface_are_ignored() {
     // VI_1's VRID, right password, priority 254, from the attacker's eth1 address, on eth1.
     let vip: Ipv4Addr = "192.0.2.100".parse().expect("VIP");
     let advert = |src: Ipv4Addr| ForgedAdvert::v2(src, 51, 254, &[vip]).pass(PASS);
-    let wrong_side = LinkInjector::open(x, &link.b).expect("injector on eth1");
+    let wrong_side = link_injector(x, &link.b).expect("injector on eth1");
     const SENT: usize = 100;
     for _ in 0..SENT {
         wrong_side

@@ -3,13 +3,12 @@
 //! tests of what arrives on which interface). Both ends live in the hosts' namespaces, so they
 //! go away with the lab.
 
-use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::net::Ipv4Addr;
 use std::time::Duration;
 
-use anyhow::{Context, Result, bail};
-use socket2::{Domain, Protocol, Socket, Type};
+use anyhow::{Result, bail};
 
-use crate::inject::ForgedAdvert;
+use crate::inject::Injector;
 use crate::lab::{HOST_IF, Host, Subnet, poll_until};
 use crate::process::run_ok;
 
@@ -113,58 +112,12 @@ pub fn link_hosts(
     Ok(link)
 }
 
-/// A raw `IP_HDRINCL` socket that sends [`ForgedAdvert`]s out of one end of an extra link.
-/// (The lab's [`crate::Injector`] picks the multicast interface by the host's `eth0` address,
-/// which the kernel refuses on a socket bound to another interface.)
-#[derive(Debug)]
-pub struct LinkInjector {
-    socket: Socket,
-    label: String,
-}
-
-impl LinkInjector {
-    /// Opens the socket in `host`'s namespace, bound to `end`'s interface; multicast leaves
-    /// through it with `end`'s address.
-    pub fn open(host: &Host, end: &LinkEnd) -> Result<LinkInjector> {
-        if host.netns() != end.netns {
-            bail!("{} is not in {}", end.ifname, host.netns());
-        }
-        let name = end.ifname.clone();
-        let address = end.address;
-        let socket = host.in_netns(move || -> Result<Socket> {
-            let socket = Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::from(112)))
-                .context("raw socket")?;
-            socket.set_header_included_v4(true).context("IP_HDRINCL")?;
-            socket
-                .bind_device(Some(name.as_bytes()))
-                .context("SO_BINDTODEVICE")?;
-            socket
-                .set_multicast_if_v4(&address)
-                .context("IP_MULTICAST_IF")?;
-            socket
-                .set_multicast_loop_v4(false)
-                .context("IP_MULTICAST_LOOP")?;
-            Ok(socket)
-        })??;
-        Ok(LinkInjector {
-            socket,
-            label: format!("injector on {} in {}", end.ifname, end.netns),
-        })
+/// An [`Injector`] that sends out of one end of an extra link, with that end's address.
+pub fn link_injector(host: &Host, end: &LinkEnd) -> Result<Injector> {
+    if host.netns() != end.netns {
+        bail!("{} is not in {}", end.ifname, host.netns());
     }
-
-    /// Sends one advert (to its `dst`).
-    pub fn send(&self, advert: &ForgedAdvert) -> Result<()> {
-        let datagram = advert.datagram();
-        let addr = SocketAddr::V4(SocketAddrV4::new(advert.dst, 0));
-        let sent = self
-            .socket
-            .send_to(&datagram, &addr.into())
-            .with_context(|| format!("{}: sendto {}", self.label, advert.dst))?;
-        if sent != datagram.len() {
-            bail!("{}: short send ({sent} of {})", self.label, datagram.len());
-        }
-        Ok(())
-    }
+    Injector::open_with_address(host, &end.ifname, end.address)
 }
 
 #[cfg(test)]

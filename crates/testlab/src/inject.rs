@@ -178,7 +178,12 @@ pub struct Injector {
 impl Injector {
     /// Opens the socket inside `host`'s namespace, bound to `ifname` (multicast goes out there).
     pub fn open(host: &Host, ifname: &str) -> Result<Injector> {
-        let address = host.address();
+        Injector::open_with_address(host, ifname, host.address())
+    }
+
+    /// The same on an interface whose address is `address` (the kernel refuses a multicast
+    /// interface address that is not on the bound interface, e.g. eth0's on an extra link).
+    pub fn open_with_address(host: &Host, ifname: &str, address: Ipv4Addr) -> Result<Injector> {
         let name = ifname.to_string();
         let socket = host.in_netns(move || -> Result<Socket> {
             let socket = Socket::new(

@@ -26,7 +26,7 @@ pub use capture::{
     internet_checksum, parse_pcap, read_pcap, to_hex, write_pcap,
 };
 pub use config::{VrrpInstance, render_config};
-pub use extra_link::{ExtraLink, LinkEnd, LinkInjector, extra_link_mac, link_hosts};
+pub use extra_link::{ExtraLink, LinkEnd, extra_link_mac, link_hosts, link_injector};
 pub use inject::{ForgedAdvert, Injector, VRRP_GROUP};
 pub use keepalived::{KEEPALIVED_BIN, Keepalived, STOP_TIMEOUT};
 pub use lab::{
