@@ -122,8 +122,6 @@ struct RunningScript {
     task: JoinHandle<()>,
     /// Its "cannot run" reason was logged (once).
     reported_cannot_run: bool,
-    /// Its first result was logged.
-    reported_first_result: bool,
 }
 
 /// The daemon-wide settings the driver needs.
@@ -685,7 +683,6 @@ impl Driver {
             id,
             task,
             reported_cannot_run: false,
-            reported_first_result: false,
         }
     }
 
@@ -804,7 +801,7 @@ impl Driver {
                     rise: spec.rise,
                     fall: spec.fall,
                     weight,
-                    status: if !s.reported_first_result {
+                    status: if !s.tracker.has_result() {
                         ScriptStatus::Init
                     } else if s.tracker.is_good() {
                         ScriptStatus::Good
@@ -914,10 +911,10 @@ impl Driver {
             }
             _ => {}
         }
-        let changed = self.scripts[script].tracker.record(&outcome);
         // keepalived reports a script's first result too (it starts in an "init" state), so
         // the log says `succeeded` once at start-up; after that only changes are reported.
-        let first = !std::mem::replace(&mut self.scripts[script].reported_first_result, true);
+        let first = !self.scripts[script].tracker.has_result();
+        let changed = self.scripts[script].tracker.record(&outcome);
         if first || changed.is_some() {
             let good = self.scripts[script].tracker.is_good();
             self.logger
