@@ -8,6 +8,11 @@ use std::sync::Arc;
 /// How serious a problem is; this decides the exit code of `keepalived -t`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Severity {
+    /// A line the daemon logs when it loads the configuration but `keepalived -t` does not
+    /// print, as keepalived 2.2.7 logs it outside its config-error channel (`Cannot find
+    /// script killall in path - disabling`); exit code 0. Its location, if any, only places
+    /// it among the others: keepalived logs these lines without one.
+    Log,
     /// Informational only (for example a "did you mean" that stands alone); exit code 0.
     Note,
     /// keepalived calls these warnings but still fails `-t` with exit code 5.
@@ -28,7 +33,7 @@ impl Severity {
     /// The `keepalived -t` exit code this severity leads to on its own.
     pub fn exit_code(self) -> i32 {
         match self {
-            Severity::Note => 0,
+            Severity::Log | Severity::Note => 0,
             Severity::Warning | Severity::Error => 5,
             Severity::Security | Severity::MissingFile => 6,
             Severity::Syntax => 2,
@@ -83,6 +88,11 @@ pub struct Diagnostic {
 }
 
 impl Diagnostic {
+    /// Whether `keepalived -t` prints it (every severity but [`Severity::Log`]).
+    pub fn shown_by_config_test(&self) -> bool {
+        self.severity != Severity::Log
+    }
+
     /// A diagnostic at `location` (or none) with `severity` and `message`.
     pub fn new(severity: Severity, location: Option<Location>, message: impl Into<String>) -> Self {
         Diagnostic {
@@ -107,7 +117,11 @@ impl Diagnostic {
 
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if let Some(loc) = &self.location {
+        if let Some(loc) = self
+            .location
+            .as_ref()
+            .filter(|_| self.severity != Severity::Log)
+        {
             write!(f, "({}: Line {}) ", loc.file.display(), loc.line)?;
         }
         f.write_str(&self.message)?;

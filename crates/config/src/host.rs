@@ -2,7 +2,7 @@
 //! Behind a trait so tests can describe a host instead of reading the real one.
 
 use std::collections::{BTreeSet, HashSet};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 /// Facts about the host that `keepalived -t` checks a configuration against.
@@ -15,6 +15,11 @@ pub trait Host {
     fn group(&self, name: &str) -> Option<u32>;
     /// The ownership and mode of a file, following symlinks, if it can be stat'ed.
     fn file_status(&self, path: &Path) -> Option<FileStatus>;
+    /// `path` with every symlink resolved, or why it cannot be reached, worded as `strerror`
+    /// words it (`No such file or directory`).
+    fn real_path(&self, path: &Path) -> Result<PathBuf, String>;
+    /// The `:`-separated directories a script named without a slash is looked up in.
+    fn script_search_path(&self) -> String;
     /// The host name up to the first dot: the default config id for `@ID` lines.
     fn short_hostname(&self) -> String;
 }
@@ -30,6 +35,8 @@ pub struct FileStatus {
     pub mode: u32,
     /// Whether it is a regular file.
     pub is_file: bool,
+    /// Whether it is a directory.
+    pub is_dir: bool,
 }
 
 /// The machine we run on. Interface names are read once from /sys/class/net, on first use:
@@ -72,7 +79,22 @@ impl Host for RealHost {
             gid: meta.gid(),
             mode: meta.mode() & 0o7777,
             is_file: meta.is_file(),
+            is_dir: meta.is_dir(),
         })
+    }
+
+    fn real_path(&self, path: &Path) -> Result<PathBuf, String> {
+        std::fs::canonicalize(path).map_err(|err| match err.raw_os_error() {
+            Some(raw) => nix::errno::Errno::from_raw(raw).desc().to_string(),
+            None => err.to_string(),
+        })
+    }
+
+    /// The daemon's own `PATH`, as keepalived 2.2.7 searches it, or
+    /// [`DEFAULT_SEARCH_PATH`](crate::script_lookup::DEFAULT_SEARCH_PATH) without one.
+    fn script_search_path(&self) -> String {
+        std::env::var("PATH")
+            .unwrap_or_else(|_| crate::script_lookup::DEFAULT_SEARCH_PATH.to_string())
     }
 
     fn short_hostname(&self) -> String {
@@ -93,6 +115,8 @@ pub struct FakeHost {
     pub users: Vec<(String, u32, u32)>,
     /// The short host name.
     pub hostname: String,
+    /// The directories searched for bare script names.
+    pub search_path: String,
 }
 
 impl FakeHost {
@@ -105,6 +129,7 @@ impl FakeHost {
                 .collect(),
             users: vec![("root".into(), 0, 0), ("nobody".into(), 65534, 65534)],
             hostname: "testhost".into(),
+            search_path: "/usr/sbin:/usr/bin:/sbin:/bin".into(),
         }
     }
 }
@@ -130,6 +155,14 @@ impl Host for FakeHost {
 
     fn file_status(&self, path: &Path) -> Option<FileStatus> {
         RealHost::default().file_status(path)
+    }
+
+    fn real_path(&self, path: &Path) -> Result<PathBuf, String> {
+        RealHost::default().real_path(path)
+    }
+
+    fn script_search_path(&self) -> String {
+        self.search_path.clone()
     }
 
     fn short_hostname(&self) -> String {

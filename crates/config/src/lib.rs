@@ -14,11 +14,13 @@ pub mod grammar;
 pub mod host;
 pub mod lexer;
 pub mod model;
+pub mod script_lookup;
 pub mod source;
 pub mod tree;
 pub mod values;
 
 mod build;
+mod script_checks;
 mod validate;
 
 use std::path::Path;

@@ -3,15 +3,16 @@
 //! script security). Wording and line numbers follow keepalived 2.2.7's `-t`.
 
 use std::collections::{HashMap, HashSet};
-use std::path::Path;
 
 use crate::diagnostic::{Diagnostic, Diagnostics, Severity};
-use crate::host::{FileStatus, Host};
-use crate::model::{Command, Config, InitialState, ServiceKey, VrrpInstance};
+use crate::host::Host;
+use crate::model::{Config, InitialState, ServiceKey, VrrpInstance};
+use crate::script_checks;
 
 /// Runs every cross-block check, dropping what cannot work as keepalived does.
 pub fn validate(config: &mut Config, host: &dyn Host, diagnostics: &mut Diagnostics) {
     duplicate_instance_names(config, diagnostics);
+    script_checks::missing_default_user(config, host, diagnostics);
     default_script_user(config, host, diagnostics);
     tracked_scripts_exist(config, diagnostics);
     missing_vrid(config, diagnostics);
@@ -24,8 +25,7 @@ pub fn validate(config: &mut Config, host: &dyn Host, diagnostics: &mut Diagnost
     address_owner_weights(config, diagnostics);
     duplicate_vrids(config, diagnostics);
     sync_group_members(config, diagnostics);
-    script_files(config, host, diagnostics);
-    script_security(config, host, diagnostics);
+    script_checks::check(config, host, diagnostics);
     checker_services(config, diagnostics);
     // Instances without a valid VRID were kept only so their references could be checked.
     config.instances.retain(|i| i.virtual_router_id != 0);
@@ -295,93 +295,6 @@ fn sync_group_members(config: &Config, diagnostics: &mut Diagnostics) {
             }
         }
     }
-}
-
-/// A vrrp_script whose program is missing, or is a directory or writable by others, is
-/// disabled (keepalived checks every vrrp_script, tracked or not).
-fn script_files(config: &mut Config, host: &dyn Host, diagnostics: &mut Diagnostics) {
-    for script in &mut config.scripts {
-        let Some(command) = &script.command else {
-            continue;
-        };
-        let program = Path::new(&command.argv[0]);
-        match host.file_status(program) {
-            None => {
-                unlocated(
-                    diagnostics,
-                    Severity::Error,
-                    format!(
-                        "Disabling track script {} since not found/accessible",
-                        script.name
-                    ),
-                );
-                script.disabled = true;
-            }
-            Some(status) if !status.is_file || writable_by_others(host, program, status) => {
-                unlocated(
-                    diagnostics,
-                    Severity::Error,
-                    format!("Disabling track script {} due to insecure", script.name),
-                );
-                script.disabled = true;
-            }
-            Some(_) => {}
-        }
-    }
-}
-
-/// Without `enable_script_security`, running any script that exists is a violation (exit 6):
-/// keepalived runs them as root unless told otherwise.
-fn script_security(config: &Config, host: &dyn Host, diagnostics: &mut Diagnostics) {
-    if config.global.enable_script_security {
-        return;
-    }
-    let exists = |c: &Command| host.file_status(Path::new(&c.argv[0])).is_some();
-    let vrrp_scripts = config
-        .scripts
-        .iter()
-        .filter(|s| !s.disabled)
-        .filter_map(|s| s.command.as_ref())
-        .chain(config.instances.iter().flat_map(|i| i.notify.iter()))
-        .chain(config.sync_groups.iter().flat_map(|g| g.notify.iter()))
-        .any(exists);
-    let check_scripts = config
-        .virtual_servers
-        .iter()
-        .flat_map(|vs| vs.real_servers.iter())
-        .flat_map(|rs| rs.checkers.iter())
-        .filter_map(|c| c.misc_path.as_ref())
-        .any(exists);
-    let kind = match (vrrp_scripts, check_scripts) {
-        (true, _) => "",
-        (false, true) => "check ",
-        (false, false) => return,
-    };
-    unlocated(
-        diagnostics,
-        Severity::Security,
-        format!(
-            "SECURITY VIOLATION - {kind}scripts are being executed but script_security not enabled."
-        ),
-    );
-}
-
-/// Whether a root-run script can be changed by a non-root user: the file itself, or a
-/// directory on its path without the sticky bit.
-fn writable_by_others(host: &dyn Host, program: &Path, status: FileStatus) -> bool {
-    if status.uid != 0 || status.mode & 0o022 != 0 {
-        return true;
-    }
-    program
-        .ancestors()
-        .skip(1)
-        .filter(|d| !d.as_os_str().is_empty())
-        .any(|dir| {
-            host.file_status(dir).is_some_and(|d| {
-                let sticky = d.mode & 0o1000 != 0;
-                d.uid != 0 || (d.mode & 0o022 != 0 && !sticky)
-            })
-        })
 }
 
 /// A virtual server needs real servers, and keepalived warns about defaults it has to pick.

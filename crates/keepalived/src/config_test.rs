@@ -22,7 +22,11 @@ pub fn load_config(path: &Path, config_id: Option<&str>, all_config: bool) -> Lo
 
 /// Writes the diagnostics to `out`, one per line.
 pub fn report(loaded: &Loaded, out: &mut dyn Write) -> std::io::Result<()> {
-    for diagnostic in &loaded.diagnostics {
+    for diagnostic in loaded
+        .diagnostics
+        .iter()
+        .filter(|d| d.shown_by_config_test())
+    {
         writeln!(out, "{diagnostic}")?;
     }
     Ok(())

@@ -47,6 +47,36 @@ impl Keepalived {
         config: &str,
         extra_args: &[&str],
     ) -> Result<Keepalived> {
+        Keepalived::start_in_env(host, binary, config, extra_args, &[])
+    }
+
+    /// Like [`Keepalived::start_with`], with `env` (`NAME=VALUE` words, e.g. `PATH=/bin`) set
+    /// in the daemon's environment through `env(1)`, so that what depends on it (how scripts
+    /// are found) is the same whoever runs the test.
+    pub fn start_in_env(
+        host: &Host,
+        binary: &Path,
+        config: &str,
+        extra_args: &[&str],
+        env: &[&str],
+    ) -> Result<Keepalived> {
+        let mut wrapper = Vec::with_capacity(env.len() + 1);
+        if !env.is_empty() {
+            wrapper.push("env");
+            wrapper.extend_from_slice(env);
+        }
+        Keepalived::start_wrapped(host, &wrapper, binary, config, extra_args)
+    }
+
+    /// Like [`Keepalived::start_with`], run through `wrapper` (a command line that ends by
+    /// running the one it is given, such as `env PATH=…` or `nsenter -t PID -p -m --`).
+    pub fn start_wrapped(
+        host: &Host,
+        wrapper: &[&str],
+        binary: &Path,
+        config: &str,
+        extra_args: &[&str],
+    ) -> Result<Keepalived> {
         let n = COUNTER.fetch_add(1, Ordering::SeqCst);
         let dir = host.dir().join(format!("keepalived-{n}"));
         fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
@@ -64,12 +94,19 @@ impl Keepalived {
             s(&vrrp_pidfile),
             s(&check_pidfile),
         );
-        let mut args: Vec<&str> = vec![
-            "-n", "-l", "-D", "-f", &conf_s, "-p", &pid_s, "-r", &vrrp_s, "-c", &check_s,
-        ];
-        args.extend_from_slice(extra_args);
         let binary_s = s(binary);
-        let proc = host.spawn_logged(&binary_s, &args, &log)?;
+        let (program, mut args) = match wrapper.split_first() {
+            Some((first, rest)) => (*first, rest.to_vec()),
+            None => (binary_s.as_str(), Vec::new()),
+        };
+        if !wrapper.is_empty() {
+            args.push(&binary_s);
+        }
+        args.extend_from_slice(&[
+            "-n", "-l", "-D", "-f", &conf_s, "-p", &pid_s, "-r", &vrrp_s, "-c", &check_s,
+        ]);
+        args.extend_from_slice(extra_args);
+        let proc = host.spawn_logged(program, &args, &log)?;
         Ok(Keepalived {
             proc,
             dir,

@@ -10,9 +10,6 @@ use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 use tokio::process::{Child, Command};
 
-/// The only environment variable a script gets: `PATH` with this value.
-pub const SCRIPT_PATH: &str = "/usr/sbin:/usr/bin:/sbin:/bin";
-
 /// How long a timed-out script's process group has to exit after SIGTERM
 /// before it is sent SIGKILL.
 pub const TERM_GRACE: Duration = Duration::from_secs(1);
@@ -63,7 +60,7 @@ impl Outcome {
 /// Runs `spec.argv` once and reports how it ended.
 ///
 /// The program is started without a shell, with stdin/stdout/stderr on
-/// `/dev/null`, an environment holding only `PATH` ([`SCRIPT_PATH`]), and in
+/// `/dev/null`, the daemon's own environment (as keepalived 2.2.7 passes it), and in
 /// a process group of its own. If it runs longer than `spec.timeout`, the
 /// whole group gets SIGTERM, then SIGKILL after at most [`TERM_GRACE`], and
 /// the child is reaped before this returns.
@@ -73,8 +70,6 @@ pub async fn run_once(spec: &ScriptSpec) -> Outcome {
     };
     let mut cmd = Command::new(program);
     cmd.args(&spec.argv[1..])
-        .env_clear()
-        .env("PATH", SCRIPT_PATH)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())

@@ -19,6 +19,9 @@ pub struct Tracker {
     streak: u32,
     /// No run has finished yet.
     initial: bool,
+    /// The exit status of the last run that exited (0 before any), for keepalived's
+    /// `now returning` line.
+    last_status: i32,
 }
 
 impl Tracker {
@@ -30,6 +33,7 @@ impl Tracker {
             good: !init_fail,
             streak: 0,
             initial: true,
+            last_status: 0,
         }
     }
 
@@ -103,13 +107,53 @@ impl ScriptEvent {
     }
 }
 
+impl Tracker {
+    /// Records one run of script `name` like [`Tracker::record`] and returns, with the state
+    /// change, the lines keepalived 2.2.7 logs for it, in order (observed):
+    /// `Script `chk` now returning 1` whenever the exit status differs from the last one
+    /// (0 before any run; a time-out does not count as a status), `VRRP_Script(chk) timed_out`
+    /// for every time-out, then on the first result or a change `VRRP_Script(chk) succeeded`
+    /// or `VRRP_Script(chk) failed (exited with status 1)`.
+    pub fn record_logged(&mut self, name: &str, outcome: &Outcome) -> (Option<bool>, Vec<String>) {
+        let mut lines = Vec::new();
+        let status = match outcome {
+            Outcome::Success => Some(0),
+            Outcome::Failure(code) => Some(*code),
+            Outcome::TimedOut => {
+                lines.push(format!("VRRP_Script({name}) timed_out"));
+                None
+            }
+            Outcome::CannotRun(_) => None,
+        };
+        if let Some(status) = status
+            && status != self.last_status
+        {
+            lines.push(format!("Script `{name}` now returning {status}"));
+            self.last_status = status;
+        }
+        let first = !self.has_result();
+        let changed = self.record(outcome);
+        if first || changed.is_some() {
+            match (self.is_good(), outcome) {
+                (true, _) => lines.push(log_line(name, ScriptEvent::Succeeded)),
+                (false, Outcome::Failure(code)) => lines.push(format!(
+                    "VRRP_Script({name}) failed (exited with status {code})"
+                )),
+                (false, Outcome::TimedOut) => {}
+                (false, _) => lines.push(log_line(name, ScriptEvent::Failed)),
+            }
+        }
+        (changed, lines)
+    }
+}
+
 /// The log line keepalived writes for `event` on script `name`, e.g.
 /// `VRRP_Script(chk) succeeded`.
 pub fn log_line(name: &str, event: ScriptEvent) -> String {
     let what = match event {
         ScriptEvent::Succeeded => "succeeded",
         ScriptEvent::Failed => "failed",
-        ScriptEvent::TimedOut => "timed out",
+        ScriptEvent::TimedOut => "timed_out",
     };
     format!("VRRP_Script({name}) {what}")
 }
@@ -192,6 +236,42 @@ mod tests {
     }
 
     #[test]
+    fn logged_as_keepalived_2_2_7_logs_a_sequence_of_runs() {
+        // The sequence and the lines 2.2.7 logged for it (exit 1, 2, 2, 0, 3, time-out, 0).
+        let mut t = Tracker::new(1, 1, false);
+        let runs = [
+            Outcome::Failure(1),
+            Outcome::Failure(2),
+            Outcome::Failure(2),
+            Outcome::Success,
+            Outcome::Failure(3),
+            Outcome::Success,
+            Outcome::TimedOut,
+            Outcome::Success,
+        ];
+        let lines: Vec<String> = runs
+            .iter()
+            .flat_map(|o| t.record_logged("chk", o).1)
+            .collect();
+        assert_eq!(
+            lines,
+            [
+                "Script `chk` now returning 1",
+                "VRRP_Script(chk) failed (exited with status 1)",
+                "Script `chk` now returning 2",
+                "Script `chk` now returning 0",
+                "VRRP_Script(chk) succeeded",
+                "Script `chk` now returning 3",
+                "VRRP_Script(chk) failed (exited with status 3)",
+                "Script `chk` now returning 0",
+                "VRRP_Script(chk) succeeded",
+                "VRRP_Script(chk) timed_out",
+                "VRRP_Script(chk) succeeded",
+            ]
+        );
+    }
+
+    #[test]
     fn rise_and_fall_of_one() {
         let mut t = Tracker::new(1, 1, false);
         assert_eq!(
@@ -214,7 +294,7 @@ mod tests {
         );
         assert_eq!(
             log_line("chk", ScriptEvent::TimedOut),
-            "VRRP_Script(chk) timed out"
+            "VRRP_Script(chk) timed_out"
         );
         assert_eq!(ScriptEvent::from_state(true), ScriptEvent::Succeeded);
         assert_eq!(ScriptEvent::from_state(false), ScriptEvent::Failed);

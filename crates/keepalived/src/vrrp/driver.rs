@@ -16,7 +16,7 @@ use keepalived_net::interface;
 use keepalived_net::link::{self, LinkEvent};
 use keepalived_net::timer::PreciseTimer;
 use keepalived_net::vrrp_socket::VrrpSocket;
-use keepalived_track::{Outcome, ScriptEvent, ScriptSpec, Tracked, Tracker, log_line, run_once};
+use keepalived_track::{Outcome, ScriptSpec, Tracked, Tracker, run_once};
 use keepalived_vrrp::instance::{Action, DropReason, Instance, Received, State};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -903,22 +903,17 @@ impl Driver {
             return;
         };
         let name = self.scripts[script].plan.spec.name.clone();
-        match &outcome {
-            Outcome::TimedOut => self.logger.info(&log_line(&name, ScriptEvent::TimedOut)),
-            Outcome::CannotRun(reason) if !self.scripts[script].reported_cannot_run => {
-                self.scripts[script].reported_cannot_run = true;
-                self.logger.info(&format!("VRRP_Script({name}) {reason}"));
-            }
-            _ => {}
+        if let Outcome::CannotRun(reason) = &outcome
+            && !self.scripts[script].reported_cannot_run
+        {
+            self.scripts[script].reported_cannot_run = true;
+            self.logger.info(&format!("VRRP_Script({name}) {reason}"));
         }
         // keepalived reports a script's first result too (it starts in an "init" state), so
         // the log says `succeeded` once at start-up; after that only changes are reported.
-        let first = !self.scripts[script].tracker.has_result();
-        let changed = self.scripts[script].tracker.record(&outcome);
-        if first || changed.is_some() {
-            let good = self.scripts[script].tracker.is_good();
-            self.logger
-                .info(&log_line(&name, ScriptEvent::from_state(good)));
+        let (changed, lines) = self.scripts[script].tracker.record_logged(&name, &outcome);
+        for line in lines {
+            self.logger.info(&line);
         }
         let now = Instant::now();
         for i in 0..self.running.len() {

@@ -3,7 +3,6 @@
 
 pub mod driver;
 pub mod dumps;
-pub mod script_security;
 pub mod setup;
 
 use anyhow::Context;
@@ -27,10 +26,9 @@ fn lookup_user(name: &str) -> Option<(u32, u32)> {
         .map(|u| (u.uid.as_raw(), u.gid.as_raw()))
 }
 
-/// Applies script security to `config`, then plans it against this host, logging each
-/// script refused and each instance that cannot run.
-fn plan(mut config: Config, logger: &Logger) -> Planned {
-    script_security::enforce(&mut config, logger, &lookup_user);
+/// Plans `config` (whose scripts the configuration's validation has already found, checked
+/// and resolved) against this host, logging each instance that cannot run.
+fn plan(config: Config, logger: &Logger) -> Planned {
     let lookup = |name: &str| {
         keepalived_net::interface::lookup(name)
             .ok()

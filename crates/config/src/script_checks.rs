@@ -1,0 +1,260 @@
+//! The validation pass over every script of a configuration (`vrrp_script`, the `notify*`
+//! scripts of instances and sync groups, `MISC_CHECK`'s `misc_path`), in keepalived 2.2.7's
+//! order: each program is found and checked with [`script_lookup::inspect`], what cannot run
+//! is disabled, and what can run is given the path that was found, so every later run uses
+//! exactly the file that was checked.
+//!
+//! keepalived 2.2.7 reports these in two channels, and so do we: the lines `keepalived -t`
+//! prints (`Disabling track script chk since not found/accessible`, `SECURITY VIOLATION …`),
+//! and lines only the running daemon logs ([`Severity::Log`]: `Cannot find script killall in
+//! path - disabling`, the path-search warning, `Unsafe permissions found …`).
+
+use std::path::Path;
+
+use crate::diagnostic::{Diagnostic, Diagnostics, Severity};
+use crate::host::Host;
+use crate::model::{Command, Config, GlobalDefs, NotifyScripts, RunAs};
+use crate::script_lookup::{INSECURE_SCRIPTS_SUFFIX, SECURITY_VIOLATION, ScriptProblem, inspect};
+
+/// The user scripts run as when nothing else is said and `keepalived_script` is missing.
+const ROOT: (u32, u32) = (0, 0);
+
+/// What the pass has seen so far: whether a script will run (keepalived then wants script
+/// security) and whether a root script is unsafe.
+#[derive(Debug, Default)]
+struct Tally {
+    vrrp_scripts_run: bool,
+    check_scripts_run: bool,
+    insecure: bool,
+}
+
+/// Checks, disables or resolves every script of `config`.
+pub(crate) fn check(config: &mut Config, host: &dyn Host, diagnostics: &mut Diagnostics) {
+    let enforcing = config.global.enable_script_security;
+    let default_user = default_user(&config.global, host).unwrap_or(ROOT);
+    let mut tally = Tally::default();
+    for script in config.scripts.iter_mut().filter(|s| !s.disabled) {
+        let Some(command) = script.command.as_mut() else {
+            continue;
+        };
+        let run_as = script
+            .user
+            .as_ref()
+            .and_then(|r| resolve_user(r, host))
+            .unwrap_or(default_user);
+        let verdict = check_command(command, run_as, enforcing, host, diagnostics);
+        tally.vrrp_scripts_run |= verdict.runs_or_refused;
+        tally.insecure |= verdict.insecure;
+        if let Some(line) = verdict.refused_line(&script.name) {
+            unlocated(diagnostics, Severity::Error, line);
+        }
+        script.disabled |= !verdict.usable;
+    }
+    let notifies = config
+        .instances
+        .iter_mut()
+        .map(|i| &mut i.notify)
+        .chain(config.sync_groups.iter_mut().map(|g| &mut g.notify));
+    for notify in notifies {
+        for slot in notify_slots(notify) {
+            let Some(command) = slot.as_mut() else {
+                continue;
+            };
+            let verdict = check_command(command, default_user, enforcing, host, diagnostics);
+            tally.vrrp_scripts_run |= verdict.runs_or_refused;
+            tally.insecure |= verdict.insecure;
+            if !verdict.usable {
+                *slot = None;
+            }
+        }
+    }
+    let misc_paths = config
+        .virtual_servers
+        .iter_mut()
+        .flat_map(|vs| vs.real_servers.iter_mut())
+        .flat_map(|rs| rs.checkers.iter_mut())
+        .filter_map(|c| c.misc_path.as_mut());
+    for command in misc_paths {
+        let verdict = check_command(command, default_user, enforcing, host, diagnostics);
+        tally.check_scripts_run |= verdict.runs_or_refused;
+        tally.insecure |= verdict.insecure;
+    }
+    if !enforcing {
+        security_violation(&tally, diagnostics);
+    }
+}
+
+/// The notify slots in the order keepalived 2.2.7 checks them.
+fn notify_slots(notify: &mut NotifyScripts) -> [&mut Option<Command>; 5] {
+    [
+        &mut notify.backup,
+        &mut notify.master,
+        &mut notify.fault,
+        &mut notify.stop,
+        &mut notify.generic,
+    ]
+}
+
+/// Without `enable_script_security`, any script that would run is a violation (exit 6), worded
+/// for check scripts when only those run.
+fn security_violation(tally: &Tally, diagnostics: &mut Diagnostics) {
+    let kind = match (tally.vrrp_scripts_run, tally.check_scripts_run) {
+        (true, _) => "",
+        (false, true) => "check ",
+        (false, false) => return,
+    };
+    let mut line = SECURITY_VIOLATION.replacen("scripts", &format!("{kind}scripts"), 1);
+    if tally.insecure {
+        line.push_str(INSECURE_SCRIPTS_SUFFIX);
+    }
+    unlocated(diagnostics, Severity::Security, line);
+}
+
+/// What became of one command.
+struct Verdict {
+    /// It may run.
+    usable: bool,
+    /// It was found (it runs, or was refused for what it is rather than for being absent).
+    runs_or_refused: bool,
+    /// It runs as root from an unsafe place and script security is off.
+    insecure: bool,
+    /// Why a `vrrp_script` running it is disabled, as `-t` words it, when it says so.
+    disabled_because: Option<&'static str>,
+}
+
+impl Verdict {
+    /// keepalived's `-t` line for the `vrrp_script` `name` this verdict disables.
+    fn refused_line(&self, name: &str) -> Option<String> {
+        self.disabled_because
+            .map(|why| format!("Disabling track script {name} {why}"))
+    }
+}
+
+/// Finds and checks `command` for `run_as`, logs what the daemon logs, and resolves its
+/// program to the path found.
+fn check_command(
+    command: &mut Command,
+    run_as: (u32, u32),
+    enforcing: bool,
+    host: &dyn Host,
+    diagnostics: &mut Diagnostics,
+) -> Verdict {
+    let Some(program) = command.argv.first() else {
+        return Verdict {
+            usable: false,
+            runs_or_refused: false,
+            insecure: false,
+            disabled_because: None,
+        };
+    };
+    match inspect(Path::new(program), run_as, host) {
+        Err(problem) => {
+            for line in problem.log_lines() {
+                log(diagnostics, line);
+            }
+            let disabled_because = if problem.is_missing() {
+                Some("since not found/accessible")
+            } else if matches!(problem, ScriptProblem::WrongType { .. }) {
+                Some("due to insecure")
+            } else {
+                None
+            };
+            Verdict {
+                usable: false,
+                runs_or_refused: !problem.is_missing(),
+                insecure: false,
+                disabled_because,
+            }
+        }
+        Ok(found) => {
+            if let Some(line) = found.path_search_log_line() {
+                log(diagnostics, line);
+            }
+            let unsafe_line = found.unsafe_log_line(enforcing);
+            let refused = unsafe_line.is_some() && enforcing;
+            if let Some(line) = unsafe_line {
+                log(diagnostics, line);
+            }
+            command.argv[0] = found.found.to_string_lossy().into_owned();
+            Verdict {
+                usable: !refused,
+                runs_or_refused: true,
+                insecure: found.insecure.is_some() && !enforcing,
+                disabled_because: refused.then_some("due to insecure"),
+            }
+        }
+    }
+}
+
+/// The `(uid, gid)` scripts run as when they name no user: `script_user`, else the
+/// `keepalived_script` user; `None` when neither exists.
+fn default_user(global: &GlobalDefs, host: &dyn Host) -> Option<(u32, u32)> {
+    match &global.script_user {
+        Some(run_as) => resolve_user(run_as, host),
+        None => host.user("keepalived_script"),
+    }
+}
+
+/// keepalived 2.2.7 logs once, as the first script that needs it is read, that the default
+/// script user is missing (with or without script security); `-t` does not print it.
+pub(crate) fn missing_default_user(
+    config: &Config,
+    host: &dyn Host,
+    diagnostics: &mut Diagnostics,
+) {
+    if config.global.script_user.is_some() || host.user("keepalived_script").is_some() {
+        return;
+    }
+    let first_needing = config
+        .scripts
+        .iter()
+        .filter(|s| s.command.is_some() && s.user.is_none())
+        .map(|s| s.close.as_ref().unwrap_or(&s.location))
+        .min_by_key(|l| l.order);
+    if first_needing.is_some() || uses_default_user(config) {
+        diagnostics.push(Diagnostic::new(
+            Severity::Log,
+            first_needing.cloned(),
+            "Script user 'keepalived_script' does not exist",
+        ));
+    }
+}
+
+/// Whether some script takes the default user: a `vrrp_script` without `user`, or any
+/// notify script.
+fn uses_default_user(config: &Config) -> bool {
+    config
+        .scripts
+        .iter()
+        .any(|s| s.command.is_some() && s.user.is_none())
+        || config
+            .instances
+            .iter()
+            .map(|i| &i.notify)
+            .chain(config.sync_groups.iter().map(|g| &g.notify))
+            .any(|n| {
+                [&n.master, &n.backup, &n.fault, &n.stop, &n.generic]
+                    .iter()
+                    .any(|slot| slot.is_some())
+            })
+}
+
+/// A `USER [GROUP]` as ids: the user's primary group unless a group is named.
+fn resolve_user(run_as: &RunAs, host: &dyn Host) -> Option<(u32, u32)> {
+    let (uid, primary) = host.user(&run_as.user)?;
+    let gid = match &run_as.group {
+        Some(group) => host.group(group)?,
+        None => primary,
+    };
+    Some((uid, gid))
+}
+
+/// Records a line only the running daemon logs.
+fn log(diagnostics: &mut Diagnostics, line: impl Into<String>) {
+    diagnostics.push(Diagnostic::new(Severity::Log, None, line));
+}
+
+/// Records a problem keepalived gives without a line number.
+fn unlocated(diagnostics: &mut Diagnostics, severity: Severity, message: String) {
+    diagnostics.push(Diagnostic::new(severity, None, message));
+}
