@@ -5,7 +5,7 @@
 //! ([`crate::values::split_command`]).
 
 use nom::branch::alt;
-use nom::bytes::complete::{take_till, take_till1};
+use nom::bytes::complete::take_till1;
 use nom::character::complete::{char, multispace0};
 use nom::combinator::{map, opt, value};
 use nom::sequence::{delimited, preceded};
@@ -29,10 +29,42 @@ pub enum Token<'a> {
 
 fn quoted(input: &str) -> IResult<&str, Token<'_>> {
     map(
-        delimited(char('"'), take_till(|c| c == '"'), opt(char('"'))),
+        delimited(char('"'), quoted_body, opt(char('"'))),
         |text: &str| Token::Word { text, quoted: true },
     )
     .parse(input)
+}
+
+/// The inside of a `"…"` string, as written: a backslash keeps the next character (a `"`
+/// among them) inside the string, as keepalived 2.2.7's reader does.
+fn quoted_body(input: &str) -> IResult<&str, &str> {
+    let mut escaped = false;
+    let end = input
+        .char_indices()
+        .find(|&(_, c)| {
+            let ends = c == '"' && !escaped;
+            escaped = c == '\\' && !escaped;
+            ends
+        })
+        .map_or(input.len(), |(at, _)| at);
+    Ok((&input[end..], &input[..end]))
+}
+
+/// The text of a `"…"` string with `\"` and `\\` replaced by the character they keep (other
+/// backslashes stay for whoever reads the value, such as a script string's splitter).
+pub fn unescape_quoted(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        match (c, chars.clone().next()) {
+            ('\\', Some(next @ ('"' | '\\'))) => {
+                out.push(next);
+                chars.next();
+            }
+            _ => out.push(c),
+        }
+    }
+    out
 }
 
 fn bare_word(input: &str) -> IResult<&str, Token<'_>> {
@@ -59,9 +91,22 @@ fn token(input: &str) -> IResult<&str, Token<'_>> {
     .parse(input)
 }
 
-/// Whether a line has a `"` that is never closed.
+/// Whether a line has a `"` that is never closed (a `\"` inside a string does not close it).
 pub fn has_unterminated_quote(line: &str) -> bool {
-    line.bytes().filter(|b| *b == b'"').count() % 2 == 1
+    let mut open = false;
+    let mut escaped = false;
+    for c in line.chars() {
+        match c {
+            '"' if !escaped => open = !open,
+            '\\' if open && !escaped => {
+                escaped = true;
+                continue;
+            }
+            _ => {}
+        }
+        escaped = false;
+    }
+    open
 }
 
 /// The tokens of a line that has already had its comment removed, one at a time.
@@ -129,6 +174,22 @@ mod tests {
                 }
             ]
         );
+    }
+
+    #[test]
+    fn an_escaped_quote_stays_in_the_string() {
+        let toks = tokenize(r#"script "/x.sh \"a b\" c\\" next"#);
+        assert_eq!(
+            toks[1],
+            Token::Word {
+                text: r#"/x.sh \"a b\" c\\"#,
+                quoted: true
+            }
+        );
+        assert_eq!(toks.len(), 3);
+        assert!(!has_unterminated_quote(r#"script "/x.sh \"a\"""#));
+        assert!(has_unterminated_quote(r#"script "/x.sh \""#));
+        assert_eq!(unescape_quoted(r#"a\"b\\c\d"#), r#"a"b\c\d"#);
     }
 
     #[test]

@@ -154,10 +154,13 @@ impl Default for GlobalDefs {
 pub struct Command {
     /// The string as written in the config.
     pub text: String,
-    /// The string split into argv (quotes honoured, no shell).
+    /// The string split into argv (quotes honoured, no shell). Once the configuration is
+    /// validated, `argv[0]` is the path the program was found at.
     pub argv: Vec<String>,
     /// Where it was written.
     pub location: Location,
+    /// The user a notify script runs as (`notify_* SCRIPT USER [GROUP]`).
+    pub run_as: Option<RunAs>,
 }
 
 /// `vrrp_script NAME { … }`.

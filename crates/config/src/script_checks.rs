@@ -60,7 +60,28 @@ pub(crate) fn check(config: &mut Config, host: &dyn Host, diagnostics: &mut Diag
             let Some(command) = slot.as_mut() else {
                 continue;
             };
-            let verdict = check_command(command, default_user, enforcing, host, diagnostics);
+            let run_as = match &command.run_as {
+                None => default_user,
+                Some(named) => match resolve_user(named, host) {
+                    Some(ids) => ids,
+                    None => {
+                        log(
+                            diagnostics,
+                            format!("Script user '{}' does not exist", named.user),
+                        );
+                        log(
+                            diagnostics,
+                            format!(
+                                "Invalid user/group for notify script {} - ignoring",
+                                command.argv.first().map_or("", String::as_str)
+                            ),
+                        );
+                        *slot = None;
+                        continue;
+                    }
+                },
+            };
+            let verdict = check_command(command, run_as, enforcing, host, diagnostics);
             tally.vrrp_scripts_run |= verdict.runs_or_refused;
             tally.insecure |= verdict.insecure;
             if !verdict.usable {

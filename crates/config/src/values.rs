@@ -3,6 +3,8 @@
 
 use std::net::IpAddr;
 
+use crate::tree::Word;
+
 /// keepalived's booleans: on/off, true/false, yes/no.
 pub fn parse_bool(text: &str) -> Option<bool> {
     match text {
@@ -64,25 +66,59 @@ pub fn parse_prefix(text: &str) -> Option<(IpAddr, u8)> {
     Some((addr, len))
 }
 
-/// Splits a script string into argv the way keepalived does for `script` and `notify*`:
-/// blanks separate words, `'…'` and `"…"` group them, a backslash escapes the next character.
+/// The script string of `script` / `notify*` / `misc_path` arguments and how many words it
+/// took, as keepalived 2.2.7 reads it: a `"…"` string (with `\"` and `\\` unescaped), or a
+/// `'…'` span of words (quotes removed), or else one bare word.
+pub fn script_token(args: &[Word]) -> (String, usize) {
+    let Some(first) = args.first() else {
+        return (String::new(), 0);
+    };
+    if first.quoted {
+        return (crate::lexer::unescape_quoted(&first.text), 1);
+    }
+    if first.text.starts_with('\'') {
+        let closing = args
+            .iter()
+            .enumerate()
+            .position(|(i, w)| w.text.ends_with('\'') && (i > 0 || w.text.len() > 1))
+            .unwrap_or(args.len() - 1);
+        let joined = args[..=closing]
+            .iter()
+            .map(|w| w.text.as_str())
+            .collect::<Vec<_>>()
+            .join(" ");
+        let inner = joined
+            .strip_prefix('\'')
+            .map(|t| t.strip_suffix('\'').unwrap_or(t))
+            .unwrap_or(&joined);
+        return (inner.to_string(), closing + 1);
+    }
+    (first.text.clone(), 1)
+}
+
+/// Splits a script string into argv the way keepalived 2.2.7 does for `script` and `notify*`:
+/// a backslash escape becomes its character first (`\b`, `\n`, `\t`, `\r`, `\a`, `\f`, `\v`,
+/// `\xHH`, octal `\OOO`, any other character itself), then blanks separate words outside
+/// quotes (an escaped blank too), and `'…'` and `"…"` group, joining what touches them.
 pub fn split_command(text: &str) -> Vec<String> {
     let mut args = Vec::new();
     let mut current = String::new();
     let mut in_word = false;
     let mut quote: Option<char> = None;
-    let mut chars = text.chars();
+    let mut chars = text.chars().peekable();
     while let Some(c) = chars.next() {
-        match (quote, c) {
-            (Some(q), c) if c == q => quote = None,
-            (Some(_), '\\') | (None, '\\') => {
-                if let Some(next) = chars.next() {
-                    current.push(next);
-                }
-                in_word = true;
+        let (c, escaped) = if c == '\\' {
+            match unescape(&mut chars) {
+                Some(e) => (e, true),
+                None => break,
             }
+        } else {
+            (c, false)
+        };
+        match (quote, c) {
+            (Some(q), c) if c == q && !escaped => quote = None,
             (Some(_), c) => current.push(c),
-            (None, '\'' | '"') => {
+            (None, '\'' | '"') if !escaped => {
                 quote = Some(c);
                 in_word = true;
             }
@@ -102,6 +138,39 @@ pub fn split_command(text: &str) -> Vec<String> {
         args.push(current);
     }
     args
+}
+
+/// The character a backslash escape stands for; `chars` is just after the backslash.
+fn unescape(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) -> Option<char> {
+    let c = chars.next()?;
+    let simple = match c {
+        'a' => Some('\u{7}'),
+        'b' => Some('\u{8}'),
+        'f' => Some('\u{c}'),
+        'n' => Some('\n'),
+        'r' => Some('\r'),
+        't' => Some('\t'),
+        'v' => Some('\u{b}'),
+        _ => None,
+    };
+    if let Some(s) = simple {
+        return Some(s);
+    }
+    let (radix, max_digits, mut value) = match c {
+        'x' => (16, 2, 0),
+        '0'..='7' => (8, 2, c.to_digit(8).unwrap_or(0)),
+        _ => return Some(c),
+    };
+    for _ in 0..max_digits {
+        match chars.peek().and_then(|d| d.to_digit(radix)) {
+            Some(d) => {
+                value = value * radix + d;
+                chars.next();
+            }
+            None => break,
+        }
+    }
+    Some(char::from_u32(value).unwrap_or(c))
 }
 
 /// The keyword in `known` closest to `word`, for "did you mean" hints: an exact match ignoring
@@ -142,9 +211,16 @@ mod tests {
     #[test]
     fn command_split_honours_both_quotes() {
         assert_eq!(
-            split_command(r#"/bin/sh -c 'echo "a b"' x\ y"#),
-            vec!["/bin/sh", "-c", r#"echo "a b""#, "x y"]
+            split_command(r#"/bin/sh -c 'echo "a b"' x"y z""#),
+            vec!["/bin/sh", "-c", r#"echo "a b""#, "xy z"]
         );
+        // Escapes become their characters before the split (keepalived 2.2.7, observed): an
+        // escaped blank still separates.
+        assert_eq!(
+            split_command(r#"s a\ b \x41\101 c\td x\qy"#),
+            vec!["s", "a", "b", "AA", "c", "d", "xqy"]
+        );
+        assert_eq!(split_command(r#"s a\\b"#), vec!["s", "a\\b"]);
         assert_eq!(
             split_command("/etc/keepalived/checkMySQL.py -h 192.0.2.1 -P 3306").len(),
             5

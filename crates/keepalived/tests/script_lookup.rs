@@ -194,10 +194,13 @@ fn config(row: &Row, d: &str) -> String {
     }
     instance = instance.extra("track_script {\n        chk\n    }");
     let text = instance.render("a");
-    let script = format!(
-        "\nvrrp_script chk {{\n    script \"{}\"\n    interval 1\n}}\n",
-        row.script.replace("{REL}", &relative(d)).replace("{D}", d)
-    );
+    let written = row.script.replace("{REL}", &relative(d)).replace("{D}", d);
+    // A row starting with `=` is written as it stands, without the double quotes.
+    let value = match written.strip_prefix('=') {
+        Some(bare) => bare.to_string(),
+        None => format!("\"{written}\""),
+    };
+    let script = format!("\nvrrp_script chk {{\n    script {value}\n    interval 1\n}}\n");
     match text.find("\nvrrp_instance") {
         Some(at) => format!("{}{script}{}", &text[..at], &text[at..]),
         None => panic!("no vrrp_instance in:\n{text}"),
@@ -328,6 +331,14 @@ table! {
     script_user_full_path_secure: Row { t_differs: self_kill(0), ..row(NOBODY_SECURE, "{D}/ok.sh") };
     security_without_script_user: row(SECURE_ONLY, "{D}/ok.sh");
     quoted_arguments: row(ROOT_SECURE, "{D}/args.sh a 'b c' 'it''s'  x");
+    escaped_quotes_in_the_string: row(ROOT_SECURE, r#"{D}/args.sh a\"b c\" d"#);
+    backslash_escapes: row(ROOT_SECURE, r#"{D}/args.sh a\\\\ b \x41\101 c\td"#);
+    unquoted_words_after_the_script: row(ROOT_SECURE, "={D}/args.sh x y");
+    single_quoted_span: row(ROOT_SECURE, "='{D}/args.sh x y'");
+    notify_script_user_missing: Row {
+        notify: &["notify_backup \"{D}/args.sh nb\" kl-no-such-user"],
+        ..row(ROOT_SECURE, "{D}/ok.sh")
+    };
     notify_scripts_found_and_not: Row {
         notify: &["notify_master \"true\"", "notify_backup \"kl-no-such-notify\"", "notify_fault {D}/subdir"],
         ..row(ROOT_SECURE, "{D}/ok.sh")

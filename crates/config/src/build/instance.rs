@@ -233,7 +233,7 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement) -> Option<VrrpInstance> {
             "garp_master_refresh" => inst.garp_master_refresh = cx.uint(item, 65535),
             "garp_master_refresh_repeat" => inst.garp_master_refresh_repeat = cx.uint(item, 65535),
             "notify_master" | "notify_backup" | "notify_fault" | "notify_stop" | "notify" => {
-                let command = cx.command(item);
+                let command = cx.notify_command(item);
                 if let Some(slot) = inst.notify.slot(keyword) {
                     *slot = command;
                 }

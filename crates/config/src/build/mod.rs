@@ -12,7 +12,7 @@ mod trackers;
 use crate::diagnostic::{Diagnostic, Diagnostics, Location, Severity};
 use crate::host::Host;
 use crate::model::{Command, Config, RawSetting, RunAs, TrackRef};
-use crate::tree::Statement;
+use crate::tree::{Statement, Word};
 use crate::values::{self, NumberError};
 
 /// Keywords allowed at the top level.
@@ -247,13 +247,26 @@ impl Cx<'_> {
         }
     }
 
-    /// A command string (`script`, `notify_*`): the arguments, quoted or not, as one command.
+    /// A command string (`script`, `misc_path`): the first argument as keepalived 2.2.7 takes
+    /// it (a `"…"` string, a `'…'` span, or one bare word; more words are not part of it).
     pub(crate) fn command(&mut self, stmt: &Statement) -> Option<Command> {
-        let mut text = self.text(stmt)?;
-        // keepalived groups a script string in single quotes as it does in double quotes.
-        if text.len() >= 2 && text.starts_with('\'') && text.ends_with('\'') {
-            text = text[1..text.len() - 1].to_string();
-        }
+        self.command_and_rest(stmt).map(|(command, _)| command)
+    }
+
+    /// A notify script: `notify_* SCRIPT [USER [GROUP]]`, the words after the script naming
+    /// the user it runs as.
+    pub(crate) fn notify_command(&mut self, stmt: &Statement) -> Option<Command> {
+        let (mut command, rest) = self.command_and_rest(stmt)?;
+        command.run_as = rest.first().map(|user| RunAs {
+            user: user.text.clone(),
+            group: rest.get(1).map(|w| w.text.clone()),
+        });
+        Some(command)
+    }
+
+    fn command_and_rest<'s>(&mut self, stmt: &'s Statement) -> Option<(Command, &'s [Word])> {
+        self.arg(stmt)?;
+        let (text, used) = values::script_token(stmt.args());
         let argv = values::split_command(&text);
         if argv.first().is_none_or(|a| a.is_empty()) {
             self.error(
@@ -262,11 +275,13 @@ impl Cx<'_> {
             );
             return None;
         }
-        Some(Command {
+        let command = Command {
             text,
             argv,
             location: stmt.location.clone(),
-        })
+            run_as: None,
+        };
+        Some((command, stmt.args().get(used..).unwrap_or(&[])))
     }
 
     /// `USER [GROUP]`.

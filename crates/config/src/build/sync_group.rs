@@ -42,7 +42,7 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement) -> Option<SyncGroup> {
             "group" => group.instances = cx.word_list(item),
             keyword @ ("notify_master" | "notify_backup" | "notify_fault" | "notify_stop"
             | "notify") => {
-                let command = cx.command(item);
+                let command = cx.notify_command(item);
                 if let Some(slot) = group.notify.slot(keyword) {
                     *slot = command;
                 }
