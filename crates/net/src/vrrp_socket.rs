@@ -215,13 +215,19 @@ impl VrrpSocket {
 
     /// Send one VRRP message to `dst` (a unicast peer, or a group), TTL 255.
     pub async fn send_to(&self, payload: &[u8], dst: Ipv4Addr) -> io::Result<()> {
+        self.send_from(payload, self.src, dst).await
+    }
+
+    /// Send one VRRP message from `src` (each instance has its own source address, which its
+    /// VRRPv3 checksum covers; 0.0.0.0 lets the kernel choose) to `dst`, TTL 255.
+    pub async fn send_from(&self, payload: &[u8], src: Ipv4Addr, dst: Ipv4Addr) -> io::Result<()> {
         if dst.is_unspecified() {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
                 "VRRP destination 0.0.0.0",
             ));
         }
-        let header = ipv4_header(self.src, dst, payload.len())?;
+        let header = ipv4_header(src, dst, payload.len())?;
         let mut datagram = Vec::with_capacity(header.len() + payload.len());
         datagram.extend_from_slice(&header);
         datagram.extend_from_slice(payload);

@@ -1,0 +1,114 @@
+//! What one virtual router is configured with, and the timing formulas of RFC 3768 section 6.1
+//! (RFC 5798 section 6.1 has the same ones, in centiseconds).
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use crate::packet::{Auth, Version};
+
+/// Where adverts go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Destination {
+    /// To a multicast group (224.0.0.18 or `vrrp_mcast_group4`; ff02::12 for IPv6); received
+    /// adverts must arrive with TTL 255.
+    Multicast(IpAddr),
+    /// To each unicast peer (`unicast_peer`); the TTL of received adverts is not checked, as
+    /// peers may be routed.
+    Unicast(Vec<IpAddr>),
+}
+
+impl Destination {
+    /// Every address an advert is sent to.
+    pub fn addresses(&self) -> &[IpAddr] {
+        match self {
+            Destination::Multicast(group) => std::slice::from_ref(group),
+            Destination::Unicast(peers) => peers,
+        }
+    }
+
+    /// Whether adverts go to unicast peers.
+    pub fn is_unicast(&self) -> bool {
+        matches!(self, Destination::Unicast(_))
+    }
+}
+
+/// What an instance is configured with.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InstanceConfig {
+    /// The instance name, as in `vrrp_instance NAME`.
+    pub name: String,
+    /// The interface adverts go out on.
+    pub interface: String,
+    /// Virtual router id.
+    pub vrid: u8,
+    /// Configured priority (1..255; 255 = address owner).
+    pub priority: u8,
+    /// Advertisement_Interval.
+    pub advert_interval: Duration,
+    /// Preempt_Mode (false with `nopreempt`).
+    pub preempt: bool,
+    /// No preemption during this long after start (keepalived's `preempt_delay`).
+    pub preempt_delay: Duration,
+    /// Authentication sent and required (VRRPv2).
+    pub auth: Auth,
+    /// Protocol version.
+    pub version: Version,
+    /// The virtual addresses that are advertised, all of one family.
+    pub addresses: Vec<IpAddr>,
+    /// This router's address: the source of its adverts (and of the VRRPv3 checksum's
+    /// pseudo-header) and the tie breaker between equal priorities (RFC 3768 section 6.4.3).
+    pub local_address: IpAddr,
+    /// Where adverts go.
+    pub destination: Destination,
+    /// Delay of the second announcement burst (gratuitous ARP / unsolicited neighbour
+    /// advertisement) after becoming master; zero: no second burst.
+    pub garp_master_delay: Duration,
+    /// Interval of repeated announcement bursts while master, if any.
+    pub garp_master_refresh: Option<Duration>,
+}
+
+impl InstanceConfig {
+    /// Skew_Time for `priority` (RFC 3768 section 6.1), exactly.
+    pub fn skew_time(&self, priority: u8) -> Duration {
+        skew_time(priority)
+    }
+
+    /// Master_Down_Interval for `priority` (RFC 3768 section 6.1).
+    pub fn master_down_interval(&self, priority: u8) -> Duration {
+        master_down_interval(self.advert_interval, priority)
+    }
+
+    /// The advert interval in centiseconds, as the wire carries it.
+    pub fn interval_cs(&self) -> u16 {
+        u16::try_from(self.advert_interval.as_millis() / 10).unwrap_or(u16::MAX)
+    }
+}
+
+/// Skew_Time = (256 - Priority) / 256 seconds (RFC 3768 section 6.1), exactly: 1/256 s is
+/// 3,906,250 ns.
+pub fn skew_time(priority: u8) -> Duration {
+    Duration::from_nanos(u64::from(256 - u16::from(priority)) * 3_906_250)
+}
+
+/// Master_Down_Interval = 3 * Advertisement_Interval + Skew_Time (RFC 3768 section 6.1).
+pub fn master_down_interval(advert_interval: Duration, priority: u8) -> Duration {
+    3 * advert_interval + skew_time(priority)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3768_6_1_skew_time_is_exact() {
+        assert_eq!(skew_time(100), Duration::from_micros(609_375));
+        assert_eq!(
+            skew_time(255),
+            Duration::from_micros(3_906) + Duration::from_nanos(250)
+        );
+        assert_eq!(
+            master_down_interval(Duration::from_secs(1), 150),
+            Duration::from_micros(3_414_062) + Duration::from_nanos(500)
+        );
+    }
+}
