@@ -183,6 +183,12 @@ impl<T: AsRef<[u8]>> Packet<T> {
         Ok(Packet { buffer })
     }
 
+    /// The VRID of a message of at least 2 bytes, read before the header is checked: enough
+    /// to route even a truncated message to the instance that counts it as such.
+    pub fn peek_vrid(buffer: T) -> Option<u8> {
+        buffer.as_ref().get(field::VRID).copied()
+    }
+
     /// The bytes behind the view.
     pub fn into_inner(self) -> T {
         self.buffer
@@ -709,6 +715,8 @@ mod tests {
             "two 16-byte addresses do not fit"
         );
         assert_eq!(packet.addresses(Family::V4).map(|a| a.len()), Some(2));
+        assert_eq!(Packet::peek_vrid(&KEEPALIVED_V2[..2]), Some(51));
+        assert_eq!(Packet::peek_vrid(&KEEPALIVED_V2[..1]), None);
     }
 
     #[test]

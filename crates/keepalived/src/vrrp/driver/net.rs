@@ -52,9 +52,10 @@ pub struct Link {
 impl Driver {
     /// Hands a received packet to the instance of its interface and VRID, or counts it.
     pub(super) async fn receive(&mut self, packet: Incoming) {
-        let vrid = match Packet::new_checked(&packet.payload[..]) {
-            Ok(view) => view.vrid(),
-            Err(_) => {
+        // A message too short for a whole header is still the instance's to count.
+        let vrid = match Packet::peek_vrid(&packet.payload[..]) {
+            Some(vrid) => vrid,
+            None => {
                 let link = &mut self.links[packet.interface];
                 link.too_short += 1;
                 if link.too_short == 1 {
