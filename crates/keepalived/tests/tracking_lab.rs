@@ -35,6 +35,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use keepalived_testlab::prelude::daemon_log;
 use keepalived_testlab::{
     Host, KEEPALIVED_BIN, Keepalived, Lab, VrrpInstance, poll_until, require_programs, require_root,
 };
@@ -167,10 +168,6 @@ fn script(dir: &Path, name: &str, body: &str, mode: u32) -> PathBuf {
 
 // ---- log and state checks -----------------------------------------------------------------
 
-fn log(k: &Keepalived) -> String {
-    k.log().expect("daemon log")
-}
-
 /// Where `needle` first appears in `text`; fails showing the log if it does not.
 fn first(text: &str, needle: &str) -> usize {
     text.find(needle)
@@ -211,12 +208,12 @@ fn wait_master(a: &Host, k: &Keepalived) {
         a.wait_for_address(VIP, true, TO_MASTER),
         "{} did not get {VIP} within {TO_MASTER:?}; its log:\n{}",
         a.name(),
-        log(k)
+        daemon_log(k)
     );
     assert!(
         k.wait_for_log("(VI_1) Entering MASTER STATE", Duration::from_secs(2)),
         "the VIP is there but MASTER was not logged:\n{}",
-        log(k)
+        daemon_log(k)
     );
 }
 
@@ -229,7 +226,11 @@ fn lines_in(path: &Path) -> usize {
 fn stop(daemon: Daemon, k: &mut Keepalived) {
     let status = k.stop().expect("SIGTERM stops the daemon");
     if daemon == Ours {
-        assert!(status.success(), "ours exited with {status}:\n{}", log(k));
+        assert!(
+            status.success(),
+            "ours exited with {status}:\n{}",
+            daemon_log(k)
+        );
     }
 }
 
@@ -264,11 +265,11 @@ fn init_fail(lab: &Lab, daemon: Daemon) {
     assert!(
         k.wait_for_log("VRRP_Script(chk) succeeded", Duration::from_secs(4)),
         "the script did not succeed:\n{}",
-        log(&k)
+        daemon_log(&k)
     );
     let runs_at_success = lines_in(&runs);
     wait_master(a, &k);
-    let text = log(&k);
+    let text = daemon_log(&k);
     assert_eq!(
         runs_at_success, 1,
         "the script was good after {runs_at_success} runs; keepalived 2.2.7 counts the first \
@@ -294,7 +295,7 @@ fn no_init_fail(lab: &Lab, daemon: Daemon) {
     let (conf, runs) = counted_check(a, false);
     let mut k = daemon.start(a, &conf);
     wait_master(a, &k);
-    let text = log(&k);
+    let text = daemon_log(&k);
     assert_lacks(&text, "Entering FAULT STATE");
     assert_lacks(&text, "VRRP_Script(chk) failed");
     first(&text, "VRRP_Script(chk) succeeded");
@@ -325,11 +326,11 @@ fn first_result_gates_start(lab: &Lab, daemon: Daemon) {
     assert!(
         k.wait_for_log("(VI_1) Entering BACKUP STATE", Duration::from_secs(6)),
         "no BACKUP:\n{}",
-        log(&k)
+        daemon_log(&k)
     );
     let backup_after = started.elapsed();
     wait_master(a, &k);
-    let text = log(&k);
+    let text = daemon_log(&k);
     assert_order(
         &text,
         &[
@@ -367,14 +368,14 @@ fn insecure_check(lab: &Lab, daemon: Daemon) {
     assert!(
         !poll_until(NEVER, || marker.exists()),
         "an insecure check script ran:\n{}",
-        log(&k)
+        daemon_log(&k)
     );
     assert!(
         a.has_address(VIP).expect("addresses"),
         "a lost {VIP}:\n{}",
-        log(&k)
+        daemon_log(&k)
     );
-    let text = log(&k);
+    let text = daemon_log(&k);
     first(&text, "Disabling track script chk due to insecure");
     first(&text, "Disabling track script chkdir due to insecure");
     assert_lacks(&text, "Entering FAULT STATE");
@@ -393,9 +394,9 @@ fn insecure_path_logged(lab: &Lab, daemon: Daemon) {
     assert!(
         k.wait_for_log("(VI_1) Entering BACKUP STATE", Duration::from_secs(5)),
         "no BACKUP:\n{}",
-        log(&k)
+        daemon_log(&k)
     );
-    let text = log(&k);
+    let text = daemon_log(&k);
     first(&text, "Disabling track script chk due to insecure");
     assert_names_unsafe(&text, &path);
     stop(daemon, &mut k);
@@ -434,9 +435,9 @@ fn insecure_notify(lab: &Lab, daemon: Daemon) {
         "a world-writable notify script ran (notify_master: {}, notify: {}):\n{}",
         master_marker.exists(),
         generic_marker.exists(),
-        log(&k)
+        daemon_log(&k)
     );
-    let text = log(&k);
+    let text = daemon_log(&k);
     assert_names_unsafe(&text, &on_master);
     assert_names_unsafe(&text, &on_any);
     stop(daemon, &mut k);
@@ -459,10 +460,10 @@ fn secure_check(lab: &Lab, daemon: Daemon) {
     assert!(
         poll_until(Duration::from_secs(5), || marker.exists()),
         "the secure check script did not run:\n{}",
-        log(&k)
+        daemon_log(&k)
     );
     wait_master(a, &k);
-    let text = log(&k);
+    let text = daemon_log(&k);
     first(&text, "VRRP_Script(chk) succeeded");
     for bad in ["nsecure", "nsafe", "Entering FAULT STATE"] {
         assert_lacks(&text, bad);
@@ -572,7 +573,7 @@ fn track_file(lab: &Lab, daemon: Daemon) {
     assert!(
         k.wait_for_log("priority from 150 to 130", Duration::from_secs(5)),
         "no priority change:\n{}",
-        log(&k)
+        daemon_log(&k)
     );
     assert!(a.has_address(VIP).unwrap_or(false), "still master alone");
     // Weight 0 and a non-zero value: FAULT, the VIP goes.
@@ -580,7 +581,7 @@ fn track_file(lab: &Lab, daemon: Daemon) {
     assert!(
         k.wait_for_log("(VI_1) Entering FAULT STATE", Duration::from_secs(5)),
         "no FAULT:\n{}",
-        log(&k)
+        daemon_log(&k)
     );
     assert!(a.wait_for_address(VIP, false, Duration::from_secs(3)));
     // Back to 0: out of FAULT, and alone on the link it becomes master again.
@@ -588,7 +589,7 @@ fn track_file(lab: &Lab, daemon: Daemon) {
     assert!(
         a.wait_for_address(VIP, true, TO_MASTER),
         "no VIP after the fault cleared:\n{}",
-        log(&k)
+        daemon_log(&k)
     );
     stop(daemon, &mut k);
 }

@@ -18,9 +18,10 @@ use std::path::Path;
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use keepalived_testlab::prelude::{daemon_log, lab_ready, log_count};
 use keepalived_testlab::{
-    Advert, Capture, Frame, Host, Keepalived, LAB_PROGRAMS, Lab, VrrpInstance, adverts, garps,
-    read_pcap, render_config, require_programs, require_root,
+    Advert, Capture, Frame, Host, Keepalived, Lab, VrrpInstance, adverts, garps, read_pcap,
+    render_config,
 };
 
 /// Our daemon, built by cargo for this test.
@@ -59,14 +60,10 @@ impl Daemon {
     }
 }
 
-fn ready() -> bool {
-    require_root() && require_programs(LAB_PROGRAMS)
-}
-
 /// Runs `scenario` once per pair of [`PAIRS`], each in a lab of its own on a thread of its own,
 /// all at the same time; fails naming every pair that failed.
 fn for_each_pair(tag: &str, scenario: fn(&Lab, Daemon, Daemon)) {
-    if !ready() {
+    if !lab_ready() {
         return;
     }
     let t0 = Instant::now();
@@ -144,14 +141,6 @@ fn wait_vip(host: &Host, k: &Keepalived, vip: &str, present: bool, within: Durat
         },
         k.log().unwrap_or_default()
     );
-}
-
-fn log(k: &Keepalived) -> String {
-    k.log().expect("daemon log")
-}
-
-fn count(k: &Keepalived, needle: &str) -> usize {
-    log(k).matches(needle).count()
 }
 
 /// Starts `x` on a (priority 150) and `y` on b (100) together and waits until a holds the VIP
@@ -266,8 +255,8 @@ fn assert_clean(which: Daemon, k: &mut Keepalived) {
     if which != Ours {
         return;
     }
-    assert!(k.is_running(), "our daemon exited:\n{}", log(k));
-    let text = log(k);
+    assert!(k.is_running(), "our daemon exited:\n{}", daemon_log(k));
+    let text = daemon_log(k);
     for bad in ["dropped an advert", "cannot ", "panicked", "error"] {
         assert!(!text.contains(bad), "our daemon logged `{bad}`:\n{text}");
     }
@@ -321,7 +310,7 @@ fn equal_priority(lab: &Lab, x: Daemon, y: Daemon) {
     wait_vip(a, &ka, VIP, false, Duration::from_secs(3));
     thread::sleep(Duration::from_millis(2500));
     assert!(has(b, VIP) && !has(a, VIP), "the VIP is not on b alone");
-    let a_log = log(&ka);
+    let a_log = daemon_log(&ka);
     let master = a_log
         .find("(VI_1) Entering MASTER STATE")
         .expect("a was master");
@@ -330,10 +319,10 @@ fn equal_priority(lab: &Lab, x: Daemon, y: Daemon) {
         "a did not log its step down:\n{a_log}"
     );
     assert_eq!(
-        count(&kb, "(VI_1) Entering MASTER STATE"),
+        log_count(&kb, "(VI_1) Entering MASTER STATE"),
         1,
         "b left MASTER:\n{}",
-        log(&kb)
+        daemon_log(&kb)
     );
     assert_clean(x, &mut ka);
     assert_clean(y, &mut kb);
@@ -360,9 +349,17 @@ fn graceful_stop(lab: &Lab, x: Daemon, y: Daemon) {
     let (mut ka, mut kb) = elect(lab, x, y);
     thread::sleep(Duration::from_millis(1500));
     let status = ka.stop().expect("SIGTERM stops a");
-    assert!(status.success(), "a exited with {status}:\n{}", log(&ka));
+    assert!(
+        status.success(),
+        "a exited with {status}:\n{}",
+        daemon_log(&ka)
+    );
     assert!(!has(a, VIP), "a kept the VIP after stopping");
-    assert!(log(&ka).contains("(VI_1) sent 0 priority"), "{}", log(&ka));
+    assert!(
+        daemon_log(&ka).contains("(VI_1) sent 0 priority"),
+        "{}",
+        daemon_log(&ka)
+    );
     wait_vip(b, &kb, VIP, true, Duration::from_secs(3));
     thread::sleep(Duration::from_millis(1500));
     assert_clean(y, &mut kb);
@@ -436,9 +433,9 @@ fn preemption(lab: &Lab, x: Daemon, y: Daemon) {
     thread::sleep(Duration::from_millis(1500));
     assert!(has(a, VIP) && !has(b, VIP));
     assert!(
-        count(&kb, "(VI_1) Entering BACKUP STATE") >= 2,
+        log_count(&kb, "(VI_1) Entering BACKUP STATE") >= 2,
         "b did not return to BACKUP:\n{}",
-        log(&kb)
+        daemon_log(&kb)
     );
     assert_clean(x, &mut ka);
     assert_clean(y, &mut kb);
@@ -474,11 +471,11 @@ fn nopreempt(lab: &Lab, x: Daemon, y: Daemon) {
     // Longer than a's Master_Down_Interval (3.41 s).
     thread::sleep(Duration::from_millis(5000));
     assert!(has(b, VIP) && !has(a, VIP), "a preempted despite nopreempt");
-    assert!(log(&ka).contains("(VI_1) Entering BACKUP STATE"));
+    assert!(daemon_log(&ka).contains("(VI_1) Entering BACKUP STATE"));
     assert!(
-        !log(&ka).contains("Entering MASTER STATE"),
+        !daemon_log(&ka).contains("Entering MASTER STATE"),
         "a became master:\n{}",
-        log(&ka)
+        daemon_log(&ka)
     );
     assert_clean(x, &mut ka);
     assert_clean(y, &mut kb);
@@ -517,8 +514,8 @@ fn mismatched_passwords(lab: &Lab, x: Daemon, y: Daemon) {
         }
         assert!(k.is_running());
         let line = format!("dropped an advert from {}: invalid passwd", peer.address());
-        assert_eq!(count(k, &line), 1, "{}", log(k));
-        assert_eq!(count(k, "dropped an advert"), 1, "{}", log(k));
+        assert_eq!(log_count(k, &line), 1, "{}", daemon_log(k));
+        assert_eq!(log_count(k, "dropped an advert"), 1, "{}", daemon_log(k));
     }
     // Stop our daemons to read their counters: every advert of the peer was dropped, and
     // counted.
@@ -527,7 +524,7 @@ fn mismatched_passwords(lab: &Lab, x: Daemon, y: Daemon) {
     for (which, k, peer, me) in [(x, &mut ka, b, a), (y, &mut kb, a, b)] {
         if which == Ours {
             k.stop().expect("SIGTERM");
-            stops.push((log(k), peer, me));
+            stops.push((daemon_log(k), peer, me));
         }
     }
     thread::sleep(Duration::from_millis(300));
@@ -780,7 +777,7 @@ fn link_down(lab: &Lab, x: Daemon, y: Daemon) {
     assert!(
         ka.wait_for_log("(VI_1) Entering FAULT STATE", Duration::from_secs(3)),
         "a did not enter FAULT:\n{}",
-        log(&ka)
+        daemon_log(&ka)
     );
     wait_vip(a, &ka, VIP, false, Duration::from_secs(3));
     wait_vip(b, &kb, VIP, true, Duration::from_secs(6));
@@ -837,7 +834,7 @@ fn weighted_check(lab: &Lab, x: Daemon, y: Daemon) {
             Duration::from_secs(1)
         ),
         "{}",
-        log(&ka)
+        daemon_log(&ka)
     );
     std::fs::write(&up_flag, "").expect("service up");
     wait_vip(a, &ka, VIP, true, Duration::from_secs(8));
@@ -876,19 +873,23 @@ fn check_script(lab: &Lab, x: Daemon, y: Daemon) {
     std::fs::remove_file(&up_flag).expect("service down");
     wait_vip(b, &kb, VIP, true, Duration::from_secs(5));
     wait_vip(a, &ka, VIP, false, Duration::from_secs(1));
-    assert!(count(&ka, "VRRP_Script(chk) failed") == 1, "{}", log(&ka));
     assert!(
-        count(&ka, "(VI_1) Entering FAULT STATE") == 1,
+        log_count(&ka, "VRRP_Script(chk) failed") == 1,
         "{}",
-        log(&ka)
+        daemon_log(&ka)
+    );
+    assert!(
+        log_count(&ka, "(VI_1) Entering FAULT STATE") == 1,
+        "{}",
+        daemon_log(&ka)
     );
     std::fs::write(&up_flag, "").expect("service up");
     wait_vip(a, &ka, VIP, true, Duration::from_secs(8));
     wait_vip(b, &kb, VIP, false, Duration::from_secs(3));
     assert!(
-        count(&ka, "VRRP_Script(chk) succeeded") >= 1,
+        log_count(&ka, "VRRP_Script(chk) succeeded") >= 1,
         "{}",
-        log(&ka)
+        daemon_log(&ka)
     );
     assert_clean(x, &mut ka);
     assert_clean(y, &mut kb);
@@ -920,14 +921,23 @@ fn notify_scripts(lab: &Lab, x: Daemon, y: Daemon) {
     wait_vip(a, &ka, VIP, true, ELECTION);
     thread::sleep(Duration::from_millis(500));
     let status = ka.stop().expect("SIGTERM a");
-    assert!(status.success(), "a exited with {status}:\n{}", log(&ka));
+    assert!(
+        status.success(),
+        "a exited with {status}:\n{}",
+        daemon_log(&ka)
+    );
     let read = |p: &Path| std::fs::read_to_string(p).unwrap_or_default();
-    assert_eq!(read(&states), "backup\nmaster\nstop\n", "{}", log(&ka));
+    assert_eq!(
+        read(&states),
+        "backup\nmaster\nstop\n",
+        "{}",
+        daemon_log(&ka)
+    );
     assert_eq!(
         read(&generic),
         "INSTANCE VI_1 BACKUP 150\nINSTANCE VI_1 MASTER 150\nINSTANCE VI_1 STOP 150\n",
         "{}",
-        log(&ka)
+        daemon_log(&ka)
     );
     wait_vip(b, &kb, VIP, true, Duration::from_secs(3));
     assert_clean(y, &mut kb);
@@ -960,15 +970,15 @@ fn tracked_interface(lab: &Lab, x: Daemon, y: Daemon) {
     assert!(
         ka.wait_for_log("(VI_1) Entering FAULT STATE", Duration::from_secs(3)),
         "{}",
-        log(&ka)
+        daemon_log(&ka)
     );
     wait_vip(b, &kb, VIP, true, Duration::from_secs(3));
     a.set_link("trk0", true).expect("trk0 up");
     wait_vip(a, &ka, VIP, true, Duration::from_secs(8));
     assert!(
-        count(&ka, "Kernel is reporting: interface trk0 DOWN") == 1,
+        log_count(&ka, "Kernel is reporting: interface trk0 DOWN") == 1,
         "{}",
-        log(&ka)
+        daemon_log(&ka)
     );
     assert_clean(x, &mut ka);
     assert_clean(y, &mut kb);
