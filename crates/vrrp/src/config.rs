@@ -68,14 +68,15 @@ pub struct InstanceConfig {
 }
 
 impl InstanceConfig {
-    /// Skew_Time for `priority` (RFC 3768 section 6.1), exactly.
+    /// Skew_Time for `priority` with our own advert interval as the master's (RFC 3768 and
+    /// RFC 5798 section 6.1).
     pub fn skew_time(&self, priority: u8) -> Duration {
-        skew_time(priority)
+        skew_time_for(self.version, self.advert_interval, priority)
     }
 
-    /// Master_Down_Interval for `priority` (RFC 3768 section 6.1).
+    /// Master_Down_Interval for `priority` with our own advert interval as the master's.
     pub fn master_down_interval(&self, priority: u8) -> Duration {
-        master_down_interval(self.advert_interval, priority)
+        master_down_interval_for(self.version, self.advert_interval, priority)
     }
 
     /// The advert interval in centiseconds, as the wire carries it.
@@ -95,6 +96,28 @@ pub fn master_down_interval(advert_interval: Duration, priority: u8) -> Duration
     3 * advert_interval + skew_time(priority)
 }
 
+/// Skew_Time of `version` when the master advertises every `master_adver_interval`:
+/// VRRPv2 (RFC 3768 section 6.1) (256 - Priority) / 256 seconds whatever the interval;
+/// VRRPv3 (RFC 5798 section 6.1) ((256 - Priority) * Master_Adver_Interval) / 256. keepalived
+/// 2.2.7 does the same (observed: advert_int 5, priority 90 takes over after 15.6 s with v2,
+/// 18.2 s with v3).
+pub fn skew_time_for(version: Version, master_adver_interval: Duration, priority: u8) -> Duration {
+    match version {
+        Version::V2 => skew_time(priority),
+        Version::V3 => master_adver_interval * (256 - u32::from(priority)) / 256,
+    }
+}
+
+/// Master_Down_Interval = 3 * Master_Adver_Interval + Skew_Time of `version` (RFC 3768 and
+/// RFC 5798 section 6.1).
+pub fn master_down_interval_for(
+    version: Version,
+    master_adver_interval: Duration,
+    priority: u8,
+) -> Duration {
+    3 * master_adver_interval + skew_time_for(version, master_adver_interval, priority)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -109,6 +132,20 @@ mod tests {
         assert_eq!(
             master_down_interval(Duration::from_secs(1), 150),
             Duration::from_micros(3_414_062) + Duration::from_nanos(500)
+        );
+    }
+
+    #[test]
+    fn rfc5798_6_1_v3_skew_time_scales_with_master_adver_interval() {
+        let five = Duration::from_secs(5);
+        assert_eq!(
+            skew_time_for(Version::V3, five, 90),
+            Duration::from_nanos(3_242_187_500)
+        );
+        assert_eq!(skew_time_for(Version::V2, five, 90), skew_time(90));
+        assert_eq!(
+            master_down_interval_for(Version::V3, Duration::from_millis(50), 100),
+            Duration::from_micros(180_468) + Duration::from_nanos(750)
         );
     }
 }

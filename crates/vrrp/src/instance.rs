@@ -113,6 +113,9 @@ impl Tracking {
 pub struct BackupTimers {
     /// Master_Down_Timer.
     pub master_down_at: Instant,
+    /// Master_Adver_Interval: ours until a VRRPv3 master's adverts say otherwise (RFC 5798
+    /// section 6.4.2).
+    pub master_adver_interval: Duration,
 }
 
 /// The deadlines of MASTER (RFC 3768 section 6.4.3).
@@ -166,7 +169,8 @@ enum Why {
     Start,
     /// The Master_Down_Timer fired.
     MasterDown,
-    /// A higher-priority advert arrived while master.
+    /// A higher-priority advert arrived while master (its Master_Adver_Interval, VRRPv3, is
+    /// passed beside).
     HigherPriority,
     /// Tracking says FAULT.
     Fault(FaultCause),
@@ -328,6 +332,18 @@ impl Instance {
     /// The only place the state changes: the exit work of the state left, the new state with
     /// fresh deadlines, its entry work, and the report.
     fn change_state(&mut self, now: Instant, to: State, why: Why) {
+        self.change_state_learning(now, to, why, None);
+    }
+
+    /// [`Instance::change_state`], entering BACKUP with the Master_Adver_Interval `learned`
+    /// from the new master's advert (RFC 5798 section 6.4.3).
+    fn change_state_learning(
+        &mut self,
+        now: Instant,
+        to: State,
+        why: Why,
+        learned: Option<Duration>,
+    ) {
         // Exit.
         if let Phase::Master(_) = self.phase {
             if matches!(why, Why::Fault(_) | Why::Shutdown) {
@@ -349,8 +365,13 @@ impl Instance {
                 self.actions.push_back(Action::StateChanged(to));
             }
             State::Backup => {
+                let master_adver_interval = match why {
+                    Why::HigherPriority => learned.unwrap_or(self.config.advert_interval),
+                    _ => self.config.advert_interval,
+                };
                 self.phase = Phase::Backup(BackupTimers {
-                    master_down_at: now + self.config.master_down_interval(self.priority),
+                    master_down_at: now + self.master_down_interval(master_adver_interval),
+                    master_adver_interval,
                 });
                 self.report(Event::Entering(State::Backup));
                 self.actions.push_back(Action::StateChanged(to));
@@ -455,9 +476,13 @@ impl Instance {
             return;
         };
         if advert.priority == 0 {
-            timers.master_down_at = now + self.config.skew_time(self.priority);
+            timers.master_down_at = now + self.skew_time(timers.master_adver_interval);
         } else if !self.may_preempt(now) || advert.priority >= self.priority {
-            timers.master_down_at = now + self.config.master_down_interval(self.priority);
+            // RFC 5798 section 6.4.2: learn the master's interval, then reset the timer.
+            if let Some(interval) = self.learned_interval(advert) {
+                timers.master_adver_interval = interval;
+            }
+            timers.master_down_at = now + self.master_down_interval(timers.master_adver_interval);
         }
         // Lower priority with preemption: ignore it, so Master_Down_Timer fires and we take
         // over.
@@ -480,11 +505,34 @@ impl Instance {
                 from: src,
                 priority: advert.priority,
             });
-            self.change_state(now, State::Backup, Why::HigherPriority);
+            let learned = self.learned_interval(advert);
+            self.change_state_learning(now, State::Backup, Why::HigherPriority, learned);
         } else {
             // keepalived answers a lower-priority master at once, so it steps down quickly.
             self.send_advert(self.priority);
         }
+    }
+
+    /// VRRPv3: the Max Adver Int an advert carries, as Master_Adver_Interval (RFC 5798
+    /// section 6.4.2); VRRPv2 keeps ours (a different one was dropped as a mismatch).
+    fn learned_interval(&self, advert: &Advertisement) -> Option<Duration> {
+        (self.config.version == Version::V3 && advert.interval_cs > 0)
+            .then(|| Duration::from_millis(10 * u64::from(advert.interval_cs)))
+    }
+
+    /// Skew_Time at our priority for a master advertising every `master_adver_interval`.
+    fn skew_time(&self, master_adver_interval: Duration) -> Duration {
+        crate::config::skew_time_for(self.config.version, master_adver_interval, self.priority)
+    }
+
+    /// Master_Down_Interval at our priority for a master advertising every
+    /// `master_adver_interval`.
+    fn master_down_interval(&self, master_adver_interval: Duration) -> Duration {
+        crate::config::master_down_interval_for(
+            self.config.version,
+            master_adver_interval,
+            self.priority,
+        )
     }
 
     /// Preemption is on, and the start-up grace period (preempt_delay) is over.

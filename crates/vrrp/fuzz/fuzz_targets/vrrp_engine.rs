@@ -27,8 +27,9 @@ use std::time::{Duration, Instant};
 
 use keepalived_vrrp::instance::{
     Action, DROP_LOG_INTERVAL, Destination, DropReason, Event, FaultCause, Instance,
-    InstanceConfig, Received, State, Tracking,
+    InstanceConfig, Phase, Received, State, Tracking,
 };
+use keepalived_vrrp::config::master_down_interval_for;
 use keepalived_vrrp::packet::{Advertisement, Auth, MULTICAST_GROUP, TTL, Version};
 use libfuzzer_sys::arbitrary::{Result, Unstructured};
 use libfuzzer_sys::fuzz_target;
@@ -340,8 +341,19 @@ impl Model {
             }
             State::Backup => {
                 let t = timeout.unwrap_or_else(|| panic!("BACKUP without a timer"));
+                let Phase::Backup(timers) = instance.phase() else {
+                    panic!("BACKUP without its timers");
+                };
+                // VRRPv3 learns the master's interval (RFC 5798 section 6.4.2), at most
+                // 4095 cs; VRRPv2 keeps ours.
+                let longest = match config.version {
+                    Version::V2 => config.advert_interval,
+                    Version::V3 => Duration::from_millis(40_950),
+                };
+                assert!(timers.master_adver_interval <= longest);
                 assert!(
-                    t <= self.now + config.master_down_interval(1),
+                    t <= self.now
+                        + master_down_interval_for(config.version, timers.master_adver_interval, 1),
                     "Master_Down_Timer beyond the longest interval"
                 );
             }
