@@ -9,12 +9,35 @@ use crate::packet::{Auth, Version};
 /// Where adverts go.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Destination {
-    /// To a multicast group (224.0.0.18 or `vrrp_mcast_group4`; ff02::12 for IPv6); received
-    /// adverts must arrive with TTL 255.
+    /// To a multicast group (224.0.0.18 or `vrrp_mcast_group4`; ff02::12 for IPv6) with TTL
+    /// 255; received adverts must arrive with TTL 255.
     Multicast(IpAddr),
-    /// To each unicast peer (`unicast_peer`); the TTL of received adverts is not checked, as
-    /// peers may be routed.
-    Unicast(Vec<IpAddr>),
+    /// To each unicast peer (`unicast_peer`).
+    Unicast(Unicast),
+}
+
+/// Unicast peers and keepalived's rules for them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unicast {
+    /// The peers adverts go to.
+    pub peers: Vec<IpAddr>,
+    /// The TTL adverts leave with (`unicast_ttl`, 255 by default). The TTL of received
+    /// adverts is not checked, as peers may be routed (keepalived 2.2.7, observed).
+    pub ttl: u8,
+    /// `check_unicast_src` (or `vrrp_check_unicast_src`): adverts from other addresses than
+    /// the peers are dropped; without it they are heard (keepalived 2.2.7, observed).
+    pub only_from_peers: bool,
+}
+
+impl Unicast {
+    /// To `peers` with keepalived's defaults: TTL 255, adverts heard from anyone.
+    pub fn to(peers: Vec<IpAddr>) -> Unicast {
+        Unicast {
+            peers,
+            ttl: crate::packet::TTL,
+            only_from_peers: false,
+        }
+    }
 }
 
 impl Destination {
@@ -22,13 +45,31 @@ impl Destination {
     pub fn addresses(&self) -> &[IpAddr] {
         match self {
             Destination::Multicast(group) => std::slice::from_ref(group),
-            Destination::Unicast(peers) => peers,
+            Destination::Unicast(unicast) => &unicast.peers,
         }
     }
 
     /// Whether adverts go to unicast peers.
     pub fn is_unicast(&self) -> bool {
         matches!(self, Destination::Unicast(_))
+    }
+
+    /// The TTL (hop limit) adverts leave with.
+    pub fn ttl(&self) -> u8 {
+        match self {
+            Destination::Multicast(_) => crate::packet::TTL,
+            Destination::Unicast(unicast) => unicast.ttl,
+        }
+    }
+
+    /// Whether an advert from `src` may be heard.
+    pub fn hears(&self, src: IpAddr) -> bool {
+        match self {
+            Destination::Multicast(_) => true,
+            Destination::Unicast(unicast) => {
+                !unicast.only_from_peers || unicast.peers.contains(&src)
+            }
+        }
     }
 }
 

@@ -101,11 +101,13 @@ pub enum DropReason {
     Interval,
     /// Another VRID (the driver normally routes by VRID first).
     Vrid,
+    /// A unicast advert from an address that is not a peer, with `check_unicast_src`.
+    NotPeer,
 }
 
 impl DropReason {
     /// Every reason, in counter order.
-    pub const ALL: [DropReason; 10] = [
+    pub const ALL: [DropReason; 11] = [
         DropReason::Ttl,
         DropReason::Truncated,
         DropReason::Version,
@@ -116,6 +118,7 @@ impl DropReason {
         DropReason::Password,
         DropReason::Interval,
         DropReason::Vrid,
+        DropReason::NotPeer,
     ];
 
     /// The reason as keepalived names it in its log.
@@ -131,6 +134,7 @@ impl DropReason {
             DropReason::Password => "invalid passwd",
             DropReason::Interval => "advertisement interval mismatch",
             DropReason::Vrid => "unknown VRID",
+            DropReason::NotPeer => "not a unicast peer",
         }
     }
 

@@ -16,7 +16,7 @@ use std::collections::VecDeque;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
-pub use crate::config::{Destination, InstanceConfig};
+pub use crate::config::{Destination, InstanceConfig, Unicast};
 pub use crate::event::{DropReason, Event, FaultCause, State};
 use crate::packet::{Advertisement, Auth, Packet, TTL, Version};
 
@@ -26,13 +26,15 @@ pub const DROP_LOG_INTERVAL: Duration = Duration::from_secs(10);
 /// Something the driver must do.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
-    /// Send this VRRP message in an IP packet from `src` to `dst`; its checksum is computed
-    /// for that pair.
+    /// Send this VRRP message in an IP packet from `src` to `dst` with `ttl`; its checksum is
+    /// computed for that pair.
     Send {
         /// The source address (the instance's own).
         src: IpAddr,
         /// The destination: the multicast group or one unicast peer.
         dst: IpAddr,
+        /// TTL / hop limit: 255, or `unicast_ttl` to unicast peers.
+        ttl: u8,
         /// The VRRP message.
         payload: Vec<u8>,
     },
@@ -65,7 +67,7 @@ pub struct Stats {
     /// Priority-0 adverts sent.
     pub priority_zero_sent: u64,
     /// Dropped packets per [`DropReason`] (indexed like [`DropReason::ALL`]).
-    pub dropped: [u64; 10],
+    pub dropped: [u64; 11],
 }
 
 impl Stats {
@@ -190,7 +192,7 @@ pub struct Instance {
     started_at: Option<Instant>,
     actions: VecDeque<Action>,
     stats: Stats,
-    last_drop_log: [Option<Instant>; 10],
+    last_drop_log: [Option<Instant>; 11],
     reported_address_mismatch: bool,
 }
 
@@ -205,7 +207,7 @@ impl Instance {
             started_at: None,
             actions: VecDeque::new(),
             stats: Stats::default(),
-            last_drop_log: [None; 10],
+            last_drop_log: [None; 11],
             reported_address_mismatch: false,
         }
     }
@@ -422,6 +424,9 @@ impl Instance {
         if !self.config.destination.is_unicast() && packet.ttl != TTL {
             return Err(DropReason::Ttl);
         }
+        if !self.config.destination.hears(packet.src) {
+            return Err(DropReason::NotPeer);
+        }
         let view = Packet::new_checked(packet.payload)?;
         let advert = Advertisement::parse_packet(&view, packet.src, packet.dst)?;
         if advert.version != self.config.version {
@@ -572,9 +577,15 @@ impl Instance {
         };
         self.stats.sent += 1;
         let src = self.config.local_address;
+        let ttl = self.config.destination.ttl();
         for &dst in self.config.destination.addresses() {
             let payload = advert.to_bytes(src, dst);
-            self.actions.push_back(Action::Send { src, dst, payload });
+            self.actions.push_back(Action::Send {
+                src,
+                dst,
+                ttl,
+                payload,
+            });
         }
     }
 

@@ -146,7 +146,9 @@ impl Wire {
     fn record(&mut self, node: usize, action: Action, sent: &mut Vec<Sent>) {
         let at = self.now;
         match action {
-            Action::Send { src, dst, payload } => {
+            Action::Send {
+                src, dst, payload, ..
+            } => {
                 let priority = crate::packet::Packet::new_checked(&payload)
                     .map(|p| p.priority())
                     .unwrap_or_default();

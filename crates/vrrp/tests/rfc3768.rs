@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use keepalived_vrrp::instance::{
     Action, Destination, DropReason, Event, FaultCause, Instance, InstanceConfig, Received, State,
-    Tracking,
+    Tracking, Unicast,
 };
 use keepalived_vrrp::packet::{Advertisement, Auth, MULTICAST_GROUP, TTL, Version};
 use keepalived_vrrp::wire::{Wire, WireEvent};
@@ -513,14 +513,19 @@ fn rfc5798_5_2_8_unicast_adverts_carry_the_checksum_of_their_peer() {
     let mut cfg = config("VI_1", 10, 255);
     cfg.version = Version::V3;
     cfg.auth = Auth::None;
-    cfg.destination = Destination::Unicast(peers.clone());
+    cfg.destination = Destination::Unicast(Unicast::to(peers.clone()));
     let src = cfg.local_address;
     let mut instance = Instance::new(cfg);
     start(&mut instance, now);
     let sends: Vec<(IpAddr, IpAddr, Vec<u8>)> = drain(&mut instance)
         .into_iter()
         .filter_map(|a| match a {
-            Action::Send { src, dst, payload } => Some((src, dst, payload)),
+            Action::Send {
+                src,
+                dst,
+                ttl: 255,
+                payload,
+            } => Some((src, dst, payload)),
             _ => None,
         })
         .collect();
@@ -681,4 +686,64 @@ fn keepalived_effective_priority_change_is_logged_and_advertised() {
     };
     owner.track(now, weaker);
     assert_eq!(owner.priority(), 255, "the address owner never changes");
+}
+
+fn unicast_config(only_from_peers: bool, ttl: u8) -> InstanceConfig {
+    let mut cfg = config("VI_1", 10, 100);
+    cfg.destination = Destination::Unicast(Unicast {
+        peers: vec![Ipv4Addr::new(192, 0, 2, 20).into()],
+        ttl,
+        only_from_peers,
+    });
+    cfg
+}
+
+#[test]
+fn keepalived_unicast_hears_anyone_and_any_ttl_by_default() {
+    // keepalived 2.2.7 (observed): without check_unicast_src a unicast instance takes adverts
+    // from addresses that are not peers, and with TTL 64.
+    let now = Instant::now();
+    let mut instance = started(unicast_config(false, 255), now);
+    let stranger = config("x", 30, 200);
+    let bytes = advert_from(&stranger, 200);
+    deliver(&mut instance, now, stranger.local_address, 64, &bytes);
+    assert_eq!(instance.stats().received, 1);
+    assert_eq!(
+        instance.poll_timeout(),
+        Some(now + Duration::from_micros(3_609_375)),
+        "the timer was reset"
+    );
+}
+
+#[test]
+fn keepalived_check_unicast_src_drops_adverts_from_non_peers() {
+    let now = Instant::now();
+    let mut instance = started(unicast_config(true, 255), now);
+    let timer = instance.poll_timeout();
+    let stranger = config("x", 30, 200);
+    let bytes = advert_from(&stranger, 200);
+    deliver(&mut instance, now, stranger.local_address, TTL, &bytes);
+    assert_eq!(instance.stats().dropped(DropReason::NotPeer), 1);
+    assert_eq!(instance.poll_timeout(), timer);
+    let peer = config("p", 20, 200);
+    let bytes = advert_from(&peer, 200);
+    deliver(&mut instance, now, peer.local_address, TTL, &bytes);
+    assert_eq!(instance.stats().received, 1, "the peer is heard");
+}
+
+#[test]
+fn keepalived_unicast_ttl_is_the_ttl_adverts_leave_with() {
+    let now = Instant::now();
+    let mut cfg = unicast_config(false, 64);
+    cfg.priority = 255;
+    let mut instance = Instance::new(cfg);
+    start(&mut instance, now);
+    let ttls: Vec<u8> = drain(&mut instance)
+        .into_iter()
+        .filter_map(|a| match a {
+            Action::Send { ttl, .. } => Some(ttl),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(ttls, vec![64]);
 }

@@ -10,7 +10,7 @@ use std::time::Duration;
 use keepalived_config::Config;
 use keepalived_config::model::{AuthType, NotifyScripts, Scope, VrrpInstance};
 use keepalived_track::ScriptSpec;
-use keepalived_vrrp::instance::{Destination, InstanceConfig};
+use keepalived_vrrp::instance::{Destination, InstanceConfig, Unicast};
 use keepalived_vrrp::packet::{Auth, Version};
 
 /// What the data path knows about an interface.
@@ -307,7 +307,11 @@ fn plan_instance(
     let destination = if inst.unicast_peers.is_empty() {
         Destination::Multicast(IpAddr::V4(global.vrrp_mcast_group4))
     } else {
-        Destination::Unicast(peers)
+        Destination::Unicast(Unicast {
+            peers,
+            ttl: inst.unicast_ttl.unwrap_or(keepalived_vrrp::packet::TTL),
+            only_from_peers: inst.check_unicast_src || global.vrrp_check_unicast_src,
+        })
     };
     let addresses = inst
         .virtual_ipaddresses
@@ -445,10 +449,14 @@ mod tests {
         );
         assert_eq!(
             p[1].config.destination,
-            Destination::Unicast(vec![
-                IpAddr::V4(Ipv4Addr::new(192, 0, 2, 20)),
-                IpAddr::V4(Ipv4Addr::new(192, 0, 2, 30)),
-            ])
+            Destination::Unicast(Unicast {
+                peers: vec![
+                    IpAddr::V4(Ipv4Addr::new(192, 0, 2, 20)),
+                    IpAddr::V4(Ipv4Addr::new(192, 0, 2, 30)),
+                ],
+                ttl: 255,
+                only_from_peers: false,
+            })
         );
     }
 

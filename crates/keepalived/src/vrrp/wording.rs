@@ -2,7 +2,7 @@
 //! instance starts with `VRRP_Instance(NAME)`, the 1.x form that contains 2.x's `(NAME)`, so
 //! scrapers of either version match it (docs/compat.md, log lines).
 
-use keepalived_vrrp::instance::{Event, FaultCause, State};
+use keepalived_vrrp::instance::{DropReason, Event, FaultCause, State};
 
 /// One log line: `detail` lines are written only with `-D` (log-detail).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -82,6 +82,14 @@ pub fn lines(name: &str, interface: &str, event: &Event) -> Vec<Line> {
                 theirs.join(" ")
             )))]
         }
+        // keepalived 2.2.7 with check_unicast_src (observed).
+        Event::Dropped {
+            from,
+            reason: DropReason::NotPeer,
+            ..
+        } => vec![info(about(&format!(
+            "unicast source address {from} not a unicast peer"
+        )))],
         Event::Dropped {
             from,
             reason,
@@ -96,7 +104,6 @@ pub fn lines(name: &str, interface: &str, event: &Event) -> Vec<Line> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use keepalived_vrrp::instance::DropReason;
     use std::net::{IpAddr, Ipv4Addr};
 
     fn texts(event: Event) -> Vec<String> {

@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 
 use keepalived_vrrp::instance::{
     Action, DROP_LOG_INTERVAL, Destination, DropReason, Event, FaultCause, Instance,
-    InstanceConfig, Phase, Received, State, Tracking,
+    InstanceConfig, Phase, Received, State, Tracking, Unicast,
 };
 use keepalived_vrrp::config::master_down_interval_for;
 use keepalived_vrrp::packet::{Advertisement, Auth, MULTICAST_GROUP, TTL, Version};
@@ -74,7 +74,11 @@ fn config(u: &mut Unstructured<'_>) -> Result<InstanceConfig> {
     let count = u.int_in_range(0..=VIPS.len())?;
     let destination = if u.arbitrary()? {
         // Unicast to both peers.
-        Destination::Unicast(vec![LOWER.into(), HIGHER.into()])
+        Destination::Unicast(Unicast {
+            peers: vec![LOWER.into(), HIGHER.into()],
+            ttl: if u.arbitrary()? { 255 } else { 64 },
+            only_from_peers: u.arbitrary()?,
+        })
     } else {
         Destination::Multicast(MULTICAST_GROUP.into())
     };
@@ -249,8 +253,14 @@ impl Model {
                 step.only_events = false;
             }
             match action {
-                Action::Send { src, dst, payload } => {
+                Action::Send {
+                    src,
+                    dst,
+                    ttl,
+                    payload,
+                } => {
                     step.sends += 1;
+                    assert_eq!(ttl, config.destination.ttl(), "advert TTL");
                     assert_eq!(src, config.local_address, "advert from another address");
                     let destinations = config.destination.addresses();
                     assert!(destinations.contains(&dst), "advert to {dst}");

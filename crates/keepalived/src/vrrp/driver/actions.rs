@@ -19,7 +19,12 @@ impl Driver {
         self.touched.push(i);
         while let Some(action) = self.running[i].instance.poll_action() {
             match action {
-                Action::Send { src, dst, payload } => self.send(i, src, dst, &payload).await,
+                Action::Send {
+                    src,
+                    dst,
+                    ttl,
+                    payload,
+                } => self.send(i, (src, dst, ttl), &payload).await,
                 Action::AddAddresses => {
                     for address in self.running[i].plan.addresses.clone() {
                         self.change_address(&address, true).await;
@@ -58,15 +63,17 @@ impl Driver {
         }
     }
 
-    /// One advert from `src` to `dst` on the instance's interface.
-    async fn send(&mut self, i: usize, src: IpAddr, dst: IpAddr, payload: &[u8]) {
+    /// One advert from `src` to `dst` with `ttl` on the instance's interface.
+    async fn send(&mut self, i: usize, (src, dst, ttl): (IpAddr, IpAddr, u8), payload: &[u8]) {
         let link = &self.links[self.running[i].link];
         // A down link cannot carry the priority-0 advert of an instance entering FAULT.
         if !link.up {
             return;
         }
         let result = match (src, dst) {
-            (IpAddr::V4(src), IpAddr::V4(dst)) => link.socket.send_from(payload, src, dst).await,
+            (IpAddr::V4(src), IpAddr::V4(dst)) => {
+                link.socket.send_from(payload, src, dst, ttl).await
+            }
             _ => Err(std::io::Error::new(
                 std::io::ErrorKind::Unsupported,
                 "IPv6 adverts are not supported yet",

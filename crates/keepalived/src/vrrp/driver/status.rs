@@ -85,8 +85,8 @@ impl Driver {
                         })
                         .collect(),
                     unicast_peers: match &config.destination {
-                        Destination::Unicast(peers) => {
-                            peers.iter().map(ToString::to_string).collect()
+                        Destination::Unicast(unicast) => {
+                            unicast.peers.iter().map(ToString::to_string).collect()
                         }
                         Destination::Multicast(_) => Vec::new(),
                     },
