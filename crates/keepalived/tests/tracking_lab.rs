@@ -35,6 +35,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use keepalived_testlab::prelude::Daemon::{self, Ours, Real};
 use keepalived_testlab::prelude::daemon_log;
 use keepalived_testlab::{
     Host, KEEPALIVED_BIN, Keepalived, Lab, VrrpInstance, poll_until, require_programs, require_root,
@@ -56,27 +57,6 @@ const TO_MASTER: Duration = Duration::from_secs(12);
 
 /// How long a script that must not run is given to show that it does not.
 const NEVER: Duration = Duration::from_secs(3);
-
-/// Which keepalived runs on host a.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Daemon {
-    /// keepalived-rs, this crate's binary.
-    Ours,
-    /// keepalived 2.2.7.
-    Real,
-}
-
-use Daemon::{Ours, Real};
-
-impl Daemon {
-    fn start(self, host: &Host, config: &str) -> Keepalived {
-        let started = match self {
-            Ours => Keepalived::start_with(host, Path::new(OURS), config, &[]),
-            Real => Keepalived::start(host, config),
-        };
-        started.unwrap_or_else(|e| panic!("starting {self:?} on {}: {e:#}", host.name()))
-    }
-}
 
 /// Builds a one-host lab named after `tag` and runs `scenario` in it for `daemon`; returns early
 /// (the test passes vacuously, printing why) without root or the programs it needs.
@@ -261,7 +241,7 @@ fn counted_check(a: &Host, init_fail: bool) -> (String, PathBuf) {
 fn init_fail(lab: &Lab, daemon: Daemon) {
     let a = lab.host("a");
     let (conf, runs) = counted_check(a, true);
-    let mut k = daemon.start(a, &conf);
+    let mut k = daemon.start(OURS, a, &conf);
     assert!(
         k.wait_for_log("VRRP_Script(chk) succeeded", Duration::from_secs(4)),
         "the script did not succeed:\n{}",
@@ -293,7 +273,7 @@ fn init_fail(lab: &Lab, daemon: Daemon) {
 fn no_init_fail(lab: &Lab, daemon: Daemon) {
     let a = lab.host("a");
     let (conf, runs) = counted_check(a, false);
-    let mut k = daemon.start(a, &conf);
+    let mut k = daemon.start(OURS, a, &conf);
     wait_master(a, &k);
     let text = daemon_log(&k);
     assert_lacks(&text, "Entering FAULT STATE");
@@ -322,7 +302,7 @@ fn first_result_gates_start(lab: &Lab, daemon: Daemon) {
         &[track(&["chk"])],
     );
     let started = Instant::now();
-    let mut k = daemon.start(a, &conf);
+    let mut k = daemon.start(OURS, a, &conf);
     assert!(
         k.wait_for_log("(VI_1) Entering BACKUP STATE", Duration::from_secs(6)),
         "no BACKUP:\n{}",
@@ -363,7 +343,7 @@ fn insecure_check(lab: &Lab, daemon: Daemon) {
     let scripts =
         vrrp_script("chk", &open_file, 1, &[]) + &vrrp_script("chkdir", &in_open_dir, 1, &[]);
     let conf = config(&scripts, &[track(&["chk", "chkdir"])]);
-    let mut k = daemon.start(a, &conf);
+    let mut k = daemon.start(OURS, a, &conf);
     wait_master(a, &k);
     assert!(
         !poll_until(NEVER, || marker.exists()),
@@ -390,7 +370,7 @@ fn insecure_path_logged(lab: &Lab, daemon: Daemon) {
     let dir = script_dir(a, "scripts", 0o755);
     let path = script(&dir, "open.sh", "exit 0", 0o777);
     let conf = config(&vrrp_script("chk", &path, 1, &[]), &[track(&["chk"])]);
-    let mut k = daemon.start(a, &conf);
+    let mut k = daemon.start(OURS, a, &conf);
     assert!(
         k.wait_for_log("(VI_1) Entering BACKUP STATE", Duration::from_secs(5)),
         "no BACKUP:\n{}",
@@ -428,7 +408,7 @@ fn insecure_notify(lab: &Lab, daemon: Daemon) {
             format!("notify \"{}\"", on_any.display()),
         ],
     );
-    let mut k = daemon.start(a, &conf);
+    let mut k = daemon.start(OURS, a, &conf);
     wait_master(a, &k);
     assert!(
         !poll_until(NEVER, || master_marker.exists() || generic_marker.exists()),
@@ -456,7 +436,7 @@ fn secure_check(lab: &Lab, daemon: Daemon) {
         0o755,
     );
     let conf = config(&vrrp_script("chk", &path, 1, &[]), &[track(&["chk"])]);
-    let mut k = daemon.start(a, &conf);
+    let mut k = daemon.start(OURS, a, &conf);
     assert!(
         poll_until(Duration::from_secs(5), || marker.exists()),
         "the secure check script did not run:\n{}",
@@ -566,7 +546,7 @@ fn track_file(lab: &Lab, daemon: Daemon) {
         &blocks,
         &["track_file {\n        maintenance\n        load\n    }".to_string()],
     );
-    let mut k = daemon.start(a, &conf);
+    let mut k = daemon.start(OURS, a, &conf);
     wait_master(a, &k);
     // A weighted value: 150 - 4 × 5 = 130.
     fs::write(&weight_file, "4\n").expect("write");

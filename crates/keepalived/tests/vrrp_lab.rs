@@ -12,13 +12,13 @@
 //! Timing with advert_int 1: Master_Down_Interval = 3 + (256 - priority) / 256 s, so 3.41 s at
 //! priority 150 and 3.61 s at 100; Skew_Time at 100 = 0.61 s.
 
-use std::any::Any;
 use std::net::Ipv4Addr;
 use std::path::Path;
 use std::thread;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use keepalived_testlab::prelude::{daemon_log, lab_ready, log_count};
+use keepalived_testlab::prelude::Daemon::{self, Ours, Real};
+use keepalived_testlab::prelude::{daemon_log, for_each_pair, log_count};
 use keepalived_testlab::{
     Advert, Capture, Frame, Host, Keepalived, Lab, VrrpInstance, adverts, garps, read_pcap,
     render_config,
@@ -35,76 +35,6 @@ const PASS: &str = "secret12";
 /// How long a host may take to become master from start: Master_Down_Interval (at most 3.61 s)
 /// plus start-up, with room for a loaded CI machine.
 const ELECTION: Duration = Duration::from_secs(8);
-
-/// Which keepalived runs on a host.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Daemon {
-    /// keepalived-rs, this crate's binary.
-    Ours,
-    /// keepalived 2.2.7.
-    Real,
-}
-
-use Daemon::{Ours, Real};
-
-/// (daemon on a, daemon on b) for every scenario.
-const PAIRS: [(Daemon, Daemon); 3] = [(Ours, Ours), (Ours, Real), (Real, Ours)];
-
-impl Daemon {
-    fn start(self, host: &Host, config: &str) -> Keepalived {
-        let started = match self {
-            Ours => Keepalived::start_with(host, Path::new(OURS), config, &[]),
-            Real => Keepalived::start(host, config),
-        };
-        started.unwrap_or_else(|e| panic!("starting {self:?} on {}: {e:#}", host.name()))
-    }
-}
-
-/// Runs `scenario` once per pair of [`PAIRS`], each in a lab of its own on a thread of its own,
-/// all at the same time; fails naming every pair that failed.
-fn for_each_pair(tag: &str, scenario: fn(&Lab, Daemon, Daemon)) {
-    if !lab_ready() {
-        return;
-    }
-    let t0 = Instant::now();
-    let results: Vec<thread::Result<Duration>> = thread::scope(|s| {
-        let handles: Vec<_> = PAIRS
-            .iter()
-            .enumerate()
-            .map(|(i, &(x, y))| {
-                let name = format!("{tag}{i}");
-                s.spawn(move || {
-                    let t = Instant::now();
-                    let lab = Lab::new(&name, &["a", "b"]).expect("lab");
-                    scenario(&lab, x, y);
-                    t.elapsed()
-                })
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join()).collect()
-    });
-    let mut failed = Vec::new();
-    for (&(x, y), result) in PAIRS.iter().zip(results) {
-        match result {
-            Ok(took) => eprintln!("{tag}: a={x:?} b={y:?} passed in {took:.1?}"),
-            Err(panic) => failed.push(format!("a={x:?} b={y:?}: {}", message(&*panic))),
-        }
-    }
-    eprintln!("{tag}: {:.1?} for all pairs", t0.elapsed());
-    assert!(
-        failed.is_empty(),
-        "{tag} failed for:\n{}",
-        failed.join("\n")
-    );
-}
-
-fn message(panic: &(dyn Any + Send)) -> String {
-    panic
-        .downcast_ref::<String>()
-        .cloned()
-        .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_string()))
-        .unwrap_or_else(|| "panicked".to_string())
-}
 
 /// Now, in seconds since the Unix epoch (the clock of capture time stamps).
 fn now() -> f64 {
@@ -147,8 +77,8 @@ fn wait_vip(host: &Host, k: &Keepalived, vip: &str, present: bool, within: Durat
 /// and b does not.
 fn elect(lab: &Lab, x: Daemon, y: Daemon) -> (Keepalived, Keepalived) {
     let (a, b) = (lab.host("a"), lab.host("b"));
-    let ka = x.start(a, &instance(150).render("a"));
-    let kb = y.start(b, &instance(100).render("b"));
+    let ka = x.start(OURS, a, &instance(150).render("a"));
+    let kb = y.start(OURS, b, &instance(100).render("b"));
     wait_vip(a, &ka, VIP, true, ELECTION);
     wait_vip(b, &kb, VIP, false, Duration::from_secs(3));
     assert!(ka.wait_for_log("(VI_1) Entering MASTER STATE", Duration::from_secs(2)));
@@ -299,8 +229,8 @@ fn equal_priority(lab: &Lab, x: Daemon, y: Daemon) {
     let (a, b) = (lab.host("a"), lab.host("b"));
     lab.isolate("a", true).expect("isolate a");
     lab.isolate("b", true).expect("isolate b");
-    let mut ka = x.start(a, &instance(120).render("a"));
-    let mut kb = y.start(b, &instance(120).render("b"));
+    let mut ka = x.start(OURS, a, &instance(120).render("a"));
+    let mut kb = y.start(OURS, b, &instance(120).render("b"));
     wait_vip(a, &ka, VIP, true, ELECTION);
     wait_vip(b, &kb, VIP, true, ELECTION);
     let mut capture = lab.capture_bridge().expect("capture");
@@ -424,10 +354,10 @@ fn sigkill(lab: &Lab, x: Daemon, y: Daemon) {
 fn preemption(lab: &Lab, x: Daemon, y: Daemon) {
     let (a, b) = (lab.host("a"), lab.host("b"));
     let mut capture = lab.capture_bridge().expect("capture");
-    let mut kb = y.start(b, &instance(100).render("b"));
+    let mut kb = y.start(OURS, b, &instance(100).render("b"));
     wait_vip(b, &kb, VIP, true, ELECTION);
     let a_started = now();
-    let mut ka = x.start(a, &instance(150).render("a"));
+    let mut ka = x.start(OURS, a, &instance(150).render("a"));
     wait_vip(a, &ka, VIP, true, ELECTION);
     wait_vip(b, &kb, VIP, false, Duration::from_secs(2));
     thread::sleep(Duration::from_millis(1500));
@@ -465,9 +395,9 @@ fn preemption(lab: &Lab, x: Daemon, y: Daemon) {
 fn nopreempt(lab: &Lab, x: Daemon, y: Daemon) {
     let (a, b) = (lab.host("a"), lab.host("b"));
     let mut capture = lab.capture_bridge().expect("capture");
-    let mut kb = y.start(b, &instance(100).render("b"));
+    let mut kb = y.start(OURS, b, &instance(100).render("b"));
     wait_vip(b, &kb, VIP, true, ELECTION);
-    let mut ka = x.start(a, &instance(150).nopreempt().render("a"));
+    let mut ka = x.start(OURS, a, &instance(150).nopreempt().render("a"));
     // Longer than a's Master_Down_Interval (3.41 s).
     thread::sleep(Duration::from_millis(5000));
     assert!(has(b, VIP) && !has(a, VIP), "a preempted despite nopreempt");
@@ -502,8 +432,8 @@ fn mismatched_passwords(lab: &Lab, x: Daemon, y: Daemon) {
     let (a, b) = (lab.host("a"), lab.host("b"));
     let mut capture = lab.capture_bridge().expect("capture");
     let started = now();
-    let mut ka = x.start(a, &instance(150).auth_pass("secretaa").render("a"));
-    let mut kb = y.start(b, &instance(100).auth_pass("secretbb").render("b"));
+    let mut ka = x.start(OURS, a, &instance(150).auth_pass("secretaa").render("a"));
+    let mut kb = y.start(OURS, b, &instance(100).auth_pass("secretbb").render("b"));
     wait_vip(a, &ka, VIP, true, ELECTION);
     wait_vip(b, &kb, VIP, true, ELECTION);
     thread::sleep(Duration::from_millis(2500));
@@ -602,8 +532,8 @@ fn three_vrids(lab: &Lab, x: Daemon, y: Daemon) {
     };
     let mut capture = lab.capture_bridge().expect("capture");
     let started = now();
-    let mut ka = x.start(a, &conf(|v| v.2, "a"));
-    let mut kb = y.start(b, &conf(|v| v.3, "b"));
+    let mut ka = x.start(OURS, a, &conf(|v| v.2, "a"));
+    let mut kb = y.start(OURS, b, &conf(|v| v.3, "b"));
     for &(_, vip, pa, _) in &vrids {
         let (master, km) = if pa == 150 { (a, &ka) } else { (b, &kb) };
         wait_vip(master, km, vip, true, ELECTION);
@@ -678,8 +608,8 @@ fn vip_options(lab: &Lab, x: Daemon, y: Daemon) {
     let conf = |p: u8, id: &str| VrrpInstance::new(VRID, p, &vips).auth_pass(PASS).render(id);
     let mut capture = lab.capture_bridge().expect("capture");
     let started = now();
-    let mut ka = x.start(a, &conf(150, "a"));
-    let mut kb = y.start(b, &conf(100, "b"));
+    let mut ka = x.start(OURS, a, &conf(150, "a"));
+    let mut kb = y.start(OURS, b, &conf(100, "b"));
     wait_vip(a, &ka, "198.51.100.50", true, ELECTION);
     let check = |host: &Host| {
         let info = |addr: &str| {
@@ -823,8 +753,8 @@ fn weighted_check(lab: &Lab, x: Daemon, y: Daemon) {
     let (a, b) = (lab.host("a"), lab.host("b"));
     let mut capture = lab.capture_bridge().expect("capture");
     let (up_flag, conf) = checked_config(a, "weight -60");
-    let mut ka = x.start(a, &conf);
-    let mut kb = y.start(b, &instance(100).render("b"));
+    let mut ka = x.start(OURS, a, &conf);
+    let mut kb = y.start(OURS, b, &instance(100).render("b"));
     wait_vip(a, &ka, VIP, true, ELECTION);
     std::fs::remove_file(&up_flag).expect("service down");
     wait_vip(b, &kb, VIP, true, Duration::from_secs(6));
@@ -867,8 +797,8 @@ fn check_script(lab: &Lab, x: Daemon, y: Daemon) {
     }
     let (a, b) = (lab.host("a"), lab.host("b"));
     let (up_flag, conf) = checked_config(a, "");
-    let mut ka = x.start(a, &conf);
-    let mut kb = y.start(b, &instance(100).render("b"));
+    let mut ka = x.start(OURS, a, &conf);
+    let mut kb = y.start(OURS, b, &instance(100).render("b"));
     wait_vip(a, &ka, VIP, true, ELECTION);
     std::fs::remove_file(&up_flag).expect("service down");
     wait_vip(b, &kb, VIP, true, Duration::from_secs(5));
@@ -916,8 +846,8 @@ fn notify_scripts(lab: &Lab, x: Daemon, y: Daemon) {
         ))
         .render("a")
         + "global_defs {\n    script_user root\n    enable_script_security\n}\n";
-    let mut ka = x.start(a, &conf);
-    let mut kb = y.start(b, &instance(100).render("b"));
+    let mut ka = x.start(OURS, a, &conf);
+    let mut kb = y.start(OURS, b, &instance(100).render("b"));
     wait_vip(a, &ka, VIP, true, ELECTION);
     thread::sleep(Duration::from_millis(500));
     let status = ka.stop().expect("SIGTERM a");
@@ -963,8 +893,8 @@ fn tracked_interface(lab: &Lab, x: Daemon, y: Daemon) {
     let conf = instance(150)
         .extra("track_interface {\n        trk0\n    }")
         .render("a");
-    let mut ka = x.start(a, &conf);
-    let mut kb = y.start(b, &instance(100).render("b"));
+    let mut ka = x.start(OURS, a, &conf);
+    let mut kb = y.start(OURS, b, &instance(100).render("b"));
     wait_vip(a, &ka, VIP, true, ELECTION);
     a.set_link("trk0", false).expect("trk0 down");
     assert!(

@@ -4,13 +4,95 @@
 //!
 //! `use keepalived_testlab::prelude::*;`
 
+use std::any::Any;
 use std::collections::BTreeMap;
+use std::path::Path;
+use std::thread;
+use std::time::{Duration, Instant};
 
 pub use crate::{
     Host, KEEPALIVED_BIN, Keepalived, LAB_PROGRAMS, Lab, VrrpInstance, is_root, poll_until,
     require_programs, require_root,
 };
-pub use keepalived_vrrp::config::{master_down_interval, skew_time};
+pub use keepalived_vrrp::config::{
+    master_down_interval, master_down_interval_for, skew_time, skew_time_for,
+};
+pub use keepalived_vrrp::packet::Version;
+
+/// Which keepalived runs on a lab host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Daemon {
+    /// keepalived-rs (the binary a test names).
+    Ours,
+    /// keepalived 2.2.7.
+    Real,
+}
+
+/// (daemon on a, daemon on b) for a scenario run both ways against keepalived 2.2.7.
+pub const PAIRS: [(Daemon, Daemon); 3] = [
+    (Daemon::Ours, Daemon::Ours),
+    (Daemon::Ours, Daemon::Real),
+    (Daemon::Real, Daemon::Ours),
+];
+
+impl Daemon {
+    /// Starts this daemon on `host` with `config`; `ours` is our binary.
+    pub fn start(self, ours: &str, host: &Host, config: &str) -> Keepalived {
+        let started = match self {
+            Daemon::Ours => Keepalived::start_with(host, Path::new(ours), config, &[]),
+            Daemon::Real => Keepalived::start(host, config),
+        };
+        started.unwrap_or_else(|e| panic!("starting {self:?} on {}: {e:#}", host.name()))
+    }
+}
+
+/// Runs `scenario` once per pair of [`PAIRS`], each in a lab of its own (hosts a and b) on a
+/// thread of its own, all at the same time; fails naming every pair that failed. Skips (with
+/// the reason printed) unless [`lab_ready`].
+pub fn for_each_pair(tag: &str, scenario: fn(&Lab, Daemon, Daemon)) {
+    if !lab_ready() {
+        return;
+    }
+    let t0 = Instant::now();
+    let results: Vec<thread::Result<Duration>> = thread::scope(|s| {
+        let handles: Vec<_> = PAIRS
+            .iter()
+            .enumerate()
+            .map(|(i, &(x, y))| {
+                let name = format!("{tag}{i}");
+                s.spawn(move || {
+                    let t = Instant::now();
+                    let lab = Lab::new(&name, &["a", "b"]).expect("lab");
+                    scenario(&lab, x, y);
+                    t.elapsed()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join()).collect()
+    });
+    let mut failed = Vec::new();
+    for (&(x, y), result) in PAIRS.iter().zip(results) {
+        match result {
+            Ok(took) => eprintln!("{tag}: a={x:?} b={y:?} passed in {took:.1?}"),
+            Err(panic) => failed.push(format!("a={x:?} b={y:?}: {}", panic_message(&*panic))),
+        }
+    }
+    eprintln!("{tag}: {:.1?} for all pairs", t0.elapsed());
+    assert!(
+        failed.is_empty(),
+        "{tag} failed for:\n{}",
+        failed.join("\n")
+    );
+}
+
+/// The message a panic carried.
+pub fn panic_message(panic: &(dyn Any + Send)) -> String {
+    panic
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_string()))
+        .unwrap_or_else(|| "panicked".to_string())
+}
 
 /// Root and every lab program present; otherwise prints why the test is skipped.
 pub fn lab_ready() -> bool {
