@@ -232,10 +232,9 @@ pub fn lowest_priority() -> u8 {
         .unwrap_or(1)
 }
 
-/// Master_Down_Interval = 3 × Advertisement_Interval + Skew_Time, Skew_Time = (256 -
-/// Priority) / 256 × Advertisement_Interval (RFC 3768 section 6.1).
+/// Master_Down_Interval (RFC 3768 section 6.1) as the engine computes it.
 pub fn master_down_interval(priority: u8, advert: Duration) -> Duration {
-    advert * 3 + advert * (256 - u32::from(priority)) / 256
+    keepalived_testlab::prelude::master_down_interval(advert, priority)
 }
 
 /// How long an overlap may last after the last fault affecting it healed:

@@ -372,6 +372,8 @@ pub struct VrrpInstance {
     pub unicast_peers: Vec<IpAddr>,
     /// `unicast_ttl`.
     pub unicast_ttl: Option<u8>,
+    /// `check_unicast_src`: drop unicast adverts from addresses that are not unicast peers.
+    pub check_unicast_src: bool,
     /// `garp_master_delay` (global default when unset).
     pub garp_master_delay: Option<u32>,
     /// `garp_master_repeat`.

@@ -232,7 +232,7 @@ fn run_child(cli: &Cli, role: ChildRole) -> anyhow::Result<i32> {
         return Ok(EXIT_CONFIG);
     }
     let result = match role {
-        ChildRole::Vrrp => vrrp::run(cli, loaded.config, logger.clone()),
+        ChildRole::Vrrp => vrrp::run(cli, loaded.config, logger.clone()).map(i32::from),
         ChildRole::Checker => checker::run(cli, loaded.config, logger.clone()),
     };
     match result {

@@ -16,10 +16,38 @@ use crate::cli::{ChildRole, Cli};
 use crate::logger::Logger;
 use crate::pidfile::PidFile;
 
+/// How a child ends, as its exit status tells the parent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChildExit {
+    /// Stopped as asked (0).
+    Clean,
+    /// A fatal error: it must not be restarted (2).
+    Fatal,
+    /// Its configuration cannot be used: it must not be restarted (3).
+    Config,
+}
+
+impl ChildExit {
+    /// The process exit status.
+    pub const fn code(self) -> i32 {
+        match self {
+            ChildExit::Clean => 0,
+            ChildExit::Fatal => 2,
+            ChildExit::Config => 3,
+        }
+    }
+}
+
+impl From<ChildExit> for i32 {
+    fn from(status: ChildExit) -> i32 {
+        status.code()
+    }
+}
+
 /// Exit status of a child that hit a fatal error (it must not be restarted).
-pub const EXIT_FATAL: i32 = 2;
+pub const EXIT_FATAL: i32 = ChildExit::Fatal.code();
 /// Exit status of a child whose configuration cannot be used (it must not be restarted).
-pub const EXIT_CONFIG: i32 = 3;
+pub const EXIT_CONFIG: i32 = ChildExit::Config.code();
 
 /// A child that lived less than this before dying counts as "dying again soon".
 const SHORT_LIFE: Duration = Duration::from_secs(10);

@@ -10,22 +10,14 @@ use std::path::Path;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use keepalived_testlab::{
-    Host, Keepalived, LAB_PROGRAMS, Lab, Signal, VrrpInstance, poll_until, render_config,
-    require_programs, require_root,
-};
+use keepalived_testlab::prelude::{lab_ready, master_down_interval};
+use keepalived_testlab::{Host, Keepalived, Lab, Signal, VrrpInstance, poll_until, render_config};
 
 /// Our daemon, built by cargo for this test.
 const OURS: &str = env!("CARGO_BIN_EXE_keepalived");
 const VIP: &str = "198.51.100.10";
-/// Master_Down_Interval at priority 100 (the backup's), advert_int 1.
-const MASTER_DOWN_B: Duration = Duration::from_millis(3610);
 /// Start-up plus an election, with room for a loaded CI machine.
 const ELECTION: Duration = Duration::from_secs(8);
-
-fn ready() -> bool {
-    require_root() && require_programs(LAB_PROGRAMS)
-}
 
 fn instance(priority: u8) -> VrrpInstance {
     VrrpInstance::new(51, priority, &[&format!("{VIP}/32")])
@@ -67,7 +59,7 @@ fn pair(lab: &Lab, b_real: bool) -> (Keepalived, Keepalived) {
 
 #[test]
 fn parent_runs_a_vrrp_child_and_writes_both_pid_files() {
-    if !ready() {
+    if !lab_ready() {
         return;
     }
     let lab = Lab::new("dpc", &["a"]).expect("lab");
@@ -115,7 +107,7 @@ fn parent_runs_a_vrrp_child_and_writes_both_pid_files() {
 
 #[test]
 fn killed_vrrp_child_is_respawned_and_one_node_holds_the_vip() {
-    if !ready() {
+    if !lab_ready() {
         return;
     }
     for b_real in [false, true] {
@@ -136,7 +128,9 @@ fn killed_vrrp_child_is_respawned_and_one_node_holds_the_vip() {
             .vrrp_pid()
             .is_some_and(|p| p != child && pid_alive(p))));
         // Within Master_Down_Interval (plus slack for start-up) exactly one node holds the VIP.
-        let deadline = MASTER_DOWN_B + Duration::from_millis(1500);
+        // Master_Down_Interval at priority 100 (the backup's), advert_int 1.
+        let deadline =
+            master_down_interval(Duration::from_secs(1), 100) + Duration::from_millis(1500);
         let one_holder = poll_until(deadline, || {
             holds(lab.host("a")) != holds(lab.host("b"))
                 && killed.elapsed() > Duration::from_millis(300)
@@ -159,7 +153,7 @@ fn killed_vrrp_child_is_respawned_and_one_node_holds_the_vip() {
 
 #[test]
 fn killed_parent_takes_children_and_scripts_down_and_releases_the_vip() {
-    if !ready() {
+    if !lab_ready() {
         return;
     }
     let lab = Lab::new("dkp", &["a"]).expect("lab");
@@ -221,7 +215,7 @@ fn monitor_addresses(host: &Host) -> keepalived_testlab::Proc {
 
 #[test]
 fn fifty_reloads_of_an_unchanged_config_change_nothing() {
-    if !ready() {
+    if !lab_ready() {
         return;
     }
     let lab = Lab::new("dhup", &["a", "b"]).expect("lab");
@@ -274,7 +268,7 @@ fn fifty_reloads_of_an_unchanged_config_change_nothing() {
 
 #[test]
 fn reload_applies_changes_and_keeps_the_running_config_when_the_new_one_is_broken() {
-    if !ready() {
+    if !lab_ready() {
         return;
     }
     let lab = Lab::new("drl", &["a"]).expect("lab");
@@ -309,7 +303,7 @@ fn reload_applies_changes_and_keeps_the_running_config_when_the_new_one_is_broke
 
 #[test]
 fn dumps_are_written_without_following_planted_links() {
-    if !ready() {
+    if !lab_ready() {
         return;
     }
     let lab = Lab::new("ddump", &["a"]).expect("lab");
@@ -361,7 +355,7 @@ fn dumps_are_written_without_following_planted_links() {
 
 #[test]
 fn daemonises_and_refuses_a_second_copy() {
-    if !ready() {
+    if !lab_ready() {
         return;
     }
     let lab = Lab::new("ddmn", &["a"]).expect("lab");
@@ -407,7 +401,7 @@ fn daemonises_and_refuses_a_second_copy() {
 
 #[test]
 fn checker_child_runs_for_virtual_servers_and_is_respawned() {
-    if !ready() {
+    if !lab_ready() {
         return;
     }
     let lab = Lab::new("dchk", &["a"]).expect("lab");
@@ -439,7 +433,7 @@ fn checker_child_runs_for_virtual_servers_and_is_respawned() {
 
 #[test]
 fn dont_respawn_stops_the_daemon_when_a_child_dies() {
-    if !ready() {
+    if !lab_ready() {
         return;
     }
     let lab = Lab::new("dnor", &["a"]).expect("lab");

@@ -43,6 +43,7 @@ use std::path::Path;
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use keepalived_testlab::prelude::{counts_after, state_lines};
 use keepalived_testlab::{
     Advert, ForgedAdvert, Frame, Host, Injector, KEEPALIVED_BIN, Keepalived, LAB_PROGRAMS, Lab,
     Subnet, VRRP_GROUP, VrrpInstance, link_hosts, link_injector, render_config, require_programs,
@@ -251,29 +252,6 @@ fn flood(x: &Host) -> Sent {
         end: epoch_now(),
         per_flaw,
     }
-}
-
-/// Lines that say a daemon changed state.
-fn state_lines(text: &str) -> Vec<&str> {
-    text.lines()
-        .filter(|l| {
-            l.contains("STATE") || l.contains("prio") || l.contains("FAULT") || l.contains("panic")
-        })
-        .collect()
-}
-
-/// `reason count` pairs after `marker` on the first line containing it
-/// (`VRRP_Instance(VI_1) dropped adverts: invalid passwd 3, Invalid VRRPv2 checksum 5`).
-fn counts_after(text: &str, marker: &str) -> BTreeMap<String, u64> {
-    let Some(list) = text.lines().find_map(|l| l.split(marker).nth(1)) else {
-        return BTreeMap::new();
-    };
-    list.split(", ")
-        .filter_map(|item| {
-            let (reason, n) = item.trim().rsplit_once(' ')?;
-            Some((reason.to_string(), n.parse().ok()?))
-        })
-        .collect()
 }
 
 /// Packets the kernel dropped on the host's raw sockets of protocol 112 (`drops`, the last

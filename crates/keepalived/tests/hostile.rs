@@ -15,6 +15,7 @@ use std::path::Path;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use keepalived_testlab::prelude::{counts_after, daemon_log, state_lines};
 use keepalived_testlab::{
     ForgedAdvert, Injector, Keepalived, Lab, RawPacket, VrrpInstance, require_programs,
     require_root,
@@ -128,33 +129,6 @@ fn forge(n: usize, src: Ipv4Addr) -> ForgedAdvert {
     (kind.forge)(ForgedAdvert::v2(src, VRID, priority, &[vip]).pass(PASS))
 }
 
-fn log(k: &Keepalived) -> String {
-    k.log().expect("daemon log")
-}
-
-/// Lines that say a daemon changed state.
-fn state_lines(text: &str) -> Vec<&str> {
-    text.lines()
-        .filter(|l| l.contains("STATE") || l.contains("prio") || l.contains("FAULT"))
-        .collect()
-}
-
-/// The counts of a `VRRP_Instance(VI_1) dropped adverts: invalid TTL 3, invalid passwd 5` line.
-fn drop_counts(text: &str) -> BTreeMap<String, u64> {
-    let Some(list) = text
-        .lines()
-        .find_map(|l| l.split("VRRP_Instance(VI_1) dropped adverts: ").nth(1))
-    else {
-        return BTreeMap::new();
-    };
-    list.split(", ")
-        .filter_map(|item| {
-            let (reason, n) = item.trim().rsplit_once(' ')?;
-            Some((reason.to_string(), n.parse().ok()?))
-        })
-        .collect()
-}
-
 /// VRRP packets with IPv4 source `src` in the capture.
 fn vrrp_from(packets: &[RawPacket], src: Ipv4Addr) -> Vec<&RawPacket> {
     packets
@@ -183,12 +157,12 @@ fn malformed_and_forged_adverts_are_dropped_counted_and_logged_once() {
     assert!(
         a.wait_for_address(VIP, true, Duration::from_secs(8)),
         "a never became master:\n{}",
-        log(&ka)
+        daemon_log(&ka)
     );
     assert!(ka.wait_for_log("(VI_1) Entering MASTER STATE", Duration::from_secs(1)));
     assert!(kb.wait_for_log("(VI_1) Entering BACKUP STATE", Duration::from_secs(1)));
     assert!(!b.has_address(VIP).expect("addresses of b"));
-    let before = [log(&ka), log(&kb)];
+    let before = [daemon_log(&ka), daemon_log(&kb)];
 
     let injector = Injector::open(x, "eth0").expect("injector");
     let started = Instant::now();
@@ -218,8 +192,8 @@ fn malformed_and_forged_adverts_are_dropped_counted_and_logged_once() {
     );
 
     // No crash, no state change.
-    assert!(ka.is_running(), "a died:\n{}", log(&ka));
-    assert!(kb.is_running(), "b died:\n{}", log(&kb));
+    assert!(ka.is_running(), "a died:\n{}", daemon_log(&ka));
+    assert!(kb.is_running(), "b died:\n{}", daemon_log(&kb));
     assert!(
         a.has_address(VIP).expect("addresses of a"),
         "a lost the VIP"
@@ -228,7 +202,7 @@ fn malformed_and_forged_adverts_are_dropped_counted_and_logged_once() {
         !b.has_address(VIP).expect("addresses of b"),
         "b took the VIP"
     );
-    let after = [log(&ka), log(&kb)];
+    let after = [daemon_log(&ka), daemon_log(&kb)];
     for (name, (old, new)) in ["a", "b"].iter().zip(before.iter().zip(&after)) {
         assert_eq!(
             state_lines(old),
@@ -282,11 +256,15 @@ fn malformed_and_forged_adverts_are_dropped_counted_and_logged_once() {
     // Each counted: stop the backup first (so nothing moves), then the master.
     for (name, k) in [("b", &mut kb), ("a", &mut ka)] {
         let status = k.stop().expect("SIGTERM");
-        assert!(status.success(), "{name} exited with {status}:\n{}", log(k));
+        assert!(
+            status.success(),
+            "{name} exited with {status}:\n{}",
+            daemon_log(k)
+        );
     }
     let per_kind = (sent / KINDS.len()) as u64;
     for (name, k) in [("a", &ka), ("b", &kb)] {
-        let counts = drop_counts(&log(k));
+        let counts = counts_after(&daemon_log(k), "VRRP_Instance(VI_1) dropped adverts: ");
         let want: BTreeMap<String, u64> = KINDS
             .iter()
             .filter_map(|kind| kind.reason.map(|r| (r.to_string(), per_kind)))
@@ -295,13 +273,13 @@ fn malformed_and_forged_adverts_are_dropped_counted_and_logged_once() {
             counts,
             want,
             "{name}'s drop counters after {sent} forged adverts:\n{}",
-            log(k)
+            daemon_log(k)
         );
         let unknown = format!("(interface eth0) dropped packets: unknown VRID {per_kind}");
         assert!(
-            log(k).contains(&unknown),
+            daemon_log(k).contains(&unknown),
             "{name}: no `{unknown}`:\n{}",
-            log(k)
+            daemon_log(k)
         );
     }
 
@@ -352,10 +330,10 @@ fn unicast_advert_with_ttl_64_is_dropped() {
     assert!(
         a.wait_for_address(VIP, true, Duration::from_secs(8)),
         "a never became master:\n{}",
-        log(&ka)
+        daemon_log(&ka)
     );
     assert!(ka.wait_for_log("(VI_1) Entering MASTER STATE", Duration::from_secs(1)));
-    let before = log(&ka);
+    let before = daemon_log(&ka);
     let injector = Injector::open(x, "eth0").expect("injector");
     let mut advert = forge(0, x.address());
     assert_eq!((advert.ttl, advert.priority), (64, 254));
@@ -365,19 +343,19 @@ fn unicast_advert_with_ttl_64_is_dropped() {
         thread::sleep(Duration::from_millis(100));
     }
     thread::sleep(Duration::from_millis(700));
-    assert!(ka.is_running(), "a died:\n{}", log(&ka));
+    assert!(ka.is_running(), "a died:\n{}", daemon_log(&ka));
     assert!(
         a.has_address(VIP).expect("addresses of a"),
         "a gave up the VIP for an advert with TTL 64:\n{}",
-        log(&ka)
+        daemon_log(&ka)
     );
     assert_eq!(
         state_lines(&before),
-        state_lines(&log(&ka)),
+        state_lines(&daemon_log(&ka)),
         "a changed state for an advert with TTL 64:\n{}",
-        log(&ka)
+        daemon_log(&ka)
     );
     ka.stop().expect("SIGTERM");
-    let counts = drop_counts(&log(&ka));
-    assert_eq!(counts.get("invalid TTL"), Some(&3), "{}", log(&ka));
+    let counts = counts_after(&daemon_log(&ka), "VRRP_Instance(VI_1) dropped adverts: ");
+    assert_eq!(counts.get("invalid TTL"), Some(&3), "{}", daemon_log(&ka));
 }

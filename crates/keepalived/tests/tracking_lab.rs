@@ -35,6 +35,8 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use keepalived_testlab::prelude::Daemon::{self, Ours, Real};
+use keepalived_testlab::prelude::daemon_log;
 use keepalived_testlab::{
     Host, KEEPALIVED_BIN, Keepalived, Lab, VrrpInstance, poll_until, require_programs, require_root,
 };
@@ -55,27 +57,6 @@ const TO_MASTER: Duration = Duration::from_secs(12);
 
 /// How long a script that must not run is given to show that it does not.
 const NEVER: Duration = Duration::from_secs(3);
-
-/// Which keepalived runs on host a.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Daemon {
-    /// keepalived-rs, this crate's binary.
-    Ours,
-    /// keepalived 2.2.7.
-    Real,
-}
-
-use Daemon::{Ours, Real};
-
-impl Daemon {
-    fn start(self, host: &Host, config: &str) -> Keepalived {
-        let started = match self {
-            Ours => Keepalived::start_with(host, Path::new(OURS), config, &[]),
-            Real => Keepalived::start(host, config),
-        };
-        started.unwrap_or_else(|e| panic!("starting {self:?} on {}: {e:#}", host.name()))
-    }
-}
 
 /// Builds a one-host lab named after `tag` and runs `scenario` in it for `daemon`; returns early
 /// (the test passes vacuously, printing why) without root or the programs it needs.
@@ -167,10 +148,6 @@ fn script(dir: &Path, name: &str, body: &str, mode: u32) -> PathBuf {
 
 // ---- log and state checks -----------------------------------------------------------------
 
-fn log(k: &Keepalived) -> String {
-    k.log().expect("daemon log")
-}
-
 /// Where `needle` first appears in `text`; fails showing the log if it does not.
 fn first(text: &str, needle: &str) -> usize {
     text.find(needle)
@@ -211,12 +188,12 @@ fn wait_master(a: &Host, k: &Keepalived) {
         a.wait_for_address(VIP, true, TO_MASTER),
         "{} did not get {VIP} within {TO_MASTER:?}; its log:\n{}",
         a.name(),
-        log(k)
+        daemon_log(k)
     );
     assert!(
         k.wait_for_log("(VI_1) Entering MASTER STATE", Duration::from_secs(2)),
         "the VIP is there but MASTER was not logged:\n{}",
-        log(k)
+        daemon_log(k)
     );
 }
 
@@ -229,7 +206,11 @@ fn lines_in(path: &Path) -> usize {
 fn stop(daemon: Daemon, k: &mut Keepalived) {
     let status = k.stop().expect("SIGTERM stops the daemon");
     if daemon == Ours {
-        assert!(status.success(), "ours exited with {status}:\n{}", log(k));
+        assert!(
+            status.success(),
+            "ours exited with {status}:\n{}",
+            daemon_log(k)
+        );
     }
 }
 
@@ -260,15 +241,15 @@ fn counted_check(a: &Host, init_fail: bool) -> (String, PathBuf) {
 fn init_fail(lab: &Lab, daemon: Daemon) {
     let a = lab.host("a");
     let (conf, runs) = counted_check(a, true);
-    let mut k = daemon.start(a, &conf);
+    let mut k = daemon.start(OURS, a, &conf);
     assert!(
         k.wait_for_log("VRRP_Script(chk) succeeded", Duration::from_secs(4)),
         "the script did not succeed:\n{}",
-        log(&k)
+        daemon_log(&k)
     );
     let runs_at_success = lines_in(&runs);
     wait_master(a, &k);
-    let text = log(&k);
+    let text = daemon_log(&k);
     assert_eq!(
         runs_at_success, 1,
         "the script was good after {runs_at_success} runs; keepalived 2.2.7 counts the first \
@@ -292,9 +273,9 @@ fn init_fail(lab: &Lab, daemon: Daemon) {
 fn no_init_fail(lab: &Lab, daemon: Daemon) {
     let a = lab.host("a");
     let (conf, runs) = counted_check(a, false);
-    let mut k = daemon.start(a, &conf);
+    let mut k = daemon.start(OURS, a, &conf);
     wait_master(a, &k);
-    let text = log(&k);
+    let text = daemon_log(&k);
     assert_lacks(&text, "Entering FAULT STATE");
     assert_lacks(&text, "VRRP_Script(chk) failed");
     first(&text, "VRRP_Script(chk) succeeded");
@@ -321,15 +302,15 @@ fn first_result_gates_start(lab: &Lab, daemon: Daemon) {
         &[track(&["chk"])],
     );
     let started = Instant::now();
-    let mut k = daemon.start(a, &conf);
+    let mut k = daemon.start(OURS, a, &conf);
     assert!(
         k.wait_for_log("(VI_1) Entering BACKUP STATE", Duration::from_secs(6)),
         "no BACKUP:\n{}",
-        log(&k)
+        daemon_log(&k)
     );
     let backup_after = started.elapsed();
     wait_master(a, &k);
-    let text = log(&k);
+    let text = daemon_log(&k);
     assert_order(
         &text,
         &[
@@ -362,19 +343,19 @@ fn insecure_check(lab: &Lab, daemon: Daemon) {
     let scripts =
         vrrp_script("chk", &open_file, 1, &[]) + &vrrp_script("chkdir", &in_open_dir, 1, &[]);
     let conf = config(&scripts, &[track(&["chk", "chkdir"])]);
-    let mut k = daemon.start(a, &conf);
+    let mut k = daemon.start(OURS, a, &conf);
     wait_master(a, &k);
     assert!(
         !poll_until(NEVER, || marker.exists()),
         "an insecure check script ran:\n{}",
-        log(&k)
+        daemon_log(&k)
     );
     assert!(
         a.has_address(VIP).expect("addresses"),
         "a lost {VIP}:\n{}",
-        log(&k)
+        daemon_log(&k)
     );
-    let text = log(&k);
+    let text = daemon_log(&k);
     first(&text, "Disabling track script chk due to insecure");
     first(&text, "Disabling track script chkdir due to insecure");
     assert_lacks(&text, "Entering FAULT STATE");
@@ -389,13 +370,13 @@ fn insecure_path_logged(lab: &Lab, daemon: Daemon) {
     let dir = script_dir(a, "scripts", 0o755);
     let path = script(&dir, "open.sh", "exit 0", 0o777);
     let conf = config(&vrrp_script("chk", &path, 1, &[]), &[track(&["chk"])]);
-    let mut k = daemon.start(a, &conf);
+    let mut k = daemon.start(OURS, a, &conf);
     assert!(
         k.wait_for_log("(VI_1) Entering BACKUP STATE", Duration::from_secs(5)),
         "no BACKUP:\n{}",
-        log(&k)
+        daemon_log(&k)
     );
-    let text = log(&k);
+    let text = daemon_log(&k);
     first(&text, "Disabling track script chk due to insecure");
     assert_names_unsafe(&text, &path);
     stop(daemon, &mut k);
@@ -427,16 +408,16 @@ fn insecure_notify(lab: &Lab, daemon: Daemon) {
             format!("notify \"{}\"", on_any.display()),
         ],
     );
-    let mut k = daemon.start(a, &conf);
+    let mut k = daemon.start(OURS, a, &conf);
     wait_master(a, &k);
     assert!(
         !poll_until(NEVER, || master_marker.exists() || generic_marker.exists()),
         "a world-writable notify script ran (notify_master: {}, notify: {}):\n{}",
         master_marker.exists(),
         generic_marker.exists(),
-        log(&k)
+        daemon_log(&k)
     );
-    let text = log(&k);
+    let text = daemon_log(&k);
     assert_names_unsafe(&text, &on_master);
     assert_names_unsafe(&text, &on_any);
     stop(daemon, &mut k);
@@ -455,14 +436,14 @@ fn secure_check(lab: &Lab, daemon: Daemon) {
         0o755,
     );
     let conf = config(&vrrp_script("chk", &path, 1, &[]), &[track(&["chk"])]);
-    let mut k = daemon.start(a, &conf);
+    let mut k = daemon.start(OURS, a, &conf);
     assert!(
         poll_until(Duration::from_secs(5), || marker.exists()),
         "the secure check script did not run:\n{}",
-        log(&k)
+        daemon_log(&k)
     );
     wait_master(a, &k);
-    let text = log(&k);
+    let text = daemon_log(&k);
     first(&text, "VRRP_Script(chk) succeeded");
     for bad in ["nsecure", "nsafe", "Entering FAULT STATE"] {
         assert_lacks(&text, bad);
@@ -565,14 +546,14 @@ fn track_file(lab: &Lab, daemon: Daemon) {
         &blocks,
         &["track_file {\n        maintenance\n        load\n    }".to_string()],
     );
-    let mut k = daemon.start(a, &conf);
+    let mut k = daemon.start(OURS, a, &conf);
     wait_master(a, &k);
     // A weighted value: 150 - 4 × 5 = 130.
     fs::write(&weight_file, "4\n").expect("write");
     assert!(
         k.wait_for_log("priority from 150 to 130", Duration::from_secs(5)),
         "no priority change:\n{}",
-        log(&k)
+        daemon_log(&k)
     );
     assert!(a.has_address(VIP).unwrap_or(false), "still master alone");
     // Weight 0 and a non-zero value: FAULT, the VIP goes.
@@ -580,7 +561,7 @@ fn track_file(lab: &Lab, daemon: Daemon) {
     assert!(
         k.wait_for_log("(VI_1) Entering FAULT STATE", Duration::from_secs(5)),
         "no FAULT:\n{}",
-        log(&k)
+        daemon_log(&k)
     );
     assert!(a.wait_for_address(VIP, false, Duration::from_secs(3)));
     // Back to 0: out of FAULT, and alone on the link it becomes master again.
@@ -588,7 +569,7 @@ fn track_file(lab: &Lab, daemon: Daemon) {
     assert!(
         a.wait_for_address(VIP, true, TO_MASTER),
         "no VIP after the fault cleared:\n{}",
-        log(&k)
+        daemon_log(&k)
     );
     stop(daemon, &mut k);
 }

@@ -12,15 +12,16 @@
 //! Timing with advert_int 1: Master_Down_Interval = 3 + (256 - priority) / 256 s, so 3.41 s at
 //! priority 150 and 3.61 s at 100; Skew_Time at 100 = 0.61 s.
 
-use std::any::Any;
 use std::net::Ipv4Addr;
 use std::path::Path;
 use std::thread;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use keepalived_testlab::prelude::Daemon::{self, Ours, Real};
+use keepalived_testlab::prelude::{daemon_log, for_each_pair, log_count};
 use keepalived_testlab::{
-    Advert, Capture, Frame, Host, Keepalived, LAB_PROGRAMS, Lab, VrrpInstance, adverts, garps,
-    read_pcap, render_config, require_programs, require_root,
+    Advert, Capture, Frame, Host, Keepalived, Lab, VrrpInstance, adverts, garps, read_pcap,
+    render_config,
 };
 
 /// Our daemon, built by cargo for this test.
@@ -34,80 +35,6 @@ const PASS: &str = "secret12";
 /// How long a host may take to become master from start: Master_Down_Interval (at most 3.61 s)
 /// plus start-up, with room for a loaded CI machine.
 const ELECTION: Duration = Duration::from_secs(8);
-
-/// Which keepalived runs on a host.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Daemon {
-    /// keepalived-rs, this crate's binary.
-    Ours,
-    /// keepalived 2.2.7.
-    Real,
-}
-
-use Daemon::{Ours, Real};
-
-/// (daemon on a, daemon on b) for every scenario.
-const PAIRS: [(Daemon, Daemon); 3] = [(Ours, Ours), (Ours, Real), (Real, Ours)];
-
-impl Daemon {
-    fn start(self, host: &Host, config: &str) -> Keepalived {
-        let started = match self {
-            Ours => Keepalived::start_with(host, Path::new(OURS), config, &[]),
-            Real => Keepalived::start(host, config),
-        };
-        started.unwrap_or_else(|e| panic!("starting {self:?} on {}: {e:#}", host.name()))
-    }
-}
-
-fn ready() -> bool {
-    require_root() && require_programs(LAB_PROGRAMS)
-}
-
-/// Runs `scenario` once per pair of [`PAIRS`], each in a lab of its own on a thread of its own,
-/// all at the same time; fails naming every pair that failed.
-fn for_each_pair(tag: &str, scenario: fn(&Lab, Daemon, Daemon)) {
-    if !ready() {
-        return;
-    }
-    let t0 = Instant::now();
-    let results: Vec<thread::Result<Duration>> = thread::scope(|s| {
-        let handles: Vec<_> = PAIRS
-            .iter()
-            .enumerate()
-            .map(|(i, &(x, y))| {
-                let name = format!("{tag}{i}");
-                s.spawn(move || {
-                    let t = Instant::now();
-                    let lab = Lab::new(&name, &["a", "b"]).expect("lab");
-                    scenario(&lab, x, y);
-                    t.elapsed()
-                })
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join()).collect()
-    });
-    let mut failed = Vec::new();
-    for (&(x, y), result) in PAIRS.iter().zip(results) {
-        match result {
-            Ok(took) => eprintln!("{tag}: a={x:?} b={y:?} passed in {took:.1?}"),
-            Err(panic) => failed.push(format!("a={x:?} b={y:?}: {}", message(&*panic))),
-        }
-    }
-    eprintln!("{tag}: {:.1?} for all pairs", t0.elapsed());
-    assert!(
-        failed.is_empty(),
-        "{tag} failed for:\n{}",
-        failed.join("\n")
-    );
-}
-
-fn message(panic: &(dyn Any + Send)) -> String {
-    panic
-        .downcast_ref::<String>()
-        .cloned()
-        .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_string()))
-        .unwrap_or_else(|| "panicked".to_string())
-}
 
 /// Now, in seconds since the Unix epoch (the clock of capture time stamps).
 fn now() -> f64 {
@@ -146,20 +73,12 @@ fn wait_vip(host: &Host, k: &Keepalived, vip: &str, present: bool, within: Durat
     );
 }
 
-fn log(k: &Keepalived) -> String {
-    k.log().expect("daemon log")
-}
-
-fn count(k: &Keepalived, needle: &str) -> usize {
-    log(k).matches(needle).count()
-}
-
 /// Starts `x` on a (priority 150) and `y` on b (100) together and waits until a holds the VIP
 /// and b does not.
 fn elect(lab: &Lab, x: Daemon, y: Daemon) -> (Keepalived, Keepalived) {
     let (a, b) = (lab.host("a"), lab.host("b"));
-    let ka = x.start(a, &instance(150).render("a"));
-    let kb = y.start(b, &instance(100).render("b"));
+    let ka = x.start(OURS, a, &instance(150).render("a"));
+    let kb = y.start(OURS, b, &instance(100).render("b"));
     wait_vip(a, &ka, VIP, true, ELECTION);
     wait_vip(b, &kb, VIP, false, Duration::from_secs(3));
     assert!(ka.wait_for_log("(VI_1) Entering MASTER STATE", Duration::from_secs(2)));
@@ -266,8 +185,8 @@ fn assert_clean(which: Daemon, k: &mut Keepalived) {
     if which != Ours {
         return;
     }
-    assert!(k.is_running(), "our daemon exited:\n{}", log(k));
-    let text = log(k);
+    assert!(k.is_running(), "our daemon exited:\n{}", daemon_log(k));
+    let text = daemon_log(k);
     for bad in ["dropped an advert", "cannot ", "panicked", "error"] {
         assert!(!text.contains(bad), "our daemon logged `{bad}`:\n{text}");
     }
@@ -310,8 +229,8 @@ fn equal_priority(lab: &Lab, x: Daemon, y: Daemon) {
     let (a, b) = (lab.host("a"), lab.host("b"));
     lab.isolate("a", true).expect("isolate a");
     lab.isolate("b", true).expect("isolate b");
-    let mut ka = x.start(a, &instance(120).render("a"));
-    let mut kb = y.start(b, &instance(120).render("b"));
+    let mut ka = x.start(OURS, a, &instance(120).render("a"));
+    let mut kb = y.start(OURS, b, &instance(120).render("b"));
     wait_vip(a, &ka, VIP, true, ELECTION);
     wait_vip(b, &kb, VIP, true, ELECTION);
     let mut capture = lab.capture_bridge().expect("capture");
@@ -321,7 +240,7 @@ fn equal_priority(lab: &Lab, x: Daemon, y: Daemon) {
     wait_vip(a, &ka, VIP, false, Duration::from_secs(3));
     thread::sleep(Duration::from_millis(2500));
     assert!(has(b, VIP) && !has(a, VIP), "the VIP is not on b alone");
-    let a_log = log(&ka);
+    let a_log = daemon_log(&ka);
     let master = a_log
         .find("(VI_1) Entering MASTER STATE")
         .expect("a was master");
@@ -330,10 +249,10 @@ fn equal_priority(lab: &Lab, x: Daemon, y: Daemon) {
         "a did not log its step down:\n{a_log}"
     );
     assert_eq!(
-        count(&kb, "(VI_1) Entering MASTER STATE"),
+        log_count(&kb, "(VI_1) Entering MASTER STATE"),
         1,
         "b left MASTER:\n{}",
-        log(&kb)
+        daemon_log(&kb)
     );
     assert_clean(x, &mut ka);
     assert_clean(y, &mut kb);
@@ -360,9 +279,17 @@ fn graceful_stop(lab: &Lab, x: Daemon, y: Daemon) {
     let (mut ka, mut kb) = elect(lab, x, y);
     thread::sleep(Duration::from_millis(1500));
     let status = ka.stop().expect("SIGTERM stops a");
-    assert!(status.success(), "a exited with {status}:\n{}", log(&ka));
+    assert!(
+        status.success(),
+        "a exited with {status}:\n{}",
+        daemon_log(&ka)
+    );
     assert!(!has(a, VIP), "a kept the VIP after stopping");
-    assert!(log(&ka).contains("(VI_1) sent 0 priority"), "{}", log(&ka));
+    assert!(
+        daemon_log(&ka).contains("(VI_1) sent 0 priority"),
+        "{}",
+        daemon_log(&ka)
+    );
     wait_vip(b, &kb, VIP, true, Duration::from_secs(3));
     thread::sleep(Duration::from_millis(1500));
     assert_clean(y, &mut kb);
@@ -427,18 +354,18 @@ fn sigkill(lab: &Lab, x: Daemon, y: Daemon) {
 fn preemption(lab: &Lab, x: Daemon, y: Daemon) {
     let (a, b) = (lab.host("a"), lab.host("b"));
     let mut capture = lab.capture_bridge().expect("capture");
-    let mut kb = y.start(b, &instance(100).render("b"));
+    let mut kb = y.start(OURS, b, &instance(100).render("b"));
     wait_vip(b, &kb, VIP, true, ELECTION);
     let a_started = now();
-    let mut ka = x.start(a, &instance(150).render("a"));
+    let mut ka = x.start(OURS, a, &instance(150).render("a"));
     wait_vip(a, &ka, VIP, true, ELECTION);
     wait_vip(b, &kb, VIP, false, Duration::from_secs(2));
     thread::sleep(Duration::from_millis(1500));
     assert!(has(a, VIP) && !has(b, VIP));
     assert!(
-        count(&kb, "(VI_1) Entering BACKUP STATE") >= 2,
+        log_count(&kb, "(VI_1) Entering BACKUP STATE") >= 2,
         "b did not return to BACKUP:\n{}",
-        log(&kb)
+        daemon_log(&kb)
     );
     assert_clean(x, &mut ka);
     assert_clean(y, &mut kb);
@@ -468,17 +395,17 @@ fn preemption(lab: &Lab, x: Daemon, y: Daemon) {
 fn nopreempt(lab: &Lab, x: Daemon, y: Daemon) {
     let (a, b) = (lab.host("a"), lab.host("b"));
     let mut capture = lab.capture_bridge().expect("capture");
-    let mut kb = y.start(b, &instance(100).render("b"));
+    let mut kb = y.start(OURS, b, &instance(100).render("b"));
     wait_vip(b, &kb, VIP, true, ELECTION);
-    let mut ka = x.start(a, &instance(150).nopreempt().render("a"));
+    let mut ka = x.start(OURS, a, &instance(150).nopreempt().render("a"));
     // Longer than a's Master_Down_Interval (3.41 s).
     thread::sleep(Duration::from_millis(5000));
     assert!(has(b, VIP) && !has(a, VIP), "a preempted despite nopreempt");
-    assert!(log(&ka).contains("(VI_1) Entering BACKUP STATE"));
+    assert!(daemon_log(&ka).contains("(VI_1) Entering BACKUP STATE"));
     assert!(
-        !log(&ka).contains("Entering MASTER STATE"),
+        !daemon_log(&ka).contains("Entering MASTER STATE"),
         "a became master:\n{}",
-        log(&ka)
+        daemon_log(&ka)
     );
     assert_clean(x, &mut ka);
     assert_clean(y, &mut kb);
@@ -505,8 +432,8 @@ fn mismatched_passwords(lab: &Lab, x: Daemon, y: Daemon) {
     let (a, b) = (lab.host("a"), lab.host("b"));
     let mut capture = lab.capture_bridge().expect("capture");
     let started = now();
-    let mut ka = x.start(a, &instance(150).auth_pass("secretaa").render("a"));
-    let mut kb = y.start(b, &instance(100).auth_pass("secretbb").render("b"));
+    let mut ka = x.start(OURS, a, &instance(150).auth_pass("secretaa").render("a"));
+    let mut kb = y.start(OURS, b, &instance(100).auth_pass("secretbb").render("b"));
     wait_vip(a, &ka, VIP, true, ELECTION);
     wait_vip(b, &kb, VIP, true, ELECTION);
     thread::sleep(Duration::from_millis(2500));
@@ -517,8 +444,8 @@ fn mismatched_passwords(lab: &Lab, x: Daemon, y: Daemon) {
         }
         assert!(k.is_running());
         let line = format!("dropped an advert from {}: invalid passwd", peer.address());
-        assert_eq!(count(k, &line), 1, "{}", log(k));
-        assert_eq!(count(k, "dropped an advert"), 1, "{}", log(k));
+        assert_eq!(log_count(k, &line), 1, "{}", daemon_log(k));
+        assert_eq!(log_count(k, "dropped an advert"), 1, "{}", daemon_log(k));
     }
     // Stop our daemons to read their counters: every advert of the peer was dropped, and
     // counted.
@@ -527,7 +454,7 @@ fn mismatched_passwords(lab: &Lab, x: Daemon, y: Daemon) {
     for (which, k, peer, me) in [(x, &mut ka, b, a), (y, &mut kb, a, b)] {
         if which == Ours {
             k.stop().expect("SIGTERM");
-            stops.push((log(k), peer, me));
+            stops.push((daemon_log(k), peer, me));
         }
     }
     thread::sleep(Duration::from_millis(300));
@@ -605,8 +532,8 @@ fn three_vrids(lab: &Lab, x: Daemon, y: Daemon) {
     };
     let mut capture = lab.capture_bridge().expect("capture");
     let started = now();
-    let mut ka = x.start(a, &conf(|v| v.2, "a"));
-    let mut kb = y.start(b, &conf(|v| v.3, "b"));
+    let mut ka = x.start(OURS, a, &conf(|v| v.2, "a"));
+    let mut kb = y.start(OURS, b, &conf(|v| v.3, "b"));
     for &(_, vip, pa, _) in &vrids {
         let (master, km) = if pa == 150 { (a, &ka) } else { (b, &kb) };
         wait_vip(master, km, vip, true, ELECTION);
@@ -681,8 +608,8 @@ fn vip_options(lab: &Lab, x: Daemon, y: Daemon) {
     let conf = |p: u8, id: &str| VrrpInstance::new(VRID, p, &vips).auth_pass(PASS).render(id);
     let mut capture = lab.capture_bridge().expect("capture");
     let started = now();
-    let mut ka = x.start(a, &conf(150, "a"));
-    let mut kb = y.start(b, &conf(100, "b"));
+    let mut ka = x.start(OURS, a, &conf(150, "a"));
+    let mut kb = y.start(OURS, b, &conf(100, "b"));
     wait_vip(a, &ka, "198.51.100.50", true, ELECTION);
     let check = |host: &Host| {
         let info = |addr: &str| {
@@ -780,7 +707,7 @@ fn link_down(lab: &Lab, x: Daemon, y: Daemon) {
     assert!(
         ka.wait_for_log("(VI_1) Entering FAULT STATE", Duration::from_secs(3)),
         "a did not enter FAULT:\n{}",
-        log(&ka)
+        daemon_log(&ka)
     );
     wait_vip(a, &ka, VIP, false, Duration::from_secs(3));
     wait_vip(b, &kb, VIP, true, Duration::from_secs(6));
@@ -826,8 +753,8 @@ fn weighted_check(lab: &Lab, x: Daemon, y: Daemon) {
     let (a, b) = (lab.host("a"), lab.host("b"));
     let mut capture = lab.capture_bridge().expect("capture");
     let (up_flag, conf) = checked_config(a, "weight -60");
-    let mut ka = x.start(a, &conf);
-    let mut kb = y.start(b, &instance(100).render("b"));
+    let mut ka = x.start(OURS, a, &conf);
+    let mut kb = y.start(OURS, b, &instance(100).render("b"));
     wait_vip(a, &ka, VIP, true, ELECTION);
     std::fs::remove_file(&up_flag).expect("service down");
     wait_vip(b, &kb, VIP, true, Duration::from_secs(6));
@@ -837,7 +764,7 @@ fn weighted_check(lab: &Lab, x: Daemon, y: Daemon) {
             Duration::from_secs(1)
         ),
         "{}",
-        log(&ka)
+        daemon_log(&ka)
     );
     std::fs::write(&up_flag, "").expect("service up");
     wait_vip(a, &ka, VIP, true, Duration::from_secs(8));
@@ -870,25 +797,29 @@ fn check_script(lab: &Lab, x: Daemon, y: Daemon) {
     }
     let (a, b) = (lab.host("a"), lab.host("b"));
     let (up_flag, conf) = checked_config(a, "");
-    let mut ka = x.start(a, &conf);
-    let mut kb = y.start(b, &instance(100).render("b"));
+    let mut ka = x.start(OURS, a, &conf);
+    let mut kb = y.start(OURS, b, &instance(100).render("b"));
     wait_vip(a, &ka, VIP, true, ELECTION);
     std::fs::remove_file(&up_flag).expect("service down");
     wait_vip(b, &kb, VIP, true, Duration::from_secs(5));
     wait_vip(a, &ka, VIP, false, Duration::from_secs(1));
-    assert!(count(&ka, "VRRP_Script(chk) failed") == 1, "{}", log(&ka));
     assert!(
-        count(&ka, "(VI_1) Entering FAULT STATE") == 1,
+        log_count(&ka, "VRRP_Script(chk) failed") == 1,
         "{}",
-        log(&ka)
+        daemon_log(&ka)
+    );
+    assert!(
+        log_count(&ka, "(VI_1) Entering FAULT STATE") == 1,
+        "{}",
+        daemon_log(&ka)
     );
     std::fs::write(&up_flag, "").expect("service up");
     wait_vip(a, &ka, VIP, true, Duration::from_secs(8));
     wait_vip(b, &kb, VIP, false, Duration::from_secs(3));
     assert!(
-        count(&ka, "VRRP_Script(chk) succeeded") >= 1,
+        log_count(&ka, "VRRP_Script(chk) succeeded") >= 1,
         "{}",
-        log(&ka)
+        daemon_log(&ka)
     );
     assert_clean(x, &mut ka);
     assert_clean(y, &mut kb);
@@ -915,19 +846,28 @@ fn notify_scripts(lab: &Lab, x: Daemon, y: Daemon) {
         ))
         .render("a")
         + "global_defs {\n    script_user root\n    enable_script_security\n}\n";
-    let mut ka = x.start(a, &conf);
-    let mut kb = y.start(b, &instance(100).render("b"));
+    let mut ka = x.start(OURS, a, &conf);
+    let mut kb = y.start(OURS, b, &instance(100).render("b"));
     wait_vip(a, &ka, VIP, true, ELECTION);
     thread::sleep(Duration::from_millis(500));
     let status = ka.stop().expect("SIGTERM a");
-    assert!(status.success(), "a exited with {status}:\n{}", log(&ka));
+    assert!(
+        status.success(),
+        "a exited with {status}:\n{}",
+        daemon_log(&ka)
+    );
     let read = |p: &Path| std::fs::read_to_string(p).unwrap_or_default();
-    assert_eq!(read(&states), "backup\nmaster\nstop\n", "{}", log(&ka));
+    assert_eq!(
+        read(&states),
+        "backup\nmaster\nstop\n",
+        "{}",
+        daemon_log(&ka)
+    );
     assert_eq!(
         read(&generic),
         "INSTANCE VI_1 BACKUP 150\nINSTANCE VI_1 MASTER 150\nINSTANCE VI_1 STOP 150\n",
         "{}",
-        log(&ka)
+        daemon_log(&ka)
     );
     wait_vip(b, &kb, VIP, true, Duration::from_secs(3));
     assert_clean(y, &mut kb);
@@ -953,22 +893,22 @@ fn tracked_interface(lab: &Lab, x: Daemon, y: Daemon) {
     let conf = instance(150)
         .extra("track_interface {\n        trk0\n    }")
         .render("a");
-    let mut ka = x.start(a, &conf);
-    let mut kb = y.start(b, &instance(100).render("b"));
+    let mut ka = x.start(OURS, a, &conf);
+    let mut kb = y.start(OURS, b, &instance(100).render("b"));
     wait_vip(a, &ka, VIP, true, ELECTION);
     a.set_link("trk0", false).expect("trk0 down");
     assert!(
         ka.wait_for_log("(VI_1) Entering FAULT STATE", Duration::from_secs(3)),
         "{}",
-        log(&ka)
+        daemon_log(&ka)
     );
     wait_vip(b, &kb, VIP, true, Duration::from_secs(3));
     a.set_link("trk0", true).expect("trk0 up");
     wait_vip(a, &ka, VIP, true, Duration::from_secs(8));
     assert!(
-        count(&ka, "Kernel is reporting: interface trk0 DOWN") == 1,
+        log_count(&ka, "Kernel is reporting: interface trk0 DOWN") == 1,
         "{}",
-        log(&ka)
+        daemon_log(&ka)
     );
     assert_clean(x, &mut ka);
     assert_clean(y, &mut kb);

@@ -104,10 +104,10 @@ pub fn parse_ipv4_header(datagram: &[u8]) -> Result<Received, HeaderError> {
     })
 }
 
-/// Build the IPv4 header for a VRRP datagram: version 4, IHL 5, TOS 0xc0, TTL 255, protocol 112,
+/// Build the IPv4 header for a VRRP datagram: version 4, IHL 5, TOS 0xc0, `ttl`, protocol 112,
 /// no fragmentation. raw(7) with `IP_HDRINCL`: the kernel always fills in the checksum and total
 /// length, and the identification when it is zero and the source when it is 0.0.0.0.
-fn ipv4_header(src: Ipv4Addr, dst: Ipv4Addr, payload_len: usize) -> io::Result<[u8; 20]> {
+fn ipv4_header(src: Ipv4Addr, dst: Ipv4Addr, payload_len: usize, ttl: u8) -> io::Result<[u8; 20]> {
     let total = payload_len
         .checked_add(IPV4_HEADER_LEN)
         .and_then(|t| u16::try_from(t).ok())
@@ -117,7 +117,7 @@ fn ipv4_header(src: Ipv4Addr, dst: Ipv4Addr, payload_len: usize) -> io::Result<[
     h[1] = VRRP_TOS;
     h[2..4].copy_from_slice(&total.to_be_bytes());
     // h[4..6] identification 0 (kernel picks), h[6..8] flags/fragment offset 0.
-    h[8] = VRRP_TTL;
+    h[8] = ttl;
     h[9] = IPPROTO_VRRP;
     // h[10..12] checksum: computed by the kernel.
     h[12..16].copy_from_slice(&src.octets());
@@ -215,13 +215,26 @@ impl VrrpSocket {
 
     /// Send one VRRP message to `dst` (a unicast peer, or a group), TTL 255.
     pub async fn send_to(&self, payload: &[u8], dst: Ipv4Addr) -> io::Result<()> {
+        self.send_from(payload, self.src, dst, VRRP_TTL).await
+    }
+
+    /// Send one VRRP message from `src` (each instance has its own source address, which its
+    /// VRRPv3 checksum covers; 0.0.0.0 lets the kernel choose) to `dst` with `ttl` (255, or
+    /// `unicast_ttl` to unicast peers).
+    pub async fn send_from(
+        &self,
+        payload: &[u8],
+        src: Ipv4Addr,
+        dst: Ipv4Addr,
+        ttl: u8,
+    ) -> io::Result<()> {
         if dst.is_unspecified() {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
                 "VRRP destination 0.0.0.0",
             ));
         }
-        let header = ipv4_header(self.src, dst, payload.len())?;
+        let header = ipv4_header(src, dst, payload.len(), ttl)?;
         let mut datagram = Vec::with_capacity(header.len() + payload.len());
         datagram.extend_from_slice(&header);
         datagram.extend_from_slice(payload);
@@ -259,7 +272,7 @@ mod tests {
 
     fn datagram() -> Vec<u8> {
         let src = Ipv4Addr::new(192, 0, 2, 1);
-        let mut d = ipv4_header(src, VRRP_GROUP_V4, ADVERT.len())
+        let mut d = ipv4_header(src, VRRP_GROUP_V4, ADVERT.len(), VRRP_TTL)
             .expect("header")
             .to_vec();
         d.extend_from_slice(&ADVERT);
@@ -351,9 +364,14 @@ mod tests {
     #[test]
     fn oversize_payload_refused() {
         const MAX_PAYLOAD: usize = u16::MAX as usize - IPV4_HEADER_LEN;
-        let e = ipv4_header(Ipv4Addr::UNSPECIFIED, VRRP_GROUP_V4, MAX_PAYLOAD + 1)
-            .expect_err("too large");
+        let e = ipv4_header(
+            Ipv4Addr::UNSPECIFIED,
+            VRRP_GROUP_V4,
+            MAX_PAYLOAD + 1,
+            VRRP_TTL,
+        )
+        .expect_err("too large");
         assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
-        assert!(ipv4_header(Ipv4Addr::UNSPECIFIED, VRRP_GROUP_V4, MAX_PAYLOAD).is_ok());
+        assert!(ipv4_header(Ipv4Addr::UNSPECIFIED, VRRP_GROUP_V4, MAX_PAYLOAD, VRRP_TTL).is_ok());
     }
 }

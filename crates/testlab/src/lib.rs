@@ -19,6 +19,7 @@ pub mod initd;
 mod inject;
 mod keepalived;
 mod lab;
+pub mod prelude;
 mod process;
 
 pub use capture::{

@@ -1,182 +1,54 @@
-//! One virtual router: the state machine of RFC 3768 section 6.4, with keepalived's additions
-//! (nopreempt, preempt_delay, FAULT, the second gratuitous ARP burst).
+//! One virtual router: the state machine of RFC 3768 section 6.4 (RFC 5798 section 6.4), with
+//! keepalived's additions (nopreempt, preempt_delay, FAULT, the second announcement burst).
+//!
+//! The state is a [`Phase`] whose variants carry their own deadlines, so
+//! [`Instance::poll_timeout`] is read out of the state, and a deadline cannot outlive the state
+//! it belongs to. Every change of state goes through one function, `change_state`, which runs
+//! the exit work of the state left (a master's priority-0 advert and address release) and the
+//! entry work of the state entered (timers, adverts, addresses, announcements), and reports it.
 //!
 //! The driver calls [`Instance::start`], [`Instance::handle_packet`],
-//! [`Instance::handle_timeout`], [`Instance::set_fault`] and [`Instance::shutdown`] with the
-//! current time, arms one timer at [`Instance::poll_timeout`], and carries out the
-//! [`Action`]s that [`Instance::poll_action`] hands out. Every transition goes through
-//! `change_state`.
+//! [`Instance::handle_timeout`], [`Instance::track`] and [`Instance::shutdown`] with the current
+//! time, arms one timer at [`Instance::poll_timeout`], and carries out the [`Action`]s that
+//! [`Instance::poll_action`] hands out, in order.
 
 use std::collections::VecDeque;
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
-use crate::packet::{Advertisement, Auth, MULTICAST_GROUP, ParseError, TTL, Version};
+pub use crate::config::{Destination, InstanceConfig, Unicast};
+pub use crate::event::{DropReason, Event, FaultCause, State};
+use crate::packet::{Advertisement, Auth, Packet, TTL, Version};
 
-/// How often one drop reason may be logged per instance, so a flood cannot flood the log.
+/// How often one drop reason may be reported per instance, so a flood cannot flood the log.
 pub const DROP_LOG_INTERVAL: Duration = Duration::from_secs(10);
-
-/// What an instance is configured with.
-#[derive(Debug, Clone, PartialEq)]
-pub struct InstanceConfig {
-    /// The instance name, as in `vrrp_instance NAME`.
-    pub name: String,
-    /// The interface name, for log lines.
-    pub interface: String,
-    /// Virtual router id.
-    pub vrid: u8,
-    /// Configured priority (1..255; 255 = address owner).
-    pub priority: u8,
-    /// Advertisement_Interval.
-    pub advert_interval: Duration,
-    /// Preempt_Mode (false with `nopreempt`).
-    pub preempt: bool,
-    /// No preemption during this long after start (keepalived's `preempt_delay`).
-    pub preempt_delay: Duration,
-    /// Authentication sent and required.
-    pub auth: Auth,
-    /// Protocol version.
-    pub version: Version,
-    /// The virtual addresses that are advertised.
-    pub addresses: Vec<Ipv4Addr>,
-    /// This router's primary address on the interface: the source of adverts and the tie
-    /// breaker between equal priorities.
-    pub local_address: Ipv4Addr,
-    /// Delay of the second gratuitous ARP burst after becoming master.
-    pub garp_master_delay: Duration,
-    /// Interval of repeated gratuitous ARP bursts while master, if any.
-    pub garp_master_refresh: Option<Duration>,
-    /// Adverts go to unicast peers instead of the multicast group.
-    pub unicast: bool,
-}
-
-impl InstanceConfig {
-    /// Skew_Time = (256 - Priority) / 256 seconds (RFC 3768 section 6.1), exactly.
-    pub fn skew_time(&self, priority: u8) -> Duration {
-        Duration::from_nanos(u64::from(256 - u16::from(priority)) * 3_906_250)
-    }
-
-    /// Master_Down_Interval = 3 * Advertisement_Interval + Skew_Time (RFC 3768 section 6.1).
-    pub fn master_down_interval(&self, priority: u8) -> Duration {
-        3 * self.advert_interval + self.skew_time(priority)
-    }
-
-    fn interval_cs(&self) -> u16 {
-        u16::try_from(self.advert_interval.as_millis() / 10).unwrap_or(u16::MAX)
-    }
-}
-
-/// The states of RFC 3768 section 6.4, plus FAULT.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum State {
-    /// Not started, or stopped.
-    Initialize,
-    /// Watching the master.
-    Backup,
-    /// Forwarding for the virtual addresses.
-    Master,
-    /// Cannot work (interface down, a tracked object failed).
-    Fault,
-}
 
 /// Something the driver must do.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
-    /// Send this advertisement (the VRRP message) from the local address.
-    Send(Vec<u8>),
+    /// Send this VRRP message in an IP packet from `src` to `dst` with `ttl`; its checksum is
+    /// computed for that pair.
+    Send {
+        /// The source address (the instance's own).
+        src: IpAddr,
+        /// The destination: the multicast group or one unicast peer.
+        dst: IpAddr,
+        /// TTL / hop limit: 255, or `unicast_ttl` to unicast peers.
+        ttl: u8,
+        /// The VRRP message.
+        payload: Vec<u8>,
+    },
     /// Add the virtual addresses to the interface.
     AddAddresses,
     /// Remove the virtual addresses from the interface.
     RemoveAddresses,
-    /// Send one burst of gratuitous ARPs for every virtual address.
-    SendGratuitousArps,
-    /// The state changed (for notify scripts).
+    /// Announce the virtual addresses on the link once: a burst of gratuitous ARPs for IPv4
+    /// addresses, of unsolicited neighbour advertisements for IPv6 ones.
+    Announce,
+    /// The state changed (for notify scripts and the status).
     StateChanged(State),
-    /// Write a log line.
-    Log(LogLine),
-}
-
-/// A log line, worded as keepalived words it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LogLine {
-    /// Shown only with `-D` (log-detail).
-    pub detail: bool,
-    /// The text.
-    pub text: String,
-}
-
-/// Why a received packet was dropped. Each reason has a counter.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum DropReason {
-    /// TTL other than 255 on a multicast advert (RFC 3768 section 7.1).
-    Ttl,
-    /// Shorter than a header.
-    Truncated,
-    /// Version other than the configured one.
-    Version,
-    /// Type other than ADVERTISEMENT.
-    Type,
-    /// Length does not match the address count.
-    Length,
-    /// Checksum does not verify.
-    Checksum,
-    /// Auth type other than ours, or unknown.
-    AuthType,
-    /// PASS password other than ours.
-    Password,
-    /// Advertisement interval other than ours (VRRPv2).
-    Interval,
-    /// Another VRID (the driver normally routes by VRID first).
-    Vrid,
-}
-
-impl DropReason {
-    /// Every reason, in counter order.
-    pub const ALL: [DropReason; 10] = [
-        DropReason::Ttl,
-        DropReason::Truncated,
-        DropReason::Version,
-        DropReason::Type,
-        DropReason::Length,
-        DropReason::Checksum,
-        DropReason::AuthType,
-        DropReason::Password,
-        DropReason::Interval,
-        DropReason::Vrid,
-    ];
-
-    /// The reason as keepalived names it in its log.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DropReason::Ttl => "invalid TTL",
-            DropReason::Truncated => "packet too short",
-            DropReason::Version => "invalid version",
-            DropReason::Type => "invalid type",
-            DropReason::Length => "invalid packet length",
-            DropReason::Checksum => "Invalid VRRPv2 checksum",
-            DropReason::AuthType => "auth type mismatch",
-            DropReason::Password => "invalid passwd",
-            DropReason::Interval => "advertisement interval mismatch",
-            DropReason::Vrid => "unknown VRID",
-        }
-    }
-
-    fn index(self) -> usize {
-        Self::ALL.iter().position(|r| *r == self).unwrap_or(0)
-    }
-}
-
-impl From<ParseError> for DropReason {
-    fn from(err: ParseError) -> DropReason {
-        match err {
-            ParseError::Truncated(_) => DropReason::Truncated,
-            ParseError::Version(_) => DropReason::Version,
-            ParseError::Type(_) => DropReason::Type,
-            ParseError::Length { .. } => DropReason::Length,
-            ParseError::Checksum => DropReason::Checksum,
-            ParseError::AuthType(_) => DropReason::AuthType,
-        }
-    }
+    /// Something to report (the binary words it).
+    Event(Event),
 }
 
 /// Counters of one instance.
@@ -184,7 +56,7 @@ impl From<ParseError> for DropReason {
 pub struct Stats {
     /// Adverts accepted.
     pub received: u64,
-    /// Adverts sent.
+    /// Adverts sent (one per advert, whatever the number of unicast peers).
     pub sent: u64,
     /// Times this instance became master.
     pub became_master: u64,
@@ -195,7 +67,7 @@ pub struct Stats {
     /// Priority-0 adverts sent.
     pub priority_zero_sent: u64,
     /// Dropped packets per [`DropReason`] (indexed like [`DropReason::ALL`]).
-    pub dropped: [u64; 10],
+    pub dropped: [u64; 11],
 }
 
 impl Stats {
@@ -209,30 +81,118 @@ impl Stats {
 #[derive(Debug, Clone, Copy)]
 pub struct Received<'a> {
     /// IP source.
-    pub src: Ipv4Addr,
+    pub src: IpAddr,
     /// IP destination (the multicast group, or our address for unicast).
-    pub dst: Ipv4Addr,
-    /// IP TTL.
+    pub dst: IpAddr,
+    /// IPv4 TTL or IPv6 hop limit.
     pub ttl: u8,
     /// The VRRP message.
     pub payload: &'a [u8],
+}
+
+/// What tracking says about an instance: its effective priority, and whether it must be in
+/// FAULT (and why).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tracking {
+    /// The effective priority (the configured one when nothing is tracked).
+    pub priority: u8,
+    /// FAULT, and why; `None` when the instance can work.
+    pub fault: Option<FaultCause>,
+}
+
+impl Tracking {
+    /// Nothing tracked, link up: the configured priority, no fault.
+    pub fn healthy(config: &InstanceConfig) -> Tracking {
+        Tracking {
+            priority: config.priority,
+            fault: None,
+        }
+    }
+}
+
+/// The deadlines of BACKUP (RFC 3768 section 6.4.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BackupTimers {
+    /// Master_Down_Timer.
+    pub master_down_at: Instant,
+    /// Master_Adver_Interval: ours until a VRRPv3 master's adverts say otherwise (RFC 5798
+    /// section 6.4.2).
+    pub master_adver_interval: Duration,
+}
+
+/// The deadlines of MASTER (RFC 3768 section 6.4.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MasterTimers {
+    /// Adver_Timer.
+    pub advert_at: Instant,
+    /// The next announcement burst (garp_master_delay, then garp_master_refresh), if any.
+    pub announce_at: Option<Instant>,
+}
+
+/// A state with the deadlines that belong to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Not started, or stopped: no deadline.
+    Initialize,
+    /// Watching the master.
+    Backup(BackupTimers),
+    /// Forwarding.
+    Master(MasterTimers),
+    /// Cannot work, and why: no deadline.
+    Fault(FaultCause),
+}
+
+impl Phase {
+    /// The state, without its deadlines.
+    pub fn state(&self) -> State {
+        match self {
+            Phase::Initialize => State::Initialize,
+            Phase::Backup(_) => State::Backup,
+            Phase::Master(_) => State::Master,
+            Phase::Fault(_) => State::Fault,
+        }
+    }
+
+    /// The earliest deadline of the state.
+    pub fn poll_at(&self) -> Option<Instant> {
+        match self {
+            Phase::Initialize | Phase::Fault(_) => None,
+            Phase::Backup(t) => Some(t.master_down_at),
+            Phase::Master(t) => Some(t.announce_at.map_or(t.advert_at, |a| a.min(t.advert_at))),
+        }
+    }
+}
+
+/// Why a state changes: it decides the exit work (a master that stops or fails sends
+/// priority 0; one that lost the election does not).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Why {
+    /// Startup (RFC 3768 section 6.4.1).
+    Start,
+    /// The Master_Down_Timer fired.
+    MasterDown,
+    /// A higher-priority advert arrived while master (its Master_Adver_Interval, VRRPv3, is
+    /// passed beside).
+    HigherPriority,
+    /// Tracking says FAULT.
+    Fault(FaultCause),
+    /// Tracking says the fault is over.
+    Recovered,
+    /// The instance stops.
+    Shutdown,
 }
 
 /// One virtual router.
 #[derive(Debug)]
 pub struct Instance {
     config: InstanceConfig,
-    state: State,
+    phase: Phase,
     /// Priority after tracking; equals `config.priority` until trackers change it.
     priority: u8,
     started_at: Option<Instant>,
-    /// BACKUP: the Master_Down_Timer; MASTER: the Adver_Timer.
-    timer: Option<Instant>,
-    /// MASTER: when the next gratuitous ARP burst is due.
-    garp_at: Option<Instant>,
     actions: VecDeque<Action>,
     stats: Stats,
-    last_drop_log: [Option<Instant>; 10],
+    last_drop_log: [Option<Instant>; 11],
     reported_address_mismatch: bool,
 }
 
@@ -242,14 +202,12 @@ impl Instance {
         let priority = config.priority;
         Instance {
             config,
-            state: State::Initialize,
+            phase: Phase::Initialize,
             priority,
             started_at: None,
-            timer: None,
-            garp_at: None,
             actions: VecDeque::new(),
             stats: Stats::default(),
-            last_drop_log: [None; 10],
+            last_drop_log: [None; 11],
             reported_address_mismatch: false,
         }
     }
@@ -261,7 +219,12 @@ impl Instance {
 
     /// The current state.
     pub fn state(&self) -> State {
-        self.state
+        self.phase.state()
+    }
+
+    /// The current state with its deadlines.
+    pub fn phase(&self) -> Phase {
+        self.phase
     }
 
     /// The counters.
@@ -274,12 +237,9 @@ impl Instance {
         self.priority
     }
 
-    /// When [`Instance::handle_timeout`] must be called next.
+    /// When [`Instance::handle_timeout`] must be called next: read out of the state.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        match (self.timer, self.garp_at) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        self.phase.poll_at()
     }
 
     /// The next action to carry out.
@@ -287,38 +247,42 @@ impl Instance {
         self.actions.pop_front()
     }
 
-    /// Startup (RFC 3768 section 6.4.1): addresses left by an earlier run are removed, then
-    /// the owner (priority 255) becomes master at once and everyone else backup.
-    pub fn start(&mut self, now: Instant) {
-        if self.state != State::Initialize {
+    /// Startup (RFC 3768 section 6.4.1): addresses left by an earlier run are removed, then an
+    /// instance that cannot work enters FAULT directly, the owner (priority 255) becomes master
+    /// at once and everyone else backup; then the tracked priority applies.
+    pub fn start(&mut self, now: Instant, tracking: Tracking) {
+        if self.phase != Phase::Initialize {
             return;
         }
         self.started_at = Some(now);
         self.actions.push_back(Action::RemoveAddresses);
-        if self.priority == 255 {
-            self.become_master(now);
-        } else {
-            self.enter_backup(now);
+        match tracking.fault {
+            Some(cause) => self.change_state(now, State::Fault, Why::Fault(cause)),
+            None if self.priority == 255 => self.change_state(now, State::Master, Why::Start),
+            None => self.change_state(now, State::Backup, Why::Start),
         }
+        self.set_priority(tracking.priority);
     }
 
     /// Timers: Master_Down_Timer in BACKUP (RFC 3768 section 6.4.2), Adver_Timer in MASTER
-    /// (section 6.4.3), and the gratuitous ARP bursts.
+    /// (section 6.4.3), and the announcement bursts.
     pub fn handle_timeout(&mut self, now: Instant) {
-        if self.garp_at.is_some_and(|t| t <= now) {
-            self.garp_at = self.config.garp_master_refresh.map(|every| now + every);
-            self.send_garps();
-        }
-        if self.timer.is_none_or(|t| t > now) {
-            return;
-        }
-        match self.state {
-            State::Backup => self.become_master(now),
-            State::Master => {
-                self.send_advert(self.priority);
-                self.timer = Some(now + self.config.advert_interval);
+        match self.phase {
+            Phase::Backup(t) if t.master_down_at <= now => {
+                self.change_state(now, State::Master, Why::MasterDown);
             }
-            State::Initialize | State::Fault => self.timer = None,
+            Phase::Master(mut t) => {
+                if t.announce_at.is_some_and(|at| at <= now) {
+                    t.announce_at = self.config.garp_master_refresh.map(|every| now + every);
+                    self.actions.push_back(Action::Announce);
+                }
+                if t.advert_at <= now {
+                    self.send_advert(self.priority);
+                    t.advert_at = now + self.config.advert_interval;
+                }
+                self.phase = Phase::Master(t);
+            }
+            Phase::Initialize | Phase::Backup(_) | Phase::Fault(_) => {}
         }
     }
 
@@ -332,44 +296,25 @@ impl Instance {
         if advert.priority == 0 {
             self.stats.priority_zero_received += 1;
         }
-        match self.state {
-            State::Backup => self.backup_receives(now, &advert),
-            State::Master => self.master_receives(now, packet.src, &advert),
-            State::Initialize | State::Fault => {}
+        match self.phase {
+            Phase::Backup(_) => self.backup_receives(now, &advert),
+            Phase::Master(_) => self.master_receives(now, packet.src, &advert),
+            Phase::Initialize | Phase::Fault(_) => {}
         }
     }
 
-    /// The effective priority changed because a tracked object changed. Adverts carry the new
-    /// value from now on, and as backup it sets Skew_Time from the next reset of the timer; an
-    /// address owner (255) keeps 255.
-    pub fn set_priority(&mut self, _now: Instant, priority: u8) {
-        if priority == self.priority || self.config.priority == 255 || priority == 0 {
-            return;
-        }
-        let text = format!(
-            "Changing effective priority from {} to {priority}",
-            self.priority
-        );
-        self.log(false, &text);
-        self.priority = priority;
-    }
-
-    /// Enters or leaves FAULT (an interface or tracked object went down or came back).
-    pub fn set_fault(&mut self, now: Instant, fault: bool) {
-        match (fault, self.state) {
-            (true, State::Fault) | (false, State::Backup | State::Master | State::Initialize) => {}
-            (true, State::Initialize) => {}
-            (true, State::Backup | State::Master) => {
-                if self.state == State::Master {
-                    self.release_master();
-                }
-                self.timer = None;
-                self.garp_at = None;
-                self.log(false, "Entering FAULT STATE");
-                self.change_state(State::Fault);
-                self.log(false, "Now in FAULT state");
+    /// Tracking changed: the new effective priority applies from the next advert (as backup,
+    /// from the next reset of the Master_Down_Timer; an address owner keeps 255), then the
+    /// instance enters or leaves FAULT. Before [`Instance::start`] only the priority is kept.
+    pub fn track(&mut self, now: Instant, tracking: Tracking) {
+        self.set_priority(tracking.priority);
+        match (tracking.fault, self.phase) {
+            (Some(cause), Phase::Backup(_) | Phase::Master(_)) => {
+                self.change_state(now, State::Fault, Why::Fault(cause));
             }
-            (false, State::Fault) => self.enter_backup(now),
+            (Some(cause), Phase::Fault(_)) => self.phase = Phase::Fault(cause),
+            (None, Phase::Fault(_)) => self.change_state(now, State::Backup, Why::Recovered),
+            (Some(_), Phase::Initialize) | (None, _) => {}
         }
     }
 
@@ -380,14 +325,95 @@ impl Instance {
 
     /// Shutdown (RFC 3768 sections 6.4.2 and 6.4.3): a master sends priority 0 and gives up
     /// its addresses; every instance returns to Initialize.
-    pub fn shutdown(&mut self, _now: Instant) {
-        if self.state == State::Master {
-            self.release_master();
+    pub fn shutdown(&mut self, now: Instant) {
+        if self.phase != Phase::Initialize {
+            self.change_state(now, State::Initialize, Why::Shutdown);
         }
-        self.timer = None;
-        self.garp_at = None;
-        if self.state != State::Initialize {
-            self.change_state(State::Initialize);
+    }
+
+    /// The only place the state changes: the exit work of the state left, the new state with
+    /// fresh deadlines, its entry work, and the report.
+    fn change_state(&mut self, now: Instant, to: State, why: Why) {
+        self.change_state_learning(now, to, why, None);
+    }
+
+    /// [`Instance::change_state`], entering BACKUP with the Master_Adver_Interval `learned`
+    /// from the new master's advert (RFC 5798 section 6.4.3).
+    fn change_state_learning(
+        &mut self,
+        now: Instant,
+        to: State,
+        why: Why,
+        learned: Option<Duration>,
+    ) {
+        // Exit.
+        if let Phase::Master(_) = self.phase {
+            if matches!(why, Why::Fault(_) | Why::Shutdown) {
+                // RFC 3768 section 6.4.3: a master that stops sends priority 0 so the backups
+                // take over after Skew_Time.
+                self.send_advert(0);
+                self.stats.priority_zero_sent += 1;
+                self.report(Event::PriorityZeroSent);
+            }
+            self.report(Event::RemovingAddresses);
+            self.actions.push_back(Action::RemoveAddresses);
+            self.stats.released_master += 1;
+        }
+        let from = self.phase.state();
+        // Entry.
+        match to {
+            State::Initialize => {
+                self.phase = Phase::Initialize;
+                self.actions.push_back(Action::StateChanged(to));
+            }
+            State::Backup => {
+                let master_adver_interval = match why {
+                    Why::HigherPriority => learned.unwrap_or(self.config.advert_interval),
+                    _ => self.config.advert_interval,
+                };
+                self.phase = Phase::Backup(BackupTimers {
+                    master_down_at: now + self.master_down_interval(master_adver_interval),
+                    master_adver_interval,
+                });
+                self.report(Event::Entering(State::Backup));
+                self.actions.push_back(Action::StateChanged(to));
+            }
+            State::Master => {
+                self.report(Event::TransitionToMaster);
+                self.send_advert(self.priority);
+                self.report(Event::SettingAddresses);
+                self.actions.push_back(Action::AddAddresses);
+                self.actions.push_back(Action::Announce);
+                // garp_master_delay 0 means no second burst (keepalived.conf(5)); the refresh,
+                // if any, still follows.
+                let announce_at = if self.config.garp_master_delay.is_zero() {
+                    self.config.garp_master_refresh.map(|every| now + every)
+                } else {
+                    Some(now + self.config.garp_master_delay)
+                };
+                self.phase = Phase::Master(MasterTimers {
+                    advert_at: now + self.config.advert_interval,
+                    announce_at,
+                });
+                self.stats.became_master += 1;
+                self.report(Event::Entering(State::Master));
+                self.actions.push_back(Action::StateChanged(to));
+            }
+            State::Fault => {
+                let cause = match why {
+                    Why::Fault(cause) => cause,
+                    _ => FaultCause::Tracked,
+                };
+                self.phase = Phase::Fault(cause);
+                if from == State::Initialize {
+                    self.report(Event::StartedInFault(cause));
+                    self.actions.push_back(Action::StateChanged(to));
+                } else {
+                    self.report(Event::Entering(State::Fault));
+                    self.actions.push_back(Action::StateChanged(to));
+                    self.report(Event::NowInFault);
+                }
+            }
         }
     }
 
@@ -395,10 +421,14 @@ impl Instance {
     fn validate(&mut self, packet: Received<'_>) -> Result<Advertisement, DropReason> {
         // RFC 3768 section 7.1: only a router on the link can send with TTL 255. Unicast
         // peers may be routed, so keepalived does not check them.
-        if !self.config.unicast && packet.ttl != TTL {
+        if !self.config.destination.is_unicast() && packet.ttl != TTL {
             return Err(DropReason::Ttl);
         }
-        let advert = Advertisement::parse(packet.payload, packet.src, packet.dst)?;
+        if !self.config.destination.hears(packet.src) {
+            return Err(DropReason::NotPeer);
+        }
+        let view = Packet::new_checked(packet.payload)?;
+        let advert = Advertisement::parse_packet(&view, packet.src, packet.dst)?;
         if advert.version != self.config.version {
             return Err(DropReason::Version);
         }
@@ -422,64 +452,92 @@ impl Instance {
         if advert.addresses != self.config.addresses && !self.reported_address_mismatch {
             // RFC 3768 section 7.1: log, but accept.
             self.reported_address_mismatch = true;
-            let theirs: Vec<String> = advert.addresses.iter().map(ToString::to_string).collect();
-            self.log(
-                false,
-                &format!(
-                    "received an advert from {} with a different set of addresses: {}",
-                    packet.src,
-                    theirs.join(" ")
-                ),
-            );
+            self.report(Event::AddressMismatch {
+                from: packet.src,
+                addresses: advert.addresses.clone(),
+            });
         }
         Ok(advert)
     }
 
-    fn drop_packet(&mut self, now: Instant, src: Ipv4Addr, reason: DropReason) {
+    fn drop_packet(&mut self, now: Instant, src: IpAddr, reason: DropReason) {
         let index = reason.index();
         self.stats.dropped[index] += 1;
         let due = self.last_drop_log[index].is_none_or(|t| now >= t + DROP_LOG_INTERVAL);
         if due {
             self.last_drop_log[index] = Some(now);
             let count = self.stats.dropped[index];
-            self.log(
-                false,
-                &format!(
-                    "dropped an advert from {src}: {} ({count} so far)",
-                    reason.as_str()
-                ),
-            );
+            self.report(Event::Dropped {
+                from: src,
+                reason,
+                count,
+            });
         }
     }
 
     /// RFC 3768 section 6.4.2, receiving an ADVERTISEMENT as backup.
     fn backup_receives(&mut self, now: Instant, advert: &Advertisement) {
+        let Phase::Backup(mut timers) = self.phase else {
+            return;
+        };
         if advert.priority == 0 {
-            self.timer = Some(now + self.config.skew_time(self.priority));
+            timers.master_down_at = now + self.skew_time(timers.master_adver_interval);
         } else if !self.may_preempt(now) || advert.priority >= self.priority {
-            self.timer = Some(now + self.config.master_down_interval(self.priority));
+            // RFC 5798 section 6.4.2: learn the master's interval, then reset the timer.
+            if let Some(interval) = self.learned_interval(advert) {
+                timers.master_adver_interval = interval;
+            }
+            timers.master_down_at = now + self.master_down_interval(timers.master_adver_interval);
         }
         // Lower priority with preemption: ignore it, so Master_Down_Timer fires and we take
         // over.
+        self.phase = Phase::Backup(timers);
     }
 
     /// RFC 3768 section 6.4.3, receiving an ADVERTISEMENT as master.
-    fn master_receives(&mut self, now: Instant, src: Ipv4Addr, advert: &Advertisement) {
+    fn master_receives(&mut self, now: Instant, src: IpAddr, advert: &Advertisement) {
+        let Phase::Master(mut timers) = self.phase else {
+            return;
+        };
         let theirs_wins = advert.priority > self.priority
             || (advert.priority == self.priority && src > self.config.local_address);
         if advert.priority == 0 {
             self.send_advert(self.priority);
-            self.timer = Some(now + self.config.advert_interval);
+            timers.advert_at = now + self.config.advert_interval;
+            self.phase = Phase::Master(timers);
         } else if theirs_wins {
-            self.log(false, "Received higher prio advert");
-            self.release_addresses();
-            self.stats.released_master += 1;
-            self.garp_at = None;
-            self.enter_backup(now);
+            self.report(Event::HigherPriorityReceived {
+                from: src,
+                priority: advert.priority,
+            });
+            let learned = self.learned_interval(advert);
+            self.change_state_learning(now, State::Backup, Why::HigherPriority, learned);
         } else {
             // keepalived answers a lower-priority master at once, so it steps down quickly.
             self.send_advert(self.priority);
         }
+    }
+
+    /// VRRPv3: the Max Adver Int an advert carries, as Master_Adver_Interval (RFC 5798
+    /// section 6.4.2); VRRPv2 keeps ours (a different one was dropped as a mismatch).
+    fn learned_interval(&self, advert: &Advertisement) -> Option<Duration> {
+        (self.config.version == Version::V3 && advert.interval_cs > 0)
+            .then(|| Duration::from_millis(10 * u64::from(advert.interval_cs)))
+    }
+
+    /// Skew_Time at our priority for a master advertising every `master_adver_interval`.
+    fn skew_time(&self, master_adver_interval: Duration) -> Duration {
+        crate::config::skew_time_for(self.config.version, master_adver_interval, self.priority)
+    }
+
+    /// Master_Down_Interval at our priority for a master advertising every
+    /// `master_adver_interval`.
+    fn master_down_interval(&self, master_adver_interval: Duration) -> Duration {
+        crate::config::master_down_interval_for(
+            self.config.version,
+            master_adver_interval,
+            self.priority,
+        )
     }
 
     /// Preemption is on, and the start-up grace period (preempt_delay) is over.
@@ -490,52 +548,21 @@ impl Instance {
                 .is_none_or(|t| now >= t + self.config.preempt_delay)
     }
 
-    fn enter_backup(&mut self, now: Instant) {
-        self.timer = Some(now + self.config.master_down_interval(self.priority));
-        self.log(false, "Entering BACKUP STATE");
-        self.change_state(State::Backup);
+    /// The effective priority changes; an address owner keeps 255, and 0 is never taken (it
+    /// is the stop signal on the wire).
+    fn set_priority(&mut self, priority: u8) {
+        if priority == self.priority || self.config.priority == 255 || priority == 0 {
+            return;
+        }
+        self.report(Event::PriorityChanged {
+            from: self.priority,
+            to: priority,
+        });
+        self.priority = priority;
     }
 
-    fn become_master(&mut self, now: Instant) {
-        self.log(false, "Transition to MASTER STATE");
-        self.send_advert(self.priority);
-        self.log(true, "setting protocol VIPs.");
-        self.actions.push_back(Action::AddAddresses);
-        self.send_garps();
-        // garp_master_delay 0 means no second burst (keepalived.conf(5)); the refresh, if
-        // any, still follows.
-        self.garp_at = if self.config.garp_master_delay.is_zero() {
-            self.config.garp_master_refresh.map(|every| now + every)
-        } else {
-            Some(now + self.config.garp_master_delay)
-        };
-        self.timer = Some(now + self.config.advert_interval);
-        self.stats.became_master += 1;
-        self.log(false, "Entering MASTER STATE");
-        self.change_state(State::Master);
-    }
-
-    /// A master that stops: priority 0 so the backups take over after Skew_Time, then the
-    /// addresses go.
-    fn release_master(&mut self) {
-        self.send_advert(0);
-        self.stats.priority_zero_sent += 1;
-        self.stats.released_master += 1;
-        self.log(false, "sent 0 priority");
-        self.release_addresses();
-    }
-
-    fn release_addresses(&mut self) {
-        self.log(true, "removing protocol VIPs.");
-        self.actions.push_back(Action::RemoveAddresses);
-    }
-
-    /// Asks for a burst; the driver logs each address with the interface it goes out on
-    /// (a `dev` address is announced on its own interface).
-    fn send_garps(&mut self) {
-        self.actions.push_back(Action::SendGratuitousArps);
-    }
-
+    /// One advert with `priority`, to every destination, each with the checksum computed for
+    /// it (RFC 5798 section 5.2.8).
     fn send_advert(&mut self, priority: u8) {
         let advert = Advertisement {
             version: self.config.version,
@@ -549,19 +576,89 @@ impl Instance {
             addresses: self.config.addresses.clone(),
         };
         self.stats.sent += 1;
-        let bytes = advert.to_bytes(self.config.local_address, MULTICAST_GROUP);
-        self.actions.push_back(Action::Send(bytes));
+        let src = self.config.local_address;
+        let ttl = self.config.destination.ttl();
+        for &dst in self.config.destination.addresses() {
+            let payload = advert.to_bytes(src, dst);
+            self.actions.push_back(Action::Send {
+                src,
+                dst,
+                ttl,
+                payload,
+            });
+        }
     }
 
-    fn change_state(&mut self, state: State) {
-        self.state = state;
-        self.actions.push_back(Action::StateChanged(state));
+    fn report(&mut self, event: Event) {
+        self.actions.push_back(Action::Event(event));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::packet::MULTICAST_GROUP;
+    use std::net::Ipv4Addr;
+
+    fn config(priority: u8) -> InstanceConfig {
+        InstanceConfig {
+            name: "VI_1".into(),
+            interface: "eth0".into(),
+            vrid: 1,
+            priority,
+            advert_interval: Duration::from_secs(1),
+            preempt: true,
+            preempt_delay: Duration::ZERO,
+            auth: Auth::None,
+            version: Version::V2,
+            addresses: vec![Ipv4Addr::new(192, 0, 2, 100).into()],
+            local_address: Ipv4Addr::new(192, 0, 2, 10).into(),
+            destination: Destination::Multicast(MULTICAST_GROUP.into()),
+            garp_master_delay: Duration::from_secs(5),
+            garp_master_refresh: None,
+        }
     }
 
-    fn log(&mut self, detail: bool, text: &str) {
-        self.actions.push_back(Action::Log(LogLine {
-            detail,
-            text: format!("VRRP_Instance({}) {text}", self.config.name),
-        }));
+    fn drain(instance: &mut Instance) -> Vec<Action> {
+        std::iter::from_fn(|| instance.poll_action()).collect()
+    }
+
+    #[test]
+    fn phase_carries_the_deadlines_of_its_state() {
+        let now = Instant::now();
+        let mut instance = Instance::new(config(255));
+        assert_eq!(instance.poll_timeout(), None);
+        instance.start(now, Tracking::healthy(instance.config()));
+        let Phase::Master(timers) = instance.phase() else {
+            panic!("the owner starts as master");
+        };
+        assert_eq!(timers.advert_at, now + Duration::from_secs(1));
+        assert_eq!(timers.announce_at, Some(now + Duration::from_secs(5)));
+        assert_eq!(instance.poll_timeout(), Some(timers.advert_at));
+        instance.shutdown(now);
+        assert_eq!(instance.phase(), Phase::Initialize);
+        assert_eq!(instance.poll_timeout(), None);
+    }
+
+    #[test]
+    fn keepalived_start_on_a_down_link_enters_fault_directly() {
+        let now = Instant::now();
+        let mut instance = Instance::new(config(100));
+        let tracking = Tracking {
+            priority: 100,
+            fault: Some(FaultCause::LinkDown),
+        };
+        instance.start(now, tracking);
+        let states: Vec<State> = drain(&mut instance)
+            .into_iter()
+            .filter_map(|a| match a {
+                Action::StateChanged(s) => Some(s),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(states, vec![State::Fault], "no BACKUP before FAULT");
+        assert_eq!(instance.phase(), Phase::Fault(FaultCause::LinkDown));
+        instance.track(now, Tracking::healthy(instance.config()));
+        assert_eq!(instance.state(), State::Backup);
     }
 }

@@ -1,29 +1,84 @@
-//! VRRP advertisements on the wire: a checked parse into [`Advertisement`] and the exact bytes
-//! back out, version 2 (RFC 3768 section 5.1) and version 3 for IPv4 (RFC 5798 section 5.1).
+//! VRRP advertisements on the wire, in smoltcp's shape: [`Packet`] is a checked view over the
+//! bytes (field accessors, no allocation, never indexes out of bounds), [`Advertisement`] the
+//! validated representation with [`Advertisement::parse`], [`Advertisement::emit`] and
+//! [`Advertisement::buffer_len`]. Version 2 (RFC 3768 section 5.1) over IPv4, version 3
+//! (RFC 5798 section 5.1) over IPv4 and IPv6; the address family of a message is the family of
+//! the IP packet that carries it.
 //!
 //! ```text
 //!  0                   1                   2                   3
 //! |Version| Type  | Virtual Rtr ID|   Priority    | Count IP Addrs|
 //! v2: |   Auth Type   |   Adver Int   |          Checksum             |
 //! v3: |(rsvd) |     Max Adver Int     |          Checksum             |
-//! |                         IP Address (1..n)                     |
+//! |                IPvX Address (1..n), 4 or 16 bytes each        |
 //! v2 only: |              Authentication Data (8 bytes)                |
 //! ```
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-/// IP protocol number of VRRP (RFC 3768 section 5.2.4).
+/// IP protocol number of VRRP (RFC 3768 section 5.2.4, RFC 5798 section 5.1.1.4).
 pub const PROTOCOL: u8 = 112;
-/// The IPv4 multicast group of VRRP (RFC 3768 section 5.2.2).
+/// The IPv4 multicast group of VRRP (RFC 3768 section 5.2.2, RFC 5798 section 5.1.1.2).
 pub const MULTICAST_GROUP: Ipv4Addr = Ipv4Addr::new(224, 0, 0, 18);
-/// The TTL every advertisement is sent with and must arrive with (RFC 3768 section 5.2.3).
+/// The IPv6 multicast group of VRRP (RFC 5798 section 5.1.2.2).
+pub const MULTICAST_GROUP_V6: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 0x12);
+/// The TTL (hop limit) multicast advertisements are sent with and must arrive with (RFC 3768
+/// section 5.2.3, RFC 5798 sections 5.1.1.3 and 5.1.2.3).
 pub const TTL: u8 = 255;
 /// Fixed part of the message before the addresses.
-const HEADER_LEN: usize = 8;
+pub const HEADER_LEN: usize = 8;
 /// Length of the authentication data of VRRPv2.
 pub const AUTH_DATA_LEN: usize = 8;
 /// The only message type: ADVERTISEMENT (RFC 3768 section 5.3.2).
 const TYPE_ADVERTISEMENT: u8 = 1;
+
+mod field {
+    use std::ops::Range;
+    pub const VER_TYPE: usize = 0;
+    pub const VRID: usize = 1;
+    pub const PRIORITY: usize = 2;
+    pub const COUNT: usize = 3;
+    /// v2: auth type; v3: reserved nibble and the high nibble of Max Adver Int.
+    pub const WORD_4: usize = 4;
+    /// v2: Adver Int; v3: the low byte of Max Adver Int.
+    pub const WORD_5: usize = 5;
+    pub const CHECKSUM: Range<usize> = 6..8;
+}
+
+/// The address family of a message: the width of its addresses and its checksum pseudo-header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Family {
+    /// 4-byte addresses.
+    V4,
+    /// 16-byte addresses.
+    V6,
+}
+
+impl Family {
+    /// The family of `address`.
+    pub fn of(address: IpAddr) -> Family {
+        match address {
+            IpAddr::V4(_) => Family::V4,
+            IpAddr::V6(_) => Family::V6,
+        }
+    }
+
+    /// Bytes per address.
+    pub fn address_len(self) -> usize {
+        match self {
+            Family::V4 => 4,
+            Family::V6 => 16,
+        }
+    }
+
+    /// The VRRP multicast group of this family.
+    pub fn multicast_group(self) -> IpAddr {
+        match self {
+            Family::V4 => IpAddr::V4(MULTICAST_GROUP),
+            Family::V6 => IpAddr::V6(MULTICAST_GROUP_V6),
+        }
+    }
+}
 
 /// The protocol version of a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -32,6 +87,16 @@ pub enum Version {
     V2,
     /// RFC 5798.
     V3,
+}
+
+impl Version {
+    /// The version number on the wire.
+    pub fn number(self) -> u8 {
+        match self {
+            Version::V2 => 2,
+            Version::V3 => 3,
+        }
+    }
 }
 
 /// Authentication of a VRRPv2 message (RFC 2338 section 5.3.6; RFC 3768 keeps the field).
@@ -65,30 +130,13 @@ impl Auth {
     }
 }
 
-/// A validated VRRP advertisement.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Advertisement {
-    /// Protocol version.
-    pub version: Version,
-    /// Virtual router id (1..255).
-    pub vrid: u8,
-    /// Sender's priority: 0 = the master stops, 255 = the address owner.
-    pub priority: u8,
-    /// Advertisement interval in centiseconds (VRRPv2 carries whole seconds).
-    pub interval_cs: u16,
-    /// Authentication (always [`Auth::None`] for VRRPv3).
-    pub auth: Auth,
-    /// The virtual addresses.
-    pub addresses: Vec<Ipv4Addr>,
-}
-
 /// Why a message was refused. Each is a drop reason with its own counter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, thiserror::Error)]
 pub enum ParseError {
     /// Shorter than the fixed header.
     #[error("packet too short ({0} bytes)")]
     Truncated(usize),
-    /// Version other than 2 or 3.
+    /// Version other than 2 or 3, or VRRPv2 outside IPv4.
     #[error("invalid version {0}")]
     Version(u8),
     /// Type other than ADVERTISEMENT.
@@ -110,127 +158,333 @@ pub enum ParseError {
     AuthType(u8),
 }
 
+/// A read-only or read-write view over the bytes of one VRRP message (the IP payload).
+///
+/// [`Packet::new_checked`] makes sure the fixed header is there, so every header accessor is
+/// safe to call; the variable part (addresses, authentication data) is only read through
+/// [`Packet::addresses`] and [`Packet::auth_data`], which check the length for the family.
+#[derive(Debug, Clone, Copy)]
+pub struct Packet<T: AsRef<[u8]>> {
+    buffer: T,
+}
+
+impl<T: AsRef<[u8]>> Packet<T> {
+    /// A view that has not been checked: header accessors may panic on a short buffer.
+    pub fn new_unchecked(buffer: T) -> Packet<T> {
+        Packet { buffer }
+    }
+
+    /// A view over `buffer` once it holds at least the fixed header.
+    pub fn new_checked(buffer: T) -> Result<Packet<T>, ParseError> {
+        let len = buffer.as_ref().len();
+        if len < HEADER_LEN {
+            return Err(ParseError::Truncated(len));
+        }
+        Ok(Packet { buffer })
+    }
+
+    /// The VRID of a message of at least 2 bytes, read before the header is checked: enough
+    /// to route even a truncated message to the instance that counts it as such.
+    pub fn peek_vrid(buffer: T) -> Option<u8> {
+        buffer.as_ref().get(field::VRID).copied()
+    }
+
+    /// The bytes behind the view.
+    pub fn into_inner(self) -> T {
+        self.buffer
+    }
+
+    fn byte(&self, at: usize) -> u8 {
+        self.buffer.as_ref()[at]
+    }
+
+    /// The version nibble.
+    pub fn version(&self) -> u8 {
+        self.byte(field::VER_TYPE) >> 4
+    }
+
+    /// The type nibble.
+    pub fn kind(&self) -> u8 {
+        self.byte(field::VER_TYPE) & 0x0f
+    }
+
+    /// The virtual router id.
+    pub fn vrid(&self) -> u8 {
+        self.byte(field::VRID)
+    }
+
+    /// The sender's priority.
+    pub fn priority(&self) -> u8 {
+        self.byte(field::PRIORITY)
+    }
+
+    /// The address count.
+    pub fn address_count(&self) -> u8 {
+        self.byte(field::COUNT)
+    }
+
+    /// VRRPv2: the auth type.
+    pub fn auth_type(&self) -> u8 {
+        self.byte(field::WORD_4)
+    }
+
+    /// The advertisement interval in centiseconds: VRRPv2's whole seconds × 100, VRRPv3's
+    /// 12-bit Max Adver Int.
+    pub fn interval_cs(&self) -> u16 {
+        if self.version() == 3 {
+            u16::from_be_bytes([self.byte(field::WORD_4) & 0x0f, self.byte(field::WORD_5)])
+        } else {
+            u16::from(self.byte(field::WORD_5)) * 100
+        }
+    }
+
+    /// The checksum field.
+    pub fn checksum_field(&self) -> u16 {
+        let b = self.buffer.as_ref();
+        u16::from_be_bytes([b[field::CHECKSUM.start], b[field::CHECKSUM.start + 1]])
+    }
+
+    /// The length the message must have for its version, address count and `family`.
+    pub fn expected_len(&self, family: Family) -> usize {
+        let addresses = HEADER_LEN + family.address_len() * usize::from(self.address_count());
+        if self.version() == 2 {
+            addresses + AUTH_DATA_LEN
+        } else {
+            addresses
+        }
+    }
+
+    /// The addresses, read in `family`'s width; `None` unless the length is exact.
+    pub fn addresses(&self, family: Family) -> Option<Vec<IpAddr>> {
+        let bytes = self.buffer.as_ref();
+        if bytes.len() != self.expected_len(family) {
+            return None;
+        }
+        let end = HEADER_LEN + family.address_len() * usize::from(self.address_count());
+        let list = bytes.get(HEADER_LEN..end)?;
+        Some(
+            list.chunks_exact(family.address_len())
+                .filter_map(|c| match family {
+                    Family::V4 => <[u8; 4]>::try_from(c).ok().map(IpAddr::from),
+                    Family::V6 => <[u8; 16]>::try_from(c).ok().map(IpAddr::from),
+                })
+                .collect(),
+        )
+    }
+
+    /// VRRPv2: the 8 bytes of authentication data at the end; `None` if they are not there.
+    pub fn auth_data(&self) -> Option<[u8; AUTH_DATA_LEN]> {
+        let bytes = self.buffer.as_ref();
+        let start = bytes.len().checked_sub(AUTH_DATA_LEN)?;
+        bytes.get(start..)?.try_into().ok()
+    }
+
+    /// Whether the checksum verifies: over the message alone for VRRPv2 (RFC 3768 section
+    /// 5.3.8), over the pseudo-header of `src` and `dst` too for VRRPv3 (RFC 5798 section
+    /// 5.2.8).
+    pub fn verify_checksum(&self, src: IpAddr, dst: IpAddr) -> bool {
+        let bytes = self.buffer.as_ref();
+        if self.version() == 2 {
+            return checksum(&[bytes]) == 0;
+        }
+        match pseudo_header(src, dst, bytes.len()) {
+            Some(header) => checksum(&[header.as_slice(), bytes]) == 0,
+            None => false,
+        }
+    }
+}
+
+impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
+    /// Sets the checksum field.
+    pub fn set_checksum(&mut self, value: u16) {
+        self.buffer.as_mut()[field::CHECKSUM].copy_from_slice(&value.to_be_bytes());
+    }
+
+    /// Computes and writes the checksum for a packet from `src` to `dst`.
+    pub fn fill_checksum(&mut self, src: IpAddr, dst: IpAddr) {
+        self.set_checksum(0);
+        let bytes = self.buffer.as_ref();
+        let sum = if self.version() == 2 {
+            checksum(&[bytes])
+        } else {
+            match pseudo_header(src, dst, bytes.len()) {
+                Some(header) => checksum(&[header.as_slice(), bytes]),
+                None => checksum(&[bytes]),
+            }
+        };
+        self.set_checksum(sum);
+    }
+}
+
+/// A validated VRRP advertisement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Advertisement {
+    /// Protocol version.
+    pub version: Version,
+    /// Virtual router id (1..255).
+    pub vrid: u8,
+    /// Sender's priority: 0 = the master stops, 255 = the address owner.
+    pub priority: u8,
+    /// Advertisement interval in centiseconds (VRRPv2 carries whole seconds).
+    pub interval_cs: u16,
+    /// Authentication (always [`Auth::None`] for VRRPv3).
+    pub auth: Auth,
+    /// The virtual addresses, all of the family of the packet.
+    pub addresses: Vec<IpAddr>,
+}
+
 impl Advertisement {
-    /// Parses and validates a VRRP message (the IP payload). For VRRPv3 the checksum covers an
-    /// IPv4 pseudo-header, so the packet's source and destination are needed.
-    pub fn parse(bytes: &[u8], src: Ipv4Addr, dst: Ipv4Addr) -> Result<Advertisement, ParseError> {
-        if bytes.len() < HEADER_LEN {
-            return Err(ParseError::Truncated(bytes.len()));
-        }
-        let version = match bytes[0] >> 4 {
-            2 => Version::V2,
-            3 => Version::V3,
-            other => return Err(ParseError::Version(other)),
+    /// Parses and validates a VRRP message (the IP payload) carried from `src` to `dst`: the
+    /// family of the addresses is theirs, and VRRPv3's checksum covers their pseudo-header.
+    pub fn parse(
+        bytes: &[u8],
+        src: impl Into<IpAddr>,
+        dst: impl Into<IpAddr>,
+    ) -> Result<Advertisement, ParseError> {
+        let packet = Packet::new_checked(bytes)?;
+        Advertisement::parse_packet(&packet, src.into(), dst.into())
+    }
+
+    /// [`Advertisement::parse`] over a checked view.
+    pub fn parse_packet<T: AsRef<[u8]>>(
+        packet: &Packet<T>,
+        src: IpAddr,
+        dst: IpAddr,
+    ) -> Result<Advertisement, ParseError> {
+        let family = Family::of(src);
+        let version = match (packet.version(), family) {
+            (2, Family::V4) => Version::V2,
+            (3, _) => Version::V3,
+            (other, _) => return Err(ParseError::Version(other)),
         };
-        let kind = bytes[0] & 0x0f;
-        if kind != TYPE_ADVERTISEMENT {
-            return Err(ParseError::Type(kind));
+        if packet.kind() != TYPE_ADVERTISEMENT {
+            return Err(ParseError::Type(packet.kind()));
         }
-        let count = bytes[3];
-        let addresses_end = HEADER_LEN + 4 * usize::from(count);
-        let expected = match version {
-            Version::V2 => addresses_end + AUTH_DATA_LEN,
-            Version::V3 => addresses_end,
-        };
-        if bytes.len() != expected {
-            return Err(ParseError::Length {
-                actual: bytes.len(),
-                count,
-            });
-        }
-        let valid = match version {
-            Version::V2 => checksum(&[bytes]) == 0,
-            Version::V3 => checksum(&[&pseudo_header(src, dst, bytes.len()), bytes]) == 0,
-        };
-        if !valid {
+        let len = packet.buffer.as_ref().len();
+        // A destination of the other family cannot carry this message.
+        let addresses = packet
+            .addresses(family)
+            .filter(|_| Family::of(dst) == family)
+            .ok_or(ParseError::Length {
+                actual: len,
+                count: packet.address_count(),
+            })?;
+        if !packet.verify_checksum(src, dst) {
             return Err(ParseError::Checksum);
         }
-        let addresses = bytes[HEADER_LEN..addresses_end]
-            .chunks_exact(4)
-            .map(|c| Ipv4Addr::new(c[0], c[1], c[2], c[3]))
-            .collect();
-        let (interval_cs, auth) = match version {
-            Version::V2 => {
-                let mut data = [0u8; AUTH_DATA_LEN];
-                data.copy_from_slice(&bytes[addresses_end..]);
-                let auth = match bytes[4] {
-                    0 => Auth::None,
-                    1 => Auth::Pass(data),
-                    2 => Auth::Ah,
-                    other => return Err(ParseError::AuthType(other)),
-                };
-                (u16::from(bytes[5]) * 100, auth)
-            }
-            Version::V3 => (u16::from_be_bytes([bytes[4] & 0x0f, bytes[5]]), Auth::None),
+        let auth = match version {
+            Version::V3 => Auth::None,
+            Version::V2 => match (packet.auth_type(), packet.auth_data()) {
+                (0, _) => Auth::None,
+                (1, Some(data)) => Auth::Pass(data),
+                (2, _) => Auth::Ah,
+                (other, _) => return Err(ParseError::AuthType(other)),
+            },
         };
         Ok(Advertisement {
             version,
-            vrid: bytes[1],
-            priority: bytes[2],
-            interval_cs,
+            vrid: packet.vrid(),
+            priority: packet.priority(),
+            interval_cs: packet.interval_cs(),
             auth,
             addresses,
         })
     }
 
+    /// The addresses written: at most 255.
+    fn written_addresses(&self) -> &[IpAddr] {
+        &self.addresses[..self.addresses.len().min(255)]
+    }
+
     /// Length of the message on the wire.
     pub fn buffer_len(&self) -> usize {
-        let base = HEADER_LEN + 4 * self.addresses.len().min(255);
+        let addresses: usize = self
+            .written_addresses()
+            .iter()
+            .map(|a| Family::of(*a).address_len())
+            .sum();
         match self.version {
-            Version::V2 => base + AUTH_DATA_LEN,
-            Version::V3 => base,
+            Version::V2 => HEADER_LEN + addresses + AUTH_DATA_LEN,
+            Version::V3 => HEADER_LEN + addresses,
         }
     }
 
-    /// The message bytes with the checksum filled in. At most 255 addresses are written.
-    /// VRRPv3's checksum needs the source and destination of the IP packet.
-    pub fn to_bytes(&self, src: Ipv4Addr, dst: Ipv4Addr) -> Vec<u8> {
-        let addresses = &self.addresses[..self.addresses.len().min(255)];
-        let mut out = Vec::with_capacity(self.buffer_len());
-        let version = match self.version {
-            Version::V2 => 2,
-            Version::V3 => 3,
-        };
-        out.push(version << 4 | TYPE_ADVERTISEMENT);
-        out.push(self.vrid);
-        out.push(self.priority);
-        out.push(addresses.len() as u8);
+    /// Writes the message into `packet` (exactly [`Advertisement::buffer_len`] bytes) with the
+    /// checksum computed for a packet from `src` to `dst`. At most 255 addresses are written.
+    pub fn emit<T: AsRef<[u8]> + AsMut<[u8]>>(
+        &self,
+        packet: &mut Packet<T>,
+        src: IpAddr,
+        dst: IpAddr,
+    ) {
+        let addresses = self.written_addresses();
+        let out = packet.buffer.as_mut();
+        out[field::VER_TYPE] = self.version.number() << 4 | TYPE_ADVERTISEMENT;
+        out[field::VRID] = self.vrid;
+        out[field::PRIORITY] = self.priority;
+        out[field::COUNT] = addresses.len() as u8;
         match self.version {
             Version::V2 => {
-                out.push(self.auth.type_number());
+                out[field::WORD_4] = self.auth.type_number();
                 // VRRPv2 carries whole seconds; round up so 0.5 s never becomes 0.
-                out.push(u8::try_from(self.interval_cs.div_ceil(100)).unwrap_or(u8::MAX));
+                out[field::WORD_5] =
+                    u8::try_from(self.interval_cs.div_ceil(100)).unwrap_or(u8::MAX);
             }
-            Version::V3 => out.extend_from_slice(&(self.interval_cs & 0x0fff).to_be_bytes()),
+            Version::V3 => {
+                let [high, low] = (self.interval_cs & 0x0fff).to_be_bytes();
+                out[field::WORD_4] = high;
+                out[field::WORD_5] = low;
+            }
         }
-        out.extend_from_slice(&[0, 0]);
+        let mut at = HEADER_LEN;
         for address in addresses {
-            out.extend_from_slice(&address.octets());
+            let octets: &[u8] = match address {
+                IpAddr::V4(v4) => &v4.octets(),
+                IpAddr::V6(v6) => &v6.octets(),
+            };
+            out[at..at + octets.len()].copy_from_slice(octets);
+            at += octets.len();
         }
         if self.version == Version::V2 {
             let data = match self.auth {
                 Auth::Pass(data) => data,
                 Auth::None | Auth::Ah => [0; AUTH_DATA_LEN],
             };
-            out.extend_from_slice(&data);
+            out[at..at + AUTH_DATA_LEN].copy_from_slice(&data);
         }
-        let sum = match self.version {
-            Version::V2 => checksum(&[&out]),
-            Version::V3 => checksum(&[&pseudo_header(src, dst, out.len()), &out]),
-        };
-        out[6..8].copy_from_slice(&sum.to_be_bytes());
-        out
+        packet.fill_checksum(src, dst);
+    }
+
+    /// The message bytes with the checksum computed for a packet from `src` to `dst`.
+    pub fn to_bytes(&self, src: impl Into<IpAddr>, dst: impl Into<IpAddr>) -> Vec<u8> {
+        let mut packet = Packet::new_unchecked(vec![0u8; self.buffer_len()]);
+        self.emit(&mut packet, src.into(), dst.into());
+        packet.into_inner()
     }
 }
 
-/// The IPv4 pseudo-header of RFC 5798 section 5.2.8 (as for TCP and UDP).
-fn pseudo_header(src: Ipv4Addr, dst: Ipv4Addr, len: usize) -> [u8; 12] {
-    let mut header = [0u8; 12];
-    header[..4].copy_from_slice(&src.octets());
-    header[4..8].copy_from_slice(&dst.octets());
-    header[9] = PROTOCOL;
-    header[10..12].copy_from_slice(&(len as u16).to_be_bytes());
-    header
+/// The pseudo-header the VRRPv3 checksum covers (RFC 5798 section 5.2.8): IPv4's as for TCP and
+/// UDP (RFC 768), IPv6's of RFC 8200 section 8.1. `None` when the families differ.
+fn pseudo_header(src: IpAddr, dst: IpAddr, len: usize) -> Option<Vec<u8>> {
+    match (src, dst) {
+        (IpAddr::V4(src), IpAddr::V4(dst)) => {
+            let mut header = Vec::with_capacity(12);
+            header.extend_from_slice(&src.octets());
+            header.extend_from_slice(&dst.octets());
+            header.extend_from_slice(&[0, PROTOCOL]);
+            header.extend_from_slice(&(len as u16).to_be_bytes());
+            Some(header)
+        }
+        (IpAddr::V6(src), IpAddr::V6(dst)) => {
+            let mut header = Vec::with_capacity(40);
+            header.extend_from_slice(&src.octets());
+            header.extend_from_slice(&dst.octets());
+            header.extend_from_slice(&(len as u32).to_be_bytes());
+            header.extend_from_slice(&[0, 0, 0, PROTOCOL]);
+            Some(header)
+        }
+        _ => None,
+    }
 }
 
 /// The Internet checksum (RFC 1071) over the concatenation of `parts`: the one's complement of
@@ -252,7 +506,6 @@ pub fn checksum(parts: &[&[u8]]) -> u16 {
     }
     !(sum as u16)
 }
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -273,7 +526,10 @@ mod tests {
             priority: 150,
             interval_cs: 100,
             auth: Auth::pass(b"secret12"),
-            addresses: vec![Ipv4Addr::new(10, 9, 9, 100), Ipv4Addr::new(10, 9, 9, 101)],
+            addresses: vec![
+                Ipv4Addr::new(10, 9, 9, 100).into(),
+                Ipv4Addr::new(10, 9, 9, 101).into(),
+            ],
         }
     }
 
@@ -356,7 +612,7 @@ mod tests {
             priority: 100,
             interval_cs: 100,
             auth: Auth::None,
-            addresses: vec![Ipv4Addr::new(192, 0, 2, 100)],
+            addresses: vec![Ipv4Addr::new(192, 0, 2, 100).into()],
         };
         let bytes = repr.to_bytes(src, MULTICAST_GROUP);
         assert_eq!(bytes.len(), 12);
@@ -367,6 +623,100 @@ mod tests {
             Advertisement::parse(&bytes, other, MULTICAST_GROUP),
             Err(ParseError::Checksum)
         );
+    }
+
+    #[test]
+    fn rfc5798_5_2_8_v3_checksum_is_for_the_destination_it_goes_to() {
+        // To a unicast peer or a configured vrrp_mcast_group4, the pseudo-header holds that
+        // destination: a checksum computed for 224.0.0.18 fails there.
+        let src = Ipv4Addr::new(192, 0, 2, 10);
+        let peer = Ipv4Addr::new(192, 0, 2, 20);
+        let repr = Advertisement {
+            version: Version::V3,
+            vrid: 7,
+            priority: 100,
+            interval_cs: 100,
+            auth: Auth::None,
+            addresses: vec![Ipv4Addr::new(192, 0, 2, 100).into()],
+        };
+        let bytes = repr.to_bytes(src, peer);
+        assert_eq!(Advertisement::parse(&bytes, src, peer), Ok(repr.clone()));
+        assert_eq!(
+            Advertisement::parse(&bytes, src, MULTICAST_GROUP),
+            Err(ParseError::Checksum)
+        );
+    }
+
+    #[test]
+    fn rfc5798_5_2_8_v3_over_ipv6_uses_the_ipv6_pseudo_header() {
+        let src: Ipv6Addr = "fe80::1".parse().expect("address");
+        let vip: Ipv6Addr = "2001:db8::100".parse().expect("address");
+        let repr = Advertisement {
+            version: Version::V3,
+            vrid: 9,
+            priority: 150,
+            interval_cs: 5,
+            auth: Auth::None,
+            addresses: vec![vip.into()],
+        };
+        let bytes = repr.to_bytes(src, MULTICAST_GROUP_V6);
+        assert_eq!(bytes.len(), 8 + 16);
+        assert_eq!(repr.buffer_len(), bytes.len());
+        let mut header = Vec::new();
+        header.extend_from_slice(&src.octets());
+        header.extend_from_slice(&MULTICAST_GROUP_V6.octets());
+        header.extend_from_slice(&[0, 0, 0, 24, 0, 0, 0, 112]);
+        assert_eq!(checksum(&[&header, &bytes]), 0);
+        assert_eq!(
+            Advertisement::parse(&bytes, src, MULTICAST_GROUP_V6),
+            Ok(repr)
+        );
+        // Read as IPv4, 24 bytes are not 1 address of 4: refused.
+        assert!(matches!(
+            Advertisement::parse(&bytes, Ipv4Addr::new(192, 0, 2, 1), MULTICAST_GROUP),
+            Err(ParseError::Length { .. })
+        ));
+    }
+
+    #[test]
+    fn rfc5798_5_1_v2_is_ipv4_only() {
+        let src: Ipv6Addr = "fe80::1".parse().expect("address");
+        assert_eq!(
+            Advertisement::parse(&KEEPALIVED_V2, src, MULTICAST_GROUP_V6),
+            Err(ParseError::Version(2))
+        );
+    }
+
+    #[test]
+    fn checked_view_reads_the_header_fields() {
+        assert!(matches!(
+            Packet::new_checked(&KEEPALIVED_V2[..7]),
+            Err(ParseError::Truncated(7))
+        ));
+        let packet = Packet::new_checked(&KEEPALIVED_V2[..]).expect("header present");
+        assert_eq!(
+            (
+                packet.version(),
+                packet.kind(),
+                packet.vrid(),
+                packet.priority()
+            ),
+            (2, 1, 51, 150)
+        );
+        assert_eq!((packet.address_count(), packet.auth_type()), (2, 1));
+        assert_eq!(
+            (packet.interval_cs(), packet.checksum_field()),
+            (100, 0xb36f)
+        );
+        assert_eq!(packet.auth_data(), Some(*b"secret12"));
+        assert_eq!(
+            packet.addresses(Family::V6),
+            None,
+            "two 16-byte addresses do not fit"
+        );
+        assert_eq!(packet.addresses(Family::V4).map(|a| a.len()), Some(2));
+        assert_eq!(Packet::peek_vrid(&KEEPALIVED_V2[..2]), Some(51));
+        assert_eq!(Packet::peek_vrid(&KEEPALIVED_V2[..1]), None);
     }
 
     #[test]

@@ -1,11 +1,11 @@
 //! An in-memory LAN for tests and simulations: instances exchange their adverts through it on
 //! a virtual clock, and it records who held the addresses when.
 
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
-use crate::instance::{Action, Instance, Received, State};
-use crate::packet::{MULTICAST_GROUP, TTL};
+use crate::instance::{Action, Instance, Received, State, Tracking};
+use crate::packet::TTL;
 
 /// Something that happened on the wire, for assertions.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,6 +39,9 @@ pub enum WireEvent {
     },
 }
 
+/// An advert on its way: sender, source, destination, message.
+type Sent = (usize, IpAddr, IpAddr, Vec<u8>);
+
 /// Routers on one simulated LAN with a shared virtual clock.
 #[derive(Debug)]
 pub struct Wire {
@@ -70,7 +73,8 @@ impl Wire {
     /// Starts every router.
     pub fn start_all(&mut self) {
         for i in 0..self.nodes.len() {
-            self.nodes[i].start(self.now);
+            let tracking = Tracking::healthy(self.nodes[i].config());
+            self.nodes[i].start(self.now, tracking);
         }
         self.deliver();
     }
@@ -98,7 +102,15 @@ impl Wire {
         self.now = end;
     }
 
-    /// Carries out pending actions: adverts go to every other connected router.
+    /// Starts router `node` alone (nothing tracked, link up).
+    pub fn start(&mut self, node: usize) {
+        let tracking = Tracking::healthy(self.nodes[node].config());
+        self.nodes[node].start(self.now, tracking);
+        self.deliver();
+    }
+
+    /// Carries out pending actions: an advert to a multicast group goes to every other
+    /// connected router, one to a unicast address to the router with that address.
     pub fn deliver(&mut self) {
         for _ in 0..10_000 {
             let mut sent = Vec::new();
@@ -110,16 +122,17 @@ impl Wire {
             if sent.is_empty() {
                 return;
             }
-            for (from, bytes) in sent {
+            for (from, src, dst, bytes) in sent {
                 if !self.connected[from] {
                     continue;
                 }
-                let src = self.nodes[from].config().local_address;
                 for to in 0..self.nodes.len() {
-                    if to != from && self.connected[to] {
+                    let addressed =
+                        dst.is_multicast() || dst == self.nodes[to].config().local_address;
+                    if to != from && self.connected[to] && addressed {
                         let packet = Received {
                             src,
-                            dst: MULTICAST_GROUP,
+                            dst,
                             ttl: TTL,
                             payload: &bytes,
                         };
@@ -130,13 +143,17 @@ impl Wire {
         }
     }
 
-    fn record(&mut self, node: usize, action: Action, sent: &mut Vec<(usize, Vec<u8>)>) {
+    fn record(&mut self, node: usize, action: Action, sent: &mut Vec<Sent>) {
         let at = self.now;
         match action {
-            Action::Send(bytes) => {
-                let priority = bytes.get(2).copied().unwrap_or_default();
+            Action::Send {
+                src, dst, payload, ..
+            } => {
+                let priority = crate::packet::Packet::new_checked(&payload)
+                    .map(|p| p.priority())
+                    .unwrap_or_default();
                 self.events.push(WireEvent::Advert { node, at, priority });
-                sent.push((node, bytes));
+                sent.push((node, src, dst, payload));
             }
             Action::AddAddresses | Action::RemoveAddresses => {
                 let added = action == Action::AddAddresses;
@@ -146,7 +163,7 @@ impl Wire {
                 }
             }
             Action::StateChanged(state) => self.events.push(WireEvent::State { node, at, state }),
-            Action::SendGratuitousArps | Action::Log(_) => {}
+            Action::Announce | Action::Event(_) => {}
         }
     }
 
@@ -163,7 +180,7 @@ impl Wire {
     }
 
     /// The address a router sends from.
-    pub fn address(&self, node: usize) -> Ipv4Addr {
+    pub fn address(&self, node: usize) -> IpAddr {
         self.nodes[node].config().local_address
     }
 }

@@ -5,7 +5,7 @@ use std::net::Ipv4Addr;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use keepalived_vrrp::instance::{Action, Instance, InstanceConfig};
+use keepalived_vrrp::instance::{Action, Destination, Instance, InstanceConfig, Tracking};
 use keepalived_vrrp::packet::{Advertisement, Auth, MULTICAST_GROUP, Version};
 
 const SENDER: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 10);
@@ -42,12 +42,12 @@ fn config(
         version,
         addresses: vips
             .iter()
-            .map(|last| Ipv4Addr::new(192, 0, 2, *last))
+            .map(|last| Ipv4Addr::new(192, 0, 2, *last).into())
             .collect(),
-        local_address: SENDER,
+        local_address: SENDER.into(),
+        destination: Destination::Multicast(MULTICAST_GROUP.into()),
         garp_master_delay: Duration::from_secs(5),
         garp_master_refresh: None,
-        unicast: false,
     }
 }
 
@@ -55,16 +55,17 @@ fn config(
 fn sent_by(cfg: InstanceConfig) -> (Vec<u8>, Vec<u8>) {
     let now = Instant::now();
     let mut instance = Instance::new(cfg);
-    instance.start(now);
+    let tracking = Tracking::healthy(instance.config());
+    instance.start(now, tracking);
     // Not the owner: let the master-down timer fire.
     instance.handle_timeout(now + Duration::from_secs(20));
     let first = std::iter::from_fn(|| instance.poll_action()).find_map(|a| match a {
-        Action::Send(bytes) => Some(bytes),
+        Action::Send { payload, .. } => Some(payload),
         _ => None,
     });
     instance.shutdown(now + Duration::from_secs(21));
     let last = std::iter::from_fn(|| instance.poll_action()).find_map(|a| match a {
-        Action::Send(bytes) => Some(bytes),
+        Action::Send { payload, .. } => Some(payload),
         _ => None,
     });
     (

@@ -4,8 +4,8 @@
 use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
-use keepalived_vrrp::instance::{Action, Instance, InstanceConfig, State};
-use keepalived_vrrp::packet::{Auth, Version};
+use keepalived_vrrp::instance::{Action, Destination, Instance, InstanceConfig, State, Tracking};
+use keepalived_vrrp::packet::{Auth, MULTICAST_GROUP, Version};
 
 fn config(garp_master_delay: Duration, garp_master_refresh: Option<Duration>) -> InstanceConfig {
     InstanceConfig {
@@ -18,11 +18,11 @@ fn config(garp_master_delay: Duration, garp_master_refresh: Option<Duration>) ->
         preempt_delay: Duration::ZERO,
         auth: Auth::None,
         version: Version::V2,
-        addresses: vec![Ipv4Addr::new(192, 0, 2, 100)],
-        local_address: Ipv4Addr::new(192, 0, 2, 10),
+        addresses: vec![Ipv4Addr::new(192, 0, 2, 100).into()],
+        local_address: Ipv4Addr::new(192, 0, 2, 10).into(),
+        destination: Destination::Multicast(MULTICAST_GROUP.into()),
         garp_master_delay,
         garp_master_refresh,
-        unicast: false,
     }
 }
 
@@ -32,7 +32,7 @@ fn run_until(instance: &mut Instance, mut now: Instant, until: Instant) -> Vec<I
     let mut bursts = Vec::new();
     for _ in 0..1000 {
         while let Some(action) = instance.poll_action() {
-            if action == Action::SendGratuitousArps {
+            if action == Action::Announce {
                 bursts.push(now);
             }
         }
@@ -54,7 +54,8 @@ fn run_until(instance: &mut Instance, mut now: Instant, until: Instant) -> Vec<I
 fn garp_master_delay_zero_sends_no_second_burst() {
     let t0 = Instant::now();
     let mut instance = Instance::new(config(Duration::ZERO, None));
-    instance.start(t0);
+    let tracking = Tracking::healthy(instance.config());
+    instance.start(t0, tracking);
     assert_eq!(instance.state(), State::Master);
     assert_eq!(
         instance.poll_timeout(),
@@ -72,7 +73,8 @@ fn garp_master_delay_zero_keeps_the_refresh() {
     let t0 = Instant::now();
     let every = Duration::from_secs(10);
     let mut instance = Instance::new(config(Duration::ZERO, Some(every)));
-    instance.start(t0);
+    let tracking = Tracking::healthy(instance.config());
+    instance.start(t0, tracking);
     let bursts = run_until(&mut instance, t0, t0 + Duration::from_secs(25));
     assert_eq!(bursts, vec![t0, t0 + every, t0 + 2 * every]);
 }
@@ -84,7 +86,8 @@ fn garp_master_delay_gives_the_second_burst() {
     let delay = Duration::from_secs(5);
     let every = Duration::from_secs(10);
     let mut instance = Instance::new(config(delay, Some(every)));
-    instance.start(t0);
+    let tracking = Tracking::healthy(instance.config());
+    instance.start(t0, tracking);
     let bursts = run_until(&mut instance, t0, t0 + Duration::from_secs(20));
     assert_eq!(bursts, vec![t0, t0 + delay, t0 + delay + every]);
 }

@@ -1,14 +1,17 @@
 //! Every rule of the VRRPv2 state machine on a virtual clock, named after the RFC 3768
 //! section it comes from, then scenarios of two or three routers on the in-memory wire.
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, Instant};
 
-use keepalived_vrrp::instance::{Action, DropReason, Instance, InstanceConfig, Received, State};
+use keepalived_vrrp::instance::{
+    Action, Destination, DropReason, Event, FaultCause, Instance, InstanceConfig, Received, State,
+    Tracking, Unicast,
+};
 use keepalived_vrrp::packet::{Advertisement, Auth, MULTICAST_GROUP, TTL, Version};
 use keepalived_vrrp::wire::{Wire, WireEvent};
 
-const VIP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 100);
+const VIP: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 100));
 
 fn config(name: &str, last_octet: u8, priority: u8) -> InstanceConfig {
     InstanceConfig {
@@ -22,10 +25,10 @@ fn config(name: &str, last_octet: u8, priority: u8) -> InstanceConfig {
         auth: Auth::pass(b"secret"),
         version: Version::V2,
         addresses: vec![VIP],
-        local_address: Ipv4Addr::new(192, 0, 2, last_octet),
+        local_address: Ipv4Addr::new(192, 0, 2, last_octet).into(),
+        destination: Destination::Multicast(MULTICAST_GROUP.into()),
         garp_master_delay: Duration::from_secs(5),
         garp_master_refresh: None,
-        unicast: false,
     }
 }
 
@@ -37,7 +40,7 @@ fn sent_priorities(actions: &[Action]) -> Vec<u8> {
     actions
         .iter()
         .filter_map(|a| match a {
-            Action::Send(bytes) => bytes.get(2).copied(),
+            Action::Send { payload, .. } => payload.get(2).copied(),
             _ => None,
         })
         .collect()
@@ -56,10 +59,10 @@ fn advert_from(cfg: &InstanceConfig, priority: u8) -> Vec<u8> {
 }
 
 /// Hands `bytes` to `instance` as a multicast packet from `src` with `ttl`.
-fn deliver(instance: &mut Instance, now: Instant, src: Ipv4Addr, ttl: u8, bytes: &[u8]) {
+fn deliver(instance: &mut Instance, now: Instant, src: IpAddr, ttl: u8, bytes: &[u8]) {
     let packet = Received {
         src,
-        dst: MULTICAST_GROUP,
+        dst: MULTICAST_GROUP.into(),
         ttl,
         payload: bytes,
     };
@@ -76,9 +79,26 @@ fn receive(instance: &mut Instance, now: Instant, from: &InstanceConfig, priorit
     );
 }
 
+/// Starts `instance` with nothing tracked and its link up.
+fn start(instance: &mut Instance, now: Instant) {
+    let tracking = Tracking::healthy(instance.config());
+    instance.start(now, tracking);
+}
+
+/// The events among `actions`.
+fn events(actions: &[Action]) -> Vec<&Event> {
+    actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Event(e) => Some(e),
+            _ => None,
+        })
+        .collect()
+}
+
 fn started(cfg: InstanceConfig, now: Instant) -> Instance {
     let mut instance = Instance::new(cfg);
-    instance.start(now);
+    start(&mut instance, now);
     drain(&mut instance);
     instance
 }
@@ -102,12 +122,11 @@ fn rfc3768_6_1_skew_and_master_down_interval_are_exact() {
 fn rfc3768_6_4_1_startup_enters_backup_after_removing_leftovers() {
     let now = Instant::now();
     let mut instance = Instance::new(config("VI_1", 10, 100));
-    instance.start(now);
+    start(&mut instance, now);
     let actions = drain(&mut instance);
     assert_eq!(actions[0], Action::RemoveAddresses);
     assert!(actions.contains(&Action::StateChanged(State::Backup)));
-    assert!(actions.iter().any(|a| matches!(a, Action::Log(l)
-        if l.text == "VRRP_Instance(VI_1) Entering BACKUP STATE")));
+    assert!(events(&actions).contains(&&Event::Entering(State::Backup)));
     assert_eq!(
         instance.poll_timeout(),
         Some(now + Duration::from_micros(3_609_375))
@@ -118,12 +137,12 @@ fn rfc3768_6_4_1_startup_enters_backup_after_removing_leftovers() {
 fn rfc3768_6_4_1_owner_starts_as_master() {
     let now = Instant::now();
     let mut instance = Instance::new(config("owner", 10, 255));
-    instance.start(now);
+    start(&mut instance, now);
     let actions = drain(&mut instance);
     assert_eq!(instance.state(), State::Master);
     assert_eq!(sent_priorities(&actions), vec![255]);
     assert!(actions.contains(&Action::AddAddresses));
-    assert!(actions.contains(&Action::SendGratuitousArps));
+    assert!(actions.contains(&Action::Announce));
 }
 
 #[test]
@@ -136,25 +155,17 @@ fn rfc3768_6_4_2_master_down_timer_makes_backup_master() {
     instance.handle_timeout(fire);
     assert_eq!(instance.state(), State::Master);
     let actions = drain(&mut instance);
-    let logs: Vec<&str> = actions
-        .iter()
-        .filter_map(|a| match a {
-            Action::Log(l) if !l.detail => Some(l.text.as_str()),
-            _ => None,
-        })
-        .collect();
     assert_eq!(
-        logs,
+        events(&actions),
         vec![
-            "VRRP_Instance(VI_1) Transition to MASTER STATE",
-            "VRRP_Instance(VI_1) Entering MASTER STATE"
+            &Event::TransitionToMaster,
+            &Event::SettingAddresses,
+            &Event::Entering(State::Master)
         ]
     );
     assert_eq!(sent_priorities(&actions), vec![100]);
     let add = actions.iter().position(|a| *a == Action::AddAddresses);
-    let garp = actions
-        .iter()
-        .position(|a| *a == Action::SendGratuitousArps);
+    let garp = actions.iter().position(|a| *a == Action::Announce);
     assert!(add < garp, "addresses before gratuitous ARP: {actions:?}");
 }
 
@@ -243,7 +254,7 @@ fn keepalived_preempt_delay_holds_preemption_after_start() {
 fn rfc3768_6_4_3_adver_timer_sends_periodically() {
     let now = Instant::now();
     let mut instance = Instance::new(config("owner", 10, 255));
-    instance.start(now);
+    start(&mut instance, now);
     drain(&mut instance);
     for second in 1..=3 {
         instance.handle_timeout(now + Duration::from_secs(second));
@@ -255,7 +266,7 @@ fn rfc3768_6_4_3_adver_timer_sends_periodically() {
 fn rfc3768_6_4_3_master_yields_to_higher_priority() {
     let now = Instant::now();
     let mut instance = Instance::new(config("VI_1", 10, 100));
-    instance.start(now);
+    start(&mut instance, now);
     instance.handle_timeout(now + Duration::from_secs(4));
     drain(&mut instance);
     receive(
@@ -267,15 +278,18 @@ fn rfc3768_6_4_3_master_yields_to_higher_priority() {
     let actions = drain(&mut instance);
     assert_eq!(instance.state(), State::Backup);
     assert!(actions.contains(&Action::RemoveAddresses));
-    assert!(actions.iter().any(|a| matches!(a, Action::Log(l)
-        if l.text == "VRRP_Instance(VI_1) Received higher prio advert")));
+    assert!(
+        events(&actions)
+            .iter()
+            .any(|e| matches!(e, Event::HigherPriorityReceived { priority: 200, .. }))
+    );
 }
 
 #[test]
 fn rfc3768_6_4_3_equal_priority_higher_address_wins() {
     let now = Instant::now();
     let mut low = Instance::new(config("low", 10, 100));
-    low.start(now);
+    start(&mut low, now);
     low.handle_timeout(now + Duration::from_secs(4));
     drain(&mut low);
     receive(
@@ -287,7 +301,7 @@ fn rfc3768_6_4_3_equal_priority_higher_address_wins() {
     assert_eq!(low.state(), State::Backup, "192.0.2.20 > 192.0.2.10");
 
     let mut high = Instance::new(config("high", 20, 100));
-    high.start(now);
+    start(&mut high, now);
     high.handle_timeout(now + Duration::from_secs(4));
     drain(&mut high);
     receive(
@@ -308,7 +322,7 @@ fn rfc3768_6_4_3_equal_priority_higher_address_wins() {
 fn rfc3768_6_4_3_priority_zero_is_answered_at_once() {
     let now = Instant::now();
     let mut instance = Instance::new(config("m", 10, 255));
-    instance.start(now);
+    start(&mut instance, now);
     drain(&mut instance);
     let t = now + Duration::from_millis(300);
     receive(&mut instance, t, &config("x", 20, 100), 0);
@@ -324,14 +338,13 @@ fn rfc3768_6_4_3_priority_zero_is_answered_at_once() {
 fn rfc3768_6_4_3_shutdown_sends_priority_zero_and_releases() {
     let now = Instant::now();
     let mut instance = Instance::new(config("VI_1", 10, 255));
-    instance.start(now);
+    start(&mut instance, now);
     drain(&mut instance);
     instance.shutdown(now + Duration::from_secs(1));
     let actions = drain(&mut instance);
     assert_eq!(sent_priorities(&actions), vec![0]);
     assert!(actions.contains(&Action::RemoveAddresses));
-    assert!(actions.iter().any(|a| matches!(a, Action::Log(l)
-        if l.text == "VRRP_Instance(VI_1) sent 0 priority")));
+    assert!(events(&actions).contains(&&Event::PriorityZeroSent));
     assert_eq!(instance.state(), State::Initialize);
     assert_eq!(instance.poll_timeout(), None);
 }
@@ -405,14 +418,14 @@ fn rfc3768_7_1_drops_are_logged_once_per_interval() {
         deliver(
             &mut instance,
             at,
-            Ipv4Addr::new(192, 0, 2, 99),
+            Ipv4Addr::new(192, 0, 2, 99).into(),
             TTL,
             &garbage,
         );
     }
     let logs = drain(&mut instance)
         .into_iter()
-        .filter(|a| matches!(a, Action::Log(_)))
+        .filter(|a| matches!(a, Action::Event(_)))
         .count();
     assert_eq!(logs, 1);
     assert_eq!(instance.stats().dropped(DropReason::Length), 1000);
@@ -422,16 +435,107 @@ fn rfc3768_7_1_drops_are_logged_once_per_interval() {
 fn keepalived_fault_releases_and_returns_to_backup() {
     let now = Instant::now();
     let mut instance = Instance::new(config("VI_1", 10, 255));
-    instance.start(now);
+    start(&mut instance, now);
     drain(&mut instance);
-    instance.set_fault(now, true);
+    let fault = Tracking {
+        priority: 255,
+        fault: Some(FaultCause::LinkDown),
+    };
+    instance.track(now, fault);
     let actions = drain(&mut instance);
     assert_eq!(instance.state(), State::Fault);
     assert_eq!(sent_priorities(&actions), vec![0]);
     assert!(actions.contains(&Action::RemoveAddresses));
     assert_eq!(instance.poll_timeout(), None);
-    instance.set_fault(now + Duration::from_secs(1), false);
+    let healthy = Tracking::healthy(instance.config());
+    instance.track(now + Duration::from_secs(1), healthy);
     assert_eq!(instance.state(), State::Backup);
+}
+
+#[test]
+fn keepalived_start_on_a_down_link_is_fault_without_backup_first() {
+    // keepalived 2.2.7 (observed): `(VI_1): entering FAULT state (interface eth0 down)` and
+    // notify_fault only; notify_backup never runs before it.
+    let now = Instant::now();
+    let mut instance = Instance::new(config("VI_1", 10, 100));
+    let down = Tracking {
+        priority: 100,
+        fault: Some(FaultCause::LinkDown),
+    };
+    instance.start(now, down);
+    let actions = drain(&mut instance);
+    assert_eq!(
+        actions,
+        vec![
+            Action::RemoveAddresses,
+            Action::Event(Event::StartedInFault(FaultCause::LinkDown)),
+            Action::StateChanged(State::Fault),
+        ]
+    );
+    assert_eq!(instance.poll_timeout(), None);
+    // The link comes up: BACKUP with a fresh Master_Down_Timer.
+    let up = now + Duration::from_secs(2);
+    let healthy = Tracking::healthy(instance.config());
+    instance.track(up, healthy);
+    assert_eq!(instance.state(), State::Backup);
+    assert_eq!(
+        instance.poll_timeout(),
+        Some(up + Duration::from_micros(3_609_375))
+    );
+}
+
+#[test]
+fn keepalived_fault_from_backup_sends_nothing_and_reports_in_order() {
+    let now = Instant::now();
+    let mut instance = started(config("VI_1", 10, 100), now);
+    let fault = Tracking {
+        priority: 100,
+        fault: Some(FaultCause::Tracked),
+    };
+    instance.track(now, fault);
+    assert_eq!(
+        drain(&mut instance),
+        vec![
+            Action::Event(Event::Entering(State::Fault)),
+            Action::StateChanged(State::Fault),
+            Action::Event(Event::NowInFault),
+        ]
+    );
+}
+
+#[test]
+fn rfc5798_5_2_8_unicast_adverts_carry_the_checksum_of_their_peer() {
+    let now = Instant::now();
+    let peers: Vec<IpAddr> = vec![
+        Ipv4Addr::new(192, 0, 2, 20).into(),
+        Ipv4Addr::new(192, 0, 2, 30).into(),
+    ];
+    let mut cfg = config("VI_1", 10, 255);
+    cfg.version = Version::V3;
+    cfg.auth = Auth::None;
+    cfg.destination = Destination::Unicast(Unicast::to(peers.clone()));
+    let src = cfg.local_address;
+    let mut instance = Instance::new(cfg);
+    start(&mut instance, now);
+    let sends: Vec<(IpAddr, IpAddr, Vec<u8>)> = drain(&mut instance)
+        .into_iter()
+        .filter_map(|a| match a {
+            Action::Send {
+                src,
+                dst,
+                ttl: 255,
+                payload,
+            } => Some((src, dst, payload)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(sends.len(), 2, "one advert to each peer");
+    for ((from, to, payload), peer) in sends.iter().zip(&peers) {
+        assert_eq!((*from, *to), (src, *peer));
+        assert!(Advertisement::parse(payload, src, *peer).is_ok());
+        assert!(Advertisement::parse(payload, src, MULTICAST_GROUP).is_err());
+    }
+    assert_eq!(instance.stats().sent, 1, "one advert, sent to two peers");
 }
 
 // Scenarios on the in-memory wire.
@@ -521,14 +625,11 @@ fn scenario_preemption_and_nopreempt() {
             now,
         );
         wire.connected[0] = false;
-        wire.nodes[1].start(now);
-        wire.deliver();
+        wire.start(1);
         wire.run_for(Duration::from_secs(5));
         assert_eq!(wire.masters(), vec![1]);
         wire.connected[0] = true;
-        let t = wire.now;
-        wire.nodes[0].start(t);
-        wire.deliver();
+        wire.start(0);
         wire.run_for(Duration::from_secs(10));
         let expected = if preempt { vec![0] } else { vec![1] };
         assert_eq!(wire.masters(), expected, "preempt = {preempt}");
@@ -564,18 +665,85 @@ fn scenario_three_routers_one_master() {
 fn keepalived_effective_priority_change_is_logged_and_advertised() {
     let now = Instant::now();
     let mut instance = Instance::new(config("VI_1", 10, 100));
-    instance.start(now);
+    start(&mut instance, now);
     instance.handle_timeout(now + Duration::from_secs(4));
     drain(&mut instance);
-    instance.set_priority(now + Duration::from_secs(5), 80);
+    let weaker = Tracking {
+        priority: 80,
+        fault: None,
+    };
+    instance.track(now + Duration::from_secs(5), weaker);
     let actions = drain(&mut instance);
-    assert!(actions.iter().any(|a| matches!(a, Action::Log(l)
-        if l.text == "VRRP_Instance(VI_1) Changing effective priority from 100 to 80")));
+    assert!(events(&actions).contains(&&Event::PriorityChanged { from: 100, to: 80 }));
     instance.handle_timeout(now + Duration::from_secs(6));
     assert_eq!(sent_priorities(&drain(&mut instance)), vec![80]);
     // A backup with a higher base priority now preempts the weakened master.
     let mut owner = Instance::new(config("owner", 10, 255));
-    owner.start(now);
-    owner.set_priority(now, 100);
+    start(&mut owner, now);
+    let weaker = Tracking {
+        priority: 100,
+        fault: None,
+    };
+    owner.track(now, weaker);
     assert_eq!(owner.priority(), 255, "the address owner never changes");
+}
+
+fn unicast_config(only_from_peers: bool, ttl: u8) -> InstanceConfig {
+    let mut cfg = config("VI_1", 10, 100);
+    cfg.destination = Destination::Unicast(Unicast {
+        peers: vec![Ipv4Addr::new(192, 0, 2, 20).into()],
+        ttl,
+        only_from_peers,
+    });
+    cfg
+}
+
+#[test]
+fn keepalived_unicast_hears_anyone_and_any_ttl_by_default() {
+    // keepalived 2.2.7 (observed): without check_unicast_src a unicast instance takes adverts
+    // from addresses that are not peers, and with TTL 64.
+    let now = Instant::now();
+    let mut instance = started(unicast_config(false, 255), now);
+    let stranger = config("x", 30, 200);
+    let bytes = advert_from(&stranger, 200);
+    deliver(&mut instance, now, stranger.local_address, 64, &bytes);
+    assert_eq!(instance.stats().received, 1);
+    assert_eq!(
+        instance.poll_timeout(),
+        Some(now + Duration::from_micros(3_609_375)),
+        "the timer was reset"
+    );
+}
+
+#[test]
+fn keepalived_check_unicast_src_drops_adverts_from_non_peers() {
+    let now = Instant::now();
+    let mut instance = started(unicast_config(true, 255), now);
+    let timer = instance.poll_timeout();
+    let stranger = config("x", 30, 200);
+    let bytes = advert_from(&stranger, 200);
+    deliver(&mut instance, now, stranger.local_address, TTL, &bytes);
+    assert_eq!(instance.stats().dropped(DropReason::NotPeer), 1);
+    assert_eq!(instance.poll_timeout(), timer);
+    let peer = config("p", 20, 200);
+    let bytes = advert_from(&peer, 200);
+    deliver(&mut instance, now, peer.local_address, TTL, &bytes);
+    assert_eq!(instance.stats().received, 1, "the peer is heard");
+}
+
+#[test]
+fn keepalived_unicast_ttl_is_the_ttl_adverts_leave_with() {
+    let now = Instant::now();
+    let mut cfg = unicast_config(false, 64);
+    cfg.priority = 255;
+    let mut instance = Instance::new(cfg);
+    start(&mut instance, now);
+    let ttls: Vec<u8> = drain(&mut instance)
+        .into_iter()
+        .filter_map(|a| match a {
+            Action::Send { ttl, .. } => Some(ttl),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(ttls, vec![64]);
 }

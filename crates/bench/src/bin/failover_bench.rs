@@ -141,9 +141,12 @@ impl Case {
     }
 }
 
-/// Skew_Time = (256 - Priority) / 256 × 1 s (RFC 3768 section 6.1), in nanoseconds.
+/// Skew_Time (RFC 3768 section 6.1) as the engine computes it, in nanoseconds.
 fn skew_time_ns(priority: u8) -> i128 {
-    (256 - i128::from(priority)) * 1_000_000_000 / 256
+    keepalived_testlab::prelude::skew_time(priority)
+        .as_nanos()
+        .try_into()
+        .unwrap_or(i128::MAX)
 }
 
 fn run(args: &Args) -> Result<u8> {

@@ -7,6 +7,7 @@ use crate::tree::Statement;
 /// Keywords of vrrp_instance that the model gives a meaning.
 const MODELLED: &[&str] = &[
     "state",
+    "check_unicast_src",
     "interface",
     "virtual_router_id",
     "priority",
@@ -61,7 +62,6 @@ const ACCEPTED: &[&str] = &[
     "promote_secondaries",
     "linkbeat_use_polling",
     "skip_check_adv_addr",
-    "check_unicast_src",
     "old_unicast_checksum",
     "unicast_fault_no_peer",
     "track_src_ip",
@@ -103,6 +103,7 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement) -> Option<VrrpInstance> {
         unicast_src_ip: None,
         unicast_peers: Vec::new(),
         unicast_ttl: None,
+        check_unicast_src: false,
         garp_master_delay: None,
         garp_master_repeat: None,
         garp_master_refresh: None,
@@ -228,6 +229,7 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement) -> Option<VrrpInstance> {
                 }
             }
             "unicast_ttl" => inst.unicast_ttl = cx.int(item, 1, 255).map(|v| v as u8),
+            "check_unicast_src" => inst.check_unicast_src = true,
             "garp_master_delay" => inst.garp_master_delay = cx.uint(item, 65535),
             "garp_master_repeat" => inst.garp_master_repeat = cx.uint(item, 65535),
             "garp_master_refresh" => inst.garp_master_refresh = cx.uint(item, 65535),

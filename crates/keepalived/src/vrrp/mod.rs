@@ -1,20 +1,27 @@
 //! The VRRP child: plans the configured instances and runs them on a current-thread tokio
-//! runtime; signals become [`driver::Control`]s (stop, reload, dumps).
+//! runtime. Signals are handled here only, set up once: SIGTERM/SIGINT start the stop (a
+//! [`shutdown::Shutdown`] token the driver waits on), the others become [`driver::Control`]s;
+//! a reload reads and checks the new file on a blocking thread, off the protocol loop, so a
+//! large file never delays adverts.
 
 pub mod driver;
 pub mod dumps;
 pub mod setup;
+pub mod shutdown;
+pub mod wording;
+
+use std::path::PathBuf;
 
 use anyhow::Context;
 use keepalived_config::Config;
-use tokio::signal::unix::{SignalKind, signal};
+use tokio::signal::unix::{Signal, SignalKind, signal};
 use tokio::sync::mpsc;
 
 use crate::cli::Cli;
 use crate::config_test::load_config;
 use crate::daemon::{log_diagnostics, unusable};
 use crate::logger::Logger;
-use crate::supervisor::{EXIT_CONFIG, clear_stats_signal, json_signal};
+use crate::supervisor::{ChildExit, clear_stats_signal, json_signal};
 use driver::Control;
 use setup::{InterfaceInfo, Planned};
 
@@ -39,23 +46,22 @@ fn plan(config: Config, logger: &Logger) -> Planned {
     };
     let planned = setup::plan(&config, lookup, lookup_user);
     for problem in &planned.problems {
-        logger.info(&format!(
-            "VRRP_Instance({}) cannot run: {}",
-            problem.instance, problem.message
+        logger.info(&wording::about(
+            &problem.instance,
+            &format!("cannot run: {}", problem.error),
         ));
     }
     planned
 }
 
-/// Runs every vrrp_instance of `config` in this process until a stop signal; returns the exit
-/// status.
-pub fn run(cli: &Cli, config: Config, logger: Logger) -> anyhow::Result<i32> {
+/// Runs every vrrp_instance of `config` in this process until a stop signal.
+pub fn run(cli: &Cli, config: Config, logger: Logger) -> anyhow::Result<ChildExit> {
     let group = config.global.vrrp_mcast_group4;
     let router_id = config.global.router_id.clone();
     let planned = plan(config, &logger);
     if planned.instances.is_empty() {
         logger.info("no vrrp_instance can run");
-        return Ok(EXIT_CONFIG);
+        return Ok(ChildExit::Config);
     }
     let settings = driver::Settings {
         group,
@@ -72,67 +78,127 @@ pub fn run(cli: &Cli, config: Config, logger: Logger) -> anyhow::Result<i32> {
     let local = tokio::task::LocalSet::new();
     local.block_on(&runtime, async move {
         let (controls, receiver) = mpsc::channel::<Control>(16);
-        listen_for_signals(cli, &logger, controls)?;
-        driver::run(planned, settings, logger, receiver).await
+        let (trigger, shutdown) = shutdown::channel();
+        let signals = Signals::install()?;
+        let reload = ReloadSource {
+            path: cli.use_file.clone(),
+            config_id: cli.config_id.clone(),
+            all_config: cli.all_config,
+        };
+        signals.spawn(trigger, controls, reload, logger.clone());
+        driver::run(planned, settings, logger, receiver, shutdown).await
     })?;
-    Ok(0)
+    Ok(ChildExit::Clean)
 }
 
-/// Turns signals into controls for the driver. A reload reads and plans the configuration
-/// here; one that cannot be used leaves the running one in place and says why.
-fn listen_for_signals(
-    cli: &Cli,
-    logger: &Logger,
-    controls: mpsc::Sender<Control>,
-) -> anyhow::Result<()> {
-    let open = |kind: SignalKind| signal(kind).context("cannot install a signal handler");
-    let mut term = open(SignalKind::terminate())?;
-    let mut int = open(SignalKind::interrupt())?;
-    let mut hup = open(SignalKind::hangup())?;
-    let mut usr1 = open(SignalKind::user_defined1())?;
-    let mut usr2 = open(SignalKind::user_defined2())?;
-    let mut json = open(SignalKind::from_raw(json_signal()))?;
-    let mut clear = open(SignalKind::from_raw(clear_stats_signal()))?;
-    let path = cli.use_file.clone();
-    let config_id = cli.config_id.clone();
-    let all_config = cli.all_config;
-    let logger = logger.clone();
-    tokio::task::spawn_local(async move {
-        loop {
-            let control = tokio::select! {
-                _ = term.recv() => Control::Stop,
-                _ = int.recv() => Control::Stop,
-                _ = usr1.recv() => Control::DumpData,
-                _ = usr2.recv() => Control::DumpStats,
-                _ = json.recv() => Control::DumpJson,
-                _ = clear.recv() => Control::DumpAndClearStats,
-                _ = hup.recv() => {
-                    logger.info("Reloading");
-                    logger.info(&format!("Opening file '{}'.", path.display()));
-                    let loaded = load_config(&path, config_id.as_deref(), all_config);
-                    log_diagnostics(&logger, &loaded);
-                    if unusable(&loaded) {
-                        logger.info(
-                            "The new configuration cannot be used: keeping the running one",
-                        );
-                        continue;
-                    }
-                    let planned = plan(loaded.config, &logger);
-                    if planned.instances.is_empty() {
-                        logger.info(
-                            "No vrrp_instance of the new configuration can run: keeping the \
-                             running one",
-                        );
-                        continue;
-                    }
-                    Control::Reload(planned)
-                }
-            };
-            let stop = matches!(control, Control::Stop);
-            if controls.send(control).await.is_err() || stop {
-                return;
-            }
+/// Where a reload reads the configuration from (the command line's `-f`, `-i`, `--all`).
+#[derive(Debug, Clone)]
+struct ReloadSource {
+    path: PathBuf,
+    config_id: Option<String>,
+    all_config: bool,
+}
+
+impl ReloadSource {
+    /// Reads, checks and plans the configuration (blocking: run it off the protocol loop).
+    /// `None` when it cannot be used; the running one stays, and the log says why.
+    fn load(&self, logger: &Logger) -> Option<Planned> {
+        logger.info("Reloading");
+        logger.info(&format!("Opening file '{}'.", self.path.display()));
+        let loaded = load_config(&self.path, self.config_id.as_deref(), self.all_config);
+        log_diagnostics(logger, &loaded);
+        if unusable(&loaded) {
+            logger.info("The new configuration cannot be used: keeping the running one");
+            return None;
         }
-    });
-    Ok(())
+        let planned = plan(loaded.config, logger);
+        if planned.instances.is_empty() {
+            logger
+                .info("No vrrp_instance of the new configuration can run: keeping the running one");
+            return None;
+        }
+        Some(planned)
+    }
+}
+
+/// The signals the VRRP child handles, installed once.
+struct Signals {
+    term: Signal,
+    int: Signal,
+    hup: Signal,
+    usr1: Signal,
+    usr2: Signal,
+    json: Signal,
+    clear: Signal,
+}
+
+impl Signals {
+    fn install() -> anyhow::Result<Signals> {
+        let open = |kind: SignalKind| signal(kind).context("cannot install a signal handler");
+        Ok(Signals {
+            term: open(SignalKind::terminate())?,
+            int: open(SignalKind::interrupt())?,
+            hup: open(SignalKind::hangup())?,
+            usr1: open(SignalKind::user_defined1())?,
+            usr2: open(SignalKind::user_defined2())?,
+            json: open(SignalKind::from_raw(json_signal()))?,
+            clear: open(SignalKind::from_raw(clear_stats_signal()))?,
+        })
+    }
+
+    /// Two tasks: one turns SIGTERM/SIGINT into the stop, the other turns the rest into
+    /// controls (a reload is read and planned on a blocking thread first), so a stop is
+    /// never held up behind a slow reload.
+    fn spawn(
+        self,
+        trigger: shutdown::Trigger,
+        controls: mpsc::Sender<Control>,
+        reload: ReloadSource,
+        logger: Logger,
+    ) {
+        let Signals {
+            mut term,
+            mut int,
+            mut hup,
+            mut usr1,
+            mut usr2,
+            mut json,
+            mut clear,
+        } = self;
+        tokio::task::spawn_local(async move {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+            trigger.stop();
+        });
+        tokio::task::spawn_local(async move {
+            loop {
+                let control = tokio::select! {
+                    _ = usr1.recv() => Control::DumpData,
+                    _ = usr2.recv() => Control::DumpStats,
+                    _ = json.recv() => Control::DumpJson,
+                    _ = clear.recv() => Control::DumpAndClearStats,
+                    _ = hup.recv() => {
+                        let (source, reload_logger) = (reload.clone(), logger.clone());
+                        let loaded = tokio::task::spawn_blocking(move || {
+                            source.load(&reload_logger)
+                        })
+                        .await;
+                        match loaded {
+                            Ok(Some(planned)) => Control::Reload(planned),
+                            Ok(None) => continue,
+                            Err(err) => {
+                                logger.info(&format!("Reload failed: {err}"));
+                                continue;
+                            }
+                        }
+                    }
+                };
+                if controls.send(control).await.is_err() {
+                    return;
+                }
+            }
+        });
+    }
 }

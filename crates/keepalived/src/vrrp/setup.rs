@@ -1,5 +1,7 @@
 //! From the typed configuration to what the VRRP engine and the data path need: one
-//! [`InstancePlan`] per vrrp_instance, with keepalived's global defaults applied.
+//! [`InstancePlan`] per vrrp_instance, with keepalived's global defaults applied. The engine's
+//! [`InstanceConfig`] is built here once; the plan adds only what the engine does not hold
+//! (address details, scripts, notify commands), so no setting is copied twice.
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
@@ -8,7 +10,7 @@ use std::time::Duration;
 use keepalived_config::Config;
 use keepalived_config::model::{AuthType, NotifyScripts, Scope, VrrpInstance};
 use keepalived_track::ScriptSpec;
-use keepalived_vrrp::instance::InstanceConfig;
+use keepalived_vrrp::instance::{Destination, InstanceConfig, Unicast};
 use keepalived_vrrp::packet::{Auth, Version};
 
 /// What the data path knows about an interface.
@@ -40,16 +42,12 @@ pub struct AddressPlan {
 /// Everything needed to run one vrrp_instance.
 #[derive(Debug, Clone, PartialEq)]
 pub struct InstancePlan {
-    /// The protocol side.
+    /// The protocol side: name, interface, VRID, priorities, timers, source, destinations.
     pub config: InstanceConfig,
-    /// The interface adverts go out on.
-    pub interface: String,
     /// The addresses the master holds (virtual_ipaddress and virtual_ipaddress_excluded).
     pub addresses: Vec<AddressPlan>,
     /// Gratuitous ARPs per address in one burst (garp_master_repeat).
     pub garp_repeat: u32,
-    /// Unicast peers; empty means multicast.
-    pub unicast_peers: Vec<Ipv4Addr>,
     /// The scripts it tracks.
     pub scripts: Vec<ScriptUse>,
     /// notify_master / backup / fault / stop and the generic notify.
@@ -122,7 +120,21 @@ pub struct PlanProblem {
     /// The instance.
     pub instance: String,
     /// What is wrong.
-    pub message: String,
+    pub error: PlanError,
+}
+
+/// Why an instance cannot be planned.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PlanError {
+    /// Its interface is not on this host.
+    #[error("interface {0} does not exist")]
+    NoInterface(String),
+    /// `auth_type AH`.
+    #[error("auth_type AH is not supported yet (see docs/compat.md)")]
+    AuthAh,
+    /// IPv6 virtual addresses.
+    #[error("IPv6 virtual addresses are not supported yet (see docs/compat.md)")]
+    Ipv6Addresses,
 }
 
 /// Plans every instance of `config`, and every script one of them tracks; `lookup` answers
@@ -148,9 +160,9 @@ pub fn plan(
                     .and_then(|r| user(&r.user));
                 plans.push(plan);
             }
-            Err(message) => problems.push(PlanProblem {
+            Err(error) => problems.push(PlanProblem {
                 instance: inst.name.clone(),
-                message,
+                error,
             }),
         }
     }
@@ -254,13 +266,13 @@ fn plan_instance(
     config: &Config,
     inst: &VrrpInstance,
     lookup: &impl Fn(&str) -> Option<InterfaceInfo>,
-) -> Result<InstancePlan, String> {
+) -> Result<InstancePlan, PlanError> {
     let global = &config.global;
     let interface = inst
         .interface
         .clone()
         .unwrap_or_else(|| global.default_interface.clone());
-    let info = lookup(&interface).ok_or_else(|| format!("interface {interface} does not exist"))?;
+    let info = lookup(&interface).ok_or_else(|| PlanError::NoInterface(interface.clone()))?;
     let version = match inst.version.unwrap_or(global.vrrp_version) {
         3 => Version::V3,
         _ => Version::V2,
@@ -272,25 +284,35 @@ fn plan_instance(
             IpAddr::V4(v4) => Some(v4),
             IpAddr::V6(_) => None,
         });
-    let local_address = source.or(info.primary).unwrap_or(Ipv4Addr::UNSPECIFIED);
+    let local_address = IpAddr::V4(source.or(info.primary).unwrap_or(Ipv4Addr::UNSPECIFIED));
     let auth = match (&inst.authentication, version) {
         (Some(a), Version::V2) if a.auth_type == AuthType::Pass => Auth::pass(&a.password),
         (Some(a), Version::V2) if a.auth_type == AuthType::Ah => {
-            return Err("auth_type AH is not supported yet (see docs/compat.md)".into());
+            return Err(PlanError::AuthAh);
         }
         _ => Auth::None,
     };
-    let vips: Vec<Ipv4Addr> = inst
-        .virtual_ipaddresses
-        .iter()
-        .filter_map(|a| match a.address {
-            IpAddr::V4(v4) => Some(v4),
-            IpAddr::V6(_) => None,
-        })
-        .collect();
-    if vips.len() != inst.virtual_ipaddresses.len() {
-        return Err("IPv6 virtual addresses are not supported yet (see docs/compat.md)".into());
+    let vips: Vec<IpAddr> = inst.virtual_ipaddresses.iter().map(|a| a.address).collect();
+    if vips.iter().any(IpAddr::is_ipv6) {
+        return Err(PlanError::Ipv6Addresses);
     }
+    // Adverts go to the unicast peers (IPv4 ones while IPv6 instances are not supported),
+    // else to vrrp_mcast_group4.
+    let peers: Vec<IpAddr> = inst
+        .unicast_peers
+        .iter()
+        .copied()
+        .filter(IpAddr::is_ipv4)
+        .collect();
+    let destination = if inst.unicast_peers.is_empty() {
+        Destination::Multicast(IpAddr::V4(global.vrrp_mcast_group4))
+    } else {
+        Destination::Unicast(Unicast {
+            peers,
+            ttl: inst.unicast_ttl.unwrap_or(keepalived_vrrp::packet::TTL),
+            only_from_peers: inst.check_unicast_src || global.vrrp_check_unicast_src,
+        })
+    };
     let addresses = inst
         .virtual_ipaddresses
         .iter()
@@ -320,31 +342,22 @@ fn plan_instance(
         version,
         addresses: vips,
         local_address,
+        destination,
         garp_master_delay: Duration::from_secs(u64::from(
             inst.garp_master_delay
                 .unwrap_or(global.vrrp_garp_master_delay),
         )),
         garp_master_refresh: (refresh > 0).then(|| Duration::from_secs(u64::from(refresh))),
-        unicast: !inst.unicast_peers.is_empty(),
     };
     // keepalived starts a `state MASTER` instance in BACKUP too (compat.md section 6); the
     // state only sets the default priority, which the config layer already did.
     Ok(InstancePlan {
         config,
-        interface,
         addresses,
         garp_repeat: inst
             .garp_master_repeat
             .unwrap_or(global.vrrp_garp_master_repeat)
             .max(1),
-        unicast_peers: inst
-            .unicast_peers
-            .iter()
-            .filter_map(|p| match p {
-                IpAddr::V4(v4) => Some(*v4),
-                IpAddr::V6(_) => None,
-            })
-            .collect(),
         scripts: Vec::new(),
         notify: inst.notify.clone(),
         notify_user: None,
@@ -398,7 +411,14 @@ mod tests {
         assert!(!plan.config.preempt);
         assert_eq!(plan.config.advert_interval, Duration::from_secs(5));
         assert_eq!(plan.config.auth, Auth::pass(b"1111"));
-        assert_eq!(plan.config.local_address, Ipv4Addr::new(192, 0, 2, 10));
+        assert_eq!(
+            plan.config.local_address,
+            IpAddr::V4(Ipv4Addr::new(192, 0, 2, 10))
+        );
+        assert_eq!(
+            plan.config.destination,
+            Destination::Multicast(IpAddr::V4(Ipv4Addr::new(224, 0, 0, 18)))
+        );
         assert_eq!(plan.config.garp_master_delay, Duration::from_secs(5));
         assert_eq!(plan.garp_repeat, 5);
         assert_eq!(plan.addresses.len(), 2);
@@ -412,7 +432,51 @@ mod tests {
         let p = plans(
             "vrrp_instance A {\n interface eth0\n virtual_router_id 1\n mcast_src_ip 192.0.2.77\n virtual_ipaddress {\n 192.0.2.100\n }\n}\n",
         );
-        assert_eq!(p[0].config.local_address, Ipv4Addr::new(192, 0, 2, 77));
+        assert_eq!(
+            p[0].config.local_address,
+            IpAddr::V4(Ipv4Addr::new(192, 0, 2, 77))
+        );
+    }
+
+    #[test]
+    fn adverts_go_to_the_configured_group_or_to_the_peers() {
+        let p = plans(
+            "global_defs {\n vrrp_mcast_group4 224.0.0.19\n}\nvrrp_instance A {\n interface eth0\n virtual_router_id 1\n virtual_ipaddress {\n 192.0.2.100\n }\n}\nvrrp_instance B {\n interface eth0\n virtual_router_id 2\n unicast_src_ip 192.0.2.10\n unicast_peer {\n 192.0.2.20\n 192.0.2.30\n }\n virtual_ipaddress {\n 192.0.2.101\n }\n}\n",
+        );
+        assert_eq!(
+            p[0].config.destination,
+            Destination::Multicast(IpAddr::V4(Ipv4Addr::new(224, 0, 0, 19)))
+        );
+        assert_eq!(
+            p[1].config.destination,
+            Destination::Unicast(Unicast {
+                peers: vec![
+                    IpAddr::V4(Ipv4Addr::new(192, 0, 2, 20)),
+                    IpAddr::V4(Ipv4Addr::new(192, 0, 2, 30)),
+                ],
+                ttl: 255,
+                only_from_peers: false,
+            })
+        );
+    }
+
+    #[test]
+    fn an_instance_on_a_missing_interface_is_a_typed_problem() {
+        let host = FakeHost::lab();
+        let text = "vrrp_instance A {\n interface eth0\n virtual_router_id 1\n virtual_ipaddress {\n 192.0.2.100\n }\n}\n";
+        let loaded = load_str(text, Path::new("t.conf"), &LoadOptions::for_host(&host));
+        let planned = plan(&loaded.config, |_| None, |_| None);
+        assert_eq!(
+            planned.problems,
+            vec![PlanProblem {
+                instance: "A".into(),
+                error: PlanError::NoInterface("eth0".into()),
+            }]
+        );
+        assert_eq!(
+            planned.problems[0].error.to_string(),
+            "interface eth0 does not exist"
+        );
     }
 }
 

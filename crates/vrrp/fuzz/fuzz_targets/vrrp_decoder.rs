@@ -2,15 +2,21 @@
 //! accepts is written back by `to_bytes` into a message of the same length that parses to the
 //! same advertisement and carries the same header fields.
 //!
+//! The checked view agrees with the representation on every header field.
+//!
 //! Input: 4 bytes of IPv4 source, 4 bytes of IPv4 destination (the VRRPv3 checksum covers
-//! both), then the VRRP message. Shorter inputs are parsed whole with 0.0.0.0 for both.
+//! both), then the VRRP message. Shorter inputs are parsed whole with 0.0.0.0 for both. A
+//! source whose first byte is 0xfe is read as the IPv6 link-local fe80::SRC to ff02::12, so
+//! IPv6 messages (16-byte addresses, the IPv6 pseudo-header) are reached from the same seeds.
 
 #![no_main]
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use keepalived_vrrp::instance::DropReason;
-use keepalived_vrrp::packet::{Advertisement, Version, checksum};
+use keepalived_vrrp::packet::{
+    Advertisement, Family, MULTICAST_GROUP_V6, Packet, Version, checksum,
+};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -22,6 +28,14 @@ fuzz_target!(|data: &[u8]| {
         ),
         _ => (Ipv4Addr::UNSPECIFIED, Ipv4Addr::UNSPECIFIED, data),
     };
+    let (src, dst): (IpAddr, IpAddr) = if src.octets()[0] == 0xfe {
+        let [_, b, c, d] = src.octets();
+        let v6 = Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, u16::from(b), u16::from_be_bytes([c, d]));
+        (v6.into(), MULTICAST_GROUP_V6.into())
+    } else {
+        (src.into(), dst.into())
+    };
+    let width = Family::of(src).address_len();
     let advert = match Advertisement::parse(payload, src, dst) {
         Ok(advert) => advert,
         Err(err) => {
@@ -38,7 +52,12 @@ fuzz_target!(|data: &[u8]| {
     // Version, type, VRID, priority and address count are written as they were read.
     assert_eq!(bytes[..4], payload[..4], "header changed: {advert:?}");
     // The addresses too.
-    let end = 8 + 4 * advert.addresses.len();
+    let view = Packet::new_checked(payload).expect("a parsed message has a header");
+    assert_eq!(view.vrid(), advert.vrid);
+    assert_eq!(view.priority(), advert.priority);
+    assert_eq!(view.interval_cs(), advert.interval_cs);
+    assert_eq!(view.addresses(Family::of(src)).as_ref(), Some(&advert.addresses));
+    let end = 8 + width * advert.addresses.len();
     assert_eq!(
         bytes[8..end],
         payload[8..end],

@@ -4,30 +4,32 @@
 //! `poll_action` the way the daemon's driver does it. It never panics, and after every step:
 //!
 //! - every packet is either accepted or dropped under exactly one reason (counters add up);
-//! - a dropped packet changes nothing: same state, same timer, no action but a log line;
+//! - a dropped packet changes nothing: same state, same timer, no action but an event;
 //! - the last `StateChanged` is the state the instance reports, and there is none without a
-//!   change;
+//!   change; a start with a fault enters FAULT directly (no BACKUP on the way);
 //! - the virtual addresses are held exactly while MASTER (AddAddresses / RemoveAddresses);
-//! - every advert sent parses, is for our VRID, version and interval, from our address, and
-//!   carries the current priority (or 0 when a master stops, counted as such); `sent` counts
-//!   them;
+//! - every advert sent goes from our address to one of our destinations, parses with the
+//!   checksum of that pair, is for our VRID, version and interval, and carries the current
+//!   priority (or 0 when a master stops, counted as such); each advert goes to every
+//!   destination, and `sent` counts adverts;
 //! - MASTER and BACKUP always have a timer, INITIALIZE and FAULT never; a master's next advert
 //!   is due within one advert interval, a backup's Master_Down_Timer within the longest
 //!   Master_Down_Interval; `handle_timeout` at a due time moves the timer past now;
-//! - each drop reason is logged at most once per `DROP_LOG_INTERVAL`;
-//! - every log line names the instance.
+//! - each drop reason is reported at most once per `DROP_LOG_INTERVAL`, with its count.
 //!
 //! Input layout: configuration bytes first, then one operation per chunk (see `Op`).
 
 #![no_main]
 
 use std::collections::HashMap;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, Instant};
 
 use keepalived_vrrp::instance::{
-    Action, DROP_LOG_INTERVAL, DropReason, Instance, InstanceConfig, Received, State,
+    Action, DROP_LOG_INTERVAL, Destination, DropReason, Event, FaultCause, Instance,
+    InstanceConfig, Phase, Received, State, Tracking, Unicast,
 };
+use keepalived_vrrp::config::master_down_interval_for;
 use keepalived_vrrp::packet::{Advertisement, Auth, MULTICAST_GROUP, TTL, Version};
 use libfuzzer_sys::arbitrary::{Result, Unstructured};
 use libfuzzer_sys::fuzz_target;
@@ -70,6 +72,16 @@ fn config(u: &mut Unstructured<'_>) -> Result<InstanceConfig> {
         _ => Auth::Ah,
     };
     let count = u.int_in_range(0..=VIPS.len())?;
+    let destination = if u.arbitrary()? {
+        // Unicast to both peers.
+        Destination::Unicast(Unicast {
+            peers: vec![LOWER.into(), HIGHER.into()],
+            ttl: if u.arbitrary()? { 255 } else { 64 },
+            only_from_peers: u.arbitrary()?,
+        })
+    } else {
+        Destination::Multicast(MULTICAST_GROUP.into())
+    };
     Ok(InstanceConfig {
         name: "VI_F".to_string(),
         interface: "eth0".to_string(),
@@ -80,8 +92,9 @@ fn config(u: &mut Unstructured<'_>) -> Result<InstanceConfig> {
         preempt_delay: Duration::from_millis(u.int_in_range(0..=10_000)?),
         auth,
         version,
-        addresses: VIPS[..count].to_vec(),
-        local_address: LOCAL,
+        addresses: VIPS[..count].iter().map(|a| IpAddr::V4(*a)).collect(),
+        local_address: LOCAL.into(),
+        destination,
         // Whole seconds, as the configuration has them; 0 = no second burst.
         garp_master_delay: Duration::from_secs(u.int_in_range(0..=10)?),
         garp_master_refresh: if u.arbitrary()? {
@@ -89,7 +102,6 @@ fn config(u: &mut Unstructured<'_>) -> Result<InstanceConfig> {
         } else {
             None
         },
-        unicast: u.arbitrary()?,
     })
 }
 
@@ -137,7 +149,7 @@ fn structured_packet(u: &mut Unstructured<'_>, config: &InstanceConfig) -> Resul
         advert.interval_cs = u.arbitrary()?;
     }
     if flaws & 0x10 != 0 {
-        advert.addresses = vec![Ipv4Addr::from(u.arbitrary::<u32>()?)];
+        advert.addresses = vec![Ipv4Addr::from(u.arbitrary::<u32>()?).into()];
     }
     let mut payload = advert.to_bytes(src, dst);
     if flaws & 0x20 != 0 {
@@ -150,16 +162,16 @@ fn structured_packet(u: &mut Unstructured<'_>, config: &InstanceConfig) -> Resul
         TTL
     };
     Ok(Packet {
-        src,
-        dst,
+        src: src.into(),
+        dst: dst.into(),
         ttl,
         payload,
     })
 }
 
 struct Packet {
-    src: Ipv4Addr,
-    dst: Ipv4Addr,
+    src: IpAddr,
+    dst: IpAddr,
     ttl: u8,
     payload: Vec<u8>,
 }
@@ -170,8 +182,10 @@ enum Op {
     Advance(Duration),
     /// A spurious wake-up: handle_timeout whether or not a timer is due.
     Wake,
+    /// Tracking gives this priority (the fault stays).
     SetPriority(u8),
-    SetFault(bool),
+    /// Tracking gives this fault (the priority stays).
+    SetFault(Option<FaultCause>),
     ClearStats,
     Shutdown,
 }
@@ -183,8 +197,8 @@ fn op(u: &mut Unstructured<'_>, config: &InstanceConfig) -> Result<Op> {
         6 => {
             let len = u.int_in_range(0..=64)?;
             Op::Packet(Packet {
-                src: Ipv4Addr::from(u.arbitrary::<u32>()?),
-                dst: Ipv4Addr::from(u.arbitrary::<u32>()?),
+                src: Ipv4Addr::from(u.arbitrary::<u32>()?).into(),
+                dst: Ipv4Addr::from(u.arbitrary::<u32>()?).into(),
                 ttl: u.arbitrary()?,
                 payload: u.bytes(len)?.to_vec(),
             })
@@ -192,7 +206,11 @@ fn op(u: &mut Unstructured<'_>, config: &InstanceConfig) -> Result<Op> {
         7..=10 => Op::Advance(Duration::from_millis(u.int_in_range(0..=MAX_STEP_MS)?)),
         11 => Op::Wake,
         12 => Op::SetPriority(u.arbitrary()?),
-        13 => Op::SetFault(u.arbitrary()?),
+        13 => Op::SetFault(match u.int_in_range(0..=2u8)? {
+            0 => None,
+            1 => Some(FaultCause::LinkDown),
+            _ => Some(FaultCause::Tracked),
+        }),
         14 => Op::ClearStats,
         _ => Op::Shutdown,
     })
@@ -201,22 +219,22 @@ fn op(u: &mut Unstructured<'_>, config: &InstanceConfig) -> Result<Op> {
 /// What the checker remembers between steps.
 struct Model {
     config: InstanceConfig,
-    /// What every log line starts with.
-    prefix: String,
+    /// What tracking says now.
+    tracking: Tracking,
     now: Instant,
     holding: bool,
     sent: u64,
     priority_zero_sent: u64,
     packets: u64,
-    last_drop_log: HashMap<&'static str, Instant>,
+    last_drop_log: HashMap<DropReason, Instant>,
 }
 
 /// The actions of one step.
 #[derive(Default)]
 struct Step {
     sends: usize,
-    only_logs: bool,
-    last_state: Option<State>,
+    only_events: bool,
+    states: Vec<State>,
 }
 
 impl Model {
@@ -224,23 +242,35 @@ impl Model {
     fn drain(&mut self, instance: &mut Instance) -> Step {
         let config = &self.config;
         let mut step = Step {
-            only_logs: true,
+            only_events: true,
             ..Step::default()
         };
         let mut guard = 0;
         while let Some(action) = instance.poll_action() {
             guard += 1;
             assert!(guard < 1_000, "an instance keeps producing actions");
-            if !matches!(action, Action::Log(_)) {
-                step.only_logs = false;
+            if !matches!(action, Action::Event(_)) {
+                step.only_events = false;
             }
             match action {
-                Action::Send(bytes) => {
+                Action::Send {
+                    src,
+                    dst,
+                    ttl,
+                    payload,
+                } => {
                     step.sends += 1;
-                    self.sent += 1;
-                    let advert =
-                        Advertisement::parse(&bytes, config.local_address, MULTICAST_GROUP)
-                            .unwrap_or_else(|e| panic!("sent an advert that does not parse: {e}"));
+                    assert_eq!(ttl, config.destination.ttl(), "advert TTL");
+                    assert_eq!(src, config.local_address, "advert from another address");
+                    let destinations = config.destination.addresses();
+                    assert!(destinations.contains(&dst), "advert to {dst}");
+                    // Each advert goes to every destination, the first one first.
+                    let first = dst == destinations[0];
+                    if first {
+                        self.sent += 1;
+                    }
+                    let advert = Advertisement::parse(&payload, src, dst)
+                        .unwrap_or_else(|e| panic!("sent an advert that does not parse: {e}"));
                     assert_eq!(advert.version, config.version);
                     assert_eq!(advert.vrid, config.vrid);
                     assert_eq!(advert.addresses, config.addresses);
@@ -257,7 +287,9 @@ impl Model {
                         }
                     }
                     if advert.priority == 0 {
-                        self.priority_zero_sent += 1;
+                        if first {
+                            self.priority_zero_sent += 1;
+                        }
                     } else {
                         assert_eq!(advert.priority, instance.priority(), "stale priority sent");
                     }
@@ -267,30 +299,20 @@ impl Model {
                     self.holding = true;
                 }
                 Action::RemoveAddresses => self.holding = false,
-                Action::SendGratuitousArps => {
-                    assert!(self.holding, "gratuitous ARP for addresses not held");
+                Action::Announce => {
+                    assert!(self.holding, "announcement for addresses not held");
                 }
-                Action::StateChanged(state) => step.last_state = Some(state),
-                Action::Log(line) => {
-                    assert!(
-                        line.text.starts_with(&self.prefix),
-                        "log line {:?}",
-                        line.text
-                    );
-                    if line.text.contains("dropped an advert") {
-                        let reason = DropReason::ALL
-                            .iter()
-                            .map(|r| r.as_str())
-                            .find(|r| line.text.contains(&format!(": {r} (")))
-                            .unwrap_or_else(|| panic!("unknown drop line {:?}", line.text));
-                        if let Some(last) = self.last_drop_log.insert(reason, self.now) {
-                            assert!(
-                                self.now >= last + DROP_LOG_INTERVAL,
-                                "`{reason}` logged twice within {DROP_LOG_INTERVAL:?}"
-                            );
-                        }
+                Action::StateChanged(state) => step.states.push(state),
+                Action::Event(Event::Dropped { reason, count, .. }) => {
+                    assert_eq!(count, instance.stats().dropped(reason), "reported count");
+                    if let Some(last) = self.last_drop_log.insert(reason, self.now) {
+                        assert!(
+                            self.now >= last + DROP_LOG_INTERVAL,
+                            "`{reason:?}` reported twice within {DROP_LOG_INTERVAL:?}"
+                        );
                     }
                 }
+                Action::Event(_) => {}
             }
         }
         step
@@ -299,8 +321,8 @@ impl Model {
     /// Invariants that hold between steps.
     fn check(&self, instance: &Instance, before: State, step: &Step) {
         let state = instance.state();
-        match step.last_state {
-            Some(s) => assert_eq!(s, state, "last StateChanged is not the state"),
+        match step.states.last() {
+            Some(s) => assert_eq!(*s, state, "last StateChanged is not the state"),
             None => assert_eq!(state, before, "state changed without StateChanged"),
         }
         assert_eq!(
@@ -329,8 +351,19 @@ impl Model {
             }
             State::Backup => {
                 let t = timeout.unwrap_or_else(|| panic!("BACKUP without a timer"));
+                let Phase::Backup(timers) = instance.phase() else {
+                    panic!("BACKUP without its timers");
+                };
+                // VRRPv3 learns the master's interval (RFC 5798 section 6.4.2), at most
+                // 4095 cs; VRRPv2 keeps ours.
+                let longest = match config.version {
+                    Version::V2 => config.advert_interval,
+                    Version::V3 => Duration::from_millis(40_950),
+                };
+                assert!(timers.master_adver_interval <= longest);
                 assert!(
-                    t <= self.now + config.master_down_interval(1),
+                    t <= self.now
+                        + master_down_interval_for(config.version, timers.master_adver_interval, 1),
                     "Master_Down_Timer beyond the longest interval"
                 );
             }
@@ -348,7 +381,7 @@ fuzz_target!(|data: &[u8]| {
     };
     let mut instance = Instance::new(config.clone());
     let mut model = Model {
-        prefix: format!("VRRP_Instance({}) ", config.name),
+        tracking: Tracking::healthy(&config),
         config: config.clone(),
         now: Instant::now(),
         holding: false,
@@ -366,7 +399,15 @@ fuzz_target!(|data: &[u8]| {
         };
         let before = instance.state();
         match op {
-            Op::Start => instance.start(model.now),
+            Op::Start => {
+                instance.start(model.now, model.tracking);
+                let step = model.drain(&mut instance);
+                model.check(&instance, before, &step);
+                if before == State::Initialize && model.tracking.fault.is_some() {
+                    assert_eq!(step.states, vec![State::Fault], "start with a fault");
+                }
+                continue;
+            }
             Op::Packet(p) => {
                 let dropped_before: u64 = instance.stats().dropped.iter().sum();
                 let timer_before = instance.poll_timeout();
@@ -393,7 +434,7 @@ fuzz_target!(|data: &[u8]| {
                         timer_before,
                         "a drop moved the timer"
                     );
-                    assert!(step.only_logs, "a dropped packet caused an action");
+                    assert!(step.only_events, "a dropped packet caused an action");
                 }
                 model.check(&instance, before, &step);
                 continue;
@@ -420,8 +461,14 @@ fuzz_target!(|data: &[u8]| {
                 continue;
             }
             Op::Wake => instance.handle_timeout(model.now),
-            Op::SetPriority(p) => instance.set_priority(model.now, p),
-            Op::SetFault(f) => instance.set_fault(model.now, f),
+            Op::SetPriority(priority) => {
+                model.tracking.priority = priority;
+                instance.track(model.now, model.tracking);
+            }
+            Op::SetFault(fault) => {
+                model.tracking.fault = fault;
+                instance.track(model.now, model.tracking);
+            }
             Op::ClearStats => {
                 instance.clear_stats();
                 model.sent = 0;

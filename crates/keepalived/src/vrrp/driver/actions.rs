@@ -1,0 +1,169 @@
+//! Carrying out what an instance asked for: adverts to their destinations, virtual addresses
+//! added and removed over rtnetlink, announcements, notify commands, and its events worded as
+//! log lines.
+
+use std::net::IpAddr;
+use std::time::SystemTime;
+
+use keepalived_net::addresses::AddressSpec;
+use keepalived_vrrp::instance::Action;
+
+use super::super::setup::AddressPlan;
+use super::super::wording;
+use super::Driver;
+use super::notify;
+
+impl Driver {
+    /// Carries out everything instance `i` asked for, in order.
+    pub(super) async fn execute(&mut self, i: usize) {
+        self.touched.push(i);
+        while let Some(action) = self.running[i].instance.poll_action() {
+            match action {
+                Action::Send {
+                    src,
+                    dst,
+                    ttl,
+                    payload,
+                } => self.send(i, (src, dst, ttl), &payload).await,
+                Action::AddAddresses => {
+                    for address in self.running[i].plan.addresses.clone() {
+                        self.change_address(&address, true).await;
+                    }
+                }
+                Action::RemoveAddresses => {
+                    // On stop with -V (dont-release-vrrp) the addresses stay.
+                    if !(self.keep_addresses_on_stop && self.stopping) {
+                        for address in self.running[i].plan.addresses.clone() {
+                            if self.is_present(&address).await {
+                                self.change_address(&address, false).await;
+                            }
+                        }
+                    }
+                }
+                Action::Announce => self.announce(i),
+                Action::StateChanged(state) => {
+                    let running = &mut self.running[i];
+                    running.last_transition = Some(SystemTime::now());
+                    if let Some(notifier) = &running.notifier {
+                        let priority = running.instance.priority();
+                        notifier.queue(notify::commands(&running.plan, state, priority));
+                    }
+                }
+                Action::Event(event) => {
+                    let config = self.running[i].instance.config();
+                    for line in wording::lines(&config.name, &config.interface, &event) {
+                        if line.detail {
+                            self.logger.detail(&line.text);
+                        } else {
+                            self.logger.info(&line.text);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// One advert from `src` to `dst` with `ttl` on the instance's interface.
+    async fn send(&mut self, i: usize, (src, dst, ttl): (IpAddr, IpAddr, u8), payload: &[u8]) {
+        let link = &self.links[self.running[i].link];
+        // A down link cannot carry the priority-0 advert of an instance entering FAULT.
+        if !link.up {
+            return;
+        }
+        let result = match (src, dst) {
+            (IpAddr::V4(src), IpAddr::V4(dst)) => {
+                link.socket.send_from(payload, src, dst, ttl).await
+            }
+            _ => Err(std::io::Error::new(
+                std::io::ErrorKind::Unsupported,
+                "IPv6 adverts are not supported yet",
+            )),
+        };
+        if let Err(err) = result {
+            self.logger.info(&wording::about(
+                &self.running[i].plan.config.name,
+                &format!("cannot send an advert on {}: {err}", link.name),
+            ));
+        }
+    }
+
+    /// One announcement burst: `garp_repeat` gratuitous ARPs per IPv4 address, each on the
+    /// interface the address lives on.
+    fn announce(&self, i: usize) {
+        let plan = &self.running[i].plan;
+        for address in &plan.addresses {
+            let IpAddr::V4(v4) = address.address else {
+                continue;
+            };
+            let Some(garp) = self.garps.get(&address.interface) else {
+                continue;
+            };
+            self.logger.detail(&wording::about(
+                &plan.config.name,
+                &format!("Sending gratuitous ARPs on {} for {v4}", address.interface),
+            ));
+            for _ in 0..plan.garp_repeat {
+                if let Err(err) = garp.send(v4) {
+                    self.logger.info(&wording::about(
+                        &plan.config.name,
+                        &format!(
+                            "cannot send a gratuitous ARP on {}: {err}",
+                            address.interface
+                        ),
+                    ));
+                    break;
+                }
+            }
+        }
+    }
+
+    /// Whether `address` is on its interface now (a failed query counts as present, so a
+    /// removal is still tried).
+    async fn is_present(&self, address: &AddressPlan) -> bool {
+        let Some(&ifindex) = self.ifindex.get(&address.interface) else {
+            return false;
+        };
+        match self.addresses.list(ifindex).await {
+            Ok(list) => list.contains(&(address.address, address.prefix_len)),
+            Err(_) => true,
+        }
+    }
+
+    async fn change_address(&self, address: &AddressPlan, add: bool) {
+        let (verb, done) = if add {
+            ("add", "added")
+        } else {
+            ("remove", "removed")
+        };
+        let what = format!(
+            "{}/{} on {}",
+            address.address, address.prefix_len, address.interface
+        );
+        let Some(&ifindex) = self.ifindex.get(&address.interface) else {
+            self.logger.info(&format!(
+                "cannot {verb} {what}: the interface does not exist"
+            ));
+            return;
+        };
+        let spec = AddressSpec {
+            ifindex,
+            address: address.address,
+            prefix_len: address.prefix_len,
+            broadcast: address.broadcast,
+            scope: address.scope,
+            label: address.label.clone(),
+        };
+        let result = if add {
+            self.addresses.add(&spec).await
+        } else {
+            self.addresses.remove(&spec).await
+        };
+        match result {
+            Ok(()) => self.logger.detail(&format!(
+                "Netlink reflector reports IP {} {done}",
+                address.address
+            )),
+            Err(err) => self.logger.info(&format!("cannot {verb} {what}: {err}")),
+        }
+    }
+}

@@ -1,0 +1,313 @@
+//! The thin Linux driver around the sans-IO engine, one concern per module:
+//!
+//! - this module: the event loop — one timer for all instances (the earliest `poll_timeout`),
+//!   received packets, link events, script and file results, requests from signals, and the
+//!   stop;
+//! - [`net`]: sockets per interface, packets routed to instances by interface and VRID;
+//! - [`actions`]: carrying out the engine's actions (adverts, addresses, announcements,
+//!   notify, log lines);
+//! - [`tracking`]: what scripts, interfaces and files say about an instance, fed to the engine;
+//! - [`reload`]: a reload as a pure diff of the old and new plans, then carried out;
+//! - [`notify`]: the notify commands and the task per instance that runs them;
+//! - [`status`]: the snapshot the dumps render, drop counters.
+//!
+//! Every protocol decision is the engine's ([`keepalived_vrrp::instance::Instance`]).
+
+mod actions;
+mod net;
+mod notify;
+mod reload;
+mod status;
+mod tracking;
+
+use std::collections::HashMap;
+use std::net::Ipv4Addr;
+use std::time::{Instant, SystemTime};
+
+use anyhow::Context;
+use keepalived_net::addresses::AddressManager;
+use keepalived_net::garp::GarpSender;
+use keepalived_net::link;
+use keepalived_net::timer::PreciseTimer;
+use keepalived_track::Outcome;
+use keepalived_track::file::FileValue;
+use keepalived_vrrp::instance::Instance;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use super::setup::{FilePlan, InstancePlan, Planned};
+use super::shutdown::Shutdown;
+use crate::logger::Logger;
+use net::{Incoming, Link};
+use notify::Notifier;
+use tracking::RunningScript;
+
+/// What the daemon around the driver asks of it (from signals); the stop travels apart, as a
+/// [`Shutdown`] token.
+#[derive(Debug)]
+pub enum Control {
+    /// Run this newly loaded configuration (SIGHUP): unchanged instances keep their state.
+    Reload(Planned),
+    /// Write the state dump (SIGUSR1).
+    DumpData,
+    /// Write the statistics dump (SIGUSR2).
+    DumpStats,
+    /// Write the JSON dump (SIGRTMIN+2).
+    DumpJson,
+    /// Write the statistics dump, then clear the counters (SIGRTMAX-1).
+    DumpAndClearStats,
+}
+
+/// One running vrrp_instance.
+struct Running {
+    instance: Instance,
+    plan: InstancePlan,
+    /// Index into `Driver::links`.
+    link: usize,
+    /// Its notify commands' task; only when it has notify commands.
+    notifier: Option<Notifier>,
+    /// When it last changed state.
+    last_transition: Option<SystemTime>,
+    /// Started: it waits for the first result of every weight-0 script it tracks, as
+    /// keepalived 2.2.7 does.
+    started: bool,
+}
+
+/// The daemon-wide settings the driver needs.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// `vrrp_mcast_group4`: the group each interface's socket joins.
+    pub group: Ipv4Addr,
+    /// `router_id`, for the dumps.
+    pub router_id: String,
+    /// `-V`: leave the addresses in place when stopping.
+    pub keep_addresses: bool,
+}
+
+/// Everything the driver owns.
+struct Driver {
+    group: Ipv4Addr,
+    router_id: String,
+    links: Vec<Link>,
+    running: Vec<Running>,
+    /// (interface, VRID) → instance.
+    routes: HashMap<(usize, u8), usize>,
+    addresses: AddressManager,
+    ifindex: HashMap<String, u32>,
+    /// Gratuitous-ARP senders by interface: the instance's, and every `dev` of an address.
+    garps: HashMap<String, GarpSender>,
+    logger: Logger,
+    /// `-V`: leave the addresses in place when stopping.
+    keep_addresses_on_stop: bool,
+    /// Set once the stop has begun.
+    stopping: bool,
+    /// The tracked scripts.
+    scripts: Vec<RunningScript>,
+    next_script_id: u64,
+    /// Link state by interface name: the instances' interfaces and the tracked ones.
+    interface_up: HashMap<String, bool>,
+    /// Where receivers hand packets over.
+    packets: mpsc::Sender<Incoming>,
+    /// Where script tasks hand outcomes over: (script id, outcome).
+    outcomes: mpsc::Sender<(u64, Outcome)>,
+    /// The tracked files, the value each holds now, and the task watching them.
+    files: Vec<FilePlan>,
+    file_values: Vec<i64>,
+    file_watch: Option<JoinHandle<()>>,
+    /// Where the file watcher hands changes over: (generation, file index, value).
+    file_events: mpsc::Sender<(u64, usize, FileValue)>,
+    /// Bumped whenever the set of files changes, so stale events are ignored.
+    file_generation: u64,
+    /// The earliest deadline of all instances and whose it is, as last computed.
+    earliest: Option<(Instant, usize)>,
+    /// Instances that handled an event since `earliest` was computed.
+    touched: Vec<usize>,
+    /// The instance list changed: `earliest` must be computed from scratch.
+    instances_changed: bool,
+}
+
+/// Runs `planned` until `shutdown` completes, then stops every instance (priority 0 from
+/// masters, addresses removed unless `keep_addresses`).
+pub async fn run(
+    planned: Planned,
+    settings: Settings,
+    logger: Logger,
+    mut controls: mpsc::Receiver<Control>,
+    mut shutdown: Shutdown,
+) -> anyhow::Result<()> {
+    let (packets, mut rx) = mpsc::channel::<Incoming>(1024);
+    let (outcomes, mut script_rx) = mpsc::channel::<(u64, Outcome)>(256);
+    let (file_events, mut file_rx) = mpsc::channel::<(u64, usize, FileValue)>(64);
+    let mut driver = Driver {
+        group: settings.group,
+        router_id: settings.router_id,
+        links: Vec::new(),
+        running: Vec::new(),
+        routes: HashMap::new(),
+        addresses: AddressManager::new().context("rtnetlink")?,
+        ifindex: HashMap::new(),
+        garps: HashMap::new(),
+        logger,
+        keep_addresses_on_stop: settings.keep_addresses,
+        stopping: false,
+        scripts: Vec::new(),
+        next_script_id: 0,
+        interface_up: HashMap::new(),
+        packets,
+        outcomes,
+        files: Vec::new(),
+        file_values: Vec::new(),
+        file_watch: None,
+        file_events,
+        file_generation: 0,
+        earliest: None,
+        touched: Vec::new(),
+        instances_changed: true,
+    };
+    let mut link_events = link::watch().context("cannot watch link state")?;
+    driver.install(planned).await?;
+    // tokio's sleep rounds up to whole milliseconds; protocol deadlines need better.
+    let timer = PreciseTimer::new().context("cannot create the protocol timer")?;
+    // The deadline the timer holds and has not reported yet: most packets move a deadline
+    // other than the earliest, and then the timer need not be set again (one syscall saved
+    // per advert received).
+    let mut armed: Option<Instant> = None;
+    while !shutdown.is_shutdown() {
+        let deadline = driver.earliest_deadline();
+        if let Some(at) = deadline
+            && armed != Some(at)
+        {
+            timer.arm(at).context("cannot arm the protocol timer")?;
+            armed = Some(at);
+        }
+        let sleep = async {
+            match deadline {
+                Some(_) => {
+                    if timer.expired().await.is_err() {
+                        // Fall back to tokio's coarser timer rather than spin.
+                        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+                    }
+                }
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            () = shutdown.recv() => break,
+            Some(control) = controls.recv() => driver.control(control).await,
+            () = sleep => {
+                armed = None;
+                driver.timers_due(Instant::now()).await;
+            }
+            Some(packet) = rx.recv() => {
+                driver.receive(packet).await;
+                // Whatever else has arrived is handled before the timer is looked at again.
+                while let Ok(packet) = rx.try_recv() {
+                    driver.receive(packet).await;
+                }
+            }
+            Some(event) = link_events.recv() => driver.link_changed(event).await,
+            Some((id, outcome)) = script_rx.recv() => driver.script_ran(id, outcome).await,
+            Some((generation, file, value)) = file_rx.recv() => {
+                if generation == driver.file_generation {
+                    driver.file_changed(file, value).await;
+                }
+            }
+        }
+    }
+    driver.stop().await;
+    Ok(())
+}
+
+impl Driver {
+    /// A request from a signal.
+    async fn control(&mut self, control: Control) {
+        match control {
+            Control::Reload(planned) => {
+                if let Err(err) = self.install(planned).await {
+                    self.logger.info(&format!("Reload failed: {err:#}"));
+                }
+            }
+            Control::DumpData => self.dump(super::dumps::Kind::Data),
+            Control::DumpStats => self.dump(super::dumps::Kind::Stats),
+            Control::DumpJson => self.dump(super::dumps::Kind::Json),
+            Control::DumpAndClearStats => {
+                self.dump(super::dumps::Kind::Stats);
+                for running in &mut self.running {
+                    running.instance.clear_stats();
+                }
+            }
+        }
+    }
+
+    /// The protocol timer fired: every instance whose deadline has come handles it.
+    async fn timers_due(&mut self, now: Instant) {
+        for i in 0..self.running.len() {
+            if self.running[i]
+                .instance
+                .poll_timeout()
+                .is_some_and(|t| t <= now)
+            {
+                self.running[i].instance.handle_timeout(now);
+                self.execute(i).await;
+            }
+        }
+    }
+
+    /// The stop: every instance shuts down (priority 0 from masters), tasks end, and the
+    /// notify commands still queued (notify_stop among them) run within 4 s.
+    async fn stop(&mut self) {
+        self.stopping = true;
+        let now = Instant::now();
+        for i in 0..self.running.len() {
+            self.running[i].instance.shutdown(now);
+            self.execute(i).await;
+            self.log_drops(i);
+        }
+        self.log_link_drops();
+        for script in &self.scripts {
+            script.task.abort();
+        }
+        if let Some(watch) = self.file_watch.take() {
+            watch.abort();
+        }
+        let pending: Vec<JoinHandle<()>> = std::mem::take(&mut self.running)
+            .into_iter()
+            .filter_map(|r| r.notifier.map(Notifier::into_task))
+            .collect();
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(4), async {
+            for task in pending {
+                let _ = task.await;
+            }
+        })
+        .await;
+    }
+
+    /// The earliest deadline over all instances. A received advert moves the deadline of one
+    /// instance, usually not the earliest one, so only the instances touched since the last
+    /// call are looked at, unless the earliest one itself was touched (then all are).
+    fn earliest_deadline(&mut self) -> Option<Instant> {
+        let touched = std::mem::take(&mut self.touched);
+        let holder_touched = self
+            .earliest
+            .is_some_and(|(_, holder)| touched.contains(&holder));
+        if self.instances_changed || holder_touched || self.earliest.is_none() {
+            self.instances_changed = false;
+            self.earliest = self
+                .running
+                .iter()
+                .enumerate()
+                .filter_map(|(i, r)| r.instance.poll_timeout().map(|at| (at, i)))
+                .min();
+        } else {
+            for i in touched {
+                if let Some(at) = self.running.get(i).and_then(|r| r.instance.poll_timeout())
+                    && self.earliest.is_none_or(|(min, _)| at < min)
+                {
+                    self.earliest = Some((at, i));
+                }
+            }
+        }
+        self.touched.clear();
+        self.earliest.map(|(at, _)| at)
+    }
+}

@@ -1,0 +1,185 @@
+//! The data path of each interface: its socket and the task that reads it, gratuitous-ARP
+//! senders, and received packets routed to the instance of their (interface, VRID).
+
+use std::cell::Cell;
+use std::net::IpAddr;
+use std::rc::Rc;
+use std::time::Instant;
+
+use anyhow::Context;
+use keepalived_net::garp::GarpSender;
+use keepalived_net::interface;
+use keepalived_net::vrrp_socket::VrrpSocket;
+use keepalived_vrrp::instance::Received;
+use keepalived_vrrp::packet::Packet;
+use tokio::sync::mpsc;
+
+use super::super::setup::InstancePlan;
+use super::Driver;
+
+/// A packet read from an interface's socket.
+pub struct Incoming {
+    /// Index into `Driver::links`.
+    pub interface: usize,
+    /// IP source.
+    pub src: IpAddr,
+    /// IP destination.
+    pub dst: IpAddr,
+    /// TTL / hop limit.
+    pub ttl: u8,
+    /// The VRRP message.
+    pub payload: Vec<u8>,
+}
+
+/// The per-interface half of the data path.
+pub struct Link {
+    /// Interface name.
+    pub name: String,
+    /// Interface index.
+    pub index: u32,
+    /// Its VRRP socket.
+    pub socket: Rc<VrrpSocket>,
+    /// Packets for a VRID nobody here runs.
+    pub unknown_vrid: u64,
+    /// Packets too short to carry a VRID.
+    pub too_short: u64,
+    /// Packets the receiver had to drop because the main loop was behind.
+    pub queue_full: Rc<Cell<u64>>,
+    /// The last link state seen (the kernel repeats RTM_NEWLINK for unrelated changes).
+    pub up: bool,
+}
+
+impl Driver {
+    /// Hands a received packet to the instance of its interface and VRID, or counts it.
+    pub(super) async fn receive(&mut self, packet: Incoming) {
+        // A message too short for a whole header is still the instance's to count.
+        let vrid = match Packet::peek_vrid(&packet.payload[..]) {
+            Some(vrid) => vrid,
+            None => {
+                let link = &mut self.links[packet.interface];
+                link.too_short += 1;
+                if link.too_short == 1 {
+                    self.logger.info(&format!(
+                        "(interface {}) VRRP packet too short - {} bytes; counting such \
+                         packets from now on",
+                        link.name,
+                        packet.payload.len()
+                    ));
+                }
+                return;
+            }
+        };
+        let Some(&i) = self.routes.get(&(packet.interface, vrid)) else {
+            let link = &mut self.links[packet.interface];
+            link.unknown_vrid += 1;
+            if link.unknown_vrid == 1 {
+                self.logger.info(&format!(
+                    "(interface {}) received an advert for VRID {vrid} that no instance here \
+                     runs; ignoring such adverts from now on",
+                    link.name
+                ));
+            }
+            return;
+        };
+        let received = Received {
+            src: packet.src,
+            dst: packet.dst,
+            ttl: packet.ttl,
+            payload: &packet.payload,
+        };
+        self.running[i]
+            .instance
+            .handle_packet(Instant::now(), received);
+        self.execute(i).await;
+    }
+
+    /// The link (socket) of `plan`'s interface, opened on first use, and the gratuitous-ARP
+    /// senders its addresses need.
+    pub(super) fn link_for(&mut self, plan: &InstancePlan) -> anyhow::Result<usize> {
+        let name = &plan.config.interface;
+        let link = match self.links.iter().position(|l| &l.name == name) {
+            Some(link) => link,
+            None => {
+                let iface = interface::lookup(name).with_context(|| format!("interface {name}"))?;
+                // Each advert carries its instance's own source; the socket's is only a
+                // default.
+                let socket = Rc::new(
+                    VrrpSocket::open(&iface, None, self.group)
+                        .with_context(|| format!("VRRP socket on {name}"))?,
+                );
+                let queue_full = Rc::new(Cell::new(0));
+                spawn_receiver(
+                    self.links.len(),
+                    socket.clone(),
+                    self.packets.clone(),
+                    queue_full.clone(),
+                );
+                self.ifindex.insert(iface.name.clone(), iface.index);
+                self.interface_up.insert(iface.name.clone(), iface.up);
+                self.links.push(Link {
+                    name: iface.name,
+                    index: iface.index,
+                    socket,
+                    unknown_vrid: 0,
+                    too_short: 0,
+                    queue_full,
+                    up: iface.up,
+                });
+                self.links.len() - 1
+            }
+        };
+        for name in std::iter::once(name).chain(plan.addresses.iter().map(|a| &a.interface)) {
+            if self.garps.contains_key(name) {
+                continue;
+            }
+            // A `dev` that does not exist is reported when its address is added.
+            if let Ok(iface) = interface::lookup(name) {
+                let garp =
+                    GarpSender::open(&iface).with_context(|| format!("ARP socket on {name}"))?;
+                self.ifindex.insert(iface.name.clone(), iface.index);
+                self.garps.insert(iface.name, garp);
+            }
+        }
+        Ok(link)
+    }
+}
+
+/// Reads one interface's socket forever, handing packets to the main loop.
+fn spawn_receiver(
+    interface: usize,
+    socket: Rc<VrrpSocket>,
+    tx: mpsc::Sender<Incoming>,
+    queue_full: Rc<Cell<u64>>,
+) {
+    tokio::task::spawn_local(async move {
+        let mut buf = vec![0u8; 65_536];
+        loop {
+            match socket.recv(&mut buf).await {
+                Ok(r) => {
+                    let Some(payload) = buf.get(r.payload.clone()) else {
+                        continue;
+                    };
+                    let incoming = Incoming {
+                        interface,
+                        src: r.src.into(),
+                        dst: r.dst.into(),
+                        ttl: r.ttl,
+                        payload: payload.to_vec(),
+                    };
+                    // A full queue means the main loop is behind: drop and count.
+                    match tx.try_send(incoming) {
+                        Ok(()) => {}
+                        Err(mpsc::error::TrySendError::Full(_)) => {
+                            queue_full.set(queue_full.get() + 1);
+                        }
+                        Err(mpsc::error::TrySendError::Closed(_)) => return,
+                    }
+                }
+                // A garbled IP header is one bad packet: read the next one at once.
+                Err(err) if err.kind() == std::io::ErrorKind::InvalidData => {}
+                // A broken socket must not spin: wait a little before the next try.
+                Err(_) => tokio::time::sleep(std::time::Duration::from_millis(100)).await,
+            }
+        }
+    });
+}

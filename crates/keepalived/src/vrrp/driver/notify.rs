@@ -1,0 +1,150 @@
+//! notify_master / notify_backup / notify_fault / notify_stop and the generic `notify`: the
+//! commands a transition queues (a pure function), and the task per instance that runs them
+//! one after the other, in the order of the transitions, so the protocol never waits for them.
+
+use keepalived_track::{Outcome, ScriptSpec, run_once};
+use keepalived_vrrp::instance::State;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use super::super::setup::InstancePlan;
+use super::super::wording;
+use crate::logger::Logger;
+
+/// How long one notify command may run before it is killed.
+const NOTIFY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// The commands instance `plan` runs on entering `state` with `priority`: the state's own
+/// command, then the generic `notify` with its four extra arguments (compat.md section 6).
+pub fn commands(plan: &InstancePlan, state: State, priority: u8) -> Vec<Vec<String>> {
+    let notify = &plan.notify;
+    let own = match state {
+        State::Master => &notify.master,
+        State::Backup => &notify.backup,
+        State::Fault => &notify.fault,
+        State::Initialize => &notify.stop,
+    };
+    let word = match state {
+        State::Initialize => "STOP",
+        other => wording::state_word(other),
+    };
+    let mut out = Vec::new();
+    if let Some(command) = own {
+        out.push(command.argv.clone());
+    }
+    if let Some(command) = &notify.generic {
+        let mut argv = command.argv.clone();
+        argv.extend([
+            "INSTANCE".to_string(),
+            plan.config.name.clone(),
+            word.to_string(),
+            priority.to_string(),
+        ]);
+        out.push(argv);
+    }
+    out
+}
+
+/// Whether `plan` has any notify command (only then does it get a notifier task).
+pub fn has_commands(plan: &InstancePlan) -> bool {
+    let n = &plan.notify;
+    [&n.master, &n.backup, &n.fault, &n.stop, &n.generic]
+        .iter()
+        .any(|c| c.is_some())
+}
+
+/// The queue of one instance's notify commands and the task that runs them.
+pub struct Notifier {
+    queue: mpsc::UnboundedSender<Vec<String>>,
+    task: JoinHandle<()>,
+}
+
+impl Notifier {
+    /// Starts the task of instance `plan`, running commands as `plan.notify_user`.
+    pub fn spawn(plan: &InstancePlan, logger: Logger) -> Notifier {
+        let instance = plan.config.name.clone();
+        let uid_gid = plan.notify_user;
+        let (queue, mut rx) = mpsc::unbounded_channel::<Vec<String>>();
+        let task = tokio::task::spawn_local(async move {
+            while let Some(argv) = rx.recv().await {
+                let spec = ScriptSpec {
+                    name: instance.clone(),
+                    argv,
+                    interval: NOTIFY_TIMEOUT,
+                    timeout: NOTIFY_TIMEOUT,
+                    rise: 1,
+                    fall: 1,
+                    init_fail: false,
+                    uid_gid,
+                };
+                match run_once(&spec).await {
+                    Outcome::Success | Outcome::Failure(_) => {}
+                    Outcome::TimedOut => logger.info(&wording::about(
+                        &instance,
+                        &format!(
+                            "notify script {} timed out",
+                            spec.argv.first().map_or("", String::as_str)
+                        ),
+                    )),
+                    Outcome::CannotRun(reason) => {
+                        logger.info(&wording::about(&instance, &format!("notify: {reason}")))
+                    }
+                }
+            }
+        });
+        Notifier { queue, task }
+    }
+
+    /// Queues `commands`.
+    pub fn queue(&self, commands: Vec<Vec<String>>) {
+        for argv in commands {
+            let _ = self.queue.send(argv);
+        }
+    }
+
+    /// The task, to wait for what is still queued when stopping.
+    pub fn into_task(self) -> JoinHandle<()> {
+        self.task
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::vrrp::setup::{InterfaceInfo, plan};
+    use keepalived_config::{FakeHost, LoadOptions, load_str};
+    use std::path::Path;
+
+    fn plan_of(text: &str) -> InstancePlan {
+        let host = FakeHost::lab();
+        let loaded = load_str(text, Path::new("t.conf"), &LoadOptions::for_host(&host));
+        let lookup = |_: &str| {
+            Some(InterfaceInfo {
+                index: 2,
+                primary: None,
+            })
+        };
+        let mut planned = plan(&loaded.config, lookup, |_| Some((0, 0)));
+        planned.instances.remove(0)
+    }
+
+    #[test]
+    fn own_command_then_generic_with_instance_state_and_priority() {
+        let p = plan_of(
+            "vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 1\n priority 120\n notify_master \"/bin/m x\"\n notify /bin/n\n virtual_ipaddress {\n 192.0.2.1\n }\n}\n",
+        );
+        assert!(has_commands(&p));
+        assert_eq!(
+            commands(&p, State::Master, 120),
+            vec![
+                vec!["/bin/m".to_string(), "x".to_string()],
+                vec!["/bin/n", "INSTANCE", "VI_1", "MASTER", "120"]
+                    .into_iter()
+                    .map(String::from)
+                    .collect(),
+            ]
+        );
+        assert_eq!(commands(&p, State::Initialize, 120)[0][3], "STOP");
+        assert_eq!(commands(&p, State::Backup, 90).len(), 1);
+    }
+}

@@ -1,0 +1,204 @@
+//! The status of the running instances and scripts: the snapshot the dumps render, and the
+//! drop counters logged when stopping.
+
+use keepalived_vrrp::instance::{Destination, DropReason, State};
+use keepalived_vrrp::packet::Auth;
+
+use super::super::wording;
+use super::Driver;
+use crate::dump::{
+    InstanceSnapshot, InstanceState, ScriptSnapshot, ScriptStatus, Snapshot, StatsSnapshot,
+    VipSnapshot,
+};
+
+/// The name of an RT_SCOPE number, as `ip address` prints it.
+fn scope_name(scope: Option<u8>) -> &'static str {
+    match scope {
+        None | Some(0) => "global",
+        Some(200) => "site",
+        Some(253) => "link",
+        Some(254) => "host",
+        Some(_) => "nowhere",
+    }
+}
+
+/// A duration in whole milliseconds.
+fn millis(duration: std::time::Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+impl Driver {
+    /// Writes dump `kind` of the current state.
+    pub(super) fn dump(&self, kind: super::super::dumps::Kind) {
+        super::super::dumps::write(kind, &self.snapshot(), &self.logger);
+    }
+
+    /// The state of every instance and script, for the dumps.
+    fn snapshot(&self) -> Snapshot {
+        let instances = self
+            .running
+            .iter()
+            .map(|r| {
+                let config = r.instance.config();
+                let stats = r.instance.stats();
+                let count = |reasons: &[DropReason]| -> u64 {
+                    reasons.iter().map(|reason| stats.dropped(*reason)).sum()
+                };
+                InstanceSnapshot {
+                    name: config.name.clone(),
+                    state: match r.instance.state() {
+                        State::Initialize => InstanceState::Init,
+                        State::Backup => InstanceState::Backup,
+                        State::Master => InstanceState::Master,
+                        State::Fault => InstanceState::Fault,
+                    },
+                    interface: config.interface.clone(),
+                    vrid: config.vrid,
+                    version: config.version.number(),
+                    base_priority: config.priority,
+                    effective_priority: r.instance.priority(),
+                    advert_interval_ms: millis(config.advert_interval),
+                    master_router: None,
+                    master_priority: 0,
+                    source_ip: Some(config.local_address)
+                        .filter(|a| !a.is_unspecified())
+                        .map(|a| a.to_string()),
+                    preempt: config.preempt,
+                    preempt_delay_ms: millis(config.preempt_delay),
+                    auth_password: match &config.auth {
+                        Auth::Pass(bytes) => Some(
+                            String::from_utf8_lossy(bytes)
+                                .trim_end_matches('\0')
+                                .to_string(),
+                        ),
+                        Auth::None | Auth::Ah => None,
+                    },
+                    addresses: r
+                        .plan
+                        .addresses
+                        .iter()
+                        .map(|a| VipSnapshot {
+                            address: a.address,
+                            prefix_len: a.prefix_len,
+                            device: a.interface.clone(),
+                            scope: scope_name(a.scope).to_string(),
+                        })
+                        .collect(),
+                    unicast_peers: match &config.destination {
+                        Destination::Unicast(unicast) => {
+                            unicast.peers.iter().map(ToString::to_string).collect()
+                        }
+                        Destination::Multicast(_) => Vec::new(),
+                    },
+                    tracked_interfaces: r
+                        .plan
+                        .track_interfaces
+                        .iter()
+                        .map(|(name, weight, _)| (name.clone(), *weight))
+                        .collect(),
+                    tracked_scripts: r
+                        .plan
+                        .scripts
+                        .iter()
+                        .filter_map(|u| {
+                            let script = self.scripts.get(u.script)?;
+                            Some((script.plan.spec.name.clone(), u.weight))
+                        })
+                        .collect(),
+                    last_transition: r.last_transition,
+                    stats: StatsSnapshot {
+                        advert_received: stats.received,
+                        advert_sent: stats.sent,
+                        became_master: stats.became_master,
+                        released_master: stats.released_master,
+                        packet_length_errors: count(&[DropReason::Truncated, DropReason::Length]),
+                        ttl_errors: count(&[DropReason::Ttl]),
+                        invalid_type_received: count(&[DropReason::Type, DropReason::Version]),
+                        advert_interval_errors: count(&[DropReason::Interval]),
+                        address_list_errors: 0,
+                        invalid_auth_type: 0,
+                        auth_type_mismatch: count(&[DropReason::AuthType]),
+                        auth_failures: count(&[DropReason::Password]),
+                        priority_zero_received: stats.priority_zero_received,
+                        priority_zero_sent: stats.priority_zero_sent,
+                    },
+                }
+            })
+            .collect();
+        let scripts = self
+            .scripts
+            .iter()
+            .enumerate()
+            .map(|(index, s)| {
+                let spec = &s.plan.spec;
+                let weight = self
+                    .running
+                    .iter()
+                    .flat_map(|r| r.plan.scripts.iter())
+                    .find(|u| u.script == index)
+                    .map_or(0, |u| u.weight);
+                ScriptSnapshot {
+                    name: spec.name.clone(),
+                    command: spec.argv.join(" "),
+                    interval_ms: millis(spec.interval),
+                    timeout_ms: millis(spec.timeout),
+                    rise: spec.rise,
+                    fall: spec.fall,
+                    weight,
+                    status: if !s.tracker.has_result() {
+                        ScriptStatus::Init
+                    } else if s.tracker.is_good() {
+                        ScriptStatus::Good
+                    } else {
+                        ScriptStatus::Bad
+                    },
+                }
+            })
+            .collect();
+        Snapshot {
+            router_id: self.router_id.clone(),
+            utc_offset_secs: 0,
+            instances,
+            scripts,
+        }
+    }
+
+    /// Logs what each interface dropped before any instance saw it.
+    pub(super) fn log_link_drops(&self) {
+        for link in &self.links {
+            let counts = [
+                ("unknown VRID", link.unknown_vrid),
+                ("packet too short", link.too_short),
+                ("receive queue full", link.queue_full.get()),
+            ];
+            let counts: Vec<String> = counts
+                .iter()
+                .filter(|(_, n)| *n > 0)
+                .map(|(what, n)| format!("{what} {n}"))
+                .collect();
+            if !counts.is_empty() {
+                self.logger.info(&format!(
+                    "(interface {}) dropped packets: {}",
+                    link.name,
+                    counts.join(", ")
+                ));
+            }
+        }
+    }
+
+    /// Logs how many packets instance `i` dropped, per reason, if any.
+    pub(super) fn log_drops(&self, i: usize) {
+        let stats = self.running[i].instance.stats();
+        let counts: Vec<String> = DropReason::ALL
+            .iter()
+            .filter(|r| stats.dropped(**r) > 0)
+            .map(|r| format!("{} {}", r.as_str(), stats.dropped(*r)))
+            .collect();
+        if !counts.is_empty() {
+            self.logger.info(&wording::about(
+                &self.running[i].plan.config.name,
+                &format!("dropped adverts: {}", counts.join(", ")),
+            ));
+        }
+    }
+}

@@ -1,0 +1,409 @@
+//! Tracking: what tracked scripts, interfaces and files say about an instance (pure functions
+//! with unit tests), and the driver's side of it — script tasks, the file watcher, link
+//! events — which feeds those answers to the engine.
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use keepalived_net::link::LinkEvent;
+use keepalived_track::file::{FileValue, FileWatcher, file_effect, init_file, read_value};
+use keepalived_track::{
+    Outcome, ScriptSpec, Tracked, Tracker, effective_priority_with_files, run_once,
+};
+use keepalived_vrrp::instance::{FaultCause, Tracking};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use super::super::setup::{FilePlan, InstancePlan, ScriptPlan};
+use super::super::wording;
+use super::Driver;
+
+/// A tracked script as tracking sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ScriptState {
+    /// It has run at least once.
+    pub has_result: bool,
+    /// It counts as up (before the first result: as `init_fail` says).
+    pub good: bool,
+}
+
+/// What tracking sees of the world: script results, interface and file states.
+pub struct World<'a> {
+    /// Per planned script.
+    pub scripts: &'a [ScriptState],
+    /// Link state by interface name.
+    pub interface_up: &'a HashMap<String, bool>,
+    /// The value each planned file holds.
+    pub file_values: &'a [i64],
+    /// Whether the instance's own interface is up.
+    pub link_up: bool,
+}
+
+/// The effective priority and FAULT of `plan` in `world` (compat.md section 6): weights of
+/// scripts, interfaces and files; a weight-0 failure or a priority pushed below the bottom is
+/// a tracked FAULT; the instance's own link down is a link FAULT, which wins. A script without
+/// a result yet counts as its tracker's initial state says.
+pub fn assess(plan: &InstancePlan, world: &World<'_>) -> Tracking {
+    let scripts = plan.scripts.iter().map(|u| Tracked {
+        weight: u.weight,
+        reverse: u.reverse,
+        up: world.scripts.get(u.script).is_none_or(|s| s.good),
+    });
+    let interfaces = plan
+        .track_interfaces
+        .iter()
+        .map(|(name, weight, reverse)| Tracked {
+            weight: *weight,
+            reverse: *reverse,
+            up: world.interface_up.get(name).copied().unwrap_or(false),
+        });
+    let tracked: Vec<Tracked> = scripts.chain(interfaces).collect();
+    let files: Vec<_> = plan
+        .track_files
+        .iter()
+        .map(|u| {
+            let value = world.file_values.get(u.file).copied().unwrap_or(0);
+            file_effect(value, u.weight, u.reverse)
+        })
+        .collect();
+    let (priority, tracked_fault) =
+        effective_priority_with_files(plan.config.priority, &tracked, &files);
+    let fault = if !world.link_up {
+        Some(FaultCause::LinkDown)
+    } else if tracked_fault {
+        Some(FaultCause::Tracked)
+    } else {
+        None
+    };
+    Tracking { priority, fault }
+}
+
+/// Whether `plan` must wait before it starts: keepalived 2.2.7 starts an instance that tracks
+/// a weight-0 script only once that script has its first result (tracking_lab.rs).
+pub fn waits_for_first_results(plan: &InstancePlan, scripts: &[ScriptState]) -> bool {
+    plan.scripts
+        .iter()
+        .any(|u| u.weight == 0 && scripts.get(u.script).is_some_and(|s| !s.has_result))
+}
+
+/// One tracked vrrp_script and the task that runs it.
+pub struct RunningScript {
+    /// What it runs.
+    pub plan: ScriptPlan,
+    /// Identifies the outcomes of this script's task (indexes move on reload).
+    pub id: u64,
+    /// Its rise/fall state.
+    pub tracker: Tracker,
+    /// The task.
+    pub task: JoinHandle<()>,
+    /// Its "cannot run" reason was logged (once).
+    pub reported_cannot_run: bool,
+}
+
+impl RunningScript {
+    /// What tracking sees of it.
+    pub fn state(&self) -> ScriptState {
+        ScriptState {
+            has_result: self.tracker.has_result(),
+            good: self.tracker.is_good(),
+        }
+    }
+}
+
+/// Runs one script on its interval until aborted, handing each outcome to the main loop.
+fn spawn_script(id: u64, spec: ScriptSpec, tx: mpsc::Sender<(u64, Outcome)>) -> JoinHandle<()> {
+    tokio::task::spawn_local(async move {
+        loop {
+            let started = tokio::time::Instant::now();
+            let outcome = run_once(&spec).await;
+            if tx.send((id, outcome)).await.is_err() {
+                return;
+            }
+            tokio::time::sleep_until(started + spec.interval).await;
+        }
+    })
+}
+
+impl Driver {
+    /// The result of every planned script.
+    pub(super) fn script_results(&self) -> Vec<ScriptState> {
+        self.scripts.iter().map(RunningScript::state).collect()
+    }
+
+    /// What tracking says about instance `i` now.
+    pub(super) fn tracking_of(&self, i: usize) -> Tracking {
+        let results = self.script_results();
+        let world = World {
+            scripts: &results,
+            interface_up: &self.interface_up,
+            file_values: &self.file_values,
+            link_up: self.links[self.running[i].link].up,
+        };
+        assess(&self.running[i].plan, &world)
+    }
+
+    /// Hands instance `i` what tracking says now.
+    pub(super) async fn apply_tracking(&mut self, i: usize, now: Instant) {
+        let tracking = self.tracking_of(i);
+        self.running[i].instance.track(now, tracking);
+        self.execute(i).await;
+    }
+
+    /// Starts instance `i` as tracking says: BACKUP, MASTER for an owner, or FAULT directly.
+    pub(super) async fn start_instance(&mut self, i: usize, now: Instant) {
+        self.running[i].started = true;
+        let tracking = self.tracking_of(i);
+        self.running[i].instance.start(now, tracking);
+        self.execute(i).await;
+    }
+
+    /// Whether instance `i` still waits for the first result of a weight-0 script.
+    pub(super) fn waits_for_scripts(&self, i: usize) -> bool {
+        waits_for_first_results(&self.running[i].plan, &self.script_results())
+    }
+
+    /// Starts the task that runs `plan` on its interval.
+    pub(super) fn start_script(&mut self, plan: ScriptPlan) -> RunningScript {
+        let id = self.next_script_id;
+        self.next_script_id += 1;
+        let task = spawn_script(id, plan.spec.clone(), self.outcomes.clone());
+        RunningScript {
+            tracker: Tracker::from_spec(&plan.spec),
+            plan,
+            id,
+            task,
+            reported_cannot_run: false,
+        }
+    }
+
+    /// A script finished: update its rise/fall state, log as keepalived does, and re-rate the
+    /// instances that track it (or start those that waited for its first result).
+    pub(super) async fn script_ran(&mut self, id: u64, outcome: Outcome) {
+        // An outcome from a script the last reload stopped is stale.
+        let Some(script) = self.scripts.iter().position(|s| s.id == id) else {
+            return;
+        };
+        let name = self.scripts[script].plan.spec.name.clone();
+        if let Outcome::CannotRun(reason) = &outcome
+            && !self.scripts[script].reported_cannot_run
+        {
+            self.scripts[script].reported_cannot_run = true;
+            self.logger
+                .info(&format!("{} {reason}", wording::script(&name)));
+        }
+        // keepalived reports a script's first result too (it starts in an "init" state), so
+        // the log says `succeeded` once at start-up; after that only changes are reported.
+        let (changed, lines) = self.scripts[script].tracker.record_logged(&name, &outcome);
+        for line in lines {
+            self.logger.info(&line);
+        }
+        let now = Instant::now();
+        for i in 0..self.running.len() {
+            if !self.running[i]
+                .plan
+                .scripts
+                .iter()
+                .any(|u| u.script == script)
+            {
+                continue;
+            }
+            if !self.running[i].started {
+                if !self.waits_for_scripts(i) {
+                    self.start_instance(i, now).await;
+                }
+            } else if changed.is_some() {
+                self.apply_tracking(i, now).await;
+            }
+        }
+    }
+
+    /// Tracks `files` from now on: writes the `init_file` values, reads every file, and
+    /// (re)starts the task that watches them.
+    pub(super) fn watch_files(&mut self, files: Vec<FilePlan>) {
+        if let Some(watch) = self.file_watch.take() {
+            watch.abort();
+        }
+        self.file_generation += 1;
+        for file in &files {
+            if let Some((value, overwrite)) = file.init
+                && let Err(err) = init_file(&file.path, value, overwrite)
+            {
+                self.logger.info(&format!(
+                    "Unable to initialise track file {} ({}): {err}",
+                    file.name,
+                    file.path.display()
+                ));
+            }
+        }
+        self.file_values = files
+            .iter()
+            .map(|f| {
+                let value = read_value(&f.path);
+                if let Some(line) = value.log_line(&f.path) {
+                    self.logger.info(&line);
+                }
+                value.status_or(0)
+            })
+            .collect();
+        self.files = files;
+        if self.files.is_empty() {
+            return;
+        }
+        let paths = self.files.iter().map(|f| f.path.clone()).collect();
+        match FileWatcher::new(paths) {
+            Ok(mut watcher) => {
+                let events = self.file_events.clone();
+                let generation = self.file_generation;
+                self.file_watch = Some(tokio::task::spawn_local(async move {
+                    while let Some((index, value)) = watcher.next().await {
+                        if events.send((generation, index, value)).await.is_err() {
+                            return;
+                        }
+                    }
+                }));
+            }
+            Err(err) => self.logger.info(&format!(
+                "cannot watch the tracked files (their values are read once): {err}"
+            )),
+        }
+    }
+
+    /// A tracked file changed: keep its new value and re-rate the instances that track it.
+    pub(super) async fn file_changed(&mut self, file: usize, value: FileValue) {
+        let (Some(plan), Some(&previous)) = (self.files.get(file), self.file_values.get(file))
+        else {
+            return;
+        };
+        if let Some(line) = value.log_line(&plan.path) {
+            self.logger.info(&line);
+        }
+        let new = value.status_or(previous);
+        if new == previous {
+            return;
+        }
+        self.file_values[file] = new;
+        let now = Instant::now();
+        for i in 0..self.running.len() {
+            let uses = self.running[i]
+                .plan
+                .track_files
+                .iter()
+                .any(|u| u.file == file);
+            if uses && self.running[i].started {
+                self.apply_tracking(i, now).await;
+            }
+        }
+    }
+
+    /// An interface went up or down: the instances on it or tracking it are re-rated.
+    pub(super) async fn link_changed(&mut self, event: LinkEvent) {
+        let link = self.links.iter().position(|l| l.index == event.index);
+        let tracked = self
+            .running
+            .iter()
+            .any(|r| r.plan.track_interfaces.iter().any(|t| t.0 == event.name));
+        if link.is_none() && !tracked {
+            return;
+        }
+        // The kernel repeats RTM_NEWLINK for unrelated changes: act on real changes only.
+        if self.interface_up.get(&event.name) == Some(&event.up) {
+            return;
+        }
+        self.interface_up.insert(event.name.clone(), event.up);
+        if let Some(link) = link {
+            self.links[link].up = event.up;
+        }
+        let state = if event.up { "UP" } else { "DOWN" };
+        self.logger.info(&format!(
+            "Kernel is reporting: interface {} {state}",
+            event.name
+        ));
+        let now = Instant::now();
+        for i in 0..self.running.len() {
+            let affected = self.running[i].started
+                && (Some(self.running[i].link) == link
+                    || self.running[i]
+                        .plan
+                        .track_interfaces
+                        .iter()
+                        .any(|t| t.0 == event.name));
+            if affected {
+                self.apply_tracking(i, now).await;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::vrrp::setup::{InterfaceInfo, plan};
+    use keepalived_config::{FakeHost, LoadOptions, load_str};
+    use std::path::Path;
+
+    fn plans(text: &str) -> Vec<InstancePlan> {
+        let host = FakeHost::lab();
+        let loaded = load_str(text, Path::new("t.conf"), &LoadOptions::for_host(&host));
+        let lookup = |_: &str| {
+            Some(InterfaceInfo {
+                index: 2,
+                primary: None,
+            })
+        };
+        plan(&loaded.config, lookup, |_| Some((0, 0))).instances
+    }
+
+    const CONF: &str = "global_defs {\n script_user root\n enable_script_security\n}\n\
+        vrrp_script zero {\n script /bin/true\n}\n\
+        vrrp_script heavy {\n script /bin/true\n weight -30\n}\n\
+        vrrp_instance A {\n interface eth0\n virtual_router_id 1\n priority 100\n track_script {\n zero\n heavy\n }\n track_interface {\n eth1 weight 10\n }\n virtual_ipaddress {\n 192.0.2.1\n }\n}\n";
+
+    const fn result(good: bool) -> ScriptState {
+        ScriptState {
+            has_result: true,
+            good,
+        }
+    }
+    const INIT: ScriptState = ScriptState {
+        has_result: false,
+        good: true,
+    };
+
+    fn world<'a>(
+        scripts: &'a [ScriptState],
+        up: &'a HashMap<String, bool>,
+        link_up: bool,
+    ) -> World<'a> {
+        World {
+            scripts,
+            interface_up: up,
+            file_values: &[],
+            link_up,
+        }
+    }
+
+    #[test]
+    fn weights_and_faults_follow_the_tracked_objects() {
+        let p = &plans(CONF)[0];
+        let mut up = HashMap::new();
+        up.insert("eth1".to_string(), true);
+        let t = assess(p, &world(&[result(true), result(true)], &up, true));
+        assert_eq!((t.priority, t.fault), (110, None));
+        let t = assess(p, &world(&[result(true), result(false)], &up, true));
+        assert_eq!((t.priority, t.fault), (80, None));
+        let t = assess(p, &world(&[result(false), result(true)], &up, true));
+        assert_eq!(t.fault, Some(FaultCause::Tracked), "weight 0 failed");
+        let t = assess(p, &world(&[result(false), result(true)], &up, false));
+        assert_eq!(t.fault, Some(FaultCause::LinkDown), "the link wins");
+        // Before their first result scripts count as their initial state says.
+        let t = assess(p, &world(&[INIT, INIT], &up, true));
+        assert_eq!((t.priority, t.fault), (110, None));
+    }
+
+    #[test]
+    fn keepalived_waits_only_for_weight_zero_scripts() {
+        let p = &plans(CONF)[0];
+        assert!(waits_for_first_results(p, &[INIT, result(true)]));
+        assert!(!waits_for_first_results(p, &[result(false), INIT]));
+    }
+}

@@ -1,0 +1,192 @@
+//! What one virtual router is configured with, and the timing formulas of RFC 3768 section 6.1
+//! (RFC 5798 section 6.1 has the same ones, in centiseconds).
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use crate::packet::{Auth, Version};
+
+/// Where adverts go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Destination {
+    /// To a multicast group (224.0.0.18 or `vrrp_mcast_group4`; ff02::12 for IPv6) with TTL
+    /// 255; received adverts must arrive with TTL 255.
+    Multicast(IpAddr),
+    /// To each unicast peer (`unicast_peer`).
+    Unicast(Unicast),
+}
+
+/// Unicast peers and keepalived's rules for them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unicast {
+    /// The peers adverts go to.
+    pub peers: Vec<IpAddr>,
+    /// The TTL adverts leave with (`unicast_ttl`, 255 by default). The TTL of received
+    /// adverts is not checked, as peers may be routed (keepalived 2.2.7, observed).
+    pub ttl: u8,
+    /// `check_unicast_src` (or `vrrp_check_unicast_src`): adverts from other addresses than
+    /// the peers are dropped; without it they are heard (keepalived 2.2.7, observed).
+    pub only_from_peers: bool,
+}
+
+impl Unicast {
+    /// To `peers` with keepalived's defaults: TTL 255, adverts heard from anyone.
+    pub fn to(peers: Vec<IpAddr>) -> Unicast {
+        Unicast {
+            peers,
+            ttl: crate::packet::TTL,
+            only_from_peers: false,
+        }
+    }
+}
+
+impl Destination {
+    /// Every address an advert is sent to.
+    pub fn addresses(&self) -> &[IpAddr] {
+        match self {
+            Destination::Multicast(group) => std::slice::from_ref(group),
+            Destination::Unicast(unicast) => &unicast.peers,
+        }
+    }
+
+    /// Whether adverts go to unicast peers.
+    pub fn is_unicast(&self) -> bool {
+        matches!(self, Destination::Unicast(_))
+    }
+
+    /// The TTL (hop limit) adverts leave with.
+    pub fn ttl(&self) -> u8 {
+        match self {
+            Destination::Multicast(_) => crate::packet::TTL,
+            Destination::Unicast(unicast) => unicast.ttl,
+        }
+    }
+
+    /// Whether an advert from `src` may be heard.
+    pub fn hears(&self, src: IpAddr) -> bool {
+        match self {
+            Destination::Multicast(_) => true,
+            Destination::Unicast(unicast) => {
+                !unicast.only_from_peers || unicast.peers.contains(&src)
+            }
+        }
+    }
+}
+
+/// What an instance is configured with.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InstanceConfig {
+    /// The instance name, as in `vrrp_instance NAME`.
+    pub name: String,
+    /// The interface adverts go out on.
+    pub interface: String,
+    /// Virtual router id.
+    pub vrid: u8,
+    /// Configured priority (1..255; 255 = address owner).
+    pub priority: u8,
+    /// Advertisement_Interval.
+    pub advert_interval: Duration,
+    /// Preempt_Mode (false with `nopreempt`).
+    pub preempt: bool,
+    /// No preemption during this long after start (keepalived's `preempt_delay`).
+    pub preempt_delay: Duration,
+    /// Authentication sent and required (VRRPv2).
+    pub auth: Auth,
+    /// Protocol version.
+    pub version: Version,
+    /// The virtual addresses that are advertised, all of one family.
+    pub addresses: Vec<IpAddr>,
+    /// This router's address: the source of its adverts (and of the VRRPv3 checksum's
+    /// pseudo-header) and the tie breaker between equal priorities (RFC 3768 section 6.4.3).
+    pub local_address: IpAddr,
+    /// Where adverts go.
+    pub destination: Destination,
+    /// Delay of the second announcement burst (gratuitous ARP / unsolicited neighbour
+    /// advertisement) after becoming master; zero: no second burst.
+    pub garp_master_delay: Duration,
+    /// Interval of repeated announcement bursts while master, if any.
+    pub garp_master_refresh: Option<Duration>,
+}
+
+impl InstanceConfig {
+    /// Skew_Time for `priority` with our own advert interval as the master's (RFC 3768 and
+    /// RFC 5798 section 6.1).
+    pub fn skew_time(&self, priority: u8) -> Duration {
+        skew_time_for(self.version, self.advert_interval, priority)
+    }
+
+    /// Master_Down_Interval for `priority` with our own advert interval as the master's.
+    pub fn master_down_interval(&self, priority: u8) -> Duration {
+        master_down_interval_for(self.version, self.advert_interval, priority)
+    }
+
+    /// The advert interval in centiseconds, as the wire carries it.
+    pub fn interval_cs(&self) -> u16 {
+        u16::try_from(self.advert_interval.as_millis() / 10).unwrap_or(u16::MAX)
+    }
+}
+
+/// Skew_Time = (256 - Priority) / 256 seconds (RFC 3768 section 6.1), exactly: 1/256 s is
+/// 3,906,250 ns.
+pub fn skew_time(priority: u8) -> Duration {
+    Duration::from_nanos(u64::from(256 - u16::from(priority)) * 3_906_250)
+}
+
+/// Master_Down_Interval = 3 * Advertisement_Interval + Skew_Time (RFC 3768 section 6.1).
+pub fn master_down_interval(advert_interval: Duration, priority: u8) -> Duration {
+    3 * advert_interval + skew_time(priority)
+}
+
+/// Skew_Time of `version` when the master advertises every `master_adver_interval`:
+/// VRRPv2 (RFC 3768 section 6.1) (256 - Priority) / 256 seconds whatever the interval;
+/// VRRPv3 (RFC 5798 section 6.1) ((256 - Priority) * Master_Adver_Interval) / 256. keepalived
+/// 2.2.7 does the same (observed: advert_int 5, priority 90 takes over after 15.6 s with v2,
+/// 18.2 s with v3).
+pub fn skew_time_for(version: Version, master_adver_interval: Duration, priority: u8) -> Duration {
+    match version {
+        Version::V2 => skew_time(priority),
+        Version::V3 => master_adver_interval * (256 - u32::from(priority)) / 256,
+    }
+}
+
+/// Master_Down_Interval = 3 * Master_Adver_Interval + Skew_Time of `version` (RFC 3768 and
+/// RFC 5798 section 6.1).
+pub fn master_down_interval_for(
+    version: Version,
+    master_adver_interval: Duration,
+    priority: u8,
+) -> Duration {
+    3 * master_adver_interval + skew_time_for(version, master_adver_interval, priority)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3768_6_1_skew_time_is_exact() {
+        assert_eq!(skew_time(100), Duration::from_micros(609_375));
+        assert_eq!(
+            skew_time(255),
+            Duration::from_micros(3_906) + Duration::from_nanos(250)
+        );
+        assert_eq!(
+            master_down_interval(Duration::from_secs(1), 150),
+            Duration::from_micros(3_414_062) + Duration::from_nanos(500)
+        );
+    }
+
+    #[test]
+    fn rfc5798_6_1_v3_skew_time_scales_with_master_adver_interval() {
+        let five = Duration::from_secs(5);
+        assert_eq!(
+            skew_time_for(Version::V3, five, 90),
+            Duration::from_nanos(3_242_187_500)
+        );
+        assert_eq!(skew_time_for(Version::V2, five, 90), skew_time(90));
+        assert_eq!(
+            master_down_interval_for(Version::V3, Duration::from_millis(50), 100),
+            Duration::from_micros(180_468) + Duration::from_nanos(750)
+        );
+    }
+}

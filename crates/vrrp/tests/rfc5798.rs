@@ -1,0 +1,155 @@
+//! VRRPv3 rules of RFC 5798 on a virtual clock, named after their section.
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::time::{Duration, Instant};
+
+use keepalived_vrrp::instance::{
+    Destination, Instance, InstanceConfig, Phase, Received, State, Tracking,
+};
+use keepalived_vrrp::packet::{Advertisement, Auth, MULTICAST_GROUP, TTL, Version};
+
+fn config(last_octet: u8, priority: u8, interval: Duration) -> InstanceConfig {
+    InstanceConfig {
+        name: "VI_3".into(),
+        interface: "eth0".into(),
+        vrid: 53,
+        priority,
+        advert_interval: interval,
+        preempt: true,
+        preempt_delay: Duration::ZERO,
+        auth: Auth::None,
+        version: Version::V3,
+        addresses: vec![Ipv4Addr::new(192, 0, 2, 103).into()],
+        local_address: Ipv4Addr::new(192, 0, 2, last_octet).into(),
+        destination: Destination::Multicast(MULTICAST_GROUP.into()),
+        garp_master_delay: Duration::from_secs(5),
+        garp_master_refresh: None,
+    }
+}
+
+/// A v3 advert from 192.0.2.`last_octet` with `priority`, advertising every `interval_cs`.
+fn receive(instance: &mut Instance, now: Instant, last_octet: u8, priority: u8, interval_cs: u16) {
+    let src: IpAddr = Ipv4Addr::new(192, 0, 2, last_octet).into();
+    let bytes = Advertisement {
+        version: Version::V3,
+        vrid: 53,
+        priority,
+        interval_cs,
+        auth: Auth::None,
+        addresses: instance.config().addresses.clone(),
+    }
+    .to_bytes(src, MULTICAST_GROUP);
+    instance.handle_packet(
+        now,
+        Received {
+            src,
+            dst: MULTICAST_GROUP.into(),
+            ttl: TTL,
+            payload: &bytes,
+        },
+    );
+    while instance.poll_action().is_some() {}
+}
+
+fn started(cfg: InstanceConfig, now: Instant) -> Instance {
+    let mut instance = Instance::new(cfg);
+    let tracking = Tracking::healthy(instance.config());
+    instance.start(now, tracking);
+    while instance.poll_action().is_some() {}
+    instance
+}
+
+#[test]
+fn rfc5798_6_1_backup_starts_with_its_own_interval_and_a_scaled_skew() {
+    let now = Instant::now();
+    let instance = started(config(10, 100, Duration::from_millis(50)), now);
+    // 3 × 50 ms + (256 - 100) × 50 ms / 256.
+    assert_eq!(
+        instance.poll_timeout(),
+        Some(now + Duration::from_nanos(180_468_750))
+    );
+}
+
+#[test]
+fn rfc5798_6_4_2_backup_learns_master_adver_interval() {
+    let now = Instant::now();
+    let mut instance = started(config(10, 100, Duration::from_secs(1)), now);
+    let t = now + Duration::from_millis(200);
+    receive(&mut instance, t, 20, 150, 50);
+    let Phase::Backup(timers) = instance.phase() else {
+        panic!("still backup");
+    };
+    assert_eq!(timers.master_adver_interval, Duration::from_millis(500));
+    assert_eq!(
+        timers.master_down_at,
+        t + Duration::from_millis(1500) + Duration::from_nanos(304_687_500)
+    );
+    // Priority 0: Skew_Time of the learned interval.
+    let t2 = t + Duration::from_millis(100);
+    receive(&mut instance, t2, 20, 0, 50);
+    assert_eq!(
+        instance.poll_timeout(),
+        Some(t2 + Duration::from_nanos(304_687_500))
+    );
+}
+
+#[test]
+fn rfc5798_6_4_2_a_lower_master_teaches_nothing_when_preempting() {
+    let now = Instant::now();
+    let mut instance = started(config(10, 200, Duration::from_secs(1)), now);
+    let before = instance.poll_timeout();
+    receive(
+        &mut instance,
+        now + Duration::from_millis(100),
+        20,
+        100,
+        300,
+    );
+    assert_eq!(instance.poll_timeout(), before, "ignored, so we preempt");
+    let Phase::Backup(timers) = instance.phase() else {
+        panic!("still backup");
+    };
+    assert_eq!(timers.master_adver_interval, Duration::from_secs(1));
+}
+
+#[test]
+fn rfc5798_6_4_3_master_yielding_learns_the_new_masters_interval() {
+    let now = Instant::now();
+    let mut instance = started(config(10, 255, Duration::from_secs(1)), now);
+    assert_eq!(instance.state(), State::Master);
+    // The owner never yields; a lower configured one does.
+    let mut lower = started(config(10, 100, Duration::from_secs(1)), now);
+    lower.handle_timeout(now + Duration::from_secs(4));
+    while lower.poll_action().is_some() {}
+    assert_eq!(lower.state(), State::Master);
+    let t = now + Duration::from_secs(5);
+    receive(&mut lower, t, 20, 150, 200);
+    let Phase::Backup(timers) = lower.phase() else {
+        panic!("yielded to the higher priority");
+    };
+    assert_eq!(timers.master_adver_interval, Duration::from_secs(2));
+    assert_eq!(
+        timers.master_down_at,
+        t + Duration::from_secs(6) + Duration::from_nanos(1_218_750_000)
+    );
+    // The owner answers a lower priority and stays master, whatever its interval.
+    receive(&mut instance, t, 20, 100, 200);
+    assert_eq!(instance.state(), State::Master);
+}
+
+#[test]
+fn rfc5798_v2_interval_is_never_learned() {
+    let now = Instant::now();
+    let mut cfg = config(10, 100, Duration::from_secs(1));
+    cfg.version = Version::V2;
+    let instance = started(cfg, now);
+    let Phase::Backup(timers) = instance.phase() else {
+        panic!("backup");
+    };
+    assert_eq!(timers.master_adver_interval, Duration::from_secs(1));
+    assert_eq!(
+        timers.master_down_at,
+        now + Duration::from_micros(3_609_375),
+        "RFC 3768: Skew_Time is not scaled"
+    );
+}
