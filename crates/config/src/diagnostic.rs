@@ -11,8 +11,11 @@ pub enum Severity {
     /// A line the daemon logs when it loads the configuration but `keepalived -t` does not
     /// print, as keepalived 2.2.7 logs it outside its config-error channel (`Cannot find
     /// script killall in path - disabling`); exit code 0. Its location, if any, only places
-    /// it among the others: keepalived logs these lines without one.
+    /// it among the others: keepalived logs these lines without one. The VRRP process logs it.
     Log,
+    /// Like [`Severity::Log`], for what the health-checker process logs (`MISC_CHECK`
+    /// scripts).
+    CheckerLog,
     /// Informational only (for example a "did you mean" that stands alone); exit code 0.
     Note,
     /// keepalived calls these warnings but still fails `-t` with exit code 5.
@@ -33,7 +36,7 @@ impl Severity {
     /// The `keepalived -t` exit code this severity leads to on its own.
     pub fn exit_code(self) -> i32 {
         match self {
-            Severity::Log | Severity::Note => 0,
+            Severity::Log | Severity::CheckerLog | Severity::Note => 0,
             Severity::Warning | Severity::Error => 5,
             Severity::Security | Severity::MissingFile => 6,
             Severity::Syntax => 2,
@@ -88,9 +91,15 @@ pub struct Diagnostic {
 }
 
 impl Diagnostic {
-    /// Whether `keepalived -t` prints it (every severity but [`Severity::Log`]).
+    /// Whether `keepalived -t` prints it (every severity but the run-time log lines).
     pub fn shown_by_config_test(&self) -> bool {
-        self.severity != Severity::Log
+        !self.is_run_time_log()
+    }
+
+    /// Whether it is a line only a running process logs ([`Severity::Log`],
+    /// [`Severity::CheckerLog`]).
+    pub fn is_run_time_log(&self) -> bool {
+        matches!(self.severity, Severity::Log | Severity::CheckerLog)
     }
 
     /// A diagnostic at `location` (or none) with `severity` and `message`.

@@ -42,7 +42,7 @@ pub(crate) fn check(config: &mut Config, host: &dyn Host, diagnostics: &mut Diag
             .as_ref()
             .and_then(|r| resolve_user(r, host))
             .unwrap_or(default_user);
-        let verdict = check_command(command, run_as, enforcing, host, diagnostics);
+        let verdict = check_command(command, run_as, enforcing, host, Severity::Log, diagnostics);
         tally.vrrp_scripts_run |= verdict.runs_or_refused;
         tally.insecure |= verdict.insecure;
         if let Some(line) = verdict.refused_line(&script.name) {
@@ -81,7 +81,8 @@ pub(crate) fn check(config: &mut Config, host: &dyn Host, diagnostics: &mut Diag
                     }
                 },
             };
-            let verdict = check_command(command, run_as, enforcing, host, diagnostics);
+            let verdict =
+                check_command(command, run_as, enforcing, host, Severity::Log, diagnostics);
             tally.vrrp_scripts_run |= verdict.runs_or_refused;
             tally.insecure |= verdict.insecure;
             if !verdict.usable {
@@ -96,7 +97,14 @@ pub(crate) fn check(config: &mut Config, host: &dyn Host, diagnostics: &mut Diag
         .flat_map(|rs| rs.checkers.iter_mut())
         .filter_map(|c| c.misc_path.as_mut());
     for command in misc_paths {
-        let verdict = check_command(command, default_user, enforcing, host, diagnostics);
+        let verdict = check_command(
+            command,
+            default_user,
+            enforcing,
+            host,
+            Severity::CheckerLog,
+            diagnostics,
+        );
         tally.check_scripts_run |= verdict.runs_or_refused;
         tally.insecure |= verdict.insecure;
     }
@@ -151,13 +159,14 @@ impl Verdict {
     }
 }
 
-/// Finds and checks `command` for `run_as`, logs what the daemon logs, and resolves its
-/// program to the path found.
+/// Finds and checks `command` for `run_as`, logs what the daemon logs (as `channel`:
+/// [`Severity::Log`] or [`Severity::CheckerLog`]), and resolves its program to the path found.
 fn check_command(
     command: &mut Command,
     run_as: (u32, u32),
     enforcing: bool,
     host: &dyn Host,
+    channel: Severity,
     diagnostics: &mut Diagnostics,
 ) -> Verdict {
     let Some(program) = command.argv.first() else {
@@ -171,7 +180,7 @@ fn check_command(
     match inspect(Path::new(program), run_as, host) {
         Err(problem) => {
             for line in problem.log_lines() {
-                log(diagnostics, line);
+                diagnostics.push(Diagnostic::new(channel, None, line));
             }
             let disabled_because = if problem.is_missing() {
                 Some("since not found/accessible")
@@ -189,12 +198,12 @@ fn check_command(
         }
         Ok(found) => {
             if let Some(line) = found.path_search_log_line() {
-                log(diagnostics, line);
+                diagnostics.push(Diagnostic::new(channel, None, line));
             }
             let unsafe_line = found.unsafe_log_line(enforcing);
             let refused = unsafe_line.is_some() && enforcing;
             if let Some(line) = unsafe_line {
-                log(diagnostics, line);
+                diagnostics.push(Diagnostic::new(channel, None, line));
             }
             command.argv[0] = found.found.to_string_lossy().into_owned();
             Verdict {

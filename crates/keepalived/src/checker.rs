@@ -7,7 +7,7 @@ use anyhow::Context;
 use keepalived_config::Config;
 use tokio::signal::unix::{SignalKind, signal};
 
-use crate::cli::Cli;
+use crate::cli::{ChildRole, Cli};
 use crate::config_test::load_config;
 use crate::daemon::{log_diagnostics, unusable};
 use crate::logger::Logger;
@@ -33,7 +33,7 @@ pub fn run(cli: &Cli, config: Config, logger: Logger) -> anyhow::Result<i32> {
                     logger.info(&format!("Opening file '{}'.", cli.use_file.display()));
                     let loaded =
                         load_config(&cli.use_file, cli.config_id.as_deref(), cli.all_config);
-                    log_diagnostics(&logger, &loaded);
+                    log_diagnostics(&logger, &loaded, Some(ChildRole::Checker));
                     if unusable(&loaded) {
                         logger.info("The new configuration cannot be used: keeping the running one");
                     } else {

@@ -8,7 +8,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use keepalived_config::{Config, Severity};
+use keepalived_config::{Config, Diagnostic, Severity};
 use nix::sys::signal::Signal;
 
 use crate::cli::{ChildRole, Cli};
@@ -100,7 +100,7 @@ fn run_parent(cli: &Cli) -> anyhow::Result<i32> {
     if unusable(&loaded) {
         // The children would refuse it too: say why once, and stop.
         logger.info(&format!("Opening file '{}'.", cli.use_file.display()));
-        log_diagnostics(&logger, &loaded);
+        log_diagnostics(&logger, &loaded, None);
         logger.info("Stopping: the configuration cannot be used");
         pid_file.remove();
         return Ok(loaded.exit_code());
@@ -205,9 +205,16 @@ pub fn unusable(loaded: &Loaded) -> bool {
         .any(|d| matches!(d.severity, Severity::Fatal | Severity::Syntax))
 }
 
-/// Logs every diagnostic of a configuration load.
-pub fn log_diagnostics(logger: &Logger, loaded: &Loaded) {
-    for diagnostic in &loaded.diagnostics {
+/// Logs the diagnostics of a configuration load as process `reader` logs them: every problem
+/// `-t` would print, and the run-time lines of its own side (`None`: the parent, which has
+/// none).
+pub fn log_diagnostics(logger: &Logger, loaded: &Loaded, reader: Option<ChildRole>) {
+    let own = |d: &Diagnostic| match d.severity {
+        Severity::Log => reader == Some(ChildRole::Vrrp),
+        Severity::CheckerLog => reader == Some(ChildRole::Checker),
+        _ => true,
+    };
+    for diagnostic in loaded.diagnostics.iter().filter(|d| own(d)) {
         logger.info(&diagnostic.to_string());
     }
 }
@@ -226,7 +233,7 @@ fn run_child(cli: &Cli, role: ChildRole) -> anyhow::Result<i32> {
     let logger = Logger::new(role.ident(), LogSettings::from_cli(cli));
     logger.info(&format!("Opening file '{}'.", cli.use_file.display()));
     let loaded = load_config(&cli.use_file, cli.config_id.as_deref(), cli.all_config);
-    log_diagnostics(&logger, &loaded);
+    log_diagnostics(&logger, &loaded, Some(role));
     if unusable(&loaded) {
         logger.info("Stopping: the configuration cannot be used");
         return Ok(EXIT_CONFIG);

@@ -17,7 +17,7 @@ use keepalived_config::Config;
 use tokio::signal::unix::{Signal, SignalKind, signal};
 use tokio::sync::mpsc;
 
-use crate::cli::Cli;
+use crate::cli::{ChildRole, Cli};
 use crate::config_test::load_config;
 use crate::daemon::{log_diagnostics, unusable};
 use crate::logger::Logger;
@@ -106,7 +106,7 @@ impl ReloadSource {
         logger.info("Reloading");
         logger.info(&format!("Opening file '{}'.", self.path.display()));
         let loaded = load_config(&self.path, self.config_id.as_deref(), self.all_config);
-        log_diagnostics(logger, &loaded);
+        log_diagnostics(logger, &loaded, Some(ChildRole::Vrrp));
         if unusable(&loaded) {
             logger.info("The new configuration cannot be used: keeping the running one");
             return None;
