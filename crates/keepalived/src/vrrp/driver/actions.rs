@@ -44,12 +44,14 @@ impl Driver {
                 Action::StateChanged(state) => {
                     let running = &mut self.running[i];
                     running.last_transition = Some(SystemTime::now());
+                    running.transitions.entered(state);
                     if let Some(notifier) = &running.notifier {
                         let priority = running.instance.priority();
                         notifier.queue(notify::commands(&running.plan, state, priority));
                     }
                 }
                 Action::Event(event) => {
+                    self.running[i].transitions.observe(&event);
                     let config = self.running[i].instance.config();
                     for line in wording::lines(&config.name, &config.interface, &event) {
                         if line.detail {

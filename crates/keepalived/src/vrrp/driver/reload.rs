@@ -188,6 +188,7 @@ impl Driver {
                         notifier,
                         last_transition: None,
                         started: false,
+                        transitions: Default::default(),
                     });
                 }
             }

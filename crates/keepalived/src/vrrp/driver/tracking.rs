@@ -98,6 +98,8 @@ pub struct RunningScript {
     pub task: JoinHandle<()>,
     /// Its "cannot run" reason was logged (once).
     pub reported_cannot_run: bool,
+    /// The last result, for the status.
+    pub last_outcome: Option<Outcome>,
 }
 
 impl RunningScript {
@@ -153,6 +155,8 @@ impl Driver {
     pub(super) async fn start_instance(&mut self, i: usize, now: Instant) {
         self.running[i].started = true;
         let tracking = self.tracking_of(i);
+        let drained = self.drained.contains(&self.running[i].plan.config.name);
+        self.running[i].instance.set_drained(now, drained);
         self.running[i].instance.start(now, tracking);
         self.execute(i).await;
     }
@@ -173,6 +177,7 @@ impl Driver {
             id,
             task,
             reported_cannot_run: false,
+            last_outcome: None,
         }
     }
 
@@ -194,6 +199,7 @@ impl Driver {
         // keepalived reports a script's first result too (it starts in an "init" state), so
         // the log says `succeeded` once at start-up; after that only changes are reported.
         let (changed, lines) = self.scripts[script].tracker.record_logged(&name, &outcome);
+        self.scripts[script].last_outcome = Some(outcome.clone());
         for line in lines {
             self.logger.info(&line);
         }
