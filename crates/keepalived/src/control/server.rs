@@ -43,9 +43,30 @@ pub struct Handler {
     pub logger: Logger,
 }
 
+/// Why the socket could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum BindError {
+    /// Another daemon answers on it (several keepalived can run with different pid files):
+    /// it is left alone.
+    #[error("{0} is in use by another running daemon")]
+    InUse(String),
+    /// Anything else.
+    #[error(transparent)]
+    Other(#[from] anyhow::Error),
+}
+
 /// Binds the socket at `path`: its directory is created (mode 0755) if missing, a socket left
-/// by an earlier run is replaced, any other file there is an error.
-pub fn bind(path: &Path) -> anyhow::Result<UnixListener> {
+/// by an earlier run is replaced, one another daemon still answers on is left alone, any
+/// other file there is an error.
+pub fn bind(path: &Path) -> Result<UnixListener, BindError> {
+    if std::os::unix::net::UnixStream::connect(path).is_ok() {
+        return Err(BindError::InUse(path.display().to_string()));
+    }
+    Ok(bind_free(path)?)
+}
+
+/// [`bind`], once no daemon answers at `path`.
+fn bind_free(path: &Path) -> anyhow::Result<UnixListener> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
         && !dir.exists()
     {

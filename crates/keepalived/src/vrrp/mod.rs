@@ -91,7 +91,7 @@ pub fn run(cli: &Cli, config: Config, logger: Logger) -> anyhow::Result<ChildExi
             config_id: cli.config_id.clone(),
             all_config: cli.all_config,
         };
-        start_control_socket(cli, &controls, &reload, &logger);
+        let socket = start_control_socket(cli, &controls, &reload, &logger);
         if let Some(addr) = cli.metrics_listen {
             match crate::metrics_http::bind(addr).await {
                 Ok(listener) => {
@@ -106,24 +106,32 @@ pub fn run(cli: &Cli, config: Config, logger: Logger) -> anyhow::Result<ChildExi
             }
         }
         signals.spawn(trigger, controls, reload, logger.clone());
-        driver::run(planned, settings, logger, receiver, shutdown).await
+        let result = driver::run(planned, settings, logger, receiver, shutdown).await;
+        if socket {
+            let _ = std::fs::remove_file(&cli.control_socket);
+        }
+        result
     })?;
     Ok(ChildExit::Clean)
 }
 
-/// Opens the control socket (`--control-socket`), if it can: the daemon runs without it
-/// otherwise, and the log says why.
+/// Opens the control socket (`--control-socket`), if it can (true): the daemon runs without
+/// it otherwise, and the log says why.
 fn start_control_socket(
     cli: &Cli,
     controls: &mpsc::Sender<Control>,
     reload: &ReloadSource,
     logger: &Logger,
-) {
+) -> bool {
     let listener = match crate::control::server::bind(&cli.control_socket) {
         Ok(listener) => listener,
+        Err(err @ crate::control::server::BindError::InUse(_)) => {
+            logger.detail(&format!("No control socket: {err}"));
+            return false;
+        }
         Err(err) => {
             logger.info(&format!("No control socket: {err:#}"));
-            return;
+            return false;
         }
     };
     let source = reload.clone();
@@ -143,6 +151,7 @@ fn start_control_socket(
         logger: logger.clone(),
     };
     tokio::task::spawn_local(crate::control::server::serve(listener, handler));
+    true
 }
 
 /// Where a reload reads the configuration from (the command line's `-f`, `-i`, `--all`).
