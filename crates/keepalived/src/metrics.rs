@@ -427,3 +427,60 @@ mod tests {
         assert!(check_text_format("# TYPE x counter\ny 1").is_err());
     }
 }
+
+#[cfg(test)]
+mod dashboard {
+    use super::*;
+    use crate::dump::{InstanceSnapshot, InstanceState, ScriptSnapshot, VipSnapshot};
+
+    /// The metric names an expression uses: words of the form `keepalived_…`.
+    fn names(expr: &str) -> Vec<&str> {
+        expr.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .filter(|w| w.starts_with("keepalived_"))
+            .collect()
+    }
+
+    #[test]
+    fn every_metric_of_the_grafana_dashboard_is_served() {
+        let dashboard: serde_json::Value =
+            serde_json::from_str(include_str!("../../../docs/grafana-keepalived.json"))
+                .expect("the dashboard is JSON");
+        let snapshot = Snapshot {
+            instances: vec![InstanceSnapshot {
+                name: "VI_1".into(),
+                state: InstanceState::Backup,
+                addresses: vec![VipSnapshot {
+                    address: "192.0.2.100".parse().expect("address"),
+                    prefix_len: 32,
+                    device: "eth0".into(),
+                    scope: "global".into(),
+                }],
+                drops: vec![("ttl".into(), 1)],
+                transitions: vec![(InstanceState::Backup, "start", 1)],
+                ..InstanceSnapshot::default()
+            }],
+            scripts: vec![ScriptSnapshot {
+                name: "chk".into(),
+                ..ScriptSnapshot::default()
+            }],
+            ..Snapshot::default()
+        };
+        let text = render(&snapshot);
+        let served: std::collections::HashSet<&str> = text
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .filter_map(|l| l.split(['{', ' ']).next())
+            .collect();
+        let mut used = 0;
+        for panel in dashboard["panels"].as_array().into_iter().flatten() {
+            for target in panel["targets"].as_array().into_iter().flatten() {
+                let expr = target["expr"].as_str().unwrap_or_default();
+                for name in names(expr) {
+                    used += 1;
+                    assert!(served.contains(name), "{name} (panel {})", panel["title"]);
+                }
+            }
+        }
+        assert!(used > 10);
+    }
+}

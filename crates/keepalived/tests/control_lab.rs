@@ -231,6 +231,38 @@ fn scrape(host: &Host, addr: SocketAddr) -> Vec<(String, f64)> {
     parse_exposition(&body)
 }
 
+/// keepalivedctl run as nobody: the socket's mode keeps it out (exit 2), and with the mode
+/// opened the daemon still refuses it (exit 1, "root only").
+fn refuses_other_users(lab: &Lab, socket: &Path) {
+    let copy = lab.dir().join("keepalivedctl");
+    std::fs::copy(CTL, &copy).expect("copy keepalivedctl");
+    std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let as_nobody = || {
+        Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(&copy)
+            .arg("--control-socket")
+            .arg(socket)
+            .arg("status")
+            .output()
+            .expect("setpriv runs")
+    };
+    let out = as_nobody();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("ermission denied"),
+        "{out:?}"
+    );
+    std::fs::set_permissions(socket, std::fs::Permissions::from_mode(0o666)).expect("chmod");
+    let out = as_nobody();
+    std::fs::set_permissions(socket, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("root only"),
+        "{out:?}"
+    );
+}
+
 const LABELS: &str = "{iname=\"VI_1\",intf=\"eth0\",vrid=\"51\"";
 
 #[test]
@@ -253,6 +285,7 @@ fn control_socket_status_drain_reload_and_metrics() {
     );
     let mode = std::fs::metadata(&sa).expect("socket").permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
+    refuses_other_users(&lab, &sa);
 
     // Status, as a table and as JSON.
     let table = ctl_ok(&sa, &["status"]);

@@ -116,11 +116,6 @@ pub async fn serve(listener: UnixListener, handler: Handler) {
 async fn connection(stream: UnixStream, handler: &Handler) -> std::io::Result<()> {
     let root = stream.peer_cred().is_ok_and(|cred| cred.uid() == 0);
     let (read, mut write) = stream.into_split();
-    if !root {
-        let line = protocol::error("permission denied: the control socket is for root only");
-        write.write_all(format!("{line}\n").as_bytes()).await?;
-        return Ok(());
-    }
     let mut reader = BufReader::new(read);
     let mut line = String::new();
     loop {
@@ -143,6 +138,12 @@ async fn connection(stream: UnixStream, handler: &Handler) -> std::io::Result<()
         }
         if !line.ends_with('\n') && n > MAX_REQUEST {
             let answer = protocol::error(&format!("request longer than {MAX_REQUEST} bytes"));
+            write.write_all(format!("{answer}\n").as_bytes()).await?;
+            return Ok(());
+        }
+        if !root {
+            // The request is read first, so the client sees the answer, not a broken pipe.
+            let answer = protocol::error("permission denied: the control socket is for root only");
             write.write_all(format!("{answer}\n").as_bytes()).await?;
             return Ok(());
         }

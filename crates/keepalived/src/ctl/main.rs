@@ -91,11 +91,15 @@ fn ask(socket: &Path, request: &Request) -> Result<Value, Failure> {
         UnixStream::connect(socket).map_err(|e| unreachable("cannot connect to", e))?;
     // A reload reads the configuration file: give it time.
     let _ = stream.set_read_timeout(Some(Duration::from_secs(60)));
-    writeln!(stream, "{}", request.to_line()).map_err(|e| unreachable("cannot write to", e))?;
+    let written = writeln!(stream, "{}", request.to_line());
+    // The daemon may have answered (a refusal) and closed before reading: its answer says more
+    // than the write error.
     let mut line = String::new();
-    BufReader::new(&stream)
-        .read_line(&mut line)
-        .map_err(|e| unreachable("cannot read from", e))?;
+    let read = BufReader::new(&stream).read_line(&mut line);
+    if line.is_empty() {
+        written.map_err(|e| unreachable("cannot write to", e))?;
+        read.map_err(|e| unreachable("cannot read from", e))?;
+    }
     if line.is_empty() {
         return Err(Failure::Unreachable(format!(
             "{} closed the connection without answering",
