@@ -411,10 +411,19 @@ fn control_socket_status_drain_reload_and_metrics() {
         "{out:?}"
     );
     assert!(!ka.log().unwrap_or_default().contains("Reloading"));
-    // A good one is applied, and the drain holds across it.
-    std::fs::write(&config, &good).expect("write");
+    // A good one is applied, and the drain holds across it, also for an instance the reload
+    // changes (a new priority: the engine's instance is replaced).
+    assert!(good.contains("priority 150"), "{good}");
+    std::fs::write(&config, good.replace("priority 150", "priority 160")).expect("write");
     assert!(ctl_ok(&sa, &["reload"]).contains("applied"));
     assert!(ka.wait_for_log("Reloading", Duration::from_secs(10)));
+    assert!(
+        poll_until(Duration::from_secs(10), || status_json(&sa)["instances"][0]
+            ["base_priority"]
+            == 160),
+        "{}",
+        ka.log().unwrap_or_default()
+    );
     std::thread::sleep(Duration::from_secs(5));
     assert_eq!(state_of(&sa), ("BACKUP".to_string(), true));
     assert!(b.has_address(VIP).unwrap_or(false) && !a.has_address(VIP).unwrap_or(true));
