@@ -201,6 +201,11 @@ pub struct InstanceSnapshot {
     /// State changes since start, by the state entered and what caused it
     /// (`(state, cause, count)`).
     pub transitions: Vec<(InstanceState, &'static str, u64)>,
+    /// Adverts heard in BACKUP that came when the Master_Down_Timer had run more than half.
+    pub near_failovers: u64,
+    /// The jitter of the adverts heard in BACKUP: cumulative counts per bucket of
+    /// `vrrp::advert_watch::JITTER_BUCKETS`, the number of samples and their sum (µs).
+    pub jitter: ([u64; 8], u64, u64),
 }
 
 /// The counters of one instance (keepalived's names in the comments are the JSON keys).

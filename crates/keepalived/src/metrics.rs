@@ -13,6 +13,7 @@ use std::fmt::Write as _;
 use std::net::IpAddr;
 
 use crate::dump::{InstanceSnapshot, ScriptStatus, Snapshot, StatsSnapshot};
+use crate::vrrp::advert_watch::JITTER_BUCKETS;
 
 /// The content type of the text format.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -235,6 +236,43 @@ pub fn render(snapshot: &Snapshot) -> String {
         }
     }
     f.head(
+        "keepalived_rs_near_failovers_total",
+        "counter",
+        "Adverts heard in BACKUP when the Master_Down_Timer had run more than half.",
+    );
+    for i in &snapshot.instances {
+        f.sample(
+            "keepalived_rs_near_failovers_total",
+            &instance_labels(i, &[]),
+            i.near_failovers,
+        );
+    }
+    let name = "keepalived_rs_advert_jitter_seconds";
+    f.head(
+        name,
+        "histogram",
+        "How far the gap between two adverts heard in BACKUP is from the advert interval.",
+    );
+    for i in &snapshot.instances {
+        let (buckets, count, sum_us) = i.jitter;
+        for (le, n) in JITTER_BUCKETS.iter().zip(buckets) {
+            let le = le.to_string();
+            let _ = writeln!(
+                f.out,
+                "{name}_bucket{} {n}",
+                instance_labels(i, &[("le", &le)])
+            );
+        }
+        let all = instance_labels(i, &[]);
+        let _ = writeln!(
+            f.out,
+            "{name}_bucket{} {count}",
+            instance_labels(i, &[("le", "+Inf")])
+        );
+        let _ = writeln!(f.out, "{name}_sum{all} {}", sum_us as f64 / 1e6);
+        let _ = writeln!(f.out, "{name}_count{all} {count}");
+    }
+    f.head(
         "keepalived_rs_instance_drained",
         "gauge",
         "1 when the instance is drained (keepalivedctl drain).",
@@ -338,7 +376,10 @@ mod tests {
                     .parse::<f64>()
                     .map_err(|_| format!("bad value: {line}"))?;
                 let name = series.split('{').next().unwrap_or_default();
-                if name != family {
+                let histogram_part = ["_bucket", "_sum", "_count"]
+                    .iter()
+                    .any(|s| name.strip_suffix(s) == Some(family.as_str()));
+                if name != family && !histogram_part {
                     return Err(format!("sample outside its family {family}: {line}"));
                 }
                 if !name

@@ -87,6 +87,11 @@ pub fn instance(i: &InstanceSnapshot, scripts: &[ScriptSnapshot]) -> Value {
         })).collect::<Vec<_>>(),
         "stats": stats(&i.stats),
         "drops": drops,
+        "near_failovers": i.near_failovers,
+        "advert_jitter": json!({
+            "samples": i.jitter.1,
+            "sum_us": i.jitter.2,
+        }),
         "transitions": i.transitions.iter().map(|(to, cause, count)| json!({
             "state": state(*to),
             "cause": cause,

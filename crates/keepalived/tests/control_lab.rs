@@ -171,7 +171,7 @@ fn parse_exposition(text: &str) -> Vec<(String, f64)> {
         if let Some(rest) = line.strip_prefix("# TYPE ") {
             let (name, kind) = rest.split_once(' ').expect("TYPE name kind");
             assert!(name_ok(name), "{line}");
-            assert!(["counter", "gauge"].contains(&kind), "{line}");
+            assert!(["counter", "gauge", "histogram"].contains(&kind), "{line}");
             assert!(typed.insert(name.to_string()), "typed twice: {line}");
             family = name.to_string();
             continue;
@@ -189,7 +189,13 @@ fn parse_exposition(text: &str) -> Vec<(String, f64)> {
             Some((n, l)) => (n, Some(l)),
             None => (series, None),
         };
-        assert_eq!(name, family, "sample outside its family: {line}");
+        let histogram_part = ["_bucket", "_sum", "_count"]
+            .iter()
+            .any(|s| name.strip_suffix(s) == Some(family.as_str()));
+        assert!(
+            name == family || histogram_part,
+            "sample outside its family: {line}"
+        );
         if let Some(labels) = labels {
             let inner = labels.strip_suffix('}').expect("labels end with }");
             // label="value" pairs, values escaped.
@@ -367,6 +373,26 @@ fn control_socket_status_drain_reload_and_metrics() {
         Some(0.0)
     );
     assert_eq!(sample(&m, "keepalived_rs_instances_drained"), Some(0.0));
+    // b hears a's adverts steadily: jitter samples, all well under a second, no near failover.
+    let jitter_count = format!("keepalived_rs_advert_jitter_seconds_count{LABELS}}}");
+    let mut mb = Vec::new();
+    let heard = poll_until(Duration::from_secs(5), || {
+        mb = scrape(b, SocketAddr::new(b.address().into(), METRICS_PORT));
+        sample(&mb, &jitter_count) > Some(0.0)
+    });
+    assert!(heard, "{mb:?}");
+    let count = sample(&mb, &jitter_count);
+    let inf = format!("keepalived_rs_advert_jitter_seconds_bucket{LABELS},le=\"+Inf\"}}");
+    let one = format!("keepalived_rs_advert_jitter_seconds_bucket{LABELS},le=\"1\"}}");
+    assert_eq!(sample(&mb, &inf), count);
+    assert_eq!(sample(&mb, &one), count);
+    assert_eq!(
+        sample(
+            &mb,
+            &format!("keepalived_rs_near_failovers_total{LABELS}}}")
+        ),
+        Some(0.0)
+    );
     let (status, _) = http_get(a, ma, "/nope");
     assert!(status.contains(" 404 "), "{status}");
 

@@ -4,6 +4,7 @@
 //! a reload reads and checks the new file on a blocking thread, off the protocol loop, so a
 //! large file never delays adverts.
 
+pub mod advert_watch;
 pub mod driver;
 pub mod dumps;
 pub mod setup;

@@ -81,6 +81,8 @@ struct Running {
     last_transition: Option<SystemTime>,
     /// Its state changes by cause.
     transitions: Transitions,
+    /// Jitter and near failovers of the adverts it hears in BACKUP.
+    watch: super::advert_watch::AdvertWatch,
     /// Started: it waits for the first result of every weight-0 script it tracks, as
     /// keepalived 2.2.7 does.
     started: bool,

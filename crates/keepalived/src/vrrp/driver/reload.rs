@@ -189,6 +189,7 @@ impl Driver {
                         last_transition: None,
                         started: false,
                         transitions: Default::default(),
+                        watch: Default::default(),
                     });
                 }
             }

@@ -83,6 +83,8 @@ impl Driver {
                         .filter(|reason| stats.dropped(**reason) > 0)
                         .map(|reason| (reason.as_str().to_string(), stats.dropped(*reason)))
                         .collect(),
+                    near_failovers: r.watch.near_failovers,
+                    jitter: (r.watch.buckets, r.watch.count, r.watch.sum_us),
                     transitions: r
                         .transitions
                         .counts()
