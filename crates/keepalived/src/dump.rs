@@ -289,6 +289,8 @@ pub struct ScriptSnapshot {
     /// Results in a row against the current status, toward `rise` (when BAD) or `fall`
     /// (when GOOD).
     pub streak: u32,
+    /// A run is under way.
+    pub running: bool,
 }
 
 /// Writes the state dump to `path` (mode 0600: it holds the passwords).

@@ -208,6 +208,19 @@ pub fn render(snapshot: &Snapshot) -> String {
     }
 
     f.head(
+        "keepalived_script_state",
+        "gauge",
+        "State of a vrrp_script: 0 idle, 1 running.",
+    );
+    for s in &snapshot.scripts {
+        let value = u64::from(s.running);
+        f.sample(
+            "keepalived_script_state",
+            &labels(&[("name", &s.name)]),
+            value,
+        );
+    }
+    f.head(
         "keepalived_rs_dropped_total",
         "counter",
         "Packets an instance dropped, by reason.",
@@ -454,6 +467,7 @@ mod tests {
             format!("keepalived_advertisements_sent_total{l}}} 7"),
             format!("keepalived_gratuitous_arp_delay_total{l}}} 5"),
             "keepalived_script_status{name=\"chk\"} 1".to_string(),
+            "keepalived_script_state{name=\"chk\"} 0".to_string(),
             format!("keepalived_rs_dropped_total{l},reason=\"ttl\"}} 2"),
             format!(
                 "keepalived_rs_transitions_total{l},state=\"MASTER\",cause=\"master_down\"}} 1"

@@ -110,6 +110,7 @@ pub fn script(s: &ScriptSnapshot) -> Value {
         "rise": s.rise,
         "fall": s.fall,
         "streak": s.streak,
+        "running": s.running,
         "weight": s.weight,
         "interval_ms": s.interval_ms,
         "timeout_ms": s.timeout_ms,

@@ -2,7 +2,9 @@
 //! with unit tests), and the driver's side of it — script tasks, the file watcher, link
 //! events — which feeds those answers to the engine.
 
+use std::cell::Cell;
 use std::collections::HashMap;
+use std::rc::Rc;
 use std::time::Instant;
 
 use keepalived_net::link::LinkEvent;
@@ -100,6 +102,8 @@ pub struct RunningScript {
     pub reported_cannot_run: bool,
     /// The last result, for the status.
     pub last_outcome: Option<Outcome>,
+    /// A run is under way (for the status).
+    pub running: Rc<Cell<bool>>,
 }
 
 impl RunningScript {
@@ -112,12 +116,20 @@ impl RunningScript {
     }
 }
 
-/// Runs one script on its interval until aborted, handing each outcome to the main loop.
-fn spawn_script(id: u64, spec: ScriptSpec, tx: mpsc::Sender<(u64, Outcome)>) -> JoinHandle<()> {
+/// Runs one script on its interval until aborted, handing each outcome to the main loop;
+/// `running` says whether a run is under way (for the status).
+fn spawn_script(
+    id: u64,
+    spec: ScriptSpec,
+    tx: mpsc::Sender<(u64, Outcome)>,
+    running: Rc<Cell<bool>>,
+) -> JoinHandle<()> {
     tokio::task::spawn_local(async move {
         loop {
             let started = tokio::time::Instant::now();
+            running.set(true);
             let outcome = run_once(&spec).await;
+            running.set(false);
             if tx.send((id, outcome)).await.is_err() {
                 return;
             }
@@ -170,8 +182,15 @@ impl Driver {
     pub(super) fn start_script(&mut self, plan: ScriptPlan) -> RunningScript {
         let id = self.next_script_id;
         self.next_script_id += 1;
-        let task = spawn_script(id, plan.spec.clone(), self.outcomes.clone());
+        let running = Rc::new(Cell::new(false));
+        let task = spawn_script(
+            id,
+            plan.spec.clone(),
+            self.outcomes.clone(),
+            running.clone(),
+        );
         RunningScript {
+            running,
             tracker: Tracker::from_spec(&plan.spec),
             plan,
             id,
