@@ -20,6 +20,7 @@ mod inject;
 mod keepalived;
 mod lab;
 mod process;
+pub mod qemu;
 
 pub use capture::{
     Advert, Capture, Frame, Garp, RawPacket, adverts, decode, frame_for_payload, from_hex, garps,
