@@ -18,13 +18,13 @@ use crate::message::{CmdAttr, Command, FAMILY_NAME, IpvsMessage};
 #[derive(Debug, thiserror::Error)]
 pub enum IpvsError {
     /// The kernel has no `IPVS` family (no ip_vs module).
-    #[error("{0}")]
+    #[error("{}", describe(.0))]
     Unavailable(io::Error),
     /// The socket failed.
-    #[error("{0}")]
+    #[error("{}", describe(.0))]
     Io(#[from] io::Error),
     /// The kernel refused a request; the errno.
-    #[error("{}", io::Error::from_raw_os_error(*.0))]
+    #[error("{}", describe(&io::Error::from_raw_os_error(*.0)))]
     Kernel(i32),
     /// A reply that does not parse.
     #[error("malformed IPVS reply: {0}")]
@@ -39,6 +39,15 @@ impl IpvsError {
             IpvsError::Unavailable(e) | IpvsError::Io(e) => e.raw_os_error(),
             IpvsError::Decode(_) => None,
         }
+    }
+}
+
+/// An error as `strerror` words it, without Rust's ` (os error N)` suffix.
+pub fn describe(e: &io::Error) -> String {
+    let text = e.to_string();
+    match text.rfind(" (os error ") {
+        Some(at) if text.ends_with(')') => text[..at].to_string(),
+        _ => text,
     }
 }
 

@@ -1,0 +1,366 @@
+//! What the checker child runs, resolved from the configuration with keepalived 2.2.7's
+//! defaults: each virtual server as an IPVS service, each real server as a destination with
+//! its checks, and the names the log lines use (`[192.0.2.11]:tcp:80`).
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use keepalived_config::Config;
+use keepalived_config::model::{
+    Checker, CheckerKind, Command, RawSetting, RealServer, ServiceKey, VirtualServer,
+};
+use keepalived_ipvs::attr::{
+    AF_INET, AF_INET6, IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP, SVC_F_ONEPACKET, SVC_F_PERSISTENT,
+};
+use keepalived_ipvs::{Destination, Forward, Service, ServiceKey as IpvsKey};
+
+/// keepalived's default `connect_timeout` (seconds).
+const DEFAULT_CONNECT_TIMEOUT: f64 = 5.0;
+/// keepalived's default `retry` of a check.
+const DEFAULT_RETRY: u32 = 1;
+/// keepalived's default `delay_before_retry` (seconds).
+const DEFAULT_DELAY_BEFORE_RETRY: f64 = 1.0;
+/// The scheduler when `lb_algo` is not given.
+const DEFAULT_SCHEDULER: &str = "wlc";
+
+/// One virtual server.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VsPlan {
+    /// The IPVS service.
+    pub service: Service,
+    /// Its name in log lines: `[198.51.100.10]:tcp:80` or `FWM 7`.
+    pub name: String,
+    /// `quorum`.
+    pub quorum: u32,
+    /// `hysteresis`.
+    pub hysteresis: u32,
+    /// The sorry server, as a destination.
+    pub sorry: Option<Destination>,
+    /// Its real servers.
+    pub real_servers: Vec<RsPlan>,
+}
+
+/// One real server.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RsPlan {
+    /// The IPVS destination (with the configured weight).
+    pub dest: Destination,
+    /// Its name in log lines.
+    pub name: String,
+    /// Weight 0 instead of removal on failure.
+    pub inhibit_on_failure: bool,
+    /// Starts down until checked (`alpha`).
+    pub alpha: bool,
+    /// `notify_up`.
+    pub notify_up: Option<Vec<String>>,
+    /// `notify_down`.
+    pub notify_down: Option<Vec<String>>,
+    /// Its checks.
+    pub checks: Vec<CheckPlan>,
+}
+
+/// One health check.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CheckPlan {
+    /// What it does.
+    pub kind: CheckKind,
+    /// Where it connects (connect_ip / connect_port, else the real server's).
+    pub target: SocketAddr,
+    /// Its name in log lines: the target as `[ADDR]:tcp:PORT`.
+    pub target_name: String,
+    /// `connect_timeout`.
+    pub connect_timeout: Duration,
+    /// `delay_loop` (the check's, else the virtual server's).
+    pub delay_loop: Duration,
+    /// `retry`.
+    pub retry: u32,
+    /// `delay_before_retry`.
+    pub delay_before_retry: Duration,
+}
+
+/// The kinds of check the child runs.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CheckKind {
+    /// TCP_CHECK: a connection is opened and closed.
+    Tcp,
+    /// HTTP_GET: each url fetched, status and digest compared.
+    Http(Vec<UrlPlan>),
+    /// MISC_CHECK: a program's exit status.
+    Misc {
+        /// Program and arguments.
+        argv: Vec<String>,
+        /// `misc_timeout`.
+        timeout: Duration,
+    },
+}
+
+/// One `url` of an HTTP_GET.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UrlPlan {
+    /// The path requested.
+    pub path: String,
+    /// Status codes accepted (inclusive ranges); empty: 200-299.
+    pub status: Vec<(u16, u16)>,
+    /// The MD5 of the body, lowercase hex, if checked.
+    pub digest: Option<String>,
+}
+
+/// The checker side of a configuration, with what the child reads and does not act on.
+#[derive(Debug, Clone, Default)]
+pub struct Plan {
+    /// The virtual servers.
+    pub virtual_servers: Vec<VsPlan>,
+    /// `(keyword, file:line)` of settings read and not acted on.
+    pub unsupported: Vec<(String, String)>,
+}
+
+impl Plan {
+    /// Resolves the checker side of `config`.
+    pub fn from_config(config: &Config) -> Plan {
+        let mut plan = Plan::default();
+        for vs in &config.virtual_servers {
+            if let Some(vs_plan) = virtual_server(vs, &mut plan.unsupported) {
+                plan.virtual_servers.push(vs_plan);
+            }
+        }
+        plan
+    }
+}
+
+fn at(location: &keepalived_config::diagnostic::Location) -> String {
+    format!("{}:{}", location.file.display(), location.line)
+}
+
+fn unsupported(list: &mut Vec<(String, String)>, raw: &[RawSetting]) {
+    for setting in raw {
+        list.push((setting.keyword.clone(), at(&setting.location)));
+    }
+}
+
+/// `tcp`, `udp` or `sctp` as keepalived writes them.
+pub fn proto_name(protocol: u16) -> &'static str {
+    match protocol {
+        IPPROTO_UDP => "udp",
+        IPPROTO_SCTP => "sctp",
+        _ => "tcp",
+    }
+}
+
+/// `[ADDR]:PROTO:PORT`.
+pub fn endpoint_name(addr: IpAddr, protocol: u16, port: u16) -> String {
+    format!("[{addr}]:{}:{port}", proto_name(protocol))
+}
+
+fn virtual_server(vs: &VirtualServer, skipped: &mut Vec<(String, String)>) -> Option<VsPlan> {
+    let protocol = match vs.protocol.as_deref() {
+        Some("UDP") => IPPROTO_UDP,
+        Some("SCTP") => IPPROTO_SCTP,
+        _ => IPPROTO_TCP,
+    };
+    let (key, name) = match &vs.key {
+        ServiceKey::Address(addr, port) => (
+            IpvsKey::Address {
+                protocol,
+                addr: *addr,
+                port: *port,
+            },
+            endpoint_name(*addr, protocol, *port),
+        ),
+        ServiceKey::Fwmark(mark) => {
+            // keepalived takes the family from the real servers when there are any.
+            let af = match vs.real_servers.first().map(|rs| rs.address) {
+                Some(IpAddr::V6(_)) => AF_INET6,
+                _ => AF_INET,
+            };
+            (IpvsKey::Fwmark { af, mark: *mark }, format!("FWM {mark}"))
+        }
+        ServiceKey::Group(_) => {
+            skipped.push(("virtual_server group".into(), at(&vs.location)));
+            return None;
+        }
+    };
+    let mut service = Service::new(key, vs.lb_algo.as_deref().unwrap_or(DEFAULT_SCHEDULER));
+    if let Some(timeout) = vs.persistence_timeout {
+        service.flags |= SVC_F_PERSISTENT;
+        service.timeout = timeout;
+    }
+    if vs.ops {
+        service.flags |= SVC_F_ONEPACKET;
+    }
+    let forward = match vs.lb_kind.as_deref() {
+        Some("DR") => Forward::Route,
+        Some("TUN") => Forward::Tunnel,
+        _ => Forward::Masq,
+    };
+    unsupported(skipped, &vs.other);
+    let default_port = match key {
+        IpvsKey::Address { port, .. } => port,
+        IpvsKey::Fwmark { .. } => 0,
+    };
+    let sorry = vs.sorry_server.as_ref().and_then(|words| {
+        let addr = words.first()?.parse::<IpAddr>().ok()?;
+        let port = match words.get(1) {
+            Some(p) => p.parse::<u16>().ok()?,
+            None => default_port,
+        };
+        Some(Destination::new(addr, port, forward, 1))
+    });
+    let real_servers = vs
+        .real_servers
+        .iter()
+        .map(|rs| real_server(vs, rs, protocol, forward, skipped))
+        .collect();
+    Some(VsPlan {
+        service,
+        name,
+        quorum: vs.quorum,
+        hysteresis: vs.hysteresis,
+        sorry,
+        real_servers,
+    })
+}
+
+fn real_server(
+    vs: &VirtualServer,
+    rs: &RealServer,
+    protocol: u16,
+    forward: Forward,
+    skipped: &mut Vec<(String, String)>,
+) -> RsPlan {
+    unsupported(skipped, &rs.other);
+    let checks = rs
+        .checkers
+        .iter()
+        .filter_map(|c| check(vs, rs, c, protocol, skipped))
+        .collect();
+    RsPlan {
+        dest: Destination::new(rs.address, rs.port, forward, rs.weight),
+        name: endpoint_name(rs.address, protocol, rs.port),
+        inhibit_on_failure: rs.inhibit_on_failure.unwrap_or(vs.inhibit_on_failure),
+        alpha: vs.alpha,
+        notify_up: rs.notify_up.as_ref().map(argv),
+        notify_down: rs.notify_down.as_ref().map(argv),
+        checks,
+    }
+}
+
+fn argv(command: &Command) -> Vec<String> {
+    command.argv.clone()
+}
+
+fn secs(v: f64) -> Duration {
+    Duration::try_from_secs_f64(v).unwrap_or(Duration::from_secs(1))
+}
+
+fn check(
+    vs: &VirtualServer,
+    rs: &RealServer,
+    c: &Checker,
+    protocol: u16,
+    skipped: &mut Vec<(String, String)>,
+) -> Option<CheckPlan> {
+    unsupported(skipped, &c.other);
+    let delay_loop = secs(c.delay_loop.unwrap_or(vs.delay_loop));
+    let kind = match c.kind {
+        CheckerKind::Tcp => CheckKind::Tcp,
+        CheckerKind::Http => CheckKind::Http(c.urls.iter().map(url).collect()),
+        CheckerKind::Misc => CheckKind::Misc {
+            argv: c.misc_path.as_ref().map(argv).unwrap_or_default(),
+            timeout: c.misc_timeout.map(secs).unwrap_or(delay_loop),
+        },
+        other => {
+            skipped.push((format!("{other:?}_CHECK").to_uppercase(), at(&c.location)));
+            return None;
+        }
+    };
+    let addr = c.connect_ip.unwrap_or(rs.address);
+    let port = c.connect_port.unwrap_or(rs.port);
+    Some(CheckPlan {
+        kind,
+        target: SocketAddr::new(addr, port),
+        target_name: endpoint_name(addr, protocol, port),
+        connect_timeout: secs(c.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT)),
+        delay_loop,
+        retry: c.retry.unwrap_or(DEFAULT_RETRY),
+        delay_before_retry: secs(c.delay_before_retry.unwrap_or(DEFAULT_DELAY_BEFORE_RETRY)),
+    })
+}
+
+fn url(u: &keepalived_config::model::Url) -> UrlPlan {
+    let status = u
+        .status_code
+        .iter()
+        .filter_map(|code| {
+            let mut parts = code.split('-').map(|p| p.parse::<u16>().ok());
+            let lo = parts.next()??;
+            let hi = parts.next().unwrap_or(Some(lo))?;
+            Some((lo, hi))
+        })
+        .collect();
+    UrlPlan {
+        path: u.path.clone().unwrap_or_else(|| "/".to_string()),
+        status,
+        digest: u.digest.as_ref().map(|d| d.to_ascii_lowercase()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(text: &str) -> Plan {
+        let host = keepalived_config::RealHost::default();
+        let options = keepalived_config::LoadOptions::for_host(&host);
+        let loaded = keepalived_config::load_str(text, std::path::Path::new("test.conf"), &options);
+        Plan::from_config(&loaded.config)
+    }
+
+    #[test]
+    fn defaults_follow_keepalived() {
+        let p = plan(
+            "virtual_server 198.51.100.10 80 {\n real_server 192.0.2.11 80 {\n TCP_CHECK {\n }\n }\n}\n",
+        );
+        let vs = &p.virtual_servers[0];
+        assert_eq!(vs.name, "[198.51.100.10]:tcp:80");
+        assert_eq!(vs.service.scheduler, "wlc");
+        assert_eq!(vs.quorum, 1);
+        let rs = &vs.real_servers[0];
+        assert_eq!(rs.name, "[192.0.2.11]:tcp:80");
+        assert_eq!(rs.dest.forward, Forward::Masq);
+        assert_eq!(rs.dest.weight, 1);
+        let c = &rs.checks[0];
+        assert_eq!(c.delay_loop, Duration::from_secs(60));
+        assert_eq!(c.connect_timeout, Duration::from_secs(5));
+        assert_eq!((c.retry, c.delay_before_retry), (1, Duration::from_secs(1)));
+    }
+
+    #[test]
+    fn options_and_unsupported_keywords() {
+        let p = plan(
+            "virtual_server fwmark 7 {\n delay_loop 3\n lb_algo rr\n lb_kind DR\n protocol UDP\n \
+             persistence_timeout 30\n quorum 2\n hysteresis 1\n sorry_server 192.0.2.99 53\n \
+             warmup 3\n real_server 192.0.2.11 53 {\n weight 4\n inhibit_on_failure\n \
+             HTTP_GET {\n connect_ip 192.0.2.50\n connect_port 8080\n url {\n path /h\n \
+             status_code 200-204 301\n }\n }\n SMTP_CHECK {\n }\n }\n}\n",
+        );
+        let vs = &p.virtual_servers[0];
+        assert_eq!(vs.name, "FWM 7");
+        assert_eq!(vs.service.timeout, 30);
+        assert_eq!(vs.service.flags & SVC_F_PERSISTENT, SVC_F_PERSISTENT);
+        assert_eq!((vs.quorum, vs.hysteresis), (2, 1));
+        assert_eq!(vs.sorry.as_ref().map(|d| d.port), Some(53));
+        let rs = &vs.real_servers[0];
+        assert!(rs.inhibit_on_failure);
+        assert_eq!((rs.dest.weight, rs.dest.forward), (4, Forward::Route));
+        assert_eq!(rs.checks.len(), 1);
+        let c = &rs.checks[0];
+        assert_eq!(c.target_name, "[192.0.2.50]:udp:8080");
+        let CheckKind::Http(urls) = &c.kind else {
+            panic!("not http")
+        };
+        assert_eq!(urls[0].status, vec![(200, 204), (301, 301)]);
+        let names: Vec<&str> = p.unsupported.iter().map(|(k, _)| k.as_str()).collect();
+        assert!(names.contains(&"warmup"), "{names:?}");
+        assert!(names.contains(&"SMTP_CHECK"), "{names:?}");
+    }
+}
