@@ -78,9 +78,100 @@ virtual_server 198.51.100.20 8080 {
 }
 "#;
 
+/// Scenario 2: a fwmark service with misc_dynamic and an HTTP digest; a UDP service with
+/// alpha; then a reload that changes a weight, drops a real server and adds one.
+const CONFIG2: &str = r#"
+virtual_server fwmark 5 {
+    delay_loop 2
+    lb_algo sh
+    lb_kind TUN
+    real_server 192.0.2.31 80 {
+        weight 5
+        MISC_CHECK {
+            misc_path "/bin/dyn.sh 31"
+            misc_dynamic
+            retry 0
+        }
+    }
+    real_server 192.0.2.32 80 {
+        HTTP_GET {
+            url {
+                path /index.html
+                digest 75c609d47f4a421ed935629297883447
+            }
+            connect_timeout 1
+            retry 0
+        }
+    }
+}
+virtual_server 198.51.100.30 53 {
+    protocol UDP
+    delay_loop 2
+    alpha
+    real_server 192.0.2.33 53 {
+        MISC_CHECK {
+            misc_path "/bin/misc.sh 33"
+            retry 0
+        }
+    }
+    real_server 192.0.2.34 53 {
+        weight 2
+        MISC_CHECK {
+            misc_path "/bin/misc.sh 34"
+            retry 0
+        }
+    }
+}
+"#;
+
+/// What scenario 2 reloads: real server .33 gone, .34 weighted 4, .35 new (and down).
+const CONFIG2_RELOAD: &str = r#"
+virtual_server fwmark 5 {
+    delay_loop 2
+    lb_algo sh
+    lb_kind TUN
+    real_server 192.0.2.31 80 {
+        weight 5
+        MISC_CHECK {
+            misc_path "/bin/dyn.sh 31"
+            misc_dynamic
+            retry 0
+        }
+    }
+    real_server 192.0.2.32 80 {
+        HTTP_GET {
+            url {
+                path /index.html
+                digest 75c609d47f4a421ed935629297883447
+            }
+            connect_timeout 1
+            retry 0
+        }
+    }
+}
+virtual_server 198.51.100.30 53 {
+    protocol UDP
+    delay_loop 2
+    alpha
+    real_server 192.0.2.34 53 {
+        weight 4
+        MISC_CHECK {
+            misc_path "/bin/misc.sh 34"
+            retry 0
+        }
+    }
+    real_server 192.0.2.35 53 {
+        MISC_CHECK {
+            misc_path "/bin/misc.sh 35"
+            retry 0
+        }
+    }
+}
+"#;
+
 /// The guest's part: servers, one run per binary, table snapshots after each event.
 const SCRIPT: &str = r#"
-for a in 192.0.2.11 192.0.2.12 192.0.2.13 192.0.2.21 192.0.2.22 192.0.2.99; do
+for a in 192.0.2.11 192.0.2.12 192.0.2.13 192.0.2.21 192.0.2.22 192.0.2.99 192.0.2.32; do
     /usr/bin/ip addr add $a/32 dev lo
 done
 mkdir -p /www && echo "hello from the lab" > /www/index.html
@@ -110,6 +201,33 @@ run() {
     echo "=== $LABEL notify" >&3; cat /tmp/notify.log >&3 2>/dev/null
     echo "=== $LABEL log" >&3; cat /tmp/log-$1 >&3
 }
+run2() {
+    LABEL=$1
+    ipvsadm -C
+    rm -f /tmp/misc-up-* /tmp/dyn-31
+    cp /etc/lab2.conf /etc/lab2-live.conf
+    serve 192.0.2.32 80
+    touch /tmp/misc-up-33
+    $2 -n -l -D -C -f /etc/lab2-live.conf -p /run/k-$1.pid -c /run/c-$1.pid -r /run/v-$1.pid \
+        > /tmp/log-$1 2>&1 &
+    KPID=$!
+    sleep 8; snap start
+    echo 12 > /tmp/dyn-31; touch /tmp/misc-up-34
+    unserve 192.0.2.32; httpd -f -p 192.0.2.32:80 -h /www2 & echo $! > /run/srv-192.0.2.32
+    sleep 6; snap changed
+    cp /etc/lab2-reload.conf /etc/lab2-live.conf
+    kill -HUP $KPID
+    sleep 6; snap reloaded
+    kill -TERM $KPID
+    i=0; while kill -0 $KPID 2>/dev/null && [ $i -lt 50 ]; do sleep 0.2; i=$((i+1)); done
+    snap stopped
+    unserve 192.0.2.32
+    echo "=== $LABEL log" >&3; cat /tmp/log-$1 >&3
+}
+mkdir -p /www2 && echo "another body" > /www2/index.html
+for a in 192.0.2.31 192.0.2.33 192.0.2.34 192.0.2.35; do /usr/bin/ip addr add $a/32 dev lo; done
+run2 ref2 /usr/sbin/keepalived
+run2 ours2 /usr/sbin/keepalived-rs
 run ref /usr/sbin/keepalived
 run ours /usr/sbin/keepalived-rs
 "#;
@@ -141,6 +259,20 @@ fn boot_lab() -> Option<BootOutput> {
     ramfs
         .add_file("/etc/lab.conf", CONFIG.as_bytes(), 0o644)
         .expect("config");
+    ramfs
+        .add_file("/etc/lab2.conf", CONFIG2.as_bytes(), 0o644)
+        .expect("config 2");
+    ramfs
+        .add_file("/etc/lab2-reload.conf", CONFIG2_RELOAD.as_bytes(), 0o644)
+        .expect("config 2 reload");
+    // misc_dynamic: the exit code is read from a file (0 when there is none).
+    ramfs
+        .add_file(
+            "/bin/dyn.sh",
+            b"#!/bin/sh\n[ -e /tmp/dyn-$1 ] && exit $(cat /tmp/dyn-$1)\nexit 0\n",
+            0o755,
+        )
+        .expect("dyn");
     ramfs
         .add_file(
             "/bin/misc.sh",
@@ -191,6 +323,9 @@ fn checker_messages(log: &[String]) -> Vec<String> {
         "Removing alive",
         "Shutting down service",
         "Activating healthchecker",
+        "Changing weight",
+        "service [",
+        "WARNING - fwmark",
     ];
     log.iter()
         .filter_map(|line| {
@@ -234,21 +369,42 @@ fn checker_timelines_match_keepalived_2_2_7() {
             .unwrap_or_else(|| panic!("no section {name} in:\n{}", out.results))
     };
     let mut problems = Vec::new();
-    for event in ["start", "down", "up", "reloaded", "stopped"] {
-        let (theirs, ours) = (
-            get(&format!("ref table {event}")),
-            get(&format!("ours table {event}")),
-        );
+    let scenarios = [
+        (
+            "ref",
+            "ours",
+            &["start", "down", "up", "reloaded", "stopped"][..],
+        ),
+        (
+            "ref2",
+            "ours2",
+            &["start", "changed", "reloaded", "stopped"][..],
+        ),
+    ];
+    for (reference, candidate, events) in scenarios {
+        for event in events {
+            let theirs = get(&format!("{reference} table {event}"));
+            let ours = get(&format!("{candidate} table {event}"));
+            if theirs != ours {
+                problems.push(format!(
+                    "{candidate}: table after '{event}' differs:\n2.2.7:\n{}\nours:\n{}",
+                    theirs.join("\n"),
+                    ours.join("\n")
+                ));
+            }
+        }
+        let theirs = by_endpoint(&checker_messages(&get(&format!("{reference} log"))));
+        let ours = by_endpoint(&checker_messages(&get(&format!("{candidate} log"))));
         if theirs != ours {
             problems.push(format!(
-                "table after '{event}' differs:\n2.2.7:\n{}\nours:\n{}",
-                theirs.join("\n"),
-                ours.join("\n")
+                "{candidate}: checker log lines differ:\n2.2.7: {theirs:#?}\nours: {ours:#?}"
             ));
         }
     }
-    // Sanity: the reference really did move servers (the scenario is not vacuous).
+    // Sanity: the reference really did move servers (the scenarios are not vacuous).
     assert_ne!(get("ref table start"), get("ref table down"));
+    assert_ne!(get("ref2 table start"), get("ref2 table changed"));
+    assert_ne!(get("ref2 table changed"), get("ref2 table reloaded"));
     assert!(
         get("ref table start")
             .iter()
@@ -259,13 +415,6 @@ fn checker_timelines_match_keepalived_2_2_7() {
             "notify scripts differ: 2.2.7 {:?}, ours {:?}",
             get("ref notify"),
             get("ours notify")
-        ));
-    }
-    let theirs = by_endpoint(&checker_messages(&get("ref log")));
-    let ours = by_endpoint(&checker_messages(&get("ours log")));
-    if theirs != ours {
-        problems.push(format!(
-            "checker log lines differ:\n2.2.7: {theirs:#?}\nours: {ours:#?}"
         ));
     }
     assert!(

@@ -80,7 +80,9 @@ pub fn run(cli: &Cli, config: Config, logger: Logger) -> anyhow::Result<i32> {
                 _ = int.recv() => break,
                 Some(report) = rx.recv() => {
                     let id = report.id;
-                    let scripts = pool.check_changed(id.vs, id.rs, id.check, report.up, &mut ipvs);
+                    let scripts = pool.check_changed(
+                        id.vs, id.rs, id.check, report.up, report.weight, &mut ipvs,
+                    );
                     for argv in scripts {
                         let _ = notifier.send(argv);
                     }
@@ -172,8 +174,12 @@ fn resolve_scripts(plan: &mut Plan, logger: &Logger) {
     }
 }
 
-/// Logs, once per load, each setting the child reads and does not act on.
+/// Logs, once per load, the plan's warnings and each setting the child reads and does not act
+/// on.
 fn log_unsupported(plan: &Plan, logger: &Logger) {
+    for warning in &plan.warnings {
+        logger.info(warning);
+    }
     for (keyword, at) in &plan.unsupported {
         logger.info(&format!(
             "({at}) '{keyword}' is not supported by keepalived-rs yet and is ignored"

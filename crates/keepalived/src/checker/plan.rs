@@ -91,6 +91,8 @@ pub enum CheckKind {
         argv: Vec<String>,
         /// `misc_timeout`.
         timeout: Duration,
+        /// `misc_dynamic`: exit codes 2-255 set the weight to code - 2.
+        dynamic: bool,
     },
 }
 
@@ -112,6 +114,8 @@ pub struct Plan {
     pub virtual_servers: Vec<VsPlan>,
     /// `(keyword, file:line)` of settings read and not acted on.
     pub unsupported: Vec<(String, String)>,
+    /// Warnings about what the child changed, logged at load as keepalived does.
+    pub warnings: Vec<String>,
 }
 
 impl Plan {
@@ -119,7 +123,7 @@ impl Plan {
     pub fn from_config(config: &Config) -> Plan {
         let mut plan = Plan::default();
         for vs in &config.virtual_servers {
-            if let Some(vs_plan) = virtual_server(vs, &mut plan.unsupported) {
+            if let Some(vs_plan) = virtual_server(vs, &mut plan.unsupported, &mut plan.warnings) {
                 plan.virtual_servers.push(vs_plan);
             }
         }
@@ -142,7 +146,8 @@ pub fn proto_name(protocol: u16) -> &'static str {
     match protocol {
         IPPROTO_UDP => "udp",
         IPPROTO_SCTP => "sctp",
-        _ => "tcp",
+        IPPROTO_TCP => "tcp",
+        _ => "none",
     }
 }
 
@@ -151,11 +156,19 @@ pub fn endpoint_name(addr: IpAddr, protocol: u16, port: u16) -> String {
     format!("[{addr}]:{}:{port}", proto_name(protocol))
 }
 
-fn virtual_server(vs: &VirtualServer, skipped: &mut Vec<(String, String)>) -> Option<VsPlan> {
-    let protocol = match vs.protocol.as_deref() {
-        Some("UDP") => IPPROTO_UDP,
-        Some("SCTP") => IPPROTO_SCTP,
-        _ => IPPROTO_TCP,
+fn virtual_server(
+    vs: &VirtualServer,
+    skipped: &mut Vec<(String, String)>,
+    warnings: &mut Vec<String>,
+) -> Option<VsPlan> {
+    // keepalived 2.2.7: an address service without `protocol` is UDP; a fwmark service has
+    // none (named `none` in log lines).
+    let protocol = match (vs.protocol.as_deref(), &vs.key) {
+        (Some("TCP"), _) => IPPROTO_TCP,
+        (Some("UDP"), _) => IPPROTO_UDP,
+        (Some("SCTP"), _) => IPPROTO_SCTP,
+        (_, ServiceKey::Address(..)) => IPPROTO_UDP,
+        _ => 0,
     };
     let (key, name) = match &vs.key {
         ServiceKey::Address(addr, port) => (
@@ -208,7 +221,17 @@ fn virtual_server(vs: &VirtualServer, skipped: &mut Vec<(String, String)>) -> Op
     let real_servers = vs
         .real_servers
         .iter()
-        .map(|rs| real_server(vs, rs, protocol, forward, skipped))
+        .map(|rs| {
+            let rs_plan = real_server(vs, rs, protocol, forward, skipped);
+            if matches!(key, IpvsKey::Fwmark { .. }) && rs.port != 0 {
+                warnings.push(format!(
+                    "WARNING - fwmark virtual server {name}, real server {} has port specified \
+                     - clearing",
+                    endpoint_name(rs.address, protocol, rs.port)
+                ));
+            }
+            rs_plan
+        })
         .collect();
     Some(VsPlan {
         service,
@@ -228,14 +251,19 @@ fn real_server(
     skipped: &mut Vec<(String, String)>,
 ) -> RsPlan {
     unsupported(skipped, &rs.other);
+    // A fwmark service's real servers have no port of their own (keepalived clears it).
+    let port = match vs.key {
+        ServiceKey::Fwmark(_) => 0,
+        _ => rs.port,
+    };
     let checks = rs
         .checkers
         .iter()
-        .filter_map(|c| check(vs, rs, c, protocol, skipped))
+        .filter_map(|c| check(vs, rs, c, protocol, port, skipped))
         .collect();
     RsPlan {
-        dest: Destination::new(rs.address, rs.port, forward, rs.weight),
-        name: endpoint_name(rs.address, protocol, rs.port),
+        dest: Destination::new(rs.address, port, forward, rs.weight),
+        name: endpoint_name(rs.address, protocol, port),
         inhibit_on_failure: rs.inhibit_on_failure.unwrap_or(vs.inhibit_on_failure),
         alpha: vs.alpha,
         notify_up: rs.notify_up.as_ref().map(argv),
@@ -257,6 +285,7 @@ fn check(
     rs: &RealServer,
     c: &Checker,
     protocol: u16,
+    named_port: u16,
     skipped: &mut Vec<(String, String)>,
 ) -> Option<CheckPlan> {
     unsupported(skipped, &c.other);
@@ -267,6 +296,7 @@ fn check(
         CheckerKind::Misc => CheckKind::Misc {
             argv: c.misc_path.as_ref().map(argv).unwrap_or_default(),
             timeout: c.misc_timeout.map(secs).unwrap_or(delay_loop),
+            dynamic: c.misc_dynamic,
         },
         other => {
             skipped.push((format!("{other:?}_CHECK").to_uppercase(), at(&c.location)));
@@ -278,7 +308,7 @@ fn check(
     Some(CheckPlan {
         kind,
         target: SocketAddr::new(addr, port),
-        target_name: endpoint_name(addr, protocol, port),
+        target_name: endpoint_name(addr, protocol, c.connect_port.unwrap_or(named_port)),
         connect_timeout: secs(c.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT)),
         delay_loop,
         retry: c.retry.unwrap_or(DEFAULT_RETRY),
@@ -321,11 +351,11 @@ mod tests {
             "virtual_server 198.51.100.10 80 {\n real_server 192.0.2.11 80 {\n TCP_CHECK {\n }\n }\n}\n",
         );
         let vs = &p.virtual_servers[0];
-        assert_eq!(vs.name, "[198.51.100.10]:tcp:80");
+        assert_eq!(vs.name, "[198.51.100.10]:udp:80");
         assert_eq!(vs.service.scheduler, "wlc");
         assert_eq!(vs.quorum, 1);
         let rs = &vs.real_servers[0];
-        assert_eq!(rs.name, "[192.0.2.11]:tcp:80");
+        assert_eq!(rs.name, "[192.0.2.11]:udp:80");
         assert_eq!(rs.dest.forward, Forward::Masq);
         assert_eq!(rs.dest.weight, 1);
         let c = &rs.checks[0];
@@ -355,6 +385,14 @@ mod tests {
         assert_eq!(rs.checks.len(), 1);
         let c = &rs.checks[0];
         assert_eq!(c.target_name, "[192.0.2.50]:udp:8080");
+        assert_eq!((rs.dest.port, rs.name.as_str()), (0, "[192.0.2.11]:udp:0"));
+        assert_eq!(
+            p.warnings,
+            [
+                "WARNING - fwmark virtual server FWM 7, real server [192.0.2.11]:udp:53 has port \
+              specified - clearing"
+            ]
+        );
         let CheckKind::Http(urls) = &c.kind else {
             panic!("not http")
         };

@@ -60,6 +60,8 @@ struct RsState {
     installed: Option<Destination>,
     /// Whether the state came over from before a reload.
     carried: bool,
+    /// The weight in force (the configured one, or what misc_dynamic set).
+    weight: i32,
 }
 
 impl RsState {
@@ -97,6 +99,7 @@ impl Pool {
                         checks_up: vec![!rs.alpha; rs.checks.len()],
                         installed: None,
                         carried: false,
+                        weight: rs.dest.weight,
                     })
                     .collect(),
                 quorum_up: false,
@@ -151,11 +154,7 @@ impl Pool {
                 install_rs(vs, r, table, &logger);
             }
         } else {
-            logger.info(&format!(
-                "Lost quorum {q}-{h}={} > {sum} for VS {}",
-                q.saturating_sub(h),
-                vs.plan.name
-            ));
+            // keepalived logs nothing here: the quorum was never gained.
             install_sorry(vs, table, &logger);
         }
     }
@@ -167,6 +166,7 @@ impl Pool {
         rs: usize,
         check: usize,
         up: bool,
+        weight: Option<i32>,
         table: &mut dyn Table,
     ) -> Vec<Notify> {
         let logger = self.logger.clone();
@@ -178,15 +178,31 @@ impl Pool {
             return notify;
         };
         let was_alive = state.alive();
+        let rs_plan = v.plan.real_servers[rs].clone();
+        let (vs_name, key) = (v.plan.name.clone(), v.plan.service.key);
+        if let Some(w) = weight.filter(|&w| w != state.weight) {
+            logger.info(&format!(
+                "Changing weight from {} to {w} for {} service {} of VS {vs_name}",
+                state.weight,
+                if was_alive { "active" } else { "inactive" },
+                rs_plan.name
+            ));
+            state.weight = w;
+            if was_alive && state.installed.is_some() {
+                install_rs(v, rs, table, &logger);
+            }
+        }
+        let state = &mut v.rs[rs];
         if let Some(slot) = state.checks_up.get_mut(check) {
             *slot = up;
         }
         let alive = state.alive();
         if alive == was_alive {
+            if weight.is_some() {
+                update_quorum(v, table, &logger);
+            }
             return notify;
         }
-        let rs_plan = v.plan.real_servers[rs].clone();
-        let (vs_name, key) = (v.plan.name.clone(), v.plan.service.key);
         if alive {
             if rs_plan.inhibit_on_failure {
                 logger.info(&format!(
@@ -270,26 +286,31 @@ impl Pool {
                         vs.rs[r].carried = true;
                     }
                     vs.rs[r].installed = old_state.installed.clone();
-                    if let Some(installed) = &old_state.installed {
-                        let mut wanted = rs_plan.dest.clone();
-                        if !vs.rs[r].alive() {
-                            wanted.weight = 0;
-                        }
-                        if !same_dest(installed, &wanted) {
-                            report(
-                                &logger,
-                                table.edit_dest(&vs.plan.service.key, &wanted),
-                                "edit destination",
-                                &rs_plan.name,
-                            );
-                            vs.rs[r].installed = Some(wanted);
-                        }
+                    if old_plan.dest.weight == rs_plan.dest.weight {
+                        vs.rs[r].weight = old_state.weight;
+                    } else if old_state.weight != rs_plan.dest.weight {
+                        logger.info(&format!(
+                            "Changing weight from {} to {} for {} service {} of VS {}",
+                            old_state.weight,
+                            rs_plan.dest.weight,
+                            if vs.rs[r].alive() {
+                                "active"
+                            } else {
+                                "inactive"
+                            },
+                            rs_plan.name,
+                            vs.plan.name
+                        ));
+                    }
+                    if old_state.installed.is_some() {
+                        install_rs(vs, r, table, &logger);
                     }
                 } else if vs.quorum_up {
                     install_rs(vs, r, table, &logger);
                 }
             }
             for (gone_plan, gone_state) in prev_rs {
+                logger.info(&format!("service {} no longer exist", gone_plan.name));
                 if let Some(dest) = gone_state.installed {
                     logger.info(&format!(
                         "Removing service {} from VS {}",
@@ -383,9 +404,8 @@ fn same_dest(a: &Destination, b: &Destination) -> bool {
 fn weight_sum(vs: &VsState) -> u32 {
     vs.rs
         .iter()
-        .zip(&vs.plan.real_servers)
-        .filter(|(state, _)| state.alive())
-        .map(|(_, plan)| plan.dest.weight.max(0) as u32)
+        .filter(|state| state.alive())
+        .map(|state| state.weight.max(0) as u32)
         .sum()
 }
 
@@ -396,9 +416,7 @@ fn install_rs(vs: &mut VsState, r: usize, table: &mut dyn Table, logger: &Logger
         return;
     }
     let mut dest = plan.dest.clone();
-    if !alive {
-        dest.weight = 0;
-    }
+    dest.weight = if alive { vs.rs[r].weight } else { 0 };
     if vs.rs[r]
         .installed
         .as_ref()
@@ -593,7 +611,7 @@ pub(crate) mod tests {
             ["add 192.0.2.21:8080 w1", "add 192.0.2.22:8080 w1"]
         );
         t.calls.clear();
-        pool.check_changed(0, 1, 0, false, &mut t);
+        pool.check_changed(0, 1, 0, false, None, &mut t);
         // Inhibited: weight 0 first, then the quorum is lost and the pool emptied.
         assert_eq!(
             t.calls,
@@ -605,7 +623,7 @@ pub(crate) mod tests {
             ]
         );
         t.calls.clear();
-        pool.check_changed(0, 1, 0, true, &mut t);
+        pool.check_changed(0, 1, 0, true, None, &mut t);
         assert_eq!(
             t.calls,
             [
@@ -628,6 +646,21 @@ pub(crate) mod tests {
         // A changed weight is edited in place, nothing else.
         pool.reload(&plan(&CONF.replace("weight 1", "weight 5")), &mut t);
         assert_eq!(t.calls, ["edit 192.0.2.22:8080 w5"]);
+    }
+
+    #[test]
+    fn a_dynamic_weight_edits_the_destination_and_counts_for_the_quorum() {
+        let p = plan(CONF);
+        let mut pool = Pool::new(&p, quiet());
+        let mut t = Fake::default();
+        pool.start(&mut t);
+        t.calls.clear();
+        pool.check_changed(0, 0, 0, true, Some(10), &mut t);
+        assert_eq!(t.calls, ["edit 192.0.2.21:8080 w10"]);
+        t.calls.clear();
+        // .21 alone (weight 10) keeps the quorum of 2: no sorry server.
+        pool.check_changed(0, 1, 0, false, None, &mut t);
+        assert_eq!(t.calls, ["edit 192.0.2.22:8080 w0"]);
     }
 
     #[test]

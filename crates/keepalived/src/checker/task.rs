@@ -35,8 +35,10 @@ pub struct CheckState {
 pub struct Report {
     /// Which check.
     pub id: CheckId,
-    /// Its new state.
+    /// Its state.
     pub up: bool,
+    /// A weight set by the check (MISC_CHECK with misc_dynamic).
+    pub weight: Option<i32>,
 }
 
 /// Names a check's log lines use.
@@ -63,12 +65,13 @@ pub async fn run(
 ) {
     let mut tries_left = plan.retry;
     let mut passes = 0u32;
+    let mut weight = None;
     let mut delay = plan.delay_loop;
     loop {
         tokio::time::sleep(delay).await;
         let result = attempt(&plan, state.up, &logger).await;
         match result {
-            Ok(()) => {
+            Ok(new_weight) => {
                 tries_left = plan.retry;
                 let recovering = !state.up;
                 if recovering && matches!(plan.kind, CheckKind::Http(_)) {
@@ -83,9 +86,18 @@ pub async fn run(
                     logger.info(&success_line(&plan, &names));
                 }
                 state.has_run = true;
-                if recovering {
+                let weight_changed = new_weight.is_some() && new_weight != weight;
+                if weight_changed {
+                    weight = new_weight;
+                }
+                if recovering || weight_changed {
                     state.up = true;
-                    if reports.send(Report { id, up: true }).is_err() {
+                    let report = Report {
+                        id,
+                        up: true,
+                        weight: if weight_changed { weight } else { None },
+                    };
+                    if reports.send(report).is_err() {
                         return;
                     }
                 }
@@ -106,7 +118,12 @@ pub async fn run(
                 delay = plan.delay_loop;
                 if state.up {
                     state.up = false;
-                    if reports.send(Report { id, up: false }).is_err() {
+                    let report = Report {
+                        id,
+                        up: false,
+                        weight: None,
+                    };
+                    if reports.send(report).is_err() {
                         return;
                     }
                 }
@@ -115,9 +132,12 @@ pub async fn run(
     }
 }
 
-async fn attempt(plan: &CheckPlan, up: bool, logger: &Logger) -> Result<(), Failure> {
+/// One attempt; `Ok(Some(weight))` when a misc_dynamic exit code sets the weight.
+async fn attempt(plan: &CheckPlan, up: bool, logger: &Logger) -> Result<Option<i32>, Failure> {
     match &plan.kind {
-        CheckKind::Tcp => probe::tcp(plan.target, plan.connect_timeout).await,
+        CheckKind::Tcp => probe::tcp(plan.target, plan.connect_timeout)
+            .await
+            .map(|()| None),
         CheckKind::Http(urls) => {
             let host = plan.target.ip().to_string();
             for url in urls {
@@ -129,10 +149,15 @@ async fn attempt(plan: &CheckPlan, up: bool, logger: &Logger) -> Result<(), Fail
                     ));
                 }
             }
-            Ok(())
+            Ok(None)
         }
-        CheckKind::Misc { argv, timeout } => match probe::misc(argv, *timeout).await? {
-            0 => Ok(()),
+        CheckKind::Misc {
+            argv,
+            timeout,
+            dynamic,
+        } => match probe::misc(argv, *timeout).await? {
+            0 => Ok(None),
+            code if *dynamic && (2..=255).contains(&code) => Ok(Some(code - 2)),
             code => Err(Failure::Exit(Some(code))),
         },
     }
@@ -162,15 +187,14 @@ pub fn success_line(plan: &CheckPlan, names: &Names) -> String {
 /// The line a check logs when its retries are used up.
 pub fn failure_line(plan: &CheckPlan, names: &Names, failure: &Failure) -> String {
     let n = plan.retry;
+    let after = if n == 0 {
+        String::new()
+    } else {
+        format!(" after {n} retries")
+    };
     match &plan.kind {
-        CheckKind::Tcp => format!(
-            "TCP_CHECK on service {} failed after {n} retries.",
-            plan.target_name
-        ),
-        CheckKind::Http(_) => format!(
-            "HTTP_CHECK on service {} failed after {n} retries.",
-            plan.target_name
-        ),
+        CheckKind::Tcp => format!("TCP_CHECK on service {} failed{after}.", plan.target_name),
+        CheckKind::Http(_) => format!("HTTP_CHECK on service {} failed{after}.", plan.target_name),
         CheckKind::Misc { .. } => {
             let why = match failure {
                 Failure::Exit(Some(code)) => format!("exited with status {code}"),
@@ -178,12 +202,16 @@ pub fn failure_line(plan: &CheckPlan, names: &Names, failure: &Failure) -> Strin
                 Failure::CannotRun(reason) => reason.clone(),
                 other => format!("{other:?}"),
             };
+            let after = match n {
+                0 => "with retry disabled".to_string(),
+                1 => "after 1 retry".to_string(),
+                n => format!("after {n} retries"),
+            };
             format!(
-                "Misc check for [{} VS {}] by [{}] failed after {n} {} ({why}).",
+                "Misc check for [{} VS {}] by [{}] failed {after} ({why}).",
                 names.rs,
                 names.vs,
-                program(plan),
-                if n == 1 { "retry" } else { "retries" }
+                program(plan)
             )
         }
     }
@@ -237,11 +265,24 @@ mod tests {
         let misc = plan(CheckKind::Misc {
             argv: vec!["/bin/misc.sh".into(), "13".into()],
             timeout: Duration::from_secs(2),
+            dynamic: false,
         });
         assert_eq!(
             failure_line(&misc, &names(), &Failure::Exit(Some(1))),
             "Misc check for [[192.0.2.13]:tcp:80 VS [198.51.100.10]:tcp:80] by [/bin/misc.sh] \
              failed after 1 retry (exited with status 1)."
+        );
+        let mut once = misc.clone();
+        once.retry = 0;
+        assert!(
+            failure_line(&once, &names(), &Failure::Exit(Some(1)))
+                .ends_with("failed with retry disabled (exited with status 1).")
+        );
+        let mut tcp0 = tcp.clone();
+        tcp0.retry = 0;
+        assert_eq!(
+            failure_line(&tcp0, &names(), &Failure::Connect("refused".into())),
+            "TCP_CHECK on service [192.0.2.11]:tcp:80 failed."
         );
     }
 
@@ -267,10 +308,24 @@ mod tests {
         let logger = crate::checker::pool::tests::quiet();
         let task = tokio::spawn(run(id, p, names(), state, tx, logger));
         let down = rx.recv().await.expect("down report");
-        assert_eq!(down, Report { id, up: false });
+        assert_eq!(
+            down,
+            Report {
+                id,
+                up: false,
+                weight: None
+            }
+        );
         let server = tokio::net::TcpListener::bind(addr).await.expect("rebind");
         let up = rx.recv().await.expect("up report");
-        assert_eq!(up, Report { id, up: true });
+        assert_eq!(
+            up,
+            Report {
+                id,
+                up: true,
+                weight: None
+            }
+        );
         drop(server);
         task.abort();
     }
