@@ -169,6 +169,34 @@ virtual_server 198.51.100.30 53 {
 }
 "#;
 
+/// Scenario 3: a virtual_server_group of addresses, a range and a fwmark.
+const CONFIG3: &str = r#"
+virtual_server_group web {
+    198.51.100.40 80
+    198.51.100.41-42 80
+    fwmark 9
+}
+virtual_server group web {
+    delay_loop 2
+    lb_algo rr
+    lb_kind DR
+    protocol TCP
+    real_server 192.0.2.11 80 {
+        TCP_CHECK {
+            connect_timeout 1
+            retry 0
+        }
+    }
+    real_server 192.0.2.12 80 {
+        weight 2
+        TCP_CHECK {
+            connect_timeout 1
+            retry 0
+        }
+    }
+}
+"#;
+
 /// The guest's part: servers, one run per binary, table snapshots after each event.
 const SCRIPT: &str = r#"
 for a in 192.0.2.11 192.0.2.12 192.0.2.13 192.0.2.21 192.0.2.22 192.0.2.99 192.0.2.32; do
@@ -224,6 +252,26 @@ run2() {
     unserve 192.0.2.32
     echo "=== $LABEL log" >&3; cat /tmp/log-$1 >&3
 }
+run3() {
+    LABEL=$1
+    ipvsadm -C
+    serve 192.0.2.11 80; serve 192.0.2.12 80
+    $2 -n -l -D -C -f /etc/lab3.conf -p /run/k-$1.pid -c /run/c-$1.pid -r /run/v-$1.pid \
+        > /tmp/log-$1 2>&1 &
+    KPID=$!
+    sleep 6; snap start
+    unserve 192.0.2.12
+    sleep 5; snap down
+    kill -HUP $KPID
+    sleep 5; snap reloaded
+    kill -TERM $KPID
+    i=0; while kill -0 $KPID 2>/dev/null && [ $i -lt 50 ]; do sleep 0.2; i=$((i+1)); done
+    snap stopped
+    unserve 192.0.2.11
+    echo "=== $LABEL log" >&3; cat /tmp/log-$1 >&3
+}
+run3 ref3 /usr/sbin/keepalived
+run3 ours3 /usr/sbin/keepalived-rs
 mkdir -p /www2 && echo "another body" > /www2/index.html
 for a in 192.0.2.31 192.0.2.33 192.0.2.34 192.0.2.35; do /usr/bin/ip addr add $a/32 dev lo; done
 run2 ref2 /usr/sbin/keepalived
@@ -259,6 +307,9 @@ fn boot_lab() -> Option<BootOutput> {
     ramfs
         .add_file("/etc/lab.conf", CONFIG.as_bytes(), 0o644)
         .expect("config");
+    ramfs
+        .add_file("/etc/lab3.conf", CONFIG3.as_bytes(), 0o644)
+        .expect("config 3");
     ramfs
         .add_file("/etc/lab2.conf", CONFIG2.as_bytes(), 0o644)
         .expect("config 2");

@@ -26,8 +26,8 @@ const DEFAULT_SCHEDULER: &str = "wlc";
 /// One virtual server.
 #[derive(Debug, Clone, PartialEq)]
 pub struct VsPlan {
-    /// The IPVS service.
-    pub service: Service,
+    /// The IPVS services: one, or one per entry of a virtual_server_group.
+    pub services: Vec<Service>,
     /// Its name in log lines: `[198.51.100.10]:tcp:80` or `FWM 7`.
     pub name: String,
     /// `quorum`.
@@ -123,7 +123,9 @@ impl Plan {
     pub fn from_config(config: &Config) -> Plan {
         let mut plan = Plan::default();
         for vs in &config.virtual_servers {
-            if let Some(vs_plan) = virtual_server(vs, &mut plan.unsupported, &mut plan.warnings) {
+            if let Some(vs_plan) =
+                virtual_server(config, vs, &mut plan.unsupported, &mut plan.warnings)
+            {
                 plan.virtual_servers.push(vs_plan);
             }
         }
@@ -157,6 +159,7 @@ pub fn endpoint_name(addr: IpAddr, protocol: u16, port: u16) -> String {
 }
 
 fn virtual_server(
+    config: &Config,
     vs: &VirtualServer,
     skipped: &mut Vec<(String, String)>,
     warnings: &mut Vec<String>,
@@ -170,36 +173,69 @@ fn virtual_server(
         (_, ServiceKey::Address(..)) => IPPROTO_UDP,
         _ => 0,
     };
-    let (key, name) = match &vs.key {
+    // keepalived takes a fwmark service's family from its real servers.
+    let fwmark_af = match vs.real_servers.first().map(|rs| rs.address) {
+        Some(IpAddr::V6(_)) => AF_INET6,
+        _ => AF_INET,
+    };
+    let (keys, name) = match &vs.key {
         ServiceKey::Address(addr, port) => (
-            IpvsKey::Address {
+            vec![IpvsKey::Address {
                 protocol,
                 addr: *addr,
                 port: *port,
-            },
+            }],
             endpoint_name(*addr, protocol, *port),
         ),
-        ServiceKey::Fwmark(mark) => {
-            // keepalived takes the family from the real servers when there are any.
-            let af = match vs.real_servers.first().map(|rs| rs.address) {
-                Some(IpAddr::V6(_)) => AF_INET6,
-                _ => AF_INET,
+        ServiceKey::Fwmark(mark) => (
+            vec![IpvsKey::Fwmark {
+                af: fwmark_af,
+                mark: *mark,
+            }],
+            format!("FWM {mark}"),
+        ),
+        ServiceKey::Group(group) => {
+            let Some(def) = config
+                .virtual_server_groups
+                .iter()
+                .find(|g| &g.name == group)
+            else {
+                warnings.push(format!(
+                    "Virtual server group {group} not found - ignoring virtual server"
+                ));
+                return None;
             };
-            (IpvsKey::Fwmark { af, mark: *mark }, format!("FWM {mark}"))
-        }
-        ServiceKey::Group(_) => {
-            skipped.push(("virtual_server group".into(), at(&vs.location)));
-            return None;
+            let mut keys = Vec::new();
+            for entry in &def.entries {
+                match group_entry(entry, protocol, fwmark_af) {
+                    Some(mut expanded) => keys.append(&mut expanded),
+                    None => warnings.push(format!(
+                        "Invalid virtual server group {group} entry '{}' - ignoring",
+                        entry.join(" ")
+                    )),
+                }
+            }
+            (keys, format!("[{group}]:0"))
         }
     };
-    let mut service = Service::new(key, vs.lb_algo.as_deref().unwrap_or(DEFAULT_SCHEDULER));
+    let key = keys[..].first().copied()?;
+    let mut template = Service::new(key, vs.lb_algo.as_deref().unwrap_or(DEFAULT_SCHEDULER));
     if let Some(timeout) = vs.persistence_timeout {
-        service.flags |= SVC_F_PERSISTENT;
-        service.timeout = timeout;
+        template.flags |= SVC_F_PERSISTENT;
+        template.timeout = timeout;
     }
     if vs.ops {
-        service.flags |= SVC_F_ONEPACKET;
+        template.flags |= SVC_F_ONEPACKET;
     }
+    let services: Vec<Service> = keys
+        .iter()
+        .map(|k| {
+            let mut service = Service::new(*k, &template.scheduler);
+            service.flags = template.flags;
+            service.timeout = template.timeout;
+            service
+        })
+        .collect();
     let forward = match vs.lb_kind.as_deref() {
         Some("DR") => Forward::Route,
         Some("TUN") => Forward::Tunnel,
@@ -223,10 +259,17 @@ fn virtual_server(
         .iter()
         .map(|rs| {
             let rs_plan = real_server(vs, rs, protocol, forward, skipped);
-            if matches!(key, IpvsKey::Fwmark { .. }) && rs.port != 0 {
+            let fwmark = keys.iter().any(|k| matches!(k, IpvsKey::Fwmark { .. }));
+            if fwmark && rs.port != 0 {
+                // A group keeps the port for its address entries (fwmark entries get 0).
+                let action = if matches!(vs.key, ServiceKey::Group(_)) {
+                    "port will be ignored"
+                } else {
+                    "clearing"
+                };
                 warnings.push(format!(
                     "WARNING - fwmark virtual server {name}, real server {} has port specified \
-                     - clearing",
+                     - {action}",
                     endpoint_name(rs.address, protocol, rs.port)
                 ));
             }
@@ -234,13 +277,69 @@ fn virtual_server(
         })
         .collect();
     Some(VsPlan {
-        service,
+        services,
         name,
         quorum: vs.quorum,
         hysteresis: vs.hysteresis,
         sorry,
         real_servers,
     })
+}
+
+/// The services of one virtual_server_group entry: `ADDR PORT`, `ADDR-LAST PORT` (a range of
+/// the address's last byte, or last 16-bit group for IPv6) or `fwmark N`.
+fn group_entry(entry: &[String], protocol: u16, fwmark_af: u16) -> Option<Vec<IpvsKey>> {
+    let words: Vec<&str> = entry.iter().map(String::as_str).collect();
+    match words.as_slice() {
+        ["fwmark", mark, ..] => Some(vec![IpvsKey::Fwmark {
+            af: fwmark_af,
+            mark: mark.parse().ok()?,
+        }]),
+        [addr, port, ..] => {
+            let port: u16 = port.parse().ok()?;
+            let protocol = if protocol == 0 { IPPROTO_UDP } else { protocol };
+            let (first, last) = match addr.rsplit_once('-') {
+                Some((first, last)) => (first, Some(last)),
+                None => (*addr, None),
+            };
+            let first: IpAddr = first.parse().ok()?;
+            let addrs: Vec<IpAddr> = match (first, last) {
+                (a, None) => vec![a],
+                (IpAddr::V4(a), Some(last)) => {
+                    let o = a.octets();
+                    let end: u8 = last.parse().ok()?;
+                    (o[3]..=end)
+                        .map(|b| IpAddr::V4(std::net::Ipv4Addr::new(o[0], o[1], o[2], b)))
+                        .collect()
+                }
+                (IpAddr::V6(a), Some(last)) => {
+                    let mut seg = a.segments();
+                    let end = u16::from_str_radix(last, 16).ok()?;
+                    let start = seg[7];
+                    (start..=end)
+                        .map(|g| {
+                            seg[7] = g;
+                            IpAddr::V6(std::net::Ipv6Addr::from(seg))
+                        })
+                        .collect()
+                }
+            };
+            if addrs.is_empty() || addrs.len() > 65536 {
+                return None;
+            }
+            Some(
+                addrs
+                    .into_iter()
+                    .map(|addr| IpvsKey::Address {
+                        protocol,
+                        addr,
+                        port,
+                    })
+                    .collect(),
+            )
+        }
+        _ => None,
+    }
 }
 
 fn real_server(
@@ -352,7 +451,7 @@ mod tests {
         );
         let vs = &p.virtual_servers[0];
         assert_eq!(vs.name, "[198.51.100.10]:udp:80");
-        assert_eq!(vs.service.scheduler, "wlc");
+        assert_eq!(vs.services[0].scheduler, "wlc");
         assert_eq!(vs.quorum, 1);
         let rs = &vs.real_servers[0];
         assert_eq!(rs.name, "[192.0.2.11]:udp:80");
@@ -362,6 +461,31 @@ mod tests {
         assert_eq!(c.delay_loop, Duration::from_secs(60));
         assert_eq!(c.connect_timeout, Duration::from_secs(5));
         assert_eq!((c.retry, c.delay_before_retry), (1, Duration::from_secs(1)));
+    }
+
+    #[test]
+    fn a_group_expands_ranges_and_fwmarks() {
+        let p = plan(
+            "virtual_server_group web {\n 198.51.100.40 80\n 198.51.100.41-42 80\n \
+             fwmark 9\n}\nvirtual_server group web {\n protocol TCP\n \
+             real_server 192.0.2.11 80 {\n TCP_CHECK {\n }\n }\n}\n",
+        );
+        let vs = &p.virtual_servers[0];
+        assert_eq!(vs.name, "[web]:0");
+        let keys: Vec<String> = vs.services.iter().map(|s| format!("{:?}", s.key)).collect();
+        assert_eq!(keys.len(), 4, "{keys:?}");
+        assert!(keys[2].contains("198.51.100.42"), "{keys:?}");
+        assert!(keys[3].contains("Fwmark"), "{keys:?}");
+        assert_eq!(vs.real_servers[0].name, "[192.0.2.11]:tcp:80");
+        assert_eq!(
+            p.warnings,
+            [
+                "WARNING - fwmark virtual server [web]:0, real server [192.0.2.11]:tcp:80 has port \
+              specified - port will be ignored"
+            ]
+        );
+        assert!(group_entry(&["198.51.100.1-x".into(), "80".into()], 6, 2).is_none());
+        assert!(group_entry(&["fwmark".into()], 6, 2).is_none());
     }
 
     #[test]
@@ -375,8 +499,8 @@ mod tests {
         );
         let vs = &p.virtual_servers[0];
         assert_eq!(vs.name, "FWM 7");
-        assert_eq!(vs.service.timeout, 30);
-        assert_eq!(vs.service.flags & SVC_F_PERSISTENT, SVC_F_PERSISTENT);
+        assert_eq!(vs.services[0].timeout, 30);
+        assert_eq!(vs.services[0].flags & SVC_F_PERSISTENT, SVC_F_PERSISTENT);
         assert_eq!((vs.quorum, vs.hysteresis), (2, 1));
         assert_eq!(vs.sorry.as_ref().map(|d| d.port), Some(53));
         let rs = &vs.real_servers[0];

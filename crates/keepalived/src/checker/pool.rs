@@ -132,15 +132,12 @@ impl Pool {
     fn install_vs(&mut self, i: usize, table: &mut dyn Table) {
         let logger = self.logger.clone();
         let vs = &mut self.vss[i];
-        match table.add_service(&vs.plan.service) {
-            Err(e) if e.errno() == Some(EEXIST) => report(
-                &logger,
-                table.edit_service(&vs.plan.service),
-                "edit service",
-                &vs.plan.name,
-            ),
-            other => report(&logger, other, "add service", &vs.plan.name),
-        }
+        report(
+            &logger,
+            add_services(table, &vs.plan),
+            "add service",
+            &vs.plan.name,
+        );
         let sum = weight_sum(vs);
         let (q, h) = (vs.plan.quorum, vs.plan.hysteresis);
         vs.quorum_up = sum >= q;
@@ -179,7 +176,7 @@ impl Pool {
         };
         let was_alive = state.alive();
         let rs_plan = v.plan.real_servers[rs].clone();
-        let (vs_name, key) = (v.plan.name.clone(), v.plan.service.key);
+        let (vs_name, key) = (v.plan.name.clone(), keys(&v.plan));
         if let Some(w) = weight.filter(|&w| w != state.weight) {
             logger.info(&format!(
                 "Changing weight from {} to {w} for {} service {} of VS {vs_name}",
@@ -227,7 +224,7 @@ impl Pool {
                     dest.weight = 0;
                     report(
                         &logger,
-                        table.edit_dest(&key, &dest),
+                        edit_dest(table, &key, &dest),
                         "edit destination",
                         &rs_plan.name,
                     );
@@ -257,16 +254,16 @@ impl Pool {
         for (i, vs) in next.iter_mut().enumerate() {
             let Some(pos) = old
                 .iter()
-                .position(|o| o.plan.service.key == vs.plan.service.key)
+                .position(|o| o.plan.name == vs.plan.name && keys(&o.plan) == keys(&vs.plan))
             else {
                 fresh.push(i);
                 continue;
             };
             let prev = old.remove(pos);
-            if prev.plan.service != vs.plan.service {
+            if prev.plan.services != vs.plan.services {
                 report(
                     &logger,
-                    table.edit_service(&vs.plan.service),
+                    edit_services(table, &vs.plan),
                     "edit service",
                     &vs.plan.name,
                 );
@@ -318,7 +315,7 @@ impl Pool {
                     ));
                     report(
                         &logger,
-                        table.del_dest(&vs.plan.service.key, &dest),
+                        del_dest(table, &keys(&vs.plan), &dest),
                         "delete destination",
                         &gone_plan.name,
                     );
@@ -328,7 +325,7 @@ impl Pool {
                 if let Some(sorry) = &prev.plan.sorry {
                     report(
                         &logger,
-                        table.del_dest(&vs.plan.service.key, sorry),
+                        del_dest(table, &keys(&vs.plan), sorry),
                         "delete destination",
                         &vs.plan.name,
                     );
@@ -344,7 +341,7 @@ impl Pool {
             logger.info(&format!("Removing Virtual Server {}", gone.plan.name));
             report(
                 &logger,
-                table.del_service(&gone.plan.service.key),
+                del_services(table, &gone.plan),
                 "delete service",
                 &gone.plan.name,
             );
@@ -368,7 +365,7 @@ impl Pool {
                 if let Some(dest) = vs.rs[r].installed.take() {
                     report(
                         &logger,
-                        table.del_dest(&vs.plan.service.key, &dest),
+                        del_dest(table, &keys(&vs.plan), &dest),
                         "delete destination",
                         &vs.plan.real_servers[r].name,
                     );
@@ -376,7 +373,7 @@ impl Pool {
             }
             report(
                 &logger,
-                table.del_service(&vs.plan.service.key),
+                del_services(table, &vs.plan),
                 "delete service",
                 &vs.plan.name,
             );
@@ -390,6 +387,95 @@ impl Pool {
             .and_then(|v| v.rs.get(rs))
             .is_some_and(|r| r.carried)
     }
+}
+
+/// The keys of a virtual server's services (one, or one per group entry).
+fn keys(plan: &VsPlan) -> Vec<ServiceKey> {
+    plan.services.iter().map(|s| s.key).collect()
+}
+
+/// The destination as a service takes it: a fwmark service's real servers have port 0.
+fn for_key(key: &ServiceKey, dest: &Destination) -> Destination {
+    let mut dest = dest.clone();
+    if matches!(key, ServiceKey::Fwmark { .. }) {
+        dest.port = 0;
+    }
+    dest
+}
+
+/// Runs `op` on every key; the first error is the result, the others are still attempted.
+fn each(
+    keys: &[ServiceKey],
+    mut op: impl FnMut(&ServiceKey) -> Result<(), IpvsError>,
+) -> Result<(), IpvsError> {
+    let mut result = Ok(());
+    for key in keys {
+        if let Err(e) = op(key)
+            && result.is_ok()
+        {
+            result = Err(e);
+        }
+    }
+    result
+}
+
+fn add_services(table: &mut dyn Table, plan: &VsPlan) -> Result<(), IpvsError> {
+    let mut result = Ok(());
+    for service in &plan.services {
+        let r = match table.add_service(service) {
+            Err(e) if e.errno() == Some(EEXIST) => table.edit_service(service),
+            other => other,
+        };
+        if result.is_ok() {
+            result = r;
+        }
+    }
+    result
+}
+
+fn edit_services(table: &mut dyn Table, plan: &VsPlan) -> Result<(), IpvsError> {
+    let mut result = Ok(());
+    for service in &plan.services {
+        let r = table.edit_service(service);
+        if result.is_ok() {
+            result = r;
+        }
+    }
+    result
+}
+
+fn del_services(table: &mut dyn Table, plan: &VsPlan) -> Result<(), IpvsError> {
+    each(&keys(plan), |key| table.del_service(key))
+}
+
+fn add_dest(
+    table: &mut dyn Table,
+    keys: &[ServiceKey],
+    dest: &Destination,
+) -> Result<(), IpvsError> {
+    each(keys, |key| {
+        let dest = for_key(key, dest);
+        match table.add_dest(key, &dest) {
+            Err(e) if e.errno() == Some(EEXIST) => table.edit_dest(key, &dest),
+            other => other,
+        }
+    })
+}
+
+fn edit_dest(
+    table: &mut dyn Table,
+    keys: &[ServiceKey],
+    dest: &Destination,
+) -> Result<(), IpvsError> {
+    each(keys, |key| table.edit_dest(key, &for_key(key, dest)))
+}
+
+fn del_dest(
+    table: &mut dyn Table,
+    keys: &[ServiceKey],
+    dest: &Destination,
+) -> Result<(), IpvsError> {
+    each(keys, |key| table.del_dest(key, &for_key(key, dest)))
 }
 
 fn same_dest(a: &Destination, b: &Destination) -> bool {
@@ -424,14 +510,11 @@ fn install_rs(vs: &mut VsState, r: usize, table: &mut dyn Table, logger: &Logger
     {
         return;
     }
-    let key = vs.plan.service.key;
+    let key = keys(&vs.plan);
     let result = if vs.rs[r].installed.is_some() {
-        table.edit_dest(&key, &dest)
+        edit_dest(table, &key, &dest)
     } else {
-        match table.add_dest(&key, &dest) {
-            Err(e) if e.errno() == Some(EEXIST) => table.edit_dest(&key, &dest),
-            other => other,
-        }
+        add_dest(table, &key, &dest)
     };
     report(logger, result, "add destination", &plan.name);
     vs.rs[r].installed = Some(dest);
@@ -439,7 +522,7 @@ fn install_rs(vs: &mut VsState, r: usize, table: &mut dyn Table, logger: &Logger
 
 fn uninstall_rs(vs: &mut VsState, r: usize, table: &mut dyn Table, logger: &Logger) {
     if let Some(dest) = vs.rs[r].installed.take() {
-        let result = table.del_dest(&vs.plan.service.key, &dest);
+        let result = del_dest(table, &keys(&vs.plan), &dest);
         report(
             logger,
             result,
@@ -450,7 +533,7 @@ fn uninstall_rs(vs: &mut VsState, r: usize, table: &mut dyn Table, logger: &Logg
 }
 
 fn sorry_name(vs: &VsState, sorry: &Destination) -> String {
-    let protocol = match vs.plan.service.key {
+    let protocol = match vs.plan.services[0].key {
         ServiceKey::Address { protocol, .. } => protocol,
         ServiceKey::Fwmark { .. } => keepalived_ipvs::attr::IPPROTO_TCP,
     };
@@ -469,10 +552,10 @@ fn install_sorry(vs: &mut VsState, table: &mut dyn Table, logger: &Logger) {
         sorry_name(vs, &sorry),
         vs.plan.name
     ));
-    let key = vs.plan.service.key;
+    let key = keys(&vs.plan);
     report(
         logger,
-        table.add_dest(&key, &sorry),
+        add_dest(table, &key, &sorry),
         "add sorry server",
         &vs.plan.name,
     );
@@ -511,10 +594,10 @@ fn update_quorum(vs: &mut VsState, table: &mut dyn Table, logger: &Logger) {
                     sorry_name(vs, &sorry),
                     vs.plan.name
                 ));
-                let key = vs.plan.service.key;
+                let key = keys(&vs.plan);
                 report(
                     logger,
-                    table.del_dest(&key, &sorry),
+                    del_dest(table, &key, &sorry),
                     "delete sorry server",
                     &vs.plan.name,
                 );
