@@ -64,7 +64,7 @@ pub async fn http_url(
     let exchange = async {
         stream.write_all(request.as_bytes()).await?;
         let mut response = Vec::new();
-        let mut chunk = [0u8; 8192];
+        let mut chunk = vec![0u8; 8192];
         loop {
             let n = stream.read(&mut chunk).await?;
             if n == 0 || response.len() + n > MAX_RESPONSE {

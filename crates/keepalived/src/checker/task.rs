@@ -69,7 +69,9 @@ pub async fn run(
     let mut delay = plan.delay_loop;
     loop {
         tokio::time::sleep(delay).await;
-        let result = attempt(&plan, state.up, &logger).await;
+        // Boxed: an attempt's state (an HTTP exchange, a script run) lives on the heap only
+        // while it runs, so a thousand idle checks stay small.
+        let result = Box::pin(attempt(&plan, state.up, &logger)).await;
         match result {
             Ok(new_weight) => {
                 tries_left = plan.retry;
@@ -240,6 +242,33 @@ mod tests {
             vs: "[198.51.100.10]:tcp:80".into(),
             rs: "[192.0.2.13]:tcp:80".into(),
         }
+    }
+
+    /// A thousand resting checks must stay cheap: the task's future does not carry an
+    /// attempt's buffers.
+    #[test]
+    fn a_resting_check_is_small() {
+        let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+        let fut = run(
+            CheckId {
+                vs: 0,
+                rs: 0,
+                check: 0,
+            },
+            plan(CheckKind::Tcp),
+            names(),
+            CheckState {
+                up: true,
+                has_run: false,
+            },
+            tx,
+            crate::checker::pool::tests::quiet(),
+        );
+        assert!(
+            std::mem::size_of_val(&fut) < 1024,
+            "{}",
+            std::mem::size_of_val(&fut)
+        );
     }
 
     #[test]
