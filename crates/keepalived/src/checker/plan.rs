@@ -137,6 +137,55 @@ fn at(location: &keepalived_config::diagnostic::Location) -> String {
     format!("{}:{}", location.file.display(), location.line)
 }
 
+/// Check settings a virtual server or real server gives its checks as defaults (the check's
+/// own win, then the real server's, then the virtual server's).
+#[derive(Debug, Clone, Copy, Default)]
+struct Inherited {
+    retry: Option<u32>,
+    delay_before_retry: Option<f64>,
+    connect_timeout: Option<f64>,
+    delay_loop: Option<f64>,
+    alpha: Option<bool>,
+}
+
+impl Inherited {
+    /// Reads the settings from `raw` over `base`; anything else goes to `skipped`.
+    fn read(base: Inherited, raw: &[RawSetting], skipped: &mut Vec<(String, String)>) -> Self {
+        let mut out = base;
+        for setting in raw {
+            let number = setting.args.first().and_then(|a| a.parse::<f64>().ok());
+            let positive = number.filter(|v| v.is_finite() && *v > 0.0);
+            let used = match setting.keyword.as_str() {
+                "retry" => {
+                    out.retry = setting.args.first().and_then(|a| a.parse().ok());
+                    out.retry.is_some()
+                }
+                "delay_before_retry" => {
+                    out.delay_before_retry = number.filter(|v| v.is_finite() && *v >= 0.0);
+                    out.delay_before_retry.is_some()
+                }
+                "connect_timeout" => {
+                    out.connect_timeout = positive;
+                    positive.is_some()
+                }
+                "delay_loop" => {
+                    out.delay_loop = positive;
+                    positive.is_some()
+                }
+                "alpha" if setting.args.is_empty() => {
+                    out.alpha = Some(true);
+                    true
+                }
+                _ => false,
+            };
+            if !used {
+                skipped.push((setting.keyword.clone(), at(&setting.location)));
+            }
+        }
+        out
+    }
+}
+
 fn unsupported(list: &mut Vec<(String, String)>, raw: &[RawSetting]) {
     for setting in raw {
         list.push((setting.keyword.clone(), at(&setting.location)));
@@ -241,7 +290,7 @@ fn virtual_server(
         Some("TUN") => Forward::Tunnel,
         _ => Forward::Masq,
     };
-    unsupported(skipped, &vs.other);
+    let inherited = Inherited::read(Inherited::default(), &vs.other, skipped);
     let default_port = match key {
         IpvsKey::Address { port, .. } => port,
         IpvsKey::Fwmark { .. } => 0,
@@ -258,7 +307,7 @@ fn virtual_server(
         .real_servers
         .iter()
         .map(|rs| {
-            let rs_plan = real_server(vs, rs, protocol, forward, skipped);
+            let rs_plan = real_server(vs, rs, protocol, forward, inherited, skipped);
             let fwmark = keys.iter().any(|k| matches!(k, IpvsKey::Fwmark { .. }));
             if fwmark && rs.port != 0 {
                 // A group keeps the port for its address entries (fwmark entries get 0).
@@ -347,9 +396,10 @@ fn real_server(
     rs: &RealServer,
     protocol: u16,
     forward: Forward,
+    inherited: Inherited,
     skipped: &mut Vec<(String, String)>,
 ) -> RsPlan {
-    unsupported(skipped, &rs.other);
+    let inherited = Inherited::read(inherited, &rs.other, skipped);
     // A fwmark service's real servers have no port of their own (keepalived clears it).
     let port = match vs.key {
         ServiceKey::Fwmark(_) => 0,
@@ -358,13 +408,13 @@ fn real_server(
     let checks = rs
         .checkers
         .iter()
-        .filter_map(|c| check(vs, rs, c, protocol, port, skipped))
+        .filter_map(|c| check(vs, rs, c, protocol, port, inherited, skipped))
         .collect();
     RsPlan {
         dest: Destination::new(rs.address, port, forward, rs.weight),
         name: endpoint_name(rs.address, protocol, port),
         inhibit_on_failure: rs.inhibit_on_failure.unwrap_or(vs.inhibit_on_failure),
-        alpha: vs.alpha,
+        alpha: vs.alpha || inherited.alpha.unwrap_or(false),
         notify_up: rs.notify_up.as_ref().map(argv),
         notify_down: rs.notify_down.as_ref().map(argv),
         checks,
@@ -385,10 +435,15 @@ fn check(
     c: &Checker,
     protocol: u16,
     named_port: u16,
+    inherited: Inherited,
     skipped: &mut Vec<(String, String)>,
 ) -> Option<CheckPlan> {
     unsupported(skipped, &c.other);
-    let delay_loop = secs(c.delay_loop.unwrap_or(vs.delay_loop));
+    let delay_loop = secs(
+        c.delay_loop
+            .or(inherited.delay_loop)
+            .unwrap_or(vs.delay_loop),
+    );
     let kind = match c.kind {
         CheckerKind::Tcp => CheckKind::Tcp,
         CheckerKind::Http => CheckKind::Http(c.urls.iter().map(url).collect()),
@@ -408,10 +463,18 @@ fn check(
         kind,
         target: SocketAddr::new(addr, port),
         target_name: endpoint_name(addr, protocol, c.connect_port.unwrap_or(named_port)),
-        connect_timeout: secs(c.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT)),
+        connect_timeout: secs(
+            c.connect_timeout
+                .or(inherited.connect_timeout)
+                .unwrap_or(DEFAULT_CONNECT_TIMEOUT),
+        ),
         delay_loop,
-        retry: c.retry.unwrap_or(DEFAULT_RETRY),
-        delay_before_retry: secs(c.delay_before_retry.unwrap_or(DEFAULT_DELAY_BEFORE_RETRY)),
+        retry: c.retry.or(inherited.retry).unwrap_or(DEFAULT_RETRY),
+        delay_before_retry: secs(
+            c.delay_before_retry
+                .or(inherited.delay_before_retry)
+                .unwrap_or(DEFAULT_DELAY_BEFORE_RETRY),
+        ),
     })
 }
 
@@ -486,6 +549,26 @@ mod tests {
         );
         assert!(group_entry(&["198.51.100.1-x".into(), "80".into()], 6, 2).is_none());
         assert!(group_entry(&["fwmark".into()], 6, 2).is_none());
+    }
+
+    #[test]
+    fn check_settings_inherit_from_real_and_virtual_server() {
+        let p = plan(
+            "virtual_server 198.51.100.10 80 {\n protocol TCP\n retry 4\n connect_timeout 2\n \
+             real_server 192.0.2.11 80 {\n delay_before_retry 3\n delay_loop 7\n \
+             TCP_CHECK {\n retry 5\n }\n }\n real_server 192.0.2.12 80 {\n alpha\n \
+             TCP_CHECK {\n }\n }\n}\n",
+        );
+        let vs = &p.virtual_servers[0];
+        let c = &vs.real_servers[0].checks[0];
+        assert_eq!(c.retry, 5);
+        assert_eq!(c.connect_timeout, Duration::from_secs(2));
+        assert_eq!(c.delay_before_retry, Duration::from_secs(3));
+        assert_eq!(c.delay_loop, Duration::from_secs(7));
+        let c2 = &vs.real_servers[1].checks[0];
+        assert_eq!((c2.retry, c2.delay_loop), (4, Duration::from_secs(60)));
+        assert!(vs.real_servers[1].alpha && !vs.real_servers[0].alpha);
+        assert!(p.unsupported.is_empty(), "{:?}", p.unsupported);
     }
 
     #[test]
