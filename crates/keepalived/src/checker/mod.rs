@@ -116,7 +116,9 @@ pub fn run(cli: &Cli, config: Config, logger: Logger) -> anyhow::Result<i32> {
         for handle in tasks {
             handle.abort();
         }
-        pool.stop(&mut ipvs);
+        for argv in pool.stop(&mut ipvs) {
+            run_once(&notify_spec(argv)).await;
+        }
         logger.info("Stopped");
         Ok(0)
     })
@@ -234,18 +236,22 @@ fn spawn_notifier() -> mpsc::UnboundedSender<Vec<String>> {
     let (tx, mut rx) = mpsc::unbounded_channel::<Vec<String>>();
     tokio::spawn(async move {
         while let Some(argv) = rx.recv().await {
-            let spec = ScriptSpec {
-                name: argv.first().cloned().unwrap_or_default(),
-                argv,
-                interval: NOTIFY_TIMEOUT,
-                timeout: NOTIFY_TIMEOUT,
-                rise: 1,
-                fall: 1,
-                init_fail: false,
-                uid_gid: None,
-            };
-            run_once(&spec).await;
+            run_once(&notify_spec(argv)).await;
         }
     });
     tx
+}
+
+/// How a notify script runs.
+fn notify_spec(argv: Vec<String>) -> ScriptSpec {
+    ScriptSpec {
+        name: argv.first().cloned().unwrap_or_default(),
+        argv,
+        interval: NOTIFY_TIMEOUT,
+        timeout: NOTIFY_TIMEOUT,
+        rise: 1,
+        fall: 1,
+        init_fail: false,
+        uid_gid: None,
+    }
 }

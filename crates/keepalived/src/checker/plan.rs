@@ -36,6 +36,8 @@ pub struct VsPlan {
     pub hysteresis: u32,
     /// The sorry server, as a destination.
     pub sorry: Option<Destination>,
+    /// `omega`: notify_down of alive real servers runs at stop.
+    pub omega: bool,
     /// Its real servers.
     pub real_servers: Vec<RsPlan>,
 }
@@ -331,6 +333,7 @@ fn virtual_server(
         quorum: vs.quorum,
         hysteresis: vs.hysteresis,
         sorry,
+        omega: vs.omega,
         real_servers,
     })
 }

@@ -353,15 +353,20 @@ impl Pool {
     }
 
     /// Removes every real server and service this pool installed, logging each real server
-    /// as keepalived does at stop.
-    pub fn stop(&mut self, table: &mut dyn Table) {
+    /// as keepalived does at stop; returns the notify_down scripts of the alive real servers
+    /// of `omega` virtual servers, to run before exiting.
+    pub fn stop(&mut self, table: &mut dyn Table) -> Vec<Notify> {
         let logger = self.logger.clone();
+        let mut notify = Vec::new();
         for vs in &mut self.vss {
             for r in 0..vs.rs.len() {
                 logger.info(&format!(
                     "Shutting down service {} from VS {}",
                     vs.plan.real_servers[r].name, vs.plan.name
                 ));
+                if vs.plan.omega && vs.rs[r].alive() {
+                    notify.extend(vs.plan.real_servers[r].notify_down.clone());
+                }
                 if let Some(dest) = vs.rs[r].installed.take() {
                     report(
                         &logger,
@@ -378,6 +383,7 @@ impl Pool {
                 &vs.plan.name,
             );
         }
+        notify
     }
 
     /// Whether a real server's check states came over from before a reload.
@@ -744,6 +750,62 @@ pub(crate) mod tests {
         // .21 alone (weight 10) keeps the quorum of 2: no sorry server.
         pool.check_changed(0, 1, 0, false, None, &mut t);
         assert_eq!(t.calls, ["edit 192.0.2.22:8080 w0"]);
+    }
+
+    #[test]
+    fn hysteresis_widens_the_quorum_band() {
+        let conf = "virtual_server 198.51.100.20 8080 {\n quorum 2\n hysteresis 1\n \
+            sorry_server 192.0.2.99 8080\n real_server 192.0.2.21 8080 {\n TCP_CHECK {\n }\n }\n \
+            real_server 192.0.2.22 8080 {\n TCP_CHECK {\n }\n }\n \
+            real_server 192.0.2.23 8080 {\n TCP_CHECK {\n }\n }\n}\n";
+        let mut pool = Pool::new(&plan(conf), quiet());
+        let mut t = Fake::default();
+        pool.start(&mut t);
+        t.calls.clear();
+        // 3 -> 2 -> 1: still above quorum - hysteresis (1), no sorry server.
+        pool.check_changed(0, 0, 0, false, None, &mut t);
+        pool.check_changed(0, 1, 0, false, None, &mut t);
+        assert!(
+            !t.calls.iter().any(|c| c.contains("192.0.2.99")),
+            "{:?}",
+            t.calls
+        );
+        // 0: lost.
+        pool.check_changed(0, 2, 0, false, None, &mut t);
+        assert!(
+            t.calls.iter().any(|c| c == "add 192.0.2.99:8080 w1"),
+            "{:?}",
+            t.calls
+        );
+        t.calls.clear();
+        // 1, 2: below quorum + hysteresis (3): still the sorry server.
+        pool.check_changed(0, 0, 0, true, None, &mut t);
+        pool.check_changed(0, 1, 0, true, None, &mut t);
+        assert!(
+            !t.calls.iter().any(|c| c.contains("192.0.2.99")),
+            "{:?}",
+            t.calls
+        );
+        pool.check_changed(0, 2, 0, true, None, &mut t);
+        assert_eq!(t.calls[0], "del 192.0.2.99:8080", "{:?}", t.calls);
+        assert_eq!(t.calls.len(), 4, "{:?}", t.calls);
+    }
+
+    #[test]
+    fn omega_runs_notify_down_of_alive_servers_at_stop() {
+        let conf = "virtual_server 198.51.100.20 8080 {\n omega\n \
+            real_server 192.0.2.21 8080 {\n notify_down \"/bin/true down 21\"\n \
+            TCP_CHECK {\n }\n }\n real_server 192.0.2.22 8080 {\n \
+            notify_down \"/bin/true down 22\"\n TCP_CHECK {\n }\n }\n}\n";
+        let mut pool = Pool::new(&plan(conf), quiet());
+        let mut t = Fake::default();
+        pool.start(&mut t);
+        pool.check_changed(0, 1, 0, false, None, &mut t);
+        let scripts = pool.stop(&mut t);
+        assert_eq!(scripts, [vec!["/bin/true", "down", "21"]]);
+        let mut plain = Pool::new(&plan(&conf.replace("omega", "")), quiet());
+        plain.start(&mut t);
+        assert!(plain.stop(&mut t).is_empty());
     }
 
     #[test]
