@@ -587,6 +587,19 @@ pub struct VirtualServer {
     pub persistence_timeout: Option<u32>,
     /// `sorry_server ADDR PORT`.
     pub sorry_server: Option<Vec<String>>,
+    /// `quorum` (1): the weight of alive real servers the service needs.
+    pub quorum: u32,
+    /// `hysteresis` (0) around the quorum.
+    pub hysteresis: u32,
+    /// `inhibit_on_failure`: failed real servers get weight 0 instead of being removed.
+    pub inhibit_on_failure: bool,
+    /// `alpha`: real servers start down until their first successful check.
+    pub alpha: bool,
+    /// `omega`: at stop, the service's real servers leave the table through their checks'
+    /// down path (notify_down scripts run).
+    pub omega: bool,
+    /// `ops`: one-packet scheduling.
+    pub ops: bool,
     /// `real_server` blocks.
     pub real_servers: Vec<RealServer>,
     /// Other keywords as written.
@@ -604,6 +617,12 @@ pub struct RealServer {
     pub location: Location,
     /// `weight` (1).
     pub weight: i32,
+    /// `inhibit_on_failure` of the real server (overrides the virtual server's).
+    pub inhibit_on_failure: Option<bool>,
+    /// `notify_up` script.
+    pub notify_up: Option<Command>,
+    /// `notify_down` script.
+    pub notify_down: Option<Command>,
     /// Health checks.
     pub checkers: Vec<Checker>,
     /// Other keywords as written.
@@ -657,6 +676,14 @@ pub struct Checker {
     pub connect_timeout: Option<f64>,
     /// `connect_port`.
     pub connect_port: Option<u16>,
+    /// `connect_ip`.
+    pub connect_ip: Option<IpAddr>,
+    /// `delay_loop` of this check (overrides the virtual server's).
+    pub delay_loop: Option<f64>,
+    /// `misc_timeout` seconds (MISC_CHECK).
+    pub misc_timeout: Option<f64>,
+    /// `misc_dynamic` (MISC_CHECK): the exit code sets the weight.
+    pub misc_dynamic: bool,
     /// `retry` / `nb_get_retry`.
     pub retry: Option<u32>,
     /// `delay_before_retry` seconds.
