@@ -14,6 +14,7 @@ pub mod grammar;
 pub mod host;
 pub mod lexer;
 pub mod model;
+pub mod params;
 pub mod source;
 pub mod tree;
 pub mod values;
