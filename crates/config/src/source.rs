@@ -510,9 +510,12 @@ mod tests {
 
     #[test]
     fn missing_include_is_noted_with_its_line() {
-        let (lines, diags) = read("a\ninclude nothing-here-*.conf\nb", "h");
+        let (lines, diags) = read("a\ninclude /etc/nothing-here-*.conf\nb", "h");
         assert_eq!(lines, vec!["a", "b"]);
         assert!(diags.is_empty(), "an empty glob is silent: {diags:?}");
+        // A pattern in a directory that does not exist is noted like a missing file.
+        let (_, diags) = read("include nothing-here-*.conf", "h");
+        assert_eq!(diags[0].severity, Severity::Note);
         let (lines, diags) = read("a\ninclude /nonexistent/x.conf\nb", "h");
         assert_eq!(lines, vec!["a", "b"]);
         assert_eq!(diags[0].line(), Some(2));

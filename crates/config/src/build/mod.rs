@@ -4,6 +4,7 @@
 mod addresses;
 mod checker;
 mod global;
+mod global_rules;
 mod instance;
 mod script;
 mod sync_group;
