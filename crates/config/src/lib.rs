@@ -21,6 +21,7 @@ pub mod values;
 
 mod build;
 mod validate;
+mod validate_vrrp;
 
 use std::path::Path;
 

@@ -191,8 +191,24 @@ fn route_line(cx: &mut Cx<'_>, item: &Statement) -> Option<Route> {
     let mut iter = words.iter().map(String::as_str);
     while let Some(word) = iter.next() {
         match word {
-            "src" | "via" | "gw" | "from" => {
+            "src" | "via" | "gw" | "from" | "or" => {
+                if word == "gw" {
+                    cx.error(
+                        &item.location,
+                        "\"gw\" for routes is deprecated. Please use \"via\"",
+                    );
+                }
                 let value = iter.next().unwrap_or_default();
+                if word == "or" {
+                    // An alternative gateway: `via A or B`.
+                    if value.parse::<IpAddr>().is_err() {
+                        cx.error(
+                            &item.location,
+                            format!("Invalid or address '{value}' in route"),
+                        );
+                    }
+                    continue;
+                }
                 match value.parse::<IpAddr>() {
                     Ok(a) if word == "src" || word == "from" => route.src = Some(a),
                     Ok(a) => route.via = Some(a),
@@ -229,6 +245,29 @@ fn route_line(cx: &mut Cx<'_>, item: &Statement) -> Option<Route> {
     if route.destination.is_none() {
         cx.error(&item.location, "Route has no destination - ignoring");
         return None;
+    }
+    match &route.dev {
+        Some(dev) => {
+            if !cx.host.interface_exists(dev) {
+                cx.warning(
+                    &item.location,
+                    format!("WARNING - interface {dev} for VROUTE nexthop doesn't exist"),
+                );
+            }
+        }
+        None => {
+            let shown = match route.destination {
+                Some((_, 0)) if words.iter().any(|w| w == "default") => "default".to_string(),
+                Some((addr, len)) => format!("{addr}/{len}"),
+                None => String::new(),
+            };
+            cx.warning(
+                &item.location,
+                format!(
+                    "Warning - cannot track route {shown} with no interface specified, not tracking"
+                ),
+            );
+        }
     }
     Some(route)
 }
@@ -273,7 +312,17 @@ fn rule_line(cx: &mut Cx<'_>, item: &Statement) -> Option<Rule> {
                     }
                 }
             }
-            "table" | "lookup" => rule.table = iter.next().map(str::to_string),
+            "table" | "lookup" => {
+                rule.table = iter.next().map(str::to_string);
+                if let Some(table) = &rule.table
+                    && !routing_table_exists(table)
+                {
+                    cx.error(
+                        &item.location,
+                        format!("Routing table {table} not found for rule"),
+                    );
+                }
+            }
             "priority" | "preference" | "pref" | "prio" => {
                 let value = iter.next().unwrap_or_default();
                 rule.priority = cx
@@ -288,5 +337,24 @@ fn rule_line(cx: &mut Cx<'_>, item: &Statement) -> Option<Rule> {
             }
         }
     }
+    if rule.priority.is_none() {
+        cx.warning(
+            &item.location,
+            "Rule has no preference specified - setting to 16384. This is probably not what you want.",
+        );
+    }
     Some(rule)
+}
+
+/// A routing table given by number, or by a name iproute2 knows (its built-in names or
+/// /etc/iproute2/rt_tables).
+fn routing_table_exists(table: &str) -> bool {
+    if table.parse::<u32>().is_ok() || matches!(table, "local" | "main" | "default" | "unspec") {
+        return true;
+    }
+    std::fs::read_to_string("/etc/iproute2/rt_tables").is_ok_and(|text| {
+        text.lines()
+            .map(|l| l.split('#').next().unwrap_or(""))
+            .any(|l| l.split_whitespace().nth(1) == Some(table))
+    })
 }

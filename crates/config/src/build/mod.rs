@@ -2,10 +2,12 @@
 //! small reading helpers of [`Cx`].
 
 mod addresses;
+mod bfd;
 mod checker;
 mod global;
 mod global_rules;
 mod instance;
+mod instance_rules;
 mod script;
 mod sync_group;
 mod trackers;
@@ -70,15 +72,20 @@ fn build_top(cx: &mut Cx<'_>, items: &[Statement], config: &mut Config) {
             "vrrp_track_process" => config
                 .track_processes
                 .extend(trackers::track_process(cx, stmt)),
-            "garp_group" => config.garp_groups.extend(trackers::garp_group(cx, stmt)),
+            "garp_group" => {
+                let index = config.garp_groups.len();
+                config
+                    .garp_groups
+                    .extend(trackers::garp_group(cx, stmt, index))
+            }
             "virtual_server" => config
                 .virtual_servers
                 .extend(checker::virtual_server(cx, stmt)),
             "virtual_server_group" => config
                 .virtual_server_groups
                 .extend(checker::virtual_server_group(cx, stmt)),
+            "bfd_instance" => config.bfd_instances.extend(bfd::build(cx, stmt)),
             "linkbeat_interfaces"
-            | "bfd_instance"
             | "net_namespace"
             | "net_namespace_ipvs"
             | "namespace_with_ipsets"
@@ -103,6 +110,12 @@ impl Cx<'_> {
 
     pub(crate) fn warning(&mut self, location: &Location, message: impl Into<String>) {
         self.diagnostics.warning(location, message);
+    }
+
+    /// Reports a problem keepalived prints without a line number.
+    pub(crate) fn unlocated(&mut self, severity: Severity, message: impl Into<String>) {
+        self.diagnostics
+            .push(Diagnostic::new(severity, None, message.into()));
     }
 
     /// Reports an unknown keyword, with a hint when a known one is close.
