@@ -129,6 +129,7 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement) -> Option<VrrpInstance> {
     let mut unicast_keyword = false;
     let mut unicast_ttl_given = false;
     let mut ipvlan_without_address = false;
+    let mut state_given: Option<InitialState> = None;
     for item in cx.block(stmt) {
         let keyword = item.keyword();
         if instance_rules::check(cx, item, &name) {
@@ -142,8 +143,32 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement) -> Option<VrrpInstance> {
         }
         match keyword {
             "state" => match cx.arg(item) {
-                Some("MASTER") => inst.state = InitialState::Master,
-                Some("BACKUP") => inst.state = InitialState::Backup,
+                Some(v @ ("MASTER" | "BACKUP")) => {
+                    let wanted = if v == "MASTER" {
+                        InitialState::Master
+                    } else {
+                        InitialState::Backup
+                    };
+                    match state_given {
+                        Some(previous) if previous != wanted => {
+                            let previous = if previous == InitialState::Master {
+                                "MASTER"
+                            } else {
+                                "BACKUP"
+                            };
+                            cx.error(
+                                &item.location,
+                                format!(
+                                    "({name}) state previously set as {previous} - ignoring {v}"
+                                ),
+                            );
+                        }
+                        _ => {
+                            inst.state = wanted;
+                            state_given = Some(wanted);
+                        }
+                    }
+                }
                 Some(other) => cx.error(
                     &item.location,
                     format!("({name}) unknown state '{other}', defaulting to BACKUP"),
