@@ -17,6 +17,7 @@ pub mod model;
 pub mod params;
 pub mod source;
 pub mod tree;
+pub mod unsupported;
 pub mod values;
 
 mod build;

@@ -30,8 +30,11 @@ pub struct Config {
     pub track_processes: Vec<TrackProcessDef>,
     /// `garp_group` blocks.
     pub garp_groups: Vec<GarpGroup>,
-    /// `bfd_instance NAME { … }` blocks (names only: the BFD daemon is not built).
+    /// `bfd_instance NAME { … }` blocks (read and checked: the BFD daemon is not built).
     pub bfd_instances: Vec<BfdInstance>,
+    /// Top-level keywords keepalived accepts that have no meaning here yet
+    /// (`net_namespace`, `linkbeat_interfaces`, …), as written.
+    pub other: Vec<RawSetting>,
     /// `virtual_server_group` blocks (checker side).
     pub virtual_server_groups: Vec<VirtualServerGroup>,
     /// `virtual_server` blocks (checker side).

@@ -90,7 +90,7 @@ fn build_top(cx: &mut Cx<'_>, items: &[Statement], config: &mut Config) {
             | "net_namespace_ipvs"
             | "namespace_with_ipsets"
             | "instance"
-            | "use_pid_dir" => {}
+            | "use_pid_dir" => config.other.push(cx.raw(stmt)),
             _ => cx.unknown(stmt, TOP_LEVEL_KEYWORDS),
         }
     }
