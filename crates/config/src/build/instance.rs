@@ -197,7 +197,7 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement) -> Option<VrrpInstance> {
             }
             "priority" => {
                 let value = cx.int(item, 1, 255).map(|v| v as u8);
-                if value.is_none() {
+                if value.is_none() && !item.args().is_empty() {
                     cx.error(&item.location, format!("({name}) Priority not valid! must be between 1 & 255. Using default 100"));
                 }
                 priority = value.or(priority);

@@ -12,6 +12,23 @@ pub(crate) fn check(cx: &mut Cx<'_>, item: &Statement, name: &str) -> bool {
     let value = item.arg_texts().next();
     let at = &item.location;
     match keyword {
+        "down_timer_adverts"
+        | "garp_lower_prio_delay"
+        | "garp_lower_prio_repeat"
+        | "mcast_dst_ip"
+        | "notify_master_rx_lower_pri"
+        | "lvs_sync_daemon_interface"
+            if value.is_none() =>
+        {
+            if keyword == "lvs_sync_daemon_interface" {
+                lvs_sync_daemon_interface(cx, at, name);
+            }
+            cx.arg(item);
+        }
+        "lvs_sync_daemon_interface" => lvs_sync_daemon_interface(cx, at, name),
+        "kernel_rx_buf_size" if value.is_none() => {
+            cx.error(at, format!("({name}) invalid kernel_rx_buf_size specified"));
+        }
         "down_timer_adverts" => {
             if let Some(v) = value
                 && cx.int_value(at, v, 1, 100).is_none()
@@ -94,6 +111,14 @@ pub(crate) fn check(cx: &mut Cx<'_>, item: &Statement, name: &str) -> bool {
         _ => return false,
     }
     true
+}
+
+fn lvs_sync_daemon_interface(cx: &mut Cx<'_>, at: &Location, name: &str) {
+    cx.error(
+        at,
+        format!("({name}) Specifying lvs_sync_daemon_interface against a vrrp is deprecated."),
+    );
+    cx.error(at, "        Please use global lvs_sync_daemon");
 }
 
 /// An unsigned number (u32), with the number reader's `negative number` / `invalid number`.
