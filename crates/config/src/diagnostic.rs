@@ -118,9 +118,13 @@ impl Diagnostic {
         self
     }
 
-    /// The line number, if the diagnostic has a location.
+    /// The line number it is reported with, if any (a run-time log line has none: its
+    /// location only orders it).
     pub fn line(&self) -> Option<u32> {
-        self.location.as_ref().map(|l| l.line)
+        self.location
+            .as_ref()
+            .filter(|_| !self.is_run_time_log())
+            .map(|l| l.line)
     }
 }
 

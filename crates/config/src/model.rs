@@ -30,6 +30,11 @@ pub struct Config {
     pub track_processes: Vec<TrackProcessDef>,
     /// `garp_group` blocks.
     pub garp_groups: Vec<GarpGroup>,
+    /// `bfd_instance NAME { … }` blocks (read and checked: the BFD daemon is not built).
+    pub bfd_instances: Vec<BfdInstance>,
+    /// Top-level keywords keepalived accepts that have no meaning here yet
+    /// (`net_namespace`, `linkbeat_interfaces`, …), as written.
+    pub other: Vec<RawSetting>,
     /// `virtual_server_group` blocks (checker side).
     pub virtual_server_groups: Vec<VirtualServerGroup>,
     /// `virtual_server` blocks (checker side).
@@ -364,6 +369,8 @@ pub struct VrrpInstance {
     pub track_files: Vec<TrackRef>,
     /// `track_process`.
     pub track_processes: Vec<TrackRef>,
+    /// `track_bfd { NAME … }`.
+    pub track_bfds: Vec<TrackRef>,
     /// `mcast_src_ip`.
     pub mcast_src_ip: Option<IpAddr>,
     /// `unicast_src_ip`.
@@ -475,6 +482,17 @@ pub struct SyncGroup {
     pub sync_group_tracking_weight: bool,
     /// `smtp_alert`.
     pub smtp_alert: Option<bool>,
+}
+
+/// `bfd_instance NAME { … }`: read and checked, not run (see docs/compat.md).
+#[derive(Debug, Clone)]
+pub struct BfdInstance {
+    /// The instance name, as `track_bfd` refers to it.
+    pub name: String,
+    /// Where the block starts.
+    pub location: Location,
+    /// Every setting, as written.
+    pub other: Vec<RawSetting>,
 }
 
 /// `vrrp_track_file NAME { file PATH; weight W; init_file … }`.

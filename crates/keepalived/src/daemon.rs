@@ -105,6 +105,12 @@ fn run_parent(cli: &Cli) -> anyhow::Result<i32> {
         pid_file.remove();
         return Ok(loaded.exit_code());
     }
+    // Said once, by the parent at start: what is read and checked but not acted on yet.
+    for what in keepalived_config::unsupported::unsupported(&loaded.config) {
+        logger.info(&format!(
+            "{what} is not supported by keepalived-rs yet - ignoring (see docs/compat.md)"
+        ));
+    }
     let roles = children_for(cli, &loaded.config);
     if roles.is_empty() {
         logger.info("Warning - keepalived has no configuration to run");

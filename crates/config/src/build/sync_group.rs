@@ -24,7 +24,9 @@ const KEYWORDS: &[&str] = &[
 
 /// Reads a vrrp_sync_group block.
 pub fn build(cx: &mut Cx<'_>, stmt: &Statement) -> Option<SyncGroup> {
-    let name = cx.block_name(stmt)?;
+    let name = cx
+        .arg_or(stmt, "vrrp_sync_group must have a name - skipping")?
+        .to_string();
     let mut group = SyncGroup {
         name,
         location: stmt.location.clone(),
@@ -39,7 +41,18 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement) -> Option<SyncGroup> {
     };
     for item in cx.block(stmt) {
         match item.keyword() {
-            "group" => group.instances = cx.word_list(item),
+            "group" => {
+                group.instances = cx.word_list(item);
+                if group.instances.is_empty()
+                    && let Some(block) = &item.block
+                {
+                    let at = block.close.clone().unwrap_or_else(|| block.open.clone());
+                    cx.error(
+                        &at,
+                        format!("Warning - sync group {} has empty group block", group.name),
+                    );
+                }
+            }
             keyword @ ("notify_master" | "notify_backup" | "notify_fault" | "notify_stop"
             | "notify") => {
                 let command = cx.notify_command(item);
