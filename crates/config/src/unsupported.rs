@@ -6,11 +6,18 @@ use std::collections::BTreeSet;
 
 use crate::model::{Config, RawSetting};
 
+/// `global_defs` keywords kept as written that the daemon reads where it needs them (the mail
+/// alerts, crates/keepalived/src/alert).
+const ACTED_ON_AS_WRITTEN: &[&str] = &["smtp_alert", "smtp_alert_vrrp", "smtp_helo_name"];
+
 /// One line per distinct keyword not acted on, as `BLOCK keyword 'KEYWORD'`, sorted.
 pub fn unsupported(config: &Config) -> Vec<String> {
     let mut found = BTreeSet::new();
     fn add(found: &mut BTreeSet<String>, block: &str, settings: &[RawSetting]) {
-        for s in settings {
+        for s in settings
+            .iter()
+            .filter(|s| !ACTED_ON_AS_WRITTEN.contains(&s.keyword.as_str()))
+        {
             found.insert(format!("{block} keyword '{}'", s.keyword));
         }
     }
