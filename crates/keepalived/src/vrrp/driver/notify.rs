@@ -131,14 +131,15 @@ mod tests {
     #[test]
     fn own_command_then_generic_with_instance_state_and_priority() {
         let p = plan_of(
-            "vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 1\n priority 120\n notify_master \"/bin/m x\"\n notify /bin/n\n virtual_ipaddress {\n 192.0.2.1\n }\n}\n",
+            "vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 1\n priority 120\n notify_master \"/bin/echo x\"\n notify /bin/true\n virtual_ipaddress {\n 192.0.2.1\n }\n}\n",
         );
+        // The scripts must exist: a missing one is dropped when the file is read, as 2.2.7 does.
         assert!(has_commands(&p));
         assert_eq!(
             commands(&p, State::Master, 120),
             vec![
-                vec!["/bin/m".to_string(), "x".to_string()],
-                vec!["/bin/n", "INSTANCE", "VI_1", "MASTER", "120"]
+                vec!["/bin/echo".to_string(), "x".to_string()],
+                vec!["/bin/true", "INSTANCE", "VI_1", "MASTER", "120"]
                     .into_iter()
                     .map(String::from)
                     .collect(),
