@@ -166,6 +166,8 @@ pub struct Command {
     pub location: Location,
     /// The user a notify script runs as (`notify_* SCRIPT USER [GROUP]`).
     pub run_as: Option<RunAs>,
+    /// `run_as` as `(uid, gid)`, once validation has found the user.
+    pub run_as_ids: Option<(u32, u32)>,
 }
 
 /// `vrrp_script NAME { … }`.

@@ -81,6 +81,9 @@ pub(crate) fn check(config: &mut Config, host: &dyn Host, diagnostics: &mut Diag
                     }
                 },
             };
+            if command.run_as.is_some() {
+                command.run_as_ids = Some(run_as);
+            }
             let verdict =
                 check_command(command, run_as, enforcing, host, Severity::Log, diagnostics);
             tally.vrrp_scripts_run |= verdict.runs_or_refused;

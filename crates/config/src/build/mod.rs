@@ -288,6 +288,7 @@ impl Cx<'_> {
             argv,
             location: stmt.location.clone(),
             run_as: None,
+            run_as_ids: None,
         };
         Some((command, stmt.args().get(used..).unwrap_or(&[])))
     }
