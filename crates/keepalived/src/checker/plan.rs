@@ -87,6 +87,8 @@ pub enum CheckKind {
     Tcp,
     /// HTTP_GET: each url fetched, status and digest compared.
     Http(Vec<UrlPlan>),
+    /// PING_CHECK: an ICMP echo request answered.
+    Ping,
     /// MISC_CHECK: a program's exit status.
     Misc {
         /// Program and arguments.
@@ -450,6 +452,7 @@ fn check(
     let kind = match c.kind {
         CheckerKind::Tcp => CheckKind::Tcp,
         CheckerKind::Http => CheckKind::Http(c.urls.iter().map(url).collect()),
+        CheckerKind::Ping if rs.address.is_ipv4() => CheckKind::Ping,
         CheckerKind::Misc => CheckKind::Misc {
             argv: c.misc_path.as_ref().map(argv).unwrap_or_default(),
             timeout: c.misc_timeout.map(secs).unwrap_or(delay_loop),
