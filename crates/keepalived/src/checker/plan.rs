@@ -116,7 +116,7 @@ pub struct UrlPlan {
 pub struct Plan {
     /// The virtual servers.
     pub virtual_servers: Vec<VsPlan>,
-    /// `(keyword, file:line)` of settings read and not acted on.
+    /// `(keyword, "file: Line n")` of settings read and not acted on.
     pub unsupported: Vec<(String, String)>,
     /// Warnings about what the child changed, logged at load as keepalived does.
     pub warnings: Vec<String>,
@@ -138,7 +138,7 @@ impl Plan {
 }
 
 fn at(location: &keepalived_config::diagnostic::Location) -> String {
-    format!("{}:{}", location.file.display(), location.line)
+    format!("{}: Line {}", location.file.display(), location.line)
 }
 
 /// Check settings a virtual server or real server gives its checks as defaults (the check's
