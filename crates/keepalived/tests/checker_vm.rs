@@ -387,6 +387,9 @@ fn boot_lab() -> Option<BootOutput> {
     let initrd = work.join("initrd.gz");
     ramfs.build(&initrd).expect("cpio");
     let out = qemu::boot(&kernel, &initrd, &work, Duration::from_secs(240)).expect("boot");
+    // The staging tree and the archive are large; the serial logs stay for a failing run.
+    let _ = std::fs::remove_dir_all(work.join("root"));
+    let _ = std::fs::remove_file(&initrd);
     println!("boot took {:?}", out.elapsed);
     std::fs::write(work.join("results.txt"), &out.results).ok();
     if !out.finished {
