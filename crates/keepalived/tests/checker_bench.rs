@@ -110,6 +110,9 @@ fn checker_1000_tcp_checks_cpu_and_rss() {
     let initrd = work.join("initrd.gz");
     ramfs.build(&initrd).expect("cpio");
     let out = qemu::boot(&kernel, &initrd, &work, Duration::from_secs(400)).expect("boot");
+    // The staging tree and the archive are large; the serial logs stay for a failing run.
+    let _ = std::fs::remove_dir_all(work.join("root"));
+    let _ = std::fs::remove_file(&initrd);
     assert!(out.finished, "guest did not finish:\n{}", out.console);
     println!(
         "checker child, {} real servers, TCP_CHECK every 1 s, {MEASURE_SECS} s measured \

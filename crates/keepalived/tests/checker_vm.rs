@@ -197,6 +197,28 @@ virtual_server group web {
 }
 "#;
 
+/// Scenario 4: PING_CHECK of an address that goes away and comes back.
+const CONFIG4: &str = r#"
+virtual_server 198.51.100.50 53 {
+    delay_loop 2
+    lb_algo rr
+    lb_kind NAT
+    protocol UDP
+    real_server 192.0.2.51 53 {
+        PING_CHECK {
+            connect_timeout 1
+            retry 0
+        }
+    }
+    real_server 192.0.2.52 53 {
+        PING_CHECK {
+            connect_timeout 1
+            retry 1
+        }
+    }
+}
+"#;
+
 /// The guest's part: servers, one run per binary, table snapshots after each event.
 const SCRIPT: &str = r#"
 for a in 192.0.2.11 192.0.2.12 192.0.2.13 192.0.2.21 192.0.2.22 192.0.2.99 192.0.2.32; do
@@ -215,7 +237,7 @@ run() {
     $2 -n -l -D -C -f /etc/lab.conf -p /run/k-$1.pid -c /run/c-$1.pid -r /run/v-$1.pid \
         > /tmp/log-$1 2>&1 &
     KPID=$!
-    sleep 8; snap start
+    sleep 10; snap start
     unserve 192.0.2.12; unserve 192.0.2.22; rm -f /tmp/misc-up-13
     sleep 9; snap down
     serve 192.0.2.12 80; serve 192.0.2.22 8080; touch /tmp/misc-up-13
@@ -239,7 +261,7 @@ run2() {
     $2 -n -l -D -C -f /etc/lab2-live.conf -p /run/k-$1.pid -c /run/c-$1.pid -r /run/v-$1.pid \
         > /tmp/log-$1 2>&1 &
     KPID=$!
-    sleep 8; snap start
+    sleep 11; snap start
     echo 12 > /tmp/dyn-31; touch /tmp/misc-up-34
     unserve 192.0.2.32; httpd -f -p 192.0.2.32:80 -h /www2 & echo $! > /run/srv-192.0.2.32
     sleep 6; snap changed
@@ -259,7 +281,7 @@ run3() {
     $2 -n -l -D -C -f /etc/lab3.conf -p /run/k-$1.pid -c /run/c-$1.pid -r /run/v-$1.pid \
         > /tmp/log-$1 2>&1 &
     KPID=$!
-    sleep 6; snap start
+    sleep 8; snap start
     unserve 192.0.2.12
     sleep 5; snap down
     kill -HUP $KPID
@@ -270,6 +292,26 @@ run3() {
     unserve 192.0.2.11
     echo "=== $LABEL log" >&3; cat /tmp/log-$1 >&3
 }
+run4() {
+    LABEL=$1
+    ipvsadm -C
+    /usr/bin/ip addr add 192.0.2.51/32 dev lo 2>/dev/null
+    /usr/bin/ip addr add 192.0.2.52/32 dev lo 2>/dev/null
+    $2 -n -l -D -C -f /etc/lab4.conf -p /run/k-$1.pid -c /run/c-$1.pid -r /run/v-$1.pid \
+        > /tmp/log-$1 2>&1 &
+    KPID=$!
+    sleep 8; snap start
+    /usr/bin/ip addr del 192.0.2.51/32 dev lo; /usr/bin/ip addr del 192.0.2.52/32 dev lo
+    sleep 7; snap down
+    /usr/bin/ip addr add 192.0.2.51/32 dev lo; /usr/bin/ip addr add 192.0.2.52/32 dev lo
+    sleep 6; snap up
+    kill -TERM $KPID
+    i=0; while kill -0 $KPID 2>/dev/null && [ $i -lt 50 ]; do sleep 0.2; i=$((i+1)); done
+    snap stopped
+    echo "=== $LABEL log" >&3; cat /tmp/log-$1 >&3
+}
+run4 ref4 /usr/sbin/keepalived
+run4 ours4 /usr/sbin/keepalived-rs
 run3 ref3 /usr/sbin/keepalived
 run3 ours3 /usr/sbin/keepalived-rs
 mkdir -p /www2 && echo "another body" > /www2/index.html
@@ -308,6 +350,9 @@ fn boot_lab() -> Option<BootOutput> {
         .add_file("/etc/lab.conf", CONFIG.as_bytes(), 0o644)
         .expect("config");
     ramfs
+        .add_file("/etc/lab4.conf", CONFIG4.as_bytes(), 0o644)
+        .expect("config 4");
+    ramfs
         .add_file("/etc/lab3.conf", CONFIG3.as_bytes(), 0o644)
         .expect("config 3");
     ramfs
@@ -341,7 +386,10 @@ fn boot_lab() -> Option<BootOutput> {
     ramfs.set_script(SCRIPT).expect("script");
     let initrd = work.join("initrd.gz");
     ramfs.build(&initrd).expect("cpio");
-    let out = qemu::boot(&kernel, &initrd, &work, Duration::from_secs(240)).expect("boot");
+    let out = qemu::boot(&kernel, &initrd, &work, Duration::from_secs(420)).expect("boot");
+    // The staging tree and the archive are large; the serial logs stay for a failing run.
+    let _ = std::fs::remove_dir_all(work.join("root"));
+    let _ = std::fs::remove_file(&initrd);
     println!("boot took {:?}", out.elapsed);
     std::fs::write(work.join("results.txt"), &out.results).ok();
     if !out.finished {
@@ -362,6 +410,7 @@ fn checker_messages(log: &[String]) -> Vec<String> {
         "HTTP status code",
         "Remote Web server",
         "Misc check",
+        "ICMP",
         "Adding service",
         "Removing service",
         "Enabling service",

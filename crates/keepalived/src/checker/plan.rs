@@ -87,6 +87,8 @@ pub enum CheckKind {
     Tcp,
     /// HTTP_GET: each url fetched, status and digest compared.
     Http(Vec<UrlPlan>),
+    /// PING_CHECK: an ICMP echo request answered.
+    Ping,
     /// MISC_CHECK: a program's exit status.
     Misc {
         /// Program and arguments.
@@ -114,7 +116,7 @@ pub struct UrlPlan {
 pub struct Plan {
     /// The virtual servers.
     pub virtual_servers: Vec<VsPlan>,
-    /// `(keyword, file:line)` of settings read and not acted on.
+    /// `(keyword, "file: Line n")` of settings read and not acted on.
     pub unsupported: Vec<(String, String)>,
     /// Warnings about what the child changed, logged at load as keepalived does.
     pub warnings: Vec<String>,
@@ -136,7 +138,7 @@ impl Plan {
 }
 
 fn at(location: &keepalived_config::diagnostic::Location) -> String {
-    format!("{}:{}", location.file.display(), location.line)
+    format!("{}: Line {}", location.file.display(), location.line)
 }
 
 /// Check settings a virtual server or real server gives its checks as defaults (the check's
@@ -450,6 +452,7 @@ fn check(
     let kind = match c.kind {
         CheckerKind::Tcp => CheckKind::Tcp,
         CheckerKind::Http => CheckKind::Http(c.urls.iter().map(url).collect()),
+        CheckerKind::Ping if rs.address.is_ipv4() => CheckKind::Ping,
         CheckerKind::Misc => CheckKind::Misc {
             argv: c.misc_path.as_ref().map(argv).unwrap_or_default(),
             timeout: c.misc_timeout.map(secs).unwrap_or(delay_loop),

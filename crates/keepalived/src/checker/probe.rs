@@ -24,6 +24,8 @@ pub enum Failure {
     Connect(String),
     /// The exchange timed out or broke.
     Io(String),
+    /// An ICMP echo request could not be sent (no route, …).
+    Send(String),
     /// An HTTP status not accepted.
     Status(u16),
     /// The body's digest differs.
@@ -204,5 +206,111 @@ mod tests {
         server.abort();
         // Nothing listens any more: the connection is refused.
         assert!(matches!(tcp(addr, t).await, Err(Failure::Connect(_))));
+    }
+}
+
+/// PING_CHECK: one ICMP echo request to `target` (IPv4) on a raw socket; success when the
+/// matching echo reply arrives within `limit`.
+pub async fn ping(target: std::net::IpAddr, limit: Duration, seq: u16) -> Result<(), Failure> {
+    use std::net::{IpAddr, SocketAddr, SocketAddrV4};
+    use std::os::fd::OwnedFd;
+
+    use socket2::{Domain, Protocol, Socket, Type};
+
+    let IpAddr::V4(dst) = target else {
+        return Err(Failure::Io("PING_CHECK over IPv6 is not built".into()));
+    };
+    let io = |e: std::io::Error| Failure::Io(e.to_string());
+    let socket = Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::ICMPV4)).map_err(io)?;
+    socket.set_nonblocking(true).map_err(io)?;
+    // A raw socket driven through tokio's datagram socket: sendto/recvfrom are the same calls.
+    let socket = std::net::UdpSocket::from(OwnedFd::from(socket));
+    let socket = tokio::net::UdpSocket::from_std(socket).map_err(io)?;
+    let id = (std::process::id() & 0xffff) as u16;
+    let request = echo_request(id, seq);
+    socket
+        .send_to(&request, SocketAddr::V4(SocketAddrV4::new(dst, 0)))
+        .await
+        .map_err(|e| Failure::Send(e.to_string()))?;
+    let wait = async {
+        let mut buf = [0u8; 1500];
+        loop {
+            let (n, _) = socket.recv_from(&mut buf).await?;
+            if is_echo_reply(&buf[..n], dst, id, seq) {
+                return Ok::<_, std::io::Error>(());
+            }
+        }
+    };
+    match timeout(limit, wait).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(io(e)),
+        Err(_) => Err(Failure::Io("timeout".into())),
+    }
+}
+
+/// An ICMP echo request (RFC 792) with a 16-byte payload.
+fn echo_request(id: u16, seq: u16) -> Vec<u8> {
+    let mut packet = vec![8, 0, 0, 0];
+    packet.extend(id.to_be_bytes());
+    packet.extend(seq.to_be_bytes());
+    packet.extend(b"keepalived-rs-hc");
+    let sum = icmp_checksum(&packet);
+    packet[2..4].copy_from_slice(&sum.to_be_bytes());
+    packet
+}
+
+/// The Internet checksum (RFC 1071).
+fn icmp_checksum(data: &[u8]) -> u16 {
+    let mut sum: u32 = data
+        .chunks(2)
+        .map(|c| u32::from(u16::from_be_bytes([c[0], c.get(1).copied().unwrap_or(0)])))
+        .sum();
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    !(sum as u16)
+}
+
+/// Whether an IPv4 packet (as a raw socket reads it) is the echo reply to `id`/`seq` from `from`.
+fn is_echo_reply(packet: &[u8], from: std::net::Ipv4Addr, id: u16, seq: u16) -> bool {
+    let Some(&first) = packet.first() else {
+        return false;
+    };
+    let header = usize::from(first & 0x0f) * 4;
+    let (Some(src), Some(icmp)) = (packet.get(12..16), packet.get(header..)) else {
+        return false;
+    };
+    src == from.octets()
+        && icmp.len() >= 8
+        && icmp[0] == 0
+        && icmp[4..6] == id.to_be_bytes()
+        && icmp[6..8] == seq.to_be_bytes()
+}
+
+#[cfg(test)]
+mod ping_tests {
+    use super::*;
+
+    #[test]
+    fn echo_request_checksums_to_zero_and_replies_are_matched() {
+        let req = echo_request(0x1234, 7);
+        assert_eq!(icmp_checksum(&req), 0);
+        let mut reply = vec![
+            0x45, 0, 0, 0, 0, 0, 0, 0, 64, 1, 0, 0, 192, 0, 2, 51, 192, 0, 2, 51,
+        ];
+        let mut icmp = req.clone();
+        icmp[0] = 0;
+        reply.extend(icmp);
+        let from = std::net::Ipv4Addr::new(192, 0, 2, 51);
+        assert!(is_echo_reply(&reply, from, 0x1234, 7));
+        assert!(!is_echo_reply(&reply, from, 0x1234, 8));
+        assert!(!is_echo_reply(
+            &reply,
+            std::net::Ipv4Addr::new(192, 0, 2, 52),
+            0x1234,
+            7
+        ));
+        assert!(!is_echo_reply(&reply[..22], from, 0x1234, 7));
+        assert!(!is_echo_reply(&[], from, 0x1234, 7));
     }
 }

@@ -134,6 +134,9 @@ pub async fn run(
     }
 }
 
+/// Sequence numbers of ICMP echo requests, shared by every PING_CHECK of the process.
+static SEQ: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(1);
+
 /// One attempt; `Ok(Some(weight))` when a misc_dynamic exit code sets the weight.
 async fn attempt(plan: &CheckPlan, up: bool, logger: &Logger) -> Result<Option<i32>, Failure> {
     match &plan.kind {
@@ -152,6 +155,14 @@ async fn attempt(plan: &CheckPlan, up: bool, logger: &Logger) -> Result<Option<i
                 }
             }
             Ok(None)
+        }
+        CheckKind::Ping => {
+            let seq = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let result = probe::ping(plan.target.ip(), plan.connect_timeout, seq).await;
+            if let Err(Failure::Send(_)) = &result {
+                logger.info("send ICMP packet fail");
+            }
+            result.map(|()| None)
         }
         CheckKind::Misc {
             argv,
@@ -177,6 +188,7 @@ pub fn success_line(plan: &CheckPlan, names: &Names) -> String {
     match &plan.kind {
         CheckKind::Tcp => format!("TCP connection to {} success.", plan.target_name),
         CheckKind::Http(_) => format!("Remote Web server {} succeed on service.", plan.target_name),
+        CheckKind::Ping => format!("ICMP connection to {} success.", plan.target_name),
         CheckKind::Misc { .. } => format!(
             "Misc check for [{} VS {}] by [{}] succeeded.",
             names.rs,
@@ -197,6 +209,12 @@ pub fn failure_line(plan: &CheckPlan, names: &Names, failure: &Failure) -> Strin
     match &plan.kind {
         CheckKind::Tcp => format!("TCP_CHECK on service {} failed{after}.", plan.target_name),
         CheckKind::Http(_) => format!("HTTP_CHECK on service {} failed{after}.", plan.target_name),
+        // 2.2.7 names the virtual server only when there were retries.
+        CheckKind::Ping if n == 0 => format!("ICMP CHECK on service {} failed.", plan.target_name),
+        CheckKind::Ping => format!(
+            "ICMP CHECK on service {} of {} failed{after}.",
+            plan.target_name, names.vs
+        ),
         CheckKind::Misc { .. } => {
             let why = match failure {
                 Failure::Exit(Some(code)) => format!("exited with status {code}"),
