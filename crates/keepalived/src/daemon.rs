@@ -212,14 +212,9 @@ pub fn unusable(loaded: &Loaded) -> bool {
 }
 
 /// Logs the diagnostics of a configuration load as process `reader` logs them: every problem
-/// `-t` would print, and the run-time lines of its own side (`None`: the parent, which has
-/// none).
+/// `-t` would print, and, in the VRRP child, its run-time lines (how its scripts were found).
 pub fn log_diagnostics(logger: &Logger, loaded: &Loaded, reader: Option<ChildRole>) {
-    let own = |d: &Diagnostic| match d.severity {
-        Severity::Log => reader == Some(ChildRole::Vrrp),
-        Severity::CheckerLog => reader == Some(ChildRole::Checker),
-        _ => true,
-    };
+    let own = |d: &Diagnostic| d.severity != Severity::Log || reader == Some(ChildRole::Vrrp);
     for diagnostic in loaded.diagnostics.iter().filter(|d| own(d)) {
         logger.info(&diagnostic.to_string());
     }
