@@ -168,13 +168,17 @@ impl<'a, 's> SourceReader<'a, 's> {
             self.params.define(name, Param::single(value.trim()));
             return None;
         }
-        let text = text.to_string();
-        self.process(&text, location, true);
+        self.process(text, location, true);
         None
     }
 
     /// Expands a logical line (generators, parameters) and hands the result on.
     fn process(&mut self, text: &str, location: &Location, first: bool) {
+        // Most lines have neither a parameter nor a generator: hand them on as they are.
+        if !text.contains('$') && !text.starts_with('~') {
+            self.emit(text, location);
+            return;
+        }
         if let Some(g) = generator(text) {
             self.run_generator(text, &g, location);
             return;
