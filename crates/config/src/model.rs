@@ -484,6 +484,8 @@ pub struct SyncGroup {
     pub sync_group_tracking_weight: bool,
     /// `smtp_alert`.
     pub smtp_alert: Option<bool>,
+    /// Keywords read and checked but not acted on yet (`track_bfd`, `notify_priority_changes`).
+    pub other: Vec<RawSetting>,
 }
 
 /// `bfd_instance NAME { … }`: read and checked, not run (see docs/compat.md).

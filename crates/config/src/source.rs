@@ -19,6 +19,10 @@ pub const MAX_INCLUDE_DEPTH: usize = 32;
 /// own lines are far shorter; this stops `$A=$A$A` chains from exhausting memory.
 pub const MAX_EXPANDED_LEN: usize = 64 * 1024;
 
+/// Most lines nested `~SEQ`/`~LST` may make from one line (`~SEQ(i,1,9999) ~SEQ(j,1,9999) x`
+/// would otherwise ask for a hundred million).
+pub const MAX_GENERATED_LINES: usize = 1_000_000;
+
 /// Largest configuration file read (a 10 MB file is fine; `/dev/zero` is not).
 pub const MAX_FILE_LEN: u64 = 256 * 1024 * 1024;
 
@@ -44,6 +48,8 @@ pub struct SourceReader<'a, 's> {
     stack: Vec<PathBuf>,
     /// Lines handed out so far, across all files: the next line's [`Location::order`].
     order: u32,
+    /// Lines `~SEQ`/`~LST` made from the current physical line (nested ones multiply).
+    generated: usize,
     diagnostics: &'a mut Diagnostics,
     sink: &'a mut LineSink<'s>,
 }
@@ -62,6 +68,7 @@ impl<'a, 's> SourceReader<'a, 's> {
             params: Params::default(),
             stack: Vec::new(),
             order: 0,
+            generated: 0,
             diagnostics,
             sink,
         }
@@ -155,6 +162,7 @@ impl<'a, 's> SourceReader<'a, 's> {
             return None;
         }
         let text = self.filter_config_id(text)?;
+        self.generated = 0;
         if let Some((name, value)) = parse_definition(text) {
             if continued {
                 let first = value.trim().trim_end_matches('\\').trim();
@@ -168,13 +176,17 @@ impl<'a, 's> SourceReader<'a, 's> {
             self.params.define(name, Param::single(value.trim()));
             return None;
         }
-        let text = text.to_string();
-        self.process(&text, location, true);
+        self.process(text, location, true);
         None
     }
 
     /// Expands a logical line (generators, parameters) and hands the result on.
     fn process(&mut self, text: &str, location: &Location, first: bool) {
+        // Most lines have neither a parameter nor a generator: hand them on as they are.
+        if !text.contains('$') && !text.starts_with('~') {
+            self.emit(text, location);
+            return;
+        }
         if let Some(g) = generator(text) {
             self.run_generator(text, &g, location);
             return;
@@ -243,6 +255,16 @@ impl<'a, 's> SourceReader<'a, 's> {
                 let template = g.template.to_string();
                 for value in values {
                     if self.halted() {
+                        break;
+                    }
+                    self.generated += 1;
+                    if self.generated > MAX_GENERATED_LINES {
+                        if self.generated == MAX_GENERATED_LINES + 1 {
+                            self.diagnostics.error(
+                                location,
+                                format!("~SEQ/~LST make more than {MAX_GENERATED_LINES} lines from this line - ignoring the rest"),
+                            );
+                        }
                         break;
                     }
                     self.params.define(&var, Param::single(&value));
@@ -496,6 +518,20 @@ mod tests {
                 "xeth0 \"$IF\" $IF.1"
             ]
         );
+    }
+
+    #[test]
+    fn nested_generators_are_bounded() {
+        let (lines, diags) = read("~SEQ(i,1,2000) ~SEQ(j,1,2000) x", "h");
+        // The limit counts every value of every level, so a little under it come out.
+        assert!(
+            (MAX_GENERATED_LINES / 2..MAX_GENERATED_LINES).contains(&lines.len()),
+            "{}",
+            lines.len()
+        );
+        assert_eq!(diags.len(), 1, "{diags:?}");
+        let (lines, _) = read("~SEQ(i,1,2) ~SEQ(j,1,2) x${i}${j}", "h");
+        assert_eq!(lines, vec!["x11", "x12", "x21", "x22"]);
     }
 
     #[test]

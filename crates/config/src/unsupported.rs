@@ -25,6 +25,9 @@ pub fn unsupported(config: &Config) -> Vec<String> {
     for inst in &config.instances {
         add(&mut found, "vrrp_instance", &inst.other);
     }
+    for group in &config.sync_groups {
+        add(&mut found, "vrrp_sync_group", &group.other);
+    }
     add(&mut found, "top-level", &config.other);
     for bfd in &config.bfd_instances {
         found.insert("top-level keyword 'bfd_instance'".to_string());

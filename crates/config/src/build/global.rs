@@ -140,6 +140,9 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement, global: &mut GlobalDefs) {
                     .arg_or(item, "No vrrp_notify_fifo name specified")
                     .map(str::to_string)
             }
+            "vrrp_priority" if item.args().is_empty() => {
+                cx.error(&item.location, "No vrrp process priority specified")
+            }
             "vrrp_priority" => {
                 let value = cx.int(item, -20, 19).map(|v| v as i32);
                 if value.is_none() && !item.args().is_empty() {

@@ -281,6 +281,55 @@ fn fill(template: &str, keyword: &str, value: &str) -> String {
     template.replace("{k}", keyword).replace("{v}", value)
 }
 
+/// What 2.2.7 says when a keyword that needs a value has none.
+enum Missing {
+    /// keepalived's fatal "missing a parameter" (exit 2): checking stops there.
+    Syntax,
+    /// An ordinary error with this message (`{k}` is the keyword, `{p}` its process).
+    Message(&'static str),
+}
+
+fn missing(keyword: &str) -> Option<Missing> {
+    use Missing::*;
+    Some(match keyword {
+        "vrrp_rlimit_rttime"
+        | "vrrp_rlimit_rtime"
+        | "checker_rlimit_rttime"
+        | "checker_rlimit_rtime"
+        | "bfd_rlimit_rttime"
+        | "bfd_rlimit_rtime"
+        | "config_save_dir"
+        | "nftables_priority"
+        | "nftables_ipvs_priority"
+        | "nftables_ipvs_start_fwmark"
+        | "random_seed"
+        | "umask"
+        | "vmac_prefix"
+        | "vmac_addr_prefix"
+        | "vrrp_down_timer_adverts"
+        | "vrrp_garp_lower_prio_delay"
+        | "vrrp_garp_lower_prio_repeat"
+        | "vrrp_startup_delay" => Syntax,
+        "vrrp_cpu_affinity" | "checker_cpu_affinity" | "bfd_cpu_affinity" => {
+            Message("No {p} cpu_id set specified")
+        }
+        "checker_priority" | "bfd_priority" => Message("No {p} process priority specified"),
+        "vrrp_rt_priority" | "checker_rt_priority" | "bfd_rt_priority" => {
+            Message("No {p} process real-time priority specified")
+        }
+        "lvs_notify_fifo" | "notify_fifo" => Message("No {k} name specified"),
+        "lvs_notify_fifo_script" | "notify_fifo_script" | "vrrp_notify_fifo_script" => {
+            Message("No {k} specified")
+        }
+        "min_auto_priority_delay" => Message("min_auto_priority_delay requires delay time"),
+        "reload_time_file" => Message("reload_time_file invalid"),
+        "startup_script_timeout" | "shutdown_script_timeout" => Message("{k} requires value"),
+        "tmp_config_directory" => Message("tmp_config_directory missing directory name"),
+        "vrrp_rx_bufs_multiplier" => Message("Invalid vrrp_rx_bufs_multiplier"),
+        _ => return None,
+    })
+}
+
 /// Checks `item` by its keyword's rule. Returns false when global_defs has no such keyword.
 pub(crate) fn check(cx: &mut Cx<'_>, item: &Statement) -> bool {
     let keyword = item.keyword();
@@ -289,6 +338,20 @@ pub(crate) fn check(cx: &mut Cx<'_>, item: &Statement) -> bool {
     };
     let value = item.arg_texts().next();
     let at = &item.location;
+    if value.is_none()
+        && let Some(m) = missing(keyword)
+    {
+        match m {
+            Missing::Syntax => {
+                cx.arg(item);
+            }
+            Missing::Message(message) => {
+                let process = keyword.split('_').next().unwrap_or_default();
+                cx.error(at, fill(message, keyword, "").replace("{p}", process));
+            }
+        }
+        return true;
+    }
     match rule {
         Rule::Any => {}
         Rule::Required(message) => {
@@ -441,6 +504,30 @@ pub(crate) fn at_least_one(cx: &mut Cx<'_>, item: &Statement, value: Option<u32>
         return Some(1);
     }
     value
+}
+
+/// `garp_interval` / `gna_interval` in a garp_group: seconds in [0, 2147.483647]. A word
+/// that is not a number reads as 0 (after the number reader's message) and counts as set.
+pub(crate) fn garp_group_interval(cx: &mut Cx<'_>, item: &Statement) -> Option<f64> {
+    let v = cx.arg(item)?;
+    match v.parse::<f64>() {
+        Ok(n) if n.is_finite() && (0.0..=2_147.483_647).contains(&n) => Some(n),
+        Ok(_) => {
+            cx.error(
+                &item.location,
+                format!("number '{v}' outside range [0.000000, 2147.483647]"),
+            );
+            cx.error(
+                &item.location,
+                format!("garp_group {} '{v}' invalid", item.keyword()),
+            );
+            None
+        }
+        Err(_) => {
+            cx.error(&item.location, format!("invalid number '{v}'"));
+            Some(0.0)
+        }
+    }
 }
 
 /// `vrrp_garp_interval` / `vrrp_gna_interval`: seconds in `[0.000001, 4294.967295]`.

@@ -38,6 +38,7 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement) -> Option<SyncGroup> {
         track_processes: Vec::new(),
         sync_group_tracking_weight: false,
         smtp_alert: None,
+        other: Vec::new(),
     };
     for item in cx.block(stmt) {
         match item.keyword() {
@@ -70,9 +71,7 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement) -> Option<SyncGroup> {
             }
             "sync_group_tracking_weight" => group.sync_group_tracking_weight = true,
             "smtp_alert" => group.smtp_alert = Some(cx.flag(item)),
-            "track_bfd" | "notify_priority_changes" => {
-                cx.raw(item);
-            }
+            "track_bfd" | "notify_priority_changes" => group.other.push(cx.raw(item)),
             _ => cx.unknown(item, KEYWORDS),
         }
     }

@@ -19,7 +19,14 @@ pub fn track_file(cx: &mut Cx<'_>, stmt: &Statement) -> Option<TrackFileDef> {
     };
     for item in cx.block(stmt) {
         match item.keyword() {
-            "file" => def.file = cx.arg(item).map(PathBuf::from),
+            "file" => match item.arg_texts().next() {
+                Some(path) => def.file = Some(PathBuf::from(path)),
+                None => cx.error(&item.location, "track file file name missing"),
+            },
+            "weight" if item.args().is_empty() => cx.error(
+                &item.location,
+                format!("No weight specified for track file {} - ignoring", def.name),
+            ),
             "weight" => {
                 match cx.int(item, -254, 254) {
                     Some(v) => def.weight = v as i32,
@@ -31,7 +38,17 @@ pub fn track_file(cx: &mut Cx<'_>, stmt: &Statement) -> Option<TrackFileDef> {
                 }
                 def.reverse = item.args().get(1).is_some_and(|w| w.text == "reverse");
             }
-            "init_file" => def.init_file = Some(item.arg_texts().map(str::to_string).collect()),
+            "init_file" => {
+                for option in item.arg_texts() {
+                    if option != "overwrite" && option.parse::<i64>().is_err() {
+                        cx.error(
+                            &item.location,
+                            format!("Unknown track file init option {option}"),
+                        );
+                    }
+                }
+                def.init_file = Some(item.arg_texts().map(str::to_string).collect())
+            }
             _ => cx.unknown(item, &["file", "weight", "init_file"]),
         }
     }
@@ -81,7 +98,21 @@ pub fn track_process(cx: &mut Cx<'_>, stmt: &Statement) -> Option<TrackProcessDe
                     .arg(item)
                     .map(|_| item.arg_texts().map(str::to_string).collect())
             }
-            "param_match" => def.param_match = cx.arg(item).map(str::to_string),
+            "param_match" => match item.arg_texts().next() {
+                Some(v @ ("initial" | "partial")) => def.param_match = Some(v.to_string()),
+                Some(v) => cx.error(
+                    &item.location,
+                    format!("Invalid param_match type {v} - ignoring"),
+                ),
+                None => {}
+            },
+            "weight" if item.args().is_empty() => cx.error(
+                &item.location,
+                format!(
+                    "No weight specified for track process {} - ignoring",
+                    def.name
+                ),
+            ),
             "weight" => {
                 match cx.int(item, -254, 254) {
                     Some(v) => def.weight = v as i32,
@@ -130,8 +161,12 @@ pub fn garp_group(cx: &mut Cx<'_>, stmt: &Statement, index: usize) -> Option<Gar
     };
     for item in cx.block(stmt) {
         match item.keyword() {
-            "garp_interval" => group.garp_interval = super::global_rules::garp_interval(cx, item),
-            "gna_interval" => group.gna_interval = super::global_rules::garp_interval(cx, item),
+            "garp_interval" => {
+                group.garp_interval = super::global_rules::garp_group_interval(cx, item)
+            }
+            "gna_interval" => {
+                group.gna_interval = super::global_rules::garp_group_interval(cx, item)
+            }
             "interface" => {
                 if let Some(ifname) = cx.arg(item) {
                     garp_interface(cx, &item.location, ifname);
@@ -158,11 +193,7 @@ pub fn garp_group(cx: &mut Cx<'_>, stmt: &Statement, index: usize) -> Option<Gar
             ),
         }
     }
-    let interval_given = cx
-        .block(stmt)
-        .iter()
-        .any(|i| matches!(i.keyword(), "garp_interval" | "gna_interval"));
-    if !interval_given {
+    if group.garp_interval.is_none() && group.gna_interval.is_none() {
         cx.error(
             &close_location(stmt),
             format!("garp group {index} does not have any delay set - removing"),
