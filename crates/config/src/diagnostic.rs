@@ -13,9 +13,6 @@ pub enum Severity {
     /// script killall in path - disabling`); exit code 0. Its location, if any, only places
     /// it among the others: keepalived logs these lines without one. The VRRP process logs it.
     Log,
-    /// Like [`Severity::Log`], for what the health-checker process logs (`MISC_CHECK`
-    /// scripts).
-    CheckerLog,
     /// Informational only (for example a "did you mean" that stands alone); exit code 0.
     Note,
     /// keepalived calls these warnings but still fails `-t` with exit code 5.
@@ -36,7 +33,7 @@ impl Severity {
     /// The `keepalived -t` exit code this severity leads to on its own.
     pub fn exit_code(self) -> i32 {
         match self {
-            Severity::Log | Severity::CheckerLog | Severity::Note => 0,
+            Severity::Log | Severity::Note => 0,
             Severity::Warning | Severity::Error => 5,
             Severity::Security | Severity::MissingFile => 6,
             Severity::Syntax => 2,
@@ -96,10 +93,9 @@ impl Diagnostic {
         !self.is_run_time_log()
     }
 
-    /// Whether it is a line only a running process logs ([`Severity::Log`],
-    /// [`Severity::CheckerLog`]).
+    /// Whether it is a line only a running process logs ([`Severity::Log`]).
     pub fn is_run_time_log(&self) -> bool {
-        matches!(self.severity, Severity::Log | Severity::CheckerLog)
+        self.severity == Severity::Log
     }
 
     /// A diagnostic at `location` (or none) with `severity` and `message`.
@@ -118,9 +114,13 @@ impl Diagnostic {
         self
     }
 
-    /// The line number, if the diagnostic has a location.
+    /// The line number it is reported with, if any (a run-time log line has none: its
+    /// location only orders it).
     pub fn line(&self) -> Option<u32> {
-        self.location.as_ref().map(|l| l.line)
+        self.location
+            .as_ref()
+            .filter(|_| !self.is_run_time_log())
+            .map(|l| l.line)
     }
 }
 

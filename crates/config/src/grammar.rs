@@ -22,6 +22,8 @@ pub enum BlockKind {
     TrackFile,
     /// `vrrp_track_process NAME`.
     TrackProcess,
+    /// `bfd_instance NAME`.
+    Bfd,
     /// `garp_group`.
     GarpGroup,
     /// `virtual_server …`.
@@ -46,6 +48,7 @@ pub fn child_block(parent: BlockKind, keyword: &str) -> Option<BlockKind> {
         (Top, "vrrp_sync_group") => SyncGroup,
         (Top, "vrrp_track_file") => TrackFile,
         (Top, "vrrp_track_process") => TrackProcess,
+        (Top, "bfd_instance") => Bfd,
         (Top, "garp_group") => GarpGroup,
         (Top, "virtual_server") => VirtualServer,
         (

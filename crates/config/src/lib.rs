@@ -14,14 +14,17 @@ pub mod grammar;
 pub mod host;
 pub mod lexer;
 pub mod model;
+pub mod params;
 pub mod script_lookup;
 pub mod source;
 pub mod tree;
+pub mod unsupported;
 pub mod values;
 
 mod build;
 mod script_checks;
 mod validate;
+mod validate_vrrp;
 
 use std::path::Path;
 

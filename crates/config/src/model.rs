@@ -30,6 +30,11 @@ pub struct Config {
     pub track_processes: Vec<TrackProcessDef>,
     /// `garp_group` blocks.
     pub garp_groups: Vec<GarpGroup>,
+    /// `bfd_instance NAME { … }` blocks (read and checked: the BFD daemon is not built).
+    pub bfd_instances: Vec<BfdInstance>,
+    /// Top-level keywords keepalived accepts that have no meaning here yet
+    /// (`net_namespace`, `linkbeat_interfaces`, …), as written.
+    pub other: Vec<RawSetting>,
     /// `virtual_server_group` blocks (checker side).
     pub virtual_server_groups: Vec<VirtualServerGroup>,
     /// `virtual_server` blocks (checker side).
@@ -161,6 +166,8 @@ pub struct Command {
     pub location: Location,
     /// The user a notify script runs as (`notify_* SCRIPT USER [GROUP]`).
     pub run_as: Option<RunAs>,
+    /// `run_as` as `(uid, gid)`, once validation has found the user.
+    pub run_as_ids: Option<(u32, u32)>,
 }
 
 /// `vrrp_script NAME { … }`.
@@ -364,6 +371,8 @@ pub struct VrrpInstance {
     pub track_files: Vec<TrackRef>,
     /// `track_process`.
     pub track_processes: Vec<TrackRef>,
+    /// `track_bfd { NAME … }`.
+    pub track_bfds: Vec<TrackRef>,
     /// `mcast_src_ip`.
     pub mcast_src_ip: Option<IpAddr>,
     /// `unicast_src_ip`.
@@ -475,6 +484,19 @@ pub struct SyncGroup {
     pub sync_group_tracking_weight: bool,
     /// `smtp_alert`.
     pub smtp_alert: Option<bool>,
+    /// Keywords read and checked but not acted on yet (`track_bfd`, `notify_priority_changes`).
+    pub other: Vec<RawSetting>,
+}
+
+/// `bfd_instance NAME { … }`: read and checked, not run (see docs/compat.md).
+#[derive(Debug, Clone)]
+pub struct BfdInstance {
+    /// The instance name, as `track_bfd` refers to it.
+    pub name: String,
+    /// Where the block starts.
+    pub location: Location,
+    /// Every setting, as written.
+    pub other: Vec<RawSetting>,
 }
 
 /// `vrrp_track_file NAME { file PATH; weight W; init_file … }`.
@@ -587,6 +609,19 @@ pub struct VirtualServer {
     pub persistence_timeout: Option<u32>,
     /// `sorry_server ADDR PORT`.
     pub sorry_server: Option<Vec<String>>,
+    /// `quorum` (1): the weight of alive real servers the service needs.
+    pub quorum: u32,
+    /// `hysteresis` (0) around the quorum.
+    pub hysteresis: u32,
+    /// `inhibit_on_failure`: failed real servers get weight 0 instead of being removed.
+    pub inhibit_on_failure: bool,
+    /// `alpha`: real servers start down until their first successful check.
+    pub alpha: bool,
+    /// `omega`: at stop, the service's real servers leave the table through their checks'
+    /// down path (notify_down scripts run).
+    pub omega: bool,
+    /// `ops`: one-packet scheduling.
+    pub ops: bool,
     /// `real_server` blocks.
     pub real_servers: Vec<RealServer>,
     /// Other keywords as written.
@@ -604,6 +639,12 @@ pub struct RealServer {
     pub location: Location,
     /// `weight` (1).
     pub weight: i32,
+    /// `inhibit_on_failure` of the real server (overrides the virtual server's).
+    pub inhibit_on_failure: Option<bool>,
+    /// `notify_up` script.
+    pub notify_up: Option<Command>,
+    /// `notify_down` script.
+    pub notify_down: Option<Command>,
     /// Health checks.
     pub checkers: Vec<Checker>,
     /// Other keywords as written.
@@ -657,6 +698,14 @@ pub struct Checker {
     pub connect_timeout: Option<f64>,
     /// `connect_port`.
     pub connect_port: Option<u16>,
+    /// `connect_ip`.
+    pub connect_ip: Option<IpAddr>,
+    /// `delay_loop` of this check (overrides the virtual server's).
+    pub delay_loop: Option<f64>,
+    /// `misc_timeout` seconds (MISC_CHECK).
+    pub misc_timeout: Option<f64>,
+    /// `misc_dynamic` (MISC_CHECK): the exit code sets the weight.
+    pub misc_dynamic: bool,
     /// `retry` / `nb_get_retry`.
     pub retry: Option<u32>,
     /// `delay_before_retry` seconds.

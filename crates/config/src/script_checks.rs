@@ -42,7 +42,14 @@ pub(crate) fn check(config: &mut Config, host: &dyn Host, diagnostics: &mut Diag
             .as_ref()
             .and_then(|r| resolve_user(r, host))
             .unwrap_or(default_user);
-        let verdict = check_command(command, run_as, enforcing, host, Severity::Log, diagnostics);
+        let verdict = check_command(
+            command,
+            run_as,
+            enforcing,
+            host,
+            Some(Severity::Log),
+            diagnostics,
+        );
         tally.vrrp_scripts_run |= verdict.runs_or_refused;
         tally.insecure |= verdict.insecure;
         if let Some(line) = verdict.refused_line(&script.name) {
@@ -81,8 +88,17 @@ pub(crate) fn check(config: &mut Config, host: &dyn Host, diagnostics: &mut Diag
                     }
                 },
             };
-            let verdict =
-                check_command(command, run_as, enforcing, host, Severity::Log, diagnostics);
+            if command.run_as.is_some() {
+                command.run_as_ids = Some(run_as);
+            }
+            let verdict = check_command(
+                command,
+                run_as,
+                enforcing,
+                host,
+                Some(Severity::Log),
+                diagnostics,
+            );
             tally.vrrp_scripts_run |= verdict.runs_or_refused;
             tally.insecure |= verdict.insecure;
             if !verdict.usable {
@@ -102,7 +118,8 @@ pub(crate) fn check(config: &mut Config, host: &dyn Host, diagnostics: &mut Diag
             default_user,
             enforcing,
             host,
-            Severity::CheckerLog,
+            // The checker child finds and logs its own scripts when it plans them.
+            None,
             diagnostics,
         );
         tally.check_scripts_run |= verdict.runs_or_refused;
@@ -159,14 +176,14 @@ impl Verdict {
     }
 }
 
-/// Finds and checks `command` for `run_as`, logs what the daemon logs (as `channel`:
-/// [`Severity::Log`] or [`Severity::CheckerLog`]), and resolves its program to the path found.
+/// Finds and checks `command` for `run_as`, logs what the daemon logs (as `channel`, when
+/// given), and resolves its program to the path found.
 fn check_command(
     command: &mut Command,
     run_as: (u32, u32),
     enforcing: bool,
     host: &dyn Host,
-    channel: Severity,
+    channel: Option<Severity>,
     diagnostics: &mut Diagnostics,
 ) -> Verdict {
     let Some(program) = command.argv.first() else {
@@ -180,7 +197,9 @@ fn check_command(
     match inspect(Path::new(program), run_as, host) {
         Err(problem) => {
             for line in problem.log_lines() {
-                diagnostics.push(Diagnostic::new(channel, None, line));
+                if let Some(severity) = channel {
+                    diagnostics.push(Diagnostic::new(severity, None, line));
+                }
             }
             let disabled_because = if problem.is_missing() {
                 Some("since not found/accessible")
@@ -197,13 +216,13 @@ fn check_command(
             }
         }
         Ok(found) => {
-            if let Some(line) = found.path_search_log_line() {
-                diagnostics.push(Diagnostic::new(channel, None, line));
+            if let (Some(line), Some(severity)) = (found.path_search_log_line(), channel) {
+                diagnostics.push(Diagnostic::new(severity, None, line));
             }
             let unsafe_line = found.unsafe_log_line(enforcing);
             let refused = unsafe_line.is_some() && enforcing;
-            if let Some(line) = unsafe_line {
-                diagnostics.push(Diagnostic::new(channel, None, line));
+            if let (Some(line), Some(severity)) = (unsafe_line, channel) {
+                diagnostics.push(Diagnostic::new(severity, None, line));
             }
             command.argv[0] = found.found.to_string_lossy().into_owned();
             Verdict {

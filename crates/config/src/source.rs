@@ -3,12 +3,14 @@
 //!
 //! This is the layer below the lexer: it knows files and lines, not keywords.
 
-use std::borrow::Cow;
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::diagnostic::{Diagnostic, Diagnostics, Location, Severity};
+use crate::params::{
+    Builtins, ExpandError, Generator, GeneratorError, GeneratorKind, Param, Params, generator,
+    generator_values, parse_definition,
+};
 
 /// How deep `include` may nest before we stop and report it.
 pub const MAX_INCLUDE_DEPTH: usize = 32;
@@ -16,6 +18,10 @@ pub const MAX_INCLUDE_DEPTH: usize = 32;
 /// Longest text a `$NAME` expansion may produce on one line or in one parameter. keepalived's
 /// own lines are far shorter; this stops `$A=$A$A` chains from exhausting memory.
 pub const MAX_EXPANDED_LEN: usize = 64 * 1024;
+
+/// Most lines nested `~SEQ`/`~LST` may make from one line (`~SEQ(i,1,9999) ~SEQ(j,1,9999) x`
+/// would otherwise ask for a hundred million).
+pub const MAX_GENERATED_LINES: usize = 1_000_000;
 
 /// Largest configuration file read (a 10 MB file is fine; `/dev/zero` is not).
 pub const MAX_FILE_LEN: u64 = 256 * 1024 * 1024;
@@ -38,10 +44,12 @@ pub type LineSink<'s> = dyn FnMut(&Location, &str, &mut Diagnostics) + 's;
 pub struct SourceReader<'a, 's> {
     config_id: &'a str,
     all_config: bool,
-    params: HashMap<String, String>,
+    params: Params,
     stack: Vec<PathBuf>,
     /// Lines handed out so far, across all files: the next line's [`Location::order`].
     order: u32,
+    /// Lines `~SEQ`/`~LST` made from the current physical line (nested ones multiply).
+    generated: usize,
     diagnostics: &'a mut Diagnostics,
     sink: &'a mut LineSink<'s>,
 }
@@ -57,9 +65,10 @@ impl<'a, 's> SourceReader<'a, 's> {
         SourceReader {
             config_id,
             all_config: false,
-            params: HashMap::new(),
+            params: Params::default(),
             stack: Vec::new(),
             order: 0,
+            generated: 0,
             diagnostics,
             sink,
         }
@@ -101,49 +110,214 @@ impl<'a, 's> SourceReader<'a, 's> {
         self.diagnostics.has_syntax_error()
     }
 
+    /// A location for the next line handed out from `file` line `line_no`.
+    fn next_location(&mut self, file: &Arc<PathBuf>, line_no: u32) -> Location {
+        self.order = self.order.saturating_add(1);
+        Location::at(file.clone(), line_no, self.order)
+    }
+
     fn read_text(&mut self, text: &str, path: &Path, canonical: PathBuf) {
         let file = Arc::new(path.to_path_buf());
         self.stack.push(canonical);
+        // A `$NAME=...\` definition being continued over the following lines.
+        let mut pending: Option<(String, Vec<String>)> = None;
         for (index, raw) in text.lines().enumerate() {
             if self.halted() {
                 break;
             }
             let line_no = u32::try_from(index + 1).unwrap_or(u32::MAX);
-            self.order = self.order.saturating_add(1);
-            let location = Location::at(file.clone(), line_no, self.order);
-            self.read_line(raw, &location);
+            let continued = raw.trim_end().ends_with('\\');
+            if let Some((name, mut lines)) = pending.take() {
+                let body = strip_comment(raw.trim_end().trim_end_matches('\\')).trim();
+                if !body.is_empty() {
+                    lines.push(body.to_string());
+                }
+                if continued {
+                    pending = Some((name, lines));
+                } else {
+                    self.params.define(&name, Param::multi(lines));
+                }
+                continue;
+            }
+            let location = self.next_location(&file, line_no);
+            if let Some(started) = self.read_line(raw, continued, &location) {
+                pending = Some(started);
+            }
+        }
+        if let Some((name, lines)) = pending {
+            self.params.define(&name, Param::multi(lines));
         }
         self.stack.pop();
     }
 
-    fn read_line(&mut self, raw: &str, location: &Location) {
+    /// Reads one physical line; returns a multi-line definition it starts.
+    fn read_line(
+        &mut self,
+        raw: &str,
+        continued: bool,
+        location: &Location,
+    ) -> Option<(String, Vec<String>)> {
         let text = strip_comment(raw).trim();
         if text.is_empty() {
-            return;
+            return None;
         }
-        let Some(text) = self.filter_config_id(text) else {
-            return;
-        };
+        let text = self.filter_config_id(text)?;
+        self.generated = 0;
         if let Some((name, value)) = parse_definition(text) {
-            if let Some(value) = self.expand(value.trim(), location) {
-                self.params.insert(name.to_string(), value.into_owned());
+            if continued {
+                let first = value.trim().trim_end_matches('\\').trim();
+                let lines = if first.is_empty() {
+                    Vec::new()
+                } else {
+                    vec![first.to_string()]
+                };
+                return Some((name.to_string(), lines));
             }
+            self.params.define(name, Param::single(value.trim()));
+            return None;
+        }
+        self.process(text, location, true);
+        None
+    }
+
+    /// Expands a logical line (generators, parameters) and hands the result on.
+    fn process(&mut self, text: &str, location: &Location, first: bool) {
+        // Most lines have neither a parameter nor a generator: hand them on as they are.
+        if !text.contains('$') && !text.starts_with('~') {
+            self.emit(text, location);
             return;
         }
-        let Some(text) = self.expand(text, location) else {
+        if let Some(g) = generator(text) {
+            self.run_generator(text, &g, location);
+            return;
+        }
+        let Some(lines) = self.expand(text, location) else {
             return;
         };
+        let mut location = location.clone();
+        for (i, line) in lines.iter().enumerate() {
+            if i > 0 {
+                location = self.next_location(&location.file, location.line);
+            }
+            // `$S` may stand for a whole `~SEQ(...)` line.
+            if first && i == 0 && generator(line.trim()).is_some() {
+                self.process(line.trim(), &location, false);
+                continue;
+            }
+            let line = strip_comment(line).trim();
+            if line.is_empty() {
+                continue;
+            }
+            self.emit(line, &location);
+        }
+    }
+
+    /// Repeats a `~SEQ`/`~LST` line's template once per value.
+    fn run_generator(&mut self, text: &str, g: &Generator<'_>, location: &Location) {
+        let spec = match g.spec {
+            Some(spec) => spec,
+            None => {
+                if g.opened && g.kind != GeneratorKind::List {
+                    self.diagnostics.error(
+                        location,
+                        format!("{} '{text}'", GeneratorError::SeqUnterminated.message()),
+                    );
+                }
+                self.generator_invalid(text, g.kind, location);
+                return;
+            }
+        };
+        // Parameters in the values are expanded first (`~SEQ(i, 1, $N)`).
+        let pwd = self.pwd();
+        let builtins = Builtins {
+            pwd: &pwd,
+            instance: self.config_id,
+        };
+        let params = &mut self.params;
+        let fields: Vec<String> = spec
+            .split(',')
+            .map(|field| {
+                field
+                    .split([' ', '\t'])
+                    .map(
+                        |word| match params.expand(word, &builtins, MAX_EXPANDED_LEN) {
+                            Ok(lines) if lines.len() == 1 => lines.concat(),
+                            _ => word.to_string(),
+                        },
+                    )
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .collect();
+        let spec = fields.join(",");
+        match generator_values(g.kind, &spec) {
+            Ok((var, values)) => {
+                let template = g.template.to_string();
+                for value in values {
+                    if self.halted() {
+                        break;
+                    }
+                    self.generated += 1;
+                    if self.generated > MAX_GENERATED_LINES {
+                        if self.generated == MAX_GENERATED_LINES + 1 {
+                            self.diagnostics.error(
+                                location,
+                                format!("~SEQ/~LST make more than {MAX_GENERATED_LINES} lines from this line - ignoring the rest"),
+                            );
+                        }
+                        break;
+                    }
+                    self.params.define(&var, Param::single(&value));
+                    let Some(line) = self.filter_config_id(&template) else {
+                        continue;
+                    };
+                    let line = line.to_string();
+                    let loc = self.next_location(&location.file, location.line);
+                    self.process(&line, &loc, true);
+                }
+            }
+            Err(err) => {
+                if g.kind != GeneratorKind::List {
+                    self.diagnostics
+                        .error(location, format!("{} '{text}'", err.message()));
+                }
+                self.generator_invalid(text, g.kind, location);
+            }
+        }
+    }
+
+    fn generator_invalid(&mut self, text: &str, kind: GeneratorKind, location: &Location) {
+        let what = if kind == GeneratorKind::List {
+            "~LST"
+        } else {
+            "~SEQ"
+        };
+        self.diagnostics
+            .error(location, format!("Invalid {what} specification '{text}'"));
+    }
+
+    /// `${_PWD}`: the directory of the file being read.
+    fn pwd(&self) -> String {
+        self.stack
+            .last()
+            .and_then(|p| p.parent())
+            .map(|p| p.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    }
+
+    /// Hands a finished line to the sink, or reads the files an `include` line names.
+    fn emit(&mut self, text: &str, location: &Location) {
         // A bare `include` is an unknown keyword to keepalived; leave it to the parser.
         if let Some(pattern) = text.strip_prefix("include")
             && pattern.starts_with(char::is_whitespace)
         {
-            let pattern = pattern.trim().trim_matches('"');
+            let pattern = pattern.trim();
             if !pattern.is_empty() {
                 self.include(pattern, location);
                 return;
             }
         }
-        (self.sink)(location, &text, self.diagnostics);
+        (self.sink)(location, text, self.diagnostics);
     }
 
     /// Applies `@ID` (keep only on host ID) and `@^ID` (keep except on host ID).
@@ -166,51 +340,24 @@ impl<'a, 's> SourceReader<'a, 's> {
         }
     }
 
-    /// Replaces `$NAME` and `${NAME}` with defined parameters; undefined ones stay as written.
-    /// `None` (with a diagnostic) when the result would exceed [`MAX_EXPANDED_LEN`].
-    fn expand<'t>(&mut self, text: &'t str, location: &Location) -> Option<Cow<'t, str>> {
-        if !text.contains('$') {
-            return Some(Cow::Borrowed(text));
-        }
-        let mut out = String::with_capacity(text.len());
-        let mut rest = text;
-        while let Some(pos) = rest.find('$') {
-            out.push_str(&rest[..pos]);
-            let after = &rest[pos + 1..];
-            let (name, consumed) = if let Some(braced) = after.strip_prefix('{') {
-                match braced.find('}') {
-                    Some(end) => (&braced[..end], end + 2),
-                    None => ("", 0),
-                }
-            } else {
-                let end = after
-                    .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-                    .unwrap_or(after.len());
-                // keepalived replaces a plain `$NAME` only where it ends the word:
-                // `x$IF` is expanded, `$NET.8/24` and `"$IF"` are left as written.
-                let ends_word = after[end..].chars().next().is_none_or(char::is_whitespace);
-                (if ends_word { &after[..end] } else { "" }, end)
-            };
-            match self.params.get(name) {
-                Some(value) if !name.is_empty() => {
-                    if out.len() + value.len() > MAX_EXPANDED_LEN {
-                        self.diagnostics.error(
-                            location,
-                            format!("Expanding parameters makes this line longer than {MAX_EXPANDED_LEN} characters - ignoring it"),
-                        );
-                        return None;
-                    }
-                    out.push_str(value);
-                    rest = &after[consumed..];
-                }
-                _ => {
-                    out.push('$');
-                    rest = after;
-                }
+    /// Expands parameters (see [`crate::params`]); `None` (with a diagnostic) when the result
+    /// would exceed [`MAX_EXPANDED_LEN`].
+    fn expand(&mut self, text: &str, location: &Location) -> Option<Vec<String>> {
+        let pwd = self.pwd();
+        let builtins = Builtins {
+            pwd: &pwd,
+            instance: self.config_id,
+        };
+        match self.params.expand(text, &builtins, MAX_EXPANDED_LEN) {
+            Ok(lines) => Some(lines),
+            Err(ExpandError::TooLong) => {
+                self.diagnostics.error(
+                    location,
+                    format!("Expanding parameters makes this line longer than {MAX_EXPANDED_LEN} characters - ignoring it"),
+                );
+                None
             }
         }
-        out.push_str(rest);
-        Some(Cow::Owned(out))
     }
 
     fn include(&mut self, pattern: &str, location: &Location) {
@@ -233,26 +380,28 @@ impl<'a, 's> SourceReader<'a, 's> {
             base.join(pattern)
         };
         let full_text = full.to_string_lossy().into_owned();
-        let matches: Vec<PathBuf> = match glob::glob(&full_text) {
-            Ok(paths) => paths.filter_map(Result::ok).collect(),
-            Err(err) => {
-                self.diagnostics.error(
-                    location,
-                    format!("Invalid include pattern '{pattern}': {err}"),
-                );
-                return;
-            }
-        };
+        // An invalid pattern (a lone `[`) matches nothing, as glob(3) has it.
+        let matches: Vec<PathBuf> = glob::glob(&full_text)
+            .map(|paths| paths.filter_map(Result::ok).collect())
+            .unwrap_or_default();
         if matches.is_empty() {
-            // keepalived: a missing file is mentioned but accepted, an empty glob is silent;
-            // with -e (all_config) both are errors.
-            let is_glob = pattern.contains(['*', '?', '[']);
-            let (strict, message) = match (is_glob, self.all_config) {
-                (false, all) => (all, format!("Config files missing '{pattern}'.")),
-                (true, true) => (true, format!("No config files matched '{pattern}'.")),
-                (true, false) => return,
+            // keepalived: a missing file, or a pattern in a directory that does not exist, is
+            // mentioned but accepted; a pattern matching nothing in an existing directory is
+            // silent; with -e (all_config) both are errors (exit 6).
+            let magic = |t: &str| t.contains(['*', '?', '[']);
+            let dir_exists = full.parent().is_none_or(|dir| {
+                let dir = dir.to_string_lossy();
+                magic(&dir) || Path::new(dir.as_ref()).is_dir()
+            });
+            let missing = !magic(pattern) || !dir_exists;
+            let message = if missing {
+                format!("Config files missing '{pattern}'.")
+            } else if self.all_config {
+                format!("No config files matched '{pattern}'.")
+            } else {
+                return;
             };
-            let severity = if strict {
+            let severity = if self.all_config {
                 Severity::MissingFile
             } else {
                 Severity::Note
@@ -320,15 +469,6 @@ pub fn strip_comment(line: &str) -> &str {
     line
 }
 
-/// Recognises a parameter definition `$NAME=value`.
-fn parse_definition(text: &str) -> Option<(&str, &str)> {
-    let rest = text.strip_prefix('$')?;
-    let eq = rest.find('=')?;
-    let name = &rest[..eq];
-    let valid = !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-    valid.then(|| (name, &rest[eq + 1..]))
-}
-
 /// Reads `text` (as file `t.conf`) into a vector of lines: for tests of the layers above.
 #[cfg(test)]
 pub(crate) fn read_lines(text: &str, id: &str, diags: &mut Diagnostics) -> Vec<SourceLine> {
@@ -381,6 +521,20 @@ mod tests {
     }
 
     #[test]
+    fn nested_generators_are_bounded() {
+        let (lines, diags) = read("~SEQ(i,1,2000) ~SEQ(j,1,2000) x", "h");
+        // The limit counts every value of every level, so a little under it come out.
+        assert!(
+            (MAX_GENERATED_LINES / 2..MAX_GENERATED_LINES).contains(&lines.len()),
+            "{}",
+            lines.len()
+        );
+        assert_eq!(diags.len(), 1, "{diags:?}");
+        let (lines, _) = read("~SEQ(i,1,2) ~SEQ(j,1,2) x${i}${j}", "h");
+        assert_eq!(lines, vec!["x11", "x12", "x21", "x22"]);
+    }
+
+    #[test]
     fn config_id_lines_are_filtered() {
         let text = "@alpha priority 150\n@^alpha priority 50\n@beta state MASTER\nx";
         assert_eq!(read(text, "alpha").0, vec!["priority 150", "x"]);
@@ -392,9 +546,12 @@ mod tests {
 
     #[test]
     fn missing_include_is_noted_with_its_line() {
-        let (lines, diags) = read("a\ninclude nothing-here-*.conf\nb", "h");
+        let (lines, diags) = read("a\ninclude /etc/nothing-here-*.conf\nb", "h");
         assert_eq!(lines, vec!["a", "b"]);
         assert!(diags.is_empty(), "an empty glob is silent: {diags:?}");
+        // A pattern in a directory that does not exist is noted like a missing file.
+        let (_, diags) = read("include nothing-here-*.conf", "h");
+        assert_eq!(diags[0].severity, Severity::Note);
         let (lines, diags) = read("a\ninclude /nonexistent/x.conf\nb", "h");
         assert_eq!(lines, vec!["a", "b"]);
         assert_eq!(diags[0].line(), Some(2));

@@ -25,6 +25,7 @@ pub fn validate(config: &mut Config, host: &dyn Host, diagnostics: &mut Diagnost
     address_owner_weights(config, diagnostics);
     duplicate_vrids(config, diagnostics);
     sync_group_members(config, diagnostics);
+    crate::validate_vrrp::validate(config, diagnostics);
     script_checks::check(config, host, diagnostics);
     checker_services(config, diagnostics);
     // Instances without a valid VRID were kept only so their references could be checked.
@@ -113,11 +114,16 @@ fn duplicate_instance_names(config: &mut Config, diagnostics: &mut Diagnostics) 
 /// All of an instance's VIPs share one address family: IPv6 with `native_ipv6`, else the
 /// family of the first VIP (RFC 5798 section 5.2.9: one family per virtual router).
 fn address_family(inst: &mut VrrpInstance, diagnostics: &mut Diagnostics) {
+    // A source address fixes the family before the first VIP does.
+    let source = inst.mcast_src_ip.or(inst.unicast_src_ip);
     let want_v6 = inst.native_ipv6
-        || inst
-            .virtual_ipaddresses
-            .first()
-            .is_some_and(|a| a.address.is_ipv6());
+        || match source {
+            Some(a) => a.is_ipv6(),
+            None => inst
+                .virtual_ipaddresses
+                .first()
+                .is_some_and(|a| a.address.is_ipv6()),
+        };
     let name = inst.name.clone();
     inst.virtual_ipaddresses.retain(|vip| {
         let same = vip.address.is_ipv6() == want_v6;

@@ -172,6 +172,7 @@ proptest! {
 fn host_with_interfaces(count: usize) -> FakeHost {
     let mut host = FakeHost::lab();
     host.interfaces = (0..count).map(|i| format!("eth{i}")).collect();
+    host.interfaces.insert("trk0".to_string());
     host
 }
 
@@ -198,8 +199,9 @@ fn instance_block(out: &mut String, index: usize) {
         format!("        {net}.{host_part}/24"),
         format!("        {net}.{host_part2} dev eth{interface}"),
         "    }".to_string(),
+        // Not the instance's own interface: keepalived ignores that one with a warning.
         "    track_interface {".to_string(),
-        format!("        eth{interface}"),
+        "        trk0".to_string(),
         "    }".to_string(),
         "}".to_string(),
     ];

@@ -105,6 +105,12 @@ fn run_parent(cli: &Cli) -> anyhow::Result<i32> {
         pid_file.remove();
         return Ok(loaded.exit_code());
     }
+    // Said once, by the parent at start: what is read and checked but not acted on yet.
+    for what in keepalived_config::unsupported::unsupported(&loaded.config) {
+        logger.info(&format!(
+            "{what} is not supported by keepalived-rs yet - ignoring (see docs/compat.md)"
+        ));
+    }
     let roles = children_for(cli, &loaded.config);
     if roles.is_empty() {
         logger.info("Warning - keepalived has no configuration to run");
@@ -206,14 +212,9 @@ pub fn unusable(loaded: &Loaded) -> bool {
 }
 
 /// Logs the diagnostics of a configuration load as process `reader` logs them: every problem
-/// `-t` would print, and the run-time lines of its own side (`None`: the parent, which has
-/// none).
+/// `-t` would print, and, in the VRRP child, its run-time lines (how its scripts were found).
 pub fn log_diagnostics(logger: &Logger, loaded: &Loaded, reader: Option<ChildRole>) {
-    let own = |d: &Diagnostic| match d.severity {
-        Severity::Log => reader == Some(ChildRole::Vrrp),
-        Severity::CheckerLog => reader == Some(ChildRole::Checker),
-        _ => true,
-    };
+    let own = |d: &Diagnostic| d.severity != Severity::Log || reader == Some(ChildRole::Vrrp);
     for diagnostic in loaded.diagnostics.iter().filter(|d| own(d)) {
         logger.info(&diagnostic.to_string());
     }

@@ -1,5 +1,6 @@
 //! keepalived-rs: the `keepalived` binary.
 
+mod alert;
 mod checker;
 mod cli;
 mod config_test;

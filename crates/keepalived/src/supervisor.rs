@@ -297,7 +297,9 @@ fn reap(slots: &mut [Slot], cli: &Cli, logger: &Logger) -> anyhow::Result<Option
                         "fatal error"
                     }
                 ));
-                return Ok(Some(code));
+                // keepalived 2.2.7's parent exits 1 after a child's fatal error (e.g. the
+                // checker without IPVS).
+                return Ok(Some(if code == EXIT_FATAL { 1 } else { code }));
             }
             None if cli.dont_respawn => {
                 logger.info(&format!("{title} child process({pid}) died: Exiting"));

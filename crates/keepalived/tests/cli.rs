@@ -165,3 +165,43 @@ fn unbuilt_daemon_options_say_so_and_no_runnable_instance_stops() {
         "{stderr}"
     );
 }
+
+#[test]
+fn keywords_read_but_not_acted_on_are_said_once_at_start() {
+    let scratch = Scratch::new("unsupported");
+    let conf = scratch.0.join("k.conf");
+    let text = "global_defs {\n lvs_flush\n vrrp_rt_priority 50\n}\nnet_namespace_ipvs blue\n\
+                vrrp_instance X {\n interface nosuchif0\n virtual_router_id 9\n promote_secondaries\n\
+                virtual_ipaddress {\n 192.0.2.9\n }\n}\n\
+                vrrp_instance Y {\n interface nosuchif0\n virtual_router_id 10\n promote_secondaries\n\
+                virtual_ipaddress {\n 192.0.2.10\n }\n}\n";
+    std::fs::write(&conf, text).expect("write config");
+    let pid = |name: &str| scratch.0.join(name).to_string_lossy().into_owned();
+    let (p, r, c) = (pid("k.pid"), pid("v.pid"), pid("c.pid"));
+    let out = keepalived(&[
+        "-n",
+        "-l",
+        "-f",
+        conf.to_str().expect("path"),
+        "-p",
+        &p,
+        "-r",
+        &r,
+        "-c",
+        &c,
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    for what in [
+        "global_defs keyword 'lvs_flush'",
+        "global_defs keyword 'vrrp_rt_priority'",
+        "top-level keyword 'net_namespace_ipvs'",
+        "vrrp_instance keyword 'promote_secondaries'",
+    ] {
+        let line = format!("{what} is not supported by keepalived-rs yet");
+        assert_eq!(
+            stderr.matches(&line).count(),
+            1,
+            "{line} once in:\n{stderr}"
+        );
+    }
+}

@@ -15,10 +15,8 @@ use std::fs;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use keepalived_testlab::{
-    Host, KEEPALIVED_BIN, Keepalived, Lab, Proc, Signal, VrrpInstance, poll_until,
-    require_programs, require_root,
-};
+use keepalived_testlab::prelude::*;
+use keepalived_testlab::{Proc, Signal};
 
 /// Our daemon, built by cargo for this test.
 const OURS: &str = env!("CARGO_BIN_EXE_keepalived");
@@ -35,27 +33,6 @@ const BACKUP_PRIORITY: u8 = 100;
 
 /// Room for polling and a loaded two-core machine on top of the protocol's own bound.
 const SLACK: Duration = Duration::from_millis(1000);
-
-/// Which keepalived runs on a node.
-#[derive(Debug, Clone, Copy)]
-enum Daemon {
-    Ours,
-    Real,
-}
-
-impl Daemon {
-    fn binary(self) -> &'static str {
-        match self {
-            Daemon::Ours => OURS,
-            Daemon::Real => KEEPALIVED_BIN,
-        }
-    }
-}
-
-/// Skew_Time = (256 - Priority) / 256 seconds (RFC 3768 section 6.1).
-fn skew_time(priority: u8) -> Duration {
-    Duration::from_secs_f64(f64::from(256 - u32::from(priority)) / 256.0)
-}
 
 /// A node: its PID namespace holder, its haproxy and its keepalived.
 struct Node {
@@ -120,7 +97,7 @@ fn start_node(host: &Host, daemon: Daemon, priority: u8) -> Node {
     let keepalived = Keepalived::start_wrapped(
         host,
         &wrapper,
-        Path::new(daemon.binary()),
+        Path::new(daemon.binary(OURS)),
         &keepalived_config(host.name(), priority),
         &[],
     )
@@ -146,20 +123,8 @@ fn first_child(pid: u32) -> Option<u32> {
 }
 
 /// Two nodes, `a` the master; haproxy is killed on `a` and the VIP must reach `b` in time.
-fn failover(tag: &str, on_a: Daemon, on_b: Daemon) {
-    if !require_root()
-        || !require_programs(&[
-            "ip",
-            "haproxy",
-            "killall",
-            "unshare",
-            "nsenter",
-            KEEPALIVED_BIN,
-        ])
-    {
-        return;
-    }
-    let lab = Lab::new(tag, &["a", "b"]).expect("lab");
+fn failover(lab: &Lab, on_a: Daemon, on_b: Daemon) {
+    let tag = format!("a={on_a:?} b={on_b:?}");
     let (a, b) = (lab.host("a"), lab.host("b"));
     let mut node_a = start_node(a, on_a, MASTER_PRIORITY);
     let mut node_b = start_node(b, on_b, BACKUP_PRIORITY);
@@ -221,17 +186,11 @@ fn failover(tag: &str, on_a: Daemon, on_b: Daemon) {
     let _ = node_b.holder.kill();
 }
 
+/// The three pairs (ours on both, 2.2.7 on a, 2.2.7 on b), each in its own lab, at once.
 #[test]
-fn haproxy_dies_vip_moves_ours_to_ours() {
-    failover("haproxyoo", Daemon::Ours, Daemon::Ours);
-}
-
-#[test]
-fn haproxy_dies_vip_moves_keepalived_to_ours() {
-    failover("haproxyko", Daemon::Real, Daemon::Ours);
-}
-
-#[test]
-fn haproxy_dies_vip_moves_ours_to_keepalived() {
-    failover("haproxyok", Daemon::Ours, Daemon::Real);
+fn haproxy_dies_and_the_vip_moves() {
+    if !require_root() || !require_programs(&["haproxy", "killall", "unshare", "nsenter"]) {
+        return;
+    }
+    for_each_pair("haproxy", failover);
 }

@@ -21,9 +21,7 @@ use std::os::unix::fs::{PermissionsExt, symlink};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use keepalived_testlab::{
-    Host, KEEPALIVED_BIN, Keepalived, Lab, VrrpInstance, poll_until, require_programs, require_root,
-};
+use keepalived_testlab::prelude::*;
 
 /// Our daemon, built by cargo for this test.
 const OURS: &str = env!("CARGO_BIN_EXE_keepalived");
@@ -84,22 +82,6 @@ struct Seen {
     args: Option<String>,
 }
 
-/// Which daemon runs.
-#[derive(Debug, Clone, Copy)]
-enum Daemon {
-    Ours,
-    Real,
-}
-
-impl Daemon {
-    fn binary(self) -> &'static str {
-        match self {
-            Daemon::Ours => OURS,
-            Daemon::Real => KEEPALIVED_BIN,
-        }
-    }
-}
-
 /// Runs `row` with both daemons in parallel and compares what they did.
 fn check(tag: &str, row: &Row) {
     if !require_root() || !require_programs(&["ip", "env", "killall", KEEPALIVED_BIN]) {
@@ -148,7 +130,7 @@ fn observe(row: &Row, daemon: Daemon) -> Seen {
     let out = a
         .run_timeout(
             "env",
-            &[PATH, daemon.binary(), "-t", "-f", &conf_s],
+            &[PATH, daemon.binary(OURS), "-t", "-f", &conf_s],
             Duration::from_secs(20),
         )
         .expect("-t");
@@ -162,7 +144,7 @@ fn observe(row: &Row, daemon: Daemon) -> Seen {
         .map(|l| normalize(l, &conf_s, &d))
         .filter(|l| !l.is_empty())
         .collect();
-    let mut k = Keepalived::start_in_env(a, Path::new(daemon.binary()), &config, &[], &[PATH])
+    let mut k = Keepalived::start_in_env(a, Path::new(daemon.binary(OURS)), &config, &[], &[PATH])
         .expect("starting the daemon");
     let holds_vip = poll_until(TO_MASTER, || a.has_address(VIP).unwrap_or(false));
     // A check that fails keeps failing: give it two more runs to show its lines.

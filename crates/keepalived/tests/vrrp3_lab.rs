@@ -90,16 +90,23 @@ fn assert_clean(which: Daemon, k: &mut Keepalived) {
     }
 }
 
-/// advert_int 0.05: election, 20 adverts a second, graceful hand-over after Skew_Time,
+/// advert_int 0.05: a master and a backup joining it, 20 adverts a second, graceful hand-over after Skew_Time,
 /// preemption back, then a crash handed over after Master_Down_Interval.
 fn fast_v3(lab: &Lab, x: Daemon, y: Daemon) {
     let (a, b) = (lab.host("a"), lab.host("b"));
     let interval = Duration::from_millis(50);
     let group = Ipv4Addr::new(224, 0, 0, 18);
     let mut capture = lab.capture_bridge().expect("capture");
+    // a first, master alone, then b joins (Master_Down_Intervals differ by 10 ms here: started
+    // together, start-up jitter would decide).
     let mut ka = x.start(OURS, a, &instance(150, "0.05").render("a"));
-    let mut kb = y.start(OURS, b, &instance(100, "0.05").render("b"));
     wait_vip(a, &ka, true, ELECTION);
+    let mut kb = y.start(OURS, b, &instance(100, "0.05").render("b"));
+    assert!(
+        kb.wait_for_log("(VI_1) Entering BACKUP STATE", Duration::from_secs(5)),
+        "b did not start:\n{}",
+        daemon_log(&kb)
+    );
     wait_vip(b, &kb, false, Duration::from_secs(2));
     let steady = now() + 0.2;
     thread::sleep(Duration::from_millis(1200));
@@ -180,9 +187,9 @@ fn unicast_v3(lab: &Lab, x: Daemon, y: Daemon) {
     };
     let mut capture = lab.capture_bridge().expect("capture");
     let mut ka = x.start(OURS, a, &unicast(a, b, 150));
-    let mut kb = y.start(OURS, b, &unicast(b, a, 100));
     wait_vip(a, &ka, true, ELECTION);
-    thread::sleep(Duration::from_millis(3500));
+    let mut kb = y.start(OURS, b, &unicast(b, a, 100));
+    thread::sleep(Duration::from_millis(4500));
     assert!(has(a) && !has(b), "one master: a");
     assert!(
         !daemon_log(&kb).contains("Entering MASTER STATE"),

@@ -516,8 +516,11 @@ fn mismatched_passwords(lab: &Lab, x: Daemon, y: Daemon) {
 /// adverts come only from its master, and each VIP sits on its master.
 fn three_vrids(lab: &Lab, x: Daemon, y: Daemon) {
     let (a, b) = (lab.host("a"), lab.host("b"));
-    let vrids = [(51, "192.0.2.101", 150, 100), (52, "192.0.2.102", 100, 150)];
-    let vrids = [vrids[0], vrids[1], (53, "192.0.2.103", 150, 100)];
+    // Priorities far apart (Master_Down_Intervals 3.02 s and 3.80 s): both daemons start
+    // together, and on a loaded machine start-up jitter beyond the 0.2 s that separates 150
+    // from 100 let the wrong side win an election for a moment.
+    let vrids = [(51, "192.0.2.101", 250, 50), (52, "192.0.2.102", 50, 250)];
+    let vrids = [vrids[0], vrids[1], (53, "192.0.2.103", 250, 50)];
     let conf = |pick: fn(&(u8, &str, u8, u8)) -> u8, id: &str| {
         let list: Vec<VrrpInstance> = vrids
             .iter()
@@ -534,14 +537,14 @@ fn three_vrids(lab: &Lab, x: Daemon, y: Daemon) {
     let started = now();
     let mut ka = x.start(OURS, a, &conf(|v| v.2, "a"));
     let mut kb = y.start(OURS, b, &conf(|v| v.3, "b"));
-    for &(_, vip, pa, _) in &vrids {
-        let (master, km) = if pa == 150 { (a, &ka) } else { (b, &kb) };
+    for &(_, vip, pa, pb) in &vrids {
+        let (master, km) = if pa > pb { (a, &ka) } else { (b, &kb) };
         wait_vip(master, km, vip, true, ELECTION);
     }
     let steady = now();
     thread::sleep(Duration::from_millis(2500));
-    for &(vrid, vip, pa, _) in &vrids {
-        let (master, backup) = if pa == 150 { (a, b) } else { (b, a) };
+    for &(vrid, vip, pa, pb) in &vrids {
+        let (master, backup) = if pa > pb { (a, b) } else { (b, a) };
         assert!(
             has(master, vip) && !has(backup, vip),
             "VRID {vrid}: {vip} is not on {} alone",
@@ -557,7 +560,7 @@ fn three_vrids(lab: &Lab, x: Daemon, y: Daemon) {
             vips: &[vip],
             pass: Some(PASS),
         };
-        let (master, backup, prio) = if pa == 150 { (a, b, pa) } else { (b, a, pb) };
+        let (master, backup, prio) = if pa > pb { (a, b, pa) } else { (b, a, pb) };
         let m = adverts_from(&frames, master, &want);
         let late = m.iter().filter(|x| x.time > steady).count();
         assert!(
@@ -608,9 +611,16 @@ fn vip_options(lab: &Lab, x: Daemon, y: Daemon) {
     let conf = |p: u8, id: &str| VrrpInstance::new(VRID, p, &vips).auth_pass(PASS).render(id);
     let mut capture = lab.capture_bridge().expect("capture");
     let started = now();
+    // a first, master alone, then b joins (started together, start-up jitter on a loaded
+    // machine could let b's timer fire first).
     let mut ka = x.start(OURS, a, &conf(150, "a"));
-    let mut kb = y.start(OURS, b, &conf(100, "b"));
     wait_vip(a, &ka, "198.51.100.50", true, ELECTION);
+    let mut kb = y.start(OURS, b, &conf(100, "b"));
+    assert!(
+        kb.wait_for_log("(VI_1) Entering BACKUP STATE", Duration::from_secs(5)),
+        "b did not start:\n{}",
+        daemon_log(&kb)
+    );
     let check = |host: &Host| {
         let info = |addr: &str| {
             host.find_address(ip(addr))

@@ -21,6 +21,7 @@ mod keepalived;
 mod lab;
 pub mod prelude;
 mod process;
+pub mod qemu;
 
 pub use capture::{
     Advert, Capture, Frame, Garp, RawPacket, adverts, decode, frame_for_payload, from_hex, garps,

@@ -36,6 +36,14 @@ pub const PAIRS: [(Daemon, Daemon); 3] = [
 ];
 
 impl Daemon {
+    /// The program this daemon runs: `ours` (our binary's path) or keepalived 2.2.7's.
+    pub fn binary(self, ours: &str) -> &str {
+        match self {
+            Daemon::Ours => ours,
+            Daemon::Real => KEEPALIVED_BIN,
+        }
+    }
+
     /// Starts this daemon on `host` with `config`; `ours` is our binary.
     pub fn start(self, ours: &str, host: &Host, config: &str) -> Keepalived {
         let started = match self {

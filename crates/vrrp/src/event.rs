@@ -23,9 +23,11 @@ pub enum State {
 pub enum FaultCause {
     /// Its own interface is down.
     LinkDown,
-    /// A tracked object (weight-0 script, interface or file, or a priority pushed to the
-    /// bottom) says so.
+    /// A tracked object (weight-0 interface or file, or a priority pushed to the bottom) says
+    /// so.
     Tracked,
+    /// A tracked weight-0 script failed (and nothing else tracked says FAULT).
+    Script,
 }
 
 /// Something that happened in an instance, in the order it happened.

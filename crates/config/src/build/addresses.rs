@@ -9,15 +9,15 @@ use crate::tree::Statement;
 use crate::values::parse_prefix;
 
 /// Address options that take a value and that we keep as written.
-const VALUED_ADDRESS_OPTIONS: &[&str] = &["preferred_lft", "track_group", "peer"];
+const VALUED_ADDRESS_OPTIONS: &[&str] = &["peer"];
 /// Address options without a value that we keep as written.
 const FLAG_ADDRESS_OPTIONS: &[&str] = &[
     "no_track",
     "home",
-    "-nodad",
-    "nodad",
     "noprefixroute",
     "autojoin",
+    "mngtmpaddr",
+    "use_vmac",
 ];
 
 /// Reads every line of an address block. `is_static` only changes the wording of messages.
@@ -89,6 +89,9 @@ fn address_line(cx: &mut Cx<'_>, item: &Statement, is_static: bool) -> Option<Ip
                     "label" => vip.label = Some(value.to_string()),
                     "scope" => match Scope::parse(value) {
                         Some(s) => vip.scope = Some(s),
+                        None if value.parse::<u8>().is_ok() => {
+                            vip.other.push(format!("scope {value}"))
+                        }
                         None => cx.error(
                             &item.location,
                             format!("Invalid scope '{value}' for ip address {text}"),
@@ -109,6 +112,17 @@ fn address_line(cx: &mut Cx<'_>, item: &Statement, is_static: bool) -> Option<Ip
                     },
                 }
             }
+            "preferred_lft" => {
+                let value = words.next().unwrap_or_default();
+                if value != "forever" && value.parse::<u32>().is_err() {
+                    cx.error(&item.location, format!("invalid number '{value}'"));
+                    cx.error(&item.location, format!("preferred_lft {value} is invalid"));
+                } else {
+                    vip.other.push(format!("{option} {value}"));
+                }
+            }
+            // Duplicate address detection is an IPv6 matter.
+            "nodad" | "-nodad" if address.is_ipv6() => vip.other.push(option.to_string()),
             _ if VALUED_ADDRESS_OPTIONS.contains(&option) => {
                 let value = words.next().unwrap_or_default();
                 vip.other.push(format!("{option} {value}"));
@@ -143,7 +157,6 @@ fn prefix_or_default(text: &str) -> Option<(IpAddr, u8)> {
 
 /// Route options that take one value and that we keep only in `words`.
 const ROUTE_VALUED: &[&str] = &[
-    "proto",
     "protocol",
     "tos",
     "dsfield",
@@ -188,11 +201,28 @@ fn route_line(cx: &mut Cx<'_>, item: &Statement) -> Option<Route> {
         words: words.clone(),
         location: item.location.clone(),
     };
+    let mut pref = false;
     let mut iter = words.iter().map(String::as_str);
     while let Some(word) = iter.next() {
         match word {
-            "src" | "via" | "gw" | "from" => {
+            "src" | "via" | "gw" | "from" | "or" => {
+                if word == "gw" {
+                    cx.error(
+                        &item.location,
+                        "\"gw\" for routes is deprecated. Please use \"via\"",
+                    );
+                }
                 let value = iter.next().unwrap_or_default();
+                if word == "or" {
+                    // An alternative gateway: `via A or B`.
+                    if value.parse::<IpAddr>().is_err() {
+                        cx.error(
+                            &item.location,
+                            format!("Invalid or address '{value}' in route"),
+                        );
+                    }
+                    continue;
+                }
                 match value.parse::<IpAddr>() {
                     Ok(a) if word == "src" || word == "from" => route.src = Some(a),
                     Ok(a) => route.via = Some(a),
@@ -203,7 +233,42 @@ fn route_line(cx: &mut Cx<'_>, item: &Statement) -> Option<Route> {
                 }
             }
             "dev" | "oif" => route.dev = iter.next().map(str::to_string),
-            "table" => route.table = iter.next().map(str::to_string),
+            "table" => {
+                route.table = iter.next().map(str::to_string);
+                if let Some(table) = &route.table
+                    && !routing_table_exists(table)
+                {
+                    cx.error(
+                        &item.location,
+                        format!("Routing table {table} not found for route"),
+                    );
+                }
+            }
+            "scope" => {
+                let value = iter.next().unwrap_or_default();
+                if value.parse::<u8>().is_err()
+                    && !matches!(
+                        value,
+                        "global" | "universe" | "nowhere" | "host" | "link" | "site"
+                    )
+                {
+                    cx.error(
+                        &item.location,
+                        format!("Scope {value} not found or invalid for route"),
+                    );
+                }
+            }
+            "pref" => {
+                iter.next();
+                pref = true;
+            }
+            "mtu" | "advmss" | "rtt" | "rttvar" | "reordering" | "window" | "cwnd" | "initcwnd"
+            | "initrwnd" | "ssthresh" | "rto_min" | "hoplimit" => {
+                // A metric may be locked: `mtu lock 1400`.
+                if iter.next() == Some("lock") {
+                    iter.next();
+                }
+            }
             "metric" | "priority" | "preference" => {
                 let value = iter.next().unwrap_or_default();
                 route.metric = cx
@@ -230,6 +295,42 @@ fn route_line(cx: &mut Cx<'_>, item: &Statement) -> Option<Route> {
         cx.error(&item.location, "Route has no destination - ignoring");
         return None;
     }
+    let dest_v6 = route.destination.is_some_and(|(a, _)| a.is_ipv6());
+    if route.via.is_some_and(|v| v.is_ipv6() != dest_v6)
+        || route.src.is_some_and(|v| v.is_ipv6() != dest_v6)
+    {
+        cx.error(
+            &item.location,
+            "Cannot mix IPv4 and IPv6 addresses for route",
+        );
+        return None;
+    }
+    if pref && !dest_v6 {
+        cx.error(&item.location, "pref is only valid for IPv6");
+    }
+    match &route.dev {
+        Some(dev) => {
+            if !cx.host.interface_exists(dev) {
+                cx.warning(
+                    &item.location,
+                    format!("WARNING - interface {dev} for VROUTE nexthop doesn't exist"),
+                );
+            }
+        }
+        None => {
+            let shown = match route.destination {
+                Some((_, 0)) if words.iter().any(|w| w == "default") => "default".to_string(),
+                Some((addr, len)) => format!("{addr}/{len}"),
+                None => String::new(),
+            };
+            cx.warning(
+                &item.location,
+                format!(
+                    "Warning - cannot track route {shown} with no interface specified, not tracking"
+                ),
+            );
+        }
+    }
     Some(route)
 }
 
@@ -251,42 +352,167 @@ fn rule_line(cx: &mut Cx<'_>, item: &Statement) -> Option<Rule> {
         words: words.clone(),
         location: item.location.clone(),
     };
+    let at = &item.location;
+    let mut action = false;
     let mut iter = words.iter().map(String::as_str);
     while let Some(word) = iter.next() {
         match word {
             "from" | "to" => {
                 let value = iter.next().unwrap_or_default();
                 let prefix = if value == "all" {
-                    Some((IpAddr::from([0, 0, 0, 0]), 0))
+                    None
                 } else {
-                    parse_prefix(value)
-                };
-                match prefix {
-                    Some(p) if word == "from" => rule.from = Some(p),
-                    Some(p) => rule.to = Some(p),
-                    None => {
-                        cx.error(
-                            &item.location,
-                            format!("Invalid rule {word} address '{value}'"),
-                        );
-                        return None;
+                    match parse_prefix(value) {
+                        Some(p) => Some(p),
+                        None => {
+                            cx.error(at, format!("Invalid rule {word} address '{value}'"));
+                            return None;
+                        }
                     }
+                };
+                if word == "from" {
+                    rule.from = prefix;
+                } else {
+                    rule.to = prefix;
                 }
             }
-            "table" | "lookup" => rule.table = iter.next().map(str::to_string),
-            "priority" | "preference" | "pref" | "prio" => {
+            "table" | "lookup" => {
+                action = true;
+                rule.table = iter.next().map(str::to_string);
+                if let Some(table) = &rule.table
+                    && !routing_table_exists(table)
+                {
+                    cx.error(at, format!("Routing table {table} not found for rule"));
+                }
+            }
+            "priority" | "preference" => {
                 let value = iter.next().unwrap_or_default();
                 rule.priority = cx
-                    .int_value(&item.location, value, 0, i64::from(u32::MAX))
+                    .int_value(at, value, 0, i64::from(u32::MAX))
                     .map(|v| v as u32);
             }
-            "not" | "no_track" | "l3mdev" => {}
-            _ => {
-                // fwmark, tos, iif, oif, uidrange, sport, dport, ipproto, goto, realms,
-                // suppress_prefixlength, suppress_ifgroup, nat, protocol: one value each.
+            "goto" => {
+                action = true;
                 iter.next();
             }
+            "blackhole" | "unreachable" | "prohibit" => action = true,
+            "type" => {
+                action = true;
+                iter.next();
+            }
+            "fwmark" => {
+                let value = iter.next().unwrap_or_default();
+                let ok = value.split_once('/').map_or(parse_c_u32(value), |(m, k)| {
+                    parse_c_u32(m) && parse_c_u32(k)
+                });
+                if !ok {
+                    cx.error(at, format!("Invalid rule fwmark {value} specified"));
+                }
+            }
+            "iif" | "oif" => {
+                if let Some(dev) = iter.next()
+                    && !cx.host.interface_exists(dev)
+                {
+                    cx.warning(
+                        at,
+                        format!("WARNING - interface {dev} for rule doesn't exist"),
+                    );
+                }
+            }
+            "sport" | "dport" => {
+                let value = iter.next().unwrap_or_default();
+                let ok = value
+                    .split_once('-')
+                    .is_some_and(|(a, b)| a.parse::<u16>().is_ok() && b.parse::<u16>().is_ok());
+                if !ok {
+                    cx.error(at, format!("invalid {word} range {value}"));
+                }
+            }
+            "uidrange" => {
+                let value = iter.next().unwrap_or_default();
+                let ok = value
+                    .split_once('-')
+                    .is_some_and(|(a, b)| a.parse::<u32>().is_ok() && b.parse::<u32>().is_ok());
+                if !ok {
+                    cx.error(at, "Invalid uidrange uidrange specified");
+                }
+            }
+            "ipproto" => {
+                let value = iter.next().unwrap_or_default();
+                if value.parse::<u8>().is_err()
+                    && !matches!(
+                        value,
+                        "tcp" | "udp" | "icmp" | "sctp" | "ipv6-icmp" | "icmpv6"
+                    )
+                {
+                    cx.error(at, format!("Invalid ipproto {value}"));
+                }
+            }
+            "protocol" => {
+                let value = iter.next().unwrap_or_default();
+                if cx.int_value(at, value, 0, 255).is_none() {
+                    cx.error(at, format!("Invalid protocol {value}"));
+                }
+            }
+            "realms" => {
+                let value = iter.next().unwrap_or_default();
+                let ok = value.split('/').all(|r| r.parse::<u32>().is_ok());
+                if !ok {
+                    cx.error(at, format!("invalid realms {value} for rule"));
+                }
+            }
+            "nat" => {
+                iter.next();
+                cx.error(at, "Invalid rule action nat");
+            }
+            "tos" | "dsfield" | "suppress_prefixlength" | "suppress_ifgroup" => {
+                iter.next();
+            }
+            "l3mdev" => action = true,
+            "not" | "no_track" => {}
+            other => cx.error(at, format!("Unknown rule option {other}")),
         }
     }
+    let family = |p: &Option<(IpAddr, u8)>| p.map(|(a, _)| a.is_ipv6());
+    if let (Some(a), Some(b)) = (family(&rule.from), family(&rule.to))
+        && a != b
+    {
+        cx.error(at, "rule specification has mixed IPv4 and IPv6");
+        return None;
+    }
+    if !action {
+        cx.error(at, "No action specified for rule - ignoring");
+        return None;
+    }
+    if rule.priority.is_none() {
+        cx.warning(
+            at,
+            "Rule has no preference specified - setting to 16384. This is probably not what you want.",
+        );
+    }
     Some(rule)
+}
+
+/// A number as C's `strtoul(…, 0)` reads it (decimal, `0x` hex or leading-0 octal).
+fn parse_c_u32(text: &str) -> bool {
+    if let Some(hex) = text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
+        u32::from_str_radix(hex, 16).is_ok()
+    } else if text.len() > 1 && text.starts_with('0') {
+        u32::from_str_radix(&text[1..], 8).is_ok()
+    } else {
+        text.parse::<u32>().is_ok()
+    }
+}
+
+/// A routing table given by number, or by a name iproute2 knows (its built-in names or
+/// /etc/iproute2/rt_tables).
+fn routing_table_exists(table: &str) -> bool {
+    if table.parse::<u32>().is_ok() || matches!(table, "local" | "main" | "default" | "unspec") {
+        return true;
+    }
+    std::fs::read_to_string("/etc/iproute2/rt_tables").is_ok_and(|text| {
+        text.lines()
+            .map(|l| l.split('#').next().unwrap_or(""))
+            .any(|l| l.split_whitespace().nth(1) == Some(table))
+    })
 }

@@ -169,6 +169,12 @@ pub fn virtual_server(cx: &mut Cx<'_>, stmt: &Statement) -> Option<VirtualServer
         protocol: None,
         persistence_timeout: None,
         sorry_server: None,
+        quorum: 1,
+        hysteresis: 0,
+        inhibit_on_failure: false,
+        alpha: false,
+        omega: false,
+        ops: false,
         real_servers: Vec::new(),
         other: Vec::new(),
     };
@@ -212,6 +218,20 @@ pub fn virtual_server(cx: &mut Cx<'_>, stmt: &Statement) -> Option<VirtualServer
             "sorry_server" => {
                 vs.sorry_server = Some(item.arg_texts().map(str::to_string).collect())
             }
+            "quorum" => {
+                if let Some(v) = cx.uint(item, u32::MAX) {
+                    vs.quorum = v;
+                }
+            }
+            "hysteresis" => {
+                if let Some(v) = cx.uint(item, u32::MAX) {
+                    vs.hysteresis = v;
+                }
+            }
+            "inhibit_on_failure" => vs.inhibit_on_failure = flag(cx, item),
+            "alpha" => vs.alpha = flag(cx, item),
+            "omega" => vs.omega = flag(cx, item),
+            "ops" | "one_packet_scheduler" => vs.ops = flag(cx, item),
             "real_server" => vs.real_servers.extend(real_server(cx, item)),
             k if VS_KEYWORDS.contains(&k) => vs.other.push(cx.raw(item)),
             _ => cx.unknown(item, VS_KEYWORDS),
@@ -236,6 +256,9 @@ fn real_server(cx: &mut Cx<'_>, stmt: &Statement) -> Option<RealServer> {
         port,
         location: stmt.location.clone(),
         weight: 1,
+        inhibit_on_failure: None,
+        notify_up: None,
+        notify_down: None,
         checkers: Vec::new(),
         other: Vec::new(),
     };
@@ -247,6 +270,9 @@ fn real_server(cx: &mut Cx<'_>, stmt: &Statement) -> Option<RealServer> {
                     rs.weight = v as i32;
                 }
             }
+            "inhibit_on_failure" => rs.inhibit_on_failure = Some(flag(cx, item)),
+            "notify_up" => rs.notify_up = cx.command(item),
+            "notify_down" => rs.notify_down = cx.command(item),
             _ => match checker_kind(keyword) {
                 Some(kind) => rs.checkers.push(checker(cx, item, kind)),
                 None if RS_KEYWORDS.contains(&keyword) => rs.other.push(cx.raw(item)),
@@ -279,6 +305,10 @@ fn checker(cx: &mut Cx<'_>, stmt: &Statement, kind: CheckerKind) -> Checker {
         location: stmt.location.clone(),
         connect_timeout: None,
         connect_port: None,
+        connect_ip: None,
+        delay_loop: None,
+        misc_timeout: None,
+        misc_dynamic: false,
         retry: None,
         delay_before_retry: None,
         urls: Vec::new(),
@@ -298,6 +328,19 @@ fn checker(cx: &mut Cx<'_>, stmt: &Statement, kind: CheckerKind) -> Checker {
                 }
             }
             "connect_port" => check.connect_port = cx.int(item, 1, 65535).map(|v| v as u16),
+            "connect_ip" => match cx.arg(item).map(|a| (a, a.parse::<IpAddr>())) {
+                Some((_, Ok(ip))) => check.connect_ip = Some(ip),
+                Some((text, Err(_))) => cx.error(
+                    &item.location,
+                    format!("Invalid connect_ip address {text} - ignoring"),
+                ),
+                None => {}
+            },
+            "delay_loop" => check.delay_loop = cx.decimal(item, 0.000001, 4294.0),
+            "misc_timeout" if kind == CheckerKind::Misc => {
+                check.misc_timeout = cx.decimal(item, 0.000001, 4294.0)
+            }
+            "misc_dynamic" if kind == CheckerKind::Misc => check.misc_dynamic = flag(cx, item),
             "retry" | "nb_get_retry" => check.retry = cx.uint(item, u32::MAX),
             "delay_before_retry" => check.delay_before_retry = cx.decimal(item, 0.0, 4294.0),
             "url" if matches!(kind, CheckerKind::Http | CheckerKind::Ssl) => {
@@ -309,6 +352,23 @@ fn checker(cx: &mut Cx<'_>, stmt: &Statement, kind: CheckerKind) -> Checker {
         }
     }
     check
+}
+
+/// A keyword that switches something on: no argument, or `true`/`on`/`yes` (`false`/`off`/`no`
+/// switch it off again).
+fn flag(cx: &mut Cx<'_>, stmt: &Statement) -> bool {
+    match stmt.arg_texts().next() {
+        None => true,
+        Some("true" | "on" | "yes") => true,
+        Some("false" | "off" | "no") => false,
+        Some(other) => {
+            cx.error(
+                &stmt.location,
+                format!("Invalid value '{other}' for {} - ignoring", stmt.keyword()),
+            );
+            true
+        }
+    }
 }
 
 fn url(cx: &mut Cx<'_>, stmt: &Statement) -> Url {

@@ -1,6 +1,7 @@
 //! `global_defs { … }`.
 
 use super::Cx;
+use super::global_rules;
 use crate::model::GlobalDefs;
 use crate::tree::Statement;
 
@@ -34,119 +35,6 @@ const MODELLED: &[&str] = &[
     "max_auto_priority",
 ];
 
-/// Keywords keepalived 2.2.7 accepts in global_defs that we keep as written.
-const ACCEPTED: &[&str] = &[
-    "smtp_helo_name",
-    "smtp_alert",
-    "smtp_alert_vrrp",
-    "smtp_alert_checker",
-    "no_email_faults",
-    "checker_log_all_failures",
-    "local_name",
-    "instance",
-    "network_namespace",
-    "lvs_id",
-    "lvs_flush",
-    "lvs_flush_on_stop",
-    "lvs_flush_onstop",
-    "lvs_timeouts",
-    "lvs_sync_daemon",
-    "lvs_sync_daemon_interface",
-    "lvs_notify_fifo",
-    "lvs_notify_fifo_script",
-    "lvs_process_name",
-    "lvs_netlink_cmd_rcv_bufs",
-    "lvs_netlink_cmd_rcv_bufs_force",
-    "lvs_netlink_monitor_rcv_bufs",
-    "lvs_netlink_monitor_rcv_bufs_force",
-    "vrrp_notify_fifo_script",
-    "notify_fifo",
-    "notify_fifo_script",
-    "vrrp_garp_lower_prio_delay",
-    "vrrp_garp_lower_prio_repeat",
-    "vrrp_lower_prio_no_advert",
-    "vrrp_higher_prio_send_advert",
-    "vrrp_iptables",
-    "vrrp_ipsets",
-    "nftables",
-    "nftables_priority",
-    "nftables_ifindex",
-    "nftables_counters",
-    "vrrp_rt_priority",
-    "vrrp_rlimit_rtime",
-    "vrrp_rlimit_rttime",
-    "vrrp_cpu_affinity",
-    "vrrp_process_name",
-    "vrrp_netlink_cmd_rcv_bufs",
-    "vrrp_netlink_cmd_rcv_bufs_force",
-    "vrrp_netlink_monitor_rcv_bufs",
-    "vrrp_netlink_monitor_rcv_bufs_force",
-    "vrrp_rx_bufs_policy",
-    "vrrp_rx_bufs_multiplier",
-    "vrrp_startup_delay",
-    "vrrp_down_timer_adverts",
-    "vrrp_log_unknown_vrids",
-    "vrrp_notify_priority_changes",
-    "vrrp_garp_extra_if",
-    "vrrp_vmac_garp_intvl",
-    "vrrp_restore_interfaces_startup",
-    "checker_priority",
-    "checker_no_swap",
-    "checker_rt_priority",
-    "checker_rlimit_rtime",
-    "checker_rlimit_rttime",
-    "checker_cpu_affinity",
-    "checker_process_name",
-    "bfd_priority",
-    "bfd_no_swap",
-    "bfd_rt_priority",
-    "bfd_rlimit_rtime",
-    "bfd_rlimit_rttime",
-    "bfd_cpu_affinity",
-    "bfd_process_name",
-    "enable_snmp_vrrp",
-    "enable_snmp_keepalived",
-    "enable_snmp_checker",
-    "enable_snmp_rfc",
-    "enable_snmp_rfcv2",
-    "enable_snmp_rfcv3",
-    "enable_traps",
-    "snmp_socket",
-    "enable_dbus",
-    "dbus_service_name",
-    "script_security",
-    "process_names",
-    "process_monitor_rcv_bufs",
-    "process_monitor_rcv_bufs_force",
-    "linkbeat_use_polling",
-    "child_wait_time",
-    "use_pid_dir",
-    "reload_check_config",
-    "reload_time_file",
-    "reload_repeat",
-    "reload_file",
-    "config_save_dir",
-    "startup_script",
-    "startup_script_timeout",
-    "shutdown_script",
-    "shutdown_script_timeout",
-    "log_unknown_vrids",
-    "umask",
-    "random_seed",
-    "tmp_config_directory",
-    "fifo_write_vrrp_states_on_reload",
-    "rs_init_notifies",
-    "no_checker_emails",
-    "data_use_instance",
-    "vrrp_skip_check_adv_addr",
-    "vrrp_strict",
-    "vrrp_min_garp",
-    "enable_sni",
-    "vrrp_no_swap",
-    "lvs_sched",
-    "uc_bufs",
-];
-
 /// Fills `global` from a global_defs block.
 pub fn build(cx: &mut Cx<'_>, stmt: &Statement, global: &mut GlobalDefs) {
     for item in cx.block(stmt) {
@@ -157,15 +45,29 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement, global: &mut GlobalDefs) {
                     .arg_or(item, "routerid name missing - ignoring")
                     .map(str::to_string)
             }
-            "notification_email" => global.notification_email = cx.word_list(item),
+            "notification_email" => {
+                global.notification_email = cx.word_list(item);
+                if global.notification_email.is_empty()
+                    && let Some(block) = &item.block
+                {
+                    let at = block.close.clone().unwrap_or_else(|| block.open.clone());
+                    cx.error(&at, "Warning - empty notification_email block");
+                }
+            }
             "notification_email_from" => {
                 global.notification_email_from =
                     cx.arg_or(item, "emailfrom missing").map(str::to_string)
             }
-            "smtp_server" => global.smtp_server = cx.text(item),
+            "smtp_server" => global.smtp_server = global_rules::smtp_server(cx, item),
             "smtp_connect_timeout" => {
                 if let Some(v) = cx.uint(item, u32::MAX) {
-                    global.smtp_connect_timeout = v;
+                    global.smtp_connect_timeout = v.max(1);
+                    if v == 0 {
+                        cx.error(
+                            &item.location,
+                            "smtp_conect_timeout must be greater than 0, setting to 1",
+                        );
+                    }
                 }
             }
             "script_user" => {
@@ -201,23 +103,54 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement, global: &mut GlobalDefs) {
                 }
             }
             "vrrp_garp_master_delay" => set(&mut global.vrrp_garp_master_delay, garp(cx, item)),
-            "vrrp_garp_master_repeat" => set(&mut global.vrrp_garp_master_repeat, garp(cx, item)),
+            "vrrp_garp_master_repeat" => {
+                let value = garp(cx, item);
+                set(
+                    &mut global.vrrp_garp_master_repeat,
+                    global_rules::at_least_one(cx, item, value),
+                )
+            }
             "vrrp_garp_master_refresh" => set(&mut global.vrrp_garp_master_refresh, garp(cx, item)),
             "vrrp_garp_master_refresh_repeat" => {
-                set(&mut global.vrrp_garp_master_refresh_repeat, garp(cx, item))
+                let value = garp(cx, item);
+                set(
+                    &mut global.vrrp_garp_master_refresh_repeat,
+                    global_rules::at_least_one(cx, item, value),
+                )
             }
-            "vrrp_garp_interval" => set(&mut global.vrrp_garp_interval, cx.decimal(item, 0.0, 1.0)),
-            "vrrp_gna_interval" => set(&mut global.vrrp_gna_interval, cx.decimal(item, 0.0, 1.0)),
-            "vrrp_min_garp" => global.vrrp_min_garp = cx.flag(item),
-            "vrrp_strict" => global.vrrp_strict = cx.flag(item),
-            "vrrp_skip_check_adv_addr" => global.vrrp_skip_check_adv_addr = cx.flag(item),
-            "vrrp_check_unicast_src" => global.vrrp_check_unicast_src = cx.flag(item),
-            "vrrp_notify_fifo" => global.vrrp_notify_fifo = cx.arg(item).map(str::to_string),
-            "vrrp_priority" => set(
-                &mut global.vrrp_priority,
-                cx.int(item, -20, 19).map(|v| v as i32),
+            "vrrp_garp_interval" => set(
+                &mut global.vrrp_garp_interval,
+                global_rules::garp_interval(cx, item),
             ),
-            "vrrp_no_swap" => global.vrrp_no_swap = cx.flag(item),
+            "vrrp_gna_interval" => set(
+                &mut global.vrrp_gna_interval,
+                global_rules::garp_interval(cx, item),
+            ),
+            "vrrp_min_garp" => {
+                global.vrrp_min_garp = cx
+                    .flag_or(item, |_| "Invalid value for vrrp_min_garp specified".into())
+                    .unwrap_or(false)
+            }
+            // keepalived 2.2.7 takes these as set whatever follows them.
+            "vrrp_strict" => global.vrrp_strict = true,
+            "vrrp_skip_check_adv_addr" => global.vrrp_skip_check_adv_addr = true,
+            "vrrp_check_unicast_src" => global.vrrp_check_unicast_src = true,
+            "vrrp_notify_fifo" => {
+                global.vrrp_notify_fifo = cx
+                    .arg_or(item, "No vrrp_notify_fifo name specified")
+                    .map(str::to_string)
+            }
+            "vrrp_priority" if item.args().is_empty() => {
+                cx.error(&item.location, "No vrrp process priority specified")
+            }
+            "vrrp_priority" => {
+                let value = cx.int(item, -20, 19).map(|v| v as i32);
+                if value.is_none() && !item.args().is_empty() {
+                    cx.error(&item.location, "Invalid vrrp process priority specified");
+                }
+                set(&mut global.vrrp_priority, value)
+            }
+            "vrrp_no_swap" => global.vrrp_no_swap = true,
             "default_interface" => {
                 if let Some(name) = cx.arg_or(item, "default_interface requires interface name") {
                     global.default_interface = name.to_string();
@@ -239,8 +172,7 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement, global: &mut GlobalDefs) {
             "vrrp_higher_prio_send_advert"
             | "vrrp_lower_prio_no_advert"
             | "smtp_alert_vrrp"
-            | "smtp_alert_checker"
-            | "vrrp_strict_mode" => {
+            | "smtp_alert_checker" => {
                 let keyword = item.keyword();
                 cx.flag_or(item, |_| format!("Invalid value for {keyword} specified"));
                 global.other.push(cx.raw(item));
@@ -251,9 +183,13 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement, global: &mut GlobalDefs) {
                     Some(_) => cx.int(item, -1, 99).map(|v| v as i32),
                 }
             }
-            _ if ACCEPTED.contains(&keyword) => global.other.push(cx.raw(item)),
+            _ if global_rules::check(cx, item) => global.other.push(cx.raw(item)),
             _ => {
-                let known: Vec<&str> = MODELLED.iter().chain(ACCEPTED).copied().collect();
+                let known: Vec<&str> = MODELLED
+                    .iter()
+                    .chain(global_rules::KEYWORDS)
+                    .copied()
+                    .collect();
                 cx.unknown(item, &known);
             }
         }

@@ -1,6 +1,7 @@
 //! `vrrp_instance NAME { … }`.
 
-use super::{Cx, addresses};
+use super::{Cx, addresses, instance_rules};
+use crate::diagnostic::Severity;
 use crate::model::{AuthType, Authentication, InitialState, NotifyScripts, VrrpInstance};
 use crate::tree::Statement;
 
@@ -56,6 +57,7 @@ const ACCEPTED: &[&str] = &[
     "track_bfd",
     "garp_lower_prio_delay",
     "garp_lower_prio_repeat",
+    "use_vmac_addr",
     "notify_deleted",
     "notify_master_rx_lower_pri",
     "use_ipvlan",
@@ -99,6 +101,7 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement) -> Option<VrrpInstance> {
         track_scripts: Vec::new(),
         track_files: Vec::new(),
         track_processes: Vec::new(),
+        track_bfds: Vec::new(),
         mcast_src_ip: None,
         unicast_src_ip: None,
         unicast_peers: Vec::new(),
@@ -123,12 +126,50 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement) -> Option<VrrpInstance> {
         other: Vec::new(),
     };
     let name = inst.name.clone();
+    // Facts for the checks keepalived makes when the block ends.
+    let mut unicast_keyword = false;
+    let mut unicast_ttl_given = false;
+    let mut ipvlan_without_address = false;
+    let mut state_given: Option<InitialState> = None;
     for item in cx.block(stmt) {
         let keyword = item.keyword();
+        if instance_rules::check(cx, item, &name) {
+            match keyword {
+                "old_unicast_checksum" => unicast_keyword = true,
+                "use_ipvlan" => ipvlan_without_address = item.args().len() < 2,
+                _ => {}
+            }
+            inst.other.push(cx.raw(item));
+            continue;
+        }
         match keyword {
             "state" => match cx.arg(item) {
-                Some("MASTER") => inst.state = InitialState::Master,
-                Some("BACKUP") => inst.state = InitialState::Backup,
+                Some(v @ ("MASTER" | "BACKUP")) => {
+                    let wanted = if v == "MASTER" {
+                        InitialState::Master
+                    } else {
+                        InitialState::Backup
+                    };
+                    match state_given {
+                        Some(previous) if previous != wanted => {
+                            let previous = if previous == InitialState::Master {
+                                "MASTER"
+                            } else {
+                                "BACKUP"
+                            };
+                            cx.error(
+                                &item.location,
+                                format!(
+                                    "({name}) state previously set as {previous} - ignoring {v}"
+                                ),
+                            );
+                        }
+                        _ => {
+                            inst.state = wanted;
+                            state_given = Some(wanted);
+                        }
+                    }
+                }
                 Some(other) => cx.error(
                     &item.location,
                     format!("({name}) unknown state '{other}', defaulting to BACKUP"),
@@ -157,7 +198,7 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement) -> Option<VrrpInstance> {
             }
             "priority" => {
                 let value = cx.int(item, 1, 255).map(|v| v as u8);
-                if value.is_none() {
+                if value.is_none() && !item.args().is_empty() {
                     cx.error(&item.location, format!("({name}) Priority not valid! must be between 1 & 255. Using default 100"));
                 }
                 priority = value.or(priority);
@@ -205,7 +246,9 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement) -> Option<VrrpInstance> {
             "track_script" => inst.track_scripts.extend(cx.track_list(item, &name)),
             "track_file" => inst.track_files.extend(cx.track_list(item, &name)),
             "track_process" => inst.track_processes.extend(cx.track_list(item, &name)),
+            "track_bfd" => inst.track_bfds.extend(cx.track_list(item, &name)),
             "mcast_src_ip" | "unicast_src_ip" => {
+                unicast_keyword |= keyword == "unicast_src_ip";
                 if let Some(text) = cx.arg(item) {
                     match text.parse() {
                         Ok(a) if keyword == "mcast_src_ip" => inst.mcast_src_ip = Some(a),
@@ -218,6 +261,7 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement) -> Option<VrrpInstance> {
                 }
             }
             "unicast_peer" => {
+                unicast_keyword = true;
                 for peer in cx.block(item) {
                     match peer.keyword().parse() {
                         Ok(a) => inst.unicast_peers.push(a),
@@ -228,12 +272,32 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement) -> Option<VrrpInstance> {
                     }
                 }
             }
-            "unicast_ttl" => inst.unicast_ttl = cx.int(item, 1, 255).map(|v| v as u8),
+            "unicast_ttl" => {
+                let value = cx.int(item, 0, 255).map(|v| v as u8);
+                unicast_ttl_given = value.is_some();
+                if value.is_none()
+                    && let Some(text) = item.arg_texts().next()
+                {
+                    cx.error(
+                        &item.location,
+                        format!("({name}): TTL '{text}' not valid - must be between 0 & 255"),
+                    );
+                }
+                inst.unicast_ttl = value;
+            }
             "check_unicast_src" => inst.check_unicast_src = true,
-            "garp_master_delay" => inst.garp_master_delay = cx.uint(item, 65535),
-            "garp_master_repeat" => inst.garp_master_repeat = cx.uint(item, 65535),
-            "garp_master_refresh" => inst.garp_master_refresh = cx.uint(item, 65535),
-            "garp_master_refresh_repeat" => inst.garp_master_refresh_repeat = cx.uint(item, 65535),
+            "garp_master_delay" => {
+                inst.garp_master_delay = instance_rules::garp_count(cx, item, &name, false)
+            }
+            "garp_master_repeat" => {
+                inst.garp_master_repeat = instance_rules::garp_count(cx, item, &name, true)
+            }
+            "garp_master_refresh" => {
+                inst.garp_master_refresh = instance_rules::garp_count(cx, item, &name, false)
+            }
+            "garp_master_refresh_repeat" => {
+                inst.garp_master_refresh_repeat = instance_rules::garp_count(cx, item, &name, true)
+            }
             "notify_master" | "notify_backup" | "notify_fault" | "notify_stop" | "notify" => {
                 let command = cx.notify_command(item);
                 if let Some(slot) = inst.notify.slot(keyword) {
@@ -245,6 +309,14 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement) -> Option<VrrpInstance> {
             "accept" => inst.accept = Some(true),
             "no_accept" => inst.accept = Some(false),
             "use_vmac" => {
+                if let Some(ifname) = item.arg_texts().next()
+                    && (ifname.len() > 15 || ifname.contains(['/', ':']))
+                {
+                    cx.error(
+                        &item.location,
+                        format!("VMAC interface name '{ifname}' too long or invalid characters - ignoring"),
+                    );
+                }
                 inst.use_vmac = Some(
                     item.args()
                         .first()
@@ -270,18 +342,73 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement) -> Option<VrrpInstance> {
                     format!("({name}) invalid higher_prio_send_advert {v} specified")
                 })
             }
-            "debug" => {
-                inst.debug = match item.args().first() {
-                    None => Some(1),
-                    Some(_) => cx.uint(item, 4),
-                }
-            }
+            "debug" => inst.debug = cx.uint(item, 4),
             _ if ACCEPTED.contains(&keyword) => inst.other.push(cx.raw(item)),
             _ => {
                 let known: Vec<&str> = MODELLED.iter().chain(ACCEPTED).copied().collect();
                 cx.unknown(item, &known);
             }
         }
+    }
+
+    // What keepalived checks when the instance's block ends.
+    let close = stmt
+        .block
+        .as_ref()
+        .and_then(|b| b.close.clone())
+        .unwrap_or_else(|| stmt.location.clone());
+    if unicast_ttl_given && inst.unicast_peers.is_empty() {
+        cx.error(
+            &close,
+            format!("({name}): Cannot use unicast_ttl without unicast peers - resetting"),
+        );
+        inst.unicast_ttl = None;
+    }
+    if unicast_keyword && inst.unicast_peers.is_empty() {
+        cx.unlocated(
+            Severity::Warning,
+            format!(
+                "({name}) A unicast keyword has been specified without any unicast peers. \
+                 Defaulting to multicast. This usage is deprecated - please update your \
+                 configuration."
+            ),
+        );
+    }
+    if let Some(own) = inst.interface.clone() {
+        inst.track_interfaces.retain(|t| {
+            if t.name == own {
+                cx.unlocated(
+                    Severity::Warning,
+                    format!("({name}) Ignoring track_interface {own} since own interface"),
+                );
+                return false;
+            }
+            true
+        });
+    }
+    if inst.vmac_xmit_base && inst.use_vmac.is_none() {
+        cx.unlocated(
+            Severity::Warning,
+            format!("({name}) vmac_xmit_base is only valid with a vmac"),
+        );
+    }
+    if ipvlan_without_address {
+        cx.unlocated(
+            Severity::Warning,
+            format!(
+                "({name}) IPv4 ipvlan requires a source ip address to be configured. setting \
+                 instance to fault state"
+            ),
+        );
+    }
+    if let Some(auth) = &inst.authentication
+        && auth.auth_type == AuthType::Pass
+        && auth.password.is_empty()
+    {
+        cx.unlocated(
+            Severity::Warning,
+            format!("({name}) Authentication specified but no password given. Ignoring"),
+        );
     }
 
     inst.priority = match (priority, inst.state) {

@@ -2,9 +2,12 @@
 //! small reading helpers of [`Cx`].
 
 mod addresses;
+mod bfd;
 mod checker;
 mod global;
+mod global_rules;
 mod instance;
+mod instance_rules;
 mod script;
 mod sync_group;
 mod trackers;
@@ -69,20 +72,25 @@ fn build_top(cx: &mut Cx<'_>, items: &[Statement], config: &mut Config) {
             "vrrp_track_process" => config
                 .track_processes
                 .extend(trackers::track_process(cx, stmt)),
-            "garp_group" => config.garp_groups.extend(trackers::garp_group(cx, stmt)),
+            "garp_group" => {
+                let index = config.garp_groups.len();
+                config
+                    .garp_groups
+                    .extend(trackers::garp_group(cx, stmt, index))
+            }
             "virtual_server" => config
                 .virtual_servers
                 .extend(checker::virtual_server(cx, stmt)),
             "virtual_server_group" => config
                 .virtual_server_groups
                 .extend(checker::virtual_server_group(cx, stmt)),
+            "bfd_instance" => config.bfd_instances.extend(bfd::build(cx, stmt)),
             "linkbeat_interfaces"
-            | "bfd_instance"
             | "net_namespace"
             | "net_namespace_ipvs"
             | "namespace_with_ipsets"
             | "instance"
-            | "use_pid_dir" => {}
+            | "use_pid_dir" => config.other.push(cx.raw(stmt)),
             _ => cx.unknown(stmt, TOP_LEVEL_KEYWORDS),
         }
     }
@@ -102,6 +110,12 @@ impl Cx<'_> {
 
     pub(crate) fn warning(&mut self, location: &Location, message: impl Into<String>) {
         self.diagnostics.warning(location, message);
+    }
+
+    /// Reports a problem keepalived prints without a line number.
+    pub(crate) fn unlocated(&mut self, severity: Severity, message: impl Into<String>) {
+        self.diagnostics
+            .push(Diagnostic::new(severity, None, message.into()));
     }
 
     /// Reports an unknown keyword, with a hint when a known one is close.
@@ -148,12 +162,6 @@ impl Cx<'_> {
             self.error(&stmt.location, message);
         }
         first
-    }
-
-    /// The arguments joined by single blanks (for free-text values).
-    pub(crate) fn text(&mut self, stmt: &Statement) -> Option<String> {
-        self.arg(stmt)?;
-        Some(stmt.arg_texts().collect::<Vec<_>>().join(" "))
     }
 
     /// An integer argument in `min..=max`, with keepalived's range message.
@@ -280,6 +288,7 @@ impl Cx<'_> {
             argv,
             location: stmt.location.clone(),
             run_as: None,
+            run_as_ids: None,
         };
         Some((command, stmt.args().get(used..).unwrap_or(&[])))
     }

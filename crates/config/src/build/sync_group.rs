@@ -24,7 +24,9 @@ const KEYWORDS: &[&str] = &[
 
 /// Reads a vrrp_sync_group block.
 pub fn build(cx: &mut Cx<'_>, stmt: &Statement) -> Option<SyncGroup> {
-    let name = cx.block_name(stmt)?;
+    let name = cx
+        .arg_or(stmt, "vrrp_sync_group must have a name - skipping")?
+        .to_string();
     let mut group = SyncGroup {
         name,
         location: stmt.location.clone(),
@@ -36,10 +38,22 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement) -> Option<SyncGroup> {
         track_processes: Vec::new(),
         sync_group_tracking_weight: false,
         smtp_alert: None,
+        other: Vec::new(),
     };
     for item in cx.block(stmt) {
         match item.keyword() {
-            "group" => group.instances = cx.word_list(item),
+            "group" => {
+                group.instances = cx.word_list(item);
+                if group.instances.is_empty()
+                    && let Some(block) = &item.block
+                {
+                    let at = block.close.clone().unwrap_or_else(|| block.open.clone());
+                    cx.error(
+                        &at,
+                        format!("Warning - sync group {} has empty group block", group.name),
+                    );
+                }
+            }
             keyword @ ("notify_master" | "notify_backup" | "notify_fault" | "notify_stop"
             | "notify") => {
                 let command = cx.notify_command(item);
@@ -57,9 +71,7 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement) -> Option<SyncGroup> {
             }
             "sync_group_tracking_weight" => group.sync_group_tracking_weight = true,
             "smtp_alert" => group.smtp_alert = Some(cx.flag(item)),
-            "track_bfd" | "notify_priority_changes" => {
-                cx.raw(item);
-            }
+            "track_bfd" | "notify_priority_changes" => group.other.push(cx.raw(item)),
             _ => cx.unknown(item, KEYWORDS),
         }
     }

@@ -19,21 +19,43 @@ pub fn track_file(cx: &mut Cx<'_>, stmt: &Statement) -> Option<TrackFileDef> {
     };
     for item in cx.block(stmt) {
         match item.keyword() {
-            "file" => def.file = cx.arg(item).map(PathBuf::from),
+            "file" => match item.arg_texts().next() {
+                Some(path) => def.file = Some(PathBuf::from(path)),
+                None => cx.error(&item.location, "track file file name missing"),
+            },
+            "weight" if item.args().is_empty() => cx.error(
+                &item.location,
+                format!("No weight specified for track file {} - ignoring", def.name),
+            ),
             "weight" => {
-                if let Some(v) = cx.int(item, -254, 254) {
-                    def.weight = v as i32;
+                match cx.int(item, -254, 254) {
+                    Some(v) => def.weight = v as i32,
+                    None => {
+                        if let Some(v) = item.arg_texts().next() {
+                            cx.error(&item.location, format!("Weight ({v}) for track_file {} must be between [-254..254] inclusive. Ignoring...", def.name));
+                        }
+                    }
                 }
                 def.reverse = item.args().get(1).is_some_and(|w| w.text == "reverse");
             }
-            "init_file" => def.init_file = Some(item.arg_texts().map(str::to_string).collect()),
+            "init_file" => {
+                for option in item.arg_texts() {
+                    if option != "overwrite" && option.parse::<i64>().is_err() {
+                        cx.error(
+                            &item.location,
+                            format!("Unknown track file init option {option}"),
+                        );
+                    }
+                }
+                def.init_file = Some(item.arg_texts().map(str::to_string).collect())
+            }
             _ => cx.unknown(item, &["file", "weight", "init_file"]),
         }
     }
     if def.file.is_none() {
         cx.error(
-            &stmt.location,
-            format!("No file set for track_file {}", def.name),
+            &close_location(stmt),
+            format!("No file set for track_file {} - ignoring", def.name),
         );
         return None;
     }
@@ -76,18 +98,40 @@ pub fn track_process(cx: &mut Cx<'_>, stmt: &Statement) -> Option<TrackProcessDe
                     .arg(item)
                     .map(|_| item.arg_texts().map(str::to_string).collect())
             }
-            "param_match" => def.param_match = cx.arg(item).map(str::to_string),
+            "param_match" => match item.arg_texts().next() {
+                Some(v @ ("initial" | "partial")) => def.param_match = Some(v.to_string()),
+                Some(v) => cx.error(
+                    &item.location,
+                    format!("Invalid param_match type {v} - ignoring"),
+                ),
+                None => {}
+            },
+            "weight" if item.args().is_empty() => cx.error(
+                &item.location,
+                format!(
+                    "No weight specified for track process {} - ignoring",
+                    def.name
+                ),
+            ),
             "weight" => {
-                if let Some(v) = cx.int(item, -254, 254) {
-                    def.weight = v as i32;
+                match cx.int(item, -254, 254) {
+                    Some(v) => def.weight = v as i32,
+                    None => {
+                        if let Some(v) = item.arg_texts().next() {
+                            cx.error(&item.location, format!("Weight ({v}) for vrrp_track_process {} must be between [-254..254] inclusive. Ignoring...", def.name));
+                        }
+                    }
                 }
                 def.reverse = item.args().get(1).is_some_and(|w| w.text == "reverse");
             }
-            "quorum" => {
-                if let Some(v) = cx.uint(item, 65535) {
-                    def.quorum = v;
+            "quorum" => match cx.int(item, 1, 65535) {
+                Some(v) => def.quorum = v as u32,
+                None => {
+                    if let Some(v) = item.arg_texts().next() {
+                        cx.error(&item.location, format!("Quorum ({v}) for vrrp_track_process {} must be between [1..65535] inclusive. Ignoring...", def.name));
+                    }
                 }
-            }
+            },
             "quorum_max" => def.quorum_max = cx.uint(item, 65535),
             "delay" => def.delay = cx.decimal(item, 0.0, 65535.0),
             "fork_delay" => def.fork_delay = cx.decimal(item, 0.0, 65535.0),
@@ -98,8 +142,8 @@ pub fn track_process(cx: &mut Cx<'_>, stmt: &Statement) -> Option<TrackProcessDe
     }
     if def.process.is_none() {
         cx.error(
-            &stmt.location,
-            format!("No process specified for track_process {}", def.name),
+            &close_location(stmt),
+            format!("track process '{}' process name not specified", def.name),
         );
         return None;
     }
@@ -107,7 +151,8 @@ pub fn track_process(cx: &mut Cx<'_>, stmt: &Statement) -> Option<TrackProcessDe
 }
 
 /// Reads `garp_group { garp_interval S; gna_interval S; interface IF; interfaces { … } }`.
-pub fn garp_group(cx: &mut Cx<'_>, stmt: &Statement) -> Option<GarpGroup> {
+/// `index` counts the garp groups read before this one (keepalived names them by it).
+pub fn garp_group(cx: &mut Cx<'_>, stmt: &Statement, index: usize) -> Option<GarpGroup> {
     let mut group = GarpGroup {
         location: stmt.location.clone(),
         interfaces: Vec::new(),
@@ -116,15 +161,61 @@ pub fn garp_group(cx: &mut Cx<'_>, stmt: &Statement) -> Option<GarpGroup> {
     };
     for item in cx.block(stmt) {
         match item.keyword() {
-            "garp_interval" => group.garp_interval = cx.decimal(item, 0.0, 1.0),
-            "gna_interval" => group.gna_interval = cx.decimal(item, 0.0, 1.0),
-            "interface" => group.interfaces.extend(cx.arg(item).map(str::to_string)),
-            "interfaces" => group.interfaces.extend(cx.word_list(item)),
+            "garp_interval" => {
+                group.garp_interval = super::global_rules::garp_group_interval(cx, item)
+            }
+            "gna_interval" => {
+                group.gna_interval = super::global_rules::garp_group_interval(cx, item)
+            }
+            "interface" => {
+                if let Some(ifname) = cx.arg(item) {
+                    garp_interface(cx, &item.location, ifname);
+                    group.interfaces.push(ifname.to_string());
+                }
+            }
+            "interfaces" => {
+                for line in cx.block(item) {
+                    for word in &line.words {
+                        garp_interface(cx, &line.location, &word.text);
+                        group.interfaces.push(word.text.clone());
+                    }
+                }
+                if cx.block(item).is_empty() {
+                    cx.error(
+                        &item.location,
+                        "Warning - empty garp_group interfaces block",
+                    );
+                }
+            }
             _ => cx.unknown(
                 item,
                 &["garp_interval", "gna_interval", "interface", "interfaces"],
             ),
         }
     }
+    if group.garp_interval.is_none() && group.gna_interval.is_none() {
+        cx.error(
+            &close_location(stmt),
+            format!("garp group {index} does not have any delay set - removing"),
+        );
+        return None;
+    }
     Some(group)
+}
+
+fn garp_interface(cx: &mut Cx<'_>, at: &crate::diagnostic::Location, ifname: &str) {
+    if !cx.host.interface_exists(ifname) {
+        cx.warning(
+            at,
+            format!("WARNING - interface {ifname} specified for garp_group doesn't exist"),
+        );
+    }
+}
+
+/// Where a statement's block closed (keepalived reports end-of-block checks there).
+fn close_location(stmt: &Statement) -> crate::diagnostic::Location {
+    stmt.block
+        .as_ref()
+        .and_then(|b| b.close.clone())
+        .unwrap_or_else(|| stmt.location.clone())
 }

@@ -14,11 +14,14 @@ pub mod wording;
 
 use std::path::PathBuf;
 
+use std::sync::Arc;
+
 use anyhow::Context;
 use keepalived_config::Config;
 use tokio::signal::unix::{Signal, SignalKind, signal};
 use tokio::sync::mpsc;
 
+use crate::alert::{self, AlertSettings};
 use crate::cli::{ChildRole, Cli};
 use crate::config_test::load_config;
 use crate::daemon::{log_diagnostics, unusable};
@@ -65,6 +68,20 @@ fn plan_quietly(config: &Config) -> Planned {
 pub fn run(cli: &Cli, config: Config, logger: Logger) -> anyhow::Result<ChildExit> {
     let group = config.global.vrrp_mcast_group4;
     let router_id = config.global.router_id.clone();
+    let alerts = match AlertSettings::from_config(&config) {
+        Ok(settings) => settings
+            .filter(|_| {
+                config
+                    .instances
+                    .iter()
+                    .any(|i| alert::vrrp_alerts(&config, i))
+            })
+            .map(Arc::new),
+        Err(why) => {
+            logger.info(&format!("SMTP alerts disabled: {why}"));
+            None
+        }
+    };
     let planned = plan(config, &logger);
     if planned.instances.is_empty() {
         logger.info("no vrrp_instance can run");
@@ -77,6 +94,7 @@ pub fn run(cli: &Cli, config: Config, logger: Logger) -> anyhow::Result<ChildExi
                 .map_or_else(|_| String::new(), |h| h.to_string_lossy().into_owned())
         }),
         keep_addresses: cli.dont_release_vrrp,
+        alerts,
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -171,12 +189,7 @@ impl ReloadSource {
         let problems: Vec<String> = loaded
             .diagnostics
             .iter()
-            .filter(|d| {
-                !matches!(
-                    d.severity,
-                    keepalived_config::Severity::Log | keepalived_config::Severity::CheckerLog
-                )
-            })
+            .filter(|d| d.severity != keepalived_config::Severity::Log)
             .map(ToString::to_string)
             .collect();
         if unusable(&loaded) {

@@ -54,6 +54,8 @@ pub struct InstancePlan {
     pub notify: NotifyScripts,
     /// The user (uid, gid) notify scripts run as: `script_user`, else root.
     pub notify_user: Option<(u32, u32)>,
+    /// Whether its state changes are mailed (`smtp_alert`, see [`crate::alert`]).
+    pub smtp_alert: bool,
     /// `track_interface`: name, weight (0: down means FAULT), reverse.
     pub track_interfaces: Vec<(String, i32, bool)>,
     /// `track_file`: the files it tracks.
@@ -158,6 +160,7 @@ pub fn plan(
                     .script_user
                     .as_ref()
                     .and_then(|r| user(&r.user));
+                plan.smtp_alert = crate::alert::vrrp_alerts(config, inst);
                 plans.push(plan);
             }
             Err(error) => problems.push(PlanProblem {
@@ -361,6 +364,7 @@ fn plan_instance(
         scripts: Vec::new(),
         notify: inst.notify.clone(),
         notify_user: None,
+        smtp_alert: false,
         track_files: Vec::new(),
         track_interfaces: inst
             .track_interfaces

@@ -59,6 +59,10 @@ pub fn lines(name: &str, interface: &str, event: &Event) -> Vec<Line> {
         )))],
         // keepalived 2.2.7, starting on a down link: `(VI_1): entering FAULT state (interface
         // eth0 down)` then `(VI_1) entering FAULT state`.
+        // 2.2.7 starts an instance that tracks a weight-0 script once the script's first
+        // result is in; when that result is a failure it sits in FAULT without a word
+        // (observed, crates/keepalived/tests/script_lookup.rs).
+        Event::StartedInFault(FaultCause::Script) => Vec::new(),
         Event::StartedInFault(cause) => {
             let mut lines = Vec::new();
             if *cause == FaultCause::LinkDown {
@@ -140,6 +144,7 @@ mod tests {
         assert!(lines[0].contains("(VI_1): entering FAULT state (interface eth0 down)"));
         assert!(lines[1].contains("(VI_1) entering FAULT state"));
         assert_eq!(texts(Event::StartedInFault(FaultCause::Tracked)).len(), 1);
+        assert!(texts(Event::StartedInFault(FaultCause::Script)).is_empty());
     }
 
     #[test]

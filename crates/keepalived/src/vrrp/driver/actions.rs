@@ -6,12 +6,13 @@ use std::net::IpAddr;
 use std::time::SystemTime;
 
 use keepalived_net::addresses::AddressSpec;
-use keepalived_vrrp::instance::Action;
+use keepalived_vrrp::instance::{Action, State};
 
 use super::super::setup::AddressPlan;
 use super::super::wording;
 use super::Driver;
 use super::notify;
+use crate::alert;
 
 impl Driver {
     /// Carries out everything instance `i` asked for, in order.
@@ -45,6 +46,16 @@ impl Driver {
                     let running = &mut self.running[i];
                     running.last_transition = Some(SystemTime::now());
                     running.transitions.entered(state);
+                    if let Some(alerts) = self.alerts.as_ref().filter(|_| running.plan.smtp_alert)
+                        && state != State::Initialize
+                    {
+                        let mail = alert::vrrp_state_mail(
+                            &alerts.router_id,
+                            &running.plan.config.name,
+                            state,
+                        );
+                        alert::send_in_background(alerts.clone(), mail, self.logger.clone());
+                    }
                     if let Some(notifier) = &running.notifier {
                         let priority = running.instance.priority();
                         notifier.queue(notify::commands(&running.plan, state, priority));

@@ -25,6 +25,7 @@ mod tracking;
 
 use std::collections::{BTreeSet, HashMap};
 use std::net::Ipv4Addr;
+use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
 use anyhow::Context;
@@ -41,6 +42,7 @@ use tokio::task::JoinHandle;
 use super::setup::{FilePlan, InstancePlan, Planned};
 use super::shutdown::Shutdown;
 use super::transitions::Transitions;
+use crate::alert::AlertSettings;
 use crate::control::protocol::Target;
 use crate::dump::Snapshot;
 use crate::logger::Logger;
@@ -97,6 +99,8 @@ pub struct Settings {
     pub router_id: String,
     /// `-V`: leave the addresses in place when stopping.
     pub keep_addresses: bool,
+    /// Where state changes are mailed, when some instance asks for it.
+    pub alerts: Option<Arc<AlertSettings>>,
 }
 
 /// Everything the driver owns.
@@ -114,6 +118,8 @@ struct Driver {
     logger: Logger,
     /// `-V`: leave the addresses in place when stopping.
     keep_addresses_on_stop: bool,
+    /// Where state changes of instances with `smtp_alert` are mailed.
+    alerts: Option<Arc<AlertSettings>>,
     /// Set once the stop has begun.
     stopping: bool,
     /// The tracked scripts.
@@ -166,6 +172,7 @@ pub async fn run(
         garps: HashMap::new(),
         logger,
         keep_addresses_on_stop: settings.keep_addresses,
+        alerts: settings.alerts.clone(),
         stopping: false,
         scripts: Vec::new(),
         next_script_id: 0,

@@ -14,9 +14,18 @@ use crate::logger::Logger;
 /// How long one notify command may run before it is killed.
 const NOTIFY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
+/// One notify command and the user it runs as.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotifyCommand {
+    /// Program and arguments.
+    pub argv: Vec<String>,
+    /// `(uid, gid)`: the command's own `USER [GROUP]`, else the instance's notify user.
+    pub uid_gid: Option<(u32, u32)>,
+}
+
 /// The commands instance `plan` runs on entering `state` with `priority`: the state's own
 /// command, then the generic `notify` with its four extra arguments (compat.md section 6).
-pub fn commands(plan: &InstancePlan, state: State, priority: u8) -> Vec<Vec<String>> {
+pub fn commands(plan: &InstancePlan, state: State, priority: u8) -> Vec<NotifyCommand> {
     let notify = &plan.notify;
     let own = match state {
         State::Master => &notify.master,
@@ -28,9 +37,14 @@ pub fn commands(plan: &InstancePlan, state: State, priority: u8) -> Vec<Vec<Stri
         State::Initialize => "STOP",
         other => wording::state_word(other),
     };
+    let user =
+        |command: &keepalived_config::model::Command| command.run_as_ids.or(plan.notify_user);
     let mut out = Vec::new();
     if let Some(command) = own {
-        out.push(command.argv.clone());
+        out.push(NotifyCommand {
+            argv: command.argv.clone(),
+            uid_gid: user(command),
+        });
     }
     if let Some(command) = &notify.generic {
         let mut argv = command.argv.clone();
@@ -40,7 +54,10 @@ pub fn commands(plan: &InstancePlan, state: State, priority: u8) -> Vec<Vec<Stri
             word.to_string(),
             priority.to_string(),
         ]);
-        out.push(argv);
+        out.push(NotifyCommand {
+            argv,
+            uid_gid: user(command),
+        });
     }
     out
 }
@@ -55,18 +72,17 @@ pub fn has_commands(plan: &InstancePlan) -> bool {
 
 /// The queue of one instance's notify commands and the task that runs them.
 pub struct Notifier {
-    queue: mpsc::UnboundedSender<Vec<String>>,
+    queue: mpsc::UnboundedSender<NotifyCommand>,
     task: JoinHandle<()>,
 }
 
 impl Notifier {
-    /// Starts the task of instance `plan`, running commands as `plan.notify_user`.
+    /// Starts the task of instance `plan`, running each command as its user.
     pub fn spawn(plan: &InstancePlan, logger: Logger) -> Notifier {
         let instance = plan.config.name.clone();
-        let uid_gid = plan.notify_user;
-        let (queue, mut rx) = mpsc::unbounded_channel::<Vec<String>>();
+        let (queue, mut rx) = mpsc::unbounded_channel::<NotifyCommand>();
         let task = tokio::task::spawn_local(async move {
-            while let Some(argv) = rx.recv().await {
+            while let Some(NotifyCommand { argv, uid_gid }) = rx.recv().await {
                 let spec = ScriptSpec {
                     name: instance.clone(),
                     argv,
@@ -96,9 +112,9 @@ impl Notifier {
     }
 
     /// Queues `commands`.
-    pub fn queue(&self, commands: Vec<Vec<String>>) {
-        for argv in commands {
-            let _ = self.queue.send(argv);
+    pub fn queue(&self, commands: Vec<NotifyCommand>) {
+        for command in commands {
+            let _ = self.queue.send(command);
         }
     }
 
@@ -131,20 +147,39 @@ mod tests {
     #[test]
     fn own_command_then_generic_with_instance_state_and_priority() {
         let p = plan_of(
-            "vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 1\n priority 120\n notify_master \"/bin/m x\"\n notify /bin/n\n virtual_ipaddress {\n 192.0.2.1\n }\n}\n",
+            "vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 1\n priority 120\n notify_master \"/bin/echo x\"\n notify /bin/true\n virtual_ipaddress {\n 192.0.2.1\n }\n}\n",
         );
+        // The scripts must exist: a missing one is dropped when the file is read, as 2.2.7 does.
         assert!(has_commands(&p));
+        let argvs = |state, priority| -> Vec<Vec<String>> {
+            commands(&p, state, priority)
+                .into_iter()
+                .map(|c| c.argv)
+                .collect()
+        };
         assert_eq!(
-            commands(&p, State::Master, 120),
+            argvs(State::Master, 120),
             vec![
-                vec!["/bin/m".to_string(), "x".to_string()],
-                vec!["/bin/n", "INSTANCE", "VI_1", "MASTER", "120"]
+                vec!["/bin/echo".to_string(), "x".to_string()],
+                vec!["/bin/true", "INSTANCE", "VI_1", "MASTER", "120"]
                     .into_iter()
                     .map(String::from)
                     .collect(),
             ]
         );
-        assert_eq!(commands(&p, State::Initialize, 120)[0][3], "STOP");
+        assert_eq!(argvs(State::Initialize, 120)[0][3], "STOP");
         assert_eq!(commands(&p, State::Backup, 90).len(), 1);
+    }
+
+    #[test]
+    fn a_notify_script_s_own_user_wins() {
+        let p = plan_of(
+            "global_defs {\n script_user root\n}\nvrrp_instance VI_1 {\n interface eth0\n virtual_router_id 1\n notify_master /bin/true nobody\n notify_backup /bin/true\n virtual_ipaddress {\n 192.0.2.1\n }\n}\n",
+        );
+        assert_eq!(
+            commands(&p, State::Master, 100)[0].uid_gid,
+            Some((65534, 65534))
+        );
+        assert_eq!(commands(&p, State::Backup, 100)[0].uid_gid, Some((0, 0)));
     }
 }

@@ -59,7 +59,9 @@ pub fn assess(plan: &InstancePlan, world: &World<'_>) -> Tracking {
             reverse: *reverse,
             up: world.interface_up.get(name).copied().unwrap_or(false),
         });
-    let tracked: Vec<Tracked> = scripts.chain(interfaces).collect();
+    let scripts: Vec<Tracked> = scripts.collect();
+    let interfaces: Vec<Tracked> = interfaces.collect();
+    let tracked: Vec<Tracked> = scripts.iter().chain(&interfaces).copied().collect();
     let files: Vec<_> = plan
         .track_files
         .iter()
@@ -73,7 +75,13 @@ pub fn assess(plan: &InstancePlan, world: &World<'_>) -> Tracking {
     let fault = if !world.link_up {
         Some(FaultCause::LinkDown)
     } else if tracked_fault {
-        Some(FaultCause::Tracked)
+        let (_, others_fault) =
+            effective_priority_with_files(plan.config.priority, &interfaces, &files);
+        Some(if others_fault {
+            FaultCause::Tracked
+        } else {
+            FaultCause::Script
+        })
     } else {
         None
     };
@@ -417,7 +425,7 @@ mod tests {
         let t = assess(p, &world(&[result(true), result(false)], &up, true));
         assert_eq!((t.priority, t.fault), (80, None));
         let t = assess(p, &world(&[result(false), result(true)], &up, true));
-        assert_eq!(t.fault, Some(FaultCause::Tracked), "weight 0 failed");
+        assert_eq!(t.fault, Some(FaultCause::Script), "weight-0 script failed");
         let t = assess(p, &world(&[result(false), result(true)], &up, false));
         assert_eq!(t.fault, Some(FaultCause::LinkDown), "the link wins");
         // Before their first result scripts count as their initial state says.

@@ -1,0 +1,159 @@
+//! Value rules of the vrrp_instance keywords keepalived 2.2.7 accepts but the model does not
+//! give a meaning, and the gratuitous-ARP counts, with 2.2.7's wording (learnt by running it:
+//! fixtures/corpus/gen-instance-*).
+
+use super::Cx;
+use crate::diagnostic::Location;
+use crate::tree::Statement;
+
+/// Checks an unmodelled instance keyword. Returns false when it is not one of them.
+pub(crate) fn check(cx: &mut Cx<'_>, item: &Statement, name: &str) -> bool {
+    let keyword = item.keyword();
+    let value = item.arg_texts().next();
+    let at = &item.location;
+    match keyword {
+        "down_timer_adverts"
+        | "garp_lower_prio_delay"
+        | "garp_lower_prio_repeat"
+        | "mcast_dst_ip"
+        | "notify_master_rx_lower_pri"
+        | "lvs_sync_daemon_interface"
+            if value.is_none() =>
+        {
+            if keyword == "lvs_sync_daemon_interface" {
+                lvs_sync_daemon_interface(cx, at, name);
+            }
+            cx.arg(item);
+        }
+        "lvs_sync_daemon_interface" => lvs_sync_daemon_interface(cx, at, name),
+        "kernel_rx_buf_size" if value.is_none() => {
+            cx.error(at, format!("({name}) invalid kernel_rx_buf_size specified"));
+        }
+        "down_timer_adverts" => {
+            if let Some(v) = value
+                && cx.int_value(at, v, 1, 100).is_none()
+            {
+                cx.error(
+                    at,
+                    format!("({name}): Invalid down_timer_adverts [1:100] '{v}'"),
+                );
+            }
+        }
+        "garp_lower_prio_delay" => {
+            if let Some(v) = value
+                && !unsigned(cx, at, v)
+            {
+                cx.error(
+                    at,
+                    format!("({name}): garp_lower_prio_delay '{v}' invalid - ignoring"),
+                );
+            }
+        }
+        "garp_lower_prio_repeat" => {
+            if let Some(v) = value
+                && !unsigned(cx, at, v)
+            {
+                cx.error(
+                    at,
+                    format!("({name}): Invalid garp_lower_prio_repeat '{v}'"),
+                );
+            }
+        }
+        "kernel_rx_buf_size" => {
+            if let Some(v) = value
+                && !unsigned(cx, at, v)
+            {
+                cx.error(at, format!("({name}) invalid kernel_rx_buf_size specified"));
+            }
+        }
+        "linkbeat_use_polling" => cx.error(
+            at,
+            format!(
+                "({name}) 'linkbeat_use_polling' in vrrp instance deprecated - use \
+                 linkbeat_interfaces block"
+            ),
+        ),
+        "mcast_dst_ip" => {
+            if let Some(v) = value {
+                match v.parse::<std::net::IpAddr>() {
+                    Ok(a) if a.is_multicast() => {}
+                    Ok(_) => cx.error(
+                        at,
+                        format!("({name}) mcast_dst_ip {v} not multicast. Skipping..."),
+                    ),
+                    Err(_) => cx.error(
+                        at,
+                        format!("({name}) malformed mcast dest address {v}. Skipping..."),
+                    ),
+                }
+            }
+        }
+        "skip_check_adv_addr" => {
+            if let Some(v) = value
+                && crate::values::parse_bool(v).is_none()
+            {
+                cx.error(
+                    at,
+                    format!("({name}) invalid skip_check_adv_addr {v} specified"),
+                );
+            }
+        }
+        "use_vmac_addr"
+        | "notify_deleted"
+        | "notify_master_rx_lower_pri"
+        | "use_ipvlan"
+        | "promote_secondaries"
+        | "check_unicast_src"
+        | "old_unicast_checksum"
+        | "unicast_fault_no_peer"
+        | "track_src_ip"
+        | "notify_priority_changes" => {}
+        _ => return false,
+    }
+    true
+}
+
+fn lvs_sync_daemon_interface(cx: &mut Cx<'_>, at: &Location, name: &str) {
+    cx.error(
+        at,
+        format!("({name}) Specifying lvs_sync_daemon_interface against a vrrp is deprecated."),
+    );
+    cx.error(at, "        Please use global lvs_sync_daemon");
+}
+
+/// An unsigned number (u32), with the number reader's `negative number` / `invalid number`.
+fn unsigned(cx: &mut Cx<'_>, at: &Location, v: &str) -> bool {
+    if v.starts_with('-') && v[1..].parse::<u64>().is_ok() {
+        cx.error(at, format!("negative number '{v}'"));
+        return false;
+    }
+    cx.int_value(at, v, 0, i64::from(u32::MAX)).is_some()
+}
+
+/// `garp_master_delay`, `garp_master_repeat`, `garp_master_refresh`,
+/// `garp_master_refresh_repeat`: an unsigned count; a repeat of 0 is raised to 1.
+pub(crate) fn garp_count(
+    cx: &mut Cx<'_>,
+    item: &Statement,
+    name: &str,
+    repeat: bool,
+) -> Option<u32> {
+    let keyword = item.keyword();
+    let v = cx.arg(item)?;
+    if !unsigned(cx, &item.location, v) {
+        cx.error(
+            &item.location,
+            format!("({name}): {keyword} '{v}' invalid - ignoring"),
+        );
+        return None;
+    }
+    let n: u32 = v.parse().ok()?;
+    if repeat && n == 0 {
+        cx.error(
+            &item.location,
+            format!("({name}): {keyword} must be greater than 0, setting to 1"),
+        );
+        return Some(1);
+    }
+    Some(n)
+}

@@ -1,0 +1,69 @@
+//! The keywords a configuration uses that keepalived-rs reads and checks but does not act on
+//! yet, so the daemon can say so once at start instead of ignoring them silently
+//! (docs/compat.md lists them). The checker side (`virtual_server` …) reports its own.
+
+use std::collections::BTreeSet;
+
+use crate::model::{Config, RawSetting};
+
+/// `global_defs` keywords kept as written that the daemon reads where it needs them (the mail
+/// alerts, crates/keepalived/src/alert).
+const ACTED_ON_AS_WRITTEN: &[&str] = &["smtp_alert", "smtp_alert_vrrp", "smtp_helo_name"];
+
+/// One line per distinct keyword not acted on, as `BLOCK keyword 'KEYWORD'`, sorted.
+pub fn unsupported(config: &Config) -> Vec<String> {
+    let mut found = BTreeSet::new();
+    fn add(found: &mut BTreeSet<String>, block: &str, settings: &[RawSetting]) {
+        for s in settings
+            .iter()
+            .filter(|s| !ACTED_ON_AS_WRITTEN.contains(&s.keyword.as_str()))
+        {
+            found.insert(format!("{block} keyword '{}'", s.keyword));
+        }
+    }
+    add(&mut found, "global_defs", &config.global.other);
+    for inst in &config.instances {
+        add(&mut found, "vrrp_instance", &inst.other);
+    }
+    for group in &config.sync_groups {
+        add(&mut found, "vrrp_sync_group", &group.other);
+    }
+    add(&mut found, "top-level", &config.other);
+    for bfd in &config.bfd_instances {
+        found.insert("top-level keyword 'bfd_instance'".to_string());
+        add(&mut found, "bfd_instance", &bfd.other);
+    }
+    found.into_iter().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use crate::{FakeHost, LoadOptions, load_str};
+
+    #[test]
+    fn lists_each_unmodelled_keyword_once() {
+        let text = "global_defs {\n lvs_flush\n vrrp_rt_priority 50\n router_id x\n}\n\
+                    net_namespace blue\n\
+                    bfd_instance b1 {\n neighbor_ip 192.0.2.2\n min_rx 100\n}\n\
+                    vrrp_instance A {\n interface eth0\n virtual_router_id 1\n promote_secondaries\n\
+                    virtual_ipaddress {\n 192.0.2.1\n }\n}\n\
+                    vrrp_instance B {\n interface eth0\n virtual_router_id 2\n promote_secondaries\n\
+                    virtual_ipaddress {\n 192.0.2.2\n }\n}\n";
+        let host = FakeHost::lab();
+        let loaded = load_str(text, Path::new("/k.conf"), &LoadOptions::for_host(&host));
+        assert_eq!(
+            super::unsupported(&loaded.config),
+            vec![
+                "bfd_instance keyword 'min_rx'",
+                "bfd_instance keyword 'neighbor_ip'",
+                "global_defs keyword 'lvs_flush'",
+                "global_defs keyword 'vrrp_rt_priority'",
+                "top-level keyword 'bfd_instance'",
+                "top-level keyword 'net_namespace'",
+                "vrrp_instance keyword 'promote_secondaries'",
+            ]
+        );
+    }
+}

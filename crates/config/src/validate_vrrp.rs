@@ -1,0 +1,101 @@
+//! Cross-block checks of the VRRP side that keepalived 2.2.7 makes after reading the file:
+//! `track_file` / `track_process` / `track_bfd` names that nothing defines, and sync groups
+//! left with fewer than two virtual routers. Wording follows 2.2.7's `-t`.
+
+use std::collections::HashSet;
+
+use crate::diagnostic::{Diagnostic, Diagnostics, Severity};
+use crate::model::{Config, TrackRef};
+
+/// Runs the checks, dropping references that cannot work as keepalived does.
+pub fn validate(config: &mut Config, diagnostics: &mut Diagnostics) {
+    tracked_objects_exist(config, diagnostics);
+    sync_group_sizes(config, diagnostics);
+}
+
+fn drop_unknown(
+    owner: &str,
+    what: &str,
+    refs: &mut Vec<TrackRef>,
+    defined: &HashSet<String>,
+    diagnostics: &mut Diagnostics,
+) {
+    refs.retain(|t| {
+        if defined.contains(&t.name) {
+            return true;
+        }
+        diagnostics.error(
+            &t.location,
+            format!("({owner}) track {what} {} not found, ignoring...", t.name),
+        );
+        false
+    });
+}
+
+/// Every tracked file, process and BFD instance must be defined at the top level.
+fn tracked_objects_exist(config: &mut Config, diagnostics: &mut Diagnostics) {
+    let files: HashSet<String> = config.track_files.iter().map(|t| t.name.clone()).collect();
+    let processes: HashSet<String> = config
+        .track_processes
+        .iter()
+        .map(|t| t.name.clone())
+        .collect();
+    let bfds: HashSet<String> = config
+        .bfd_instances
+        .iter()
+        .map(|b| b.name.clone())
+        .collect();
+    for inst in &mut config.instances {
+        let owner = inst.name.clone();
+        drop_unknown(&owner, "file", &mut inst.track_files, &files, diagnostics);
+        drop_unknown(
+            &owner,
+            "process",
+            &mut inst.track_processes,
+            &processes,
+            diagnostics,
+        );
+        drop_unknown(&owner, "bfd", &mut inst.track_bfds, &bfds, diagnostics);
+    }
+    for group in &mut config.sync_groups {
+        let owner = group.name.clone();
+        drop_unknown(&owner, "file", &mut group.track_files, &files, diagnostics);
+        drop_unknown(
+            &owner,
+            "process",
+            &mut group.track_processes,
+            &processes,
+            diagnostics,
+        );
+    }
+}
+
+/// A sync group needs virtual routers to synchronise: none is an error, one a warning.
+fn sync_group_sizes(config: &mut Config, diagnostics: &mut Diagnostics) {
+    let instances: HashSet<&str> = config.instances.iter().map(|i| i.name.as_str()).collect();
+    let mut unlocated = |message: String| {
+        diagnostics.push(Diagnostic::new(Severity::Warning, None, message));
+    };
+    for group in &config.sync_groups {
+        let existing = group
+            .instances
+            .iter()
+            .filter(|m| instances.contains(m.as_str()))
+            .count();
+        let name = &group.name;
+        match existing {
+            0 if group.instances.is_empty() => {
+                unlocated(format!(
+                    "Sync group {name} has no virtual router(s). removing"
+                ));
+            }
+            0 => unlocated(format!(
+                "Sync group {name}, no matching virtual router found in group declaration - removing"
+            )),
+            1 => unlocated(format!(
+                "Sync group {name} has only 1 virtual router(s) - this probably isn't what you want"
+            )),
+            _ => {}
+        }
+    }
+}

@@ -1,0 +1,152 @@
+//! The differential corpus against its recorded transcripts, without root and without
+//! keepalived: every `fixtures/corpus/*.conf` is read on a host with the oracle's interfaces
+//! (lo, eth0..eth3; users and files are this machine's) and must give the exit code and the
+//! set of main-file line numbers that keepalived 2.2.7 gave when `fixtures/oracle.sh` recorded
+//! `NAME.keepalived.txt`. The live comparison is `crates/keepalived/tests/differential.rs`.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use keepalived_config::host::FileStatus;
+use keepalived_config::{Host, LoadOptions, RealHost, load};
+
+/// This machine, seen through the oracle's network namespace.
+struct OracleHost(RealHost);
+
+impl Host for OracleHost {
+    fn interface_exists(&self, name: &str) -> bool {
+        matches!(name, "lo" | "eth0" | "eth1" | "eth2" | "eth3")
+    }
+    fn user(&self, name: &str) -> Option<(u32, u32)> {
+        self.0.user(name)
+    }
+    fn group(&self, name: &str) -> Option<u32> {
+        self.0.group(name)
+    }
+    fn file_status(&self, path: &Path) -> Option<FileStatus> {
+        self.0.file_status(path)
+    }
+    fn real_path(&self, path: &Path) -> Result<PathBuf, String> {
+        self.0.real_path(path)
+    }
+    fn script_search_path(&self) -> String {
+        self.0.script_search_path()
+    }
+    fn short_hostname(&self) -> String {
+        self.0.short_hostname()
+    }
+}
+
+fn corpus() -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/corpus");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|e| e == "conf"))
+                .collect()
+        })
+        .unwrap_or_default();
+    files.sort();
+    files
+}
+
+/// Line numbers of `(PATH: Line N)` entries whose PATH ends with `/NAME`, and of path-less
+/// `(Line N)` entries (keepalived's form for the main file in some passes).
+fn transcript_lines(text: &str, name: &str) -> BTreeSet<u32> {
+    let suffix = format!("/{name}: Line ");
+    let mut lines = BTreeSet::new();
+    for line in text.lines() {
+        let after = if let Some(rest) = line.strip_prefix("(Line ") {
+            rest
+        } else if let Some(pos) = line.find(&suffix)
+            && line.starts_with('(')
+            && !line[..pos].contains(')')
+        {
+            &line[pos + suffix.len()..]
+        } else {
+            continue;
+        };
+        if let Some(n) = after.split(')').next().and_then(|n| n.parse().ok()) {
+            lines.insert(n);
+        }
+    }
+    lines
+}
+
+#[test]
+fn corpus_agrees_with_recorded_keepalived_transcripts() {
+    let host = OracleHost(RealHost::default());
+    let files = corpus();
+    assert!(
+        files.len() >= 500,
+        "the corpus has only {} files",
+        files.len()
+    );
+    let mut failures = Vec::new();
+    for conf in &files {
+        let name = conf
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let transcript = conf.with_extension("keepalived.txt");
+        let Ok(recorded) = std::fs::read_to_string(&transcript) else {
+            failures.push(format!("{name}: no transcript (run fixtures/oracle.sh)"));
+            continue;
+        };
+        let Some(exit) = recorded
+            .lines()
+            .next()
+            .and_then(|l| l.strip_prefix("exit "))
+            .and_then(|c| c.trim().parse::<i32>().ok())
+        else {
+            failures.push(format!("{name}: transcript has no 'exit N' line"));
+            continue;
+        };
+        let text = std::fs::read_to_string(conf).unwrap_or_default();
+        let args: Vec<&str> = text
+            .lines()
+            .next()
+            .and_then(|l| l.trim_end_matches('\r').strip_prefix("# args:"))
+            .map(|a| a.split_whitespace().collect())
+            .unwrap_or_default();
+        let mut options = LoadOptions::for_host(&host);
+        if let Some(i) = args.iter().position(|a| *a == "-i")
+            && let Some(id) = args.get(i + 1)
+        {
+            options.config_id = (*id).to_string();
+        }
+        options.all_config = args.contains(&"-e");
+        let loaded = load(conf, &options);
+        let ours: BTreeSet<u32> = loaded
+            .diagnostics
+            .iter()
+            .filter(|d| {
+                d.location
+                    .as_ref()
+                    .is_some_and(|l| l.path() == conf.as_path())
+            })
+            .filter_map(|d| d.line())
+            .collect();
+        let theirs = transcript_lines(&recorded, &name);
+        if loaded.exit_code() != exit || ours != theirs {
+            failures.push(format!(
+                "{name}: keepalived exit {exit} lines {theirs:?}, ours exit {} lines {ours:?}\n    {}",
+                loaded.exit_code(),
+                loaded
+                    .diagnostics
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("\n    ")
+            ));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} corpus files differ from their transcripts:\n{}",
+        failures.len(),
+        files.len(),
+        failures.join("\n")
+    );
+}

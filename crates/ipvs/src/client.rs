@@ -1,0 +1,289 @@
+//! A blocking generic netlink socket speaking to the kernel's `IPVS` family: resolves the
+//! family through the controller, sends requests and collects replies and acknowledgements.
+//! Each call is a short local exchange with the kernel, so the checker calls it inline.
+
+use std::io;
+
+use netlink_packet_core::{NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST, NetlinkMessage, NetlinkPayload};
+use netlink_packet_generic::GenlMessage;
+use netlink_packet_generic::ctrl::nlas::GenlCtrlAttrs;
+use netlink_packet_generic::ctrl::{GenlCtrl, GenlCtrlCmd};
+use netlink_sys::protocols::NETLINK_GENERIC;
+use netlink_sys::{Socket, SocketAddr};
+
+use crate::attr::{Destination, Info, Service, ServiceKey, info_from};
+use crate::message::{CmdAttr, Command, FAMILY_NAME, IpvsMessage};
+
+/// What can go wrong talking to IPVS.
+#[derive(Debug, thiserror::Error)]
+pub enum IpvsError {
+    /// The kernel has no `IPVS` family (no ip_vs module).
+    #[error("{}", describe(.0))]
+    Unavailable(io::Error),
+    /// The socket failed.
+    #[error("{}", describe(.0))]
+    Io(#[from] io::Error),
+    /// The kernel refused a request; the errno.
+    #[error("{}", describe(&io::Error::from_raw_os_error(*.0)))]
+    Kernel(i32),
+    /// A reply that does not parse.
+    #[error("malformed IPVS reply: {0}")]
+    Decode(String),
+}
+
+impl IpvsError {
+    /// The errno of a refused request.
+    pub fn errno(&self) -> Option<i32> {
+        match self {
+            IpvsError::Kernel(errno) => Some(*errno),
+            IpvsError::Unavailable(e) | IpvsError::Io(e) => e.raw_os_error(),
+            IpvsError::Decode(_) => None,
+        }
+    }
+}
+
+/// An error as `strerror` words it, without Rust's ` (os error N)` suffix.
+pub fn describe(e: &io::Error) -> String {
+    let text = e.to_string();
+    match text.rfind(" (os error ") {
+        Some(at) if text.ends_with(')') => text[..at].to_string(),
+        _ => text,
+    }
+}
+
+/// A service as the kernel's table holds it, with its destinations.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableEntry {
+    /// The service.
+    pub service: Service,
+    /// Its destinations.
+    pub destinations: Vec<Destination>,
+}
+
+/// A connection to the kernel's IPVS table.
+pub struct Ipvs {
+    socket: Socket,
+    family: u16,
+    seq: u32,
+}
+
+impl Ipvs {
+    /// Opens a generic netlink socket and resolves the `IPVS` family;
+    /// [`IpvsError::Unavailable`] when the kernel has none.
+    pub fn open() -> Result<Self, IpvsError> {
+        let mut socket = Socket::new(NETLINK_GENERIC)?;
+        socket.bind_auto()?;
+        socket.connect(&SocketAddr::new(0, 0))?;
+        let mut ipvs = Ipvs {
+            socket,
+            family: 0,
+            seq: 0,
+        };
+        ipvs.family = ipvs.resolve_family().map_err(|e| match e {
+            IpvsError::Kernel(errno) => IpvsError::Unavailable(io::Error::from_raw_os_error(errno)),
+            other => other,
+        })?;
+        Ok(ipvs)
+    }
+
+    fn resolve_family(&mut self) -> Result<u16, IpvsError> {
+        let mut genl = GenlMessage::from_payload(GenlCtrl {
+            cmd: GenlCtrlCmd::GetFamily,
+            nlas: vec![GenlCtrlAttrs::FamilyName(FAMILY_NAME.to_string())],
+        });
+        genl.finalize();
+        let replies = self.exchange(genl, NLM_F_REQUEST | NLM_F_ACK)?;
+        replies
+            .iter()
+            .flat_map(|m| m.payload.nlas.iter())
+            .find_map(|nla| match nla {
+                GenlCtrlAttrs::FamilyId(id) => Some(*id),
+                _ => None,
+            })
+            .ok_or_else(|| IpvsError::Decode("no family id for IPVS".into()))
+    }
+
+    /// Sends one message and reads replies up to the acknowledgement or the end of the dump.
+    fn exchange<F>(
+        &mut self,
+        genl: GenlMessage<F>,
+        flags: u16,
+    ) -> Result<Vec<GenlMessage<F>>, IpvsError>
+    where
+        F: netlink_packet_generic::GenlFamily
+            + netlink_packet_core::Emitable
+            + netlink_packet_core::ParseableParametrized<[u8], netlink_packet_generic::GenlHeader>
+            + std::fmt::Debug,
+    {
+        self.seq = self.seq.wrapping_add(1);
+        let seq = self.seq;
+        let mut msg = NetlinkMessage::from(genl);
+        msg.header.flags = flags;
+        msg.header.sequence_number = seq;
+        msg.finalize();
+        let mut buf = vec![0u8; msg.buffer_len()];
+        msg.serialize(&mut buf);
+        self.socket.send(&buf, 0)?;
+
+        let mut replies = Vec::new();
+        loop {
+            let (datagram, _) = self.socket.recv_from_full()?;
+            let mut offset = 0;
+            while offset < datagram.len() {
+                let reply = NetlinkMessage::<GenlMessage<F>>::deserialize(&datagram[offset..])
+                    .map_err(|e| IpvsError::Decode(e.to_string()))?;
+                let len = reply.header.length as usize;
+                if len == 0 {
+                    return Err(IpvsError::Decode("zero-length netlink message".into()));
+                }
+                offset += (len + 3) & !3;
+                if reply.header.sequence_number != seq {
+                    continue;
+                }
+                match reply.payload {
+                    NetlinkPayload::Done(_) => return Ok(replies),
+                    NetlinkPayload::Error(err) => {
+                        return match err.code {
+                            None => Ok(replies),
+                            Some(code) => Err(IpvsError::Kernel(code.get().abs())),
+                        };
+                    }
+                    NetlinkPayload::InnerMessage(inner) => {
+                        replies.push(inner);
+                        if flags & NLM_F_DUMP == 0 && flags & NLM_F_ACK == 0 {
+                            return Ok(replies);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    fn request(
+        &mut self,
+        cmd: Command,
+        attrs: Vec<CmdAttr>,
+        dump: bool,
+    ) -> Result<Vec<IpvsMessage>, IpvsError> {
+        let genl = GenlMessage::new(
+            netlink_packet_generic::GenlHeader {
+                cmd: cmd.value(),
+                version: crate::message::FAMILY_VERSION,
+            },
+            IpvsMessage { cmd, attrs },
+            self.family,
+        );
+        let flags = if dump {
+            NLM_F_REQUEST | NLM_F_DUMP
+        } else {
+            NLM_F_REQUEST | NLM_F_ACK
+        };
+        Ok(self
+            .exchange(genl, flags)?
+            .into_iter()
+            .map(|m| m.payload)
+            .collect())
+    }
+
+    /// `IPVS_CMD_GET_INFO`: the IPVS version and connection table size.
+    pub fn info(&mut self) -> Result<Info, IpvsError> {
+        let replies = self.request(Command::GetInfo, Vec::new(), false)?;
+        let nlas: Vec<_> = replies
+            .into_iter()
+            .flat_map(|m| m.attrs)
+            .filter_map(|a| match a {
+                CmdAttr::Other(nla) => Some(nla),
+                _ => None,
+            })
+            .collect();
+        info_from(&nlas).map_err(|e| IpvsError::Decode(e.to_string()))
+    }
+
+    /// `IPVS_CMD_FLUSH`: deletes every service.
+    pub fn flush(&mut self) -> Result<(), IpvsError> {
+        self.request(Command::Flush, Vec::new(), false).map(drop)
+    }
+
+    /// `IPVS_CMD_NEW_SERVICE`.
+    pub fn add_service(&mut self, service: &Service) -> Result<(), IpvsError> {
+        let attrs = vec![CmdAttr::Service(service.attrs())];
+        self.request(Command::NewService, attrs, false).map(drop)
+    }
+
+    /// `IPVS_CMD_SET_SERVICE`: changes the scheduler, flags, timeout or netmask.
+    pub fn edit_service(&mut self, service: &Service) -> Result<(), IpvsError> {
+        let attrs = vec![CmdAttr::Service(service.attrs())];
+        self.request(Command::SetService, attrs, false).map(drop)
+    }
+
+    /// `IPVS_CMD_DEL_SERVICE`.
+    pub fn del_service(&mut self, key: &ServiceKey) -> Result<(), IpvsError> {
+        let attrs = vec![CmdAttr::Service(key.attrs())];
+        self.request(Command::DelService, attrs, false).map(drop)
+    }
+
+    /// `IPVS_CMD_NEW_DEST`.
+    pub fn add_dest(&mut self, key: &ServiceKey, dest: &Destination) -> Result<(), IpvsError> {
+        let attrs = vec![CmdAttr::Service(key.attrs()), CmdAttr::Dest(dest.attrs())];
+        self.request(Command::NewDest, attrs, false).map(drop)
+    }
+
+    /// `IPVS_CMD_SET_DEST`: changes weight, forwarding or thresholds.
+    pub fn edit_dest(&mut self, key: &ServiceKey, dest: &Destination) -> Result<(), IpvsError> {
+        let attrs = vec![CmdAttr::Service(key.attrs()), CmdAttr::Dest(dest.attrs())];
+        self.request(Command::SetDest, attrs, false).map(drop)
+    }
+
+    /// `IPVS_CMD_DEL_DEST`.
+    pub fn del_dest(&mut self, key: &ServiceKey, dest: &Destination) -> Result<(), IpvsError> {
+        let attrs = vec![
+            CmdAttr::Service(key.attrs()),
+            CmdAttr::Dest(dest.key_attrs()),
+        ];
+        self.request(Command::DelDest, attrs, false).map(drop)
+    }
+
+    /// `IPVS_CMD_GET_SERVICE` dump: every service.
+    pub fn services(&mut self) -> Result<Vec<Service>, IpvsError> {
+        let replies = self.request(Command::GetService, Vec::new(), true)?;
+        let mut services = Vec::new();
+        for attr in replies.into_iter().flat_map(|m| m.attrs) {
+            if let CmdAttr::Service(attrs) = attr {
+                services.push(
+                    Service::from_attrs(&attrs).map_err(|e| IpvsError::Decode(e.to_string()))?,
+                );
+            }
+        }
+        Ok(services)
+    }
+
+    /// `IPVS_CMD_GET_DEST` dump: a service's destinations.
+    pub fn destinations(&mut self, key: &ServiceKey) -> Result<Vec<Destination>, IpvsError> {
+        let attrs = vec![CmdAttr::Service(key.attrs())];
+        let replies = self.request(Command::GetDest, attrs, true)?;
+        let mut dests = Vec::new();
+        for attr in replies.into_iter().flat_map(|m| m.attrs) {
+            if let CmdAttr::Dest(attrs) = attr {
+                dests.push(
+                    Destination::from_attrs(&attrs, key.af())
+                        .map_err(|e| IpvsError::Decode(e.to_string()))?,
+                );
+            }
+        }
+        Ok(dests)
+    }
+
+    /// The whole table: every service with its destinations.
+    pub fn table(&mut self) -> Result<Vec<TableEntry>, IpvsError> {
+        let mut table = Vec::new();
+        for service in self.services()? {
+            let destinations = self.destinations(&service.key)?;
+            table.push(TableEntry {
+                service,
+                destinations,
+            });
+        }
+        Ok(table)
+    }
+}

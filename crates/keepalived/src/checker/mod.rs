@@ -1,0 +1,257 @@
+//! The checker child (`Keepalived_healthcheckers`), as keepalived 2.2.7 runs it: it opens
+//! IPVS (loading ip_vs if needed; without it the child stops with `IPVS: Can't initialize
+//! ipvs`), installs the virtual servers and their alive real servers, runs every health check
+//! as its own task, moves real servers in and out of the table as their checks change, and on
+//! SIGHUP reloads without touching what did not change; at stop it removes what it installed.
+//!
+//! - [`plan`]: the configuration resolved with keepalived's defaults.
+//! - [`probe`]: one attempt of each check.
+//! - [`task`]: a check's retries, state and log lines.
+//! - [`pool`]: quorum, sorry server, inhibit_on_failure, notify scripts and the IPVS calls.
+
+pub mod plan;
+pub mod pool;
+pub mod probe;
+pub mod task;
+
+use std::path::Path;
+
+use anyhow::Context;
+use keepalived_config::Config;
+use keepalived_ipvs::{Ipvs, IpvsError};
+use keepalived_track::security::inspect_script;
+use keepalived_track::{ScriptSpec, run_once};
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use crate::cli::{ChildRole, Cli};
+use crate::config_test::load_config;
+use crate::daemon::{log_diagnostics, unusable};
+use crate::logger::Logger;
+use crate::supervisor::EXIT_FATAL;
+use plan::{CheckKind, Plan};
+use pool::Pool;
+use task::{CheckId, Names, Report};
+
+/// How long a notify script may run.
+const NOTIFY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Runs the checker child until SIGTERM; returns the exit status.
+pub fn run(cli: &Cli, config: Config, logger: Logger) -> anyhow::Result<i32> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the tokio runtime")?;
+    runtime.block_on(async {
+        let mut plan = Plan::from_config(&config);
+        drop(config);
+        resolve_scripts(&mut plan, &logger);
+        log_unsupported(&plan, &logger);
+        logger.info("Initializing ipvs");
+        let mut ipvs = match open_ipvs() {
+            Ok(ipvs) => ipvs,
+            Err(e) => {
+                logger.info(&format!("IPVS: Can't initialize ipvs: {e}"));
+                for vs in &plan.virtual_servers {
+                    for rs in &vs.real_servers {
+                        logger.info(&format!(
+                            "Shutting down service {} from VS {}",
+                            rs.name, vs.name
+                        ));
+                    }
+                }
+                logger.info("Stopped");
+                return Ok(EXIT_FATAL);
+            }
+        };
+        let mut term = signal(SignalKind::terminate()).context("SIGTERM handler")?;
+        let mut int = signal(SignalKind::interrupt()).context("SIGINT handler")?;
+        let mut hup = signal(SignalKind::hangup()).context("SIGHUP handler")?;
+        let (tx, mut rx) = mpsc::unbounded_channel::<Report>();
+        let notifier = spawn_notifier();
+        let mut pool = Pool::new(&plan, logger.clone());
+        pool.start(&mut ipvs);
+        logger.info("Startup complete");
+        let mut tasks = spawn_checks(&plan, &pool, &tx, &logger, false);
+        loop {
+            tokio::select! {
+                _ = term.recv() => break,
+                _ = int.recv() => break,
+                Some(report) = rx.recv() => {
+                    let id = report.id;
+                    let scripts = pool.check_changed(
+                        id.vs, id.rs, id.check, report.up, report.weight, &mut ipvs,
+                    );
+                    for argv in scripts {
+                        let _ = notifier.send(argv);
+                    }
+                }
+                _ = hup.recv() => {
+                    logger.info("Reloading");
+                    logger.info(&format!("Opening file '{}'.", cli.use_file.display()));
+                    let loaded =
+                        load_config(&cli.use_file, cli.config_id.as_deref(), cli.all_config);
+                    log_diagnostics(&logger, &loaded, Some(ChildRole::Checker));
+                    if unusable(&loaded) {
+                        logger.info("The new configuration cannot be used: keeping the running one");
+                        continue;
+                    }
+                    let mut next = Plan::from_config(&loaded.config);
+                    resolve_scripts(&mut next, &logger);
+                    log_unsupported(&next, &logger);
+                    for handle in tasks.drain(..) {
+                        handle.abort();
+                    }
+                    // Reports of the old checks are stale now.
+                    while rx.try_recv().is_ok() {}
+                    logger.info("Reinitializing ipvs");
+                    pool.reload(&next, &mut ipvs);
+                    logger.info("Reload complete");
+                    plan = next;
+                    tasks = spawn_checks(&plan, &pool, &tx, &logger, true);
+                }
+            }
+        }
+        for handle in tasks {
+            handle.abort();
+        }
+        for argv in pool.stop(&mut ipvs) {
+            run_once(&notify_spec(argv)).await;
+        }
+        logger.info("Stopped");
+        Ok(0)
+    })
+}
+
+/// Opens IPVS; when the family is missing, asks the kernel's module loader for ip_vs once
+/// (as keepalived does) and tries again.
+fn open_ipvs() -> Result<Ipvs, IpvsError> {
+    match Ipvs::open() {
+        Err(IpvsError::Unavailable(_)) => {
+            let modprobe = std::fs::read_to_string("/proc/sys/kernel/modprobe")
+                .map(|s| s.trim().to_string())
+                .ok()
+                .filter(|s| !s.is_empty())
+                .unwrap_or_else(|| "/sbin/modprobe".to_string());
+            let _ = std::process::Command::new(modprobe)
+                .args(["ip_vs"])
+                .stdin(std::process::Stdio::null())
+                .status();
+            Ipvs::open()
+        }
+        other => other,
+    }
+}
+
+/// Resolves each MISC_CHECK and notify program through the script security module (a `PATH`
+/// search for bare names), logging what cannot run.
+fn resolve_scripts(plan: &mut Plan, logger: &Logger) {
+    let resolve = |argv: &mut Vec<String>| {
+        let Some(program) = argv.first() else { return };
+        match inspect_script(Path::new(program), None) {
+            Ok(check) => {
+                if let Some(line) = check.path_search_log_line() {
+                    logger.info(&line);
+                }
+                argv[0] = check.path.display().to_string();
+            }
+            Err(problem) => logger.info(&problem.log_line()),
+        }
+    };
+    for vs in &mut plan.virtual_servers {
+        for rs in &mut vs.real_servers {
+            if let Some(argv) = rs.notify_up.as_mut() {
+                resolve(argv);
+            }
+            if let Some(argv) = rs.notify_down.as_mut() {
+                resolve(argv);
+            }
+            for check in &mut rs.checks {
+                if let CheckKind::Misc { argv, .. } = &mut check.kind {
+                    resolve(argv);
+                }
+            }
+        }
+    }
+}
+
+/// Logs, once per load, the plan's warnings and each setting the child reads and does not act
+/// on.
+fn log_unsupported(plan: &Plan, logger: &Logger) {
+    for warning in &plan.warnings {
+        logger.info(warning);
+    }
+    for (keyword, at) in &plan.unsupported {
+        logger.info(&format!(
+            "({at}) '{keyword}' is not supported by keepalived-rs yet and is ignored"
+        ));
+    }
+}
+
+fn spawn_checks(
+    plan: &Plan,
+    pool: &Pool,
+    tx: &mpsc::UnboundedSender<Report>,
+    logger: &Logger,
+    reload: bool,
+) -> Vec<JoinHandle<()>> {
+    let mut tasks = Vec::new();
+    for (v, vs) in plan.virtual_servers.iter().enumerate() {
+        for (r, rs) in vs.real_servers.iter().enumerate() {
+            for (c, check) in rs.checks.iter().enumerate() {
+                logger.info(&format!(
+                    "Activating healthchecker for service {} for VS {}",
+                    rs.name, vs.name
+                ));
+                let mut state = pool.check_state(v, r, c);
+                // A reload keeps what the checks knew: no new "first result" lines.
+                state.has_run = reload && pool.carried(v, r);
+                let names = Names {
+                    vs: vs.name.clone(),
+                    rs: rs.name.clone(),
+                };
+                let id = CheckId {
+                    vs: v,
+                    rs: r,
+                    check: c,
+                };
+                tasks.push(tokio::spawn(task::run(
+                    id,
+                    check.clone(),
+                    names,
+                    state,
+                    tx.clone(),
+                    logger.clone(),
+                )));
+            }
+        }
+    }
+    logger.info("Activating BFD healthchecker");
+    tasks
+}
+
+/// A task running notify scripts one after the other, in the order they are sent.
+fn spawn_notifier() -> mpsc::UnboundedSender<Vec<String>> {
+    let (tx, mut rx) = mpsc::unbounded_channel::<Vec<String>>();
+    tokio::spawn(async move {
+        while let Some(argv) = rx.recv().await {
+            run_once(&notify_spec(argv)).await;
+        }
+    });
+    tx
+}
+
+/// How a notify script runs.
+fn notify_spec(argv: Vec<String>) -> ScriptSpec {
+    ScriptSpec {
+        name: argv.first().cloned().unwrap_or_default(),
+        argv,
+        interval: NOTIFY_TIMEOUT,
+        timeout: NOTIFY_TIMEOUT,
+        rise: 1,
+        fall: 1,
+        init_fail: false,
+        uid_gid: None,
+    }
+}

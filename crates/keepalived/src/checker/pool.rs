@@ -1,0 +1,822 @@
+//! The virtual servers' pools as keepalived 2.2.7 keeps them in IPVS: which real servers are
+//! alive (all their checks up), the quorum with its hysteresis and sorry server,
+//! inhibit_on_failure (weight 0 instead of removal), notify_up / notify_down, and what start,
+//! reload and stop do to the kernel's table. Every change is logged with keepalived's wording.
+
+use keepalived_ipvs::{Destination, Ipvs, IpvsError, ServiceKey};
+
+use super::plan::{Plan, RsPlan, VsPlan, endpoint_name};
+use super::task::CheckState;
+use crate::logger::Logger;
+
+/// The kernel's table as the pool drives it; a trait so the pool's logic is tested without a
+/// kernel.
+pub trait Table {
+    /// Adds or replaces a service.
+    fn add_service(&mut self, service: &keepalived_ipvs::Service) -> Result<(), IpvsError>;
+    /// Changes a service's options.
+    fn edit_service(&mut self, service: &keepalived_ipvs::Service) -> Result<(), IpvsError>;
+    /// Deletes a service.
+    fn del_service(&mut self, key: &ServiceKey) -> Result<(), IpvsError>;
+    /// Adds a destination.
+    fn add_dest(&mut self, key: &ServiceKey, dest: &Destination) -> Result<(), IpvsError>;
+    /// Changes a destination.
+    fn edit_dest(&mut self, key: &ServiceKey, dest: &Destination) -> Result<(), IpvsError>;
+    /// Deletes a destination.
+    fn del_dest(&mut self, key: &ServiceKey, dest: &Destination) -> Result<(), IpvsError>;
+}
+
+impl Table for Ipvs {
+    fn add_service(&mut self, service: &keepalived_ipvs::Service) -> Result<(), IpvsError> {
+        Ipvs::add_service(self, service)
+    }
+    fn edit_service(&mut self, service: &keepalived_ipvs::Service) -> Result<(), IpvsError> {
+        Ipvs::edit_service(self, service)
+    }
+    fn del_service(&mut self, key: &ServiceKey) -> Result<(), IpvsError> {
+        Ipvs::del_service(self, key)
+    }
+    fn add_dest(&mut self, key: &ServiceKey, dest: &Destination) -> Result<(), IpvsError> {
+        Ipvs::add_dest(self, key, dest)
+    }
+    fn edit_dest(&mut self, key: &ServiceKey, dest: &Destination) -> Result<(), IpvsError> {
+        Ipvs::edit_dest(self, key, dest)
+    }
+    fn del_dest(&mut self, key: &ServiceKey, dest: &Destination) -> Result<(), IpvsError> {
+        Ipvs::del_dest(self, key, dest)
+    }
+}
+
+/// `EEXIST`.
+const EEXIST: i32 = 17;
+
+/// A script to run for a change (notify_up / notify_down), in order.
+pub type Notify = Vec<String>;
+
+#[derive(Debug, Clone)]
+struct RsState {
+    checks_up: Vec<bool>,
+    /// The destination as it is in the table, if it is.
+    installed: Option<Destination>,
+    /// Whether the state came over from before a reload.
+    carried: bool,
+    /// The weight in force (the configured one, or what misc_dynamic set).
+    weight: i32,
+}
+
+impl RsState {
+    fn alive(&self) -> bool {
+        self.checks_up.iter().all(|&up| up)
+    }
+}
+
+#[derive(Debug, Clone)]
+struct VsState {
+    plan: VsPlan,
+    rs: Vec<RsState>,
+    quorum_up: bool,
+    sorry_installed: bool,
+}
+
+/// Every virtual server's state.
+pub struct Pool {
+    vss: Vec<VsState>,
+    logger: Logger,
+}
+
+impl Pool {
+    /// The pool for `plan`, nothing installed yet.
+    pub fn new(plan: &Plan, logger: Logger) -> Pool {
+        let vss = plan
+            .virtual_servers
+            .iter()
+            .map(|vs| VsState {
+                plan: vs.clone(),
+                rs: vs
+                    .real_servers
+                    .iter()
+                    .map(|rs| RsState {
+                        checks_up: vec![!rs.alpha; rs.checks.len()],
+                        installed: None,
+                        carried: false,
+                        weight: rs.dest.weight,
+                    })
+                    .collect(),
+                quorum_up: false,
+                sorry_installed: false,
+            })
+            .collect();
+        Pool { vss, logger }
+    }
+
+    /// The starting state of each check: `(vs, rs, check) -> state`.
+    pub fn check_state(&self, vs: usize, rs: usize, check: usize) -> CheckState {
+        let up = self
+            .vss
+            .get(vs)
+            .and_then(|v| v.rs.get(rs))
+            .and_then(|r| r.checks_up.get(check))
+            .copied()
+            .unwrap_or(true);
+        CheckState { up, has_run: false }
+    }
+
+    /// Installs every service, the sorry servers of those without quorum and the alive real
+    /// servers of the others.
+    pub fn start(&mut self, table: &mut dyn Table) {
+        for i in 0..self.vss.len() {
+            self.install_vs(i, table);
+        }
+    }
+
+    fn install_vs(&mut self, i: usize, table: &mut dyn Table) {
+        let logger = self.logger.clone();
+        let vs = &mut self.vss[i];
+        report(
+            &logger,
+            add_services(table, &vs.plan),
+            "add service",
+            &vs.plan.name,
+        );
+        let sum = weight_sum(vs);
+        let (q, h) = (vs.plan.quorum, vs.plan.hysteresis);
+        vs.quorum_up = sum >= q;
+        if vs.quorum_up {
+            logger.info(&format!(
+                "Gained quorum {q}+{h}={} <= {sum} for VS {}",
+                q.saturating_add(h),
+                vs.plan.name
+            ));
+            for r in 0..vs.rs.len() {
+                install_rs(vs, r, table, &logger);
+            }
+        } else {
+            // keepalived logs nothing here: the quorum was never gained.
+            install_sorry(vs, table, &logger);
+        }
+    }
+
+    /// A check changed state; returns the notify scripts to run, in order.
+    pub fn check_changed(
+        &mut self,
+        vs: usize,
+        rs: usize,
+        check: usize,
+        up: bool,
+        weight: Option<i32>,
+        table: &mut dyn Table,
+    ) -> Vec<Notify> {
+        let logger = self.logger.clone();
+        let mut notify = Vec::new();
+        let Some(v) = self.vss.get_mut(vs) else {
+            return notify;
+        };
+        let Some(state) = v.rs.get_mut(rs) else {
+            return notify;
+        };
+        let was_alive = state.alive();
+        let rs_plan = v.plan.real_servers[rs].clone();
+        let (vs_name, key) = (v.plan.name.clone(), keys(&v.plan));
+        if let Some(w) = weight.filter(|&w| w != state.weight) {
+            logger.info(&format!(
+                "Changing weight from {} to {w} for {} service {} of VS {vs_name}",
+                state.weight,
+                if was_alive { "active" } else { "inactive" },
+                rs_plan.name
+            ));
+            state.weight = w;
+            if was_alive && state.installed.is_some() {
+                install_rs(v, rs, table, &logger);
+            }
+        }
+        let state = &mut v.rs[rs];
+        if let Some(slot) = state.checks_up.get_mut(check) {
+            *slot = up;
+        }
+        let alive = state.alive();
+        if alive == was_alive {
+            if weight.is_some() {
+                update_quorum(v, table, &logger);
+            }
+            return notify;
+        }
+        if alive {
+            if rs_plan.inhibit_on_failure {
+                logger.info(&format!(
+                    "Enabling service {} of VS {vs_name}",
+                    rs_plan.name
+                ));
+            } else {
+                logger.info(&format!("Adding service {} to VS {vs_name}", rs_plan.name));
+            }
+            if v.quorum_up || v.plan.sorry.is_none() {
+                install_rs(v, rs, table, &logger);
+            }
+            notify.extend(rs_plan.notify_up.clone());
+        } else {
+            if rs_plan.inhibit_on_failure {
+                logger.info(&format!(
+                    "Disabling service {} of VS {vs_name}",
+                    rs_plan.name
+                ));
+                if v.rs[rs].installed.is_some() {
+                    let mut dest = rs_plan.dest.clone();
+                    dest.weight = 0;
+                    report(
+                        &logger,
+                        edit_dest(table, &key, &dest),
+                        "edit destination",
+                        &rs_plan.name,
+                    );
+                    v.rs[rs].installed = Some(dest);
+                }
+            } else {
+                logger.info(&format!(
+                    "Removing service {} from VS {vs_name}",
+                    rs_plan.name
+                ));
+                uninstall_rs(v, rs, table, &logger);
+            }
+            notify.extend(rs_plan.notify_down.clone());
+        }
+        update_quorum(v, table, &logger);
+        notify
+    }
+
+    /// Replaces the plan on a reload: what is unchanged stays untouched in the table (and its
+    /// checks keep their state), changed options are edited in place, what is gone is removed
+    /// and what is new is installed as at start.
+    pub fn reload(&mut self, plan: &Plan, table: &mut dyn Table) {
+        let logger = self.logger.clone();
+        let mut old = std::mem::take(&mut self.vss);
+        let mut next = Pool::new(plan, logger.clone()).vss;
+        let mut fresh = Vec::new();
+        for (i, vs) in next.iter_mut().enumerate() {
+            let Some(pos) = old
+                .iter()
+                .position(|o| o.plan.name == vs.plan.name && keys(&o.plan) == keys(&vs.plan))
+            else {
+                fresh.push(i);
+                continue;
+            };
+            let prev = old.remove(pos);
+            if prev.plan.services != vs.plan.services {
+                report(
+                    &logger,
+                    edit_services(table, &vs.plan),
+                    "edit service",
+                    &vs.plan.name,
+                );
+            }
+            vs.quorum_up = prev.quorum_up;
+            vs.sorry_installed = prev.sorry_installed;
+            let mut prev_rs: Vec<(RsPlan, RsState)> =
+                prev.plan.real_servers.into_iter().zip(prev.rs).collect();
+            for (r, rs_plan) in vs.plan.real_servers.clone().iter().enumerate() {
+                let same = |p: &(RsPlan, RsState)| {
+                    p.0.dest.addr == rs_plan.dest.addr && p.0.dest.port == rs_plan.dest.port
+                };
+                if let Some(pos) = prev_rs.iter().position(same) {
+                    let (old_plan, old_state) = prev_rs.remove(pos);
+                    if old_plan.checks == rs_plan.checks {
+                        vs.rs[r].checks_up = old_state.checks_up.clone();
+                        vs.rs[r].carried = true;
+                    }
+                    vs.rs[r].installed = old_state.installed.clone();
+                    if old_plan.dest.weight == rs_plan.dest.weight {
+                        vs.rs[r].weight = old_state.weight;
+                    } else if old_state.weight != rs_plan.dest.weight {
+                        logger.info(&format!(
+                            "Changing weight from {} to {} for {} service {} of VS {}",
+                            old_state.weight,
+                            rs_plan.dest.weight,
+                            if vs.rs[r].alive() {
+                                "active"
+                            } else {
+                                "inactive"
+                            },
+                            rs_plan.name,
+                            vs.plan.name
+                        ));
+                    }
+                    if old_state.installed.is_some() {
+                        install_rs(vs, r, table, &logger);
+                    }
+                } else if vs.quorum_up {
+                    install_rs(vs, r, table, &logger);
+                }
+            }
+            for (gone_plan, gone_state) in prev_rs {
+                logger.info(&format!("service {} no longer exist", gone_plan.name));
+                if let Some(dest) = gone_state.installed {
+                    logger.info(&format!(
+                        "Removing service {} from VS {}",
+                        gone_plan.name, vs.plan.name
+                    ));
+                    report(
+                        &logger,
+                        del_dest(table, &keys(&vs.plan), &dest),
+                        "delete destination",
+                        &gone_plan.name,
+                    );
+                }
+            }
+            if prev.plan.sorry != vs.plan.sorry && prev.sorry_installed {
+                if let Some(sorry) = &prev.plan.sorry {
+                    report(
+                        &logger,
+                        del_dest(table, &keys(&vs.plan), sorry),
+                        "delete destination",
+                        &vs.plan.name,
+                    );
+                }
+                vs.sorry_installed = false;
+                if !vs.quorum_up {
+                    install_sorry(vs, table, &logger);
+                }
+            }
+            update_quorum(vs, table, &logger);
+        }
+        for gone in old {
+            logger.info(&format!("Removing Virtual Server {}", gone.plan.name));
+            report(
+                &logger,
+                del_services(table, &gone.plan),
+                "delete service",
+                &gone.plan.name,
+            );
+        }
+        self.vss = next;
+        for i in fresh {
+            self.install_vs(i, table);
+        }
+    }
+
+    /// Removes every real server and service this pool installed, logging each real server
+    /// as keepalived does at stop; returns the notify_down scripts of the alive real servers
+    /// of `omega` virtual servers, to run before exiting.
+    pub fn stop(&mut self, table: &mut dyn Table) -> Vec<Notify> {
+        let logger = self.logger.clone();
+        let mut notify = Vec::new();
+        for vs in &mut self.vss {
+            for r in 0..vs.rs.len() {
+                logger.info(&format!(
+                    "Shutting down service {} from VS {}",
+                    vs.plan.real_servers[r].name, vs.plan.name
+                ));
+                if vs.plan.omega && vs.rs[r].alive() {
+                    notify.extend(vs.plan.real_servers[r].notify_down.clone());
+                }
+                if let Some(dest) = vs.rs[r].installed.take() {
+                    report(
+                        &logger,
+                        del_dest(table, &keys(&vs.plan), &dest),
+                        "delete destination",
+                        &vs.plan.real_servers[r].name,
+                    );
+                }
+            }
+            report(
+                &logger,
+                del_services(table, &vs.plan),
+                "delete service",
+                &vs.plan.name,
+            );
+        }
+        notify
+    }
+
+    /// Whether a real server's check states came over from before a reload.
+    pub fn carried(&self, vs: usize, rs: usize) -> bool {
+        self.vss
+            .get(vs)
+            .and_then(|v| v.rs.get(rs))
+            .is_some_and(|r| r.carried)
+    }
+}
+
+/// The keys of a virtual server's services (one, or one per group entry).
+fn keys(plan: &VsPlan) -> Vec<ServiceKey> {
+    plan.services.iter().map(|s| s.key).collect()
+}
+
+/// The destination as a service takes it: a fwmark service's real servers have port 0.
+fn for_key(key: &ServiceKey, dest: &Destination) -> Destination {
+    let mut dest = dest.clone();
+    if matches!(key, ServiceKey::Fwmark { .. }) {
+        dest.port = 0;
+    }
+    dest
+}
+
+/// Runs `op` on every key; the first error is the result, the others are still attempted.
+fn each(
+    keys: &[ServiceKey],
+    mut op: impl FnMut(&ServiceKey) -> Result<(), IpvsError>,
+) -> Result<(), IpvsError> {
+    let mut result = Ok(());
+    for key in keys {
+        if let Err(e) = op(key)
+            && result.is_ok()
+        {
+            result = Err(e);
+        }
+    }
+    result
+}
+
+fn add_services(table: &mut dyn Table, plan: &VsPlan) -> Result<(), IpvsError> {
+    let mut result = Ok(());
+    for service in &plan.services {
+        let r = match table.add_service(service) {
+            Err(e) if e.errno() == Some(EEXIST) => table.edit_service(service),
+            other => other,
+        };
+        if result.is_ok() {
+            result = r;
+        }
+    }
+    result
+}
+
+fn edit_services(table: &mut dyn Table, plan: &VsPlan) -> Result<(), IpvsError> {
+    let mut result = Ok(());
+    for service in &plan.services {
+        let r = table.edit_service(service);
+        if result.is_ok() {
+            result = r;
+        }
+    }
+    result
+}
+
+fn del_services(table: &mut dyn Table, plan: &VsPlan) -> Result<(), IpvsError> {
+    each(&keys(plan), |key| table.del_service(key))
+}
+
+fn add_dest(
+    table: &mut dyn Table,
+    keys: &[ServiceKey],
+    dest: &Destination,
+) -> Result<(), IpvsError> {
+    each(keys, |key| {
+        let dest = for_key(key, dest);
+        match table.add_dest(key, &dest) {
+            Err(e) if e.errno() == Some(EEXIST) => table.edit_dest(key, &dest),
+            other => other,
+        }
+    })
+}
+
+fn edit_dest(
+    table: &mut dyn Table,
+    keys: &[ServiceKey],
+    dest: &Destination,
+) -> Result<(), IpvsError> {
+    each(keys, |key| table.edit_dest(key, &for_key(key, dest)))
+}
+
+fn del_dest(
+    table: &mut dyn Table,
+    keys: &[ServiceKey],
+    dest: &Destination,
+) -> Result<(), IpvsError> {
+    each(keys, |key| table.del_dest(key, &for_key(key, dest)))
+}
+
+fn same_dest(a: &Destination, b: &Destination) -> bool {
+    a.addr == b.addr
+        && a.port == b.port
+        && a.forward == b.forward
+        && a.weight == b.weight
+        && a.upper_threshold == b.upper_threshold
+        && a.lower_threshold == b.lower_threshold
+}
+
+fn weight_sum(vs: &VsState) -> u32 {
+    vs.rs
+        .iter()
+        .filter(|state| state.alive())
+        .map(|state| state.weight.max(0) as u32)
+        .sum()
+}
+
+fn install_rs(vs: &mut VsState, r: usize, table: &mut dyn Table, logger: &Logger) {
+    let plan = &vs.plan.real_servers[r];
+    let alive = vs.rs[r].alive();
+    if !alive && !plan.inhibit_on_failure {
+        return;
+    }
+    let mut dest = plan.dest.clone();
+    dest.weight = if alive { vs.rs[r].weight } else { 0 };
+    if vs.rs[r]
+        .installed
+        .as_ref()
+        .is_some_and(|d| same_dest(d, &dest))
+    {
+        return;
+    }
+    let key = keys(&vs.plan);
+    let result = if vs.rs[r].installed.is_some() {
+        edit_dest(table, &key, &dest)
+    } else {
+        add_dest(table, &key, &dest)
+    };
+    report(logger, result, "add destination", &plan.name);
+    vs.rs[r].installed = Some(dest);
+}
+
+fn uninstall_rs(vs: &mut VsState, r: usize, table: &mut dyn Table, logger: &Logger) {
+    if let Some(dest) = vs.rs[r].installed.take() {
+        let result = del_dest(table, &keys(&vs.plan), &dest);
+        report(
+            logger,
+            result,
+            "delete destination",
+            &vs.plan.real_servers[r].name,
+        );
+    }
+}
+
+fn sorry_name(vs: &VsState, sorry: &Destination) -> String {
+    let protocol = match vs.plan.services[0].key {
+        ServiceKey::Address { protocol, .. } => protocol,
+        ServiceKey::Fwmark { .. } => keepalived_ipvs::attr::IPPROTO_TCP,
+    };
+    endpoint_name(sorry.addr, protocol, sorry.port)
+}
+
+fn install_sorry(vs: &mut VsState, table: &mut dyn Table, logger: &Logger) {
+    let Some(sorry) = vs.plan.sorry.clone() else {
+        return;
+    };
+    if vs.sorry_installed {
+        return;
+    }
+    logger.info(&format!(
+        "Adding sorry server {} to VS {}",
+        sorry_name(vs, &sorry),
+        vs.plan.name
+    ));
+    let key = keys(&vs.plan);
+    report(
+        logger,
+        add_dest(table, &key, &sorry),
+        "add sorry server",
+        &vs.plan.name,
+    );
+    vs.sorry_installed = true;
+    logger.info(&format!(
+        "Removing alive servers from the pool for VS {}",
+        vs.plan.name
+    ));
+    for r in 0..vs.rs.len() {
+        uninstall_rs(vs, r, table, logger);
+    }
+}
+
+fn update_quorum(vs: &mut VsState, table: &mut dyn Table, logger: &Logger) {
+    let sum = weight_sum(vs);
+    let (q, h) = (vs.plan.quorum, vs.plan.hysteresis);
+    if vs.quorum_up && sum < q.saturating_sub(h) {
+        vs.quorum_up = false;
+        logger.info(&format!(
+            "Lost quorum {q}-{h}={} > {sum} for VS {}",
+            q.saturating_sub(h),
+            vs.plan.name
+        ));
+        install_sorry(vs, table, logger);
+    } else if !vs.quorum_up && sum >= q.saturating_add(h) {
+        vs.quorum_up = true;
+        logger.info(&format!(
+            "Gained quorum {q}+{h}={} <= {sum} for VS {}",
+            q.saturating_add(h),
+            vs.plan.name
+        ));
+        if let Some(sorry) = vs.plan.sorry.clone() {
+            if vs.sorry_installed {
+                logger.info(&format!(
+                    "Removing sorry server {} from VS {}",
+                    sorry_name(vs, &sorry),
+                    vs.plan.name
+                ));
+                let key = keys(&vs.plan);
+                report(
+                    logger,
+                    del_dest(table, &key, &sorry),
+                    "delete sorry server",
+                    &vs.plan.name,
+                );
+                vs.sorry_installed = false;
+            }
+            logger.info(&format!(
+                "Adding alive servers to the pool for VS {}",
+                vs.plan.name
+            ));
+        }
+        for r in 0..vs.rs.len() {
+            install_rs(vs, r, table, logger);
+        }
+    }
+}
+
+fn report(logger: &Logger, result: Result<(), IpvsError>, what: &str, name: &str) {
+    if let Err(e) = result {
+        logger.info(&format!("IPVS ({what} {name}): {e}"));
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::logger::LogSettings;
+
+    /// A table in memory recording each call.
+    #[derive(Default)]
+    struct Fake {
+        calls: Vec<String>,
+    }
+
+    impl Table for Fake {
+        fn add_service(&mut self, s: &keepalived_ipvs::Service) -> Result<(), IpvsError> {
+            self.calls.push(format!("add_service {:?}", s.key));
+            Ok(())
+        }
+        fn edit_service(&mut self, s: &keepalived_ipvs::Service) -> Result<(), IpvsError> {
+            self.calls.push(format!("edit_service {:?}", s.key));
+            Ok(())
+        }
+        fn del_service(&mut self, k: &ServiceKey) -> Result<(), IpvsError> {
+            self.calls.push(format!("del_service {k:?}"));
+            Ok(())
+        }
+        fn add_dest(&mut self, _: &ServiceKey, d: &Destination) -> Result<(), IpvsError> {
+            self.calls
+                .push(format!("add {}:{} w{}", d.addr, d.port, d.weight));
+            Ok(())
+        }
+        fn edit_dest(&mut self, _: &ServiceKey, d: &Destination) -> Result<(), IpvsError> {
+            self.calls
+                .push(format!("edit {}:{} w{}", d.addr, d.port, d.weight));
+            Ok(())
+        }
+        fn del_dest(&mut self, _: &ServiceKey, d: &Destination) -> Result<(), IpvsError> {
+            self.calls.push(format!("del {}:{}", d.addr, d.port));
+            Ok(())
+        }
+    }
+
+    fn plan(text: &str) -> Plan {
+        let host = keepalived_config::RealHost::default();
+        let options = keepalived_config::LoadOptions::for_host(&host);
+        let loaded = keepalived_config::load_str(text, std::path::Path::new("t.conf"), &options);
+        Plan::from_config(&loaded.config)
+    }
+
+    const CONF: &str = "virtual_server 198.51.100.20 8080 {\n quorum 2\n \
+        sorry_server 192.0.2.99 8080\n real_server 192.0.2.21 8080 {\n TCP_CHECK {\n }\n }\n \
+        real_server 192.0.2.22 8080 {\n inhibit_on_failure\n weight 1\n TCP_CHECK {\n }\n }\n}\n";
+
+    pub(crate) fn quiet() -> Logger {
+        Logger::new(
+            "test",
+            LogSettings {
+                console: false,
+                syslog: false,
+                facility: None,
+                detail: false,
+            },
+        )
+    }
+
+    #[test]
+    fn quorum_loss_installs_the_sorry_server_and_gain_restores_the_pool() {
+        let p = plan(CONF);
+        let mut pool = Pool::new(&p, quiet());
+        let mut t = Fake::default();
+        pool.start(&mut t);
+        assert_eq!(
+            t.calls[1..],
+            ["add 192.0.2.21:8080 w1", "add 192.0.2.22:8080 w1"]
+        );
+        t.calls.clear();
+        pool.check_changed(0, 1, 0, false, None, &mut t);
+        // Inhibited: weight 0 first, then the quorum is lost and the pool emptied.
+        assert_eq!(
+            t.calls,
+            [
+                "edit 192.0.2.22:8080 w0",
+                "add 192.0.2.99:8080 w1",
+                "del 192.0.2.21:8080",
+                "del 192.0.2.22:8080"
+            ]
+        );
+        t.calls.clear();
+        pool.check_changed(0, 1, 0, true, None, &mut t);
+        assert_eq!(
+            t.calls,
+            [
+                "del 192.0.2.99:8080",
+                "add 192.0.2.21:8080 w1",
+                "add 192.0.2.22:8080 w1"
+            ]
+        );
+    }
+
+    #[test]
+    fn reload_of_the_same_config_touches_nothing() {
+        let p = plan(CONF);
+        let mut pool = Pool::new(&p, quiet());
+        let mut t = Fake::default();
+        pool.start(&mut t);
+        t.calls.clear();
+        pool.reload(&p, &mut t);
+        assert!(t.calls.is_empty(), "{:?}", t.calls);
+        // A changed weight is edited in place, nothing else.
+        pool.reload(&plan(&CONF.replace("weight 1", "weight 5")), &mut t);
+        assert_eq!(t.calls, ["edit 192.0.2.22:8080 w5"]);
+    }
+
+    #[test]
+    fn a_dynamic_weight_edits_the_destination_and_counts_for_the_quorum() {
+        let p = plan(CONF);
+        let mut pool = Pool::new(&p, quiet());
+        let mut t = Fake::default();
+        pool.start(&mut t);
+        t.calls.clear();
+        pool.check_changed(0, 0, 0, true, Some(10), &mut t);
+        assert_eq!(t.calls, ["edit 192.0.2.21:8080 w10"]);
+        t.calls.clear();
+        // .21 alone (weight 10) keeps the quorum of 2: no sorry server.
+        pool.check_changed(0, 1, 0, false, None, &mut t);
+        assert_eq!(t.calls, ["edit 192.0.2.22:8080 w0"]);
+    }
+
+    #[test]
+    fn hysteresis_widens_the_quorum_band() {
+        let conf = "virtual_server 198.51.100.20 8080 {\n quorum 2\n hysteresis 1\n \
+            sorry_server 192.0.2.99 8080\n real_server 192.0.2.21 8080 {\n TCP_CHECK {\n }\n }\n \
+            real_server 192.0.2.22 8080 {\n TCP_CHECK {\n }\n }\n \
+            real_server 192.0.2.23 8080 {\n TCP_CHECK {\n }\n }\n}\n";
+        let mut pool = Pool::new(&plan(conf), quiet());
+        let mut t = Fake::default();
+        pool.start(&mut t);
+        t.calls.clear();
+        // 3 -> 2 -> 1: still above quorum - hysteresis (1), no sorry server.
+        pool.check_changed(0, 0, 0, false, None, &mut t);
+        pool.check_changed(0, 1, 0, false, None, &mut t);
+        assert!(
+            !t.calls.iter().any(|c| c.contains("192.0.2.99")),
+            "{:?}",
+            t.calls
+        );
+        // 0: lost.
+        pool.check_changed(0, 2, 0, false, None, &mut t);
+        assert!(
+            t.calls.iter().any(|c| c == "add 192.0.2.99:8080 w1"),
+            "{:?}",
+            t.calls
+        );
+        t.calls.clear();
+        // 1, 2: below quorum + hysteresis (3): still the sorry server.
+        pool.check_changed(0, 0, 0, true, None, &mut t);
+        pool.check_changed(0, 1, 0, true, None, &mut t);
+        assert!(
+            !t.calls.iter().any(|c| c.contains("192.0.2.99")),
+            "{:?}",
+            t.calls
+        );
+        pool.check_changed(0, 2, 0, true, None, &mut t);
+        assert_eq!(t.calls[0], "del 192.0.2.99:8080", "{:?}", t.calls);
+        assert_eq!(t.calls.len(), 4, "{:?}", t.calls);
+    }
+
+    #[test]
+    fn omega_runs_notify_down_of_alive_servers_at_stop() {
+        let conf = "virtual_server 198.51.100.20 8080 {\n omega\n \
+            real_server 192.0.2.21 8080 {\n notify_down \"/bin/true down 21\"\n \
+            TCP_CHECK {\n }\n }\n real_server 192.0.2.22 8080 {\n \
+            notify_down \"/bin/true down 22\"\n TCP_CHECK {\n }\n }\n}\n";
+        let mut pool = Pool::new(&plan(conf), quiet());
+        let mut t = Fake::default();
+        pool.start(&mut t);
+        pool.check_changed(0, 1, 0, false, None, &mut t);
+        let scripts = pool.stop(&mut t);
+        assert_eq!(scripts, [vec!["/bin/true", "down", "21"]]);
+        let mut plain = Pool::new(&plan(&conf.replace("omega", "")), quiet());
+        plain.start(&mut t);
+        assert!(plain.stop(&mut t).is_empty());
+    }
+
+    #[test]
+    fn stop_removes_what_was_installed() {
+        let p = plan(CONF);
+        let mut pool = Pool::new(&p, quiet());
+        let mut t = Fake::default();
+        pool.start(&mut t);
+        t.calls.clear();
+        pool.stop(&mut t);
+        assert_eq!(t.calls.len(), 3, "{:?}", t.calls);
+        assert!(t.calls[2].starts_with("del_service"));
+    }
+}

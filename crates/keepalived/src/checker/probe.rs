@@ -1,0 +1,316 @@
+//! One attempt of each check, bounded by its timeout: TCP_CHECK opens and closes a
+//! connection, HTTP_GET fetches each url (HTTP/1.0, as keepalived does) and compares the status
+//! and the MD5 digest of the body (what `genhash` prints), MISC_CHECK runs a program through
+//! the script runner.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use keepalived_track::{Outcome, ScriptSpec, run_once};
+use md5::{Digest, Md5};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::time::timeout;
+
+use super::plan::UrlPlan;
+
+/// At most this much of a response is read (headers and body).
+const MAX_RESPONSE: usize = 1 << 20;
+
+/// Why an attempt failed, for the log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Failure {
+    /// No connection within the timeout, or refused.
+    Connect(String),
+    /// The exchange timed out or broke.
+    Io(String),
+    /// An ICMP echo request could not be sent (no route, …).
+    Send(String),
+    /// An HTTP status not accepted.
+    Status(u16),
+    /// The body's digest differs.
+    Digest(String),
+    /// A MISC_CHECK program's exit status (or `None` for a timeout).
+    Exit(Option<i32>),
+    /// A MISC_CHECK program that cannot run.
+    CannotRun(String),
+}
+
+/// TCP_CHECK: connects within `connect_timeout` and closes.
+pub async fn tcp(target: SocketAddr, connect_timeout: Duration) -> Result<(), Failure> {
+    connect(target, connect_timeout).await.map(drop)
+}
+
+async fn connect(target: SocketAddr, connect_timeout: Duration) -> Result<TcpStream, Failure> {
+    match timeout(connect_timeout, TcpStream::connect(target)).await {
+        Ok(Ok(stream)) => Ok(stream),
+        Ok(Err(e)) => Err(Failure::Connect(e.to_string())),
+        Err(_) => Err(Failure::Connect("timeout".into())),
+    }
+}
+
+/// HTTP_GET of one url: the status must be accepted and, when a digest is configured, the MD5
+/// of the body must match. The whole exchange is bounded by `connect_timeout`, as keepalived
+/// bounds each of its steps.
+pub async fn http_url(
+    target: SocketAddr,
+    host: &str,
+    url: &UrlPlan,
+    connect_timeout: Duration,
+) -> Result<(), Failure> {
+    let mut stream = connect(target, connect_timeout).await?;
+    let request = format!(
+        "GET {} HTTP/1.0\r\nUser-Agent: KeepAliveClient\r\nHost: {host}\r\nConnection: close\r\n\r\n",
+        url.path
+    );
+    let exchange = async {
+        stream.write_all(request.as_bytes()).await?;
+        let mut response = Vec::new();
+        let mut chunk = vec![0u8; 8192];
+        loop {
+            let n = stream.read(&mut chunk).await?;
+            if n == 0 || response.len() + n > MAX_RESPONSE {
+                break;
+            }
+            response.extend_from_slice(&chunk[..n]);
+        }
+        Ok::<_, std::io::Error>(response)
+    };
+    let response = match timeout(connect_timeout, exchange).await {
+        Ok(Ok(r)) => r,
+        Ok(Err(e)) => return Err(Failure::Io(e.to_string())),
+        Err(_) => return Err(Failure::Io("timeout".into())),
+    };
+    let (status, body) =
+        parse_response(&response).ok_or_else(|| Failure::Io("bad response".into()))?;
+    let accepted = if url.status.is_empty() {
+        (200..300).contains(&status)
+    } else {
+        url.status
+            .iter()
+            .any(|&(lo, hi)| (lo..=hi).contains(&status))
+    };
+    if !accepted {
+        return Err(Failure::Status(status));
+    }
+    if let Some(expected) = &url.digest {
+        let got = digest_hex(body);
+        if &got != expected {
+            return Err(Failure::Digest(got));
+        }
+    }
+    Ok(())
+}
+
+/// The status code and body of an HTTP response.
+pub fn parse_response(response: &[u8]) -> Option<(u16, &[u8])> {
+    let end = response.windows(4).position(|w| w == b"\r\n\r\n")?;
+    let head = std::str::from_utf8(&response[..end]).ok()?;
+    let status_line = head.lines().next()?;
+    let mut words = status_line.split_whitespace();
+    if !words.next()?.starts_with("HTTP/") {
+        return None;
+    }
+    let status = words.next()?.parse().ok()?;
+    Some((status, &response[end + 4..]))
+}
+
+/// The MD5 of `body` in lowercase hex, as keepalived's genhash prints it.
+pub fn digest_hex(body: &[u8]) -> String {
+    Md5::digest(body)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// MISC_CHECK: runs `argv` (its program already resolved) and reads its exit status.
+pub async fn misc(argv: &[String], limit: Duration) -> Result<i32, Failure> {
+    let spec = ScriptSpec {
+        name: argv.first().cloned().unwrap_or_default(),
+        argv: argv.to_vec(),
+        interval: limit,
+        timeout: limit,
+        rise: 1,
+        fall: 1,
+        init_fail: false,
+        uid_gid: None,
+    };
+    match run_once(&spec).await {
+        Outcome::Success => Ok(0),
+        Outcome::Failure(code) => Ok(code),
+        Outcome::TimedOut => Err(Failure::Exit(None)),
+        Outcome::CannotRun(reason) => Err(Failure::CannotRun(reason)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn digest_is_md5_hex() {
+        assert_eq!(digest_hex(b""), "d41d8cd98f00b204e9800998ecf8427e");
+        assert_eq!(
+            digest_hex(b"hello from the lab\n"),
+            format!("{:x}", Md5::digest(b"hello from the lab\n"))
+        );
+    }
+
+    #[test]
+    fn responses_parse_or_refuse() {
+        let (status, body) = parse_response(b"HTTP/1.0 200 OK\r\nA: b\r\n\r\nbody").expect("ok");
+        assert_eq!((status, body), (200, &b"body"[..]));
+        assert_eq!(
+            parse_response(b"HTTP/1.1 404 Not Found\r\n\r\n").map(|r| r.0),
+            Some(404)
+        );
+        assert!(parse_response(b"SSH-2.0-x\r\n\r\n").is_none());
+        assert!(parse_response(b"HTTP/1.0 200 OK\r\n").is_none());
+        assert!(parse_response(b"HTTP/1.0 abc OK\r\n\r\n").is_none());
+    }
+
+    #[tokio::test]
+    async fn http_checks_status_and_digest_against_a_real_server() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let server = tokio::spawn(async move {
+            for _ in 0..3 {
+                let Ok((mut s, _)) = listener.accept().await else {
+                    return;
+                };
+                let mut buf = [0u8; 1024];
+                let _ = s.read(&mut buf).await;
+                let _ = s.write_all(b"HTTP/1.0 200 OK\r\n\r\nhello").await;
+            }
+        });
+        let t = Duration::from_secs(2);
+        let mut url = UrlPlan {
+            path: "/".into(),
+            status: vec![],
+            digest: Some(digest_hex(b"hello")),
+        };
+        assert_eq!(http_url(addr, "x", &url, t).await, Ok(()));
+        url.digest = Some(digest_hex(b"other"));
+        assert!(matches!(
+            http_url(addr, "x", &url, t).await,
+            Err(Failure::Digest(_))
+        ));
+        url.digest = None;
+        url.status = vec![(301, 302)];
+        assert_eq!(
+            http_url(addr, "x", &url, t).await,
+            Err(Failure::Status(200))
+        );
+        server.abort();
+        // Nothing listens any more: the connection is refused.
+        assert!(matches!(tcp(addr, t).await, Err(Failure::Connect(_))));
+    }
+}
+
+/// PING_CHECK: one ICMP echo request to `target` (IPv4) on a raw socket; success when the
+/// matching echo reply arrives within `limit`.
+pub async fn ping(target: std::net::IpAddr, limit: Duration, seq: u16) -> Result<(), Failure> {
+    use std::net::{IpAddr, SocketAddr, SocketAddrV4};
+    use std::os::fd::OwnedFd;
+
+    use socket2::{Domain, Protocol, Socket, Type};
+
+    let IpAddr::V4(dst) = target else {
+        return Err(Failure::Io("PING_CHECK over IPv6 is not built".into()));
+    };
+    let io = |e: std::io::Error| Failure::Io(e.to_string());
+    let socket = Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::ICMPV4)).map_err(io)?;
+    socket.set_nonblocking(true).map_err(io)?;
+    // A raw socket driven through tokio's datagram socket: sendto/recvfrom are the same calls.
+    let socket = std::net::UdpSocket::from(OwnedFd::from(socket));
+    let socket = tokio::net::UdpSocket::from_std(socket).map_err(io)?;
+    let id = (std::process::id() & 0xffff) as u16;
+    let request = echo_request(id, seq);
+    socket
+        .send_to(&request, SocketAddr::V4(SocketAddrV4::new(dst, 0)))
+        .await
+        .map_err(|e| Failure::Send(e.to_string()))?;
+    let wait = async {
+        let mut buf = [0u8; 1500];
+        loop {
+            let (n, _) = socket.recv_from(&mut buf).await?;
+            if is_echo_reply(&buf[..n], dst, id, seq) {
+                return Ok::<_, std::io::Error>(());
+            }
+        }
+    };
+    match timeout(limit, wait).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(io(e)),
+        Err(_) => Err(Failure::Io("timeout".into())),
+    }
+}
+
+/// An ICMP echo request (RFC 792) with a 16-byte payload.
+fn echo_request(id: u16, seq: u16) -> Vec<u8> {
+    let mut packet = vec![8, 0, 0, 0];
+    packet.extend(id.to_be_bytes());
+    packet.extend(seq.to_be_bytes());
+    packet.extend(b"keepalived-rs-hc");
+    let sum = icmp_checksum(&packet);
+    packet[2..4].copy_from_slice(&sum.to_be_bytes());
+    packet
+}
+
+/// The Internet checksum (RFC 1071).
+fn icmp_checksum(data: &[u8]) -> u16 {
+    let mut sum: u32 = data
+        .chunks(2)
+        .map(|c| u32::from(u16::from_be_bytes([c[0], c.get(1).copied().unwrap_or(0)])))
+        .sum();
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    !(sum as u16)
+}
+
+/// Whether an IPv4 packet (as a raw socket reads it) is the echo reply to `id`/`seq` from `from`.
+fn is_echo_reply(packet: &[u8], from: std::net::Ipv4Addr, id: u16, seq: u16) -> bool {
+    let Some(&first) = packet.first() else {
+        return false;
+    };
+    let header = usize::from(first & 0x0f) * 4;
+    let (Some(src), Some(icmp)) = (packet.get(12..16), packet.get(header..)) else {
+        return false;
+    };
+    src == from.octets()
+        && icmp.len() >= 8
+        && icmp[0] == 0
+        && icmp[4..6] == id.to_be_bytes()
+        && icmp[6..8] == seq.to_be_bytes()
+}
+
+#[cfg(test)]
+mod ping_tests {
+    use super::*;
+
+    #[test]
+    fn echo_request_checksums_to_zero_and_replies_are_matched() {
+        let req = echo_request(0x1234, 7);
+        assert_eq!(icmp_checksum(&req), 0);
+        let mut reply = vec![
+            0x45, 0, 0, 0, 0, 0, 0, 0, 64, 1, 0, 0, 192, 0, 2, 51, 192, 0, 2, 51,
+        ];
+        let mut icmp = req.clone();
+        icmp[0] = 0;
+        reply.extend(icmp);
+        let from = std::net::Ipv4Addr::new(192, 0, 2, 51);
+        assert!(is_echo_reply(&reply, from, 0x1234, 7));
+        assert!(!is_echo_reply(&reply, from, 0x1234, 8));
+        assert!(!is_echo_reply(
+            &reply,
+            std::net::Ipv4Addr::new(192, 0, 2, 52),
+            0x1234,
+            7
+        ));
+        assert!(!is_echo_reply(&reply[..22], from, 0x1234, 7));
+        assert!(!is_echo_reply(&[], from, 0x1234, 7));
+    }
+}

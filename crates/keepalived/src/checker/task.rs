@@ -1,0 +1,379 @@
+//! One health check's life as keepalived 2.2.7 runs it: an attempt every `delay_loop`; a
+//! failure while up is retried `retry` times `delay_before_retry` apart before the check goes
+//! down; the first result and every change of state are logged with keepalived's wording, and
+//! changes are reported to the pool. Each check is its own tokio task, so a slow server never
+//! delays another's check.
+
+use tokio::sync::mpsc::UnboundedSender;
+
+use super::plan::{CheckKind, CheckPlan};
+use super::probe::{self, Failure};
+use crate::logger::Logger;
+
+/// Which check of which real server of which virtual server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct CheckId {
+    /// Index of the virtual server in the plan.
+    pub vs: usize,
+    /// Index of the real server in its virtual server.
+    pub rs: usize,
+    /// Index of the check in its real server.
+    pub check: usize,
+}
+
+/// A check's state, carried over a reload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CheckState {
+    /// Whether the check counts its server as up.
+    pub up: bool,
+    /// Whether it has produced a result yet (the first result is always logged).
+    pub has_run: bool,
+}
+
+/// What a check tells the pool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Report {
+    /// Which check.
+    pub id: CheckId,
+    /// Its state.
+    pub up: bool,
+    /// A weight set by the check (MISC_CHECK with misc_dynamic).
+    pub weight: Option<i32>,
+}
+
+/// Names a check's log lines use.
+#[derive(Debug, Clone)]
+pub struct Names {
+    /// The virtual server.
+    pub vs: String,
+    /// The real server.
+    pub rs: String,
+}
+
+/// Successful passes in a row an HTTP_GET that is down needs before it is up again (observed
+/// with keepalived 2.2.7: the first pass after a failure logs each url's success only).
+const HTTP_PASSES_TO_RECOVER: u32 = 2;
+
+/// Runs the check until the task is aborted.
+pub async fn run(
+    id: CheckId,
+    plan: CheckPlan,
+    names: Names,
+    mut state: CheckState,
+    reports: UnboundedSender<Report>,
+    logger: Logger,
+) {
+    let mut tries_left = plan.retry;
+    let mut passes = 0u32;
+    let mut weight = None;
+    let mut delay = plan.delay_loop;
+    loop {
+        tokio::time::sleep(delay).await;
+        // Boxed: an attempt's state (an HTTP exchange, a script run) lives on the heap only
+        // while it runs, so a thousand idle checks stay small.
+        let result = Box::pin(attempt(&plan, state.up, &logger)).await;
+        match result {
+            Ok(new_weight) => {
+                tries_left = plan.retry;
+                let recovering = !state.up;
+                if recovering && matches!(plan.kind, CheckKind::Http(_)) {
+                    passes += 1;
+                    if passes < HTTP_PASSES_TO_RECOVER {
+                        delay = plan.delay_loop;
+                        continue;
+                    }
+                }
+                passes = 0;
+                if recovering || !state.has_run {
+                    logger.info(&success_line(&plan, &names));
+                }
+                state.has_run = true;
+                let weight_changed = new_weight.is_some() && new_weight != weight;
+                if weight_changed {
+                    weight = new_weight;
+                }
+                if recovering || weight_changed {
+                    state.up = true;
+                    let report = Report {
+                        id,
+                        up: true,
+                        weight: if weight_changed { weight } else { None },
+                    };
+                    if reports.send(report).is_err() {
+                        return;
+                    }
+                }
+                delay = plan.delay_loop;
+            }
+            Err(failure) => {
+                passes = 0;
+                if state.up && tries_left > 0 {
+                    tries_left -= 1;
+                    delay = plan.delay_before_retry;
+                    continue;
+                }
+                if state.up || !state.has_run {
+                    logger.info(&failure_line(&plan, &names, &failure));
+                }
+                state.has_run = true;
+                tries_left = plan.retry;
+                delay = plan.delay_loop;
+                if state.up {
+                    state.up = false;
+                    let report = Report {
+                        id,
+                        up: false,
+                        weight: None,
+                    };
+                    if reports.send(report).is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Sequence numbers of ICMP echo requests, shared by every PING_CHECK of the process.
+static SEQ: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(1);
+
+/// One attempt; `Ok(Some(weight))` when a misc_dynamic exit code sets the weight.
+async fn attempt(plan: &CheckPlan, up: bool, logger: &Logger) -> Result<Option<i32>, Failure> {
+    match &plan.kind {
+        CheckKind::Tcp => probe::tcp(plan.target, plan.connect_timeout)
+            .await
+            .map(|()| None),
+        CheckKind::Http(urls) => {
+            let host = plan.target.ip().to_string();
+            for url in urls {
+                probe::http_url(plan.target, &host, url, plan.connect_timeout).await?;
+                if !up {
+                    logger.info(&format!(
+                        "HTTP status code success to {} url({})",
+                        plan.target_name, url.path
+                    ));
+                }
+            }
+            Ok(None)
+        }
+        CheckKind::Ping => {
+            let seq = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let result = probe::ping(plan.target.ip(), plan.connect_timeout, seq).await;
+            if let Err(Failure::Send(_)) = &result {
+                logger.info("send ICMP packet fail");
+            }
+            result.map(|()| None)
+        }
+        CheckKind::Misc {
+            argv,
+            timeout,
+            dynamic,
+        } => match probe::misc(argv, *timeout).await? {
+            0 => Ok(None),
+            code if *dynamic && (2..=255).contains(&code) => Ok(Some(code - 2)),
+            code => Err(Failure::Exit(Some(code))),
+        },
+    }
+}
+
+fn program(plan: &CheckPlan) -> &str {
+    match &plan.kind {
+        CheckKind::Misc { argv, .. } => argv.first().map(String::as_str).unwrap_or_default(),
+        _ => "",
+    }
+}
+
+/// The line a check logs when it finds its server up.
+pub fn success_line(plan: &CheckPlan, names: &Names) -> String {
+    match &plan.kind {
+        CheckKind::Tcp => format!("TCP connection to {} success.", plan.target_name),
+        CheckKind::Http(_) => format!("Remote Web server {} succeed on service.", plan.target_name),
+        CheckKind::Ping => format!("ICMP connection to {} success.", plan.target_name),
+        CheckKind::Misc { .. } => format!(
+            "Misc check for [{} VS {}] by [{}] succeeded.",
+            names.rs,
+            names.vs,
+            program(plan)
+        ),
+    }
+}
+
+/// The line a check logs when its retries are used up.
+pub fn failure_line(plan: &CheckPlan, names: &Names, failure: &Failure) -> String {
+    let n = plan.retry;
+    let after = if n == 0 {
+        String::new()
+    } else {
+        format!(" after {n} retries")
+    };
+    match &plan.kind {
+        CheckKind::Tcp => format!("TCP_CHECK on service {} failed{after}.", plan.target_name),
+        CheckKind::Http(_) => format!("HTTP_CHECK on service {} failed{after}.", plan.target_name),
+        // 2.2.7 names the virtual server only when there were retries.
+        CheckKind::Ping if n == 0 => format!("ICMP CHECK on service {} failed.", plan.target_name),
+        CheckKind::Ping => format!(
+            "ICMP CHECK on service {} of {} failed{after}.",
+            plan.target_name, names.vs
+        ),
+        CheckKind::Misc { .. } => {
+            let why = match failure {
+                Failure::Exit(Some(code)) => format!("exited with status {code}"),
+                Failure::Exit(None) => "timed out".to_string(),
+                Failure::CannotRun(reason) => reason.clone(),
+                other => format!("{other:?}"),
+            };
+            let after = match n {
+                0 => "with retry disabled".to_string(),
+                1 => "after 1 retry".to_string(),
+                n => format!("after {n} retries"),
+            };
+            format!(
+                "Misc check for [{} VS {}] by [{}] failed {after} ({why}).",
+                names.rs,
+                names.vs,
+                program(plan)
+            )
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checker::plan::UrlPlan;
+    use std::time::Duration;
+
+    fn plan(kind: CheckKind) -> CheckPlan {
+        CheckPlan {
+            kind,
+            target: "192.0.2.11:80".parse().expect("addr"),
+            target_name: "[192.0.2.11]:tcp:80".into(),
+            connect_timeout: Duration::from_secs(1),
+            delay_loop: Duration::from_secs(2),
+            retry: 1,
+            delay_before_retry: Duration::from_secs(1),
+        }
+    }
+
+    fn names() -> Names {
+        Names {
+            vs: "[198.51.100.10]:tcp:80".into(),
+            rs: "[192.0.2.13]:tcp:80".into(),
+        }
+    }
+
+    /// A thousand resting checks must stay cheap: the task's future does not carry an
+    /// attempt's buffers.
+    #[test]
+    fn a_resting_check_is_small() {
+        let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+        let fut = run(
+            CheckId {
+                vs: 0,
+                rs: 0,
+                check: 0,
+            },
+            plan(CheckKind::Tcp),
+            names(),
+            CheckState {
+                up: true,
+                has_run: false,
+            },
+            tx,
+            crate::checker::pool::tests::quiet(),
+        );
+        assert!(
+            std::mem::size_of_val(&fut) < 1024,
+            "{}",
+            std::mem::size_of_val(&fut)
+        );
+    }
+
+    #[test]
+    fn lines_use_keepalived_wording() {
+        let tcp = plan(CheckKind::Tcp);
+        assert_eq!(
+            success_line(&tcp, &names()),
+            "TCP connection to [192.0.2.11]:tcp:80 success."
+        );
+        assert_eq!(
+            failure_line(&tcp, &names(), &Failure::Connect("refused".into())),
+            "TCP_CHECK on service [192.0.2.11]:tcp:80 failed after 1 retries."
+        );
+        let http = plan(CheckKind::Http(vec![UrlPlan {
+            path: "/".into(),
+            status: vec![],
+            digest: None,
+        }]));
+        assert_eq!(
+            success_line(&http, &names()),
+            "Remote Web server [192.0.2.11]:tcp:80 succeed on service."
+        );
+        let misc = plan(CheckKind::Misc {
+            argv: vec!["/bin/misc.sh".into(), "13".into()],
+            timeout: Duration::from_secs(2),
+            dynamic: false,
+        });
+        assert_eq!(
+            failure_line(&misc, &names(), &Failure::Exit(Some(1))),
+            "Misc check for [[192.0.2.13]:tcp:80 VS [198.51.100.10]:tcp:80] by [/bin/misc.sh] \
+             failed after 1 retry (exited with status 1)."
+        );
+        let mut once = misc.clone();
+        once.retry = 0;
+        assert!(
+            failure_line(&once, &names(), &Failure::Exit(Some(1)))
+                .ends_with("failed with retry disabled (exited with status 1).")
+        );
+        let mut tcp0 = tcp.clone();
+        tcp0.retry = 0;
+        assert_eq!(
+            failure_line(&tcp0, &names(), &Failure::Connect("refused".into())),
+            "TCP_CHECK on service [192.0.2.11]:tcp:80 failed."
+        );
+    }
+
+    /// A refused connection goes through one retry, is reported down once, and a server that
+    /// comes back is reported up, all with real sockets and paused time.
+    #[tokio::test(start_paused = true)]
+    async fn retry_then_down_then_up() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        drop(listener);
+        let mut p = plan(CheckKind::Tcp);
+        p.target = addr;
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let id = CheckId {
+            vs: 0,
+            rs: 0,
+            check: 0,
+        };
+        let state = CheckState {
+            up: true,
+            has_run: false,
+        };
+        let logger = crate::checker::pool::tests::quiet();
+        let task = tokio::spawn(run(id, p, names(), state, tx, logger));
+        let down = rx.recv().await.expect("down report");
+        assert_eq!(
+            down,
+            Report {
+                id,
+                up: false,
+                weight: None
+            }
+        );
+        let server = tokio::net::TcpListener::bind(addr).await.expect("rebind");
+        let up = rx.recv().await.expect("up report");
+        assert_eq!(
+            up,
+            Report {
+                id,
+                up: true,
+                weight: None
+            }
+        );
+        drop(server);
+        task.abort();
+    }
+}

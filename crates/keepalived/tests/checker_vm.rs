@@ -1,0 +1,526 @@
+//! The checker child on a real kernel with IPVS: Debian's kernel under QEMU (crates/testlab's
+//! qemu lab), real servers (busybox httpd, a MISC script) on guest addresses, and the IPVS
+//! table read by `ipvsadm`, an independent reader. Each scenario runs twice in the same boot,
+//! once with keepalived 2.2.7 and once with ours, and the two timelines (table snapshots after
+//! each event, and the checker's log lines per virtual server) must agree.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use keepalived_testlab::qemu::{self, BootOutput, Initramfs};
+use keepalived_testlab::{KEEPALIVED_BIN, require_programs, require_root};
+
+const OURS: &str = env!("CARGO_BIN_EXE_keepalived");
+
+/// Virtual server 1: TCP_CHECK, HTTP_GET with inhibit_on_failure, MISC_CHECK with notify
+/// scripts. Virtual server 2: quorum with a sorry server. All timers short.
+const CONFIG: &str = r#"
+virtual_server 198.51.100.10 80 {
+    delay_loop 2
+    lb_algo wrr
+    lb_kind NAT
+    protocol TCP
+    real_server 192.0.2.11 80 {
+        weight 2
+        TCP_CHECK {
+            connect_timeout 1
+            retry 1
+            delay_before_retry 1
+        }
+    }
+    real_server 192.0.2.12 80 {
+        weight 3
+        inhibit_on_failure
+        HTTP_GET {
+            url {
+                path /index.html
+                status_code 200
+            }
+            connect_timeout 1
+            retry 1
+            delay_before_retry 1
+        }
+    }
+    real_server 192.0.2.13 80 {
+        notify_up "/bin/notify.sh up 13"
+        notify_down "/bin/notify.sh down 13"
+        MISC_CHECK {
+            misc_path "/bin/misc.sh 13"
+            misc_timeout 2
+            retry 1
+            delay_before_retry 1
+        }
+    }
+}
+virtual_server 198.51.100.20 8080 {
+    delay_loop 2
+    lb_algo rr
+    lb_kind DR
+    protocol TCP
+    persistence_timeout 30
+    quorum 2
+    sorry_server 192.0.2.99 8080
+    real_server 192.0.2.21 8080 {
+        TCP_CHECK {
+            connect_timeout 1
+            retry 1
+            delay_before_retry 1
+        }
+    }
+    real_server 192.0.2.22 8080 {
+        TCP_CHECK {
+            connect_timeout 1
+            retry 1
+            delay_before_retry 1
+        }
+    }
+}
+"#;
+
+/// Scenario 2: a fwmark service with misc_dynamic and an HTTP digest; a UDP service with
+/// alpha; then a reload that changes a weight, drops a real server and adds one.
+const CONFIG2: &str = r#"
+virtual_server fwmark 5 {
+    delay_loop 2
+    lb_algo sh
+    lb_kind TUN
+    real_server 192.0.2.31 80 {
+        weight 5
+        MISC_CHECK {
+            misc_path "/bin/dyn.sh 31"
+            misc_dynamic
+            retry 0
+        }
+    }
+    real_server 192.0.2.32 80 {
+        HTTP_GET {
+            url {
+                path /index.html
+                digest 75c609d47f4a421ed935629297883447
+            }
+            connect_timeout 1
+            retry 0
+        }
+    }
+}
+virtual_server 198.51.100.30 53 {
+    protocol UDP
+    delay_loop 2
+    alpha
+    real_server 192.0.2.33 53 {
+        MISC_CHECK {
+            misc_path "/bin/misc.sh 33"
+            retry 0
+        }
+    }
+    real_server 192.0.2.34 53 {
+        weight 2
+        MISC_CHECK {
+            misc_path "/bin/misc.sh 34"
+            retry 0
+        }
+    }
+}
+"#;
+
+/// What scenario 2 reloads: real server .33 gone, .34 weighted 4, .35 new (and down).
+const CONFIG2_RELOAD: &str = r#"
+virtual_server fwmark 5 {
+    delay_loop 2
+    lb_algo sh
+    lb_kind TUN
+    real_server 192.0.2.31 80 {
+        weight 5
+        MISC_CHECK {
+            misc_path "/bin/dyn.sh 31"
+            misc_dynamic
+            retry 0
+        }
+    }
+    real_server 192.0.2.32 80 {
+        HTTP_GET {
+            url {
+                path /index.html
+                digest 75c609d47f4a421ed935629297883447
+            }
+            connect_timeout 1
+            retry 0
+        }
+    }
+}
+virtual_server 198.51.100.30 53 {
+    protocol UDP
+    delay_loop 2
+    alpha
+    real_server 192.0.2.34 53 {
+        weight 4
+        MISC_CHECK {
+            misc_path "/bin/misc.sh 34"
+            retry 0
+        }
+    }
+    real_server 192.0.2.35 53 {
+        MISC_CHECK {
+            misc_path "/bin/misc.sh 35"
+            retry 0
+        }
+    }
+}
+"#;
+
+/// Scenario 3: a virtual_server_group of addresses, a range and a fwmark.
+const CONFIG3: &str = r#"
+virtual_server_group web {
+    198.51.100.40 80
+    198.51.100.41-42 80
+    fwmark 9
+}
+virtual_server group web {
+    delay_loop 2
+    lb_algo rr
+    lb_kind DR
+    protocol TCP
+    real_server 192.0.2.11 80 {
+        TCP_CHECK {
+            connect_timeout 1
+            retry 0
+        }
+    }
+    real_server 192.0.2.12 80 {
+        weight 2
+        TCP_CHECK {
+            connect_timeout 1
+            retry 0
+        }
+    }
+}
+"#;
+
+/// Scenario 4: PING_CHECK of an address that goes away and comes back.
+const CONFIG4: &str = r#"
+virtual_server 198.51.100.50 53 {
+    delay_loop 2
+    lb_algo rr
+    lb_kind NAT
+    protocol UDP
+    real_server 192.0.2.51 53 {
+        PING_CHECK {
+            connect_timeout 1
+            retry 0
+        }
+    }
+    real_server 192.0.2.52 53 {
+        PING_CHECK {
+            connect_timeout 1
+            retry 1
+        }
+    }
+}
+"#;
+
+/// The guest's part: servers, one run per binary, table snapshots after each event.
+const SCRIPT: &str = r#"
+for a in 192.0.2.11 192.0.2.12 192.0.2.13 192.0.2.21 192.0.2.22 192.0.2.99 192.0.2.32; do
+    /usr/bin/ip addr add $a/32 dev lo
+done
+mkdir -p /www && echo "hello from the lab" > /www/index.html
+serve() { httpd -f -p $1:$2 -h /www & echo $! > /run/srv-$1; }
+unserve() { kill $(cat /run/srv-$1) 2>/dev/null; }
+snap() { echo "=== $LABEL table $1" >&3; ipvsadm -Ln >&3 2>&1; }
+run() {
+    LABEL=$1
+    ipvsadm -C
+    rm -f /tmp/notify.log /tmp/misc-up-13
+    serve 192.0.2.11 80; serve 192.0.2.12 80; serve 192.0.2.21 8080; serve 192.0.2.22 8080
+    touch /tmp/misc-up-13
+    $2 -n -l -D -C -f /etc/lab.conf -p /run/k-$1.pid -c /run/c-$1.pid -r /run/v-$1.pid \
+        > /tmp/log-$1 2>&1 &
+    KPID=$!
+    sleep 10; snap start
+    unserve 192.0.2.12; unserve 192.0.2.22; rm -f /tmp/misc-up-13
+    sleep 9; snap down
+    serve 192.0.2.12 80; serve 192.0.2.22 8080; touch /tmp/misc-up-13
+    sleep 9; snap up
+    kill -HUP $KPID
+    sleep 6; snap reloaded
+    kill -TERM $KPID
+    i=0; while kill -0 $KPID 2>/dev/null && [ $i -lt 50 ]; do sleep 0.2; i=$((i+1)); done
+    snap stopped
+    for a in 192.0.2.11 192.0.2.12 192.0.2.21 192.0.2.22; do unserve $a; done
+    echo "=== $LABEL notify" >&3; cat /tmp/notify.log >&3 2>/dev/null
+    echo "=== $LABEL log" >&3; cat /tmp/log-$1 >&3
+}
+run2() {
+    LABEL=$1
+    ipvsadm -C
+    rm -f /tmp/misc-up-* /tmp/dyn-31
+    cp /etc/lab2.conf /etc/lab2-live.conf
+    serve 192.0.2.32 80
+    touch /tmp/misc-up-33
+    $2 -n -l -D -C -f /etc/lab2-live.conf -p /run/k-$1.pid -c /run/c-$1.pid -r /run/v-$1.pid \
+        > /tmp/log-$1 2>&1 &
+    KPID=$!
+    sleep 11; snap start
+    echo 12 > /tmp/dyn-31; touch /tmp/misc-up-34
+    unserve 192.0.2.32; httpd -f -p 192.0.2.32:80 -h /www2 & echo $! > /run/srv-192.0.2.32
+    sleep 6; snap changed
+    cp /etc/lab2-reload.conf /etc/lab2-live.conf
+    kill -HUP $KPID
+    sleep 6; snap reloaded
+    kill -TERM $KPID
+    i=0; while kill -0 $KPID 2>/dev/null && [ $i -lt 50 ]; do sleep 0.2; i=$((i+1)); done
+    snap stopped
+    unserve 192.0.2.32
+    echo "=== $LABEL log" >&3; cat /tmp/log-$1 >&3
+}
+run3() {
+    LABEL=$1
+    ipvsadm -C
+    serve 192.0.2.11 80; serve 192.0.2.12 80
+    $2 -n -l -D -C -f /etc/lab3.conf -p /run/k-$1.pid -c /run/c-$1.pid -r /run/v-$1.pid \
+        > /tmp/log-$1 2>&1 &
+    KPID=$!
+    sleep 8; snap start
+    unserve 192.0.2.12
+    sleep 5; snap down
+    kill -HUP $KPID
+    sleep 5; snap reloaded
+    kill -TERM $KPID
+    i=0; while kill -0 $KPID 2>/dev/null && [ $i -lt 50 ]; do sleep 0.2; i=$((i+1)); done
+    snap stopped
+    unserve 192.0.2.11
+    echo "=== $LABEL log" >&3; cat /tmp/log-$1 >&3
+}
+run4() {
+    LABEL=$1
+    ipvsadm -C
+    /usr/bin/ip addr add 192.0.2.51/32 dev lo 2>/dev/null
+    /usr/bin/ip addr add 192.0.2.52/32 dev lo 2>/dev/null
+    $2 -n -l -D -C -f /etc/lab4.conf -p /run/k-$1.pid -c /run/c-$1.pid -r /run/v-$1.pid \
+        > /tmp/log-$1 2>&1 &
+    KPID=$!
+    sleep 8; snap start
+    /usr/bin/ip addr del 192.0.2.51/32 dev lo; /usr/bin/ip addr del 192.0.2.52/32 dev lo
+    sleep 7; snap down
+    /usr/bin/ip addr add 192.0.2.51/32 dev lo; /usr/bin/ip addr add 192.0.2.52/32 dev lo
+    sleep 6; snap up
+    kill -TERM $KPID
+    i=0; while kill -0 $KPID 2>/dev/null && [ $i -lt 50 ]; do sleep 0.2; i=$((i+1)); done
+    snap stopped
+    echo "=== $LABEL log" >&3; cat /tmp/log-$1 >&3
+}
+run4 ref4 /usr/sbin/keepalived
+run4 ours4 /usr/sbin/keepalived-rs
+run3 ref3 /usr/sbin/keepalived
+run3 ours3 /usr/sbin/keepalived-rs
+mkdir -p /www2 && echo "another body" > /www2/index.html
+for a in 192.0.2.31 192.0.2.33 192.0.2.34 192.0.2.35; do /usr/bin/ip addr add $a/32 dev lo; done
+run2 ref2 /usr/sbin/keepalived
+run2 ours2 /usr/sbin/keepalived-rs
+run ref /usr/sbin/keepalived
+run ours /usr/sbin/keepalived-rs
+"#;
+
+fn boot_lab() -> Option<BootOutput> {
+    if !require_root() {
+        return None;
+    }
+    let mut programs = qemu::LAB_PROGRAMS.to_vec();
+    programs.extend(["/usr/sbin/ipvsadm", KEEPALIVED_BIN, "/usr/bin/ip"]);
+    if !require_programs(&programs) {
+        return None;
+    }
+    let work = qemu::work_dir("checker").expect("work dir");
+    let kernel = qemu::prepare(Path::new(qemu::CACHE_DIR)).expect("kernel");
+    let ramfs = Initramfs::new(&kernel, &work.join("root")).expect("initramfs");
+    ramfs
+        .add_program(Path::new(KEEPALIVED_BIN), "/usr/sbin/keepalived")
+        .expect("keepalived 2.2.7");
+    ramfs
+        .add_program(Path::new(OURS), "/usr/sbin/keepalived-rs")
+        .expect("ours");
+    ramfs
+        .add_program(Path::new("/usr/sbin/ipvsadm"), "/usr/sbin/ipvsadm")
+        .expect("ipvsadm");
+    ramfs
+        .add_program(Path::new("/usr/bin/ip"), "/usr/bin/ip")
+        .expect("iproute2");
+    ramfs
+        .add_file("/etc/lab.conf", CONFIG.as_bytes(), 0o644)
+        .expect("config");
+    ramfs
+        .add_file("/etc/lab4.conf", CONFIG4.as_bytes(), 0o644)
+        .expect("config 4");
+    ramfs
+        .add_file("/etc/lab3.conf", CONFIG3.as_bytes(), 0o644)
+        .expect("config 3");
+    ramfs
+        .add_file("/etc/lab2.conf", CONFIG2.as_bytes(), 0o644)
+        .expect("config 2");
+    ramfs
+        .add_file("/etc/lab2-reload.conf", CONFIG2_RELOAD.as_bytes(), 0o644)
+        .expect("config 2 reload");
+    // misc_dynamic: the exit code is read from a file (0 when there is none).
+    ramfs
+        .add_file(
+            "/bin/dyn.sh",
+            b"#!/bin/sh\n[ -e /tmp/dyn-$1 ] && exit $(cat /tmp/dyn-$1)\nexit 0\n",
+            0o755,
+        )
+        .expect("dyn");
+    ramfs
+        .add_file(
+            "/bin/misc.sh",
+            b"#!/bin/sh\n[ -e /tmp/misc-up-$1 ]\n",
+            0o755,
+        )
+        .expect("misc");
+    ramfs
+        .add_file(
+            "/bin/notify.sh",
+            b"#!/bin/sh\necho \"$*\" >> /tmp/notify.log\n",
+            0o755,
+        )
+        .expect("notify");
+    ramfs.set_script(SCRIPT).expect("script");
+    let initrd = work.join("initrd.gz");
+    ramfs.build(&initrd).expect("cpio");
+    let out = qemu::boot(&kernel, &initrd, &work, Duration::from_secs(420)).expect("boot");
+    // The staging tree and the archive are large; the serial logs stay for a failing run.
+    let _ = std::fs::remove_dir_all(work.join("root"));
+    let _ = std::fs::remove_file(&initrd);
+    println!("boot took {:?}", out.elapsed);
+    std::fs::write(work.join("results.txt"), &out.results).ok();
+    if !out.finished {
+        panic!(
+            "the guest did not finish; console:\n{}\nresults:\n{}",
+            out.console, out.results
+        );
+    }
+    Some(out)
+}
+
+/// The checker's messages of a log, without timestamps or process names.
+fn checker_messages(log: &[String]) -> Vec<String> {
+    const KEPT: &[&str] = &[
+        "TCP connection",
+        "TCP_CHECK",
+        "HTTP_CHECK",
+        "HTTP status code",
+        "Remote Web server",
+        "Misc check",
+        "ICMP",
+        "Adding service",
+        "Removing service",
+        "Enabling service",
+        "Disabling service",
+        "Gained quorum",
+        "Lost quorum",
+        "Adding sorry",
+        "Removing sorry",
+        "Adding alive",
+        "Removing alive",
+        "Shutting down service",
+        "Activating healthchecker",
+        "Changing weight",
+        "service [",
+        "WARNING - fwmark",
+    ];
+    log.iter()
+        .filter_map(|line| {
+            // 2.2.7 with -l: "Thu Dec  3 12:19:06 2026: MSG"; ours: "Ident[pid]: MSG".
+            let at = line.find(": ")?;
+            let msg = &line[at + 2..];
+            KEPT.iter()
+                .any(|k| msg.starts_with(k))
+                .then(|| msg.to_string())
+        })
+        .collect()
+}
+
+/// Messages grouped by the first endpoint they name (`[192.0.2.11]:tcp:80`): within one real
+/// server the order is fixed, across servers it depends on timing.
+fn by_endpoint(messages: &[String]) -> BTreeMap<String, Vec<String>> {
+    let mut groups: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for msg in messages {
+        let key = msg
+            .find('[')
+            .map(|start| {
+                let rest = msg[start..].trim_start_matches('[');
+                let end = rest.find(' ').unwrap_or(rest.len());
+                rest[..end].to_string()
+            })
+            .unwrap_or_default();
+        groups.entry(key).or_default().push(msg.clone());
+    }
+    groups
+}
+
+#[test]
+fn checker_timelines_match_keepalived_2_2_7() {
+    let Some(out) = boot_lab() else { return };
+    let sections: BTreeMap<String, Vec<String>> =
+        qemu::sections(&out.results).into_iter().collect();
+    let get = |name: &str| {
+        sections
+            .get(name)
+            .cloned()
+            .unwrap_or_else(|| panic!("no section {name} in:\n{}", out.results))
+    };
+    let mut problems = Vec::new();
+    let scenarios = [
+        (
+            "ref",
+            "ours",
+            &["start", "down", "up", "reloaded", "stopped"][..],
+        ),
+        (
+            "ref2",
+            "ours2",
+            &["start", "changed", "reloaded", "stopped"][..],
+        ),
+    ];
+    for (reference, candidate, events) in scenarios {
+        for event in events {
+            let theirs = get(&format!("{reference} table {event}"));
+            let ours = get(&format!("{candidate} table {event}"));
+            if theirs != ours {
+                problems.push(format!(
+                    "{candidate}: table after '{event}' differs:\n2.2.7:\n{}\nours:\n{}",
+                    theirs.join("\n"),
+                    ours.join("\n")
+                ));
+            }
+        }
+        let theirs = by_endpoint(&checker_messages(&get(&format!("{reference} log"))));
+        let ours = by_endpoint(&checker_messages(&get(&format!("{candidate} log"))));
+        if theirs != ours {
+            problems.push(format!(
+                "{candidate}: checker log lines differ:\n2.2.7: {theirs:#?}\nours: {ours:#?}"
+            ));
+        }
+    }
+    // Sanity: the reference really did move servers (the scenarios are not vacuous).
+    assert_ne!(get("ref table start"), get("ref table down"));
+    assert_ne!(get("ref2 table start"), get("ref2 table changed"));
+    assert_ne!(get("ref2 table changed"), get("ref2 table reloaded"));
+    assert!(
+        get("ref table start")
+            .iter()
+            .any(|l| l.contains("192.0.2.13:80"))
+    );
+    if get("ref notify") != get("ours notify") {
+        problems.push(format!(
+            "notify scripts differ: 2.2.7 {:?}, ours {:?}",
+            get("ref notify"),
+            get("ours notify")
+        ));
+    }
+    assert!(
+        problems.is_empty(),
+        "{}\n\nfull results:\n{}",
+        problems.join("\n\n"),
+        out.results
+    );
+}

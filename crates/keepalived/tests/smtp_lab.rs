@@ -1,0 +1,182 @@
+//! E-mail alerts (`smtp_alert`) against a real SMTP server (root only): aiosmtpd (Debian's
+//! python3-aiosmtpd) on lab host m stores what it receives in a maildir; host a runs ours or
+//! keepalived 2.2.7 with the same config, alone on the bridge, so it enters BACKUP and then
+//! MASTER. Both daemons must deliver the same mails (sender, recipients, subject, body) in the
+//! same order. A dead mail server (no listener, or an address nobody answers) must delay
+//! nothing: the instance still becomes MASTER on time.
+//!
+//! Run: `cargo test -p keepalived --test smtp_lab` (as root with keepalived 2.2.7 and
+//! python3-aiosmtpd installed; each test returns early otherwise).
+
+use std::fs;
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use keepalived_testlab::prelude::*;
+
+/// Our daemon, built by cargo for this test.
+const OURS: &str = env!("CARGO_BIN_EXE_keepalived");
+
+/// Debian's python, which python3-aiosmtpd installs into.
+const PYTHON: &str = "/usr/bin/python3";
+
+const VIP: &str = "198.51.100.100";
+
+/// What a received mail says, without its date and the server's own headers.
+#[derive(Debug, PartialEq, Eq)]
+struct Received {
+    from: String,
+    to: String,
+    subject: String,
+    mailer: String,
+    body: String,
+}
+
+fn aiosmtpd_installed() -> bool {
+    Command::new(PYTHON)
+        .args(["-c", "import aiosmtpd"])
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// The config: alerts to two addresses through `server`, VI_1 alone at priority 100.
+fn config(server: &str) -> String {
+    let mut instance = VrrpInstance::new(51, 100, &["198.51.100.100/32"]).extra("smtp_alert");
+    instance.global_extra = vec![
+        "notification_email {\n        admin@example.com\n        ops@example.com\n    }".into(),
+        "notification_email_from kl@example.com".into(),
+        format!("smtp_server {server}"),
+        "smtp_connect_timeout 5".into(),
+        "smtp_helo_name lb1.example.com".into(),
+    ];
+    instance.render("LB_1")
+}
+
+/// The mails in `maildir/new`, oldest first, as [`Received`].
+fn mails(maildir: &Path) -> Vec<Received> {
+    let mut files: Vec<_> = fs::read_dir(maildir.join("new"))
+        .map(|d| d.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    files.sort_by_key(|p| fs::metadata(p).and_then(|m| m.modified()).ok());
+    files
+        .iter()
+        .filter_map(|p| fs::read_to_string(p).ok())
+        .map(|text| {
+            let (head, body) = text.split_once("\n\n").unwrap_or((&text, ""));
+            let header = |name: &str| {
+                head.lines()
+                    .find_map(|l| l.strip_prefix(&format!("{name}: ")))
+                    .unwrap_or_default()
+                    .trim()
+                    .to_string()
+            };
+            Received {
+                from: header("From"),
+                to: header("To"),
+                subject: header("Subject"),
+                mailer: header("X-Mailer"),
+                body: body.trim().to_string(),
+            }
+        })
+        .collect()
+}
+
+/// Runs `daemon` with the SMTP server on m; returns the mails it delivered once MASTER.
+fn deliver(daemon: Daemon) -> Vec<Received> {
+    let lab = Lab::new("smtp", &["a", "m"]).expect("lab");
+    let (a, m) = (lab.host("a"), lab.host("m"));
+    let maildir = m.dir().join("maildir");
+    let listen = format!("{}:25", m.address());
+    let _server = m
+        .spawn(
+            PYTHON,
+            &[
+                "-m",
+                "aiosmtpd",
+                "-n",
+                "-l",
+                &listen,
+                "-c",
+                "aiosmtpd.handlers.Mailbox",
+                &maildir.to_string_lossy(),
+            ],
+        )
+        .expect("aiosmtpd");
+    assert!(
+        poll_until(Duration::from_secs(10), || maildir.join("new").exists()
+            && m.run("ss", &["-ltn"])
+                .is_ok_and(
+                    |o| String::from_utf8_lossy(&o.stdout).contains(":25 ")
+                )),
+        "aiosmtpd did not start"
+    );
+    let k = daemon.start(OURS, a, &config(&m.address().to_string()));
+    assert!(
+        a.wait_for_address(VIP, true, Duration::from_secs(10)),
+        "{daemon:?}: never MASTER\n{}",
+        k.log().unwrap_or_default()
+    );
+    assert!(
+        poll_until(Duration::from_secs(10), || mails(&maildir).len() >= 2),
+        "{daemon:?}: fewer than two mails\n{}",
+        k.log().unwrap_or_default()
+    );
+    mails(&maildir)
+}
+
+#[test]
+fn alerts_are_the_mails_keepalived_2_2_7_sends() {
+    if !lab_ready() || !require_programs(&["ss"]) || !aiosmtpd_installed() {
+        println!("skipped: needs root, the lab programs and python3-aiosmtpd");
+        return;
+    }
+    let (ours, real) = std::thread::scope(|s| {
+        let ours = s.spawn(|| deliver(Daemon::Ours));
+        let real = s.spawn(|| deliver(Daemon::Real));
+        (
+            ours.join().expect("our run"),
+            real.join().expect("2.2.7's run"),
+        )
+    });
+    eprintln!("2.2.7: {real:#?}\nours: {ours:#?}");
+    assert_eq!(
+        real[0].subject, "[LB_1] VRRP Instance VI_1 - Entering BACKUP state",
+        "2.2.7 no longer sends what this test expects"
+    );
+    assert_eq!(ours, real);
+}
+
+/// A mail server that refuses (nothing listens) or never answers (an address nobody has):
+/// the instance becomes MASTER as it would without alerts, and says the alert failed.
+#[test]
+fn a_dead_mail_server_delays_nothing() {
+    if !lab_ready() {
+        return;
+    }
+    let lab = Lab::new("smtpdead", &["a", "b"]).expect("lab");
+    let (a, b) = (lab.host("a"), lab.host("b"));
+    let unanswered = lab.subnet().addr(99).to_string();
+    for (host, server) in [(a, b.address().to_string()), (b, unanswered)] {
+        let started = Instant::now();
+        let mut k = Daemon::Ours.start(OURS, host, &config(&server));
+        let bound = master_down_interval(Duration::from_secs(1), 100) + Duration::from_secs(2);
+        assert!(
+            host.wait_for_address(VIP, true, bound + Duration::from_secs(5)),
+            "never MASTER with a dead mail server at {server}\n{}",
+            k.log().unwrap_or_default()
+        );
+        let took = started.elapsed();
+        assert!(
+            took <= bound,
+            "MASTER after {took:?} with a dead mail server at {server} (bound {bound:?})\n{}",
+            k.log().unwrap_or_default()
+        );
+        assert!(
+            k.wait_for_log("SMTP alert to [", Duration::from_secs(10)),
+            "the failed alert is not logged\n{}",
+            k.log().unwrap_or_default()
+        );
+        let _ = k.stop();
+    }
+}
