@@ -3,15 +3,17 @@
 #
 #   bash init.d/install.sh [--prefix P] [--destdir D] [--binary PATH]
 #
-#   --binary PATH  the keepalived binary to install; without it this script runs
-#                  a static build (profile dist, `-C target-feature=+crt-static`) in the
-#                  repository and installs target/HOST/dist/keepalived
+#   --binary PATH  the keepalived binary to install (keepalivedctl is taken from the same
+#                  directory when it is there); without it this script runs a static build
+#                  (profile dist, `-C target-feature=+crt-static`) in the repository and
+#                  installs target/HOST/dist/keepalived and keepalivedctl
 #   --prefix P     where the binary goes: P/sbin/keepalived (default /usr, so
 #                  /usr/sbin/keepalived); the init script and unit are pointed at it
 #   --destdir D    a staging root put in front of every path (packaging, tests)
 #
 # What goes where (under D when given):
 #   P/sbin/keepalived                      the daemon (mode 0755)
+#   P/sbin/keepalivedctl                   its control client (mode 0755)
 #   /etc/init.d/keepalived                 the SysV init script (mode 0755), also
 #   /etc/rc.d/init.d/keepalived            where that directory exists and is not the same
 #   /etc/sysconfig/keepalived              KEEPALIVED_OPTIONS, only if absent
@@ -140,6 +142,14 @@ install -d -m 0755 "$destdir$sbin"
 install -m 0755 "$binary" "$destdir$daemon_path.new"
 mv -f "$destdir$daemon_path.new" "$destdir$daemon_path"
 echo "installed $destdir$daemon_path"
+ctl=$(dirname "$binary")/keepalivedctl
+if [ -f "$ctl" ] && [ -x "$ctl" ]; then
+    install -m 0755 "$ctl" "$destdir$sbin/keepalivedctl.new"
+    mv -f "$destdir$sbin/keepalivedctl.new" "$destdir$sbin/keepalivedctl"
+    echo "installed $destdir$sbin/keepalivedctl"
+else
+    echo "skipped   keepalivedctl (not found beside $binary)"
+fi
 
 put "$here/keepalived" "$destdir/etc/init.d/keepalived" 0755
 if [ -d "$destdir/etc/rc.d/init.d" ] && ! [ "$destdir/etc/rc.d/init.d" -ef "$destdir/etc/init.d" ]; then

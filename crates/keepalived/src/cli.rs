@@ -80,6 +80,13 @@ pub struct Cli {
     /// Print the version.
     #[arg(short = 'v', long = "version")]
     pub version: bool,
+    /// The control socket keepalivedctl talks to (keepalived-rs; root only, mode 0600).
+    #[arg(long = "control-socket", value_name = "PATH", default_value = crate::control::protocol::DEFAULT_SOCKET)]
+    pub control_socket: PathBuf,
+    /// Serve Prometheus metrics over HTTP on ADDR:PORT at /metrics (keepalived-rs; off by
+    /// default).
+    #[arg(long = "metrics-listen", value_name = "ADDR:PORT")]
+    pub metrics_listen: Option<std::net::SocketAddr>,
     /// Internal: run as this child of a keepalived parent.
     #[arg(long = "child", hide = true, value_enum, value_name = "ROLE")]
     pub child: Option<ChildRole>,

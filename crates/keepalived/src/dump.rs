@@ -43,6 +43,31 @@ pub struct Snapshot {
     pub instances: Vec<InstanceSnapshot>,
     /// The vrrp_scripts, in configuration order.
     pub scripts: Vec<ScriptSnapshot>,
+    /// The virtual servers of the health checker, with their real servers. The VRRP side
+    /// leaves this empty: it is the checker's part of the status model.
+    pub virtual_servers: Vec<VirtualServerSnapshot>,
+}
+
+/// One virtual server of the health checker (the checker's part of the status model).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VirtualServerSnapshot {
+    /// How it is named: `ADDRESS PORT`, `fwmark N` or a group name.
+    pub name: String,
+    /// Its real servers.
+    pub real_servers: Vec<RealServerSnapshot>,
+}
+
+/// One real server: whether its checks pass, its weight, and the last check's latency.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RealServerSnapshot {
+    /// `ADDRESS PORT`.
+    pub name: String,
+    /// Its checks pass.
+    pub alive: bool,
+    /// Its current weight.
+    pub weight: i32,
+    /// How long the last check took, in microseconds (`None` before any).
+    pub check_latency_us: Option<u64>,
 }
 
 /// The state of a VRRP instance.
@@ -164,6 +189,23 @@ pub struct InstanceSnapshot {
     pub last_transition: Option<SystemTime>,
     /// Its counters.
     pub stats: StatsSnapshot,
+    /// `garp_master_delay`, in whole seconds.
+    pub garp_delay_secs: u64,
+    /// Drained by the operator (keepalivedctl drain): it stays BACKUP.
+    pub drained: bool,
+    /// The state it aims at: BACKUP when drained or in FAULT, MASTER while master, else
+    /// BACKUP (the election decides).
+    pub wanted_state: InstanceState,
+    /// Dropped packets by reason (the engine's reason names), only reasons with a count.
+    pub drops: Vec<(String, u64)>,
+    /// State changes since start, by the state entered and what caused it
+    /// (`(state, cause, count)`).
+    pub transitions: Vec<(InstanceState, &'static str, u64)>,
+    /// Adverts heard in BACKUP that came when the Master_Down_Timer had run more than half.
+    pub near_failovers: u64,
+    /// The jitter of the adverts heard in BACKUP: cumulative counts per bucket of
+    /// `vrrp::advert_watch::JITTER_BUCKETS`, the number of samples and their sum (µs).
+    pub jitter: ([u64; 8], u64, u64),
 }
 
 /// The counters of one instance (keepalived's names in the comments are the JSON keys).
@@ -241,6 +283,14 @@ pub struct ScriptSnapshot {
     pub weight: i32,
     /// Its current status.
     pub status: ScriptStatus,
+    /// The last result: `success`, `exit N`, `timeout` or `cannot run: …` (`None` before
+    /// the first run ends).
+    pub last_result: Option<String>,
+    /// Results in a row against the current status, toward `rise` (when BAD) or `fall`
+    /// (when GOOD).
+    pub streak: u32,
+    /// A run is under way.
+    pub running: bool,
 }
 
 /// Writes the state dump to `path` (mode 0600: it holds the passwords).
@@ -827,7 +877,9 @@ mod tests {
                 fall: 3,
                 weight: -20,
                 status: ScriptStatus::Good,
+                ..ScriptSnapshot::default()
             }],
+            ..Snapshot::default()
         }
     }
 

@@ -4,11 +4,15 @@ mod alert;
 mod checker;
 mod cli;
 mod config_test;
+mod control;
 mod daemon;
 mod dump;
 mod logger;
+mod metrics;
+mod metrics_http;
 mod pidfile;
 mod safe_file;
+mod status_view;
 mod supervisor;
 mod vrrp;
 

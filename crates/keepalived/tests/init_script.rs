@@ -610,12 +610,17 @@ fn install_sh_installs_into_a_staging_root() {
     fs::write(&fake, "#!/bin/sh\necho fake keepalived\n").expect("fake binary");
     fs::set_permissions(&fake, fs::Permissions::from_mode(0o755)).expect("chmod");
     let fake_s = path_str(&fake).to_string();
+    // keepalivedctl is taken from beside the binary.
+    let fake_ctl = scratch.path().join("keepalivedctl");
+    fs::write(&fake_ctl, "#!/bin/sh\necho fake keepalivedctl\n").expect("fake ctl");
+    fs::set_permissions(&fake_ctl, fs::Permissions::from_mode(0o755)).expect("chmod");
 
     let out = install_sh(&["--destdir", &root_s, "--binary", &fake_s]);
     assert!(out.status.success(), "{}", show(&out));
     let f = |p: &str| root.join(p.trim_start_matches('/'));
     let expect = [
         ("/usr/sbin/keepalived", fake.clone(), 0o755),
+        ("/usr/sbin/keepalivedctl", fake_ctl.clone(), 0o755),
         ("/etc/init.d/keepalived", init_file("keepalived"), 0o755),
         (
             "/etc/sysconfig/keepalived",

@@ -47,6 +47,12 @@ impl Tracker {
         Self::new(spec.rise, spec.fall, spec.init_fail)
     }
 
+    /// Results in a row against the current state, toward `rise` (when bad) or `fall` (when
+    /// good); 0 when the last result confirmed the state.
+    pub fn streak(&self) -> u32 {
+        self.streak
+    }
+
     /// Whether the script is currently good.
     pub fn is_good(&self) -> bool {
         self.good

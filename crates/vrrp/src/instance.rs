@@ -180,6 +180,8 @@ enum Why {
     Recovered,
     /// The instance stops.
     Shutdown,
+    /// The operator drains it (maintenance): a master hands over as if stopping.
+    Drain,
 }
 
 /// One virtual router.
@@ -194,6 +196,10 @@ pub struct Instance {
     stats: Stats,
     last_drop_log: [Option<Instant>; 11],
     reported_address_mismatch: bool,
+    /// Drained by the operator: it stays out of MASTER until undrained.
+    drained: bool,
+    /// In BACKUP: the source and priority of the last advert accepted.
+    heard: Option<(IpAddr, u8)>,
 }
 
 impl Instance {
@@ -209,6 +215,8 @@ impl Instance {
             stats: Stats::default(),
             last_drop_log: [None; 11],
             reported_address_mismatch: false,
+            drained: false,
+            heard: None,
         }
     }
 
@@ -237,6 +245,33 @@ impl Instance {
         self.priority
     }
 
+    /// Whether the operator has drained it ([`Instance::set_drained`]).
+    pub fn drained(&self) -> bool {
+        self.drained
+    }
+
+    /// In BACKUP: the address and priority of the router last heard advertising (the master,
+    /// as far as this instance knows); `None` in other states or before any advert.
+    pub fn master_heard(&self) -> Option<(IpAddr, u8)> {
+        match self.phase {
+            Phase::Backup(_) => self.heard,
+            _ => None,
+        }
+    }
+
+    /// Drains (maintenance) or undrains the instance. A drained master hands over as a
+    /// stopping one does (RFC 3768 section 6.4.3: a priority-0 advert, so a backup takes over
+    /// after Skew_Time) and enters BACKUP; a drained instance never leaves BACKUP for MASTER
+    /// (its Master_Down_Timer is re-armed instead), whatever its priority. Undrained, it takes
+    /// part in the election again: with preemption and the highest priority it takes over
+    /// when its Master_Down_Timer fires (lower-priority adverts do not reset it).
+    pub fn set_drained(&mut self, now: Instant, drained: bool) {
+        self.drained = drained;
+        if drained && matches!(self.phase, Phase::Master(_)) {
+            self.change_state(now, State::Backup, Why::Drain);
+        }
+    }
+
     /// When [`Instance::handle_timeout`] must be called next: read out of the state.
     pub fn poll_timeout(&self) -> Option<Instant> {
         self.phase.poll_at()
@@ -258,7 +293,9 @@ impl Instance {
         self.actions.push_back(Action::RemoveAddresses);
         match tracking.fault {
             Some(cause) => self.change_state(now, State::Fault, Why::Fault(cause)),
-            None if self.priority == 255 => self.change_state(now, State::Master, Why::Start),
+            None if self.priority == 255 && !self.drained => {
+                self.change_state(now, State::Master, Why::Start);
+            }
             None => self.change_state(now, State::Backup, Why::Start),
         }
         self.set_priority(tracking.priority);
@@ -268,6 +305,11 @@ impl Instance {
     /// (section 6.4.3), and the announcement bursts.
     pub fn handle_timeout(&mut self, now: Instant) {
         match self.phase {
+            Phase::Backup(mut t) if t.master_down_at <= now && self.drained => {
+                // Drained: stays backup, watching for a master again.
+                t.master_down_at = now + self.master_down_interval(t.master_adver_interval);
+                self.phase = Phase::Backup(t);
+            }
             Phase::Backup(t) if t.master_down_at <= now => {
                 self.change_state(now, State::Master, Why::MasterDown);
             }
@@ -295,6 +337,9 @@ impl Instance {
         self.stats.received += 1;
         if advert.priority == 0 {
             self.stats.priority_zero_received += 1;
+        }
+        if matches!(self.phase, Phase::Backup(_)) {
+            self.heard = Some((packet.src, advert.priority));
         }
         match self.phase {
             Phase::Backup(_) => self.backup_receives(now, &advert),
@@ -348,7 +393,7 @@ impl Instance {
     ) {
         // Exit.
         if let Phase::Master(_) = self.phase {
-            if matches!(why, Why::Fault(_) | Why::Shutdown) {
+            if matches!(why, Why::Fault(_) | Why::Shutdown | Why::Drain) {
                 // RFC 3768 section 6.4.3: a master that stops sends priority 0 so the backups
                 // take over after Skew_Time.
                 self.send_advert(0);

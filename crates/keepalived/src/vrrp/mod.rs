@@ -4,10 +4,12 @@
 //! a reload reads and checks the new file on a blocking thread, off the protocol loop, so a
 //! large file never delays adverts.
 
+pub mod advert_watch;
 pub mod driver;
 pub mod dumps;
 pub mod setup;
 pub mod shutdown;
+pub mod transitions;
 pub mod wording;
 
 use std::path::PathBuf;
@@ -39,6 +41,18 @@ fn lookup_user(name: &str) -> Option<(u32, u32)> {
 /// Plans `config` (whose scripts the configuration's validation has already found, checked
 /// and resolved) against this host, logging each instance that cannot run.
 fn plan(config: Config, logger: &Logger) -> Planned {
+    let planned = plan_quietly(&config);
+    for problem in &planned.problems {
+        logger.info(&wording::about(
+            &problem.instance,
+            &format!("cannot run: {}", problem.error),
+        ));
+    }
+    planned
+}
+
+/// Plans `config` against this host, logging nothing.
+fn plan_quietly(config: &Config) -> Planned {
     let lookup = |name: &str| {
         keepalived_net::interface::lookup(name)
             .ok()
@@ -47,14 +61,7 @@ fn plan(config: Config, logger: &Logger) -> Planned {
                 primary: i.primary_ipv4(),
             })
     };
-    let planned = setup::plan(&config, lookup, lookup_user);
-    for problem in &planned.problems {
-        logger.info(&wording::about(
-            &problem.instance,
-            &format!("cannot run: {}", problem.error),
-        ));
-    }
-    planned
+    setup::plan(config, lookup, lookup_user)
 }
 
 /// Runs every vrrp_instance of `config` in this process until a stop signal.
@@ -103,10 +110,67 @@ pub fn run(cli: &Cli, config: Config, logger: Logger) -> anyhow::Result<ChildExi
             config_id: cli.config_id.clone(),
             all_config: cli.all_config,
         };
+        let socket = start_control_socket(cli, &controls, &reload, &logger);
+        if let Some(addr) = cli.metrics_listen {
+            match crate::metrics_http::bind(addr).await {
+                Ok(listener) => {
+                    logger.info(&format!("Serving metrics on http://{addr}/metrics"));
+                    tokio::task::spawn_local(crate::metrics_http::serve(
+                        listener,
+                        controls.clone(),
+                        logger.clone(),
+                    ));
+                }
+                Err(err) => logger.info(&format!("{err:#}")),
+            }
+        }
         signals.spawn(trigger, controls, reload, logger.clone());
-        driver::run(planned, settings, logger, receiver, shutdown).await
+        let result = driver::run(planned, settings, logger, receiver, shutdown).await;
+        if socket {
+            let _ = std::fs::remove_file(&cli.control_socket);
+        }
+        result
     })?;
     Ok(ChildExit::Clean)
+}
+
+/// Opens the control socket (`--control-socket`), if it can (true): the daemon runs without
+/// it otherwise, and the log says why.
+fn start_control_socket(
+    cli: &Cli,
+    controls: &mpsc::Sender<Control>,
+    reload: &ReloadSource,
+    logger: &Logger,
+) -> bool {
+    let listener = match crate::control::server::bind(&cli.control_socket) {
+        Ok(listener) => listener,
+        Err(err @ crate::control::server::BindError::InUse(_)) => {
+            logger.detail(&format!("No control socket: {err}"));
+            return false;
+        }
+        Err(err) => {
+            logger.info(&format!("No control socket: {err:#}"));
+            return false;
+        }
+    };
+    let source = reload.clone();
+    let parent = cli.parent_pid;
+    let handler = crate::control::server::Handler {
+        controls: controls.clone(),
+        check: std::sync::Arc::new(move || source.check()),
+        apply: std::sync::Arc::new(move || {
+            // As `kill -HUP` on the daemon: the parent reloads every child.
+            let pid = parent.unwrap_or_else(|| i32::try_from(std::process::id()).unwrap_or(0));
+            nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGHUP,
+            )
+            .map_err(|e| format!("cannot signal the daemon to reload: {e}"))
+        }),
+        logger: logger.clone(),
+    };
+    tokio::task::spawn_local(crate::control::server::serve(listener, handler));
+    true
 }
 
 /// Where a reload reads the configuration from (the command line's `-f`, `-i`, `--all`).
@@ -118,6 +182,34 @@ struct ReloadSource {
 }
 
 impl ReloadSource {
+    /// Checks the configuration as [`ReloadSource::load`] would, logging nothing: the
+    /// problems found when it can be applied, the reasons when it cannot.
+    fn check(&self) -> Result<Vec<String>, Vec<String>> {
+        let loaded = load_config(&self.path, self.config_id.as_deref(), self.all_config);
+        let problems: Vec<String> = loaded
+            .diagnostics
+            .iter()
+            .filter(|d| d.severity != keepalived_config::Severity::Log)
+            .map(ToString::to_string)
+            .collect();
+        if unusable(&loaded) {
+            return Err(problems);
+        }
+        let planned = plan_quietly(&loaded.config);
+        if planned.instances.is_empty() {
+            let mut reasons = problems;
+            reasons.push("no vrrp_instance of the new configuration can run".to_string());
+            reasons.extend(
+                planned
+                    .problems
+                    .iter()
+                    .map(|p| format!("({}) cannot run: {}", p.instance, p.error)),
+            );
+            return Err(reasons);
+        }
+        Ok(problems)
+    }
+
     /// Reads, checks and plans the configuration (blocking: run it off the protocol loop).
     /// `None` when it cannot be used; the running one stays, and the log says why.
     fn load(&self, logger: &Logger) -> Option<Planned> {

@@ -45,6 +45,7 @@ impl Driver {
                 Action::StateChanged(state) => {
                     let running = &mut self.running[i];
                     running.last_transition = Some(SystemTime::now());
+                    running.transitions.entered(state);
                     if let Some(alerts) = self.alerts.as_ref().filter(|_| running.plan.smtp_alert)
                         && state != State::Initialize
                     {
@@ -61,6 +62,7 @@ impl Driver {
                     }
                 }
                 Action::Event(event) => {
+                    self.running[i].transitions.observe(&event);
                     let config = self.running[i].instance.config();
                     for line in wording::lines(&config.name, &config.interface, &event) {
                         if line.detail {

@@ -9,7 +9,9 @@
 //! - [`tracking`]: what scripts, interfaces and files say about an instance, fed to the engine;
 //! - [`reload`]: a reload as a pure diff of the old and new plans, then carried out;
 //! - [`notify`]: the notify commands and the task per instance that runs them;
-//! - [`status`]: the snapshot the dumps render, drop counters.
+//! - [`status`]: the snapshot the dumps render, drop counters;
+//! - [`requests`]: what the control socket and the metrics ask (snapshots, drain).
+
 //!
 //! Every protocol decision is the engine's ([`keepalived_vrrp::instance::Instance`]).
 
@@ -17,10 +19,11 @@ mod actions;
 mod net;
 mod notify;
 mod reload;
+mod requests;
 mod status;
 mod tracking;
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::net::Ipv4Addr;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
@@ -33,12 +36,15 @@ use keepalived_net::timer::PreciseTimer;
 use keepalived_track::Outcome;
 use keepalived_track::file::FileValue;
 use keepalived_vrrp::instance::Instance;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use super::setup::{FilePlan, InstancePlan, Planned};
 use super::shutdown::Shutdown;
+use super::transitions::Transitions;
 use crate::alert::AlertSettings;
+use crate::control::protocol::Target;
+use crate::dump::Snapshot;
 use crate::logger::Logger;
 use net::{Incoming, Link};
 use notify::Notifier;
@@ -58,6 +64,11 @@ pub enum Control {
     DumpJson,
     /// Write the statistics dump, then clear the counters (SIGRTMAX-1).
     DumpAndClearStats,
+    /// Hand over the status model (the control socket, the metrics).
+    Snapshot(oneshot::Sender<Snapshot>),
+    /// Drain (true) or undrain (false) instances; the answer names them, or says why
+    /// nothing changed.
+    Drain(Target, bool, oneshot::Sender<Result<Vec<String>, String>>),
 }
 
 /// One running vrrp_instance.
@@ -70,6 +81,10 @@ struct Running {
     notifier: Option<Notifier>,
     /// When it last changed state.
     last_transition: Option<SystemTime>,
+    /// Its state changes by cause.
+    transitions: Transitions,
+    /// Jitter and near failovers of the adverts it hears in BACKUP.
+    watch: super::advert_watch::AdvertWatch,
     /// Started: it waits for the first result of every weight-0 script it tracks, as
     /// keepalived 2.2.7 does.
     started: bool,
@@ -130,6 +145,8 @@ struct Driver {
     touched: Vec<usize>,
     /// The instance list changed: `earliest` must be computed from scratch.
     instances_changed: bool,
+    /// The instances the operator drained, by name: kept across reloads.
+    drained: BTreeSet<String>,
 }
 
 /// Runs `planned` until `shutdown` completes, then stops every instance (priority 0 from
@@ -170,6 +187,7 @@ pub async fn run(
         earliest: None,
         touched: Vec::new(),
         instances_changed: true,
+        drained: BTreeSet::new(),
     };
     let mut link_events = link::watch().context("cannot watch link state")?;
     driver.install(planned).await?;
@@ -242,6 +260,12 @@ impl Driver {
                 for running in &mut self.running {
                     running.instance.clear_stats();
                 }
+            }
+            Control::Snapshot(reply) => {
+                let _ = reply.send(self.snapshot());
+            }
+            Control::Drain(target, drain, reply) => {
+                let _ = reply.send(self.drain(&target, drain).await);
             }
         }
     }

@@ -87,9 +87,17 @@ impl Driver {
             ttl: packet.ttl,
             payload: &packet.payload,
         };
-        self.running[i]
-            .instance
-            .handle_packet(Instant::now(), received);
+        let now = Instant::now();
+        let running = &mut self.running[i];
+        let (phase, stats) = (running.instance.phase(), running.instance.stats());
+        let (accepted, zeros) = (stats.received, stats.priority_zero_received);
+        running.instance.handle_packet(now, received);
+        let stats = running.instance.stats();
+        if stats.received > accepted {
+            let zero = stats.priority_zero_received > zeros;
+            let config = running.instance.config();
+            running.watch.accepted(now, phase, config, zero);
+        }
         self.execute(i).await;
     }
 

@@ -188,6 +188,8 @@ impl Driver {
                         notifier,
                         last_transition: None,
                         started: false,
+                        transitions: Default::default(),
+                        watch: Default::default(),
                     });
                 }
             }

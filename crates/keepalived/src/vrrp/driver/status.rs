@@ -1,6 +1,7 @@
 //! The status of the running instances and scripts: the snapshot the dumps render, and the
 //! drop counters logged when stopping.
 
+use keepalived_track::Outcome;
 use keepalived_vrrp::instance::{Destination, DropReason, State};
 use keepalived_vrrp::packet::Auth;
 
@@ -22,6 +23,26 @@ fn scope_name(scope: Option<u8>) -> &'static str {
     }
 }
 
+/// The engine's state as the status model names it.
+fn instance_state(state: State) -> InstanceState {
+    match state {
+        State::Initialize => InstanceState::Init,
+        State::Backup => InstanceState::Backup,
+        State::Master => InstanceState::Master,
+        State::Fault => InstanceState::Fault,
+    }
+}
+
+/// A state from the exporter's number (0 init, 1 backup, 2 master, 3 fault).
+fn state_from_number(number: u8) -> InstanceState {
+    match number {
+        1 => InstanceState::Backup,
+        2 => InstanceState::Master,
+        3 => InstanceState::Fault,
+        _ => InstanceState::Init,
+    }
+}
+
 /// A duration in whole milliseconds.
 fn millis(duration: std::time::Duration) -> u64 {
     u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
@@ -33,8 +54,9 @@ impl Driver {
         super::super::dumps::write(kind, &self.snapshot(), &self.logger);
     }
 
-    /// The state of every instance and script, for the dumps.
-    fn snapshot(&self) -> Snapshot {
+    /// The state of every instance and script: the status model the dumps, the control
+    /// socket and the metrics render.
+    pub(super) fn snapshot(&self) -> Snapshot {
         let instances = self
             .running
             .iter()
@@ -44,22 +66,38 @@ impl Driver {
                 let count = |reasons: &[DropReason]| -> u64 {
                     reasons.iter().map(|reason| stats.dropped(*reason)).sum()
                 };
+                let state = instance_state(r.instance.state());
+                let drained = r.instance.drained();
+                let heard = r.instance.master_heard();
                 InstanceSnapshot {
                     name: config.name.clone(),
-                    state: match r.instance.state() {
-                        State::Initialize => InstanceState::Init,
-                        State::Backup => InstanceState::Backup,
-                        State::Master => InstanceState::Master,
-                        State::Fault => InstanceState::Fault,
+                    state,
+                    drained,
+                    wanted_state: match state {
+                        InstanceState::Master if !drained => InstanceState::Master,
+                        _ => InstanceState::Backup,
                     },
+                    garp_delay_secs: config.garp_master_delay.as_secs(),
+                    drops: DropReason::ALL
+                        .iter()
+                        .filter(|reason| stats.dropped(**reason) > 0)
+                        .map(|reason| (reason.as_str().to_string(), stats.dropped(*reason)))
+                        .collect(),
+                    near_failovers: r.watch.near_failovers,
+                    jitter: (r.watch.buckets, r.watch.count, r.watch.sum_us),
+                    transitions: r
+                        .transitions
+                        .counts()
+                        .map(|(to, cause, n)| (state_from_number(to), cause, n))
+                        .collect(),
                     interface: config.interface.clone(),
                     vrid: config.vrid,
                     version: config.version.number(),
                     base_priority: config.priority,
                     effective_priority: r.instance.priority(),
                     advert_interval_ms: millis(config.advert_interval),
-                    master_router: None,
-                    master_priority: 0,
+                    master_router: heard.map(|(address, _)| address.to_string()),
+                    master_priority: heard.map_or(0, |(_, priority)| priority),
                     source_ip: Some(config.local_address)
                         .filter(|a| !a.is_unspecified())
                         .map(|a| a.to_string()),
@@ -145,6 +183,14 @@ impl Driver {
                     rise: spec.rise,
                     fall: spec.fall,
                     weight,
+                    last_result: s.last_outcome.as_ref().map(|outcome| match outcome {
+                        Outcome::Success => "success".to_string(),
+                        Outcome::Failure(code) => format!("exit {code}"),
+                        Outcome::TimedOut => "timeout".to_string(),
+                        Outcome::CannotRun(reason) => format!("cannot run: {reason}"),
+                    }),
+                    streak: s.tracker.streak(),
+                    running: s.running.get(),
                     status: if !s.tracker.has_result() {
                         ScriptStatus::Init
                     } else if s.tracker.is_good() {
@@ -160,6 +206,7 @@ impl Driver {
             utc_offset_secs: 0,
             instances,
             scripts,
+            virtual_servers: Vec::new(),
         }
     }
 

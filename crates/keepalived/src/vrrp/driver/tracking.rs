@@ -2,7 +2,9 @@
 //! with unit tests), and the driver's side of it — script tasks, the file watcher, link
 //! events — which feeds those answers to the engine.
 
+use std::cell::Cell;
 use std::collections::HashMap;
+use std::rc::Rc;
 use std::time::Instant;
 
 use keepalived_net::link::LinkEvent;
@@ -106,6 +108,10 @@ pub struct RunningScript {
     pub task: JoinHandle<()>,
     /// Its "cannot run" reason was logged (once).
     pub reported_cannot_run: bool,
+    /// The last result, for the status.
+    pub last_outcome: Option<Outcome>,
+    /// A run is under way (for the status).
+    pub running: Rc<Cell<bool>>,
 }
 
 impl RunningScript {
@@ -118,12 +124,20 @@ impl RunningScript {
     }
 }
 
-/// Runs one script on its interval until aborted, handing each outcome to the main loop.
-fn spawn_script(id: u64, spec: ScriptSpec, tx: mpsc::Sender<(u64, Outcome)>) -> JoinHandle<()> {
+/// Runs one script on its interval until aborted, handing each outcome to the main loop;
+/// `running` says whether a run is under way (for the status).
+fn spawn_script(
+    id: u64,
+    spec: ScriptSpec,
+    tx: mpsc::Sender<(u64, Outcome)>,
+    running: Rc<Cell<bool>>,
+) -> JoinHandle<()> {
     tokio::task::spawn_local(async move {
         loop {
             let started = tokio::time::Instant::now();
+            running.set(true);
             let outcome = run_once(&spec).await;
+            running.set(false);
             if tx.send((id, outcome)).await.is_err() {
                 return;
             }
@@ -161,6 +175,8 @@ impl Driver {
     pub(super) async fn start_instance(&mut self, i: usize, now: Instant) {
         self.running[i].started = true;
         let tracking = self.tracking_of(i);
+        let drained = self.drained.contains(&self.running[i].plan.config.name);
+        self.running[i].instance.set_drained(now, drained);
         self.running[i].instance.start(now, tracking);
         self.execute(i).await;
     }
@@ -174,13 +190,21 @@ impl Driver {
     pub(super) fn start_script(&mut self, plan: ScriptPlan) -> RunningScript {
         let id = self.next_script_id;
         self.next_script_id += 1;
-        let task = spawn_script(id, plan.spec.clone(), self.outcomes.clone());
+        let running = Rc::new(Cell::new(false));
+        let task = spawn_script(
+            id,
+            plan.spec.clone(),
+            self.outcomes.clone(),
+            running.clone(),
+        );
         RunningScript {
+            running,
             tracker: Tracker::from_spec(&plan.spec),
             plan,
             id,
             task,
             reported_cannot_run: false,
+            last_outcome: None,
         }
     }
 
@@ -202,6 +226,7 @@ impl Driver {
         // keepalived reports a script's first result too (it starts in an "init" state), so
         // the log says `succeeded` once at start-up; after that only changes are reported.
         let (changed, lines) = self.scripts[script].tracker.record_logged(&name, &outcome);
+        self.scripts[script].last_outcome = Some(outcome.clone());
         for line in lines {
             self.logger.info(&line);
         }
