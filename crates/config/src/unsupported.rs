@@ -66,4 +66,15 @@ mod tests {
             ]
         );
     }
+
+    #[test]
+    fn keywords_the_daemon_acts_on_are_not_listed() {
+        let text = "global_defs {\n smtp_alert\n smtp_helo_name h.example\n}\n\
+                    vrrp_instance A {\n interface eth0\n virtual_router_id 1\n\
+                    check_unicast_src\n virtual_ipaddress {\n 192.0.2.1\n }\n}\n";
+        let host = FakeHost::lab();
+        let loaded = load_str(text, Path::new("/k.conf"), &LoadOptions::for_host(&host));
+        assert!(loaded.config.instances[0].check_unicast_src);
+        assert_eq!(super::unsupported(&loaded.config), Vec::<String>::new());
+    }
 }

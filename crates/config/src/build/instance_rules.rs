@@ -103,7 +103,6 @@ pub(crate) fn check(cx: &mut Cx<'_>, item: &Statement, name: &str) -> bool {
         | "notify_master_rx_lower_pri"
         | "use_ipvlan"
         | "promote_secondaries"
-        | "check_unicast_src"
         | "old_unicast_checksum"
         | "unicast_fault_no_peer"
         | "track_src_ip"
