@@ -156,6 +156,10 @@ pub fn exit_code(diagnostics: &[Diagnostic]) -> i32 {
 pub struct Diagnostics {
     items: Vec<Diagnostic>,
     syntax_error: bool,
+    nonexistent_interface: bool,
+    /// Found while reading, but reported by keepalived when it completes the VRRP
+    /// configuration afterwards (so not at all when it stops before that).
+    completion: Vec<Diagnostic>,
 }
 
 impl Diagnostics {
@@ -183,13 +187,43 @@ impl Diagnostics {
         ));
     }
 
+    /// Remembers that the file names an interface this machine does not have.
+    pub fn note_nonexistent_interface(&mut self) {
+        self.nonexistent_interface = true;
+    }
+
+    /// Whether the file names an interface this machine does not have (without
+    /// `dynamic_interfaces`): keepalived 2.2.7 stops its VRRP checks there, and its VRRP
+    /// process stops with a configuration error.
+    pub fn has_nonexistent_interface(&self) -> bool {
+        self.nonexistent_interface
+    }
+
     /// Whether a missing required value has been reported: keepalived stops reading there.
     pub fn has_syntax_error(&self) -> bool {
         self.syntax_error
     }
 
-    /// The diagnostics in the order they were found.
-    pub fn into_vec(self) -> Vec<Diagnostic> {
+    /// Records a diagnostic keepalived gives when it completes the VRRP configuration, after
+    /// the whole file is read: it is held until [`Diagnostics::complete`].
+    pub fn push_at_completion(&mut self, diagnostic: Diagnostic) {
+        self.completion.push(diagnostic);
+    }
+
+    /// The completion pass begins: the diagnostics held for it are reported now.
+    pub fn complete(&mut self) {
+        let held = std::mem::take(&mut self.completion);
+        self.items.extend(held);
+    }
+
+    /// The completion pass will not run: the diagnostics held for it are dropped.
+    pub fn skip_completion(&mut self) {
+        self.completion.clear();
+    }
+
+    /// The diagnostics in the order they were found (held completion diagnostics last).
+    pub fn into_vec(mut self) -> Vec<Diagnostic> {
+        self.complete();
         self.items
     }
 

@@ -22,6 +22,10 @@ pub trait Host {
     fn script_search_path(&self) -> String;
     /// The host name up to the first dot: the default config id for `@ID` lines.
     fn short_hostname(&self) -> String;
+    /// Whether the interface is a loopback (keepalived refuses to run VRRP on one).
+    fn is_loopback(&self, name: &str) -> bool {
+        name == "lo"
+    }
 }
 
 /// Owner and permission bits of a file.
@@ -47,6 +51,18 @@ pub struct RealHost {
 }
 
 impl Host for RealHost {
+    fn is_loopback(&self, name: &str) -> bool {
+        /// `IFF_LOOPBACK` in the interface flags sysfs shows.
+        const IFF_LOOPBACK: u32 = 0x8;
+        if name.is_empty() || name.contains('/') || name.starts_with('.') {
+            return false;
+        }
+        std::fs::read_to_string(format!("/sys/class/net/{name}/flags"))
+            .ok()
+            .and_then(|flags| u32::from_str_radix(flags.trim().trim_start_matches("0x"), 16).ok())
+            .is_some_and(|flags| flags & IFF_LOOPBACK != 0)
+    }
+
     fn interface_exists(&self, name: &str) -> bool {
         self.interfaces
             .get_or_init(|| {

@@ -309,8 +309,11 @@ pub struct Rule {
     pub to: Option<(IpAddr, u8)>,
     /// `table T` / `lookup T`.
     pub table: Option<String>,
-    /// `priority N` / `preference N`.
+    /// `priority N` / `preference N`; keepalived gives rules written without one 16384,
+    /// 16383, … in file order (`priority_given` is then false).
     pub priority: Option<u32>,
+    /// Whether the line gave its own priority.
+    pub priority_given: bool,
     /// The whole line as written.
     pub words: Vec<String>,
     /// Where it was written.

@@ -6,30 +6,104 @@ use std::collections::{HashMap, HashSet};
 
 use crate::diagnostic::{Diagnostic, Diagnostics, Severity};
 use crate::host::Host;
-use crate::model::{Config, InitialState, ServiceKey, VrrpInstance};
+use crate::model::{AuthType, Config, InitialState, ServiceKey, VrrpInstance};
 use crate::script_checks;
 
 /// Runs every cross-block check, dropping what cannot work as keepalived does.
 pub fn validate(config: &mut Config, host: &dyn Host, diagnostics: &mut Diagnostics) {
+    // What keepalived 2.2.7 checks while it reads the file.
     duplicate_instance_names(config, diagnostics);
     script_checks::missing_default_user(config, host, diagnostics);
     default_script_user(config, host, diagnostics);
     tracked_scripts_exist(config, diagnostics);
+    if diagnostics.has_nonexistent_interface() {
+        diagnostics.skip_completion();
+        // 2.2.7 stops its VRRP side here: no instance, sync group or script pass follows.
+        // The checker reads the file on its own and still reports.
+        unlocated(
+            diagnostics,
+            Severity::Error,
+            "Non-existent interface specified in configuration".to_string(),
+        );
+        checker_services(config, diagnostics);
+        config.instances.retain(|i| i.virtual_router_id != 0);
+        return;
+    }
+    script_checks::check(config, host, diagnostics);
+    if let Some(inst) = config.instances.iter().find(|i| i.interface.is_none()) {
+        // Completing the instances stops at the first without an interface.
+        diagnostics.skip_completion();
+        let line = format!("({}) Unknown interface!", inst.name);
+        unlocated(diagnostics, Severity::Error, line);
+        checker_services(config, diagnostics);
+        config.instances.retain(|i| i.virtual_router_id != 0);
+        return;
+    }
+    diagnostics.complete();
     missing_vrid(config, diagnostics);
     let global_strict = config.global.vrrp_strict;
+    let global_version = config.global.vrrp_version;
     for inst in &mut config.instances {
         let strict = inst.strict_mode.unwrap_or(global_strict);
         address_family(inst, diagnostics);
-        instance_consistency(inst, strict, diagnostics);
+        instance_consistency(inst, strict, global_version, diagnostics);
     }
     address_owner_weights(config, diagnostics);
     duplicate_vrids(config, diagnostics);
     sync_group_members(config, diagnostics);
     crate::validate_vrrp::validate(config, diagnostics);
-    script_checks::check(config, host, diagnostics);
     checker_services(config, diagnostics);
     // Instances without a valid VRID were kept only so their references could be checked.
     config.instances.retain(|i| i.virtual_router_id != 0);
+}
+
+/// keepalived 2.2.7's rules on the initial state and authentication, in its order: under
+/// `vrrp_strict` only the address owner may start as MASTER and there is no authentication
+/// (RFC 5798 section 5.2.5 dropped it); VRRPv3 has none; an AH instance that does not own the
+/// address starts as BACKUP.
+fn initial_state_and_authentication(
+    inst: &mut VrrpInstance,
+    strict: bool,
+    version: u8,
+    diagnostics: &mut Diagnostics,
+) {
+    let name = inst.name.clone();
+    let owner = inst.priority == 255;
+    if inst
+        .authentication
+        .as_ref()
+        .is_some_and(|a| a.password.is_empty())
+    {
+        let line = format!("({name}) Authentication specified but no password given. Ignoring");
+        unlocated(diagnostics, Severity::Warning, line);
+        inst.authentication = None;
+    }
+    if strict && inst.state == InitialState::Master && !owner {
+        let line = format!("({name}) State MASTER must match being address owner");
+        unlocated(diagnostics, Severity::Warning, line);
+        inst.state = InitialState::Backup;
+    }
+    if inst.authentication.is_some() && strict {
+        let line = format!("({name}) Strict mode does not support authentication. Ignoring.");
+        unlocated(diagnostics, Severity::Warning, line);
+        inst.authentication = None;
+    }
+    if inst.authentication.is_some() && version == 3 {
+        let line = format!("({name}) VRRP version 3 does not support authentication. Ignoring.");
+        unlocated(diagnostics, Severity::Warning, line);
+        inst.authentication = None;
+    }
+    let ah = inst
+        .authentication
+        .as_ref()
+        .is_some_and(|a| a.auth_type == AuthType::Ah);
+    if ah && inst.state == InitialState::Master && !owner {
+        let line = format!(
+            "({name}) Initial state master is incompatible with AH authentication - clearing"
+        );
+        unlocated(diagnostics, Severity::Warning, line);
+        inst.state = InitialState::Backup;
+    }
 }
 
 /// Reports a problem keepalived gives without a line number.
@@ -152,8 +226,15 @@ fn missing_vrid(config: &Config, diagnostics: &mut Diagnostics) {
 }
 
 /// Rules inside one instance (RFC 3768 section 6.1 for preemption and the owner).
-fn instance_consistency(inst: &mut VrrpInstance, strict: bool, diagnostics: &mut Diagnostics) {
+fn instance_consistency(
+    inst: &mut VrrpInstance,
+    strict: bool,
+    global_version: u8,
+    diagnostics: &mut Diagnostics,
+) {
     let name = inst.name.clone();
+    let version = inst.version.unwrap_or(global_version);
+    initial_state_and_authentication(inst, strict, version, diagnostics);
     if inst.nopreempt && inst.priority == 255 {
         unlocated(
             diagnostics,
@@ -190,7 +271,6 @@ fn instance_consistency(inst: &mut VrrpInstance, strict: bool, diagnostics: &mut
             inst.preempt_delay = 0.0;
         }
     }
-    let version = inst.version.unwrap_or(2);
     if version == 2 && inst.advert_int.fract() != 0.0 {
         unlocated(
             diagnostics,
@@ -201,14 +281,6 @@ fn instance_consistency(inst: &mut VrrpInstance, strict: bool, diagnostics: &mut
             ),
         );
         inst.advert_int = inst.advert_int.round().max(1.0);
-    }
-    if inst.authentication.is_some() && strict {
-        unlocated(
-            diagnostics,
-            Severity::Warning,
-            format!("({name}) Strict mode does not support authentication. Ignoring."),
-        );
-        inst.authentication = None;
     }
     if inst.virtual_ipaddresses.is_empty() {
         let reason = if inst.native_ipv6 {
@@ -304,20 +376,52 @@ fn sync_group_members(config: &Config, diagnostics: &mut Diagnostics) {
 }
 
 /// A virtual server needs real servers, and keepalived warns about defaults it has to pick.
+/// Services are named as 2.2.7 names them there: `[ADDR]:PROTO:PORT` (`none` until the
+/// protocol is defaulted), `FWM N`, and `[GROUP]:N` for the Nth service using a group.
 fn checker_services(config: &Config, diagnostics: &mut Diagnostics) {
+    let mut group_uses: HashMap<&str, u32> = HashMap::new();
     for vs in &config.virtual_servers {
-        if vs.real_servers.is_empty() {
-            unlocated(
-                diagnostics,
-                Severity::Warning,
-                format!("Virtual server {} has no real servers - ignoring", vs.key),
+        let protocol = vs.protocol.as_deref().map(str::to_ascii_lowercase);
+        let (needs_protocol, name) = match &vs.key {
+            ServiceKey::Address(..) => (true, None),
+            ServiceKey::Fwmark(_) => (false, Some(vs.key.to_string())),
+            ServiceKey::Group(group) => {
+                let uses = group_uses.entry(group.as_str()).or_default();
+                let shown = format!("[{group}]:{uses}");
+                *uses += 1;
+                (group_has_addresses(config, group), Some(shown))
+            }
+        };
+        let shown = |protocol: &str| match (&vs.key, &name) {
+            (ServiceKey::Address(addr, port), _) => format!("[{addr}]:{protocol}:{port}"),
+            (_, Some(name)) => name.clone(),
+            (_, None) => vs.key.to_string(),
+        };
+        if matches!(vs.key, ServiceKey::Fwmark(_)) && protocol.is_some() {
+            let line = format!(
+                "Warning: Virtual server {}: protocol specified for fwmark - protocol will be ignored",
+                shown("")
             );
+            unlocated(diagnostics, Severity::Warning, line);
+        }
+        let mut protocol = protocol.unwrap_or_else(|| "none".to_string());
+        if vs.real_servers.is_empty() {
+            let line = format!(
+                "Virtual server {} has no real servers - ignoring",
+                shown(&protocol)
+            );
+            unlocated(diagnostics, Severity::Warning, line);
+            continue;
+        }
+        if protocol == "none" && needs_protocol {
+            let line = format!(
+                "Virtual server {}: no protocol set - defaulting to UDP",
+                shown(&protocol)
+            );
+            unlocated(diagnostics, Severity::Warning, line);
+            protocol = "udp".to_string();
         }
         let defaults = [
-            (
-                vs.protocol.is_none() && matches!(vs.key, ServiceKey::Address(..)),
-                "no protocol set - defaulting to UDP",
-            ),
             (
                 vs.lb_algo.is_none(),
                 "no scheduler set, setting default 'wlc'",
@@ -329,12 +433,20 @@ fn checker_services(config: &Config, diagnostics: &mut Diagnostics) {
         ];
         for (missing, message) in defaults {
             if missing {
-                unlocated(
-                    diagnostics,
-                    Severity::Warning,
-                    format!("Virtual server {}: {message}", vs.key),
-                );
+                let line = format!("Virtual server {}: {message}", shown(&protocol));
+                unlocated(diagnostics, Severity::Warning, line);
             }
         }
     }
+}
+
+/// Whether a virtual_server_group lists an address entry (not only fwmarks): only then does a
+/// service using it need a protocol.
+fn group_has_addresses(config: &Config, group: &str) -> bool {
+    config
+        .virtual_server_groups
+        .iter()
+        .filter(|g| g.name == group)
+        .flat_map(|g| &g.entries)
+        .any(|entry| entry.first().is_some_and(|w| w != "fwmark"))
 }

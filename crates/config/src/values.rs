@@ -33,6 +33,56 @@ pub fn parse_int(text: &str, min: i64, max: i64) -> Result<i64, NumberError> {
     }
 }
 
+/// keepalived 2.2.7's signed number reader (`read_int`): the value, or the message its reader
+/// prints for it (`invalid number 'x'`, `number 'N' outside integer range` beyond 32 bits,
+/// `number 'N' outside range [MIN, MAX]`).
+pub fn read_int(text: &str, min: i64, max: i64) -> Result<i64, String> {
+    let Some(value) = whole_number(text) else {
+        return Err(format!("invalid number '{text}'"));
+    };
+    if value < i128::from(i32::MIN) || value > i128::from(i32::MAX) {
+        return Err(format!("number '{text}' outside integer range"));
+    }
+    if value < i128::from(min) || value > i128::from(max) {
+        return Err(format!("number '{text}' outside range [{min}, {max}]"));
+    }
+    i64::try_from(value).map_err(|_| format!("number '{text}' outside integer range"))
+}
+
+/// keepalived 2.2.7's unsigned number reader (`read_unsigned`): the value, or its message
+/// (`negative number 'N'`, `invalid number 'x'`, `number 'N' outside unsigned integer range`
+/// beyond 32 bits, `number 'N' outside range [MIN, MAX]`).
+pub fn read_unsigned(text: &str, min: u32, max: u32) -> Result<u32, String> {
+    let Some(value) = whole_number(text) else {
+        return Err(format!("invalid number '{text}'"));
+    };
+    if text.starts_with('-') {
+        return Err(format!("negative number '{text}'"));
+    }
+    let Ok(value) = u32::try_from(value) else {
+        return Err(format!("number '{text}' outside unsigned integer range"));
+    };
+    if value < min || value > max {
+        return Err(format!("number '{text}' outside range [{min}, {max}]"));
+    }
+    Ok(value)
+}
+
+/// A decimal integer with an optional sign, as `strtol` reads a whole word; values too long
+/// for 128 bits saturate (they are out of every range anyway).
+fn whole_number(text: &str) -> Option<i128> {
+    let (negative, digits) = match text.as_bytes().first()? {
+        b'-' => (true, &text[1..]),
+        b'+' => (false, &text[1..]),
+        _ => (false, text),
+    };
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let magnitude = digits.parse::<i128>().unwrap_or(i128::MAX);
+    Some(if negative { -magnitude } else { magnitude })
+}
+
 /// A decimal (such as `advert_int 0.5`) in `min..=max`.
 pub fn parse_decimal(text: &str, min: f64, max: f64) -> Result<f64, NumberError> {
     let ok_chars = !text.is_empty() && text.chars().all(|c| c.is_ascii_digit() || c == '.');
@@ -244,6 +294,37 @@ mod tests {
         assert_eq!(parse_int("x", 1, 255), Err(NumberError::Invalid));
         assert_eq!(parse_decimal("0.5", 0.01, 255.0), Ok(0.5));
         assert_eq!(parse_decimal("-1", 0.01, 255.0), Err(NumberError::Invalid));
+    }
+
+    #[test]
+    fn number_readers_word_problems_as_keepalived() {
+        assert_eq!(read_int("+5", -253, 253), Ok(5));
+        assert_eq!(
+            read_int("300", -253, 253),
+            Err("number '300' outside range [-253, 253]".into())
+        );
+        assert_eq!(
+            read_int("2147483648", -253, 253),
+            Err("number '2147483648' outside integer range".into())
+        );
+        assert_eq!(read_int("1x", 0, 9), Err("invalid number '1x'".into()));
+        assert_eq!(read_unsigned("4294", 0, 4294), Ok(4294));
+        assert_eq!(
+            read_unsigned("-1", 0, 4294),
+            Err("negative number '-1'".into())
+        );
+        assert_eq!(
+            read_unsigned("99999999999999999999", 0, 4294),
+            Err("number '99999999999999999999' outside unsigned integer range".into())
+        );
+        assert_eq!(
+            read_unsigned("0", 1, 2147483647),
+            Err("number '0' outside range [1, 2147483647]".into())
+        );
+        assert_eq!(
+            read_unsigned("0.5", 0, 9),
+            Err("invalid number '0.5'".into())
+        );
     }
 
     #[test]

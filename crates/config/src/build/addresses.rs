@@ -4,9 +4,9 @@
 use std::net::IpAddr;
 
 use super::Cx;
+use crate::diagnostic::Location;
 use crate::model::{IpAddress, Route, Rule, Scope};
 use crate::tree::Statement;
-use crate::values::parse_prefix;
 
 /// Address options that take a value and that we keep as written.
 const VALUED_ADDRESS_OPTIONS: &[&str] = &["peer"];
@@ -32,34 +32,47 @@ pub fn address_block(cx: &mut Cx<'_>, stmt: &Statement, is_static: bool) -> Vec<
     out
 }
 
-/// Reads one address line: `ADDR[/LEN] [brd ADDR] [dev IF] [scope S] [label L] …`.
-fn address_line(cx: &mut Cx<'_>, item: &Statement, is_static: bool) -> Option<IpAddress> {
-    let text = item.keyword();
+/// `ADDR[/LEN]` as keepalived reads it in address, route and rule lines: an address that does
+/// not parse is refused (`{what} parsed invalid IP …`); a bad length is reported by the number
+/// reader and again, and the full length is used.
+fn address_with_len(
+    cx: &mut Cx<'_>,
+    at: &Location,
+    text: &str,
+    what: &str,
+) -> Option<(IpAddr, u8)> {
     let (addr_text, len_text) = match text.split_once('/') {
         Some((a, l)) => (a, Some(l)),
         None => (text, None),
     };
     let Ok(address) = addr_text.parse::<IpAddr>() else {
-        let what = if is_static { "Static" } else { "VRRP" };
         cx.error(
-            &item.location,
+            at,
             format!("{what} parsed invalid IP {text}. skipping IP..."),
         );
         return None;
     };
-    let max = if address.is_ipv4() { 32 } else { 128 };
-    let prefix_len = match len_text.map(|l| l.parse::<u8>()) {
+    let max: u8 = if address.is_ipv4() { 32 } else { 128 };
+    let prefix_len = match len_text {
         None => max,
-        Some(Ok(len)) if len <= max => len,
-        Some(_) => {
-            let len = len_text.unwrap_or_default();
-            cx.error(
-                &item.location,
-                format!("Invalid address prefix len {len} for address {text} - using {max}"),
-            );
-            max
-        }
+        Some(len) => match cx.read_unsigned(at, len, 0, u32::from(max)) {
+            Some(v) => v as u8,
+            None => {
+                let line =
+                    format!("Invalid address prefix len {len} for address {text} - using {max}");
+                cx.error(at, line);
+                max
+            }
+        },
     };
+    Some((address, prefix_len))
+}
+
+/// Reads one address line: `ADDR[/LEN] [brd ADDR] [dev IF] [scope S] [label L] …`.
+fn address_line(cx: &mut Cx<'_>, item: &Statement, is_static: bool) -> Option<IpAddress> {
+    let text = item.keyword();
+    let what = if is_static { "Static" } else { "VRRP" };
+    let (address, prefix_len) = address_with_len(cx, &item.location, text, what)?;
     let mut vip = IpAddress {
         address,
         prefix_len,
@@ -147,12 +160,26 @@ pub fn route_block(cx: &mut Cx<'_>, stmt: &Statement) -> Vec<Route> {
         .collect()
 }
 
-fn prefix_or_default(text: &str) -> Option<(IpAddr, u8)> {
+/// A route's destination (`default` or `ADDR[/LEN]`); a word that is not one is reported as
+/// keepalived does (`unknown route keyword …`) and the route is dropped.
+fn route_destination(cx: &mut Cx<'_>, at: &Location, text: &str) -> Option<(IpAddr, u8)> {
     if text == "default" {
-        Some((IpAddr::from([0, 0, 0, 0]), 0))
-    } else {
-        parse_prefix(text)
+        return Some((IpAddr::from([0, 0, 0, 0]), 0));
     }
+    let destination = address_with_len(cx, at, text, "VRRP");
+    if destination.is_none() {
+        cx.error(at, format!("unknown route keyword {text}"));
+    }
+    destination
+}
+
+/// A gateway or source address in a route line (`VRRP parsed invalid IP …` when it is not one).
+fn route_address(cx: &mut Cx<'_>, at: &Location, text: &str) -> Option<IpAddr> {
+    let parsed = text.parse::<IpAddr>().ok();
+    if parsed.is_none() {
+        cx.error(at, format!("VRRP parsed invalid IP {text}. skipping IP..."));
+    }
+    parsed
 }
 
 /// Route options that take one value and that we keep only in `words`.
@@ -212,24 +239,60 @@ fn route_line(cx: &mut Cx<'_>, item: &Statement) -> Option<Route> {
                         "\"gw\" for routes is deprecated. Please use \"via\"",
                     );
                 }
-                let value = iter.next().unwrap_or_default();
                 if word == "or" {
-                    // An alternative gateway: `via A or B`.
-                    if value.parse::<IpAddr>().is_err() {
-                        cx.error(
-                            &item.location,
-                            format!("Invalid or address '{value}' in route"),
-                        );
-                    }
-                    continue;
-                }
-                match value.parse::<IpAddr>() {
-                    Ok(a) if word == "src" || word == "from" => route.src = Some(a),
-                    Ok(a) => route.via = Some(a),
-                    Err(_) => cx.error(
+                    cx.error(
                         &item.location,
-                        format!("Invalid {word} address '{value}' in route"),
-                    ),
+                        "\"or\" for routes is deprecated. Please use \"nexthop\"",
+                    );
+                }
+                let value = iter.next().unwrap_or_default();
+                let Some(address) = route_address(cx, &item.location, value) else {
+                    let line = match word {
+                        "or" => format!("Invalid \"or\" address {value}"),
+                        "src" | "from" => format!("invalid route src address {value}"),
+                        _ => format!("invalid route via address {value}"),
+                    };
+                    cx.error(&item.location, line);
+                    return None;
+                };
+                match word {
+                    // An alternative gateway (`via A or B`) is a second next hop.
+                    "or" => {}
+                    "src" | "from" => route.src = Some(address),
+                    _ => route.via = Some(address),
+                }
+            }
+            "nexthop" => {
+                // `nexthop [via ADDR] [dev IF] [weight N] [onlink]`, repeated.
+                while let Some(option) = iter.clone().next() {
+                    match option {
+                        "via" | "gw" => {
+                            iter.next();
+                            let value = iter.next().unwrap_or_default();
+                            if route_address(cx, &item.location, value).is_none() {
+                                let line = format!("invalid nexthop address {value}");
+                                cx.error(&item.location, line);
+                            }
+                        }
+                        "dev" => {
+                            iter.next();
+                            if let Some(dev) = iter.next() {
+                                cx.interface_must_exist(&item.location, dev, || {
+                                    format!(
+                                        "WARNING - interface {dev} for VROUTE nexthop doesn't exist"
+                                    )
+                                });
+                            }
+                        }
+                        "weight" | "realms" | "encap" => {
+                            iter.next();
+                            iter.next();
+                        }
+                        "onlink" => {
+                            iter.next();
+                        }
+                        _ => break,
+                    }
                 }
             }
             "dev" | "oif" => route.dev = iter.next().map(str::to_string),
@@ -271,24 +334,23 @@ fn route_line(cx: &mut Cx<'_>, item: &Statement) -> Option<Route> {
             }
             "metric" | "priority" | "preference" => {
                 let value = iter.next().unwrap_or_default();
-                route.metric = cx
-                    .int_value(&item.location, value, 0, i64::from(u32::MAX))
-                    .map(|v| v as u32);
+                route.metric = cx.read_unsigned(&item.location, value, 0, u32::MAX);
+                if route.metric.is_none() {
+                    let line = format!("Invalid metric {value} specified for route");
+                    cx.error(&item.location, line);
+                }
             }
-            "to" => route.destination = iter.next().and_then(prefix_or_default),
+            "to" => {
+                let value = iter.next().unwrap_or_default();
+                route.destination = Some(route_destination(cx, &item.location, value)?);
+            }
             "blackhole" | "unreachable" | "prohibit" | "throw" | "local" | "broadcast"
             | "unicast" | "anycast" | "multicast" | "nat" | "onlink" | "no_track" => {}
             _ if ROUTE_VALUED.contains(&word) => {
                 iter.next();
             }
-            _ if route.destination.is_none() => match prefix_or_default(word) {
-                Some(p) => route.destination = Some(p),
-                None => cx.error(
-                    &item.location,
-                    format!("Invalid route destination '{word}'"),
-                ),
-            },
-            other => cx.error(&item.location, format!("Unknown route option '{other}'")),
+            // Any other word is the destination; one that is not an address ends the line.
+            other => route.destination = Some(route_destination(cx, &item.location, other)?),
         }
     }
     if route.destination.is_none() {
@@ -310,12 +372,9 @@ fn route_line(cx: &mut Cx<'_>, item: &Statement) -> Option<Route> {
     }
     match &route.dev {
         Some(dev) => {
-            if !cx.host.interface_exists(dev) {
-                cx.warning(
-                    &item.location,
-                    format!("WARNING - interface {dev} for VROUTE nexthop doesn't exist"),
-                );
-            }
+            cx.interface_must_exist(&item.location, dev, || {
+                format!("WARNING - interface {dev} for VROUTE nexthop doesn't exist")
+            });
         }
         None => {
             let shown = match route.destination {
@@ -349,6 +408,7 @@ fn rule_line(cx: &mut Cx<'_>, item: &Statement) -> Option<Rule> {
         to: None,
         table: None,
         priority: None,
+        priority_given: false,
         words: words.clone(),
         location: item.location.clone(),
     };
@@ -362,10 +422,10 @@ fn rule_line(cx: &mut Cx<'_>, item: &Statement) -> Option<Rule> {
                 let prefix = if value == "all" {
                     None
                 } else {
-                    match parse_prefix(value) {
+                    match address_with_len(cx, at, value, "VRRP") {
                         Some(p) => Some(p),
                         None => {
-                            cx.error(at, format!("Invalid rule {word} address '{value}'"));
+                            cx.error(at, format!("Invalid rule {word} address {value}"));
                             return None;
                         }
                     }
@@ -390,6 +450,7 @@ fn rule_line(cx: &mut Cx<'_>, item: &Statement) -> Option<Rule> {
                 rule.priority = cx
                     .int_value(at, value, 0, i64::from(u32::MAX))
                     .map(|v| v as u32);
+                rule.priority_given = rule.priority.is_some();
             }
             "goto" => {
                 action = true;
@@ -410,13 +471,10 @@ fn rule_line(cx: &mut Cx<'_>, item: &Statement) -> Option<Rule> {
                 }
             }
             "iif" | "oif" => {
-                if let Some(dev) = iter.next()
-                    && !cx.host.interface_exists(dev)
-                {
-                    cx.warning(
-                        at,
-                        format!("WARNING - interface {dev} for rule doesn't exist"),
-                    );
+                if let Some(dev) = iter.next() {
+                    cx.interface_must_exist(at, dev, || {
+                        format!("WARNING - interface {dev} for rule doesn't exist")
+                    });
                 }
             }
             "sport" | "dport" => {
@@ -485,10 +543,12 @@ fn rule_line(cx: &mut Cx<'_>, item: &Statement) -> Option<Rule> {
         return None;
     }
     if rule.priority.is_none() {
+        let preference = cx.next_default_rule_preference();
         cx.warning(
             at,
-            "Rule has no preference specified - setting to 16384. This is probably not what you want.",
+            format!("Rule has no preference specified - setting to {preference}. This is probably not what you want."),
         );
+        rule.priority = Some(preference);
     }
     Some(rule)
 }

@@ -178,6 +178,15 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement) -> Option<VrrpInstance> {
             },
             "interface" => {
                 if let Some(ifname) = cx.arg(item) {
+                    if cx.host.is_loopback(ifname) {
+                        cx.error(
+                            &item.location,
+                            format!(
+                                "({name}) cannot use a loopback interface ({ifname}) for vrrp - ignoring"
+                            ),
+                        );
+                        continue;
+                    }
                     cx.check_interface(&item.location, ifname, &format!("vrrp_instance {name}"));
                     inst.interface = Some(ifname.to_string());
                 }
@@ -234,12 +243,9 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement) -> Option<VrrpInstance> {
                 let tracked_list = cx.track_list(item, &name);
                 inst.track_interfaces.reserve_exact(tracked_list.len());
                 for tracked in tracked_list {
-                    if !cx.host.interface_exists(&tracked.name) {
-                        cx.warning(
-                            &tracked.location,
-                            format!("({name}) tracked interface {} doesn't exist", tracked.name),
-                        );
-                    }
+                    cx.interface_must_exist(&tracked.location, &tracked.name, || {
+                        format!("({name}) tracked interface {} doesn't exist", tracked.name)
+                    });
                     inst.track_interfaces.push(tracked);
                 }
             }
@@ -399,15 +405,6 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement) -> Option<VrrpInstance> {
                 "({name}) IPv4 ipvlan requires a source ip address to be configured. setting \
                  instance to fault state"
             ),
-        );
-    }
-    if let Some(auth) = &inst.authentication
-        && auth.auth_type == AuthType::Pass
-        && auth.password.is_empty()
-    {
-        cx.unlocated(
-            Severity::Warning,
-            format!("({name}) Authentication specified but no password given. Ignoring"),
         );
     }
 

@@ -48,14 +48,22 @@ pub fn build_into(
     diagnostics: &mut Diagnostics,
     config: &mut Config,
 ) {
-    let mut cx = Cx { diagnostics, host };
+    let mut cx = Cx {
+        diagnostics,
+        host,
+        dynamic_interfaces: config.global.dynamic_interfaces,
+        rules_without_preference: rules_without_preference(config),
+    };
     build_top(&mut cx, top, config);
 }
 
 fn build_top(cx: &mut Cx<'_>, items: &[Statement], config: &mut Config) {
     for stmt in items {
         match stmt.keyword() {
-            "global_defs" => global::build(cx, stmt, &mut config.global),
+            "global_defs" => {
+                global::build(cx, stmt, &mut config.global);
+                cx.dynamic_interfaces = config.global.dynamic_interfaces;
+            }
             "vrrp_script" => config.scripts.extend(script::build(cx, stmt)),
             "vrrp_instance" => config
                 .instances
@@ -96,11 +104,27 @@ fn build_top(cx: &mut Cx<'_>, items: &[Statement], config: &mut Config) {
     }
 }
 
+/// How many rules read so far (static and of instances) were given a default preference.
+fn rules_without_preference(config: &Config) -> u32 {
+    let instances = config.instances.iter().flat_map(|i| &i.virtual_rules);
+    let count = config
+        .static_rules
+        .iter()
+        .chain(instances)
+        .filter(|r| !r.priority_given)
+        .count();
+    u32::try_from(count).unwrap_or(u32::MAX)
+}
+
 /// Reading context: where diagnostics go, and the helpers every block uses.
 pub(crate) struct Cx<'a> {
     diagnostics: &'a mut Diagnostics,
     /// The machine the configuration is checked against (interfaces exist or not).
     pub(crate) host: &'a dyn Host,
+    /// `dynamic_interfaces` as read so far: missing interfaces are then expected.
+    dynamic_interfaces: bool,
+    /// How many rules so far were written without a preference.
+    rules_without_preference: u32,
 }
 
 impl Cx<'_> {
@@ -112,10 +136,11 @@ impl Cx<'_> {
         self.diagnostics.warning(location, message);
     }
 
-    /// Reports a problem keepalived prints without a line number.
+    /// Reports a problem keepalived prints without a line number, when it completes the VRRP
+    /// configuration after reading the whole file.
     pub(crate) fn unlocated(&mut self, severity: Severity, message: impl Into<String>) {
         self.diagnostics
-            .push(Diagnostic::new(severity, None, message.into()));
+            .push_at_completion(Diagnostic::new(severity, None, message.into()));
     }
 
     /// Reports an unknown keyword, with a hint when a known one is close.
@@ -189,6 +214,40 @@ impl Cx<'_> {
                 None
             }
         }
+    }
+
+    /// `text` read by keepalived's signed number reader; its message is reported when refused.
+    pub(crate) fn read_int(
+        &mut self,
+        at: &Location,
+        text: &str,
+        min: i64,
+        max: i64,
+    ) -> Option<i64> {
+        values::read_int(text, min, max)
+            .map_err(|message| self.error(at, message))
+            .ok()
+    }
+
+    /// `text` read by keepalived's unsigned number reader; its message is reported when refused.
+    pub(crate) fn read_unsigned(
+        &mut self,
+        at: &Location,
+        text: &str,
+        min: u32,
+        max: u32,
+    ) -> Option<u32> {
+        values::read_unsigned(text, min, max)
+            .map_err(|message| self.error(at, message))
+            .ok()
+    }
+
+    /// The preference keepalived gives the next rule written without one: 16384, then one
+    /// less for each further such rule.
+    pub(crate) fn next_default_rule_preference(&mut self) -> u32 {
+        let preference = 16384u32.saturating_sub(self.rules_without_preference);
+        self.rules_without_preference += 1;
+        preference
     }
 
     /// An unsigned integer that fits u32.
@@ -372,11 +431,23 @@ impl Cx<'_> {
 impl Cx<'_> {
     /// Warns, as keepalived does, when an interface named at `at` does not exist on the host.
     pub(crate) fn check_interface(&mut self, at: &Location, name: &str, what: &str) {
-        if !self.host.interface_exists(name) {
-            self.warning(
-                at,
-                format!("WARNING - interface {name} for {what} doesn't exist"),
-            );
+        self.interface_must_exist(at, name, || {
+            format!("WARNING - interface {name} for {what} doesn't exist")
+        });
+    }
+
+    /// Reports `message` when interface `name` does not exist, unless `dynamic_interfaces`
+    /// came first in global_defs. keepalived 2.2.7 then stops checking the VRRP side after
+    /// reading the file ("Non-existent interface specified in configuration").
+    pub(crate) fn interface_must_exist(
+        &mut self,
+        at: &Location,
+        name: &str,
+        message: impl FnOnce() -> String,
+    ) {
+        if !self.dynamic_interfaces && !self.host.interface_exists(name) {
+            self.warning(at, message());
+            self.diagnostics.note_nonexistent_interface();
         }
     }
 }

@@ -204,12 +204,9 @@ pub fn garp_group(cx: &mut Cx<'_>, stmt: &Statement, index: usize) -> Option<Gar
 }
 
 fn garp_interface(cx: &mut Cx<'_>, at: &crate::diagnostic::Location, ifname: &str) {
-    if !cx.host.interface_exists(ifname) {
-        cx.warning(
-            at,
-            format!("WARNING - interface {ifname} specified for garp_group doesn't exist"),
-        );
-    }
+    cx.interface_must_exist(at, ifname, || {
+        format!("WARNING - interface {ifname} specified for garp_group doesn't exist")
+    });
 }
 
 /// Where a statement's block closed (keepalived reports end-of-block checks there).
