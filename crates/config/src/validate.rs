@@ -141,9 +141,23 @@ fn default_script_user(config: &mut Config, host: &dyn Host, diagnostics: &mut D
     });
 }
 
-/// `track_script` names must be defined by a vrrp_script, once per instance.
+/// `track_script` names must be defined by a vrrp_script, once per instance; a sync group's
+/// too.
 fn tracked_scripts_exist(config: &mut Config, diagnostics: &mut Diagnostics) {
     let defined: HashSet<String> = config.scripts.iter().map(|s| s.name.clone()).collect();
+    for group in &mut config.sync_groups {
+        let name = group.name.clone();
+        group.track_scripts.retain(|t| {
+            let found = defined.contains(&t.name);
+            if !found {
+                diagnostics.error(
+                    &t.location,
+                    format!("({name}) track script {} not found, ignoring...", t.name),
+                );
+            }
+            found
+        });
+    }
     for inst in &mut config.instances {
         let name = inst.name.clone();
         let mut seen = HashSet::new();

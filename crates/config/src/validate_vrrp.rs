@@ -11,6 +11,33 @@ use crate::model::{Config, TrackRef};
 pub fn validate(config: &mut Config, diagnostics: &mut Diagnostics) {
     tracked_objects_exist(config, diagnostics);
     sync_group_sizes(config, diagnostics);
+    interfaces_tracked_twice(config, diagnostics);
+}
+
+/// An interface a sync group tracks that a member instance tracks too (its own interface
+/// counts: an instance always follows it) is warned about, as 2.2.7 does.
+fn interfaces_tracked_twice(config: &Config, diagnostics: &mut Diagnostics) {
+    for group in &config.sync_groups {
+        for member in &group.instances {
+            let Some(inst) = config.instances.iter().find(|i| &i.name == member) else {
+                continue;
+            };
+            for tracked in &group.track_interfaces {
+                let own = inst.interface.as_deref() == Some(tracked.name.as_str());
+                let listed = inst.track_interfaces.iter().any(|t| t.name == tracked.name);
+                if own || listed {
+                    diagnostics.push(Diagnostic::new(
+                        Severity::Warning,
+                        None,
+                        format!(
+                            "({}) track_interface {} is configured on VRRP instance and sync group. Remove vrrp instance or sync group config",
+                            inst.name, tracked.name
+                        ),
+                    ));
+                }
+            }
+        }
+    }
 }
 
 fn drop_unknown(
