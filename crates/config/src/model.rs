@@ -483,6 +483,8 @@ pub struct SyncGroup {
     pub track_files: Vec<TrackRef>,
     /// `track_process`.
     pub track_processes: Vec<TrackRef>,
+    /// `track_bfd { NAME … }` (checked against the bfd_instance blocks; not acted on).
+    pub track_bfds: Vec<TrackRef>,
     /// `global_tracking` / `sync_group_tracking_weight`.
     pub sync_group_tracking_weight: bool,
     /// `smtp_alert`.

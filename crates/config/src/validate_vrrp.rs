@@ -94,6 +94,7 @@ fn tracked_objects_exist(config: &mut Config, diagnostics: &mut Diagnostics) {
             &processes,
             diagnostics,
         );
+        drop_unknown(&owner, "bfd", &mut group.track_bfds, &bfds, diagnostics);
     }
 }
 

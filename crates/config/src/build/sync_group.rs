@@ -36,6 +36,7 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement) -> Option<SyncGroup> {
         track_interfaces: Vec::new(),
         track_files: Vec::new(),
         track_processes: Vec::new(),
+        track_bfds: Vec::new(),
         sync_group_tracking_weight: false,
         smtp_alert: None,
         other: Vec::new(),
@@ -71,7 +72,11 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement) -> Option<SyncGroup> {
             }
             "sync_group_tracking_weight" => group.sync_group_tracking_weight = true,
             "smtp_alert" => group.smtp_alert = Some(cx.flag(item)),
-            "track_bfd" | "notify_priority_changes" => group.other.push(cx.raw(item)),
+            "track_bfd" => {
+                group.track_bfds = cx.track_list(item, &group.name.clone());
+                group.other.push(cx.raw(item));
+            }
+            "notify_priority_changes" => group.other.push(cx.raw(item)),
             _ => cx.unknown(item, KEYWORDS),
         }
     }
