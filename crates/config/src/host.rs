@@ -48,32 +48,30 @@ pub struct FileStatus {
 #[derive(Debug, Default)]
 pub struct RealHost {
     interfaces: OnceLock<HashSet<String>>,
+    loopbacks: OnceLock<HashSet<String>>,
 }
 
 impl Host for RealHost {
     fn is_loopback(&self, name: &str) -> bool {
         /// `IFF_LOOPBACK` in the interface flags sysfs shows.
         const IFF_LOOPBACK: u32 = 0x8;
-        if name.is_empty() || name.contains('/') || name.starts_with('.') {
-            return false;
-        }
-        std::fs::read_to_string(format!("/sys/class/net/{name}/flags"))
-            .ok()
-            .and_then(|flags| u32::from_str_radix(flags.trim().trim_start_matches("0x"), 16).ok())
-            .is_some_and(|flags| flags & IFF_LOOPBACK != 0)
+        let is_loopback = |name: &String| {
+            std::fs::read_to_string(format!("/sys/class/net/{name}/flags"))
+                .ok()
+                .and_then(|f| u32::from_str_radix(f.trim().trim_start_matches("0x"), 16).ok())
+                .is_some_and(|flags| flags & IFF_LOOPBACK != 0)
+        };
+        self.loopbacks
+            .get_or_init(|| {
+                let names = self.interfaces.get_or_init(read_interface_names);
+                names.iter().filter(|n| is_loopback(n)).cloned().collect()
+            })
+            .contains(name)
     }
 
     fn interface_exists(&self, name: &str) -> bool {
         self.interfaces
-            .get_or_init(|| {
-                std::fs::read_dir("/sys/class/net")
-                    .map(|dir| {
-                        dir.flatten()
-                            .filter_map(|e| e.file_name().into_string().ok())
-                            .collect()
-                    })
-                    .unwrap_or_default()
-            })
+            .get_or_init(read_interface_names)
             .contains(name)
     }
 
@@ -120,6 +118,17 @@ impl Host for RealHost {
             .unwrap_or_default();
         name.split('.').next().unwrap_or_default().to_string()
     }
+}
+
+/// The names under /sys/class/net.
+fn read_interface_names() -> HashSet<String> {
+    std::fs::read_dir("/sys/class/net")
+        .map(|dir| {
+            dir.flatten()
+                .filter_map(|e| e.file_name().into_string().ok())
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// A host described in memory, for tests: a fixed set of interfaces and users, real files.

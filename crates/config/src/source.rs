@@ -83,10 +83,10 @@ impl<'a, 's> SourceReader<'a, 's> {
 
     /// Reads the top-level file. A file that cannot be read is a fatal diagnostic.
     pub fn read_file(mut self, path: &Path) {
-        match read_config_file(path) {
-            Ok(text) => {
+        match open_config_file(path) {
+            Ok(lines) => {
                 let canonical = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
-                self.read_text(&text, path, canonical);
+                self.read_lines(lines, path, canonical);
             }
             Err(err) => self.diagnostics.push(Diagnostic::new(
                 Severity::Fatal,
@@ -102,7 +102,7 @@ impl<'a, 's> SourceReader<'a, 's> {
     /// Reads configuration text as if it were the file `name` (includes resolve against its
     /// directory).
     pub fn read_str(mut self, text: &str, name: &Path) {
-        self.read_text(text, name, name.to_path_buf());
+        self.read_lines(Lines::Text(text.lines()), name, name.to_path_buf());
     }
 
     /// Whether reading has stopped: keepalived stops at a line that lacks a required value.
@@ -116,16 +116,20 @@ impl<'a, 's> SourceReader<'a, 's> {
         Location::at(file.clone(), line_no, self.order)
     }
 
-    fn read_text(&mut self, text: &str, path: &Path, canonical: PathBuf) {
+    /// Reads a file's lines one at a time: a large file is never held whole.
+    fn read_lines(&mut self, mut lines: Lines<'_>, path: &Path, canonical: PathBuf) {
         let file = Arc::new(path.to_path_buf());
         self.stack.push(canonical);
         // A `$NAME=...\` definition being continued over the following lines.
         let mut pending: Option<(String, Vec<String>)> = None;
-        for (index, raw) in text.lines().enumerate() {
+        let mut buffer = String::new();
+        let mut index = 0usize;
+        while let Some(raw) = lines.next_line(&mut buffer) {
             if self.halted() {
                 break;
             }
-            let line_no = u32::try_from(index + 1).unwrap_or(u32::MAX);
+            index += 1;
+            let line_no = u32::try_from(index).unwrap_or(u32::MAX);
             let continued = raw.trim_end().ends_with('\\');
             if let Some((name, mut lines)) = pending.take() {
                 let body = strip_comment(raw.trim_end().trim_end_matches('\\')).trim();
@@ -422,8 +426,8 @@ impl<'a, 's> SourceReader<'a, 's> {
                 );
                 continue;
             }
-            match read_config_file(&path) {
-                Ok(text) => self.read_text(&text, &path, canonical),
+            match open_config_file(&path) {
+                Ok(lines) => self.read_lines(lines, &path, canonical),
                 Err(err) => self.diagnostics.error(
                     location,
                     format!("Unable to open included file '{}': {err}", path.display()),
@@ -433,9 +437,9 @@ impl<'a, 's> SourceReader<'a, 's> {
     }
 }
 
-/// Reads a configuration file as text (invalid UTF-8 replaced): only regular files of at most
+/// Opens a configuration file to be read line by line: only regular files of at most
 /// [`MAX_FILE_LEN`] bytes, so a device or FIFO named by mistake cannot hang or exhaust memory.
-fn read_config_file(path: &Path) -> std::io::Result<String> {
+fn open_config_file(path: &Path) -> std::io::Result<Lines<'static>> {
     use std::io::Read;
     let file = std::fs::File::open(path)?;
     let meta = file.metadata()?;
@@ -447,12 +451,44 @@ fn read_config_file(path: &Path) -> std::io::Result<String> {
             "larger than {MAX_FILE_LEN} bytes"
         )));
     }
-    let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
-    file.take(MAX_FILE_LEN).read_to_end(&mut bytes)?;
-    Ok(match String::from_utf8(bytes) {
-        Ok(text) => text,
-        Err(err) => String::from_utf8_lossy(err.as_bytes()).into_owned(),
-    })
+    let reader = std::io::BufReader::new(file.take(MAX_FILE_LEN));
+    Ok(Lines::File(reader, Vec::new()))
+}
+
+/// Where lines come from: text in memory, or a file read as it goes (invalid UTF-8 replaced,
+/// a read error ends the file as the end of the text would).
+enum Lines<'t> {
+    /// `str::lines` over text given whole.
+    Text(std::str::Lines<'t>),
+    /// A buffered file and the bytes of its current line.
+    File(std::io::BufReader<std::io::Take<std::fs::File>>, Vec<u8>),
+}
+
+impl Lines<'_> {
+    /// The next line without its line ending, as `str::lines` gives it; `buffer` holds a
+    /// file's line.
+    fn next_line<'b>(&'b mut self, buffer: &'b mut String) -> Option<&'b str> {
+        use std::io::BufRead;
+        match self {
+            Lines::Text(lines) => lines.next(),
+            Lines::File(reader, bytes) => {
+                bytes.clear();
+                match reader.read_until(b'\n', bytes) {
+                    Ok(0) | Err(_) => return None,
+                    Ok(_) => {}
+                }
+                if bytes.last() == Some(&b'\n') {
+                    bytes.pop();
+                    if bytes.last() == Some(&b'\r') {
+                        bytes.pop();
+                    }
+                }
+                buffer.clear();
+                buffer.push_str(&String::from_utf8_lossy(bytes));
+                Some(buffer.as_str())
+            }
+        }
+    }
 }
 
 /// Removes a `#` or `!` comment that starts outside a double-quoted string.

@@ -52,7 +52,12 @@ pub fn build_into(
         diagnostics,
         host,
         dynamic_interfaces: config.global.dynamic_interfaces,
-        rules_without_preference: rules_without_preference(config),
+        // Counted only when these blocks hold rules: counting is linear in what was read.
+        rules_without_preference: if top.iter().any(holds_rules) {
+            rules_without_preference(config)
+        } else {
+            0
+        },
     };
     build_top(&mut cx, top, config);
 }
@@ -102,6 +107,15 @@ fn build_top(cx: &mut Cx<'_>, items: &[Statement], config: &mut Config) {
             _ => cx.unknown(stmt, TOP_LEVEL_KEYWORDS),
         }
     }
+}
+
+/// Whether a top-level statement is or holds a rule block.
+fn holds_rules(stmt: &Statement) -> bool {
+    stmt.keyword() == "static_rules"
+        || stmt
+            .block
+            .as_ref()
+            .is_some_and(|b| b.items.iter().any(|i| i.keyword() == "virtual_rules"))
 }
 
 /// How many rules read so far (static and of instances) were given a default preference.
