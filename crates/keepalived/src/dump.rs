@@ -26,6 +26,7 @@ use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::safe_file::{self, SafeFileError};
+pub use keepalived_track::RunPhase;
 
 /// Where SIGUSR1 writes the state dump.
 pub const DATA_FILE: &str = "/tmp/keepalived.data";
@@ -297,8 +298,9 @@ pub struct ScriptSnapshot {
     /// Results in a row against the current status, toward `rise` (when BAD) or `fall`
     /// (when GOOD).
     pub streak: u32,
-    /// A run is under way.
-    pub running: bool,
+    /// Where its current run is: idle, running, or being terminated after its timeout
+    /// (keepalived's script states 0–3).
+    pub run_phase: RunPhase,
 }
 
 /// Writes the state dump to `path` (mode 0600: it holds the passwords).

@@ -10,7 +10,8 @@ use std::time::Instant;
 use keepalived_net::link::LinkEvent;
 use keepalived_track::file::{FileValue, FileWatcher, file_effect, init_file, read_value};
 use keepalived_track::{
-    Outcome, ScriptSpec, Tracked, Tracker, effective_priority_with_files, run_once,
+    Outcome, RunPhase, ScriptSpec, Tracked, Tracker, effective_priority_with_files,
+    run_once_watched,
 };
 use keepalived_vrrp::instance::{FaultCause, Tracking};
 use tokio::sync::mpsc;
@@ -110,8 +111,8 @@ pub struct RunningScript {
     pub reported_cannot_run: bool,
     /// The last result, for the status.
     pub last_outcome: Option<Outcome>,
-    /// A run is under way (for the status).
-    pub running: Rc<Cell<bool>>,
+    /// Where its current run is (for the status: keepalived_script_state).
+    pub running: Rc<Cell<RunPhase>>,
 }
 
 impl RunningScript {
@@ -125,19 +126,17 @@ impl RunningScript {
 }
 
 /// Runs one script on its interval until aborted, handing each outcome to the main loop;
-/// `running` says whether a run is under way (for the status).
+/// `running` says where the current run is (for the status).
 fn spawn_script(
     id: u64,
     spec: ScriptSpec,
     tx: mpsc::Sender<(u64, Outcome)>,
-    running: Rc<Cell<bool>>,
+    running: Rc<Cell<RunPhase>>,
 ) -> JoinHandle<()> {
     tokio::task::spawn_local(async move {
         loop {
             let started = tokio::time::Instant::now();
-            running.set(true);
-            let outcome = run_once(&spec).await;
-            running.set(false);
+            let outcome = run_once_watched(&spec, |phase| running.set(phase)).await;
             if tx.send((id, outcome)).await.is_err() {
                 return;
             }
@@ -190,7 +189,7 @@ impl Driver {
     pub(super) fn start_script(&mut self, plan: ScriptPlan) -> RunningScript {
         let id = self.next_script_id;
         self.next_script_id += 1;
-        let running = Rc::new(Cell::new(false));
+        let running = Rc::new(Cell::new(RunPhase::Idle));
         let task = spawn_script(
             id,
             plan.spec.clone(),
