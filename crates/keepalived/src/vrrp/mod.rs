@@ -7,6 +7,7 @@
 pub mod advert_watch;
 pub mod driver;
 pub mod dumps;
+pub mod refusal;
 pub mod setup;
 pub mod shutdown;
 pub mod transitions;
