@@ -4,6 +4,7 @@
 
 use std::cell::Cell;
 use std::collections::HashMap;
+use std::net::Ipv4Addr;
 use std::rc::Rc;
 use std::time::Instant;
 
@@ -40,6 +41,15 @@ pub struct World<'a> {
     pub file_values: &'a [i64],
     /// Whether the instance's own interface is up.
     pub link_up: bool,
+    /// Whether the instance's unicast source address (if it names one) is on the host.
+    pub source_present: bool,
+}
+
+/// Whether `address` is one of this host's addresses: keepalived 2.2.7 binds a unicast
+/// instance's socket to its `unicast_src_ip`, which fails (EADDRNOTAVAIL) otherwise, and the
+/// instance stays in FAULT ("src address not configured").
+pub fn source_present(address: Ipv4Addr) -> bool {
+    std::net::UdpSocket::bind(std::net::SocketAddrV4::new(address, 0)).is_ok()
 }
 
 /// The effective priority and FAULT of `plan` in `world` (compat.md section 6): weights of
@@ -75,6 +85,8 @@ pub fn assess(plan: &InstancePlan, world: &World<'_>) -> Tracking {
         effective_priority_with_files(plan.config.priority, &tracked, &files);
     let fault = if !world.link_up {
         Some(FaultCause::LinkDown)
+    } else if !world.source_present {
+        Some(FaultCause::Tracked)
     } else if tracked_fault {
         let (_, others_fault) =
             effective_priority_with_files(plan.config.priority, &interfaces, &files);
@@ -159,6 +171,10 @@ impl Driver {
             interface_up: &self.interface_up,
             file_values: &self.file_values,
             link_up: self.links[self.running[i].link].up,
+            source_present: self.running[i]
+                .plan
+                .unicast_source
+                .is_none_or(source_present),
         };
         assess(&self.running[i].plan, &world)
     }
@@ -411,7 +427,24 @@ mod tests {
             interface_up: up,
             file_values: &[],
             link_up,
+            source_present: true,
         }
+    }
+
+    #[test]
+    fn a_unicast_source_not_on_the_host_is_a_fault() {
+        let p = &plans(CONF)[0];
+        let up = HashMap::new();
+        let results = [result(true), result(true)];
+        let mut w = world(&results, &up, true);
+        w.source_present = false;
+        assert_eq!(assess(p, &w).fault, Some(FaultCause::Tracked));
+        w.link_up = false;
+        assert_eq!(assess(p, &w).fault, Some(FaultCause::LinkDown));
+        assert!(source_present(Ipv4Addr::LOCALHOST));
+        // A documentation address the test host itself does not hold (labs put theirs in
+        // namespaces).
+        assert!(!source_present(Ipv4Addr::new(203, 0, 113, 251)));
     }
 
     #[test]
