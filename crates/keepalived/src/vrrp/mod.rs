@@ -196,6 +196,11 @@ impl ReloadSource {
         if unusable(&loaded) {
             return Err(problems);
         }
+        if let Some(refused) = refusal::refusal(&loaded.config, &loaded.diagnostics) {
+            let mut reasons = problems;
+            reasons.extend(refused.line());
+            return Err(reasons);
+        }
         let planned = plan_quietly(&loaded.config);
         if planned.instances.is_empty() {
             let mut reasons = problems;
@@ -219,6 +224,15 @@ impl ReloadSource {
         let loaded = load_config(&self.path, self.config_id.as_deref(), self.all_config);
         log_diagnostics(logger, &loaded, Some(ChildRole::Vrrp));
         if unusable(&loaded) {
+            logger.info("The new configuration cannot be used: keeping the running one");
+            return None;
+        }
+        // keepalived 2.2.7 stops the daemon here; a reload keeps the running configuration
+        // instead (docs/compat.md, deliberate differences).
+        if let Some(refused) = refusal::refusal(&loaded.config, &loaded.diagnostics) {
+            if let Some(line) = refused.line() {
+                logger.info(&line);
+            }
             logger.info("The new configuration cannot be used: keeping the running one");
             return None;
         }
