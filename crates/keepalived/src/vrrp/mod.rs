@@ -327,3 +327,45 @@ impl Signals {
         });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::safe_file::tests::{TempDir, TestResult};
+
+    #[test]
+    fn a_reload_check_refuses_what_2_2_7_refuses_at_run_time() -> TestResult {
+        let dir = TempDir::new("reload-refusal")?;
+        let path = dir.path().join("keepalived.conf");
+        let source = ReloadSource {
+            path: path.clone(),
+            config_id: None,
+            all_config: false,
+        };
+        for (text, reason) in [
+            (
+                "vrrp_instance VI_1 {\n interface nosuchif0\n virtual_router_id 9\n \
+                 virtual_ipaddress {\n 192.0.2.9\n }\n}\n",
+                "Non-existent interface specified in configuration",
+            ),
+            (
+                "vrrp_instance VI_1 {\n interface lo\n virtual_ipaddress {\n 192.0.2.9\n }\n}\n",
+                "(VI_1) the virtual router id must be set",
+            ),
+            (
+                "vrrp_instance VI_1 {\n virtual_router_id 9\n virtual_ipaddress {\n 192.0.2.9\n }\n}\n",
+                "(VI_1) Unknown interface!",
+            ),
+        ] {
+            std::fs::write(&path, text)?;
+            let Err(reasons) = source.check() else {
+                panic!("accepted:\n{text}");
+            };
+            assert!(
+                reasons.iter().any(|r| r.contains(reason)),
+                "{reason} not in {reasons:?}"
+            );
+        }
+        Ok(())
+    }
+}
