@@ -1,6 +1,7 @@
 //! The chaos soak (issue 7): three daemons with 50 VRRP instances each, while a seeded loop
-//! flaps links, flips check scripts, reloads, kills VRRP children with SIGKILL and restarts
-//! daemons; the invariants are checked all along and at the end.
+//! flaps links, flips check scripts, reloads, kills VRRP children with SIGKILL, restarts
+//! daemons, drains and undrains instances and talks to the daemons' control sockets (issue
+//! 16); the invariants are checked all along and at the end.
 //!
 //! The lab (crates/testlab) has hosts `a`, `b`, `c` on 192.0.2.0/24, each running our daemon
 //! (or, on `c`, another keepalived given in [`Settings::reference`]). Every host has VRIDs
@@ -10,10 +11,23 @@
 //! second: `chk_down` (weight -60, tracked by VRIDs V ≡ 1 mod 4, so a preferred master drops to
 //! 90 and the master moves) and `chk_fault` (weight 0, tracked by VRIDs V ≡ 3 mod 4: FAULT).
 //!
-//! The chaos loop runs rounds of the five [`StepKind`]s in a seeded random order, with a
+//! The chaos loop runs rounds of the seven [`StepKind`]s in a seeded random order, with a
 //! random pause of 0.5–2.5 s after each step, until [`Settings::duration`] has passed. A
 //! *fault* starts with a step and *heals* when the link is back up, the flag file is back,
-//! the killed VRRP child has been respawned or the restarted daemon's VRRP child runs.
+//! the killed VRRP child has been respawned or the restarted daemon's VRRP child runs; a drain
+//! or an undrain heals its VRID at once (the VIP may move then, as at any preemption).
+//!
+//! Our daemons run with `--control-socket` in their host's directory ([`control`]). A *drain*
+//! step drains one instance of one of our hosts (or undrains one it drained); an instance stays
+//! drained until the soak undrains it, or its host's VRRP child is killed or the daemon
+//! restarted (the drain is the VRRP process's and goes with it: the soak forgets it then). The
+//! invariant: a drained instance never becomes MASTER — from [`control::DRAIN_GRACE`] after
+//! the drain was answered, no holder sample may see its VIP on its host, its daemon's log may
+//! not say `(VI_V) Entering MASTER STATE` after the drain, and `status` may not show it MASTER.
+//! A *control* step sends `status` (every instance listed once, drained exactly as the soak
+//! drained them), `show` of a random instance and two malformed requests (each must be refused
+//! with an error naming the problem, and change nothing: `status` is checked again after).
+//! At the end every host gets `undrain --all` and must then show nothing drained.
 //!
 //! A sampler thread reads every host's addresses (one `ip -j -4 addr show` per host) every
 //! 200 ms. Per VRID, an interval in which two or more hosts hold the VIP is an *overlap*; its
@@ -42,6 +56,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use keepalived_testlab::{Host, Keepalived, Lab, Signal, VrrpInstance, render_config, signal};
+
+pub mod control;
 
 /// The VRIDs of every host: 1..=`VRIDS`.
 pub const VRIDS: u8 = 50;
@@ -135,16 +151,22 @@ pub enum StepKind {
     KillChild,
     /// SIGTERM a daemon, wait 1–3 s, start it again.
     Restart,
+    /// Drain an instance of one of our daemons over its control socket, or undrain one.
+    Drain,
+    /// Control-socket traffic: `status`, `show`, malformed requests.
+    Control,
 }
 
 impl StepKind {
     /// Every kind, in the order of the summary.
-    pub const ALL: [StepKind; 5] = [
+    pub const ALL: [StepKind; 7] = [
         StepKind::Flap,
         StepKind::Flip,
         StepKind::Hup,
         StepKind::KillChild,
         StepKind::Restart,
+        StepKind::Drain,
+        StepKind::Control,
     ];
 
     /// The short name the summary uses.
@@ -155,6 +177,8 @@ impl StepKind {
             StepKind::Hup => "SIGHUP",
             StepKind::KillChild => "kill -9 child",
             StepKind::Restart => "restart",
+            StepKind::Drain => "drain/undrain",
+            StepKind::Control => "control socket",
         }
     }
 
@@ -165,6 +189,8 @@ impl StepKind {
             StepKind::Hup => 2,
             StepKind::KillChild => 3,
             StepKind::Restart => 4,
+            StepKind::Drain => 5,
+            StepKind::Control => 6,
         }
     }
 }
@@ -636,7 +662,7 @@ pub struct Report {
     /// How long the chaos loop actually ran (the last step may overrun).
     pub chaos_ran: Duration,
     /// Steps done, by kind (index as in [`StepKind::ALL`]).
-    pub steps: [u32; 5],
+    pub steps: [u32; 7],
     /// Steps skipped because no host qualified (every VRRP child too young to kill).
     pub skipped: u32,
     /// Holder samples taken.
@@ -654,8 +680,16 @@ pub struct Report {
     /// Each daemon's figures.
     pub hosts: Vec<HostFigures>,
     /// Things that went wrong during the chaos (a child not respawned, a daemon that ignored
-    /// SIGTERM), each a failure.
+    /// SIGTERM, a control-socket answer that was not what it must be), each a failure.
     pub problems: Vec<String>,
+    /// Drains and undrains of one instance done over the control sockets (besides the
+    /// `undrain --all` of every host at the end).
+    pub drains: (u32, u32),
+    /// Control-socket requests sent, and how many of them were malformed ones (refused).
+    pub control_requests: (u32, u32),
+    /// Times a drained instance was seen as MASTER (holding its VIP, in its log or its
+    /// status), each a failure.
+    pub drain_violations: Vec<String>,
 }
 
 impl Report {
@@ -712,6 +746,7 @@ impl Report {
             out.push("no holder sample was taken".into());
         }
         out.extend(self.problems.iter().cloned());
+        out.extend(self.drain_violations.iter().cloned());
         out
     }
 
@@ -786,6 +821,16 @@ impl Report {
                 .max()
                 .map_or_else(String::new, |w| format!(", worst {:.1} s", w.as_secs_f64()))
         );
+        let _ = writeln!(
+            s,
+            "control sockets: {} requests ({} malformed, refused), {} drains, {} undrains; \
+             drained instances seen as MASTER: {}",
+            self.control_requests.0,
+            self.control_requests.1,
+            self.drains.0,
+            self.drains.1,
+            self.drain_violations.len()
+        );
         let gap = self.longest_gap;
         let _ = writeln!(
             s,
@@ -852,6 +897,9 @@ impl Report {
         }
         for p in &self.problems {
             let _ = writeln!(s, "problem: {p}");
+        }
+        for v in &self.drain_violations {
+            let _ = writeln!(s, "drain violation: {v}");
         }
         for o in &violations {
             let _ = writeln!(
@@ -971,6 +1019,8 @@ struct Shared {
     faults: Faults,
     /// The running daemons' parent pids (`None` while one is restarted).
     parents: Vec<Option<u32>>,
+    /// The instances drained now.
+    drains: Vec<control::Drain>,
 }
 
 /// What the sampler thread collected.
@@ -981,6 +1031,8 @@ struct Observed {
     errors: u32,
     last_error: Option<String>,
     resources: Vec<Vec<ResourceSample>>,
+    /// Drained instances seen holding their VIP.
+    drain_violations: Vec<String>,
 }
 
 fn lock(shared: &Mutex<Shared>) -> std::sync::MutexGuard<'_, Shared> {
@@ -1007,7 +1059,9 @@ fn sampler(lab: &Lab, shared: &Mutex<Shared>, stop: &AtomicBool, origin: Instant
         errors: 0,
         last_error: None,
         resources: vec![Vec::new(); HOSTS.len()],
+        drain_violations: Vec::new(),
     };
+    let mut reported: BTreeSet<(usize, u8, Instant)> = BTreeSet::new();
     let mut next_resources = origin + RESOURCE_EVERY;
     let mut next = Instant::now();
     while !stop.load(Ordering::SeqCst) {
@@ -1018,6 +1072,21 @@ fn sampler(lab: &Lab, shared: &Mutex<Shared>, stop: &AtomicBool, origin: Instant
                 for (i, set) in held.iter().enumerate() {
                     let vrid = u8::try_from(i + 1).unwrap_or(u8::MAX);
                     seen.tracker.observe(at, vrid, set, &state.faults);
+                }
+                for d in state.drains.iter().filter(|d| d.settled(at)) {
+                    let holds = held
+                        .get(usize::from(d.vrid).wrapping_sub(1))
+                        .is_some_and(|set| set.contains(&d.host));
+                    if holds && reported.insert((d.host, d.vrid, d.since)) {
+                        seen.drain_violations.push(format!(
+                            "{}: drained VI_{} held its VIP {} at {:.1} s ({:.1} s after the drain)",
+                            HOSTS[d.host],
+                            d.vrid,
+                            vip(d.vrid),
+                            at.saturating_duration_since(origin).as_secs_f64(),
+                            at.saturating_duration_since(d.since).as_secs_f64()
+                        ));
+                    }
                 }
                 seen.samples += 1;
             }
@@ -1089,9 +1158,14 @@ struct Chaos<'a> {
     flags: Vec<PathBuf>,
     flag_up: Vec<bool>,
     child_since: Vec<Instant>,
-    steps: [u32; 5],
+    /// Each host's control socket (`None` for the reference daemon, which has none).
+    sockets: Vec<Option<PathBuf>>,
+    steps: [u32; 7],
     skipped: u32,
     problems: Vec<String>,
+    drains: (u32, u32),
+    control_requests: (u32, u32),
+    drain_violations: Vec<String>,
 }
 
 impl Chaos<'_> {
@@ -1104,8 +1178,203 @@ impl Chaos<'_> {
 
     fn start(&self, host: usize) -> Result<Keepalived> {
         let h: &Host = &self.lab.hosts()[host];
-        Keepalived::start_with(h, self.program(host), &self.configs[host], &[])
+        let socket = self.sockets[host]
+            .as_ref()
+            .map(|p| p.to_string_lossy().into_owned());
+        let args: Vec<&str> = socket
+            .as_deref()
+            .map_or_else(Vec::new, |p| vec!["--control-socket", p]);
+        Keepalived::start_with(h, self.program(host), &self.configs[host], &args)
             .with_context(|| format!("starting the daemon on {}", h.name()))
+    }
+
+    /// The first host from `host` on that has a control socket (one of ours).
+    fn controlled_host(&self, host: usize) -> Option<(usize, PathBuf)> {
+        (0..HOSTS.len())
+            .map(|i| (host + i) % HOSTS.len())
+            .find_map(|h| self.sockets[h].clone().map(|s| (h, s)))
+    }
+
+    /// The VRIDs the soak has drained on `host`.
+    fn drained_on(&self, host: usize) -> BTreeSet<u8> {
+        lock(self.shared)
+            .drains
+            .iter()
+            .filter(|d| d.host == host)
+            .map(|d| d.vrid)
+            .collect()
+    }
+
+    /// The length of `host`'s daemon log now.
+    fn log_len(&self, host: usize) -> usize {
+        self.daemons[host].log().map_or(0, |l| l.len())
+    }
+
+    /// Ends the drains of `host` that `which` selects (all of them when the VRRP child goes
+    /// away): checks each one's log for a MASTER entry since the drain, and heals its VRID.
+    fn end_drains(&mut self, host: usize, which: Option<u8>) {
+        let ended: Vec<control::Drain> = {
+            let mut shared = lock(self.shared);
+            let (ended, kept) = std::mem::take(&mut shared.drains)
+                .into_iter()
+                .partition(|d| d.host == host && which.is_none_or(|v| d.vrid == v));
+            shared.drains = kept;
+            ended
+        };
+        if ended.is_empty() {
+            return;
+        }
+        let log = self.daemons[host].log().unwrap_or_default();
+        let now = Instant::now();
+        for d in ended {
+            if control::became_master_after(&log, d.log_from, d.vrid) {
+                self.drain_violations.push(format!(
+                    "{}: drained VI_{} logged Entering MASTER STATE while drained",
+                    HOSTS[host], d.vrid
+                ));
+            }
+            let mut shared = lock(self.shared);
+            shared.faults.begin(&[d.vrid]);
+            shared.faults.heal(&[d.vrid], now);
+        }
+    }
+
+    /// One request that must succeed; a problem (and `None`) when it does not.
+    fn control_ok(&mut self, host: usize, socket: &Path, line: &str) -> Option<serde_json::Value> {
+        self.control_requests.0 += 1;
+        match control::request_ok(socket, line) {
+            Ok(value) => Some(value),
+            Err(err) => {
+                self.problems
+                    .push(format!("{}: control socket: {err:#}", HOSTS[host]));
+                None
+            }
+        }
+    }
+
+    /// `status` of `host`, checked against the soak's drains.
+    fn check_status(&mut self, host: usize, socket: &Path) {
+        if let Some(status) = self.control_ok(host, socket, r#"{"command":"status"}"#) {
+            let drained = self.drained_on(host);
+            for problem in control::check_status(HOSTS[host], &status, VRIDS, &drained) {
+                if problem.contains("is MASTER") {
+                    self.drain_violations.push(problem);
+                } else {
+                    self.problems.push(problem);
+                }
+            }
+        }
+    }
+
+    /// Drains an instance of `host` (or of the next of our hosts), or, every other time there
+    /// is one, undrains an instance the soak drained (on whichever host).
+    fn drain_step(&mut self, host: usize) -> bool {
+        let Some((mut host, mut socket)) = self.controlled_host(host) else {
+            self.say("drain: no host has a control socket, skipped");
+            return false;
+        };
+        let drained_host = lock(self.shared).drains.first().map(|d| d.host);
+        let undrain = match drained_host {
+            Some(h) if self.rng.below(2) == 0 => match self.sockets[h].clone() {
+                Some(s) => {
+                    (host, socket) = (h, s);
+                    true
+                }
+                None => false,
+            },
+            _ => false,
+        };
+        let name = HOSTS[host];
+        let drained: Vec<u8> = self.drained_on(host).into_iter().collect();
+        if undrain {
+            let pick = usize::try_from(self.rng.below(drained.len() as u64)).unwrap_or(0);
+            let vrid = drained[pick];
+            self.say(&format!("undrain VI_{vrid} on {name}"));
+            if self
+                .control_ok(host, &socket, &control::drain_line(vrid, false))
+                .is_some()
+            {
+                self.drains.1 += 1;
+            }
+            self.end_drains(host, Some(vrid));
+        } else {
+            let free: Vec<u8> = all_vrids()
+                .into_iter()
+                .filter(|v| !drained.contains(v))
+                .collect();
+            let pick = usize::try_from(self.rng.below(free.len() as u64)).unwrap_or(0);
+            let Some(&vrid) = free.get(pick) else {
+                return false;
+            };
+            self.say(&format!("drain VI_{vrid} on {name}"));
+            if self
+                .control_ok(host, &socket, &control::drain_line(vrid, true))
+                .is_some()
+            {
+                self.drains.0 += 1;
+                let drain = control::Drain {
+                    host,
+                    vrid,
+                    since: Instant::now(),
+                    log_from: self.log_len(host),
+                };
+                let mut shared = lock(self.shared);
+                shared.faults.begin(&[vrid]);
+                shared.faults.heal(&[vrid], drain.since);
+                shared.drains.push(drain);
+            }
+        }
+        true
+    }
+
+    /// `status`, `show` and two malformed requests on `host` (or the next of our hosts).
+    fn control_step(&mut self, host: usize) -> bool {
+        let Some((host, socket)) = self.controlled_host(host) else {
+            self.say("control: no host has a control socket, skipped");
+            return false;
+        };
+        let name = HOSTS[host];
+        let vrid = u8::try_from(1 + self.rng.below(u64::from(VRIDS))).unwrap_or(1);
+        self.say(&format!(
+            "control socket of {name}: status, show VI_{vrid}, bad requests"
+        ));
+        self.check_status(host, &socket);
+        let show = format!(r#"{{"command":"show","instance":"VI_{vrid}"}}"#);
+        if let Some(shown) = self.control_ok(host, &socket, &show) {
+            let drained = self.drained_on(host).contains(&vrid);
+            if shown["name"] != format!("VI_{vrid}").as_str()
+                || shown["drained"] != serde_json::Value::Bool(drained)
+            {
+                self.problems
+                    .push(format!("{name}: show VI_{vrid} answered {shown}"));
+            }
+            if drained && shown["state"] == "MASTER" {
+                self.drain_violations
+                    .push(format!("{name}: drained VI_{vrid} is MASTER (show)"));
+            }
+        }
+        let bad = control::bad_requests();
+        for _ in 0..2 {
+            let pick = usize::try_from(self.rng.below(bad.len() as u64)).unwrap_or(0);
+            let Some((line, word)) = bad.get(pick) else {
+                continue;
+            };
+            self.control_requests.0 += 1;
+            self.control_requests.1 += 1;
+            match control::request(&socket, line) {
+                Ok(answer) => {
+                    if let Some(problem) = control::check_refusal(&answer, word) {
+                        self.problems.push(format!("{name}: {problem}"));
+                    }
+                }
+                Err(err) => self.problems.push(format!(
+                    "{name}: a malformed request got no answer: {err:#}"
+                )),
+            }
+        }
+        // Nothing changed.
+        self.check_status(host, &socket);
+        true
     }
 
     fn say(&self, what: &str) {
@@ -1150,6 +1419,8 @@ impl Chaos<'_> {
     fn step(&mut self, kind: StepKind, host: usize, all: &[u8]) -> Result<bool> {
         let name = HOSTS[host];
         match kind {
+            StepKind::Drain => return Ok(self.drain_step(host)),
+            StepKind::Control => return Ok(self.control_step(host)),
             StepKind::Flap => {
                 let remaining = self.settings.duration.saturating_sub(self.origin.elapsed());
                 let hi = u64::try_from(remaining.as_millis())
@@ -1206,6 +1477,8 @@ impl Chaos<'_> {
                     return Ok(false);
                 };
                 self.say(&format!("kill -9 {tname}'s VRRP child {old}"));
+                // The drains are the child's: they go with it.
+                self.end_drains(target, None);
                 lock(self.shared).faults.begin(all);
                 let sent = signal(old, Signal::Kill);
                 let new = wait_for_child(&self.daemons[target], Some(old), RESPAWN_TIMEOUT);
@@ -1219,6 +1492,7 @@ impl Chaos<'_> {
                     "restart {name} (SIGTERM, down {:.1} s)",
                     down.as_secs_f64()
                 ));
+                self.end_drains(host, None);
                 lock(self.shared).faults.begin(all);
                 lock(self.shared).parents[host] = None;
                 if let Err(err) = self.daemons[host].stop() {
@@ -1264,6 +1538,15 @@ impl Chaos<'_> {
     /// Restores every flag file, then waits (bounded) until every VIP is on its preferred
     /// master only and every log agrees.
     fn converge(&mut self) -> Result<FinalCheck> {
+        for (host, name) in HOSTS.iter().enumerate() {
+            let Some(socket) = self.sockets[host].clone() else {
+                continue;
+            };
+            self.say(&format!("undrain --all on {name}"));
+            let _ = self.control_ok(host, &socket, r#"{"command":"undrain","all":true}"#);
+            self.end_drains(host, None);
+            self.check_status(host, &socket);
+        }
         let tracked = tracked_vrids();
         for (host, name) in HOSTS.iter().enumerate() {
             if !self.flag_up[host] {
@@ -1321,7 +1604,17 @@ pub fn run(settings: &Settings) -> Result<Report> {
     let shared = Mutex::new(Shared {
         faults: Faults::new(),
         parents: vec![None; HOSTS.len()],
+        drains: Vec::new(),
     });
+    let sockets: Vec<Option<PathBuf>> = lab
+        .hosts()
+        .iter()
+        .enumerate()
+        .map(|(h, host)| {
+            let reference = h == 2 && settings.reference.is_some();
+            (!reference).then(|| host.dir().join("ctl.sock"))
+        })
+        .collect();
     let mut chaos = Chaos {
         lab: &lab,
         settings,
@@ -1333,9 +1626,13 @@ pub fn run(settings: &Settings) -> Result<Report> {
         flags,
         flag_up: vec![true; HOSTS.len()],
         child_since: vec![Instant::now(); HOSTS.len()],
-        steps: [0; 5],
+        sockets,
+        steps: [0; 7],
         skipped: 0,
         problems: Vec::new(),
+        drains: (0, 0),
+        control_requests: (0, 0),
+        drain_violations: Vec::new(),
     };
     for host in 0..HOSTS.len() {
         let daemon = chaos.start(host)?;
@@ -1440,6 +1737,13 @@ pub fn run(settings: &Settings) -> Result<Report> {
         final_check,
         hosts,
         problems: chaos.problems,
+        drains: chaos.drains,
+        control_requests: chaos.control_requests,
+        drain_violations: {
+            let mut all = observed.drain_violations;
+            all.extend(chaos.drain_violations);
+            all
+        },
     })
 }
 
@@ -1633,7 +1937,7 @@ mod tests {
             seed: 1,
             duration: Duration::from_secs(10),
             chaos_ran: Duration::from_secs(11),
-            steps: [1, 1, 1, 1, 1],
+            steps: [1; 7],
             skipped: 0,
             samples: 50,
             sample_errors: (0, None),
@@ -1651,6 +1955,9 @@ mod tests {
                 samples: vec![sample(8000, 20), sample(8100, 21)],
             }],
             problems: Vec::new(),
+            drains: (1, 1),
+            control_requests: (4, 2),
+            drain_violations: Vec::new(),
         }
     }
 
@@ -1671,6 +1978,16 @@ mod tests {
         let mut unconverged = good.clone();
         unconverged.final_check.converged_after = None;
         assert!(!unconverged.passed());
+        let mut drained_master = good.clone();
+        drained_master
+            .drain_violations
+            .push("a: drained VI_1 held its VIP".into());
+        assert!(!drained_master.passed());
+        assert!(
+            drained_master
+                .table()
+                .contains("drain violation: a: drained VI_1")
+        );
         let mut reference = leaky.clone();
         reference.hosts[0].ours = false;
         assert!(reference.passed());

@@ -8,7 +8,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use keepalived_config::{Config, Diagnostic, Severity};
+use keepalived_config::{Diagnostic, Severity};
 use nix::sys::signal::Signal;
 
 use crate::cli::{ChildRole, Cli};
@@ -111,7 +111,7 @@ fn run_parent(cli: &Cli) -> anyhow::Result<i32> {
             "{what} is not supported by keepalived-rs yet - ignoring (see docs/compat.md)"
         ));
     }
-    let roles = children_for(cli, &loaded.config);
+    let roles = children_for(cli, &loaded);
     if roles.is_empty() {
         logger.info("Warning - keepalived has no configuration to run");
     }
@@ -183,14 +183,15 @@ fn supervise(cli: &Cli, roles: &[ChildRole]) -> anyhow::Result<i32> {
 }
 
 /// Which children run: `-P` only VRRP, `-C` only the checker; otherwise each side whose part
-/// of the configuration is not empty (keepalived 2.x).
-fn children_for(cli: &Cli, config: &Config) -> Vec<ChildRole> {
+/// of the configuration is not empty (keepalived 2.x; a vrrp_instance dropped for lacking its
+/// VRID counts: 2.2.7's VRRP process starts, then refuses the file).
+fn children_for(cli: &Cli, loaded: &Loaded) -> Vec<ChildRole> {
     let (vrrp, check) = match (cli.vrrp, cli.check) {
         (true, false) => (true, false),
         (false, true) => (false, true),
         _ => (
-            !config.instances.is_empty(),
-            !config.virtual_servers.is_empty(),
+            vrrp::refusal::has_instances(&loaded.config, &loaded.diagnostics),
+            !loaded.config.virtual_servers.is_empty(),
         ),
     };
     let mut roles = Vec::new();
@@ -237,6 +238,14 @@ fn run_child(cli: &Cli, role: ChildRole) -> anyhow::Result<i32> {
     log_diagnostics(&logger, &loaded, Some(role));
     if unusable(&loaded) {
         logger.info("Stopping: the configuration cannot be used");
+        return Ok(EXIT_CONFIG);
+    }
+    if role == ChildRole::Vrrp
+        && let Some(refused) = vrrp::refusal::refusal(&loaded.config, &loaded.diagnostics)
+    {
+        if let Some(line) = refused.line() {
+            logger.info(&line);
+        }
         return Ok(EXIT_CONFIG);
     }
     let result = match role {

@@ -13,10 +13,12 @@
 //! - `.stats`: per instance `VRRP Instance: NAME` and the counters, exactly keepalived's labels.
 //! - `.json`: one line, an array with `{"data":{…},"stats":{…}}` per instance, keepalived's key
 //!   names; states as numbers (0 INIT, 1 BACKUP, 2 MASTER, 3 FAULT), intervals in seconds, `/`
-//!   escaped as `\/` as keepalived does. Keys keepalived-rs has no data for are left out.
+//!   escaped as `\/` as keepalived does. Keys keepalived-rs has no data for are left out. The
+//!   VRRP password (`auth_data`) is masked as keepalived 2.4 masks it ([`MASKED_PASSWORD`]);
+//!   2.2.7 wrote it in clear.
 //!
-//! keepalived writes all three files with mode 0600 (the data and JSON dumps hold the
-//! passwords); `write_data`, `write_stats` and `write_json` do the same, safely (`safe_file`).
+//! keepalived writes all three files with mode 0600 (the data dump holds the passwords);
+//! `write_data`, `write_stats` and `write_json` do the same, safely (`safe_file`).
 
 use std::fmt::Write as _;
 use std::net::IpAddr;
@@ -24,6 +26,7 @@ use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::safe_file::{self, SafeFileError};
+pub use keepalived_track::RunPhase;
 
 /// Where SIGUSR1 writes the state dump.
 pub const DATA_FILE: &str = "/tmp/keepalived.data";
@@ -31,6 +34,12 @@ pub const DATA_FILE: &str = "/tmp/keepalived.data";
 pub const STATS_FILE: &str = "/tmp/keepalived.stats";
 /// Where SIGRTMIN+2 writes the JSON dump.
 pub const JSON_FILE: &str = "/tmp/keepalived.json";
+
+/// What the JSON dump writes as `auth_data` in place of an instance's `auth_pass`: keepalived
+/// 2.4 masks the VRRP password in its dumps ("mask the authentication password in dump and
+/// JSON output", its release notes); a fixed text, so the dump tells neither the password nor
+/// its length. `auth_type` still says that a password is set.
+pub const MASKED_PASSWORD: &str = "********";
 
 /// Everything the dumps show, taken at one moment.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -289,8 +298,9 @@ pub struct ScriptSnapshot {
     /// Results in a row against the current status, toward `rise` (when BAD) or `fall`
     /// (when GOOD).
     pub streak: u32,
-    /// A run is under way.
-    pub running: bool,
+    /// Where its current run is: idle, running, or being terminated after its timeout
+    /// (keepalived's script states 0–3).
+    pub run_phase: RunPhase,
 }
 
 /// Writes the state dump to `path` (mode 0600: it holds the passwords).
@@ -757,9 +767,9 @@ fn json_data(out: &mut String, i: &InstanceSnapshot, snapshot: &Snapshot) {
         data.strings("track_script", commands.iter().map(String::as_str));
     }
     match &i.auth_password {
-        Some(password) => {
+        Some(_) => {
             data.raw("auth_type", 1);
-            data.string("auth_data", password);
+            data.string("auth_data", MASKED_PASSWORD);
         }
         None => data.raw("auth_type", 0),
     }
@@ -1143,7 +1153,7 @@ VRRP Instance: VI_2
             r#""vips":["198.51.100.10 dev kv0 scope global set"],"#,
             r#""track_ifp":["kv1"],"#,
             r#""track_script":["'\/usr\/bin\/true'"],"#,
-            r#""auth_type":1,"auth_data":"s3cret"},"#,
+            r#""auth_type":1,"auth_data":"********"},"#,
             r#""stats":{"advert_rcvd":0,"advert_sent":3,"become_master":1,"release_master":0,"#,
             r#""auth_failure":2,"pri_zero_rcvd":0,"pri_zero_sent":0}}"#,
             r#""iname":"VI_2","#,
@@ -1157,6 +1167,29 @@ VRRP Instance: VI_2
             assert!(text.contains(part), "missing {part} in {text}");
         }
         assert_eq!(render_json(&Snapshot::default()), "[]\n");
+    }
+
+    #[test]
+    fn the_json_dump_masks_the_password_and_the_data_dump_keeps_it() {
+        let mut snapshot = sample();
+        for password in ["s3cret", "x", "12345678", "p\"w\\"] {
+            snapshot.instances[0].auth_password = Some(password.to_string());
+            let json = render_json(&snapshot);
+            assert!(!json.contains(password), "{password} in {json}");
+            assert!(
+                json.contains(r#""auth_type":1,"auth_data":"********"}"#),
+                "{json}"
+            );
+            // The .data dump is 2.2.7's, whose `Password = ` line scripts may read.
+            assert!(
+                render_data(&snapshot).contains(&format!("   Password = {password}\n")),
+                "{password}"
+            );
+        }
+        // Without a password: no auth_data at all.
+        snapshot.instances[0].auth_password = None;
+        let json = render_json(&snapshot);
+        assert!(!json.contains("auth_data"), "{json}");
     }
 
     #[test]
@@ -1204,7 +1237,7 @@ VRRP Instance: VI_2
         let json = render_json(&snapshot);
         assert_eq!(json.lines().count(), 1, "{json}");
         let check = "i=d[0]['data']\n\
-                     print(len(d), i['iname']==a[0], i['auth_data']==a[1], i['track_script']==[a[3]], \
+                     print(len(d), i['iname']==a[0], i['auth_data']=='********', a[1] not in str(d), i['track_script']==[a[3]], \
                      i['state'], d[1]['data']['adver_int'], d[0]['stats']['auth_failure'], \
                      sorted(d[0]['stats'])==sorted(a[2].split(',')))";
         let keys = "advert_rcvd,advert_sent,become_master,release_master,packet_len_err,\
@@ -1214,7 +1247,7 @@ VRRP Instance: VI_2
             eprintln!("skipped: no python3 to parse the JSON with");
             return Ok(());
         };
-        assert_eq!(printed.trim_end(), "2 True True True 2 0.5 2 True");
+        assert_eq!(printed.trim_end(), "2 True True True True 2 0.5 2 True");
         Ok(())
     }
 

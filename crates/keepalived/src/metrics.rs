@@ -210,10 +210,11 @@ pub fn render(snapshot: &Snapshot) -> String {
     f.head(
         "keepalived_script_state",
         "gauge",
-        "State of a vrrp_script: 0 idle, 1 running.",
+        "State of a vrrp_script's run: 0 idle, 1 running, 2 termination requested (SIGTERM \
+         after its timeout), 3 termination forced (SIGKILL).",
     );
     for s in &snapshot.scripts {
-        let value = u64::from(s.running);
+        let value = u64::from(s.run_phase.number());
         f.sample(
             "keepalived_script_state",
             &labels(&[("name", &s.name)]),
@@ -359,7 +360,7 @@ pub fn render(snapshot: &Snapshot) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dump::{InstanceState, ScriptSnapshot, VipSnapshot};
+    use crate::dump::{InstanceState, RunPhase, ScriptSnapshot, VipSnapshot};
 
     /// Checks every line against the text format: a comment (`# HELP name …`, `# TYPE name
     /// kind`, the TYPE before any sample of the family and once), or `name{labels} value`
@@ -446,11 +447,23 @@ mod tests {
                 transitions: vec![(InstanceState::Master, "master_down", 1)],
                 ..InstanceSnapshot::default()
             }],
-            scripts: vec![ScriptSnapshot {
-                name: "chk".into(),
-                status: ScriptStatus::Good,
-                ..ScriptSnapshot::default()
-            }],
+            scripts: vec![
+                ScriptSnapshot {
+                    name: "chk".into(),
+                    status: ScriptStatus::Good,
+                    ..ScriptSnapshot::default()
+                },
+                ScriptSnapshot {
+                    name: "slow".into(),
+                    run_phase: RunPhase::TerminationRequested,
+                    ..ScriptSnapshot::default()
+                },
+                ScriptSnapshot {
+                    name: "stuck".into(),
+                    run_phase: RunPhase::TerminationForced,
+                    ..ScriptSnapshot::default()
+                },
+            ],
             ..Snapshot::default()
         };
         let text = render(&snapshot);
@@ -468,6 +481,8 @@ mod tests {
             format!("keepalived_gratuitous_arp_delay_total{l}}} 5"),
             "keepalived_script_status{name=\"chk\"} 1".to_string(),
             "keepalived_script_state{name=\"chk\"} 0".to_string(),
+            "keepalived_script_state{name=\"slow\"} 2".to_string(),
+            "keepalived_script_state{name=\"stuck\"} 3".to_string(),
             format!("keepalived_rs_dropped_total{l},reason=\"ttl\"}} 2"),
             format!(
                 "keepalived_rs_transitions_total{l},state=\"MASTER\",cause=\"master_down\"}} 1"

@@ -6,7 +6,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{Map, Value, json};
 
-use crate::dump::{InstanceSnapshot, InstanceState, ScriptSnapshot, Snapshot, StatsSnapshot};
+use crate::dump::{
+    InstanceSnapshot, InstanceState, RunPhase, ScriptSnapshot, Snapshot, StatsSnapshot,
+};
 
 /// Seconds since the epoch, with microseconds.
 fn epoch_seconds(time: SystemTime) -> f64 {
@@ -110,7 +112,8 @@ pub fn script(s: &ScriptSnapshot) -> Value {
         "rise": s.rise,
         "fall": s.fall,
         "streak": s.streak,
-        "running": s.running,
+        "running": s.run_phase != RunPhase::Idle,
+        "run_state": s.run_phase.name(),
         "weight": s.weight,
         "interval_ms": s.interval_ms,
         "timeout_ms": s.timeout_ms,

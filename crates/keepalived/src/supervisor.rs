@@ -289,17 +289,18 @@ fn reap(slots: &mut [Slot], cli: &Cli, logger: &Logger) -> anyhow::Result<Option
         let title = slot.role.title();
         match permanent_failure(status) {
             Some(code) => {
+                // keepalived 2.2.7's words; its parent then exits 2 after a child's
+                // configuration error (an instance without a VRID, a missing interface) and 1
+                // after a fatal one (the checker without IPVS).
+                let (what, status) = if code == EXIT_CONFIG {
+                    ("CONFIG", 2)
+                } else {
+                    ("FATAL", 1)
+                };
                 logger.info(&format!(
-                    "{title} child process({pid}) exited with status {code}: {}; stopping",
-                    if code == EXIT_CONFIG {
-                        "the configuration cannot be used"
-                    } else {
-                        "fatal error"
-                    }
+                    "pid {pid} exited with permanent error {what}. Terminating"
                 ));
-                // keepalived 2.2.7's parent exits 1 after a child's fatal error (e.g. the
-                // checker without IPVS).
-                return Ok(Some(if code == EXIT_FATAL { 1 } else { code }));
+                return Ok(Some(status));
             }
             None if cli.dont_respawn => {
                 logger.info(&format!("{title} child process({pid}) died: Exiting"));

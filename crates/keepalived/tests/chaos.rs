@@ -1,9 +1,11 @@
-//! The chaos soak in CI (issue 7): `keepalived_bench::soak` for about two minutes, with our
-//! daemon on all three hosts. The soak's module documentation says what it does; this test
-//! asserts its invariants: no VRID keeps two holders of its VIP for longer than
+//! The chaos soak in CI (issues 7 and 16): `keepalived_bench::soak` for about two minutes,
+//! with our daemon on all three hosts. The soak's module documentation says what it does; this
+//! test asserts its invariants: no VRID keeps two holders of its VIP for longer than
 //! Master_Down_Interval (at the lowest priority of the lab) + 1 s after the last fault
-//! affecting it healed, every VIP ends on its preferred master only (and the logs agree), and
-//! each daemon's RSS and open fds are flat from start to end. On failure it prints the whole
+//! affecting it healed, a drained instance never becomes MASTER (VIP samples, logs, status),
+//! the control sockets answer every request as they must (malformed ones refused, changing
+//! nothing), every VIP ends on its preferred master only (and the logs agree), and each
+//! daemon's RSS and open fds are flat from start to end. On failure it prints the whole
 //! summary and every broken invariant.
 //!
 //! `KL_SOAK_SECONDS` (10..=3600) and `KL_SOAK_SEED` override the duration and the seed; longer
@@ -51,6 +53,14 @@ fn chaos_soak_keeps_one_master_per_vrid_and_flat_resources() {
     for (kind, done) in soak::StepKind::ALL.iter().zip(report.steps) {
         assert!(done > 0, "no `{}` step was done\n{table}", kind.name());
     }
+    assert!(
+        report.drains.0 > 0 && report.drains.1 > 0,
+        "no drain or no undrain was done\n{table}"
+    );
+    assert!(
+        report.control_requests.1 > 0,
+        "no malformed request was sent\n{table}"
+    );
     let failures = report.failures();
     assert!(
         failures.is_empty(),

@@ -153,15 +153,24 @@ fn unbuilt_daemon_options_say_so_and_no_runnable_instance_stops() {
         "-c",
         &c,
     ]);
-    // The VRRP child exits with "configuration error" (3), which stops the daemon.
-    assert_eq!(out.status.code(), Some(3));
+    // The VRRP child refuses the file as keepalived 2.2.7's does, which stops the daemon with
+    // 2.2.7's status 2.
+    assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         stderr.contains("--dont-release-ipvs is accepted but its behaviour is not built yet"),
         "{stderr}"
     );
     assert!(
-        stderr.contains("VRRP_Instance(X) cannot run: interface nosuchif0 does not exist"),
+        stderr.contains("WARNING - interface nosuchif0 for vrrp_instance X doesn't exist"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("Non-existent interface specified in configuration"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("exited with permanent error CONFIG. Terminating"),
         "{stderr}"
     );
 }

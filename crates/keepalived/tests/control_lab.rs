@@ -320,6 +320,9 @@ fn control_socket_status_drain_reload_and_metrics() {
     let dump_json: serde_json::Value =
         serde_json::from_str(&ctl_ok(&sa, &["dump", "--json"])).expect("dump --json");
     assert_eq!(dump_json[0]["data"]["iname"], "VI_1");
+    // The password is masked in the JSON dump (keepalived 2.4), kept in the .data dump (2.2.7).
+    assert_eq!(dump_json[0]["data"]["auth_data"], "********");
+    assert!(dump.contains("Password = secret12"), "{dump}");
 
     // Bad requests: a clear error each, nothing changes.
     for (line, expected) in [

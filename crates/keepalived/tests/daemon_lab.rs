@@ -338,11 +338,16 @@ fn dumps_are_written_without_following_planted_links() {
     let stats_text = fs::read_to_string(stats).unwrap_or_default();
     let _ = fs::remove_file(stats);
     assert!(stats_text.contains("VI_1"), "{stats_text}");
-    // The JSON dump (SIGRTMIN+2) parses as JSON.
+    // The JSON dump (SIGRTMIN+2) parses as JSON and masks the password as keepalived 2.4 does.
     let json = Path::new("/tmp/keepalived.json");
     let _ = fs::remove_file(json);
     a.signal(Signal::Named("RTMIN+2")).expect("RTMIN+2");
     assert!(poll_until(Duration::from_secs(3), || json.exists()));
+    let json_text = fs::read_to_string(json).unwrap_or_default();
+    assert!(
+        !json_text.contains("dumppass") && json_text.contains(r#""auth_data":"********""#),
+        "{json_text}"
+    );
     let checked = std::process::Command::new("python3")
         .args(["-c", "import json,sys; json.load(open(sys.argv[1]))"])
         .arg(json)

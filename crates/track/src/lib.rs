@@ -17,7 +17,7 @@ pub mod priority;
 pub mod security;
 
 pub use priority::{Tracked, effective_priority};
-pub use runner::{Outcome, ScriptSpec, TERM_GRACE, run_once};
+pub use runner::{Outcome, RunPhase, ScriptSpec, TERM_GRACE, run_once, run_once_watched};
 pub use tracker::{ScriptEvent, Tracker, log_line};
 
 pub use file::{

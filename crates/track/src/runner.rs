@@ -57,6 +57,45 @@ impl Outcome {
     }
 }
 
+/// Where a run of a script is, numbered as keepalived numbers its script states (and as the
+/// community exporter's `keepalived_script_state` reports them).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum RunPhase {
+    /// No run under way.
+    #[default]
+    Idle,
+    /// The script runs.
+    Running,
+    /// It overran its timeout: its process group was sent SIGTERM and has [`TERM_GRACE`] to
+    /// exit.
+    TerminationRequested,
+    /// It did not exit within [`TERM_GRACE`] of SIGTERM: its process group was sent SIGKILL,
+    /// and the child is being reaped.
+    TerminationForced,
+}
+
+impl RunPhase {
+    /// keepalived's number: 0 idle, 1 running, 2 termination requested, 3 forced.
+    pub fn number(self) -> u8 {
+        match self {
+            RunPhase::Idle => 0,
+            RunPhase::Running => 1,
+            RunPhase::TerminationRequested => 2,
+            RunPhase::TerminationForced => 3,
+        }
+    }
+
+    /// A short lower-case name: `idle`, `running`, `terminating`, `killed`.
+    pub fn name(self) -> &'static str {
+        match self {
+            RunPhase::Idle => "idle",
+            RunPhase::Running => "running",
+            RunPhase::TerminationRequested => "terminating",
+            RunPhase::TerminationForced => "killed",
+        }
+    }
+}
+
 /// Runs `spec.argv` once and reports how it ended.
 ///
 /// The program is started without a shell, with stdin/stdout/stderr on
@@ -65,6 +104,20 @@ impl Outcome {
 /// whole group gets SIGTERM, then SIGKILL after at most [`TERM_GRACE`], and
 /// the child is reaped before this returns.
 pub async fn run_once(spec: &ScriptSpec) -> Outcome {
+    run_once_watched(spec, |_| {}).await
+}
+
+/// [`run_once`], telling `watch` each phase the run enters: [`RunPhase::Running`] once the
+/// program is started, [`RunPhase::TerminationRequested`] when its timeout sends SIGTERM,
+/// [`RunPhase::TerminationForced`] when the grace is over and SIGKILL follows, and
+/// [`RunPhase::Idle`] when the run is over (also when it could not start).
+pub async fn run_once_watched<F: Fn(RunPhase)>(spec: &ScriptSpec, watch: F) -> Outcome {
+    let outcome = run_watched(spec, &watch).await;
+    watch(RunPhase::Idle);
+    outcome
+}
+
+async fn run_watched<F: Fn(RunPhase)>(spec: &ScriptSpec, watch: &F) -> Outcome {
     let Some(program) = spec.argv.first() else {
         return Outcome::CannotRun(format!("script '{}' has no command", spec.name));
     };
@@ -82,6 +135,7 @@ pub async fn run_once(spec: &ScriptSpec) -> Outcome {
         Ok(child) => child,
         Err(err) => return Outcome::CannotRun(cannot_run_reason(program, &err)),
     };
+    watch(RunPhase::Running);
     // If this future is dropped mid-run (the daemon stops, a reload removes the script), the
     // whole process group goes, not only the direct child `kill_on_drop` takes care of.
     let mut guard = GroupGuard(child.id().and_then(|id| i32::try_from(id).ok()));
@@ -89,7 +143,7 @@ pub async fn run_once(spec: &ScriptSpec) -> Outcome {
         Ok(Ok(status)) => outcome_of(status),
         Ok(Err(err)) => Outcome::CannotRun(format!("waiting for '{program}': {err}")),
         Err(_elapsed) => {
-            kill_group(&mut child).await;
+            kill_group(&mut child, watch).await;
             Outcome::TimedOut
         }
     };
@@ -128,8 +182,8 @@ fn outcome_of(status: ExitStatus) -> Outcome {
 }
 
 /// SIGTERM the child's process group, give it [`TERM_GRACE`], SIGKILL the
-/// group, and reap the child.
-async fn kill_group(child: &mut Child) {
+/// group, and reap the child; `watch` hears of the termination's phases.
+async fn kill_group<F: Fn(RunPhase)>(child: &mut Child, watch: &F) {
     let Some(raw_pid) = child.id() else {
         // Already reaped: nothing left that we own.
         return;
@@ -139,13 +193,18 @@ async fn kill_group(child: &mut Child) {
     };
     let pgid = Pid::from_raw(raw_pid);
     // ESRCH just means the group is already gone.
+    watch(RunPhase::TerminationRequested);
     let _ = killpg(pgid, Signal::SIGTERM);
     let exited = tokio::time::timeout(TERM_GRACE, child.wait()).await;
+    let leader_exited = matches!(exited, Ok(Ok(_)));
+    if !leader_exited {
+        watch(RunPhase::TerminationForced);
+    }
     // Always KILL the group: the leader may have exited on TERM while
     // background children ignored it. The group id cannot be reused while
     // any member is alive.
     let _ = killpg(pgid, Signal::SIGKILL);
-    if !matches!(exited, Ok(Ok(_))) {
+    if !leader_exited {
         // SIGKILL cannot be caught, so this wait is bounded in practice.
         let _ = child.wait().await;
     }

@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use keepalived_track::{Outcome, ScriptSpec, run_once};
+use std::cell::RefCell;
+
+use keepalived_track::{Outcome, RunPhase, ScriptSpec, run_once, run_once_watched};
 
 /// A temp dir removed on drop.
 struct TempDir(PathBuf);
@@ -269,5 +271,76 @@ async fn dropping_a_run_kills_the_whole_process_group() {
     assert!(
         gone(child),
         "the script's background child {child} outlived the dropped run"
+    );
+}
+
+/// The phases `run_once_watched` reports for `spec`, and its outcome.
+async fn phases_of(spec: &ScriptSpec) -> (Outcome, Vec<RunPhase>) {
+    let seen = RefCell::new(Vec::new());
+    let outcome = run_once_watched(spec, |p| seen.borrow_mut().push(p)).await;
+    (outcome, seen.into_inner())
+}
+
+#[tokio::test]
+async fn phases_of_a_run_that_ends_by_itself() {
+    let dir = TempDir::new("phase-ok");
+    let s = dir.script("ok.sh", "exit 3", 0o755);
+    let (out, phases) = phases_of(&spec(&s, Duration::from_secs(2))).await;
+    assert_eq!(out, Outcome::Failure(3));
+    assert_eq!(phases, [RunPhase::Running, RunPhase::Idle]);
+    let missing = dir.0.join("missing.sh");
+    let (out, phases) = phases_of(&spec(&missing, Duration::from_secs(2))).await;
+    assert!(matches!(out, Outcome::CannotRun(_)), "{out:?}");
+    assert_eq!(phases, [RunPhase::Idle]);
+}
+
+#[tokio::test]
+async fn phases_of_a_timed_out_run_that_obeys_sigterm() {
+    let dir = TempDir::new("phase-term");
+    // `exec` so that SIGTERM reaches sleep itself, which dies of it at once.
+    let s = dir.script("slow.sh", "exec sleep 30", 0o755);
+    let (out, phases) = phases_of(&spec(&s, Duration::from_millis(200))).await;
+    assert_eq!(out, Outcome::TimedOut);
+    assert_eq!(
+        phases,
+        [
+            RunPhase::Running,
+            RunPhase::TerminationRequested,
+            RunPhase::Idle
+        ]
+    );
+}
+
+#[tokio::test]
+async fn phases_of_a_timed_out_run_that_ignores_sigterm() {
+    let dir = TempDir::new("phase-kill");
+    let s = dir.script("stubborn.sh", "trap '' TERM\nsleep 30", 0o755);
+    let start = Instant::now();
+    let (out, phases) = phases_of(&spec(&s, Duration::from_millis(200))).await;
+    assert_eq!(out, Outcome::TimedOut);
+    assert_eq!(
+        phases,
+        [
+            RunPhase::Running,
+            RunPhase::TerminationRequested,
+            RunPhase::TerminationForced,
+            RunPhase::Idle
+        ]
+    );
+    // The grace was given before SIGKILL.
+    assert!(
+        start.elapsed() >= keepalived_track::TERM_GRACE,
+        "{:?}",
+        start.elapsed()
+    );
+    assert_eq!(
+        [
+            RunPhase::Idle,
+            RunPhase::Running,
+            RunPhase::TerminationRequested,
+            RunPhase::TerminationForced
+        ]
+        .map(RunPhase::number),
+        [0, 1, 2, 3]
     );
 }

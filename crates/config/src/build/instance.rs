@@ -197,13 +197,15 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement) -> Option<VrrpInstance> {
                     .first()
                     .map(|w| w.text.clone())
                     .unwrap_or_default();
-                vrid = cx.int(item, 1, 255).map(|v| v as u8);
-                if vrid.is_none() && !text.is_empty() {
+                // keepalived 2.2.7 keeps an earlier valid VRID when a later one is invalid.
+                let value = cx.int(item, 1, 255).map(|v| v as u8);
+                if value.is_none() && !text.is_empty() {
                     cx.error(
                         &item.location,
                         format!("({name}): VRID '{text}' not valid - must be between 1 & 255"),
                     );
                 }
+                vrid = value.or(vrid);
             }
             "priority" => {
                 let value = cx.int(item, 1, 255).map(|v| v as u8);

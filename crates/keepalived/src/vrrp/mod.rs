@@ -7,6 +7,7 @@
 pub mod advert_watch;
 pub mod driver;
 pub mod dumps;
+pub mod refusal;
 pub mod setup;
 pub mod shutdown;
 pub mod transitions;
@@ -195,6 +196,11 @@ impl ReloadSource {
         if unusable(&loaded) {
             return Err(problems);
         }
+        if let Some(refused) = refusal::refusal(&loaded.config, &loaded.diagnostics) {
+            let mut reasons = problems;
+            reasons.extend(refused.line());
+            return Err(reasons);
+        }
         let planned = plan_quietly(&loaded.config);
         if planned.instances.is_empty() {
             let mut reasons = problems;
@@ -218,6 +224,15 @@ impl ReloadSource {
         let loaded = load_config(&self.path, self.config_id.as_deref(), self.all_config);
         log_diagnostics(logger, &loaded, Some(ChildRole::Vrrp));
         if unusable(&loaded) {
+            logger.info("The new configuration cannot be used: keeping the running one");
+            return None;
+        }
+        // keepalived 2.2.7 stops the daemon here; a reload keeps the running configuration
+        // instead (docs/compat.md, deliberate differences).
+        if let Some(refused) = refusal::refusal(&loaded.config, &loaded.diagnostics) {
+            if let Some(line) = refused.line() {
+                logger.info(&line);
+            }
             logger.info("The new configuration cannot be used: keeping the running one");
             return None;
         }
@@ -310,5 +325,47 @@ impl Signals {
                 }
             }
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::safe_file::tests::{TempDir, TestResult};
+
+    #[test]
+    fn a_reload_check_refuses_what_2_2_7_refuses_at_run_time() -> TestResult {
+        let dir = TempDir::new("reload-refusal")?;
+        let path = dir.path().join("keepalived.conf");
+        let source = ReloadSource {
+            path: path.clone(),
+            config_id: None,
+            all_config: false,
+        };
+        for (text, reason) in [
+            (
+                "vrrp_instance VI_1 {\n interface nosuchif0\n virtual_router_id 9\n \
+                 virtual_ipaddress {\n 192.0.2.9\n }\n}\n",
+                "Non-existent interface specified in configuration",
+            ),
+            (
+                "vrrp_instance VI_1 {\n interface lo\n virtual_ipaddress {\n 192.0.2.9\n }\n}\n",
+                "(VI_1) the virtual router id must be set",
+            ),
+            (
+                "vrrp_instance VI_1 {\n virtual_router_id 9\n virtual_ipaddress {\n 192.0.2.9\n }\n}\n",
+                "(VI_1) Unknown interface!",
+            ),
+        ] {
+            std::fs::write(&path, text)?;
+            let Err(reasons) = source.check() else {
+                panic!("accepted:\n{text}");
+            };
+            assert!(
+                reasons.iter().any(|r| r.contains(reason)),
+                "{reason} not in {reasons:?}"
+            );
+        }
+        Ok(())
     }
 }

@@ -60,6 +60,9 @@ pub struct InstancePlan {
     pub track_interfaces: Vec<(String, i32, bool)>,
     /// `track_file`: the files it tracks.
     pub track_files: Vec<FileUse>,
+    /// The `unicast_src_ip` of a unicast instance: keepalived 2.2.7 binds its socket to it,
+    /// and while that address is not on the host the instance stays in FAULT.
+    pub unicast_source: Option<Ipv4Addr>,
 }
 
 /// A `track_file` (or `vrrp_track_file`) block that some instance tracks.
@@ -371,6 +374,10 @@ fn plan_instance(
             .iter()
             .map(|t| (t.name.clone(), t.weight.unwrap_or(0), t.reverse))
             .collect(),
+        unicast_source: match inst.unicast_src_ip {
+            Some(IpAddr::V4(a)) if !inst.unicast_peers.is_empty() => Some(a),
+            _ => None,
+        },
     })
 }
 

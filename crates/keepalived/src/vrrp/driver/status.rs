@@ -190,7 +190,7 @@ impl Driver {
                         Outcome::CannotRun(reason) => format!("cannot run: {reason}"),
                     }),
                     streak: s.tracker.streak(),
-                    running: s.running.get(),
+                    run_phase: s.running.get(),
                     status: if !s.tracker.has_result() {
                         ScriptStatus::Init
                     } else if s.tracker.is_good() {

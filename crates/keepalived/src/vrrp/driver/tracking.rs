@@ -4,13 +4,15 @@
 
 use std::cell::Cell;
 use std::collections::HashMap;
+use std::net::Ipv4Addr;
 use std::rc::Rc;
 use std::time::Instant;
 
 use keepalived_net::link::LinkEvent;
 use keepalived_track::file::{FileValue, FileWatcher, file_effect, init_file, read_value};
 use keepalived_track::{
-    Outcome, ScriptSpec, Tracked, Tracker, effective_priority_with_files, run_once,
+    Outcome, RunPhase, ScriptSpec, Tracked, Tracker, effective_priority_with_files,
+    run_once_watched,
 };
 use keepalived_vrrp::instance::{FaultCause, Tracking};
 use tokio::sync::mpsc;
@@ -39,6 +41,15 @@ pub struct World<'a> {
     pub file_values: &'a [i64],
     /// Whether the instance's own interface is up.
     pub link_up: bool,
+    /// Whether the instance's unicast source address (if it names one) is on the host.
+    pub source_present: bool,
+}
+
+/// Whether `address` is one of this host's addresses: keepalived 2.2.7 binds a unicast
+/// instance's socket to its `unicast_src_ip`, which fails (EADDRNOTAVAIL) otherwise, and the
+/// instance stays in FAULT ("src address not configured").
+pub fn source_present(address: Ipv4Addr) -> bool {
+    std::net::UdpSocket::bind(std::net::SocketAddrV4::new(address, 0)).is_ok()
 }
 
 /// The effective priority and FAULT of `plan` in `world` (compat.md section 6): weights of
@@ -74,6 +85,8 @@ pub fn assess(plan: &InstancePlan, world: &World<'_>) -> Tracking {
         effective_priority_with_files(plan.config.priority, &tracked, &files);
     let fault = if !world.link_up {
         Some(FaultCause::LinkDown)
+    } else if !world.source_present {
+        Some(FaultCause::Tracked)
     } else if tracked_fault {
         let (_, others_fault) =
             effective_priority_with_files(plan.config.priority, &interfaces, &files);
@@ -110,8 +123,8 @@ pub struct RunningScript {
     pub reported_cannot_run: bool,
     /// The last result, for the status.
     pub last_outcome: Option<Outcome>,
-    /// A run is under way (for the status).
-    pub running: Rc<Cell<bool>>,
+    /// Where its current run is (for the status: keepalived_script_state).
+    pub running: Rc<Cell<RunPhase>>,
 }
 
 impl RunningScript {
@@ -125,19 +138,17 @@ impl RunningScript {
 }
 
 /// Runs one script on its interval until aborted, handing each outcome to the main loop;
-/// `running` says whether a run is under way (for the status).
+/// `running` says where the current run is (for the status).
 fn spawn_script(
     id: u64,
     spec: ScriptSpec,
     tx: mpsc::Sender<(u64, Outcome)>,
-    running: Rc<Cell<bool>>,
+    running: Rc<Cell<RunPhase>>,
 ) -> JoinHandle<()> {
     tokio::task::spawn_local(async move {
         loop {
             let started = tokio::time::Instant::now();
-            running.set(true);
-            let outcome = run_once(&spec).await;
-            running.set(false);
+            let outcome = run_once_watched(&spec, |phase| running.set(phase)).await;
             if tx.send((id, outcome)).await.is_err() {
                 return;
             }
@@ -160,6 +171,10 @@ impl Driver {
             interface_up: &self.interface_up,
             file_values: &self.file_values,
             link_up: self.links[self.running[i].link].up,
+            source_present: self.running[i]
+                .plan
+                .unicast_source
+                .is_none_or(source_present),
         };
         assess(&self.running[i].plan, &world)
     }
@@ -190,7 +205,7 @@ impl Driver {
     pub(super) fn start_script(&mut self, plan: ScriptPlan) -> RunningScript {
         let id = self.next_script_id;
         self.next_script_id += 1;
-        let running = Rc::new(Cell::new(false));
+        let running = Rc::new(Cell::new(RunPhase::Idle));
         let task = spawn_script(
             id,
             plan.spec.clone(),
@@ -412,7 +427,24 @@ mod tests {
             interface_up: up,
             file_values: &[],
             link_up,
+            source_present: true,
         }
+    }
+
+    #[test]
+    fn a_unicast_source_not_on_the_host_is_a_fault() {
+        let p = &plans(CONF)[0];
+        let up = HashMap::new();
+        let results = [result(true), result(true)];
+        let mut w = world(&results, &up, true);
+        w.source_present = false;
+        assert_eq!(assess(p, &w).fault, Some(FaultCause::Tracked));
+        w.link_up = false;
+        assert_eq!(assess(p, &w).fault, Some(FaultCause::LinkDown));
+        assert!(source_present(Ipv4Addr::LOCALHOST));
+        // A documentation address the test host itself does not hold (labs put theirs in
+        // namespaces).
+        assert!(!source_present(Ipv4Addr::new(203, 0, 113, 251)));
     }
 
     #[test]
