@@ -39,6 +39,11 @@ pub struct Config {
     pub virtual_server_groups: Vec<VirtualServerGroup>,
     /// `virtual_server` blocks (checker side).
     pub virtual_servers: Vec<VirtualServer>,
+    /// How many `vrrp_instance` blocks were read, those dropped by validation included.
+    pub instance_blocks: usize,
+    /// The file names an interface this host lacks (without `dynamic_interfaces`): 2.2.7's
+    /// VRRP process then stops ("Non-existent interface specified in configuration").
+    pub nonexistent_interface: bool,
 }
 
 /// A keyword we accept because keepalived does, kept as written without further meaning.

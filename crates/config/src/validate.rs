@@ -17,6 +17,7 @@ pub fn validate(config: &mut Config, host: &dyn Host, diagnostics: &mut Diagnost
     default_script_user(config, host, diagnostics);
     tracked_scripts_exist(config, diagnostics);
     if diagnostics.has_nonexistent_interface() {
+        config.nonexistent_interface = true;
         diagnostics.skip_completion();
         // 2.2.7 stops its VRRP side here: no instance, sync group or script pass follows.
         // The checker reads the file on its own and still reports.

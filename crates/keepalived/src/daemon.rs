@@ -190,7 +190,7 @@ fn children_for(cli: &Cli, loaded: &Loaded) -> Vec<ChildRole> {
         (true, false) => (true, false),
         (false, true) => (false, true),
         _ => (
-            vrrp::refusal::has_instances(&loaded.config, &loaded.diagnostics),
+            vrrp::refusal::has_instances(&loaded.config),
             !loaded.config.virtual_servers.is_empty(),
         ),
     };

@@ -70,9 +70,12 @@ fn build_top(cx: &mut Cx<'_>, items: &[Statement], config: &mut Config) {
                 cx.dynamic_interfaces = config.global.dynamic_interfaces;
             }
             "vrrp_script" => config.scripts.extend(script::build(cx, stmt)),
-            "vrrp_instance" => config
-                .instances
-                .extend(instance::build(cx, stmt).map(Box::new)),
+            "vrrp_instance" => {
+                config.instance_blocks += 1;
+                config
+                    .instances
+                    .extend(instance::build(cx, stmt).map(Box::new))
+            }
             "vrrp_sync_group" => config.sync_groups.extend(sync_group::build(cx, stmt)),
             "static_ipaddress" => config
                 .static_addresses

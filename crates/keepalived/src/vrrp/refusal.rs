@@ -44,13 +44,6 @@ impl Refusal {
     }
 }
 
-/// Whether a diagnostic is the configuration's warning about an interface that does not exist
-/// (`WARNING - interface eth9 for vrrp_instance VI_1 doesn't exist`, `(VI_1) tracked interface
-/// eth9 doesn't exist` …).
-fn names_missing_interface(d: &Diagnostic) -> bool {
-    d.message.contains("interface ") && d.message.ends_with("doesn't exist")
-}
-
 /// Whether a diagnostic says a vrrp_instance lacked its VRID (the instance was dropped).
 fn names_missing_vrid(d: &Diagnostic) -> bool {
     d.message.ends_with(") the virtual router id must be set")
@@ -58,14 +51,14 @@ fn names_missing_vrid(d: &Diagnostic) -> bool {
 
 /// Whether the configuration had a vrrp_instance block, counting those dropped for lacking a
 /// VRID: 2.2.7 starts its VRRP process for them, which then refuses the file.
-pub fn has_instances(config: &Config, diagnostics: &[Diagnostic]) -> bool {
-    !config.instances.is_empty() || diagnostics.iter().any(names_missing_vrid)
+pub fn has_instances(config: &Config) -> bool {
+    config.instance_blocks > 0
 }
 
 /// Why 2.2.7's VRRP process would refuse `config` (read with `diagnostics`), in its order;
 /// `None` when it runs it.
 pub fn refusal(config: &Config, diagnostics: &[Diagnostic]) -> Option<Refusal> {
-    if !config.global.dynamic_interfaces && diagnostics.iter().any(names_missing_interface) {
+    if config.nonexistent_interface {
         return Some(Refusal::NonExistentInterface);
     }
     if diagnostics.iter().any(names_missing_vrid) {
@@ -94,7 +87,7 @@ mod tests {
         let loaded = load(text);
         (
             refusal(&loaded.config, &loaded.diagnostics),
-            has_instances(&loaded.config, &loaded.diagnostics),
+            has_instances(&loaded.config),
         )
     }
 
