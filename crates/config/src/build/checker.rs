@@ -117,6 +117,7 @@ const CHECK_KEYWORDS: &[&str] = &[
     "max_reply_length",
     "fast_recovery",
     "file",
+    "track_file",
     "weight",
     "log_all_failures",
 ];

@@ -28,6 +28,7 @@ pub const TOP_LEVEL_KEYWORDS: &[&str] = &[
     "static_routes",
     "static_rules",
     "vrrp_track_file",
+    "track_file",
     "vrrp_track_process",
     "garp_group",
     "virtual_server",
@@ -68,7 +69,9 @@ fn build_top(cx: &mut Cx<'_>, items: &[Statement], config: &mut Config) {
                 .static_routes
                 .extend(addresses::route_block(cx, stmt)),
             "static_rules" => config.static_rules.extend(addresses::rule_block(cx, stmt)),
-            "vrrp_track_file" => config.track_files.extend(trackers::track_file(cx, stmt)),
+            "vrrp_track_file" | "track_file" => {
+                config.track_files.extend(trackers::track_file(cx, stmt))
+            }
             "vrrp_track_process" => config
                 .track_processes
                 .extend(trackers::track_process(cx, stmt)),

@@ -5,14 +5,21 @@
 //! SIGHUP reloads without touching what did not change; at stop it removes what it installed.
 //!
 //! - [`plan`]: the configuration resolved with keepalived's defaults.
-//! - [`probe`]: one attempt of each check.
+//! - [`probe`]: one attempt of the TCP, HTTP, MISC and PING checks; [`datagram`] (UDP_CHECK,
+//!   DNS_CHECK), [`smtp`], [`tls`] (SSL_GET) and [`file`] (FILE_CHECK) for the others.
+//! - [`genhash`]: the `genhash` command.
 //! - [`task`]: a check's retries, state and log lines.
 //! - [`pool`]: quorum, sorry server, inhibit_on_failure, notify scripts and the IPVS calls.
 
+pub mod datagram;
+pub mod file;
+pub mod genhash;
 pub mod plan;
 pub mod pool;
 pub mod probe;
+pub mod smtp;
 pub mod task;
+pub mod tls;
 
 use std::path::Path;
 
