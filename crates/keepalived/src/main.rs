@@ -31,10 +31,10 @@ fn main() -> ExitCode {
         .and_then(|a| std::path::Path::new(a).file_name())
         .is_some_and(|n| n == "genhash");
     if called_genhash {
-        return ExitCode::from(checker::genhash::main(&args[1..]) as u8);
+        return ExitCode::from(checker::genhash::main(&args[0], &args[1..]) as u8);
     }
     if matches!(args.get(1).map(String::as_str), Some("-T" | "--genhash")) {
-        return ExitCode::from(checker::genhash::main(&args[2..]) as u8);
+        return ExitCode::from(checker::genhash::main(&args[0], &args[2..]) as u8);
     }
     let cli = Cli::parse();
     match run(&cli) {

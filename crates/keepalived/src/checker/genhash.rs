@@ -12,8 +12,8 @@ use super::plan::HttpProtocol;
 use super::probe::{Failure, exchange, http_request};
 use super::tls;
 
-/// genhash's help, word for word as 2.2.7 prints it (on stderr).
-const USAGE: &str = "Usage: genhash COMMAND [OPTIONS]
+/// genhash's help, word for word as 2.2.7 prints it (on stderr, after `Usage: PROGRAM`).
+const USAGE: &str = " COMMAND [OPTIONS]
 Commands:
    -s server-address -p port -u url
    -S -s server-address -p port -u url
@@ -130,10 +130,11 @@ pub fn parse(args: &[String]) -> Option<Request> {
     (r.server.is_some() && r.port.is_some() && r.url.is_some()).then_some(r)
 }
 
-/// Runs genhash with `args` (without the program name); returns the exit status.
-pub fn main(args: &[String]) -> i32 {
+/// Runs genhash with `args` (without the program name, `program`, which the usage names as
+/// 2.2.7 does); returns the exit status.
+pub fn main(program: &str, args: &[String]) -> i32 {
     let Some(request) = parse(args) else {
-        eprint!("{USAGE}");
+        eprint!("Usage: {program}{USAGE}");
         return 1;
     };
     let runtime = match tokio::runtime::Builder::new_current_thread()
