@@ -56,6 +56,7 @@ mod tests {
 
     fn plan(weight: i32, reverse: bool) -> FilePlan {
         FilePlan {
+            name: "tf".into(),
             path: "/nonexistent".into(),
             weight,
             reverse,

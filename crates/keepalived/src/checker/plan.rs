@@ -171,6 +171,8 @@ pub struct UdpPlan {
 /// FILE_CHECK's settings.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FilePlan {
+    /// The track_file's name.
+    pub name: String,
     /// The file of the named track_file.
     pub path: std::path::PathBuf,
     /// `weight` (the check's, else the track_file's; 0: a non-zero value takes the server down).
@@ -691,6 +693,7 @@ fn check(
                 _ => (def.weight, def.reverse),
             };
             CheckKind::File(FilePlan {
+                name: def.name.clone(),
                 path,
                 weight,
                 reverse,

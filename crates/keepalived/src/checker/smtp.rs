@@ -27,7 +27,8 @@ pub async fn smtp(
                 "Connection timeout to server {name}"
             )));
         }
-        Err(_) => return Err(Failure::Said(format!("Error connecting to server {name}"))),
+        // Refused, unreachable: what 2.2.7 logs for a server with nothing listening.
+        Err(_) => return Err(Failure::Said(format!("Could not connect to server {name}"))),
     };
     let mut stream = BufReader::new(stream);
     if reply(&mut stream, limit, name).await? != 220 {
@@ -141,7 +142,7 @@ mod tests {
         };
         assert_eq!(
             smtp(closed, "h", t, "[x]:25").await,
-            Err(Failure::Said("Error connecting to server [x]:25".into()))
+            Err(Failure::Said("Could not connect to server [x]:25".into()))
         );
     }
 }

@@ -66,7 +66,7 @@ pub async fn run(
     logger: Logger,
 ) {
     if let CheckKind::File(file) = &plan.kind {
-        return run_file(id, file, state, reports).await;
+        return run_file(id, file, &names, state, reports, &logger).await;
     }
     let mut tries_left = plan.retry;
     let mut passes = 0u32;
@@ -114,12 +114,6 @@ pub async fn run(
             }
             Err(failure) => {
                 passes = 0;
-                // 2.2.7's SMTP_CHECK logs every failed attempt of a server that is up.
-                if let (CheckKind::Smtp { .. }, Failure::Said(why)) = (&plan.kind, &failure)
-                    && (state.up || !state.has_run)
-                {
-                    logger.info(&format!("SMTP_CHECK {why}"));
-                }
                 if state.up && tries_left > 0 {
                     tries_left -= 1;
                     delay = plan.delay_before_retry;
@@ -153,12 +147,16 @@ pub async fn run(
 const FILE_POLL: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// FILE_CHECK: reads the file now and every [`FILE_POLL`], reporting each change of state or
-/// weight (the first reading included, as keepalived reads the file before starting).
+/// weight (the first reading included, as keepalived reads the file before starting). After
+/// the first reading, a server going down or up logs 2.2.7's `(RS): tracked file NAME now
+/// FAULT state` / `leaving FAULT state`.
 async fn run_file(
     id: CheckId,
     plan: &FilePlan,
+    names: &Names,
     mut state: CheckState,
     reports: UnboundedSender<Report>,
+    logger: &Logger,
 ) {
     let mut weight = None;
     let mut first = true;
@@ -167,6 +165,13 @@ async fn run_file(
         let (up, new_weight) = file::state(plan, value);
         let weight_changed = up && new_weight.is_some() && new_weight != weight;
         if first || up != state.up || weight_changed {
+            if !first && up != state.up {
+                let change = if up { "leaving" } else { "now" };
+                logger.info(&format!(
+                    "({}): tracked file {} {change} FAULT state",
+                    names.rs, plan.name
+                ));
+            }
             if up {
                 weight = new_weight;
             }
@@ -205,10 +210,7 @@ async fn attempt(plan: &CheckPlan, up: bool, logger: &Logger) -> Result<Option<i
                 );
                 probe::http_url(plan.target, &request, url, plan.connect_timeout).await?;
                 if !up {
-                    logger.info(&format!(
-                        "HTTP status code success to {} url({})",
-                        plan.target_name, url.path
-                    ));
+                    logger.info(&url_success_line(plan, url));
                 }
             }
             Ok(None)
@@ -231,10 +233,7 @@ async fn attempt(plan: &CheckPlan, up: bool, logger: &Logger) -> Result<Option<i
                 let response = probe::exchange(stream, &request, plan.connect_timeout).await?;
                 probe::judge(&response, url)?;
                 if !up {
-                    logger.info(&format!(
-                        "HTTP status code success to {} url({})",
-                        plan.target_name, url.path
-                    ));
+                    logger.info(&url_success_line(plan, url));
                 }
             }
             Ok(None)
@@ -248,7 +247,8 @@ async fn attempt(plan: &CheckPlan, up: bool, logger: &Logger) -> Result<Option<i
                 .map(|()| None)
         }
         CheckKind::Smtp { helo } => {
-            smtp::smtp(plan.target, helo, plan.connect_timeout, &plan.target_name)
+            let name = format!("[{}]:{}", plan.target.ip(), plan.target.port());
+            smtp::smtp(plan.target, helo, plan.connect_timeout, &name)
                 .await
                 .map(|()| None)
         }
@@ -272,6 +272,17 @@ async fn attempt(plan: &CheckPlan, up: bool, logger: &Logger) -> Result<Option<i
             code => Err(Failure::Exit(Some(code))),
         },
     }
+}
+
+/// What a url that passes logs while its server is down: `MD5 digest success` when a digest
+/// is checked, else `HTTP status code success` (as 2.2.7 in the lab).
+fn url_success_line(plan: &CheckPlan, url: &super::plan::UrlPlan) -> String {
+    let what = if url.digest.is_some() {
+        "MD5 digest"
+    } else {
+        "HTTP status code"
+    };
+    format!("{what} success to {} url({})", plan.target_name, url.path)
 }
 
 fn program(plan: &CheckPlan) -> &str {
@@ -307,7 +318,7 @@ pub fn success_line(plan: &CheckPlan, names: &Names) -> Option<String> {
 }
 
 /// The line a check logs when its retries are used up (`has_run`: whether the check had run
-/// before this series of attempts). SMTP_CHECK and FILE_CHECK log none.
+/// before this series of attempts). FILE_CHECK logs none.
 pub fn failure_line(
     plan: &CheckPlan,
     names: &Names,
@@ -339,7 +350,11 @@ pub fn failure_line(
             };
             format!("DNS_CHECK ({}) {why}{after}", plan.target_name)
         }
-        CheckKind::Smtp { .. } | CheckKind::File(_) => return None,
+        CheckKind::Smtp { .. } => match failure {
+            Failure::Said(why) => format!("SMTP_CHECK {why}"),
+            other => format!("SMTP_CHECK {other:?}"),
+        },
+        CheckKind::File(_) => return None,
         // 2.2.7 names the virtual server only when there were retries.
         CheckKind::Ping if n == 0 => format!("ICMP CHECK on service {} failed.", plan.target_name),
         CheckKind::Ping => format!(
@@ -499,7 +514,14 @@ mod tests {
             success_line(&smtp, &names()).as_deref(),
             Some("Remote SMTP server [192.0.2.11]:tcp:80 succeed on service.")
         );
-        assert_eq!(line(&smtp, &timeout), None);
+        assert_eq!(
+            line(
+                &smtp,
+                &Failure::Said("Could not connect to server [x]:25".into())
+            )
+            .as_deref(),
+            Some("SMTP_CHECK Could not connect to server [x]:25")
+        );
     }
 
     /// A refused connection goes through one retry, is reported down once, and a server that
