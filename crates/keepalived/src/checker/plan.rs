@@ -192,6 +192,8 @@ pub struct UrlPlan {
     pub status: Vec<(u16, u16)>,
     /// The MD5 of the body, lowercase hex, if checked.
     pub digest: Option<String>,
+    /// The url's own `virtualhost` (else the check's).
+    pub virtualhost: Option<String>,
 }
 
 /// The checker side of a configuration, with what the child reads and does not act on.
@@ -544,10 +546,12 @@ struct CheckContext<'a> {
 }
 
 /// keepalived's default `retry` and `delay_before_retry` per kind (DNS_CHECK: 3 and the
-/// delay_loop; HTTP_GET / SSL_GET: 1 and 3 s; the others 1 and 1 s).
+/// delay_loop; HTTP_GET / SSL_GET: 1 and 3 s; MISC_CHECK: 0; the others 1 and 1 s), from
+/// the keepalived.conf(5) of 2.2.7.
 fn kind_defaults(kind: CheckerKind, delay_loop: f64) -> (u32, f64) {
     match kind {
         CheckerKind::Dns => (3, delay_loop),
+        CheckerKind::Misc => (0, DEFAULT_DELAY_BEFORE_RETRY),
         CheckerKind::Http | CheckerKind::Ssl => (DEFAULT_RETRY, 3.0),
         _ => (DEFAULT_RETRY, DEFAULT_DELAY_BEFORE_RETRY),
     }
@@ -659,6 +663,11 @@ fn check(
             _ => false,
         };
         if !used {
+            skipped.push((setting.keyword.clone(), at(&setting.location)));
+        }
+    }
+    for u in &c.urls {
+        for setting in &u.other {
             skipped.push((setting.keyword.clone(), at(&setting.location)));
         }
     }
@@ -797,6 +806,7 @@ fn url(u: &keepalived_config::model::Url) -> UrlPlan {
         path: u.path.clone().unwrap_or_else(|| "/".to_string()),
         status,
         digest: u.digest.as_ref().map(|d| d.to_ascii_lowercase()),
+        virtualhost: u.virtualhost.clone(),
     }
 }
 
@@ -883,12 +893,13 @@ mod tests {
              FILE_CHECK {\n track_file tf\n }\n FILE_CHECK {\n track_file tf\n weight 2 reverse\n }\n \
              UDP_CHECK {\n payload 0a0b\n require_reply 0a X\n min_reply_length 1\n }\n \
              DNS_CHECK {\n type a\n name example.org\n }\n SMTP_CHECK {\n helo_name me\n }\n \
-             SSL_GET {\n enable_sni\n http_protocol 1.1\n url {\n path /\n }\n }\n \
+             SSL_GET {\n enable_sni\n http_protocol 1.1\n url {\n path /\n virtualhost u.example\n \
+             regex foo\n }\n }\n MISC_CHECK {\n misc_path /bin/true\n }\n \
              DNS_CHECK {\n type BOGUS\n }\n }\n}\n",
         );
         let rs = &p.virtual_servers[0].real_servers[0];
         let kinds: Vec<&CheckKind> = rs.checks.iter().map(|c| &c.kind).collect();
-        assert_eq!(kinds.len(), 7, "{kinds:?}");
+        assert_eq!(kinds.len(), 8, "{kinds:?}");
         let CheckKind::File(f) = kinds[0] else {
             panic!("{kinds:?}")
         };
@@ -916,8 +927,14 @@ mod tests {
         assert_eq!(rs.checks[5].virtualhost.as_deref(), Some("vs.example"));
         assert_eq!(rs.checks[5].http_protocol, HttpProtocol::V11);
         assert_eq!(rs.checks[5].delay_before_retry, Duration::from_secs(3));
+        let CheckKind::Ssl { urls, .. } = kinds[5] else {
+            panic!("{kinds:?}")
+        };
+        assert_eq!(urls[0].virtualhost.as_deref(), Some("u.example"));
+        // MISC_CHECK's retry defaults to 0.
+        assert_eq!(rs.checks[6].retry, 0);
         let names: Vec<&str> = p.unsupported.iter().map(|(k, _)| k.as_str()).collect();
-        assert_eq!(names, ["type"]);
+        assert_eq!(names, ["regex", "type"]);
     }
 
     #[test]

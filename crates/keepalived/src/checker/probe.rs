@@ -243,6 +243,7 @@ mod tests {
             path: "/".into(),
             status: vec![],
             digest: Some(digest_hex(b"hello")),
+            virtualhost: None,
         };
         let req = http_request("/", addr, None, HttpProtocol::V10);
         assert_eq!(http_url(addr, &req, &url, t).await, Ok(()));

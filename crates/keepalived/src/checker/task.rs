@@ -202,12 +202,9 @@ async fn attempt(plan: &CheckPlan, up: bool, logger: &Logger) -> Result<Option<i
             .map(|()| None),
         CheckKind::Http(urls) => {
             for url in urls {
-                let request = probe::http_request(
-                    &url.path,
-                    plan.target,
-                    plan.virtualhost.as_deref(),
-                    plan.http_protocol,
-                );
+                let vhost = url.virtualhost.as_deref().or(plan.virtualhost.as_deref());
+                let request =
+                    probe::http_request(&url.path, plan.target, vhost, plan.http_protocol);
                 probe::http_url(plan.target, &request, url, plan.connect_timeout).await?;
                 if !up {
                     logger.info(&url_success_line(plan, url));
@@ -216,18 +213,11 @@ async fn attempt(plan: &CheckPlan, up: bool, logger: &Logger) -> Result<Option<i
             Ok(None)
         }
         CheckKind::Ssl { urls, sni } => {
-            let server_name = if *sni {
-                plan.virtualhost.as_deref()
-            } else {
-                None
-            };
             for url in urls {
-                let request = probe::http_request(
-                    &url.path,
-                    plan.target,
-                    plan.virtualhost.as_deref(),
-                    plan.http_protocol,
-                );
+                let vhost = url.virtualhost.as_deref().or(plan.virtualhost.as_deref());
+                let request =
+                    probe::http_request(&url.path, plan.target, vhost, plan.http_protocol);
+                let server_name = if *sni { vhost } else { None };
                 let stream =
                     tls::connect_tls(plan.target, server_name, plan.connect_timeout).await?;
                 let response = probe::exchange(stream, &request, plan.connect_timeout).await?;
@@ -454,6 +444,7 @@ mod tests {
             path: "/".into(),
             status: vec![],
             digest: None,
+            virtualhost: None,
         }]));
         assert_eq!(
             success_line(&http, &names()).as_deref(),
