@@ -37,8 +37,8 @@ use crate::config_test::load_config;
 use crate::daemon::{log_diagnostics, unusable};
 use crate::logger::Logger;
 use crate::supervisor::EXIT_FATAL;
-use plan::{CheckKind, Plan};
-use pool::Pool;
+use plan::{CheckKind, FlushOnStop, Plan};
+use pool::{Pool, StopMode};
 use task::{CheckId, Names, Report};
 
 /// How long a notify script may run.
@@ -78,6 +78,11 @@ pub fn run(cli: &Cli, config: Config, logger: Logger) -> anyhow::Result<i32> {
         let (tx, mut rx) = mpsc::unbounded_channel::<Report>();
         let notifier = spawn_notifier();
         let mut pool = Pool::new(&plan, logger.clone());
+        if plan.flush_at_start
+            && let Err(e) = ipvs.flush()
+        {
+            logger.info(&format!("IPVS: flush failed: {e}"));
+        }
         pool.start(&mut ipvs);
         logger.info("Startup complete");
         let mut tasks = spawn_checks(&plan, &pool, &tx, &logger, false);
@@ -123,7 +128,19 @@ pub fn run(cli: &Cli, config: Config, logger: Logger) -> anyhow::Result<i32> {
         for handle in tasks {
             handle.abort();
         }
-        for argv in pool.stop(&mut ipvs) {
+        let mode = match (cli.dont_release_ipvs, plan.flush_on_stop) {
+            (true, _) => StopMode::Keep,
+            (false, FlushOnStop::Full) => StopMode::Flushed,
+            (false, FlushOnStop::Vs) => StopMode::Services,
+            (false, FlushOnStop::No) => StopMode::Each,
+        };
+        let scripts = pool.stop_with(&mut ipvs, mode);
+        if mode == StopMode::Flushed
+            && let Err(e) = ipvs.flush()
+        {
+            logger.info(&format!("IPVS: flush failed: {e}"));
+        }
+        for argv in scripts {
             run_once(&notify_spec(argv)).await;
         }
         logger.info("Stopped");

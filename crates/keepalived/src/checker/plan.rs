@@ -205,12 +205,41 @@ pub struct Plan {
     pub unsupported: Vec<(String, String)>,
     /// Warnings about what the child changed, logged at load as keepalived does.
     pub warnings: Vec<String>,
+    /// `lvs_flush` (global_defs): the whole IPVS table is flushed at start.
+    pub flush_at_start: bool,
+    /// `lvs_flush_onstop` / `lvs_flush_on_stop [VS]` (global_defs).
+    pub flush_on_stop: FlushOnStop,
+}
+
+/// How the child leaves IPVS at stop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FlushOnStop {
+    /// Each real server, then each virtual server, removed one by one.
+    #[default]
+    No,
+    /// `lvs_flush_on_stop`: the whole table flushed at once.
+    Full,
+    /// `lvs_flush_on_stop VS`: each virtual server removed, the kernel removing its real
+    /// servers.
+    Vs,
 }
 
 impl Plan {
     /// Resolves the checker side of `config`.
     pub fn from_config(config: &Config) -> Plan {
         let mut plan = Plan::default();
+        for setting in &config.global.other {
+            match setting.keyword.as_str() {
+                "lvs_flush" => plan.flush_at_start = true,
+                "lvs_flush_onstop" | "lvs_flush_on_stop" => {
+                    plan.flush_on_stop = match setting.args.first().map(String::as_str) {
+                        Some("VS") => FlushOnStop::Vs,
+                        _ => FlushOnStop::Full,
+                    }
+                }
+                _ => {}
+            }
+        }
         for vs in &config.virtual_servers {
             if let Some(vs_plan) =
                 virtual_server(config, vs, &mut plan.unsupported, &mut plan.warnings)
