@@ -707,7 +707,7 @@ fn check(
             urls: c.urls.iter().map(url).collect(),
             sni,
         },
-        CheckerKind::Ping if rs.address.is_ipv4() => CheckKind::Ping,
+        CheckerKind::Ping => CheckKind::Ping,
         CheckerKind::Misc => CheckKind::Misc {
             argv: c.misc_path.as_ref().map(argv).unwrap_or_default(),
             timeout: c.misc_timeout.map(secs).unwrap_or(delay_loop),

@@ -264,34 +264,51 @@ mod tests {
     }
 }
 
-/// PING_CHECK: one ICMP echo request to `target` (IPv4) on a raw socket; success when the
-/// matching echo reply arrives within `limit`.
+/// PING_CHECK: one ICMP echo request to `target` on a raw socket (ICMPv6, RFC 4443 section
+/// 4, for an IPv6 target); success when the matching echo reply arrives within `limit`.
 pub async fn ping(target: std::net::IpAddr, limit: Duration, seq: u16) -> Result<(), Failure> {
-    use std::net::{IpAddr, SocketAddr, SocketAddrV4};
+    use std::net::{IpAddr, SocketAddr, SocketAddrV4, SocketAddrV6};
     use std::os::fd::OwnedFd;
 
     use socket2::{Domain, Protocol, Socket, Type};
 
-    let IpAddr::V4(dst) = target else {
-        return Err(Failure::Io("PING_CHECK over IPv6 is not built".into()));
-    };
     let io = |e: std::io::Error| Failure::Io(e.to_string());
-    let socket = Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::ICMPV4)).map_err(io)?;
+    let (domain, protocol) = match target {
+        IpAddr::V4(_) => (Domain::IPV4, Protocol::ICMPV4),
+        IpAddr::V6(_) => (Domain::IPV6, Protocol::ICMPV6),
+    };
+    let socket = Socket::new(domain, Type::RAW, Some(protocol)).map_err(io)?;
     socket.set_nonblocking(true).map_err(io)?;
     // A raw socket driven through tokio's datagram socket: sendto/recvfrom are the same calls.
     let socket = std::net::UdpSocket::from(OwnedFd::from(socket));
     let socket = tokio::net::UdpSocket::from_std(socket).map_err(io)?;
     let id = (std::process::id() & 0xffff) as u16;
-    let request = echo_request(id, seq);
+    let (request, to) = match target {
+        IpAddr::V4(dst) => (
+            echo_request(id, seq),
+            SocketAddr::V4(SocketAddrV4::new(dst, 0)),
+        ),
+        // The kernel fills in the ICMPv6 checksum of a raw ICMPv6 socket (RFC 3542 3.1).
+        IpAddr::V6(dst) => {
+            let mut packet = echo_request(id, seq);
+            packet[0] = 128;
+            packet[2..4].copy_from_slice(&[0, 0]);
+            (packet, SocketAddr::V6(SocketAddrV6::new(dst, 0, 0, 0)))
+        }
+    };
     socket
-        .send_to(&request, SocketAddr::V4(SocketAddrV4::new(dst, 0)))
+        .send_to(&request, to)
         .await
         .map_err(|e| Failure::Send(e.to_string()))?;
     let wait = async {
         let mut buf = [0u8; 1500];
         loop {
-            let (n, _) = socket.recv_from(&mut buf).await?;
-            if is_echo_reply(&buf[..n], dst, id, seq) {
+            let (n, from) = socket.recv_from(&mut buf).await?;
+            let matched = match target {
+                IpAddr::V4(dst) => is_echo_reply(&buf[..n], dst, id, seq),
+                IpAddr::V6(_) => from.ip() == target && is_echo_reply_v6(&buf[..n], id, seq),
+            };
+            if matched {
                 return Ok::<_, std::io::Error>(());
             }
         }
@@ -301,6 +318,15 @@ pub async fn ping(target: std::net::IpAddr, limit: Duration, seq: u16) -> Result
         Ok(Err(e)) => Err(io(e)),
         Err(_) => Err(Failure::Io("timeout".into())),
     }
+}
+
+/// Whether an ICMPv6 message (a raw ICMPv6 socket reads no IPv6 header) is the echo reply
+/// (type 129) to `id`/`seq`.
+fn is_echo_reply_v6(icmp: &[u8], id: u16, seq: u16) -> bool {
+    icmp.len() >= 8
+        && icmp[0] == 129
+        && icmp[4..6] == id.to_be_bytes()
+        && icmp[6..8] == seq.to_be_bytes()
 }
 
 /// An ICMP echo request (RFC 792) with a 16-byte payload.
@@ -367,5 +393,22 @@ mod ping_tests {
         ));
         assert!(!is_echo_reply(&reply[..22], from, 0x1234, 7));
         assert!(!is_echo_reply(&[], from, 0x1234, 7));
+        let mut v6 = req.clone();
+        v6[0] = 129;
+        assert!(is_echo_reply_v6(&v6, 0x1234, 7));
+        assert!(!is_echo_reply_v6(&req, 0x1234, 7));
+        assert!(!is_echo_reply_v6(&v6[..6], 0x1234, 7));
+    }
+
+    /// A real echo over IPv6 loopback (root only: a raw socket).
+    #[tokio::test]
+    async fn ping_over_ipv6_loopback() {
+        if !nix::unistd::Uid::effective().is_root() {
+            println!("skipped: needs root");
+            return;
+        }
+        let t = Duration::from_secs(2);
+        assert_eq!(ping("::1".parse().expect("ip"), t, 3).await, Ok(()));
+        assert_eq!(ping("127.0.0.1".parse().expect("ip"), t, 4).await, Ok(()));
     }
 }
