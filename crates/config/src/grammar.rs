@@ -57,7 +57,8 @@ pub fn child_block(parent: BlockKind, keyword: &str) -> Option<BlockKind> {
             | "static_routes"
             | "static_rules"
             | "virtual_server_group"
-            | "linkbeat_interfaces",
+            | "linkbeat_interfaces"
+            | "SSL",
         ) => List,
         (GlobalDefs, "notification_email") => List,
         (Instance, "authentication") => Authentication,

@@ -73,6 +73,20 @@ mod tests {
         );
     }
 
+    /// The global `SSL` block of SSL_GET (2.2.7 accepts it) is read and said not acted on:
+    /// the checker never verifies certificates.
+    #[test]
+    fn the_ssl_block_is_read_and_listed() {
+        let text = "SSL {\n ca /etc/ssl/ca.pem\n certificate /etc/ssl/c.pem\n}\n";
+        let host = FakeHost::lab();
+        let loaded = load_str(text, Path::new("/k.conf"), &LoadOptions::for_host(&host));
+        assert!(loaded.diagnostics.is_empty(), "{:?}", loaded.diagnostics);
+        assert_eq!(
+            super::unsupported(&loaded.config),
+            vec!["top-level keyword 'SSL'"]
+        );
+    }
+
     #[test]
     fn keywords_the_daemon_acts_on_are_not_listed() {
         let text = "global_defs {\n smtp_alert\n smtp_helo_name h.example\n lvs_flush\n}\n\

@@ -34,6 +34,7 @@ pub const TOP_LEVEL_KEYWORDS: &[&str] = &[
     "virtual_server",
     "virtual_server_group",
     "linkbeat_interfaces",
+    "SSL",
     "bfd_instance",
     "net_namespace",
     "net_namespace_ipvs",
@@ -89,6 +90,7 @@ fn build_top(cx: &mut Cx<'_>, items: &[Statement], config: &mut Config) {
                 .extend(checker::virtual_server_group(cx, stmt)),
             "bfd_instance" => config.bfd_instances.extend(bfd::build(cx, stmt)),
             "linkbeat_interfaces"
+            | "SSL"
             | "net_namespace"
             | "net_namespace_ipvs"
             | "namespace_with_ipsets"
