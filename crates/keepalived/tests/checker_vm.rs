@@ -479,7 +479,8 @@ run5() {
     $2 -n -l -D -C -f /etc/lab5.conf -p /run/k-$1.pid -c /run/c-$1.pid -r /run/v-$1.pid \
         > /tmp/log-$1 2>&1 &
     KPID=$!
-    sleep 10; snap start
+    started /tmp/log-$1
+    sleep 8; snap start
     undns 192.0.2.61; undns 192.0.2.62; smtp_down; tls_down
     echo 1 > /tmp/tf-65; echo 3 > /tmp/tf-66
     sleep 9; snap down
@@ -515,7 +516,8 @@ run6() {
     $2 -n -l -D -C -I -f /etc/lab6.conf -p /run/k-$1.pid -c /run/c-$1.pid -r /run/v-$1.pid \
         > /tmp/log-$1 2>&1 &
     KPID=$!
-    sleep 8; snap start
+    started /tmp/log-$1
+    sleep 4; snap start
     kill -TERM $KPID
     i=0; while kill -0 $KPID 2>/dev/null && [ $i -lt 50 ]; do sleep 0.2; i=$((i+1)); done
     snap stopped
@@ -523,7 +525,8 @@ run6() {
     $2 -n -l -D -C -f /etc/lab6b.conf -p /run/k-$1.pid -c /run/c-$1.pid -r /run/v-$1.pid \
         > /tmp/log-$1-b 2>&1 &
     KPID=$!
-    sleep 8; ipvsadm -A -t 198.51.100.71:80 -s rr; snap start2
+    started /tmp/log-$1-b
+    sleep 4; ipvsadm -A -t 198.51.100.71:80 -s rr; snap start2
     kill -TERM $KPID
     i=0; while kill -0 $KPID 2>/dev/null && [ $i -lt 50 ]; do sleep 0.2; i=$((i+1)); done
     snap stopped2
@@ -531,13 +534,22 @@ run6() {
     $2 -n -l -D -C -f /etc/lab6c.conf -p /run/k-$1.pid -c /run/c-$1.pid -r /run/v-$1.pid \
         > /tmp/log-$1-c 2>&1 &
     KPID=$!
-    sleep 8; ipvsadm -A -t 198.51.100.71:80 -s rr; snap start3
+    started /tmp/log-$1-c
+    sleep 4; ipvsadm -A -t 198.51.100.71:80 -s rr; snap start3
     kill -TERM $KPID
     i=0; while kill -0 $KPID 2>/dev/null && [ $i -lt 50 ]; do sleep 0.2; i=$((i+1)); done
     snap stopped3
     ipvsadm -C
     unserve 192.0.2.73
     echo "=== $LABEL log" >&3; cat /tmp/log-$1 /tmp/log-$1-b /tmp/log-$1-c >&3
+}
+# Waits (at most 30 s) until a daemon's checker child has started its checks, so a slow
+# start on a loaded host does not shift the scenario's clock.
+started() {
+    i=0
+    while ! grep -q "Activating BFD healthchecker" $1 2>/dev/null && [ $i -lt 150 ]; do
+        sleep 0.2; i=$((i+1))
+    done
 }
 want() { [ "$SCENARIOS" = all ] || case " $SCENARIOS " in *" $1 "*) true ;; *) false ;; esac; }
 for a in 192.0.2.61 192.0.2.62 192.0.2.63 192.0.2.64 192.0.2.73; do
