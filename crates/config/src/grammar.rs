@@ -46,7 +46,7 @@ pub fn child_block(parent: BlockKind, keyword: &str) -> Option<BlockKind> {
         (Top, "vrrp_script") => Script,
         (Top, "vrrp_instance") => Instance,
         (Top, "vrrp_sync_group") => SyncGroup,
-        (Top, "vrrp_track_file") => TrackFile,
+        (Top, "vrrp_track_file" | "track_file") => TrackFile,
         (Top, "vrrp_track_process") => TrackProcess,
         (Top, "bfd_instance") => Bfd,
         (Top, "garp_group") => GarpGroup,
@@ -57,7 +57,8 @@ pub fn child_block(parent: BlockKind, keyword: &str) -> Option<BlockKind> {
             | "static_routes"
             | "static_rules"
             | "virtual_server_group"
-            | "linkbeat_interfaces",
+            | "linkbeat_interfaces"
+            | "SSL",
         ) => List,
         (GlobalDefs, "notification_email") => List,
         (Instance, "authentication") => Authentication,

@@ -695,6 +695,10 @@ pub struct Url {
     pub digest: Option<String>,
     /// `status_code`.
     pub status_code: Vec<String>,
+    /// `virtualhost` of this url (overrides the check's).
+    pub virtualhost: Option<String>,
+    /// Other keywords as written (`regex`, `regex_no_match`, `regex_options`, …).
+    pub other: Vec<RawSetting>,
 }
 
 /// One health check of a real server.

@@ -7,8 +7,15 @@ use std::collections::BTreeSet;
 use crate::model::{Config, RawSetting};
 
 /// `global_defs` keywords kept as written that the daemon reads where it needs them (the mail
-/// alerts, crates/keepalived/src/alert).
-const ACTED_ON_AS_WRITTEN: &[&str] = &["smtp_alert", "smtp_alert_vrrp", "smtp_helo_name"];
+/// alerts, crates/keepalived/src/alert; the IPVS flushes, crates/keepalived/src/checker).
+const ACTED_ON_AS_WRITTEN: &[&str] = &[
+    "smtp_alert",
+    "smtp_alert_vrrp",
+    "smtp_helo_name",
+    "lvs_flush",
+    "lvs_flush_onstop",
+    "lvs_flush_on_stop",
+];
 
 /// One line per distinct keyword not acted on, as `BLOCK keyword 'KEYWORD'`, sorted.
 pub fn unsupported(config: &Config) -> Vec<String> {
@@ -58,7 +65,6 @@ mod tests {
             vec![
                 "bfd_instance keyword 'min_rx'",
                 "bfd_instance keyword 'neighbor_ip'",
-                "global_defs keyword 'lvs_flush'",
                 "global_defs keyword 'vrrp_rt_priority'",
                 "top-level keyword 'bfd_instance'",
                 "top-level keyword 'net_namespace'",
@@ -67,9 +73,23 @@ mod tests {
         );
     }
 
+    /// The global `SSL` block of SSL_GET (2.2.7 accepts it) is read and said not acted on:
+    /// the checker never verifies certificates.
+    #[test]
+    fn the_ssl_block_is_read_and_listed() {
+        let text = "SSL {\n ca /etc/ssl/ca.pem\n certificate /etc/ssl/c.pem\n}\n";
+        let host = FakeHost::lab();
+        let loaded = load_str(text, Path::new("/k.conf"), &LoadOptions::for_host(&host));
+        assert!(loaded.diagnostics.is_empty(), "{:?}", loaded.diagnostics);
+        assert_eq!(
+            super::unsupported(&loaded.config),
+            vec!["top-level keyword 'SSL'"]
+        );
+    }
+
     #[test]
     fn keywords_the_daemon_acts_on_are_not_listed() {
-        let text = "global_defs {\n smtp_alert\n smtp_helo_name h.example\n}\n\
+        let text = "global_defs {\n smtp_alert\n smtp_helo_name h.example\n lvs_flush\n}\n\
                     vrrp_instance A {\n interface eth0\n virtual_router_id 1\n\
                     check_unicast_src\n virtual_ipaddress {\n 192.0.2.1\n }\n}\n";
         let host = FakeHost::lab();

@@ -195,7 +195,6 @@ impl Cli {
     /// Options that are accepted but whose behaviour is not built yet, by their long name.
     pub fn unbuilt_options(&self) -> Vec<&'static str> {
         let flags = [
-            (self.dont_release_ipvs, "--dont-release-ipvs"),
             (self.release_vips, "--release-vips"),
             (self.all_config, "--all-config"),
             (self.address_monitoring, "--address-monitoring"),

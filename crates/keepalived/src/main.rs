@@ -23,6 +23,19 @@ use clap::Parser;
 use cli::Cli;
 
 fn main() -> ExitCode {
+    // genhash is keepalived run under that name (Debian's /usr/bin/genhash is a symlink), or
+    // with -T / --genhash as its first option.
+    let args: Vec<String> = std::env::args().collect();
+    let called_genhash = args
+        .first()
+        .and_then(|a| std::path::Path::new(a).file_name())
+        .is_some_and(|n| n == "genhash");
+    if called_genhash {
+        return ExitCode::from(checker::genhash::main(&args[0], &args[1..]) as u8);
+    }
+    if matches!(args.get(1).map(String::as_str), Some("-T" | "--genhash")) {
+        return ExitCode::from(checker::genhash::main(&args[0], &args[2..]) as u8);
+    }
     let cli = Cli::parse();
     match run(&cli) {
         Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),

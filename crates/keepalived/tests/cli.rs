@@ -143,7 +143,7 @@ fn unbuilt_daemon_options_say_so_and_no_runnable_instance_stops() {
     let out = keepalived(&[
         "-n",
         "-l",
-        "-I",
+        "-X",
         "-f",
         conf.to_str().expect("path"),
         "-p",
@@ -158,7 +158,7 @@ fn unbuilt_daemon_options_say_so_and_no_runnable_instance_stops() {
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.contains("--dont-release-ipvs is accepted but its behaviour is not built yet"),
+        stderr.contains("--release-vips is accepted but its behaviour is not built yet"),
         "{stderr}"
     );
     assert!(
@@ -201,7 +201,6 @@ fn keywords_read_but_not_acted_on_are_said_once_at_start() {
     ]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     for what in [
-        "global_defs keyword 'lvs_flush'",
         "global_defs keyword 'vrrp_rt_priority'",
         "top-level keyword 'net_namespace_ipvs'",
         "vrrp_instance keyword 'promote_secondaries'",

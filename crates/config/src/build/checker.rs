@@ -117,6 +117,7 @@ const CHECK_KEYWORDS: &[&str] = &[
     "max_reply_length",
     "fast_recovery",
     "file",
+    "track_file",
     "weight",
     "log_all_failures",
 ];
@@ -404,10 +405,9 @@ fn url(cx: &mut Cx<'_>, stmt: &Statement) -> Url {
                 }
                 url.status_code = item.arg_texts().map(str::to_string).collect();
             }
-            "virtualhost" | "regex" | "regex_no_match" | "regex_options" | "regex_stack"
-            | "regex_min_offset" | "regex_max_offset" => {
-                cx.raw(item);
-            }
+            "virtualhost" => url.virtualhost = cx.arg(item).map(str::to_string),
+            "regex" | "regex_no_match" | "regex_options" | "regex_stack" | "regex_min_offset"
+            | "regex_max_offset" => url.other.push(cx.raw(item)),
             _ => cx.unknown(
                 item,
                 &["path", "digest", "status_code", "virtualhost", "regex"],

@@ -28,11 +28,13 @@ pub const TOP_LEVEL_KEYWORDS: &[&str] = &[
     "static_routes",
     "static_rules",
     "vrrp_track_file",
+    "track_file",
     "vrrp_track_process",
     "garp_group",
     "virtual_server",
     "virtual_server_group",
     "linkbeat_interfaces",
+    "SSL",
     "bfd_instance",
     "net_namespace",
     "net_namespace_ipvs",
@@ -84,7 +86,9 @@ fn build_top(cx: &mut Cx<'_>, items: &[Statement], config: &mut Config) {
                 .static_routes
                 .extend(addresses::route_block(cx, stmt)),
             "static_rules" => config.static_rules.extend(addresses::rule_block(cx, stmt)),
-            "vrrp_track_file" => config.track_files.extend(trackers::track_file(cx, stmt)),
+            "vrrp_track_file" | "track_file" => {
+                config.track_files.extend(trackers::track_file(cx, stmt))
+            }
             "vrrp_track_process" => config
                 .track_processes
                 .extend(trackers::track_process(cx, stmt)),
@@ -102,6 +106,7 @@ fn build_top(cx: &mut Cx<'_>, items: &[Statement], config: &mut Config) {
                 .extend(checker::virtual_server_group(cx, stmt)),
             "bfd_instance" => config.bfd_instances.extend(bfd::build(cx, stmt)),
             "linkbeat_interfaces"
+            | "SSL"
             | "net_namespace"
             | "net_namespace_ipvs"
             | "namespace_with_ipsets"

@@ -5,14 +5,21 @@
 //! SIGHUP reloads without touching what did not change; at stop it removes what it installed.
 //!
 //! - [`plan`]: the configuration resolved with keepalived's defaults.
-//! - [`probe`]: one attempt of each check.
+//! - [`probe`]: one attempt of the TCP, HTTP, MISC and PING checks; [`datagram`] (UDP_CHECK,
+//!   DNS_CHECK), [`smtp`], [`tls`] (SSL_GET) and [`file`] (FILE_CHECK) for the others.
+//! - [`genhash`]: the `genhash` command.
 //! - [`task`]: a check's retries, state and log lines.
 //! - [`pool`]: quorum, sorry server, inhibit_on_failure, notify scripts and the IPVS calls.
 
+pub mod datagram;
+pub mod file;
+pub mod genhash;
 pub mod plan;
 pub mod pool;
 pub mod probe;
+pub mod smtp;
 pub mod task;
+pub mod tls;
 
 use std::path::Path;
 
@@ -30,8 +37,8 @@ use crate::config_test::load_config;
 use crate::daemon::{log_diagnostics, unusable};
 use crate::logger::Logger;
 use crate::supervisor::EXIT_FATAL;
-use plan::{CheckKind, Plan};
-use pool::Pool;
+use plan::{CheckKind, FlushOnStop, Plan};
+use pool::{Pool, StopMode};
 use task::{CheckId, Names, Report};
 
 /// How long a notify script may run.
@@ -71,6 +78,11 @@ pub fn run(cli: &Cli, config: Config, logger: Logger) -> anyhow::Result<i32> {
         let (tx, mut rx) = mpsc::unbounded_channel::<Report>();
         let notifier = spawn_notifier();
         let mut pool = Pool::new(&plan, logger.clone());
+        if plan.flush_at_start
+            && let Err(e) = ipvs.flush()
+        {
+            logger.info(&format!("IPVS: flush failed: {e}"));
+        }
         pool.start(&mut ipvs);
         logger.info("Startup complete");
         let mut tasks = spawn_checks(&plan, &pool, &tx, &logger, false);
@@ -116,7 +128,19 @@ pub fn run(cli: &Cli, config: Config, logger: Logger) -> anyhow::Result<i32> {
         for handle in tasks {
             handle.abort();
         }
-        for argv in pool.stop(&mut ipvs) {
+        let mode = match (cli.dont_release_ipvs, plan.flush_on_stop) {
+            (true, _) => StopMode::Keep,
+            (false, FlushOnStop::Full) => StopMode::Flushed,
+            (false, FlushOnStop::Vs) => StopMode::Services,
+            (false, FlushOnStop::No) => StopMode::Each,
+        };
+        let scripts = pool.stop_with(&mut ipvs, mode);
+        if mode == StopMode::Flushed
+            && let Err(e) = ipvs.flush()
+        {
+            logger.info(&format!("IPVS: flush failed: {e}"));
+        }
+        for argv in scripts {
             run_once(&notify_spec(argv)).await;
         }
         logger.info("Stopped");
@@ -200,10 +224,13 @@ fn spawn_checks(
     for (v, vs) in plan.virtual_servers.iter().enumerate() {
         for (r, rs) in vs.real_servers.iter().enumerate() {
             for (c, check) in rs.checks.iter().enumerate() {
-                logger.info(&format!(
-                    "Activating healthchecker for service {} for VS {}",
-                    rs.name, vs.name
-                ));
+                // 2.2.7 runs no thread for a FILE_CHECK, so says nothing of it.
+                if !matches!(check.kind, CheckKind::File(_)) {
+                    logger.info(&format!(
+                        "Activating healthchecker for service {} for VS {}",
+                        rs.name, vs.name
+                    ));
+                }
                 let mut state = pool.check_state(v, r, c);
                 // A reload keeps what the checks knew: no new "first result" lines.
                 state.has_run = reload && pool.carried(v, r);

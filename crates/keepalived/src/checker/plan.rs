@@ -78,6 +78,35 @@ pub struct CheckPlan {
     pub retry: u32,
     /// `delay_before_retry`.
     pub delay_before_retry: Duration,
+    /// `virtualhost` (the check's, else the real server's, else the virtual server's): the
+    /// HTTP `Host` header and, with `enable_sni`, the TLS server name.
+    pub virtualhost: Option<String>,
+    /// `http_protocol`: `1.0` (default), `1.0C` or `1.1`.
+    pub http_protocol: HttpProtocol,
+}
+
+/// The HTTP request form of HTTP_GET / SSL_GET / genhash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum HttpProtocol {
+    /// `GET … HTTP/1.0` without `Connection: close`.
+    #[default]
+    V10,
+    /// HTTP/1.0 with `Connection: close`.
+    V10Close,
+    /// `GET … HTTP/1.1` with `Connection: close`.
+    V11,
+}
+
+impl HttpProtocol {
+    /// Reads `1.0`, `1.0C` / `1.0c` or `1.1`.
+    pub fn parse(text: &str) -> Option<HttpProtocol> {
+        match text {
+            "1.0" => Some(HttpProtocol::V10),
+            "1.0C" | "1.0c" => Some(HttpProtocol::V10Close),
+            "1.1" => Some(HttpProtocol::V11),
+            _ => None,
+        }
+    }
 }
 
 /// The kinds of check the child runs.
@@ -87,6 +116,30 @@ pub enum CheckKind {
     Tcp,
     /// HTTP_GET: each url fetched, status and digest compared.
     Http(Vec<UrlPlan>),
+    /// SSL_GET: HTTP_GET over TLS (any certificate accepted, as 2.2.7 without an `SSL` block).
+    Ssl {
+        /// The urls.
+        urls: Vec<UrlPlan>,
+        /// `enable_sni`: the virtualhost is sent as the TLS server name.
+        sni: bool,
+    },
+    /// UDP_CHECK: a datagram sent, an ICMP error (or a missing or wrong reply when one is
+    /// required) fails.
+    Udp(UdpPlan),
+    /// DNS_CHECK: a query answered with rcode 0.
+    Dns {
+        /// The query type (`type`, default SOA).
+        qtype: u16,
+        /// The name queried (`name`, default `.`).
+        name: String,
+    },
+    /// SMTP_CHECK: banner 220, `HELO` answered 250, `QUIT`.
+    Smtp {
+        /// `helo_name`.
+        helo: String,
+    },
+    /// FILE_CHECK: the number in a track_file's file.
+    File(FilePlan),
     /// PING_CHECK: an ICMP echo request answered.
     Ping,
     /// MISC_CHECK: a program's exit status.
@@ -100,6 +153,36 @@ pub enum CheckKind {
     },
 }
 
+/// UDP_CHECK's settings.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct UdpPlan {
+    /// `payload` (none: a random one is sent).
+    pub payload: Option<Vec<u8>>,
+    /// `require_reply`.
+    pub require_reply: bool,
+    /// The reply's bytes and the mask of ignored bits (`X` nibbles).
+    pub reply: Option<(Vec<u8>, Vec<u8>)>,
+    /// `min_reply_length` (0).
+    pub min_len: usize,
+    /// `max_reply_length` (255).
+    pub max_len: usize,
+}
+
+/// FILE_CHECK's settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FilePlan {
+    /// The track_file's name.
+    pub name: String,
+    /// The file of the named track_file.
+    pub path: std::path::PathBuf,
+    /// `weight` (the check's, else the track_file's; 0: a non-zero value takes the server down).
+    pub weight: i32,
+    /// `weight W reverse`.
+    pub reverse: bool,
+    /// The real server's configured weight, which a weighted value adjusts.
+    pub base_weight: i32,
+}
+
 /// One `url` of an HTTP_GET.
 #[derive(Debug, Clone, PartialEq)]
 pub struct UrlPlan {
@@ -109,6 +192,8 @@ pub struct UrlPlan {
     pub status: Vec<(u16, u16)>,
     /// The MD5 of the body, lowercase hex, if checked.
     pub digest: Option<String>,
+    /// The url's own `virtualhost` (else the check's).
+    pub virtualhost: Option<String>,
 }
 
 /// The checker side of a configuration, with what the child reads and does not act on.
@@ -120,12 +205,41 @@ pub struct Plan {
     pub unsupported: Vec<(String, String)>,
     /// Warnings about what the child changed, logged at load as keepalived does.
     pub warnings: Vec<String>,
+    /// `lvs_flush` (global_defs): the whole IPVS table is flushed at start.
+    pub flush_at_start: bool,
+    /// `lvs_flush_onstop` / `lvs_flush_on_stop [VS]` (global_defs).
+    pub flush_on_stop: FlushOnStop,
+}
+
+/// How the child leaves IPVS at stop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FlushOnStop {
+    /// Each real server, then each virtual server, removed one by one.
+    #[default]
+    No,
+    /// `lvs_flush_on_stop`: the whole table flushed at once.
+    Full,
+    /// `lvs_flush_on_stop VS`: each virtual server removed, the kernel removing its real
+    /// servers.
+    Vs,
 }
 
 impl Plan {
     /// Resolves the checker side of `config`.
     pub fn from_config(config: &Config) -> Plan {
         let mut plan = Plan::default();
+        for setting in &config.global.other {
+            match setting.keyword.as_str() {
+                "lvs_flush" => plan.flush_at_start = true,
+                "lvs_flush_onstop" | "lvs_flush_on_stop" => {
+                    plan.flush_on_stop = match setting.args.first().map(String::as_str) {
+                        Some("VS") => FlushOnStop::Vs,
+                        _ => FlushOnStop::Full,
+                    }
+                }
+                _ => {}
+            }
+        }
         for vs in &config.virtual_servers {
             if let Some(vs_plan) =
                 virtual_server(config, vs, &mut plan.unsupported, &mut plan.warnings)
@@ -143,8 +257,9 @@ fn at(location: &keepalived_config::diagnostic::Location) -> String {
 
 /// Check settings a virtual server or real server gives its checks as defaults (the check's
 /// own win, then the real server's, then the virtual server's).
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 struct Inherited {
+    virtualhost: Option<String>,
     retry: Option<u32>,
     delay_before_retry: Option<f64>,
     connect_timeout: Option<f64>,
@@ -176,6 +291,10 @@ impl Inherited {
                     out.delay_loop = positive;
                     positive.is_some()
                 }
+                "virtualhost" if setting.args.len() == 1 => {
+                    out.virtualhost = setting.args.first().cloned();
+                    true
+                }
                 "alpha" if setting.args.is_empty() => {
                     out.alpha = Some(true);
                     true
@@ -187,12 +306,6 @@ impl Inherited {
             }
         }
         out
-    }
-}
-
-fn unsupported(list: &mut Vec<(String, String)>, raw: &[RawSetting]) {
-    for setting in raw {
-        list.push((setting.keyword.clone(), at(&setting.location)));
     }
 }
 
@@ -311,7 +424,15 @@ fn virtual_server(
         .real_servers
         .iter()
         .map(|rs| {
-            let rs_plan = real_server(vs, rs, protocol, forward, inherited, skipped);
+            let rs_plan = real_server(
+                config,
+                vs,
+                rs,
+                protocol,
+                forward,
+                inherited.clone(),
+                skipped,
+            );
             let fwmark = keys.iter().any(|k| matches!(k, IpvsKey::Fwmark { .. }));
             if fwmark && rs.port != 0 {
                 // A group keeps the port for its address entries (fwmark entries get 0).
@@ -397,6 +518,7 @@ fn group_entry(entry: &[String], protocol: u16, fwmark_af: u16) -> Option<Vec<Ip
 }
 
 fn real_server(
+    config: &Config,
     vs: &VirtualServer,
     rs: &RealServer,
     protocol: u16,
@@ -413,7 +535,16 @@ fn real_server(
     let checks = rs
         .checkers
         .iter()
-        .filter_map(|c| check(vs, rs, c, protocol, port, inherited, skipped))
+        .filter_map(|c| {
+            let context = CheckContext {
+                config,
+                vs,
+                rs,
+                protocol,
+                named_port: port,
+            };
+            check(&context, c, inherited.clone(), skipped)
+        })
         .collect();
     RsPlan {
         dest: Destination::new(rs.address, port, forward, rs.weight),
@@ -434,54 +565,259 @@ fn secs(v: f64) -> Duration {
     Duration::try_from_secs_f64(v).unwrap_or(Duration::from_secs(1))
 }
 
-fn check(
-    vs: &VirtualServer,
-    rs: &RealServer,
-    c: &Checker,
+/// What a check's plan is resolved against.
+struct CheckContext<'a> {
+    config: &'a Config,
+    vs: &'a VirtualServer,
+    rs: &'a RealServer,
     protocol: u16,
     named_port: u16,
+}
+
+/// keepalived's default `retry` and `delay_before_retry` per kind (DNS_CHECK: 3 and the
+/// delay_loop; HTTP_GET / SSL_GET: 1 and 3 s; MISC_CHECK: 0; the others 1 and 1 s), from
+/// the keepalived.conf(5) of 2.2.7.
+fn kind_defaults(kind: CheckerKind, delay_loop: f64) -> (u32, f64) {
+    match kind {
+        CheckerKind::Dns => (3, delay_loop),
+        CheckerKind::Misc => (0, DEFAULT_DELAY_BEFORE_RETRY),
+        CheckerKind::Http | CheckerKind::Ssl => (DEFAULT_RETRY, 3.0),
+        _ => (DEFAULT_RETRY, DEFAULT_DELAY_BEFORE_RETRY),
+    }
+}
+
+fn check(
+    cx: &CheckContext<'_>,
+    c: &Checker,
     inherited: Inherited,
     skipped: &mut Vec<(String, String)>,
 ) -> Option<CheckPlan> {
-    unsupported(skipped, &c.other);
-    let delay_loop = secs(
-        c.delay_loop
-            .or(inherited.delay_loop)
-            .unwrap_or(vs.delay_loop),
-    );
+    let (vs, rs) = (cx.vs, cx.rs);
+    let delay_loop_secs = c
+        .delay_loop
+        .or(inherited.delay_loop)
+        .unwrap_or(vs.delay_loop);
+    let delay_loop = secs(delay_loop_secs);
+    let mut virtualhost = inherited.virtualhost.clone();
+    let mut http_protocol = HttpProtocol::default();
+    let mut sni = false;
+    let mut udp = UdpPlan {
+        max_len: 255,
+        ..UdpPlan::default()
+    };
+    let mut dns_type = DNS_TYPE_SOA;
+    let mut dns_name: Option<String> = None;
+    let mut helo = SMTP_DEFAULT_HELO.to_string();
+    let mut track_file: Option<String> = None;
+    let mut file_weight: Option<(i32, bool)> = None;
+    for setting in &c.other {
+        let first = setting.args.first().map(String::as_str);
+        let joined = setting.args.join(" ");
+        let used = match (c.kind, setting.keyword.as_str()) {
+            (CheckerKind::Http | CheckerKind::Ssl, "virtualhost") if first.is_some() => {
+                virtualhost = first.map(str::to_string);
+                true
+            }
+            (CheckerKind::Http | CheckerKind::Ssl, "http_protocol") => {
+                match first.and_then(HttpProtocol::parse) {
+                    Some(p) => {
+                        http_protocol = p;
+                        true
+                    }
+                    None => false,
+                }
+            }
+            (CheckerKind::Ssl, "enable_sni") => {
+                sni = !matches!(first, Some("false" | "off" | "no"));
+                true
+            }
+            (CheckerKind::Udp, "payload") => {
+                udp.payload = parse_hex(&joined).map(|(data, _)| data);
+                udp.payload.is_some()
+            }
+            (CheckerKind::Udp, "require_reply") => {
+                udp.require_reply = true;
+                if !setting.args.is_empty() {
+                    udp.reply = parse_hex(&joined);
+                }
+                setting.args.is_empty() || udp.reply.is_some()
+            }
+            (CheckerKind::Udp, "min_reply_length" | "max_reply_length") => {
+                match first.and_then(|v| v.parse::<u16>().ok()) {
+                    Some(v) if setting.keyword == "min_reply_length" => {
+                        udp.min_len = usize::from(v);
+                        true
+                    }
+                    Some(v) => {
+                        udp.max_len = usize::from(v);
+                        true
+                    }
+                    None => false,
+                }
+            }
+            (CheckerKind::Dns, "type") => match first.and_then(dns_type_code) {
+                Some(t) => {
+                    dns_type = t;
+                    true
+                }
+                None => false,
+            },
+            (CheckerKind::Dns, "name") if dns_name.is_none() && first.is_some() => {
+                dns_name = first.map(str::to_string);
+                true
+            }
+            (CheckerKind::Smtp, "helo_name") if first.is_some() => {
+                helo = joined.clone();
+                true
+            }
+            (CheckerKind::File, "track_file") if first.is_some() => {
+                track_file = first.map(str::to_string);
+                true
+            }
+            (CheckerKind::File, "weight") => {
+                let w = first.and_then(|v| v.parse::<i32>().ok());
+                let reverse = match setting.args.get(1).map(String::as_str) {
+                    None | Some("noreverse") => Some(false),
+                    Some("reverse") => Some(true),
+                    Some(_) => None,
+                };
+                match (w, reverse) {
+                    (Some(w), Some(r)) if w.abs() <= 65535 => {
+                        file_weight = Some((w, r));
+                        true
+                    }
+                    _ => false,
+                }
+            }
+            _ => false,
+        };
+        if !used {
+            skipped.push((setting.keyword.clone(), at(&setting.location)));
+        }
+    }
+    for u in &c.urls {
+        for setting in &u.other {
+            skipped.push((setting.keyword.clone(), at(&setting.location)));
+        }
+    }
     let kind = match c.kind {
         CheckerKind::Tcp => CheckKind::Tcp,
         CheckerKind::Http => CheckKind::Http(c.urls.iter().map(url).collect()),
-        CheckerKind::Ping if rs.address.is_ipv4() => CheckKind::Ping,
+        CheckerKind::Ssl => CheckKind::Ssl {
+            urls: c.urls.iter().map(url).collect(),
+            sni,
+        },
+        CheckerKind::Ping => CheckKind::Ping,
         CheckerKind::Misc => CheckKind::Misc {
             argv: c.misc_path.as_ref().map(argv).unwrap_or_default(),
             timeout: c.misc_timeout.map(secs).unwrap_or(delay_loop),
             dynamic: c.misc_dynamic,
         },
+        CheckerKind::Udp => CheckKind::Udp(udp),
+        CheckerKind::Dns => CheckKind::Dns {
+            qtype: dns_type,
+            name: dns_name.unwrap_or_else(|| ".".to_string()),
+        },
+        CheckerKind::Smtp => CheckKind::Smtp { helo },
+        CheckerKind::File => {
+            // keepalived: `FILE_CHECK has no track_file specified - ignoring`, or the name is
+            // not a track_file (`track_file NAME not found`): the check is dropped.
+            let def = track_file
+                .as_ref()
+                .and_then(|name| cx.config.track_files.iter().find(|t| &t.name == name))?;
+            let path = def.file.clone()?;
+            let (weight, reverse) = match file_weight {
+                Some((w, r)) if w != 0 => (w, r),
+                _ => (def.weight, def.reverse),
+            };
+            CheckKind::File(FilePlan {
+                name: def.name.clone(),
+                path,
+                weight,
+                reverse,
+                base_weight: rs.weight,
+            })
+        }
         other => {
             skipped.push((format!("{other:?}_CHECK").to_uppercase(), at(&c.location)));
             return None;
         }
     };
+    let (default_retry, default_delay_before_retry) = kind_defaults(c.kind, delay_loop_secs);
     let addr = c.connect_ip.unwrap_or(rs.address);
     let port = c.connect_port.unwrap_or(rs.port);
     Some(CheckPlan {
         kind,
         target: SocketAddr::new(addr, port),
-        target_name: endpoint_name(addr, protocol, c.connect_port.unwrap_or(named_port)),
+        target_name: endpoint_name(addr, cx.protocol, c.connect_port.unwrap_or(cx.named_port)),
         connect_timeout: secs(
             c.connect_timeout
                 .or(inherited.connect_timeout)
                 .unwrap_or(DEFAULT_CONNECT_TIMEOUT),
         ),
         delay_loop,
-        retry: c.retry.or(inherited.retry).unwrap_or(DEFAULT_RETRY),
+        retry: c.retry.or(inherited.retry).unwrap_or(default_retry),
         delay_before_retry: secs(
             c.delay_before_retry
                 .or(inherited.delay_before_retry)
-                .unwrap_or(DEFAULT_DELAY_BEFORE_RETRY),
+                .unwrap_or(default_delay_before_retry),
         ),
+        virtualhost,
+        http_protocol,
     })
+}
+
+/// SMTP_CHECK's default `helo_name`, as 2.2.7.
+pub const SMTP_DEFAULT_HELO: &str = "smtpchecker.keepalived.org";
+/// DNS type SOA (RFC 1035 section 3.2.2), DNS_CHECK's default.
+const DNS_TYPE_SOA: u16 = 6;
+
+/// The DNS_CHECK `type` names 2.2.7 knows (RFC 1035 3.2.2, RFC 3596, RFC 4034).
+pub fn dns_type_code(name: &str) -> Option<u16> {
+    Some(match name.to_ascii_uppercase().as_str() {
+        "A" => 1,
+        "NS" => 2,
+        "CNAME" => 5,
+        "SOA" => 6,
+        "MX" => 15,
+        "TXT" => 16,
+        "AAAA" => 28,
+        "RRSIG" => 46,
+        "DNSKEY" => 48,
+        _ => return None,
+    })
+}
+
+/// keepalived's free-form hex strings (`payload`, `require_reply`): each word is read two
+/// digits at a time, an odd last digit making a byte of its own (`Ab12f 3` is AB 12 0F 03).
+/// In a reply, `X` stands for a nibble not compared: the second vector is the mask of
+/// ignored bits.
+pub fn parse_hex(text: &str) -> Option<(Vec<u8>, Vec<u8>)> {
+    let mut data = Vec::new();
+    let mut mask = Vec::new();
+    for word in text.split_whitespace() {
+        let digits: Vec<char> = word.chars().collect();
+        for pair in digits.chunks(2) {
+            let mut value = 0u8;
+            let mut ignored = 0u8;
+            for &d in pair {
+                value <<= 4;
+                ignored <<= 4;
+                if d == 'x' || d == 'X' {
+                    ignored |= 0xf;
+                } else {
+                    value |= u8::try_from(d.to_digit(16)?).ok()?;
+                }
+            }
+            data.push(value);
+            mask.push(ignored);
+        }
+    }
+    if data.is_empty() {
+        None
+    } else {
+        Some((data, mask))
+    }
 }
 
 fn url(u: &keepalived_config::model::Url) -> UrlPlan {
@@ -499,6 +835,7 @@ fn url(u: &keepalived_config::model::Url) -> UrlPlan {
         path: u.path.clone().unwrap_or_else(|| "/".to_string()),
         status,
         digest: u.digest.as_ref().map(|d| d.to_ascii_lowercase()),
+        virtualhost: u.virtualhost.clone(),
     }
 }
 
@@ -578,13 +915,65 @@ mod tests {
     }
 
     #[test]
+    fn the_other_checks_read_their_keywords() {
+        let p = plan(
+            "track_file tf {\n file /run/tf\n weight 3\n}\nvirtual_server 198.51.100.1 53 {\n \
+             protocol UDP\n virtualhost vs.example\n real_server 192.0.2.1 53 {\n weight 5\n \
+             FILE_CHECK {\n track_file tf\n }\n FILE_CHECK {\n track_file tf\n weight 2 reverse\n }\n \
+             UDP_CHECK {\n payload 0a0b\n require_reply 0a X\n min_reply_length 1\n }\n \
+             DNS_CHECK {\n type a\n name example.org\n }\n SMTP_CHECK {\n helo_name me\n }\n \
+             SSL_GET {\n enable_sni\n http_protocol 1.1\n url {\n path /\n virtualhost u.example\n \
+             regex foo\n }\n }\n MISC_CHECK {\n misc_path /bin/true\n }\n \
+             DNS_CHECK {\n type BOGUS\n }\n }\n}\n",
+        );
+        let rs = &p.virtual_servers[0].real_servers[0];
+        let kinds: Vec<&CheckKind> = rs.checks.iter().map(|c| &c.kind).collect();
+        assert_eq!(kinds.len(), 8, "{kinds:?}");
+        let CheckKind::File(f) = kinds[0] else {
+            panic!("{kinds:?}")
+        };
+        assert_eq!((f.weight, f.reverse, f.base_weight), (3, false, 5));
+        assert_eq!(f.path, std::path::PathBuf::from("/run/tf"));
+        assert!(matches!(kinds[1], CheckKind::File(f) if f.weight == 2 && f.reverse));
+        let CheckKind::Udp(u) = kinds[2] else {
+            panic!("{kinds:?}")
+        };
+        assert_eq!(u.payload, Some(vec![0x0a, 0x0b]));
+        assert_eq!(u.reply, Some((vec![0x0a, 0x0], vec![0, 0xf])));
+        assert_eq!((u.require_reply, u.min_len, u.max_len), (true, 1, 255));
+        assert_eq!(
+            kinds[3],
+            &CheckKind::Dns {
+                qtype: 1,
+                name: "example.org".into()
+            }
+        );
+        // DNS_CHECK's own defaults: retry 3, delay_before_retry the delay_loop.
+        assert_eq!(rs.checks[3].retry, 3);
+        assert_eq!(rs.checks[3].delay_before_retry, Duration::from_secs(60));
+        assert_eq!(kinds[4], &CheckKind::Smtp { helo: "me".into() });
+        assert!(matches!(kinds[5], CheckKind::Ssl { sni: true, .. }));
+        assert_eq!(rs.checks[5].virtualhost.as_deref(), Some("vs.example"));
+        assert_eq!(rs.checks[5].http_protocol, HttpProtocol::V11);
+        assert_eq!(rs.checks[5].delay_before_retry, Duration::from_secs(3));
+        let CheckKind::Ssl { urls, .. } = kinds[5] else {
+            panic!("{kinds:?}")
+        };
+        assert_eq!(urls[0].virtualhost.as_deref(), Some("u.example"));
+        // MISC_CHECK's retry defaults to 0.
+        assert_eq!(rs.checks[6].retry, 0);
+        let names: Vec<&str> = p.unsupported.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(names, ["regex", "type"]);
+    }
+
+    #[test]
     fn options_and_unsupported_keywords() {
         let p = plan(
             "virtual_server fwmark 7 {\n delay_loop 3\n lb_algo rr\n lb_kind DR\n protocol UDP\n \
              persistence_timeout 30\n quorum 2\n hysteresis 1\n sorry_server 192.0.2.99 53\n \
              warmup 3\n real_server 192.0.2.11 53 {\n weight 4\n inhibit_on_failure\n \
              HTTP_GET {\n connect_ip 192.0.2.50\n connect_port 8080\n url {\n path /h\n \
-             status_code 200-204 301\n }\n }\n SMTP_CHECK {\n }\n }\n}\n",
+             status_code 200-204 301\n }\n }\n BFD_CHECK {\n }\n }\n}\n",
         );
         let vs = &p.virtual_servers[0];
         assert_eq!(vs.name, "FWM 7");
@@ -612,6 +1001,6 @@ mod tests {
         assert_eq!(urls[0].status, vec![(200, 204), (301, 301)]);
         let names: Vec<&str> = p.unsupported.iter().map(|(k, _)| k.as_str()).collect();
         assert!(names.contains(&"warmup"), "{names:?}");
-        assert!(names.contains(&"SMTP_CHECK"), "{names:?}");
+        assert!(names.contains(&"BFD_CHECK"), "{names:?}");
     }
 }

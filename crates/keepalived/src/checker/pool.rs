@@ -11,6 +11,19 @@ use crate::logger::Logger;
 
 /// The kernel's table as the pool drives it; a trait so the pool's logic is tested without a
 /// kernel.
+/// How [`Pool::stop_with`] leaves IPVS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopMode {
+    /// Each destination, then each service deleted (the default).
+    Each,
+    /// Each service deleted, its destinations with it (`lvs_flush_on_stop VS`).
+    Services,
+    /// Nothing deleted here: the caller flushes the table (`lvs_flush_on_stop`).
+    Flushed,
+    /// Nothing deleted, nothing logged (`-I`, `--dont-release-ipvs`).
+    Keep,
+}
+
 pub trait Table {
     /// Adds or replaces a service.
     fn add_service(&mut self, service: &keepalived_ipvs::Service) -> Result<(), IpvsError>;
@@ -352,22 +365,33 @@ impl Pool {
         }
     }
 
-    /// Removes every real server and service this pool installed, logging each real server
-    /// as keepalived does at stop; returns the notify_down scripts of the alive real servers
-    /// of `omega` virtual servers, to run before exiting.
-    pub fn stop(&mut self, table: &mut dyn Table) -> Vec<Notify> {
+    /// At stop: removes what was installed as `mode` says: one by one by default, logging
+    /// `Shutting down service RS from VS VS` for every real server; `-I` keeps everything;
+    /// the flushes log nothing (as 2.2.7 in the lab). Returns the notify_down scripts `omega`
+    /// runs (none with `-I`).
+    pub fn stop_with(&mut self, table: &mut dyn Table, mode: StopMode) -> Vec<Notify> {
         let logger = self.logger.clone();
         let mut notify = Vec::new();
+        if mode == StopMode::Keep {
+            return notify;
+        }
         for vs in &mut self.vss {
             for r in 0..vs.rs.len() {
-                logger.info(&format!(
-                    "Shutting down service {} from VS {}",
-                    vs.plan.real_servers[r].name, vs.plan.name
-                ));
+                // 2.2.7 names each real server only when it removes them one by one.
+                if mode == StopMode::Each {
+                    logger.info(&format!(
+                        "Shutting down service {} from VS {}",
+                        vs.plan.real_servers[r].name, vs.plan.name
+                    ));
+                }
                 if vs.plan.omega && vs.rs[r].alive() {
                     notify.extend(vs.plan.real_servers[r].notify_down.clone());
                 }
-                if let Some(dest) = vs.rs[r].installed.take() {
+                let installed = vs.rs[r].installed.take();
+                if mode != StopMode::Each {
+                    continue;
+                }
+                if let Some(dest) = installed {
                     report(
                         &logger,
                         del_dest(table, &keys(&vs.plan), &dest),
@@ -376,12 +400,14 @@ impl Pool {
                     );
                 }
             }
-            report(
-                &logger,
-                del_services(table, &vs.plan),
-                "delete service",
-                &vs.plan.name,
-            );
+            if matches!(mode, StopMode::Each | StopMode::Services) {
+                report(
+                    &logger,
+                    del_services(table, &vs.plan),
+                    "delete service",
+                    &vs.plan.name,
+                );
+            }
         }
         notify
     }
@@ -801,11 +827,11 @@ pub(crate) mod tests {
         let mut t = Fake::default();
         pool.start(&mut t);
         pool.check_changed(0, 1, 0, false, None, &mut t);
-        let scripts = pool.stop(&mut t);
+        let scripts = pool.stop_with(&mut t, StopMode::Each);
         assert_eq!(scripts, [vec!["/bin/true", "down", "21"]]);
         let mut plain = Pool::new(&plan(&conf.replace("omega", "")), quiet());
         plain.start(&mut t);
-        assert!(plain.stop(&mut t).is_empty());
+        assert!(plain.stop_with(&mut t, StopMode::Each).is_empty());
     }
 
     #[test]
@@ -815,8 +841,26 @@ pub(crate) mod tests {
         let mut t = Fake::default();
         pool.start(&mut t);
         t.calls.clear();
-        pool.stop(&mut t);
+        pool.stop_with(&mut t, StopMode::Each);
         assert_eq!(t.calls.len(), 3, "{:?}", t.calls);
         assert!(t.calls[2].starts_with("del_service"));
+    }
+
+    #[test]
+    fn stop_modes_leave_ipvs_as_asked() {
+        let p = plan(CONF);
+        for (mode, calls) in [
+            (StopMode::Services, 1),
+            (StopMode::Flushed, 0),
+            (StopMode::Keep, 0),
+        ] {
+            let mut pool = Pool::new(&p, quiet());
+            let mut t = Fake::default();
+            pool.start(&mut t);
+            t.calls.clear();
+            pool.stop_with(&mut t, mode);
+            assert_eq!(t.calls.len(), calls, "{mode:?}: {:?}", t.calls);
+            assert!(t.calls.iter().all(|c| c.starts_with("del_service")));
+        }
     }
 }

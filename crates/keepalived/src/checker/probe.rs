@@ -12,7 +12,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::timeout;
 
-use super::plan::UrlPlan;
+use super::plan::{HttpProtocol, UrlPlan};
 
 /// At most this much of a response is read (headers and body).
 const MAX_RESPONSE: usize = 1 << 20;
@@ -34,6 +34,8 @@ pub enum Failure {
     Exit(Option<i32>),
     /// A MISC_CHECK program that cannot run.
     CannotRun(String),
+    /// A reason worded as keepalived logs it (DNS_CHECK, SMTP_CHECK).
+    Said(String),
 }
 
 /// TCP_CHECK: connects within `connect_timeout` and closes.
@@ -41,7 +43,7 @@ pub async fn tcp(target: SocketAddr, connect_timeout: Duration) -> Result<(), Fa
     connect(target, connect_timeout).await.map(drop)
 }
 
-async fn connect(target: SocketAddr, connect_timeout: Duration) -> Result<TcpStream, Failure> {
+pub async fn connect(target: SocketAddr, connect_timeout: Duration) -> Result<TcpStream, Failure> {
     match timeout(connect_timeout, TcpStream::connect(target)).await {
         Ok(Ok(stream)) => Ok(stream),
         Ok(Err(e)) => Err(Failure::Connect(e.to_string())),
@@ -54,21 +56,54 @@ async fn connect(target: SocketAddr, connect_timeout: Duration) -> Result<TcpStr
 /// bounds each of its steps.
 pub async fn http_url(
     target: SocketAddr,
-    host: &str,
+    request: &str,
     url: &UrlPlan,
     connect_timeout: Duration,
 ) -> Result<(), Failure> {
-    let mut stream = connect(target, connect_timeout).await?;
-    let request = format!(
-        "GET {} HTTP/1.0\r\nUser-Agent: KeepAliveClient\r\nHost: {host}\r\nConnection: close\r\n\r\n",
-        url.path
-    );
-    let exchange = async {
+    let stream = connect(target, connect_timeout).await?;
+    let response = exchange(stream, request, connect_timeout).await?;
+    judge(&response, url)
+}
+
+/// The request HTTP_GET, SSL_GET and genhash send, as 2.2.7 writes it: `Host` is the
+/// virtualhost, else `ADDR:PORT` (an IPv6 address in brackets).
+pub fn http_request(
+    path: &str,
+    target: SocketAddr,
+    virtualhost: Option<&str>,
+    protocol: HttpProtocol,
+) -> String {
+    let host = match virtualhost {
+        Some(name) => name.to_string(),
+        None => target.to_string(),
+    };
+    let (version, close) = match protocol {
+        HttpProtocol::V10 => ("1.0", ""),
+        HttpProtocol::V10Close => ("1.0", "Connection: close\r\n"),
+        HttpProtocol::V11 => ("1.1", "Connection: close\r\n"),
+    };
+    format!(
+        "GET {path} HTTP/{version}\r\nUser-Agent: KeepAliveClient\r\n{close}Host: {host}\r\n\r\n"
+    )
+}
+
+/// Sends `request` on `stream` and reads the response until the server closes (at most
+/// [`MAX_RESPONSE`] bytes), all within `limit`.
+pub async fn exchange<S>(mut stream: S, request: &str, limit: Duration) -> Result<Vec<u8>, Failure>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let work = async {
         stream.write_all(request.as_bytes()).await?;
         let mut response = Vec::new();
         let mut chunk = vec![0u8; 8192];
         loop {
-            let n = stream.read(&mut chunk).await?;
+            let n = match stream.read(&mut chunk).await {
+                Ok(n) => n,
+                // A TLS server that closes without close_notify: what came is the answer.
+                Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => 0,
+                Err(e) => return Err(e),
+            };
             if n == 0 || response.len() + n > MAX_RESPONSE {
                 break;
             }
@@ -76,13 +111,17 @@ pub async fn http_url(
         }
         Ok::<_, std::io::Error>(response)
     };
-    let response = match timeout(connect_timeout, exchange).await {
-        Ok(Ok(r)) => r,
-        Ok(Err(e)) => return Err(Failure::Io(e.to_string())),
-        Err(_) => return Err(Failure::Io("timeout".into())),
-    };
+    match timeout(limit, work).await {
+        Ok(Ok(r)) => Ok(r),
+        Ok(Err(e)) => Err(Failure::Io(e.to_string())),
+        Err(_) => Err(Failure::Io("timeout".into())),
+    }
+}
+
+/// Whether a response passes a url's status and digest rules.
+pub fn judge(response: &[u8], url: &UrlPlan) -> Result<(), Failure> {
     let (status, body) =
-        parse_response(&response).ok_or_else(|| Failure::Io("bad response".into()))?;
+        parse_response(response).ok_or_else(|| Failure::Io("bad response".into()))?;
     let accepted = if url.status.is_empty() {
         (200..300).contains(&status)
     } else {
@@ -157,6 +196,20 @@ mod tests {
     }
 
     #[test]
+    fn requests_are_written_as_genhash_writes_them() {
+        let a: SocketAddr = "127.0.0.1:8090".parse().expect("addr");
+        assert_eq!(
+            http_request("/x", a, None, HttpProtocol::V10),
+            "GET /x HTTP/1.0\r\nUser-Agent: KeepAliveClient\r\nHost: 127.0.0.1:8090\r\n\r\n"
+        );
+        assert_eq!(
+            http_request("/y", a, Some("www.example.org"), HttpProtocol::V11),
+            "GET /y HTTP/1.1\r\nUser-Agent: KeepAliveClient\r\nConnection: close\r\n\
+             Host: www.example.org\r\n\r\n"
+        );
+    }
+
+    #[test]
     fn responses_parse_or_refuse() {
         let (status, body) = parse_response(b"HTTP/1.0 200 OK\r\nA: b\r\n\r\nbody").expect("ok");
         assert_eq!((status, body), (200, &b"body"[..]));
@@ -190,17 +243,19 @@ mod tests {
             path: "/".into(),
             status: vec![],
             digest: Some(digest_hex(b"hello")),
+            virtualhost: None,
         };
-        assert_eq!(http_url(addr, "x", &url, t).await, Ok(()));
+        let req = http_request("/", addr, None, HttpProtocol::V10);
+        assert_eq!(http_url(addr, &req, &url, t).await, Ok(()));
         url.digest = Some(digest_hex(b"other"));
         assert!(matches!(
-            http_url(addr, "x", &url, t).await,
+            http_url(addr, &req, &url, t).await,
             Err(Failure::Digest(_))
         ));
         url.digest = None;
         url.status = vec![(301, 302)];
         assert_eq!(
-            http_url(addr, "x", &url, t).await,
+            http_url(addr, &req, &url, t).await,
             Err(Failure::Status(200))
         );
         server.abort();
@@ -209,34 +264,51 @@ mod tests {
     }
 }
 
-/// PING_CHECK: one ICMP echo request to `target` (IPv4) on a raw socket; success when the
-/// matching echo reply arrives within `limit`.
+/// PING_CHECK: one ICMP echo request to `target` on a raw socket (ICMPv6, RFC 4443 section
+/// 4, for an IPv6 target); success when the matching echo reply arrives within `limit`.
 pub async fn ping(target: std::net::IpAddr, limit: Duration, seq: u16) -> Result<(), Failure> {
-    use std::net::{IpAddr, SocketAddr, SocketAddrV4};
+    use std::net::{IpAddr, SocketAddr, SocketAddrV4, SocketAddrV6};
     use std::os::fd::OwnedFd;
 
     use socket2::{Domain, Protocol, Socket, Type};
 
-    let IpAddr::V4(dst) = target else {
-        return Err(Failure::Io("PING_CHECK over IPv6 is not built".into()));
-    };
     let io = |e: std::io::Error| Failure::Io(e.to_string());
-    let socket = Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::ICMPV4)).map_err(io)?;
+    let (domain, protocol) = match target {
+        IpAddr::V4(_) => (Domain::IPV4, Protocol::ICMPV4),
+        IpAddr::V6(_) => (Domain::IPV6, Protocol::ICMPV6),
+    };
+    let socket = Socket::new(domain, Type::RAW, Some(protocol)).map_err(io)?;
     socket.set_nonblocking(true).map_err(io)?;
     // A raw socket driven through tokio's datagram socket: sendto/recvfrom are the same calls.
     let socket = std::net::UdpSocket::from(OwnedFd::from(socket));
     let socket = tokio::net::UdpSocket::from_std(socket).map_err(io)?;
     let id = (std::process::id() & 0xffff) as u16;
-    let request = echo_request(id, seq);
+    let (request, to) = match target {
+        IpAddr::V4(dst) => (
+            echo_request(id, seq),
+            SocketAddr::V4(SocketAddrV4::new(dst, 0)),
+        ),
+        // The kernel fills in the ICMPv6 checksum of a raw ICMPv6 socket (RFC 3542 3.1).
+        IpAddr::V6(dst) => {
+            let mut packet = echo_request(id, seq);
+            packet[0] = 128;
+            packet[2..4].copy_from_slice(&[0, 0]);
+            (packet, SocketAddr::V6(SocketAddrV6::new(dst, 0, 0, 0)))
+        }
+    };
     socket
-        .send_to(&request, SocketAddr::V4(SocketAddrV4::new(dst, 0)))
+        .send_to(&request, to)
         .await
         .map_err(|e| Failure::Send(e.to_string()))?;
     let wait = async {
         let mut buf = [0u8; 1500];
         loop {
-            let (n, _) = socket.recv_from(&mut buf).await?;
-            if is_echo_reply(&buf[..n], dst, id, seq) {
+            let (n, from) = socket.recv_from(&mut buf).await?;
+            let matched = match target {
+                IpAddr::V4(dst) => is_echo_reply(&buf[..n], dst, id, seq),
+                IpAddr::V6(_) => from.ip() == target && is_echo_reply_v6(&buf[..n], id, seq),
+            };
+            if matched {
                 return Ok::<_, std::io::Error>(());
             }
         }
@@ -246,6 +318,15 @@ pub async fn ping(target: std::net::IpAddr, limit: Duration, seq: u16) -> Result
         Ok(Err(e)) => Err(io(e)),
         Err(_) => Err(Failure::Io("timeout".into())),
     }
+}
+
+/// Whether an ICMPv6 message (a raw ICMPv6 socket reads no IPv6 header) is the echo reply
+/// (type 129) to `id`/`seq`.
+fn is_echo_reply_v6(icmp: &[u8], id: u16, seq: u16) -> bool {
+    icmp.len() >= 8
+        && icmp[0] == 129
+        && icmp[4..6] == id.to_be_bytes()
+        && icmp[6..8] == seq.to_be_bytes()
 }
 
 /// An ICMP echo request (RFC 792) with a 16-byte payload.
@@ -312,5 +393,22 @@ mod ping_tests {
         ));
         assert!(!is_echo_reply(&reply[..22], from, 0x1234, 7));
         assert!(!is_echo_reply(&[], from, 0x1234, 7));
+        let mut v6 = req.clone();
+        v6[0] = 129;
+        assert!(is_echo_reply_v6(&v6, 0x1234, 7));
+        assert!(!is_echo_reply_v6(&req, 0x1234, 7));
+        assert!(!is_echo_reply_v6(&v6[..6], 0x1234, 7));
+    }
+
+    /// A real echo over IPv6 loopback (root only: a raw socket).
+    #[tokio::test]
+    async fn ping_over_ipv6_loopback() {
+        if !nix::unistd::Uid::effective().is_root() {
+            println!("skipped: needs root");
+            return;
+        }
+        let t = Duration::from_secs(2);
+        assert_eq!(ping("::1".parse().expect("ip"), t, 3).await, Ok(()));
+        assert_eq!(ping("127.0.0.1".parse().expect("ip"), t, 4).await, Ok(()));
     }
 }

@@ -6,8 +6,10 @@
 
 use tokio::sync::mpsc::UnboundedSender;
 
+use super::plan::FilePlan;
 use super::plan::{CheckKind, CheckPlan};
 use super::probe::{self, Failure};
+use super::{datagram, file, smtp, tls};
 use crate::logger::Logger;
 
 /// Which check of which real server of which virtual server.
@@ -63,6 +65,9 @@ pub async fn run(
     reports: UnboundedSender<Report>,
     logger: Logger,
 ) {
+    if let CheckKind::File(file) = &plan.kind {
+        return run_file(id, file, &names, state, reports, &logger).await;
+    }
     let mut tries_left = plan.retry;
     let mut passes = 0u32;
     let mut weight = None;
@@ -76,7 +81,7 @@ pub async fn run(
             Ok(new_weight) => {
                 tries_left = plan.retry;
                 let recovering = !state.up;
-                if recovering && matches!(plan.kind, CheckKind::Http(_)) {
+                if recovering && matches!(plan.kind, CheckKind::Http(_) | CheckKind::Ssl { .. }) {
                     passes += 1;
                     if passes < HTTP_PASSES_TO_RECOVER {
                         delay = plan.delay_loop;
@@ -84,8 +89,10 @@ pub async fn run(
                     }
                 }
                 passes = 0;
-                if recovering || !state.has_run {
-                    logger.info(&success_line(&plan, &names));
+                if (recovering || !state.has_run)
+                    && let Some(line) = success_line(&plan, &names)
+                {
+                    logger.info(&line);
                 }
                 state.has_run = true;
                 let weight_changed = new_weight.is_some() && new_weight != weight;
@@ -112,8 +119,10 @@ pub async fn run(
                     delay = plan.delay_before_retry;
                     continue;
                 }
-                if state.up || !state.has_run {
-                    logger.info(&failure_line(&plan, &names, &failure));
+                if (state.up || !state.has_run)
+                    && let Some(line) = failure_line(&plan, &names, &failure, state.has_run)
+                {
+                    logger.info(&line);
                 }
                 state.has_run = true;
                 tries_left = plan.retry;
@@ -134,6 +143,54 @@ pub async fn run(
     }
 }
 
+/// How often FILE_CHECK reads its file (keepalived watches it with inotify).
+const FILE_POLL: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// FILE_CHECK: reads the file now and every [`FILE_POLL`], reporting each change of state or
+/// weight (the first reading included, as keepalived reads the file before starting). After
+/// the first reading, a server going down or up logs 2.2.7's `(RS): tracked file NAME now
+/// FAULT state` / `leaving FAULT state`.
+async fn run_file(
+    id: CheckId,
+    plan: &FilePlan,
+    names: &Names,
+    mut state: CheckState,
+    reports: UnboundedSender<Report>,
+    logger: &Logger,
+) {
+    let mut weight = None;
+    let mut first = true;
+    loop {
+        let value = file::read_value(&plan.path);
+        let (up, new_weight) = file::state(plan, value);
+        let weight_changed = up && new_weight.is_some() && new_weight != weight;
+        if first || up != state.up || weight_changed {
+            if !first && up != state.up {
+                let change = if up { "leaving" } else { "now" };
+                logger.info(&format!(
+                    "({}): tracked file {} {change} FAULT state",
+                    names.rs, plan.name
+                ));
+            }
+            if up {
+                weight = new_weight;
+            }
+            state.up = up;
+            state.has_run = true;
+            let report = Report {
+                id,
+                up,
+                weight: if up { new_weight } else { None },
+            };
+            if reports.send(report).is_err() {
+                return;
+            }
+        }
+        first = false;
+        tokio::time::sleep(FILE_POLL).await;
+    }
+}
+
 /// Sequence numbers of ICMP echo requests, shared by every PING_CHECK of the process.
 static SEQ: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(1);
 
@@ -144,18 +201,49 @@ async fn attempt(plan: &CheckPlan, up: bool, logger: &Logger) -> Result<Option<i
             .await
             .map(|()| None),
         CheckKind::Http(urls) => {
-            let host = plan.target.ip().to_string();
             for url in urls {
-                probe::http_url(plan.target, &host, url, plan.connect_timeout).await?;
+                let vhost = url.virtualhost.as_deref().or(plan.virtualhost.as_deref());
+                let request =
+                    probe::http_request(&url.path, plan.target, vhost, plan.http_protocol);
+                probe::http_url(plan.target, &request, url, plan.connect_timeout).await?;
                 if !up {
-                    logger.info(&format!(
-                        "HTTP status code success to {} url({})",
-                        plan.target_name, url.path
-                    ));
+                    logger.info(&url_success_line(plan, url));
                 }
             }
             Ok(None)
         }
+        CheckKind::Ssl { urls, sni } => {
+            for url in urls {
+                let vhost = url.virtualhost.as_deref().or(plan.virtualhost.as_deref());
+                let request =
+                    probe::http_request(&url.path, plan.target, vhost, plan.http_protocol);
+                let server_name = if *sni { vhost } else { None };
+                let stream =
+                    tls::connect_tls(plan.target, server_name, plan.connect_timeout).await?;
+                let response = probe::exchange(stream, &request, plan.connect_timeout).await?;
+                probe::judge(&response, url)?;
+                if !up {
+                    logger.info(&url_success_line(plan, url));
+                }
+            }
+            Ok(None)
+        }
+        CheckKind::Udp(udp) => datagram::udp(plan.target, udp, plan.connect_timeout)
+            .await
+            .map(|()| None),
+        CheckKind::Dns { qtype, name } => {
+            datagram::dns(plan.target, name, *qtype, plan.connect_timeout)
+                .await
+                .map(|()| None)
+        }
+        CheckKind::Smtp { helo } => {
+            let name = format!("[{}]:{}", plan.target.ip(), plan.target.port());
+            smtp::smtp(plan.target, helo, plan.connect_timeout, &name)
+                .await
+                .map(|()| None)
+        }
+        // Run by run_file, never as attempts.
+        CheckKind::File(_) => Ok(None),
         CheckKind::Ping => {
             let seq = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             let result = probe::ping(plan.target.ip(), plan.connect_timeout, seq).await;
@@ -176,6 +264,17 @@ async fn attempt(plan: &CheckPlan, up: bool, logger: &Logger) -> Result<Option<i
     }
 }
 
+/// What a url that passes logs while its server is down: `MD5 digest success` when a digest
+/// is checked, else `HTTP status code success` (as 2.2.7 in the lab).
+fn url_success_line(plan: &CheckPlan, url: &super::plan::UrlPlan) -> String {
+    let what = if url.digest.is_some() {
+        "MD5 digest"
+    } else {
+        "HTTP status code"
+    };
+    format!("{what} success to {} url({})", plan.target_name, url.path)
+}
+
 fn program(plan: &CheckPlan) -> &str {
     match &plan.kind {
         CheckKind::Misc { argv, .. } => argv.first().map(String::as_str).unwrap_or_default(),
@@ -183,11 +282,21 @@ fn program(plan: &CheckPlan) -> &str {
     }
 }
 
-/// The line a check logs when it finds its server up.
-pub fn success_line(plan: &CheckPlan, names: &Names) -> String {
-    match &plan.kind {
+/// The line a check logs when it finds its server up (DNS_CHECK and FILE_CHECK log none).
+pub fn success_line(plan: &CheckPlan, names: &Names) -> Option<String> {
+    Some(match &plan.kind {
         CheckKind::Tcp => format!("TCP connection to {} success.", plan.target_name),
-        CheckKind::Http(_) => format!("Remote Web server {} succeed on service.", plan.target_name),
+        CheckKind::Http(_) | CheckKind::Ssl { .. } => {
+            format!("Remote Web server {} succeed on service.", plan.target_name)
+        }
+        CheckKind::Udp(_) => format!("UDP connection to {} success.", plan.target_name),
+        CheckKind::Smtp { .. } => {
+            format!(
+                "Remote SMTP server {} succeed on service.",
+                plan.target_name
+            )
+        }
+        CheckKind::Dns { .. } | CheckKind::File(_) => return None,
         CheckKind::Ping => format!("ICMP connection to {} success.", plan.target_name),
         CheckKind::Misc { .. } => format!(
             "Misc check for [{} VS {}] by [{}] succeeded.",
@@ -195,20 +304,47 @@ pub fn success_line(plan: &CheckPlan, names: &Names) -> String {
             names.vs,
             program(plan)
         ),
-    }
+    })
 }
 
-/// The line a check logs when its retries are used up.
-pub fn failure_line(plan: &CheckPlan, names: &Names, failure: &Failure) -> String {
+/// The line a check logs when its retries are used up (`has_run`: whether the check had run
+/// before this series of attempts). FILE_CHECK logs none.
+pub fn failure_line(
+    plan: &CheckPlan,
+    names: &Names,
+    failure: &Failure,
+    has_run: bool,
+) -> Option<String> {
     let n = plan.retry;
     let after = if n == 0 {
         String::new()
     } else {
         format!(" after {n} retries")
     };
-    match &plan.kind {
+    Some(match &plan.kind {
         CheckKind::Tcp => format!("TCP_CHECK on service {} failed{after}.", plan.target_name),
-        CheckKind::Http(_) => format!("HTTP_CHECK on service {} failed{after}.", plan.target_name),
+        CheckKind::Http(_) | CheckKind::Ssl { .. } => {
+            format!("HTTP_CHECK on service {} failed{after}.", plan.target_name)
+        }
+        CheckKind::Udp(_) => format!("UDP_CHECK on service {} failed{after}.", plan.target_name),
+        CheckKind::Dns { .. } => {
+            let why = match failure {
+                Failure::Said(why) => why.clone(),
+                other => format!("{other:?}"),
+            };
+            // 2.2.7 adds the retries once the check has run, even "after 0 retries".
+            let after = if has_run || n > 0 {
+                format!(" after {n} retries")
+            } else {
+                String::new()
+            };
+            format!("DNS_CHECK ({}) {why}{after}", plan.target_name)
+        }
+        CheckKind::Smtp { .. } => match failure {
+            Failure::Said(why) => format!("SMTP_CHECK {why}"),
+            other => format!("SMTP_CHECK {other:?}"),
+        },
+        CheckKind::File(_) => return None,
         // 2.2.7 names the virtual server only when there were retries.
         CheckKind::Ping if n == 0 => format!("ICMP CHECK on service {} failed.", plan.target_name),
         CheckKind::Ping => format!(
@@ -234,7 +370,7 @@ pub fn failure_line(plan: &CheckPlan, names: &Names, failure: &Failure) -> Strin
                 program(plan)
             )
         }
-    }
+    })
 }
 
 #[cfg(test)]
@@ -252,6 +388,8 @@ mod tests {
             delay_loop: Duration::from_secs(2),
             retry: 1,
             delay_before_retry: Duration::from_secs(1),
+            virtualhost: None,
+            http_protocol: Default::default(),
         }
     }
 
@@ -292,22 +430,25 @@ mod tests {
     #[test]
     fn lines_use_keepalived_wording() {
         let tcp = plan(CheckKind::Tcp);
+        let refused = Failure::Connect("refused".into());
+        let line = |p: &CheckPlan, f: &Failure| failure_line(p, &names(), f, true);
         assert_eq!(
-            success_line(&tcp, &names()),
-            "TCP connection to [192.0.2.11]:tcp:80 success."
+            success_line(&tcp, &names()).as_deref(),
+            Some("TCP connection to [192.0.2.11]:tcp:80 success.")
         );
         assert_eq!(
-            failure_line(&tcp, &names(), &Failure::Connect("refused".into())),
-            "TCP_CHECK on service [192.0.2.11]:tcp:80 failed after 1 retries."
+            line(&tcp, &refused).as_deref(),
+            Some("TCP_CHECK on service [192.0.2.11]:tcp:80 failed after 1 retries.")
         );
         let http = plan(CheckKind::Http(vec![UrlPlan {
             path: "/".into(),
             status: vec![],
             digest: None,
+            virtualhost: None,
         }]));
         assert_eq!(
-            success_line(&http, &names()),
-            "Remote Web server [192.0.2.11]:tcp:80 succeed on service."
+            success_line(&http, &names()).as_deref(),
+            Some("Remote Web server [192.0.2.11]:tcp:80 succeed on service.")
         );
         let misc = plan(CheckKind::Misc {
             argv: vec!["/bin/misc.sh".into(), "13".into()],
@@ -315,21 +456,62 @@ mod tests {
             dynamic: false,
         });
         assert_eq!(
-            failure_line(&misc, &names(), &Failure::Exit(Some(1))),
-            "Misc check for [[192.0.2.13]:tcp:80 VS [198.51.100.10]:tcp:80] by [/bin/misc.sh] \
-             failed after 1 retry (exited with status 1)."
+            line(&misc, &Failure::Exit(Some(1))).as_deref(),
+            Some(
+                "Misc check for [[192.0.2.13]:tcp:80 VS [198.51.100.10]:tcp:80] by \
+                 [/bin/misc.sh] failed after 1 retry (exited with status 1)."
+            )
         );
         let mut once = misc.clone();
         once.retry = 0;
         assert!(
-            failure_line(&once, &names(), &Failure::Exit(Some(1)))
+            line(&once, &Failure::Exit(Some(1)))
+                .unwrap_or_default()
                 .ends_with("failed with retry disabled (exited with status 1).")
         );
         let mut tcp0 = tcp.clone();
         tcp0.retry = 0;
         assert_eq!(
-            failure_line(&tcp0, &names(), &Failure::Connect("refused".into())),
-            "TCP_CHECK on service [192.0.2.11]:tcp:80 failed."
+            line(&tcp0, &refused).as_deref(),
+            Some("TCP_CHECK on service [192.0.2.11]:tcp:80 failed.")
+        );
+        let udp = plan(CheckKind::Udp(Default::default()));
+        assert_eq!(
+            success_line(&udp, &names()).as_deref(),
+            Some("UDP connection to [192.0.2.11]:tcp:80 success.")
+        );
+        assert_eq!(
+            line(&udp, &refused).as_deref(),
+            Some("UDP_CHECK on service [192.0.2.11]:tcp:80 failed after 1 retries.")
+        );
+        let mut dns = plan(CheckKind::Dns {
+            qtype: 6,
+            name: ".".into(),
+        });
+        dns.retry = 3;
+        let timeout = Failure::Said("read timeout from socket".into());
+        assert_eq!(success_line(&dns, &names()), None);
+        assert_eq!(
+            line(&dns, &timeout).as_deref(),
+            Some("DNS_CHECK ([192.0.2.11]:tcp:80) read timeout from socket after 3 retries")
+        );
+        dns.retry = 0;
+        assert_eq!(
+            failure_line(&dns, &names(), &timeout, false).as_deref(),
+            Some("DNS_CHECK ([192.0.2.11]:tcp:80) read timeout from socket")
+        );
+        let smtp = plan(CheckKind::Smtp { helo: "h".into() });
+        assert_eq!(
+            success_line(&smtp, &names()).as_deref(),
+            Some("Remote SMTP server [192.0.2.11]:tcp:80 succeed on service.")
+        );
+        assert_eq!(
+            line(
+                &smtp,
+                &Failure::Said("Could not connect to server [x]:25".into())
+            )
+            .as_deref(),
+            Some("SMTP_CHECK Could not connect to server [x]:25")
         );
     }
 
