@@ -182,6 +182,9 @@ enum Why {
     Shutdown,
     /// The operator drains it (maintenance): a master hands over as if stopping.
     Drain,
+    /// Its sync group moves it (crate::sync_group): a master that follows the group to
+    /// BACKUP hands over as one that lost the election does.
+    Synced,
 }
 
 /// One virtual router.
@@ -200,6 +203,11 @@ pub struct Instance {
     drained: bool,
     /// In BACKUP: the source and priority of the last advert accepted.
     heard: Option<(IpAddr, u8)>,
+    /// A member of a vrrp_sync_group: its group decides when it becomes master.
+    synced: bool,
+    /// A synced member in BACKUP whose Master_Down_Timer fired: it is ready to become master
+    /// with its group.
+    wants_master: bool,
 }
 
 impl Instance {
@@ -217,6 +225,8 @@ impl Instance {
             reported_address_mismatch: false,
             drained: false,
             heard: None,
+            synced: false,
+            wants_master: false,
         }
     }
 
@@ -272,6 +282,44 @@ impl Instance {
         }
     }
 
+    /// Makes the instance a member of a vrrp_sync_group (true) or a free one (false). A
+    /// member whose Master_Down_Timer fires does not become master on its own: it reports
+    /// [`Event::ReceiveTimeout`], re-arms the timer, and waits for
+    /// [`Instance::sync_to_master`] (crate::sync_group decides).
+    pub fn set_synced(&mut self, synced: bool) {
+        self.synced = synced;
+        if !synced {
+            self.wants_master = false;
+        }
+    }
+
+    /// Whether it is a member of a sync group.
+    pub fn synced(&self) -> bool {
+        self.synced
+    }
+
+    /// A synced member in BACKUP whose Master_Down_Timer fired since it last heard a master:
+    /// ready to become master with its group.
+    pub fn wants_master(&self) -> bool {
+        self.wants_master && matches!(self.phase, Phase::Backup(_))
+    }
+
+    /// Its sync group becomes master: a member in BACKUP (not drained) becomes master now,
+    /// as if its own Master_Down_Timer had fired (RFC 3768 section 6.4.2).
+    pub fn sync_to_master(&mut self, now: Instant) {
+        if matches!(self.phase, Phase::Backup(_)) && !self.drained {
+            self.change_state(now, State::Master, Why::MasterDown);
+        }
+    }
+
+    /// Its sync group becomes backup: a member in MASTER becomes backup without a priority-0
+    /// advert, as a master that lost the election does (RFC 3768 section 6.4.3).
+    pub fn sync_to_backup(&mut self, now: Instant) {
+        if matches!(self.phase, Phase::Master(_)) {
+            self.change_state(now, State::Backup, Why::Synced);
+        }
+    }
+
     /// When [`Instance::handle_timeout`] must be called next: read out of the state.
     pub fn poll_timeout(&self) -> Option<Instant> {
         self.phase.poll_at()
@@ -309,6 +357,14 @@ impl Instance {
                 // Drained: stays backup, watching for a master again.
                 t.master_down_at = now + self.master_down_interval(t.master_adver_interval);
                 self.phase = Phase::Backup(t);
+            }
+            Phase::Backup(mut t) if t.master_down_at <= now && self.synced => {
+                // The group decides; until then the member watches on, so it does not time
+                // out again before the other members do.
+                t.master_down_at = now + self.master_down_interval(t.master_adver_interval);
+                self.phase = Phase::Backup(t);
+                self.wants_master = true;
+                self.report(Event::ReceiveTimeout);
             }
             Phase::Backup(t) if t.master_down_at <= now => {
                 self.change_state(now, State::Master, Why::MasterDown);
@@ -391,6 +447,7 @@ impl Instance {
         why: Why,
         learned: Option<Duration>,
     ) {
+        self.wants_master = false;
         // Exit.
         if let Phase::Master(_) = self.phase {
             if matches!(why, Why::Fault(_) | Why::Shutdown | Why::Drain) {
@@ -528,6 +585,8 @@ impl Instance {
         if advert.priority == 0 {
             timers.master_down_at = now + self.skew_time(timers.master_adver_interval);
         } else if !self.may_preempt(now) || advert.priority >= self.priority {
+            // A master is there: a synced member is no longer ready to take over.
+            self.wants_master = false;
             // RFC 5798 section 6.4.2: learn the master's interval, then reset the timer.
             if let Some(interval) = self.learned_interval(advert) {
                 timers.master_adver_interval = interval;
@@ -705,5 +764,33 @@ mod tests {
         assert_eq!(instance.phase(), Phase::Fault(FaultCause::LinkDown));
         instance.track(now, Tracking::healthy(instance.config()));
         assert_eq!(instance.state(), State::Backup);
+    }
+
+    #[test]
+    fn a_synced_member_waits_for_its_group_to_become_master() {
+        let now = Instant::now();
+        let mut instance = Instance::new(config(100));
+        instance.set_synced(true);
+        instance.start(now, Tracking::healthy(instance.config()));
+        drain(&mut instance);
+        let due = instance.poll_timeout().expect("backup has a timer");
+        instance.handle_timeout(due);
+        assert_eq!(instance.state(), State::Backup, "the group decides");
+        assert!(instance.wants_master());
+        assert!(drain(&mut instance).contains(&Action::Event(Event::ReceiveTimeout)));
+        assert!(instance.poll_timeout().is_some_and(|t| t > due), "re-armed");
+        instance.sync_to_master(due);
+        assert_eq!(instance.state(), State::Master);
+        assert!(!instance.wants_master());
+        let actions = drain(&mut instance);
+        instance.sync_to_backup(due);
+        assert_eq!(instance.state(), State::Backup);
+        let leaving = drain(&mut instance);
+        assert!(
+            !leaving.contains(&Action::Event(Event::PriorityZeroSent)),
+            "a member that follows its group to BACKUP sends no priority 0"
+        );
+        assert!(actions.contains(&Action::AddAddresses));
+        assert!(leaving.contains(&Action::RemoveAddresses));
     }
 }

@@ -118,7 +118,7 @@ fn raw_word(config: &Config, keyword: &str) -> Option<String> {
 }
 
 /// A `global_defs` flag kept as written: present alone means on.
-fn raw_flag(config: &Config, keyword: &str) -> Option<bool> {
+pub(crate) fn raw_flag(config: &Config, keyword: &str) -> Option<bool> {
     let setting = config
         .global
         .other

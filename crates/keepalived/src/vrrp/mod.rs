@@ -9,6 +9,7 @@ pub mod driver;
 pub mod dumps;
 pub mod setup;
 pub mod shutdown;
+pub mod sync_plan;
 pub mod transitions;
 pub mod wording;
 
@@ -42,6 +43,9 @@ fn lookup_user(name: &str) -> Option<(u32, u32)> {
 /// and resolved) against this host, logging each instance that cannot run.
 fn plan(config: Config, logger: &Logger) -> Planned {
     let planned = plan_quietly(&config);
+    for note in &planned.notes {
+        logger.info(note);
+    }
     for problem in &planned.problems {
         logger.info(&wording::about(
             &problem.instance,

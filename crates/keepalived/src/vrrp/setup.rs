@@ -94,6 +94,10 @@ pub struct Planned {
     pub scripts: Vec<ScriptPlan>,
     /// The files the instances track.
     pub files: Vec<FilePlan>,
+    /// The vrrp_sync_groups (crate::vrrp::sync_plan).
+    pub groups: Vec<super::sync_plan::GroupPlan>,
+    /// Warnings of planning to log once (members' tracking dropped by their sync group).
+    pub notes: Vec<String>,
     /// The instances that cannot run, and why.
     pub problems: Vec<PlanProblem>,
 }
@@ -146,6 +150,24 @@ pub fn plan(
     lookup: impl Fn(&str) -> Option<InterfaceInfo>,
     user: impl Fn(&str) -> Option<(u32, u32)>,
 ) -> Planned {
+    let folded;
+    let (config, notes) = if config.sync_groups.is_empty() {
+        (config, Vec::new())
+    } else {
+        let mut copy = config.clone();
+        let notes = super::sync_plan::fold_tracking(&mut copy);
+        folded = copy;
+        (&folded, notes)
+    };
+    let notify_user = config
+        .global
+        .script_user
+        .as_ref()
+        .and_then(|r| user(&r.user));
+    let mut groups = super::sync_plan::groups(config);
+    for group in &mut groups {
+        group.notify_user = notify_user;
+    }
     let mut plans = Vec::new();
     let mut scripts: Vec<ScriptPlan> = Vec::new();
     let mut files: Vec<FilePlan> = Vec::new();
@@ -173,6 +195,8 @@ pub fn plan(
         instances: plans,
         scripts,
         files,
+        groups,
+        notes,
         problems,
     }
 }

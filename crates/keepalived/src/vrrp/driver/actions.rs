@@ -15,8 +15,9 @@ use super::notify;
 use crate::alert;
 
 impl Driver {
-    /// Carries out everything instance `i` asked for, in order.
-    pub(super) async fn execute(&mut self, i: usize) {
+    /// Carries out everything instance `i` asked for, in order; what concerns its sync group
+    /// is left in `group_events` (see `sync_groups::execute`).
+    pub(super) async fn execute_one(&mut self, i: usize) {
         self.touched.push(i);
         while let Some(action) = self.running[i].instance.poll_action() {
             match action {
@@ -43,6 +44,8 @@ impl Driver {
                 }
                 Action::Announce => self.announce(i),
                 Action::StateChanged(state) => {
+                    self.group_events
+                        .push((i, super::sync_groups::GroupEvent::Entered(state)));
                     let running = &mut self.running[i];
                     running.last_transition = Some(SystemTime::now());
                     running.transitions.entered(state);
@@ -62,6 +65,10 @@ impl Driver {
                     }
                 }
                 Action::Event(event) => {
+                    if event == keepalived_vrrp::event::Event::ReceiveTimeout {
+                        self.group_events
+                            .push((i, super::sync_groups::GroupEvent::TimedOut));
+                    }
                     self.running[i].transitions.observe(&event);
                     let config = self.running[i].instance.config();
                     for line in wording::lines(&config.name, &config.interface, &event) {

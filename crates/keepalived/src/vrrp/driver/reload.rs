@@ -116,6 +116,7 @@ impl Driver {
             instances: plans,
             scripts,
             files,
+            groups,
             ..
         } = planned;
         let now = Instant::now();
@@ -196,6 +197,7 @@ impl Driver {
         }
         // What is left stopped above; its notify_stop still runs on its own task.
         drop(old_running);
+        self.install_groups(groups);
         self.routes = self
             .running
             .iter()
