@@ -24,9 +24,16 @@ pub fn unsupported(config: &Config) -> Vec<String> {
     add(&mut found, "global_defs", &config.global.other);
     for inst in &config.instances {
         add(&mut found, "vrrp_instance", &inst.other);
+        // Read and checked (names, weights), not tracked yet.
+        if !inst.track_processes.is_empty() {
+            found.insert("vrrp_instance keyword 'track_process'".to_string());
+        }
     }
     for group in &config.sync_groups {
         add(&mut found, "vrrp_sync_group", &group.other);
+        if !group.track_processes.is_empty() {
+            found.insert("vrrp_sync_group keyword 'track_process'".to_string());
+        }
     }
     add(&mut found, "top-level", &config.other);
     for bfd in &config.bfd_instances {
@@ -63,6 +70,28 @@ mod tests {
                 "top-level keyword 'bfd_instance'",
                 "top-level keyword 'net_namespace'",
                 "vrrp_instance keyword 'promote_secondaries'",
+            ]
+        );
+    }
+
+    #[test]
+    fn sync_groups_list_only_what_they_do_not_act_on() {
+        let text = "vrrp_track_process p {\n process sshd\n}\n\
+                    vrrp_script s {\n script /bin/true\n}\n\
+                    vrrp_sync_group G {\n group {\n A\n B\n }\n track_script {\n s\n }\n\
+                    track_process {\n p\n }\n notify_priority_changes\n smtp_alert\n\
+                    sync_group_tracking_weight\n}\n\
+                    vrrp_instance A {\n interface eth0\n virtual_router_id 1\n\
+                    virtual_ipaddress {\n 192.0.2.1\n }\n}\n\
+                    vrrp_instance B {\n interface eth0\n virtual_router_id 2\n\
+                    virtual_ipaddress {\n 192.0.2.2\n }\n}\n";
+        let host = FakeHost::lab();
+        let loaded = load_str(text, Path::new("/k.conf"), &LoadOptions::for_host(&host));
+        assert_eq!(
+            super::unsupported(&loaded.config),
+            vec![
+                "vrrp_sync_group keyword 'notify_priority_changes'",
+                "vrrp_sync_group keyword 'track_process'",
             ]
         );
     }

@@ -19,7 +19,7 @@ use keepalived_config::model::VrrpInstance;
 use keepalived_config::{Config, values};
 
 use crate::logger::Logger;
-pub use message::{Mail, vrrp_state_mail};
+pub use message::{Mail, vrrp_group_mail, vrrp_state_mail};
 
 /// Where and how alerts are sent: what `global_defs` says.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -79,6 +79,7 @@ pub fn run(cli: &Cli, config: Config, logger: Logger) -> anyhow::Result<ChildExi
                     .instances
                     .iter()
                     .any(|i| alert::vrrp_alerts(&config, i))
+                    || sync_plan::groups(&config).iter().any(|g| g.smtp_alert)
             })
             .map(Arc::new),
         Err(why) => {

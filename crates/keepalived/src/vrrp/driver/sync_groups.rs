@@ -151,6 +151,13 @@ impl Driver {
                 if let Some(notifier) = &group.notifier {
                     notifier.queue(group_commands(&group.plan, to));
                 }
+                if let Some(alerts) = self.alerts.as_ref().filter(|_| group.plan.smtp_alert)
+                    && sync_group::logs_sync(to)
+                {
+                    let mail =
+                        crate::alert::vrrp_group_mail(&alerts.router_id, &group.plan.name, to);
+                    crate::alert::send_in_background(alerts.clone(), mail, self.logger.clone());
+                }
                 for m in others {
                     if !self.running[m].started {
                         continue;
