@@ -31,6 +31,8 @@ pub struct RunningGroup {
     pub members: Vec<usize>,
     /// Its own state.
     pub group: SyncGroup,
+    /// The members that have started (a member's first state joins the group's).
+    pub joined: Vec<usize>,
     /// Its notify commands' task; only when it has notify commands.
     pub notifier: Option<Notifier>,
 }
@@ -71,6 +73,13 @@ pub fn group_commands(plan: &GroupPlan, state: State) -> Vec<NotifyCommand> {
         });
     }
     out
+}
+
+/// Whether a member entering `state` follows its group to MASTER instead of taking the group
+/// to BACKUP: on its `first` entry (its start, or its restart by a reload) while the group is
+/// master, so a member (re)started beside masters does not demote them.
+pub fn joins_master(first: bool, group: Option<State>, state: State) -> bool {
+    first && group == Some(State::Master) && state == State::Backup
 }
 
 impl Driver {
@@ -140,6 +149,16 @@ impl Driver {
                 }
             }
             GroupEvent::Entered(state) => {
+                let first = !self.groups[g].joined.contains(&k);
+                if first {
+                    self.groups[g].joined.push(k);
+                }
+                if joins_master(first, self.groups[g].group.state(), state) {
+                    // Started (or restarted by a reload) while its group is master.
+                    self.running[k].instance.sync_to_master(now);
+                    queue.push_back(k);
+                    return;
+                }
                 let Some(to) = self.groups[g].group.member_entered(state) else {
                     return;
                 };
@@ -206,6 +225,11 @@ impl Driver {
                 .iter()
                 .map(|&m| self.running[m].instance.state())
                 .find(|s| *s != State::Initialize);
+            let joined = members
+                .iter()
+                .copied()
+                .filter(|&m| self.running[m].instance.state() != State::Initialize)
+                .collect();
             // A group replaced by a reload finishes what its task has queued.
             let notifier = plan
                 .notify
@@ -217,6 +241,7 @@ impl Driver {
                 plan,
                 members,
                 group: SyncGroup::new(state),
+                joined,
                 notifier,
             });
         }
@@ -229,6 +254,17 @@ mod tests {
     use crate::vrrp::setup::{InterfaceInfo, plan};
     use keepalived_config::{FakeHost, LoadOptions, load_str};
     use std::path::Path;
+
+    #[test]
+    fn a_member_started_beside_masters_joins_them() {
+        assert!(joins_master(true, Some(State::Master), State::Backup));
+        assert!(
+            !joins_master(false, Some(State::Master), State::Backup),
+            "lost an election"
+        );
+        assert!(!joins_master(true, Some(State::Backup), State::Backup));
+        assert!(!joins_master(true, Some(State::Master), State::Fault));
+    }
 
     #[test]
     fn group_notify_gets_group_name_state_and_priority_zero() {
