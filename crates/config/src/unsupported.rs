@@ -6,9 +6,20 @@ use std::collections::BTreeSet;
 
 use crate::model::{Config, RawSetting};
 
-/// `global_defs` keywords kept as written that the daemon reads where it needs them (the mail
-/// alerts, crates/keepalived/src/alert).
-const ACTED_ON_AS_WRITTEN: &[&str] = &["smtp_alert", "smtp_alert_vrrp", "smtp_helo_name"];
+/// Keywords kept as written that the daemon reads where it needs them: the mail alerts
+/// (crates/keepalived/src/alert) and the announce settings
+/// (crates/keepalived/src/vrrp/announce_plan.rs), of global_defs and vrrp_instance.
+const ACTED_ON_AS_WRITTEN: &[&str] = &[
+    "smtp_alert",
+    "smtp_alert_vrrp",
+    "smtp_helo_name",
+    "vrrp_garp_lower_prio_repeat",
+    "vrrp_garp_lower_prio_delay",
+    "vrrp_lower_prio_no_advert",
+    "vrrp_higher_prio_send_advert",
+    "garp_lower_prio_repeat",
+    "garp_lower_prio_delay",
+];
 
 /// One line per distinct keyword not acted on, as `BLOCK keyword 'KEYWORD'`, sorted.
 pub fn unsupported(config: &Config) -> Vec<String> {
@@ -98,9 +109,10 @@ mod tests {
 
     #[test]
     fn keywords_the_daemon_acts_on_are_not_listed() {
-        let text = "global_defs {\n smtp_alert\n smtp_helo_name h.example\n}\n\
+        let text = "global_defs {\n smtp_alert\n smtp_helo_name h.example\n\
+                    vrrp_lower_prio_no_advert\n vrrp_garp_lower_prio_delay 3\n}\n\
                     vrrp_instance A {\n interface eth0\n virtual_router_id 1\n\
-                    check_unicast_src\n virtual_ipaddress {\n 192.0.2.1\n }\n}\n";
+                    check_unicast_src\n garp_lower_prio_repeat 2\n virtual_ipaddress {\n 192.0.2.1\n }\n}\n";
         let host = FakeHost::lab();
         let loaded = load_str(text, Path::new("/k.conf"), &LoadOptions::for_host(&host));
         assert!(loaded.config.instances[0].check_unicast_src);

@@ -55,6 +55,18 @@ pub enum Event {
         /// Its priority.
         priority: u8,
     },
+    /// As master, an advert with a lower priority than ours arrived: another router is master
+    /// too.
+    LowerPriorityReceived {
+        /// Its source.
+        from: IpAddr,
+        /// Its priority.
+        priority: u8,
+        /// Ours.
+        ours: u8,
+        /// It was answered with an advert at once (not `lower_prio_no_advert`).
+        answered: bool,
+    },
     /// A master that stops sent priority 0 (RFC 3768 section 6.4.3).
     PriorityZeroSent,
     /// A member of a sync group: its Master_Down_Timer fired, and it waits for the group to

@@ -16,7 +16,7 @@ use std::collections::VecDeque;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
-pub use crate::config::{Destination, InstanceConfig, Unicast};
+pub use crate::config::{Contention, Destination, InstanceConfig, Unicast};
 pub use crate::event::{DropReason, Event, FaultCause, State};
 use crate::packet::{Advertisement, Auth, Packet, TTL, Version};
 
@@ -45,10 +45,23 @@ pub enum Action {
     /// Announce the virtual addresses on the link once: a burst of gratuitous ARPs for IPv4
     /// addresses, of unsolicited neighbour advertisements for IPv6 ones.
     Announce,
+    /// Announce them again with a count of its own (keepalived's `garp_master_refresh_repeat`
+    /// or `garp_lower_prio_repeat`).
+    Reannounce(Reannounce),
     /// The state changed (for notify scripts and the status).
     StateChanged(State),
     /// Something to report (the binary words it).
     Event(Event),
+}
+
+/// Why a master announces its addresses again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reannounce {
+    /// The periodic refresh (`garp_master_refresh`).
+    Refresh,
+    /// It heard a lower-priority advert: another router believed it was master (a split
+    /// brain healing), so the link may hold stale entries for the addresses.
+    LowerPriority,
 }
 
 /// Counters of one instance.
@@ -127,6 +140,10 @@ pub struct MasterTimers {
     pub advert_at: Instant,
     /// The next announcement burst (garp_master_delay, then garp_master_refresh), if any.
     pub announce_at: Option<Instant>,
+    /// The burst at `announce_at` is a refresh (the garp_master_delay one is done).
+    pub refreshing: bool,
+    /// The second burst after a lower-priority advert (garp_lower_prio_delay), if any.
+    pub lower_prio_at: Option<Instant>,
 }
 
 /// A state with the deadlines that belong to it.
@@ -158,7 +175,12 @@ impl Phase {
         match self {
             Phase::Initialize | Phase::Fault(_) => None,
             Phase::Backup(t) => Some(t.master_down_at),
-            Phase::Master(t) => Some(t.announce_at.map_or(t.advert_at, |a| a.min(t.advert_at))),
+            Phase::Master(t) => Some(
+                [t.announce_at, t.lower_prio_at]
+                    .into_iter()
+                    .flatten()
+                    .fold(t.advert_at, Instant::min),
+            ),
         }
     }
 }
@@ -208,6 +230,8 @@ pub struct Instance {
     /// A synced member in BACKUP whose Master_Down_Timer fired: it is ready to become master
     /// with its group.
     wants_master: bool,
+    /// What it does when it hears another master.
+    contention: Contention,
 }
 
 impl Instance {
@@ -227,6 +251,7 @@ impl Instance {
             heard: None,
             synced: false,
             wants_master: false,
+            contention: Contention::default(),
         }
     }
 
@@ -280,6 +305,12 @@ impl Instance {
         if drained && matches!(self.phase, Phase::Master(_)) {
             self.change_state(now, State::Backup, Why::Drain);
         }
+    }
+
+    /// Sets what it does when it hears another master (keepalived 2.2.7's defaults until
+    /// then).
+    pub fn set_contention(&mut self, contention: Contention) {
+        self.contention = contention;
     }
 
     /// Makes the instance a member of a vrrp_sync_group (true) or a free one (false). A
@@ -372,7 +403,17 @@ impl Instance {
             Phase::Master(mut t) => {
                 if t.announce_at.is_some_and(|at| at <= now) {
                     t.announce_at = self.config.garp_master_refresh.map(|every| now + every);
-                    self.actions.push_back(Action::Announce);
+                    self.actions.push_back(if t.refreshing {
+                        Action::Reannounce(Reannounce::Refresh)
+                    } else {
+                        Action::Announce
+                    });
+                    t.refreshing = true;
+                }
+                if t.lower_prio_at.is_some_and(|at| at <= now) {
+                    t.lower_prio_at = None;
+                    self.actions
+                        .push_back(Action::Reannounce(Reannounce::LowerPriority));
                 }
                 if t.advert_at <= now {
                     self.send_advert(self.priority);
@@ -496,6 +537,8 @@ impl Instance {
                 self.phase = Phase::Master(MasterTimers {
                     advert_at: now + self.config.advert_interval,
                     announce_at,
+                    refreshing: self.config.garp_master_delay.is_zero(),
+                    lower_prio_at: None,
                 });
                 self.stats.became_master += 1;
                 self.report(Event::Entering(State::Master));
@@ -614,11 +657,38 @@ impl Instance {
                 from: src,
                 priority: advert.priority,
             });
+            if self.contention.higher_prio_send_advert {
+                // Tell the winner there were two masters, so it announces again.
+                self.send_advert(self.priority);
+            }
             let learned = self.learned_interval(advert);
             self.change_state_learning(now, State::Backup, Why::HigherPriority, learned);
         } else {
-            // keepalived answers a lower-priority master at once, so it steps down quickly.
-            self.send_advert(self.priority);
+            // Another master with a lower priority: two masters (a split brain healing). As
+            // keepalived 2.2.7 does, answer at once so it steps down quickly (unless
+            // lower_prio_no_advert), and announce the addresses now and again after
+            // garp_lower_prio_delay, as the link may hold the other master's entries.
+            let answer = !self.contention.lower_prio_no_advert;
+            self.report(Event::LowerPriorityReceived {
+                from: src,
+                priority: advert.priority,
+                ours: self.priority,
+                answered: answer,
+            });
+            if answer {
+                self.send_advert(self.priority);
+                timers.advert_at = now + self.config.advert_interval;
+            }
+            self.actions
+                .push_back(Action::Reannounce(Reannounce::LowerPriority));
+            let delay = self
+                .contention
+                .lower_prio_delay
+                .unwrap_or(self.config.garp_master_delay);
+            if !delay.is_zero() {
+                timers.lower_prio_at = Some(now + delay);
+            }
+            self.phase = Phase::Master(timers);
         }
     }
 
@@ -792,5 +862,105 @@ mod tests {
         );
         assert!(actions.contains(&Action::AddAddresses));
         assert!(leaving.contains(&Action::RemoveAddresses));
+    }
+
+    /// An advert from 192.0.2.20 with `priority`, as the engine receives it.
+    fn advert_from(priority: u8) -> (IpAddr, Vec<u8>) {
+        let src: IpAddr = Ipv4Addr::new(192, 0, 2, 20).into();
+        let advert = Advertisement {
+            version: Version::V2,
+            vrid: 1,
+            priority,
+            interval_cs: 100,
+            auth: Auth::None,
+            addresses: vec![Ipv4Addr::new(192, 0, 2, 100).into()],
+        };
+        (src, advert.to_bytes(src, IpAddr::V4(MULTICAST_GROUP)))
+    }
+
+    fn hear(instance: &mut Instance, now: Instant, priority: u8) -> Vec<Action> {
+        let (src, payload) = advert_from(priority);
+        instance.handle_packet(
+            now,
+            Received {
+                src,
+                dst: MULTICAST_GROUP.into(),
+                ttl: TTL,
+                payload: &payload,
+            },
+        );
+        drain(instance)
+    }
+
+    fn sends(actions: &[Action]) -> usize {
+        actions
+            .iter()
+            .filter(|a| matches!(a, Action::Send { .. }))
+            .count()
+    }
+
+    #[test]
+    fn keepalived_master_hearing_a_lower_master_answers_and_announces_twice() {
+        let now = Instant::now();
+        let mut instance = Instance::new(config(255));
+        instance.start(now, Tracking::healthy(instance.config()));
+        drain(&mut instance);
+        let actions = hear(&mut instance, now, 100);
+        assert_eq!(sends(&actions), 1, "answered at once");
+        assert!(actions.contains(&Action::Reannounce(Reannounce::LowerPriority)));
+        let Phase::Master(t) = instance.phase() else {
+            panic!("still master");
+        };
+        assert_eq!(
+            t.advert_at,
+            now + Duration::from_secs(1),
+            "advert timer reset"
+        );
+        assert_eq!(
+            t.lower_prio_at,
+            Some(now + Duration::from_secs(5)),
+            "garp_master_delay"
+        );
+        instance.handle_timeout(now + Duration::from_secs(5));
+        assert!(drain(&mut instance).contains(&Action::Reannounce(Reannounce::LowerPriority)));
+    }
+
+    #[test]
+    fn lower_prio_no_advert_still_announces() {
+        let now = Instant::now();
+        let mut instance = Instance::new(config(255));
+        instance.set_contention(Contention {
+            lower_prio_no_advert: true,
+            higher_prio_send_advert: false,
+            lower_prio_delay: Some(Duration::ZERO),
+        });
+        instance.start(now, Tracking::healthy(instance.config()));
+        drain(&mut instance);
+        let actions = hear(&mut instance, now, 100);
+        assert_eq!(sends(&actions), 0);
+        assert!(actions.contains(&Action::Reannounce(Reannounce::LowerPriority)));
+        let Phase::Master(t) = instance.phase() else {
+            panic!("still master");
+        };
+        assert_eq!(t.lower_prio_at, None, "delay 0: no second burst");
+    }
+
+    #[test]
+    fn higher_prio_send_advert_tells_the_winner_before_yielding() {
+        for (send, expected) in [(false, 0), (true, 1)] {
+            let now = Instant::now();
+            let mut instance = Instance::new(config(100));
+            instance.set_contention(Contention {
+                higher_prio_send_advert: send,
+                ..Contention::default()
+            });
+            instance.start(now, Tracking::healthy(instance.config()));
+            let due = instance.poll_timeout().expect("timer");
+            instance.handle_timeout(due);
+            drain(&mut instance);
+            let actions = hear(&mut instance, due, 200);
+            assert_eq!(instance.state(), State::Backup);
+            assert_eq!(sends(&actions), expected, "higher_prio_send_advert {send}");
+        }
     }
 }

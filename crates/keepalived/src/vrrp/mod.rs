@@ -5,6 +5,7 @@
 //! large file never delays adverts.
 
 pub mod advert_watch;
+pub mod announce_plan;
 pub mod driver;
 pub mod dumps;
 pub mod setup;

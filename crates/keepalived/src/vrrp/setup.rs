@@ -48,6 +48,10 @@ pub struct InstancePlan {
     pub addresses: Vec<AddressPlan>,
     /// Gratuitous ARPs per address in one burst (garp_master_repeat).
     pub garp_repeat: u32,
+    /// The sizes of the other bursts (refresh, after a lower-priority advert).
+    pub announce: super::announce_plan::AnnouncePlan,
+    /// What it does when it hears another master.
+    pub contention: keepalived_vrrp::config::Contention,
     /// The scripts it tracks.
     pub scripts: Vec<ScriptUse>,
     /// notify_master / backup / fault / stop and the generic notify.
@@ -289,11 +293,19 @@ fn track_scripts(
     uses
 }
 
+/// `garp_master_repeat` of `inst`, else of global_defs; at least 1.
+fn garp_repeat_of(config: &Config, inst: &VrrpInstance) -> u32 {
+    inst.garp_master_repeat
+        .unwrap_or(config.global.vrrp_garp_master_repeat)
+        .max(1)
+}
+
 fn plan_instance(
     config: &Config,
     inst: &VrrpInstance,
     lookup: &impl Fn(&str) -> Option<InterfaceInfo>,
 ) -> Result<InstancePlan, PlanError> {
+    let cfg = config;
     let global = &config.global;
     let interface = inst
         .interface
@@ -376,15 +388,17 @@ fn plan_instance(
         )),
         garp_master_refresh: (refresh > 0).then(|| Duration::from_secs(u64::from(refresh))),
     };
+    let (announce, contention) =
+        super::announce_plan::announce_settings(cfg, inst, garp_repeat_of(cfg, inst));
+    let garp_repeat = garp_repeat_of(cfg, inst);
     // keepalived starts a `state MASTER` instance in BACKUP too (compat.md section 6); the
     // state only sets the default priority, which the config layer already did.
     Ok(InstancePlan {
         config,
         addresses,
-        garp_repeat: inst
-            .garp_master_repeat
-            .unwrap_or(global.vrrp_garp_master_repeat)
-            .max(1),
+        garp_repeat,
+        announce,
+        contention,
         scripts: Vec::new(),
         notify: inst.notify.clone(),
         notify_user: None,

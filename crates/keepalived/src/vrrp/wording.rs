@@ -92,6 +92,19 @@ pub fn lines(name: &str, interface: &str, event: &Event) -> Vec<Line> {
         Event::NowInFault => vec![info(about("Now in FAULT state"))],
         Event::HigherPriorityReceived { .. } => vec![info(about("Received higher prio advert"))],
         Event::PriorityZeroSent => vec![info(about("sent 0 priority"))],
+        Event::LowerPriorityReceived {
+            from,
+            priority,
+            ours,
+            answered,
+        } => vec![info(about(&format!(
+            "Received advert from {from} with lower priority {priority}, ours {ours}{}",
+            if *answered {
+                ", forcing new election"
+            } else {
+                ""
+            }
+        )))],
         Event::ReceiveTimeout => vec![info(about("Receive advertisement timeout"))],
         Event::SettingAddresses => vec![detail(about("setting protocol VIPs."))],
         Event::RemovingAddresses => vec![detail(about("removing protocol VIPs."))],

@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use std::time::SystemTime;
 
 use keepalived_net::addresses::AddressSpec;
-use keepalived_vrrp::instance::{Action, State};
+use keepalived_vrrp::instance::{Action, Reannounce, State};
 
 use super::super::setup::AddressPlan;
 use super::super::wording;
@@ -42,7 +42,18 @@ impl Driver {
                         }
                     }
                 }
-                Action::Announce => self.announce(i),
+                Action::Announce => {
+                    let count = self.running[i].plan.garp_repeat;
+                    self.announce(i, count);
+                }
+                Action::Reannounce(why) => {
+                    let plan = &self.running[i].plan;
+                    let count = match why {
+                        Reannounce::Refresh => plan.announce.refresh_repeat,
+                        Reannounce::LowerPriority => plan.announce.lower_prio_repeat,
+                    };
+                    self.announce(i, count);
+                }
                 Action::StateChanged(state) => {
                     self.group_events
                         .push((i, super::sync_groups::GroupEvent::Entered(state)));
@@ -107,9 +118,9 @@ impl Driver {
         }
     }
 
-    /// One announcement burst: `garp_repeat` gratuitous ARPs per IPv4 address, each on the
+    /// One announcement burst: `count` gratuitous ARPs per IPv4 address, each on the
     /// interface the address lives on.
-    fn announce(&self, i: usize) {
+    fn announce(&self, i: usize, count: u32) {
         let plan = &self.running[i].plan;
         for address in &plan.addresses {
             let IpAddr::V4(v4) = address.address else {
@@ -122,7 +133,7 @@ impl Driver {
                 &plan.config.name,
                 &format!("Sending gratuitous ARPs on {} for {v4}", address.interface),
             ));
-            for _ in 0..plan.garp_repeat {
+            for _ in 0..count {
                 if let Err(err) = garp.send(v4) {
                     self.logger.info(&wording::about(
                         &plan.config.name,

@@ -174,6 +174,7 @@ impl Driver {
             let link = self.link_for(&plan)?;
             match kept.and_then(|i| old_running[i].take()) {
                 Some(mut running) => {
+                    running.instance.set_contention(plan.contention);
                     running.plan = plan;
                     running.link = link;
                     self.running.push(running);
@@ -183,7 +184,11 @@ impl Driver {
                         .then(|| Notifier::spawn(&plan, self.logger.clone()));
                     fresh.push(self.running.len());
                     self.running.push(Running {
-                        instance: Instance::new(plan.config.clone()),
+                        instance: {
+                            let mut instance = Instance::new(plan.config.clone());
+                            instance.set_contention(plan.contention);
+                            instance
+                        },
                         plan,
                         link,
                         notifier,
