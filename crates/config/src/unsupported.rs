@@ -33,6 +33,14 @@ pub fn unsupported(config: &Config) -> Vec<String> {
         }
     }
     add(&mut found, "global_defs", &config.global.other);
+    // Read and checked, not acted on yet: the gratuitous ARPs / neighbour advertisements of a
+    // burst leave back to back.
+    if config.global.vrrp_garp_interval > 0.0 {
+        found.insert("global_defs keyword 'vrrp_garp_interval'".to_string());
+    }
+    if config.global.vrrp_gna_interval > 0.0 {
+        found.insert("global_defs keyword 'vrrp_gna_interval'".to_string());
+    }
     for inst in &config.instances {
         add(&mut found, "vrrp_instance", &inst.other);
         // Read and checked (names, weights), not tracked yet.
@@ -62,7 +70,8 @@ mod tests {
 
     #[test]
     fn lists_each_unmodelled_keyword_once() {
-        let text = "global_defs {\n lvs_flush\n vrrp_rt_priority 50\n router_id x\n}\n\
+        let text = "global_defs {\n lvs_flush\n vrrp_rt_priority 50\n router_id x\n\
+                    vrrp_garp_interval 0.01\n}\n\
                     net_namespace blue\n\
                     bfd_instance b1 {\n neighbor_ip 192.0.2.2\n min_rx 100\n}\n\
                     vrrp_instance A {\n interface eth0\n virtual_router_id 1\n promote_secondaries\n\
@@ -77,6 +86,7 @@ mod tests {
                 "bfd_instance keyword 'min_rx'",
                 "bfd_instance keyword 'neighbor_ip'",
                 "global_defs keyword 'lvs_flush'",
+                "global_defs keyword 'vrrp_garp_interval'",
                 "global_defs keyword 'vrrp_rt_priority'",
                 "top-level keyword 'bfd_instance'",
                 "top-level keyword 'net_namespace'",

@@ -96,7 +96,7 @@ pub fn fold_tracking(config: &mut Config) -> Vec<String> {
                     });
                     if weight != 0 {
                         notes.push(format!(
-                            "({name}) ignoring track file {} with weights due to SYNC group",
+                            "({name}) ignoring tracked file {} with weight {weight} due to SYNC group",
                             t.name
                         ));
                     }
