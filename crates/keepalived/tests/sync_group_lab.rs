@@ -169,3 +169,53 @@ fn own_commands(host: &Host) -> Vec<String> {
 fn sync_group_moves_both_vips_and_runs_group_notify() {
     for_each_pair("sg", group_moves_together);
 }
+
+/// A group without scripts on one link: members start straight into BACKUP, which 2.2.7 logs
+/// without a `Syncing instances` line but with the group's notify.
+fn quiet_config(host: &Host, priority: u8) -> String {
+    let notify = notify_script(host);
+    format!(
+        "vrrp_sync_group G1 {{\n    group {{\n        VI_1\n        VI_2\n    }}\n\
+         \x20   notify \"{notify} generic\"\n}}\n\
+         vrrp_instance VI_1 {{\n    interface eth0\n    virtual_router_id 73\n    priority {priority}\n\
+         \x20   advert_int 1\n    virtual_ipaddress {{\n        {VIP1}/32\n    }}\n}}\n\
+         vrrp_instance VI_2 {{\n    interface eth0\n    virtual_router_id 74\n    priority {priority}\n\
+         \x20   advert_int 1\n    virtual_ipaddress {{\n        192.0.2.101/32\n    }}\n}}\n"
+    )
+}
+
+fn quiet_start(lab: &Lab, x: Daemon, y: Daemon) {
+    let (a, b) = (lab.host("a"), lab.host("b"));
+    let ka = x.start(OURS, a, &quiet_config(a, 200));
+    let kb = y.start(OURS, b, &quiet_config(b, 100));
+    for vip in [VIP1, "192.0.2.101"] {
+        assert!(
+            a.wait_for_address(vip, true, ELECTION),
+            "a ({x:?}) never held {vip}:\n{}",
+            daemon_log(&ka)
+        );
+    }
+    assert_logged(&ka, a, "VRRP_Group(G1) Syncing instances to MASTER state");
+    keepalived_testlab::poll_until(Duration::from_secs(5), || {
+        notified(a, "generic").len() >= 2 && !notified(b, "generic").is_empty()
+    });
+    assert_eq!(
+        notified(a, "generic"),
+        ["GROUP G1 BACKUP 0", "GROUP G1 MASTER 0"],
+        "a ({x:?})"
+    );
+    assert_eq!(notified(b, "generic"), ["GROUP G1 BACKUP 0"], "b ({y:?})");
+    for (k, host, daemon) in [(&ka, a, x), (&kb, b, y)] {
+        assert!(
+            !daemon_log(k).contains("Syncing instances to BACKUP state"),
+            "{} ({daemon:?}) logged a sync at start:\n{}",
+            host.name(),
+            daemon_log(k)
+        );
+    }
+}
+
+#[test]
+fn sync_group_members_start_into_backup_without_a_sync_line() {
+    for_each_pair("sgq", quiet_start);
+}

@@ -82,6 +82,14 @@ pub fn joins_master(first: bool, group: Option<State>, state: State) -> bool {
     first && group == Some(State::Master) && state == State::Backup
 }
 
+/// Whether the group's first state is taken without a `Syncing instances` line: keepalived
+/// 2.2.7 starts its members straight into BACKUP (`Entering BACKUP STATE (init)`, group notify
+/// only), unless their start `waited` for a weight-0 script's first result, after which the
+/// first member's BACKUP is synced as any other transition.
+pub fn starts_quietly(before: Option<State>, to: State, waited: bool) -> bool {
+    before.is_none() && to == State::Backup && !waited
+}
+
 impl Driver {
     /// Carries out everything instance `i` asked for, then what its sync group does about
     /// it, member after member.
@@ -159,11 +167,13 @@ impl Driver {
                     queue.push_back(k);
                     return;
                 }
+                let before = self.groups[g].group.state();
                 let Some(to) = self.groups[g].group.member_entered(state) else {
                     return;
                 };
                 let group = &self.groups[g];
-                if sync_group::logs_sync(to) {
+                let waited = self.running[k].plan.scripts.iter().any(|u| u.weight == 0);
+                if sync_group::logs_sync(to) && !starts_quietly(before, to, waited) {
                     self.logger
                         .info(&wording::group_syncing(&group.plan.name, to));
                 }
@@ -254,6 +264,14 @@ mod tests {
     use crate::vrrp::setup::{InterfaceInfo, plan};
     use keepalived_config::{FakeHost, LoadOptions, load_str};
     use std::path::Path;
+
+    #[test]
+    fn keepalived_logs_no_sync_line_for_a_start_straight_into_backup() {
+        assert!(starts_quietly(None, State::Backup, false));
+        assert!(!starts_quietly(None, State::Backup, true), "after a script");
+        assert!(!starts_quietly(Some(State::Fault), State::Backup, false));
+        assert!(!starts_quietly(None, State::Fault, false));
+    }
 
     #[test]
     fn a_member_started_beside_masters_joins_them() {
