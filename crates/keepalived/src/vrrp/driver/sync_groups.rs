@@ -156,6 +156,15 @@ impl Driver {
                     queue.push_back(k);
                 }
             }
+            GroupEvent::Entered(State::Initialize)
+                if self.groups[g]
+                    .members
+                    .iter()
+                    .any(|&m| self.running[m].instance.state() != State::Initialize) =>
+            {
+                // One member stopped (a reload restarts it): the group stops with its last.
+                self.groups[g].joined.retain(|&m| m != k);
+            }
             GroupEvent::Entered(state) => {
                 let first = !self.groups[g].joined.contains(&k);
                 if first {
