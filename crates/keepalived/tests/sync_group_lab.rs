@@ -219,3 +219,48 @@ fn quiet_start(lab: &Lab, x: Daemon, y: Daemon) {
 fn sync_group_members_start_into_backup_without_a_sync_line() {
     for_each_pair("sgq", quiet_start);
 }
+
+/// keepalived-rs's reload (2.2.7 restarts every instance on a reload): a member the reload
+/// restarts beside a master rejoins it, the group stays master and runs no notify.
+#[test]
+fn a_reload_restarting_one_member_keeps_the_group_master() {
+    if !keepalived_testlab::prelude::lab_ready() {
+        return;
+    }
+    let lab = Lab::new("sgr", &["a"]).expect("lab");
+    let a = lab.host("a");
+    let k = Daemon::Ours.start(OURS, a, &quiet_config(a, 200));
+    for vip in [VIP1, "192.0.2.101"] {
+        assert!(
+            a.wait_for_address(vip, true, ELECTION),
+            "never master:\n{}",
+            daemon_log(&k)
+        );
+    }
+    let changed = quiet_config(a, 200).replacen(
+        "virtual_router_id 74\n    priority 200",
+        "virtual_router_id 74\n    priority 190",
+        1,
+    );
+    assert_ne!(changed, quiet_config(a, 200), "VI_2 changes");
+    k.write_config(&changed).expect("new config");
+    k.reload().expect("reload");
+    assert!(
+        k.wait_for_log(
+            "(VI_2) is changed or removed by the reload",
+            Duration::from_secs(5)
+        ),
+        "no reload:\n{}",
+        daemon_log(&k)
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    for vip in [VIP1, "192.0.2.101"] {
+        assert!(a.has_address(vip).unwrap_or(false), "{vip} lost on reload");
+    }
+    assert_eq!(
+        notified(a, "generic"),
+        ["GROUP G1 BACKUP 0", "GROUP G1 MASTER 0"],
+        "the group's notify after the reload:\n{}",
+        daemon_log(&k)
+    );
+}
