@@ -69,8 +69,9 @@ pub enum Event {
     },
     /// A master that stops sent priority 0 (RFC 3768 section 6.4.3).
     PriorityZeroSent,
-    /// A member of a sync group: its Master_Down_Timer fired, and it waits for the group to
-    /// decide whether the members become master together (crate::sync_group).
+    /// The Master_Down_Timer fired (keepalived 2.2.7: `Receive advertisement timeout`). A free
+    /// instance then becomes master; a member of a sync group waits for its group to decide
+    /// whether the members become master together (crate::sync_group).
     ReceiveTimeout,
     /// The virtual addresses are about to be added.
     SettingAddresses,

@@ -398,6 +398,7 @@ impl Instance {
                 self.report(Event::ReceiveTimeout);
             }
             Phase::Backup(t) if t.master_down_at <= now => {
+                self.report(Event::ReceiveTimeout);
                 self.change_state(now, State::Master, Why::MasterDown);
             }
             Phase::Master(mut t) => {
