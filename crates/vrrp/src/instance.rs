@@ -232,6 +232,8 @@ pub struct Instance {
     wants_master: bool,
     /// What it does when it hears another master.
     contention: Contention,
+    /// When it last announced because of a lower-priority advert.
+    lower_prio_announced: Option<Instant>,
 }
 
 impl Instance {
@@ -252,6 +254,7 @@ impl Instance {
             synced: false,
             wants_master: false,
             contention: Contention::default(),
+            lower_prio_announced: None,
         }
     }
 
@@ -680,14 +683,22 @@ impl Instance {
                 self.send_advert(self.priority);
                 timers.advert_at = now + self.config.advert_interval;
             }
-            self.actions
-                .push_back(Action::Reannounce(Reannounce::LowerPriority));
-            let delay = self
-                .contention
-                .lower_prio_delay
-                .unwrap_or(self.config.garp_master_delay);
-            if !delay.is_zero() {
-                timers.lower_prio_at = Some(now + delay);
+            // At most one announcement per advert interval: forged lower-priority adverts
+            // must not turn us into an ARP flooder.
+            let due = self
+                .lower_prio_announced
+                .is_none_or(|at| now >= at + self.config.advert_interval);
+            if due {
+                self.lower_prio_announced = Some(now);
+                self.actions
+                    .push_back(Action::Reannounce(Reannounce::LowerPriority));
+                let delay = self
+                    .contention
+                    .lower_prio_delay
+                    .unwrap_or(self.config.garp_master_delay);
+                if !delay.is_zero() {
+                    timers.lower_prio_at = Some(now + delay);
+                }
             }
             self.phase = Phase::Master(timers);
         }
@@ -921,6 +932,12 @@ mod tests {
             t.lower_prio_at,
             Some(now + Duration::from_secs(5)),
             "garp_master_delay"
+        );
+        let again = hear(&mut instance, now + Duration::from_millis(100), 100);
+        assert_eq!(sends(&again), 1, "answered again");
+        assert!(
+            !again.contains(&Action::Reannounce(Reannounce::LowerPriority)),
+            "one announcement per advert interval, whatever a flood sends"
         );
         instance.handle_timeout(now + Duration::from_secs(5));
         assert!(drain(&mut instance).contains(&Action::Reannounce(Reannounce::LowerPriority)));

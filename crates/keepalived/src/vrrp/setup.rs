@@ -305,7 +305,6 @@ fn plan_instance(
     inst: &VrrpInstance,
     lookup: &impl Fn(&str) -> Option<InterfaceInfo>,
 ) -> Result<InstancePlan, PlanError> {
-    let cfg = config;
     let global = &config.global;
     let interface = inst
         .interface
@@ -368,6 +367,8 @@ fn plan_instance(
     let refresh = inst
         .garp_master_refresh
         .unwrap_or(global.vrrp_garp_master_refresh);
+    let garp_repeat = garp_repeat_of(config, inst);
+    let (announce, contention) = super::announce_plan::announce_settings(config, inst, garp_repeat);
     let config = InstanceConfig {
         name: inst.name.clone(),
         interface: interface.clone(),
@@ -388,9 +389,6 @@ fn plan_instance(
         )),
         garp_master_refresh: (refresh > 0).then(|| Duration::from_secs(u64::from(refresh))),
     };
-    let (announce, contention) =
-        super::announce_plan::announce_settings(cfg, inst, garp_repeat_of(cfg, inst));
-    let garp_repeat = garp_repeat_of(cfg, inst);
     // keepalived starts a `state MASTER` instance in BACKUP too (compat.md section 6); the
     // state only sets the default priority, which the config layer already did.
     Ok(InstancePlan {
