@@ -234,6 +234,8 @@ pub struct Instance {
     contention: Contention,
     /// When it last announced because of a lower-priority advert.
     lower_prio_announced: Option<Instant>,
+    /// When it last reported a lower-priority advert.
+    lower_prio_logged: Option<Instant>,
 }
 
 impl Instance {
@@ -255,6 +257,7 @@ impl Instance {
             wants_master: false,
             contention: Contention::default(),
             lower_prio_announced: None,
+            lower_prio_logged: None,
         }
     }
 
@@ -672,16 +675,23 @@ impl Instance {
             // keepalived 2.2.7 does, answer at once so it steps down quickly (unless
             // lower_prio_no_advert), and announce the addresses now and again after
             // garp_lower_prio_delay, as the link may hold the other master's entries.
+            // The answer does not move the Adver_Timer, so forged adverts cannot delay the
+            // scheduled ones; the report is limited like the drop reports.
             let answer = !self.contention.lower_prio_no_advert;
-            self.report(Event::LowerPriorityReceived {
-                from: src,
-                priority: advert.priority,
-                ours: self.priority,
-                answered: answer,
-            });
+            if self
+                .lower_prio_logged
+                .is_none_or(|at| now >= at + DROP_LOG_INTERVAL)
+            {
+                self.lower_prio_logged = Some(now);
+                self.report(Event::LowerPriorityReceived {
+                    from: src,
+                    priority: advert.priority,
+                    ours: self.priority,
+                    answered: answer,
+                });
+            }
             if answer {
                 self.send_advert(self.priority);
-                timers.advert_at = now + self.config.advert_interval;
             }
             // At most one announcement per advert interval: forged lower-priority adverts
             // must not turn us into an ARP flooder.
@@ -917,7 +927,8 @@ mod tests {
         let mut instance = Instance::new(config(255));
         instance.start(now, Tracking::healthy(instance.config()));
         drain(&mut instance);
-        let actions = hear(&mut instance, now, 100);
+        let heard = now + Duration::from_millis(500);
+        let actions = hear(&mut instance, heard, 100);
         assert_eq!(sends(&actions), 1, "answered at once");
         assert!(actions.contains(&Action::Reannounce(Reannounce::LowerPriority)));
         let Phase::Master(t) = instance.phase() else {
@@ -926,20 +937,26 @@ mod tests {
         assert_eq!(
             t.advert_at,
             now + Duration::from_secs(1),
-            "advert timer reset"
+            "the answer does not move the scheduled advert"
         );
         assert_eq!(
             t.lower_prio_at,
-            Some(now + Duration::from_secs(5)),
+            Some(heard + Duration::from_secs(5)),
             "garp_master_delay"
         );
-        let again = hear(&mut instance, now + Duration::from_millis(100), 100);
+        let again = hear(&mut instance, heard + Duration::from_millis(100), 100);
         assert_eq!(sends(&again), 1, "answered again");
         assert!(
             !again.contains(&Action::Reannounce(Reannounce::LowerPriority)),
             "one announcement per advert interval, whatever a flood sends"
         );
-        instance.handle_timeout(now + Duration::from_secs(5));
+        assert!(
+            !again
+                .iter()
+                .any(|a| matches!(a, Action::Event(Event::LowerPriorityReceived { .. }))),
+            "reported once per DROP_LOG_INTERVAL"
+        );
+        instance.handle_timeout(heard + Duration::from_secs(5));
         assert!(drain(&mut instance).contains(&Action::Reannounce(Reannounce::LowerPriority)));
     }
 
