@@ -6,8 +6,10 @@ use std::collections::BTreeSet;
 
 use crate::model::{Config, RawSetting};
 
-/// `global_defs` keywords kept as written that the daemon reads where it needs them (the mail
-/// alerts, crates/keepalived/src/alert; the IPVS flushes, crates/keepalived/src/checker).
+/// Keywords kept as written that the daemon reads where it needs them: the mail alerts
+/// (crates/keepalived/src/alert), the IPVS flushes (crates/keepalived/src/checker) and the
+/// announce settings (crates/keepalived/src/vrrp/announce_plan.rs), of global_defs and
+/// vrrp_instance.
 const ACTED_ON_AS_WRITTEN: &[&str] = &[
     "smtp_alert",
     "smtp_alert_vrrp",
@@ -15,6 +17,12 @@ const ACTED_ON_AS_WRITTEN: &[&str] = &[
     "lvs_flush",
     "lvs_flush_onstop",
     "lvs_flush_on_stop",
+    "vrrp_garp_lower_prio_repeat",
+    "vrrp_garp_lower_prio_delay",
+    "vrrp_lower_prio_no_advert",
+    "vrrp_higher_prio_send_advert",
+    "garp_lower_prio_repeat",
+    "garp_lower_prio_delay",
 ];
 
 /// One line per distinct keyword not acted on, as `BLOCK keyword 'KEYWORD'`, sorted.
@@ -29,11 +37,26 @@ pub fn unsupported(config: &Config) -> Vec<String> {
         }
     }
     add(&mut found, "global_defs", &config.global.other);
+    // Read and checked, not acted on yet: the gratuitous ARPs / neighbour advertisements of a
+    // burst leave back to back.
+    if config.global.vrrp_garp_interval > 0.0 {
+        found.insert("global_defs keyword 'vrrp_garp_interval'".to_string());
+    }
+    if config.global.vrrp_gna_interval > 0.0 {
+        found.insert("global_defs keyword 'vrrp_gna_interval'".to_string());
+    }
     for inst in &config.instances {
         add(&mut found, "vrrp_instance", &inst.other);
+        // Read and checked (names, weights), not tracked yet.
+        if !inst.track_processes.is_empty() {
+            found.insert("vrrp_instance keyword 'track_process'".to_string());
+        }
     }
     for group in &config.sync_groups {
         add(&mut found, "vrrp_sync_group", &group.other);
+        if !group.track_processes.is_empty() {
+            found.insert("vrrp_sync_group keyword 'track_process'".to_string());
+        }
     }
     add(&mut found, "top-level", &config.other);
     for bfd in &config.bfd_instances {
@@ -51,7 +74,8 @@ mod tests {
 
     #[test]
     fn lists_each_unmodelled_keyword_once() {
-        let text = "global_defs {\n lvs_flush\n vrrp_rt_priority 50\n router_id x\n}\n\
+        let text = "global_defs {\n lvs_flush\n vrrp_rt_priority 50\n router_id x\n\
+                    vrrp_garp_interval 0.01\n}\n\
                     net_namespace blue\n\
                     bfd_instance b1 {\n neighbor_ip 192.0.2.2\n min_rx 100\n}\n\
                     vrrp_instance A {\n interface eth0\n virtual_router_id 1\n promote_secondaries\n\
@@ -65,6 +89,7 @@ mod tests {
             vec![
                 "bfd_instance keyword 'min_rx'",
                 "bfd_instance keyword 'neighbor_ip'",
+                "global_defs keyword 'vrrp_garp_interval'",
                 "global_defs keyword 'vrrp_rt_priority'",
                 "top-level keyword 'bfd_instance'",
                 "top-level keyword 'net_namespace'",
@@ -88,10 +113,33 @@ mod tests {
     }
 
     #[test]
-    fn keywords_the_daemon_acts_on_are_not_listed() {
-        let text = "global_defs {\n smtp_alert\n smtp_helo_name h.example\n lvs_flush\n}\n\
+    fn sync_groups_list_only_what_they_do_not_act_on() {
+        let text = "vrrp_track_process p {\n process sshd\n}\n\
+                    vrrp_script s {\n script /bin/true\n}\n\
+                    vrrp_sync_group G {\n group {\n A\n B\n }\n track_script {\n s\n }\n\
+                    track_process {\n p\n }\n notify_priority_changes\n smtp_alert\n\
+                    sync_group_tracking_weight\n}\n\
                     vrrp_instance A {\n interface eth0\n virtual_router_id 1\n\
-                    check_unicast_src\n virtual_ipaddress {\n 192.0.2.1\n }\n}\n";
+                    virtual_ipaddress {\n 192.0.2.1\n }\n}\n\
+                    vrrp_instance B {\n interface eth0\n virtual_router_id 2\n\
+                    virtual_ipaddress {\n 192.0.2.2\n }\n}\n";
+        let host = FakeHost::lab();
+        let loaded = load_str(text, Path::new("/k.conf"), &LoadOptions::for_host(&host));
+        assert_eq!(
+            super::unsupported(&loaded.config),
+            vec![
+                "vrrp_sync_group keyword 'notify_priority_changes'",
+                "vrrp_sync_group keyword 'track_process'",
+            ]
+        );
+    }
+
+    #[test]
+    fn keywords_the_daemon_acts_on_are_not_listed() {
+        let text = "global_defs {\n smtp_alert\n smtp_helo_name h.example\n lvs_flush\n\
+                    vrrp_lower_prio_no_advert\n vrrp_garp_lower_prio_delay 3\n}\n\
+                    vrrp_instance A {\n interface eth0\n virtual_router_id 1\n\
+                    check_unicast_src\n garp_lower_prio_repeat 2\n virtual_ipaddress {\n 192.0.2.1\n }\n}\n";
         let host = FakeHost::lab();
         let loaded = load_str(text, Path::new("/k.conf"), &LoadOptions::for_host(&host));
         assert!(loaded.config.instances[0].check_unicast_src);

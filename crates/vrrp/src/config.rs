@@ -108,6 +108,23 @@ pub struct InstanceConfig {
     pub garp_master_refresh: Option<Duration>,
 }
 
+/// What a master does when it hears another master (keepalived.conf(5)); kept apart from
+/// [`InstanceConfig`] and set with `Instance::set_contention`. The default is keepalived
+/// 2.2.7's.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Contention {
+    /// `lower_prio_no_advert`: a master that hears a lower-priority advert does not answer it
+    /// with an advert at once (it still announces its addresses).
+    pub lower_prio_no_advert: bool,
+    /// `higher_prio_send_advert`: a master that yields to a higher-priority advert sends one
+    /// advert at its own priority first, so the winner hears that there were two masters and
+    /// announces its addresses again.
+    pub higher_prio_send_advert: bool,
+    /// `garp_lower_prio_delay`: the second announcement burst after hearing a lower-priority
+    /// advert as master; `None`: `garp_master_delay`; zero: none.
+    pub lower_prio_delay: Option<Duration>,
+}
+
 impl InstanceConfig {
     /// Skew_Time for `priority` with our own advert interval as the master's (RFC 3768 and
     /// RFC 5798 section 6.1).

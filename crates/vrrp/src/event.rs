@@ -55,8 +55,24 @@ pub enum Event {
         /// Its priority.
         priority: u8,
     },
+    /// As master, an advert with a lower priority than ours arrived: another router is master
+    /// too.
+    LowerPriorityReceived {
+        /// Its source.
+        from: IpAddr,
+        /// Its priority.
+        priority: u8,
+        /// Ours.
+        ours: u8,
+        /// It was answered with an advert at once (not `lower_prio_no_advert`).
+        answered: bool,
+    },
     /// A master that stops sent priority 0 (RFC 3768 section 6.4.3).
     PriorityZeroSent,
+    /// The Master_Down_Timer fired (keepalived 2.2.7: `Receive advertisement timeout`). A free
+    /// instance then becomes master; a member of a sync group waits for its group to decide
+    /// whether the members become master together (crate::sync_group).
+    ReceiveTimeout,
     /// The virtual addresses are about to be added.
     SettingAddresses,
     /// The virtual addresses are about to be removed.

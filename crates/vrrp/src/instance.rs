@@ -16,7 +16,7 @@ use std::collections::VecDeque;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
-pub use crate::config::{Destination, InstanceConfig, Unicast};
+pub use crate::config::{Contention, Destination, InstanceConfig, Unicast};
 pub use crate::event::{DropReason, Event, FaultCause, State};
 use crate::packet::{Advertisement, Auth, Packet, TTL, Version};
 
@@ -45,10 +45,23 @@ pub enum Action {
     /// Announce the virtual addresses on the link once: a burst of gratuitous ARPs for IPv4
     /// addresses, of unsolicited neighbour advertisements for IPv6 ones.
     Announce,
+    /// Announce them again with a count of its own (keepalived's `garp_master_refresh_repeat`
+    /// or `garp_lower_prio_repeat`).
+    Reannounce(Reannounce),
     /// The state changed (for notify scripts and the status).
     StateChanged(State),
     /// Something to report (the binary words it).
     Event(Event),
+}
+
+/// Why a master announces its addresses again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reannounce {
+    /// The periodic refresh (`garp_master_refresh`).
+    Refresh,
+    /// It heard a lower-priority advert: another router believed it was master (a split
+    /// brain healing), so the link may hold stale entries for the addresses.
+    LowerPriority,
 }
 
 /// Counters of one instance.
@@ -127,6 +140,10 @@ pub struct MasterTimers {
     pub advert_at: Instant,
     /// The next announcement burst (garp_master_delay, then garp_master_refresh), if any.
     pub announce_at: Option<Instant>,
+    /// The burst at `announce_at` is a refresh (the garp_master_delay one is done).
+    pub refreshing: bool,
+    /// The second burst after a lower-priority advert (garp_lower_prio_delay), if any.
+    pub lower_prio_at: Option<Instant>,
 }
 
 /// A state with the deadlines that belong to it.
@@ -158,7 +175,12 @@ impl Phase {
         match self {
             Phase::Initialize | Phase::Fault(_) => None,
             Phase::Backup(t) => Some(t.master_down_at),
-            Phase::Master(t) => Some(t.announce_at.map_or(t.advert_at, |a| a.min(t.advert_at))),
+            Phase::Master(t) => Some(
+                [t.announce_at, t.lower_prio_at]
+                    .into_iter()
+                    .flatten()
+                    .fold(t.advert_at, Instant::min),
+            ),
         }
     }
 }
@@ -182,6 +204,9 @@ enum Why {
     Shutdown,
     /// The operator drains it (maintenance): a master hands over as if stopping.
     Drain,
+    /// Its sync group moves it (crate::sync_group): a master that follows the group to
+    /// BACKUP hands over as one that lost the election does.
+    Synced,
 }
 
 /// One virtual router.
@@ -200,6 +225,17 @@ pub struct Instance {
     drained: bool,
     /// In BACKUP: the source and priority of the last advert accepted.
     heard: Option<(IpAddr, u8)>,
+    /// A member of a vrrp_sync_group: its group decides when it becomes master.
+    synced: bool,
+    /// A synced member in BACKUP whose Master_Down_Timer fired: it is ready to become master
+    /// with its group.
+    wants_master: bool,
+    /// What it does when it hears another master.
+    contention: Contention,
+    /// When it last announced because of a lower-priority advert.
+    lower_prio_announced: Option<Instant>,
+    /// When it last reported a lower-priority advert.
+    lower_prio_logged: Option<Instant>,
 }
 
 impl Instance {
@@ -217,6 +253,11 @@ impl Instance {
             reported_address_mismatch: false,
             drained: false,
             heard: None,
+            synced: false,
+            wants_master: false,
+            contention: Contention::default(),
+            lower_prio_announced: None,
+            lower_prio_logged: None,
         }
     }
 
@@ -272,6 +313,50 @@ impl Instance {
         }
     }
 
+    /// Sets what it does when it hears another master (keepalived 2.2.7's defaults until
+    /// then).
+    pub fn set_contention(&mut self, contention: Contention) {
+        self.contention = contention;
+    }
+
+    /// Makes the instance a member of a vrrp_sync_group (true) or a free one (false). A
+    /// member whose Master_Down_Timer fires does not become master on its own: it reports
+    /// [`Event::ReceiveTimeout`], re-arms the timer, and waits for
+    /// [`Instance::sync_to_master`] (crate::sync_group decides).
+    pub fn set_synced(&mut self, synced: bool) {
+        self.synced = synced;
+        if !synced {
+            self.wants_master = false;
+        }
+    }
+
+    /// Whether it is a member of a sync group.
+    pub fn synced(&self) -> bool {
+        self.synced
+    }
+
+    /// A synced member in BACKUP whose Master_Down_Timer fired since it last heard a master:
+    /// ready to become master with its group.
+    pub fn wants_master(&self) -> bool {
+        self.wants_master && matches!(self.phase, Phase::Backup(_))
+    }
+
+    /// Its sync group becomes master: a member in BACKUP (not drained) becomes master now,
+    /// as if its own Master_Down_Timer had fired (RFC 3768 section 6.4.2).
+    pub fn sync_to_master(&mut self, now: Instant) {
+        if matches!(self.phase, Phase::Backup(_)) && !self.drained {
+            self.change_state(now, State::Master, Why::MasterDown);
+        }
+    }
+
+    /// Its sync group becomes backup: a member in MASTER becomes backup without a priority-0
+    /// advert, as a master that lost the election does (RFC 3768 section 6.4.3).
+    pub fn sync_to_backup(&mut self, now: Instant) {
+        if matches!(self.phase, Phase::Master(_)) {
+            self.change_state(now, State::Backup, Why::Synced);
+        }
+    }
+
     /// When [`Instance::handle_timeout`] must be called next: read out of the state.
     pub fn poll_timeout(&self) -> Option<Instant> {
         self.phase.poll_at()
@@ -310,13 +395,32 @@ impl Instance {
                 t.master_down_at = now + self.master_down_interval(t.master_adver_interval);
                 self.phase = Phase::Backup(t);
             }
+            Phase::Backup(mut t) if t.master_down_at <= now && self.synced => {
+                // The group decides; until then the member watches on, so it does not time
+                // out again before the other members do.
+                t.master_down_at = now + self.master_down_interval(t.master_adver_interval);
+                self.phase = Phase::Backup(t);
+                self.wants_master = true;
+                self.report(Event::ReceiveTimeout);
+            }
             Phase::Backup(t) if t.master_down_at <= now => {
+                self.report(Event::ReceiveTimeout);
                 self.change_state(now, State::Master, Why::MasterDown);
             }
             Phase::Master(mut t) => {
                 if t.announce_at.is_some_and(|at| at <= now) {
                     t.announce_at = self.config.garp_master_refresh.map(|every| now + every);
-                    self.actions.push_back(Action::Announce);
+                    self.actions.push_back(if t.refreshing {
+                        Action::Reannounce(Reannounce::Refresh)
+                    } else {
+                        Action::Announce
+                    });
+                    t.refreshing = true;
+                }
+                if t.lower_prio_at.is_some_and(|at| at <= now) {
+                    t.lower_prio_at = None;
+                    self.actions
+                        .push_back(Action::Reannounce(Reannounce::LowerPriority));
                 }
                 if t.advert_at <= now {
                     self.send_advert(self.priority);
@@ -391,6 +495,7 @@ impl Instance {
         why: Why,
         learned: Option<Duration>,
     ) {
+        self.wants_master = false;
         // Exit.
         if let Phase::Master(_) = self.phase {
             if matches!(why, Why::Fault(_) | Why::Shutdown | Why::Drain) {
@@ -439,6 +544,8 @@ impl Instance {
                 self.phase = Phase::Master(MasterTimers {
                     advert_at: now + self.config.advert_interval,
                     announce_at,
+                    refreshing: self.config.garp_master_delay.is_zero(),
+                    lower_prio_at: None,
                 });
                 self.stats.became_master += 1;
                 self.report(Event::Entering(State::Master));
@@ -528,6 +635,8 @@ impl Instance {
         if advert.priority == 0 {
             timers.master_down_at = now + self.skew_time(timers.master_adver_interval);
         } else if !self.may_preempt(now) || advert.priority >= self.priority {
+            // A master is there: a synced member is no longer ready to take over.
+            self.wants_master = false;
             // RFC 5798 section 6.4.2: learn the master's interval, then reset the timer.
             if let Some(interval) = self.learned_interval(advert) {
                 timers.master_adver_interval = interval;
@@ -555,11 +664,53 @@ impl Instance {
                 from: src,
                 priority: advert.priority,
             });
+            if self.contention.higher_prio_send_advert {
+                // Tell the winner there were two masters, so it announces again.
+                self.send_advert(self.priority);
+            }
             let learned = self.learned_interval(advert);
             self.change_state_learning(now, State::Backup, Why::HigherPriority, learned);
         } else {
-            // keepalived answers a lower-priority master at once, so it steps down quickly.
-            self.send_advert(self.priority);
+            // Another master with a lower priority: two masters (a split brain healing). As
+            // keepalived 2.2.7 does, answer at once so it steps down quickly (unless
+            // lower_prio_no_advert), and announce the addresses now and again after
+            // garp_lower_prio_delay, as the link may hold the other master's entries.
+            // The answer does not move the Adver_Timer, so forged adverts cannot delay the
+            // scheduled ones; the report is limited like the drop reports.
+            let answer = !self.contention.lower_prio_no_advert;
+            if self
+                .lower_prio_logged
+                .is_none_or(|at| now >= at + DROP_LOG_INTERVAL)
+            {
+                self.lower_prio_logged = Some(now);
+                self.report(Event::LowerPriorityReceived {
+                    from: src,
+                    priority: advert.priority,
+                    ours: self.priority,
+                    answered: answer,
+                });
+            }
+            if answer {
+                self.send_advert(self.priority);
+            }
+            // At most one announcement per advert interval: forged lower-priority adverts
+            // must not turn us into an ARP flooder.
+            let due = self
+                .lower_prio_announced
+                .is_none_or(|at| now >= at + self.config.advert_interval);
+            if due {
+                self.lower_prio_announced = Some(now);
+                self.actions
+                    .push_back(Action::Reannounce(Reannounce::LowerPriority));
+                let delay = self
+                    .contention
+                    .lower_prio_delay
+                    .unwrap_or(self.config.garp_master_delay);
+                if !delay.is_zero() {
+                    timers.lower_prio_at = Some(now + delay);
+                }
+            }
+            self.phase = Phase::Master(timers);
         }
     }
 
@@ -705,5 +856,146 @@ mod tests {
         assert_eq!(instance.phase(), Phase::Fault(FaultCause::LinkDown));
         instance.track(now, Tracking::healthy(instance.config()));
         assert_eq!(instance.state(), State::Backup);
+    }
+
+    #[test]
+    fn a_synced_member_waits_for_its_group_to_become_master() {
+        let now = Instant::now();
+        let mut instance = Instance::new(config(100));
+        instance.set_synced(true);
+        instance.start(now, Tracking::healthy(instance.config()));
+        drain(&mut instance);
+        let due = instance.poll_timeout().expect("backup has a timer");
+        instance.handle_timeout(due);
+        assert_eq!(instance.state(), State::Backup, "the group decides");
+        assert!(instance.wants_master());
+        assert!(drain(&mut instance).contains(&Action::Event(Event::ReceiveTimeout)));
+        assert!(instance.poll_timeout().is_some_and(|t| t > due), "re-armed");
+        instance.sync_to_master(due);
+        assert_eq!(instance.state(), State::Master);
+        assert!(!instance.wants_master());
+        let actions = drain(&mut instance);
+        instance.sync_to_backup(due);
+        assert_eq!(instance.state(), State::Backup);
+        let leaving = drain(&mut instance);
+        assert!(
+            !leaving.contains(&Action::Event(Event::PriorityZeroSent)),
+            "a member that follows its group to BACKUP sends no priority 0"
+        );
+        assert!(actions.contains(&Action::AddAddresses));
+        assert!(leaving.contains(&Action::RemoveAddresses));
+    }
+
+    /// An advert from 192.0.2.20 with `priority`, as the engine receives it.
+    fn advert_from(priority: u8) -> (IpAddr, Vec<u8>) {
+        let src: IpAddr = Ipv4Addr::new(192, 0, 2, 20).into();
+        let advert = Advertisement {
+            version: Version::V2,
+            vrid: 1,
+            priority,
+            interval_cs: 100,
+            auth: Auth::None,
+            addresses: vec![Ipv4Addr::new(192, 0, 2, 100).into()],
+        };
+        (src, advert.to_bytes(src, IpAddr::V4(MULTICAST_GROUP)))
+    }
+
+    fn hear(instance: &mut Instance, now: Instant, priority: u8) -> Vec<Action> {
+        let (src, payload) = advert_from(priority);
+        instance.handle_packet(
+            now,
+            Received {
+                src,
+                dst: MULTICAST_GROUP.into(),
+                ttl: TTL,
+                payload: &payload,
+            },
+        );
+        drain(instance)
+    }
+
+    fn sends(actions: &[Action]) -> usize {
+        actions
+            .iter()
+            .filter(|a| matches!(a, Action::Send { .. }))
+            .count()
+    }
+
+    #[test]
+    fn keepalived_master_hearing_a_lower_master_answers_and_announces_twice() {
+        let now = Instant::now();
+        let mut instance = Instance::new(config(255));
+        instance.start(now, Tracking::healthy(instance.config()));
+        drain(&mut instance);
+        let heard = now + Duration::from_millis(500);
+        let actions = hear(&mut instance, heard, 100);
+        assert_eq!(sends(&actions), 1, "answered at once");
+        assert!(actions.contains(&Action::Reannounce(Reannounce::LowerPriority)));
+        let Phase::Master(t) = instance.phase() else {
+            panic!("still master");
+        };
+        assert_eq!(
+            t.advert_at,
+            now + Duration::from_secs(1),
+            "the answer does not move the scheduled advert"
+        );
+        assert_eq!(
+            t.lower_prio_at,
+            Some(heard + Duration::from_secs(5)),
+            "garp_master_delay"
+        );
+        let again = hear(&mut instance, heard + Duration::from_millis(100), 100);
+        assert_eq!(sends(&again), 1, "answered again");
+        assert!(
+            !again.contains(&Action::Reannounce(Reannounce::LowerPriority)),
+            "one announcement per advert interval, whatever a flood sends"
+        );
+        assert!(
+            !again
+                .iter()
+                .any(|a| matches!(a, Action::Event(Event::LowerPriorityReceived { .. }))),
+            "reported once per DROP_LOG_INTERVAL"
+        );
+        instance.handle_timeout(heard + Duration::from_secs(5));
+        assert!(drain(&mut instance).contains(&Action::Reannounce(Reannounce::LowerPriority)));
+    }
+
+    #[test]
+    fn lower_prio_no_advert_still_announces() {
+        let now = Instant::now();
+        let mut instance = Instance::new(config(255));
+        instance.set_contention(Contention {
+            lower_prio_no_advert: true,
+            higher_prio_send_advert: false,
+            lower_prio_delay: Some(Duration::ZERO),
+        });
+        instance.start(now, Tracking::healthy(instance.config()));
+        drain(&mut instance);
+        let actions = hear(&mut instance, now, 100);
+        assert_eq!(sends(&actions), 0);
+        assert!(actions.contains(&Action::Reannounce(Reannounce::LowerPriority)));
+        let Phase::Master(t) = instance.phase() else {
+            panic!("still master");
+        };
+        assert_eq!(t.lower_prio_at, None, "delay 0: no second burst");
+    }
+
+    #[test]
+    fn higher_prio_send_advert_tells_the_winner_before_yielding() {
+        for (send, expected) in [(false, 0), (true, 1)] {
+            let now = Instant::now();
+            let mut instance = Instance::new(config(100));
+            instance.set_contention(Contention {
+                higher_prio_send_advert: send,
+                ..Contention::default()
+            });
+            instance.start(now, Tracking::healthy(instance.config()));
+            let due = instance.poll_timeout().expect("timer");
+            instance.handle_timeout(due);
+            drain(&mut instance);
+            let actions = hear(&mut instance, due, 200);
+            assert_eq!(instance.state(), State::Backup);
+            assert_eq!(sends(&actions), expected, "higher_prio_send_advert {send}");
+        }
     }
 }

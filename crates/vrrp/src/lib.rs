@@ -7,4 +7,5 @@ pub mod config;
 pub mod event;
 pub mod instance;
 pub mod packet;
+pub mod sync_group;
 pub mod wire;

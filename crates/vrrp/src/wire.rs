@@ -163,7 +163,7 @@ impl Wire {
                 }
             }
             Action::StateChanged(state) => self.events.push(WireEvent::State { node, at, state }),
-            Action::Announce | Action::Event(_) => {}
+            Action::Announce | Action::Reannounce(_) | Action::Event(_) => {}
         }
     }
 

@@ -32,7 +32,8 @@ fn run_until(instance: &mut Instance, mut now: Instant, until: Instant) -> Vec<I
     let mut bursts = Vec::new();
     for _ in 0..1000 {
         while let Some(action) = instance.poll_action() {
-            if action == Action::Announce {
+            // The bursts on becoming master, after garp_master_delay, and the refreshes.
+            if matches!(action, Action::Announce | Action::Reannounce(_)) {
                 bursts.push(now);
             }
         }

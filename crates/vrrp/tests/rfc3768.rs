@@ -158,6 +158,7 @@ fn rfc3768_6_4_2_master_down_timer_makes_backup_master() {
     assert_eq!(
         events(&actions),
         vec![
+            &Event::ReceiveTimeout,
             &Event::TransitionToMaster,
             &Event::SettingAddresses,
             &Event::Entering(State::Master)

@@ -90,6 +90,9 @@ fn outputs(instance: &mut Instance, t0: Instant, now: Instant, out: &mut String)
             Action::AddAddresses => json!({"out": "add_addresses"}),
             Action::RemoveAddresses => json!({"out": "remove_addresses"}),
             Action::Announce => json!({"out": "announce", "t_us": micros(t0, now)}),
+            Action::Reannounce(why) => {
+                json!({"out": "reannounce", "t_us": micros(t0, now), "why": format!("{why:?}")})
+            }
             Action::StateChanged(s) => {
                 json!({"out": "state", "t_us": micros(t0, now), "state": state(s)})
             }

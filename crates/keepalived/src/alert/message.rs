@@ -35,6 +35,22 @@ pub fn vrrp_state_mail(router_id: &str, name: &str, state: State) -> Mail {
     }
 }
 
+/// The mail for sync group `name` of `router_id` entering `state` (MASTER, BACKUP or FAULT),
+/// as 2.2.7 words it (observed with an SMTP sink): `[ROUTER_ID] VRRP Group G1 - Entering
+/// MASTER state`, `=> All VRRP group instances are now in MASTER state <=`.
+pub fn vrrp_group_mail(router_id: &str, name: &str, state: State) -> Mail {
+    let word = match state {
+        State::Master => "MASTER",
+        State::Backup => "BACKUP",
+        State::Fault => "FAULT",
+        State::Initialize => "INIT",
+    };
+    Mail {
+        subject: format!("[{router_id}] VRRP Group {name} - Entering {word} state"),
+        body: format!("=> All VRRP group instances are now in {word} state <="),
+    }
+}
+
 /// The DATA of `mail` from `from` to `to`, lines ending in CRLF, dot-stuffed, without the
 /// final `.` line.
 pub fn render(mail: &Mail, from: &str, to: &[String], now: OffsetDateTime) -> String {

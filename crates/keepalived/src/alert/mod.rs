@@ -19,7 +19,7 @@ use keepalived_config::model::VrrpInstance;
 use keepalived_config::{Config, values};
 
 use crate::logger::Logger;
-pub use message::{Mail, vrrp_state_mail};
+pub use message::{Mail, vrrp_group_mail, vrrp_state_mail};
 
 /// Where and how alerts are sent: what `global_defs` says.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -118,7 +118,7 @@ fn raw_word(config: &Config, keyword: &str) -> Option<String> {
 }
 
 /// A `global_defs` flag kept as written: present alone means on.
-fn raw_flag(config: &Config, keyword: &str) -> Option<bool> {
+pub(crate) fn raw_flag(config: &Config, keyword: &str) -> Option<bool> {
     let setting = config
         .global
         .other

@@ -133,6 +133,8 @@ mod tests {
         let master = Phase::Master(MasterTimers {
             advert_at: t2,
             announce_at: None,
+            refreshing: false,
+            lower_prio_at: None,
         });
         w.accepted(t2, master, &c, false);
         w.accepted(t2 + Duration::from_secs(1), backup(t2), &c, true);

@@ -5,11 +5,13 @@
 //! large file never delays adverts.
 
 pub mod advert_watch;
+pub mod announce_plan;
 pub mod driver;
 pub mod dumps;
 pub mod refusal;
 pub mod setup;
 pub mod shutdown;
+pub mod sync_plan;
 pub mod transitions;
 pub mod wording;
 
@@ -43,6 +45,9 @@ fn lookup_user(name: &str) -> Option<(u32, u32)> {
 /// and resolved) against this host, logging each instance that cannot run.
 fn plan(config: Config, logger: &Logger) -> Planned {
     let planned = plan_quietly(&config);
+    for note in &planned.notes {
+        logger.info(note);
+    }
     for problem in &planned.problems {
         logger.info(&wording::about(
             &problem.instance,
@@ -76,6 +81,7 @@ pub fn run(cli: &Cli, config: Config, logger: Logger) -> anyhow::Result<ChildExi
                     .instances
                     .iter()
                     .any(|i| alert::vrrp_alerts(&config, i))
+                    || sync_plan::groups(&config).iter().any(|g| g.smtp_alert)
             })
             .map(Arc::new),
         Err(why) => {

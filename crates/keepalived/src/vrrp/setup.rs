@@ -48,6 +48,10 @@ pub struct InstancePlan {
     pub addresses: Vec<AddressPlan>,
     /// Gratuitous ARPs per address in one burst (garp_master_repeat).
     pub garp_repeat: u32,
+    /// The sizes of the other bursts (refresh, after a lower-priority advert).
+    pub announce: super::announce_plan::AnnouncePlan,
+    /// What it does when it hears another master.
+    pub contention: keepalived_vrrp::config::Contention,
     /// The scripts it tracks.
     pub scripts: Vec<ScriptUse>,
     /// notify_master / backup / fault / stop and the generic notify.
@@ -97,6 +101,10 @@ pub struct Planned {
     pub scripts: Vec<ScriptPlan>,
     /// The files the instances track.
     pub files: Vec<FilePlan>,
+    /// The vrrp_sync_groups (crate::vrrp::sync_plan).
+    pub groups: Vec<super::sync_plan::GroupPlan>,
+    /// Warnings of planning to log once (members' tracking dropped by their sync group).
+    pub notes: Vec<String>,
     /// The instances that cannot run, and why.
     pub problems: Vec<PlanProblem>,
 }
@@ -149,6 +157,24 @@ pub fn plan(
     lookup: impl Fn(&str) -> Option<InterfaceInfo>,
     user: impl Fn(&str) -> Option<(u32, u32)>,
 ) -> Planned {
+    let folded;
+    let (config, notes) = if config.sync_groups.is_empty() {
+        (config, Vec::new())
+    } else {
+        let mut copy = config.clone();
+        let notes = super::sync_plan::fold_tracking(&mut copy);
+        folded = copy;
+        (&folded, notes)
+    };
+    let notify_user = config
+        .global
+        .script_user
+        .as_ref()
+        .and_then(|r| user(&r.user));
+    let mut groups = super::sync_plan::groups(config);
+    for group in &mut groups {
+        group.notify_user = notify_user;
+    }
     let mut plans = Vec::new();
     let mut scripts: Vec<ScriptPlan> = Vec::new();
     let mut files: Vec<FilePlan> = Vec::new();
@@ -176,6 +202,8 @@ pub fn plan(
         instances: plans,
         scripts,
         files,
+        groups,
+        notes,
         problems,
     }
 }
@@ -268,6 +296,13 @@ fn track_scripts(
     uses
 }
 
+/// `garp_master_repeat` of `inst`, else of global_defs; at least 1.
+fn garp_repeat_of(config: &Config, inst: &VrrpInstance) -> u32 {
+    inst.garp_master_repeat
+        .unwrap_or(config.global.vrrp_garp_master_repeat)
+        .max(1)
+}
+
 fn plan_instance(
     config: &Config,
     inst: &VrrpInstance,
@@ -335,6 +370,8 @@ fn plan_instance(
     let refresh = inst
         .garp_master_refresh
         .unwrap_or(global.vrrp_garp_master_refresh);
+    let garp_repeat = garp_repeat_of(config, inst);
+    let (announce, contention) = super::announce_plan::announce_settings(config, inst, garp_repeat);
     let config = InstanceConfig {
         name: inst.name.clone(),
         interface: interface.clone(),
@@ -360,10 +397,9 @@ fn plan_instance(
     Ok(InstancePlan {
         config,
         addresses,
-        garp_repeat: inst
-            .garp_master_repeat
-            .unwrap_or(global.vrrp_garp_master_repeat)
-            .max(1),
+        garp_repeat,
+        announce,
+        contention,
         scripts: Vec::new(),
         notify: inst.notify.clone(),
         notify_user: None,

@@ -38,6 +38,21 @@ pub fn state_word(state: State) -> &'static str {
     }
 }
 
+/// How keepalived 2.2.7 names a sync group in its log: `VRRP_Group(G1)`.
+pub fn group(name: &str) -> String {
+    format!("VRRP_Group({name})")
+}
+
+/// `VRRP_Group(G1) Syncing instances to MASTER state`, as keepalived 2.2.7 logs a group
+/// moving its members.
+pub fn group_syncing(name: &str, state: State) -> String {
+    format!(
+        "{} Syncing instances to {} state",
+        group(name),
+        state_word(state)
+    )
+}
+
 /// The lines `event` of instance `name` (on `interface`) is logged as, in order; none for
 /// events keepalived does not log.
 pub fn lines(name: &str, interface: &str, event: &Event) -> Vec<Line> {
@@ -77,6 +92,20 @@ pub fn lines(name: &str, interface: &str, event: &Event) -> Vec<Line> {
         Event::NowInFault => vec![info(about("Now in FAULT state"))],
         Event::HigherPriorityReceived { .. } => vec![info(about("Received higher prio advert"))],
         Event::PriorityZeroSent => vec![info(about("sent 0 priority"))],
+        Event::LowerPriorityReceived {
+            from,
+            priority,
+            ours,
+            answered,
+        } => vec![info(about(&format!(
+            "Received advert from {from} with lower priority {priority}, ours {ours}{}",
+            if *answered {
+                ", forcing new election"
+            } else {
+                ""
+            }
+        )))],
+        Event::ReceiveTimeout => vec![info(about("Receive advertisement timeout"))],
         Event::SettingAddresses => vec![detail(about("setting protocol VIPs."))],
         Event::RemovingAddresses => vec![detail(about("removing protocol VIPs."))],
         Event::AddressMismatch { from, addresses } => {

@@ -299,7 +299,7 @@ impl Model {
                     self.holding = true;
                 }
                 Action::RemoveAddresses => self.holding = false,
-                Action::Announce => {
+                Action::Announce | Action::Reannounce(_) => {
                     assert!(self.holding, "announcement for addresses not held");
                 }
                 Action::StateChanged(state) => step.states.push(state),

@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use std::time::SystemTime;
 
 use keepalived_net::addresses::AddressSpec;
-use keepalived_vrrp::instance::{Action, State};
+use keepalived_vrrp::instance::{Action, Reannounce, State};
 
 use super::super::setup::AddressPlan;
 use super::super::wording;
@@ -15,8 +15,9 @@ use super::notify;
 use crate::alert;
 
 impl Driver {
-    /// Carries out everything instance `i` asked for, in order.
-    pub(super) async fn execute(&mut self, i: usize) {
+    /// Carries out everything instance `i` asked for, in order; what concerns its sync group
+    /// is left in `group_events` (see `sync_groups::execute`).
+    pub(super) async fn execute_one(&mut self, i: usize) {
         self.touched.push(i);
         while let Some(action) = self.running[i].instance.poll_action() {
             match action {
@@ -41,8 +42,21 @@ impl Driver {
                         }
                     }
                 }
-                Action::Announce => self.announce(i),
+                Action::Announce => {
+                    let count = self.running[i].plan.garp_repeat;
+                    self.announce(i, count);
+                }
+                Action::Reannounce(why) => {
+                    let plan = &self.running[i].plan;
+                    let count = match why {
+                        Reannounce::Refresh => plan.announce.refresh_repeat,
+                        Reannounce::LowerPriority => plan.announce.lower_prio_repeat,
+                    };
+                    self.announce(i, count);
+                }
                 Action::StateChanged(state) => {
+                    self.group_events
+                        .push((i, super::sync_groups::GroupEvent::Entered(state)));
                     let running = &mut self.running[i];
                     running.last_transition = Some(SystemTime::now());
                     running.transitions.entered(state);
@@ -62,6 +76,10 @@ impl Driver {
                     }
                 }
                 Action::Event(event) => {
+                    if event == keepalived_vrrp::event::Event::ReceiveTimeout {
+                        self.group_events
+                            .push((i, super::sync_groups::GroupEvent::TimedOut));
+                    }
                     self.running[i].transitions.observe(&event);
                     let config = self.running[i].instance.config();
                     for line in wording::lines(&config.name, &config.interface, &event) {
@@ -100,9 +118,9 @@ impl Driver {
         }
     }
 
-    /// One announcement burst: `garp_repeat` gratuitous ARPs per IPv4 address, each on the
+    /// One announcement burst: `count` gratuitous ARPs per IPv4 address, each on the
     /// interface the address lives on.
-    fn announce(&self, i: usize) {
+    fn announce(&self, i: usize, count: u32) {
         let plan = &self.running[i].plan;
         for address in &plan.addresses {
             let IpAddr::V4(v4) = address.address else {
@@ -115,7 +133,7 @@ impl Driver {
                 &plan.config.name,
                 &format!("Sending gratuitous ARPs on {} for {v4}", address.interface),
             ));
-            for _ in 0..plan.garp_repeat {
+            for _ in 0..count {
                 if let Err(err) = garp.send(v4) {
                     self.logger.info(&wording::about(
                         &plan.config.name,

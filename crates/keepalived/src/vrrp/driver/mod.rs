@@ -10,7 +10,8 @@
 //! - [`reload`]: a reload as a pure diff of the old and new plans, then carried out;
 //! - [`notify`]: the notify commands and the task per instance that runs them;
 //! - [`status`]: the snapshot the dumps render, drop counters;
-//! - [`requests`]: what the control socket and the metrics ask (snapshots, drain).
+//! - [`requests`]: what the control socket and the metrics ask (snapshots, drain);
+//! - [`sync_groups`]: vrrp_sync_groups moving their members together.
 
 //!
 //! Every protocol decision is the engine's ([`keepalived_vrrp::instance::Instance`]).
@@ -21,6 +22,7 @@ mod notify;
 mod reload;
 mod requests;
 mod status;
+mod sync_groups;
 mod tracking;
 
 use std::collections::{BTreeSet, HashMap};
@@ -147,6 +149,10 @@ struct Driver {
     instances_changed: bool,
     /// The instances the operator drained, by name: kept across reloads.
     drained: BTreeSet<String>,
+    /// The vrrp_sync_groups.
+    groups: Vec<sync_groups::RunningGroup>,
+    /// What members reported for their group while their actions were carried out.
+    group_events: Vec<(usize, sync_groups::GroupEvent)>,
 }
 
 /// Runs `planned` until `shutdown` completes, then stops every instance (priority 0 from
@@ -188,6 +194,8 @@ pub async fn run(
         touched: Vec::new(),
         instances_changed: true,
         drained: BTreeSet::new(),
+        groups: Vec::new(),
+        group_events: Vec::new(),
     };
     let mut link_events = link::watch().context("cannot watch link state")?;
     driver.install(planned).await?;
@@ -304,6 +312,11 @@ impl Driver {
         let pending: Vec<JoinHandle<()>> = std::mem::take(&mut self.running)
             .into_iter()
             .filter_map(|r| r.notifier.map(Notifier::into_task))
+            .chain(
+                std::mem::take(&mut self.groups)
+                    .into_iter()
+                    .filter_map(|g| g.notifier.map(Notifier::into_task)),
+            )
             .collect();
         let _ = tokio::time::timeout(std::time::Duration::from_secs(4), async {
             for task in pending {

@@ -79,7 +79,12 @@ pub struct Notifier {
 impl Notifier {
     /// Starts the task of instance `plan`, running each command as its user.
     pub fn spawn(plan: &InstancePlan, logger: Logger) -> Notifier {
-        let instance = plan.config.name.clone();
+        Notifier::spawn_named(plan.config.name.clone(), logger)
+    }
+
+    /// Starts the task of the instance or sync group `instance`, running each command as its
+    /// user.
+    pub fn spawn_named(instance: String, logger: Logger) -> Notifier {
         let (queue, mut rx) = mpsc::unbounded_channel::<NotifyCommand>();
         let task = tokio::task::spawn_local(async move {
             while let Some(NotifyCommand { argv, uid_gid }) = rx.recv().await {

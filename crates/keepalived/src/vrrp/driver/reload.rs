@@ -116,6 +116,7 @@ impl Driver {
             instances: plans,
             scripts,
             files,
+            groups,
             ..
         } = planned;
         let now = Instant::now();
@@ -173,6 +174,7 @@ impl Driver {
             let link = self.link_for(&plan)?;
             match kept.and_then(|i| old_running[i].take()) {
                 Some(mut running) => {
+                    running.instance.set_contention(plan.contention);
                     running.plan = plan;
                     running.link = link;
                     self.running.push(running);
@@ -182,7 +184,11 @@ impl Driver {
                         .then(|| Notifier::spawn(&plan, self.logger.clone()));
                     fresh.push(self.running.len());
                     self.running.push(Running {
-                        instance: Instance::new(plan.config.clone()),
+                        instance: {
+                            let mut instance = Instance::new(plan.config.clone());
+                            instance.set_contention(plan.contention);
+                            instance
+                        },
                         plan,
                         link,
                         notifier,
@@ -196,6 +202,7 @@ impl Driver {
         }
         // What is left stopped above; its notify_stop still runs on its own task.
         drop(old_running);
+        self.install_groups(groups);
         self.routes = self
             .running
             .iter()

@@ -163,8 +163,14 @@ impl Driver {
         self.scripts.iter().map(RunningScript::state).collect()
     }
 
-    /// What tracking says about instance `i` now.
+    /// What tracking says about instance `i` now, its sync group's FAULT included.
     pub(super) fn tracking_of(&self, i: usize) -> Tracking {
+        let own = self.own_tracking_of(i);
+        self.with_group_fault(i, own)
+    }
+
+    /// What instance `i`'s own tracking says now (its sync group's trackers are its own).
+    pub(super) fn own_tracking_of(&self, i: usize) -> Tracking {
         let results = self.script_results();
         let world = World {
             scripts: &results,

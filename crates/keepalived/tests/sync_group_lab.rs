@@ -1,0 +1,266 @@
+//! vrrp_sync_group in a lab (root only), run both ways against keepalived 2.2.7: ours with
+//! ours, ours on a with 2.2.7 on b, 2.2.7 on a with ours on b.
+//!
+//! Two hosts on two links: the lab bridge (`eth0`, 192.0.2.0/24) and a direct veth link
+//! (`eth1`, 198.51.100.0/24). Group G1 holds VI_1 (VRID 71, 192.0.2.100 on eth0) and VI_2
+//! (VRID 72, 198.51.100.100 on eth1); a has priority 200, b 100. The group tracks a script
+//! that fails while a flag file exists, and has every notify command.
+//!
+//! What keepalived 2.2.7 does, found by running it (these tests hold both daemons to it):
+//!
+//! - one member entering FAULT (its link down, or the group's track_script failing) takes the
+//!   other there: `VRRP_Group(G1) Syncing instances to FAULT state`; the peer's group then
+//!   becomes master with both addresses;
+//! - a member becoming master takes the group along (`Syncing instances to MASTER state`), a
+//!   member entering BACKUP too (`Syncing instances to BACKUP state`), so a preempting peer
+//!   takes both addresses back;
+//! - the group's notify commands run once per group transition: `notify_backup` …, and the
+//!   generic `notify` with `GROUP G1 STATE 0` (priority 0), `notify_stop` and `GROUP G1 STOP 0`
+//!   when the daemon stops.
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::time::Duration;
+
+use keepalived_testlab::prelude::{Daemon, daemon_log, for_each_pair};
+use keepalived_testlab::{Host, Keepalived, Lab, Subnet, link_hosts};
+
+/// Our daemon, built by cargo for this test.
+const OURS: &str = env!("CARGO_BIN_EXE_keepalived");
+
+const VIP1: &str = "192.0.2.100";
+const VIP2: &str = "198.51.100.100";
+/// Start-up plus an election (Master_Down_Interval 3.6 s at priority 100), with room for a
+/// loaded CI machine.
+const ELECTION: Duration = Duration::from_secs(12);
+
+/// The notify command: appends its arguments to `notify.log` beside it.
+fn notify_script(host: &Host) -> String {
+    let dir = host.dir();
+    let path = dir.join("notify.sh");
+    let log = dir.join("notify.log");
+    fs::write(
+        &path,
+        format!("#!/bin/sh\necho \"$*\" >> {}\n", log.display()),
+    )
+    .expect("notify script");
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).expect("chmod");
+    path.display().to_string()
+}
+
+/// The flag that makes the group's track_script fail.
+fn flag(host: &Host) -> std::path::PathBuf {
+    host.dir().join("fail")
+}
+
+fn config(host: &Host, priority: u8) -> String {
+    let notify = notify_script(host);
+    let flag = flag(host);
+    format!(
+        "global_defs {{\n    router_id {name}\n    script_user root\n}}\n\
+         vrrp_script chk {{\n    script \"/bin/sh -c 'test ! -e {flag}'\"\n    interval 1\n    fall 1\n    rise 1\n}}\n\
+         vrrp_sync_group G1 {{\n    group {{\n        VI_1\n        VI_2\n    }}\n\
+         \x20   notify_master \"{notify} master\"\n    notify_backup \"{notify} backup\"\n\
+         \x20   notify_fault \"{notify} fault\"\n    notify_stop \"{notify} stop\"\n\
+         \x20   notify \"{notify} generic\"\n    track_script {{\n        chk\n    }}\n}}\n\
+         vrrp_instance VI_1 {{\n    interface eth0\n    virtual_router_id 71\n    priority {priority}\n\
+         \x20   advert_int 1\n    virtual_ipaddress {{\n        {VIP1}/32\n    }}\n}}\n\
+         vrrp_instance VI_2 {{\n    interface eth1\n    virtual_router_id 72\n    priority {priority}\n\
+         \x20   advert_int 1\n    virtual_ipaddress {{\n        {VIP2}/32 dev eth1\n    }}\n}}\n",
+        name = host.name(),
+        flag = flag.display(),
+    )
+}
+
+/// Waits until `host` holds both addresses (`present`) or neither.
+fn wait_both(host: &Host, k: &Keepalived, present: bool, what: &str) {
+    for vip in [VIP1, VIP2] {
+        assert!(
+            host.wait_for_address(vip, present, ELECTION),
+            "{what}: {} {} {vip} within {ELECTION:?}; its log:\n{}",
+            host.name(),
+            if present { "did not get" } else { "kept" },
+            daemon_log(k)
+        );
+    }
+}
+
+fn assert_logged(k: &Keepalived, host: &Host, line: &str) {
+    assert!(
+        k.wait_for_log(line, Duration::from_secs(3)),
+        "{} did not log `{line}`; its log:\n{}",
+        host.name(),
+        daemon_log(k)
+    );
+}
+
+/// The lines of `host`'s notify log that start with `kind`, without it.
+fn notified(host: &Host, kind: &str) -> Vec<String> {
+    let text = fs::read_to_string(host.dir().join("notify.log")).unwrap_or_default();
+    text.lines()
+        .filter_map(|l| l.strip_prefix(kind))
+        .map(|l| l.trim().to_string())
+        .collect()
+}
+
+fn group_moves_together(lab: &Lab, x: Daemon, y: Daemon) {
+    let (a, b) = (lab.host("a"), lab.host("b"));
+    link_hosts(a, b, "eth1", Subnet::TestNet2, 10, 20).expect("second link");
+    let mut ka = x.start(OURS, a, &config(a, 200));
+    let mut kb = y.start(OURS, b, &config(b, 100));
+
+    // Both members of a's group become master together.
+    wait_both(a, &ka, true, "start");
+    wait_both(b, &kb, false, "start");
+    assert_logged(&ka, a, "VRRP_Group(G1) Syncing instances to MASTER state");
+    assert_logged(&kb, b, "VRRP_Group(G1) Syncing instances to BACKUP state");
+
+    // a loses its eth0: VI_1 goes to FAULT and takes VI_2 along; b takes both addresses.
+    lab.set_port("a", false).expect("port down");
+    wait_both(a, &ka, false, "a's eth0 down");
+    wait_both(b, &kb, true, "a's eth0 down");
+    assert_logged(&ka, a, "VRRP_Group(G1) Syncing instances to FAULT state");
+
+    // The link returns: a's group preempts, and b's master member that hears it takes its
+    // group to BACKUP.
+    lab.set_port("a", true).expect("port up");
+    wait_both(a, &ka, true, "a's eth0 back");
+    wait_both(b, &kb, false, "a's eth0 back");
+
+    // The group's own track_script fails on a: the whole group goes to FAULT.
+    fs::write(flag(a), "").expect("flag");
+    wait_both(a, &ka, false, "a's group script failing");
+    wait_both(b, &kb, true, "a's group script failing");
+    fs::remove_file(flag(a)).expect("unflag");
+    wait_both(a, &ka, true, "a's group script back");
+    wait_both(b, &kb, false, "a's group script back");
+
+    ka.stop().expect("stop a");
+    kb.stop().expect("stop b");
+    // Each group transition ran the group's own command, then `notify` with GROUP G1 STATE 0
+    // (the order within one transition is not checked: 2.2.7 forks them together).
+    let states = [
+        "backup", "master", "fault", "backup", "master", "fault", "backup", "master", "stop",
+    ];
+    let generic: Vec<String> = states
+        .iter()
+        .map(|s| {
+            let word = s.to_uppercase();
+            format!("GROUP G1 {word} 0")
+        })
+        .collect();
+    keepalived_testlab::poll_until(Duration::from_secs(5), || {
+        notified(a, "generic").len() >= generic.len() && own_commands(a).len() >= states.len()
+    });
+    assert_eq!(notified(a, "generic"), generic, "a's group notify ({x:?})");
+    assert_eq!(own_commands(a), states, "a's group notify_* ({x:?})");
+}
+
+/// The group's own notify commands (`notify_master` …) `host` ran, in order.
+fn own_commands(host: &Host) -> Vec<String> {
+    let text = fs::read_to_string(host.dir().join("notify.log")).unwrap_or_default();
+    text.lines()
+        .filter(|l| ["master", "backup", "fault", "stop"].contains(l))
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn sync_group_moves_both_vips_and_runs_group_notify() {
+    for_each_pair("sg", group_moves_together);
+}
+
+/// A group without scripts on one link: members start straight into BACKUP, which 2.2.7 logs
+/// without a `Syncing instances` line but with the group's notify.
+fn quiet_config(host: &Host, priority: u8) -> String {
+    let notify = notify_script(host);
+    format!(
+        "vrrp_sync_group G1 {{\n    group {{\n        VI_1\n        VI_2\n    }}\n\
+         \x20   notify \"{notify} generic\"\n}}\n\
+         vrrp_instance VI_1 {{\n    interface eth0\n    virtual_router_id 73\n    priority {priority}\n\
+         \x20   advert_int 1\n    virtual_ipaddress {{\n        {VIP1}/32\n    }}\n}}\n\
+         vrrp_instance VI_2 {{\n    interface eth0\n    virtual_router_id 74\n    priority {priority}\n\
+         \x20   advert_int 1\n    virtual_ipaddress {{\n        192.0.2.101/32\n    }}\n}}\n"
+    )
+}
+
+fn quiet_start(lab: &Lab, x: Daemon, y: Daemon) {
+    let (a, b) = (lab.host("a"), lab.host("b"));
+    let ka = x.start(OURS, a, &quiet_config(a, 200));
+    let kb = y.start(OURS, b, &quiet_config(b, 100));
+    for vip in [VIP1, "192.0.2.101"] {
+        assert!(
+            a.wait_for_address(vip, true, ELECTION),
+            "a ({x:?}) never held {vip}:\n{}",
+            daemon_log(&ka)
+        );
+    }
+    assert_logged(&ka, a, "VRRP_Group(G1) Syncing instances to MASTER state");
+    keepalived_testlab::poll_until(Duration::from_secs(5), || {
+        notified(a, "generic").len() >= 2 && !notified(b, "generic").is_empty()
+    });
+    assert_eq!(
+        notified(a, "generic"),
+        ["GROUP G1 BACKUP 0", "GROUP G1 MASTER 0"],
+        "a ({x:?})"
+    );
+    assert_eq!(notified(b, "generic"), ["GROUP G1 BACKUP 0"], "b ({y:?})");
+    for (k, host, daemon) in [(&ka, a, x), (&kb, b, y)] {
+        assert!(
+            !daemon_log(k).contains("Syncing instances to BACKUP state"),
+            "{} ({daemon:?}) logged a sync at start:\n{}",
+            host.name(),
+            daemon_log(k)
+        );
+    }
+}
+
+#[test]
+fn sync_group_members_start_into_backup_without_a_sync_line() {
+    for_each_pair("sgq", quiet_start);
+}
+
+/// keepalived-rs's reload (2.2.7 restarts every instance on a reload): a member the reload
+/// restarts beside a master rejoins it, the group stays master and runs no notify.
+#[test]
+fn a_reload_restarting_one_member_keeps_the_group_master() {
+    if !keepalived_testlab::prelude::lab_ready() {
+        return;
+    }
+    let lab = Lab::new("sgr", &["a"]).expect("lab");
+    let a = lab.host("a");
+    let k = Daemon::Ours.start(OURS, a, &quiet_config(a, 200));
+    for vip in [VIP1, "192.0.2.101"] {
+        assert!(
+            a.wait_for_address(vip, true, ELECTION),
+            "never master:\n{}",
+            daemon_log(&k)
+        );
+    }
+    let changed = quiet_config(a, 200).replacen(
+        "virtual_router_id 74\n    priority 200",
+        "virtual_router_id 74\n    priority 190",
+        1,
+    );
+    assert_ne!(changed, quiet_config(a, 200), "VI_2 changes");
+    k.write_config(&changed).expect("new config");
+    k.reload().expect("reload");
+    assert!(
+        k.wait_for_log(
+            "(VI_2) is changed or removed by the reload",
+            Duration::from_secs(5)
+        ),
+        "no reload:\n{}",
+        daemon_log(&k)
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    for vip in [VIP1, "192.0.2.101"] {
+        assert!(a.has_address(vip).unwrap_or(false), "{vip} lost on reload");
+    }
+    assert_eq!(
+        notified(a, "generic"),
+        ["GROUP G1 BACKUP 0", "GROUP G1 MASTER 0"],
+        "the group's notify after the reload:\n{}",
+        daemon_log(&k)
+    );
+}
