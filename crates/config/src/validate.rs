@@ -17,10 +17,16 @@ pub fn validate(config: &mut Config, host: &dyn Host, diagnostics: &mut Diagnost
     tracked_scripts_exist(config, diagnostics);
     missing_vrid(config, diagnostics);
     let global_strict = config.global.vrrp_strict;
+    let global_version = config.global.vrrp_version;
     for inst in &mut config.instances {
         let strict = inst.strict_mode.unwrap_or(global_strict);
-        address_family(inst, diagnostics);
-        instance_consistency(inst, strict, diagnostics);
+        let ipv6 = address_family(inst, diagnostics);
+        // An IPv6 instance runs VRRPv3 unless it says otherwise, whatever vrrp_version says
+        // (keepalived 2.2.7, observed).
+        let version = inst
+            .version
+            .unwrap_or(if ipv6 { 3 } else { global_version });
+        instance_consistency(inst, strict, version, diagnostics);
     }
     address_owner_weights(config, diagnostics);
     duplicate_vrids(config, diagnostics);
@@ -113,7 +119,8 @@ fn duplicate_instance_names(config: &mut Config, diagnostics: &mut Diagnostics) 
 
 /// All of an instance's VIPs share one address family: IPv6 with `native_ipv6`, else the
 /// family of the first VIP (RFC 5798 section 5.2.9: one family per virtual router).
-fn address_family(inst: &mut VrrpInstance, diagnostics: &mut Diagnostics) {
+/// Returns whether the instance is IPv6.
+fn address_family(inst: &mut VrrpInstance, diagnostics: &mut Diagnostics) -> bool {
     // A source address fixes the family before the first VIP does.
     let source = inst.mcast_src_ip.or(inst.unicast_src_ip);
     let want_v6 = inst.native_ipv6
@@ -138,6 +145,7 @@ fn address_family(inst: &mut VrrpInstance, diagnostics: &mut Diagnostics) {
         }
         same
     });
+    want_v6
 }
 
 /// keepalived reports only the first instance that lacks a virtual_router_id.
@@ -152,7 +160,12 @@ fn missing_vrid(config: &Config, diagnostics: &mut Diagnostics) {
 }
 
 /// Rules inside one instance (RFC 3768 section 6.1 for preemption and the owner).
-fn instance_consistency(inst: &mut VrrpInstance, strict: bool, diagnostics: &mut Diagnostics) {
+fn instance_consistency(
+    inst: &mut VrrpInstance,
+    strict: bool,
+    version: u8,
+    diagnostics: &mut Diagnostics,
+) {
     let name = inst.name.clone();
     if inst.nopreempt && inst.priority == 255 {
         unlocated(
@@ -190,7 +203,6 @@ fn instance_consistency(inst: &mut VrrpInstance, strict: bool, diagnostics: &mut
             inst.preempt_delay = 0.0;
         }
     }
-    let version = inst.version.unwrap_or(2);
     if version == 2 && inst.advert_int.fract() != 0.0 {
         unlocated(
             diagnostics,

@@ -407,6 +407,8 @@ fn addresses_add_list_remove_idempotent() {
             broadcast: None,
             scope: None,
             label: Some("va:vip".into()),
+            dad: false,
+            preferred_lft: None,
         };
         let lan = AddressSpec {
             ifindex: va.index,
@@ -415,6 +417,8 @@ fn addresses_add_list_remove_idempotent() {
             broadcast: Some(Ipv4Addr::new(198, 51, 100, 255)),
             scope: None,
             label: Some("va:lan".into()),
+            dad: false,
+            preferred_lft: None,
         };
         let host = AddressSpec {
             ifindex: va.index,
@@ -423,6 +427,8 @@ fn addresses_add_list_remove_idempotent() {
             broadcast: None,
             scope: Some(254),
             label: None,
+            dad: false,
+            preferred_lft: None,
         };
         runtime().block_on(async {
             let m = AddressManager::new().expect("manager");
@@ -490,6 +496,8 @@ fn addresses_add_list_remove_idempotent() {
                 broadcast: None,
                 scope: None,
                 label: None,
+                dad: false,
+                preferred_lft: None,
             };
             m.add(&v6).await.expect("add v6");
             m.add(&v6).await.expect("add v6 again");
