@@ -471,6 +471,11 @@ fn write_instance(
 ) -> std::fmt::Result {
     writeln!(out, " VRRP Instance = {}", i.name)?;
     writeln!(out, "   VRRP Version = {}", i.version)?;
+    // keepalived 2.2.7 says so for every IPv6 instance (observed).
+    let ipv6 = i.addresses.first().map(|v| v.address.is_ipv6());
+    if ipv6.unwrap_or_else(|| i.source_ip.as_deref().is_some_and(|s| s.contains(':'))) {
+        writeln!(out, "   Using Native IPv6")?;
+    }
     writeln!(out, "   State = {}", i.state.name())?;
     if i.state == InstanceState::Backup
         && let Some(master) = &i.master_router
