@@ -143,6 +143,10 @@ pub enum PlanError {
     /// `auth_type AH`.
     #[error("auth_type AH is not supported yet (see docs/compat.md)")]
     AuthAh,
+    /// An IPv6 instance without a source address: no `mcast_src_ip` / `unicast_src_ip` and
+    /// no link-local address on its interface (RFC 5798 section 5.1.2.1).
+    #[error("interface {0} has no IPv6 link-local address to send adverts from")]
+    NoLinkLocal(String),
 }
 
 /// Plans every instance of `config`, and every script one of them tracks; `lookup` answers
@@ -320,7 +324,7 @@ fn plan_instance(
                     IpAddr::V4(_) => None,
                 })
                 .or(info.link_local)
-                .unwrap_or(Ipv6Addr::UNSPECIFIED),
+                .ok_or_else(|| PlanError::NoLinkLocal(interface.clone()))?,
         )
     } else {
         let source = configured_source.and_then(|a| match a {
@@ -338,8 +342,8 @@ fn plan_instance(
     };
     let vips: Vec<IpAddr> = inst.virtual_ipaddresses.iter().map(|a| a.address).collect();
     // RFC 5798 section 5.2.9 wants the first IPv6 address to be the link-local one; keepalived
-    // 2.2.7 only says so.
-    if ipv6 && vips.first().is_some_and(|a| !is_link_local(*a)) {
+    // 2.2.7 only says so, and only for multicast instances (observed).
+    if ipv6 && inst.unicast_peers.is_empty() && vips.first().is_some_and(|a| !is_link_local(*a)) {
         notes.push(super::wording::about(
             &inst.name,
             "the first IPv6 VIP address should be link local",
@@ -559,7 +563,8 @@ mod tests {
         // otherwise, `-nodad` asks for DAD.
         let p = plans(
             "global_defs {\n vrrp_version 2\n}\nvrrp_instance A {\n interface eth0\n virtual_router_id 1\n advert_int 0.5\n virtual_ipaddress {\n 2001:db8::100/64\n 2001:db8::101\n 2001:db8::102 preferred_lft forever\n 2001:db8::103/64 -nodad preferred_lft 30\n }\n}\n\
-             vrrp_instance B {\n interface eth0\n virtual_router_id 2\n unicast_src_ip 2001:db8::10\n unicast_peer {\n 2001:db8::11\n }\n virtual_ipaddress {\n fe80::1/64\n }\n}\n",
+             vrrp_instance B {\n interface eth0\n virtual_router_id 2\n unicast_src_ip 2001:db8::10\n unicast_peer {\n 2001:db8::11\n }\n virtual_ipaddress {\n 2001:db8::200/64\n }\n}\n\
+             vrrp_instance C {\n interface eth0\n virtual_router_id 3\n virtual_ipaddress {\n fe80::1/64\n 2001:db8::300/64\n }\n}\n",
         );
         let a = &p[0];
         assert_eq!(a.config.version, Version::V3);
@@ -590,8 +595,9 @@ mod tests {
                 (true, Some(30))
             ]
         );
+        // No remark for a unicast instance, nor when the first VIP is link-local.
         let b = &p[1];
-        assert!(b.notes.is_empty());
+        assert!(b.notes.is_empty() && p[2].notes.is_empty());
         assert_eq!(
             b.config.local_address,
             "2001:db8::10".parse::<IpAddr>().expect("address")
