@@ -106,41 +106,50 @@ impl Driver {
 
     /// One announcement burst: `garp_repeat` gratuitous ARPs per IPv4 address and unsolicited
     /// neighbour advertisements per IPv6 one (RFC 5798 section 6.4.2), each on the interface
-    /// the address lives on.
+    /// the address lives on, in rounds over the addresses (a, b, a, b, …) as keepalived 2.2.7
+    /// sends them (observed).
     fn announce(&self, i: usize) {
         let plan = &self.running[i].plan;
+        let mut targets = Vec::new();
         for address in &plan.addresses {
             let Some(garp) = self.garps.get(&address.interface) else {
                 continue;
             };
             let what = match address.address {
-                IpAddr::V4(_) => ("gratuitous ARPs", "a gratuitous ARP"),
-                IpAddr::V6(_) => (
-                    "Unsolicited Neighbour Adverts",
-                    "an unsolicited Neighbour Advert",
-                ),
+                IpAddr::V4(_) => "gratuitous ARPs",
+                IpAddr::V6(_) => "Unsolicited Neighbour Adverts",
             };
             self.logger.detail(&wording::about(
                 &plan.config.name,
                 &format!(
-                    "Sending {} on {} for {}",
-                    what.0, address.interface, address.address
+                    "Sending {what} on {} for {}",
+                    address.interface, address.address
                 ),
             ));
             // The Router flag says whether this host forwards IPv6 on that interface (RFC 4861
-            // section 4.4), as keepalived 2.2.7 sets it.
+            // section 4.4), as keepalived 2.2.7 sets it (observed).
             let router = address.address.is_ipv6() && forwards_ipv6(&address.interface);
-            for _ in 0..plan.garp_repeat {
+            targets.push((address, garp, router, true));
+        }
+        for _ in 0..plan.garp_repeat {
+            for (address, garp, router, working) in &mut targets {
+                if !*working {
+                    continue;
+                }
                 let sent = match address.address {
                     IpAddr::V4(v4) => garp.send(v4),
-                    IpAddr::V6(v6) => garp.send_na(v6, router),
+                    IpAddr::V6(v6) => garp.send_na(v6, *router),
                 };
                 if let Err(err) = sent {
+                    let what = match address.address {
+                        IpAddr::V4(_) => "a gratuitous ARP",
+                        IpAddr::V6(_) => "an unsolicited Neighbour Advert",
+                    };
                     self.logger.info(&wording::about(
                         &plan.config.name,
-                        &format!("cannot send {} on {}: {err}", what.1, address.interface),
+                        &format!("cannot send {what} on {}: {err}", address.interface),
                     ));
-                    break;
+                    *working = false;
                 }
             }
         }
