@@ -117,6 +117,10 @@ pub struct VipSnapshot {
     pub device: String,
     /// Its scope (`global`, `link`, `host` …).
     pub scope: String,
+    /// What keepalived 2.2.7 prints after the scope of an IPv6 VIP (observed): ` -nodad` when
+    /// DAD was asked for, then ` deprecated` (preferred lifetime 0) or ` preferred_lft
+    /// forever|N`; empty for IPv4.
+    pub ipv6_options: String,
 }
 
 impl VipSnapshot {
@@ -137,10 +141,11 @@ impl VipSnapshot {
     /// is on the interface.
     fn line(&self, set: bool) -> String {
         format!(
-            "{} dev {} scope {}{}",
+            "{} dev {} scope {}{}{}",
             self.address_text(),
             self.device,
             self.scope,
+            self.ipv6_options,
             if set { " set" } else { "" }
         )
     }
@@ -815,6 +820,7 @@ mod tests {
             prefix_len,
             device: device.to_string(),
             scope: "global".to_string(),
+            ipv6_options: String::new(),
         }
     }
 
