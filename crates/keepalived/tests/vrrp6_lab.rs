@@ -28,6 +28,9 @@ const VIP128: &str = "2001:db8::101";
 const VRID: u8 = 62;
 /// Start-up plus an election, with room for a loaded CI machine.
 const ELECTION: Duration = Duration::from_secs(8);
+/// keepalived 2.2.7's remark when the first IPv6 VIP of a multicast instance is not
+/// link-local (ours prefixes `VRRP_Instance`).
+const LINK_LOCAL_REMARK: &str = "(VI_1) the first IPv6 VIP address should be link local";
 /// Duplicate address detection of the hosts' link-local addresses.
 const DAD: Duration = Duration::from_secs(10);
 
@@ -161,6 +164,12 @@ fn v6_election(lab: &Lab, x: Daemon, y: Daemon) {
     let mut ka = x.start(OURS, a, &instance(150, "0.1").render("a"));
     wait_vip(a, &ka, VIP, true, ELECTION);
     assert!(deprecated(a, VIP128), "the /128 VIP is not deprecated on a");
+    // A remark only, for multicast instances (RFC 5798 section 5.2.9).
+    assert!(
+        daemon_log(&ka).contains(LINK_LOCAL_REMARK),
+        "{x:?} did not remark on the first VIP:\n{}",
+        daemon_log(&ka)
+    );
     let mut kb = y.start(OURS, b, &instance(100, "0.1").render("b"));
     assert!(
         kb.wait_for_log(&entering("VI_1", "BACKUP"), Duration::from_secs(5)),
@@ -261,6 +270,10 @@ fn v6_unicast(lab: &Lab, x: Daemon, y: Daemon) {
     );
     assert_clean(x, &mut ka);
     assert_clean(y, &mut kb);
+    assert!(
+        !daemon_log(&ka).contains(LINK_LOCAL_REMARK),
+        "{x:?} remarked on the first VIP of a unicast instance"
+    );
     let (adverts, _) = decoded(&mut capture);
     let (ua, ub): (Ipv6Addr, Ipv6Addr) = (ua.parse().expect("a"), ub.parse().expect("b"));
     let from_a = adverts_from(&adverts, ua, ub, 64, Duration::from_secs(1));
