@@ -50,14 +50,15 @@ pub struct VrrpSocket6 {
 }
 
 impl VrrpSocket6 {
-    /// Opens the socket on `iface` and joins [`VRRP_GROUP_V6`] there (`join` false: unicast
-    /// peers only). Must be called inside a tokio runtime; needs CAP_NET_RAW.
+    /// Opens the socket on `iface` and joins `group` there (normally [`VRRP_GROUP_V6`]; None
+    /// or a group that is not multicast: unicast peers only). Must be called inside a tokio
+    /// runtime; needs CAP_NET_RAW.
     ///
     /// Socket options: `SO_BINDTODEVICE`, `IPV6_MULTICAST_IF` (the interface),
     /// `IPV6_MULTICAST_HOPS` 255, `IPV6_MULTICAST_LOOP` 0 (we never hear our own adverts),
     /// `IPV6_TCLASS` 0xc0 (as keepalived 2.2.7 sends), `IPV6_RECVPKTINFO` and
     /// `IPV6_RECVHOPLIMIT`, non-blocking.
-    pub fn open(iface: &Interface, join: bool) -> io::Result<Self> {
+    pub fn open(iface: &Interface, group: Option<Ipv6Addr>) -> io::Result<Self> {
         tokio::runtime::Handle::try_current().map_err(|e| {
             io::Error::other(format!("VrrpSocket6::open outside a tokio runtime: {e}"))
         })?;
@@ -74,8 +75,8 @@ impl VrrpSocket6 {
         setsockopt(&socket, sockopt::Ipv6RecvPacketInfo, &true).map_err(io::Error::from)?;
         setsockopt(&socket, sockopt::Ipv6RecvHopLimit, &true).map_err(io::Error::from)?;
         socket.set_recv_buffer_size(RECV_BUFFER_BYTES)?;
-        if join {
-            socket.join_multicast_v6(&VRRP_GROUP_V6, iface.index)?;
+        if let Some(group) = group.filter(Ipv6Addr::is_multicast) {
+            socket.join_multicast_v6(&group, iface.index)?;
         }
         Ok(VrrpSocket6 {
             socket: UdpSocket::from_std(std::net::UdpSocket::from(socket))?,

@@ -603,10 +603,10 @@ fn vrrp6_socket_carries_source_destination_and_hop_limit() {
         );
         let rt = runtime();
         rt.block_on(async {
-            let sa = VrrpSocket6::open(&ia, true).expect("open a");
+            let sa = VrrpSocket6::open(&ia, Some(VRRP_GROUP_V6)).expect("open a");
             b.enter();
             let ib = lookup("vb").expect("lookup vb");
-            let sb = VrrpSocket6::open(&ib, true).expect("open b");
+            let sb = VrrpSocket6::open(&ib, Some(VRRP_GROUP_V6)).expect("open b");
             let (src, peer): (Ipv6Addr, Ipv6Addr) = (
                 "2001:db8::1".parse().expect("v6"),
                 "2001:db8::2".parse().expect("v6"),

@@ -350,7 +350,7 @@ fn plan_instance(
         ));
     }
     // Adverts go to the unicast peers of the instance's family, else to the group:
-    // vrrp_mcast_group4, or ff02::12.
+    // vrrp_mcast_group4, or vrrp_mcast_group6 (ff02::12).
     let peers: Vec<IpAddr> = inst
         .unicast_peers
         .iter()
@@ -359,7 +359,7 @@ fn plan_instance(
         .collect();
     let destination = if inst.unicast_peers.is_empty() {
         Destination::Multicast(if ipv6 {
-            IpAddr::V6(keepalived_vrrp::packet::MULTICAST_GROUP_V6)
+            IpAddr::V6(global.vrrp_mcast_group6)
         } else {
             IpAddr::V4(global.vrrp_mcast_group4)
         })
@@ -562,7 +562,7 @@ mod tests {
         // hop limit 64 unless unicast_ttl, /128 VIPs deprecated unless preferred_lft says
         // otherwise, `-nodad` asks for DAD.
         let p = plans(
-            "global_defs {\n vrrp_version 2\n}\nvrrp_instance A {\n interface eth0\n virtual_router_id 1\n advert_int 0.5\n virtual_ipaddress {\n 2001:db8::100/64\n 2001:db8::101\n 2001:db8::102 preferred_lft forever\n 2001:db8::103/64 -nodad preferred_lft 30\n }\n}\n\
+            "global_defs {\n vrrp_version 2\n vrrp_mcast_group6 ff02::1:12\n}\nvrrp_instance A {\n interface eth0\n virtual_router_id 1\n advert_int 0.5\n virtual_ipaddress {\n 2001:db8::100/64\n 2001:db8::101\n 2001:db8::102 preferred_lft forever\n 2001:db8::103/64 -nodad preferred_lft 30\n }\n}\n\
              vrrp_instance B {\n interface eth0\n virtual_router_id 2\n unicast_src_ip 2001:db8::10\n unicast_peer {\n 2001:db8::11\n }\n virtual_ipaddress {\n 2001:db8::200/64\n }\n}\n\
              vrrp_instance C {\n interface eth0\n virtual_router_id 3\n virtual_ipaddress {\n fe80::1/64\n 2001:db8::300/64\n }\n}\n",
         );
@@ -575,7 +575,7 @@ mod tests {
         );
         assert_eq!(
             a.config.destination,
-            Destination::Multicast("ff02::12".parse().expect("group"))
+            Destination::Multicast("ff02::1:12".parse().expect("group"))
         );
         assert_eq!(
             a.notes,

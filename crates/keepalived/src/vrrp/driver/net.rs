@@ -12,7 +12,7 @@ use keepalived_net::garp::GarpSender;
 use keepalived_net::interface;
 use keepalived_net::vrrp_socket::VrrpSocket;
 use keepalived_net::vrrp_socket6::VrrpSocket6;
-use keepalived_vrrp::instance::Received;
+use keepalived_vrrp::instance::{Destination, Received};
 use keepalived_vrrp::packet::Packet;
 use tokio::sync::mpsc;
 
@@ -125,8 +125,14 @@ impl Driver {
                 // Each advert carries its instance's own source; the socket's is only a
                 // default.
                 let socket = if ipv6 {
+                    // vrrp_mcast_group6, as the instance's destination says (ff02::12 for
+                    // unicast instances: keepalived's sockets join it too).
+                    let group = match &plan.config.destination {
+                        Destination::Multicast(IpAddr::V6(group)) => *group,
+                        _ => keepalived_vrrp::packet::MULTICAST_GROUP_V6,
+                    };
                     LinkSocket::V6(Rc::new(
-                        VrrpSocket6::open(&iface, true)
+                        VrrpSocket6::open(&iface, Some(group))
                             .with_context(|| format!("IPv6 VRRP socket on {name}"))?,
                     ))
                 } else {
