@@ -110,7 +110,7 @@ fn main() -> ExitCode {
 enum Kind {
     /// keepalived 2.2.7: `-n -l -D -f CONF -p PID -r VRRP_PID -c CHECK_PID`.
     Reference,
-    /// keepalived-rs: `-n -l -D -f CONF`.
+    /// keepalived-rs: the same command line.
     Ours,
 }
 
@@ -595,11 +595,12 @@ impl Daemon {
         let conf_s = conf.to_string_lossy().into_owned();
         let mut argv: Vec<String> = ["-n", "-l", "-D", "-f"].map(String::from).to_vec();
         argv.push(conf_s);
-        if imp.kind == Kind::Reference {
-            for (flag, file) in [("-p", "main.pid"), ("-r", "vrrp.pid"), ("-c", "check.pid")] {
-                argv.push(flag.to_string());
-                argv.push(path(file));
-            }
+        // Pid files of their own for both programs: the hosts share one file system, and
+        // keepalived-rs, like keepalived, refuses to start while the default pid file names a
+        // running daemon.
+        for (flag, file) in [("-p", "main.pid"), ("-r", "vrrp.pid"), ("-c", "check.pid")] {
+            argv.push(flag.to_string());
+            argv.push(path(file));
         }
         let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
         let program = imp.program.to_string_lossy();
