@@ -46,8 +46,13 @@ pub fn validate(config: &mut Config, host: &dyn Host, diagnostics: &mut Diagnost
     let global_version = config.global.vrrp_version;
     for inst in &mut config.instances {
         let strict = inst.strict_mode.unwrap_or(global_strict);
-        address_family(inst, diagnostics);
-        instance_consistency(inst, strict, global_version, diagnostics);
+        let ipv6 = address_family(inst, diagnostics);
+        // An IPv6 instance runs VRRPv3 unless it says otherwise, whatever vrrp_version says
+        // (keepalived 2.2.7, observed).
+        let version = inst
+            .version
+            .unwrap_or(if ipv6 { 3 } else { global_version });
+        instance_consistency(inst, strict, version, diagnostics);
     }
     address_owner_weights(config, diagnostics);
     duplicate_vrids(config, diagnostics);
@@ -202,7 +207,8 @@ fn duplicate_instance_names(config: &mut Config, diagnostics: &mut Diagnostics) 
 
 /// All of an instance's VIPs share one address family: IPv6 with `native_ipv6`, else the
 /// family of the first VIP (RFC 5798 section 5.2.9: one family per virtual router).
-fn address_family(inst: &mut VrrpInstance, diagnostics: &mut Diagnostics) {
+/// Returns whether the instance is IPv6.
+fn address_family(inst: &mut VrrpInstance, diagnostics: &mut Diagnostics) -> bool {
     // A source address fixes the family before the first VIP does.
     let source = inst.mcast_src_ip.or(inst.unicast_src_ip);
     let want_v6 = inst.native_ipv6
@@ -227,6 +233,7 @@ fn address_family(inst: &mut VrrpInstance, diagnostics: &mut Diagnostics) {
         }
         same
     });
+    want_v6
 }
 
 /// keepalived reports only the first instance that lacks a virtual_router_id.
@@ -244,11 +251,10 @@ fn missing_vrid(config: &Config, diagnostics: &mut Diagnostics) {
 fn instance_consistency(
     inst: &mut VrrpInstance,
     strict: bool,
-    global_version: u8,
+    version: u8,
     diagnostics: &mut Diagnostics,
 ) {
     let name = inst.name.clone();
-    let version = inst.version.unwrap_or(global_version);
     initial_state_and_authentication(inst, strict, version, diagnostics);
     if inst.nopreempt && inst.priority == 255 {
         unlocated(

@@ -126,6 +126,10 @@ pub struct VipSnapshot {
     pub device: String,
     /// Its scope (`global`, `link`, `host` …).
     pub scope: String,
+    /// What keepalived 2.2.7 prints after the scope of an IPv6 VIP (observed): ` -nodad` when
+    /// DAD was asked for, then ` deprecated` (preferred lifetime 0) or ` preferred_lft
+    /// forever|N`; empty for IPv4.
+    pub ipv6_options: String,
 }
 
 impl VipSnapshot {
@@ -146,10 +150,11 @@ impl VipSnapshot {
     /// is on the interface.
     fn line(&self, set: bool) -> String {
         format!(
-            "{} dev {} scope {}{}",
+            "{} dev {} scope {}{}{}",
             self.address_text(),
             self.device,
             self.scope,
+            self.ipv6_options,
             if set { " set" } else { "" }
         )
     }
@@ -481,6 +486,11 @@ fn write_instance(
 ) -> std::fmt::Result {
     writeln!(out, " VRRP Instance = {}", i.name)?;
     writeln!(out, "   VRRP Version = {}", i.version)?;
+    // keepalived 2.2.7 says so for every IPv6 instance (observed).
+    let ipv6 = i.addresses.first().map(|v| v.address.is_ipv6());
+    if ipv6.unwrap_or_else(|| i.source_ip.as_deref().is_some_and(|s| s.contains(':'))) {
+        writeln!(out, "   Using Native IPv6")?;
+    }
     writeln!(out, "   State = {}", i.state.name())?;
     if i.state == InstanceState::Backup
         && let Some(master) = &i.master_router
@@ -820,6 +830,7 @@ mod tests {
             prefix_len,
             device: device.to_string(),
             scope: "global".to_string(),
+            ipv6_options: String::new(),
         }
     }
 

@@ -431,12 +431,14 @@ mod tests {
                         prefix_len: 32,
                         device: "eth0".into(),
                         scope: "global".into(),
+                        ipv6_options: String::new(),
                     },
                     VipSnapshot {
                         address: "2001:db8::1".parse().expect("address"),
                         prefix_len: 64,
                         device: "eth0".into(),
                         scope: "global".into(),
+                        ipv6_options: String::new(),
                     },
                 ],
                 stats: StatsSnapshot {
@@ -524,6 +526,7 @@ mod dashboard {
                     prefix_len: 32,
                     device: "eth0".into(),
                     scope: "global".into(),
+                    ipv6_options: String::new(),
                 }],
                 drops: vec![("ttl".into(), 1)],
                 transitions: vec![(InstanceState::Backup, "start", 1)],

@@ -164,6 +164,7 @@ mod tests {
                     prefix_len: 32,
                     device: "eth0".into(),
                     scope: "global".into(),
+                    ipv6_options: String::new(),
                 }],
                 tracked_scripts: vec![("chk".into(), -20)],
                 drops: vec![("ttl".into(), 3)],

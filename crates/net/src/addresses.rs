@@ -5,7 +5,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use futures::TryStreamExt;
 use rtnetlink::packet_route::address::{
-    AddressAttribute, AddressHeaderFlags, AddressMessage, AddressScope,
+    AddressAttribute, AddressHeaderFlags, AddressMessage, AddressScope, CacheInfo,
 };
 use rtnetlink::{AddressMessageBuilder, Handle};
 use tokio::task::JoinHandle;
@@ -28,6 +28,12 @@ pub struct AddressSpec {
     /// `label`: the IPv4 address label, which must start with the interface name (at most 15
     /// bytes, IFNAMSIZ - 1).
     pub label: Option<String>,
+    /// IPv6 only: do duplicate address detection (keepalived's `-nodad`); by default an IPv6
+    /// VIP is added with `IFA_F_NODAD`, as keepalived 2.2.7 does.
+    pub dad: bool,
+    /// IPv6 only: the preferred lifetime in seconds (0: deprecated, never picked as a source);
+    /// None: forever.
+    pub preferred_lft: Option<u32>,
 }
 
 /// Changes addresses through one rtnetlink socket, whose connection runs as a task on the tokio
@@ -76,11 +82,17 @@ impl AddressManager {
         if let Some(label) = &a.label {
             msg.attributes.push(AddressAttribute::Label(label.clone()));
         }
-        if a.address.is_ipv6() {
+        if a.address.is_ipv6() && !a.dad {
             // As keepalived does for IPv6 VIPs: no duplicate address detection, so the address
             // is usable at once instead of "tentative" for a second or more (RFC 4862 section
             // 5.4); the VRRP election already decides who owns it.
             msg.header.flags |= AddressHeaderFlags::Nodad;
+        }
+        if let Some(preferred) = a.preferred_lft.filter(|_| a.address.is_ipv6()) {
+            let mut info = CacheInfo::default();
+            info.ifa_preferred = preferred;
+            info.ifa_valid = u32::MAX;
+            msg.attributes.push(AddressAttribute::CacheInfo(info));
         }
         match request.execute().await.map_err(to_io) {
             Err(e) if e.raw_os_error() == Some(nix::libc::EEXIST) => Ok(()),

@@ -5,7 +5,7 @@
 //! unlike `/sys/class/net`, which shows the namespace that mounted sysfs).
 
 use std::io;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
 use nix::ifaddrs::{InterfaceAddress, getifaddrs};
 use nix::net::if_::InterfaceFlags;
@@ -22,6 +22,8 @@ pub struct Interface {
     pub mac: [u8; 6],
     /// IPv4 addresses with their prefix lengths, in the kernel's order (primaries first).
     pub ipv4: Vec<(Ipv4Addr, u8)>,
+    /// IPv6 addresses, in the kernel's order.
+    pub ipv6: Vec<Ipv6Addr>,
     /// `IFF_UP` and `IFF_RUNNING` are both set (administratively up, carrier/operstate up).
     pub up: bool,
 }
@@ -31,6 +33,15 @@ impl Interface {
     /// kernel lists on the interface (its first primary address).
     pub fn primary_ipv4(&self) -> Option<Ipv4Addr> {
         self.ipv4.first().map(|&(addr, _)| addr)
+    }
+
+    /// The source of IPv6 adverts when none is configured: the interface's first link-local
+    /// address (fe80::/10), as RFC 5798 section 5.1.2.1 asks.
+    pub fn link_local_ipv6(&self) -> Option<Ipv6Addr> {
+        self.ipv6
+            .iter()
+            .copied()
+            .find(Ipv6Addr::is_unicast_link_local)
     }
 }
 
@@ -77,11 +88,17 @@ pub fn lookup(name: &str) -> io::Result<Interface> {
             Some((addr, prefix))
         })
         .collect();
+    let ipv6 = entries
+        .iter()
+        .filter(|e| e.interface_name == name)
+        .filter_map(|e| Some(e.address.as_ref()?.as_sockaddr_in6()?.ip()))
+        .collect();
     Ok(Interface {
         name: name.to_owned(),
         index,
         mac,
         ipv4,
+        ipv6,
         up: flags_up(flags),
     })
 }

@@ -7,13 +7,14 @@
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use keepalived_net::vrrp_socket::VRRP_GROUP_V4;
+use keepalived_net::vrrp_socket6::{VRRP_GROUP_V6, VrrpSocket6};
 use keepalived_net::{AddressManager, AddressSpec, GarpSender, VrrpSocket, lookup};
 use nix::sched::{CloneFlags, setns};
 use tokio::time::timeout;
@@ -407,6 +408,8 @@ fn addresses_add_list_remove_idempotent() {
             broadcast: None,
             scope: None,
             label: Some("va:vip".into()),
+            dad: false,
+            preferred_lft: None,
         };
         let lan = AddressSpec {
             ifindex: va.index,
@@ -415,6 +418,8 @@ fn addresses_add_list_remove_idempotent() {
             broadcast: Some(Ipv4Addr::new(198, 51, 100, 255)),
             scope: None,
             label: Some("va:lan".into()),
+            dad: false,
+            preferred_lft: None,
         };
         let host = AddressSpec {
             ifindex: va.index,
@@ -423,6 +428,8 @@ fn addresses_add_list_remove_idempotent() {
             broadcast: None,
             scope: Some(254),
             label: None,
+            dad: false,
+            preferred_lft: None,
         };
         runtime().block_on(async {
             let m = AddressManager::new().expect("manager");
@@ -490,6 +497,8 @@ fn addresses_add_list_remove_idempotent() {
                 broadcast: None,
                 scope: None,
                 label: None,
+                dad: false,
+                preferred_lft: None,
             };
             m.add(&v6).await.expect("add v6");
             m.add(&v6).await.expect("add v6 again");
@@ -573,4 +582,69 @@ fn link_down_gives_event_and_is_up_false() {
         ns
     });
     drop(ns);
+}
+
+#[test]
+fn vrrp6_socket_carries_source_destination_and_hop_limit() {
+    if !is_root() {
+        return;
+    }
+    let (a, b) = joined_pair("v6");
+    // Global addresses without DAD, usable at once (the link-local ones are tentative for a
+    // second or more).
+    a.ip(&["addr", "add", "2001:db8::1/64", "dev", "va", "nodad"]);
+    b.ip(&["addr", "add", "2001:db8::2/64", "dev", "vb", "nodad"]);
+    on_thread(move || {
+        a.enter();
+        let ia = lookup("va").expect("lookup va");
+        assert!(
+            ia.ipv6.contains(&"2001:db8::1".parse().expect("v6")),
+            "{ia:?}"
+        );
+        let rt = runtime();
+        rt.block_on(async {
+            let sa = VrrpSocket6::open(&ia, Some(VRRP_GROUP_V6)).expect("open a");
+            b.enter();
+            let ib = lookup("vb").expect("lookup vb");
+            let sb = VrrpSocket6::open(&ib, Some(VRRP_GROUP_V6)).expect("open b");
+            let (src, peer): (Ipv6Addr, Ipv6Addr) = (
+                "2001:db8::1".parse().expect("v6"),
+                "2001:db8::2".parse().expect("v6"),
+            );
+            let payload = [0x31u8, 7, 100, 1, 0, 100, 0, 0];
+            let mut buf = [0u8; 1500];
+            // To ff02::12 with hop limit 255, then 1: B sees both as sent (RFC 5798 section
+            // 7.1 leaves the check to the engine).
+            for hops in [255u8, 1] {
+                sa.send_from(&payload, src, VRRP_GROUP_V6, hops)
+                    .await
+                    .expect("send");
+                let r = timeout(Duration::from_secs(2), sb.recv(&mut buf))
+                    .await
+                    .expect("B received nothing")
+                    .expect("recv");
+                assert_eq!((r.src, r.dst, r.hop_limit), (src, VRRP_GROUP_V6, hops));
+                assert_eq!(&buf[..r.len], &payload);
+            }
+            // Unicast to B's address.
+            sa.send_from(&payload, src, peer, 64).await.expect("send");
+            let r = timeout(Duration::from_secs(2), sb.recv(&mut buf))
+                .await
+                .expect("B received no unicast")
+                .expect("recv");
+            assert_eq!((r.src, r.dst, r.hop_limit), (src, peer, 64));
+            // A never hears its own adverts (IPV6_MULTICAST_LOOP 0).
+            assert!(
+                timeout(Duration::from_millis(300), sa.recv(&mut buf))
+                    .await
+                    .is_err(),
+                "own advert looped back"
+            );
+            assert!(
+                sa.send_from(&payload, src, Ipv6Addr::UNSPECIFIED, 255)
+                    .await
+                    .is_err()
+            );
+        });
+    });
 }

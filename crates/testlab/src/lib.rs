@@ -17,6 +17,7 @@ mod extra_link;
 pub mod fixtures;
 pub mod initd;
 mod inject;
+pub mod ipv6;
 mod keepalived;
 mod lab;
 pub mod prelude;

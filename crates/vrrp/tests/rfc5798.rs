@@ -1,12 +1,14 @@
 //! VRRPv3 rules of RFC 5798 on a virtual clock, named after their section.
 
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::{Duration, Instant};
 
 use keepalived_vrrp::instance::{
-    Destination, Instance, InstanceConfig, Phase, Received, State, Tracking,
+    Action, Destination, DropReason, Instance, InstanceConfig, Phase, Received, State, Tracking,
 };
-use keepalived_vrrp::packet::{Advertisement, Auth, MULTICAST_GROUP, TTL, Version};
+use keepalived_vrrp::packet::{
+    Advertisement, Auth, MULTICAST_GROUP, MULTICAST_GROUP_V6, TTL, Version,
+};
 
 fn config(last_octet: u8, priority: u8, interval: Duration) -> InstanceConfig {
     InstanceConfig {
@@ -152,4 +154,78 @@ fn rfc5798_v2_interval_is_never_learned() {
         now + Duration::from_micros(3_609_375),
         "RFC 3768: Skew_Time is not scaled"
     );
+}
+
+/// An IPv6 instance: VIP 2001:db8::103, its link-local source fe80::`last`, adverts to ff02::12.
+fn config_v6(last: u16, priority: u8) -> InstanceConfig {
+    InstanceConfig {
+        addresses: vec![IpAddr::V6(Ipv6Addr::new(
+            0x2001, 0xdb8, 0, 0, 0, 0, 0, 0x103,
+        ))],
+        local_address: IpAddr::V6(Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, last)),
+        destination: Destination::Multicast(MULTICAST_GROUP_V6.into()),
+        ..config(1, priority, Duration::from_secs(1))
+    }
+}
+
+#[test]
+fn rfc5798_5_1_2_3_ipv6_hop_limit_must_be_255_and_adverts_leave_from_the_link_local() {
+    let t0 = Instant::now();
+    let mut backup = started(config_v6(2, 100), t0);
+    let src = IpAddr::V6(Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 1));
+    let group = IpAddr::V6(MULTICAST_GROUP_V6);
+    let bytes = Advertisement {
+        version: Version::V3,
+        vrid: 53,
+        priority: 150,
+        interval_cs: 100,
+        auth: Auth::None,
+        addresses: backup.config().addresses.clone(),
+    }
+    .to_bytes(src, group);
+    // Section 7.1: a hop limit other than 255 means the advert crossed a router: dropped.
+    backup.handle_packet(
+        t0,
+        Received {
+            src,
+            dst: group,
+            ttl: 254,
+            payload: &bytes,
+        },
+    );
+    assert_eq!(backup.stats().dropped(DropReason::Ttl), 1);
+    assert_eq!(backup.stats().received, 0);
+    backup.handle_packet(
+        t0,
+        Received {
+            src,
+            dst: group,
+            ttl: 255,
+            payload: &bytes,
+        },
+    );
+    assert_eq!(backup.stats().received, 1);
+    // Section 5.1.2.1 / 5.2.8: a master's advert goes from its link-local address to
+    // ff02::12, with the checksum over that IPv6 pseudo-header.
+    let mut owner = started(config_v6(3, 255), t0);
+    owner.handle_timeout(t0 + Duration::from_secs(1));
+    let sent: Vec<Action> = std::iter::from_fn(|| owner.poll_action()).collect();
+    let (from, to, payload) = sent
+        .iter()
+        .find_map(|a| match a {
+            Action::Send {
+                src, dst, payload, ..
+            } => Some((*src, *dst, payload.clone())),
+            _ => None,
+        })
+        .expect("the owner advertises");
+    assert_eq!(
+        (from, to),
+        (
+            IpAddr::V6(Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 3)),
+            group
+        )
+    );
+    let advert = Advertisement::parse(&payload, from, to).expect("a valid v3 advert");
+    assert_eq!((advert.priority, advert.version), (255, Version::V3));
 }

@@ -26,7 +26,7 @@
 use keepalived_bench::programs::{is_executable, resolve_ours};
 use std::fmt::Write as _;
 use std::fs;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::thread;
@@ -50,8 +50,12 @@ const AUTH_PASS: &str = "fobench1";
 const VIP_OCTET: u8 = 100;
 /// Advertisement_Interval, in nanoseconds.
 const ADVERT_INTERVAL_NS: i128 = 1_000_000_000;
-/// The capture filter.
+/// The capture filter (IPv4).
 const FILTER: &str = "ip proto 112";
+/// The capture filter with `--ipv6`.
+const FILTER_V6: &str = "ip6 proto 112";
+/// The virtual address with `--ipv6`.
+const VIP_V6: &str = "2001:db8::100";
 
 /// How long a master may take to appear after its daemon starts (its own
 /// Master_Down_Interval is 3.4 s).
@@ -82,6 +86,12 @@ struct Args {
     /// Keep every run's capture and the daemons' logs (the directory is printed).
     #[arg(long)]
     keep: bool,
+    /// VRRPv3 over IPv6 (VIP 2001:db8::100/64, no authentication, adverts from the hosts'
+    /// link-local addresses to ff02::12) instead of VRRPv2 over IPv4. At advert_int 1 and
+    /// priority 100 the limits are the same: VRRPv3's Skew_Time, 156 × 1 s / 256, equals
+    /// VRRPv2's.
+    #[arg(long)]
+    ipv6: bool,
 }
 
 fn main() -> ExitCode {
@@ -100,7 +110,7 @@ fn main() -> ExitCode {
 enum Kind {
     /// keepalived 2.2.7: `-n -l -D -f CONF -p PID -r VRRP_PID -c CHECK_PID`.
     Reference,
-    /// keepalived-rs: `-n -l -D -f CONF`.
+    /// keepalived-rs: the same command line.
     Ours,
 }
 
@@ -187,20 +197,41 @@ fn run(args: &Args) -> Result<u8> {
     // Dropping the lab (on every return, also with an error or a panic) kills what it started
     // and deletes its namespaces.
     let lab = Lab::new("fobench", &["a", "b"]).context("building the lab")?;
-    let vip = lab.subnet().addr(VIP_OCTET);
+    let (vip, addresses, what) = if args.ipv6 {
+        let ll = |h: &str| {
+            keepalived_testlab::ipv6::link_local(lab.host(h), HOST_IF, Duration::from_secs(10))
+                .map(IpAddr::V6)
+        };
+        (
+            IpAddr::V6(VIP_V6.parse::<Ipv6Addr>().context("the IPv6 VIP")?),
+            (ll("a")?, ll("b")?),
+            "VRRPv3 over IPv6, no authentication",
+        )
+    } else {
+        (
+            IpAddr::V4(lab.subnet().addr(VIP_OCTET)),
+            (
+                IpAddr::V4(lab.host("a").address()),
+                IpAddr::V4(lab.host("b").address()),
+            ),
+            "VRRPv2, PASS",
+        )
+    };
     let bench = Bench {
         lab: &lab,
         vip,
+        addresses,
         stable_adverts: usize::try_from(args.stable_adverts).unwrap_or(3),
         keep_dir: keep_dir.as_deref(),
     };
     println!(
         "lab: namespaces {}-{{br,a,b}}; a {} (priority {PRIORITY_A}), b {} (priority \
-         {PRIORITY_B}), VRID {VRID}, advert_int 1, PASS, VIP {vip}; capture '{FILTER}' on the \
+         {PRIORITY_B}), VRID {VRID}, advert_int 1, {what}, VIP {vip}; capture '{}' on the \
          bridge",
         lab.prefix(),
-        lab.host("a").address(),
-        lab.host("b").address(),
+        addresses.0,
+        addresses.1,
+        bench.filter(),
     );
     for imp in &implementations {
         println!("{}: {}", imp.label, imp.program.display());
@@ -348,14 +379,19 @@ struct Marks {
     term_at: i128,
     kill_at: i128,
     /// Host `a`'s address, the source of its adverts.
-    a: Ipv4Addr,
+    a: IpAddr,
     /// Host `b`'s address.
-    b: Ipv4Addr,
+    b: IpAddr,
 }
 
 /// Decodes the finished capture and measures both failovers in it.
 fn measure(pcap: &Path, marks: &Marks) -> Result<Measurement> {
-    let adverts = decode(pcap)?;
+    let source = if marks.a.is_ipv6() {
+        "ipv6.src"
+    } else {
+        "ip.src"
+    };
+    let adverts = decode(pcap, source)?;
     let (a, b) = (marks.a, marks.b);
     let graceful_ns = graceful_failover(&adverts, marks.term_at, a, b)
         .context("graceful failover in the capture")?;
@@ -370,7 +406,9 @@ fn measure(pcap: &Path, marks: &Marks) -> Result<Measurement> {
 /// The lab and the settings every run shares.
 struct Bench<'a> {
     lab: &'a Lab,
-    vip: Ipv4Addr,
+    vip: IpAddr,
+    /// The sources of `a`'s and `b`'s adverts.
+    addresses: (IpAddr, IpAddr),
     stable_adverts: usize,
     keep_dir: Option<&'a Path>,
 }
@@ -383,7 +421,7 @@ impl Bench<'_> {
         }
         let mut capture = self
             .lab
-            .capture_bridge_filter(FILTER)
+            .capture_bridge_filter(self.filter())
             .context("starting dumpcap on the bridge")?;
         let mut daemons = Vec::new();
         let result = self.failovers(imp, round, &capture, &mut daemons);
@@ -440,8 +478,8 @@ impl Bench<'_> {
         let conf_b = self.config(PRIORITY_B, "fobenchb");
         let watch = Watch {
             path: capture.path().to_path_buf(),
-            a: a.address(),
-            b: b.address(),
+            a: self.addresses.0,
+            b: self.addresses.1,
         };
         let name = |step: &str| format!("{}-{round}-{step}", imp.tag);
         // Indexes into `daemons`.
@@ -496,16 +534,35 @@ impl Bench<'_> {
     }
 
     fn config(&self, priority: u8, router_id: &str) -> String {
-        let vip = format!("{}/32", self.vip);
-        VrrpInstance::new(VRID, priority, &[vip.as_str()])
-            .auth_pass(AUTH_PASS)
-            .render(router_id)
+        let vip = self.vip_cidr();
+        let instance = VrrpInstance::new(VRID, priority, &[vip.as_str()]);
+        // An IPv6 instance runs VRRPv3 without saying so (keepalived 2.2.7).
+        if self.vip.is_ipv6() {
+            instance.render(router_id)
+        } else {
+            instance.auth_pass(AUTH_PASS).render(router_id)
+        }
+    }
+
+    fn vip_cidr(&self) -> String {
+        match self.vip {
+            IpAddr::V4(v4) => format!("{v4}/32"),
+            IpAddr::V6(v6) => format!("{v6}/64"),
+        }
+    }
+
+    fn filter(&self) -> &'static str {
+        if self.vip.is_ipv6() {
+            FILTER_V6
+        } else {
+            FILTER
+        }
     }
 
     /// Removes the VIP from `host` if it is there (a SIGKILLed master leaves it behind).
     fn remove_vip(&self, host: &Host) -> Result<()> {
         if host.has_address(&self.vip.to_string())? {
-            let cidr = format!("{}/32", self.vip);
+            let cidr = self.vip_cidr();
             let out = host.run("ip", &["addr", "del", &cidr, "dev", HOST_IF])?;
             ensure!(
                 out.status.success(),
@@ -538,11 +595,12 @@ impl Daemon {
         let conf_s = conf.to_string_lossy().into_owned();
         let mut argv: Vec<String> = ["-n", "-l", "-D", "-f"].map(String::from).to_vec();
         argv.push(conf_s);
-        if imp.kind == Kind::Reference {
-            for (flag, file) in [("-p", "main.pid"), ("-r", "vrrp.pid"), ("-c", "check.pid")] {
-                argv.push(flag.to_string());
-                argv.push(path(file));
-            }
+        // Pid files of their own for both programs: the hosts share one file system, and
+        // keepalived-rs, like keepalived, refuses to start while the default pid file names a
+        // running daemon.
+        for (flag, file) in [("-p", "main.pid"), ("-r", "vrrp.pid"), ("-c", "check.pid")] {
+            argv.push(flag.to_string());
+            argv.push(path(file));
         }
         let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
         let program = imp.program.to_string_lossy();
@@ -587,8 +645,8 @@ impl Daemon {
 struct Seen {
     /// Capture time, nanoseconds since the Unix epoch.
     time_ns: i128,
-    /// IPv4 source.
-    src: Ipv4Addr,
+    /// IP source.
+    src: IpAddr,
     /// Advertised priority.
     priority: u8,
 }
@@ -596,8 +654,8 @@ struct Seen {
 /// Reads the capture file while dumpcap is still writing it (dumpcap flushes every packet).
 struct Watch {
     path: PathBuf,
-    a: Ipv4Addr,
-    b: Ipv4Addr,
+    a: IpAddr,
+    b: IpAddr,
 }
 
 impl Watch {
@@ -607,13 +665,25 @@ impl Watch {
         Ok(packets
             .iter()
             .filter_map(|p| {
-                let ip = p.ipv4()?;
-                let vrrp = p.vrrp_payload()?;
+                let (src, vrrp, want) = match p.ipv4() {
+                    Some(ip) => {
+                        let src: [u8; 4] = *ip.get(12..16)?.first_chunk::<4>()?;
+                        (IpAddr::from(src), p.vrrp_payload()?, 0x21)
+                    }
+                    // IPv6 (RFC 8200 section 3): next header 112 right after the fixed header.
+                    None => {
+                        let d = &p.data;
+                        if d.get(12..14)? != [0x86, 0xdd] || *d.get(20)? != 112 {
+                            return None;
+                        }
+                        let src: [u8; 16] = *d.get(22..38)?.first_chunk::<16>()?;
+                        (IpAddr::from(src), d.get(54..)?, 0x31)
+                    }
+                };
                 let &[ver_type, vrid, priority] = vrrp.first_chunk::<3>()?;
-                let src: [u8; 4] = *ip.get(12..16)?.first_chunk::<4>()?;
-                (ver_type == 0x21 && vrid == VRID).then(|| Seen {
+                (ver_type == want && vrid == VRID).then(|| Seen {
                     time_ns: i128::try_from(p.time_ns).unwrap_or(i128::MAX),
-                    src: Ipv4Addr::from(src),
+                    src,
                     priority,
                 })
             })
@@ -658,7 +728,7 @@ impl Watch {
 }
 
 /// The last few adverts, for error messages.
-fn describe(adverts: &[Seen], a: Ipv4Addr, b: Ipv4Addr) -> String {
+fn describe(adverts: &[Seen], a: IpAddr, b: IpAddr) -> String {
     let from = adverts.len().saturating_sub(6);
     let mut s = String::new();
     for x in &adverts[from..] {
@@ -684,7 +754,7 @@ fn describe(adverts: &[Seen], a: Ipv4Addr, b: Ipv4Addr) -> String {
 
 /// Graceful failover after `after` (the SIGTERM): `b`'s first advert minus `a`'s first
 /// priority-0 advert, with no advert from `a` in between.
-fn graceful_failover(adverts: &[Seen], after: i128, a: Ipv4Addr, b: Ipv4Addr) -> Result<i128> {
+fn graceful_failover(adverts: &[Seen], after: i128, a: IpAddr, b: IpAddr) -> Result<i128> {
     let later: Vec<&Seen> = adverts.iter().filter(|s| s.time_ns >= after).collect();
     let Some(zero) = later.iter().position(|s| s.src == a && s.priority == 0) else {
         bail!("no priority-0 advert from a after the SIGTERM");
@@ -708,7 +778,7 @@ fn graceful_failover(adverts: &[Seen], after: i128, a: Ipv4Addr, b: Ipv4Addr) ->
 
 /// Crash failover after `after` (the SIGKILL): `b`'s first advert after it minus `a`'s last
 /// advert before that one.
-fn crash_failover(adverts: &[Seen], after: i128, a: Ipv4Addr, b: Ipv4Addr) -> Result<i128> {
+fn crash_failover(adverts: &[Seen], after: i128, a: IpAddr, b: IpAddr) -> Result<i128> {
     let Some(first_b) = adverts.iter().find(|s| s.time_ns >= after && s.src == b) else {
         bail!("no advert from b after the SIGKILL");
     };
@@ -742,8 +812,8 @@ fn crash_failover(adverts: &[Seen], after: i128, a: Ipv4Addr, b: Ipv4Addr) -> Re
 }
 
 /// Decodes the finished capture with tshark: the [`VRID`] adverts, times from
-/// `frame.time_epoch`.
-fn decode(path: &Path) -> Result<Vec<Seen>> {
+/// `frame.time_epoch`, sources from the field `source` (`ip.src` or `ipv6.src`).
+fn decode(path: &Path, source: &str) -> Result<Vec<Seen>> {
     let mut cmd = Command::new("tshark");
     cmd.args(["-n", "-r"])
         .arg(path)
@@ -752,7 +822,7 @@ fn decode(path: &Path) -> Result<Vec<Seen>> {
             "-e",
             "frame.time_epoch",
             "-e",
-            "ip.src",
+            source,
             "-e",
             "vrrp.virt_rtr_id",
         ])
@@ -913,10 +983,12 @@ fn table(rows: &[Row]) -> String {
 mod tests {
     use super::*;
 
-    const A: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 10);
-    const B: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 11);
+    use std::net::Ipv4Addr;
 
-    fn seen(ms: i128, src: Ipv4Addr, priority: u8) -> Seen {
+    const A: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 10));
+    const B: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 11));
+
+    fn seen(ms: i128, src: IpAddr, priority: u8) -> Seen {
         Seen {
             time_ns: ms * 1_000_000,
             src,

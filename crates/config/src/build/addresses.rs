@@ -134,8 +134,9 @@ fn address_line(cx: &mut Cx<'_>, item: &Statement, is_static: bool) -> Option<Ip
                     vip.other.push(format!("{option} {value}"));
                 }
             }
-            // Duplicate address detection is an IPv6 matter.
-            "nodad" | "-nodad" if address.is_ipv6() => vip.other.push(option.to_string()),
+            // Duplicate address detection is an IPv6 matter: keepalived 2.2.7 adds IPv6 VIPs
+            // without it, `-nodad` asks for it; a bare `nodad` is unknown to it (observed).
+            "-nodad" if address.is_ipv6() => vip.other.push(option.to_string()),
             _ if VALUED_ADDRESS_OPTIONS.contains(&option) => {
                 let value = words.next().unwrap_or_default();
                 vip.other.push(format!("{option} {value}"));

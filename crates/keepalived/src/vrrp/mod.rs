@@ -65,6 +65,7 @@ fn plan_quietly(config: &Config) -> Planned {
             .map(|i| InterfaceInfo {
                 index: i.index,
                 primary: i.primary_ipv4(),
+                link_local: i.link_local_ipv6(),
             })
     };
     setup::plan(config, lookup, lookup_user)

@@ -3,7 +3,7 @@
 //! [`InstanceConfig`] is built here once; the plan adds only what the engine does not hold
 //! (address details, scripts, notify commands), so no setting is copied twice.
 
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -20,6 +20,8 @@ pub struct InterfaceInfo {
     pub index: u32,
     /// The first IPv4 address configured on it, if any.
     pub primary: Option<Ipv4Addr>,
+    /// Its first IPv6 link-local address, if any: the source of IPv6 adverts.
+    pub link_local: Option<Ipv6Addr>,
 }
 
 /// One address to add or remove: a VIP line of the configuration, resolved.
@@ -37,6 +39,11 @@ pub struct AddressPlan {
     pub scope: Option<u8>,
     /// `label`.
     pub label: Option<String>,
+    /// IPv6: duplicate address detection asked for (`-nodad`).
+    pub dad: bool,
+    /// IPv6: the preferred lifetime (`preferred_lft`; 0 by default for a /128, so the address
+    /// is deprecated and never picked as a source, as keepalived.conf(5) says); None: forever.
+    pub preferred_lft: Option<u32>,
 }
 
 /// Everything needed to run one vrrp_instance.
@@ -67,6 +74,8 @@ pub struct InstancePlan {
     /// The `unicast_src_ip` of a unicast instance: keepalived 2.2.7 binds its socket to it,
     /// and while that address is not on the host the instance stays in FAULT.
     pub unicast_source: Option<Ipv4Addr>,
+    /// Lines logged when the instance is installed (keepalived 2.2.7's start-up remarks).
+    pub notes: Vec<String>,
 }
 
 /// A `track_file` (or `vrrp_track_file`) block that some instance tracks.
@@ -145,9 +154,10 @@ pub enum PlanError {
     /// `auth_type AH`.
     #[error("auth_type AH is not supported yet (see docs/compat.md)")]
     AuthAh,
-    /// IPv6 virtual addresses.
-    #[error("IPv6 virtual addresses are not supported yet (see docs/compat.md)")]
-    Ipv6Addresses,
+    /// An IPv6 instance without a source address: no `mcast_src_ip` / `unicast_src_ip` and
+    /// no link-local address on its interface (RFC 5798 section 5.1.2.1).
+    #[error("interface {0} has no IPv6 link-local address to send adverts from")]
+    NoLinkLocal(String),
 }
 
 /// Plans every instance of `config`, and every script one of them tracks; `lookup` answers
@@ -314,18 +324,53 @@ fn plan_instance(
         .clone()
         .unwrap_or_else(|| global.default_interface.clone());
     let info = lookup(&interface).ok_or_else(|| PlanError::NoInterface(interface.clone()))?;
-    let version = match inst.version.unwrap_or(global.vrrp_version) {
-        3 => Version::V3,
-        _ => Version::V2,
+    // One family per instance (RFC 5798 section 5.2.9): IPv6 with `native_ipv6`, an IPv6
+    // source or an IPv6 first VIP (the config check already dropped VIPs of the other family).
+    let ipv6 = inst.native_ipv6
+        || inst.unicast_src_ip.or(inst.mcast_src_ip).map_or_else(
+            || {
+                inst.virtual_ipaddresses
+                    .first()
+                    .is_some_and(|a| a.address.is_ipv6())
+            },
+            |a| a.is_ipv6(),
+        );
+    let mut notes = Vec::new();
+    let version = match (ipv6, inst.version.unwrap_or(global.vrrp_version)) {
+        (true, v) => {
+            // keepalived 2.2.7 runs IPv6 instances as VRRPv3 whatever vrrp_version says; with
+            // `version 2` in the instance it sends a VRRPv2 message without authentication
+            // data over IPv6, which no standard defines and tshark calls malformed.
+            if v == 2 && inst.version == Some(2) {
+                notes.push(super::wording::about(
+                    &inst.name,
+                    "VRRPv2 over IPv6 is not supported (see docs/compat.md); running VRRPv3",
+                ));
+            }
+            Version::V3
+        }
+        (false, 3) => Version::V3,
+        (false, _) => Version::V2,
     };
-    let source = inst
-        .unicast_src_ip
-        .or(inst.mcast_src_ip)
-        .and_then(|a| match a {
+    let configured_source = inst.unicast_src_ip.or(inst.mcast_src_ip);
+    let local_address = if ipv6 {
+        // RFC 5798 section 5.1.2.1: the source is the interface's link-local address.
+        IpAddr::V6(
+            configured_source
+                .and_then(|a| match a {
+                    IpAddr::V6(v6) => Some(v6),
+                    IpAddr::V4(_) => None,
+                })
+                .or(info.link_local)
+                .ok_or_else(|| PlanError::NoLinkLocal(interface.clone()))?,
+        )
+    } else {
+        let source = configured_source.and_then(|a| match a {
             IpAddr::V4(v4) => Some(v4),
             IpAddr::V6(_) => None,
         });
-    let local_address = IpAddr::V4(source.or(info.primary).unwrap_or(Ipv4Addr::UNSPECIFIED));
+        IpAddr::V4(source.or(info.primary).unwrap_or(Ipv4Addr::UNSPECIFIED))
+    };
     let auth = match (&inst.authentication, version) {
         (Some(a), Version::V2) if a.auth_type == AuthType::Pass => Auth::pass(&a.password),
         (Some(a), Version::V2) if a.auth_type == AuthType::Ah => {
@@ -334,23 +379,39 @@ fn plan_instance(
         _ => Auth::None,
     };
     let vips: Vec<IpAddr> = inst.virtual_ipaddresses.iter().map(|a| a.address).collect();
-    if vips.iter().any(IpAddr::is_ipv6) {
-        return Err(PlanError::Ipv6Addresses);
+    // RFC 5798 section 5.2.9 wants the first IPv6 address to be the link-local one; keepalived
+    // 2.2.7 only says so, and only for multicast instances (observed).
+    if ipv6 && inst.unicast_peers.is_empty() && vips.first().is_some_and(|a| !is_link_local(*a)) {
+        notes.push(super::wording::about(
+            &inst.name,
+            "the first IPv6 VIP address should be link local",
+        ));
     }
-    // Adverts go to the unicast peers (IPv4 ones while IPv6 instances are not supported),
-    // else to vrrp_mcast_group4.
+    // Adverts go to the unicast peers of the instance's family, else to the group:
+    // vrrp_mcast_group4, or vrrp_mcast_group6 (ff02::12).
     let peers: Vec<IpAddr> = inst
         .unicast_peers
         .iter()
         .copied()
-        .filter(IpAddr::is_ipv4)
+        .filter(|p| p.is_ipv6() == ipv6)
         .collect();
     let destination = if inst.unicast_peers.is_empty() {
-        Destination::Multicast(IpAddr::V4(global.vrrp_mcast_group4))
+        Destination::Multicast(if ipv6 {
+            IpAddr::V6(global.vrrp_mcast_group6)
+        } else {
+            IpAddr::V4(global.vrrp_mcast_group4)
+        })
     } else {
+        // keepalived 2.2.7 sends unicast IPv6 adverts with the kernel's default hop limit
+        // (64) unless `unicast_ttl` is set; IPv4 ones with TTL 255 (observed).
+        let default_ttl = if ipv6 {
+            UNICAST_HOP_LIMIT_V6
+        } else {
+            keepalived_vrrp::packet::TTL
+        };
         Destination::Unicast(Unicast {
             peers,
-            ttl: inst.unicast_ttl.unwrap_or(keepalived_vrrp::packet::TTL),
+            ttl: inst.unicast_ttl.unwrap_or(default_ttl),
             only_from_peers: inst.check_unicast_src || global.vrrp_check_unicast_src,
         })
     };
@@ -365,6 +426,8 @@ fn plan_instance(
             broadcast: a.broadcast,
             scope: a.scope.map(scope_number),
             label: a.label.clone(),
+            dad: a.other.iter().any(|o| o == "-nodad"),
+            preferred_lft: preferred_lft(a),
         })
         .collect();
     let refresh = inst
@@ -414,7 +477,34 @@ fn plan_instance(
             Some(IpAddr::V4(a)) if !inst.unicast_peers.is_empty() => Some(a),
             _ => None,
         },
+        notes,
     })
+}
+
+/// Hop limit of unicast IPv6 adverts without `unicast_ttl`: the kernel's default, which
+/// keepalived 2.2.7 leaves in place (observed).
+pub const UNICAST_HOP_LIMIT_V6: u8 = 64;
+
+/// fe80::/10.
+fn is_link_local(address: IpAddr) -> bool {
+    matches!(address, IpAddr::V6(v6) if v6.is_unicast_link_local())
+}
+
+/// The preferred lifetime of an IPv6 VIP: `preferred_lft N` (`forever`: None), else 0 for a
+/// /128 (keepalived.conf(5)), else None.
+fn preferred_lft(a: &keepalived_config::model::IpAddress) -> Option<u32> {
+    if !a.address.is_ipv6() {
+        return None;
+    }
+    let given = a
+        .other
+        .iter()
+        .find_map(|o| o.strip_prefix("preferred_lft "));
+    match given {
+        Some("forever") => None,
+        Some(n) => n.parse().ok(),
+        None => (a.prefix_len == 128).then_some(0),
+    }
 }
 
 /// The kernel's RT_SCOPE numbers (linux/rtnetlink.h).
@@ -441,6 +531,7 @@ mod tests {
             (name == "eth0").then_some(InterfaceInfo {
                 index: 2,
                 primary: Some(Ipv4Addr::new(192, 0, 2, 10)),
+                link_local: Some(Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0xff, 0xfe00, 0x0a)),
             })
         };
         let planned = plan(&loaded.config, lookup, |_| None);
@@ -508,6 +599,63 @@ mod tests {
     }
 
     #[test]
+    fn ipv6_instances_run_vrrpv3_from_the_link_local_address() {
+        // keepalived 2.2.7 (observed): VRRPv3 whatever vrrp_version says, adverts to ff02::12
+        // from the link-local address, a remark when the first VIP is not link-local, unicast
+        // hop limit 64 unless unicast_ttl, /128 VIPs deprecated unless preferred_lft says
+        // otherwise, `-nodad` asks for DAD.
+        let p = plans(
+            "global_defs {\n vrrp_version 2\n vrrp_mcast_group6 ff02::1:12\n}\nvrrp_instance A {\n interface eth0\n virtual_router_id 1\n advert_int 0.5\n virtual_ipaddress {\n 2001:db8::100/64\n 2001:db8::101\n 2001:db8::102 preferred_lft forever\n 2001:db8::103/64 -nodad preferred_lft 30\n }\n}\n\
+             vrrp_instance B {\n interface eth0\n virtual_router_id 2\n unicast_src_ip 2001:db8::10\n unicast_peer {\n 2001:db8::11\n }\n virtual_ipaddress {\n 2001:db8::200/64\n }\n}\n\
+             vrrp_instance C {\n interface eth0\n virtual_router_id 3\n virtual_ipaddress {\n fe80::1/64\n 2001:db8::300/64\n }\n}\n",
+        );
+        let a = &p[0];
+        assert_eq!(a.config.version, Version::V3);
+        assert_eq!(a.config.advert_interval, Duration::from_millis(500));
+        assert_eq!(
+            a.config.local_address,
+            "fe80::ff:fe00:a".parse::<IpAddr>().expect("address")
+        );
+        assert_eq!(
+            a.config.destination,
+            Destination::Multicast("ff02::1:12".parse().expect("group"))
+        );
+        assert_eq!(
+            a.notes,
+            vec!["VRRP_Instance(A) the first IPv6 VIP address should be link local".to_string()]
+        );
+        let lifetimes: Vec<(bool, Option<u32>)> = a
+            .addresses
+            .iter()
+            .map(|x| (x.dad, x.preferred_lft))
+            .collect();
+        assert_eq!(
+            lifetimes,
+            vec![
+                (false, None),
+                (false, Some(0)),
+                (false, None),
+                (true, Some(30))
+            ]
+        );
+        // No remark for a unicast instance, nor when the first VIP is link-local.
+        let b = &p[1];
+        assert!(b.notes.is_empty() && p[2].notes.is_empty());
+        assert_eq!(
+            b.config.local_address,
+            "2001:db8::10".parse::<IpAddr>().expect("address")
+        );
+        assert_eq!(
+            b.config.destination,
+            Destination::Unicast(Unicast {
+                peers: vec!["2001:db8::11".parse().expect("peer")],
+                ttl: 64,
+                only_from_peers: false,
+            })
+        );
+    }
+
+    #[test]
     fn an_instance_on_a_missing_interface_is_a_typed_problem() {
         let host = FakeHost::lab();
         let text = "vrrp_instance A {\n interface eth0\n virtual_router_id 1\n virtual_ipaddress {\n 192.0.2.100\n }\n}\n";
@@ -545,6 +693,7 @@ mod script_tests {
             Some(InterfaceInfo {
                 index: 2,
                 primary: None,
+                link_local: None,
             })
         };
         let Planned {

@@ -11,6 +11,7 @@ use keepalived_vrrp::instance::{Action, Reannounce, State};
 use super::super::setup::AddressPlan;
 use super::super::wording;
 use super::Driver;
+use super::net::LinkSocket;
 use super::notify;
 use crate::alert;
 
@@ -101,13 +102,16 @@ impl Driver {
         if !link.up {
             return;
         }
-        let result = match (src, dst) {
-            (IpAddr::V4(src), IpAddr::V4(dst)) => {
-                link.socket.send_from(payload, src, dst, ttl).await
+        let result = match (&link.socket, src, dst) {
+            (LinkSocket::V4(socket), IpAddr::V4(src), IpAddr::V4(dst)) => {
+                socket.send_from(payload, src, dst, ttl).await
+            }
+            (LinkSocket::V6(socket), IpAddr::V6(src), IpAddr::V6(dst)) => {
+                socket.send_from(payload, src, dst, ttl).await
             }
             _ => Err(std::io::Error::new(
-                std::io::ErrorKind::Unsupported,
-                "IPv6 adverts are not supported yet",
+                std::io::ErrorKind::InvalidInput,
+                "advert addresses of another family than the link's",
             )),
         };
         if let Err(err) = result {
@@ -118,31 +122,52 @@ impl Driver {
         }
     }
 
-    /// One announcement burst: `count` gratuitous ARPs per IPv4 address, each on the
-    /// interface the address lives on.
+    /// One announcement burst: `count` gratuitous ARPs per IPv4 address and unsolicited
+    /// neighbour advertisements per IPv6 one (RFC 5798 section 6.4.2), each on the interface
+    /// the address lives on, in rounds over the addresses (a, b, a, b, …) as keepalived 2.2.7
+    /// sends them (observed).
     fn announce(&self, i: usize, count: u32) {
         let plan = &self.running[i].plan;
+        let mut targets = Vec::new();
         for address in &plan.addresses {
-            let IpAddr::V4(v4) = address.address else {
-                continue;
-            };
             let Some(garp) = self.garps.get(&address.interface) else {
                 continue;
             };
+            let what = match address.address {
+                IpAddr::V4(_) => "gratuitous ARPs",
+                IpAddr::V6(_) => "Unsolicited Neighbour Adverts",
+            };
             self.logger.detail(&wording::about(
                 &plan.config.name,
-                &format!("Sending gratuitous ARPs on {} for {v4}", address.interface),
+                &format!(
+                    "Sending {what} on {} for {}",
+                    address.interface, address.address
+                ),
             ));
-            for _ in 0..count {
-                if let Err(err) = garp.send(v4) {
+            // The Router flag says whether this host forwards IPv6 on that interface (RFC 4861
+            // section 4.4), as keepalived 2.2.7 sets it (observed).
+            let router = address.address.is_ipv6() && forwards_ipv6(&address.interface);
+            targets.push((address, garp, router, true));
+        }
+        for _ in 0..count {
+            for (address, garp, router, working) in &mut targets {
+                if !*working {
+                    continue;
+                }
+                let sent = match address.address {
+                    IpAddr::V4(v4) => garp.send(v4),
+                    IpAddr::V6(v6) => garp.send_na(v6, *router),
+                };
+                if let Err(err) = sent {
+                    let what = match address.address {
+                        IpAddr::V4(_) => "a gratuitous ARP",
+                        IpAddr::V6(_) => "an unsolicited Neighbour Advert",
+                    };
                     self.logger.info(&wording::about(
                         &plan.config.name,
-                        &format!(
-                            "cannot send a gratuitous ARP on {}: {err}",
-                            address.interface
-                        ),
+                        &format!("cannot send {what} on {}: {err}", address.interface),
                     ));
-                    break;
+                    *working = false;
                 }
             }
         }
@@ -183,6 +208,8 @@ impl Driver {
             broadcast: address.broadcast,
             scope: address.scope,
             label: address.label.clone(),
+            dad: address.dad,
+            preferred_lft: address.preferred_lft,
         };
         let result = if add {
             self.addresses.add(&spec).await
@@ -197,4 +224,11 @@ impl Driver {
             Err(err) => self.logger.info(&format!("cannot {verb} {what}: {err}")),
         }
     }
+}
+
+/// Whether the host forwards IPv6 on `interface` (`net.ipv6.conf.IF.forwarding`, read in the
+/// daemon's network namespace); unreadable counts as no.
+fn forwards_ipv6(interface: &str) -> bool {
+    std::fs::read_to_string(format!("/proc/sys/net/ipv6/conf/{interface}/forwarding"))
+        .is_ok_and(|v| v.trim() != "0")
 }

@@ -1,5 +1,6 @@
-//! The data path of each interface: its socket and the task that reads it, gratuitous-ARP
-//! senders, and received packets routed to the instance of their (interface, VRID).
+//! The data path of each interface: its socket per address family and the task that reads
+//! it, the senders of gratuitous ARPs and unsolicited neighbour advertisements, and received
+//! packets routed to the instance of their (link, VRID).
 
 use std::cell::Cell;
 use std::net::IpAddr;
@@ -10,7 +11,8 @@ use anyhow::Context;
 use keepalived_net::garp::GarpSender;
 use keepalived_net::interface;
 use keepalived_net::vrrp_socket::VrrpSocket;
-use keepalived_vrrp::instance::Received;
+use keepalived_net::vrrp_socket6::VrrpSocket6;
+use keepalived_vrrp::instance::{Destination, Received};
 use keepalived_vrrp::packet::Packet;
 use tokio::sync::mpsc;
 
@@ -31,14 +33,23 @@ pub struct Incoming {
     pub payload: Vec<u8>,
 }
 
-/// The per-interface half of the data path.
+/// The VRRP socket of one link: IPv4 or IPv6.
+#[derive(Clone)]
+pub enum LinkSocket {
+    /// IPv4 (IP_HDRINCL, we write the header).
+    V4(Rc<VrrpSocket>),
+    /// IPv6 (source and hop limit as ancillary data).
+    V6(Rc<VrrpSocket6>),
+}
+
+/// The per-interface, per-family half of the data path.
 pub struct Link {
     /// Interface name.
     pub name: String,
     /// Interface index.
     pub index: u32,
     /// Its VRRP socket.
-    pub socket: Rc<VrrpSocket>,
+    pub socket: LinkSocket,
     /// Packets for a VRID nobody here runs.
     pub unknown_vrid: u64,
     /// Packets too short to carry a VRID.
@@ -101,20 +112,35 @@ impl Driver {
         self.execute(i).await;
     }
 
-    /// The link (socket) of `plan`'s interface, opened on first use, and the gratuitous-ARP
-    /// senders its addresses need.
+    /// The link (socket) of `plan`'s interface and address family, opened on first use, and
+    /// the announcement senders its addresses need.
     pub(super) fn link_for(&mut self, plan: &InstancePlan) -> anyhow::Result<usize> {
         let name = &plan.config.interface;
-        let link = match self.links.iter().position(|l| &l.name == name) {
+        let ipv6 = plan.config.local_address.is_ipv6();
+        let same = |l: &Link| &l.name == name && matches!(l.socket, LinkSocket::V6(_)) == ipv6;
+        let link = match self.links.iter().position(same) {
             Some(link) => link,
             None => {
                 let iface = interface::lookup(name).with_context(|| format!("interface {name}"))?;
                 // Each advert carries its instance's own source; the socket's is only a
                 // default.
-                let socket = Rc::new(
-                    VrrpSocket::open(&iface, None, self.group)
-                        .with_context(|| format!("VRRP socket on {name}"))?,
-                );
+                let socket = if ipv6 {
+                    // vrrp_mcast_group6, as the instance's destination says (ff02::12 for
+                    // unicast instances: keepalived's sockets join it too).
+                    let group = match &plan.config.destination {
+                        Destination::Multicast(IpAddr::V6(group)) => *group,
+                        _ => keepalived_vrrp::packet::MULTICAST_GROUP_V6,
+                    };
+                    LinkSocket::V6(Rc::new(
+                        VrrpSocket6::open(&iface, Some(group))
+                            .with_context(|| format!("IPv6 VRRP socket on {name}"))?,
+                    ))
+                } else {
+                    LinkSocket::V4(Rc::new(
+                        VrrpSocket::open(&iface, None, self.group)
+                            .with_context(|| format!("VRRP socket on {name}"))?,
+                    ))
+                };
                 let queue_full = Rc::new(Cell::new(0));
                 spawn_receiver(
                     self.links.len(),
@@ -152,27 +178,42 @@ impl Driver {
     }
 }
 
-/// Reads one interface's socket forever, handing packets to the main loop.
+/// Reads one link's socket forever, handing packets to the main loop.
 fn spawn_receiver(
     interface: usize,
-    socket: Rc<VrrpSocket>,
+    socket: LinkSocket,
     tx: mpsc::Sender<Incoming>,
     queue_full: Rc<Cell<u64>>,
 ) {
     tokio::task::spawn_local(async move {
         let mut buf = vec![0u8; 65_536];
         loop {
-            match socket.recv(&mut buf).await {
-                Ok(r) => {
-                    let Some(payload) = buf.get(r.payload.clone()) else {
+            let received = match &socket {
+                LinkSocket::V4(socket) => socket.recv(&mut buf).await.map(|r| {
+                    let payload = buf.get(r.payload.clone()).map(<[u8]>::to_vec);
+                    (IpAddr::from(r.src), IpAddr::from(r.dst), r.ttl, payload)
+                }),
+                LinkSocket::V6(socket) => socket.recv(&mut buf).await.map(|r| {
+                    let payload = buf.get(..r.len).map(<[u8]>::to_vec);
+                    (
+                        IpAddr::from(r.src),
+                        IpAddr::from(r.dst),
+                        r.hop_limit,
+                        payload,
+                    )
+                }),
+            };
+            match received {
+                Ok((src, dst, ttl, payload)) => {
+                    let Some(payload) = payload else {
                         continue;
                     };
                     let incoming = Incoming {
                         interface,
-                        src: r.src.into(),
-                        dst: r.dst.into(),
-                        ttl: r.ttl,
-                        payload: payload.to_vec(),
+                        src,
+                        dst,
+                        ttl,
+                        payload,
                     };
                     // A full queue means the main loop is behind: drop and count.
                     match tx.try_send(incoming) {

@@ -180,6 +180,9 @@ impl Driver {
                     self.running.push(running);
                 }
                 None => {
+                    for note in &plan.notes {
+                        self.logger.info(note);
+                    }
                     let notifier = notify::has_commands(&plan)
                         .then(|| Notifier::spawn(&plan, self.logger.clone()));
                     fresh.push(self.running.len());
@@ -246,6 +249,7 @@ mod tests {
             Some(InterfaceInfo {
                 index: 2,
                 primary: None,
+                link_local: None,
             })
         };
         let planned = plan(&loaded.config, lookup, |_| Some((0, 0)));

@@ -5,12 +5,27 @@ use keepalived_track::Outcome;
 use keepalived_vrrp::instance::{Destination, DropReason, State};
 use keepalived_vrrp::packet::Auth;
 
+use super::super::setup::AddressPlan;
 use super::super::wording;
 use super::Driver;
 use crate::dump::{
     InstanceSnapshot, InstanceState, ScriptSnapshot, ScriptStatus, Snapshot, StatsSnapshot,
     VipSnapshot,
 };
+
+/// What keepalived 2.2.7's dump prints after the scope of an IPv6 VIP (observed): ` -nodad`,
+/// then ` deprecated` or ` preferred_lft forever|N`.
+fn ipv6_options(a: &AddressPlan) -> String {
+    if a.address.is_ipv4() {
+        return String::new();
+    }
+    let dad = if a.dad { " -nodad" } else { "" };
+    match a.preferred_lft {
+        Some(0) => format!("{dad} deprecated"),
+        Some(n) => format!("{dad} preferred_lft {n}"),
+        None => format!("{dad} preferred_lft forever"),
+    }
+}
 
 /// The name of an RT_SCOPE number, as `ip address` prints it.
 fn scope_name(scope: Option<u8>) -> &'static str {
@@ -120,6 +135,7 @@ impl Driver {
                             prefix_len: a.prefix_len,
                             device: a.interface.clone(),
                             scope: scope_name(a.scope).to_string(),
+                            ipv6_options: ipv6_options(a),
                         })
                         .collect(),
                     unicast_peers: match &config.destination {
@@ -247,5 +263,38 @@ impl Driver {
                 &format!("dropped adverts: {}", counts.join(", ")),
             ));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ipv6_vip_options_are_worded_as_keepalived_dumps_them() {
+        let vip = |address: &str, dad: bool, preferred_lft: Option<u32>| AddressPlan {
+            interface: "eth0".into(),
+            address: address.parse().expect("address"),
+            prefix_len: 64,
+            broadcast: None,
+            scope: None,
+            label: None,
+            dad,
+            preferred_lft,
+        };
+        // As keepalived 2.2.7 printed them (observed).
+        assert_eq!(
+            ipv6_options(&vip("2001:db8::105", true, None)),
+            " -nodad preferred_lft forever"
+        );
+        assert_eq!(
+            ipv6_options(&vip("2001:db8::101", false, Some(0))),
+            " deprecated"
+        );
+        assert_eq!(
+            ipv6_options(&vip("2001:db8::108", false, Some(30))),
+            " preferred_lft 30"
+        );
+        assert_eq!(ipv6_options(&vip("192.0.2.1", false, None)), "");
     }
 }

@@ -305,6 +305,7 @@ mod tests {
             Some(InterfaceInfo {
                 index: 2,
                 primary: None,
+                link_local: None,
             })
         };
         let planned = plan(&loaded.config, lookup, |_| Some((0, 0)));

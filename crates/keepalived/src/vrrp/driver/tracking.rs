@@ -351,12 +351,15 @@ impl Driver {
 
     /// An interface went up or down: the instances on it or tracking it are re-rated.
     pub(super) async fn link_changed(&mut self, event: LinkEvent) {
-        let link = self.links.iter().position(|l| l.index == event.index);
+        // An interface carries one link per address family in use.
+        let links: Vec<usize> = (0..self.links.len())
+            .filter(|&l| self.links[l].index == event.index)
+            .collect();
         let tracked = self
             .running
             .iter()
             .any(|r| r.plan.track_interfaces.iter().any(|t| t.0 == event.name));
-        if link.is_none() && !tracked {
+        if links.is_empty() && !tracked {
             return;
         }
         // The kernel repeats RTM_NEWLINK for unrelated changes: act on real changes only.
@@ -364,7 +367,7 @@ impl Driver {
             return;
         }
         self.interface_up.insert(event.name.clone(), event.up);
-        if let Some(link) = link {
+        for &link in &links {
             self.links[link].up = event.up;
         }
         let state = if event.up { "UP" } else { "DOWN" };
@@ -375,7 +378,7 @@ impl Driver {
         let now = Instant::now();
         for i in 0..self.running.len() {
             let affected = self.running[i].started
-                && (Some(self.running[i].link) == link
+                && (links.contains(&self.running[i].link)
                     || self.running[i]
                         .plan
                         .track_interfaces
@@ -402,6 +405,7 @@ mod tests {
             Some(InterfaceInfo {
                 index: 2,
                 primary: None,
+                link_local: None,
             })
         };
         plan(&loaded.config, lookup, |_| Some((0, 0))).instances
