@@ -427,24 +427,25 @@ pub struct VrrpInstance {
     pub other: Vec<RawSetting>,
 }
 
-/// The notify commands of an instance or a sync group, run on state changes.
+/// The notify commands of an instance or a sync group, run on state changes. Each is boxed:
+/// most instances have none, and an empty slot then costs a pointer, not a whole `Command`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct NotifyScripts {
     /// `notify_master`.
-    pub master: Option<Command>,
+    pub master: Option<Box<Command>>,
     /// `notify_backup`.
-    pub backup: Option<Command>,
+    pub backup: Option<Box<Command>>,
     /// `notify_fault`.
-    pub fault: Option<Command>,
+    pub fault: Option<Box<Command>>,
     /// `notify_stop`.
-    pub stop: Option<Command>,
+    pub stop: Option<Box<Command>>,
     /// `notify`: gets four more arguments (type, name, state, priority).
-    pub generic: Option<Command>,
+    pub generic: Option<Box<Command>>,
 }
 
 impl NotifyScripts {
     /// The slot a notify keyword fills, or `None` if the keyword is not one of them.
-    pub fn slot(&mut self, keyword: &str) -> Option<&mut Option<Command>> {
+    pub fn slot(&mut self, keyword: &str) -> Option<&mut Option<Box<Command>>> {
         Some(match keyword {
             "notify_master" => &mut self.master,
             "notify_backup" => &mut self.backup,
@@ -466,6 +467,7 @@ impl NotifyScripts {
         ]
         .into_iter()
         .flatten()
+        .map(|command| &**command)
     }
 }
 

@@ -131,7 +131,7 @@ pub(crate) fn check(config: &mut Config, host: &dyn Host, diagnostics: &mut Diag
 }
 
 /// The notify slots in the order keepalived 2.2.7 checks them.
-fn notify_slots(notify: &mut NotifyScripts) -> [&mut Option<Command>; 5] {
+fn notify_slots(notify: &mut NotifyScripts) -> [&mut Option<Box<Command>>; 5] {
     [
         &mut notify.backup,
         &mut notify.master,

@@ -309,7 +309,7 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement) -> Option<VrrpInstance> {
             "notify_master" | "notify_backup" | "notify_fault" | "notify_stop" | "notify" => {
                 let command = cx.notify_command(item);
                 if let Some(slot) = inst.notify.slot(keyword) {
-                    *slot = command;
+                    *slot = command.map(Box::new);
                 }
             }
             "smtp_alert" => inst.smtp_alert = Some(cx.flag(item)),

@@ -59,7 +59,7 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement) -> Option<SyncGroup> {
             | "notify") => {
                 let command = cx.notify_command(item);
                 if let Some(slot) = group.notify.slot(keyword) {
-                    *slot = command;
+                    *slot = command.map(Box::new);
                 }
             }
             "track_script" => group.track_scripts = cx.track_list(item, &group.name.clone()),
