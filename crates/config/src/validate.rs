@@ -31,17 +31,25 @@ pub fn validate(config: &mut Config, host: &dyn Host, diagnostics: &mut Diagnost
         return;
     }
     script_checks::check(config, host, diagnostics);
-    if let Some(inst) = config.instances.iter().find(|i| i.interface.is_none()) {
-        // Completing the instances stops at the first without an interface.
+    let unusable = config
+        .instances
+        .iter()
+        .find(|i| !i.vrid_given || i.interface.is_none());
+    if let Some(inst) = unusable {
+        // Completing the instances stops at the first without a VRID or an interface, before
+        // any other instance is completed (2.2.7, observed).
         diagnostics.skip_completion();
-        let line = format!("({}) Unknown interface!", inst.name);
+        let line = if inst.vrid_given {
+            format!("({}) Unknown interface!", inst.name)
+        } else {
+            format!("({}) the virtual router id must be set", inst.name)
+        };
         unlocated(diagnostics, Severity::Error, line);
         checker_services(config, diagnostics);
         config.instances.retain(|i| i.virtual_router_id != 0);
         return;
     }
     diagnostics.complete();
-    missing_vrid(config, diagnostics);
     let global_strict = config.global.vrrp_strict;
     let global_version = config.global.vrrp_version;
     for inst in &mut config.instances {
@@ -234,17 +242,6 @@ fn address_family(inst: &mut VrrpInstance, diagnostics: &mut Diagnostics) -> boo
         same
     });
     want_v6
-}
-
-/// keepalived reports only the first instance that lacks a virtual_router_id.
-fn missing_vrid(config: &Config, diagnostics: &mut Diagnostics) {
-    if let Some(inst) = config.instances.iter().find(|i| !i.vrid_given) {
-        unlocated(
-            diagnostics,
-            Severity::Error,
-            format!("({}) the virtual router id must be set", inst.name),
-        );
-    }
 }
 
 /// Rules inside one instance (RFC 3768 section 6.1 for preemption and the owner).

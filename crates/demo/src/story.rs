@@ -220,11 +220,17 @@ impl<'a> MariaDb<'a> {
             proc: None,
         };
         let datadir = format!("--datadir={}", db.path("data")?);
+        // Its own temporary directory: two servers bootstrapping at once in the shared /tmp
+        // have been seen to remove each other's temporary tables.
+        let tmpdir_path = db.path("tmp")?;
+        fs::create_dir_all(&tmpdir_path).with_context(|| format!("creating {tmpdir_path}"))?;
+        let tmpdir = format!("--tmpdir={tmpdir_path}");
         let out = host.run_timeout(
             "mariadb-install-db",
             &[
                 "--no-defaults",
                 &datadir,
+                &tmpdir,
                 "--user=root",
                 "--auth-root-authentication-method=socket",
                 "--skip-test-db",
@@ -254,6 +260,7 @@ impl<'a> MariaDb<'a> {
         let args = [
             "--no-defaults".to_string(),
             format!("--datadir={}", self.path("data")?),
+            format!("--tmpdir={}", self.path("tmp")?),
             format!("--socket={}", self.path("mysql.sock")?),
             format!("--pid-file={}", self.path("mysql.pid")?),
             format!("--log-error={}", self.path("error.log")?),
