@@ -2,6 +2,7 @@
 //! commands a transition queues (a pure function), and the task per instance that runs them
 //! one after the other, in the order of the transitions, so the protocol never waits for them.
 
+use keepalived_config::model::{Command, NotifyScripts};
 use keepalived_track::{Outcome, ScriptSpec, run_once};
 use keepalived_vrrp::instance::State;
 use tokio::sync::mpsc;
@@ -26,7 +27,20 @@ pub struct NotifyCommand {
 /// The commands instance `plan` runs on entering `state` with `priority`: the state's own
 /// command, then the generic `notify` with its four extra arguments (compat.md section 6).
 pub fn commands(plan: &InstancePlan, state: State, priority: u8) -> Vec<NotifyCommand> {
-    let notify = &plan.notify;
+    let who = ("INSTANCE", plan.config.name.as_str());
+    state_commands(&plan.notify, plan.notify_user, who, state, priority)
+}
+
+/// The commands `notify` runs on entering `state`: the state's own command, then the generic
+/// `notify` with `KIND NAME STATE PRIORITY` (`who` is the kind and name: `INSTANCE VI_1`,
+/// `GROUP G1`). A command runs as its own `USER [GROUP]`, else as `default_user`.
+pub fn state_commands(
+    notify: &NotifyScripts,
+    default_user: Option<(u32, u32)>,
+    who: (&str, &str),
+    state: State,
+    priority: u8,
+) -> Vec<NotifyCommand> {
     let own = match state {
         State::Master => &notify.master,
         State::Backup => &notify.backup,
@@ -37,8 +51,7 @@ pub fn commands(plan: &InstancePlan, state: State, priority: u8) -> Vec<NotifyCo
         State::Initialize => "STOP",
         other => wording::state_word(other),
     };
-    let user =
-        |command: &keepalived_config::model::Command| command.run_as_ids.or(plan.notify_user);
+    let user = |command: &Command| command.run_as_ids.or(default_user);
     let mut out = Vec::new();
     if let Some(command) = own {
         out.push(NotifyCommand {
@@ -47,10 +60,11 @@ pub fn commands(plan: &InstancePlan, state: State, priority: u8) -> Vec<NotifyCo
         });
     }
     if let Some(command) = &notify.generic {
+        let (kind, name) = who;
         let mut argv = command.argv.clone();
         argv.extend([
-            "INSTANCE".to_string(),
-            plan.config.name.clone(),
+            kind.to_string(),
+            name.to_string(),
             word.to_string(),
             priority.to_string(),
         ]);

@@ -12,7 +12,7 @@ use keepalived_vrrp::sync_group::{self, Member, SyncGroup, group_fault, may_beco
 use super::super::sync_plan::GroupPlan;
 use super::super::wording;
 use super::Driver;
-use super::notify::{Notifier, NotifyCommand};
+use super::notify::{self, Notifier, NotifyCommand};
 
 /// What a member reports to its group.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,38 +41,8 @@ pub struct RunningGroup {
 /// generic `notify` with `GROUP NAME STATE 0` (keepalived 2.2.7 passes priority 0 for
 /// groups).
 pub fn group_commands(plan: &GroupPlan, state: State) -> Vec<NotifyCommand> {
-    let notify = &plan.notify;
-    let own = match state {
-        State::Master => &notify.master,
-        State::Backup => &notify.backup,
-        State::Fault => &notify.fault,
-        State::Initialize => &notify.stop,
-    };
-    let word = match state {
-        State::Initialize => "STOP",
-        other => wording::state_word(other),
-    };
-    let mut out = Vec::new();
-    if let Some(command) = own {
-        out.push(NotifyCommand {
-            argv: command.argv.clone(),
-            uid_gid: command.run_as_ids.or(plan.notify_user),
-        });
-    }
-    if let Some(command) = &notify.generic {
-        let mut argv = command.argv.clone();
-        argv.extend([
-            "GROUP".to_string(),
-            plan.name.clone(),
-            word.to_string(),
-            "0".to_string(),
-        ]);
-        out.push(NotifyCommand {
-            argv,
-            uid_gid: command.run_as_ids.or(plan.notify_user),
-        });
-    }
-    out
+    let who = ("GROUP", plan.name.as_str());
+    notify::state_commands(&plan.notify, plan.notify_user, who, state, 0)
 }
 
 /// Whether a member entering `state` follows its group to MASTER instead of taking the group
