@@ -5,6 +5,8 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::PathBuf;
 
 use crate::diagnostic::Location;
+pub use compact_str::CompactString;
+pub use thin_vec::ThinVec;
 
 /// A whole keepalived.conf.
 #[derive(Debug, Clone, Default)]
@@ -273,13 +275,13 @@ pub struct IpAddress {
     /// `brd ADDR`.
     pub broadcast: Option<Ipv4Addr>,
     /// `dev IF` (the instance's interface when absent).
-    pub dev: Option<String>,
+    pub dev: Option<CompactString>,
     /// `scope SCOPE`.
     pub scope: Option<Scope>,
     /// `label LABEL`.
-    pub label: Option<String>,
+    pub label: Option<CompactString>,
     /// Other options (`no_track`, `preferred_lft`, …) as written.
-    pub other: Vec<String>,
+    pub other: ThinVec<String>,
     /// Where it was written.
     pub location: Location,
 }
@@ -329,7 +331,7 @@ pub struct Rule {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TrackRef {
     /// The tracked object's name (script, interface, file or process).
-    pub name: String,
+    pub name: CompactString,
     /// `weight W` overriding the object's own weight.
     pub weight: Option<i32>,
     /// `weight W reverse`.
@@ -342,13 +344,13 @@ pub struct TrackRef {
 #[derive(Debug, Clone)]
 pub struct VrrpInstance {
     /// The instance name.
-    pub name: String,
+    pub name: CompactString,
     /// Where the block starts.
     pub location: Location,
     /// `state`.
     pub state: InitialState,
     /// `interface IF`.
-    pub interface: Option<String>,
+    pub interface: Option<CompactString>,
     /// `virtual_router_id` (required, 1..255; 0 while missing or invalid).
     pub virtual_router_id: u8,
     /// Whether a valid `virtual_router_id` was given.
@@ -364,29 +366,29 @@ pub struct VrrpInstance {
     /// `authentication`.
     pub authentication: Option<Authentication>,
     /// `virtual_ipaddress`.
-    pub virtual_ipaddresses: Vec<IpAddress>,
+    pub virtual_ipaddresses: ThinVec<IpAddress>,
     /// `virtual_ipaddress_excluded`.
-    pub excluded_ipaddresses: Vec<IpAddress>,
+    pub excluded_ipaddresses: ThinVec<IpAddress>,
     /// `virtual_routes`.
-    pub virtual_routes: Vec<Route>,
+    pub virtual_routes: ThinVec<Route>,
     /// `virtual_rules`.
-    pub virtual_rules: Vec<Rule>,
+    pub virtual_rules: ThinVec<Rule>,
     /// `track_interface`.
-    pub track_interfaces: Vec<TrackRef>,
+    pub track_interfaces: ThinVec<TrackRef>,
     /// `track_script`.
-    pub track_scripts: Vec<TrackRef>,
+    pub track_scripts: ThinVec<TrackRef>,
     /// `track_file`.
-    pub track_files: Vec<TrackRef>,
+    pub track_files: ThinVec<TrackRef>,
     /// `track_process`.
-    pub track_processes: Vec<TrackRef>,
+    pub track_processes: ThinVec<TrackRef>,
     /// `track_bfd { NAME … }`.
-    pub track_bfds: Vec<TrackRef>,
+    pub track_bfds: ThinVec<TrackRef>,
     /// `mcast_src_ip`.
     pub mcast_src_ip: Option<IpAddr>,
     /// `unicast_src_ip`.
     pub unicast_src_ip: Option<IpAddr>,
     /// `unicast_peer { … }`.
-    pub unicast_peers: Vec<IpAddr>,
+    pub unicast_peers: ThinVec<IpAddr>,
     /// `unicast_ttl`.
     pub unicast_ttl: Option<u8>,
     /// `check_unicast_src`: drop unicast adverts from addresses that are not unicast peers.
@@ -424,7 +426,7 @@ pub struct VrrpInstance {
     /// `debug [LEVEL]`.
     pub debug: Option<u32>,
     /// Other instance keywords keepalived accepts, as written.
-    pub other: Vec<RawSetting>,
+    pub other: ThinVec<RawSetting>,
 }
 
 /// The notify commands of an instance or a sync group, run on state changes. Each is boxed:
@@ -483,15 +485,15 @@ pub struct SyncGroup {
     /// `notify_master`, `notify_backup`, `notify_fault`, `notify_stop` and `notify`.
     pub notify: NotifyScripts,
     /// `track_script`.
-    pub track_scripts: Vec<TrackRef>,
+    pub track_scripts: ThinVec<TrackRef>,
     /// `track_interface`.
-    pub track_interfaces: Vec<TrackRef>,
+    pub track_interfaces: ThinVec<TrackRef>,
     /// `track_file`.
-    pub track_files: Vec<TrackRef>,
+    pub track_files: ThinVec<TrackRef>,
     /// `track_process`.
-    pub track_processes: Vec<TrackRef>,
+    pub track_processes: ThinVec<TrackRef>,
     /// `track_bfd { NAME … }` (checked against the bfd_instance blocks; not acted on).
-    pub track_bfds: Vec<TrackRef>,
+    pub track_bfds: ThinVec<TrackRef>,
     /// `global_tracking` / `sync_group_tracking_weight`.
     pub sync_group_tracking_weight: bool,
     /// `smtp_alert`.

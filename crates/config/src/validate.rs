@@ -162,7 +162,7 @@ fn tracked_scripts_exist(config: &mut Config, diagnostics: &mut Diagnostics) {
     for group in &mut config.sync_groups {
         let name = group.name.clone();
         group.track_scripts.retain(|t| {
-            let found = defined.contains(&t.name);
+            let found = defined.contains(t.name.as_str());
             if !found {
                 diagnostics.error(
                     &t.location,
@@ -176,7 +176,7 @@ fn tracked_scripts_exist(config: &mut Config, diagnostics: &mut Diagnostics) {
         let name = inst.name.clone();
         let mut seen = HashSet::new();
         inst.track_scripts.retain(|t| {
-            if !defined.contains(&t.name) {
+            if !defined.contains(t.name.as_str()) {
                 diagnostics.error(
                     &t.location,
                     format!("({name}) track script {} not found, ignoring...", t.name),
@@ -327,7 +327,7 @@ fn address_owner_weights(config: &mut Config, diagnostics: &mut Diagnostics) {
         inst.track_scripts.retain(|t| {
             let weight = t
                 .weight
-                .unwrap_or_else(|| weights.get(&t.name).copied().unwrap_or(0));
+                .unwrap_or_else(|| weights.get(t.name.as_str()).copied().unwrap_or(0));
             if weight != 0 {
                 unlocated(
                     diagnostics,
@@ -346,29 +346,54 @@ fn address_owner_weights(config: &mut Config, diagnostics: &mut Diagnostics) {
 /// Two instances may not share a VRID on one interface and address family (RFC 3768
 /// section 5.3.3: the VRID names the virtual router on the LAN).
 fn duplicate_vrids(config: &Config, diagnostics: &mut Diagnostics) {
-    let mut seen: HashMap<(&str, u8, bool), &str> = HashMap::with_capacity(config.instances.len());
-    for inst in config.instances.iter().filter(|i| i.virtual_router_id != 0) {
-        let interface = inst
-            .interface
-            .as_deref()
-            .unwrap_or(&config.global.default_interface);
-        let ipv6 = inst
-            .virtual_ipaddresses
-            .first()
-            .is_some_and(|a| a.address.is_ipv6());
-        let key = (interface, inst.virtual_router_id, ipv6);
-        if let Some(other) = seen.insert(key, &inst.name) {
-            let family = if ipv6 { "IPv6" } else { "IPv4" };
-            unlocated(
-                diagnostics,
-                Severity::Error,
-                format!(
-                    "{other} and {} both use VRID {} with {family} on interface {interface}",
-                    inst.name, inst.virtual_router_id
-                ),
-            );
+    // One bit per (VRID, family) and interface: 64 bytes an interface instead of a map entry
+    // an instance, which counts when `-t` holds ten thousand of them at its peak.
+    let default = config.global.default_interface.as_str();
+    let mut used: HashMap<&str, [u64; 8]> = HashMap::new();
+    let with_vrid: Vec<&VrrpInstance> = config
+        .instances
+        .iter()
+        .filter(|i| i.virtual_router_id != 0)
+        .map(|i| &**i)
+        .collect();
+    for (index, inst) in with_vrid.iter().enumerate() {
+        let (interface, vrid, ipv6) = vrid_key(inst, default);
+        let bit = usize::from(vrid) * 2 + usize::from(ipv6);
+        let word = &mut used.entry(interface).or_insert([0; 8])[bit / 64];
+        if *word & (1 << (bit % 64)) == 0 {
+            *word |= 1 << (bit % 64);
+            continue;
         }
+        // A duplicate (rare): the instance it clashes with is the latest earlier one.
+        let this = (interface, vrid, ipv6);
+        let Some(other) = with_vrid[..index]
+            .iter()
+            .rev()
+            .find(|o| vrid_key(o, default) == this)
+        else {
+            continue;
+        };
+        let family = if ipv6 { "IPv6" } else { "IPv4" };
+        unlocated(
+            diagnostics,
+            Severity::Error,
+            format!(
+                "{} and {} both use VRID {vrid} with {family} on interface {}",
+                other.name, inst.name, this.0
+            ),
+        );
     }
+}
+
+/// What must be unique among instances: interface, VRID and address family (IPv6 when the
+/// first VIP is).
+fn vrid_key<'a>(inst: &'a VrrpInstance, default_interface: &'a str) -> (&'a str, u8, bool) {
+    let interface = inst.interface.as_deref().unwrap_or(default_interface);
+    let ipv6 = inst
+        .virtual_ipaddresses
+        .first()
+        .is_some_and(|a| a.address.is_ipv6());
+    (interface, inst.virtual_router_id, ipv6)
 }
 
 /// Sync groups may only name instances that exist.

@@ -5,7 +5,7 @@
 use std::collections::HashSet;
 
 use crate::diagnostic::{Diagnostic, Diagnostics, Severity};
-use crate::model::{Config, TrackRef};
+use crate::model::{Config, ThinVec, TrackRef};
 
 /// Runs the checks, dropping references that cannot work as keepalived does.
 pub fn validate(config: &mut Config, diagnostics: &mut Diagnostics) {
@@ -19,7 +19,7 @@ pub fn validate(config: &mut Config, diagnostics: &mut Diagnostics) {
 fn interfaces_tracked_twice(config: &Config, diagnostics: &mut Diagnostics) {
     for group in &config.sync_groups {
         for member in &group.instances {
-            let Some(inst) = config.instances.iter().find(|i| &i.name == member) else {
+            let Some(inst) = config.instances.iter().find(|i| i.name == *member) else {
                 continue;
             };
             for tracked in &group.track_interfaces {
@@ -43,12 +43,12 @@ fn interfaces_tracked_twice(config: &Config, diagnostics: &mut Diagnostics) {
 fn drop_unknown(
     owner: &str,
     what: &str,
-    refs: &mut Vec<TrackRef>,
+    refs: &mut ThinVec<TrackRef>,
     defined: &HashSet<String>,
     diagnostics: &mut Diagnostics,
 ) {
     refs.retain(|t| {
-        if defined.contains(&t.name) {
+        if defined.contains(t.name.as_str()) {
             return true;
         }
         diagnostics.error(

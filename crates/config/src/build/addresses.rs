@@ -5,7 +5,7 @@ use std::net::IpAddr;
 
 use super::Cx;
 use crate::diagnostic::Location;
-use crate::model::{IpAddress, Route, Rule, Scope};
+use crate::model::{IpAddress, Route, Rule, Scope, ThinVec};
 use crate::tree::Statement;
 
 /// Address options that take a value and that we keep as written.
@@ -80,7 +80,7 @@ fn address_line(cx: &mut Cx<'_>, item: &Statement, is_static: bool) -> Option<Ip
         dev: None,
         scope: None,
         label: None,
-        other: Vec::new(),
+        other: ThinVec::new(),
         location: item.location.clone(),
     };
     let mut words = item.arg_texts();
@@ -97,9 +97,9 @@ fn address_line(cx: &mut Cx<'_>, item: &Statement, is_static: bool) -> Option<Ip
                 match option {
                     "dev" => {
                         cx.check_interface(&item.location, value, &format!("ip address {text}"));
-                        vip.dev = Some(value.to_string());
+                        vip.dev = Some(value.into());
                     }
-                    "label" => vip.label = Some(value.to_string()),
+                    "label" => vip.label = Some(value.into()),
                     "scope" => match Scope::parse(value) {
                         Some(s) => vip.scope = Some(s),
                         None if value.parse::<u8>().is_ok() => {

@@ -2,7 +2,7 @@
 
 use super::{Cx, addresses, instance_rules};
 use crate::diagnostic::Severity;
-use crate::model::{AuthType, Authentication, InitialState, NotifyScripts, VrrpInstance};
+use crate::model::{AuthType, Authentication, InitialState, NotifyScripts, ThinVec, VrrpInstance};
 use crate::tree::Statement;
 
 /// Keywords of vrrp_instance that the model gives a meaning.
@@ -76,9 +76,7 @@ const ACCEPTED: &[&str] = &[
 /// Reads a vrrp_instance block; `None` without a name. An instance without a valid VRID comes
 /// back with `virtual_router_id` 0.
 pub fn build(cx: &mut Cx<'_>, stmt: &Statement) -> Option<VrrpInstance> {
-    let name = cx
-        .arg_or(stmt, "vrrp_instance must have a name")?
-        .to_string();
+    let name = cx.arg_or(stmt, "vrrp_instance must have a name")?.into();
     let mut vrid: Option<u8> = None;
     let mut priority: Option<u8> = None;
     let mut inst = VrrpInstance {
@@ -93,18 +91,18 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement) -> Option<VrrpInstance> {
         nopreempt: false,
         preempt_delay: 0.0,
         authentication: None,
-        virtual_ipaddresses: Vec::new(),
-        excluded_ipaddresses: Vec::new(),
-        virtual_routes: Vec::new(),
-        virtual_rules: Vec::new(),
-        track_interfaces: Vec::new(),
-        track_scripts: Vec::new(),
-        track_files: Vec::new(),
-        track_processes: Vec::new(),
-        track_bfds: Vec::new(),
+        virtual_ipaddresses: ThinVec::new(),
+        excluded_ipaddresses: ThinVec::new(),
+        virtual_routes: ThinVec::new(),
+        virtual_rules: ThinVec::new(),
+        track_interfaces: ThinVec::new(),
+        track_scripts: ThinVec::new(),
+        track_files: ThinVec::new(),
+        track_processes: ThinVec::new(),
+        track_bfds: ThinVec::new(),
         mcast_src_ip: None,
         unicast_src_ip: None,
-        unicast_peers: Vec::new(),
+        unicast_peers: ThinVec::new(),
         unicast_ttl: None,
         check_unicast_src: false,
         garp_master_delay: None,
@@ -123,7 +121,7 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement) -> Option<VrrpInstance> {
         lower_prio_no_advert: None,
         higher_prio_send_advert: None,
         debug: None,
-        other: Vec::new(),
+        other: ThinVec::new(),
     };
     let name = inst.name.clone();
     // Facts for the checks keepalived makes when the block ends.
@@ -188,7 +186,7 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement) -> Option<VrrpInstance> {
                         continue;
                     }
                     cx.check_interface(&item.location, ifname, &format!("vrrp_instance {name}"));
-                    inst.interface = Some(ifname.to_string());
+                    inst.interface = Some(ifname.into());
                 }
             }
             "virtual_router_id" => {
@@ -233,28 +231,29 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement) -> Option<VrrpInstance> {
                 ),
             },
             "authentication" => inst.authentication = authentication(cx, item, &name),
-            "virtual_ipaddress" => inst
-                .virtual_ipaddresses
-                .extend(addresses::address_block(cx, item, false)),
-            "virtual_ipaddress_excluded" => inst
-                .excluded_ipaddresses
-                .extend(addresses::address_block(cx, item, false)),
-            "virtual_routes" => inst.virtual_routes.extend(addresses::route_block(cx, item)),
-            "virtual_rules" => inst.virtual_rules.extend(addresses::rule_block(cx, item)),
+            "virtual_ipaddress" => append(
+                &mut inst.virtual_ipaddresses,
+                addresses::address_block(cx, item, false),
+            ),
+            "virtual_ipaddress_excluded" => append(
+                &mut inst.excluded_ipaddresses,
+                addresses::address_block(cx, item, false),
+            ),
+            "virtual_routes" => append(&mut inst.virtual_routes, addresses::route_block(cx, item)),
+            "virtual_rules" => append(&mut inst.virtual_rules, addresses::rule_block(cx, item)),
             "track_interface" => {
                 let tracked_list = cx.track_list(item, &name);
-                inst.track_interfaces.reserve_exact(tracked_list.len());
-                for tracked in tracked_list {
+                for tracked in &tracked_list {
                     cx.interface_must_exist(&tracked.location, &tracked.name, || {
                         format!("({name}) tracked interface {} doesn't exist", tracked.name)
                     });
-                    inst.track_interfaces.push(tracked);
                 }
+                append(&mut inst.track_interfaces, tracked_list);
             }
-            "track_script" => inst.track_scripts.extend(cx.track_list(item, &name)),
-            "track_file" => inst.track_files.extend(cx.track_list(item, &name)),
-            "track_process" => inst.track_processes.extend(cx.track_list(item, &name)),
-            "track_bfd" => inst.track_bfds.extend(cx.track_list(item, &name)),
+            "track_script" => append(&mut inst.track_scripts, cx.track_list(item, &name)),
+            "track_file" => append(&mut inst.track_files, cx.track_list(item, &name)),
+            "track_process" => append(&mut inst.track_processes, cx.track_list(item, &name)),
+            "track_bfd" => append(&mut inst.track_bfds, cx.track_list(item, &name)),
             "mcast_src_ip" | "unicast_src_ip" => {
                 unicast_keyword |= keyword == "unicast_src_ip";
                 if let Some(text) = cx.arg(item) {
@@ -454,4 +453,15 @@ fn authentication(cx: &mut Cx<'_>, stmt: &Statement, name: &str) -> Option<Authe
         auth_type,
         password,
     })
+}
+
+/// Adds a block's items to an instance's list. A list is usually given once, so the block's
+/// items are moved in at their exact size instead of growing an empty list (thousands of
+/// instances keep their lists for the whole run).
+fn append<T>(list: &mut ThinVec<T>, items: impl IntoIterator<Item = T>) {
+    if list.is_empty() {
+        *list = items.into_iter().collect();
+    } else {
+        list.extend(items);
+    }
 }

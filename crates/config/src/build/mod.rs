@@ -14,7 +14,7 @@ mod trackers;
 
 use crate::diagnostic::{Diagnostic, Diagnostics, Location, Severity};
 use crate::host::Host;
-use crate::model::{Command, Config, RawSetting, RunAs, TrackRef};
+use crate::model::{Command, Config, RawSetting, RunAs, ThinVec, TrackRef};
 use crate::tree::{Statement, Word};
 use crate::values::{self, NumberError};
 
@@ -395,8 +395,8 @@ impl Cx<'_> {
 
     /// A list of tracked objects: `NAME [weight W [reverse]]` lines. A weight of ±254 is
     /// clamped to ±253; beyond that the entry is ignored (keepalived's rules).
-    pub(crate) fn track_list(&mut self, stmt: &Statement, owner: &str) -> Vec<TrackRef> {
-        let mut out = Vec::with_capacity(self.block(stmt).len());
+    pub(crate) fn track_list(&mut self, stmt: &Statement, owner: &str) -> ThinVec<TrackRef> {
+        let mut out = ThinVec::with_capacity(self.block(stmt).len());
         for item in self.block(stmt) {
             let name = item.keyword();
             let mut args = item.arg_texts();
@@ -431,7 +431,7 @@ impl Cx<'_> {
             }
             if usable {
                 out.push(TrackRef {
-                    name: name.to_string(),
+                    name: name.into(),
                     weight,
                     reverse,
                     location: item.location.clone(),

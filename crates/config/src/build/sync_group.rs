@@ -1,7 +1,7 @@
 //! `vrrp_sync_group NAME { … }`.
 
 use super::Cx;
-use crate::model::{NotifyScripts, SyncGroup};
+use crate::model::{NotifyScripts, SyncGroup, ThinVec};
 use crate::tree::Statement;
 
 const KEYWORDS: &[&str] = &[
@@ -32,11 +32,11 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement) -> Option<SyncGroup> {
         location: stmt.location.clone(),
         instances: Vec::new(),
         notify: NotifyScripts::default(),
-        track_scripts: Vec::new(),
-        track_interfaces: Vec::new(),
-        track_files: Vec::new(),
-        track_processes: Vec::new(),
-        track_bfds: Vec::new(),
+        track_scripts: ThinVec::new(),
+        track_interfaces: ThinVec::new(),
+        track_files: ThinVec::new(),
+        track_processes: ThinVec::new(),
+        track_bfds: ThinVec::new(),
         sync_group_tracking_weight: false,
         smtp_alert: None,
         other: Vec::new(),

@@ -68,7 +68,7 @@ pub fn refusal(config: &Config, diagnostics: &[Diagnostic]) -> Option<Refusal> {
         .instances
         .iter()
         .find(|i| i.interface.is_none())
-        .map(|i| Refusal::UnknownInterface(i.name.clone()))
+        .map(|i| Refusal::UnknownInterface(i.name.to_string()))
 }
 
 #[cfg(test)]

@@ -203,7 +203,7 @@ pub fn plan(
                 plans.push(plan);
             }
             Err(error) => problems.push(PlanProblem {
-                instance: inst.name.clone(),
+                instance: inst.name.to_string(),
                 error,
             }),
         }
@@ -321,8 +321,8 @@ fn plan_instance(
     let global = &config.global;
     let interface = inst
         .interface
-        .clone()
-        .unwrap_or_else(|| global.default_interface.clone());
+        .as_ref()
+        .map_or_else(|| global.default_interface.clone(), |i| i.to_string());
     let info = lookup(&interface).ok_or_else(|| PlanError::NoInterface(interface.clone()))?;
     // One family per instance (RFC 5798 section 5.2.9): IPv6 with `native_ipv6`, an IPv6
     // source or an IPv6 first VIP (the config check already dropped VIPs of the other family).
@@ -420,12 +420,15 @@ fn plan_instance(
         .iter()
         .chain(&inst.excluded_ipaddresses)
         .map(|a| AddressPlan {
-            interface: a.dev.clone().unwrap_or_else(|| interface.clone()),
+            interface: a
+                .dev
+                .as_ref()
+                .map_or_else(|| interface.clone(), |d| d.to_string()),
             address: a.address,
             prefix_len: a.prefix_len,
             broadcast: a.broadcast,
             scope: a.scope.map(scope_number),
-            label: a.label.clone(),
+            label: a.label.as_ref().map(|l| l.to_string()),
             dad: a.other.iter().any(|o| o == "-nodad"),
             preferred_lft: preferred_lft(a),
         })
@@ -436,7 +439,7 @@ fn plan_instance(
     let garp_repeat = garp_repeat_of(config, inst);
     let (announce, contention) = super::announce_plan::announce_settings(config, inst, garp_repeat);
     let config = InstanceConfig {
-        name: inst.name.clone(),
+        name: inst.name.to_string(),
         interface: interface.clone(),
         vrid: inst.virtual_router_id,
         priority: inst.priority,
@@ -471,7 +474,7 @@ fn plan_instance(
         track_interfaces: inst
             .track_interfaces
             .iter()
-            .map(|t| (t.name.clone(), t.weight.unwrap_or(0), t.reverse))
+            .map(|t| (t.name.to_string(), t.weight.unwrap_or(0), t.reverse))
             .collect(),
         unicast_source: match inst.unicast_src_ip {
             Some(IpAddr::V4(a)) if !inst.unicast_peers.is_empty() => Some(a),

@@ -9,7 +9,7 @@
 //!   with 2.2.7's warnings, because members with different priorities could not move
 //!   together.
 
-use keepalived_config::model::{Config, NotifyScripts, TrackRef};
+use keepalived_config::model::{Config, NotifyScripts, ThinVec, TrackRef};
 
 /// One vrrp_sync_group as the driver runs it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,7 +35,7 @@ pub fn groups(config: &Config) -> Vec<GroupPlan> {
         let members: Vec<String> = group
             .instances
             .iter()
-            .filter(|m| config.instances.iter().any(|i| &i.name == *m))
+            .filter(|m| config.instances.iter().any(|i| i.name == **m))
             .filter(|m| !taken.contains(&m.as_str()))
             .cloned()
             .collect();
@@ -139,7 +139,7 @@ fn groups_of(config: &Config) -> Vec<Vec<String>> {
 
 /// Adds the group's trackers to a member's, as weight-0 ones, unless it tracks the object
 /// already.
-fn add_fault_trackers(member: &mut Vec<TrackRef>, group: &[TrackRef]) {
+fn add_fault_trackers(member: &mut ThinVec<TrackRef>, group: &[TrackRef]) {
     for t in group {
         if member.iter().any(|m| m.name == t.name) {
             continue;
