@@ -107,6 +107,13 @@ fn load_with(options: &LoadOptions<'_>, read: impl FnOnce(SourceReader<'_, '_>))
     let mut diagnostics = stop_at_syntax_error(diagnostics.into_vec());
     // Report in reading order; problems without a line come last, in the order found.
     diagnostics.sort_by_key(|d| d.location.as_ref().map_or(u32::MAX, |l| l.order));
+    // A line read twice (see `tree::OutsideView`) can give the same problem twice: once is
+    // enough.
+    diagnostics.dedup_by(|a, b| {
+        a.message == b.message
+            && a.location.is_some()
+            && a.location.as_ref().map(|l| l.order) == b.location.as_ref().map(|l| l.order)
+    });
     Loaded {
         config,
         diagnostics,

@@ -66,6 +66,22 @@ struct Level {
     kind: BlockKind,
     items: Vec<Statement>,
     open: Location,
+    /// A list whose keyword had no `{`: it ends at the first line that starts with `}`.
+    headless: bool,
+}
+
+/// keepalived reads a list written without its `{` (`notification_email` alone on its line,
+/// then the addresses) differently in its parsing passes. The pass that handles the enclosing
+/// block takes the following lines as the list up to a line starting with `}`, and carries on
+/// inside the enclosing block; the passes that skip that block count braces, so for them the
+/// block ends at that `}` and what follows is at the top level. The tree follows the first
+/// view; the lines read after the list, up to the enclosing block's end, are kept here and
+/// read again at the top level for the second.
+struct OutsideView {
+    /// The kind of block the list was in.
+    enclosing: BlockKind,
+    /// The lines since the list's `}`, up to and including the enclosing block's `}`.
+    lines: Vec<(Location, String)>,
 }
 
 /// State of the statement most recently started at the current level.
@@ -89,6 +105,7 @@ pub struct Builder {
     brace_balance: i64,
     reported_depth: bool,
     last_location: Option<Location>,
+    outside_view: Option<OutsideView>,
 }
 
 impl Default for Builder {
@@ -100,6 +117,7 @@ impl Default for Builder {
             brace_balance: 0,
             reported_depth: false,
             last_location: None,
+            outside_view: None,
         }
     }
 }
@@ -107,11 +125,27 @@ impl Default for Builder {
 impl Builder {
     /// Adds one line.
     pub fn feed(&mut self, location: &Location, text: &str, diagnostics: &mut Diagnostics) {
+        if let Some(view) = &mut self.outside_view {
+            view.lines.push((location.clone(), text.to_string()));
+        }
         if has_unterminated_quote(text) {
             diagnostics.error(
                 location,
                 "Unterminated quote - the string runs to the end of the line",
             );
+        }
+        let first = tokens(text).next();
+        if self.last == Last::AwaitingBlock
+            && !matches!(first, Some(Token::Open))
+            && self.awaiting_inner_list()
+        {
+            self.open_headless(location);
+        }
+        if matches!(first, Some(Token::Close)) && self.levels.last().is_some_and(|l| l.headless) {
+            // keepalived's list reader drops the rest of the line that ends the list.
+            self.close_headless(location, diagnostics);
+            self.last_location = Some(location.clone());
+            return;
         }
         for token in tokens(text) {
             match token {
@@ -129,6 +163,70 @@ impl Builder {
         }
         self.end_of_line();
         self.last_location = Some(location.clone());
+        if self.levels.is_empty() {
+            self.read_outside_view(diagnostics);
+        }
+    }
+
+    /// Whether the statement waiting for its `{` is a list inside a block (a list keyword at
+    /// the top level without `{` is no list for keepalived: its lines are read as keywords).
+    fn awaiting_inner_list(&mut self) -> bool {
+        !self.levels.is_empty() && self.awaiting_block_keyword() == Some(BlockKind::List)
+    }
+
+    /// Starts a list whose keyword had no `{` (see [`OutsideView`]).
+    fn open_headless(&mut self, at: &Location) {
+        self.levels.push(Level {
+            kind: BlockKind::List,
+            items: Vec::new(),
+            open: at.clone(),
+            headless: true,
+        });
+        self.last = Last::Closed;
+    }
+
+    /// Ends a list whose keyword had no `{` at a line starting with `}`: keepalived counts
+    /// that `}` but stays in the enclosing block.
+    fn close_headless(&mut self, at: &Location, diagnostics: &mut Diagnostics) {
+        self.last = Last::Closed;
+        self.brace_balance -= 1;
+        if self.brace_balance < 0 {
+            diagnostics.error(at, "Extra '}' found");
+            self.brace_balance = 0;
+        }
+        if let Some(level) = self.levels.pop() {
+            self.attach(level, Some(at.clone()));
+        }
+        if self.outside_view.is_none() {
+            self.outside_view = Some(OutsideView {
+                enclosing: self.kind(),
+                lines: Vec::new(),
+            });
+        }
+    }
+
+    /// Once the block that held a list without `{` has ended, reads the lines after that list
+    /// again at the top level, as keepalived's passes that skip the block see them. Their
+    /// problems are reported; their blocks join the configuration, except VRRP blocks when the
+    /// list was in a VRRP block (the VRRP pass read those lines inside it).
+    fn read_outside_view(&mut self, diagnostics: &mut Diagnostics) {
+        let Some(view) = self.outside_view.take() else {
+            return;
+        };
+        let mut outside = Builder::default();
+        for (location, text) in &view.lines {
+            outside.feed(location, text, diagnostics);
+        }
+        let statements = outside.finish(diagnostics);
+        let vrrp_owned = matches!(
+            view.enclosing,
+            BlockKind::Instance | BlockKind::SyncGroup | BlockKind::GarpGroup
+        );
+        self.top.extend(
+            statements
+                .into_iter()
+                .filter(|s| !(vrrp_owned && is_vrrp_block(s.keyword()))),
+        );
     }
 
     /// The top-level statements that nothing read later can change.
@@ -148,6 +246,7 @@ impl Builder {
         while let Some(level) = self.levels.pop() {
             self.attach(level, None);
         }
+        self.read_outside_view(diagnostics);
         if self.brace_balance > 0 {
             diagnostics.push(Diagnostic::new(
                 Severity::Error,
@@ -240,6 +339,7 @@ impl Builder {
             kind,
             items: Vec::new(),
             open: at.clone(),
+            headless: false,
         });
     }
 
@@ -269,6 +369,23 @@ impl Builder {
             owner.block = Some(block);
         }
     }
+}
+
+/// Top-level blocks only keepalived's VRRP process reads.
+fn is_vrrp_block(keyword: &str) -> bool {
+    matches!(
+        keyword,
+        "vrrp_instance"
+            | "vrrp_sync_group"
+            | "vrrp_script"
+            | "vrrp_track_file"
+            | "track_file"
+            | "vrrp_track_process"
+            | "garp_group"
+            | "static_ipaddress"
+            | "static_routes"
+            | "static_rules"
+    )
 }
 
 /// Turns source lines into the top-level statements, reporting brace problems.
@@ -344,6 +461,41 @@ mod tests {
         let (_, diags) = tree("vrrp_instance X\n state MASTER\n");
         assert_eq!(diags[0].line(), Some(2));
         assert!(diags[0].message.starts_with("Missing '{'"));
+    }
+
+    #[test]
+    fn a_list_without_brace_runs_to_a_closing_line_and_the_block_goes_on() {
+        let text = "global_defs {\n notification_email\n a@example.com\n }\n router_id R\n}\n";
+        let (top, diags) = tree(text);
+        let global = top[0].block.as_ref().expect("global_defs block");
+        let keywords: Vec<_> = global.items.iter().map(|s| s.keyword()).collect();
+        assert_eq!(keywords, ["notification_email", "router_id"]);
+        let list = global.items[0].block.as_ref().expect("list block");
+        assert_eq!(list.items[0].keyword(), "a@example.com");
+        // The passes that skip global_defs end it at line 4: `router_id` is read at the top
+        // level and the last `}` is extra.
+        assert_eq!(top[1].keyword(), "router_id");
+        let lines: Vec<_> = diags
+            .iter()
+            .map(|d| (d.line(), d.message.as_str()))
+            .collect();
+        assert!(lines.contains(&(Some(6), "Extra '}' found")), "{lines:?}");
+        assert!(
+            lines.contains(&(Some(6), "Unknown keyword '}'")),
+            "{lines:?}"
+        );
+        assert!(
+            !lines.iter().any(|(_, m)| m.starts_with("Missing")),
+            "{lines:?}"
+        );
+    }
+
+    #[test]
+    fn vrrp_blocks_after_a_list_without_brace_in_an_instance_stay_unread() {
+        let text = "vrrp_instance A {\n virtual_ipaddress\n 192.0.2.1\n }\n vrrp_instance B {\n}\n";
+        let (top, _) = tree(text);
+        let names: Vec<_> = top.iter().map(|s| s.keyword()).collect();
+        assert_eq!(names, ["vrrp_instance"]);
     }
 
     #[test]
