@@ -233,7 +233,36 @@ pub struct Authentication {
     /// PASS or AH.
     pub auth_type: AuthType,
     /// The password, at most 8 bytes.
-    pub password: Vec<u8>,
+    pub password: Password,
+}
+
+/// An `auth_pass`: at most 8 bytes (keepalived truncates longer ones), kept inline so an
+/// instance's password costs no allocation. Reads as a byte slice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Password {
+    bytes: [u8; 8],
+    len: u8,
+}
+
+impl Password {
+    /// The first 8 bytes of `secret` (all of it when shorter).
+    pub fn new(secret: &[u8]) -> Password {
+        let len = secret.len().min(8);
+        let mut bytes = [0; 8];
+        bytes[..len].copy_from_slice(&secret[..len]);
+        Password {
+            bytes,
+            len: len as u8,
+        }
+    }
+}
+
+impl std::ops::Deref for Password {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        &self.bytes[..usize::from(self.len)]
+    }
 }
 
 /// Address scope of an address or route.

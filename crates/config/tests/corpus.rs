@@ -223,7 +223,7 @@ fn seed_configs_load_with_their_instances() {
             "192.168.91.100"
         );
         let auth = inst.authentication.as_ref().expect("authentication");
-        assert_eq!(auth.password, b"1111");
+        assert_eq!(&*auth.password, b"1111");
         assert_eq!(loaded.config.scripts[0].interval, 60.0);
         assert_eq!(
             loaded.config.scripts[0]

@@ -2,7 +2,9 @@
 
 use super::{Cx, addresses, instance_rules};
 use crate::diagnostic::Severity;
-use crate::model::{AuthType, Authentication, InitialState, NotifyScripts, ThinVec, VrrpInstance};
+use crate::model::{
+    AuthType, Authentication, InitialState, NotifyScripts, Password, ThinVec, VrrpInstance,
+};
 use crate::tree::Statement;
 
 /// Keywords of vrrp_instance that the model gives a meaning.
@@ -425,7 +427,7 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement) -> Option<VrrpInstance> {
 /// `authentication { auth_type PASS|AH; auth_pass SECRET }`.
 fn authentication(cx: &mut Cx<'_>, stmt: &Statement, name: &str) -> Option<Authentication> {
     let mut auth_type = None;
-    let mut password = Vec::new();
+    let mut password = Password::default();
     for item in cx.block(stmt) {
         match item.keyword() {
             "auth_type" => match cx.arg(item) {
@@ -443,7 +445,7 @@ fn authentication(cx: &mut Cx<'_>, stmt: &Statement, name: &str) -> Option<Authe
                     if bytes.len() > 8 {
                         cx.warning(&item.location, "Truncating auth_pass to 8 characters");
                     }
-                    password = bytes[..bytes.len().min(8)].to_vec();
+                    password = Password::new(bytes);
                 }
             }
             _ => cx.unknown(item, &["auth_type", "auth_pass"]),
