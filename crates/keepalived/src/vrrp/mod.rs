@@ -9,6 +9,7 @@ pub mod announce_plan;
 pub mod driver;
 pub mod dumps;
 pub mod refusal;
+pub mod route_plan;
 pub mod setup;
 pub mod shutdown;
 pub mod sync_plan;

@@ -54,6 +54,8 @@ fn identity(set: PlanSet<'_>, plan: &InstancePlan) -> Identity {
         plan: InstancePlan {
             scripts: Vec::new(),
             track_files: Vec::new(),
+            // Routes and rules change in place on a reload (driver::routes), as in 2.2.7.
+            policy: Default::default(),
             ..plan.clone()
         },
         scripts: plan
@@ -110,8 +112,10 @@ pub fn diff(old: PlanSet<'_>, new: PlanSet<'_>) -> Diff {
 
 impl Driver {
     /// Runs `planned`: at start-up every instance is new; on reload as [`diff`] decides.
-    pub(super) async fn install(&mut self, planned: Planned) -> anyhow::Result<()> {
+    pub(super) async fn install(&mut self, mut planned: Planned) -> anyhow::Result<()> {
         self.instances_changed = true;
+        self.install_statics(std::mem::take(&mut planned.statics))
+            .await;
         let Planned {
             instances: plans,
             scripts,
@@ -174,6 +178,7 @@ impl Driver {
             let link = self.link_for(&plan)?;
             match kept.and_then(|i| old_running[i].take()) {
                 Some(mut running) => {
+                    self.reload_virtual_policy(&running, &plan.policy).await;
                     running.instance.set_contention(plan.contention);
                     running.plan = plan;
                     running.link = link;
