@@ -78,10 +78,16 @@ pub struct StaticPlan {
 }
 
 impl StaticPlan {
-    /// The static blocks of `config`.
+    /// The static blocks of `config`; an address without `dev` goes on `default_interface`
+    /// (observed: 2.2.7 puts it on eth0 by default).
     pub fn of(config: &Config) -> StaticPlan {
+        let default = &config.global.default_interface;
         StaticPlan {
-            addresses: config.static_addresses.iter().map(static_address).collect(),
+            addresses: config
+                .static_addresses
+                .iter()
+                .map(|a| static_address(a, default))
+                .collect(),
             policy: PolicyPlan::of(&config.static_routes, &config.static_rules),
         }
     }
@@ -101,12 +107,16 @@ fn rule_line(rule: &Rule) -> RuleLine {
     }
 }
 
-fn static_address(a: &IpAddress) -> StaticAddress {
+fn static_address(a: &IpAddress, default_interface: &str) -> StaticAddress {
     StaticAddress {
         address: a.address,
         prefix_len: a.prefix_len,
         broadcast: a.broadcast,
-        dev: a.dev.clone(),
+        dev: Some(
+            a.dev
+                .clone()
+                .unwrap_or_else(|| default_interface.to_string()),
+        ),
         scope: a.scope.map(scope_value),
         label: a.label.clone(),
     }
@@ -238,6 +248,23 @@ fn range<T: std::str::FromStr + Copy>(text: &str) -> Option<(T, T)> {
             Some((a, a))
         }
     }
+}
+
+/// A route time in milliseconds, at least 200: `Ns` / `Nsec(s)`, `Nms` / `Nmsec(s)`,
+/// `Nus` / `Nusec(s)`, or a bare number of microseconds.
+fn rtt_ms(text: &str) -> Result<u32, String> {
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let n: u64 = number.parse().map_err(|_| format!("invalid time {text}"))?;
+    let ms = match unit {
+        "s" | "sec" | "secs" => n.saturating_mul(1000),
+        "ms" | "msec" | "msecs" => n,
+        "" | "us" | "usec" | "usecs" => n / 1000,
+        _ => return Err(format!("invalid time {text}")),
+    };
+    Ok(u32::try_from(ms.max(200)).unwrap_or(u32::MAX))
 }
 
 /// The metric a route keyword names.
@@ -422,14 +449,16 @@ pub fn route_spec(
                     if locked {
                         v = value(&mut iter, word)?;
                     }
-                    let mut n = c_number(&v).ok_or(format!("invalid {word} {v}"))?;
-                    // The kernel keeps rtt in 1/8 ms and rttvar in 1/4 ms; keepalived 2.2.7
-                    // raises both to at least 200 ms (observed: `rtt 100` shows as 200ms).
-                    match kind {
-                        MetricKind::Rtt => n = n.max(200).saturating_mul(8),
-                        MetricKind::RttVar => n = n.max(200).saturating_mul(4),
-                        _ => {}
-                    }
+                    // rtt, rttvar and rto_min are times (`3s`, `700ms`; a bare number is
+                    // microseconds), at least 200 ms as keepalived 2.2.7 resets them
+                    // (observed: `rtt 250` and `rto_min 100` show as 200ms); the kernel keeps
+                    // rtt in 1/8 ms and rttvar in 1/4 ms.
+                    let n = match kind {
+                        MetricKind::Rtt => rtt_ms(&v)?.saturating_mul(8),
+                        MetricKind::RttVar => rtt_ms(&v)?.saturating_mul(4),
+                        MetricKind::RtoMin => rtt_ms(&v)?,
+                        _ => c_number(&v).ok_or(format!("invalid {word} {v}"))?,
+                    };
                     spec.metrics.push(Metric {
                         kind,
                         value: n,
@@ -451,24 +480,17 @@ pub fn route_spec(
     spec.destination = dest;
     spec.prefix_len = len;
     if !or_hops.is_empty() {
-        // `via A or B`: two next hops, A and B, on the route's interface (2.2.7 turns the
-        // deprecated form into a multipath route).
-        let first = NextHop {
-            gateway: spec.gateway.take(),
-            ifindex: spec.oif,
-            weight: 1,
-            ..NextHop::default()
-        };
-        spec.nexthops.push(first);
-        for gateway in or_hops {
+        // `via A or B`: a multipath route over A and B, the kernel finding their interface.
+        // A `dev` stays on the route itself, where the kernel refuses it (EINVAL) as it
+        // refuses 2.2.7's (observed: with `dev` 2.2.7's route is not installed).
+        let hops = spec.gateway.take().into_iter().chain(or_hops);
+        for gateway in hops {
             spec.nexthops.push(NextHop {
                 gateway: Some(gateway),
-                ifindex: spec.oif,
                 weight: 1,
                 ..NextHop::default()
             });
         }
-        spec.oif = None;
     }
     spec.protocol = match protocol {
         Some(p) if no_track => p,
@@ -708,7 +730,7 @@ mod tests {
         assert_eq!(spec.nexthops[0].weight, 2);
         assert!(spec.nexthops[0].onlink);
         assert_eq!(spec.nexthops[1].ifindex, Some(4));
-        let spec = route("203.0.113.0/24 via 192.0.2.5 or 192.0.2.6 dev eth0");
+        let spec = route("203.0.113.0/24 via 192.0.2.5 or 192.0.2.6");
         assert_eq!(spec.gateway, None);
         assert_eq!(spec.oif, None);
         let hops: Vec<_> = spec
@@ -719,15 +741,21 @@ mod tests {
         assert_eq!(
             hops,
             vec![
-                (Some("192.0.2.5".parse().unwrap()), Some(3)),
-                (Some("192.0.2.6".parse().unwrap()), Some(3)),
+                (Some("192.0.2.5".parse().unwrap()), None),
+                (Some("192.0.2.6".parse().unwrap()), None),
             ]
         );
+        // With `dev` the interface stays on the route, where the kernel refuses it as it
+        // refuses 2.2.7's.
+        let spec = route("203.0.113.0/24 via 192.0.2.5 or 192.0.2.6 dev eth0");
+        assert_eq!(spec.oif, Some(3));
     }
 
     #[test]
     fn metrics_locks_and_units() {
-        let spec = route("192.0.2.0/24 dev eth0 mtu lock 1400 rtt 100 rttvar 300 features ecn");
+        let spec = route(
+            "192.0.2.0/24 dev eth0 mtu lock 1400 rtt 100 rttvar 300ms rto_min 1s features ecn",
+        );
         let got: Vec<_> = spec
             .metrics
             .iter()
@@ -739,6 +767,7 @@ mod tests {
                 (MetricKind::Mtu, 1400, true),
                 (MetricKind::Rtt, 1600, false),
                 (MetricKind::RttVar, 1200, false),
+                (MetricKind::RtoMin, 1000, false),
                 (MetricKind::Features, 1, false),
             ]
         );
