@@ -248,18 +248,20 @@ fn route_address(ip: IpAddr) -> RouteAddress {
 /// would build them).
 pub fn route_message(spec: &RouteSpec) -> RouteMessage {
     let mut msg = RouteMessage::default();
-    let mut header = RouteHeader::default();
-    header.address_family = match spec.destination {
-        IpAddr::V4(_) => AddressFamily::Inet,
-        IpAddr::V6(_) => AddressFamily::Inet6,
+    let mut header = RouteHeader {
+        address_family: match spec.destination {
+            IpAddr::V4(_) => AddressFamily::Inet,
+            IpAddr::V6(_) => AddressFamily::Inet6,
+        },
+        destination_prefix_length: spec.prefix_len,
+        tos: spec.tos,
+        // Tables above 255 only fit RTA_TABLE; the header then says RT_TABLE_UNSPEC.
+        table: u8::try_from(spec.table).unwrap_or(RouteHeader::RT_TABLE_UNSPEC),
+        protocol: RouteProtocol::from(spec.protocol),
+        scope: RouteScope::from(spec.scope),
+        kind: spec.kind.route_type(),
+        ..RouteHeader::default()
     };
-    header.destination_prefix_length = spec.prefix_len;
-    header.tos = spec.tos;
-    // Tables above 255 only fit RTA_TABLE; the header then says RT_TABLE_UNSPEC.
-    header.table = u8::try_from(spec.table).unwrap_or(RouteHeader::RT_TABLE_UNSPEC);
-    header.protocol = RouteProtocol::from(spec.protocol);
-    header.scope = RouteScope::from(spec.scope);
-    header.kind = spec.kind.route_type();
     if spec.onlink {
         header.flags |= RouteFlags::Onlink;
     }

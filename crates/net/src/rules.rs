@@ -113,20 +113,22 @@ impl RuleSpec {
 /// The RTM_NEWRULE / RTM_DELRULE body for `spec` (as `ip rule` would build it).
 pub fn rule_message(spec: &RuleSpec) -> RuleMessage {
     let mut msg = RuleMessage::default();
-    let mut header = RuleHeader::default();
-    header.family = if spec.ipv6 {
-        AddressFamily::Inet6
-    } else {
-        AddressFamily::Inet
-    };
-    header.tos = spec.tos;
-    header.action = match spec.kind {
-        RuleKind::Lookup => RuleAction::ToTable,
-        RuleKind::Goto(_) => RuleAction::Goto,
-        RuleKind::Nop => RuleAction::Nop,
-        RuleKind::Blackhole => RuleAction::Blackhole,
-        RuleKind::Unreachable => RuleAction::Unreachable,
-        RuleKind::Prohibit => RuleAction::Prohibit,
+    let mut header = RuleHeader {
+        family: if spec.ipv6 {
+            AddressFamily::Inet6
+        } else {
+            AddressFamily::Inet
+        },
+        tos: spec.tos,
+        action: match spec.kind {
+            RuleKind::Lookup => RuleAction::ToTable,
+            RuleKind::Goto(_) => RuleAction::Goto,
+            RuleKind::Nop => RuleAction::Nop,
+            RuleKind::Blackhole => RuleAction::Blackhole,
+            RuleKind::Unreachable => RuleAction::Unreachable,
+            RuleKind::Prohibit => RuleAction::Prohibit,
+        },
+        ..RuleHeader::default()
     };
     if spec.invert {
         header.flags |= RuleFlags::Invert;

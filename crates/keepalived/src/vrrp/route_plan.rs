@@ -514,8 +514,7 @@ pub fn rule_spec(line: &RuleLine) -> Result<RuleSpec, String> {
             .ok_or_else(|| format!("{what} without a value"))
     };
     // The closure borrows the iterator; words are read through it only.
-    loop {
-        let Ok(word) = value("") else { break };
+    while let Ok(word) = value("") {
         let word = word.as_str();
         match word {
             "not" => spec.invert = true,
@@ -665,6 +664,10 @@ pub fn rule_name(spec: &RuleSpec) -> String {
 mod tests {
     use super::*;
 
+    fn ip(text: &str) -> IpAddr {
+        text.parse().expect("an address")
+    }
+
     fn words(text: &str) -> Vec<String> {
         text.split_whitespace().map(str::to_string).collect()
     }
@@ -687,9 +690,9 @@ mod tests {
     #[test]
     fn a_gateway_route_with_metric_and_table() {
         let spec = route("198.51.100.0/24 via 192.0.2.1 dev eth0 metric 7 table 100");
-        assert_eq!(spec.destination, "198.51.100.0".parse::<IpAddr>().unwrap());
+        assert_eq!(spec.destination, ip("198.51.100.0"));
         assert_eq!(spec.prefix_len, 24);
-        assert_eq!(spec.gateway, Some("192.0.2.1".parse().unwrap()));
+        assert_eq!(spec.gateway, Some(ip("192.0.2.1")));
         assert_eq!(spec.oif, Some(3));
         assert_eq!(spec.metric, Some(7));
         assert_eq!(spec.table, 100);
@@ -705,7 +708,7 @@ mod tests {
         assert!(spec.destination.is_ipv6());
         let spec = route("src 192.0.2.10 to 198.51.100.0/24 via 192.0.2.1");
         assert_eq!(spec.prefix_len, 24);
-        assert_eq!(spec.pref_source, Some("192.0.2.10".parse().unwrap()));
+        assert_eq!(spec.pref_source, Some(ip("192.0.2.10")));
         assert_eq!(route("203.0.113.1 dev eth0").prefix_len, 32);
     }
 
@@ -740,10 +743,7 @@ mod tests {
             .collect();
         assert_eq!(
             hops,
-            vec![
-                (Some("192.0.2.5".parse().unwrap()), None),
-                (Some("192.0.2.6".parse().unwrap()), None),
-            ]
+            vec![(Some(ip("192.0.2.5")), None), (Some(ip("192.0.2.6")), None),]
         );
         // With `dev` the interface stays on the route, where the kernel refuses it as it
         // refuses 2.2.7's.
@@ -788,7 +788,7 @@ mod tests {
             Err(e) => panic!("{text}: {e}"),
         };
         let spec = rule("from 192.0.2.100 table 100 priority 100", 100);
-        assert_eq!(spec.from, Some(("192.0.2.100".parse().unwrap(), 32)));
+        assert_eq!(spec.from, Some((ip("192.0.2.100"), 32)));
         assert_eq!(spec.table, Some(100));
         assert_eq!(spec.priority, 100);
         assert!(!spec.ipv6);

@@ -245,13 +245,13 @@ impl Driver {
     pub(super) async fn install_statics(&mut self, new: StaticPlan) {
         let old = std::mem::take(&mut self.policy.statics);
         for a in old.addresses.iter().filter(|a| !new.addresses.contains(a)) {
-            if let Ok(spec) = static_spec(a) {
-                if let Err(err) = self.addresses.remove(&spec).await {
-                    self.logger.info(&format!(
-                        "cannot remove static address {}: {err}",
-                        a.address
-                    ));
-                }
+            if let Ok(spec) = static_spec(a)
+                && let Err(err) = self.addresses.remove(&spec).await
+            {
+                self.logger.info(&format!(
+                    "cannot remove static address {}: {err}",
+                    a.address
+                ));
             }
         }
         self.policy
