@@ -1,9 +1,9 @@
 //! Adding and removing routes (virtual_routes, static_routes) over rtnetlink (RTM_NEWROUTE,
 //! RTM_DELROUTE; rtnetlink(7)).
 //!
-//! A route is added with `NLM_F_CREATE` and without `NLM_F_EXCL`, as keepalived 2.2.7 does
-//! (observed: its route is added beside an equal one of another protocol, e.g. one an operator
-//! added by hand); removals name the protocol, so the kernel only removes the daemon's own.
+//! A route is added with `NLM_F_CREATE | NLM_F_EXCL` and removed with scope `RT_SCOPE_NOWHERE`
+//! (any scope), as keepalived 2.2.7 sends them (observed with strace); removals name the
+//! protocol, so the kernel only removes the daemon's own.
 
 use std::io;
 use std::net::IpAddr;
@@ -11,7 +11,7 @@ use std::net::IpAddr;
 use futures::StreamExt;
 use rtnetlink::Handle;
 use rtnetlink::packet_core::{
-    NLM_F_ACK, NLM_F_CREATE, NLM_F_REQUEST, NetlinkMessage, NetlinkPayload,
+    NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REQUEST, NetlinkMessage, NetlinkPayload,
 };
 use rtnetlink::packet_route::route::{
     RouteAddress, RouteAttribute, RouteFlags, RouteHeader, RouteMessage, RouteMetric, RouteNextHop,
@@ -376,17 +376,20 @@ impl RouteManager {
         Ok(RouteManager { handle, task })
     }
 
-    /// Add the route (RTM_NEWROUTE with NLM_F_CREATE). The kernel's refusal (EEXIST for an
-    /// identical route of the same protocol, ENETUNREACH, EINVAL, …) is returned.
+    /// Add the route (RTM_NEWROUTE with NLM_F_CREATE | NLM_F_EXCL). The kernel's refusal
+    /// (EEXIST for a route of the same prefix, TOS and metric, ENETUNREACH, EINVAL, …) is
+    /// returned.
     pub async fn add(&self, spec: &RouteSpec) -> io::Result<()> {
         let msg = RouteNetlinkMessage::NewRoute(route_message(spec));
-        request(&self.handle, msg, NLM_F_CREATE).await
+        request(&self.handle, msg, NLM_F_CREATE | NLM_F_EXCL).await
     }
 
     /// Remove the route (RTM_DELROUTE for the same description, so only a route of the
     /// same protocol matches). One that is not there (ESRCH) counts as success.
     pub async fn remove(&self, spec: &RouteSpec) -> io::Result<()> {
-        let msg = RouteNetlinkMessage::DelRoute(route_message(spec));
+        let mut body = route_message(spec);
+        body.header.scope = RouteScope::NoWhere;
+        let msg = RouteNetlinkMessage::DelRoute(body);
         match request(&self.handle, msg, 0).await {
             Err(e) if e.raw_os_error() == Some(nix::libc::ESRCH) => Ok(()),
             other => other,

@@ -2,13 +2,14 @@
 //! (RTM_NEWRULE, RTM_DELRULE; the kernel's fib_rules).
 //!
 //! A rule carries FRA_PROTOCOL (`RTPROT_KEEPALIVED` unless told otherwise), so a removal only
-//! matches the daemon's own rule and never an equal one an operator added.
+//! matches the daemon's own rule and never an equal one an operator added. Rules are added
+//! with `NLM_F_CREATE | NLM_F_EXCL`, as routes.
 
 use std::io;
 use std::net::IpAddr;
 
 use rtnetlink::Handle;
-use rtnetlink::packet_core::NLM_F_CREATE;
+use rtnetlink::packet_core::{NLM_F_CREATE, NLM_F_EXCL};
 use rtnetlink::packet_route::route::{RouteHeader, RouteProtocol, RouteRealm};
 use rtnetlink::packet_route::rule::{
     RuleAction, RuleAttribute, RuleFlags, RuleHeader, RuleMessage, RulePortRange, RuleUidRange,
@@ -77,8 +78,8 @@ pub struct RuleSpec {
     pub sport: Option<(u16, u16)>,
     /// `dport A[-B]`.
     pub dport: Option<(u16, u16)>,
-    /// The protocol the rule is marked with.
-    pub protocol: u8,
+    /// The protocol the rule is marked with; None: no FRA_PROTOCOL (2.2.7's `no_track` rules).
+    pub protocol: Option<u8>,
 }
 
 impl RuleSpec {
@@ -105,7 +106,7 @@ impl RuleSpec {
             ipproto: None,
             sport: None,
             dport: None,
-            protocol: RTPROT_KEEPALIVED,
+            protocol: Some(RTPROT_KEEPALIVED),
         }
     }
 }
@@ -193,7 +194,9 @@ pub fn rule_message(spec: &RuleSpec) -> RuleMessage {
             end,
         }));
     }
-    attrs.push(RuleAttribute::Protocol(RouteProtocol::from(spec.protocol)));
+    if let Some(protocol) = spec.protocol {
+        attrs.push(RuleAttribute::Protocol(RouteProtocol::from(protocol)));
+    }
     msg
 }
 
@@ -213,11 +216,11 @@ impl RuleManager {
         Ok(RuleManager { handle, task })
     }
 
-    /// Add the rule (RTM_NEWRULE with NLM_F_CREATE, as keepalived 2.2.7: an equal rule of
-    /// another protocol does not stop it).
+    /// Add the rule (RTM_NEWRULE with NLM_F_CREATE | NLM_F_EXCL; EEXIST when an equal rule
+    /// is there).
     pub async fn add(&self, spec: &RuleSpec) -> io::Result<()> {
         let msg = RouteNetlinkMessage::NewRule(rule_message(spec));
-        request(&self.handle, msg, NLM_F_CREATE).await
+        request(&self.handle, msg, NLM_F_CREATE | NLM_F_EXCL).await
     }
 
     /// Remove the rule (RTM_DELRULE matching the same description and protocol). One that is
@@ -277,7 +280,7 @@ mod tests {
         spec.uidrange = Some((100, 200));
         spec.iif = Some("eth0".into());
         spec.sport = Some((80, 81));
-        spec.protocol = 99;
+        spec.protocol = Some(99);
         let msg = rule_message(&spec);
         assert_eq!(msg.header.action, RuleAction::Goto);
         assert!(msg.header.flags.contains(RuleFlags::Invert));

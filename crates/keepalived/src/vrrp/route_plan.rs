@@ -93,6 +93,13 @@ impl StaticPlan {
     }
 }
 
+/// Whether `config` has static_ipaddress, static_routes or static_rules lines.
+pub fn has_statics(config: &Config) -> bool {
+    !(config.static_addresses.is_empty()
+        && config.static_routes.is_empty()
+        && config.static_rules.is_empty())
+}
+
 fn route_line(route: &Route) -> RouteLine {
     RouteLine {
         words: route.words.clone(),
@@ -224,8 +231,10 @@ fn prefix(text: &str, v6: bool) -> Option<(IpAddr, u8)> {
     };
     let addr: IpAddr = addr.parse().ok()?;
     let max = if addr.is_ipv6() { 128 } else { 32 };
+    // A length beyond the family's is the full length, as 2.2.7 reads it ("Invalid address
+    // prefix len 33 for address … - using 32").
     let len = match len {
-        Some(l) => l.parse::<u8>().ok().filter(|l| *l <= max)?,
+        Some(l) => l.parse::<u8>().ok()?.min(max),
         None => max,
     };
     Some((addr, len))
@@ -479,6 +488,10 @@ pub fn route_spec(
     let (dest, len) = prefix(&text, v6_hint).ok_or(format!("invalid destination {text}"))?;
     spec.destination = dest;
     spec.prefix_len = len;
+    if spec.pref.is_some() && !dest.is_ipv6() {
+        // 2.2.7 drops the route ("pref is only valid for IPv6").
+        return Err("pref is only valid for IPv6".into());
+    }
     if !or_hops.is_empty() {
         // `via A or B`: a multipath route over A and B, the kernel finding their interface.
         // A `dev` stays on the route itself, where the kernel refuses it (EINVAL) as it
@@ -525,8 +538,11 @@ pub fn rule_spec(line: &RuleLine) -> Result<RuleSpec, String> {
                 spec.table = Some(table_id(&v).ok_or(format!("routing table {v} not found"))?);
                 action = Some(RuleKind::Lookup);
             }
-            "priority" | "preference" | "pref" => {
-                value(word)?;
+            "priority" | "preference" => {
+                // An invalid preference drops the rule in 2.2.7 ("Invalid rule preference").
+                let v = value(word)?;
+                v.parse::<u32>()
+                    .map_err(|_| format!("invalid rule preference {v}"))?;
             }
             "goto" => {
                 let v = value(word)?;
@@ -585,7 +601,7 @@ pub fn rule_spec(line: &RuleLine) -> Result<RuleSpec, String> {
             }
             "uidrange" => {
                 let v = value(word)?;
-                spec.uidrange = Some(range(&v).ok_or(format!("invalid uidrange {v}"))?);
+                spec.uidrange = v.contains('-').then(|| range(&v)).flatten();
             }
             "ipproto" => {
                 let v = value(word)?;
@@ -599,12 +615,14 @@ pub fn rule_spec(line: &RuleLine) -> Result<RuleSpec, String> {
                 });
             }
             "sport" => {
+                // Only `A-B` is read; 2.2.7 installs the rule without the selector otherwise.
                 let v = value(word)?;
-                spec.sport = Some(range(&v).ok_or(format!("invalid sport {v}"))?);
+                spec.sport = v.contains('-').then(|| range(&v)).flatten();
             }
             "dport" => {
+                // Only `A-B` is read; 2.2.7 installs the rule without the selector otherwise.
                 let v = value(word)?;
-                spec.dport = Some(range(&v).ok_or(format!("invalid dport {v}"))?);
+                spec.dport = v.contains('-').then(|| range(&v)).flatten();
             }
             "protocol" => {
                 let v = value(word)?;
@@ -627,9 +645,11 @@ pub fn rule_spec(line: &RuleLine) -> Result<RuleSpec, String> {
         }
     }
     spec.kind = action.ok_or("no action specified for rule")?;
+    // 2.2.7 marks a tracked rule as its own; an untracked one carries the protocol it was
+    // given, or none (observed: `no_track` rules show no `proto`).
     spec.protocol = match protocol {
-        Some(p) if no_track => p,
-        _ => RTPROT_KEEPALIVED,
+        _ if !no_track => Some(RTPROT_KEEPALIVED),
+        given => given,
     };
     Ok(spec)
 }
@@ -774,8 +794,11 @@ mod tests {
     }
 
     #[test]
-    fn a_missing_interface_is_an_error() {
+    fn what_2_2_7_drops_or_corrects() {
         assert!(route_spec(&words("192.0.2.0/24 dev eth9"), &index).is_err());
+        assert!(route_spec(&words("192.0.2.0/24 dev eth0 pref high"), &index).is_err());
+        assert_eq!(route("198.51.100.0/33 dev eth0").prefix_len, 32);
+        assert_eq!(route("2001:db8::/64 dev eth0 pref high").pref, Some(1));
     }
 
     #[test]
@@ -801,7 +824,7 @@ mod tests {
         assert_eq!(spec.fwmark, Some((5, Some(255))));
         assert_eq!(spec.kind, RuleKind::Goto(110));
         let spec = rule(
-            "from all uidrange 100-200 ipproto tcp dport 443 blackhole",
+            "from all uidrange 100-200 ipproto tcp dport 443-443 blackhole",
             9,
         );
         assert_eq!(spec.uidrange, Some((100, 200)));
@@ -810,7 +833,19 @@ mod tests {
         assert_eq!(spec.kind, RuleKind::Blackhole);
         let spec = rule("from all l3mdev protocol 99 no_track", 7);
         assert!(spec.l3mdev);
-        assert_eq!(spec.protocol, 99);
+        assert_eq!(spec.protocol, Some(99));
+        assert_eq!(rule("from all table 100 no_track", 7).protocol, None);
+        assert_eq!(rule("from all table 100 sport 80", 7).sport, None);
+        for dropped in [
+            "from all lookup 100 pref 22",
+            "from all table 100 priority x",
+        ] {
+            let line = RuleLine {
+                words: words(dropped),
+                priority: 16384,
+            };
+            assert!(rule_spec(&line).is_err(), "{dropped}");
+        }
         assert!(
             rule_spec(&RuleLine {
                 words: words("from all"),
