@@ -1,9 +1,11 @@
 //! Adding and removing routes (virtual_routes, static_routes) over rtnetlink (RTM_NEWROUTE,
 //! RTM_DELROUTE; rtnetlink(7)).
 //!
-//! A route is added with `NLM_F_CREATE | NLM_F_EXCL` and removed with scope `RT_SCOPE_NOWHERE`
-//! (any scope), as keepalived 2.2.7 sends them (observed with strace); removals name the
-//! protocol, so the kernel only removes the daemon's own.
+//! Routes are sent as keepalived 2.2.7 sends them (observed with strace): a unicast route is
+//! added with `NLM_F_CREATE` alone (so it goes in beside a route of the same prefix and metric,
+//! such as the kernel's own prefix route), any other type with `NLM_F_CREATE | NLM_F_EXCL`
+//! (EEXIST then); a removal says scope `RT_SCOPE_NOWHERE` (any scope) and names the protocol,
+//! so the kernel only removes the daemon's own.
 
 use std::io;
 use std::net::IpAddr;
@@ -360,6 +362,16 @@ fn next_hop(hop: &NextHop) -> RouteNextHop {
     out
 }
 
+/// The netlink flags (beyond NLM_F_REQUEST | NLM_F_ACK) that add `spec`: NLM_F_CREATE, and
+/// NLM_F_EXCL for every type but unicast, as 2.2.7.
+pub fn add_flags(spec: &RouteSpec) -> u16 {
+    if spec.kind == Kind::Unicast {
+        NLM_F_CREATE
+    } else {
+        NLM_F_CREATE | NLM_F_EXCL
+    }
+}
+
 /// Changes routes through one rtnetlink socket, whose connection runs as a task on the tokio
 /// runtime that created the manager (aborted when the manager is dropped).
 #[derive(Debug)]
@@ -376,12 +388,11 @@ impl RouteManager {
         Ok(RouteManager { handle, task })
     }
 
-    /// Add the route (RTM_NEWROUTE with NLM_F_CREATE | NLM_F_EXCL). The kernel's refusal
-    /// (EEXIST for a route of the same prefix, TOS and metric, ENETUNREACH, EINVAL, …) is
-    /// returned.
+    /// Add the route (RTM_NEWROUTE with [`add_flags`]). The kernel's refusal (EEXIST,
+    /// ENETUNREACH, EINVAL, …) is returned.
     pub async fn add(&self, spec: &RouteSpec) -> io::Result<()> {
         let msg = RouteNetlinkMessage::NewRoute(route_message(spec));
-        request(&self.handle, msg, NLM_F_CREATE | NLM_F_EXCL).await
+        request(&self.handle, msg, add_flags(spec)).await
     }
 
     /// Remove the route (RTM_DELROUTE for the same description, so only a route of the
@@ -481,6 +492,11 @@ mod tests {
         assert_eq!(msg.header.table, 0);
         assert_eq!(msg.header.kind, RouteType::BlackHole);
         assert!(msg.attributes.contains(&RouteAttribute::Table(1000)));
+        assert_eq!(add_flags(&spec), NLM_F_CREATE | NLM_F_EXCL);
+        assert_eq!(
+            add_flags(&RouteSpec::new(v4(203, 0, 113, 0), 24)),
+            NLM_F_CREATE
+        );
     }
 
     #[test]

@@ -4,8 +4,9 @@
 //! - an instance's virtual_routes and virtual_rules are set after its addresses when it
 //!   becomes MASTER (`setting Virtual Routes`, `setting Virtual Rules`), and removed, rules
 //!   first, before its addresses when it leaves MASTER or stops (`removing Virtual Rules`,
-//!   `removing Virtual Routes`); at start-up, leftovers of an earlier run are removed the same
-//!   way; `-V` leaves them in place at the stop, with the addresses;
+//!   `removing Virtual Routes`); at start-up both lines are logged too, but only the rules
+//!   are removed (2.2.7 sends RTM_DELRULE then and no RTM_DELROUTE: a route is removed only
+//!   once it was set); `-V` leaves them in place at the stop, with the addresses;
 //! - static_ipaddress, static_routes and static_rules are installed at start-up and removed at
 //!   the stop;
 //! - a reload removes the static and virtual lines that are gone (`Removing route PREFIX`,
@@ -27,12 +28,14 @@ use super::super::wording;
 use super::{Driver, Running};
 use crate::logger::Logger;
 
-/// The rtnetlink sockets for routes and rules, and the static blocks installed now.
+/// The rtnetlink sockets for routes and rules, the static blocks installed now, and the
+/// instances whose virtual routes are set.
 #[derive(Debug)]
 pub(super) struct Policy {
     routes: RouteManager,
     rules: RuleManager,
     statics: StaticPlan,
+    set: std::collections::HashSet<String>,
 }
 
 impl Policy {
@@ -42,6 +45,7 @@ impl Policy {
             routes: RouteManager::new()?,
             rules: RuleManager::new()?,
             statics: StaticPlan::default(),
+            set: std::collections::HashSet::new(),
         })
     }
 }
@@ -144,8 +148,8 @@ impl Policy {
         }
     }
 
-    /// Removes every rule, then every route, of `plan`.
-    async fn clear(&self, logger: &Logger, who: Option<&str>, plan: &PolicyPlan) {
+    /// Removes every rule, then (when `routes`) every route, of `plan`.
+    async fn clear(&self, logger: &Logger, who: Option<&str>, plan: &PolicyPlan, routes: bool) {
         if !plan.rules.is_empty() {
             if let Some(name) = who {
                 logger.detail(&wording::about(name, "removing Virtual Rules"));
@@ -160,8 +164,10 @@ impl Policy {
             if let Some(name) = who {
                 logger.detail(&wording::about(name, "removing Virtual Routes"));
             }
-            for line in &plan.routes {
-                self.remove_route(logger, who, line).await;
+            if routes {
+                for line in &plan.routes {
+                    self.remove_route(logger, who, line).await;
+                }
             }
         }
     }
@@ -209,9 +215,10 @@ fn static_spec(a: &StaticAddress) -> Result<AddressSpec, String> {
 
 impl Driver {
     /// Instance `i` became MASTER: its routes, then its rules (after its addresses).
-    pub(super) async fn set_virtual_policy(&self, i: usize) {
+    pub(super) async fn set_virtual_policy(&mut self, i: usize) {
         let running = &self.running[i];
         let name = running.plan.config.name.as_str();
+        self.policy.set.insert(name.to_string());
         self.policy
             .set(&self.logger, Some(name), &running.plan.policy)
             .await;
@@ -219,11 +226,12 @@ impl Driver {
 
     /// Instance `i` leaves MASTER, stops, or starts (leftovers): its rules, then its routes
     /// (before its addresses).
-    pub(super) async fn clear_virtual_policy(&self, i: usize) {
+    pub(super) async fn clear_virtual_policy(&mut self, i: usize) {
         let running = &self.running[i];
         let name = running.plan.config.name.as_str();
+        let routes = self.policy.set.remove(name);
         self.policy
-            .clear(&self.logger, Some(name), &running.plan.policy)
+            .clear(&self.logger, Some(name), &running.plan.policy, routes)
             .await;
     }
 
@@ -276,7 +284,9 @@ impl Driver {
     /// The stop: the static rules, routes and addresses go.
     pub(super) async fn remove_statics(&mut self) {
         let old = std::mem::take(&mut self.policy.statics);
-        self.policy.clear(&self.logger, None, &old.policy).await;
+        self.policy
+            .clear(&self.logger, None, &old.policy, true)
+            .await;
         for a in &old.addresses {
             if let Ok(spec) = static_spec(a) {
                 let _ = self.addresses.remove(&spec).await;
