@@ -5,7 +5,8 @@
 //! kinds 2.2.7 accepts — once with 2.2.7 on a and ours on b, once the other way round, in two
 //! labs at the same time. The routes of every table, the rules of both families and the
 //! addresses of each host are read at the same points of both runs: a MASTER and b BACKUP;
-//! after a stops, b MASTER and a stopped; after b stops. Each point must read the same
+//! the same after a reload of both that changes a static route, a virtual route and a
+//! virtual rule; after a stops, b MASTER and a stopped; after b stops. Each point must read the same
 //! whichever daemon ran there (the host's own address written as SELF), so ours installs and
 //! removes what 2.2.7 does, in MASTER, in BACKUP and after the stop, both ways.
 
@@ -61,6 +62,36 @@ const ROUTES: &str = "virtual_routes {
 fn config(host: &Host, priority: u8) -> String {
     let instance = VrrpInstance::new(VRID, priority, &["192.0.2.100/24"]).extra(ROUTES);
     format!("{STATICS}{}", instance.render(host.name()))
+}
+
+/// The configuration after the reload: one static route, one virtual route and one virtual
+/// rule changed.
+fn reloaded_config(host: &Host, priority: u8) -> String {
+    config(host, priority)
+        .replace(
+            "203.0.113.128/25 via 192.0.2.1 dev eth0",
+            "203.0.113.128/25 via 192.0.2.2 dev eth0",
+        )
+        .replace(
+            "203.0.113.0/26 via 192.0.2.1 dev eth0 metric 7",
+            "203.0.113.0/26 via 192.0.2.1 dev eth0 metric 8",
+        )
+        .replace(
+            "from all prohibit priority 107",
+            "from all prohibit priority 109",
+        )
+}
+
+/// Whether `host` shows the reloaded configuration's changes (and no longer the old lines).
+fn reload_done(host: &Host, master: bool) -> bool {
+    let s = snapshot(host);
+    let statics = s.contains("203.0.113.128/25 via 192.0.2.2")
+        && !s.contains("203.0.113.128/25 via 192.0.2.1");
+    let virtuals = s.contains("109:")
+        && !s.contains("107:")
+        && s.contains("metric 8")
+        && !s.contains("metric 7");
+    statics && (!master || virtuals)
 }
 
 /// What a host holds: routes of every table (both families), rules (both families), addresses;
@@ -136,6 +167,8 @@ fn statics_set(host: &Host) -> bool {
 struct Points {
     a_master: String,
     b_backup: String,
+    a_reloaded: String,
+    b_reloaded: String,
     b_master: String,
     a_stopped: String,
     b_stopped: String,
@@ -171,6 +204,23 @@ fn run(lab: &Lab, x: Daemon, y: Daemon) -> Points {
     thread::sleep(Duration::from_millis(4500));
     let a_master = snapshot(a);
     let b_backup = snapshot(b);
+    // A reload of both: what is gone goes, what is new comes, the states stay.
+    ka.write_config(&reloaded_config(a, 150))
+        .expect("config of a");
+    kb.write_config(&reloaded_config(b, 100))
+        .expect("config of b");
+    ka.reload().expect("SIGHUP a");
+    kb.reload().expect("SIGHUP b");
+    assert!(
+        poll_until(ELECTION, || reload_done(a, true) && reload_done(b, false)),
+        "the reload did not land:\na:\n{}\nb:\n{}\n{}",
+        snapshot(a),
+        snapshot(b),
+        logs(&ka, &kb)
+    );
+    thread::sleep(Duration::from_millis(1000));
+    let a_reloaded = snapshot(a);
+    let b_reloaded = snapshot(b);
     let status = ka.stop().expect("SIGTERM stops a");
     assert!(status.success(), "a exited with {status}");
     assert!(
@@ -188,6 +238,8 @@ fn run(lab: &Lab, x: Daemon, y: Daemon) -> Points {
     Points {
         a_master,
         b_backup,
+        a_reloaded,
+        b_reloaded,
         b_master,
         a_stopped,
         b_stopped,
@@ -245,7 +297,9 @@ fn routes_and_rules_follow_the_state_as_in_2_2_7_both_ways() {
         }
     };
     compare("a MASTER", &run0.a_master, &run1.a_master);
+    compare("a MASTER reloaded", &run0.a_reloaded, &run1.a_reloaded);
     compare("a stopped", &run0.a_stopped, &run1.a_stopped);
+    compare("b BACKUP reloaded", &run1.b_reloaded, &run0.b_reloaded);
     compare("b BACKUP", &run1.b_backup, &run0.b_backup);
     compare("b MASTER", &run1.b_master, &run0.b_master);
     compare("b stopped", &run1.b_stopped, &run0.b_stopped);
@@ -260,6 +314,8 @@ fn routes_and_rules_follow_the_state_as_in_2_2_7_both_ways() {
     assert!(run0.a_master.contains("proto openr scope link"));
     assert!(!run0.b_backup.contains("203.0.113.0/26"));
     assert!(run0.b_backup.contains("blackhole 198.51.100.128/25"));
+    assert!(run0.a_reloaded.contains("109:"));
+    assert!(!run0.a_reloaded.contains("107:"));
     assert!(!run0.a_stopped.contains("proto keepalived"));
     assert!(!run0.a_stopped.contains("198.51.100.10/24"));
 }
