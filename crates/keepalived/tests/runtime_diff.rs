@@ -212,15 +212,12 @@ const SAMPLE: &[&str] = &[
     "gen-top-static_rules-from-x-table-100",
     "real-rules-preferences-and-addresses",
     "real-static-blocks",
+    "real-two-instances-sync",
     "real-unicast-pair",
 ];
 
 /// Corpus files whose run depends on features other open issues build, skipped by name.
 const KNOWN: &[(&str, &str)] = &[
-    (
-        "real-two-instances-sync",
-        "vrrp_sync_group (the sync-group issue)",
-    ),
     (
         "real-route-deprecated-forms",
         "its VIP is eth0's own address 192.0.2.1: 2.2.7 removes it at start-up with the \
