@@ -119,14 +119,6 @@ const SAMPLE: &[&str] = &[
     // A unicast source that is not on the host: FAULT.
     "real-unicast-foreign-src",
     // Routes, rules and the static blocks (issue 14, item 3).
-    "gen-instance-virtual_router-1",
-    "gen-instance-virtual_router-none",
-    "gen-instance-virtual_router_id-0",
-    "gen-instance-virtual_router_id-1",
-    "gen-instance-virtual_router_id-255",
-    "gen-instance-virtual_router_id-256",
-    "gen-instance-virtual_router_id-none",
-    "gen-instance-virtual_router_id-x",
     "gen-instance-virtual_routes-198-51-100-0-24-dev-eth0-table-100-metri",
     "gen-instance-virtual_routes-198-51-100-0-24-gw-192-0-2-1-dev-eth0",
     "gen-instance-virtual_routes-198-51-100-0-24-via-192-0-2-1-bogus-1",
