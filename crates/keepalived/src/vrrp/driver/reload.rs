@@ -327,6 +327,40 @@ mod tests {
     }
 
     #[test]
+    fn changed_routes_and_rules_keep_the_instance() {
+        let routes = |route: &str, rule: &str| {
+            format!(" virtual_routes {{\n {route}\n }}\n virtual_rules {{\n {rule}\n }}\n")
+        };
+        let old = format!(
+            "{HEAD}{}",
+            instance(
+                "A",
+                1,
+                100,
+                &routes(
+                    "203.0.113.0/24 dev eth0",
+                    "from 192.0.2.1 table 100 priority 100"
+                )
+            )
+        );
+        let new = format!(
+            "{HEAD}{}",
+            instance(
+                "A",
+                1,
+                100,
+                &routes(
+                    "198.51.100.0/24 dev eth0",
+                    "from 192.0.2.2 table 100 priority 101"
+                )
+            )
+        );
+        let d = diff_of(&old, &new);
+        assert_eq!(d.kept, vec![Some(0)]);
+        assert!(d.stopped.is_empty());
+    }
+
+    #[test]
     fn an_old_instance_carries_on_at_most_once() {
         let old = format!("{HEAD}{}", instance("A", 1, 100, ""));
         let d = diff_of(&old, &old);
