@@ -190,7 +190,9 @@ fn children_for(cli: &Cli, loaded: &Loaded) -> Vec<ChildRole> {
         (true, false) => (true, false),
         (false, true) => (false, true),
         _ => (
-            vrrp::refusal::has_instances(&loaded.config),
+            // The static blocks alone start the VRRP process too (observed with 2.2.7).
+            vrrp::refusal::has_instances(&loaded.config)
+                || vrrp::route_plan::has_statics(&loaded.config),
             !loaded.config.virtual_servers.is_empty(),
         ),
     };

@@ -230,9 +230,23 @@ fn route_line(cx: &mut Cx<'_>, item: &Statement) -> Option<Route> {
         location: item.location.clone(),
     };
     let mut pref = false;
+    // `protocol` other than keepalived's own (18) is reset unless the route is not tracked.
+    let mut foreign_protocol = false;
+    let mut no_track = false;
     let mut iter = words.iter().map(String::as_str);
     while let Some(word) = iter.next() {
         match word {
+            "protocol" => {
+                let value = iter.next().unwrap_or_default();
+                foreign_protocol = !matches!(value, "18" | "keepalived");
+            }
+            "no_track" => no_track = true,
+            "congctl" => {
+                // `congctl [lock] NAME`.
+                if iter.next() == Some("lock") {
+                    iter.next();
+                }
+            }
             "src" | "via" | "gw" | "from" | "or" => {
                 if word == "gw" {
                     cx.error(
@@ -346,7 +360,7 @@ fn route_line(cx: &mut Cx<'_>, item: &Statement) -> Option<Route> {
                 route.destination = Some(route_destination(cx, &item.location, value)?);
             }
             "blackhole" | "unreachable" | "prohibit" | "throw" | "local" | "broadcast"
-            | "unicast" | "anycast" | "multicast" | "nat" | "onlink" | "no_track" => {}
+            | "unicast" | "anycast" | "multicast" | "nat" | "onlink" => {}
             _ if ROUTE_VALUED.contains(&word) => {
                 iter.next();
             }
@@ -370,6 +384,12 @@ fn route_line(cx: &mut Cx<'_>, item: &Statement) -> Option<Route> {
     }
     if pref && !dest_v6 {
         cx.error(&item.location, "pref is only valid for IPv6");
+    }
+    if foreign_protocol && !no_track {
+        cx.warning(
+            &item.location,
+            "Route cannot be tracked if protocol is not RTPROT_KEEPALIVED(18), resetting protocol",
+        );
     }
     match &route.dev {
         Some(dev) => {
@@ -415,6 +435,8 @@ fn rule_line(cx: &mut Cx<'_>, item: &Statement) -> Option<Rule> {
     };
     let at = &item.location;
     let mut action = false;
+    let mut foreign_protocol = false;
+    let no_track = words.iter().any(|w| w == "no_track");
     let mut iter = words.iter().map(String::as_str);
     while let Some(word) = iter.next() {
         match word {
@@ -512,6 +534,7 @@ fn rule_line(cx: &mut Cx<'_>, item: &Statement) -> Option<Rule> {
                 if cx.int_value(at, value, 0, 255).is_none() {
                     cx.error(at, format!("Invalid protocol {value}"));
                 }
+                foreign_protocol = value != "18";
             }
             "realms" => {
                 let value = iter.next().unwrap_or_default();
@@ -542,6 +565,12 @@ fn rule_line(cx: &mut Cx<'_>, item: &Statement) -> Option<Rule> {
     if !action {
         cx.error(at, "No action specified for rule - ignoring");
         return None;
+    }
+    if foreign_protocol && !no_track {
+        cx.warning(
+            at,
+            "Rule cannot be tracked if protocol is not RTPROT_KEEPALIVED(18), resetting protocol",
+        );
     }
     if rule.priority.is_none() {
         let preference = cx.next_default_rule_preference();

@@ -9,6 +9,7 @@ pub mod announce_plan;
 pub mod driver;
 pub mod dumps;
 pub mod refusal;
+pub mod route_plan;
 pub mod setup;
 pub mod shutdown;
 pub mod sync_plan;
@@ -91,7 +92,10 @@ pub fn run(cli: &Cli, config: Config, logger: Logger) -> anyhow::Result<ChildExi
         }
     };
     let planned = plan(config, &logger);
-    if planned.instances.is_empty() {
+    // With no vrrp_instance at all, the static blocks alone keep the process running (as
+    // 2.2.7's does).
+    let statics_only = planned.problems.is_empty() && planned.statics != Default::default();
+    if planned.instances.is_empty() && !statics_only {
         logger.info("no vrrp_instance can run");
         return Ok(ChildExit::Config);
     }

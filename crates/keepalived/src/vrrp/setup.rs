@@ -76,6 +76,8 @@ pub struct InstancePlan {
     pub unicast_source: Option<Ipv4Addr>,
     /// Lines logged when the instance is installed (keepalived 2.2.7's start-up remarks).
     pub notes: Vec<String>,
+    /// virtual_routes and virtual_rules, installed while it is MASTER.
+    pub policy: super::route_plan::PolicyPlan,
 }
 
 /// A `track_file` (or `vrrp_track_file`) block that some instance tracks.
@@ -114,6 +116,8 @@ pub struct Planned {
     pub groups: Vec<super::sync_plan::GroupPlan>,
     /// Warnings of planning to log once (members' tracking dropped by their sync group).
     pub notes: Vec<String>,
+    /// static_ipaddress, static_routes and static_rules, installed while the daemon runs.
+    pub statics: super::route_plan::StaticPlan,
     /// The instances that cannot run, and why.
     pub problems: Vec<PlanProblem>,
 }
@@ -215,6 +219,7 @@ pub fn plan(
         groups,
         notes,
         problems,
+        statics: super::route_plan::StaticPlan::of(config),
     }
 }
 
@@ -481,6 +486,7 @@ fn plan_instance(
             _ => None,
         },
         notes,
+        policy: super::route_plan::PolicyPlan::of(&inst.virtual_routes, &inst.virtual_rules),
     })
 }
 

@@ -32,10 +32,12 @@ impl Driver {
                     for address in self.running[i].plan.addresses.clone() {
                         self.change_address(&address, true).await;
                     }
+                    self.set_virtual_policy(i).await;
                 }
                 Action::RemoveAddresses => {
                     // On stop with -V (dont-release-vrrp) the addresses stay.
                     if !(self.keep_addresses_on_stop && self.stopping) {
+                        self.clear_virtual_policy(i).await;
                         for address in self.running[i].plan.addresses.clone() {
                             if self.is_present(&address).await {
                                 self.change_address(&address, false).await;

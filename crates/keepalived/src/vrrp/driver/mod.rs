@@ -11,7 +11,8 @@
 //! - [`notify`]: the notify commands and the task per instance that runs them;
 //! - [`status`]: the snapshot the dumps render, drop counters;
 //! - [`requests`]: what the control socket and the metrics ask (snapshots, drain);
-//! - [`sync_groups`]: vrrp_sync_groups moving their members together.
+//! - [`sync_groups`]: vrrp_sync_groups moving their members together;
+//! - [`routes`]: virtual and static routes and rules.
 
 //!
 //! Every protocol decision is the engine's ([`keepalived_vrrp::instance::Instance`]).
@@ -21,6 +22,7 @@ mod net;
 mod notify;
 mod reload;
 mod requests;
+mod routes;
 mod status;
 mod sync_groups;
 mod tracking;
@@ -114,6 +116,8 @@ struct Driver {
     /// (interface, VRID) → instance.
     routes: HashMap<(usize, u8), usize>,
     addresses: AddressManager,
+    /// Routes and rules (virtual_* and static_*).
+    policy: routes::Policy,
     ifindex: HashMap<String, u32>,
     /// Gratuitous-ARP senders by interface: the instance's, and every `dev` of an address.
     garps: HashMap<String, GarpSender>,
@@ -174,6 +178,7 @@ pub async fn run(
         running: Vec::new(),
         routes: HashMap::new(),
         addresses: AddressManager::new().context("rtnetlink")?,
+        policy: routes::Policy::new().context("rtnetlink")?,
         ifindex: HashMap::new(),
         garps: HashMap::new(),
         logger,
@@ -303,6 +308,7 @@ impl Driver {
             self.log_drops(i);
         }
         self.log_link_drops();
+        self.remove_statics().await;
         for script in &self.scripts {
             script.task.abort();
         }

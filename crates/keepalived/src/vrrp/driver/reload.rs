@@ -54,6 +54,8 @@ fn identity(set: PlanSet<'_>, plan: &InstancePlan) -> Identity {
         plan: InstancePlan {
             scripts: Vec::new(),
             track_files: Vec::new(),
+            // Routes and rules change in place on a reload (driver::routes), as in 2.2.7.
+            policy: Default::default(),
             ..plan.clone()
         },
         scripts: plan
@@ -110,8 +112,10 @@ pub fn diff(old: PlanSet<'_>, new: PlanSet<'_>) -> Diff {
 
 impl Driver {
     /// Runs `planned`: at start-up every instance is new; on reload as [`diff`] decides.
-    pub(super) async fn install(&mut self, planned: Planned) -> anyhow::Result<()> {
+    pub(super) async fn install(&mut self, mut planned: Planned) -> anyhow::Result<()> {
         self.instances_changed = true;
+        self.install_statics(std::mem::take(&mut planned.statics))
+            .await;
         let Planned {
             instances: plans,
             scripts,
@@ -174,6 +178,7 @@ impl Driver {
             let link = self.link_for(&plan)?;
             match kept.and_then(|i| old_running[i].take()) {
                 Some(mut running) => {
+                    self.reload_virtual_policy(&running, &plan.policy).await;
                     running.instance.set_contention(plan.contention);
                     running.plan = plan;
                     running.link = link;
@@ -319,6 +324,40 @@ mod tests {
         let d = diff_of(&old, &changed);
         assert_eq!(d.kept, vec![None], "the script's timing changed");
         assert_eq!(d.scripts_kept, vec![None]);
+    }
+
+    #[test]
+    fn changed_routes_and_rules_keep_the_instance() {
+        let routes = |route: &str, rule: &str| {
+            format!(" virtual_routes {{\n {route}\n }}\n virtual_rules {{\n {rule}\n }}\n")
+        };
+        let old = format!(
+            "{HEAD}{}",
+            instance(
+                "A",
+                1,
+                100,
+                &routes(
+                    "203.0.113.0/24 dev eth0",
+                    "from 192.0.2.1 table 100 priority 100"
+                )
+            )
+        );
+        let new = format!(
+            "{HEAD}{}",
+            instance(
+                "A",
+                1,
+                100,
+                &routes(
+                    "198.51.100.0/24 dev eth0",
+                    "from 192.0.2.2 table 100 priority 101"
+                )
+            )
+        );
+        let d = diff_of(&old, &new);
+        assert_eq!(d.kept, vec![Some(0)]);
+        assert!(d.stopped.is_empty());
     }
 
     #[test]
