@@ -12,6 +12,7 @@ pub mod garp;
 pub mod interface;
 pub mod link;
 pub mod timer;
+pub mod vmac;
 pub mod vrrp_socket;
 pub mod vrrp_socket6;
 

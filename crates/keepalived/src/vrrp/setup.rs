@@ -76,6 +76,8 @@ pub struct InstancePlan {
     pub unicast_source: Option<Ipv4Addr>,
     /// Lines logged when the instance is installed (keepalived 2.2.7's start-up remarks).
     pub notes: Vec<String>,
+    /// `use_vmac`: the VMAC interface it needs ([`super::vmac_plan`]).
+    pub vmac: Option<super::vmac_plan::VmacPlan>,
 }
 
 /// A `track_file` (or `vrrp_track_file`) block that some instance tracks.
@@ -415,12 +417,14 @@ fn plan_instance(
             only_from_peers: inst.check_unicast_src || global.vrrp_check_unicast_src,
         })
     };
+    let vmac = super::vmac_plan::vmac_of(inst, &interface, ipv6, info.link_local);
+    let vip_interface = vmac.as_ref().map_or(&interface, |v| &v.name);
     let addresses = inst
         .virtual_ipaddresses
         .iter()
         .chain(&inst.excluded_ipaddresses)
         .map(|a| AddressPlan {
-            interface: a.dev.clone().unwrap_or_else(|| interface.clone()),
+            interface: a.dev.clone().unwrap_or_else(|| vip_interface.clone()),
             address: a.address,
             prefix_len: a.prefix_len,
             broadcast: a.broadcast,
@@ -437,7 +441,10 @@ fn plan_instance(
     let (announce, contention) = super::announce_plan::announce_settings(config, inst, garp_repeat);
     let config = InstanceConfig {
         name: inst.name.clone(),
-        interface: interface.clone(),
+        interface: match &vmac {
+            Some(v) if !v.xmit_base => v.name.clone(),
+            _ => interface.clone(),
+        },
         vrid: inst.virtual_router_id,
         priority: inst.priority,
         advert_interval: Duration::from_secs_f64(inst.advert_int),
@@ -478,6 +485,7 @@ fn plan_instance(
             _ => None,
         },
         notes,
+        vmac,
     })
 }
 

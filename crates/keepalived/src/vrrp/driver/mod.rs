@@ -11,7 +11,8 @@
 //! - [`notify`]: the notify commands and the task per instance that runs them;
 //! - [`status`]: the snapshot the dumps render, drop counters;
 //! - [`requests`]: what the control socket and the metrics ask (snapshots, drain);
-//! - [`sync_groups`]: vrrp_sync_groups moving their members together.
+//! - [`sync_groups`]: vrrp_sync_groups moving their members together;
+//! - [`vmac`]: the VMAC interfaces of `use_vmac`.
 
 //!
 //! Every protocol decision is the engine's ([`keepalived_vrrp::instance::Instance`]).
@@ -24,6 +25,7 @@ mod requests;
 mod status;
 mod sync_groups;
 mod tracking;
+mod vmac;
 
 use std::collections::{BTreeSet, HashMap};
 use std::net::Ipv4Addr;
@@ -153,6 +155,8 @@ struct Driver {
     groups: Vec<sync_groups::RunningGroup>,
     /// What members reported for their group while their actions were carried out.
     group_events: Vec<(usize, sync_groups::GroupEvent)>,
+    /// The VMAC interfaces made for `use_vmac`.
+    vmacs: vmac::Vmacs,
 }
 
 /// Runs `planned` until `shutdown` completes, then stops every instance (priority 0 from
@@ -196,6 +200,7 @@ pub async fn run(
         drained: BTreeSet::new(),
         groups: Vec::new(),
         group_events: Vec::new(),
+        vmacs: Default::default(),
     };
     let mut link_events = link::watch().context("cannot watch link state")?;
     driver.install(planned).await?;
@@ -303,6 +308,7 @@ impl Driver {
             self.log_drops(i);
         }
         self.log_link_drops();
+        self.remove_vmacs().await;
         for script in &self.scripts {
             script.task.abort();
         }
