@@ -118,6 +118,9 @@ const SAMPLE: &[&str] = &[
     "real-markdown-paste",
     // A unicast source that is not on the host: FAULT.
     "real-unicast-foreign-src",
+    // use_vmac: the VMAC made, the VIPs on it, removed at the stop.
+    "gen-instance-use_vmac-none",
+    "gen-instance-use_vmac-vrrp-51",
 ];
 
 /// Corpus files whose run depends on features other open issues build, skipped by name.
@@ -134,10 +137,6 @@ const KNOWN: &[(&str, &str)] = &[
     (
         "real-vip-options",
         "IPv6 virtual addresses (the IPv6 VRRP issue)",
-    ),
-    (
-        "gen-instance-use_vmac-none",
-        "use_vmac (VMAC interfaces are not built)",
     ),
     (
         "gen-instance-authentication-auth-type-ah-auth-pass-secret",
