@@ -8,6 +8,7 @@
 //! `nix`.
 
 pub mod addresses;
+pub mod ah;
 pub mod garp;
 pub mod interface;
 pub mod link;

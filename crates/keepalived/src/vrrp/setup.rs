@@ -78,6 +78,9 @@ pub struct InstancePlan {
     pub notes: Vec<String>,
     /// `use_vmac`: the VMAC interface it needs ([`super::vmac_plan`]).
     pub vmac: Option<super::vmac_plan::VmacPlan>,
+    /// `auth_type AH` (VRRPv2): the key of its authentication header
+    /// ([`keepalived_net::ah`]).
+    pub ah_key: Option<[u8; keepalived_net::ah::KEY_LEN]>,
 }
 
 /// A `track_file` (or `vrrp_track_file`) block that some instance tracks.
@@ -153,9 +156,6 @@ pub enum PlanError {
     /// Its interface is not on this host.
     #[error("interface {0} does not exist")]
     NoInterface(String),
-    /// `auth_type AH`.
-    #[error("auth_type AH is not supported yet (see docs/compat.md)")]
-    AuthAh,
     /// An IPv6 instance without a source address: no `mcast_src_ip` / `unicast_src_ip` and
     /// no link-local address on its interface (RFC 5798 section 5.1.2.1).
     #[error("interface {0} has no IPv6 link-local address to send adverts from")]
@@ -375,9 +375,7 @@ fn plan_instance(
     };
     let auth = match (&inst.authentication, version) {
         (Some(a), Version::V2) if a.auth_type == AuthType::Pass => Auth::pass(&a.password),
-        (Some(a), Version::V2) if a.auth_type == AuthType::Ah => {
-            return Err(PlanError::AuthAh);
-        }
+        (Some(a), Version::V2) if a.auth_type == AuthType::Ah => Auth::Ah,
         _ => Auth::None,
     };
     let vips: Vec<IpAddr> = inst.virtual_ipaddresses.iter().map(|a| a.address).collect();
@@ -486,6 +484,12 @@ fn plan_instance(
         },
         notes,
         vmac,
+        ah_key: match (&inst.authentication, version) {
+            (Some(a), Version::V2) if a.auth_type == AuthType::Ah => {
+                Some(keepalived_net::ah::key(&a.password))
+            }
+            _ => None,
+        },
     })
 }
 

@@ -12,12 +12,14 @@
 //! - [`status`]: the snapshot the dumps render, drop counters;
 //! - [`requests`]: what the control socket and the metrics ask (snapshots, drain);
 //! - [`sync_groups`]: vrrp_sync_groups moving their members together;
-//! - [`vmac`]: the VMAC interfaces of `use_vmac`.
+//! - [`vmac`]: the VMAC interfaces of `use_vmac`;
+//! - [`ah`]: `auth_type AH`, the authentication header of each advert.
 
 //!
 //! Every protocol decision is the engine's ([`keepalived_vrrp::instance::Instance`]).
 
 mod actions;
+mod ah;
 mod net;
 mod notify;
 mod reload;
