@@ -157,3 +157,52 @@ fn other_password(lab: &Lab, x: Daemon, y: Daemon) {
 fn ah_with_another_password_is_refused_and_counted() {
     for_each_pair("ahbad", other_password);
 }
+
+/// a (priority 150) is killed and starts again: as keepalived 2.2.7 does, it keeps one
+/// sequence counter for what it sends and hears, so once it has heard b (master meanwhile) its
+/// numbers follow b's and b takes them (a restarted peer that sent from 1 would be refused:
+/// "sequence number 1 already processed"), and a is master again.
+fn restarted_peer(lab: &Lab, x: Daemon, y: Daemon) {
+    let (a, b) = (lab.host("a"), lab.host("b"));
+    let a_config = config(a, 150, "secret12");
+    let mut ka = start(x, a, &a_config);
+    assert!(
+        a.wait_for_address(VIP, true, ELECTION),
+        "a did not become master:\n{}",
+        daemon_log(&ka)
+    );
+    let mut kb = start(y, b, &config(b, 100, "secret12"));
+    thread::sleep(Duration::from_millis(3000));
+    ka.kill().expect("SIGKILL a");
+    for vip in ["192.0.2.181/24", "192.0.2.182/24"] {
+        let _ = a.run("ip", &["addr", "del", vip, "dev", "eth0"]);
+    }
+    assert!(
+        b.wait_for_address(VIP, true, ELECTION),
+        "b did not take over:\n{}",
+        daemon_log(&kb)
+    );
+    thread::sleep(Duration::from_millis(2000));
+    let mut ka = start(x, a, &a_config);
+    assert!(
+        b.wait_for_address(VIP, false, ELECTION),
+        "b did not hear the restarted a:\n{}\na:\n{}",
+        daemon_log(&kb),
+        daemon_log(&ka)
+    );
+    assert!(a.wait_for_address(VIP, true, Duration::from_secs(3)));
+    for k in [&ka, &kb] {
+        assert!(
+            !daemon_log(k).contains("already processed"),
+            "{}",
+            daemon_log(k)
+        );
+    }
+    let _ = ka.stop();
+    let _ = kb.stop();
+}
+
+#[test]
+fn ah_a_restarted_peer_is_heard_again() {
+    for_each_pair("ahseq", restarted_peer);
+}

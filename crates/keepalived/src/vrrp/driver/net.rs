@@ -31,8 +31,8 @@ pub struct Incoming {
     pub ttl: u8,
     /// The VRRP message.
     pub payload: Vec<u8>,
-    /// `auth_type AH`: its authentication header did not check out ([`super::ah`]).
-    pub auth_failed: bool,
+    /// `auth_type AH`: why its authentication header did not check out ([`super::ah`]).
+    pub ah_refused: Option<super::ah::Refusal>,
 }
 
 /// The VRRP socket of one link: IPv4 or IPv6.
@@ -96,8 +96,8 @@ impl Driver {
             }
             return;
         };
-        if packet.auth_failed {
-            self.ah_rejected(i);
+        if let Some(why) = packet.ah_refused {
+            self.ah_rejected(i, why);
             return;
         }
         let received = Received {
@@ -222,21 +222,21 @@ fn spawn_receiver(
                         IpAddr::from(r.dst),
                         r.ttl,
                         payload,
-                        true,
+                        None,
                     )
                 }),
                 LinkSocket::Ah(link) => link.socket.recv(&mut buf).await.map(|r| {
                     let opened = buf.get(..r.payload.end).and_then(|d| link.open(d));
-                    let (payload, good) = match opened {
-                        Some((payload, good)) => (Some(payload), good),
-                        None => (None, true),
+                    let (payload, refused) = match opened {
+                        Some((payload, refused)) => (Some(payload), refused),
+                        None => (None, None),
                     };
                     (
                         IpAddr::from(r.src),
                         IpAddr::from(r.dst),
                         r.ttl,
                         payload,
-                        good,
+                        refused,
                     )
                 }),
                 LinkSocket::V6(socket) => socket.recv(&mut buf).await.map(|r| {
@@ -246,12 +246,12 @@ fn spawn_receiver(
                         IpAddr::from(r.dst),
                         r.hop_limit,
                         payload,
-                        true,
+                        None,
                     )
                 }),
             };
             match received {
-                Ok((src, dst, ttl, payload, good)) => {
+                Ok((src, dst, ttl, payload, ah_refused)) => {
                     let Some(payload) = payload else {
                         continue;
                     };
@@ -261,7 +261,7 @@ fn spawn_receiver(
                         dst,
                         ttl,
                         payload,
-                        auth_failed: !good,
+                        ah_refused,
                     };
                     // A full queue means the main loop is behind: drop and count.
                     match tx.try_send(incoming) {
