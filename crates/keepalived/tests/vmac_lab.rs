@@ -161,13 +161,14 @@ fn vmac_elects_and_hands_over_against_keepalived() {
 #[derive(Debug, PartialEq, Eq)]
 struct Observed {
     links: BTreeMap<&'static str, Option<(String, String)>>,
+    ipv6_addresses: Vec<String>,
     running: BTreeMap<String, BTreeMap<String, String>>,
     stopped: BTreeMap<String, BTreeMap<String, String>>,
     source_macs: BTreeMap<u8, BTreeSet<String>>,
     log: Vec<String>,
 }
 
-const VMACS: [&str; 4] = ["vrrp.61", "vmx62", "vmx63", "vrrp.64"];
+const VMACS: [&str; 5] = ["vrrp.61", "vmx62", "vmx63", "vrrp.64", "vrrp.65"];
 
 fn observe(daemon: Daemon, tag: &str) -> Observed {
     let lab = Lab::new(tag, &["a"]).expect("lab");
@@ -195,11 +196,20 @@ fn observe(daemon: Daemon, tag: &str) -> Observed {
         VrrpInstance::new(64, 150, &["192.0.2.164/24"])
             .named("VI_4")
             .extra("use_vmac vmx64"),
+        VrrpInstance::new(65, 150, &["2001:db8::65/64"])
+            .named("VI_5")
+            .extra("use_vmac"),
     ];
     let config = keepalived_testlab::render_config("a", &instances);
     let mut capture = lab.capture_bridge().expect("capture");
     let mut k = start(daemon, a, &config);
-    for vip in ["192.0.2.161", "192.0.2.162", "192.0.2.163", "192.0.2.164"] {
+    for vip in [
+        "192.0.2.161",
+        "192.0.2.162",
+        "192.0.2.163",
+        "192.0.2.164",
+        "2001:db8::65",
+    ] {
         assert!(
             a.wait_for_address(vip, true, ELECTION),
             "{daemon:?}: no {vip}:\n{}",
@@ -208,6 +218,14 @@ fn observe(daemon: Daemon, tag: &str) -> Observed {
     }
     thread::sleep(Duration::from_millis(1500));
     let links = VMACS.iter().map(|n| (*n, link_of(a, n))).collect();
+    // The IPv6 VMAC's addresses with their flags (the link-local one: nodad, deprecated).
+    let out = a
+        .run("ip", &["-6", "-o", "addr", "show", "dev", "vrrp.65"])
+        .expect("ip addr");
+    let ipv6_addresses: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| l.split_whitespace().skip(2).collect::<Vec<_>>().join(" "))
+        .collect();
     let running = ipv4_conf(a);
     let status = k.stop().expect("SIGTERM");
     assert!(status.success(), "{daemon:?} exited with {status}");
@@ -229,6 +247,7 @@ fn observe(daemon: Daemon, tag: &str) -> Observed {
         .collect();
     Observed {
         links,
+        ipv6_addresses,
         running,
         stopped,
         source_macs,
@@ -254,6 +273,10 @@ fn vmac_interfaces_and_settings_match_keepalived() {
     let sorted = |lines: &[String]| lines.iter().cloned().collect::<BTreeSet<String>>();
     assert_eq!(ours.links, real.links, "VMAC interfaces");
     assert_eq!(
+        ours.ipv6_addresses, real.ipv6_addresses,
+        "the IPv6 VMAC's addresses"
+    );
+    assert_eq!(
         ours.running, real.running,
         "ipv4 and ipv6 conf while running"
     );
@@ -267,6 +290,15 @@ fn vmac_interfaces_and_settings_match_keepalived() {
     assert_eq!(
         real.links.get("vmx63").cloned().flatten(),
         Some(("00:00:5e:00:01:3f".to_string(), "private".to_string()))
+    );
+    assert_eq!(
+        real.links.get("vrrp.65").cloned().flatten(),
+        Some(("00:00:5e:00:02:41".to_string(), "private".to_string()))
+    );
+    assert!(
+        real.ipv6_addresses.iter().any(|a| a.contains("inet6 fe80")),
+        "{:?}",
+        real.ipv6_addresses
     );
     assert_eq!(real.source_macs.get(&62).map(|s| s.len()), Some(1));
     let value = |conf: &BTreeMap<String, BTreeMap<String, String>>, i: &str, k: &str| {
