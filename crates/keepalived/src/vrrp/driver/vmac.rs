@@ -107,7 +107,9 @@ impl Driver {
                 wanted.base
             ),
         };
-        self.vmacs.made.push((name, current.clone()));
+        if !self.vmacs.made.iter().any(|(_, v)| *v == current) {
+            self.vmacs.made.push((name, current.clone()));
+        }
         // A new macvlan reports its carrier a moment after it is set up: wait for it (at most
         // a second), so the instance does not start with its interface seen down.
         for _ in 0..100 {
