@@ -8,12 +8,14 @@
 //! `nix`.
 
 pub mod addresses;
+pub mod ah;
 pub mod garp;
 pub mod interface;
 pub mod link;
 pub mod routes;
 pub mod rules;
 pub mod timer;
+pub mod vmac;
 pub mod vrrp_socket;
 pub mod vrrp_socket6;
 

@@ -153,6 +153,17 @@ impl VrrpSocket {
     /// own adverts), `IP_MULTICAST_ALL` 0 (no datagrams for groups only other sockets joined),
     /// `IP_HDRINCL`, non-blocking.
     pub fn open(iface: &Interface, src: Option<Ipv4Addr>, group: Ipv4Addr) -> io::Result<Self> {
+        Self::open_protocol(iface, src, group, IPPROTO_VRRP)
+    }
+
+    /// As [`open`](Self::open), for IP protocol `protocol`: 51 for VRRP behind an
+    /// authentication header ([`crate::ah`]), sent with [`send_datagram`](Self::send_datagram).
+    pub fn open_protocol(
+        iface: &Interface,
+        src: Option<Ipv4Addr>,
+        group: Ipv4Addr,
+        protocol: u8,
+    ) -> io::Result<Self> {
         // Registering with tokio panics without a reactor: check first and return an error.
         tokio::runtime::Handle::try_current().map_err(|e| {
             io::Error::other(format!("VrrpSocket::open outside a tokio runtime: {e}"))
@@ -160,7 +171,7 @@ impl VrrpSocket {
         let socket = Socket::new(
             Domain::IPV4,
             Type::RAW.nonblocking().cloexec(),
-            Some(Protocol::from(i32::from(IPPROTO_VRRP))),
+            Some(Protocol::from(i32::from(protocol))),
         )?;
         socket.bind_device(Some(iface.name.as_bytes()))?;
         rustix::net::sockopt::set_ip_multicast_if_with_ifindex(
@@ -240,6 +251,20 @@ impl VrrpSocket {
         datagram.extend_from_slice(payload);
         let addr = SocketAddr::V4(SocketAddrV4::new(dst, 0));
         let sent = self.socket.send_to(&datagram, addr).await?;
+        if sent != datagram.len() {
+            return Err(io::Error::new(
+                io::ErrorKind::WriteZero,
+                format!("short send: {sent} of {} bytes", datagram.len()),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Send a whole IPv4 datagram, header included (built by the caller, e.g. [`crate::ah`]),
+    /// to `dst`.
+    pub async fn send_datagram(&self, datagram: &[u8], dst: Ipv4Addr) -> io::Result<()> {
+        let addr = SocketAddr::V4(SocketAddrV4::new(dst, 0));
+        let sent = self.socket.send_to(datagram, addr).await?;
         if sent != datagram.len() {
             return Err(io::Error::new(
                 io::ErrorKind::WriteZero,

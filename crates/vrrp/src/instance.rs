@@ -467,6 +467,12 @@ impl Instance {
         }
     }
 
+    /// Counts a packet the driver dropped before the engine saw it (an AH datagram whose ICV
+    /// does not match counts as [`DropReason::Password`]).
+    pub fn count_drop(&mut self, reason: DropReason) {
+        self.stats.dropped[reason.index()] += 1;
+    }
+
     /// Sets every counter back to zero (keepalived's "stats clear" signal).
     pub fn clear_stats(&mut self) {
         self.stats = Stats::default();

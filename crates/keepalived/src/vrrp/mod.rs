@@ -14,6 +14,7 @@ pub mod setup;
 pub mod shutdown;
 pub mod sync_plan;
 pub mod transitions;
+pub mod vmac_plan;
 pub mod wording;
 
 use std::path::PathBuf;

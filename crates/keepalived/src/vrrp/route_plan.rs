@@ -121,11 +121,11 @@ fn static_address(a: &IpAddress, default_interface: &str) -> StaticAddress {
         broadcast: a.broadcast,
         dev: Some(
             a.dev
-                .clone()
-                .unwrap_or_else(|| default_interface.to_string()),
+                .as_ref()
+                .map_or_else(|| default_interface.to_string(), |d| d.to_string()),
         ),
         scope: a.scope.map(scope_value),
-        label: a.label.clone(),
+        label: a.label.as_ref().map(|l| l.to_string()),
     }
 }
 

@@ -78,6 +78,11 @@ pub struct InstancePlan {
     pub notes: Vec<String>,
     /// virtual_routes and virtual_rules, installed while it is MASTER.
     pub policy: super::route_plan::PolicyPlan,
+    /// `use_vmac`: the VMAC interface it needs ([`super::vmac_plan`]).
+    pub vmac: Option<super::vmac_plan::VmacPlan>,
+    /// `auth_type AH` (VRRPv2): the key of its authentication header
+    /// ([`keepalived_net::ah`]).
+    pub ah_key: Option<[u8; keepalived_net::ah::KEY_LEN]>,
 }
 
 /// A `track_file` (or `vrrp_track_file`) block that some instance tracks.
@@ -155,9 +160,6 @@ pub enum PlanError {
     /// Its interface is not on this host.
     #[error("interface {0} does not exist")]
     NoInterface(String),
-    /// `auth_type AH`.
-    #[error("auth_type AH is not supported yet (see docs/compat.md)")]
-    AuthAh,
     /// An IPv6 instance without a source address: no `mcast_src_ip` / `unicast_src_ip` and
     /// no link-local address on its interface (RFC 5798 section 5.1.2.1).
     #[error("interface {0} has no IPv6 link-local address to send adverts from")]
@@ -378,9 +380,7 @@ fn plan_instance(
     };
     let auth = match (&inst.authentication, version) {
         (Some(a), Version::V2) if a.auth_type == AuthType::Pass => Auth::pass(&a.password),
-        (Some(a), Version::V2) if a.auth_type == AuthType::Ah => {
-            return Err(PlanError::AuthAh);
-        }
+        (Some(a), Version::V2) if a.auth_type == AuthType::Ah => Auth::Ah,
         _ => Auth::None,
     };
     let vips: Vec<IpAddr> = inst.virtual_ipaddresses.iter().map(|a| a.address).collect();
@@ -420,6 +420,8 @@ fn plan_instance(
             only_from_peers: inst.check_unicast_src || global.vrrp_check_unicast_src,
         })
     };
+    let vmac = super::vmac_plan::vmac_of(inst, &interface, ipv6, info.link_local);
+    let vip_interface = vmac.as_ref().map_or(&interface, |v| &v.name);
     let addresses = inst
         .virtual_ipaddresses
         .iter()
@@ -428,7 +430,7 @@ fn plan_instance(
             interface: a
                 .dev
                 .as_ref()
-                .map_or_else(|| interface.clone(), |d| d.to_string()),
+                .map_or_else(|| vip_interface.clone(), |d| d.to_string()),
             address: a.address,
             prefix_len: a.prefix_len,
             broadcast: a.broadcast,
@@ -445,7 +447,10 @@ fn plan_instance(
     let (announce, contention) = super::announce_plan::announce_settings(config, inst, garp_repeat);
     let config = InstanceConfig {
         name: inst.name.to_string(),
-        interface: interface.clone(),
+        interface: match &vmac {
+            Some(v) if !v.xmit_base => v.name.clone(),
+            _ => interface.clone(),
+        },
         vrid: inst.virtual_router_id,
         priority: inst.priority,
         advert_interval: Duration::from_secs_f64(inst.advert_int),
@@ -487,6 +492,13 @@ fn plan_instance(
         },
         notes,
         policy: super::route_plan::PolicyPlan::of(&inst.virtual_routes, &inst.virtual_rules),
+        vmac,
+        ah_key: match (&inst.authentication, version) {
+            (Some(a), Version::V2) if a.auth_type == AuthType::Ah => {
+                Some(keepalived_net::ah::key(&a.password))
+            }
+            _ => None,
+        },
     })
 }
 

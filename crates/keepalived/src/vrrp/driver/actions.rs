@@ -108,6 +108,9 @@ impl Driver {
             (LinkSocket::V4(socket), IpAddr::V4(src), IpAddr::V4(dst)) => {
                 socket.send_from(payload, src, dst, ttl).await
             }
+            (LinkSocket::Ah(socket), IpAddr::V4(src), IpAddr::V4(dst)) => {
+                socket.send(payload, src, dst, ttl).await
+            }
             (LinkSocket::V6(socket), IpAddr::V6(src), IpAddr::V6(dst)) => {
                 socket.send_from(payload, src, dst, ttl).await
             }

@@ -13,11 +13,14 @@
 //! - [`requests`]: what the control socket and the metrics ask (snapshots, drain);
 //! - [`sync_groups`]: vrrp_sync_groups moving their members together;
 //! - [`routes`]: virtual and static routes and rules.
+//! - [`vmac`]: the VMAC interfaces of `use_vmac`;
+//! - [`ah`]: `auth_type AH`, the authentication header of each advert.
 
 //!
 //! Every protocol decision is the engine's ([`keepalived_vrrp::instance::Instance`]).
 
 mod actions;
+mod ah;
 mod net;
 mod notify;
 mod reload;
@@ -26,6 +29,7 @@ mod routes;
 mod status;
 mod sync_groups;
 mod tracking;
+mod vmac;
 
 use std::collections::{BTreeSet, HashMap};
 use std::net::Ipv4Addr;
@@ -157,6 +161,8 @@ struct Driver {
     groups: Vec<sync_groups::RunningGroup>,
     /// What members reported for their group while their actions were carried out.
     group_events: Vec<(usize, sync_groups::GroupEvent)>,
+    /// The VMAC interfaces made for `use_vmac`.
+    vmacs: vmac::Vmacs,
 }
 
 /// Runs `planned` until `shutdown` completes, then stops every instance (priority 0 from
@@ -201,6 +207,7 @@ pub async fn run(
         drained: BTreeSet::new(),
         groups: Vec::new(),
         group_events: Vec::new(),
+        vmacs: Default::default(),
     };
     let mut link_events = link::watch().context("cannot watch link state")?;
     driver.install(planned).await?;
@@ -309,6 +316,7 @@ impl Driver {
         }
         self.log_link_drops();
         self.remove_statics().await;
+        self.remove_vmacs().await;
         for script in &self.scripts {
             script.task.abort();
         }

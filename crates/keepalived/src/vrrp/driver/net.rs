@@ -31,6 +31,8 @@ pub struct Incoming {
     pub ttl: u8,
     /// The VRRP message.
     pub payload: Vec<u8>,
+    /// `auth_type AH`: why its authentication header did not check out ([`super::ah`]).
+    pub ah_refused: Option<super::ah::Refusal>,
 }
 
 /// The VRRP socket of one link: IPv4 or IPv6.
@@ -40,6 +42,8 @@ pub enum LinkSocket {
     V4(Rc<VrrpSocket>),
     /// IPv6 (source and hop limit as ancillary data).
     V6(Rc<VrrpSocket6>),
+    /// IPv4 behind an authentication header (`auth_type AH`, IP protocol 51).
+    Ah(Rc<super::ah::AhLink>),
 }
 
 /// The per-interface, per-family half of the data path.
@@ -92,6 +96,10 @@ impl Driver {
             }
             return;
         };
+        if let Some(why) = packet.ah_refused {
+            self.ah_rejected(i, why);
+            return;
+        }
         let received = Received {
             src: packet.src,
             dst: packet.dst,
@@ -117,14 +125,29 @@ impl Driver {
     pub(super) fn link_for(&mut self, plan: &InstancePlan) -> anyhow::Result<usize> {
         let name = &plan.config.interface;
         let ipv6 = plan.config.local_address.is_ipv6();
-        let same = |l: &Link| &l.name == name && matches!(l.socket, LinkSocket::V6(_)) == ipv6;
+        let ah = plan.ah_key.is_some();
+        let same = |l: &Link| {
+            &l.name == name
+                && matches!(l.socket, LinkSocket::V6(_)) == ipv6
+                && matches!(l.socket, LinkSocket::Ah(_)) == ah
+        };
         let link = match self.links.iter().position(same) {
             Some(link) => link,
             None => {
                 let iface = interface::lookup(name).with_context(|| format!("interface {name}"))?;
                 // Each advert carries its instance's own source; the socket's is only a
                 // default.
-                let socket = if ipv6 {
+                let socket = if ah {
+                    LinkSocket::Ah(Rc::new(super::ah::AhLink::new(
+                        VrrpSocket::open_protocol(
+                            &iface,
+                            None,
+                            self.group,
+                            keepalived_net::ah::IPPROTO_AH,
+                        )
+                        .with_context(|| format!("AH socket on {name}"))?,
+                    )))
+                } else if ipv6 {
                     // vrrp_mcast_group6, as the instance's destination says (ff02::12 for
                     // unicast instances: keepalived's sockets join it too).
                     let group = match &plan.config.destination {
@@ -162,6 +185,9 @@ impl Driver {
                 self.links.len() - 1
             }
         };
+        if let (LinkSocket::Ah(socket), Some(key)) = (&self.links[link].socket, plan.ah_key) {
+            socket.set_key(plan.config.vrid, key);
+        }
         for name in std::iter::once(name).chain(plan.addresses.iter().map(|a| &a.interface)) {
             if self.garps.contains_key(name) {
                 continue;
@@ -191,7 +217,27 @@ fn spawn_receiver(
             let received = match &socket {
                 LinkSocket::V4(socket) => socket.recv(&mut buf).await.map(|r| {
                     let payload = buf.get(r.payload.clone()).map(<[u8]>::to_vec);
-                    (IpAddr::from(r.src), IpAddr::from(r.dst), r.ttl, payload)
+                    (
+                        IpAddr::from(r.src),
+                        IpAddr::from(r.dst),
+                        r.ttl,
+                        payload,
+                        None,
+                    )
+                }),
+                LinkSocket::Ah(link) => link.socket.recv(&mut buf).await.map(|r| {
+                    let opened = buf.get(..r.payload.end).and_then(|d| link.open(d));
+                    let (payload, refused) = match opened {
+                        Some((payload, refused)) => (Some(payload), refused),
+                        None => (None, None),
+                    };
+                    (
+                        IpAddr::from(r.src),
+                        IpAddr::from(r.dst),
+                        r.ttl,
+                        payload,
+                        refused,
+                    )
                 }),
                 LinkSocket::V6(socket) => socket.recv(&mut buf).await.map(|r| {
                     let payload = buf.get(..r.len).map(<[u8]>::to_vec);
@@ -200,11 +246,12 @@ fn spawn_receiver(
                         IpAddr::from(r.dst),
                         r.hop_limit,
                         payload,
+                        None,
                     )
                 }),
             };
             match received {
-                Ok((src, dst, ttl, payload)) => {
+                Ok((src, dst, ttl, payload, ah_refused)) => {
                     let Some(payload) = payload else {
                         continue;
                     };
@@ -214,6 +261,7 @@ fn spawn_receiver(
                         dst,
                         ttl,
                         payload,
+                        ah_refused,
                     };
                     // A full queue means the main loop is behind: drop and count.
                     match tx.try_send(incoming) {

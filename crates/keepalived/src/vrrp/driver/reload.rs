@@ -174,7 +174,8 @@ impl Driver {
             .map(Some)
             .collect();
         let mut fresh = Vec::new();
-        for (plan, kept) in plans.into_iter().zip(decided.kept) {
+        for (mut plan, kept) in plans.into_iter().zip(decided.kept) {
+            self.prepare_vmac(&mut plan).await?;
             let link = self.link_for(&plan)?;
             match kept.and_then(|i| old_running[i].take()) {
                 Some(mut running) => {

@@ -359,7 +359,7 @@ impl Driver {
             .running
             .iter()
             .any(|r| r.plan.track_interfaces.iter().any(|t| t.0 == event.name));
-        if links.is_empty() && !tracked {
+        if (links.is_empty() && !tracked) || self.stale_vmac_event(&event) {
             return;
         }
         // The kernel repeats RTM_NEWLINK for unrelated changes: act on real changes only.

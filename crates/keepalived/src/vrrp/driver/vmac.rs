@@ -1,0 +1,225 @@
+//! The VMAC interfaces of the running instances (`use_vmac`, planned in
+//! [`crate::vrrp::vmac_plan`]): made (or taken over) before an instance's sockets open,
+//! removed when the daemon stops, with the `/proc/sys/net/ipv4/conf` settings keepalived 2.2.7
+//! gives them and their underlying interfaces (observed; docs/compat.md, VMAC).
+
+use anyhow::Context;
+use keepalived_net::interface;
+use keepalived_net::vmac::{self, Existing, VmacManager};
+
+use super::super::setup::InstancePlan;
+use super::super::vmac_plan::{self, VmacPlan};
+use super::super::wording;
+use super::Driver;
+
+/// The VMAC interfaces this daemon made or took over, and the settings to put back.
+#[derive(Debug, Default)]
+pub struct Vmacs {
+    manager: Option<VmacManager>,
+    /// (instance, interface name), in the order they were made.
+    made: Vec<(String, String)>,
+    /// Settings changed for the time the daemon runs: (sysctl key, value before).
+    restore: Vec<(String, String)>,
+    /// `net.ipv4.conf.all.rp_filter` as it was, once looked at.
+    all_rp_filter: Option<u32>,
+    /// Underlying interfaces already set up.
+    bases: Vec<String>,
+}
+
+fn conf(interface: &str, key: &str) -> String {
+    format!("net/ipv4/conf/{interface}/{key}")
+}
+
+impl Driver {
+    /// Makes the VMAC `plan` needs, or takes over the one there, before its sockets open;
+    /// a named VMAC whose name another kind of interface holds falls back to `vrrp.VRID`, as
+    /// keepalived 2.2.7 does.
+    pub(super) async fn prepare_vmac(&mut self, plan: &mut InstancePlan) -> anyhow::Result<()> {
+        let Some(wanted) = plan.vmac.clone() else {
+            return Ok(());
+        };
+        let name = plan.config.name.clone();
+        if self.vmacs.made.iter().any(|(_, v)| *v == wanted.name) {
+            return Ok(());
+        }
+        if self.vmacs.manager.is_none() {
+            self.vmacs.manager = Some(VmacManager::new().context("rtnetlink")?);
+        }
+        let base = interface::lookup(&wanted.base)
+            .with_context(|| format!("interface {}", wanted.base))?;
+        let manager = self.vmacs.manager.as_ref().context("rtnetlink")?;
+        let mut current = wanted.name.clone();
+        let mut existing = manager.inspect(&current, base.index, wanted.mac).await?;
+        if existing == Existing::Foreign && current != wanted.default_name() {
+            self.logger.info(&wording::about(
+                &name,
+                &format!(
+                    "interface {current} already exists and is not a private macvlan; \
+                     ignoring vmac if_name"
+                ),
+            ));
+            let fallback = wanted.default_name();
+            vmac_plan::rename(plan, &current, &fallback);
+            current = fallback;
+            existing = manager.inspect(&current, base.index, wanted.mac).await?;
+        }
+        let made = |verb: &str| {
+            format!(
+                "{}: Success {verb} VMAC interface {current}",
+                wording::instance(&name)
+            )
+        };
+        let index = match existing {
+            Existing::Absent => {
+                let index = manager
+                    .create(&current, base.index, wanted.mac)
+                    .await
+                    .with_context(|| format!("cannot create VMAC interface {current}"))?;
+                self.logger.info(&made("creating"));
+                index
+            }
+            Existing::Compatible(index) => {
+                manager.set_up(index).await?;
+                index
+            }
+            Existing::WrongAddress(index) => {
+                self.logger.info(&wording::about(
+                    &name,
+                    &format!(
+                        "VMAC {current} already exists but is incompatible. It will be \
+                         deleted/updated"
+                    ),
+                ));
+                self.logger.info(&wording::about(
+                    &name,
+                    &format!("Update old VMAC interface {current} due to wrong MAC/mode "),
+                ));
+                manager.delete(index).await?;
+                let index = manager
+                    .create(&current, base.index, wanted.mac)
+                    .await
+                    .with_context(|| format!("cannot update VMAC interface {current}"))?;
+                self.logger.info(&made("updating"));
+                index
+            }
+            Existing::Foreign => anyhow::bail!(
+                "interface {current} exists and is not a private macvlan on {}",
+                wanted.base
+            ),
+        };
+        if !self.vmacs.made.iter().any(|(_, v)| *v == current) {
+            self.vmacs.made.push((name, current.clone()));
+        }
+        // A new macvlan reports its carrier a moment after it is set up: wait for it (at most
+        // a second), so the instance does not start with its interface seen down.
+        for _ in 0..100 {
+            if interface::lookup(&current).is_ok_and(|i| i.up) {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        let wanted = plan.vmac.clone().unwrap_or(wanted);
+        match wanted.link_local {
+            Some(address) => {
+                let spec = vmac::ipv6_link_local_spec(index, address);
+                if let Err(err) = self.addresses.add(&spec).await {
+                    self.logger
+                        .info(&format!("cannot add {address}/64 on {current}: {err}"));
+                }
+            }
+            None => self.ipv4_settings(&wanted, &current),
+        }
+        Ok(())
+    }
+
+    /// The IPv4 settings of a VMAC and of the interface under it; `rp_filter` is lowered for
+    /// the time the daemon runs (a VMAC's packets come back on the underlying interface with
+    /// its own source), keeping its strength on the underlying interface and for new ones.
+    fn ipv4_settings(&mut self, wanted: &VmacPlan, current: &str) {
+        let mut failed = Vec::new();
+        for (key, value) in vmac::VMAC_IPV4_CONF {
+            if vmac::write_sysctl(&conf(current, key), value).is_err() {
+                failed.push(conf(current, key));
+            }
+        }
+        if !self.vmacs.bases.contains(&wanted.base) {
+            self.vmacs.bases.push(wanted.base.clone());
+            for (key, value) in vmac::BASE_IPV4_CONF {
+                if vmac::write_sysctl(&conf(&wanted.base, key), value).is_err() {
+                    failed.push(conf(&wanted.base, key));
+                }
+            }
+            let all = *self.vmacs.all_rp_filter.get_or_insert_with(|| {
+                vmac::read_sysctl(&conf("all", "rp_filter"))
+                    .ok()
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(0)
+            });
+            if all != 0 {
+                let mut keys = vec![
+                    (conf("all", "rp_filter"), "0".to_string()),
+                    (conf("default", "rp_filter"), all.to_string()),
+                ];
+                keys.retain(|(k, _)| !self.vmacs.restore.iter().any(|(r, _)| r == k));
+                let own = conf(&wanted.base, "rp_filter");
+                let base_value: u32 = vmac::read_sysctl(&own)
+                    .ok()
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(0);
+                if base_value < all {
+                    keys.push((own, all.to_string()));
+                }
+                for (key, value) in keys {
+                    if let Ok(before) = vmac::read_sysctl(&key) {
+                        self.vmacs.restore.push((key.clone(), before));
+                    }
+                    if vmac::write_sysctl(&key, &value).is_err() {
+                        failed.push(key);
+                    }
+                }
+            }
+        }
+        for key in failed {
+            self.logger
+                .info(&format!("cannot set /proc/sys/{key} for VMAC {current}"));
+        }
+    }
+
+    /// Whether `event` is about a VMAC made here and no longer true: the kernel reports a new
+    /// macvlan down, then up, and the watch may read those after the instance started.
+    pub(super) fn stale_vmac_event(&self, event: &keepalived_net::link::LinkEvent) -> bool {
+        self.vmacs.made.iter().any(|(_, name)| *name == event.name)
+            && keepalived_net::link::is_up(&event.name).is_ok_and(|up| up != event.up)
+    }
+
+    /// At the stop: the VMACs made or taken over are removed (after the addresses), and the
+    /// settings lowered for them put back.
+    pub(super) async fn remove_vmacs(&mut self) {
+        let made = std::mem::take(&mut self.vmacs.made);
+        if let Some(manager) = &self.vmacs.manager {
+            for (instance, name) in made {
+                let removed = match manager.index_of(&name).await {
+                    Ok(Some(index)) => manager.delete(index).await,
+                    Ok(None) => continue,
+                    Err(err) => Err(err),
+                };
+                match removed {
+                    Ok(()) => self.logger.info(&wording::about(
+                        &instance,
+                        &format!("Success removing VMAC interface {name}"),
+                    )),
+                    Err(err) => self.logger.info(&wording::about(
+                        &instance,
+                        &format!("cannot remove VMAC interface {name}: {err}"),
+                    )),
+                }
+            }
+        }
+        for (key, value) in std::mem::take(&mut self.vmacs.restore).into_iter().rev() {
+            if let Err(err) = vmac::write_sysctl(&key, &value) {
+                self.logger
+                    .info(&format!("cannot restore /proc/sys/{key}: {err}"));
+            }
+        }
+    }
+}

@@ -1,0 +1,314 @@
+//! `use_vmac` and `vmac_xmit_base` (root only), against keepalived 2.2.7.
+//!
+//! - an election and a hand-over with a VMAC on both routers, our daemon against our daemon
+//!   and against 2.2.7 both ways: the master's adverts carry the virtual router MAC
+//!   00:00:5e:00:01:VRID as their Ethernet source (RFC 3768 section 7.3), the VIP is on the
+//!   VMAC, and the VMAC goes when the daemon stops;
+//! - the same configuration run by 2.2.7 and by ours in two identical labs: the VMAC
+//!   interfaces (`ip -d link`: MAC, macvlan mode), every `/proc/sys/net/{ipv4,ipv6}/conf` setting
+//!   while running and after the stop, the adverts' source MAC per VRID (`vmac_xmit_base`: the
+//!   underlying interface's), the VMAC log lines, a named VMAC taken over from a private
+//!   macvlan with a wrong MAC, and a name held by another kind of link falling back to
+//!   `vrrp.VRID`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::thread;
+use std::time::Duration;
+
+use keepalived_testlab::prelude::{Daemon, daemon_log, for_each_pair, lab_ready, poll_until};
+use keepalived_testlab::{Host, Keepalived, Lab, VrrpInstance, adverts};
+
+/// Our daemon, built by cargo for this test.
+const OURS: &str = env!("CARGO_BIN_EXE_keepalived");
+
+/// Start-up plus an election, with room for a loaded CI machine.
+const ELECTION: Duration = Duration::from_secs(10);
+
+fn start(daemon: Daemon, host: &Host, config: &str) -> Keepalived {
+    let socket = host.dir().join(format!("ctl-{}", std::process::id()));
+    let started = match daemon {
+        Daemon::Ours => Keepalived::start_with(
+            host,
+            Path::new(OURS),
+            config,
+            &["--control-socket", &socket.to_string_lossy()],
+        ),
+        Daemon::Real => Keepalived::start(host, config),
+    };
+    started.unwrap_or_else(|e| panic!("starting {daemon:?} on {}: {e:#}", host.name()))
+}
+
+/// `(MAC, macvlan mode)` of `ifname` from `ip -d -o link`, None when it does not exist.
+fn link_of(host: &Host, ifname: &str) -> Option<(String, String)> {
+    let out = host
+        .run("ip", &["-d", "-o", "link", "show", "dev", ifname])
+        .ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let after = |word: &str| {
+        let mut words = text.split_whitespace();
+        words.find(|w| *w == word)?;
+        words.next().map(str::to_string)
+    };
+    Some((
+        after("link/ether").unwrap_or_default(),
+        after("macvlan").and_then(|_| {
+            let mut words = text.split_whitespace().skip_while(|w| *w != "macvlan");
+            words.nth(2).map(str::to_string)
+        })?,
+    ))
+}
+
+/// Every `/proc/sys/net/{ipv4,ipv6}/conf/IF/KEY` of the host (lo left out): `ipv4/IF` → KEY →
+/// value.
+fn ipv4_conf(host: &Host) -> BTreeMap<String, BTreeMap<String, String>> {
+    let script = "cd /proc/sys/net && for i in ipv4/conf/* ipv6/conf/*; do \
+                  case $i in */lo) continue;; esac; \
+                  for k in $i/*; do printf '%s %s\\n' \"$k\" \"$(cat $k 2>/dev/null)\"; done; done";
+    let out = host.run("sh", &["-c", script]).expect("reading ipv4 conf");
+    let mut conf: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let Some((path, value)) = line.split_once(' ') else {
+            continue;
+        };
+        let Some((interface, key)) = path
+            .replace("/conf/", "/")
+            .rsplit_once('/')
+            .map(|(i, k)| (i.to_string(), k.to_string()))
+        else {
+            continue;
+        };
+        conf.entry(interface)
+            .or_default()
+            .insert(key, value.to_string());
+    }
+    conf
+}
+
+/// An election with a VMAC on both routers, a then b, and a hand-over.
+fn election(lab: &Lab, x: Daemon, y: Daemon) {
+    const VRID: u8 = 61;
+    const VIP: &str = "192.0.2.161";
+    let (a, b) = (lab.host("a"), lab.host("b"));
+    let config = |host: &Host, priority: u8| {
+        VrrpInstance::new(VRID, priority, &["192.0.2.161/24"])
+            .extra("use_vmac")
+            .render(host.name())
+    };
+    let mut capture = lab.capture_bridge().expect("capture");
+    let mut ka = start(x, a, &config(a, 150));
+    assert!(
+        a.wait_for_address(VIP, true, ELECTION),
+        "a did not become master:\n{}",
+        daemon_log(&ka)
+    );
+    assert_eq!(
+        a.addresses("vrrp.61").expect("addresses of vrrp.61"),
+        vec!["192.0.2.161/24".to_string()],
+        "the VIP is on the VMAC"
+    );
+    assert_eq!(
+        link_of(a, "vrrp.61"),
+        Some(("00:00:5e:00:01:3d".to_string(), "private".to_string()))
+    );
+    let mut kb = start(y, b, &config(b, 100));
+    assert!(
+        poll_until(ELECTION, || link_of(b, "vrrp.61").is_some()),
+        "b made no VMAC:\n{}",
+        daemon_log(&kb)
+    );
+    thread::sleep(Duration::from_millis(4500));
+    assert!(
+        !b.has_address(VIP).expect("addresses of b"),
+        "two masters:\n{}",
+        daemon_log(&kb)
+    );
+    let status = ka.stop().expect("SIGTERM stops a");
+    assert!(status.success(), "a exited with {status}");
+    assert_eq!(link_of(a, "vrrp.61"), None, "a left its VMAC behind");
+    assert!(
+        b.wait_for_address(VIP, true, Duration::from_secs(5)),
+        "b did not take over:\n{}",
+        daemon_log(&kb)
+    );
+    thread::sleep(Duration::from_millis(1500));
+    let status = kb.stop().expect("SIGTERM stops b");
+    assert!(status.success(), "b exited with {status}");
+    assert_eq!(link_of(b, "vrrp.61"), None, "b left its VMAC behind");
+    let frames = capture.frames().expect("tshark decodes the capture");
+    for host in [a, b] {
+        let sent: Vec<_> = adverts(&frames)
+            .into_iter()
+            .filter(|v| v.src == host.address() && v.vrid == VRID)
+            .collect();
+        assert!(sent.len() >= 2, "{} sent {sent:#?}", host.name());
+        for v in &sent {
+            assert_eq!(v.src_mac, "00:00:5e:00:01:3d", "{v:?}");
+            assert!(v.checksum_good, "{v:?}");
+        }
+    }
+}
+
+#[test]
+fn vmac_elects_and_hands_over_against_keepalived() {
+    for_each_pair("vmac", election);
+}
+
+/// What one daemon did with the differential configuration.
+#[derive(Debug, PartialEq, Eq)]
+struct Observed {
+    links: BTreeMap<&'static str, Option<(String, String)>>,
+    ipv6_addresses: Vec<String>,
+    running: BTreeMap<String, BTreeMap<String, String>>,
+    stopped: BTreeMap<String, BTreeMap<String, String>>,
+    source_macs: BTreeMap<u8, BTreeSet<String>>,
+    log: Vec<String>,
+}
+
+const VMACS: [&str; 5] = ["vrrp.61", "vmx62", "vmx63", "vrrp.64", "vrrp.65"];
+
+fn observe(daemon: Daemon, tag: &str) -> Observed {
+    let lab = Lab::new(tag, &["a"]).expect("lab");
+    let a = lab.host("a");
+    let sh = |script: &str| {
+        let out = a.run("sh", &["-c", script]).expect("shell");
+        assert!(out.status.success(), "{script}: {out:?}");
+    };
+    // all.rp_filter 2 (loose), a private macvlan vmx63 with a wrong MAC, a veth named vmx64.
+    sh("sysctl -q -w net.ipv4.conf.all.rp_filter=2 && \
+        ip link add vmx63 link eth0 type macvlan mode private && \
+        ip link set vmx63 address 02:00:00:00:00:63 && \
+        ip link add vmx64 type veth peer name vmx64p");
+    let instances = [
+        VrrpInstance::new(61, 150, &["192.0.2.161/24"])
+            .named("VI_1")
+            .extra("use_vmac"),
+        VrrpInstance::new(62, 150, &["192.0.2.162/24"])
+            .named("VI_2")
+            .extra("use_vmac vmx62")
+            .extra("vmac_xmit_base"),
+        VrrpInstance::new(63, 150, &["192.0.2.163/24"])
+            .named("VI_3")
+            .extra("use_vmac vmx63"),
+        VrrpInstance::new(64, 150, &["192.0.2.164/24"])
+            .named("VI_4")
+            .extra("use_vmac vmx64"),
+        VrrpInstance::new(65, 150, &["2001:db8::65/64"])
+            .named("VI_5")
+            .extra("use_vmac"),
+    ];
+    let config = keepalived_testlab::render_config("a", &instances);
+    let mut capture = lab.capture_bridge().expect("capture");
+    let mut k = start(daemon, a, &config);
+    for vip in [
+        "192.0.2.161",
+        "192.0.2.162",
+        "192.0.2.163",
+        "192.0.2.164",
+        "2001:db8::65",
+    ] {
+        assert!(
+            a.wait_for_address(vip, true, ELECTION),
+            "{daemon:?}: no {vip}:\n{}",
+            daemon_log(&k)
+        );
+    }
+    thread::sleep(Duration::from_millis(1500));
+    let links = VMACS.iter().map(|n| (*n, link_of(a, n))).collect();
+    // The IPv6 VMAC's addresses with their flags (the link-local one: nodad, deprecated).
+    let out = a
+        .run("ip", &["-6", "-o", "addr", "show", "dev", "vrrp.65"])
+        .expect("ip addr");
+    let ipv6_addresses: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| l.split_whitespace().skip(2).collect::<Vec<_>>().join(" "))
+        .collect();
+    let running = ipv4_conf(a);
+    let status = k.stop().expect("SIGTERM");
+    assert!(status.success(), "{daemon:?} exited with {status}");
+    let stopped = ipv4_conf(a);
+    let frames = capture.frames().expect("tshark decodes the capture");
+    let mut source_macs: BTreeMap<u8, BTreeSet<String>> = BTreeMap::new();
+    for v in adverts(&frames) {
+        let mac = if v.src_mac.starts_with("00:00:5e") {
+            v.src_mac.clone()
+        } else {
+            "eth0".to_string()
+        };
+        source_macs.entry(v.vrid).or_default().insert(mac);
+    }
+    let log = daemon_log(&k)
+        .lines()
+        .filter(|l| l.contains("VMAC") || l.contains("vmac"))
+        .filter_map(|l| l.find("(VI_").map(|at| l[at..].trim_end().to_string()))
+        .collect();
+    Observed {
+        links,
+        ipv6_addresses,
+        running,
+        stopped,
+        source_macs,
+        log,
+    }
+}
+
+#[test]
+fn vmac_interfaces_and_settings_match_keepalived() {
+    if !lab_ready() {
+        return;
+    }
+    let (real, ours) = thread::scope(|s| {
+        let real = s.spawn(|| observe(Daemon::Real, "vmacr"));
+        let ours = s.spawn(|| observe(Daemon::Ours, "vmaco"));
+        (
+            real.join().expect("keepalived's run"),
+            ours.join().expect("our run"),
+        )
+    });
+    // keepalived 2.2.7 notes the refused name while reading the file, ours when it makes the
+    // VMAC: the same lines, in another order.
+    let sorted = |lines: &[String]| lines.iter().cloned().collect::<BTreeSet<String>>();
+    assert_eq!(ours.links, real.links, "VMAC interfaces");
+    assert_eq!(
+        ours.ipv6_addresses, real.ipv6_addresses,
+        "the IPv6 VMAC's addresses"
+    );
+    assert_eq!(
+        ours.running, real.running,
+        "ipv4 and ipv6 conf while running"
+    );
+    assert_eq!(
+        ours.stopped, real.stopped,
+        "ipv4 and ipv6 conf after the stop"
+    );
+    assert_eq!(ours.source_macs, real.source_macs, "source MACs per VRID");
+    assert_eq!(sorted(&ours.log), sorted(&real.log), "VMAC log lines");
+    // What 2.2.7 does, so that a change on both sides is noticed.
+    assert_eq!(
+        real.links.get("vmx63").cloned().flatten(),
+        Some(("00:00:5e:00:01:3f".to_string(), "private".to_string()))
+    );
+    assert_eq!(
+        real.links.get("vrrp.65").cloned().flatten(),
+        Some(("00:00:5e:00:02:41".to_string(), "private".to_string()))
+    );
+    assert!(
+        real.ipv6_addresses.iter().any(|a| a.contains("inet6 fe80")),
+        "{:?}",
+        real.ipv6_addresses
+    );
+    assert_eq!(real.source_macs.get(&62).map(|s| s.len()), Some(1));
+    let value = |conf: &BTreeMap<String, BTreeMap<String, String>>, i: &str, k: &str| {
+        conf.get(i)
+            .and_then(|c| c.get(k))
+            .cloned()
+            .unwrap_or_default()
+    };
+    assert_eq!(value(&real.running, "ipv4/vrrp.61", "accept_local"), "1");
+    assert_eq!(value(&real.running, "ipv4/all", "rp_filter"), "0");
+    assert_eq!(value(&real.stopped, "ipv4/all", "rp_filter"), "2");
+    assert_eq!(value(&real.running, "ipv6/vrrp.61", "disable_ipv6"), "1");
+}
