@@ -47,16 +47,9 @@ pub fn unsupported(config: &Config) -> Vec<String> {
     }
     for inst in &config.instances {
         add(&mut found, "vrrp_instance", &inst.other);
-        // Read and checked (names, weights), not tracked yet.
-        if !inst.track_processes.is_empty() {
-            found.insert("vrrp_instance keyword 'track_process'".to_string());
-        }
     }
     for group in &config.sync_groups {
         add(&mut found, "vrrp_sync_group", &group.other);
-        if !group.track_processes.is_empty() {
-            found.insert("vrrp_sync_group keyword 'track_process'".to_string());
-        }
     }
     add(&mut found, "top-level", &config.other);
     for bfd in &config.bfd_instances {
@@ -127,10 +120,7 @@ mod tests {
         let loaded = load_str(text, Path::new("/k.conf"), &LoadOptions::for_host(&host));
         assert_eq!(
             super::unsupported(&loaded.config),
-            vec![
-                "vrrp_sync_group keyword 'notify_priority_changes'",
-                "vrrp_sync_group keyword 'track_process'",
-            ]
+            vec!["vrrp_sync_group keyword 'notify_priority_changes'",]
         );
     }
 

@@ -12,6 +12,7 @@ pub mod refusal;
 pub mod setup;
 pub mod shutdown;
 pub mod sync_plan;
+pub mod track_process;
 pub mod transitions;
 pub mod wording;
 

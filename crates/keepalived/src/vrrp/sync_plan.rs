@@ -2,10 +2,10 @@
 //! how the group's tracking folds into its members' as keepalived 2.2.7 does it
 //! (docs/compat.md, "Sync groups"):
 //!
-//! - the group's `track_script` / `track_interface` / `track_file` are tracked by every
+//! - the group's `track_script` / `track_interface` / `track_file` / `track_process` are tracked by every
 //!   member, as FAULT trackers (weight 0): one failing puts the whole group in FAULT;
 //! - without `sync_group_tracking_weight` (or the deprecated `global_tracking`), a member's
-//!   own weighted trackers are dropped (scripts, files) or lose their weight (interfaces),
+//!   own weighted trackers are dropped (scripts, files, processes) or lose their weight (interfaces),
 //!   with 2.2.7's warnings, because members with different priorities could not move
 //!   together.
 
@@ -102,6 +102,22 @@ pub fn fold_tracking(config: &mut Config) -> Vec<String> {
                     }
                     weight == 0
                 });
+                let processes = &config.track_processes;
+                inst.track_processes.retain(|t| {
+                    let weight = t.weight.unwrap_or_else(|| {
+                        processes
+                            .iter()
+                            .find(|p| p.name == t.name)
+                            .map_or(0, |p| p.weight)
+                    });
+                    if weight != 0 {
+                        notes.push(format!(
+                            "({name}) ignoring tracked process {} with weights due to SYNC group",
+                            t.name
+                        ));
+                    }
+                    weight == 0
+                });
                 for t in &mut inst.track_interfaces {
                     if t.weight.is_some_and(|w| w != 0) {
                         notes.push(format!(
@@ -115,6 +131,7 @@ pub fn fold_tracking(config: &mut Config) -> Vec<String> {
             add_fault_trackers(&mut inst.track_scripts, &group.track_scripts);
             add_fault_trackers(&mut inst.track_interfaces, &group.track_interfaces);
             add_fault_trackers(&mut inst.track_files, &group.track_files);
+            add_fault_trackers(&mut inst.track_processes, &group.track_processes);
         }
     }
     notes

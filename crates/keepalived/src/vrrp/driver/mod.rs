@@ -11,7 +11,8 @@
 //! - [`notify`]: the notify commands and the task per instance that runs them;
 //! - [`status`]: the snapshot the dumps render, drop counters;
 //! - [`requests`]: what the control socket and the metrics ask (snapshots, drain);
-//! - [`sync_groups`]: vrrp_sync_groups moving their members together.
+//! - [`sync_groups`]: vrrp_sync_groups moving their members together;
+//! - [`processes`]: vrrp_track_process, the tracker task and its reports.
 
 //!
 //! Every protocol decision is the engine's ([`keepalived_vrrp::instance::Instance`]).
@@ -19,6 +20,7 @@
 mod actions;
 mod net;
 mod notify;
+mod processes;
 mod reload;
 mod requests;
 mod status;
@@ -153,6 +155,8 @@ struct Driver {
     groups: Vec<sync_groups::RunningGroup>,
     /// What members reported for their group while their actions were carried out.
     group_events: Vec<(usize, sync_groups::GroupEvent)>,
+    /// The tracked processes.
+    processes: processes::Processes,
 }
 
 /// Runs `planned` until `shutdown` completes, then stops every instance (priority 0 from
@@ -167,6 +171,7 @@ pub async fn run(
     let (packets, mut rx) = mpsc::channel::<Incoming>(1024);
     let (outcomes, mut script_rx) = mpsc::channel::<(u64, Outcome)>(256);
     let (file_events, mut file_rx) = mpsc::channel::<(u64, usize, FileValue)>(64);
+    let (process_reports, mut process_rx) = mpsc::channel(64);
     let mut driver = Driver {
         group: settings.group,
         router_id: settings.router_id,
@@ -196,6 +201,7 @@ pub async fn run(
         drained: BTreeSet::new(),
         groups: Vec::new(),
         group_events: Vec::new(),
+        processes: processes::Processes::new(process_reports),
     };
     let mut link_events = link::watch().context("cannot watch link state")?;
     driver.install(planned).await?;
@@ -240,6 +246,9 @@ pub async fn run(
             }
             Some(event) = link_events.recv() => driver.link_changed(event).await,
             Some((id, outcome)) = script_rx.recv() => driver.script_ran(id, outcome).await,
+            Some((generation, report)) = process_rx.recv() => {
+                driver.process_report(generation, report).await;
+            }
             Some((generation, file, value)) = file_rx.recv() => {
                 if generation == driver.file_generation {
                     driver.file_changed(file, value).await;
@@ -309,6 +318,7 @@ impl Driver {
         if let Some(watch) = self.file_watch.take() {
             watch.abort();
         }
+        self.processes.stop();
         let pending: Vec<JoinHandle<()>> = std::mem::take(&mut self.running)
             .into_iter()
             .filter_map(|r| r.notifier.map(Notifier::into_task))
