@@ -72,6 +72,7 @@ impl Tracked {
     }
 
     fn start(&mut self) {
+        self.kill();
         let child = Command::new(&self.path)
             .arg("600")
             .stdin(Stdio::null())
