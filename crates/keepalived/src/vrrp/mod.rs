@@ -91,6 +91,7 @@ pub fn run(cli: &Cli, config: Config, logger: Logger) -> anyhow::Result<ChildExi
             None
         }
     };
+    let fifo = driver::fifo::plan(&config, lookup_user);
     let planned = plan(config, &logger);
     if planned.instances.is_empty() {
         logger.info("no vrrp_instance can run");
@@ -104,6 +105,7 @@ pub fn run(cli: &Cli, config: Config, logger: Logger) -> anyhow::Result<ChildExi
         }),
         keep_addresses: cli.dont_release_vrrp,
         alerts,
+        fifo,
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

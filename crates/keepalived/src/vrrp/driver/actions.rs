@@ -71,6 +71,13 @@ impl Driver {
                         );
                         alert::send_in_background(alerts.clone(), mail, self.logger.clone());
                     }
+                    if let Some(fifo) = self.fifo.as_mut() {
+                        let (name, priority) =
+                            (&running.plan.config.name, running.instance.priority());
+                        if state != State::Initialize || self.stopping {
+                            fifo.write(&super::fifo::instance_line(name, state, priority));
+                        }
+                    }
                     if let Some(notifier) = &running.notifier {
                         let priority = running.instance.priority();
                         notifier.queue(notify::commands(&running.plan, state, priority));
@@ -80,6 +87,16 @@ impl Driver {
                     if event == keepalived_vrrp::event::Event::ReceiveTimeout {
                         self.group_events
                             .push((i, super::sync_groups::GroupEvent::TimedOut));
+                    }
+                    if let keepalived_vrrp::event::Event::PriorityChanged { to, .. } = event
+                        && let Some(fifo) = self.fifo.as_mut()
+                    {
+                        let running = &self.running[i];
+                        let name = &running.plan.config.name;
+                        if fifo.wants_priority(name) {
+                            let state = running.instance.state();
+                            fifo.write(&super::fifo::priority_line(name, state, to));
+                        }
                     }
                     self.running[i].transitions.observe(&event);
                     let config = self.running[i].instance.config();

@@ -12,12 +12,14 @@
 //! - [`status`]: the snapshot the dumps render, drop counters;
 //! - [`requests`]: what the control socket and the metrics ask (snapshots, drain);
 //! - [`sync_groups`]: vrrp_sync_groups moving their members together;
-//! - [`processes`]: vrrp_track_process, the tracker task and its reports.
+//! - [`processes`]: vrrp_track_process, the tracker task and its reports;
+//! - [`fifo`]: the notify FIFO and its script.
 
 //!
 //! Every protocol decision is the engine's ([`keepalived_vrrp::instance::Instance`]).
 
 mod actions;
+pub mod fifo;
 mod net;
 mod notify;
 mod processes;
@@ -105,6 +107,8 @@ pub struct Settings {
     pub keep_addresses: bool,
     /// Where state changes are mailed, when some instance asks for it.
     pub alerts: Option<Arc<AlertSettings>>,
+    /// `vrrp_notify_fifo` / `notify_fifo`.
+    pub fifo: Option<fifo::FifoPlan>,
 }
 
 /// Everything the driver owns.
@@ -157,6 +161,8 @@ struct Driver {
     group_events: Vec<(usize, sync_groups::GroupEvent)>,
     /// The tracked processes.
     processes: processes::Processes,
+    /// The notify FIFO, when one is configured.
+    fifo: Option<fifo::NotifyFifo>,
 }
 
 /// Runs `planned` until `shutdown` completes, then stops every instance (priority 0 from
@@ -202,7 +208,11 @@ pub async fn run(
         groups: Vec::new(),
         group_events: Vec::new(),
         processes: processes::Processes::new(process_reports),
+        fifo: None,
     };
+    driver.fifo = settings
+        .fifo
+        .and_then(|plan| fifo::NotifyFifo::open(plan, driver.logger.clone()));
     let mut link_events = link::watch().context("cannot watch link state")?;
     driver.install(planned).await?;
     // tokio's sleep rounds up to whole milliseconds; protocol deadlines need better.
@@ -319,6 +329,9 @@ impl Driver {
             watch.abort();
         }
         self.processes.stop();
+        if let Some(fifo) = self.fifo.take() {
+            fifo.close();
+        }
         let pending: Vec<JoinHandle<()>> = std::mem::take(&mut self.running)
             .into_iter()
             .filter_map(|r| r.notifier.map(Notifier::into_task))
