@@ -6,7 +6,9 @@
 //! `GROUP "G1" MASTER 0` for a sync group; with `notify_priority_changes`,
 //! `INSTANCE "VI_1" MASTER_PRIORITY 120` on each change of the effective priority. A FIFO that
 //! does not exist is made and removed at the stop; `vrrp_notify_fifo_script` runs with the
-//! FIFO's path as its argument and reads the lines from it.
+//! FIFO's path as its argument and reads the lines from it. With `-X`, at the stop an instance
+//! that is not master logs `(VI_1) removing VIPs.` once more (it removes only what it added:
+//! a VIP added by hand stays).
 //!
 //! Run: `cargo test -p keepalived --test notify_fifo_lab` (as root; each test returns early
 //! otherwise).
@@ -27,11 +29,16 @@ const TO_MASTER: Duration = Duration::from_secs(15);
 const STEP: Duration = Duration::from_secs(5);
 
 fn start(daemon: Daemon, host: &Host, config: &str) -> Keepalived {
+    start_args(daemon, host, config, &[])
+}
+
+fn start_args(daemon: Daemon, host: &Host, config: &str, args: &[&str]) -> Keepalived {
     let socket = host.dir().join("ctl.sock").to_string_lossy().into_owned();
-    let (binary, extra): (&str, Vec<&str>) = match daemon {
+    let (binary, mut extra): (&str, Vec<&str>) = match daemon {
         Ours => (OURS, vec!["--control-socket", &socket]),
         Real => (KEEPALIVED_BIN, Vec::new()),
     };
+    extra.extend_from_slice(args);
     Keepalived::start_with(host, Path::new(binary), config, &extra)
         .unwrap_or_else(|e| panic!("starting {daemon:?}: {e:#}"))
 }
@@ -255,4 +262,58 @@ fn fifo_script_and_group_lines_match_keepalived() {
     real_inst.sort();
     assert_eq!(ours_inst, real_inst, "ours (left) against 2.2.7");
     assert!(real.contains(&"GROUP \"G1\" MASTER 0".to_string()));
+}
+
+/// `-X` on an instance in FAULT (a weight-0 track file holding 1) with its VIP added by hand:
+/// how many `removing … VIPs` lines the run logs, and whether the VIP is still there after
+/// the stop.
+fn release_scenario(lab: &Lab, daemon: Daemon, release: bool) -> (usize, bool) {
+    let a = lab.host("a");
+    let dir = a.dir().join(format!("x{daemon:?}{release}"));
+    fs::create_dir_all(&dir).expect("dir");
+    let tf = dir.join("tf");
+    fs::write(&tf, "1\n").expect("tf");
+    let config = format!(
+        "global_defs {{\n    router_id a\n}}\n\
+         vrrp_track_file tf {{\n    file {}\n}}\n\
+         vrrp_instance VI_1 {{\n    state BACKUP\n    interface eth0\n    virtual_router_id 74\n\
+         \x20   priority 100\n    advert_int 1\n    virtual_ipaddress {{\n        198.51.100.74/32\n    }}\n\
+         \x20   track_file {{\n        tf weight 0\n    }}\n}}\n",
+        tf.display()
+    );
+    let args: &[&str] = if release { &["-X"] } else { &[] };
+    let mut k = start_args(daemon, a, &config, args);
+    wait_log(&k, "entering FAULT state", STEP);
+    a.run("ip", &["addr", "add", "198.51.100.74/32", "dev", "eth0"])
+        .expect("adding the VIP by hand");
+    std::thread::sleep(Duration::from_millis(500));
+    k.stop().expect("stop");
+    let removing = daemon_log(&k)
+        .lines()
+        .filter(|l| l.contains("removing") && l.contains("VIPs"))
+        .count();
+    let kept = a.has_address("198.51.100.74").unwrap_or(false);
+    let _ = a.run("ip", &["addr", "del", "198.51.100.74/32", "dev", "eth0"]);
+    (removing, kept)
+}
+
+#[test]
+fn release_vips_matches_keepalived() {
+    if !lab_ready() || !require_programs(&[KEEPALIVED_BIN]) {
+        return;
+    }
+    let lab = Lab::new("fifox", &["a"]).expect("lab");
+    for daemon in [Real, Ours] {
+        let (without, kept_without) = release_scenario(&lab, daemon, false);
+        let (with, kept_with) = release_scenario(&lab, daemon, true);
+        assert_eq!(
+            with,
+            without + 1,
+            "{daemon:?}: -X adds one `removing VIPs` line for an instance that is not master"
+        );
+        assert!(
+            kept_without && kept_with,
+            "{daemon:?}: a VIP the daemon did not add stays, -X or not"
+        );
+    }
 }

@@ -106,6 +106,7 @@ pub fn run(cli: &Cli, config: Config, logger: Logger) -> anyhow::Result<ChildExi
         keep_addresses: cli.dont_release_vrrp,
         alerts,
         fifo,
+        release_vips: cli.release_vips,
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

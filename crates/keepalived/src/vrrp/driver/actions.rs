@@ -249,3 +249,23 @@ fn forwards_ipv6(interface: &str) -> bool {
     std::fs::read_to_string(format!("/proc/sys/net/ipv6/conf/{interface}/forwarding"))
         .is_ok_and(|v| v.trim() != "0")
 }
+
+impl Driver {
+    /// `-X` at the stop, for instance `i` that was not master: keepalived 2.2.7 goes through
+    /// releasing its VIPs anyway and logs it (`(VI_1) removing VIPs.`), though it removes only
+    /// addresses it added (none, as it was not master): observed, notify_fifo_lab.rs.
+    pub(super) fn release_vips_line(&self, i: usize) {
+        let config = self.running[i].instance.config();
+        if self.running[i].plan.addresses.is_empty() {
+            return;
+        }
+        let event = keepalived_vrrp::event::Event::RemovingAddresses;
+        for line in wording::lines(&config.name, &config.interface, &event) {
+            if line.detail {
+                self.logger.detail(&line.text);
+            } else {
+                self.logger.info(&line.text);
+            }
+        }
+    }
+}

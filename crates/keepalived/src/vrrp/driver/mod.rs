@@ -109,6 +109,8 @@ pub struct Settings {
     pub alerts: Option<Arc<AlertSettings>>,
     /// `vrrp_notify_fifo` / `notify_fifo`.
     pub fifo: Option<fifo::FifoPlan>,
+    /// `-X`: at the stop, instances that are not master say they remove their VIPs too.
+    pub release_vips: bool,
 }
 
 /// Everything the driver owns.
@@ -163,6 +165,8 @@ struct Driver {
     processes: processes::Processes,
     /// The notify FIFO, when one is configured.
     fifo: Option<fifo::NotifyFifo>,
+    /// `-X`.
+    release_vips: bool,
 }
 
 /// Runs `planned` until `shutdown` completes, then stops every instance (priority 0 from
@@ -209,6 +213,7 @@ pub async fn run(
         group_events: Vec::new(),
         processes: processes::Processes::new(process_reports),
         fifo: None,
+        release_vips: settings.release_vips,
     };
     driver.fifo = settings
         .fifo
@@ -317,8 +322,13 @@ impl Driver {
         self.stopping = true;
         let now = Instant::now();
         for i in 0..self.running.len() {
+            let was_master =
+                self.running[i].instance.state() == keepalived_vrrp::event::State::Master;
             self.running[i].instance.shutdown(now);
             self.execute(i).await;
+            if self.release_vips && !was_master {
+                self.release_vips_line(i);
+            }
             self.log_drops(i);
         }
         self.log_link_drops();
