@@ -195,10 +195,7 @@ impl Cli {
 
     /// Options that are accepted but whose behaviour is not built yet, by their long name.
     pub fn unbuilt_options(&self) -> Vec<&'static str> {
-        let flags = [
-            (self.all_config, "--all-config"),
-            (self.address_monitoring, "--address-monitoring"),
-        ];
+        let flags = [(self.all_config, "--all-config")];
         flags
             .iter()
             .filter(|(set, _)| *set)

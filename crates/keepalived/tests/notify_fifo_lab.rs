@@ -317,3 +317,53 @@ fn release_vips_matches_keepalived() {
         );
     }
 }
+
+/// `-a` on a lone router: the addresses present at start, one added and removed by hand, and
+/// not the daemon's own VIP.
+fn address_scenario(lab: &Lab, daemon: Daemon) -> String {
+    let a = lab.host("a");
+    let config = "global_defs {\n    router_id a\n}\n\
+         vrrp_instance VI_1 {\n    state BACKUP\n    interface eth0\n    virtual_router_id 75\n\
+         \x20   priority 100\n    advert_int 1\n    virtual_ipaddress {\n        198.51.100.75/32\n    }\n}\n";
+    let mut k = start_args(daemon, a, config, &["-a"]);
+    wait_log(&k, "(VI_1) Entering MASTER STATE", TO_MASTER);
+    a.run("ip", &["addr", "add", "203.0.113.9/24", "dev", "eth0"])
+        .expect("adding an address");
+    wait_log(
+        &k,
+        "Netlink reflector reports IP 203.0.113.9 added to eth0",
+        STEP,
+    );
+    a.run("ip", &["addr", "del", "203.0.113.9/24", "dev", "eth0"])
+        .expect("removing it");
+    wait_log(
+        &k,
+        "Netlink reflector reports IP 203.0.113.9 removed from eth0",
+        STEP,
+    );
+    k.stop().expect("stop");
+    daemon_log(&k)
+}
+
+#[test]
+fn address_monitoring_matches_keepalived() {
+    if !lab_ready() || !require_programs(&[KEEPALIVED_BIN]) {
+        return;
+    }
+    let lab = Lab::new("fifoa", &["a"]).expect("lab");
+    let own = format!(
+        "Netlink reflector reports IP {} added to eth0",
+        lab.host("a").address()
+    );
+    for daemon in [Real, Ours] {
+        let text = address_scenario(&lab, daemon);
+        assert!(
+            text.contains(&own),
+            "{daemon:?}: no `{own}` at start:\n{text}"
+        );
+        assert!(
+            !text.contains("Netlink reflector reports IP 198.51.100.75 added to"),
+            "{daemon:?}: the daemon's own VIP is not reported with -a:\n{text}"
+        );
+    }
+}

@@ -4,6 +4,7 @@
 //! a reload reads and checks the new file on a blocking thread, off the protocol loop, so a
 //! large file never delays adverts.
 
+pub mod address_monitor;
 pub mod advert_watch;
 pub mod announce_plan;
 pub mod driver;
@@ -108,6 +109,11 @@ pub fn run(cli: &Cli, config: Config, logger: Logger) -> anyhow::Result<ChildExi
         fifo,
         release_vips: cli.release_vips,
     };
+    let vips: Vec<std::net::IpAddr> = planned
+        .instances
+        .iter()
+        .flat_map(|p| p.addresses.iter().map(|a| a.address))
+        .collect();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -137,6 +143,9 @@ pub fn run(cli: &Cli, config: Config, logger: Logger) -> anyhow::Result<ChildExi
             }
         }
         signals.spawn(trigger, controls, reload, logger.clone());
+        if cli.address_monitoring {
+            address_monitor::spawn(logger.clone(), vips);
+        }
         let result = driver::run(planned, settings, logger, receiver, shutdown).await;
         if socket {
             let _ = std::fs::remove_file(&cli.control_socket);
