@@ -7,9 +7,9 @@ use std::collections::BTreeSet;
 use crate::model::{Config, RawSetting};
 
 /// Keywords kept as written that the daemon reads where it needs them: the mail alerts
-/// (crates/keepalived/src/alert), the IPVS flushes (crates/keepalived/src/checker) and the
-/// announce settings (crates/keepalived/src/vrrp/announce_plan.rs), of global_defs and
-/// vrrp_instance.
+/// (crates/keepalived/src/alert), the IPVS flushes (crates/keepalived/src/checker), the
+/// announce settings (crates/keepalived/src/vrrp/announce_plan.rs) and the notify FIFO
+/// (crates/keepalived/src/vrrp/driver/fifo.rs), of global_defs and vrrp_instance.
 const ACTED_ON_AS_WRITTEN: &[&str] = &[
     "smtp_alert",
     "smtp_alert_vrrp",
@@ -23,6 +23,12 @@ const ACTED_ON_AS_WRITTEN: &[&str] = &[
     "vrrp_higher_prio_send_advert",
     "garp_lower_prio_repeat",
     "garp_lower_prio_delay",
+    // The VRRP side of the notify FIFO (crates/keepalived/src/vrrp/driver/fifo.rs).
+    "notify_fifo",
+    "notify_fifo_script",
+    "vrrp_notify_fifo_script",
+    "vrrp_notify_priority_changes",
+    "notify_priority_changes",
 ];
 
 /// One line per distinct keyword not acted on, as `BLOCK keyword 'KEYWORD'`, sorted.
@@ -47,15 +53,16 @@ pub fn unsupported(config: &Config) -> Vec<String> {
     }
     for inst in &config.instances {
         add(&mut found, "vrrp_instance", &inst.other);
-        // Read and checked (names, weights), not tracked yet.
-        if !inst.track_processes.is_empty() {
-            found.insert("vrrp_instance keyword 'track_process'".to_string());
-        }
     }
     for group in &config.sync_groups {
         add(&mut found, "vrrp_sync_group", &group.other);
-        if !group.track_processes.is_empty() {
-            found.insert("vrrp_sync_group keyword 'track_process'".to_string());
+        // A group's notify_priority_changes is read, not acted on (an instance's is).
+        if group
+            .other
+            .iter()
+            .any(|s| s.keyword == "notify_priority_changes")
+        {
+            found.insert("vrrp_sync_group keyword 'notify_priority_changes'".to_string());
         }
     }
     add(&mut found, "top-level", &config.other);
@@ -127,10 +134,7 @@ mod tests {
         let loaded = load_str(text, Path::new("/k.conf"), &LoadOptions::for_host(&host));
         assert_eq!(
             super::unsupported(&loaded.config),
-            vec![
-                "vrrp_sync_group keyword 'notify_priority_changes'",
-                "vrrp_sync_group keyword 'track_process'",
-            ]
+            vec!["vrrp_sync_group keyword 'notify_priority_changes'",]
         );
     }
 

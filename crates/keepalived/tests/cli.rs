@@ -143,7 +143,7 @@ fn unbuilt_daemon_options_say_so_and_no_runnable_instance_stops() {
     let out = keepalived(&[
         "-n",
         "-l",
-        "-X",
+        "-e",
         "-f",
         conf.to_str().expect("path"),
         "-p",
@@ -158,7 +158,7 @@ fn unbuilt_daemon_options_say_so_and_no_runnable_instance_stops() {
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.contains("--release-vips is accepted but its behaviour is not built yet"),
+        stderr.contains("--all-config is accepted but its behaviour is not built yet"),
         "{stderr}"
     );
     assert!(

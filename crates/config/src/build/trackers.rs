@@ -104,7 +104,8 @@ pub fn track_process(cx: &mut Cx<'_>, stmt: &Statement) -> Option<TrackProcessDe
                     &item.location,
                     format!("Invalid param_match type {v} - ignoring"),
                 ),
-                None => {}
+                // 2.2.7: `param_match` alone asks for the exact arguments.
+                None => def.param_match = Some("exact".to_string()),
             },
             "weight" if item.args().is_empty() => cx.error(
                 &item.location,

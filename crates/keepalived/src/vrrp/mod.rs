@@ -4,6 +4,7 @@
 //! a reload reads and checks the new file on a blocking thread, off the protocol loop, so a
 //! large file never delays adverts.
 
+pub mod address_monitor;
 pub mod advert_watch;
 pub mod announce_plan;
 pub mod driver;
@@ -13,6 +14,7 @@ pub mod route_plan;
 pub mod setup;
 pub mod shutdown;
 pub mod sync_plan;
+pub mod track_process;
 pub mod transitions;
 pub mod vmac_plan;
 pub mod wording;
@@ -92,6 +94,7 @@ pub fn run(cli: &Cli, config: Config, logger: Logger) -> anyhow::Result<ChildExi
             None
         }
     };
+    let fifo = driver::fifo::plan(&config, lookup_user);
     let planned = plan(config, &logger);
     // With no vrrp_instance at all, the static blocks alone keep the process running (as
     // 2.2.7's does).
@@ -108,7 +111,14 @@ pub fn run(cli: &Cli, config: Config, logger: Logger) -> anyhow::Result<ChildExi
         }),
         keep_addresses: cli.dont_release_vrrp,
         alerts,
+        fifo,
+        release_vips: cli.release_vips,
     };
+    let vips: Vec<std::net::IpAddr> = planned
+        .instances
+        .iter()
+        .flat_map(|p| p.addresses.iter().map(|a| a.address))
+        .collect();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -138,6 +148,9 @@ pub fn run(cli: &Cli, config: Config, logger: Logger) -> anyhow::Result<ChildExi
             }
         }
         signals.spawn(trigger, controls, reload, logger.clone());
+        if cli.address_monitoring {
+            address_monitor::spawn(logger.clone(), vips);
+        }
         let result = driver::run(planned, settings, logger, receiver, shutdown).await;
         if socket {
             let _ = std::fs::remove_file(&cli.control_socket);

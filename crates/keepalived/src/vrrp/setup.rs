@@ -71,6 +71,8 @@ pub struct InstancePlan {
     pub track_interfaces: Vec<(String, i32, bool)>,
     /// `track_file`: the files it tracks.
     pub track_files: Vec<FileUse>,
+    /// `track_process`: the processes it tracks.
+    pub track_processes: Vec<super::track_process::spec::ProcessUse>,
     /// The `unicast_src_ip` of a unicast instance: keepalived 2.2.7 binds its socket to it,
     /// and while that address is not on the host the instance stays in FAULT.
     pub unicast_source: Option<Ipv4Addr>,
@@ -117,6 +119,8 @@ pub struct Planned {
     pub scripts: Vec<ScriptPlan>,
     /// The files the instances track.
     pub files: Vec<FilePlan>,
+    /// The processes the instances track.
+    pub processes: Vec<super::track_process::ProcessSpec>,
     /// The vrrp_sync_groups (crate::vrrp::sync_plan).
     pub groups: Vec<super::sync_plan::GroupPlan>,
     /// Warnings of planning to log once (members' tracking dropped by their sync group).
@@ -194,12 +198,15 @@ pub fn plan(
     let mut plans = Vec::new();
     let mut scripts: Vec<ScriptPlan> = Vec::new();
     let mut files: Vec<FilePlan> = Vec::new();
+    let mut processes = Vec::new();
     let mut problems = Vec::new();
     for inst in &config.instances {
         match plan_instance(config, inst, &lookup) {
             Ok(mut plan) => {
                 plan.scripts = track_scripts(config, inst, &mut scripts, &user);
                 plan.track_files = track_files(config, inst, &mut files);
+                plan.track_processes =
+                    super::track_process::spec::uses(config, inst, &mut processes);
                 plan.notify_user = config
                     .global
                     .script_user
@@ -218,6 +225,7 @@ pub fn plan(
         instances: plans,
         scripts,
         files,
+        processes,
         groups,
         notes,
         problems,
@@ -481,6 +489,7 @@ fn plan_instance(
         notify_user: None,
         smtp_alert: false,
         track_files: Vec::new(),
+        track_processes: Vec::new(),
         track_interfaces: inst
             .track_interfaces
             .iter()

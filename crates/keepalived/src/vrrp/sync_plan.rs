@@ -2,12 +2,13 @@
 //! how the group's tracking folds into its members' as keepalived 2.2.7 does it
 //! (docs/compat.md, "Sync groups"):
 //!
-//! - the group's `track_script` / `track_interface` / `track_file` are tracked by every
-//!   member, as FAULT trackers (weight 0): one failing puts the whole group in FAULT;
+//! - the group's `track_script` / `track_interface` / `track_file` / `track_process` are
+//!   tracked by every member, as FAULT trackers (weight 0): one failing puts the whole group in
+//!   FAULT;
 //! - without `sync_group_tracking_weight` (or the deprecated `global_tracking`), a member's
-//!   own weighted trackers are dropped (scripts, files) or lose their weight (interfaces),
-//!   with 2.2.7's warnings, because members with different priorities could not move
-//!   together.
+//!   own weighted trackers are dropped (scripts, files) or lose their weight (interfaces,
+//!   processes), with 2.2.7's warnings (none for processes), because members with different
+//!   priorities could not move together.
 
 use keepalived_config::model::{Config, NotifyScripts, ThinVec, TrackRef};
 
@@ -102,6 +103,13 @@ pub fn fold_tracking(config: &mut Config) -> Vec<String> {
                     }
                     weight == 0
                 });
+                // 2.2.7 keeps a member's weighted process as a FAULT tracker (weight 0), without
+                // a warning (observed: a missing process puts the member, and its group, in
+                // FAULT).
+                for t in &mut inst.track_processes {
+                    t.weight = Some(0);
+                    t.reverse = false;
+                }
                 for t in &mut inst.track_interfaces {
                     if t.weight.is_some_and(|w| w != 0) {
                         notes.push(format!(
@@ -115,6 +123,7 @@ pub fn fold_tracking(config: &mut Config) -> Vec<String> {
             add_fault_trackers(&mut inst.track_scripts, &group.track_scripts);
             add_fault_trackers(&mut inst.track_interfaces, &group.track_interfaces);
             add_fault_trackers(&mut inst.track_files, &group.track_files);
+            add_fault_trackers(&mut inst.track_processes, &group.track_processes);
         }
     }
     notes
@@ -207,5 +216,19 @@ mod tests {
         let a = &config.instances[0];
         assert_eq!(a.track_scripts.len(), 2);
         assert_eq!(a.track_interfaces[0].weight, Some(10));
+    }
+
+    #[test]
+    fn a_member_weighted_process_becomes_a_fault_tracker() {
+        let text = "vrrp_track_process tp {\n process app\n weight -10\n}\n\
+            vrrp_sync_group G1 {\n group {\n A\n B\n }\n}\n\
+            vrrp_instance A {\n interface eth0\n virtual_router_id 1\n\
+            track_process {\n tp\n }\n virtual_ipaddress {\n 192.0.2.1\n }\n}\n\
+            vrrp_instance B {\n interface eth0\n virtual_router_id 2\n\
+            virtual_ipaddress {\n 192.0.2.2\n }\n}\n";
+        let mut config = load(text);
+        let notes = fold_tracking(&mut config);
+        assert!(notes.is_empty(), "2.2.7 says nothing: {notes:?}");
+        assert_eq!(config.instances[0].track_processes[0].weight, Some(0));
     }
 }

@@ -73,6 +73,13 @@ impl Driver {
                         );
                         alert::send_in_background(alerts.clone(), mail, self.logger.clone());
                     }
+                    if let Some(fifo) = self.fifo.as_mut() {
+                        let (name, priority) =
+                            (&running.plan.config.name, running.instance.priority());
+                        if state != State::Initialize || self.stopping {
+                            fifo.write(&super::fifo::instance_line(name, state, priority));
+                        }
+                    }
                     if let Some(notifier) = &running.notifier {
                         let priority = running.instance.priority();
                         notifier.queue(notify::commands(&running.plan, state, priority));
@@ -82,6 +89,16 @@ impl Driver {
                     if event == keepalived_vrrp::event::Event::ReceiveTimeout {
                         self.group_events
                             .push((i, super::sync_groups::GroupEvent::TimedOut));
+                    }
+                    if let keepalived_vrrp::event::Event::PriorityChanged { to, .. } = event
+                        && let Some(fifo) = self.fifo.as_mut()
+                    {
+                        let running = &self.running[i];
+                        let name = &running.plan.config.name;
+                        if fifo.wants_priority(name) {
+                            let state = running.instance.state();
+                            fifo.write(&super::fifo::priority_line(name, state, to));
+                        }
                     }
                     self.running[i].transitions.observe(&event);
                     let config = self.running[i].instance.config();
@@ -236,4 +253,24 @@ impl Driver {
 fn forwards_ipv6(interface: &str) -> bool {
     std::fs::read_to_string(format!("/proc/sys/net/ipv6/conf/{interface}/forwarding"))
         .is_ok_and(|v| v.trim() != "0")
+}
+
+impl Driver {
+    /// `-X` at the stop, for instance `i` that was not master: keepalived 2.2.7 goes through
+    /// releasing its VIPs anyway and logs it (`(VI_1) removing VIPs.`), though it removes only
+    /// addresses it added (none, as it was not master): observed, notify_fifo_lab.rs.
+    pub(super) fn release_vips_line(&self, i: usize) {
+        let config = self.running[i].instance.config();
+        if self.running[i].plan.addresses.is_empty() {
+            return;
+        }
+        let event = keepalived_vrrp::event::Event::RemovingAddresses;
+        for line in wording::lines(&config.name, &config.interface, &event) {
+            if line.detail {
+                self.logger.detail(&line.text);
+            } else {
+                self.logger.info(&line.text);
+            }
+        }
+    }
 }

@@ -15,14 +15,18 @@
 //! - [`routes`]: virtual and static routes and rules.
 //! - [`vmac`]: the VMAC interfaces of `use_vmac`;
 //! - [`ah`]: `auth_type AH`, the authentication header of each advert.
+//! - [`processes`]: vrrp_track_process, the tracker task and its reports;
+//! - [`fifo`]: the notify FIFO and its script.
 
 //!
 //! Every protocol decision is the engine's ([`keepalived_vrrp::instance::Instance`]).
 
 mod actions;
 mod ah;
+pub mod fifo;
 mod net;
 mod notify;
+mod processes;
 mod reload;
 mod requests;
 mod routes;
@@ -109,6 +113,10 @@ pub struct Settings {
     pub keep_addresses: bool,
     /// Where state changes are mailed, when some instance asks for it.
     pub alerts: Option<Arc<AlertSettings>>,
+    /// `vrrp_notify_fifo` / `notify_fifo`.
+    pub fifo: Option<fifo::FifoPlan>,
+    /// `-X`: at the stop, instances that are not master say they remove their VIPs too.
+    pub release_vips: bool,
 }
 
 /// Everything the driver owns.
@@ -163,6 +171,12 @@ struct Driver {
     group_events: Vec<(usize, sync_groups::GroupEvent)>,
     /// The VMAC interfaces made for `use_vmac`.
     vmacs: vmac::Vmacs,
+    /// The tracked processes.
+    processes: processes::Processes,
+    /// The notify FIFO, when one is configured.
+    fifo: Option<fifo::NotifyFifo>,
+    /// `-X`.
+    release_vips: bool,
 }
 
 /// Runs `planned` until `shutdown` completes, then stops every instance (priority 0 from
@@ -177,6 +191,7 @@ pub async fn run(
     let (packets, mut rx) = mpsc::channel::<Incoming>(1024);
     let (outcomes, mut script_rx) = mpsc::channel::<(u64, Outcome)>(256);
     let (file_events, mut file_rx) = mpsc::channel::<(u64, usize, FileValue)>(64);
+    let (process_reports, mut process_rx) = mpsc::channel(64);
     let mut driver = Driver {
         group: settings.group,
         router_id: settings.router_id,
@@ -208,7 +223,13 @@ pub async fn run(
         groups: Vec::new(),
         group_events: Vec::new(),
         vmacs: Default::default(),
+        processes: processes::Processes::new(process_reports),
+        fifo: None,
+        release_vips: settings.release_vips,
     };
+    driver.fifo = settings
+        .fifo
+        .and_then(|plan| fifo::NotifyFifo::open(plan, driver.logger.clone()));
     let mut link_events = link::watch().context("cannot watch link state")?;
     driver.install(planned).await?;
     // tokio's sleep rounds up to whole milliseconds; protocol deadlines need better.
@@ -252,6 +273,9 @@ pub async fn run(
             }
             Some(event) = link_events.recv() => driver.link_changed(event).await,
             Some((id, outcome)) = script_rx.recv() => driver.script_ran(id, outcome).await,
+            Some((generation, report)) = process_rx.recv() => {
+                driver.process_report(generation, report).await;
+            }
             Some((generation, file, value)) = file_rx.recv() => {
                 if generation == driver.file_generation {
                     driver.file_changed(file, value).await;
@@ -310,8 +334,13 @@ impl Driver {
         self.stopping = true;
         let now = Instant::now();
         for i in 0..self.running.len() {
+            let was_master =
+                self.running[i].instance.state() == keepalived_vrrp::event::State::Master;
             self.running[i].instance.shutdown(now);
             self.execute(i).await;
+            if self.release_vips && !was_master {
+                self.release_vips_line(i);
+            }
             self.log_drops(i);
         }
         self.log_link_drops();
@@ -322,6 +351,10 @@ impl Driver {
         }
         if let Some(watch) = self.file_watch.take() {
             watch.abort();
+        }
+        self.processes.stop();
+        if let Some(fifo) = self.fifo.take() {
+            fifo.close();
         }
         let pending: Vec<JoinHandle<()>> = std::mem::take(&mut self.running)
             .into_iter()

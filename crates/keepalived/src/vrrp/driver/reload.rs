@@ -120,6 +120,7 @@ impl Driver {
             instances: plans,
             scripts,
             files,
+            processes,
             groups,
             ..
         } = planned;
@@ -168,6 +169,7 @@ impl Driver {
         if decided.files_changed {
             self.watch_files(files);
         }
+        let processes_restarted = self.install_processes(processes);
         // Instances, in the new order.
         let mut old_running: Vec<Option<Running>> = std::mem::take(&mut self.running)
             .into_iter()
@@ -230,6 +232,9 @@ impl Driver {
                     interface::lookup(name).map(|i| i.up).unwrap_or(false)
                 });
             }
+        }
+        if processes_restarted {
+            self.rerate_process_trackers(now).await;
         }
         for i in fresh {
             if !self.waits_for_scripts(i) {

@@ -159,6 +159,9 @@ impl Driver {
                 if let Some(notifier) = &group.notifier {
                     notifier.queue(group_commands(&group.plan, to));
                 }
+                if let Some(fifo) = self.fifo.as_mut() {
+                    fifo.write(&super::fifo::group_line(&group.plan.name, to));
+                }
                 if let Some(alerts) = self.alerts.as_ref().filter(|_| group.plan.smtp_alert)
                     && sync_group::logs_sync(to)
                 {

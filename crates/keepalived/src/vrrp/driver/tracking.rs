@@ -39,6 +39,8 @@ pub struct World<'a> {
     pub interface_up: &'a HashMap<String, bool>,
     /// The value each planned file holds.
     pub file_values: &'a [i64],
+    /// Whether each planned tracked process has its quorum.
+    pub process_up: &'a [bool],
     /// Whether the instance's own interface is up.
     pub link_up: bool,
     /// Whether the instance's unicast source address (if it names one) is on the host.
@@ -71,7 +73,10 @@ pub fn assess(plan: &InstancePlan, world: &World<'_>) -> Tracking {
             up: world.interface_up.get(name).copied().unwrap_or(false),
         });
     let scripts: Vec<Tracked> = scripts.collect();
-    let interfaces: Vec<Tracked> = interfaces.collect();
+    // Processes count as interfaces do: their weight-0 failure is a tracked FAULT.
+    let interfaces: Vec<Tracked> = interfaces
+        .chain(super::processes::tracked(plan, world.process_up))
+        .collect();
     let tracked: Vec<Tracked> = scripts.iter().chain(&interfaces).copied().collect();
     let files: Vec<_> = plan
         .track_files
@@ -176,6 +181,7 @@ impl Driver {
             scripts: &results,
             interface_up: &self.interface_up,
             file_values: &self.file_values,
+            process_up: &self.processes.up,
             link_up: self.links[self.running[i].link].up,
             source_present: self.running[i]
                 .plan
@@ -196,6 +202,9 @@ impl Driver {
     pub(super) async fn start_instance(&mut self, i: usize, now: Instant) {
         self.running[i].started = true;
         let tracking = self.tracking_of(i);
+        for line in self.process_fault_lines(i) {
+            self.logger.info(&line);
+        }
         let drained = self.drained.contains(&self.running[i].plan.config.name);
         self.running[i].instance.set_drained(now, drained);
         self.running[i].instance.start(now, tracking);
@@ -436,6 +445,7 @@ mod tests {
             scripts,
             interface_up: up,
             file_values: &[],
+            process_up: &[],
             link_up,
             source_present: true,
         }
