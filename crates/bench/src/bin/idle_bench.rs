@@ -85,10 +85,13 @@ const EXTRA_LINK_BLOCKS: [u8; 3] = [0, 64, 128];
 const ADVERT_INT_NS: i128 = 1_000_000_000;
 /// The target for keepalived-rs's worst advert-gap error (1 ms).
 const MAX_GAP_ERROR_NS: i128 = 1_000_000;
-/// How long `a` may take to become master of every instance.
+/// How long `a` may take to become master of every instance, at least.
 const MASTER_TIMEOUT: Duration = Duration::from_secs(60);
-/// How long `b` may take to log that every instance is backup.
+/// How long `b` may take to log that every instance is backup, at least.
 const BACKUP_TIMEOUT: Duration = Duration::from_secs(30);
+/// More time to start per instance: keepalived 2.2.7 logs every gratuitous ARP it sends, and
+/// with 1,000 instances on a loaded machine took more than 60 s to become master of all.
+const START_PER_INSTANCE: Duration = Duration::from_millis(200);
 /// How often the addresses or the log are read while waiting.
 const POLL: Duration = Duration::from_millis(250);
 /// Below this CPU use of keepalived (% of one CPU), CPU figures are not compared.
@@ -135,6 +138,10 @@ struct Args {
     /// Print every process of each tree with its memory at the end of the window.
     #[arg(long)]
     processes: bool,
+    /// A line added to `global_defs` of both hosts' configurations, for both implementations
+    /// (repeatable), e.g. `script_user root`.
+    #[arg(long = "global-def", value_name = "LINE")]
+    global_defs: Vec<String>,
     /// Keep the advert captures of the gap window in this directory
     /// (`N-vV-IMPLEMENTATION-INTERFACE.pcap`).
     #[arg(long)]
@@ -266,6 +273,7 @@ fn run(args: &Args) -> Result<u8> {
         gap_window: Duration::from_secs(args.gap_window),
         clock_ticks,
         keep: args.keep.as_deref(),
+        global_defs: &args.global_defs,
     };
     let mut rows = Vec::new();
     let mut gaps = Vec::new();
@@ -359,6 +367,7 @@ struct Bench<'a> {
     gap_window: Duration,
     clock_ticks: u64,
     keep: Option<&'a std::path::Path>,
+    global_defs: &'a [String],
 }
 
 /// What both sides of one implementation at one count came to.
@@ -431,13 +440,19 @@ impl Bench<'_> {
         let a = self.lab.host("a");
         let b = self.lab.host("b");
         let vips = vips(count);
-        let config_of = |priority, router_id| config(count, version, priority, router_id);
+        let config_of = |priority, router_id| {
+            with_global_defs(
+                &config(count, version, priority, router_id),
+                self.global_defs,
+            )
+        };
 
         daemons.push(
             Keepalived::start_with(a, &imp.program, &config_of(PRIORITY_A, "idbencha"), &[])
                 .with_context(|| format!("starting {} in a", imp.label))?,
         );
-        wait_vips(a, &vips, vips.len(), MASTER_TIMEOUT)
+        let start_time = START_PER_INSTANCE * u32::from(count);
+        wait_vips(a, &vips, vips.len(), MASTER_TIMEOUT.max(start_time))
             .context("waiting for a to be master of every instance")?;
 
         daemons.push(
@@ -445,7 +460,8 @@ impl Bench<'_> {
                 .with_context(|| format!("starting {} in b", imp.label))?,
         );
         let backup_b = &daemons[1];
-        let deadline = Instant::now() + BACKUP_TIMEOUT;
+        let backup_timeout = BACKUP_TIMEOUT.max(start_time);
+        let deadline = Instant::now() + backup_timeout;
         loop {
             let log = backup_b.log().unwrap_or_default();
             if count_lines(&log, "Entering BACKUP STATE") >= usize::from(count) {
@@ -453,7 +469,7 @@ impl Bench<'_> {
             }
             if Instant::now() >= deadline {
                 bail!(
-                    "b logged `Entering BACKUP STATE` {} times of {count} within {BACKUP_TIMEOUT:?}",
+                    "b logged `Entering BACKUP STATE` {} times of {count} within {backup_timeout:?}",
                     count_lines(&log, "Entering BACKUP STATE")
                 );
             }
@@ -591,6 +607,12 @@ fn config(count: u16, version: u8, priority: u8, router_id: &str) -> String {
         })
         .collect();
     keepalived_testlab::render_config(router_id, &instances)
+}
+
+/// `text` with `lines` added at the start of its `global_defs` block.
+fn with_global_defs(text: &str, lines: &[String]) -> String {
+    let extra: String = lines.iter().map(|l| format!("    {l}\n")).collect();
+    text.replacen("global_defs {\n", &format!("global_defs {{\n{extra}"), 1)
 }
 
 /// How many of `vips` are on `host`, each on its interface (as /32).
@@ -1342,6 +1364,13 @@ mod tests {
             vips(250).last(),
             Some(&(HOST_IF, Ipv4Addr::new(198, 51, 100, 250)))
         );
+    }
+
+    #[test]
+    fn global_defs_are_added() {
+        let text = with_global_defs(&config(1, 2, PRIORITY_A, "r"), &["script_user root".into()]);
+        assert!(text.contains("global_defs {\n    script_user root\n"));
+        assert_eq!(with_global_defs("x", &[]), "x");
     }
 
     #[test]
