@@ -14,6 +14,12 @@
 //!    `a`'s last advert. RFC 3768 limit: `b`'s Master_Down_Interval, 3 × 1 s + Skew_Time =
 //!    3609.375 ms.
 //!
+//! With `--v3` the instance runs VRRPv3 over IPv4 (`version 3`, no authentication), with
+//! `--ipv6` VRRPv3 over IPv6; `--advert-int SECS` sets the interval (VRRPv3 takes hundredths
+//! of a second). The limits are then RFC 5798 section 6.1's: Skew_Time = (256 - 100) ×
+//! Master_Adver_Interval / 256 and Master_Down_Interval = 3 × Master_Adver_Interval +
+//! Skew_Time (at advert_int 0.05: 30.469 ms and 180.469 ms).
+//!
 //! Every time comes from the capture (`frame.time_epoch` as tshark decodes it); the driver's
 //! own clock only tells which frames belong to which step. The overhead is the failover time
 //! minus the RFC limit: what the implementation (timer, scheduling, sending) and the kernel add.
@@ -34,6 +40,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, bail, ensure};
 use clap::Parser;
+use keepalived_testlab::prelude::{Version, master_down_interval_for, skew_time_for};
 use keepalived_testlab::{
     Capture, HOST_IF, Host, KEEPALIVED_BIN, Lab, Proc, Signal, VrrpInstance, read_pcap, run_command,
 };
@@ -48,8 +55,6 @@ const PRIORITY_B: u8 = 100;
 const AUTH_PASS: &str = "fobench1";
 /// Last octet of the virtual address in the lab subnet (192.0.2.100).
 const VIP_OCTET: u8 = 100;
-/// Advertisement_Interval, in nanoseconds.
-const ADVERT_INTERVAL_NS: i128 = 1_000_000_000;
 /// The capture filter (IPv4).
 const FILTER: &str = "ip proto 112";
 /// The capture filter with `--ipv6`.
@@ -92,6 +97,34 @@ struct Args {
     /// VRRPv2's.
     #[arg(long)]
     ipv6: bool,
+    /// VRRPv3 over IPv4 (`version 3` in the instance, no authentication) instead of VRRPv2.
+    #[arg(long, conflicts_with = "ipv6")]
+    v3: bool,
+    /// The advert interval in seconds (`advert_int`): whole seconds for VRRPv2, down to 0.01
+    /// for VRRPv3.
+    #[arg(long, default_value = "1", value_parser = parse_advert_int)]
+    advert_int: Duration,
+}
+
+/// `advert_int` as a duration in hundredths of a second, 0.01 to 255 s.
+fn parse_advert_int(text: &str) -> Result<Duration, String> {
+    let secs: f64 = text
+        .parse()
+        .map_err(|_| format!("not a number of seconds: {text}"))?;
+    if !(0.01..=255.0).contains(&secs) {
+        return Err(format!("advert_int must lie in 0.01..=255 s, got {text}"));
+    }
+    // In range, so the rounding to hundredths fits.
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let centis = (secs * 100.0).round() as u64;
+    Ok(Duration::from_millis(centis * 10))
+}
+
+/// The protocol version and advert interval, which set the RFC limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Timing {
+    version: Version,
+    interval: Duration,
 }
 
 fn main() -> ExitCode {
@@ -142,21 +175,15 @@ impl Case {
         }
     }
 
-    /// The RFC 3768 bound for the backup (priority [`PRIORITY_B`]), in nanoseconds.
-    fn limit_ns(self) -> i128 {
-        match self {
-            Case::Graceful => skew_time_ns(PRIORITY_B),
-            Case::Crash => 3 * ADVERT_INTERVAL_NS + skew_time_ns(PRIORITY_B),
-        }
+    /// The RFC 3768 / RFC 5798 (section 6.1) bound for the backup (priority [`PRIORITY_B`]),
+    /// in nanoseconds, as the engine computes it.
+    fn limit_ns(self, timing: Timing) -> i128 {
+        let limit = match self {
+            Case::Graceful => skew_time_for(timing.version, timing.interval, PRIORITY_B),
+            Case::Crash => master_down_interval_for(timing.version, timing.interval, PRIORITY_B),
+        };
+        limit.as_nanos().try_into().unwrap_or(i128::MAX)
     }
-}
-
-/// Skew_Time (RFC 3768 section 6.1) as the engine computes it, in nanoseconds.
-fn skew_time_ns(priority: u8) -> i128 {
-    keepalived_testlab::prelude::skew_time(priority)
-        .as_nanos()
-        .try_into()
-        .unwrap_or(i128::MAX)
 }
 
 fn run(args: &Args) -> Result<u8> {
@@ -207,6 +234,15 @@ fn run(args: &Args) -> Result<u8> {
             (ll("a")?, ll("b")?),
             "VRRPv3 over IPv6, no authentication",
         )
+    } else if args.v3 {
+        (
+            IpAddr::V4(lab.subnet().addr(VIP_OCTET)),
+            (
+                IpAddr::V4(lab.host("a").address()),
+                IpAddr::V4(lab.host("b").address()),
+            ),
+            "VRRPv3 over IPv4, no authentication",
+        )
     } else {
         (
             IpAddr::V4(lab.subnet().addr(VIP_OCTET)),
@@ -217,21 +253,33 @@ fn run(args: &Args) -> Result<u8> {
             "VRRPv2, PASS",
         )
     };
+    let timing = Timing {
+        version: if args.ipv6 || args.v3 {
+            Version::V3
+        } else {
+            Version::V2
+        },
+        interval: args.advert_int,
+    };
     let bench = Bench {
         lab: &lab,
         vip,
+        timing,
         addresses,
         stable_adverts: usize::try_from(args.stable_adverts).unwrap_or(3),
         keep_dir: keep_dir.as_deref(),
     };
     println!(
         "lab: namespaces {}-{{br,a,b}}; a {} (priority {PRIORITY_A}), b {} (priority \
-         {PRIORITY_B}), VRID {VRID}, advert_int 1, {what}, VIP {vip}; capture '{}' on the \
-         bridge",
+         {PRIORITY_B}), VRID {VRID}, advert_int {}, {what}, VIP {vip}; capture '{}' on the \
+         bridge; RFC limits: graceful {:.3} ms, crash {:.3} ms",
         lab.prefix(),
         addresses.0,
         addresses.1,
+        timing.interval.as_secs_f64(),
         bench.filter(),
+        ms(Case::Graceful.limit_ns(timing)),
+        ms(Case::Crash.limit_ns(timing)),
     );
     for imp in &implementations {
         println!("{}: {}", imp.label, imp.program.display());
@@ -260,9 +308,9 @@ fn run(args: &Args) -> Result<u8> {
                 args.runs,
                 imp.label,
                 ms(m.graceful_ns),
-                ms(m.graceful_ns - Case::Graceful.limit_ns()),
+                ms(m.graceful_ns - Case::Graceful.limit_ns(timing)),
                 ms(m.crash_ns),
-                ms(m.crash_ns - Case::Crash.limit_ns()),
+                ms(m.crash_ns - Case::Crash.limit_ns(timing)),
             );
             results[index].push(m);
         }
@@ -281,7 +329,7 @@ fn run(args: &Args) -> Result<u8> {
         }
     }
     println!();
-    print!("{}", table(&rows));
+    print!("{}", table(&rows, timing));
     println!();
     let mut all_ok = true;
     for case in Case::ALL {
@@ -297,8 +345,8 @@ fn run(args: &Args) -> Result<u8> {
         let (Some(reference), Some(ours)) = (find(Kind::Reference), find(Kind::Ours)) else {
             bail!("missing a row for {}", case.name());
         };
-        let theirs = reference.summary.median - case.limit_ns();
-        let mine = ours.summary.median - case.limit_ns();
+        let theirs = reference.summary.median - case.limit_ns(timing);
+        let mine = ours.summary.median - case.limit_ns(timing);
         let ok = mine <= theirs;
         all_ok &= ok;
         println!(
@@ -407,6 +455,7 @@ fn measure(pcap: &Path, marks: &Marks) -> Result<Measurement> {
 struct Bench<'a> {
     lab: &'a Lab,
     vip: IpAddr,
+    timing: Timing,
     /// The sources of `a`'s and `b`'s adverts.
     addresses: (IpAddr, IpAddr),
     stable_adverts: usize,
@@ -478,6 +527,10 @@ impl Bench<'_> {
         let conf_b = self.config(PRIORITY_B, "fobenchb");
         let watch = Watch {
             path: capture.path().to_path_buf(),
+            ver_type: match self.timing.version {
+                Version::V2 => 0x21,
+                Version::V3 => 0x31,
+            },
             a: self.addresses.0,
             b: self.addresses.1,
         };
@@ -535,10 +588,13 @@ impl Bench<'_> {
 
     fn config(&self, priority: u8, router_id: &str) -> String {
         let vip = self.vip_cidr();
-        let instance = VrrpInstance::new(VRID, priority, &[vip.as_str()]);
+        let advert_int = format!("{}", self.timing.interval.as_secs_f64());
+        let instance = VrrpInstance::new(VRID, priority, &[vip.as_str()]).advert_int(&advert_int);
         // An IPv6 instance runs VRRPv3 without saying so (keepalived 2.2.7).
         if self.vip.is_ipv6() {
             instance.render(router_id)
+        } else if self.timing.version == Version::V3 {
+            instance.version(3).render(router_id)
         } else {
             instance.auth_pass(AUTH_PASS).render(router_id)
         }
@@ -654,6 +710,8 @@ struct Seen {
 /// Reads the capture file while dumpcap is still writing it (dumpcap flushes every packet).
 struct Watch {
     path: PathBuf,
+    /// The first byte of an advert of the benchmark's version (0x21 or 0x31).
+    ver_type: u8,
     a: IpAddr,
     b: IpAddr,
 }
@@ -665,10 +723,10 @@ impl Watch {
         Ok(packets
             .iter()
             .filter_map(|p| {
-                let (src, vrrp, want) = match p.ipv4() {
+                let (src, vrrp) = match p.ipv4() {
                     Some(ip) => {
                         let src: [u8; 4] = *ip.get(12..16)?.first_chunk::<4>()?;
-                        (IpAddr::from(src), p.vrrp_payload()?, 0x21)
+                        (IpAddr::from(src), p.vrrp_payload()?)
                     }
                     // IPv6 (RFC 8200 section 3): next header 112 right after the fixed header.
                     None => {
@@ -677,11 +735,11 @@ impl Watch {
                             return None;
                         }
                         let src: [u8; 16] = *d.get(22..38)?.first_chunk::<16>()?;
-                        (IpAddr::from(src), d.get(54..)?, 0x31)
+                        (IpAddr::from(src), d.get(54..)?)
                     }
                 };
                 let &[ver_type, vrid, priority] = vrrp.first_chunk::<3>()?;
-                (ver_type == want && vrid == VRID).then(|| Seen {
+                (ver_type == self.ver_type && vrid == VRID).then(|| Seen {
                     time_ns: i128::try_from(p.time_ns).unwrap_or(i128::MAX),
                     src,
                     priority,
@@ -947,7 +1005,7 @@ struct Row {
     summary: Summary,
 }
 
-fn table(rows: &[Row]) -> String {
+fn table(rows: &[Row], timing: Timing) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
@@ -962,7 +1020,7 @@ fn table(rows: &[Row]) -> String {
         "median overhead ms"
     );
     for r in rows {
-        let limit = r.case.limit_ns();
+        let limit = r.case.limit_ns(timing);
         let _ = writeln!(
             s,
             "{:<18} {:<9} {:>4} {:>10.3} {:>10.3} {:>10.3} {:>13.3} {:>+20.3}",
@@ -998,8 +1056,23 @@ mod tests {
 
     #[test]
     fn limits_are_the_rfc_values() {
-        assert_eq!(Case::Graceful.limit_ns(), 609_375_000);
-        assert_eq!(Case::Crash.limit_ns(), 3_609_375_000);
+        let v2 = Timing {
+            version: Version::V2,
+            interval: Duration::from_secs(1),
+        };
+        assert_eq!(Case::Graceful.limit_ns(v2), 609_375_000);
+        assert_eq!(Case::Crash.limit_ns(v2), 3_609_375_000);
+        // RFC 5798 section 6.1 at 5 centiseconds: Skew_Time 156 × 50 ms / 256.
+        let fast = Timing {
+            version: Version::V3,
+            interval: parse_advert_int("0.05").expect("0.05"),
+        };
+        assert_eq!(fast.interval, Duration::from_millis(50));
+        assert_eq!(Case::Graceful.limit_ns(fast), 30_468_750);
+        assert_eq!(Case::Crash.limit_ns(fast), 180_468_750);
+        assert!(parse_advert_int("0.001").is_err());
+        assert!(parse_advert_int("x").is_err());
+        assert_eq!(parse_advert_int("1"), Ok(Duration::from_secs(1)));
     }
 
     #[test]

@@ -1,12 +1,17 @@
 //! `idle-bench`: what an idle daemon costs, keepalived 2.2.7 against keepalived-rs: the RSS
-//! of its whole process tree and its CPU use, with 1, 100 and 250 instances, on the master
-//! side and on the backup side, both implementations in the same lab and the same run.
+//! of its whole process tree and its CPU use, with 1, 100, 250 and 1,000 instances, on the
+//! master side and on the backup side, both implementations in the same lab and the same run;
+//! and how regular the master's adverts are (the advert-gap error).
 //!
-//! A lab of two hosts, `a` and `b`, on a bridge (crates/testlab). For each count N and each
-//! implementation in turn (keepalived first, then keepalived-rs, so both see the same machine
-//! at nearly the same time), both hosts run the same implementation with N `vrrp_instance`s
-//! `VI_1` … `VI_N` on `eth0`: VRIDs 1..=N, `advert_int 1`, no authentication, one virtual
-//! address each, 198.51.100.i/32; priority 200 on `a`, 100 on `b`.
+//! A lab of two hosts, `a` and `b`, on a bridge (crates/testlab), and, when a count is above
+//! 250, three more links between them (veth pairs `eth1` … `eth3`, 203.0.113.0/26, .64/26 and
+//! .128/26). For each count N, VRRP version and implementation in turn (keepalived first, then
+//! keepalived-rs, so both see the same machine at nearly the same time), both hosts run the same
+//! implementation with N `vrrp_instance`s `VI_1` … `VI_N`: instance i (from 0) on interface
+//! `eth(i / 250)` with VRID `i % 250 + 1`, so 1,000 instances are four interfaces × 250 VRIDs;
+//! `advert_int 1`, no authentication, one virtual address each, 198.51.100.VRID/32 (the same
+//! addresses on every interface); priority 200 on `a`, 100 on `b`; `version 3` in each instance
+//! for the VRRPv3 lines.
 //!
 //! 1. start `a` and wait until all N addresses are on it (every instance is master);
 //! 2. start `b` and wait until it has logged `Entering BACKUP STATE` N times;
@@ -22,8 +27,14 @@
 //!    - **CPU**: `utime + stime + cutime + cstime` (clock ticks, `sysconf(_SC_CLK_TCK)`); the
 //!      CPU % is their change from the first sample to the last over the wall time between;
 //!      the run time of `/proc/PID/task/*/schedstat` (nanoseconds) gives a finer second figure;
-//! 5. check that the state held (every address still on `a`, none on `b`, both running),
-//!    stop `b`, then `a`, and remove any address left behind.
+//! 5. check that the state held (every address still on `a`, none on `b`, both running);
+//! 6. capture every advert arriving at `b` for `--gap-window` seconds (default 10; dumpcap on
+//!    each of `b`'s interfaces, after the CPU window so the capture costs nothing there) and
+//!    compute, for every instance, the gap between each two of its consecutive adverts: the
+//!    advert-gap error is how far a gap strays from `advert_int` (1 s), from the capture's
+//!    kernel timestamps; the worst over all instances is the figure (a missed advert shows as
+//!    an error of a whole second);
+//! 7. stop `b`, then `a`, and remove any address left behind.
 //!
 //! The table puts each count and side on one line: both RSS figures and their ratio, both CPU
 //! figures and their ratio (from clock ticks, then from the run time in nanoseconds), and
@@ -33,13 +44,13 @@
 //! [`MIN_CPU_PERCENT`] (one instance: a few dozen microseconds a second) there is nothing worth
 //! halving, and only RSS decides.
 //!
-//! Exit status: 0 when every line was measured and keepalived-rs uses at most half on each,
-//! 1 when one is above half or a step failed, 2 when the benchmark cannot run here (not root,
-//! a program missing).
+//! Exit status: 0 when every line was measured, keepalived-rs uses at most half on each and its
+//! worst advert-gap error is at most [`MAX_GAP_ERROR_NS`], 1 when one is above or a step failed,
+//! 2 when the benchmark cannot run here (not root, a program missing).
 
 use keepalived_bench::programs::{is_executable, resolve_ours};
 use keepalived_bench::stats::mebibytes;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::fs;
 use std::net::Ipv4Addr;
@@ -50,7 +61,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail, ensure};
 use clap::Parser;
-use keepalived_testlab::{HOST_IF, Host, KEEPALIVED_BIN, Keepalived, Lab, VrrpInstance};
+use keepalived_testlab::{
+    Capture, HOST_IF, Host, KEEPALIVED_BIN, Keepalived, Lab, VrrpInstance, run_ok,
+};
 
 /// Priority of host `a`, the master of every instance.
 const PRIORITY_A: u8 = 200;
@@ -58,12 +71,27 @@ const PRIORITY_A: u8 = 200;
 const PRIORITY_B: u8 = 100;
 /// The network of the virtual addresses (instance i has 198.51.100.i/32).
 const VIP_NET: [u8; 3] = [198, 51, 100];
-/// The largest count: one address per instance in [`VIP_NET`], 1..=250.
-const MAX_INSTANCES: u8 = 250;
-/// How long `a` may take to become master of every instance.
+/// Instances per interface: one VRID and one address in [`VIP_NET`] each, 1..=250.
+const PER_INTERFACE: u16 = 250;
+/// The interfaces instances are spread over, [`PER_INTERFACE`] on each: the lab's bridge port,
+/// then the extra links.
+const INTERFACES: [&str; 4] = [HOST_IF, "eth1", "eth2", "eth3"];
+/// The largest count: four interfaces × 250 VRIDs.
+const MAX_INSTANCES: u16 = 1000;
+/// The extra links' networks (203.0.113.0/26, .64/26, .128/26): `a` has .1 of its block + the
+/// block's start, `b` .2.
+const EXTRA_LINK_BLOCKS: [u8; 3] = [0, 64, 128];
+/// The advert interval of every instance, in nanoseconds.
+const ADVERT_INT_NS: i128 = 1_000_000_000;
+/// The target for keepalived-rs's worst advert-gap error (1 ms).
+const MAX_GAP_ERROR_NS: i128 = 1_000_000;
+/// How long `a` may take to become master of every instance, at least.
 const MASTER_TIMEOUT: Duration = Duration::from_secs(60);
-/// How long `b` may take to log that every instance is backup.
+/// How long `b` may take to log that every instance is backup, at least.
 const BACKUP_TIMEOUT: Duration = Duration::from_secs(30);
+/// More time to start per instance: keepalived 2.2.7 logs every gratuitous ARP it sends, and
+/// with 1,000 instances on a loaded machine took more than 60 s to become master of all.
+const START_PER_INSTANCE: Duration = Duration::from_millis(200);
 /// How often the addresses or the log are read while waiting.
 const POLL: Duration = Duration::from_millis(250);
 /// Below this CPU use of keepalived (% of one CPU), CPU figures are not compared.
@@ -79,14 +107,27 @@ struct Args {
     /// The reference keepalived binary.
     #[arg(long, default_value = KEEPALIVED_BIN)]
     keepalived: PathBuf,
-    /// Instance counts, comma-separated, each 1 to 250.
+    /// Instance counts measured with VRRPv2, comma-separated, each 1 to 1,000 (above 250 they
+    /// are spread over four interfaces, 250 on each).
     #[arg(
         long,
         value_delimiter = ',',
-        default_values_t = vec![1u8, 100, 250],
-        value_parser = clap::value_parser!(u8).range(1..=i64::from(MAX_INSTANCES))
+        default_values_t = vec![1u16, 100, 250, 1000],
+        value_parser = clap::value_parser!(u16).range(1..=i64::from(MAX_INSTANCES))
     )]
-    counts: Vec<u8>,
+    counts: Vec<u16>,
+    /// Instance counts measured with VRRPv3 (`version 3` in every instance), after the VRRPv2
+    /// ones; `--v3-counts 0` for none.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_values_t = vec![1000u16],
+        value_parser = clap::value_parser!(u16).range(0..=i64::from(MAX_INSTANCES))
+    )]
+    v3_counts: Vec<u16>,
+    /// Seconds of advert capture at `b` for the advert-gap error, after the CPU window.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(2..=600))]
+    gap_window: u64,
     /// Seconds of measurement, sampled once a second.
     #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(2..=600))]
     window: u64,
@@ -97,6 +138,14 @@ struct Args {
     /// Print every process of each tree with its memory at the end of the window.
     #[arg(long)]
     processes: bool,
+    /// A line added to `global_defs` of both hosts' configurations, for both implementations
+    /// (repeatable), e.g. `script_user root`.
+    #[arg(long = "global-def", value_name = "LINE")]
+    global_defs: Vec<String>,
+    /// Keep the advert captures of the gap window in this directory
+    /// (`N-vV-IMPLEMENTATION-INTERFACE.pcap`).
+    #[arg(long)]
+    keep: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
@@ -172,18 +221,45 @@ fn run(args: &Args) -> Result<u8> {
     // Dropping the lab (on every return, also with an error) kills what it started and deletes
     // its namespaces.
     let lab = Lab::new("idbench", &["a", "b"]).context("building the lab")?;
+    let lines: Vec<(u16, u8)> = args
+        .counts
+        .iter()
+        .map(|&n| (n, 2))
+        .chain(args.v3_counts.iter().filter(|&&n| n > 0).map(|&n| (n, 3)))
+        .collect();
+    let most = lines.iter().map(|&(n, _)| n).max().unwrap_or(1);
+    let interfaces = interfaces_for(most);
+    for (k, ifname) in interfaces.iter().enumerate().skip(1) {
+        link_hosts(
+            lab.host("a"),
+            lab.host("b"),
+            ifname,
+            EXTRA_LINK_BLOCKS[k - 1],
+        )
+        .with_context(|| format!("linking a and b with {ifname}"))?;
+    }
     println!(
         "lab: namespaces {}-{{br,a,b}}; a {} (priority {PRIORITY_A}), b {} (priority \
-         {PRIORITY_B}); N instances VI_1..VI_N on {HOST_IF}, VRIDs 1..=N, advert_int 1, no \
-         authentication, VIP 198.51.100.i/32 each",
+         {PRIORITY_B}) on {HOST_IF}{}; N instances VI_1..VI_N, instance i on eth(i / 250) with \
+         VRID i % 250 + 1, advert_int 1, no authentication, VIP 198.51.100.VRID/32 each",
         lab.prefix(),
         lab.host("a").address(),
         lab.host("b").address(),
+        if interfaces.len() > 1 {
+            format!(
+                ", and {} veth pairs {} (203.0.113.0/26, .64/26, .128/26)",
+                interfaces.len() - 1,
+                interfaces[1..].join(", ")
+            )
+        } else {
+            String::new()
+        },
     );
     println!(
-        "counts {:?}; settle {} s after every instance is in its state; window {} s sampled \
-         every second; {clock_ticks} clock ticks a second",
-        args.counts, args.settle, args.window
+        "lines (N, VRRP version) {lines:?}; settle {} s after every instance is in its state; \
+         window {} s sampled every second; {clock_ticks} clock ticks a second; then {} s of \
+         adverts captured at b for the advert-gap error",
+        args.settle, args.window, args.gap_window
     );
     for imp in &implementations {
         println!("{}: {}", imp.label, imp.program.display());
@@ -194,24 +270,30 @@ fn run(args: &Args) -> Result<u8> {
         lab: &lab,
         settle: Duration::from_secs(args.settle),
         window: args.window,
+        gap_window: Duration::from_secs(args.gap_window),
         clock_ticks,
+        keep: args.keep.as_deref(),
+        global_defs: &args.global_defs,
     };
     let mut rows = Vec::new();
+    let mut gaps = Vec::new();
     let mut failed = false;
-    for &count in &args.counts {
+    for &(count, version) in &lines {
         let mut results = Vec::new();
         for imp in &implementations {
             let started = Instant::now();
-            match bench.measure(imp, count) {
+            match bench.measure(imp, count, version) {
                 Ok(pair) => {
                     println!(
-                        "N={count:<3} {:<13} master RSS {:>6.1} MiB CPU {:>5.2} %   backup RSS \
-                         {:>6.1} MiB CPU {:>5.2} %   ({:.0} s)",
+                        "N={count:<4} v{version} {:<13} master RSS {:>6.1} MiB CPU {:>5.2} %   \
+                         backup RSS {:>6.1} MiB CPU {:>5.2} %   gap error worst {:.3} ms   \
+                         ({:.0} s)",
                         imp.label,
                         mebibytes(pair.master.max_rss_kib),
                         pair.master.cpu_percent,
                         mebibytes(pair.backup.max_rss_kib),
                         pair.backup.cpu_percent,
+                        ms(pair.gaps.worst_ns),
                         started.elapsed().as_secs_f64(),
                     );
                     if args.processes {
@@ -222,7 +304,7 @@ fn run(args: &Args) -> Result<u8> {
                     results.push(Some(pair));
                 }
                 Err(err) => {
-                    eprintln!("idle-bench: N={count} {}: {err:#}", imp.label);
+                    eprintln!("idle-bench: N={count} v{version} {}: {err:#}", imp.label);
                     failed = true;
                     results.push(None);
                 }
@@ -230,24 +312,38 @@ fn run(args: &Args) -> Result<u8> {
         }
         if let [Some(theirs), Some(ours)] = &results[..] {
             for side in Side::BOTH {
-                rows.push(Row::new(count, side, theirs.get(side), ours.get(side)));
+                rows.push(Row::new(
+                    count,
+                    version,
+                    side,
+                    theirs.get(side),
+                    ours.get(side),
+                ));
             }
+            gaps.push((count, version, theirs.gaps.clone(), ours.gaps.clone()));
         }
     }
     println!();
     print!("{}", table(&rows));
     println!();
     print!("{}", detail_table(&rows));
-    let all_ok = rows.iter().all(|r| r.verdict().0);
+    println!();
+    print!("{}", gap_table(&gaps));
+    let gaps_ok = gaps
+        .iter()
+        .all(|(_, _, _, ours)| ours.worst_ns <= MAX_GAP_ERROR_NS);
+    let all_ok = rows.iter().all(|r| r.verdict().0) && gaps_ok;
     if failed {
         println!("\nsome counts could not be measured (see above)");
     }
     println!(
         "\n{}",
         if all_ok && !failed {
-            "keepalived-rs uses at most half of keepalived's RSS and CPU on every line"
+            "keepalived-rs uses at most half of keepalived's RSS and CPU on every line, and its \
+             adverts stray at most 1 ms from advert_int"
         } else {
-            "keepalived-rs is ABOVE half of keepalived's on some line"
+            "keepalived-rs is ABOVE half of keepalived's, or its advert-gap error above 1 ms, on \
+             some line"
         }
     );
     Ok(if all_ok && !failed { 0 } else { 1 })
@@ -268,7 +364,10 @@ struct Bench<'a> {
     lab: &'a Lab,
     settle: Duration,
     window: u64,
+    gap_window: Duration,
     clock_ticks: u64,
+    keep: Option<&'a std::path::Path>,
+    global_defs: &'a [String],
 }
 
 /// What both sides of one implementation at one count came to.
@@ -276,6 +375,8 @@ struct Bench<'a> {
 struct Pair {
     master: Figures,
     backup: Figures,
+    /// The master's advert gaps as `b` received them.
+    gaps: GapStats,
 }
 
 impl Pair {
@@ -290,14 +391,15 @@ impl Pair {
 impl Bench<'_> {
     /// Runs `count` instances of `imp` on both hosts, waits for the steady state and measures
     /// both daemons over the window. Stops them and removes the addresses in any case.
-    fn measure(&self, imp: &Implementation, count: u8) -> Result<Pair> {
+    fn measure(&self, imp: &Implementation, count: u16, version: u8) -> Result<Pair> {
         let a = self.lab.host("a");
         let b = self.lab.host("b");
+        let interfaces = interfaces_for(count);
         for host in [a, b] {
-            flush_vips(host)?;
+            flush_vips(host, interfaces)?;
         }
         let mut daemons: Vec<Keepalived> = Vec::new();
-        let result = self.steady_and_measure(imp, count, &mut daemons);
+        let result = self.steady_and_measure(imp, count, version, &mut daemons);
         let result = result.map_err(|err| {
             let mut why = format!("{err:#}");
             for (daemon, name) in daemons.iter().zip(["a", "b"]) {
@@ -315,7 +417,7 @@ impl Bench<'_> {
         }
         drop(daemons);
         for host in [a, b] {
-            flush_vips(host)?;
+            flush_vips(host, interfaces)?;
         }
         let pair = result?;
         ensure!(
@@ -331,26 +433,35 @@ impl Bench<'_> {
     fn steady_and_measure(
         &self,
         imp: &Implementation,
-        count: u8,
+        count: u16,
+        version: u8,
         daemons: &mut Vec<Keepalived>,
     ) -> Result<Pair> {
         let a = self.lab.host("a");
         let b = self.lab.host("b");
         let vips = vips(count);
+        let config_of = |priority, router_id| {
+            with_global_defs(
+                &config(count, version, priority, router_id),
+                self.global_defs,
+            )
+        };
 
         daemons.push(
-            Keepalived::start_with(a, &imp.program, &config(count, PRIORITY_A, "idbencha"), &[])
+            Keepalived::start_with(a, &imp.program, &config_of(PRIORITY_A, "idbencha"), &[])
                 .with_context(|| format!("starting {} in a", imp.label))?,
         );
-        wait_vips(a, &vips, vips.len(), MASTER_TIMEOUT)
+        let start_time = START_PER_INSTANCE * u32::from(count);
+        wait_vips(a, &vips, vips.len(), MASTER_TIMEOUT.max(start_time))
             .context("waiting for a to be master of every instance")?;
 
         daemons.push(
-            Keepalived::start_with(b, &imp.program, &config(count, PRIORITY_B, "idbenchb"), &[])
+            Keepalived::start_with(b, &imp.program, &config_of(PRIORITY_B, "idbenchb"), &[])
                 .with_context(|| format!("starting {} in b", imp.label))?,
         );
         let backup_b = &daemons[1];
-        let deadline = Instant::now() + BACKUP_TIMEOUT;
+        let backup_timeout = BACKUP_TIMEOUT.max(start_time);
+        let deadline = Instant::now() + backup_timeout;
         loop {
             let log = backup_b.log().unwrap_or_default();
             if count_lines(&log, "Entering BACKUP STATE") >= usize::from(count) {
@@ -358,7 +469,7 @@ impl Bench<'_> {
             }
             if Instant::now() >= deadline {
                 bail!(
-                    "b logged `Entering BACKUP STATE` {} times of {count} within {BACKUP_TIMEOUT:?}",
+                    "b logged `Entering BACKUP STATE` {} times of {count} within {backup_timeout:?}",
                     count_lines(&log, "Entering BACKUP STATE")
                 );
             }
@@ -383,11 +494,53 @@ impl Bench<'_> {
         }
         self.check_state(a, b, &vips, daemons)
             .context("after the window")?;
+        let gaps = self
+            .advert_gaps(imp, count, version)
+            .context("capturing the adverts")?;
+        self.check_state(a, b, &vips, daemons)
+            .context("after the advert capture")?;
         let [master, backup] = samples;
         Ok(Pair {
             master: Figures::of(&master, self.clock_ticks)?,
             backup: Figures::of(&backup, self.clock_ticks)?,
+            gaps,
         })
+    }
+
+    /// Captures the adverts arriving at `b` on every interface in use for the gap window and
+    /// sums up the gaps of each instance.
+    fn advert_gaps(&self, imp: &Implementation, count: u16, version: u8) -> Result<GapStats> {
+        let b = self.lab.host("b");
+        let mut captures: Vec<Capture> = interfaces_for(count)
+            .iter()
+            .map(|ifname| b.capture_filter(ifname, "ip proto 112"))
+            .collect::<Result<_>>()?;
+        thread::sleep(self.gap_window);
+        let mut adverts = Vec::new();
+        for (k, capture) in captures.iter_mut().enumerate() {
+            capture.stop()?;
+            if let Some(dir) = self.keep {
+                let name = format!("{count}-v{version}-{}-{}.pcap", imp.label, INTERFACES[k]);
+                fs::create_dir_all(dir)
+                    .and_then(|()| fs::copy(capture.path(), dir.join(&name)))
+                    .with_context(|| format!("keeping {name} in {}", dir.display()))?;
+            }
+            let k = u8::try_from(k).unwrap_or(u8::MAX);
+            adverts.extend(capture.packets()?.iter().filter_map(|p| {
+                let vrrp = p.vrrp_payload()?;
+                let &[ver_type, vrid, _] = vrrp.first_chunk::<3>()?;
+                (ver_type == 0x01 | (version << 4))
+                    .then(|| (k, vrid, i128::try_from(p.time_ns).unwrap_or(i128::MAX)))
+            }));
+        }
+        let stats = GapStats::of(&adverts, ADVERT_INT_NS);
+        ensure!(
+            stats.instances == usize::from(count),
+            "adverts of {} instances of {count} captured in {:?}",
+            stats.instances,
+            self.gap_window
+        );
+        Ok(stats)
     }
 
     /// Both daemons run, every address is on `a` and none on `b`.
@@ -395,7 +548,7 @@ impl Bench<'_> {
         &self,
         a: &Host,
         b: &Host,
-        vips: &[Ipv4Addr],
+        vips: &[(&str, Ipv4Addr)],
         daemons: &mut [Keepalived],
     ) -> Result<()> {
         for (daemon, name) in daemons.iter_mut().zip(["a", "b"]) {
@@ -412,36 +565,72 @@ impl Bench<'_> {
     }
 }
 
-/// The virtual addresses of `count` instances: 198.51.100.1 ….
-fn vips(count: u8) -> Vec<Ipv4Addr> {
-    let [x, y, z] = VIP_NET;
-    (1..=count).map(|i| Ipv4Addr::new(x, y, z, i)).collect()
+/// The interfaces `count` instances are spread over, [`PER_INTERFACE`] on each.
+fn interfaces_for(count: u16) -> &'static [&'static str] {
+    let needed = usize::from(count.div_ceil(PER_INTERFACE)).clamp(1, INTERFACES.len());
+    &INTERFACES[..needed]
 }
 
-/// The configuration of one host: `count` instances at `priority`, no authentication.
-fn config(count: u8, priority: u8, router_id: &str) -> String {
+/// Where instance `i` (from 0) runs: its interface and VRID.
+fn placement(i: u16) -> (&'static str, u8) {
+    let interface = INTERFACES[usize::from(i / PER_INTERFACE).min(INTERFACES.len() - 1)];
+    let vrid = u8::try_from(i % PER_INTERFACE + 1).unwrap_or(u8::MAX);
+    (interface, vrid)
+}
+
+/// The virtual address of each of `count` instances with its interface: 198.51.100.VRID.
+fn vips(count: u16) -> Vec<(&'static str, Ipv4Addr)> {
+    let [x, y, z] = VIP_NET;
+    (0..count)
+        .map(|i| {
+            let (interface, vrid) = placement(i);
+            (interface, Ipv4Addr::new(x, y, z, vrid))
+        })
+        .collect()
+}
+
+/// The configuration of one host: `count` instances at `priority`, no authentication,
+/// `version 3` in each when `version` is 3.
+fn config(count: u16, version: u8, priority: u8, router_id: &str) -> String {
     let instances: Vec<VrrpInstance> = vips(count)
         .into_iter()
-        .zip(1..=count)
-        .map(|(vip, vrid)| {
-            VrrpInstance::new(vrid, priority, &[format!("{vip}/32").as_str()])
-                .named(&format!("VI_{vrid}"))
+        .zip(0..count)
+        .map(|((interface, vip), i)| {
+            let (_, vrid) = placement(i);
+            let mut instance = VrrpInstance::new(vrid, priority, &[format!("{vip}/32").as_str()])
+                .named(&format!("VI_{}", i + 1));
+            instance.interface = interface.to_string();
+            if version == 3 {
+                instance = instance.version(3);
+            }
+            instance
         })
         .collect();
     keepalived_testlab::render_config(router_id, &instances)
 }
 
-/// How many of `vips` are on `host` (as /32).
-fn vips_present(host: &Host, vips: &[Ipv4Addr]) -> Result<usize> {
-    let addresses = host.all_addresses()?;
-    Ok(vips
-        .iter()
-        .filter(|vip| addresses.contains(&format!("{vip}/32")))
-        .count())
+/// `text` with `lines` added at the start of its `global_defs` block.
+fn with_global_defs(text: &str, lines: &[String]) -> String {
+    let extra: String = lines.iter().map(|l| format!("    {l}\n")).collect();
+    text.replacen("global_defs {\n", &format!("global_defs {{\n{extra}"), 1)
+}
+
+/// How many of `vips` are on `host`, each on its interface (as /32).
+fn vips_present(host: &Host, vips: &[(&str, Ipv4Addr)]) -> Result<usize> {
+    let mut on: HashMap<&str, Vec<String>> = HashMap::new();
+    let mut present = 0;
+    for (interface, vip) in vips {
+        if !on.contains_key(interface) {
+            on.insert(interface, host.addresses(interface)?);
+        }
+        let want = format!("{vip}/32");
+        present += usize::from(on.get(interface).is_some_and(|a| a.contains(&want)));
+    }
+    Ok(present)
 }
 
 /// Polls until at least `want` of `vips` are on `host`, for at most `timeout`.
-fn wait_vips(host: &Host, vips: &[Ipv4Addr], want: usize, timeout: Duration) -> Result<()> {
+fn wait_vips(host: &Host, vips: &[(&str, Ipv4Addr)], want: usize, timeout: Duration) -> Result<()> {
     let deadline = Instant::now() + timeout;
     loop {
         let present = vips_present(host, vips)?;
@@ -458,19 +647,147 @@ fn wait_vips(host: &Host, vips: &[Ipv4Addr], want: usize, timeout: Duration) -> 
     }
 }
 
-/// Removes every address of [`VIP_NET`] from the host's `eth0` (a daemon that was killed
-/// leaves its addresses behind).
-fn flush_vips(host: &Host) -> Result<()> {
+/// Removes every address of [`VIP_NET`] from the host's `interfaces` (a daemon that was
+/// killed leaves its addresses behind).
+fn flush_vips(host: &Host, interfaces: &[&str]) -> Result<()> {
     let [x, y, z] = VIP_NET;
     let net = format!("{x}.{y}.{z}.0/24");
-    let out = host.run("ip", &["addr", "flush", "dev", HOST_IF, "to", &net])?;
-    ensure!(
-        out.status.success(),
-        "flushing {net} from {}: {}",
-        host.name(),
-        String::from_utf8_lossy(&out.stderr).trim()
-    );
+    for interface in interfaces {
+        let out = host.run("ip", &["addr", "flush", "dev", interface, "to", &net])?;
+        ensure!(
+            out.status.success(),
+            "flushing {net} from {interface} of {}: {}",
+            host.name(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
     Ok(())
+}
+
+/// Connects `a` and `b` with a veth pair named `ifname` at both ends, addresses
+/// 203.0.113.(block + 1)/26 on `a` and .(block + 2)/26 on `b`, both ends up; waits (at most
+/// 5 s) for both to report UP. A /26 of its own per link, so no two interfaces of a host share
+/// a network. Both ends live in the hosts' namespaces and go away with the lab.
+fn link_hosts(a: &Host, b: &Host, ifname: &str, block: u8) -> Result<()> {
+    run_ok(
+        "ip",
+        &[
+            "-n",
+            a.netns(),
+            "link",
+            "add",
+            ifname,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            ifname,
+            "netns",
+            b.netns(),
+        ],
+    )?;
+    for (host, octet) in [(a, block + 1), (b, block + 2)] {
+        let cidr = format!("203.0.113.{octet}/26");
+        run_ok(
+            "ip",
+            &["-n", host.netns(), "addr", "add", &cidr, "dev", ifname],
+        )?;
+        run_ok("ip", &["-n", host.netns(), "link", "set", ifname, "up"])?;
+    }
+    for host in [a, b] {
+        let up = keepalived_testlab::poll_until(Duration::from_secs(5), || {
+            host.link_is_up(ifname).unwrap_or(false)
+        });
+        ensure!(
+            up,
+            "{ifname} in {} did not come up within 5 s",
+            host.netns()
+        );
+    }
+    Ok(())
+}
+
+/// The gaps between consecutive adverts of each instance, against the advert interval.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct GapStats {
+    /// Instances (interface, VRID) with at least one advert.
+    instances: usize,
+    /// Gaps measured (consecutive pairs of adverts of one instance).
+    gaps: usize,
+    /// The largest |gap − advert_int| of any instance, ns.
+    worst_ns: i128,
+    /// The 99th percentile of |gap − advert_int|, ns.
+    p99_ns: i128,
+    /// The median of |gap − advert_int|, ns.
+    median_ns: i128,
+}
+
+impl GapStats {
+    /// From `(interface, VRID, capture time ns)` of every advert, in capture order per
+    /// interface.
+    fn of(adverts: &[(u8, u8, i128)], interval_ns: i128) -> GapStats {
+        let mut by_instance: BTreeMap<(u8, u8), Vec<i128>> = BTreeMap::new();
+        for &(interface, vrid, t) in adverts {
+            by_instance.entry((interface, vrid)).or_default().push(t);
+        }
+        let mut errors: Vec<i128> = Vec::new();
+        for times in by_instance.values_mut() {
+            times.sort_unstable();
+            errors.extend(times.windows(2).map(|w| (w[1] - w[0] - interval_ns).abs()));
+        }
+        errors.sort_unstable();
+        let at = |q: usize| {
+            errors
+                .get((errors.len().saturating_sub(1)) * q / 100)
+                .copied()
+                .unwrap_or(0)
+        };
+        GapStats {
+            instances: by_instance.len(),
+            gaps: errors.len(),
+            worst_ns: errors.last().copied().unwrap_or(0),
+            p99_ns: at(99),
+            median_ns: at(50),
+        }
+    }
+}
+
+/// Nanoseconds as milliseconds.
+fn ms(ns: i128) -> f64 {
+    // Far below 2^52 ns for any gap.
+    #[allow(clippy::cast_precision_loss)]
+    let ns = ns as f64;
+    ns / 1e6
+}
+
+/// The advert-gap lines: both implementations' figures for each count and version.
+fn gap_table(gaps: &[(u16, u8, GapStats, GapStats)]) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "advert-gap error |gap - advert_int| at b, per instance, ms:\n{:>4} {:>2} {:<13} {:>9} \
+         {:>6} {:>8} {:>8} {:>8}  at most 1 ms?",
+        "N", "v", "", "instances", "gaps", "median", "p99", "worst",
+    );
+    for (count, version, theirs, ours) in gaps {
+        for (label, g) in [("keepalived", theirs), ("keepalived-rs", ours)] {
+            let _ = writeln!(
+                s,
+                "{count:>4} {version:>2} {label:<13} {:>9} {:>6} {:>8.3} {:>8.3} {:>8.3}  {}",
+                g.instances,
+                g.gaps,
+                ms(g.median_ns),
+                ms(g.p99_ns),
+                ms(g.worst_ns),
+                if g.worst_ns <= MAX_GAP_ERROR_NS {
+                    "yes"
+                } else {
+                    "NO"
+                },
+            );
+        }
+    }
+    s
 }
 
 /// How many lines of `text` contain `needle`.
@@ -711,16 +1028,18 @@ fn ratio(ours: f64, theirs: f64) -> Option<f64> {
 /// One count and side, both implementations.
 #[derive(Debug, Clone)]
 struct Row {
-    count: u8,
+    count: u16,
+    version: u8,
     side: Side,
     theirs: Figures,
     ours: Figures,
 }
 
 impl Row {
-    fn new(count: u8, side: Side, theirs: &Figures, ours: &Figures) -> Row {
+    fn new(count: u16, version: u8, side: Side, theirs: &Figures, ours: &Figures) -> Row {
         Row {
             count,
+            version,
             side,
             theirs: theirs.clone(),
             ours: ours.clone(),
@@ -767,8 +1086,10 @@ fn table(rows: &[Row]) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "{:>3} {:<6} {:>15} {:>12} {:>6} {:>15} {:>10} {:>6} {:>10} {:>10} {:>6}  at most half?",
+        "{:>4} {:>2} {:<6} {:>15} {:>12} {:>6} {:>15} {:>10} {:>6} {:>10} {:>10} {:>6}  at most \
+         half?",
         "N",
+        "v",
         "side",
         "keepalived RSS",
         "ours RSS",
@@ -783,9 +1104,10 @@ fn table(rows: &[Row]) -> String {
     for r in rows {
         let _ = writeln!(
             s,
-            "{:>3} {:<6} {:>11.1} MiB {:>8.1} MiB {:>6} {:>13.2} % {:>8.2} % {:>6} {:>8.3} % \
-             {:>8.3} % {:>6}  {}",
+            "{:>4} {:>2} {:<6} {:>11.1} MiB {:>8.1} MiB {:>6} {:>13.2} % {:>8.2} % {:>6} \
+             {:>8.3} % {:>8.3} % {:>6}  {}",
             r.count,
+            r.version,
             r.side.name(),
             mebibytes(r.theirs.max_rss_kib),
             mebibytes(r.ours.max_rss_kib),
@@ -811,8 +1133,9 @@ fn detail_table(rows: &[Row]) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "{:>3} {:<6} {:<13} {:>5} {:>8} {:>8} {:>9} {:>9} {:>9} {:>7} {:>12}",
+        "{:>4} {:>2} {:<6} {:<13} {:>5} {:>8} {:>8} {:>9} {:>9} {:>9} {:>7} {:>12}",
         "N",
+        "v",
         "side",
         "",
         "procs",
@@ -830,8 +1153,10 @@ fn detail_table(rows: &[Row]) -> String {
             let threads: u64 = last.procs.iter().map(|p| p.threads).sum();
             let _ = writeln!(
                 s,
-                "{:>3} {:<6} {:<13} {:>5} {:>8} {:>8.1} {:>9.1} {:>9.1} {:>9.1} {:>7} {:>12.3}{}",
+                "{:>4} {:>2} {:<6} {:<13} {:>5} {:>8} {:>8.1} {:>9.1} {:>9.1} {:>9.1} {:>7} \
+                 {:>12.3}{}",
                 r.count,
+                r.version,
                 r.side.name(),
                 label,
                 format!("{}/{threads}", last.procs.len()),
@@ -999,6 +1324,7 @@ mod tests {
     fn verdicts() {
         let row = |ours: Figures, theirs: Figures| Row {
             count: 100,
+            version: 2,
             side: Side::Master,
             theirs,
             ours,
@@ -1025,14 +1351,68 @@ mod tests {
 
     #[test]
     fn configs_have_one_instance_and_address_per_vrid() {
-        let text = config(3, PRIORITY_A, "r");
+        let text = config(3, 2, PRIORITY_A, "r");
         assert_eq!(text.matches("vrrp_instance ").count(), 3);
         assert!(text.contains("vrrp_instance VI_3 {"));
         assert!(text.contains("virtual_router_id 3\n"));
         assert!(text.contains("        198.51.100.3/32\n"));
         assert!(!text.contains("authentication"));
+        assert!(!text.contains("version"));
         assert_eq!(text.matches("priority 200\n").count(), 3);
-        assert_eq!(vips(250).last(), Some(&Ipv4Addr::new(198, 51, 100, 250)));
+        assert_eq!(text.matches("interface eth0\n").count(), 3);
+        assert_eq!(
+            vips(250).last(),
+            Some(&(HOST_IF, Ipv4Addr::new(198, 51, 100, 250)))
+        );
+    }
+
+    #[test]
+    fn global_defs_are_added() {
+        let text = with_global_defs(&config(1, 2, PRIORITY_A, "r"), &["script_user root".into()]);
+        assert!(text.contains("global_defs {\n    script_user root\n"));
+        assert_eq!(with_global_defs("x", &[]), "x");
+    }
+
+    #[test]
+    fn a_thousand_instances_are_four_interfaces_of_250_vrids() {
+        assert_eq!(interfaces_for(1), &[HOST_IF]);
+        assert_eq!(interfaces_for(250), &[HOST_IF]);
+        assert_eq!(interfaces_for(251), &[HOST_IF, "eth1"]);
+        assert_eq!(interfaces_for(1000), &INTERFACES);
+        assert_eq!(placement(0), (HOST_IF, 1));
+        assert_eq!(placement(249), (HOST_IF, 250));
+        assert_eq!(placement(250), ("eth1", 1));
+        assert_eq!(placement(999), ("eth3", 250));
+        let text = config(1000, 3, PRIORITY_B, "r");
+        assert_eq!(text.matches("vrrp_instance ").count(), 1000);
+        assert!(text.contains("vrrp_instance VI_1000 {"));
+        assert_eq!(text.matches("    version 3\n").count(), 1000);
+        for ifname in INTERFACES {
+            assert_eq!(text.matches(&format!("interface {ifname}\n")).count(), 250);
+        }
+        assert_eq!(text.matches("virtual_router_id 250\n").count(), 4);
+    }
+
+    #[test]
+    fn gap_errors_are_per_instance() {
+        let s = 1_000_000_000i128;
+        // Instance (0, 1): gaps of 1 s + 0.2 ms and 1 s - 0.1 ms; instance (1, 1), the same
+        // VRID on another interface: one gap of 1 s + 3 ms; (0, 2) a single advert.
+        let adverts = [
+            (0, 1, 0),
+            (1, 1, 10),
+            (0, 2, 20),
+            (0, 1, s + 200_000),
+            (1, 1, s + 3_000_010),
+            (0, 1, 2 * s + 100_000),
+        ];
+        let g = GapStats::of(&adverts, s);
+        assert_eq!(g.instances, 3);
+        assert_eq!(g.gaps, 3);
+        assert_eq!(g.worst_ns, 3_000_000);
+        assert_eq!(g.median_ns, 200_000);
+        assert_eq!(GapStats::of(&[], s), GapStats::default());
+        assert!((ms(1_500_000) - 1.5).abs() < 1e-9);
     }
 
     #[test]

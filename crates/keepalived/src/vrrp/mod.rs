@@ -336,7 +336,7 @@ impl Signals {
                         })
                         .await;
                         match loaded {
-                            Ok(Some(planned)) => Control::Reload(planned),
+                            Ok(Some(planned)) => Control::Reload(Box::new(planned)),
                             Ok(None) => continue,
                             Err(err) => {
                                 logger.info(&format!("Reload failed: {err}"));

@@ -67,7 +67,7 @@ use tracking::RunningScript;
 #[derive(Debug)]
 pub enum Control {
     /// Run this newly loaded configuration (SIGHUP): unchanged instances keep their state.
-    Reload(Planned),
+    Reload(Box<Planned>),
     /// Write the state dump (SIGUSR1).
     DumpData,
     /// Write the statistics dump (SIGUSR2).
@@ -292,7 +292,7 @@ impl Driver {
     async fn control(&mut self, control: Control) {
         match control {
             Control::Reload(planned) => {
-                if let Err(err) = self.install(planned).await {
+                if let Err(err) = self.install(*planned).await {
                     self.logger.info(&format!("Reload failed: {err:#}"));
                 }
             }
