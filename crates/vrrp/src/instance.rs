@@ -424,7 +424,7 @@ impl Instance {
                 }
                 if t.advert_at <= now {
                     self.send_advert(self.priority);
-                    t.advert_at = now + self.config.advert_interval;
+                    t.advert_at = next_advert_at(t.advert_at, now, self.config.advert_interval);
                 }
                 self.phase = Phase::Master(t);
             }
@@ -793,6 +793,19 @@ impl Instance {
 
     fn report(&mut self, event: Event) {
         self.actions.push_back(Action::Event(event));
+    }
+}
+
+/// When the next advert is due after one sent at `now` for the deadline `due` (RFC 5798
+/// section 6.4.3: the Adver_Timer is reset to Advertisement_Interval). A wake-up a little
+/// late keeps the cadence (counted from the deadline), so a busy moment does not shift every
+/// later advert; one late by half an interval or more starts again from `now`, so two
+/// adverts never leave close together.
+fn next_advert_at(due: Instant, now: Instant, interval: Duration) -> Instant {
+    if now.saturating_duration_since(due) < interval / 2 {
+        due + interval
+    } else {
+        now + interval
     }
 }
 

@@ -252,6 +252,24 @@ fn keepalived_preempt_delay_holds_preemption_after_start() {
 }
 
 #[test]
+fn rfc3768_6_4_3_a_late_wake_up_does_not_shift_later_adverts() {
+    let now = Instant::now();
+    let mut instance = Instance::new(config("owner", 10, 255));
+    start(&mut instance, now);
+    drain(&mut instance);
+    // The advert due at 1 s is sent 30 ms late: the next is still due at 2 s.
+    instance.handle_timeout(now + Duration::from_millis(1_030));
+    assert_eq!(instance.poll_timeout(), Some(now + Duration::from_secs(2)));
+    // More than an interval late: no burst, the timer restarts from the wake-up.
+    instance.handle_timeout(now + Duration::from_millis(3_500));
+    assert_eq!(sent_priorities(&drain(&mut instance)), vec![255, 255]);
+    assert_eq!(
+        instance.poll_timeout(),
+        Some(now + Duration::from_millis(4_500))
+    );
+}
+
+#[test]
 fn rfc3768_6_4_3_adver_timer_sends_periodically() {
     let now = Instant::now();
     let mut instance = Instance::new(config("owner", 10, 255));
