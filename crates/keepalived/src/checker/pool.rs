@@ -3,6 +3,8 @@
 //! inhibit_on_failure (weight 0 instead of removal), notify_up / notify_down, and what start,
 //! reload and stop do to the kernel's table. Every change is logged with keepalived's wording.
 
+use std::collections::HashMap;
+
 use keepalived_ipvs::{Destination, Ipvs, IpvsError, ServiceKey};
 
 use super::plan::{Plan, RsPlan, VsPlan, endpoint_name};
@@ -261,18 +263,34 @@ impl Pool {
     /// and what is new is installed as at start.
     pub fn reload(&mut self, plan: &Plan, table: &mut dyn Table) {
         let logger = self.logger.clone();
-        let mut old = std::mem::take(&mut self.vss);
+        // The old virtual servers by name (a hash lookup each: a reload of thousands of
+        // virtual servers stays linear).
+        let mut old: Vec<Option<VsState>> = std::mem::take(&mut self.vss)
+            .into_iter()
+            .map(Some)
+            .collect();
+        let mut by_name: HashMap<&str, Vec<usize>> = HashMap::with_capacity(old.len());
+        let names: Vec<String> = old.iter().flatten().map(|o| o.plan.name.clone()).collect();
+        for (i, name) in names.iter().enumerate() {
+            by_name.entry(name.as_str()).or_default().push(i);
+        }
         let mut next = Pool::new(plan, logger.clone()).vss;
         let mut fresh = Vec::new();
         for (i, vs) in next.iter_mut().enumerate() {
-            let Some(pos) = old
-                .iter()
-                .position(|o| o.plan.name == vs.plan.name && keys(&o.plan) == keys(&vs.plan))
-            else {
+            let found = by_name
+                .get_mut(vs.plan.name.as_str())
+                .and_then(|candidates| {
+                    let at = candidates.iter().position(|&o| {
+                        old[o]
+                            .as_ref()
+                            .is_some_and(|o| same_keys(&o.plan, &vs.plan))
+                    })?;
+                    Some(candidates.remove(at))
+                });
+            let Some(prev) = found.and_then(|o| old[o].take()) else {
                 fresh.push(i);
                 continue;
             };
-            let prev = old.remove(pos);
             if prev.plan.services != vs.plan.services {
                 report(
                     &logger,
@@ -283,43 +301,57 @@ impl Pool {
             }
             vs.quorum_up = prev.quorum_up;
             vs.sorry_installed = prev.sorry_installed;
-            let mut prev_rs: Vec<(RsPlan, RsState)> =
-                prev.plan.real_servers.into_iter().zip(prev.rs).collect();
-            for (r, rs_plan) in vs.plan.real_servers.clone().iter().enumerate() {
-                let same = |p: &(RsPlan, RsState)| {
-                    p.0.dest.addr == rs_plan.dest.addr && p.0.dest.port == rs_plan.dest.port
-                };
-                if let Some(pos) = prev_rs.iter().position(same) {
-                    let (old_plan, old_state) = prev_rs.remove(pos);
-                    if old_plan.checks == rs_plan.checks {
-                        vs.rs[r].checks_up = old_state.checks_up.clone();
-                        vs.rs[r].carried = true;
-                    }
-                    vs.rs[r].installed = old_state.installed.clone();
-                    if old_plan.dest.weight == rs_plan.dest.weight {
-                        vs.rs[r].weight = old_state.weight;
-                    } else if old_state.weight != rs_plan.dest.weight {
-                        logger.info(&format!(
-                            "Changing weight from {} to {} for {} service {} of VS {}",
-                            old_state.weight,
-                            rs_plan.dest.weight,
-                            if vs.rs[r].alive() {
-                                "active"
-                            } else {
-                                "inactive"
-                            },
-                            rs_plan.name,
-                            vs.plan.name
-                        ));
-                    }
-                    if old_state.installed.is_some() {
+            // The old real servers by address and port (one hash lookup each).
+            let mut prev_rs: Vec<Option<(RsPlan, RsState)>> = prev
+                .plan
+                .real_servers
+                .into_iter()
+                .zip(prev.rs)
+                .map(Some)
+                .collect();
+            let mut prev_at: HashMap<(std::net::IpAddr, u16), usize> = prev_rs
+                .iter()
+                .enumerate()
+                .rev()
+                .filter_map(|(i, p)| p.as_ref().map(|p| ((p.0.dest.addr, p.0.dest.port), i)))
+                .collect();
+            for r in 0..vs.rs.len() {
+                let rs_plan = &vs.plan.real_servers[r];
+                let found = prev_at
+                    .remove(&(rs_plan.dest.addr, rs_plan.dest.port))
+                    .and_then(|at| prev_rs[at].take());
+                let Some((old_plan, old_state)) = found else {
+                    if vs.quorum_up {
                         install_rs(vs, r, table, &logger);
                     }
-                } else if vs.quorum_up {
+                    continue;
+                };
+                if old_plan.checks == rs_plan.checks {
+                    vs.rs[r].checks_up = old_state.checks_up;
+                    vs.rs[r].carried = true;
+                }
+                vs.rs[r].installed = old_state.installed.clone();
+                if old_plan.dest.weight == rs_plan.dest.weight {
+                    vs.rs[r].weight = old_state.weight;
+                } else if old_state.weight != rs_plan.dest.weight {
+                    logger.info(&format!(
+                        "Changing weight from {} to {} for {} service {} of VS {}",
+                        old_state.weight,
+                        rs_plan.dest.weight,
+                        if vs.rs[r].alive() {
+                            "active"
+                        } else {
+                            "inactive"
+                        },
+                        rs_plan.name,
+                        vs.plan.name
+                    ));
+                }
+                if old_state.installed.is_some() {
                     install_rs(vs, r, table, &logger);
                 }
             }
-            for (gone_plan, gone_state) in prev_rs {
+            for (gone_plan, gone_state) in prev_rs.into_iter().flatten() {
                 logger.info(&format!("service {} no longer exist", gone_plan.name));
                 if let Some(dest) = gone_state.installed {
                     logger.info(&format!(
@@ -350,7 +382,7 @@ impl Pool {
             }
             update_quorum(vs, table, &logger);
         }
-        for gone in old {
+        for gone in old.into_iter().flatten() {
             logger.info(&format!("Removing Virtual Server {}", gone.plan.name));
             report(
                 &logger,
@@ -419,6 +451,15 @@ impl Pool {
             .and_then(|v| v.rs.get(rs))
             .is_some_and(|r| r.carried)
     }
+}
+
+/// Whether two virtual servers have the same services' keys, in order.
+fn same_keys(a: &VsPlan, b: &VsPlan) -> bool {
+    a.services.len() == b.services.len()
+        && a.services
+            .iter()
+            .zip(&b.services)
+            .all(|(x, y)| x.key == y.key)
 }
 
 /// The keys of a virtual server's services (one, or one per group entry).
@@ -761,6 +802,31 @@ pub(crate) mod tests {
         // A changed weight is edited in place, nothing else.
         pool.reload(&plan(&CONF.replace("weight 1", "weight 5")), &mut t);
         assert_eq!(t.calls, ["edit 192.0.2.22:8080 w5"]);
+    }
+
+    #[test]
+    fn reload_matches_virtual_and_real_servers_in_any_order() {
+        let vs = |addr: &str, servers: &[&str]| {
+            let mut text = format!("virtual_server {addr} 80 {{\n protocol TCP\n");
+            for rs in servers {
+                text.push_str(&format!(" real_server {rs} 80 {{\n }}\n"));
+            }
+            text + "}\n"
+        };
+        let before = vs("198.51.100.1", &["192.0.2.1", "192.0.2.2", "192.0.2.3"])
+            + &vs("198.51.100.2", &["192.0.2.4", "192.0.2.5"]);
+        // Both lists reversed, one real server gone.
+        let after = vs("198.51.100.2", &["192.0.2.5", "192.0.2.4"])
+            + &vs("198.51.100.1", &["192.0.2.3", "192.0.2.1"]);
+        let mut pool = Pool::new(&plan(&before), quiet());
+        let mut t = Fake::default();
+        pool.start(&mut t);
+        t.calls.clear();
+        pool.reload(&plan(&after), &mut t);
+        assert_eq!(t.calls, ["del 192.0.2.2:80"]);
+        t.calls.clear();
+        pool.reload(&plan(&after), &mut t);
+        assert!(t.calls.is_empty(), "{:?}", t.calls);
     }
 
     #[test]
