@@ -83,7 +83,9 @@ pub fn run(cli: &Cli, config: Config, logger: Logger) -> anyhow::Result<i32> {
         {
             logger.info(&format!("IPVS: flush failed: {e}"));
         }
-        pool.start(&mut ipvs);
+        for argv in pool.start(&mut ipvs) {
+            let _ = notifier.send(argv);
+        }
         logger.info("Startup complete");
         let mut tasks = spawn_checks(&plan, &pool, &tx, &logger, false);
         loop {
@@ -118,7 +120,9 @@ pub fn run(cli: &Cli, config: Config, logger: Logger) -> anyhow::Result<i32> {
                     // Reports of the old checks are stale now.
                     while rx.try_recv().is_ok() {}
                     logger.info("Reinitializing ipvs");
-                    pool.reload(&next, &mut ipvs);
+                    for argv in pool.reload(&next, &mut ipvs) {
+                        let _ = notifier.send(argv);
+                    }
                     logger.info("Reload complete");
                     plan = next;
                     tasks = spawn_checks(&plan, &pool, &tx, &logger, true);
@@ -184,6 +188,12 @@ fn resolve_scripts(plan: &mut Plan, logger: &Logger) {
         }
     };
     for vs in &mut plan.virtual_servers {
+        for argv in [vs.quorum_up.as_mut(), vs.quorum_down.as_mut()]
+            .into_iter()
+            .flatten()
+        {
+            resolve(argv);
+        }
         for rs in &mut vs.real_servers {
             if let Some(argv) = rs.notify_up.as_mut() {
                 resolve(argv);

@@ -38,6 +38,13 @@ pub struct VsPlan {
     pub sorry: Option<Destination>,
     /// `omega`: notify_down of alive real servers runs at stop.
     pub omega: bool,
+    /// `quorum_up`: run when the quorum is gained.
+    pub quorum_up: Option<Vec<String>>,
+    /// `quorum_down`: run when the quorum is lost.
+    pub quorum_down: Option<Vec<String>>,
+    /// `sorry_server_inhibit`: the sorry server stays in the table with weight 0 while the
+    /// quorum holds, instead of being added and removed.
+    pub sorry_inhibit: bool,
     /// Its real servers.
     pub real_servers: Vec<RsPlan>,
 }
@@ -407,7 +414,23 @@ fn virtual_server(
         Some("TUN") => Forward::Tunnel,
         _ => Forward::Masq,
     };
-    let inherited = Inherited::read(Inherited::default(), &vs.other, skipped);
+    // The sorry server's own options; the rest are check defaults (or not supported).
+    let mut sorry_inhibit = false;
+    let mut sorry_forward = forward;
+    let mut rest = Vec::with_capacity(vs.other.len());
+    for setting in &vs.other {
+        match (
+            setting.keyword.as_str(),
+            setting.args.first().map(String::as_str),
+        ) {
+            ("sorry_server_inhibit", _) => sorry_inhibit = true,
+            ("sorry_server_lvs_method", Some("NAT")) => sorry_forward = Forward::Masq,
+            ("sorry_server_lvs_method", Some("DR")) => sorry_forward = Forward::Route,
+            ("sorry_server_lvs_method", Some("TUN")) => sorry_forward = Forward::Tunnel,
+            _ => rest.push(setting.clone()),
+        }
+    }
+    let inherited = Inherited::read(Inherited::default(), &rest, skipped);
     let default_port = match key {
         IpvsKey::Address { port, .. } => port,
         IpvsKey::Fwmark { .. } => 0,
@@ -418,7 +441,7 @@ fn virtual_server(
             Some(p) => p.parse::<u16>().ok()?,
             None => default_port,
         };
-        Some(Destination::new(addr, port, forward, 1))
+        Some(Destination::new(addr, port, sorry_forward, 1))
     });
     let real_servers = vs
         .real_servers
@@ -457,6 +480,9 @@ fn virtual_server(
         hysteresis: vs.hysteresis,
         sorry,
         omega: vs.omega,
+        quorum_up: vs.quorum_up.as_deref().map(argv),
+        quorum_down: vs.quorum_down.as_deref().map(argv),
+        sorry_inhibit,
         real_servers,
     })
 }

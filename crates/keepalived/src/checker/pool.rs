@@ -138,13 +138,16 @@ impl Pool {
 
     /// Installs every service, the sorry servers of those without quorum and the alive real
     /// servers of the others.
-    pub fn start(&mut self, table: &mut dyn Table) {
+    /// Returns the quorum_up scripts of the services that start with their quorum, in order.
+    pub fn start(&mut self, table: &mut dyn Table) -> Vec<Notify> {
+        let mut notify = Vec::new();
         for i in 0..self.vss.len() {
-            self.install_vs(i, table);
+            self.install_vs(i, table, &mut notify);
         }
+        notify
     }
 
-    fn install_vs(&mut self, i: usize, table: &mut dyn Table) {
+    fn install_vs(&mut self, i: usize, table: &mut dyn Table, notify: &mut Vec<Notify>) {
         let logger = self.logger.clone();
         let vs = &mut self.vss[i];
         report(
@@ -162,6 +165,10 @@ impl Pool {
                 q.saturating_add(h),
                 vs.plan.name
             ));
+            notify.extend(vs.plan.quorum_up.clone());
+            if vs.plan.sorry_inhibit {
+                install_idle_sorry(vs, table, &logger);
+            }
             for r in 0..vs.rs.len() {
                 install_rs(vs, r, table, &logger);
             }
@@ -211,7 +218,7 @@ impl Pool {
         let alive = state.alive();
         if alive == was_alive {
             if weight.is_some() {
-                update_quorum(v, table, &logger);
+                update_quorum(v, table, &logger, &mut notify);
             }
             return notify;
         }
@@ -254,15 +261,17 @@ impl Pool {
             }
             notify.extend(rs_plan.notify_down.clone());
         }
-        update_quorum(v, table, &logger);
+        update_quorum(v, table, &logger, &mut notify);
         notify
     }
 
     /// Replaces the plan on a reload: what is unchanged stays untouched in the table (and its
     /// checks keep their state), changed options are edited in place, what is gone is removed
     /// and what is new is installed as at start.
-    pub fn reload(&mut self, plan: &Plan, table: &mut dyn Table) {
+    /// Returns the quorum scripts to run, in order.
+    pub fn reload(&mut self, plan: &Plan, table: &mut dyn Table) -> Vec<Notify> {
         let logger = self.logger.clone();
+        let mut notify = Vec::new();
         // The old virtual servers by name (a hash lookup each: a reload of thousands of
         // virtual servers stays linear).
         let mut old: Vec<Option<VsState>> = std::mem::take(&mut self.vss)
@@ -380,7 +389,7 @@ impl Pool {
                     install_sorry(vs, table, &logger);
                 }
             }
-            update_quorum(vs, table, &logger);
+            update_quorum(vs, table, &logger, &mut notify);
         }
         for gone in old.into_iter().flatten() {
             logger.info(&format!("Removing Virtual Server {}", gone.plan.name));
@@ -393,8 +402,9 @@ impl Pool {
         }
         self.vss = next;
         for i in fresh {
-            self.install_vs(i, table);
+            self.install_vs(i, table, &mut notify);
         }
+        notify
     }
 
     /// At stop: removes what was installed as `mode` says: one by one by default, logging
@@ -617,21 +627,36 @@ fn install_sorry(vs: &mut VsState, table: &mut dyn Table, logger: &Logger) {
     let Some(sorry) = vs.plan.sorry.clone() else {
         return;
     };
-    if vs.sorry_installed {
+    if vs.sorry_installed && !vs.plan.sorry_inhibit {
         return;
     }
-    logger.info(&format!(
-        "Adding sorry server {} to VS {}",
-        sorry_name(vs, &sorry),
-        vs.plan.name
-    ));
     let key = keys(&vs.plan);
-    report(
-        logger,
-        add_dest(table, &key, &sorry),
-        "add sorry server",
-        &vs.plan.name,
-    );
+    if vs.plan.sorry_inhibit {
+        // Kept in the table at weight 0 while the quorum holds: given its weight back.
+        logger.info(&format!(
+            "Enabling sorry server {} to VS {}",
+            sorry_name(vs, &sorry),
+            vs.plan.name
+        ));
+        report(
+            logger,
+            add_dest(table, &key, &sorry),
+            "add sorry server",
+            &vs.plan.name,
+        );
+    } else {
+        logger.info(&format!(
+            "Adding sorry server {} to VS {}",
+            sorry_name(vs, &sorry),
+            vs.plan.name
+        ));
+        report(
+            logger,
+            add_dest(table, &key, &sorry),
+            "add sorry server",
+            &vs.plan.name,
+        );
+    }
     vs.sorry_installed = true;
     logger.info(&format!(
         "Removing alive servers from the pool for VS {}",
@@ -642,7 +667,28 @@ fn install_sorry(vs: &mut VsState, table: &mut dyn Table, logger: &Logger) {
     }
 }
 
-fn update_quorum(vs: &mut VsState, table: &mut dyn Table, logger: &Logger) {
+/// `sorry_server_inhibit` while the quorum holds: the sorry server in the table at weight 0.
+fn install_idle_sorry(vs: &mut VsState, table: &mut dyn Table, logger: &Logger) {
+    let Some(mut sorry) = vs.plan.sorry.clone() else {
+        return;
+    };
+    sorry.weight = 0;
+    let key = keys(&vs.plan);
+    report(
+        logger,
+        add_dest(table, &key, &sorry),
+        "add sorry server",
+        &vs.plan.name,
+    );
+    vs.sorry_installed = false;
+}
+
+fn update_quorum(
+    vs: &mut VsState,
+    table: &mut dyn Table,
+    logger: &Logger,
+    notify: &mut Vec<Notify>,
+) {
     let sum = weight_sum(vs);
     let (q, h) = (vs.plan.quorum, vs.plan.hysteresis);
     if vs.quorum_up && sum < q.saturating_sub(h) {
@@ -652,6 +698,7 @@ fn update_quorum(vs: &mut VsState, table: &mut dyn Table, logger: &Logger) {
             q.saturating_sub(h),
             vs.plan.name
         ));
+        notify.extend(vs.plan.quorum_down.clone());
         install_sorry(vs, table, logger);
     } else if !vs.quorum_up && sum >= q.saturating_add(h) {
         vs.quorum_up = true;
@@ -660,8 +707,16 @@ fn update_quorum(vs: &mut VsState, table: &mut dyn Table, logger: &Logger) {
             q.saturating_add(h),
             vs.plan.name
         ));
+        notify.extend(vs.plan.quorum_up.clone());
         if let Some(sorry) = vs.plan.sorry.clone() {
-            if vs.sorry_installed {
+            if vs.sorry_installed && vs.plan.sorry_inhibit {
+                logger.info(&format!(
+                    "Disabling sorry server {} from VS {}",
+                    sorry_name(vs, &sorry),
+                    vs.plan.name
+                ));
+                install_idle_sorry(vs, table, logger);
+            } else if vs.sorry_installed {
                 logger.info(&format!(
                     "Removing sorry server {} from VS {}",
                     sorry_name(vs, &sorry),
@@ -802,6 +857,57 @@ pub(crate) mod tests {
         // A changed weight is edited in place, nothing else.
         pool.reload(&plan(&CONF.replace("weight 1", "weight 5")), &mut t);
         assert_eq!(t.calls, ["edit 192.0.2.22:8080 w5"]);
+    }
+
+    #[test]
+    fn quorum_scripts_and_an_inhibited_sorry_server() {
+        let conf = CONF
+            .replace(
+                " quorum 2\n",
+                " quorum 2\n quorum_up \"/bin/true up\"\n quorum_down \"/bin/true down\"\n \
+                 sorry_server_inhibit\n sorry_server_lvs_method DR\n",
+            )
+            .replace("inhibit_on_failure\n", "");
+        let p = plan(&conf);
+        assert_eq!(
+            p.virtual_servers[0].sorry.as_ref().map(|d| d.forward),
+            Some(keepalived_ipvs::Forward::Route)
+        );
+        assert!(p.unsupported.is_empty(), "{:?}", p.unsupported);
+        let mut pool = Pool::new(&p, quiet());
+        let mut t = Fake::default();
+        // The quorum holds at start: its script runs, the sorry server waits at weight 0.
+        assert_eq!(pool.start(&mut t), [vec!["/bin/true", "up"]]);
+        assert_eq!(
+            t.calls[1..],
+            [
+                "add 192.0.2.99:8080 w0",
+                "add 192.0.2.21:8080 w1",
+                "add 192.0.2.22:8080 w1"
+            ]
+        );
+        t.calls.clear();
+        let scripts = pool.check_changed(0, 1, 0, false, None, &mut t);
+        assert_eq!(scripts, [vec!["/bin/true", "down"]]);
+        assert_eq!(
+            t.calls,
+            [
+                "del 192.0.2.22:8080",
+                "add 192.0.2.99:8080 w1",
+                "del 192.0.2.21:8080"
+            ]
+        );
+        t.calls.clear();
+        let scripts = pool.check_changed(0, 1, 0, true, None, &mut t);
+        assert_eq!(scripts, [vec!["/bin/true", "up"]]);
+        assert_eq!(
+            t.calls,
+            [
+                "add 192.0.2.99:8080 w0",
+                "add 192.0.2.21:8080 w1",
+                "add 192.0.2.22:8080 w1"
+            ]
+        );
     }
 
     #[test]
