@@ -100,13 +100,19 @@ pub struct Pool {
 }
 
 impl Pool {
-    /// The pool for `plan`, nothing installed yet.
+    /// The pool for `plan`, nothing installed yet (a copy of it; tests).
+    #[cfg(test)]
     pub fn new(plan: &Plan, logger: Logger) -> Pool {
+        Pool::from_plan(plan.clone(), logger)
+    }
+
+    /// The pool for `plan`, taking its virtual servers (the pool is then the only holder of
+    /// the plan's real servers and checks).
+    pub fn from_plan(plan: Plan, logger: Logger) -> Pool {
         let vss = plan
             .virtual_servers
-            .iter()
+            .into_iter()
             .map(|vs| VsState {
-                plan: vs.clone(),
                 rs: vs
                     .real_servers
                     .iter()
@@ -119,9 +125,15 @@ impl Pool {
                     .collect(),
                 quorum_up: false,
                 sorry_installed: false,
+                plan: vs,
             })
             .collect();
         Pool { vss, logger }
+    }
+
+    /// The virtual servers' plans, in the configuration's order.
+    pub fn virtual_servers(&self) -> impl Iterator<Item = &VsPlan> {
+        self.vss.iter().map(|vs| &vs.plan)
     }
 
     /// The starting state of each check: `(vs, rs, check) -> state`.
@@ -265,11 +277,16 @@ impl Pool {
         notify
     }
 
+    /// [`Pool::reload_plan`] with a copy of `plan` (tests).
+    #[cfg(test)]
+    pub fn reload(&mut self, plan: &Plan, table: &mut dyn Table) -> Vec<Notify> {
+        self.reload_plan(plan.clone(), table)
+    }
+
     /// Replaces the plan on a reload: what is unchanged stays untouched in the table (and its
     /// checks keep their state), changed options are edited in place, what is gone is removed
-    /// and what is new is installed as at start.
-    /// Returns the quorum scripts to run, in order.
-    pub fn reload(&mut self, plan: &Plan, table: &mut dyn Table) -> Vec<Notify> {
+    /// and what is new is installed as at start. Returns the quorum scripts to run, in order.
+    pub fn reload_plan(&mut self, plan: Plan, table: &mut dyn Table) -> Vec<Notify> {
         let logger = self.logger.clone();
         let mut notify = Vec::new();
         // The old virtual servers by name (a hash lookup each: a reload of thousands of
@@ -283,7 +300,7 @@ impl Pool {
         for (i, name) in names.iter().enumerate() {
             by_name.entry(name.as_str()).or_default().push(i);
         }
-        let mut next = Pool::new(plan, logger.clone()).vss;
+        let mut next = Pool::from_plan(plan, logger.clone()).vss;
         let mut fresh = Vec::new();
         for (i, vs) in next.iter_mut().enumerate() {
             let found = by_name
