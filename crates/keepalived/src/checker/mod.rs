@@ -256,11 +256,19 @@ fn spawn_checks(
                     rs: r,
                     check: c,
                 };
+                // At start the first attempts are scattered over `warmup`; after a reload
+                // the checks go on at their delay_loop.
+                let first = if reload {
+                    check.delay_loop
+                } else {
+                    task::first_delay(check.warmup)
+                };
                 tasks.push(tokio::spawn(task::run(
                     id,
                     check.clone(),
                     names,
                     state,
+                    first,
                     tx.clone(),
                     logger.clone(),
                 )));
