@@ -665,6 +665,10 @@ pub struct VirtualServer {
     pub omega: bool,
     /// `ops`: one-packet scheduling.
     pub ops: bool,
+    /// `quorum_up`: the script run when the service gains its quorum (boxed: rarely set).
+    pub quorum_up: Option<Box<Command>>,
+    /// `quorum_down`: the script run when the service loses its quorum.
+    pub quorum_down: Option<Box<Command>>,
     /// `real_server` blocks.
     pub real_servers: Vec<RealServer>,
     /// Other keywords as written.

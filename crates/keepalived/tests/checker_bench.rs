@@ -1,10 +1,15 @@
-//! Benchmark (ignored by default): the checker child with 1,000 real servers checked by
-//! TCP_CHECK every second, keepalived 2.2.7 and ours one after the other in the same QEMU guest
-//! (Debian's kernel with IPVS, pure emulation). Prints CPU time and RSS of each checker child;
-//! asserts nothing about speed.
+//! Benchmarks (ignored by default), keepalived 2.2.7 and ours one after the other in the same
+//! QEMU guest (Debian's kernel with IPVS, pure emulation); they print figures and assert
+//! nothing about speed:
 //!
-//! Run: `cargo build --release -p keepalived-testlab --bin tcp-sink && cargo test --release -p
-//! keepalived --test checker_bench -- --ignored --nocapture`
+//! - `checker_1000_tcp_checks_cpu_and_rss`: the checker child with 1,000 real servers checked
+//!   by TCP_CHECK every second, its CPU time and RSS;
+//! - `checker_reload_2000_vs_37000_rs`: a reload of 2,000 virtual servers / 37,000 real servers
+//!   where one real server's weight changed: the IPVS commands each daemon sends after the
+//!   SIGHUP (counted on an `nlmon` device by `nl-count`) and when the last one came.
+//!
+//! Run: `cargo build --release -p keepalived-testlab --bin tcp-sink --bin nl-count && cargo test
+//! --release -p keepalived --test checker_bench -- --ignored --nocapture`
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -14,6 +19,12 @@ use keepalived_testlab::qemu::{self, Initramfs};
 use keepalived_testlab::{KEEPALIVED_BIN, require_programs, require_root};
 
 const OURS: &str = env!("CARGO_BIN_EXE_keepalived");
+
+/// The keepalived-rs binary benchmarked: `$KEEPALIVED_RS_BENCH_BIN` (e.g. the static `dist`
+/// build as installed), else the one cargo built for this test.
+fn ours() -> PathBuf {
+    std::env::var_os("KEEPALIVED_RS_BENCH_BIN").map_or_else(|| PathBuf::from(OURS), PathBuf::from)
+}
 
 /// Virtual servers, each with [`PER_VS`] real servers on its own port.
 const VIRTUAL_SERVERS: u16 = 4;
@@ -47,7 +58,9 @@ fn config() -> String {
 const SCRIPT: &str = r#"
 i=1; while [ $i -le 250 ]; do /usr/bin/ip addr add 203.0.113.$i/32 dev lo; i=$((i+1)); done
 /bin/tcp-sink 8000 8001 8002 8003 &
-ticks() { set -- $(cat /proc/$1/stat); echo $(( ${14} + ${15} )); }
+utime() { set -- $(cat /proc/$1/stat); echo ${14}; }
+stime() { set -- $(cat /proc/$1/stat); echo ${15}; }
+kb() { grep "^$2:" /proc/$1/status | tr -s ' ' | cut -d' ' -f2; }
 bench() {
     ipvsadm -C
     $2 -n -C -f /etc/bench.conf -p /run/k-$1.pid -c /run/c-$1.pid -r /run/v-$1.pid \
@@ -55,13 +68,18 @@ bench() {
     KPID=$!
     sleep 20
     CPID=$(cat /run/c-$1.pid)
-    T0=$(ticks $CPID)
+    U0=$(utime $CPID); S0=$(stime $CPID)
     sleep MEASURE
-    T1=$(ticks $CPID)
-    RSS=$(grep VmRSS /proc/$CPID/status | tr -s ' ' | cut -d' ' -f2)
+    U1=$(utime $CPID); S1=$(stime $CPID)
     DESTS=$(ipvsadm -Ln | grep -c -- '->.*Route')
     echo "=== bench $1" >&3
-    echo "ticks $((T1 - T0)) rss_kb $RSS dests $DESTS" >&3
+    echo "utime $((U1 - U0)) stime $((S1 - S0)) rss_kb $(kb $CPID VmRSS)" \
+        "anon_kb $(kb $CPID RssAnon) file_kb $(kb $CPID RssFile) dests $DESTS" >&3
+    # System calls of 10 s (after the measurement: strace slows the process it traces).
+    if [ -x /usr/bin/strace ]; then
+        timeout -s INT 10 /usr/bin/strace -c -o /tmp/strace-$1 -p $CPID 2>/dev/null
+        cat /tmp/strace-$1 >&3
+    fi
     kill -TERM $KPID
     i=0; while kill -0 $KPID 2>/dev/null && [ $i -lt 100 ]; do sleep 0.2; i=$((i+1)); done
 }
@@ -69,85 +87,260 @@ bench ref /usr/sbin/keepalived
 bench ours /usr/sbin/keepalived-rs
 "#;
 
-fn sink() -> Option<PathBuf> {
-    let sink = Path::new(OURS).parent()?.join("tcp-sink");
-    sink.is_file().then_some(sink)
+/// A testlab program built next to our binary.
+fn helper(name: &str) -> Option<PathBuf> {
+    let path = Path::new(OURS).parent()?.join(name);
+    path.is_file().then_some(path)
+}
+
+/// Boots a guest with both daemons, ipvsadm, ip, the `helpers` (testlab programs, as
+/// `/bin/NAME`), the `files` and the `script`; `None` (with the reason printed) when the lab
+/// cannot run here.
+fn boot_bench(
+    name: &str,
+    helpers: &[&str],
+    files: &[(&str, String)],
+    optional: &[&str],
+    script: &str,
+    limit: Duration,
+) -> Option<qemu::BootOutput> {
+    if !require_root() {
+        return None;
+    }
+    let mut programs = qemu::LAB_PROGRAMS.to_vec();
+    programs.extend(["/usr/sbin/ipvsadm", KEEPALIVED_BIN, "/usr/bin/ip"]);
+    if !require_programs(&programs) {
+        return None;
+    }
+    let mut extra = Vec::new();
+    for h in helpers {
+        let Some(path) = helper(h) else {
+            println!("skipped: needs {h} next to keepalived (cargo build -p keepalived-testlab)");
+            return None;
+        };
+        extra.push((path, format!("/bin/{h}")));
+    }
+    let ours = ours();
+    println!("keepalived-rs: {}", ours.display());
+    let work = qemu::work_dir(name).expect("work dir");
+    let kernel = qemu::prepare(Path::new(qemu::CACHE_DIR)).expect("kernel");
+    let ramfs = Initramfs::new(&kernel, &work.join("root")).expect("initramfs");
+    for (host, guest) in [
+        (Path::new(KEEPALIVED_BIN), "/usr/sbin/keepalived"),
+        (ours.as_path(), "/usr/sbin/keepalived-rs"),
+        (Path::new("/usr/sbin/ipvsadm"), "/usr/sbin/ipvsadm"),
+        (Path::new("/usr/bin/ip"), "/usr/bin/ip"),
+    ] {
+        ramfs.add_program(host, guest).expect("program");
+    }
+    for (host, guest) in &extra {
+        ramfs.add_program(host, guest).expect("program");
+    }
+    for program in optional.iter().filter(|p| Path::new(p).is_file()) {
+        ramfs
+            .add_program(Path::new(program), program)
+            .expect("program");
+    }
+    for (guest, content) in files {
+        ramfs
+            .add_file(guest, content.as_bytes(), 0o644)
+            .expect("file");
+    }
+    ramfs.set_script(script).expect("script");
+    let initrd = work.join("initrd.gz");
+    ramfs.build(&initrd).expect("cpio");
+    let out = qemu::boot(&kernel, &initrd, &work, limit).expect("boot");
+    // The staging tree and the archive are large; the serial logs stay for a failing run.
+    let _ = std::fs::remove_dir_all(work.join("root"));
+    let _ = std::fs::remove_file(&initrd);
+    assert!(out.finished, "guest did not finish:\n{}", out.console);
+    Some(out)
+}
+
+/// The value after `key` in a line of `key value` pairs.
+fn value(line: &str, key: &str) -> f64 {
+    let words: Vec<&str> = line.split(' ').collect();
+    words
+        .iter()
+        .position(|w| *w == key)
+        .and_then(|i| words.get(i + 1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(f64::NAN)
+}
+
+fn who(label: &str) -> &'static str {
+    if label == "ref" {
+        "keepalived 2.2.7"
+    } else {
+        "keepalived-rs"
+    }
 }
 
 #[test]
 #[ignore = "benchmark: boots a VM for about two minutes"]
 fn checker_1000_tcp_checks_cpu_and_rss() {
-    if !require_root() {
-        return;
-    }
-    let mut programs = qemu::LAB_PROGRAMS.to_vec();
-    programs.extend(["/usr/sbin/ipvsadm", KEEPALIVED_BIN, "/usr/bin/ip"]);
-    if !require_programs(&programs) {
-        return;
-    }
-    let Some(sink) = sink() else {
-        println!("skipped: needs tcp-sink next to keepalived (cargo build -p keepalived-testlab)");
+    let script = SCRIPT.replace("MEASURE", &MEASURE_SECS.to_string());
+    let Some(out) = boot_bench(
+        "checker-bench",
+        &["tcp-sink"],
+        &[("/etc/bench.conf", config())],
+        // Optional: the system calls each checker child makes.
+        &["/usr/bin/strace"],
+        &script,
+        Duration::from_secs(400),
+    ) else {
         return;
     };
-    let work = qemu::work_dir("checker-bench").expect("work dir");
-    let kernel = qemu::prepare(Path::new(qemu::CACHE_DIR)).expect("kernel");
-    let ramfs = Initramfs::new(&kernel, &work.join("root")).expect("initramfs");
-    for (host, guest) in [
-        (Path::new(KEEPALIVED_BIN), "/usr/sbin/keepalived"),
-        (Path::new(OURS), "/usr/sbin/keepalived-rs"),
-        (Path::new("/usr/sbin/ipvsadm"), "/usr/sbin/ipvsadm"),
-        (Path::new("/usr/bin/ip"), "/usr/bin/ip"),
-        (sink.as_path(), "/bin/tcp-sink"),
-    ] {
-        ramfs.add_program(host, guest).expect("program");
-    }
-    ramfs
-        .add_file("/etc/bench.conf", config().as_bytes(), 0o644)
-        .expect("config");
-    ramfs
-        .set_script(&SCRIPT.replace("MEASURE", &MEASURE_SECS.to_string()))
-        .expect("script");
-    let initrd = work.join("initrd.gz");
-    ramfs.build(&initrd).expect("cpio");
-    let out = qemu::boot(&kernel, &initrd, &work, Duration::from_secs(400)).expect("boot");
-    // The staging tree and the archive are large; the serial logs stay for a failing run.
-    let _ = std::fs::remove_dir_all(work.join("root"));
-    let _ = std::fs::remove_file(&initrd);
-    assert!(out.finished, "guest did not finish:\n{}", out.console);
     println!(
         "checker child, {} real servers, TCP_CHECK every 1 s, {MEASURE_SECS} s measured \
          (QEMU TCG guest, 1 vCPU):",
         VIRTUAL_SERVERS * PER_VS
     );
-    println!("| daemon | CPU s | CPU % | RSS KiB | destinations |");
+    let sections = qemu::sections(&out.results);
+    for (name, lines) in &sections {
+        println!("{name}:");
+        for line in lines.iter().skip(1) {
+            println!("  {line}");
+        }
+    }
+    println!("| daemon | CPU s (user + system) | CPU % | RSS KiB (anon + file) | destinations |");
     println!("|---|---|---|---|---|");
-    for (name, lines) in qemu::sections(&out.results) {
+    for (name, lines) in &sections {
         let Some(label) = name.strip_prefix("bench ") else {
             continue;
         };
-        let words: Vec<&str> = lines
-            .first()
-            .map(|l| l.split(' ').collect())
-            .unwrap_or_default();
-        let value = |key: &str| -> f64 {
-            words
-                .iter()
-                .position(|w| *w == key)
-                .and_then(|i| words.get(i + 1))
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(f64::NAN)
+        let line = lines.first().map(String::as_str).unwrap_or_default();
+        let (user, system) = (value(line, "utime") / 100.0, value(line, "stime") / 100.0);
+        let cpu = user + system;
+        println!(
+            "| {} | {cpu:.2} ({user:.2} + {system:.2}) | {:.1} | {} ({} + {}) | {} |",
+            who(label),
+            100.0 * cpu / f64::from(MEASURE_SECS),
+            value(line, "rss_kb"),
+            value(line, "anon_kb"),
+            value(line, "file_kb"),
+            value(line, "dests")
+        );
+    }
+}
+
+/// Virtual servers of the reload benchmark.
+const RELOAD_VS: u32 = 2_000;
+/// Real servers of the reload benchmark, spread over the virtual servers.
+const RELOAD_RS: u32 = 37_000;
+/// The virtual server (index) and real server (last octet) whose weight the reload changes.
+const CHANGED: (u32, u32) = (1_000, 10);
+
+fn reload_vs(i: u32) -> (String, u32) {
+    (format!("198.51.100.{}", i / 250 + 1), 1_000 + i % 250)
+}
+
+/// 2,000 virtual servers, 18 or 19 real servers each (37,000 in all, no checker: always up);
+/// `changed` gives the one real server of [`CHANGED`] weight 2 instead of 1.
+fn reload_config(changed: bool) -> String {
+    let mut c = String::with_capacity(4 << 20);
+    let per = RELOAD_RS / RELOAD_VS;
+    let extra = RELOAD_RS % RELOAD_VS;
+    for v in 0..RELOAD_VS {
+        let (addr, port) = reload_vs(v);
+        let _ = writeln!(
+            c,
+            "virtual_server {addr} {port} {{\n    lb_algo wrr\n    lb_kind DR\n    protocol TCP"
+        );
+        let count = per + u32::from(v < extra);
+        for r in 1..=count {
+            let weight = if changed && (v, r) == CHANGED { 2 } else { 1 };
+            let _ = writeln!(
+                c,
+                "    real_server 203.0.113.{r} {port} {{\n        weight {weight}\n    }}"
+            );
+        }
+        c.push_str("}\n");
+    }
+    c
+}
+
+const RELOAD_SCRIPT: &str = r#"
+modprobe nlmon && ip link add nlmon0 type nlmon && ip link set nlmon0 up
+count() { ipvsadm -Ln | grep -c -- '->.*Route'; }
+reload() {
+    ipvsadm -C
+    cp /etc/reload-a.conf /tmp/reload.conf
+    $2 -n -C -f /tmp/reload.conf -p /run/k-$1.pid -c /run/c-$1.pid -r /run/v-$1.pid \
+        > /tmp/log-$1 2>&1 &
+    KPID=$!
+    i=0; while [ "$(count)" -lt TOTAL ] && [ $i -lt 120 ]; do sleep 5; i=$((i+1)); done
+    sleep 5
+    CPID=$(cat /run/c-$1.pid)
+    RSS0=$(grep VmRSS /proc/$CPID/status | tr -s ' ' | cut -d' ' -f2)
+    echo "=== reload $1" >&3
+    echo "started_dests $(count) start_wait_s $((i*5)) rss_kb $RSS0" >&3
+    cp /etc/reload-b.conf /tmp/reload.conf
+    /bin/nl-count --hup $KPID --quiet 15 --max 900 >&3
+    RSS1=$(grep VmRSS /proc/$CPID/status | tr -s ' ' | cut -d' ' -f2)
+    echo "after_dests $(count) rss_kb $RSS1" >&3
+    ipvsadm -Ln -t CHANGED_VS | grep CHANGED_RS >&3
+    kill -KILL $CPID $KPID
+    sleep 1
+}
+reload ref /usr/sbin/keepalived
+reload ours /usr/sbin/keepalived-rs
+"#;
+
+#[test]
+#[ignore = "benchmark: boots a VM for several minutes"]
+fn checker_reload_2000_vs_37000_rs() {
+    let (addr, port) = reload_vs(CHANGED.0);
+    let script = RELOAD_SCRIPT
+        .replace("TOTAL", &RELOAD_RS.to_string())
+        .replace("CHANGED_VS", &format!("{addr}:{port}"))
+        .replace("CHANGED_RS", &format!("'203.0.113.{}:'", CHANGED.1));
+    let Some(out) = boot_bench(
+        "checker-reload-bench",
+        &["nl-count"],
+        &[
+            ("/etc/reload-a.conf", reload_config(false)),
+            ("/etc/reload-b.conf", reload_config(true)),
+        ],
+        &[],
+        &script,
+        Duration::from_secs(2_400),
+    ) else {
+        return;
+    };
+    println!(
+        "reload of {RELOAD_VS} virtual servers / {RELOAD_RS} real servers, one weight changed \
+         (QEMU TCG guest, 1 vCPU); times from the SIGHUP:"
+    );
+    println!("| daemon | IPVS commands | last command ms | new / set / del dest | other |");
+    println!("|---|---|---|---|---|");
+    for (name, lines) in qemu::sections(&out.results) {
+        let Some(label) = name.strip_prefix("reload ") else {
+            continue;
         };
-        let cpu = value("ticks") / 100.0;
-        let who = if label == "ref" {
-            "keepalived 2.2.7"
-        } else {
-            "keepalived-rs"
+        for line in &lines {
+            println!("  {line}");
+        }
+        let Some(line) = lines.iter().find(|l| l.starts_with("commands ")) else {
+            continue;
         };
         println!(
-            "| {who} | {cpu:.2} | {:.1} | {} | {} |",
-            100.0 * cpu / f64::from(MEASURE_SECS),
-            value("rss_kb"),
-            value("dests")
+            "| {} | {} | {:.0}{} | {} / {} / {} | {} |",
+            who(label),
+            value(line, "commands"),
+            value(line, "last_ms"),
+            if value(line, "timed_out") > 0.0 {
+                " (timed out)"
+            } else {
+                ""
+            },
+            value(line, "new_dest"),
+            value(line, "set_dest"),
+            value(line, "del_dest"),
+            value(line, "new_service")
+                + value(line, "set_service")
+                + value(line, "del_service")
+                + value(line, "other")
         );
     }
 }

@@ -378,6 +378,67 @@ virtual_server 198.51.100.72 80 {
 "#;
 
 /// The guest's part: servers, one run per binary, table snapshots after each event.
+/// Scenario 7: quorum_up / quorum_down scripts, sorry_server_inhibit and
+/// sorry_server_lvs_method; an IPv6 TCP virtual service and an SCTP one.
+const CONFIG7: &str = r#"
+virtual_server 198.51.100.80 80 {
+    delay_loop 2
+    lb_algo rr
+    lb_kind DR
+    protocol TCP
+    quorum 2
+    quorum_up "/bin/notify.sh qup 80"
+    quorum_down "/bin/notify.sh qdown 80"
+    sorry_server 192.0.2.89 80
+    sorry_server_inhibit
+    sorry_server_lvs_method NAT
+    real_server 192.0.2.81 80 {
+        TCP_CHECK {
+            connect_timeout 1
+            retry 0
+        }
+    }
+    real_server 192.0.2.82 80 {
+        TCP_CHECK {
+            connect_timeout 1
+            retry 0
+        }
+    }
+}
+virtual_server 2001:db8::90 80 {
+    delay_loop 2
+    lb_algo wlc
+    lb_kind NAT
+    protocol TCP
+    real_server 2001:db8::91 80 {
+        weight 3
+        TCP_CHECK {
+            connect_timeout 1
+            retry 0
+        }
+    }
+    real_server 2001:db8::92 80 {
+        TCP_CHECK {
+            connect_timeout 1
+            retry 0
+        }
+    }
+}
+virtual_server 198.51.100.95 5000 {
+    delay_loop 2
+    lb_algo rr
+    lb_kind NAT
+    protocol SCTP
+    persistence_timeout 60
+    real_server 192.0.2.96 5000 {
+        MISC_CHECK {
+            misc_path "/bin/misc.sh 96"
+            retry 0
+        }
+    }
+}
+"#;
+
 const SCRIPT: &str = r#"
 for a in 192.0.2.11 192.0.2.12 192.0.2.13 192.0.2.21 192.0.2.22 192.0.2.99 192.0.2.32; do
     /usr/bin/ip addr add $a/32 dev lo
@@ -543,6 +604,31 @@ run6() {
     unserve 192.0.2.73
     echo "=== $LABEL log" >&3; cat /tmp/log-$1 /tmp/log-$1-b /tmp/log-$1-c >&3
 }
+run7() {
+    LABEL=$1
+    ipvsadm -C
+    rm -f /tmp/notify.log
+    serve 192.0.2.81 80; serve 192.0.2.82 80
+    httpd -f -p [2001:db8::91]:80 -h /www & echo $! > /run/srv-91
+    httpd -f -p [2001:db8::92]:80 -h /www & echo $! > /run/srv-92
+    touch /tmp/misc-up-96
+    $2 -n -l -D -C -f /etc/lab7.conf -p /run/k-$1.pid -c /run/c-$1.pid -r /run/v-$1.pid \
+        > /tmp/log-$1 2>&1 &
+    KPID=$!
+    started /tmp/log-$1
+    sleep 6; snap start
+    unserve 192.0.2.82; unserve 91; rm -f /tmp/misc-up-96
+    sleep 7; snap down
+    serve 192.0.2.82 80; touch /tmp/misc-up-96
+    httpd -f -p [2001:db8::91]:80 -h /www & echo $! > /run/srv-91
+    sleep 7; snap up
+    kill -TERM $KPID
+    i=0; while kill -0 $KPID 2>/dev/null && [ $i -lt 50 ]; do sleep 0.2; i=$((i+1)); done
+    snap stopped
+    unserve 192.0.2.81; unserve 192.0.2.82; unserve 91; unserve 92
+    echo "=== $LABEL notify" >&3; cat /tmp/notify.log >&3 2>/dev/null
+    echo "=== $LABEL log" >&3; cat /tmp/log-$1 >&3
+}
 # Waits (at most 30 s) until a daemon's checker child has started its checks, so a slow
 # start on a loaded host does not shift the scenario's clock.
 started() {
@@ -556,6 +642,12 @@ for a in 192.0.2.61 192.0.2.62 192.0.2.63 192.0.2.64 192.0.2.73; do
     /usr/bin/ip addr add $a/32 dev lo
 done
 mkdir -p /www && echo "hello from the lab" > /www/index.html
+if want 7; then
+for a in 192.0.2.81 192.0.2.82 192.0.2.96; do /usr/bin/ip addr add $a/32 dev lo; done
+for a in 2001:db8::91 2001:db8::92; do /usr/bin/ip addr add $a/128 dev lo; done
+run7 ref7 /usr/sbin/keepalived
+run7 ours7 /usr/sbin/keepalived-rs
+fi
 if want 6; then
 run6 ref6 /usr/sbin/keepalived
 run6 ours6 /usr/sbin/keepalived-rs
@@ -682,6 +774,9 @@ fn boot_lab() -> Option<BootOutput> {
         .add_file("/etc/lab-key.pem", &key, 0o600)
         .expect("key");
     ramfs
+        .add_file("/etc/lab7.conf", CONFIG7.as_bytes(), 0o644)
+        .expect("config 7");
+    ramfs
         .add_file("/etc/lab4.conf", CONFIG4.as_bytes(), 0o644)
         .expect("config 4");
     ramfs
@@ -761,6 +856,8 @@ fn checker_messages(log: &[String]) -> Vec<String> {
         "Gained quorum",
         "Lost quorum",
         "Adding sorry",
+        "Enabling sorry",
+        "Disabling sorry",
         "Removing sorry",
         "Adding alive",
         "Removing alive",
@@ -820,6 +917,7 @@ fn checker_timelines_match_keepalived_2_2_7() {
     };
     let mut problems = Vec::new();
     let scenarios = [
+        ("ref7", "ours7", &["start", "down", "up", "stopped"][..]),
         ("ref5", "ours5", &["start", "down", "up", "stopped"][..]),
         (
             "ref6",
@@ -875,6 +973,16 @@ fn checker_timelines_match_keepalived_2_2_7() {
     }
     if sections.contains_key("ref6 log") {
         assert_ne!(get("ref6 table start2"), get("ref6 table stopped2"));
+    }
+    if sections.contains_key("ref7 log") {
+        assert_ne!(get("ref7 table start"), get("ref7 table down"));
+        if get("ref7 notify") != get("ours7 notify") {
+            problems.push(format!(
+                "scenario 7: notify scripts differ: 2.2.7 {:?}, ours {:?}",
+                get("ref7 notify"),
+                get("ours7 notify")
+            ));
+        }
     }
     if sections.contains_key("ref4 log") {
         assert_ne!(get("ref4 table start"), get("ref4 table down"));

@@ -53,8 +53,13 @@ pub const LAB_PROGRAMS: &[&str] = &[
 /// The module subtrees the guest gets (netfilter with IPVS, IP stacks, their library and crypto
 /// dependencies), below `kernel/`.
 const MODULE_TREES: &[&str] = &["net/netfilter", "net/ipv4", "net/ipv6", "lib", "crypto"];
-/// Single modules the guest gets as well.
-const MODULE_FILES: &[&str] = &["drivers/net/dummy.ko", "arch/x86/crypto/crc32c-intel.ko"];
+/// Single modules the guest gets as well (`nlmon` lets a benchmark count the netlink commands
+/// a daemon sends).
+const MODULE_FILES: &[&str] = &[
+    "drivers/net/dummy.ko",
+    "drivers/net/nlmon.ko",
+    "arch/x86/crypto/crc32c-intel.ko",
+];
 
 /// An unpacked Debian kernel with its modules indexed by `depmod`.
 #[derive(Debug, Clone)]

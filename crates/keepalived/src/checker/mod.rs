@@ -77,15 +77,19 @@ pub fn run(cli: &Cli, config: Config, logger: Logger) -> anyhow::Result<i32> {
         let mut hup = signal(SignalKind::hangup()).context("SIGHUP handler")?;
         let (tx, mut rx) = mpsc::unbounded_channel::<Report>();
         let notifier = spawn_notifier();
-        let mut pool = Pool::new(&plan, logger.clone());
-        if plan.flush_at_start
+        let (flush_at_start, mut flush_on_stop) = (plan.flush_at_start, plan.flush_on_stop);
+        // The pool takes the plan: one copy of the real servers and their checks.
+        let mut pool = Pool::from_plan(plan, logger.clone());
+        if flush_at_start
             && let Err(e) = ipvs.flush()
         {
             logger.info(&format!("IPVS: flush failed: {e}"));
         }
-        pool.start(&mut ipvs);
+        for argv in pool.start(&mut ipvs) {
+            let _ = notifier.send(argv);
+        }
         logger.info("Startup complete");
-        let mut tasks = spawn_checks(&plan, &pool, &tx, &logger, false);
+        let mut tasks = spawn_checks(&pool, &tx, &logger, false);
         loop {
             tokio::select! {
                 _ = term.recv() => break,
@@ -110,6 +114,8 @@ pub fn run(cli: &Cli, config: Config, logger: Logger) -> anyhow::Result<i32> {
                         continue;
                     }
                     let mut next = Plan::from_config(&loaded.config);
+                    // The model is no longer needed: freed before the pool grows.
+                    drop(loaded);
                     resolve_scripts(&mut next, &logger);
                     log_unsupported(&next, &logger);
                     for handle in tasks.drain(..) {
@@ -118,17 +124,19 @@ pub fn run(cli: &Cli, config: Config, logger: Logger) -> anyhow::Result<i32> {
                     // Reports of the old checks are stale now.
                     while rx.try_recv().is_ok() {}
                     logger.info("Reinitializing ipvs");
-                    pool.reload(&next, &mut ipvs);
+                    flush_on_stop = next.flush_on_stop;
+                    for argv in pool.reload_plan(next, &mut ipvs) {
+                        let _ = notifier.send(argv);
+                    }
                     logger.info("Reload complete");
-                    plan = next;
-                    tasks = spawn_checks(&plan, &pool, &tx, &logger, true);
+                    tasks = spawn_checks(&pool, &tx, &logger, true);
                 }
             }
         }
         for handle in tasks {
             handle.abort();
         }
-        let mode = match (cli.dont_release_ipvs, plan.flush_on_stop) {
+        let mode = match (cli.dont_release_ipvs, flush_on_stop) {
             (true, _) => StopMode::Keep,
             (false, FlushOnStop::Full) => StopMode::Flushed,
             (false, FlushOnStop::Vs) => StopMode::Services,
@@ -184,6 +192,12 @@ fn resolve_scripts(plan: &mut Plan, logger: &Logger) {
         }
     };
     for vs in &mut plan.virtual_servers {
+        for argv in [vs.quorum_up.as_mut(), vs.quorum_down.as_mut()]
+            .into_iter()
+            .flatten()
+        {
+            resolve(argv);
+        }
         for rs in &mut vs.real_servers {
             if let Some(argv) = rs.notify_up.as_mut() {
                 resolve(argv);
@@ -214,14 +228,13 @@ fn log_unsupported(plan: &Plan, logger: &Logger) {
 }
 
 fn spawn_checks(
-    plan: &Plan,
     pool: &Pool,
     tx: &mpsc::UnboundedSender<Report>,
     logger: &Logger,
     reload: bool,
 ) -> Vec<JoinHandle<()>> {
     let mut tasks = Vec::new();
-    for (v, vs) in plan.virtual_servers.iter().enumerate() {
+    for (v, vs) in pool.virtual_servers().enumerate() {
         for (r, rs) in vs.real_servers.iter().enumerate() {
             for (c, check) in rs.checks.iter().enumerate() {
                 // 2.2.7 runs no thread for a FILE_CHECK, so says nothing of it.
@@ -243,11 +256,19 @@ fn spawn_checks(
                     rs: r,
                     check: c,
                 };
+                // At start the first attempts are scattered over `warmup`; after a reload
+                // the checks go on at their delay_loop.
+                let first = if reload {
+                    check.delay_loop
+                } else {
+                    task::first_delay(check.warmup)
+                };
                 tasks.push(tokio::spawn(task::run(
                     id,
                     check.clone(),
                     names,
                     state,
+                    first,
                     tx.clone(),
                     logger.clone(),
                 )));

@@ -38,6 +38,13 @@ pub struct VsPlan {
     pub sorry: Option<Destination>,
     /// `omega`: notify_down of alive real servers runs at stop.
     pub omega: bool,
+    /// `quorum_up`: run when the quorum is gained.
+    pub quorum_up: Option<Vec<String>>,
+    /// `quorum_down`: run when the quorum is lost.
+    pub quorum_down: Option<Vec<String>>,
+    /// `sorry_server_inhibit`: the sorry server stays in the table with weight 0 while the
+    /// quorum holds, instead of being added and removed.
+    pub sorry_inhibit: bool,
     /// Its real servers.
     pub real_servers: Vec<RsPlan>,
 }
@@ -74,6 +81,9 @@ pub struct CheckPlan {
     pub connect_timeout: Duration,
     /// `delay_loop` (the check's, else the virtual server's).
     pub delay_loop: Duration,
+    /// `warmup`: the first attempt comes after a random delay up to this (0: at once);
+    /// keepalived's default is the delay_loop.
+    pub warmup: Duration,
     /// `retry`.
     pub retry: u32,
     /// `delay_before_retry`.
@@ -264,6 +274,7 @@ struct Inherited {
     delay_before_retry: Option<f64>,
     connect_timeout: Option<f64>,
     delay_loop: Option<f64>,
+    warmup: Option<f64>,
     alpha: Option<bool>,
 }
 
@@ -290,6 +301,10 @@ impl Inherited {
                 "delay_loop" => {
                     out.delay_loop = positive;
                     positive.is_some()
+                }
+                "warmup" => {
+                    out.warmup = number.filter(|v| v.is_finite() && *v >= 0.0);
+                    out.warmup.is_some()
                 }
                 "virtualhost" if setting.args.len() == 1 => {
                     out.virtualhost = setting.args.first().cloned();
@@ -407,7 +422,23 @@ fn virtual_server(
         Some("TUN") => Forward::Tunnel,
         _ => Forward::Masq,
     };
-    let inherited = Inherited::read(Inherited::default(), &vs.other, skipped);
+    // The sorry server's own options; the rest are check defaults (or not supported).
+    let mut sorry_inhibit = false;
+    let mut sorry_forward = forward;
+    let mut rest = Vec::with_capacity(vs.other.len());
+    for setting in &vs.other {
+        match (
+            setting.keyword.as_str(),
+            setting.args.first().map(String::as_str),
+        ) {
+            ("sorry_server_inhibit", _) => sorry_inhibit = true,
+            ("sorry_server_lvs_method", Some("NAT")) => sorry_forward = Forward::Masq,
+            ("sorry_server_lvs_method", Some("DR")) => sorry_forward = Forward::Route,
+            ("sorry_server_lvs_method", Some("TUN")) => sorry_forward = Forward::Tunnel,
+            _ => rest.push(setting.clone()),
+        }
+    }
+    let inherited = Inherited::read(Inherited::default(), &rest, skipped);
     let default_port = match key {
         IpvsKey::Address { port, .. } => port,
         IpvsKey::Fwmark { .. } => 0,
@@ -418,7 +449,7 @@ fn virtual_server(
             Some(p) => p.parse::<u16>().ok()?,
             None => default_port,
         };
-        Some(Destination::new(addr, port, forward, 1))
+        Some(Destination::new(addr, port, sorry_forward, 1))
     });
     let real_servers = vs
         .real_servers
@@ -457,6 +488,9 @@ fn virtual_server(
         hysteresis: vs.hysteresis,
         sorry,
         omega: vs.omega,
+        quorum_up: vs.quorum_up.as_deref().map(argv),
+        quorum_down: vs.quorum_down.as_deref().map(argv),
+        sorry_inhibit,
         real_servers,
     })
 }
@@ -561,6 +595,11 @@ fn argv(command: &Command) -> Vec<String> {
     command.argv.clone()
 }
 
+/// `v` seconds, 0 allowed.
+fn secs_or_zero(v: f64) -> Duration {
+    Duration::try_from_secs_f64(v).unwrap_or(Duration::ZERO)
+}
+
 fn secs(v: f64) -> Duration {
     Duration::try_from_secs_f64(v).unwrap_or(Duration::from_secs(1))
 }
@@ -610,10 +649,17 @@ fn check(
     let mut helo = SMTP_DEFAULT_HELO.to_string();
     let mut track_file: Option<String> = None;
     let mut file_weight: Option<(i32, bool)> = None;
+    let mut warmup = inherited.warmup;
     for setting in &c.other {
         let first = setting.args.first().map(String::as_str);
         let joined = setting.args.join(" ");
         let used = match (c.kind, setting.keyword.as_str()) {
+            (_, "warmup") => {
+                warmup = first
+                    .and_then(|v| v.parse::<f64>().ok())
+                    .filter(|v| v.is_finite() && *v >= 0.0);
+                warmup.is_some()
+            }
             (CheckerKind::Http | CheckerKind::Ssl, "virtualhost") if first.is_some() => {
                 virtualhost = first.map(str::to_string);
                 true
@@ -756,6 +802,7 @@ fn check(
                 .unwrap_or(DEFAULT_CONNECT_TIMEOUT),
         ),
         delay_loop,
+        warmup: secs_or_zero(warmup.unwrap_or(delay_loop_secs)),
         retry: c.retry.or(inherited.retry).unwrap_or(default_retry),
         delay_before_retry: secs(
             c.delay_before_retry
@@ -865,6 +912,7 @@ mod tests {
         assert_eq!(rs.dest.weight, 1);
         let c = &rs.checks[0];
         assert_eq!(c.delay_loop, Duration::from_secs(60));
+        assert_eq!(c.warmup, c.delay_loop);
         assert_eq!(c.connect_timeout, Duration::from_secs(5));
         assert_eq!((c.retry, c.delay_before_retry), (1, Duration::from_secs(1)));
     }
@@ -1000,7 +1048,8 @@ mod tests {
         };
         assert_eq!(urls[0].status, vec![(200, 204), (301, 301)]);
         let names: Vec<&str> = p.unsupported.iter().map(|(k, _)| k.as_str()).collect();
-        assert!(names.contains(&"warmup"), "{names:?}");
+        assert!(!names.contains(&"warmup"), "{names:?}");
+        assert_eq!(c.warmup, Duration::from_secs(3));
         assert!(names.contains(&"BFD_CHECK"), "{names:?}");
     }
 }

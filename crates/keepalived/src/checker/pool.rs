@@ -3,6 +3,8 @@
 //! inhibit_on_failure (weight 0 instead of removal), notify_up / notify_down, and what start,
 //! reload and stop do to the kernel's table. Every change is logged with keepalived's wording.
 
+use std::collections::HashMap;
+
 use keepalived_ipvs::{Destination, Ipvs, IpvsError, ServiceKey};
 
 use super::plan::{Plan, RsPlan, VsPlan, endpoint_name};
@@ -98,13 +100,19 @@ pub struct Pool {
 }
 
 impl Pool {
-    /// The pool for `plan`, nothing installed yet.
+    /// The pool for `plan`, nothing installed yet (a copy of it; tests).
+    #[cfg(test)]
     pub fn new(plan: &Plan, logger: Logger) -> Pool {
+        Pool::from_plan(plan.clone(), logger)
+    }
+
+    /// The pool for `plan`, taking its virtual servers (the pool is then the only holder of
+    /// the plan's real servers and checks).
+    pub fn from_plan(plan: Plan, logger: Logger) -> Pool {
         let vss = plan
             .virtual_servers
-            .iter()
+            .into_iter()
             .map(|vs| VsState {
-                plan: vs.clone(),
                 rs: vs
                     .real_servers
                     .iter()
@@ -117,9 +125,15 @@ impl Pool {
                     .collect(),
                 quorum_up: false,
                 sorry_installed: false,
+                plan: vs,
             })
             .collect();
         Pool { vss, logger }
+    }
+
+    /// The virtual servers' plans, in the configuration's order.
+    pub fn virtual_servers(&self) -> impl Iterator<Item = &VsPlan> {
+        self.vss.iter().map(|vs| &vs.plan)
     }
 
     /// The starting state of each check: `(vs, rs, check) -> state`.
@@ -136,13 +150,16 @@ impl Pool {
 
     /// Installs every service, the sorry servers of those without quorum and the alive real
     /// servers of the others.
-    pub fn start(&mut self, table: &mut dyn Table) {
+    /// Returns the quorum_up scripts of the services that start with their quorum, in order.
+    pub fn start(&mut self, table: &mut dyn Table) -> Vec<Notify> {
+        let mut notify = Vec::new();
         for i in 0..self.vss.len() {
-            self.install_vs(i, table);
+            self.install_vs(i, table, &mut notify);
         }
+        notify
     }
 
-    fn install_vs(&mut self, i: usize, table: &mut dyn Table) {
+    fn install_vs(&mut self, i: usize, table: &mut dyn Table, notify: &mut Vec<Notify>) {
         let logger = self.logger.clone();
         let vs = &mut self.vss[i];
         report(
@@ -160,6 +177,10 @@ impl Pool {
                 q.saturating_add(h),
                 vs.plan.name
             ));
+            notify.extend(vs.plan.quorum_up.clone());
+            if vs.plan.sorry_inhibit {
+                install_idle_sorry(vs, table, &logger);
+            }
             for r in 0..vs.rs.len() {
                 install_rs(vs, r, table, &logger);
             }
@@ -209,7 +230,7 @@ impl Pool {
         let alive = state.alive();
         if alive == was_alive {
             if weight.is_some() {
-                update_quorum(v, table, &logger);
+                update_quorum(v, table, &logger, &mut notify);
             }
             return notify;
         }
@@ -252,27 +273,50 @@ impl Pool {
             }
             notify.extend(rs_plan.notify_down.clone());
         }
-        update_quorum(v, table, &logger);
+        update_quorum(v, table, &logger, &mut notify);
         notify
+    }
+
+    /// [`Pool::reload_plan`] with a copy of `plan` (tests).
+    #[cfg(test)]
+    pub fn reload(&mut self, plan: &Plan, table: &mut dyn Table) -> Vec<Notify> {
+        self.reload_plan(plan.clone(), table)
     }
 
     /// Replaces the plan on a reload: what is unchanged stays untouched in the table (and its
     /// checks keep their state), changed options are edited in place, what is gone is removed
-    /// and what is new is installed as at start.
-    pub fn reload(&mut self, plan: &Plan, table: &mut dyn Table) {
+    /// and what is new is installed as at start. Returns the quorum scripts to run, in order.
+    pub fn reload_plan(&mut self, plan: Plan, table: &mut dyn Table) -> Vec<Notify> {
         let logger = self.logger.clone();
-        let mut old = std::mem::take(&mut self.vss);
-        let mut next = Pool::new(plan, logger.clone()).vss;
+        let mut notify = Vec::new();
+        // The old virtual servers by name (a hash lookup each: a reload of thousands of
+        // virtual servers stays linear).
+        let mut old: Vec<Option<VsState>> = std::mem::take(&mut self.vss)
+            .into_iter()
+            .map(Some)
+            .collect();
+        let mut by_name: HashMap<&str, Vec<usize>> = HashMap::with_capacity(old.len());
+        let names: Vec<String> = old.iter().flatten().map(|o| o.plan.name.clone()).collect();
+        for (i, name) in names.iter().enumerate() {
+            by_name.entry(name.as_str()).or_default().push(i);
+        }
+        let mut next = Pool::from_plan(plan, logger.clone()).vss;
         let mut fresh = Vec::new();
         for (i, vs) in next.iter_mut().enumerate() {
-            let Some(pos) = old
-                .iter()
-                .position(|o| o.plan.name == vs.plan.name && keys(&o.plan) == keys(&vs.plan))
-            else {
+            let found = by_name
+                .get_mut(vs.plan.name.as_str())
+                .and_then(|candidates| {
+                    let at = candidates.iter().position(|&o| {
+                        old[o]
+                            .as_ref()
+                            .is_some_and(|o| same_keys(&o.plan, &vs.plan))
+                    })?;
+                    Some(candidates.remove(at))
+                });
+            let Some(prev) = found.and_then(|o| old[o].take()) else {
                 fresh.push(i);
                 continue;
             };
-            let prev = old.remove(pos);
             if prev.plan.services != vs.plan.services {
                 report(
                     &logger,
@@ -283,43 +327,57 @@ impl Pool {
             }
             vs.quorum_up = prev.quorum_up;
             vs.sorry_installed = prev.sorry_installed;
-            let mut prev_rs: Vec<(RsPlan, RsState)> =
-                prev.plan.real_servers.into_iter().zip(prev.rs).collect();
-            for (r, rs_plan) in vs.plan.real_servers.clone().iter().enumerate() {
-                let same = |p: &(RsPlan, RsState)| {
-                    p.0.dest.addr == rs_plan.dest.addr && p.0.dest.port == rs_plan.dest.port
-                };
-                if let Some(pos) = prev_rs.iter().position(same) {
-                    let (old_plan, old_state) = prev_rs.remove(pos);
-                    if old_plan.checks == rs_plan.checks {
-                        vs.rs[r].checks_up = old_state.checks_up.clone();
-                        vs.rs[r].carried = true;
-                    }
-                    vs.rs[r].installed = old_state.installed.clone();
-                    if old_plan.dest.weight == rs_plan.dest.weight {
-                        vs.rs[r].weight = old_state.weight;
-                    } else if old_state.weight != rs_plan.dest.weight {
-                        logger.info(&format!(
-                            "Changing weight from {} to {} for {} service {} of VS {}",
-                            old_state.weight,
-                            rs_plan.dest.weight,
-                            if vs.rs[r].alive() {
-                                "active"
-                            } else {
-                                "inactive"
-                            },
-                            rs_plan.name,
-                            vs.plan.name
-                        ));
-                    }
-                    if old_state.installed.is_some() {
+            // The old real servers by address and port (one hash lookup each).
+            let mut prev_rs: Vec<Option<(RsPlan, RsState)>> = prev
+                .plan
+                .real_servers
+                .into_iter()
+                .zip(prev.rs)
+                .map(Some)
+                .collect();
+            let mut prev_at: HashMap<(std::net::IpAddr, u16), usize> = prev_rs
+                .iter()
+                .enumerate()
+                .rev()
+                .filter_map(|(i, p)| p.as_ref().map(|p| ((p.0.dest.addr, p.0.dest.port), i)))
+                .collect();
+            for r in 0..vs.rs.len() {
+                let rs_plan = &vs.plan.real_servers[r];
+                let found = prev_at
+                    .remove(&(rs_plan.dest.addr, rs_plan.dest.port))
+                    .and_then(|at| prev_rs[at].take());
+                let Some((old_plan, old_state)) = found else {
+                    if vs.quorum_up {
                         install_rs(vs, r, table, &logger);
                     }
-                } else if vs.quorum_up {
+                    continue;
+                };
+                if old_plan.checks == rs_plan.checks {
+                    vs.rs[r].checks_up = old_state.checks_up;
+                    vs.rs[r].carried = true;
+                }
+                vs.rs[r].installed = old_state.installed.clone();
+                if old_plan.dest.weight == rs_plan.dest.weight {
+                    vs.rs[r].weight = old_state.weight;
+                } else if old_state.weight != rs_plan.dest.weight {
+                    logger.info(&format!(
+                        "Changing weight from {} to {} for {} service {} of VS {}",
+                        old_state.weight,
+                        rs_plan.dest.weight,
+                        if vs.rs[r].alive() {
+                            "active"
+                        } else {
+                            "inactive"
+                        },
+                        rs_plan.name,
+                        vs.plan.name
+                    ));
+                }
+                if old_state.installed.is_some() {
                     install_rs(vs, r, table, &logger);
                 }
             }
-            for (gone_plan, gone_state) in prev_rs {
+            for (gone_plan, gone_state) in prev_rs.into_iter().flatten() {
                 logger.info(&format!("service {} no longer exist", gone_plan.name));
                 if let Some(dest) = gone_state.installed {
                     logger.info(&format!(
@@ -348,9 +406,9 @@ impl Pool {
                     install_sorry(vs, table, &logger);
                 }
             }
-            update_quorum(vs, table, &logger);
+            update_quorum(vs, table, &logger, &mut notify);
         }
-        for gone in old {
+        for gone in old.into_iter().flatten() {
             logger.info(&format!("Removing Virtual Server {}", gone.plan.name));
             report(
                 &logger,
@@ -361,8 +419,9 @@ impl Pool {
         }
         self.vss = next;
         for i in fresh {
-            self.install_vs(i, table);
+            self.install_vs(i, table, &mut notify);
         }
+        notify
     }
 
     /// At stop: removes what was installed as `mode` says: one by one by default, logging
@@ -419,6 +478,15 @@ impl Pool {
             .and_then(|v| v.rs.get(rs))
             .is_some_and(|r| r.carried)
     }
+}
+
+/// Whether two virtual servers have the same services' keys, in order.
+fn same_keys(a: &VsPlan, b: &VsPlan) -> bool {
+    a.services.len() == b.services.len()
+        && a.services
+            .iter()
+            .zip(&b.services)
+            .all(|(x, y)| x.key == y.key)
 }
 
 /// The keys of a virtual server's services (one, or one per group entry).
@@ -576,21 +644,36 @@ fn install_sorry(vs: &mut VsState, table: &mut dyn Table, logger: &Logger) {
     let Some(sorry) = vs.plan.sorry.clone() else {
         return;
     };
-    if vs.sorry_installed {
+    if vs.sorry_installed && !vs.plan.sorry_inhibit {
         return;
     }
-    logger.info(&format!(
-        "Adding sorry server {} to VS {}",
-        sorry_name(vs, &sorry),
-        vs.plan.name
-    ));
     let key = keys(&vs.plan);
-    report(
-        logger,
-        add_dest(table, &key, &sorry),
-        "add sorry server",
-        &vs.plan.name,
-    );
+    if vs.plan.sorry_inhibit {
+        // Kept in the table at weight 0 while the quorum holds: given its weight back.
+        logger.info(&format!(
+            "Enabling sorry server {} to VS {}",
+            sorry_name(vs, &sorry),
+            vs.plan.name
+        ));
+        report(
+            logger,
+            add_dest(table, &key, &sorry),
+            "add sorry server",
+            &vs.plan.name,
+        );
+    } else {
+        logger.info(&format!(
+            "Adding sorry server {} to VS {}",
+            sorry_name(vs, &sorry),
+            vs.plan.name
+        ));
+        report(
+            logger,
+            add_dest(table, &key, &sorry),
+            "add sorry server",
+            &vs.plan.name,
+        );
+    }
     vs.sorry_installed = true;
     logger.info(&format!(
         "Removing alive servers from the pool for VS {}",
@@ -601,7 +684,28 @@ fn install_sorry(vs: &mut VsState, table: &mut dyn Table, logger: &Logger) {
     }
 }
 
-fn update_quorum(vs: &mut VsState, table: &mut dyn Table, logger: &Logger) {
+/// `sorry_server_inhibit` while the quorum holds: the sorry server in the table at weight 0.
+fn install_idle_sorry(vs: &mut VsState, table: &mut dyn Table, logger: &Logger) {
+    let Some(mut sorry) = vs.plan.sorry.clone() else {
+        return;
+    };
+    sorry.weight = 0;
+    let key = keys(&vs.plan);
+    report(
+        logger,
+        add_dest(table, &key, &sorry),
+        "add sorry server",
+        &vs.plan.name,
+    );
+    vs.sorry_installed = false;
+}
+
+fn update_quorum(
+    vs: &mut VsState,
+    table: &mut dyn Table,
+    logger: &Logger,
+    notify: &mut Vec<Notify>,
+) {
     let sum = weight_sum(vs);
     let (q, h) = (vs.plan.quorum, vs.plan.hysteresis);
     if vs.quorum_up && sum < q.saturating_sub(h) {
@@ -611,6 +715,7 @@ fn update_quorum(vs: &mut VsState, table: &mut dyn Table, logger: &Logger) {
             q.saturating_sub(h),
             vs.plan.name
         ));
+        notify.extend(vs.plan.quorum_down.clone());
         install_sorry(vs, table, logger);
     } else if !vs.quorum_up && sum >= q.saturating_add(h) {
         vs.quorum_up = true;
@@ -619,8 +724,16 @@ fn update_quorum(vs: &mut VsState, table: &mut dyn Table, logger: &Logger) {
             q.saturating_add(h),
             vs.plan.name
         ));
+        notify.extend(vs.plan.quorum_up.clone());
         if let Some(sorry) = vs.plan.sorry.clone() {
-            if vs.sorry_installed {
+            if vs.sorry_installed && vs.plan.sorry_inhibit {
+                logger.info(&format!(
+                    "Disabling sorry server {} from VS {}",
+                    sorry_name(vs, &sorry),
+                    vs.plan.name
+                ));
+                install_idle_sorry(vs, table, logger);
+            } else if vs.sorry_installed {
                 logger.info(&format!(
                     "Removing sorry server {} from VS {}",
                     sorry_name(vs, &sorry),
@@ -761,6 +874,82 @@ pub(crate) mod tests {
         // A changed weight is edited in place, nothing else.
         pool.reload(&plan(&CONF.replace("weight 1", "weight 5")), &mut t);
         assert_eq!(t.calls, ["edit 192.0.2.22:8080 w5"]);
+    }
+
+    #[test]
+    fn quorum_scripts_and_an_inhibited_sorry_server() {
+        let conf = CONF
+            .replace(
+                " quorum 2\n",
+                " quorum 2\n quorum_up \"/bin/true up\"\n quorum_down \"/bin/true down\"\n \
+                 sorry_server_inhibit\n sorry_server_lvs_method DR\n",
+            )
+            .replace("inhibit_on_failure\n", "");
+        let p = plan(&conf);
+        assert_eq!(
+            p.virtual_servers[0].sorry.as_ref().map(|d| d.forward),
+            Some(keepalived_ipvs::Forward::Route)
+        );
+        assert!(p.unsupported.is_empty(), "{:?}", p.unsupported);
+        let mut pool = Pool::new(&p, quiet());
+        let mut t = Fake::default();
+        // The quorum holds at start: its script runs, the sorry server waits at weight 0.
+        assert_eq!(pool.start(&mut t), [vec!["/bin/true", "up"]]);
+        assert_eq!(
+            t.calls[1..],
+            [
+                "add 192.0.2.99:8080 w0",
+                "add 192.0.2.21:8080 w1",
+                "add 192.0.2.22:8080 w1"
+            ]
+        );
+        t.calls.clear();
+        let scripts = pool.check_changed(0, 1, 0, false, None, &mut t);
+        assert_eq!(scripts, [vec!["/bin/true", "down"]]);
+        assert_eq!(
+            t.calls,
+            [
+                "del 192.0.2.22:8080",
+                "add 192.0.2.99:8080 w1",
+                "del 192.0.2.21:8080"
+            ]
+        );
+        t.calls.clear();
+        let scripts = pool.check_changed(0, 1, 0, true, None, &mut t);
+        assert_eq!(scripts, [vec!["/bin/true", "up"]]);
+        assert_eq!(
+            t.calls,
+            [
+                "add 192.0.2.99:8080 w0",
+                "add 192.0.2.21:8080 w1",
+                "add 192.0.2.22:8080 w1"
+            ]
+        );
+    }
+
+    #[test]
+    fn reload_matches_virtual_and_real_servers_in_any_order() {
+        let vs = |addr: &str, servers: &[&str]| {
+            let mut text = format!("virtual_server {addr} 80 {{\n protocol TCP\n");
+            for rs in servers {
+                text.push_str(&format!(" real_server {rs} 80 {{\n }}\n"));
+            }
+            text + "}\n"
+        };
+        let before = vs("198.51.100.1", &["192.0.2.1", "192.0.2.2", "192.0.2.3"])
+            + &vs("198.51.100.2", &["192.0.2.4", "192.0.2.5"]);
+        // Both lists reversed, one real server gone.
+        let after = vs("198.51.100.2", &["192.0.2.5", "192.0.2.4"])
+            + &vs("198.51.100.1", &["192.0.2.3", "192.0.2.1"]);
+        let mut pool = Pool::new(&plan(&before), quiet());
+        let mut t = Fake::default();
+        pool.start(&mut t);
+        t.calls.clear();
+        pool.reload(&plan(&after), &mut t);
+        assert_eq!(t.calls, ["del 192.0.2.2:80"]);
+        t.calls.clear();
+        pool.reload(&plan(&after), &mut t);
+        assert!(t.calls.is_empty(), "{:?}", t.calls);
     }
 
     #[test]

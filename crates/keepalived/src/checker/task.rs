@@ -56,12 +56,13 @@ pub struct Names {
 /// with keepalived 2.2.7: the first pass after a failure logs each url's success only).
 const HTTP_PASSES_TO_RECOVER: u32 = 2;
 
-/// Runs the check until the task is aborted.
+/// Runs the check until the task is aborted; the first attempt comes after `first`.
 pub async fn run(
     id: CheckId,
     plan: CheckPlan,
     names: Names,
     mut state: CheckState,
+    first: std::time::Duration,
     reports: UnboundedSender<Report>,
     logger: Logger,
 ) {
@@ -71,12 +72,19 @@ pub async fn run(
     let mut tries_left = plan.retry;
     let mut passes = 0u32;
     let mut weight = None;
-    let mut delay = plan.delay_loop;
+    let mut delay = first;
     loop {
         tokio::time::sleep(delay).await;
         // Boxed: an attempt's state (an HTTP exchange, a script run) lives on the heap only
-        // while it runs, so a thousand idle checks stay small.
-        let result = Box::pin(attempt(&plan, state.up, &logger)).await;
+        // while it runs, so a thousand idle checks stay small. A TCP_CHECK (the most common)
+        // boxes only its connect (a sixth of the largest attempt's size).
+        let result = if matches!(plan.kind, CheckKind::Tcp) {
+            Box::pin(probe::tcp(plan.target, plan.connect_timeout))
+                .await
+                .map(|()| None)
+        } else {
+            Box::pin(attempt(&plan, state.up, &logger)).await
+        };
         match result {
             Ok(new_weight) => {
                 tries_left = plan.retry;
@@ -141,6 +149,37 @@ pub async fn run(
             }
         }
     }
+}
+
+/// The delay of a check's first attempt at start: uniform in `[0, warmup)` (`warmup`, by
+/// default the delay_loop, scatters the first checks as keepalived does; 0 runs it at once).
+pub fn first_delay(warmup: std::time::Duration) -> std::time::Duration {
+    let span = u64::try_from(warmup.as_nanos()).unwrap_or(u64::MAX);
+    if span == 0 {
+        return std::time::Duration::ZERO;
+    }
+    std::time::Duration::from_nanos(random_u64() % span)
+}
+
+/// A non-cryptographic random number (splitmix64 over a counter seeded from the clock and the
+/// pid): enough to scatter timers.
+fn random_u64() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static STATE: AtomicU64 = AtomicU64::new(0);
+    const GAMMA: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut x = STATE.fetch_add(GAMMA, Ordering::Relaxed);
+    if x == 0 {
+        let clock = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+        let seed = clock ^ (u64::from(std::process::id()) << 32) | 1;
+        // The first caller seeds; a race only means two seeds, both fine.
+        let _ = STATE.compare_exchange(GAMMA, seed, Ordering::Relaxed, Ordering::Relaxed);
+        x = seed;
+    }
+    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    x ^ (x >> 31)
 }
 
 /// How often FILE_CHECK reads its file (keepalived watches it with inotify).
@@ -386,6 +425,7 @@ mod tests {
             target_name: "[192.0.2.11]:tcp:80".into(),
             connect_timeout: Duration::from_secs(1),
             delay_loop: Duration::from_secs(2),
+            warmup: Duration::from_secs(2),
             retry: 1,
             delay_before_retry: Duration::from_secs(1),
             virtualhost: None,
@@ -417,6 +457,7 @@ mod tests {
                 up: true,
                 has_run: false,
             },
+            Duration::from_secs(2),
             tx,
             crate::checker::pool::tests::quiet(),
         );
@@ -425,6 +466,17 @@ mod tests {
             "{}",
             std::mem::size_of_val(&fut)
         );
+    }
+
+    #[test]
+    fn first_attempts_are_scattered_within_the_warmup() {
+        let warmup = Duration::from_secs(2);
+        let delays: Vec<Duration> = (0..200).map(|_| first_delay(warmup)).collect();
+        assert!(delays.iter().all(|d| *d < warmup));
+        // Scattered: both halves of the span are used.
+        assert!(delays.iter().any(|d| *d < Duration::from_secs(1)));
+        assert!(delays.iter().any(|d| *d >= Duration::from_secs(1)));
+        assert_eq!(first_delay(Duration::ZERO), Duration::ZERO);
     }
 
     #[test]
@@ -535,7 +587,8 @@ mod tests {
             has_run: false,
         };
         let logger = crate::checker::pool::tests::quiet();
-        let task = tokio::spawn(run(id, p, names(), state, tx, logger));
+        let first = p.delay_loop;
+        let task = tokio::spawn(run(id, p, names(), state, first, tx, logger));
         let down = rx.recv().await.expect("down report");
         assert_eq!(
             down,
