@@ -12,7 +12,11 @@
 //!   `garp_interval`, and its NAs, with no `gna_interval` in the group, not spaced at all: all
 //!   `garp_master_repeat` of them per address.
 //!
-//! Only lower bounds on gaps are asserted, never an upper one.
+//! Only lower bounds on gaps are asserted, never an upper one. 2.2.7 is held to them from its
+//! second frame of a family on: once, on a loaded machine, its first two ARPs left 65 ms apart
+//! (interval 0.1 s) and one address went three times, the rest spaced as configured (its
+//! next-send time seems taken from its event loop's cached clock; not pinned down). Ours is
+//! held to every gap and to at most two sends per address.
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -162,8 +166,8 @@ fn capture_burst(lab: &Lab, daemon: Daemon, tail: &str, settle: Duration) -> (An
 
 fn global_intervals(lab: &Lab, daemon: Daemon) {
     let (seen, log) = capture_burst(lab, daemon, "", Duration::from_millis(300));
-    let arp_gap = smallest_gap(&seen.arps);
-    let na_gap = smallest_gap(&seen.nas);
+    let arp_gap = smallest_gap(held_to(daemon, &seen.arps));
+    let na_gap = smallest_gap(held_to(daemon, &seen.nas));
     eprintln!(
         "{daemon:?}: {} ARPs, smallest gap {arp_gap:.3} s; {} NAs, smallest gap {na_gap:.3} s",
         seen.arps.len(),
@@ -179,16 +183,18 @@ fn global_intervals(lab: &Lab, daemon: Daemon) {
         "{daemon:?}: NAs {na_gap:.3} s apart: {:?}",
         seen.nas
     );
-    for (address, n) in Announced::counts(&seen.arps)
-        .into_iter()
-        .chain(Announced::counts(&seen.nas))
-    {
-        assert!(
-            n <= 2,
-            "{daemon:?}: {address} announced {n} times: {:?} {:?}",
-            seen.arps,
-            seen.nas
-        );
+    if daemon == Daemon::Ours {
+        for (address, n) in Announced::counts(&seen.arps)
+            .into_iter()
+            .chain(Announced::counts(&seen.nas))
+        {
+            assert!(
+                n <= 2,
+                "{daemon:?}: {address} announced {n} times: {:?} {:?}",
+                seen.arps,
+                seen.nas
+            );
+        }
     }
     assert!(
         log.contains(&format!(
@@ -198,11 +204,19 @@ fn global_intervals(lab: &Lab, daemon: Daemon) {
     );
 }
 
+/// The frames whose gaps `daemon` is held to: all of ours, 2.2.7's from the second on.
+fn held_to(daemon: Daemon, list: &[(f64, IpAddr)]) -> &[(f64, IpAddr)] {
+    match daemon {
+        Daemon::Ours => list,
+        Daemon::Real => list.get(1..).unwrap_or_default(),
+    }
+}
+
 fn garp_group(lab: &Lab, daemon: Daemon) {
     let group =
         format!("garp_group {{\n garp_interval 0.25\n interfaces {{\n  {HOST_IF}\n }}\n}}\n");
     let (seen, _) = capture_burst(lab, daemon, &group, Duration::from_millis(300));
-    let arp_gap = smallest_gap(&seen.arps);
+    let arp_gap = smallest_gap(held_to(daemon, &seen.arps));
     eprintln!(
         "{daemon:?} with a garp_group: {} ARPs, smallest gap {arp_gap:.3} s; NAs {:?}",
         seen.arps.len(),
@@ -217,10 +231,11 @@ fn garp_group(lab: &Lab, daemon: Daemon) {
     // garp_master_repeat goes.
     for v6 in V6 {
         let address: IpAddr = v6.parse().expect("an IPv6 address");
-        assert_eq!(
-            Announced::counts(&seen.nas).get(&address),
-            Some(&3),
-            "{daemon:?}: {:?}",
+        // 2.2.7 is held only to "all of them" (see the module's doc).
+        let n = Announced::counts(&seen.nas).get(&address).copied();
+        assert!(
+            n == Some(3) || daemon == Daemon::Real && n.is_some_and(|n| n >= 3),
+            "{daemon:?}: {address} announced {n:?} times: {:?}",
             seen.nas
         );
     }
