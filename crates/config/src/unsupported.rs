@@ -43,14 +43,6 @@ pub fn unsupported(config: &Config) -> Vec<String> {
         }
     }
     add(&mut found, "global_defs", &config.global.other);
-    // Read and checked, not acted on yet: the gratuitous ARPs / neighbour advertisements of a
-    // burst leave back to back.
-    if config.global.vrrp_garp_interval > 0.0 {
-        found.insert("global_defs keyword 'vrrp_garp_interval'".to_string());
-    }
-    if config.global.vrrp_gna_interval > 0.0 {
-        found.insert("global_defs keyword 'vrrp_gna_interval'".to_string());
-    }
     for inst in &config.instances {
         add(&mut found, "vrrp_instance", &inst.other);
     }
@@ -96,7 +88,6 @@ mod tests {
             vec![
                 "bfd_instance keyword 'min_rx'",
                 "bfd_instance keyword 'neighbor_ip'",
-                "global_defs keyword 'vrrp_garp_interval'",
                 "global_defs keyword 'vrrp_rt_priority'",
                 "top-level keyword 'bfd_instance'",
                 "top-level keyword 'net_namespace'",
@@ -141,7 +132,9 @@ mod tests {
     #[test]
     fn keywords_the_daemon_acts_on_are_not_listed() {
         let text = "global_defs {\n smtp_alert\n smtp_helo_name h.example\n lvs_flush\n\
-                    vrrp_lower_prio_no_advert\n vrrp_garp_lower_prio_delay 3\n}\n\
+                    vrrp_lower_prio_no_advert\n vrrp_garp_lower_prio_delay 3\n\
+                    vrrp_garp_interval 0.1\n vrrp_gna_interval 0.2\n}\n\
+                    garp_group {\n garp_interval 0.3\n interface eth0\n}\n\
                     vrrp_instance A {\n interface eth0\n virtual_router_id 1\n\
                     check_unicast_src\n garp_lower_prio_repeat 2\n virtual_ipaddress {\n 192.0.2.1\n }\n}\n";
         let host = FakeHost::lab();

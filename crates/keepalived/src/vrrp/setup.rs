@@ -129,6 +129,8 @@ pub struct Planned {
     pub statics: super::route_plan::StaticPlan,
     /// The instances that cannot run, and why.
     pub problems: Vec<PlanProblem>,
+    /// vrrp_garp_interval / vrrp_gna_interval / garp_group (crate::vrrp::garp_pace).
+    pub pacing: Box<super::garp_pace::PacePlan>,
 }
 
 /// A vrrp_script that some instance tracks, ready to run.
@@ -221,7 +223,9 @@ pub fn plan(
             }),
         }
     }
+    let pacing = Box::new(super::garp_pace::PacePlan::of(config, &plans));
     Planned {
+        pacing,
         instances: plans,
         scripts,
         files,

@@ -3,11 +3,12 @@
 //! log lines.
 
 use std::net::IpAddr;
-use std::time::SystemTime;
+use std::time::{Instant, SystemTime};
 
 use keepalived_net::addresses::AddressSpec;
 use keepalived_vrrp::instance::{Action, Reannounce, State};
 
+use super::super::garp_pace::Offer;
 use super::super::setup::AddressPlan;
 use super::super::wording;
 use super::Driver;
@@ -36,6 +37,7 @@ impl Driver {
                 }
                 Action::RemoveAddresses => {
                     // On stop with -V (dont-release-vrrp) the addresses stay.
+                    self.pacer.forget(i);
                     if !(self.keep_addresses_on_stop && self.stopping) {
                         self.clear_virtual_policy(i).await;
                         for address in self.running[i].plan.addresses.clone() {
@@ -147,50 +149,101 @@ impl Driver {
     /// One announcement burst: `count` gratuitous ARPs per IPv4 address and unsolicited
     /// neighbour advertisements per IPv6 one (RFC 5798 section 6.4.2), each on the interface
     /// the address lives on, in rounds over the addresses (a, b, a, b, …) as keepalived 2.2.7
-    /// sends them (observed).
-    fn announce(&self, i: usize, count: u32) {
+    /// sends them (observed). On a paced interface (`vrrp_garp_interval`, `garp_group`) what
+    /// cannot leave yet waits in the pacer (crate::vrrp::garp_pace).
+    fn announce(&mut self, i: usize, count: u32) {
         let plan = &self.running[i].plan;
         let mut targets = Vec::new();
-        for address in &plan.addresses {
-            let Some(garp) = self.garps.get(&address.interface) else {
+        for (index, address) in plan.addresses.iter().enumerate() {
+            if !self.garps.contains_key(&address.interface) {
                 continue;
-            };
+            }
             let what = match address.address {
                 IpAddr::V4(_) => "gratuitous ARPs",
                 IpAddr::V6(_) => "Unsolicited Neighbour Adverts",
             };
+            let verb = if self.pacer.plan().is_paced(&address.interface) {
+                "Sending/queueing"
+            } else {
+                "Sending"
+            };
             self.logger.detail(&wording::about(
                 &plan.config.name,
                 &format!(
-                    "Sending {what} on {} for {}",
+                    "{verb} {what} on {} for {}",
                     address.interface, address.address
                 ),
             ));
-            // The Router flag says whether this host forwards IPv6 on that interface (RFC 4861
-            // section 4.4), as keepalived 2.2.7 sets it (observed).
-            let router = address.address.is_ipv6() && forwards_ipv6(&address.interface);
-            targets.push((address, garp, router, true));
+            targets.push((index, true));
         }
+        let now = Instant::now();
         for _ in 0..count {
-            for (address, garp, router, working) in &mut targets {
+            for (index, working) in &mut targets {
                 if !*working {
                     continue;
                 }
-                let sent = match address.address {
-                    IpAddr::V4(v4) => garp.send(v4),
-                    IpAddr::V6(v6) => garp.send_na(v6, *router),
-                };
-                if let Err(err) = sent {
-                    let what = match address.address {
-                        IpAddr::V4(_) => "a gratuitous ARP",
-                        IpAddr::V6(_) => "an unsolicited Neighbour Advert",
-                    };
-                    self.logger.info(&wording::about(
-                        &plan.config.name,
-                        &format!("cannot send {what} on {}: {err}", address.interface),
-                    ));
-                    *working = false;
+                let address = &self.running[i].plan.addresses[*index];
+                let offer = self.pacer.offer(
+                    (i, *index),
+                    &address.interface,
+                    address.address.is_ipv6(),
+                    now,
+                );
+                if offer == Offer::Send {
+                    *working = self.send_announcement(i, *index);
                 }
+            }
+        }
+    }
+
+    /// The announcements whose interface's interval has passed at `now`.
+    pub(super) fn send_paced(&mut self, now: Instant) {
+        for (i, index) in self.pacer.due(now) {
+            if i < self.running.len() && index < self.running[i].plan.addresses.len() {
+                self.send_announcement(i, index);
+            }
+        }
+    }
+
+    /// One gratuitous ARP or unsolicited NA for address `index` of instance `i`; false (after
+    /// saying why) when it cannot be sent.
+    fn send_announcement(&self, i: usize, index: usize) -> bool {
+        let plan = &self.running[i].plan;
+        let address = &plan.addresses[index];
+        let Some(garp) = self.garps.get(&address.interface) else {
+            return false;
+        };
+        let paced = self.pacer.plan().is_paced(&address.interface);
+        let sent = match address.address {
+            IpAddr::V4(v4) => garp.send(v4),
+            // The Router flag says whether this host forwards IPv6 on that interface (RFC 4861
+            // section 4.4), as keepalived 2.2.7 sets it (observed).
+            IpAddr::V6(v6) => garp.send_na(v6, forwards_ipv6(&address.interface)),
+        };
+        let (one, line) = match address.address {
+            IpAddr::V4(_) => ("a gratuitous ARP", "gratuitous ARP"),
+            IpAddr::V6(_) => (
+                "an unsolicited Neighbour Advert",
+                "unsolicited Neighbour Advert",
+            ),
+        };
+        match sent {
+            Ok(()) => {
+                // 2.2.7 words each paced send on its own (observed).
+                if paced {
+                    self.logger.detail(&format!(
+                        "Sending {line} on {} for {}",
+                        address.interface, address.address
+                    ));
+                }
+                true
+            }
+            Err(err) => {
+                self.logger.info(&wording::about(
+                    &plan.config.name,
+                    &format!("cannot send {one} on {}: {err}", address.interface),
+                ));
+                false
             }
         }
     }

@@ -133,6 +133,8 @@ struct Driver {
     ifindex: HashMap<String, u32>,
     /// Gratuitous-ARP senders by interface: the instance's, and every `dev` of an address.
     garps: HashMap<String, GarpSender>,
+    /// The spacing of announcements per interface, and those waiting for it.
+    pacer: super::garp_pace::Pacer,
     logger: Logger,
     /// `-V`: leave the addresses in place when stopping.
     keep_addresses_on_stop: bool,
@@ -202,6 +204,7 @@ pub async fn run(
         policy: routes::Policy::new().context("rtnetlink")?,
         ifindex: HashMap::new(),
         garps: HashMap::new(),
+        pacer: Default::default(),
         logger,
         keep_addresses_on_stop: settings.keep_addresses,
         alerts: settings.alerts.clone(),
@@ -239,7 +242,10 @@ pub async fn run(
     // per advert received).
     let mut armed: Option<Instant> = None;
     while !shutdown.is_shutdown() {
-        let deadline = driver.earliest_deadline();
+        let deadline = match (driver.earliest_deadline(), driver.pacer.deadline()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         if let Some(at) = deadline
             && armed != Some(at)
         {
@@ -316,6 +322,7 @@ impl Driver {
 
     /// The protocol timer fired: every instance whose deadline has come handles it.
     async fn timers_due(&mut self, now: Instant) {
+        self.send_paced(now);
         for i in 0..self.running.len() {
             if self.running[i]
                 .instance

@@ -122,8 +122,11 @@ impl Driver {
             files,
             processes,
             groups,
+            pacing,
             ..
         } = planned;
+        // Indices change with a reload: what waited is dropped (the next burst resends it).
+        self.pacer = super::super::garp_pace::Pacer::new(*pacing);
         let now = Instant::now();
         let old_plans: Vec<InstancePlan> = self.running.iter().map(|r| r.plan.clone()).collect();
         let old_specs: Vec<ScriptSpec> = self.scripts.iter().map(|s| s.plan.spec.clone()).collect();
