@@ -93,6 +93,9 @@ fn token(input: &str) -> IResult<&str, Token<'_>> {
 
 /// Whether a line has a `"` that is never closed (a `\"` inside a string does not close it).
 pub fn has_unterminated_quote(line: &str) -> bool {
+    if !line.contains('"') {
+        return false;
+    }
     let mut open = false;
     let mut escaped = false;
     for c in line.chars() {

@@ -2,6 +2,8 @@
 //! own a `{ … }` block. Whether a `{` opens a block depends on the keyword before it
 //! ([`crate::grammar`]); brace problems are reported here with keepalived's wording.
 
+use compact_str::CompactString;
+
 use crate::diagnostic::{Diagnostic, Diagnostics, Location, Severity};
 use crate::grammar::{BlockKind, child_block};
 use crate::lexer::{Token, has_unterminated_quote, tokens};
@@ -14,8 +16,9 @@ pub const MAX_NESTING: usize = 64;
 /// A word of a statement.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Word {
-    /// Its text, without quotes.
-    pub text: String,
+    /// Its text, without quotes (inline up to 24 bytes: nearly every word, so reading a line
+    /// allocates nothing per word).
+    pub text: CompactString,
     /// Whether it was written as a `"…"` string.
     pub quoted: bool,
 }
@@ -134,7 +137,13 @@ impl Builder {
                 "Unterminated quote - the string runs to the end of the line",
             );
         }
-        let first = tokens(text).next();
+        // The first token matters only to a list waiting for its `{` or running without one.
+        let first =
+            if self.last == Last::AwaitingBlock || self.levels.last().is_some_and(|l| l.headless) {
+                tokens(text).next()
+            } else {
+                None
+            };
         if self.last == Last::AwaitingBlock
             && !matches!(first, Some(Token::Open))
             && self.awaiting_inner_list()
@@ -151,7 +160,7 @@ impl Builder {
             match token {
                 Token::Word { text, quoted } => self.word(
                     Word {
-                        text: text.to_string(),
+                        text: CompactString::from(text),
                         quoted,
                     },
                     location,

@@ -143,7 +143,7 @@ pub fn script_token(args: &[Word]) -> (String, usize) {
             .unwrap_or(&joined);
         return (inner.to_string(), closing + 1);
     }
-    (first.text.clone(), 1)
+    (first.text.to_string(), 1)
 }
 
 /// Splits a script string into argv the way keepalived 2.2.7 does for `script` and `notify*`:

@@ -218,7 +218,7 @@ const ROUTE_VALUED: &[&str] = &[
 ];
 
 fn route_line(cx: &mut Cx<'_>, item: &Statement) -> Option<Route> {
-    let words: Vec<String> = item.words.iter().map(|w| w.text.clone()).collect();
+    let words: Vec<String> = item.words.iter().map(|w| w.text.to_string()).collect();
     let mut route = Route {
         destination: None,
         via: None,
@@ -423,7 +423,7 @@ pub fn rule_block(cx: &mut Cx<'_>, stmt: &Statement) -> Vec<Rule> {
 }
 
 fn rule_line(cx: &mut Cx<'_>, item: &Statement) -> Option<Rule> {
-    let words: Vec<String> = item.words.iter().map(|w| w.text.clone()).collect();
+    let words: Vec<String> = item.words.iter().map(|w| w.text.to_string()).collect();
     let mut rule = Rule {
         from: None,
         to: None,

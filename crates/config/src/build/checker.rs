@@ -128,7 +128,7 @@ pub fn virtual_server_group(cx: &mut Cx<'_>, stmt: &Statement) -> Option<Virtual
     let entries = cx
         .block(stmt)
         .iter()
-        .map(|s| s.words.iter().map(|w| w.text.clone()).collect())
+        .map(|s| s.words.iter().map(|w| w.text.to_string()).collect())
         .collect();
     Some(VirtualServerGroup {
         name,

@@ -329,7 +329,7 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement) -> Option<VrrpInstance> {
                 inst.use_vmac = Some(
                     item.args()
                         .first()
-                        .map(|w| w.text.clone())
+                        .map(|w| w.text.to_string())
                         .unwrap_or_default(),
                 )
             }

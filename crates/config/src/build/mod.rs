@@ -347,8 +347,8 @@ impl Cx<'_> {
     pub(crate) fn notify_command(&mut self, stmt: &Statement) -> Option<Command> {
         let (mut command, rest) = self.command_and_rest(stmt)?;
         command.run_as = rest.first().map(|user| RunAs {
-            user: user.text.clone(),
-            group: rest.get(1).map(|w| w.text.clone()),
+            user: user.text.to_string(),
+            group: rest.get(1).map(|w| w.text.to_string()),
         });
         Some(command)
     }
@@ -377,7 +377,7 @@ impl Cx<'_> {
     /// `USER [GROUP]`.
     pub(crate) fn run_as(&mut self, stmt: &Statement) -> Option<RunAs> {
         let user = self.arg(stmt)?.to_string();
-        let group = stmt.args().get(1).map(|w| w.text.clone());
+        let group = stmt.args().get(1).map(|w| w.text.to_string());
         Some(RunAs { user, group })
     }
 
@@ -445,7 +445,7 @@ impl Cx<'_> {
     pub(crate) fn word_list(&mut self, stmt: &Statement) -> Vec<String> {
         self.block(stmt)
             .iter()
-            .flat_map(|s| s.words.iter().map(|w| w.text.clone()))
+            .flat_map(|s| s.words.iter().map(|w| w.text.to_string()))
             .collect()
     }
 }

@@ -178,7 +178,7 @@ pub fn garp_group(cx: &mut Cx<'_>, stmt: &Statement, index: usize) -> Option<Gar
                 for line in cx.block(item) {
                     for word in &line.words {
                         garp_interface(cx, &line.location, &word.text);
-                        group.interfaces.push(word.text.clone());
+                        group.interfaces.push(word.text.to_string());
                     }
                 }
                 if cx.block(item).is_empty() {
