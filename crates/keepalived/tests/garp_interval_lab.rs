@@ -33,8 +33,20 @@ const OURS: &str = env!("CARGO_BIN_EXE_keepalived");
 
 /// Start-up, Master_Down_Interval and the whole spaced burst, with room for a loaded machine.
 const ANNOUNCED: Duration = Duration::from_secs(25);
-/// How much closer than configured two captured frames may be (capture timestamps).
+/// How much closer than configured two of our captured frames may be (capture timestamps).
 const TOLERANCE: f64 = 0.01;
+
+/// How much closer than `interval` two frames of `daemon` may be. Ours reads the clock at each
+/// send and is held to [`TOLERANCE`]; keepalived 2.2.7 computes its next send from a clock it
+/// caches per event loop pass, and on a loaded machine (CI) was seen to send two ARPs 89 ms
+/// apart at a 100 ms interval: it is held to three quarters of the interval, which still shows
+/// that it spaces its announcements.
+fn tolerance(daemon: Daemon, interval: f64) -> f64 {
+    match daemon {
+        Daemon::Ours => TOLERANCE,
+        Daemon::Real => interval / 4.0,
+    }
+}
 
 const V4: [&str; 6] = [
     "192.0.2.101",
@@ -174,12 +186,12 @@ fn global_intervals(lab: &Lab, daemon: Daemon) {
         seen.nas.len()
     );
     assert!(
-        arp_gap >= 0.1 - TOLERANCE,
+        arp_gap >= 0.1 - tolerance(daemon, 0.1),
         "{daemon:?}: ARPs {arp_gap:.3} s apart: {:?}",
         seen.arps
     );
     assert!(
-        na_gap >= 0.15 - TOLERANCE,
+        na_gap >= 0.15 - tolerance(daemon, 0.15),
         "{daemon:?}: NAs {na_gap:.3} s apart: {:?}",
         seen.nas
     );
@@ -223,7 +235,7 @@ fn garp_group(lab: &Lab, daemon: Daemon) {
         Announced::counts(&seen.nas)
     );
     assert!(
-        arp_gap >= 0.25 - TOLERANCE,
+        arp_gap >= 0.25 - tolerance(daemon, 0.25),
         "{daemon:?}: ARPs {arp_gap:.3} s apart: {:?}",
         seen.arps
     );
