@@ -1,6 +1,8 @@
 //! Effective priority from tracked objects (compat.md section 6): a weight W > 0 adds W while
 //! the object is up, W < 0 subtracts |W| while it is down, `reverse` swaps up and down, and a
-//! weight of 0 means the object's failure puts the instance in FAULT. The result is clamped to
+//! weight of 0 means the object's failure puts the instance in FAULT (with `reverse`, its
+//! success: keepalived 2.2.7 keeps an instance tracking `/bin/true` with `weight 0 reverse` in
+//! FAULT). The result is clamped to
 //! 1..254; an address owner (255) never changes.
 
 /// One tracked object's contribution.
@@ -21,7 +23,7 @@ pub fn effective_priority(base: u8, tracked: &[Tracked]) -> (u8, bool) {
     for t in tracked {
         let up = t.up != t.reverse;
         match t.weight {
-            0 if !t.up => fault = true,
+            0 if !up => fault = true,
             0 => {}
             w if w > 0 && up => delta += w,
             w if w < 0 && !up => delta += w,
@@ -66,6 +68,17 @@ mod tests {
             effective_priority(100, &[t(0, true), t(5, true)]),
             (105, false)
         );
+    }
+
+    #[test]
+    fn zero_weight_reverse_is_fault_while_the_object_is_up() {
+        let r = |up| Tracked {
+            weight: 0,
+            reverse: true,
+            up,
+        };
+        assert_eq!(effective_priority(100, &[r(true)]), (100, true));
+        assert_eq!(effective_priority(100, &[r(false)]), (100, false));
     }
 
     #[test]
