@@ -35,17 +35,7 @@ fn config(host: &Host, priority: u8, password: &str) -> String {
 }
 
 fn start(daemon: Daemon, host: &Host, config: &str) -> Keepalived {
-    let socket = host.dir().join(format!("ctl-{}", std::process::id()));
-    let started = match daemon {
-        Daemon::Ours => Keepalived::start_with(
-            host,
-            Path::new(OURS),
-            config,
-            &["--control-socket", &socket.to_string_lossy()],
-        ),
-        Daemon::Real => Keepalived::start(host, config),
-    };
-    started.unwrap_or_else(|e| panic!("starting {daemon:?} on {}: {e:#}", host.name()))
+    daemon.start(OURS, host, config)
 }
 
 /// The frames tshark marks malformed in a capture file.

@@ -90,17 +90,7 @@ fn config(host: &Host, tail: &str) -> String {
 }
 
 fn start(daemon: Daemon, host: &Host, config: &str) -> Keepalived {
-    let socket = host.dir().join(format!("ctl-{}", std::process::id()));
-    let started = match daemon {
-        Daemon::Ours => Keepalived::start_with(
-            host,
-            Path::new(OURS),
-            config,
-            &["--control-socket", &socket.to_string_lossy()],
-        ),
-        Daemon::Real => Keepalived::start(host, config),
-    };
-    started.unwrap_or_else(|e| panic!("starting {daemon:?} on {}: {e:#}", host.name()))
+    daemon.start(OURS, host, config)
 }
 
 /// The announcements of one capture: per family, (time, address) in capture order.

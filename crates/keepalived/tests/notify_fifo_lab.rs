@@ -33,14 +33,7 @@ fn start(daemon: Daemon, host: &Host, config: &str) -> Keepalived {
 }
 
 fn start_args(daemon: Daemon, host: &Host, config: &str, args: &[&str]) -> Keepalived {
-    let socket = host.dir().join("ctl.sock").to_string_lossy().into_owned();
-    let (binary, mut extra): (&str, Vec<&str>) = match daemon {
-        Ours => (OURS, vec!["--control-socket", &socket]),
-        Real => (KEEPALIVED_BIN, Vec::new()),
-    };
-    extra.extend_from_slice(args);
-    Keepalived::start_with(host, Path::new(binary), config, &extra)
-        .unwrap_or_else(|e| panic!("starting {daemon:?}: {e:#}"))
+    daemon.start_with_args(OURS, host, config, args)
 }
 
 fn wait_log(k: &Keepalived, needle: &str, timeout: Duration) {

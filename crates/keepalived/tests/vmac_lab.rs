@@ -12,7 +12,6 @@
 //!   `vrrp.VRID`.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
 use std::thread;
 use std::time::Duration;
 
@@ -26,17 +25,7 @@ const OURS: &str = env!("CARGO_BIN_EXE_keepalived");
 const ELECTION: Duration = Duration::from_secs(10);
 
 fn start(daemon: Daemon, host: &Host, config: &str) -> Keepalived {
-    let socket = host.dir().join(format!("ctl-{}", std::process::id()));
-    let started = match daemon {
-        Daemon::Ours => Keepalived::start_with(
-            host,
-            Path::new(OURS),
-            config,
-            &["--control-socket", &socket.to_string_lossy()],
-        ),
-        Daemon::Real => Keepalived::start(host, config),
-    };
-    started.unwrap_or_else(|e| panic!("starting {daemon:?} on {}: {e:#}", host.name()))
+    daemon.start(OURS, host, config)
 }
 
 /// `(MAC, macvlan mode)` of `ifname` from `ip -d -o link`, None when it does not exist.

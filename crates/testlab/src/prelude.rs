@@ -46,11 +46,27 @@ impl Daemon {
 
     /// Starts this daemon on `host` with `config`; `ours` is our binary.
     pub fn start(self, ours: &str, host: &Host, config: &str) -> Keepalived {
-        let started = match self {
-            Daemon::Ours => Keepalived::start_with(host, Path::new(ours), config, &[]),
-            Daemon::Real => Keepalived::start(host, config),
+        self.start_with_args(ours, host, config, &[])
+    }
+
+    /// Like [`Daemon::start`], with `args` added to the command line of either daemon. Ours
+    /// gets a control socket in the host's directory, so daemons of labs running at the same
+    /// time never share the default one.
+    pub fn start_with_args(
+        self,
+        ours: &str,
+        host: &Host,
+        config: &str,
+        args: &[&str],
+    ) -> Keepalived {
+        let socket = host.dir().join("ctl.sock").to_string_lossy().into_owned();
+        let (binary, mut all): (&str, Vec<&str>) = match self {
+            Daemon::Ours => (ours, vec!["--control-socket", &socket]),
+            Daemon::Real => (KEEPALIVED_BIN, Vec::new()),
         };
-        started.unwrap_or_else(|e| panic!("starting {self:?} on {}: {e:#}", host.name()))
+        all.extend_from_slice(args);
+        Keepalived::start_with(host, Path::new(binary), config, &all)
+            .unwrap_or_else(|e| panic!("starting {self:?} on {}: {e:#}", host.name()))
     }
 }
 
