@@ -151,8 +151,15 @@ impl Builder {
             self.open_headless(location);
         }
         if matches!(first, Some(Token::Close)) && self.levels.last().is_some_and(|l| l.headless) {
-            // keepalived's list reader drops the rest of the line that ends the list.
+            // The list reader drops the rest of the line that ends the list; the passes that
+            // skip the block read it at the top level.
             self.close_headless(location, diagnostics);
+            let rest = text.trim_start().get(1..).unwrap_or("");
+            if let Some(view) = &mut self.outside_view
+                && !rest.trim().is_empty()
+            {
+                view.lines.push((location.clone(), rest.to_string()));
+            }
             self.last_location = Some(location.clone());
             return;
         }
@@ -497,6 +504,14 @@ mod tests {
             !lines.iter().any(|(_, m)| m.starts_with("Missing")),
             "{lines:?}"
         );
+    }
+
+    #[test]
+    fn words_after_the_closing_brace_of_a_list_without_brace_are_read_at_the_top_level() {
+        let text = "vrrp_instance A {\n track_script\n chk\n } priority 50\n}\n";
+        let (top, _) = tree(text);
+        let names: Vec<_> = top.iter().map(|s| s.keyword()).collect();
+        assert_eq!(names, ["vrrp_instance", "priority"]);
     }
 
     #[test]
