@@ -8,6 +8,7 @@ mod control;
 mod daemon;
 mod dump;
 mod logger;
+mod memory;
 mod metrics;
 mod metrics_http;
 mod pidfile;

@@ -173,6 +173,8 @@ async fn supervise(cli: &Cli, roles: &[ChildRole], logger: &Logger) -> anyhow::R
     for slot in &mut slots {
         start(slot, logger)?;
     }
+    // From here the parent only waits for signals and children: its start-up pages go back.
+    crate::memory::release_startup_memory();
     let mut exit_code = 0;
     loop {
         let restart_at = slots.iter().filter_map(|s| s.restart_at).min();

@@ -124,8 +124,11 @@ pub enum DropReason {
 }
 
 impl DropReason {
+    /// How many kinds there are.
+    pub const COUNT: usize = 11;
+
     /// Every reason, in counter order.
-    pub const ALL: [DropReason; 11] = [
+    pub const ALL: [DropReason; Self::COUNT] = [
         DropReason::Ttl,
         DropReason::Truncated,
         DropReason::Version,

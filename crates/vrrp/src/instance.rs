@@ -14,6 +14,7 @@
 
 use std::collections::VecDeque;
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub use crate::config::{Contention, Destination, InstanceConfig, Unicast};
@@ -80,7 +81,7 @@ pub struct Stats {
     /// Priority-0 adverts sent.
     pub priority_zero_sent: u64,
     /// Dropped packets per [`DropReason`] (indexed like [`DropReason::ALL`]).
-    pub dropped: [u64; 11],
+    pub dropped: [u64; DropReason::COUNT],
 }
 
 impl Stats {
@@ -209,17 +210,23 @@ enum Why {
     Synced,
 }
 
+/// Room for queued actions an instance keeps once they are carried out.
+const KEPT_ACTION_CAPACITY: usize = 4;
+
 /// One virtual router.
 #[derive(Debug)]
 pub struct Instance {
-    config: InstanceConfig,
+    /// Shared with the daemon's plan of the instance (one copy of names and addresses).
+    config: Arc<InstanceConfig>,
     phase: Phase,
     /// Priority after tracking; equals `config.priority` until trackers change it.
     priority: u8,
     started_at: Option<Instant>,
     actions: VecDeque<Action>,
     stats: Stats,
-    last_drop_log: [Option<Instant>; 11],
+    /// When each kind of drop was last reported; made at the first drop (most instances never
+    /// drop a packet).
+    last_drop_log: Option<Box<[Option<Instant>; DropReason::COUNT]>>,
     reported_address_mismatch: bool,
     /// Drained by the operator: it stays out of MASTER until undrained.
     drained: bool,
@@ -240,7 +247,8 @@ pub struct Instance {
 
 impl Instance {
     /// An instance in the Initialize state.
-    pub fn new(config: InstanceConfig) -> Instance {
+    pub fn new(config: impl Into<Arc<InstanceConfig>>) -> Instance {
+        let config = config.into();
         let priority = config.priority;
         Instance {
             config,
@@ -249,7 +257,7 @@ impl Instance {
             started_at: None,
             actions: VecDeque::new(),
             stats: Stats::default(),
-            last_drop_log: [None; 11],
+            last_drop_log: None,
             reported_address_mismatch: false,
             drained: false,
             heard: None,
@@ -364,7 +372,14 @@ impl Instance {
 
     /// The next action to carry out.
     pub fn poll_action(&mut self) -> Option<Action> {
-        self.actions.pop_front()
+        let action = self.actions.pop_front();
+        if action.is_none() && self.actions.capacity() > KEPT_ACTION_CAPACITY {
+            // A state change queues several actions; a steady master queues one advert a
+            // second. Keep room for that, not for the burst (a thousand instances held half a
+            // megabyte of empty queue).
+            self.actions = VecDeque::new();
+        }
+        action
     }
 
     /// Startup (RFC 3768 section 6.4.1): addresses left by an earlier run are removed, then an
@@ -621,9 +636,12 @@ impl Instance {
     fn drop_packet(&mut self, now: Instant, src: IpAddr, reason: DropReason) {
         let index = reason.index();
         self.stats.dropped[index] += 1;
-        let due = self.last_drop_log[index].is_none_or(|t| now >= t + DROP_LOG_INTERVAL);
+        let last = self
+            .last_drop_log
+            .get_or_insert_with(|| Box::new([None; DropReason::COUNT]));
+        let due = last[index].is_none_or(|t| now >= t + DROP_LOG_INTERVAL);
         if due {
-            self.last_drop_log[index] = Some(now);
+            last[index] = Some(now);
             let count = self.stats.dropped[index];
             self.report(Event::Dropped {
                 from: src,

@@ -90,10 +90,22 @@ pub fn run(cli: &Cli, config: Config, logger: Logger) -> anyhow::Result<i32> {
         }
         logger.info("Startup complete");
         let mut tasks = spawn_checks(&pool, &tx, &logger, false);
+        // When the start-up (or the last reload) is over and its memory goes back.
+        let mut settle_at = Some(tokio::time::Instant::now() + crate::memory::SETTLE_AFTER);
         loop {
+            let settle = async {
+                match settle_at {
+                    Some(at) => tokio::time::sleep_until(at).await,
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
                 _ = term.recv() => break,
                 _ = int.recv() => break,
+                () = settle => {
+                    settle_at = None;
+                    crate::memory::release_startup_memory();
+                }
                 Some(report) = rx.recv() => {
                     let id = report.id;
                     let scripts = pool.check_changed(
@@ -129,6 +141,7 @@ pub fn run(cli: &Cli, config: Config, logger: Logger) -> anyhow::Result<i32> {
                         let _ = notifier.send(argv);
                     }
                     logger.info("Reload complete");
+                    settle_at = Some(tokio::time::Instant::now() + crate::memory::SETTLE_AFTER);
                     tasks = spawn_checks(&pool, &tx, &logger, true);
                 }
             }

@@ -5,6 +5,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use keepalived_config::Config;
@@ -50,7 +51,7 @@ pub struct AddressPlan {
 #[derive(Debug, Clone, PartialEq)]
 pub struct InstancePlan {
     /// The protocol side: name, interface, VRID, priorities, timers, source, destinations.
-    pub config: InstanceConfig,
+    pub config: Arc<InstanceConfig>,
     /// The addresses the master holds (virtual_ipaddress and virtual_ipaddress_excluded).
     pub addresses: Vec<AddressPlan>,
     /// Gratuitous ARPs per address in one burst (garp_master_repeat).
@@ -483,7 +484,7 @@ fn plan_instance(
     // keepalived starts a `state MASTER` instance in BACKUP too (compat.md section 6); the
     // state only sets the default priority, which the config layer already did.
     Ok(InstancePlan {
-        config,
+        config: Arc::new(config),
         addresses,
         garp_repeat,
         announce,

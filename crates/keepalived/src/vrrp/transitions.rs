@@ -2,8 +2,7 @@
 //! (`keepalived_transitions_total{state,cause}`). The cause is read from the engine's report:
 //! the state left, and whether a higher-priority advert came just before.
 
-use std::collections::BTreeMap;
-
+use keepalived_config::model::ThinVec;
 use keepalived_vrrp::instance::{Event, State};
 
 /// Why an instance entered `to` from `from`; `higher_priority`: the engine reported a
@@ -28,7 +27,10 @@ pub fn cause(from: State, to: State, higher_priority: bool) -> &'static str {
 pub struct Transitions {
     state: Option<State>,
     higher_priority: bool,
-    counts: BTreeMap<(u8, &'static str), u64>,
+    /// `(state number, cause, count)`, sorted by state and cause: a handful at most, so a
+    /// one-pointer vector searched in order (an instance that never changes state allocates
+    /// nothing).
+    counts: ThinVec<(u8, &'static str, u64)>,
 }
 
 /// A state as a sortable number (the exporter's numbering: 0 init, 1 backup, 2 master, 3 fault).
@@ -53,14 +55,18 @@ impl Transitions {
     pub fn entered(&mut self, to: State) {
         let from = self.state.unwrap_or(State::Initialize);
         let why = cause(from, to, self.higher_priority);
-        *self.counts.entry((number(to), why)).or_default() += 1;
+        let key = (number(to), why);
+        match self.counts.binary_search_by(|(s, c, _)| (*s, *c).cmp(&key)) {
+            Ok(at) => self.counts[at].2 += 1,
+            Err(at) => self.counts.insert(at, (key.0, key.1, 1)),
+        }
         self.state = Some(to);
         self.higher_priority = false;
     }
 
     /// `(state number, cause, count)`, sorted.
     pub fn counts(&self) -> impl Iterator<Item = (u8, &'static str, u64)> + '_ {
-        self.counts.iter().map(|((s, c), n)| (*s, *c, *n))
+        self.counts.iter().copied()
     }
 }
 

@@ -61,7 +61,7 @@ pub fn vmac_of(
 /// taken by another interface falls back to `vrrp.VRID`).
 pub fn rename(plan: &mut super::setup::InstancePlan, from: &str, to: &str) {
     if plan.config.interface == from {
-        plan.config.interface = to.to_string();
+        std::sync::Arc::make_mut(&mut plan.config).interface = to.to_string();
     }
     for address in &mut plan.addresses {
         if address.interface == from {

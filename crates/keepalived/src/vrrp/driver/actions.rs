@@ -60,6 +60,7 @@ impl Driver {
                     self.announce(i, count);
                 }
                 Action::StateChanged(state) => {
+                    self.state_changes += 1;
                     self.group_events
                         .push((i, super::sync_groups::GroupEvent::Entered(state)));
                     let running = &mut self.running[i];

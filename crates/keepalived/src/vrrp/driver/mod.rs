@@ -23,6 +23,7 @@
 
 mod actions;
 mod ah;
+mod deadlines;
 pub mod fifo;
 mod net;
 mod notify;
@@ -159,11 +160,11 @@ struct Driver {
     file_events: mpsc::Sender<(u64, usize, FileValue)>,
     /// Bumped whenever the set of files changes, so stale events are ignored.
     file_generation: u64,
-    /// The earliest deadline of all instances and whose it is, as last computed.
-    earliest: Option<(Instant, usize)>,
-    /// Instances that handled an event since `earliest` was computed.
+    /// Every instance's deadline, ordered, as of the last [`Driver::earliest_deadline`].
+    deadlines: deadlines::Deadlines,
+    /// Instances that handled an event since then.
     touched: Vec<usize>,
-    /// The instance list changed: `earliest` must be computed from scratch.
+    /// The instance list changed: the deadlines must be read again from every instance.
     instances_changed: bool,
     /// The instances the operator drained, by name: kept across reloads.
     drained: BTreeSet<String>,
@@ -179,6 +180,8 @@ struct Driver {
     fifo: Option<fifo::NotifyFifo>,
     /// `-X`.
     release_vips: bool,
+    /// State changes so far: a burst of them is followed by giving memory back.
+    state_changes: u64,
 }
 
 /// Runs `planned` until `shutdown` completes, then stops every instance (priority 0 from
@@ -219,7 +222,7 @@ pub async fn run(
         file_watch: None,
         file_events,
         file_generation: 0,
-        earliest: None,
+        deadlines: Default::default(),
         touched: Vec::new(),
         instances_changed: true,
         drained: BTreeSet::new(),
@@ -229,6 +232,7 @@ pub async fn run(
         processes: processes::Processes::new(process_reports),
         fifo: None,
         release_vips: settings.release_vips,
+        state_changes: 0,
     };
     driver.fifo = settings
         .fifo
@@ -241,7 +245,15 @@ pub async fn run(
     // other than the earliest, and then the timer need not be set again (one syscall saved
     // per advert received).
     let mut armed: Option<Instant> = None;
+    // When the start-up (or the last reload) is over and its memory goes back (crate::memory).
+    let mut settle_at = Some(tokio::time::Instant::now() + crate::memory::SETTLE_AFTER);
+    let mut state_changes_seen = driver.state_changes;
     while !shutdown.is_shutdown() {
+        if driver.state_changes != state_changes_seen {
+            // Transitions ran code and took memory that steady running does not need.
+            state_changes_seen = driver.state_changes;
+            settle_at = Some(tokio::time::Instant::now() + crate::memory::SETTLE_AFTER);
+        }
         let deadline = match (driver.earliest_deadline(), driver.pacer.deadline()) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -263,9 +275,24 @@ pub async fn run(
                 None => std::future::pending().await,
             }
         };
+        let settle = async {
+            match settle_at {
+                Some(at) => tokio::time::sleep_until(at).await,
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
             () = shutdown.recv() => break,
-            Some(control) = controls.recv() => driver.control(control).await,
+            Some(control) = controls.recv() => {
+                if matches!(control, Control::Reload(_)) {
+                    settle_at = Some(tokio::time::Instant::now() + crate::memory::SETTLE_AFTER);
+                }
+                driver.control(control).await;
+            }
+            () = settle => {
+                settle_at = None;
+                crate::memory::release_startup_memory();
+            }
             () = sleep => {
                 armed = None;
                 driver.timers_due(Instant::now()).await;
@@ -323,14 +350,19 @@ impl Driver {
     /// The protocol timer fired: every instance whose deadline has come handles it.
     async fn timers_due(&mut self, now: Instant) {
         self.send_paced(now);
-        for i in 0..self.running.len() {
-            if self.running[i]
-                .instance
-                .poll_timeout()
+        // The ordered deadlines are current: the loop read them just before it slept.
+        for i in self.deadlines.due(now) {
+            if self
+                .running
+                .get(i)
+                .and_then(|r| r.instance.poll_timeout())
                 .is_some_and(|t| t <= now)
             {
                 self.running[i].instance.handle_timeout(now);
                 self.execute(i).await;
+            } else {
+                // Moved since (by another instance's actions): read again on the next turn.
+                self.touched.push(i);
             }
         }
     }
@@ -381,31 +413,18 @@ impl Driver {
     }
 
     /// The earliest deadline over all instances. A received advert moves the deadline of one
-    /// instance, usually not the earliest one, so only the instances touched since the last
-    /// call are looked at, unless the earliest one itself was touched (then all are).
+    /// instance: only the instances touched since the last call are read again.
     fn earliest_deadline(&mut self) -> Option<Instant> {
-        let touched = std::mem::take(&mut self.touched);
-        let holder_touched = self
-            .earliest
-            .is_some_and(|(_, holder)| touched.contains(&holder));
-        if self.instances_changed || holder_touched || self.earliest.is_none() {
-            self.instances_changed = false;
-            self.earliest = self
-                .running
-                .iter()
-                .enumerate()
-                .filter_map(|(i, r)| r.instance.poll_timeout().map(|at| (at, i)))
-                .min();
+        if std::mem::take(&mut self.instances_changed) {
+            self.touched.clear();
+            self.deadlines
+                .rebuild(self.running.iter().map(|r| r.instance.poll_timeout()));
         } else {
-            for i in touched {
-                if let Some(at) = self.running.get(i).and_then(|r| r.instance.poll_timeout())
-                    && self.earliest.is_none_or(|(min, _)| at < min)
-                {
-                    self.earliest = Some((at, i));
-                }
+            for i in self.touched.drain(..) {
+                let at = self.running.get(i).and_then(|r| r.instance.poll_timeout());
+                self.deadlines.set(i, at);
             }
         }
-        self.touched.clear();
-        self.earliest.map(|(at, _)| at)
+        self.deadlines.earliest()
     }
 }

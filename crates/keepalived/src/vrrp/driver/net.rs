@@ -204,6 +204,11 @@ impl Driver {
     }
 }
 
+/// The receive buffer of an interface's socket: a jumbo frame. The largest VRRP message (255
+/// IPv6 addresses behind the headers) is about 4.2 KB; anything longer is not VRRP and arrives
+/// cut short, to be dropped and counted as malformed.
+const RECEIVE_BUFFER: usize = 9_216;
+
 /// Reads one link's socket forever, handing packets to the main loop.
 fn spawn_receiver(
     interface: usize,
@@ -212,7 +217,7 @@ fn spawn_receiver(
     queue_full: Rc<Cell<u64>>,
 ) {
     tokio::task::spawn_local(async move {
-        let mut buf = vec![0u8; 65_536];
+        let mut buf = vec![0u8; RECEIVE_BUFFER];
         loop {
             let received = match &socket {
                 LinkSocket::V4(socket) => socket.recv(&mut buf).await.map(|r| {

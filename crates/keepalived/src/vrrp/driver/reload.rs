@@ -179,6 +179,8 @@ impl Driver {
             .map(Some)
             .collect();
         let mut fresh = Vec::new();
+        // Exactly the instances planned: no doubling slack (a thousand instances).
+        self.running.reserve_exact(plans.len());
         for (mut plan, kept) in plans.into_iter().zip(decided.kept) {
             self.prepare_vmac(&mut plan).await?;
             let link = self.link_for(&plan)?;
@@ -199,7 +201,7 @@ impl Driver {
                     fresh.push(self.running.len());
                     self.running.push(Running {
                         instance: {
-                            let mut instance = Instance::new(plan.config.clone());
+                            let mut instance = Instance::new(std::sync::Arc::clone(&plan.config));
                             instance.set_contention(plan.contention);
                             instance
                         },
