@@ -13,6 +13,8 @@ use crate::model::{Config, RawSetting};
 const ACTED_ON_AS_WRITTEN: &[&str] = &[
     "smtp_alert",
     "smtp_alert_vrrp",
+    "smtp_alert_checker",
+    "no_checker_emails",
     "smtp_helo_name",
     "lvs_flush",
     "lvs_flush_onstop",

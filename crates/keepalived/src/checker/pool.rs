@@ -8,7 +8,8 @@ use std::collections::HashMap;
 use keepalived_ipvs::{Destination, Ipvs, IpvsError, ServiceKey};
 
 use super::plan::{Plan, RsPlan, VsPlan, endpoint_name};
-use super::task::CheckState;
+use super::task::{CheckState, Report};
+use crate::alert::CheckerAlert;
 use crate::logger::Logger;
 
 /// The kernel's table as the pool drives it; a trait so the pool's logic is tested without a
@@ -97,6 +98,10 @@ struct VsState {
 pub struct Pool {
     vss: Vec<VsState>,
     logger: Logger,
+    /// What is to be mailed (`smtp_alert`), in order, until [`Pool::take_alerts`].
+    alerts: Vec<CheckerAlert>,
+    /// `no_checker_emails`: a check's change is mailed only when its real server changes.
+    no_checker_emails: bool,
 }
 
 impl Pool {
@@ -109,6 +114,7 @@ impl Pool {
     /// The pool for `plan`, taking its virtual servers (the pool is then the only holder of
     /// the plan's real servers and checks).
     pub fn from_plan(plan: Plan, logger: Logger) -> Pool {
+        let no_checker_emails = plan.no_checker_emails;
         let vss = plan
             .virtual_servers
             .into_iter()
@@ -128,7 +134,12 @@ impl Pool {
                 plan: vs,
             })
             .collect();
-        Pool { vss, logger }
+        Pool {
+            vss,
+            logger,
+            alerts: Vec::new(),
+            no_checker_emails,
+        }
     }
 
     /// The virtual servers' plans, in the configuration's order.
@@ -171,6 +182,17 @@ impl Pool {
         let sum = weight_sum(vs);
         let (q, h) = (vs.plan.quorum, vs.plan.hysteresis);
         vs.quorum_up = sum >= q;
+        if vs.plan.smtp_alert {
+            self.alerts.push(CheckerAlert::Quorum {
+                vs: vs.plan.name.clone(),
+                up: vs.quorum_up,
+                starting: true,
+                quorum: q,
+                hysteresis: h,
+                threshold: q.saturating_add(h),
+                sum,
+            });
+        }
         if vs.quorum_up {
             logger.info(&format!(
                 "Gained quorum {q}+{h}={} <= {sum} for VS {}",
@@ -188,6 +210,39 @@ impl Pool {
             // keepalived logs nothing here: the quorum was never gained.
             install_sorry(vs, table, &logger);
         }
+    }
+
+    /// A check's report: its change applied ([`Pool::check_changed`]), and the mail 2.2.7
+    /// sends for it queued when the real server has `smtp_alert` (and, with
+    /// `no_checker_emails`, only when the real server's state changed). Returns the notify
+    /// scripts to run, in order.
+    pub fn report(&mut self, report: &Report, table: &mut dyn Table) -> Vec<Notify> {
+        let id = report.id;
+        let was_alive = self.rs_alive(id.vs, id.rs);
+        let notify = self.check_changed(id.vs, id.rs, id.check, report.up, report.weight, table);
+        let alive = self.rs_alive(id.vs, id.rs);
+        if let (Some(body), Some(vs)) = (&report.mail, self.vss.get(id.vs))
+            && let (Some(rs), Some(alive)) = (vs.plan.real_servers.get(id.rs), alive)
+            && rs.smtp_alert
+            && (was_alive != Some(alive) || !self.no_checker_emails)
+        {
+            self.alerts.push(CheckerAlert::RealServer {
+                rs: rs.name.clone(),
+                vs: vs.plan.name.clone(),
+                alive,
+                body: body.clone(),
+            });
+        }
+        notify
+    }
+
+    /// The mails queued since the last call, in order.
+    pub fn take_alerts(&mut self) -> Vec<CheckerAlert> {
+        std::mem::take(&mut self.alerts)
+    }
+
+    fn rs_alive(&self, vs: usize, rs: usize) -> Option<bool> {
+        self.vss.get(vs)?.rs.get(rs).map(RsState::alive)
     }
 
     /// A check changed state; returns the notify scripts to run, in order.
@@ -230,7 +285,7 @@ impl Pool {
         let alive = state.alive();
         if alive == was_alive {
             if weight.is_some() {
-                update_quorum(v, table, &logger, &mut notify);
+                update_quorum(v, table, &logger, &mut notify, &mut self.alerts);
             }
             return notify;
         }
@@ -273,7 +328,7 @@ impl Pool {
             }
             notify.extend(rs_plan.notify_down.clone());
         }
-        update_quorum(v, table, &logger, &mut notify);
+        update_quorum(v, table, &logger, &mut notify, &mut self.alerts);
         notify
     }
 
@@ -300,7 +355,9 @@ impl Pool {
         for (i, name) in names.iter().enumerate() {
             by_name.entry(name.as_str()).or_default().push(i);
         }
-        let mut next = Pool::from_plan(plan, logger.clone()).vss;
+        let next_pool = Pool::from_plan(plan, logger.clone());
+        self.no_checker_emails = next_pool.no_checker_emails;
+        let mut next = next_pool.vss;
         let mut fresh = Vec::new();
         for (i, vs) in next.iter_mut().enumerate() {
             let found = by_name
@@ -379,6 +436,12 @@ impl Pool {
             }
             for (gone_plan, gone_state) in prev_rs.into_iter().flatten() {
                 logger.info(&format!("service {} no longer exist", gone_plan.name));
+                if gone_plan.smtp_alert && gone_state.alive() {
+                    self.alerts.push(CheckerAlert::Removed {
+                        rs: gone_plan.name.clone(),
+                        vs: vs.plan.name.clone(),
+                    });
+                }
                 if let Some(dest) = gone_state.installed {
                     logger.info(&format!(
                         "Removing service {} from VS {}",
@@ -406,10 +469,18 @@ impl Pool {
                     install_sorry(vs, table, &logger);
                 }
             }
-            update_quorum(vs, table, &logger, &mut notify);
+            update_quorum(vs, table, &logger, &mut notify, &mut self.alerts);
         }
         for gone in old.into_iter().flatten() {
             logger.info(&format!("Removing Virtual Server {}", gone.plan.name));
+            for (rs, state) in gone.plan.real_servers.iter().zip(&gone.rs) {
+                if rs.smtp_alert && state.alive() {
+                    self.alerts.push(CheckerAlert::Removed {
+                        rs: rs.name.clone(),
+                        vs: gone.plan.name.clone(),
+                    });
+                }
+            }
             report(
                 &logger,
                 del_services(table, &gone.plan),
@@ -705,10 +776,23 @@ fn update_quorum(
     table: &mut dyn Table,
     logger: &Logger,
     notify: &mut Vec<Notify>,
+    alerts: &mut Vec<CheckerAlert>,
 ) {
     let sum = weight_sum(vs);
     let (q, h) = (vs.plan.quorum, vs.plan.hysteresis);
+    let quorum_alert = |up: bool, threshold: u32| CheckerAlert::Quorum {
+        vs: vs.plan.name.clone(),
+        up,
+        starting: false,
+        quorum: q,
+        hysteresis: h,
+        threshold,
+        sum,
+    };
     if vs.quorum_up && sum < q.saturating_sub(h) {
+        if vs.plan.smtp_alert {
+            alerts.push(quorum_alert(false, q.saturating_sub(h)));
+        }
         vs.quorum_up = false;
         logger.info(&format!(
             "Lost quorum {q}-{h}={} > {sum} for VS {}",
@@ -718,6 +802,9 @@ fn update_quorum(
         notify.extend(vs.plan.quorum_down.clone());
         install_sorry(vs, table, logger);
     } else if !vs.quorum_up && sum >= q.saturating_add(h) {
+        if vs.plan.smtp_alert {
+            alerts.push(quorum_alert(true, q.saturating_add(h)));
+        }
         vs.quorum_up = true;
         logger.info(&format!(
             "Gained quorum {q}+{h}={} <= {sum} for VS {}",
