@@ -319,6 +319,87 @@ fn a_reload_moves_alerts_to_the_new_mail_settings() {
     assert_eq!(ours, real);
 }
 
+/// Runs `daemon` on a with alerts to m and `no_email_faults`, its instance tracking a file
+/// (weight 0): MASTER, then FAULT (the file says 1), then back (0). Returns the mails m got.
+fn deliver_with_faults(daemon: Daemon) -> Vec<Received> {
+    let lab = Lab::new("smtpflt", &["a", "m"]).expect("lab");
+    let (a, m) = (lab.host("a"), lab.host("m"));
+    let (_server, maildir) = smtp_server(m, 25);
+    let file = a.dir().join("tracked");
+    fs::write(&file, "0\n").expect("track file");
+    let mut instance = VrrpInstance::new(51, 100, &["198.51.100.100/32"])
+        .extra("smtp_alert")
+        .extra("track_file {\n        tf\n    }");
+    instance.global_extra = vec![
+        "notification_email {\n        admin@example.com\n    }".into(),
+        "notification_email_from kl@example.com".into(),
+        format!("smtp_server {}", m.address()),
+        "smtp_connect_timeout 5".into(),
+        "no_email_faults".into(),
+    ];
+    // Defined before the instance that tracks it (2.2.7 reads the file in order).
+    let text = format!(
+        "track_file tf {{\n    file {}\n    weight 0\n}}\n{}",
+        file.display(),
+        instance.render("LB_1")
+    );
+    let k = daemon.start(OURS, a, &text);
+    assert!(
+        a.wait_for_address(VIP, true, Duration::from_secs(10)),
+        "{daemon:?}: never MASTER\n{}",
+        k.log().unwrap_or_default()
+    );
+    assert!(
+        poll_until(Duration::from_secs(10), || mails(&maildir).len() >= 2),
+        "{daemon:?}: fewer than two mails\n{}",
+        k.log().unwrap_or_default()
+    );
+    fs::write(&file, "1\n").expect("track file");
+    assert!(
+        a.wait_for_address(VIP, false, Duration::from_secs(10)),
+        "{daemon:?}: never FAULT\n{}",
+        k.log().unwrap_or_default()
+    );
+    std::thread::sleep(Duration::from_secs(1));
+    fs::write(&file, "0\n").expect("track file");
+    assert!(
+        a.wait_for_address(VIP, true, Duration::from_secs(10)),
+        "{daemon:?}: never MASTER again\n{}",
+        k.log().unwrap_or_default()
+    );
+    assert!(
+        poll_until(Duration::from_secs(10), || mails(&maildir).len() >= 3),
+        "{daemon:?}: no mail after the fault\n{}",
+        k.log().unwrap_or_default()
+    );
+    // Room for a mail that should not be there.
+    std::thread::sleep(Duration::from_secs(1));
+    mails(&maildir)
+}
+
+/// `no_email_faults`: the mails around a FAULT are those 2.2.7 sends.
+#[test]
+fn no_email_faults_sends_what_keepalived_2_2_7_sends() {
+    if !lab_ready() || !require_programs(&["ss"]) || !aiosmtpd_installed() {
+        println!("skipped: needs root, the lab programs and python3-aiosmtpd");
+        return;
+    }
+    let (ours, real) = std::thread::scope(|s| {
+        let ours = s.spawn(|| deliver_with_faults(Daemon::Ours));
+        let real = s.spawn(|| deliver_with_faults(Daemon::Real));
+        (
+            ours.join().expect("our run"),
+            real.join().expect("2.2.7's run"),
+        )
+    });
+    eprintln!("2.2.7: {real:#?}\nours: {ours:#?}");
+    assert!(
+        real.iter().all(|m| !m.subject.contains("FAULT")),
+        "2.2.7 mailed a FAULT with no_email_faults"
+    );
+    assert_eq!(ours, real);
+}
+
 /// A mail server that refuses (nothing listens) or never answers (an address nobody has):
 /// the instance becomes MASTER as it would without alerts, and says the alert failed.
 #[test]

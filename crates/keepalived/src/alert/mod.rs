@@ -38,6 +38,8 @@ pub struct AlertSettings {
     pub timeout: Duration,
     /// `router_id`, else the host name: the subject's tag.
     pub router_id: String,
+    /// `no_email_faults`: an instance or group entering FAULT is not mailed (leaving it is).
+    pub no_email_faults: bool,
 }
 
 impl AlertSettings {
@@ -63,7 +65,16 @@ impl AlertSettings {
             to: global.notification_email.clone(),
             timeout: Duration::from_secs(u64::from(global.smtp_connect_timeout.max(1))),
             router_id: global.router_id.clone().unwrap_or(host),
+            // 2.2.7 reads the keyword alone (any argument is ignored).
+            no_email_faults: global.other.iter().any(|r| r.keyword == "no_email_faults"),
         }))
+    }
+
+    /// Whether a VRRP instance or group entering `state` is mailed: not FAULT with
+    /// `no_email_faults` (observed with 2.2.7: the FAULT mail is left out, the BACKUP and
+    /// MASTER mails that follow are sent).
+    pub fn mails_vrrp_state(&self, state: keepalived_vrrp::instance::State) -> bool {
+        !(self.no_email_faults && state == keepalived_vrrp::instance::State::Fault)
     }
 }
 

@@ -182,7 +182,9 @@ impl Pool {
         let sum = weight_sum(vs);
         let (q, h) = (vs.plan.quorum, vs.plan.hysteresis);
         vs.quorum_up = sum >= q;
-        if vs.plan.smtp_alert {
+        // 2.2.7 mails a quorum that holds at start, and nothing for one that does not (in
+        // the lab).
+        if vs.plan.smtp_alert && vs.quorum_up {
             self.alerts.push(CheckerAlert::Quorum {
                 vs: vs.plan.name.clone(),
                 up: vs.quorum_up,
@@ -1137,6 +1139,79 @@ pub(crate) mod tests {
             pool.stop_with(&mut t, mode);
             assert_eq!(t.calls.len(), calls, "{mode:?}: {:?}", t.calls);
             assert!(t.calls.iter().all(|c| c.starts_with("del_service")));
+        }
+    }
+
+    /// The mails 2.2.7 sends (crates/keepalived/tests/checker_mail_vm.rs): quorum at start and
+    /// when lost or gained, a check's change with the real server's new state, every check
+    /// change or (with no_checker_emails) only those that move the real server, `Removing`
+    /// for a real server a reload drops.
+    #[test]
+    fn alerts_follow_2_2_7() {
+        const TEXT: &str = "GLOBAL\nvirtual_server 198.51.100.20 8080 {\n quorum 2\n smtp_alert\n \
+            real_server 192.0.2.21 8080 {\n TCP_CHECK {\n }\n MISC_CHECK {\n misc_path /bin/true\n }\n }\n \
+            real_server 192.0.2.22 8080 {\n smtp_alert false\n TCP_CHECK {\n }\n }\n}\n";
+        let report = |rs, check, up, mail: &str| Report {
+            id: super::super::task::CheckId { vs: 0, rs, check },
+            up,
+            weight: None,
+            mail: Some(mail.to_string()),
+        };
+        for (global, every_check) in [("", true), ("global_defs {\n no_checker_emails\n}", false)] {
+            let p = plan(&TEXT.replace("GLOBAL", global));
+            let mut pool = Pool::new(&p, quiet());
+            let mut t = Fake::default();
+            pool.start(&mut t);
+            let start = pool.take_alerts();
+            assert!(
+                matches!(
+                    &start[..],
+                    [CheckerAlert::Quorum {
+                        up: true,
+                        starting: true,
+                        sum: 2,
+                        ..
+                    }]
+                ),
+                "{start:?}"
+            );
+            pool.report(&report(0, 0, false, "tcp down"), &mut t);
+            let down = pool.take_alerts();
+            assert_eq!(down.len(), 2, "{down:?}");
+            assert!(matches!(
+                &down[0],
+                CheckerAlert::Quorum {
+                    up: false,
+                    starting: false,
+                    threshold: 2,
+                    sum: 1,
+                    ..
+                }
+            ));
+            assert_eq!(
+                down[1],
+                CheckerAlert::RealServer {
+                    rs: "[192.0.2.21]:udp:8080".into(),
+                    vs: "[198.51.100.20]:udp:8080".into(),
+                    alive: false,
+                    body: "tcp down".into(),
+                }
+            );
+            // The second check of a server already down.
+            pool.report(&report(0, 1, false, "misc down"), &mut t);
+            assert_eq!(pool.take_alerts().len(), usize::from(every_check));
+            // A real server with smtp_alert false mails nothing.
+            pool.report(&report(1, 0, false, "tcp down"), &mut t);
+            assert!(pool.take_alerts().is_empty());
+            let p2 = plan(&TEXT.replace("GLOBAL", global).replace(
+                " real_server 192.0.2.22 8080 {\n smtp_alert false\n TCP_CHECK {\n }\n }\n",
+                "",
+            ));
+            pool.report(&report(1, 0, true, "tcp up"), &mut t);
+            pool.take_alerts();
+            pool.reload(&p2, &mut t);
+            // .22 (alive again) has smtp_alert false: its removal is not mailed either.
+            assert!(pool.take_alerts().is_empty());
         }
     }
 }
