@@ -280,6 +280,32 @@ mod tests {
             check_body(CheckWord::Misc, true, None, false),
             "=> MISC CHECK succeeded on service <="
         );
+        // As 2.2.7 sent them in the lab.
+        assert_eq!(
+            check_body(
+                CheckWord::Smtp,
+                false,
+                Some("Read failure from server [192.0.2.27]:25"),
+                false
+            ),
+            "=> CHECK failed on service : Read failure from server [192.0.2.27]:25 <="
+        );
+        assert_eq!(
+            check_body(CheckWord::Smtp, true, None, false),
+            "=> CHECK succeed on service <="
+        );
+        assert_eq!(
+            check_body(CheckWord::Dns, true, None, false),
+            "=> DNS_CHECK: succeed on service <="
+        );
+        assert_eq!(
+            check_body(CheckWord::Udp, false, None, false),
+            "=> UDP CHECK failed on service <="
+        );
+        assert_eq!(
+            check_body(CheckWord::Ping, false, None, false),
+            "=> ICMP CHECK failed on service <="
+        );
         let quorum = checker_mail(
             "LB_1",
             &CheckerAlert::Quorum {
