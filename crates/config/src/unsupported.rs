@@ -13,6 +13,9 @@ use crate::model::{Config, RawSetting};
 const ACTED_ON_AS_WRITTEN: &[&str] = &[
     "smtp_alert",
     "smtp_alert_vrrp",
+    "smtp_alert_checker",
+    "no_checker_emails",
+    "no_email_faults",
     "smtp_helo_name",
     "lvs_flush",
     "lvs_flush_onstop",

@@ -232,6 +232,75 @@ impl Initramfs {
         Ok(())
     }
 
+    /// Carries Debian's python (`/usr/bin/python3` and its standard library, without the test
+    /// suites and GUI parts) into the guest with the named packages of
+    /// `/usr/lib/python3/dist-packages` (e.g. `aiosmtpd`, with its dependencies `public`
+    /// and `attr`). The guest runs it as
+    /// `PYTHONPATH=/usr/lib/python3/dist-packages python3 -S …` (no site hooks).
+    pub fn add_python(&self, packages: &[&str]) -> Result<()> {
+        const PYTHON: &str = "/usr/bin/python3";
+        self.add_program(Path::new(PYTHON), PYTHON)?;
+        let real = fs::canonicalize(PYTHON)?;
+        let version = real
+            .file_name()
+            .and_then(|n| n.to_str())
+            .filter(|n| n.starts_with("python3."))
+            .with_context(|| format!("{} is not python3.N", real.display()))?
+            .to_string();
+        let stdlib = Path::new("/usr/lib").join(&version);
+        let guest_stdlib = self.root.join("usr/lib").join(&version);
+        fs::create_dir_all(&guest_stdlib)?;
+        const SKIPPED: &[&str] = &[
+            "test",
+            "idlelib",
+            "tkinter",
+            "ensurepip",
+            "lib2to3",
+            "pydoc_data",
+            "turtledemo",
+            "unittest",
+            "distutils",
+            "sqlite3",
+            "venv",
+        ];
+        for entry in fs::read_dir(&stdlib)?.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if SKIPPED.contains(&name.as_str()) || name.starts_with("config-") {
+                continue;
+            }
+            run_ok(
+                Command::new("cp")
+                    .arg("-a")
+                    .arg(entry.path())
+                    .arg(&guest_stdlib),
+            )?;
+        }
+        // The extension modules' own libraries (libssl, libffi, liblzma, …).
+        for entry in fs::read_dir(stdlib.join("lib-dynload"))?.flatten() {
+            let ldd = Command::new("ldd").arg(entry.path()).output()?;
+            for lib in String::from_utf8_lossy(&ldd.stdout)
+                .split_whitespace()
+                .filter(|w| w.starts_with('/'))
+            {
+                if !self.root.join(lib.trim_start_matches('/')).exists() {
+                    self.copy_in(Path::new(lib), lib)?;
+                }
+            }
+        }
+        let site = Path::new("/usr/lib/python3/dist-packages");
+        let guest_site = self.root.join("usr/lib/python3/dist-packages");
+        fs::create_dir_all(&guest_site)?;
+        for package in packages {
+            run_ok(
+                Command::new("cp")
+                    .arg("-a")
+                    .arg(site.join(package))
+                    .arg(&guest_site),
+            )?;
+        }
+        Ok(())
+    }
+
     fn copy_in(&self, host: &Path, guest: &str) -> Result<()> {
         let to = self.root.join(guest.trim_start_matches('/'));
         if let Some(parent) = to.parent() {

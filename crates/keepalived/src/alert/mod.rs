@@ -19,7 +19,9 @@ use keepalived_config::model::VrrpInstance;
 use keepalived_config::{Config, values};
 
 use crate::logger::Logger;
-pub use message::{Mail, vrrp_group_mail, vrrp_state_mail};
+pub use message::{
+    CheckWord, CheckerAlert, Mail, check_body, checker_mail, vrrp_group_mail, vrrp_state_mail,
+};
 
 /// Where and how alerts are sent: what `global_defs` says.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,6 +38,8 @@ pub struct AlertSettings {
     pub timeout: Duration,
     /// `router_id`, else the host name: the subject's tag.
     pub router_id: String,
+    /// `no_email_faults`: an instance or group entering FAULT is not mailed (leaving it is).
+    pub no_email_faults: bool,
 }
 
 impl AlertSettings {
@@ -61,7 +65,16 @@ impl AlertSettings {
             to: global.notification_email.clone(),
             timeout: Duration::from_secs(u64::from(global.smtp_connect_timeout.max(1))),
             router_id: global.router_id.clone().unwrap_or(host),
+            // 2.2.7 reads the keyword alone (any argument is ignored).
+            no_email_faults: global.other.iter().any(|r| r.keyword == "no_email_faults"),
         }))
+    }
+
+    /// Whether a VRRP instance or group entering `state` is mailed: not FAULT with
+    /// `no_email_faults` (observed with 2.2.7: the FAULT mail is left out, the BACKUP and
+    /// MASTER mails that follow are sent).
+    pub fn mails_vrrp_state(&self, state: keepalived_vrrp::instance::State) -> bool {
+        !(self.no_email_faults && state == keepalived_vrrp::instance::State::Fault)
     }
 }
 
@@ -73,6 +86,38 @@ pub fn vrrp_alerts(config: &Config, instance: &VrrpInstance) -> bool {
         .or_else(|| raw_flag(config, "smtp_alert_vrrp"))
         .or_else(|| raw_flag(config, "smtp_alert"))
         .unwrap_or(false)
+}
+
+/// Whether a virtual server mails its quorum changes: its own `smtp_alert` (`own`), else
+/// `smtp_alert_checker`, else the global `smtp_alert`, else not (keepalived.conf(5) of 2.2.7).
+pub fn checker_vs_alerts(config: &Config, own: Option<bool>) -> bool {
+    own.or_else(|| raw_flag(config, "smtp_alert_checker"))
+        .or_else(|| raw_flag(config, "smtp_alert"))
+        .unwrap_or(false)
+}
+
+/// Whether a real server mails its checks' changes: its own `smtp_alert` (`own`), else
+/// `smtp_alert_checker`, else the global `smtp_alert`, else yes (2.2.7 mailed a real server
+/// without any of them in the lab, as its keepalived.conf(5) says).
+pub fn checker_rs_alerts(config: &Config, own: Option<bool>) -> bool {
+    own.or_else(|| raw_flag(config, "smtp_alert_checker"))
+        .or_else(|| raw_flag(config, "smtp_alert"))
+        .unwrap_or(true)
+}
+
+/// Sends `mail` in a task of the multi-task runtime (the checker child), logging the outcome
+/// as 2.2.7 does.
+pub fn spawn_send(settings: Arc<AlertSettings>, mail: Mail, logger: Logger) {
+    tokio::spawn(async move {
+        match smtp::send(&settings, &mail, &logger).await {
+            Ok(()) => logger.info("SMTP alert successfully sent."),
+            Err(err) => logger.info(&format!(
+                "SMTP alert to [{}]:{} failed: {err}",
+                settings.server.ip(),
+                settings.server.port()
+            )),
+        }
+    });
 }
 
 /// Sends `mail` in the background, logging the outcome as 2.2.7 does.

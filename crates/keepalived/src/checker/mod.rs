@@ -22,6 +22,7 @@ pub mod task;
 pub mod tls;
 
 use std::path::Path;
+use std::sync::Arc;
 
 use anyhow::Context;
 use keepalived_config::Config;
@@ -32,6 +33,7 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+use crate::alert::{self, AlertSettings};
 use crate::cli::{ChildRole, Cli};
 use crate::config_test::load_config;
 use crate::daemon::{log_diagnostics, unusable};
@@ -52,6 +54,7 @@ pub fn run(cli: &Cli, config: Config, logger: Logger) -> anyhow::Result<i32> {
         .context("cannot start the tokio runtime")?;
     runtime.block_on(async {
         let mut plan = Plan::from_config(&config);
+        let mut alerts = alert_settings(&config, &plan, &logger);
         drop(config);
         resolve_scripts(&mut plan, &logger);
         log_unsupported(&plan, &logger);
@@ -88,6 +91,7 @@ pub fn run(cli: &Cli, config: Config, logger: Logger) -> anyhow::Result<i32> {
         for argv in pool.start(&mut ipvs) {
             let _ = notifier.send(argv);
         }
+        send_alerts(&mut pool, alerts.as_ref(), &logger);
         logger.info("Startup complete");
         let mut tasks = spawn_checks(&pool, &tx, &logger, false);
         // When the start-up (or the last reload) is over and its memory goes back.
@@ -107,13 +111,10 @@ pub fn run(cli: &Cli, config: Config, logger: Logger) -> anyhow::Result<i32> {
                     crate::memory::release_startup_memory();
                 }
                 Some(report) = rx.recv() => {
-                    let id = report.id;
-                    let scripts = pool.check_changed(
-                        id.vs, id.rs, id.check, report.up, report.weight, &mut ipvs,
-                    );
-                    for argv in scripts {
+                    for argv in pool.report(&report, &mut ipvs) {
                         let _ = notifier.send(argv);
                     }
+                    send_alerts(&mut pool, alerts.as_ref(), &logger);
                 }
                 _ = hup.recv() => {
                     logger.info("Reloading");
@@ -126,6 +127,8 @@ pub fn run(cli: &Cli, config: Config, logger: Logger) -> anyhow::Result<i32> {
                         continue;
                     }
                     let mut next = Plan::from_config(&loaded.config);
+                    // The mail settings of global_defs are read again, as 2.2.7 does.
+                    alerts = alert_settings(&loaded.config, &next, &logger);
                     // The model is no longer needed: freed before the pool grows.
                     drop(loaded);
                     resolve_scripts(&mut next, &logger);
@@ -140,6 +143,7 @@ pub fn run(cli: &Cli, config: Config, logger: Logger) -> anyhow::Result<i32> {
                     for argv in pool.reload_plan(next, &mut ipvs) {
                         let _ = notifier.send(argv);
                     }
+                    send_alerts(&mut pool, alerts.as_ref(), &logger);
                     logger.info("Reload complete");
                     settle_at = Some(tokio::time::Instant::now() + crate::memory::SETTLE_AFTER);
                     tasks = spawn_checks(&pool, &tx, &logger, true);
@@ -167,6 +171,36 @@ pub fn run(cli: &Cli, config: Config, logger: Logger) -> anyhow::Result<i32> {
         logger.info("Stopped");
         Ok(0)
     })
+}
+
+/// Where the checker's alerts go (`global_defs`), when a virtual or real server asks for them;
+/// why they cannot be sent is logged once per load.
+fn alert_settings(config: &Config, plan: &Plan, logger: &Logger) -> Option<Arc<AlertSettings>> {
+    let wanted = plan
+        .virtual_servers
+        .iter()
+        .any(|vs| vs.smtp_alert || vs.real_servers.iter().any(|rs| rs.smtp_alert));
+    if !wanted {
+        return None;
+    }
+    match AlertSettings::from_config(config) {
+        Ok(settings) => settings.map(Arc::new),
+        Err(why) => {
+            logger.info(&format!("SMTP alerts disabled: {why}"));
+            None
+        }
+    }
+}
+
+/// Mails what the pool queued, each in a task of its own (a dead mail server delays no
+/// check); without mail settings the queue is dropped.
+fn send_alerts(pool: &mut Pool, settings: Option<&Arc<AlertSettings>>, logger: &Logger) {
+    let queued = pool.take_alerts();
+    let Some(settings) = settings else { return };
+    for queued in &queued {
+        let mail = alert::checker_mail(&settings.router_id, queued);
+        alert::spawn_send(settings.clone(), mail, logger.clone());
+    }
 }
 
 /// Opens IPVS; when the family is missing, asks the kernel's module loader for ip_vs once

@@ -47,6 +47,8 @@ pub struct VsPlan {
     pub sorry_inhibit: bool,
     /// Its real servers.
     pub real_servers: Vec<RsPlan>,
+    /// Whether its quorum changes are mailed (`smtp_alert`, see [`crate::alert`]).
+    pub smtp_alert: bool,
 }
 
 /// One real server.
@@ -66,6 +68,8 @@ pub struct RsPlan {
     pub notify_down: Option<Vec<String>>,
     /// Its checks.
     pub checks: Vec<CheckPlan>,
+    /// Whether its checks' changes are mailed (`smtp_alert`, see [`crate::alert`]).
+    pub smtp_alert: bool,
 }
 
 /// One health check.
@@ -219,6 +223,9 @@ pub struct Plan {
     pub flush_at_start: bool,
     /// `lvs_flush_onstop` / `lvs_flush_on_stop [VS]` (global_defs).
     pub flush_on_stop: FlushOnStop,
+    /// `no_checker_emails` (global_defs): a check's change is mailed only when it changes its
+    /// real server's state.
+    pub no_checker_emails: bool,
 }
 
 /// How the child leaves IPVS at stop.
@@ -241,6 +248,13 @@ impl Plan {
         for setting in &config.global.other {
             match setting.keyword.as_str() {
                 "lvs_flush" => plan.flush_at_start = true,
+                "no_checker_emails" => {
+                    plan.no_checker_emails = setting
+                        .args
+                        .first()
+                        .map_or(Some(true), |w| keepalived_config::values::parse_bool(w))
+                        .unwrap_or(false)
+                }
                 "lvs_flush_onstop" | "lvs_flush_on_stop" => {
                     plan.flush_on_stop = match setting.args.first().map(String::as_str) {
                         Some("VS") => FlushOnStop::Vs,
@@ -425,6 +439,7 @@ fn virtual_server(
     // The sorry server's own options; the rest are check defaults (or not supported).
     let mut sorry_inhibit = false;
     let mut sorry_forward = forward;
+    let mut smtp_alert = None;
     let mut rest = Vec::with_capacity(vs.other.len());
     for setting in &vs.other {
         match (
@@ -432,6 +447,7 @@ fn virtual_server(
             setting.args.first().map(String::as_str),
         ) {
             ("sorry_server_inhibit", _) => sorry_inhibit = true,
+            ("smtp_alert", word) => smtp_alert = flag(word),
             ("sorry_server_lvs_method", Some("NAT")) => sorry_forward = Forward::Masq,
             ("sorry_server_lvs_method", Some("DR")) => sorry_forward = Forward::Route,
             ("sorry_server_lvs_method", Some("TUN")) => sorry_forward = Forward::Tunnel,
@@ -492,7 +508,16 @@ fn virtual_server(
         quorum_down: vs.quorum_down.as_deref().map(argv),
         sorry_inhibit,
         real_servers,
+        smtp_alert: crate::alert::checker_vs_alerts(config, smtp_alert),
     })
+}
+
+/// A flag's value: alone it is on, else `true`/`false` and their synonyms.
+fn flag(word: Option<&str>) -> Option<bool> {
+    match word {
+        None => Some(true),
+        Some(word) => keepalived_config::values::parse_bool(word),
+    }
 }
 
 /// The services of one virtual_server_group entry: `ADDR PORT`, `ADDR-LAST PORT` (a range of
@@ -560,7 +585,16 @@ fn real_server(
     inherited: Inherited,
     skipped: &mut Vec<(String, String)>,
 ) -> RsPlan {
-    let inherited = Inherited::read(inherited, &rs.other, skipped);
+    let mut smtp_alert = None;
+    let mut rest = Vec::with_capacity(rs.other.len());
+    for setting in &rs.other {
+        if setting.keyword == "smtp_alert" {
+            smtp_alert = flag(setting.args.first().map(String::as_str));
+        } else {
+            rest.push(setting.clone());
+        }
+    }
+    let inherited = Inherited::read(inherited, &rest, skipped);
     // A fwmark service's real servers have no port of their own (keepalived clears it).
     let port = match vs.key {
         ServiceKey::Fwmark(_) => 0,
@@ -588,6 +622,7 @@ fn real_server(
         notify_up: rs.notify_up.as_ref().map(argv),
         notify_down: rs.notify_down.as_ref().map(argv),
         checks,
+        smtp_alert: crate::alert::checker_rs_alerts(config, smtp_alert),
     }
 }
 

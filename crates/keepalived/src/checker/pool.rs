@@ -8,7 +8,8 @@ use std::collections::HashMap;
 use keepalived_ipvs::{Destination, Ipvs, IpvsError, ServiceKey};
 
 use super::plan::{Plan, RsPlan, VsPlan, endpoint_name};
-use super::task::CheckState;
+use super::task::{CheckState, Report};
+use crate::alert::CheckerAlert;
 use crate::logger::Logger;
 
 /// The kernel's table as the pool drives it; a trait so the pool's logic is tested without a
@@ -97,6 +98,10 @@ struct VsState {
 pub struct Pool {
     vss: Vec<VsState>,
     logger: Logger,
+    /// What is to be mailed (`smtp_alert`), in order, until [`Pool::take_alerts`].
+    alerts: Vec<CheckerAlert>,
+    /// `no_checker_emails`: a check's change is mailed only when its real server changes.
+    no_checker_emails: bool,
 }
 
 impl Pool {
@@ -109,6 +114,7 @@ impl Pool {
     /// The pool for `plan`, taking its virtual servers (the pool is then the only holder of
     /// the plan's real servers and checks).
     pub fn from_plan(plan: Plan, logger: Logger) -> Pool {
+        let no_checker_emails = plan.no_checker_emails;
         let vss = plan
             .virtual_servers
             .into_iter()
@@ -128,7 +134,12 @@ impl Pool {
                 plan: vs,
             })
             .collect();
-        Pool { vss, logger }
+        Pool {
+            vss,
+            logger,
+            alerts: Vec::new(),
+            no_checker_emails,
+        }
     }
 
     /// The virtual servers' plans, in the configuration's order.
@@ -171,6 +182,19 @@ impl Pool {
         let sum = weight_sum(vs);
         let (q, h) = (vs.plan.quorum, vs.plan.hysteresis);
         vs.quorum_up = sum >= q;
+        // 2.2.7 mails a quorum that holds at start, and nothing for one that does not (in
+        // the lab).
+        if vs.plan.smtp_alert && vs.quorum_up {
+            self.alerts.push(CheckerAlert::Quorum {
+                vs: vs.plan.name.clone(),
+                up: vs.quorum_up,
+                starting: true,
+                quorum: q,
+                hysteresis: h,
+                threshold: q.saturating_add(h),
+                sum,
+            });
+        }
         if vs.quorum_up {
             logger.info(&format!(
                 "Gained quorum {q}+{h}={} <= {sum} for VS {}",
@@ -188,6 +212,39 @@ impl Pool {
             // keepalived logs nothing here: the quorum was never gained.
             install_sorry(vs, table, &logger);
         }
+    }
+
+    /// A check's report: its change applied ([`Pool::check_changed`]), and the mail 2.2.7
+    /// sends for it queued when the real server has `smtp_alert` (and, with
+    /// `no_checker_emails`, only when the real server's state changed). Returns the notify
+    /// scripts to run, in order.
+    pub fn report(&mut self, report: &Report, table: &mut dyn Table) -> Vec<Notify> {
+        let id = report.id;
+        let was_alive = self.rs_alive(id.vs, id.rs);
+        let notify = self.check_changed(id.vs, id.rs, id.check, report.up, report.weight, table);
+        let alive = self.rs_alive(id.vs, id.rs);
+        if let (Some(body), Some(vs)) = (&report.mail, self.vss.get(id.vs))
+            && let (Some(rs), Some(alive)) = (vs.plan.real_servers.get(id.rs), alive)
+            && rs.smtp_alert
+            && (was_alive != Some(alive) || !self.no_checker_emails)
+        {
+            self.alerts.push(CheckerAlert::RealServer {
+                rs: rs.name.clone(),
+                vs: vs.plan.name.clone(),
+                alive,
+                body: body.clone(),
+            });
+        }
+        notify
+    }
+
+    /// The mails queued since the last call, in order.
+    pub fn take_alerts(&mut self) -> Vec<CheckerAlert> {
+        std::mem::take(&mut self.alerts)
+    }
+
+    fn rs_alive(&self, vs: usize, rs: usize) -> Option<bool> {
+        self.vss.get(vs)?.rs.get(rs).map(RsState::alive)
     }
 
     /// A check changed state; returns the notify scripts to run, in order.
@@ -230,7 +287,7 @@ impl Pool {
         let alive = state.alive();
         if alive == was_alive {
             if weight.is_some() {
-                update_quorum(v, table, &logger, &mut notify);
+                update_quorum(v, table, &logger, &mut notify, &mut self.alerts);
             }
             return notify;
         }
@@ -273,7 +330,7 @@ impl Pool {
             }
             notify.extend(rs_plan.notify_down.clone());
         }
-        update_quorum(v, table, &logger, &mut notify);
+        update_quorum(v, table, &logger, &mut notify, &mut self.alerts);
         notify
     }
 
@@ -300,7 +357,9 @@ impl Pool {
         for (i, name) in names.iter().enumerate() {
             by_name.entry(name.as_str()).or_default().push(i);
         }
-        let mut next = Pool::from_plan(plan, logger.clone()).vss;
+        let next_pool = Pool::from_plan(plan, logger.clone());
+        self.no_checker_emails = next_pool.no_checker_emails;
+        let mut next = next_pool.vss;
         let mut fresh = Vec::new();
         for (i, vs) in next.iter_mut().enumerate() {
             let found = by_name
@@ -379,6 +438,12 @@ impl Pool {
             }
             for (gone_plan, gone_state) in prev_rs.into_iter().flatten() {
                 logger.info(&format!("service {} no longer exist", gone_plan.name));
+                if gone_plan.smtp_alert && gone_state.alive() {
+                    self.alerts.push(CheckerAlert::Removed {
+                        rs: gone_plan.name.clone(),
+                        vs: vs.plan.name.clone(),
+                    });
+                }
                 if let Some(dest) = gone_state.installed {
                     logger.info(&format!(
                         "Removing service {} from VS {}",
@@ -406,10 +471,18 @@ impl Pool {
                     install_sorry(vs, table, &logger);
                 }
             }
-            update_quorum(vs, table, &logger, &mut notify);
+            update_quorum(vs, table, &logger, &mut notify, &mut self.alerts);
         }
         for gone in old.into_iter().flatten() {
             logger.info(&format!("Removing Virtual Server {}", gone.plan.name));
+            for (rs, state) in gone.plan.real_servers.iter().zip(&gone.rs) {
+                if rs.smtp_alert && state.alive() {
+                    self.alerts.push(CheckerAlert::Removed {
+                        rs: rs.name.clone(),
+                        vs: gone.plan.name.clone(),
+                    });
+                }
+            }
             report(
                 &logger,
                 del_services(table, &gone.plan),
@@ -705,10 +778,23 @@ fn update_quorum(
     table: &mut dyn Table,
     logger: &Logger,
     notify: &mut Vec<Notify>,
+    alerts: &mut Vec<CheckerAlert>,
 ) {
     let sum = weight_sum(vs);
     let (q, h) = (vs.plan.quorum, vs.plan.hysteresis);
+    let quorum_alert = |up: bool, threshold: u32| CheckerAlert::Quorum {
+        vs: vs.plan.name.clone(),
+        up,
+        starting: false,
+        quorum: q,
+        hysteresis: h,
+        threshold,
+        sum,
+    };
     if vs.quorum_up && sum < q.saturating_sub(h) {
+        if vs.plan.smtp_alert {
+            alerts.push(quorum_alert(false, q.saturating_sub(h)));
+        }
         vs.quorum_up = false;
         logger.info(&format!(
             "Lost quorum {q}-{h}={} > {sum} for VS {}",
@@ -718,6 +804,9 @@ fn update_quorum(
         notify.extend(vs.plan.quorum_down.clone());
         install_sorry(vs, table, logger);
     } else if !vs.quorum_up && sum >= q.saturating_add(h) {
+        if vs.plan.smtp_alert {
+            alerts.push(quorum_alert(true, q.saturating_add(h)));
+        }
         vs.quorum_up = true;
         logger.info(&format!(
             "Gained quorum {q}+{h}={} <= {sum} for VS {}",
@@ -1050,6 +1139,79 @@ pub(crate) mod tests {
             pool.stop_with(&mut t, mode);
             assert_eq!(t.calls.len(), calls, "{mode:?}: {:?}", t.calls);
             assert!(t.calls.iter().all(|c| c.starts_with("del_service")));
+        }
+    }
+
+    /// The mails 2.2.7 sends (crates/keepalived/tests/checker_mail_vm.rs): quorum at start and
+    /// when lost or gained, a check's change with the real server's new state, every check
+    /// change or (with no_checker_emails) only those that move the real server, `Removing`
+    /// for a real server a reload drops.
+    #[test]
+    fn alerts_follow_2_2_7() {
+        const TEXT: &str = "GLOBAL\nvirtual_server 198.51.100.20 8080 {\n quorum 2\n smtp_alert\n \
+            real_server 192.0.2.21 8080 {\n TCP_CHECK {\n }\n MISC_CHECK {\n misc_path /bin/true\n }\n }\n \
+            real_server 192.0.2.22 8080 {\n smtp_alert false\n TCP_CHECK {\n }\n }\n}\n";
+        let report = |rs, check, up, mail: &str| Report {
+            id: super::super::task::CheckId { vs: 0, rs, check },
+            up,
+            weight: None,
+            mail: Some(mail.to_string()),
+        };
+        for (global, every_check) in [("", true), ("global_defs {\n no_checker_emails\n}", false)] {
+            let p = plan(&TEXT.replace("GLOBAL", global));
+            let mut pool = Pool::new(&p, quiet());
+            let mut t = Fake::default();
+            pool.start(&mut t);
+            let start = pool.take_alerts();
+            assert!(
+                matches!(
+                    &start[..],
+                    [CheckerAlert::Quorum {
+                        up: true,
+                        starting: true,
+                        sum: 2,
+                        ..
+                    }]
+                ),
+                "{start:?}"
+            );
+            pool.report(&report(0, 0, false, "tcp down"), &mut t);
+            let down = pool.take_alerts();
+            assert_eq!(down.len(), 2, "{down:?}");
+            assert!(matches!(
+                &down[0],
+                CheckerAlert::Quorum {
+                    up: false,
+                    starting: false,
+                    threshold: 2,
+                    sum: 1,
+                    ..
+                }
+            ));
+            assert_eq!(
+                down[1],
+                CheckerAlert::RealServer {
+                    rs: "[192.0.2.21]:udp:8080".into(),
+                    vs: "[198.51.100.20]:udp:8080".into(),
+                    alive: false,
+                    body: "tcp down".into(),
+                }
+            );
+            // The second check of a server already down.
+            pool.report(&report(0, 1, false, "misc down"), &mut t);
+            assert_eq!(pool.take_alerts().len(), usize::from(every_check));
+            // A real server with smtp_alert false mails nothing.
+            pool.report(&report(1, 0, false, "tcp down"), &mut t);
+            assert!(pool.take_alerts().is_empty());
+            let p2 = plan(&TEXT.replace("GLOBAL", global).replace(
+                " real_server 192.0.2.22 8080 {\n smtp_alert false\n TCP_CHECK {\n }\n }\n",
+                "",
+            ));
+            pool.report(&report(1, 0, true, "tcp up"), &mut t);
+            pool.take_alerts();
+            pool.reload(&p2, &mut t);
+            // .22 (alive again) has smtp_alert false: its removal is not mailed either.
+            assert!(pool.take_alerts().is_empty());
         }
     }
 }

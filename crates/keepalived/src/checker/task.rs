@@ -10,6 +10,7 @@ use super::plan::FilePlan;
 use super::plan::{CheckKind, CheckPlan};
 use super::probe::{self, Failure};
 use super::{datagram, file, smtp, tls};
+use crate::alert::{CheckWord, check_body};
 use crate::logger::Logger;
 
 /// Which check of which real server of which virtual server.
@@ -33,7 +34,7 @@ pub struct CheckState {
 }
 
 /// What a check tells the pool.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Report {
     /// Which check.
     pub id: CheckId,
@@ -41,6 +42,40 @@ pub struct Report {
     pub up: bool,
     /// A weight set by the check (MISC_CHECK with misc_dynamic).
     pub weight: Option<i32>,
+    /// The body of the mail 2.2.7 sends for this result when the real server has
+    /// `smtp_alert` (see [`crate::alert::check_body`]); `None` when it sends none.
+    pub mail: Option<String>,
+}
+
+/// How a check's kind words its mails; FILE_CHECK sends none.
+fn mail_word(kind: &CheckKind) -> Option<CheckWord> {
+    Some(match kind {
+        CheckKind::Tcp => CheckWord::Tcp,
+        CheckKind::Http(_) | CheckKind::Ssl { .. } => CheckWord::Http,
+        CheckKind::Smtp { .. } => CheckWord::Smtp,
+        CheckKind::Misc { .. } => CheckWord::Misc,
+        CheckKind::Dns { .. } => CheckWord::Dns,
+        CheckKind::Udp(_) => CheckWord::Udp,
+        CheckKind::Ping => CheckWord::Ping,
+        CheckKind::File(_) => return None,
+    })
+}
+
+/// The mail body for a check finding its server up.
+fn up_mail(plan: &CheckPlan) -> Option<String> {
+    mail_word(&plan.kind).map(|w| check_body(w, true, None, false))
+}
+
+/// The mail body for a check finding its server down after `failure` (SMTP_CHECK gives its
+/// reason as logged, a MISC_CHECK program may have timed out).
+fn down_mail(plan: &CheckPlan, failure: &Failure) -> Option<String> {
+    let word = mail_word(&plan.kind)?;
+    let reason = match (&plan.kind, failure) {
+        (CheckKind::Smtp { .. }, Failure::Said(why)) => Some(why.as_str()),
+        _ => None,
+    };
+    let timed_out = matches!(failure, Failure::Exit(None));
+    Some(check_body(word, false, reason, timed_out))
 }
 
 /// Names a check's log lines use.
@@ -102,17 +137,26 @@ pub async fn run(
                 {
                     logger.info(&line);
                 }
+                // 2.2.7 mails a MISC_CHECK's first result even when it finds the server up
+                // as it was assumed (the other checks mail changes only).
+                let first_misc =
+                    !state.has_run && !recovering && matches!(plan.kind, CheckKind::Misc { .. });
                 state.has_run = true;
                 let weight_changed = new_weight.is_some() && new_weight != weight;
                 if weight_changed {
                     weight = new_weight;
                 }
-                if recovering || weight_changed {
+                if recovering || weight_changed || first_misc {
                     state.up = true;
                     let report = Report {
                         id,
                         up: true,
                         weight: if weight_changed { weight } else { None },
+                        mail: if recovering || first_misc {
+                            up_mail(&plan)
+                        } else {
+                            None
+                        },
                     };
                     if reports.send(report).is_err() {
                         return;
@@ -141,6 +185,7 @@ pub async fn run(
                         id,
                         up: false,
                         weight: None,
+                        mail: down_mail(&plan, &failure),
                     };
                     if reports.send(report).is_err() {
                         return;
@@ -216,10 +261,12 @@ async fn run_file(
             }
             state.up = up;
             state.has_run = true;
+            // 2.2.7 mails nothing for a FILE_CHECK.
             let report = Report {
                 id,
                 up,
                 weight: if up { new_weight } else { None },
+                mail: None,
             };
             if reports.send(report).is_err() {
                 return;
@@ -595,7 +642,8 @@ mod tests {
             Report {
                 id,
                 up: false,
-                weight: None
+                weight: None,
+                mail: Some("=> TCP CHECK failed on service <=".to_string()),
             }
         );
         let server = tokio::net::TcpListener::bind(addr).await.expect("rebind");
@@ -605,7 +653,8 @@ mod tests {
             Report {
                 id,
                 up: true,
-                weight: None
+                weight: None,
+                mail: Some("=> TCP CHECK succeed on service <=".to_string()),
             }
         );
         drop(server);

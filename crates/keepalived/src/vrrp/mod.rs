@@ -46,10 +46,31 @@ fn lookup_user(name: &str) -> Option<(u32, u32)> {
         .map(|u| (u.uid.as_raw(), u.gid.as_raw()))
 }
 
+/// Where the state changes of `config`'s instances and groups with `smtp_alert` are mailed
+/// (global_defs), or `None` when nothing asks; why they cannot be sent is logged.
+fn alert_settings(config: &Config, logger: &Logger) -> Option<Arc<AlertSettings>> {
+    let wanted = config
+        .instances
+        .iter()
+        .any(|i| alert::vrrp_alerts(config, i))
+        || sync_plan::groups(config).iter().any(|g| g.smtp_alert);
+    if !wanted {
+        return None;
+    }
+    match AlertSettings::from_config(config) {
+        Ok(settings) => settings.map(Arc::new),
+        Err(why) => {
+            logger.info(&format!("SMTP alerts disabled: {why}"));
+            None
+        }
+    }
+}
+
 /// Plans `config` (whose scripts the configuration's validation has already found, checked
 /// and resolved) against this host, logging each instance that cannot run.
 fn plan(config: Config, logger: &Logger) -> Planned {
-    let planned = plan_quietly(&config);
+    let mut planned = plan_quietly(&config);
+    planned.alerts = alert_settings(&config, logger);
     for note in &planned.notes {
         logger.info(note);
     }
@@ -80,23 +101,9 @@ fn plan_quietly(config: &Config) -> Planned {
 pub fn run(cli: &Cli, config: Config, logger: Logger) -> anyhow::Result<ChildExit> {
     let group = config.global.vrrp_mcast_group4;
     let router_id = config.global.router_id.clone();
-    let alerts = match AlertSettings::from_config(&config) {
-        Ok(settings) => settings
-            .filter(|_| {
-                config
-                    .instances
-                    .iter()
-                    .any(|i| alert::vrrp_alerts(&config, i))
-                    || sync_plan::groups(&config).iter().any(|g| g.smtp_alert)
-            })
-            .map(Arc::new),
-        Err(why) => {
-            logger.info(&format!("SMTP alerts disabled: {why}"));
-            None
-        }
-    };
     let fifo = driver::fifo::plan(&config, lookup_user);
     let planned = plan(config, &logger);
+    let alerts = planned.alerts.clone();
     // With no vrrp_instance at all, the static blocks alone keep the process running (as
     // 2.2.7's does).
     let statics_only = planned.problems.is_empty() && planned.statics != Default::default();

@@ -132,6 +132,9 @@ pub struct Planned {
     pub problems: Vec<PlanProblem>,
     /// vrrp_garp_interval / vrrp_gna_interval / garp_group (crate::vrrp::garp_pace).
     pub pacing: Box<super::garp_pace::PacePlan>,
+    /// Where state changes are mailed (global_defs' mail settings, read at each load; set
+    /// by the caller, see [`crate::alert`]).
+    pub alerts: Option<std::sync::Arc<crate::alert::AlertSettings>>,
 }
 
 /// A vrrp_script that some instance tracks, ready to run.
@@ -235,6 +238,7 @@ pub fn plan(
         notes,
         problems,
         statics: super::route_plan::StaticPlan::of(config),
+        alerts: None,
     }
 }
 

@@ -68,6 +68,7 @@ impl Driver {
                     running.transitions.entered(state);
                     if let Some(alerts) = self.alerts.as_ref().filter(|_| running.plan.smtp_alert)
                         && state != State::Initialize
+                        && alerts.mails_vrrp_state(state)
                     {
                         let mail = alert::vrrp_state_mail(
                             &alerts.router_id,

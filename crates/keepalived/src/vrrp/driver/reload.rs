@@ -114,6 +114,9 @@ impl Driver {
     /// Runs `planned`: at start-up every instance is new; on reload as [`diff`] decides.
     pub(super) async fn install(&mut self, mut planned: Planned) -> anyhow::Result<()> {
         self.instances_changed = true;
+        // The mail settings of global_defs follow the load (2.2.7 mails the next change
+        // through the new server, to the new addresses).
+        self.alerts = planned.alerts.take();
         self.install_statics(std::mem::take(&mut planned.statics))
             .await;
         let Planned {

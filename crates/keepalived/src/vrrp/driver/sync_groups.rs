@@ -164,6 +164,7 @@ impl Driver {
                 }
                 if let Some(alerts) = self.alerts.as_ref().filter(|_| group.plan.smtp_alert)
                     && sync_group::logs_sync(to)
+                    && alerts.mails_vrrp_state(to)
                 {
                     let mail =
                         crate::alert::vrrp_group_mail(&alerts.router_id, &group.plan.name, to);
