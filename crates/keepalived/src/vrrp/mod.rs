@@ -9,6 +9,7 @@ pub mod advert_watch;
 pub mod announce_plan;
 pub mod driver;
 pub mod dumps;
+pub mod firewall_plan;
 pub mod garp_pace;
 pub mod refusal;
 pub mod route_plan;
@@ -96,6 +97,7 @@ pub fn run(cli: &Cli, config: Config, logger: Logger) -> anyhow::Result<ChildExi
         }
     };
     let fifo = driver::fifo::plan(&config, lookup_user);
+    let firewall = firewall_plan::FirewallSettings::of(&config.global);
     let planned = plan(config, &logger);
     // With no vrrp_instance at all, the static blocks alone keep the process running (as
     // 2.2.7's does).
@@ -114,6 +116,7 @@ pub fn run(cli: &Cli, config: Config, logger: Logger) -> anyhow::Result<ChildExi
         alerts,
         fifo,
         release_vips: cli.release_vips,
+        firewall,
     };
     let vips: Vec<std::net::IpAddr> = planned
         .instances

@@ -17,6 +17,7 @@
 //! - [`ah`]: `auth_type AH`, the authentication header of each advert.
 //! - [`processes`]: vrrp_track_process, the tracker task and its reports;
 //! - [`fifo`]: the notify FIFO and its script.
+//! - [`firewall`]: the nftables rules of instances without accept mode (`vrrp_strict`).
 
 //!
 //! Every protocol decision is the engine's ([`keepalived_vrrp::instance::Instance`]).
@@ -24,6 +25,7 @@
 mod actions;
 mod ah;
 pub mod fifo;
+mod firewall;
 mod net;
 mod notify;
 mod processes;
@@ -117,6 +119,8 @@ pub struct Settings {
     pub fifo: Option<fifo::FifoPlan>,
     /// `-X`: at the stop, instances that are not master say they remove their VIPs too.
     pub release_vips: bool,
+    /// The nftables options of global_defs.
+    pub firewall: super::firewall_plan::FirewallSettings,
 }
 
 /// Everything the driver owns.
@@ -179,6 +183,8 @@ struct Driver {
     fifo: Option<fifo::NotifyFifo>,
     /// `-X`.
     release_vips: bool,
+    /// The nftables rules of instances without accept mode.
+    firewall: firewall::Firewall,
 }
 
 /// Runs `planned` until `shutdown` completes, then stops every instance (priority 0 from
@@ -229,6 +235,7 @@ pub async fn run(
         processes: processes::Processes::new(process_reports),
         fifo: None,
         release_vips: settings.release_vips,
+        firewall: firewall::Firewall::new(settings.firewall),
     };
     driver.fifo = settings
         .fifo
@@ -350,6 +357,7 @@ impl Driver {
             }
             self.log_drops(i);
         }
+        self.firewall_teardown();
         self.log_link_drops();
         self.remove_statics().await;
         self.remove_vmacs().await;
