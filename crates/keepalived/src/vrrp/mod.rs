@@ -65,13 +65,27 @@ fn plan(config: Config, logger: &Logger) -> Planned {
 
 /// Plans `config` against this host, logging nothing.
 fn plan_quietly(config: &Config) -> Planned {
+    // A link-local VIP (vrrp_strict asks an IPv6 instance's first VIP to be one) is on the
+    // interface while its instance is master: it is never taken for the interface's own
+    // address, or a reload would see the instance's source change and restart it.
+    let vips: std::collections::HashSet<std::net::IpAddr> = config
+        .instances
+        .iter()
+        .flat_map(|i| i.virtual_ipaddresses.iter().chain(&i.excluded_ipaddresses))
+        .map(|a| a.address)
+        .collect();
     let lookup = |name: &str| {
         keepalived_net::interface::lookup(name)
             .ok()
             .map(|i| InterfaceInfo {
                 index: i.index,
                 primary: i.primary_ipv4(),
-                link_local: i.link_local_ipv6(),
+                link_local: i
+                    .ipv6
+                    .iter()
+                    .copied()
+                    .find(|a| a.is_unicast_link_local() && !vips.contains(&(*a).into()))
+                    .or_else(|| i.link_local_ipv6()),
             })
     };
     setup::plan(config, lookup, lookup_user)

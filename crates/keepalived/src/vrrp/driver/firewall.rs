@@ -4,7 +4,7 @@
 //! [`super::super::firewall_plan`]; this module sends it over netlink
 //! ([`keepalived_net::nftables`]) and logs 2.2.7's lines.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use keepalived_net::nftables::{Family, Nftables};
 
@@ -25,6 +25,9 @@ pub(super) struct Firewall {
     rules: Ruleset,
     /// The elements set for each master instance, by name.
     installed: HashMap<String, Keys>,
+    /// Instances whose removal was logged since they last set theirs: 2.2.7 says it once
+    /// per release (and once at start), not for each of our removal steps.
+    released: HashSet<String>,
 }
 
 impl Firewall {
@@ -36,6 +39,7 @@ impl Firewall {
             looked_for_leftovers: false,
             rules: Ruleset::new(settings),
             installed: HashMap::new(),
+            released: HashSet::new(),
         }
     }
 }
@@ -74,6 +78,7 @@ impl Driver {
             return;
         }
         let name = self.running[i].plan.config.name.clone();
+        self.firewall.released.remove(&name);
         self.logger
             .detail(&wording::about(&name, "setting firewall drop rule"));
         let keys = Keys::of(&self.running[i].plan.addresses, |interface| {
@@ -108,8 +113,10 @@ impl Driver {
             return;
         }
         let name = self.running[i].plan.config.name.clone();
-        self.logger
-            .detail(&wording::about(&name, "removing firewall drop rule"));
+        if self.firewall.released.insert(name.clone()) {
+            self.logger
+                .detail(&wording::about(&name, "removing firewall drop rule"));
+        }
         let Some(keys) = self.firewall.installed.remove(&name) else {
             return;
         };
