@@ -589,7 +589,9 @@ pub fn encode_batch(msgs: &[Msg], seq: u32) -> (Vec<u8>, u32, u32) {
     (buf, seq.wrapping_add(1), n)
 }
 
-/// An nf_tables netlink socket in the network namespace it was opened in.
+/// An nf_tables netlink socket in the network namespace it was opened in. It blocks: the
+/// kernel answers a transaction at once (well under a millisecond for the firewall's), and a
+/// silent kernel is given up after two seconds.
 #[derive(Debug)]
 pub struct Nftables {
     fd: OwnedFd,
@@ -627,7 +629,7 @@ impl Nftables {
         let (bytes, first, last) = encode_batch(msgs, self.seq);
         self.seq = last.wrapping_add(2);
         self.send(&bytes)?;
-        self.acks(first, last).map(|_| ())
+        self.acks(first, last)
     }
 
     /// Whether table `table` of `family` exists.
@@ -668,16 +670,16 @@ impl Nftables {
     /// Reads answers until the acknowledgement of `last`, or the first error of a message in
     /// `first..=last` (the kernel then drops the whole transaction).
     fn acks(&self, first: u32, last: u32) -> io::Result<()> {
+        let timed_out = || io::Error::new(io::ErrorKind::TimedOut, "no answer from nf_tables");
+        let deadline = std::time::Instant::now() + ANSWER_TIMEOUT;
         let mut buf = vec![0u8; 65536];
         loop {
+            if std::time::Instant::now() >= deadline {
+                return Err(timed_out());
+            }
             let (n, _) = match rustix::net::recv(&self.fd, &mut buf[..], RecvFlags::empty()) {
                 Ok(r) => r,
-                Err(e) if e == rustix::io::Errno::AGAIN => {
-                    return Err(io::Error::new(
-                        io::ErrorKind::TimedOut,
-                        "no answer from nf_tables",
-                    ));
-                }
+                Err(e) if e == rustix::io::Errno::AGAIN => return Err(timed_out()),
                 Err(e) => return Err(e.into()),
             };
             let mut at = 0;
