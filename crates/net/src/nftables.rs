@@ -100,6 +100,10 @@ pub enum MetaKey {
     Iif,
     /// The output interface's index (`oif`).
     Oif,
+    /// The transport protocol (`meta l4proto`).
+    L4proto,
+    /// The output interface's kind (`oifkind`, e.g. `macvlan`).
+    OifKind,
 }
 
 /// What a rule ends with.
@@ -157,6 +161,23 @@ pub enum Expr {
         /// The set's name.
         set: String,
     },
+    /// Look the key at register `sreg` up in the named map, its value into `dreg`.
+    MapLookup {
+        /// Source register.
+        sreg: u32,
+        /// The map's name.
+        set: String,
+        /// Destination register.
+        dreg: u32,
+    },
+    /// Send a copy of the packet to the address in `sreg_addr` through the interface whose
+    /// index is in `sreg_dev`.
+    Dup {
+        /// The register holding the address.
+        sreg_addr: u32,
+        /// The register holding the interface index.
+        sreg_dev: u32,
+    },
     /// Count packets and bytes.
     Counter,
     /// The verdict.
@@ -175,6 +196,8 @@ pub enum SetKey {
     Icmpv6Type,
     /// `ipv6_addr . iface_index` (8 << 6 | 20, 16 + 4 bytes).
     Ipv6AddrIfindex,
+    /// `iface_index` (type 20, 4 bytes).
+    Ifindex,
 }
 
 impl SetKey {
@@ -184,6 +207,7 @@ impl SetKey {
             SetKey::Ipv6Addr => (8, 16),
             SetKey::Icmpv6Type => (29, 1),
             SetKey::Ipv6AddrIfindex => ((8 << 6) | 20, 20),
+            SetKey::Ifindex => (20, 4),
         }
     }
 
@@ -192,7 +216,7 @@ impl SetKey {
     fn byte_order(self) -> u32 {
         match self {
             SetKey::Ipv4Addr | SetKey::Ipv6Addr => 2,
-            SetKey::Icmpv6Type | SetKey::Ipv6AddrIfindex => 1,
+            SetKey::Icmpv6Type | SetKey::Ipv6AddrIfindex | SetKey::Ifindex => 1,
         }
     }
 }
@@ -239,6 +263,34 @@ pub enum Msg {
         constant: bool,
         /// Its id in the batch, by which elements of the same batch find it.
         id: u32,
+    },
+    /// Make a map from `key` to `data` values (NFT_SET_MAP).
+    NewMap {
+        /// The table's family.
+        family: Family,
+        /// The table.
+        table: String,
+        /// The map's name.
+        set: String,
+        /// Its key.
+        key: SetKey,
+        /// Its values' type.
+        data: SetKey,
+        /// Its id in the batch.
+        id: u32,
+    },
+    /// Add entries (key and value bytes) to a map.
+    NewMapEntries {
+        /// The table's family.
+        family: Family,
+        /// The table.
+        table: String,
+        /// The map's name.
+        set: String,
+        /// The map's id when it is made in the same batch.
+        set_id: Option<u32>,
+        /// The entries.
+        entries: Vec<(Vec<u8>, Vec<u8>)>,
     },
     /// Add elements (keys as their bytes) to a set; no error for one already there.
     NewElements {
@@ -349,7 +401,8 @@ fn expr(a: &mut Attrs<'_>, e: &Expr) {
         Expr::CmpEq { .. } => "cmp",
         Expr::Bitwise { .. } => "bitwise",
         Expr::Meta { .. } => "meta",
-        Expr::Lookup { .. } => "lookup",
+        Expr::Lookup { .. } | Expr::MapLookup { .. } => "lookup",
+        Expr::Dup { .. } => "dup",
         Expr::Counter => "counter",
         Expr::Verdict(_) => "immediate",
     };
@@ -392,6 +445,8 @@ fn expr(a: &mut Attrs<'_>, e: &Expr) {
                     match key {
                         MetaKey::Iif => 4,
                         MetaKey::Oif => 5,
+                        MetaKey::L4proto => 16,
+                        MetaKey::OifKind => 27,
                     },
                 );
                 a.u32(1, *dreg);
@@ -399,6 +454,18 @@ fn expr(a: &mut Attrs<'_>, e: &Expr) {
             Expr::Lookup { sreg, set } => {
                 a.u32(2, *sreg);
                 a.string(1, set);
+            }
+            Expr::MapLookup { sreg, set, dreg } => {
+                a.u32(2, *sreg);
+                a.string(1, set);
+                a.u32(3, *dreg);
+            }
+            Expr::Dup {
+                sreg_addr,
+                sreg_dev,
+            } => {
+                a.u32(1, *sreg_addr);
+                a.u32(2, *sreg_dev);
             }
             Expr::Counter => {}
             Expr::Verdict(v) => {
@@ -500,6 +567,68 @@ fn encode_one(buf: &mut Vec<u8>, seq: u32, msg: &Msg) {
                 let mut udata = vec![0u8, 4];
                 udata.extend_from_slice(&key.byte_order().to_ne_bytes());
                 a.raw(0xd, &udata);
+            },
+        ),
+        Msg::NewMap {
+            family,
+            table,
+            set,
+            key,
+            data,
+            id,
+        } => message(
+            buf,
+            kind(NEWSET),
+            req | NLM_F_CREATE,
+            seq,
+            family.number(),
+            0,
+            |a| {
+                let (key_type, key_len) = key.type_and_len();
+                let (data_type, data_len) = data.type_and_len();
+                a.string(1, table);
+                a.string(2, set);
+                a.u32(3, 0x8); // NFT_SET_MAP
+                a.u32(4, key_type);
+                a.u32(5, key_len);
+                a.u32(6, data_type);
+                a.u32(7, data_len);
+                a.u32(0xa, *id);
+                // NFTNL_UDATA_SET_KEYBYTEORDER and _DATABYTEORDER.
+                let mut udata = vec![0u8, 4];
+                udata.extend_from_slice(&key.byte_order().to_ne_bytes());
+                udata.extend_from_slice(&[1, 4]);
+                udata.extend_from_slice(&data.byte_order().to_ne_bytes());
+                a.raw(0xd, &udata);
+            },
+        ),
+        Msg::NewMapEntries {
+            family,
+            table,
+            set,
+            set_id,
+            entries,
+        } => message(
+            buf,
+            kind(NEWSETELEM),
+            req | NLM_F_CREATE,
+            seq,
+            family.number(),
+            0,
+            |a| {
+                a.string(2, set);
+                if let Some(id) = set_id {
+                    a.u32(4, *id);
+                }
+                a.string(1, table);
+                a.nested(3, |a| {
+                    for (key, value) in entries {
+                        a.nested(LIST_ELEM, |a| {
+                            a.value(1, key); // NFTA_SET_ELEM_KEY
+                            a.value(2, value); // NFTA_SET_ELEM_DATA
+                        });
+                    }
+                });
             },
         ),
         Msg::NewElements {

@@ -145,6 +145,10 @@ pub struct Batch {
     pub makes_table: bool,
     /// It makes the link-local set and its rules.
     pub makes_link_local: bool,
+    /// It makes the `vips` set and its rules.
+    pub makes_vips: bool,
+    /// It makes the VMAC map and its rules.
+    pub makes_vmac: bool,
 }
 
 /// The tables as this run has them, and the batches that change them.
@@ -154,6 +158,10 @@ pub struct Ruleset {
     v4: TableState,
     v6: TableState,
     link_local: bool,
+    /// The `vips` sets and their rules, IPv4 and IPv6.
+    vips: [bool; 2],
+    /// The VMAC maps and their rules, IPv4 and IPv6.
+    vmac: [bool; 2],
 }
 
 /// The ids sets get in a batch (those 2.2.7 gives them).
@@ -161,6 +169,8 @@ const VIPS4_ID: u32 = 1;
 const VIPS6_ID: u32 = 2;
 const ND_ID: u32 = 3;
 const LINK_LOCAL_ID: u32 = 4;
+const VMAC_MAP_ID: u32 = 5;
+const VMAC_SET_ID: u32 = 6;
 /// ICMPv6 neighbour solicitation and advertisement (RFC 4861 section 4).
 const ND_TYPES: [u8; 2] = [135, 136];
 /// Offsets of the source and destination addresses in the IPv4 and IPv6 headers.
@@ -177,6 +187,8 @@ impl Ruleset {
             v4: TableState::Absent,
             v6: TableState::Absent,
             link_local: false,
+            vips: [false; 2],
+            vmac: [false; 2],
         }
     }
 
@@ -216,6 +228,13 @@ impl Ruleset {
         if batch.makes_link_local {
             self.link_local = true;
         }
+        let f = index(batch.family);
+        if batch.makes_vips {
+            self.vips[f] = true;
+        }
+        if batch.makes_vmac {
+            self.vmac[f] = true;
+        }
     }
 
     /// The batches that put `keys` in the sets (an instance becoming master): the IPv4 one,
@@ -224,8 +243,9 @@ impl Ruleset {
         let mut batches = Vec::new();
         if !keys.v4.is_empty() {
             let mut b = self.batch(Family::Ipv4);
-            if self.v4 != TableState::Made {
+            if !self.vips[0] {
                 b.makes_table = true;
+                b.makes_vips = true;
                 self.ipv4_table(&mut b.msgs);
             }
             b.msgs
@@ -234,8 +254,9 @@ impl Ruleset {
         }
         if !keys.v6.is_empty() || !keys.link_local.is_empty() {
             let mut b = self.batch(Family::Ipv6);
-            if self.v6 != TableState::Made {
+            if !self.vips[1] {
                 b.makes_table = true;
+                b.makes_vips = true;
                 self.ipv6_table(&mut b.msgs);
             }
             if !keys.link_local.is_empty() && !self.link_local {
@@ -263,7 +284,7 @@ impl Ruleset {
     pub fn remove(&self, keys: &Keys) -> Vec<Batch> {
         let mut batches = Vec::new();
         let table = &self.settings.table;
-        if self.v4 == TableState::Made && !keys.v4.is_empty() {
+        if self.vips[0] && !keys.v4.is_empty() {
             let mut b = self.batch(Family::Ipv4);
             b.msgs.push(Msg::DelElements {
                 family: Family::Ipv4,
@@ -273,7 +294,7 @@ impl Ruleset {
             });
             batches.push(b);
         }
-        if self.v6 == TableState::Made {
+        if self.vips[1] {
             let mut b = self.batch(Family::Ipv6);
             if !keys.v6.is_empty() {
                 b.msgs.push(Msg::DelElements {
@@ -312,7 +333,141 @@ impl Ruleset {
             }
         }
         self.link_local = false;
+        self.vips = [false; 2];
+        self.vmac = [false; 2];
         msgs
+    }
+
+    /// The batch for a VMAC made for an instance (of IPv6 when `ipv6`): 2.2.7 sends the IGMP
+    /// (IPv6: MLDv2) reports leaving a macvlan out of the interface under it instead, and
+    /// drops router solicitations from an IPv6 VMAC (observed), through `vmac_map` (VMAC
+    /// index → underlying index) and, for IPv6, `vmac_set`; made once per family, whatever
+    /// the accept mode.
+    pub fn vmac(&self, ipv6: bool, vmac: u32, base: u32) -> Batch {
+        let f = if ipv6 { Family::Ipv6 } else { Family::Ipv4 };
+        let table = self.settings.table.clone();
+        let mut b = self.batch(f);
+        let made = self.vmac[index(f)];
+        if !made {
+            b.makes_table = true;
+            b.makes_vmac = true;
+            b.msgs.push(Msg::NewTable {
+                family: f,
+                table: table.clone(),
+            });
+            b.msgs.push(self.chain(f, "out", Some(Hook::Output)));
+            b.msgs.push(Msg::NewMap {
+                family: f,
+                table: table.clone(),
+                set: "vmac_map".into(),
+                key: SetKey::Ifindex,
+                data: SetKey::Ifindex,
+                id: VMAC_MAP_ID,
+            });
+            if ipv6 {
+                b.msgs
+                    .push(self.set_msg(f, "vmac_set", SetKey::Ifindex, false, VMAC_SET_ID));
+            }
+            let macvlan = {
+                let mut kind = b"macvlan".to_vec();
+                kind.resize(16, 0);
+                kind
+            };
+            let to_macvlan = |mut exprs: Vec<Expr>| {
+                exprs.extend([
+                    Expr::Meta {
+                        key: MetaKey::OifKind,
+                        dreg: 2,
+                    },
+                    Expr::CmpEq {
+                        sreg: 2,
+                        data: macvlan.clone(),
+                    },
+                    Expr::Meta {
+                        key: MetaKey::Oif,
+                        dreg: 2,
+                    },
+                ]);
+                exprs
+            };
+            let dup = [
+                Expr::MapLookup {
+                    sreg: 2,
+                    set: "vmac_map".into(),
+                    dreg: 2,
+                },
+                Expr::Dup {
+                    sreg_addr: 1,
+                    sreg_dev: 2,
+                },
+            ];
+            if ipv6 {
+                let icmpv6 = |t: u8| {
+                    vec![
+                        Expr::Meta {
+                            key: MetaKey::L4proto,
+                            dreg: 1,
+                        },
+                        Expr::CmpEq {
+                            sreg: 1,
+                            data: vec![58],
+                        },
+                        Expr::Payload {
+                            base: PayloadBase::Transport,
+                            offset: 0,
+                            len: 1,
+                            dreg: 1,
+                        },
+                        Expr::CmpEq {
+                            sreg: 1,
+                            data: vec![t],
+                        },
+                    ]
+                };
+                // MLDv2 listener report (RFC 3810 section 5.2): type 143.
+                let mut report = icmpv6(143);
+                report.push(network(V6_DADDR, 16));
+                let mut report = to_macvlan(report);
+                report.extend(dup.clone());
+                b.msgs.push(self.rule(f, "out", report, Verdict::Drop));
+                // Router solicitation (RFC 4861 section 4.1): type 133.
+                let mut solicit = to_macvlan(icmpv6(133));
+                solicit.push(Expr::Lookup {
+                    sreg: 2,
+                    set: "vmac_set".into(),
+                });
+                b.msgs.push(self.rule(f, "out", solicit, Verdict::Drop));
+            } else {
+                // IGMP (IP protocol 2).
+                let mut igmp = to_macvlan(vec![
+                    network(9, 1),
+                    Expr::CmpEq {
+                        sreg: 1,
+                        data: vec![2],
+                    },
+                    network(V4_DADDR, 4),
+                ]);
+                igmp.extend(dup);
+                b.msgs.push(self.rule(f, "out", igmp, Verdict::Drop));
+            }
+        }
+        b.msgs.push(Msg::NewMapEntries {
+            family: f,
+            table: table.clone(),
+            set: "vmac_map".into(),
+            set_id: (!made).then_some(VMAC_MAP_ID),
+            entries: vec![(vmac.to_ne_bytes().to_vec(), base.to_ne_bytes().to_vec())],
+        });
+        if ipv6 {
+            b.msgs.push(Msg::NewElements {
+                family: f,
+                table,
+                set: "vmac_set".into(),
+                set_id: (!made).then_some(VMAC_SET_ID),
+                keys: vec![vmac.to_ne_bytes().to_vec()],
+            });
+        }
+        b
     }
 
     fn batch(&self, family: Family) -> Batch {
@@ -329,6 +484,8 @@ impl Ruleset {
             msgs,
             makes_table: false,
             makes_link_local: false,
+            makes_vips: false,
+            makes_vmac: false,
         }
     }
 
@@ -456,6 +613,13 @@ impl Ruleset {
     }
 }
 
+fn index(family: Family) -> usize {
+    match family {
+        Family::Ipv4 => 0,
+        Family::Ipv6 => 1,
+    }
+}
+
 fn network(offset: u32, len: u32) -> Expr {
     Expr::Payload {
         base: PayloadBase::Network,
@@ -576,6 +740,8 @@ mod tests {
                 Msg::DelTable { .. } => "deltable".to_string(),
                 Msg::NewChain { chain, .. } => format!("chain {chain}"),
                 Msg::NewSet { set, .. } => format!("set {set}"),
+                Msg::NewMap { set, .. } => format!("map {set}"),
+                Msg::NewMapEntries { set, entries, .. } => format!("+{set} {}", entries.len()),
                 Msg::NewElements { set, keys, .. } => format!("+{set} {}", keys.len()),
                 Msg::DelElements { set, keys, .. } => format!("-{set} {}", keys.len()),
                 Msg::NewRule { chain, exprs, .. } => format!("rule {chain} {}", exprs.len()),
@@ -629,7 +795,7 @@ mod tests {
         assert!(!check("vrrp_strict", "", 100, Version::V2));
         assert!(!check("vrrp_strict", "accept", 100, Version::V2));
         assert!(check("vrrp_strict", "accept", 255, Version::V2));
-        assert!(check("vrrp_strict", "accept", 100, Version::V3));
+        assert!(check("vrrp_strict", "accept\n version 3", 100, Version::V3));
         assert!(check("", "", 100, Version::V2));
         assert!(!check("", "no_accept", 100, Version::V3));
         assert!(!check("", "strict_mode", 100, Version::V3));
@@ -786,5 +952,41 @@ mod tests {
             ..settings()
         };
         assert!(!announces_nftables(&configured, true, true));
+    }
+
+    /// A VMAC's map and rules come once per family, then only its entry; the strict rules
+    /// made later in the same table add their own set and chains (2.2.7's order, observed).
+    #[test]
+    fn vmacs_share_one_map_per_family() {
+        let mut rules = Ruleset::new(settings());
+        let first = rules.vmac(true, 7, 3);
+        assert_eq!(
+            kinds(&first.msgs),
+            [
+                "table",
+                "chain out",
+                "map vmac_map",
+                "set vmac_set",
+                "rule out 11",
+                "rule out 9",
+                "+vmac_map 1",
+                "+vmac_set 1",
+            ]
+        );
+        rules.applied(&first);
+        assert_eq!(
+            kinds(&rules.vmac(true, 8, 3).msgs),
+            ["+vmac_map 1", "+vmac_set 1"]
+        );
+        let v4 = rules.vmac(false, 6, 3);
+        assert_eq!(
+            kinds(&v4.msgs)[2..],
+            ["map vmac_map", "rule out 9", "+vmac_map 1"]
+        );
+        // The strict part still makes its set and rules in a table the VMAC made.
+        let keys = Keys::of(&[address("e0", "2001:db8::1")], |_| Some(3));
+        let strict = rules.set(&keys);
+        assert!(kinds(&strict[0].msgs).contains(&"set vips".to_string()));
+        assert_eq!(kinds(&rules.teardown()), ["deltable"]);
     }
 }

@@ -134,6 +134,28 @@ impl Driver {
         }
     }
 
+    /// A VMAC (index `vmac`, on the interface of index `base`) was made for an instance
+    /// with addresses of IPv4 (`v4`) and IPv6 (`v6`): its entry in the `vmac_map` of each
+    /// of those families, the map and its rules made first if needed.
+    pub(super) fn firewall_vmac(&mut self, vmac: u32, base: u32, (v4, v6): (bool, bool)) {
+        for (ipv6, wanted) in [(false, v4), (true, v6)] {
+            if !wanted {
+                continue;
+            }
+            let batch = self.firewall.rules.vmac(ipv6, vmac, base);
+            let result = match self.nft() {
+                Some(nft) => nft.apply(&batch.msgs),
+                None => return,
+            };
+            match result {
+                Ok(()) => self.firewall.rules.applied(&batch),
+                Err(err) => self
+                    .logger
+                    .info(&format!("cannot set the nftables VMAC map: {err}")),
+            }
+        }
+    }
+
     /// The stop: the tables this run made are removed.
     pub(super) fn firewall_teardown(&mut self) {
         let msgs = self.firewall.rules.teardown();
