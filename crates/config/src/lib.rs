@@ -24,6 +24,7 @@ pub mod values;
 mod build;
 mod script_checks;
 mod validate;
+mod validate_strict;
 mod validate_vrrp;
 
 use std::path::Path;

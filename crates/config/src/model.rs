@@ -378,6 +378,8 @@ pub struct VrrpInstance {
     pub location: Location,
     /// `state`.
     pub state: InitialState,
+    /// Whether `state` was written (vrrp_strict checks it against the priority).
+    pub state_given: bool,
     /// `interface IF`.
     pub interface: Option<CompactString>,
     /// `virtual_router_id` (required, 1..255; 0 while missing or invalid).

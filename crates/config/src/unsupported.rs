@@ -32,6 +32,12 @@ const ACTED_ON_AS_WRITTEN: &[&str] = &[
     "vrrp_notify_fifo_script",
     "vrrp_notify_priority_changes",
     "notify_priority_changes",
+    // The firewall of vrrp_strict / no_accept (crates/keepalived/src/vrrp/firewall_plan.rs);
+    // `nftables_ifindex` is what it does anyway (link-local addresses keyed by ifindex).
+    "nftables",
+    "nftables_priority",
+    "nftables_counters",
+    "nftables_ifindex",
 ];
 
 /// One line per distinct keyword not acted on, as `BLOCK keyword 'KEYWORD'`, sorted.
@@ -136,7 +142,8 @@ mod tests {
     fn keywords_the_daemon_acts_on_are_not_listed() {
         let text = "global_defs {\n smtp_alert\n smtp_helo_name h.example\n lvs_flush\n\
                     vrrp_lower_prio_no_advert\n vrrp_garp_lower_prio_delay 3\n\
-                    vrrp_garp_interval 0.1\n vrrp_gna_interval 0.2\n}\n\
+                    vrrp_garp_interval 0.1\n vrrp_gna_interval 0.2\n nftables kt\n\
+                    nftables_priority -3\n nftables_counters\n nftables_ifindex\n}\n\
                     garp_group {\n garp_interval 0.3\n interface eth0\n}\n\
                     vrrp_instance A {\n interface eth0\n virtual_router_id 1\n\
                     check_unicast_src\n garp_lower_prio_repeat 2\n virtual_ipaddress {\n 192.0.2.1\n }\n}\n";

@@ -60,7 +60,9 @@ pub fn validate(config: &mut Config, host: &dyn Host, diagnostics: &mut Diagnost
         let version = inst
             .version
             .unwrap_or(if ipv6 { 3 } else { global_version });
-        instance_consistency(inst, strict, version, diagnostics);
+        let version =
+            crate::validate_strict::ipv6_version(inst, strict, ipv6, version, diagnostics);
+        instance_consistency(inst, strict, version, ipv6, diagnostics);
     }
     address_owner_weights(config, diagnostics);
     duplicate_vrids(config, diagnostics);
@@ -96,6 +98,11 @@ fn initial_state_and_authentication(
         let line = format!("({name}) State MASTER must match being address owner");
         unlocated(diagnostics, Severity::Warning, line);
         inst.state = InitialState::Backup;
+    } else if strict && inst.state_given && inst.state == InitialState::Backup && owner {
+        // The owner written as BACKUP is made MASTER, with the same line (2.2.7, observed).
+        let line = format!("({name}) State MASTER must match being address owner");
+        unlocated(diagnostics, Severity::Warning, line);
+        inst.state = InitialState::Master;
     }
     if inst.authentication.is_some() && strict {
         let line = format!("({name}) Strict mode does not support authentication. Ignoring.");
@@ -249,10 +256,12 @@ fn instance_consistency(
     inst: &mut VrrpInstance,
     strict: bool,
     version: u8,
+    ipv6: bool,
     diagnostics: &mut Diagnostics,
 ) {
     let name = inst.name.clone();
     initial_state_and_authentication(inst, strict, version, diagnostics);
+    crate::validate_strict::first_address(inst, strict, ipv6, diagnostics);
     if inst.nopreempt && inst.priority == 255 {
         unlocated(
             diagnostics,
@@ -289,6 +298,7 @@ fn instance_consistency(
             inst.preempt_delay = 0.0;
         }
     }
+    crate::validate_strict::settings(inst, strict, version, diagnostics);
     if version == 2 && inst.advert_int.fract() != 0.0 {
         unlocated(
             diagnostics,
@@ -301,7 +311,7 @@ fn instance_consistency(
         inst.advert_int = inst.advert_int.round().max(1.0);
     }
     if inst.virtual_ipaddresses.is_empty() {
-        let reason = if inst.native_ipv6 {
+        let reason = if inst.native_ipv6 || strict {
             "required"
         } else {
             "sensible"

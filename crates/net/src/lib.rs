@@ -12,6 +12,7 @@ pub mod ah;
 pub mod garp;
 pub mod interface;
 pub mod link;
+pub mod nftables;
 pub mod routes;
 pub mod rules;
 pub mod timer;

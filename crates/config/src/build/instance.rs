@@ -115,6 +115,7 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement) -> Option<VrrpInstance> {
         smtp_alert: None,
         version: None,
         accept: None,
+        state_given: false,
         use_vmac: None,
         vmac_xmit_base: false,
         dont_track_primary: false,
@@ -166,6 +167,7 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement) -> Option<VrrpInstance> {
                         }
                         _ => {
                             inst.state = wanted;
+                            inst.state_given = true;
                             state_given = Some(wanted);
                         }
                     }

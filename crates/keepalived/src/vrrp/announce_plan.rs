@@ -55,26 +55,31 @@ pub fn announce_settings(
     master_repeat: u32,
 ) -> (AnnouncePlan, Contention) {
     let global = &config.global;
+    // vrrp_strict (2.2.7): what the instance leaves unset takes the strict value, not
+    // global_defs' (no lower-priority repeats, no advert answering a lower priority, none on
+    // hearing a higher one); set values were reset by the configuration check.
+    let strict = inst.strict_mode.unwrap_or(global.vrrp_strict);
+    let global_other: &[RawSetting] = if strict { &[] } else { &global.other };
     let plan = AnnouncePlan {
         refresh_repeat: inst
             .garp_master_refresh_repeat
             .unwrap_or(global.vrrp_garp_master_refresh_repeat)
             .max(1),
         lower_prio_repeat: number(&inst.other, "garp_lower_prio_repeat")
-            .or_else(|| number(&global.other, "vrrp_garp_lower_prio_repeat"))
-            .unwrap_or(master_repeat),
+            .or_else(|| number(global_other, "vrrp_garp_lower_prio_repeat"))
+            .unwrap_or(if strict { 0 } else { master_repeat }),
     };
     let contention = Contention {
         lower_prio_no_advert: inst
             .lower_prio_no_advert
-            .or_else(|| flag(&global.other, "vrrp_lower_prio_no_advert"))
-            .unwrap_or(false),
+            .or_else(|| flag(global_other, "vrrp_lower_prio_no_advert"))
+            .unwrap_or(strict),
         higher_prio_send_advert: inst
             .higher_prio_send_advert
-            .or_else(|| flag(&global.other, "vrrp_higher_prio_send_advert"))
-            .unwrap_or(true),
+            .or_else(|| flag(global_other, "vrrp_higher_prio_send_advert"))
+            .unwrap_or(!strict),
         lower_prio_delay: number(&inst.other, "garp_lower_prio_delay")
-            .or_else(|| number(&global.other, "vrrp_garp_lower_prio_delay"))
+            .or_else(|| number(global_other, "vrrp_garp_lower_prio_delay"))
             .map(|s| Duration::from_secs(u64::from(s))),
     };
     (plan, contention)
@@ -123,5 +128,18 @@ mod tests {
         assert!(contention.lower_prio_no_advert);
         assert!(!contention.higher_prio_send_advert);
         assert_eq!(contention.lower_prio_delay, Some(Duration::from_secs(7)));
+    }
+
+    /// keepalived 2.2.7 under vrrp_strict: global_defs' announce settings are not taken, the
+    /// strict values are.
+    #[test]
+    fn strict_mode_takes_the_strict_values() {
+        let (plan, contention) = settings(
+            " vrrp_strict\n vrrp_garp_lower_prio_repeat 3\n vrrp_higher_prio_send_advert",
+            "",
+        );
+        assert_eq!(plan.lower_prio_repeat, 0);
+        assert!(contention.lower_prio_no_advert);
+        assert!(!contention.higher_prio_send_advert);
     }
 }

@@ -9,6 +9,7 @@ pub mod advert_watch;
 pub mod announce_plan;
 pub mod driver;
 pub mod dumps;
+pub mod firewall_plan;
 pub mod garp_pace;
 pub mod refusal;
 pub mod route_plan;
@@ -85,13 +86,27 @@ fn plan(config: Config, logger: &Logger) -> Planned {
 
 /// Plans `config` against this host, logging nothing.
 fn plan_quietly(config: &Config) -> Planned {
+    // A link-local VIP (vrrp_strict asks an IPv6 instance's first VIP to be one) is on the
+    // interface while its instance is master: it is never taken for the interface's own
+    // address, or a reload would see the instance's source change and restart it.
+    let vips: std::collections::HashSet<std::net::IpAddr> = config
+        .instances
+        .iter()
+        .flat_map(|i| i.virtual_ipaddresses.iter().chain(&i.excluded_ipaddresses))
+        .map(|a| a.address)
+        .collect();
     let lookup = |name: &str| {
         keepalived_net::interface::lookup(name)
             .ok()
             .map(|i| InterfaceInfo {
                 index: i.index,
                 primary: i.primary_ipv4(),
-                link_local: i.link_local_ipv6(),
+                link_local: i
+                    .ipv6
+                    .iter()
+                    .copied()
+                    .find(|a| a.is_unicast_link_local() && !vips.contains(&(*a).into()))
+                    .or_else(|| i.link_local_ipv6()),
             })
     };
     setup::plan(config, lookup, lookup_user)
@@ -102,6 +117,7 @@ pub fn run(cli: &Cli, config: Config, logger: Logger) -> anyhow::Result<ChildExi
     let group = config.global.vrrp_mcast_group4;
     let router_id = config.global.router_id.clone();
     let fifo = driver::fifo::plan(&config, lookup_user);
+    let firewall = firewall_plan::FirewallSettings::of(&config.global);
     let planned = plan(config, &logger);
     let alerts = planned.alerts.clone();
     // With no vrrp_instance at all, the static blocks alone keep the process running (as
@@ -121,6 +137,7 @@ pub fn run(cli: &Cli, config: Config, logger: Logger) -> anyhow::Result<ChildExi
         alerts,
         fifo,
         release_vips: cli.release_vips,
+        firewall,
     };
     let vips: Vec<std::net::IpAddr> = planned
         .instances

@@ -86,6 +86,9 @@ pub struct InstancePlan {
     /// `auth_type AH` (VRRPv2): the key of its authentication header
     /// ([`keepalived_net::ah`]).
     pub ah_key: Option<[u8; keepalived_net::ah::KEY_LEN]>,
+    /// Not in accept mode: while it is master, nftables drops traffic to and from its
+    /// addresses ([`super::firewall_plan`]).
+    pub firewall: bool,
 }
 
 /// A `track_file` (or `vrrp_track_file`) block that some instance tracks.
@@ -517,6 +520,7 @@ fn plan_instance(
             }
             _ => None,
         },
+        firewall: !super::firewall_plan::accept_mode(inst, global, version),
     })
 }
 

@@ -46,6 +46,8 @@ impl Driver {
                             }
                         }
                     }
+                    // After the addresses, as 2.2.7 (its line follows `removing VIPs.`).
+                    self.firewall_remove(i);
                 }
                 Action::Announce => {
                     let count = self.running[i].plan.garp_repeat;
@@ -103,6 +105,10 @@ impl Driver {
                             let state = running.instance.state();
                             fifo.write(&super::fifo::priority_line(name, state, to));
                         }
+                    }
+                    // The drop rule is set before the addresses, as 2.2.7 logs it.
+                    if event == keepalived_vrrp::event::Event::SettingAddresses {
+                        self.firewall_set(i);
                     }
                     self.running[i].transitions.observe(&event);
                     let config = self.running[i].instance.config();

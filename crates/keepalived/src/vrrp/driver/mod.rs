@@ -17,6 +17,7 @@
 //! - [`ah`]: `auth_type AH`, the authentication header of each advert.
 //! - [`processes`]: vrrp_track_process, the tracker task and its reports;
 //! - [`fifo`]: the notify FIFO and its script.
+//! - [`firewall`]: the nftables rules of instances without accept mode (`vrrp_strict`).
 
 //!
 //! Every protocol decision is the engine's ([`keepalived_vrrp::instance::Instance`]).
@@ -25,6 +26,7 @@ mod actions;
 mod ah;
 mod deadlines;
 pub mod fifo;
+mod firewall;
 mod net;
 mod notify;
 mod processes;
@@ -118,6 +120,8 @@ pub struct Settings {
     pub fifo: Option<fifo::FifoPlan>,
     /// `-X`: at the stop, instances that are not master say they remove their VIPs too.
     pub release_vips: bool,
+    /// The nftables options of global_defs.
+    pub firewall: super::firewall_plan::FirewallSettings,
 }
 
 /// Everything the driver owns.
@@ -182,6 +186,8 @@ struct Driver {
     release_vips: bool,
     /// State changes so far: a burst of them is followed by giving memory back.
     state_changes: u64,
+    /// The nftables rules of instances without accept mode.
+    firewall: firewall::Firewall,
 }
 
 /// Runs `planned` until `shutdown` completes, then stops every instance (priority 0 from
@@ -233,6 +239,7 @@ pub async fn run(
         fifo: None,
         release_vips: settings.release_vips,
         state_changes: 0,
+        firewall: firewall::Firewall::new(settings.firewall),
     };
     driver.fifo = settings
         .fifo
@@ -382,6 +389,7 @@ impl Driver {
             }
             self.log_drops(i);
         }
+        self.firewall_teardown();
         self.log_link_drops();
         self.remove_statics().await;
         self.remove_vmacs().await;

@@ -128,6 +128,7 @@ impl Driver {
             pacing,
             ..
         } = planned;
+        self.firewall_install(&plans);
         // Indices change with a reload: what waited is dropped (the next burst resends it).
         self.pacer = super::super::garp_pace::Pacer::new(*pacing);
         let now = Instant::now();

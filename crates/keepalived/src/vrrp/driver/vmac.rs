@@ -110,6 +110,15 @@ impl Driver {
         if !self.vmacs.made.iter().any(|(_, v)| *v == current) {
             self.vmacs.made.push((name, current.clone()));
         }
+        // 2.2.7's nftables map sending IGMP / MLD reports out of the underlying interface
+        // (driver/firewall.rs).
+        // Of the instance's family, and of any excluded address's (2.2.7, observed).
+        let ipv6 = plan.config.local_address.is_ipv6();
+        let families = (
+            !ipv6 || plan.addresses.iter().any(|a| a.address.is_ipv4()),
+            ipv6 || plan.addresses.iter().any(|a| a.address.is_ipv6()),
+        );
+        self.firewall_vmac(index, base.index, families);
         // A new macvlan reports its carrier a moment after it is set up: wait for it (at most
         // a second), so the instance does not start with its interface seen down.
         for _ in 0..100 {
