@@ -266,6 +266,13 @@ impl Instance {
         &self.config
     }
 
+    /// The source of its adverts changed: with no source configured it is the first IPv4
+    /// address of its interface, which may come, go or change while the daemon runs. Applies
+    /// from the next advert; the election's tie-break (RFC 3768 section 6.4.3) uses it too.
+    pub fn set_local_address(&mut self, address: IpAddr) {
+        self.config.local_address = address;
+    }
+
     /// The current state.
     pub fn state(&self) -> State {
         self.phase.state()

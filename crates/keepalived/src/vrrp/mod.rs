@@ -9,6 +9,7 @@ pub mod advert_watch;
 pub mod announce_plan;
 pub mod driver;
 pub mod dumps;
+pub mod fault_reason;
 pub mod garp_pace;
 pub mod refusal;
 pub mod route_plan;
