@@ -291,3 +291,63 @@ fn fault_causes(lab: &Lab, daemon: Daemon) {
 fn start_in_fault_names_its_causes() {
     both("fltcause", fault_causes);
 }
+
+const ROUTES: &str = "vrrp_instance VI_1 {
+    interface eth0
+    virtual_router_id 51
+    priority 100
+    advert_int 1
+    virtual_ipaddress {
+        203.0.113.100/32
+    }
+    virtual_routes {
+        198.51.100.0/24 dev eth0
+        198.51.100.128/25 dev eth0 table 100 no_track
+    }
+    virtual_rules {
+        from 203.0.113.100 table 100 priority 200
+    }
+}
+";
+
+/// Whether `ip ARGS` on `host` prints something.
+fn listed(host: &Host, args: &[&str]) -> bool {
+    let out = host.run("ip", args).expect("ip");
+    !String::from_utf8_lossy(&out.stdout).trim().is_empty()
+}
+
+/// A master whose tracked virtual route or rule is deleted steps down and takes over again,
+/// setting them again; deleting a `no_track` one changes nothing.
+fn tracked_policy(lab: &Lab, daemon: Daemon) {
+    let a = lab.host("a");
+    let k = daemon.start(OURS, a, ROUTES);
+    wait_count(&k, &entering("VI_1", "MASTER"), 1, TO_MASTER);
+    let route = ["route", "show", "198.51.100.0/24"];
+    assert!(poll_until(SOON, || listed(a, &route)), "route set");
+    // Both daemons log BACKUP once at start (2.2.7 with ` (init)`).
+    let backup = entering("VI_1", "BACKUP");
+    let backups = daemon_log(&k).matches(&backup).count();
+    ip(a, &["route", "del", "198.51.100.128/25", "table", "100"]);
+    thread::sleep(QUIET);
+    assert_eq!(
+        daemon_log(&k).matches(&backup).count(),
+        backups,
+        "a no_track route moved it:\n{}",
+        daemon_log(&k)
+    );
+    ip(a, &["route", "del", "198.51.100.0/24"]);
+    wait_count(&k, &backup, backups + 1, SOON);
+    wait_count(&k, &entering("VI_1", "MASTER"), 2, SOON);
+    assert!(poll_until(SOON, || listed(a, &route)), "route set again");
+    ip(a, &["rule", "del", "priority", "200"]);
+    wait_count(&k, &backup, backups + 2, SOON);
+    wait_count(&k, &entering("VI_1", "MASTER"), 3, SOON);
+    let rule = ["rule", "show", "priority", "200"];
+    assert!(poll_until(SOON, || listed(a, &rule)), "rule set again");
+    stop(k);
+}
+
+#[test]
+fn deleted_tracked_route_or_rule_makes_the_master_step_down() {
+    both("trkroute", tracked_policy);
+}

@@ -273,6 +273,22 @@ impl Instance {
         self.config.local_address = address;
     }
 
+    /// A master whose virtual route or rule was deleted by someone else steps down as
+    /// keepalived 2.2.7 does (observed): BACKUP, a priority-0 advert, its addresses released,
+    /// and its Master_Down_Timer set to Skew_Time, as after hearing a priority-0 advert (RFC
+    /// 3768 section 6.4.2), so that alone on the link it takes over again at once and sets
+    /// everything again. Nothing happens in other states.
+    pub fn step_down(&mut self, now: Instant) {
+        if !matches!(self.phase, Phase::Master(_)) {
+            return;
+        }
+        self.change_state(now, State::Backup, Why::Drain);
+        if let Phase::Backup(mut t) = self.phase {
+            t.master_down_at = now + self.skew_time(t.master_adver_interval);
+            self.phase = Phase::Backup(t);
+        }
+    }
+
     /// The current state.
     pub fn state(&self) -> State {
         self.phase.state()

@@ -11,6 +11,7 @@ pub mod driver;
 pub mod dumps;
 pub mod fault_reason;
 pub mod garp_pace;
+pub mod policy_monitor;
 pub mod refusal;
 pub mod route_plan;
 pub mod setup;
