@@ -901,6 +901,34 @@ mod tests {
     }
 
     #[test]
+    fn a_master_steps_down_and_takes_over_after_skew_time() {
+        let now = Instant::now();
+        let mut instance = Instance::new(config(100));
+        instance.step_down(now);
+        assert_eq!(instance.phase(), Phase::Initialize, "only a master steps down");
+        instance.start(now, Tracking::healthy(instance.config()));
+        let due = instance.poll_timeout().expect("backup has a timer");
+        instance.handle_timeout(due);
+        assert_eq!(instance.state(), State::Master);
+        drain(&mut instance);
+        instance.step_down(due);
+        assert_eq!(instance.state(), State::Backup);
+        let actions = drain(&mut instance);
+        assert!(actions.contains(&Action::Event(Event::PriorityZeroSent)));
+        assert!(actions.contains(&Action::RemoveAddresses));
+        // Skew_Time at priority 100 (RFC 3768 section 6.1): (256 - 100) / 256 s.
+        assert_eq!(
+            instance.poll_timeout(),
+            Some(due + Duration::from_secs_f64(156.0 / 256.0))
+        );
+        instance.set_local_address(Ipv4Addr::new(192, 0, 2, 11).into());
+        assert_eq!(
+            instance.config().local_address,
+            IpAddr::from(Ipv4Addr::new(192, 0, 2, 11))
+        );
+    }
+
+    #[test]
     fn a_synced_member_waits_for_its_group_to_become_master() {
         let now = Instant::now();
         let mut instance = Instance::new(config(100));
