@@ -542,7 +542,11 @@ fn plan_instance(
             .iter()
             .map(|t| (t.name.to_string(), t.weight.unwrap_or(0), t.reverse))
             .collect(),
-        source_from_interface: !ipv6 && !configured_source.is_some_and(|a| a.is_ipv4()),
+        // A VMAC has no address of its own: its adverts leave from the base interface's,
+        // found at start.
+        source_from_interface: !ipv6
+            && vmac.is_none()
+            && !configured_source.is_some_and(|a| a.is_ipv4()),
         unicast_source: match inst.unicast_src_ip {
             Some(IpAddr::V4(a)) if !inst.unicast_peers.is_empty() => Some(a),
             _ => None,
