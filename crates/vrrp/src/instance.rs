@@ -905,7 +905,11 @@ mod tests {
         let now = Instant::now();
         let mut instance = Instance::new(config(100));
         instance.step_down(now);
-        assert_eq!(instance.phase(), Phase::Initialize, "only a master steps down");
+        assert_eq!(
+            instance.phase(),
+            Phase::Initialize,
+            "only a master steps down"
+        );
         instance.start(now, Tracking::healthy(instance.config()));
         let due = instance.poll_timeout().expect("backup has a timer");
         instance.handle_timeout(due);
