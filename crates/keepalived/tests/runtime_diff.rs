@@ -118,6 +118,9 @@ const SAMPLE: &[&str] = &[
     "real-markdown-paste",
     // A unicast source that is not on the host: FAULT.
     "real-unicast-foreign-src",
+    // dynamic_interfaces: instances on and tracking interfaces that do not exist run in FAULT.
+    "real-dynamic-interfaces",
+    "gen-global-dynamic_interfaces-allow-if-changes",
     // Routes, rules and the static blocks (issue 14, item 3).
     "gen-instance-virtual_routes-198-51-100-0-24-dev-eth0-table-100-metri",
     "gen-instance-virtual_routes-198-51-100-0-24-gw-192-0-2-1-dev-eth0",

@@ -916,7 +916,7 @@ fn tracked_interface(lab: &Lab, x: Daemon, y: Daemon) {
     a.set_link("trk0", true).expect("trk0 up");
     wait_vip(a, &ka, VIP, true, Duration::from_secs(8));
     assert!(
-        log_count(&ka, "Kernel is reporting: interface trk0 DOWN") == 1,
+        log_count(&ka, "Netlink reports trk0 down") == 1,
         "{}",
         daemon_log(&ka)
     );

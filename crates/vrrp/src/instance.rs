@@ -274,6 +274,29 @@ impl Instance {
         &self.config
     }
 
+    /// The source of its adverts changed: with no source configured it is the first IPv4
+    /// address of its interface, which may come, go or change while the daemon runs. Applies
+    /// from the next advert; the election's tie-break (RFC 3768 section 6.4.3) uses it too.
+    pub fn set_local_address(&mut self, address: IpAddr) {
+        Arc::make_mut(&mut self.config).local_address = address;
+    }
+
+    /// A master whose virtual route or rule was deleted by someone else steps down as
+    /// keepalived 2.2.7 does (observed): BACKUP, a priority-0 advert, its addresses released,
+    /// and its Master_Down_Timer set to Skew_Time, as after hearing a priority-0 advert (RFC
+    /// 3768 section 6.4.2), so that alone on the link it takes over again at once and sets
+    /// everything again. Nothing happens in other states.
+    pub fn step_down(&mut self, now: Instant) {
+        if !matches!(self.phase, Phase::Master(_)) {
+            return;
+        }
+        self.change_state(now, State::Backup, Why::Drain);
+        if let Phase::Backup(mut t) = self.phase {
+            t.master_down_at = now + self.skew_time(t.master_adver_interval);
+            self.phase = Phase::Backup(t);
+        }
+    }
+
     /// The current state.
     pub fn state(&self) -> State {
         self.phase.state()
@@ -893,6 +916,38 @@ mod tests {
         assert_eq!(instance.phase(), Phase::Fault(FaultCause::LinkDown));
         instance.track(now, Tracking::healthy(instance.config()));
         assert_eq!(instance.state(), State::Backup);
+    }
+
+    #[test]
+    fn a_master_steps_down_and_takes_over_after_skew_time() {
+        let now = Instant::now();
+        let mut instance = Instance::new(config(100));
+        instance.step_down(now);
+        assert_eq!(
+            instance.phase(),
+            Phase::Initialize,
+            "only a master steps down"
+        );
+        instance.start(now, Tracking::healthy(instance.config()));
+        let due = instance.poll_timeout().expect("backup has a timer");
+        instance.handle_timeout(due);
+        assert_eq!(instance.state(), State::Master);
+        drain(&mut instance);
+        instance.step_down(due);
+        assert_eq!(instance.state(), State::Backup);
+        let actions = drain(&mut instance);
+        assert!(actions.contains(&Action::Event(Event::PriorityZeroSent)));
+        assert!(actions.contains(&Action::RemoveAddresses));
+        // Skew_Time at priority 100 (RFC 3768 section 6.1): (256 - 100) / 256 s.
+        assert_eq!(
+            instance.poll_timeout(),
+            Some(due + Duration::from_secs_f64(156.0 / 256.0))
+        );
+        instance.set_local_address(Ipv4Addr::new(192, 0, 2, 11).into());
+        assert_eq!(
+            instance.config().local_address,
+            IpAddr::from(Ipv4Addr::new(192, 0, 2, 11))
+        );
     }
 
     #[test]

@@ -140,54 +140,87 @@ fn dump_request() -> Vec<u8> {
     m
 }
 
+/// A netlink route socket subscribed to address changes, asking for a dump of the present
+/// addresses when `dump` is set.
+fn open(dump: bool) -> std::io::Result<UdpSocket> {
+    let socket = Socket::new(
+        Domain::from(nix::sys::socket::AddressFamily::Netlink as i32),
+        Type::DGRAM.cloexec().nonblocking(),
+        Some(Protocol::from(NETLINK_ROUTE)),
+    )?;
+    bind(
+        socket.as_raw_fd(),
+        &NetlinkAddr::new(0, RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR),
+    )?;
+    if dump {
+        send(socket.as_raw_fd(), &dump_request(), MsgFlags::empty())?;
+    }
+    UdpSocket::from_std(std::net::UdpSocket::from(OwnedFd::from(socket)))
+}
+
+/// Hands every batch of address changes read from `socket` to `each` until the socket fails
+/// (then `failed` is told why).
+async fn read_changes(
+    socket: UdpSocket,
+    mut each: impl FnMut(Vec<AddressChange>) -> bool,
+    failed: impl FnOnce(std::io::Error),
+) {
+    let mut buf = vec![0u8; 32 * 1024];
+    loop {
+        if socket.readable().await.is_err() {
+            return;
+        }
+        let got = socket.try_io(Interest::READABLE, || {
+            nix::sys::socket::recv(socket.as_raw_fd(), &mut buf, MsgFlags::MSG_DONTWAIT)
+                .map_err(std::io::Error::from)
+        });
+        match got {
+            Ok(len) => {
+                if !each(parse(buf.get(..len).unwrap_or_default())) {
+                    return;
+                }
+            }
+            Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(err) => return failed(err),
+        }
+    }
+}
+
 /// Starts logging the addresses (a task on the current `LocalSet`) other than `vips`; a socket
 /// that cannot be opened is logged and nothing more happens.
 pub fn spawn(logger: Logger, vips: Vec<IpAddr>) {
-    let socket = (|| -> std::io::Result<UdpSocket> {
-        let socket = Socket::new(
-            Domain::from(nix::sys::socket::AddressFamily::Netlink as i32),
-            Type::DGRAM.cloexec().nonblocking(),
-            Some(Protocol::from(NETLINK_ROUTE)),
-        )?;
-        bind(
-            socket.as_raw_fd(),
-            &NetlinkAddr::new(0, RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR),
-        )?;
-        send(socket.as_raw_fd(), &dump_request(), MsgFlags::empty())?;
-        UdpSocket::from_std(std::net::UdpSocket::from(OwnedFd::from(socket)))
-    })();
-    let socket = match socket {
+    let socket = match open(true) {
         Ok(socket) => socket,
         Err(err) => {
             logger.info(&format!("Cannot monitor addresses: {err}"));
             return;
         }
     };
-    tokio::task::spawn_local(async move {
-        let mut buf = vec![0u8; 32 * 1024];
-        loop {
-            if socket.readable().await.is_err() {
-                return;
+    let failed = logger.clone();
+    tokio::task::spawn_local(read_changes(
+        socket,
+        move |changes| {
+            for change in changes.iter().filter(|c| !vips.contains(&c.address)) {
+                logger.info(&line(change, &ifname(change.index)));
             }
-            let got = socket.try_io(Interest::READABLE, || {
-                nix::sys::socket::recv(socket.as_raw_fd(), &mut buf, MsgFlags::MSG_DONTWAIT)
-                    .map_err(std::io::Error::from)
-            });
-            match got {
-                Ok(len) => {
-                    let changes = parse(buf.get(..len).unwrap_or_default());
-                    for change in changes.iter().filter(|c| !vips.contains(&c.address)) {
-                        logger.info(&line(change, &ifname(change.index)));
-                    }
-                }
-                Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => {}
-                Err(err) => {
-                    logger.info(&format!("Address monitoring stopped: {err}"));
-                    return;
-                }
-            }
-        }
-    });
+            true
+        },
+        move |err| failed.info(&format!("Address monitoring stopped: {err}")),
+    ));
+}
+
+/// The address changes of this namespace from now on, for the VRRP driver (a task on the
+/// current `LocalSet`): an instance's interface losing or gaining its address, a
+/// `unicast_src_ip` appearing. The channel closes if the socket fails.
+pub fn watch() -> std::io::Result<tokio::sync::mpsc::UnboundedReceiver<AddressChange>> {
+    let socket = open(false)?;
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::task::spawn_local(read_changes(
+        socket,
+        move |changes| changes.into_iter().all(|c| tx.send(c).is_ok()),
+        |_| {},
+    ));
+    Ok(rx)
 }
 
 #[cfg(test)]

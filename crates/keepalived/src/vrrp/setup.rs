@@ -77,6 +77,10 @@ pub struct InstancePlan {
     /// The `unicast_src_ip` of a unicast instance: keepalived 2.2.7 binds its socket to it,
     /// and while that address is not on the host the instance stays in FAULT.
     pub unicast_source: Option<Ipv4Addr>,
+    /// An IPv4 instance without a configured source: its adverts leave from its interface's
+    /// first IPv4 address, and while the interface has none it is in FAULT (keepalived 2.2.7:
+    /// `entering FAULT state (no IPv4 address for interface)`).
+    pub source_from_interface: bool,
     /// Lines logged when the instance is installed (keepalived 2.2.7's start-up remarks).
     pub notes: Vec<String>,
     /// virtual_routes and virtual_rules, installed while it is MASTER.
@@ -204,6 +208,10 @@ pub fn plan(
     for group in &mut groups {
         group.notify_user = notify_user;
     }
+    let mut notes = notes;
+    if config.global.dynamic_interfaces {
+        notes.splice(0..0, missing_interfaces(config, &lookup));
+    }
     let mut plans = Vec::new();
     let mut scripts: Vec<ScriptPlan> = Vec::new();
     let mut files: Vec<FilePlan> = Vec::new();
@@ -243,6 +251,31 @@ pub fn plan(
         statics: super::route_plan::StaticPlan::of(config),
         alerts: None,
     }
+}
+
+/// keepalived 2.2.7's line for each interface an instance runs on or tracks that does not
+/// exist yet, with `dynamic_interfaces` (each named once, in file order).
+fn missing_interfaces(
+    config: &Config,
+    lookup: &impl Fn(&str) -> Option<InterfaceInfo>,
+) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    for inst in &config.instances {
+        let own = inst.interface.as_ref().map_or_else(
+            || config.global.default_interface.clone(),
+            |i| i.to_string(),
+        );
+        let tracked = inst.track_interfaces.iter().map(|t| t.name.to_string());
+        for name in std::iter::once(own).chain(tracked) {
+            if !names.contains(&name) && lookup(&name).is_none() {
+                names.push(name);
+            }
+        }
+    }
+    names
+        .iter()
+        .map(|name| super::wording::will_use_if_created(name))
+        .collect()
 }
 
 /// The files `inst` tracks, adding each to `files` once. A block without a `file` is left
@@ -350,7 +383,17 @@ fn plan_instance(
         .interface
         .as_ref()
         .map_or_else(|| global.default_interface.clone(), |i| i.to_string());
-    let info = lookup(&interface).ok_or_else(|| PlanError::NoInterface(interface.clone()))?;
+    // With `dynamic_interfaces` an instance on an interface that does not exist yet runs in
+    // FAULT until it is created (keepalived 2.2.7); its source is found then.
+    let info = match lookup(&interface) {
+        Some(info) => info,
+        None if global.dynamic_interfaces => InterfaceInfo {
+            index: 0,
+            primary: None,
+            link_local: None,
+        },
+        None => return Err(PlanError::NoInterface(interface.clone())),
+    };
     // One family per instance (RFC 5798 section 5.2.9): IPv6 with `native_ipv6`, an IPv6
     // source or an IPv6 first VIP (the config check already dropped VIPs of the other family).
     let ipv6 = inst.native_ipv6
@@ -507,6 +550,11 @@ fn plan_instance(
             .iter()
             .map(|t| (t.name.to_string(), t.weight.unwrap_or(0), t.reverse))
             .collect(),
+        // A VMAC has no address of its own: its adverts leave from the base interface's,
+        // found at start.
+        source_from_interface: !ipv6
+            && vmac.is_none()
+            && !configured_source.is_some_and(|a| a.is_ipv4()),
         unicast_source: match inst.unicast_src_ip {
             Some(IpAddr::V4(a)) if !inst.unicast_peers.is_empty() => Some(a),
             _ => None,
@@ -715,6 +763,33 @@ mod tests {
             planned.problems[0].error.to_string(),
             "interface eth0 does not exist"
         );
+    }
+
+    #[test]
+    fn dynamic_interfaces_plans_an_instance_on_a_missing_interface() {
+        let host = FakeHost::lab();
+        let text = "global_defs {\n dynamic_interfaces\n}\n\
+            vrrp_instance A {\n interface eth9\n virtual_router_id 1\n track_interface {\n eth7\n eth9\n }\n virtual_ipaddress {\n 192.0.2.100\n }\n}\n\
+            vrrp_instance B {\n interface eth9\n virtual_router_id 2\n mcast_src_ip 192.0.2.5\n virtual_ipaddress {\n 192.0.2.101\n }\n}\n";
+        let loaded = load_str(text, Path::new("t.conf"), &LoadOptions::for_host(&host));
+        let planned = plan(&loaded.config, |_| None, |_| None);
+        assert!(planned.problems.is_empty(), "{:?}", planned.problems);
+        assert_eq!(planned.instances.len(), 2);
+        // Each missing interface is named once, in file order.
+        assert_eq!(
+            planned.notes,
+            vec![
+                "Configuration specifies interface eth9 which doesn't currently exist - will use if created",
+                "Configuration specifies interface eth7 which doesn't currently exist - will use if created",
+            ]
+        );
+        let (a, b) = (&planned.instances[0], &planned.instances[1]);
+        assert!(
+            a.source_from_interface,
+            "no source: the interface's address"
+        );
+        assert_eq!(a.config.local_address, IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+        assert!(!b.source_from_interface, "mcast_src_ip is the source");
     }
 }
 

@@ -4,6 +4,8 @@
 
 use keepalived_vrrp::instance::{DropReason, Event, FaultCause, State};
 
+use super::fault_reason::FaultReason;
+
 /// One log line: `detail` lines are written only with `-D` (log-detail).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Line {
@@ -53,9 +55,86 @@ pub fn group_syncing(name: &str, state: State) -> String {
     )
 }
 
-/// The lines `event` of instance `name` (on `interface`) is logged as, in order; none for
+/// The lines of instance `name` starting in FAULT for `reasons`, as keepalived 2.2.7 writes
+/// them (observed, crates/keepalived/tests/dynamic_if_lab.rs): one line per reason, then
+/// `(VI_1) entering FAULT state`. A unicast source that is not on the host is found later in
+/// 2.2.7's start (its socket is bound after the other checks): the bind error, the reason, and
+/// `(VI_1) Entering FAULT STATE`.
+pub fn start_in_fault(name: &str, reasons: &[FaultReason]) -> Vec<String> {
+    let colon = |text: String| format!("{}: entering FAULT state ({text})", instance(name));
+    let plain = |text: &str| about(name, &format!("entering FAULT state ({text})"));
+    let mut lines = Vec::new();
+    let mut source = None;
+    for reason in reasons {
+        match reason {
+            FaultReason::InterfaceDown(interface) => {
+                lines.push(colon(format!("interface {interface} down")));
+            }
+            FaultReason::NoAddress => lines.push(plain("no IPv4 address for interface")),
+            FaultReason::File { name: file, status } => {
+                lines.push(colon(format!("tracked file {file} has status {status}")));
+            }
+            FaultReason::Process(process) => {
+                lines.push(plain(&format!(
+                    "tracked process {process} quorum not achieved"
+                )));
+            }
+            FaultReason::SourceMissing(address) => source = Some(*address),
+        }
+    }
+    match source {
+        Some(address) if lines.is_empty() => {
+            lines.push(format!(
+                "bind unicast_src {address} failed 99 - Cannot assign requested address"
+            ));
+            lines.push(colon("src address not configured".to_string()));
+            lines.push(about(name, "Entering FAULT STATE"));
+        }
+        _ => lines.push(about(name, "entering FAULT state")),
+    }
+    lines
+}
+
+/// `(VI_1): tracked file tf now FAULT state` / `leaving FAULT state`: keepalived 2.2.7's
+/// line when a tracked file starts or stops putting a running instance in FAULT (observed).
+pub fn tracked_file_fault(name: &str, file: &str, fault: bool) -> String {
+    format!(
+        "{}: tracked file {file} {} FAULT state",
+        instance(name),
+        if fault { "now" } else { "leaving" }
+    )
+}
+
+/// `Netlink reports eth0 up` / `down`: keepalived 2.2.7's line for a link change of an
+/// interface it uses.
+pub fn link_state(interface: &str, up: bool) -> String {
+    format!(
+        "Netlink reports {interface} {}",
+        if up { "up" } else { "down" }
+    )
+}
+
+/// `Interface eth9 added` / `deleted`: keepalived 2.2.7's line when an interface appears or
+/// goes away.
+pub fn interface_presence(interface: &str, added: bool) -> String {
+    format!(
+        "Interface {interface} {}",
+        if added { "added" } else { "deleted" }
+    )
+}
+
+/// `Configuration specifies interface eth9 which doesn't currently exist - will use if
+/// created`: keepalived 2.2.7 with `dynamic_interfaces`, at start.
+pub fn will_use_if_created(interface: &str) -> String {
+    format!(
+        "Configuration specifies interface {interface} which doesn't currently exist - will use \
+         if created"
+    )
+}
+
+/// The lines `event` of instance `name` is logged as, in order; none for
 /// events keepalived does not log.
-pub fn lines(name: &str, interface: &str, event: &Event) -> Vec<Line> {
+pub fn lines(name: &str, event: &Event) -> Vec<Line> {
     let info = |text: String| Line {
         detail: false,
         text,
@@ -72,23 +151,12 @@ pub fn lines(name: &str, interface: &str, event: &Event) -> Vec<Line> {
             "Entering {} STATE",
             state_word(*state)
         )))],
-        // keepalived 2.2.7, starting on a down link: `(VI_1): entering FAULT state (interface
-        // eth0 down)` then `(VI_1) entering FAULT state`.
-        // 2.2.7 starts an instance that tracks a weight-0 script once the script's first
-        // result is in; when that result is a failure it sits in FAULT without a word
+        // keepalived 2.2.7 starts an instance that tracks a weight-0 script once the script's
+        // first result is in; when that result is a failure it sits in FAULT without a word
         // (observed, crates/keepalived/tests/script_lookup.rs).
         Event::StartedInFault(FaultCause::Script) => Vec::new(),
-        Event::StartedInFault(cause) => {
-            let mut lines = Vec::new();
-            if *cause == FaultCause::LinkDown {
-                lines.push(info(format!(
-                    "{}: entering FAULT state (interface {interface} down)",
-                    instance(name)
-                )));
-            }
-            lines.push(info(about("entering FAULT state")));
-            lines
-        }
+        // Without the reasons (the driver words them with `start_in_fault`).
+        Event::StartedInFault(_) => vec![info(about("entering FAULT state"))],
         Event::NowInFault => vec![info(about("Now in FAULT state"))],
         Event::HigherPriorityReceived { .. } => vec![info(about("Received higher prio advert"))],
         Event::PriorityZeroSent => vec![info(about("sent 0 priority"))],
@@ -140,10 +208,7 @@ mod tests {
     use std::net::{IpAddr, Ipv4Addr};
 
     fn texts(event: Event) -> Vec<String> {
-        lines("VI_1", "eth0", &event)
-            .into_iter()
-            .map(|l| l.text)
-            .collect()
+        lines("VI_1", &event).into_iter().map(|l| l.text).collect()
     }
 
     #[test]
@@ -168,17 +233,55 @@ mod tests {
     }
 
     #[test]
-    fn start_in_fault_contains_keepalived_2_2_7_lines() {
-        let lines = texts(Event::StartedInFault(FaultCause::LinkDown));
-        assert!(lines[0].contains("(VI_1): entering FAULT state (interface eth0 down)"));
-        assert!(lines[1].contains("(VI_1) entering FAULT state"));
-        assert_eq!(texts(Event::StartedInFault(FaultCause::Tracked)).len(), 1);
+    fn start_in_fault_names_each_reason_as_keepalived_2_2_7() {
+        let lines = start_in_fault(
+            "VI_1",
+            &[
+                FaultReason::InterfaceDown("eth9".into()),
+                FaultReason::NoAddress,
+                FaultReason::File {
+                    name: "tf".into(),
+                    status: -254,
+                },
+                FaultReason::Process("p".into()),
+            ],
+        );
+        assert_eq!(
+            lines,
+            vec![
+                "VRRP_Instance(VI_1): entering FAULT state (interface eth9 down)",
+                "VRRP_Instance(VI_1) entering FAULT state (no IPv4 address for interface)",
+                "VRRP_Instance(VI_1): entering FAULT state (tracked file tf has status -254)",
+                "VRRP_Instance(VI_1) entering FAULT state (tracked process p quorum not achieved)",
+                "VRRP_Instance(VI_1) entering FAULT state",
+            ]
+        );
+        let lines = start_in_fault(
+            "VI_2",
+            &[FaultReason::SourceMissing(std::net::Ipv4Addr::new(
+                192, 0, 2, 7,
+            ))],
+        );
+        assert_eq!(
+            lines,
+            vec![
+                "bind unicast_src 192.0.2.7 failed 99 - Cannot assign requested address",
+                "VRRP_Instance(VI_2): entering FAULT state (src address not configured)",
+                "VRRP_Instance(VI_2) Entering FAULT STATE",
+            ]
+        );
         assert!(texts(Event::StartedInFault(FaultCause::Script)).is_empty());
+        assert_eq!(
+            tracked_file_fault("VI_2", "tf", true),
+            "VRRP_Instance(VI_2): tracked file tf now FAULT state"
+        );
+        assert_eq!(link_state("eth0", false), "Netlink reports eth0 down");
+        assert_eq!(interface_presence("eth9", true), "Interface eth9 added");
     }
 
     #[test]
     fn vip_lines_are_detail_only() {
-        let l = lines("VI_1", "eth0", &Event::SettingAddresses);
+        let l = lines("VI_1", &Event::SettingAddresses);
         assert!(l[0].detail);
         assert_eq!(l[0].text, "VRRP_Instance(VI_1) setting protocol VIPs.");
         let drop = Event::Dropped {

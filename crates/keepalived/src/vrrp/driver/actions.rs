@@ -111,8 +111,18 @@ impl Driver {
                         self.firewall_set(i);
                     }
                     self.running[i].transitions.observe(&event);
+                    if let keepalived_vrrp::event::Event::StartedInFault(cause) = event
+                        && cause != keepalived_vrrp::event::FaultCause::Script
+                    {
+                        let reasons = self.fault_reasons(i);
+                        let name = &self.running[i].plan.config.name;
+                        for line in wording::start_in_fault(name, &reasons) {
+                            self.logger.info(&line);
+                        }
+                        continue;
+                    }
                     let config = self.running[i].instance.config();
-                    for line in wording::lines(&config.name, &config.interface, &event) {
+                    for line in wording::lines(&config.name, &event) {
                         if line.detail {
                             self.logger.detail(&line.text);
                         } else {
@@ -326,7 +336,7 @@ impl Driver {
             return;
         }
         let event = keepalived_vrrp::event::Event::RemovingAddresses;
-        for line in wording::lines(&config.name, &config.interface, &event) {
+        for line in wording::lines(&config.name, &event) {
             if line.detail {
                 self.logger.detail(&line.text);
             } else {

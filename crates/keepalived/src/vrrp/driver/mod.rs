@@ -245,6 +245,26 @@ pub async fn run(
         .fifo
         .and_then(|plan| fifo::NotifyFifo::open(plan, driver.logger.clone()));
     let mut link_events = link::watch().context("cannot watch link state")?;
+    // Address changes matter to instances that send from their interface's address and to
+    // unicast sources; without the watch they are looked at only on link events.
+    let mut policy_events = match super::policy_monitor::watch() {
+        Ok(rx) => rx,
+        Err(err) => {
+            driver
+                .logger
+                .info(&format!("Cannot watch route and rule changes: {err}"));
+            tokio::sync::mpsc::unbounded_channel().1
+        }
+    };
+    let mut address_events = match super::address_monitor::watch() {
+        Ok(rx) => rx,
+        Err(err) => {
+            driver
+                .logger
+                .info(&format!("Cannot watch address changes: {err}"));
+            tokio::sync::mpsc::unbounded_channel().1
+        }
+    };
     driver.install(planned).await?;
     // tokio's sleep rounds up to whole milliseconds; protocol deadlines need better.
     let timer = PreciseTimer::new().context("cannot create the protocol timer")?;
@@ -312,6 +332,8 @@ pub async fn run(
                 }
             }
             Some(event) = link_events.recv() => driver.link_changed(event).await,
+            Some(change) = address_events.recv() => driver.address_changed(change).await,
+            Some(deleted) = policy_events.recv() => driver.policy_deleted(deleted).await,
             Some((id, outcome)) = script_rx.recv() => driver.script_ran(id, outcome).await,
             Some((generation, report)) = process_rx.recv() => {
                 driver.process_report(generation, report).await;

@@ -44,6 +44,17 @@ pub enum LinkSocket {
     V6(Rc<VrrpSocket6>),
     /// IPv4 behind an authentication header (`auth_type AH`, IP protocol 51).
     Ah(Rc<super::ah::AhLink>),
+    /// None yet: the interface does not exist (`dynamic_interfaces`); opened when it appears.
+    Absent,
+}
+
+/// What kind of socket a link needs, to open it again when its interface is created anew.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LinkKind {
+    /// IPv6, joining this group.
+    pub ipv6: Option<std::net::Ipv6Addr>,
+    /// `auth_type AH`.
+    pub ah: bool,
 }
 
 /// The per-interface, per-family half of the data path.
@@ -62,6 +73,13 @@ pub struct Link {
     pub queue_full: Rc<Cell<u64>>,
     /// The last link state seen (the kernel repeats RTM_NEWLINK for unrelated changes).
     pub up: bool,
+    /// The interface's first IPv4 address other than our VIPs: the source of adverts of
+    /// instances without a configured one.
+    pub primary: Option<std::net::Ipv4Addr>,
+    /// The kind of its socket.
+    pub kind: LinkKind,
+    /// The task reading its socket.
+    pub receiver: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Driver {
@@ -134,53 +152,46 @@ impl Driver {
         let link = match self.links.iter().position(same) {
             Some(link) => link,
             None => {
-                let iface = interface::lookup(name).with_context(|| format!("interface {name}"))?;
-                // Each advert carries its instance's own source; the socket's is only a
-                // default.
-                let socket = if ah {
-                    LinkSocket::Ah(Rc::new(super::ah::AhLink::new(
-                        VrrpSocket::open_protocol(
-                            &iface,
-                            None,
-                            self.group,
-                            keepalived_net::ah::IPPROTO_AH,
-                        )
-                        .with_context(|| format!("AH socket on {name}"))?,
-                    )))
-                } else if ipv6 {
+                let kind = LinkKind {
                     // vrrp_mcast_group6, as the instance's destination says (ff02::12 for
                     // unicast instances: keepalived's sockets join it too).
-                    let group = match &plan.config.destination {
+                    ipv6: ipv6.then_some(match &plan.config.destination {
                         Destination::Multicast(IpAddr::V6(group)) => *group,
                         _ => keepalived_vrrp::packet::MULTICAST_GROUP_V6,
-                    };
-                    LinkSocket::V6(Rc::new(
-                        VrrpSocket6::open(&iface, Some(group))
-                            .with_context(|| format!("IPv6 VRRP socket on {name}"))?,
-                    ))
-                } else {
-                    LinkSocket::V4(Rc::new(
-                        VrrpSocket::open(&iface, None, self.group)
-                            .with_context(|| format!("VRRP socket on {name}"))?,
-                    ))
+                    }),
+                    ah,
+                };
+                // With `dynamic_interfaces` the interface may not exist yet: the link waits
+                // for it, down and without a socket.
+                let iface = interface::lookup(name).ok();
+                let socket = match &iface {
+                    Some(iface) => self.open_socket(iface, kind)?,
+                    None => LinkSocket::Absent,
                 };
                 let queue_full = Rc::new(Cell::new(0));
-                spawn_receiver(
+                let receiver = spawn_receiver(
                     self.links.len(),
                     socket.clone(),
                     self.packets.clone(),
                     queue_full.clone(),
                 );
-                self.ifindex.insert(iface.name.clone(), iface.index);
-                self.interface_up.insert(iface.name.clone(), iface.up);
+                let (index, up) = iface.as_ref().map_or((0, false), |i| (i.index, i.up));
+                if let Some(iface) = &iface {
+                    self.ifindex.insert(iface.name.clone(), iface.index);
+                }
+                self.interface_up.insert(name.clone(), up);
+                let primary = iface.as_ref().and_then(|i| self.first_address(i));
                 self.links.push(Link {
-                    name: iface.name,
-                    index: iface.index,
+                    name: name.clone(),
+                    index,
                     socket,
                     unknown_vrid: 0,
                     too_short: 0,
                     queue_full,
-                    up: iface.up,
+                    up,
+                    primary,
+                    kind,
+                    receiver,
                 });
                 self.links.len() - 1
             }
@@ -204,19 +215,61 @@ impl Driver {
     }
 }
 
+impl Driver {
+    /// Opens the VRRP socket of `kind` on `iface`. Each advert carries its instance's own
+    /// source; the socket's is only a default.
+    pub(super) fn open_socket(
+        &self,
+        iface: &interface::Interface,
+        kind: LinkKind,
+    ) -> anyhow::Result<LinkSocket> {
+        let name = &iface.name;
+        Ok(if kind.ah {
+            LinkSocket::Ah(Rc::new(super::ah::AhLink::new(
+                VrrpSocket::open_protocol(iface, None, self.group, keepalived_net::ah::IPPROTO_AH)
+                    .with_context(|| format!("AH socket on {name}"))?,
+            )))
+        } else if let Some(group) = kind.ipv6 {
+            LinkSocket::V6(Rc::new(
+                VrrpSocket6::open(iface, Some(group))
+                    .with_context(|| format!("IPv6 VRRP socket on {name}"))?,
+            ))
+        } else {
+            LinkSocket::V4(Rc::new(
+                VrrpSocket::open(iface, None, self.group)
+                    .with_context(|| format!("VRRP socket on {name}"))?,
+            ))
+        })
+    }
+
+    /// The first IPv4 address of `iface` that is not one of our VIPs.
+    pub(super) fn first_address(&self, iface: &interface::Interface) -> Option<std::net::Ipv4Addr> {
+        iface.ipv4.iter().map(|&(a, _)| a).find(|a| {
+            !self
+                .running
+                .iter()
+                .any(|r| r.plan.addresses.iter().any(|v| v.address == IpAddr::V4(*a)))
+        })
+    }
+}
+
 /// The receive buffer of an interface's socket: a jumbo frame. The largest VRRP message (255
 /// IPv6 addresses behind the headers) is about 4.2 KB; anything longer is not VRRP and arrives
 /// cut short, to be dropped and counted as malformed.
 const RECEIVE_BUFFER: usize = 9_216;
 
-/// Reads one link's socket forever, handing packets to the main loop.
-fn spawn_receiver(
+/// Reads one link's socket forever, handing packets to the main loop (nothing to read while
+/// the link has no socket).
+pub(super) fn spawn_receiver(
     interface: usize,
     socket: LinkSocket,
     tx: mpsc::Sender<Incoming>,
     queue_full: Rc<Cell<u64>>,
-) {
-    tokio::task::spawn_local(async move {
+) -> Option<tokio::task::JoinHandle<()>> {
+    if matches!(socket, LinkSocket::Absent) {
+        return None;
+    }
+    Some(tokio::task::spawn_local(async move {
         let mut buf = vec![0u8; RECEIVE_BUFFER];
         loop {
             let received = match &socket {
@@ -254,6 +307,7 @@ fn spawn_receiver(
                         None,
                     )
                 }),
+                LinkSocket::Absent => return,
             };
             match received {
                 Ok((src, dst, ttl, payload, ah_refused)) => {
@@ -283,5 +337,5 @@ fn spawn_receiver(
                 Err(_) => tokio::time::sleep(std::time::Duration::from_millis(100)).await,
             }
         }
-    });
+    }))
 }

@@ -11,7 +11,6 @@ use tokio::task::JoinHandle;
 
 use super::super::setup::InstancePlan;
 use super::super::track_process::{self, ProcessSpec, Report};
-use super::super::wording;
 use super::Driver;
 
 /// The tracked processes and the task that follows them.
@@ -38,6 +37,11 @@ impl Processes {
             generation: 0,
             tx,
         }
+    }
+
+    /// The tracked processes' names, in plan order.
+    pub fn names(&self) -> Vec<String> {
+        self.specs.iter().map(|s| s.name.clone()).collect()
     }
 
     /// Stops the tracker task.
@@ -132,29 +136,5 @@ impl Driver {
                 }
             }
         }
-    }
-
-    /// keepalived 2.2.7's line for each weight-0 tracked process of instance `i` that lacks
-    /// its quorum as it starts: `(VI_1) entering FAULT state (tracked process tp quorum not
-    /// achieved)`.
-    pub(super) fn process_fault_lines(&self, i: usize) -> Vec<String> {
-        let plan = &self.running[i].plan;
-        plan.track_processes
-            .iter()
-            .filter(|u| {
-                u.weight == 0
-                    && self.processes.up.get(u.process).copied().unwrap_or(false) == u.reverse
-            })
-            .filter_map(|u| self.processes.specs.get(u.process))
-            .map(|spec| {
-                wording::about(
-                    &plan.config.name,
-                    &format!(
-                        "entering FAULT state (tracked process {} quorum not achieved)",
-                        spec.name
-                    ),
-                )
-            })
-            .collect()
     }
 }

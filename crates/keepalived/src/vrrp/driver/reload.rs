@@ -237,9 +237,14 @@ impl Driver {
                 .map(|t| t.0.clone())
                 .collect();
             for name in names {
-                self.interface_up.entry(name).or_insert_with_key(|name| {
-                    interface::lookup(name).map(|i| i.up).unwrap_or(false)
-                });
+                if self.interface_up.contains_key(&name) {
+                    continue;
+                }
+                let found = interface::lookup(&name).ok();
+                if let Some(iface) = &found {
+                    self.ifindex.insert(name.clone(), iface.index);
+                }
+                self.interface_up.insert(name, found.is_some_and(|i| i.up));
             }
         }
         if processes_restarted {

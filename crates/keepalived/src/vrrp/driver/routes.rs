@@ -294,3 +294,112 @@ impl Driver {
         }
     }
 }
+
+/// Whether `deleted` is one of the tracked routes or rules of `plan` (those marked `proto
+/// keepalived`, i.e. without `no_track`).
+pub fn tracks(plan: &PolicyPlan, deleted: &crate::vrrp::policy_monitor::Deleted) -> bool {
+    use crate::vrrp::policy_monitor::{Deleted, RTPROT_KEEPALIVED};
+    match deleted {
+        Deleted::Route {
+            destination,
+            prefix_len,
+            table,
+        } => plan.routes.iter().any(|line| {
+            // A `no_track` route is marked as keepalived's too (2.2.7 does the same).
+            !line.words.iter().any(|w| w == "no_track")
+                && route_spec(&line.words, &ifindex).is_ok_and(|spec| {
+                    spec.protocol == RTPROT_KEEPALIVED
+                        && spec.destination == *destination
+                        && spec.prefix_len == *prefix_len
+                        && spec.table == *table
+                })
+        }),
+        Deleted::Rule { ipv6, priority } => plan.rules.iter().any(|line| {
+            !line.words.iter().any(|w| w == "no_track")
+                && rule_spec(line).is_ok_and(|spec| {
+                    spec.protocol == Some(RTPROT_KEEPALIVED)
+                        && spec.ipv6 == *ipv6
+                        && spec.priority == *priority
+                })
+        }),
+    }
+}
+
+impl Driver {
+    /// A route or rule of keepalived's was deleted: a master that tracks it steps down and,
+    /// alone, takes over again and sets everything again (keepalived 2.2.7, observed). A
+    /// deletion of our own (leaving MASTER, stopping) finds no master tracking it.
+    pub(super) async fn policy_deleted(&mut self, deleted: crate::vrrp::policy_monitor::Deleted) {
+        let now = std::time::Instant::now();
+        for i in 0..self.running.len() {
+            let running = &self.running[i];
+            if running.instance.state() == keepalived_vrrp::instance::State::Master
+                && tracks(&running.plan.policy, &deleted)
+            {
+                self.running[i].instance.step_down(now);
+                self.execute(i).await;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tracking_tests {
+    use super::*;
+    use crate::vrrp::policy_monitor::Deleted;
+    use std::net::{IpAddr, Ipv4Addr};
+
+    fn plan(routes: &[&str], rules: &[(&str, u32)]) -> PolicyPlan {
+        let words = |l: &str| l.split_whitespace().map(str::to_string).collect();
+        PolicyPlan {
+            routes: routes
+                .iter()
+                .map(|l| RouteLine { words: words(l) })
+                .collect(),
+            rules: rules
+                .iter()
+                .map(|(l, priority)| RuleLine {
+                    words: words(l),
+                    priority: *priority,
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn only_tracked_routes_and_rules_are_followed() {
+        let p = plan(
+            &[
+                "198.51.100.0/24 via 192.0.2.254",
+                "203.0.113.0/24 via 192.0.2.254 no_track",
+                "192.0.2.128/25 via 192.0.2.254 table 100",
+            ],
+            &[
+                ("from 192.0.2.100 table 100", 16384),
+                ("from 192.0.2.101 table 100 no_track", 16383),
+            ],
+        );
+        let route = |a: [u8; 4], len, table| Deleted::Route {
+            destination: IpAddr::V4(Ipv4Addr::from(a)),
+            prefix_len: len,
+            table,
+        };
+        assert!(tracks(&p, &route([198, 51, 100, 0], 24, 254)));
+        assert!(!tracks(&p, &route([203, 0, 113, 0], 24, 254)), "no_track");
+        assert!(
+            !tracks(&p, &route([198, 51, 100, 0], 25, 254)),
+            "another prefix"
+        );
+        assert!(tracks(&p, &route([192, 0, 2, 128], 25, 100)));
+        assert!(
+            !tracks(&p, &route([192, 0, 2, 128], 25, 254)),
+            "another table"
+        );
+        let rule = |priority| Deleted::Rule {
+            ipv6: false,
+            priority,
+        };
+        assert!(tracks(&p, &rule(16384)));
+        assert!(!tracks(&p, &rule(16383)), "no_track");
+    }
+}

@@ -18,9 +18,12 @@ use keepalived_vrrp::instance::{FaultCause, Tracking};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+use super::super::fault_reason::{FaultReason, file_status};
 use super::super::setup::{FilePlan, InstancePlan, ScriptPlan};
 use super::super::wording;
 use super::Driver;
+use super::net::LinkSocket;
+use crate::vrrp::address_monitor::AddressChange;
 
 /// A tracked script as tracking sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,6 +48,9 @@ pub struct World<'a> {
     pub link_up: bool,
     /// Whether the instance's unicast source address (if it names one) is on the host.
     pub source_present: bool,
+    /// Whether the instance's interface has the IPv4 address its adverts leave from (true
+    /// when a source is configured).
+    pub has_address: bool,
 }
 
 /// Whether `address` is one of this host's addresses: keepalived 2.2.7 binds a unicast
@@ -90,7 +96,7 @@ pub fn assess(plan: &InstancePlan, world: &World<'_>) -> Tracking {
         effective_priority_with_files(plan.config.priority, &tracked, &files);
     let fault = if !world.link_up {
         Some(FaultCause::LinkDown)
-    } else if !world.source_present {
+    } else if !world.source_present || !world.has_address {
         Some(FaultCause::Tracked)
     } else if tracked_fault {
         let (_, others_fault) =
@@ -104,6 +110,59 @@ pub fn assess(plan: &InstancePlan, world: &World<'_>) -> Tracking {
         None
     };
     Tracking { priority, fault }
+}
+
+/// The names of what tracking refers to by index: the planned files and processes.
+pub struct Names<'a> {
+    /// The planned files' block names.
+    pub files: &'a [String],
+    /// The planned processes' names.
+    pub processes: &'a [String],
+}
+
+/// Why `plan` is in FAULT in `world`, each object named, in keepalived 2.2.7's order: its
+/// own interface, weight-0 tracked interfaces, the interface's address, files, processes,
+/// the unicast source (empty when only a script says FAULT).
+pub fn fault_reasons(
+    plan: &InstancePlan,
+    world: &World<'_>,
+    names: &Names<'_>,
+) -> Vec<FaultReason> {
+    let mut reasons = Vec::new();
+    if !world.link_up {
+        reasons.push(FaultReason::InterfaceDown(plan.config.interface.clone()));
+    }
+    for (name, weight, reverse) in &plan.track_interfaces {
+        let up = world.interface_up.get(name).copied().unwrap_or(false);
+        if *weight == 0 && up == *reverse {
+            reasons.push(FaultReason::InterfaceDown(name.clone()));
+        }
+    }
+    if !world.has_address {
+        reasons.push(FaultReason::NoAddress);
+    }
+    for u in &plan.track_files {
+        let value = world.file_values.get(u.file).copied().unwrap_or(0);
+        if file_effect(value, u.weight, u.reverse) == keepalived_track::file::FileEffect::Fault {
+            reasons.push(FaultReason::File {
+                name: names.files.get(u.file).cloned().unwrap_or_default(),
+                status: file_status(value, u.weight, u.reverse),
+            });
+        }
+    }
+    for u in &plan.track_processes {
+        if u.weight == 0 && world.process_up.get(u.process).copied().unwrap_or(false) == u.reverse {
+            reasons.push(FaultReason::Process(
+                names.processes.get(u.process).cloned().unwrap_or_default(),
+            ));
+        }
+    }
+    if !world.source_present
+        && let Some(address) = plan.unicast_source
+    {
+        reasons.push(FaultReason::SourceMissing(address));
+    }
+    reasons
 }
 
 /// Whether `plan` must wait before it starts: keepalived 2.2.7 starts an instance that tracks
@@ -177,18 +236,36 @@ impl Driver {
     /// What instance `i`'s own tracking says now (its sync group's trackers are its own).
     pub(super) fn own_tracking_of(&self, i: usize) -> Tracking {
         let results = self.script_results();
-        let world = World {
-            scripts: &results,
+        assess(&self.running[i].plan, &self.world_of(i, &results))
+    }
+
+    /// What tracking sees of the world for instance `i`, with these script results.
+    fn world_of<'a>(&'a self, i: usize, results: &'a [ScriptState]) -> World<'a> {
+        let link = &self.links[self.running[i].link];
+        World {
+            scripts: results,
             interface_up: &self.interface_up,
             file_values: &self.file_values,
             process_up: &self.processes.up,
-            link_up: self.links[self.running[i].link].up,
+            link_up: link.up,
             source_present: self.running[i]
                 .plan
                 .unicast_source
                 .is_none_or(source_present),
+            has_address: !self.running[i].plan.source_from_interface || link.primary.is_some(),
+        }
+    }
+
+    /// Why instance `i` is in FAULT now, each object named (for its start-up lines).
+    pub(super) fn fault_reasons(&self, i: usize) -> Vec<FaultReason> {
+        let results = self.script_results();
+        let files: Vec<String> = self.files.iter().map(|f| f.name.clone()).collect();
+        let processes: Vec<String> = self.processes.names();
+        let names = Names {
+            files: &files,
+            processes: &processes,
         };
-        assess(&self.running[i].plan, &world)
+        fault_reasons(&self.running[i].plan, &self.world_of(i, &results), &names)
     }
 
     /// Hands instance `i` what tracking says now.
@@ -202,9 +279,6 @@ impl Driver {
     pub(super) async fn start_instance(&mut self, i: usize, now: Instant) {
         self.running[i].started = true;
         let tracking = self.tracking_of(i);
-        for line in self.process_fault_lines(i) {
-            self.logger.info(&line);
-        }
         let drained = self.drained.contains(&self.running[i].plan.config.name);
         self.running[i].instance.set_drained(now, drained);
         self.running[i].instance.start(now, tracking);
@@ -340,6 +414,7 @@ impl Driver {
         if let Some(line) = value.log_line(&plan.path) {
             self.logger.info(&line);
         }
+        let plan_name = plan.name.clone();
         let new = value.status_or(previous);
         if new == previous {
             return;
@@ -347,43 +422,95 @@ impl Driver {
         self.file_values[file] = new;
         let now = Instant::now();
         for i in 0..self.running.len() {
-            let uses = self.running[i]
+            let uses: Vec<_> = self.running[i]
                 .plan
                 .track_files
                 .iter()
-                .any(|u| u.file == file);
-            if uses && self.running[i].started {
-                self.apply_tracking(i, now).await;
+                .filter(|u| u.file == file)
+                .copied()
+                .collect();
+            if uses.is_empty() || !self.running[i].started {
+                continue;
             }
+            // keepalived 2.2.7: `(VI_1): tracked file tf now FAULT state` / `leaving FAULT
+            // state` when the file starts or stops putting the instance in FAULT (observed).
+            let fault = |value| {
+                uses.iter().any(|u| {
+                    file_effect(value, u.weight, u.reverse)
+                        == keepalived_track::file::FileEffect::Fault
+                })
+            };
+            if fault(previous) != fault(new) {
+                self.logger.info(&wording::tracked_file_fault(
+                    &self.running[i].plan.config.name,
+                    &plan_name,
+                    fault(new),
+                ));
+            }
+            self.apply_tracking(i, now).await;
         }
     }
 
-    /// An interface went up or down: the instances on it or tracking it are re-rated.
+    /// An interface went up or down, appeared or went away: links whose interface is
+    /// created (again) get a socket on it, and the instances on it or tracking it are
+    /// re-rated. keepalived 2.2.7's lines: `Interface eth9 added` / `deleted`, `Netlink
+    /// reports eth9 up` / `down`.
     pub(super) async fn link_changed(&mut self, event: LinkEvent) {
-        // An interface carries one link per address family in use.
+        if event.name.is_empty() || self.stale_vmac_event(&event) {
+            return;
+        }
         let links: Vec<usize> = (0..self.links.len())
-            .filter(|&l| self.links[l].index == event.index)
+            .filter(|&l| self.links[l].name == event.name)
             .collect();
         let tracked = self
             .running
             .iter()
             .any(|r| r.plan.track_interfaces.iter().any(|t| t.0 == event.name));
-        if (links.is_empty() && !tracked) || self.stale_vmac_event(&event) {
+        if links.is_empty() && !tracked {
             return;
         }
-        // The kernel repeats RTM_NEWLINK for unrelated changes: act on real changes only.
-        if self.interface_up.get(&event.name) == Some(&event.up) {
+        // The interface as it is now; None once it is gone (RTM_DELLINK, or a stale event).
+        let present = keepalived_net::interface::lookup(&event.name)
+            .ok()
+            .filter(|i| i.index == event.index);
+        let known = self.ifindex.get(&event.name).copied();
+        let mut addresses_changed = false;
+        match &present {
+            Some(iface) if known != Some(iface.index) => {
+                self.logger
+                    .info(&wording::interface_presence(&event.name, true));
+                self.ifindex.insert(event.name.clone(), iface.index);
+                for &l in &links {
+                    self.attach(l, iface);
+                }
+                self.reopen_garps(&event.name);
+                addresses_changed = true;
+            }
+            None if known == Some(event.index) && !event.up => {
+                // Gone: the log says so after the link state (as 2.2.7 orders them).
+            }
+            _ => {}
+        }
+        let up = event.up && present.is_some();
+        let state_changed = self.interface_up.get(&event.name) != Some(&up);
+        if state_changed {
+            self.interface_up.insert(event.name.clone(), up);
+            for &l in &links {
+                self.links[l].up = up;
+            }
+            self.logger.info(&wording::link_state(&event.name, up));
+        }
+        if present.is_none() && known == Some(event.index) {
+            self.ifindex.remove(&event.name);
+            for &l in &links {
+                self.links[l].primary = None;
+            }
+            self.logger
+                .info(&wording::interface_presence(&event.name, false));
+        }
+        if !state_changed && !addresses_changed {
             return;
         }
-        self.interface_up.insert(event.name.clone(), event.up);
-        for &link in &links {
-            self.links[link].up = event.up;
-        }
-        let state = if event.up { "UP" } else { "DOWN" };
-        self.logger.info(&format!(
-            "Kernel is reporting: interface {} {state}",
-            event.name
-        ));
         let now = Instant::now();
         for i in 0..self.running.len() {
             let affected = self.running[i].started
@@ -394,6 +521,114 @@ impl Driver {
                         .iter()
                         .any(|t| t.0 == event.name));
             if affected {
+                self.refresh_source(i);
+                self.apply_tracking(i, now).await;
+            }
+        }
+    }
+
+    /// Link `l`'s interface exists (again) as `iface`: a new socket on it, its address.
+    fn attach(&mut self, l: usize, iface: &keepalived_net::interface::Interface) {
+        if self.links[l].index == iface.index && !matches!(self.links[l].socket, LinkSocket::Absent)
+        {
+            return;
+        }
+        let socket = match self.open_socket(iface, self.links[l].kind) {
+            Ok(socket) => socket,
+            Err(err) => {
+                self.logger.info(&format!("{err:#}"));
+                LinkSocket::Absent
+            }
+        };
+        if let Some(old) = self.links[l].receiver.take() {
+            old.abort();
+        }
+        if let LinkSocket::Ah(ah) = &socket {
+            for r in self.running.iter().filter(|r| r.link == l) {
+                if let Some(key) = r.plan.ah_key {
+                    ah.set_key(r.plan.config.vrid, key);
+                }
+            }
+        }
+        self.links[l].receiver = super::net::spawn_receiver(
+            l,
+            socket.clone(),
+            self.packets.clone(),
+            self.links[l].queue_full.clone(),
+        );
+        self.links[l].socket = socket;
+        self.links[l].index = iface.index;
+        self.links[l].primary = self.first_address(iface);
+    }
+
+    /// The gratuitous-ARP sender of interface `name`, opened again on its new index.
+    fn reopen_garps(&mut self, name: &str) {
+        let wanted = self.garps.contains_key(name)
+            || self.running.iter().any(|r| {
+                r.plan.config.interface == name
+                    || r.plan.addresses.iter().any(|a| a.interface == name)
+            });
+        if !wanted {
+            return;
+        }
+        self.garps.remove(name);
+        if let Ok(iface) = keepalived_net::interface::lookup(name) {
+            match keepalived_net::garp::GarpSender::open(&iface) {
+                Ok(garp) => {
+                    self.garps.insert(iface.name, garp);
+                }
+                Err(err) => self
+                    .logger
+                    .info(&format!("cannot open the ARP socket on {name}: {err}")),
+            }
+        }
+    }
+
+    /// Instance `i` takes its source from its interface: the interface's first address now.
+    fn refresh_source(&mut self, i: usize) {
+        let link = &self.links[self.running[i].link];
+        if !self.running[i].plan.source_from_interface {
+            return;
+        }
+        if let Some(address) = link.primary
+            && self.running[i].instance.config().local_address != std::net::IpAddr::V4(address)
+        {
+            self.running[i]
+                .instance
+                .set_local_address(std::net::IpAddr::V4(address));
+        }
+    }
+
+    /// An address was added to or removed from an interface: the first address of the links
+    /// on it is read again, and the instances it matters to are re-rated (no IPv4 address
+    /// means FAULT; a `unicast_src_ip` that appears lets the instance leave FAULT).
+    pub(super) async fn address_changed(&mut self, change: AddressChange) {
+        let mut affected: Vec<usize> = Vec::new();
+        for l in 0..self.links.len() {
+            if self.links[l].index != change.index || self.links[l].index == 0 {
+                continue;
+            }
+            let Ok(iface) = keepalived_net::interface::lookup(&self.links[l].name) else {
+                continue;
+            };
+            let primary = self.first_address(&iface);
+            if primary != self.links[l].primary {
+                self.links[l].primary = primary;
+                affected.extend((0..self.running.len()).filter(|&i| self.running[i].link == l));
+            }
+        }
+        affected.extend((0..self.running.len()).filter(|&i| {
+            self.running[i]
+                .plan
+                .unicast_source
+                .is_some_and(|a| std::net::IpAddr::V4(a) == change.address)
+        }));
+        affected.sort_unstable();
+        affected.dedup();
+        let now = Instant::now();
+        for i in affected {
+            if self.running[i].started {
+                self.refresh_source(i);
                 self.apply_tracking(i, now).await;
             }
         }
@@ -448,6 +683,7 @@ mod tests {
             process_up: &[],
             link_up,
             source_present: true,
+            has_address: true,
         }
     }
 
@@ -483,6 +719,46 @@ mod tests {
         // Before their first result scripts count as their initial state says.
         let t = assess(p, &world(&[INIT, INIT], &up, true));
         assert_eq!((t.priority, t.fault), (110, None));
+    }
+
+    #[test]
+    fn fault_reasons_name_each_object_in_keepalived_order() {
+        let text = "vrrp_track_file tf {\n file /tmp/none-tf\n}\n\
+            vrrp_instance A {\n interface eth0\n virtual_router_id 1\n priority 100\n track_interface {\n eth1\n eth2 weight 10\n }\n track_file {\n tf weight 0\n }\n unicast_src_ip 203.0.113.251\n unicast_peer {\n 203.0.113.252\n }\n virtual_ipaddress {\n 192.0.2.1\n }\n}\n";
+        let p = &plans(text)[0];
+        let up = HashMap::from([("eth1".to_string(), false), ("eth2".to_string(), false)]);
+        let files = ["tf".to_string()];
+        let names = Names {
+            files: &files,
+            processes: &[],
+        };
+        let mut w = world(&[], &up, false);
+        w.file_values = &[1];
+        w.has_address = false;
+        w.source_present = false;
+        assert_eq!(
+            fault_reasons(p, &w, &names),
+            vec![
+                FaultReason::InterfaceDown("eth0".into()),
+                FaultReason::InterfaceDown("eth1".into()),
+                FaultReason::NoAddress,
+                FaultReason::File {
+                    name: "tf".into(),
+                    status: -254
+                },
+                FaultReason::SourceMissing(Ipv4Addr::new(203, 0, 113, 251)),
+            ],
+            "a weighted interface lowers the priority, it is no reason"
+        );
+        assert_eq!(assess(p, &w).fault, Some(FaultCause::LinkDown));
+        let up = HashMap::from([("eth1".to_string(), true)]);
+        let mut w = world(&[], &up, true);
+        w.has_address = false;
+        assert_eq!(fault_reasons(p, &w, &names), vec![FaultReason::NoAddress]);
+        assert_eq!(assess(p, &w).fault, Some(FaultCause::Tracked));
+        w.has_address = true;
+        assert!(fault_reasons(p, &w, &names).is_empty());
+        assert_eq!(assess(p, &w).fault, None);
     }
 
     #[test]
