@@ -1,9 +1,9 @@
 //! What validation needs to know about the machine: interfaces, users and script files.
 //! Behind a trait so tests can describe a host instead of reading the real one.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 
 /// Facts about the host that `keepalived -t` checks a configuration against.
 pub trait Host {
@@ -48,25 +48,31 @@ pub struct FileStatus {
 #[derive(Debug, Default)]
 pub struct RealHost {
     interfaces: OnceLock<HashSet<String>>,
-    loopbacks: OnceLock<HashSet<String>>,
+    /// Whether each interface asked about so far is a loopback.
+    loopbacks: Mutex<HashMap<String, bool>>,
 }
 
 impl Host for RealHost {
     fn is_loopback(&self, name: &str) -> bool {
         /// `IFF_LOOPBACK` in the interface flags sysfs shows.
         const IFF_LOOPBACK: u32 = 0x8;
-        let is_loopback = |name: &String| {
-            std::fs::read_to_string(format!("/sys/class/net/{name}/flags"))
-                .ok()
-                .and_then(|f| u32::from_str_radix(f.trim().trim_start_matches("0x"), 16).ok())
-                .is_some_and(|flags| flags & IFF_LOOPBACK != 0)
-        };
-        self.loopbacks
-            .get_or_init(|| {
-                let names = self.interfaces.get_or_init(read_interface_names);
-                names.iter().filter(|n| is_loopback(n)).cloned().collect()
-            })
-            .contains(name)
+        if !self.interface_exists(name) {
+            return false;
+        }
+        // Only the interfaces a configuration names are looked at, each once.
+        let mut known = self
+            .loopbacks
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(&answer) = known.get(name) {
+            return answer;
+        }
+        let answer = std::fs::read_to_string(format!("/sys/class/net/{name}/flags"))
+            .ok()
+            .and_then(|f| u32::from_str_radix(f.trim().trim_start_matches("0x"), 16).ok())
+            .is_some_and(|flags| flags & IFF_LOOPBACK != 0);
+        known.insert(name.to_string(), answer);
+        answer
     }
 
     fn interface_exists(&self, name: &str) -> bool {

@@ -130,7 +130,7 @@ impl<'a, 's> SourceReader<'a, 's> {
             }
             index += 1;
             let line_no = u32::try_from(index).unwrap_or(u32::MAX);
-            let continued = raw.trim_end().ends_with('\\');
+            let continued = trim_end(raw).ends_with('\\');
             if let Some((name, mut lines)) = pending.take() {
                 let body = strip_comment(raw.trim_end().trim_end_matches('\\')).trim();
                 if !body.is_empty() {
@@ -161,7 +161,7 @@ impl<'a, 's> SourceReader<'a, 's> {
         continued: bool,
         location: &Location,
     ) -> Option<(String, Vec<String>)> {
-        let text = strip_comment(raw).trim();
+        let text = trim(strip_comment(raw));
         if text.is_empty() {
             return None;
         }
@@ -187,7 +187,7 @@ impl<'a, 's> SourceReader<'a, 's> {
     /// Expands a logical line (generators, parameters) and hands the result on.
     fn process(&mut self, text: &str, location: &Location, first: bool) {
         // Most lines have neither a parameter nor a generator: hand them on as they are.
-        if !text.contains('$') && !text.starts_with('~') {
+        if !text.bytes().any(|b| b == b'$') && !text.starts_with('~') {
             self.emit(text, location);
             return;
         }
@@ -451,7 +451,7 @@ fn open_config_file(path: &Path) -> std::io::Result<Lines<'static>> {
             "larger than {MAX_FILE_LEN} bytes"
         )));
     }
-    let reader = std::io::BufReader::new(file.take(MAX_FILE_LEN));
+    let reader = std::io::BufReader::with_capacity(64 * 1024, file.take(MAX_FILE_LEN));
     Ok(Lines::File(reader, Vec::new()))
 }
 
@@ -483,11 +483,37 @@ impl Lines<'_> {
                         bytes.pop();
                     }
                 }
-                buffer.clear();
-                buffer.push_str(&String::from_utf8_lossy(bytes));
-                Some(buffer.as_str())
+                // Nearly every line is valid UTF-8: borrow it; only an invalid one is copied
+                // with its bad bytes replaced.
+                match std::str::from_utf8(bytes) {
+                    Ok(text) => Some(text),
+                    Err(_) => {
+                        buffer.clear();
+                        buffer.push_str(&String::from_utf8_lossy(bytes));
+                        Some(buffer.as_str())
+                    }
+                }
             }
         }
+    }
+}
+
+/// `str::trim` (Unicode white space), with ASCII blanks removed first without decoding: the
+/// full trim runs only when an edge is a vertical tab or a non-ASCII character.
+fn trim(text: &str) -> &str {
+    let ascii = text.trim_ascii();
+    match (ascii.as_bytes().first(), ascii.as_bytes().last()) {
+        (Some(&a), Some(&b)) if a.is_ascii() && a != 0x0b && b.is_ascii() && b != 0x0b => ascii,
+        _ => ascii.trim(),
+    }
+}
+
+/// `str::trim_end`, with the same ASCII shortcut as [`trim`].
+fn trim_end(text: &str) -> &str {
+    let ascii = text.trim_ascii_end();
+    match ascii.as_bytes().last() {
+        Some(&b) if b.is_ascii() && b != 0x0b => ascii,
+        _ => ascii.trim_end(),
     }
 }
 

@@ -3,8 +3,9 @@
 //! ([`crate::grammar`]); brace problems are reported here with keepalived's wording.
 
 use compact_str::CompactString;
+use smallvec::{SmallVec, smallvec};
 
-use crate::diagnostic::{Diagnostic, Diagnostics, Location, Severity};
+use crate::diagnostic::{Diagnostic, Diagnostics, Location, Pass, Severity};
 use crate::grammar::{BlockKind, child_block};
 use crate::lexer::{Token, has_unterminated_quote, tokens};
 use crate::source::SourceLine;
@@ -23,15 +24,22 @@ pub struct Word {
     pub quoted: bool,
 }
 
+/// The words of a statement.
+pub type Words = SmallVec<[Word; 3]>;
+
 /// A keyword with its arguments, and the block that follows it, if any.
 #[derive(Debug, Clone)]
 pub struct Statement {
     /// Where the statement starts.
     pub location: Location,
-    /// The keyword followed by its arguments (never empty).
-    pub words: Vec<Word>,
+    /// The keyword followed by its arguments (never empty); up to three words, nearly every
+    /// line, are held without an allocation.
+    pub words: Words,
     /// The `{ … }` that belongs to this statement.
     pub block: Option<Block>,
+    /// Set on a top-level statement read again after a list without `{` (see
+    /// [`OutsideView`]): the pass of keepalived 2.2.7 that reads it there first.
+    pub read_first_by: Option<Pass>,
 }
 
 impl Statement {
@@ -109,6 +117,8 @@ pub struct Builder {
     reported_depth: bool,
     last_location: Option<Location>,
     outside_view: Option<OutsideView>,
+    /// For a builder that reads an [`OutsideView`]: the pass that reads its top level first.
+    top_pass: Option<Pass>,
 }
 
 impl Default for Builder {
@@ -121,6 +131,7 @@ impl Default for Builder {
             reported_depth: false,
             last_location: None,
             outside_view: None,
+            top_pass: None,
         }
     }
 }
@@ -132,7 +143,8 @@ impl Builder {
             view.lines.push((location.clone(), text.to_string()));
         }
         if has_unterminated_quote(text) {
-            diagnostics.error(
+            diagnostics.error_in(
+                self.pass_here(),
                 location,
                 "Unterminated quote - the string runs to the end of the line",
             );
@@ -207,7 +219,8 @@ impl Builder {
         self.last = Last::Closed;
         self.brace_balance -= 1;
         if self.brace_balance < 0 {
-            diagnostics.error(at, "Extra '}' found");
+            // The parent, skipping the block by counting braces, finds it first.
+            diagnostics.error_in(Pass::Parent, at, "Extra '}' found");
             self.brace_balance = 0;
         }
         if let Some(level) = self.levels.pop() {
@@ -229,7 +242,17 @@ impl Builder {
         let Some(view) = self.outside_view.take() else {
             return;
         };
-        let mut outside = Builder::default();
+        // The passes that skip a `global_defs` are the children, the checker's first; the
+        // parent skips every other block.
+        let top_pass = if view.enclosing == BlockKind::GlobalDefs {
+            Pass::Checker
+        } else {
+            Pass::Parent
+        };
+        let mut outside = Builder {
+            top_pass: Some(top_pass),
+            ..Builder::default()
+        };
         for (location, text) in &view.lines {
             outside.feed(location, text, diagnostics);
         }
@@ -276,6 +299,20 @@ impl Builder {
         self.top
     }
 
+    /// The pass of keepalived 2.2.7 that first reports a brace problem here: the one that
+    /// reads the top-level block we are in, or the top level.
+    fn pass_here(&self) -> Pass {
+        match self.levels.first() {
+            None => self.top_pass.unwrap_or(Pass::Parent),
+            Some(_) => self.top.last().map_or(Pass::Parent, |owner| {
+                owner
+                    .read_first_by
+                    .filter(|_| Pass::of_block(owner.keyword()) == Pass::Parent)
+                    .unwrap_or_else(|| Pass::of_block(owner.keyword()))
+            }),
+        }
+    }
+
     fn kind(&self) -> BlockKind {
         self.levels.last().map_or(BlockKind::Top, |l| l.kind)
     }
@@ -309,7 +346,11 @@ impl Builder {
     /// A token other than `{` arrived while a block keyword waited for its `{`.
     fn missing_open(&mut self, at: &Location, diagnostics: &mut Diagnostics) {
         if self.last == Last::AwaitingBlock {
-            diagnostics.error(at, "Missing '{' at beginning of configuration block");
+            diagnostics.error_in(
+                self.pass_here(),
+                at,
+                "Missing '{' at beginning of configuration block",
+            );
             self.last = Last::Closed;
         }
     }
@@ -322,10 +363,12 @@ impl Builder {
             statement.words.push(word);
             return;
         }
+        let read_first_by = self.levels.is_empty().then_some(self.top_pass).flatten();
         self.current().push(Statement {
             location: at.clone(),
-            words: vec![word],
+            words: smallvec![word],
             block: None,
+            read_first_by,
         });
         self.last = Last::OnLine;
     }
@@ -338,13 +381,14 @@ impl Builder {
         };
         self.last = Last::Closed;
         let Some(kind) = child else {
-            diagnostics.error(at, "Unexpected '{' - ignoring");
+            diagnostics.error_in(self.pass_here(), at, "Unexpected '{' - ignoring");
             return;
         };
         if self.levels.len() >= MAX_NESTING {
             if !self.reported_depth {
                 self.reported_depth = true;
-                diagnostics.error(
+                diagnostics.error_in(
+                    self.pass_here(),
                     at,
                     format!("Blocks nested deeper than {MAX_NESTING} levels - ignoring"),
                 );
@@ -364,12 +408,13 @@ impl Builder {
         self.last = Last::Closed;
         self.brace_balance -= 1;
         if self.brace_balance < 0 {
-            diagnostics.error(at, "Extra '}' found");
+            // The parent, skipping the block by counting braces, finds it first.
+            diagnostics.error_in(Pass::Parent, at, "Extra '}' found");
             self.brace_balance = 0;
         }
         match self.levels.pop() {
             Some(level) => self.attach(level, Some(at.clone())),
-            None => diagnostics.error(at, "Unknown keyword '}'"),
+            None => diagnostics.error_in(self.pass_here(), at, "Unknown keyword '}'"),
         }
     }
 
@@ -389,19 +434,7 @@ impl Builder {
 
 /// Top-level blocks only keepalived's VRRP process reads.
 fn is_vrrp_block(keyword: &str) -> bool {
-    matches!(
-        keyword,
-        "vrrp_instance"
-            | "vrrp_sync_group"
-            | "vrrp_script"
-            | "vrrp_track_file"
-            | "track_file"
-            | "vrrp_track_process"
-            | "garp_group"
-            | "static_ipaddress"
-            | "static_routes"
-            | "static_rules"
-    )
+    Pass::of_block(keyword) == Pass::Vrrp
 }
 
 /// Turns source lines into the top-level statements, reporting brace problems.
