@@ -4,7 +4,7 @@
 //! five tokens). Single quotes are kept inside words; script strings split them later
 //! ([`crate::values::split_command`]).
 
-use nom::character::complete::{char, multispace0};
+use nom::character::complete::char;
 use nom::combinator::{map, opt};
 use nom::sequence::delimited;
 use nom::{IResult, Parser};
@@ -65,27 +65,45 @@ pub fn unescape_quoted(text: &str) -> String {
     out
 }
 
-/// A bare word: everything up to whitespace, a brace or a `"`. Scanned byte by byte, since
-/// nearly every word is ASCII; a non-ASCII character is decoded and tested as a `char`.
+/// Bytes that end a bare word, or need a closer look: ASCII white space (as
+/// `char::is_whitespace` has it, vertical tab included), `{`, `}`, `"`, and every non-ASCII
+/// byte.
+const WORD_STOP: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut byte = 0;
+    while byte < 256 {
+        table[byte] = byte >= 0x80
+            || matches!(
+                byte as u8,
+                b'\t' | b'\n' | b'\x0b' | b'\x0c' | b'\r' | b' ' | b'{' | b'}' | b'"'
+            );
+        byte += 1;
+    }
+    table
+};
+
+/// A bare word: everything up to white space, a brace or a `"`. Scanned byte by byte with a
+/// table, since nearly every word is ASCII; a non-ASCII character is decoded and tested as a
+/// `char`.
 fn bare_word(input: &str) -> IResult<&str, Token<'_>> {
     let bytes = input.as_bytes();
     let mut end = 0;
     while let Some(&byte) = bytes.get(end) {
-        if byte.is_ascii() {
-            if byte.is_ascii_whitespace() || matches!(byte, b'\x0b' | b'{' | b'}' | b'"') {
-                break;
-            }
+        if !WORD_STOP[usize::from(byte)] {
             end += 1;
-        } else {
-            // `end` is a char boundary: only ASCII bytes were passed.
-            let Some(c) = input[end..].chars().next() else {
-                break;
-            };
-            if c.is_whitespace() {
-                break;
-            }
-            end += c.len_utf8();
+            continue;
         }
+        if byte.is_ascii() {
+            break;
+        }
+        // `end` is a char boundary: only ASCII bytes were passed.
+        let Some(c) = input[end..].chars().next() else {
+            break;
+        };
+        if c.is_whitespace() {
+            break;
+        }
+        end += c.len_utf8();
     }
     if end == 0 {
         return Err(nom::Err::Error(nom::error::Error::new(
@@ -103,10 +121,15 @@ fn bare_word(input: &str) -> IResult<&str, Token<'_>> {
     ))
 }
 
-/// One token after optional blanks (`multispace0`: space, tab, CR, LF). The first byte
+/// One token after optional blanks (space, tab, CR, LF: nom's `multispace0`). The first byte
 /// chooses the parser, so a word is not first tried as a brace and a string.
 fn token(input: &str) -> IResult<&str, Token<'_>> {
-    let (input, _) = multispace0(input)?;
+    let blanks = input
+        .bytes()
+        .take_while(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
+        .count();
+    // Blanks are ASCII: `blanks` is a char boundary.
+    let input = &input[blanks..];
     match input.as_bytes().first() {
         Some(b'{') => Ok((&input[1..], Token::Open)),
         Some(b'}') => Ok((&input[1..], Token::Close)),
@@ -224,6 +247,7 @@ mod tests {
     fn reference_tokens(line: &str) -> Vec<Token<'_>> {
         use nom::branch::alt;
         use nom::bytes::complete::take_till1;
+        use nom::character::complete::multispace0;
         use nom::combinator::value;
         use nom::sequence::preceded;
         let word = |input| {

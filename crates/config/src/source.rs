@@ -451,8 +451,13 @@ fn open_config_file(path: &Path) -> std::io::Result<Lines<'static>> {
             "larger than {MAX_FILE_LEN} bytes"
         )));
     }
-    let reader = std::io::BufReader::with_capacity(64 * 1024, file.take(MAX_FILE_LEN));
-    Ok(Lines::File(reader, Vec::new()))
+    Ok(Lines::File(FileLines {
+        file: file.take(MAX_FILE_LEN),
+        buf: vec![0; FileLines::CHUNK],
+        start: 0,
+        end: 0,
+        eof: false,
+    }))
 }
 
 /// Where lines come from: text in memory, or a file read as it goes (invalid UTF-8 replaced,
@@ -460,28 +465,73 @@ fn open_config_file(path: &Path) -> std::io::Result<Lines<'static>> {
 enum Lines<'t> {
     /// `str::lines` over text given whole.
     Text(std::str::Lines<'t>),
-    /// A buffered file and the bytes of its current line.
-    File(std::io::BufReader<std::io::Take<std::fs::File>>, Vec<u8>),
+    /// A file read in chunks.
+    File(FileLines),
+}
+
+/// A file read a chunk at a time; lines are handed out from the chunk without a copy.
+struct FileLines {
+    file: std::io::Take<std::fs::File>,
+    /// Bytes read and not yet handed out are `buf[start..end]`.
+    buf: Vec<u8>,
+    start: usize,
+    end: usize,
+    eof: bool,
+}
+
+impl FileLines {
+    /// Bytes read at a time; the buffer grows only for a longer line.
+    const CHUNK: usize = 64 * 1024;
+
+    /// The next line's bytes without its `\n`, and whether it had one; `None` at the end of
+    /// the file.
+    fn next_bytes(&mut self) -> Option<(&[u8], bool)> {
+        use std::io::Read;
+        let mut searched = self.start;
+        loop {
+            let pending = self.buf.get(searched..self.end).unwrap_or_default();
+            if let Some(at) = pending.iter().position(|&b| b == b'\n') {
+                let (from, to) = (self.start, searched + at);
+                self.start = to + 1;
+                return self.buf.get(from..to).map(|line| (line, true));
+            }
+            searched = self.end;
+            if self.eof {
+                if self.start == self.end {
+                    return None;
+                }
+                let from = std::mem::replace(&mut self.start, self.end);
+                return self.buf.get(from..self.end).map(|line| (line, false));
+            }
+            // Move what is left of the current line to the front, and make room.
+            self.buf.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            searched -= self.start;
+            self.start = 0;
+            if self.end == self.buf.len() {
+                self.buf.resize(self.buf.len() * 2, 0);
+            }
+            match self
+                .file
+                .read(self.buf.get_mut(self.end..).unwrap_or_default())
+            {
+                Ok(0) | Err(_) => self.eof = true,
+                Ok(n) => self.end += n,
+            }
+        }
+    }
 }
 
 impl Lines<'_> {
     /// The next line without its line ending, as `str::lines` gives it; `buffer` holds a
-    /// file's line.
+    /// line with invalid UTF-8 once its bad bytes are replaced.
     fn next_line<'b>(&'b mut self, buffer: &'b mut String) -> Option<&'b str> {
-        use std::io::BufRead;
         match self {
             Lines::Text(lines) => lines.next(),
-            Lines::File(reader, bytes) => {
-                bytes.clear();
-                match reader.read_until(b'\n', bytes) {
-                    Ok(0) | Err(_) => return None,
-                    Ok(_) => {}
-                }
-                if bytes.last() == Some(&b'\n') {
-                    bytes.pop();
-                    if bytes.last() == Some(&b'\r') {
-                        bytes.pop();
-                    }
+            Lines::File(file) => {
+                let (mut bytes, ended) = file.next_bytes()?;
+                if ended && let Some(without_cr) = bytes.strip_suffix(b"\r") {
+                    bytes = without_cr;
                 }
                 // Nearly every line is valid UTF-8: borrow it; only an invalid one is copied
                 // with its bad bytes replaced.
@@ -517,10 +567,23 @@ fn trim_end(text: &str) -> &str {
     }
 }
 
+/// The bytes [`strip_comment`] looks at: `"`, `#` and `!`.
+const COMMENT_OR_QUOTE: [bool; 256] = {
+    let mut table = [false; 256];
+    table[b'"' as usize] = true;
+    table[b'#' as usize] = true;
+    table[b'!' as usize] = true;
+    table
+};
+
 /// Removes a `#` or `!` comment that starts outside a double-quoted string.
 pub fn strip_comment(line: &str) -> &str {
+    // Most lines have none of the three: one table lookup per byte finds out.
+    let Some(first) = line.bytes().position(|b| COMMENT_OR_QUOTE[usize::from(b)]) else {
+        return line;
+    };
     let mut in_quotes = false;
-    for (i, byte) in line.bytes().enumerate() {
+    for (i, byte) in line.bytes().enumerate().skip(first) {
         match byte {
             b'"' => in_quotes = !in_quotes,
             // ASCII bytes never occur inside a multi-byte UTF-8 sequence, so `i` is a boundary.
@@ -556,6 +619,35 @@ mod tests {
             lines.into_iter().map(|l| l.text).collect(),
             diags.into_vec(),
         )
+    }
+
+    #[test]
+    fn a_file_is_read_in_chunks_as_str_lines_reads_text() {
+        let dir = std::env::temp_dir().join(format!("ka-source-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let path = dir.join("chunks.conf");
+        // Lines across chunk boundaries, one longer than a chunk, CRLF, invalid UTF-8 and
+        // no final newline.
+        let mut text = Vec::new();
+        for i in 0..20_000 {
+            text.extend_from_slice(format!("line {i} \r\n").as_bytes());
+        }
+        text.extend_from_slice(&vec![b'x'; FileLines::CHUNK * 2 + 7]);
+        text.extend_from_slice(b"\nbad \xff byte\n\nlast\r");
+        std::fs::write(&path, &text).expect("write");
+        let mut lines = open_config_file(&path).expect("open");
+        let mut buffer = String::new();
+        let mut got = Vec::new();
+        while let Some(line) = lines.next_line(&mut buffer) {
+            got.push(line.to_string());
+        }
+        let lossy = String::from_utf8_lossy(&text).into_owned();
+        let want: Vec<String> = lossy.lines().map(str::to_string).collect();
+        let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!(got.len(), want.len());
+        // A `\r` is removed only before a `\n`, as before: the last line keeps its own.
+        assert_eq!(got.last().map(String::as_str), Some("last\r"));
+        assert_eq!(got[..got.len() - 1], want[..want.len() - 1]);
     }
 
     #[test]

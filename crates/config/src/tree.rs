@@ -190,9 +190,21 @@ impl Builder {
             }
         }
         self.end_of_line();
-        self.last_location = Some(location.clone());
+        self.remember_line(location);
         if self.levels.is_empty() {
             self.read_outside_view(diagnostics);
+        }
+    }
+
+    /// Keeps the location of the line just read (for a `{` missing at the end of input),
+    /// without touching the file name's reference count when the file is the same.
+    fn remember_line(&mut self, location: &Location) {
+        match &mut self.last_location {
+            Some(last) if std::sync::Arc::ptr_eq(&last.file, &location.file) => {
+                last.line = location.line;
+                last.order = location.order;
+            }
+            _ => self.last_location = Some(location.clone()),
         }
     }
 
