@@ -119,6 +119,11 @@ pub struct Builder {
     outside_view: Option<OutsideView>,
     /// For a builder that reads an [`OutsideView`]: the pass that reads its top level first.
     top_pass: Option<Pass>,
+    /// A top-level block that ended early (its `}` closed it while an ignored `{` was still
+    /// open for brace counting): the brace balance before it opened and the pass that reads
+    /// it. Until the balance is back there, what we read at the top level is, for the passes
+    /// that skip the block by counting braces, still inside it: only its own pass reads it.
+    shadow: Option<(i64, Pass)>,
 }
 
 impl Default for Builder {
@@ -132,6 +137,7 @@ impl Default for Builder {
             last_location: None,
             outside_view: None,
             top_pass: None,
+            shadow: None,
         }
     }
 }
@@ -238,6 +244,7 @@ impl Builder {
         if let Some(level) = self.levels.pop() {
             self.attach(level, Some(at.clone()));
         }
+        self.end_shadow();
         if self.outside_view.is_none() {
             self.outside_view = Some(OutsideView {
                 enclosing: self.kind(),
@@ -299,14 +306,18 @@ impl Builder {
         }
         self.read_outside_view(diagnostics);
         if self.brace_balance > 0 {
-            diagnostics.push(Diagnostic::new(
-                Severity::Error,
-                None,
-                format!(
-                    "There are {} missing '}}'s or extra '{{'s",
-                    self.brace_balance
-                ),
-            ));
+            diagnostics.push(
+                Diagnostic::new(
+                    Severity::Error,
+                    None,
+                    format!(
+                        "There are {} missing '}}'s or extra '{{'s",
+                        self.brace_balance
+                    ),
+                )
+                // Every pass says it at the end of the file, the parent first.
+                .in_pass(self.top_pass.unwrap_or(Pass::Parent)),
+            );
         }
         self.top
     }
@@ -315,7 +326,11 @@ impl Builder {
     /// reads the top-level block we are in, or the top level.
     fn pass_here(&self) -> Pass {
         match self.levels.first() {
-            None => self.top_pass.unwrap_or(Pass::Parent),
+            None => self
+                .shadow
+                .map(|(_, pass)| pass)
+                .or(self.top_pass)
+                .unwrap_or(Pass::Parent),
             Some(_) => self.top.last().map_or(Pass::Parent, |owner| {
                 owner
                     .read_first_by
@@ -375,7 +390,11 @@ impl Builder {
             statement.words.push(word);
             return;
         }
-        let read_first_by = self.levels.is_empty().then_some(self.top_pass).flatten();
+        let read_first_by = if self.levels.is_empty() {
+            self.shadow.map(|(_, pass)| pass).or(self.top_pass)
+        } else {
+            None
+        };
         self.current().push(Statement {
             location: at.clone(),
             words: smallvec![word],
@@ -407,12 +426,33 @@ impl Builder {
             }
             return;
         }
+        if self.levels.is_empty() && self.shadow.is_none() {
+            let before = self.brace_balance - 1;
+            self.levels.push(Level {
+                kind,
+                items: Vec::new(),
+                open: at.clone(),
+                headless: false,
+            });
+            self.shadow = Some((before, self.pass_here()));
+            return;
+        }
         self.levels.push(Level {
             kind,
             items: Vec::new(),
             open: at.clone(),
             headless: false,
         });
+    }
+
+    /// Ends the shadow of a top-level block once the braces counted since it opened balance.
+    fn end_shadow(&mut self) {
+        if self
+            .shadow
+            .is_some_and(|(before, _)| self.brace_balance <= before)
+        {
+            self.shadow = None;
+        }
     }
 
     fn close(&mut self, at: &Location, diagnostics: &mut Diagnostics) {
@@ -428,6 +468,7 @@ impl Builder {
             Some(level) => self.attach(level, Some(at.clone())),
             None => diagnostics.error_in(self.pass_here(), at, "Unknown keyword '}'"),
         }
+        self.end_shadow();
     }
 
     /// Gives a finished block to the statement that opened it.
