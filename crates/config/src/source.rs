@@ -161,7 +161,8 @@ impl<'a, 's> SourceReader<'a, 's> {
         continued: bool,
         location: &Location,
     ) -> Option<(String, Vec<String>)> {
-        let text = trim(strip_comment(raw));
+        // Leading blanks hold no comment: skip them before looking for one.
+        let text = trim(strip_comment(raw.trim_ascii_start()));
         if text.is_empty() {
             return None;
         }
