@@ -90,13 +90,14 @@ pub struct Diagnostic {
     pub pass: Option<Pass>,
 }
 
-/// keepalived 2.2.7's `-t` reads the file in several processes, one after the other, each
-/// printing what it finds: the parent (`global_defs` and the top level), then the checker
-/// (`virtual_server`, `virtual_server_group`, `SSL`, `bfd_instance`, and its own lines
-/// without a line number), then VRRP (the VRRP blocks, then the instance checks), then BFD. A
-/// problem on a line is printed first by the pass that reads the block the line is in; every
-/// pass reads the top level. `-t` prints each problem once, in the order of the pass that
-/// prints it first (observed with 2.2.7 on the differential corpus).
+/// keepalived 2.2.7's `-t` reads the file several times, once with each process's keyword
+/// table, each reading printing what it finds: the parent's (`global_defs` and the top
+/// level), then the checker's (`virtual_server`, `virtual_server_group`, `SSL`,
+/// `bfd_instance`, and its own lines without a line number), then VRRP's (the VRRP blocks,
+/// then the instance checks), then BFD's. A problem on a line is printed first by the pass
+/// that reads the block the line is in; every pass reads the top level. `-t` prints each
+/// problem once, in the order of the pass that prints it first (observed with 2.2.7 on the
+/// differential corpus).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Pass {
     /// The parent process: `global_defs` and lines outside any block.

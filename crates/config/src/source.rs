@@ -122,9 +122,8 @@ impl<'a, 's> SourceReader<'a, 's> {
         self.stack.push(canonical);
         // A `$NAME=...\` definition being continued over the following lines.
         let mut pending: Option<(String, Vec<String>)> = None;
-        let mut buffer = String::new();
         let mut index = 0usize;
-        while let Some(raw) = lines.next_line(&mut buffer) {
+        while let Some(raw) = lines.next_line() {
             if self.halted() {
                 break;
             }
@@ -454,9 +453,9 @@ fn open_config_file(path: &Path) -> std::io::Result<Lines<'static>> {
     }
     Ok(Lines::File(FileLines {
         file: file.take(MAX_FILE_LEN),
-        buf: vec![0; FileLines::CHUNK],
-        start: 0,
-        end: 0,
+        text: String::new(),
+        pos: 0,
+        carry: Vec::new(),
         eof: false,
     }))
 }
@@ -470,80 +469,93 @@ enum Lines<'t> {
     File(FileLines),
 }
 
-/// A file read a chunk at a time; lines are handed out from the chunk without a copy.
+/// A file read a chunk of whole lines at a time: each chunk is checked as UTF-8 once, and its
+/// lines are handed out as slices of it, without a copy.
 struct FileLines {
     file: std::io::Take<std::fs::File>,
-    /// Bytes read and not yet handed out are `buf[start..end]`.
-    buf: Vec<u8>,
-    start: usize,
-    end: usize,
+    /// The current chunk: whole lines (the last one without `\n` only at the end of the
+    /// file), invalid UTF-8 replaced.
+    text: String,
+    /// Where the next line starts in `text`.
+    pos: usize,
+    /// Bytes read after the chunk's last `\n`: the start of the next chunk.
+    carry: Vec<u8>,
     eof: bool,
 }
 
 impl FileLines {
-    /// Bytes read at a time; the buffer grows only for a longer line.
+    /// Bytes read at a time; a chunk grows only to hold a longer line.
     const CHUNK: usize = 64 * 1024;
 
-    /// The next line's bytes without its `\n`, and whether it had one; `None` at the end of
-    /// the file.
-    fn next_bytes(&mut self) -> Option<(&[u8], bool)> {
-        use std::io::Read;
-        let mut searched = self.start;
-        loop {
-            let pending = self.buf.get(searched..self.end).unwrap_or_default();
-            if let Some(at) = pending.iter().position(|&b| b == b'\n') {
-                let (from, to) = (self.start, searched + at);
-                self.start = to + 1;
-                return self.buf.get(from..to).map(|line| (line, true));
+    /// The next line without its `\n`, and whether it had one; `None` at the end of the file.
+    fn next_line(&mut self) -> Option<(&str, bool)> {
+        while self.pos >= self.text.len() {
+            if self.eof && self.carry.is_empty() {
+                return None;
             }
-            searched = self.end;
-            if self.eof {
-                if self.start == self.end {
-                    return None;
-                }
-                let from = std::mem::replace(&mut self.start, self.end);
-                return self.buf.get(from..self.end).map(|line| (line, false));
+            self.refill();
+        }
+        let rest = self.text.get(self.pos..)?;
+        let start = self.pos;
+        // A plain byte loop: lines are short, and `str::find` costs more per call than it
+        // saves per byte on them.
+        match rest.bytes().position(|b| b == b'\n') {
+            Some(at) => {
+                self.pos += at + 1;
+                self.text.get(start..start + at).map(|line| (line, true))
             }
-            // Move what is left of the current line to the front, and make room.
-            self.buf.copy_within(self.start..self.end, 0);
-            self.end -= self.start;
-            searched -= self.start;
-            self.start = 0;
-            if self.end == self.buf.len() {
-                self.buf.resize(self.buf.len() * 2, 0);
-            }
-            match self
-                .file
-                .read(self.buf.get_mut(self.end..).unwrap_or_default())
-            {
-                Ok(0) | Err(_) => self.eof = true,
-                Ok(n) => self.end += n,
+            None => {
+                self.pos = self.text.len();
+                Some((rest, false))
             }
         }
+    }
+
+    /// Reads the next chunk: up to the last `\n` read (or the end of the file). A `\n` never
+    /// occurs inside a multi-byte UTF-8 sequence, so each chunk is checked on its own, and
+    /// replacing invalid bytes chunk by chunk gives what line by line would.
+    fn refill(&mut self) {
+        use std::io::Read;
+        let mut bytes = std::mem::take(&mut self.carry);
+        loop {
+            let old = bytes.len();
+            bytes.resize(old + Self::CHUNK, 0);
+            let read = self.file.read(bytes.get_mut(old..).unwrap_or_default());
+            let n = read.unwrap_or(0);
+            bytes.truncate(old + n);
+            if n == 0 {
+                self.eof = true;
+                break;
+            }
+            if bytes.get(old..).is_some_and(|new| new.contains(&b'\n')) {
+                break;
+            }
+        }
+        if !self.eof
+            && let Some(last) = bytes.iter().rposition(|&b| b == b'\n')
+        {
+            self.carry = bytes.split_off(last + 1);
+        }
+        self.text = match String::from_utf8(bytes) {
+            Ok(text) => text,
+            Err(err) => String::from_utf8_lossy(err.as_bytes()).into_owned(),
+        };
+        self.pos = 0;
     }
 }
 
 impl Lines<'_> {
-    /// The next line without its line ending, as `str::lines` gives it; `buffer` holds a
-    /// line with invalid UTF-8 once its bad bytes are replaced.
-    fn next_line<'b>(&'b mut self, buffer: &'b mut String) -> Option<&'b str> {
+    /// The next line without its line ending, as `str::lines` gives it (a file's `\r` is
+    /// removed only before a `\n`).
+    fn next_line(&mut self) -> Option<&str> {
         match self {
             Lines::Text(lines) => lines.next(),
             Lines::File(file) => {
-                let (mut bytes, ended) = file.next_bytes()?;
-                if ended && let Some(without_cr) = bytes.strip_suffix(b"\r") {
-                    bytes = without_cr;
-                }
-                // Nearly every line is valid UTF-8: borrow it; only an invalid one is copied
-                // with its bad bytes replaced.
-                match std::str::from_utf8(bytes) {
-                    Ok(text) => Some(text),
-                    Err(_) => {
-                        buffer.clear();
-                        buffer.push_str(&String::from_utf8_lossy(bytes));
-                        Some(buffer.as_str())
-                    }
-                }
+                let (line, ended) = file.next_line()?;
+                Some(match line.strip_suffix('\r') {
+                    Some(without_cr) if ended => without_cr,
+                    _ => line,
+                })
             }
         }
     }
@@ -637,9 +649,8 @@ mod tests {
         text.extend_from_slice(b"\nbad \xff byte\n\nlast\r");
         std::fs::write(&path, &text).expect("write");
         let mut lines = open_config_file(&path).expect("open");
-        let mut buffer = String::new();
         let mut got = Vec::new();
-        while let Some(line) = lines.next_line(&mut buffer) {
+        while let Some(line) = lines.next_line() {
             got.push(line.to_string());
         }
         let lossy = String::from_utf8_lossy(&text).into_owned();
