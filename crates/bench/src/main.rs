@@ -5,7 +5,9 @@
 //! see the interfaces the configuration names and the host's network is left alone. Each run
 //! is measured by a small helper process (this binary again, `__measure`) whose only child is
 //! `ip netns exec NS PROGRAM -t -f FILE`: `ip` execs the program, so the helper's
-//! `getrusage(RUSAGE_CHILDREN)` is the program's own peak RSS.
+//! `getrusage(RUSAGE_CHILDREN)` is the program's own peak RSS and CPU time (user + system:
+//! on a loaded machine the wall time grows with the other processes' share of the CPU, the
+//! CPU time much less).
 //!
 //! Exit status: 0 when both implementations ran and agreed on the exit code, 1 when they
 //! disagreed or a step failed, 2 when the benchmark cannot run here (not root, keepalived or
@@ -190,11 +192,12 @@ fn run(args: &Args) -> Result<u8> {
         .collect::<Result<_>>()?;
     print_table(&implementations, &summaries);
     println!(
-        "{:<18} {:>5} {:>15.1} {:>12.1} {:>13.1}  (ip netns exec NS /bin/true: the floor)",
+        "{:<18} {:>5} {:>15.1} {:>12.1} {:>14.1} {:>13.1}  (ip netns exec NS /bin/true: the floor)",
         "baseline",
         1,
         millis(floor.wall),
         millis(floor.wall),
+        millis(floor.cpu),
         mebibytes(floor.max_rss_kib),
     );
     let agreed = print_comparison(&summaries);
@@ -259,18 +262,19 @@ fn measure(netns: &str, program: &Path, config: &Path, log: &Path) -> Result<Sam
         .split_whitespace()
         .filter_map(|f| f.parse().ok())
         .collect();
-    let [wall_ns, max_rss_kib, code] = fields[..] else {
+    let [wall_ns, cpu_ns, max_rss_kib, code] = fields[..] else {
         bail!("unexpected helper output {text:?}");
     };
     Ok(Sample {
         wall: Duration::from_nanos(wall_ns),
+        cpu: Duration::from_nanos(cpu_ns),
         max_rss_kib,
         exit_code: i32::try_from(code).unwrap_or(i32::MAX),
     })
 }
 
 /// The helper: `__measure LOG PROGRAM ARGS…` runs the program with stdout and stderr to LOG
-/// and prints "WALL_NS MAX_RSS_KIB EXIT_CODE". It has no other child, so
+/// and prints "WALL_NS CPU_NS MAX_RSS_KIB EXIT_CODE". It has no other child, so
 /// `RUSAGE_CHILDREN` is the program's own usage.
 fn measure_helper(args: &[String]) -> Result<()> {
     let [log, program, rest @ ..] = args else {
@@ -292,24 +296,33 @@ fn measure_helper(args: &[String]) -> Result<()> {
         use std::os::unix::process::ExitStatusExt;
         128 + status.signal().unwrap_or(0)
     });
-    println!("{} {} {}", wall.as_nanos(), usage.max_rss(), code);
+    let cpu = [usage.user_time(), usage.system_time()]
+        .iter()
+        .map(|t| {
+            let secs = u64::try_from(t.tv_sec()).unwrap_or(0);
+            let micros = u64::try_from(t.tv_usec()).unwrap_or(0);
+            secs * 1_000_000_000 + micros * 1_000
+        })
+        .sum::<u64>();
+    println!("{} {} {} {}", wall.as_nanos(), cpu, usage.max_rss(), code);
     Ok(())
 }
 
 fn print_table(implementations: &[Implementation], summaries: &[Summary]) {
     println!();
     println!(
-        "{:<18} {:>5} {:>15} {:>12} {:>13}  exit codes",
-        "implementation", "runs", "median wall ms", "min wall ms", "peak RSS MiB"
+        "{:<18} {:>5} {:>15} {:>12} {:>14} {:>13}  exit codes",
+        "implementation", "runs", "median wall ms", "min wall ms", "median CPU ms", "peak RSS MiB"
     );
     for (implementation, summary) in implementations.iter().zip(summaries) {
         let codes: Vec<String> = summary.exit_codes.iter().map(i32::to_string).collect();
         println!(
-            "{:<18} {:>5} {:>15.1} {:>12.1} {:>13.1}  {}",
+            "{:<18} {:>5} {:>15.1} {:>12.1} {:>14.1} {:>13.1}  {}",
             implementation.label,
             summary.runs,
             millis(summary.median_wall),
             millis(summary.min_wall),
+            millis(summary.median_cpu),
             mebibytes(summary.max_rss_kib),
             codes.join(" "),
         );
@@ -332,6 +345,16 @@ fn print_comparison(summaries: &[Summary]) -> bool {
             format!("{:.1}x faster", 1.0 / time_ratio)
         } else {
             format!("{time_ratio:.1}x slower")
+        }
+    );
+    let cpu_ratio = millis(ours.median_cpu) / millis(reference.median_cpu).max(f64::MIN_POSITIVE);
+    // CPU time is not stretched by other processes holding the CPU of a loaded machine.
+    println!(
+        "cpu:    keepalived-rs uses {cpu_ratio:.2}x the median CPU time of keepalived ({})",
+        if cpu_ratio <= 1.0 {
+            format!("{:.1}x less", 1.0 / cpu_ratio.max(f64::MIN_POSITIVE))
+        } else {
+            format!("{cpu_ratio:.1}x more")
         }
     );
     println!(

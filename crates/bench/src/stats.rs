@@ -7,6 +7,9 @@ use std::time::Duration;
 pub struct Sample {
     /// Wall-clock time from spawn to exit.
     pub wall: Duration,
+    /// CPU time (user + system) the program used: unlike the wall time, it does not grow
+    /// while other processes hold the CPU.
+    pub cpu: Duration,
     /// Peak resident set size of the program, in KiB.
     pub max_rss_kib: u64,
     /// Its exit code (128 + signal number if a signal ended it).
@@ -22,6 +25,8 @@ pub struct Summary {
     pub median_wall: Duration,
     /// Fastest run.
     pub min_wall: Duration,
+    /// Median CPU time (user + system).
+    pub median_cpu: Duration,
     /// Highest peak RSS of any run, in KiB.
     pub max_rss_kib: u64,
     /// Every run's exit code, in order.
@@ -34,16 +39,14 @@ impl Summary {
         let mut walls: Vec<Duration> = samples.iter().map(|s| s.wall).collect();
         walls.sort_unstable();
         let min_wall = *walls.first()?;
-        let mid = walls.len() / 2;
-        let median_wall = if !walls.len().is_multiple_of(2) {
-            walls[mid]
-        } else {
-            (walls[mid - 1] + walls[mid]) / 2
-        };
+        let median_wall = median(&walls)?;
+        let mut cpus: Vec<Duration> = samples.iter().map(|s| s.cpu).collect();
+        cpus.sort_unstable();
         Some(Summary {
             runs: samples.len(),
             median_wall,
             min_wall,
+            median_cpu: median(&cpus)?,
             max_rss_kib: samples.iter().map(|s| s.max_rss_kib).max().unwrap_or(0),
             exit_codes: samples.iter().map(|s| s.exit_code).collect(),
         })
@@ -53,6 +56,16 @@ impl Summary {
     pub fn consistent_exit_code(&self) -> Option<i32> {
         let first = *self.exit_codes.first()?;
         self.exit_codes.iter().all(|&c| c == first).then_some(first)
+    }
+}
+
+/// The median of sorted durations (the mean of the middle two for an even count).
+fn median(sorted: &[Duration]) -> Option<Duration> {
+    let mid = sorted.len() / 2;
+    if !sorted.len().is_multiple_of(2) {
+        sorted.get(mid).copied()
+    } else {
+        Some((*sorted.get(mid.checked_sub(1)?)? + *sorted.get(mid)?) / 2)
     }
 }
 
@@ -76,6 +89,7 @@ mod tests {
     fn sample(ms: u64, rss: u64, code: i32) -> Sample {
         Sample {
             wall: Duration::from_millis(ms),
+            cpu: Duration::from_millis(ms / 2),
             max_rss_kib: rss,
             exit_code: code,
         }
@@ -87,6 +101,7 @@ mod tests {
         let summary = summary.expect("three samples");
         assert_eq!(summary.median_wall, Duration::from_millis(20));
         assert_eq!(summary.min_wall, Duration::from_millis(10));
+        assert_eq!(summary.median_cpu, Duration::from_millis(10));
         assert_eq!(summary.max_rss_kib, 30);
         assert_eq!(summary.consistent_exit_code(), Some(0));
     }

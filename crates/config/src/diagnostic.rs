@@ -85,6 +85,40 @@ pub struct Diagnostic {
     pub message: String,
     /// An optional suggestion ("did you mean vrrp_instance?").
     pub hint: Option<String>,
+    /// The reading pass of keepalived 2.2.7 that prints it first, when the line it is on does
+    /// not decide that (see [`Pass`]); `None` for most.
+    pub pass: Option<Pass>,
+}
+
+/// keepalived 2.2.7's `-t` reads the file several times, once with each process's keyword
+/// table, each reading printing what it finds: the parent's (`global_defs` and the top
+/// level), then the checker's (`virtual_server`, `virtual_server_group`, `SSL`,
+/// `bfd_instance`, and its own lines without a line number), then VRRP's (the VRRP blocks,
+/// then the instance checks), then BFD's. A problem on a line is printed first by the pass
+/// that reads the block the line is in; every pass reads the top level. `-t` prints each
+/// problem once, in the order of the pass that prints it first (observed with 2.2.7 on the
+/// differential corpus).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Pass {
+    /// The parent process: `global_defs` and lines outside any block.
+    Parent,
+    /// The checker process: LVS blocks and BFD instances.
+    Checker,
+    /// The VRRP process: VRRP blocks, then the whole-configuration checks.
+    Vrrp,
+}
+
+impl Pass {
+    /// The pass that reads a top-level block with this keyword first.
+    pub fn of_block(keyword: &str) -> Pass {
+        match keyword {
+            "virtual_server" | "virtual_server_group" | "SSL" | "bfd_instance" => Pass::Checker,
+            "vrrp_instance" | "vrrp_sync_group" | "vrrp_script" | "vrrp_track_file"
+            | "track_file" | "vrrp_track_process" | "garp_group" | "static_ipaddress"
+            | "static_routes" | "static_rules" => Pass::Vrrp,
+            _ => Pass::Parent,
+        }
+    }
 }
 
 impl Diagnostic {
@@ -105,7 +139,14 @@ impl Diagnostic {
             location,
             message: message.into(),
             hint: None,
+            pass: None,
         }
+    }
+
+    /// The same diagnostic, printed first by `pass` (for a line without a location).
+    pub fn in_pass(mut self, pass: Pass) -> Self {
+        self.pass = Some(pass);
+        self
     }
 
     /// The same diagnostic with a hint attached.
@@ -219,6 +260,28 @@ impl Diagnostics {
     /// The completion pass will not run: the diagnostics held for it are dropped.
     pub fn skip_completion(&mut self) {
         self.completion.clear();
+    }
+
+    /// How many problems have been reported so far (held completion lines not counted).
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    /// Whether nothing has been reported yet.
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// Reports a problem at `location`, printed first by `pass`.
+    pub fn error_in(&mut self, pass: Pass, location: &Location, message: impl Into<String>) {
+        self.push(Diagnostic::new(Severity::Error, Some(location.clone()), message).in_pass(pass));
+    }
+
+    /// Gives `pass` to the problems reported since the `start`-th that have none yet.
+    pub fn set_pass_from(&mut self, start: usize, pass: Pass) {
+        for diagnostic in self.items.iter_mut().skip(start) {
+            diagnostic.pass.get_or_insert(pass);
+        }
     }
 
     /// The diagnostics in the order they were found (held completion diagnostics last).

@@ -1,9 +1,9 @@
 //! What validation needs to know about the machine: interfaces, users and script files.
 //! Behind a trait so tests can describe a host instead of reading the real one.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 
 /// Facts about the host that `keepalived -t` checks a configuration against.
 pub trait Host {
@@ -47,32 +47,42 @@ pub struct FileStatus {
 /// a configuration names the same few interfaces thousands of times.
 #[derive(Debug, Default)]
 pub struct RealHost {
-    interfaces: OnceLock<HashSet<String>>,
-    loopbacks: OnceLock<HashSet<String>>,
+    /// Sorted: a configuration looks names up tens of thousands of times, and a binary search
+    /// over a few dozen names costs less than hashing each.
+    interfaces: OnceLock<Vec<String>>,
+    /// Whether each interface asked about so far is a loopback, sorted by name.
+    loopbacks: Mutex<Vec<(String, bool)>>,
 }
 
 impl Host for RealHost {
     fn is_loopback(&self, name: &str) -> bool {
         /// `IFF_LOOPBACK` in the interface flags sysfs shows.
         const IFF_LOOPBACK: u32 = 0x8;
-        let is_loopback = |name: &String| {
-            std::fs::read_to_string(format!("/sys/class/net/{name}/flags"))
-                .ok()
-                .and_then(|f| u32::from_str_radix(f.trim().trim_start_matches("0x"), 16).ok())
-                .is_some_and(|flags| flags & IFF_LOOPBACK != 0)
+        if !self.interface_exists(name) {
+            return false;
+        }
+        // Only the interfaces a configuration names are looked at, each once.
+        let mut known = self
+            .loopbacks
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let slot = match known.binary_search_by(|(n, _)| n.as_str().cmp(name)) {
+            Ok(found) => return known.get(found).is_some_and(|&(_, answer)| answer),
+            Err(slot) => slot,
         };
-        self.loopbacks
-            .get_or_init(|| {
-                let names = self.interfaces.get_or_init(read_interface_names);
-                names.iter().filter(|n| is_loopback(n)).cloned().collect()
-            })
-            .contains(name)
+        let answer = std::fs::read_to_string(format!("/sys/class/net/{name}/flags"))
+            .ok()
+            .and_then(|f| u32::from_str_radix(f.trim().trim_start_matches("0x"), 16).ok())
+            .is_some_and(|flags| flags & IFF_LOOPBACK != 0);
+        known.insert(slot, (name.to_string(), answer));
+        answer
     }
 
     fn interface_exists(&self, name: &str) -> bool {
         self.interfaces
             .get_or_init(read_interface_names)
-            .contains(name)
+            .binary_search_by(|n| n.as_str().cmp(name))
+            .is_ok()
     }
 
     fn user(&self, name: &str) -> Option<(u32, u32)> {
@@ -120,15 +130,18 @@ impl Host for RealHost {
     }
 }
 
-/// The names under /sys/class/net.
-fn read_interface_names() -> HashSet<String> {
-    std::fs::read_dir("/sys/class/net")
+/// The names under /sys/class/net, sorted.
+fn read_interface_names() -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir("/sys/class/net")
         .map(|dir| {
             dir.flatten()
                 .filter_map(|e| e.file_name().into_string().ok())
                 .collect()
         })
-        .unwrap_or_default()
+        .unwrap_or_default();
+    names.sort_unstable();
+    names.dedup();
+    names
 }
 
 /// A host described in memory, for tests: a fixed set of interfaces and users, real files.

@@ -4,11 +4,9 @@
 //! five tokens). Single quotes are kept inside words; script strings split them later
 //! ([`crate::values::split_command`]).
 
-use nom::branch::alt;
-use nom::bytes::complete::take_till1;
-use nom::character::complete::{char, multispace0};
-use nom::combinator::{map, opt, value};
-use nom::sequence::{delimited, preceded};
+use nom::character::complete::char;
+use nom::combinator::{map, opt};
+use nom::sequence::delimited;
 use nom::{IResult, Parser};
 
 /// One token of a configuration line, borrowed from the line.
@@ -67,33 +65,82 @@ pub fn unescape_quoted(text: &str) -> String {
     out
 }
 
+/// Bytes that end a bare word, or need a closer look: ASCII white space (as
+/// `char::is_whitespace` has it, vertical tab included), `{`, `}`, `"`, and every non-ASCII
+/// byte.
+const WORD_STOP: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut byte = 0;
+    while byte < 256 {
+        table[byte] = byte >= 0x80
+            || matches!(
+                byte as u8,
+                b'\t' | b'\n' | b'\x0b' | b'\x0c' | b'\r' | b' ' | b'{' | b'}' | b'"'
+            );
+        byte += 1;
+    }
+    table
+};
+
+/// A bare word: everything up to white space, a brace or a `"`. Scanned byte by byte with a
+/// table, since nearly every word is ASCII; a non-ASCII character is decoded and tested as a
+/// `char`.
 fn bare_word(input: &str) -> IResult<&str, Token<'_>> {
-    map(
-        take_till1(|c: char| c.is_whitespace() || c == '{' || c == '}' || c == '"'),
-        |text: &str| Token::Word {
+    let bytes = input.as_bytes();
+    let mut end = 0;
+    while let Some(&byte) = bytes.get(end) {
+        if !WORD_STOP[usize::from(byte)] {
+            end += 1;
+            continue;
+        }
+        if byte.is_ascii() {
+            break;
+        }
+        // `end` is a char boundary: only ASCII bytes were passed.
+        let Some(c) = input[end..].chars().next() else {
+            break;
+        };
+        if c.is_whitespace() {
+            break;
+        }
+        end += c.len_utf8();
+    }
+    if end == 0 {
+        return Err(nom::Err::Error(nom::error::Error::new(
+            input,
+            nom::error::ErrorKind::TakeTill1,
+        )));
+    }
+    let (text, rest) = input.split_at(end);
+    Ok((
+        rest,
+        Token::Word {
             text,
             quoted: false,
         },
-    )
-    .parse(input)
+    ))
 }
 
+/// One token after optional blanks (space, tab, CR, LF: nom's `multispace0`). The first byte
+/// chooses the parser, so a word is not first tried as a brace and a string.
 fn token(input: &str) -> IResult<&str, Token<'_>> {
-    preceded(
-        multispace0,
-        alt((
-            value(Token::Open, char('{')),
-            value(Token::Close, char('}')),
-            quoted,
-            bare_word,
-        )),
-    )
-    .parse(input)
+    let blanks = input
+        .bytes()
+        .take_while(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
+        .count();
+    // Blanks are ASCII: `blanks` is a char boundary.
+    let input = &input[blanks..];
+    match input.as_bytes().first() {
+        Some(b'{') => Ok((&input[1..], Token::Open)),
+        Some(b'}') => Ok((&input[1..], Token::Close)),
+        Some(b'"') => quoted(input),
+        _ => bare_word(input),
+    }
 }
 
 /// Whether a line has a `"` that is never closed (a `\"` inside a string does not close it).
 pub fn has_unterminated_quote(line: &str) -> bool {
-    if !line.contains('"') {
+    if !line.bytes().any(|b| b == b'"') {
         return false;
     }
     let mut open = false;
@@ -193,6 +240,82 @@ mod tests {
         assert!(!has_unterminated_quote(r#"script "/x.sh \"a\"""#));
         assert!(has_unterminated_quote(r#"script "/x.sh \""#));
         assert_eq!(unescape_quoted(r#"a\"b\\c\d"#), r#"a"b\c\d"#);
+    }
+
+    /// The tokenizer as nom's combinators spell it (`alt` over the four kinds): the byte
+    /// dispatch above must give the same tokens.
+    fn reference_tokens(line: &str) -> Vec<Token<'_>> {
+        use nom::branch::alt;
+        use nom::bytes::complete::take_till1;
+        use nom::character::complete::multispace0;
+        use nom::combinator::value;
+        use nom::sequence::preceded;
+        let word = |input| {
+            map(
+                take_till1(|c: char| c.is_whitespace() || c == '{' || c == '}' || c == '"'),
+                |text: &str| Token::Word {
+                    text,
+                    quoted: false,
+                },
+            )
+            .parse(input)
+        };
+        let mut rest = line;
+        let mut out = Vec::new();
+        while let Ok((next, tok)) = preceded(
+            multispace0,
+            alt((
+                value(Token::Open, char('{')),
+                value(Token::Close, char('}')),
+                quoted,
+                word,
+            )),
+        )
+        .parse(rest)
+        {
+            out.push(tok);
+            rest = next;
+        }
+        out
+    }
+
+    #[test]
+    fn byte_dispatch_matches_the_combinator_grammar() {
+        let pieces = [
+            "a",
+            "{",
+            "}",
+            "\"",
+            "\\",
+            " ",
+            "\t",
+            "\r",
+            "\x0b",
+            "\x0c",
+            "\u{a0}",
+            "\u{85}",
+            "\u{2003}",
+            "é",
+            "日本",
+            "#",
+            "'",
+            "192.0.2.1/24",
+            "",
+        ];
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        for _ in 0..20_000 {
+            let mut line = String::new();
+            for _ in 0..(seed % 9) {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                line.push_str(pieces[(seed % pieces.len() as u64) as usize]);
+            }
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            assert_eq!(tokenize(&line), reference_tokens(&line), "{line:?}");
+        }
     }
 
     #[test]

@@ -29,7 +29,7 @@ mod validate_vrrp;
 
 use std::path::Path;
 
-pub use diagnostic::{Diagnostic, Severity, exit_code};
+pub use diagnostic::{Diagnostic, Pass, Severity, exit_code};
 pub use host::{FakeHost, Host, RealHost};
 pub use model::Config;
 
@@ -90,12 +90,14 @@ fn load_with(options: &LoadOptions<'_>, read: impl FnOnce(SourceReader<'_, '_>))
     let mut diagnostics = Diagnostics::default();
     let mut config = Config::default();
     let mut tree = tree::Builder::default();
+    let mut passes = PassSpans::default();
     {
         let mut sink = |location: &Location, text: &str, diagnostics: &mut Diagnostics| {
             tree.feed(location, text, diagnostics);
             let complete = tree.take_complete();
             if !complete.is_empty() {
-                build::build_into(&complete, options.host, diagnostics, &mut config);
+                passes.record(&complete);
+                build_statements(&complete, options.host, diagnostics, &mut config);
             }
         };
         let reader = SourceReader::new(&options.config_id, &mut diagnostics, &mut sink)
@@ -103,21 +105,48 @@ fn load_with(options: &LoadOptions<'_>, read: impl FnOnce(SourceReader<'_, '_>))
         read(reader);
     }
     let rest = tree.finish(&mut diagnostics);
-    build::build_into(&rest, options.host, &mut diagnostics, &mut config);
+    passes.record(&rest);
+    passes.spans.sort_unstable();
+    build_statements(&rest, options.host, &mut diagnostics, &mut config);
     validate::validate(&mut config, options.host, &mut diagnostics);
     let mut diagnostics = stop_at_syntax_error(diagnostics.into_vec());
-    // Report in reading order; problems without a line come last, in the order found.
-    diagnostics.sort_by_key(|d| d.location.as_ref().map_or(u32::MAX, |l| l.order));
+    // Report in 2.2.7's order: pass by pass (see `Pass`), each in reading order, then the
+    // pass's problems without a line, in the order found.
+    diagnostics.sort_by_key(|d| {
+        let order = d.location.as_ref().map(|l| l.order);
+        let pass = d
+            .pass
+            .unwrap_or_else(|| order.map_or(Pass::Vrrp, |o| passes.at(o)));
+        (pass, order.unwrap_or(u32::MAX))
+    });
     // A line read twice (see `tree::OutsideView`) can give the same problem twice: once is
-    // enough.
-    diagnostics.dedup_by(|a, b| {
-        a.message == b.message
-            && a.location.is_some()
-            && a.location.as_ref().map(|l| l.order) == b.location.as_ref().map(|l| l.order)
+    // enough, where it is first printed.
+    let mut seen = std::collections::HashSet::new();
+    diagnostics.retain(|d| match &d.location {
+        Some(l) => seen.insert((l.order, d.message.clone())),
+        None => true,
     });
     Loaded {
         config,
         diagnostics,
+    }
+}
+
+/// Builds finished top-level statements into `config`, each problem marked with the pass of
+/// keepalived 2.2.7 that reads the statement first.
+fn build_statements(
+    statements: &[tree::Statement],
+    host: &dyn Host,
+    diagnostics: &mut Diagnostics,
+    config: &mut Config,
+) {
+    for statement in statements {
+        let start = diagnostics.len();
+        build::build_into(std::slice::from_ref(statement), host, diagnostics, config);
+        let pass = statement
+            .read_first_by
+            .unwrap_or_else(|| Pass::of_block(statement.keyword()));
+        diagnostics.set_pass_from(start, pass);
     }
 }
 
@@ -136,4 +165,35 @@ fn stop_at_syntax_error(diagnostics: Vec<Diagnostic>) -> Vec<Diagnostic> {
         .into_iter()
         .filter(|d| d.location.as_ref().is_some_and(|l| l.order <= stop))
         .collect()
+}
+
+/// The reading-order spans of the top-level blocks that a pass other than the parent's reads
+/// first, so a problem's line gives the pass that prints it.
+#[derive(Default)]
+struct PassSpans {
+    /// `(first order, last order, pass)`, in reading order.
+    spans: Vec<(u32, u32, Pass)>,
+}
+
+impl PassSpans {
+    /// Notes the spans of finished top-level statements.
+    fn record(&mut self, statements: &[tree::Statement]) {
+        for statement in statements {
+            let pass = Pass::of_block(statement.keyword());
+            let Some(block) = statement.block.as_ref().filter(|_| pass != Pass::Parent) else {
+                continue;
+            };
+            let end = block.close.as_ref().map_or(u32::MAX, |l| l.order);
+            self.spans.push((statement.location.order, end, pass));
+        }
+    }
+
+    /// The pass that first prints a problem on the line read `order`-th.
+    fn at(&self, order: u32) -> Pass {
+        let after = self.spans.partition_point(|&(start, _, _)| start <= order);
+        match after.checked_sub(1).and_then(|i| self.spans.get(i)) {
+            Some(&(_, end, pass)) if order <= end => pass,
+            _ => Pass::Parent,
+        }
+    }
 }

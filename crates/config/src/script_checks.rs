@@ -11,9 +11,9 @@
 
 use std::path::Path;
 
-use crate::diagnostic::{Diagnostic, Diagnostics, Severity};
+use crate::diagnostic::{Diagnostic, Diagnostics, Pass, Severity};
 use crate::host::Host;
-use crate::model::{Command, Config, GlobalDefs, NotifyScripts, RunAs};
+use crate::model::{Command, Config, NotifyScripts, RunAs};
 use crate::script_lookup::{INSECURE_SCRIPTS_SUFFIX, SECURITY_VIOLATION, ScriptProblem, inspect};
 
 /// The user scripts run as when nothing else is said and `keepalived_script` is missing.
@@ -31,7 +31,12 @@ struct Tally {
 /// Checks, disables or resolves every script of `config`.
 pub(crate) fn check(config: &mut Config, host: &dyn Host, diagnostics: &mut Diagnostics) {
     let enforcing = config.global.enable_script_security;
-    let default_user = default_user(&config.global, host).unwrap_or(ROOT);
+    // Asked only when a script needs it: a user lookup loads the name-service modules.
+    let script_user = config.global.script_user.clone();
+    let default_user_cell = std::cell::OnceCell::new();
+    let default_user = || {
+        *default_user_cell.get_or_init(|| default_user(script_user.as_ref(), host).unwrap_or(ROOT))
+    };
     let mut tally = Tally::default();
     for script in config.scripts.iter_mut().filter(|s| !s.disabled) {
         let Some(command) = script.command.as_mut() else {
@@ -41,7 +46,7 @@ pub(crate) fn check(config: &mut Config, host: &dyn Host, diagnostics: &mut Diag
             .user
             .as_ref()
             .and_then(|r| resolve_user(r, host))
-            .unwrap_or(default_user);
+            .unwrap_or_else(default_user);
         let verdict = check_command(
             command,
             run_as,
@@ -68,7 +73,7 @@ pub(crate) fn check(config: &mut Config, host: &dyn Host, diagnostics: &mut Diag
                 continue;
             };
             let run_as = match &command.run_as {
-                None => default_user,
+                None => default_user(),
                 Some(named) => match resolve_user(named, host) {
                     Some(ids) => ids,
                     None => {
@@ -115,7 +120,7 @@ pub(crate) fn check(config: &mut Config, host: &dyn Host, diagnostics: &mut Diag
     for command in misc_paths {
         let verdict = check_command(
             command,
-            default_user,
+            default_user(),
             enforcing,
             host,
             // The checker child finds and logs its own scripts when it plans them.
@@ -153,7 +158,13 @@ fn security_violation(tally: &Tally, diagnostics: &mut Diagnostics) {
     if tally.insecure {
         line.push_str(INSECURE_SCRIPTS_SUFFIX);
     }
-    unlocated(diagnostics, Severity::Security, line);
+    // The checker reports its own scripts; the VRRP process reports when its scripts run.
+    let pass = if tally.vrrp_scripts_run {
+        Pass::Vrrp
+    } else {
+        Pass::Checker
+    };
+    diagnostics.push(Diagnostic::new(Severity::Security, None, line).in_pass(pass));
 }
 
 /// What became of one command.
@@ -237,8 +248,8 @@ fn check_command(
 
 /// The `(uid, gid)` scripts run as when they name no user: `script_user`, else the
 /// `keepalived_script` user; `None` when neither exists.
-fn default_user(global: &GlobalDefs, host: &dyn Host) -> Option<(u32, u32)> {
-    match &global.script_user {
+fn default_user(script_user: Option<&RunAs>, host: &dyn Host) -> Option<(u32, u32)> {
+    match script_user {
         Some(run_as) => resolve_user(run_as, host),
         None => host.user("keepalived_script"),
     }

@@ -122,15 +122,14 @@ impl<'a, 's> SourceReader<'a, 's> {
         self.stack.push(canonical);
         // A `$NAME=...\` definition being continued over the following lines.
         let mut pending: Option<(String, Vec<String>)> = None;
-        let mut buffer = String::new();
         let mut index = 0usize;
-        while let Some(raw) = lines.next_line(&mut buffer) {
+        while let Some(raw) = lines.next_line() {
             if self.halted() {
                 break;
             }
             index += 1;
             let line_no = u32::try_from(index).unwrap_or(u32::MAX);
-            let continued = raw.trim_end().ends_with('\\');
+            let continued = trim_end(raw).ends_with('\\');
             if let Some((name, mut lines)) = pending.take() {
                 let body = strip_comment(raw.trim_end().trim_end_matches('\\')).trim();
                 if !body.is_empty() {
@@ -161,7 +160,8 @@ impl<'a, 's> SourceReader<'a, 's> {
         continued: bool,
         location: &Location,
     ) -> Option<(String, Vec<String>)> {
-        let text = strip_comment(raw).trim();
+        // Leading blanks hold no comment: skip them before looking for one.
+        let text = trim(strip_comment(raw.trim_ascii_start()));
         if text.is_empty() {
             return None;
         }
@@ -187,7 +187,7 @@ impl<'a, 's> SourceReader<'a, 's> {
     /// Expands a logical line (generators, parameters) and hands the result on.
     fn process(&mut self, text: &str, location: &Location, first: bool) {
         // Most lines have neither a parameter nor a generator: hand them on as they are.
-        if !text.contains('$') && !text.starts_with('~') {
+        if !text.bytes().any(|b| b == b'$') && !text.starts_with('~') {
             self.emit(text, location);
             return;
         }
@@ -451,8 +451,13 @@ fn open_config_file(path: &Path) -> std::io::Result<Lines<'static>> {
             "larger than {MAX_FILE_LEN} bytes"
         )));
     }
-    let reader = std::io::BufReader::new(file.take(MAX_FILE_LEN));
-    Ok(Lines::File(reader, Vec::new()))
+    Ok(Lines::File(FileLines {
+        file: file.take(MAX_FILE_LEN),
+        text: String::new(),
+        pos: 0,
+        carry: Vec::new(),
+        eof: false,
+    }))
 }
 
 /// Where lines come from: text in memory, or a file read as it goes (invalid UTF-8 replaced,
@@ -460,41 +465,138 @@ fn open_config_file(path: &Path) -> std::io::Result<Lines<'static>> {
 enum Lines<'t> {
     /// `str::lines` over text given whole.
     Text(std::str::Lines<'t>),
-    /// A buffered file and the bytes of its current line.
-    File(std::io::BufReader<std::io::Take<std::fs::File>>, Vec<u8>),
+    /// A file read in chunks.
+    File(FileLines),
+}
+
+/// A file read a chunk of whole lines at a time: each chunk is checked as UTF-8 once, and its
+/// lines are handed out as slices of it, without a copy.
+struct FileLines {
+    file: std::io::Take<std::fs::File>,
+    /// The current chunk: whole lines (the last one without `\n` only at the end of the
+    /// file), invalid UTF-8 replaced.
+    text: String,
+    /// Where the next line starts in `text`.
+    pos: usize,
+    /// Bytes read after the chunk's last `\n`: the start of the next chunk.
+    carry: Vec<u8>,
+    eof: bool,
+}
+
+impl FileLines {
+    /// Bytes read at a time; a chunk grows only to hold a longer line.
+    const CHUNK: usize = 64 * 1024;
+
+    /// The next line without its `\n`, and whether it had one; `None` at the end of the file.
+    fn next_line(&mut self) -> Option<(&str, bool)> {
+        while self.pos >= self.text.len() {
+            if self.eof && self.carry.is_empty() {
+                return None;
+            }
+            self.refill();
+        }
+        let rest = self.text.get(self.pos..)?;
+        let start = self.pos;
+        // A plain byte loop: lines are short, and `str::find` costs more per call than it
+        // saves per byte on them.
+        match rest.bytes().position(|b| b == b'\n') {
+            Some(at) => {
+                self.pos += at + 1;
+                self.text.get(start..start + at).map(|line| (line, true))
+            }
+            None => {
+                self.pos = self.text.len();
+                Some((rest, false))
+            }
+        }
+    }
+
+    /// Reads the next chunk: up to the last `\n` read (or the end of the file). A `\n` never
+    /// occurs inside a multi-byte UTF-8 sequence, so each chunk is checked on its own, and
+    /// replacing invalid bytes chunk by chunk gives what line by line would.
+    fn refill(&mut self) {
+        use std::io::Read;
+        let mut bytes = std::mem::take(&mut self.carry);
+        loop {
+            let old = bytes.len();
+            bytes.resize(old + Self::CHUNK, 0);
+            let read = self.file.read(bytes.get_mut(old..).unwrap_or_default());
+            let n = read.unwrap_or(0);
+            bytes.truncate(old + n);
+            if n == 0 {
+                self.eof = true;
+                break;
+            }
+            if bytes.get(old..).is_some_and(|new| new.contains(&b'\n')) {
+                break;
+            }
+        }
+        if !self.eof
+            && let Some(last) = bytes.iter().rposition(|&b| b == b'\n')
+        {
+            self.carry = bytes.split_off(last + 1);
+        }
+        self.text = match String::from_utf8(bytes) {
+            Ok(text) => text,
+            Err(err) => String::from_utf8_lossy(err.as_bytes()).into_owned(),
+        };
+        self.pos = 0;
+    }
 }
 
 impl Lines<'_> {
-    /// The next line without its line ending, as `str::lines` gives it; `buffer` holds a
-    /// file's line.
-    fn next_line<'b>(&'b mut self, buffer: &'b mut String) -> Option<&'b str> {
-        use std::io::BufRead;
+    /// The next line without its line ending, as `str::lines` gives it (a file's `\r` is
+    /// removed only before a `\n`).
+    fn next_line(&mut self) -> Option<&str> {
         match self {
             Lines::Text(lines) => lines.next(),
-            Lines::File(reader, bytes) => {
-                bytes.clear();
-                match reader.read_until(b'\n', bytes) {
-                    Ok(0) | Err(_) => return None,
-                    Ok(_) => {}
-                }
-                if bytes.last() == Some(&b'\n') {
-                    bytes.pop();
-                    if bytes.last() == Some(&b'\r') {
-                        bytes.pop();
-                    }
-                }
-                buffer.clear();
-                buffer.push_str(&String::from_utf8_lossy(bytes));
-                Some(buffer.as_str())
+            Lines::File(file) => {
+                let (line, ended) = file.next_line()?;
+                Some(match line.strip_suffix('\r') {
+                    Some(without_cr) if ended => without_cr,
+                    _ => line,
+                })
             }
         }
     }
 }
 
+/// `str::trim` (Unicode white space), with ASCII blanks removed first without decoding: the
+/// full trim runs only when an edge is a vertical tab or a non-ASCII character.
+fn trim(text: &str) -> &str {
+    let ascii = text.trim_ascii();
+    match (ascii.as_bytes().first(), ascii.as_bytes().last()) {
+        (Some(&a), Some(&b)) if a.is_ascii() && a != 0x0b && b.is_ascii() && b != 0x0b => ascii,
+        _ => ascii.trim(),
+    }
+}
+
+/// `str::trim_end`, with the same ASCII shortcut as [`trim`].
+fn trim_end(text: &str) -> &str {
+    let ascii = text.trim_ascii_end();
+    match ascii.as_bytes().last() {
+        Some(&b) if b.is_ascii() && b != 0x0b => ascii,
+        _ => ascii.trim_end(),
+    }
+}
+
+/// The bytes [`strip_comment`] looks at: `"`, `#` and `!`.
+const COMMENT_OR_QUOTE: [bool; 256] = {
+    let mut table = [false; 256];
+    table[b'"' as usize] = true;
+    table[b'#' as usize] = true;
+    table[b'!' as usize] = true;
+    table
+};
+
 /// Removes a `#` or `!` comment that starts outside a double-quoted string.
 pub fn strip_comment(line: &str) -> &str {
+    // Most lines have none of the three: one table lookup per byte finds out.
+    let Some(first) = line.bytes().position(|b| COMMENT_OR_QUOTE[usize::from(b)]) else {
+        return line;
+    };
     let mut in_quotes = false;
-    for (i, byte) in line.bytes().enumerate() {
+    for (i, byte) in line.bytes().enumerate().skip(first) {
         match byte {
             b'"' => in_quotes = !in_quotes,
             // ASCII bytes never occur inside a multi-byte UTF-8 sequence, so `i` is a boundary.
@@ -530,6 +632,34 @@ mod tests {
             lines.into_iter().map(|l| l.text).collect(),
             diags.into_vec(),
         )
+    }
+
+    #[test]
+    fn a_file_is_read_in_chunks_as_str_lines_reads_text() {
+        let dir = std::env::temp_dir().join(format!("ka-source-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let path = dir.join("chunks.conf");
+        // Lines across chunk boundaries, one longer than a chunk, CRLF, invalid UTF-8 and
+        // no final newline.
+        let mut text = Vec::new();
+        for i in 0..20_000 {
+            text.extend_from_slice(format!("line {i} \r\n").as_bytes());
+        }
+        text.extend_from_slice(&vec![b'x'; FileLines::CHUNK * 2 + 7]);
+        text.extend_from_slice(b"\nbad \xff byte\n\nlast\r");
+        std::fs::write(&path, &text).expect("write");
+        let mut lines = open_config_file(&path).expect("open");
+        let mut got = Vec::new();
+        while let Some(line) = lines.next_line() {
+            got.push(line.to_string());
+        }
+        let lossy = String::from_utf8_lossy(&text).into_owned();
+        let want: Vec<String> = lossy.lines().map(str::to_string).collect();
+        let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!(got.len(), want.len());
+        // A `\r` is removed only before a `\n`, as before: the last line keeps its own.
+        assert_eq!(got.last().map(String::as_str), Some("last\r"));
+        assert_eq!(got[..got.len() - 1], want[..want.len() - 1]);
     }
 
     #[test]

@@ -3,8 +3,9 @@
 //! ([`crate::grammar`]); brace problems are reported here with keepalived's wording.
 
 use compact_str::CompactString;
+use smallvec::{SmallVec, smallvec};
 
-use crate::diagnostic::{Diagnostic, Diagnostics, Location, Severity};
+use crate::diagnostic::{Diagnostic, Diagnostics, Location, Pass, Severity};
 use crate::grammar::{BlockKind, child_block};
 use crate::lexer::{Token, has_unterminated_quote, tokens};
 use crate::source::SourceLine;
@@ -23,15 +24,22 @@ pub struct Word {
     pub quoted: bool,
 }
 
+/// The words of a statement.
+pub type Words = SmallVec<[Word; 3]>;
+
 /// A keyword with its arguments, and the block that follows it, if any.
 #[derive(Debug, Clone)]
 pub struct Statement {
     /// Where the statement starts.
     pub location: Location,
-    /// The keyword followed by its arguments (never empty).
-    pub words: Vec<Word>,
+    /// The keyword followed by its arguments (never empty); up to three words, nearly every
+    /// line, are held without an allocation.
+    pub words: Words,
     /// The `{ … }` that belongs to this statement.
     pub block: Option<Block>,
+    /// Set on a top-level statement read again after a list without `{` (see
+    /// [`OutsideView`]): the pass of keepalived 2.2.7 that reads it there first.
+    pub read_first_by: Option<Pass>,
 }
 
 impl Statement {
@@ -109,6 +117,13 @@ pub struct Builder {
     reported_depth: bool,
     last_location: Option<Location>,
     outside_view: Option<OutsideView>,
+    /// For a builder that reads an [`OutsideView`]: the pass that reads its top level first.
+    top_pass: Option<Pass>,
+    /// A top-level block that ended early (its `}` closed it while an ignored `{` was still
+    /// open for brace counting): the brace balance before it opened and the pass that reads
+    /// it. Until the balance is back there, what we read at the top level is, for the passes
+    /// that skip the block by counting braces, still inside it: only its own pass reads it.
+    shadow: Option<(i64, Pass)>,
 }
 
 impl Default for Builder {
@@ -121,6 +136,8 @@ impl Default for Builder {
             reported_depth: false,
             last_location: None,
             outside_view: None,
+            top_pass: None,
+            shadow: None,
         }
     }
 }
@@ -132,7 +149,8 @@ impl Builder {
             view.lines.push((location.clone(), text.to_string()));
         }
         if has_unterminated_quote(text) {
-            diagnostics.error(
+            diagnostics.error_in(
+                self.pass_here(),
                 location,
                 "Unterminated quote - the string runs to the end of the line",
             );
@@ -178,9 +196,21 @@ impl Builder {
             }
         }
         self.end_of_line();
-        self.last_location = Some(location.clone());
+        self.remember_line(location);
         if self.levels.is_empty() {
             self.read_outside_view(diagnostics);
+        }
+    }
+
+    /// Keeps the location of the line just read (for a `{` missing at the end of input),
+    /// without touching the file name's reference count when the file is the same.
+    fn remember_line(&mut self, location: &Location) {
+        match &mut self.last_location {
+            Some(last) if std::sync::Arc::ptr_eq(&last.file, &location.file) => {
+                last.line = location.line;
+                last.order = location.order;
+            }
+            _ => self.last_location = Some(location.clone()),
         }
     }
 
@@ -207,12 +237,14 @@ impl Builder {
         self.last = Last::Closed;
         self.brace_balance -= 1;
         if self.brace_balance < 0 {
-            diagnostics.error(at, "Extra '}' found");
+            // The parent, skipping the block by counting braces, finds it first.
+            diagnostics.error_in(Pass::Parent, at, "Extra '}' found");
             self.brace_balance = 0;
         }
         if let Some(level) = self.levels.pop() {
             self.attach(level, Some(at.clone()));
         }
+        self.end_shadow();
         if self.outside_view.is_none() {
             self.outside_view = Some(OutsideView {
                 enclosing: self.kind(),
@@ -229,7 +261,17 @@ impl Builder {
         let Some(view) = self.outside_view.take() else {
             return;
         };
-        let mut outside = Builder::default();
+        // The passes that skip a `global_defs` are the children, the checker's first; the
+        // parent skips every other block.
+        let top_pass = if view.enclosing == BlockKind::GlobalDefs {
+            Pass::Checker
+        } else {
+            Pass::Parent
+        };
+        let mut outside = Builder {
+            top_pass: Some(top_pass),
+            ..Builder::default()
+        };
         for (location, text) in &view.lines {
             outside.feed(location, text, diagnostics);
         }
@@ -264,16 +306,38 @@ impl Builder {
         }
         self.read_outside_view(diagnostics);
         if self.brace_balance > 0 {
-            diagnostics.push(Diagnostic::new(
-                Severity::Error,
-                None,
-                format!(
-                    "There are {} missing '}}'s or extra '{{'s",
-                    self.brace_balance
-                ),
-            ));
+            diagnostics.push(
+                Diagnostic::new(
+                    Severity::Error,
+                    None,
+                    format!(
+                        "There are {} missing '}}'s or extra '{{'s",
+                        self.brace_balance
+                    ),
+                )
+                // Every pass says it at the end of the file, the parent first.
+                .in_pass(self.top_pass.unwrap_or(Pass::Parent)),
+            );
         }
         self.top
+    }
+
+    /// The pass of keepalived 2.2.7 that first reports a brace problem here: the one that
+    /// reads the top-level block we are in, or the top level.
+    fn pass_here(&self) -> Pass {
+        match self.levels.first() {
+            None => self
+                .shadow
+                .map(|(_, pass)| pass)
+                .or(self.top_pass)
+                .unwrap_or(Pass::Parent),
+            Some(_) => self.top.last().map_or(Pass::Parent, |owner| {
+                owner
+                    .read_first_by
+                    .filter(|_| Pass::of_block(owner.keyword()) == Pass::Parent)
+                    .unwrap_or_else(|| Pass::of_block(owner.keyword()))
+            }),
+        }
     }
 
     fn kind(&self) -> BlockKind {
@@ -309,7 +373,11 @@ impl Builder {
     /// A token other than `{` arrived while a block keyword waited for its `{`.
     fn missing_open(&mut self, at: &Location, diagnostics: &mut Diagnostics) {
         if self.last == Last::AwaitingBlock {
-            diagnostics.error(at, "Missing '{' at beginning of configuration block");
+            diagnostics.error_in(
+                self.pass_here(),
+                at,
+                "Missing '{' at beginning of configuration block",
+            );
             self.last = Last::Closed;
         }
     }
@@ -322,10 +390,16 @@ impl Builder {
             statement.words.push(word);
             return;
         }
+        let read_first_by = if self.levels.is_empty() {
+            self.shadow.map(|(_, pass)| pass).or(self.top_pass)
+        } else {
+            None
+        };
         self.current().push(Statement {
             location: at.clone(),
-            words: vec![word],
+            words: smallvec![word],
             block: None,
+            read_first_by,
         });
         self.last = Last::OnLine;
     }
@@ -338,17 +412,29 @@ impl Builder {
         };
         self.last = Last::Closed;
         let Some(kind) = child else {
-            diagnostics.error(at, "Unexpected '{' - ignoring");
+            diagnostics.error_in(self.pass_here(), at, "Unexpected '{' - ignoring");
             return;
         };
         if self.levels.len() >= MAX_NESTING {
             if !self.reported_depth {
                 self.reported_depth = true;
-                diagnostics.error(
+                diagnostics.error_in(
+                    self.pass_here(),
                     at,
                     format!("Blocks nested deeper than {MAX_NESTING} levels - ignoring"),
                 );
             }
+            return;
+        }
+        if self.levels.is_empty() && self.shadow.is_none() {
+            let before = self.brace_balance - 1;
+            self.levels.push(Level {
+                kind,
+                items: Vec::new(),
+                open: at.clone(),
+                headless: false,
+            });
+            self.shadow = Some((before, self.pass_here()));
             return;
         }
         self.levels.push(Level {
@@ -359,18 +445,30 @@ impl Builder {
         });
     }
 
+    /// Ends the shadow of a top-level block once the braces counted since it opened balance.
+    fn end_shadow(&mut self) {
+        if self
+            .shadow
+            .is_some_and(|(before, _)| self.brace_balance <= before)
+        {
+            self.shadow = None;
+        }
+    }
+
     fn close(&mut self, at: &Location, diagnostics: &mut Diagnostics) {
         self.missing_open(at, diagnostics);
         self.last = Last::Closed;
         self.brace_balance -= 1;
         if self.brace_balance < 0 {
-            diagnostics.error(at, "Extra '}' found");
+            // The parent, skipping the block by counting braces, finds it first.
+            diagnostics.error_in(Pass::Parent, at, "Extra '}' found");
             self.brace_balance = 0;
         }
         match self.levels.pop() {
             Some(level) => self.attach(level, Some(at.clone())),
-            None => diagnostics.error(at, "Unknown keyword '}'"),
+            None => diagnostics.error_in(self.pass_here(), at, "Unknown keyword '}'"),
         }
+        self.end_shadow();
     }
 
     /// Gives a finished block to the statement that opened it.
@@ -389,19 +487,7 @@ impl Builder {
 
 /// Top-level blocks only keepalived's VRRP process reads.
 fn is_vrrp_block(keyword: &str) -> bool {
-    matches!(
-        keyword,
-        "vrrp_instance"
-            | "vrrp_sync_group"
-            | "vrrp_script"
-            | "vrrp_track_file"
-            | "track_file"
-            | "vrrp_track_process"
-            | "garp_group"
-            | "static_ipaddress"
-            | "static_routes"
-            | "static_rules"
-    )
+    Pass::of_block(keyword) == Pass::Vrrp
 }
 
 /// Turns source lines into the top-level statements, reporting brace problems.

@@ -4,7 +4,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use crate::diagnostic::{Diagnostic, Diagnostics, Severity};
+use crate::diagnostic::{Diagnostic, Diagnostics, Pass, Severity};
 use crate::host::Host;
 use crate::model::{AuthType, Config, InitialState, ServiceKey, VrrpInstance};
 use crate::script_checks;
@@ -125,6 +125,11 @@ fn initial_state_and_authentication(
         unlocated(diagnostics, Severity::Warning, line);
         inst.state = InitialState::Backup;
     }
+}
+
+/// A warning of the checker's own pass, given without a line number.
+fn checker_line(diagnostics: &mut Diagnostics, message: String) {
+    diagnostics.push(Diagnostic::new(Severity::Warning, None, message).in_pass(Pass::Checker));
 }
 
 /// Reports a problem keepalived gives without a line number.
@@ -455,7 +460,7 @@ fn checker_services(config: &Config, diagnostics: &mut Diagnostics) {
                 "Warning: Virtual server {}: protocol specified for fwmark - protocol will be ignored",
                 shown("")
             );
-            unlocated(diagnostics, Severity::Warning, line);
+            checker_line(diagnostics, line);
         }
         let mut protocol = protocol.unwrap_or_else(|| "none".to_string());
         if vs.real_servers.is_empty() {
@@ -463,7 +468,7 @@ fn checker_services(config: &Config, diagnostics: &mut Diagnostics) {
                 "Virtual server {} has no real servers - ignoring",
                 shown(&protocol)
             );
-            unlocated(diagnostics, Severity::Warning, line);
+            checker_line(diagnostics, line);
             continue;
         }
         if protocol == "none" && needs_protocol {
@@ -471,7 +476,7 @@ fn checker_services(config: &Config, diagnostics: &mut Diagnostics) {
                 "Virtual server {}: no protocol set - defaulting to UDP",
                 shown(&protocol)
             );
-            unlocated(diagnostics, Severity::Warning, line);
+            checker_line(diagnostics, line);
             protocol = "udp".to_string();
         }
         let defaults = [
@@ -487,7 +492,7 @@ fn checker_services(config: &Config, diagnostics: &mut Diagnostics) {
         for (missing, message) in defaults {
             if missing {
                 let line = format!("Virtual server {}: {message}", shown(&protocol));
-                unlocated(diagnostics, Severity::Warning, line);
+                checker_line(diagnostics, line);
             }
         }
     }

@@ -6,8 +6,11 @@
 //! run inside a private network namespace that holds exactly eth0..eth3 (two veth
 //! pairs, like `fixtures/oracle.sh`). ARGS come from an optional first line
 //! `# args: ...` of the fixture. The test compares
-//!   (a) the exit codes, and
-//!   (b) the set of line numbers each reports for the fixture file itself.
+//!   (a) the exit codes,
+//!   (b) the set of line numbers each reports for the fixture file itself, and
+//!   (c) when those sets agree, the order in which each first mentions them: 2.2.7 prints
+//!       a problem once per reading pass (parent, checker, VRRP, BFD), ours once, where
+//!       2.2.7 first prints it.
 //!
 //! Diagnostics are read from stdout+stderr in keepalived's form
 //! `(PATH: Line N) message`; only entries whose PATH is the fixture path count.
@@ -17,7 +20,7 @@
 //! Included files are always printed with their path, so they never count.
 //!
 //! A `# differs: SCOPE ...` line in the fixture's `.expect` file narrows the
-//! comparison: SCOPE `exit` or `missing file` skips (a), `lines` skips (b),
+//! comparison: SCOPE `exit` or `missing file` skips (a), `lines` skips (b) and (c),
 //! `all` skips both. See fixtures/README.md.
 //!
 //! Needs root and /usr/sbin/keepalived; otherwise it prints "skipped: ..." to
@@ -185,6 +188,8 @@ fn read_skip(conf: &Path) -> Result<Skip, String> {
 struct RunResult {
     exit: i32,
     lines: BTreeSet<u32>,
+    /// Each line number once, in the order first printed.
+    first_mentions: Vec<u32>,
 }
 
 fn exit_code(status: ExitStatus) -> i32 {
@@ -211,17 +216,27 @@ fn run_check(ns: &Netns, binary: &str, conf: &Path, args: &[String]) -> RunResul
     let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
     text.push('\n');
     text.push_str(&String::from_utf8_lossy(&out.stderr));
+    let in_order = reported_lines_in_order(&text, &conf.to_string_lossy());
+    let mut lines = BTreeSet::new();
+    let first_mentions = in_order.into_iter().filter(|n| lines.insert(*n)).collect();
     RunResult {
         exit: exit_code(out.status),
-        lines: reported_lines(&text, &conf.to_string_lossy()),
+        lines,
+        first_mentions,
     }
 }
 
 /// Line numbers reported for `path`: `(PATH: Line N)` entries whose PATH is
 /// exactly `path`, plus path-less `(Line N)` entries (keepalived's form for
 /// the main file in some passes).
+#[cfg(test)]
 fn reported_lines(output: &str, path: &str) -> BTreeSet<u32> {
-    let mut lines = BTreeSet::new();
+    reported_lines_in_order(output, path).into_iter().collect()
+}
+
+/// The line numbers of [`reported_lines`], in the order printed, repeats included.
+fn reported_lines_in_order(output: &str, path: &str) -> Vec<u32> {
+    let mut lines = Vec::new();
     for line in output.lines() {
         let line = line.trim_end_matches('\r');
         let named = line.find(": Line ");
@@ -245,7 +260,7 @@ fn reported_lines(output: &str, path: &str) -> BTreeSet<u32> {
             continue;
         };
         if let Ok(n) = after[..close].trim().parse::<u32>() {
-            lines.insert(n);
+            lines.push(n);
         }
     }
     lines
@@ -360,6 +375,8 @@ fn compare_one(ns: &Netns, root: &Path, conf: &Path) -> Option<Mismatch> {
     }
     if !skip.lines && real.lines != ours.lines {
         notes.push("line numbers");
+    } else if !skip.lines && real.first_mentions != ours.first_mentions {
+        notes.push("line order");
     }
     (!notes.is_empty()).then(|| Mismatch {
         fixture,
@@ -371,15 +388,24 @@ fn compare_one(ns: &Netns, root: &Path, conf: &Path) -> Option<Mismatch> {
 
 /// The mismatches as an aligned text table.
 fn render_table(mismatches: &[Mismatch]) -> String {
-    let cell = |r: &Option<RunResult>| match r {
+    let cell = |r: &Option<RunResult>, order: bool| match r {
+        Some(r) if order => (
+            r.exit.to_string(),
+            r.first_mentions
+                .iter()
+                .map(u32::to_string)
+                .collect::<Vec<_>>()
+                .join(","),
+        ),
         Some(r) => (r.exit.to_string(), fmt_lines(&r.lines)),
         None => ("?".to_owned(), "?".to_owned()),
     };
     let rows: Vec<[String; 6]> = mismatches
         .iter()
         .map(|m| {
-            let (re, rl) = cell(&m.real);
-            let (oe, ol) = cell(&m.ours);
+            let order = m.note == "line order";
+            let (re, rl) = cell(&m.real, order);
+            let (oe, ol) = cell(&m.ours, order);
             [m.fixture.clone(), re, rl, oe, ol, m.note.clone()]
         })
         .collect();
