@@ -79,7 +79,7 @@ pub async fn run(
         // while it runs, so a thousand idle checks stay small. A TCP_CHECK (the most common)
         // boxes only its connect (a sixth of the largest attempt's size).
         let result = if matches!(plan.kind, CheckKind::Tcp) {
-            Box::pin(probe::tcp(plan.target, plan.connect_timeout))
+            Box::pin(probe::tcp(plan.target, &plan.source, plan.connect_timeout))
                 .await
                 .map(|()| None)
         } else {
@@ -236,7 +236,7 @@ static SEQ: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(1);
 /// One attempt; `Ok(Some(weight))` when a misc_dynamic exit code sets the weight.
 async fn attempt(plan: &CheckPlan, up: bool, logger: &Logger) -> Result<Option<i32>, Failure> {
     match &plan.kind {
-        CheckKind::Tcp => probe::tcp(plan.target, plan.connect_timeout)
+        CheckKind::Tcp => probe::tcp(plan.target, &plan.source, plan.connect_timeout)
             .await
             .map(|()| None),
         CheckKind::Http(urls) => {
@@ -244,7 +244,14 @@ async fn attempt(plan: &CheckPlan, up: bool, logger: &Logger) -> Result<Option<i
                 let vhost = url.virtualhost.as_deref().or(plan.virtualhost.as_deref());
                 let request =
                     probe::http_request(&url.path, plan.target, vhost, plan.http_protocol);
-                probe::http_url(plan.target, &request, url, plan.connect_timeout).await?;
+                probe::http_url(
+                    plan.target,
+                    &plan.source,
+                    &request,
+                    url,
+                    plan.connect_timeout,
+                )
+                .await?;
                 if !up {
                     logger.info(&url_success_line(plan, url));
                 }
@@ -258,7 +265,8 @@ async fn attempt(plan: &CheckPlan, up: bool, logger: &Logger) -> Result<Option<i
                     probe::http_request(&url.path, plan.target, vhost, plan.http_protocol);
                 let server_name = if *sni { vhost } else { None };
                 let stream =
-                    tls::connect_tls(plan.target, server_name, plan.connect_timeout).await?;
+                    tls::connect_tls(plan.target, &plan.source, server_name, plan.connect_timeout)
+                        .await?;
                 let response = probe::exchange(stream, &request, plan.connect_timeout).await?;
                 probe::judge(&response, url)?;
                 if !up {
@@ -267,17 +275,21 @@ async fn attempt(plan: &CheckPlan, up: bool, logger: &Logger) -> Result<Option<i
             }
             Ok(None)
         }
-        CheckKind::Udp(udp) => datagram::udp(plan.target, udp, plan.connect_timeout)
+        CheckKind::Udp(udp) => datagram::udp(plan.target, &plan.source, udp, plan.connect_timeout)
             .await
             .map(|()| None),
-        CheckKind::Dns { qtype, name } => {
-            datagram::dns(plan.target, name, *qtype, plan.connect_timeout)
-                .await
-                .map(|()| None)
-        }
+        CheckKind::Dns { qtype, name } => datagram::dns(
+            plan.target,
+            &plan.source,
+            name,
+            *qtype,
+            plan.connect_timeout,
+        )
+        .await
+        .map(|()| None),
         CheckKind::Smtp { helo } => {
             let name = format!("[{}]:{}", plan.target.ip(), plan.target.port());
-            smtp::smtp(plan.target, helo, plan.connect_timeout, &name)
+            smtp::smtp(plan.target, &plan.source, helo, plan.connect_timeout, &name)
                 .await
                 .map(|()| None)
         }
@@ -285,7 +297,8 @@ async fn attempt(plan: &CheckPlan, up: bool, logger: &Logger) -> Result<Option<i
         CheckKind::File(_) => Ok(None),
         CheckKind::Ping => {
             let seq = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let result = probe::ping(plan.target.ip(), plan.connect_timeout, seq).await;
+            let result =
+                probe::ping(plan.target.ip(), &plan.source, plan.connect_timeout, seq).await;
             if let Err(Failure::Send(_)) = &result {
                 logger.info("send ICMP packet fail");
             }
@@ -423,6 +436,7 @@ mod tests {
             kind,
             target: "192.0.2.11:80".parse().expect("addr"),
             target_name: "[192.0.2.11]:tcp:80".into(),
+            source: Box::default(),
             connect_timeout: Duration::from_secs(1),
             delay_loop: Duration::from_secs(2),
             warmup: Duration::from_secs(2),
@@ -497,6 +511,7 @@ mod tests {
             status: vec![],
             digest: None,
             virtualhost: None,
+            regex: None,
         }]));
         assert_eq!(
             success_line(&http, &names()).as_deref(),
