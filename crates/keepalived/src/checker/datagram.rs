@@ -29,8 +29,8 @@ fn random_u64() -> u64 {
 async fn connected(target: SocketAddr, source: &Source) -> Result<UdpSocket, Failure> {
     let socket = source
         .udp_socket(target)
-        .and_then(UdpSocket::from_std)
-        .map_err(|e| Failure::Io(e.to_string()))?;
+        .map_err(|e| Failure::Bind(super::source::strerror(&e)))
+        .and_then(|s| UdpSocket::from_std(s).map_err(|e| Failure::Io(e.to_string())))?;
     socket
         .connect(target)
         .await
@@ -116,6 +116,7 @@ pub async fn dns(
     let deadline = Instant::now() + limit;
     let socket = match connected(target, source).await {
         Ok(s) => s,
+        Err(bind @ Failure::Bind(_)) => return Err(bind),
         Err(_) => {
             return Err(Failure::Said(format!(
                 "network unreachable for [{}]:{}",

@@ -646,12 +646,13 @@ fn real_server(
     };
     let mut checks = Vec::new();
     for c in &rs.checkers {
+        checks.extend(check(&context, c, inherited.clone(), skipped, warnings));
         if c.hosts.is_empty() {
-            checks.extend(check(&context, c, inherited.clone(), skipped, warnings));
             continue;
         }
-        // 2.2.7 turns each `host` block into a checker of its own: the SMTP_CHECK's settings
-        // with the host's connection options.
+        // 2.2.7 runs the SMTP_CHECK on its own connection options and adds a checker for
+        // each `host` block: the SMTP_CHECK's settings with the host's connection options
+        // (three "Activating healthchecker" lines for a check with two hosts, in the lab).
         warnings.push(
             "The SMTP_CHECK host block is deprecated. Please define additional checkers.".into(),
         );
@@ -1317,8 +1318,12 @@ mod tests {
              host {\n connect_ip 192.0.2.20\n connect_port 26\n bindto 192.0.2.3\n }\n \
              host {\n connect_ip 192.0.2.21\n connect_timeout 4\n }\n }\n }\n}\n",
         );
-        let checks = &p.virtual_servers[0].real_servers[0].checks;
-        assert_eq!(checks.len(), 2);
+        let mut checks = p.virtual_servers[0].real_servers[0].checks.clone();
+        assert_eq!(checks.len(), 3);
+        // The SMTP_CHECK itself, on the real server.
+        let own = checks.remove(0);
+        assert_eq!(own.target, "192.0.2.11:25".parse().expect("a"));
+        assert_eq!(own.connect_timeout, Duration::from_secs(3));
         assert_eq!(checks[0].target, "192.0.2.20:26".parse().expect("a"));
         assert_eq!(checks[0].target_name, "[192.0.2.20]:tcp:26");
         assert_eq!(checks[0].source.addr, "192.0.2.3".parse().ok());
@@ -1326,7 +1331,7 @@ mod tests {
         assert_eq!(checks[1].target, "192.0.2.21:25".parse().expect("a"));
         assert_eq!(checks[1].connect_timeout, Duration::from_secs(4));
         assert!(checks[1].source.is_default());
-        for c in checks {
+        for c in &checks {
             assert_eq!(c.retry, 2);
             assert_eq!(c.kind, CheckKind::Smtp { helo: "me".into() });
         }

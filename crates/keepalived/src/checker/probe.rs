@@ -13,7 +13,7 @@ use tokio::net::TcpStream;
 use tokio::time::timeout;
 
 use super::plan::{HttpProtocol, UrlPlan};
-use super::source::Source;
+use super::source::{ConnectError, Source, strerror};
 
 /// At most this much of a response is read (headers and body).
 const MAX_RESPONSE: usize = 1 << 20;
@@ -39,6 +39,11 @@ pub enum Failure {
     Said(String),
     /// The body does not pass the url's `regex` (or, with `regex_no_match`, does).
     Regex,
+    /// The socket could not be given its source (`bindto`, `bind_if`, `fwmark`): keepalived
+    /// logs it and tries again at the next delay_loop, the server's state unchanged.
+    Bind(String),
+    /// No route to the server (`ENETUNREACH`).
+    Unreachable,
 }
 
 /// TCP_CHECK: connects within `connect_timeout` and closes.
@@ -58,7 +63,13 @@ pub async fn connect(
 ) -> Result<TcpStream, Failure> {
     match timeout(connect_timeout, source.tcp_connect(target)).await {
         Ok(Ok(stream)) => Ok(stream),
-        Ok(Err(e)) => Err(Failure::Connect(e.to_string())),
+        Ok(Err(ConnectError::Bind(e))) => Err(Failure::Bind(strerror(&e))),
+        Ok(Err(ConnectError::Connect(e)))
+            if e.raw_os_error() == Some(nix::errno::Errno::ENETUNREACH as i32) =>
+        {
+            Err(Failure::Unreachable)
+        }
+        Ok(Err(ConnectError::Connect(e))) => Err(Failure::Connect(e.to_string())),
         Err(_) => Err(Failure::Connect("timeout".into())),
     }
 }
@@ -340,7 +351,7 @@ pub async fn ping(
     };
     raw_source
         .apply(&socket, SocketAddr::new(target, 0))
-        .map_err(|e| Failure::Send(e.to_string()))?;
+        .map_err(|e| Failure::Bind(strerror(&e)))?;
     // A raw socket driven through tokio's datagram socket: sendto/recvfrom are the same calls.
     let socket = std::net::UdpSocket::from(OwnedFd::from(socket));
     let socket = tokio::net::UdpSocket::from_std(socket).map_err(io)?;

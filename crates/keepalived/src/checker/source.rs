@@ -9,6 +9,24 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV6};
 use socket2::{Domain, Protocol, Socket, Type};
 use tokio::net::{TcpSocket, TcpStream};
 
+/// Why a connection could not be made.
+#[derive(Debug)]
+pub enum ConnectError {
+    /// The socket could not be given its source (keepalived: `Checker bind failed`).
+    Bind(io::Error),
+    /// The connection failed.
+    Connect(io::Error),
+}
+
+/// An error's text as `strerror` gives it (`Cannot assign requested address`), as
+/// keepalived logs it.
+pub fn strerror(e: &io::Error) -> String {
+    match e.raw_os_error() {
+        Some(code) => nix::errno::Errno::from_raw(code).desc().to_string(),
+        None => e.to_string(),
+    }
+}
+
 /// A check's source options; the default (all `None`) lets the kernel choose.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Source {
@@ -85,15 +103,21 @@ impl Source {
         Ok(socket)
     }
 
-    /// Connects a TCP stream to `target` from this source.
-    pub async fn tcp_connect(&self, target: SocketAddr) -> io::Result<TcpStream> {
+    /// Connects a TCP stream to `target` from this source; an error setting the source
+    /// up (`bind`, `SO_BINDTODEVICE`, `SO_MARK`) is told apart from one connecting.
+    pub async fn tcp_connect(&self, target: SocketAddr) -> Result<TcpStream, ConnectError> {
         if self.is_default() {
-            return TcpStream::connect(target).await;
+            return TcpStream::connect(target)
+                .await
+                .map_err(ConnectError::Connect);
         }
-        let socket = self.socket(target, Type::STREAM, Protocol::TCP)?;
+        let socket = self
+            .socket(target, Type::STREAM, Protocol::TCP)
+            .map_err(ConnectError::Bind)?;
         TcpSocket::from_std_stream(socket.into())
             .connect(target)
             .await
+            .map_err(ConnectError::Connect)
     }
 
     /// A UDP socket bound from this source (not yet connected).
@@ -160,7 +184,9 @@ mod tests {
             ..Source::default()
         };
         for _ in 0..2 {
-            let stream = source.tcp_connect(target).await.expect("connect");
+            let Ok(stream) = source.tcp_connect(target).await else {
+                panic!("connect")
+            };
             let (_, peer) = listener.accept().await.expect("accept");
             assert_eq!(peer, SocketAddr::new(source.addr.expect("ip"), free_port));
             drop(stream);
@@ -189,10 +215,12 @@ mod tests {
             .expect("socket");
         assert_eq!(s.mark().expect("mark"), 0x2a);
         assert_eq!(s.device().expect("dev").as_deref(), Some(&b"lo"[..]));
-        let stream = source.tcp_connect(target).await.expect("connect");
-        drop(stream);
-        // A device that does not exist: the socket cannot be made.
+        assert!(source.tcp_connect(target).await.is_ok());
+        // A device that does not exist: the socket cannot be given its source.
         source.device = Some("nonexistent0".into());
-        assert!(source.tcp_connect(target).await.is_err());
+        assert!(matches!(
+            source.tcp_connect(target).await,
+            Err(ConnectError::Bind(_))
+        ));
     }
 }

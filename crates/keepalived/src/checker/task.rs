@@ -83,8 +83,18 @@ pub async fn run(
                 .await
                 .map(|()| None)
         } else {
-            Box::pin(attempt(&plan, state.up, &logger)).await
+            Box::pin(attempt(&plan, &names, state.up, &logger)).await
         };
+        // A socket that cannot be given its source: 2.2.7 logs it and tries again at the
+        // next delay_loop, the server's state unchanged (watched in the QEMU lab).
+        if let Err(Failure::Bind(why)) = &result {
+            logger.info(&format!("Checker bind failed: {why}"));
+            if let Some(line) = bind_failed_line(&plan.kind) {
+                logger.info(line);
+            }
+            delay = plan.delay_loop;
+            continue;
+        }
         match result {
             Ok(new_weight) => {
                 tries_left = plan.retry;
@@ -233,8 +243,24 @@ async fn run_file(
 /// Sequence numbers of ICMP echo requests, shared by every PING_CHECK of the process.
 static SEQ: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(1);
 
+/// What 2.2.7 logs after `Checker bind failed` for each kind.
+fn bind_failed_line(kind: &CheckKind) -> Option<&'static str> {
+    Some(match kind {
+        CheckKind::Tcp => "TCP socket bind failed. Rescheduling.",
+        CheckKind::Http(_) | CheckKind::Ssl { .. } => "WEB socket bind failed. Rescheduling",
+        CheckKind::Smtp { .. } => "SMTP_CHECK socket bind failed. Rescheduling.",
+        CheckKind::Udp(_) | CheckKind::Dns { .. } => "UDP socket bind failed. Rescheduling.",
+        _ => return None,
+    })
+}
+
 /// One attempt; `Ok(Some(weight))` when a misc_dynamic exit code sets the weight.
-async fn attempt(plan: &CheckPlan, up: bool, logger: &Logger) -> Result<Option<i32>, Failure> {
+async fn attempt(
+    plan: &CheckPlan,
+    names: &Names,
+    up: bool,
+    logger: &Logger,
+) -> Result<Option<i32>, Failure> {
     match &plan.kind {
         CheckKind::Tcp => probe::tcp(plan.target, &plan.source, plan.connect_timeout)
             .await
@@ -289,9 +315,18 @@ async fn attempt(plan: &CheckPlan, up: bool, logger: &Logger) -> Result<Option<i
         .map(|()| None),
         CheckKind::Smtp { helo } => {
             let name = format!("[{}]:{}", plan.target.ip(), plan.target.port());
-            smtp::smtp(plan.target, &plan.source, helo, plan.connect_timeout, &name)
-                .await
-                .map(|()| None)
+            // The real server as `[ADDR]:PORT`.
+            let rs = names.rs.replacen(":tcp:", ":", 1);
+            smtp::smtp(
+                plan.target,
+                &plan.source,
+                helo,
+                plan.connect_timeout,
+                &name,
+                &rs,
+            )
+            .await
+            .map(|()| None)
         }
         // Run by run_file, never as attempts.
         CheckKind::File(_) => Ok(None),
@@ -342,11 +377,9 @@ pub fn success_line(plan: &CheckPlan, names: &Names) -> Option<String> {
             format!("Remote Web server {} succeed on service.", plan.target_name)
         }
         CheckKind::Udp(_) => format!("UDP connection to {} success.", plan.target_name),
+        // The real server, even for a `host` block's check (2.2.7 in the lab).
         CheckKind::Smtp { .. } => {
-            format!(
-                "Remote SMTP server {} succeed on service.",
-                plan.target_name
-            )
+            format!("Remote SMTP server {} succeed on service.", names.rs)
         }
         CheckKind::Dns { .. } | CheckKind::File(_) => return None,
         CheckKind::Ping => format!("ICMP connection to {} success.", plan.target_name),
@@ -579,6 +612,40 @@ mod tests {
             )
             .as_deref(),
             Some("SMTP_CHECK Could not connect to server [x]:25")
+        );
+    }
+
+    /// A check whose `bindto` cannot be bound logs it and tries again, the server's state
+    /// unchanged (2.2.7 in the lab kept such a server in the table).
+    #[tokio::test(start_paused = true)]
+    async fn a_source_that_cannot_be_bound_changes_nothing() {
+        // Nothing listens there: without the bindto the check would report the server down.
+        let addr = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("addr");
+        let mut p = plan(CheckKind::Tcp);
+        p.target = addr;
+        p.retry = 0;
+        p.source.addr = "203.0.113.250".parse().ok();
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let id = CheckId {
+            vs: 0,
+            rs: 0,
+            check: 0,
+        };
+        let state = CheckState {
+            up: true,
+            has_run: false,
+        };
+        let logger = crate::checker::pool::tests::quiet();
+        let task = tokio::spawn(run(id, p, names(), state, Duration::ZERO, tx, logger));
+        // Ten delay_loops of paused time: no report at all.
+        let got = tokio::time::timeout(Duration::from_secs(20), rx.recv()).await;
+        assert!(got.is_err(), "{got:?}");
+        task.abort();
+        assert_eq!(
+            bind_failed_line(&CheckKind::Tcp),
+            Some("TCP socket bind failed. Rescheduling.")
         );
     }
 
