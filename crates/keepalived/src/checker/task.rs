@@ -603,7 +603,8 @@ mod tests {
         let smtp = plan(CheckKind::Smtp { helo: "h".into() });
         assert_eq!(
             success_line(&smtp, &names()).as_deref(),
-            Some("Remote SMTP server [192.0.2.11]:tcp:80 succeed on service.")
+            // The real server, not the target.
+            Some("Remote SMTP server [192.0.2.13]:tcp:80 succeed on service.")
         );
         assert_eq!(
             line(
