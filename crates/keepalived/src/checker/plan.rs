@@ -778,13 +778,16 @@ fn check(
                 source.device = first.map(str::to_string);
                 true
             }
-            (_, "fwmark") if connects => match first.and_then(|v| v.parse::<u32>().ok()) {
-                Some(mark) => {
-                    source.fwmark = Some(mark);
-                    true
+            (_, "fwmark") if connects => {
+                match first.map(|v| (v, v.parse::<u32>())) {
+                    Some((_, Ok(mark))) => source.fwmark = Some(mark),
+                    Some((text, Err(_))) => {
+                        warnings.push(format!("Invalid fwmark connection value '{text}'"))
+                    }
+                    None => {}
                 }
-                None => false,
-            },
+                true
+            }
             (_, "warmup") => {
                 warmup = first
                     .and_then(|v| v.parse::<f64>().ok())
@@ -1274,7 +1277,7 @@ mod tests {
             "virtual_server 198.51.100.10 80 {\n protocol TCP\n real_server 192.0.2.11 80 {\n \
              TCP_CHECK {\n bindto 192.0.2.1\n bind_port 4000\n bind_if eth0\n fwmark 7\n }\n \
              TCP_CHECK {\n bindto 2001:db8::1\n bind_port 0\n }\n \
-             TCP_CHECK {\n bindto nonsense\n }\n \
+             TCP_CHECK {\n bindto nonsense\n fwmark -1\n }\n \
              MISC_CHECK {\n misc_path /bin/true\n fwmark 3\n }\n }\n \
              real_server 2001:db8::11 80 {\n PING_CHECK {\n bindto fe80::1\n }\n }\n}\n",
         );
@@ -1302,6 +1305,7 @@ mod tests {
                 "bindto address 2001:db8::1 does not match address family of real server - \
                  skipping",
                 "Invalid bindto address nonsense - ignoring",
+                "Invalid fwmark connection value '-1'",
                 "Checker link local address fe80::1 requires a bind_if",
             ]
         );
