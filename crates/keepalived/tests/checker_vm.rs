@@ -240,8 +240,13 @@ virtual_server 198.51.100.50 53 {
 /// docs/compat.md) and a `regex_no_match` one, `bindto` / `fwmark` on a check (no `bind_port`:
 /// 2.2.7's checks from one fixed port failed now and then, see docs/compat.md) and
 /// a `bindto` the guest does not have, an SMTP_CHECK to an address without a route,
-/// a FILE_CHECK whose track_file has `init_file 1 overwrite`.
+/// a FILE_CHECK whose track_file has `init_file 1 overwrite`, the `SSL` block's client
+/// certificate presented to a TLS server that requires one (`s_server -Verify`).
 const CONFIG5: &str = r#"
+SSL {
+    certificate /etc/lab-client-cert.pem
+    key /etc/lab-client-key.pem
+}
 track_file tf69 {
     file /tmp/tf-69
     weight 0
@@ -308,6 +313,17 @@ virtual_server 198.51.100.60 443 {
             delay_before_retry 1
             enable_sni
             virtualhost lab.example
+        }
+    }
+    real_server 192.0.2.75 443 {
+        SSL_GET {
+            url {
+                path /index.html
+                digest 75c609d47f4a421ed935629297883447
+            }
+            connect_timeout 1
+            retry 1
+            delay_before_retry 1
         }
     }
 }
@@ -633,6 +649,10 @@ tls_up() {
     (cd /www && exec /usr/bin/openssl s_server -quiet -accept 192.0.2.64:443 \
         -cert /etc/lab-cert.pem -key /etc/lab-key.pem -WWW > /tmp/tls.log 2>&1) &
     echo $! > /run/tls.pid
+    (cd /www && exec /usr/bin/openssl s_server -quiet -accept 192.0.2.75:443 \
+        -cert /etc/lab-cert.pem -key /etc/lab-key.pem -Verify 1 \
+        -CAfile /etc/lab-client-cert.pem -WWW > /tmp/tls2.log 2>&1) &
+    echo $! >> /run/tls.pid
 }
 tls_down() { kill $(cat /run/tls.pid) 2>/dev/null; }
 run6() {
@@ -705,7 +725,7 @@ started() {
 }
 want() { [ "$SCENARIOS" = all ] || case " $SCENARIOS " in *" $1 "*) true ;; *) false ;; esac; }
 for a in 192.0.2.61 192.0.2.62 192.0.2.63 192.0.2.64 192.0.2.67 192.0.2.68 192.0.2.70 \
-    192.0.2.73; do
+    192.0.2.73 192.0.2.75; do
     /usr/bin/ip addr add $a/32 dev lo
 done
 mkdir -p /www && echo "hello from the lab" > /www/index.html
@@ -840,6 +860,16 @@ fn boot_lab() -> Option<BootOutput> {
     ramfs
         .add_file("/etc/lab-key.pem", &key, 0o600)
         .expect("key");
+    // The SSL block's client certificate (self-signed: the server trusts it directly).
+    let client = work.join("client");
+    std::fs::create_dir_all(&client).expect("client dir");
+    let (cert, key) = certificate(&client);
+    ramfs
+        .add_file("/etc/lab-client-cert.pem", &cert, 0o644)
+        .expect("client cert");
+    ramfs
+        .add_file("/etc/lab-client-key.pem", &key, 0o600)
+        .expect("client key");
     ramfs
         .add_file("/etc/lab7.conf", CONFIG7.as_bytes(), 0o644)
         .expect("config 7");

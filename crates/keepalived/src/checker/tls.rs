@@ -85,10 +85,14 @@ fn build(
         .with_safe_default_protocol_versions()?
         .dangerous()
         .with_custom_certificate_verifier(Arc::new(AnyCertificate(provider)));
-    match client {
-        Some((certs, key)) => builder.with_client_auth_cert(certs, key),
-        None => Ok(builder.with_no_client_auth()),
-    }
+    let mut config = match client {
+        Some((certs, key)) => builder.with_client_auth_cert(certs, key)?,
+        None => builder.with_no_client_auth(),
+    };
+    // Each check is a new session, as 2.2.7's (no resumption across attempts: a server
+    // that restarted is not offered the old one's tickets).
+    config.resumption = rustls::client::Resumption::disabled();
+    Ok(config)
 }
 
 /// Reads the certificates of a PEM file (at least one).
