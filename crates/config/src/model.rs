@@ -41,6 +41,9 @@ pub struct Config {
     pub virtual_server_groups: Vec<VirtualServerGroup>,
     /// `virtual_server` blocks (checker side).
     pub virtual_servers: Vec<VirtualServer>,
+    /// The top-level `SSL { password ca certificate key }` block of SSL_GET (the last one
+    /// given).
+    pub ssl: Option<SslDef>,
     /// How many `vrrp_instance` blocks were read, those dropped by validation included.
     pub instance_blocks: usize,
     /// The file names an interface this host lacks (without `dynamic_interfaces`): 2.2.7's
@@ -767,6 +770,24 @@ pub struct Checker {
     pub urls: Vec<Url>,
     /// `misc_path` (MISC_CHECK).
     pub misc_path: Option<Command>,
+    /// SMTP_CHECK's `host { … }` blocks, each read as a check of its own (its connection
+    /// options in `connect_ip`, `connect_port`, `connect_timeout` and `other`).
+    pub hosts: Vec<Checker>,
     /// Other keywords as written.
     pub other: Vec<RawSetting>,
+}
+
+/// The top-level `SSL` block: files of the TLS client SSL_GET uses.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SslDef {
+    /// Where the block starts.
+    pub location: Option<Location>,
+    /// `password`: the pass phrase of the key file.
+    pub password: Option<String>,
+    /// `ca`: the CA certificates file.
+    pub ca: Option<String>,
+    /// `certificate`: the client certificate (chain) file.
+    pub certificate: Option<String>,
+    /// `key`: the client key file.
+    pub key: Option<String>,
 }

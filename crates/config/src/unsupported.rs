@@ -105,17 +105,22 @@ mod tests {
         );
     }
 
-    /// The global `SSL` block of SSL_GET (2.2.7 accepts it) is read and said not acted on:
-    /// the checker never verifies certificates.
+    /// The global `SSL` block of SSL_GET (2.2.7 accepts it) is read into the model, for
+    /// the checker to act on; it is no longer listed.
     #[test]
-    fn the_ssl_block_is_read_and_listed() {
-        let text = "SSL {\n ca /etc/ssl/ca.pem\n certificate /etc/ssl/c.pem\n}\n";
+    fn the_ssl_block_is_read_into_the_model() {
+        let text = "SSL {\n ca /etc/ssl/ca.pem\n certificate /etc/ssl/c.pem\n key k.pem\n \
+                    password pw\n}\n";
         let host = FakeHost::lab();
         let loaded = load_str(text, Path::new("/k.conf"), &LoadOptions::for_host(&host));
         assert!(loaded.diagnostics.is_empty(), "{:?}", loaded.diagnostics);
+        assert!(super::unsupported(&loaded.config).is_empty());
+        let ssl = loaded.config.ssl.expect("ssl");
+        assert_eq!(ssl.ca.as_deref(), Some("/etc/ssl/ca.pem"));
+        assert_eq!(ssl.certificate.as_deref(), Some("/etc/ssl/c.pem"));
         assert_eq!(
-            super::unsupported(&loaded.config),
-            vec!["top-level keyword 'SSL'"]
+            (ssl.key.as_deref(), ssl.password.as_deref()),
+            (Some("k.pem"), Some("pw"))
         );
     }
 

@@ -15,8 +15,10 @@
 //!
 //! 1. start `a` and wait until all N addresses are on it (every instance is master);
 //! 2. start `b` and wait until it has logged `Entering BACKUP STATE` N times;
-//! 3. wait `--settle` seconds more (default 7): `garp_master_delay` is 5 s by default, so the
-//!    second gratuitous-ARP burst of the last instance to become master is over;
+//! 3. wait `--settle` seconds more (default 12): `garp_master_delay` is 5 s by default, so the
+//!    second gratuitous-ARP burst of the last instance to become master is over, and
+//!    keepalived-rs's processes give back their start-up memory 10 s after their last state
+//!    change (crates/keepalived/src/memory.rs): both daemons are measured settled;
 //! 4. measure for `--window` seconds (default 20), sampling both daemons once a second. Each
 //!    sample walks `/proc/*/stat` for the daemon's whole process tree (the process started and
 //!    every descendant, through the parent pid links) and sums over it:
@@ -132,8 +134,9 @@ struct Args {
     #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(2..=600))]
     window: u64,
     /// Seconds to wait after every instance is in its state and before measuring (at least 6,
-    /// so the second gratuitous-ARP burst is over).
-    #[arg(long, default_value_t = 7, value_parser = clap::value_parser!(u64).range(6..=120))]
+    /// so the second gratuitous-ARP burst is over; 12 by default, so keepalived-rs has given
+    /// back its start-up memory, 10 s after its last state change).
+    #[arg(long, default_value_t = 12, value_parser = clap::value_parser!(u64).range(6..=120))]
     settle: u64,
     /// Print every process of each tree with its memory at the end of the window.
     #[arg(long)]

@@ -318,10 +318,15 @@ fn checker(cx: &mut Cx<'_>, stmt: &Statement, kind: CheckerKind) -> Checker {
         delay_before_retry: None,
         urls: Vec::new(),
         misc_path: None,
+        hosts: Vec::new(),
         other: Vec::new(),
     };
     for item in cx.block(stmt) {
         match item.keyword() {
+            // SMTP_CHECK's `host` block: connection options of one more server to check.
+            "host" if kind == CheckerKind::Smtp && item.block.is_some() => {
+                check.hosts.push(checker(cx, item, kind))
+            }
             "connect_timeout" => {
                 check.connect_timeout = cx.decimal(item, 0.000001, 4294.0);
                 if check.connect_timeout.is_none() {

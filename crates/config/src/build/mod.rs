@@ -105,8 +105,8 @@ fn build_top(cx: &mut Cx<'_>, items: &[Statement], config: &mut Config) {
                 .virtual_server_groups
                 .extend(checker::virtual_server_group(cx, stmt)),
             "bfd_instance" => config.bfd_instances.extend(bfd::build(cx, stmt)),
+            "SSL" => config.ssl = Some(ssl_block(cx, stmt)),
             "linkbeat_interfaces"
-            | "SSL"
             | "net_namespace"
             | "net_namespace_ipvs"
             | "namespace_with_ipsets"
@@ -115,6 +115,29 @@ fn build_top(cx: &mut Cx<'_>, items: &[Statement], config: &mut Config) {
             _ => cx.unknown(stmt, TOP_LEVEL_KEYWORDS),
         }
     }
+}
+
+/// Reads `SSL { password ca certificate key }` (2.2.7 says `SSL context already specified -
+/// replacing` of a second block).
+fn ssl_block(cx: &mut Cx<'_>, stmt: &Statement) -> crate::model::SslDef {
+    let mut def = crate::model::SslDef {
+        location: Some(stmt.location.clone()),
+        ..Default::default()
+    };
+    for item in cx.block(stmt) {
+        let slot = match item.keyword() {
+            "password" => &mut def.password,
+            "ca" => &mut def.ca,
+            "certificate" => &mut def.certificate,
+            "key" => &mut def.key,
+            _ => {
+                cx.unknown(item, &["password", "ca", "certificate", "key"]);
+                continue;
+            }
+        };
+        *slot = cx.arg(item).map(str::to_string);
+    }
+    def
 }
 
 /// Whether a top-level statement is or holds a rule block.

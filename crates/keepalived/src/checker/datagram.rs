@@ -11,6 +11,7 @@ use tokio::time::{Instant, timeout_at};
 
 use super::plan::UdpPlan;
 use super::probe::Failure;
+use super::source::Source;
 
 /// A small pseudo-random value (no cryptographic use: query ids and filler payloads).
 fn random_u64() -> u64 {
@@ -25,15 +26,11 @@ fn random_u64() -> u64 {
     h.finish()
 }
 
-async fn connected(target: SocketAddr) -> Result<UdpSocket, Failure> {
-    let local: SocketAddr = if target.is_ipv4() {
-        (std::net::Ipv4Addr::UNSPECIFIED, 0).into()
-    } else {
-        (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
-    };
-    let socket = UdpSocket::bind(local)
-        .await
-        .map_err(|e| Failure::Io(e.to_string()))?;
+async fn connected(target: SocketAddr, source: &Source) -> Result<UdpSocket, Failure> {
+    let socket = source
+        .udp_socket(target)
+        .map_err(|e| Failure::Bind(super::source::strerror(&e)))
+        .and_then(|s| UdpSocket::from_std(s).map_err(|e| Failure::Io(e.to_string())))?;
     socket
         .connect(target)
         .await
@@ -44,8 +41,13 @@ async fn connected(target: SocketAddr) -> Result<UdpSocket, Failure> {
 /// UDP_CHECK: sends the payload (random bytes when none is configured) and waits up to
 /// `limit`. An ICMP error fails; silence passes unless a reply is required; a reply is
 /// compared (length bounds and masked bytes) only when `require_reply` names its bytes.
-pub async fn udp(target: SocketAddr, plan: &UdpPlan, limit: Duration) -> Result<(), Failure> {
-    let socket = connected(target).await?;
+pub async fn udp(
+    target: SocketAddr,
+    source: &Source,
+    plan: &UdpPlan,
+    limit: Duration,
+) -> Result<(), Failure> {
+    let socket = connected(target, source).await?;
     let payload = match &plan.payload {
         Some(p) => p.clone(),
         None => random_u64().to_be_bytes().to_vec(),
@@ -106,13 +108,15 @@ pub fn dns_query(id: u16, name: &str, qtype: u16) -> Vec<u8> {
 /// worded as 2.2.7 logs them.
 pub async fn dns(
     target: SocketAddr,
+    source: &Source,
     name: &str,
     qtype: u16,
     limit: Duration,
 ) -> Result<(), Failure> {
     let deadline = Instant::now() + limit;
-    let socket = match connected(target).await {
+    let socket = match connected(target, source).await {
         Ok(s) => s,
+        Err(bind @ Failure::Bind(_)) => return Err(bind),
         Err(_) => {
             return Err(Failure::Said(format!(
                 "network unreachable for [{}]:{}",
@@ -234,15 +238,18 @@ mod tests {
             min_len: 0,
             max_len: 255,
         };
-        assert_eq!(udp(addr, &echo, t).await, Ok(()));
+        assert_eq!(udp(addr, &Source::default(), &echo, t).await, Ok(()));
         let wrong = UdpPlan {
             reply: parse_hex("09"),
             ..echo.clone()
         };
-        assert!(udp(addr, &wrong, t).await.is_err());
-        assert_eq!(dns(addr, "example.org", 1, t).await, Ok(()));
+        assert!(udp(addr, &Source::default(), &wrong, t).await.is_err());
         assert_eq!(
-            dns(addr, "example.org", 1, t).await,
+            dns(addr, &Source::default(), "example.org", 1, t).await,
+            Ok(())
+        );
+        assert_eq!(
+            dns(addr, &Source::default(), "example.org", 1, t).await,
             Err(Failure::Said("read error occurred. (rcode = 3)".into()))
         );
         responder.abort();
@@ -255,11 +262,11 @@ mod tests {
             ..UdpPlan::default()
         };
         assert!(matches!(
-            udp(closed, &silent, t).await,
+            udp(closed, &Source::default(), &silent, t).await,
             Err(Failure::Connect(_))
         ));
         assert_eq!(
-            dns(closed, ".", 6, t).await,
+            dns(closed, &Source::default(), ".", 6, t).await,
             Err(Failure::Said(
                 "failed to read socket; errno 111 (Connection refused)".into()
             ))

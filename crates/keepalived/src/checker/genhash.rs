@@ -203,7 +203,7 @@ async fn fetch(r: &Request) -> Result<Vec<u8>, Failure> {
         if r.fwmark.is_some() {
             return Err(Failure::Io("fwmark with SSL".into()));
         }
-        let stream = tls::connect_tls(target, sni, limit).await?;
+        let stream = tls::connect_tls(target, &Default::default(), sni, limit).await?;
         exchange(stream, &request, limit).await
     } else {
         let stream = connect_marked(target, r.fwmark, limit).await?;

@@ -18,6 +18,7 @@ pub mod plan;
 pub mod pool;
 pub mod probe;
 pub mod smtp;
+pub mod source;
 pub mod task;
 pub mod tls;
 
@@ -58,6 +59,7 @@ pub fn run(cli: &Cli, config: Config, logger: Logger) -> anyhow::Result<i32> {
         drop(config);
         resolve_scripts(&mut plan, &logger);
         log_unsupported(&plan, &logger);
+        prepare(&plan, &logger);
         logger.info("Initializing ipvs");
         let mut ipvs = match open_ipvs() {
             Ok(ipvs) => ipvs,
@@ -133,6 +135,7 @@ pub fn run(cli: &Cli, config: Config, logger: Logger) -> anyhow::Result<i32> {
                     drop(loaded);
                     resolve_scripts(&mut next, &logger);
                     log_unsupported(&next, &logger);
+                    prepare(&next, &logger);
                     for handle in tasks.drain(..) {
                         handle.abort();
                     }
@@ -257,6 +260,22 @@ fn resolve_scripts(plan: &mut Plan, logger: &Logger) {
                     resolve(argv);
                 }
             }
+        }
+    }
+}
+
+/// What a load sets up before the checks run: the SSL_GET client from the `SSL` block and
+/// the `init_file` values of the track_files FILE_CHECKs read.
+fn prepare(plan: &Plan, logger: &Logger) {
+    for line in tls::configure(plan.ssl.as_ref()) {
+        logger.info(&line);
+    }
+    for (path, value, overwrite) in &plan.init_files {
+        if let Err(err) = keepalived_track::file::init_file(path, *value, *overwrite) {
+            logger.info(&format!(
+                "Unable to initialise track file {}: {err}",
+                path.display()
+            ));
         }
     }
 }

@@ -14,6 +14,8 @@ use keepalived_ipvs::attr::{
 };
 use keepalived_ipvs::{Destination, Forward, Service, ServiceKey as IpvsKey};
 
+pub use super::source::Source;
+
 /// keepalived's default `connect_timeout` (seconds).
 const DEFAULT_CONNECT_TIMEOUT: f64 = 5.0;
 /// keepalived's default `retry` of a check.
@@ -81,6 +83,8 @@ pub struct CheckPlan {
     pub target: SocketAddr,
     /// Its name in log lines: the target as `[ADDR]:tcp:PORT`.
     pub target_name: String,
+    /// `bindto`, `bind_port`, `bind_if`, `fwmark`.
+    pub source: Box<Source>,
     /// `connect_timeout`.
     pub connect_timeout: Duration,
     /// `delay_loop` (the check's, else the virtual server's).
@@ -208,6 +212,45 @@ pub struct UrlPlan {
     pub digest: Option<String>,
     /// The url's own `virtualhost` (else the check's).
     pub virtualhost: Option<String>,
+    /// `regex` and its options.
+    pub regex: Option<UrlRegex>,
+}
+
+/// A url's `regex` (matched against the body, with the regex crate: see docs/compat.md for
+/// where it differs from 2.2.7's PCRE2).
+#[derive(Debug, Clone)]
+pub struct UrlRegex {
+    /// The compiled expression.
+    pub re: regex::bytes::Regex,
+    /// `regex_no_match`: a match fails the check.
+    pub no_match: bool,
+    /// `regex_min_offset`: the search starts this far into the body.
+    pub min_offset: usize,
+    /// `regex_max_offset`: a match must start at or before this offset.
+    pub max_offset: Option<usize>,
+}
+
+impl PartialEq for UrlRegex {
+    fn eq(&self, other: &Self) -> bool {
+        self.re.as_str() == other.re.as_str()
+            && (self.no_match, self.min_offset, self.max_offset)
+                == (other.no_match, other.min_offset, other.max_offset)
+    }
+}
+
+impl UrlRegex {
+    /// Whether `body` passes: a match (starting within the offsets) is wanted, or with
+    /// `regex_no_match` is not.
+    pub fn passes(&self, body: &[u8]) -> bool {
+        let found = body
+            .get(self.min_offset..)
+            .and_then(|rest| self.re.find(rest))
+            .is_some_and(|m| {
+                self.max_offset
+                    .is_none_or(|max| self.min_offset + m.start() <= max)
+            });
+        found != self.no_match
+    }
 }
 
 /// The checker side of a configuration, with what the child reads and does not act on.
@@ -226,6 +269,10 @@ pub struct Plan {
     /// `no_checker_emails` (global_defs): a check's change is mailed only when it changes its
     /// real server's state.
     pub no_checker_emails: bool,
+    /// The top-level `SSL` block, for SSL_GET.
+    pub ssl: Option<keepalived_config::model::SslDef>,
+    /// `init_file` of the track_files FILE_CHECKs use: (path, value, overwrite).
+    pub init_files: Vec<(std::path::PathBuf, i64, bool)>,
 }
 
 /// How the child leaves IPVS at stop.
@@ -264,11 +311,32 @@ impl Plan {
                 _ => {}
             }
         }
+        plan.ssl = config.ssl.clone();
         for vs in &config.virtual_servers {
             if let Some(vs_plan) =
                 virtual_server(config, vs, &mut plan.unsupported, &mut plan.warnings)
             {
                 plan.virtual_servers.push(vs_plan);
+            }
+        }
+        // keepalived writes a track_file's init_file value when the checker reads the
+        // configuration too, for the files its FILE_CHECKs use.
+        for def in &config.track_files {
+            let used = plan.virtual_servers.iter().any(|vs| {
+                vs.real_servers.iter().any(|rs| {
+                    rs.checks
+                        .iter()
+                        .any(|c| matches!(&c.kind, CheckKind::File(f) if f.name == def.name))
+                })
+            });
+            if let (true, Some(path), Some(words)) = (used, &def.file, &def.init_file) {
+                let overwrite = words.iter().any(|w| w == "overwrite");
+                let value = words
+                    .iter()
+                    .find(|w| *w != "overwrite")
+                    .and_then(|w| w.parse().ok())
+                    .unwrap_or(0);
+                plan.init_files.push((path.clone(), value, overwrite));
             }
         }
         plan
@@ -479,6 +547,7 @@ fn virtual_server(
                 forward,
                 inherited.clone(),
                 skipped,
+                warnings,
             );
             let fwmark = keys.iter().any(|k| matches!(k, IpvsKey::Fwmark { .. }));
             if fwmark && rs.port != 0 {
@@ -576,6 +645,7 @@ fn group_entry(entry: &[String], protocol: u16, fwmark_af: u16) -> Option<Vec<Ip
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn real_server(
     config: &Config,
     vs: &VirtualServer,
@@ -584,6 +654,7 @@ fn real_server(
     forward: Forward,
     inherited: Inherited,
     skipped: &mut Vec<(String, String)>,
+    warnings: &mut Vec<String>,
 ) -> RsPlan {
     let mut smtp_alert = None;
     let mut rest = Vec::with_capacity(rs.other.len());
@@ -600,20 +671,44 @@ fn real_server(
         ServiceKey::Fwmark(_) => 0,
         _ => rs.port,
     };
-    let checks = rs
-        .checkers
-        .iter()
-        .filter_map(|c| {
-            let context = CheckContext {
-                config,
-                vs,
-                rs,
-                protocol,
-                named_port: port,
-            };
-            check(&context, c, inherited.clone(), skipped)
-        })
-        .collect();
+    let context = CheckContext {
+        config,
+        vs,
+        rs,
+        protocol,
+        named_port: port,
+    };
+    let mut checks = Vec::new();
+    for c in &rs.checkers {
+        checks.extend(check(&context, c, inherited.clone(), skipped, warnings));
+        if c.hosts.is_empty() {
+            continue;
+        }
+        // 2.2.7 runs the SMTP_CHECK on its own connection options and adds a checker for
+        // each `host` block: the SMTP_CHECK's settings with the host's connection options
+        // (three "Activating healthchecker" lines for a check with two hosts, in the lab).
+        warnings.push(
+            "The SMTP_CHECK host block is deprecated. Please define additional checkers.".into(),
+        );
+        for host in &c.hosts {
+            let mut merged = c.clone();
+            merged.hosts = Vec::new();
+            merged.connect_ip = host.connect_ip.or(c.connect_ip);
+            merged.connect_port = host.connect_port.or(c.connect_port);
+            merged.connect_timeout = host.connect_timeout.or(c.connect_timeout);
+            merged.retry = host.retry.or(c.retry);
+            merged.delay_before_retry = host.delay_before_retry.or(c.delay_before_retry);
+            merged.delay_loop = host.delay_loop.or(c.delay_loop);
+            merged.other.extend(host.other.iter().cloned());
+            checks.extend(check(
+                &context,
+                &merged,
+                inherited.clone(),
+                skipped,
+                warnings,
+            ));
+        }
+    }
     RsPlan {
         dest: Destination::new(rs.address, port, forward, rs.weight),
         name: endpoint_name(rs.address, protocol, port),
@@ -665,6 +760,7 @@ fn check(
     c: &Checker,
     inherited: Inherited,
     skipped: &mut Vec<(String, String)>,
+    warnings: &mut Vec<String>,
 ) -> Option<CheckPlan> {
     let (vs, rs) = (cx.vs, cx.rs);
     let delay_loop_secs = c
@@ -685,10 +781,48 @@ fn check(
     let mut track_file: Option<String> = None;
     let mut file_weight: Option<(i32, bool)> = None;
     let mut warmup = inherited.warmup;
+    let mut source = Source::default();
+    // MISC_CHECK, FILE_CHECK and BFD_CHECK open no connection.
+    let connects = !matches!(
+        c.kind,
+        CheckerKind::Misc | CheckerKind::File | CheckerKind::Bfd
+    );
     for setting in &c.other {
         let first = setting.args.first().map(String::as_str);
         let joined = setting.args.join(" ");
         let used = match (c.kind, setting.keyword.as_str()) {
+            (_, "bindto") if connects => {
+                match first.map(|a| (a, a.parse::<IpAddr>())) {
+                    Some((_, Ok(ip))) => source.addr = Some(ip),
+                    Some((text, Err(_))) => {
+                        warnings.push(format!("Invalid bindto address {text} - ignoring"))
+                    }
+                    None => {}
+                }
+                true
+            }
+            (_, "bind_port") if connects => {
+                match first.map(|a| (a, a.parse::<u16>())) {
+                    Some((_, Ok(port))) if port > 0 => source.port = Some(port),
+                    Some((text, _)) => warnings.push(format!("Invalid checker bind_port '{text}'")),
+                    None => {}
+                }
+                true
+            }
+            (_, "bind_if") if connects && first.is_some() => {
+                source.device = first.map(str::to_string);
+                true
+            }
+            (_, "fwmark") if connects => {
+                match first.map(|v| (v, v.parse::<u32>())) {
+                    Some((_, Ok(mark))) => source.fwmark = Some(mark),
+                    Some((text, Err(_))) => {
+                        warnings.push(format!("Invalid fwmark connection value '{text}'"))
+                    }
+                    None => {}
+                }
+                true
+            }
             (_, "warmup") => {
                 warmup = first
                     .and_then(|v| v.parse::<f64>().ok())
@@ -776,18 +910,32 @@ fn check(
             skipped.push((setting.keyword.clone(), at(&setting.location)));
         }
     }
-    for u in &c.urls {
-        for setting in &u.other {
-            skipped.push((setting.keyword.clone(), at(&setting.location)));
+    let target_ip = c.connect_ip.unwrap_or(rs.address);
+    if let Some(addr) = source.addr {
+        if addr.is_ipv4() != target_ip.is_ipv4() {
+            let which = if c.connect_ip.is_some() {
+                "connect_ip"
+            } else {
+                "real server"
+            };
+            warnings.push(format!(
+                "bindto address {addr} does not match address family of {which} - skipping"
+            ));
+            source.addr = None;
+        } else if let IpAddr::V6(v6) = addr
+            && v6.is_unicast_link_local()
+            && source.device.is_none()
+        {
+            warnings.push(format!(
+                "Checker link local address {addr} requires a bind_if"
+            ));
         }
     }
+    let urls: Vec<UrlPlan> = c.urls.iter().map(|u| url(u, warnings)).collect();
     let kind = match c.kind {
         CheckerKind::Tcp => CheckKind::Tcp,
-        CheckerKind::Http => CheckKind::Http(c.urls.iter().map(url).collect()),
-        CheckerKind::Ssl => CheckKind::Ssl {
-            urls: c.urls.iter().map(url).collect(),
-            sni,
-        },
+        CheckerKind::Http => CheckKind::Http(urls),
+        CheckerKind::Ssl => CheckKind::Ssl { urls, sni },
         CheckerKind::Ping => CheckKind::Ping,
         CheckerKind::Misc => CheckKind::Misc {
             argv: c.misc_path.as_ref().map(argv).unwrap_or_default(),
@@ -831,6 +979,7 @@ fn check(
         kind,
         target: SocketAddr::new(addr, port),
         target_name: endpoint_name(addr, cx.protocol, c.connect_port.unwrap_or(cx.named_port)),
+        source: Box::new(source),
         connect_timeout: secs(
             c.connect_timeout
                 .or(inherited.connect_timeout)
@@ -902,7 +1051,113 @@ pub fn parse_hex(text: &str) -> Option<(Vec<u8>, Vec<u8>)> {
     }
 }
 
-fn url(u: &keepalived_config::model::Url) -> UrlPlan {
+/// A url's `regex` settings (`regex`, `regex_no_match`, `regex_options`, `regex_stack`,
+/// `regex_min_offset`, `regex_max_offset`), with 2.2.7's warnings for bad ones.
+fn url_regex(settings: &[RawSetting], warnings: &mut Vec<String>) -> Option<UrlRegex> {
+    let mut pattern: Option<String> = None;
+    let mut no_match = false;
+    let mut options: Vec<String> = Vec::new();
+    let mut min_offset = 0usize;
+    let mut max_offset: Option<usize> = None;
+    for setting in settings {
+        let args = &setting.args;
+        match setting.keyword.as_str() {
+            "regex" => match args.as_slice() {
+                [p] => pattern = Some(p.clone()),
+                _ => warnings.push("regex missing or too many fields".into()),
+            },
+            "regex_no_match" => no_match = true,
+            "regex_options" => options.extend(args.iter().cloned()),
+            "regex_stack" => {
+                // The regex crate needs no JIT stack: the values are only checked.
+                let start = args.first().and_then(|v| v.parse::<usize>().ok());
+                let max = args.get(1).and_then(|v| v.parse::<usize>().ok());
+                match (args.len(), start, max) {
+                    (n, _, _) if n != 2 => {
+                        warnings.push("regex_stack requires start and max values".into())
+                    }
+                    (_, None, _) => warnings.push("regex_stack invalid start value".into()),
+                    (_, _, None) => warnings.push("regex_stack invalid max value".into()),
+                    (_, Some(s), Some(m)) if s > m => {
+                        warnings.push("regex stack start cannot exceed max value".into())
+                    }
+                    _ => {}
+                }
+            }
+            which @ ("regex_min_offset" | "regex_max_offset") => {
+                let name = &which["regex_".len()..which.len() - "_offset".len()];
+                match args.as_slice() {
+                    [v] => match v.parse::<usize>() {
+                        Ok(n) if name == "min" => min_offset = n,
+                        Ok(n) => max_offset = Some(n),
+                        Err(_) => {
+                            warnings.push(format!("Invalid regex_{name}_offset {v} specified"))
+                        }
+                    },
+                    _ => warnings.push(format!(
+                        "Missing or too may options for regex_{name}_offset"
+                    )),
+                }
+            }
+            _ => {}
+        }
+    }
+    let Some(pattern) = pattern else {
+        if !settings.is_empty() {
+            warnings.push("regex parameters specified without regex".into());
+        }
+        return None;
+    };
+    if let Some(max) = max_offset
+        && min_offset > max
+    {
+        warnings.push(format!(
+            "regex min offset {min_offset} > regex_max_offset {max} - ignoring"
+        ));
+        max_offset = None;
+    }
+    match compile_regex(&pattern, &options) {
+        Ok(re) => Some(UrlRegex {
+            re,
+            no_match,
+            min_offset,
+            max_offset,
+        }),
+        Err(why) => {
+            warnings.push(format!("Invalid regex: '{pattern}': {why}"));
+            None
+        }
+    }
+}
+
+/// Compiles `pattern` with the PCRE2 option names of `regex_options` that have a meaning
+/// for the regex crate. As PCRE2 without `utf`, the subject is bytes (`.` is any byte but
+/// a newline, classes are ASCII); `utf` / `ucp` make it Unicode.
+pub fn compile_regex(pattern: &str, options: &[String]) -> Result<regex::bytes::Regex, String> {
+    let mut builder = regex::bytes::RegexBuilder::new(pattern);
+    builder.unicode(false);
+    for option in options {
+        match option.as_str() {
+            "caseless" => builder.case_insensitive(true),
+            "dotall" => builder.dot_matches_new_line(true),
+            "multiline" => builder.multi_line(true),
+            "extended" => builder.ignore_whitespace(true),
+            "ungreedy" => builder.swap_greed(true),
+            "utf" | "ucp" => builder.unicode(true),
+            _ => &mut builder,
+        };
+    }
+    builder
+        .build()
+        .or_else(|first| {
+            // A pattern with non-ASCII characters needs Unicode mode in the regex crate.
+            builder.unicode(true);
+            builder.build().map_err(|_| first.to_string())
+        })
+        .map_err(|e| e.lines().last().unwrap_or_default().trim().to_string())
+}
+
+fn url(u: &keepalived_config::model::Url, warnings: &mut Vec<String>) -> UrlPlan {
     let status = u
         .status_code
         .iter()
@@ -918,6 +1173,7 @@ fn url(u: &keepalived_config::model::Url) -> UrlPlan {
         status,
         digest: u.digest.as_ref().map(|d| d.to_ascii_lowercase()),
         virtualhost: u.virtualhost.clone(),
+        regex: url_regex(&u.other, warnings),
     }
 }
 
@@ -1046,7 +1302,143 @@ mod tests {
         // MISC_CHECK's retry defaults to 0.
         assert_eq!(rs.checks[6].retry, 0);
         let names: Vec<&str> = p.unsupported.iter().map(|(k, _)| k.as_str()).collect();
-        assert_eq!(names, ["regex", "type"]);
+        assert_eq!(names, ["type"]);
+        assert!(urls[0].regex.as_ref().is_some_and(|r| r.passes(b"a foo")));
+    }
+
+    #[test]
+    fn connection_sources_are_read_and_checked() {
+        let p = plan(
+            "virtual_server 198.51.100.10 80 {\n protocol TCP\n real_server 192.0.2.11 80 {\n \
+             TCP_CHECK {\n bindto 192.0.2.1\n bind_port 4000\n bind_if eth0\n fwmark 7\n }\n \
+             TCP_CHECK {\n bindto 2001:db8::1\n bind_port 0\n }\n \
+             TCP_CHECK {\n bindto nonsense\n fwmark -1\n }\n \
+             MISC_CHECK {\n misc_path /bin/true\n fwmark 3\n }\n }\n \
+             real_server 2001:db8::11 80 {\n PING_CHECK {\n bindto fe80::1\n }\n }\n}\n",
+        );
+        let vs = &p.virtual_servers[0];
+        let s = &vs.real_servers[0].checks[0].source;
+        assert_eq!(
+            **s,
+            Source {
+                addr: Some("192.0.2.1".parse().expect("ip")),
+                port: Some(4000),
+                device: Some("eth0".into()),
+                fwmark: Some(7),
+            }
+        );
+        assert!(vs.real_servers[0].checks[1].source.is_default());
+        assert!(vs.real_servers[0].checks[2].source.is_default());
+        assert_eq!(
+            vs.real_servers[1].checks[0].source.addr,
+            "fe80::1".parse().ok()
+        );
+        assert_eq!(
+            p.warnings,
+            [
+                "Invalid checker bind_port '0'",
+                "bindto address 2001:db8::1 does not match address family of real server - \
+                 skipping",
+                "Invalid bindto address nonsense - ignoring",
+                "Invalid fwmark connection value '-1'",
+                "Checker link local address fe80::1 requires a bind_if",
+            ]
+        );
+        // MISC_CHECK opens no connection: its fwmark is listed as not acted on.
+        let names: Vec<&str> = p.unsupported.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(names, ["fwmark"]);
+    }
+
+    #[test]
+    fn smtp_host_blocks_become_checks_of_their_own() {
+        let p = plan(
+            "virtual_server 198.51.100.10 25 {\n protocol TCP\n real_server 192.0.2.11 25 {\n \
+             SMTP_CHECK {\n connect_timeout 3\n retry 2\n helo_name me\n \
+             host {\n connect_ip 192.0.2.20\n connect_port 26\n bindto 192.0.2.3\n }\n \
+             host {\n connect_ip 192.0.2.21\n connect_timeout 4\n }\n }\n }\n}\n",
+        );
+        let mut checks = p.virtual_servers[0].real_servers[0].checks.clone();
+        assert_eq!(checks.len(), 3);
+        // The SMTP_CHECK itself, on the real server.
+        let own = checks.remove(0);
+        assert_eq!(own.target, "192.0.2.11:25".parse().expect("a"));
+        assert_eq!(own.connect_timeout, Duration::from_secs(3));
+        assert_eq!(checks[0].target, "192.0.2.20:26".parse().expect("a"));
+        assert_eq!(checks[0].target_name, "[192.0.2.20]:tcp:26");
+        assert_eq!(checks[0].source.addr, "192.0.2.3".parse().ok());
+        assert_eq!(checks[0].connect_timeout, Duration::from_secs(3));
+        assert_eq!(checks[1].target, "192.0.2.21:25".parse().expect("a"));
+        assert_eq!(checks[1].connect_timeout, Duration::from_secs(4));
+        assert!(checks[1].source.is_default());
+        for c in &checks {
+            assert_eq!(c.retry, 2);
+            assert_eq!(c.kind, CheckKind::Smtp { helo: "me".into() });
+        }
+        assert_eq!(
+            p.warnings,
+            ["The SMTP_CHECK host block is deprecated. Please define additional checkers."]
+        );
+        assert!(p.unsupported.is_empty(), "{:?}", p.unsupported);
+    }
+
+    #[test]
+    fn url_regex_options_offsets_and_warnings() {
+        let p = plan(
+            "virtual_server 198.51.100.10 80 {\n protocol TCP\n real_server 192.0.2.11 80 {\n \
+             HTTP_GET {\n url {\n path /a\n regex \"^Status: *OK\"\n regex_options caseless multiline\n \
+             regex_min_offset 2\n regex_max_offset 20\n regex_stack 1000 20000\n }\n \
+             url {\n path /b\n regex down\n regex_no_match\n }\n \
+             url {\n path /c\n regex_no_match\n }\n \
+             url {\n path /d\n regex \"(\"\n }\n \
+             url {\n path /e\n regex x\n regex_min_offset 9\n regex_max_offset 3\n \
+             regex_stack 9 1\n }\n }\n }\n}\n",
+        );
+        let c = &p.virtual_servers[0].real_servers[0].checks[0];
+        let CheckKind::Http(urls) = &c.kind else {
+            panic!("not http")
+        };
+        let a = urls[0].regex.as_ref().expect("regex a");
+        assert!(a.passes(b"xx\nstatus:   ok\n"), "caseless multiline");
+        assert!(!a.passes(b"status: ok"), "starts before regex_min_offset");
+        let far = format!("{}\nStatus: OK", "-".repeat(30));
+        assert!(!a.passes(far.as_bytes()), "starts after regex_max_offset");
+        let b = urls[1].regex.as_ref().expect("regex b");
+        assert!(b.passes(b"all up") && !b.passes(b"one down"));
+        assert!(urls[2].regex.is_none() && urls[3].regex.is_none());
+        let e = urls[4].regex.as_ref().expect("regex e");
+        assert_eq!((e.min_offset, e.max_offset), (9, None));
+        assert_eq!(p.warnings.len(), 4, "{:?}", p.warnings);
+        assert_eq!(p.warnings[0], "regex parameters specified without regex");
+        assert!(
+            p.warnings[1].starts_with("Invalid regex: '(': "),
+            "{:?}",
+            p.warnings
+        );
+        assert_eq!(p.warnings[2], "regex stack start cannot exceed max value");
+        assert_eq!(
+            p.warnings[3],
+            "regex min offset 9 > regex_max_offset 3 - ignoring"
+        );
+        assert!(p.unsupported.is_empty(), "{:?}", p.unsupported);
+        // As PCRE2 without utf: bytes, not characters.
+        let re = compile_regex("^.$", &[]).expect("re");
+        assert!(re.is_match(&[0xff]));
+        assert!(
+            compile_regex("caf\u{e9}", &[])
+                .expect("re")
+                .is_match("café".as_bytes())
+        );
+    }
+
+    #[test]
+    fn init_file_of_the_files_file_checks_use() {
+        let p = plan(
+            "track_file tf {\n file /run/tf\n init_file 5 overwrite\n}\n\
+             track_file other {\n file /run/other\n init_file\n}\n\
+             virtual_server 198.51.100.1 80 {\n real_server 192.0.2.1 80 {\n \
+             FILE_CHECK {\n track_file tf\n }\n }\n}\n",
+        );
+        assert_eq!(p.init_files, [("/run/tf".into(), 5, true)]);
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use keepalived_ipvs::{Destination, Ipvs, IpvsError, ServiceKey};
 
-use super::plan::{Plan, RsPlan, VsPlan, endpoint_name};
+use super::plan::{CheckKind, Plan, RsPlan, VsPlan, endpoint_name};
 use super::task::{CheckState, Report};
 use crate::alert::CheckerAlert;
 use crate::logger::Logger;
@@ -123,7 +123,18 @@ impl Pool {
                     .real_servers
                     .iter()
                     .map(|rs| RsState {
-                        checks_up: vec![!rs.alpha; rs.checks.len()],
+                        // A FILE_CHECK's file is read before the pool is installed, as
+                        // 2.2.7 does (a server it holds down is never added).
+                        checks_up: rs
+                            .checks
+                            .iter()
+                            .map(|c| match &c.kind {
+                                CheckKind::File(f) => {
+                                    super::file::state(f, super::file::read_value(&f.path)).0
+                                }
+                                _ => !rs.alpha,
+                            })
+                            .collect(),
                         installed: None,
                         carried: false,
                         weight: rs.dest.weight,

@@ -13,6 +13,7 @@ use tokio::net::TcpStream;
 use tokio::time::timeout;
 
 use super::plan::{HttpProtocol, UrlPlan};
+use super::source::{ConnectError, Source, strerror};
 
 /// At most this much of a response is read (headers and body).
 const MAX_RESPONSE: usize = 1 << 20;
@@ -36,17 +37,39 @@ pub enum Failure {
     CannotRun(String),
     /// A reason worded as keepalived logs it (DNS_CHECK, SMTP_CHECK).
     Said(String),
+    /// The body does not pass the url's `regex` (or, with `regex_no_match`, does).
+    Regex,
+    /// The socket could not be given its source (`bindto`, `bind_if`, `fwmark`): keepalived
+    /// logs it and tries again at the next delay_loop, the server's state unchanged.
+    Bind(String),
+    /// No route to the server (`ENETUNREACH`).
+    Unreachable,
 }
 
 /// TCP_CHECK: connects within `connect_timeout` and closes.
-pub async fn tcp(target: SocketAddr, connect_timeout: Duration) -> Result<(), Failure> {
-    connect(target, connect_timeout).await.map(drop)
+pub async fn tcp(
+    target: SocketAddr,
+    source: &Source,
+    connect_timeout: Duration,
+) -> Result<(), Failure> {
+    connect(target, source, connect_timeout).await.map(drop)
 }
 
-pub async fn connect(target: SocketAddr, connect_timeout: Duration) -> Result<TcpStream, Failure> {
-    match timeout(connect_timeout, TcpStream::connect(target)).await {
+/// Connects to `target` from `source` within `connect_timeout`.
+pub async fn connect(
+    target: SocketAddr,
+    source: &Source,
+    connect_timeout: Duration,
+) -> Result<TcpStream, Failure> {
+    match timeout(connect_timeout, source.tcp_connect(target)).await {
         Ok(Ok(stream)) => Ok(stream),
-        Ok(Err(e)) => Err(Failure::Connect(e.to_string())),
+        Ok(Err(ConnectError::Bind(e))) => Err(Failure::Bind(strerror(&e))),
+        Ok(Err(ConnectError::Connect(e)))
+            if e.raw_os_error() == Some(nix::errno::Errno::ENETUNREACH as i32) =>
+        {
+            Err(Failure::Unreachable)
+        }
+        Ok(Err(ConnectError::Connect(e))) => Err(Failure::Connect(e.to_string())),
         Err(_) => Err(Failure::Connect("timeout".into())),
     }
 }
@@ -56,11 +79,12 @@ pub async fn connect(target: SocketAddr, connect_timeout: Duration) -> Result<Tc
 /// bounds each of its steps.
 pub async fn http_url(
     target: SocketAddr,
+    source: &Source,
     request: &str,
     url: &UrlPlan,
     connect_timeout: Duration,
 ) -> Result<(), Failure> {
-    let stream = connect(target, connect_timeout).await?;
+    let stream = connect(target, source, connect_timeout).await?;
     let response = exchange(stream, request, connect_timeout).await?;
     judge(&response, url)
 }
@@ -137,6 +161,11 @@ pub fn judge(response: &[u8], url: &UrlPlan) -> Result<(), Failure> {
         if &got != expected {
             return Err(Failure::Digest(got));
         }
+    }
+    if let Some(regex) = &url.regex
+        && !regex.passes(body)
+    {
+        return Err(Failure::Regex);
     }
     Ok(())
 }
@@ -222,6 +251,35 @@ mod tests {
         assert!(parse_response(b"HTTP/1.0 abc OK\r\n\r\n").is_none());
     }
 
+    #[test]
+    fn a_url_regex_judges_the_body() {
+        let mut url = UrlPlan {
+            path: "/".into(),
+            status: vec![],
+            digest: None,
+            virtualhost: None,
+            regex: Some(crate::checker::plan::UrlRegex {
+                re: crate::checker::plan::compile_regex("ready", &[]).expect("re"),
+                no_match: false,
+                min_offset: 0,
+                max_offset: None,
+            }),
+        };
+        // The body is searched, not the headers.
+        let ok = b"HTTP/1.0 200 OK\r\nX: ready\r\n\r\nall ready";
+        let not = b"HTTP/1.0 200 OK\r\nX: ready\r\n\r\nstarting";
+        assert_eq!(judge(ok, &url), Ok(()));
+        assert_eq!(judge(not, &url), Err(Failure::Regex));
+        if let Some(r) = url.regex.as_mut() {
+            r.no_match = true;
+        }
+        assert_eq!(judge(ok, &url), Err(Failure::Regex));
+        assert_eq!(judge(not, &url), Ok(()));
+        // The status is judged first.
+        let bad = b"HTTP/1.0 500 Oops\r\n\r\nstarting";
+        assert_eq!(judge(bad, &url), Err(Failure::Status(500)));
+    }
+
     #[tokio::test]
     async fn http_checks_status_and_digest_against_a_real_server() {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -244,29 +302,36 @@ mod tests {
             status: vec![],
             digest: Some(digest_hex(b"hello")),
             virtualhost: None,
+            regex: None,
         };
         let req = http_request("/", addr, None, HttpProtocol::V10);
-        assert_eq!(http_url(addr, &req, &url, t).await, Ok(()));
+        let src = Source::default();
+        assert_eq!(http_url(addr, &src, &req, &url, t).await, Ok(()));
         url.digest = Some(digest_hex(b"other"));
         assert!(matches!(
-            http_url(addr, &req, &url, t).await,
+            http_url(addr, &src, &req, &url, t).await,
             Err(Failure::Digest(_))
         ));
         url.digest = None;
         url.status = vec![(301, 302)];
         assert_eq!(
-            http_url(addr, &req, &url, t).await,
+            http_url(addr, &src, &req, &url, t).await,
             Err(Failure::Status(200))
         );
         server.abort();
         // Nothing listens any more: the connection is refused.
-        assert!(matches!(tcp(addr, t).await, Err(Failure::Connect(_))));
+        assert!(matches!(tcp(addr, &src, t).await, Err(Failure::Connect(_))));
     }
 }
 
 /// PING_CHECK: one ICMP echo request to `target` on a raw socket (ICMPv6, RFC 4443 section
 /// 4, for an IPv6 target); success when the matching echo reply arrives within `limit`.
-pub async fn ping(target: std::net::IpAddr, limit: Duration, seq: u16) -> Result<(), Failure> {
+pub async fn ping(
+    target: std::net::IpAddr,
+    source: &Source,
+    limit: Duration,
+    seq: u16,
+) -> Result<(), Failure> {
     use std::net::{IpAddr, SocketAddr, SocketAddrV4, SocketAddrV6};
     use std::os::fd::OwnedFd;
 
@@ -279,6 +344,14 @@ pub async fn ping(target: std::net::IpAddr, limit: Duration, seq: u16) -> Result
     };
     let socket = Socket::new(domain, Type::RAW, Some(protocol)).map_err(io)?;
     socket.set_nonblocking(true).map_err(io)?;
+    // bindto, bind_if and fwmark apply to the echo requests too (a port means nothing here).
+    let raw_source = Source {
+        port: None,
+        ..source.clone()
+    };
+    raw_source
+        .apply(&socket, SocketAddr::new(target, 0))
+        .map_err(|e| Failure::Bind(strerror(&e)))?;
     // A raw socket driven through tokio's datagram socket: sendto/recvfrom are the same calls.
     let socket = std::net::UdpSocket::from(OwnedFd::from(socket));
     let socket = tokio::net::UdpSocket::from_std(socket).map_err(io)?;
@@ -408,7 +481,11 @@ mod ping_tests {
             return;
         }
         let t = Duration::from_secs(2);
-        assert_eq!(ping("::1".parse().expect("ip"), t, 3).await, Ok(()));
-        assert_eq!(ping("127.0.0.1".parse().expect("ip"), t, 4).await, Ok(()));
+        let src = Source::default();
+        assert_eq!(ping("::1".parse().expect("ip"), &src, t, 3).await, Ok(()));
+        assert_eq!(
+            ping("127.0.0.1".parse().expect("ip"), &src, t, 4).await,
+            Ok(())
+        );
     }
 }

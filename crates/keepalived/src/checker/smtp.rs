@@ -9,19 +9,30 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::time::timeout;
 
 use super::probe::{Failure, connect};
+use super::source::Source;
 
 /// The longest reply line read.
 const MAX_LINE: usize = 4096;
 
-/// One SMTP_CHECK attempt against `target` (`name` is `[ADDR]:PORT` as the log lines say it).
+/// One SMTP_CHECK attempt against `target` (`name` is `[ADDR]:PORT` as the log lines say it,
+/// `rs` the real server so).
 pub async fn smtp(
     target: SocketAddr,
+    source: &Source,
     helo: &str,
     limit: Duration,
     name: &str,
+    rs: &str,
 ) -> Result<(), Failure> {
-    let stream = match connect(target, limit).await {
+    let stream = match connect(target, source, limit).await {
         Ok(s) => s,
+        Err(bind @ Failure::Bind(_)) => return Err(bind),
+        Err(Failure::Unreachable) => {
+            return Err(Failure::Said(format!(
+                "Network unreachable for server {} - real server {rs}",
+                target.ip()
+            )));
+        }
         Err(Failure::Connect(why)) if why == "timeout" => {
             return Err(Failure::Said(format!(
                 "Connection timeout to server {name}"
@@ -123,17 +134,20 @@ mod tests {
     async fn a_conversation_passes_or_names_its_step() {
         let t = Duration::from_secs(2);
         let good = server(&["220-first\r\n220 ready\r\n", "250 hi\r\n", "221 bye\r\n"]).await;
-        assert_eq!(smtp(good, "h", t, "[x]:25").await, Ok(()));
+        assert_eq!(
+            smtp(good, &Source::default(), "h", t, "[x]:25", "[r]:25").await,
+            Ok(())
+        );
         let banner = server(&["554 go away\r\n"]).await;
         assert_eq!(
-            smtp(banner, "h", t, "[x]:25").await,
+            smtp(banner, &Source::default(), "h", t, "[x]:25", "[r]:25").await,
             Err(Failure::Said(
                 "Bad greeting banner from server [x]:25".into()
             ))
         );
         let helo = server(&["220 ready\r\n", "501 no\r\n"]).await;
         assert_eq!(
-            smtp(helo, "h", t, "[x]:25").await,
+            smtp(helo, &Source::default(), "h", t, "[x]:25", "[r]:25").await,
             Err(Failure::Said("Bad HELO response from server [x]:25".into()))
         );
         let closed = {
@@ -141,7 +155,7 @@ mod tests {
             l.local_addr().expect("addr")
         };
         assert_eq!(
-            smtp(closed, "h", t, "[x]:25").await,
+            smtp(closed, &Source::default(), "h", t, "[x]:25", "[r]:25").await,
             Err(Failure::Said("Could not connect to server [x]:25".into()))
         );
     }

@@ -114,12 +114,22 @@ pub async fn run(
         // while it runs, so a thousand idle checks stay small. A TCP_CHECK (the most common)
         // boxes only its connect (a sixth of the largest attempt's size).
         let result = if matches!(plan.kind, CheckKind::Tcp) {
-            Box::pin(probe::tcp(plan.target, plan.connect_timeout))
+            Box::pin(probe::tcp(plan.target, &plan.source, plan.connect_timeout))
                 .await
                 .map(|()| None)
         } else {
-            Box::pin(attempt(&plan, state.up, &logger)).await
+            Box::pin(attempt(&plan, &names, state.up, &logger)).await
         };
+        // A socket that cannot be given its source: 2.2.7 logs it and tries again at the
+        // next delay_loop, the server's state unchanged (watched in the QEMU lab).
+        if let Err(Failure::Bind(why)) = &result {
+            logger.info(&format!("Checker bind failed: {why}"));
+            if let Some(line) = bind_failed_line(&plan.kind) {
+                logger.info(line);
+            }
+            delay = plan.delay_loop;
+            continue;
+        }
         match result {
             Ok(new_weight) => {
                 tries_left = plan.retry;
@@ -280,10 +290,26 @@ async fn run_file(
 /// Sequence numbers of ICMP echo requests, shared by every PING_CHECK of the process.
 static SEQ: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(1);
 
+/// What 2.2.7 logs after `Checker bind failed` for each kind.
+fn bind_failed_line(kind: &CheckKind) -> Option<&'static str> {
+    Some(match kind {
+        CheckKind::Tcp => "TCP socket bind failed. Rescheduling.",
+        CheckKind::Http(_) | CheckKind::Ssl { .. } => "WEB socket bind failed. Rescheduling",
+        CheckKind::Smtp { .. } => "SMTP_CHECK socket bind failed. Rescheduling.",
+        CheckKind::Udp(_) | CheckKind::Dns { .. } => "UDP socket bind failed. Rescheduling.",
+        _ => return None,
+    })
+}
+
 /// One attempt; `Ok(Some(weight))` when a misc_dynamic exit code sets the weight.
-async fn attempt(plan: &CheckPlan, up: bool, logger: &Logger) -> Result<Option<i32>, Failure> {
+async fn attempt(
+    plan: &CheckPlan,
+    names: &Names,
+    up: bool,
+    logger: &Logger,
+) -> Result<Option<i32>, Failure> {
     match &plan.kind {
-        CheckKind::Tcp => probe::tcp(plan.target, plan.connect_timeout)
+        CheckKind::Tcp => probe::tcp(plan.target, &plan.source, plan.connect_timeout)
             .await
             .map(|()| None),
         CheckKind::Http(urls) => {
@@ -291,7 +317,14 @@ async fn attempt(plan: &CheckPlan, up: bool, logger: &Logger) -> Result<Option<i
                 let vhost = url.virtualhost.as_deref().or(plan.virtualhost.as_deref());
                 let request =
                     probe::http_request(&url.path, plan.target, vhost, plan.http_protocol);
-                probe::http_url(plan.target, &request, url, plan.connect_timeout).await?;
+                probe::http_url(
+                    plan.target,
+                    &plan.source,
+                    &request,
+                    url,
+                    plan.connect_timeout,
+                )
+                .await?;
                 if !up {
                     logger.info(&url_success_line(plan, url));
                 }
@@ -305,7 +338,8 @@ async fn attempt(plan: &CheckPlan, up: bool, logger: &Logger) -> Result<Option<i
                     probe::http_request(&url.path, plan.target, vhost, plan.http_protocol);
                 let server_name = if *sni { vhost } else { None };
                 let stream =
-                    tls::connect_tls(plan.target, server_name, plan.connect_timeout).await?;
+                    tls::connect_tls(plan.target, &plan.source, server_name, plan.connect_timeout)
+                        .await?;
                 let response = probe::exchange(stream, &request, plan.connect_timeout).await?;
                 probe::judge(&response, url)?;
                 if !up {
@@ -314,25 +348,39 @@ async fn attempt(plan: &CheckPlan, up: bool, logger: &Logger) -> Result<Option<i
             }
             Ok(None)
         }
-        CheckKind::Udp(udp) => datagram::udp(plan.target, udp, plan.connect_timeout)
+        CheckKind::Udp(udp) => datagram::udp(plan.target, &plan.source, udp, plan.connect_timeout)
             .await
             .map(|()| None),
-        CheckKind::Dns { qtype, name } => {
-            datagram::dns(plan.target, name, *qtype, plan.connect_timeout)
-                .await
-                .map(|()| None)
-        }
+        CheckKind::Dns { qtype, name } => datagram::dns(
+            plan.target,
+            &plan.source,
+            name,
+            *qtype,
+            plan.connect_timeout,
+        )
+        .await
+        .map(|()| None),
         CheckKind::Smtp { helo } => {
             let name = format!("[{}]:{}", plan.target.ip(), plan.target.port());
-            smtp::smtp(plan.target, helo, plan.connect_timeout, &name)
-                .await
-                .map(|()| None)
+            // The real server as `[ADDR]:PORT`.
+            let rs = names.rs.replacen(":tcp:", ":", 1);
+            smtp::smtp(
+                plan.target,
+                &plan.source,
+                helo,
+                plan.connect_timeout,
+                &name,
+                &rs,
+            )
+            .await
+            .map(|()| None)
         }
         // Run by run_file, never as attempts.
         CheckKind::File(_) => Ok(None),
         CheckKind::Ping => {
             let seq = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let result = probe::ping(plan.target.ip(), plan.connect_timeout, seq).await;
+            let result =
+                probe::ping(plan.target.ip(), &plan.source, plan.connect_timeout, seq).await;
             if let Err(Failure::Send(_)) = &result {
                 logger.info("send ICMP packet fail");
             }
@@ -376,11 +424,9 @@ pub fn success_line(plan: &CheckPlan, names: &Names) -> Option<String> {
             format!("Remote Web server {} succeed on service.", plan.target_name)
         }
         CheckKind::Udp(_) => format!("UDP connection to {} success.", plan.target_name),
+        // The real server, even for a `host` block's check (2.2.7 in the lab).
         CheckKind::Smtp { .. } => {
-            format!(
-                "Remote SMTP server {} succeed on service.",
-                plan.target_name
-            )
+            format!("Remote SMTP server {} succeed on service.", names.rs)
         }
         CheckKind::Dns { .. } | CheckKind::File(_) => return None,
         CheckKind::Ping => format!("ICMP connection to {} success.", plan.target_name),
@@ -470,6 +516,7 @@ mod tests {
             kind,
             target: "192.0.2.11:80".parse().expect("addr"),
             target_name: "[192.0.2.11]:tcp:80".into(),
+            source: Box::default(),
             connect_timeout: Duration::from_secs(1),
             delay_loop: Duration::from_secs(2),
             warmup: Duration::from_secs(2),
@@ -544,6 +591,7 @@ mod tests {
             status: vec![],
             digest: None,
             virtualhost: None,
+            regex: None,
         }]));
         assert_eq!(
             success_line(&http, &names()).as_deref(),
@@ -602,7 +650,8 @@ mod tests {
         let smtp = plan(CheckKind::Smtp { helo: "h".into() });
         assert_eq!(
             success_line(&smtp, &names()).as_deref(),
-            Some("Remote SMTP server [192.0.2.11]:tcp:80 succeed on service.")
+            // The real server, not the target.
+            Some("Remote SMTP server [192.0.2.13]:tcp:80 succeed on service.")
         );
         assert_eq!(
             line(
@@ -611,6 +660,40 @@ mod tests {
             )
             .as_deref(),
             Some("SMTP_CHECK Could not connect to server [x]:25")
+        );
+    }
+
+    /// A check whose `bindto` cannot be bound logs it and tries again, the server's state
+    /// unchanged (2.2.7 in the lab kept such a server in the table).
+    #[tokio::test(start_paused = true)]
+    async fn a_source_that_cannot_be_bound_changes_nothing() {
+        // Nothing listens there: without the bindto the check would report the server down.
+        let addr = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("addr");
+        let mut p = plan(CheckKind::Tcp);
+        p.target = addr;
+        p.retry = 0;
+        p.source.addr = "203.0.113.250".parse().ok();
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let id = CheckId {
+            vs: 0,
+            rs: 0,
+            check: 0,
+        };
+        let state = CheckState {
+            up: true,
+            has_run: false,
+        };
+        let logger = crate::checker::pool::tests::quiet();
+        let task = tokio::spawn(run(id, p, names(), state, Duration::ZERO, tx, logger));
+        // Ten delay_loops of paused time: no report at all.
+        let got = tokio::time::timeout(Duration::from_secs(20), rx.recv()).await;
+        assert!(got.is_err(), "{got:?}");
+        task.abort();
+        assert_eq!(
+            bind_failed_line(&CheckKind::Tcp),
+            Some("TCP socket bind failed. Rescheduling.")
         );
     }
 
