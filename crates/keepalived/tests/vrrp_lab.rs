@@ -78,6 +78,13 @@ fn wait_vip(host: &Host, k: &Keepalived, vip: &str, present: bool, within: Durat
 fn elect(lab: &Lab, x: Daemon, y: Daemon) -> (Keepalived, Keepalived) {
     let (a, b) = (lab.host("a"), lab.host("b"));
     let ka = x.start(OURS, a, &instance(150).render("a"));
+    // b starts once a runs its instance: a's Master_Down_Interval (3.41 s) is then shorter
+    // than b's (3.61 s) counted from a later start, whatever either daemon's start-up time
+    // on a loaded machine (2.2.7 reads its file slower than ours).
+    assert!(
+        ka.wait_for_log("(VI_1) Entering BACKUP STATE", ELECTION),
+        "a did not start its instance"
+    );
     let kb = y.start(OURS, b, &instance(100).render("b"));
     wait_vip(a, &ka, VIP, true, ELECTION);
     wait_vip(b, &kb, VIP, false, Duration::from_secs(3));
