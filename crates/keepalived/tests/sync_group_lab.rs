@@ -187,6 +187,13 @@ fn quiet_config(host: &Host, priority: u8) -> String {
 fn quiet_start(lab: &Lab, x: Daemon, y: Daemon) {
     let (a, b) = (lab.host("a"), lab.host("b"));
     let ka = x.start(OURS, a, &quiet_config(a, 200));
+    // b starts once a runs its instances, so a's shorter Master_Down_Interval wins whichever
+    // daemon starts faster on a loaded machine.
+    assert!(
+        ka.wait_for_log("Entering BACKUP STATE", ELECTION),
+        "a ({x:?}) did not start:\n{}",
+        daemon_log(&ka)
+    );
     let kb = y.start(OURS, b, &quiet_config(b, 100));
     for vip in [VIP1, "192.0.2.101"] {
         assert!(
