@@ -60,7 +60,7 @@ pub fn validate(config: &mut Config, host: &dyn Host, diagnostics: &mut Diagnost
         let version = inst
             .version
             .unwrap_or(if ipv6 { 3 } else { global_version });
-        instance_consistency(inst, strict, version, diagnostics);
+        instance_consistency(inst, strict, version, ipv6, diagnostics);
     }
     address_owner_weights(config, diagnostics);
     duplicate_vrids(config, diagnostics);
@@ -74,11 +74,14 @@ pub fn validate(config: &mut Config, host: &dyn Host, diagnostics: &mut Diagnost
 /// keepalived 2.2.7's rules on the initial state and authentication, in its order: under
 /// `vrrp_strict` only the address owner may start as MASTER and there is no authentication
 /// (RFC 5798 section 5.2.5 dropped it); VRRPv3 has none; an AH instance that does not own the
-/// address starts as BACKUP.
+/// address starts as BACKUP. AH is IPv4's (RFC 2338 section 5.3.6.3): a VRRPv2 instance over
+/// IPv6 drops it and sends no authentication (keepalived 2.2.7, observed: `Cannot use AH
+/// authentication with IPv6. ignoring`, auth type 0 on the wire).
 fn initial_state_and_authentication(
     inst: &mut VrrpInstance,
     strict: bool,
     version: u8,
+    ipv6: bool,
     diagnostics: &mut Diagnostics,
 ) {
     let name = inst.name.clone();
@@ -104,6 +107,16 @@ fn initial_state_and_authentication(
     }
     if inst.authentication.is_some() && version == 3 {
         let line = format!("({name}) VRRP version 3 does not support authentication. Ignoring.");
+        unlocated(diagnostics, Severity::Warning, line);
+        inst.authentication = None;
+    }
+    if ipv6
+        && inst
+            .authentication
+            .as_ref()
+            .is_some_and(|a| a.auth_type == AuthType::Ah)
+    {
+        let line = format!("({name}) Cannot use AH authentication with IPv6. ignoring");
         unlocated(diagnostics, Severity::Warning, line);
         inst.authentication = None;
     }
@@ -249,10 +262,11 @@ fn instance_consistency(
     inst: &mut VrrpInstance,
     strict: bool,
     version: u8,
+    ipv6: bool,
     diagnostics: &mut Diagnostics,
 ) {
     let name = inst.name.clone();
-    initial_state_and_authentication(inst, strict, version, diagnostics);
+    initial_state_and_authentication(inst, strict, version, ipv6, diagnostics);
     if inst.nopreempt && inst.priority == 255 {
         unlocated(
             diagnostics,

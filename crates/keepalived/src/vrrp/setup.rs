@@ -10,8 +10,9 @@ use std::time::Duration;
 use keepalived_config::Config;
 use keepalived_config::model::{AuthType, NotifyScripts, Scope, VrrpInstance};
 use keepalived_track::ScriptSpec;
+use keepalived_vrrp::config::instance_version;
 use keepalived_vrrp::instance::{Destination, InstanceConfig, Unicast};
-use keepalived_vrrp::packet::{Auth, Version};
+use keepalived_vrrp::packet::{Auth, Family, Version};
 
 /// What the data path knows about an interface.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -355,22 +356,8 @@ fn plan_instance(
             |a| a.is_ipv6(),
         );
     let mut notes = Vec::new();
-    let version = match (ipv6, inst.version.unwrap_or(global.vrrp_version)) {
-        (true, v) => {
-            // keepalived 2.2.7 runs IPv6 instances as VRRPv3 whatever vrrp_version says; with
-            // `version 2` in the instance it sends a VRRPv2 message without authentication
-            // data over IPv6, which no standard defines and tshark calls malformed.
-            if v == 2 && inst.version == Some(2) {
-                notes.push(super::wording::about(
-                    &inst.name,
-                    "VRRPv2 over IPv6 is not supported (see docs/compat.md); running VRRPv3",
-                ));
-            }
-            Version::V3
-        }
-        (false, 3) => Version::V3,
-        (false, _) => Version::V2,
-    };
+    let family = if ipv6 { Family::V6 } else { Family::V4 };
+    let version = instance_version(family, inst.version, global.vrrp_version);
     let configured_source = inst.unicast_src_ip.or(inst.mcast_src_ip);
     let local_address = if ipv6 {
         // RFC 5798 section 5.1.2.1: the source is the interface's link-local address.
@@ -687,6 +674,30 @@ mod tests {
                 only_from_peers: false,
             })
         );
+    }
+
+    #[test]
+    fn ipv6_instances_with_version_2_run_vrrpv2_over_ipv6() {
+        // keepalived 2.2.7 (observed): `version 2` in an IPv6 instance sends VRRPv2 over IPv6,
+        // auth type 1 without password for PASS; AH is dropped by the config check.
+        let p = plans(
+            "vrrp_instance A {\n interface eth0\n virtual_router_id 1\n version 2\n advert_int 2\n authentication {\n auth_type PASS\n auth_pass secret\n }\n virtual_ipaddress {\n 2001:db8::100/64\n }\n}\n\
+             vrrp_instance B {\n interface eth0\n virtual_router_id 2\n version 2\n authentication {\n auth_type AH\n auth_pass secret\n }\n virtual_ipaddress {\n 2001:db8::200/64\n }\n}\n",
+        );
+        let a = &p[0].config;
+        assert_eq!(a.version, Version::V2);
+        assert_eq!(a.auth, Auth::pass(b"secret"));
+        assert_eq!(a.advert_interval, Duration::from_secs(2));
+        assert_eq!(
+            a.local_address,
+            "fe80::ff:fe00:a".parse::<IpAddr>().expect("address")
+        );
+        assert!(p[0].notes.iter().all(|n| !n.contains("VRRPv3")));
+        assert_eq!(
+            (p[1].config.version, p[1].config.auth),
+            (Version::V2, Auth::None)
+        );
+        assert!(p[1].ah_key.is_none());
     }
 
     #[test]
