@@ -28,6 +28,11 @@ pub enum FaultCause {
     Tracked,
     /// A tracked weight-0 script failed (and nothing else tracked says FAULT).
     Script,
+    /// An IPv6 instance without a configured source whose interface has no IPv6 link-local
+    /// address to send adverts from (RFC 5798 section 5.1.2.1). keepalived 2.2.7 keeps such an
+    /// instance in FAULT until the interface gets one, and goes back to FAULT when it loses it
+    /// (observed: `(VI_1) entering FAULT state (no IPv6 address for interface)`).
+    NoIpv6Address,
 }
 
 /// Something that happened in an instance, in the order it happened.

@@ -261,6 +261,13 @@ impl Instance {
         }
     }
 
+    /// Sets the source of its adverts (and of the checksum's pseudo-header and the tie-break
+    /// between equal priorities): an IPv6 instance's follows its interface's link-local
+    /// address, which may come and go while it runs.
+    pub fn set_local_address(&mut self, address: IpAddr) {
+        self.config.local_address = address;
+    }
+
     /// The configuration.
     pub fn config(&self) -> &InstanceConfig {
         &self.config

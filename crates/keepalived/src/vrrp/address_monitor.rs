@@ -140,22 +140,79 @@ fn dump_request() -> Vec<u8> {
     m
 }
 
+/// A netlink route socket subscribed to `groups`, after a dump request when `dump`.
+fn open(groups: u32, dump: bool) -> std::io::Result<UdpSocket> {
+    let socket = Socket::new(
+        Domain::from(nix::sys::socket::AddressFamily::Netlink as i32),
+        Type::DGRAM.cloexec().nonblocking(),
+        Some(Protocol::from(NETLINK_ROUTE)),
+    )?;
+    bind(socket.as_raw_fd(), &NetlinkAddr::new(0, groups))?;
+    if dump {
+        send(socket.as_raw_fd(), &dump_request(), MsgFlags::empty())?;
+    }
+    UdpSocket::from_std(std::net::UdpSocket::from(OwnedFd::from(socket)))
+}
+
+/// Reads the address changes of `socket` and hands each to `each` until the socket fails
+/// (`Err`, with the error) or `each` says stop (`Ok`).
+async fn read_changes(
+    socket: &UdpSocket,
+    mut each: impl FnMut(AddressChange) -> bool,
+) -> std::io::Result<()> {
+    let mut buf = vec![0u8; 32 * 1024];
+    loop {
+        socket.readable().await?;
+        let got = socket.try_io(Interest::READABLE, || {
+            nix::sys::socket::recv(socket.as_raw_fd(), &mut buf, MsgFlags::MSG_DONTWAIT)
+                .map_err(std::io::Error::from)
+        });
+        match got {
+            Ok(len) => {
+                for change in parse(buf.get(..len).unwrap_or_default()) {
+                    if !each(change) {
+                        return Ok(());
+                    }
+                }
+            }
+            Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(err) => return Err(err),
+        }
+    }
+}
+
+/// The IPv6 link-local addresses added and removed from now on (a task on the current
+/// `LocalSet`): IPv6 instances without a configured source follow them. `None` when the
+/// socket cannot be opened.
+pub fn watch_link_local(
+    logger: Logger,
+) -> Option<tokio::sync::mpsc::UnboundedReceiver<AddressChange>> {
+    let socket = match open(RTMGRP_IPV6_IFADDR, false) {
+        Ok(socket) => socket,
+        Err(err) => {
+            logger.info(&format!("Cannot watch IPv6 link-local addresses: {err}"));
+            return None;
+        }
+    };
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::task::spawn_local(async move {
+        let forward = |change: AddressChange| match change.address {
+            IpAddr::V6(v6) if v6.is_unicast_link_local() => tx.send(change).is_ok(),
+            _ => true,
+        };
+        if let Err(err) = read_changes(&socket, forward).await {
+            logger.info(&format!(
+                "Watching IPv6 link-local addresses stopped: {err}"
+            ));
+        }
+    });
+    Some(rx)
+}
+
 /// Starts logging the addresses (a task on the current `LocalSet`) other than `vips`; a socket
 /// that cannot be opened is logged and nothing more happens.
 pub fn spawn(logger: Logger, vips: Vec<IpAddr>) {
-    let socket = (|| -> std::io::Result<UdpSocket> {
-        let socket = Socket::new(
-            Domain::from(nix::sys::socket::AddressFamily::Netlink as i32),
-            Type::DGRAM.cloexec().nonblocking(),
-            Some(Protocol::from(NETLINK_ROUTE)),
-        )?;
-        bind(
-            socket.as_raw_fd(),
-            &NetlinkAddr::new(0, RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR),
-        )?;
-        send(socket.as_raw_fd(), &dump_request(), MsgFlags::empty())?;
-        UdpSocket::from_std(std::net::UdpSocket::from(OwnedFd::from(socket)))
-    })();
+    let socket = open(RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR, true);
     let socket = match socket {
         Ok(socket) => socket,
         Err(err) => {
@@ -164,28 +221,14 @@ pub fn spawn(logger: Logger, vips: Vec<IpAddr>) {
         }
     };
     tokio::task::spawn_local(async move {
-        let mut buf = vec![0u8; 32 * 1024];
-        loop {
-            if socket.readable().await.is_err() {
-                return;
+        let log = |change: AddressChange| {
+            if !vips.contains(&change.address) {
+                logger.info(&line(&change, &ifname(change.index)));
             }
-            let got = socket.try_io(Interest::READABLE, || {
-                nix::sys::socket::recv(socket.as_raw_fd(), &mut buf, MsgFlags::MSG_DONTWAIT)
-                    .map_err(std::io::Error::from)
-            });
-            match got {
-                Ok(len) => {
-                    let changes = parse(buf.get(..len).unwrap_or_default());
-                    for change in changes.iter().filter(|c| !vips.contains(&c.address)) {
-                        logger.info(&line(change, &ifname(change.index)));
-                    }
-                }
-                Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => {}
-                Err(err) => {
-                    logger.info(&format!("Address monitoring stopped: {err}"));
-                    return;
-                }
-            }
+            true
+        };
+        if let Err(err) = read_changes(&socket, log).await {
+            logger.info(&format!("Address monitoring stopped: {err}"));
         }
     });
 }

@@ -77,6 +77,11 @@ pub struct InstancePlan {
     /// The `unicast_src_ip` of a unicast instance: keepalived 2.2.7 binds its socket to it,
     /// and while that address is not on the host the instance stays in FAULT.
     pub unicast_source: Option<Ipv4Addr>,
+    /// An IPv6 instance without `mcast_src_ip` / `unicast_src_ip`: its adverts leave from its
+    /// interface's link-local address (RFC 5798 section 5.1.2.1), which it follows while it
+    /// runs; while the interface has none the instance is in FAULT (keepalived 2.2.7,
+    /// observed). Its `config.local_address` is `::` when the interface had none at planning.
+    pub link_local_source: bool,
     /// Lines logged when the instance is installed (keepalived 2.2.7's start-up remarks).
     pub notes: Vec<String>,
     /// virtual_routes and virtual_rules, installed while it is MASTER.
@@ -167,10 +172,6 @@ pub enum PlanError {
     /// Its interface is not on this host.
     #[error("interface {0} does not exist")]
     NoInterface(String),
-    /// An IPv6 instance without a source address: no `mcast_src_ip` / `unicast_src_ip` and
-    /// no link-local address on its interface (RFC 5798 section 5.1.2.1).
-    #[error("interface {0} has no IPv6 link-local address to send adverts from")]
-    NoLinkLocal(String),
 }
 
 /// Plans every instance of `config`, and every script one of them tracks; `lookup` answers
@@ -368,7 +369,7 @@ fn plan_instance(
                     IpAddr::V4(_) => None,
                 })
                 .or(info.link_local)
-                .ok_or_else(|| PlanError::NoLinkLocal(interface.clone()))?,
+                .unwrap_or(Ipv6Addr::UNSPECIFIED),
         )
     } else {
         let source = configured_source.and_then(|a| match a {
@@ -486,6 +487,7 @@ fn plan_instance(
             .iter()
             .map(|t| (t.name.to_string(), t.weight.unwrap_or(0), t.reverse))
             .collect(),
+        link_local_source: ipv6 && configured_source.is_none_or(|a| !a.is_ipv6()),
         unicast_source: match inst.unicast_src_ip {
             Some(IpAddr::V4(a)) if !inst.unicast_peers.is_empty() => Some(a),
             _ => None,

@@ -86,6 +86,13 @@ pub fn lines(name: &str, interface: &str, event: &Event) -> Vec<Line> {
                     instance(name)
                 )));
             }
+            // keepalived 2.2.7, an IPv6 instance whose interface has no link-local address:
+            // `(VI_1) entering FAULT state (no IPv6 address for interface)` (observed).
+            if *cause == FaultCause::NoIpv6Address {
+                lines.push(info(about(
+                    "entering FAULT state (no IPv6 address for interface)",
+                )));
+            }
             lines.push(info(about("entering FAULT state")));
             lines
         }

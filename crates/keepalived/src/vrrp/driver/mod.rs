@@ -234,6 +234,7 @@ pub async fn run(
         .fifo
         .and_then(|plan| fifo::NotifyFifo::open(plan, driver.logger.clone()));
     let mut link_events = link::watch().context("cannot watch link state")?;
+    let mut link_locals = super::address_monitor::watch_link_local(driver.logger.clone());
     driver.install(planned).await?;
     // tokio's sleep rounds up to whole milliseconds; protocol deadlines need better.
     let timer = PreciseTimer::new().context("cannot create the protocol timer")?;
@@ -278,6 +279,12 @@ pub async fn run(
                 }
             }
             Some(event) = link_events.recv() => driver.link_changed(event).await,
+            Some(change) = async {
+                match link_locals.as_mut() {
+                    Some(rx) => rx.recv().await,
+                    None => std::future::pending().await,
+                }
+            } => driver.link_local_changed(change, Instant::now()).await,
             Some((id, outcome)) = script_rx.recv() => driver.script_ran(id, outcome).await,
             Some((generation, report)) = process_rx.recv() => {
                 driver.process_report(generation, report).await;

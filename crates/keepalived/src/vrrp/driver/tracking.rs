@@ -4,7 +4,7 @@
 
 use std::cell::Cell;
 use std::collections::HashMap;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::rc::Rc;
 use std::time::Instant;
 
@@ -18,6 +18,7 @@ use keepalived_vrrp::instance::{FaultCause, Tracking};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+use super::super::address_monitor::AddressChange;
 use super::super::setup::{FilePlan, InstancePlan, ScriptPlan};
 use super::super::wording;
 use super::Driver;
@@ -45,6 +46,9 @@ pub struct World<'a> {
     pub link_up: bool,
     /// Whether the instance's unicast source address (if it names one) is on the host.
     pub source_present: bool,
+    /// Whether an IPv6 instance that sends from its interface's link-local address has one
+    /// (true for every other instance).
+    pub link_local_present: bool,
 }
 
 /// Whether `address` is one of this host's addresses: keepalived 2.2.7 binds a unicast
@@ -90,6 +94,8 @@ pub fn assess(plan: &InstancePlan, world: &World<'_>) -> Tracking {
         effective_priority_with_files(plan.config.priority, &tracked, &files);
     let fault = if !world.link_up {
         Some(FaultCause::LinkDown)
+    } else if !world.link_local_present {
+        Some(FaultCause::NoIpv6Address)
     } else if !world.source_present {
         Some(FaultCause::Tracked)
     } else if tracked_fault {
@@ -104,6 +110,17 @@ pub fn assess(plan: &InstancePlan, world: &World<'_>) -> Tracking {
         None
     };
     Tracking { priority, fault }
+}
+
+/// The new source of an instance that follows its interface's link-local address, now
+/// `current`, when `address` was added (`added`) or removed; `None` when it keeps its source.
+/// The first link-local address to come is taken; losing it leaves `::` (FAULT).
+pub fn follow_link_local(current: IpAddr, added: bool, address: Ipv6Addr) -> Option<IpAddr> {
+    match (added, current) {
+        (true, IpAddr::V6(now)) if now.is_unspecified() => Some(IpAddr::V6(address)),
+        (false, IpAddr::V6(now)) if now == address => Some(IpAddr::V6(Ipv6Addr::UNSPECIFIED)),
+        _ => None,
+    }
 }
 
 /// Whether `plan` must wait before it starts: keepalived 2.2.7 starts an instance that tracks
@@ -187,8 +204,40 @@ impl Driver {
                 .plan
                 .unicast_source
                 .is_none_or(source_present),
+            link_local_present: !self.running[i].plan.link_local_source
+                || !self.running[i]
+                    .instance
+                    .config()
+                    .local_address
+                    .is_unspecified(),
         };
         assess(&self.running[i].plan, &world)
+    }
+
+    /// An IPv6 link-local address was added or removed: the IPv6 instances on its interface
+    /// that send from their interface's link-local address take it as their source (leaving
+    /// FAULT) or lose it (FAULT until another comes), as keepalived 2.2.7 does.
+    pub(super) async fn link_local_changed(&mut self, change: AddressChange, now: Instant) {
+        let IpAddr::V6(address) = change.address else {
+            return;
+        };
+        for i in 0..self.running.len() {
+            let running = &self.running[i];
+            if !running.plan.link_local_source || self.links[running.link].index != change.index {
+                continue;
+            }
+            let Some(source) = follow_link_local(
+                running.instance.config().local_address,
+                change.added,
+                address,
+            ) else {
+                continue;
+            };
+            self.running[i].instance.set_local_address(source);
+            if self.running[i].started {
+                self.apply_tracking(i, now).await;
+            }
+        }
     }
 
     /// Hands instance `i` what tracking says now.
@@ -448,6 +497,7 @@ mod tests {
             process_up: &[],
             link_up,
             source_present: true,
+            link_local_present: true,
         }
     }
 
@@ -490,5 +540,42 @@ mod tests {
         let p = &plans(CONF)[0];
         assert!(waits_for_first_results(p, &[INIT, result(true)]));
         assert!(!waits_for_first_results(p, &[result(false), INIT]));
+    }
+
+    #[test]
+    fn keepalived_ipv6_instance_without_link_local_is_in_fault_until_one_comes() {
+        // keepalived 2.2.7 (observed): `(VI_1) entering FAULT state (no IPv6 address for
+        // interface)` at start; a global address does not help; a link-local one added later
+        // brings it to BACKUP, its removal back to FAULT.
+        let p = plans(
+            "vrrp_instance A {\n interface eth0\n virtual_router_id 1\n virtual_ipaddress {\n 2001:db8::100/64\n }\n}\n",
+        );
+        let a = &p[0];
+        assert!(a.link_local_source);
+        assert!(a.config.local_address.is_unspecified());
+        let up = HashMap::new();
+        let mut w = world(&[], &up, true);
+        w.link_local_present = false;
+        assert_eq!(assess(a, &w).fault, Some(FaultCause::NoIpv6Address));
+        let link_down = World {
+            link_up: false,
+            ..w
+        };
+        assert_eq!(assess(a, &link_down).fault, Some(FaultCause::LinkDown));
+        let none = IpAddr::V6(Ipv6Addr::UNSPECIFIED);
+        let ll: Ipv6Addr = "fe80::5".parse().expect("address");
+        let other: Ipv6Addr = "fe80::6".parse().expect("address");
+        assert_eq!(follow_link_local(none, true, ll), Some(IpAddr::V6(ll)));
+        assert_eq!(follow_link_local(IpAddr::V6(ll), true, other), None);
+        assert_eq!(follow_link_local(IpAddr::V6(ll), false, other), None);
+        assert_eq!(follow_link_local(IpAddr::V6(ll), false, ll), Some(none));
+        assert_eq!(follow_link_local(none, false, ll), None);
+        // A configured source is not followed.
+        let q = plans(
+            "vrrp_instance A {\n interface eth0\n virtual_router_id 1\n mcast_src_ip fe80::9\n virtual_ipaddress {\n 2001:db8::100/64\n }\n}\n",
+        );
+        assert!(!q[0].link_local_source);
+        let r = plans(CONF);
+        assert!(!r[0].link_local_source, "IPv4");
     }
 }
