@@ -231,6 +231,59 @@ fn v2_over_ipv6(lab: &Lab, x: Daemon, y: Daemon) {
     );
 }
 
+/// An IPv6 instance whose interface has no link-local address (and no configured source):
+/// FAULT at start with keepalived 2.2.7's line, a global address does not help, a link-local
+/// one added brings it to BACKUP then MASTER (alone on the link), and its removal back to
+/// FAULT. Run for `which` alone on host a.
+fn without_link_local(lab: &Lab, which: Daemon) {
+    let a = lab.host("a");
+    let ip = |args: &[&str]| {
+        let out = a.run("ip", args).expect("ip");
+        assert!(out.status.success(), "ip {args:?}: {out:?}");
+    };
+    // No link-local address, and none generated again.
+    ip(&["link", "set", HOST_IF, "addrgenmode", "none"]);
+    ip(&["-6", "addr", "flush", "dev", HOST_IF, "scope", "link"]);
+    let mut k = which.start(
+        OURS,
+        a,
+        &VrrpInstance::new(VRID, 150, &["2001:db8::100/64"]).render("a"),
+    );
+    let within = Duration::from_secs(5);
+    assert!(
+        k.wait_for_log(
+            "(VI_1) entering FAULT state (no IPv6 address for interface)",
+            within
+        ),
+        "{which:?} did not start in FAULT:\n{}",
+        daemon_log(&k)
+    );
+    ip(&["addr", "add", "2001:db8::5/64", "dev", HOST_IF, "nodad"]);
+    thread::sleep(Duration::from_millis(1500));
+    assert!(
+        !daemon_log(&k).contains(&entering("VI_1", "BACKUP")),
+        "{which:?} left FAULT with a global address only:\n{}",
+        daemon_log(&k)
+    );
+    ip(&["addr", "add", "fe80::5/64", "dev", HOST_IF, "nodad"]);
+    assert!(
+        k.wait_for_log(&entering("VI_1", "BACKUP"), within),
+        "{which:?} did not leave FAULT:\n{}",
+        daemon_log(&k)
+    );
+    wait_vip(a, &k, VIP, true, ELECTION);
+    ip(&["addr", "del", "fe80::5/64", "dev", HOST_IF]);
+    assert!(
+        k.wait_for_log(&entering("VI_1", "FAULT"), within),
+        "{which:?} did not go back to FAULT:\n{}",
+        daemon_log(&k)
+    );
+    wait_vip(a, &k, VIP, false, within);
+    assert!(k.is_running(), "{which:?} exited:\n{}", daemon_log(&k));
+    let status = k.stop().expect("SIGTERM");
+    assert!(status.success(), "{which:?} exited with {status}");
+}
+
 /// advert_int 0.1: a master and a backup joining it, graceful hand-over after Skew_Time,
 /// preemption back, then a crash handed over after Master_Down_Interval.
 fn v6_election(lab: &Lab, x: Daemon, y: Daemon) {
@@ -422,6 +475,31 @@ fn v3_ipv6_elects_hands_over_preempts_and_survives_a_crash() {
 #[test]
 fn v2_over_ipv6_as_keepalived_sends_it_elects_and_hands_over() {
     for_each_pair("v2v6", v2_over_ipv6);
+}
+
+#[test]
+fn ipv6_instance_without_link_local_waits_in_fault_as_keepalived_does() {
+    if !keepalived_testlab::prelude::lab_ready() {
+        return;
+    }
+    let run = |which: Daemon, tag: &str| {
+        let lab = Lab::new(tag, &["a"]).expect("lab");
+        without_link_local(&lab, which);
+    };
+    thread::scope(|s| {
+        let ours = s.spawn(|| run(Daemon::Ours, "v6noll0"));
+        let real = s.spawn(|| run(Daemon::Real, "v6noll1"));
+        let results = [("ours", ours.join()), ("keepalived 2.2.7", real.join())];
+        let failed: Vec<&str> = results
+            .iter()
+            .filter(|(_, r)| r.is_err())
+            .map(|(name, _)| *name)
+            .collect();
+        assert!(
+            failed.is_empty(),
+            "failed for {failed:?} (see the panics above)"
+        );
+    });
 }
 
 #[test]
