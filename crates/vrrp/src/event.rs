@@ -33,6 +33,12 @@ pub enum FaultCause {
     /// instance in FAULT until the interface gets one, and goes back to FAULT when it loses it
     /// (observed: `(VI_1) entering FAULT state (no IPv6 address for interface)`).
     NoIpv6Address,
+    /// An IPv4 instance without a configured source whose interface has no IPv4 address left
+    /// once the instance's own VIPs are taken away at start (they are removed as leftovers of
+    /// an earlier run): keepalived 2.2.7 stays in FAULT until the interface gets one (observed
+    /// with a VIP equal to the interface's only address: `(VI_1) entering FAULT state (no IPv4
+    /// address for interface)`).
+    NoIpv4Address,
 }
 
 /// Something that happened in an instance, in the order it happened.

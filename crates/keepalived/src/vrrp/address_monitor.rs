@@ -181,29 +181,27 @@ async fn read_changes(
     }
 }
 
-/// The IPv6 link-local addresses added and removed from now on (a task on the current
-/// `LocalSet`): IPv6 instances without a configured source follow them. `None` when the
+/// The IPv4 and IPv6 link-local addresses added and removed from now on (a task on the
+/// current `LocalSet`): instances without a configured source follow them. `None` when the
 /// socket cannot be opened.
-pub fn watch_link_local(
+pub fn watch_sources(
     logger: Logger,
 ) -> Option<tokio::sync::mpsc::UnboundedReceiver<AddressChange>> {
-    let socket = match open(RTMGRP_IPV6_IFADDR, false) {
+    let socket = match open(RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR, false) {
         Ok(socket) => socket,
         Err(err) => {
-            logger.info(&format!("Cannot watch IPv6 link-local addresses: {err}"));
+            logger.info(&format!("Cannot watch interface addresses: {err}"));
             return None;
         }
     };
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     tokio::task::spawn_local(async move {
         let forward = |change: AddressChange| match change.address {
-            IpAddr::V6(v6) if v6.is_unicast_link_local() => tx.send(change).is_ok(),
-            _ => true,
+            IpAddr::V6(v6) if !v6.is_unicast_link_local() => true,
+            _ => tx.send(change).is_ok(),
         };
         if let Err(err) = read_changes(&socket, forward).await {
-            logger.info(&format!(
-                "Watching IPv6 link-local addresses stopped: {err}"
-            ));
+            logger.info(&format!("Watching interface addresses stopped: {err}"));
         }
     });
     Some(rx)

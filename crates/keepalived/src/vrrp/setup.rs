@@ -77,11 +77,12 @@ pub struct InstancePlan {
     /// The `unicast_src_ip` of a unicast instance: keepalived 2.2.7 binds its socket to it,
     /// and while that address is not on the host the instance stays in FAULT.
     pub unicast_source: Option<Ipv4Addr>,
-    /// An IPv6 instance without `mcast_src_ip` / `unicast_src_ip`: its adverts leave from its
-    /// interface's link-local address (RFC 5798 section 5.1.2.1), which it follows while it
-    /// runs; while the interface has none the instance is in FAULT (keepalived 2.2.7,
-    /// observed). Its `config.local_address` is `::` when the interface had none at planning.
-    pub link_local_source: bool,
+    /// No `mcast_src_ip` / `unicast_src_ip` of the instance's family: its adverts leave from
+    /// an address of its interface (IPv4: the first one; IPv6: the link-local one, RFC 5798
+    /// section 5.1.2.1), which it follows while it runs; while the interface has none the
+    /// instance is in FAULT (keepalived 2.2.7, observed). Its `config.local_address` is
+    /// unspecified when the interface had none at planning.
+    pub source_from_interface: bool,
     /// Lines logged when the instance is installed (keepalived 2.2.7's start-up remarks).
     pub notes: Vec<String>,
     /// virtual_routes and virtual_rules, installed while it is MASTER.
@@ -487,7 +488,9 @@ fn plan_instance(
             .iter()
             .map(|t| (t.name.to_string(), t.weight.unwrap_or(0), t.reverse))
             .collect(),
-        link_local_source: ipv6 && configured_source.is_none_or(|a| !a.is_ipv6()),
+        // A VMAC instance sends from its base interface's address (not followed here).
+        source_from_interface: vmac.is_none()
+            && configured_source.is_none_or(|a| a.is_ipv6() != ipv6),
         unicast_source: match inst.unicast_src_ip {
             Some(IpAddr::V4(a)) if !inst.unicast_peers.is_empty() => Some(a),
             _ => None,

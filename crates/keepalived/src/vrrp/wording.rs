@@ -88,10 +88,16 @@ pub fn lines(name: &str, interface: &str, event: &Event) -> Vec<Line> {
             }
             // keepalived 2.2.7, an IPv6 instance whose interface has no link-local address:
             // `(VI_1) entering FAULT state (no IPv6 address for interface)` (observed).
-            if *cause == FaultCause::NoIpv6Address {
-                lines.push(info(about(
-                    "entering FAULT state (no IPv6 address for interface)",
-                )));
+            // The same for IPv4 (a VIP equal to the interface's only address, observed).
+            let family = match cause {
+                FaultCause::NoIpv6Address => Some("IPv6"),
+                FaultCause::NoIpv4Address => Some("IPv4"),
+                _ => None,
+            };
+            if let Some(family) = family {
+                lines.push(info(about(&format!(
+                    "entering FAULT state (no {family} address for interface)"
+                ))));
             }
             lines.push(info(about("entering FAULT state")));
             lines

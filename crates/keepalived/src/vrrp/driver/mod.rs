@@ -234,7 +234,7 @@ pub async fn run(
         .fifo
         .and_then(|plan| fifo::NotifyFifo::open(plan, driver.logger.clone()));
     let mut link_events = link::watch().context("cannot watch link state")?;
-    let mut link_locals = super::address_monitor::watch_link_local(driver.logger.clone());
+    let mut link_locals = super::address_monitor::watch_sources(driver.logger.clone());
     driver.install(planned).await?;
     // tokio's sleep rounds up to whole milliseconds; protocol deadlines need better.
     let timer = PreciseTimer::new().context("cannot create the protocol timer")?;
@@ -284,7 +284,7 @@ pub async fn run(
                     Some(rx) => rx.recv().await,
                     None => std::future::pending().await,
                 }
-            } => driver.link_local_changed(change, Instant::now()).await,
+            } => driver.source_address_changed(change, Instant::now()).await,
             Some((id, outcome)) = script_rx.recv() => driver.script_ran(id, outcome).await,
             Some((generation, report)) = process_rx.recv() => {
                 driver.process_report(generation, report).await;

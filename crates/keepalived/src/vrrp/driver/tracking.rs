@@ -46,9 +46,9 @@ pub struct World<'a> {
     pub link_up: bool,
     /// Whether the instance's unicast source address (if it names one) is on the host.
     pub source_present: bool,
-    /// Whether an IPv6 instance that sends from its interface's link-local address has one
-    /// (true for every other instance).
-    pub link_local_present: bool,
+    /// Whether an instance that sends from an address of its interface has one (true for
+    /// every other instance).
+    pub interface_source_present: bool,
 }
 
 /// Whether `address` is one of this host's addresses: keepalived 2.2.7 binds a unicast
@@ -94,8 +94,12 @@ pub fn assess(plan: &InstancePlan, world: &World<'_>) -> Tracking {
         effective_priority_with_files(plan.config.priority, &tracked, &files);
     let fault = if !world.link_up {
         Some(FaultCause::LinkDown)
-    } else if !world.link_local_present {
-        Some(FaultCause::NoIpv6Address)
+    } else if !world.interface_source_present {
+        Some(if plan.config.local_address.is_ipv6() {
+            FaultCause::NoIpv6Address
+        } else {
+            FaultCause::NoIpv4Address
+        })
     } else if !world.source_present {
         Some(FaultCause::Tracked)
     } else if tracked_fault {
@@ -110,6 +114,16 @@ pub fn assess(plan: &InstancePlan, world: &World<'_>) -> Tracking {
         None
     };
     Tracking { priority, fault }
+}
+
+/// Whether an IPv4 instance that sends from its interface's address still has one once the
+/// VIPs (`vips`, removed at start as leftovers) are left out of `on_interface`: keepalived
+/// 2.2.7 starts it in FAULT otherwise (observed with a VIP equal to the interface's only
+/// address; with a second address it runs).
+pub fn ipv4_source_left(on_interface: &[IpAddr], vips: &[IpAddr]) -> bool {
+    on_interface
+        .iter()
+        .any(|a| a.is_ipv4() && !vips.contains(a))
 }
 
 /// The new source of an instance that follows its interface's link-local address, now
@@ -204,7 +218,7 @@ impl Driver {
                 .plan
                 .unicast_source
                 .is_none_or(source_present),
-            link_local_present: !self.running[i].plan.link_local_source
+            interface_source_present: !self.running[i].plan.source_from_interface
                 || !self.running[i]
                     .instance
                     .config()
@@ -214,29 +228,74 @@ impl Driver {
         assess(&self.running[i].plan, &world)
     }
 
-    /// An IPv6 link-local address was added or removed: the IPv6 instances on its interface
-    /// that send from their interface's link-local address take it as their source (leaving
-    /// FAULT) or lose it (FAULT until another comes), as keepalived 2.2.7 does.
-    pub(super) async fn link_local_changed(&mut self, change: AddressChange, now: Instant) {
-        let IpAddr::V6(address) = change.address else {
-            return;
-        };
+    /// An IPv4 or IPv6 link-local address was added or removed: the instances on its
+    /// interface that send from an address of their interface take it as their source
+    /// (leaving FAULT) or lose it (FAULT until another comes), as keepalived 2.2.7 does.
+    pub(super) async fn source_address_changed(&mut self, change: AddressChange, now: Instant) {
+        let mut remaining: Option<Vec<IpAddr>> = None;
         for i in 0..self.running.len() {
             let running = &self.running[i];
-            if !running.plan.link_local_source || self.links[running.link].index != change.index {
+            let current = running.instance.config().local_address;
+            if !running.plan.source_from_interface
+                || self.links[running.link].index != change.index
+                || current.is_ipv6() != change.address.is_ipv6()
+            {
                 continue;
             }
-            let Some(source) = follow_link_local(
-                running.instance.config().local_address,
-                change.added,
-                address,
-            ) else {
+            let source = match change.address {
+                IpAddr::V6(address) => follow_link_local(current, change.added, address),
+                IpAddr::V4(_) if change.added => current.is_unspecified().then_some(change.address),
+                // keepalived 2.2.7 keeps its IPv4 source while the interface has another
+                // IPv4 address (observed), and is in FAULT when it has none.
+                IpAddr::V4(_) => {
+                    if remaining.is_none() {
+                        remaining = Some(
+                            self.addresses
+                                .list(change.index)
+                                .await
+                                .map(|l| l.into_iter().map(|(a, _)| a).collect())
+                                .unwrap_or_default(),
+                        );
+                    }
+                    let left = remaining.as_deref().unwrap_or_default();
+                    (!current.is_unspecified() && !left.iter().any(IpAddr::is_ipv4))
+                        .then_some(IpAddr::V4(Ipv4Addr::UNSPECIFIED))
+                }
+            };
+            let Some(source) = source else {
                 continue;
             };
             self.running[i].instance.set_local_address(source);
             if self.running[i].started {
                 self.apply_tracking(i, now).await;
             }
+        }
+    }
+
+    /// Before instance `i` starts: an IPv4 instance that sends from its interface's address
+    /// and whose interface has none besides the VIPs of the configuration (which the start
+    /// removes as leftovers) loses its source, so it starts in FAULT, as keepalived 2.2.7 does
+    /// (it put every instance of an interface whose only address was one instance's VIP in
+    /// FAULT, observed).
+    async fn check_interface_source(&mut self, i: usize) {
+        let running = &self.running[i];
+        if !running.plan.source_from_interface || running.instance.config().local_address.is_ipv6()
+        {
+            return;
+        }
+        let Ok(list) = self.addresses.list(self.links[running.link].index).await else {
+            return;
+        };
+        let on_interface: Vec<IpAddr> = list.into_iter().map(|(a, _)| a).collect();
+        let vips: Vec<IpAddr> = self
+            .running
+            .iter()
+            .flat_map(|r| r.plan.addresses.iter().map(|a| a.address))
+            .collect();
+        if !ipv4_source_left(&on_interface, &vips) {
+            self.running[i]
+                .instance
+                .set_local_address(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
         }
     }
 
@@ -250,6 +309,7 @@ impl Driver {
     /// Starts instance `i` as tracking says: BACKUP, MASTER for an owner, or FAULT directly.
     pub(super) async fn start_instance(&mut self, i: usize, now: Instant) {
         self.running[i].started = true;
+        self.check_interface_source(i).await;
         let tracking = self.tracking_of(i);
         for line in self.process_fault_lines(i) {
             self.logger.info(&line);
@@ -497,7 +557,7 @@ mod tests {
             process_up: &[],
             link_up,
             source_present: true,
-            link_local_present: true,
+            interface_source_present: true,
         }
     }
 
@@ -551,11 +611,11 @@ mod tests {
             "vrrp_instance A {\n interface eth0\n virtual_router_id 1\n virtual_ipaddress {\n 2001:db8::100/64\n }\n}\n",
         );
         let a = &p[0];
-        assert!(a.link_local_source);
+        assert!(a.source_from_interface);
         assert!(a.config.local_address.is_unspecified());
         let up = HashMap::new();
         let mut w = world(&[], &up, true);
-        w.link_local_present = false;
+        w.interface_source_present = false;
         assert_eq!(assess(a, &w).fault, Some(FaultCause::NoIpv6Address));
         let link_down = World {
             link_up: false,
@@ -574,8 +634,22 @@ mod tests {
         let q = plans(
             "vrrp_instance A {\n interface eth0\n virtual_router_id 1\n mcast_src_ip fe80::9\n virtual_ipaddress {\n 2001:db8::100/64\n }\n}\n",
         );
-        assert!(!q[0].link_local_source);
+        assert!(!q[0].source_from_interface);
         let r = plans(CONF);
-        assert!(!r[0].link_local_source, "IPv4");
+        assert!(r[0].source_from_interface, "IPv4 without mcast_src_ip");
+        assert!(ipv4_source_left(
+            &[
+                "192.0.2.1".parse().expect("a"),
+                "198.51.100.9".parse().expect("a")
+            ],
+            &["192.0.2.1".parse().expect("a")]
+        ));
+        assert!(!ipv4_source_left(
+            &[
+                "192.0.2.1".parse().expect("a"),
+                "fe80::1".parse().expect("a")
+            ],
+            &["192.0.2.1".parse().expect("a")]
+        ));
     }
 }
