@@ -20,6 +20,7 @@ pub mod transitions;
 pub mod vmac_plan;
 pub mod wording;
 
+use std::net::IpAddr;
 use std::path::PathBuf;
 
 use std::sync::Arc;
@@ -64,12 +65,24 @@ fn plan(config: Config, logger: &Logger) -> Planned {
 
 /// Plans `config` against this host, logging nothing.
 fn plan_quietly(config: &Config) -> Planned {
+    let vips: Vec<IpAddr> = config
+        .instances
+        .iter()
+        .flat_map(|i| i.virtual_ipaddresses.iter().map(|a| a.address))
+        .collect();
     let lookup = |name: &str| {
         keepalived_net::interface::lookup(name)
             .ok()
             .map(|i| InterfaceInfo {
                 index: i.index,
-                primary: i.primary_ipv4(),
+                // keepalived 2.2.7 sends from the interface's first IPv4 address, and is in
+                // FAULT (`no IPv4 address for interface`) when none is left once the VIPs,
+                // removed at start as leftovers, are taken away (observed).
+                primary: i.primary_ipv4().filter(|_| {
+                    let on_interface: Vec<IpAddr> =
+                        i.ipv4.iter().map(|(a, _)| IpAddr::V4(*a)).collect();
+                    setup::ipv4_source_left(&on_interface, &vips)
+                }),
                 link_local: i.link_local_ipv6(),
             })
     };

@@ -507,6 +507,16 @@ fn plan_instance(
     })
 }
 
+/// Whether an IPv4 instance that sends from its interface's address still has one once the
+/// VIPs (`vips`, removed at start as leftovers) are left out of `on_interface`: keepalived
+/// 2.2.7 starts it in FAULT otherwise (observed with a VIP equal to the interface's only
+/// address; with a second address it runs).
+pub fn ipv4_source_left(on_interface: &[IpAddr], vips: &[IpAddr]) -> bool {
+    on_interface
+        .iter()
+        .any(|a| a.is_ipv4() && !vips.contains(a))
+}
+
 /// Hop limit of unicast IPv6 adverts without `unicast_ttl`: the kernel's default, which
 /// keepalived 2.2.7 leaves in place (observed).
 pub const UNICAST_HOP_LIMIT_V6: u8 = 64;

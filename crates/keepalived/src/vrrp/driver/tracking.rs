@@ -116,16 +116,6 @@ pub fn assess(plan: &InstancePlan, world: &World<'_>) -> Tracking {
     Tracking { priority, fault }
 }
 
-/// Whether an IPv4 instance that sends from its interface's address still has one once the
-/// VIPs (`vips`, removed at start as leftovers) are left out of `on_interface`: keepalived
-/// 2.2.7 starts it in FAULT otherwise (observed with a VIP equal to the interface's only
-/// address; with a second address it runs).
-pub fn ipv4_source_left(on_interface: &[IpAddr], vips: &[IpAddr]) -> bool {
-    on_interface
-        .iter()
-        .any(|a| a.is_ipv4() && !vips.contains(a))
-}
-
 /// The new source of an instance that follows its interface's link-local address, now
 /// `current`, when `address` was added (`added`) or removed; `None` when it keeps its source.
 /// The first link-local address to come is taken; losing it leaves `::` (FAULT).
@@ -245,6 +235,9 @@ impl Driver {
             let source = match change.address {
                 IpAddr::V6(address) => follow_link_local(current, change.added, address),
                 IpAddr::V4(_) if change.added => current.is_unspecified().then_some(change.address),
+                // Another address than the source going (our own VIPs among them) changes
+                // nothing: no query per VIP removed.
+                IpAddr::V4(_) if change.address != current => None,
                 // keepalived 2.2.7 keeps its IPv4 source while the interface has another
                 // IPv4 address (observed), and is in FAULT when it has none.
                 IpAddr::V4(_) => {
@@ -258,8 +251,7 @@ impl Driver {
                         );
                     }
                     let left = remaining.as_deref().unwrap_or_default();
-                    (!current.is_unspecified() && !left.iter().any(IpAddr::is_ipv4))
-                        .then_some(IpAddr::V4(Ipv4Addr::UNSPECIFIED))
+                    (!left.iter().any(IpAddr::is_ipv4)).then_some(IpAddr::V4(Ipv4Addr::UNSPECIFIED))
                 }
             };
             let Some(source) = source else {
@@ -269,33 +261,6 @@ impl Driver {
             if self.running[i].started {
                 self.apply_tracking(i, now).await;
             }
-        }
-    }
-
-    /// Before instance `i` starts: an IPv4 instance that sends from its interface's address
-    /// and whose interface has none besides the VIPs of the configuration (which the start
-    /// removes as leftovers) loses its source, so it starts in FAULT, as keepalived 2.2.7 does
-    /// (it put every instance of an interface whose only address was one instance's VIP in
-    /// FAULT, observed).
-    async fn check_interface_source(&mut self, i: usize) {
-        let running = &self.running[i];
-        if !running.plan.source_from_interface || running.instance.config().local_address.is_ipv6()
-        {
-            return;
-        }
-        let Ok(list) = self.addresses.list(self.links[running.link].index).await else {
-            return;
-        };
-        let on_interface: Vec<IpAddr> = list.into_iter().map(|(a, _)| a).collect();
-        let vips: Vec<IpAddr> = self
-            .running
-            .iter()
-            .flat_map(|r| r.plan.addresses.iter().map(|a| a.address))
-            .collect();
-        if !ipv4_source_left(&on_interface, &vips) {
-            self.running[i]
-                .instance
-                .set_local_address(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
         }
     }
 
@@ -309,7 +274,6 @@ impl Driver {
     /// Starts instance `i` as tracking says: BACKUP, MASTER for an owner, or FAULT directly.
     pub(super) async fn start_instance(&mut self, i: usize, now: Instant) {
         self.running[i].started = true;
-        self.check_interface_source(i).await;
         let tracking = self.tracking_of(i);
         for line in self.process_fault_lines(i) {
             self.logger.info(&line);
@@ -637,14 +601,14 @@ mod tests {
         assert!(!q[0].source_from_interface);
         let r = plans(CONF);
         assert!(r[0].source_from_interface, "IPv4 without mcast_src_ip");
-        assert!(ipv4_source_left(
+        assert!(crate::vrrp::setup::ipv4_source_left(
             &[
                 "192.0.2.1".parse().expect("a"),
                 "198.51.100.9".parse().expect("a")
             ],
             &["192.0.2.1".parse().expect("a")]
         ));
-        assert!(!ipv4_source_left(
+        assert!(!crate::vrrp::setup::ipv4_source_left(
             &[
                 "192.0.2.1".parse().expect("a"),
                 "fe80::1".parse().expect("a")
