@@ -488,9 +488,12 @@ fn plan_instance(
             .iter()
             .map(|t| (t.name.to_string(), t.weight.unwrap_or(0), t.reverse))
             .collect(),
-        // A VMAC instance sends from its base interface's address (not followed here).
+        // A VMAC instance sends from its base interface's address (not followed here). An
+        // IPv4 instance follows its interface only when it had no address at planning.
         source_from_interface: vmac.is_none()
-            && configured_source.is_none_or(|a| a.is_ipv6() != ipv6),
+            && configured_source.is_none_or(|a| a.is_ipv6() != ipv6)
+            && (ipv6 || info.primary.is_none()),
+
         unicast_source: match inst.unicast_src_ip {
             Some(IpAddr::V4(a)) if !inst.unicast_peers.is_empty() => Some(a),
             _ => None,

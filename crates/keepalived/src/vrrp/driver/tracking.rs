@@ -600,7 +600,12 @@ mod tests {
         );
         assert!(!q[0].source_from_interface);
         let r = plans(CONF);
-        assert!(r[0].source_from_interface, "IPv4 without mcast_src_ip");
+        // The test host's eth0 has no IPv4 address: the IPv4 instance follows the interface.
+        assert!(
+            r[0].source_from_interface,
+            "IPv4 without an address at planning"
+        );
+        assert_eq!(r[0].config.local_address, IpAddr::V4(Ipv4Addr::UNSPECIFIED));
         assert!(crate::vrrp::setup::ipv4_source_left(
             &[
                 "192.0.2.1".parse().expect("a"),
