@@ -76,11 +76,14 @@ pub fn validate(config: &mut Config, host: &dyn Host, diagnostics: &mut Diagnost
 /// keepalived 2.2.7's rules on the initial state and authentication, in its order: under
 /// `vrrp_strict` only the address owner may start as MASTER and there is no authentication
 /// (RFC 5798 section 5.2.5 dropped it); VRRPv3 has none; an AH instance that does not own the
-/// address starts as BACKUP.
+/// address starts as BACKUP. AH is IPv4's (RFC 2338 section 5.3.6.3): a VRRPv2 instance over
+/// IPv6 drops it and sends no authentication (keepalived 2.2.7, observed: `Cannot use AH
+/// authentication with IPv6. ignoring`, auth type 0 on the wire).
 fn initial_state_and_authentication(
     inst: &mut VrrpInstance,
     strict: bool,
     version: u8,
+    ipv6: bool,
     diagnostics: &mut Diagnostics,
 ) {
     let name = inst.name.clone();
@@ -111,6 +114,16 @@ fn initial_state_and_authentication(
     }
     if inst.authentication.is_some() && version == 3 {
         let line = format!("({name}) VRRP version 3 does not support authentication. Ignoring.");
+        unlocated(diagnostics, Severity::Warning, line);
+        inst.authentication = None;
+    }
+    if ipv6
+        && inst
+            .authentication
+            .as_ref()
+            .is_some_and(|a| a.auth_type == AuthType::Ah)
+    {
+        let line = format!("({name}) Cannot use AH authentication with IPv6. ignoring");
         unlocated(diagnostics, Severity::Warning, line);
         inst.authentication = None;
     }
@@ -265,7 +278,7 @@ fn instance_consistency(
     diagnostics: &mut Diagnostics,
 ) {
     let name = inst.name.clone();
-    initial_state_and_authentication(inst, strict, version, diagnostics);
+    initial_state_and_authentication(inst, strict, version, ipv6, diagnostics);
     crate::validate_strict::first_address(inst, strict, ipv6, diagnostics);
     if inst.nopreempt && inst.priority == 255 {
         unlocated(

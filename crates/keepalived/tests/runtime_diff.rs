@@ -214,36 +214,24 @@ const SAMPLE: &[&str] = &[
     "gen-instance-use_vmac-vrrp-51",
     // auth_type AH.
     "gen-instance-authentication-auth-type-ah-auth-pass-secret",
+    // A VIP equal to eth0's own address 192.0.2.1: removed at start with the interface's
+    // address, then every instance on eth0 in FAULT for want of an IPv4 address (2.2.7,
+    // issue 12).
+    "real-route-deprecated-forms",
+    "real-route-options",
+    "real-ah-initial-state",
+    // IPv6 instances and VIPs; VRRPv2 over IPv6 (issue 12).
+    "real-ipv6-instance",
+    "real-vip-options",
+    "real-ipv6-version2-ah",
 ];
 
 /// Corpus files whose run depends on features other open issues build, skipped by name.
 const KNOWN: &[(&str, &str)] = &[
     (
-        "real-ah-initial-state",
-        "four `state MASTER` instances (AH, VRRPv3, AH without a password) whose VIPs include the \
-         namespace's own interface addresses: 2.2.7 keeps every one in FAULT, ours runs them \
-         as MASTER; the cause is not found yet",
-    ),
-    (
-        "real-route-deprecated-forms",
-        "its VIP is eth0's own address 192.0.2.1: 2.2.7 removes it at start-up with the \
-         interface's address and goes FAULT (no IPv4 address); ours keeps the interface \
-         address and becomes MASTER (not a routes difference)",
-    ),
-    (
-        "real-route-options",
-        "its VIP is eth0's own address 192.0.2.1: 2.2.7 goes FAULT at start-up (see \
-         real-route-deprecated-forms)",
-    ),
-    (
         "real-missing-interface-in-route",
         "it also has a virtual_server: on a kernel without IPVS 2.2.7's checker exits FATAL \
          first (exit 1), ours' VRRP process reports the missing interface first (exit 2)",
-    ),
-    ("real-ipv6-instance", "IPv6 instances (the IPv6 VRRP issue)"),
-    (
-        "real-vip-options",
-        "IPv6 virtual addresses (the IPv6 VRRP issue)",
     ),
     (
         "real-deprecated-1x",

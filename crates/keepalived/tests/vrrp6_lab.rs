@@ -8,6 +8,10 @@
 //! pseudo-header, no expert remark (malformed, bad checksum), hop limit 255 to ff02::12 from the
 //! sender's link-local address (RFC 5798 sections 5.1.2 and 5.2.8), or hop limit 64 to a unicast
 //! peer; each new master's unsolicited neighbour advertisements are seen on the wire.
+//!
+//! With `version 2` in the instance both daemons run keepalived 2.2.7's VRRPv2 over IPv6
+//! instead: 24-byte messages for one VIP (no authentication data), Adver Int in seconds, a
+//! checksum over the IPv6 pseudo-header that tshark (which checks the message alone) calls bad.
 
 use std::net::Ipv6Addr;
 use std::thread;
@@ -150,6 +154,134 @@ fn deprecated(host: &Host, vip: &str) -> bool {
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     text.lines()
         .any(|l| l.contains(&format!("{vip}/128")) && l.contains("deprecated"))
+}
+
+/// `version 2` in an IPv6 instance: VRRPv2 over IPv6 as keepalived 2.2.7 sends it. a (150) is
+/// master, b (100) joins as backup and stays there; a's graceful stop (priority 0) hands the
+/// VIP to b after Skew_Time. Every advert of both hosts is of 2.2.7's form.
+fn v2_over_ipv6(lab: &Lab, x: Daemon, y: Daemon) {
+    let (a, b) = (lab.host("a"), lab.host("b"));
+    let (lla, llb) = link_locals(lab);
+    let conf = |priority: u8, host: &str| {
+        VrrpInstance::new(VRID, priority, &["2001:db8::100/64"])
+            .version(2)
+            .render(host)
+    };
+    let mut capture = lab.capture_bridge_filter(FILTER_V6).expect("capture");
+    let mut ka = x.start(OURS, a, &conf(150, "a"));
+    wait_vip(a, &ka, VIP, true, ELECTION);
+    let mut kb = y.start(OURS, b, &conf(100, "b"));
+    assert!(
+        kb.wait_for_log(&entering("VI_1", "BACKUP"), Duration::from_secs(5)),
+        "b did not start:\n{}",
+        daemon_log(&kb)
+    );
+    // Longer than b's Master_Down_Interval (3.6 s at advert_int 1): b hears a's adverts.
+    thread::sleep(Duration::from_millis(4500));
+    assert!(has(a, VIP) && !has(b, VIP), "the VIP moved in steady state");
+    assert!(
+        !daemon_log(&kb).contains("Entering MASTER STATE"),
+        "b became master while a advertised:\n{}",
+        daemon_log(&kb)
+    );
+    for (which, k) in [(x, &mut ka), (y, &mut kb)] {
+        assert_clean(which, k);
+        assert!(
+            !daemon_log(k).contains("not supported"),
+            "{which:?}: {}",
+            daemon_log(k)
+        );
+    }
+    let status = ka.stop().expect("SIGTERM stops a");
+    assert!(status.success(), "a exited with {status}");
+    wait_vip(b, &kb, VIP, true, Duration::from_secs(3));
+    thread::sleep(Duration::from_millis(1200));
+    assert_clean(y, &mut kb);
+    let (adverts, _) = decoded(&mut capture);
+    let vip: Ipv6Addr = VIP.parse().expect("vip");
+    let group: Ipv6Addr = "ff02::12".parse().expect("group");
+    let mut seen = [0usize; 2];
+    for x in adverts.iter().filter(|x| x.vrid == VRID) {
+        let from = [lla, llb].iter().position(|s| *s == x.src);
+        let Some(i) = from else {
+            panic!("an advert from elsewhere: {x:?}");
+        };
+        seen[i] += 1;
+        assert_eq!(
+            (x.version, x.payload_len, x.dst, x.hop_limit, x.tclass),
+            (2, 24, group, 255, 0xc0),
+            "{x:?}"
+        );
+        assert_eq!(
+            (x.adver_int, &x.addresses),
+            (Duration::from_secs(1), &vec![vip]),
+            "{x:?}"
+        );
+        // The checksum covers the IPv6 pseudo-header; tshark checks the message alone.
+        assert!(
+            !x.checksum_good
+                && x.expert
+                    .starts_with("Expert Info (Warning/Checksum): Bad checksum"),
+            "{x:?}"
+        );
+    }
+    assert!(
+        seen[0] >= 5 && seen[1] >= 1,
+        "adverts from a and b: {seen:?}"
+    );
+}
+
+/// An IPv6 instance whose interface has no link-local address (and no configured source):
+/// FAULT at start with keepalived 2.2.7's line, a global address does not help, a link-local
+/// one added brings it to BACKUP then MASTER (alone on the link), and its removal back to
+/// FAULT. Run for `which` alone on host a.
+fn without_link_local(lab: &Lab, which: Daemon) {
+    let a = lab.host("a");
+    let ip = |args: &[&str]| {
+        let out = a.run("ip", args).expect("ip");
+        assert!(out.status.success(), "ip {args:?}: {out:?}");
+    };
+    // No link-local address, and none generated again.
+    ip(&["link", "set", HOST_IF, "addrgenmode", "none"]);
+    ip(&["-6", "addr", "flush", "dev", HOST_IF, "scope", "link"]);
+    let mut k = which.start(
+        OURS,
+        a,
+        &VrrpInstance::new(VRID, 150, &["2001:db8::100/64"]).render("a"),
+    );
+    let within = Duration::from_secs(5);
+    assert!(
+        k.wait_for_log(
+            "(VI_1) entering FAULT state (no IPv6 address for interface)",
+            within
+        ),
+        "{which:?} did not start in FAULT:\n{}",
+        daemon_log(&k)
+    );
+    ip(&["addr", "add", "2001:db8::5/64", "dev", HOST_IF, "nodad"]);
+    thread::sleep(Duration::from_millis(1500));
+    assert!(
+        !daemon_log(&k).contains(&entering("VI_1", "BACKUP")),
+        "{which:?} left FAULT with a global address only:\n{}",
+        daemon_log(&k)
+    );
+    ip(&["addr", "add", "fe80::5/64", "dev", HOST_IF, "nodad"]);
+    assert!(
+        k.wait_for_log(&entering("VI_1", "BACKUP"), within),
+        "{which:?} did not leave FAULT:\n{}",
+        daemon_log(&k)
+    );
+    wait_vip(a, &k, VIP, true, ELECTION);
+    ip(&["addr", "del", "fe80::5/64", "dev", HOST_IF]);
+    assert!(
+        k.wait_for_log(&entering("VI_1", "FAULT"), within),
+        "{which:?} did not go back to FAULT:\n{}",
+        daemon_log(&k)
+    );
+    wait_vip(a, &k, VIP, false, within);
+    assert!(k.is_running(), "{which:?} exited:\n{}", daemon_log(&k));
+    let status = k.stop().expect("SIGTERM");
+    assert!(status.success(), "{which:?} exited with {status}");
 }
 
 /// advert_int 0.1: a master and a backup joining it, graceful hand-over after Skew_Time,
@@ -338,6 +470,36 @@ fn nopreempt_v4(lab: &Lab, x: Daemon, y: Daemon) {
 #[test]
 fn v3_ipv6_elects_hands_over_preempts_and_survives_a_crash() {
     for_each_pair("v6elect", v6_election);
+}
+
+#[test]
+fn v2_over_ipv6_as_keepalived_sends_it_elects_and_hands_over() {
+    for_each_pair("v2v6", v2_over_ipv6);
+}
+
+#[test]
+fn ipv6_instance_without_link_local_waits_in_fault_as_keepalived_does() {
+    if !keepalived_testlab::prelude::lab_ready() {
+        return;
+    }
+    let run = |which: Daemon, tag: &str| {
+        let lab = Lab::new(tag, &["a"]).expect("lab");
+        without_link_local(&lab, which);
+    };
+    thread::scope(|s| {
+        let ours = s.spawn(|| run(Daemon::Ours, "v6noll0"));
+        let real = s.spawn(|| run(Daemon::Real, "v6noll1"));
+        let results = [("ours", ours.join()), ("keepalived 2.2.7", real.join())];
+        let failed: Vec<&str> = results
+            .iter()
+            .filter(|(_, r)| r.is_err())
+            .map(|(name, _)| *name)
+            .collect();
+        assert!(
+            failed.is_empty(),
+            "failed for {failed:?} (see the panics above)"
+        );
+    });
 }
 
 #[test]

@@ -69,13 +69,15 @@ pub struct Advert6 {
     pub hop_limit: u8,
     /// Traffic class byte.
     pub tclass: u8,
+    /// The IPv6 payload length: the VRRP message's.
+    pub payload_len: u16,
     /// VRRP version.
     pub version: u8,
     /// Virtual router id.
     pub vrid: u8,
     /// Priority.
     pub priority: u8,
-    /// Max advert interval.
+    /// Max advert interval (VRRPv3) or Adver Int (VRRPv2, whole seconds).
     pub adver_int: Duration,
     /// tshark found the checksum good (over the IPv6 pseudo-header, RFC 5798 section 5.2.8).
     pub checksum_good: bool,
@@ -114,10 +116,12 @@ const FIELDS: &[&str] = &[
     "ipv6.dst",
     "ipv6.hlim",
     "ipv6.tclass",
+    "ipv6.plen",
     "vrrp.version",
     "vrrp.virt_rtr_id",
     "vrrp.prio",
     "vrrp.short_adver_int",
+    "vrrp.adver_int",
     "vrrp.checksum.status",
     "vrrp.ipv6_addr",
     "icmpv6.type",
@@ -172,12 +176,16 @@ pub fn decode_v6(path: &Path) -> Result<(Vec<Advert6>, Vec<Na>)> {
                 dst: get("ipv6.dst").parse().with_context(ctx)?,
                 hop_limit: num(get("ipv6.hlim")).with_context(ctx)?,
                 tclass: num(get("ipv6.tclass")).with_context(ctx)?,
+                payload_len: num(get("ipv6.plen")).with_context(ctx)?,
                 version: num(get("vrrp.version")).with_context(ctx)?,
                 vrid: num(get("vrrp.virt_rtr_id")).with_context(ctx)?,
                 priority: num(get("vrrp.prio")).with_context(ctx)?,
-                adver_int: Duration::from_millis(
-                    10 * num::<u64>(get("vrrp.short_adver_int")).unwrap_or(0),
-                ),
+                adver_int: match num::<u64>(get("vrrp.adver_int")) {
+                    Ok(secs) => Duration::from_secs(secs),
+                    Err(_) => Duration::from_millis(
+                        10 * num::<u64>(get("vrrp.short_adver_int")).unwrap_or(0),
+                    ),
+                },
                 checksum_good: get("vrrp.checksum.status") == "1",
                 addresses: get("vrrp.ipv6_addr")
                     .split(',')

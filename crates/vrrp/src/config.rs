@@ -4,7 +4,7 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
-use crate::packet::{Auth, Version};
+use crate::packet::{Auth, Family, Version};
 
 /// Where adverts go.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -143,6 +143,23 @@ impl InstanceConfig {
     }
 }
 
+/// The protocol version an instance of `family` runs with `version` in its block (if any) and
+/// `vrrp_version` in global_defs, as keepalived 2.2.7 chooses it (observed): an IPv4 instance
+/// runs the instance's version, else the global one; an IPv6 instance runs VRRPv3 unless its
+/// own block says `version 2` (a global `vrrp_version 2` does not make it VRRPv2), and then
+/// sends VRRPv2 over IPv6 in 2.2.7's form (see `packet::carries_auth_data`).
+pub fn instance_version(family: Family, instance: Option<u8>, global: u8) -> Version {
+    let number = match family {
+        Family::V4 => instance.unwrap_or(global),
+        Family::V6 => instance.unwrap_or(3),
+    };
+    if number == 2 {
+        Version::V2
+    } else {
+        Version::V3
+    }
+}
+
 /// Skew_Time = (256 - Priority) / 256 seconds (RFC 3768 section 6.1), exactly: 1/256 s is
 /// 3,906,250 ns.
 pub fn skew_time(priority: u8) -> Duration {
@@ -179,6 +196,16 @@ pub fn master_down_interval_for(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn keepalived_chooses_the_version_per_family() {
+        assert_eq!(instance_version(Family::V4, None, 2), Version::V2);
+        assert_eq!(instance_version(Family::V4, None, 3), Version::V3);
+        assert_eq!(instance_version(Family::V4, Some(2), 3), Version::V2);
+        assert_eq!(instance_version(Family::V6, None, 2), Version::V3);
+        assert_eq!(instance_version(Family::V6, Some(3), 2), Version::V3);
+        assert_eq!(instance_version(Family::V6, Some(2), 3), Version::V2);
+    }
 
     #[test]
     fn rfc3768_6_1_skew_time_is_exact() {

@@ -24,7 +24,8 @@ pub enum FaultCause {
     /// Its own interface is down.
     LinkDown,
     /// A tracked object (weight-0 interface or file, or a priority pushed to the bottom) says
-    /// so.
+    /// so, or the instance has no source address (its `unicast_src_ip` is not on the host, or
+    /// its interface has no address to send from); the daemon names which.
     Tracked,
     /// A tracked weight-0 script failed (and nothing else tracked says FAULT).
     Script,

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 pub use crate::config::{Contention, Destination, InstanceConfig, Unicast};
 pub use crate::event::{DropReason, Event, FaultCause, State};
-use crate::packet::{Advertisement, Auth, Packet, TTL, Version};
+use crate::packet::{Advertisement, Auth, Family, Packet, TTL, Version, carries_auth_data};
 
 /// How often one drop reason may be reported per instance, so a flood cannot flood the log.
 pub const DROP_LOG_INTERVAL: Duration = Duration::from_secs(10);
@@ -275,8 +275,10 @@ impl Instance {
     }
 
     /// The source of its adverts changed: with no source configured it is the first IPv4
-    /// address of its interface, which may come, go or change while the daemon runs. Applies
-    /// from the next advert; the election's tie-break (RFC 3768 section 6.4.3) uses it too.
+    /// address of its interface (IPv6: its link-local address, RFC 5798 section 5.1.2.1),
+    /// which may come, go or change while the daemon runs. Applies from the next advert; the
+    /// checksum's pseudo-header and the election's tie-break (RFC 3768 section 6.4.3) use it
+    /// too.
     pub fn set_local_address(&mut self, address: IpAddr) {
         Arc::make_mut(&mut self.config).local_address = address;
     }
@@ -632,8 +634,13 @@ impl Instance {
             return Err(DropReason::Vrid);
         }
         if self.config.version == Version::V2 {
+            // VRRPv2 over IPv6 carries the auth type but no password (keepalived 2.2.7's form,
+            // see `packet::carries_auth_data`): only the type can be compared. 2.2.7 itself
+            // crashes (SIGSEGV) on hearing auth type 1 there with PASS configured (observed).
+            let password_carried =
+                carries_auth_data(Version::V2, Family::of(self.config.local_address));
             match (self.config.auth, advert.auth) {
-                (Auth::Pass(ours), Auth::Pass(theirs)) if ours != theirs => {
+                (Auth::Pass(ours), Auth::Pass(theirs)) if password_carried && ours != theirs => {
                     return Err(DropReason::Password);
                 }
                 (ours, theirs) if ours.type_number() != theirs.type_number() => {
@@ -1089,5 +1096,110 @@ mod tests {
             assert_eq!(instance.state(), State::Backup);
             assert_eq!(sends(&actions), expected, "higher_prio_send_advert {send}");
         }
+    }
+
+    /// An IPv6 VRRPv2 instance as keepalived 2.2.7 runs one with `version 2` (VRID 62,
+    /// priority 100, VIP 2001:db8::100), with `auth`.
+    fn v2_over_v6(auth: Auth) -> InstanceConfig {
+        InstanceConfig {
+            vrid: 62,
+            auth,
+            addresses: vec!["2001:db8::100".parse::<IpAddr>().expect("vip")],
+            local_address: "fe80::2".parse::<IpAddr>().expect("address"),
+            destination: Destination::Multicast(crate::packet::MULTICAST_GROUP_V6.into()),
+            ..config(100)
+        }
+    }
+
+    /// An advert from 2.2.7's master (fe80::1, priority 150) in its VRRPv2-over-IPv6 form.
+    fn v6_advert(version: Version, auth: Auth) -> Vec<u8> {
+        Advertisement {
+            version,
+            vrid: 62,
+            priority: 150,
+            interval_cs: 100,
+            auth,
+            addresses: vec!["2001:db8::100".parse::<IpAddr>().expect("vip")],
+        }
+        .to_bytes(
+            "fe80::1".parse::<IpAddr>().expect("address"),
+            IpAddr::V6(crate::packet::MULTICAST_GROUP_V6),
+        )
+    }
+
+    fn hear_v6(instance: &mut Instance, now: Instant, payload: &[u8]) -> Vec<Action> {
+        instance.handle_packet(
+            now,
+            Received {
+                src: "fe80::1".parse().expect("address"),
+                dst: crate::packet::MULTICAST_GROUP_V6.into(),
+                ttl: TTL,
+                payload,
+            },
+        );
+        drain(instance)
+    }
+
+    fn dropped(actions: &[Action]) -> Vec<DropReason> {
+        actions
+            .iter()
+            .filter_map(|a| match a {
+                Action::Event(Event::Dropped { reason, .. }) => Some(*reason),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn keepalived_v2_over_ipv6_backup_hears_its_master() {
+        // keepalived 2.2.7 (observed): a `version 2` IPv6 backup stays BACKUP while it hears
+        // VRRPv2 adverts of 24 bytes; VRRPv3 ones are refused (`wrong version. Received 3 and
+        // expect 2`), so it takes over.
+        let now = Instant::now();
+        let mut instance = Instance::new(v2_over_v6(Auth::None));
+        instance.start(now, Tracking::healthy(instance.config()));
+        drain(&mut instance);
+        let first = instance.poll_timeout().expect("master down timer");
+        let heard = now + Duration::from_millis(900);
+        let actions = hear_v6(&mut instance, heard, &v6_advert(Version::V2, Auth::None));
+        assert!(dropped(&actions).is_empty(), "{actions:?}");
+        assert!(
+            instance.poll_timeout().is_some_and(|t| t > first),
+            "timer reset"
+        );
+        let actions = hear_v6(&mut instance, heard, &v6_advert(Version::V3, Auth::None));
+        assert_eq!(dropped(&actions), vec![DropReason::Version]);
+        // Our own adverts: VRRPv2, 24 bytes, no authentication data.
+        let due = instance.poll_timeout().expect("timer");
+        instance.handle_timeout(due);
+        assert_eq!(instance.state(), State::Master);
+        let payload = drain(&mut instance)
+            .into_iter()
+            .find_map(|a| match a {
+                Action::Send { payload, .. } => Some(payload),
+                _ => None,
+            })
+            .expect("an advert");
+        assert_eq!(
+            (payload.len(), payload[0], payload[4], payload[5]),
+            (24, 0x21, 0, 1)
+        );
+    }
+
+    #[test]
+    fn keepalived_v2_over_ipv6_compares_only_the_auth_type() {
+        // With auth_type PASS 2.2.7 sends auth type 1 and no password (observed); the type must
+        // match (`received a 0 auth, expecting 1!`), the password cannot be compared.
+        let now = Instant::now();
+        let mut instance = Instance::new(v2_over_v6(Auth::pass(b"secret")));
+        instance.start(now, Tracking::healthy(instance.config()));
+        drain(&mut instance);
+        let other_password = v6_advert(Version::V2, Auth::pass(b"other"));
+        assert!(dropped(&hear_v6(&mut instance, now, &other_password)).is_empty());
+        let none = v6_advert(Version::V2, Auth::None);
+        assert_eq!(
+            dropped(&hear_v6(&mut instance, now, &none)),
+            vec![DropReason::AuthType]
+        );
     }
 }

@@ -5,6 +5,12 @@
 //! (RFC 5798 section 5.1) over IPv4 and IPv6; the address family of a message is the family of
 //! the IP packet that carries it.
 //!
+//! VRRPv2 over IPv6 is no standard's: it is the form keepalived 2.2.7 sends for an IPv6 instance
+//! with `version 2` (captured and byte-checked, see [`carries_auth_data`] and
+//! [`checksum_covers_pseudo_header`]): the VRRPv2 header (auth type, Adver Int in whole
+//! seconds), the IPv6 addresses, no authentication data, and the checksum over the IPv6
+//! pseudo-header as for VRRPv3 (its IPv6 sockets have the kernel fill and verify the checksum).
+//!
 //! ```text
 //!  0                   1                   2                   3
 //! |Version| Type  | Virtual Rtr ID|   Priority    | Count IP Addrs|
@@ -130,13 +136,42 @@ impl Auth {
     }
 }
 
+/// Whether a message of `version` over `family` ends with the 8 bytes of authentication data:
+/// only VRRPv2 over IPv4 (RFC 3768 section 5.3.10). keepalived 2.2.7's VRRPv2 over IPv6 leaves
+/// them out, also with `auth_type PASS` (observed: a 24-byte message for one VIP, auth type 1,
+/// no password), and refuses a message that has them (`vrrp packet too long, length 32 and
+/// expect 24`).
+pub fn carries_auth_data(version: Version, family: Family) -> bool {
+    version == Version::V2 && family == Family::V4
+}
+
+/// Whether the checksum of a message of `version` over `family` covers the pseudo-header of the
+/// IP packet: VRRPv3 always (RFC 5798 section 5.2.8), VRRPv2 over IPv4 never (RFC 3768 section
+/// 5.3.8), VRRPv2 over IPv6 too (keepalived 2.2.7, observed: the checksum 0xec6b of its advert
+/// from fe80::38c7:45ff:fe22:b292 to ff02::12 is the one over the IPv6 pseudo-header; tshark,
+/// which checks the message alone, calls it bad; 2.2.7 does not hear a message whose checksum
+/// covers the message alone).
+pub fn checksum_covers_pseudo_header(version: Version, family: Family) -> bool {
+    version == Version::V3 || family == Family::V6
+}
+
+/// The version of a message whose version nibble is `number`, or `None` when it is neither 2
+/// nor 3.
+fn version_of(number: u8) -> Option<Version> {
+    match number {
+        2 => Some(Version::V2),
+        3 => Some(Version::V3),
+        _ => None,
+    }
+}
+
 /// Why a message was refused. Each is a drop reason with its own counter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, thiserror::Error)]
 pub enum ParseError {
     /// Shorter than the fixed header.
     #[error("packet too short ({0} bytes)")]
     Truncated(usize),
-    /// Version other than 2 or 3, or VRRPv2 outside IPv4.
+    /// Version other than 2 or 3.
     #[error("invalid version {0}")]
     Version(u8),
     /// Type other than ADVERTISEMENT.
@@ -247,7 +282,7 @@ impl<T: AsRef<[u8]>> Packet<T> {
     /// The length the message must have for its version, address count and `family`.
     pub fn expected_len(&self, family: Family) -> usize {
         let addresses = HEADER_LEN + family.address_len() * usize::from(self.address_count());
-        if self.version() == 2 {
+        if version_of(self.version()).is_some_and(|v| carries_auth_data(v, family)) {
             addresses + AUTH_DATA_LEN
         } else {
             addresses
@@ -279,18 +314,27 @@ impl<T: AsRef<[u8]>> Packet<T> {
         bytes.get(start..)?.try_into().ok()
     }
 
-    /// Whether the checksum verifies: over the message alone for VRRPv2 (RFC 3768 section
-    /// 5.3.8), over the pseudo-header of `src` and `dst` too for VRRPv3 (RFC 5798 section
-    /// 5.2.8).
+    /// Whether the checksum verifies: over the message alone for VRRPv2 over IPv4 (RFC 3768
+    /// section 5.3.8), over the pseudo-header of `src` and `dst` too for VRRPv3 (RFC 5798
+    /// section 5.2.8) and for VRRPv2 over IPv6 ([`checksum_covers_pseudo_header`]).
     pub fn verify_checksum(&self, src: IpAddr, dst: IpAddr) -> bool {
         let bytes = self.buffer.as_ref();
-        if self.version() == 2 {
+        if !self.checksum_covers_pseudo_header(Family::of(src)) {
             return checksum(&[bytes]) == 0;
         }
         match pseudo_header(src, dst, bytes.len()) {
             Some(header) => checksum(&[header.as_slice(), bytes]) == 0,
             None => false,
         }
+    }
+}
+
+impl<T: AsRef<[u8]>> Packet<T> {
+    /// [`checksum_covers_pseudo_header`] for this message's version nibble (a version that is
+    /// neither 2 nor 3 is treated as VRRPv3).
+    fn checksum_covers_pseudo_header(&self, family: Family) -> bool {
+        version_of(self.version())
+            .is_none_or(|version| checksum_covers_pseudo_header(version, family))
     }
 }
 
@@ -303,8 +347,9 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
     /// Computes and writes the checksum for a packet from `src` to `dst`.
     pub fn fill_checksum(&mut self, src: IpAddr, dst: IpAddr) {
         self.set_checksum(0);
+        let covers = self.checksum_covers_pseudo_header(Family::of(src));
         let bytes = self.buffer.as_ref();
-        let sum = if self.version() == 2 {
+        let sum = if !covers {
             checksum(&[bytes])
         } else {
             match pseudo_header(src, dst, bytes.len()) {
@@ -327,7 +372,9 @@ pub struct Advertisement {
     pub priority: u8,
     /// Advertisement interval in centiseconds (VRRPv2 carries whole seconds).
     pub interval_cs: u16,
-    /// Authentication (always [`Auth::None`] for VRRPv3).
+    /// Authentication (always [`Auth::None`] for VRRPv3). A received VRRPv2 message over IPv6
+    /// carries no authentication data ([`carries_auth_data`]): its auth type 1 reads as
+    /// `Auth::Pass` of eight zero bytes, and the password cannot be checked.
     pub auth: Auth,
     /// The virtual addresses, all of the family of the packet.
     pub addresses: Vec<IpAddr>,
@@ -352,11 +399,7 @@ impl Advertisement {
         dst: IpAddr,
     ) -> Result<Advertisement, ParseError> {
         let family = Family::of(src);
-        let version = match (packet.version(), family) {
-            (2, Family::V4) => Version::V2,
-            (3, _) => Version::V3,
-            (other, _) => return Err(ParseError::Version(other)),
-        };
+        let version = version_of(packet.version()).ok_or(ParseError::Version(packet.version()))?;
         if packet.kind() != TYPE_ADVERTISEMENT {
             return Err(ParseError::Type(packet.kind()));
         }
@@ -376,6 +419,7 @@ impl Advertisement {
             Version::V3 => Auth::None,
             Version::V2 => match (packet.auth_type(), packet.auth_data()) {
                 (0, _) => Auth::None,
+                (1, _) if !carries_auth_data(version, family) => Auth::Pass([0; AUTH_DATA_LEN]),
                 (1, Some(data)) => Auth::Pass(data),
                 (2, _) => Auth::Ah,
                 (other, _) => return Err(ParseError::AuthType(other)),
@@ -396,21 +440,33 @@ impl Advertisement {
         &self.addresses[..self.addresses.len().min(255)]
     }
 
-    /// Length of the message on the wire.
+    /// Length of the message on the wire, over the family of its first address (IPv4 when it
+    /// has none).
     pub fn buffer_len(&self) -> usize {
+        let family = self
+            .addresses
+            .first()
+            .map_or(Family::V4, |a| Family::of(*a));
+        self.buffer_len_over(family)
+    }
+
+    /// Length of the message on the wire when an IP packet of `family` carries it.
+    pub fn buffer_len_over(&self, family: Family) -> usize {
         let addresses: usize = self
             .written_addresses()
             .iter()
             .map(|a| Family::of(*a).address_len())
             .sum();
-        match self.version {
-            Version::V2 => HEADER_LEN + addresses + AUTH_DATA_LEN,
-            Version::V3 => HEADER_LEN + addresses,
+        if carries_auth_data(self.version, family) {
+            HEADER_LEN + addresses + AUTH_DATA_LEN
+        } else {
+            HEADER_LEN + addresses
         }
     }
 
-    /// Writes the message into `packet` (exactly [`Advertisement::buffer_len`] bytes) with the
-    /// checksum computed for a packet from `src` to `dst`. At most 255 addresses are written.
+    /// Writes the message into `packet` (exactly [`Advertisement::buffer_len_over`] the family
+    /// of `src` bytes) with the checksum computed for a packet from `src` to `dst`. At most 255
+    /// addresses are written.
     pub fn emit<T: AsRef<[u8]> + AsMut<[u8]>>(
         &self,
         packet: &mut Packet<T>,
@@ -445,7 +501,7 @@ impl Advertisement {
             out[at..at + octets.len()].copy_from_slice(octets);
             at += octets.len();
         }
-        if self.version == Version::V2 {
+        if carries_auth_data(self.version, Family::of(src)) {
             let data = match self.auth {
                 Auth::Pass(data) => data,
                 Auth::None | Auth::Ah => [0; AUTH_DATA_LEN],
@@ -457,8 +513,9 @@ impl Advertisement {
 
     /// The message bytes with the checksum computed for a packet from `src` to `dst`.
     pub fn to_bytes(&self, src: impl Into<IpAddr>, dst: impl Into<IpAddr>) -> Vec<u8> {
-        let mut packet = Packet::new_unchecked(vec![0u8; self.buffer_len()]);
-        self.emit(&mut packet, src.into(), dst.into());
+        let src = src.into();
+        let mut packet = Packet::new_unchecked(vec![0u8; self.buffer_len_over(Family::of(src))]);
+        self.emit(&mut packet, src, dst.into());
         packet.into_inner()
     }
 }
@@ -678,13 +735,102 @@ mod tests {
         ));
     }
 
+    /// keepalived 2.2.7, `version 2` in an IPv6 instance (VRID 62, priority 150, advert_int 1,
+    /// VIP 2001:db8::100/64), captured: the IPv6 payload of its advert from
+    /// fe80::38c7:45ff:fe22:b292 to ff02::12 (payload length 24: no authentication data).
+    const KEEPALIVED_V2_OVER_V6: [u8; 24] = [
+        0x21, 0x3e, 0x96, 0x01, 0x00, 0x01, 0xec, 0x6b, 0x20, 0x01, 0x0d, 0xb8, 0x00, 0x00, 0x00,
+        0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00,
+    ];
+
+    fn keepalived_v6_source() -> Ipv6Addr {
+        "fe80::38c7:45ff:fe22:b292".parse().expect("address")
+    }
+
+    fn keepalived_v2_over_v6_repr(auth: Auth) -> Advertisement {
+        Advertisement {
+            version: Version::V2,
+            vrid: 62,
+            priority: 150,
+            interval_cs: 100,
+            auth,
+            addresses: vec!["2001:db8::100".parse::<Ipv6Addr>().expect("vip").into()],
+        }
+    }
+
     #[test]
-    fn rfc5798_5_1_v2_is_ipv4_only() {
-        let src: Ipv6Addr = "fe80::1".parse().expect("address");
+    fn v2_over_ipv6_parses_and_emits_keepalived_capture() {
+        let src = keepalived_v6_source();
+        let repr = keepalived_v2_over_v6_repr(Auth::None);
         assert_eq!(
-            Advertisement::parse(&KEEPALIVED_V2, src, MULTICAST_GROUP_V6),
-            Err(ParseError::Version(2))
+            Advertisement::parse(&KEEPALIVED_V2_OVER_V6, src, MULTICAST_GROUP_V6),
+            Ok(repr.clone())
         );
+        assert_eq!(
+            repr.to_bytes(src, MULTICAST_GROUP_V6),
+            KEEPALIVED_V2_OVER_V6.to_vec()
+        );
+        assert_eq!(repr.buffer_len(), 24);
+        // tshark checks the message alone (0x1a06 there) and calls 2.2.7's checksum bad.
+        let mut zeroed = KEEPALIVED_V2_OVER_V6;
+        zeroed[6..8].copy_from_slice(&[0, 0]);
+        assert_eq!(checksum(&[&zeroed]), 0x1a06);
+    }
+
+    #[test]
+    fn v2_over_ipv6_rules() {
+        assert!(carries_auth_data(Version::V2, Family::V4));
+        assert!(!carries_auth_data(Version::V2, Family::V6));
+        assert!(!carries_auth_data(Version::V3, Family::V4));
+        assert!(!checksum_covers_pseudo_header(Version::V2, Family::V4));
+        assert!(checksum_covers_pseudo_header(Version::V2, Family::V6));
+        assert!(checksum_covers_pseudo_header(Version::V3, Family::V4));
+    }
+
+    #[test]
+    fn v2_over_ipv6_pass_is_a_type_without_data() {
+        // keepalived 2.2.7 with auth_type PASS, auth_pass secret: auth type 1, still 24 bytes,
+        // the checksum one less than without authentication (0xeb6b, captured).
+        let src = keepalived_v6_source();
+        let repr = keepalived_v2_over_v6_repr(Auth::pass(b"secret"));
+        let bytes = repr.to_bytes(src, MULTICAST_GROUP_V6);
+        assert_eq!(bytes.len(), 24);
+        assert_eq!((bytes[4], bytes[6], bytes[7]), (1, 0xeb, 0x6b));
+        assert_eq!(
+            Advertisement::parse(&bytes, src, MULTICAST_GROUP_V6),
+            Ok(keepalived_v2_over_v6_repr(Auth::Pass([0; AUTH_DATA_LEN])))
+        );
+    }
+
+    #[test]
+    fn v2_over_ipv6_refuses_what_keepalived_refuses() {
+        let src = keepalived_v6_source();
+        // With 8 bytes of authentication data appended: 2.2.7 logs `vrrp packet too long,
+        // length 32 and expect 24`.
+        let mut long = KEEPALIVED_V2_OVER_V6.to_vec();
+        long.extend_from_slice(&[0; AUTH_DATA_LEN]);
+        Packet::new_unchecked(&mut long[..]).fill_checksum(src.into(), MULTICAST_GROUP_V6.into());
+        assert_eq!(
+            Advertisement::parse(&long, src, MULTICAST_GROUP_V6),
+            Err(ParseError::Length {
+                actual: 32,
+                count: 1
+            })
+        );
+        // The checksum over the message alone (RFC 3768's): 2.2.7 does not hear it.
+        let mut plain = KEEPALIVED_V2_OVER_V6;
+        plain[6..8].copy_from_slice(&[0, 0]);
+        let sum = checksum(&[&plain]);
+        plain[6..8].copy_from_slice(&sum.to_be_bytes());
+        assert_eq!(
+            Advertisement::parse(&plain, src, MULTICAST_GROUP_V6),
+            Err(ParseError::Checksum)
+        );
+        // The same header read as IPv4 is 24 bytes for one 4-byte address: refused.
+        assert!(matches!(
+            Advertisement::parse(&KEEPALIVED_V2_OVER_V6, ANY, MULTICAST_GROUP),
+            Err(ParseError::Length { .. })
+        ));
     }
 
     #[test]

@@ -5,14 +5,17 @@
 
 use std::net::Ipv4Addr;
 
+use keepalived_vrrp::packet::Family;
+
 /// One reason for FAULT.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FaultReason {
     /// The instance's own interface, or a weight-0 tracked one, is down or does not exist.
     InterfaceDown(String),
-    /// The instance's interface has no IPv4 address to send adverts from (no source is
-    /// configured).
-    NoAddress,
+    /// The instance's interface has no address of the instance's family to send adverts from
+    /// (no source is configured): no IPv4 address (other than VIPs), or no IPv6 link-local
+    /// address (RFC 5798 section 5.1.2.1).
+    NoAddress(Family),
     /// A tracked file says FAULT; `status` is what it contributes (-254 and below: FAULT).
     File {
         /// The track_file block's name.

@@ -23,6 +23,7 @@ pub mod transitions;
 pub mod vmac_plan;
 pub mod wording;
 
+use std::net::IpAddr;
 use std::path::PathBuf;
 
 use std::sync::Arc;
@@ -88,10 +89,13 @@ fn plan(config: Config, logger: &Logger) -> Planned {
 
 /// Plans `config` against this host, logging nothing.
 fn plan_quietly(config: &Config) -> Planned {
-    // A link-local VIP (vrrp_strict asks an IPv6 instance's first VIP to be one) is on the
-    // interface while its instance is master: it is never taken for the interface's own
-    // address, or a reload would see the instance's source change and restart it.
-    let vips: std::collections::HashSet<std::net::IpAddr> = config
+    // A VIP is on the interface while its instance is master (and removed at start as a
+    // leftover of an earlier run): it is never taken for the interface's own address, or a
+    // reload would see the instance's source change and restart it. keepalived 2.2.7 is in
+    // FAULT (`no IPv4 address for interface`) when nothing but VIPs is left (observed with a
+    // VIP equal to the interface's only address); likewise for IPv6 link-local addresses
+    // (vrrp_strict asks an IPv6 instance's first VIP to be one).
+    let vips: std::collections::HashSet<IpAddr> = config
         .instances
         .iter()
         .flat_map(|i| i.virtual_ipaddresses.iter().chain(&i.excluded_ipaddresses))
@@ -102,13 +106,16 @@ fn plan_quietly(config: &Config) -> Planned {
             .ok()
             .map(|i| InterfaceInfo {
                 index: i.index,
-                primary: i.primary_ipv4(),
+                primary: i
+                    .ipv4
+                    .iter()
+                    .map(|&(a, _)| a)
+                    .find(|a| !vips.contains(&IpAddr::V4(*a))),
                 link_local: i
                     .ipv6
                     .iter()
                     .copied()
-                    .find(|a| a.is_unicast_link_local() && !vips.contains(&(*a).into()))
-                    .or_else(|| i.link_local_ipv6()),
+                    .find(|a| a.is_unicast_link_local() && !vips.contains(&IpAddr::V6(*a))),
             })
     };
     setup::plan(config, lookup, lookup_user)

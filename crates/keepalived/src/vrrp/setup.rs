@@ -11,8 +11,9 @@ use std::time::Duration;
 use keepalived_config::Config;
 use keepalived_config::model::{AuthType, NotifyScripts, Scope, VrrpInstance};
 use keepalived_track::ScriptSpec;
+use keepalived_vrrp::config::instance_version;
 use keepalived_vrrp::instance::{Destination, InstanceConfig, Unicast};
-use keepalived_vrrp::packet::{Auth, Version};
+use keepalived_vrrp::packet::{Auth, Family, Version};
 
 /// What the data path knows about an interface.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,9 +78,12 @@ pub struct InstancePlan {
     /// The `unicast_src_ip` of a unicast instance: keepalived 2.2.7 binds its socket to it,
     /// and while that address is not on the host the instance stays in FAULT.
     pub unicast_source: Option<Ipv4Addr>,
-    /// An IPv4 instance without a configured source: its adverts leave from its interface's
-    /// first IPv4 address, and while the interface has none it is in FAULT (keepalived 2.2.7:
-    /// `entering FAULT state (no IPv4 address for interface)`).
+    /// No `mcast_src_ip` / `unicast_src_ip` of the instance's family: its adverts leave from
+    /// an address of its interface (IPv4: the first one other than a VIP; IPv6: the
+    /// link-local one, RFC 5798 section 5.1.2.1), which it follows while it runs; while the
+    /// interface has none the instance is in FAULT (keepalived 2.2.7, observed: `entering
+    /// FAULT state (no IPv4 address for interface)`, `(no IPv6 address for interface)`). Its
+    /// `config.local_address` is unspecified when the interface had none at planning.
     pub source_from_interface: bool,
     /// Lines logged when the instance is installed (keepalived 2.2.7's start-up remarks).
     pub notes: Vec<String>,
@@ -177,10 +181,6 @@ pub enum PlanError {
     /// Its interface is not on this host.
     #[error("interface {0} does not exist")]
     NoInterface(String),
-    /// An IPv6 instance without a source address: no `mcast_src_ip` / `unicast_src_ip` and
-    /// no link-local address on its interface (RFC 5798 section 5.1.2.1).
-    #[error("interface {0} has no IPv6 link-local address to send adverts from")]
-    NoLinkLocal(String),
 }
 
 /// Plans every instance of `config`, and every script one of them tracks; `lookup` answers
@@ -406,22 +406,8 @@ fn plan_instance(
             |a| a.is_ipv6(),
         );
     let mut notes = Vec::new();
-    let version = match (ipv6, inst.version.unwrap_or(global.vrrp_version)) {
-        (true, v) => {
-            // keepalived 2.2.7 runs IPv6 instances as VRRPv3 whatever vrrp_version says; with
-            // `version 2` in the instance it sends a VRRPv2 message without authentication
-            // data over IPv6, which no standard defines and tshark calls malformed.
-            if v == 2 && inst.version == Some(2) {
-                notes.push(super::wording::about(
-                    &inst.name,
-                    "VRRPv2 over IPv6 is not supported (see docs/compat.md); running VRRPv3",
-                ));
-            }
-            Version::V3
-        }
-        (false, 3) => Version::V3,
-        (false, _) => Version::V2,
-    };
+    let family = if ipv6 { Family::V6 } else { Family::V4 };
+    let version = instance_version(family, inst.version, global.vrrp_version);
     let configured_source = inst.unicast_src_ip.or(inst.mcast_src_ip);
     let local_address = if ipv6 {
         // RFC 5798 section 5.1.2.1: the source is the interface's link-local address.
@@ -432,7 +418,7 @@ fn plan_instance(
                     IpAddr::V4(_) => None,
                 })
                 .or(info.link_local)
-                .ok_or_else(|| PlanError::NoLinkLocal(interface.clone()))?,
+                .unwrap_or(Ipv6Addr::UNSPECIFIED),
         )
     } else {
         let source = configured_source.and_then(|a| match a {
@@ -551,10 +537,9 @@ fn plan_instance(
             .map(|t| (t.name.to_string(), t.weight.unwrap_or(0), t.reverse))
             .collect(),
         // A VMAC has no address of its own: its adverts leave from the base interface's,
-        // found at start.
-        source_from_interface: !ipv6
-            && vmac.is_none()
-            && !configured_source.is_some_and(|a| a.is_ipv4()),
+        // found at start (not followed here).
+        source_from_interface: vmac.is_none()
+            && configured_source.is_none_or(|a| a.is_ipv6() != ipv6),
         unicast_source: match inst.unicast_src_ip {
             Some(IpAddr::V4(a)) if !inst.unicast_peers.is_empty() => Some(a),
             _ => None,
@@ -744,6 +729,30 @@ mod tests {
                 only_from_peers: false,
             })
         );
+    }
+
+    #[test]
+    fn ipv6_instances_with_version_2_run_vrrpv2_over_ipv6() {
+        // keepalived 2.2.7 (observed): `version 2` in an IPv6 instance sends VRRPv2 over IPv6,
+        // auth type 1 without password for PASS; AH is dropped by the config check.
+        let p = plans(
+            "vrrp_instance A {\n interface eth0\n virtual_router_id 1\n version 2\n advert_int 2\n authentication {\n auth_type PASS\n auth_pass secret\n }\n virtual_ipaddress {\n 2001:db8::100/64\n }\n}\n\
+             vrrp_instance B {\n interface eth0\n virtual_router_id 2\n version 2\n authentication {\n auth_type AH\n auth_pass secret\n }\n virtual_ipaddress {\n 2001:db8::200/64\n }\n}\n",
+        );
+        let a = &p[0].config;
+        assert_eq!(a.version, Version::V2);
+        assert_eq!(a.auth, Auth::pass(b"secret"));
+        assert_eq!(a.advert_interval, Duration::from_secs(2));
+        assert_eq!(
+            a.local_address,
+            "fe80::ff:fe00:a".parse::<IpAddr>().expect("address")
+        );
+        assert!(p[0].notes.iter().all(|n| !n.contains("VRRPv3")));
+        assert_eq!(
+            (p[1].config.version, p[1].config.auth),
+            (Version::V2, Auth::None)
+        );
+        assert!(p[1].ah_key.is_none());
     }
 
     #[test]

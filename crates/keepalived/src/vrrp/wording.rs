@@ -4,6 +4,8 @@
 
 use keepalived_vrrp::instance::{DropReason, Event, FaultCause, State};
 
+use keepalived_vrrp::packet::Family;
+
 use super::fault_reason::FaultReason;
 
 /// One log line: `detail` lines are written only with `-D` (log-detail).
@@ -70,7 +72,13 @@ pub fn start_in_fault(name: &str, reasons: &[FaultReason]) -> Vec<String> {
             FaultReason::InterfaceDown(interface) => {
                 lines.push(colon(format!("interface {interface} down")));
             }
-            FaultReason::NoAddress => lines.push(plain("no IPv4 address for interface")),
+            // keepalived 2.2.7 (observed): `no IPv4 address for interface` (a VIP equal to the
+            // interface's only address, an interface without one), `no IPv6 address for
+            // interface` (no link-local address; a global one does not count).
+            FaultReason::NoAddress(family) => lines.push(plain(match family {
+                Family::V4 => "no IPv4 address for interface",
+                Family::V6 => "no IPv6 address for interface",
+            })),
             FaultReason::File { name: file, status } => {
                 lines.push(colon(format!("tracked file {file} has status {status}")));
             }
@@ -238,7 +246,7 @@ mod tests {
             "VI_1",
             &[
                 FaultReason::InterfaceDown("eth9".into()),
-                FaultReason::NoAddress,
+                FaultReason::NoAddress(Family::V4),
                 FaultReason::File {
                     name: "tf".into(),
                     status: -254,
@@ -268,6 +276,13 @@ mod tests {
                 "bind unicast_src 192.0.2.7 failed 99 - Cannot assign requested address",
                 "VRRP_Instance(VI_2): entering FAULT state (src address not configured)",
                 "VRRP_Instance(VI_2) Entering FAULT STATE",
+            ]
+        );
+        assert_eq!(
+            start_in_fault("VI_3", &[FaultReason::NoAddress(Family::V6)]),
+            vec![
+                "VRRP_Instance(VI_3) entering FAULT state (no IPv6 address for interface)",
+                "VRRP_Instance(VI_3) entering FAULT state",
             ]
         );
         assert!(texts(Event::StartedInFault(FaultCause::Script)).is_empty());

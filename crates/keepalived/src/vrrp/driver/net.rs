@@ -73,9 +73,10 @@ pub struct Link {
     pub queue_full: Rc<Cell<u64>>,
     /// The last link state seen (the kernel repeats RTM_NEWLINK for unrelated changes).
     pub up: bool,
-    /// The interface's first IPv4 address other than our VIPs: the source of adverts of
-    /// instances without a configured one.
-    pub primary: Option<std::net::Ipv4Addr>,
+    /// The interface's address the adverts of instances without a configured source leave
+    /// from: its first IPv4 address other than our VIPs, or (an IPv6 link) its first IPv6
+    /// link-local address other than our VIPs (RFC 5798 section 5.1.2.1).
+    pub primary: Option<IpAddr>,
     /// The kind of its socket.
     pub kind: LinkKind,
     /// The task reading its socket.
@@ -145,9 +146,8 @@ impl Driver {
         let ipv6 = plan.config.local_address.is_ipv6();
         let ah = plan.ah_key.is_some();
         let same = |l: &Link| {
-            &l.name == name
-                && matches!(l.socket, LinkSocket::V6(_)) == ipv6
-                && matches!(l.socket, LinkSocket::Ah(_)) == ah
+            // By kind, not socket: a link on a missing interface has none yet.
+            &l.name == name && l.kind.ipv6.is_some() == ipv6 && l.kind.ah == ah
         };
         let link = match self.links.iter().position(same) {
             Some(link) => link,
@@ -180,7 +180,9 @@ impl Driver {
                     self.ifindex.insert(iface.name.clone(), iface.index);
                 }
                 self.interface_up.insert(name.clone(), up);
-                let primary = iface.as_ref().and_then(|i| self.first_address(i));
+                let primary = iface
+                    .as_ref()
+                    .and_then(|i| self.first_address(i, kind.ipv6.is_some()));
                 self.links.push(Link {
                     name: name.clone(),
                     index,
@@ -242,14 +244,28 @@ impl Driver {
         })
     }
 
-    /// The first IPv4 address of `iface` that is not one of our VIPs.
-    pub(super) fn first_address(&self, iface: &interface::Interface) -> Option<std::net::Ipv4Addr> {
-        iface.ipv4.iter().map(|&(a, _)| a).find(|a| {
-            !self
-                .running
+    /// The address of `iface` adverts leave from when no source is configured: its first
+    /// IPv4 address, or with `ipv6` its first link-local IPv6 address, that is not one of our
+    /// VIPs.
+    pub(super) fn first_address(&self, iface: &interface::Interface, ipv6: bool) -> Option<IpAddr> {
+        let ours = |a: IpAddr| {
+            self.running
                 .iter()
-                .any(|r| r.plan.addresses.iter().any(|v| v.address == IpAddr::V4(*a)))
-        })
+                .any(|r| r.plan.addresses.iter().any(|v| v.address == a))
+        };
+        if ipv6 {
+            iface
+                .ipv6
+                .iter()
+                .map(|&a| IpAddr::V6(a))
+                .find(|&a| matches!(a, IpAddr::V6(v6) if v6.is_unicast_link_local()) && !ours(a))
+        } else {
+            iface
+                .ipv4
+                .iter()
+                .map(|&(a, _)| IpAddr::V4(a))
+                .find(|&a| !ours(a))
+        }
     }
 }
 

@@ -4,7 +4,7 @@
 
 use std::cell::Cell;
 use std::collections::HashMap;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::rc::Rc;
 use std::time::Instant;
 
@@ -15,6 +15,7 @@ use keepalived_track::{
     run_once_watched,
 };
 use keepalived_vrrp::instance::{FaultCause, Tracking};
+use keepalived_vrrp::packet::Family;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
@@ -139,7 +140,9 @@ pub fn fault_reasons(
         }
     }
     if !world.has_address {
-        reasons.push(FaultReason::NoAddress);
+        reasons.push(FaultReason::NoAddress(Family::of(
+            plan.config.local_address,
+        )));
     }
     for u in &plan.track_files {
         let value = world.file_values.get(u.file).copied().unwrap_or(0);
@@ -163,6 +166,26 @@ pub fn fault_reasons(
         reasons.push(FaultReason::SourceMissing(address));
     }
     reasons
+}
+
+/// The new source of an instance that sends from its interface's address, now `current`,
+/// when the interface's address of its family (the first IPv4 one other than a VIP, or the
+/// IPv6 link-local one) is `interface_address`; `None` when it keeps its source. Without one
+/// it has none (FAULT); one that comes is taken; keepalived 2.2.7 keeps its IPv4 source
+/// while the interface has some IPv4 address (observed), while an IPv6 one follows the
+/// link-local address.
+pub fn followed_source(current: IpAddr, interface_address: Option<IpAddr>) -> Option<IpAddr> {
+    match interface_address {
+        None if current.is_unspecified() => None,
+        None => Some(match current {
+            IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+        }),
+        Some(address) if current.is_unspecified() || (address.is_ipv6() && address != current) => {
+            Some(address)
+        }
+        Some(_) => None,
+    }
 }
 
 /// Whether `plan` must wait before it starts: keepalived 2.2.7 starts an instance that tracks
@@ -278,6 +301,7 @@ impl Driver {
     /// Starts instance `i` as tracking says: BACKUP, MASTER for an owner, or FAULT directly.
     pub(super) async fn start_instance(&mut self, i: usize, now: Instant) {
         self.running[i].started = true;
+        self.refresh_source(i);
         let tracking = self.tracking_of(i);
         let drained = self.drained.contains(&self.running[i].plan.config.name);
         self.running[i].instance.set_drained(now, drained);
@@ -558,7 +582,7 @@ impl Driver {
         );
         self.links[l].socket = socket;
         self.links[l].index = iface.index;
-        self.links[l].primary = self.first_address(iface);
+        self.links[l].primary = self.first_address(iface, self.links[l].kind.ipv6.is_some());
     }
 
     /// The gratuitous-ARP sender of interface `name`, opened again on its new index.
@@ -584,24 +608,22 @@ impl Driver {
         }
     }
 
-    /// Instance `i` takes its source from its interface: the interface's first address now.
+    /// Instance `i` takes its source from its interface (see [`followed_source`]).
     fn refresh_source(&mut self, i: usize) {
-        let link = &self.links[self.running[i].link];
         if !self.running[i].plan.source_from_interface {
             return;
         }
-        if let Some(address) = link.primary
-            && self.running[i].instance.config().local_address != std::net::IpAddr::V4(address)
-        {
-            self.running[i]
-                .instance
-                .set_local_address(std::net::IpAddr::V4(address));
+        let link = &self.links[self.running[i].link];
+        let current = self.running[i].instance.config().local_address;
+        if let Some(source) = followed_source(current, link.primary) {
+            self.running[i].instance.set_local_address(source);
         }
     }
 
-    /// An address was added to or removed from an interface: the first address of the links
-    /// on it is read again, and the instances it matters to are re-rated (no IPv4 address
-    /// means FAULT; a `unicast_src_ip` that appears lets the instance leave FAULT).
+    /// An address was added to or removed from an interface: the address of the links on it
+    /// is read again, and the instances it matters to are re-rated (no IPv4 address, or no
+    /// IPv6 link-local one, means FAULT; a `unicast_src_ip` that appears lets the instance
+    /// leave FAULT).
     pub(super) async fn address_changed(&mut self, change: AddressChange) {
         let mut affected: Vec<usize> = Vec::new();
         for l in 0..self.links.len() {
@@ -611,7 +633,7 @@ impl Driver {
             let Ok(iface) = keepalived_net::interface::lookup(&self.links[l].name) else {
                 continue;
             };
-            let primary = self.first_address(&iface);
+            let primary = self.first_address(&iface, self.links[l].kind.ipv6.is_some());
             if primary != self.links[l].primary {
                 self.links[l].primary = primary;
                 affected.extend((0..self.running.len()).filter(|&i| self.running[i].link == l));
@@ -627,8 +649,8 @@ impl Driver {
         affected.dedup();
         let now = Instant::now();
         for i in affected {
+            self.refresh_source(i);
             if self.running[i].started {
-                self.refresh_source(i);
                 self.apply_tracking(i, now).await;
             }
         }
@@ -741,7 +763,7 @@ mod tests {
             vec![
                 FaultReason::InterfaceDown("eth0".into()),
                 FaultReason::InterfaceDown("eth1".into()),
-                FaultReason::NoAddress,
+                FaultReason::NoAddress(Family::V4),
                 FaultReason::File {
                     name: "tf".into(),
                     status: -254
@@ -754,7 +776,10 @@ mod tests {
         let up = HashMap::from([("eth1".to_string(), true)]);
         let mut w = world(&[], &up, true);
         w.has_address = false;
-        assert_eq!(fault_reasons(p, &w, &names), vec![FaultReason::NoAddress]);
+        assert_eq!(
+            fault_reasons(p, &w, &names),
+            vec![FaultReason::NoAddress(Family::V4)]
+        );
         assert_eq!(assess(p, &w).fault, Some(FaultCause::Tracked));
         w.has_address = true;
         assert!(fault_reasons(p, &w, &names).is_empty());
@@ -766,5 +791,59 @@ mod tests {
         let p = &plans(CONF)[0];
         assert!(waits_for_first_results(p, &[INIT, result(true)]));
         assert!(!waits_for_first_results(p, &[result(false), INIT]));
+    }
+
+    #[test]
+    fn keepalived_ipv6_instance_without_link_local_is_in_fault_until_one_comes() {
+        // keepalived 2.2.7 (observed): `(VI_1) entering FAULT state (no IPv6 address for
+        // interface)` at start; a global address does not help; a link-local one added later
+        // brings it to BACKUP, its removal back to FAULT.
+        let p = plans(
+            "vrrp_instance A {\n interface eth0\n virtual_router_id 1\n virtual_ipaddress {\n 2001:db8::100/64\n }\n}\n",
+        );
+        let a = &p[0];
+        assert!(a.source_from_interface);
+        assert!(a.config.local_address.is_unspecified());
+        let up = HashMap::new();
+        let names = Names {
+            files: &[],
+            processes: &[],
+        };
+        let mut w = world(&[], &up, true);
+        w.has_address = false;
+        assert_eq!(assess(a, &w).fault, Some(FaultCause::Tracked));
+        assert_eq!(
+            fault_reasons(a, &w, &names),
+            vec![FaultReason::NoAddress(Family::V6)]
+        );
+        let link_down = World {
+            link_up: false,
+            ..w
+        };
+        assert_eq!(assess(a, &link_down).fault, Some(FaultCause::LinkDown));
+        let none = IpAddr::V6(Ipv6Addr::UNSPECIFIED);
+        let ll: IpAddr = "fe80::5".parse().expect("address");
+        let other: IpAddr = "fe80::6".parse().expect("address");
+        assert_eq!(followed_source(none, Some(ll)), Some(ll));
+        assert_eq!(followed_source(ll, Some(ll)), None);
+        assert_eq!(followed_source(ll, Some(other)), Some(other));
+        assert_eq!(followed_source(ll, None), Some(none));
+        assert_eq!(followed_source(none, None), None);
+        // IPv4: the source is kept while the interface has an IPv4 address (2.2.7, observed).
+        let v4_none = IpAddr::V4(Ipv4Addr::UNSPECIFIED);
+        let first: IpAddr = "192.0.2.1".parse().expect("address");
+        let second: IpAddr = "198.51.100.9".parse().expect("address");
+        assert_eq!(followed_source(v4_none, Some(first)), Some(first));
+        assert_eq!(followed_source(first, Some(second)), None);
+        assert_eq!(followed_source(first, None), Some(v4_none));
+        // A configured source is not followed.
+        let q = plans(
+            "vrrp_instance A {\n interface eth0\n virtual_router_id 1\n mcast_src_ip fe80::9\n virtual_ipaddress {\n 2001:db8::100/64\n }\n}\n",
+        );
+        assert!(!q[0].source_from_interface);
+        let r = plans(CONF);
+        // The test host's eth0 has no IPv4 address: the IPv4 instance follows the interface.
+        assert!(r[0].source_from_interface);
+        assert_eq!(r[0].config.local_address, IpAddr::V4(Ipv4Addr::UNSPECIFIED));
     }
 }
