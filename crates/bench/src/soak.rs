@@ -510,6 +510,10 @@ pub struct ResourceSample {
     pub at: Duration,
     /// The sum of VmRSS, in KiB.
     pub rss_kib: u64,
+    /// The sum of RssAnon, in KiB: what a leak grows. The file-backed part of the RSS moves
+    /// with the code run lately (keepalived-rs gives back its start-up pages once settled,
+    /// crates/keepalived/src/memory.rs), so flatness is judged on this.
+    pub anon_kib: u64,
     /// The sum of open file descriptors.
     pub fds: u64,
     /// How many processes.
@@ -525,15 +529,37 @@ pub fn parse_vm_rss(status: &str) -> Option<u64> {
         .and_then(|n| n.parse().ok())
 }
 
+/// `RssAnon` in KiB from the text of /proc/PID/status.
+pub fn parse_rss_anon(status: &str) -> Option<u64> {
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("RssAnon:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+}
+
 /// The parent pid from the text of /proc/PID/stat (the comm may hold spaces and parentheses).
 pub fn parse_ppid(stat: &str) -> Option<u32> {
     let (_, rest) = stat.rsplit_once(") ")?;
     rest.split_whitespace().nth(1)?.parse().ok()
 }
 
-/// RSS, fds and process count of `parent` and every descendant running the same program
-/// (check scripts and other programs are left out); `None` if `parent` is gone.
-pub fn tree_usage(parent: u32) -> Option<(u64, u64, u32)> {
+/// The resources of `parent` and every descendant running the same program (check scripts and
+/// other programs are left out); `None` if `parent` is gone.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TreeUsage {
+    /// Sum of VmRSS, KiB.
+    pub rss_kib: u64,
+    /// Sum of RssAnon, KiB.
+    pub anon_kib: u64,
+    /// Open file descriptors.
+    pub fds: u64,
+    /// Processes.
+    pub procs: u32,
+}
+
+/// [`TreeUsage`] of `parent`'s tree; `None` if `parent` is gone.
+pub fn tree_usage(parent: u32) -> Option<TreeUsage> {
     let exe = |pid: u32| fs::read_link(format!("/proc/{pid}/exe")).ok();
     let program = exe(parent)?;
     let mut links = Vec::new();
@@ -565,22 +591,23 @@ pub fn tree_usage(parent: u32) -> Option<(u64, u64, u32)> {
             break;
         }
     }
-    let (mut rss, mut fds, mut procs) = (0, 0, 0);
+    let mut usage = TreeUsage::default();
     for pid in tree {
         if exe(pid).as_ref() != Some(&program) {
             continue;
         }
-        let Some(kib) = fs::read_to_string(format!("/proc/{pid}/status"))
-            .ok()
-            .and_then(|s| parse_vm_rss(&s))
-        else {
+        let Ok(status) = fs::read_to_string(format!("/proc/{pid}/status")) else {
             continue;
         };
-        rss += kib;
-        fds += fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |d| d.count() as u64);
-        procs += 1;
+        let Some(kib) = parse_vm_rss(&status) else {
+            continue;
+        };
+        usage.rss_kib += kib;
+        usage.anon_kib += parse_rss_anon(&status).unwrap_or(kib);
+        usage.fds += fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |d| d.count() as u64);
+        usage.procs += 1;
     }
-    Some((rss, fds, procs))
+    Some(usage)
 }
 
 /// RSS is flat: `end` ≤ 1.2 × `start` + 1 MiB.
@@ -648,7 +675,7 @@ impl HostFigures {
     /// Whether RSS and fds at the end are flat against the start (`None` without samples).
     pub fn flat(&self) -> Option<bool> {
         let (start, end) = (self.start()?, self.end()?);
-        Some(rss_flat(start.rss_kib, end.rss_kib) && fds_flat(start.fds, end.fds))
+        Some(rss_flat(start.anon_kib, end.anon_kib) && fds_flat(start.fds, end.fds))
     }
 }
 
@@ -726,10 +753,10 @@ impl Report {
         for h in self.hosts.iter().filter(|h| h.ours) {
             match (h.start(), h.end()) {
                 (Some(start), Some(end)) => {
-                    if !rss_flat(start.rss_kib, end.rss_kib) {
+                    if !rss_flat(start.anon_kib, end.anon_kib) {
                         out.push(format!(
-                            "{}: RSS grew from {} KiB to {} KiB",
-                            h.name, start.rss_kib, end.rss_kib
+                            "{}: anonymous memory grew from {} KiB to {} KiB (RSS {} to {})",
+                            h.name, start.anon_kib, end.anon_kib, start.rss_kib, end.rss_kib
                         ));
                     }
                     if !fds_flat(start.fds, end.fds) {
@@ -1042,12 +1069,13 @@ fn lock(shared: &Mutex<Shared>) -> std::sync::MutexGuard<'_, Shared> {
 }
 
 fn resource_sample(parent: u32, origin: Instant) -> Option<ResourceSample> {
-    let (rss_kib, fds, procs) = tree_usage(parent)?;
+    let usage = tree_usage(parent)?;
     Some(ResourceSample {
         at: origin.elapsed(),
-        rss_kib,
-        fds,
-        procs,
+        rss_kib: usage.rss_kib,
+        anon_kib: usage.anon_kib,
+        fds: usage.fds,
+        procs: usage.procs,
     })
 }
 
@@ -1891,8 +1919,11 @@ mod tests {
         assert_eq!(parse_ppid(stat), Some(77));
         assert_eq!(parse_ppid("garbage"), None);
         let me = std::process::id();
-        let (rss, fds, procs) = tree_usage(me).unwrap_or_default();
-        assert!(rss > 0 && fds >= 3 && procs >= 1);
+        let usage = tree_usage(me).unwrap_or_default();
+        assert!(usage.rss_kib > 0 && usage.fds >= 3 && usage.procs >= 1);
+        assert!(usage.anon_kib > 0 && usage.anon_kib <= usage.rss_kib);
+        let status = "VmRSS:\t    4321 kB\nRssAnon:\t     800 kB\n";
+        assert_eq!(parse_rss_anon(status), Some(800));
     }
 
     #[test]
@@ -1930,6 +1961,7 @@ mod tests {
         let sample = |rss_kib, fds| ResourceSample {
             at: Duration::ZERO,
             rss_kib,
+            anon_kib: rss_kib,
             fds,
             procs: 2,
         };
@@ -1970,6 +2002,7 @@ mod tests {
         leaky.hosts[0].samples.push(ResourceSample {
             at: Duration::from_secs(10),
             rss_kib: 8000,
+            anon_kib: 8000,
             fds: 30,
             procs: 2,
         });

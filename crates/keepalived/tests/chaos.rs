@@ -5,7 +5,7 @@
 //! affecting it healed, a drained instance never becomes MASTER (VIP samples, logs, status),
 //! the control sockets answer every request as they must (malformed ones refused, changing
 //! nothing), every VIP ends on its preferred master only (and the logs agree), and each
-//! daemon's RSS and open fds are flat from start to end. On failure it prints the whole
+//! daemon's anonymous memory and open fds are flat from start to end. On failure it prints the whole
 //! summary and every broken invariant.
 //!
 //! `KL_SOAK_SECONDS` (10..=3600) and `KL_SOAK_SEED` override the duration and the seed; longer
