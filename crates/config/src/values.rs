@@ -259,6 +259,37 @@ mod tests {
     use super::*;
 
     #[test]
+    fn decimal_reader_speaks_as_keepalived_2_2_7() {
+        let max = u64::MAX - 1;
+        let read = read_decimal_micros("1.5", 1, max);
+        assert_eq!(read.value, Some(1_500_000));
+        assert!(read.messages.is_empty());
+        let read = read_decimal_micros("0", 1, max);
+        assert_eq!(read.value, None);
+        assert_eq!(
+            read.messages,
+            vec!["number '0' outside range [0.000001, 18446744073709.551614]"]
+        );
+        let read = read_decimal_micros("-1", 1, max);
+        assert_eq!(read.messages, vec!["negative number '-1'"]);
+        assert!(!read.not_a_number);
+        let read = read_decimal_micros("18446744073710", 1, max);
+        assert_eq!(
+            read.messages,
+            vec!["number '18446744073710' outside unsigned decimal range"]
+        );
+        let read = read_decimal_micros("x", 1, max);
+        assert_eq!(read.messages, vec!["invalid number 'x'"]);
+        assert!(read.not_a_number);
+        let read = read_decimal_micros("1.0000001", 1, max);
+        assert_eq!(read.value, Some(1_000_000));
+        assert_eq!(
+            read.messages,
+            vec!["number '1.0000001' has too many decimal places"]
+        );
+    }
+
+    #[test]
     fn command_split_honours_both_quotes() {
         assert_eq!(
             split_command(r#"/bin/sh -c 'echo "a b"' x"y z""#),
@@ -334,4 +365,100 @@ mod tests {
         assert_eq!(closest("vrrp_scirpt", &known), Some("vrrp_script"));
         assert_eq!(closest("banana", &known), None);
     }
+}
+
+/// keepalived 2.2.7's unsigned decimal reader (seconds to microseconds, as a `u64`): the value
+/// in microseconds when it is accepted, and the messages its reader prints (`invalid number
+/// 'x'`, `negative number '-1'`, `number 'N' has too many decimal places`, `number 'N' outside
+/// unsigned decimal range`, `number 'N' outside range [MIN, MAX]`). The flag says whether the
+/// word was not a number at all (some keywords add a line of their own only for the others).
+pub fn read_decimal_micros(text: &str, min: u64, max: u64) -> DecimalRead {
+    let mut messages = Vec::new();
+    let (negative, body) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text.strip_prefix('+').unwrap_or(text)),
+    };
+    let (whole, fraction) = body.split_once('.').unwrap_or((body, ""));
+    let digits_ok = !whole.is_empty() || !fraction.is_empty();
+    if !digits_ok
+        || !whole.bytes().all(|b| b.is_ascii_digit())
+        || !fraction.bytes().all(|b| b.is_ascii_digit())
+    {
+        messages.push(format!("invalid number '{text}'"));
+        return DecimalRead {
+            value: None,
+            messages,
+            not_a_number: true,
+        };
+    }
+    if negative {
+        messages.push(format!("negative number '{text}'"));
+        return DecimalRead {
+            value: None,
+            messages,
+            not_a_number: false,
+        };
+    }
+    if fraction.len() > 6 {
+        messages.push(format!("number '{text}' has too many decimal places"));
+    }
+    let mut micros_text = fraction
+        .as_bytes()
+        .iter()
+        .take(6)
+        .copied()
+        .collect::<Vec<u8>>();
+    micros_text.resize(6, b'0');
+    let fraction_micros: u64 = std::str::from_utf8(&micros_text)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let value = if whole.is_empty() {
+        Some(0u64)
+    } else {
+        whole.parse::<u64>().ok()
+    }
+    .and_then(|w| w.checked_mul(1_000_000))
+    .and_then(|w| w.checked_add(fraction_micros));
+    let Some(value) = value else {
+        messages.push(format!("number '{text}' outside unsigned decimal range"));
+        return DecimalRead {
+            value: None,
+            messages,
+            not_a_number: false,
+        };
+    };
+    if value < min || value > max {
+        messages.push(format!(
+            "number '{text}' outside range [{}, {}]",
+            micros_text_of(min),
+            micros_text_of(max)
+        ));
+        return DecimalRead {
+            value: None,
+            messages,
+            not_a_number: false,
+        };
+    }
+    DecimalRead {
+        value: Some(value),
+        messages,
+        not_a_number: false,
+    }
+}
+
+/// What [`read_decimal_micros`] made of a word.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DecimalRead {
+    /// The accepted value in microseconds.
+    pub value: Option<u64>,
+    /// The reader's messages, in order (a warning may come with an accepted value).
+    pub messages: Vec<String>,
+    /// The word was not a number at all.
+    pub not_a_number: bool,
+}
+
+/// Microseconds written as seconds with six decimals, exactly.
+pub fn micros_text_of(micros: u64) -> String {
+    format!("{}.{:06}", micros / 1_000_000, micros % 1_000_000)
 }

@@ -4,10 +4,12 @@
 use std::net::IpAddr;
 
 use super::Cx;
+use crate::diagnostic::Severity;
 use crate::model::{
     Checker, CheckerKind, RealServer, ServiceKey, Url, VirtualServer, VirtualServerGroup,
 };
 use crate::tree::Statement;
+use crate::values;
 
 const VS_KEYWORDS: &[&str] = &[
     "delay_loop",
@@ -94,7 +96,6 @@ const CHECK_KEYWORDS: &[&str] = &[
     "connect_timeout",
     "fwmark",
     "retry",
-    "nb_get_retry",
     "delay_before_retry",
     "warmup",
     "delay_loop",
@@ -121,6 +122,104 @@ const CHECK_KEYWORDS: &[&str] = &[
     "weight",
     "log_all_failures",
 ];
+
+/// The largest decimal 2.2.7's unsigned decimal reader takes (in microseconds).
+const DECIMAL_MAX: u64 = u64::MAX - 1;
+/// `connect_timeout`'s largest value in microseconds (4294.967295 s).
+const TIMEOUT_MAX: u64 = u32::MAX as u64;
+
+/// When a keyword adds its own line after the reader's message.
+#[derive(Clone, Copy, PartialEq)]
+enum Followup {
+    /// After every refusal.
+    Always,
+    /// Only when the word was a number (2.2.7 says nothing more for `x`).
+    NumbersOnly,
+}
+
+/// A decimal number of seconds read as 2.2.7 reads it, in seconds. `followup` is the line
+/// keepalived adds when it refuses the value (`{}` stands for the word).
+fn decimal(
+    cx: &mut Cx<'_>,
+    item: &Statement,
+    min: u64,
+    max: u64,
+    followup: &str,
+    when: Followup,
+) -> Option<f64> {
+    let text = cx.arg(item)?;
+    let read = values::read_decimal_micros(text, min, max);
+    for message in &read.messages {
+        cx.error(&item.location, message.clone());
+    }
+    match read.value {
+        Some(micros) => Some(micros as f64 / 1e6),
+        None => {
+            if when == Followup::Always || !read.not_a_number {
+                cx.error(&item.location, followup.replace("{}", text));
+            }
+            None
+        }
+    }
+}
+
+/// An unsigned integer read as 2.2.7 reads it; `followup` is the line keepalived adds when it
+/// refuses the value (`{}` stands for the word).
+fn unsigned(cx: &mut Cx<'_>, item: &Statement, min: u32, max: u32, followup: &str) -> Option<u32> {
+    let text = cx.arg(item)?;
+    match values::read_unsigned(text, min, max) {
+        Ok(v) => Some(v),
+        Err(message) => {
+            cx.error(&item.location, message);
+            cx.error(&item.location, followup.replace("{}", text));
+            None
+        }
+    }
+}
+
+/// Keeps a valid setting for the checker child; an invalid one is ignored as 2.2.7 ignores it.
+fn keep_if(cx: &mut Cx<'_>, other: &mut Vec<crate::model::RawSetting>, item: &Statement, ok: bool) {
+    if ok {
+        other.push(cx.raw(item));
+    }
+}
+
+/// Reads the common timing keywords of a virtual or real server (kept raw for the checks to
+/// inherit); false when `item` is none of them.
+fn timing(
+    cx: &mut Cx<'_>,
+    other: &mut Vec<crate::model::RawSetting>,
+    item: &Statement,
+    owner: &str,
+) -> bool {
+    let vs = owner == "virtual server";
+    let ok = match item.keyword() {
+        "retry" => unsigned(cx, item, 1, u32::MAX, "retry value invalid - {}").is_some(),
+        "delay_before_retry" => {
+            let followup = if vs {
+                "virtual server delay before retry '{}' invalid - ignoring".to_string()
+            } else {
+                format!("{owner} delay_before_retry '{{}}' invalid - ignoring")
+            };
+            decimal(cx, item, 0, DECIMAL_MAX, &followup, Followup::NumbersOnly).is_some()
+        }
+        "warmup" => {
+            let followup = format!("{owner} warmup '{{}}' invalid - ignoring");
+            decimal(cx, item, 0, DECIMAL_MAX, &followup, Followup::NumbersOnly).is_some()
+        }
+        "connect_timeout" => {
+            let followup = format!("{owner} connect_timeout {{}} invalid - ignoring");
+            decimal(cx, item, 1, TIMEOUT_MAX, &followup, Followup::Always).is_some()
+        }
+        "delay_loop" if !vs => {
+            let followup = format!("{owner} delay_loop '{{}}' invalid - ignoring");
+            decimal(cx, item, 1, DECIMAL_MAX, &followup, Followup::Always).is_some()
+        }
+        _ => return false,
+    };
+    keep_if(cx, other, item, ok);
+    true
+}
 
 /// Reads `virtual_server_group NAME { ADDR[-N] PORT | fwmark N … }`.
 pub fn virtual_server_group(cx: &mut Cx<'_>, stmt: &Statement) -> Option<VirtualServerGroup> {
@@ -184,7 +283,8 @@ pub fn virtual_server(cx: &mut Cx<'_>, stmt: &Statement) -> Option<VirtualServer
     for item in cx.block(stmt) {
         match item.keyword() {
             "delay_loop" => {
-                if let Some(v) = cx.decimal(item, 0.000001, 4294.0) {
+                let followup = "virtual server delay loop '{}' invalid - ignoring";
+                if let Some(v) = decimal(cx, item, 1, DECIMAL_MAX, followup, Followup::Always) {
                     vs.delay_loop = v;
                 }
             }
@@ -215,22 +315,50 @@ pub fn virtual_server(cx: &mut Cx<'_>, stmt: &Statement) -> Option<VirtualServer
             "persistence_timeout" => {
                 vs.persistence_timeout = match item.args().first() {
                     None => Some(6 * 60),
-                    Some(_) => cx.uint(item, u32::MAX),
+                    Some(_) => unsigned(cx, item, 1, 2_678_400, "persistence_timeout invalid")
+                        .or(vs.persistence_timeout),
                 }
             }
             "sorry_server" => {
                 vs.sorry_server = Some(item.arg_texts().map(str::to_string).collect())
             }
             "quorum" => {
-                if let Some(v) = cx.uint(item, u32::MAX) {
-                    vs.quorum = v;
-                }
+                vs.quorum = unsigned(
+                    cx,
+                    item,
+                    1,
+                    u32::MAX,
+                    "Quorum {} must be in [1, 4294967295]. Setting to 1.",
+                )
+                .unwrap_or(1);
             }
             "hysteresis" => {
-                if let Some(v) = cx.uint(item, u32::MAX) {
+                let followup = "Hysteresis {} must be in [0, 4294967295] - ignoring";
+                if let Some(v) = unsigned(cx, item, 0, u32::MAX, followup) {
                     vs.hysteresis = v;
                 }
             }
+            "ip_family" => match cx.arg(item) {
+                Some(family @ ("inet" | "inet6")) => {
+                    let conflicts = matches!(vs.key, ServiceKey::Address(addr, _)
+                        if addr.is_ipv6() != (family == "inet6"));
+                    if conflicts {
+                        cx.error(
+                            &item.location,
+                            format!(
+                                "Virtual server specified family {family} conflicts with \
+                                 server family"
+                            ),
+                        );
+                    } else {
+                        vs.other.push(cx.raw(item));
+                    }
+                }
+                Some(family) => {
+                    cx.error(&item.location, format!("unknown address family {family}"))
+                }
+                None => {}
+            },
             "inhibit_on_failure" => vs.inhibit_on_failure = flag(cx, item),
             "alpha" => vs.alpha = flag(cx, item),
             "omega" => vs.omega = flag(cx, item),
@@ -238,11 +366,69 @@ pub fn virtual_server(cx: &mut Cx<'_>, stmt: &Statement) -> Option<VirtualServer
             "quorum_down" => vs.quorum_down = cx.notify_command(item).map(Box::new),
             "ops" | "one_packet_scheduler" => vs.ops = flag(cx, item),
             "real_server" => vs.real_servers.extend(real_server(cx, item)),
+            _ if timing(cx, &mut vs.other, item, "virtual server") => {}
             k if VS_KEYWORDS.contains(&k) => vs.other.push(cx.raw(item)),
             _ => cx.unknown(item, VS_KEYWORDS),
         }
     }
+    quorum_rules(cx, &mut vs);
     Some(vs)
+}
+
+/// 2.2.7's checks of a virtual server's quorum against its real servers once it is read: a
+/// quorum above their total weight is lowered to it, and a hysteresis not below the quorum
+/// becomes the quorum less one (wrapping, as keepalived's unsigned arithmetic does, to
+/// 4294967295 for a quorum of 0).
+fn quorum_rules(cx: &mut Cx<'_>, vs: &mut VirtualServer) {
+    if vs.real_servers.is_empty() {
+        return;
+    }
+    let name = service_name(vs);
+    let total: u64 = vs
+        .real_servers
+        .iter()
+        .map(|rs| u64::from(rs.weight.max(0).unsigned_abs()))
+        .sum();
+    if u64::from(vs.quorum) > total {
+        let total = u32::try_from(total).unwrap_or(u32::MAX);
+        cx.unlocated(
+            Severity::Warning,
+            format!(
+                "Warning - quorum {} for {name} exceeds total weight of real servers {total}, \
+                 reducing quorum to {total}",
+                vs.quorum
+            ),
+        );
+        vs.quorum = total;
+    }
+    if vs.hysteresis >= vs.quorum {
+        let reset = vs.quorum.wrapping_sub(1);
+        cx.unlocated(
+            Severity::Warning,
+            format!(
+                "Virtual server {name}: hysteresis {} >= quorum {}; setting hysteresis to {reset}",
+                vs.hysteresis, vs.quorum
+            ),
+        );
+        vs.hysteresis = reset;
+    }
+}
+
+/// The virtual server as 2.2.7 names it in these lines: `[ADDR]:PROTO:PORT`, `FWM N` or
+/// `[GROUP]:0`.
+fn service_name(vs: &VirtualServer) -> String {
+    match &vs.key {
+        ServiceKey::Address(addr, port) => {
+            let proto = match vs.protocol.as_deref() {
+                Some("UDP") => "udp",
+                Some("SCTP") => "sctp",
+                _ => "tcp",
+            };
+            format!("[{addr}]:{proto}:{port}")
+        }
+        ServiceKey::Fwmark(mark) => format!("FWM {mark}"),
+        ServiceKey::Group(name) => format!("[{name}]:0"),
+    }
 }
 
 fn real_server(cx: &mut Cx<'_>, stmt: &Statement) -> Option<RealServer> {
@@ -271,13 +457,20 @@ fn real_server(cx: &mut Cx<'_>, stmt: &Statement) -> Option<RealServer> {
         let keyword = item.keyword();
         match keyword {
             "weight" => {
-                if let Some(v) = cx.int(item, 0, 65535) {
+                let followup = "Real server weight {} is outside range 0-2147483647";
+                if let Some(v) = unsigned(cx, item, 0, i32::MAX as u32, followup) {
                     rs.weight = v as i32;
                 }
             }
             "inhibit_on_failure" => rs.inhibit_on_failure = Some(flag(cx, item)),
             "notify_up" => rs.notify_up = cx.command(item),
             "notify_down" => rs.notify_down = cx.command(item),
+            "uthreshold" | "lthreshold" => {
+                let followup = format!("Invalid real_server {keyword} '{{}}' - ignoring");
+                let ok = unsigned(cx, item, 0, u32::MAX, &followup).is_some();
+                keep_if(cx, &mut rs.other, item, ok);
+            }
+            _ if timing(cx, &mut rs.other, item, "real server") => {}
             _ => match checker_kind(keyword) {
                 Some(kind) => rs.checkers.push(checker(cx, item, kind)),
                 None if RS_KEYWORDS.contains(&keyword) => rs.other.push(cx.raw(item)),
@@ -328,16 +521,28 @@ fn checker(cx: &mut Cx<'_>, stmt: &Statement, kind: CheckerKind) -> Checker {
                 check.hosts.push(checker(cx, item, kind))
             }
             "connect_timeout" => {
-                check.connect_timeout = cx.decimal(item, 0.000001, 4294.0);
-                if check.connect_timeout.is_none() {
-                    let text = item.arg_texts().next().unwrap_or_default();
-                    cx.error(
-                        &item.location,
-                        format!("connect_timeout {text} invalid - ignoring"),
-                    );
-                }
+                let followup = "connect_timeout {} invalid - ignoring";
+                check.connect_timeout =
+                    decimal(cx, item, 1, TIMEOUT_MAX, followup, Followup::Always)
             }
-            "connect_port" => check.connect_port = cx.int(item, 1, 65535).map(|v| v as u16),
+            "connect_port" => {
+                let followup = "Invalid checker connect_port '{}'";
+                check.connect_port = unsigned(cx, item, 1, 65535, followup).map(|v| v as u16)
+            }
+            "bind_port" => {
+                let ok = unsigned(cx, item, 1, 65535, "Invalid checker bind_port '{}'").is_some();
+                keep_if(cx, &mut check.other, item, ok);
+            }
+            "fwmark" => {
+                let followup = "Invalid fwmark connection value '{}'";
+                let ok = unsigned(cx, item, 0, u32::MAX, followup).is_some();
+                keep_if(cx, &mut check.other, item, ok);
+            }
+            "warmup" => {
+                let followup = "Invalid warmup connection value '{}'";
+                let ok = decimal(cx, item, 0, DECIMAL_MAX, followup, Followup::NumbersOnly);
+                keep_if(cx, &mut check.other, item, ok.is_some());
+            }
             "connect_ip" => match cx.arg(item).map(|a| (a, a.parse::<IpAddr>())) {
                 Some((_, Ok(ip))) => check.connect_ip = Some(ip),
                 Some((text, Err(_))) => cx.error(
@@ -346,13 +551,23 @@ fn checker(cx: &mut Cx<'_>, stmt: &Statement, kind: CheckerKind) -> Checker {
                 ),
                 None => {}
             },
-            "delay_loop" => check.delay_loop = cx.decimal(item, 0.000001, 4294.0),
+            "delay_loop" => {
+                let followup = "delay_loop '{}' is invalid - ignoring";
+                check.delay_loop = decimal(cx, item, 1, DECIMAL_MAX, followup, Followup::Always)
+            }
             "misc_timeout" if kind == CheckerKind::Misc => {
                 check.misc_timeout = cx.decimal(item, 0.000001, 4294.0)
             }
             "misc_dynamic" if kind == CheckerKind::Misc => check.misc_dynamic = flag(cx, item),
-            "retry" | "nb_get_retry" => check.retry = cx.uint(item, u32::MAX),
-            "delay_before_retry" => check.delay_before_retry = cx.decimal(item, 0.0, 4294.0),
+            "retry" => {
+                let followup = "Invalid retry connection value '{}'";
+                check.retry = unsigned(cx, item, 0, u32::MAX, followup)
+            }
+            "delay_before_retry" => {
+                let followup = "Invalid delay_before_retry connection value '{}'";
+                check.delay_before_retry =
+                    decimal(cx, item, 0, DECIMAL_MAX, followup, Followup::NumbersOnly)
+            }
             "url" if matches!(kind, CheckerKind::Http | CheckerKind::Ssl) => {
                 check.urls.push(url(cx, item))
             }
