@@ -320,7 +320,23 @@ pub fn virtual_server(cx: &mut Cx<'_>, stmt: &Statement) -> Option<VirtualServer
                 }
             }
             "sorry_server" => {
-                vs.sorry_server = Some(item.arg_texts().map(str::to_string).collect())
+                let args: Vec<&str> = item.arg_texts().collect();
+                let address_ok = args.first().is_some_and(|a| a.parse::<IpAddr>().is_ok());
+                let port_ok = address_ok
+                    && args.get(1).is_none_or(|p| {
+                        values::read_unsigned(p, 0, 65535)
+                            .map_err(|message| cx.error(&item.location, message))
+                            .is_ok()
+                    });
+                if port_ok {
+                    vs.sorry_server = Some(args.iter().map(|a| a.to_string()).collect());
+                } else {
+                    let address = args.first().copied().unwrap_or_default();
+                    cx.error(
+                        &item.location,
+                        format!("Invalid sorry server IP address {address} - skipping"),
+                    );
+                }
             }
             "quorum" => {
                 vs.quorum = unsigned(
@@ -359,9 +375,10 @@ pub fn virtual_server(cx: &mut Cx<'_>, stmt: &Statement) -> Option<VirtualServer
                 }
                 None => {}
             },
-            "inhibit_on_failure" => vs.inhibit_on_failure = flag(cx, item),
-            "alpha" => vs.alpha = flag(cx, item),
-            "omega" => vs.omega = flag(cx, item),
+            // 2.2.7 says nothing about a word after these three in a virtual server.
+            "inhibit_on_failure" => vs.inhibit_on_failure = quiet_flag(item),
+            "alpha" => vs.alpha = quiet_flag(item),
+            "omega" => vs.omega = quiet_flag(item),
             "quorum_up" => vs.quorum_up = cx.notify_command(item).map(Box::new),
             "quorum_down" => vs.quorum_down = cx.notify_command(item).map(Box::new),
             "ops" | "one_packet_scheduler" => vs.ops = flag(cx, item),
@@ -462,7 +479,19 @@ fn real_server(cx: &mut Cx<'_>, stmt: &Statement) -> Option<RealServer> {
                     rs.weight = v as i32;
                 }
             }
-            "inhibit_on_failure" => rs.inhibit_on_failure = Some(flag(cx, item)),
+            "inhibit_on_failure" => rs.inhibit_on_failure = Some(param_flag(cx, item)),
+            "alpha" => {
+                param_flag(cx, item);
+                rs.other.push(cx.raw(item));
+            }
+            "lvs_method" => match cx.arg(item) {
+                Some("NAT" | "DR" | "TUN") => rs.other.push(cx.raw(item)),
+                Some(kind) => cx.error(
+                    &item.location,
+                    format!("PARSER : unknown [{kind}] routing method for real server."),
+                ),
+                None => {}
+            },
             "notify_up" => rs.notify_up = cx.command(item),
             "notify_down" => rs.notify_down = cx.command(item),
             "uthreshold" | "lthreshold" => {
@@ -572,11 +601,36 @@ fn checker(cx: &mut Cx<'_>, stmt: &Statement, kind: CheckerKind) -> Checker {
                 check.urls.push(url(cx, item))
             }
             "misc_path" if kind == CheckerKind::Misc => check.misc_path = cx.command(item),
+            "alpha" => {
+                param_flag(cx, item);
+                check.other.push(cx.raw(item));
+            }
             k if CHECK_KEYWORDS.contains(&k) => check.other.push(cx.raw(item)),
             _ => cx.unknown(item, CHECK_KEYWORDS),
         }
     }
     check
+}
+
+/// A virtual server's flag: on, whatever follows (`false`/`off`/`no` switch it off).
+fn quiet_flag(stmt: &Statement) -> bool {
+    !matches!(stmt.arg_texts().next(), Some("false" | "off" | "no"))
+}
+
+/// A real server's or check's flag: 2.2.7 names a word it does not know as `Invalid KEYWORD
+/// parameter X` (and leaves the flag on).
+fn param_flag(cx: &mut Cx<'_>, stmt: &Statement) -> bool {
+    match stmt.arg_texts().next() {
+        None | Some("true" | "on" | "yes") => true,
+        Some("false" | "off" | "no") => false,
+        Some(other) => {
+            cx.error(
+                &stmt.location,
+                format!("Invalid {} parameter {other}", stmt.keyword()),
+            );
+            true
+        }
+    }
 }
 
 /// A keyword that switches something on: no argument, or `true`/`on`/`yes` (`false`/`off`/`no`
