@@ -259,6 +259,27 @@ mod tests {
     use super::*;
 
     #[test]
+    fn inet_aton_takes_the_short_forms() {
+        assert_eq!(inet_aton("255.255.255.0"), Some(0xffff_ff00));
+        assert_eq!(inet_aton("1.5"), Some(0x0100_0005));
+        assert_eq!(inet_aton("0x10"), Some(16));
+        assert_eq!(inet_aton("010"), Some(8));
+        assert_eq!(inet_aton("4294967295"), Some(u32::MAX));
+        for bad in [
+            "4294967296",
+            "1.2.3.4.5",
+            "255.255.255.256",
+            "-1",
+            "x",
+            "08",
+            "0x",
+            "1..2",
+        ] {
+            assert_eq!(inet_aton(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
     fn decimal_reader_speaks_as_keepalived_2_2_7() {
         let max = u64::MAX - 1;
         let read = read_decimal_micros("1.5", 1, max);
@@ -461,4 +482,44 @@ pub struct DecimalRead {
 /// Microseconds written as seconds with six decimals, exactly.
 pub fn micros_text_of(micros: u64) -> String {
     format!("{}.{:06}", micros / 1_000_000, micros % 1_000_000)
+}
+
+/// An IPv4 address as `inet_aton(3)` reads it: one to four parts separated by dots, each
+/// decimal, octal (a leading 0) or hexadecimal (0x), the last part filling the bytes left.
+pub fn inet_aton(text: &str) -> Option<u32> {
+    let parts: Vec<&str> = text.split('.').collect();
+    if parts.len() > 4 {
+        return None;
+    }
+    let mut numbers = Vec::with_capacity(parts.len());
+    for part in &parts {
+        let (digits, radix) =
+            if let Some(hex) = part.strip_prefix("0x").or_else(|| part.strip_prefix("0X")) {
+                (hex, 16)
+            } else if part.len() > 1 && part.starts_with('0') {
+                (&part[1..], 8)
+            } else if *part == "0" {
+                ("0", 10)
+            } else {
+                (*part, 10)
+            };
+        if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
+            return None;
+        }
+        let value = u64::from_str_radix(digits, radix).ok()?;
+        numbers.push(value);
+    }
+    let (last, leading) = numbers.split_last()?;
+    if leading.iter().any(|&n| n > 255) {
+        return None;
+    }
+    let last_bits = 8 * (4 - leading.len() as u32);
+    if last_bits < 64 && *last >= 1u64 << last_bits {
+        return None;
+    }
+    let mut address = 0u64;
+    for (i, n) in leading.iter().enumerate() {
+        address |= n << (24 - 8 * i as u32);
+    }
+    u32::try_from(address | last).ok()
 }

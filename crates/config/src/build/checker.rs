@@ -354,6 +354,17 @@ pub fn virtual_server(cx: &mut Cx<'_>, stmt: &Statement) -> Option<VirtualServer
                     vs.hysteresis = v;
                 }
             }
+            "persistence_granularity" => {
+                let ipv6 = matches!(vs.key, ServiceKey::Address(addr, _) if addr.is_ipv6());
+                match cx.arg(item) {
+                    Some(text) if !ipv6 && values::inet_aton(text).is_none() => cx.error(
+                        &item.location,
+                        format!("Invalid IPv4 persistence_granularity specified - {text}"),
+                    ),
+                    Some(_) => vs.other.push(cx.raw(item)),
+                    None => {}
+                }
+            }
             "ip_family" => match cx.arg(item) {
                 Some(family @ ("inet" | "inet6")) => {
                     let conflicts = matches!(vs.key, ServiceKey::Address(addr, _)
