@@ -595,9 +595,34 @@ fn checker(cx: &mut Cx<'_>, stmt: &Statement, kind: CheckerKind) -> Checker {
                 let followup = "delay_loop '{}' is invalid - ignoring";
                 check.delay_loop = decimal(cx, item, 1, DECIMAL_MAX, followup, Followup::Always)
             }
+            // Whole seconds; 0 leaves the default (the check's delay_loop).
             "misc_timeout" if kind == CheckerKind::Misc => {
-                check.misc_timeout = cx.decimal(item, 0.000001, 4294.0)
+                let followup = "Invalid misc_timeout value '{}'";
+                check.misc_timeout = unsigned(cx, item, 0, u32::MAX, followup)
+                    .filter(|&v| v > 0)
+                    .map(f64::from)
             }
+            "min_reply_length" | "max_reply_length" if kind == CheckerKind::Udp => {
+                let which = &item.keyword()[..3];
+                let followup =
+                    format!("UDP_CHECK {which} length {{}} not valid - must be between 0 & 65535");
+                let ok = unsigned(cx, item, 0, 65535, &followup).is_some();
+                keep_if(cx, &mut check.other, item, ok);
+            }
+            "type" if kind == CheckerKind::Dns => match cx.arg(item) {
+                Some(name)
+                    if ["A", "NS", "CNAME", "SOA", "MX", "TXT", "AAAA"]
+                        .iter()
+                        .any(|t| t.eq_ignore_ascii_case(name)) =>
+                {
+                    check.other.push(cx.raw(item))
+                }
+                Some(name) => cx.error(
+                    &item.location,
+                    format!("Unknown DNS check type {name} - ignoring"),
+                ),
+                None => {}
+            },
             "misc_dynamic" if kind == CheckerKind::Misc => check.misc_dynamic = flag(cx, item),
             "retry" => {
                 let followup = "Invalid retry connection value '{}'";
