@@ -257,7 +257,12 @@ fn service_key(cx: &mut Cx<'_>, stmt: &Statement) -> Option<ServiceKey> {
 }
 
 /// Reads a virtual_server block.
-pub fn virtual_server(cx: &mut Cx<'_>, stmt: &Statement) -> Option<VirtualServer> {
+/// `track_files` names the track files defined before it (a FILE_CHECK may name only those).
+pub fn virtual_server(
+    cx: &mut Cx<'_>,
+    stmt: &Statement,
+    track_files: &[&str],
+) -> Option<VirtualServer> {
     // keepalived skips the whole block of a virtual server it cannot parse.
     let key = service_key(cx, stmt)?;
     let mut vs = VirtualServer {
@@ -393,7 +398,7 @@ pub fn virtual_server(cx: &mut Cx<'_>, stmt: &Statement) -> Option<VirtualServer
             "quorum_up" => vs.quorum_up = cx.notify_command(item).map(Box::new),
             "quorum_down" => vs.quorum_down = cx.notify_command(item).map(Box::new),
             "ops" | "one_packet_scheduler" => vs.ops = flag(cx, item),
-            "real_server" => vs.real_servers.extend(real_server(cx, item)),
+            "real_server" => vs.real_servers.extend(real_server(cx, item, track_files)),
             _ if timing(cx, &mut vs.other, item, "virtual server") => {}
             k if VS_KEYWORDS.contains(&k) => vs.other.push(cx.raw(item)),
             _ => cx.unknown(item, VS_KEYWORDS),
@@ -459,7 +464,7 @@ fn service_name(vs: &VirtualServer) -> String {
     }
 }
 
-fn real_server(cx: &mut Cx<'_>, stmt: &Statement) -> Option<RealServer> {
+fn real_server(cx: &mut Cx<'_>, stmt: &Statement, track_files: &[&str]) -> Option<RealServer> {
     let args: Vec<&str> = stmt.arg_texts().collect();
     let address = args.first().and_then(|a| a.parse::<IpAddr>().ok());
     let port = args.get(1).map_or(Some(0), |p| p.parse::<u16>().ok());
@@ -512,6 +517,7 @@ fn real_server(cx: &mut Cx<'_>, stmt: &Statement) -> Option<RealServer> {
             }
             _ if timing(cx, &mut rs.other, item, "real server") => {}
             _ => match checker_kind(keyword) {
+                Some(CheckerKind::File) => rs.checkers.extend(file_check(cx, item, track_files)),
                 Some(kind) => rs.checkers.push(checker(cx, item, kind)),
                 None if RS_KEYWORDS.contains(&keyword) => rs.other.push(cx.raw(item)),
                 None => cx.unknown(item, RS_KEYWORDS),
@@ -535,6 +541,49 @@ fn checker_kind(keyword: &str) -> Option<CheckerKind> {
         "BFD_CHECK" => CheckerKind::Bfd,
         _ => return None,
     })
+}
+
+/// A FILE_CHECK as 2.2.7 reads it: `track_file` must name a track file defined before, and
+/// `weight` is a signed number; without a track file the check is ignored (named at its `}`).
+fn file_check(cx: &mut Cx<'_>, stmt: &Statement, track_files: &[&str]) -> Option<Checker> {
+    let mut found = false;
+    for item in cx.block(stmt) {
+        match item.keyword() {
+            "track_file" => {
+                if let Some(name) = cx.arg(item) {
+                    if track_files.contains(&name) {
+                        found = true;
+                    } else {
+                        cx.error(&item.location, format!("track_file {name} not found"));
+                    }
+                }
+            }
+            "weight" => {
+                if let Some(text) = item.arg_texts().next() {
+                    const MAX: i64 = 2_147_483_647;
+                    if cx.read_int(&item.location, text, -MAX, MAX).is_none() {
+                        cx.error(
+                            &item.location,
+                            "weight for track file must be in [-2147483647..2147483647] \
+                             inclusive. Ignoring...",
+                        );
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    let check = checker(cx, stmt, CheckerKind::File);
+    if found {
+        return Some(check);
+    }
+    let at = stmt
+        .block
+        .as_ref()
+        .and_then(|b| b.close.clone())
+        .unwrap_or_else(|| stmt.location.clone());
+    cx.error(&at, "FILE_CHECK has no track_file specified - ignoring");
+    None
 }
 
 fn checker(cx: &mut Cx<'_>, stmt: &Statement, kind: CheckerKind) -> Checker {
