@@ -672,7 +672,22 @@ fn checker(cx: &mut Cx<'_>, stmt: &Statement, kind: CheckerKind) -> Checker {
                 ),
                 None => {}
             },
-            "misc_dynamic" if kind == CheckerKind::Misc => check.misc_dynamic = flag(cx, item),
+            // 2.2.7 takes any word after misc_dynamic silently.
+            "misc_dynamic" if kind == CheckerKind::Misc => check.misc_dynamic = quiet_flag(item),
+            "http_protocol" if matches!(kind, CheckerKind::Http | CheckerKind::Ssl) => {
+                match cx.arg(item) {
+                    Some("1.0" | "1.1" | "1.0C" | "1.0c") => check.other.push(cx.raw(item)),
+                    Some(version) => cx.error(
+                        &item.location,
+                        format!("Invalid http_protocol version {version}"),
+                    ),
+                    None => {}
+                }
+            }
+            "enable_sni" if kind == CheckerKind::Ssl => {
+                param_flag(cx, item);
+                check.other.push(cx.raw(item));
+            }
             "retry" => {
                 let followup = "Invalid retry connection value '{}'";
                 check.retry = unsigned(cx, item, 0, u32::MAX, followup)
