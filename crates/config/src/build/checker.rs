@@ -518,6 +518,20 @@ fn real_server(cx: &mut Cx<'_>, stmt: &Statement, track_files: &[&str]) -> Optio
             _ if timing(cx, &mut rs.other, item, "real server") => {}
             _ => match checker_kind(keyword) {
                 Some(CheckerKind::File) => rs.checkers.extend(file_check(cx, item, track_files)),
+                Some(kind @ (CheckerKind::Http | CheckerKind::Ssl)) => {
+                    let check = checker(cx, item, kind);
+                    if check.urls.is_empty() {
+                        // 2.2.7 names it at the `}` (and then crashes under `-t`).
+                        let at = item
+                            .block
+                            .as_ref()
+                            .and_then(|b| b.close.clone())
+                            .unwrap_or_else(|| item.location.clone());
+                        cx.error(&at, "HTTP/SSL_GET checker has no urls specified - ignoring");
+                    } else {
+                        rs.checkers.push(check);
+                    }
+                }
                 Some(kind) => rs.checkers.push(checker(cx, item, kind)),
                 None if RS_KEYWORDS.contains(&keyword) => rs.other.push(cx.raw(item)),
                 None => cx.unknown(item, RS_KEYWORDS),
