@@ -762,7 +762,7 @@ pub struct Checker {
     pub misc_timeout: Option<f64>,
     /// `misc_dynamic` (MISC_CHECK): the exit code sets the weight.
     pub misc_dynamic: bool,
-    /// `retry` / `nb_get_retry`.
+    /// `retry`.
     pub retry: Option<u32>,
     /// `delay_before_retry` seconds.
     pub delay_before_retry: Option<f64>,

@@ -259,6 +259,58 @@ mod tests {
     use super::*;
 
     #[test]
+    fn inet_aton_takes_the_short_forms() {
+        assert_eq!(inet_aton("255.255.255.0"), Some(0xffff_ff00));
+        assert_eq!(inet_aton("1.5"), Some(0x0100_0005));
+        assert_eq!(inet_aton("0x10"), Some(16));
+        assert_eq!(inet_aton("010"), Some(8));
+        assert_eq!(inet_aton("4294967295"), Some(u32::MAX));
+        for bad in [
+            "4294967296",
+            "1.2.3.4.5",
+            "255.255.255.256",
+            "-1",
+            "x",
+            "08",
+            "0x",
+            "1..2",
+        ] {
+            assert_eq!(inet_aton(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn decimal_reader_speaks_as_keepalived_2_2_7() {
+        let max = u64::MAX - 1;
+        let read = read_decimal_micros("1.5", 1, max);
+        assert_eq!(read.value, Some(1_500_000));
+        assert!(read.messages.is_empty());
+        let read = read_decimal_micros("0", 1, max);
+        assert_eq!(read.value, None);
+        assert_eq!(
+            read.messages,
+            vec!["number '0' outside range [0.000001, 18446744073709.551614]"]
+        );
+        let read = read_decimal_micros("-1", 1, max);
+        assert_eq!(read.messages, vec!["negative number '-1'"]);
+        assert!(!read.not_a_number);
+        let read = read_decimal_micros("18446744073710", 1, max);
+        assert_eq!(
+            read.messages,
+            vec!["number '18446744073710' outside unsigned decimal range"]
+        );
+        let read = read_decimal_micros("x", 1, max);
+        assert_eq!(read.messages, vec!["invalid number 'x'"]);
+        assert!(read.not_a_number);
+        let read = read_decimal_micros("1.0000001", 1, max);
+        assert_eq!(read.value, Some(1_000_000));
+        assert_eq!(
+            read.messages,
+            vec!["number '1.0000001' has too many decimal places"]
+        );
+    }
+
+    #[test]
     fn command_split_honours_both_quotes() {
         assert_eq!(
             split_command(r#"/bin/sh -c 'echo "a b"' x"y z""#),
@@ -334,4 +386,140 @@ mod tests {
         assert_eq!(closest("vrrp_scirpt", &known), Some("vrrp_script"));
         assert_eq!(closest("banana", &known), None);
     }
+}
+
+/// keepalived 2.2.7's unsigned decimal reader (seconds to microseconds, as a `u64`): the value
+/// in microseconds when it is accepted, and the messages its reader prints (`invalid number
+/// 'x'`, `negative number '-1'`, `number 'N' has too many decimal places`, `number 'N' outside
+/// unsigned decimal range`, `number 'N' outside range [MIN, MAX]`). The flag says whether the
+/// word was not a number at all (some keywords add a line of their own only for the others).
+pub fn read_decimal_micros(text: &str, min: u64, max: u64) -> DecimalRead {
+    let mut messages = Vec::new();
+    let (negative, body) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text.strip_prefix('+').unwrap_or(text)),
+    };
+    let (whole, fraction) = body.split_once('.').unwrap_or((body, ""));
+    let digits_ok = !whole.is_empty() || !fraction.is_empty();
+    if !digits_ok
+        || !whole.bytes().all(|b| b.is_ascii_digit())
+        || !fraction.bytes().all(|b| b.is_ascii_digit())
+    {
+        messages.push(format!("invalid number '{text}'"));
+        return DecimalRead {
+            value: None,
+            messages,
+            not_a_number: true,
+        };
+    }
+    if negative {
+        messages.push(format!("negative number '{text}'"));
+        return DecimalRead {
+            value: None,
+            messages,
+            not_a_number: false,
+        };
+    }
+    if fraction.len() > 6 {
+        messages.push(format!("number '{text}' has too many decimal places"));
+    }
+    let mut micros_text = fraction
+        .as_bytes()
+        .iter()
+        .take(6)
+        .copied()
+        .collect::<Vec<u8>>();
+    micros_text.resize(6, b'0');
+    let fraction_micros: u64 = std::str::from_utf8(&micros_text)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let value = if whole.is_empty() {
+        Some(0u64)
+    } else {
+        whole.parse::<u64>().ok()
+    }
+    .and_then(|w| w.checked_mul(1_000_000))
+    .and_then(|w| w.checked_add(fraction_micros));
+    let Some(value) = value else {
+        messages.push(format!("number '{text}' outside unsigned decimal range"));
+        return DecimalRead {
+            value: None,
+            messages,
+            not_a_number: false,
+        };
+    };
+    if value < min || value > max {
+        messages.push(format!(
+            "number '{text}' outside range [{}, {}]",
+            micros_text_of(min),
+            micros_text_of(max)
+        ));
+        return DecimalRead {
+            value: None,
+            messages,
+            not_a_number: false,
+        };
+    }
+    DecimalRead {
+        value: Some(value),
+        messages,
+        not_a_number: false,
+    }
+}
+
+/// What [`read_decimal_micros`] made of a word.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DecimalRead {
+    /// The accepted value in microseconds.
+    pub value: Option<u64>,
+    /// The reader's messages, in order (a warning may come with an accepted value).
+    pub messages: Vec<String>,
+    /// The word was not a number at all.
+    pub not_a_number: bool,
+}
+
+/// Microseconds written as seconds with six decimals, exactly.
+pub fn micros_text_of(micros: u64) -> String {
+    format!("{}.{:06}", micros / 1_000_000, micros % 1_000_000)
+}
+
+/// An IPv4 address as `inet_aton(3)` reads it: one to four parts separated by dots, each
+/// decimal, octal (a leading 0) or hexadecimal (0x), the last part filling the bytes left.
+pub fn inet_aton(text: &str) -> Option<u32> {
+    let parts: Vec<&str> = text.split('.').collect();
+    if parts.len() > 4 {
+        return None;
+    }
+    let mut numbers = Vec::with_capacity(parts.len());
+    for part in &parts {
+        let (digits, radix) =
+            if let Some(hex) = part.strip_prefix("0x").or_else(|| part.strip_prefix("0X")) {
+                (hex, 16)
+            } else if part.len() > 1 && part.starts_with('0') {
+                (&part[1..], 8)
+            } else if *part == "0" {
+                ("0", 10)
+            } else {
+                (*part, 10)
+            };
+        if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
+            return None;
+        }
+        let value = u64::from_str_radix(digits, radix).ok()?;
+        numbers.push(value);
+    }
+    let (last, leading) = numbers.split_last()?;
+    if leading.iter().any(|&n| n > 255) {
+        return None;
+    }
+    let last_bits = 8 * (4 - leading.len() as u32);
+    if last_bits < 64 && *last >= 1u64 << last_bits {
+        return None;
+    }
+    let mut address = 0u64;
+    for (i, n) in leading.iter().enumerate() {
+        address |= n << (24 - 8 * i as u32);
+    }
+    u32::try_from(address | last).ok()
 }

@@ -4,10 +4,12 @@
 use std::net::IpAddr;
 
 use super::Cx;
+use crate::diagnostic::Severity;
 use crate::model::{
     Checker, CheckerKind, RealServer, ServiceKey, Url, VirtualServer, VirtualServerGroup,
 };
 use crate::tree::Statement;
+use crate::values;
 
 const VS_KEYWORDS: &[&str] = &[
     "delay_loop",
@@ -94,7 +96,6 @@ const CHECK_KEYWORDS: &[&str] = &[
     "connect_timeout",
     "fwmark",
     "retry",
-    "nb_get_retry",
     "delay_before_retry",
     "warmup",
     "delay_loop",
@@ -121,6 +122,104 @@ const CHECK_KEYWORDS: &[&str] = &[
     "weight",
     "log_all_failures",
 ];
+
+/// The largest decimal 2.2.7's unsigned decimal reader takes (in microseconds).
+const DECIMAL_MAX: u64 = u64::MAX - 1;
+/// `connect_timeout`'s largest value in microseconds (4294.967295 s).
+const TIMEOUT_MAX: u64 = u32::MAX as u64;
+
+/// When a keyword adds its own line after the reader's message.
+#[derive(Clone, Copy, PartialEq)]
+enum Followup {
+    /// After every refusal.
+    Always,
+    /// Only when the word was a number (2.2.7 says nothing more for `x`).
+    NumbersOnly,
+}
+
+/// A decimal number of seconds read as 2.2.7 reads it, in seconds. `followup` is the line
+/// keepalived adds when it refuses the value (`{}` stands for the word).
+fn decimal(
+    cx: &mut Cx<'_>,
+    item: &Statement,
+    min: u64,
+    max: u64,
+    followup: &str,
+    when: Followup,
+) -> Option<f64> {
+    let text = cx.arg(item)?;
+    let read = values::read_decimal_micros(text, min, max);
+    for message in &read.messages {
+        cx.error(&item.location, message.clone());
+    }
+    match read.value {
+        Some(micros) => Some(micros as f64 / 1e6),
+        None => {
+            if when == Followup::Always || !read.not_a_number {
+                cx.error(&item.location, followup.replace("{}", text));
+            }
+            None
+        }
+    }
+}
+
+/// An unsigned integer read as 2.2.7 reads it; `followup` is the line keepalived adds when it
+/// refuses the value (`{}` stands for the word).
+fn unsigned(cx: &mut Cx<'_>, item: &Statement, min: u32, max: u32, followup: &str) -> Option<u32> {
+    let text = cx.arg(item)?;
+    match values::read_unsigned(text, min, max) {
+        Ok(v) => Some(v),
+        Err(message) => {
+            cx.error(&item.location, message);
+            cx.error(&item.location, followup.replace("{}", text));
+            None
+        }
+    }
+}
+
+/// Keeps a valid setting for the checker child; an invalid one is ignored as 2.2.7 ignores it.
+fn keep_if(cx: &mut Cx<'_>, other: &mut Vec<crate::model::RawSetting>, item: &Statement, ok: bool) {
+    if ok {
+        other.push(cx.raw(item));
+    }
+}
+
+/// Reads the common timing keywords of a virtual or real server (kept raw for the checks to
+/// inherit); false when `item` is none of them.
+fn timing(
+    cx: &mut Cx<'_>,
+    other: &mut Vec<crate::model::RawSetting>,
+    item: &Statement,
+    owner: &str,
+) -> bool {
+    let vs = owner == "virtual server";
+    let ok = match item.keyword() {
+        "retry" => unsigned(cx, item, 1, u32::MAX, "retry value invalid - {}").is_some(),
+        "delay_before_retry" => {
+            let followup = if vs {
+                "virtual server delay before retry '{}' invalid - ignoring".to_string()
+            } else {
+                format!("{owner} delay_before_retry '{{}}' invalid - ignoring")
+            };
+            decimal(cx, item, 0, DECIMAL_MAX, &followup, Followup::NumbersOnly).is_some()
+        }
+        "warmup" => {
+            let followup = format!("{owner} warmup '{{}}' invalid - ignoring");
+            decimal(cx, item, 0, DECIMAL_MAX, &followup, Followup::NumbersOnly).is_some()
+        }
+        "connect_timeout" => {
+            let followup = format!("{owner} connect_timeout {{}} invalid - ignoring");
+            decimal(cx, item, 1, TIMEOUT_MAX, &followup, Followup::Always).is_some()
+        }
+        "delay_loop" if !vs => {
+            let followup = format!("{owner} delay_loop '{{}}' invalid - ignoring");
+            decimal(cx, item, 1, DECIMAL_MAX, &followup, Followup::Always).is_some()
+        }
+        _ => return false,
+    };
+    keep_if(cx, other, item, ok);
+    true
+}
 
 /// Reads `virtual_server_group NAME { ADDR[-N] PORT | fwmark N … }`.
 pub fn virtual_server_group(cx: &mut Cx<'_>, stmt: &Statement) -> Option<VirtualServerGroup> {
@@ -158,7 +257,12 @@ fn service_key(cx: &mut Cx<'_>, stmt: &Statement) -> Option<ServiceKey> {
 }
 
 /// Reads a virtual_server block.
-pub fn virtual_server(cx: &mut Cx<'_>, stmt: &Statement) -> Option<VirtualServer> {
+/// `track_files` names the track files defined before it (a FILE_CHECK may name only those).
+pub fn virtual_server(
+    cx: &mut Cx<'_>,
+    stmt: &Statement,
+    track_files: &[&str],
+) -> Option<VirtualServer> {
     // keepalived skips the whole block of a virtual server it cannot parse.
     let key = service_key(cx, stmt)?;
     let mut vs = VirtualServer {
@@ -184,7 +288,8 @@ pub fn virtual_server(cx: &mut Cx<'_>, stmt: &Statement) -> Option<VirtualServer
     for item in cx.block(stmt) {
         match item.keyword() {
             "delay_loop" => {
-                if let Some(v) = cx.decimal(item, 0.000001, 4294.0) {
+                let followup = "virtual server delay loop '{}' invalid - ignoring";
+                if let Some(v) = decimal(cx, item, 1, DECIMAL_MAX, followup, Followup::Always) {
                     vs.delay_loop = v;
                 }
             }
@@ -215,37 +320,151 @@ pub fn virtual_server(cx: &mut Cx<'_>, stmt: &Statement) -> Option<VirtualServer
             "persistence_timeout" => {
                 vs.persistence_timeout = match item.args().first() {
                     None => Some(6 * 60),
-                    Some(_) => cx.uint(item, u32::MAX),
+                    Some(_) => unsigned(cx, item, 1, 2_678_400, "persistence_timeout invalid")
+                        .or(vs.persistence_timeout),
                 }
             }
             "sorry_server" => {
-                vs.sorry_server = Some(item.arg_texts().map(str::to_string).collect())
-            }
-            "quorum" => {
-                if let Some(v) = cx.uint(item, u32::MAX) {
-                    vs.quorum = v;
+                let args: Vec<&str> = item.arg_texts().collect();
+                let address_ok = args.first().is_some_and(|a| a.parse::<IpAddr>().is_ok());
+                let port_ok = address_ok
+                    && args.get(1).is_none_or(|p| {
+                        values::read_unsigned(p, 0, 65535)
+                            .map_err(|message| cx.error(&item.location, message))
+                            .is_ok()
+                    });
+                if port_ok {
+                    vs.sorry_server = Some(args.iter().map(|a| a.to_string()).collect());
+                } else {
+                    let address = args.first().copied().unwrap_or_default();
+                    cx.error(
+                        &item.location,
+                        format!("Invalid sorry server IP address {address} - skipping"),
+                    );
                 }
             }
+            "quorum" => {
+                vs.quorum = unsigned(
+                    cx,
+                    item,
+                    1,
+                    u32::MAX,
+                    "Quorum {} must be in [1, 4294967295]. Setting to 1.",
+                )
+                .unwrap_or(1);
+            }
             "hysteresis" => {
-                if let Some(v) = cx.uint(item, u32::MAX) {
+                let followup = "Hysteresis {} must be in [0, 4294967295] - ignoring";
+                if let Some(v) = unsigned(cx, item, 0, u32::MAX, followup) {
                     vs.hysteresis = v;
                 }
             }
-            "inhibit_on_failure" => vs.inhibit_on_failure = flag(cx, item),
-            "alpha" => vs.alpha = flag(cx, item),
-            "omega" => vs.omega = flag(cx, item),
+            "persistence_granularity" => {
+                let ipv6 = matches!(vs.key, ServiceKey::Address(addr, _) if addr.is_ipv6());
+                match cx.arg(item) {
+                    Some(text) if !ipv6 && values::inet_aton(text).is_none() => cx.error(
+                        &item.location,
+                        format!("Invalid IPv4 persistence_granularity specified - {text}"),
+                    ),
+                    Some(_) => vs.other.push(cx.raw(item)),
+                    None => {}
+                }
+            }
+            "ip_family" => match cx.arg(item) {
+                Some(family @ ("inet" | "inet6")) => {
+                    let conflicts = matches!(vs.key, ServiceKey::Address(addr, _)
+                        if addr.is_ipv6() != (family == "inet6"));
+                    if conflicts {
+                        cx.error(
+                            &item.location,
+                            format!(
+                                "Virtual server specified family {family} conflicts with \
+                                 server family"
+                            ),
+                        );
+                    } else {
+                        vs.other.push(cx.raw(item));
+                    }
+                }
+                Some(family) => {
+                    cx.error(&item.location, format!("unknown address family {family}"))
+                }
+                None => {}
+            },
+            // 2.2.7 says nothing about a word after these three in a virtual server.
+            "inhibit_on_failure" => vs.inhibit_on_failure = quiet_flag(item),
+            "alpha" => vs.alpha = quiet_flag(item),
+            "omega" => vs.omega = quiet_flag(item),
             "quorum_up" => vs.quorum_up = cx.notify_command(item).map(Box::new),
             "quorum_down" => vs.quorum_down = cx.notify_command(item).map(Box::new),
             "ops" | "one_packet_scheduler" => vs.ops = flag(cx, item),
-            "real_server" => vs.real_servers.extend(real_server(cx, item)),
+            "real_server" => vs.real_servers.extend(real_server(cx, item, track_files)),
+            _ if timing(cx, &mut vs.other, item, "virtual server") => {}
             k if VS_KEYWORDS.contains(&k) => vs.other.push(cx.raw(item)),
             _ => cx.unknown(item, VS_KEYWORDS),
         }
     }
+    quorum_rules(cx, &mut vs);
     Some(vs)
 }
 
-fn real_server(cx: &mut Cx<'_>, stmt: &Statement) -> Option<RealServer> {
+/// 2.2.7's checks of a virtual server's quorum against its real servers once it is read: a
+/// quorum above their total weight is lowered to it, and a hysteresis not below the quorum
+/// becomes the quorum less one (wrapping, as keepalived's unsigned arithmetic does, to
+/// 4294967295 for a quorum of 0).
+fn quorum_rules(cx: &mut Cx<'_>, vs: &mut VirtualServer) {
+    if vs.real_servers.is_empty() {
+        return;
+    }
+    let name = service_name(vs);
+    let total: u64 = vs
+        .real_servers
+        .iter()
+        .map(|rs| u64::from(rs.weight.max(0).unsigned_abs()))
+        .sum();
+    if u64::from(vs.quorum) > total {
+        let total = u32::try_from(total).unwrap_or(u32::MAX);
+        cx.unlocated(
+            Severity::Warning,
+            format!(
+                "Warning - quorum {} for {name} exceeds total weight of real servers {total}, \
+                 reducing quorum to {total}",
+                vs.quorum
+            ),
+        );
+        vs.quorum = total;
+    }
+    if vs.hysteresis >= vs.quorum {
+        let reset = vs.quorum.wrapping_sub(1);
+        cx.unlocated(
+            Severity::Warning,
+            format!(
+                "Virtual server {name}: hysteresis {} >= quorum {}; setting hysteresis to {reset}",
+                vs.hysteresis, vs.quorum
+            ),
+        );
+        vs.hysteresis = reset;
+    }
+}
+
+/// The virtual server as 2.2.7 names it in these lines: `[ADDR]:PROTO:PORT`, `FWM N` or
+/// `[GROUP]:0`.
+fn service_name(vs: &VirtualServer) -> String {
+    match &vs.key {
+        ServiceKey::Address(addr, port) => {
+            let proto = match vs.protocol.as_deref() {
+                Some("UDP") => "udp",
+                Some("SCTP") => "sctp",
+                _ => "tcp",
+            };
+            format!("[{addr}]:{proto}:{port}")
+        }
+        ServiceKey::Fwmark(mark) => format!("FWM {mark}"),
+        ServiceKey::Group(name) => format!("[{name}]:0"),
+    }
+}
+
+fn real_server(cx: &mut Cx<'_>, stmt: &Statement, track_files: &[&str]) -> Option<RealServer> {
     let args: Vec<&str> = stmt.arg_texts().collect();
     let address = args.first().and_then(|a| a.parse::<IpAddr>().ok());
     let port = args.get(1).map_or(Some(0), |p| p.parse::<u16>().ok());
@@ -271,14 +490,48 @@ fn real_server(cx: &mut Cx<'_>, stmt: &Statement) -> Option<RealServer> {
         let keyword = item.keyword();
         match keyword {
             "weight" => {
-                if let Some(v) = cx.int(item, 0, 65535) {
+                let followup = "Real server weight {} is outside range 0-2147483647";
+                if let Some(v) = unsigned(cx, item, 0, i32::MAX as u32, followup) {
                     rs.weight = v as i32;
                 }
             }
-            "inhibit_on_failure" => rs.inhibit_on_failure = Some(flag(cx, item)),
+            "inhibit_on_failure" => rs.inhibit_on_failure = Some(param_flag(cx, item)),
+            "alpha" => {
+                param_flag(cx, item);
+                rs.other.push(cx.raw(item));
+            }
+            "lvs_method" => match cx.arg(item) {
+                Some("NAT" | "DR" | "TUN") => rs.other.push(cx.raw(item)),
+                Some(kind) => cx.error(
+                    &item.location,
+                    format!("PARSER : unknown [{kind}] routing method for real server."),
+                ),
+                None => {}
+            },
             "notify_up" => rs.notify_up = cx.command(item),
             "notify_down" => rs.notify_down = cx.command(item),
+            "uthreshold" | "lthreshold" => {
+                let followup = format!("Invalid real_server {keyword} '{{}}' - ignoring");
+                let ok = unsigned(cx, item, 0, u32::MAX, &followup).is_some();
+                keep_if(cx, &mut rs.other, item, ok);
+            }
+            _ if timing(cx, &mut rs.other, item, "real server") => {}
             _ => match checker_kind(keyword) {
+                Some(CheckerKind::File) => rs.checkers.extend(file_check(cx, item, track_files)),
+                Some(kind @ (CheckerKind::Http | CheckerKind::Ssl)) => {
+                    let check = checker(cx, item, kind);
+                    if check.urls.is_empty() {
+                        // 2.2.7 names it at the `}` (and then crashes under `-t`).
+                        let at = item
+                            .block
+                            .as_ref()
+                            .and_then(|b| b.close.clone())
+                            .unwrap_or_else(|| item.location.clone());
+                        cx.error(&at, "HTTP/SSL_GET checker has no urls specified - ignoring");
+                    } else {
+                        rs.checkers.push(check);
+                    }
+                }
                 Some(kind) => rs.checkers.push(checker(cx, item, kind)),
                 None if RS_KEYWORDS.contains(&keyword) => rs.other.push(cx.raw(item)),
                 None => cx.unknown(item, RS_KEYWORDS),
@@ -302,6 +555,49 @@ fn checker_kind(keyword: &str) -> Option<CheckerKind> {
         "BFD_CHECK" => CheckerKind::Bfd,
         _ => return None,
     })
+}
+
+/// A FILE_CHECK as 2.2.7 reads it: `track_file` must name a track file defined before, and
+/// `weight` is a signed number; without a track file the check is ignored (named at its `}`).
+fn file_check(cx: &mut Cx<'_>, stmt: &Statement, track_files: &[&str]) -> Option<Checker> {
+    let mut found = false;
+    for item in cx.block(stmt) {
+        match item.keyword() {
+            "track_file" => {
+                if let Some(name) = cx.arg(item) {
+                    if track_files.contains(&name) {
+                        found = true;
+                    } else {
+                        cx.error(&item.location, format!("track_file {name} not found"));
+                    }
+                }
+            }
+            "weight" => {
+                if let Some(text) = item.arg_texts().next() {
+                    const MAX: i64 = 2_147_483_647;
+                    if cx.read_int(&item.location, text, -MAX, MAX).is_none() {
+                        cx.error(
+                            &item.location,
+                            "weight for track file must be in [-2147483647..2147483647] \
+                             inclusive. Ignoring...",
+                        );
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    let check = checker(cx, stmt, CheckerKind::File);
+    if found {
+        return Some(check);
+    }
+    let at = stmt
+        .block
+        .as_ref()
+        .and_then(|b| b.close.clone())
+        .unwrap_or_else(|| stmt.location.clone());
+    cx.error(&at, "FILE_CHECK has no track_file specified - ignoring");
+    None
 }
 
 fn checker(cx: &mut Cx<'_>, stmt: &Statement, kind: CheckerKind) -> Checker {
@@ -328,16 +624,28 @@ fn checker(cx: &mut Cx<'_>, stmt: &Statement, kind: CheckerKind) -> Checker {
                 check.hosts.push(checker(cx, item, kind))
             }
             "connect_timeout" => {
-                check.connect_timeout = cx.decimal(item, 0.000001, 4294.0);
-                if check.connect_timeout.is_none() {
-                    let text = item.arg_texts().next().unwrap_or_default();
-                    cx.error(
-                        &item.location,
-                        format!("connect_timeout {text} invalid - ignoring"),
-                    );
-                }
+                let followup = "connect_timeout {} invalid - ignoring";
+                check.connect_timeout =
+                    decimal(cx, item, 1, TIMEOUT_MAX, followup, Followup::Always)
             }
-            "connect_port" => check.connect_port = cx.int(item, 1, 65535).map(|v| v as u16),
+            "connect_port" => {
+                let followup = "Invalid checker connect_port '{}'";
+                check.connect_port = unsigned(cx, item, 1, 65535, followup).map(|v| v as u16)
+            }
+            "bind_port" => {
+                let ok = unsigned(cx, item, 1, 65535, "Invalid checker bind_port '{}'").is_some();
+                keep_if(cx, &mut check.other, item, ok);
+            }
+            "fwmark" => {
+                let followup = "Invalid fwmark connection value '{}'";
+                let ok = unsigned(cx, item, 0, u32::MAX, followup).is_some();
+                keep_if(cx, &mut check.other, item, ok);
+            }
+            "warmup" => {
+                let followup = "Invalid warmup connection value '{}'";
+                let ok = decimal(cx, item, 0, DECIMAL_MAX, followup, Followup::NumbersOnly);
+                keep_if(cx, &mut check.other, item, ok.is_some());
+            }
             "connect_ip" => match cx.arg(item).map(|a| (a, a.parse::<IpAddr>())) {
                 Some((_, Ok(ip))) => check.connect_ip = Some(ip),
                 Some((text, Err(_))) => cx.error(
@@ -346,22 +654,97 @@ fn checker(cx: &mut Cx<'_>, stmt: &Statement, kind: CheckerKind) -> Checker {
                 ),
                 None => {}
             },
-            "delay_loop" => check.delay_loop = cx.decimal(item, 0.000001, 4294.0),
-            "misc_timeout" if kind == CheckerKind::Misc => {
-                check.misc_timeout = cx.decimal(item, 0.000001, 4294.0)
+            "delay_loop" => {
+                let followup = "delay_loop '{}' is invalid - ignoring";
+                check.delay_loop = decimal(cx, item, 1, DECIMAL_MAX, followup, Followup::Always)
             }
-            "misc_dynamic" if kind == CheckerKind::Misc => check.misc_dynamic = flag(cx, item),
-            "retry" | "nb_get_retry" => check.retry = cx.uint(item, u32::MAX),
-            "delay_before_retry" => check.delay_before_retry = cx.decimal(item, 0.0, 4294.0),
+            // Whole seconds; 0 leaves the default (the check's delay_loop).
+            "misc_timeout" if kind == CheckerKind::Misc => {
+                let followup = "Invalid misc_timeout value '{}'";
+                check.misc_timeout = unsigned(cx, item, 0, u32::MAX, followup)
+                    .filter(|&v| v > 0)
+                    .map(f64::from)
+            }
+            "min_reply_length" | "max_reply_length" if kind == CheckerKind::Udp => {
+                let which = &item.keyword()[..3];
+                let followup =
+                    format!("UDP_CHECK {which} length {{}} not valid - must be between 0 & 65535");
+                let ok = unsigned(cx, item, 0, 65535, &followup).is_some();
+                keep_if(cx, &mut check.other, item, ok);
+            }
+            "type" if kind == CheckerKind::Dns => match cx.arg(item) {
+                Some(name)
+                    if ["A", "NS", "CNAME", "SOA", "MX", "TXT", "AAAA"]
+                        .iter()
+                        .any(|t| t.eq_ignore_ascii_case(name)) =>
+                {
+                    check.other.push(cx.raw(item))
+                }
+                Some(name) => cx.error(
+                    &item.location,
+                    format!("Unknown DNS check type {name} - ignoring"),
+                ),
+                None => {}
+            },
+            // 2.2.7 takes any word after misc_dynamic silently.
+            "misc_dynamic" if kind == CheckerKind::Misc => check.misc_dynamic = quiet_flag(item),
+            "http_protocol" if matches!(kind, CheckerKind::Http | CheckerKind::Ssl) => {
+                match cx.arg(item) {
+                    Some("1.0" | "1.1" | "1.0C" | "1.0c") => check.other.push(cx.raw(item)),
+                    Some(version) => cx.error(
+                        &item.location,
+                        format!("Invalid http_protocol version {version}"),
+                    ),
+                    None => {}
+                }
+            }
+            "enable_sni" if kind == CheckerKind::Ssl => {
+                param_flag(cx, item);
+                check.other.push(cx.raw(item));
+            }
+            "retry" => {
+                let followup = "Invalid retry connection value '{}'";
+                check.retry = unsigned(cx, item, 0, u32::MAX, followup)
+            }
+            "delay_before_retry" => {
+                let followup = "Invalid delay_before_retry connection value '{}'";
+                check.delay_before_retry =
+                    decimal(cx, item, 0, DECIMAL_MAX, followup, Followup::NumbersOnly)
+            }
             "url" if matches!(kind, CheckerKind::Http | CheckerKind::Ssl) => {
                 check.urls.push(url(cx, item))
             }
             "misc_path" if kind == CheckerKind::Misc => check.misc_path = cx.command(item),
+            "alpha" => {
+                param_flag(cx, item);
+                check.other.push(cx.raw(item));
+            }
             k if CHECK_KEYWORDS.contains(&k) => check.other.push(cx.raw(item)),
             _ => cx.unknown(item, CHECK_KEYWORDS),
         }
     }
     check
+}
+
+/// A virtual server's flag: on, whatever follows (`false`/`off`/`no` switch it off).
+fn quiet_flag(stmt: &Statement) -> bool {
+    !matches!(stmt.arg_texts().next(), Some("false" | "off" | "no"))
+}
+
+/// A real server's or check's flag: 2.2.7 names a word it does not know as `Invalid KEYWORD
+/// parameter X` (and leaves the flag on).
+fn param_flag(cx: &mut Cx<'_>, stmt: &Statement) -> bool {
+    match stmt.arg_texts().next() {
+        None | Some("true" | "on" | "yes") => true,
+        Some("false" | "off" | "no") => false,
+        Some(other) => {
+            cx.error(
+                &stmt.location,
+                format!("Invalid {} parameter {other}", stmt.keyword()),
+            );
+            true
+        }
+    }
 }
 
 /// A keyword that switches something on: no argument, or `true`/`on`/`yes` (`false`/`off`/`no`

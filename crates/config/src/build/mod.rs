@@ -98,9 +98,11 @@ fn build_top(cx: &mut Cx<'_>, items: &[Statement], config: &mut Config) {
                     .garp_groups
                     .extend(trackers::garp_group(cx, stmt, index))
             }
-            "virtual_server" => config
-                .virtual_servers
-                .extend(checker::virtual_server(cx, stmt)),
+            "virtual_server" => {
+                let names: Vec<&str> = config.track_files.iter().map(|t| t.name.as_str()).collect();
+                let vs = checker::virtual_server(cx, stmt, &names);
+                config.virtual_servers.extend(vs);
+            }
             "virtual_server_group" => config
                 .virtual_server_groups
                 .extend(checker::virtual_server_group(cx, stmt)),
