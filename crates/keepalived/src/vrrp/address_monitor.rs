@@ -223,28 +223,36 @@ pub fn watch() -> std::io::Result<tokio::sync::mpsc::UnboundedReceiver<AddressCh
     Ok(rx)
 }
 
+/// A netlink message of type `kind` (for the monitors' tests): the 16-byte header, the
+/// family-specific `header`, then `attrs` as 4-byte-aligned attributes.
+#[cfg(test)]
+pub(crate) fn netlink_message(kind: u16, header: &[u8], attrs: &[(u16, &[u8])]) -> Vec<u8> {
+    let mut body = header.to_vec();
+    for (t, data) in attrs {
+        let len = 4 + data.len();
+        body.extend_from_slice(&(len as u16).to_ne_bytes());
+        body.extend_from_slice(&t.to_ne_bytes());
+        body.extend_from_slice(data);
+        while !body.len().is_multiple_of(4) {
+            body.push(0);
+        }
+    }
+    let mut m = Vec::new();
+    m.extend_from_slice(&((16 + body.len()) as u32).to_ne_bytes());
+    m.extend_from_slice(&kind.to_ne_bytes());
+    m.extend_from_slice(&[0; 10]);
+    m.extend(body);
+    m
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn message(kind: u16, family: u8, index: u32, attrs: &[(u16, &[u8])]) -> Vec<u8> {
-        let mut body = vec![family, 24, 0, 0];
-        body.extend_from_slice(&index.to_ne_bytes());
-        for (t, data) in attrs {
-            let len = 4 + data.len();
-            body.extend_from_slice(&(len as u16).to_ne_bytes());
-            body.extend_from_slice(&t.to_ne_bytes());
-            body.extend_from_slice(data);
-            while body.len() % 4 != 0 {
-                body.push(0);
-            }
-        }
-        let mut m = Vec::new();
-        m.extend_from_slice(&((16 + body.len()) as u32).to_ne_bytes());
-        m.extend_from_slice(&kind.to_ne_bytes());
-        m.extend_from_slice(&[0; 10]);
-        m.extend(body);
-        m
+        let mut header = vec![family, 24, 0, 0];
+        header.extend_from_slice(&index.to_ne_bytes());
+        netlink_message(kind, &header, attrs)
     }
 
     #[test]

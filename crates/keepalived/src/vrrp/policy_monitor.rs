@@ -188,22 +188,7 @@ mod tests {
     use super::*;
 
     fn message(kind: u16, header: [u8; 12], attrs: &[(u16, &[u8])]) -> Vec<u8> {
-        let mut body = header.to_vec();
-        for (t, data) in attrs {
-            let len = 4 + data.len();
-            body.extend_from_slice(&(len as u16).to_ne_bytes());
-            body.extend_from_slice(&t.to_ne_bytes());
-            body.extend_from_slice(data);
-            while !body.len().is_multiple_of(4) {
-                body.push(0);
-            }
-        }
-        let mut m = Vec::new();
-        m.extend_from_slice(&((16 + body.len()) as u32).to_ne_bytes());
-        m.extend_from_slice(&kind.to_ne_bytes());
-        m.extend_from_slice(&[0; 10]);
-        m.extend(body);
-        m
+        crate::vrrp::address_monitor::netlink_message(kind, &header, attrs)
     }
 
     #[test]
