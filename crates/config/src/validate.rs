@@ -11,6 +11,7 @@ use crate::script_checks;
 
 /// Runs every cross-block check, dropping what cannot work as keepalived does.
 pub fn validate(config: &mut Config, host: &dyn Host, diagnostics: &mut Diagnostics) {
+    crate::build::checker::drop_unresolved_groups(config);
     // What keepalived 2.2.7 checks while it reads the file.
     duplicate_instance_names(config, diagnostics);
     script_checks::missing_default_user(config, host, diagnostics);
@@ -508,6 +509,33 @@ fn checker_services(config: &Config, diagnostics: &mut Diagnostics) {
                 checker_line(diagnostics, line);
             }
         }
+        if vs.persistence_timeout.is_none() && has_zero_port(config, &vs.key) {
+            let line = format!(
+                "Virtual server {}: zero port only valid for persistent services - setting",
+                shown(&protocol)
+            );
+            checker_line(diagnostics, line);
+        }
+    }
+}
+
+/// Whether a service listens on port 0: its own port, or a group entry without a port or
+/// with port 0.
+fn has_zero_port(config: &Config, key: &ServiceKey) -> bool {
+    match key {
+        ServiceKey::Address(_, port) => *port == 0,
+        ServiceKey::Fwmark(_) => false,
+        ServiceKey::Group(group) => config
+            .virtual_server_groups
+            .iter()
+            .filter(|g| &g.name == group)
+            .flat_map(|g| &g.entries)
+            .filter(|entry| entry.first().is_some_and(|w| w != "fwmark"))
+            .any(|entry| {
+                entry
+                    .get(1)
+                    .is_none_or(|p| crate::values::read_unsigned(p, 0, 65535) == Ok(0))
+            }),
     }
 }
 

@@ -221,19 +221,188 @@ fn timing(
     true
 }
 
-/// Reads `virtual_server_group NAME { ADDR[-N] PORT | fwmark N … }`.
+/// Reads `virtual_server_group NAME { ADDR[-END] [PORT] | fwmark N [inet|inet6] … }` as
+/// keepalived 2.2.7 reads it: a refused entry is named and skipped; a group left without
+/// entries, or mixing IPv4, IPv6 and family-less fwmarks, is named at its `}` and removed.
 pub fn virtual_server_group(cx: &mut Cx<'_>, stmt: &Statement) -> Option<VirtualServerGroup> {
     let name = cx.block_name(stmt)?;
-    let entries = cx
-        .block(stmt)
-        .iter()
-        .map(|s| s.words.iter().map(|w| w.text.to_string()).collect())
-        .collect();
+    let mut entries = Vec::new();
+    let mut families = GroupFamilies::default();
+    for item in cx.block(stmt) {
+        if group_entry(cx, item, &name, &mut families) {
+            entries.push(item.words.iter().map(|w| w.text.to_string()).collect());
+        }
+    }
+    let problem = if entries.is_empty() {
+        Some("has no entries")
+    } else if families.fwmark_without_family && families.ipv4 && families.ipv6 {
+        Some("cannot have IPv4, IPv6 and fwmark without family")
+    } else {
+        None
+    };
+    if let Some(problem) = problem {
+        let at = closing_line(stmt);
+        cx.error(
+            &at,
+            format!("virtual server group {name} {problem} - removing"),
+        );
+        return None;
+    }
     Some(VirtualServerGroup {
         name,
         location: stmt.location.clone(),
         entries,
     })
+}
+
+/// The families a virtual_server_group's entries name so far.
+#[derive(Default)]
+struct GroupFamilies {
+    ipv4: bool,
+    ipv6: bool,
+    fwmark_without_family: bool,
+}
+
+/// Where keepalived names a block's end: its `}` (the block's first line without one).
+fn closing_line(stmt: &Statement) -> crate::diagnostic::Location {
+    stmt.block
+        .as_ref()
+        .and_then(|b| b.close.clone())
+        .unwrap_or_else(|| stmt.location.clone())
+}
+
+/// One entry of a virtual_server_group; false when 2.2.7 refuses (and names) it.
+fn group_entry(
+    cx: &mut Cx<'_>,
+    item: &Statement,
+    group: &str,
+    families: &mut GroupFamilies,
+) -> bool {
+    if item.keyword() == "fwmark" {
+        let Some(text) = cx.arg(item) else {
+            return false;
+        };
+        if let Err(message) = values::read_unsigned(text, 0, u32::MAX) {
+            cx.error(&item.location, message);
+            cx.error(
+                &item.location,
+                format!("({group}): fwmark '{text}' must be in [0, 4294967295] - ignoring"),
+            );
+            return false;
+        }
+        match item.arg_texts().nth(1) {
+            None => families.fwmark_without_family = true,
+            Some("inet") => families.ipv4 = true,
+            Some("inet6") => families.ipv6 = true,
+            Some(family) => {
+                cx.error(
+                    &item.location,
+                    format!("({group}): fwmark '{text}' family {family} unknown - ignoring"),
+                );
+                return false;
+            }
+        }
+        return true;
+    }
+    let word = item.keyword();
+    if word.contains('/') {
+        cx.error(
+            &item.location,
+            format!("Address mask bits not empty - {word} - skipping"),
+        );
+        return false;
+    }
+    let port = item.arg_texts().next();
+    let port_ok = port.is_none_or(|p| {
+        // A port of 0 passes silently; any other is read in [1, 65535].
+        values::read_unsigned(p, 0, 65535) == Ok(0)
+            || values::read_unsigned(p, 1, 65535)
+                .map_err(|message| cx.error(&item.location, message))
+                .is_ok()
+    });
+    let (start, end) = match word.split_once('-') {
+        Some((start, end)) => (start, Some(end)),
+        None => (word, None),
+    };
+    let address = start.parse::<IpAddr>().ok();
+    let Some(address) = address.filter(|_| port_ok) else {
+        let port = port.map(|p| format!("/port/{p}")).unwrap_or_default();
+        cx.error(
+            &item.location,
+            format!("Invalid virtual server group IP address {word} {port} - skipping"),
+        );
+        return false;
+    };
+    if let Some(end) = end
+        && let Some(problem) = range_problem(address, end)
+    {
+        let message = match problem {
+            RangeProblem::Extra(rest) => {
+                format!("Virtual server group range '{word}' has extra characters at end '{rest}'")
+            }
+            RangeProblem::TooLarge => {
+                format!("Virtual server group range '{word}' end '{end}' too large")
+            }
+            RangeProblem::NotGreater => format!(
+                "Address range end is not greater than address range start - {word} - skipping"
+            ),
+        };
+        cx.error(&item.location, message);
+        return false;
+    }
+    if address.is_ipv4() {
+        families.ipv4 = true;
+    } else {
+        families.ipv6 = true;
+    }
+    true
+}
+
+/// Why 2.2.7 refuses the end of an address range.
+enum RangeProblem<'a> {
+    /// Characters after the number (`strtoul`'s stop).
+    Extra(&'a str),
+    /// Above 255 (IPv4) or 0xffff (IPv6).
+    TooLarge,
+    /// Not above the start's last byte or group.
+    NotGreater,
+}
+
+/// The end of `ADDR-END`: decimal for IPv4, hexadecimal for IPv6, read as `strtoul` reads it.
+fn range_problem(start: IpAddr, end: &str) -> Option<RangeProblem<'_>> {
+    let (radix, max, first) = match start {
+        IpAddr::V4(a) => (10, 255, u64::from(a.octets()[3])),
+        IpAddr::V6(a) => (16, 0xffff, u64::from(a.segments()[7])),
+    };
+    let unsigned = end.strip_prefix('+').unwrap_or(end);
+    let (negative, digits_from) = match unsigned.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, unsigned),
+    };
+    let digits = digits_from
+        .find(|c: char| !c.is_digit(radix))
+        .unwrap_or(digits_from.len());
+    let rest = &digits_from[digits..];
+    if digits == 0 {
+        // strtoul read nothing: the whole word is left over.
+        if !end.is_empty() {
+            return Some(RangeProblem::Extra(end));
+        }
+    } else if !rest.is_empty() {
+        return Some(RangeProblem::Extra(rest));
+    }
+    let value = u64::from_str_radix(&digits_from[..digits], radix).unwrap_or(if digits == 0 {
+        0
+    } else {
+        u64::MAX
+    });
+    if negative && value != 0 || value > max {
+        return Some(RangeProblem::TooLarge);
+    }
+    if value <= first {
+        return Some(RangeProblem::NotGreater);
+    }
+    None
 }
 
 fn service_key(cx: &mut Cx<'_>, stmt: &Statement) -> Option<ServiceKey> {
@@ -398,7 +567,31 @@ pub fn virtual_server(
             "quorum_up" => vs.quorum_up = cx.notify_command(item).map(Box::new),
             "quorum_down" => vs.quorum_down = cx.notify_command(item).map(Box::new),
             "ops" | "one_packet_scheduler" => vs.ops = flag(cx, item),
-            "real_server" => vs.real_servers.extend(real_server(cx, item, track_files)),
+            "real_server" => {
+                let Some(rs) = real_server(cx, item, track_files) else {
+                    continue;
+                };
+                // The service's family: its address's, else ip_family's, else the first real
+                // server's; a real server of another family is skipped at its `}`.
+                let family = match vs.key {
+                    ServiceKey::Address(addr, _) => Some(addr.is_ipv6()),
+                    _ => {
+                        stated_family(&vs).or(vs.real_servers.first().map(|r| r.address.is_ipv6()))
+                    }
+                };
+                if family.is_some_and(|v6| v6 != rs.address.is_ipv6()) {
+                    cx.error(
+                        &closing_line(item),
+                        format!(
+                            "Address family of virtual server and real server {} don't match - \
+                             skipping real server.",
+                            rs.address
+                        ),
+                    );
+                } else {
+                    vs.real_servers.push(rs);
+                }
+            }
             _ if timing(cx, &mut vs.other, item, "virtual server") => {}
             k if VS_KEYWORDS.contains(&k) => vs.other.push(cx.raw(item)),
             _ => cx.unknown(item, VS_KEYWORDS),
@@ -406,6 +599,57 @@ pub fn virtual_server(
     }
     quorum_rules(cx, &mut vs);
     Some(vs)
+}
+
+/// The family a virtual server's `ip_family` states (true for inet6).
+fn stated_family(vs: &VirtualServer) -> Option<bool> {
+    vs.other
+        .iter()
+        .rev()
+        .find(|s| s.keyword == "ip_family")
+        .and_then(|s| s.args.first())
+        .map(|f| f == "inet6")
+}
+
+/// Drops, silently as keepalived 2.2.7 does once the whole file is read, the virtual servers
+/// naming a virtual_server_group that does not exist (or was removed), whose group holds both
+/// IPv4 and IPv6 entries, or whose group's family differs from the service's (its
+/// `ip_family`, else its first real server's).
+pub fn drop_unresolved_groups(config: &mut crate::model::Config) {
+    let groups = &config.virtual_server_groups;
+    config.virtual_servers.retain(|vs| {
+        let ServiceKey::Group(name) = &vs.key else {
+            return true;
+        };
+        let Some(group) = groups.iter().find(|g| &g.name == name) else {
+            return false;
+        };
+        let (mut ipv4, mut ipv6) = (false, false);
+        for entry in &group.entries {
+            let family = match entry.as_slice() {
+                [mark, _, family, ..] if mark == "fwmark" => Some(family == "inet6"),
+                [mark, ..] if mark == "fwmark" => None,
+                [address, ..] => {
+                    let start = address.split_once('-').map_or(address.as_str(), |(s, _)| s);
+                    start.parse::<IpAddr>().ok().map(|a| a.is_ipv6())
+                }
+                [] => None,
+            };
+            match family {
+                Some(true) => ipv6 = true,
+                Some(false) => ipv4 = true,
+                None => {}
+            }
+        }
+        if ipv4 && ipv6 {
+            return false;
+        }
+        let service = stated_family(vs).or(vs.real_servers.first().map(|r| r.address.is_ipv6()));
+        match service {
+            Some(v6) => !(v6 && ipv4 || !v6 && ipv6),
+            None => true,
+        }
+    });
 }
 
 /// 2.2.7's checks of a virtual server's quorum against its real servers once it is read: a

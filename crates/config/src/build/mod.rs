@@ -3,7 +3,7 @@
 
 mod addresses;
 mod bfd;
-mod checker;
+pub(crate) mod checker;
 mod global;
 mod global_rules;
 mod instance;
