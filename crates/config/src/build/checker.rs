@@ -87,7 +87,18 @@ const RS_KEYWORDS: &[&str] = &[
     "BFD_CHECK",
 ];
 
-const CHECK_KEYWORDS: &[&str] = &[
+/// Keywords every check but FILE_CHECK and BFD_CHECK takes.
+const COMMON_CHECK_KEYWORDS: &[&str] = &[
+    "retry",
+    "delay_before_retry",
+    "warmup",
+    "delay_loop",
+    "alpha",
+    "log_all_failures",
+];
+
+/// The connection options of the checks that connect (and of SMTP_CHECK's `host`).
+const CONNECTION_KEYWORDS: &[&str] = &[
     "connect_ip",
     "connect_port",
     "bindto",
@@ -95,33 +106,68 @@ const CHECK_KEYWORDS: &[&str] = &[
     "bind_if",
     "connect_timeout",
     "fwmark",
-    "retry",
-    "delay_before_retry",
-    "warmup",
-    "delay_loop",
-    "alpha",
-    "url",
-    "virtualhost",
-    "http_protocol",
-    "enable_sni",
-    "misc_path",
-    "misc_timeout",
-    "misc_dynamic",
-    "user",
-    "helo_name",
-    "host",
-    "type",
-    "name",
-    "payload",
-    "require_reply",
-    "min_reply_length",
-    "max_reply_length",
-    "fast_recovery",
-    "file",
-    "track_file",
-    "weight",
-    "log_all_failures",
 ];
+
+/// The keywords of one kind of check as keepalived 2.2.7 knows them, beyond the common and
+/// connection ones (`None`: a check without connection options).
+fn own_keywords(kind: CheckerKind) -> (&'static [&'static str], bool, bool) {
+    // (own keywords, takes the common keywords, takes the connection options)
+    match kind {
+        CheckerKind::Tcp | CheckerKind::Ping => (&[], true, true),
+        CheckerKind::Http | CheckerKind::Ssl => (
+            &[
+                "url",
+                "virtualhost",
+                "http_protocol",
+                "enable_sni",
+                "fast_recovery",
+                "nb_get_retry",
+            ],
+            true,
+            true,
+        ),
+        CheckerKind::Misc => (
+            &["misc_path", "misc_timeout", "misc_dynamic", "user"],
+            true,
+            false,
+        ),
+        CheckerKind::Smtp => (&["helo_name", "host"], true, true),
+        CheckerKind::Dns => (&["type", "name"], true, true),
+        CheckerKind::Udp => (
+            &[
+                "payload",
+                "require_reply",
+                "min_reply_length",
+                "max_reply_length",
+            ],
+            true,
+            true,
+        ),
+        CheckerKind::File => (&["track_file", "weight"], false, false),
+        CheckerKind::Bfd => (&["name", "alpha"], false, false),
+    }
+}
+
+/// Whether a check of `kind` knows `keyword`.
+fn check_knows(kind: CheckerKind, keyword: &str) -> bool {
+    let (own, common, connection) = own_keywords(kind);
+    own.contains(&keyword)
+        || common && COMMON_CHECK_KEYWORDS.contains(&keyword)
+        || connection && CONNECTION_KEYWORDS.contains(&keyword)
+}
+
+/// The keywords a check of `kind` knows, for a hint after an unknown one.
+fn check_keywords(kind: CheckerKind) -> Vec<&'static str> {
+    let (own, common, connection) = own_keywords(kind);
+    let mut all = own.to_vec();
+    if common {
+        all.extend_from_slice(COMMON_CHECK_KEYWORDS);
+    }
+    if connection {
+        all.extend_from_slice(CONNECTION_KEYWORDS);
+    }
+    all
+}
 
 /// The largest decimal 2.2.7's unsigned decimal reader takes (in microseconds).
 const DECIMAL_MAX: u64 = u64::MAX - 1;
@@ -426,11 +472,12 @@ fn service_key(cx: &mut Cx<'_>, stmt: &Statement) -> Option<ServiceKey> {
 }
 
 /// Reads a virtual_server block.
-/// `track_files` names the track files defined before it (a FILE_CHECK may name only those).
+/// `defined` names the track files and BFD instances defined before it (a FILE_CHECK or
+/// BFD_CHECK may name only those).
 pub fn virtual_server(
     cx: &mut Cx<'_>,
     stmt: &Statement,
-    track_files: &[&str],
+    defined: &Defined<'_>,
 ) -> Option<VirtualServer> {
     // keepalived skips the whole block of a virtual server it cannot parse.
     let key = service_key(cx, stmt)?;
@@ -568,7 +615,8 @@ pub fn virtual_server(
             "quorum_down" => vs.quorum_down = cx.notify_command(item).map(Box::new),
             "ops" | "one_packet_scheduler" => vs.ops = flag(cx, item),
             "real_server" => {
-                let Some(rs) = real_server(cx, item, track_files) else {
+                let protocol = vs.protocol.as_deref();
+                let Some(rs) = real_server(cx, item, defined, protocol) else {
                     continue;
                 };
                 // The service's family: its address's, else ip_family's, else the first real
@@ -708,7 +756,12 @@ fn service_name(vs: &VirtualServer) -> String {
     }
 }
 
-fn real_server(cx: &mut Cx<'_>, stmt: &Statement, track_files: &[&str]) -> Option<RealServer> {
+fn real_server(
+    cx: &mut Cx<'_>,
+    stmt: &Statement,
+    defined: &Defined<'_>,
+    protocol: Option<&str>,
+) -> Option<RealServer> {
     let args: Vec<&str> = stmt.arg_texts().collect();
     let address = args.first().and_then(|a| a.parse::<IpAddr>().ok());
     let port = args.get(1).map_or(Some(0), |p| p.parse::<u16>().ok());
@@ -761,9 +814,12 @@ fn real_server(cx: &mut Cx<'_>, stmt: &Statement, track_files: &[&str]) -> Optio
             }
             _ if timing(cx, &mut rs.other, item, "real server") => {}
             _ => match checker_kind(keyword) {
-                Some(CheckerKind::File) => rs.checkers.extend(file_check(cx, item, track_files)),
+                Some(CheckerKind::File) => {
+                    rs.checkers
+                        .extend(file_check(cx, item, defined.track_files, rs.address))
+                }
                 Some(kind @ (CheckerKind::Http | CheckerKind::Ssl)) => {
-                    let check = checker(cx, item, kind);
+                    let check = checker(cx, item, kind, rs.address, false);
                     if check.urls.is_empty() {
                         // 2.2.7 names it at the `}` (and then crashes under `-t`).
                         let at = item
@@ -776,7 +832,22 @@ fn real_server(cx: &mut Cx<'_>, stmt: &Statement, track_files: &[&str]) -> Optio
                         rs.checkers.push(check);
                     }
                 }
-                Some(kind) => rs.checkers.push(checker(cx, item, kind)),
+                Some(CheckerKind::Bfd) => {
+                    let name = format!(
+                        "[{}]:{}:{}",
+                        rs.address,
+                        protocol.map_or("none".to_string(), str::to_ascii_lowercase),
+                        rs.port
+                    );
+                    rs.checkers.extend(bfd_check(
+                        cx,
+                        item,
+                        defined.bfd_instances,
+                        &name,
+                        rs.address,
+                    ))
+                }
+                Some(kind) => rs.checkers.push(checker(cx, item, kind, rs.address, false)),
                 None if RS_KEYWORDS.contains(&keyword) => rs.other.push(cx.raw(item)),
                 None => cx.unknown(item, RS_KEYWORDS),
             },
@@ -801,9 +872,65 @@ fn checker_kind(keyword: &str) -> Option<CheckerKind> {
     })
 }
 
+/// What a check may refer to: the track files and BFD instances defined before its virtual
+/// server.
+pub struct Defined<'a> {
+    /// Names of the `vrrp_track_file` blocks read so far.
+    pub track_files: &'a [&'a str],
+    /// Names of the `bfd_instance` blocks read so far.
+    pub bfd_instances: &'a [&'a str],
+}
+
+/// A BFD_CHECK as 2.2.7 reads it: `name` must name a bfd_instance defined before; without one
+/// the check is skipped (named at its `}`). `service` is `[ADDR]:PROTO:PORT` of the real server.
+fn bfd_check(
+    cx: &mut Cx<'_>,
+    stmt: &Statement,
+    bfd_instances: &[&str],
+    service: &str,
+    server: IpAddr,
+) -> Option<Checker> {
+    // (a name was given, it names a known instance)
+    let mut named = (false, false);
+    for item in cx.block(stmt) {
+        if item.keyword() == "name"
+            && let Some(name) = item.arg_texts().next()
+            && !named.1
+        {
+            named.0 = true;
+            if bfd_instances.contains(&name) {
+                named.1 = true;
+            } else {
+                cx.error(
+                    &item.location,
+                    format!("({service}) BFD_CHECK - BFD {name} not configured"),
+                );
+            }
+        }
+    }
+    let check = checker(cx, stmt, CheckerKind::Bfd, server, false);
+    if named.1 {
+        return Some(check);
+    }
+    if named.0 {
+        // Named after an unknown instance: dropped without a further line.
+        return None;
+    }
+    cx.error(
+        &closing_line(stmt),
+        format!("({service}) No name has been specified for BFD_CHECKER - skipping"),
+    );
+    None
+}
+
 /// A FILE_CHECK as 2.2.7 reads it: `track_file` must name a track file defined before, and
 /// `weight` is a signed number; without a track file the check is ignored (named at its `}`).
-fn file_check(cx: &mut Cx<'_>, stmt: &Statement, track_files: &[&str]) -> Option<Checker> {
+fn file_check(
+    cx: &mut Cx<'_>,
+    stmt: &Statement,
+    track_files: &[&str],
+    server: IpAddr,
+) -> Option<Checker> {
     let mut found = false;
     for item in cx.block(stmt) {
         match item.keyword() {
@@ -817,21 +944,29 @@ fn file_check(cx: &mut Cx<'_>, stmt: &Statement, track_files: &[&str]) -> Option
                 }
             }
             "weight" => {
-                if let Some(text) = item.arg_texts().next() {
-                    const MAX: i64 = 2_147_483_647;
-                    if cx.read_int(&item.location, text, -MAX, MAX).is_none() {
-                        cx.error(
-                            &item.location,
-                            "weight for track file must be in [-2147483647..2147483647] \
-                             inclusive. Ignoring...",
-                        );
-                    }
+                let mut words = item.arg_texts();
+                let Some(text) = words.next() else {
+                    cx.error(&item.location, "track file weight missing");
+                    continue;
+                };
+                const MAX: i64 = 2_147_483_647;
+                if cx.read_int(&item.location, text, -MAX, MAX).is_none() {
+                    cx.error(
+                        &item.location,
+                        "weight for track file must be in [-2147483647..2147483647] \
+                         inclusive. Ignoring...",
+                    );
+                } else if let Some(option) = words.next().filter(|w| *w != "reverse") {
+                    cx.error(
+                        &item.location,
+                        format!("unknown track file weight option {option} - ignoring"),
+                    );
                 }
             }
             _ => {}
         }
     }
-    let check = checker(cx, stmt, CheckerKind::File);
+    let check = checker(cx, stmt, CheckerKind::File, server, false);
     if found {
         return Some(check);
     }
@@ -844,7 +979,15 @@ fn file_check(cx: &mut Cx<'_>, stmt: &Statement, track_files: &[&str]) -> Option
     None
 }
 
-fn checker(cx: &mut Cx<'_>, stmt: &Statement, kind: CheckerKind) -> Checker {
+/// Reads one check block (or SMTP_CHECK's `host` block, `host` true) of a real server at
+/// `server`: each keyword as keepalived 2.2.7 reads it for that kind of check.
+fn checker(
+    cx: &mut Cx<'_>,
+    stmt: &Statement,
+    kind: CheckerKind,
+    server: IpAddr,
+    host: bool,
+) -> Checker {
     let mut check = Checker {
         kind,
         location: stmt.location.clone(),
@@ -861,11 +1004,31 @@ fn checker(cx: &mut Cx<'_>, stmt: &Statement, kind: CheckerKind) -> Checker {
         hosts: Vec::new(),
         other: Vec::new(),
     };
+    let mut bindto: Option<IpAddr> = None;
+    let mut dns_name = false;
+    let mut bind_if = false;
+    let mut reply_lengths: [Option<u32>; 2] = [None, None];
     for item in cx.block(stmt) {
-        match item.keyword() {
+        let keyword = item.keyword();
+        let known = if host {
+            COMMON_CHECK_KEYWORDS.contains(&keyword) || CONNECTION_KEYWORDS.contains(&keyword)
+        } else {
+            check_knows(kind, keyword)
+        };
+        if !known {
+            if host {
+                cx.unknown(item, &[COMMON_CHECK_KEYWORDS, CONNECTION_KEYWORDS].concat());
+            } else {
+                cx.unknown(item, &check_keywords(kind));
+            }
+            continue;
+        }
+        match keyword {
             // SMTP_CHECK's `host` block: connection options of one more server to check.
-            "host" if kind == CheckerKind::Smtp && item.block.is_some() => {
-                check.hosts.push(checker(cx, item, kind))
+            "host" => {
+                if item.block.is_some() {
+                    check.hosts.push(checker(cx, item, kind, server, true))
+                }
             }
             "connect_timeout" => {
                 let followup = "connect_timeout {} invalid - ignoring";
@@ -880,6 +1043,12 @@ fn checker(cx: &mut Cx<'_>, stmt: &Statement, kind: CheckerKind) -> Checker {
                 let ok = unsigned(cx, item, 1, 65535, "Invalid checker bind_port '{}'").is_some();
                 keep_if(cx, &mut check.other, item, ok);
             }
+            "bind_if" => {
+                if cx.arg(item).is_some() {
+                    bind_if = true;
+                    check.other.push(cx.raw(item));
+                }
+            }
             "fwmark" => {
                 let followup = "Invalid fwmark connection value '{}'";
                 let ok = unsigned(cx, item, 0, u32::MAX, followup).is_some();
@@ -891,10 +1060,40 @@ fn checker(cx: &mut Cx<'_>, stmt: &Statement, kind: CheckerKind) -> Checker {
                 keep_if(cx, &mut check.other, item, ok.is_some());
             }
             "connect_ip" => match cx.arg(item).map(|a| (a, a.parse::<IpAddr>())) {
+                Some((text, Ok(ip))) if bindto.is_some_and(|b| b.is_ipv6() != ip.is_ipv6()) => cx
+                    .error(
+                        &item.location,
+                        format!(
+                            "connect_ip address {text} does not match address family of \
+                             bindto - skipping"
+                        ),
+                    ),
                 Some((_, Ok(ip))) => check.connect_ip = Some(ip),
                 Some((text, Err(_))) => cx.error(
                     &item.location,
                     format!("Invalid connect_ip address {text} - ignoring"),
+                ),
+                None => {}
+            },
+            "bindto" => match cx.arg(item).map(|a| (a, a.parse::<IpAddr>())) {
+                Some((text, Ok(ip))) => {
+                    let target = check.connect_ip.unwrap_or(server);
+                    if target.is_ipv6() != ip.is_ipv6() {
+                        cx.error(
+                            &item.location,
+                            format!(
+                                "bindto address {text} does not match address family of \
+                                 connect_ip - skipping"
+                            ),
+                        );
+                    } else {
+                        bindto = Some(ip);
+                        check.other.push(cx.raw(item));
+                    }
+                }
+                Some((text, Err(_))) => cx.error(
+                    &item.location,
+                    format!("Invalid bindto address {text} - ignoring"),
                 ),
                 None => {}
             },
@@ -903,20 +1102,41 @@ fn checker(cx: &mut Cx<'_>, stmt: &Statement, kind: CheckerKind) -> Checker {
                 check.delay_loop = decimal(cx, item, 1, DECIMAL_MAX, followup, Followup::Always)
             }
             // Whole seconds; 0 leaves the default (the check's delay_loop).
-            "misc_timeout" if kind == CheckerKind::Misc => {
+            "misc_timeout" => {
                 let followup = "Invalid misc_timeout value '{}'";
                 check.misc_timeout = unsigned(cx, item, 0, u32::MAX, followup)
                     .filter(|&v| v > 0)
                     .map(f64::from)
             }
-            "min_reply_length" | "max_reply_length" if kind == CheckerKind::Udp => {
-                let which = &item.keyword()[..3];
+            "min_reply_length" | "max_reply_length" => {
+                let which = &keyword[..3];
                 let followup =
                     format!("UDP_CHECK {which} length {{}} not valid - must be between 0 & 65535");
-                let ok = unsigned(cx, item, 0, 65535, &followup).is_some();
-                keep_if(cx, &mut check.other, item, ok);
+                let value = unsigned(cx, item, 0, 65535, &followup);
+                reply_lengths[usize::from(which == "max")] = value;
+                keep_if(cx, &mut check.other, item, value.is_some());
             }
-            "type" if kind == CheckerKind::Dns => match cx.arg(item) {
+            "payload" | "require_reply" => {
+                let what = if keyword == "payload" {
+                    "payload"
+                } else {
+                    "reply"
+                };
+                match item.arg_texts().next() {
+                    None if keyword == "payload" => {
+                        cx.error(&item.location, "UDP_CHECK payload requires a payload")
+                    }
+                    None => {}
+                    Some(hex) if hex.chars().all(|c| c.is_ascii_hexdigit()) => {
+                        check.other.push(cx.raw(item))
+                    }
+                    Some(_) => cx.error(
+                        &item.location,
+                        format!("Invalid hex string for UDP_CHECK {what}"),
+                    ),
+                }
+            }
+            "type" => match cx.arg(item) {
                 Some(name)
                     if ["A", "NS", "CNAME", "SOA", "MX", "TXT", "AAAA"]
                         .iter()
@@ -930,19 +1150,38 @@ fn checker(cx: &mut Cx<'_>, stmt: &Statement, kind: CheckerKind) -> Checker {
                 ),
                 None => {}
             },
-            // 2.2.7 takes any word after misc_dynamic silently.
-            "misc_dynamic" if kind == CheckerKind::Misc => check.misc_dynamic = quiet_flag(item),
-            "http_protocol" if matches!(kind, CheckerKind::Http | CheckerKind::Ssl) => {
-                match cx.arg(item) {
-                    Some("1.0" | "1.1" | "1.0C" | "1.0c") => check.other.push(cx.raw(item)),
-                    Some(version) => cx.error(
-                        &item.location,
-                        format!("Invalid http_protocol version {version}"),
-                    ),
-                    None => {}
+            "name" if kind == CheckerKind::Dns => {
+                if cx.arg(item).is_some() {
+                    if dns_name {
+                        cx.error(
+                            &item.location,
+                            "DNS_CHECK name already specified - ignoring",
+                        );
+                    } else {
+                        dns_name = true;
+                        check.other.push(cx.raw(item));
+                    }
                 }
             }
-            "enable_sni" if kind == CheckerKind::Ssl => {
+            "helo_name" => match item.arg_texts().next() {
+                Some(_) => check.other.push(cx.raw(item)),
+                None => cx.error(&item.location, "SMTP_CHECK helo name missing"),
+            },
+            "virtualhost" => match item.arg_texts().next() {
+                Some(_) => check.other.push(cx.raw(item)),
+                None => cx.error(&item.location, "HTTP_GET virtualhost name missing"),
+            },
+            // 2.2.7 takes any word after misc_dynamic silently.
+            "misc_dynamic" => check.misc_dynamic = quiet_flag(item),
+            "http_protocol" => match item.arg_texts().next() {
+                Some("1.0" | "1.1" | "1.0C" | "1.0c") => check.other.push(cx.raw(item)),
+                Some(version) => cx.error(
+                    &item.location,
+                    format!("Invalid http_protocol version {version}"),
+                ),
+                None => cx.error(&item.location, "Missing http_protocol version"),
+            },
+            "enable_sni" => {
                 param_flag(cx, item);
                 check.other.push(cx.raw(item));
             }
@@ -950,22 +1189,88 @@ fn checker(cx: &mut Cx<'_>, stmt: &Statement, kind: CheckerKind) -> Checker {
                 let followup = "Invalid retry connection value '{}'";
                 check.retry = unsigned(cx, item, 0, u32::MAX, followup)
             }
+            "nb_get_retry" => {
+                cx.error(
+                    &item.location,
+                    "nb_get_retry is deprecated - please use 'retry'",
+                );
+                let followup = "Invalid nb_get_retry value '{}'";
+                check.retry = unsigned(cx, item, 0, u32::MAX, followup).or(check.retry)
+            }
             "delay_before_retry" => {
                 let followup = "Invalid delay_before_retry connection value '{}'";
                 check.delay_before_retry =
                     decimal(cx, item, 0, DECIMAL_MAX, followup, Followup::NumbersOnly)
             }
-            "url" if matches!(kind, CheckerKind::Http | CheckerKind::Ssl) => {
-                check.urls.push(url(cx, item))
+            "url" if item.block.is_none() => {
+                // 2.2.7 looks for the block on the next line and names the url there.
+                let items = cx.block(stmt);
+                let next = items
+                    .iter()
+                    .position(|i| std::ptr::eq(i, item))
+                    .and_then(|at| items.get(at + 1))
+                    .map(|i| i.location.clone())
+                    .unwrap_or_else(|| closing_line(stmt));
+                cx.error(&next, "HTTP/SSL_GET checker url has no path - ignoring");
             }
-            "misc_path" if kind == CheckerKind::Misc => check.misc_path = cx.command(item),
-            "alpha" => {
+            "url" => check.urls.extend(url(cx, item)),
+            // A misc_path without a script is ignored silently.
+            "misc_path" => {
+                if !item.args().is_empty() {
+                    check.misc_path = cx.command(item)
+                }
+            }
+            "user" if item.args().is_empty() => {
+                let script = check
+                    .misc_path
+                    .as_ref()
+                    .map(|_| {
+                        let path = stmt
+                            .block
+                            .as_ref()
+                            .and_then(|b| {
+                                b.items.iter().rev().find(|i| {
+                                    i.keyword() == "misc_path"
+                                        && i.location.line < item.location.line
+                                        && !i.args().is_empty()
+                                })
+                            })
+                            .map(|i| i.arg_texts().collect::<Vec<_>>().join(" "))
+                            .unwrap_or_default();
+                        format!("'{path}'")
+                    })
+                    .unwrap_or_default();
+                cx.error(
+                    &item.location,
+                    format!("No user specified for misc checker script {script}"),
+                );
+            }
+            "alpha" | "fast_recovery" | "log_all_failures" => {
                 param_flag(cx, item);
                 check.other.push(cx.raw(item));
             }
-            k if CHECK_KEYWORDS.contains(&k) => check.other.push(cx.raw(item)),
-            _ => cx.unknown(item, CHECK_KEYWORDS),
+            _ => check.other.push(cx.raw(item)),
         }
+    }
+    let target = check.connect_ip.unwrap_or(server);
+    let connects = host || own_keywords(kind).2;
+    if connects
+        && !bind_if
+        && let IpAddr::V6(v6) = target
+        && v6.is_unicast_link_local()
+    {
+        cx.error(
+            &closing_line(stmt),
+            format!("Checker link local address {target} requires a bind_if"),
+        );
+    }
+    if let [Some(min), Some(max)] = reply_lengths
+        && min > max
+    {
+        cx.error(
+            &closing_line(stmt),
+            format!("UDP_CHECK min_reply length {min} > max_reply_length {max} - will always fail"),
+        );
     }
     check
 }
@@ -1008,47 +1313,97 @@ fn flag(cx: &mut Cx<'_>, stmt: &Statement) -> bool {
     }
 }
 
-fn url(cx: &mut Cx<'_>, stmt: &Statement) -> Url {
+/// The keywords of a `url` block.
+const URL_KEYWORDS: &[&str] = &[
+    "path",
+    "digest",
+    "status_code",
+    "virtualhost",
+    "regex",
+    "regex_no_match",
+    "regex_options",
+    "regex_stack",
+    "regex_min_offset",
+    "regex_max_offset",
+];
+
+/// A `url` block as keepalived 2.2.7 reads it; `None` (named at its `}`) without a path.
+fn url(cx: &mut Cx<'_>, stmt: &Statement) -> Option<Url> {
     let mut url = Url::default();
     for item in cx.block(stmt) {
         match item.keyword() {
-            "path" => url.path = cx.arg(item).map(str::to_string),
+            "path" => {
+                if let Some(path) = cx.arg(item) {
+                    url.path = Some(path.to_string());
+                }
+            }
             "digest" => {
-                if let Some(digest) = cx.arg(item) {
-                    if digest.len() != 32 || !digest.chars().all(|c| c.is_ascii_hexdigit()) {
-                        cx.error(
-                            &item.location,
-                            format!(
-                                "digest '{digest}' character length should be 32 rather than {}",
-                                digest.len()
-                            ),
-                        );
-                    }
+                let Some(digest) = cx.arg(item) else {
+                    continue;
+                };
+                if url.digest.is_some() {
+                    cx.error(&item.location, format!("Digest '{digest}' is a duplicate"));
+                } else if digest.len() != 32 {
+                    cx.error(
+                        &item.location,
+                        format!(
+                            "digest '{digest}' character length should be 32 rather than {}",
+                            digest.len()
+                        ),
+                    );
+                } else if let Some(pair) = (0..16).rev().find(|i| {
+                    !digest.as_bytes()[2 * i..2 * i + 2]
+                        .iter()
+                        .all(u8::is_ascii_hexdigit)
+                }) {
+                    // 2.2.7 reads the digest's hex pairs from the last one.
+                    cx.error(
+                        &item.location,
+                        format!(
+                            "Unable to interpret hex digit in '{digest}' at offset {}/{}",
+                            2 * pair,
+                            2 * pair + 1
+                        ),
+                    );
+                } else {
                     url.digest = Some(digest.to_string());
                 }
             }
             "status_code" => {
                 for code in item.arg_texts() {
-                    let valid = code
-                        .split('-')
-                        .all(|c| c.parse::<u16>().is_ok_and(|n| (100..600).contains(&n)));
-                    if !valid {
+                    let read = |c: &str| c.parse::<u16>().ok().filter(|n| (100..600).contains(n));
+                    let valid = match code.split_once('-') {
+                        Some((low, high)) => {
+                            matches!((read(low), read(high)), (Some(l), Some(h)) if l <= h)
+                        }
+                        None => read(code).is_some(),
+                    };
+                    if valid {
+                        url.status_code.push(code.to_string());
+                    } else {
                         cx.error(
                             &item.location,
                             format!("Invalid HTTP_GET status code '{code}'"),
                         );
                     }
                 }
-                url.status_code = item.arg_texts().map(str::to_string).collect();
             }
-            "virtualhost" => url.virtualhost = cx.arg(item).map(str::to_string),
+            "virtualhost" => match item.arg_texts().next() {
+                Some(host) => url.virtualhost = Some(host.to_string()),
+                None => cx.error(&item.location, "Missing HTTP_GET virtualhost name"),
+            },
+            // 2.2.7 says nothing about these under -t (the regex is compiled by the checker).
             "regex" | "regex_no_match" | "regex_options" | "regex_stack" | "regex_min_offset"
             | "regex_max_offset" => url.other.push(cx.raw(item)),
-            _ => cx.unknown(
-                item,
-                &["path", "digest", "status_code", "virtualhost", "regex"],
-            ),
+            _ => cx.unknown(item, URL_KEYWORDS),
         }
     }
-    url
+    if url.path.is_none() {
+        cx.error(
+            &closing_line(stmt),
+            "HTTP/SSL_GET checker url has no path - ignoring",
+        );
+        return None;
+    }
+    Some(url)
 }

@@ -99,8 +99,18 @@ fn build_top(cx: &mut Cx<'_>, items: &[Statement], config: &mut Config) {
                     .extend(trackers::garp_group(cx, stmt, index))
             }
             "virtual_server" => {
-                let names: Vec<&str> = config.track_files.iter().map(|t| t.name.as_str()).collect();
-                let vs = checker::virtual_server(cx, stmt, &names);
+                let track_files: Vec<&str> =
+                    config.track_files.iter().map(|t| t.name.as_str()).collect();
+                let bfd_instances: Vec<&str> = config
+                    .bfd_instances
+                    .iter()
+                    .map(|b| b.name.as_str())
+                    .collect();
+                let defined = checker::Defined {
+                    track_files: &track_files,
+                    bfd_instances: &bfd_instances,
+                };
+                let vs = checker::virtual_server(cx, stmt, &defined);
                 config.virtual_servers.extend(vs);
             }
             "virtual_server_group" => config
