@@ -450,9 +450,11 @@ fn sync_group_members(config: &Config, diagnostics: &mut Diagnostics) {
 /// A virtual server needs real servers, and keepalived warns about defaults it has to pick.
 /// Services are named as 2.2.7 names them there: `[ADDR]:PROTO:PORT` (`none` until the
 /// protocol is defaulted), `FWM N`, and `[GROUP]:N` for the Nth service using a group.
-fn checker_services(config: &Config, diagnostics: &mut Diagnostics) {
+fn checker_services(config: &mut Config, diagnostics: &mut Diagnostics) {
     let mut group_uses: HashMap<&str, u32> = HashMap::new();
-    for vs in &config.virtual_servers {
+    // Services whose one-packet scheduling 2.2.7 resets (it needs UDP).
+    let mut ops_reset = Vec::new();
+    for (index, vs) in config.virtual_servers.iter().enumerate() {
         let protocol = vs.protocol.as_deref().map(str::to_ascii_lowercase);
         let (needs_protocol, name) = match &vs.key {
             ServiceKey::Address(..) => (true, None),
@@ -509,6 +511,14 @@ fn checker_services(config: &Config, diagnostics: &mut Diagnostics) {
                 checker_line(diagnostics, line);
             }
         }
+        if vs.ops && protocol != "udp" && !matches!(vs.key, ServiceKey::Fwmark(_)) {
+            let line = format!(
+                "Virtual server {}: one packet scheduling requires UDP - resetting",
+                shown(&protocol)
+            );
+            checker_line(diagnostics, line);
+            ops_reset.push(index);
+        }
         if vs.persistence_timeout.is_none() && has_zero_port(config, &vs.key) {
             let line = format!(
                 "Virtual server {}: zero port only valid for persistent services - setting",
@@ -516,6 +526,9 @@ fn checker_services(config: &Config, diagnostics: &mut Diagnostics) {
             );
             checker_line(diagnostics, line);
         }
+    }
+    for index in ops_reset {
+        config.virtual_servers[index].ops = false;
     }
 }
 

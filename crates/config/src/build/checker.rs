@@ -34,7 +34,6 @@ const VS_KEYWORDS: &[&str] = &[
     "quorum_down",
     "hysteresis",
     "ops",
-    "one_packet_scheduler",
     "retry",
     "delay_before_retry",
     "warmup",
@@ -613,7 +612,18 @@ pub fn virtual_server(
             "omega" => vs.omega = quiet_flag(item),
             "quorum_up" => vs.quorum_up = cx.notify_command(item).map(Box::new),
             "quorum_down" => vs.quorum_down = cx.notify_command(item).map(Box::new),
-            "ops" | "one_packet_scheduler" => vs.ops = flag(cx, item),
+            // 2.2.7 takes any word after ops silently.
+            "ops" => vs.ops = true,
+            "hashed" | "sh-port" | "sh-fallback" | "mh-port" | "mh-fallback" => {
+                if matches!(vs.lb_algo.as_deref(), Some("sh" | "mh")) {
+                    vs.other.push(cx.raw(item));
+                } else {
+                    cx.error(
+                        &item.location,
+                        format!("{} only applies to sh scheduler - ignoring", item.keyword()),
+                    );
+                }
+            }
             "real_server" => {
                 let protocol = vs.protocol.as_deref();
                 let Some(rs) = real_server(cx, item, defined, protocol) else {
@@ -1290,23 +1300,6 @@ fn param_flag(cx: &mut Cx<'_>, stmt: &Statement) -> bool {
             cx.error(
                 &stmt.location,
                 format!("Invalid {} parameter {other}", stmt.keyword()),
-            );
-            true
-        }
-    }
-}
-
-/// A keyword that switches something on: no argument, or `true`/`on`/`yes` (`false`/`off`/`no`
-/// switch it off again).
-fn flag(cx: &mut Cx<'_>, stmt: &Statement) -> bool {
-    match stmt.arg_texts().next() {
-        None => true,
-        Some("true" | "on" | "yes") => true,
-        Some("false" | "off" | "no") => false,
-        Some(other) => {
-            cx.error(
-                &stmt.location,
-                format!("Invalid value '{other}' for {} - ignoring", stmt.keyword()),
             );
             true
         }
