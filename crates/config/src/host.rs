@@ -26,6 +26,14 @@ pub trait Host {
     fn is_loopback(&self, name: &str) -> bool {
         name == "lo"
     }
+    /// Whether a host name resolves (the system resolver: /etc/hosts, then DNS), as 2.2.7
+    /// resolves an `smtp_server` given by name.
+    fn host_name_resolves(&self, name: &str) -> bool {
+        use std::net::ToSocketAddrs;
+        (name, 25)
+            .to_socket_addrs()
+            .is_ok_and(|mut addresses| addresses.next().is_some())
+    }
 }
 
 /// Owner and permission bits of a file.

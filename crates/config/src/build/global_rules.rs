@@ -554,7 +554,8 @@ fn include_check(cx: &mut Cx<'_>, item: &Statement) {
     }
 }
 
-/// `smtp_server ADDRESS [PORT]`: an IP address (no host name) and a port in 1..=65535.
+/// `smtp_server ADDRESS [PORT]`: an IP address or a host name that resolves, and a port in
+/// 1..=65535.
 pub(crate) fn smtp_server(cx: &mut Cx<'_>, item: &Statement) -> Option<String> {
     let mut words = item.arg_texts();
     let host = cx.arg(item)?;
@@ -564,7 +565,7 @@ pub(crate) fn smtp_server(cx: &mut Cx<'_>, item: &Statement) -> Option<String> {
         Some(p) => cx.int_value(&item.location, p, 1, 65535).is_some(),
         None => true,
     };
-    if !port_ok || host.parse::<std::net::IpAddr>().is_err() {
+    if !port_ok || host.parse::<std::net::IpAddr>().is_err() && !cx.host.host_name_resolves(host) {
         cx.error(
             &item.location,
             format!("Invalid smtp server {host} {}", port.unwrap_or("25")),
