@@ -46,6 +46,7 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement, global: &mut GlobalDefs) {
                     .map(str::to_string)
             }
             "notification_email" => {
+                cx.list_block_params(item);
                 global.notification_email = cx.word_list(item);
                 if global.notification_email.is_empty()
                     && let Some(block) = &item.block

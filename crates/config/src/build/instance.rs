@@ -75,6 +75,20 @@ const ACCEPTED: &[&str] = &[
     "mcast_dst_ip",
 ];
 
+/// The instance keywords 2.2.7 reads as lists: words after the keyword are named and ignored.
+const LIST_BLOCKS: &[&str] = &[
+    "virtual_ipaddress",
+    "virtual_ipaddress_excluded",
+    "virtual_routes",
+    "virtual_rules",
+    "track_interface",
+    "track_script",
+    "track_file",
+    "track_process",
+    "track_bfd",
+    "unicast_peer",
+];
+
 /// Reads a vrrp_instance block; `None` without a name. An instance without a valid VRID comes
 /// back with `virtual_router_id` 0.
 pub fn build(cx: &mut Cx<'_>, stmt: &Statement) -> Option<VrrpInstance> {
@@ -134,6 +148,9 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement) -> Option<VrrpInstance> {
     let mut state_given: Option<InitialState> = None;
     for item in cx.block(stmt) {
         let keyword = item.keyword();
+        if LIST_BLOCKS.contains(&keyword) {
+            cx.list_block_params(item);
+        }
         if instance_rules::check(cx, item, &name) {
             match keyword {
                 "old_unicast_checksum" => unicast_keyword = true,

@@ -66,6 +66,12 @@ pub fn build_into(
 
 fn build_top(cx: &mut Cx<'_>, items: &[Statement], config: &mut Config) {
     for stmt in items {
+        if matches!(
+            stmt.keyword(),
+            "static_ipaddress" | "static_routes" | "static_rules"
+        ) {
+            cx.list_block_params(stmt);
+        }
         match stmt.keyword() {
             "global_defs" => {
                 global::build(cx, stmt, &mut config.global);
@@ -420,6 +426,15 @@ impl Cx<'_> {
     /// builder has reported already).
     pub(crate) fn block<'s>(&self, stmt: &'s Statement) -> &'s [Statement] {
         stmt.block.as_ref().map_or(&[], |b| &b.items)
+    }
+
+    /// A list block (`virtual_ipaddress`, `track_script`, a sync group's `group`, …) written
+    /// with words after its keyword: 2.2.7 names the first and ignores them all.
+    pub(crate) fn list_block_params(&mut self, stmt: &Statement) {
+        if let Some(first) = stmt.arg_texts().next() {
+            let message = format!("Block {} has extra parameters {first} ...", stmt.keyword());
+            self.error(&stmt.location, message);
+        }
     }
 
     /// The name after a block keyword (`vrrp_instance NAME {`).

@@ -42,6 +42,17 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement) -> Option<SyncGroup> {
         other: Vec::new(),
     };
     for item in cx.block(stmt) {
+        if matches!(
+            item.keyword(),
+            "group"
+                | "track_script"
+                | "track_interface"
+                | "track_file"
+                | "track_process"
+                | "track_bfd"
+        ) {
+            cx.list_block_params(item);
+        }
         match item.keyword() {
             "group" => {
                 group.instances = cx.word_list(item);

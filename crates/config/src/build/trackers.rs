@@ -175,6 +175,7 @@ pub fn garp_group(cx: &mut Cx<'_>, stmt: &Statement, index: usize) -> Option<Gar
                 }
             }
             "interfaces" => {
+                cx.list_block_params(item);
                 for line in cx.block(item) {
                     for word in &line.words {
                         garp_interface(cx, &line.location, &word.text);
@@ -182,10 +183,13 @@ pub fn garp_group(cx: &mut Cx<'_>, stmt: &Statement, index: usize) -> Option<Gar
                     }
                 }
                 if cx.block(item).is_empty() {
-                    cx.error(
-                        &item.location,
-                        "Warning - empty garp_group interfaces block",
-                    );
+                    // Named at the list's end, as 2.2.7 names it.
+                    let at = item
+                        .block
+                        .as_ref()
+                        .and_then(|b| b.close.clone())
+                        .unwrap_or_else(|| item.location.clone());
+                    cx.error(&at, "Warning - empty garp_group interfaces block");
                 }
             }
             _ => cx.unknown(
