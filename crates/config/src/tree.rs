@@ -93,6 +93,10 @@ struct OutsideView {
     enclosing: BlockKind,
     /// The lines since the list's `}`, up to and including the enclosing block's `}`.
     lines: Vec<(Location, String)>,
+    /// How many blocks the passes that count braces are still in after the list's `}` (more
+    /// than 0 when the list was nested deeper than one block): lines are kept only once they
+    /// have left them all.
+    depth: i64,
 }
 
 /// State of the statement most recently started at the current level.
@@ -146,7 +150,17 @@ impl Builder {
     /// Adds one line.
     pub fn feed(&mut self, location: &Location, text: &str, diagnostics: &mut Diagnostics) {
         if let Some(view) = &mut self.outside_view {
-            view.lines.push((location.clone(), text.to_string()));
+            if view.depth > 0 {
+                for token in tokens(text) {
+                    match token {
+                        Token::Open => view.depth += 1,
+                        Token::Close => view.depth -= 1,
+                        Token::Word { .. } => {}
+                    }
+                }
+            } else {
+                view.lines.push((location.clone(), text.to_string()));
+            }
         }
         if has_unterminated_quote(text) {
             diagnostics.error_in(
@@ -162,11 +176,19 @@ impl Builder {
             } else {
                 None
             };
-        if self.last == Last::AwaitingBlock
-            && !matches!(first, Some(Token::Open))
-            && self.awaiting_inner_list()
-        {
-            self.open_headless(location);
+        if self.last == Last::AwaitingBlock && !matches!(first, Some(Token::Open)) {
+            if self.awaiting_inner_list() {
+                self.open_headless(location, BlockKind::List);
+            } else if let Some(kind) = self.awaiting_inner_block() {
+                // A block inside a block without its `{` (`real_server A P` then its lines):
+                // 2.2.7 names the line and reads the lines up to the next `}` as the block's.
+                diagnostics.error_in(
+                    self.pass_here(),
+                    location,
+                    "Missing '{' at beginning of configuration block",
+                );
+                self.open_headless(location, kind);
+            }
         }
         if matches!(first, Some(Token::Close)) && self.levels.last().is_some_and(|l| l.headless) {
             // The list reader drops the rest of the line that ends the list; the passes that
@@ -220,10 +242,19 @@ impl Builder {
         !self.levels.is_empty() && self.awaiting_block_keyword() == Some(BlockKind::List)
     }
 
-    /// Starts a list whose keyword had no `{` (see [`OutsideView`]).
-    fn open_headless(&mut self, at: &Location) {
+    /// The kind of the block (not a list) whose keyword inside a block waits for its `{`.
+    fn awaiting_inner_block(&mut self) -> Option<BlockKind> {
+        if self.levels.is_empty() {
+            return None;
+        }
+        self.awaiting_block_keyword()
+            .filter(|kind| *kind != BlockKind::List)
+    }
+
+    /// Starts a list (or block) whose keyword had no `{` (see [`OutsideView`]).
+    fn open_headless(&mut self, at: &Location, kind: BlockKind) {
         self.levels.push(Level {
-            kind: BlockKind::List,
+            kind,
             items: Vec::new(),
             open: at.clone(),
             headless: true,
@@ -247,8 +278,9 @@ impl Builder {
         self.end_shadow();
         if self.outside_view.is_none() {
             self.outside_view = Some(OutsideView {
-                enclosing: self.kind(),
+                enclosing: self.levels.first().map_or(self.kind(), |l| l.kind),
                 lines: Vec::new(),
+                depth: self.brace_balance,
             });
         }
     }
