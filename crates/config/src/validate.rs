@@ -519,6 +519,18 @@ fn checker_services(config: &mut Config, diagnostics: &mut Diagnostics) {
             checker_line(diagnostics, line);
             ops_reset.push(index);
         }
+        if let ServiceKey::Address(_, 0) = vs.key {
+            for rs in vs.real_servers.iter().filter(|rs| rs.port != 0) {
+                let line = format!(
+                    "WARNING - virtual server {} and real server [{}]:{protocol}:{} ports \
+                     don't match - resetting",
+                    shown(&protocol),
+                    rs.address,
+                    rs.port
+                );
+                checker_line(diagnostics, line);
+            }
+        }
         if vs.persistence_timeout.is_none() && has_zero_port(config, &vs.key) {
             let line = format!(
                 "Virtual server {}: zero port only valid for persistent services - setting",

@@ -455,17 +455,34 @@ fn service_key(cx: &mut Cx<'_>, stmt: &Statement) -> Option<ServiceKey> {
     let key = match args.as_slice() {
         ["group", name, ..] => Some(ServiceKey::Group(name.to_string())),
         ["fwmark", mark, ..] => mark.parse().ok().map(ServiceKey::Fwmark),
-        [addr, port, ..] => match (addr.parse::<IpAddr>(), port.parse::<u16>()) {
-            (Ok(a), Ok(p)) => Some(ServiceKey::Address(a, p)),
-            _ => None,
-        },
+        [addr, port, ..] => {
+            // A port of 0 passes silently; any other is read in [1, 65535].
+            let port = if values::read_unsigned(port, 0, 65535) == Ok(0) {
+                Some(0)
+            } else {
+                values::read_unsigned(port, 1, 65535)
+                    .map_err(|message| cx.error(&stmt.location, message))
+                    .ok()
+                    .and_then(|p| u16::try_from(p).ok())
+            };
+            match (addr.parse::<IpAddr>(), port) {
+                (Ok(a), Some(p)) => Some(ServiceKey::Address(a, p)),
+                _ => None,
+            }
+        }
+        // An address without a port is port 0.
+        [addr] => addr.parse().ok().map(|a| ServiceKey::Address(a, 0)),
         _ => None,
     };
     if key.is_none() {
-        cx.error(
-            &stmt.location,
-            format!("Invalid virtual server IP address/port {}", args.join("/")),
-        );
+        let message = match args.as_slice() {
+            [addr] => format!("Invalid virtual server IP address {addr} - skipping"),
+            _ => format!(
+                "Invalid virtual server IP address/port {} - skipping",
+                args.iter().take(2).copied().collect::<Vec<_>>().join("/")
+            ),
+        };
+        cx.error(&stmt.location, message);
     }
     key
 }
@@ -655,6 +672,7 @@ pub fn virtual_server(
             _ => cx.unknown(item, VS_KEYWORDS),
         }
     }
+    duplicate_real_servers(cx, &mut vs);
     quorum_rules(cx, &mut vs);
     Some(vs)
 }
@@ -708,6 +726,32 @@ pub fn drop_unresolved_groups(config: &mut crate::model::Config) {
             None => true,
         }
     });
+}
+
+/// A real server listed twice (same address and port) in one virtual server: 2.2.7 names and
+/// removes the second.
+fn duplicate_real_servers(cx: &mut Cx<'_>, vs: &mut VirtualServer) {
+    let mut index = 1;
+    while index < vs.real_servers.len() {
+        let (address, port) = (vs.real_servers[index].address, vs.real_servers[index].port);
+        let earlier = vs.real_servers[..index]
+            .iter()
+            .any(|rs| rs.address == address && rs.port == port);
+        if earlier {
+            let name = service_name(vs);
+            let proto = name.split(':').rev().nth(1).unwrap_or("tcp").to_string();
+            cx.unlocated(
+                Severity::Warning,
+                format!(
+                    "VS {name}: real server [{address}]:{proto}:{port} is duplicated - removing \
+                     second rs"
+                ),
+            );
+            vs.real_servers.remove(index);
+        } else {
+            index += 1;
+        }
+    }
 }
 
 /// 2.2.7's checks of a virtual server's quorum against its real servers once it is read: a
@@ -778,7 +822,11 @@ fn real_server(
     let (Some(address), Some(port)) = (address, port) else {
         cx.error(
             &stmt.location,
-            format!("Invalid real server ip address/port {}", args.join("/")),
+            format!(
+                "Invalid real server ip address/port {}/{} - skipping",
+                args.first().copied().unwrap_or_default(),
+                args.get(1).copied().unwrap_or("(null)")
+            ),
         );
         return None;
     };
