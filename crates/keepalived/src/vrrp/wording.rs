@@ -140,6 +140,16 @@ pub fn will_use_if_created(interface: &str) -> String {
     )
 }
 
+/// `(VI_1) Entering BACKUP STATE (init)`: keepalived 2.2.7's line for an instance's first
+/// state when it starts (also one a reload starts; observed), where a later change of state
+/// reads `Entering BACKUP STATE`.
+pub fn entering_at_start(name: &str, state: State) -> String {
+    about(
+        name,
+        &format!("Entering {} STATE (init)", state_word(state)),
+    )
+}
+
 /// The lines `event` of instance `name` is logged as, in order; none for
 /// events keepalived does not log.
 pub fn lines(name: &str, event: &Event) -> Vec<Line> {
@@ -238,6 +248,10 @@ mod tests {
             vec!["VRRP_Instance(VI_1) Changing effective priority from 100 to 80"]
         );
         assert!(texts(Event::Entering(State::Initialize)).is_empty());
+        assert_eq!(
+            entering_at_start("VI_1", State::Backup),
+            "VRRP_Instance(VI_1) Entering BACKUP STATE (init)"
+        );
     }
 
     #[test]
