@@ -357,8 +357,10 @@ impl Driver {
     async fn control(&mut self, control: Control) {
         match control {
             Control::Reload(planned) => {
-                if let Err(err) = self.install(*planned).await {
-                    self.logger.info(&format!("Reload failed: {err:#}"));
+                match self.install(*planned).await {
+                    // keepalived 2.2.7's last line of a reload (observed).
+                    Ok(()) => self.logger.info("Reload complete"),
+                    Err(err) => self.logger.info(&format!("Reload failed: {err:#}")),
                 }
             }
             Control::DumpData => self.dump(super::dumps::Kind::Data),

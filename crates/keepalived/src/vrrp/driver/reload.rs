@@ -246,6 +246,9 @@ impl Driver {
                     self.reload_virtual_policy(&running, &plan.policy).await;
                     running.instance.set_contention(plan.contention);
                     let (gone, added) = address_changes(&running.plan.addresses, &plan.addresses);
+                    // Its firewall entries are set again from the new plan if it is master.
+                    let old_name = running.plan.config.name.clone();
+                    self.firewall_drop_keys(&old_name);
                     let renamed = running.plan.config.name != plan.config.name;
                     if renamed || (running.notifier.is_none() && notify::has_commands(&plan)) {
                         // Its task names the instance in what it logs.
@@ -347,6 +350,8 @@ impl Driver {
                     self.change_address(address, false).await;
                 }
             }
+            // keepalived 2.2.7 sets its drop rule again at a reload, before the addresses.
+            self.firewall_set(i);
             self.logger.detail(&wording::about(&name, "setting VIPs."));
             for address in self.running[i].plan.addresses.clone() {
                 if !self.is_present(&address).await {
