@@ -230,7 +230,7 @@ fn sync_group_members_start_into_backup_without_a_sync_line() {
 /// A reload that changes one member's priority: as with keepalived 2.2.7, the member carries
 /// on in place (no restart), the group stays master and runs no notify.
 #[test]
-fn a_reload_restarting_one_member_keeps_the_group_master() {
+fn a_reload_changing_one_member_keeps_the_group_master() {
     if !keepalived_testlab::prelude::lab_ready() {
         return;
     }

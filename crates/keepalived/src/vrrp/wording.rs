@@ -192,8 +192,8 @@ pub fn lines(name: &str, event: &Event) -> Vec<Line> {
             }
         )))],
         Event::ReceiveTimeout => vec![info(about("Receive advertisement timeout"))],
-        Event::SettingAddresses => vec![detail(about("setting protocol VIPs."))],
-        Event::RemovingAddresses => vec![detail(about("removing protocol VIPs."))],
+        Event::SettingAddresses => vec![detail(about("setting VIPs."))],
+        Event::RemovingAddresses => vec![detail(about("removing VIPs."))],
         Event::AddressMismatch { from, addresses } => {
             let theirs: Vec<String> = addresses.iter().map(ToString::to_string).collect();
             vec![info(about(&format!(
@@ -312,7 +312,7 @@ mod tests {
     fn vip_lines_are_detail_only() {
         let l = lines("VI_1", &Event::SettingAddresses);
         assert!(l[0].detail);
-        assert_eq!(l[0].text, "VRRP_Instance(VI_1) setting protocol VIPs.");
+        assert_eq!(l[0].text, "VRRP_Instance(VI_1) setting VIPs.");
         let drop = Event::Dropped {
             from: IpAddr::V4(Ipv4Addr::new(192, 0, 2, 9)),
             reason: DropReason::Password,
