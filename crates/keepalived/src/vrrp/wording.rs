@@ -150,6 +150,19 @@ pub fn entering_at_start(name: &str, state: State) -> String {
     )
 }
 
+/// `Assigned address 192.0.2.1 for interface eth0`: keepalived 2.2.7's line for the address
+/// an interface it uses sends from (its first IPv4 address, its IPv6 link-local one), at start,
+/// at each reload, and when that address comes (observed).
+pub fn assigned_address(address: std::net::IpAddr, interface: &str) -> String {
+    format!("Assigned address {address} for interface {interface}")
+}
+
+/// `Deassigned address 192.0.2.1 from interface eth0`: keepalived 2.2.7's line when that
+/// address goes (observed; other addresses coming and going are not logged).
+pub fn deassigned_address(address: std::net::IpAddr, interface: &str) -> String {
+    format!("Deassigned address {address} from interface {interface}")
+}
+
 /// The lines `event` of instance `name` is logged as, in order; none for
 /// events keepalived does not log.
 pub fn lines(name: &str, event: &Event) -> Vec<Line> {
@@ -305,6 +318,15 @@ mod tests {
             "VRRP_Instance(VI_2): tracked file tf now FAULT state"
         );
         assert_eq!(link_state("eth0", false), "Netlink reports eth0 down");
+        let a: IpAddr = "192.0.2.1".parse().expect("address");
+        assert_eq!(
+            assigned_address(a, "eth0"),
+            "Assigned address 192.0.2.1 for interface eth0"
+        );
+        assert_eq!(
+            deassigned_address(a, "eth0"),
+            "Deassigned address 192.0.2.1 from interface eth0"
+        );
         assert_eq!(interface_presence("eth9", true), "Interface eth9 added");
     }
 

@@ -7,6 +7,7 @@
 //! (priority 0 from a master, addresses released, notify as FAULT), so their addresses are
 //! free before anything takes them over; new ones start.
 
+use std::net::IpAddr;
 use std::time::Instant;
 
 use keepalived_net::interface;
@@ -74,6 +75,24 @@ pub fn address_changes(old: &[AddressPlan], new: &[AddressPlan]) -> (Vec<Address
     let gone = old.iter().filter(|a| !new.contains(a)).cloned().collect();
     let added = new.iter().any(|a| !old.contains(a));
     (gone, added)
+}
+
+/// The addresses keepalived 2.2.7 names (`Assigned address … for interface …`) at start and
+/// at each reload for an interface its instances use: its first IPv4 address and its first
+/// IPv6 link-local one that are not VIPs (observed).
+pub fn sending_addresses(iface: &interface::Interface, vips: &[IpAddr]) -> Vec<IpAddr> {
+    let v4 = iface
+        .ipv4
+        .iter()
+        .map(|&(a, _)| IpAddr::V4(a))
+        .find(|a| !vips.contains(a));
+    let v6 = iface
+        .ipv6
+        .iter()
+        .filter(|a| a.is_unicast_link_local())
+        .map(|&a| IpAddr::V6(a))
+        .find(|a| !vips.contains(a));
+    v4.into_iter().chain(v6).collect()
 }
 
 /// An instance as a reload compares it: its plan with script and file uses resolved to what
@@ -200,6 +219,7 @@ impl Driver {
         );
         // Stop the others first, so their addresses are released before a changed instance
         // (or another instance taking them over) starts.
+        self.log_assigned(&plans);
         // keepalived 2.2.7 (observed): `sent 0 priority` from a master, `removing VIPs.`, and
         // its notify scripts run as for FAULT (not notify_stop), without a state line.
         self.retiring = true;
@@ -327,6 +347,28 @@ impl Driver {
 }
 
 impl Driver {
+    /// keepalived 2.2.7's `Assigned address … for interface …` lines for the interfaces
+    /// `plans` use, each once, in the order of the instances ([`sending_addresses`]).
+    fn log_assigned(&self, plans: &[InstancePlan]) {
+        let vips: Vec<IpAddr> = plans
+            .iter()
+            .flat_map(|p| p.addresses.iter().map(|a| a.address))
+            .collect();
+        let mut seen: Vec<&str> = Vec::new();
+        for plan in plans {
+            let name = plan.config.interface.as_str();
+            if seen.contains(&name) {
+                continue;
+            }
+            seen.push(name);
+            if let Ok(iface) = interface::lookup(name) {
+                for address in sending_addresses(&iface, &vips) {
+                    self.logger.info(&wording::assigned_address(address, name));
+                }
+            }
+        }
+    }
+
     /// Instance `i`, carried on by a reload, takes its new plan in place: its state is kept
     /// and its deadlines recomputed (`Instance::reconfigure`). A master, as keepalived 2.2.7
     /// (observed): `setting VIPs.`, the addresses the reload removed released (`ip address
@@ -445,6 +487,36 @@ mod tests {
         );
         assert!(d.stopped.is_empty());
         assert!(!d.files_changed);
+    }
+
+    #[test]
+    fn the_sending_addresses_are_the_first_ipv4_and_link_local_ones_but_no_vip() {
+        let iface = interface::Interface {
+            name: "eth0".into(),
+            index: 2,
+            mac: [0; 6],
+            ipv4: vec![
+                ("192.0.2.100".parse().expect("v4"), 24),
+                ("192.0.2.1".parse().expect("v4"), 24),
+            ],
+            ipv6: vec![
+                "2001:db8::1".parse().expect("v6"),
+                "fe80::1".parse().expect("v6"),
+            ],
+            up: true,
+        };
+        let vip: IpAddr = "192.0.2.100".parse().expect("vip");
+        let want: Vec<IpAddr> = vec![
+            "192.0.2.1".parse().expect("v4"),
+            "fe80::1".parse().expect("v6"),
+        ];
+        assert_eq!(sending_addresses(&iface, &[vip]), want);
+        let bare = interface::Interface {
+            ipv4: Vec::new(),
+            ipv6: Vec::new(),
+            ..iface
+        };
+        assert!(sending_addresses(&bare, &[]).is_empty());
     }
 
     #[test]

@@ -625,6 +625,12 @@ impl Driver {
     /// IPv6 link-local one, means FAULT; a `unicast_src_ip` that appears lets the instance
     /// leave FAULT).
     pub(super) async fn address_changed(&mut self, change: AddressChange) {
+        let now = Instant::now();
+        // First what a master does when its VIP goes (2.2.7 logs it before the interface's
+        // own address going with it, as removing a primary takes its secondaries along).
+        if !change.added {
+            self.vip_removed(&change, now).await;
+        }
         let mut affected: Vec<usize> = Vec::new();
         for l in 0..self.links.len() {
             if self.links[l].index != change.index || self.links[l].index == 0 {
@@ -635,6 +641,13 @@ impl Driver {
             };
             let primary = self.first_address(&iface, self.links[l].kind.ipv6.is_some());
             if primary != self.links[l].primary {
+                let name = &self.links[l].name;
+                if let Some(old) = self.links[l].primary {
+                    self.logger.info(&wording::deassigned_address(old, name));
+                }
+                if let Some(new) = primary {
+                    self.logger.info(&wording::assigned_address(new, name));
+                }
                 self.links[l].primary = primary;
                 affected.extend((0..self.running.len()).filter(|&i| self.running[i].link == l));
             }
@@ -647,15 +660,11 @@ impl Driver {
         }));
         affected.sort_unstable();
         affected.dedup();
-        let now = Instant::now();
         for i in affected {
             self.refresh_source(i);
             if self.running[i].started {
                 self.apply_tracking(i, now).await;
             }
-        }
-        if !change.added {
-            self.vip_removed(&change, now).await;
         }
     }
 
