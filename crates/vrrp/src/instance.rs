@@ -777,6 +777,7 @@ impl Instance {
             self.report(Event::HigherPriorityReceived {
                 from: src,
                 priority: advert.priority,
+                ours: self.priority,
             });
             if self.contention.higher_prio_send_advert {
                 // Tell the winner there were two masters, so it announces again.

@@ -189,7 +189,15 @@ pub fn lines(name: &str, event: &Event) -> Vec<Line> {
         // Without the reasons (the driver words them with `start_in_fault`).
         Event::StartedInFault(_) => vec![info(about("entering FAULT state"))],
         Event::NowInFault => vec![info(about("Now in FAULT state"))],
-        Event::HigherPriorityReceived { .. } => vec![info(about("Received higher prio advert"))],
+        // keepalived 2.2.7 (observed): `(VI_1) Master received advert from 192.0.2.2 with
+        // higher priority 100, ours 50`.
+        Event::HigherPriorityReceived {
+            from,
+            priority,
+            ours,
+        } => vec![info(about(&format!(
+            "Master received advert from {from} with higher priority {priority}, ours {ours}"
+        )))],
         Event::PriorityZeroSent => vec![info(about("sent 0 priority"))],
         Event::LowerPriorityReceived {
             from,
@@ -261,6 +269,17 @@ mod tests {
             vec!["VRRP_Instance(VI_1) Changing effective priority from 100 to 80"]
         );
         assert!(texts(Event::Entering(State::Initialize)).is_empty());
+        assert_eq!(
+            texts(Event::HigherPriorityReceived {
+                from: IpAddr::V4(Ipv4Addr::new(192, 0, 2, 2)),
+                priority: 100,
+                ours: 50,
+            }),
+            vec![
+                "VRRP_Instance(VI_1) Master received advert from 192.0.2.2 with higher priority \
+                 100, ours 50"
+            ]
+        );
         assert_eq!(
             entering_at_start("VI_1", State::Backup),
             "VRRP_Instance(VI_1) Entering BACKUP STATE (init)"
