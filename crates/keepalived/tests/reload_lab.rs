@@ -19,7 +19,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::thread;
 use std::time::Duration;
 
-use keepalived_testlab::prelude::{Daemon, daemon_log, lab_ready};
+use keepalived_testlab::prelude::{Daemon, daemon_log, lab_ready, state_changes};
 use keepalived_testlab::{Host, KEEPALIVED_BIN, Keepalived, Lab, poll_until, require_programs};
 
 /// Our daemon, built by cargo for this test.
@@ -168,13 +168,6 @@ struct Seen {
     announced: bool,
 }
 
-fn state_lines(log: &str) -> Vec<String> {
-    log.lines()
-        .filter(|l| l.contains("Entering") && l.contains("STATE"))
-        .filter_map(|l| l.find("(VI_").map(|at| l[at..].to_string()))
-        .collect()
-}
-
 fn notified(host: &Host) -> Vec<String> {
     fs::read_to_string(host.dir().join("notify.log"))
         .unwrap_or_default()
@@ -252,7 +245,7 @@ fn scenario(daemon: Daemon) -> Vec<(String, Seen)> {
         seen.push((
             what.to_string(),
             Seen {
-                states: state_lines(added),
+                states: state_changes(added),
                 notified: runs,
                 vips: vips(host),
                 announced: added.contains("gratuitous ARPs on eth0 for 192.0.2.162"),
@@ -352,7 +345,7 @@ fn vip_removed_scenario(daemon: Daemon) -> (Vec<String>, Vec<String>, bool, bool
     runs.sort();
     let said = added.contains("Netlink reflector reports IP 192.0.2.161 removed from eth0");
     k.stop().expect("stop");
-    (state_lines(added), runs, said, back)
+    (state_changes(added), runs, said, back)
 }
 
 #[test]
