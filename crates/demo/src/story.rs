@@ -186,7 +186,7 @@ pub fn relevant(text: &str, vip: &str) -> bool {
         "FAULT state",
         "VRRP_Script",
         "Script `",
-        "protocol VIPs",
+        " VIPs.",
         "priority",
         "Starting",
         "Stopping",
@@ -732,7 +732,7 @@ impl Story<'_> {
         )?;
         self.expect_log(&self.a, ta, &self.a.line("Entering FAULT STATE"), slack)?;
         if self.a.daemon.ours {
-            for what in ["removing protocol VIPs.", "Now in FAULT state"] {
+            for what in ["removing VIPs.", "Now in FAULT state"] {
                 self.expect_log(&self.a, ta, &self.a.line(what), slack)?;
             }
         }
@@ -748,7 +748,7 @@ impl Story<'_> {
         for what in [
             "Transition to MASTER STATE",
             "Entering MASTER STATE",
-            "setting protocol VIPs.",
+            "setting VIPs.",
         ] {
             if self.b.daemon.ours || what == "Entering MASTER STATE" {
                 self.expect_log(&self.b, tb, &self.b.line(what), slack)?;

@@ -246,7 +246,7 @@ fn fifty_reloads_of_an_unchanged_config_change_nothing() {
             "Entering",
             "Transition",
             "sent 0 priority",
-            "removing protocol VIPs",
+            "removing VIPs.",
         ] {
             assert!(
                 !added.contains(word),

@@ -386,7 +386,7 @@ fn default_facility_is_daemon_info_with_detail_lines() {
         assert_eq!(l.pri, 30, "{l:?} is not daemon.info\n{run}");
     }
     // `-D` adds the detail lines.
-    let (_, vips) = run.find(&lines, 0, "VRRP_Instance(VI_1) setting protocol VIPs.");
+    let (_, vips) = run.find(&lines, 0, "VRRP_Instance(VI_1) setting VIPs.");
     assert_eq!(vips.pri, 30, "{vips:?}\n{run}");
     // `-l` was not given: nothing in keepalived's console form.
     assert!(
@@ -411,9 +411,7 @@ fn log_facility_selects_local_n() {
     }
     // Without `-D`, no detail lines.
     assert!(
-        !lines
-            .iter()
-            .any(|l| l.text.contains("setting protocol VIPs.")),
+        !lines.iter().any(|l| l.text.contains("setting VIPs.")),
         "a detail line without -D\n{run}"
     );
     drop(lab);

@@ -134,9 +134,21 @@ pub fn log_count(k: &Keepalived, needle: &str) -> usize {
 }
 
 /// A state line as both daemons write it: ours `VRRP_Instance(VI_1) Entering MASTER STATE`,
-/// keepalived 2.x `(VI_1) Entering MASTER STATE`; this is the part they share.
+/// keepalived 2.x `(VI_1) Entering MASTER STATE`; this is the part they share. The first state
+/// of an instance reads `… Entering BACKUP STATE (init)` in both, which this matches too.
 pub fn entering(instance: &str, state: &str) -> String {
     format!("({instance}) Entering {state} STATE")
+}
+
+/// The `Entering … STATE` lines of a log, each from `(NAME)` on, so ours
+/// (`Keepalived_vrrp[9]: VRRP_Instance(VI_1) Entering BACKUP STATE (init)`) and keepalived
+/// 2.2.7's (`Fri Dec  4 …: (VI_1) Entering BACKUP STATE (init)`) compare equal.
+pub fn state_changes(text: &str) -> Vec<String> {
+    text.lines()
+        .filter(|l| l.contains("Entering") && l.contains("STATE"))
+        // The first `(` opens the instance's name in both (ours: `VRRP_Instance(`).
+        .filter_map(|l| l.find('(').map(|at| l[at..].to_string()))
+        .collect()
 }
 
 /// The lines of a log that say a daemon changed state or priority, or panicked.
@@ -179,6 +191,17 @@ mod tests {
         assert_eq!(counts.get("invalid passwd"), Some(&3));
         assert_eq!(counts.get("invalid TTL"), Some(&12));
         assert!(log.contains(&entering("VI_1", "MASTER")));
+        let start = "Fri Dec  4 02:50:31 2026: (VI_1) Entering BACKUP STATE (init)\n\
+                     Keepalived_vrrp[9]: VRRP_Instance(VI_1) Entering BACKUP STATE (init)\n\
+                     Keepalived_vrrp[9]: VRRP_Instance(VI_1) Transition to MASTER STATE\n";
+        assert_eq!(
+            state_changes(start),
+            vec![
+                "(VI_1) Entering BACKUP STATE (init)",
+                "(VI_1) Entering BACKUP STATE (init)"
+            ]
+        );
+        assert!(start.contains(&entering("VI_1", "BACKUP")));
     }
 
     #[test]

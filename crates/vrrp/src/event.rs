@@ -55,6 +55,8 @@ pub enum Event {
         from: IpAddr,
         /// Its priority.
         priority: u8,
+        /// Ours.
+        ours: u8,
     },
     /// As master, an advert with a lower priority than ours arrived: another router is master
     /// too.

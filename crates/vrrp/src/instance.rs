@@ -507,6 +507,66 @@ impl Instance {
         }
     }
 
+    /// A reload gave the instance new settings but kept it (keepalived 2.2.7 keeps an instance
+    /// whose interface, VRID and family are unchanged, whatever else changed, and observed:
+    /// its priority, advert interval, addresses, preemption, name, `state`). It keeps its
+    /// state, and the deadlines of that state are recomputed from the new settings:
+    ///
+    /// - MASTER sends an advert at once (with the new priority and interval) and resets its
+    ///   Adver_Timer to the new Advertisement_Interval (RFC 3768 section 6.4.3), as 2.2.7
+    ///   does; its announcement timers carry on;
+    /// - BACKUP resets its Master_Down_Timer to the Master_Down_Interval of the new priority
+    ///   and interval (RFC 3768 section 6.4.2; RFC 5798: with the Master_Adver_Interval
+    ///   learned so far), as when an advert arrives;
+    /// - FAULT and Initialize keep nothing timed.
+    ///
+    /// The effective priority becomes `tracking.priority` without a report (it is a new
+    /// setting, not a change of what is tracked); FAULT is entered or left as
+    /// [`Instance::track`] does. No state change, so no notify.
+    pub fn reconfigure(
+        &mut self,
+        now: Instant,
+        config: impl Into<Arc<InstanceConfig>>,
+        tracking: Tracking,
+    ) {
+        let config = config.into();
+        let learned_kept = self.config.version == config.version;
+        self.config = config;
+        self.reported_address_mismatch = false;
+        self.priority = if self.config.priority == 255 {
+            255
+        } else if tracking.priority == 0 {
+            self.priority
+        } else {
+            tracking.priority
+        };
+        match self.phase {
+            Phase::Master(mut t) => {
+                self.send_advert(self.priority);
+                t.advert_at = now + self.config.advert_interval;
+                self.phase = Phase::Master(t);
+            }
+            Phase::Backup(mut t) => {
+                if !learned_kept || self.config.version == Version::V2 {
+                    t.master_adver_interval = self.config.advert_interval;
+                }
+                t.master_down_at = now + self.master_down_interval(t.master_adver_interval);
+                self.phase = Phase::Backup(t);
+            }
+            Phase::Initialize | Phase::Fault(_) => {}
+        }
+        if self.phase != Phase::Initialize {
+            let priority = self.priority;
+            self.track(
+                now,
+                Tracking {
+                    priority,
+                    ..tracking
+                },
+            );
+        }
+    }
+
     /// Counts a packet the driver dropped before the engine saw it (an AH datagram whose ICV
     /// does not match counts as [`DropReason::Password`]).
     pub fn count_drop(&mut self, reason: DropReason) {
@@ -717,6 +777,7 @@ impl Instance {
             self.report(Event::HigherPriorityReceived {
                 from: src,
                 priority: advert.priority,
+                ours: self.priority,
             });
             if self.contention.higher_prio_send_advert {
                 // Tell the winner there were two masters, so it announces again.
@@ -923,6 +984,95 @@ mod tests {
         assert_eq!(instance.phase(), Phase::Fault(FaultCause::LinkDown));
         instance.track(now, Tracking::healthy(instance.config()));
         assert_eq!(instance.state(), State::Backup);
+    }
+
+    fn states_changed(actions: &[Action]) -> Vec<State> {
+        actions
+            .iter()
+            .filter_map(|a| match a {
+                Action::StateChanged(s) => Some(*s),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn keepalived_reload_keeps_a_master_and_restarts_its_adver_timer() {
+        let now = Instant::now();
+        let mut instance = Instance::new(config(100));
+        instance.start(now, Tracking::healthy(instance.config()));
+        let due = instance.poll_timeout().expect("backup timer");
+        instance.handle_timeout(due);
+        assert_eq!(instance.state(), State::Master);
+        drain(&mut instance);
+        // A reload half way through the interval: new priority and a 2 s interval.
+        let at = due + Duration::from_millis(500);
+        let mut changed = config(150);
+        changed.advert_interval = Duration::from_secs(2);
+        let tracking = Tracking::healthy(&changed);
+        instance.reconfigure(at, changed, tracking);
+        let actions = drain(&mut instance);
+        assert_eq!(instance.state(), State::Master, "the state is kept");
+        assert!(states_changed(&actions).is_empty(), "no notify");
+        assert_eq!(sends(&actions), 1, "an advert at once, as 2.2.7");
+        let Some(Action::Send { payload, .. }) = actions.first() else {
+            panic!("the advert first: {actions:?}");
+        };
+        assert_eq!(payload[2], 150, "with the new priority");
+        assert_eq!(payload[5], 2, "and the new interval");
+        assert!(
+            !actions.contains(&Action::AddAddresses) && !actions.contains(&Action::RemoveAddresses)
+        );
+        assert_eq!(instance.priority(), 150);
+        let Phase::Master(t) = instance.phase() else {
+            panic!("master");
+        };
+        // RFC 3768 section 6.4.3: Adver_Timer reset to the (new) Advertisement_Interval.
+        assert_eq!(t.advert_at, at + Duration::from_secs(2));
+    }
+
+    #[test]
+    fn keepalived_reload_keeps_a_backup_with_the_new_master_down_interval() {
+        let now = Instant::now();
+        let mut instance = Instance::new(config(100));
+        instance.start(now, Tracking::healthy(instance.config()));
+        drain(&mut instance);
+        let at = now + Duration::from_secs(1);
+        let changed = config(200);
+        let tracking = Tracking::healthy(&changed);
+        instance.reconfigure(at, changed, tracking);
+        assert!(
+            drain(&mut instance).is_empty(),
+            "nothing sent, no state line"
+        );
+        assert_eq!(instance.state(), State::Backup);
+        // RFC 3768 section 6.1: 3 × 1 s + (256 - 200) / 256 s from the reload.
+        assert_eq!(
+            instance.poll_timeout(),
+            Some(at + Duration::from_secs(3) + Duration::from_secs_f64(56.0 / 256.0))
+        );
+    }
+
+    #[test]
+    fn a_reload_that_brings_a_fault_enters_fault_and_one_in_fault_stays() {
+        let now = Instant::now();
+        let mut instance = Instance::new(config(100));
+        instance.start(now, Tracking::healthy(instance.config()));
+        drain(&mut instance);
+        let fault = Tracking {
+            priority: 100,
+            fault: Some(FaultCause::Tracked),
+        };
+        instance.reconfigure(now, config(100), fault);
+        assert_eq!(states_changed(&drain(&mut instance)), vec![State::Fault]);
+        instance.reconfigure(now, config(120), fault);
+        assert!(drain(&mut instance).is_empty());
+        assert_eq!(instance.state(), State::Fault);
+        // Not started yet (waiting for scripts): only the settings change.
+        let mut waiting = Instance::new(config(100));
+        waiting.reconfigure(now, config(90), Tracking::healthy(&config(90)));
+        assert_eq!(waiting.phase(), Phase::Initialize);
+        assert_eq!(waiting.priority(), 90);
     }
 
     #[test]

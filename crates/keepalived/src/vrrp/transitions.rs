@@ -83,6 +83,7 @@ mod tests {
         t.observe(&Event::HigherPriorityReceived {
             from: IpAddr::V4(Ipv4Addr::new(192, 0, 2, 20)),
             priority: 200,
+            ours: 100,
         });
         t.entered(State::Backup);
         t.entered(State::Master);

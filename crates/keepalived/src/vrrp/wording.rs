@@ -140,6 +140,29 @@ pub fn will_use_if_created(interface: &str) -> String {
     )
 }
 
+/// `(VI_1) Entering BACKUP STATE (init)`: keepalived 2.2.7's line for an instance's first
+/// state when it starts (also one a reload starts; observed), where a later change of state
+/// reads `Entering BACKUP STATE`.
+pub fn entering_at_start(name: &str, state: State) -> String {
+    about(
+        name,
+        &format!("Entering {} STATE (init)", state_word(state)),
+    )
+}
+
+/// `Assigned address 192.0.2.1 for interface eth0`: keepalived 2.2.7's line for the address
+/// an interface it uses sends from (its first IPv4 address, its IPv6 link-local one), at start,
+/// at each reload, and when that address comes (observed).
+pub fn assigned_address(address: std::net::IpAddr, interface: &str) -> String {
+    format!("Assigned address {address} for interface {interface}")
+}
+
+/// `Deassigned address 192.0.2.1 from interface eth0`: keepalived 2.2.7's line when that
+/// address goes (observed; other addresses coming and going are not logged).
+pub fn deassigned_address(address: std::net::IpAddr, interface: &str) -> String {
+    format!("Deassigned address {address} from interface {interface}")
+}
+
 /// The lines `event` of instance `name` is logged as, in order; none for
 /// events keepalived does not log.
 pub fn lines(name: &str, event: &Event) -> Vec<Line> {
@@ -166,7 +189,15 @@ pub fn lines(name: &str, event: &Event) -> Vec<Line> {
         // Without the reasons (the driver words them with `start_in_fault`).
         Event::StartedInFault(_) => vec![info(about("entering FAULT state"))],
         Event::NowInFault => vec![info(about("Now in FAULT state"))],
-        Event::HigherPriorityReceived { .. } => vec![info(about("Received higher prio advert"))],
+        // keepalived 2.2.7 (observed): `(VI_1) Master received advert from 192.0.2.2 with
+        // higher priority 100, ours 50`.
+        Event::HigherPriorityReceived {
+            from,
+            priority,
+            ours,
+        } => vec![info(about(&format!(
+            "Master received advert from {from} with higher priority {priority}, ours {ours}"
+        )))],
         Event::PriorityZeroSent => vec![info(about("sent 0 priority"))],
         Event::LowerPriorityReceived {
             from,
@@ -182,8 +213,8 @@ pub fn lines(name: &str, event: &Event) -> Vec<Line> {
             }
         )))],
         Event::ReceiveTimeout => vec![info(about("Receive advertisement timeout"))],
-        Event::SettingAddresses => vec![detail(about("setting protocol VIPs."))],
-        Event::RemovingAddresses => vec![detail(about("removing protocol VIPs."))],
+        Event::SettingAddresses => vec![detail(about("setting VIPs."))],
+        Event::RemovingAddresses => vec![detail(about("removing VIPs."))],
         Event::AddressMismatch { from, addresses } => {
             let theirs: Vec<String> = addresses.iter().map(ToString::to_string).collect();
             vec![info(about(&format!(
@@ -238,6 +269,21 @@ mod tests {
             vec!["VRRP_Instance(VI_1) Changing effective priority from 100 to 80"]
         );
         assert!(texts(Event::Entering(State::Initialize)).is_empty());
+        assert_eq!(
+            texts(Event::HigherPriorityReceived {
+                from: IpAddr::V4(Ipv4Addr::new(192, 0, 2, 2)),
+                priority: 100,
+                ours: 50,
+            }),
+            vec![
+                "VRRP_Instance(VI_1) Master received advert from 192.0.2.2 with higher priority \
+                 100, ours 50"
+            ]
+        );
+        assert_eq!(
+            entering_at_start("VI_1", State::Backup),
+            "VRRP_Instance(VI_1) Entering BACKUP STATE (init)"
+        );
     }
 
     #[test]
@@ -291,6 +337,15 @@ mod tests {
             "VRRP_Instance(VI_2): tracked file tf now FAULT state"
         );
         assert_eq!(link_state("eth0", false), "Netlink reports eth0 down");
+        let a: IpAddr = "192.0.2.1".parse().expect("address");
+        assert_eq!(
+            assigned_address(a, "eth0"),
+            "Assigned address 192.0.2.1 for interface eth0"
+        );
+        assert_eq!(
+            deassigned_address(a, "eth0"),
+            "Deassigned address 192.0.2.1 from interface eth0"
+        );
         assert_eq!(interface_presence("eth9", true), "Interface eth9 added");
     }
 
@@ -298,7 +353,7 @@ mod tests {
     fn vip_lines_are_detail_only() {
         let l = lines("VI_1", &Event::SettingAddresses);
         assert!(l[0].detail);
-        assert_eq!(l[0].text, "VRRP_Instance(VI_1) setting protocol VIPs.");
+        assert_eq!(l[0].text, "VRRP_Instance(VI_1) setting VIPs.");
         let drop = Event::Dropped {
             from: IpAddr::V4(Ipv4Addr::new(192, 0, 2, 9)),
             reason: DropReason::Password,

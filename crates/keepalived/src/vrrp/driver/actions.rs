@@ -79,16 +79,23 @@ impl Driver {
                         );
                         alert::send_in_background(alerts.clone(), mail, self.logger.clone());
                     }
+                    // An instance a reload removes is notified as FAULT by keepalived 2.2.7
+                    // (observed), not as stopping.
+                    let notified = if state == State::Initialize && self.retiring {
+                        State::Fault
+                    } else {
+                        state
+                    };
                     if let Some(fifo) = self.fifo.as_mut() {
                         let (name, priority) =
                             (&running.plan.config.name, running.instance.priority());
-                        if state != State::Initialize || self.stopping {
-                            fifo.write(&super::fifo::instance_line(name, state, priority));
+                        if notified != State::Initialize || self.stopping {
+                            fifo.write(&super::fifo::instance_line(name, notified, priority));
                         }
                     }
                     if let Some(notifier) = &running.notifier {
                         let priority = running.instance.priority();
-                        notifier.queue(notify::commands(&running.plan, state, priority));
+                        notifier.queue(notify::commands(&running.plan, notified, priority));
                     }
                 }
                 Action::Event(event) => {
@@ -121,7 +128,17 @@ impl Driver {
                         }
                         continue;
                     }
-                    let config = self.running[i].instance.config();
+                    let running = &self.running[i];
+                    let config = running.instance.config();
+                    if event == keepalived_vrrp::event::Event::Entering(State::Backup)
+                        && running.last_transition.is_none()
+                    {
+                        // Its first state since it started (the state line comes before
+                        // the state change is recorded).
+                        self.logger
+                            .info(&wording::entering_at_start(&config.name, State::Backup));
+                        continue;
+                    }
                     for line in wording::lines(&config.name, &event) {
                         if line.detail {
                             self.logger.detail(&line.text);
@@ -169,7 +186,7 @@ impl Driver {
     /// the address lives on, in rounds over the addresses (a, b, a, b, …) as keepalived 2.2.7
     /// sends them (observed). On a paced interface (`vrrp_garp_interval`, `garp_group`) what
     /// cannot leave yet waits in the pacer (crate::vrrp::garp_pace).
-    fn announce(&mut self, i: usize, count: u32) {
+    pub(super) fn announce(&mut self, i: usize, count: u32) {
         let plan = &self.running[i].plan;
         let mut targets = Vec::new();
         for (index, address) in plan.addresses.iter().enumerate() {
@@ -268,7 +285,7 @@ impl Driver {
 
     /// Whether `address` is on its interface now (a failed query counts as present, so a
     /// removal is still tried).
-    async fn is_present(&self, address: &AddressPlan) -> bool {
+    pub(super) async fn is_present(&self, address: &AddressPlan) -> bool {
         let Some(&ifindex) = self.ifindex.get(&address.interface) else {
             return false;
         };
@@ -278,7 +295,7 @@ impl Driver {
         }
     }
 
-    async fn change_address(&self, address: &AddressPlan, add: bool) {
+    pub(super) async fn change_address(&self, address: &AddressPlan, add: bool) {
         let (verb, done) = if add {
             ("add", "added")
         } else {

@@ -117,7 +117,13 @@ impl Driver {
             self.logger
                 .detail(&wording::about(&name, "removing firewall drop rule"));
         }
-        let Some(keys) = self.firewall.installed.remove(&name) else {
+        self.firewall_drop_keys(&name);
+    }
+
+    /// Takes the addresses instance `name` put into the sets out of them, without a line (a
+    /// reload, before its master sets its new ones).
+    pub(super) fn firewall_drop_keys(&mut self, name: &str) {
+        let Some(keys) = self.firewall.installed.remove(name) else {
             return;
         };
         for batch in self.firewall.rules.remove(&keys) {
@@ -127,7 +133,7 @@ impl Driver {
             };
             if let Err(err) = result {
                 self.logger.info(&wording::about(
-                    &name,
+                    name,
                     &format!("cannot remove the firewall drop rule: {err}"),
                 ));
             }

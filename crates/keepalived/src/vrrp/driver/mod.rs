@@ -147,6 +147,8 @@ struct Driver {
     alerts: Option<Arc<AlertSettings>>,
     /// Set once the stop has begun.
     stopping: bool,
+    /// Set while a reload stops the instances it removes: their notify runs as for FAULT.
+    retiring: bool,
     /// The tracked scripts.
     scripts: Vec<RunningScript>,
     next_script_id: u64,
@@ -218,6 +220,7 @@ pub async fn run(
         keep_addresses_on_stop: settings.keep_addresses,
         alerts: settings.alerts.clone(),
         stopping: false,
+        retiring: false,
         scripts: Vec::new(),
         next_script_id: 0,
         interface_up: HashMap::new(),
@@ -354,8 +357,10 @@ impl Driver {
     async fn control(&mut self, control: Control) {
         match control {
             Control::Reload(planned) => {
-                if let Err(err) = self.install(*planned).await {
-                    self.logger.info(&format!("Reload failed: {err:#}"));
+                match self.install(*planned).await {
+                    // keepalived 2.2.7's last line of a reload (observed).
+                    Ok(()) => self.logger.info("Reload complete"),
+                    Err(err) => self.logger.info(&format!("Reload failed: {err:#}")),
                 }
             }
             Control::DumpData => self.dump(super::dumps::Kind::Data),

@@ -20,7 +20,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::super::fault_reason::{FaultReason, file_status};
-use super::super::setup::{FilePlan, InstancePlan, ScriptPlan};
+use super::super::setup::{AddressPlan, FilePlan, InstancePlan, ScriptPlan};
 use super::super::wording;
 use super::Driver;
 use super::net::LinkSocket;
@@ -625,6 +625,12 @@ impl Driver {
     /// IPv6 link-local one, means FAULT; a `unicast_src_ip` that appears lets the instance
     /// leave FAULT).
     pub(super) async fn address_changed(&mut self, change: AddressChange) {
+        let now = Instant::now();
+        // First what a master does when its VIP goes (2.2.7 logs it before the interface's
+        // own address going with it, as removing a primary takes its secondaries along).
+        if !change.added {
+            self.vip_removed(&change, now).await;
+        }
         let mut affected: Vec<usize> = Vec::new();
         for l in 0..self.links.len() {
             if self.links[l].index != change.index || self.links[l].index == 0 {
@@ -635,6 +641,13 @@ impl Driver {
             };
             let primary = self.first_address(&iface, self.links[l].kind.ipv6.is_some());
             if primary != self.links[l].primary {
+                let name = &self.links[l].name;
+                if let Some(old) = self.links[l].primary {
+                    self.logger.info(&wording::deassigned_address(old, name));
+                }
+                if let Some(new) = primary {
+                    self.logger.info(&wording::assigned_address(new, name));
+                }
                 self.links[l].primary = primary;
                 affected.extend((0..self.running.len()).filter(|&i| self.running[i].link == l));
             }
@@ -647,7 +660,6 @@ impl Driver {
         }));
         affected.sort_unstable();
         affected.dedup();
-        let now = Instant::now();
         for i in affected {
             self.refresh_source(i);
             if self.running[i].started {
@@ -655,6 +667,47 @@ impl Driver {
             }
         }
     }
+
+    /// Someone else removed a VIP of a master: as keepalived 2.2.7 (observed), it says so
+    /// (`Netlink reflector reports IP 192.0.2.100 removed from eth0`), steps down (BACKUP,
+    /// priority 0, its addresses released) and, alone on the link, takes over again after
+    /// Skew_Time, setting its addresses again (`Instance::step_down`).
+    async fn vip_removed(&mut self, change: &AddressChange, now: Instant) {
+        for i in 0..self.running.len() {
+            let running = &self.running[i];
+            if running.instance.state() != keepalived_vrrp::event::State::Master {
+                continue;
+            }
+            let Some(vip) = holds_vip(&running.plan.addresses, change, |name| {
+                self.ifindex.get(name).copied()
+            }) else {
+                continue;
+            };
+            let vip = vip.clone();
+            // Back already: the event was of a removal of ours, seen late.
+            if self.is_present(&vip).await {
+                continue;
+            }
+            self.logger.info(&format!(
+                "Netlink reflector reports IP {} removed from {}",
+                change.address, vip.interface
+            ));
+            self.running[i].instance.step_down(now);
+            self.execute(i).await;
+        }
+    }
+}
+
+/// The VIP of `addresses` that `change` (a removal) took away, if any: the same address on
+/// the interface it belongs on (`ifindex` resolves interface names).
+pub fn holds_vip<'a>(
+    addresses: &'a [AddressPlan],
+    change: &AddressChange,
+    ifindex: impl Fn(&str) -> Option<u32>,
+) -> Option<&'a AddressPlan> {
+    addresses
+        .iter()
+        .find(|a| a.address == change.address && ifindex(&a.interface) == Some(change.index))
 }
 
 #[cfg(test)]
@@ -845,5 +898,28 @@ mod tests {
         // The test host's eth0 has no IPv4 address: the IPv4 instance follows the interface.
         assert!(r[0].source_from_interface);
         assert_eq!(r[0].config.local_address, IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+    }
+
+    #[test]
+    fn a_removed_vip_is_found_on_its_own_interface_only() {
+        let p = plans(
+            "vrrp_instance A {\n interface eth0\n virtual_router_id 1\n virtual_ipaddress {\n 192.0.2.100/24\n 192.0.2.101/24 dev eth1\n }\n}\n",
+        );
+        let index = |name: &str| match name {
+            "eth0" => Some(2),
+            "eth1" => Some(3),
+            _ => None,
+        };
+        let removed = |address: &str, index: u32| AddressChange {
+            added: false,
+            address: address.parse().expect("address"),
+            index,
+        };
+        let found = holds_vip(&p[0].addresses, &removed("192.0.2.100", 2), index);
+        assert_eq!(found.map(|a| a.interface.as_str()), Some("eth0"));
+        let found = holds_vip(&p[0].addresses, &removed("192.0.2.101", 3), index);
+        assert_eq!(found.map(|a| a.interface.as_str()), Some("eth1"));
+        assert!(holds_vip(&p[0].addresses, &removed("192.0.2.100", 3), index).is_none());
+        assert!(holds_vip(&p[0].addresses, &removed("192.0.2.50", 2), index).is_none());
     }
 }
