@@ -190,6 +190,7 @@ impl Driver {
             let link = self.link_for(&plan)?;
             match kept.and_then(|i| old_running[i].take()) {
                 Some(mut running) => {
+                    self.firewall_carried_on(&plan);
                     self.reload_virtual_policy(&running, &plan.policy).await;
                     running.instance.set_contention(plan.contention);
                     running.plan = plan;
