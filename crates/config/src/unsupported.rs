@@ -31,6 +31,9 @@ const ACTED_ON_AS_WRITTEN: &[&str] = &[
     "notify_fifo_script",
     "vrrp_notify_fifo_script",
     "vrrp_notify_priority_changes",
+    // The checker's notify FIFO (crates/keepalived/src/checker/fifo.rs).
+    "lvs_notify_fifo",
+    "lvs_notify_fifo_script",
     // An instance's, and a sync group's (which its members without their own take).
     "notify_priority_changes",
     // The firewall of vrrp_strict / no_accept (crates/keepalived/src/vrrp/firewall_plan.rs);
