@@ -6,7 +6,9 @@
 //!
 //! What 2.2.7 writes (observed here): `VS [198.51.100.10]:tcp:80 UP` / `DOWN` when a virtual
 //! server gains or loses its quorum, `RS [192.0.2.11]:tcp:80 [198.51.100.10]:tcp:80 DOWN` /
-//! `UP` when a real server leaves or enters its pool, the same lines to both FIFOs.
+//! `UP` when a real server leaves or enters its pool, the same lines to both FIFOs; with
+//! `omega`, at the stop, the alive real servers' `DOWN` lines and the virtual server's (its
+//! `quorum_down` runs there too).
 //!
 //! Run: `cargo test -p keepalived --test checker_fifo_vm` (as root with keepalived 2.2.7,
 //! qemu-system-x86 and ipvsadm; returns early otherwise).
@@ -53,7 +55,10 @@ virtual_server 198.51.100.20 80 {
     lb_kind NAT
     protocol TCP
     omega
+    quorum_up "/bin/note.sh quorum_up"
+    quorum_down "/bin/note.sh quorum_down"
     real_server 192.0.2.13 80 {
+        notify_down "/bin/note.sh rs_down"
         TCP_CHECK {
             connect_timeout 1
             retry 0
@@ -80,7 +85,7 @@ run() {
     ipvsadm -C
     rm -f /tmp/fifo-all /tmp/fifo-lvs
     mkfifo /tmp/fifo-all /tmp/fifo-lvs
-    : > /tmp/out-all-$LABEL; : > /tmp/out-lvs-$LABEL
+    : > /tmp/out-all-$LABEL; : > /tmp/out-lvs-$LABEL; : > /tmp/notes
     cat /tmp/fifo-all >> /tmp/out-all-$LABEL & CAT1=$!
     cat /tmp/fifo-lvs >> /tmp/out-lvs-$LABEL & CAT2=$!
     serve 192.0.2.11; serve 192.0.2.12; serve 192.0.2.13
@@ -102,6 +107,7 @@ run() {
     unserve 192.0.2.11; unserve 192.0.2.12; unserve 192.0.2.13
     echo "=== $LABEL all" >&3; cat /tmp/out-all-$LABEL >&3
     echo "=== $LABEL lvs" >&3; cat /tmp/out-lvs-$LABEL >&3
+    echo "=== $LABEL notes" >&3; cat /tmp/notes >&3
     echo "=== $LABEL log" >&3; cat /tmp/log-$1 >&3
 }
 run ref /usr/sbin/keepalived
@@ -132,6 +138,13 @@ fn boot_lab() -> Option<BootOutput> {
     ramfs
         .add_file("/etc/fifo.conf", CONFIG.as_bytes(), 0o644)
         .expect("config");
+    ramfs
+        .add_file(
+            "/bin/note.sh",
+            b"#!/bin/sh\necho \"$*\" >> /tmp/notes\n",
+            0o755,
+        )
+        .expect("note script");
     ramfs.set_script(SCRIPT).expect("script");
     let initrd = work.join("initrd.gz");
     ramfs.build(&initrd).expect("cpio");
@@ -198,6 +211,24 @@ fn checker_fifo_lines_are_keepalived_2_2_7_s() {
                 "FIFO {fifo}: the lines differ:\n2.2.7: {theirs:#?}\nours: {ours:#?}"
             ));
         }
+    }
+    // The notify scripts of virtual server 2 (omega): the same runs (those at the stop run
+    // at the same time, in either order, so the runs are compared sorted). 2.2.7 runs
+    // quorum_down twice: when the quorum is lost and at the stop.
+    let sorted = |mut v: Vec<String>| {
+        v.sort();
+        v
+    };
+    let (theirs, ours) = (sorted(get("ref notes")), sorted(get("ours notes")));
+    assert_eq!(
+        theirs.iter().filter(|l| *l == "quorum_down").count(),
+        2,
+        "2.2.7 ran other scripts than seen before: {theirs:?}"
+    );
+    if theirs != ours {
+        problems.push(format!(
+            "notify scripts: 2.2.7 ran {theirs:?}, ours {ours:?}"
+        ));
     }
     assert!(
         problems.is_empty(),

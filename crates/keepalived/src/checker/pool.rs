@@ -584,9 +584,10 @@ impl Pool {
                     );
                 }
             }
-            // With omega, 2.2.7 takes every virtual server down at the stop (its FIFO gets
-            // `VS … DOWN` whatever the quorum was).
+            // With omega, 2.2.7 takes every virtual server down at the stop, whatever the
+            // quorum was: its quorum_down runs and its FIFO gets `VS … DOWN`.
             if vs.plan.omega {
+                notify.extend(vs.plan.quorum_down.clone());
                 self.fifo_lines
                     .push(super::fifo::vs_line(&vs.plan.name, false));
             }
