@@ -532,7 +532,8 @@ pub struct SyncGroup {
     pub sync_group_tracking_weight: bool,
     /// `smtp_alert`.
     pub smtp_alert: Option<bool>,
-    /// Keywords read and checked but not acted on yet (`track_bfd`, `notify_priority_changes`).
+    /// Settings kept as written: `track_bfd` (not acted on yet) and `notify_priority_changes`
+    /// (the notify FIFO reads it).
     pub other: Vec<RawSetting>,
 }
 

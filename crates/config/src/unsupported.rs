@@ -31,6 +31,10 @@ const ACTED_ON_AS_WRITTEN: &[&str] = &[
     "notify_fifo_script",
     "vrrp_notify_fifo_script",
     "vrrp_notify_priority_changes",
+    // The checker's notify FIFO (crates/keepalived/src/checker/fifo.rs).
+    "lvs_notify_fifo",
+    "lvs_notify_fifo_script",
+    // An instance's, and a sync group's (which its members without their own take).
     "notify_priority_changes",
     // The firewall of vrrp_strict / no_accept (crates/keepalived/src/vrrp/firewall_plan.rs);
     // `nftables_ifindex` is what it does anyway (link-local addresses keyed by ifindex).
@@ -57,14 +61,6 @@ pub fn unsupported(config: &Config) -> Vec<String> {
     }
     for group in &config.sync_groups {
         add(&mut found, "vrrp_sync_group", &group.other);
-        // A group's notify_priority_changes is read, not acted on (an instance's is).
-        if group
-            .other
-            .iter()
-            .any(|s| s.keyword == "notify_priority_changes")
-        {
-            found.insert("vrrp_sync_group keyword 'notify_priority_changes'".to_string());
-        }
     }
     add(&mut found, "top-level", &config.other);
     for bfd in &config.bfd_instances {
@@ -137,9 +133,21 @@ mod tests {
                     virtual_ipaddress {\n 192.0.2.2\n }\n}\n";
         let host = FakeHost::lab();
         let loaded = load_str(text, Path::new("/k.conf"), &LoadOptions::for_host(&host));
-        assert_eq!(
-            super::unsupported(&loaded.config),
-            vec!["vrrp_sync_group keyword 'notify_priority_changes'",]
+        assert!(super::unsupported(&loaded.config).is_empty());
+    }
+
+    #[test]
+    fn a_sync_groups_track_bfd_is_listed() {
+        let text = "bfd_instance b {\n neighbor_ip 192.0.2.9\n}\n\
+                    vrrp_sync_group G {\n group {\n A\n }\n track_bfd {\n b\n }\n}\n\
+                    vrrp_instance A {\n interface eth0\n virtual_router_id 1\n\
+                    virtual_ipaddress {\n 192.0.2.1\n }\n}\n";
+        let host = FakeHost::lab();
+        let loaded = load_str(text, Path::new("/k.conf"), &LoadOptions::for_host(&host));
+        let listed = super::unsupported(&loaded.config);
+        assert!(
+            listed.contains(&"vrrp_sync_group keyword 'track_bfd'".to_string()),
+            "{listed:?}"
         );
     }
 

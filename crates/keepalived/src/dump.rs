@@ -5,6 +5,7 @@
 //! The layouts follow what keepalived 2.2.7 writes (observed by running it and sending the
 //! signals), so scripts that grep these files keep working:
 //! - `.data`: sections headed `------< Global definitions >------`, `------< VRRP Topology >------`,
+//!   `------< VRRP Sync groups >------` (2.2.7's layout, sync_group_lab.rs compares it),
 //!   `------< VRRP Scripts >------` and `------< Interfaces >------`; one ` Label = value` line
 //!   per fact, indented by nesting. Only the lines for which keepalived-rs has the data are
 //!   written (keepalived also prints many internal settings: GARP timers, sockets, SNMP …).
@@ -52,6 +53,8 @@ pub struct Snapshot {
     pub instances: Vec<InstanceSnapshot>,
     /// The vrrp_scripts, in configuration order.
     pub scripts: Vec<ScriptSnapshot>,
+    /// The vrrp_sync_groups, in configuration order.
+    pub sync_groups: Vec<SyncGroupSnapshot>,
     /// The virtual servers of the health checker, with their real servers. The VRRP side
     /// leaves this empty: it is the checker's part of the status model.
     pub virtual_servers: Vec<VirtualServerSnapshot>,
@@ -167,6 +170,8 @@ pub struct InstanceSnapshot {
     pub name: String,
     /// Its current state.
     pub state: InstanceState,
+    /// The vrrp_sync_group it belongs to.
+    pub sync_group: Option<String>,
     /// Its interface.
     pub interface: String,
     /// The virtual router id.
@@ -220,6 +225,38 @@ pub struct InstanceSnapshot {
     /// The jitter of the adverts heard in BACKUP: cumulative counts per bucket of
     /// `vrrp::advert_watch::JITTER_BUCKETS`, the number of samples and their sum (µs).
     pub jitter: ([u64; 8], u64, u64),
+}
+
+/// One vrrp_sync_group, as the state dump's `VRRP Sync groups` section shows it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SyncGroupSnapshot {
+    /// The group name.
+    pub name: String,
+    /// Its state (`Init` before a member started).
+    pub state: InstanceState,
+    /// How many members' own tracking says FAULT.
+    pub members_in_fault: usize,
+    /// How many members have not started yet.
+    pub members_in_init: usize,
+    /// Its members, in the order of its `group { }` block.
+    pub members: Vec<String>,
+    /// `sync_group_tracking_weight` (or `global_tracking`).
+    pub tracking_weight: bool,
+    /// Whether its state changes send mail.
+    pub smtp_alert: bool,
+    /// Its own `notify_priority_changes`, if written.
+    pub notify_priority_changes: Option<bool>,
+    /// Its own `track_interface` names.
+    pub tracked_interfaces: Vec<String>,
+    /// Its own `track_script` names.
+    pub tracked_scripts: Vec<String>,
+    /// Its own `track_file` names.
+    pub tracked_files: Vec<String>,
+    /// Its own `track_process` names.
+    pub tracked_processes: Vec<String>,
+    /// Its notify commands: `Backup`, `Master`, `Fault`, `Stop`, `Generic` (those it has, in
+    /// that order), each with its words and the user and group it runs as.
+    pub notify_scripts: Vec<(&'static str, Vec<String>, (u32, u32))>,
 }
 
 /// The counters of one instance (keepalived's names in the comments are the JSON keys).
@@ -462,6 +499,12 @@ fn write_data_text(out: &mut String, snapshot: &Snapshot) -> std::fmt::Result {
     for instance in &snapshot.instances {
         write_instance(out, instance, snapshot.utc_offset_secs)?;
     }
+    if !snapshot.sync_groups.is_empty() {
+        writeln!(out, "------< VRRP Sync groups >------")?;
+        for group in &snapshot.sync_groups {
+            write_sync_group(out, group)?;
+        }
+    }
     if !snapshot.scripts.is_empty() {
         writeln!(out, "------< VRRP Scripts >------")?;
         for script in &snapshot.scripts {
@@ -486,6 +529,9 @@ fn write_instance(
 ) -> std::fmt::Result {
     writeln!(out, " VRRP Instance = {}", i.name)?;
     writeln!(out, "   VRRP Version = {}", i.version)?;
+    if let Some(group) = &i.sync_group {
+        writeln!(out, "   Sync group = {group}")?;
+    }
     // keepalived 2.2.7 says so for every IPv6 instance (observed).
     let ipv6 = i.addresses.first().map(|v| v.address.is_ipv6());
     if ipv6.unwrap_or_else(|| i.source_ip.as_deref().is_some_and(|s| s.contains(':'))) {
@@ -575,6 +621,56 @@ fn write_instance(
         for (name, weight) in &i.tracked_scripts {
             writeln!(out, "     {name} weight {weight}")?;
         }
+    }
+    Ok(())
+}
+
+/// A group as keepalived 2.2.7 writes it (observed): its state, counts and members, then the
+/// options and trackers it has, then its notify commands with each word quoted.
+fn write_sync_group(out: &mut String, g: &SyncGroupSnapshot) -> std::fmt::Result {
+    writeln!(out, " VRRP Sync Group = {}, {}", g.name, g.state.name())?;
+    writeln!(
+        out,
+        "   Num member fault {}, num member init {}",
+        g.members_in_fault, g.members_in_init
+    )?;
+    if !g.members.is_empty() {
+        writeln!(out, "   VRRP member instances :")?;
+        for member in &g.members {
+            writeln!(out, "     {member}")?;
+        }
+    }
+    if g.tracking_weight {
+        writeln!(out, "   sync group tracking weight set")?;
+    }
+    let yes = |on: bool| if on { "yes" } else { "no" };
+    writeln!(out, "   Using smtp notification = {}", yes(g.smtp_alert))?;
+    if let Some(on) = g.notify_priority_changes {
+        writeln!(out, "   Notify priority changes = {}", yes(on))?;
+    }
+    // Interfaces and scripts are listed `NAME weight 0`, files and processes `NAME, weight
+    // 0`: a group's trackers are FAULT trackers.
+    let lists: [(&str, &[String], &str); 4] = [
+        ("Tracked interfaces", &g.tracked_interfaces, ""),
+        ("Tracked scripts", &g.tracked_scripts, ""),
+        ("Tracked files", &g.tracked_files, ","),
+        ("Tracked process", &g.tracked_processes, ","),
+    ];
+    for (title, names, comma) in lists {
+        if !names.is_empty() {
+            writeln!(out, "   {title} :")?;
+            for name in names {
+                writeln!(out, "     {name}{comma} weight 0")?;
+            }
+        }
+    }
+    for (kind, words, (uid, gid)) in &g.notify_scripts {
+        let quoted: Vec<String> = words.iter().map(|w| format!("'{w}'")).collect();
+        writeln!(
+            out,
+            "   {kind} state transition script = {}, uid:gid {uid}:{gid}",
+            quoted.join(" ")
+        )?;
     }
     Ok(())
 }
@@ -1078,6 +1174,38 @@ mod tests {
             empty,
             "------< Global definitions >------\n Router ID = \n------< VRRP Topology >------\n\
              ------< Interfaces >------\n"
+        );
+    }
+
+    #[test]
+    fn a_sync_group_is_dumped_as_keepalived_does() {
+        let mut snapshot = sample();
+        snapshot.scripts.clear();
+        snapshot.instances.truncate(1);
+        snapshot.instances[0].sync_group = Some("G1".into());
+        snapshot.sync_groups.push(SyncGroupSnapshot {
+            name: "G1".into(),
+            state: InstanceState::Backup,
+            members_in_fault: 1,
+            members: vec!["VI_1".into()],
+            tracked_processes: vec!["tp".into()],
+            notify_scripts: vec![("Stop", vec!["/usr/bin/stop".into()], (5, 6))],
+            ..SyncGroupSnapshot::default()
+        });
+        let text = render_data(&snapshot);
+        assert!(
+            text.contains(" VRRP Version = 2\n   Sync group = G1\n   State ="),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "------< VRRP Sync groups >------\n VRRP Sync Group = G1, BACKUP\n\
+                 \x20  Num member fault 1, num member init 0\n   VRRP member instances :\n\
+                 \x20    VI_1\n   Using smtp notification = no\n   Tracked process :\n\
+                 \x20    tp, weight 0\n   Stop state transition script = '/usr/bin/stop', \
+                 uid:gid 5:6\n------< Interfaces >------\n"
+            ),
+            "{text}"
         );
     }
 

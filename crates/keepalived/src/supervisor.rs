@@ -173,6 +173,11 @@ async fn supervise(cli: &Cli, roles: &[ChildRole], logger: &Logger) -> anyhow::R
     for slot in &mut slots {
         start(slot, logger)?;
     }
+    // What a reload may not change (read before the start-up pages go back).
+    let load_fixed = || {
+        crate::reload_guard::Fixed::load(&cli.use_file, cli.config_id.as_deref(), cli.all_config)
+    };
+    let mut fixed = load_fixed();
     // From here the parent only waits for signals and children: its start-up pages go back.
     crate::memory::release_startup_memory();
     let mut exit_code = 0;
@@ -183,6 +188,19 @@ async fn supervise(cli: &Cli, roles: &[ChildRole], logger: &Logger) -> anyhow::R
             Event::Forward(sig, what) => {
                 if sig == Signal::SIGHUP {
                     logger.info("Reloading Keepalived");
+                    // As 2.2.7's parent: a change only a restart can make refuses the whole
+                    // reload; the children keep what they run.
+                    let new = load_fixed();
+                    if let (Some(old), Some(new)) = (&fixed, &new) {
+                        let refusals = old.refusals(new);
+                        if !refusals.is_empty() {
+                            for line in refusals {
+                                logger.info(&line);
+                            }
+                            continue;
+                        }
+                    }
+                    fixed = new.or(fixed);
                 } else {
                     logger.detail(&format!("Passing the {what} request to the children"));
                 }

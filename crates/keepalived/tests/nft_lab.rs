@@ -9,7 +9,10 @@
 //! as master once eth0 is back, and after the stop.
 //! A second test does the same with the nftables options of global_defs (`nftables NAME`,
 //! `nftables_priority`, `nftables_counters`, `nftables_ifindex`) and a table left by an
-//! earlier run, and a third with `use_vmac` (the `vmac_map` 2.2.7 makes for VMACs).
+//! earlier run, and a third with `use_vmac` (the `vmac_map` 2.2.7 makes for VMACs). A fourth
+//! reloads a master: a new table name refuses the reload whole (`Cannot change nftables
+//! table name at a reload - please restart keepalived`), a new priority and counters leave
+//! the tables as they are; and stops it under `-V`, which keeps the VIPs but not the tables.
 
 use std::thread;
 use std::time::Duration;
@@ -226,4 +229,112 @@ fn nft_options_and_leftover_table_match_keepalived() {
 #[test]
 fn nft_vmac_map_matches_keepalived() {
     compare(("", " use_vmac"), false);
+}
+
+/// One IPv4 instance under strict, alone on its link (master), with `options` in global_defs
+/// and `extra` VIPs.
+fn reload_config(options: &str, extra: &str) -> String {
+    format!(
+        "global_defs {{\n router_id a\n vrrp_strict\n{options}\n}}\n\
+         vrrp_instance VI_1 {{\n state BACKUP\n interface {HOST_IF}\n virtual_router_id 63\n\
+         priority 100\n advert_int 1\n virtual_ipaddress {{\n 192.0.2.210\n{extra}\n }}\n}}\n"
+    )
+}
+
+/// What one daemon does on host a: the rulesets and log counts around two reloads (one
+/// renaming the table, refused; one changing the priority and counters and adding a VIP),
+/// then the ruleset after a stop under `-V` and whether the VIP stayed.
+fn reload_scenario(daemon: Daemon) -> Vec<(&'static str, String)> {
+    let tag = match daemon {
+        Daemon::Ours => "nfro",
+        Daemon::Real => "nfrr",
+    };
+    let lab = Lab::new(tag, &["a"]).expect("lab");
+    let a = lab.host("a");
+    let mut seen = Vec::new();
+    let mut k = daemon.start_with_args(OURS, a, &reload_config("", ""), &["-V"]);
+    wait_log(&k, &entering("VI_1", "MASTER"), 1, "a alone");
+    seen.push(("master", settled(a)));
+    let setting = "(VI_1) setting firewall drop rule";
+    let set_before = log_count(&k, setting);
+    // A new table name: the whole reload is refused (the new VIP is not added).
+    let renamed = reload_config(
+        " nftables kx\n nftables_priority -5\n nftables_counters",
+        " 192.0.2.211",
+    );
+    k.write_config(&renamed).expect("config");
+    k.reload().expect("reload");
+    let refused = "Cannot change nftables table name at a reload - please restart keepalived";
+    wait_log(&k, refused, 1, "renamed table");
+    thread::sleep(Duration::from_secs(2));
+    seen.push(("after the refused reload", settled(a)));
+    seen.push((
+        "the refused reload's VIP",
+        a.has_address("192.0.2.211").unwrap_or(false).to_string(),
+    ));
+    // The same name (not written), a new priority, counters and a VIP: the reload goes on,
+    // the tables keep their first settings.
+    let changed = reload_config(" nftables_priority -5\n nftables_counters", " 192.0.2.211");
+    k.write_config(&changed).expect("config");
+    k.reload().expect("reload");
+    assert!(
+        a.wait_for_address("192.0.2.211", true, ELECTION),
+        "{daemon:?}: the reload's VIP never came:\n{}",
+        daemon_log(&k)
+    );
+    seen.push(("after the reload", settled(a)));
+    seen.push((
+        "drop rule lines at the reloads",
+        (log_count(&k, setting) - set_before).to_string(),
+    ));
+    let status = k.stop().expect("stop");
+    assert!(status.success(), "{daemon:?} exited {status:?}");
+    seen.push(("after a stop with -V", ruleset(a)));
+    seen.push((
+        "VIP kept with -V",
+        a.has_address("192.0.2.210").unwrap_or(false).to_string(),
+    ));
+    seen
+}
+
+/// A reload renaming the table is refused whole, one changing the priority and counters
+/// keeps the tables as they are, and `-V` (`--dont-release-vrrp`) keeps the VIPs but not the
+/// tables: as keepalived 2.2.7.
+#[test]
+fn nft_reload_and_dont_release_match_keepalived() {
+    if !lab_ready() || !require_programs(&["nft"]) {
+        return;
+    }
+    let (theirs, ours) = thread::scope(|s| {
+        let theirs = s.spawn(|| reload_scenario(Daemon::Real));
+        let ours = s.spawn(|| reload_scenario(Daemon::Ours));
+        (
+            theirs.join().expect("2.2.7's lab"),
+            ours.join().expect("our lab"),
+        )
+    });
+    let value = |moment: &str| {
+        theirs
+            .iter()
+            .find(|(m, _)| *m == moment)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
+    // What 2.2.7 was seen doing, so a change of the oracle shows.
+    assert_eq!(value("the refused reload's VIP"), "false");
+    assert_eq!(value("VIP kept with -V"), "true");
+    assert_eq!(value("drop rule lines at the reloads"), "1");
+    assert!(value("after a stop with -V").trim().is_empty());
+    assert!(
+        value("after the reload").contains("priority filter - 1;")
+            && !value("after the reload").contains("counter"),
+        "{}",
+        value("after the reload")
+    );
+    for ((moment, want), (_, got)) in theirs.iter().zip(&ours) {
+        assert_eq!(
+            got, want,
+            "{moment}: ours (left) against keepalived 2.2.7 (right)"
+        );
+    }
 }

@@ -257,6 +257,80 @@ fn fifo_script_and_group_lines_match_keepalived() {
     assert!(real.contains(&"GROUP \"G1\" MASTER 0".to_string()));
 }
 
+/// A sync group with `notify_priority_changes` and `sync_group_tracking_weight`: VI_1 takes
+/// the group's setting, VI_2 says `notify_priority_changes false`; both track file `tf` with
+/// weight 10. The priority lines the FIFO got when the file moves the priorities.
+fn group_priority_scenario(lab: &Lab, daemon: Daemon) -> Vec<String> {
+    let a = lab.host("a");
+    let dir = a.dir().join(format!("p{daemon:?}"));
+    fs::create_dir_all(&dir).expect("dir");
+    let fifo = dir.join("fifo");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).expect("mkfifo");
+    let tf = dir.join("tf");
+    fs::write(&tf, "0\n").expect("tf");
+    let reader = Reader::start(&fifo, dir.join("lines"));
+    let member = |name: &str, vrid: u8, extra: &str| {
+        format!(
+            "vrrp_instance {name} {{\n    state BACKUP\n    interface eth0\n    virtual_router_id {vrid}\n\
+             \x20   priority 100\n    advert_int 1\n{extra}\
+             \x20   virtual_ipaddress {{\n        198.51.100.{vrid}/32\n    }}\n\
+             \x20   track_file {{\n        tf weight 10\n    }}\n}}\n"
+        )
+    };
+    let config = format!(
+        "global_defs {{\n    router_id a\n    vrrp_notify_fifo {}\n}}\n\
+         vrrp_track_file tf {{\n    file {}\n}}\n\
+         vrrp_sync_group G1 {{\n    group {{\n        VI_1\n        VI_2\n    }}\n\
+         \x20   notify_priority_changes\n    sync_group_tracking_weight\n}}\n{}{}",
+        fifo.display(),
+        tf.display(),
+        member("VI_1", 74, ""),
+        member("VI_2", 75, "    notify_priority_changes false\n"),
+    );
+    let mut k = start(daemon, a, &config);
+    wait_log(&k, "(VI_2) Entering MASTER STATE", TO_MASTER);
+    wait_log(&k, "(VI_1) Entering MASTER STATE", STEP);
+    fs::write(&tf, "2\n").expect("tf");
+    wait_log(
+        &k,
+        "(VI_2) Changing effective priority from 100 to 120",
+        STEP,
+    );
+    wait_log(
+        &k,
+        "(VI_1) Changing effective priority from 100 to 120",
+        STEP,
+    );
+    k.stop().expect("stop");
+    assert!(
+        poll_until(STEP, || reader.lines().iter().any(|l| l.contains("STOP"))),
+        "{daemon:?}: no STOP line; lines: {:?}\n{}",
+        reader.lines(),
+        daemon_log(&k)
+    );
+    reader
+        .lines()
+        .into_iter()
+        .filter(|l| l.contains("_PRIORITY"))
+        .collect()
+}
+
+#[test]
+fn group_notify_priority_changes_match_keepalived() {
+    if !lab_ready() || !require_programs(&[KEEPALIVED_BIN, "cat"]) {
+        return;
+    }
+    let lab = Lab::new("fifon", &["a"]).expect("lab");
+    let real = group_priority_scenario(&lab, Real);
+    let ours = group_priority_scenario(&lab, Ours);
+    assert_eq!(
+        real,
+        ["INSTANCE \"VI_1\" MASTER_PRIORITY 120"],
+        "keepalived 2.2.7 wrote other lines than seen before"
+    );
+    assert_eq!(ours, real, "ours (left) against keepalived 2.2.7 (right)");
+}
+
 /// `-X` on an instance in FAULT (a weight-0 track file holding 1) with its VIP added by hand:
 /// how many `removing … VIPs` lines the run logs, and whether the VIP is still there after
 /// the stop.

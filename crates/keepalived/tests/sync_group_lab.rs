@@ -268,3 +268,127 @@ fn a_reload_changing_one_member_keeps_the_group_master() {
         daemon_log(&k)
     );
 }
+
+/// Group G1 (VI_1, VI_2) with every option the state dump shows, and VI_3 outside it.
+fn dump_config(host: &Host) -> String {
+    let tf = host.dir().join("tf");
+    let _ = fs::write(&tf, "0\n");
+    format!(
+        "global_defs {{\n    router_id {name}\n    script_user root\n}}\n\
+         vrrp_script chk {{\n    script /bin/true\n    interval 1\n}}\n\
+         vrrp_track_file tf {{\n    file {tf}\n    weight 0\n}}\n\
+         vrrp_sync_group G1 {{\n    group {{\n        VI_1\n        VI_2\n    }}\n\
+         \x20   notify_master \"/bin/true master\"\n    notify_backup \"/bin/true backup\"\n\
+         \x20   notify_fault \"/bin/true fault\"\n    notify_stop /bin/true\n\
+         \x20   notify \"/bin/true generic\"\n    track_script {{\n        chk\n    }}\n\
+         \x20   track_interface {{\n        eth0\n    }}\n    track_file {{\n        tf\n    }}\n\
+         \x20   smtp_alert\n    notify_priority_changes\n    sync_group_tracking_weight\n}}\n\
+         vrrp_instance VI_1 {{\n    interface eth0\n    virtual_router_id 76\n    priority 200\n\
+         \x20   advert_int 1\n    virtual_ipaddress {{\n        192.0.2.76/32\n    }}\n}}\n\
+         vrrp_instance VI_2 {{\n    interface eth0\n    virtual_router_id 77\n    priority 200\n\
+         \x20   advert_int 1\n    virtual_ipaddress {{\n        192.0.2.77/32\n    }}\n}}\n\
+         vrrp_instance VI_3 {{\n    interface eth0\n    virtual_router_id 78\n    priority 200\n\
+         \x20   advert_int 1\n    virtual_ipaddress {{\n        192.0.2.78/32\n    }}\n}}\n",
+        name = host.name(),
+        tf = tf.display(),
+    )
+}
+
+/// The state dump's sync group lines: the `VRRP Sync groups` section and each instance's
+/// `Sync group =` line (with the instance it belongs to).
+fn group_dump(k: &Keepalived) -> Vec<String> {
+    let data = std::path::Path::new("/tmp/keepalived.data");
+    let _ = fs::remove_file(data);
+    k.signal(keepalived_testlab::Signal::Usr1).expect("USR1");
+    let text = (0..30)
+        .find_map(|_| {
+            let text = fs::read_to_string(data).unwrap_or_default();
+            if text.contains("------< Interfaces >------") {
+                Some(text)
+            } else {
+                std::thread::sleep(Duration::from_millis(100));
+                None
+            }
+        })
+        .unwrap_or_default();
+    let _ = fs::remove_file(data);
+    let mut out = Vec::new();
+    let mut instance = String::new();
+    let mut in_groups = false;
+    for line in text.lines() {
+        if line.starts_with("------<") {
+            in_groups = line == "------< VRRP Sync groups >------";
+        }
+        if let Some(name) = line.strip_prefix(" VRRP Instance = ") {
+            instance = name.to_string();
+        }
+        if in_groups {
+            out.push(line.to_string());
+        } else if line.starts_with("   Sync group = ") {
+            out.push(format!("{instance}|{line}"));
+        }
+    }
+    out
+}
+
+/// The dumps of one daemon: all master, then the group's track file failing.
+fn dump_scenario(lab: &Lab, daemon: Daemon) -> (Vec<String>, Vec<String>) {
+    let a = lab.host("a");
+    let tf = a.dir().join("tf");
+    let mut k = daemon.start(OURS, a, &dump_config(a));
+    for vip in ["192.0.2.76", "192.0.2.77", "192.0.2.78"] {
+        assert!(
+            a.wait_for_address(vip, true, ELECTION),
+            "{daemon:?} never master:\n{}",
+            daemon_log(&k)
+        );
+    }
+    let master = group_dump(&k);
+    fs::write(&tf, "1\n").expect("tf");
+    assert!(
+        a.wait_for_address("192.0.2.76", false, ELECTION),
+        "{daemon:?}: the track file did not take the group down:\n{}",
+        daemon_log(&k)
+    );
+    // Both members in FAULT.
+    assert!(
+        k.wait_for_log("(VI_2) Entering FAULT STATE", ELECTION)
+            || k.wait_for_log("Syncing instances to FAULT state", ELECTION),
+        "{daemon:?}: no FAULT:\n{}",
+        daemon_log(&k)
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    let fault = group_dump(&k);
+    k.stop().expect("stop");
+    fs::write(&tf, "0\n").expect("tf");
+    (master, fault)
+}
+
+#[test]
+fn sync_group_dump_matches_keepalived() {
+    if !keepalived_testlab::prelude::lab_ready()
+        || !keepalived_testlab::require_programs(&[keepalived_testlab::KEEPALIVED_BIN])
+    {
+        return;
+    }
+    let lab = Lab::new("sgd", &["a"]).expect("lab");
+    let (real_master, real_fault) = dump_scenario(&lab, Daemon::Real);
+    let (ours_master, ours_fault) = dump_scenario(&lab, Daemon::Ours);
+    assert!(
+        real_master.contains(&"VI_2|   Sync group = G1".to_string())
+            && real_master.contains(&" VRRP Sync Group = G1, MASTER".to_string()),
+        "keepalived 2.2.7 wrote another dump than seen before: {real_master:#?}"
+    );
+    assert_eq!(
+        ours_master, real_master,
+        "as master: ours (left), 2.2.7 (right)"
+    );
+    assert!(
+        real_fault.contains(&" VRRP Sync Group = G1, FAULT".to_string()),
+        "{real_fault:#?}"
+    );
+    assert_eq!(
+        ours_fault, real_fault,
+        "in FAULT: ours (left), 2.2.7 (right)"
+    );
+}

@@ -12,6 +12,7 @@
 //! - [`pool`]: quorum, sorry server, inhibit_on_failure, notify scripts and the IPVS calls.
 
 pub mod datagram;
+pub mod fifo;
 pub mod file;
 pub mod genhash;
 pub mod plan;
@@ -56,6 +57,14 @@ pub fn run(cli: &Cli, config: Config, logger: Logger) -> anyhow::Result<i32> {
     runtime.block_on(async {
         let mut plan = Plan::from_config(&config);
         let mut alerts = alert_settings(&config, &plan, &logger);
+        // The notify FIFOs are those of the start (as the VRRP child's).
+        let user = config.global.script_user.as_ref().and_then(|r| {
+            nix::unistd::User::from_name(&r.user)
+                .ok()
+                .flatten()
+                .map(|u| (u.uid.as_raw(), u.gid.as_raw()))
+        });
+        let mut fifos = fifo::CheckerFifos::open(&config, user, &logger);
         drop(config);
         resolve_scripts(&mut plan, &logger);
         log_unsupported(&plan, &logger);
@@ -73,6 +82,7 @@ pub fn run(cli: &Cli, config: Config, logger: Logger) -> anyhow::Result<i32> {
                         ));
                     }
                 }
+                fifos.close();
                 logger.info("Stopped");
                 return Ok(EXIT_FATAL);
             }
@@ -93,6 +103,7 @@ pub fn run(cli: &Cli, config: Config, logger: Logger) -> anyhow::Result<i32> {
         for argv in pool.start(&mut ipvs) {
             let _ = notifier.send(argv);
         }
+        fifos.write(pool.take_fifo_lines());
         send_alerts(&mut pool, alerts.as_ref(), &logger);
         logger.info("Startup complete");
         let mut tasks = spawn_checks(&pool, &tx, &logger, false);
@@ -116,6 +127,7 @@ pub fn run(cli: &Cli, config: Config, logger: Logger) -> anyhow::Result<i32> {
                     for argv in pool.report(&report, &mut ipvs) {
                         let _ = notifier.send(argv);
                     }
+                    fifos.write(pool.take_fifo_lines());
                     send_alerts(&mut pool, alerts.as_ref(), &logger);
                 }
                 _ = hup.recv() => {
@@ -146,6 +158,7 @@ pub fn run(cli: &Cli, config: Config, logger: Logger) -> anyhow::Result<i32> {
                     for argv in pool.reload_plan(next, &mut ipvs) {
                         let _ = notifier.send(argv);
                     }
+                    fifos.write(pool.take_fifo_lines());
                     send_alerts(&mut pool, alerts.as_ref(), &logger);
                     logger.info("Reload complete");
                     settle_at = Some(tokio::time::Instant::now() + crate::memory::SETTLE_AFTER);
@@ -168,6 +181,8 @@ pub fn run(cli: &Cli, config: Config, logger: Logger) -> anyhow::Result<i32> {
         {
             logger.info(&format!("IPVS: flush failed: {e}"));
         }
+        fifos.write(pool.take_fifo_lines());
+        fifos.close();
         for argv in scripts {
             run_once(&notify_spec(argv)).await;
         }

@@ -102,6 +102,9 @@ pub struct Pool {
     alerts: Vec<CheckerAlert>,
     /// `no_checker_emails`: a check's change is mailed only when its real server changes.
     no_checker_emails: bool,
+    /// The notify FIFO's lines (`VS … UP`, `RS … … DOWN`), written where 2.2.7 runs the
+    /// notify scripts (see [`super::fifo`]), in order, until [`Pool::take_fifo_lines`].
+    fifo_lines: Vec<String>,
 }
 
 impl Pool {
@@ -149,6 +152,7 @@ impl Pool {
             vss,
             logger,
             alerts: Vec::new(),
+            fifo_lines: Vec::new(),
             no_checker_emails,
         }
     }
@@ -213,6 +217,8 @@ impl Pool {
                 vs.plan.name
             ));
             notify.extend(vs.plan.quorum_up.clone());
+            self.fifo_lines
+                .push(super::fifo::vs_line(&vs.plan.name, true));
             if vs.plan.sorry_inhibit {
                 install_idle_sorry(vs, table, &logger);
             }
@@ -247,6 +253,11 @@ impl Pool {
             });
         }
         notify
+    }
+
+    /// The notify FIFO's lines since the last call, in order.
+    pub fn take_fifo_lines(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.fifo_lines)
     }
 
     /// The mails queued since the last call, in order.
@@ -298,7 +309,14 @@ impl Pool {
         let alive = state.alive();
         if alive == was_alive {
             if weight.is_some() {
-                update_quorum(v, table, &logger, &mut notify, &mut self.alerts);
+                update_quorum(
+                    v,
+                    table,
+                    &logger,
+                    &mut notify,
+                    &mut self.alerts,
+                    &mut self.fifo_lines,
+                );
             }
             return notify;
         }
@@ -315,6 +333,8 @@ impl Pool {
                 install_rs(v, rs, table, &logger);
             }
             notify.extend(rs_plan.notify_up.clone());
+            self.fifo_lines
+                .push(super::fifo::rs_line(&rs_plan.name, &vs_name, true));
         } else {
             if rs_plan.inhibit_on_failure {
                 logger.info(&format!(
@@ -340,8 +360,17 @@ impl Pool {
                 uninstall_rs(v, rs, table, &logger);
             }
             notify.extend(rs_plan.notify_down.clone());
+            self.fifo_lines
+                .push(super::fifo::rs_line(&rs_plan.name, &vs_name, false));
         }
-        update_quorum(v, table, &logger, &mut notify, &mut self.alerts);
+        update_quorum(
+            v,
+            table,
+            &logger,
+            &mut notify,
+            &mut self.alerts,
+            &mut self.fifo_lines,
+        );
         notify
     }
 
@@ -482,7 +511,14 @@ impl Pool {
                     install_sorry(vs, table, &logger);
                 }
             }
-            update_quorum(vs, table, &logger, &mut notify, &mut self.alerts);
+            update_quorum(
+                vs,
+                table,
+                &logger,
+                &mut notify,
+                &mut self.alerts,
+                &mut self.fifo_lines,
+            );
         }
         for gone in old.into_iter().flatten() {
             logger.info(&format!("Removing Virtual Server {}", gone.plan.name));
@@ -529,6 +565,11 @@ impl Pool {
                 }
                 if vs.plan.omega && vs.rs[r].alive() {
                     notify.extend(vs.plan.real_servers[r].notify_down.clone());
+                    self.fifo_lines.push(super::fifo::rs_line(
+                        &vs.plan.real_servers[r].name,
+                        &vs.plan.name,
+                        false,
+                    ));
                 }
                 let installed = vs.rs[r].installed.take();
                 if mode != StopMode::Each {
@@ -542,6 +583,13 @@ impl Pool {
                         &vs.plan.real_servers[r].name,
                     );
                 }
+            }
+            // With omega, 2.2.7 takes every virtual server down at the stop, whatever the
+            // quorum was: its quorum_down runs and its FIFO gets `VS … DOWN`.
+            if vs.plan.omega {
+                notify.extend(vs.plan.quorum_down.clone());
+                self.fifo_lines
+                    .push(super::fifo::vs_line(&vs.plan.name, false));
             }
             if matches!(mode, StopMode::Each | StopMode::Services) {
                 report(
@@ -790,6 +838,7 @@ fn update_quorum(
     logger: &Logger,
     notify: &mut Vec<Notify>,
     alerts: &mut Vec<CheckerAlert>,
+    fifo: &mut Vec<String>,
 ) {
     let sum = weight_sum(vs);
     let (q, h) = (vs.plan.quorum, vs.plan.hysteresis);
@@ -813,6 +862,7 @@ fn update_quorum(
             vs.plan.name
         ));
         notify.extend(vs.plan.quorum_down.clone());
+        fifo.push(super::fifo::vs_line(&vs.plan.name, false));
         install_sorry(vs, table, logger);
     } else if !vs.quorum_up && sum >= q.saturating_add(h) {
         if vs.plan.smtp_alert {
@@ -825,6 +875,7 @@ fn update_quorum(
             vs.plan.name
         ));
         notify.extend(vs.plan.quorum_up.clone());
+        fifo.push(super::fifo::vs_line(&vs.plan.name, true));
         if let Some(sorry) = vs.plan.sorry.clone() {
             if vs.sorry_installed && vs.plan.sorry_inhibit {
                 logger.info(&format!(

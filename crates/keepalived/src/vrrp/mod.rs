@@ -127,6 +127,10 @@ pub fn run(cli: &Cli, config: Config, logger: Logger) -> anyhow::Result<ChildExi
     let router_id = config.global.router_id.clone();
     let fifo = driver::fifo::plan(&config, lookup_user);
     let firewall = firewall_plan::FirewallSettings::of(&config.global);
+    // What no reload may change (the parent refuses such a reload; the control socket's
+    // check says so beforehand). A reload that changed it would have been refused, so the
+    // start's stays right.
+    let fixed = crate::reload_guard::Fixed::of(&config);
     let planned = plan(config, &logger);
     let alerts = planned.alerts.clone();
     // With no vrrp_instance at all, the static blocks alone keep the process running (as
@@ -166,6 +170,7 @@ pub fn run(cli: &Cli, config: Config, logger: Logger) -> anyhow::Result<ChildExi
             path: cli.use_file.clone(),
             config_id: cli.config_id.clone(),
             all_config: cli.all_config,
+            fixed: Some(fixed),
         };
         let socket = start_control_socket(cli, &controls, &reload, &logger);
         if let Some(addr) = cli.metrics_listen {
@@ -239,6 +244,8 @@ struct ReloadSource {
     path: PathBuf,
     config_id: Option<String>,
     all_config: bool,
+    /// What the running configuration fixes until a restart.
+    fixed: Option<crate::reload_guard::Fixed>,
 }
 
 impl ReloadSource {
@@ -254,6 +261,15 @@ impl ReloadSource {
             .collect();
         if unusable(&loaded) {
             return Err(problems);
+        }
+        // The parent refuses these before any child reads the file.
+        if let Some(fixed) = &self.fixed {
+            let refusals = fixed.refusals(&crate::reload_guard::Fixed::of(&loaded.config));
+            if !refusals.is_empty() {
+                let mut reasons = problems;
+                reasons.extend(refusals);
+                return Err(reasons);
+            }
         }
         if let Some(refused) = refusal::refusal(&loaded.config, &loaded.diagnostics) {
             let mut reasons = problems;
@@ -400,6 +416,7 @@ mod tests {
             path: path.clone(),
             config_id: None,
             all_config: false,
+            fixed: None,
         };
         for (text, reason) in [
             (
@@ -425,6 +442,38 @@ mod tests {
                 "{reason} not in {reasons:?}"
             );
         }
+        Ok(())
+    }
+
+    #[test]
+    fn a_reload_check_refuses_a_new_nftables_table_name() -> TestResult {
+        let dir = TempDir::new("reload-table")?;
+        let path = dir.path().join("keepalived.conf");
+        let instance = "vrrp_instance VI_1 {\n interface lo\n virtual_router_id 9\n\
+                        virtual_ipaddress {\n 192.0.2.9\n }\n}\n";
+        std::fs::write(
+            &path,
+            format!("global_defs {{\n vrrp_strict\n}}\n{instance}"),
+        )?;
+        let running = load_config(&path, None, false);
+        let source = ReloadSource {
+            path: path.clone(),
+            config_id: None,
+            all_config: false,
+            fixed: Some(crate::reload_guard::Fixed::of(&running.config)),
+        };
+        let table = "Cannot change nftables table name at a reload - please restart keepalived";
+        // (`lo` makes the instance itself refused here: only the table line matters.)
+        let before = source.check().err().unwrap_or_default();
+        assert!(!before.iter().any(|r| r == table), "{before:?}");
+        std::fs::write(
+            &path,
+            format!("global_defs {{\n vrrp_strict\n nftables kx\n}}\n{instance}"),
+        )?;
+        let Err(reasons) = source.check() else {
+            panic!("a new table name was accepted");
+        };
+        assert!(reasons.iter().any(|r| r == table), "{reasons:?}");
         Ok(())
     }
 }

@@ -25,6 +25,30 @@ pub struct GroupPlan {
     pub notify_user: Option<(u32, u32)>,
     /// `smtp_alert` for the group (its own, else `smtp_alert_vrrp`, else `smtp_alert`).
     pub smtp_alert: bool,
+    /// `sync_group_tracking_weight` (or `global_tracking`).
+    pub tracking_weight: bool,
+    /// The group's own `notify_priority_changes`, if written (for the state dump).
+    pub notify_priority_changes: Option<bool>,
+    /// The group's own `track_interface`, `track_script`, `track_file` and `track_process`
+    /// names (for the state dump; the members track them).
+    pub tracked: GroupTracked,
+}
+
+/// The names a group tracks itself, in the order written.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GroupTracked {
+    /// `track_interface`.
+    pub interfaces: Vec<String>,
+    /// `track_script`.
+    pub scripts: Vec<String>,
+    /// `track_file`.
+    pub files: Vec<String>,
+    /// `track_process`.
+    pub processes: Vec<String>,
+}
+
+fn names(refs: &ThinVec<TrackRef>) -> Vec<String> {
+    refs.iter().map(|t| t.name.to_string()).collect()
 }
 
 /// The groups of `config` that have at least one existing member; an instance named by two
@@ -54,6 +78,24 @@ pub fn groups(config: &Config) -> Vec<GroupPlan> {
                 .or_else(|| crate::alert::raw_flag(config, "smtp_alert_vrrp"))
                 .or_else(|| crate::alert::raw_flag(config, "smtp_alert"))
                 .unwrap_or(false),
+            tracking_weight: group.sync_group_tracking_weight,
+            notify_priority_changes: group
+                .other
+                .iter()
+                .rev()
+                .find(|s| s.keyword == "notify_priority_changes")
+                .map(|s| {
+                    s.args
+                        .first()
+                        .and_then(|w| keepalived_config::values::parse_bool(w))
+                        .unwrap_or(true)
+                }),
+            tracked: GroupTracked {
+                interfaces: names(&group.track_interfaces),
+                scripts: names(&group.track_scripts),
+                files: names(&group.track_files),
+                processes: names(&group.track_processes),
+            },
         });
     }
     out

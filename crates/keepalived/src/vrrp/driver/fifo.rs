@@ -5,9 +5,9 @@
 //! - `INSTANCE "VI_1" MASTER 100`: an instance entered BACKUP, MASTER or FAULT, with its
 //!   effective priority; `INSTANCE "VI_1" STOP 100` when it stops;
 //! - `GROUP "G1" MASTER 0`: a sync group did (priority always 0);
-//! - `INSTANCE "VI_1" MASTER_PRIORITY 70`: with `notify_priority_changes` (instance) or
-//!   `vrrp_notify_priority_changes` (global_defs), its effective priority changed, prefixed by
-//!   its state.
+//! - `INSTANCE "VI_1" MASTER_PRIORITY 70`: with `notify_priority_changes` (instance, else its
+//!   sync group's, else `vrrp_notify_priority_changes` of global_defs), its effective priority
+//!   changed, prefixed by its state.
 //!
 //! `vrrp_notify_fifo` wins over `notify_fifo` (which 2.2.7 shares with the checker); a FIFO
 //! that does not exist is made at start and removed at the stop, one that exists is used and
@@ -47,6 +47,17 @@ fn raw<'a>(settings: &'a [RawSetting], keyword: &str) -> Option<&'a RawSetting> 
     settings.iter().rev().find(|s| s.keyword == keyword)
 }
 
+/// A flag written as `KEYWORD [true|false]` (alone: on), the last one written; `None` when
+/// absent. A word that is no boolean counts as on (the reader has reported it).
+fn setting(settings: &[RawSetting], keyword: &str) -> Option<bool> {
+    raw(settings, keyword).map(|s| {
+        s.args
+            .first()
+            .and_then(|w| keepalived_config::values::parse_bool(w))
+            .unwrap_or(true)
+    })
+}
+
 /// The FIFO `config` asks for, if any; `user` resolves `script_user`.
 pub fn plan(config: &Config, user: impl Fn(&str) -> Option<(u32, u32)>) -> Option<FifoPlan> {
     let global = &config.global;
@@ -58,13 +69,26 @@ pub fn plan(config: &Config, user: impl Fn(&str) -> Option<(u32, u32)>) -> Optio
             (path, words("notify_fifo_script"))
         }
     };
-    let everyone = raw(&global.other, "vrrp_notify_priority_changes")
-        .is_none_or(|s| s.args.first().is_none_or(|a| a != "false"))
-        && raw(&global.other, "vrrp_notify_priority_changes").is_some();
+    let everyone = setting(&global.other, "vrrp_notify_priority_changes").unwrap_or(false);
+    // An instance's own `notify_priority_changes` wins, then its sync group's, then
+    // global_defs' (observed with 2.2.7: `notify_priority_changes false` in an instance of a
+    // group that sets it stays off; the group writes no priority line of its own).
+    let group_of = |name: &str| {
+        config
+            .sync_groups
+            .iter()
+            .find(|g| g.instances.iter().any(|i| i == name))
+    };
     let priority_changes = config
         .instances
         .iter()
-        .filter(|i| everyone || raw(&i.other, "notify_priority_changes").is_some())
+        .filter(|i| {
+            setting(&i.other, "notify_priority_changes")
+                .or_else(|| {
+                    group_of(&i.name).and_then(|g| setting(&g.other, "notify_priority_changes"))
+                })
+                .unwrap_or(everyone)
+        })
         .map(|i| i.name.to_string())
         .collect();
     Some(FifoPlan {
@@ -276,5 +300,44 @@ mod tests {
         assert_eq!(plan.script, None);
         assert_eq!(plan.priority_changes, vec!["B".to_string()]);
         assert!(super::plan(&load("global_defs {\n router_id x\n}\n"), |_| None).is_none());
+    }
+
+    #[test]
+    fn an_instance_setting_wins_over_its_group_and_the_group_over_global_defs() {
+        let instances = "vrrp_instance A {\n interface eth0\n virtual_router_id 1\n\
+                         virtual_ipaddress {\n 192.0.2.1\n }\n}\n\
+                         vrrp_instance B {\n interface eth0\n virtual_router_id 2\n\
+                         notify_priority_changes false\n virtual_ipaddress {\n 192.0.2.2\n }\n}\n\
+                         vrrp_instance C {\n interface eth0\n virtual_router_id 3\n\
+                         virtual_ipaddress {\n 192.0.2.3\n }\n}\n";
+        let group = |npc: &str| {
+            format!(
+                "vrrp_sync_group G {{\n group {{\n A\n B\n }}\n notify_priority_changes{npc}\n}}\n"
+            )
+        };
+        // The group's setting reaches A, not B (which says false).
+        let text = format!(
+            "global_defs {{\n notify_fifo /run/f\n}}\n{}{instances}",
+            group("")
+        );
+        let got = super::plan(&load(&text), |_| None).expect("a fifo");
+        assert_eq!(got.priority_changes, vec!["A".to_string()]);
+        // global_defs on, the group off: only C, outside the group.
+        let text = format!(
+            "global_defs {{\n notify_fifo /run/f\n vrrp_notify_priority_changes\n}}\n{}{instances}",
+            group(" false")
+        );
+        let got = super::plan(&load(&text), |_| None).expect("a fifo");
+        assert_eq!(got.priority_changes, vec!["C".to_string()]);
+        // global_defs off written out: none.
+        let text = format!(
+            "global_defs {{\n notify_fifo /run/f\n vrrp_notify_priority_changes off\n}}\n{instances}"
+        );
+        assert!(
+            super::plan(&load(&text), |_| None)
+                .expect("a fifo")
+                .priority_changes
+                .is_empty()
+        );
     }
 }

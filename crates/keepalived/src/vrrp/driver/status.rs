@@ -10,7 +10,7 @@ use super::super::wording;
 use super::Driver;
 use crate::dump::{
     InstanceSnapshot, InstanceState, ScriptSnapshot, ScriptStatus, Snapshot, StatsSnapshot,
-    VipSnapshot,
+    SyncGroupSnapshot, VipSnapshot,
 };
 
 /// What keepalived 2.2.7's dump prints after the scope of an IPv6 VIP (observed): ` -nodad`,
@@ -75,7 +75,8 @@ impl Driver {
         let instances = self
             .running
             .iter()
-            .map(|r| {
+            .enumerate()
+            .map(|(index, r)| {
                 let config = r.instance.config();
                 let stats = r.instance.stats();
                 let count = |reasons: &[DropReason]| -> u64 {
@@ -87,6 +88,9 @@ impl Driver {
                 InstanceSnapshot {
                     name: config.name.clone(),
                     state,
+                    sync_group: self
+                        .group_of(index)
+                        .map(|g| self.groups[g].plan.name.clone()),
                     drained,
                     wanted_state: match state {
                         InstanceState::Master if !drained => InstanceState::Master,
@@ -222,7 +226,63 @@ impl Driver {
             utc_offset_secs: 0,
             instances,
             scripts,
+            sync_groups: self.groups.iter().map(|g| self.group_snapshot(g)).collect(),
             virtual_servers: Vec::new(),
+        }
+    }
+
+    /// One running sync group as the state dump shows it.
+    fn group_snapshot(&self, g: &super::sync_groups::RunningGroup) -> SyncGroupSnapshot {
+        let plan = &g.plan;
+        let notify = &plan.notify;
+        let kinds = [
+            ("Backup", &notify.backup),
+            ("Master", &notify.master),
+            ("Fault", &notify.fault),
+            ("Stop", &notify.stop),
+            ("Generic", &notify.generic),
+        ];
+        SyncGroupSnapshot {
+            name: plan.name.clone(),
+            state: g.group.state().map_or(InstanceState::Init, instance_state),
+            members_in_fault: g
+                .members
+                .iter()
+                .filter(|&&m| self.own_tracking_of(m).fault.is_some())
+                .count(),
+            members_in_init: g
+                .members
+                .iter()
+                .filter(|&&m| self.running[m].instance.state() == State::Initialize)
+                .count(),
+            members: g
+                .members
+                .iter()
+                .map(|&m| self.running[m].plan.config.name.clone())
+                .collect(),
+            tracking_weight: plan.tracking_weight,
+            smtp_alert: plan.smtp_alert,
+            notify_priority_changes: plan.notify_priority_changes,
+            tracked_interfaces: plan.tracked.interfaces.clone(),
+            tracked_scripts: plan.tracked.scripts.clone(),
+            tracked_files: plan.tracked.files.clone(),
+            tracked_processes: plan.tracked.processes.clone(),
+            notify_scripts: kinds
+                .into_iter()
+                .filter_map(|(kind, command)| {
+                    let command = command.as_ref()?;
+                    let ids = command.run_as_ids.or(plan.notify_user).unwrap_or((0, 0));
+                    // 2.2.7 shows the program by its canonical path (`/usr/bin/true` for
+                    // `/bin/true` on a merged-/usr system; observed).
+                    let mut words = command.argv.clone();
+                    if let Some(program) = words.first_mut()
+                        && let Ok(real) = std::fs::canonicalize(&*program)
+                    {
+                        *program = real.to_string_lossy().into_owned();
+                    }
+                    Some((kind, words, ids))
+                })
+                .collect(),
         }
     }
 

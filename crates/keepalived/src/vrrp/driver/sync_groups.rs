@@ -81,7 +81,7 @@ impl Driver {
     }
 
     /// The group of instance `i`, if it has one.
-    fn group_of(&self, i: usize) -> Option<usize> {
+    pub(super) fn group_of(&self, i: usize) -> Option<usize> {
         self.groups.iter().position(|g| g.members.contains(&i))
     }
 
