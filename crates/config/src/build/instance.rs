@@ -60,6 +60,7 @@ const ACCEPTED: &[&str] = &[
     "garp_lower_prio_delay",
     "garp_lower_prio_repeat",
     "use_vmac_addr",
+    "garp_extra_if",
     "notify_deleted",
     "notify_master_rx_lower_pri",
     "use_ipvlan",

@@ -8,8 +8,10 @@
 //! underlying interface's.
 
 use std::net::Ipv6Addr;
+use std::time::Duration;
 
-use keepalived_config::model::VrrpInstance;
+use keepalived_config::Config;
+use keepalived_config::model::{RawSetting, VrrpInstance};
 
 /// The VMAC interface an instance needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,18 +35,61 @@ impl VmacPlan {
     }
 }
 
+/// The prefixes of generated VMAC names (global_defs `vmac_prefix`, default `vrrp`, and
+/// `vmac_addr_prefix` for the VMACs of addresses, default the former), the last one written
+/// winning.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Naming {
+    /// `vmac_prefix`: the instance's own VMAC is `PREFIX.VRID`.
+    pub prefix: String,
+    /// `vmac_addr_prefix`: an address's VMAC is `PREFIX.VRID`, `PREFIX6.VRID` (IPv6) or
+    /// `PREFIXn.VRID`.
+    pub addr_prefix: String,
+}
+
+impl Naming {
+    /// The prefixes global_defs sets.
+    pub fn of(config: &Config) -> Self {
+        let last = |keyword: &str| {
+            config
+                .global
+                .other
+                .iter()
+                .rev()
+                .find(|s| s.keyword == keyword)
+                .and_then(|s| s.args.first().cloned())
+        };
+        let prefix = last("vmac_prefix").unwrap_or_else(|| "vrrp".to_string());
+        let addr_prefix = last("vmac_addr_prefix").unwrap_or_else(|| prefix.clone());
+        Naming {
+            prefix,
+            addr_prefix,
+        }
+    }
+}
+
+impl Default for Naming {
+    fn default() -> Self {
+        Naming {
+            prefix: "vrrp".to_string(),
+            addr_prefix: "vrrp".to_string(),
+        }
+    }
+}
+
 /// The VMAC `inst` asks for on `base`, if any.
 pub fn vmac_of(
     inst: &VrrpInstance,
     base: &str,
     ipv6: bool,
     link_local: Option<Ipv6Addr>,
+    naming: &Naming,
 ) -> Option<VmacPlan> {
     let given = inst.use_vmac.as_ref()?;
     let vrid = inst.virtual_router_id;
     // A name the config check refused (too long, `/` or `:`) falls back to the default.
     let name = if given.is_empty() || given.len() > 15 || given.contains(['/', ':']) {
-        keepalived_net::vmac::default_name(vrid)
+        format!("{}.{vrid}", naming.prefix)
     } else {
         given.clone()
     };
@@ -54,6 +99,171 @@ pub fn vmac_of(
         mac: keepalived_net::vmac::virtual_mac(vrid, ipv6),
         xmit_base: inst.vmac_xmit_base,
         link_local: if ipv6 { link_local } else { None },
+    })
+}
+
+/// Where an instance's addresses go, and the VMACs of addresses it needs besides its own.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Placement {
+    /// The interface of each address (virtual_ipaddress then virtual_ipaddress_excluded).
+    pub interfaces: Vec<String>,
+    /// The VMACs of addresses (`use_vmac_addr`, an address's own `use_vmac`), in the order
+    /// they are made.
+    pub vmacs: Vec<VmacPlan>,
+    /// keepalived 2.2.7's remarks (`use_vmac_addr specified and use_vmac specified for …`).
+    pub notes: Vec<String>,
+}
+
+/// Places the addresses of `inst`, whose interface is `interface` and family IPv6 when
+/// `ipv6`, as keepalived 2.2.7 does (observed, docs/compat.md "VMAC interfaces"):
+///
+/// - an address with its own `use_vmac`, and with the instance's `use_vmac_addr` an address
+///   on another interface (`dev`) or of the other family, goes on a VMAC of its interface
+///   and family (MAC 00:00:5e:00:01:VRID, :02: for IPv6), one per (interface, family);
+///   except an address of the instance's family on its interface when the instance has a
+///   VMAC: that one goes on the instance's VMAC;
+/// - other addresses go on their `dev`, else on the instance's VMAC or interface.
+///
+/// The VMACs of addresses are named `ADDR_PREFIX.VRID` (IPv4) or `ADDR_PREFIX6.VRID`
+/// (IPv6), else `ADDR_PREFIXn.VRID` with the smallest n from 1 whose name is free; `taken`
+/// holds the names planned so far (all instances) and gets these.
+pub fn place(
+    inst: &VrrpInstance,
+    (interface, ipv6): (&str, bool),
+    own: Option<&VmacPlan>,
+    naming: &Naming,
+    link_local_of: &dyn Fn(&str) -> Option<Ipv6Addr>,
+    taken: &mut Vec<String>,
+) -> Placement {
+    let vrid = inst.virtual_router_id;
+    let use_vmac_addr = has(&inst.other, "use_vmac_addr");
+    let vip_interface = own.map_or(interface, |v| v.name.as_str());
+    let mut placement = Placement::default();
+    for a in inst
+        .virtual_ipaddresses
+        .iter()
+        .chain(&inst.excluded_ipaddresses)
+    {
+        let dev = a.dev.as_deref().unwrap_or(interface);
+        let family_v6 = a.address.is_ipv6();
+        let same = dev == interface && family_v6 == ipv6;
+        let own_option = a.other.iter().any(|o| o == "use_vmac");
+        if own_option && use_vmac_addr {
+            placement.notes.push(super::wording::about(
+                &inst.name,
+                &format!(
+                    "use_vmac_addr specified and use_vmac specified for VIP/eVIP {}/{}",
+                    a.address, a.prefix_len
+                ),
+            ));
+        }
+        let wants = own_option || (use_vmac_addr && !same);
+        let on = if wants && !(same && own.is_some()) {
+            let found = placement
+                .vmacs
+                .iter()
+                .find(|v| v.base == dev && (v.mac[4] == 0x02) == family_v6);
+            match found {
+                Some(v) => v.name.clone(),
+                None => {
+                    let name = free_name(&naming.addr_prefix, vrid, family_v6, taken);
+                    taken.push(name.clone());
+                    placement.vmacs.push(VmacPlan {
+                        name: name.clone(),
+                        base: dev.to_string(),
+                        mac: keepalived_net::vmac::virtual_mac(vrid, family_v6),
+                        xmit_base: false,
+                        link_local: if family_v6 { link_local_of(dev) } else { None },
+                    });
+                    name
+                }
+            }
+        } else {
+            a.dev
+                .as_ref()
+                .map_or_else(|| vip_interface.to_string(), |d| d.to_string())
+        };
+        placement.interfaces.push(on);
+    }
+    placement
+}
+
+/// The first free name of an address's VMAC.
+fn free_name(prefix: &str, vrid: u8, ipv6: bool, taken: &[String]) -> String {
+    let first = if ipv6 {
+        format!("{prefix}6.{vrid}")
+    } else {
+        format!("{prefix}.{vrid}")
+    };
+    if !taken.contains(&first) {
+        return first;
+    }
+    (1..=255u32)
+        .map(|n| format!("{prefix}{n}.{vrid}"))
+        .find(|name| !taken.contains(name))
+        .unwrap_or(first)
+}
+
+fn has(settings: &[RawSetting], keyword: &str) -> bool {
+    settings.iter().any(|s| s.keyword == keyword)
+}
+
+/// `garp_extra_if [all] SECONDS` of an instance, else `vrrp_garp_extra_if` (or its old name
+/// `vrrp_vmac_garp_intvl`) of global_defs: while master, every SECONDS one gratuitous ARP
+/// (IPv4) or unsolicited neighbour advertisement (IPv6) for the first address on each
+/// interface of the instance's addresses other than its own interface, only on VMACs unless
+/// `all` (keepalived 2.2.7, observed: so that switches keep the MACs of interfaces that send
+/// no adverts).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GarpExtra {
+    /// The period.
+    pub interval: Duration,
+    /// The addresses announced each time (indices into the plan's addresses).
+    pub addresses: Vec<usize>,
+}
+
+/// The extra gratuitous ARPs of an instance: its `addresses` placed on `interfaces`, its own
+/// interface `own` (its VMAC, or its interface), and `vmacs` the names of VMAC interfaces.
+pub fn garp_extra(
+    config: &Config,
+    inst: &VrrpInstance,
+    interfaces: &[String],
+    own: &[&str],
+    vmacs: &[&str],
+) -> Option<GarpExtra> {
+    let setting =
+        inst.other
+            .iter()
+            .rev()
+            .find(|s| s.keyword == "garp_extra_if")
+            .or_else(|| {
+                config.global.other.iter().rev().find(|s| {
+                    s.keyword == "vrrp_garp_extra_if" || s.keyword == "vrrp_vmac_garp_intvl"
+                })
+            })?;
+    let all = setting.args.first().is_some_and(|a| a == "all");
+    let seconds: u64 = setting
+        .args
+        .get(usize::from(all))
+        .and_then(|v| v.parse().ok())
+        .filter(|v| *v <= 86_400)?;
+    if seconds == 0 {
+        return None;
+    }
+    let mut seen: Vec<&str> = Vec::new();
+    let mut addresses = Vec::new();
+    for (index, on) in interfaces.iter().enumerate() {
+        if own.contains(&on.as_str()) || seen.contains(&on.as_str()) {
+            continue;
+        }
+        seen.push(on);
+        if all || vmacs.contains(&on.as_str()) {
+            addresses.push(index);
+        }
+    }
+    (!addresses.is_empty()).then(|| GarpExtra {
+        interval: Duration::from_secs(seconds),
+        addresses,
     })
 }
 
