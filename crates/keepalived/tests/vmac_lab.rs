@@ -301,3 +301,272 @@ fn vmac_interfaces_and_settings_match_keepalived() {
     assert_eq!(value(&real.stopped, "ipv4/all", "rp_filter"), "2");
     assert_eq!(value(&real.running, "ipv6/vrrp.61", "disable_ipv6"), "1");
 }
+
+/// The VMACs of addresses, their names and the periodic announcements.
+const ADDRESS_VMACS: &str = "global_defs {
+  vmac_prefix vx
+  vmac_addr_prefix va
+  vrrp_garp_extra_if 2
+  vrrp_garp_master_delay 0
+}
+vrrp_instance VI_1 {
+  interface eth0
+  virtual_router_id 71
+  priority 150
+  advert_int 1
+  use_vmac
+  use_vmac_addr
+  virtual_ipaddress {
+    192.0.2.171/24
+    198.51.100.171/24 dev eth1
+    203.0.113.171/24 dev eth1 use_vmac
+  }
+  virtual_ipaddress_excluded {
+    2001:db8::171/64
+  }
+}
+vrrp_instance VI_2 {
+  interface eth1
+  virtual_router_id 72
+  priority 150
+  advert_int 1
+  garp_extra_if all 2
+  virtual_ipaddress {
+    198.51.100.172/24
+    192.0.2.172/24 dev eth0 use_vmac
+    192.0.2.173/24 dev eth0
+  }
+  virtual_ipaddress_excluded {
+    2001:db8::172/64 dev eth0 use_vmac
+  }
+}
+vrrp_instance VI_3 {
+  interface eth0
+  virtual_router_id 73
+  priority 150
+  advert_int 1
+  use_vmac
+  virtual_ipaddress {
+    192.0.2.174/24
+    198.51.100.174/24 dev eth1 use_vmac
+  }
+  virtual_ipaddress_excluded {
+    2001:db8::174/64 dev eth1 use_vmac
+    2001:db8::175/64 use_vmac
+  }
+}
+";
+
+/// What one daemon did with [`ADDRESS_VMACS`], then with VI_3 taken out by a reload.
+#[derive(Debug, PartialEq, Eq)]
+struct AddressVmacs {
+    /// VMAC name → (MAC, underlying interface, addresses), while running.
+    links: BTreeMap<String, (String, String, Vec<String>)>,
+    /// The VMACs left after the reload.
+    after_reload: BTreeSet<String>,
+    /// The VMACs left after the stop.
+    after_stop: BTreeSet<String>,
+    /// Gratuitous ARPs after the first burst: (Ethernet source, or `eth0` / `eth1` for the
+    /// interfaces' own MACs; address).
+    periodic: BTreeSet<(String, String)>,
+    /// The VMAC log lines.
+    log: BTreeSet<String>,
+}
+
+/// `ip -br link` / `ip -br addr` of the VMACs (every `NAME@BASE` link but the veth pair).
+fn vmac_links(host: &Host) -> BTreeMap<String, (String, String, Vec<String>)> {
+    let text = |args: &[&str]| {
+        let out = host.run("ip", args).expect("ip");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let mut links = BTreeMap::new();
+    for line in text(&["-br", "link"]).lines() {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let Some((name, base)) = words.first().and_then(|w| w.split_once('@')) else {
+            continue;
+        };
+        if !name.starts_with('v') {
+            continue;
+        }
+        let mac = words.get(2).map(|s| s.to_string()).unwrap_or_default();
+        links.insert(name.to_string(), (mac, base.to_string(), Vec::new()));
+    }
+    for line in text(&["-br", "addr"]).lines() {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let Some((name, _)) = words.first().and_then(|w| w.split_once('@')) else {
+            continue;
+        };
+        if let Some(link) = links.get_mut(name) {
+            link.2 = words.iter().skip(2).map(|s| s.to_string()).collect();
+        }
+    }
+    links
+}
+
+fn observe_address_vmacs(daemon: Daemon, tag: &str) -> AddressVmacs {
+    let lab = Lab::new(tag, &["a"]).expect("lab");
+    let a = lab.host("a");
+    let out = a
+        .run(
+            "sh",
+            &[
+                "-c",
+                "ip link add eth1 address 02:00:00:00:01:01 type veth peer name eth1p && \
+                 ip link set eth1 up && \
+                 ip link set eth1p up && ip addr add 198.51.100.1/24 dev eth1",
+            ],
+        )
+        .expect("shell");
+    assert!(out.status.success(), "{out:?}");
+    // The IPv6 VMACs on eth1 carry its link-local address: wait for the kernel to give it one.
+    assert!(
+        poll_until(Duration::from_secs(5), || a
+            .run("ip", &["-6", "-o", "addr", "show", "dev", "eth1"])
+            .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("fe80"))),
+        "eth1 got no link-local address"
+    );
+    let mac = |ifname: &str| a.mac(ifname).expect("mac").to_lowercase();
+    let (eth0, eth1) = (mac("eth0"), mac("eth1"));
+    let mut on_bridge = lab.capture_bridge().expect("capture");
+    let mut on_eth1 = a.capture("eth1p").expect("capture on eth1p");
+    let mut k = start(daemon, a, ADDRESS_VMACS);
+    for vip in ["192.0.2.171", "198.51.100.172", "192.0.2.174"] {
+        assert!(
+            a.wait_for_address(vip, true, ELECTION),
+            "{daemon:?}: no {vip}:\n{}",
+            daemon_log(&k)
+        );
+    }
+    // Three periods of the extra announcements.
+    thread::sleep(Duration::from_millis(6500));
+    let links = vmac_links(a);
+    // The announcements before the reload (2.2.7 announces again after one).
+    let reload_at = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64());
+    let reloaded = ADDRESS_VMACS
+        .split("vrrp_instance VI_3")
+        .next()
+        .unwrap_or_default();
+    k.write_config(reloaded).expect("new configuration");
+    k.reload().expect("SIGHUP");
+    assert!(
+        poll_until(ELECTION, || !vmac_links(a).contains_key("vx.73")),
+        "{daemon:?}: VI_3's VMAC stayed after the reload:\n{}",
+        daemon_log(&k)
+    );
+    // The VMACs of VI_3's addresses go too (a moment later with 2.2.7).
+    poll_until(Duration::from_secs(5), || {
+        vmac_links(a).keys().all(|name| !name.ends_with(".73"))
+    });
+    let after_reload = vmac_links(a).into_keys().collect();
+    let status = k.stop().expect("SIGTERM");
+    assert!(status.success(), "{daemon:?} exited with {status}");
+    let after_stop = vmac_links(a).into_keys().collect();
+    let mut periodic = BTreeSet::new();
+    for (capture, name) in [(&mut on_bridge, "bridge"), (&mut on_eth1, "eth1p")] {
+        let frames = capture.frames().expect("tshark decodes the capture");
+        let garps = keepalived_testlab::garps(&frames);
+        let Some(first) = garps.first().map(|g| g.time) else {
+            panic!("{daemon:?}: no gratuitous ARP on {name}");
+        };
+        for g in garps
+            .iter()
+            .filter(|g| g.time > first + 1.0 && g.time < reload_at)
+        {
+            let src = if g.eth_src == eth0 {
+                "eth0".to_string()
+            } else if g.eth_src == eth1 {
+                "eth1".to_string()
+            } else {
+                g.eth_src.clone()
+            };
+            periodic.insert((src, g.sender_ip.to_string()));
+        }
+    }
+    let log = daemon_log(&k)
+        .lines()
+        .filter(|l| l.contains("VMAC") || l.contains("vmac"))
+        .filter_map(|l| l.find("(VI_").map(|at| l[at..].trim_end().to_string()))
+        .collect();
+    AddressVmacs {
+        links,
+        after_reload,
+        after_stop,
+        periodic,
+        log,
+    }
+}
+
+#[test]
+fn address_vmacs_prefixes_and_extra_garps_match_keepalived() {
+    if !lab_ready() {
+        return;
+    }
+    let (real, ours) = thread::scope(|s| {
+        let real = s.spawn(|| observe_address_vmacs(Daemon::Real, "vmaar"));
+        let ours = s.spawn(|| observe_address_vmacs(Daemon::Ours, "vmaao"));
+        (
+            real.join().expect("keepalived's run"),
+            ours.join().expect("our run"),
+        )
+    });
+    assert_eq!(ours.links, real.links, "VMACs of addresses");
+    // 2.2.7 leaves the IPv6 VMACs of the removed instance's addresses (va1.73, va6.73) in
+    // place here, though it removes them when no kept instance has IPv6 VMACs of
+    // addresses (observed by hand); ours removes every VMAC no instance plans any more.
+    let without_73 = |names: &BTreeSet<String>| -> BTreeSet<String> {
+        names
+            .iter()
+            .filter(|n| !n.ends_with(".73"))
+            .cloned()
+            .collect()
+    };
+    assert_eq!(
+        ours.after_reload,
+        without_73(&real.after_reload),
+        "VMACs after the reload"
+    );
+    assert!(
+        !real.after_reload.contains("vx.73") && !real.after_reload.contains("va.73"),
+        "{:?}",
+        real.after_reload
+    );
+    // ... and 2.2.7 leaves them behind after its stop too: ours leaves nothing.
+    assert_eq!(ours.after_stop, BTreeSet::new(), "VMACs after the stop");
+    assert_eq!(
+        without_73(&real.after_stop),
+        BTreeSet::new(),
+        "{:?}",
+        real.after_stop
+    );
+    assert_eq!(ours.periodic, real.periodic, "periodic gratuitous ARPs");
+    // 2.2.7 names no instance for a VMAC of an address a reload removes (`((null))`).
+    let known = |log: &BTreeSet<String>| -> BTreeSet<String> {
+        log.iter()
+            .filter(|l| !l.contains("removing VMAC interface va"))
+            .cloned()
+            .collect()
+    };
+    assert_eq!(known(&ours.log), known(&real.log), "VMAC log lines");
+    // What 2.2.7 does, so that a change on both sides is noticed.
+    let names: Vec<&str> = real.links.keys().map(String::as_str).collect();
+    assert_eq!(
+        names,
+        [
+            "va.71", "va.72", "va.73", "va1.73", "va6.71", "va6.72", "va6.73", "vx.71", "vx.73"
+        ]
+    );
+    assert!(
+        real.periodic
+            .contains(&("00:00:5e:00:01:48".to_string(), "192.0.2.172".to_string())),
+        "{:?}",
+        real.periodic
+    );
+    assert!(
+        real.periodic
+            .contains(&("eth0".to_string(), "192.0.2.173".to_string())),
+        "{:?}",
+        real.periodic
+    );
+}

@@ -289,6 +289,7 @@ mod tests {
     use keepalived_config::{FakeHost, LoadOptions, load_str};
     use std::net::{Ipv4Addr, Ipv6Addr};
     use std::path::Path;
+    use std::time::Duration;
 
     fn planned(text: &str) -> Vec<super::super::setup::InstancePlan> {
         let host = FakeHost::lab();
@@ -333,5 +334,82 @@ mod tests {
         assert_eq!(c.mac, [0, 0, 0x5e, 0, 2, 53]);
         assert!(c.link_local.is_some());
         assert!(p[3].vmac.is_none());
+    }
+
+    #[test]
+    fn addresses_get_vmacs_of_their_interface_and_family_named_as_keepalived_does() {
+        // As keepalived 2.2.7 made them (observed, docs/compat.md "VMAC interfaces").
+        let p = planned(
+            "global_defs {\n vmac_prefix vx\n vmac_addr_prefix va\n}\n\
+             vrrp_instance A {\n interface eth0\n virtual_router_id 51\n use_vmac\n use_vmac_addr\n\
+             virtual_ipaddress {\n 192.0.2.100/24\n 198.51.100.100/24 dev eth1\n 203.0.113.100/24 dev eth1 use_vmac\n }\n\
+             virtual_ipaddress_excluded {\n 2001:db8::100/64\n }\n}\n\
+             vrrp_instance B {\n interface eth0\n virtual_router_id 52\n use_vmac\n\
+             virtual_ipaddress {\n 192.0.2.102/24\n 198.51.100.102/24 dev eth1 use_vmac\n 203.0.113.102/24 dev eth2 use_vmac\n 198.51.100.103/24 dev eth1\n }\n\
+             virtual_ipaddress_excluded {\n 2001:db8::102/64 dev eth1 use_vmac\n 2001:db8::103/64 use_vmac\n }\n}\n",
+        );
+        let on = |i: usize| -> Vec<&str> {
+            p[i].addresses
+                .iter()
+                .map(|a| a.interface.as_str())
+                .collect()
+        };
+        let vmacs = |i: usize| -> Vec<(&str, &str, u8)> {
+            p[i].address_vmacs
+                .iter()
+                .map(|v| (v.name.as_str(), v.base.as_str(), v.mac[4]))
+                .collect()
+        };
+        assert_eq!(p[0].vmac.as_ref().map(|v| v.name.as_str()), Some("vx.51"));
+        assert_eq!(on(0), ["vx.51", "va.51", "va.51", "va6.51"]);
+        assert_eq!(vmacs(0), [("va.51", "eth1", 1), ("va6.51", "eth0", 2)]);
+        assert!(p[0].address_vmacs[1].link_local.is_some());
+        assert!(
+            p[0].notes.iter().any(|n| n.contains(
+                "use_vmac_addr specified and use_vmac specified for VIP/eVIP 203.0.113.100/24"
+            )),
+            "{:?}",
+            p[0].notes
+        );
+        assert_eq!(
+            on(1),
+            ["vx.52", "va.52", "va1.52", "eth1", "va6.52", "va2.52"]
+        );
+        assert_eq!(
+            vmacs(1),
+            [
+                ("va.52", "eth1", 1),
+                ("va1.52", "eth2", 1),
+                ("va6.52", "eth1", 2),
+                ("va2.52", "eth0", 2)
+            ]
+        );
+    }
+
+    #[test]
+    fn extra_garps_go_to_the_first_address_of_each_other_interface() {
+        let text = |global: &str, own: &str| {
+            format!(
+                "global_defs {{\n {global}\n}}\n\
+                 vrrp_instance A {{\n interface eth0\n virtual_router_id 53\n {own}\n\
+                 virtual_ipaddress {{\n 192.0.2.53/24 use_vmac\n 192.0.2.54/24\n 198.51.100.53/24 dev eth1\n 198.51.100.54/24 dev eth1\n 192.0.2.55/24 use_vmac\n }}\n}}\n"
+            )
+        };
+        let extra = |global: &str, own: &str| planned(&text(global, own))[0].garp_extra.clone();
+        // Only VMACs by default; every other interface with `all`; the instance's own never.
+        let vmacs_only = extra("vrrp_garp_extra_if 100", "").expect("extra");
+        assert_eq!(vmacs_only.addresses, [0]);
+        assert_eq!(vmacs_only.interval, Duration::from_secs(100));
+        let all = extra("vrrp_vmac_garp_intvl 3\n vrrp_garp_extra_if all 4", "").expect("extra");
+        assert_eq!(all.addresses, [0, 2]);
+        assert_eq!(all.interval, Duration::from_secs(4));
+        // The instance's setting wins; 0 turns it off.
+        let own = extra("vrrp_garp_extra_if 100", "garp_extra_if all 7").expect("extra");
+        assert_eq!(
+            (own.addresses, own.interval),
+            (vec![0, 2], Duration::from_secs(7))
+        );
+        assert_eq!(extra("vrrp_garp_extra_if all 100", "garp_extra_if 0"), None);
+        assert_eq!(extra("router_id x", ""), None);
     }
 }
