@@ -266,8 +266,9 @@ fn vmac_interfaces_and_settings_match_keepalived() {
         "the IPv6 VMAC's addresses"
     );
     assert_eq!(
-        ours.running, real.running,
-        "ipv4 and ipv6 conf while running"
+        conf_differences(&ours.running, &real.running),
+        Vec::<String>::new(),
+        "ipv4 and ipv6 conf while running (ours, keepalived's)"
     );
     assert_eq!(
         ours.stopped, real.stopped,
@@ -362,6 +363,8 @@ vrrp_instance VI_3 {
 struct AddressVmacs {
     /// VMAC name → (MAC, underlying interface, addresses), while running.
     links: BTreeMap<String, (String, String, Vec<String>)>,
+    /// Every ipv4 and ipv6 conf setting while running.
+    running: BTreeMap<String, BTreeMap<String, String>>,
     /// The VMACs left after the reload.
     after_reload: BTreeSet<String>,
     /// The VMACs left after the stop.
@@ -440,6 +443,7 @@ fn observe_address_vmacs(daemon: Daemon, tag: &str) -> AddressVmacs {
     // Three periods of the extra announcements.
     thread::sleep(Duration::from_millis(6500));
     let links = vmac_links(a);
+    let running = ipv4_conf(a);
     // The announcements before the reload (2.2.7 announces again after one).
     let reload_at = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -491,11 +495,38 @@ fn observe_address_vmacs(daemon: Daemon, tag: &str) -> AddressVmacs {
         .collect();
     AddressVmacs {
         links,
+        running,
         after_reload,
         after_stop,
         periodic,
         log,
     }
+}
+
+/// `IF KEY: OURS / THEIRS` for each setting that differs.
+fn conf_differences(
+    ours: &BTreeMap<String, BTreeMap<String, String>>,
+    real: &BTreeMap<String, BTreeMap<String, String>>,
+) -> Vec<String> {
+    let empty = BTreeMap::new();
+    let interfaces: BTreeSet<&String> = ours.keys().chain(real.keys()).collect();
+    let mut out = Vec::new();
+    for interface in interfaces {
+        let (o, r) = (
+            ours.get(interface).unwrap_or(&empty),
+            real.get(interface).unwrap_or(&empty),
+        );
+        for key in o.keys().chain(r.keys()).collect::<BTreeSet<_>>() {
+            if o.get(key) != r.get(key) {
+                out.push(format!(
+                    "{interface} {key}: {:?} / {:?}",
+                    o.get(key),
+                    r.get(key)
+                ));
+            }
+        }
+    }
+    out
 }
 
 #[test]
@@ -512,6 +543,11 @@ fn address_vmacs_prefixes_and_extra_garps_match_keepalived() {
         )
     });
     assert_eq!(ours.links, real.links, "VMACs of addresses");
+    assert_eq!(
+        conf_differences(&ours.running, &real.running),
+        Vec::<String>::new(),
+        "ipv4 and ipv6 conf while running (ours, keepalived's)"
+    );
     // 2.2.7 leaves the IPv6 VMACs of the removed instance's addresses (va1.73, va6.73) in
     // place here, though it removes them when no kept instance has IPv6 VMACs of
     // addresses (observed by hand); ours removes every VMAC no instance plans any more.

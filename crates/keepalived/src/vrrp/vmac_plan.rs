@@ -26,6 +26,9 @@ pub struct VmacPlan {
     pub xmit_base: bool,
     /// IPv6 instance: the VMAC carries `base`'s link-local address.
     pub link_local: Option<Ipv6Addr>,
+    /// IPv6 stays on: an IPv6 VMAC, or an IPv4 instance's own VMAC when the instance has
+    /// IPv6 addresses (keepalived 2.2.7, observed; otherwise it turns IPv6 off there).
+    pub ipv6_on: bool,
 }
 
 impl VmacPlan {
@@ -99,6 +102,12 @@ pub fn vmac_of(
         mac: keepalived_net::vmac::virtual_mac(vrid, ipv6),
         xmit_base: inst.vmac_xmit_base,
         link_local: if ipv6 { link_local } else { None },
+        ipv6_on: ipv6
+            || inst
+                .virtual_ipaddresses
+                .iter()
+                .chain(&inst.excluded_ipaddresses)
+                .any(|a| a.address.is_ipv6()),
     })
 }
 
@@ -174,6 +183,7 @@ pub fn place(
                         mac: keepalived_net::vmac::virtual_mac(vrid, family_v6),
                         xmit_base: false,
                         link_local: if family_v6 { link_local_of(dev) } else { None },
+                        ipv6_on: family_v6,
                     });
                     name
                 }

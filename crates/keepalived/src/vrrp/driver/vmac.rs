@@ -140,7 +140,7 @@ impl Driver {
         let index = match existing {
             Existing::Absent => {
                 let index = manager
-                    .create(current, base_index, wanted.mac)
+                    .create(current, base_index, wanted.mac, wanted.ipv6_on)
                     .await
                     .with_context(|| format!("cannot create VMAC interface {current}"))?;
                 self.logger.info(&made("creating"));
@@ -164,7 +164,7 @@ impl Driver {
                 ));
                 manager.delete(index).await?;
                 let index = manager
-                    .create(current, base_index, wanted.mac)
+                    .create(current, base_index, wanted.mac, wanted.ipv6_on)
                     .await
                     .with_context(|| format!("cannot update VMAC interface {current}"))?;
                 self.logger.info(&made("updating"));
