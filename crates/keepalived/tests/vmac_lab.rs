@@ -341,6 +341,26 @@ vrrp_instance VI_2 {
     2001:db8::172/64 dev eth0 use_vmac
   }
 }
+vrrp_instance VI_4 {
+  interface eth0
+  virtual_router_id 74
+  priority 150
+  advert_int 1
+  use_vmac vm74 02:11:22:33:44
+  virtual_ipaddress {
+    192.0.2.175/24
+  }
+}
+vrrp_instance VI_5 {
+  interface eth0
+  virtual_router_id 75
+  priority 150
+  advert_int 1
+  use_vmac 02:11:22:33:44:55
+  virtual_ipaddress {
+    192.0.2.176/24
+  }
+}
 vrrp_instance VI_3 {
   interface eth0
   virtual_router_id 73
@@ -433,7 +453,13 @@ fn observe_address_vmacs(daemon: Daemon, tag: &str) -> AddressVmacs {
     let mut on_bridge = lab.capture_bridge().expect("capture");
     let mut on_eth1 = a.capture("eth1p").expect("capture on eth1p");
     let mut k = start(daemon, a, ADDRESS_VMACS);
-    for vip in ["192.0.2.171", "198.51.100.172", "192.0.2.174"] {
+    for vip in [
+        "192.0.2.171",
+        "198.51.100.172",
+        "192.0.2.174",
+        "192.0.2.175",
+        "192.0.2.176",
+    ] {
         assert!(
             a.wait_for_address(vip, true, ELECTION),
             "{daemon:?}: no {vip}:\n{}",
@@ -590,8 +616,18 @@ fn address_vmacs_prefixes_and_extra_garps_match_keepalived() {
     assert_eq!(
         names,
         [
-            "va.71", "va.72", "va.73", "va1.73", "va6.71", "va6.72", "va6.73", "vx.71", "vx.73"
+            "va.71", "va.72", "va.73", "va1.73", "va6.71", "va6.72", "va6.73", "vm74", "vx.71",
+            "vx.73", "vx.75"
         ]
+    );
+    // `use_vmac NAME MAC`: five octets and the VRID, or six.
+    assert_eq!(
+        real.links.get("vm74").map(|l| l.0.as_str()),
+        Some("02:11:22:33:44:4a")
+    );
+    assert_eq!(
+        real.links.get("vx.75").map(|l| l.0.as_str()),
+        Some("02:11:22:33:44:55")
     );
     assert!(
         real.periodic

@@ -488,7 +488,6 @@ fn plan_instance(
         &|name| lookup(name).and_then(|i| i.link_local),
         vmac_names,
     );
-    notes.extend(placement.notes);
     let addresses: Vec<AddressPlan> = inst
         .virtual_ipaddresses
         .iter()

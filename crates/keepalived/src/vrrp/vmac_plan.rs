@@ -26,15 +26,20 @@ pub struct VmacPlan {
     pub xmit_base: bool,
     /// IPv6 instance: the VMAC carries `base`'s link-local address.
     pub link_local: Option<Ipv6Addr>,
+    /// An IPv6 VMAC (of an IPv6 instance, or of IPv6 addresses).
+    pub ipv6: bool,
+    /// The name to fall back to when a given name is held by another kind of link
+    /// (`vmac_prefix`.VRID).
+    pub fallback: String,
     /// IPv6 stays on: an IPv6 VMAC, or an IPv4 instance's own VMAC when the instance has
     /// IPv6 addresses (keepalived 2.2.7, observed; otherwise it turns IPv6 off there).
     pub ipv6_on: bool,
 }
 
 impl VmacPlan {
-    /// Whether `name` is the VMAC's default name (`vrrp.VRID`).
+    /// The VMAC's default name (`vrrp.VRID`, or with `vmac_prefix`).
     pub fn default_name(&self) -> String {
-        keepalived_net::vmac::default_name(self.mac[5])
+        self.fallback.clone()
     }
 }
 
@@ -91,15 +96,24 @@ pub fn vmac_of(
     let given = inst.use_vmac.as_ref()?;
     let vrid = inst.virtual_router_id;
     // A name the config check refused (too long, `/` or `:`) falls back to the default.
+    let fallback = format!("{}.{vrid}", naming.prefix);
     let name = if given.is_empty() || given.len() > 15 || given.contains(['/', ':']) {
-        format!("{}.{vrid}", naming.prefix)
+        fallback.clone()
     } else {
         given.clone()
     };
+    // `use_vmac NAME MAC`: 6 octets as given, or 5 and the VRID (keepalived 2.2.7, observed).
+    let mac = match inst.use_vmac_mac.as_deref() {
+        Some(&[a, b, c, d, e, f]) => [a, b, c, d, e, f],
+        Some(&[a, b, c, d, e]) => [a, b, c, d, e, vrid],
+        _ => keepalived_net::vmac::virtual_mac(vrid, ipv6),
+    };
     Some(VmacPlan {
         name,
+        ipv6,
+        fallback,
         base: base.to_string(),
-        mac: keepalived_net::vmac::virtual_mac(vrid, ipv6),
+        mac,
         xmit_base: inst.vmac_xmit_base,
         link_local: if ipv6 { link_local } else { None },
         ipv6_on: ipv6
@@ -119,8 +133,6 @@ pub struct Placement {
     /// The VMACs of addresses (`use_vmac_addr`, an address's own `use_vmac`), in the order
     /// they are made.
     pub vmacs: Vec<VmacPlan>,
-    /// keepalived 2.2.7's remarks (`use_vmac_addr specified and use_vmac specified for …`).
-    pub notes: Vec<String>,
 }
 
 /// Places the addresses of `inst`, whose interface is `interface` and family IPv6 when
@@ -157,21 +169,12 @@ pub fn place(
         let family_v6 = a.address.is_ipv6();
         let same = dev == interface && family_v6 == ipv6;
         let own_option = a.other.iter().any(|o| o == "use_vmac");
-        if own_option && use_vmac_addr {
-            placement.notes.push(super::wording::about(
-                &inst.name,
-                &format!(
-                    "use_vmac_addr specified and use_vmac specified for VIP/eVIP {}/{}",
-                    a.address, a.prefix_len
-                ),
-            ));
-        }
         let wants = own_option || (use_vmac_addr && !same);
         let on = if wants && !(same && own.is_some()) {
             let found = placement
                 .vmacs
                 .iter()
-                .find(|v| v.base == dev && (v.mac[4] == 0x02) == family_v6);
+                .find(|v| v.base == dev && v.ipv6 == family_v6);
             match found {
                 Some(v) => v.name.clone(),
                 None => {
@@ -179,6 +182,8 @@ pub fn place(
                     taken.push(name.clone());
                     placement.vmacs.push(VmacPlan {
                         name: name.clone(),
+                        ipv6: family_v6,
+                        fallback: name.clone(),
                         base: dev.to_string(),
                         mac: keepalived_net::vmac::virtual_mac(vrid, family_v6),
                         xmit_base: false,
@@ -374,13 +379,6 @@ mod tests {
         assert_eq!(on(0), ["vx.51", "va.51", "va.51", "va6.51"]);
         assert_eq!(vmacs(0), [("va.51", "eth1", 1), ("va6.51", "eth0", 2)]);
         assert!(p[0].address_vmacs[1].link_local.is_some());
-        assert!(
-            p[0].notes.iter().any(|n| n.contains(
-                "use_vmac_addr specified and use_vmac specified for VIP/eVIP 203.0.113.100/24"
-            )),
-            "{:?}",
-            p[0].notes
-        );
         assert_eq!(
             on(1),
             ["vx.52", "va.52", "va1.52", "eth1", "va6.52", "va2.52"]

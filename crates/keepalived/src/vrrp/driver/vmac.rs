@@ -99,7 +99,7 @@ impl Driver {
                 let existing = manager
                     .inspect(&wanted.name, base.index, wanted.mac)
                     .await?;
-                let ipv6 = wanted.mac[4] == 0x02;
+                let ipv6 = wanted.ipv6;
                 self.make_vmac(
                     &name,
                     &wanted.name,
@@ -199,7 +199,7 @@ impl Driver {
                         .info(&format!("cannot add {address}/64 on {current}: {err}"));
                 }
             }
-            None if wanted.mac[4] != 0x02 => self.ipv4_settings(wanted, current),
+            None if !wanted.ipv6 => self.ipv4_settings(wanted, current),
             None => {}
         }
         Ok(())
