@@ -642,3 +642,73 @@ fn address_vmacs_prefixes_and_extra_garps_match_keepalived() {
         real.periodic
     );
 }
+
+/// A VMAC instance's adverts as its underlying interface's address comes and goes: the
+/// sources in order (repeats folded) and whether it entered FAULT.
+fn follow_base_address(daemon: Daemon, tag: &str) -> (Vec<String>, bool) {
+    let lab = Lab::new(tag, &["a"]).expect("lab");
+    let a = lab.host("a");
+    let config = VrrpInstance::new(81, 150, &["192.0.2.181/24"])
+        .named("VI_1")
+        .extra("use_vmac")
+        .render(a.name());
+    let mut capture = lab.capture_bridge().expect("capture");
+    let mut k = start(daemon, a, &config);
+    assert!(
+        a.wait_for_address("192.0.2.181", true, ELECTION),
+        "{daemon:?}: not master:\n{}",
+        daemon_log(&k)
+    );
+    thread::sleep(Duration::from_millis(1500));
+    let ip = |args: &[&str]| {
+        let out = a.run("ip", args).expect("ip");
+        assert!(out.status.success(), "ip {args:?}: {out:?}");
+    };
+    // The only address of eth0 goes: the VIP goes with the instance's FAULT.
+    ip(&["addr", "del", &a.cidr(), "dev", "eth0"]);
+    assert!(
+        a.wait_for_address("192.0.2.181", false, ELECTION),
+        "{daemon:?}: still master without an address:\n{}",
+        daemon_log(&k)
+    );
+    thread::sleep(Duration::from_millis(1500));
+    let other = format!("{}/{}", lab.subnet().addr(77), lab.subnet().prefix_len());
+    ip(&["addr", "add", &other, "dev", "eth0"]);
+    assert!(
+        a.wait_for_address("192.0.2.181", true, ELECTION),
+        "{daemon:?}: not master again:\n{}",
+        daemon_log(&k)
+    );
+    thread::sleep(Duration::from_millis(1500));
+    let status = k.stop().expect("SIGTERM");
+    assert!(status.success(), "{daemon:?} exited with {status}");
+    let frames = capture.frames().expect("tshark decodes the capture");
+    let mut sources: Vec<String> = Vec::new();
+    for v in adverts(&frames).into_iter().filter(|v| v.vrid == 81) {
+        let src = v.src.to_string();
+        if sources.last() != Some(&src) {
+            sources.push(src);
+        }
+    }
+    let fault = daemon_log(&k).contains("(VI_1) Entering FAULT STATE");
+    (sources, fault)
+}
+
+#[test]
+fn vmac_instance_follows_its_base_address_as_keepalived_does() {
+    if !lab_ready() {
+        return;
+    }
+    let (real, ours) = thread::scope(|s| {
+        let real = s.spawn(|| follow_base_address(Daemon::Real, "vmafr"));
+        let ours = s.spawn(|| follow_base_address(Daemon::Ours, "vmafo"));
+        (
+            real.join().expect("keepalived's run"),
+            ours.join().expect("our run"),
+        )
+    });
+    assert_eq!(ours, real, "advert sources, FAULT");
+    // What 2.2.7 does: the old source to the end (its priority-0 advert too), then the new.
+    assert_eq!(real.0.len(), 2, "{:?}", real.0);
+    assert!(real.1);
+}

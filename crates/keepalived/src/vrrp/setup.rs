@@ -558,12 +558,11 @@ fn plan_instance(
             .iter()
             .map(|t| (t.name.to_string(), t.weight.unwrap_or(0), t.reverse))
             .collect(),
-        // A VMAC has no address of its own: its adverts leave from the base interface's,
-        // found at start (not followed here).
         address_vmacs: placement.vmacs,
         garp_extra,
-        source_from_interface: vmac.is_none()
-            && configured_source.is_none_or(|a| a.is_ipv6() != ipv6),
+        // A VMAC has no address of its own: its adverts leave from the base interface's,
+        // followed as 2.2.7 does (driver/vmac.rs).
+        source_from_interface: configured_source.is_none_or(|a| a.is_ipv6() != ipv6),
         unicast_source: match inst.unicast_src_ip {
             Some(IpAddr::V4(a)) if !inst.unicast_peers.is_empty() => Some(a),
             _ => None,

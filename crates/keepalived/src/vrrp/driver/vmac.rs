@@ -24,6 +24,9 @@ pub struct Vmacs {
     all_rp_filter: Option<u32>,
     /// Underlying interfaces already set up.
     bases: Vec<String>,
+    /// The source address of the VMAC instances' adverts, by (underlying interface, IPv6):
+    /// the underlying interface's first address (IPv4) or link-local one (IPv6), as last read.
+    base_sources: std::collections::HashMap<(String, bool), Option<std::net::IpAddr>>,
 }
 
 fn conf(interface: &str, key: &str) -> String {
@@ -203,6 +206,67 @@ impl Driver {
             None => {}
         }
         Ok(())
+    }
+
+    /// The interface whose address instance `i`'s adverts leave from, when it is not the
+    /// link's: the VMAC's underlying interface (adverts sent on the VMAC carry the underlying
+    /// interface's address; keepalived 2.2.7 follows it, observed: the address removed, the
+    /// instance is in FAULT; another one added, it leaves FAULT and sends from it).
+    fn source_base(&self, i: usize) -> Option<(&str, bool)> {
+        let plan = &self.running[i].plan;
+        let vmac = plan.vmac.as_ref().filter(|v| !v.xmit_base)?;
+        Some((vmac.base.as_str(), plan.config.local_address.is_ipv6()))
+    }
+
+    /// The address instance `i` would send from now: its VMAC's underlying interface's, else
+    /// its link's.
+    pub(super) fn interface_source(&self, i: usize) -> Option<std::net::IpAddr> {
+        match self.source_base(i) {
+            Some((base, ipv6)) => match self.vmacs.base_sources.get(&(base.to_string(), ipv6)) {
+                Some(known) => *known,
+                // Not read yet: the address planned at start.
+                None => {
+                    let current = self.running[i].instance.config().local_address;
+                    (!current.is_unspecified()).then_some(current)
+                }
+            },
+            None => self.links[self.running[i].link].primary,
+        }
+    }
+
+    /// For a VMAC instance sending from its underlying interface's address: the source it
+    /// should have now (`current` while that interface has none); None for other instances.
+    pub(super) fn vmac_source(
+        &self,
+        i: usize,
+        current: std::net::IpAddr,
+    ) -> Option<std::net::IpAddr> {
+        self.source_base(i)?;
+        Some(self.interface_source(i).unwrap_or(current))
+    }
+
+    /// An address changed on interface `index`: the VMAC instances over it whose source
+    /// address changed (read again).
+    pub(super) fn base_source_changed(&mut self, index: u32) -> Vec<usize> {
+        let mut affected = Vec::new();
+        for i in 0..self.running.len() {
+            let Some((base, ipv6)) = self.source_base(i) else {
+                continue;
+            };
+            let key = (base.to_string(), ipv6);
+            let Ok(iface) = interface::lookup(base) else {
+                continue;
+            };
+            if iface.index != index {
+                continue;
+            }
+            let now = self.first_address(&iface, ipv6);
+            let before = self.vmacs.base_sources.insert(key, now);
+            if before.is_none_or(|b| b != now) {
+                affected.push(i);
+            }
+        }
+        affected
     }
 
     /// The IPv4 settings of a VMAC and of the interface under it; `rp_filter` is lowered for
