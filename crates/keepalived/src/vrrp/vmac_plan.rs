@@ -420,4 +420,24 @@ mod tests {
         assert_eq!(extra("vrrp_garp_extra_if all 100", "garp_extra_if 0"), None);
         assert_eq!(extra("router_id x", ""), None);
     }
+
+    #[test]
+    fn use_vmac_takes_a_mac_of_its_own() {
+        let p = planned(
+            "vrrp_instance A {\n interface eth0\n virtual_router_id 74\n use_vmac vm74 02:11:22:33:44\n virtual_ipaddress {\n 192.0.2.1\n }\n}\n\
+             vrrp_instance B {\n interface eth0\n virtual_router_id 75\n use_vmac 02:11:22:33:44:55\n virtual_ipaddress {\n 192.0.2.2\n }\n}\n\
+             vrrp_instance C {\n interface eth0\n virtual_router_id 76\n use_vmac vm76 01:11:22:33:44:55\n virtual_ipaddress {\n 192.0.2.3\n }\n}\n",
+        );
+        let of = |i: usize| {
+            let v = p[i].vmac.as_ref().expect("vmac");
+            (v.name.clone(), v.mac)
+        };
+        assert_eq!(of(0), ("vm74".to_string(), [2, 0x11, 0x22, 0x33, 0x44, 74]));
+        assert_eq!(
+            of(1),
+            ("vrrp.75".to_string(), [2, 0x11, 0x22, 0x33, 0x44, 0x55])
+        );
+        // A multicast MAC is refused: the virtual router MAC.
+        assert_eq!(of(2), ("vm76".to_string(), [0, 0, 0x5e, 0, 1, 76]));
+    }
 }
