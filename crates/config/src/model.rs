@@ -445,6 +445,9 @@ pub struct VrrpInstance {
     pub accept: Option<bool>,
     /// `use_vmac [NAME]`: Some("") when no name is given.
     pub use_vmac: Option<String>,
+    /// `use_vmac [NAME] MAC`: the VMAC's own MAC address, 6 octets, or 5 that the VRID
+    /// completes (a multicast or malformed one is refused while reading).
+    pub use_vmac_mac: Option<Vec<u8>>,
     /// `vmac_xmit_base`.
     pub vmac_xmit_base: bool,
     /// `dont_track_primary`.

@@ -42,6 +42,14 @@ const ACTED_ON_AS_WRITTEN: &[&str] = &[
     "nftables_priority",
     "nftables_counters",
     "nftables_ifindex",
+    // VMACs of addresses and their names, and the periodic announcements
+    // (crates/keepalived/src/vrrp/vmac_plan.rs).
+    "use_vmac_addr",
+    "vmac_prefix",
+    "vmac_addr_prefix",
+    "garp_extra_if",
+    "vrrp_garp_extra_if",
+    "vrrp_vmac_garp_intvl",
 ];
 
 /// One line per distinct keyword not acted on, as `BLOCK keyword 'KEYWORD'`, sorted.

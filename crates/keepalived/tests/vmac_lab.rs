@@ -266,8 +266,9 @@ fn vmac_interfaces_and_settings_match_keepalived() {
         "the IPv6 VMAC's addresses"
     );
     assert_eq!(
-        ours.running, real.running,
-        "ipv4 and ipv6 conf while running"
+        conf_differences(&ours.running, &real.running),
+        Vec::<String>::new(),
+        "ipv4 and ipv6 conf while running (ours, keepalived's)"
     );
     assert_eq!(
         ours.stopped, real.stopped,
@@ -300,4 +301,414 @@ fn vmac_interfaces_and_settings_match_keepalived() {
     assert_eq!(value(&real.running, "ipv4/all", "rp_filter"), "0");
     assert_eq!(value(&real.stopped, "ipv4/all", "rp_filter"), "2");
     assert_eq!(value(&real.running, "ipv6/vrrp.61", "disable_ipv6"), "1");
+}
+
+/// The VMACs of addresses, their names and the periodic announcements.
+const ADDRESS_VMACS: &str = "global_defs {
+  vmac_prefix vx
+  vmac_addr_prefix va
+  vrrp_garp_extra_if 2
+  vrrp_garp_master_delay 0
+}
+vrrp_instance VI_1 {
+  interface eth0
+  virtual_router_id 71
+  priority 150
+  advert_int 1
+  use_vmac
+  use_vmac_addr
+  virtual_ipaddress {
+    192.0.2.171/24
+    198.51.100.171/24 dev eth1
+    203.0.113.171/24 dev eth1 use_vmac
+  }
+  virtual_ipaddress_excluded {
+    2001:db8::171/64
+  }
+}
+vrrp_instance VI_2 {
+  interface eth1
+  virtual_router_id 72
+  priority 150
+  advert_int 1
+  garp_extra_if all 2
+  virtual_ipaddress {
+    198.51.100.172/24
+    192.0.2.172/24 dev eth0 use_vmac
+    192.0.2.173/24 dev eth0
+  }
+  virtual_ipaddress_excluded {
+    2001:db8::172/64 dev eth0 use_vmac
+  }
+}
+vrrp_instance VI_4 {
+  interface eth0
+  virtual_router_id 74
+  priority 150
+  advert_int 1
+  use_vmac vm74 02:11:22:33:44
+  virtual_ipaddress {
+    192.0.2.175/24
+  }
+}
+vrrp_instance VI_5 {
+  interface eth0
+  virtual_router_id 75
+  priority 150
+  advert_int 1
+  use_vmac 02:11:22:33:44:55
+  virtual_ipaddress {
+    192.0.2.176/24
+  }
+}
+vrrp_instance VI_3 {
+  interface eth0
+  virtual_router_id 73
+  priority 150
+  advert_int 1
+  use_vmac
+  virtual_ipaddress {
+    192.0.2.174/24
+    198.51.100.174/24 dev eth1 use_vmac
+  }
+  virtual_ipaddress_excluded {
+    2001:db8::174/64 dev eth1 use_vmac
+    2001:db8::175/64 use_vmac
+  }
+}
+";
+
+/// What one daemon did with [`ADDRESS_VMACS`], then with VI_3 taken out by a reload.
+#[derive(Debug, PartialEq, Eq)]
+struct AddressVmacs {
+    /// VMAC name → (MAC, underlying interface, addresses), while running.
+    links: BTreeMap<String, (String, String, Vec<String>)>,
+    /// Every ipv4 and ipv6 conf setting while running.
+    running: BTreeMap<String, BTreeMap<String, String>>,
+    /// The VMACs left after the reload.
+    after_reload: BTreeSet<String>,
+    /// The VMACs left after the stop.
+    after_stop: BTreeSet<String>,
+    /// Gratuitous ARPs after the first burst: (Ethernet source, or `eth0` / `eth1` for the
+    /// interfaces' own MACs; address).
+    periodic: BTreeSet<(String, String)>,
+    /// The VMAC log lines.
+    log: BTreeSet<String>,
+}
+
+/// `ip -br link` / `ip -br addr` of the VMACs (every `NAME@BASE` link but the veth pair).
+fn vmac_links(host: &Host) -> BTreeMap<String, (String, String, Vec<String>)> {
+    let text = |args: &[&str]| {
+        let out = host.run("ip", args).expect("ip");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let mut links = BTreeMap::new();
+    for line in text(&["-br", "link"]).lines() {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let Some((name, base)) = words.first().and_then(|w| w.split_once('@')) else {
+            continue;
+        };
+        if !name.starts_with('v') {
+            continue;
+        }
+        let mac = words.get(2).map(|s| s.to_string()).unwrap_or_default();
+        links.insert(name.to_string(), (mac, base.to_string(), Vec::new()));
+    }
+    for line in text(&["-br", "addr"]).lines() {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let Some((name, _)) = words.first().and_then(|w| w.split_once('@')) else {
+            continue;
+        };
+        if let Some(link) = links.get_mut(name) {
+            link.2 = words.iter().skip(2).map(|s| s.to_string()).collect();
+        }
+    }
+    links
+}
+
+fn observe_address_vmacs(daemon: Daemon, tag: &str) -> AddressVmacs {
+    let lab = Lab::new(tag, &["a"]).expect("lab");
+    let a = lab.host("a");
+    let out = a
+        .run(
+            "sh",
+            &[
+                "-c",
+                "ip link add eth1 address 02:00:00:00:01:01 type veth peer name eth1p && \
+                 ip link set eth1 up && \
+                 ip link set eth1p up && ip addr add 198.51.100.1/24 dev eth1",
+            ],
+        )
+        .expect("shell");
+    assert!(out.status.success(), "{out:?}");
+    // The IPv6 VMACs on eth1 carry its link-local address: wait for the kernel to give it one.
+    assert!(
+        poll_until(Duration::from_secs(5), || a
+            .run("ip", &["-6", "-o", "addr", "show", "dev", "eth1"])
+            .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("fe80"))),
+        "eth1 got no link-local address"
+    );
+    let mac = |ifname: &str| a.mac(ifname).expect("mac").to_lowercase();
+    let (eth0, eth1) = (mac("eth0"), mac("eth1"));
+    let mut on_bridge = lab.capture_bridge().expect("capture");
+    let mut on_eth1 = a.capture("eth1p").expect("capture on eth1p");
+    let mut k = start(daemon, a, ADDRESS_VMACS);
+    for vip in [
+        "192.0.2.171",
+        "198.51.100.172",
+        "192.0.2.174",
+        "192.0.2.175",
+        "192.0.2.176",
+    ] {
+        assert!(
+            a.wait_for_address(vip, true, ELECTION),
+            "{daemon:?}: no {vip}:\n{}",
+            daemon_log(&k)
+        );
+    }
+    // Three periods of the extra announcements.
+    thread::sleep(Duration::from_millis(6500));
+    let links = vmac_links(a);
+    let running = ipv4_conf(a);
+    // The announcements before the reload (2.2.7 announces again after one).
+    let reload_at = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64());
+    let reloaded = ADDRESS_VMACS
+        .split("vrrp_instance VI_3")
+        .next()
+        .unwrap_or_default();
+    k.write_config(reloaded).expect("new configuration");
+    k.reload().expect("SIGHUP");
+    assert!(
+        poll_until(ELECTION, || !vmac_links(a).contains_key("vx.73")),
+        "{daemon:?}: VI_3's VMAC stayed after the reload:\n{}",
+        daemon_log(&k)
+    );
+    // The VMACs of VI_3's addresses go too (a moment later with 2.2.7).
+    poll_until(Duration::from_secs(5), || {
+        vmac_links(a).keys().all(|name| !name.ends_with(".73"))
+    });
+    let after_reload = vmac_links(a).into_keys().collect();
+    let status = k.stop().expect("SIGTERM");
+    assert!(status.success(), "{daemon:?} exited with {status}");
+    let after_stop = vmac_links(a).into_keys().collect();
+    let mut periodic = BTreeSet::new();
+    for (capture, name) in [(&mut on_bridge, "bridge"), (&mut on_eth1, "eth1p")] {
+        let frames = capture.frames().expect("tshark decodes the capture");
+        let garps = keepalived_testlab::garps(&frames);
+        let Some(first) = garps.first().map(|g| g.time) else {
+            panic!("{daemon:?}: no gratuitous ARP on {name}");
+        };
+        for g in garps
+            .iter()
+            .filter(|g| g.time > first + 1.0 && g.time < reload_at)
+        {
+            let src = if g.eth_src == eth0 {
+                "eth0".to_string()
+            } else if g.eth_src == eth1 {
+                "eth1".to_string()
+            } else {
+                g.eth_src.clone()
+            };
+            periodic.insert((src, g.sender_ip.to_string()));
+        }
+    }
+    let log = daemon_log(&k)
+        .lines()
+        .filter(|l| l.contains("VMAC") || l.contains("vmac"))
+        .filter_map(|l| l.find("(VI_").map(|at| l[at..].trim_end().to_string()))
+        .collect();
+    AddressVmacs {
+        links,
+        running,
+        after_reload,
+        after_stop,
+        periodic,
+        log,
+    }
+}
+
+/// `IF KEY: OURS / THEIRS` for each setting that differs.
+fn conf_differences(
+    ours: &BTreeMap<String, BTreeMap<String, String>>,
+    real: &BTreeMap<String, BTreeMap<String, String>>,
+) -> Vec<String> {
+    let empty = BTreeMap::new();
+    let interfaces: BTreeSet<&String> = ours.keys().chain(real.keys()).collect();
+    let mut out = Vec::new();
+    for interface in interfaces {
+        let (o, r) = (
+            ours.get(interface).unwrap_or(&empty),
+            real.get(interface).unwrap_or(&empty),
+        );
+        for key in o.keys().chain(r.keys()).collect::<BTreeSet<_>>() {
+            if o.get(key) != r.get(key) {
+                out.push(format!(
+                    "{interface} {key}: {:?} / {:?}",
+                    o.get(key),
+                    r.get(key)
+                ));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn address_vmacs_prefixes_and_extra_garps_match_keepalived() {
+    if !lab_ready() {
+        return;
+    }
+    let (real, ours) = thread::scope(|s| {
+        let real = s.spawn(|| observe_address_vmacs(Daemon::Real, "vmaar"));
+        let ours = s.spawn(|| observe_address_vmacs(Daemon::Ours, "vmaao"));
+        (
+            real.join().expect("keepalived's run"),
+            ours.join().expect("our run"),
+        )
+    });
+    assert_eq!(ours.links, real.links, "VMACs of addresses");
+    assert_eq!(
+        conf_differences(&ours.running, &real.running),
+        Vec::<String>::new(),
+        "ipv4 and ipv6 conf while running (ours, keepalived's)"
+    );
+    // 2.2.7 leaves the IPv6 VMACs of the removed instance's addresses (va1.73, va6.73) in
+    // place here, though it removes them when no kept instance has IPv6 VMACs of
+    // addresses (observed by hand); ours removes every VMAC no instance plans any more.
+    let without_73 = |names: &BTreeSet<String>| -> BTreeSet<String> {
+        names
+            .iter()
+            .filter(|n| !n.ends_with(".73"))
+            .cloned()
+            .collect()
+    };
+    assert_eq!(
+        ours.after_reload,
+        without_73(&real.after_reload),
+        "VMACs after the reload"
+    );
+    assert!(
+        !real.after_reload.contains("vx.73") && !real.after_reload.contains("va.73"),
+        "{:?}",
+        real.after_reload
+    );
+    // ... and 2.2.7 leaves them behind after its stop too: ours leaves nothing.
+    assert_eq!(ours.after_stop, BTreeSet::new(), "VMACs after the stop");
+    assert_eq!(
+        without_73(&real.after_stop),
+        BTreeSet::new(),
+        "{:?}",
+        real.after_stop
+    );
+    assert_eq!(ours.periodic, real.periodic, "periodic gratuitous ARPs");
+    // 2.2.7 names no instance for a VMAC of an address a reload removes (`((null))`).
+    let known = |log: &BTreeSet<String>| -> BTreeSet<String> {
+        log.iter()
+            .filter(|l| !l.contains("removing VMAC interface va"))
+            .cloned()
+            .collect()
+    };
+    assert_eq!(known(&ours.log), known(&real.log), "VMAC log lines");
+    // What 2.2.7 does, so that a change on both sides is noticed.
+    let names: Vec<&str> = real.links.keys().map(String::as_str).collect();
+    assert_eq!(
+        names,
+        [
+            "va.71", "va.72", "va.73", "va1.73", "va6.71", "va6.72", "va6.73", "vm74", "vx.71",
+            "vx.73", "vx.75"
+        ]
+    );
+    // `use_vmac NAME MAC`: five octets and the VRID, or six.
+    assert_eq!(
+        real.links.get("vm74").map(|l| l.0.as_str()),
+        Some("02:11:22:33:44:4a")
+    );
+    assert_eq!(
+        real.links.get("vx.75").map(|l| l.0.as_str()),
+        Some("02:11:22:33:44:55")
+    );
+    assert!(
+        real.periodic
+            .contains(&("00:00:5e:00:01:48".to_string(), "192.0.2.172".to_string())),
+        "{:?}",
+        real.periodic
+    );
+    assert!(
+        real.periodic
+            .contains(&("eth0".to_string(), "192.0.2.173".to_string())),
+        "{:?}",
+        real.periodic
+    );
+}
+
+/// A VMAC instance's adverts as its underlying interface's address comes and goes: the
+/// sources in order (repeats folded) and whether it entered FAULT.
+fn follow_base_address(daemon: Daemon, tag: &str) -> (Vec<String>, bool) {
+    let lab = Lab::new(tag, &["a"]).expect("lab");
+    let a = lab.host("a");
+    let config = VrrpInstance::new(81, 150, &["192.0.2.181/24"])
+        .named("VI_1")
+        .extra("use_vmac")
+        .render(a.name());
+    let mut capture = lab.capture_bridge().expect("capture");
+    let mut k = start(daemon, a, &config);
+    assert!(
+        a.wait_for_address("192.0.2.181", true, ELECTION),
+        "{daemon:?}: not master:\n{}",
+        daemon_log(&k)
+    );
+    thread::sleep(Duration::from_millis(1500));
+    let ip = |args: &[&str]| {
+        let out = a.run("ip", args).expect("ip");
+        assert!(out.status.success(), "ip {args:?}: {out:?}");
+    };
+    // The only address of eth0 goes: the VIP goes with the instance's FAULT.
+    ip(&["addr", "del", &a.cidr(), "dev", "eth0"]);
+    assert!(
+        a.wait_for_address("192.0.2.181", false, ELECTION),
+        "{daemon:?}: still master without an address:\n{}",
+        daemon_log(&k)
+    );
+    thread::sleep(Duration::from_millis(1500));
+    let other = format!("{}/{}", lab.subnet().addr(77), lab.subnet().prefix_len());
+    ip(&["addr", "add", &other, "dev", "eth0"]);
+    assert!(
+        a.wait_for_address("192.0.2.181", true, ELECTION),
+        "{daemon:?}: not master again:\n{}",
+        daemon_log(&k)
+    );
+    thread::sleep(Duration::from_millis(1500));
+    let status = k.stop().expect("SIGTERM");
+    assert!(status.success(), "{daemon:?} exited with {status}");
+    let frames = capture.frames().expect("tshark decodes the capture");
+    let mut sources: Vec<String> = Vec::new();
+    for v in adverts(&frames).into_iter().filter(|v| v.vrid == 81) {
+        let src = v.src.to_string();
+        if sources.last() != Some(&src) {
+            sources.push(src);
+        }
+    }
+    let fault = daemon_log(&k).contains("(VI_1) Entering FAULT STATE");
+    (sources, fault)
+}
+
+#[test]
+fn vmac_instance_follows_its_base_address_as_keepalived_does() {
+    if !lab_ready() {
+        return;
+    }
+    let (real, ours) = thread::scope(|s| {
+        let real = s.spawn(|| follow_base_address(Daemon::Real, "vmafr"));
+        let ours = s.spawn(|| follow_base_address(Daemon::Ours, "vmafo"));
+        (
+            real.join().expect("keepalived's run"),
+            ours.join().expect("our run"),
+        )
+    });
+    assert_eq!(ours, real, "advert sources, FAULT");
+    // What 2.2.7 does: the old source to the end (its priority-0 advert too), then the new.
+    assert_eq!(real.0.len(), 2, "{:?}", real.0);
+    assert!(real.1);
 }

@@ -101,10 +101,10 @@ impl VmacManager {
     }
 
     /// Makes the private macvlan `name` on `base` with address `mac`, without IPv6 address
-    /// generation (keepalived 2.2.7's VMACs show `addrgenmode none`), IPv6 disabled on an
-    /// IPv4 VMAC, and brings it up.
-    /// Returns its index.
-    pub async fn create(&self, name: &str, base: u32, mac: [u8; 6]) -> io::Result<u32> {
+    /// generation (keepalived 2.2.7's VMACs show `addrgenmode none`), IPv6 disabled unless
+    /// `ipv6` (an IPv4 VMAC of an instance without IPv6 addresses has it off), and brings it
+    /// up. Returns its index.
+    pub async fn create(&self, name: &str, base: u32, mac: [u8; 6], ipv6: bool) -> io::Result<u32> {
         let message = LinkMacVlan::new(name, base, MacVlanMode::Private)
             .address(mac.to_vec())
             .build();
@@ -121,9 +121,9 @@ impl VmacManager {
             .ok_or_else(|| io::Error::other(format!("{name} vanished after it was made")))?;
         // No link-local address of its own: an IPv6 instance puts its interface's there, and
         // an IPv4 one's VMAC has IPv6 off altogether (keepalived 2.2.7, observed). The
-        // address says which: 00:00:5e:00:02:VRID is an IPv6 VMAC's.
+        // caller says which.
         let _ = write_sysctl(&format!("net/ipv6/conf/{name}/addr_gen_mode"), "1");
-        if mac[4] != 0x02 {
+        if !ipv6 {
             let _ = write_sysctl(&format!("net/ipv6/conf/{name}/disable_ipv6"), "1");
         }
         self.set_up(index).await?;

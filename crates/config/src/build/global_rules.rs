@@ -93,7 +93,7 @@ fn rule(keyword: &str) -> Option<Rule> {
             bad: "Invalid vrrp_down_timer_adverts [1:100] '{v}'",
             missing: None,
         },
-        "vrrp_garp_extra_if" => Custom(garp_extra_if),
+        "vrrp_garp_extra_if" | "vrrp_vmac_garp_intvl" => Custom(garp_extra_if),
         "vrrp_lower_prio_no_advert" | "vrrp_higher_prio_send_advert" => Any,
         "vrrp_iptables" => Custom(iptables),
         "nftables" | "nftables_ifindex" | "nftables_counters" | "nftables_ipvs" => Any,
@@ -168,10 +168,7 @@ fn rule(keyword: &str) -> Option<Rule> {
         "vrrp_process_name" | "checker_process_name" | "bfd_process_name" | "lvs_process_name" => {
             Syntax
         }
-        "fifo_write_vrrp_states_on_reload"
-        | "vrrp_vmac_garp_intvl"
-        | "umask"
-        | "log_unknown_vrids" => Any,
+        "fifo_write_vrrp_states_on_reload" | "umask" | "log_unknown_vrids" => Any,
         _ => return None,
     })
 }
@@ -648,7 +645,16 @@ fn lvs_sync_daemon(cx: &mut Cx<'_>, item: &Statement) {
     }
 }
 
+/// `vrrp_garp_extra_if [all] SECONDS` (1 to 86400) and its deprecated name
+/// `vrrp_vmac_garp_intvl`, worded as keepalived 2.2.7 does (observed).
 fn garp_extra_if(cx: &mut Cx<'_>, item: &Statement) {
+    let keyword = item.keyword();
+    if keyword == "vrrp_vmac_garp_intvl" {
+        cx.error(
+            &item.location,
+            "Keyword \"vrrp_vmac_garp_intvl\" is deprecated - please use \"vrrp_garp_extra_if\"",
+        );
+    }
     let mut words = item.arg_texts().peekable();
     if words.peek() == Some(&"all") {
         words.next();
@@ -656,13 +662,19 @@ fn garp_extra_if(cx: &mut Cx<'_>, item: &Statement) {
     match words.next() {
         None => cx.error(
             &item.location,
-            "vrrp_garp_extra_if specified without time - ignoring",
+            format!("{keyword} specified without time - ignoring"),
         ),
         Some(v) => {
-            if !unsigned(cx, &item.location, v) {
+            let ok = if v.starts_with('-') && v[1..].parse::<u64>().is_ok() {
+                cx.error(&item.location, format!("negative number '{v}'"));
+                false
+            } else {
+                cx.int_value(&item.location, v, 1, 86_400).is_some()
+            };
+            if !ok {
                 cx.error(
                     &item.location,
-                    format!("vrrp_garp_extra_if '{v}' invalid - ignoring"),
+                    format!("{keyword} '{v}' invalid - ignoring"),
                 );
             }
         }

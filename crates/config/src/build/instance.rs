@@ -60,6 +60,7 @@ const ACCEPTED: &[&str] = &[
     "garp_lower_prio_delay",
     "garp_lower_prio_repeat",
     "use_vmac_addr",
+    "garp_extra_if",
     "notify_deleted",
     "notify_master_rx_lower_pri",
     "use_ipvlan",
@@ -131,6 +132,7 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement) -> Option<VrrpInstance> {
         accept: None,
         state_given: false,
         use_vmac: None,
+        use_vmac_mac: None,
         vmac_xmit_base: false,
         dont_track_primary: false,
         native_ipv6: false,
@@ -337,7 +339,15 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement) -> Option<VrrpInstance> {
             "accept" => inst.accept = Some(true),
             "no_accept" => inst.accept = Some(false),
             "use_vmac" => {
-                if let Some(ifname) = item.arg_texts().next()
+                // `use_vmac [NAME] [MAC]`: a lone word with a `:` is the MAC (2.2.7, observed).
+                let words: Vec<&str> = item.arg_texts().collect();
+                let (ifname, mac) = match words.as_slice() {
+                    [] => (None, None),
+                    [one] if one.contains(':') => (None, Some(*one)),
+                    [one] => (Some(*one), None),
+                    [one, mac, ..] => (Some(*one), Some(*mac)),
+                };
+                if let Some(ifname) = ifname
                     && (ifname.len() > 15 || ifname.contains(['/', ':']))
                 {
                     cx.error(
@@ -345,12 +355,8 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement) -> Option<VrrpInstance> {
                         format!("VMAC interface name '{ifname}' too long or invalid characters - ignoring"),
                     );
                 }
-                inst.use_vmac = Some(
-                    item.args()
-                        .first()
-                        .map(|w| w.text.to_string())
-                        .unwrap_or_default(),
-                )
+                inst.use_vmac_mac = mac.and_then(|m| vmac_mac(cx, &item.location, m));
+                inst.use_vmac = Some(ifname.unwrap_or_default().to_string())
             }
             "vmac_xmit_base" => inst.vmac_xmit_base = true,
             "dont_track_primary" => inst.dont_track_primary = true,
@@ -420,6 +426,22 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement) -> Option<VrrpInstance> {
             format!("({name}) vmac_xmit_base is only valid with a vmac"),
         );
     }
+    if inst.other.iter().any(|o| o.keyword == "use_vmac_addr") {
+        for a in inst
+            .virtual_ipaddresses
+            .iter()
+            .chain(&inst.excluded_ipaddresses)
+            .filter(|a| a.other.iter().any(|o| o == "use_vmac"))
+        {
+            cx.unlocated(
+                Severity::Error,
+                format!(
+                    "({name}) use_vmac_addr specified and use_vmac specified for VIP/eVIP {}/{}",
+                    a.address, a.prefix_len
+                ),
+            );
+        }
+    }
     if ipvlan_without_address {
         cx.unlocated(
             Severity::Warning,
@@ -484,5 +506,35 @@ fn append<T>(list: &mut ThinVec<T>, items: impl IntoIterator<Item = T>) {
         *list = items.into_iter().collect();
     } else {
         list.extend(items);
+    }
+}
+
+/// The MAC of `use_vmac NAME MAC`: 5 or 6 hexadecimal octets separated by `:`, not multicast,
+/// worded as keepalived 2.2.7 refuses one (observed).
+fn vmac_mac(cx: &mut Cx<'_>, at: &crate::diagnostic::Location, text: &str) -> Option<Vec<u8>> {
+    let octets: Option<Vec<u8>> = text
+        .split(':')
+        .map(|o| {
+            (!o.is_empty() && o.len() <= 2)
+                .then(|| u8::from_str_radix(o, 16).ok())
+                .flatten()
+        })
+        .collect();
+    match octets {
+        Some(octets) if matches!(octets.len(), 5 | 6) => {
+            if octets[0] & 1 == 1 {
+                cx.error(
+                    at,
+                    format!("VMAC MAC address is multicast {text} - ignoring"),
+                );
+                None
+            } else {
+                Some(octets)
+            }
+        }
+        _ => {
+            cx.error(at, format!("VMAC invalid MAC address {text}"));
+            None
+        }
     }
 }

@@ -98,6 +98,7 @@ pub(crate) fn check(cx: &mut Cx<'_>, item: &Statement, name: &str) -> bool {
                 );
             }
         }
+        "garp_extra_if" => garp_extra_if(cx, item, name),
         "use_vmac_addr"
         | "notify_deleted"
         | "notify_master_rx_lower_pri"
@@ -110,6 +111,29 @@ pub(crate) fn check(cx: &mut Cx<'_>, item: &Statement, name: &str) -> bool {
         _ => return false,
     }
     true
+}
+
+/// `garp_extra_if [all] SECONDS` (0 to 86400), worded as keepalived 2.2.7 does (observed).
+fn garp_extra_if(cx: &mut Cx<'_>, item: &Statement, name: &str) {
+    let at = &item.location;
+    let mut words = item.arg_texts().peekable();
+    if words.peek() == Some(&"all") {
+        words.next();
+    }
+    match words.next() {
+        None => cx.error(
+            at,
+            format!("({name}): garp_extra_if specified without time - ignoring"),
+        ),
+        Some(v) => {
+            if cx.int_value(at, v, 0, 86_400).is_none() {
+                cx.error(
+                    at,
+                    format!("({name}): garp_extra_if '{v}' invalid - ignoring"),
+                );
+            }
+        }
+    }
 }
 
 fn lvs_sync_daemon_interface(cx: &mut Cx<'_>, at: &Location, name: &str) {

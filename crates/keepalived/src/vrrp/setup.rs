@@ -91,6 +91,10 @@ pub struct InstancePlan {
     pub policy: super::route_plan::PolicyPlan,
     /// `use_vmac`: the VMAC interface it needs ([`super::vmac_plan`]).
     pub vmac: Option<super::vmac_plan::VmacPlan>,
+    /// The VMACs of its addresses (`use_vmac_addr`, an address's `use_vmac`).
+    pub address_vmacs: Vec<super::vmac_plan::VmacPlan>,
+    /// `garp_extra_if` / `vrrp_garp_extra_if`: periodic announcements while master.
+    pub garp_extra: Option<super::vmac_plan::GarpExtra>,
     /// `auth_type AH` (VRRPv2): the key of its authentication header
     /// ([`keepalived_net::ah`]).
     pub ah_key: Option<[u8; keepalived_net::ah::KEY_LEN]>,
@@ -217,8 +221,10 @@ pub fn plan(
     let mut files: Vec<FilePlan> = Vec::new();
     let mut processes = Vec::new();
     let mut problems = Vec::new();
+    let naming = super::vmac_plan::Naming::of(config);
+    let mut vmac_names = Vec::new();
     for inst in &config.instances {
-        match plan_instance(config, inst, &lookup) {
+        match plan_instance(config, inst, &lookup, (&naming, &mut vmac_names)) {
             Ok(mut plan) => {
                 plan.scripts = track_scripts(config, inst, &mut scripts, &user);
                 plan.track_files = track_files(config, inst, &mut files);
@@ -377,6 +383,7 @@ fn plan_instance(
     config: &Config,
     inst: &VrrpInstance,
     lookup: &impl Fn(&str) -> Option<InterfaceInfo>,
+    (naming, vmac_names): (&super::vmac_plan::Naming, &mut Vec<String>),
 ) -> Result<InstancePlan, PlanError> {
     let global = &config.global;
     let interface = inst
@@ -469,17 +476,25 @@ fn plan_instance(
             only_from_peers: inst.check_unicast_src || global.vrrp_check_unicast_src,
         })
     };
-    let vmac = super::vmac_plan::vmac_of(inst, &interface, ipv6, info.link_local);
-    let vip_interface = vmac.as_ref().map_or(&interface, |v| &v.name);
-    let addresses = inst
+    let vmac = super::vmac_plan::vmac_of(inst, &interface, ipv6, info.link_local, naming);
+    if let Some(v) = &vmac {
+        vmac_names.push(v.name.clone());
+    }
+    let placement = super::vmac_plan::place(
+        inst,
+        (&interface, ipv6),
+        vmac.as_ref(),
+        naming,
+        &|name| lookup(name).and_then(|i| i.link_local),
+        vmac_names,
+    );
+    let addresses: Vec<AddressPlan> = inst
         .virtual_ipaddresses
         .iter()
         .chain(&inst.excluded_ipaddresses)
-        .map(|a| AddressPlan {
-            interface: a
-                .dev
-                .as_ref()
-                .map_or_else(|| vip_interface.clone(), |d| d.to_string()),
+        .zip(&placement.interfaces)
+        .map(|(a, on)| AddressPlan {
+            interface: on.clone(),
             address: a.address,
             prefix_len: a.prefix_len,
             broadcast: a.broadcast,
@@ -489,6 +504,13 @@ fn plan_instance(
             preferred_lft: preferred_lft(a),
         })
         .collect();
+    let garp_extra = {
+        let own: Vec<&str> = std::iter::once(interface.as_str())
+            .chain(vmac.as_ref().map(|v| v.name.as_str()))
+            .collect();
+        let vmacs: Vec<&str> = placement.vmacs.iter().map(|v| v.name.as_str()).collect();
+        super::vmac_plan::garp_extra(config, inst, &placement.interfaces, &own, &vmacs)
+    };
     let refresh = inst
         .garp_master_refresh
         .unwrap_or(global.vrrp_garp_master_refresh);
@@ -536,10 +558,11 @@ fn plan_instance(
             .iter()
             .map(|t| (t.name.to_string(), t.weight.unwrap_or(0), t.reverse))
             .collect(),
+        address_vmacs: placement.vmacs,
+        garp_extra,
         // A VMAC has no address of its own: its adverts leave from the base interface's,
-        // found at start (not followed here).
-        source_from_interface: vmac.is_none()
-            && configured_source.is_none_or(|a| a.is_ipv6() != ipv6),
+        // followed as 2.2.7 does (driver/vmac.rs).
+        source_from_interface: configured_source.is_none_or(|a| a.is_ipv6() != ipv6),
         unicast_source: match inst.unicast_src_ip {
             Some(IpAddr::V4(a)) if !inst.unicast_peers.is_empty() => Some(a),
             _ => None,

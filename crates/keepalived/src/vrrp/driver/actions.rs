@@ -63,6 +63,7 @@ impl Driver {
                 }
                 Action::StateChanged(state) => {
                     self.state_changes += 1;
+                    self.extra_garps_follow(i, state == State::Master, Instant::now());
                     self.group_events
                         .push((i, super::sync_groups::GroupEvent::Entered(state)));
                     let running = &mut self.running[i];
@@ -187,9 +188,18 @@ impl Driver {
     /// sends them (observed). On a paced interface (`vrrp_garp_interval`, `garp_group`) what
     /// cannot leave yet waits in the pacer (crate::vrrp::garp_pace).
     pub(super) fn announce(&mut self, i: usize, count: u32) {
+        self.announce_some(i, count, None);
+    }
+
+    /// [`Self::announce`] for the addresses `only` lists (indices into the plan's
+    /// addresses), or all of them.
+    pub(super) fn announce_some(&mut self, i: usize, count: u32, only: Option<&[usize]>) {
         let plan = &self.running[i].plan;
         let mut targets = Vec::new();
         for (index, address) in plan.addresses.iter().enumerate() {
+            if only.is_some_and(|only| !only.contains(&index)) {
+                continue;
+            }
             if !self.garps.contains_key(&address.interface) {
                 continue;
             }

@@ -25,6 +25,7 @@
 mod actions;
 mod ah;
 mod deadlines;
+mod extra_garps;
 pub mod fifo;
 mod firewall;
 mod net;
@@ -190,6 +191,8 @@ struct Driver {
     state_changes: u64,
     /// The nftables rules of instances without accept mode.
     firewall: firewall::Firewall,
+    /// The periodic announcements of `garp_extra_if`.
+    extra_garps: extra_garps::ExtraGarps,
 }
 
 /// Runs `planned` until `shutdown` completes, then stops every instance (priority 0 from
@@ -243,6 +246,7 @@ pub async fn run(
         release_vips: settings.release_vips,
         state_changes: 0,
         firewall: firewall::Firewall::new(settings.firewall),
+        extra_garps: Default::default(),
     };
     driver.fifo = settings
         .fifo
@@ -284,10 +288,14 @@ pub async fn run(
             state_changes_seen = driver.state_changes;
             settle_at = Some(tokio::time::Instant::now() + crate::memory::SETTLE_AFTER);
         }
-        let deadline = match (driver.earliest_deadline(), driver.pacer.deadline()) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
+        let deadline = [
+            driver.earliest_deadline(),
+            driver.pacer.deadline(),
+            driver.extra_garps.deadline(),
+        ]
+        .into_iter()
+        .flatten()
+        .min();
         if let Some(at) = deadline
             && armed != Some(at)
         {
@@ -384,6 +392,7 @@ impl Driver {
     /// The protocol timer fired: every instance whose deadline has come handles it.
     async fn timers_due(&mut self, now: Instant) {
         self.send_paced(now);
+        self.send_extra_garps(now);
         // The ordered deadlines are current: the loop read them just before it slept.
         for i in self.deadlines.due(now) {
             if self

@@ -307,6 +307,7 @@ impl Driver {
         }
         // What is left stopped above; its notify_stop still runs on its own task.
         drop(old_running);
+        self.remove_unplanned_vmacs().await;
         self.install_groups(groups);
         self.routes = self
             .running

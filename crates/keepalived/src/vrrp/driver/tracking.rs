@@ -275,7 +275,8 @@ impl Driver {
                 .plan
                 .unicast_source
                 .is_none_or(source_present),
-            has_address: !self.running[i].plan.source_from_interface || link.primary.is_some(),
+            has_address: !self.running[i].plan.source_from_interface
+                || self.interface_source(i).is_some(),
         }
     }
 
@@ -613,9 +614,17 @@ impl Driver {
         if !self.running[i].plan.source_from_interface {
             return;
         }
-        let link = &self.links[self.running[i].link];
         let current = self.running[i].instance.config().local_address;
-        if let Some(source) = followed_source(current, link.primary) {
+        if let Some(source) = self.vmac_source(i, current) {
+            // A VMAC instance keeps its last source while its underlying interface has none
+            // (its priority-0 advert leaves from it, as 2.2.7's does), and takes the
+            // interface's next one.
+            if source != current {
+                self.running[i].instance.set_local_address(source);
+            }
+            return;
+        }
+        if let Some(source) = followed_source(current, self.interface_source(i)) {
             self.running[i].instance.set_local_address(source);
         }
     }
@@ -652,6 +661,9 @@ impl Driver {
                 affected.extend((0..self.running.len()).filter(|&i| self.running[i].link == l));
             }
         }
+        // VMAC instances send from their underlying interface's address.
+        let over_base = self.base_source_changed(change.index);
+        affected.extend(over_base);
         affected.extend((0..self.running.len()).filter(|&i| {
             self.running[i]
                 .plan
