@@ -131,7 +131,7 @@ struct Driver {
     links: Vec<Link>,
     running: Vec<Running>,
     /// (interface, VRID) → instance.
-    routes: HashMap<(usize, u8), usize>,
+    routes: net::Routes,
     addresses: AddressManager,
     /// Routes and rules (virtual_* and static_*).
     policy: routes::Policy,
@@ -207,7 +207,7 @@ pub async fn run(
         router_id: settings.router_id,
         links: Vec::new(),
         running: Vec::new(),
-        routes: HashMap::new(),
+        routes: net::Routes::default(),
         addresses: AddressManager::new().context("rtnetlink")?,
         policy: routes::Policy::new().context("rtnetlink")?,
         ifindex: HashMap::new(),

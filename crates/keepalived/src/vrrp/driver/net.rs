@@ -104,7 +104,7 @@ impl Driver {
                 return;
             }
         };
-        let Some(&i) = self.routes.get(&(packet.interface, vrid)) else {
+        let Some(i) = self.routes.get(packet.interface, vrid) else {
             let link = &mut self.links[packet.interface];
             link.unknown_vrid += 1;
             if link.unknown_vrid == 1 {
@@ -419,5 +419,57 @@ impl Driver {
                 link.paused_until = None;
             }
         }
+    }
+}
+
+/// Which instance runs each (link, VRID): a table of 256 entries per link, looked up with one
+/// memory access per received packet (a hash map hashed the key and probed a cold table).
+#[derive(Debug, Default)]
+pub struct Routes {
+    /// Entry `link * 256 + vrid`: the instance's index plus one, 0 for none.
+    table: Vec<u32>,
+}
+
+impl Routes {
+    /// The instance of `vrid` on `link`.
+    pub fn get(&self, link: usize, vrid: u8) -> Option<usize> {
+        let entry = *self.table.get(link * 256 + usize::from(vrid))?;
+        (entry as usize).checked_sub(1)
+    }
+}
+
+impl FromIterator<((usize, u8), usize)> for Routes {
+    fn from_iter<I: IntoIterator<Item = ((usize, u8), usize)>>(routes: I) -> Routes {
+        let mut table = Vec::new();
+        for ((link, vrid), i) in routes {
+            let at = link * 256 + usize::from(vrid);
+            if table.len() <= at {
+                table.resize((link + 1) * 256, 0);
+            }
+            // More instances than a u32 counts cannot be configured; such an entry is left out.
+            if let Some(entry) = u32::try_from(i).ok().and_then(|i| i.checked_add(1)) {
+                table[at] = entry;
+            }
+        }
+        Routes { table }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Routes;
+
+    #[test]
+    fn routes_find_each_instance_and_nothing_else() {
+        let routes: Routes = [((0, 1), 0), ((0, 255), 1), ((3, 1), 2)]
+            .into_iter()
+            .collect();
+        assert_eq!(routes.get(0, 1), Some(0));
+        assert_eq!(routes.get(0, 255), Some(1));
+        assert_eq!(routes.get(3, 1), Some(2));
+        assert_eq!(routes.get(0, 2), None);
+        assert_eq!(routes.get(1, 1), None);
+        assert_eq!(routes.get(4, 1), None);
+        assert_eq!(Routes::default().get(0, 0), None);
     }
 }
