@@ -337,7 +337,14 @@ pub async fn run(
                 armed = None;
                 driver.timers_due(Instant::now()).await;
             }
-            l = net::readable(&driver.links, read_from) => driver.drain_link(l).await,
+            l = net::readable(&driver.links, read_from) => {
+                if driver.drain_link(l).await {
+                    // A flood: the socket stays ready, and the loop would not return to the
+                    // runtime, which then would not see the protocol timer fire (its readiness
+                    // is only read when the task yields).
+                    tokio::task::yield_now().await;
+                }
+            }
             () = resume => driver.resume_links(Instant::now()),
             Some(event) = link_events.recv() => driver.link_changed(event).await,
             Some(change) = address_events.recv() => driver.address_changed(change).await,

@@ -362,14 +362,17 @@ pub(super) fn readable(links: &[Link], start: usize) -> impl Future<Output = usi
 
 impl Driver {
     /// Reads link `l`'s socket until it is empty or [`RECEIVE_BUDGET`] packets were read,
-    /// each handed to its instance at once from one receive buffer.
-    pub(super) async fn drain_link(&mut self, l: usize) {
+    /// each handed to its instance at once from one receive buffer. True when the budget ran
+    /// out with packets maybe still waiting (a flood).
+    pub(super) async fn drain_link(&mut self, l: usize) -> bool {
         let mut buf = std::mem::take(&mut self.receive_buffer);
         if buf.len() != RECEIVE_BUFFER {
             buf = vec![0u8; RECEIVE_BUFFER];
         }
+        let mut more = true;
         for _ in 0..RECEIVE_BUDGET {
             let Some(link) = self.links.get(l) else {
+                more = false;
                 break;
             };
             match take_one(&link.socket, &mut buf) {
@@ -392,7 +395,10 @@ impl Driver {
                     self.receive(packet).await;
                 }
                 Ok(None) => {}
-                Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => break,
+                Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => {
+                    more = false;
+                    break;
+                }
                 // A garbled IP header is one bad packet: read the next one at once.
                 Err(err) if err.kind() == std::io::ErrorKind::InvalidData => {}
                 // A broken socket must not spin: leave it alone a little.
@@ -400,11 +406,13 @@ impl Driver {
                     if let Some(link) = self.links.get_mut(l) {
                         link.paused_until = Some(Instant::now() + BROKEN_SOCKET_PAUSE);
                     }
+                    more = false;
                     break;
                 }
             }
         }
         self.receive_buffer = buf;
+        more
     }
 
     /// When the first paused socket is to be read again.
