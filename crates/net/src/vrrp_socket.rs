@@ -9,6 +9,7 @@
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::ops::Range;
+use std::task::{Context, Poll};
 
 use socket2::{Domain, InterfaceIndexOrAddress, Protocol, Socket, Type};
 use tokio::net::UdpSocket;
@@ -29,6 +30,10 @@ pub const VRRP_TOS: u8 = 0xc0;
 
 /// Length of an IPv4 header without options.
 const IPV4_HEADER_LEN: usize = 20;
+
+/// The largest datagram [`VrrpSocket::send_from`] builds on the stack: a VRRP message with
+/// 255 IPv4 addresses and authentication data (8 + 1,020 + 8 bytes) behind its header.
+const STACK_DATAGRAM: usize = 1_100;
 
 /// One datagram received on a [`VrrpSocket`], described by its IPv4 header.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -246,18 +251,21 @@ impl VrrpSocket {
             ));
         }
         let header = ipv4_header(src, dst, payload.len(), ttl)?;
-        let mut datagram = Vec::with_capacity(header.len() + payload.len());
-        datagram.extend_from_slice(&header);
-        datagram.extend_from_slice(payload);
-        let addr = SocketAddr::V4(SocketAddrV4::new(dst, 0));
-        let sent = self.socket.send_to(&datagram, addr).await?;
-        if sent != datagram.len() {
-            return Err(io::Error::new(
-                io::ErrorKind::WriteZero,
-                format!("short send: {sent} of {} bytes", datagram.len()),
-            ));
-        }
-        Ok(())
+        // Header and message are put together on the stack: an advert (at most 20 + 1,036
+        // bytes for 255 IPv4 addresses) costs no allocation; anything larger takes one.
+        let mut stack = [0u8; STACK_DATAGRAM];
+        let mut heap = Vec::new();
+        let total = header.len() + payload.len();
+        let datagram: &mut [u8] = match stack.get_mut(..total) {
+            Some(datagram) => datagram,
+            None => {
+                heap.resize(total, 0);
+                &mut heap
+            }
+        };
+        datagram[..header.len()].copy_from_slice(&header);
+        datagram[header.len()..].copy_from_slice(payload);
+        self.send_datagram(datagram, dst).await
     }
 
     /// Send a whole IPv4 datagram, header included (built by the caller, e.g. [`crate::ah`]),
@@ -282,6 +290,21 @@ impl VrrpSocket {
         let n = self.socket.recv(buf).await?;
         let datagram = buf.get(..n).unwrap_or(buf);
         Ok(parse_ipv4_header(datagram)?)
+    }
+
+    /// As [`recv`](Self::recv) without waiting: [`io::ErrorKind::WouldBlock`] when nothing is
+    /// queued (and the readiness [`poll_recv_ready`](Self::poll_recv_ready) reported is
+    /// cleared), so a caller can drain the socket in one wake-up.
+    pub fn try_recv(&self, buf: &mut [u8]) -> io::Result<Received> {
+        let n = self.socket.try_recv(buf)?;
+        let datagram = buf.get(..n).unwrap_or(buf);
+        Ok(parse_ipv4_header(datagram)?)
+    }
+
+    /// Ready when a datagram may be waiting (then [`try_recv`](Self::try_recv) says). Only the
+    /// waker of the last call is woken.
+    pub fn poll_recv_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.socket.poll_recv_ready(cx)
     }
 }
 

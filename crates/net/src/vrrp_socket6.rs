@@ -12,6 +12,7 @@
 use std::io::{self, IoSlice, IoSliceMut};
 use std::net::{Ipv6Addr, SocketAddrV6};
 use std::os::fd::AsRawFd;
+use std::task::{Context, Poll};
 
 use nix::sys::socket::{
     ControlMessage, ControlMessageOwned, MsgFlags, SockaddrIn6, recvmsg, sendmsg, setsockopt,
@@ -137,40 +138,57 @@ impl VrrpSocket6 {
     /// without them (the kernel always adds them once asked) or larger than `buf` gives an
     /// error of kind [`io::ErrorKind::InvalidData`]; the socket stays usable.
     pub async fn recv(&self, buf: &mut [u8]) -> io::Result<Received6> {
-        let fd = self.socket.as_raw_fd();
         self.socket
-            .async_io(Interest::READABLE, || {
-                let mut space = nix::cmsg_space!(nix::libc::in6_pktinfo, nix::libc::c_int);
-                let mut iov = [IoSliceMut::new(&mut *buf)];
-                let msg = recvmsg::<SockaddrIn6>(fd, &mut iov, Some(&mut space), MsgFlags::empty())
-                    .map_err(io::Error::from)?;
-                let invalid = |what: &str| io::Error::new(io::ErrorKind::InvalidData, what);
-                if msg.flags.contains(MsgFlags::MSG_TRUNC) {
-                    return Err(invalid("VRRP message larger than the buffer"));
-                }
-                let src = msg
-                    .address
-                    .map(|a| a.ip())
-                    .ok_or_else(|| invalid("no source"))?;
-                let (mut dst, mut hop_limit) = (None, None);
-                for cmsg in msg.cmsgs().map_err(io::Error::from)? {
-                    match cmsg {
-                        ControlMessageOwned::Ipv6PacketInfo(info) => {
-                            dst = Some(Ipv6Addr::from(info.ipi6_addr.s6_addr));
-                        }
-                        ControlMessageOwned::Ipv6HopLimit(h) => {
-                            hop_limit = u8::try_from(h).ok();
-                        }
-                        _ => {}
-                    }
-                }
-                Ok(Received6 {
-                    src,
-                    dst: dst.ok_or_else(|| invalid("no destination"))?,
-                    hop_limit: hop_limit.ok_or_else(|| invalid("no hop limit"))?,
-                    len: msg.bytes,
-                })
-            })
+            .async_io(Interest::READABLE, || self.recv_now(buf))
             .await
+    }
+
+    /// As [`recv`](Self::recv) without waiting: [`io::ErrorKind::WouldBlock`] when nothing is
+    /// queued (and the readiness [`poll_recv_ready`](Self::poll_recv_ready) reported is
+    /// cleared), so a caller can drain the socket in one wake-up.
+    pub fn try_recv(&self, buf: &mut [u8]) -> io::Result<Received6> {
+        self.socket
+            .try_io(Interest::READABLE, || self.recv_now(buf))
+    }
+
+    /// Ready when a message may be waiting (then [`try_recv`](Self::try_recv) says). Only the
+    /// waker of the last call is woken.
+    pub fn poll_recv_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.socket.poll_recv_ready(cx)
+    }
+
+    /// One `recvmsg(2)` on the non-blocking socket.
+    fn recv_now(&self, buf: &mut [u8]) -> io::Result<Received6> {
+        let fd = self.socket.as_raw_fd();
+        let mut space = nix::cmsg_space!(nix::libc::in6_pktinfo, nix::libc::c_int);
+        let mut iov = [IoSliceMut::new(buf)];
+        let msg = recvmsg::<SockaddrIn6>(fd, &mut iov, Some(&mut space), MsgFlags::empty())
+            .map_err(io::Error::from)?;
+        let invalid = |what: &str| io::Error::new(io::ErrorKind::InvalidData, what);
+        if msg.flags.contains(MsgFlags::MSG_TRUNC) {
+            return Err(invalid("VRRP message larger than the buffer"));
+        }
+        let src = msg
+            .address
+            .map(|a| a.ip())
+            .ok_or_else(|| invalid("no source"))?;
+        let (mut dst, mut hop_limit) = (None, None);
+        for cmsg in msg.cmsgs().map_err(io::Error::from)? {
+            match cmsg {
+                ControlMessageOwned::Ipv6PacketInfo(info) => {
+                    dst = Some(Ipv6Addr::from(info.ipi6_addr.s6_addr));
+                }
+                ControlMessageOwned::Ipv6HopLimit(h) => {
+                    hop_limit = u8::try_from(h).ok();
+                }
+                _ => {}
+            }
+        }
+        Ok(Received6 {
+            src,
+            dst: dst.ok_or_else(|| invalid("no destination"))?,
+            hop_limit: hop_limit.ok_or_else(|| invalid("no hop limit"))?,
+            len: msg.bytes,
+        })
     }
 }

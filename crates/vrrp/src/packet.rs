@@ -522,25 +522,43 @@ impl Advertisement {
 
 /// The pseudo-header the VRRPv3 checksum covers (RFC 5798 section 5.2.8): IPv4's as for TCP and
 /// UDP (RFC 768), IPv6's of RFC 8200 section 8.1. `None` when the families differ.
-fn pseudo_header(src: IpAddr, dst: IpAddr, len: usize) -> Option<Vec<u8>> {
-    match (src, dst) {
-        (IpAddr::V4(src), IpAddr::V4(dst)) => {
-            let mut header = Vec::with_capacity(12);
-            header.extend_from_slice(&src.octets());
-            header.extend_from_slice(&dst.octets());
-            header.extend_from_slice(&[0, PROTOCOL]);
-            header.extend_from_slice(&(len as u16).to_be_bytes());
-            Some(header)
-        }
-        (IpAddr::V6(src), IpAddr::V6(dst)) => {
-            let mut header = Vec::with_capacity(40);
-            header.extend_from_slice(&src.octets());
-            header.extend_from_slice(&dst.octets());
-            header.extend_from_slice(&(len as u32).to_be_bytes());
-            header.extend_from_slice(&[0, 0, 0, PROTOCOL]);
-            Some(header)
-        }
-        _ => None,
+fn pseudo_header(src: IpAddr, dst: IpAddr, len: usize) -> Option<PseudoHeader> {
+    let mut header = PseudoHeader {
+        bytes: [0; 40],
+        len: 0,
+    };
+    let parts: [&[u8]; 4] = match (src, dst) {
+        (IpAddr::V4(src), IpAddr::V4(dst)) => [
+            &src.octets(),
+            &dst.octets(),
+            &[0, PROTOCOL],
+            &(len as u16).to_be_bytes(),
+        ],
+        (IpAddr::V6(src), IpAddr::V6(dst)) => [
+            &src.octets(),
+            &dst.octets(),
+            &(len as u32).to_be_bytes(),
+            &[0, 0, 0, PROTOCOL],
+        ],
+        _ => return None,
+    };
+    for part in parts {
+        header.bytes[header.len..header.len + part.len()].copy_from_slice(part);
+        header.len += part.len();
+    }
+    Some(header)
+}
+
+/// A pseudo-header, on the stack (12 bytes for IPv4, 40 for IPv6): one is made for every
+/// VRRPv3 message sent and received.
+struct PseudoHeader {
+    bytes: [u8; 40],
+    len: usize,
+}
+
+impl PseudoHeader {
+    fn as_slice(&self) -> &[u8] {
+        &self.bytes[..self.len]
     }
 }
 

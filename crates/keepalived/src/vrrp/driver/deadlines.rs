@@ -10,6 +10,12 @@ use std::collections::BTreeSet;
 use std::time::Instant;
 
 /// Each instance's next deadline, by index, and the same ordered by time.
+///
+/// A deadline that moves later (what every advert heard does to a backup's timer) is not
+/// moved in the ordered set: its entry stays, stale, and is put in its place only when it
+/// comes first, so a backup pays for one tree update per Master_Down_Interval and instance,
+/// not per advert. Invariant: for every instance with a deadline, the set holds that deadline
+/// or an earlier stale entry of the same instance.
 #[derive(Debug, Default)]
 pub struct Deadlines {
     by_time: BTreeSet<(Instant, usize)>,
@@ -36,29 +42,58 @@ impl Deadlines {
             self.of.resize(i + 1, None);
         }
         let old = std::mem::replace(&mut self.of[i], at);
-        if old == at {
-            return;
+        match (old, at) {
+            (_, None) => {}
+            // Later: the old entry stays and is moved when it comes first.
+            (Some(old), Some(at)) if at >= old => {}
+            (_, Some(at)) => {
+                self.by_time.insert((at, i));
+            }
         }
-        if let Some(old) = old {
-            self.by_time.remove(&(old, i));
-        }
-        if let Some(at) = at {
-            self.by_time.insert((at, i));
+    }
+
+    /// Whether the entry `(at, i)` is instance `i`'s deadline (not a stale one).
+    fn current(&self, (at, i): (Instant, usize)) -> bool {
+        self.of.get(i).copied().flatten() == Some(at)
+    }
+
+    /// Takes the stale entry `(at, i)` out and puts instance `i`'s deadline in its place, if
+    /// it has one later than `at` (an earlier one is in the set already).
+    fn replace_stale(&mut self, (at, i): (Instant, usize)) {
+        self.by_time.remove(&(at, i));
+        if let Some(now_at) = self.of.get(i).copied().flatten()
+            && now_at > at
+        {
+            self.by_time.insert((now_at, i));
         }
     }
 
     /// The earliest deadline of all.
-    pub fn earliest(&self) -> Option<Instant> {
-        self.by_time.first().map(|(at, _)| *at)
+    pub fn earliest(&mut self) -> Option<Instant> {
+        while let Some(&first) = self.by_time.first() {
+            if self.current(first) {
+                return Some(first.0);
+            }
+            self.replace_stale(first);
+        }
+        None
     }
 
     /// The instances whose deadline is at or before `now`, earliest first.
-    pub fn due(&self, now: Instant) -> Vec<usize> {
-        self.by_time
-            .iter()
-            .take_while(|(at, _)| *at <= now)
-            .map(|(_, i)| *i)
-            .collect()
+    pub fn due(&mut self, now: Instant) -> Vec<usize> {
+        let mut due = Vec::new();
+        let mut stale = Vec::new();
+        for &entry in self.by_time.iter().take_while(|(at, _)| *at <= now) {
+            if self.current(entry) {
+                due.push(entry.1);
+            } else {
+                stale.push(entry);
+            }
+        }
+        for entry in stale {
+            self.replace_stale(entry);
+        }
+        due
     }
 }
 
@@ -87,6 +122,28 @@ mod tests {
         // Setting the same deadline again changes nothing.
         d.set(1, at(t, 50));
         assert_eq!(d.due(t + Duration::from_millis(300)), vec![1, 0]);
+    }
+
+    #[test]
+    fn a_deadline_moved_later_and_back_is_listed_once_at_its_time() {
+        let t = Instant::now();
+        let mut d = Deadlines::default();
+        d.rebuild([at(t, 100), at(t, 200)].into_iter());
+        // Instance 0 hears adverts: its deadline moves on three times, then earlier again.
+        d.set(0, at(t, 1100));
+        d.set(0, at(t, 2100));
+        d.set(0, at(t, 3100));
+        assert_eq!(d.earliest(), at(t, 200));
+        assert_eq!(d.due(t + Duration::from_millis(200)), vec![1]);
+        d.set(0, at(t, 150));
+        assert_eq!(d.earliest(), at(t, 150));
+        assert_eq!(d.due(t + Duration::from_millis(5000)), vec![0, 1]);
+        d.set(0, at(t, 4000));
+        d.set(1, None);
+        assert_eq!(d.due(t + Duration::from_millis(3999)), Vec::<usize>::new());
+        assert_eq!(d.due(t + Duration::from_millis(4000)), vec![0]);
+        d.set(0, None);
+        assert_eq!(d.earliest(), None);
     }
 
     #[test]

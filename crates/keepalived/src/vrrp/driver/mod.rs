@@ -62,7 +62,7 @@ use crate::alert::AlertSettings;
 use crate::control::protocol::Target;
 use crate::dump::Snapshot;
 use crate::logger::Logger;
-use net::{Incoming, Link};
+use net::Link;
 use notify::Notifier;
 use tracking::RunningScript;
 
@@ -132,7 +132,7 @@ struct Driver {
     links: Vec<Link>,
     running: Vec<Running>,
     /// (interface, VRID) → instance.
-    routes: HashMap<(usize, u8), usize>,
+    routes: net::Routes,
     addresses: AddressManager,
     /// Routes and rules (virtual_* and static_*).
     policy: routes::Policy,
@@ -155,8 +155,8 @@ struct Driver {
     next_script_id: u64,
     /// Link state by interface name: the instances' interfaces and the tracked ones.
     interface_up: HashMap<String, bool>,
-    /// Where receivers hand packets over.
-    packets: mpsc::Sender<Incoming>,
+    /// The one buffer every socket is read into ([`net::Driver::drain_link`]).
+    receive_buffer: Vec<u8>,
     /// Where script tasks hand outcomes over: (script id, outcome).
     outcomes: mpsc::Sender<(u64, Outcome)>,
     /// The tracked files, the value each holds now, and the task watching them.
@@ -204,7 +204,6 @@ pub async fn run(
     mut controls: mpsc::Receiver<Control>,
     mut shutdown: Shutdown,
 ) -> anyhow::Result<()> {
-    let (packets, mut rx) = mpsc::channel::<Incoming>(1024);
     let (outcomes, mut script_rx) = mpsc::channel::<(u64, Outcome)>(256);
     let (file_events, mut file_rx) = mpsc::channel::<(u64, usize, FileValue)>(64);
     let (process_reports, mut process_rx) = mpsc::channel(64);
@@ -213,7 +212,7 @@ pub async fn run(
         router_id: settings.router_id,
         links: Vec::new(),
         running: Vec::new(),
-        routes: HashMap::new(),
+        routes: net::Routes::default(),
         addresses: AddressManager::new().context("rtnetlink")?,
         policy: routes::Policy::new().context("rtnetlink")?,
         ifindex: HashMap::new(),
@@ -227,7 +226,7 @@ pub async fn run(
         scripts: Vec::new(),
         next_script_id: 0,
         interface_up: HashMap::new(),
-        packets,
+        receive_buffer: Vec::new(),
         outcomes,
         files: Vec::new(),
         file_values: Vec::new(),
@@ -282,6 +281,8 @@ pub async fn run(
     // When the start-up (or the last reload) is over and its memory goes back (crate::memory).
     let mut settle_at = Some(tokio::time::Instant::now() + crate::memory::SETTLE_AFTER);
     let mut state_changes_seen = driver.state_changes;
+    // Where the next look for a readable socket starts, so no link is always looked at last.
+    let mut read_from = 0usize;
     while !shutdown.is_shutdown() {
         if driver.state_changes != state_changes_seen {
             // Transitions ran code and took memory that steady running does not need.
@@ -296,12 +297,24 @@ pub async fn run(
         .into_iter()
         .flatten()
         .min();
+        // Set again only when the deadline comes earlier. A later one (a backup's
+        // Master_Down_Timer moves on with each advert heard, and the earliest is the next
+        // instance heard) keeps the timer where it is: it fires early, finds nothing due and
+        // is set to the deadline of then (one syscall saved per advert received).
         if let Some(at) = deadline
-            && armed != Some(at)
+            && armed.is_none_or(|armed| at < armed)
         {
             timer.arm(at).context("cannot arm the protocol timer")?;
             armed = Some(at);
         }
+        let paused = driver.paused_until();
+        let resume = async {
+            match paused {
+                Some(at) => tokio::time::sleep_until(at.into()).await,
+                None => std::future::pending().await,
+            }
+        };
+        read_from = read_from.wrapping_add(1);
         let sleep = async {
             match deadline {
                 Some(_) => {
@@ -335,13 +348,15 @@ pub async fn run(
                 armed = None;
                 driver.timers_due(Instant::now()).await;
             }
-            Some(packet) = rx.recv() => {
-                driver.receive(packet).await;
-                // Whatever else has arrived is handled before the timer is looked at again.
-                while let Ok(packet) = rx.try_recv() {
-                    driver.receive(packet).await;
+            l = net::readable(&driver.links, read_from) => {
+                if driver.drain_link(l).await {
+                    // A flood: the socket stays ready, and the loop would not return to the
+                    // runtime, which then would not see the protocol timer fire (its readiness
+                    // is only read when the task yields).
+                    tokio::task::yield_now().await;
                 }
             }
+            () = resume => driver.resume_links(Instant::now()),
             Some(event) = link_events.recv() => driver.link_changed(event).await,
             Some(change) = address_events.recv() => driver.address_changed(change).await,
             Some(deleted) = policy_events.recv() => driver.policy_deleted(deleted).await,

@@ -1,11 +1,14 @@
-//! The data path of each interface: its socket per address family and the task that reads
-//! it, the senders of gratuitous ARPs and unsolicited neighbour advertisements, and received
-//! packets routed to the instance of their (link, VRID).
+//! The data path of each interface: its socket per address family, read by the main loop
+//! (drained in one wake-up into one buffer, each packet handled in place), the senders of
+//! gratuitous ARPs and unsolicited neighbour advertisements, and received packets routed to
+//! the instance of their (link, VRID).
 
-use std::cell::Cell;
+use std::future::Future;
 use std::net::IpAddr;
+use std::ops::Range;
 use std::rc::Rc;
-use std::time::Instant;
+use std::task::Poll;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use keepalived_net::garp::GarpSender;
@@ -14,13 +17,12 @@ use keepalived_net::vrrp_socket::VrrpSocket;
 use keepalived_net::vrrp_socket6::VrrpSocket6;
 use keepalived_vrrp::instance::{Destination, Received};
 use keepalived_vrrp::packet::Packet;
-use tokio::sync::mpsc;
 
 use super::super::setup::InstancePlan;
 use super::Driver;
 
-/// A packet read from an interface's socket.
-pub struct Incoming {
+/// A packet read from an interface's socket, its message still in the receive buffer.
+pub struct Incoming<'a> {
     /// Index into `Driver::links`.
     pub interface: usize,
     /// IP source.
@@ -30,7 +32,7 @@ pub struct Incoming {
     /// TTL / hop limit.
     pub ttl: u8,
     /// The VRRP message.
-    pub payload: Vec<u8>,
+    pub payload: &'a [u8],
     /// `auth_type AH`: why its authentication header did not check out ([`super::ah`]).
     pub ah_refused: Option<super::ah::Refusal>,
 }
@@ -69,8 +71,9 @@ pub struct Link {
     pub unknown_vrid: u64,
     /// Packets too short to carry a VRID.
     pub too_short: u64,
-    /// Packets the receiver had to drop because the main loop was behind.
-    pub queue_full: Rc<Cell<u64>>,
+    /// Reading its socket failed (not a bad packet: the socket): the main loop leaves it
+    /// alone until then, so a broken socket does not spin.
+    pub paused_until: Option<Instant>,
     /// The last link state seen (the kernel repeats RTM_NEWLINK for unrelated changes).
     pub up: bool,
     /// The interface's address the adverts of instances without a configured source leave
@@ -79,15 +82,13 @@ pub struct Link {
     pub primary: Option<IpAddr>,
     /// The kind of its socket.
     pub kind: LinkKind,
-    /// The task reading its socket.
-    pub receiver: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Driver {
     /// Hands a received packet to the instance of its interface and VRID, or counts it.
-    pub(super) async fn receive(&mut self, packet: Incoming) {
+    pub(super) async fn receive(&mut self, packet: Incoming<'_>) {
         // A message too short for a whole header is still the instance's to count.
-        let vrid = match Packet::peek_vrid(&packet.payload[..]) {
+        let vrid = match Packet::peek_vrid(packet.payload) {
             Some(vrid) => vrid,
             None => {
                 let link = &mut self.links[packet.interface];
@@ -103,7 +104,7 @@ impl Driver {
                 return;
             }
         };
-        let Some(&i) = self.routes.get(&(packet.interface, vrid)) else {
+        let Some(i) = self.routes.get(packet.interface, vrid) else {
             let link = &mut self.links[packet.interface];
             link.unknown_vrid += 1;
             if link.unknown_vrid == 1 {
@@ -123,7 +124,7 @@ impl Driver {
             src: packet.src,
             dst: packet.dst,
             ttl: packet.ttl,
-            payload: &packet.payload,
+            payload: packet.payload,
         };
         let now = Instant::now();
         let running = &mut self.running[i];
@@ -168,13 +169,6 @@ impl Driver {
                     Some(iface) => self.open_socket(iface, kind)?,
                     None => LinkSocket::Absent,
                 };
-                let queue_full = Rc::new(Cell::new(0));
-                let receiver = spawn_receiver(
-                    self.links.len(),
-                    socket.clone(),
-                    self.packets.clone(),
-                    queue_full.clone(),
-                );
                 let (index, up) = iface.as_ref().map_or((0, false), |i| (i.index, i.up));
                 if let Some(iface) = &iface {
                     self.ifindex.insert(iface.name.clone(), iface.index);
@@ -189,11 +183,10 @@ impl Driver {
                     socket,
                     unknown_vrid: 0,
                     too_short: 0,
-                    queue_full,
+                    paused_until: None,
                     up,
                     primary,
                     kind,
-                    receiver,
                 });
                 self.links.len() - 1
             }
@@ -274,84 +267,217 @@ impl Driver {
 /// cut short, to be dropped and counted as malformed.
 const RECEIVE_BUFFER: usize = 9_216;
 
-/// Reads one link's socket forever, handing packets to the main loop (nothing to read while
-/// the link has no socket).
-pub(super) fn spawn_receiver(
-    interface: usize,
-    socket: LinkSocket,
-    tx: mpsc::Sender<Incoming>,
-    queue_full: Rc<Cell<u64>>,
-) -> Option<tokio::task::JoinHandle<()>> {
-    if matches!(socket, LinkSocket::Absent) {
-        return None;
-    }
-    Some(tokio::task::spawn_local(async move {
-        let mut buf = vec![0u8; RECEIVE_BUFFER];
-        loop {
-            let received = match &socket {
-                LinkSocket::V4(socket) => socket.recv(&mut buf).await.map(|r| {
-                    let payload = buf.get(r.payload.clone()).map(<[u8]>::to_vec);
-                    (
-                        IpAddr::from(r.src),
-                        IpAddr::from(r.dst),
-                        r.ttl,
-                        payload,
-                        None,
-                    )
-                }),
-                LinkSocket::Ah(link) => link.socket.recv(&mut buf).await.map(|r| {
-                    let opened = buf.get(..r.payload.end).and_then(|d| link.open(d));
-                    let (payload, refused) = match opened {
-                        Some((payload, refused)) => (Some(payload), refused),
-                        None => (None, None),
-                    };
-                    (
-                        IpAddr::from(r.src),
-                        IpAddr::from(r.dst),
-                        r.ttl,
-                        payload,
-                        refused,
-                    )
-                }),
-                LinkSocket::V6(socket) => socket.recv(&mut buf).await.map(|r| {
-                    let payload = buf.get(..r.len).map(<[u8]>::to_vec);
-                    (
-                        IpAddr::from(r.src),
-                        IpAddr::from(r.dst),
-                        r.hop_limit,
-                        payload,
-                        None,
-                    )
-                }),
-                LinkSocket::Absent => return,
+/// How many packets one wake-up reads from a socket before the loop looks at its timers and
+/// other events again: a flood must not delay adverts.
+const RECEIVE_BUDGET: usize = 64;
+
+/// How long a socket whose reads fail (other than with a bad packet) is left alone.
+const BROKEN_SOCKET_PAUSE: Duration = Duration::from_millis(100);
+
+/// One packet taken from a link's socket: where its VRRP message lies in the receive buffer,
+/// or (behind an authentication header) the message taken out of it.
+struct Taken {
+    src: IpAddr,
+    dst: IpAddr,
+    ttl: u8,
+    payload: Payload,
+    ah_refused: Option<super::ah::Refusal>,
+}
+
+enum Payload {
+    InBuffer(Range<usize>),
+    Owned(Vec<u8>),
+}
+
+/// Reads one packet from `socket` into `buf` without waiting. `Ok(None)`: a datagram that is
+/// not a VRRP message the instances could count (an AH datagram whose header cannot be
+/// located), already consumed.
+fn take_one(socket: &LinkSocket, buf: &mut [u8]) -> std::io::Result<Option<Taken>> {
+    Ok(match socket {
+        LinkSocket::V4(socket) => {
+            let r = socket.try_recv(buf)?;
+            Some(Taken {
+                src: IpAddr::from(r.src),
+                dst: IpAddr::from(r.dst),
+                ttl: r.ttl,
+                payload: Payload::InBuffer(r.payload),
+                ah_refused: None,
+            })
+        }
+        LinkSocket::V6(socket) => {
+            let r = socket.try_recv(buf)?;
+            Some(Taken {
+                src: IpAddr::from(r.src),
+                dst: IpAddr::from(r.dst),
+                ttl: r.hop_limit,
+                payload: Payload::InBuffer(0..r.len),
+                ah_refused: None,
+            })
+        }
+        LinkSocket::Ah(link) => {
+            let r = link.socket.try_recv(buf)?;
+            buf.get(..r.payload.end)
+                .and_then(|d| link.open(d))
+                .map(|(payload, refused)| Taken {
+                    src: IpAddr::from(r.src),
+                    dst: IpAddr::from(r.dst),
+                    ttl: r.ttl,
+                    payload: Payload::Owned(payload),
+                    ah_refused: refused,
+                })
+        }
+        LinkSocket::Absent => {
+            return Err(std::io::Error::from(std::io::ErrorKind::WouldBlock));
+        }
+    })
+}
+
+/// Whether `socket` may have something to read (registers the task's waker otherwise).
+fn poll_socket(socket: &LinkSocket, cx: &mut std::task::Context<'_>) -> bool {
+    let ready = match socket {
+        LinkSocket::V4(socket) => socket.poll_recv_ready(cx),
+        LinkSocket::V6(socket) => socket.poll_recv_ready(cx),
+        LinkSocket::Ah(link) => link.socket.poll_recv_ready(cx),
+        LinkSocket::Absent => return false,
+    };
+    // An error is read (and counted) by the next receive.
+    ready.is_ready()
+}
+
+/// Waits until the socket of some link not paused may have something to read: that link's
+/// index. The links are looked at from `start` on, so one busy link does not hide the others.
+pub(super) fn readable(links: &[Link], start: usize) -> impl Future<Output = usize> + '_ {
+    std::future::poll_fn(move |cx| {
+        let n = links.len();
+        for k in 0..n {
+            let l = (start + k) % n;
+            let link = &links[l];
+            if link.paused_until.is_none() && poll_socket(&link.socket, cx) {
+                return Poll::Ready(l);
+            }
+        }
+        Poll::Pending
+    })
+}
+
+impl Driver {
+    /// Reads link `l`'s socket until it is empty or [`RECEIVE_BUDGET`] packets were read,
+    /// each handed to its instance at once from one receive buffer. True when the budget ran
+    /// out with packets maybe still waiting (a flood).
+    pub(super) async fn drain_link(&mut self, l: usize) -> bool {
+        let mut buf = std::mem::take(&mut self.receive_buffer);
+        if buf.len() != RECEIVE_BUFFER {
+            buf = vec![0u8; RECEIVE_BUFFER];
+        }
+        let mut more = true;
+        for _ in 0..RECEIVE_BUDGET {
+            let Some(link) = self.links.get(l) else {
+                more = false;
+                break;
             };
-            match received {
-                Ok((src, dst, ttl, payload, ah_refused)) => {
+            match take_one(&link.socket, &mut buf) {
+                Ok(Some(taken)) => {
+                    let payload = match &taken.payload {
+                        Payload::InBuffer(range) => buf.get(range.clone()),
+                        Payload::Owned(payload) => Some(&payload[..]),
+                    };
                     let Some(payload) = payload else {
                         continue;
                     };
-                    let incoming = Incoming {
-                        interface,
-                        src,
-                        dst,
-                        ttl,
+                    let packet = Incoming {
+                        interface: l,
+                        src: taken.src,
+                        dst: taken.dst,
+                        ttl: taken.ttl,
                         payload,
-                        ah_refused,
+                        ah_refused: taken.ah_refused,
                     };
-                    // A full queue means the main loop is behind: drop and count.
-                    match tx.try_send(incoming) {
-                        Ok(()) => {}
-                        Err(mpsc::error::TrySendError::Full(_)) => {
-                            queue_full.set(queue_full.get() + 1);
-                        }
-                        Err(mpsc::error::TrySendError::Closed(_)) => return,
-                    }
+                    self.receive(packet).await;
+                }
+                Ok(None) => {}
+                Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => {
+                    more = false;
+                    break;
                 }
                 // A garbled IP header is one bad packet: read the next one at once.
                 Err(err) if err.kind() == std::io::ErrorKind::InvalidData => {}
-                // A broken socket must not spin: wait a little before the next try.
-                Err(_) => tokio::time::sleep(std::time::Duration::from_millis(100)).await,
+                // A broken socket must not spin: leave it alone a little.
+                Err(_) => {
+                    if let Some(link) = self.links.get_mut(l) {
+                        link.paused_until = Some(Instant::now() + BROKEN_SOCKET_PAUSE);
+                    }
+                    more = false;
+                    break;
+                }
             }
         }
-    }))
+        self.receive_buffer = buf;
+        more
+    }
+
+    /// When the first paused socket is to be read again.
+    pub(super) fn paused_until(&self) -> Option<Instant> {
+        self.links.iter().filter_map(|l| l.paused_until).min()
+    }
+
+    /// Sockets whose pause is over are read again.
+    pub(super) fn resume_links(&mut self, now: Instant) {
+        for link in &mut self.links {
+            if link.paused_until.is_some_and(|t| t <= now) {
+                link.paused_until = None;
+            }
+        }
+    }
+}
+
+/// Which instance runs each (link, VRID): a table of 256 entries per link, looked up with one
+/// memory access per received packet (a hash map hashed the key and probed a cold table).
+#[derive(Debug, Default)]
+pub struct Routes {
+    /// Entry `link * 256 + vrid`: the instance's index plus one, 0 for none.
+    table: Vec<u32>,
+}
+
+impl Routes {
+    /// The instance of `vrid` on `link`.
+    pub fn get(&self, link: usize, vrid: u8) -> Option<usize> {
+        let entry = *self.table.get(link * 256 + usize::from(vrid))?;
+        (entry as usize).checked_sub(1)
+    }
+}
+
+impl FromIterator<((usize, u8), usize)> for Routes {
+    fn from_iter<I: IntoIterator<Item = ((usize, u8), usize)>>(routes: I) -> Routes {
+        let mut table = Vec::new();
+        for ((link, vrid), i) in routes {
+            let at = link * 256 + usize::from(vrid);
+            if table.len() <= at {
+                table.resize((link + 1) * 256, 0);
+            }
+            // More instances than a u32 counts cannot be configured; such an entry is left out.
+            if let Some(entry) = u32::try_from(i).ok().and_then(|i| i.checked_add(1)) {
+                table[at] = entry;
+            }
+        }
+        Routes { table }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Routes;
+
+    #[test]
+    fn routes_find_each_instance_and_nothing_else() {
+        let routes: Routes = [((0, 1), 0), ((0, 255), 1), ((3, 1), 2)]
+            .into_iter()
+            .collect();
+        assert_eq!(routes.get(0, 1), Some(0));
+        assert_eq!(routes.get(0, 255), Some(1));
+        assert_eq!(routes.get(3, 1), Some(2));
+        assert_eq!(routes.get(0, 2), None);
+        assert_eq!(routes.get(1, 1), None);
+        assert_eq!(routes.get(4, 1), None);
+        assert_eq!(Routes::default().get(0, 0), None);
+    }
 }

@@ -292,7 +292,6 @@ impl Driver {
             let counts = [
                 ("unknown VRID", link.unknown_vrid),
                 ("packet too short", link.too_short),
-                ("receive queue full", link.queue_full.get()),
             ];
             let counts: Vec<String> = counts
                 .iter()

@@ -64,10 +64,18 @@ impl Driver {
     /// Carries out everything instance `i` asked for, then what its sync group does about
     /// it, member after member.
     pub(super) async fn execute(&mut self, i: usize) {
-        let mut queue = VecDeque::from([i]);
+        // Most events (an advert sent or heard) concern no group: no queue is made for them.
+        self.execute_one(i).await;
+        if self.group_events.is_empty() {
+            return;
+        }
+        let mut queue = VecDeque::new();
+        for (k, event) in std::mem::take(&mut self.group_events) {
+            self.group_reacts(k, event, &mut queue);
+        }
         // Every step moves a member to another state or leaves the group settled; a bound
         // keeps a mistake from spinning.
-        let mut budget = 64 + 8 * self.running.len();
+        let mut budget = 64 + 8 * self.running.len() - 1;
         while let Some(j) = queue.pop_front() {
             self.execute_one(j).await;
             for (k, event) in std::mem::take(&mut self.group_events) {

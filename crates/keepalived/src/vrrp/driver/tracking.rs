@@ -565,9 +565,6 @@ impl Driver {
                 LinkSocket::Absent
             }
         };
-        if let Some(old) = self.links[l].receiver.take() {
-            old.abort();
-        }
         if let LinkSocket::Ah(ah) = &socket {
             for r in self.running.iter().filter(|r| r.link == l) {
                 if let Some(key) = r.plan.ah_key {
@@ -575,13 +572,8 @@ impl Driver {
                 }
             }
         }
-        self.links[l].receiver = super::net::spawn_receiver(
-            l,
-            socket.clone(),
-            self.packets.clone(),
-            self.links[l].queue_full.clone(),
-        );
         self.links[l].socket = socket;
+        self.links[l].paused_until = None;
         self.links[l].index = iface.index;
         self.links[l].primary = self.first_address(iface, self.links[l].kind.ipv6.is_some());
     }
