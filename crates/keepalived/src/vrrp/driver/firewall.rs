@@ -107,17 +107,6 @@ impl Driver {
         self.firewall.installed.insert(name, keys);
     }
 
-    /// A reload carries master `plan` on: its elements stay, and 2.2.7's line is logged
-    /// again (2.2.7 sets the rule again for each master at a reload; observed with `-D`).
-    pub(super) fn firewall_carried_on(&self, plan: &InstancePlan) {
-        if plan.firewall && self.firewall.installed.contains_key(&plan.config.name) {
-            self.logger.detail(&wording::about(
-                &plan.config.name,
-                "setting firewall drop rule",
-            ));
-        }
-    }
-
     /// Instance `i` leaves MASTER (or starts, or stops): its addresses leave the sets.
     pub(super) fn firewall_remove(&mut self, i: usize) {
         if !self.running[i].plan.firewall {

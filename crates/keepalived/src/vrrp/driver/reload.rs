@@ -263,7 +263,6 @@ impl Driver {
             let link = self.link_for(&plan)?;
             match kept.and_then(|c| old_running[c.old].take()) {
                 Some(mut running) => {
-                    self.firewall_carried_on(&plan);
                     self.reload_virtual_policy(&running, &plan.policy).await;
                     running.instance.set_contention(plan.contention);
                     let (gone, added) = address_changes(&running.plan.addresses, &plan.addresses);
