@@ -80,6 +80,20 @@ bench() {
         timeout -s INT 10 /usr/bin/strace -c -o /tmp/strace-$1 -p $CPID 2>/dev/null
         cat /tmp/strace-$1 >&3
     fi
+    # Where the anonymous memory lies: threads, and every mapping holding 64 KiB or more.
+    echo "threads $(ls /proc/$CPID/task | wc -l)" >&3
+    awk '/^[0-9a-f]+-[0-9a-f]+ /{m=$1" "$6} /^Anonymous:/{if($2>=64) print "anon", m, $2" kB"}' \
+        /proc/$CPID/smaps >&3
+    # How each daemon closes a check's connection: its socket options, and one check of
+    # 203.0.113.7:8000 on the wire.
+    if [ -x /usr/bin/strace ]; then
+        timeout -s INT 2 /usr/bin/strace -e trace=setsockopt,shutdown -p $CPID 2>&1 \
+            | grep -m 2 -E 'setsockopt|shutdown' | sed 's/^/strace /' >&3
+    fi
+    if [ -x /usr/bin/tcpdump ]; then
+        timeout -s INT 4 /usr/bin/tcpdump -Z root -n -i lo -c 8 'tcp and host 203.0.113.7 and port 8000' \
+            2>/dev/null | sed 's/^[0-9:.]* /wire /' >&3
+    fi
     kill -TERM $KPID
     i=0; while kill -0 $KPID 2>/dev/null && [ $i -lt 100 ]; do sleep 0.2; i=$((i+1)); done
 }
@@ -184,8 +198,8 @@ fn checker_1000_tcp_checks_cpu_and_rss() {
         "checker-bench",
         &["tcp-sink"],
         &[("/etc/bench.conf", config())],
-        // Optional: the system calls each checker child makes.
-        &["/usr/bin/strace"],
+        // Optional: the system calls each checker child makes, a check on the wire.
+        &["/usr/bin/strace", "/usr/bin/tcpdump"],
         &script,
         Duration::from_secs(400),
     ) else {

@@ -271,7 +271,7 @@ fn resolve_scripts(plan: &mut Plan, logger: &Logger) {
                 resolve(argv);
             }
             for check in &mut rs.checks {
-                if let CheckKind::Misc { argv, .. } = &mut check.kind {
+                if let CheckKind::Misc { argv, .. } = &mut std::sync::Arc::make_mut(check).kind {
                     resolve(argv);
                 }
             }
@@ -346,7 +346,7 @@ fn spawn_checks(
                 };
                 tasks.push(tokio::spawn(task::run(
                     id,
-                    check.clone(),
+                    std::sync::Arc::clone(check),
                     names,
                     state,
                     first,

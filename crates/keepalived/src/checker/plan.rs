@@ -3,6 +3,7 @@
 //! its checks, and the names the log lines use (`[192.0.2.11]:tcp:80`).
 
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::time::Duration;
 
 use keepalived_config::Config;
@@ -68,8 +69,9 @@ pub struct RsPlan {
     pub notify_up: Option<Vec<String>>,
     /// `notify_down`.
     pub notify_down: Option<Vec<String>>,
-    /// Its checks.
-    pub checks: Vec<CheckPlan>,
+    /// Its checks, shared with the tasks that run them (one copy of each check's settings
+    /// in the checker child).
+    pub checks: Vec<Arc<CheckPlan>>,
     /// Whether its checks' changes are mailed (`smtp_alert`, see [`crate::alert`]).
     pub smtp_alert: bool,
 }
@@ -680,7 +682,7 @@ fn real_server(
     };
     let mut checks = Vec::new();
     for c in &rs.checkers {
-        checks.extend(check(&context, c, inherited.clone(), skipped, warnings));
+        checks.extend(check(&context, c, inherited.clone(), skipped, warnings).map(Arc::new));
         if c.hosts.is_empty() {
             continue;
         }
@@ -700,15 +702,14 @@ fn real_server(
             merged.delay_before_retry = host.delay_before_retry.or(c.delay_before_retry);
             merged.delay_loop = host.delay_loop.or(c.delay_loop);
             merged.other.extend(host.other.iter().cloned());
-            checks.extend(check(
-                &context,
-                &merged,
-                inherited.clone(),
-                skipped,
-                warnings,
-            ));
+            checks.extend(
+                check(&context, &merged, inherited.clone(), skipped, warnings).map(Arc::new),
+            );
         }
     }
+    // Exactly as many as there are: a growing Vec keeps room for four, a kilobyte per real
+    // server in a large pool.
+    checks.shrink_to_fit();
     RsPlan {
         dest: Destination::new(rs.address, port, forward, rs.weight),
         name: endpoint_name(rs.address, protocol, port),
@@ -1186,6 +1187,21 @@ mod tests {
         let options = keepalived_config::LoadOptions::for_host(&host);
         let loaded = keepalived_config::load_str(text, std::path::Path::new("test.conf"), &options);
         Plan::from_config(&loaded.config)
+    }
+
+    /// A real server's checks are held without spare room (a growing Vec keeps four, a
+    /// kilobyte per real server in a pool of thousands), and each check once.
+    #[test]
+    fn checks_are_held_without_spare_room() {
+        let p = plan(
+            "virtual_server 198.51.100.10 80 {\n real_server 192.0.2.11 80 {\n TCP_CHECK {\n }\n }\n \
+             real_server 192.0.2.12 80 {\n TCP_CHECK {\n }\n HTTP_GET {\n url {\n path /\n }\n }\n }\n}\n",
+        );
+        for rs in &p.virtual_servers[0].real_servers {
+            assert!(!rs.checks.is_empty());
+            assert_eq!(rs.checks.capacity(), rs.checks.len(), "{}", rs.name);
+            assert!(rs.checks.iter().all(|c| Arc::strong_count(c) == 1));
+        }
     }
 
     #[test]

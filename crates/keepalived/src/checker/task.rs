@@ -4,6 +4,8 @@
 //! changes are reported to the pool. Each check is its own tokio task, so a slow server never
 //! delays another's check.
 
+use std::sync::Arc;
+
 use tokio::sync::mpsc::UnboundedSender;
 
 use super::plan::FilePlan;
@@ -94,7 +96,7 @@ const HTTP_PASSES_TO_RECOVER: u32 = 2;
 /// Runs the check until the task is aborted; the first attempt comes after `first`.
 pub async fn run(
     id: CheckId,
-    plan: CheckPlan,
+    plan: Arc<CheckPlan>,
     names: Names,
     mut state: CheckState,
     first: std::time::Duration,
@@ -545,7 +547,7 @@ mod tests {
                 rs: 0,
                 check: 0,
             },
-            plan(CheckKind::Tcp),
+            Arc::new(plan(CheckKind::Tcp)),
             names(),
             CheckState {
                 up: true,
@@ -686,7 +688,15 @@ mod tests {
             has_run: false,
         };
         let logger = crate::checker::pool::tests::quiet();
-        let task = tokio::spawn(run(id, p, names(), state, Duration::ZERO, tx, logger));
+        let task = tokio::spawn(run(
+            id,
+            Arc::new(p),
+            names(),
+            state,
+            Duration::ZERO,
+            tx,
+            logger,
+        ));
         // Ten delay_loops of paused time: no report at all.
         let got = tokio::time::timeout(Duration::from_secs(20), rx.recv()).await;
         assert!(got.is_err(), "{got:?}");
@@ -718,7 +728,7 @@ mod tests {
         };
         let logger = crate::checker::pool::tests::quiet();
         let first = p.delay_loop;
-        let task = tokio::spawn(run(id, p, names(), state, first, tx, logger));
+        let task = tokio::spawn(run(id, Arc::new(p), names(), state, first, tx, logger));
         let down = rx.recv().await.expect("down report");
         assert_eq!(
             down,
