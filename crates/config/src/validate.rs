@@ -447,6 +447,10 @@ fn sync_group_members(config: &Config, diagnostics: &mut Diagnostics) {
     }
 }
 
+/// The persistence timeout keepalived gives a zero-port service that has none (6 minutes,
+/// as for `persistence_timeout` written without a value).
+const DEFAULT_PERSISTENCE_TIMEOUT: u32 = 6 * 60;
+
 /// A virtual server needs real servers, and keepalived warns about defaults it has to pick.
 /// Services are named as 2.2.7 names them there: `[ADDR]:PROTO:PORT` (`none` until the
 /// protocol is defaulted), `FWM N`, and `[GROUP]:N` for the Nth service using a group.
@@ -454,6 +458,8 @@ fn checker_services(config: &mut Config, diagnostics: &mut Diagnostics) {
     let mut group_uses: HashMap<&str, u32> = HashMap::new();
     // Services whose one-packet scheduling 2.2.7 resets (it needs UDP).
     let mut ops_reset = Vec::new();
+    // Zero-port services 2.2.7 makes persistent with its default timeout.
+    let mut made_persistent = Vec::new();
     for (index, vs) in config.virtual_servers.iter().enumerate() {
         let protocol = vs.protocol.as_deref().map(str::to_ascii_lowercase);
         let (needs_protocol, name) = match &vs.key {
@@ -520,6 +526,7 @@ fn checker_services(config: &mut Config, diagnostics: &mut Diagnostics) {
             ops_reset.push(index);
         }
         if let ServiceKey::Address(_, 0) = vs.key {
+            // The IPVS destination gets port 0 (checker plan); the checks keep the port.
             for rs in vs.real_servers.iter().filter(|rs| rs.port != 0) {
                 let line = format!(
                     "WARNING - virtual server {} and real server [{}]:{protocol}:{} ports \
@@ -537,10 +544,14 @@ fn checker_services(config: &mut Config, diagnostics: &mut Diagnostics) {
                 shown(&protocol)
             );
             checker_line(diagnostics, line);
+            made_persistent.push(index);
         }
     }
     for index in ops_reset {
         config.virtual_servers[index].ops = false;
+    }
+    for index in made_persistent {
+        config.virtual_servers[index].persistence_timeout = Some(DEFAULT_PERSISTENCE_TIMEOUT);
     }
 }
 
@@ -573,4 +584,36 @@ fn group_has_addresses(config: &Config, group: &str) -> bool {
         .filter(|g| g.name == group)
         .flat_map(|g| &g.entries)
         .any(|entry| entry.first().is_some_and(|w| w != "fwmark"))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use crate::{FakeHost, LoadOptions, load_str};
+
+    #[test]
+    fn a_zero_port_service_gets_keepalived_s_default_persistence() {
+        let text = "virtual_server 192.0.2.10 0 {\n protocol TCP\n real_server 192.0.2.11 80 {\n \
+                    }\n real_server 192.0.2.12 0 {\n }\n}\n\
+                    virtual_server 192.0.2.20 80 {\n protocol TCP\n real_server 192.0.2.21 8080 {\n }\n}\n";
+        let host = FakeHost::lab();
+        let loaded = load_str(text, Path::new("/k.conf"), &LoadOptions::for_host(&host));
+        let messages: Vec<&str> = loaded
+            .diagnostics
+            .iter()
+            .map(|d| d.message.as_str())
+            .collect();
+        assert!(
+            messages
+                .iter()
+                .any(|m| m.contains("ports don't match - resetting")),
+            "{messages:?}"
+        );
+        let zero = &loaded.config.virtual_servers[0];
+        assert_eq!(zero.persistence_timeout, Some(360));
+        let other = &loaded.config.virtual_servers[1];
+        assert_eq!(other.persistence_timeout, None);
+        assert_eq!(other.real_servers[0].port, 8080);
+    }
 }

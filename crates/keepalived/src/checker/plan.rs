@@ -668,9 +668,10 @@ fn real_server(
         }
     }
     let inherited = Inherited::read(inherited, &rest, skipped);
-    // A fwmark service's real servers have no port of their own (keepalived clears it).
+    // A fwmark or zero-port service's real servers have no port of their own in IPVS
+    // (keepalived clears it, "ports don't match - resetting"); their checks keep it.
     let port = match vs.key {
-        ServiceKey::Fwmark(_) => 0,
+        ServiceKey::Fwmark(_) | ServiceKey::Address(_, 0) => 0,
         _ => rs.port,
     };
     let context = CheckContext {
@@ -1202,6 +1203,23 @@ mod tests {
             assert_eq!(rs.checks.capacity(), rs.checks.len(), "{}", rs.name);
             assert!(rs.checks.iter().all(|c| Arc::strong_count(c) == 1));
         }
+    }
+
+    /// keepalived 2.2.7 makes a zero-port service persistent ("zero port only valid for
+    /// persistent services - setting") and gives its real servers port 0 in IPVS ("ports
+    /// don't match - resetting"); the checks still connect to the port written.
+    #[test]
+    fn a_zero_port_service_is_persistent_and_its_destinations_have_port_zero() {
+        let p = plan(
+            "virtual_server 198.51.100.10 0 {\n protocol TCP\n real_server 192.0.2.11 80 {\n \
+             TCP_CHECK {\n }\n }\n}\n",
+        );
+        let vs = &p.virtual_servers[0];
+        assert_ne!(vs.services[0].flags & SVC_F_PERSISTENT, 0);
+        assert_eq!(vs.services[0].timeout, 360);
+        let rs = &vs.real_servers[0];
+        assert_eq!(rs.dest.port, 0);
+        assert_eq!(rs.checks[0].target.port(), 80);
     }
 
     #[test]
