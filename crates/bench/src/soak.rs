@@ -998,7 +998,10 @@ pub fn logged_states(log: &str) -> Vec<Option<String>> {
         let Some(at) = line.find(" Entering ") else {
             continue;
         };
-        let Some(state) = line[at + 10..].strip_suffix(" STATE") else {
+        // The first state after a start is `Entering BACKUP STATE (init)` (2.2.7's wording).
+        let rest = &line[at + 10..];
+        let rest = rest.strip_suffix(" (init)").unwrap_or(rest);
+        let Some(state) = rest.strip_suffix(" STATE") else {
             continue;
         };
         let head = &line[..at];
@@ -1931,10 +1934,12 @@ mod tests {
         let log = "Keepalived_vrrp[9]: VRRP_Instance(VI_1) Entering BACKUP STATE\n\
                    Keepalived_vrrp[9]: VRRP_Instance(VI_1) Entering MASTER STATE\n\
                    Keepalived_vrrp[9]: (VI_10) Entering FAULT STATE\n\
+                   Keepalived_vrrp[9]: (VI_12) Entering BACKUP STATE (init)\n\
                    something else (VI_2) Entering\n";
         let states = logged_states(log);
         assert_eq!(states[0].as_deref(), Some("MASTER"));
         assert_eq!(states[9].as_deref(), Some("FAULT"));
+        assert_eq!(states[11].as_deref(), Some("BACKUP"));
         assert_eq!(states[1], None);
         // Host a is VRID 1's preferred master; VI_10 (preferred: a) is in FAULT.
         let wrong = wrong_states(0, log);
