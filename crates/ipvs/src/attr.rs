@@ -721,6 +721,60 @@ mod tests {
         );
     }
 
+    /// A NEW_SERVICE of [198.51.100.10]:tcp:80, sh, persistent 360 s per /24 with the `sip`
+    /// persistence engine and IP_VS_SVC_F_SCHED1 | SCHED2 (sh-fallback, sh-port), written
+    /// out by hand from ip_vs.h's layout (little-endian host): PE_NAME (11) is a
+    /// NUL-terminated string padded to 4 bytes, NETMASK (9) the mask in network order.
+    #[test]
+    #[cfg(target_endian = "little")]
+    fn service_options_encode_to_the_kernel_layout() {
+        let mut svc = tcp_service();
+        svc.scheduler = "sh".into();
+        svc.flags |= SVC_F_SCHED1 | SVC_F_SCHED2;
+        svc.netmask = 0xffff_ff00;
+        svc.pe_name = Some("sip".into());
+        let mut b = Vec::new();
+        b.extend([6, 0, 1, 0, 2, 0, 0, 0]); // AF
+        b.extend([6, 0, 2, 0, 6, 0, 0, 0]); // PROTOCOL
+        b.extend([20, 0, 3, 0, 198, 51, 100, 10]); // ADDR
+        b.extend([0; 12]);
+        b.extend([6, 0, 4, 0, 0, 80, 0, 0]); // PORT
+        b.extend([7, 0, 6, 0, b's', b'h', 0, 0]); // SCHED_NAME "sh\0"
+        b.extend([8, 0, 11, 0, b's', b'i', b'p', 0]); // PE_NAME "sip\0"
+        b.extend([12, 0, 7, 0, 0x19, 0, 0, 0, 0xff, 0xff, 0xff, 0xff]); // FLAGS 1|8|16
+        b.extend([8, 0, 8, 0, 0x68, 1, 0, 0]); // TIMEOUT 360
+        b.extend([8, 0, 9, 0, 255, 255, 255, 0]); // NETMASK 255.255.255.0
+        assert_eq!(emit(&svc.attrs()), b);
+        let attrs: Vec<SvcAttr> = parse_nested(&b).expect("parses");
+        assert_eq!(Service::from_attrs(&attrs).expect("service"), svc);
+    }
+
+    /// A destination's upper and lower connection thresholds are IPVS_DEST_ATTR_U_THRESH (5)
+    /// and L_THRESH (6), u32 in host order.
+    #[test]
+    #[cfg(target_endian = "little")]
+    fn destination_thresholds_encode_to_the_kernel_layout() {
+        let mut dest = Destination::new(
+            "192.0.2.11".parse().expect("address"),
+            8080,
+            Forward::Route,
+            5,
+        );
+        dest.upper_threshold = 1000;
+        dest.lower_threshold = 300;
+        let mut expected = dest_fixture();
+        let len = expected.len();
+        expected[len - 16..].copy_from_slice(&[
+            8, 0, 5, 0, 0xe8, 3, 0, 0, // U_THRESH 1000
+            8, 0, 6, 0, 0x2c, 1, 0, 0, // L_THRESH 300
+        ]);
+        let bytes = emit(&dest.attrs());
+        assert_eq!(bytes, expected);
+        let attrs: Vec<DestAttr> = parse_nested(&bytes).expect("parses");
+        let back = Destination::from_attrs(&attrs, AF_INET).expect("destination");
+        assert_eq!((back.upper_threshold, back.lower_threshold), (1000, 300));
+    }
+
     fn dest_fixture() -> Vec<u8> {
         let mut b = Vec::new();
         b.extend([6, 0, 11, 0, 2, 0, 0, 0]); // ADDR_FAMILY = AF_INET

@@ -12,6 +12,7 @@ use keepalived_config::model::{
 };
 use keepalived_ipvs::attr::{
     AF_INET, AF_INET6, IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP, SVC_F_ONEPACKET, SVC_F_PERSISTENT,
+    SVC_F_SCHED1, SVC_F_SCHED2, SVC_F_SCHED3,
 };
 use keepalived_ipvs::{Destination, Forward, Service, ServiceKey as IpvsKey};
 
@@ -484,7 +485,8 @@ fn virtual_server(
         }
     };
     let key = keys[..].first().copied()?;
-    let mut template = Service::new(key, vs.lb_algo.as_deref().unwrap_or(DEFAULT_SCHEDULER));
+    let mut template =
+        ServiceTemplate::new(key, vs.lb_algo.as_deref().unwrap_or(DEFAULT_SCHEDULER));
     if let Some(timeout) = vs.persistence_timeout {
         template.flags |= SVC_F_PERSISTENT;
         template.timeout = timeout;
@@ -492,12 +494,23 @@ fn virtual_server(
     if vs.ops {
         template.flags |= SVC_F_ONEPACKET;
     }
+    // The service options read from the raw settings; the rest go on below.
+    let mut rest = Vec::with_capacity(vs.other.len());
+    for setting in &vs.other {
+        if !service_option(&mut template, setting, warnings) {
+            rest.push(setting.clone());
+        }
+    }
     let services: Vec<Service> = keys
         .iter()
         .map(|k| {
             let mut service = Service::new(*k, &template.scheduler);
             service.flags = template.flags;
             service.timeout = template.timeout;
+            if template.netmask_set {
+                service.netmask = template.netmask;
+            }
+            service.pe_name = template.pe_name.clone();
             service
         })
         .collect();
@@ -510,8 +523,8 @@ fn virtual_server(
     let mut sorry_inhibit = false;
     let mut sorry_forward = forward;
     let mut smtp_alert = None;
-    let mut rest = Vec::with_capacity(vs.other.len());
-    for setting in &vs.other {
+    let options = std::mem::take(&mut rest);
+    for setting in &options {
         match (
             setting.keyword.as_str(),
             setting.args.first().map(String::as_str),
@@ -581,6 +594,120 @@ fn virtual_server(
         real_servers,
         smtp_alert: crate::alert::checker_vs_alerts(config, smtp_alert),
     })
+}
+
+/// The options every IPVS service of a virtual server shares.
+struct ServiceTemplate {
+    af: u16,
+    scheduler: String,
+    flags: u32,
+    timeout: u32,
+    netmask: u32,
+    netmask_set: bool,
+    pe_name: Option<String>,
+}
+
+impl ServiceTemplate {
+    fn new(key: IpvsKey, scheduler: &str) -> Self {
+        ServiceTemplate {
+            af: key.af(),
+            scheduler: scheduler.to_string(),
+            flags: 0,
+            timeout: 0,
+            netmask: 0,
+            netmask_set: false,
+            pe_name: None,
+        }
+    }
+}
+
+/// keepalived's `IPVS_SVC_PERSISTENT_TIMEOUT`: the persistence a `persistence_granularity`
+/// without `persistence_timeout` gets (seconds).
+const DEFAULT_PERSISTENCE_TIMEOUT: u32 = 360;
+
+/// `IP_VS_PENAME_MAXLEN` less the NUL.
+const PE_NAME_MAX: usize = 15;
+
+/// Applies one of the service's IPVS options (`persistence_granularity`,
+/// `persistence_engine`, the scheduler flags); false when `setting` is not one.
+fn service_option(
+    template: &mut ServiceTemplate,
+    setting: &RawSetting,
+    warnings: &mut Vec<String>,
+) -> bool {
+    let arg = setting.args.first().map(String::as_str);
+    match setting.keyword.as_str() {
+        // 2.2.7: an IPv6 service takes a prefix length (1-128), an IPv4 one a mask as
+        // inet_aton reads it (not required to be contiguous); the kernel gets the prefix
+        // length in host order, the IPv4 mask in network order. Granularity without a
+        // timeout makes the service persistent for IPVS's default 360 s.
+        "persistence_granularity" => {
+            let Some(text) = arg else { return true };
+            let netmask = if template.af == AF_INET6 {
+                text.parse::<u32>().ok().filter(|v| (1..=128).contains(v))
+            } else {
+                keepalived_config::values::inet_aton(text)
+            };
+            match netmask {
+                Some(mask) => {
+                    template.netmask = mask;
+                    template.netmask_set = true;
+                    if template.flags & SVC_F_PERSISTENT == 0 {
+                        template.flags |= SVC_F_PERSISTENT;
+                        template.timeout = DEFAULT_PERSISTENCE_TIMEOUT;
+                    }
+                }
+                None => {
+                    let family = if template.af == AF_INET6 {
+                        "IPv6"
+                    } else {
+                        "IPv4"
+                    };
+                    warnings.push(format!(
+                        "Invalid {family} persistence_granularity specified - {text}"
+                    ));
+                }
+            }
+            true
+        }
+        // The persistence engine module (`sip`: ip_vs_pe_sip), truncated as 2.2.7 does.
+        "persistence_engine" => {
+            if let Some(name) = arg {
+                if name.len() > PE_NAME_MAX {
+                    warnings.push(format!("persistence_name too long, truncating - {name}"));
+                }
+                let name: String = name.chars().take(PE_NAME_MAX).collect();
+                template.pe_name = (!name.is_empty()).then_some(name);
+            }
+            true
+        }
+        "flag-1" => {
+            template.flags |= SVC_F_SCHED1;
+            true
+        }
+        "flag-2" => {
+            template.flags |= SVC_F_SCHED2;
+            true
+        }
+        "flag-3" => {
+            template.flags |= SVC_F_SCHED3;
+            true
+        }
+        // The config reader keeps these only under lb_algo sh or mh. As 2.2.7: sh-port and
+        // mh-port are IP_VS_SVC_F_SCHED2, sh-fallback and mh-fallback IP_VS_SVC_F_SCHED1,
+        // each only under its own scheduler; `hashed` (and sh-* under mh, mh-* under sh) is
+        // accepted and sets nothing.
+        keyword @ ("hashed" | "sh-port" | "sh-fallback" | "mh-port" | "mh-fallback") => {
+            let flag = match (template.scheduler.as_str(), keyword) {
+                ("sh", "sh-port") | ("mh", "mh-port") => SVC_F_SCHED2,
+                ("sh", "sh-fallback") | ("mh", "mh-fallback") => SVC_F_SCHED1,
+                _ => 0,
+            };
+            template.flags |= flag;
+            true
+        }
+        _ => false,
+    }
 }
 
 /// A flag's value: alone it is on, else `true`/`false` and their synonyms.
@@ -659,12 +786,17 @@ fn real_server(
     warnings: &mut Vec<String>,
 ) -> RsPlan {
     let mut smtp_alert = None;
+    let mut upper_threshold = 0;
+    let mut lower_threshold = 0;
     let mut rest = Vec::with_capacity(rs.other.len());
     for setting in &rs.other {
-        if setting.keyword == "smtp_alert" {
-            smtp_alert = flag(setting.args.first().map(String::as_str));
-        } else {
-            rest.push(setting.clone());
+        let number = || setting.args.first().and_then(|a| a.parse::<u32>().ok());
+        match setting.keyword.as_str() {
+            "smtp_alert" => smtp_alert = flag(setting.args.first().map(String::as_str)),
+            // IPVS_DEST_ATTR_U_THRESH / L_THRESH (the config reader checked the number).
+            "uthreshold" => upper_threshold = number().unwrap_or(upper_threshold),
+            "lthreshold" => lower_threshold = number().unwrap_or(lower_threshold),
+            _ => rest.push(setting.clone()),
         }
     }
     let inherited = Inherited::read(inherited, &rest, skipped);
@@ -711,8 +843,11 @@ fn real_server(
     // Exactly as many as there are: a growing Vec keeps room for four, a kilobyte per real
     // server in a large pool.
     checks.shrink_to_fit();
+    let mut dest = Destination::new(rs.address, port, forward, rs.weight);
+    dest.upper_threshold = upper_threshold;
+    dest.lower_threshold = lower_threshold;
     RsPlan {
-        dest: Destination::new(rs.address, port, forward, rs.weight),
+        dest,
         name: endpoint_name(rs.address, protocol, port),
         inhibit_on_failure: rs.inhibit_on_failure.unwrap_or(vs.inhibit_on_failure),
         alpha: vs.alpha || inherited.alpha.unwrap_or(false),
@@ -1516,5 +1651,61 @@ mod tests {
         assert!(!names.contains(&"warmup"), "{names:?}");
         assert_eq!(c.warmup, Duration::from_secs(3));
         assert!(names.contains(&"BFD_CHECK"), "{names:?}");
+    }
+
+    /// persistence_granularity, persistence_engine, the scheduler flags and the thresholds
+    /// reach the IPVS service and destination as 2.2.7 sends them, and are no longer listed
+    /// as not supported.
+    #[test]
+    fn ipvs_service_options_reach_the_service_and_destination() {
+        let p = plan(
+            "virtual_server 198.51.100.10 80 {\n lb_algo sh\n protocol TCP\n \
+             persistence_granularity 255.255.255.0\n persistence_engine sip\n sh-port\n \
+             sh-fallback\n hashed\n mh-port\n flag-3\n \
+             real_server 192.0.2.11 80 {\n uthreshold 100\n lthreshold 10\n TCP_CHECK {\n }\n }\n}\n\
+             virtual_server 2001:db8::10 80 {\n lb_algo mh\n protocol TCP\n \
+             persistence_timeout 50\n persistence_granularity 64\n \
+             persistence_granularity 129\n mh-fallback\n sh-port\n \
+             real_server 2001:db8::11 80 {\n TCP_CHECK {\n }\n }\n}\n\
+             virtual_server 198.51.100.10 81 {\n lb_algo rr\n protocol TCP\n flag-1\n flag-2\n \
+             persistence_engine a_name_longer_than_fifteen\n \
+             persistence_granularity 300.1.1.1\n real_server 192.0.2.11 81 {\n TCP_CHECK {\n }\n }\n}\n",
+        );
+        assert!(p.unsupported.is_empty(), "{:?}", p.unsupported);
+        let v4 = &p.virtual_servers[0].services[0];
+        // Granularity without a timeout: persistent for 360 s.
+        assert_eq!(
+            (v4.flags, v4.timeout, v4.netmask),
+            (
+                SVC_F_PERSISTENT | SVC_F_SCHED2 | SVC_F_SCHED1 | SVC_F_SCHED3,
+                360,
+                0xffff_ff00
+            )
+        );
+        assert_eq!(v4.pe_name.as_deref(), Some("sip"));
+        let dest = &p.virtual_servers[0].real_servers[0].dest;
+        assert_eq!((dest.upper_threshold, dest.lower_threshold), (100, 10));
+        let v6 = &p.virtual_servers[1].services[0];
+        // sh-port under mh sets nothing.
+        assert_eq!(
+            (v6.flags, v6.timeout, v6.netmask, v6.pe_name.as_deref()),
+            (SVC_F_PERSISTENT | SVC_F_SCHED1, 50, 64, None)
+        );
+        let rr = &p.virtual_servers[2].services[0];
+        assert_eq!(
+            (rr.flags, rr.timeout, rr.netmask),
+            (SVC_F_SCHED1 | SVC_F_SCHED2, 0, 0xffff_ffff)
+        );
+        assert_eq!(rr.pe_name.as_deref(), Some("a_name_longer_t"));
+        assert_eq!(
+            p.warnings,
+            [
+                // (an invalid IPv4 mask is reported by the config reader, and dropped)
+                "Invalid IPv6 persistence_granularity specified - 129",
+                "persistence_name too long, truncating - a_name_longer_than_fifteen",
+            ]
+        );
+        let dest = &p.virtual_servers[2].real_servers[0].dest;
+        assert_eq!((dest.upper_threshold, dest.lower_threshold), (0, 0));
     }
 }
