@@ -111,23 +111,44 @@ pub(crate) fn check(config: &mut Config, host: &dyn Host, diagnostics: &mut Diag
             }
         }
     }
-    let misc_paths = config
+    let misc_checks = config
         .virtual_servers
         .iter_mut()
         .flat_map(|vs| vs.real_servers.iter_mut())
-        .flat_map(|rs| rs.checkers.iter_mut())
-        .filter_map(|c| c.misc_path.as_mut());
-    for command in misc_paths {
+        .flat_map(|rs| rs.checkers.iter_mut());
+    for check in misc_checks {
+        // A MISC_CHECK runs as its `user NAME [GROUP]`, else as the default script user; one
+        // whose user does not exist is dropped (reported where it was read).
+        let named = check
+            .other
+            .iter()
+            .find(|s| s.keyword == "user" && !s.args.is_empty())
+            .map(|s| RunAs {
+                user: s.args[0].clone(),
+                group: s.args.get(1).cloned(),
+            });
+        let Some(command) = check.misc_path.as_mut() else {
+            continue;
+        };
+        let run_as = match &named {
+            Some(named) => match resolve_user(named, host) {
+                Some(ids) => ids,
+                None => continue,
+            },
+            None => default_user(),
+        };
+        command.run_as_ids = Some(run_as);
         let verdict = check_command(
             command,
-            default_user(),
+            run_as,
             enforcing,
             host,
             // The checker child finds and logs its own scripts when it plans them.
             None,
             diagnostics,
         );
-        tally.check_scripts_run |= verdict.runs_or_refused;
+        // 2.2.7 names the missing script security only for checks that run as root.
+        tally.check_scripts_run |= verdict.runs_or_refused && run_as.0 == 0;
         tally.insecure |= verdict.insecure;
     }
     if !enforcing {

@@ -1303,6 +1303,23 @@ fn checker(
                     format!("No user specified for misc checker script {script}"),
                 );
             }
+            // 2.2.7 drops a MISC_CHECK whose user or group does not exist on the host
+            // (the checker child resolves them again and drops it too).
+            "user" if !misc_user_exists(cx, item) => {
+                let script = check
+                    .misc_path
+                    .as_ref()
+                    .map(|c| {
+                        let words: Vec<String> = c.argv.iter().map(|a| format!("'{a}'")).collect();
+                        words.join(" ")
+                    })
+                    .unwrap_or_default();
+                cx.error(
+                    &item.location,
+                    format!("Failed to set uid/gid for misc checker script {script} - removing"),
+                );
+                check.other.push(cx.raw(item));
+            }
             "alpha" | "fast_recovery" | "log_all_failures" => {
                 param_flag(cx, item);
                 check.other.push(cx.raw(item));
@@ -1331,6 +1348,17 @@ fn checker(
         );
     }
     check
+}
+
+/// Whether a MISC_CHECK's `user NAME [GROUP]` names a user (and group) of this host.
+fn misc_user_exists(cx: &Cx<'_>, item: &Statement) -> bool {
+    let mut words = item.arg_texts();
+    let user = words
+        .next()
+        .is_some_and(|name| cx.host.user(name).is_some());
+    user && words
+        .next()
+        .is_none_or(|group| cx.host.group(group).is_some())
 }
 
 /// A virtual server's flag: on, whatever follows (`false`/`off`/`no` switch it off).

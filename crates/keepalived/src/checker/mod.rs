@@ -244,9 +244,9 @@ fn open_ipvs() -> Result<Ipvs, IpvsError> {
 /// Resolves each MISC_CHECK and notify program through the script security module (a `PATH`
 /// search for bare names), logging what cannot run.
 fn resolve_scripts(plan: &mut Plan, logger: &Logger) {
-    let resolve = |argv: &mut Vec<String>| {
+    let resolve = |argv: &mut Vec<String>, run_as: Option<(u32, u32)>| {
         let Some(program) = argv.first() else { return };
-        match inspect_script(Path::new(program), None) {
+        match inspect_script(Path::new(program), run_as) {
             Ok(check) => {
                 if let Some(line) = check.path_search_log_line() {
                     logger.info(&line);
@@ -261,18 +261,20 @@ fn resolve_scripts(plan: &mut Plan, logger: &Logger) {
             .into_iter()
             .flatten()
         {
-            resolve(argv);
+            resolve(argv, None);
         }
         for rs in &mut vs.real_servers {
             if let Some(argv) = rs.notify_up.as_mut() {
-                resolve(argv);
+                resolve(argv, None);
             }
             if let Some(argv) = rs.notify_down.as_mut() {
-                resolve(argv);
+                resolve(argv, None);
             }
             for check in &mut rs.checks {
-                if let CheckKind::Misc { argv, .. } = &mut std::sync::Arc::make_mut(check).kind {
-                    resolve(argv);
+                if let CheckKind::Misc { argv, run_as, .. } =
+                    &mut std::sync::Arc::make_mut(check).kind
+                {
+                    resolve(argv, *run_as);
                 }
             }
         }

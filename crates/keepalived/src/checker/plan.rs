@@ -171,6 +171,9 @@ pub enum CheckKind {
         timeout: Duration,
         /// `misc_dynamic`: exit codes 2-255 set the weight to code - 2.
         dynamic: bool,
+        /// The (uid, gid) it runs as: its `user NAME [GROUP]`, else the default script user
+        /// (`None`: the daemon's own).
+        run_as: Option<(u32, u32)>,
     },
 }
 
@@ -960,6 +963,8 @@ fn check(
                 }
                 true
             }
+            // Read with the program (see CheckKind::Misc below).
+            (CheckerKind::Misc, "user") => true,
             (_, "warmup") => {
                 warmup = first
                     .and_then(|v| v.parse::<f64>().ok())
@@ -1074,11 +1079,24 @@ fn check(
         CheckerKind::Http => CheckKind::Http(urls),
         CheckerKind::Ssl => CheckKind::Ssl { urls, sni },
         CheckerKind::Ping => CheckKind::Ping,
-        CheckerKind::Misc => CheckKind::Misc {
-            argv: c.misc_path.as_ref().map(argv).unwrap_or_default(),
-            timeout: c.misc_timeout.map(secs).unwrap_or(delay_loop),
-            dynamic: c.misc_dynamic,
-        },
+        CheckerKind::Misc => {
+            // The config reader resolved the user; a `user` it could not resolve drops the
+            // check, as 2.2.7 (`Failed to set uid/gid for misc checker script … - removing`).
+            let run_as = c.misc_path.as_ref().and_then(|m| m.run_as_ids);
+            let named = c
+                .other
+                .iter()
+                .any(|s| s.keyword == "user" && !s.args.is_empty());
+            if named && run_as.is_none() {
+                return None;
+            }
+            CheckKind::Misc {
+                argv: c.misc_path.as_ref().map(argv).unwrap_or_default(),
+                timeout: c.misc_timeout.map(secs).unwrap_or(delay_loop),
+                dynamic: c.misc_dynamic,
+                run_as,
+            }
+        }
         CheckerKind::Udp => CheckKind::Udp(udp),
         CheckerKind::Dns => CheckKind::Dns {
             qtype: dns_type,
@@ -1707,5 +1725,83 @@ mod tests {
         );
         let dest = &p.virtual_servers[2].real_servers[0].dest;
         assert_eq!((dest.upper_threshold, dest.lower_threshold), (0, 0));
+    }
+
+    fn misc_run_as(p: &Plan, rs: usize) -> Option<Option<(u32, u32)>> {
+        let rs = &p.virtual_servers[0].real_servers[rs];
+        rs.checks.first().map(|c| match &c.kind {
+            CheckKind::Misc { run_as, .. } => *run_as,
+            other => panic!("not a MISC_CHECK: {other:?}"),
+        })
+    }
+
+    /// A MISC_CHECK runs as its `user NAME [GROUP]`, else as the global script_user; one whose
+    /// user or group does not exist is dropped, as 2.2.7 drops it; `user` is no longer listed
+    /// as not supported.
+    #[test]
+    fn misc_check_users_are_resolved_or_the_check_dropped() {
+        let Some(nobody) = nix::unistd::User::from_name("nobody").ok().flatten() else {
+            println!("skipped: no user nobody on this host");
+            return;
+        };
+        let nobody = (nobody.uid.as_raw(), nobody.gid.as_raw());
+        let p = plan(
+            "global_defs {\n script_user nobody\n}\n\
+             virtual_server 198.51.100.10 80 {\n protocol TCP\n \
+             real_server 192.0.2.11 80 {\n MISC_CHECK {\n misc_path /bin/true\n user root\n }\n }\n \
+             real_server 192.0.2.12 80 {\n MISC_CHECK {\n misc_path /bin/true\n }\n }\n \
+             real_server 192.0.2.13 80 {\n MISC_CHECK {\n misc_path /bin/true\n \
+             user no-such-user-s22\n }\n }\n \
+             real_server 192.0.2.14 80 {\n MISC_CHECK {\n misc_path /bin/true\n \
+             user nobody no-such-group-s22\n }\n }\n \
+             real_server 192.0.2.15 80 {\n MISC_CHECK {\n misc_path /bin/true\n \
+             user nobody root\n }\n }\n}\n",
+        );
+        assert!(p.unsupported.is_empty(), "{:?}", p.unsupported);
+        assert_eq!(misc_run_as(&p, 0), Some(Some((0, 0))));
+        assert_eq!(misc_run_as(&p, 1), Some(Some(nobody)));
+        assert_eq!(misc_run_as(&p, 2), None);
+        assert_eq!(misc_run_as(&p, 3), None);
+        assert_eq!(misc_run_as(&p, 4), Some(Some((nobody.0, 0))));
+    }
+
+    /// The script of a MISC_CHECK with a user really runs with that uid and gid.
+    #[test]
+    fn a_misc_check_runs_as_its_user() {
+        if !nix::unistd::geteuid().is_root() {
+            println!("skipped: needs root to change user");
+            return;
+        }
+        let Some(nobody) = nix::unistd::User::from_name("nobody").ok().flatten() else {
+            println!("skipped: no user nobody on this host");
+            return;
+        };
+        let ids = (nobody.uid.as_raw(), nobody.gid.as_raw());
+        let dir = std::env::temp_dir().join(format!("misc-user-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let script = dir.join("ids.sh");
+        std::fs::write(
+            &script,
+            format!(
+                "#!/bin/sh\n[ \"$(id -u)\" = {} ] && [ \"$(id -g)\" = {} ]\n",
+                ids.0, ids.1
+            ),
+        )
+        .expect("script");
+        use std::os::unix::fs::PermissionsExt;
+        for (path, mode) in [(&dir, 0o755), (&script, 0o755)] {
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).expect("mode");
+        }
+        let argv = vec![script.display().to_string()];
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let limit = Duration::from_secs(5);
+        let as_nobody = runtime.block_on(super::super::probe::misc(&argv, limit, Some(ids)));
+        let as_root = runtime.block_on(super::super::probe::misc(&argv, limit, None));
+        let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!(as_nobody.ok(), Some(0));
+        assert_eq!(as_root.ok(), Some(1));
     }
 }

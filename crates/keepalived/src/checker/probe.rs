@@ -191,8 +191,13 @@ pub fn digest_hex(body: &[u8]) -> String {
         .collect()
 }
 
-/// MISC_CHECK: runs `argv` (its program already resolved) and reads its exit status.
-pub async fn misc(argv: &[String], limit: Duration) -> Result<i32, Failure> {
+/// MISC_CHECK: runs `argv` (its program already resolved) as `run_as` (uid, gid; `None`:
+/// the daemon's own) and reads its exit status.
+pub async fn misc(
+    argv: &[String],
+    limit: Duration,
+    run_as: Option<(u32, u32)>,
+) -> Result<i32, Failure> {
     let spec = ScriptSpec {
         name: argv.first().cloned().unwrap_or_default(),
         argv: argv.to_vec(),
@@ -201,7 +206,7 @@ pub async fn misc(argv: &[String], limit: Duration) -> Result<i32, Failure> {
         rise: 1,
         fall: 1,
         init_fail: false,
-        uid_gid: None,
+        uid_gid: run_as,
     };
     match run_once(&spec).await {
         Outcome::Success => Ok(0),

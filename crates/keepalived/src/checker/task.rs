@@ -392,7 +392,8 @@ async fn attempt(
             argv,
             timeout,
             dynamic,
-        } => match probe::misc(argv, *timeout).await? {
+            run_as,
+        } => match probe::misc(argv, *timeout, *run_as).await? {
             0 => Ok(None),
             code if *dynamic && (2..=255).contains(&code) => Ok(Some(code - 2)),
             code => Err(Failure::Exit(Some(code))),
@@ -603,6 +604,7 @@ mod tests {
             argv: vec!["/bin/misc.sh".into(), "13".into()],
             timeout: Duration::from_secs(2),
             dynamic: false,
+            run_as: None,
         });
         assert_eq!(
             line(&misc, &Failure::Exit(Some(1))).as_deref(),
