@@ -20,6 +20,8 @@ const ACTED_ON_AS_WRITTEN: &[&str] = &[
     "lvs_flush",
     "lvs_flush_onstop",
     "lvs_flush_on_stop",
+    // IPVS's connection timeouts, set by the checker child (crates/keepalived/src/checker).
+    "lvs_timeouts",
     "vrrp_garp_lower_prio_repeat",
     "vrrp_garp_lower_prio_delay",
     "vrrp_lower_prio_no_advert",
@@ -106,6 +108,18 @@ mod tests {
                 "top-level keyword 'net_namespace'",
                 "vrrp_instance keyword 'promote_secondaries'",
             ]
+        );
+    }
+
+    /// lvs_timeouts is set by the checker child; lvs_sync_daemon is still only read.
+    #[test]
+    fn lvs_timeouts_is_acted_on_and_lvs_sync_daemon_listed() {
+        let text = "global_defs {\n lvs_timeouts tcp 7200\n lvs_sync_daemon eth0 VI_1\n}\n";
+        let host = FakeHost::lab();
+        let loaded = load_str(text, Path::new("/k.conf"), &LoadOptions::for_host(&host));
+        assert_eq!(
+            super::unsupported(&loaded.config),
+            vec!["global_defs keyword 'lvs_sync_daemon'"]
         );
     }
 

@@ -54,6 +54,11 @@ const DEST_INACT_CONNS: u16 = 8;
 const DEST_PERSIST_CONNS: u16 = 9;
 const DEST_ADDR_FAMILY: u16 = 11;
 
+// First-level timeout attributes of SET_CONFIG / GET_CONFIG (IPVS_CMD_ATTR_TIMEOUT_*).
+const CMD_TIMEOUT_TCP: u16 = 4;
+const CMD_TIMEOUT_TCP_FIN: u16 = 5;
+const CMD_TIMEOUT_UDP: u16 = 6;
+
 // GET_INFO reply attributes.
 const INFO_VERSION: u16 = 1;
 const INFO_CONN_TAB_SIZE: u16 = 2;
@@ -362,6 +367,49 @@ impl Info {
     pub fn version_string(&self) -> String {
         let v = self.version;
         format!("{}.{}.{}", (v >> 16) & 0xff, (v >> 8) & 0xff, v & 0xff)
+    }
+}
+
+/// The connection timeouts of `SET_CONFIG` / `GET_CONFIG` (`ipvsadm --set`), in seconds; 0
+/// in a `SET_CONFIG` leaves that timeout as it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Timeouts {
+    /// Established TCP connections (`IPVS_CMD_ATTR_TIMEOUT_TCP`).
+    pub tcp: u32,
+    /// TCP after a FIN (`IPVS_CMD_ATTR_TIMEOUT_TCP_FIN`).
+    pub tcp_fin: u32,
+    /// UDP (`IPVS_CMD_ATTR_TIMEOUT_UDP`).
+    pub udp: u32,
+}
+
+impl Timeouts {
+    /// The three first-level attributes, u32 in host order, as ipvsadm sends them.
+    pub fn attrs(&self) -> Vec<DefaultNla> {
+        [
+            (CMD_TIMEOUT_TCP, self.tcp),
+            (CMD_TIMEOUT_TCP_FIN, self.tcp_fin),
+            (CMD_TIMEOUT_UDP, self.udp),
+        ]
+        .into_iter()
+        .map(|(kind, secs)| DefaultNla::new(kind, secs.to_ne_bytes().to_vec()))
+        .collect()
+    }
+
+    /// Reads a `GET_CONFIG` reply's attributes.
+    pub fn from_attrs(attrs: &[DefaultNla]) -> Result<Self, DecodeError> {
+        let mut timeouts = Timeouts::default();
+        for attr in attrs {
+            let mut value = vec![0u8; attr.value_len()];
+            attr.emit_value(&mut value);
+            let slot = match attr.kind() {
+                CMD_TIMEOUT_TCP => &mut timeouts.tcp,
+                CMD_TIMEOUT_TCP_FIN => &mut timeouts.tcp_fin,
+                CMD_TIMEOUT_UDP => &mut timeouts.udp,
+                _ => continue,
+            };
+            *slot = u32::from_ne_bytes(u32_of(&value)?);
+        }
+        Ok(timeouts)
     }
 }
 
@@ -773,6 +821,30 @@ mod tests {
         let attrs: Vec<DestAttr> = parse_nested(&bytes).expect("parses");
         let back = Destination::from_attrs(&attrs, AF_INET).expect("destination");
         assert_eq!((back.upper_threshold, back.lower_threshold), (1000, 300));
+    }
+
+    /// SET_CONFIG's timeouts are first-level attributes 4, 5 and 6 (TIMEOUT_TCP, _TCP_FIN,
+    /// _UDP), u32 seconds in host order.
+    #[test]
+    #[cfg(target_endian = "little")]
+    fn timeouts_encode_to_the_kernel_layout() {
+        let t = Timeouts {
+            tcp: 7200,
+            tcp_fin: 100,
+            udp: 250,
+        };
+        let bytes = emit(&t.attrs());
+        assert_eq!(
+            bytes,
+            [
+                8, 0, 4, 0, 0x20, 0x1c, 0, 0, // TCP 7200
+                8, 0, 5, 0, 100, 0, 0, 0, // TCP_FIN 100
+                8, 0, 6, 0, 250, 0, 0, 0, // UDP 250
+            ]
+        );
+        let attrs: Vec<DefaultNla> = parse_nested(&bytes).expect("parses");
+        assert_eq!(Timeouts::from_attrs(&attrs).expect("timeouts"), t);
+        assert!(Timeouts::from_attrs(&[DefaultNla::new(4, vec![1, 2])]).is_err());
     }
 
     fn dest_fixture() -> Vec<u8> {

@@ -11,7 +11,7 @@ use netlink_packet_generic::ctrl::{GenlCtrl, GenlCtrlCmd};
 use netlink_sys::protocols::NETLINK_GENERIC;
 use netlink_sys::{Socket, SocketAddr};
 
-use crate::attr::{Destination, Info, Service, ServiceKey, info_from};
+use crate::attr::{Destination, Info, Service, ServiceKey, Timeouts, info_from};
 use crate::message::{CmdAttr, Command, FAMILY_NAME, IpvsMessage};
 
 /// What can go wrong talking to IPVS.
@@ -198,6 +198,26 @@ impl Ipvs {
             })
             .collect();
         info_from(&nlas).map_err(|e| IpvsError::Decode(e.to_string()))
+    }
+
+    /// `IPVS_CMD_SET_CONFIG`: sets the connection timeouts (0 leaves one as it is).
+    pub fn set_timeouts(&mut self, timeouts: &Timeouts) -> Result<(), IpvsError> {
+        let attrs = timeouts.attrs().into_iter().map(CmdAttr::Other).collect();
+        self.request(Command::SetConfig, attrs, false).map(drop)
+    }
+
+    /// `IPVS_CMD_GET_CONFIG`: the connection timeouts.
+    pub fn timeouts(&mut self) -> Result<Timeouts, IpvsError> {
+        let replies = self.request(Command::GetConfig, Vec::new(), false)?;
+        let nlas: Vec<_> = replies
+            .into_iter()
+            .flat_map(|m| m.attrs)
+            .filter_map(|a| match a {
+                CmdAttr::Other(nla) => Some(nla),
+                _ => None,
+            })
+            .collect();
+        Timeouts::from_attrs(&nlas).map_err(|e| IpvsError::Decode(e.to_string()))
     }
 
     /// `IPVS_CMD_FLUSH`: deletes every service.

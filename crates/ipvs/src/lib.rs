@@ -10,6 +10,6 @@ pub mod attr;
 pub mod client;
 pub mod message;
 
-pub use attr::{Destination, Forward, Info, Service, ServiceKey};
+pub use attr::{Destination, Forward, Info, Service, ServiceKey, Timeouts};
 pub use client::{Ipvs, IpvsError, TableEntry};
 pub use message::{Command, IpvsMessage};

@@ -36,6 +36,16 @@ pub enum Command {
     DelDest,
     /// Dump a service's destinations.
     GetDest,
+    /// Start a connection synchronisation daemon.
+    NewDaemon,
+    /// Stop a connection synchronisation daemon.
+    DelDaemon,
+    /// Read the synchronisation daemons.
+    GetDaemon,
+    /// Set the connection timeouts.
+    SetConfig,
+    /// Read the connection timeouts.
+    GetConfig,
     /// The kernel's reply to `GetInfo`.
     SetInfo,
     /// Version and connection table size.
@@ -58,6 +68,11 @@ impl Command {
             Command::SetDest => 6,
             Command::DelDest => 7,
             Command::GetDest => 8,
+            Command::NewDaemon => 9,
+            Command::DelDaemon => 10,
+            Command::GetDaemon => 11,
+            Command::SetConfig => 12,
+            Command::GetConfig => 13,
             Command::SetInfo => 14,
             Command::GetInfo => 15,
             Command::Flush => 17,
@@ -76,6 +91,11 @@ impl Command {
             6 => Command::SetDest,
             7 => Command::DelDest,
             8 => Command::GetDest,
+            9 => Command::NewDaemon,
+            10 => Command::DelDaemon,
+            11 => Command::GetDaemon,
+            12 => Command::SetConfig,
+            13 => Command::GetConfig,
             14 => Command::SetInfo,
             15 => Command::GetInfo,
             17 => Command::Flush,
@@ -157,7 +177,11 @@ impl Emitable for IpvsMessage {
 impl ParseableParametrized<[u8], GenlHeader> for IpvsMessage {
     fn parse_with_param(buf: &[u8], header: GenlHeader) -> Result<Self, DecodeError> {
         let cmd = Command::from_value(header.cmd);
-        let info = matches!(cmd, Command::SetInfo | Command::GetInfo);
+        // Replies whose first-level attributes are not services and destinations.
+        let info = matches!(
+            cmd,
+            Command::SetInfo | Command::GetInfo | Command::SetConfig | Command::GetConfig
+        );
         let mut attrs = Vec::new();
         for nla in NlasIterator::new(buf) {
             let nla = nla?;
@@ -191,6 +215,11 @@ mod tests {
             (Command::SetDest, 6),
             (Command::DelDest, 7),
             (Command::GetDest, 8),
+            (Command::NewDaemon, 9),
+            (Command::DelDaemon, 10),
+            (Command::GetDaemon, 11),
+            (Command::SetConfig, 12),
+            (Command::GetConfig, 13),
             (Command::SetInfo, 14),
             (Command::GetInfo, 15),
             (Command::Flush, 17),

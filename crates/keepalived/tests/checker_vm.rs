@@ -461,6 +461,9 @@ virtual_server 198.51.100.72 80 {
 /// the sh / mh scheduler flags and flag-N, uthreshold / lthreshold; a reload changes a
 /// threshold and a granularity.
 const CONFIG8: &str = r#"
+global_defs {
+    lvs_timeouts tcp 7200 tcpfin 100 udp 250
+}
 virtual_server 198.51.100.100 80 {
     delay_loop 2
     lb_algo sh
@@ -805,10 +808,12 @@ run7() {
 snap8() {
     echo "=== $LABEL table $1" >&3
     ipvsadm -Ln >&3 2>&1; ipvsadm -Sn >&3 2>&1; ipvsadm -Ln --thresholds >&3 2>&1
+    ipvsadm -Ln --timeout >&3 2>&1
 }
 run8() {
     LABEL=$1
     ipvsadm -C
+    ipvsadm --set 1000 110 310
     cp /etc/lab8.conf /etc/lab8-live.conf
     serve 192.0.2.101 80; serve 192.0.2.102 80
     httpd -f -p 192.0.2.101:5060 -h /www & echo $! > /run/srv-5060
@@ -823,6 +828,7 @@ run8() {
     serve 192.0.2.102 80
     sleep 6; snap8 up
     sed -e 's/uthreshold 50/uthreshold 60/' -e 's/lthreshold 7/lthreshold 8/' \
+        -e 's/udp 250/udp 260/' \
         /etc/lab8.conf > /etc/lab8-live.conf
     kill -HUP $KPID
     sleep 6; snap8 reloaded
@@ -1253,6 +1259,7 @@ fn checker_timelines_match_keepalived_2_2_7() {
             "pe sip",
             "mask 255.255.255.0",
             thresholds,
+            "Timeout (tcp tcpfin udp): 7200 100 250",
         ] {
             assert!(
                 start.contains(shown),
@@ -1260,6 +1267,12 @@ fn checker_timelines_match_keepalived_2_2_7() {
             );
         }
         assert_ne!(get("ref8 table start"), get("ref8 table down"));
+        // lvs_timeouts: put back as found at stop.
+        let stopped = get("ref8 table stopped").join("\n");
+        assert!(
+            stopped.contains("Timeout (tcp tcpfin udp): 1000 110 310"),
+            "{stopped}"
+        );
         let up = get("ref8 table up").join("\n");
         assert!(
             up.contains("-> 192.0.2.102:0                30         7 "),

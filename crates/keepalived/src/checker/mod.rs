@@ -21,6 +21,7 @@ pub mod probe;
 pub mod smtp;
 pub mod source;
 pub mod task;
+pub mod timeouts;
 pub mod tls;
 
 use std::path::Path;
@@ -93,6 +94,8 @@ pub fn run(cli: &Cli, config: Config, logger: Logger) -> anyhow::Result<i32> {
         let (tx, mut rx) = mpsc::unbounded_channel::<Report>();
         let notifier = spawn_notifier();
         let (flush_at_start, mut flush_on_stop) = (plan.flush_at_start, plan.flush_on_stop);
+        let mut timeouts = timeouts::LvsTimeouts::default();
+        timeouts.apply(&mut ipvs, plan.lvs_timeouts.as_ref(), &logger);
         // The pool takes the plan: one copy of the real servers and their checks.
         let mut pool = Pool::from_plan(plan, logger.clone());
         if flush_at_start
@@ -155,6 +158,7 @@ pub fn run(cli: &Cli, config: Config, logger: Logger) -> anyhow::Result<i32> {
                     while rx.try_recv().is_ok() {}
                     logger.info("Reinitializing ipvs");
                     flush_on_stop = next.flush_on_stop;
+                    timeouts.apply(&mut ipvs, next.lvs_timeouts.as_ref(), &logger);
                     for argv in pool.reload_plan(next, &mut ipvs) {
                         let _ = notifier.send(argv);
                     }
@@ -181,6 +185,7 @@ pub fn run(cli: &Cli, config: Config, logger: Logger) -> anyhow::Result<i32> {
         {
             logger.info(&format!("IPVS: flush failed: {e}"));
         }
+        timeouts.restore(&mut ipvs, &logger);
         fifos.write(pool.take_fifo_lines());
         fifos.close();
         for argv in scripts {

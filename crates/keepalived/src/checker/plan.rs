@@ -272,6 +272,9 @@ pub struct Plan {
     pub flush_at_start: bool,
     /// `lvs_flush_onstop` / `lvs_flush_on_stop [VS]` (global_defs).
     pub flush_on_stop: FlushOnStop,
+    /// `lvs_timeouts [tcp S] [tcpfin S] [udp S]` (global_defs): set at start and at each
+    /// reload (0: left as it is).
+    pub lvs_timeouts: Option<keepalived_ipvs::Timeouts>,
     /// `no_checker_emails` (global_defs): a check's change is mailed only when it changes its
     /// real server's state.
     pub no_checker_emails: bool,
@@ -301,6 +304,7 @@ impl Plan {
         for setting in &config.global.other {
             match setting.keyword.as_str() {
                 "lvs_flush" => plan.flush_at_start = true,
+                "lvs_timeouts" => plan.lvs_timeouts = lvs_timeouts(&setting.args),
                 "no_checker_emails" => {
                     plan.no_checker_emails = setting
                         .args
@@ -347,6 +351,29 @@ impl Plan {
         }
         plan
     }
+}
+
+/// `lvs_timeouts`' pairs (the config reader reported invalid ones; they are skipped here);
+/// `None` when no timeout is set.
+fn lvs_timeouts(words: &[String]) -> Option<keepalived_ipvs::Timeouts> {
+    let mut timeouts = keepalived_ipvs::Timeouts::default();
+    let mut i = 0;
+    while i < words.len() {
+        let slot = match words[i].as_str() {
+            "tcp" => &mut timeouts.tcp,
+            "tcpfin" => &mut timeouts.tcp_fin,
+            "udp" => &mut timeouts.udp,
+            _ => {
+                i += 1;
+                continue;
+            }
+        };
+        if let Some(v) = words.get(i + 1).and_then(|w| w.parse::<u32>().ok()) {
+            *slot = v;
+        }
+        i += 2;
+    }
+    (timeouts != keepalived_ipvs::Timeouts::default()).then_some(timeouts)
 }
 
 fn at(location: &keepalived_config::diagnostic::Location) -> String {
@@ -1803,5 +1830,22 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
         assert_eq!(as_nobody.ok(), Some(0));
         assert_eq!(as_root.ok(), Some(1));
+    }
+
+    /// lvs_timeouts (global_defs) becomes the timeouts of IPVS_CMD_SET_CONFIG.
+    #[test]
+    fn lvs_timeouts_are_read() {
+        let p = plan("global_defs {\n lvs_timeouts tcp 7200 udp 250\n}\n");
+        assert_eq!(
+            p.lvs_timeouts,
+            Some(keepalived_ipvs::Timeouts {
+                tcp: 7200,
+                tcp_fin: 0,
+                udp: 250
+            })
+        );
+        let p = plan("global_defs {\n lvs_timeouts tcpfin 100 tcp x\n}\n");
+        assert_eq!(p.lvs_timeouts.map(|t| (t.tcp, t.tcp_fin)), Some((0, 100)));
+        assert_eq!(plan("global_defs {\n lvs_flush\n}\n").lvs_timeouts, None);
     }
 }
