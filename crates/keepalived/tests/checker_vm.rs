@@ -524,6 +524,19 @@ virtual_server 2001:db8::100 80 {
         }
     }
 }
+virtual_server 198.51.100.110 80 {
+    delay_loop 2
+    lb_algo rr
+    lb_kind NAT
+    protocol TCP
+    ha_suspend
+    real_server 192.0.2.103 80 {
+        TCP_CHECK {
+            connect_timeout 1
+            retry 0
+        }
+    }
+}
 virtual_server fwmark 8 {
     delay_loop 2
     lb_algo wrr
@@ -815,7 +828,7 @@ run8() {
     ipvsadm -C
     ipvsadm --set 1000 110 310
     cp /etc/lab8.conf /etc/lab8-live.conf
-    serve 192.0.2.101 80; serve 192.0.2.102 80
+    serve 192.0.2.101 80; serve 192.0.2.102 80; serve 192.0.2.103 80
     httpd -f -p 192.0.2.101:5060 -h /www & echo $! > /run/srv-5060
     httpd -f -p [2001:db8::101]:80 -h /www & echo $! > /run/srv-101
     $2 -n -l -D -C -f /etc/lab8-live.conf -p /run/k-$1.pid -c /run/c-$1.pid \
@@ -823,19 +836,22 @@ run8() {
     KPID=$!
     started /tmp/log-$1
     sleep 5; snap8 start
-    unserve 192.0.2.102
+    unserve 192.0.2.102; unserve 192.0.2.103
     sleep 6; snap8 down
-    serve 192.0.2.102 80
+    serve 192.0.2.102 80; /usr/bin/ip addr add 198.51.100.110/32 dev lo
     sleep 6; snap8 up
+    serve 192.0.2.103 80
     sed -e 's/uthreshold 50/uthreshold 60/' -e 's/lthreshold 7/lthreshold 8/' \
         -e 's/udp 250/udp 260/' \
         /etc/lab8.conf > /etc/lab8-live.conf
     kill -HUP $KPID
     sleep 6; snap8 reloaded
+    /usr/bin/ip addr del 198.51.100.110/32 dev lo
+    sleep 3
     kill -TERM $KPID
     i=0; while kill -0 $KPID 2>/dev/null && [ $i -lt 50 ]; do sleep 0.2; i=$((i+1)); done
     snap8 stopped
-    unserve 192.0.2.101; unserve 192.0.2.102; unserve 101; unserve 5060
+    unserve 192.0.2.101; unserve 192.0.2.102; unserve 192.0.2.103; unserve 101; unserve 5060
     echo "=== $LABEL log" >&3; cat /tmp/log-$1 >&3
 }
 # Waits (at most 30 s) until a daemon's checker child has started its checks, so a slow
@@ -853,7 +869,7 @@ for a in 192.0.2.61 192.0.2.62 192.0.2.63 192.0.2.64 192.0.2.67 192.0.2.68 192.0
 done
 mkdir -p /www && echo "hello from the lab" > /www/index.html
 if want 8; then
-for a in 192.0.2.101 192.0.2.102; do /usr/bin/ip addr add $a/32 dev lo; done
+for a in 192.0.2.101 192.0.2.102 192.0.2.103; do /usr/bin/ip addr add $a/32 dev lo; done
 /usr/bin/ip addr add 2001:db8::101/128 dev lo
 run8 ref8 /usr/sbin/keepalived
 run8 ours8 /usr/sbin/keepalived-rs
@@ -1092,6 +1108,9 @@ fn checker_messages(log: &[String]) -> Vec<String> {
         "Removing alive",
         "Shutting down service",
         "Activating healthchecker",
+        "Deactivating healthchecker",
+        "Suspending healthchecker",
+        "Netlink reflector reports IP",
         "Changing weight",
         "service [",
         "WARNING - fwmark",
@@ -1116,7 +1135,8 @@ fn checker_messages(log: &[String]) -> Vec<String> {
 }
 
 /// Messages grouped by the first endpoint they name (`[192.0.2.11]:tcp:80`): within one real
-/// server the order is fixed, across servers it depends on timing.
+/// server the order is fixed, across servers it depends on timing. Address lines of
+/// ha_suspend form a group of their own.
 fn by_endpoint(messages: &[String]) -> BTreeMap<String, Vec<String>> {
     let mut groups: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for msg in messages {
@@ -1127,7 +1147,11 @@ fn by_endpoint(messages: &[String]) -> BTreeMap<String, Vec<String>> {
                 let end = rest.find(' ').unwrap_or(rest.len());
                 rest[..end].to_string()
             })
-            .unwrap_or_default();
+            .unwrap_or_else(|| {
+                // ha_suspend's address lines, apart from the fwmark services' lines.
+                let netlink = msg.starts_with("Netlink reflector");
+                if netlink { "netlink" } else { "" }.to_string()
+            });
         groups.entry(key).or_default().push(msg.clone());
     }
     groups

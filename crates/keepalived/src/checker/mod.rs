@@ -20,6 +20,7 @@ pub mod pool;
 pub mod probe;
 pub mod smtp;
 pub mod source;
+pub mod suspend;
 pub mod task;
 pub mod timeouts;
 pub mod tls;
@@ -109,7 +110,13 @@ pub fn run(cli: &Cli, config: Config, logger: Logger) -> anyhow::Result<i32> {
         fifos.write(pool.take_fifo_lines());
         send_alerts(&mut pool, alerts.as_ref(), &logger);
         logger.info("Startup complete");
-        let mut tasks = spawn_checks(&pool, &tx, &logger, false);
+        let mut suspension =
+            suspend::Suspension::new(pool.virtual_servers(), &suspend::host_addresses());
+        let mut ran: std::collections::HashSet<usize> = (0..pool.virtual_servers().count())
+            .filter(|v| suspension.active(*v))
+            .collect();
+        let mut tasks = spawn_checks(&pool, &suspension, &tx, &logger, Launch::Start);
+        let mut address_poll = tokio::time::interval(suspend::POLL);
         // When the start-up (or the last reload) is over and its memory goes back.
         let mut settle_at = Some(tokio::time::Instant::now() + crate::memory::SETTLE_AFTER);
         loop {
@@ -120,6 +127,9 @@ pub fn run(cli: &Cli, config: Config, logger: Logger) -> anyhow::Result<i32> {
                 }
             };
             tokio::select! {
+                _ = address_poll.tick(), if suspension.in_use() => {
+                    follow_addresses(&mut suspension, &mut ran, &pool, &mut tasks, &tx, &logger);
+                }
                 _ = term.recv() => break,
                 _ = int.recv() => break,
                 () = settle => {
@@ -151,7 +161,7 @@ pub fn run(cli: &Cli, config: Config, logger: Logger) -> anyhow::Result<i32> {
                     resolve_scripts(&mut next, &logger);
                     log_unsupported(&next, &logger);
                     prepare(&next, &logger);
-                    for handle in tasks.drain(..) {
+                    for (_, handle) in tasks.drain(..) {
                         handle.abort();
                     }
                     // Reports of the old checks are stale now.
@@ -166,11 +176,18 @@ pub fn run(cli: &Cli, config: Config, logger: Logger) -> anyhow::Result<i32> {
                     send_alerts(&mut pool, alerts.as_ref(), &logger);
                     logger.info("Reload complete");
                     settle_at = Some(tokio::time::Instant::now() + crate::memory::SETTLE_AFTER);
-                    tasks = spawn_checks(&pool, &tx, &logger, true);
+                    suspension = suspend::Suspension::new(
+                        pool.virtual_servers(),
+                        &suspend::host_addresses(),
+                    );
+                    ran = (0..pool.virtual_servers().count())
+                        .filter(|v| suspension.active(*v))
+                        .collect();
+                    tasks = spawn_checks(&pool, &suspension, &tx, &logger, Launch::Reload);
                 }
             }
         }
-        for handle in tasks {
+        for (_, handle) in tasks {
             handle.abort();
         }
         let mode = match (cli.dont_release_ipvs, flush_on_stop) {
@@ -315,26 +332,100 @@ fn log_unsupported(plan: &Plan, logger: &Logger) {
     }
 }
 
-fn spawn_checks(
+/// How [`spawn_checks`] starts the checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Launch {
+    /// At start: every virtual server, first attempts scattered over `warmup`.
+    Start,
+    /// After a reload: every virtual server, going on at their delay_loop.
+    Reload,
+    /// One virtual server whose `ha_suspend` address came back; `ran`: its checks ran
+    /// before (no new "first result" lines).
+    Resume { vs: usize, ran: bool },
+}
+
+/// Logs `VERB healthchecker for service RS for VS VS` for each check of virtual server `v`
+/// (2.2.7 runs no thread for a FILE_CHECK, so says nothing of it).
+fn log_checks(pool: &Pool, v: usize, verb: &str, logger: &Logger) {
+    let Some(vs) = pool.virtual_servers().nth(v) else {
+        return;
+    };
+    for rs in &vs.real_servers {
+        for check in &rs.checks {
+            if !matches!(check.kind, CheckKind::File(_)) {
+                logger.info(&format!(
+                    "{verb} healthchecker for service {} for VS {}",
+                    rs.name, vs.name
+                ));
+            }
+        }
+    }
+}
+
+/// Suspends or resumes the checks of the `ha_suspend` virtual servers whose address came or
+/// went (see [`suspend`]).
+fn follow_addresses(
+    suspension: &mut suspend::Suspension,
+    ran: &mut std::collections::HashSet<usize>,
     pool: &Pool,
+    tasks: &mut Vec<(usize, JoinHandle<()>)>,
     tx: &mpsc::UnboundedSender<Report>,
     logger: &Logger,
-    reload: bool,
-) -> Vec<JoinHandle<()>> {
+) {
+    let changes = suspension.update(&suspend::host_addresses());
+    for (address, added) in changes.addresses {
+        let how = if added { "added" } else { "removed" };
+        logger.detail(&format!("Netlink reflector reports IP {address} {how}"));
+    }
+    for (v, active) in changes.servers {
+        if active {
+            log_checks(pool, v, "Activating", logger);
+            let launch = Launch::Resume {
+                vs: v,
+                ran: !ran.insert(v),
+            };
+            tasks.extend(spawn_checks(pool, suspension, tx, logger, launch));
+        } else {
+            log_checks(pool, v, "Suspending", logger);
+            tasks.retain(|(vs, handle)| {
+                if *vs == v {
+                    handle.abort();
+                }
+                *vs != v
+            });
+        }
+    }
+}
+
+fn spawn_checks(
+    pool: &Pool,
+    suspension: &suspend::Suspension,
+    tx: &mpsc::UnboundedSender<Report>,
+    logger: &Logger,
+    launch: Launch,
+) -> Vec<(usize, JoinHandle<()>)> {
     let mut tasks = Vec::new();
+    let reload = launch != Launch::Start;
     for (v, vs) in pool.virtual_servers().enumerate() {
+        match launch {
+            Launch::Resume { vs, .. } if vs != v => continue,
+            Launch::Resume { .. } => {}
+            _ if !suspension.active(v) => {
+                // ha_suspend without its address: 2.2.7 says so and runs nothing.
+                log_checks(pool, v, "Deactivating", logger);
+                continue;
+            }
+            _ => log_checks(pool, v, "Activating", logger),
+        }
         for (r, rs) in vs.real_servers.iter().enumerate() {
             for (c, check) in rs.checks.iter().enumerate() {
-                // 2.2.7 runs no thread for a FILE_CHECK, so says nothing of it.
-                if !matches!(check.kind, CheckKind::File(_)) {
-                    logger.info(&format!(
-                        "Activating healthchecker for service {} for VS {}",
-                        rs.name, vs.name
-                    ));
-                }
                 let mut state = pool.check_state(v, r, c);
                 // A reload keeps what the checks knew: no new "first result" lines.
-                state.has_run = reload && pool.carried(v, r);
+                state.has_run = match launch {
+                    Launch::Start => false,
+                    Launch::Reload => pool.carried(v, r),
+                    Launch::Resume { ran, .. } => ran,
+                };
                 let names = Names {
                     vs: vs.name.clone(),
                     rs: rs.name.clone(),
@@ -351,19 +442,24 @@ fn spawn_checks(
                 } else {
                     task::first_delay(check.warmup)
                 };
-                tasks.push(tokio::spawn(task::run(
-                    id,
-                    std::sync::Arc::clone(check),
-                    names,
-                    state,
-                    first,
-                    tx.clone(),
-                    logger.clone(),
-                )));
+                tasks.push((
+                    v,
+                    tokio::spawn(task::run(
+                        id,
+                        std::sync::Arc::clone(check),
+                        names,
+                        state,
+                        first,
+                        tx.clone(),
+                        logger.clone(),
+                    )),
+                ));
             }
         }
     }
-    logger.info("Activating BFD healthchecker");
+    if !matches!(launch, Launch::Resume { .. }) {
+        logger.info("Activating BFD healthchecker");
+    }
     tasks
 }
 

@@ -53,6 +53,9 @@ pub struct VsPlan {
     pub real_servers: Vec<RsPlan>,
     /// Whether its quorum changes are mailed (`smtp_alert`, see [`crate::alert`]).
     pub smtp_alert: bool,
+    /// `ha_suspend`: its checks run only while its address is on the host (see
+    /// [`super::suspend`]).
+    pub ha_suspend: bool,
 }
 
 /// One real server.
@@ -551,6 +554,7 @@ fn virtual_server(
     };
     // The sorry server's own options; the rest are check defaults (or not supported).
     let mut sorry_inhibit = false;
+    let mut ha_suspend = false;
     let mut sorry_forward = forward;
     let mut smtp_alert = None;
     let options = std::mem::take(&mut rest);
@@ -560,6 +564,7 @@ fn virtual_server(
             setting.args.first().map(String::as_str),
         ) {
             ("sorry_server_inhibit", _) => sorry_inhibit = true,
+            ("ha_suspend", _) => ha_suspend = true,
             ("smtp_alert", word) => smtp_alert = flag(word),
             ("sorry_server_lvs_method", Some("NAT")) => sorry_forward = Forward::Masq,
             ("sorry_server_lvs_method", Some("DR")) => sorry_forward = Forward::Route,
@@ -623,6 +628,7 @@ fn virtual_server(
         sorry_inhibit,
         real_servers,
         smtp_alert: crate::alert::checker_vs_alerts(config, smtp_alert),
+        ha_suspend,
     })
 }
 
