@@ -206,7 +206,8 @@ pub async fn misc(
         rise: 1,
         fall: 1,
         init_fail: false,
-        uid_gid: run_as,
+        // A daemon not run by root cannot change user: the script runs as the daemon.
+        uid_gid: run_as.filter(|_| nix::unistd::geteuid().is_root()),
     };
     match run_once(&spec).await {
         Outcome::Success => Ok(0),
