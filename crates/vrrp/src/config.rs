@@ -123,6 +123,10 @@ pub struct Contention {
     /// `garp_lower_prio_delay`: the second announcement burst after hearing a lower-priority
     /// advert as master; `None`: `garp_master_delay`; zero: none.
     pub lower_prio_delay: Option<Duration>,
+    /// `skip_check_adv_addr` (or global `vrrp_skip_check_adv_addr`): as backup, the address
+    /// list of an advert from the router last heard is not checked again (keepalived 2.2.7
+    /// checks it in every advert a master receives, and in a backup's from any other source).
+    pub skip_check_adv_addr: bool,
 }
 
 impl InstanceConfig {
