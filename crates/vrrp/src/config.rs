@@ -106,6 +106,10 @@ pub struct InstanceConfig {
     pub garp_master_delay: Duration,
     /// Interval of repeated announcement bursts while master, if any.
     pub garp_master_refresh: Option<Duration>,
+    /// `state BACKUP` was written: the instance starts in BACKUP even with priority 255, and
+    /// becomes master when its Master_Down_Timer fires (keepalived 2.2.7, observed); without
+    /// it (no `state`, or `state MASTER`) priority 255 starts in MASTER at once.
+    pub start_backup: bool,
 }
 
 /// What a master does when it hears another master (keepalived.conf(5)); kept apart from

@@ -419,7 +419,8 @@ impl Instance {
     /// are the interface's own, observed) and words the owner's start as a Master_Down_Timer
     /// that fires at once: `Receive advertisement timeout`, then MASTER, without an
     /// `Entering BACKUP STATE (init)` line; so does this engine ([`Event::ReceiveTimeout`]
-    /// first), at start and for an owner a reload adds.
+    /// first), at start and for an owner a reload adds. A written `state BACKUP`
+    /// ([`InstanceConfig::start_backup`]) makes even the owner start in BACKUP.
     pub fn start(&mut self, now: Instant, tracking: Tracking) {
         if self.phase != Phase::Initialize {
             return;
@@ -428,7 +429,7 @@ impl Instance {
         self.actions.push_back(Action::RemoveAddresses);
         match tracking.fault {
             Some(cause) => self.change_state(now, State::Fault, Why::Fault(cause)),
-            None if self.priority == 255 && !self.drained => {
+            None if self.priority == 255 && !self.drained && !self.config.start_backup => {
                 self.report(Event::ReceiveTimeout);
                 self.change_state(now, State::Master, Why::Start);
             }
@@ -998,6 +999,7 @@ mod tests {
             destination: Destination::Multicast(MULTICAST_GROUP.into()),
             garp_master_delay: Duration::from_secs(5),
             garp_master_refresh: None,
+            start_backup: false,
         }
     }
 

@@ -29,6 +29,7 @@ fn config(name: &str, last_octet: u8, priority: u8) -> InstanceConfig {
         destination: Destination::Multicast(MULTICAST_GROUP.into()),
         garp_master_delay: Duration::from_secs(5),
         garp_master_refresh: None,
+        start_backup: false,
     }
 }
 
@@ -161,6 +162,23 @@ fn rfc3768_6_4_1_owner_starts_as_master() {
         "`Receive advertisement timeout` before MASTER: {events:?}"
     );
     assert!(!events.contains(&&Event::Entering(State::Backup)));
+}
+
+#[test]
+fn keepalived_owner_with_state_backup_written_waits_master_down_interval() {
+    // keepalived 2.2.7 (observed): `state BACKUP` with priority 255 starts in BACKUP and
+    // becomes master when its Master_Down_Timer fires.
+    let now = Instant::now();
+    let mut cfg = config("owner", 10, 255);
+    cfg.start_backup = true;
+    let mut instance = Instance::new(cfg);
+    start(&mut instance, now);
+    let actions = drain(&mut instance);
+    assert_eq!(states(&actions), vec![State::Backup]);
+    let down = now + instance.config().master_down_interval(255);
+    assert_eq!(instance.poll_timeout(), Some(down));
+    instance.handle_timeout(down);
+    assert_eq!(instance.state(), State::Master);
 }
 
 fn states(actions: &[Action]) -> Vec<State> {

@@ -26,6 +26,7 @@ fn config(last_octet: u8, priority: u8, interval: Duration) -> InstanceConfig {
         destination: Destination::Multicast(MULTICAST_GROUP.into()),
         garp_master_delay: Duration::from_secs(5),
         garp_master_refresh: None,
+        start_backup: false,
     }
 }
 

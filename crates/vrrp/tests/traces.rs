@@ -54,6 +54,7 @@ fn config(spec: &Value) -> InstanceConfig {
         destination: Destination::Multicast(MULTICAST_GROUP.into()),
         garp_master_delay: Duration::from_secs(5),
         garp_master_refresh: None,
+        start_backup: false,
     }
 }
 
