@@ -105,7 +105,7 @@ pub fn run(cli: &Cli, config: Config, logger: Logger) -> anyhow::Result<i32> {
         }
         fifos.write(pool.take_fifo_lines());
         send_alerts(&mut pool, alerts.as_ref(), &logger);
-        logger.info("Startup complete");
+        crate::ready::tell_parent(&logger, ChildRole::Checker, crate::ready::Done::Startup);
         let mut tasks = spawn_checks(&pool, &tx, &logger, false);
         // When the start-up (or the last reload) is over and its memory goes back.
         let mut settle_at = Some(tokio::time::Instant::now() + crate::memory::SETTLE_AFTER);
@@ -132,7 +132,6 @@ pub fn run(cli: &Cli, config: Config, logger: Logger) -> anyhow::Result<i32> {
                 }
                 _ = hup.recv() => {
                     logger.info("Reloading");
-                    logger.info(&format!("Opening file '{}'.", cli.use_file.display()));
                     let loaded =
                         load_config(&cli.use_file, cli.config_id.as_deref(), cli.all_config);
                     log_diagnostics(&logger, &loaded, Some(ChildRole::Checker));
@@ -160,7 +159,11 @@ pub fn run(cli: &Cli, config: Config, logger: Logger) -> anyhow::Result<i32> {
                     }
                     fifos.write(pool.take_fifo_lines());
                     send_alerts(&mut pool, alerts.as_ref(), &logger);
-                    logger.info("Reload complete");
+                    crate::ready::tell_parent(
+                        &logger,
+                        ChildRole::Checker,
+                        crate::ready::Done::Reload,
+                    );
                     settle_at = Some(tokio::time::Instant::now() + crate::memory::SETTLE_AFTER);
                     tasks = spawn_checks(&pool, &tx, &logger, true);
                 }
