@@ -19,7 +19,9 @@
 //!
 //! Seen allowed: `use_pid_dir`, `namespace_with_ipsets`, `dynamic_interfaces`,
 //! `process_names`, `vrrp_process_name`, `checker_process_name`, `umask`,
-//! `max_auto_priority`, `nftables_ifindex`, `nftables_priority`. Not observed: the order of
+//! `max_auto_priority`, `nftables_ifindex`, `nftables_priority`, `config_save_dir`. 2.2.7's
+//! binary also has a `Cannot change config_directory …` line, but no keyword of that name;
+//! what sets it was not found. Not observed: the order of
 //! the lines when several settings change at once (ours: the order of the list above), and
 //! a setting removed rather than added (taken as a change, as for `nftables`).
 
