@@ -227,10 +227,6 @@ pub struct Instance {
     /// When each kind of drop was last reported; made at the first drop (most instances never
     /// drop a packet).
     last_drop_log: Option<Box<[Option<Instant>; DropReason::COUNT]>>,
-    /// When a dropped advert with other addresses, and a lower-priority advert ignored as
-    /// backup, were last reported (at most one of each per half Advertisement_Interval).
-    addresses_logged: Option<Instant>,
-    lower_prio_discard_logged: Option<Instant>,
     /// Drained by the operator: it stays out of MASTER until undrained.
     drained: bool,
     /// In BACKUP: the source and priority of the last advert accepted.
@@ -244,7 +240,9 @@ pub struct Instance {
     contention: Contention,
     /// When it last announced because of a lower-priority advert.
     lower_prio_announced: Option<Instant>,
-    /// When it last reported a lower-priority advert.
+    /// When it last reported a lower-priority advert: heard as master (at most one report per
+    /// [`DROP_LOG_INTERVAL`]) or ignored as backup (at most one per half
+    /// Advertisement_Interval).
     lower_prio_logged: Option<Instant>,
 }
 
@@ -261,8 +259,6 @@ impl Instance {
             actions: VecDeque::new(),
             stats: Stats::default(),
             last_drop_log: None,
-            addresses_logged: None,
-            lower_prio_discard_logged: None,
             drained: false,
             heard: None,
             synced: false,
@@ -630,6 +626,8 @@ impl Instance {
             self.stats.released_master += 1;
         }
         let from = self.phase.state();
+        // Each state reports the lower-priority adverts it hears on its own terms.
+        self.lower_prio_logged = None;
         // Entry.
         match to {
             State::Initialize => {
@@ -760,12 +758,14 @@ impl Instance {
     /// reported at most once per half Advertisement_Interval (2.2.7 logs each one: a peer
     /// sends one per interval, so each is logged, and a flood is not echoed).
     fn drop_for_addresses(&mut self, now: Instant, src: IpAddr, difference: AddressDifference) {
-        self.stats.dropped[DropReason::Addresses.index()] += 1;
-        if self
-            .addresses_logged
-            .is_none_or(|at| now >= at + self.config.advert_interval / 2)
-        {
-            self.addresses_logged = Some(now);
+        let index = DropReason::Addresses.index();
+        self.stats.dropped[index] += 1;
+        let every = self.config.advert_interval / 2;
+        let last = self
+            .last_drop_log
+            .get_or_insert_with(|| Box::new([None; DropReason::COUNT]));
+        if last[index].is_none_or(|at| now >= at + every) {
+            last[index] = Some(now);
             self.report(Event::AddressesDiffer {
                 from: src,
                 difference,
@@ -807,12 +807,12 @@ impl Instance {
             }
             timers.master_down_at = now + self.master_down_interval(timers.master_adver_interval);
         } else if self
-            .lower_prio_discard_logged
+            .lower_prio_logged
             .is_none_or(|at| now >= at + self.config.advert_interval / 2)
         {
             // Lower priority with preemption: ignore it, so Master_Down_Timer fires and we
             // take over (keepalived 2.2.7 logs each one).
-            self.lower_prio_discard_logged = Some(now);
+            self.lower_prio_logged = Some(now);
             self.report(Event::LowerPriorityDiscarded {
                 from: advert_src,
                 priority: advert.priority,
