@@ -395,6 +395,24 @@ fn preemption(lab: &Lab, x: Daemon, y: Daemon) {
         "b kept advertising after a preempted: {from_b:#?}"
     );
     assert_garps(&frames, a, VIP, first_a.time - 0.1, f64::MAX);
+    // While it waits, a ignores b's lower adverts and says so for each, as 2.2.7 does:
+    // `(VI_1) received lower priority (100) advert from 192.0.2.11 - discarding`.
+    let discarded = log_count(
+        &ka,
+        &format!(
+            "(VI_1) received lower priority (100) advert from {} - discarding",
+            b.address()
+        ),
+    );
+    let heard = from_b
+        .iter()
+        .filter(|x| x.time > a_started && x.time < first_a.time)
+        .count();
+    assert!(
+        discarded >= 2 && discarded <= heard,
+        "a logged {discarded} discarded adverts, b sent {heard} while a waited:\n{}",
+        daemon_log(&ka)
+    );
 }
 
 /// b (100) is master alone; a (150, nopreempt) starts and stays backup; only when b stops does
