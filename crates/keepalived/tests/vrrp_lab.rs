@@ -607,6 +607,10 @@ fn owner_start(lab: &Lab, x: Daemon, y: Daemon) {
     // At once: well within b's or a's Master_Down_Interval (3 s and more).
     wait_vip(a, &ka, VIP, true, Duration::from_millis(2500));
     wait_vip(b, &kb, VIP, false, Duration::from_secs(2));
+    // The burst's ten sends are logged within moments of the VIP (bounded wait).
+    keepalived_testlab::prelude::poll_until(Duration::from_secs(3), || {
+        log_count(&ka, "Sending gratuitous ARP on eth0") >= 10
+    });
     let text = daemon_log(&ka);
     let states = keepalived_testlab::prelude::state_changes(&text);
     assert_eq!(

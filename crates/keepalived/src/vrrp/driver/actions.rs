@@ -353,7 +353,9 @@ fn forwards_ipv6(interface: &str) -> bool {
 }
 
 impl Driver {
-    /// `-X` at the stop, for instance `i` that was not master: keepalived 2.2.7 goes through
+    /// `(VI_1) removing VIPs.` of instance `i` without removing anything: at the start (2.2.7
+    /// says it for every instance before any state), and with `-X` at the stop for an instance
+    /// that was not master: keepalived 2.2.7 goes through
     /// releasing its VIPs anyway and logs it (`(VI_1) removing VIPs.`), though it removes only
     /// addresses it added (none, as it was not master): observed, notify_fifo_lab.rs.
     pub(super) fn release_vips_line(&self, i: usize) {
