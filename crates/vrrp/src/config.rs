@@ -112,7 +112,8 @@ pub struct InstanceConfig {
     pub start_backup: bool,
 }
 
-/// What a master does when it hears another master (keepalived.conf(5)); kept apart from
+/// What a master does when it hears another master, and how far a backup trusts the master
+/// it hears (keepalived.conf(5)); kept apart from
 /// [`InstanceConfig`] and set with `Instance::set_contention`. The default is keepalived
 /// 2.2.7's.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
