@@ -28,6 +28,8 @@ const ACTED_ON_AS_WRITTEN: &[&str] = &[
     "vrrp_higher_prio_send_advert",
     "garp_lower_prio_repeat",
     "garp_lower_prio_delay",
+    // The address check of received adverts (crates/vrrp/src/instance.rs).
+    "skip_check_adv_addr",
     // The VRRP side of the notify FIFO (crates/keepalived/src/vrrp/driver/fifo.rs).
     "notify_fifo",
     "notify_fifo_script",

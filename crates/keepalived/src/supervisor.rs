@@ -86,6 +86,8 @@ enum Event {
     ForwardRaw(i32, &'static str),
     ChildExited,
     RestartDue,
+    /// A child finished starting or reloading (crate::ready).
+    Ready(ChildRole, crate::ready::Done),
 }
 
 /// The signals the parent listens to.
@@ -125,10 +127,20 @@ impl Signals {
         })
     }
 
-    async fn next(&mut self, restart_at: Option<Instant>) -> Event {
+    async fn next(
+        &mut self,
+        restart_at: Option<Instant>,
+        ready: Option<&crate::ready::Listener>,
+    ) -> Event {
         let restart = async {
             match restart_at {
                 Some(at) => tokio::time::sleep_until(at.into()).await,
+                None => std::future::pending().await,
+            }
+        };
+        let report = async {
+            match ready {
+                Some(listener) => listener.next().await,
                 None => std::future::pending().await,
             }
         };
@@ -142,6 +154,7 @@ impl Signals {
             _ = self.clear_stats.recv() => Event::ForwardRaw(clear_stats_signal(), "stats clear"),
             _ = self.child.recv() => Event::ChildExited,
             () = restart => Event::RestartDue,
+            (role, done) = report => Event::Ready(role, done),
         }
     }
 }
@@ -158,6 +171,11 @@ pub fn run(cli: &Cli, roles: &[ChildRole], logger: &Logger) -> anyhow::Result<i3
 
 async fn supervise(cli: &Cli, roles: &[ChildRole], logger: &Logger) -> anyhow::Result<i32> {
     let mut signals = Signals::install()?;
+    // Bound before any child starts, so no report is lost; without it each child logs its
+    // own `Startup complete` / `Reload complete` (crate::ready).
+    let ready = crate::ready::Listener::bind()
+        .map_err(|err| logger.detail(&format!("cannot listen for the children's reports: {err}")))
+        .ok();
     let mut slots: Vec<Slot> = roles
         .iter()
         .map(|&role| Slot {
@@ -173,6 +191,10 @@ async fn supervise(cli: &Cli, roles: &[ChildRole], logger: &Logger) -> anyhow::R
     for slot in &mut slots {
         start(slot, logger)?;
     }
+    let mut awaiting = Some(crate::ready::Awaiting::new(
+        crate::ready::Done::Startup,
+        roles.iter().copied(),
+    ));
     // What a reload may not change (read before the start-up pages go back).
     let load_fixed = || {
         crate::reload_guard::Fixed::load(&cli.use_file, cli.config_id.as_deref(), cli.all_config)
@@ -183,11 +205,16 @@ async fn supervise(cli: &Cli, roles: &[ChildRole], logger: &Logger) -> anyhow::R
     let mut exit_code = 0;
     loop {
         let restart_at = slots.iter().filter_map(|s| s.restart_at).min();
-        match signals.next(restart_at).await {
+        match signals.next(restart_at, ready.as_ref()).await {
             Event::Stop => break,
             Event::Forward(sig, what) => {
                 if sig == Signal::SIGHUP {
-                    logger.info("Reloading Keepalived");
+                    // keepalived 2.2.7's parent (observed through syslog): `Reloading ...`,
+                    // then the lines of its reading the file; the children's `Reloading`
+                    // follows, and `Reload complete` once every child is done.
+                    logger.info("Reloading ...");
+                    logger.info(&format!("Opening file '{}'.", cli.use_file.display()));
+                    logger.info(&format!("Configuration file {}", cli.use_file.display()));
                     // As 2.2.7's parent: a change only a restart can make refuses the whole
                     // reload; the children keep what they run.
                     let new = load_fixed();
@@ -201,6 +228,10 @@ async fn supervise(cli: &Cli, roles: &[ChildRole], logger: &Logger) -> anyhow::R
                         }
                     }
                     fixed = new.or(fixed);
+                    awaiting = Some(crate::ready::Awaiting::new(
+                        crate::ready::Done::Reload,
+                        slots.iter().filter(|s| s.child.is_some()).map(|s| s.role),
+                    ));
                 } else {
                     logger.detail(&format!("Passing the {what} request to the children"));
                 }
@@ -225,8 +256,29 @@ async fn supervise(cli: &Cli, roles: &[ChildRole], logger: &Logger) -> anyhow::R
                     }
                 }
             }
+            Event::Ready(role, done) => {
+                if let Some(line) = awaiting.as_mut().and_then(|a| a.report(role, done)) {
+                    logger.info(line);
+                    awaiting = None;
+                }
+            }
             Event::ChildExited => {
-                if let Some(code) = reap(&mut slots, cli, logger)? {
+                let before: Vec<Option<u32>> = slots
+                    .iter()
+                    .map(|s| s.child.as_ref().map(Child::id))
+                    .collect();
+                let reaped = reap(&mut slots, cli, logger)?;
+                // A child that died is not waited for (one started again reports a start).
+                for (slot, pid) in slots.iter().zip(before) {
+                    if pid.is_some()
+                        && slot.child.as_ref().map(Child::id) != pid
+                        && let Some(line) = awaiting.as_mut().and_then(|a| a.forget(slot.role))
+                    {
+                        logger.info(line);
+                        awaiting = None;
+                    }
+                }
+                if let Some(code) = reaped {
                     exit_code = code;
                     break;
                 }

@@ -23,7 +23,9 @@ use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use keepalived_testlab::{Host, Lab, Proc, Signal, Subnet, require_programs, require_root};
+use keepalived_testlab::{
+    Host, KEEPALIVED_BIN, Lab, Proc, Signal, Subnet, require_programs, require_root,
+};
 
 /// Our daemon, built by cargo for this test.
 const OURS: &str = env!("CARGO_BIN_EXE_keepalived");
@@ -225,6 +227,17 @@ impl Listener {
 /// syslog and printed (at most [`ELECTION`]), then stops it with SIGTERM and collects what else
 /// it sends while stopping.
 fn run(host: &Host, name: &str, extra: &[&str], done: impl Fn(&[String], &str) -> bool) -> Run {
+    run_program(host, name, OURS, extra, done)
+}
+
+/// [`run`] with `program` (ours or keepalived 2.2.7) instead of our daemon.
+fn run_program(
+    host: &Host,
+    name: &str,
+    program: &str,
+    extra: &[&str],
+    done: impl Fn(&[String], &str) -> bool,
+) -> Run {
     let dir = host.dir().join(name);
     fs::create_dir_all(&dir).expect("creating the run's directory");
     let conf = dir.join("keepalived.conf");
@@ -250,7 +263,7 @@ fn run(host: &Host, name: &str, extra: &[&str], done: impl Fn(&[String], &str) -
         "sh",
         &sock_s,
         &dir_s,
-        OURS,
+        program,
         "-n",
         "-f",
         &conf_s,
@@ -430,5 +443,90 @@ fn no_syslog_sends_nothing() {
         },
     );
     assert!(run.raw.is_empty(), "lines reached syslog with -G\n{run}");
+    drop(lab);
+}
+
+/// The lines of a reload as both daemons write them, from the parent's `Reloading ...` to the
+/// first `Reload complete`, as `IDENT: text` (the file's path written `FILE`).
+fn reload_lines(lines: &[Line], file: &str) -> Vec<String> {
+    let Some(start) = lines.iter().position(|l| l.text == "Reloading ...") else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for l in &lines[start..] {
+        let kept = ["Reloading ...", "Reloading", "Reload complete"].contains(&l.text.as_str())
+            || l.text.starts_with("Opening file")
+            || l.text.starts_with("Configuration file");
+        if kept {
+            out.push(format!("{}: {}", l.ident, l.text.replace(file, "FILE")));
+        }
+        if l.text == "Reload complete" {
+            break;
+        }
+    }
+    out
+}
+
+/// keepalived 2.2.7 and ours, reloaded once as master: the same reload lines from the same
+/// processes (2.2.7's parent reads the file and says when every child is done), and
+/// `Startup complete` from the parent.
+#[test]
+fn reload_lines_come_from_the_processes_keepalived_uses() {
+    let Some(lab) = lab("sysrel") else { return };
+    if !require_programs(&[KEEPALIVED_BIN]) {
+        return;
+    }
+    let host = lab.host("a");
+    let mut seen = Vec::new();
+    for (name, program) in [("real", KEEPALIVED_BIN), ("ours", OURS)] {
+        let dir = host.dir().join(name);
+        let pid_file = dir.join("keepalived.pid");
+        let socket = dir.join("ctl").to_string_lossy().into_owned();
+        let extra: Vec<&str> = if program == OURS {
+            vec!["-D", "--control-socket", &socket]
+        } else {
+            vec!["-D"]
+        };
+        let hup_sent = std::cell::Cell::new(false);
+        let run = run_program(host, name, program, &extra, |raw, _| {
+            let lines: Vec<Line> = raw.iter().filter_map(|l| parse(l).ok()).collect();
+            if !hup_sent.get() {
+                let master = lines
+                    .iter()
+                    .any(|l| l.text.contains("(VI_1) Entering MASTER STATE"));
+                let pid = fs::read_to_string(&pid_file)
+                    .ok()
+                    .and_then(|s| s.trim().parse::<i32>().ok());
+                if let (true, Some(pid)) = (master, pid) {
+                    let _ = nix::sys::signal::kill(
+                        nix::unistd::Pid::from_raw(pid),
+                        nix::sys::signal::Signal::SIGHUP,
+                    );
+                    hup_sent.set(true);
+                }
+                return false;
+            }
+            lines.iter().any(|l| l.text == "Reload complete")
+        });
+        let lines = run.lines();
+        let file = dir.join("keepalived.conf").to_string_lossy().into_owned();
+        let startup: Vec<&str> = lines
+            .iter()
+            .filter(|l| l.text == "Startup complete")
+            .map(|l| l.ident.as_str())
+            .collect();
+        assert_eq!(startup, ["Keepalived"], "{name}: Startup complete\n{run}");
+        seen.push((name, reload_lines(&lines, &file), run.to_string()));
+    }
+    let expected = [
+        "Keepalived: Reloading ...",
+        "Keepalived: Opening file 'FILE'.",
+        "Keepalived: Configuration file FILE",
+        "Keepalived_vrrp: Reloading",
+        "Keepalived: Reload complete",
+    ];
+    for (name, reload, run) in &seen {
+        assert_eq!(reload, &expected, "{name}:\n{run}");
+    }
     drop(lab);
 }

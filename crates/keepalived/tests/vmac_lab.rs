@@ -712,3 +712,63 @@ fn vmac_instance_follows_its_base_address_as_keepalived_does() {
     assert_eq!(real.0.len(), 2, "{:?}", real.0);
     assert!(real.1);
 }
+
+/// The source MACs of the IGMP frames (IPv4 protocol 2) `daemon` sends while it starts an
+/// instance with `use_vmac` and becomes master, seen on the bridge; and host a's own MAC.
+fn igmp_sources(daemon: Daemon, tag: &str) -> (Vec<String>, String) {
+    let lab = Lab::new(tag, &["a"]).expect("lab");
+    let a = lab.host("a");
+    let mut capture = lab.capture_bridge_filter("igmp").expect("capture");
+    let config = VrrpInstance::new(71, 100, &["192.0.2.171/24"])
+        .extra("use_vmac")
+        .render("a");
+    let mut k = start(daemon, a, &config);
+    assert!(
+        a.wait_for_address("192.0.2.171", true, ELECTION),
+        "{daemon:?} did not become master:\n{}",
+        daemon_log(&k)
+    );
+    // IGMPv3 repeats an unsolicited report about a second after the first.
+    thread::sleep(Duration::from_secs(2));
+    let packets = capture.packets().expect("capture");
+    let _ = k.stop();
+    let mac = |b: &[u8]| {
+        b.iter()
+            .map(|x| format!("{x:02x}"))
+            .collect::<Vec<_>>()
+            .join(":")
+    };
+    let sources = packets
+        .iter()
+        .filter(|p| p.ipv4().is_some_and(|ip| ip.get(9) == Some(&2)))
+        .filter_map(|p| p.data.get(6..12).map(mac))
+        .collect();
+    (sources, a.mac("eth0").expect("eth0's MAC"))
+}
+
+/// keepalived 2.2.7 sends the IGMP reports of a VMAC (joining 224.0.0.18) from the interface
+/// under it, with that interface's MAC, not from 00:00:5e:00:01:VRID (its `vmac_map` rule
+/// re-sends them there; observed), and so does ours. (An IPv6 VMAC instance: neither sent an
+/// MLD report in the same scenario, observed.)
+#[test]
+fn vmac_igmp_reports_leave_with_the_base_mac_as_keepalived() {
+    if !lab_ready() {
+        return;
+    }
+    let (real, ours) = thread::scope(|s| {
+        let real = s.spawn(|| igmp_sources(Daemon::Real, "igr"));
+        let ours = s.spawn(|| igmp_sources(Daemon::Ours, "igo"));
+        (real.join(), ours.join())
+    });
+    for (daemon, result) in [(Daemon::Real, real), (Daemon::Ours, ours)] {
+        let (sources, base) = match result {
+            Ok(r) => r,
+            Err(panic) => std::panic::resume_unwind(panic),
+        };
+        assert!(!sources.is_empty(), "{daemon:?}: no IGMP report seen");
+        assert!(
+            sources.iter().all(|m| *m == base),
+            "{daemon:?}: IGMP reports from {sources:?}, eth0 is {base}"
+        );
+    }
+}

@@ -395,6 +395,24 @@ fn preemption(lab: &Lab, x: Daemon, y: Daemon) {
         "b kept advertising after a preempted: {from_b:#?}"
     );
     assert_garps(&frames, a, VIP, first_a.time - 0.1, f64::MAX);
+    // While it waits, a ignores b's lower adverts and says so for each, as 2.2.7 does:
+    // `(VI_1) received lower priority (100) advert from 192.0.2.11 - discarding`.
+    let discarded = log_count(
+        &ka,
+        &format!(
+            "(VI_1) received lower priority (100) advert from {} - discarding",
+            b.address()
+        ),
+    );
+    let heard = from_b
+        .iter()
+        .filter(|x| x.time > a_started && x.time < first_a.time)
+        .count();
+    assert!(
+        discarded >= 2 && discarded <= heard,
+        "a logged {discarded} discarded adverts, b sent {heard} while a waited:\n{}",
+        daemon_log(&ka)
+    );
 }
 
 /// b (100) is master alone; a (150, nopreempt) starts and stays backup; only when b stops does
@@ -516,6 +534,131 @@ fn mismatched_passwords(lab: &Lab, x: Daemon, y: Daemon) {
             me.name(),
             peer.name()
         );
+    }
+}
+
+/// a advertises two VIPs (192.0.2.100 and .101), b one (.100): keepalived 2.2.7 drops an
+/// advert whose address count or list differs from its own (RFC 3768 section 7.1), as master
+/// and as backup, so both end up master and each logs `(VI_1) received an unexpected ip
+/// number count N, expected M!` for the other's adverts. Ours must elect the same way, with
+/// the same line.
+fn address_lists(lab: &Lab, x: Daemon, y: Daemon) {
+    let (a, b) = (lab.host("a"), lab.host("b"));
+    let two = VrrpInstance::new(VRID, 150, &["192.0.2.100/32", "192.0.2.101/32"]).auth_pass(PASS);
+    let mut ka = x.start(OURS, a, &two.render("a"));
+    assert!(
+        ka.wait_for_log("(VI_1) Entering BACKUP STATE", ELECTION),
+        "a did not start its instance"
+    );
+    let mut kb = y.start(OURS, b, &instance(100).render("b"));
+    wait_vip(a, &ka, "192.0.2.101", true, ELECTION);
+    wait_vip(b, &kb, VIP, true, ELECTION);
+    // Both keep their VIPs: neither accepts the other's adverts.
+    thread::sleep(Duration::from_millis(2500));
+    assert!(
+        has(a, VIP) && has(a, "192.0.2.101") && has(b, VIP),
+        "one of the two masters gave up:\na: {}\nb: {}",
+        daemon_log(&ka),
+        daemon_log(&kb)
+    );
+    // Each heard the other's adverts at least once (keepalived 2.2.7 as master puts its own
+    // next advert off at each advert it drops, so a 2.2.7 master that hears the other every
+    // second falls silent after its first; ours keeps advertising).
+    let (of_a, of_b) = (
+        "(VI_1) received an unexpected ip number count 1, expected 2!",
+        "(VI_1) received an unexpected ip number count 2, expected 1!",
+    );
+    assert!(log_count(&ka, of_a) >= 1, "a:\n{}", daemon_log(&ka));
+    assert!(log_count(&kb, of_b) >= 1, "b:\n{}", daemon_log(&kb));
+    for (k, which) in [(&mut ka, x), (&mut kb, y)] {
+        if which == Ours {
+            assert!(k.is_running(), "{}", daemon_log(k));
+        }
+        k.stop().expect("SIGTERM");
+    }
+}
+
+/// a has priority 255 (and no `state`) for addresses that are not its own, b 100: keepalived
+/// 2.2.7 takes priority 255 alone as the address owner and starts it as master at once, logging a
+/// Master_Down_Timer that fires at once (`(VI_1) Receive advertisement timeout`, then
+/// `Entering MASTER STATE`, no BACKUP state first). Its announcements read, with `-D`, as
+/// 2.2.7's with the default settings: `(VI_1) Sending/queueing gratuitous ARPs on eth0 for X`
+/// before each address's first send of the burst, and `Sending gratuitous ARP on eth0 for X`
+/// for each of the five sends, address after address.
+fn owner_start(lab: &Lab, x: Daemon, y: Daemon) {
+    let (a, b) = (lab.host("a"), lab.host("b"));
+    let vips = ["192.0.2.100/32", "192.0.2.101/32"];
+    let mut kb = y.start(
+        OURS,
+        b,
+        &VrrpInstance::new(VRID, 100, &vips)
+            .auth_pass(PASS)
+            .render("b"),
+    );
+    wait_vip(b, &kb, VIP, true, ELECTION);
+    // No `state` line: a written `state BACKUP` would hold even the owner in BACKUP for
+    // Master_Down_Interval (2.2.7 does; the engine's unit tests cover it).
+    let owner = VrrpInstance::new(VRID, 255, &vips)
+        .auth_pass(PASS)
+        .render("a")
+        .replace("    state BACKUP\n", "");
+    assert!(!owner.contains("state "), "{owner}");
+    let mut ka = x.start(OURS, a, &owner);
+    // At once: well within b's or a's Master_Down_Interval (3 s and more).
+    wait_vip(a, &ka, VIP, true, Duration::from_millis(2500));
+    wait_vip(b, &kb, VIP, false, Duration::from_secs(2));
+    // The burst's ten sends are logged within moments of the VIP (bounded wait).
+    keepalived_testlab::prelude::poll_until(Duration::from_secs(3), || {
+        log_count(&ka, "Sending gratuitous ARP on eth0") >= 10
+    });
+    let text = daemon_log(&ka);
+    let states = keepalived_testlab::prelude::state_changes(&text);
+    assert_eq!(
+        states,
+        vec!["(VI_1) Entering MASTER STATE".to_string()],
+        "a went through another state first:\n{text}"
+    );
+    let timeout = text.find("(VI_1) Receive advertisement timeout");
+    let master = text.find("(VI_1) Entering MASTER STATE");
+    assert!(
+        timeout.is_some() && timeout < master,
+        "no `Receive advertisement timeout` before MASTER:\n{text}"
+    );
+    // The first burst, in 2.2.7's order.
+    let garps: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("gratuitous ARP"))
+        .filter_map(|l| l.find("Sending").map(|at| &l[at..]))
+        .collect();
+    let first = [
+        "Sending/queueing gratuitous ARPs on eth0 for 192.0.2.100",
+        "Sending gratuitous ARP on eth0 for 192.0.2.100",
+        "Sending/queueing gratuitous ARPs on eth0 for 192.0.2.101",
+        "Sending gratuitous ARP on eth0 for 192.0.2.101",
+        "Sending gratuitous ARP on eth0 for 192.0.2.100",
+    ];
+    assert!(
+        garps.len() >= 10 && garps[..5] == first,
+        "a's announcement lines:\n{}",
+        garps.join("\n")
+    );
+    let sends = |vip: &str| {
+        garps[..12.min(garps.len())]
+            .iter()
+            .filter(|l| **l == format!("Sending gratuitous ARP on eth0 for {vip}"))
+            .count()
+    };
+    assert_eq!(
+        (sends("192.0.2.100"), sends("192.0.2.101")),
+        (5, 5),
+        "five sends per address in the first burst:\n{}",
+        garps.join("\n")
+    );
+    for (k, which) in [(&mut ka, x), (&mut kb, y)] {
+        if which == Ours {
+            assert!(k.is_running(), "{}", daemon_log(k));
+        }
+        k.stop().expect("SIGTERM");
     }
 }
 
@@ -964,6 +1107,16 @@ fn nopreempt_keeps_the_current_master() {
 #[test]
 fn mismatched_passwords_make_two_masters() {
     for_each_pair("passwd", mismatched_passwords);
+}
+
+#[test]
+fn other_address_lists_make_two_masters_as_keepalived() {
+    for_each_pair("addrs", address_lists);
+}
+
+#[test]
+fn priority_255_starts_as_master_at_once_as_keepalived() {
+    for_each_pair("owner", owner_start);
 }
 
 #[test]

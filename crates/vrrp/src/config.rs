@@ -106,9 +106,14 @@ pub struct InstanceConfig {
     pub garp_master_delay: Duration,
     /// Interval of repeated announcement bursts while master, if any.
     pub garp_master_refresh: Option<Duration>,
+    /// `state BACKUP` was written: the instance starts in BACKUP even with priority 255, and
+    /// becomes master when its Master_Down_Timer fires (keepalived 2.2.7, observed); without
+    /// it (no `state`, or `state MASTER`) priority 255 starts in MASTER at once.
+    pub start_backup: bool,
 }
 
-/// What a master does when it hears another master (keepalived.conf(5)); kept apart from
+/// What a master does when it hears another master, and how far a backup trusts the master
+/// it hears (keepalived.conf(5)); kept apart from
 /// [`InstanceConfig`] and set with `Instance::set_contention`. The default is keepalived
 /// 2.2.7's.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -123,6 +128,10 @@ pub struct Contention {
     /// `garp_lower_prio_delay`: the second announcement burst after hearing a lower-priority
     /// advert as master; `None`: `garp_master_delay`; zero: none.
     pub lower_prio_delay: Option<Duration>,
+    /// `skip_check_adv_addr` (or global `vrrp_skip_check_adv_addr`): as backup, the address
+    /// list of an advert from the router last heard is not checked again (keepalived 2.2.7
+    /// checks it in every advert a master receives, and in a backup's from any other source).
+    pub skip_check_adv_addr: bool,
 }
 
 impl InstanceConfig {

@@ -80,12 +80,23 @@ pub enum Event {
     SettingAddresses,
     /// The virtual addresses are about to be removed.
     RemovingAddresses,
-    /// An accepted advert lists other addresses than ours (RFC 3768 section 7.1: logged once).
-    AddressMismatch {
+    /// An advert whose addresses differ from ours was dropped (keepalived 2.2.7's check, see
+    /// [`AddressDifference`]); reported at most once per half Advertisement_Interval, so as
+    /// often as a peer advertises, not as often as a flood.
+    AddressesDiffer {
         /// Its source.
         from: IpAddr,
-        /// The addresses it lists.
-        addresses: Vec<IpAddr>,
+        /// How they differ.
+        difference: AddressDifference,
+    },
+    /// As backup with preemption, an advert of lower priority than ours was ignored (RFC 3768
+    /// section 6.4.2), so the Master_Down_Timer runs on and this router takes over; reported
+    /// at most once per half Advertisement_Interval.
+    LowerPriorityDiscarded {
+        /// Its source.
+        from: IpAddr,
+        /// Its priority.
+        priority: u8,
     },
     /// A received packet was dropped (reported at most once per [`crate::instance::DROP_LOG_INTERVAL`]
     /// per reason).
@@ -97,6 +108,22 @@ pub enum Event {
         /// How many were dropped for this reason so far.
         count: u64,
     },
+}
+
+/// How the addresses of a dropped advert differ from the instance's own (RFC 3768 and RFC
+/// 5798 section 7.1), checked as keepalived 2.2.7 checks them: first the count, then whether
+/// each of ours is in the advert (in any order).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AddressDifference {
+    /// The advert carries `received` addresses, the instance has `expected`.
+    Count {
+        /// The advert's Count IP Addrs.
+        received: u8,
+        /// The instance's own count.
+        expected: usize,
+    },
+    /// The counts match, but this address of ours is not in the advert.
+    Missing(IpAddr),
 }
 
 /// Why a received packet was dropped. Each reason has a counter.
@@ -124,11 +151,13 @@ pub enum DropReason {
     Vrid,
     /// A unicast advert from an address that is not a peer, with `check_unicast_src`.
     NotPeer,
+    /// Its address count or list differs from ours ([`AddressDifference`]).
+    Addresses,
 }
 
 impl DropReason {
     /// How many kinds there are.
-    pub const COUNT: usize = 11;
+    pub const COUNT: usize = 12;
 
     /// Every reason, in counter order.
     pub const ALL: [DropReason; Self::COUNT] = [
@@ -143,6 +172,7 @@ impl DropReason {
         DropReason::Interval,
         DropReason::Vrid,
         DropReason::NotPeer,
+        DropReason::Addresses,
     ];
 
     /// The reason as keepalived names it in its log.
@@ -159,6 +189,7 @@ impl DropReason {
             DropReason::Interval => "advertisement interval mismatch",
             DropReason::Vrid => "unknown VRID",
             DropReason::NotPeer => "not a unicast peer",
+            DropReason::Addresses => "address list mismatch",
         }
     }
 

@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub use crate::config::{Contention, Destination, InstanceConfig, Unicast};
-pub use crate::event::{DropReason, Event, FaultCause, State};
+pub use crate::event::{AddressDifference, DropReason, Event, FaultCause, State};
 use crate::packet::{Advertisement, Auth, Family, Packet, TTL, Version, carries_auth_data};
 
 /// How often one drop reason may be reported per instance, so a flood cannot flood the log.
@@ -227,7 +227,6 @@ pub struct Instance {
     /// When each kind of drop was last reported; made at the first drop (most instances never
     /// drop a packet).
     last_drop_log: Option<Box<[Option<Instant>; DropReason::COUNT]>>,
-    reported_address_mismatch: bool,
     /// Drained by the operator: it stays out of MASTER until undrained.
     drained: bool,
     /// In BACKUP: the source and priority of the last advert accepted.
@@ -241,7 +240,9 @@ pub struct Instance {
     contention: Contention,
     /// When it last announced because of a lower-priority advert.
     lower_prio_announced: Option<Instant>,
-    /// When it last reported a lower-priority advert.
+    /// When it last reported a lower-priority advert: heard as master (at most one report per
+    /// [`DROP_LOG_INTERVAL`]) or ignored as backup (at most one per half
+    /// Advertisement_Interval).
     lower_prio_logged: Option<Instant>,
 }
 
@@ -258,7 +259,6 @@ impl Instance {
             actions: VecDeque::new(),
             stats: Stats::default(),
             last_drop_log: None,
-            reported_address_mismatch: false,
             drained: false,
             heard: None,
             synced: false,
@@ -410,6 +410,13 @@ impl Instance {
     /// Startup (RFC 3768 section 6.4.1): addresses left by an earlier run are removed, then an
     /// instance that cannot work enters FAULT directly, the owner (priority 255) becomes master
     /// at once and everyone else backup; then the tracked priority applies.
+    ///
+    /// keepalived 2.2.7 takes priority 255 alone as ownership (whether or not the addresses
+    /// are the interface's own, observed) and words the owner's start as a Master_Down_Timer
+    /// that fires at once: `Receive advertisement timeout`, then MASTER, without an
+    /// `Entering BACKUP STATE (init)` line; so does this engine ([`Event::ReceiveTimeout`]
+    /// first), at start and for an owner a reload adds. A written `state BACKUP`
+    /// ([`InstanceConfig::start_backup`]) makes even the owner start in BACKUP.
     pub fn start(&mut self, now: Instant, tracking: Tracking) {
         if self.phase != Phase::Initialize {
             return;
@@ -418,7 +425,8 @@ impl Instance {
         self.actions.push_back(Action::RemoveAddresses);
         match tracking.fault {
             Some(cause) => self.change_state(now, State::Fault, Why::Fault(cause)),
-            None if self.priority == 255 && !self.drained => {
+            None if self.priority == 255 && !self.drained && !self.config.start_backup => {
+                self.report(Event::ReceiveTimeout);
                 self.change_state(now, State::Master, Why::Start);
             }
             None => self.change_state(now, State::Backup, Why::Start),
@@ -478,6 +486,9 @@ impl Instance {
             Ok(advert) => advert,
             Err(reason) => return self.drop_packet(now, packet.src, reason),
         };
+        if let Some(difference) = self.address_difference(packet.src, &advert) {
+            return self.drop_for_addresses(now, packet.src, difference);
+        }
         self.stats.received += 1;
         if advert.priority == 0 {
             self.stats.priority_zero_received += 1;
@@ -486,7 +497,7 @@ impl Instance {
             self.heard = Some((packet.src, advert.priority));
         }
         match self.phase {
-            Phase::Backup(_) => self.backup_receives(now, &advert),
+            Phase::Backup(_) => self.backup_receives(now, packet.src, &advert),
             Phase::Master(_) => self.master_receives(now, packet.src, &advert),
             Phase::Initialize | Phase::Fault(_) => {}
         }
@@ -532,7 +543,6 @@ impl Instance {
         let config = config.into();
         let learned_kept = self.config.version == config.version;
         self.config = config;
-        self.reported_address_mismatch = false;
         self.priority = if self.config.priority == 255 {
             255
         } else if tracking.priority == 0 {
@@ -616,6 +626,8 @@ impl Instance {
             self.stats.released_master += 1;
         }
         let from = self.phase.state();
+        // Each state reports the lower-priority adverts it hears on its own terms.
+        self.lower_prio_logged = None;
         // Entry.
         match to {
             State::Initialize => {
@@ -712,15 +724,53 @@ impl Instance {
                 return Err(DropReason::Interval);
             }
         }
-        if advert.addresses != self.config.addresses && !self.reported_address_mismatch {
-            // RFC 3768 section 7.1: log, but accept.
-            self.reported_address_mismatch = true;
-            self.report(Event::AddressMismatch {
-                from: packet.src,
-                addresses: advert.addresses.clone(),
+        Ok(advert)
+    }
+
+    /// RFC 3768 section 7.1 (RFC 5798 section 7.1): the Count IP Addrs and the addresses of
+    /// an advert are compared with ours. The RFCs drop a mismatch unless the sender is the
+    /// address owner (priority 255); keepalived 2.2.7 drops it whatever the priority, in v2
+    /// and v3, multicast and unicast, as master and as backup (observed), so a pair whose
+    /// address lists differ ends with two masters. This engine does the same, so a mixed pair
+    /// elects as a pair of 2.2.7 does. The count first, then each of our addresses must be in
+    /// the advert (in any order). With `skip_check_adv_addr` a backup does not check adverts
+    /// from the router it last heard.
+    fn address_difference(&self, src: IpAddr, advert: &Advertisement) -> Option<AddressDifference> {
+        let from_known_master = matches!(self.phase, Phase::Backup(_))
+            && self.heard.is_some_and(|(heard, _)| heard == src);
+        if self.contention.skip_check_adv_addr && from_known_master {
+            return None;
+        }
+        if advert.addresses.len() != self.config.addresses.len() {
+            return Some(AddressDifference::Count {
+                received: u8::try_from(advert.addresses.len()).unwrap_or(u8::MAX),
+                expected: self.config.addresses.len(),
             });
         }
-        Ok(advert)
+        self.config
+            .addresses
+            .iter()
+            .find(|ours| !advert.addresses.contains(ours))
+            .map(|missing| AddressDifference::Missing(*missing))
+    }
+
+    /// Drops an advert whose addresses differ: counted as [`DropReason::Addresses`] and
+    /// reported at most once per half Advertisement_Interval (2.2.7 logs each one: a peer
+    /// sends one per interval, so each is logged, and a flood is not echoed).
+    fn drop_for_addresses(&mut self, now: Instant, src: IpAddr, difference: AddressDifference) {
+        let index = DropReason::Addresses.index();
+        self.stats.dropped[index] += 1;
+        let every = self.config.advert_interval / 2;
+        let last = self
+            .last_drop_log
+            .get_or_insert_with(|| Box::new([None; DropReason::COUNT]));
+        if last[index].is_none_or(|at| now >= at + every) {
+            last[index] = Some(now);
+            self.report(Event::AddressesDiffer {
+                from: src,
+                difference,
+            });
+        }
     }
 
     fn drop_packet(&mut self, now: Instant, src: IpAddr, reason: DropReason) {
@@ -742,7 +792,7 @@ impl Instance {
     }
 
     /// RFC 3768 section 6.4.2, receiving an ADVERTISEMENT as backup.
-    fn backup_receives(&mut self, now: Instant, advert: &Advertisement) {
+    fn backup_receives(&mut self, now: Instant, advert_src: IpAddr, advert: &Advertisement) {
         let Phase::Backup(mut timers) = self.phase else {
             return;
         };
@@ -756,9 +806,18 @@ impl Instance {
                 timers.master_adver_interval = interval;
             }
             timers.master_down_at = now + self.master_down_interval(timers.master_adver_interval);
+        } else if self
+            .lower_prio_logged
+            .is_none_or(|at| now >= at + self.config.advert_interval / 2)
+        {
+            // Lower priority with preemption: ignore it, so Master_Down_Timer fires and we
+            // take over (keepalived 2.2.7 logs each one).
+            self.lower_prio_logged = Some(now);
+            self.report(Event::LowerPriorityDiscarded {
+                from: advert_src,
+                priority: advert.priority,
+            });
         }
-        // Lower priority with preemption: ignore it, so Master_Down_Timer fires and we take
-        // over.
         self.phase = Phase::Backup(timers);
     }
 
@@ -940,6 +999,7 @@ mod tests {
             destination: Destination::Multicast(MULTICAST_GROUP.into()),
             garp_master_delay: Duration::from_secs(5),
             garp_master_refresh: None,
+            start_backup: false,
         }
     }
 
@@ -1217,6 +1277,7 @@ mod tests {
             lower_prio_no_advert: true,
             higher_prio_send_advert: false,
             lower_prio_delay: Some(Duration::ZERO),
+            ..Contention::default()
         });
         instance.start(now, Tracking::healthy(instance.config()));
         drain(&mut instance);

@@ -23,6 +23,7 @@ fn config(garp_master_delay: Duration, garp_master_refresh: Option<Duration>) ->
         destination: Destination::Multicast(MULTICAST_GROUP.into()),
         garp_master_delay,
         garp_master_refresh,
+        start_backup: false,
     }
 }
 

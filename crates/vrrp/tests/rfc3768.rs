@@ -5,8 +5,8 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, Instant};
 
 use keepalived_vrrp::instance::{
-    Action, Destination, DropReason, Event, FaultCause, Instance, InstanceConfig, Received, State,
-    Tracking, Unicast,
+    Action, AddressDifference, Contention, Destination, DropReason, Event, FaultCause, Instance,
+    InstanceConfig, Received, State, Tracking, Unicast,
 };
 use keepalived_vrrp::packet::{Advertisement, Auth, MULTICAST_GROUP, TTL, Version};
 use keepalived_vrrp::wire::{Wire, WireEvent};
@@ -29,6 +29,7 @@ fn config(name: &str, last_octet: u8, priority: u8) -> InstanceConfig {
         destination: Destination::Multicast(MULTICAST_GROUP.into()),
         garp_master_delay: Duration::from_secs(5),
         garp_master_refresh: None,
+        start_backup: false,
     }
 }
 
@@ -143,6 +144,91 @@ fn rfc3768_6_4_1_owner_starts_as_master() {
     assert_eq!(sent_priorities(&actions), vec![255]);
     assert!(actions.contains(&Action::AddAddresses));
     assert!(actions.contains(&Action::Announce));
+    // keepalived 2.2.7 (observed, whether or not the VIP is the host's own address): priority
+    // 255 alone makes the owner; its start reads as a Master_Down_Timer that fires at once,
+    // with no BACKUP state before MASTER.
+    assert_eq!(
+        states(&actions),
+        vec![State::Master],
+        "no BACKUP before MASTER"
+    );
+    let events = events(&actions);
+    let timeout = events.iter().position(|e| **e == Event::ReceiveTimeout);
+    let master = events
+        .iter()
+        .position(|e| **e == Event::Entering(State::Master));
+    assert!(
+        timeout.is_some() && timeout < master,
+        "`Receive advertisement timeout` before MASTER: {events:?}"
+    );
+    assert!(!events.contains(&&Event::Entering(State::Backup)));
+}
+
+#[test]
+fn keepalived_owner_with_state_backup_written_waits_master_down_interval() {
+    // keepalived 2.2.7 (observed): `state BACKUP` with priority 255 starts in BACKUP and
+    // becomes master when its Master_Down_Timer fires.
+    let now = Instant::now();
+    let mut cfg = config("owner", 10, 255);
+    cfg.start_backup = true;
+    let mut instance = Instance::new(cfg);
+    start(&mut instance, now);
+    let actions = drain(&mut instance);
+    assert_eq!(states(&actions), vec![State::Backup]);
+    let down = now + instance.config().master_down_interval(255);
+    assert_eq!(instance.poll_timeout(), Some(down));
+    instance.handle_timeout(down);
+    assert_eq!(instance.state(), State::Master);
+}
+
+fn states(actions: &[Action]) -> Vec<State> {
+    actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::StateChanged(s) => Some(*s),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn keepalived_backup_raised_to_255_by_a_reload_preempts_after_master_down_interval() {
+    // keepalived 2.2.7 (observed): a backup whose priority a reload raises to 255 stays
+    // BACKUP, discards the lower master's adverts (`received lower priority (150) advert
+    // from 192.0.2.11 - discarding`) and becomes master when its Master_Down_Timer fires.
+    let now = Instant::now();
+    let mut instance = started(config("b", 10, 100), now);
+    let master = config("a", 11, 150);
+    receive(&mut instance, now, &master, 150);
+    drain(&mut instance);
+    let reload = now + Duration::from_millis(500);
+    let raised = config("b", 10, 255);
+    let tracking = Tracking::healthy(&raised);
+    instance.reconfigure(reload, raised, tracking);
+    drain(&mut instance);
+    assert_eq!(instance.state(), State::Backup);
+    let down = instance.poll_timeout().expect("Master_Down_Timer");
+    assert_eq!(down, reload + instance.config().master_down_interval(255));
+    let mut discarded = 0;
+    for second in 1..=3 {
+        let at = now + Duration::from_secs(second);
+        receive(&mut instance, at, &master, 150);
+        discarded += events(&drain(&mut instance))
+            .iter()
+            .filter(|e| {
+                matches!(e, Event::LowerPriorityDiscarded { from, priority: 150 }
+                    if *from == master.local_address)
+            })
+            .count();
+    }
+    assert_eq!(discarded, 3, "each of the master's adverts is reported");
+    assert_eq!(
+        instance.poll_timeout(),
+        Some(down),
+        "lower adverts do not reset it"
+    );
+    instance.handle_timeout(down);
+    assert_eq!(instance.state(), State::Master);
 }
 
 #[test]
@@ -448,6 +534,153 @@ fn rfc3768_7_1_drops_are_logged_once_per_interval() {
         .count();
     assert_eq!(logs, 1);
     assert_eq!(instance.stats().dropped(DropReason::Length), 1000);
+}
+
+/// An advert from `from` listing `addresses`.
+fn advert_listing(from: &InstanceConfig, priority: u8, addresses: Vec<IpAddr>) -> Vec<u8> {
+    Advertisement {
+        version: from.version,
+        vrid: from.vrid,
+        priority,
+        interval_cs: 100,
+        auth: from.auth,
+        addresses,
+    }
+    .to_bytes(from.local_address, MULTICAST_GROUP)
+}
+
+const VIP2: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 101));
+const VIP3: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 102));
+
+#[test]
+fn rfc3768_7_1_another_address_count_is_dropped_even_from_the_owner() {
+    // RFC 3768 section 7.1: the count and the list must match ours, and a mismatch is dropped
+    // unless the sender is the owner; keepalived 2.2.7 drops it whatever the priority
+    // (observed: `(VI_1) received an unexpected ip number count 2, expected 1!`), so does this
+    // engine: the backup's Master_Down_Timer runs on.
+    let now = Instant::now();
+    let mut instance = started(config("b", 10, 100), now);
+    let down = instance.poll_timeout();
+    let peer = config("a", 20, 255);
+    let bytes = advert_listing(&peer, 255, vec![VIP, VIP2]);
+    deliver(&mut instance, now, peer.local_address, TTL, &bytes);
+    let actions = drain(&mut instance);
+    assert_eq!(
+        events(&actions),
+        vec![&Event::AddressesDiffer {
+            from: peer.local_address,
+            difference: AddressDifference::Count {
+                received: 2,
+                expected: 1
+            },
+        }]
+    );
+    assert_eq!(instance.stats().dropped(DropReason::Addresses), 1);
+    assert_eq!(instance.stats().received, 0, "not accepted");
+    assert_eq!(instance.poll_timeout(), down, "the timer was not reset");
+}
+
+#[test]
+fn rfc3768_7_1_another_address_list_is_dropped_naming_the_first_of_ours_it_lacks() {
+    let now = Instant::now();
+    let mut cfg = config("b", 10, 100);
+    cfg.addresses = vec![VIP, VIP2];
+    let mut instance = started(cfg, now);
+    let peer = config("a", 20, 150);
+    // The same addresses in another order are the same list (2.2.7 looks each one up).
+    let same = advert_listing(&peer, 150, vec![VIP2, VIP]);
+    deliver(&mut instance, now, peer.local_address, TTL, &same);
+    assert_eq!(instance.stats().received, 1);
+    drain(&mut instance);
+    let other = advert_listing(&peer, 150, vec![VIP, VIP3]);
+    deliver(&mut instance, now, peer.local_address, TTL, &other);
+    assert_eq!(
+        events(&drain(&mut instance)),
+        vec![&Event::AddressesDiffer {
+            from: peer.local_address,
+            difference: AddressDifference::Missing(VIP2),
+        }]
+    );
+    assert_eq!(instance.stats().dropped(DropReason::Addresses), 1);
+}
+
+#[test]
+fn rfc3768_7_1_address_drops_are_reported_once_per_advert_not_per_flood() {
+    // 2.2.7 logs every such advert; a peer sends one per interval, so each is reported, but
+    // a flood is reported at most twice per interval.
+    let now = Instant::now();
+    let mut instance = started(config("b", 10, 100), now);
+    let peer = config("a", 20, 150);
+    let bytes = advert_listing(&peer, 150, vec![VIP, VIP2]);
+    let mut reports = 0;
+    for i in 0..3 {
+        deliver(
+            &mut instance,
+            now + Duration::from_millis(1000 * i + 3),
+            peer.local_address,
+            TTL,
+            &bytes,
+        );
+        reports += events(&drain(&mut instance)).len();
+    }
+    assert_eq!(reports, 3, "one per advert at the advert interval");
+    for i in 0..100 {
+        let at = now + Duration::from_secs(3) + Duration::from_millis(i * 10);
+        deliver(&mut instance, at, peer.local_address, TTL, &bytes);
+    }
+    let flood = events(&drain(&mut instance)).len();
+    assert!(flood <= 2, "{flood} reports for a 1 s flood");
+    assert_eq!(instance.stats().dropped(DropReason::Addresses), 103);
+}
+
+#[test]
+fn keepalived_skip_check_adv_addr_trusts_the_master_it_already_heard() {
+    let now = Instant::now();
+    let mut instance = started(config("b", 10, 100), now);
+    instance.set_contention(Contention {
+        skip_check_adv_addr: true,
+        ..Contention::default()
+    });
+    let master = config("a", 20, 150);
+    let stranger = config("c", 30, 150);
+    let two = |from: &InstanceConfig| advert_listing(from, 150, vec![VIP, VIP2]);
+    // Not heard yet: checked.
+    deliver(&mut instance, now, master.local_address, TTL, &two(&master));
+    assert_eq!(instance.stats().dropped(DropReason::Addresses), 1);
+    receive(&mut instance, now, &master, 150);
+    deliver(&mut instance, now, master.local_address, TTL, &two(&master));
+    assert_eq!(
+        instance.stats().received,
+        2,
+        "the master heard is not checked again"
+    );
+    deliver(
+        &mut instance,
+        now,
+        stranger.local_address,
+        TTL,
+        &two(&stranger),
+    );
+    assert_eq!(
+        instance.stats().dropped(DropReason::Addresses),
+        2,
+        "others are"
+    );
+}
+
+#[test]
+fn scenario_a_pair_with_other_address_lists_has_two_masters() {
+    // keepalived 2.2.7 (observed): each drops the other's adverts, both become master.
+    let now = Instant::now();
+    let a = config("A", 10, 150);
+    let mut b = config("B", 20, 100);
+    b.addresses = vec![VIP, VIP2];
+    let mut wire = Wire::new(vec![Instance::new(a), Instance::new(b)], now);
+    wire.start_all();
+    wire.run_for(Duration::from_secs(10));
+    assert_eq!(wire.masters(), vec![0, 1]);
+    assert!(wire.nodes[0].stats().dropped(DropReason::Addresses) > 0);
+    assert!(wire.nodes[1].stats().dropped(DropReason::Addresses) > 0);
 }
 
 #[test]

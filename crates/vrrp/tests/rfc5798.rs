@@ -26,6 +26,7 @@ fn config(last_octet: u8, priority: u8, interval: Duration) -> InstanceConfig {
         destination: Destination::Multicast(MULTICAST_GROUP.into()),
         garp_master_delay: Duration::from_secs(5),
         garp_master_refresh: None,
+        start_backup: false,
     }
 }
 
@@ -137,6 +138,40 @@ fn rfc5798_6_4_3_master_yielding_learns_the_new_masters_interval() {
     // The owner answers a lower priority and stays master, whatever its interval.
     receive(&mut instance, t, 20, 100, 200);
     assert_eq!(instance.state(), State::Master);
+}
+
+#[test]
+fn rfc5798_7_1_another_address_count_or_list_is_dropped() {
+    // RFC 5798 section 7.1 (MAY verify, drop unless from the owner); keepalived 2.2.7 checks
+    // v3 adverts as v2 ones and drops a mismatch from any priority (observed).
+    let now = Instant::now();
+    let mut instance = started(config(10, 100, Duration::from_secs(1)), now);
+    let down = instance.poll_timeout();
+    let src: IpAddr = Ipv4Addr::new(192, 0, 2, 20).into();
+    let other: IpAddr = Ipv4Addr::new(192, 0, 2, 104).into();
+    for addresses in [vec![instance.config().addresses[0], other], vec![other]] {
+        let bytes = Advertisement {
+            version: Version::V3,
+            vrid: 53,
+            priority: 255,
+            interval_cs: 100,
+            auth: Auth::None,
+            addresses,
+        }
+        .to_bytes(src, MULTICAST_GROUP);
+        instance.handle_packet(
+            now,
+            Received {
+                src,
+                dst: MULTICAST_GROUP.into(),
+                ttl: TTL,
+                payload: &bytes,
+            },
+        );
+    }
+    assert_eq!(instance.stats().dropped(DropReason::Addresses), 2);
+    assert_eq!(instance.stats().received, 0);
+    assert_eq!(instance.poll_timeout(), down);
 }
 
 #[test]

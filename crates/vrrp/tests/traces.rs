@@ -10,7 +10,8 @@
 //! - `{"config": {"priority": 100, "advert_ms": 1000, "version": 2, "preempt": true}}` (first);
 //! - `{"t_us": 0, "in": "start", "fault": null}` (or `"link_down"` / `"tracked"`);
 //! - `{"t_us": 1000000, "in": "advert", "from": "192.0.2.20", "priority": 150,
-//!   "interval_cs": 100}`;
+//!   "interval_cs": 100}` (with `"addresses": ["192.0.2.100", …]` for another list than the
+//!   instance's 192.0.2.100);
 //! - `{"t_us": 6000000, "in": "run_until"}`: every deadline due by then fires at its time;
 //! - `{"t_us": 0, "in": "track", "priority": 80, "fault": null}`;
 //! - `{"t_us": 0, "in": "shutdown"}`.
@@ -53,6 +54,7 @@ fn config(spec: &Value) -> InstanceConfig {
         destination: Destination::Multicast(MULTICAST_GROUP.into()),
         garp_master_delay: Duration::from_secs(5),
         garp_master_refresh: None,
+        start_backup: false,
     }
 }
 
@@ -144,7 +146,13 @@ fn replay(text: &str) -> String {
                     priority: input["priority"].as_u64().expect("priority") as u8,
                     interval_cs: input["interval_cs"].as_u64().unwrap_or(100) as u16,
                     auth: Auth::None,
-                    addresses: vec![VIP.into()],
+                    addresses: match input["addresses"].as_array() {
+                        Some(list) => list
+                            .iter()
+                            .map(|a| a.as_str().expect("address").parse().expect("address"))
+                            .collect(),
+                        None => vec![VIP.into()],
+                    },
                 };
                 let bytes = advert.to_bytes(from, MULTICAST_GROUP);
                 let packet = Received {

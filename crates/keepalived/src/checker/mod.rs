@@ -109,7 +109,7 @@ pub fn run(cli: &Cli, config: Config, logger: Logger) -> anyhow::Result<i32> {
         }
         fifos.write(pool.take_fifo_lines());
         send_alerts(&mut pool, alerts.as_ref(), &logger);
-        logger.info("Startup complete");
+        crate::ready::tell_parent(&logger, ChildRole::Checker, crate::ready::Done::Startup);
         let mut suspension =
             suspend::Suspension::new(pool.virtual_servers(), &suspend::host_addresses());
         let mut ran: std::collections::HashSet<usize> = (0..pool.virtual_servers().count())
@@ -145,7 +145,6 @@ pub fn run(cli: &Cli, config: Config, logger: Logger) -> anyhow::Result<i32> {
                 }
                 _ = hup.recv() => {
                     logger.info("Reloading");
-                    logger.info(&format!("Opening file '{}'.", cli.use_file.display()));
                     let loaded =
                         load_config(&cli.use_file, cli.config_id.as_deref(), cli.all_config);
                     log_diagnostics(&logger, &loaded, Some(ChildRole::Checker));
@@ -174,7 +173,11 @@ pub fn run(cli: &Cli, config: Config, logger: Logger) -> anyhow::Result<i32> {
                     }
                     fifos.write(pool.take_fifo_lines());
                     send_alerts(&mut pool, alerts.as_ref(), &logger);
-                    logger.info("Reload complete");
+                    crate::ready::tell_parent(
+                        &logger,
+                        ChildRole::Checker,
+                        crate::ready::Done::Reload,
+                    );
                     settle_at = Some(tokio::time::Instant::now() + crate::memory::SETTLE_AFTER);
                     suspension = suspend::Suspension::new(
                         pool.virtual_servers(),

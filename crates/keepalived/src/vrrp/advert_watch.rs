@@ -100,6 +100,7 @@ mod tests {
             destination: Destination::Multicast(MULTICAST_GROUP.into()),
             garp_master_delay: Duration::from_secs(5),
             garp_master_refresh: None,
+            start_backup: false,
         }
     }
 

@@ -81,6 +81,9 @@ pub fn announce_settings(
         lower_prio_delay: number(&inst.other, "garp_lower_prio_delay")
             .or_else(|| number(global_other, "vrrp_garp_lower_prio_delay"))
             .map(|s| Duration::from_secs(u64::from(s))),
+        // Not reset by vrrp_strict (a check of received adverts, not an announcement).
+        skip_check_adv_addr: flag(&inst.other, "skip_check_adv_addr")
+            .unwrap_or(global.vrrp_skip_check_adv_addr),
     };
     (plan, contention)
 }

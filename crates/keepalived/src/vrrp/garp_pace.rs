@@ -80,7 +80,8 @@ impl PacePlan {
         plan
     }
 
-    /// Whether announcements on `interface` are paced (2.2.7 then says "Sending/queueing").
+    /// Whether announcements on `interface` are paced.
+    #[cfg(test)]
     pub fn is_paced(&self, interface: &str) -> bool {
         self.by_interface.contains_key(interface)
     }
@@ -122,6 +123,7 @@ impl Pacer {
     }
 
     /// The plan it runs.
+    #[cfg(test)]
     pub fn plan(&self) -> &PacePlan {
         &self.plan
     }

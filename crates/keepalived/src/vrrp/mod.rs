@@ -294,8 +294,9 @@ impl ReloadSource {
     /// Reads, checks and plans the configuration (blocking: run it off the protocol loop).
     /// `None` when it cannot be used; the running one stays, and the log says why.
     fn load(&self, logger: &Logger) -> Option<Planned> {
+        // keepalived 2.2.7's VRRP child says `Reloading`; its parent logged the file's lines
+        // (crate::supervisor).
         logger.info("Reloading");
-        logger.info(&format!("Opening file '{}'.", self.path.display()));
         let loaded = load_config(&self.path, self.config_id.as_deref(), self.all_config);
         log_diagnostics(logger, &loaded, Some(ChildRole::Vrrp));
         if unusable(&loaded) {

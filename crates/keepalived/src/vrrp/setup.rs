@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use keepalived_config::Config;
-use keepalived_config::model::{AuthType, NotifyScripts, Scope, VrrpInstance};
+use keepalived_config::model::{AuthType, InitialState, NotifyScripts, Scope, VrrpInstance};
 use keepalived_track::ScriptSpec;
 use keepalived_vrrp::config::instance_version;
 use keepalived_vrrp::instance::{Destination, InstanceConfig, Unicast};
@@ -538,9 +538,13 @@ fn plan_instance(
                 .unwrap_or(global.vrrp_garp_master_delay),
         )),
         garp_master_refresh: (refresh > 0).then(|| Duration::from_secs(u64::from(refresh))),
+        // keepalived 2.2.7 (observed): only a written `state BACKUP` holds an instance of
+        // priority 255 in BACKUP at start.
+        start_backup: inst.state_given && inst.state == InitialState::Backup,
     };
-    // keepalived starts a `state MASTER` instance in BACKUP too (compat.md section 6); the
-    // state only sets the default priority, which the config layer already did.
+    // keepalived starts a `state MASTER` instance in BACKUP too (compat.md section 6), unless
+    // its priority is 255; the state otherwise only sets the default priority, which the
+    // config layer already did.
     Ok(InstancePlan {
         config: Arc::new(config),
         addresses,

@@ -2,7 +2,7 @@
 //! instance starts with `VRRP_Instance(NAME)`, the 1.x form that contains 2.x's `(NAME)`, so
 //! scrapers of either version match it (docs/compat.md, log lines).
 
-use keepalived_vrrp::instance::{DropReason, Event, FaultCause, State};
+use keepalived_vrrp::instance::{AddressDifference, DropReason, Event, FaultCause, State};
 
 use keepalived_vrrp::packet::Family;
 
@@ -163,9 +163,9 @@ pub fn deassigned_address(address: std::net::IpAddr, interface: &str) -> String 
     format!("Deassigned address {address} from interface {interface}")
 }
 
-/// The lines `event` of instance `name` is logged as, in order; none for
-/// events keepalived does not log.
-pub fn lines(name: &str, event: &Event) -> Vec<Line> {
+/// The lines `event` of instance `name` (virtual router `vrid`) is logged as, in order; none
+/// for events keepalived does not log.
+pub fn lines(name: &str, vrid: u8, event: &Event) -> Vec<Line> {
     let info = |text: String| Line {
         detail: false,
         text,
@@ -215,13 +215,27 @@ pub fn lines(name: &str, event: &Event) -> Vec<Line> {
         Event::ReceiveTimeout => vec![info(about("Receive advertisement timeout"))],
         Event::SettingAddresses => vec![detail(about("setting VIPs."))],
         Event::RemovingAddresses => vec![detail(about("removing VIPs."))],
-        Event::AddressMismatch { from, addresses } => {
-            let theirs: Vec<String> = addresses.iter().map(ToString::to_string).collect();
-            vec![info(about(&format!(
-                "received an advert from {from} with a different set of addresses: {}",
-                theirs.join(" ")
-            )))]
-        }
+        // keepalived 2.2.7 (observed): `(VI_1) received an unexpected ip number count 1,
+        // expected 2!`, and with as many addresses, the first of ours the advert lacks:
+        // `(VI_1) ip address associated with VRID 51 not present in MASTER advert:
+        // 192.0.2.101`.
+        Event::AddressesDiffer {
+            difference: AddressDifference::Count { received, expected },
+            ..
+        } => vec![info(about(&format!(
+            "received an unexpected ip number count {received}, expected {expected}!"
+        )))],
+        Event::AddressesDiffer {
+            difference: AddressDifference::Missing(address),
+            ..
+        } => vec![info(about(&format!(
+            "ip address associated with VRID {vrid} not present in MASTER advert: {address}"
+        )))],
+        // keepalived 2.2.7 (observed): `(VI_1) received lower priority (150) advert from
+        // 192.0.2.11 - discarding`.
+        Event::LowerPriorityDiscarded { from, priority } => vec![info(about(&format!(
+            "received lower priority ({priority}) advert from {from} - discarding"
+        )))],
         // keepalived 2.2.7 with check_unicast_src (observed).
         Event::Dropped {
             from,
@@ -247,7 +261,10 @@ mod tests {
     use std::net::{IpAddr, Ipv4Addr};
 
     fn texts(event: Event) -> Vec<String> {
-        lines("VI_1", &event).into_iter().map(|l| l.text).collect()
+        lines("VI_1", 51, &event)
+            .into_iter()
+            .map(|l| l.text)
+            .collect()
     }
 
     #[test]
@@ -283,6 +300,40 @@ mod tests {
         assert_eq!(
             entering_at_start("VI_1", State::Backup),
             "VRRP_Instance(VI_1) Entering BACKUP STATE (init)"
+        );
+    }
+
+    #[test]
+    fn dropped_address_lists_and_discarded_adverts_read_as_keepalived_2_2_7() {
+        let from = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 11));
+        assert_eq!(
+            texts(Event::AddressesDiffer {
+                from,
+                difference: AddressDifference::Count {
+                    received: 1,
+                    expected: 2
+                },
+            }),
+            vec!["VRRP_Instance(VI_1) received an unexpected ip number count 1, expected 2!"]
+        );
+        assert_eq!(
+            texts(Event::AddressesDiffer {
+                from,
+                difference: AddressDifference::Missing(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 101))),
+            }),
+            vec![
+                "VRRP_Instance(VI_1) ip address associated with VRID 51 not present in MASTER \
+                 advert: 192.0.2.101"
+            ]
+        );
+        assert_eq!(
+            texts(Event::LowerPriorityDiscarded {
+                from,
+                priority: 150
+            }),
+            vec![
+                "VRRP_Instance(VI_1) received lower priority (150) advert from 192.0.2.11 - discarding"
+            ]
         );
     }
 
@@ -351,7 +402,7 @@ mod tests {
 
     #[test]
     fn vip_lines_are_detail_only() {
-        let l = lines("VI_1", &Event::SettingAddresses);
+        let l = lines("VI_1", 51, &Event::SettingAddresses);
         assert!(l[0].detail);
         assert_eq!(l[0].text, "VRRP_Instance(VI_1) setting VIPs.");
         let drop = Event::Dropped {

@@ -102,6 +102,7 @@ fn config(u: &mut Unstructured<'_>) -> Result<InstanceConfig> {
         } else {
             None
         },
+        start_backup: u.arbitrary()?,
     })
 }
 

@@ -140,7 +140,7 @@ impl Driver {
                             .info(&wording::entering_at_start(&config.name, State::Backup));
                         continue;
                     }
-                    for line in wording::lines(&config.name, &event) {
+                    for line in wording::lines(&config.name, config.vrid, &event) {
                         if line.detail {
                             self.logger.detail(&line.text);
                         } else {
@@ -192,7 +192,11 @@ impl Driver {
     }
 
     /// [`Self::announce`] for the addresses `only` lists (indices into the plan's
-    /// addresses), or all of them.
+    /// addresses), or all of them. keepalived 2.2.7 words each burst the same way, paced or
+    /// not (observed with the default settings and with `vrrp_garp_interval`): with `-D`,
+    /// `(VI_1) Sending/queueing gratuitous ARPs on eth0 for X` (`Unsolicited Neighbour
+    /// Adverts` for IPv6) before the address's first send of the burst, and `Sending
+    /// gratuitous ARP on eth0 for X` (`Sending unsolicited Neighbour Advert …`) for each send.
     pub(super) fn announce_some(&mut self, i: usize, count: u32, only: Option<&[usize]>) {
         let plan = &self.running[i].plan;
         let mut targets = Vec::new();
@@ -203,31 +207,29 @@ impl Driver {
             if !self.garps.contains_key(&address.interface) {
                 continue;
             }
-            let what = match address.address {
-                IpAddr::V4(_) => "gratuitous ARPs",
-                IpAddr::V6(_) => "Unsolicited Neighbour Adverts",
-            };
-            let verb = if self.pacer.plan().is_paced(&address.interface) {
-                "Sending/queueing"
-            } else {
-                "Sending"
-            };
-            self.logger.detail(&wording::about(
-                &plan.config.name,
-                &format!(
-                    "{verb} {what} on {} for {}",
-                    address.interface, address.address
-                ),
-            ));
             targets.push((index, true));
         }
         let now = Instant::now();
-        for _ in 0..count {
+        for round in 0..count {
             for (index, working) in &mut targets {
                 if !*working {
                     continue;
                 }
-                let address = &self.running[i].plan.addresses[*index];
+                let plan = &self.running[i].plan;
+                let address = &plan.addresses[*index];
+                if round == 0 {
+                    let what = match address.address {
+                        IpAddr::V4(_) => "gratuitous ARPs",
+                        IpAddr::V6(_) => "Unsolicited Neighbour Adverts",
+                    };
+                    self.logger.detail(&wording::about(
+                        &plan.config.name,
+                        &format!(
+                            "Sending/queueing {what} on {} for {}",
+                            address.interface, address.address
+                        ),
+                    ));
+                }
                 let offer = self.pacer.offer(
                     (i, *index),
                     &address.interface,
@@ -258,7 +260,6 @@ impl Driver {
         let Some(garp) = self.garps.get(&address.interface) else {
             return false;
         };
-        let paced = self.pacer.plan().is_paced(&address.interface);
         let sent = match address.address {
             IpAddr::V4(v4) => garp.send(v4),
             // The Router flag says whether this host forwards IPv6 on that interface (RFC 4861
@@ -274,13 +275,11 @@ impl Driver {
         };
         match sent {
             Ok(()) => {
-                // 2.2.7 words each paced send on its own (observed).
-                if paced {
-                    self.logger.detail(&format!(
-                        "Sending {line} on {} for {}",
-                        address.interface, address.address
-                    ));
-                }
+                // 2.2.7 words each send on its own, paced or not (observed).
+                self.logger.detail(&format!(
+                    "Sending {line} on {} for {}",
+                    address.interface, address.address
+                ));
                 true
             }
             Err(err) => {
@@ -354,7 +353,9 @@ fn forwards_ipv6(interface: &str) -> bool {
 }
 
 impl Driver {
-    /// `-X` at the stop, for instance `i` that was not master: keepalived 2.2.7 goes through
+    /// `(VI_1) removing VIPs.` of instance `i` without removing anything: at the start (2.2.7
+    /// says it for every instance before any state), and with `-X` at the stop for an instance
+    /// that was not master: keepalived 2.2.7 goes through
     /// releasing its VIPs anyway and logs it (`(VI_1) removing VIPs.`), though it removes only
     /// addresses it added (none, as it was not master): observed, notify_fifo_lab.rs.
     pub(super) fn release_vips_line(&self, i: usize) {
@@ -363,7 +364,7 @@ impl Driver {
             return;
         }
         let event = keepalived_vrrp::event::Event::RemovingAddresses;
-        for line in wording::lines(&config.name, &event) {
+        for line in wording::lines(&config.name, config.vrid, &event) {
             if line.detail {
                 self.logger.detail(&line.text);
             } else {

@@ -272,6 +272,11 @@ pub async fn run(
         }
     };
     driver.install(planned).await?;
+    crate::ready::tell_parent(
+        &driver.logger,
+        crate::cli::ChildRole::Vrrp,
+        crate::ready::Done::Startup,
+    );
     // tokio's sleep rounds up to whole milliseconds; protocol deadlines need better.
     let timer = PreciseTimer::new().context("cannot create the protocol timer")?;
     // The deadline the timer holds and has not reported yet: most packets move a deadline
@@ -381,8 +386,12 @@ impl Driver {
         match control {
             Control::Reload(planned) => {
                 match self.install(*planned).await {
-                    // keepalived 2.2.7's last line of a reload (observed).
-                    Ok(()) => self.logger.info("Reload complete"),
+                    // keepalived 2.2.7's last line of a reload, from the parent (crate::ready).
+                    Ok(()) => crate::ready::tell_parent(
+                        &self.logger,
+                        crate::cli::ChildRole::Vrrp,
+                        crate::ready::Done::Reload,
+                    ),
                     Err(err) => self.logger.info(&format!("Reload failed: {err:#}")),
                 }
             }

@@ -338,6 +338,13 @@ impl Driver {
         for (i, gone, added) in carried {
             self.carry_on(i, now, &gone, added).await;
         }
+        // keepalived 2.2.7 at start (not at a reload, observed): `(VI_1) removing VIPs.` (-D)
+        // for every instance, in order, before any instance's first state.
+        if old_plans.is_empty() {
+            for &i in &fresh {
+                self.release_vips_line(i);
+            }
+        }
         for i in fresh {
             if !self.waits_for_scripts(i) {
                 self.start_instance(i, now).await;
