@@ -50,6 +50,24 @@ const ACTED_ON_AS_WRITTEN: &[&str] = &[
     "garp_extra_if",
     "vrrp_garp_extra_if",
     "vrrp_vmac_garp_intvl",
+    // The settings of the processes themselves (crates/keepalived/src/process_settings.rs);
+    // the `bfd_*` ones have no process to act on and stay listed.
+    "process_names",
+    "process_name",
+    "vrrp_process_name",
+    "checker_process_name",
+    "lvs_process_name",
+    "checker_priority",
+    "checker_no_swap",
+    "vrrp_rt_priority",
+    "checker_rt_priority",
+    "vrrp_rlimit_rttime",
+    "vrrp_rlimit_rtime",
+    "checker_rlimit_rttime",
+    "checker_rlimit_rtime",
+    "vrrp_cpu_affinity",
+    "checker_cpu_affinity",
+    "umask",
 ];
 
 /// One line per distinct keyword not acted on, as `BLOCK keyword 'KEYWORD'`, sorted.
@@ -86,7 +104,7 @@ mod tests {
 
     #[test]
     fn lists_each_unmodelled_keyword_once() {
-        let text = "global_defs {\n lvs_flush\n vrrp_rt_priority 50\n router_id x\n\
+        let text = "global_defs {\n lvs_flush\n bfd_rt_priority 50\n router_id x\n\
                     vrrp_garp_interval 0.01\n}\n\
                     net_namespace blue\n\
                     bfd_instance b1 {\n neighbor_ip 192.0.2.2\n min_rx 100\n}\n\
@@ -101,7 +119,7 @@ mod tests {
             vec![
                 "bfd_instance keyword 'min_rx'",
                 "bfd_instance keyword 'neighbor_ip'",
-                "global_defs keyword 'vrrp_rt_priority'",
+                "global_defs keyword 'bfd_rt_priority'",
                 "top-level keyword 'bfd_instance'",
                 "top-level keyword 'net_namespace'",
                 "vrrp_instance keyword 'promote_secondaries'",

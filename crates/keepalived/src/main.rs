@@ -12,6 +12,7 @@ mod memory;
 mod metrics;
 mod metrics_http;
 mod pidfile;
+mod process_settings;
 mod reload_guard;
 mod safe_file;
 mod status_view;
