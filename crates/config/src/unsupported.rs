@@ -68,6 +68,11 @@ const ACTED_ON_AS_WRITTEN: &[&str] = &[
     "vrrp_cpu_affinity",
     "checker_cpu_affinity",
     "umask",
+    // Run by the parent (crates/keepalived/src/start_stop_scripts.rs).
+    "startup_script",
+    "startup_script_timeout",
+    "shutdown_script",
+    "shutdown_script_timeout",
 ];
 
 /// One line per distinct keyword not acted on, as `BLOCK keyword 'KEYWORD'`, sorted.

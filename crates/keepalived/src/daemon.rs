@@ -16,6 +16,7 @@ use crate::config_test::load_config;
 use crate::logger::{LogSettings, Logger};
 use crate::pidfile::{self, PidFile, PidFileError};
 use crate::process_settings;
+use crate::start_stop_scripts::{self, Planned};
 use crate::supervisor::{self, EXIT_CONFIG, EXIT_FATAL};
 use crate::{checker, vrrp};
 use keepalived_config::Loaded;
@@ -119,11 +120,20 @@ fn run_parent(cli: &Cli) -> anyhow::Result<i32> {
     // The file creation mask of every process (its children and their scripts inherit it).
     let parent_name = process_settings::parent_name(&loaded.config);
     set_umask(cli, &loaded, &logger);
+    // startup_script runs now, before any child; shutdown_script once they all stopped.
+    let scripts = start_stop_scripts::plan(&loaded.config, &keepalived_config::RealHost::default());
+    for line in &scripts.lines {
+        logger.info(line);
+    }
+    if let Some(startup) = &scripts.startup {
+        start_stop_scripts::run(startup, &logger);
+    }
+    let shutdown = scripts.shutdown;
     drop(loaded);
     // The parent only supervises from here on. It carries on as a fresh image of this program
     // (same pid, same pid file) that never reads the configuration, so the configuration
     // parser's pages are not kept mapped in a process that no longer needs them.
-    match reexec_supervisor(&roles, parent_name.as_deref()) {
+    match reexec_supervisor(&roles, parent_name.as_deref(), shutdown.as_ref()) {
         Ok(never) => match never {},
         Err(err) => {
             logger.detail(&format!(
@@ -135,6 +145,7 @@ fn run_parent(cli: &Cli) -> anyhow::Result<i32> {
                 logger.info(&line);
             }
             let status = supervisor::run(cli, &roles, &logger);
+            run_shutdown_script(shutdown.as_ref(), &status, &logger);
             pid_file.remove();
             logger.info(&format!("Stopping {}", version_line()));
             status
@@ -161,6 +172,7 @@ fn set_umask(cli: &Cli, loaded: &Loaded, logger: &Logger) {
 fn reexec_supervisor(
     roles: &[ChildRole],
     name: Option<&str>,
+    shutdown: Option<&Planned>,
 ) -> nix::Result<std::convert::Infallible> {
     use std::ffi::CString;
     use std::os::unix::ffi::OsStrExt;
@@ -176,6 +188,10 @@ fn reexec_supervisor(
     if let Some(name) = name {
         args.push(CString::new("--process-name").map_err(|_| nix::errno::Errno::EINVAL)?);
         args.push(CString::new(name).map_err(|_| nix::errno::Errno::EINVAL)?);
+    }
+    if let Some(script) = shutdown {
+        args.push(CString::new("--shutdown-script").map_err(|_| nix::errno::Errno::EINVAL)?);
+        args.push(CString::new(script.to_arg()).map_err(|_| nix::errno::Errno::EINVAL)?);
     }
     args.push(CString::new("--supervise").map_err(|_| nix::errno::Errno::EINVAL)?);
     if !list.is_empty() {
@@ -214,9 +230,21 @@ fn supervise(cli: &Cli, roles: &[ChildRole]) -> anyhow::Result<i32> {
         Err(status) => return Ok(status),
     };
     let status = supervisor::run(cli, roles, &logger);
+    let shutdown = cli.shutdown_script.as_deref().and_then(Planned::from_arg);
+    run_shutdown_script(shutdown.as_ref(), &status, &logger);
     pid_file.remove();
     logger.info(&format!("Stopping {}", version_line()));
     status
+}
+
+/// `shutdown_script`, once every child has stopped; not after a child's permanent error
+/// stopped the daemon (2.2.7 did not run it then).
+fn run_shutdown_script(script: Option<&Planned>, status: &anyhow::Result<i32>, logger: &Logger) {
+    if let Some(script) = script
+        && matches!(status, Ok(0))
+    {
+        start_stop_scripts::run(script, logger);
+    }
 }
 
 /// Which children run: `-P` only VRRP, `-C` only the checker; otherwise each side whose part

@@ -15,6 +15,7 @@ mod pidfile;
 mod process_settings;
 mod reload_guard;
 mod safe_file;
+mod start_stop_scripts;
 mod status_view;
 mod supervisor;
 mod vrrp;

@@ -213,3 +213,102 @@ fn process_settings_are_applied_as_by_2_2_7() {
 
     assert!(problems.is_empty(), "{}", problems.join("\n\n"));
 }
+
+/// The lines about the start and shutdown scripts, without the time stamps and idents.
+fn script_lines(log: &str) -> Vec<String> {
+    log.lines()
+        .filter(|l| !l.contains("SECURITY VIOLATION"))
+        .filter_map(|l| {
+            [
+                "Running startup",
+                "Running shutdown",
+                "startup script",
+                "shutdown script",
+            ]
+            .iter()
+            .find_map(|n| l.find(n))
+            .map(|at| l[at..].to_string())
+        })
+        .collect()
+}
+
+/// `startup_script` runs before the VRRP child starts, `shutdown_script` after it stopped,
+/// each with 2.2.7's lines (a success, then a failure with its status), and the scripts see
+/// the daemon's umask (2.2.7's default 0177): the same for both daemons.
+#[test]
+fn start_and_shutdown_scripts_run_as_by_2_2_7() {
+    if !lab_ready() {
+        return;
+    }
+    let lab = Lab::new("psscr", &["ours", "real"]).expect("lab");
+    let runs: Vec<(Daemon, Vec<String>, String, String)> = std::thread::scope(|s| {
+        let handles: Vec<_> = [(Daemon::Ours, "ours"), (Daemon::Real, "real")]
+            .into_iter()
+            .map(|(daemon, h)| {
+                let host = lab.host(h);
+                s.spawn(move || {
+                    let dir = host.dir().join("scripts");
+                    fs::create_dir_all(&dir).expect("script dir");
+                    let out = dir.join("ran.txt");
+                    let script = dir.join("s.sh");
+                    fs::write(
+                        &script,
+                        format!(
+                            "#!/bin/sh\necho \"$1 $(umask)\" >> {}\n[ \"$1\" = down ] && exit 3\nexit 0\n",
+                            out.display()
+                        ),
+                    )
+                    .expect("script");
+                    use std::os::unix::fs::PermissionsExt;
+                    fs::set_permissions(&script, fs::Permissions::from_mode(0o755))
+                        .expect("chmod");
+                    let global = format!(
+                        " startup_script \"{0} up\"\n shutdown_script \"{0} down\"\n \
+                         startup_script_timeout 5",
+                        script.display()
+                    );
+                    let mut k = daemon.start(OURS, host, &config(&global, 63));
+                    let started = k.wait_for_log("Entering BACKUP STATE", STARTED);
+                    let _ = k.stop();
+                    let log = k.log().unwrap_or_default();
+                    assert!(started, "{daemon:?} did not start:\n{log}");
+                    let child_at = log.find("Starting VRRP child process").unwrap_or(0);
+                    let startup_at = log.find("startup script script").unwrap_or(usize::MAX);
+                    let order = if startup_at < child_at {
+                        "startup before the child".to_string()
+                    } else {
+                        format!("startup at {startup_at}, child at {child_at}")
+                    };
+                    (
+                        daemon,
+                        script_lines(&log),
+                        fs::read_to_string(&out).unwrap_or_default(),
+                        order,
+                    )
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("scenario thread"))
+            .collect()
+    });
+    let want_lines = vec![
+        format!("Running startup script {}", "SCRIPT"),
+        "startup script script succeeded".to_string(),
+        format!("Running shutdown script {}", "SCRIPT"),
+        "shutdown script script failed, status 3".to_string(),
+    ];
+    for (daemon, lines, ran, order) in runs {
+        let lines: Vec<String> = lines
+            .iter()
+            .map(|l| match l.rsplit_once(' ') {
+                Some((head, path)) if path.ends_with("/s.sh") => format!("{head} SCRIPT"),
+                _ => l.clone(),
+            })
+            .collect();
+        assert_eq!(lines, want_lines, "{daemon:?}");
+        assert_eq!(ran, "up 0177\ndown 0177\n", "{daemon:?}");
+        assert_eq!(order, "startup before the child", "{daemon:?}");
+    }
+}
