@@ -73,6 +73,8 @@ const ACTED_ON_AS_WRITTEN: &[&str] = &[
     "startup_script_timeout",
     "shutdown_script",
     "shutdown_script_timeout",
+    // The VRRP process waits before its instances start (crates/keepalived/src/startup_delay.rs).
+    "vrrp_startup_delay",
 ];
 
 /// One line per distinct keyword not acted on, as `BLOCK keyword 'KEYWORD'`, sorted.

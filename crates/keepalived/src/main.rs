@@ -16,6 +16,7 @@ mod process_settings;
 mod reload_guard;
 mod safe_file;
 mod start_stop_scripts;
+mod startup_delay;
 mod status_view;
 mod supervisor;
 mod vrrp;

@@ -312,3 +312,42 @@ fn start_and_shutdown_scripts_run_as_by_2_2_7() {
         assert_eq!(order, "startup before the child", "{daemon:?}");
     }
 }
+
+/// `vrrp_startup_delay 3`: both daemons log 2.2.7's `Delaying startup for 3 seconds`, and the
+/// lone instance becomes master no sooner than the delay plus Master_Down_Interval after the
+/// daemon started (a lower bound only: a loaded machine may take longer).
+#[test]
+fn vrrp_startup_delay_holds_the_instances_back_as_2_2_7() {
+    if !lab_ready() {
+        return;
+    }
+    let lab = Lab::new("psdly", &["ours", "real"]).expect("lab");
+    let global = " vrrp_startup_delay 3";
+    // Master_Down_Interval of priority 100, advert_int 1: 3 + (256 - 100) / 256 s.
+    let least = Duration::from_secs(3) + Duration::from_secs_f64(3.0 + 156.0 / 256.0);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = [(Daemon::Ours, "ours", 64u8), (Daemon::Real, "real", 65u8)]
+            .into_iter()
+            .map(|(daemon, h, vrid)| {
+                let host = lab.host(h);
+                s.spawn(move || {
+                    let started = std::time::Instant::now();
+                    let mut k = daemon.start(OURS, host, &config(global, vrid));
+                    let master = k.wait_for_log("Entering MASTER STATE", STARTED);
+                    let took = started.elapsed();
+                    let _ = k.stop();
+                    let log = k.log().unwrap_or_default();
+                    assert!(master, "{daemon:?} never became master:\n{log}");
+                    assert!(
+                        log.contains("Delaying startup for 3 seconds"),
+                        "{daemon:?}:\n{log}"
+                    );
+                    assert!(took >= least, "{daemon:?}: master after {took:?}");
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join().expect("scenario");
+        }
+    });
+}
