@@ -75,6 +75,8 @@ const ACTED_ON_AS_WRITTEN: &[&str] = &[
     "shutdown_script_timeout",
     // The VRRP process waits before its instances start (crates/keepalived/src/startup_delay.rs).
     "vrrp_startup_delay",
+    // An instance's interface setting (crates/keepalived/src/promote_secondaries.rs).
+    "promote_secondaries",
 ];
 
 /// One line per distinct keyword not acted on, as `BLOCK keyword 'KEYWORD'`, sorted.
@@ -115,9 +117,9 @@ mod tests {
                     vrrp_garp_interval 0.01\n}\n\
                     net_namespace blue\n\
                     bfd_instance b1 {\n neighbor_ip 192.0.2.2\n min_rx 100\n}\n\
-                    vrrp_instance A {\n interface eth0\n virtual_router_id 1\n promote_secondaries\n\
+                    vrrp_instance A {\n interface eth0\n virtual_router_id 1\n kernel_rx_buf_size 300000\n\
                     virtual_ipaddress {\n 192.0.2.1\n }\n}\n\
-                    vrrp_instance B {\n interface eth0\n virtual_router_id 2\n promote_secondaries\n\
+                    vrrp_instance B {\n interface eth0\n virtual_router_id 2\n kernel_rx_buf_size 300000\n\
                     virtual_ipaddress {\n 192.0.2.2\n }\n}\n";
         let host = FakeHost::lab();
         let loaded = load_str(text, Path::new("/k.conf"), &LoadOptions::for_host(&host));
@@ -129,7 +131,7 @@ mod tests {
                 "global_defs keyword 'bfd_rt_priority'",
                 "top-level keyword 'bfd_instance'",
                 "top-level keyword 'net_namespace'",
-                "vrrp_instance keyword 'promote_secondaries'",
+                "vrrp_instance keyword 'kernel_rx_buf_size'",
             ]
         );
     }

@@ -13,6 +13,7 @@ mod metrics;
 mod metrics_http;
 mod pidfile;
 mod process_settings;
+mod promote_secondaries;
 mod reload_guard;
 mod safe_file;
 mod start_stop_scripts;

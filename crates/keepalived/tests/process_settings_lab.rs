@@ -351,3 +351,50 @@ fn vrrp_startup_delay_holds_the_instances_back_as_2_2_7() {
         }
     });
 }
+
+/// The host's `net.ipv4.conf.IF.promote_secondaries` (an empty string if it cannot be read).
+fn promote_secondaries(host: &Host) -> String {
+    let key = format!("net.ipv4.conf.{HOST_IF}.promote_secondaries");
+    host.run("sysctl", &["-n", &key])
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default()
+}
+
+/// An instance's `promote_secondaries`: the interface's setting is 1 while the daemon runs
+/// and back to the 0 it was once it stopped, for both daemons.
+#[test]
+fn promote_secondaries_is_set_and_put_back_as_by_2_2_7() {
+    if !lab_ready() {
+        return;
+    }
+    let lab = Lab::new("psprm", &["ours", "real"]).expect("lab");
+    std::thread::scope(|s| {
+        let handles: Vec<_> = [(Daemon::Ours, "ours", 66u8), (Daemon::Real, "real", 67u8)]
+            .into_iter()
+            .map(|(daemon, h, vrid)| {
+                let host = lab.host(h);
+                s.spawn(move || {
+                    let key = format!("net.ipv4.conf.{HOST_IF}.promote_secondaries=0");
+                    host.run("sysctl", &["-w", &key]).expect("sysctl");
+                    let before = promote_secondaries(host);
+                    let text = config(" router_id p", vrid)
+                        .replace(" advert_int 1\n", " advert_int 1\n promote_secondaries\n");
+                    let mut k = daemon.start(OURS, host, &text);
+                    let started = k.wait_for_log("Entering BACKUP STATE", STARTED);
+                    let during = promote_secondaries(host);
+                    let _ = k.stop();
+                    let after = promote_secondaries(host);
+                    assert!(started, "{daemon:?}:\n{}", k.log().unwrap_or_default());
+                    assert_eq!(
+                        (before.as_str(), during.as_str(), after.as_str()),
+                        ("0", "1", "0"),
+                        "{daemon:?}: before, while running, after"
+                    );
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join().expect("scenario");
+        }
+    });
+}

@@ -132,6 +132,7 @@ pub fn run(cli: &Cli, config: Config, logger: Logger) -> anyhow::Result<ChildExi
     // start's stays right.
     let fixed = crate::reload_guard::Fixed::of(&config);
     let startup_delay = crate::startup_delay::of(&config);
+    let promote = crate::promote_secondaries::interfaces(&config);
     let planned = plan(config, &logger);
     let alerts = planned.alerts.clone();
     // With no vrrp_instance at all, the static blocks alone keep the process running (as
@@ -192,7 +193,9 @@ pub fn run(cli: &Cli, config: Config, logger: Logger) -> anyhow::Result<ChildExi
             address_monitor::spawn(logger.clone(), vips);
         }
         crate::startup_delay::wait(startup_delay, &shutdown, &logger).await;
+        let promoted = crate::promote_secondaries::apply(&promote, &logger);
         let result = driver::run(planned, settings, logger, receiver, shutdown).await;
+        promoted.restore();
         if socket {
             let _ = std::fs::remove_file(&cli.control_socket);
         }
