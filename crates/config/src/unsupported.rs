@@ -77,6 +77,9 @@ const ACTED_ON_AS_WRITTEN: &[&str] = &[
     "vrrp_startup_delay",
     // An instance's interface setting (crates/keepalived/src/promote_secondaries.rs).
     "promote_secondaries",
+    // Master_Down_Interval's advert count (crates/keepalived/src/down_timer.rs).
+    "down_timer_adverts",
+    "vrrp_down_timer_adverts",
 ];
 
 /// One line per distinct keyword not acted on, as `BLOCK keyword 'KEYWORD'`, sorted.

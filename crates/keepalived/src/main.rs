@@ -6,6 +6,7 @@ mod cli;
 mod config_test;
 mod control;
 mod daemon;
+mod down_timer;
 mod dump;
 mod logger;
 mod memory;

@@ -398,3 +398,51 @@ fn promote_secondaries_is_set_and_put_back_as_by_2_2_7() {
         }
     });
 }
+
+/// `down_timer_adverts 6` in the instance: a lone BACKUP becomes master no sooner than 6
+/// advert intervals plus Skew_Time after the start (2.2.7: 6.6 s), for both daemons; and the
+/// global default `vrrp_down_timer_adverts` does the same for an instance without its own.
+#[test]
+fn down_timer_adverts_lengthen_master_down_interval_as_2_2_7() {
+    if !lab_ready() {
+        return;
+    }
+    let lab = Lab::new("psdta", &["ours", "real", "oursg", "realg"]).expect("lab");
+    // 6 × 1 s + (256 - 100) / 256 s.
+    let least = Duration::from_secs_f64(6.0 + 156.0 / 256.0);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = [
+            (Daemon::Ours, "ours", 68u8, false),
+            (Daemon::Real, "real", 69u8, false),
+            (Daemon::Ours, "oursg", 70u8, true),
+            (Daemon::Real, "realg", 71u8, true),
+        ]
+        .into_iter()
+        .map(|(daemon, h, vrid, global)| {
+            let host = lab.host(h);
+            s.spawn(move || {
+                let text = if global {
+                    config(" vrrp_down_timer_adverts 6", vrid)
+                } else {
+                    config(" router_id d", vrid)
+                        .replace(" advert_int 1\n", " advert_int 1\n down_timer_adverts 6\n")
+                };
+                let started = std::time::Instant::now();
+                let mut k = daemon.start(OURS, host, &text);
+                let master = k.wait_for_log("Entering MASTER STATE", STARTED);
+                let took = started.elapsed();
+                let _ = k.stop();
+                let log = k.log().unwrap_or_default();
+                assert!(master, "{daemon:?} never became master:\n{log}");
+                assert!(
+                    took >= least,
+                    "{daemon:?} (global {global}): master after {took:?}"
+                );
+            })
+        })
+        .collect();
+        for h in handles {
+            h.join().expect("scenario");
+        }
+    });
+}
