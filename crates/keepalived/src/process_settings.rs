@@ -9,7 +9,7 @@
 //! - its CPUs (`vrrp_cpu_affinity` / `checker_cpu_affinity`);
 //! - its scheduling: with `*_rt_priority`, `SCHED_RR` at that priority and `RLIMIT_RTTIME`
 //!   set to `*_rlimit_rttime` microseconds (10000 by default) as the hard limit and half of it
-//!   as the soft one; otherwise the nice value `vrrp_priority` / `checker_priority`, which
+//!   as the soft one, SIGXCPU (the soft limit's signal) ignored; otherwise the nice value `vrrp_priority` / `checker_priority`, which
 //!   2.2.7 does not apply to a real-time process;
 //! - `*_no_swap`: all its pages, present and future, locked in memory (`mlockall`);
 //! - the file creation mask of every process (`umask`, when `-u` is not given; 2.2.7's
@@ -215,14 +215,20 @@ pub fn apply(settings: &Settings) -> Vec<String> {
     if let Some(priority) = settings.rt_priority {
         match set_round_robin(priority) {
             Ok(()) => {
-                if let Some(limit) = settings.rlimit_rttime
-                    && let Err(e) = nix::sys::resource::setrlimit(
+                if let Some(limit) = settings.rlimit_rttime {
+                    // Past the soft limit the kernel sends SIGXCPU, which would end the
+                    // process; 2.2.7's real-time child survives it (it handles the signal)
+                    // and only the hard limit's SIGKILL ends it.
+                    if let Err(e) = ignore_sigxcpu() {
+                        problems.push(format!("Unable to ignore SIGXCPU - {e}"));
+                    }
+                    if let Err(e) = nix::sys::resource::setrlimit(
                         nix::sys::resource::Resource::RLIMIT_RTTIME,
                         limit / 2,
                         limit,
-                    )
-                {
-                    problems.push(format!("Unable to set RLIMIT_RTTIME to {limit} - {e}"));
+                    ) {
+                        problems.push(format!("Unable to set RLIMIT_RTTIME to {limit} - {e}"));
+                    }
                 }
             }
             Err(e) => problems.push(format!("Unable to set real-time priority {priority} - {e}")),
@@ -235,6 +241,16 @@ pub fn apply(settings: &Settings) -> Vec<String> {
         }
     }
     problems
+}
+
+/// SIGXCPU ignored (the soft `RLIMIT_RTTIME` then only warns the kernel's way: nothing).
+fn ignore_sigxcpu() -> nix::Result<()> {
+    use nix::sys::signal::{SigHandler, Signal, signal};
+    // SAFETY: SIG_IGN installs no handler, so no code runs in signal context; nothing else in
+    // this process sets SIGXCPU's disposition.
+    #[allow(unsafe_code)]
+    let previous = unsafe { signal(Signal::SIGXCPU, SigHandler::SigIgn) };
+    previous.map(drop)
 }
 
 /// `sched_setscheduler(0, SCHED_RR, priority)`: neither nix nor rustix has it.
@@ -350,6 +366,20 @@ mod tests {
         assert_eq!(parse_umask("01000"), None);
         let c = config("umask IWGRP | IWOTH");
         assert_eq!(umask_of(&c), Some(0o022));
+    }
+
+    /// nextest runs each test in a process of its own: ignoring SIGXCPU here touches no other.
+    #[test]
+    fn sigxcpu_is_ignored() {
+        ignore_sigxcpu().expect("sigaction");
+        let status = std::fs::read_to_string("/proc/self/status").expect("status");
+        let ignored = status
+            .lines()
+            .find_map(|l| l.strip_prefix("SigIgn:"))
+            .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+            .expect("SigIgn");
+        // Bit N - 1 is signal N; SIGXCPU is 24.
+        assert_ne!(ignored & (1 << 23), 0, "{ignored:x}");
     }
 
     #[test]
