@@ -80,6 +80,8 @@ const ACTED_ON_AS_WRITTEN: &[&str] = &[
     // Master_Down_Interval's advert count (crates/keepalived/src/down_timer.rs).
     "down_timer_adverts",
     "vrrp_down_timer_adverts",
+    // Each advert of an unknown VRID logged (crates/keepalived/src/unknown_vrids.rs).
+    "log_unknown_vrids",
 ];
 
 /// One line per distinct keyword not acted on, as `BLOCK keyword 'KEYWORD'`, sorted.

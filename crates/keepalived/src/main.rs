@@ -21,6 +21,7 @@ mod start_stop_scripts;
 mod startup_delay;
 mod status_view;
 mod supervisor;
+mod unknown_vrids;
 mod vrrp;
 
 use std::process::ExitCode;

@@ -446,3 +446,40 @@ fn down_timer_adverts_lengthen_master_down_interval_as_2_2_7() {
         }
     });
 }
+
+/// `log_unknown_vrids`: a peer (keepalived 2.2.7, VRID 73, MASTER) advertises on the bridge;
+/// both daemons, running VRID 72 and 74 with the keyword, log 2.2.7's `Unknown VRID(73)
+/// received on interface(eth0). ignoring...` for its adverts, more than once.
+#[test]
+fn log_unknown_vrids_logs_each_advert_as_2_2_7() {
+    if !lab_ready() {
+        return;
+    }
+    let lab = Lab::new("psunk", &["ours", "real", "peer"]).expect("lab");
+    let peer_text = config(" router_id peer", 73).replace("priority 100", "priority 200");
+    let mut peer = Daemon::Real.start(OURS, lab.host("peer"), &peer_text);
+    let needle = format!("Unknown VRID(73) received on interface({HOST_IF}). ignoring...");
+    std::thread::scope(|s| {
+        let handles: Vec<_> = [(Daemon::Ours, "ours", 72u8), (Daemon::Real, "real", 74u8)]
+            .into_iter()
+            .map(|(daemon, h, vrid)| {
+                let host = lab.host(h);
+                let needle = needle.clone();
+                s.spawn(move || {
+                    let text = config(" log_unknown_vrids", vrid);
+                    let mut k = daemon.start(OURS, host, &text);
+                    let twice = poll_until(STARTED, || {
+                        k.log()
+                            .is_ok_and(|l| l.matches(needle.as_str()).count() >= 2)
+                    });
+                    let _ = k.stop();
+                    assert!(twice, "{daemon:?}:\n{}", k.log().unwrap_or_default());
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join().expect("scenario");
+        }
+    });
+    let _ = peer.stop();
+}

@@ -133,6 +133,7 @@ pub fn run(cli: &Cli, config: Config, logger: Logger) -> anyhow::Result<ChildExi
     let fixed = crate::reload_guard::Fixed::of(&config);
     let startup_delay = crate::startup_delay::of(&config);
     let promote = crate::promote_secondaries::interfaces(&config);
+    crate::unknown_vrids::set(&config);
     let planned = plan(config, &logger);
     let alerts = planned.alerts.clone();
     // With no vrrp_instance at all, the static blocks alone keep the process running (as
