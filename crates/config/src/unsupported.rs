@@ -82,6 +82,9 @@ const ACTED_ON_AS_WRITTEN: &[&str] = &[
     "vrrp_down_timer_adverts",
     // Each advert of an unknown VRID logged (crates/keepalived/src/unknown_vrids.rs).
     "log_unknown_vrids",
+    // The process-event socket's buffer (crates/keepalived/src/rcv_bufs.rs).
+    "process_monitor_rcv_bufs",
+    "process_monitor_rcv_bufs_force",
 ];
 
 /// One line per distinct keyword not acted on, as `BLOCK keyword 'KEYWORD'`, sorted.

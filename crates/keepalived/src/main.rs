@@ -15,6 +15,7 @@ mod metrics_http;
 mod pidfile;
 mod process_settings;
 mod promote_secondaries;
+mod rcv_bufs;
 mod reload_guard;
 mod safe_file;
 mod start_stop_scripts;

@@ -134,6 +134,7 @@ pub fn run(cli: &Cli, config: Config, logger: Logger) -> anyhow::Result<ChildExi
     let startup_delay = crate::startup_delay::of(&config);
     let promote = crate::promote_secondaries::interfaces(&config);
     crate::unknown_vrids::set(&config);
+    crate::rcv_bufs::set(&config);
     let planned = plan(config, &logger);
     let alerts = planned.alerts.clone();
     // With no vrrp_instance at all, the static blocks alone keep the process running (as
