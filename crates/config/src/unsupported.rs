@@ -54,6 +54,41 @@ const ACTED_ON_AS_WRITTEN: &[&str] = &[
     "garp_extra_if",
     "vrrp_garp_extra_if",
     "vrrp_vmac_garp_intvl",
+    // The settings of the processes themselves (crates/keepalived/src/process_settings.rs);
+    // the `bfd_*` ones have no process to act on and stay listed.
+    "process_names",
+    "process_name",
+    "vrrp_process_name",
+    "checker_process_name",
+    "lvs_process_name",
+    "checker_priority",
+    "checker_no_swap",
+    "vrrp_rt_priority",
+    "checker_rt_priority",
+    "vrrp_rlimit_rttime",
+    "vrrp_rlimit_rtime",
+    "checker_rlimit_rttime",
+    "checker_rlimit_rtime",
+    "vrrp_cpu_affinity",
+    "checker_cpu_affinity",
+    "umask",
+    // Run by the parent (crates/keepalived/src/start_stop_scripts.rs).
+    "startup_script",
+    "startup_script_timeout",
+    "shutdown_script",
+    "shutdown_script_timeout",
+    // The VRRP process waits before its instances start (crates/keepalived/src/startup_delay.rs).
+    "vrrp_startup_delay",
+    // An instance's interface setting (crates/keepalived/src/promote_secondaries.rs).
+    "promote_secondaries",
+    // Master_Down_Interval's advert count (crates/keepalived/src/down_timer.rs).
+    "down_timer_adverts",
+    "vrrp_down_timer_adverts",
+    // Each advert of an unknown VRID logged (crates/keepalived/src/unknown_vrids.rs).
+    "log_unknown_vrids",
+    // The process-event socket's buffer (crates/keepalived/src/rcv_bufs.rs).
+    "process_monitor_rcv_bufs",
+    "process_monitor_rcv_bufs_force",
 ];
 
 /// One line per distinct keyword not acted on, as `BLOCK keyword 'KEYWORD'`, sorted.
@@ -90,13 +125,13 @@ mod tests {
 
     #[test]
     fn lists_each_unmodelled_keyword_once() {
-        let text = "global_defs {\n lvs_flush\n vrrp_rt_priority 50\n router_id x\n\
+        let text = "global_defs {\n lvs_flush\n bfd_rt_priority 50\n router_id x\n\
                     vrrp_garp_interval 0.01\n}\n\
                     net_namespace blue\n\
                     bfd_instance b1 {\n neighbor_ip 192.0.2.2\n min_rx 100\n}\n\
-                    vrrp_instance A {\n interface eth0\n virtual_router_id 1\n promote_secondaries\n\
+                    vrrp_instance A {\n interface eth0\n virtual_router_id 1\n kernel_rx_buf_size 300000\n\
                     virtual_ipaddress {\n 192.0.2.1\n }\n}\n\
-                    vrrp_instance B {\n interface eth0\n virtual_router_id 2\n promote_secondaries\n\
+                    vrrp_instance B {\n interface eth0\n virtual_router_id 2\n kernel_rx_buf_size 300000\n\
                     virtual_ipaddress {\n 192.0.2.2\n }\n}\n";
         let host = FakeHost::lab();
         let loaded = load_str(text, Path::new("/k.conf"), &LoadOptions::for_host(&host));
@@ -105,10 +140,10 @@ mod tests {
             vec![
                 "bfd_instance keyword 'min_rx'",
                 "bfd_instance keyword 'neighbor_ip'",
-                "global_defs keyword 'vrrp_rt_priority'",
+                "global_defs keyword 'bfd_rt_priority'",
                 "top-level keyword 'bfd_instance'",
                 "top-level keyword 'net_namespace'",
-                "vrrp_instance keyword 'promote_secondaries'",
+                "vrrp_instance keyword 'kernel_rx_buf_size'",
             ]
         );
     }

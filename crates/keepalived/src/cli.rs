@@ -97,6 +97,12 @@ pub struct Cli {
     /// Internal: this process is the daemon that `keepalived` without `-n` started detached.
     #[arg(long = "detached", hide = true)]
     pub detached: bool,
+    /// Internal: the name (`comm`) the parent's supervising image takes (`process_name`).
+    #[arg(long = "process-name", hide = true, value_name = "NAME")]
+    pub process_name: Option<String>,
+    /// Internal: the `shutdown_script` the parent's supervising image runs at stop.
+    #[arg(long = "shutdown-script", hide = true, value_name = "JSON")]
+    pub shutdown_script: Option<String>,
     /// Internal: the parent after it read the configuration, supervising these children.
     #[arg(long = "supervise", hide = true, value_enum, value_delimiter = ',', num_args = 0..)]
     pub supervise: Option<Vec<ChildRole>>,

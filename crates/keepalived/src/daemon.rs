@@ -15,6 +15,8 @@ use crate::cli::{ChildRole, Cli};
 use crate::config_test::load_config;
 use crate::logger::{LogSettings, Logger};
 use crate::pidfile::{self, PidFile, PidFileError};
+use crate::process_settings;
+use crate::start_stop_scripts::{self, Planned};
 use crate::supervisor::{self, EXIT_CONFIG, EXIT_FATAL};
 use crate::{checker, vrrp};
 use keepalived_config::Loaded;
@@ -115,17 +117,35 @@ fn run_parent(cli: &Cli) -> anyhow::Result<i32> {
     if roles.is_empty() {
         logger.info("Warning - keepalived has no configuration to run");
     }
+    // The file creation mask of every process (its children and their scripts inherit it).
+    let parent_name = process_settings::parent_name(&loaded.config);
+    set_umask(cli, &loaded, &logger);
+    // startup_script runs now, before any child; shutdown_script once they all stopped.
+    let scripts = start_stop_scripts::plan(&loaded.config, &keepalived_config::RealHost::default());
+    for line in &scripts.lines {
+        logger.info(line);
+    }
+    if let Some(startup) = &scripts.startup {
+        start_stop_scripts::run(startup, &logger);
+    }
+    let shutdown = scripts.shutdown;
     drop(loaded);
     // The parent only supervises from here on. It carries on as a fresh image of this program
     // (same pid, same pid file) that never reads the configuration, so the configuration
     // parser's pages are not kept mapped in a process that no longer needs them.
-    match reexec_supervisor(&roles) {
+    match reexec_supervisor(&roles, parent_name.as_deref(), shutdown.as_ref()) {
         Ok(never) => match never {},
         Err(err) => {
             logger.detail(&format!(
                 "cannot start the supervisor image ({err}); going on"
             ));
+            if let Some(name) = &parent_name
+                && let Err(line) = process_settings::set_name(name)
+            {
+                logger.info(&line);
+            }
             let status = supervisor::run(cli, &roles, &logger);
+            run_shutdown_script(shutdown.as_ref(), &status, &logger);
             pid_file.remove();
             logger.info(&format!("Stopping {}", version_line()));
             status
@@ -133,8 +153,27 @@ fn run_parent(cli: &Cli) -> anyhow::Result<i32> {
     }
 }
 
-/// Replaces this process with `keepalived … --supervise ROLES` (same arguments otherwise).
-fn reexec_supervisor(roles: &[ChildRole]) -> nix::Result<std::convert::Infallible> {
+/// The parent's file creation mask: `-u`, else global_defs' `umask`, else 2.2.7's default
+/// (0177); 2.2.7 says when `-u` wins over the configuration.
+fn set_umask(cli: &Cli, loaded: &Loaded, logger: &Logger) {
+    let configured = process_settings::umask_of(&loaded.config);
+    if cli.umask.is_some() {
+        if configured.is_some() {
+            logger.info("umask command line option specified, ignoring config option");
+        }
+        return;
+    }
+    let mask = configured.unwrap_or(process_settings::DEFAULT_UMASK);
+    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(mask));
+}
+
+/// Replaces this process with `keepalived … [--process-name NAME] --supervise ROLES` (same
+/// arguments otherwise).
+fn reexec_supervisor(
+    roles: &[ChildRole],
+    name: Option<&str>,
+    shutdown: Option<&Planned>,
+) -> nix::Result<std::convert::Infallible> {
     use std::ffi::CString;
     use std::os::unix::ffi::OsStrExt;
     // The resolved path, not /proc/self/exe: the process name (`ps`, `pidof keepalived`, the
@@ -146,6 +185,14 @@ fn reexec_supervisor(roles: &[ChildRole]) -> nix::Result<std::convert::Infallibl
         .filter_map(|a| CString::new(a.as_bytes()).ok())
         .collect();
     let list: Vec<&str> = roles.iter().map(|r| r.arg()).collect();
+    if let Some(name) = name {
+        args.push(CString::new("--process-name").map_err(|_| nix::errno::Errno::EINVAL)?);
+        args.push(CString::new(name).map_err(|_| nix::errno::Errno::EINVAL)?);
+    }
+    if let Some(script) = shutdown {
+        args.push(CString::new("--shutdown-script").map_err(|_| nix::errno::Errno::EINVAL)?);
+        args.push(CString::new(script.to_arg()).map_err(|_| nix::errno::Errno::EINVAL)?);
+    }
     args.push(CString::new("--supervise").map_err(|_| nix::errno::Errno::EINVAL)?);
     if !list.is_empty() {
         args.push(CString::new(list.join(",")).map_err(|_| nix::errno::Errno::EINVAL)?);
@@ -172,14 +219,32 @@ fn parent_pid_file(cli: &Cli, logger: &Logger) -> Result<PidFile, i32> {
 /// The parent's supervising image (after [`reexec_supervisor`]): the pid file is already ours.
 fn supervise(cli: &Cli, roles: &[ChildRole]) -> anyhow::Result<i32> {
     let logger = Logger::new("Keepalived", LogSettings::from_cli(cli));
+    // `process_name`: an exec gave this image the program's name back.
+    if let Some(name) = &cli.process_name
+        && let Err(line) = process_settings::set_name(name)
+    {
+        logger.info(&line);
+    }
     let pid_file = match parent_pid_file(cli, &logger) {
         Ok(file) => file,
         Err(status) => return Ok(status),
     };
     let status = supervisor::run(cli, roles, &logger);
+    let shutdown = cli.shutdown_script.as_deref().and_then(Planned::from_arg);
+    run_shutdown_script(shutdown.as_ref(), &status, &logger);
     pid_file.remove();
     logger.info(&format!("Stopping {}", version_line()));
     status
+}
+
+/// `shutdown_script`, once every child has stopped; not after a child's permanent error
+/// stopped the daemon (2.2.7 did not run it then).
+fn run_shutdown_script(script: Option<&Planned>, status: &anyhow::Result<i32>, logger: &Logger) {
+    if let Some(script) = script
+        && matches!(status, Ok(0))
+    {
+        start_stop_scripts::run(script, logger);
+    }
 }
 
 /// Which children run: `-P` only VRRP, `-C` only the checker; otherwise each side whose part
@@ -249,6 +314,10 @@ fn run_child(cli: &Cli, role: ChildRole) -> anyhow::Result<i32> {
             logger.info(&line);
         }
         return Ok(EXIT_CONFIG);
+    }
+    // Its name, CPUs, scheduling and memory locking (global_defs), on its only thread.
+    for line in process_settings::apply(&process_settings::of(&loaded.config, role)) {
+        logger.info(&line);
     }
     let result = match role {
         ChildRole::Vrrp => vrrp::run(cli, loaded.config, logger.clone()).map(i32::from),

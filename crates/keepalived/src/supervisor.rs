@@ -334,7 +334,7 @@ fn parent_arguments() -> Vec<std::ffi::OsString> {
         if std::mem::take(&mut skip_value) {
             continue;
         }
-        if arg == "--supervise" {
+        if arg == "--supervise" || arg == "--shutdown-script" {
             skip_value = true;
         } else if arg != "--detached" && !arg.to_string_lossy().starts_with("--supervise=") {
             args.push(arg);

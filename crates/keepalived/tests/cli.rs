@@ -179,10 +179,10 @@ fn unbuilt_daemon_options_say_so_and_no_runnable_instance_stops() {
 fn keywords_read_but_not_acted_on_are_said_once_at_start() {
     let scratch = Scratch::new("unsupported");
     let conf = scratch.0.join("k.conf");
-    let text = "global_defs {\n lvs_flush\n vrrp_rt_priority 50\n}\nnet_namespace_ipvs blue\n\
-                vrrp_instance X {\n interface nosuchif0\n virtual_router_id 9\n promote_secondaries\n\
+    let text = "global_defs {\n lvs_flush\n bfd_rt_priority 50\n}\nnet_namespace_ipvs blue\n\
+                vrrp_instance X {\n interface nosuchif0\n virtual_router_id 9\n kernel_rx_buf_size 300000\n\
                 virtual_ipaddress {\n 192.0.2.9\n }\n}\n\
-                vrrp_instance Y {\n interface nosuchif0\n virtual_router_id 10\n promote_secondaries\n\
+                vrrp_instance Y {\n interface nosuchif0\n virtual_router_id 10\n kernel_rx_buf_size 300000\n\
                 virtual_ipaddress {\n 192.0.2.10\n }\n}\n";
     std::fs::write(&conf, text).expect("write config");
     let pid = |name: &str| scratch.0.join(name).to_string_lossy().into_owned();
@@ -201,9 +201,9 @@ fn keywords_read_but_not_acted_on_are_said_once_at_start() {
     ]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     for what in [
-        "global_defs keyword 'vrrp_rt_priority'",
+        "global_defs keyword 'bfd_rt_priority'",
         "top-level keyword 'net_namespace_ipvs'",
-        "vrrp_instance keyword 'promote_secondaries'",
+        "vrrp_instance keyword 'kernel_rx_buf_size'",
     ] {
         let line = format!("{what} is not supported by keepalived-rs yet");
         assert_eq!(

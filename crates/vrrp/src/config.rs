@@ -199,7 +199,28 @@ pub fn master_down_interval_for(
     master_adver_interval: Duration,
     priority: u8,
 ) -> Duration {
-    3 * master_adver_interval + skew_time_for(version, master_adver_interval, priority)
+    master_down_interval_after(
+        version,
+        master_adver_interval,
+        priority,
+        RFC_DOWN_TIMER_ADVERTS,
+    )
+}
+
+/// The adverts Master_Down_Interval waits for in the RFCs (section 6.1 of RFC 3768 and 5798).
+pub const RFC_DOWN_TIMER_ADVERTS: u32 = 3;
+
+/// Master_Down_Interval when it waits `adverts` advert intervals instead of the RFCs' 3
+/// (keepalived's `down_timer_adverts`, a deviation from the RFCs): `adverts` *
+/// Master_Adver_Interval + Skew_Time of `version` (keepalived 2.2.7, observed: 6 adverts,
+/// advert_int 1, priority 100 took over after 6.6 s).
+pub fn master_down_interval_after(
+    version: Version,
+    master_adver_interval: Duration,
+    priority: u8,
+    adverts: u32,
+) -> Duration {
+    adverts * master_adver_interval + skew_time_for(version, master_adver_interval, priority)
 }
 
 #[cfg(test)]

@@ -244,6 +244,8 @@ pub struct Instance {
     /// [`DROP_LOG_INTERVAL`]) or ignored as backup (at most one per half
     /// Advertisement_Interval).
     lower_prio_logged: Option<Instant>,
+    /// The advert intervals Master_Down_Interval waits (3 in the RFCs).
+    down_timer_adverts: u32,
 }
 
 impl Instance {
@@ -266,6 +268,7 @@ impl Instance {
             contention: Contention::default(),
             lower_prio_announced: None,
             lower_prio_logged: None,
+            down_timer_adverts: crate::config::RFC_DOWN_TIMER_ADVERTS,
         }
     }
 
@@ -350,6 +353,12 @@ impl Instance {
     /// then).
     pub fn set_contention(&mut self, contention: Contention) {
         self.contention = contention;
+    }
+
+    /// Sets how many advert intervals its Master_Down_Interval waits (keepalived's
+    /// `down_timer_adverts`; the RFCs' 3 until then); taken at the next time the timer is set.
+    pub fn set_down_timer_adverts(&mut self, adverts: u32) {
+        self.down_timer_adverts = adverts.max(1);
     }
 
     /// Makes the instance a member of a vrrp_sync_group (true) or a free one (false). A
@@ -903,10 +912,11 @@ impl Instance {
     /// Master_Down_Interval at our priority for a master advertising every
     /// `master_adver_interval`.
     fn master_down_interval(&self, master_adver_interval: Duration) -> Duration {
-        crate::config::master_down_interval_for(
+        crate::config::master_down_interval_after(
             self.config.version,
             master_adver_interval,
             self.priority,
+            self.down_timer_adverts,
         )
     }
 

@@ -165,9 +165,11 @@ fn rule(keyword: &str) -> Option<Rule> {
         | "tmp_config_directory"
         | "data_use_instance"
         | "process_names" => Any,
-        "vrrp_process_name" | "checker_process_name" | "bfd_process_name" | "lvs_process_name" => {
-            Syntax
-        }
+        "process_name"
+        | "vrrp_process_name"
+        | "checker_process_name"
+        | "bfd_process_name"
+        | "lvs_process_name" => Syntax,
         "fifo_write_vrrp_states_on_reload" | "umask" | "log_unknown_vrids" => Any,
         _ => return None,
     })
@@ -264,6 +266,7 @@ pub(crate) const KEYWORDS: &[&str] = &[
     "tmp_config_directory",
     "data_use_instance",
     "process_names",
+    "process_name",
     "vrrp_process_name",
     "checker_process_name",
     "bfd_process_name",

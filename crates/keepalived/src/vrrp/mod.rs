@@ -131,6 +131,10 @@ pub fn run(cli: &Cli, config: Config, logger: Logger) -> anyhow::Result<ChildExi
     // check says so beforehand). A reload that changed it would have been refused, so the
     // start's stays right.
     let fixed = crate::reload_guard::Fixed::of(&config);
+    let startup_delay = crate::startup_delay::of(&config);
+    let promote = crate::promote_secondaries::interfaces(&config);
+    crate::unknown_vrids::set(&config);
+    crate::rcv_bufs::set(&config);
     let planned = plan(config, &logger);
     let alerts = planned.alerts.clone();
     // With no vrrp_instance at all, the static blocks alone keep the process running (as
@@ -190,7 +194,10 @@ pub fn run(cli: &Cli, config: Config, logger: Logger) -> anyhow::Result<ChildExi
         if cli.address_monitoring {
             address_monitor::spawn(logger.clone(), vips);
         }
+        crate::startup_delay::wait(startup_delay, &shutdown, &logger).await;
+        let promoted = crate::promote_secondaries::apply(&promote, &logger);
         let result = driver::run(planned, settings, logger, receiver, shutdown).await;
+        promoted.restore();
         if socket {
             let _ = std::fs::remove_file(&cli.control_socket);
         }

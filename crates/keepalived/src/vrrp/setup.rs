@@ -61,6 +61,8 @@ pub struct InstancePlan {
     pub announce: super::announce_plan::AnnouncePlan,
     /// What it does when it hears another master.
     pub contention: keepalived_vrrp::config::Contention,
+    /// The advert intervals its Master_Down_Interval waits (`down_timer_adverts`).
+    pub down_timer_adverts: u32,
     /// The scripts it tracks.
     pub scripts: Vec<ScriptUse>,
     /// notify_master / backup / fault / stop and the generic notify.
@@ -516,6 +518,7 @@ fn plan_instance(
         .unwrap_or(global.vrrp_garp_master_refresh);
     let garp_repeat = garp_repeat_of(config, inst);
     let (announce, contention) = super::announce_plan::announce_settings(config, inst, garp_repeat);
+    let down_timer_adverts = crate::down_timer::adverts(config, inst);
     let config = InstanceConfig {
         name: inst.name.to_string(),
         interface: match &vmac {
@@ -551,6 +554,7 @@ fn plan_instance(
         garp_repeat,
         announce,
         contention,
+        down_timer_adverts,
         scripts: Vec::new(),
         notify: inst.notify.clone(),
         notify_user: None,

@@ -107,7 +107,8 @@ impl Driver {
         let Some(i) = self.routes.get(packet.interface, vrid) else {
             let link = &mut self.links[packet.interface];
             link.unknown_vrid += 1;
-            if link.unknown_vrid == 1 {
+            crate::unknown_vrids::report(&self.logger, vrid, &link.name);
+            if link.unknown_vrid == 1 && !crate::unknown_vrids::enabled() {
                 self.logger.info(&format!(
                     "(interface {}) received an advert for VRID {vrid} that no instance here \
                      runs; ignoring such adverts from now on",

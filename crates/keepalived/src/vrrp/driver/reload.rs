@@ -265,6 +265,9 @@ impl Driver {
                 Some(mut running) => {
                     self.reload_virtual_policy(&running, &plan.policy).await;
                     running.instance.set_contention(plan.contention);
+                    running
+                        .instance
+                        .set_down_timer_adverts(plan.down_timer_adverts);
                     let (gone, added) = address_changes(&running.plan.addresses, &plan.addresses);
                     // Its firewall entries are set again from the new plan if it is master.
                     let old_name = running.plan.config.name.clone();
@@ -291,6 +294,7 @@ impl Driver {
                         instance: {
                             let mut instance = Instance::new(std::sync::Arc::clone(&plan.config));
                             instance.set_contention(plan.contention);
+                            instance.set_down_timer_adverts(plan.down_timer_adverts);
                             instance
                         },
                         plan,

@@ -78,7 +78,7 @@ pub fn open() -> Result<Socket, Unavailable> {
     bind(socket.as_raw_fd(), &NetlinkAddr::new(0, CN_IDX_PROC))
         .map_err(|e| unavailable("Failed to bind to process monitoring socket", e))?;
     // Events come in bursts (a busy build forks thousands of processes a second).
-    let _ = socket.set_recv_buffer_size(1 << 20);
+    crate::rcv_bufs::process_monitor(&socket);
     send(socket.as_raw_fd(), &subscribe_message(), MsgFlags::empty())
         .map_err(|e| unavailable("Failed to set/clear process event listen", e))?;
     Ok(socket)
