@@ -197,6 +197,16 @@ fn check_command(
     channel: Option<Severity>,
     diagnostics: &mut Diagnostics,
 ) -> Verdict {
+    if command.shell {
+        // Run by `/bin/sh -c` and never looked up: keepalived 2.2.7 neither checks nor
+        // counts it.
+        return Verdict {
+            usable: true,
+            runs_or_refused: false,
+            insecure: false,
+            disabled_because: None,
+        };
+    }
     let Some(program) = command.argv.first() else {
         return Verdict {
             usable: false,
