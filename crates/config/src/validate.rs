@@ -4,9 +4,9 @@
 
 use std::collections::{HashMap, HashSet};
 
-use crate::diagnostic::{Diagnostic, Diagnostics, Pass, Severity};
+use crate::diagnostic::{Diagnostic, Diagnostics, Location, Pass, Severity};
 use crate::host::Host;
-use crate::model::{AuthType, Config, InitialState, ServiceKey, VrrpInstance};
+use crate::model::{AuthType, Config, InitialState, ServiceKey, TrackRef, VrrpInstance};
 use crate::script_checks;
 
 /// Runs every cross-block check, dropping what cannot work as keepalived does.
@@ -182,13 +182,25 @@ fn default_script_user(config: &mut Config, host: &dyn Host, diagnostics: &mut D
 }
 
 /// `track_script` names must be defined by a vrrp_script, once per instance; a sync group's
-/// too.
+/// too. keepalived 2.2.7 looks the script up while it reads the `track_script` line, so a
+/// vrrp_script defined further down the file (in reading order, includes read in place) is
+/// not found either.
 fn tracked_scripts_exist(config: &mut Config, diagnostics: &mut Diagnostics) {
-    let defined: HashSet<String> = config.scripts.iter().map(|s| s.name.clone()).collect();
+    let defined = defined_at(
+        config
+            .scripts
+            .iter()
+            .map(|s| (s.name.as_str(), &s.location)),
+    );
+    let known = |t: &TrackRef| {
+        defined
+            .get(t.name.as_str())
+            .is_some_and(|&order| order < t.location.order)
+    };
     for group in &mut config.sync_groups {
         let name = group.name.clone();
         group.track_scripts.retain(|t| {
-            let found = defined.contains(t.name.as_str());
+            let found = known(t);
             if !found {
                 diagnostics.error(
                     &t.location,
@@ -202,7 +214,7 @@ fn tracked_scripts_exist(config: &mut Config, diagnostics: &mut Diagnostics) {
         let name = inst.name.clone();
         let mut seen = HashSet::new();
         inst.track_scripts.retain(|t| {
-            if !defined.contains(t.name.as_str()) {
+            if !known(t) {
                 diagnostics.error(
                     &t.location,
                     format!("({name}) track script {} not found, ignoring...", t.name),
@@ -219,6 +231,21 @@ fn tracked_scripts_exist(config: &mut Config, diagnostics: &mut Diagnostics) {
             true
         });
     }
+}
+
+/// Each name with the reading position of its first definition: what a reference read after
+/// that position finds.
+pub(crate) fn defined_at<'a>(
+    definitions: impl Iterator<Item = (&'a str, &'a Location)>,
+) -> HashMap<&'a str, u32> {
+    let mut defined = HashMap::new();
+    for (name, location) in definitions {
+        defined
+            .entry(name)
+            .and_modify(|order: &mut u32| *order = (*order).min(location.order))
+            .or_insert(location.order);
+    }
+    defined
 }
 
 /// A second vrrp_instance with a name already used is dropped.

@@ -2,10 +2,11 @@
 //! `track_file` / `track_process` / `track_bfd` names that nothing defines, and sync groups
 //! left with fewer than two virtual routers. Wording follows 2.2.7's `-t`.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use crate::diagnostic::{Diagnostic, Diagnostics, Severity};
 use crate::model::{Config, ThinVec, TrackRef};
+use crate::validate::defined_at;
 
 /// Runs the checks, dropping references that cannot work as keepalived does.
 pub fn validate(config: &mut Config, diagnostics: &mut Diagnostics) {
@@ -40,15 +41,20 @@ fn interfaces_tracked_twice(config: &Config, diagnostics: &mut Diagnostics) {
     }
 }
 
+/// Drops the references to names not defined before them in reading order (2.2.7 looks each
+/// one up as it reads it).
 fn drop_unknown(
     owner: &str,
     what: &str,
     refs: &mut ThinVec<TrackRef>,
-    defined: &HashSet<String>,
+    defined: &HashMap<&str, u32>,
     diagnostics: &mut Diagnostics,
 ) {
     refs.retain(|t| {
-        if defined.contains(t.name.as_str()) {
+        if defined
+            .get(t.name.as_str())
+            .is_some_and(|&order| order < t.location.order)
+        {
             return true;
         }
         diagnostics.error(
@@ -59,19 +65,27 @@ fn drop_unknown(
     });
 }
 
-/// Every tracked file, process and BFD instance must be defined at the top level.
+/// Every tracked file, process and BFD instance must be defined at the top level, before the
+/// reference.
 fn tracked_objects_exist(config: &mut Config, diagnostics: &mut Diagnostics) {
-    let files: HashSet<String> = config.track_files.iter().map(|t| t.name.clone()).collect();
-    let processes: HashSet<String> = config
-        .track_processes
-        .iter()
-        .map(|t| t.name.clone())
-        .collect();
-    let bfds: HashSet<String> = config
-        .bfd_instances
-        .iter()
-        .map(|b| b.name.clone())
-        .collect();
+    let files = defined_at(
+        config
+            .track_files
+            .iter()
+            .map(|t| (t.name.as_str(), &t.location)),
+    );
+    let processes = defined_at(
+        config
+            .track_processes
+            .iter()
+            .map(|t| (t.name.as_str(), &t.location)),
+    );
+    let bfds = defined_at(
+        config
+            .bfd_instances
+            .iter()
+            .map(|b| (b.name.as_str(), &b.location)),
+    );
     for inst in &mut config.instances {
         let owner = inst.name.clone();
         drop_unknown(&owner, "file", &mut inst.track_files, &files, diagnostics);
