@@ -517,6 +517,8 @@ pub fn virtual_server(
         real_servers: Vec::new(),
         other: Vec::new(),
     };
+    // The family `persistence_granularity` gives a service whose header has none.
+    let mut granularity_family: Option<bool> = None;
     for item in cx.block(stmt) {
         match item.keyword() {
             "delay_loop" => {
@@ -592,14 +594,34 @@ pub fn virtual_server(
                 }
             }
             "persistence_granularity" => {
-                let ipv6 = matches!(vs.key, ServiceKey::Address(addr, _) if addr.is_ipv6());
-                match cx.arg(item) {
-                    Some(text) if !ipv6 && values::inet_aton(text).is_none() => cx.error(
+                let Some(text) = cx.arg(item) else {
+                    continue;
+                };
+                // An IPv6 service takes a prefix length, an IPv4 one a netmask; a service
+                // without a family yet (fwmark, group) reads a word with a dot as a netmask,
+                // anything else as a prefix length, and takes that family.
+                let ipv6 = match vs.key {
+                    ServiceKey::Address(addr, _) => addr.is_ipv6(),
+                    _ => stated_family(&vs)
+                        .or(granularity_family)
+                        .unwrap_or(!text.contains('.')),
+                };
+                let valid = if ipv6 {
+                    cx.read_unsigned(&item.location, text, 1, 128).is_some()
+                } else {
+                    values::inet_aton(text).is_some()
+                };
+                if valid {
+                    if !matches!(vs.key, ServiceKey::Address(..)) && stated_family(&vs).is_none() {
+                        granularity_family.get_or_insert(ipv6);
+                    }
+                    vs.other.push(cx.raw(item));
+                } else {
+                    let family = if ipv6 { "IPv6" } else { "IPv4" };
+                    cx.error(
                         &item.location,
-                        format!("Invalid IPv4 persistence_granularity specified - {text}"),
-                    ),
-                    Some(_) => vs.other.push(cx.raw(item)),
-                    None => {}
+                        format!("Invalid {family} persistence_granularity specified - {text}"),
+                    );
                 }
             }
             "ip_family" => match cx.arg(item) {
@@ -650,9 +672,9 @@ pub fn virtual_server(
                 // server's; a real server of another family is skipped at its `}`.
                 let family = match vs.key {
                     ServiceKey::Address(addr, _) => Some(addr.is_ipv6()),
-                    _ => {
-                        stated_family(&vs).or(vs.real_servers.first().map(|r| r.address.is_ipv6()))
-                    }
+                    _ => stated_family(&vs)
+                        .or(granularity_family)
+                        .or(vs.real_servers.first().map(|r| r.address.is_ipv6())),
                 };
                 if family.is_some_and(|v6| v6 != rs.address.is_ipv6()) {
                     cx.error(
