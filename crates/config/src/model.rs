@@ -759,6 +759,8 @@ pub struct Checker {
     pub kind: CheckerKind,
     /// Where the block starts.
     pub location: Location,
+    /// Where its `}` stood, if it had one.
+    pub close: Option<Location>,
     /// `connect_timeout` seconds.
     pub connect_timeout: Option<f64>,
     /// `connect_port`.

@@ -65,6 +65,7 @@ pub fn validate(config: &mut Config, host: &dyn Host, diagnostics: &mut Diagnost
             crate::validate_strict::ipv6_version(inst, strict, ipv6, version, diagnostics);
         instance_consistency(inst, strict, version, ipv6, diagnostics);
     }
+    sync_group_weights(config, diagnostics);
     address_owner_weights(config, diagnostics);
     duplicate_vrids(config, diagnostics);
     sync_group_members(config, diagnostics);
@@ -155,10 +156,15 @@ fn unlocated(diagnostics: &mut Diagnostics, severity: Severity, message: String)
 /// `keepalived_script` user; otherwise keepalived removes it at its closing `}`.
 fn default_script_user(config: &mut Config, host: &dyn Host, diagnostics: &mut Diagnostics) {
     let global = &config.global;
-    if !global.enable_script_security
-        || global.script_user.is_some()
-        || host.user("keepalived_script").is_some()
-    {
+    // A `script_user` that does not exist leaves the scripts without a user of their own
+    // with no user at all, script security or not.
+    let named_missing = global.script_user.as_ref().is_some_and(|r| {
+        host.user(&r.user).is_none() || r.group.as_ref().is_some_and(|g| host.group(g).is_none())
+    });
+    let default_missing = global.enable_script_security
+        && global.script_user.is_none()
+        && host.user("keepalived_script").is_none();
+    if !named_missing && !default_missing {
         return;
     }
     config.scripts.retain(|script| {
@@ -166,10 +172,12 @@ fn default_script_user(config: &mut Config, host: &dyn Host, diagnostics: &mut D
             return true;
         }
         let at = script.close.as_ref().unwrap_or(&script.location);
-        diagnostics.error(
-            at,
-            "Unable to set default user keepalived_script for script",
-        );
+        if default_missing {
+            diagnostics.error(
+                at,
+                "Unable to set default user keepalived_script for script",
+            );
+        }
         diagnostics.error(
             at,
             format!(
@@ -367,6 +375,115 @@ fn instance_consistency(
             Severity::Warning,
             format!("({name}) No VIP specified; at least one is {reason}"),
         );
+    }
+}
+
+/// A sync group moves its members together, so a member's own weighted tracking would make
+/// them drift apart: unless the group has `sync_group_tracking_weight`, keepalived 2.2.7
+/// ignores a member's weighted track_interface (tracked without weight) and drops its
+/// weighted tracked scripts and files, and clears the weights of the group's own tracked
+/// scripts and interfaces when a member owns its address (priority 255).
+fn sync_group_weights(config: &mut Config, diagnostics: &mut Diagnostics) {
+    let script_weights: HashMap<String, i32> = config
+        .scripts
+        .iter()
+        .map(|s| (s.name.clone(), s.weight))
+        .collect();
+    let file_weights = {
+        let defined = defined_at(
+            config
+                .track_files
+                .iter()
+                .map(|t| (t.name.as_str(), &t.location)),
+        );
+        let weights: HashMap<&str, i32> = config
+            .track_files
+            .iter()
+            .rev()
+            .map(|t| (t.name.as_str(), t.weight))
+            .collect();
+        defined
+            .into_iter()
+            .filter_map(|(name, order)| Some((name.to_string(), (order, *weights.get(name)?))))
+            .collect::<HashMap<String, (u32, i32)>>()
+    };
+    let mut warn = |message: String| unlocated(diagnostics, Severity::Warning, message);
+    for group in &mut config.sync_groups {
+        let members: Vec<&mut Box<VrrpInstance>> = config
+            .instances
+            .iter_mut()
+            .filter(|i| group.instances.iter().any(|m| m == i.name.as_str()))
+            .collect();
+        let has_owner = members.iter().any(|i| i.priority == 255);
+        if !group.sync_group_tracking_weight {
+            for inst in members {
+                let name = inst.name.clone();
+                for t in inst.track_interfaces.iter_mut() {
+                    if t.weight.is_some_and(|w| w != 0) {
+                        warn(format!(
+                            "({name}) ignoring {} tracked interface weight due to SYNC group",
+                            t.name
+                        ));
+                        t.weight = Some(0);
+                        t.reverse = false;
+                    }
+                }
+                inst.track_scripts.retain(|t| {
+                    let weight = t.weight.unwrap_or_else(|| {
+                        script_weights.get(t.name.as_str()).copied().unwrap_or(0)
+                    });
+                    if weight != 0 {
+                        warn(format!(
+                            "({name}) ignoring tracked script {} with weights due to SYNC group",
+                            t.name
+                        ));
+                    }
+                    weight == 0
+                });
+                inst.track_files.retain(|t| {
+                    let Some(&(order, own)) = file_weights.get(t.name.as_str()) else {
+                        return true;
+                    };
+                    if order >= t.location.order {
+                        return true;
+                    }
+                    let weight = t.weight.unwrap_or(own);
+                    if weight != 0 {
+                        warn(format!(
+                            "({name}) ignoring tracked file {} with weight {weight} due to SYNC group",
+                            t.name
+                        ));
+                    }
+                    weight == 0
+                });
+            }
+        }
+        if has_owner {
+            let group_name = group.name.clone();
+            for t in group.track_scripts.iter_mut() {
+                let weight = t
+                    .weight
+                    .unwrap_or_else(|| script_weights.get(t.name.as_str()).copied().unwrap_or(0));
+                if weight != 0 {
+                    warn(format!(
+                        "({group_name}) Cannot have weighted track script '{}' with member having priority 255 - clearing weight",
+                        t.name
+                    ));
+                    t.weight = Some(0);
+                    t.reverse = false;
+                }
+            }
+            for t in group.track_interfaces.iter_mut() {
+                if t.weight.is_some_and(|w| w != 0) {
+                    warn(format!(
+                        "({group_name}) Cannot have weighted track interface '{}' with member having priority 255 - clearing weight",
+                        t.name
+                    ));
+                    t.weight = Some(0);
+                    t.reverse = false;
+                }
+            }
+        }
     }
 }
 

@@ -1071,6 +1071,7 @@ fn checker(
     let mut check = Checker {
         kind,
         location: stmt.location.clone(),
+        close: stmt.block.as_ref().and_then(|b| b.close.clone()),
         connect_timeout: None,
         connect_port: None,
         connect_ip: None,

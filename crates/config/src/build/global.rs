@@ -74,6 +74,13 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement, global: &mut GlobalDefs) {
             "script_user" => {
                 if cx.arg_or(item, "No script username specified").is_some() {
                     global.script_user = cx.run_as(item);
+                    let exists = global.script_user.as_ref().is_some_and(|r| {
+                        cx.host.user(&r.user).is_some()
+                            && r.group.as_ref().is_none_or(|g| cx.host.group(g).is_some())
+                    });
+                    if !exists {
+                        cx.error(&item.location, "Error setting global script uid/gid");
+                    }
                 }
             }
             "enable_script_security" => global.enable_script_security = cx.flag(item),
