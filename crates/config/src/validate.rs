@@ -621,14 +621,44 @@ fn checker_services(config: &mut Config, diagnostics: &mut Diagnostics) {
             (_, Some(name)) => name.clone(),
             (_, None) => vs.key.to_string(),
         };
-        if matches!(vs.key, ServiceKey::Fwmark(_)) && protocol.is_some() {
+        // A fwmark service, or a group of fwmarks only, has no protocol: one written is
+        // dropped; a group with a fwmark entry gives its real servers no port there.
+        let (fwmark_only, has_fwmark) = match &vs.key {
+            ServiceKey::Fwmark(_) => (true, true),
+            ServiceKey::Group(group) => (
+                !group_has_addresses(config, group),
+                group_has_fwmark(config, group),
+            ),
+            ServiceKey::Address(..) => (false, false),
+        };
+        let protocol = if fwmark_only && protocol.is_some() {
             let line = format!(
                 "Warning: Virtual server {}: protocol specified for fwmark - protocol will be ignored",
                 shown("")
             );
             checker_line(diagnostics, line);
-        }
+            None
+        } else {
+            protocol
+        };
         let mut protocol = protocol.unwrap_or_else(|| "none".to_string());
+        if has_fwmark {
+            let action = if matches!(vs.key, ServiceKey::Group(_)) {
+                "port will be ignored"
+            } else {
+                "clearing"
+            };
+            for rs in vs.real_servers.iter().filter(|rs| rs.port != 0) {
+                let line = format!(
+                    "WARNING - fwmark virtual server {}, real server [{}]:{protocol}:{} has \
+                     port specified - {action}",
+                    shown(&protocol),
+                    rs.address,
+                    rs.port
+                );
+                checker_line(diagnostics, line);
+            }
+        }
         if vs.real_servers.is_empty() {
             let line = format!(
                 "Virtual server {} has no real servers - ignoring",
@@ -717,6 +747,16 @@ fn has_zero_port(config: &Config, key: &ServiceKey) -> bool {
                     .is_none_or(|p| crate::values::read_unsigned(p, 0, 65535) == Ok(0))
             }),
     }
+}
+
+/// Whether the group `group` has a fwmark entry.
+fn group_has_fwmark(config: &Config, group: &str) -> bool {
+    config
+        .virtual_server_groups
+        .iter()
+        .filter(|g| g.name == group)
+        .flat_map(|g| &g.entries)
+        .any(|entry| entry.first().is_some_and(|w| w == "fwmark"))
 }
 
 /// Whether a virtual_server_group lists an address entry (not only fwmarks): only then does a
