@@ -190,6 +190,15 @@ pub fn split_command(text: &str) -> Vec<String> {
     args
 }
 
+/// An address as keepalived 2.2.7's socket-address reader takes it (source and peer addresses,
+/// multicast groups, virtual and real server addresses, `connect_ip`, `bindto`): whatever
+/// follows a `/` is ignored, so `192.0.2.1/24` is 192.0.2.1.
+pub fn parse_sockaddr_ip<T: std::str::FromStr>(text: &str) -> Result<T, T::Err> {
+    text.split_once('/')
+        .map_or(text, |(address, _)| address)
+        .parse()
+}
+
 /// Whether a script's first word makes keepalived 2.2.7 hand the whole command to the shell:
 /// it starts with `<` and, after any blanks, a `/` (`</dev/tcp/HOST/PORT`, `'< /etc/x'`), the
 /// form bash users write to test that a file or port can be opened.

@@ -465,13 +465,15 @@ fn service_key(cx: &mut Cx<'_>, stmt: &Statement) -> Option<ServiceKey> {
                     .ok()
                     .and_then(|p| u16::try_from(p).ok())
             };
-            match (addr.parse::<IpAddr>(), port) {
+            match (values::parse_sockaddr_ip::<IpAddr>(addr), port) {
                 (Ok(a), Some(p)) => Some(ServiceKey::Address(a, p)),
                 _ => None,
             }
         }
         // An address without a port is port 0.
-        [addr] => addr.parse().ok().map(|a| ServiceKey::Address(a, 0)),
+        [addr] => values::parse_sockaddr_ip(addr)
+            .ok()
+            .map(|a| ServiceKey::Address(a, 0)),
         _ => None,
     };
     if key.is_none() {
@@ -839,7 +841,9 @@ fn real_server(
     protocol: Option<&str>,
 ) -> Option<RealServer> {
     let args: Vec<&str> = stmt.arg_texts().collect();
-    let address = args.first().and_then(|a| a.parse::<IpAddr>().ok());
+    let address = args
+        .first()
+        .and_then(|a| values::parse_sockaddr_ip::<IpAddr>(a).ok());
     let port = args.get(1).map_or(Some(0), |p| p.parse::<u16>().ok());
     let (Some(address), Some(port)) = (address, port) else {
         cx.error(
@@ -1140,7 +1144,10 @@ fn checker(
                 let ok = decimal(cx, item, 0, DECIMAL_MAX, followup, Followup::NumbersOnly);
                 keep_if(cx, &mut check.other, item, ok.is_some());
             }
-            "connect_ip" => match cx.arg(item).map(|a| (a, a.parse::<IpAddr>())) {
+            "connect_ip" => match cx
+                .arg(item)
+                .map(|a| (a, values::parse_sockaddr_ip::<IpAddr>(a)))
+            {
                 Some((text, Ok(ip))) if bindto.is_some_and(|b| b.is_ipv6() != ip.is_ipv6()) => cx
                     .error(
                         &item.location,
@@ -1156,7 +1163,10 @@ fn checker(
                 ),
                 None => {}
             },
-            "bindto" => match cx.arg(item).map(|a| (a, a.parse::<IpAddr>())) {
+            "bindto" => match cx
+                .arg(item)
+                .map(|a| (a, values::parse_sockaddr_ip::<IpAddr>(a)))
+            {
                 Some((text, Ok(ip))) => {
                     let target = check.connect_ip.unwrap_or(server);
                     if target.is_ipv6() != ip.is_ipv6() {

@@ -90,7 +90,7 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement, global: &mut GlobalDefs) {
             },
             "vrrp_mcast_group4" => {
                 if let Some(text) = cx.arg(item) {
-                    match text.parse::<std::net::Ipv4Addr>() {
+                    match crate::values::parse_sockaddr_ip::<std::net::Ipv4Addr>(text) {
                         Ok(a) if a.is_multicast() => global.vrrp_mcast_group4 = a,
                         _ => cx.error(
                             &item.location,
@@ -101,7 +101,7 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement, global: &mut GlobalDefs) {
             }
             "vrrp_mcast_group6" => {
                 if let Some(text) = cx.arg(item) {
-                    match text.parse::<std::net::Ipv6Addr>() {
+                    match crate::values::parse_sockaddr_ip::<std::net::Ipv6Addr>(text) {
                         Ok(a) if a.is_multicast() => global.vrrp_mcast_group6 = a,
                         _ => cx.error(
                             &item.location,

@@ -280,7 +280,7 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement) -> Option<VrrpInstance> {
             "mcast_src_ip" | "unicast_src_ip" => {
                 unicast_keyword |= keyword == "unicast_src_ip";
                 if let Some(text) = cx.arg(item) {
-                    match text.parse() {
+                    match crate::values::parse_sockaddr_ip(text) {
                         Ok(a) if keyword == "mcast_src_ip" => inst.mcast_src_ip = Some(a),
                         Ok(a) => inst.unicast_src_ip = Some(a),
                         Err(_) => cx.error(
@@ -293,7 +293,7 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement) -> Option<VrrpInstance> {
             "unicast_peer" => {
                 unicast_keyword = true;
                 for peer in cx.block(item) {
-                    match peer.keyword().parse() {
+                    match crate::values::parse_sockaddr_ip(peer.keyword()) {
                         Ok(a) => inst.unicast_peers.push(a),
                         Err(_) => cx.error(
                             &peer.location,
