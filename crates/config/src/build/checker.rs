@@ -562,7 +562,9 @@ pub fn virtual_server(
             }
             "sorry_server" => {
                 let args: Vec<&str> = item.arg_texts().collect();
-                let address_ok = args.first().is_some_and(|a| a.parse::<IpAddr>().is_ok());
+                let address_ok = args
+                    .first()
+                    .is_some_and(|a| values::parse_sockaddr_ip::<IpAddr>(a).is_ok());
                 let port_ok = address_ok
                     && args.get(1).is_none_or(|p| {
                         values::read_unsigned(p, 0, 65535)
@@ -570,7 +572,16 @@ pub fn virtual_server(
                             .is_ok()
                     });
                 if port_ok {
-                    vs.sorry_server = Some(args.iter().map(|a| a.to_string()).collect());
+                    // The address as read (what follows a '/' is ignored), then the port.
+                    vs.sorry_server = Some(
+                        args.iter()
+                            .enumerate()
+                            .map(|(i, a)| match a.split_once('/') {
+                                Some((address, _)) if i == 0 => address.to_string(),
+                                _ => a.to_string(),
+                            })
+                            .collect(),
+                    );
                 } else {
                     let address = args.first().copied().unwrap_or_default();
                     cx.error(
