@@ -207,15 +207,23 @@ fn tracked_scripts_exist(config: &mut Config, diagnostics: &mut Diagnostics) {
     };
     for group in &mut config.sync_groups {
         let name = group.name.clone();
+        let mut seen = HashSet::new();
         group.track_scripts.retain(|t| {
-            let found = known(t);
-            if !found {
+            if !known(t) {
                 diagnostics.error(
                     &t.location,
                     format!("({name}) track script {} not found, ignoring...", t.name),
                 );
+                return false;
             }
-            found
+            if !seen.insert(t.name.clone()) {
+                diagnostics.error(
+                    &t.location,
+                    format!("({name}) duplicate track_script {} - ignoring", t.name),
+                );
+                return false;
+            }
+            true
         });
     }
     for inst in &mut config.instances {
@@ -440,14 +448,26 @@ fn sync_group_weights(config: &mut Config, diagnostics: &mut Diagnostics) {
                     }
                     weight == 0
                 });
-                inst.track_files.retain(|t| {
+                // A second entry for a file is left for the duplicate check.
+                let mut seen = HashSet::new();
+                inst.track_files.retain_mut(|t| {
                     let Some(&(order, own)) = file_weights.get(t.name.as_str()) else {
                         return true;
                     };
-                    if order >= t.location.order {
+                    if order >= t.location.order || !seen.insert(t.name.clone()) {
                         return true;
                     }
                     let weight = t.weight.unwrap_or(own);
+                    if weight == 1 {
+                        // The default weight: 2.2.7 keeps the file, without weight.
+                        warn(format!(
+                            "({name}) ignoring weight from tracked file {} due to SYNC group. specify weight 0",
+                            t.name
+                        ));
+                        t.weight = Some(0);
+                        t.reverse = false;
+                        return true;
+                    }
                     if weight != 0 {
                         warn(format!(
                             "({name}) ignoring tracked file {} with weight {weight} due to SYNC group",

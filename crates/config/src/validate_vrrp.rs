@@ -11,6 +11,7 @@ use crate::validate::defined_at;
 /// Runs the checks, dropping references that cannot work as keepalived does.
 pub fn validate(config: &mut Config, diagnostics: &mut Diagnostics) {
     tracked_objects_exist(config, diagnostics);
+    duplicate_interfaces(config, diagnostics);
     sync_group_sizes(config, diagnostics);
     interfaces_tracked_twice(config, diagnostics);
 }
@@ -50,11 +51,19 @@ fn drop_unknown(
     defined: &HashMap<&str, u32>,
     diagnostics: &mut Diagnostics,
 ) {
+    let mut seen = HashSet::new();
     refs.retain(|t| {
         if defined
             .get(t.name.as_str())
             .is_some_and(|&order| order < t.location.order)
         {
+            if !seen.insert(t.name.clone()) {
+                diagnostics.error(
+                    &t.location,
+                    format!("({owner}) duplicate track_{what} {} - ignoring", t.name),
+                );
+                return false;
+            }
             return true;
         }
         diagnostics.error(
@@ -109,6 +118,33 @@ fn tracked_objects_exist(config: &mut Config, diagnostics: &mut Diagnostics) {
             diagnostics,
         );
         drop_unknown(&owner, "bfd", &mut group.track_bfds, &bfds, diagnostics);
+    }
+}
+
+/// An interface tracked twice by one instance or sync group: the later entry is ignored.
+fn duplicate_interfaces(config: &mut Config, diagnostics: &mut Diagnostics) {
+    let owners = config
+        .instances
+        .iter_mut()
+        .map(|i| (i.name.to_string(), &mut i.track_interfaces))
+        .chain(
+            config
+                .sync_groups
+                .iter_mut()
+                .map(|g| (g.name.clone(), &mut g.track_interfaces)),
+        );
+    for (owner, refs) in owners {
+        let mut seen = HashSet::new();
+        refs.retain(|t| {
+            let first = seen.insert(t.name.clone());
+            if !first {
+                diagnostics.error(
+                    &t.location,
+                    format!("({owner}) duplicate track_interface {} - ignoring", t.name),
+                );
+            }
+            first
+        });
     }
 }
 
