@@ -141,6 +141,13 @@ fn build_statements(
     config: &mut Config,
 ) {
     for statement in statements {
+        let own = Pass::of_block(statement.keyword());
+        if statement
+            .only_read_by
+            .is_some_and(|only| own != Pass::Parent && own != only)
+        {
+            continue;
+        }
         let start = diagnostics.len();
         build::build_into(std::slice::from_ref(statement), host, diagnostics, config);
         let pass = statement

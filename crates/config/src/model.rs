@@ -178,6 +178,11 @@ pub struct Command {
     pub run_as: Option<RunAs>,
     /// `run_as` as `(uid, gid)`, once validation has found the user.
     pub run_as_ids: Option<(u32, u32)>,
+    /// The command is a shell input redirection (`</dev/tcp/HOST/PORT`, `</path`): keepalived
+    /// 2.2.7 runs such a command with `/bin/sh -c` instead of executing it, never looks the
+    /// program up and does not count it as a script for script security. `argv` is then
+    /// `["/bin/sh", "-c", LINE]`.
+    pub shell: bool,
 }
 
 /// `vrrp_script NAME { … }`.
@@ -754,6 +759,8 @@ pub struct Checker {
     pub kind: CheckerKind,
     /// Where the block starts.
     pub location: Location,
+    /// Where its `}` stood, if it had one.
+    pub close: Option<Location>,
     /// `connect_timeout` seconds.
     pub connect_timeout: Option<f64>,
     /// `connect_port`.

@@ -37,6 +37,11 @@ pub(crate) fn check(config: &mut Config, host: &dyn Host, diagnostics: &mut Diag
     let default_user = || {
         *default_user_cell.get_or_init(|| default_user(script_user.as_ref(), host).unwrap_or(ROOT))
     };
+    // A `script_user` that does not exist leaves scripts without a user of their own unable
+    // to run (2.2.7 drops them; vrrp_scripts are removed, with their lines, by validation).
+    let no_default_user = script_user
+        .as_ref()
+        .is_some_and(|r| resolve_user(r, host).is_none());
     let mut tally = Tally::default();
     for script in config.scripts.iter_mut().filter(|s| !s.disabled) {
         let Some(command) = script.command.as_mut() else {
@@ -73,6 +78,10 @@ pub(crate) fn check(config: &mut Config, host: &dyn Host, diagnostics: &mut Diag
                 continue;
             };
             let run_as = match &command.run_as {
+                None if no_default_user => {
+                    *slot = None;
+                    continue;
+                }
                 None => default_user(),
                 Some(named) => match resolve_user(named, host) {
                     Some(ids) => ids,
@@ -109,6 +118,136 @@ pub(crate) fn check(config: &mut Config, host: &dyn Host, diagnostics: &mut Diag
             if !verdict.usable {
                 *slot = None;
             }
+        }
+    }
+    // The VRRP process's FIFO scripts run like notify scripts (the daemon's FIFO writer
+    // resolves them itself; here they only count for script security).
+    let fifo_scripts: Vec<(String, Option<RunAs>, crate::diagnostic::Location)> = config
+        .global
+        .other
+        .iter()
+        .filter(|o| {
+            matches!(
+                o.keyword.as_str(),
+                "notify_fifo_script" | "vrrp_notify_fifo_script"
+            )
+        })
+        .filter_map(|o| {
+            let text = o.args.first()?.clone();
+            let run_as = o.args.get(1).map(|user| RunAs {
+                user: user.clone(),
+                group: o.args.get(2).cloned(),
+            });
+            Some((text, run_as, o.location.clone()))
+        })
+        .collect();
+    for (text, run_as, location) in fifo_scripts {
+        let run_as = match run_as {
+            None if no_default_user => continue,
+            None => default_user(),
+            Some(named) => match resolve_user(&named, host) {
+                Some(ids) => ids,
+                None => continue,
+            },
+        };
+        let mut command = Command {
+            argv: crate::values::split_command(&text),
+            text,
+            location,
+            run_as: None,
+            run_as_ids: None,
+            shell: false,
+        };
+        if command.argv.is_empty() {
+            continue;
+        }
+        if crate::values::is_shell_redirection(&command.argv[0]) {
+            continue;
+        }
+        let verdict = check_command(&mut command, run_as, enforcing, host, None, diagnostics);
+        tally.vrrp_scripts_run |= verdict.runs_or_refused;
+        tally.insecure |= verdict.insecure;
+    }
+    // The checker's notify scripts (quorum_up/down, a real server's notify_up/down, the
+    // LVS FIFO script) count as check scripts; the checker resolves them when it plans them.
+    let lvs_fifo: Vec<(String, Option<RunAs>, crate::diagnostic::Location)> = config
+        .global
+        .other
+        .iter()
+        .filter(|o| o.keyword == "lvs_notify_fifo_script")
+        .filter_map(|o| {
+            let run_as = o.args.get(1).map(|user| RunAs {
+                user: user.clone(),
+                group: o.args.get(2).cloned(),
+            });
+            Some((o.args.first()?.clone(), run_as, o.location.clone()))
+        })
+        .collect();
+    let has_services = !config.virtual_servers.is_empty();
+    let mut check_notifies: Vec<Command> = Vec::new();
+    for vs in &config.virtual_servers {
+        check_notifies.extend(
+            vs.quorum_up
+                .iter()
+                .chain(&vs.quorum_down)
+                .map(|c| (**c).clone()),
+        );
+        for rs in &vs.real_servers {
+            check_notifies.extend(rs.notify_up.iter().chain(&rs.notify_down).cloned());
+        }
+    }
+    if has_services {
+        for (text, run_as, location) in lvs_fifo {
+            check_notifies.push(Command {
+                argv: crate::values::split_command(&text),
+                text,
+                location,
+                run_as,
+                run_as_ids: None,
+                shell: false,
+            });
+        }
+    }
+    for mut command in check_notifies {
+        if command.shell || command.argv.is_empty() {
+            continue;
+        }
+        let run_as = match &command.run_as {
+            None if no_default_user => continue,
+            None => default_user(),
+            Some(named) => match resolve_user(named, host) {
+                Some(ids) => ids,
+                None => continue,
+            },
+        };
+        let verdict = check_command(&mut command, run_as, enforcing, host, None, diagnostics);
+        tally.check_scripts_run |= verdict.runs_or_refused;
+        tally.insecure |= verdict.insecure;
+    }
+    if no_default_user {
+        // A MISC_CHECK without a `user` of its own is removed at its `}`.
+        for rs in config
+            .virtual_servers
+            .iter_mut()
+            .flat_map(|vs| vs.real_servers.iter_mut())
+        {
+            rs.checkers.retain(|c| {
+                let Some(command) = &c.misc_path else {
+                    return true;
+                };
+                if c.other.iter().any(|o| o.keyword == "user") {
+                    return true;
+                }
+                let at = c.close.clone().unwrap_or_else(|| c.location.clone());
+                diagnostics.error(
+                    &at,
+                    format!(
+                        "Unable to set default user for misc script '{}' - removing",
+                        command.text
+                    ),
+                );
+                false
+            });
         }
     }
     let misc_checks = config
@@ -218,6 +357,16 @@ fn check_command(
     channel: Option<Severity>,
     diagnostics: &mut Diagnostics,
 ) -> Verdict {
+    if command.shell {
+        // Run by `/bin/sh -c` and never looked up: keepalived 2.2.7 neither checks nor
+        // counts it.
+        return Verdict {
+            usable: true,
+            runs_or_refused: false,
+            insecure: false,
+            disabled_because: None,
+        };
+    }
     let Some(program) = command.argv.first() else {
         return Verdict {
             usable: false,

@@ -40,6 +40,11 @@ pub struct Statement {
     /// Set on a top-level statement read again after a list without `{` (see
     /// [`OutsideView`]): the pass of keepalived 2.2.7 that reads it there first.
     pub read_first_by: Option<Pass>,
+    /// Set on a top-level statement read while a top-level block that ended early is still
+    /// open for the passes that count braces (see `Builder::shadow`): the only pass of
+    /// keepalived 2.2.7 that reads it at the top level. A block of another process there
+    /// (a `virtual_server` after an instance that ended early) is read by no pass.
+    pub only_read_by: Option<Pass>,
 }
 
 impl Statement {
@@ -427,11 +432,17 @@ impl Builder {
         } else {
             None
         };
+        let only_read_by = if self.levels.is_empty() {
+            self.shadow.map(|(_, pass)| pass)
+        } else {
+            None
+        };
         self.current().push(Statement {
             location: at.clone(),
             words: smallvec![word],
             block: None,
             read_first_by,
+            only_read_by,
         });
         self.last = Last::OnLine;
     }

@@ -4,9 +4,9 @@
 
 use std::collections::{HashMap, HashSet};
 
-use crate::diagnostic::{Diagnostic, Diagnostics, Pass, Severity};
+use crate::diagnostic::{Diagnostic, Diagnostics, Location, Pass, Severity};
 use crate::host::Host;
-use crate::model::{AuthType, Config, InitialState, ServiceKey, VrrpInstance};
+use crate::model::{AuthType, Config, InitialState, ServiceKey, TrackRef, VrrpInstance};
 use crate::script_checks;
 
 /// Runs every cross-block check, dropping what cannot work as keepalived does.
@@ -65,6 +65,7 @@ pub fn validate(config: &mut Config, host: &dyn Host, diagnostics: &mut Diagnost
             crate::validate_strict::ipv6_version(inst, strict, ipv6, version, diagnostics);
         instance_consistency(inst, strict, version, ipv6, diagnostics);
     }
+    sync_group_weights(config, diagnostics);
     address_owner_weights(config, diagnostics);
     duplicate_vrids(config, diagnostics);
     sync_group_members(config, diagnostics);
@@ -155,10 +156,15 @@ fn unlocated(diagnostics: &mut Diagnostics, severity: Severity, message: String)
 /// `keepalived_script` user; otherwise keepalived removes it at its closing `}`.
 fn default_script_user(config: &mut Config, host: &dyn Host, diagnostics: &mut Diagnostics) {
     let global = &config.global;
-    if !global.enable_script_security
-        || global.script_user.is_some()
-        || host.user("keepalived_script").is_some()
-    {
+    // A `script_user` that does not exist leaves the scripts without a user of their own
+    // with no user at all, script security or not.
+    let named_missing = global.script_user.as_ref().is_some_and(|r| {
+        host.user(&r.user).is_none() || r.group.as_ref().is_some_and(|g| host.group(g).is_none())
+    });
+    let default_missing = global.enable_script_security
+        && global.script_user.is_none()
+        && host.user("keepalived_script").is_none();
+    if !named_missing && !default_missing {
         return;
     }
     config.scripts.retain(|script| {
@@ -166,10 +172,12 @@ fn default_script_user(config: &mut Config, host: &dyn Host, diagnostics: &mut D
             return true;
         }
         let at = script.close.as_ref().unwrap_or(&script.location);
-        diagnostics.error(
-            at,
-            "Unable to set default user keepalived_script for script",
-        );
+        if default_missing {
+            diagnostics.error(
+                at,
+                "Unable to set default user keepalived_script for script",
+            );
+        }
         diagnostics.error(
             at,
             format!(
@@ -182,27 +190,26 @@ fn default_script_user(config: &mut Config, host: &dyn Host, diagnostics: &mut D
 }
 
 /// `track_script` names must be defined by a vrrp_script, once per instance; a sync group's
-/// too.
+/// too. keepalived 2.2.7 looks the script up while it reads the `track_script` line, so a
+/// vrrp_script defined further down the file (in reading order, includes read in place) is
+/// not found either.
 fn tracked_scripts_exist(config: &mut Config, diagnostics: &mut Diagnostics) {
-    let defined: HashSet<String> = config.scripts.iter().map(|s| s.name.clone()).collect();
+    let defined = defined_at(
+        config
+            .scripts
+            .iter()
+            .map(|s| (s.name.as_str(), &s.location)),
+    );
+    let known = |t: &TrackRef| {
+        defined
+            .get(t.name.as_str())
+            .is_some_and(|&order| order < t.location.order)
+    };
     for group in &mut config.sync_groups {
         let name = group.name.clone();
-        group.track_scripts.retain(|t| {
-            let found = defined.contains(t.name.as_str());
-            if !found {
-                diagnostics.error(
-                    &t.location,
-                    format!("({name}) track script {} not found, ignoring...", t.name),
-                );
-            }
-            found
-        });
-    }
-    for inst in &mut config.instances {
-        let name = inst.name.clone();
         let mut seen = HashSet::new();
-        inst.track_scripts.retain(|t| {
-            if !defined.contains(t.name.as_str()) {
+        group.track_scripts.retain(|t| {
+            if !known(t) {
                 diagnostics.error(
                     &t.location,
                     format!("({name}) track script {} not found, ignoring...", t.name),
@@ -219,6 +226,42 @@ fn tracked_scripts_exist(config: &mut Config, diagnostics: &mut Diagnostics) {
             true
         });
     }
+    for inst in &mut config.instances {
+        let name = inst.name.clone();
+        let mut seen = HashSet::new();
+        inst.track_scripts.retain(|t| {
+            if !known(t) {
+                diagnostics.error(
+                    &t.location,
+                    format!("({name}) track script {} not found, ignoring...", t.name),
+                );
+                return false;
+            }
+            if !seen.insert(t.name.clone()) {
+                diagnostics.error(
+                    &t.location,
+                    format!("({name}) duplicate track_script {} - ignoring", t.name),
+                );
+                return false;
+            }
+            true
+        });
+    }
+}
+
+/// Each name with the reading position of its first definition: what a reference read after
+/// that position finds.
+pub(crate) fn defined_at<'a>(
+    definitions: impl Iterator<Item = (&'a str, &'a Location)>,
+) -> HashMap<&'a str, u32> {
+    let mut defined = HashMap::new();
+    for (name, location) in definitions {
+        defined
+            .entry(name)
+            .and_modify(|order: &mut u32| *order = (*order).min(location.order))
+            .or_insert(location.order);
+    }
+    defined
 }
 
 /// A second vrrp_instance with a name already used is dropped.
@@ -340,6 +383,127 @@ fn instance_consistency(
             Severity::Warning,
             format!("({name}) No VIP specified; at least one is {reason}"),
         );
+    }
+}
+
+/// A sync group moves its members together, so a member's own weighted tracking would make
+/// them drift apart: unless the group has `sync_group_tracking_weight`, keepalived 2.2.7
+/// ignores a member's weighted track_interface (tracked without weight) and drops its
+/// weighted tracked scripts and files, and clears the weights of the group's own tracked
+/// scripts and interfaces when a member owns its address (priority 255).
+fn sync_group_weights(config: &mut Config, diagnostics: &mut Diagnostics) {
+    let script_weights: HashMap<String, i32> = config
+        .scripts
+        .iter()
+        .map(|s| (s.name.clone(), s.weight))
+        .collect();
+    let file_weights = {
+        let defined = defined_at(
+            config
+                .track_files
+                .iter()
+                .map(|t| (t.name.as_str(), &t.location)),
+        );
+        let weights: HashMap<&str, i32> = config
+            .track_files
+            .iter()
+            .rev()
+            .map(|t| (t.name.as_str(), t.weight))
+            .collect();
+        defined
+            .into_iter()
+            .filter_map(|(name, order)| Some((name.to_string(), (order, *weights.get(name)?))))
+            .collect::<HashMap<String, (u32, i32)>>()
+    };
+    let mut warn = |message: String| unlocated(diagnostics, Severity::Warning, message);
+    for group in &mut config.sync_groups {
+        let members: Vec<&mut Box<VrrpInstance>> = config
+            .instances
+            .iter_mut()
+            .filter(|i| group.instances.iter().any(|m| m == i.name.as_str()))
+            .collect();
+        let has_owner = members.iter().any(|i| i.priority == 255);
+        if !group.sync_group_tracking_weight {
+            for inst in members {
+                let name = inst.name.clone();
+                for t in inst.track_interfaces.iter_mut() {
+                    if t.weight.is_some_and(|w| w != 0) {
+                        warn(format!(
+                            "({name}) ignoring {} tracked interface weight due to SYNC group",
+                            t.name
+                        ));
+                        t.weight = Some(0);
+                        t.reverse = false;
+                    }
+                }
+                inst.track_scripts.retain(|t| {
+                    let weight = t.weight.unwrap_or_else(|| {
+                        script_weights.get(t.name.as_str()).copied().unwrap_or(0)
+                    });
+                    if weight != 0 {
+                        warn(format!(
+                            "({name}) ignoring tracked script {} with weights due to SYNC group",
+                            t.name
+                        ));
+                    }
+                    weight == 0
+                });
+                // A second entry for a file is left for the duplicate check.
+                let mut seen = HashSet::new();
+                inst.track_files.retain_mut(|t| {
+                    let Some(&(order, own)) = file_weights.get(t.name.as_str()) else {
+                        return true;
+                    };
+                    if order >= t.location.order || !seen.insert(t.name.clone()) {
+                        return true;
+                    }
+                    let weight = t.weight.unwrap_or(own);
+                    if weight == 1 {
+                        // The default weight: 2.2.7 keeps the file, without weight.
+                        warn(format!(
+                            "({name}) ignoring weight from tracked file {} due to SYNC group. specify weight 0",
+                            t.name
+                        ));
+                        t.weight = Some(0);
+                        t.reverse = false;
+                        return true;
+                    }
+                    if weight != 0 {
+                        warn(format!(
+                            "({name}) ignoring tracked file {} with weight {weight} due to SYNC group",
+                            t.name
+                        ));
+                    }
+                    weight == 0
+                });
+            }
+        }
+        if has_owner {
+            let group_name = group.name.clone();
+            for t in group.track_scripts.iter_mut() {
+                let weight = t
+                    .weight
+                    .unwrap_or_else(|| script_weights.get(t.name.as_str()).copied().unwrap_or(0));
+                if weight != 0 {
+                    warn(format!(
+                        "({group_name}) Cannot have weighted track script '{}' with member having priority 255 - clearing weight",
+                        t.name
+                    ));
+                    t.weight = Some(0);
+                    t.reverse = false;
+                }
+            }
+            for t in group.track_interfaces.iter_mut() {
+                if t.weight.is_some_and(|w| w != 0) {
+                    warn(format!(
+                        "({group_name}) Cannot have weighted track interface '{}' with member having priority 255 - clearing weight",
+                        t.name
+                    ));
+                    t.weight = Some(0);
+                    t.reverse = false;
+                }
+            }
+        }
     }
 }
 
@@ -477,14 +641,44 @@ fn checker_services(config: &mut Config, diagnostics: &mut Diagnostics) {
             (_, Some(name)) => name.clone(),
             (_, None) => vs.key.to_string(),
         };
-        if matches!(vs.key, ServiceKey::Fwmark(_)) && protocol.is_some() {
+        // A fwmark service, or a group of fwmarks only, has no protocol: one written is
+        // dropped; a group with a fwmark entry gives its real servers no port there.
+        let (fwmark_only, has_fwmark) = match &vs.key {
+            ServiceKey::Fwmark(_) => (true, true),
+            ServiceKey::Group(group) => (
+                !group_has_addresses(config, group),
+                group_has_fwmark(config, group),
+            ),
+            ServiceKey::Address(..) => (false, false),
+        };
+        let protocol = if fwmark_only && protocol.is_some() {
             let line = format!(
                 "Warning: Virtual server {}: protocol specified for fwmark - protocol will be ignored",
                 shown("")
             );
             checker_line(diagnostics, line);
-        }
+            None
+        } else {
+            protocol
+        };
         let mut protocol = protocol.unwrap_or_else(|| "none".to_string());
+        if has_fwmark {
+            let action = if matches!(vs.key, ServiceKey::Group(_)) {
+                "port will be ignored"
+            } else {
+                "clearing"
+            };
+            for rs in vs.real_servers.iter().filter(|rs| rs.port != 0) {
+                let line = format!(
+                    "WARNING - fwmark virtual server {}, real server [{}]:{protocol}:{} has \
+                     port specified - {action}",
+                    shown(&protocol),
+                    rs.address,
+                    rs.port
+                );
+                checker_line(diagnostics, line);
+            }
+        }
         if vs.real_servers.is_empty() {
             let line = format!(
                 "Virtual server {} has no real servers - ignoring",
@@ -573,6 +767,16 @@ fn has_zero_port(config: &Config, key: &ServiceKey) -> bool {
                     .is_none_or(|p| crate::values::read_unsigned(p, 0, 65535) == Ok(0))
             }),
     }
+}
+
+/// Whether the group `group` has a fwmark entry.
+fn group_has_fwmark(config: &Config, group: &str) -> bool {
+    config
+        .virtual_server_groups
+        .iter()
+        .filter(|g| g.name == group)
+        .flat_map(|g| &g.entries)
+        .any(|entry| entry.first().is_some_and(|w| w == "fwmark"))
 }
 
 /// Whether a virtual_server_group lists an address entry (not only fwmarks): only then does a

@@ -2,14 +2,16 @@
 //! `track_file` / `track_process` / `track_bfd` names that nothing defines, and sync groups
 //! left with fewer than two virtual routers. Wording follows 2.2.7's `-t`.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use crate::diagnostic::{Diagnostic, Diagnostics, Severity};
 use crate::model::{Config, ThinVec, TrackRef};
+use crate::validate::defined_at;
 
 /// Runs the checks, dropping references that cannot work as keepalived does.
 pub fn validate(config: &mut Config, diagnostics: &mut Diagnostics) {
     tracked_objects_exist(config, diagnostics);
+    duplicate_interfaces(config, diagnostics);
     sync_group_sizes(config, diagnostics);
     interfaces_tracked_twice(config, diagnostics);
 }
@@ -40,15 +42,28 @@ fn interfaces_tracked_twice(config: &Config, diagnostics: &mut Diagnostics) {
     }
 }
 
+/// Drops the references to names not defined before them in reading order (2.2.7 looks each
+/// one up as it reads it).
 fn drop_unknown(
     owner: &str,
     what: &str,
     refs: &mut ThinVec<TrackRef>,
-    defined: &HashSet<String>,
+    defined: &HashMap<&str, u32>,
     diagnostics: &mut Diagnostics,
 ) {
+    let mut seen = HashSet::new();
     refs.retain(|t| {
-        if defined.contains(t.name.as_str()) {
+        if defined
+            .get(t.name.as_str())
+            .is_some_and(|&order| order < t.location.order)
+        {
+            if !seen.insert(t.name.clone()) {
+                diagnostics.error(
+                    &t.location,
+                    format!("({owner}) duplicate track_{what} {} - ignoring", t.name),
+                );
+                return false;
+            }
             return true;
         }
         diagnostics.error(
@@ -59,19 +74,27 @@ fn drop_unknown(
     });
 }
 
-/// Every tracked file, process and BFD instance must be defined at the top level.
+/// Every tracked file, process and BFD instance must be defined at the top level, before the
+/// reference.
 fn tracked_objects_exist(config: &mut Config, diagnostics: &mut Diagnostics) {
-    let files: HashSet<String> = config.track_files.iter().map(|t| t.name.clone()).collect();
-    let processes: HashSet<String> = config
-        .track_processes
-        .iter()
-        .map(|t| t.name.clone())
-        .collect();
-    let bfds: HashSet<String> = config
-        .bfd_instances
-        .iter()
-        .map(|b| b.name.clone())
-        .collect();
+    let files = defined_at(
+        config
+            .track_files
+            .iter()
+            .map(|t| (t.name.as_str(), &t.location)),
+    );
+    let processes = defined_at(
+        config
+            .track_processes
+            .iter()
+            .map(|t| (t.name.as_str(), &t.location)),
+    );
+    let bfds = defined_at(
+        config
+            .bfd_instances
+            .iter()
+            .map(|b| (b.name.as_str(), &b.location)),
+    );
     for inst in &mut config.instances {
         let owner = inst.name.clone();
         drop_unknown(&owner, "file", &mut inst.track_files, &files, diagnostics);
@@ -95,6 +118,33 @@ fn tracked_objects_exist(config: &mut Config, diagnostics: &mut Diagnostics) {
             diagnostics,
         );
         drop_unknown(&owner, "bfd", &mut group.track_bfds, &bfds, diagnostics);
+    }
+}
+
+/// An interface tracked twice by one instance or sync group: the later entry is ignored.
+fn duplicate_interfaces(config: &mut Config, diagnostics: &mut Diagnostics) {
+    let owners = config
+        .instances
+        .iter_mut()
+        .map(|i| (i.name.to_string(), &mut i.track_interfaces))
+        .chain(
+            config
+                .sync_groups
+                .iter_mut()
+                .map(|g| (g.name.clone(), &mut g.track_interfaces)),
+        );
+    for (owner, refs) in owners {
+        let mut seen = HashSet::new();
+        refs.retain(|t| {
+            let first = seen.insert(t.name.clone());
+            if !first {
+                diagnostics.error(
+                    &t.location,
+                    format!("({owner}) duplicate track_interface {} - ignoring", t.name),
+                );
+            }
+            first
+        });
     }
 }
 

@@ -190,6 +190,41 @@ pub fn split_command(text: &str) -> Vec<String> {
     args
 }
 
+/// An address as keepalived 2.2.7's socket-address reader takes it (source and peer addresses,
+/// multicast groups, virtual and real server addresses, `connect_ip`, `bindto`): whatever
+/// follows a `/` is ignored, so `192.0.2.1/24` is 192.0.2.1.
+pub fn parse_sockaddr_ip<T: std::str::FromStr>(text: &str) -> Result<T, T::Err> {
+    text.split_once('/')
+        .map_or(text, |(address, _)| address)
+        .parse()
+}
+
+/// Whether a script's first word makes keepalived 2.2.7 hand the whole command to the shell:
+/// it starts with `<` and, after any blanks, a `/` (`</dev/tcp/HOST/PORT`, `'< /etc/x'`), the
+/// form bash users write to test that a file or port can be opened.
+pub fn is_shell_redirection(program: &str) -> bool {
+    program
+        .strip_prefix('<')
+        .is_some_and(|rest| rest.trim_start_matches([' ', '\t']).starts_with('/'))
+}
+
+/// The argv keepalived 2.2.7's `system()` call amounts to for a shell command: `/bin/sh -c`
+/// and the words joined by blanks, a word holding blanks (or nothing) put in single quotes.
+pub fn shell_argv(words: &[String]) -> Vec<String> {
+    let line = words
+        .iter()
+        .map(|w| {
+            if w.is_empty() || w.contains([' ', '\t']) {
+                format!("'{}'", w.replace('\'', r"'\''"))
+            } else {
+                w.clone()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ");
+    vec!["/bin/sh".to_string(), "-c".to_string(), line]
+}
+
 /// The character a backslash escape stands for; `chars` is just after the backslash.
 fn unescape(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) -> Option<char> {
     let c = chars.next()?;
@@ -257,6 +292,21 @@ fn edit_distance(a: &str, b: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_redirection_goes_to_the_shell() {
+        assert!(is_shell_redirection("</dev/tcp/192.0.2.1/6443"));
+        assert!(is_shell_redirection("< \t/etc/hostname"));
+        assert!(!is_shell_redirection("<"));
+        assert!(!is_shell_redirection("<foo"));
+        assert!(!is_shell_redirection("<<EOF"));
+        assert!(!is_shell_redirection("/bin/true"));
+        let argv = split_command("</dev/tcp/192.0.2.1/6443 && echo 'a b'");
+        assert_eq!(
+            shell_argv(&argv),
+            ["/bin/sh", "-c", "</dev/tcp/192.0.2.1/6443 && echo 'a b'"]
+        );
+    }
 
     #[test]
     fn inet_aton_takes_the_short_forms() {

@@ -107,6 +107,13 @@ const SAMPLE: &[&str] = &[
     "real-params-include",
     "parser-seq",
     "parser-multiline",
+    // Tracking as 2.2.7 resolves it: a script defined below its instance is not tracked, a
+    // `</dev/tcp/…` check runs in /bin/sh, a sync group member's weighted check is dropped.
+    "real-rw-runtime-forward-script",
+    "real-rw-runtime-devtcp",
+    "real-rw-runtime-sync-weights",
+    "real-rw-many-instance-sync-group",
+    "real-rw-unicast-ttl-preempt-delay",
     // Broken files: a missing parameter, unbalanced braces, pasted text.
     "gen-instance-state-none",
     "gen-instance-priority-none",

@@ -39,7 +39,7 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement) -> Option<BfdInstance> {
         match keyword {
             "neighbor_ip" | "neighbour_ip" | "neighbor" | "neighbour" => {
                 let v = cx.arg(item)?;
-                if v.parse::<std::net::IpAddr>().is_ok() {
+                if crate::values::parse_sockaddr_ip::<std::net::IpAddr>(v).is_ok() {
                     neighbor = true;
                 } else {
                     cx.error(
@@ -51,7 +51,7 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement) -> Option<BfdInstance> {
             }
             "source_ip" => {
                 let v = cx.arg(item)?;
-                if v.parse::<std::net::IpAddr>().is_err() {
+                if crate::values::parse_sockaddr_ip::<std::net::IpAddr>(v).is_err() {
                     cx.error(
                         at,
                         format!("Configuration error: BFD instance {name} has malformed source address {v}, ignoring"),

@@ -465,13 +465,15 @@ fn service_key(cx: &mut Cx<'_>, stmt: &Statement) -> Option<ServiceKey> {
                     .ok()
                     .and_then(|p| u16::try_from(p).ok())
             };
-            match (addr.parse::<IpAddr>(), port) {
+            match (values::parse_sockaddr_ip::<IpAddr>(addr), port) {
                 (Ok(a), Some(p)) => Some(ServiceKey::Address(a, p)),
                 _ => None,
             }
         }
         // An address without a port is port 0.
-        [addr] => addr.parse().ok().map(|a| ServiceKey::Address(a, 0)),
+        [addr] => values::parse_sockaddr_ip(addr)
+            .ok()
+            .map(|a| ServiceKey::Address(a, 0)),
         _ => None,
     };
     if key.is_none() {
@@ -517,6 +519,8 @@ pub fn virtual_server(
         real_servers: Vec::new(),
         other: Vec::new(),
     };
+    // The family `persistence_granularity` gives a service whose header has none.
+    let mut granularity_family: Option<bool> = None;
     for item in cx.block(stmt) {
         match item.keyword() {
             "delay_loop" => {
@@ -558,7 +562,9 @@ pub fn virtual_server(
             }
             "sorry_server" => {
                 let args: Vec<&str> = item.arg_texts().collect();
-                let address_ok = args.first().is_some_and(|a| a.parse::<IpAddr>().is_ok());
+                let address_ok = args
+                    .first()
+                    .is_some_and(|a| values::parse_sockaddr_ip::<IpAddr>(a).is_ok());
                 let port_ok = address_ok
                     && args.get(1).is_none_or(|p| {
                         values::read_unsigned(p, 0, 65535)
@@ -566,7 +572,16 @@ pub fn virtual_server(
                             .is_ok()
                     });
                 if port_ok {
-                    vs.sorry_server = Some(args.iter().map(|a| a.to_string()).collect());
+                    // The address as read (what follows a '/' is ignored), then the port.
+                    vs.sorry_server = Some(
+                        args.iter()
+                            .enumerate()
+                            .map(|(i, a)| match a.split_once('/') {
+                                Some((address, _)) if i == 0 => address.to_string(),
+                                _ => a.to_string(),
+                            })
+                            .collect(),
+                    );
                 } else {
                     let address = args.first().copied().unwrap_or_default();
                     cx.error(
@@ -592,14 +607,34 @@ pub fn virtual_server(
                 }
             }
             "persistence_granularity" => {
-                let ipv6 = matches!(vs.key, ServiceKey::Address(addr, _) if addr.is_ipv6());
-                match cx.arg(item) {
-                    Some(text) if !ipv6 && values::inet_aton(text).is_none() => cx.error(
+                let Some(text) = cx.arg(item) else {
+                    continue;
+                };
+                // An IPv6 service takes a prefix length, an IPv4 one a netmask; a service
+                // without a family yet (fwmark, group) reads a word with a dot as a netmask,
+                // anything else as a prefix length, and takes that family.
+                let ipv6 = match vs.key {
+                    ServiceKey::Address(addr, _) => addr.is_ipv6(),
+                    _ => stated_family(&vs)
+                        .or(granularity_family)
+                        .unwrap_or(!text.contains('.')),
+                };
+                let valid = if ipv6 {
+                    cx.read_unsigned(&item.location, text, 1, 128).is_some()
+                } else {
+                    values::inet_aton(text).is_some()
+                };
+                if valid {
+                    if !matches!(vs.key, ServiceKey::Address(..)) && stated_family(&vs).is_none() {
+                        granularity_family.get_or_insert(ipv6);
+                    }
+                    vs.other.push(cx.raw(item));
+                } else {
+                    let family = if ipv6 { "IPv6" } else { "IPv4" };
+                    cx.error(
                         &item.location,
-                        format!("Invalid IPv4 persistence_granularity specified - {text}"),
-                    ),
-                    Some(_) => vs.other.push(cx.raw(item)),
-                    None => {}
+                        format!("Invalid {family} persistence_granularity specified - {text}"),
+                    );
                 }
             }
             "ip_family" => match cx.arg(item) {
@@ -650,9 +685,9 @@ pub fn virtual_server(
                 // server's; a real server of another family is skipped at its `}`.
                 let family = match vs.key {
                     ServiceKey::Address(addr, _) => Some(addr.is_ipv6()),
-                    _ => {
-                        stated_family(&vs).or(vs.real_servers.first().map(|r| r.address.is_ipv6()))
-                    }
+                    _ => stated_family(&vs)
+                        .or(granularity_family)
+                        .or(vs.real_servers.first().map(|r| r.address.is_ipv6())),
                 };
                 if family.is_some_and(|v6| v6 != rs.address.is_ipv6()) {
                     cx.error(
@@ -817,7 +852,9 @@ fn real_server(
     protocol: Option<&str>,
 ) -> Option<RealServer> {
     let args: Vec<&str> = stmt.arg_texts().collect();
-    let address = args.first().and_then(|a| a.parse::<IpAddr>().ok());
+    let address = args
+        .first()
+        .and_then(|a| values::parse_sockaddr_ip::<IpAddr>(a).ok());
     let port = args.get(1).map_or(Some(0), |p| p.parse::<u16>().ok());
     let (Some(address), Some(port)) = (address, port) else {
         cx.error(
@@ -1049,6 +1086,7 @@ fn checker(
     let mut check = Checker {
         kind,
         location: stmt.location.clone(),
+        close: stmt.block.as_ref().and_then(|b| b.close.clone()),
         connect_timeout: None,
         connect_port: None,
         connect_ip: None,
@@ -1117,7 +1155,10 @@ fn checker(
                 let ok = decimal(cx, item, 0, DECIMAL_MAX, followup, Followup::NumbersOnly);
                 keep_if(cx, &mut check.other, item, ok.is_some());
             }
-            "connect_ip" => match cx.arg(item).map(|a| (a, a.parse::<IpAddr>())) {
+            "connect_ip" => match cx
+                .arg(item)
+                .map(|a| (a, values::parse_sockaddr_ip::<IpAddr>(a)))
+            {
                 Some((text, Ok(ip))) if bindto.is_some_and(|b| b.is_ipv6() != ip.is_ipv6()) => cx
                     .error(
                         &item.location,
@@ -1133,7 +1174,10 @@ fn checker(
                 ),
                 None => {}
             },
-            "bindto" => match cx.arg(item).map(|a| (a, a.parse::<IpAddr>())) {
+            "bindto" => match cx
+                .arg(item)
+                .map(|a| (a, values::parse_sockaddr_ip::<IpAddr>(a)))
+            {
                 Some((text, Ok(ip))) => {
                     let target = check.connect_ip.unwrap_or(server);
                     if target.is_ipv6() != ip.is_ipv6() {

@@ -74,6 +74,13 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement, global: &mut GlobalDefs) {
             "script_user" => {
                 if cx.arg_or(item, "No script username specified").is_some() {
                     global.script_user = cx.run_as(item);
+                    let exists = global.script_user.as_ref().is_some_and(|r| {
+                        cx.host.user(&r.user).is_some()
+                            && r.group.as_ref().is_none_or(|g| cx.host.group(g).is_some())
+                    });
+                    if !exists {
+                        cx.error(&item.location, "Error setting global script uid/gid");
+                    }
                 }
             }
             "enable_script_security" => global.enable_script_security = cx.flag(item),
@@ -83,7 +90,7 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement, global: &mut GlobalDefs) {
             },
             "vrrp_mcast_group4" => {
                 if let Some(text) = cx.arg(item) {
-                    match text.parse::<std::net::Ipv4Addr>() {
+                    match crate::values::parse_sockaddr_ip::<std::net::Ipv4Addr>(text) {
                         Ok(a) if a.is_multicast() => global.vrrp_mcast_group4 = a,
                         _ => cx.error(
                             &item.location,
@@ -94,7 +101,7 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement, global: &mut GlobalDefs) {
             }
             "vrrp_mcast_group6" => {
                 if let Some(text) = cx.arg(item) {
-                    match text.parse::<std::net::Ipv6Addr>() {
+                    match crate::values::parse_sockaddr_ip::<std::net::Ipv6Addr>(text) {
                         Ok(a) if a.is_multicast() => global.vrrp_mcast_group6 = a,
                         _ => cx.error(
                             &item.location,

@@ -280,7 +280,7 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement) -> Option<VrrpInstance> {
             "mcast_src_ip" | "unicast_src_ip" => {
                 unicast_keyword |= keyword == "unicast_src_ip";
                 if let Some(text) = cx.arg(item) {
-                    match text.parse() {
+                    match crate::values::parse_sockaddr_ip(text) {
                         Ok(a) if keyword == "mcast_src_ip" => inst.mcast_src_ip = Some(a),
                         Ok(a) => inst.unicast_src_ip = Some(a),
                         Err(_) => cx.error(
@@ -293,8 +293,11 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement) -> Option<VrrpInstance> {
             "unicast_peer" => {
                 unicast_keyword = true;
                 for peer in cx.block(item) {
-                    match peer.keyword().parse() {
-                        Ok(a) => inst.unicast_peers.push(a),
+                    match crate::values::parse_sockaddr_ip(peer.keyword()) {
+                        Ok(a) => {
+                            inst.unicast_peers.push(a);
+                            peer_options(cx, peer, &name);
+                        }
                         Err(_) => cx.error(
                             &peer.location,
                             format!("Configuration error: VRRP instance[{name}] malformed unicast peer address[{}]. Skipping...", peer.keyword()),
@@ -536,5 +539,45 @@ fn vmac_mac(cx: &mut Cx<'_>, at: &crate::diagnostic::Location, text: &str) -> Op
             cx.error(at, format!("VMAC invalid MAC address {text}"));
             None
         }
+    }
+}
+
+/// A unicast peer's options after its address (`min_ttl N`, `max_ttl N`, each in [0, 255]),
+/// checked as keepalived 2.2.7 checks them: a value that is no number is named and skipped,
+/// an unknown option ends the line, a last word without a value is named, and a minimum above
+/// the maximum is warned about. Not acted on: received adverts are not filtered by TTL.
+fn peer_options(cx: &mut Cx<'_>, peer: &Statement, name: &str) {
+    let words: Vec<&str> = peer.arg_texts().collect();
+    let (mut min, mut max) = (0u32, 255u32);
+    let mut pairs = words.chunks(2);
+    for pair in pairs.by_ref() {
+        let [option, value] = pair else {
+            let option = pair.first().copied().unwrap_or_default();
+            cx.error(
+                &peer.location,
+                format!("({name}) {option} is missing a value"),
+            );
+            break;
+        };
+        let Some(number) = cx.read_unsigned(&peer.location, value, 0, 255) else {
+            continue;
+        };
+        match *option {
+            "min_ttl" => min = number,
+            "max_ttl" => max = number,
+            other => {
+                cx.error(
+                    &peer.location,
+                    format!("({name}) unknown unicast_peer option {other}"),
+                );
+                break;
+            }
+        }
+    }
+    if min > max {
+        cx.error(
+            &peer.location,
+            format!("({name}) min_ttl {min} > max_ttl {max} - all packets will be discarded"),
+        );
     }
 }

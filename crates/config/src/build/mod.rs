@@ -397,7 +397,7 @@ impl Cx<'_> {
     fn command_and_rest<'s>(&mut self, stmt: &'s Statement) -> Option<(Command, &'s [Word])> {
         self.arg(stmt)?;
         let (text, used) = values::script_token(stmt.args());
-        let argv = values::split_command(&text);
+        let mut argv = values::split_command(&text);
         if argv.first().is_none_or(|a| a.is_empty()) {
             self.error(
                 &stmt.location,
@@ -405,12 +405,17 @@ impl Cx<'_> {
             );
             return None;
         }
+        let shell = values::is_shell_redirection(&argv[0]);
+        if shell {
+            argv = values::shell_argv(&argv);
+        }
         let command = Command {
             text,
             argv,
             location: stmt.location.clone(),
             run_as: None,
             run_as_ids: None,
+            shell,
         };
         Some((command, stmt.args().get(used..).unwrap_or(&[])))
     }
