@@ -87,18 +87,6 @@ pub enum Control {
     Drain(Target, bool, oneshot::Sender<Result<Vec<String>, String>>),
 }
 
-/// How many masters' adverts one wake-up of the protocol timer sends at most, about
-/// ([`Driver::spread_adverts`]). Instances that become master together (a daemon starting a
-/// thousand instances times them all out at one moment) would otherwise send every advert of
-/// every interval in one burst: a thousand sends take some 16 ms, a time slice the scheduler of
-/// a loaded machine cuts at some random place, so an instance's advert left a few
-/// milliseconds sooner or later from one interval to the next. Spread, a wake-up sends about
-/// this many (half a millisecond's work); fewer per wake-up would wake both sides more often.
-const ADVERTS_PER_WAKE: usize = 32;
-
-/// At most this many places in the first half of the interval.
-const MAX_SPREAD_SLOTS: usize = 32;
-
 /// One running vrrp_instance.
 struct Running {
     instance: Instance,
@@ -483,21 +471,6 @@ impl Driver {
         .await;
     }
 
-    /// Gives each instance its place in the advert interval: with `n` instances, `slots =
-    /// ceil(n / ADVERTS_PER_WAKE)` (1 to [`MAX_SPREAD_SLOTS`]) places in the first half of
-    /// the interval, instance `i` in place `i mod slots`, that is spread by `(i mod slots) /
-    /// (2 × slots)` of its interval ([`keepalived_vrrp::instance::Instance::set_advert_spread`]).
-    /// A hundred instances take four places, a thousand 32, one none.
-    pub(super) fn spread_adverts(&mut self) {
-        let slots = spread_slots(self.running.len());
-        for (i, running) in self.running.iter_mut().enumerate() {
-            let interval = running.instance.config().advert_interval;
-            running
-                .instance
-                .set_advert_spread(spread_of(interval, i, slots));
-        }
-    }
-
     /// The earliest deadline over all instances. A received advert moves the deadline of one
     /// instance: only the instances touched since the last call are read again.
     fn earliest_deadline(&mut self) -> Option<Instant> {
@@ -512,48 +485,5 @@ impl Driver {
             }
         }
         self.deadlines.earliest()
-    }
-}
-
-/// How many places in the interval the adverts of `n` instances take.
-fn spread_slots(n: usize) -> usize {
-    n.div_ceil(ADVERTS_PER_WAKE).clamp(1, MAX_SPREAD_SLOTS)
-}
-
-/// The spread of instance `i` among `slots` places of `interval`'s first half.
-fn spread_of(interval: std::time::Duration, i: usize, slots: usize) -> std::time::Duration {
-    let slots = slots.max(1);
-    let (slot, parts) = (i % slots, 2 * slots);
-    match (u32::try_from(slot), u32::try_from(parts)) {
-        (Ok(slot), Ok(parts)) => interval / parts * slot,
-        _ => std::time::Duration::ZERO,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::{spread_of, spread_slots};
-    use std::time::Duration;
-
-    #[test]
-    fn adverts_are_spread_by_the_instance_count() {
-        assert_eq!(spread_slots(0), 1);
-        assert_eq!(spread_slots(1), 1);
-        assert_eq!(spread_slots(32), 1);
-        assert_eq!(spread_slots(100), 4);
-        assert_eq!(spread_slots(250), 8);
-        assert_eq!(spread_slots(1_000), 32);
-        assert_eq!(spread_slots(5_000), 32);
-        let second = Duration::from_secs(1);
-        assert_eq!(spread_of(second, 0, 1), Duration::ZERO);
-        assert_eq!(spread_of(second, 7, 1), Duration::ZERO);
-        // A hundred instances: 0, 125, 250 and 375 ms sooner, in turn.
-        let spreads: Vec<u128> = (0..8)
-            .map(|i| spread_of(second, i, 4).as_millis())
-            .collect();
-        assert_eq!(spreads, [0, 125, 250, 375, 0, 125, 250, 375]);
-        // Never half an interval or more.
-        let centis = Duration::from_millis(50);
-        assert!((0..1_000).all(|i| spread_of(centis, i, 32) < centis / 2));
     }
 }
