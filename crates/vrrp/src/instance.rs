@@ -246,6 +246,13 @@ pub struct Instance {
     lower_prio_logged: Option<Instant>,
     /// The advert intervals Master_Down_Interval waits (3 in the RFCs).
     down_timer_adverts: u32,
+    /// How much sooner than a whole Advertisement_Interval the Adver_Timer fires when it is
+    /// restarted ([`Instance::set_advert_spread`]).
+    advert_spread: Duration,
+    /// The advert last encoded (its priority, then its bytes for each destination): a master
+    /// sends the same bytes every interval. Forgotten when the configuration or the source
+    /// changes.
+    encoded: Option<(u8, Vec<Vec<u8>>)>,
 }
 
 impl Instance {
@@ -269,6 +276,8 @@ impl Instance {
             lower_prio_announced: None,
             lower_prio_logged: None,
             down_timer_adverts: crate::config::RFC_DOWN_TIMER_ADVERTS,
+            advert_spread: Duration::ZERO,
+            encoded: None,
         }
     }
 
@@ -284,6 +293,7 @@ impl Instance {
     /// too.
     pub fn set_local_address(&mut self, address: IpAddr) {
         Arc::make_mut(&mut self.config).local_address = address;
+        self.encoded = None;
     }
 
     /// A master whose virtual route or rule was deleted by someone else steps down as
@@ -359,6 +369,27 @@ impl Instance {
     /// `down_timer_adverts`; the RFCs' 3 until then); taken at the next time the timer is set.
     pub fn set_down_timer_adverts(&mut self, adverts: u32) {
         self.down_timer_adverts = adverts.max(1);
+    }
+
+    /// Spreads the adverts of instances whose Adver_Timer restarts at one moment (many
+    /// instances becoming master at once, a reload, a daemon held up for half an interval):
+    /// whenever the timer is restarted (the first advert as master, a reload, a priority-0
+    /// advert heard, a wake-up late by half an interval or more), it is set to
+    /// Advertisement_Interval less `spread`, at most half the interval; a timely advert keeps
+    /// the cadence from its deadline, so each instance keeps its place in the interval.
+    ///
+    /// RFC 5798 section 6.4.3 resets the Adver_Timer to Advertisement_Interval; an advert sent
+    /// sooner only restarts the backups' Master_Down_Timer sooner (section 6.4.2), so no
+    /// backup times out, and two adverts still never leave less than half an interval apart.
+    /// Zero (the default): the timer restarts at the whole interval.
+    pub fn set_advert_spread(&mut self, spread: Duration) {
+        self.advert_spread = spread;
+    }
+
+    /// When the Adver_Timer fires after it is restarted at `now` ([`Self::set_advert_spread`]).
+    fn restarted_advert_at(&self, now: Instant) -> Instant {
+        let interval = self.config.advert_interval;
+        now + interval - self.advert_spread.min(interval / 2)
     }
 
     /// Makes the instance a member of a vrrp_sync_group (true) or a free one (false). A
@@ -481,7 +512,18 @@ impl Instance {
                 }
                 if t.advert_at <= now {
                     self.send_advert(self.priority);
-                    t.advert_at = next_advert_at(t.advert_at, now, self.config.advert_interval);
+                    // RFC 5798 section 6.4.3: the Adver_Timer is reset to
+                    // Advertisement_Interval. A wake-up a little late keeps the cadence
+                    // (counted from the deadline), so a busy moment does not shift every later
+                    // advert; one late by half an interval or more restarts the timer from
+                    // `now`, so two adverts never leave close together.
+                    t.advert_at = if now.saturating_duration_since(t.advert_at)
+                        < self.config.advert_interval / 2
+                    {
+                        t.advert_at + self.config.advert_interval
+                    } else {
+                        self.restarted_advert_at(now)
+                    };
                 }
                 self.phase = Phase::Master(t);
             }
@@ -552,6 +594,7 @@ impl Instance {
         let config = config.into();
         let learned_kept = self.config.version == config.version;
         self.config = config;
+        self.encoded = None;
         self.priority = if self.config.priority == 255 {
             255
         } else if tracking.priority == 0 {
@@ -562,7 +605,7 @@ impl Instance {
         match self.phase {
             Phase::Master(mut t) => {
                 self.send_advert(self.priority);
-                t.advert_at = now + self.config.advert_interval;
+                t.advert_at = self.restarted_advert_at(now);
                 self.phase = Phase::Master(t);
             }
             Phase::Backup(mut t) => {
@@ -669,7 +712,7 @@ impl Instance {
                     Some(now + self.config.garp_master_delay)
                 };
                 self.phase = Phase::Master(MasterTimers {
-                    advert_at: now + self.config.advert_interval,
+                    advert_at: self.restarted_advert_at(now),
                     announce_at,
                     refreshing: self.config.garp_master_delay.is_zero(),
                     lower_prio_at: None,
@@ -839,7 +882,7 @@ impl Instance {
             || (advert.priority == self.priority && src > self.config.local_address);
         if advert.priority == 0 {
             self.send_advert(self.priority);
-            timers.advert_at = now + self.config.advert_interval;
+            timers.advert_at = self.restarted_advert_at(now);
             self.phase = Phase::Master(timers);
         } else if theirs_wins {
             self.report(Event::HigherPriorityReceived {
@@ -944,46 +987,44 @@ impl Instance {
     /// One advert with `priority`, to every destination, each with the checksum computed for
     /// it (RFC 5798 section 5.2.8).
     fn send_advert(&mut self, priority: u8) {
-        let advert = Advertisement {
-            version: self.config.version,
-            vrid: self.config.vrid,
-            priority,
-            interval_cs: self.config.interval_cs(),
-            auth: match self.config.version {
-                Version::V2 => self.config.auth,
-                Version::V3 => Auth::None,
-            },
-            addresses: self.config.addresses.clone(),
-        };
         self.stats.sent += 1;
         let src = self.config.local_address;
         let ttl = self.config.destination.ttl();
-        for &dst in self.config.destination.addresses() {
-            let payload = advert.to_bytes(src, dst);
+        let encoded = match self.encoded.take() {
+            Some((p, bytes)) if p == priority => bytes,
+            _ => {
+                let advert = Advertisement {
+                    version: self.config.version,
+                    vrid: self.config.vrid,
+                    priority,
+                    interval_cs: self.config.interval_cs(),
+                    auth: match self.config.version {
+                        Version::V2 => self.config.auth,
+                        Version::V3 => Auth::None,
+                    },
+                    addresses: self.config.addresses.clone(),
+                };
+                self.config
+                    .destination
+                    .addresses()
+                    .iter()
+                    .map(|&dst| advert.to_bytes(src, dst))
+                    .collect()
+            }
+        };
+        for (&dst, payload) in self.config.destination.addresses().iter().zip(&encoded) {
             self.actions.push_back(Action::Send {
                 src,
                 dst,
                 ttl,
-                payload,
+                payload: payload.clone(),
             });
         }
+        self.encoded = Some((priority, encoded));
     }
 
     fn report(&mut self, event: Event) {
         self.actions.push_back(Action::Event(event));
-    }
-}
-
-/// When the next advert is due after one sent at `now` for the deadline `due` (RFC 5798
-/// section 6.4.3: the Adver_Timer is reset to Advertisement_Interval). A wake-up a little
-/// late keeps the cadence (counted from the deadline), so a busy moment does not shift every
-/// later advert; one late by half an interval or more starts again from `now`, so two
-/// adverts never leave close together.
-fn next_advert_at(due: Instant, now: Instant, interval: Duration) -> Instant {
-    if now.saturating_duration_since(due) < interval / 2 {
-        due + interval
-    } else {
-        now + interval
     }
 }
 

@@ -291,6 +291,12 @@ impl<T: AsRef<[u8]>> Packet<T> {
 
     /// The addresses, read in `family`'s width; `None` unless the length is exact.
     pub fn addresses(&self, family: Family) -> Option<Vec<IpAddr>> {
+        Some(self.address_iter(family)?.collect())
+    }
+
+    /// The addresses as [`Packet::addresses`] reads them, without collecting them (a
+    /// receiver compares them with its own for every advert).
+    pub fn address_iter(&self, family: Family) -> Option<impl Iterator<Item = IpAddr> + '_> {
         let bytes = self.buffer.as_ref();
         if bytes.len() != self.expected_len(family) {
             return None;
@@ -299,11 +305,10 @@ impl<T: AsRef<[u8]>> Packet<T> {
         let list = bytes.get(HEADER_LEN..end)?;
         Some(
             list.chunks_exact(family.address_len())
-                .filter_map(|c| match family {
+                .filter_map(move |c| match family {
                     Family::V4 => <[u8; 4]>::try_from(c).ok().map(IpAddr::from),
                     Family::V6 => <[u8; 16]>::try_from(c).ok().map(IpAddr::from),
-                })
-                .collect(),
+                }),
         )
     }
 
@@ -398,6 +403,18 @@ impl Advertisement {
         src: IpAddr,
         dst: IpAddr,
     ) -> Result<Advertisement, ParseError> {
+        let mut advert = Advertisement::parse_packet_without_addresses(packet, src, dst)?;
+        advert.addresses = packet.addresses(Family::of(src)).unwrap_or_default();
+        Ok(advert)
+    }
+
+    /// [`Advertisement::parse_packet`] with the same checks, but `addresses` left empty (no
+    /// allocation): read them with [`Packet::address_iter`] over the family of `src`.
+    pub fn parse_packet_without_addresses<T: AsRef<[u8]>>(
+        packet: &Packet<T>,
+        src: IpAddr,
+        dst: IpAddr,
+    ) -> Result<Advertisement, ParseError> {
         let family = Family::of(src);
         let version = version_of(packet.version()).ok_or(ParseError::Version(packet.version()))?;
         if packet.kind() != TYPE_ADVERTISEMENT {
@@ -405,13 +422,12 @@ impl Advertisement {
         }
         let len = packet.buffer.as_ref().len();
         // A destination of the other family cannot carry this message.
-        let addresses = packet
-            .addresses(family)
-            .filter(|_| Family::of(dst) == family)
-            .ok_or(ParseError::Length {
+        if Family::of(dst) != family || packet.address_iter(family).is_none() {
+            return Err(ParseError::Length {
                 actual: len,
                 count: packet.address_count(),
-            })?;
+            });
+        }
         if !packet.verify_checksum(src, dst) {
             return Err(ParseError::Checksum);
         }
@@ -431,7 +447,7 @@ impl Advertisement {
             priority: packet.priority(),
             interval_cs: packet.interval_cs(),
             auth,
-            addresses,
+            addresses: Vec::new(),
         })
     }
 

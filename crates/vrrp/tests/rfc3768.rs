@@ -356,6 +356,79 @@ fn rfc3768_6_4_3_a_late_wake_up_does_not_shift_later_adverts() {
 }
 
 #[test]
+fn rfc3768_6_4_3_a_spread_instance_keeps_its_place_in_the_interval() {
+    let now = Instant::now();
+    let ms = Duration::from_millis;
+    let mut instance = Instance::new(config("owner", 10, 255));
+    instance.set_advert_spread(ms(250));
+    start(&mut instance, now);
+    // The first advert leaves at once as master (section 6.4.1), the next a spread sooner
+    // than the interval.
+    assert_eq!(sent_priorities(&drain(&mut instance)), vec![255]);
+    assert_eq!(instance.poll_timeout(), Some(now + ms(750)));
+    // On time (or a little late): the cadence goes on from the deadline.
+    instance.handle_timeout(now + ms(760));
+    assert_eq!(instance.poll_timeout(), Some(now + ms(1_750)));
+    // Half an interval late: restarted from the wake-up, the spread kept.
+    instance.handle_timeout(now + ms(2_350));
+    assert_eq!(instance.poll_timeout(), Some(now + ms(3_100)));
+    assert_eq!(sent_priorities(&drain(&mut instance)), vec![255, 255]);
+    // A priority-0 advert heard: an advert at once, the timer restarted with the spread.
+    receive(&mut instance, now + ms(3_000), &config("b", 20, 100), 0);
+    assert_eq!(sent_priorities(&drain(&mut instance)), vec![255]);
+    assert_eq!(instance.poll_timeout(), Some(now + ms(3_750)));
+}
+
+#[test]
+fn rfc3768_6_4_3_a_spread_is_at_most_half_an_interval() {
+    let now = Instant::now();
+    let mut instance = Instance::new(config("owner", 10, 255));
+    instance.set_advert_spread(Duration::from_millis(900));
+    start(&mut instance, now);
+    drain(&mut instance);
+    assert_eq!(
+        instance.poll_timeout(),
+        Some(now + Duration::from_millis(500))
+    );
+}
+
+#[test]
+fn rfc3768_6_4_2_instances_taking_over_at_once_advertise_apart() {
+    // Four backups started together time out together; their first adverts leave at once,
+    // the later ones in four places of the interval, and stay there.
+    let now = Instant::now();
+    let mut instances: Vec<Instance> = (0..4u32)
+        .map(|k| {
+            let mut instance = Instance::new(config("VI_1", 10, 100));
+            instance.set_advert_spread(Duration::from_millis(125) * k);
+            start(&mut instance, now);
+            instance
+        })
+        .collect();
+    let down = instances[0].poll_timeout().expect("Master_Down_Timer");
+    for instance in &mut instances {
+        assert_eq!(instance.poll_timeout(), Some(down));
+        instance.handle_timeout(down);
+        assert_eq!(instance.state(), State::Master);
+        assert_eq!(sent_priorities(&drain(instance)), vec![100]);
+    }
+    for second in 1..=3u32 {
+        let deadlines: Vec<Instant> = instances
+            .iter()
+            .map(|i| i.poll_timeout().expect("Adver_Timer"))
+            .collect();
+        let expected: Vec<Instant> = (0..4u32)
+            .map(|k| down + Duration::from_secs(second.into()) - Duration::from_millis(125) * k)
+            .collect();
+        assert_eq!(deadlines, expected);
+        for (instance, at) in instances.iter_mut().zip(deadlines) {
+            instance.handle_timeout(at);
+            assert_eq!(sent_priorities(&drain(instance)), vec![100]);
+        }
+    }
+}
+
+#[test]
 fn rfc3768_6_4_3_adver_timer_sends_periodically() {
     let now = Instant::now();
     let mut instance = Instance::new(config("owner", 10, 255));
