@@ -21,6 +21,7 @@ pub mod probe;
 pub mod smtp;
 pub mod source;
 pub mod task;
+pub mod tcp_checks;
 pub mod tls;
 
 use std::path::Path;
@@ -315,6 +316,8 @@ fn spawn_checks(
     reload: bool,
 ) -> Vec<JoinHandle<()>> {
     let mut tasks = Vec::new();
+    // Every TCP_CHECK runs in one task (tcp_checks.rs), the other checks in a task each.
+    let mut tcp = Vec::new();
     for (v, vs) in pool.virtual_servers().enumerate() {
         for (r, rs) in vs.real_servers.iter().enumerate() {
             for (c, check) in rs.checks.iter().enumerate() {
@@ -328,10 +331,6 @@ fn spawn_checks(
                 let mut state = pool.check_state(v, r, c);
                 // A reload keeps what the checks knew: no new "first result" lines.
                 state.has_run = reload && pool.carried(v, r);
-                let names = Names {
-                    vs: vs.name.clone(),
-                    rs: rs.name.clone(),
-                };
                 let id = CheckId {
                     vs: v,
                     rs: r,
@@ -344,6 +343,19 @@ fn spawn_checks(
                 } else {
                     task::first_delay(check.warmup)
                 };
+                if matches!(check.kind, CheckKind::Tcp) {
+                    tcp.push(tcp_checks::TcpCheck {
+                        id,
+                        plan: std::sync::Arc::clone(check),
+                        state,
+                        first,
+                    });
+                    continue;
+                }
+                let names = Names {
+                    vs: vs.name.clone(),
+                    rs: rs.name.clone(),
+                };
                 tasks.push(tokio::spawn(task::run(
                     id,
                     std::sync::Arc::clone(check),
@@ -355,6 +367,13 @@ fn spawn_checks(
                 )));
             }
         }
+    }
+    if !tcp.is_empty() {
+        tasks.push(tokio::spawn(tcp_checks::run(
+            tcp,
+            tx.clone(),
+            logger.clone(),
+        )));
     }
     logger.info("Activating BFD healthchecker");
     tasks
