@@ -1,8 +1,8 @@
 //! The least a TCP health checker can cost, for the checker benchmark: every second, a full
 //! TCP connection to each target (a non-blocking `socket` made with `SOCK_NONBLOCK |
 //! SOCK_CLOEXEC`, `connect`, one `epoll_ctl` to watch it, success on writable without error,
-//! then `close`), all the second's connections in one batch and one `epoll_wait` loop, no
-//! logging and no state besides the sockets. Its CPU time is the kernel's work for the TCP
+//! then `close`), the connections spread over the second, one `epoll_wait` loop, no logging
+//! and no state besides the sockets. Its CPU time is the kernel's work for the TCP
 //! connections plus a few system calls each: a floor no checker doing full connections can go
 //! under. Runs until killed.
 //!
@@ -34,44 +34,42 @@ fn targets() -> Result<Vec<SocketAddr>, String> {
     Ok(targets)
 }
 
-/// One second's batch: connects to every target, waits (at most `limit`) for each to be
-/// established or fail, closes them all; returns the number established.
-fn batch(epoll: &Epoll, targets: &[SocketAddr], limit: Duration) -> usize {
-    let mut open: Vec<Option<Socket>> = Vec::with_capacity(targets.len());
-    let mut pending = 0;
-    let mut ok = 0;
-    for (i, target) in targets.iter().enumerate() {
-        let socket = match Socket::new(Domain::IPV4, Type::STREAM.nonblocking().cloexec(), None) {
-            Ok(s) => s,
-            Err(_) => {
-                open.push(None);
-                continue;
-            }
-        };
-        match socket.connect(&(*target).into()) {
-            Ok(()) => {}
-            Err(e) if e.raw_os_error() == Some(nix::libc::EINPROGRESS) => {}
-            Err(_) => {
-                open.push(None);
-                continue;
-            }
-        }
-        let event = EpollEvent::new(EpollFlags::EPOLLOUT | EpollFlags::EPOLLET, i as u64);
-        if epoll.add(&socket, event).is_err() {
-            open.push(None);
-            continue;
-        }
-        open.push(Some(socket));
-        pending += 1;
+/// Slots a second is cut into: each target is connected to in its own slot, spread over the
+/// second as a checker's scattered timers spread its checks (a burst of 1,000 connections
+/// overflows the servers' listen backlogs).
+const SLOTS: usize = 100;
+
+/// The connections in flight, by target: the socket and when it was started.
+type InFlight = Vec<Option<(Socket, Instant)>>;
+
+/// Starts a connection to `target` (slot `i`); false when it failed at once.
+fn start(epoll: &Epoll, open: &mut InFlight, i: usize, target: SocketAddr) -> bool {
+    let Ok(socket) = Socket::new(Domain::IPV4, Type::STREAM.nonblocking().cloexec(), None) else {
+        return false;
+    };
+    match socket.connect(&target.into()) {
+        Ok(()) => return true,
+        Err(e) if e.raw_os_error() == Some(nix::libc::EINPROGRESS) => {}
+        Err(_) => return false,
     }
-    let deadline = Instant::now() + limit;
+    let event = EpollEvent::new(EpollFlags::EPOLLOUT, i as u64);
+    if epoll.add(&socket, event).is_err() {
+        return false;
+    }
+    open[i] = Some((socket, Instant::now()));
+    true
+}
+
+/// Handles the events of the epoll set until `until`; counts the connections established
+/// and failed (an error, or not established within a second).
+fn wait(epoll: &Epoll, open: &mut InFlight, until: Instant, ok: &mut u64, failed: &mut u64) {
     let mut events = vec![EpollEvent::empty(); 256];
-    while pending > 0 {
-        let left = deadline.saturating_duration_since(Instant::now());
+    loop {
+        let left = until.saturating_duration_since(Instant::now());
         if left.is_zero() {
             break;
         }
-        let timeout = u16::try_from(left.as_millis()).unwrap_or(u16::MAX);
+        let timeout = u16::try_from(left.as_millis().max(1)).unwrap_or(u16::MAX);
         let Ok(n) = epoll.wait(&mut events, timeout) else {
             continue;
         };
@@ -84,17 +82,26 @@ fn batch(epoll: &Epoll, targets: &[SocketAddr], limit: Duration) -> usize {
             };
             // Closing the socket also takes it out of the epoll set.
             if slot.take().is_some() {
-                pending -= 1;
-                if !event
+                if event
                     .events()
                     .intersects(EpollFlags::EPOLLERR | EpollFlags::EPOLLHUP)
                 {
-                    ok += 1;
+                    *failed += 1;
+                } else {
+                    *ok += 1;
                 }
             }
         }
     }
-    ok
+    for slot in open.iter_mut() {
+        if slot
+            .as_ref()
+            .is_some_and(|(_, at)| at.elapsed() > Duration::from_secs(1))
+        {
+            *slot = None;
+            *failed += 1;
+        }
+    }
 }
 
 fn main() {
@@ -112,14 +119,22 @@ fn main() {
             std::process::exit(1);
         }
     };
-    let start = Instant::now();
-    let mut next = start;
-    loop {
-        let ok = batch(&epoll, &targets, Duration::from_secs(1));
-        if ok < targets.len() && start.elapsed() > Duration::from_secs(5) {
-            eprintln!("tcp-check-floor: {ok} of {} established", targets.len());
+    let mut open: InFlight = targets.iter().map(|_| None).collect();
+    let (mut ok, mut failed) = (0u64, 0u64);
+    let slot = Duration::from_secs(1) / SLOTS as u32;
+    let mut next = Instant::now();
+    for round in 1u64.. {
+        for s in 0..SLOTS {
+            for i in (s * targets.len() / SLOTS)..((s + 1) * targets.len() / SLOTS) {
+                if open[i].is_none() && !start(&epoll, &mut open, i, targets[i]) {
+                    failed += 1;
+                }
+            }
+            next += slot;
+            wait(&epoll, &mut open, next, &mut ok, &mut failed);
         }
-        next += Duration::from_secs(1);
-        std::thread::sleep(next.saturating_duration_since(Instant::now()));
+        if round % 10 == 0 {
+            eprintln!("tcp-check-floor: {ok} established, {failed} failed");
+        }
     }
 }
