@@ -3,13 +3,15 @@
 //! nothing about speed:
 //!
 //! - `checker_1000_tcp_checks_cpu_and_rss`: the checker child with 1,000 real servers checked
-//!   by TCP_CHECK every second, its CPU time and RSS;
+//!   by TCP_CHECK every second, its CPU time and RSS, the connections it made (the guest's TCP
+//!   counters), its system calls and a profile; beside them the same figures of
+//!   `tcp-check-floor`, the least a checker making those connections can cost;
 //! - `checker_reload_2000_vs_37000_rs`: a reload of 2,000 virtual servers / 37,000 real servers
 //!   where one real server's weight changed: the IPVS commands each daemon sends after the
 //!   SIGHUP (counted on an `nlmon` device by `nl-count`) and when the last one came.
 //!
-//! Run: `cargo build --release -p keepalived-testlab --bin tcp-sink --bin nl-count && cargo test
-//! --release -p keepalived --test checker_bench -- --ignored --nocapture`
+//! Run: `cargo build --release -p keepalived-testlab --bin tcp-sink --bin tcp-check-floor --bin
+//! nl-count && cargo test --release -p keepalived --test checker_bench -- --ignored --nocapture`
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -61,6 +63,9 @@ i=1; while [ $i -le 250 ]; do /usr/bin/ip addr add 203.0.113.$i/32 dev lo; i=$((
 utime() { set -- $(cat /proc/$1/stat); echo ${14}; }
 stime() { set -- $(cat /proc/$1/stat); echo ${15}; }
 kb() { grep "^$2:" /proc/$1/status | tr -s ' ' | cut -d' ' -f2; }
+# The guest's TCP counters (RFC 4022's tcpActiveOpens, tcpAttemptFails): only the process
+# measured connects during its window, so they count its checks.
+tcp() { awk '/^Tcp:/ { n++; if (n == 2) print $6, $8 }' /proc/net/snmp; }
 # Where the child's CPU goes, kernel included (the guest has no PMU: cpu-clock samples). The
 # first list is by function alone, the second the share under a few kernel entry points.
 profile() {
@@ -79,12 +84,15 @@ floor() {
     /bin/tcp-check-floor 203.0.113. 250 8000 8001 8002 8003 > /tmp/log-floor 2>&1 &
     FPID=$!
     sleep 5
+    set -- $(tcp)
     U0=$(utime $FPID); S0=$(stime $FPID)
     sleep MEASURE
     U1=$(utime $FPID); S1=$(stime $FPID)
+    set -- $1 $2 $(tcp)
     echo "=== bench floor" >&3
     echo "utime $((U1 - U0)) stime $((S1 - S0)) rss_kb $(kb $FPID VmRSS)" \
-        "anon_kb $(kb $FPID RssAnon) file_kb $(kb $FPID RssFile) dests 0" >&3
+        "anon_kb $(kb $FPID RssAnon) file_kb $(kb $FPID RssFile) dests 0" \
+        "connects $(($3 - $1)) failed $(($4 - $2))" >&3
     if [ -x /usr/bin/strace ]; then
         timeout -s INT 10 /usr/bin/strace -c -o /tmp/strace-floor -p $FPID 2>/dev/null
         cat /tmp/strace-floor >&3
@@ -100,13 +108,16 @@ bench() {
     KPID=$!
     sleep 20
     CPID=$(cat /run/c-$1.pid)
+    set -- $1 $2 $(tcp)
     U0=$(utime $CPID); S0=$(stime $CPID)
     sleep MEASURE
     U1=$(utime $CPID); S1=$(stime $CPID)
+    set -- $1 $2 $3 $4 $(tcp)
     DESTS=$(ipvsadm -Ln | grep -c -- '->.*Route')
     echo "=== bench $1" >&3
     echo "utime $((U1 - U0)) stime $((S1 - S0)) rss_kb $(kb $CPID VmRSS)" \
-        "anon_kb $(kb $CPID RssAnon) file_kb $(kb $CPID RssFile) dests $DESTS" >&3
+        "anon_kb $(kb $CPID RssAnon) file_kb $(kb $CPID RssFile) dests $DESTS" \
+        "connects $(($5 - $3)) failed $(($6 - $4))" >&3
     # System calls of 10 s (after the measurement: strace slows the process it traces).
     if [ -x /usr/bin/strace ]; then
         timeout -s INT 10 /usr/bin/strace -c -o /tmp/strace-$1 -p $CPID 2>/dev/null
@@ -130,9 +141,9 @@ bench() {
     kill -TERM $KPID
     i=0; while kill -0 $KPID 2>/dev/null && [ $i -lt 100 ]; do sleep 0.2; i=$((i+1)); done
 }
+floor
 bench ref /usr/sbin/keepalived
 bench ours /usr/sbin/keepalived-rs
-floor
 "#;
 
 /// A testlab program built next to our binary.
@@ -251,8 +262,11 @@ fn checker_1000_tcp_checks_cpu_and_rss() {
             println!("  {line}");
         }
     }
-    println!("| daemon | CPU s (user + system) | CPU % | RSS KiB (anon + file) | destinations |");
-    println!("|---|---|---|---|---|");
+    println!(
+        "| daemon | CPU s (user + system) | CPU % | RSS KiB (anon + file) | destinations | \
+         connects (failed) | CPU µs per connect |"
+    );
+    println!("|---|---|---|---|---|---|---|");
     for (name, lines) in &sections {
         let Some(label) = name.strip_prefix("bench ") else {
             continue;
@@ -260,14 +274,19 @@ fn checker_1000_tcp_checks_cpu_and_rss() {
         let line = lines.first().map(String::as_str).unwrap_or_default();
         let (user, system) = (value(line, "utime") / 100.0, value(line, "stime") / 100.0);
         let cpu = user + system;
+        let connects = value(line, "connects");
         println!(
-            "| {} | {cpu:.2} ({user:.2} + {system:.2}) | {:.1} | {} ({} + {}) | {} |",
+            "| {} | {cpu:.2} ({user:.2} + {system:.2}) | {:.1} | {} ({} + {}) | {} | {} ({}) | \
+             {:.0} |",
             who(label),
             100.0 * cpu / f64::from(MEASURE_SECS),
             value(line, "rss_kb"),
             value(line, "anon_kb"),
             value(line, "file_kb"),
-            value(line, "dests")
+            value(line, "dests"),
+            connects,
+            value(line, "failed"),
+            1e6 * cpu / connects
         );
     }
 }
