@@ -66,6 +66,10 @@ kb() { grep "^$2:" /proc/$1/status | tr -s ' ' | cut -d' ' -f2; }
 # The guest's TCP counters (RFC 4022's tcpActiveOpens, tcpAttemptFails): only the process
 # measured connects during its window, so they count its checks.
 tcp() { awk '/^Tcp:/ { n++; if (n == 2) print $6, $8 }' /proc/net/snmp; }
+# The guest's CPU (ticks: busy, then idle) and tcp-sink's: whether the guest kept up.
+cpu() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8, $5 + $6 }' /proc/stat; }
+sink() { set -- $(cat /proc/$(pidof tcp-sink)/stat); echo $(( ${14} + ${15} )); }
+guest() { echo "guest_busy $(($3 - $1)) guest_idle $(($4 - $2)) sink $(($6 - $5))"; }
 # Where the child's CPU goes, kernel included (the guest has no PMU: cpu-clock samples). The
 # first list is by function alone, the second the share under a few kernel entry points.
 profile() {
@@ -85,14 +89,16 @@ floor() {
     FPID=$!
     sleep 5
     set -- $(tcp)
+    G0="$(cpu) $(sink)"
     U0=$(utime $FPID); S0=$(stime $FPID)
     sleep MEASURE
     U1=$(utime $FPID); S1=$(stime $FPID)
     set -- $1 $2 $(tcp)
+    G=$(guest $G0 $(cpu) $(sink))
     echo "=== bench floor" >&3
     echo "utime $((U1 - U0)) stime $((S1 - S0)) rss_kb $(kb $FPID VmRSS)" \
         "anon_kb $(kb $FPID RssAnon) file_kb $(kb $FPID RssFile) dests 0" \
-        "connects $(($3 - $1)) failed $(($4 - $2))" >&3
+        "connects $(($3 - $1)) failed $(($4 - $2)) $G" >&3
     if [ -x /usr/bin/strace ]; then
         timeout -s INT 10 /usr/bin/strace -c -o /tmp/strace-floor -p $FPID 2>/dev/null
         cat /tmp/strace-floor >&3
@@ -109,15 +115,17 @@ bench() {
     sleep 20
     CPID=$(cat /run/c-$1.pid)
     set -- $1 $2 $(tcp)
+    G0="$(cpu) $(sink)"
     U0=$(utime $CPID); S0=$(stime $CPID)
     sleep MEASURE
     U1=$(utime $CPID); S1=$(stime $CPID)
     set -- $1 $2 $3 $4 $(tcp)
+    G=$(guest $G0 $(cpu) $(sink))
     DESTS=$(ipvsadm -Ln | grep -c -- '->.*Route')
     echo "=== bench $1" >&3
     echo "utime $((U1 - U0)) stime $((S1 - S0)) rss_kb $(kb $CPID VmRSS)" \
         "anon_kb $(kb $CPID RssAnon) file_kb $(kb $CPID RssFile) dests $DESTS" \
-        "connects $(($5 - $3)) failed $(($6 - $4))" >&3
+        "connects $(($5 - $3)) failed $(($6 - $4)) $G" >&3
     # System calls of 10 s (after the measurement: strace slows the process it traces).
     if [ -x /usr/bin/strace ]; then
         timeout -s INT 10 /usr/bin/strace -c -o /tmp/strace-$1 -p $CPID 2>/dev/null
@@ -264,9 +272,9 @@ fn checker_1000_tcp_checks_cpu_and_rss() {
     }
     println!(
         "| daemon | CPU s (user + system) | CPU % | RSS KiB (anon + file) | destinations | \
-         connects (failed) | CPU µs per connect |"
+         connects (failed) | CPU µs per connect | guest busy % | tcp-sink CPU s |"
     );
-    println!("|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|");
     for (name, lines) in &sections {
         let Some(label) = name.strip_prefix("bench ") else {
             continue;
@@ -277,7 +285,7 @@ fn checker_1000_tcp_checks_cpu_and_rss() {
         let connects = value(line, "connects");
         println!(
             "| {} | {cpu:.2} ({user:.2} + {system:.2}) | {:.1} | {} ({} + {}) | {} | {} ({}) | \
-             {:.0} |",
+             {:.0} | {:.0} | {:.2} |",
             who(label),
             100.0 * cpu / f64::from(MEASURE_SECS),
             value(line, "rss_kb"),
@@ -286,7 +294,10 @@ fn checker_1000_tcp_checks_cpu_and_rss() {
             value(line, "dests"),
             connects,
             value(line, "failed"),
-            1e6 * cpu / connects
+            1e6 * cpu / connects,
+            100.0 * value(line, "guest_busy")
+                / (value(line, "guest_busy") + value(line, "guest_idle")),
+            value(line, "sink") / 100.0
         );
     }
 }

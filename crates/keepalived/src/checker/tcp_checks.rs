@@ -120,7 +120,9 @@ struct Scheduler {
 impl Scheduler {
     fn new(checks: Vec<TcpCheck>, reports: UnboundedSender<Report>, logger: Logger) -> Scheduler {
         let now = Instant::now();
-        let mut timers = BinaryHeap::with_capacity(checks.len());
+        // Room for three timers a check (its live one and, until they run out, the timeouts
+        // of attempts that ended early), so that the heap seldom moves.
+        let mut timers = BinaryHeap::with_capacity(checks.len().saturating_mul(3));
         let entries = checks
             .into_iter()
             .enumerate()
