@@ -69,7 +69,8 @@ tcp() { awk '/^Tcp:/ { n++; if (n == 2) print $6, $8 }' /proc/net/snmp; }
 # The guest's CPU (ticks: busy, then idle) and tcp-sink's: whether the guest kept up.
 cpu() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8, $5 + $6 }' /proc/stat; }
 sink() { set -- $(cat /proc/$(pidof tcp-sink)/stat); echo $(( ${14} + ${15} )); }
-guest() { echo "guest_busy $(($3 - $1)) guest_idle $(($4 - $2)) sink $(($6 - $5))"; }
+# From "busy idle sink" at the start and at the end of a window.
+guest() { echo "guest_busy $(($4 - $1)) guest_idle $(($5 - $2)) sink $(($6 - $3))"; }
 # Where the child's CPU goes, kernel included (the guest has no PMU: cpu-clock samples). The
 # first list is by function alone, the second the share under a few kernel entry points.
 profile() {
