@@ -3,13 +3,15 @@
 //! nothing about speed:
 //!
 //! - `checker_1000_tcp_checks_cpu_and_rss`: the checker child with 1,000 real servers checked
-//!   by TCP_CHECK every second, its CPU time and RSS;
+//!   by TCP_CHECK every second, its CPU time and RSS, the connections it made (the guest's TCP
+//!   counters), its system calls and a profile; beside them the same figures of
+//!   `tcp-check-floor`, the least a checker making those connections can cost;
 //! - `checker_reload_2000_vs_37000_rs`: a reload of 2,000 virtual servers / 37,000 real servers
 //!   where one real server's weight changed: the IPVS commands each daemon sends after the
 //!   SIGHUP (counted on an `nlmon` device by `nl-count`) and when the last one came.
 //!
-//! Run: `cargo build --release -p keepalived-testlab --bin tcp-sink --bin nl-count && cargo test
-//! --release -p keepalived --test checker_bench -- --ignored --nocapture`
+//! Run: `cargo build --release -p keepalived-testlab --bin tcp-sink --bin tcp-check-floor --bin
+//! nl-count && cargo test --release -p keepalived --test checker_bench -- --ignored --nocapture`
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -61,6 +63,51 @@ i=1; while [ $i -le 250 ]; do /usr/bin/ip addr add 203.0.113.$i/32 dev lo; i=$((
 utime() { set -- $(cat /proc/$1/stat); echo ${14}; }
 stime() { set -- $(cat /proc/$1/stat); echo ${15}; }
 kb() { grep "^$2:" /proc/$1/status | tr -s ' ' | cut -d' ' -f2; }
+# The guest's TCP counters (RFC 4022's tcpActiveOpens, tcpAttemptFails): only the process
+# measured connects during its window, so they count its checks.
+tcp() { awk '/^Tcp:/ { n++; if (n == 2) print $6, $8 }' /proc/net/snmp; }
+# The guest's CPU (ticks: busy, then idle) and tcp-sink's: whether the guest kept up.
+cpu() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8, $5 + $6 }' /proc/stat; }
+sink() { set -- $(cat /proc/$(pidof tcp-sink)/stat); echo $(( ${14} + ${15} )); }
+# From "busy idle sink" at the start and at the end of a window.
+guest() { echo "guest_busy $(($4 - $1)) guest_idle $(($5 - $2)) sink $(($6 - $3))"; }
+# Where the child's CPU goes, kernel included (the guest has no PMU: cpu-clock samples). The
+# first list is by function alone, the second the share under a few kernel entry points.
+profile() {
+    [ -x /usr/bin/perf ] || return 0
+    timeout -s INT 8 /usr/bin/perf record -q -N -B -e cpu-clock -F 499 -g -p $2 -o /tmp/perf-$1 \
+        > /dev/null 2>&1
+    /usr/bin/perf report -i /tmp/perf-$1 --stdio --no-children --sort sym -g none \
+        --percent-limit 1.5 2>/dev/null | grep '%' | head -30 | sed 's/^/self /' >&3
+    /usr/bin/perf report -i /tmp/perf-$1 --stdio --children --sort sym -g none 2>/dev/null \
+        | grep -E ' (\[k\] )?(entry_SYSCALL_64|do_syscall_64|__do_softirq|net_rx_action|tcp_v4_rcv|__sys_connect|__sys_socket|__x64_sys_close|__fput|do_epoll_wait|do_epoll_ctl|__sys_getsockopt|__sys_setsockopt|tcp_v4_connect|tcp_rcv_state_process|tcp_v4_do_rcv|tcp_conn_request|tcp_check_req|__inet_hash_connect|inet_csk_accept|exit_to_user_mode_prepare|schedule)$' \
+        | sed 's/^/under /' >&3
+}
+# The least any checker doing full TCP connections can cost: tcp-check-floor connects to the
+# same 1,000 servers once a second with nothing else (see its source).
+floor() {
+    /bin/tcp-check-floor 203.0.113. 250 8000 8001 8002 8003 > /tmp/log-floor 2>&1 &
+    FPID=$!
+    sleep 5
+    set -- $(tcp)
+    G0="$(cpu) $(sink)"
+    U0=$(utime $FPID); S0=$(stime $FPID)
+    sleep MEASURE
+    U1=$(utime $FPID); S1=$(stime $FPID)
+    set -- $1 $2 $(tcp)
+    G=$(guest $G0 $(cpu) $(sink))
+    echo "=== bench floor" >&3
+    echo "utime $((U1 - U0)) stime $((S1 - S0)) rss_kb $(kb $FPID VmRSS)" \
+        "anon_kb $(kb $FPID RssAnon) file_kb $(kb $FPID RssFile) dests 0" \
+        "connects $(($3 - $1)) failed $(($4 - $2)) $G" >&3
+    if [ -x /usr/bin/strace ]; then
+        timeout -s INT 10 /usr/bin/strace -c -o /tmp/strace-floor -p $FPID 2>/dev/null
+        cat /tmp/strace-floor >&3
+    fi
+    profile floor $FPID
+    head -3 /tmp/log-floor | sed 's/^/log /' >&3
+    kill $FPID
+}
 bench() {
     ipvsadm -C
     $2 -n -C -f /etc/bench.conf -p /run/k-$1.pid -c /run/c-$1.pid -r /run/v-$1.pid \
@@ -68,18 +115,24 @@ bench() {
     KPID=$!
     sleep 20
     CPID=$(cat /run/c-$1.pid)
+    set -- $1 $2 $(tcp)
+    G0="$(cpu) $(sink)"
     U0=$(utime $CPID); S0=$(stime $CPID)
     sleep MEASURE
     U1=$(utime $CPID); S1=$(stime $CPID)
+    set -- $1 $2 $3 $4 $(tcp)
+    G=$(guest $G0 $(cpu) $(sink))
     DESTS=$(ipvsadm -Ln | grep -c -- '->.*Route')
     echo "=== bench $1" >&3
     echo "utime $((U1 - U0)) stime $((S1 - S0)) rss_kb $(kb $CPID VmRSS)" \
-        "anon_kb $(kb $CPID RssAnon) file_kb $(kb $CPID RssFile) dests $DESTS" >&3
+        "anon_kb $(kb $CPID RssAnon) file_kb $(kb $CPID RssFile) dests $DESTS" \
+        "connects $(($5 - $3)) failed $(($6 - $4)) $G" >&3
     # System calls of 10 s (after the measurement: strace slows the process it traces).
     if [ -x /usr/bin/strace ]; then
         timeout -s INT 10 /usr/bin/strace -c -o /tmp/strace-$1 -p $CPID 2>/dev/null
         cat /tmp/strace-$1 >&3
     fi
+    profile $1 $CPID
     # Where the anonymous memory lies: threads, and every mapping holding 64 KiB or more.
     echo "threads $(ls /proc/$CPID/task | wc -l)" >&3
     awk '/^[0-9a-f]+-[0-9a-f]+ /{m=$1" "$6} /^Anonymous:/{if($2>=64) print "anon", m, $2" kB"}' \
@@ -97,6 +150,7 @@ bench() {
     kill -TERM $KPID
     i=0; while kill -0 $KPID 2>/dev/null && [ $i -lt 100 ]; do sleep 0.2; i=$((i+1)); done
 }
+floor
 bench ref /usr/sbin/keepalived
 bench ours /usr/sbin/keepalived-rs
 "#;
@@ -183,10 +237,10 @@ fn value(line: &str, key: &str) -> f64 {
 }
 
 fn who(label: &str) -> &'static str {
-    if label == "ref" {
-        "keepalived 2.2.7"
-    } else {
-        "keepalived-rs"
+    match label {
+        "ref" => "keepalived 2.2.7",
+        "floor" => "floor (tcp-check-floor)",
+        _ => "keepalived-rs",
     }
 }
 
@@ -196,12 +250,12 @@ fn checker_1000_tcp_checks_cpu_and_rss() {
     let script = SCRIPT.replace("MEASURE", &MEASURE_SECS.to_string());
     let Some(out) = boot_bench(
         "checker-bench",
-        &["tcp-sink"],
+        &["tcp-sink", "tcp-check-floor"],
         &[("/etc/bench.conf", config())],
-        // Optional: the system calls each checker child makes, a check on the wire.
-        &["/usr/bin/strace", "/usr/bin/tcpdump"],
+        // Optional: the system calls each checker child makes, a check on the wire, a profile.
+        &["/usr/bin/strace", "/usr/bin/tcpdump", "/usr/bin/perf"],
         &script,
-        Duration::from_secs(400),
+        Duration::from_secs(700),
     ) else {
         return;
     };
@@ -217,8 +271,11 @@ fn checker_1000_tcp_checks_cpu_and_rss() {
             println!("  {line}");
         }
     }
-    println!("| daemon | CPU s (user + system) | CPU % | RSS KiB (anon + file) | destinations |");
-    println!("|---|---|---|---|---|");
+    println!(
+        "| daemon | CPU s (user + system) | CPU % | RSS KiB (anon + file) | destinations | \
+         connects (failed) | CPU µs per connect | guest busy % | tcp-sink CPU s |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|");
     for (name, lines) in &sections {
         let Some(label) = name.strip_prefix("bench ") else {
             continue;
@@ -226,14 +283,22 @@ fn checker_1000_tcp_checks_cpu_and_rss() {
         let line = lines.first().map(String::as_str).unwrap_or_default();
         let (user, system) = (value(line, "utime") / 100.0, value(line, "stime") / 100.0);
         let cpu = user + system;
+        let connects = value(line, "connects");
         println!(
-            "| {} | {cpu:.2} ({user:.2} + {system:.2}) | {:.1} | {} ({} + {}) | {} |",
+            "| {} | {cpu:.2} ({user:.2} + {system:.2}) | {:.1} | {} ({} + {}) | {} | {} ({}) | \
+             {:.0} | {:.0} | {:.2} |",
             who(label),
             100.0 * cpu / f64::from(MEASURE_SECS),
             value(line, "rss_kb"),
             value(line, "anon_kb"),
             value(line, "file_kb"),
-            value(line, "dests")
+            value(line, "dests"),
+            connects,
+            value(line, "failed"),
+            1e6 * cpu / connects,
+            100.0 * value(line, "guest_busy")
+                / (value(line, "guest_busy") + value(line, "guest_idle")),
+            value(line, "sink") / 100.0
         );
     }
 }

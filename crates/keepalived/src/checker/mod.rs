@@ -22,6 +22,7 @@ pub mod smtp;
 pub mod source;
 pub mod suspend;
 pub mod task;
+pub mod tcp_checks;
 pub mod timeouts;
 pub mod tls;
 
@@ -409,6 +410,9 @@ fn spawn_checks(
 ) -> Vec<(usize, JoinHandle<()>)> {
     let mut tasks = Vec::new();
     let reload = launch != Launch::Start;
+    // Every TCP_CHECK runs in one task (tcp_checks.rs), the other checks in a task each; the
+    // TCP_CHECKs of an `ha_suspend` virtual server in a task of their own, stopped with it.
+    let mut shared_tcp = Vec::new();
     for (v, vs) in pool.virtual_servers().enumerate() {
         match launch {
             Launch::Resume { vs, .. } if vs != v => continue,
@@ -420,6 +424,7 @@ fn spawn_checks(
             }
             _ => log_checks(pool, v, "Activating", logger),
         }
+        let mut own_tcp = Vec::new();
         for (r, rs) in vs.real_servers.iter().enumerate() {
             for (c, check) in rs.checks.iter().enumerate() {
                 let mut state = pool.check_state(v, r, c);
@@ -428,10 +433,6 @@ fn spawn_checks(
                     Launch::Start => false,
                     Launch::Reload => pool.carried(v, r),
                     Launch::Resume { ran, .. } => ran,
-                };
-                let names = Names {
-                    vs: vs.name.clone(),
-                    rs: rs.name.clone(),
                 };
                 let id = CheckId {
                     vs: v,
@@ -444,6 +445,24 @@ fn spawn_checks(
                     check.delay_loop
                 } else {
                     task::first_delay(check.warmup)
+                };
+                if matches!(check.kind, CheckKind::Tcp) {
+                    let tcp_check = tcp_checks::TcpCheck {
+                        id,
+                        plan: std::sync::Arc::clone(check),
+                        state,
+                        first,
+                    };
+                    if suspension.watches(v) {
+                        own_tcp.push(tcp_check);
+                    } else {
+                        shared_tcp.push(tcp_check);
+                    }
+                    continue;
+                }
+                let names = Names {
+                    vs: vs.name.clone(),
+                    rs: rs.name.clone(),
                 };
                 tasks.push((
                     v,
@@ -459,6 +478,19 @@ fn spawn_checks(
                 ));
             }
         }
+        if !own_tcp.is_empty() {
+            tasks.push((
+                v,
+                tokio::spawn(tcp_checks::run(own_tcp, tx.clone(), logger.clone())),
+            ));
+        }
+    }
+    if !shared_tcp.is_empty() {
+        // Keyed by no virtual server: only a reload or the stop ends it.
+        tasks.push((
+            usize::MAX,
+            tokio::spawn(tcp_checks::run(shared_tcp, tx.clone(), logger.clone())),
+        ));
     }
     if !matches!(launch, Launch::Resume { .. }) {
         logger.info("Activating BFD healthchecker");

@@ -81,6 +81,12 @@ impl Suspension {
         self.watched.iter().any(Option::is_some)
     }
 
+    /// Whether virtual server `vs` uses `ha_suspend` (its checks may be stopped and started
+    /// while the others go on).
+    pub fn watches(&self, vs: usize) -> bool {
+        self.watched.get(vs).is_some_and(Option::is_some)
+    }
+
     /// Whether the checks of virtual server `vs` run.
     pub fn active(&self, vs: usize) -> bool {
         self.watched

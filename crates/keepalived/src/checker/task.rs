@@ -2,7 +2,8 @@
 //! failure while up is retried `retry` times `delay_before_retry` apart before the check goes
 //! down; the first result and every change of state are logged with keepalived's wording, and
 //! changes are reported to the pool. Each check is its own tokio task, so a slow server never
-//! delays another's check.
+//! delays another's check; the daemon runs its TCP_CHECKs, the most numerous, all in one task
+//! instead (tcp_checks.rs), with the same timing and lines.
 
 use std::sync::Arc;
 
@@ -113,15 +114,9 @@ pub async fn run(
     loop {
         tokio::time::sleep(delay).await;
         // Boxed: an attempt's state (an HTTP exchange, a script run) lives on the heap only
-        // while it runs, so a thousand idle checks stay small. A TCP_CHECK (the most common)
-        // boxes only its connect (a sixth of the largest attempt's size).
-        let result = if matches!(plan.kind, CheckKind::Tcp) {
-            Box::pin(probe::tcp(plan.target, &plan.source, plan.connect_timeout))
-                .await
-                .map(|()| None)
-        } else {
-            Box::pin(attempt(&plan, &names, state.up, &logger)).await
-        };
+        // while it runs, so idle checks stay small. (The daemon runs TCP_CHECKs in
+        // tcp_checks.rs, all in one task; this loop runs them too, as any other check.)
+        let result = Box::pin(attempt(&plan, &names, state.up, &logger)).await;
         // A socket that cannot be given its source: 2.2.7 logs it and tries again at the
         // next delay_loop, the server's state unchanged (watched in the QEMU lab).
         if let Err(Failure::Bind(why)) = &result {
