@@ -1751,8 +1751,8 @@ mod tests {
         assert_eq!(
             p.warnings,
             [
-                // (an invalid IPv4 mask is reported by the config reader, and dropped)
-                "Invalid IPv6 persistence_granularity specified - 129",
+                // (an invalid mask or prefix length is reported by the config reader, and
+                // dropped)
                 "persistence_name too long, truncating - a_name_longer_than_fifteen",
             ]
         );

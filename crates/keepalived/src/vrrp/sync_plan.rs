@@ -226,15 +226,21 @@ mod tests {
 
     #[test]
     fn keepalived_drops_member_weights_and_shares_the_group_trackers() {
-        let mut config = load(CONF);
+        // The config reader drops a member's weights and reports it, as 2.2.7's reader does
+        // (these lines are logged at start with the other configuration problems); the
+        // folding finds nothing more to drop.
+        let host = FakeHost::lab();
+        let loaded = load_str(CONF, Path::new("t.conf"), &LoadOptions::for_host(&host));
+        let reported = format!("{:?}", loaded.diagnostics);
+        for line in [
+            "(A) ignoring tracked script heavy with weights due to SYNC group",
+            "(A) ignoring eth1 tracked interface weight due to SYNC group",
+        ] {
+            assert!(reported.contains(line), "{line} not in {reported}");
+        }
+        let mut config = loaded.config;
         let notes = fold_tracking(&mut config);
-        assert_eq!(
-            notes,
-            vec![
-                "(A) ignoring tracked script heavy with weights due to SYNC group",
-                "(A) ignoring eth1 tracked interface weight due to SYNC group",
-            ]
-        );
+        assert!(notes.is_empty(), "{notes:?}");
         let a = &config.instances[0];
         let names: Vec<&str> = a.track_scripts.iter().map(|t| t.name.as_str()).collect();
         assert_eq!(names, vec!["gs"]);
