@@ -583,7 +583,7 @@ fn address_lists(lab: &Lab, x: Daemon, y: Daemon) {
 /// Master_Down_Timer that fires at once (`(VI_1) Receive advertisement timeout`, then
 /// `Entering MASTER STATE`, no BACKUP state first). Its announcements read, with `-D`, as
 /// 2.2.7's with the default settings: `(VI_1) Sending/queueing gratuitous ARPs on eth0 for X`
-/// before each address's first send of the burst, and `Sending gratuitous ARP on eth0 for X`
+/// (ours: the contract's `Sending gratuitous ARPs`) before each address's first send of the burst, and `Sending gratuitous ARP on eth0 for X`
 /// for each of the five sends, address after address.
 fn owner_start(lab: &Lab, x: Daemon, y: Daemon) {
     let (a, b) = (lab.host("a"), lab.host("b"));
@@ -625,15 +625,18 @@ fn owner_start(lab: &Lab, x: Daemon, y: Daemon) {
         "no `Receive advertisement timeout` before MASTER:\n{text}"
     );
     // The first burst, in 2.2.7's order.
-    let garps: Vec<&str> = text
+    let garps: Vec<String> = text
         .lines()
         .filter(|l| l.contains("gratuitous ARP"))
-        .filter_map(|l| l.find("Sending").map(|at| &l[at..]))
+        .filter_map(|l| {
+            l.find("Sending")
+                .map(|at| l[at..].replace("Sending/queueing", "Sending"))
+        })
         .collect();
     let first = [
-        "Sending/queueing gratuitous ARPs on eth0 for 192.0.2.100",
+        "Sending gratuitous ARPs on eth0 for 192.0.2.100",
         "Sending gratuitous ARP on eth0 for 192.0.2.100",
-        "Sending/queueing gratuitous ARPs on eth0 for 192.0.2.101",
+        "Sending gratuitous ARPs on eth0 for 192.0.2.101",
         "Sending gratuitous ARP on eth0 for 192.0.2.101",
         "Sending gratuitous ARP on eth0 for 192.0.2.100",
     ];
@@ -893,14 +896,15 @@ fn checked_config(a: &Host, weight: &str) -> (std::path::PathBuf, String) {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).expect("chmod");
     }
-    let conf = instance(150)
+    // The vrrp_script comes before the instance that tracks it: keepalived 2.2.7 resolves a
+    // track_script where it reads it (`track script chk not found, ignoring...` otherwise).
+    let conf = format!(
+        "global_defs {{\n    script_user root\n    enable_script_security\n}}\n\
+         vrrp_script chk {{\n    script \"{}\"\n    interval 1\n}}\n",
+        script.display()
+    ) + &instance(150)
         .extra(&format!("track_script {{\n        chk {weight}\n    }}"))
-        .render("a")
-        + &format!(
-            "global_defs {{\n    script_user root\n    enable_script_security\n}}\n\
-             vrrp_script chk {{\n    script \"{}\"\n    interval 1\n}}\n",
-            script.display()
-        );
+        .render("a");
     (up_flag, conf)
 }
 

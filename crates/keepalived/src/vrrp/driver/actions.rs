@@ -193,10 +193,12 @@ impl Driver {
 
     /// [`Self::announce`] for the addresses `only` lists (indices into the plan's
     /// addresses), or all of them. keepalived 2.2.7 words each burst the same way, paced or
-    /// not (observed with the default settings and with `vrrp_garp_interval`): with `-D`,
-    /// `(VI_1) Sending/queueing gratuitous ARPs on eth0 for X` (`Unsolicited Neighbour
-    /// Adverts` for IPv6) before the address's first send of the burst, and `Sending
-    /// gratuitous ARP on eth0 for X` (`Sending unsolicited Neighbour Advert …`) for each send.
+    /// not (observed with the default settings and with `vrrp_garp_interval`): with `-D`, a
+    /// line before the address's first send of the burst, and `Sending gratuitous ARP on eth0
+    /// for X` (`Sending unsolicited Neighbour Advert …`) for each send. The burst's line keeps
+    /// the contract's wording, `VRRP_Instance(VI_1) Sending gratuitous ARPs on eth0 for X`
+    /// (`Unsolicited Neighbour Adverts` for IPv6), which users grep for; 2.2.7 writes
+    /// `Sending/queueing` there (docs/compat.md).
     pub(super) fn announce_some(&mut self, i: usize, count: u32, only: Option<&[usize]>) {
         let plan = &self.running[i].plan;
         let mut targets = Vec::new();
@@ -225,7 +227,7 @@ impl Driver {
                     self.logger.detail(&wording::about(
                         &plan.config.name,
                         &format!(
-                            "Sending/queueing {what} on {} for {}",
+                            "Sending {what} on {} for {}",
                             address.interface, address.address
                         ),
                     ));
