@@ -109,15 +109,19 @@ fn load_with(options: &LoadOptions<'_>, read: impl FnOnce(SourceReader<'_, '_>))
     passes.spans.sort_unstable();
     build_statements(&rest, options.host, &mut diagnostics, &mut config);
     validate::validate(&mut config, options.host, &mut diagnostics);
-    let mut diagnostics = stop_at_syntax_error(diagnostics.into_vec());
+    let pass_of = |d: &Diagnostic| {
+        d.pass.unwrap_or_else(|| {
+            d.location
+                .as_ref()
+                .map_or(Pass::Vrrp, |l| passes.at(l.order))
+        })
+    };
+    let mut diagnostics = stop_at_syntax_error(diagnostics.into_vec(), pass_of);
     // Report in 2.2.7's order: pass by pass (see `Pass`), each in reading order, then the
     // pass's problems without a line, in the order found.
     diagnostics.sort_by_key(|d| {
         let order = d.location.as_ref().map(|l| l.order);
-        let pass = d
-            .pass
-            .unwrap_or_else(|| order.map_or(Pass::Vrrp, |o| passes.at(o)));
-        (pass, order.unwrap_or(u32::MAX))
+        (pass_of(d), order.unwrap_or(u32::MAX))
     });
     // A line read twice (see `tree::OutsideView`) can give the same problem twice: once is
     // enough, where it is first printed.
@@ -157,20 +161,27 @@ fn build_statements(
     }
 }
 
-/// keepalived stops reading at a line that lacks a required value: only what it reported up to
-/// that line is kept.
-fn stop_at_syntax_error(diagnostics: Vec<Diagnostic>) -> Vec<Diagnostic> {
+/// keepalived stops reading at a line that lacks a required value, in the pass that reads
+/// that line: what that pass reported up to the line is kept, and everything the passes
+/// before it reported (they read the whole file first); later passes never run.
+fn stop_at_syntax_error(
+    diagnostics: Vec<Diagnostic>,
+    pass_of: impl Fn(&Diagnostic) -> Pass,
+) -> Vec<Diagnostic> {
     let first_fatal = diagnostics
         .iter()
         .filter(|d| d.severity == Severity::Syntax)
-        .filter_map(|d| d.location.as_ref().map(|l| l.order))
+        .filter_map(|d| d.location.as_ref().map(|l| (pass_of(d), l.order)))
         .min();
-    let Some(stop) = first_fatal else {
+    let Some((stop_pass, stop_order)) = first_fatal else {
         return diagnostics;
     };
     diagnostics
         .into_iter()
-        .filter(|d| d.location.as_ref().is_some_and(|l| l.order <= stop))
+        .filter(|d| match &d.location {
+            Some(l) => (pass_of(d), l.order) <= (stop_pass, stop_order),
+            None => d.pass.is_some_and(|p| p < stop_pass),
+        })
         .collect()
 }
 

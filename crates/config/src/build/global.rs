@@ -191,6 +191,10 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement, global: &mut GlobalDefs) {
                     Some(_) => cx.int(item, -1, 99).map(|v| v as i32),
                 }
             }
+            "vrrp_rx_bufs_policy" => {
+                global_rules::rx_bufs_policy(cx, item, &mut global.rx_bufs_policy);
+                global.other.push(cx.raw(item));
+            }
             _ if global_rules::check(cx, item) => global.other.push(cx.raw(item)),
             _ => {
                 let known: Vec<&str> = MODELLED

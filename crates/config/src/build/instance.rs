@@ -3,7 +3,8 @@
 use super::{Cx, addresses, instance_rules};
 use crate::diagnostic::Severity;
 use crate::model::{
-    AuthType, Authentication, InitialState, NotifyScripts, Password, ThinVec, VrrpInstance,
+    AuthType, Authentication, FamilyUse, FamilyUseKind, InitialState, NotifyScripts, Password,
+    ThinVec, VrrpInstance,
 };
 use crate::tree::Statement;
 
@@ -93,7 +94,7 @@ const LIST_BLOCKS: &[&str] = &[
 /// Reads a vrrp_instance block; `None` without a name. An instance without a valid VRID comes
 /// back with `virtual_router_id` 0.
 pub fn build(cx: &mut Cx<'_>, stmt: &Statement) -> Option<VrrpInstance> {
-    let name = cx.arg_or(stmt, "vrrp_instance must have a name")?.into();
+    let name = cx.sole_name(stmt, "vrrp_instance must have a name")?.into();
     let mut vrid: Option<u8> = None;
     let mut priority: Option<u8> = None;
     let mut inst = VrrpInstance {
@@ -120,6 +121,7 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement) -> Option<VrrpInstance> {
         mcast_src_ip: None,
         unicast_src_ip: None,
         unicast_peers: ThinVec::new(),
+        family_uses: ThinVec::new(),
         unicast_ttl: None,
         check_unicast_src: false,
         garp_master_delay: None,
@@ -156,6 +158,18 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement) -> Option<VrrpInstance> {
         if instance_rules::check(cx, item, &name) {
             match keyword {
                 "old_unicast_checksum" => unicast_keyword = true,
+                "mcast_dst_ip" => {
+                    let group = item.arg_texts().next().map(str::parse::<std::net::IpAddr>);
+                    if let Some(Ok(address)) =
+                        group.filter(|a| a.as_ref().is_ok_and(|a| a.is_multicast()))
+                    {
+                        inst.family_uses.push(FamilyUse {
+                            address,
+                            location: item.location.clone(),
+                            kind: FamilyUseKind::McastDst,
+                        });
+                    }
+                }
                 "use_ipvlan" => ipvlan_without_address = item.args().len() < 2,
                 _ => {}
             }
@@ -280,7 +294,15 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement) -> Option<VrrpInstance> {
             "mcast_src_ip" | "unicast_src_ip" => {
                 unicast_keyword |= keyword == "unicast_src_ip";
                 if let Some(text) = cx.arg(item) {
-                    match crate::values::parse_sockaddr_ip(text) {
+                    let parsed = crate::values::parse_sockaddr_ip(text);
+                    if let Ok(address) = parsed {
+                        inst.family_uses.push(FamilyUse {
+                            address,
+                            location: item.location.clone(),
+                            kind: FamilyUseKind::Source,
+                        });
+                    }
+                    match parsed {
                         Ok(a) if keyword == "mcast_src_ip" => inst.mcast_src_ip = Some(a),
                         Ok(a) => inst.unicast_src_ip = Some(a),
                         Err(_) => cx.error(
@@ -296,6 +318,11 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement) -> Option<VrrpInstance> {
                     match crate::values::parse_sockaddr_ip(peer.keyword()) {
                         Ok(a) => {
                             inst.unicast_peers.push(a);
+                            inst.family_uses.push(FamilyUse {
+                                address: a,
+                                location: peer.location.clone(),
+                                kind: FamilyUseKind::UnicastPeer,
+                            });
                             peer_options(cx, peer, &name);
                         }
                         Err(_) => cx.error(
@@ -363,7 +390,14 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement) -> Option<VrrpInstance> {
             }
             "vmac_xmit_base" => inst.vmac_xmit_base = true,
             "dont_track_primary" => inst.dont_track_primary = true,
-            "native_ipv6" => inst.native_ipv6 = true,
+            "native_ipv6" => {
+                inst.native_ipv6 = true;
+                inst.family_uses.push(FamilyUse {
+                    address: std::net::Ipv6Addr::UNSPECIFIED.into(),
+                    location: item.location.clone(),
+                    kind: FamilyUseKind::NativeIpv6,
+                });
+            }
             "strict_mode" => {
                 inst.strict_mode = cx.flag_or(item, |v| {
                     format!("({name}) invalid strict_mode {v} specified")

@@ -252,6 +252,18 @@ impl Cx<'_> {
         first
     }
 
+    /// The block's one name word; `message` (and `None`) when there is none or more than one,
+    /// as 2.2.7 says of a `vrrp_instance` or `vrrp_sync_group` (`"VI"_1` is two words).
+    pub(crate) fn sole_name<'s>(&mut self, stmt: &'s Statement, message: &str) -> Option<&'s str> {
+        match stmt.args() {
+            [only] => Some(only.text.as_str()),
+            _ => {
+                self.error(&stmt.location, message);
+                None
+            }
+        }
+    }
+
     /// An integer argument in `min..=max`, with keepalived's range message.
     pub(crate) fn int(&mut self, stmt: &Statement, min: i64, max: i64) -> Option<i64> {
         let text = self.arg(stmt)?;

@@ -25,7 +25,7 @@ const KEYWORDS: &[&str] = &[
 /// Reads a vrrp_sync_group block.
 pub fn build(cx: &mut Cx<'_>, stmt: &Statement) -> Option<SyncGroup> {
     let name = cx
-        .arg_or(stmt, "vrrp_sync_group must have a name - skipping")?
+        .sole_name(stmt, "vrrp_sync_group must have a name - skipping")?
         .to_string();
     let mut group = SyncGroup {
         name,
