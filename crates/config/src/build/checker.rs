@@ -545,9 +545,12 @@ pub fn virtual_server(
                 ),
                 None => {}
             },
-            "protocol" => match cx.arg(item) {
-                Some(p @ ("TCP" | "UDP" | "SCTP")) => vs.protocol = Some(p.to_string()),
-                Some(other) => cx.error(
+            // 2.2.7 takes the protocol in any case (`tcp`), unlike lb_kind.
+            "protocol" => match cx.arg(item).map(|p| (p, p.to_ascii_uppercase())) {
+                Some((_, p)) if matches!(p.as_str(), "TCP" | "UDP" | "SCTP") => {
+                    vs.protocol = Some(p)
+                }
+                Some((other, _)) => cx.error(
                     &item.location,
                     format!("Unknown protocol {other} - ignoring"),
                 ),

@@ -287,7 +287,7 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement) -> Option<VrrpInstance> {
                 }
                 append(&mut inst.track_interfaces, tracked_list);
             }
-            "track_script" => append(&mut inst.track_scripts, cx.track_list(item, &name)),
+            "track_script" => append(&mut inst.track_scripts, cx.script_track_list(item, &name)),
             "track_file" => append(&mut inst.track_files, cx.track_list(item, &name)),
             "track_process" => append(&mut inst.track_processes, cx.track_list(item, &name)),
             "track_bfd" => append(&mut inst.track_bfds, cx.track_list(item, &name)),

@@ -463,6 +463,17 @@ impl Cx<'_> {
     /// A list of tracked objects: `NAME [weight W [reverse]]` lines. A weight of ±254 is
     /// clamped to ±253; beyond that the entry is ignored (keepalived's rules).
     pub(crate) fn track_list(&mut self, stmt: &Statement, owner: &str) -> ThinVec<TrackRef> {
+        self.track_list_of(stmt, owner, false)
+    }
+
+    /// A `track_script { … }` block: like [`Cx::track_list`], but a bad weight keeps the
+    /// script with its own weight (2.2.7's track script reader), so a later line naming it
+    /// again is a duplicate.
+    pub(crate) fn script_track_list(&mut self, stmt: &Statement, owner: &str) -> ThinVec<TrackRef> {
+        self.track_list_of(stmt, owner, true)
+    }
+
+    fn track_list_of(&mut self, stmt: &Statement, owner: &str, scripts: bool) -> ThinVec<TrackRef> {
         let mut out = ThinVec::with_capacity(self.block(stmt).len());
         for item in self.block(stmt) {
             let name = item.keyword();
@@ -479,6 +490,9 @@ impl Cx<'_> {
                                 weight = Some(v.signum() as i32 * 253);
                             }
                             Some(v) => weight = Some(v as i32),
+                            None if scripts => {
+                                self.error(&item.location, format!("({owner}) track script {name}: weight must be between [-253..253] inclusive, ignoring..."));
+                            }
                             None => {
                                 self.error(&item.location, format!("({owner}) weight {w} for {name} must be between [-253..253] inclusive. Ignoring..."));
                                 usable = false;

@@ -73,7 +73,7 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement) -> Option<SyncGroup> {
                     *slot = command.map(Box::new);
                 }
             }
-            "track_script" => group.track_scripts = cx.track_list(item, &group.name.clone()),
+            "track_script" => group.track_scripts = cx.script_track_list(item, &group.name.clone()),
             "track_interface" => group.track_interfaces = cx.track_list(item, &group.name.clone()),
             "track_file" => group.track_files = cx.track_list(item, &group.name.clone()),
             "track_process" => group.track_processes = cx.track_list(item, &group.name.clone()),
