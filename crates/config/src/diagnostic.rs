@@ -106,6 +106,9 @@ pub enum Pass {
     Checker,
     /// The VRRP process: VRRP blocks, then the whole-configuration checks.
     Vrrp,
+    /// The BFD process: the values of `bfd_instance` blocks (the checker reads their names
+    /// and keywords first).
+    Bfd,
 }
 
 impl Pass {
@@ -275,6 +278,21 @@ impl Diagnostics {
     /// Reports a problem at `location`, printed first by `pass`.
     pub fn error_in(&mut self, pass: Pass, location: &Location, message: impl Into<String>) {
         self.push(Diagnostic::new(Severity::Error, Some(location.clone()), message).in_pass(pass));
+    }
+
+    /// Gives `pass` to the problems reported since the `start`-th that have none yet and
+    /// that `select` picks.
+    pub fn set_pass_where(
+        &mut self,
+        start: usize,
+        pass: Pass,
+        select: impl Fn(&Diagnostic) -> bool,
+    ) {
+        for diagnostic in self.items.iter_mut().skip(start) {
+            if diagnostic.pass.is_none() && select(diagnostic) {
+                diagnostic.pass = Some(pass);
+            }
+        }
     }
 
     /// Gives `pass` to the problems reported since the `start`-th that have none yet.

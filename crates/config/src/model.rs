@@ -597,6 +597,9 @@ pub struct BfdInstance {
     pub location: Location,
     /// Every setting, as written.
     pub other: Vec<RawSetting>,
+    /// The BFD process would not run it (no or a malformed neighbor address); `track_bfd`
+    /// and `BFD_CHECK` still find it by name, as in 2.2.7.
+    pub disabled: bool,
 }
 
 /// `vrrp_track_file NAME { file PATH; weight W; init_file … }`.

@@ -945,6 +945,17 @@ fn real_server(
                         rs.address,
                     ))
                 }
+                Some(CheckerKind::Misc) => {
+                    let check = checker(cx, item, CheckerKind::Misc, rs.address, false);
+                    if check.misc_path.is_none() {
+                        cx.error(
+                            &closing_line(item),
+                            "No script path has been specified for MISC_CHECKER - skipping",
+                        );
+                    } else {
+                        rs.checkers.push(check);
+                    }
+                }
                 Some(kind) => rs.checkers.push(checker(cx, item, kind, rs.address, false)),
                 None if RS_KEYWORDS.contains(&keyword) => rs.other.push(cx.raw(item)),
                 None => cx.unknown(item, RS_KEYWORDS),

@@ -150,6 +150,7 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement) -> Option<VrrpInstance> {
     let mut unicast_ttl_given = false;
     let mut ipvlan_without_address = false;
     let mut state_given: Option<InitialState> = None;
+    let mut auth: (Option<AuthType>, Password) = (None, Password::default());
     for item in cx.block(stmt) {
         let keyword = item.keyword();
         if LIST_BLOCKS.contains(&keyword) {
@@ -267,7 +268,13 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement) -> Option<VrrpInstance> {
                     format!("({name}) Preempt_delay not valid! must be between 0-1000"),
                 ),
             },
-            "authentication" => inst.authentication = authentication(cx, item, &name),
+            "authentication" => {
+                authentication(cx, item, &name, &mut auth);
+                inst.authentication = auth.0.map(|auth_type| Authentication {
+                    auth_type,
+                    password: auth.1,
+                });
+            }
             "virtual_ipaddress" => append(
                 &mut inst.virtual_ipaddresses,
                 addresses::address_block(cx, item, false),
@@ -503,14 +510,20 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement) -> Option<VrrpInstance> {
 }
 
 /// `authentication { auth_type PASS|AH; auth_pass SECRET }`.
-fn authentication(cx: &mut Cx<'_>, stmt: &Statement, name: &str) -> Option<Authentication> {
-    let mut auth_type = None;
-    let mut password = Password::default();
+/// Reads an `authentication` block into `auth` (type, password): a second block adds to what
+/// the first set, as 2.2.7 keeps both in the instance itself.
+fn authentication(
+    cx: &mut Cx<'_>,
+    stmt: &Statement,
+    name: &str,
+    auth: &mut (Option<AuthType>, Password),
+) {
+    let (auth_type, password) = auth;
     for item in cx.block(stmt) {
         match item.keyword() {
             "auth_type" => match cx.arg(item) {
-                Some("PASS") => auth_type = Some(AuthType::Pass),
-                Some("AH") => auth_type = Some(AuthType::Ah),
+                Some("PASS") => *auth_type = Some(AuthType::Pass),
+                Some("AH") => *auth_type = Some(AuthType::Ah),
                 Some(other) => cx.error(
                     &item.location,
                     format!("({name}) unknown authentication type '{other}'"),
@@ -523,16 +536,12 @@ fn authentication(cx: &mut Cx<'_>, stmt: &Statement, name: &str) -> Option<Authe
                     if bytes.len() > 8 {
                         cx.warning(&item.location, "Truncating auth_pass to 8 characters");
                     }
-                    password = Password::new(bytes);
+                    *password = Password::new(bytes);
                 }
             }
             _ => cx.unknown(item, &["auth_type", "auth_pass"]),
         }
     }
-    auth_type.map(|auth_type| Authentication {
-        auth_type,
-        password,
-    })
 }
 
 /// Adds a block's items to an instance's list. A list is usually given once, so the block's
