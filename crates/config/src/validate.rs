@@ -21,6 +21,7 @@ pub fn validate(config: &mut Config, host: &dyn Host, diagnostics: &mut Diagnost
     script_checks::missing_default_user(config, host, diagnostics);
     default_script_user(config, host, diagnostics);
     tracked_scripts_exist(config, diagnostics);
+    crate::validate_vrrp::tracked_objects_exist(config, diagnostics);
     if diagnostics.has_nonexistent_interface() {
         config.nonexistent_interface = true;
         diagnostics.skip_completion();

@@ -285,15 +285,7 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement) -> Option<VrrpInstance> {
             ),
             "virtual_routes" => append(&mut inst.virtual_routes, addresses::route_block(cx, item)),
             "virtual_rules" => append(&mut inst.virtual_rules, addresses::rule_block(cx, item)),
-            "track_interface" => {
-                let tracked_list = cx.track_list(item, &name);
-                for tracked in &tracked_list {
-                    cx.interface_must_exist(&tracked.location, &tracked.name, || {
-                        format!("({name}) tracked interface {} doesn't exist", tracked.name)
-                    });
-                }
-                append(&mut inst.track_interfaces, tracked_list);
-            }
+            "track_interface" => cx.interface_track_list(item, &name, &mut inst.track_interfaces),
             "track_script" => append(&mut inst.track_scripts, cx.script_track_list(item, &name)),
             "track_file" => append(&mut inst.track_files, cx.track_list(item, &name)),
             "track_process" => append(&mut inst.track_processes, cx.track_list(item, &name)),
@@ -435,6 +427,25 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement) -> Option<VrrpInstance> {
         .as_ref()
         .and_then(|b| b.close.clone())
         .unwrap_or_else(|| stmt.location.clone());
+    let ipvlan = inst.other.iter().any(|o| o.keyword == "use_ipvlan");
+    if unicast_keyword && (inst.use_vmac.is_some() || ipvlan) {
+        if inst.interface.is_none() {
+            cx.error(
+                &close,
+                format!(
+                    "({name}): Cannot use VMAC/ipvlan with unicast and no interface - clearing use_vmac"
+                ),
+            );
+            inst.use_vmac = None;
+        } else if !inst.vmac_xmit_base {
+            cx.error(
+                &close,
+                format!("({name}) unicast with use_vmac requires vmac_xmit_base - setting"),
+            );
+            // (an ipvlan has no vmac flag of ours to set)
+            inst.vmac_xmit_base = inst.use_vmac.is_some();
+        }
+    }
     if unicast_ttl_given && inst.unicast_peers.is_empty() {
         cx.error(
             &close,

@@ -122,7 +122,26 @@ fn build_top(cx: &mut Cx<'_>, items: &[Statement], config: &mut Config) {
             "virtual_server_group" => config
                 .virtual_server_groups
                 .extend(checker::virtual_server_group(cx, stmt)),
-            "bfd_instance" => config.bfd_instances.extend(bfd::build(cx, stmt)),
+            "bfd_instance" => {
+                let name = stmt.args().first().map(|w| w.text.as_str());
+                match name.filter(|n| config.bfd_instances.iter().any(|b| b.name == *n)) {
+                    // The checker names a repeated BFD instance, the BFD process drops it.
+                    Some(name) => {
+                        cx.error(&stmt.location, format!("BFD {name} already specified"));
+                        cx.diagnostics.push(
+                            Diagnostic::new(
+                                Severity::Error,
+                                Some(stmt.location.clone()),
+                                format!(
+                                    "Configuration error: BFD instance {name} already configured - ignoring"
+                                ),
+                            )
+                            .in_pass(crate::diagnostic::Pass::Bfd),
+                        );
+                    }
+                    None => config.bfd_instances.extend(bfd::build(cx, stmt)),
+                }
+            }
             "SSL" => config.ssl = Some(ssl_block(cx, stmt)),
             "linkbeat_interfaces"
             | "net_namespace"
@@ -462,6 +481,33 @@ impl Cx<'_> {
     /// clamped to ±253; beyond that the entry is ignored (keepalived's rules).
     pub(crate) fn track_list(&mut self, stmt: &Statement, owner: &str) -> ThinVec<TrackRef> {
         self.track_list_of(stmt, owner, false)
+    }
+
+    /// A `track_interface { … }` block of `owner` (an instance or sync group) added to
+    /// `list`: an interface the host lacks is reported, one already tracked is a duplicate
+    /// and dropped (2.2.7).
+    pub(crate) fn interface_track_list(
+        &mut self,
+        stmt: &Statement,
+        owner: &str,
+        list: &mut ThinVec<TrackRef>,
+    ) {
+        for tracked in self.track_list(stmt, owner) {
+            self.interface_must_exist(&tracked.location, &tracked.name, || {
+                format!("({owner}) tracked interface {} doesn't exist", tracked.name)
+            });
+            if list.iter().any(|t| t.name == tracked.name) {
+                self.error(
+                    &tracked.location,
+                    format!(
+                        "({owner}) duplicate track_interface {} - ignoring",
+                        tracked.name
+                    ),
+                );
+                continue;
+            }
+            list.push(tracked);
+        }
     }
 
     /// A `track_script { … }` block: like [`Cx::track_list`], but a bad weight keeps the

@@ -74,7 +74,10 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement) -> Option<SyncGroup> {
                 }
             }
             "track_script" => group.track_scripts = cx.script_track_list(item, &group.name.clone()),
-            "track_interface" => group.track_interfaces = cx.track_list(item, &group.name.clone()),
+            "track_interface" => {
+                let owner = group.name.clone();
+                cx.interface_track_list(item, &owner, &mut group.track_interfaces)
+            }
             "track_file" => group.track_files = cx.track_list(item, &group.name.clone()),
             "track_process" => group.track_processes = cx.track_list(item, &group.name.clone()),
             "global_tracking" => {
