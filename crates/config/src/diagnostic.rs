@@ -93,8 +93,9 @@ pub struct Diagnostic {
 /// keepalived 2.2.7's `-t` reads the file several times, once with each process's keyword
 /// table, each reading printing what it finds: the parent's (`global_defs` and the top
 /// level), then the checker's (`virtual_server`, `virtual_server_group`, `SSL`,
-/// `bfd_instance`, and its own lines without a line number), then VRRP's (the VRRP blocks,
-/// then the instance checks), then BFD's. A problem on a line is printed first by the pass
+/// `bfd_instance`, `track_file`, and its own lines without a line number), then VRRP's (the
+/// VRRP blocks, then the instance checks), then BFD's (the values of `bfd_instance`). A
+/// problem on a line is printed first by the pass
 /// that reads the block the line is in; every pass reads the top level. `-t` prints each
 /// problem once, in the order of the pass that prints it first (observed with 2.2.7 on the
 /// differential corpus).
@@ -115,10 +116,15 @@ impl Pass {
     /// The pass that reads a top-level block with this keyword first.
     pub fn of_block(keyword: &str) -> Pass {
         match keyword {
-            "virtual_server" | "virtual_server_group" | "SSL" | "bfd_instance" => Pass::Checker,
-            "vrrp_instance" | "vrrp_sync_group" | "vrrp_script" | "vrrp_track_file"
-            | "track_file" | "vrrp_track_process" | "garp_group" | "static_ipaddress"
-            | "static_routes" | "static_rules" => Pass::Vrrp,
+            // The checker reads track files too (for FILE_CHECK), before the VRRP process.
+            "virtual_server"
+            | "virtual_server_group"
+            | "SSL"
+            | "bfd_instance"
+            | "vrrp_track_file"
+            | "track_file" => Pass::Checker,
+            "vrrp_instance" | "vrrp_sync_group" | "vrrp_script" | "vrrp_track_process"
+            | "garp_group" | "static_ipaddress" | "static_routes" | "static_rules" => Pass::Vrrp,
             _ => Pass::Parent,
         }
     }
