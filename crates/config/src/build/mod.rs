@@ -143,6 +143,9 @@ fn build_top(cx: &mut Cx<'_>, items: &[Statement], config: &mut Config) {
                 }
             }
             "SSL" => config.ssl = Some(ssl_block(cx, stmt)),
+            "net_namespace" if stmt.args().is_empty() => {
+                cx.error(&stmt.location, "net_namespace name missing - ignoring")
+            }
             "linkbeat_interfaces"
             | "net_namespace"
             | "net_namespace_ipvs"
@@ -172,7 +175,8 @@ fn ssl_block(cx: &mut Cx<'_>, stmt: &Statement) -> crate::model::SslDef {
                 continue;
             }
         };
-        *slot = cx.arg(item).map(str::to_string);
+        let missing = format!("SSL {} missing", item.keyword());
+        *slot = cx.arg_or(item, &missing).map(str::to_string);
     }
     def
 }
