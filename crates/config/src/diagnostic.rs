@@ -93,8 +93,9 @@ pub struct Diagnostic {
 /// keepalived 2.2.7's `-t` reads the file several times, once with each process's keyword
 /// table, each reading printing what it finds: the parent's (`global_defs` and the top
 /// level), then the checker's (`virtual_server`, `virtual_server_group`, `SSL`,
-/// `bfd_instance`, and its own lines without a line number), then VRRP's (the VRRP blocks,
-/// then the instance checks), then BFD's. A problem on a line is printed first by the pass
+/// `bfd_instance`, `track_file`, and its own lines without a line number), then VRRP's (the
+/// VRRP blocks, then the instance checks), then BFD's (the values of `bfd_instance`). A
+/// problem on a line is printed first by the pass
 /// that reads the block the line is in; every pass reads the top level. `-t` prints each
 /// problem once, in the order of the pass that prints it first (observed with 2.2.7 on the
 /// differential corpus).
@@ -106,16 +107,24 @@ pub enum Pass {
     Checker,
     /// The VRRP process: VRRP blocks, then the whole-configuration checks.
     Vrrp,
+    /// The BFD process: the values of `bfd_instance` blocks (the checker reads their names
+    /// and keywords first).
+    Bfd,
 }
 
 impl Pass {
     /// The pass that reads a top-level block with this keyword first.
     pub fn of_block(keyword: &str) -> Pass {
         match keyword {
-            "virtual_server" | "virtual_server_group" | "SSL" | "bfd_instance" => Pass::Checker,
-            "vrrp_instance" | "vrrp_sync_group" | "vrrp_script" | "vrrp_track_file"
-            | "track_file" | "vrrp_track_process" | "garp_group" | "static_ipaddress"
-            | "static_routes" | "static_rules" => Pass::Vrrp,
+            // The checker reads track files too (for FILE_CHECK), before the VRRP process.
+            "virtual_server"
+            | "virtual_server_group"
+            | "SSL"
+            | "bfd_instance"
+            | "vrrp_track_file"
+            | "track_file" => Pass::Checker,
+            "vrrp_instance" | "vrrp_sync_group" | "vrrp_script" | "vrrp_track_process"
+            | "garp_group" | "static_ipaddress" | "static_routes" | "static_rules" => Pass::Vrrp,
             _ => Pass::Parent,
         }
     }
@@ -275,6 +284,21 @@ impl Diagnostics {
     /// Reports a problem at `location`, printed first by `pass`.
     pub fn error_in(&mut self, pass: Pass, location: &Location, message: impl Into<String>) {
         self.push(Diagnostic::new(Severity::Error, Some(location.clone()), message).in_pass(pass));
+    }
+
+    /// Gives `pass` to the problems reported since the `start`-th that have none yet and
+    /// that `select` picks.
+    pub fn set_pass_where(
+        &mut self,
+        start: usize,
+        pass: Pass,
+        select: impl Fn(&Diagnostic) -> bool,
+    ) {
+        for diagnostic in self.items.iter_mut().skip(start) {
+            if diagnostic.pass.is_none() && select(diagnostic) {
+                diagnostic.pass = Some(pass);
+            }
+        }
     }
 
     /// Gives `pass` to the problems reported since the `start`-th that have none yet.

@@ -72,6 +72,26 @@ impl Loaded {
     pub fn exit_code(&self) -> i32 {
         exit_code(&self.diagnostics)
     }
+
+    /// What `keepalived -t` prints, in order. In a network namespace of the file's own
+    /// (`net_namespace NAME`) 2.2.7's children check nothing: only the parent's findings are
+    /// printed (observed with a namespace the host lacks).
+    pub fn config_test_diagnostics(&self) -> impl Iterator<Item = &Diagnostic> {
+        let parent_only = runs_in_named_namespace(&self.config);
+        self.diagnostics.iter().filter(move |d| {
+            d.shown_by_config_test() && (!parent_only || d.pass == Some(Pass::Parent))
+        })
+    }
+
+    /// `keepalived -t`'s exit code: [`Loaded::exit_code`], but 0 in a network namespace of
+    /// the file's own, as 2.2.7 exits there whatever its parent found.
+    pub fn config_test_exit_code(&self) -> i32 {
+        if runs_in_named_namespace(&self.config) {
+            0
+        } else {
+            self.exit_code()
+        }
+    }
 }
 
 /// Reads the configuration file at `path` and everything it includes.
@@ -109,15 +129,19 @@ fn load_with(options: &LoadOptions<'_>, read: impl FnOnce(SourceReader<'_, '_>))
     passes.spans.sort_unstable();
     build_statements(&rest, options.host, &mut diagnostics, &mut config);
     validate::validate(&mut config, options.host, &mut diagnostics);
-    let mut diagnostics = stop_at_syntax_error(diagnostics.into_vec());
+    let pass_of = |d: &Diagnostic| {
+        d.pass.unwrap_or_else(|| {
+            d.location
+                .as_ref()
+                .map_or(Pass::Vrrp, |l| passes.at(l.order))
+        })
+    };
+    let mut diagnostics = stop_at_syntax_error(diagnostics.into_vec(), pass_of);
     // Report in 2.2.7's order: pass by pass (see `Pass`), each in reading order, then the
     // pass's problems without a line, in the order found.
     diagnostics.sort_by_key(|d| {
         let order = d.location.as_ref().map(|l| l.order);
-        let pass = d
-            .pass
-            .unwrap_or_else(|| order.map_or(Pass::Vrrp, |o| passes.at(o)));
-        (pass, order.unwrap_or(u32::MAX))
+        (pass_of(d), order.unwrap_or(u32::MAX))
     });
     // A line read twice (see `tree::OutsideView`) can give the same problem twice: once is
     // enough, where it is first printed.
@@ -126,10 +150,21 @@ fn load_with(options: &LoadOptions<'_>, read: impl FnOnce(SourceReader<'_, '_>))
         Some(l) => seen.insert((l.order, d.message.clone())),
         None => true,
     });
+    for diagnostic in &mut diagnostics {
+        diagnostic.pass = Some(pass_of(diagnostic));
+    }
     Loaded {
         config,
         diagnostics,
     }
+}
+
+/// Whether the file names a network namespace (`net_namespace NAME`) for keepalived to run in.
+fn runs_in_named_namespace(config: &Config) -> bool {
+    config
+        .other
+        .iter()
+        .any(|o| o.keyword == "net_namespace" && !o.args.is_empty())
 }
 
 /// Builds finished top-level statements into `config`, each problem marked with the pass of
@@ -157,20 +192,27 @@ fn build_statements(
     }
 }
 
-/// keepalived stops reading at a line that lacks a required value: only what it reported up to
-/// that line is kept.
-fn stop_at_syntax_error(diagnostics: Vec<Diagnostic>) -> Vec<Diagnostic> {
+/// keepalived stops reading at a line that lacks a required value, in the pass that reads
+/// that line: what that pass reported up to the line is kept, and everything the passes
+/// before it reported (they read the whole file first); later passes never run.
+fn stop_at_syntax_error(
+    diagnostics: Vec<Diagnostic>,
+    pass_of: impl Fn(&Diagnostic) -> Pass,
+) -> Vec<Diagnostic> {
     let first_fatal = diagnostics
         .iter()
         .filter(|d| d.severity == Severity::Syntax)
-        .filter_map(|d| d.location.as_ref().map(|l| l.order))
+        .filter_map(|d| d.location.as_ref().map(|l| (pass_of(d), l.order)))
         .min();
-    let Some(stop) = first_fatal else {
+    let Some((stop_pass, stop_order)) = first_fatal else {
         return diagnostics;
     };
     diagnostics
         .into_iter()
-        .filter(|d| d.location.as_ref().is_some_and(|l| l.order <= stop))
+        .filter(|d| match &d.location {
+            Some(l) => (pass_of(d), l.order) <= (stop_pass, stop_order),
+            None => d.pass.is_some_and(|p| p < stop_pass),
+        })
         .collect()
 }
 

@@ -126,8 +126,22 @@ pub struct GlobalDefs {
     pub dynamic_interfaces: bool,
     /// `max_auto_priority [N]`.
     pub max_auto_priority: Option<i32>,
+    /// `vrrp_rx_bufs_policy` as read so far: 2.2.7 keeps it across global_defs blocks and
+    /// checks each line against what came before (the lines stay in `other`).
+    pub rx_bufs_policy: RxBufsPolicy,
     /// Other keepalived global keywords, accepted and kept as written.
     pub other: Vec<RawSetting>,
+}
+
+/// How the VRRP receive buffers are sized (`vrrp_rx_bufs_policy MTU|ADVERT|SIZE`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RxBufsPolicy {
+    /// `MTU`: from the largest interface MTU.
+    pub mtu: bool,
+    /// `ADVERT`: from the largest advert.
+    pub advert: bool,
+    /// A size in bytes.
+    pub size: Option<u32>,
 }
 
 impl Default for GlobalDefs {
@@ -159,6 +173,7 @@ impl Default for GlobalDefs {
             default_interface: "eth0".into(),
             dynamic_interfaces: false,
             max_auto_priority: None,
+            rx_bufs_policy: RxBufsPolicy::default(),
             other: Vec::new(),
         }
     }
@@ -323,6 +338,30 @@ pub struct IpAddress {
     pub location: Location,
 }
 
+/// A line of an instance that sets or must match the instance's address family.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FamilyUse {
+    /// The address (`::` for `native_ipv6`).
+    pub address: IpAddr,
+    /// Where it was written.
+    pub location: Location,
+    /// What the line is.
+    pub kind: FamilyUseKind,
+}
+
+/// What a [`FamilyUse`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FamilyUseKind {
+    /// A `unicast_peer` address.
+    UnicastPeer,
+    /// `mcast_dst_ip`.
+    McastDst,
+    /// `mcast_src_ip` or `unicast_src_ip`.
+    Source,
+    /// `native_ipv6`.
+    NativeIpv6,
+}
+
 /// A route line (virtual_routes, static_routes).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Route {
@@ -428,6 +467,10 @@ pub struct VrrpInstance {
     pub unicast_src_ip: Option<IpAddr>,
     /// `unicast_peer { … }`.
     pub unicast_peers: ThinVec<IpAddr>,
+    /// Unicast peers, source addresses, `mcast_dst_ip` and `native_ipv6` as read, with their
+    /// lines: 2.2.7 takes the instance's address family from the first of these and the VIPs,
+    /// in reading order, and skips the later ones of the other family.
+    pub family_uses: ThinVec<FamilyUse>,
     /// `unicast_ttl`.
     pub unicast_ttl: Option<u8>,
     /// `check_unicast_src`: drop unicast adverts from addresses that are not unicast peers.
@@ -554,6 +597,9 @@ pub struct BfdInstance {
     pub location: Location,
     /// Every setting, as written.
     pub other: Vec<RawSetting>,
+    /// The BFD process would not run it (no or a malformed neighbor address); `track_bfd`
+    /// and `BFD_CHECK` still find it by name, as in 2.2.7.
+    pub disabled: bool,
 }
 
 /// `vrrp_track_file NAME { file PATH; weight W; init_file … }`.

@@ -43,130 +43,18 @@ pub(crate) fn check(config: &mut Config, host: &dyn Host, diagnostics: &mut Diag
         .as_ref()
         .is_some_and(|r| resolve_user(r, host).is_none());
     let mut tally = Tally::default();
-    for script in config.scripts.iter_mut().filter(|s| !s.disabled) {
-        let Some(command) = script.command.as_mut() else {
-            continue;
-        };
-        let run_as = script
-            .user
-            .as_ref()
-            .and_then(|r| resolve_user(r, host))
-            .unwrap_or_else(default_user);
-        let verdict = check_command(
-            command,
-            run_as,
-            enforcing,
+    // Without a VRRP instance 2.2.7's VRRP process checks none of its scripts (observed:
+    // a lone vrrp_script neither is disabled when missing nor counts for script security).
+    if !config.instances.is_empty() {
+        vrrp_side(
+            config,
             host,
-            Some(Severity::Log),
+            enforcing,
+            &default_user,
+            no_default_user,
+            &mut tally,
             diagnostics,
         );
-        tally.vrrp_scripts_run |= verdict.runs_or_refused;
-        tally.insecure |= verdict.insecure;
-        if let Some(line) = verdict.refused_line(&script.name) {
-            unlocated(diagnostics, Severity::Error, line);
-        }
-        script.disabled |= !verdict.usable;
-    }
-    let notifies = config
-        .instances
-        .iter_mut()
-        .map(|i| &mut i.notify)
-        .chain(config.sync_groups.iter_mut().map(|g| &mut g.notify));
-    for notify in notifies {
-        for slot in notify_slots(notify) {
-            let Some(command) = slot.as_mut() else {
-                continue;
-            };
-            let run_as = match &command.run_as {
-                None if no_default_user => {
-                    *slot = None;
-                    continue;
-                }
-                None => default_user(),
-                Some(named) => match resolve_user(named, host) {
-                    Some(ids) => ids,
-                    None => {
-                        log(
-                            diagnostics,
-                            format!("Script user '{}' does not exist", named.user),
-                        );
-                        log(
-                            diagnostics,
-                            format!(
-                                "Invalid user/group for notify script {} - ignoring",
-                                command.argv.first().map_or("", String::as_str)
-                            ),
-                        );
-                        *slot = None;
-                        continue;
-                    }
-                },
-            };
-            if command.run_as.is_some() {
-                command.run_as_ids = Some(run_as);
-            }
-            let verdict = check_command(
-                command,
-                run_as,
-                enforcing,
-                host,
-                Some(Severity::Log),
-                diagnostics,
-            );
-            tally.vrrp_scripts_run |= verdict.runs_or_refused;
-            tally.insecure |= verdict.insecure;
-            if !verdict.usable {
-                *slot = None;
-            }
-        }
-    }
-    // The VRRP process's FIFO scripts run like notify scripts (the daemon's FIFO writer
-    // resolves them itself; here they only count for script security).
-    let fifo_scripts: Vec<(String, Option<RunAs>, crate::diagnostic::Location)> = config
-        .global
-        .other
-        .iter()
-        .filter(|o| {
-            matches!(
-                o.keyword.as_str(),
-                "notify_fifo_script" | "vrrp_notify_fifo_script"
-            )
-        })
-        .filter_map(|o| {
-            let text = o.args.first()?.clone();
-            let run_as = o.args.get(1).map(|user| RunAs {
-                user: user.clone(),
-                group: o.args.get(2).cloned(),
-            });
-            Some((text, run_as, o.location.clone()))
-        })
-        .collect();
-    for (text, run_as, location) in fifo_scripts {
-        let run_as = match run_as {
-            None if no_default_user => continue,
-            None => default_user(),
-            Some(named) => match resolve_user(&named, host) {
-                Some(ids) => ids,
-                None => continue,
-            },
-        };
-        let mut command = Command {
-            argv: crate::values::split_command(&text),
-            text,
-            location,
-            run_as: None,
-            run_as_ids: None,
-            shell: false,
-        };
-        if command.argv.is_empty() {
-            continue;
-        }
-        if crate::values::is_shell_redirection(&command.argv[0]) {
-            continue;
-        }
-        let verdict = check_command(&mut command, run_as, enforcing, host, None, diagnostics);
-        tally.vrrp_scripts_run |= verdict.runs_or_refused;
-        tally.insecure |= verdict.insecure;
     }
     // The checker's notify scripts (quorum_up/down, a real server's notify_up/down, the
     // LVS FIFO script) count as check scripts; the checker resolves them when it plans them.
@@ -292,6 +180,144 @@ pub(crate) fn check(config: &mut Config, host: &dyn Host, diagnostics: &mut Diag
     }
     if !enforcing {
         security_violation(&tally, diagnostics);
+    }
+}
+
+/// The VRRP process's scripts: vrrp_scripts, the notify scripts of instances and sync groups,
+/// and the FIFO scripts.
+fn vrrp_side(
+    config: &mut Config,
+    host: &dyn Host,
+    enforcing: bool,
+    default_user: &dyn Fn() -> (u32, u32),
+    no_default_user: bool,
+    tally: &mut Tally,
+    diagnostics: &mut Diagnostics,
+) {
+    for script in config.scripts.iter_mut().filter(|s| !s.disabled) {
+        let Some(command) = script.command.as_mut() else {
+            continue;
+        };
+        let run_as = script
+            .user
+            .as_ref()
+            .and_then(|r| resolve_user(r, host))
+            .unwrap_or_else(default_user);
+        let verdict = check_command(
+            command,
+            run_as,
+            enforcing,
+            host,
+            Some(Severity::Log),
+            diagnostics,
+        );
+        tally.vrrp_scripts_run |= verdict.runs_or_refused;
+        tally.insecure |= verdict.insecure;
+        if let Some(line) = verdict.refused_line(&script.name) {
+            unlocated(diagnostics, Severity::Error, line);
+        }
+        script.disabled |= !verdict.usable;
+    }
+    let notifies = config
+        .instances
+        .iter_mut()
+        .map(|i| &mut i.notify)
+        .chain(config.sync_groups.iter_mut().map(|g| &mut g.notify));
+    for notify in notifies {
+        for slot in notify_slots(notify) {
+            let Some(command) = slot.as_mut() else {
+                continue;
+            };
+            let run_as = match &command.run_as {
+                None if no_default_user => {
+                    *slot = None;
+                    continue;
+                }
+                None => default_user(),
+                Some(named) => match resolve_user(named, host) {
+                    Some(ids) => ids,
+                    None => {
+                        log(
+                            diagnostics,
+                            format!("Script user '{}' does not exist", named.user),
+                        );
+                        log(
+                            diagnostics,
+                            format!(
+                                "Invalid user/group for notify script {} - ignoring",
+                                command.argv.first().map_or("", String::as_str)
+                            ),
+                        );
+                        *slot = None;
+                        continue;
+                    }
+                },
+            };
+            if command.run_as.is_some() {
+                command.run_as_ids = Some(run_as);
+            }
+            let verdict = check_command(
+                command,
+                run_as,
+                enforcing,
+                host,
+                Some(Severity::Log),
+                diagnostics,
+            );
+            tally.vrrp_scripts_run |= verdict.runs_or_refused;
+            tally.insecure |= verdict.insecure;
+            if !verdict.usable {
+                *slot = None;
+            }
+        }
+    }
+    // The VRRP process's FIFO scripts run like notify scripts (the daemon's FIFO writer
+    // resolves them itself; here they only count for script security).
+    let fifo_scripts: Vec<(String, Option<RunAs>, crate::diagnostic::Location)> = config
+        .global
+        .other
+        .iter()
+        .filter(|o| {
+            matches!(
+                o.keyword.as_str(),
+                "notify_fifo_script" | "vrrp_notify_fifo_script"
+            )
+        })
+        .filter_map(|o| {
+            let text = o.args.first()?.clone();
+            let run_as = o.args.get(1).map(|user| RunAs {
+                user: user.clone(),
+                group: o.args.get(2).cloned(),
+            });
+            Some((text, run_as, o.location.clone()))
+        })
+        .collect();
+    for (text, run_as, location) in fifo_scripts {
+        let run_as = match run_as {
+            None if no_default_user => continue,
+            None => default_user(),
+            Some(named) => match resolve_user(&named, host) {
+                Some(ids) => ids,
+                None => continue,
+            },
+        };
+        let mut command = Command {
+            argv: crate::values::split_command(&text),
+            text,
+            location,
+            run_as: None,
+            run_as_ids: None,
+            shell: false,
+        };
+        if command.argv.is_empty() {
+            continue;
+        }
+        if crate::values::is_shell_redirection(&command.argv[0]) {
+            continue;
+        }
+        let verdict = check_command(&mut command, run_as, enforcing, host, None, diagnostics);
+        tally.vrrp_scripts_run |= verdict.runs_or_refused;
+        tally.insecure |= verdict.insecure;
     }
 }
 

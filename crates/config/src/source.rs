@@ -105,11 +105,6 @@ impl<'a, 's> SourceReader<'a, 's> {
         self.read_lines(Lines::Text(text.lines()), name, name.to_path_buf());
     }
 
-    /// Whether reading has stopped: keepalived stops at a line that lacks a required value.
-    fn halted(&self) -> bool {
-        self.diagnostics.has_syntax_error()
-    }
-
     /// A location for the next line handed out from `file` line `line_no`.
     fn next_location(&mut self, file: &Arc<PathBuf>, line_no: u32) -> Location {
         self.order = self.order.saturating_add(1);
@@ -124,9 +119,6 @@ impl<'a, 's> SourceReader<'a, 's> {
         let mut pending: Option<(String, Vec<String>)> = None;
         let mut index = 0usize;
         while let Some(raw) = lines.next_line() {
-            if self.halted() {
-                break;
-            }
             index += 1;
             let line_no = u32::try_from(index).unwrap_or(u32::MAX);
             let continued = trim_end(raw).ends_with('\\');
@@ -258,9 +250,6 @@ impl<'a, 's> SourceReader<'a, 's> {
             Ok((var, values)) => {
                 let template = g.template.to_string();
                 for value in values {
-                    if self.halted() {
-                        break;
-                    }
                     self.generated += 1;
                     if self.generated > MAX_GENERATED_LINES {
                         if self.generated == MAX_GENERATED_LINES + 1 {

@@ -528,9 +528,9 @@ impl Builder {
     }
 }
 
-/// Top-level blocks only keepalived's VRRP process reads.
+/// Top-level blocks keepalived's VRRP process reads (track files the checker reads too).
 fn is_vrrp_block(keyword: &str) -> bool {
-    Pass::of_block(keyword) == Pass::Vrrp
+    Pass::of_block(keyword) == Pass::Vrrp || matches!(keyword, "vrrp_track_file" | "track_file")
 }
 
 /// Turns source lines into the top-level statements, reporting brace problems.

@@ -12,11 +12,16 @@ use crate::script_checks;
 /// Runs every cross-block check, dropping what cannot work as keepalived does.
 pub fn validate(config: &mut Config, host: &dyn Host, diagnostics: &mut Diagnostics) {
     crate::build::checker::drop_unresolved_groups(config);
+    if diagnostics.has_syntax_error() {
+        // The VRRP side is never completed: its pass, or one before it, stopped reading.
+        diagnostics.skip_completion();
+    }
     // What keepalived 2.2.7 checks while it reads the file.
     duplicate_instance_names(config, diagnostics);
     script_checks::missing_default_user(config, host, diagnostics);
     default_script_user(config, host, diagnostics);
     tracked_scripts_exist(config, diagnostics);
+    crate::validate_vrrp::tracked_objects_exist(config, diagnostics);
     if diagnostics.has_nonexistent_interface() {
         config.nonexistent_interface = true;
         diagnostics.skip_completion();
@@ -171,20 +176,20 @@ fn default_script_user(config: &mut Config, host: &dyn Host, diagnostics: &mut D
         if script.user.is_some() {
             return true;
         }
-        let at = script.close.as_ref().unwrap_or(&script.location);
+        // A block the file never closes is ended at the end of the file, where keepalived
+        // names no line.
+        let at = script.close.clone();
+        let mut report = |message: String| {
+            diagnostics
+                .push(Diagnostic::new(Severity::Error, at.clone(), message).in_pass(Pass::Vrrp));
+        };
         if default_missing {
-            diagnostics.error(
-                at,
-                "Unable to set default user keepalived_script for script",
-            );
+            report("Unable to set default user keepalived_script for script".to_string());
         }
-        diagnostics.error(
-            at,
-            format!(
-                "Unable to set default user for vrrp script {} - removing",
-                script.name
-            ),
-        );
+        report(format!(
+            "Unable to set default user for vrrp script {} - removing",
+            script.name
+        ));
         false
     });
 }
@@ -282,23 +287,79 @@ fn duplicate_instance_names(config: &mut Config, diagnostics: &mut Diagnostics) 
     config.instances.retain(|_| keep.next().unwrap_or(true));
 }
 
-/// All of an instance's VIPs share one address family: IPv6 with `native_ipv6`, else the
-/// family of the first VIP (RFC 5798 section 5.2.9: one family per virtual router).
-/// Returns whether the instance is IPv6.
+/// An instance has one address family (RFC 5798 section 5.2.9): 2.2.7 takes it from the
+/// first line in reading order that has one (a VIP, a unicast peer, a source address,
+/// `mcast_dst_ip`, `native_ipv6`) and skips, with a lined message, every later one of the
+/// other family. Returns whether the instance is IPv6.
 fn address_family(inst: &mut VrrpInstance, diagnostics: &mut Diagnostics) -> bool {
-    // A source address fixes the family before the first VIP does.
-    let source = inst.mcast_src_ip.or(inst.unicast_src_ip);
-    let want_v6 = inst.native_ipv6
-        || match source {
-            Some(a) => a.is_ipv6(),
-            None => inst
-                .virtual_ipaddresses
-                .first()
-                .is_some_and(|a| a.address.is_ipv6()),
-        };
+    use crate::model::FamilyUseKind as Kind;
+    // (reading order, IPv6, what: Err(VIP index) or Ok(family use index))
+    let mut lines: Vec<(u32, bool, Result<usize, usize>)> = inst
+        .virtual_ipaddresses
+        .iter()
+        .enumerate()
+        .map(|(i, a)| (a.location.order, a.address.is_ipv6(), Err(i)))
+        .chain(inst.family_uses.iter().enumerate().map(|(i, u)| {
+            (
+                u.location.order,
+                u.kind == Kind::NativeIpv6 || u.address.is_ipv6(),
+                Ok(i),
+            )
+        }))
+        .collect();
+    lines.sort_by_key(|&(order, _, _)| order);
+    let Some(&(_, want_v6, _)) = lines.first() else {
+        return inst.native_ipv6;
+    };
     let name = inst.name.clone();
+    let mut skipped_vips = Vec::new();
+    let mut skipped_peers = Vec::new();
+    for &(_, v6, what) in &lines {
+        if v6 == want_v6 {
+            continue;
+        }
+        let i = match what {
+            Ok(i) => i,
+            Err(vip) => {
+                skipped_vips.push(vip);
+                continue;
+            }
+        };
+        let used = &inst.family_uses[i];
+        let address = used.address;
+        let message = match used.kind {
+            Kind::McastDst => format!(
+                "({name}) mcast dest address {address} MUST match VRRP instance family. Skipping..."
+            ),
+            Kind::UnicastPeer => {
+                skipped_peers.push(address);
+                format!(
+                    "Configuration error: VRRP instance[{name}] and unicast peer address[{address}] MUST be of the same family !!! Skipping..."
+                )
+            }
+            Kind::Source => {
+                if inst.mcast_src_ip == Some(address) {
+                    inst.mcast_src_ip = None;
+                }
+                if inst.unicast_src_ip == Some(address) {
+                    inst.unicast_src_ip = None;
+                }
+                format!(
+                    "Configuration error: VRRP instance[{name}] and src address[{address}] MUST be of the same family !!! Skipping..."
+                )
+            }
+            Kind::NativeIpv6 => {
+                inst.native_ipv6 = false;
+                format!("({name}) Cannot specify native_ipv6 with IPv4 addresses")
+            }
+        };
+        diagnostics.error(&used.location.clone(), message);
+    }
+    inst.unicast_peers.retain(|p| !skipped_peers.contains(p));
+    let mut index = 0;
     inst.virtual_ipaddresses.retain(|vip| {
-        let same = vip.address.is_ipv6() == want_v6;
+        let same = !skipped_vips.contains(&index);
+        index += 1;
         if !same {
             diagnostics.error(
                 &vip.location,

@@ -1,6 +1,6 @@
-//! Cross-block checks of the VRRP side that keepalived 2.2.7 makes after reading the file:
-//! `track_file` / `track_process` / `track_bfd` names that nothing defines, and sync groups
-//! left with fewer than two virtual routers. Wording follows 2.2.7's `-t`.
+//! Cross-block checks of the VRRP side that keepalived 2.2.7 makes: `track_file` /
+//! `track_process` / `track_bfd` names that nothing defines (while reading), and sync groups
+//! left with fewer than two virtual routers (after reading). Wording follows 2.2.7's `-t`.
 
 use std::collections::{HashMap, HashSet};
 
@@ -10,8 +10,6 @@ use crate::validate::defined_at;
 
 /// Runs the checks, dropping references that cannot work as keepalived does.
 pub fn validate(config: &mut Config, diagnostics: &mut Diagnostics) {
-    tracked_objects_exist(config, diagnostics);
-    duplicate_interfaces(config, diagnostics);
     sync_group_sizes(config, diagnostics);
     interfaces_tracked_twice(config, diagnostics);
 }
@@ -75,8 +73,8 @@ fn drop_unknown(
 }
 
 /// Every tracked file, process and BFD instance must be defined at the top level, before the
-/// reference.
-fn tracked_objects_exist(config: &mut Config, diagnostics: &mut Diagnostics) {
+/// reference (looked up while the file is read, so also when checking stops after reading).
+pub(crate) fn tracked_objects_exist(config: &mut Config, diagnostics: &mut Diagnostics) {
     let files = defined_at(
         config
             .track_files
@@ -118,33 +116,6 @@ fn tracked_objects_exist(config: &mut Config, diagnostics: &mut Diagnostics) {
             diagnostics,
         );
         drop_unknown(&owner, "bfd", &mut group.track_bfds, &bfds, diagnostics);
-    }
-}
-
-/// An interface tracked twice by one instance or sync group: the later entry is ignored.
-fn duplicate_interfaces(config: &mut Config, diagnostics: &mut Diagnostics) {
-    let owners = config
-        .instances
-        .iter_mut()
-        .map(|i| (i.name.to_string(), &mut i.track_interfaces))
-        .chain(
-            config
-                .sync_groups
-                .iter_mut()
-                .map(|g| (g.name.clone(), &mut g.track_interfaces)),
-        );
-    for (owner, refs) in owners {
-        let mut seen = HashSet::new();
-        refs.retain(|t| {
-            let first = seen.insert(t.name.clone());
-            if !first {
-                diagnostics.error(
-                    &t.location,
-                    format!("({owner}) duplicate track_interface {} - ignoring", t.name),
-                );
-            }
-            first
-        });
     }
 }
 

@@ -131,9 +131,7 @@ fn corpus_agrees_with_recorded_keepalived_transcripts() {
         options.all_config = args.contains(&"-e");
         let loaded = load(conf, &options);
         let ours_in_order: Vec<u32> = loaded
-            .diagnostics
-            .iter()
-            .filter(|d| d.shown_by_config_test())
+            .config_test_diagnostics()
             .filter(|d| {
                 d.location
                     .as_ref()
@@ -147,7 +145,7 @@ fn corpus_agrees_with_recorded_keepalived_transcripts() {
         let order_differs = ours == theirs
             && first_occurrences(&ours_in_order) != first_occurrences(&theirs_in_order)
             && !ORDER_DIFFERS.contains(&name.as_str());
-        if loaded.exit_code() != exit || ours != theirs || order_differs {
+        if loaded.config_test_exit_code() != exit || ours != theirs || order_differs {
             let what = if order_differs {
                 format!(
                     "order of first mention: keepalived {:?}, ours {:?}",
@@ -157,7 +155,7 @@ fn corpus_agrees_with_recorded_keepalived_transcripts() {
             } else {
                 format!(
                     "keepalived exit {exit} lines {theirs:?}, ours exit {} lines {ours:?}",
-                    loaded.exit_code()
+                    loaded.config_test_exit_code()
                 )
             };
             failures.push(format!(

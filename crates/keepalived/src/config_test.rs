@@ -22,11 +22,7 @@ pub fn load_config(path: &Path, config_id: Option<&str>, all_config: bool) -> Lo
 
 /// Writes the diagnostics to `out`, one per line.
 pub fn report(loaded: &Loaded, out: &mut dyn Write) -> std::io::Result<()> {
-    for diagnostic in loaded
-        .diagnostics
-        .iter()
-        .filter(|d| d.shown_by_config_test())
-    {
+    for diagnostic in loaded.config_test_diagnostics() {
         writeln!(out, "{diagnostic}")?;
     }
     Ok(())
@@ -47,7 +43,7 @@ pub fn run(cli: &Cli, log_file: Option<&Path>) -> anyhow::Result<i32> {
     if cli.dump_conf {
         println!("{:#?}", loaded.config);
     }
-    let code = loaded.exit_code();
+    let code = loaded.config_test_exit_code();
     // The process exits right after a config test: handing ten thousand instances back to the
     // allocator one by one would only add to the time the user waits.
     std::mem::forget(loaded);

@@ -99,6 +99,14 @@ fn address_line(cx: &mut Cx<'_>, item: &Statement, is_static: bool) -> Option<Ip
                         cx.check_interface(&item.location, value, &format!("ip address {text}"));
                         vip.dev = Some(value.into());
                     }
+                    // An interface label holds at most 15 bytes (IFNAMSIZ - 1).
+                    "label" if value.len() > 15 => {
+                        cx.error(
+                            &item.location,
+                            format!("Address label {value} is longer than maximum length 15 - removing address"),
+                        );
+                        return None;
+                    }
                     "label" => vip.label = Some(value.into()),
                     "scope" => match Scope::parse(value) {
                         Some(s) => vip.scope = Some(s),

@@ -22,13 +22,26 @@ const KEYWORDS: &[&str] = &[
     "weight",
 ];
 
-/// Reads a bfd_instance block; `None` without a name or when keepalived would drop it.
+/// Reads a bfd_instance block; `None` without a name. 2.2.7's BFD process, which reads after
+/// the VRRP one, reports its values; the checker reports its unknown keywords.
 pub fn build(cx: &mut Cx<'_>, stmt: &Statement) -> Option<BfdInstance> {
+    let start = cx.diagnostics.len();
+    let bfd = read(cx, stmt);
+    cx.diagnostics
+        .set_pass_where(start, crate::diagnostic::Pass::Bfd, |d| {
+            d.severity != crate::diagnostic::Severity::Syntax
+                && !d.message.starts_with("Unknown keyword")
+        });
+    bfd
+}
+
+fn read(cx: &mut Cx<'_>, stmt: &Statement) -> Option<BfdInstance> {
     let name = cx.block_name(stmt)?;
     let mut bfd = BfdInstance {
         name: name.clone(),
         location: stmt.location.clone(),
         other: Vec::new(),
+        disabled: false,
     };
     let mut neighbor = false;
     let mut dropped = false;
@@ -121,7 +134,8 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement) -> Option<BfdInstance> {
         bfd.other.push(cx.raw(item));
     }
     if dropped {
-        return None;
+        bfd.disabled = true;
+        return Some(bfd);
     }
     if !neighbor {
         let close = stmt
@@ -133,7 +147,7 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement) -> Option<BfdInstance> {
             &close,
             format!("Configuration error: BFD instance {name} has no neighbor address set, disabling instance"),
         );
-        return None;
+        bfd.disabled = true;
     }
     Some(bfd)
 }

@@ -545,9 +545,12 @@ pub fn virtual_server(
                 ),
                 None => {}
             },
-            "protocol" => match cx.arg(item) {
-                Some(p @ ("TCP" | "UDP" | "SCTP")) => vs.protocol = Some(p.to_string()),
-                Some(other) => cx.error(
+            // 2.2.7 takes the protocol in any case (`tcp`), unlike lb_kind.
+            "protocol" => match cx.arg(item).map(|p| (p, p.to_ascii_uppercase())) {
+                Some((_, p)) if matches!(p.as_str(), "TCP" | "UDP" | "SCTP") => {
+                    vs.protocol = Some(p)
+                }
+                Some((other, _)) => cx.error(
                     &item.location,
                     format!("Unknown protocol {other} - ignoring"),
                 ),
@@ -941,6 +944,17 @@ fn real_server(
                         &name,
                         rs.address,
                     ))
+                }
+                Some(CheckerKind::Misc) => {
+                    let check = checker(cx, item, CheckerKind::Misc, rs.address, false);
+                    if check.misc_path.is_none() {
+                        cx.error(
+                            &closing_line(item),
+                            "No script path has been specified for MISC_CHECKER - skipping",
+                        );
+                    } else {
+                        rs.checkers.push(check);
+                    }
                 }
                 Some(kind) => rs.checkers.push(checker(cx, item, kind, rs.address, false)),
                 None if RS_KEYWORDS.contains(&keyword) => rs.other.push(cx.raw(item)),

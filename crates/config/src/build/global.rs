@@ -56,8 +56,9 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement, global: &mut GlobalDefs) {
                 }
             }
             "notification_email_from" => {
-                global.notification_email_from =
-                    cx.arg_or(item, "emailfrom missing").map(str::to_string)
+                global.notification_email_from = cx
+                    .arg_or(item, "emailfrom missing - ignoring")
+                    .map(str::to_string)
             }
             "smtp_server" => global.smtp_server = global_rules::smtp_server(cx, item),
             "smtp_connect_timeout" => {
@@ -177,12 +178,16 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement, global: &mut GlobalDefs) {
                 });
                 global.other.push(cx.raw(item));
             }
-            "vrrp_higher_prio_send_advert"
-            | "vrrp_lower_prio_no_advert"
-            | "smtp_alert_vrrp"
-            | "smtp_alert_checker" => {
+            "vrrp_higher_prio_send_advert" | "vrrp_lower_prio_no_advert" => {
                 let keyword = item.keyword();
                 cx.flag_or(item, |_| format!("Invalid value for {keyword} specified"));
+                global.other.push(cx.raw(item));
+            }
+            "smtp_alert_vrrp" | "smtp_alert_checker" => {
+                let keyword = item.keyword();
+                cx.flag_or(item, |v| {
+                    format!("Invalid value '{v}' for global {keyword} specified")
+                });
                 global.other.push(cx.raw(item));
             }
             "max_auto_priority" => {
@@ -190,6 +195,10 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement, global: &mut GlobalDefs) {
                     None => Some(99),
                     Some(_) => cx.int(item, -1, 99).map(|v| v as i32),
                 }
+            }
+            "vrrp_rx_bufs_policy" => {
+                global_rules::rx_bufs_policy(cx, item, &mut global.rx_bufs_policy);
+                global.other.push(cx.raw(item));
             }
             _ if global_rules::check(cx, item) => global.other.push(cx.raw(item)),
             _ => {

@@ -143,13 +143,9 @@ fn rule(keyword: &str) -> Option<Rule> {
         | "enable_dbus" => Any,
         "dbus_service_name" => Required("dbus_service_name missing - ignoring"),
         "rs_init_notifies" | "no_checker_emails" => Any,
-        "vrrp_rx_bufs_policy" => Custom(rx_bufs_policy),
-        "vrrp_rx_bufs_multiplier" => Int {
-            min: 0,
-            max: i64::from(u32::MAX),
-            bad: "Invalid vrrp_rx_bufs_multiplier {v}",
-            missing: None,
-        },
+        // vrrp_rx_bufs_policy is read by global.rs: it needs what earlier blocks set.
+        "vrrp_rx_bufs_policy" => Any,
+        "vrrp_rx_bufs_multiplier" => Custom(rx_bufs_multiplier),
         "vrrp_startup_delay" => Delay("{k} '{v}' is invalid"),
         "random_seed" => Int {
             min: 0,
@@ -693,22 +689,65 @@ fn iptables(cx: &mut Cx<'_>, item: &Statement) {
     );
 }
 
-fn rx_bufs_policy(cx: &mut Cx<'_>, item: &Statement) {
+/// `vrrp_rx_bufs_policy MTU|ADVERT|SIZE ...`, worded as 2.2.7 does: a word that is neither
+/// policy is read as a size, but 2.2.7's reader always reads the FIRST word for it (so
+/// `ADVERT junk` says `invalid number 'ADVERT'` of `junk`). A size and a policy together
+/// drop the policy, MTU and ADVERT together drop ADVERT, counting what earlier lines and
+/// global_defs blocks set.
+pub(crate) fn rx_bufs_policy(
+    cx: &mut Cx<'_>,
+    item: &Statement,
+    policy: &mut crate::model::RxBufsPolicy,
+) {
     let words: Vec<&str> = item.arg_texts().collect();
-    if words.is_empty() {
+    let Some(first) = words.first() else {
         cx.error(&item.location, "vrrp_rx_bufs_policy missing");
         return;
+    };
+    for v in &words {
+        if v.eq_ignore_ascii_case("MTU") {
+            policy.mtu = true;
+        } else if v.eq_ignore_ascii_case("ADVERT") {
+            policy.advert = true;
+        } else {
+            match crate::values::read_unsigned(first, 0, u32::MAX) {
+                Ok(size) => policy.size = Some(size),
+                Err(message) => {
+                    cx.error(&item.location, message);
+                    cx.error(&item.location, format!("Invalid vrrp_rx_bufs_policy {v}"));
+                }
+            }
+        }
     }
-    for v in words {
-        if matches!(v, "ADVERT" | "MTU") {
-            continue;
-        }
-        if cx
-            .int_value(&item.location, v, 0, i64::from(u32::MAX))
-            .is_none()
-        {
-            cx.error(&item.location, format!("Invalid vrrp_rx_bufs_policy {v}"));
-        }
+    if policy.size.is_some() && (policy.mtu || policy.advert) {
+        cx.error(
+            &item.location,
+            "Cannot set vrrp_rx_bufs_policy size and policy, ignoring policy",
+        );
+        policy.mtu = false;
+        policy.advert = false;
+    } else if policy.mtu && policy.advert {
+        cx.error(
+            &item.location,
+            "Cannot set both vrrp_rx_bufs_policy MTU and ADVERT, ignoring ADVERT",
+        );
+        policy.advert = false;
+    }
+}
+
+/// `vrrp_rx_bufs_multiplier N`: exactly one unsigned number, at least 1.
+fn rx_bufs_multiplier(cx: &mut Cx<'_>, item: &Statement) {
+    let words: Vec<&str> = item.arg_texts().collect();
+    let [v] = words.as_slice() else {
+        cx.error(&item.location, "Invalid vrrp_rx_bufs_multiplier");
+        return;
+    };
+    if let Err(message) = crate::values::read_unsigned(v, 1, u32::MAX) {
+        cx.error(&item.location, message);
+        cx.error(
+            &item.location,
+            format!("Invalid vrrp_rx_bufs_multiplier {v}"),
+        );
     }
 }
 

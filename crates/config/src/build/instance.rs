@@ -3,7 +3,8 @@
 use super::{Cx, addresses, instance_rules};
 use crate::diagnostic::Severity;
 use crate::model::{
-    AuthType, Authentication, InitialState, NotifyScripts, Password, ThinVec, VrrpInstance,
+    AuthType, Authentication, FamilyUse, FamilyUseKind, InitialState, NotifyScripts, Password,
+    ThinVec, VrrpInstance,
 };
 use crate::tree::Statement;
 
@@ -93,7 +94,7 @@ const LIST_BLOCKS: &[&str] = &[
 /// Reads a vrrp_instance block; `None` without a name. An instance without a valid VRID comes
 /// back with `virtual_router_id` 0.
 pub fn build(cx: &mut Cx<'_>, stmt: &Statement) -> Option<VrrpInstance> {
-    let name = cx.arg_or(stmt, "vrrp_instance must have a name")?.into();
+    let name = cx.sole_name(stmt, "vrrp_instance must have a name")?.into();
     let mut vrid: Option<u8> = None;
     let mut priority: Option<u8> = None;
     let mut inst = VrrpInstance {
@@ -120,6 +121,7 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement) -> Option<VrrpInstance> {
         mcast_src_ip: None,
         unicast_src_ip: None,
         unicast_peers: ThinVec::new(),
+        family_uses: ThinVec::new(),
         unicast_ttl: None,
         check_unicast_src: false,
         garp_master_delay: None,
@@ -148,6 +150,7 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement) -> Option<VrrpInstance> {
     let mut unicast_ttl_given = false;
     let mut ipvlan_without_address = false;
     let mut state_given: Option<InitialState> = None;
+    let mut auth: (Option<AuthType>, Password) = (None, Password::default());
     for item in cx.block(stmt) {
         let keyword = item.keyword();
         if LIST_BLOCKS.contains(&keyword) {
@@ -156,6 +159,18 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement) -> Option<VrrpInstance> {
         if instance_rules::check(cx, item, &name) {
             match keyword {
                 "old_unicast_checksum" => unicast_keyword = true,
+                "mcast_dst_ip" => {
+                    let group = item.arg_texts().next().map(str::parse::<std::net::IpAddr>);
+                    if let Some(Ok(address)) =
+                        group.filter(|a| a.as_ref().is_ok_and(|a| a.is_multicast()))
+                    {
+                        inst.family_uses.push(FamilyUse {
+                            address,
+                            location: item.location.clone(),
+                            kind: FamilyUseKind::McastDst,
+                        });
+                    }
+                }
                 "use_ipvlan" => ipvlan_without_address = item.args().len() < 2,
                 _ => {}
             }
@@ -253,7 +268,13 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement) -> Option<VrrpInstance> {
                     format!("({name}) Preempt_delay not valid! must be between 0-1000"),
                 ),
             },
-            "authentication" => inst.authentication = authentication(cx, item, &name),
+            "authentication" => {
+                authentication(cx, item, &name, &mut auth);
+                inst.authentication = auth.0.map(|auth_type| Authentication {
+                    auth_type,
+                    password: auth.1,
+                });
+            }
             "virtual_ipaddress" => append(
                 &mut inst.virtual_ipaddresses,
                 addresses::address_block(cx, item, false),
@@ -264,23 +285,23 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement) -> Option<VrrpInstance> {
             ),
             "virtual_routes" => append(&mut inst.virtual_routes, addresses::route_block(cx, item)),
             "virtual_rules" => append(&mut inst.virtual_rules, addresses::rule_block(cx, item)),
-            "track_interface" => {
-                let tracked_list = cx.track_list(item, &name);
-                for tracked in &tracked_list {
-                    cx.interface_must_exist(&tracked.location, &tracked.name, || {
-                        format!("({name}) tracked interface {} doesn't exist", tracked.name)
-                    });
-                }
-                append(&mut inst.track_interfaces, tracked_list);
-            }
-            "track_script" => append(&mut inst.track_scripts, cx.track_list(item, &name)),
+            "track_interface" => cx.interface_track_list(item, &name, &mut inst.track_interfaces),
+            "track_script" => append(&mut inst.track_scripts, cx.script_track_list(item, &name)),
             "track_file" => append(&mut inst.track_files, cx.track_list(item, &name)),
             "track_process" => append(&mut inst.track_processes, cx.track_list(item, &name)),
             "track_bfd" => append(&mut inst.track_bfds, cx.track_list(item, &name)),
             "mcast_src_ip" | "unicast_src_ip" => {
                 unicast_keyword |= keyword == "unicast_src_ip";
                 if let Some(text) = cx.arg(item) {
-                    match crate::values::parse_sockaddr_ip(text) {
+                    let parsed = crate::values::parse_sockaddr_ip(text);
+                    if let Ok(address) = parsed {
+                        inst.family_uses.push(FamilyUse {
+                            address,
+                            location: item.location.clone(),
+                            kind: FamilyUseKind::Source,
+                        });
+                    }
+                    match parsed {
                         Ok(a) if keyword == "mcast_src_ip" => inst.mcast_src_ip = Some(a),
                         Ok(a) => inst.unicast_src_ip = Some(a),
                         Err(_) => cx.error(
@@ -296,6 +317,11 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement) -> Option<VrrpInstance> {
                     match crate::values::parse_sockaddr_ip(peer.keyword()) {
                         Ok(a) => {
                             inst.unicast_peers.push(a);
+                            inst.family_uses.push(FamilyUse {
+                                address: a,
+                                location: peer.location.clone(),
+                                kind: FamilyUseKind::UnicastPeer,
+                            });
                             peer_options(cx, peer, &name);
                         }
                         Err(_) => cx.error(
@@ -363,7 +389,14 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement) -> Option<VrrpInstance> {
             }
             "vmac_xmit_base" => inst.vmac_xmit_base = true,
             "dont_track_primary" => inst.dont_track_primary = true,
-            "native_ipv6" => inst.native_ipv6 = true,
+            "native_ipv6" => {
+                inst.native_ipv6 = true;
+                inst.family_uses.push(FamilyUse {
+                    address: std::net::Ipv6Addr::UNSPECIFIED.into(),
+                    location: item.location.clone(),
+                    kind: FamilyUseKind::NativeIpv6,
+                });
+            }
             "strict_mode" => {
                 inst.strict_mode = cx.flag_or(item, |v| {
                     format!("({name}) invalid strict_mode {v} specified")
@@ -394,6 +427,25 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement) -> Option<VrrpInstance> {
         .as_ref()
         .and_then(|b| b.close.clone())
         .unwrap_or_else(|| stmt.location.clone());
+    let ipvlan = inst.other.iter().any(|o| o.keyword == "use_ipvlan");
+    if unicast_keyword && (inst.use_vmac.is_some() || ipvlan) {
+        if inst.interface.is_none() {
+            cx.error(
+                &close,
+                format!(
+                    "({name}): Cannot use VMAC/ipvlan with unicast and no interface - clearing use_vmac"
+                ),
+            );
+            inst.use_vmac = None;
+        } else if !inst.vmac_xmit_base {
+            cx.error(
+                &close,
+                format!("({name}) unicast with use_vmac requires vmac_xmit_base - setting"),
+            );
+            // (an ipvlan has no vmac flag of ours to set)
+            inst.vmac_xmit_base = inst.use_vmac.is_some();
+        }
+    }
     if unicast_ttl_given && inst.unicast_peers.is_empty() {
         cx.error(
             &close,
@@ -469,14 +521,20 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement) -> Option<VrrpInstance> {
 }
 
 /// `authentication { auth_type PASS|AH; auth_pass SECRET }`.
-fn authentication(cx: &mut Cx<'_>, stmt: &Statement, name: &str) -> Option<Authentication> {
-    let mut auth_type = None;
-    let mut password = Password::default();
+/// Reads an `authentication` block into `auth` (type, password): a second block adds to what
+/// the first set, as 2.2.7 keeps both in the instance itself.
+fn authentication(
+    cx: &mut Cx<'_>,
+    stmt: &Statement,
+    name: &str,
+    auth: &mut (Option<AuthType>, Password),
+) {
+    let (auth_type, password) = auth;
     for item in cx.block(stmt) {
         match item.keyword() {
             "auth_type" => match cx.arg(item) {
-                Some("PASS") => auth_type = Some(AuthType::Pass),
-                Some("AH") => auth_type = Some(AuthType::Ah),
+                Some("PASS") => *auth_type = Some(AuthType::Pass),
+                Some("AH") => *auth_type = Some(AuthType::Ah),
                 Some(other) => cx.error(
                     &item.location,
                     format!("({name}) unknown authentication type '{other}'"),
@@ -489,16 +547,12 @@ fn authentication(cx: &mut Cx<'_>, stmt: &Statement, name: &str) -> Option<Authe
                     if bytes.len() > 8 {
                         cx.warning(&item.location, "Truncating auth_pass to 8 characters");
                     }
-                    password = Password::new(bytes);
+                    *password = Password::new(bytes);
                 }
             }
             _ => cx.unknown(item, &["auth_type", "auth_pass"]),
         }
     }
-    auth_type.map(|auth_type| Authentication {
-        auth_type,
-        password,
-    })
 }
 
 /// Adds a block's items to an instance's list. A list is usually given once, so the block's

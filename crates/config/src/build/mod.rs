@@ -122,8 +122,30 @@ fn build_top(cx: &mut Cx<'_>, items: &[Statement], config: &mut Config) {
             "virtual_server_group" => config
                 .virtual_server_groups
                 .extend(checker::virtual_server_group(cx, stmt)),
-            "bfd_instance" => config.bfd_instances.extend(bfd::build(cx, stmt)),
+            "bfd_instance" => {
+                let name = stmt.args().first().map(|w| w.text.as_str());
+                match name.filter(|n| config.bfd_instances.iter().any(|b| b.name == *n)) {
+                    // The checker names a repeated BFD instance, the BFD process drops it.
+                    Some(name) => {
+                        cx.error(&stmt.location, format!("BFD {name} already specified"));
+                        cx.diagnostics.push(
+                            Diagnostic::new(
+                                Severity::Error,
+                                Some(stmt.location.clone()),
+                                format!(
+                                    "Configuration error: BFD instance {name} already configured - ignoring"
+                                ),
+                            )
+                            .in_pass(crate::diagnostic::Pass::Bfd),
+                        );
+                    }
+                    None => config.bfd_instances.extend(bfd::build(cx, stmt)),
+                }
+            }
             "SSL" => config.ssl = Some(ssl_block(cx, stmt)),
+            "net_namespace" if stmt.args().is_empty() => {
+                cx.error(&stmt.location, "net_namespace name missing - ignoring")
+            }
             "linkbeat_interfaces"
             | "net_namespace"
             | "net_namespace_ipvs"
@@ -153,7 +175,8 @@ fn ssl_block(cx: &mut Cx<'_>, stmt: &Statement) -> crate::model::SslDef {
                 continue;
             }
         };
-        *slot = cx.arg(item).map(str::to_string);
+        let missing = format!("SSL {} missing", item.keyword());
+        *slot = cx.arg_or(item, &missing).map(str::to_string);
     }
     def
 }
@@ -250,6 +273,18 @@ impl Cx<'_> {
             self.error(&stmt.location, message);
         }
         first
+    }
+
+    /// The block's one name word; `message` (and `None`) when there is none or more than one,
+    /// as 2.2.7 says of a `vrrp_instance` or `vrrp_sync_group` (`"VI"_1` is two words).
+    pub(crate) fn sole_name<'s>(&mut self, stmt: &'s Statement, message: &str) -> Option<&'s str> {
+        match stmt.args() {
+            [only] => Some(only.text.as_str()),
+            _ => {
+                self.error(&stmt.location, message);
+                None
+            }
+        }
     }
 
     /// An integer argument in `min..=max`, with keepalived's range message.
@@ -399,10 +434,8 @@ impl Cx<'_> {
         let (text, used) = values::script_token(stmt.args());
         let mut argv = values::split_command(&text);
         if argv.first().is_none_or(|a| a.is_empty()) {
-            self.error(
-                &stmt.location,
-                format!("{} has an empty command", stmt.keyword()),
-            );
+            // An empty command (`script ""`) is no command; 2.2.7 says nothing of the line
+            // (the block reports a missing script where it checks for one).
             return None;
         }
         let shell = values::is_shell_redirection(&argv[0]);
@@ -451,6 +484,44 @@ impl Cx<'_> {
     /// A list of tracked objects: `NAME [weight W [reverse]]` lines. A weight of ±254 is
     /// clamped to ±253; beyond that the entry is ignored (keepalived's rules).
     pub(crate) fn track_list(&mut self, stmt: &Statement, owner: &str) -> ThinVec<TrackRef> {
+        self.track_list_of(stmt, owner, false)
+    }
+
+    /// A `track_interface { … }` block of `owner` (an instance or sync group) added to
+    /// `list`: an interface the host lacks is reported, one already tracked is a duplicate
+    /// and dropped (2.2.7).
+    pub(crate) fn interface_track_list(
+        &mut self,
+        stmt: &Statement,
+        owner: &str,
+        list: &mut ThinVec<TrackRef>,
+    ) {
+        for tracked in self.track_list(stmt, owner) {
+            self.interface_must_exist(&tracked.location, &tracked.name, || {
+                format!("({owner}) tracked interface {} doesn't exist", tracked.name)
+            });
+            if list.iter().any(|t| t.name == tracked.name) {
+                self.error(
+                    &tracked.location,
+                    format!(
+                        "({owner}) duplicate track_interface {} - ignoring",
+                        tracked.name
+                    ),
+                );
+                continue;
+            }
+            list.push(tracked);
+        }
+    }
+
+    /// A `track_script { … }` block: like [`Cx::track_list`], but a bad weight keeps the
+    /// script with its own weight (2.2.7's track script reader), so a later line naming it
+    /// again is a duplicate.
+    pub(crate) fn script_track_list(&mut self, stmt: &Statement, owner: &str) -> ThinVec<TrackRef> {
+        self.track_list_of(stmt, owner, true)
+    }
+
+    fn track_list_of(&mut self, stmt: &Statement, owner: &str, scripts: bool) -> ThinVec<TrackRef> {
         let mut out = ThinVec::with_capacity(self.block(stmt).len());
         for item in self.block(stmt) {
             let name = item.keyword();
@@ -467,6 +538,9 @@ impl Cx<'_> {
                                 weight = Some(v.signum() as i32 * 253);
                             }
                             Some(v) => weight = Some(v as i32),
+                            None if scripts => {
+                                self.error(&item.location, format!("({owner}) track script {name}: weight must be between [-253..253] inclusive, ignoring..."));
+                            }
                             None => {
                                 self.error(&item.location, format!("({owner}) weight {w} for {name} must be between [-253..253] inclusive. Ignoring..."));
                                 usable = false;

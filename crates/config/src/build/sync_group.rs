@@ -25,7 +25,7 @@ const KEYWORDS: &[&str] = &[
 /// Reads a vrrp_sync_group block.
 pub fn build(cx: &mut Cx<'_>, stmt: &Statement) -> Option<SyncGroup> {
     let name = cx
-        .arg_or(stmt, "vrrp_sync_group must have a name - skipping")?
+        .sole_name(stmt, "vrrp_sync_group must have a name - skipping")?
         .to_string();
     let mut group = SyncGroup {
         name,
@@ -73,8 +73,11 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement) -> Option<SyncGroup> {
                     *slot = command.map(Box::new);
                 }
             }
-            "track_script" => group.track_scripts = cx.track_list(item, &group.name.clone()),
-            "track_interface" => group.track_interfaces = cx.track_list(item, &group.name.clone()),
+            "track_script" => group.track_scripts = cx.script_track_list(item, &group.name.clone()),
+            "track_interface" => {
+                let owner = group.name.clone();
+                cx.interface_track_list(item, &owner, &mut group.track_interfaces)
+            }
             "track_file" => group.track_files = cx.track_list(item, &group.name.clone()),
             "track_process" => group.track_processes = cx.track_list(item, &group.name.clone()),
             "global_tracking" => {
