@@ -351,6 +351,9 @@ fn release_scenario(lab: &Lab, daemon: Daemon, release: bool) -> (usize, bool) {
     let args: &[&str] = if release { &["-X"] } else { &[] };
     let mut k = start_args(daemon, a, &config, args);
     wait_log(&k, "entering FAULT state", STEP);
+    // The line comes before the daemon has finished entering FAULT (2.2.7 clears the
+    // instance's addresses then): under load a VIP added at once can still be cleared.
+    std::thread::sleep(Duration::from_secs(1));
     a.run("ip", &["addr", "add", "198.51.100.74/32", "dev", "eth0"])
         .expect("adding the VIP by hand");
     std::thread::sleep(Duration::from_millis(500));
