@@ -449,6 +449,19 @@ impl Builder {
 
     fn open(&mut self, at: &Location, diagnostics: &mut Diagnostics) {
         self.brace_balance += 1;
+        if self.in_value_list() {
+            // keepalived's list reader takes a `{` inside the list as one more value; only
+            // the passes that skip the block by counting braces see it as a brace.
+            self.word(
+                Word {
+                    text: CompactString::const_new("{"),
+                    quoted: false,
+                },
+                at,
+                diagnostics,
+            );
+            return;
+        }
         let child = match self.last {
             Last::OnLine | Last::AwaitingBlock => self.awaiting_block_keyword(),
             Last::Closed => None,
@@ -486,6 +499,22 @@ impl Builder {
             open: at.clone(),
             headless: false,
         });
+    }
+
+    /// Whether we are inside a list of values (not the `SSL` block, whose lines are
+    /// keywords), where keepalived reads every word, `{` included, as a value.
+    fn in_value_list(&self) -> bool {
+        if self.kind() != BlockKind::List {
+            return false;
+        }
+        let owner = if self.levels.len() == 1 {
+            self.top.last()
+        } else {
+            self.levels
+                .get(self.levels.len().wrapping_sub(2))
+                .and_then(|l| l.items.last())
+        };
+        owner.is_none_or(|s| s.keyword() != "SSL")
     }
 
     /// Ends the shadow of a top-level block once the braces counted since it opened balance.
@@ -649,6 +678,38 @@ mod tests {
         let (top, _) = tree(text);
         let names: Vec<_> = top.iter().map(|s| s.keyword()).collect();
         assert_eq!(names, ["vrrp_instance"]);
+    }
+
+    #[test]
+    fn a_brace_inside_a_list_is_a_value_and_counted() {
+        let text = "vrrp_instance A {\n virtual_ipaddress {\n 192.0.2.1 {\n 192.0.2.2\n }\n}\nx\n";
+        let (top, diags) = tree(text);
+        let block = top[0].block.as_ref().expect("instance block");
+        let list = block.items[0].block.as_ref().expect("list block");
+        let words: Vec<_> = list.items[0]
+            .words
+            .iter()
+            .map(|w| w.text.as_str())
+            .collect();
+        assert_eq!(words, ["192.0.2.1", "{"]);
+        assert_eq!(list.items[1].keyword(), "192.0.2.2");
+        // No "Unexpected '{'": only the count at the end names it.
+        let messages: Vec<_> = diags.iter().map(|d| d.message.as_str()).collect();
+        assert_eq!(messages, ["There are 1 missing '}'s or extra '{'s"]);
+        // The instance closed for the VRRP pass; the top-level word after it is read by it only.
+        assert_eq!(top[1].keyword(), "x");
+        assert_eq!(top[1].only_read_by, Some(Pass::Vrrp));
+    }
+
+    #[test]
+    fn a_brace_inside_the_ssl_block_is_unexpected() {
+        let (_, diags) = tree("SSL {\n ssl_ca /x {\n}\n");
+        assert!(
+            diags
+                .iter()
+                .any(|d| d.message == "Unexpected '{' - ignoring"),
+            "{diags:?}"
+        );
     }
 
     #[test]
