@@ -115,11 +115,24 @@ fn address_line(cx: &mut Cx<'_>, item: &Statement, is_static: bool) -> Option<Ip
                         }
                         None => cx.error(
                             &item.location,
-                            format!("Invalid scope '{value}' for ip address {text}"),
+                            format!("Invalid scope '{value}' specified for {text} - ignoring"),
                         ),
                     },
                     _ => match value.parse() {
                         Ok(b) => vip.broadcast = Some(b),
+                        // A broadcast worked out from the prefix needs host bits.
+                        Err(_)
+                            if (value == "+" || value == "-")
+                                && address.is_ipv4()
+                                && prefix_len >= 31 =>
+                        {
+                            cx.error(
+                                &item.location,
+                                format!(
+                                    "Address prefix length {prefix_len} too long for broadcast"
+                                ),
+                            );
+                        }
                         Err(_) if value == "+" || value == "-" => {
                             vip.other.push(format!("brd {value}"))
                         }
