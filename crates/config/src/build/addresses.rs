@@ -108,6 +108,19 @@ fn address_line(cx: &mut Cx<'_>, item: &Statement, is_static: bool) -> Option<Ip
                         return None;
                     }
                     "label" => vip.label = Some(value.into()),
+                    // Only the default scope (0, global) may be named for IPv6.
+                    "scope"
+                        if address.is_ipv6()
+                            && (Scope::parse(value).is_some() || value.parse::<u8>().is_ok())
+                            && !matches!(value, "global" | "universe" | "0") =>
+                    {
+                        cx.error(
+                            &item.location,
+                            format!(
+                                "Cannot specify scope for IPv6 addresses ({text}) - ignoring scope"
+                            ),
+                        )
+                    }
                     "scope" => match Scope::parse(value) {
                         Some(s) => vip.scope = Some(s),
                         None if value.parse::<u8>().is_ok() => {
