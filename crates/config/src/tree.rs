@@ -168,8 +168,10 @@ impl Builder {
             }
         }
         if has_unterminated_quote(text) {
+            // Every pass splits every line into words, skipped blocks included: the parent,
+            // which reads first, names it first.
             diagnostics.error_in(
-                self.pass_here(),
+                self.top_pass.unwrap_or(Pass::Parent),
                 location,
                 "Unterminated quote - the string runs to the end of the line",
             );
