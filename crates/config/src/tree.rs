@@ -412,11 +412,18 @@ impl Builder {
     /// A token other than `{` arrived while a block keyword waited for its `{`.
     fn missing_open(&mut self, at: &Location, diagnostics: &mut Diagnostics) {
         if self.last == Last::AwaitingBlock {
-            diagnostics.error_in(
-                self.pass_here(),
-                at,
-                "Missing '{' at beginning of configuration block",
-            );
+            // A top-level block is read, and its missing `{` named, by its own pass only.
+            let pass = match self.top.last() {
+                Some(owner)
+                    if self.levels.is_empty()
+                        && self.shadow.is_none()
+                        && self.top_pass.is_none() =>
+                {
+                    Pass::of_block(owner.keyword())
+                }
+                _ => self.pass_here(),
+            };
+            diagnostics.error_in(pass, at, "Missing '{' at beginning of configuration block");
             self.last = Last::Closed;
         }
     }

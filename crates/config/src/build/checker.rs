@@ -460,6 +460,10 @@ fn range_problem(start: IpAddr, end: &str) -> Option<RangeProblem<'_>> {
 
 fn service_key(cx: &mut Cx<'_>, stmt: &Statement) -> Option<ServiceKey> {
     let args: Vec<&str> = stmt.arg_texts().collect();
+    if args.is_empty() {
+        // Fatal in 2.2.7 ("missing a parameter"), which still names the address first.
+        cx.arg(stmt);
+    }
     let key = match args.as_slice() {
         ["group", name, ..] => Some(ServiceKey::Group(name.to_string())),
         ["fwmark", mark, ..] => mark.parse().ok().map(ServiceKey::Fwmark),
