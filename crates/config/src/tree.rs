@@ -283,6 +283,12 @@ impl Builder {
             self.attach(level, Some(at.clone()));
         }
         self.end_shadow();
+        self.start_outside_view();
+    }
+
+    /// After a list without `{` has ended, starts keeping the lines that the passes counting
+    /// braces read at the top level (see [`OutsideView`]).
+    fn start_outside_view(&mut self) {
         if self.outside_view.is_none() {
             self.outside_view = Some(OutsideView {
                 enclosing: self.levels.first().map_or(self.kind(), |l| l.kind),
@@ -545,11 +551,19 @@ impl Builder {
             diagnostics.error_in(Pass::Parent, at, "Extra '}' found");
             self.brace_balance = 0;
         }
+        let mut headless = false;
         match self.levels.pop() {
-            Some(level) => self.attach(level, Some(at.clone())),
+            Some(level) => {
+                headless = level.headless;
+                self.attach(level, Some(at.clone()));
+            }
             None => diagnostics.error_in(self.pass_here(), at, "Unknown keyword '}'"),
         }
         self.end_shadow();
+        if headless {
+            // A `}` after a value (`192.0.2.1 }`) ends a list without `{` too.
+            self.start_outside_view();
+        }
     }
 
     /// Gives a finished block to the statement that opened it.
