@@ -465,8 +465,10 @@ impl Builder {
     fn open(&mut self, at: &Location, diagnostics: &mut Diagnostics) {
         self.brace_balance += 1;
         if self.in_value_list() {
-            // keepalived's list reader takes a `{` inside the list as one more value; only
-            // the passes that skip the block by counting braces see it as a brace.
+            // keepalived's list reader takes a `{` inside the list as an entry of its own (the
+            // words before it are one entry, those after it another); only the passes that
+            // skip the block by counting braces see it as a brace.
+            self.last = Last::Closed;
             self.word(
                 Word {
                     text: CompactString::const_new("{"),
@@ -475,6 +477,7 @@ impl Builder {
                 at,
                 diagnostics,
             );
+            self.last = Last::Closed;
             return;
         }
         let child = match self.last {
@@ -709,13 +712,9 @@ mod tests {
         let (top, diags) = tree(text);
         let block = top[0].block.as_ref().expect("instance block");
         let list = block.items[0].block.as_ref().expect("list block");
-        let words: Vec<_> = list.items[0]
-            .words
-            .iter()
-            .map(|w| w.text.as_str())
-            .collect();
-        assert_eq!(words, ["192.0.2.1", "{"]);
-        assert_eq!(list.items[1].keyword(), "192.0.2.2");
+        let entries: Vec<_> = list.items.iter().map(|s| s.keyword()).collect();
+        assert_eq!(entries, ["192.0.2.1", "{", "192.0.2.2"]);
+        assert_eq!(list.items[0].words.len(), 1);
         // No "Unexpected '{'": only the count at the end names it.
         let messages: Vec<_> = diags.iter().map(|d| d.message.as_str()).collect();
         assert_eq!(messages, ["There are 1 missing '}'s or extra '{'s"]);

@@ -323,14 +323,6 @@ fn group_entry(
     group: &str,
     families: &mut GroupFamilies,
 ) -> bool {
-    if item.words.iter().any(|w| w.text == "{" && !w.quoted) {
-        // 2.2.7 refuses a whole entry line that holds a `{`, naming the brace.
-        cx.error(
-            &item.location,
-            "Invalid virtual server group IP address {  - skipping",
-        );
-        return false;
-    }
     if item.keyword() == "fwmark" {
         let Some(text) = cx.arg(item) else {
             return false;
