@@ -210,7 +210,14 @@ impl Builder {
             self.last_location = Some(location.clone());
             return;
         }
-        for token in tokens(text) {
+        let in_headless = self.levels.last().is_some_and(|l| l.headless);
+        let mut rest = in_headless.then(|| tokens(text).collect::<Vec<_>>().into_iter());
+        let mut plain = (!in_headless).then(|| tokens(text));
+        while let Some(token) = rest
+            .as_mut()
+            .and_then(Iterator::next)
+            .or_else(|| plain.as_mut().and_then(Iterator::next))
+        {
             match token {
                 Token::Word { text, quoted } => self.word(
                     Word {
@@ -221,7 +228,15 @@ impl Builder {
                     diagnostics,
                 ),
                 Token::Open => self.open(location, diagnostics),
-                Token::Close => self.close(location, diagnostics),
+                Token::Close => {
+                    let depth = self.levels.len();
+                    self.close(location, diagnostics);
+                    if in_headless && self.levels.len() < depth {
+                        // A `}` after a value ended the list without `{`: the passes that
+                        // count braces read what follows it on the line at the top level.
+                        self.keep_rest_for_outside_view(location, rest.as_ref());
+                    }
+                }
             }
         }
         self.end_of_line();
@@ -284,6 +299,34 @@ impl Builder {
         }
         self.end_shadow();
         self.start_outside_view();
+    }
+
+    /// Keeps the words left on the line after the `}` that ended a list without `{` for the
+    /// passes that read them at the top level.
+    fn keep_rest_for_outside_view(
+        &mut self,
+        location: &Location,
+        rest: Option<&std::vec::IntoIter<Token<'_>>>,
+    ) {
+        let Some(rest) = rest else {
+            return;
+        };
+        let words: Vec<String> = rest
+            .as_slice()
+            .iter()
+            .map(|token| match token {
+                Token::Open => "{".to_string(),
+                Token::Close => "}".to_string(),
+                Token::Word { text, quoted: true } => format!("\"{text}\""),
+                Token::Word { text, .. } => (*text).to_string(),
+            })
+            .collect();
+        if let Some(view) = &mut self.outside_view
+            && !words.is_empty()
+            && view.lines.is_empty()
+        {
+            view.lines.push((location.clone(), words.join(" ")));
+        }
     }
 
     /// After a list without `{` has ended, starts keeping the lines that the passes counting
