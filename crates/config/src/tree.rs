@@ -210,7 +210,7 @@ impl Builder {
             self.last_location = Some(location.clone());
             return;
         }
-        let in_headless = self.levels.last().is_some_and(|l| l.headless);
+        let in_headless = self.levels.iter().any(|l| l.headless);
         let mut rest = in_headless.then(|| tokens(text).collect::<Vec<_>>().into_iter());
         let mut plain = (!in_headless).then(|| tokens(text));
         while let Some(token) = rest
@@ -229,9 +229,7 @@ impl Builder {
                 ),
                 Token::Open => self.open(location, diagnostics),
                 Token::Close => {
-                    let depth = self.levels.len();
-                    self.close(location, diagnostics);
-                    if in_headless && self.levels.len() < depth {
+                    if self.close(location, diagnostics) {
                         // A `}` after a value ended the list without `{`: the passes that
                         // count braces read what follows it on the line at the top level.
                         self.keep_rest_for_outside_view(location, rest.as_ref());
@@ -321,9 +319,11 @@ impl Builder {
                 Token::Word { text, .. } => (*text).to_string(),
             })
             .collect();
+        // Only when that `}` brought them back to the top level.
         if let Some(view) = &mut self.outside_view
             && !words.is_empty()
             && view.lines.is_empty()
+            && view.depth == 0
         {
             view.lines.push((location.clone(), words.join(" ")));
         }
@@ -588,7 +588,8 @@ impl Builder {
         }
     }
 
-    fn close(&mut self, at: &Location, diagnostics: &mut Diagnostics) {
+    /// Handles a `}`; true when it ended a list or block written without `{`.
+    fn close(&mut self, at: &Location, diagnostics: &mut Diagnostics) -> bool {
         self.missing_open(at, diagnostics);
         self.last = Last::Closed;
         self.brace_balance -= 1;
@@ -610,6 +611,7 @@ impl Builder {
             // A `}` after a value (`192.0.2.1 }`) ends a list without `{` too.
             self.start_outside_view();
         }
+        headless
     }
 
     /// Gives a finished block to the statement that opened it.
