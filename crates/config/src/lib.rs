@@ -177,9 +177,11 @@ fn build_statements(
 ) {
     for statement in statements {
         let own = Pass::of_block(statement.keyword());
+        // Every pass reads an unknown top-level word; only the parent reads global_defs.
+        let is_global_defs = statement.keyword() == "global_defs";
         if statement
             .only_read_by
-            .is_some_and(|only| own != Pass::Parent && own != only)
+            .is_some_and(|only| own != only && (own != Pass::Parent || is_global_defs))
         {
             continue;
         }

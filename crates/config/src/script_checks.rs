@@ -178,9 +178,59 @@ pub(crate) fn check(config: &mut Config, host: &dyn Host, diagnostics: &mut Diag
         tally.check_scripts_run |= verdict.runs_or_refused && run_as.0 == 0;
         tally.insecure |= verdict.insecure;
     }
+    let start_stop_run = start_stop_scripts(config, host, enforcing, &default_user, diagnostics);
     if !enforcing {
         security_violation(&tally, diagnostics);
+        if start_stop_run {
+            // The parent runs them, so it names them (2.2.7, observed: exit 6).
+            let line = SECURITY_VIOLATION.replacen("scripts", "start/shutdown scripts", 1);
+            diagnostics.push(Diagnostic::new(Severity::Security, None, line).in_pass(Pass::Parent));
+        }
     }
+}
+
+/// global_defs' `startup_script` / `shutdown_script SCRIPT [USER [GROUP]]`: whether one of
+/// them would run (it is found; a missing one is dropped silently, as 2.2.7 does).
+fn start_stop_scripts(
+    config: &Config,
+    host: &dyn Host,
+    enforcing: bool,
+    default_user: &dyn Fn() -> (u32, u32),
+    diagnostics: &mut Diagnostics,
+) -> bool {
+    let mut runs = false;
+    for setting in config
+        .global
+        .other
+        .iter()
+        .filter(|o| matches!(o.keyword.as_str(), "startup_script" | "shutdown_script"))
+    {
+        let Some(text) = setting.args.first() else {
+            continue;
+        };
+        let run_as = setting.args.get(1).map(|user| RunAs {
+            user: user.clone(),
+            group: setting.args.get(2).cloned(),
+        });
+        let ids = match &run_as {
+            None => default_user(),
+            Some(named) => match resolve_user(named, host) {
+                Some(ids) => ids,
+                None => continue,
+            },
+        };
+        let mut command = Command {
+            argv: crate::values::split_command(text),
+            text: text.clone(),
+            location: setting.location.clone(),
+            run_as,
+            run_as_ids: None,
+            shell: false,
+        };
+        runs |=
+            check_command(&mut command, ids, enforcing, host, None, diagnostics).runs_or_refused;
+    }
+    runs
 }
 
 /// The VRRP process's scripts: vrrp_scripts, the notify scripts of instances and sync groups,

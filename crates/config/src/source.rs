@@ -153,7 +153,18 @@ impl<'a, 's> SourceReader<'a, 's> {
         location: &Location,
     ) -> Option<(String, Vec<String>)> {
         // Leading blanks hold no comment: skip them before looking for one.
-        let text = trim(strip_comment(raw.trim_ascii_start()));
+        let joined;
+        let text = if continued {
+            // A line ending in `\` outside a definition joins nothing: keepalived 2.2.7 takes
+            // the `\` off, reads the rest (comment and trailing blanks dropped) and puts the
+            // `\` back, so `eth0 \` is the word `eth0\` and a lone `\` is a word.
+            let body = trim_end(raw);
+            let body = body.get(..body.len().saturating_sub(1)).unwrap_or("");
+            joined = format!("{}\\", trim(strip_comment(body.trim_ascii_start())));
+            joined.as_str()
+        } else {
+            trim(strip_comment(raw.trim_ascii_start()))
+        };
         if text.is_empty() {
             return None;
         }
@@ -649,6 +660,19 @@ mod tests {
         // A `\r` is removed only before a `\n`, as before: the last line keeps its own.
         assert_eq!(got.last().map(String::as_str), Some("last\r"));
         assert_eq!(got[..got.len() - 1], want[..want.len() - 1]);
+    }
+
+    #[test]
+    fn a_trailing_backslash_outside_a_definition_is_glued_to_the_line() {
+        let (lines, _) = read(
+            "interface eth0 \t \\\n\\\npriority 100 # c \\\n$V=a \\\n b\nx $V\n",
+            "h",
+        );
+        // A definition still runs over its continued lines (one line each where used).
+        assert_eq!(
+            lines,
+            ["interface eth0\\", "\\", "priority 100\\", "x a", "b"]
+        );
     }
 
     #[test]

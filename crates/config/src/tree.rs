@@ -168,8 +168,10 @@ impl Builder {
             }
         }
         if has_unterminated_quote(text) {
+            // Every pass splits every line into words, skipped blocks included: the parent,
+            // which reads first, names it first.
             diagnostics.error_in(
-                self.pass_here(),
+                self.top_pass.unwrap_or(Pass::Parent),
                 location,
                 "Unterminated quote - the string runs to the end of the line",
             );
@@ -208,7 +210,14 @@ impl Builder {
             self.last_location = Some(location.clone());
             return;
         }
-        for token in tokens(text) {
+        let in_headless = self.levels.iter().any(|l| l.headless);
+        let mut rest = in_headless.then(|| tokens(text).collect::<Vec<_>>().into_iter());
+        let mut plain = (!in_headless).then(|| tokens(text));
+        while let Some(token) = rest
+            .as_mut()
+            .and_then(Iterator::next)
+            .or_else(|| plain.as_mut().and_then(Iterator::next))
+        {
             match token {
                 Token::Word { text, quoted } => self.word(
                     Word {
@@ -219,7 +228,13 @@ impl Builder {
                     diagnostics,
                 ),
                 Token::Open => self.open(location, diagnostics),
-                Token::Close => self.close(location, diagnostics),
+                Token::Close => {
+                    if self.close(location, diagnostics) {
+                        // A `}` after a value ended the list without `{`: the passes that
+                        // count braces read what follows it on the line at the top level.
+                        self.keep_rest_for_outside_view(location, rest.as_ref());
+                    }
+                }
             }
         }
         self.end_of_line();
@@ -281,6 +296,42 @@ impl Builder {
             self.attach(level, Some(at.clone()));
         }
         self.end_shadow();
+        self.start_outside_view();
+    }
+
+    /// Keeps the words left on the line after the `}` that ended a list without `{` for the
+    /// passes that read them at the top level.
+    fn keep_rest_for_outside_view(
+        &mut self,
+        location: &Location,
+        rest: Option<&std::vec::IntoIter<Token<'_>>>,
+    ) {
+        let Some(rest) = rest else {
+            return;
+        };
+        let words: Vec<String> = rest
+            .as_slice()
+            .iter()
+            .map(|token| match token {
+                Token::Open => "{".to_string(),
+                Token::Close => "}".to_string(),
+                Token::Word { text, quoted: true } => format!("\"{text}\""),
+                Token::Word { text, .. } => (*text).to_string(),
+            })
+            .collect();
+        // Only when that `}` brought them back to the top level.
+        if let Some(view) = &mut self.outside_view
+            && !words.is_empty()
+            && view.lines.is_empty()
+            && view.depth == 0
+        {
+            view.lines.push((location.clone(), words.join(" ")));
+        }
+    }
+
+    /// After a list without `{` has ended, starts keeping the lines that the passes counting
+    /// braces read at the top level (see [`OutsideView`]).
+    fn start_outside_view(&mut self) {
         if self.outside_view.is_none() {
             self.outside_view = Some(OutsideView {
                 enclosing: self.levels.first().map_or(self.kind(), |l| l.kind),
@@ -410,11 +461,18 @@ impl Builder {
     /// A token other than `{` arrived while a block keyword waited for its `{`.
     fn missing_open(&mut self, at: &Location, diagnostics: &mut Diagnostics) {
         if self.last == Last::AwaitingBlock {
-            diagnostics.error_in(
-                self.pass_here(),
-                at,
-                "Missing '{' at beginning of configuration block",
-            );
+            // A top-level block is read, and its missing `{` named, by its own pass only.
+            let pass = match self.top.last() {
+                Some(owner)
+                    if self.levels.is_empty()
+                        && self.shadow.is_none()
+                        && self.top_pass.is_none() =>
+                {
+                    Pass::of_block(owner.keyword())
+                }
+                _ => self.pass_here(),
+            };
+            diagnostics.error_in(pass, at, "Missing '{' at beginning of configuration block");
             self.last = Last::Closed;
         }
     }
@@ -449,6 +507,22 @@ impl Builder {
 
     fn open(&mut self, at: &Location, diagnostics: &mut Diagnostics) {
         self.brace_balance += 1;
+        if self.in_value_list() {
+            // keepalived's list reader takes a `{` inside the list as an entry of its own (the
+            // words before it are one entry, those after it another); only the passes that
+            // skip the block by counting braces see it as a brace.
+            self.last = Last::Closed;
+            self.word(
+                Word {
+                    text: CompactString::const_new("{"),
+                    quoted: false,
+                },
+                at,
+                diagnostics,
+            );
+            self.last = Last::Closed;
+            return;
+        }
         let child = match self.last {
             Last::OnLine | Last::AwaitingBlock => self.awaiting_block_keyword(),
             Last::Closed => None,
@@ -488,6 +562,22 @@ impl Builder {
         });
     }
 
+    /// Whether we are inside a list of values (not the `SSL` block, whose lines are
+    /// keywords), where keepalived reads every word, `{` included, as a value.
+    fn in_value_list(&self) -> bool {
+        if self.kind() != BlockKind::List {
+            return false;
+        }
+        let owner = if self.levels.len() == 1 {
+            self.top.last()
+        } else {
+            self.levels
+                .get(self.levels.len().wrapping_sub(2))
+                .and_then(|l| l.items.last())
+        };
+        owner.is_none_or(|s| s.keyword() != "SSL")
+    }
+
     /// Ends the shadow of a top-level block once the braces counted since it opened balance.
     fn end_shadow(&mut self) {
         if self
@@ -498,7 +588,8 @@ impl Builder {
         }
     }
 
-    fn close(&mut self, at: &Location, diagnostics: &mut Diagnostics) {
+    /// Handles a `}`; true when it ended a list or block written without `{`.
+    fn close(&mut self, at: &Location, diagnostics: &mut Diagnostics) -> bool {
         self.missing_open(at, diagnostics);
         self.last = Last::Closed;
         self.brace_balance -= 1;
@@ -507,11 +598,20 @@ impl Builder {
             diagnostics.error_in(Pass::Parent, at, "Extra '}' found");
             self.brace_balance = 0;
         }
+        let mut headless = false;
         match self.levels.pop() {
-            Some(level) => self.attach(level, Some(at.clone())),
+            Some(level) => {
+                headless = level.headless;
+                self.attach(level, Some(at.clone()));
+            }
             None => diagnostics.error_in(self.pass_here(), at, "Unknown keyword '}'"),
         }
         self.end_shadow();
+        if headless {
+            // A `}` after a value (`192.0.2.1 }`) ends a list without `{` too.
+            self.start_outside_view();
+        }
+        headless
     }
 
     /// Gives a finished block to the statement that opened it.
@@ -649,6 +749,34 @@ mod tests {
         let (top, _) = tree(text);
         let names: Vec<_> = top.iter().map(|s| s.keyword()).collect();
         assert_eq!(names, ["vrrp_instance"]);
+    }
+
+    #[test]
+    fn a_brace_inside_a_list_is_a_value_and_counted() {
+        let text = "vrrp_instance A {\n virtual_ipaddress {\n 192.0.2.1 {\n 192.0.2.2\n }\n}\nx\n";
+        let (top, diags) = tree(text);
+        let block = top[0].block.as_ref().expect("instance block");
+        let list = block.items[0].block.as_ref().expect("list block");
+        let entries: Vec<_> = list.items.iter().map(|s| s.keyword()).collect();
+        assert_eq!(entries, ["192.0.2.1", "{", "192.0.2.2"]);
+        assert_eq!(list.items[0].words.len(), 1);
+        // No "Unexpected '{'": only the count at the end names it.
+        let messages: Vec<_> = diags.iter().map(|d| d.message.as_str()).collect();
+        assert_eq!(messages, ["There are 1 missing '}'s or extra '{'s"]);
+        // The instance closed for the VRRP pass; the top-level word after it is read by it only.
+        assert_eq!(top[1].keyword(), "x");
+        assert_eq!(top[1].only_read_by, Some(Pass::Vrrp));
+    }
+
+    #[test]
+    fn a_brace_inside_the_ssl_block_is_unexpected() {
+        let (_, diags) = tree("SSL {\n ssl_ca /x {\n}\n");
+        assert!(
+            diags
+                .iter()
+                .any(|d| d.message == "Unexpected '{' - ignoring"),
+            "{diags:?}"
+        );
     }
 
     #[test]

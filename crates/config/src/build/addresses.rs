@@ -108,6 +108,19 @@ fn address_line(cx: &mut Cx<'_>, item: &Statement, is_static: bool) -> Option<Ip
                         return None;
                     }
                     "label" => vip.label = Some(value.into()),
+                    // Only the default scope (0, global) may be named for IPv6.
+                    "scope"
+                        if address.is_ipv6()
+                            && (Scope::parse(value).is_some() || value.parse::<u8>().is_ok())
+                            && !matches!(value, "global" | "universe" | "0") =>
+                    {
+                        cx.error(
+                            &item.location,
+                            format!(
+                                "Cannot specify scope for IPv6 addresses ({text}) - ignoring scope"
+                            ),
+                        )
+                    }
                     "scope" => match Scope::parse(value) {
                         Some(s) => vip.scope = Some(s),
                         None if value.parse::<u8>().is_ok() => {
@@ -115,11 +128,24 @@ fn address_line(cx: &mut Cx<'_>, item: &Statement, is_static: bool) -> Option<Ip
                         }
                         None => cx.error(
                             &item.location,
-                            format!("Invalid scope '{value}' for ip address {text}"),
+                            format!("Invalid scope '{value}' specified for {text} - ignoring"),
                         ),
                     },
                     _ => match value.parse() {
                         Ok(b) => vip.broadcast = Some(b),
+                        // A broadcast worked out from the prefix needs host bits.
+                        Err(_)
+                            if (value == "+" || value == "-")
+                                && address.is_ipv4()
+                                && prefix_len >= 31 =>
+                        {
+                            cx.error(
+                                &item.location,
+                                format!(
+                                    "Address prefix length {prefix_len} too long for broadcast"
+                                ),
+                            );
+                        }
                         Err(_) if value == "+" || value == "-" => {
                             vip.other.push(format!("brd {value}"))
                         }
@@ -170,15 +196,34 @@ pub fn route_block(cx: &mut Cx<'_>, stmt: &Statement) -> Vec<Route> {
 }
 
 /// A route's destination (`default` or `ADDR[/LEN]`); a word that is not one is reported as
-/// keepalived does (`unknown route keyword …`) and the route is dropped.
-fn route_destination(cx: &mut Cx<'_>, at: &Location, text: &str) -> Option<(IpAddr, u8)> {
+/// keepalived does (`unknown route keyword …`) and the route is dropped. `family` is the
+/// line's address family so far (`Some(true)` for IPv6): `default` has none of its own (it
+/// takes the one set later, IPv4 if none) and, as in keepalived 2.2.7, may not follow an
+/// address; an address of the other family is refused.
+fn route_destination(
+    cx: &mut Cx<'_>,
+    at: &Location,
+    text: &str,
+    family: &mut Option<bool>,
+) -> Option<(IpAddr, u8)> {
     if text == "default" {
+        if family.is_some() {
+            cx.error(at, "Cannot mix IPv4 and IPv6 addresses for route (default)");
+            return None;
+        }
         return Some((IpAddr::from([0, 0, 0, 0]), 0));
     }
     let destination = address_with_len(cx, at, text, "VRRP");
-    if destination.is_none() {
+    let Some((address, len)) = destination else {
         cx.error(at, format!("unknown route keyword {text}"));
+        return None;
+    };
+    if family.is_some_and(|v6| v6 != address.is_ipv6()) {
+        let line = format!("Cannot mix IPv4 and IPv6 addresses for route ({address}/{len})");
+        cx.error(at, line);
+        return None;
     }
+    *family = Some(address.is_ipv6());
     destination
 }
 
@@ -237,7 +282,8 @@ fn route_line(cx: &mut Cx<'_>, item: &Statement) -> Option<Route> {
         words: words.clone(),
         location: item.location.clone(),
     };
-    let mut pref = false;
+    // The line's address family once an address (or `pref`, IPv6 only) has set it.
+    let mut family: Option<bool> = None;
     // `protocol` other than keepalived's own (18) is reset unless the route is not tracked.
     let mut foreign_protocol = false;
     let mut no_track = false;
@@ -278,6 +324,16 @@ fn route_line(cx: &mut Cx<'_>, item: &Statement) -> Option<Route> {
                     cx.error(&item.location, line);
                     return None;
                 };
+                if word != "or" {
+                    if family.is_some_and(|v6| v6 != address.is_ipv6()) {
+                        cx.error(
+                            &item.location,
+                            "Cannot mix IPv4 and IPv6 addresses for route",
+                        );
+                        return None;
+                    }
+                    family = Some(address.is_ipv6());
+                }
                 match word {
                     // An alternative gateway (`via A or B`) is a second next hop.
                     "or" => {}
@@ -346,7 +402,11 @@ fn route_line(cx: &mut Cx<'_>, item: &Statement) -> Option<Route> {
             }
             "pref" => {
                 iter.next();
-                pref = true;
+                match family {
+                    Some(false) => cx.error(&item.location, "pref is only valid for IPv6"),
+                    Some(true) => {}
+                    None => family = Some(true),
+                }
             }
             "mtu" | "advmss" | "rtt" | "rttvar" | "reordering" | "window" | "cwnd" | "initcwnd"
             | "initrwnd" | "ssthresh" | "rto_min" | "hoplimit" => {
@@ -365,7 +425,8 @@ fn route_line(cx: &mut Cx<'_>, item: &Statement) -> Option<Route> {
             }
             "to" => {
                 let value = iter.next().unwrap_or_default();
-                route.destination = Some(route_destination(cx, &item.location, value)?);
+                route.destination =
+                    Some(route_destination(cx, &item.location, value, &mut family)?);
             }
             "blackhole" | "unreachable" | "prohibit" | "throw" | "local" | "broadcast"
             | "unicast" | "anycast" | "multicast" | "nat" | "onlink" => {}
@@ -373,25 +434,22 @@ fn route_line(cx: &mut Cx<'_>, item: &Statement) -> Option<Route> {
                 iter.next();
             }
             // Any other word is the destination; one that is not an address ends the line.
-            other => route.destination = Some(route_destination(cx, &item.location, other)?),
+            other => {
+                route.destination =
+                    Some(route_destination(cx, &item.location, other, &mut family)?);
+            }
         }
     }
     if route.destination.is_none() {
         cx.error(&item.location, "Route has no destination - ignoring");
         return None;
     }
-    let dest_v6 = route.destination.is_some_and(|(a, _)| a.is_ipv6());
-    if route.via.is_some_and(|v| v.is_ipv6() != dest_v6)
-        || route.src.is_some_and(|v| v.is_ipv6() != dest_v6)
+    // `default` takes the family the rest of the line set.
+    if family == Some(true)
+        && let Some((address, 0)) = &mut route.destination
+        && address.is_ipv4()
     {
-        cx.error(
-            &item.location,
-            "Cannot mix IPv4 and IPv6 addresses for route",
-        );
-        return None;
-    }
-    if pref && !dest_v6 {
-        cx.error(&item.location, "pref is only valid for IPv6");
+        *address = IpAddr::from([0u16; 8]);
     }
     if foreign_protocol && !no_track {
         cx.warning(

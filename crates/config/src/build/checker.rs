@@ -452,6 +452,10 @@ fn range_problem(start: IpAddr, end: &str) -> Option<RangeProblem<'_>> {
 
 fn service_key(cx: &mut Cx<'_>, stmt: &Statement) -> Option<ServiceKey> {
     let args: Vec<&str> = stmt.arg_texts().collect();
+    if args.is_empty() {
+        // Fatal in 2.2.7 ("missing a parameter"), which still names the address first.
+        cx.arg(stmt);
+    }
     let key = match args.as_slice() {
         ["group", name, ..] => Some(ServiceKey::Group(name.to_string())),
         ["fwmark", mark, ..] => mark.parse().ok().map(ServiceKey::Fwmark),
@@ -568,11 +572,13 @@ pub fn virtual_server(
                 let address_ok = args
                     .first()
                     .is_some_and(|a| values::parse_sockaddr_ip::<IpAddr>(a).is_ok());
+                // A port of 0 passes silently; any other is read in [1, 65535].
                 let port_ok = address_ok
                     && args.get(1).is_none_or(|p| {
-                        values::read_unsigned(p, 0, 65535)
-                            .map_err(|message| cx.error(&item.location, message))
-                            .is_ok()
+                        values::read_unsigned(p, 0, 65535) == Ok(0)
+                            || values::read_unsigned(p, 1, 65535)
+                                .map_err(|message| cx.error(&item.location, message))
+                                .is_ok()
                     });
                 if port_ok {
                     // The address as read (what follows a '/' is ignored), then the port.
@@ -710,9 +716,45 @@ pub fn virtual_server(
             _ => cx.unknown(item, VS_KEYWORDS),
         }
     }
+    sorry_server_family(cx, stmt, &mut vs, granularity_family);
     duplicate_real_servers(cx, &mut vs);
     quorum_rules(cx, &mut vs);
     Some(vs)
+}
+
+/// At the virtual server's `}`, a sorry server (the last one named) of another family than the
+/// service (its address's, else `ip_family`'s or `persistence_granularity`'s, else its real
+/// servers') is dropped, as 2.2.7 does; a service without any family keeps it.
+fn sorry_server_family(
+    cx: &mut Cx<'_>,
+    stmt: &Statement,
+    vs: &mut VirtualServer,
+    granularity_family: Option<bool>,
+) {
+    let Some(address) = vs
+        .sorry_server
+        .as_ref()
+        .and_then(|words| words.first())
+        .and_then(|a| values::parse_sockaddr_ip::<IpAddr>(a).ok())
+    else {
+        return;
+    };
+    let family = match vs.key {
+        ServiceKey::Address(addr, _) => Some(addr.is_ipv6()),
+        _ => stated_family(vs)
+            .or(granularity_family)
+            .or(vs.real_servers.first().map(|r| r.address.is_ipv6())),
+    };
+    if family.is_some_and(|v6| v6 != address.is_ipv6()) {
+        cx.error(
+            &closing_line(stmt),
+            format!(
+                "Address family of virtual server and sorry server {address} don't match - \
+                 skipping sorry server."
+            ),
+        );
+        vs.sorry_server = None;
+    }
 }
 
 /// The family a virtual server's `ip_family` states (true for inet6).

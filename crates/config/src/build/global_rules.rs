@@ -644,7 +644,7 @@ fn lvs_sync_daemon(cx: &mut Cx<'_>, item: &Statement) {
     }
 }
 
-/// `vrrp_garp_extra_if [all] SECONDS` (1 to 86400) and its deprecated name
+/// `vrrp_garp_extra_if [all] SECONDS` (1 to 86400, `all` anywhere) and its deprecated name
 /// `vrrp_vmac_garp_intvl`, worded as keepalived 2.2.7 does (observed).
 fn garp_extra_if(cx: &mut Cx<'_>, item: &Statement) {
     let keyword = item.keyword();
@@ -654,29 +654,29 @@ fn garp_extra_if(cx: &mut Cx<'_>, item: &Statement) {
             "Keyword \"vrrp_vmac_garp_intvl\" is deprecated - please use \"vrrp_garp_extra_if\"",
         );
     }
-    let mut words = item.arg_texts().peekable();
-    if words.peek() == Some(&"all") {
-        words.next();
+    // Every word but `all` is read as the time, in order; the first bad one ends the line.
+    let mut timed = false;
+    for v in item.arg_texts().filter(|w| *w != "all") {
+        let ok = if v.starts_with('-') && v[1..].parse::<u64>().is_ok() {
+            cx.error(&item.location, format!("negative number '{v}'"));
+            false
+        } else {
+            cx.int_value(&item.location, v, 1, 86_400).is_some()
+        };
+        if !ok {
+            cx.error(
+                &item.location,
+                format!("{keyword} '{v}' invalid - ignoring"),
+            );
+            return;
+        }
+        timed = true;
     }
-    match words.next() {
-        None => cx.error(
+    if !timed {
+        cx.error(
             &item.location,
             format!("{keyword} specified without time - ignoring"),
-        ),
-        Some(v) => {
-            let ok = if v.starts_with('-') && v[1..].parse::<u64>().is_ok() {
-                cx.error(&item.location, format!("negative number '{v}'"));
-                false
-            } else {
-                cx.int_value(&item.location, v, 1, 86_400).is_some()
-            };
-            if !ok {
-                cx.error(
-                    &item.location,
-                    format!("{keyword} '{v}' invalid - ignoring"),
-                );
-            }
-        }
+        );
     }
 }
 
