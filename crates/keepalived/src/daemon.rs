@@ -282,7 +282,15 @@ pub fn unusable(loaded: &Loaded) -> bool {
 /// Logs the diagnostics of a configuration load as process `reader` logs them: every problem
 /// `-t` would print, and, in the VRRP child, its run-time lines (how its scripts were found).
 pub fn log_diagnostics(logger: &Logger, loaded: &Loaded, reader: Option<ChildRole>) {
-    let own = |d: &Diagnostic| d.severity != Severity::Log || reader == Some(ChildRole::Vrrp);
+    // The parent alone runs startup_script / shutdown_script, so only it names their
+    // security violation (the one the parent's pass reports); 2.2.7 logs it once.
+    let parents_own = |d: &Diagnostic| {
+        d.severity == Severity::Security && d.pass == Some(keepalived_config::Pass::Parent)
+    };
+    let own = |d: &Diagnostic| {
+        (d.severity != Severity::Log || reader == Some(ChildRole::Vrrp))
+            && (reader.is_none() || !parents_own(d))
+    };
     for diagnostic in loaded.diagnostics.iter().filter(|d| own(d)) {
         logger.info(&diagnostic.to_string());
     }

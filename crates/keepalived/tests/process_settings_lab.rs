@@ -241,7 +241,7 @@ fn start_and_shutdown_scripts_run_as_by_2_2_7() {
         return;
     }
     let lab = Lab::new("psscr", &["ours", "real"]).expect("lab");
-    let runs: Vec<(Daemon, Vec<String>, String, String)> = std::thread::scope(|s| {
+    let runs: Vec<(Daemon, Vec<String>, String, String, usize)> = std::thread::scope(|s| {
         let handles: Vec<_> = [(Daemon::Ours, "ours"), (Daemon::Real, "real")]
             .into_iter()
             .map(|(daemon, h)| {
@@ -284,6 +284,7 @@ fn start_and_shutdown_scripts_run_as_by_2_2_7() {
                         script_lines(&log),
                         fs::read_to_string(&out).unwrap_or_default(),
                         order,
+                        log.matches("SECURITY VIOLATION - start/shutdown scripts").count(),
                     )
                 })
             })
@@ -299,7 +300,7 @@ fn start_and_shutdown_scripts_run_as_by_2_2_7() {
         format!("Running shutdown script {}", "SCRIPT"),
         "shutdown script script failed, status 3".to_string(),
     ];
-    for (daemon, lines, ran, order) in runs {
+    for (daemon, lines, ran, order, violations) in runs {
         let lines: Vec<String> = lines
             .iter()
             .map(|l| match l.rsplit_once(' ') {
@@ -310,6 +311,8 @@ fn start_and_shutdown_scripts_run_as_by_2_2_7() {
         assert_eq!(lines, want_lines, "{daemon:?}");
         assert_eq!(ran, "up 0177\ndown 0177\n", "{daemon:?}");
         assert_eq!(order, "startup before the child", "{daemon:?}");
+        // Only the parent runs them, so only it names the violation (once, as 2.2.7).
+        assert_eq!(violations, 1, "{daemon:?}");
     }
 }
 
