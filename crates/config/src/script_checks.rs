@@ -28,6 +28,14 @@ struct Tally {
     insecure: bool,
 }
 
+impl Tally {
+    /// Counts the verdict on one of the VRRP process's scripts.
+    fn count_vrrp(&mut self, verdict: &Verdict) {
+        self.vrrp_scripts_run |= verdict.runs_or_refused;
+        self.insecure |= verdict.insecure;
+    }
+}
+
 /// Checks, disables or resolves every script of `config`.
 pub(crate) fn check(config: &mut Config, host: &dyn Host, diagnostics: &mut Diagnostics) {
     let enforcing = config.global.enable_script_security;
@@ -253,16 +261,7 @@ fn vrrp_side(
             .as_ref()
             .and_then(|r| resolve_user(r, host))
             .unwrap_or_else(default_user);
-        let verdict = check_command(
-            command,
-            run_as,
-            enforcing,
-            host,
-            Some(Severity::Log),
-            diagnostics,
-        );
-        tally.vrrp_scripts_run |= verdict.runs_or_refused;
-        tally.insecure |= verdict.insecure;
+        let verdict = check_vrrp_command(command, run_as, enforcing, host, tally, diagnostics);
         if let Some(line) = verdict.refused_line(&script.name) {
             unlocated(diagnostics, Severity::Error, line);
         }
@@ -306,16 +305,7 @@ fn vrrp_side(
             if command.run_as.is_some() {
                 command.run_as_ids = Some(run_as);
             }
-            let verdict = check_command(
-                command,
-                run_as,
-                enforcing,
-                host,
-                Some(Severity::Log),
-                diagnostics,
-            );
-            tally.vrrp_scripts_run |= verdict.runs_or_refused;
-            tally.insecure |= verdict.insecure;
+            let verdict = check_vrrp_command(command, run_as, enforcing, host, tally, diagnostics);
             if !verdict.usable {
                 *slot = None;
             }
@@ -366,9 +356,30 @@ fn vrrp_side(
             continue;
         }
         let verdict = check_command(&mut command, run_as, enforcing, host, None, diagnostics);
-        tally.vrrp_scripts_run |= verdict.runs_or_refused;
-        tally.insecure |= verdict.insecure;
+        tally.count_vrrp(&verdict);
     }
+}
+
+/// [`check_command`] for one of the VRRP process's scripts, logged as the VRRP child logs how
+/// it found them, and counted in `tally`.
+fn check_vrrp_command(
+    command: &mut Command,
+    run_as: (u32, u32),
+    enforcing: bool,
+    host: &dyn Host,
+    tally: &mut Tally,
+    diagnostics: &mut Diagnostics,
+) -> Verdict {
+    let verdict = check_command(
+        command,
+        run_as,
+        enforcing,
+        host,
+        Some(Severity::Log),
+        diagnostics,
+    );
+    tally.count_vrrp(&verdict);
+    verdict
 }
 
 /// The notify slots in the order keepalived 2.2.7 checks them.
