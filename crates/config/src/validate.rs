@@ -723,7 +723,10 @@ fn checker_services(config: &mut Config, diagnostics: &mut Diagnostics) {
             protocol
         };
         let mut protocol = protocol.unwrap_or_else(|| "none".to_string());
-        if has_fwmark {
+        // NAT (the default) keeps a real server's port behind a fwmark: 2.2.7 warns only for
+        // DR and TUN (observed with its shipped virtual_server_group sample).
+        let masquerading = vs.lb_kind.as_deref().is_none_or(|kind| kind == "NAT");
+        if has_fwmark && !masquerading {
             let action = if matches!(vs.key, ServiceKey::Group(_)) {
                 "port will be ignored"
             } else {
