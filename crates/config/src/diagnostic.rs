@@ -88,6 +88,9 @@ pub struct Diagnostic {
     /// The reading pass of keepalived 2.2.7 that prints it first, when the line it is on does
     /// not decide that (see [`Pass`]); `None` for most.
     pub pass: Option<Pass>,
+    /// Printed as `(Line N)` without the file: 2.2.7's parent pass names no file for the
+    /// lines of the main configuration file (its other passes and included files do).
+    pub bare_line: bool,
 }
 
 /// keepalived 2.2.7's `-t` reads the file several times, once with each process's keyword
@@ -149,6 +152,7 @@ impl Diagnostic {
             message: message.into(),
             hint: None,
             pass: None,
+            bare_line: false,
         }
     }
 
@@ -181,7 +185,11 @@ impl fmt::Display for Diagnostic {
             .as_ref()
             .filter(|_| self.severity != Severity::Log)
         {
-            write!(f, "({}: Line {}) ", loc.file.display(), loc.line)?;
+            if self.bare_line {
+                write!(f, "(Line {}) ", loc.line)?;
+            } else {
+                write!(f, "({}: Line {}) ", loc.file.display(), loc.line)?;
+            }
         }
         f.write_str(&self.message)?;
         if let Some(hint) = &self.hint {

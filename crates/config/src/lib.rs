@@ -96,17 +96,21 @@ impl Loaded {
 
 /// Reads the configuration file at `path` and everything it includes.
 pub fn load(path: &Path, options: &LoadOptions<'_>) -> Loaded {
-    load_with(options, |reader| reader.read_file(path))
+    load_with(path, options, |reader| reader.read_file(path))
 }
 
 /// Reads configuration text as if it were the file `name`.
 pub fn load_str(text: &str, name: &Path, options: &LoadOptions<'_>) -> Loaded {
-    load_with(options, |reader| reader.read_str(text, name))
+    load_with(name, options, |reader| reader.read_str(text, name))
 }
 
 /// The pipeline: each line goes from the reader to the tree builder, and each finished
 /// top-level block straight into the model, so only one block's tree exists at a time.
-fn load_with(options: &LoadOptions<'_>, read: impl FnOnce(SourceReader<'_, '_>)) -> Loaded {
+fn load_with(
+    main: &Path,
+    options: &LoadOptions<'_>,
+    read: impl FnOnce(SourceReader<'_, '_>),
+) -> Loaded {
     let mut diagnostics = Diagnostics::default();
     let mut config = Config::default();
     let mut tree = tree::Builder::default();
@@ -151,7 +155,13 @@ fn load_with(options: &LoadOptions<'_>, read: impl FnOnce(SourceReader<'_, '_>))
         None => true,
     });
     for diagnostic in &mut diagnostics {
-        diagnostic.pass = Some(pass_of(diagnostic));
+        let pass = pass_of(diagnostic);
+        diagnostic.pass = Some(pass);
+        diagnostic.bare_line = pass == Pass::Parent
+            && diagnostic
+                .location
+                .as_ref()
+                .is_some_and(|l| l.path() == main);
     }
     Loaded {
         config,

@@ -13,6 +13,7 @@ use nix::sys::signal::Signal;
 
 use crate::cli::{ChildRole, Cli};
 use crate::config_test::load_config;
+use crate::lifecycle_lines;
 use crate::logger::{LogSettings, Logger};
 use crate::pidfile::{self, PidFile, PidFileError};
 use crate::process_settings;
@@ -25,7 +26,7 @@ use keepalived_config::Loaded;
 const START_WAIT: Duration = Duration::from_secs(10);
 
 /// keepalived's version line, as the parent logs it at start and stop.
-fn version_line() -> String {
+pub fn version_line() -> String {
     format!("Keepalived v{}", env!("CARGO_PKG_VERSION"))
 }
 
@@ -94,19 +95,28 @@ fn run_parent(cli: &Cli) -> anyhow::Result<i32> {
     }
     let logger = Logger::new("Keepalived", LogSettings::from_cli(cli));
     logger.info(&format!("Starting {} (keepalived-rs)", version_line()));
+    if let Some(line) = lifecycle_lines::running_on() {
+        logger.info(&line);
+    }
+    for line in lifecycle_lines::command_line(std::env::args_os().filter(|a| a != "--detached")) {
+        logger.info(&line);
+    }
     let pid_file = match parent_pid_file(cli, &logger) {
         Ok(file) => file,
         Err(status) => return Ok(status),
     };
     let loaded = load_config(&cli.use_file, cli.config_id.as_deref(), cli.all_config);
+    logger.detail(&format!("Opening file '{}'.", cli.use_file.display()));
     if unusable(&loaded) {
         // The children would refuse it too: say why once, and stop.
-        logger.info(&format!("Opening file '{}'.", cli.use_file.display()));
-        log_diagnostics(&logger, &loaded, None);
+        log_diagnostics(&logger, &loaded, Reader::Refusing);
         logger.info("Stopping: the configuration cannot be used");
         pid_file.remove();
+        stopped(&logger);
         return Ok(loaded.exit_code());
     }
+    logger.info(&format!("Configuration file {}", cli.use_file.display()));
+    log_diagnostics(&logger, &loaded, Reader::Parent);
     // Said once, by the parent at start: what is read and checked but not acted on yet.
     for what in keepalived_config::unsupported::unsupported(&loaded.config) {
         logger.info(&format!(
@@ -147,7 +157,7 @@ fn run_parent(cli: &Cli) -> anyhow::Result<i32> {
             let status = supervisor::run(cli, &roles, &logger);
             run_shutdown_script(shutdown.as_ref(), &status, &logger);
             pid_file.remove();
-            logger.info(&format!("Stopping {}", version_line()));
+            stopped(&logger);
             status
         }
     }
@@ -233,8 +243,15 @@ fn supervise(cli: &Cli, roles: &[ChildRole]) -> anyhow::Result<i32> {
     let shutdown = cli.shutdown_script.as_deref().and_then(Planned::from_arg);
     run_shutdown_script(shutdown.as_ref(), &status, &logger);
     pid_file.remove();
-    logger.info(&format!("Stopping {}", version_line()));
+    stopped(&logger);
     status
+}
+
+/// The parent's last lines, as 2.2.7's: what it and its children used (`-D`), then
+/// `Stopped Keepalived v…`.
+fn stopped(logger: &Logger) {
+    logger.detail(&lifecycle_lines::cpu_usage());
+    logger.info(&format!("Stopped {} (keepalived-rs)", version_line()));
 }
 
 /// `shutdown_script`, once every child has stopped; not after a child's permanent error
@@ -279,19 +296,76 @@ pub fn unusable(loaded: &Loaded) -> bool {
         .any(|d| matches!(d.severity, Severity::Fatal | Severity::Syntax))
 }
 
-/// Logs the diagnostics of a configuration load as process `reader` logs them: every problem
-/// `-t` would print, and, in the VRRP child, its run-time lines (how its scripts were found).
-pub fn log_diagnostics(logger: &Logger, loaded: &Loaded, reader: Option<ChildRole>) {
-    // The parent alone runs startup_script / shutdown_script, so only it names their
-    // security violation (the one the parent's pass reports); 2.2.7 logs it once.
-    let parents_own = |d: &Diagnostic| {
-        d.severity == Severity::Security && d.pass == Some(keepalived_config::Pass::Parent)
-    };
-    let own = |d: &Diagnostic| {
-        (d.severity != Severity::Log || reader == Some(ChildRole::Vrrp))
-            && (reader.is_none() || !parents_own(d))
-    };
-    for diagnostic in loaded.diagnostics.iter().filter(|d| own(d)) {
+/// Which process logs a configuration's diagnostics, and so which of them (2.2.7's processes
+/// each read the file with their own keyword table and log what that reading finds; the pass a
+/// diagnostic carries is the reading that finds it first).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reader {
+    /// The parent refusing a file no process can use: every problem, once.
+    Refusing,
+    /// The parent at start or reload: its own reading (global_defs and the top level), and the
+    /// BFD reading's (there is no BFD process here).
+    Parent,
+    /// A child: its own reading. The VRRP child also logs the run-time lines (how its scripts
+    /// were found) and, when no checker child runs, the checker reading's lines (2.2.7's VRRP
+    /// process reads the track files and the top level too).
+    Child {
+        /// The child.
+        role: ChildRole,
+        /// Whether a checker child runs beside it.
+        checker_runs: bool,
+    },
+}
+
+impl Reader {
+    /// Whether this process logs `d`.
+    fn logs(self, d: &Diagnostic) -> bool {
+        use keepalived_config::Pass;
+        let pass = d.pass.unwrap_or(Pass::Vrrp);
+        match self {
+            Reader::Refusing => d.severity != Severity::Log,
+            Reader::Parent => {
+                d.severity != Severity::Log
+                    && matches!(pass, Pass::Parent | Pass::Bfd)
+                    // Said by the start/shutdown script plan, where the parent runs them.
+                    && d.message != start_stop_scripts::SECURITY_VIOLATION
+            }
+            Reader::Child {
+                role: ChildRole::Vrrp,
+                checker_runs,
+            } => {
+                d.severity == Severity::Log
+                    || pass == Pass::Vrrp
+                    || (pass == Pass::Checker && !checker_runs)
+            }
+            Reader::Child {
+                role: ChildRole::Checker,
+                ..
+            } => d.severity != Severity::Log && pass == Pass::Checker,
+        }
+    }
+
+    /// The reader for child `role` of the daemon run by `cli` on `loaded`.
+    pub fn child(cli: &Cli, loaded: &Loaded, role: ChildRole) -> Reader {
+        Reader::Child {
+            role,
+            checker_runs: children_for(cli, loaded).contains(&ChildRole::Checker),
+        }
+    }
+
+    /// The VRRP child's reader at a reload, `vrrp_only` when `-P` kept the checker from
+    /// running.
+    pub fn vrrp_child(vrrp_only: bool, loaded: &Loaded) -> Reader {
+        Reader::Child {
+            role: ChildRole::Vrrp,
+            checker_runs: !vrrp_only && !loaded.config.virtual_servers.is_empty(),
+        }
+    }
+}
+
+/// Logs the diagnostics of a configuration load that `reader` logs, in order.
+pub fn log_diagnostics(logger: &Logger, loaded: &Loaded, reader: Reader) {
+    for diagnostic in loaded.diagnostics.iter().filter(|d| reader.logs(d)) {
         logger.info(&diagnostic.to_string());
     }
 }
@@ -308,9 +382,17 @@ fn run_child(cli: &Cli, role: ChildRole) -> anyhow::Result<i32> {
         return Ok(0);
     }
     let logger = Logger::new(role.ident(), LogSettings::from_cli(cli));
-    logger.info(&format!("Opening file '{}'.", cli.use_file.display()));
+    let status = run_child_with(cli, role, &logger);
+    // 2.2.7's children end with `Stopped`, with `-D` with what they used, whatever the
+    // reason they stop.
+    logger.info(&lifecycle_lines::child_stopped(logger.shows_detail()));
+    status
+}
+
+/// [`run_child`] once its logger is made: read (the parent said `Opening file`), check, run.
+fn run_child_with(cli: &Cli, role: ChildRole, logger: &Logger) -> anyhow::Result<i32> {
     let loaded = load_config(&cli.use_file, cli.config_id.as_deref(), cli.all_config);
-    log_diagnostics(&logger, &loaded, Some(role));
+    log_diagnostics(logger, &loaded, Reader::child(cli, &loaded, role));
     if unusable(&loaded) {
         logger.info("Stopping: the configuration cannot be used");
         return Ok(EXIT_CONFIG);
@@ -318,7 +400,7 @@ fn run_child(cli: &Cli, role: ChildRole) -> anyhow::Result<i32> {
     if role == ChildRole::Vrrp
         && let Some(refused) = vrrp::refusal::refusal(&loaded.config, &loaded.diagnostics)
     {
-        if let Some(line) = refused.line() {
+        if let Some(line) = refused.unsaid_line(&loaded.diagnostics) {
             logger.info(&line);
         }
         return Ok(EXIT_CONFIG);

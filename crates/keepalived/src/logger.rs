@@ -101,6 +101,11 @@ impl Logger {
         self.write(Severity::LOG_WARNING, text);
     }
 
+    /// Whether `-D` asked for the detail lines.
+    pub fn shows_detail(&self) -> bool {
+        self.settings.detail
+    }
+
     /// Logs a line shown only with `-D`.
     pub fn detail(&self, text: &str) {
         if self.settings.detail {

@@ -8,6 +8,7 @@ mod control;
 mod daemon;
 mod down_timer;
 mod dump;
+mod lifecycle_lines;
 mod logger;
 mod memory;
 mod metrics;

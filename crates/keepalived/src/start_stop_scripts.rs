@@ -32,6 +32,10 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 /// 2.2.7's line when a start or shutdown script is set and script security is off.
 pub const SECURITY_VIOLATION: &str = "SECURITY VIOLATION - start/shutdown scripts are being executed but script_security not enabled.";
 
+/// The user scripts without one of their own run as, when it exists and no `script_user` is
+/// set.
+const DEFAULT_SCRIPT_USER: &str = "keepalived_script";
+
 /// Which of the two scripts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Which {
@@ -132,6 +136,19 @@ pub fn plan(config: &Config, host: &dyn Host) -> Plan {
     if set.is_empty() {
         return plan;
     }
+    // A script without a user of its own runs as the default script user: 2.2.7's parent
+    // says first when there is none (and the script then runs as root).
+    let takes_default_user = set
+        .iter()
+        .any(|(_, s)| script_and_rest(&s.args).1.is_empty());
+    if takes_default_user
+        && config.global.script_user.is_none()
+        && host.user(DEFAULT_SCRIPT_USER).is_none()
+    {
+        plan.lines.push(format!(
+            "Script user '{DEFAULT_SCRIPT_USER}' does not exist"
+        ));
+    }
     if !enforcing {
         plan.lines.push(SECURITY_VIOLATION.to_string());
     }
@@ -209,7 +226,7 @@ fn run_as(config: &Config, rest: &[String], host: &dyn Host) -> Result<(u32, u32
     if let Some(user) = &config.global.script_user {
         return named(&user.user, user.group.as_deref());
     }
-    Ok(host.user("keepalived_script").unwrap_or((0, 0)))
+    Ok(host.user(DEFAULT_SCRIPT_USER).unwrap_or((0, 0)))
 }
 
 /// The line that ends a run, as 2.2.7 words it.
@@ -296,7 +313,9 @@ mod tests {
     #[test]
     fn the_security_line_and_a_missing_program() {
         let c = config(" shutdown_script /nonexistent/kw-script");
-        let host = keepalived_config::RealHost::default();
+        let mut host = FakeHost::lab();
+        host.users
+            .push((DEFAULT_SCRIPT_USER.to_string(), 1001, 1001));
         let plan = plan(&c, &host);
         assert_eq!(
             plan.lines.first().map(String::as_str),
@@ -305,6 +324,29 @@ mod tests {
         assert!(plan.shutdown.is_none());
         assert!(plan.lines.len() > 1, "{:?}", plan.lines);
         assert!(super::plan(&config(" router_id r"), &host).lines.is_empty());
+    }
+
+    /// 2.2.7's parent, without a `keepalived_script` user: the line comes before the security
+    /// violation, and only for a script without a user of its own.
+    #[test]
+    fn a_missing_default_script_user_is_named_for_a_script_without_its_own() {
+        let host = FakeHost::lab();
+        let missing = "Script user 'keepalived_script' does not exist";
+        let lines = plan(&config(" startup_script /bin/true"), &host).lines;
+        assert_eq!(
+            lines.first().map(String::as_str),
+            Some(missing),
+            "{lines:?}"
+        );
+        assert_eq!(lines.get(1).map(String::as_str), Some(SECURITY_VIOLATION));
+        let lines = plan(&config(" startup_script \"/bin/true\" root"), &host).lines;
+        assert!(!lines.iter().any(|l| l == missing), "{lines:?}");
+        let lines = plan(
+            &config(" startup_script /bin/true\n script_user nobody"),
+            &host,
+        )
+        .lines;
+        assert!(!lines.iter().any(|l| l == missing), "{lines:?}");
     }
 
     #[test]

@@ -206,18 +206,32 @@ async fn supervise(cli: &Cli, roles: &[ChildRole], logger: &Logger) -> anyhow::R
     loop {
         let restart_at = slots.iter().filter_map(|s| s.restart_at).min();
         match signals.next(restart_at, ready.as_ref()).await {
-            Event::Stop => break,
+            Event::Stop => {
+                // First, as 2.2.7's parent says `Stopping` (in the contract's words).
+                logger.info(&format!("Stopping {}", crate::daemon::version_line()));
+                break;
+            }
             Event::Forward(sig, what) => {
                 if sig == Signal::SIGHUP {
                     // keepalived 2.2.7's parent (observed through syslog): `Reloading ...`,
                     // then the lines of its reading the file; the children's `Reloading`
                     // follows, and `Reload complete` once every child is done.
                     logger.info("Reloading ...");
-                    logger.info(&format!("Opening file '{}'.", cli.use_file.display()));
+                    logger.detail(&format!("Opening file '{}'.", cli.use_file.display()));
                     logger.info(&format!("Configuration file {}", cli.use_file.display()));
+                    // The parent's own reading says what it finds (global_defs, the top
+                    // level); the children say what theirs find.
+                    let loaded = crate::config_test::load_config(
+                        &cli.use_file,
+                        cli.config_id.as_deref(),
+                        cli.all_config,
+                    );
+                    crate::daemon::log_diagnostics(logger, &loaded, crate::daemon::Reader::Parent);
                     // As 2.2.7's parent: a change only a restart can make refuses the whole
                     // reload; the children keep what they run.
-                    let new = load_fixed();
+                    let new = (!crate::daemon::unusable(&loaded))
+                        .then(|| crate::reload_guard::Fixed::of(&loaded.config));
+                    drop(loaded);
                     if let (Some(old), Some(new)) = (&fixed, &new) {
                         let refusals = old.refusals(new);
                         if !refusals.is_empty() {
@@ -268,6 +282,11 @@ async fn supervise(cli: &Cli, roles: &[ChildRole], logger: &Logger) -> anyhow::R
                     .map(|s| s.child.as_ref().map(Child::id))
                     .collect();
                 let reaped = reap(&mut slots, cli, logger)?;
+                if let Some(code) = reaped {
+                    // The daemon stops: nothing is complete.
+                    exit_code = code;
+                    break;
+                }
                 // A child that died is not waited for (one started again reports a start).
                 for (slot, pid) in slots.iter().zip(before) {
                     if pid.is_some()
@@ -277,10 +296,6 @@ async fn supervise(cli: &Cli, roles: &[ChildRole], logger: &Logger) -> anyhow::R
                         logger.info(line);
                         awaiting = None;
                     }
-                }
-                if let Some(code) = reaped {
-                    exit_code = code;
-                    break;
                 }
             }
         }

@@ -36,18 +36,19 @@ impl Drop for Scratch {
 }
 
 #[test]
-fn config_test_reports_with_file_and_line_and_exits_5() {
+fn config_test_reports_with_line_and_exits_5() {
     let scratch = Scratch::new("bad");
     let conf = scratch.0.join("k.conf");
     std::fs::write(&conf, "global_defs {\n}\nVrrp_instance X {\n}\n").expect("write config");
     let out = keepalived(&["-t", "-f", conf.to_str().expect("utf-8 path")]);
     assert_eq!(out.status.code(), Some(5));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    let expected = format!(
-        "({}: Line 3) Unknown keyword 'Vrrp_instance'",
-        conf.display()
+    // A top-level line of the main file, read first by the parent's pass: keepalived 2.2.7
+    // prints it without the file's name.
+    assert!(
+        stderr.contains("(Line 3) Unknown keyword 'Vrrp_instance'"),
+        "{stderr}"
     );
-    assert!(stderr.contains(&expected), "{stderr}");
     assert!(stderr.contains("did you mean vrrp_instance?"), "{stderr}");
 }
 

@@ -530,3 +530,86 @@ fn reload_lines_come_from_the_processes_keepalived_uses() {
     }
     drop(lab);
 }
+
+/// The start and stop lines of a run, as `IDENT: text` with what varies between runs and
+/// implementations taken out (versions, pids, paths, times; a command line's continuation
+/// lines, whose number depends on the program's path).
+fn start_stop_lines(lines: &[Line]) -> Vec<String> {
+    let kinds = [
+        ("Starting Keepalived", "Starting Keepalived"),
+        ("Running on ", "Running on"),
+        ("Command line: ", "Command line"),
+        ("Opening file ", "Opening file"),
+        ("Configuration file ", "Configuration file"),
+        (
+            "Starting VRRP child process, pid=",
+            "Starting VRRP child process",
+        ),
+        ("Startup complete", "Startup complete"),
+        // 2.2.7 says `Stopping`; ours keeps the contract's `Stopping Keepalived vX.Y.Z`.
+        ("Stopping", "Stopping"),
+        ("Stopped - used ", "Stopped - used"),
+        ("CPU usage (self/children) user: ", "CPU usage"),
+        ("Stopped Keepalived v", "Stopped Keepalived"),
+    ];
+    lines
+        .iter()
+        .filter_map(|l| {
+            kinds
+                .iter()
+                .find(|(start, _)| l.text.starts_with(start))
+                .map(|(_, kind)| format!("{}: {kind}", l.ident))
+        })
+        .collect()
+}
+
+/// keepalived 2.2.7 and ours with `-D`, started, master, stopped: the same start and stop
+/// lines from the same processes in the same order (the parent's `Running on`, `Command
+/// line`, `Opening file`, `Configuration file`; at the stop the parent's `Stopping` first, the
+/// child's `Stopped - used …`, the parent's `CPU usage …` and `Stopped Keepalived v…` last).
+#[test]
+fn start_and_stop_lines_come_from_the_processes_keepalived_uses() {
+    let Some(lab) = lab("sysstart") else { return };
+    if !require_programs(&[KEEPALIVED_BIN]) {
+        return;
+    }
+    let host = lab.host("a");
+    let mut seen = Vec::new();
+    for (name, program) in [("real", KEEPALIVED_BIN), ("ours", OURS)] {
+        let run = run_program(host, name, program, &["-D"], |raw, _| {
+            raw.iter().any(|l| {
+                parse(l).is_ok_and(|l| {
+                    l.ident == "Keepalived_vrrp" && l.text.contains("(VI_1) Entering MASTER STATE")
+                })
+            })
+        });
+        let lines = run.lines();
+        let command_line = lines
+            .iter()
+            .find(|l| l.text.starts_with("Command line: "))
+            .unwrap_or_else(|| panic!("{name}: no command line\n{run}"));
+        assert!(
+            command_line.text.contains(&format!("'{program}' "))
+                && command_line.text.contains("'-n'"),
+            "{name}: {command_line:?}\n{run}"
+        );
+        seen.push((name, start_stop_lines(&lines), run.to_string()));
+    }
+    let expected = [
+        "Keepalived: Starting Keepalived",
+        "Keepalived: Running on",
+        "Keepalived: Command line",
+        "Keepalived: Opening file",
+        "Keepalived: Configuration file",
+        "Keepalived: Starting VRRP child process",
+        "Keepalived: Startup complete",
+        "Keepalived: Stopping",
+        "Keepalived_vrrp: Stopped - used",
+        "Keepalived: CPU usage",
+        "Keepalived: Stopped Keepalived",
+    ];
+    for (name, lines, run) in &seen {
+        assert_eq!(lines, &expected, "{name}:\n{run}");
+    }
+    drop(lab);
+}

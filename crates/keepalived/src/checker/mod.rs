@@ -41,7 +41,7 @@ use tokio::task::JoinHandle;
 use crate::alert::{self, AlertSettings};
 use crate::cli::{ChildRole, Cli};
 use crate::config_test::load_config;
-use crate::daemon::{log_diagnostics, unusable};
+use crate::daemon::{Reader, log_diagnostics, unusable};
 use crate::logger::Logger;
 use crate::supervisor::EXIT_FATAL;
 use plan::{CheckKind, FlushOnStop, Plan};
@@ -148,7 +148,11 @@ pub fn run(cli: &Cli, config: Config, logger: Logger) -> anyhow::Result<i32> {
                     logger.info("Reloading");
                     let loaded =
                         load_config(&cli.use_file, cli.config_id.as_deref(), cli.all_config);
-                    log_diagnostics(&logger, &loaded, Some(ChildRole::Checker));
+                    log_diagnostics(
+                        &logger,
+                        &loaded,
+                        Reader::child(cli, &loaded, ChildRole::Checker),
+                    );
                     if unusable(&loaded) {
                         logger.info("The new configuration cannot be used: keeping the running one");
                         continue;

@@ -34,9 +34,9 @@ use tokio::signal::unix::{Signal, SignalKind, signal};
 use tokio::sync::mpsc;
 
 use crate::alert::{self, AlertSettings};
-use crate::cli::{ChildRole, Cli};
+use crate::cli::Cli;
 use crate::config_test::load_config;
-use crate::daemon::{log_diagnostics, unusable};
+use crate::daemon::{Reader, log_diagnostics, unusable};
 use crate::logger::Logger;
 use crate::supervisor::{ChildExit, clear_stats_signal, json_signal};
 use driver::Control;
@@ -174,6 +174,7 @@ pub fn run(cli: &Cli, config: Config, logger: Logger) -> anyhow::Result<ChildExi
             path: cli.use_file.clone(),
             config_id: cli.config_id.clone(),
             all_config: cli.all_config,
+            vrrp_only: cli.vrrp && !cli.check,
             fixed: Some(fixed),
         };
         let socket = start_control_socket(cli, &controls, &reload, &logger);
@@ -251,6 +252,8 @@ struct ReloadSource {
     path: PathBuf,
     config_id: Option<String>,
     all_config: bool,
+    /// `-P`: no checker child runs beside this one.
+    vrrp_only: bool,
     /// What the running configuration fixes until a restart.
     fixed: Option<crate::reload_guard::Fixed>,
 }
@@ -305,7 +308,7 @@ impl ReloadSource {
         // (crate::supervisor).
         logger.info("Reloading");
         let loaded = load_config(&self.path, self.config_id.as_deref(), self.all_config);
-        log_diagnostics(logger, &loaded, Some(ChildRole::Vrrp));
+        log_diagnostics(logger, &loaded, Reader::vrrp_child(self.vrrp_only, &loaded));
         if unusable(&loaded) {
             logger.info("The new configuration cannot be used: keeping the running one");
             return None;
@@ -313,7 +316,7 @@ impl ReloadSource {
         // keepalived 2.2.7 stops the daemon here; a reload keeps the running configuration
         // instead (docs/compat.md, deliberate differences).
         if let Some(refused) = refusal::refusal(&loaded.config, &loaded.diagnostics) {
-            if let Some(line) = refused.line() {
+            if let Some(line) = refused.unsaid_line(&loaded.diagnostics) {
                 logger.info(&line);
             }
             logger.info("The new configuration cannot be used: keeping the running one");
@@ -424,6 +427,7 @@ mod tests {
             path: path.clone(),
             config_id: None,
             all_config: false,
+            vrrp_only: false,
             fixed: None,
         };
         for (text, reason) in [
@@ -468,6 +472,7 @@ mod tests {
             path: path.clone(),
             config_id: None,
             all_config: false,
+            vrrp_only: false,
             fixed: Some(crate::reload_guard::Fixed::of(&running.config)),
         };
         let table = "Cannot change nftables table name at a reload - please restart keepalived";

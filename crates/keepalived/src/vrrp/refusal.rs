@@ -44,6 +44,15 @@ impl Refusal {
     }
 }
 
+impl Refusal {
+    /// [`Refusal::line`] unless one of the configuration's `diagnostics` already says it (the
+    /// reader reports the missing interface's line itself): 2.2.7 says it once.
+    pub fn unsaid_line(&self, diagnostics: &[Diagnostic]) -> Option<String> {
+        self.line()
+            .filter(|line| !diagnostics.iter().any(|d| &d.message == line))
+    }
+}
+
 /// Whether a diagnostic says a vrrp_instance lacked its VRID (the instance was dropped).
 fn names_missing_vrid(d: &Diagnostic) -> bool {
     d.message.ends_with(") the virtual router id must be set")
