@@ -88,6 +88,8 @@ enum Event {
     RestartDue,
     /// A child finished starting or reloading (crate::ready).
     Ready(ChildRole, crate::ready::Done),
+    /// Nothing happened for a while since the last event: memory can go back.
+    Settled,
 }
 
 /// The signals the parent listens to.
@@ -130,10 +132,17 @@ impl Signals {
     async fn next(
         &mut self,
         restart_at: Option<Instant>,
+        settle_at: Option<Instant>,
         ready: Option<&crate::ready::Listener>,
     ) -> Event {
         let restart = async {
             match restart_at {
+                Some(at) => tokio::time::sleep_until(at.into()).await,
+                None => std::future::pending().await,
+            }
+        };
+        let settle = async {
+            match settle_at {
                 Some(at) => tokio::time::sleep_until(at.into()).await,
                 None => std::future::pending().await,
             }
@@ -154,6 +163,7 @@ impl Signals {
             _ = self.clear_stats.recv() => Event::ForwardRaw(clear_stats_signal(), "stats clear"),
             _ = self.child.recv() => Event::ChildExited,
             () = restart => Event::RestartDue,
+            () = settle => Event::Settled,
             (role, done) = report => Event::Ready(role, done),
         }
     }
@@ -200,12 +210,23 @@ async fn supervise(cli: &Cli, roles: &[ChildRole], logger: &Logger) -> anyhow::R
         crate::reload_guard::Fixed::load(&cli.use_file, cli.config_id.as_deref(), cli.all_config)
     };
     let mut fixed = load_fixed();
-    // From here the parent only waits for signals and children: its start-up pages go back.
+    // From here the parent only waits for signals and children: its start-up pages go back,
+    // and again a while after whatever it handles later (the children's reports, a reload,
+    // which reads the file), so code run once does not stay mapped (crate::memory).
     crate::memory::release_startup_memory();
+    let mut settle_at = Some(Instant::now() + crate::memory::SETTLE_AFTER);
     let mut exit_code = 0;
     loop {
         let restart_at = slots.iter().filter_map(|s| s.restart_at).min();
-        match signals.next(restart_at, ready.as_ref()).await {
+        let event = signals.next(restart_at, settle_at, ready.as_ref()).await;
+        settle_at = match event {
+            Event::Settled => None,
+            _ => Some(Instant::now() + crate::memory::SETTLE_AFTER),
+        };
+        match event {
+            Event::Settled => {
+                crate::memory::release_startup_memory();
+            }
             Event::Stop => {
                 // First, as 2.2.7's parent says `Stopping` (in the contract's words).
                 logger.info(&format!("Stopping {}", crate::daemon::version_line()));

@@ -18,6 +18,7 @@
 //! - [`processes`]: vrrp_track_process, the tracker task and its reports;
 //! - [`fifo`]: the notify FIFO and its script.
 //! - [`firewall`]: the nftables rules of instances without accept mode (`vrrp_strict`).
+//! - [`read_gate`]: adverts that come in bursts read in batches.
 
 //!
 //! Every protocol decision is the engine's ([`keepalived_vrrp::instance::Instance`]).
@@ -31,6 +32,7 @@ mod firewall;
 mod net;
 mod notify;
 mod processes;
+mod read_gate;
 mod reload;
 mod requests;
 mod routes;
@@ -288,6 +290,8 @@ pub async fn run(
     let mut state_changes_seen = driver.state_changes;
     // Where the next look for a readable socket starts, so no link is always looked at last.
     let mut read_from = 0usize;
+    // Adverts that come in bursts are read in batches (see read_gate).
+    let mut read_gate = read_gate::ReadGate::default();
     while !shutdown.is_shutdown() {
         if driver.state_changes != state_changes_seen {
             // Transitions ran code and took memory that steady running does not need.
@@ -298,6 +302,7 @@ pub async fn run(
             driver.earliest_deadline(),
             driver.pacer.deadline(),
             driver.extra_garps.deadline(),
+            read_gate.closed_until(),
         ]
         .into_iter()
         .flatten()
@@ -351,14 +356,19 @@ pub async fn run(
             }
             () = sleep => {
                 armed = None;
-                driver.timers_due(Instant::now()).await;
+                let now = Instant::now();
+                read_gate.timer_fired(now);
+                driver.timers_due(now).await;
             }
-            l = net::readable(&driver.links, read_from) => {
-                if driver.drain_link(l).await {
+            l = net::readable(&driver.links, read_from), if read_gate.is_open() => {
+                let drained = driver.drain_link(l).await;
+                if drained.more {
                     // A flood: the socket stays ready, and the loop would not return to the
                     // runtime, which then would not see the protocol timer fire (its readiness
                     // is only read when the task yields).
                     tokio::task::yield_now().await;
+                } else {
+                    read_gate.read(Instant::now(), drained.packets);
                 }
             }
             () = resume => driver.resume_links(Instant::now()),

@@ -272,6 +272,14 @@ const RECEIVE_BUFFER: usize = 9_216;
 /// other events again: a flood must not delay adverts.
 const RECEIVE_BUDGET: usize = 64;
 
+/// What one [`Driver::drain_link`] read.
+pub(super) struct Drained {
+    /// The read stopped at its budget: the socket may hold more (a flood).
+    pub more: bool,
+    /// How many packets it handed to the instances.
+    pub packets: usize,
+}
+
 /// How long a socket whose reads fail (other than with a bad packet) is left alone.
 const BROKEN_SOCKET_PAUSE: Duration = Duration::from_millis(100);
 
@@ -363,14 +371,15 @@ pub(super) fn readable(links: &[Link], start: usize) -> impl Future<Output = usi
 
 impl Driver {
     /// Reads link `l`'s socket until it is empty or [`RECEIVE_BUDGET`] packets were read,
-    /// each handed to its instance at once from one receive buffer. True when the budget ran
-    /// out with packets maybe still waiting (a flood).
-    pub(super) async fn drain_link(&mut self, l: usize) -> bool {
+    /// each handed to its instance at once from one receive buffer; says how many it read and
+    /// whether the budget ran out with packets maybe still waiting (a flood).
+    pub(super) async fn drain_link(&mut self, l: usize) -> Drained {
         let mut buf = std::mem::take(&mut self.receive_buffer);
         if buf.len() != RECEIVE_BUFFER {
             buf = vec![0u8; RECEIVE_BUFFER];
         }
         let mut more = true;
+        let mut packets = 0;
         for _ in 0..RECEIVE_BUDGET {
             let Some(link) = self.links.get(l) else {
                 more = false;
@@ -385,6 +394,7 @@ impl Driver {
                     let Some(payload) = payload else {
                         continue;
                     };
+                    packets += 1;
                     let packet = Incoming {
                         interface: l,
                         src: taken.src,
@@ -413,7 +423,7 @@ impl Driver {
             }
         }
         self.receive_buffer = buf;
-        more
+        Drained { more, packets }
     }
 
     /// When the first paused socket is to be read again.
