@@ -648,6 +648,50 @@ virtual_server 198.51.100.120 80 {
         }
     }
 }
+virtual_server 198.51.100.130 53 {
+    delay_loop 2
+    lb_algo rr
+    lb_kind NAT
+    protocol UDP
+    real_server 192.0.2.126 53 {
+        PING_CHECK {
+            connect_timeout 1
+            retry 1
+            delay_before_retry 1
+            warmup 0
+            log_all_failures
+        }
+    }
+    real_server 192.0.2.127 53 {
+        UDP_CHECK {
+            connect_timeout 1
+            retry 1
+            delay_before_retry 1
+            warmup 0
+            log_all_failures
+        }
+    }
+    real_server 192.0.2.129 53 {
+        DNS_CHECK {
+            type A
+            name example.org
+            connect_timeout 1
+            retry 1
+            delay_before_retry 1
+            warmup 0
+            log_all_failures
+        }
+    }
+    real_server 192.0.2.128 25 {
+        SMTP_CHECK {
+            connect_timeout 1
+            retry 1
+            delay_before_retry 1
+            warmup 0
+            log_all_failures
+        }
+    }
+}
 "#;
 
 /// The guest's part: servers, one run per binary, table snapshots after each event.
@@ -921,25 +965,33 @@ run9() {
     for a in 192.0.2.121 192.0.2.122 192.0.2.123; do serve $a 80; done
     httpd -f -p 192.0.2.125:80 -h /www9 & echo $! > /run/srv-192.0.2.125
     touch /tmp/misc-up-124
+    /usr/bin/ip addr add 192.0.2.126/32 dev lo 2>/dev/null
+    dns 192.0.2.127; dns 192.0.2.129; smtp_up
     $2 -n -l -D -C -f /etc/lab9.conf -p /run/k-$1.pid -c /run/c-$1.pid -r /run/v-$1.pid \
         > /tmp/log-$1 2>&1 &
     KPID=$!
     started /tmp/log-$1
-    # With warmup 0 the HTTP_GETs check a url every 2 s from the start: the servers die at
-    # 9 s, between two urls (which url fails first must not depend on timing).
-    sleep 2; snap early
+    # With warmup 0 the checks start 1 s after they are activated (2.2.7's bootstrap delay)
+    # and the HTTP_GETs check a url every 2 s: the servers die at 10 s, between two urls
+    # (which url fails first must not depend on timing), and come back at 19 s, between two
+    # attempts of the url that failed.
+    sleep 3; snap early
     sleep 7; snap start
     unserve 192.0.2.121; unserve 192.0.2.122; unserve 192.0.2.123; rm -f /www9/b.html
     rm -f /tmp/misc-up-124
-    sleep 8; snap down
+    /usr/bin/ip addr del 192.0.2.126/32 dev lo; undns 192.0.2.127; undns 192.0.2.129
+    smtp_down
+    sleep 9; snap down
     for a in 192.0.2.121 192.0.2.122 192.0.2.123; do serve $a 80; done
     cp /www9/b.html.keep /www9/b.html; touch /tmp/misc-up-124
+    /usr/bin/ip addr add 192.0.2.126/32 dev lo; dns 192.0.2.127; dns 192.0.2.129; smtp_up
     sleep 4; snap recovering
     sleep 7; snap up
     kill -TERM $KPID
     i=0; while kill -0 $KPID 2>/dev/null && [ $i -lt 50 ]; do sleep 0.2; i=$((i+1)); done
     snap stopped
     for a in 192.0.2.121 192.0.2.122 192.0.2.123 192.0.2.125; do unserve $a; done
+    undns 192.0.2.127; undns 192.0.2.129; smtp_down
     echo "=== $LABEL notify" >&3; cat /tmp/notify.log >&3 2>/dev/null
     echo "=== $LABEL log" >&3; cat /tmp/log-$1 >&3
 }
@@ -999,7 +1051,8 @@ if want 9; then
 mkdir -p /www9
 for f in index a b; do echo "page $f" > /www9/$f.html; done
 mv /www9/b.html /www9/b.html.keep
-for a in 192.0.2.121 192.0.2.122 192.0.2.123 192.0.2.124 192.0.2.125; do
+for a in 192.0.2.121 192.0.2.122 192.0.2.123 192.0.2.124 192.0.2.125 192.0.2.127 \
+    192.0.2.128 192.0.2.129; do
     /usr/bin/ip addr add $a/32 dev lo
 done
 run9 ref9 /usr/sbin/keepalived
@@ -1272,6 +1325,7 @@ fn checker_messages(log: &[String]) -> Vec<String> {
         "Read error",
         "Regex match",
         "SSL handshake",
+        "UDP check to",
     ];
     log.iter()
         .filter_map(|line| {

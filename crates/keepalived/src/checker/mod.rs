@@ -446,7 +446,7 @@ fn spawn_checks(
                 let first = if reload {
                     check.delay_loop
                 } else {
-                    task::first_delay(check.warmup)
+                    task::start_delay(check.warmup)
                 };
                 if matches!(check.kind, CheckKind::Tcp) {
                     let tcp_check = tcp_checks::TcpCheck {

@@ -338,6 +338,9 @@ pub fn final_attempt_line(plan: &CheckPlan, names: &Names, failure: &Failure) ->
             format!("UDP check to {target} reply data mismatch.")
         }
         (CheckKind::Udp(_), _) => format!("UDP connection to {target} failed."),
+        // An echo request that cannot be sent logs `send ICMP packet fail` alone (2.2.7 in
+        // the lab, scenario 9: an address gone without a route).
+        (CheckKind::Ping, Failure::Send(_)) => return None,
         (CheckKind::Ping, Failure::Io(why)) if why == "timeout" => {
             format!("ICMP connection to address {target} timeout.")
         }
@@ -349,7 +352,17 @@ pub fn final_attempt_line(plan: &CheckPlan, names: &Names, failure: &Failure) ->
     })
 }
 
-/// The delay of a check's first attempt at start: uniform in `[0, warmup)` (`warmup`, by
+/// What keepalived 2.2.7 waits at start before any check's first attempt, before the warmup's
+/// random part (its `BOOTSTRAP_DELAY`; in the QEMU lab, scenario 9, its first attempts with
+/// `warmup 0` came a second after the checks were activated).
+pub const BOOTSTRAP_DELAY: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// When a check's first attempt comes at start: [`BOOTSTRAP_DELAY`], then [`first_delay`].
+pub fn start_delay(warmup: std::time::Duration) -> std::time::Duration {
+    BOOTSTRAP_DELAY + first_delay(warmup)
+}
+
+/// The random part of a check's first delay at start: uniform in `[0, warmup)` (`warmup`, by
 /// default the delay_loop, scatters the first checks as keepalived does; 0 runs it at once).
 pub fn first_delay(warmup: std::time::Duration) -> std::time::Duration {
     let span = u64::try_from(warmup.as_nanos()).unwrap_or(u64::MAX);
@@ -667,6 +680,8 @@ mod tests {
         assert!(delays.iter().any(|d| *d < Duration::from_secs(1)));
         assert!(delays.iter().any(|d| *d >= Duration::from_secs(1)));
         assert_eq!(first_delay(Duration::ZERO), Duration::ZERO);
+        assert_eq!(start_delay(Duration::ZERO), Duration::from_secs(1));
+        assert!(start_delay(warmup) >= Duration::from_secs(1));
     }
 
     #[test]
