@@ -35,6 +35,10 @@ const ACTED_ON_AS_WRITTEN: &[&str] = &[
     "notify_fifo_script",
     "vrrp_notify_fifo_script",
     "vrrp_notify_priority_changes",
+    // The checker's per-attempt failure lines and start-up notifies
+    // (crates/keepalived/src/checker/task.rs, pool.rs).
+    "checker_log_all_failures",
+    "rs_init_notifies",
     // The checker's notify FIFO (crates/keepalived/src/checker/fifo.rs).
     "lvs_notify_fifo",
     "lvs_notify_fifo_script",
@@ -177,6 +181,16 @@ mod tests {
             (ssl.key.as_deref(), ssl.password.as_deref()),
             (Some("k.pem"), Some("pw"))
         );
+    }
+
+    /// The checker child acts on these two (issue 13).
+    #[test]
+    fn checker_global_keywords_are_acted_on() {
+        let text = "global_defs {\n checker_log_all_failures\n rs_init_notifies\n}\n";
+        let host = FakeHost::lab();
+        let loaded = load_str(text, Path::new("/k.conf"), &LoadOptions::for_host(&host));
+        assert!(loaded.diagnostics.is_empty(), "{:?}", loaded.diagnostics);
+        assert!(super::unsupported(&loaded.config).is_empty());
     }
 
     #[test]

@@ -554,6 +554,146 @@ virtual_server fwmark 8 {
 }
 "#;
 
+/// Scenario 9: `log_all_failures` (TCP_CHECK, HTTP_GET, MISC_CHECK), HTTP_GET with three urls
+/// checked one per delay_loop, with and without `fast_recovery` (at the start of an `alpha`
+/// real server and after a failure), and `rs_init_notifies` (notify_up at start).
+const CONFIG9: &str = r#"
+global_defs {
+    rs_init_notifies
+}
+virtual_server 198.51.100.120 80 {
+    delay_loop 2
+    lb_algo rr
+    lb_kind NAT
+    protocol TCP
+    real_server 192.0.2.121 80 {
+        notify_up "/bin/notify.sh up 121"
+        notify_down "/bin/notify.sh down 121"
+        TCP_CHECK {
+            connect_timeout 1
+            retry 1
+            delay_before_retry 1
+            warmup 0
+            log_all_failures
+        }
+    }
+    real_server 192.0.2.122 80 {
+        notify_up "/bin/notify.sh up 122"
+        notify_down "/bin/notify.sh down 122"
+        HTTP_GET {
+            url {
+                path /index.html
+            }
+            url {
+                path /a.html
+            }
+            url {
+                path /b.html
+            }
+            connect_timeout 1
+            retry 1
+            delay_before_retry 1
+            warmup 0
+            log_all_failures
+        }
+    }
+    real_server 192.0.2.123 80 {
+        alpha
+        notify_up "/bin/notify.sh up 123"
+        HTTP_GET {
+            fast_recovery
+            url {
+                path /index.html
+            }
+            url {
+                path /a.html
+            }
+            url {
+                path /b.html
+            }
+            connect_timeout 1
+            retry 1
+            delay_before_retry 1
+            warmup 0
+        }
+    }
+    real_server 192.0.2.124 80 {
+        notify_up "/bin/notify.sh up 124"
+        notify_down "/bin/notify.sh down 124"
+        MISC_CHECK {
+            misc_path "/bin/misc.sh 124"
+            retry 2
+            delay_before_retry 1
+            warmup 0
+            log_all_failures
+        }
+    }
+    real_server 192.0.2.125 80 {
+        alpha
+        HTTP_GET {
+            url {
+                path /index.html
+            }
+            url {
+                path /a.html
+            }
+            url {
+                path /b.html
+            }
+            connect_timeout 1
+            retry 1
+            delay_before_retry 1
+            warmup 0
+            log_all_failures
+        }
+    }
+}
+virtual_server 198.51.100.130 53 {
+    delay_loop 2
+    lb_algo rr
+    lb_kind NAT
+    protocol UDP
+    real_server 192.0.2.126 53 {
+        PING_CHECK {
+            connect_timeout 1
+            retry 1
+            delay_before_retry 1
+            warmup 0
+            log_all_failures
+        }
+    }
+    real_server 192.0.2.127 53 {
+        UDP_CHECK {
+            connect_timeout 1
+            retry 1
+            delay_before_retry 1
+            warmup 0
+            log_all_failures
+        }
+    }
+    real_server 192.0.2.129 53 {
+        DNS_CHECK {
+            type A
+            name example.org
+            connect_timeout 1
+            retry 1
+            delay_before_retry 1
+            warmup 0
+            log_all_failures
+        }
+    }
+    real_server 192.0.2.128 25 {
+        SMTP_CHECK {
+            connect_timeout 1
+            retry 1
+            delay_before_retry 1
+            warmup 0
+            log_all_failures
+        }
+    }
+}
+"#;
+
 /// The guest's part: servers, one run per binary, table snapshots after each event.
 /// Scenario 7: quorum_up / quorum_down scripts, sorry_server_inhibit and
 /// sorry_server_lvs_method; an IPv6 TCP virtual service and an SCTP one.
@@ -817,6 +957,44 @@ run7() {
     echo "=== $LABEL notify" >&3; cat /tmp/notify.log >&3 2>/dev/null
     echo "=== $LABEL log" >&3; cat /tmp/log-$1 >&3
 }
+run9() {
+    LABEL=$1
+    ipvsadm -C
+    rm -f /tmp/notify.log /tmp/misc-up-124
+    cp /www9/b.html.keep /www9/b.html
+    for a in 192.0.2.121 192.0.2.122 192.0.2.123; do serve $a 80; done
+    httpd -f -p 192.0.2.125:80 -h /www9 & echo $! > /run/srv-192.0.2.125
+    touch /tmp/misc-up-124
+    /usr/bin/ip addr add 192.0.2.126/32 dev lo 2>/dev/null
+    dns 192.0.2.127; dns 192.0.2.129; smtp_up
+    $2 -n -l -D -C -f /etc/lab9.conf -p /run/k-$1.pid -c /run/c-$1.pid -r /run/v-$1.pid \
+        > /tmp/log-$1 2>&1 &
+    KPID=$!
+    started /tmp/log-$1
+    # With warmup 0 the checks start 1 s after they are activated (2.2.7's bootstrap delay)
+    # and the HTTP_GETs check a url every 2 s: the servers die at 10 s, between two urls
+    # (which url fails first must not depend on timing), and come back at 19 s, between two
+    # attempts of the url that failed.
+    sleep 3; snap early
+    sleep 7; snap start
+    unserve 192.0.2.121; unserve 192.0.2.122; unserve 192.0.2.123; rm -f /www9/b.html
+    rm -f /tmp/misc-up-124
+    /usr/bin/ip addr del 192.0.2.126/32 dev lo; undns 192.0.2.127; undns 192.0.2.129
+    smtp_down
+    sleep 9; snap down
+    for a in 192.0.2.121 192.0.2.122 192.0.2.123; do serve $a 80; done
+    cp /www9/b.html.keep /www9/b.html; touch /tmp/misc-up-124
+    /usr/bin/ip addr add 192.0.2.126/32 dev lo; dns 192.0.2.127; dns 192.0.2.129; smtp_up
+    sleep 4; snap recovering
+    sleep 7; snap up
+    kill -TERM $KPID
+    i=0; while kill -0 $KPID 2>/dev/null && [ $i -lt 50 ]; do sleep 0.2; i=$((i+1)); done
+    snap stopped
+    for a in 192.0.2.121 192.0.2.122 192.0.2.123 192.0.2.125; do unserve $a; done
+    undns 192.0.2.127; undns 192.0.2.129; smtp_down
+    echo "=== $LABEL notify" >&3; cat /tmp/notify.log >&3 2>/dev/null
+    echo "=== $LABEL log" >&3; cat /tmp/log-$1 >&3
+}
 # Scenario 8: every option ipvsadm shows, in the list, save and threshold formats.
 snap8() {
     echo "=== $LABEL table $1" >&3
@@ -868,6 +1046,18 @@ for a in 192.0.2.61 192.0.2.62 192.0.2.63 192.0.2.64 192.0.2.67 192.0.2.68 192.0
     /usr/bin/ip addr add $a/32 dev lo
 done
 mkdir -p /www && echo "hello from the lab" > /www/index.html
+for f in a b; do echo "page $f" > /www/$f.html; done
+if want 9; then
+mkdir -p /www9
+for f in index a b; do echo "page $f" > /www9/$f.html; done
+mv /www9/b.html /www9/b.html.keep
+for a in 192.0.2.121 192.0.2.122 192.0.2.123 192.0.2.124 192.0.2.125 192.0.2.127 \
+    192.0.2.128 192.0.2.129; do
+    /usr/bin/ip addr add $a/32 dev lo
+done
+run9 ref9 /usr/sbin/keepalived
+run9 ours9 /usr/sbin/keepalived-rs
+fi
 if want 8; then
 for a in 192.0.2.101 192.0.2.102 192.0.2.103; do /usr/bin/ip addr add $a/32 dev lo; done
 /usr/bin/ip addr add 2001:db8::101/128 dev lo
@@ -1022,6 +1212,9 @@ fn boot_lab() -> Option<BootOutput> {
         .add_file("/etc/lab8.conf", CONFIG8.as_bytes(), 0o644)
         .expect("config 8");
     ramfs
+        .add_file("/etc/lab9.conf", CONFIG9.as_bytes(), 0o644)
+        .expect("config 9");
+    ramfs
         .add_file("/etc/lab4.conf", CONFIG4.as_bytes(), 0o644)
         .expect("config 4");
     ramfs
@@ -1121,6 +1314,18 @@ fn checker_messages(log: &[String]) -> Vec<String> {
         "Remote SMTP server",
         "MD5 digest",
         "([",
+        // log_all_failures: HTTP_GET's reasons ("REASON server RS.").
+        "Error connecting",
+        "Timeout connecting",
+        "Connection failed",
+        "Cannot send",
+        "Timeout WEB",
+        "Timeout HTTP",
+        "Read, no data",
+        "Read error",
+        "Regex match",
+        "SSL handshake",
+        "UDP check to",
     ];
     log.iter()
         .filter_map(|line| {
@@ -1188,6 +1393,11 @@ fn checker_timelines_match_keepalived_2_2_7() {
     };
     let mut problems = Vec::new();
     let scenarios = [
+        (
+            "ref9",
+            "ours9",
+            &["early", "start", "down", "recovering", "up", "stopped"][..],
+        ),
         (
             "ref8",
             "ours8",
@@ -1273,6 +1483,29 @@ fn checker_timelines_match_keepalived_2_2_7() {
     }
     if sections.contains_key("ref4 log") {
         assert_ne!(get("ref4 table start"), get("ref4 table down"));
+    }
+    if sections.contains_key("ref9 log") {
+        assert_ne!(get("ref9 table early"), get("ref9 table start"));
+        assert_ne!(get("ref9 table down"), get("ref9 table recovering"));
+        assert_ne!(get("ref9 table recovering"), get("ref9 table up"));
+        // Each real server's scripts in order (across servers the order is timing's).
+        let by_server = |lines: Vec<String>| {
+            let mut map: BTreeMap<String, Vec<String>> = BTreeMap::new();
+            for line in lines {
+                let server = line.split_whitespace().last().unwrap_or("").to_string();
+                map.entry(server).or_default().push(line);
+            }
+            map
+        };
+        let (theirs, ours) = (
+            by_server(get("ref9 notify")),
+            by_server(get("ours9 notify")),
+        );
+        if theirs != ours {
+            problems.push(format!(
+                "scenario 9: notify scripts differ: 2.2.7 {theirs:?}, ours {ours:?}"
+            ));
+        }
     }
     if sections.contains_key("ref8 log") {
         // The options reached the kernel (not two empty tables).

@@ -8,7 +8,8 @@
 //! - [`probe`]: one attempt of the TCP, HTTP, MISC and PING checks; [`datagram`] (UDP_CHECK,
 //!   DNS_CHECK), [`smtp`], [`tls`] (SSL_GET) and [`file`] (FILE_CHECK) for the others.
 //! - [`genhash`]: the `genhash` command.
-//! - [`task`]: a check's retries, state and log lines.
+//! - [`task`]: a check's retries, state and log lines; [`url_cycle`]: HTTP_GET / SSL_GET's
+//!   urls, one per attempt.
 //! - [`pool`]: quorum, sorry server, inhibit_on_failure, notify scripts and the IPVS calls.
 
 pub mod datagram;
@@ -25,6 +26,7 @@ pub mod task;
 pub mod tcp_checks;
 pub mod timeouts;
 pub mod tls;
+pub mod url_cycle;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -448,7 +450,7 @@ fn spawn_checks(
                 let first = if reload {
                     check.delay_loop
                 } else {
-                    task::first_delay(check.warmup)
+                    task::start_delay(check.warmup)
                 };
                 if matches!(check.kind, CheckKind::Tcp) {
                     let tcp_check = tcp_checks::TcpCheck {

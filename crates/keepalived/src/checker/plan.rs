@@ -107,6 +107,12 @@ pub struct CheckPlan {
     pub virtualhost: Option<String>,
     /// `http_protocol`: `1.0` (default), `1.0C` or `1.1`.
     pub http_protocol: HttpProtocol,
+    /// `log_all_failures` of the check, or global_defs' `checker_log_all_failures`: every
+    /// failed attempt while the server is up is logged, not only the last of the retries.
+    pub log_all_failures: bool,
+    /// `fast_recovery` (HTTP_GET / SSL_GET): at start and when recovering, the urls are
+    /// checked one after the other with no delay_loop between them.
+    pub fast_recovery: bool,
 }
 
 /// The HTTP request form of HTTP_GET / SSL_GET / genhash.
@@ -281,6 +287,9 @@ pub struct Plan {
     /// `no_checker_emails` (global_defs): a check's change is mailed only when it changes its
     /// real server's state.
     pub no_checker_emails: bool,
+    /// `rs_init_notifies` (global_defs): the real servers that start alive get their
+    /// notify_up (and the notify FIFO's `RS … UP`) when they are installed.
+    pub rs_init_notifies: bool,
     /// The top-level `SSL` block, for SSL_GET.
     pub ssl: Option<keepalived_config::model::SslDef>,
     /// `init_file` of the track_files FILE_CHECKs use: (path, value, overwrite).
@@ -308,13 +317,8 @@ impl Plan {
             match setting.keyword.as_str() {
                 "lvs_flush" => plan.flush_at_start = true,
                 "lvs_timeouts" => plan.lvs_timeouts = lvs_timeouts(&setting.args),
-                "no_checker_emails" => {
-                    plan.no_checker_emails = setting
-                        .args
-                        .first()
-                        .map_or(Some(true), |w| keepalived_config::values::parse_bool(w))
-                        .unwrap_or(false)
-                }
+                "no_checker_emails" => plan.no_checker_emails = bool_setting(setting),
+                "rs_init_notifies" => plan.rs_init_notifies = bool_setting(setting),
                 "lvs_flush_onstop" | "lvs_flush_on_stop" => {
                     plan.flush_on_stop = match setting.args.first().map(String::as_str) {
                         Some("VS") => FlushOnStop::Vs,
@@ -354,6 +358,23 @@ impl Plan {
         }
         plan
     }
+}
+
+/// A boolean keyword's value: alone it is on, else `true`/`false` and their synonyms (a
+/// value the config reader reported as invalid leaves it off, as 2.2.7).
+fn bool_setting(setting: &RawSetting) -> bool {
+    flag(setting.args.first().map(String::as_str)).unwrap_or(false)
+}
+
+/// global_defs' `checker_log_all_failures`.
+fn checker_log_all_failures(config: &Config) -> bool {
+    config
+        .global
+        .other
+        .iter()
+        .rev()
+        .find(|s| s.keyword == "checker_log_all_failures")
+        .is_some_and(bool_setting)
 }
 
 /// `lvs_timeouts`' pairs (the config reader reported invalid ones; they are skipped here);
@@ -942,6 +963,8 @@ fn check(
     let mut file_weight: Option<(i32, bool)> = None;
     let mut warmup = inherited.warmup;
     let mut source = Source::default();
+    let mut log_all_failures = checker_log_all_failures(cx.config);
+    let mut fast_recovery = false;
     // MISC_CHECK, FILE_CHECK and BFD_CHECK open no connection.
     let connects = !matches!(
         c.kind,
@@ -985,6 +1008,14 @@ fn check(
             }
             // Read with the program (see CheckKind::Misc below).
             (CheckerKind::Misc, "user") => true,
+            (_, "log_all_failures") => {
+                log_all_failures |= bool_setting(setting);
+                true
+            }
+            (CheckerKind::Http | CheckerKind::Ssl, "fast_recovery") => {
+                fast_recovery = bool_setting(setting);
+                true
+            }
             (_, "warmup") => {
                 warmup = first
                     .and_then(|v| v.parse::<f64>().ok())
@@ -1170,6 +1201,8 @@ fn check(
         ),
         virtualhost,
         http_protocol,
+        log_all_failures,
+        fast_recovery,
     })
 }
 
@@ -1644,6 +1677,35 @@ mod tests {
              FILE_CHECK {\n track_file tf\n }\n }\n}\n",
         );
         assert_eq!(p.init_files, [("/run/tf".into(), 5, true)]);
+    }
+
+    /// log_all_failures (the check's, or checker_log_all_failures for every check),
+    /// fast_recovery (HTTP_GET / SSL_GET) and rs_init_notifies are read, not listed.
+    #[test]
+    fn failure_logging_recovery_and_init_notifies_are_read() {
+        let conf = "virtual_server 198.51.100.1 80 {\n real_server 192.0.2.1 80 {\n \
+             TCP_CHECK {\n log_all_failures\n }\n HTTP_GET {\n fast_recovery\n \
+             url {\n path /\n }\n }\n SSL_GET {\n fast_recovery false\n \
+             log_all_failures no\n url {\n path /\n }\n }\n }\n}\n";
+        let p = plan(conf);
+        assert!(p.unsupported.is_empty(), "{:?}", p.unsupported);
+        assert!(!p.rs_init_notifies);
+        let flags: Vec<(bool, bool)> = p.virtual_servers[0].real_servers[0]
+            .checks
+            .iter()
+            .map(|c| (c.log_all_failures, c.fast_recovery))
+            .collect();
+        assert_eq!(flags, [(true, false), (false, true), (false, false)]);
+        let p = plan(&format!(
+            "global_defs {{\n checker_log_all_failures\n rs_init_notifies\n}}\n{conf}"
+        ));
+        assert!(p.rs_init_notifies);
+        let all: Vec<bool> = p.virtual_servers[0].real_servers[0]
+            .checks
+            .iter()
+            .map(|c| c.log_all_failures)
+            .collect();
+        assert_eq!(all, [true, true, true]);
     }
 
     #[test]

@@ -102,6 +102,8 @@ pub struct Pool {
     alerts: Vec<CheckerAlert>,
     /// `no_checker_emails`: a check's change is mailed only when its real server changes.
     no_checker_emails: bool,
+    /// `rs_init_notifies`: real servers installed alive get their notify_up then.
+    rs_init_notifies: bool,
     /// The notify FIFO's lines (`VS … UP`, `RS … … DOWN`), written where 2.2.7 runs the
     /// notify scripts (see [`super::fifo`]), in order, until [`Pool::take_fifo_lines`].
     fifo_lines: Vec<String>,
@@ -118,6 +120,7 @@ impl Pool {
     /// the plan's real servers and checks).
     pub fn from_plan(plan: Plan, logger: Logger) -> Pool {
         let no_checker_emails = plan.no_checker_emails;
+        let rs_init_notifies = plan.rs_init_notifies;
         let vss = plan
             .virtual_servers
             .into_iter()
@@ -154,6 +157,7 @@ impl Pool {
             alerts: Vec::new(),
             fifo_lines: Vec::new(),
             no_checker_emails,
+            rs_init_notifies,
         }
     }
 
@@ -194,6 +198,13 @@ impl Pool {
             "add service",
             &vs.plan.name,
         );
+        // rs_init_notifies: as 2.2.7, each real server that starts alive has its notify_up
+        // run (and the FIFO's `RS … UP`) as it is installed, before the quorum's scripts.
+        if self.rs_init_notifies {
+            for r in 0..vs.rs.len() {
+                init_notify(vs, r, notify, &mut self.fifo_lines);
+            }
+        }
         let sum = weight_sum(vs);
         let (q, h) = (vs.plan.quorum, vs.plan.hysteresis);
         vs.quorum_up = sum >= q;
@@ -399,6 +410,7 @@ impl Pool {
         }
         let next_pool = Pool::from_plan(plan, logger.clone());
         self.no_checker_emails = next_pool.no_checker_emails;
+        self.rs_init_notifies = next_pool.rs_init_notifies;
         let mut next = next_pool.vss;
         let mut fresh = Vec::new();
         for (i, vs) in next.iter_mut().enumerate() {
@@ -448,6 +460,9 @@ impl Pool {
                 let Some((old_plan, old_state)) = found else {
                     if vs.quorum_up {
                         install_rs(vs, r, table, &logger);
+                    }
+                    if self.rs_init_notifies {
+                        init_notify(vs, r, &mut notify, &mut self.fifo_lines);
                     }
                     continue;
                 };
@@ -717,6 +732,16 @@ fn same_dest(a: &Destination, b: &Destination) -> bool {
         && a.weight == b.weight
         && a.upper_threshold == b.upper_threshold
         && a.lower_threshold == b.lower_threshold
+}
+
+/// `rs_init_notifies`: real server `r`'s notify_up and FIFO line when it starts alive.
+fn init_notify(vs: &VsState, r: usize, notify: &mut Vec<Notify>, fifo_lines: &mut Vec<String>) {
+    if !vs.rs[r].alive() {
+        return;
+    }
+    let rs = &vs.plan.real_servers[r];
+    notify.extend(rs.notify_up.clone());
+    fifo_lines.push(super::fifo::rs_line(&rs.name, &vs.plan.name, true));
 }
 
 fn weight_sum(vs: &VsState) -> u32 {
@@ -1172,6 +1197,51 @@ pub(crate) mod tests {
         let mut plain = Pool::new(&plan(&conf.replace("omega", "")), quiet());
         plain.start(&mut t);
         assert!(plain.stop_with(&mut t, StopMode::Each).is_empty());
+    }
+
+    /// rs_init_notifies (2.2.7 in the lab, scenario 9): the real servers that start alive get
+    /// their notify_up at start, in order, before the quorum's script; an alpha one does not
+    /// (it is not alive yet). A real server new at a reload gets its own.
+    #[test]
+    fn rs_init_notifies_runs_notify_up_of_servers_starting_alive() {
+        let conf = "global_defs {\n rs_init_notifies\n}\n\
+            virtual_server 198.51.100.20 8080 {\n quorum_up \"/bin/true qup\"\n \
+            real_server 192.0.2.21 8080 {\n notify_up \"/bin/true up 21\"\n \
+            TCP_CHECK {\n }\n }\n real_server 192.0.2.22 8080 {\n alpha\n \
+            notify_up \"/bin/true up 22\"\n TCP_CHECK {\n }\n }\n \
+            real_server 192.0.2.23 8080 {\n notify_up \"/bin/true up 23\"\n \
+            TCP_CHECK {\n }\n }\n}\n";
+        let mut pool = Pool::new(&plan(conf), quiet());
+        let mut t = Fake::default();
+        assert_eq!(
+            pool.start(&mut t),
+            [
+                vec!["/bin/true", "up", "21"],
+                vec!["/bin/true", "up", "23"],
+                vec!["/bin/true", "qup"],
+            ]
+        );
+        assert_eq!(
+            pool.take_fifo_lines(),
+            [
+                "RS [192.0.2.21]:udp:8080 [198.51.100.20]:udp:8080 UP",
+                "RS [192.0.2.23]:udp:8080 [198.51.100.20]:udp:8080 UP",
+                "VS [198.51.100.20]:udp:8080 UP",
+            ]
+        );
+        // A reload adding a real server: its notify_up only.
+        let more = conf.replace(
+            "real_server 192.0.2.23",
+            "real_server 192.0.2.24 8080 {\n notify_up \"/bin/true up 24\"\n \
+             TCP_CHECK {\n }\n }\n real_server 192.0.2.23",
+        );
+        assert_eq!(
+            pool.reload(&plan(&more), &mut t),
+            [vec!["/bin/true", "up", "24"]]
+        );
+        // Without the keyword, only the quorum's script.
+        let mut plain = Pool::new(&plan(&conf.replace("rs_init_notifies", "")), quiet());
+        assert_eq!(plain.start(&mut t), [vec!["/bin/true", "qup"]]);
     }
 
     #[test]

@@ -144,8 +144,12 @@ where
 
 /// Whether a response passes a url's status and digest rules.
 pub fn judge(response: &[u8], url: &UrlPlan) -> Result<(), Failure> {
-    let (status, body) =
-        parse_response(response).ok_or_else(|| Failure::Io("bad response".into()))?;
+    // Nothing at all: 2.2.7's "Read, no data received from" (see url_cycle::attempt_line);
+    // something without a status line has no accepted status.
+    if response.is_empty() {
+        return Err(Failure::Io("no data".into()));
+    }
+    let (status, body) = parse_response(response).ok_or(Failure::Status(0))?;
     let accepted = if url.status.is_empty() {
         (200..300).contains(&status)
     } else {

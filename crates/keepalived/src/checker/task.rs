@@ -12,6 +12,7 @@ use tokio::sync::mpsc::UnboundedSender;
 use super::plan::FilePlan;
 use super::plan::{CheckKind, CheckPlan};
 use super::probe::{self, Failure};
+use super::url_cycle::UrlCycle;
 use super::{datagram, file, smtp, tls};
 use crate::alert::{CheckWord, check_body};
 use crate::logger::Logger;
@@ -90,10 +91,6 @@ pub struct Names {
     pub rs: String,
 }
 
-/// Successful passes in a row an HTTP_GET that is down needs before it is up again (observed
-/// with keepalived 2.2.7: the first pass after a failure logs each url's success only).
-const HTTP_PASSES_TO_RECOVER: u32 = 2;
-
 /// Runs the check until the task is aborted; the first attempt comes after `first`.
 pub async fn run(
     id: CheckId,
@@ -107,8 +104,10 @@ pub async fn run(
     if let CheckKind::File(file) = &plan.kind {
         return run_file(id, file, &names, state, reports, &logger).await;
     }
+    if matches!(plan.kind, CheckKind::Http(_) | CheckKind::Ssl { .. }) {
+        return run_urls(id, &plan, &names, state, first, reports, &logger).await;
+    }
     let mut tries_left = plan.retry;
-    let mut passes = 0u32;
     let mut weight = None;
     let mut delay = first;
     loop {
@@ -116,7 +115,7 @@ pub async fn run(
         // Boxed: an attempt's state (an HTTP exchange, a script run) lives on the heap only
         // while it runs, so idle checks stay small. (The daemon runs TCP_CHECKs in
         // tcp_checks.rs, all in one task; this loop runs them too, as any other check.)
-        let result = Box::pin(attempt(&plan, &names, state.up, &logger)).await;
+        let result = Box::pin(attempt(&plan, &names, &logger)).await;
         // A socket that cannot be given its source: 2.2.7 logs it and tries again at the
         // next delay_loop, the server's state unchanged (watched in the QEMU lab).
         if let Err(Failure::Bind(why)) = &result {
@@ -131,14 +130,6 @@ pub async fn run(
             Ok(new_weight) => {
                 tries_left = plan.retry;
                 let recovering = !state.up;
-                if recovering && matches!(plan.kind, CheckKind::Http(_) | CheckKind::Ssl { .. }) {
-                    passes += 1;
-                    if passes < HTTP_PASSES_TO_RECOVER {
-                        delay = plan.delay_loop;
-                        continue;
-                    }
-                }
-                passes = 0;
                 if (recovering || !state.has_run)
                     && let Some(line) = success_line(&plan, &names)
                 {
@@ -172,11 +163,22 @@ pub async fn run(
                 delay = plan.delay_loop;
             }
             Err(failure) => {
-                passes = 0;
                 if state.up && tries_left > 0 {
                     tries_left -= 1;
+                    if plan.log_all_failures
+                        && let Some(line) =
+                            attempt_line(&plan, &names, &failure, plan.retry - tries_left)
+                    {
+                        logger.info(&line);
+                    }
                     delay = plan.delay_before_retry;
                     continue;
+                }
+                if state.up
+                    && plan.log_all_failures
+                    && let Some(line) = final_attempt_line(&plan, &names, &failure)
+                {
+                    logger.info(&line);
                 }
                 if (state.up || !state.has_run)
                     && let Some(line) = failure_line(&plan, &names, &failure, state.has_run)
@@ -203,7 +205,164 @@ pub async fn run(
     }
 }
 
-/// The delay of a check's first attempt at start: uniform in `[0, warmup)` (`warmup`, by
+/// HTTP_GET / SSL_GET: one url per attempt, as [`UrlCycle`] walks them.
+async fn run_urls(
+    id: CheckId,
+    plan: &CheckPlan,
+    names: &Names,
+    mut state: CheckState,
+    first: std::time::Duration,
+    reports: UnboundedSender<Report>,
+    logger: &Logger,
+) {
+    let mut cycle = UrlCycle::new(state);
+    let mut delay = first;
+    loop {
+        tokio::time::sleep(delay).await;
+        let result = Box::pin(attempt_url(plan, cycle.url())).await;
+        // A socket that cannot be given its source: logged, tried again at the next
+        // delay_loop, the server's state unchanged (as the other checks).
+        if let Err(Failure::Bind(why)) = &result {
+            logger.info(&format!("Checker bind failed: {why}"));
+            logger.info("WEB socket bind failed. Rescheduling");
+            delay = plan.delay_loop;
+            continue;
+        }
+        let step = match &result {
+            Ok(()) => cycle.passed(plan, names, &mut state),
+            Err(failure) => cycle.failed(plan, names, &mut state, failure),
+        };
+        for line in &step.lines {
+            logger.info(line);
+        }
+        delay = step.delay;
+        if let Some(up) = step.change {
+            let mail = match &result {
+                Ok(()) => up_mail(plan),
+                Err(failure) => down_mail(plan, failure),
+            };
+            let report = Report {
+                id,
+                up,
+                weight: None,
+                mail,
+            };
+            if reports.send(report).is_err() {
+                return;
+            }
+        }
+    }
+}
+
+/// One attempt of an HTTP_GET / SSL_GET: its url number `index`.
+async fn attempt_url(plan: &CheckPlan, index: usize) -> Result<(), Failure> {
+    let (urls, sni) = match &plan.kind {
+        CheckKind::Http(urls) => (urls, None),
+        CheckKind::Ssl { urls, sni } => (urls, Some(*sni)),
+        _ => return Ok(()),
+    };
+    let Some(url) = urls.get(index) else {
+        return Ok(());
+    };
+    let vhost = url.virtualhost.as_deref().or(plan.virtualhost.as_deref());
+    let request = probe::http_request(&url.path, plan.target, vhost, plan.http_protocol);
+    match sni {
+        None => {
+            probe::http_url(
+                plan.target,
+                &plan.source,
+                &request,
+                url,
+                plan.connect_timeout,
+            )
+            .await
+        }
+        Some(sni) => {
+            let server_name = if sni { vhost } else { None };
+            let stream =
+                tls::connect_tls(plan.target, &plan.source, server_name, plan.connect_timeout)
+                    .await?;
+            let response = probe::exchange(stream, &request, plan.connect_timeout).await?;
+            probe::judge(&response, url)
+        }
+    }
+}
+
+/// With `log_all_failures`, what a failed attempt that leaves retries logs (`retry`: the
+/// retries used so far, this one included), as 2.2.7 words it for each kind.
+pub fn attempt_line(
+    plan: &CheckPlan,
+    names: &Names,
+    failure: &Failure,
+    retry: u32,
+) -> Option<String> {
+    match &plan.kind {
+        CheckKind::Smtp { .. } | CheckKind::Dns { .. } => {
+            // The reason alone (the last attempt adds the retries).
+            let mut once = plan.clone();
+            once.retry = 0;
+            failure_line(&once, names, failure, false)
+        }
+        CheckKind::Misc { .. } => {
+            let line = failure_line(plan, names, failure, true)?;
+            let after = match plan.retry {
+                0 => " with retry disabled".to_string(),
+                1 => " after 1 retry".to_string(),
+                n => format!(" after {n} retries"),
+            };
+            // 2.2.7 in the lab (retry 2): "failed, will do 2 retries (…)", then "failed on
+            // retry 1/2 (…)", then the last attempt's "failed after 2 retries (…)".
+            let now = if retry <= 1 {
+                let word = if plan.retry == 1 { "retry" } else { "retries" };
+                format!(", will do {} {word}", plan.retry)
+            } else {
+                format!(" on retry {}/{}", retry - 1, plan.retry)
+            };
+            Some(line.replacen(&after, &now, 1))
+        }
+        _ => final_attempt_line(plan, names, failure),
+    }
+}
+
+/// With `log_all_failures`, the line each failed attempt of a server that is up logs before
+/// the retries' outcome, for the kinds that log one on the last attempt too (TCP, UDP,
+/// PING, HTTP and SSL); `None` for the others.
+pub fn final_attempt_line(plan: &CheckPlan, names: &Names, failure: &Failure) -> Option<String> {
+    let target = &plan.target_name;
+    Some(match (&plan.kind, failure) {
+        (CheckKind::Tcp, Failure::Connect(why)) if why == "timeout" => {
+            format!("TCP connection to {target} timeout.")
+        }
+        (CheckKind::Tcp, _) => format!("TCP connection to {target} failed."),
+        (CheckKind::Udp(_), Failure::Io(why)) if why == "reply data mismatch" => {
+            format!("UDP check to {target} reply data mismatch.")
+        }
+        (CheckKind::Udp(_), _) => format!("UDP connection to {target} failed."),
+        // An echo request that cannot be sent logs `send ICMP packet fail` alone (2.2.7 in
+        // the lab, scenario 9: an address gone without a route).
+        (CheckKind::Ping, Failure::Send(_)) => return None,
+        (CheckKind::Ping, Failure::Io(why)) if why == "timeout" => {
+            format!("ICMP connection to address {target} timeout.")
+        }
+        (CheckKind::Ping, _) => format!("ICMP connection to {target} of {} failed.", names.vs),
+        (CheckKind::Http(_) | CheckKind::Ssl { .. }, _) => {
+            super::url_cycle::attempt_line(plan, failure)
+        }
+        _ => return None,
+    })
+}
+
+/// What keepalived 2.2.7 waits at start before any check's first attempt, before the warmup's
+/// random part (its `BOOTSTRAP_DELAY`; in the QEMU lab, scenario 9, its first attempts with
+/// `warmup 0` came a second after the checks were activated).
+pub const BOOTSTRAP_DELAY: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// When a check's first attempt comes at start: [`BOOTSTRAP_DELAY`], then [`first_delay`].
+pub fn start_delay(warmup: std::time::Duration) -> std::time::Duration {
+    BOOTSTRAP_DELAY + first_delay(warmup)
+}
+
+/// The random part of a check's first delay at start: uniform in `[0, warmup)` (`warmup`, by
 /// default the delay_loop, scatters the first checks as keepalived does; 0 runs it at once).
 pub fn first_delay(warmup: std::time::Duration) -> std::time::Duration {
     let span = u64::try_from(warmup.as_nanos()).unwrap_or(u64::MAX);
@@ -299,52 +458,13 @@ fn bind_failed_line(kind: &CheckKind) -> Option<&'static str> {
 }
 
 /// One attempt; `Ok(Some(weight))` when a misc_dynamic exit code sets the weight.
-async fn attempt(
-    plan: &CheckPlan,
-    names: &Names,
-    up: bool,
-    logger: &Logger,
-) -> Result<Option<i32>, Failure> {
+async fn attempt(plan: &CheckPlan, names: &Names, logger: &Logger) -> Result<Option<i32>, Failure> {
     match &plan.kind {
         CheckKind::Tcp => probe::tcp(plan.target, &plan.source, plan.connect_timeout)
             .await
             .map(|()| None),
-        CheckKind::Http(urls) => {
-            for url in urls {
-                let vhost = url.virtualhost.as_deref().or(plan.virtualhost.as_deref());
-                let request =
-                    probe::http_request(&url.path, plan.target, vhost, plan.http_protocol);
-                probe::http_url(
-                    plan.target,
-                    &plan.source,
-                    &request,
-                    url,
-                    plan.connect_timeout,
-                )
-                .await?;
-                if !up {
-                    logger.info(&url_success_line(plan, url));
-                }
-            }
-            Ok(None)
-        }
-        CheckKind::Ssl { urls, sni } => {
-            for url in urls {
-                let vhost = url.virtualhost.as_deref().or(plan.virtualhost.as_deref());
-                let request =
-                    probe::http_request(&url.path, plan.target, vhost, plan.http_protocol);
-                let server_name = if *sni { vhost } else { None };
-                let stream =
-                    tls::connect_tls(plan.target, &plan.source, server_name, plan.connect_timeout)
-                        .await?;
-                let response = probe::exchange(stream, &request, plan.connect_timeout).await?;
-                probe::judge(&response, url)?;
-                if !up {
-                    logger.info(&url_success_line(plan, url));
-                }
-            }
-            Ok(None)
-        }
+        // Run by run_urls, one url per attempt.
+        CheckKind::Http(_) | CheckKind::Ssl { .. } => Ok(None),
         CheckKind::Udp(udp) => datagram::udp(plan.target, &plan.source, udp, plan.connect_timeout)
             .await
             .map(|()| None),
@@ -394,17 +514,6 @@ async fn attempt(
             code => Err(Failure::Exit(Some(code))),
         },
     }
-}
-
-/// What a url that passes logs while its server is down: `MD5 digest success` when a digest
-/// is checked, else `HTTP status code success` (as 2.2.7 in the lab).
-fn url_success_line(plan: &CheckPlan, url: &super::plan::UrlPlan) -> String {
-    let what = if url.digest.is_some() {
-        "MD5 digest"
-    } else {
-        "HTTP status code"
-    };
-    format!("{what} success to {} url({})", plan.target_name, url.path)
 }
 
 fn program(plan: &CheckPlan) -> &str {
@@ -522,6 +631,8 @@ mod tests {
             delay_before_retry: Duration::from_secs(1),
             virtualhost: None,
             http_protocol: Default::default(),
+            log_all_failures: false,
+            fast_recovery: false,
         }
     }
 
@@ -569,6 +680,8 @@ mod tests {
         assert!(delays.iter().any(|d| *d < Duration::from_secs(1)));
         assert!(delays.iter().any(|d| *d >= Duration::from_secs(1)));
         assert_eq!(first_delay(Duration::ZERO), Duration::ZERO);
+        assert_eq!(start_delay(Duration::ZERO), Duration::from_secs(1));
+        assert!(start_delay(warmup) >= Duration::from_secs(1));
     }
 
     #[test]
@@ -659,6 +772,86 @@ mod tests {
             )
             .as_deref(),
             Some("SMTP_CHECK Could not connect to server [x]:25")
+        );
+    }
+
+    /// log_all_failures: each failed attempt's line, as 2.2.7 logged them in the lab
+    /// (scenario 9) or words them in its binary.
+    #[test]
+    fn each_failed_attempt_is_worded_as_2_2_7() {
+        let refused = Failure::Connect("refused".into());
+        let timeout = Failure::Connect("timeout".into());
+        let tcp = plan(CheckKind::Tcp);
+        assert_eq!(
+            attempt_line(&tcp, &names(), &refused, 1).as_deref(),
+            Some("TCP connection to [192.0.2.11]:tcp:80 failed.")
+        );
+        assert_eq!(
+            final_attempt_line(&tcp, &names(), &timeout).as_deref(),
+            Some("TCP connection to [192.0.2.11]:tcp:80 timeout.")
+        );
+        let mut misc = plan(CheckKind::Misc {
+            argv: vec!["/bin/misc.sh".into(), "124".into()],
+            timeout: Duration::from_secs(2),
+            dynamic: false,
+            run_as: None,
+        });
+        misc.retry = 2;
+        let exit = Failure::Exit(Some(1));
+        let prefix = "Misc check for [[192.0.2.13]:tcp:80 VS [198.51.100.10]:tcp:80] by \
+                      [/bin/misc.sh] failed";
+        assert_eq!(
+            attempt_line(&misc, &names(), &exit, 1),
+            Some(format!(
+                "{prefix}, will do 2 retries (exited with status 1)."
+            ))
+        );
+        assert_eq!(
+            attempt_line(&misc, &names(), &exit, 2),
+            Some(format!("{prefix} on retry 1/2 (exited with status 1)."))
+        );
+        // The last attempt logs the usual line only.
+        assert_eq!(final_attempt_line(&misc, &names(), &exit), None);
+        misc.retry = 1;
+        assert_eq!(
+            attempt_line(&misc, &names(), &exit, 1),
+            Some(format!("{prefix}, will do 1 retry (exited with status 1)."))
+        );
+        let udp = plan(CheckKind::Udp(Default::default()));
+        assert_eq!(
+            attempt_line(
+                &udp,
+                &names(),
+                &Failure::Io("reply data mismatch".into()),
+                1
+            )
+            .as_deref(),
+            Some("UDP check to [192.0.2.11]:tcp:80 reply data mismatch.")
+        );
+        let ping = plan(CheckKind::Ping);
+        assert_eq!(
+            attempt_line(&ping, &names(), &Failure::Io("timeout".into()), 1).as_deref(),
+            Some("ICMP connection to address [192.0.2.11]:tcp:80 timeout.")
+        );
+        let mut dns = plan(CheckKind::Dns {
+            qtype: 6,
+            name: ".".into(),
+        });
+        dns.retry = 3;
+        assert_eq!(
+            attempt_line(
+                &dns,
+                &names(),
+                &Failure::Said("read timeout from socket".into()),
+                1
+            )
+            .as_deref(),
+            Some("DNS_CHECK ([192.0.2.11]:tcp:80) read timeout from socket")
+        );
+        let http = plan(CheckKind::Http(Vec::new()));
+        assert_eq!(
+            attempt_line(&http, &names(), &Failure::Status(404), 1).as_deref(),
+            Some("HTTP status code error to server [192.0.2.11]:tcp:80.")
         );
     }
 

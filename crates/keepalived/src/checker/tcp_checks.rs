@@ -312,6 +312,13 @@ impl Scheduler {
                 plan.delay_loop
             }
             Err(failure) => {
+                // log_all_failures: every failed attempt of a server that is up.
+                if entry.state.up
+                    && plan.log_all_failures
+                    && let Some(line) = task::final_attempt_line(plan, &self.no_names, &failure)
+                {
+                    self.logger.info(&line);
+                }
                 if entry.state.up && entry.tries_left > 0 {
                     entry.tries_left -= 1;
                     plan.delay_before_retry
@@ -408,6 +415,8 @@ mod tests {
             delay_before_retry: Duration::from_secs(1),
             virtualhost: None,
             http_protocol: Default::default(),
+            log_all_failures: false,
+            fast_recovery: false,
         }
     }
 
