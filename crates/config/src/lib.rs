@@ -16,6 +16,7 @@ pub mod lexer;
 pub mod model;
 pub mod params;
 pub mod script_lookup;
+pub mod script_words;
 pub mod source;
 pub mod tree;
 pub mod unsupported;

@@ -7,7 +7,7 @@ use smallvec::{SmallVec, smallvec};
 
 use crate::diagnostic::{Diagnostic, Diagnostics, Location, Pass, Severity};
 use crate::grammar::{BlockKind, child_block};
-use crate::lexer::{Token, has_unterminated_quote, tokens};
+use crate::lexer::{Token, has_unterminated_quote, has_unterminated_quote_escaped, tokens};
 use crate::source::SourceLine;
 
 /// Blocks nested deeper than this are refused with one diagnostic. keepalived's own grammar
@@ -45,6 +45,10 @@ pub struct Statement {
     /// keepalived 2.2.7 that reads it at the top level. A block of another process there
     /// (a `virtual_server` after an instance that ended early) is read by no pass.
     pub only_read_by: Option<Pass>,
+    /// The statement's line as written, from its keyword up to the first brace outside
+    /// `"…"`, kept only when it holds a quote or a backslash: a script string is split from it
+    /// ([`crate::script_words`]), since 2.2.7 joins quoted and bare text into one word there.
+    pub raw: Option<Box<str>>,
 }
 
 impl Statement {
@@ -75,6 +79,42 @@ pub struct Block {
     pub close: Option<Location>,
     /// The statements inside.
     pub items: Vec<Statement>,
+}
+
+/// The rest of `line` from where `word` (a slice of it, the inside of a `"…"` when `quoted`)
+/// was written; empty when `word` is not part of `line`.
+fn line_tail<'l>(line: &'l str, word: &str, quoted: bool) -> &'l str {
+    let start = (word.as_ptr() as usize)
+        .checked_sub(line.as_ptr() as usize)
+        .and_then(|at| at.checked_sub(usize::from(quoted)));
+    start
+        .filter(|&at| at + usize::from(quoted) + word.len() <= line.len())
+        .and_then(|at| line.get(at..))
+        .unwrap_or("")
+}
+
+/// The statement text 2.2.7 hands a script keyword: `tail` up to the first `{` or `}` outside
+/// `"…"`, without trailing blanks; `None` when it holds no quote or backslash (its words are
+/// then exactly the tokens).
+fn raw_segment(tail: &str) -> Option<Box<str>> {
+    // Only up to the next brace outside `"…"`: a line of many blocks is read in one pass.
+    let mut in_quotes = false;
+    let mut special = false;
+    let end = tail
+        .char_indices()
+        .find(|&(_, c)| {
+            match c {
+                '"' => {
+                    in_quotes = !in_quotes;
+                    special = true;
+                }
+                '\'' | '\\' => special = true,
+                _ => {}
+            }
+            !in_quotes && matches!(c, '{' | '}')
+        })
+        .map_or(tail.len(), |(at, _)| at);
+    special.then(|| tail[..end].trim_end_matches([' ', '\t', '\r', '\n']).into())
 }
 
 /// One open block while the tree is built.
@@ -167,13 +207,17 @@ impl Builder {
                 view.lines.push((location.clone(), text.to_string()));
             }
         }
-        if has_unterminated_quote(text) {
+        if has_unterminated_quote(text) || has_unterminated_quote_escaped(text) {
             // Every pass splits every line into words, skipped blocks included: the parent,
             // which reads first, names it first.
             diagnostics.error_in(
                 self.top_pass.unwrap_or(Pass::Parent),
                 location,
-                "Unterminated quote - the string runs to the end of the line",
+                if has_unterminated_quote_escaped(text) {
+                    format!("Unterminated quote '{}'", text.trim())
+                } else {
+                    format!("Unmatched quote: '{}'", text.trim())
+                },
             );
         }
         // The first token matters only to a list waiting for its `{` or running without one.
@@ -219,14 +263,18 @@ impl Builder {
             .or_else(|| plain.as_mut().and_then(Iterator::next))
         {
             match token {
-                Token::Word { text, quoted } => self.word(
-                    Word {
-                        text: CompactString::from(text),
-                        quoted,
-                    },
-                    location,
-                    diagnostics,
-                ),
+                Token::Word { text: word, quoted } => {
+                    let tail = line_tail(text, word, quoted);
+                    self.word_with_raw(
+                        Word {
+                            text: CompactString::from(word),
+                            quoted,
+                        },
+                        tail,
+                        location,
+                        diagnostics,
+                    );
+                }
                 Token::Open => self.open(location, diagnostics),
                 Token::Close => {
                     if self.close(location, diagnostics) {
@@ -478,6 +526,18 @@ impl Builder {
     }
 
     fn word(&mut self, word: Word, at: &Location, diagnostics: &mut Diagnostics) {
+        self.word_with_raw(word, "", at, diagnostics);
+    }
+
+    /// A word; `tail` is the line from where the word was written (a new statement keeps it
+    /// as [`Statement::raw`] when it matters).
+    fn word_with_raw(
+        &mut self,
+        word: Word,
+        tail: &str,
+        at: &Location,
+        diagnostics: &mut Diagnostics,
+    ) {
         self.missing_open(at, diagnostics);
         if self.last == Last::OnLine
             && let Some(statement) = self.current().last_mut()
@@ -501,6 +561,7 @@ impl Builder {
             block: None,
             read_first_by,
             only_read_by,
+            raw: raw_segment(tail),
         });
         self.last = Last::OnLine;
     }
