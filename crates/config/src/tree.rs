@@ -233,10 +233,10 @@ impl Builder {
             } else if let Some(kind) = self.awaiting_inner_block() {
                 // A block inside a block without its `{` (`real_server A P` then its lines):
                 // 2.2.7 names the line and reads the lines up to the next `}` as the block's.
-                diagnostics.error_in(
-                    self.pass_here(),
+                self.report_here(
                     location,
                     "Missing '{' at beginning of configuration block",
+                    diagnostics,
                 );
                 self.open_headless(location, kind);
             }
@@ -460,6 +460,28 @@ impl Builder {
 
     /// The pass of keepalived 2.2.7 that first reports a brace problem here: the one that
     /// reads the top-level block we are in, or the top level.
+    /// Whether no pass of 2.2.7 reads what is here: inside a top-level block that, for the
+    /// passes that count braces, lies within an earlier block that ended early, and that
+    /// belongs to another process (see [`Statement::only_read_by`]).
+    fn unread_here(&self) -> bool {
+        if self.levels.is_empty() {
+            return false;
+        }
+        self.top.last().is_some_and(|owner| {
+            let own = Pass::of_block(owner.keyword());
+            owner.only_read_by.is_some_and(|only| {
+                own != only && (own != Pass::Parent || owner.keyword() == "global_defs")
+            })
+        })
+    }
+
+    /// Reports a brace problem where the tree is now, unless no pass reads it.
+    fn report_here(&self, at: &Location, message: &str, diagnostics: &mut Diagnostics) {
+        if !self.unread_here() {
+            diagnostics.error_in(self.pass_here(), at, message.to_string());
+        }
+    }
+
     fn pass_here(&self) -> Pass {
         match self.levels.first() {
             None => self
@@ -520,7 +542,9 @@ impl Builder {
                 }
                 _ => self.pass_here(),
             };
-            diagnostics.error_in(pass, at, "Missing '{' at beginning of configuration block");
+            if !self.unread_here() {
+                diagnostics.error_in(pass, at, "Missing '{' at beginning of configuration block");
+            }
             self.last = Last::Closed;
         }
     }
@@ -590,7 +614,7 @@ impl Builder {
         };
         self.last = Last::Closed;
         let Some(kind) = child else {
-            diagnostics.error_in(self.pass_here(), at, "Unexpected '{' - ignoring");
+            self.report_here(at, "Unexpected '{' - ignoring", diagnostics);
             return;
         };
         if self.levels.len() >= MAX_NESTING {
@@ -810,6 +834,21 @@ mod tests {
         let (top, _) = tree(text);
         let names: Vec<_> = top.iter().map(|s| s.keyword()).collect();
         assert_eq!(names, ["vrrp_instance"]);
+    }
+
+    #[test]
+    fn brace_problems_in_a_block_no_pass_reads_are_not_reported() {
+        // The script's extra `{` keeps the passes that count braces inside it to the end: the
+        // checker never reads the virtual_server, so its stray `{` is named by no pass.
+        let text = "vrrp_script s {\n{\n script /bin/true\n}\n\
+                    virtual_server 192.0.2.1 80 {\n {\n}\n";
+        let (_, diags) = tree(text);
+        let lines: Vec<_> = diags
+            .iter()
+            .filter(|d| d.message.starts_with("Unexpected"))
+            .filter_map(|d| d.location.as_ref().map(|l| l.line))
+            .collect();
+        assert_eq!(lines, [2]);
     }
 
     #[test]
