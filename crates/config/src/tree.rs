@@ -142,6 +142,9 @@ struct OutsideView {
     /// than 0 when the list was nested deeper than one block): lines are kept only once they
     /// have left them all.
     depth: i64,
+    /// For a top-level block written without `{`: its own pass, which read these lines inside
+    /// it (its blocks among them are not read again at the top level).
+    own: Option<Pass>,
 }
 
 /// State of the statement most recently started at the current level.
@@ -239,6 +242,22 @@ impl Builder {
                     diagnostics,
                 );
                 self.open_headless(location, kind);
+            } else if let Some((kind, own)) = self.awaiting_top_block() {
+                // A top-level block without its `{`: its own pass names the line and reads
+                // the lines up to the `}` that ends it as the block's; every other pass reads
+                // them at the top level (as unknown keywords).
+                diagnostics.error_in(
+                    own,
+                    location,
+                    "Missing '{' at beginning of configuration block",
+                );
+                self.open_headless(location, kind);
+                self.outside_view = Some(OutsideView {
+                    enclosing: kind,
+                    lines: vec![(location.clone(), text.to_string())],
+                    depth: 0,
+                    own: Some(own),
+                });
             }
         }
         if matches!(first, Some(Token::Close)) && self.levels.last().is_some_and(|l| l.headless) {
@@ -252,6 +271,10 @@ impl Builder {
                 view.lines.push((location.clone(), rest.to_string()));
             }
             self.last_location = Some(location.clone());
+            if self.levels.is_empty() {
+                // A top-level block without `{` has ended.
+                self.read_outside_view(diagnostics);
+            }
             return;
         }
         let in_headless = self.levels.iter().any(|l| l.headless);
@@ -308,6 +331,19 @@ impl Builder {
     /// the top level without `{` is no list for keepalived: its lines are read as keywords).
     fn awaiting_inner_list(&mut self) -> bool {
         !self.levels.is_empty() && self.awaiting_block_keyword() == Some(BlockKind::List)
+    }
+
+    /// The kind and own pass of a top-level block (not a list) whose keyword waits for its
+    /// `{`, when the top level is read by every pass.
+    fn awaiting_top_block(&mut self) -> Option<(BlockKind, Pass)> {
+        if !self.levels.is_empty() || self.shadow.is_some() || self.top_pass.is_some() {
+            return None;
+        }
+        let kind = self
+            .awaiting_block_keyword()
+            .filter(|kind| *kind != BlockKind::List)?;
+        let own = Pass::of_block(self.top.last()?.keyword());
+        Some((kind, own))
     }
 
     /// The kind of the block (not a list) whose keyword inside a block waits for its `{`.
@@ -385,6 +421,7 @@ impl Builder {
                 enclosing: self.levels.first().map_or(self.kind(), |l| l.kind),
                 lines: Vec::new(),
                 depth: self.brace_balance,
+                own: None,
             });
         }
     }
@@ -416,11 +453,12 @@ impl Builder {
             view.enclosing,
             BlockKind::Instance | BlockKind::SyncGroup | BlockKind::GarpGroup
         );
-        self.top.extend(
-            statements
-                .into_iter()
-                .filter(|s| !(vrrp_owned && is_vrrp_block(s.keyword()))),
-        );
+        let read_inside = |s: &Statement| {
+            (vrrp_owned && is_vrrp_block(s.keyword()))
+                || (s.block.is_some() && view.own == Some(Pass::of_block(s.keyword())))
+        };
+        self.top
+            .extend(statements.into_iter().filter(|s| !read_inside(s)));
     }
 
     /// The top-level statements that nothing read later can change.
@@ -458,8 +496,6 @@ impl Builder {
         self.top
     }
 
-    /// The pass of keepalived 2.2.7 that first reports a brace problem here: the one that
-    /// reads the top-level block we are in, or the top level.
     /// Whether no pass of 2.2.7 reads what is here: inside a top-level block that, for the
     /// passes that count braces, lies within an earlier block that ended early, and that
     /// belongs to another process (see [`Statement::only_read_by`]).
@@ -482,6 +518,8 @@ impl Builder {
         }
     }
 
+    /// The pass of keepalived 2.2.7 that first reports a brace problem here: the one that
+    /// reads the top-level block we are in, or the top level.
     fn pass_here(&self) -> Pass {
         match self.levels.first() {
             None => self
@@ -834,6 +872,33 @@ mod tests {
         let (top, _) = tree(text);
         let names: Vec<_> = top.iter().map(|s| s.keyword()).collect();
         assert_eq!(names, ["vrrp_instance"]);
+    }
+
+    #[test]
+    fn a_top_level_block_without_its_brace_is_read_by_its_own_pass() {
+        let text = "vrrp_instance A\n priority 100\n virtual_ipaddress {\n 192.0.2.1\n }\n}\n\
+                    vrrp_script s {\n}\n";
+        let (top, _) = tree(text);
+        let block = top[0]
+            .block
+            .as_ref()
+            .expect("the instance's lines are its block");
+        let inside: Vec<_> = block.items.iter().map(|s| s.keyword()).collect();
+        assert_eq!(inside, ["priority", "virtual_ipaddress"]);
+        // The other passes read the same lines at the top level, then the script as usual.
+        let names: Vec<_> = top.iter().map(|s| s.keyword()).collect();
+        assert_eq!(
+            names,
+            [
+                "vrrp_instance",
+                "priority",
+                "virtual_ipaddress",
+                "192.0.2.1",
+                "vrrp_script"
+            ]
+        );
+        assert_eq!(top[1].read_first_by, Some(Pass::Parent));
+        assert_eq!(top[4].read_first_by, None);
     }
 
     #[test]
