@@ -124,6 +124,9 @@ struct Level {
     open: Location,
     /// A list whose keyword had no `{`: it ends at the first line that starts with `}`.
     headless: bool,
+    /// The brace count before the block opened: a pass that skips a top-level block counts
+    /// braces from its `{` on, whatever came before.
+    balance_before: i64,
 }
 
 /// keepalived reads a list written without its `{` (`notification_email` alone on its line,
@@ -362,6 +365,7 @@ impl Builder {
             items: Vec::new(),
             open: at.clone(),
             headless: true,
+            balance_before: self.brace_balance,
         });
         self.last = Last::Closed;
     }
@@ -420,7 +424,7 @@ impl Builder {
             self.outside_view = Some(OutsideView {
                 enclosing: self.levels.first().map_or(self.kind(), |l| l.kind),
                 lines: Vec::new(),
-                depth: self.brace_balance,
+                depth: self.brace_balance - self.levels.first().map_or(0, |l| l.balance_before),
                 own: None,
             });
         }
@@ -673,6 +677,7 @@ impl Builder {
                 items: Vec::new(),
                 open: at.clone(),
                 headless: false,
+                balance_before: before,
             });
             self.shadow = Some((before, self.pass_here()));
             return;
@@ -682,6 +687,7 @@ impl Builder {
             items: Vec::new(),
             open: at.clone(),
             headless: false,
+            balance_before: self.brace_balance - 1,
         });
     }
 
@@ -899,6 +905,19 @@ mod tests {
         );
         assert_eq!(top[1].read_first_by, Some(Pass::Parent));
         assert_eq!(top[4].read_first_by, None);
+    }
+
+    #[test]
+    fn a_pass_skipping_a_block_counts_braces_from_its_own_brace() {
+        // The `{` kept inside global_defs' list leaves the count one up, but the parent, which
+        // skips the instance, counts from the instance's `{`: the `}` of the list without `{`
+        // ends the instance for it, and it reads `priority` at the top level.
+        let text = "global_defs {\n notification_email {\n {\n }\n}\n\
+                    vrrp_instance A {\n virtual_ipaddress\n 192.0.2.1\n }\n priority 1\n}\n";
+        let (top, _) = tree(text);
+        let names: Vec<_> = top.iter().map(|s| s.keyword()).collect();
+        assert_eq!(names, ["global_defs", "vrrp_instance", "priority"]);
+        assert_eq!(top[2].read_first_by, Some(Pass::Parent));
     }
 
     #[test]
