@@ -45,6 +45,9 @@ pub struct Statement {
     /// keepalived 2.2.7 that reads it at the top level. A block of another process there
     /// (a `virtual_server` after an instance that ended early) is read by no pass.
     pub only_read_by: Option<Pass>,
+    /// Set on a top-level statement that no pass of keepalived 2.2.7 reads (see
+    /// `Builder::unread_since`).
+    pub unread: bool,
     /// The statement's line as written, from its keyword up to the first brace outside
     /// `"…"`, kept only when it holds a quote or a backslash: a script string is split from it
     /// ([`crate::script_words`]), since 2.2.7 joins quoted and bare text into one word there.
@@ -179,6 +182,10 @@ pub struct Builder {
     /// it. Until the balance is back there, what we read at the top level is, for the passes
     /// that skip the block by counting braces, still inside it: only its own pass reads it.
     shadow: Option<(i64, Pass)>,
+    /// Inside a shadow: a top-level block of another process than the shadow's ended early
+    /// (the brace count before it opened). The shadow's pass skips that block by counting
+    /// braces from its `{`, so until the count is back there, no pass reads the top level.
+    unread_since: Option<i64>,
 }
 
 impl Default for Builder {
@@ -193,6 +200,7 @@ impl Default for Builder {
             outside_view: None,
             top_pass: None,
             shadow: None,
+            unread_since: None,
         }
     }
 }
@@ -505,13 +513,14 @@ impl Builder {
     /// belongs to another process (see [`Statement::only_read_by`]).
     fn unread_here(&self) -> bool {
         if self.levels.is_empty() {
-            return false;
+            return self.unread_since.is_some();
         }
         self.top.last().is_some_and(|owner| {
             let own = Pass::of_block(owner.keyword());
-            owner.only_read_by.is_some_and(|only| {
-                own != only && (own != Pass::Parent || owner.keyword() == "global_defs")
-            })
+            owner.unread
+                || owner.only_read_by.is_some_and(|only| {
+                    own != only && (own != Pass::Parent || owner.keyword() == "global_defs")
+                })
         })
     }
 
@@ -621,12 +630,14 @@ impl Builder {
         } else {
             None
         };
+        let unread = self.levels.is_empty() && self.unread_since.is_some();
         self.current().push(Statement {
             location: at.clone(),
             words: smallvec![word],
             block: None,
             read_first_by,
             only_read_by,
+            unread,
             raw: raw_segment(tail),
         });
         self.last = Last::OnLine;
@@ -731,9 +742,20 @@ impl Builder {
         match self.levels.pop() {
             Some(level) => {
                 headless = level.headless;
+                let before = level.balance_before;
                 self.attach(level, Some(at.clone()));
+                if self.levels.is_empty() {
+                    self.block_of_other_pass_in_shadow_ended(before);
+                }
             }
+            None if self.unread_since.is_some() => {}
             None => diagnostics.error_in(self.pass_here(), at, "Unknown keyword '}'"),
+        }
+        if self
+            .unread_since
+            .is_some_and(|before| self.brace_balance <= before)
+        {
+            self.unread_since = None;
         }
         self.end_shadow();
         if headless {
@@ -741,6 +763,23 @@ impl Builder {
             self.start_outside_view();
         }
         headless
+    }
+
+    /// A top-level block just ended at a `}`: when it belongs to another process than the
+    /// shadow's and its braces do not balance, the shadow's pass is still inside it.
+    fn block_of_other_pass_in_shadow_ended(&mut self, before: i64) {
+        let Some((_, shadow_pass)) = self.shadow else {
+            return;
+        };
+        let Some(owner) = self.top.last() else {
+            return;
+        };
+        if owner.unread || owner.only_read_by.is_none() {
+            return;
+        }
+        if Pass::of_block(owner.keyword()) != shadow_pass && self.brace_balance > before {
+            self.unread_since = Some(before);
+        }
     }
 
     /// Gives a finished block to the statement that opened it.
@@ -918,6 +957,25 @@ mod tests {
         let names: Vec<_> = top.iter().map(|s| s.keyword()).collect();
         assert_eq!(names, ["global_defs", "vrrp_instance", "priority"]);
         assert_eq!(top[2].read_first_by, Some(Pass::Parent));
+    }
+
+    #[test]
+    fn a_block_the_shadow_pass_skips_hides_what_follows_its_early_end() {
+        // global_defs keeps an ignored `{`: only the parent reads the top level after it. The
+        // instance's peer list keeps its `{` and loses its `}`: our tree ends the instance at
+        // the second `}` before `x`, but the parent, skipping the instance by counting braces, is
+        // still inside it there. No pass reads `x`.
+        let text = "global_defs {\n{\n}\nvrrp_instance A {\n unicast_peer {\n 192.0.2.1\n\
+                    virtual_ipaddress {\n 192.0.2.2\n }\n}\nx\n}\n";
+        let (top, diags) = tree(text);
+        let x = top.iter().find(|s| s.keyword() == "x").expect("x is kept");
+        assert!(x.unread);
+        assert!(
+            !diags
+                .iter()
+                .any(|d| d.location.as_ref().is_some_and(|l| l.line >= 11)),
+            "the last }} is no problem for any pass"
+        );
     }
 
     #[test]
