@@ -428,6 +428,14 @@ impl Builder {
     /// After a list without `{` has ended, starts keeping the lines that the passes counting
     /// braces read at the top level (see [`OutsideView`]).
     fn start_outside_view(&mut self) {
+        // Behind a block that ended early, the top level is read by one pass alone: when that
+        // is the pass reading this block, no other pass reaches these lines.
+        let alone = self.top.last().is_some_and(|owner| {
+            owner.unread || owner.only_read_by == Some(Pass::of_block(owner.keyword()))
+        });
+        if alone && !self.levels.is_empty() {
+            return;
+        }
         if self.outside_view.is_none() {
             self.outside_view = Some(OutsideView {
                 enclosing: self.levels.first().map_or(self.kind(), |l| l.kind),
@@ -976,6 +984,17 @@ mod tests {
                 .any(|d| d.location.as_ref().is_some_and(|l| l.line >= 11)),
             "the last }} is no problem for any pass"
         );
+    }
+
+    #[test]
+    fn lines_after_a_list_without_brace_stay_inside_when_one_pass_reads_alone() {
+        // The script's ignored `{` leaves the VRRP pass alone at the top level: the lines after
+        // the instance's list without `{` are read inside the instance and by no other pass.
+        let text = "vrrp_script s {\n{\n}\nvrrp_instance A {\n virtual_ipaddress\n 192.0.2.1\n }\n\
+                    bogus\n}\n";
+        let (top, _) = tree(text);
+        let names: Vec<_> = top.iter().map(|s| s.keyword()).collect();
+        assert_eq!(names, ["vrrp_script", "vrrp_instance"]);
     }
 
     #[test]
