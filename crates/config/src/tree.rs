@@ -263,7 +263,8 @@ impl Builder {
                     "Missing '{' at beginning of configuration block",
                 );
                 self.open_headless(location, kind);
-                self.outside_view = Some(OutsideView {
+                // Behind a block that ended early no other pass reads these lines.
+                self.outside_view = self.shadow.is_none().then(|| OutsideView {
                     enclosing: kind,
                     lines: vec![(location.clone(), text.to_string())],
                     depth: 0,
@@ -346,15 +347,20 @@ impl Builder {
 
     /// The kind and own pass of a top-level block (not a list) whose keyword waits for its
     /// `{`, when the top level is read by every pass.
+    /// Behind a block that ended early, only when the one pass still reading the top level
+    /// is the block's own.
     fn awaiting_top_block(&mut self) -> Option<(BlockKind, Pass)> {
-        if !self.levels.is_empty() || self.shadow.is_some() || self.top_pass.is_some() {
+        if !self.levels.is_empty() || self.top_pass.is_some() || self.unread_since.is_some() {
             return None;
         }
         let kind = self
             .awaiting_block_keyword()
             .filter(|kind| *kind != BlockKind::List)?;
         let own = Pass::of_block(self.top.last()?.keyword());
-        Some((kind, own))
+        match self.shadow {
+            Some((_, alone)) if alone != own => None,
+            _ => Some((kind, own)),
+        }
     }
 
     /// The kind of the block (not a list) whose keyword inside a block waits for its `{`.
@@ -995,6 +1001,18 @@ mod tests {
         let (top, _) = tree(text);
         let names: Vec<_> = top.iter().map(|s| s.keyword()).collect();
         assert_eq!(names, ["vrrp_script", "vrrp_instance"]);
+    }
+
+    #[test]
+    fn behind_an_early_end_the_pass_alone_reads_its_block_without_brace() {
+        // The script ended early for every pass but VRRP; the next instance lost its `{`: the
+        // VRRP pass, alone at the top level, reads its lines as the instance's.
+        let text = "vrrp_script s {\n{\n}\nvrrp_instance A\n priority 1\n}\n";
+        let (top, _) = tree(text);
+        let names: Vec<_> = top.iter().map(|s| s.keyword()).collect();
+        assert_eq!(names, ["vrrp_script", "vrrp_instance"]);
+        let block = top[1].block.as_ref().expect("the instance has its lines");
+        assert_eq!(block.items[0].keyword(), "priority");
     }
 
     #[test]
