@@ -358,8 +358,9 @@ impl Builder {
             .filter(|kind| *kind != BlockKind::List)?;
         let own = Pass::of_block(self.top.last()?.keyword());
         match self.shadow {
-            Some((_, alone)) if alone != own => None,
-            _ => Some((kind, own)),
+            Some((_, alone)) if !pass_reads_block(alone, self.top.last()?.keyword()) => None,
+            Some((_, alone)) => Some((kind, alone)),
+            None => Some((kind, own)),
         }
     }
 
@@ -533,7 +534,8 @@ impl Builder {
             let own = Pass::of_block(owner.keyword());
             owner.unread
                 || owner.only_read_by.is_some_and(|only| {
-                    own != only && (own != Pass::Parent || owner.keyword() == "global_defs")
+                    !pass_reads_block(only, owner.keyword())
+                        && (own != Pass::Parent || owner.keyword() == "global_defs")
                 })
         })
     }
@@ -808,6 +810,12 @@ impl Builder {
             owner.block = Some(block);
         }
     }
+}
+
+/// Whether a pass of keepalived 2.2.7 reads a top-level block with this keyword: its own
+/// pass, and the VRRP process for `bfd_instance` too (it learns the names `track_bfd` uses).
+fn pass_reads_block(pass: Pass, keyword: &str) -> bool {
+    Pass::of_block(keyword) == pass || (pass == Pass::Vrrp && keyword == "bfd_instance")
 }
 
 /// Top-level blocks keepalived's VRRP process reads (track files the checker reads too).
