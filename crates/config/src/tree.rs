@@ -253,6 +253,19 @@ impl Builder {
                     diagnostics,
                 );
                 self.open_headless(location, kind);
+            } else if self.group_without_brace() {
+                // 2.2.7's checker reads a virtual_server_group's entries with its list reader,
+                // which without the `{` takes the next line as a missing value: fatal there.
+                diagnostics.push(
+                    Diagnostic::new(
+                        Severity::Syntax,
+                        Some(location.clone()),
+                        "*** Configuration line starting `***MISSING ***` is missing a \
+                         parameter at word position 1",
+                    )
+                    .in_pass(Pass::Checker),
+                );
+                self.last = Last::Closed;
             } else if let Some((kind, own)) = self.awaiting_top_block() {
                 // A top-level block without its `{`: its own pass names the line and reads
                 // the lines up to the `}` that ends it as the block's; every other pass reads
@@ -347,6 +360,18 @@ impl Builder {
 
     /// The kind and own pass of a top-level block (not a list) whose keyword waits for its
     /// `{`, when the top level is read by every pass.
+    /// Whether a top-level `virtual_server_group` waits for its `{` where the checker reads.
+    fn group_without_brace(&self) -> bool {
+        self.levels.is_empty()
+            && self.top_pass.is_none()
+            && self.unread_since.is_none()
+            && self.shadow.is_none_or(|(_, alone)| alone == Pass::Checker)
+            && self
+                .top
+                .last()
+                .is_some_and(|s| s.block.is_none() && s.keyword() == "virtual_server_group")
+    }
+
     /// Behind a block that ended early, only when the one pass still reading the top level
     /// is the block's own.
     fn awaiting_top_block(&mut self) -> Option<(BlockKind, Pass)> {
@@ -557,6 +582,12 @@ impl Builder {
                 .or(self.top_pass)
                 .unwrap_or(Pass::Parent),
             Some(_) => self.top.last().map_or(Pass::Parent, |owner| {
+                // Behind a block that ended early, the one pass reading the top level.
+                if let Some(only) = owner.only_read_by
+                    && pass_reads_block(only, owner.keyword())
+                {
+                    return only;
+                }
                 owner
                     .read_first_by
                     .filter(|_| Pass::of_block(owner.keyword()) == Pass::Parent)
