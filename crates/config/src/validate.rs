@@ -386,7 +386,22 @@ fn address_family(inst: &mut VrrpInstance, diagnostics: &mut Diagnostics) -> boo
         };
         diagnostics.error(&used.location.clone(), message);
     }
+    let had_peers = !inst.unicast_peers.is_empty();
     inst.unicast_peers.retain(|p| !skipped_peers.contains(p));
+    if had_peers && inst.unicast_peers.is_empty() {
+        // Every peer was of the other family: 2.2.7 then falls back to multicast, with the
+        // warning the build gives an instance without peers (it completes the instance after
+        // skipping them).
+        diagnostics.push_at_completion(Diagnostic::new(
+            Severity::Warning,
+            None,
+            format!(
+                "({name}) A unicast keyword has been specified without any unicast peers. \
+                 Defaulting to multicast. This usage is deprecated - please update your \
+                 configuration."
+            ),
+        ));
+    }
     let mut index = 0;
     inst.virtual_ipaddresses.retain(|vip| {
         let same = !skipped_vips.contains(&index);
@@ -886,6 +901,22 @@ mod tests {
     use std::path::Path;
 
     use crate::{FakeHost, LoadOptions, load_str};
+
+    #[test]
+    fn peers_all_of_the_other_family_fall_back_to_multicast() {
+        let text = "vrrp_instance A {\n interface eth0\n virtual_router_id 1\n \
+                    virtual_ipaddress {\n 192.0.2.1\n }\n unicast_peer {\n 2001:db8::2\n }\n}\n";
+        let host = FakeHost::lab();
+        let loaded = load_str(text, Path::new("/k.conf"), &LoadOptions::for_host(&host));
+        assert!(loaded.config.instances[0].unicast_peers.is_empty());
+        assert!(
+            loaded.diagnostics.iter().any(|d| d
+                .message
+                .starts_with("(A) A unicast keyword has been specified")),
+            "{:?}",
+            loaded.diagnostics
+        );
+    }
 
     #[test]
     fn an_instance_that_requires_a_vip_ends_the_completion() {
