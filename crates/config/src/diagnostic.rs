@@ -274,6 +274,12 @@ impl Diagnostics {
         self.items.extend(held);
     }
 
+    /// The completion pass stops before some of what it would report: the held diagnostics
+    /// whose message `stops` matches are dropped.
+    pub fn drop_held(&mut self, stops: impl Fn(&str) -> bool) {
+        self.completion.retain(|d| !stops(&d.message));
+    }
+
     /// The completion pass will not run: the diagnostics held for it are dropped.
     pub fn skip_completion(&mut self) {
         self.completion.clear();

@@ -33,18 +33,11 @@ fn quoted(input: &str) -> IResult<&str, Token<'_>> {
     .parse(input)
 }
 
-/// The inside of a `"…"` string, as written: a backslash keeps the next character (a `"`
-/// among them) inside the string, as keepalived 2.2.7's reader does.
+/// The inside of a `"…"` string, as written: up to the next `"`, a backslash before it
+/// included (2.2.7's word reader gives `\` no meaning; a script string is split again from
+/// the line, [`crate::script_words`]).
 fn quoted_body(input: &str) -> IResult<&str, &str> {
-    let mut escaped = false;
-    let end = input
-        .char_indices()
-        .find(|&(_, c)| {
-            let ends = c == '"' && !escaped;
-            escaped = c == '\\' && !escaped;
-            ends
-        })
-        .map_or(input.len(), |(at, _)| at);
+    let end = input.find('"').unwrap_or(input.len());
     Ok((&input[end..], &input[..end]))
 }
 
@@ -138,23 +131,25 @@ fn token(input: &str) -> IResult<&str, Token<'_>> {
     }
 }
 
-/// Whether a line has a `"` that is never closed (a `\"` inside a string does not close it).
+/// Whether a line has a `"` that is never closed.
 pub fn has_unterminated_quote(line: &str) -> bool {
-    if !line.bytes().any(|b| b == b'"') {
-        return false;
-    }
+    line.bytes().filter(|&b| b == b'"').count() % 2 == 1
+}
+
+/// Whether a line has a `"` that is never closed when a backslash keeps the character after
+/// it from opening or closing a string, as 2.2.7's comment remover counts (it then says
+/// `Unterminated quote`; the word reader's plain count says `Unmatched quote`).
+pub fn has_unterminated_quote_escaped(line: &str) -> bool {
     let mut open = false;
-    let mut escaped = false;
-    for c in line.chars() {
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
         match c {
-            '"' if !escaped => open = !open,
-            '\\' if open && !escaped => {
-                escaped = true;
-                continue;
+            '"' => open = !open,
+            '\\' => {
+                chars.next();
             }
             _ => {}
         }
-        escaped = false;
     }
     open
 }
@@ -227,18 +222,21 @@ mod tests {
     }
 
     #[test]
-    fn an_escaped_quote_stays_in_the_string() {
-        let toks = tokenize(r#"script "/x.sh \"a b\" c\\" next"#);
+    fn a_backslash_does_not_keep_a_quote_in_the_string() {
+        let toks = tokenize(r#"router_id "a\"b"c"#);
         assert_eq!(
             toks[1],
             Token::Word {
-                text: r#"/x.sh \"a b\" c\\"#,
+                text: r"a\",
                 quoted: true
             }
         );
-        assert_eq!(toks.len(), 3);
+        assert_eq!(toks[2], w("b"));
         assert!(!has_unterminated_quote(r#"script "/x.sh \"a\"""#));
-        assert!(has_unterminated_quote(r#"script "/x.sh \""#));
+        assert!(has_unterminated_quote(r#"script "/x.sh \" "a"#));
+        assert!(!has_unterminated_quote_escaped(r#"a\"b"#));
+        assert!(has_unterminated_quote(r#"a\"b"#));
+        assert!(has_unterminated_quote_escaped(r#"script "/x.sh"#));
         assert_eq!(unescape_quoted(r#"a\"b\\c\d"#), r#"a"b\c\d"#);
     }
 

@@ -16,6 +16,7 @@ pub mod lexer;
 pub mod model;
 pub mod params;
 pub mod script_lookup;
+pub mod script_words;
 pub mod source;
 pub mod tree;
 pub mod unsupported;
@@ -189,9 +190,10 @@ fn build_statements(
         let own = Pass::of_block(statement.keyword());
         // Every pass reads an unknown top-level word; only the parent reads global_defs.
         let is_global_defs = statement.keyword() == "global_defs";
-        if statement
-            .only_read_by
-            .is_some_and(|only| own != only && (own != Pass::Parent || is_global_defs))
+        if statement.unread
+            || statement
+                .only_read_by
+                .is_some_and(|only| own != only && (own != Pass::Parent || is_global_defs))
         {
             continue;
         }

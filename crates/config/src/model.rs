@@ -318,7 +318,7 @@ impl Scope {
 }
 
 /// One address line of virtual_ipaddress, virtual_ipaddress_excluded or static_ipaddress.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct IpAddress {
     /// The address.
     pub address: IpAddr,
@@ -336,6 +336,22 @@ pub struct IpAddress {
     pub other: ThinVec<String>,
     /// Where it was written.
     pub location: Location,
+    /// The address word as written (`192.0.2.1`, `2001:DB8::9/64`), for the messages that
+    /// quote it as 2.2.7 does; not part of what the address is (left out of `==`).
+    pub written: CompactString,
+}
+
+impl PartialEq for IpAddress {
+    fn eq(&self, other: &Self) -> bool {
+        self.address == other.address
+            && self.prefix_len == other.prefix_len
+            && self.broadcast == other.broadcast
+            && self.dev == other.dev
+            && self.scope == other.scope
+            && self.label == other.label
+            && self.other == other.other
+            && self.location == other.location
+    }
 }
 
 /// A line of an instance that sets or must match the instance's address family.

@@ -7,7 +7,7 @@ use smallvec::{SmallVec, smallvec};
 
 use crate::diagnostic::{Diagnostic, Diagnostics, Location, Pass, Severity};
 use crate::grammar::{BlockKind, child_block};
-use crate::lexer::{Token, has_unterminated_quote, tokens};
+use crate::lexer::{Token, has_unterminated_quote, has_unterminated_quote_escaped, tokens};
 use crate::source::SourceLine;
 
 /// Blocks nested deeper than this are refused with one diagnostic. keepalived's own grammar
@@ -45,6 +45,13 @@ pub struct Statement {
     /// keepalived 2.2.7 that reads it at the top level. A block of another process there
     /// (a `virtual_server` after an instance that ended early) is read by no pass.
     pub only_read_by: Option<Pass>,
+    /// Set on a top-level statement that no pass of keepalived 2.2.7 reads (see
+    /// `Builder::unread_since`).
+    pub unread: bool,
+    /// The statement's line as written, from its keyword up to the first brace outside
+    /// `"…"`, kept only when it holds a quote or a backslash: a script string is split from it
+    /// ([`crate::script_words`]), since 2.2.7 joins quoted and bare text into one word there.
+    pub raw: Option<Box<str>>,
 }
 
 impl Statement {
@@ -77,6 +84,42 @@ pub struct Block {
     pub items: Vec<Statement>,
 }
 
+/// The rest of `line` from where `word` (a slice of it, the inside of a `"…"` when `quoted`)
+/// was written; empty when `word` is not part of `line`.
+fn line_tail<'l>(line: &'l str, word: &str, quoted: bool) -> &'l str {
+    let start = (word.as_ptr() as usize)
+        .checked_sub(line.as_ptr() as usize)
+        .and_then(|at| at.checked_sub(usize::from(quoted)));
+    start
+        .filter(|&at| at + usize::from(quoted) + word.len() <= line.len())
+        .and_then(|at| line.get(at..))
+        .unwrap_or("")
+}
+
+/// The statement text 2.2.7 hands a script keyword: `tail` up to the first `{` or `}` outside
+/// `"…"`, without trailing blanks; `None` when it holds no quote or backslash (its words are
+/// then exactly the tokens).
+fn raw_segment(tail: &str) -> Option<Box<str>> {
+    // Only up to the next brace outside `"…"`: a line of many blocks is read in one pass.
+    let mut in_quotes = false;
+    let mut special = false;
+    let end = tail
+        .char_indices()
+        .find(|&(_, c)| {
+            match c {
+                '"' => {
+                    in_quotes = !in_quotes;
+                    special = true;
+                }
+                '\'' | '\\' => special = true,
+                _ => {}
+            }
+            !in_quotes && matches!(c, '{' | '}')
+        })
+        .map_or(tail.len(), |(at, _)| at);
+    special.then(|| tail[..end].trim_end_matches([' ', '\t', '\r', '\n']).into())
+}
+
 /// One open block while the tree is built.
 struct Level {
     kind: BlockKind,
@@ -84,6 +127,9 @@ struct Level {
     open: Location,
     /// A list whose keyword had no `{`: it ends at the first line that starts with `}`.
     headless: bool,
+    /// The brace count before the block opened: a pass that skips a top-level block counts
+    /// braces from its `{` on, whatever came before.
+    balance_before: i64,
 }
 
 /// keepalived reads a list written without its `{` (`notification_email` alone on its line,
@@ -102,6 +148,9 @@ struct OutsideView {
     /// than 0 when the list was nested deeper than one block): lines are kept only once they
     /// have left them all.
     depth: i64,
+    /// For a top-level block written without `{`: its own pass, which read these lines inside
+    /// it (its blocks among them are not read again at the top level).
+    own: Option<Pass>,
 }
 
 /// State of the statement most recently started at the current level.
@@ -133,6 +182,10 @@ pub struct Builder {
     /// it. Until the balance is back there, what we read at the top level is, for the passes
     /// that skip the block by counting braces, still inside it: only its own pass reads it.
     shadow: Option<(i64, Pass)>,
+    /// Inside a shadow: a top-level block of another process than the shadow's ended early
+    /// (the brace count before it opened). The shadow's pass skips that block by counting
+    /// braces from its `{`, so until the count is back there, no pass reads the top level.
+    unread_since: Option<i64>,
 }
 
 impl Default for Builder {
@@ -147,6 +200,7 @@ impl Default for Builder {
             outside_view: None,
             top_pass: None,
             shadow: None,
+            unread_since: None,
         }
     }
 }
@@ -167,13 +221,17 @@ impl Builder {
                 view.lines.push((location.clone(), text.to_string()));
             }
         }
-        if has_unterminated_quote(text) {
+        if has_unterminated_quote(text) || has_unterminated_quote_escaped(text) {
             // Every pass splits every line into words, skipped blocks included: the parent,
             // which reads first, names it first.
             diagnostics.error_in(
                 self.top_pass.unwrap_or(Pass::Parent),
                 location,
-                "Unterminated quote - the string runs to the end of the line",
+                if has_unterminated_quote_escaped(text) {
+                    format!("Unterminated quote '{}'", text.trim())
+                } else {
+                    format!("Unmatched quote: '{}'", text.trim())
+                },
             );
         }
         // The first token matters only to a list waiting for its `{` or running without one.
@@ -189,12 +247,42 @@ impl Builder {
             } else if let Some(kind) = self.awaiting_inner_block() {
                 // A block inside a block without its `{` (`real_server A P` then its lines):
                 // 2.2.7 names the line and reads the lines up to the next `}` as the block's.
+                self.report_here(
+                    location,
+                    "Missing '{' at beginning of configuration block",
+                    diagnostics,
+                );
+                self.open_headless(location, kind);
+            } else if self.group_without_brace() {
+                // 2.2.7's checker reads a virtual_server_group's entries with its list reader,
+                // which without the `{` takes the next line as a missing value: fatal there.
+                diagnostics.push(
+                    Diagnostic::new(
+                        Severity::Syntax,
+                        Some(location.clone()),
+                        "*** Configuration line starting `***MISSING ***` is missing a \
+                         parameter at word position 1",
+                    )
+                    .in_pass(Pass::Checker),
+                );
+                self.last = Last::Closed;
+            } else if let Some((kind, own)) = self.awaiting_top_block() {
+                // A top-level block without its `{`: its own pass names the line and reads
+                // the lines up to the `}` that ends it as the block's; every other pass reads
+                // them at the top level (as unknown keywords).
                 diagnostics.error_in(
-                    self.pass_here(),
+                    own,
                     location,
                     "Missing '{' at beginning of configuration block",
                 );
                 self.open_headless(location, kind);
+                // Behind a block that ended early no other pass reads these lines.
+                self.outside_view = self.shadow.is_none().then(|| OutsideView {
+                    enclosing: kind,
+                    lines: vec![(location.clone(), text.to_string())],
+                    depth: 0,
+                    own: Some(own),
+                });
             }
         }
         if matches!(first, Some(Token::Close)) && self.levels.last().is_some_and(|l| l.headless) {
@@ -208,6 +296,10 @@ impl Builder {
                 view.lines.push((location.clone(), rest.to_string()));
             }
             self.last_location = Some(location.clone());
+            if self.levels.is_empty() {
+                // A top-level block without `{` has ended.
+                self.read_outside_view(diagnostics);
+            }
             return;
         }
         let in_headless = self.levels.iter().any(|l| l.headless);
@@ -219,14 +311,18 @@ impl Builder {
             .or_else(|| plain.as_mut().and_then(Iterator::next))
         {
             match token {
-                Token::Word { text, quoted } => self.word(
-                    Word {
-                        text: CompactString::from(text),
-                        quoted,
-                    },
-                    location,
-                    diagnostics,
-                ),
+                Token::Word { text: word, quoted } => {
+                    let tail = line_tail(text, word, quoted);
+                    self.word_with_raw(
+                        Word {
+                            text: CompactString::from(word),
+                            quoted,
+                        },
+                        tail,
+                        location,
+                        diagnostics,
+                    );
+                }
                 Token::Open => self.open(location, diagnostics),
                 Token::Close => {
                     if self.close(location, diagnostics) {
@@ -262,6 +358,37 @@ impl Builder {
         !self.levels.is_empty() && self.awaiting_block_keyword() == Some(BlockKind::List)
     }
 
+    /// The kind and own pass of a top-level block (not a list) whose keyword waits for its
+    /// `{`, when the top level is read by every pass.
+    /// Whether a top-level `virtual_server_group` waits for its `{` where the checker reads.
+    fn group_without_brace(&self) -> bool {
+        self.levels.is_empty()
+            && self.top_pass.is_none()
+            && self.unread_since.is_none()
+            && self.shadow.is_none_or(|(_, alone)| alone == Pass::Checker)
+            && self
+                .top
+                .last()
+                .is_some_and(|s| s.block.is_none() && s.keyword() == "virtual_server_group")
+    }
+
+    /// Behind a block that ended early, only when the one pass still reading the top level
+    /// is the block's own.
+    fn awaiting_top_block(&mut self) -> Option<(BlockKind, Pass)> {
+        if !self.levels.is_empty() || self.top_pass.is_some() || self.unread_since.is_some() {
+            return None;
+        }
+        let kind = self
+            .awaiting_block_keyword()
+            .filter(|kind| *kind != BlockKind::List)?;
+        let own = Pass::of_block(self.top.last()?.keyword());
+        match self.shadow {
+            Some((_, alone)) if !pass_reads_block(alone, self.top.last()?.keyword()) => None,
+            Some((_, alone)) => Some((kind, alone)),
+            None => Some((kind, own)),
+        }
+    }
+
     /// The kind of the block (not a list) whose keyword inside a block waits for its `{`.
     fn awaiting_inner_block(&mut self) -> Option<BlockKind> {
         if self.levels.is_empty() {
@@ -278,6 +405,7 @@ impl Builder {
             items: Vec::new(),
             open: at.clone(),
             headless: true,
+            balance_before: self.brace_balance,
         });
         self.last = Last::Closed;
     }
@@ -332,11 +460,20 @@ impl Builder {
     /// After a list without `{` has ended, starts keeping the lines that the passes counting
     /// braces read at the top level (see [`OutsideView`]).
     fn start_outside_view(&mut self) {
+        // Behind a block that ended early, the top level is read by one pass alone: when that
+        // is the pass reading this block, no other pass reaches these lines.
+        let alone = self.top.last().is_some_and(|owner| {
+            owner.unread || owner.only_read_by == Some(Pass::of_block(owner.keyword()))
+        });
+        if alone && !self.levels.is_empty() {
+            return;
+        }
         if self.outside_view.is_none() {
             self.outside_view = Some(OutsideView {
                 enclosing: self.levels.first().map_or(self.kind(), |l| l.kind),
                 lines: Vec::new(),
-                depth: self.brace_balance,
+                depth: self.brace_balance - self.levels.first().map_or(0, |l| l.balance_before),
+                own: None,
             });
         }
     }
@@ -368,11 +505,12 @@ impl Builder {
             view.enclosing,
             BlockKind::Instance | BlockKind::SyncGroup | BlockKind::GarpGroup
         );
-        self.top.extend(
-            statements
-                .into_iter()
-                .filter(|s| !(vrrp_owned && is_vrrp_block(s.keyword()))),
-        );
+        let read_inside = |s: &Statement| {
+            (vrrp_owned && is_vrrp_block(s.keyword()))
+                || (s.block.is_some() && view.own == Some(Pass::of_block(s.keyword())))
+        };
+        self.top
+            .extend(statements.into_iter().filter(|s| !read_inside(s)));
     }
 
     /// The top-level statements that nothing read later can change.
@@ -410,6 +548,30 @@ impl Builder {
         self.top
     }
 
+    /// Whether no pass of 2.2.7 reads what is here: inside a top-level block that, for the
+    /// passes that count braces, lies within an earlier block that ended early, and that
+    /// belongs to another process (see [`Statement::only_read_by`]).
+    fn unread_here(&self) -> bool {
+        if self.levels.is_empty() {
+            return self.unread_since.is_some();
+        }
+        self.top.last().is_some_and(|owner| {
+            let own = Pass::of_block(owner.keyword());
+            owner.unread
+                || owner.only_read_by.is_some_and(|only| {
+                    !pass_reads_block(only, owner.keyword())
+                        && (own != Pass::Parent || owner.keyword() == "global_defs")
+                })
+        })
+    }
+
+    /// Reports a brace problem where the tree is now, unless no pass reads it.
+    fn report_here(&self, at: &Location, message: &str, diagnostics: &mut Diagnostics) {
+        if !self.unread_here() {
+            diagnostics.error_in(self.pass_here(), at, message.to_string());
+        }
+    }
+
     /// The pass of keepalived 2.2.7 that first reports a brace problem here: the one that
     /// reads the top-level block we are in, or the top level.
     fn pass_here(&self) -> Pass {
@@ -420,6 +582,12 @@ impl Builder {
                 .or(self.top_pass)
                 .unwrap_or(Pass::Parent),
             Some(_) => self.top.last().map_or(Pass::Parent, |owner| {
+                // Behind a block that ended early, the one pass reading the top level.
+                if let Some(only) = owner.only_read_by
+                    && pass_reads_block(only, owner.keyword())
+                {
+                    return only;
+                }
                 owner
                     .read_first_by
                     .filter(|_| Pass::of_block(owner.keyword()) == Pass::Parent)
@@ -472,12 +640,26 @@ impl Builder {
                 }
                 _ => self.pass_here(),
             };
-            diagnostics.error_in(pass, at, "Missing '{' at beginning of configuration block");
+            if !self.unread_here() {
+                diagnostics.error_in(pass, at, "Missing '{' at beginning of configuration block");
+            }
             self.last = Last::Closed;
         }
     }
 
     fn word(&mut self, word: Word, at: &Location, diagnostics: &mut Diagnostics) {
+        self.word_with_raw(word, "", at, diagnostics);
+    }
+
+    /// A word; `tail` is the line from where the word was written (a new statement keeps it
+    /// as [`Statement::raw`] when it matters).
+    fn word_with_raw(
+        &mut self,
+        word: Word,
+        tail: &str,
+        at: &Location,
+        diagnostics: &mut Diagnostics,
+    ) {
         self.missing_open(at, diagnostics);
         if self.last == Last::OnLine
             && let Some(statement) = self.current().last_mut()
@@ -495,12 +677,15 @@ impl Builder {
         } else {
             None
         };
+        let unread = self.levels.is_empty() && self.unread_since.is_some();
         self.current().push(Statement {
             location: at.clone(),
             words: smallvec![word],
             block: None,
             read_first_by,
             only_read_by,
+            unread,
+            raw: raw_segment(tail),
         });
         self.last = Last::OnLine;
     }
@@ -529,7 +714,7 @@ impl Builder {
         };
         self.last = Last::Closed;
         let Some(kind) = child else {
-            diagnostics.error_in(self.pass_here(), at, "Unexpected '{' - ignoring");
+            self.report_here(at, "Unexpected '{' - ignoring", diagnostics);
             return;
         };
         if self.levels.len() >= MAX_NESTING {
@@ -550,6 +735,7 @@ impl Builder {
                 items: Vec::new(),
                 open: at.clone(),
                 headless: false,
+                balance_before: before,
             });
             self.shadow = Some((before, self.pass_here()));
             return;
@@ -559,6 +745,7 @@ impl Builder {
             items: Vec::new(),
             open: at.clone(),
             headless: false,
+            balance_before: self.brace_balance - 1,
         });
     }
 
@@ -602,9 +789,20 @@ impl Builder {
         match self.levels.pop() {
             Some(level) => {
                 headless = level.headless;
+                let before = level.balance_before;
                 self.attach(level, Some(at.clone()));
+                if self.levels.is_empty() {
+                    self.block_of_other_pass_in_shadow_ended(before);
+                }
             }
+            None if self.unread_since.is_some() => {}
             None => diagnostics.error_in(self.pass_here(), at, "Unknown keyword '}'"),
+        }
+        if self
+            .unread_since
+            .is_some_and(|before| self.brace_balance <= before)
+        {
+            self.unread_since = None;
         }
         self.end_shadow();
         if headless {
@@ -612,6 +810,23 @@ impl Builder {
             self.start_outside_view();
         }
         headless
+    }
+
+    /// A top-level block just ended at a `}`: when it belongs to another process than the
+    /// shadow's and its braces do not balance, the shadow's pass is still inside it.
+    fn block_of_other_pass_in_shadow_ended(&mut self, before: i64) {
+        let Some((_, shadow_pass)) = self.shadow else {
+            return;
+        };
+        let Some(owner) = self.top.last() else {
+            return;
+        };
+        if owner.unread || owner.only_read_by.is_none() {
+            return;
+        }
+        if Pass::of_block(owner.keyword()) != shadow_pass && self.brace_balance > before {
+            self.unread_since = Some(before);
+        }
     }
 
     /// Gives a finished block to the statement that opened it.
@@ -626,6 +841,12 @@ impl Builder {
             owner.block = Some(block);
         }
     }
+}
+
+/// Whether a pass of keepalived 2.2.7 reads a top-level block with this keyword: its own
+/// pass, and the VRRP process for `bfd_instance` too (it learns the names `track_bfd` uses).
+fn pass_reads_block(pass: Pass, keyword: &str) -> bool {
+    Pass::of_block(keyword) == pass || (pass == Pass::Vrrp && keyword == "bfd_instance")
 }
 
 /// Top-level blocks keepalived's VRRP process reads (track files the checker reads too).
@@ -749,6 +970,103 @@ mod tests {
         let (top, _) = tree(text);
         let names: Vec<_> = top.iter().map(|s| s.keyword()).collect();
         assert_eq!(names, ["vrrp_instance"]);
+    }
+
+    #[test]
+    fn a_top_level_block_without_its_brace_is_read_by_its_own_pass() {
+        let text = "vrrp_instance A\n priority 100\n virtual_ipaddress {\n 192.0.2.1\n }\n}\n\
+                    vrrp_script s {\n}\n";
+        let (top, _) = tree(text);
+        let block = top[0]
+            .block
+            .as_ref()
+            .expect("the instance's lines are its block");
+        let inside: Vec<_> = block.items.iter().map(|s| s.keyword()).collect();
+        assert_eq!(inside, ["priority", "virtual_ipaddress"]);
+        // The other passes read the same lines at the top level, then the script as usual.
+        let names: Vec<_> = top.iter().map(|s| s.keyword()).collect();
+        assert_eq!(
+            names,
+            [
+                "vrrp_instance",
+                "priority",
+                "virtual_ipaddress",
+                "192.0.2.1",
+                "vrrp_script"
+            ]
+        );
+        assert_eq!(top[1].read_first_by, Some(Pass::Parent));
+        assert_eq!(top[4].read_first_by, None);
+    }
+
+    #[test]
+    fn a_pass_skipping_a_block_counts_braces_from_its_own_brace() {
+        // The `{` kept inside global_defs' list leaves the count one up, but the parent, which
+        // skips the instance, counts from the instance's `{`: the `}` of the list without `{`
+        // ends the instance for it, and it reads `priority` at the top level.
+        let text = "global_defs {\n notification_email {\n {\n }\n}\n\
+                    vrrp_instance A {\n virtual_ipaddress\n 192.0.2.1\n }\n priority 1\n}\n";
+        let (top, _) = tree(text);
+        let names: Vec<_> = top.iter().map(|s| s.keyword()).collect();
+        assert_eq!(names, ["global_defs", "vrrp_instance", "priority"]);
+        assert_eq!(top[2].read_first_by, Some(Pass::Parent));
+    }
+
+    #[test]
+    fn a_block_the_shadow_pass_skips_hides_what_follows_its_early_end() {
+        // global_defs keeps an ignored `{`: only the parent reads the top level after it. The
+        // instance's peer list keeps its `{` and loses its `}`: our tree ends the instance at
+        // the second `}` before `x`, but the parent, skipping the instance by counting braces, is
+        // still inside it there. No pass reads `x`.
+        let text = "global_defs {\n{\n}\nvrrp_instance A {\n unicast_peer {\n 192.0.2.1\n\
+                    virtual_ipaddress {\n 192.0.2.2\n }\n}\nx\n}\n";
+        let (top, diags) = tree(text);
+        let x = top.iter().find(|s| s.keyword() == "x").expect("x is kept");
+        assert!(x.unread);
+        assert!(
+            !diags
+                .iter()
+                .any(|d| d.location.as_ref().is_some_and(|l| l.line >= 11)),
+            "the last }} is no problem for any pass"
+        );
+    }
+
+    #[test]
+    fn lines_after_a_list_without_brace_stay_inside_when_one_pass_reads_alone() {
+        // The script's ignored `{` leaves the VRRP pass alone at the top level: the lines after
+        // the instance's list without `{` are read inside the instance and by no other pass.
+        let text = "vrrp_script s {\n{\n}\nvrrp_instance A {\n virtual_ipaddress\n 192.0.2.1\n }\n\
+                    bogus\n}\n";
+        let (top, _) = tree(text);
+        let names: Vec<_> = top.iter().map(|s| s.keyword()).collect();
+        assert_eq!(names, ["vrrp_script", "vrrp_instance"]);
+    }
+
+    #[test]
+    fn behind_an_early_end_the_pass_alone_reads_its_block_without_brace() {
+        // The script ended early for every pass but VRRP; the next instance lost its `{`: the
+        // VRRP pass, alone at the top level, reads its lines as the instance's.
+        let text = "vrrp_script s {\n{\n}\nvrrp_instance A\n priority 1\n}\n";
+        let (top, _) = tree(text);
+        let names: Vec<_> = top.iter().map(|s| s.keyword()).collect();
+        assert_eq!(names, ["vrrp_script", "vrrp_instance"]);
+        let block = top[1].block.as_ref().expect("the instance has its lines");
+        assert_eq!(block.items[0].keyword(), "priority");
+    }
+
+    #[test]
+    fn brace_problems_in_a_block_no_pass_reads_are_not_reported() {
+        // The script's extra `{` keeps the passes that count braces inside it to the end: the
+        // checker never reads the virtual_server, so its stray `{` is named by no pass.
+        let text = "vrrp_script s {\n{\n script /bin/true\n}\n\
+                    virtual_server 192.0.2.1 80 {\n {\n}\n";
+        let (_, diags) = tree(text);
+        let lines: Vec<_> = diags
+            .iter()
+            .filter(|d| d.message.starts_with("Unexpected"))
+            .filter_map(|d| d.location.as_ref().map(|l| l.line))
+            .collect();
+        assert_eq!(lines, [2]);
     }
 
     #[test]

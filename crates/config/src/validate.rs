@@ -55,24 +55,55 @@ pub fn validate(config: &mut Config, host: &dyn Host, diagnostics: &mut Diagnost
         config.instances.retain(|i| i.virtual_router_id != 0);
         return;
     }
-    diagnostics.complete();
     let global_strict = config.global.vrrp_strict;
     let global_version = config.global.vrrp_version;
-    for inst in &mut config.instances {
+    // The address family is settled while reading (its messages come from every instance).
+    let families: Vec<bool> = config
+        .instances
+        .iter_mut()
+        .map(|inst| address_family(inst, diagnostics))
+        .collect();
+    // An instance left without a VIP where one is required (VRRPv3, IPv6 or strict) ends the
+    // completion there: 2.2.7 completes no later instance and checks no VRIDs (observed).
+    let version_of = |inst: &VrrpInstance, ipv6: bool| {
+        inst.version
+            .unwrap_or(if ipv6 { 3 } else { global_version })
+    };
+    let stop = config
+        .instances
+        .iter()
+        .zip(&families)
+        .position(|(inst, &ipv6)| {
+            let strict = inst.strict_mode.unwrap_or(global_strict);
+            inst.virtual_ipaddresses.is_empty() && (ipv6 || strict || version_of(inst, ipv6) == 3)
+        });
+    if let Some(at) = stop {
+        let names: Vec<String> = config.instances[at..]
+            .iter()
+            .map(|i| format!("({})", i.name))
+            .collect();
+        diagnostics.drop_held(|message| names.iter().any(|n| message.starts_with(n.as_str())));
+    }
+    diagnostics.complete();
+    for (index, (inst, &ipv6)) in config.instances.iter_mut().zip(&families).enumerate() {
+        if stop == Some(index) {
+            let line = format!("({}) No VIP specified; at least one is required", inst.name);
+            unlocated(diagnostics, Severity::Warning, line);
+            break;
+        }
         let strict = inst.strict_mode.unwrap_or(global_strict);
-        let ipv6 = address_family(inst, diagnostics);
         // An IPv6 instance runs VRRPv3 unless it says otherwise, whatever vrrp_version says
         // (keepalived 2.2.7, observed).
-        let version = inst
-            .version
-            .unwrap_or(if ipv6 { 3 } else { global_version });
+        let version = version_of(inst, ipv6);
         let version =
             crate::validate_strict::ipv6_version(inst, strict, ipv6, version, diagnostics);
         instance_consistency(inst, strict, version, ipv6, diagnostics);
     }
-    sync_group_weights(config, diagnostics);
-    address_owner_weights(config, diagnostics);
-    duplicate_vrids(config, diagnostics);
+    if stop.is_none() {
+        sync_group_weights(config, diagnostics);
+        address_owner_weights(config, diagnostics);
+        duplicate_vrids(config, diagnostics);
+    }
     sync_group_members(config, diagnostics);
     crate::validate_vrrp::validate(config, diagnostics);
     checker_services(config, diagnostics);
@@ -355,7 +386,22 @@ fn address_family(inst: &mut VrrpInstance, diagnostics: &mut Diagnostics) -> boo
         };
         diagnostics.error(&used.location.clone(), message);
     }
+    let had_peers = !inst.unicast_peers.is_empty();
     inst.unicast_peers.retain(|p| !skipped_peers.contains(p));
+    if had_peers && inst.unicast_peers.is_empty() {
+        // Every peer was of the other family: 2.2.7 then falls back to multicast, with the
+        // warning the build gives an instance without peers (it completes the instance after
+        // skipping them).
+        diagnostics.push_at_completion(Diagnostic::new(
+            Severity::Warning,
+            None,
+            format!(
+                "({name}) A unicast keyword has been specified without any unicast peers. \
+                 Defaulting to multicast. This usage is deprecated - please update your \
+                 configuration."
+            ),
+        ));
+    }
     let mut index = 0;
     inst.virtual_ipaddresses.retain(|vip| {
         let same = !skipped_vips.contains(&index);
@@ -364,8 +410,8 @@ fn address_family(inst: &mut VrrpInstance, diagnostics: &mut Diagnostics) -> boo
             diagnostics.error(
                 &vip.location,
                 format!(
-                    "({name}): address family must match VRRP instance [{}/{}] - ignoring",
-                    vip.address, vip.prefix_len
+                    "({name}): address family must match VRRP instance [{}] - ignoring",
+                    vip.written
                 ),
             );
         }
@@ -434,15 +480,11 @@ fn instance_consistency(
         inst.advert_int = inst.advert_int.round().max(1.0);
     }
     if inst.virtual_ipaddresses.is_empty() {
-        let reason = if inst.native_ipv6 || strict {
-            "required"
-        } else {
-            "sensible"
-        };
+        // (an instance that requires one stopped the completion before its checks)
         unlocated(
             diagnostics,
             Severity::Warning,
-            format!("({name}) No VIP specified; at least one is {reason}"),
+            format!("({name}) No VIP specified; at least one is sensible"),
         );
     }
 }
@@ -859,6 +901,53 @@ mod tests {
     use std::path::Path;
 
     use crate::{FakeHost, LoadOptions, load_str};
+
+    #[test]
+    fn peers_all_of_the_other_family_fall_back_to_multicast() {
+        let text = "vrrp_instance A {\n interface eth0\n virtual_router_id 1\n \
+                    virtual_ipaddress {\n 192.0.2.1\n }\n unicast_peer {\n 2001:db8::2\n }\n}\n";
+        let host = FakeHost::lab();
+        let loaded = load_str(text, Path::new("/k.conf"), &LoadOptions::for_host(&host));
+        assert!(loaded.config.instances[0].unicast_peers.is_empty());
+        assert!(
+            loaded.diagnostics.iter().any(|d| d
+                .message
+                .starts_with("(A) A unicast keyword has been specified")),
+            "{:?}",
+            loaded.diagnostics
+        );
+    }
+
+    #[test]
+    fn an_instance_that_requires_a_vip_ends_the_completion() {
+        let text = "vrrp_instance A {\n interface eth0\n virtual_router_id 1\n \
+                    native_ipv6\n virtual_ipaddress {\n 192.0.2.1\n }\n}\n\
+                    vrrp_instance B {\n interface eth0\n virtual_router_id 1\n \
+                    state MASTER\n nopreempt\n virtual_ipaddress {\n 192.0.2.2\n }\n}\n";
+        let host = FakeHost::lab();
+        let loaded = load_str(text, Path::new("/k.conf"), &LoadOptions::for_host(&host));
+        let messages: Vec<&str> = loaded
+            .diagnostics
+            .iter()
+            .map(|d| d.message.as_str())
+            .collect();
+        assert!(
+            messages
+                .contains(&"(A): address family must match VRRP instance [192.0.2.1] - ignoring"),
+            "{messages:?}"
+        );
+        assert!(
+            messages.contains(&"(A) No VIP specified; at least one is required"),
+            "{messages:?}"
+        );
+        // B is never completed: neither its nopreempt nor the shared VRID is reported.
+        assert!(
+            !messages
+                .iter()
+                .any(|m| m.starts_with("(B)") || m.contains("both use VRID")),
+            "{messages:?}"
+        );
+    }
 
     #[test]
     fn a_zero_port_service_gets_keepalived_s_default_persistence() {

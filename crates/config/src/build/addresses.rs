@@ -82,6 +82,7 @@ fn address_line(cx: &mut Cx<'_>, item: &Statement, is_static: bool) -> Option<Ip
         label: None,
         other: ThinVec::new(),
         location: item.location.clone(),
+        written: text.into(),
     };
     let mut words = item.arg_texts();
     while let Some(option) = words.next() {

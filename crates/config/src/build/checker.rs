@@ -271,6 +271,8 @@ fn timing(
 /// entries, or mixing IPv4, IPv6 and family-less fwmarks, is named at its `}` and removed.
 pub fn virtual_server_group(cx: &mut Cx<'_>, stmt: &Statement) -> Option<VirtualServerGroup> {
     let name = cx.block_name(stmt)?;
+    // Written without `{`: the reader stopped at the next line (see the tree builder).
+    stmt.block.as_ref()?;
     let mut entries = Vec::new();
     let mut families = GroupFamilies::default();
     for item in cx.block(stmt) {

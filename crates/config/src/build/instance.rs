@@ -185,25 +185,17 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement) -> Option<VrrpInstance> {
                     } else {
                         InitialState::Backup
                     };
-                    match state_given {
-                        Some(previous) if previous != wanted => {
-                            let previous = if previous == InitialState::Master {
-                                "MASTER"
-                            } else {
-                                "BACKUP"
-                            };
-                            cx.error(
-                                &item.location,
-                                format!(
-                                    "({name}) state previously set as {previous} - ignoring {v}"
-                                ),
-                            );
-                        }
-                        _ => {
-                            inst.state = wanted;
-                            inst.state_given = true;
-                            state_given = Some(wanted);
-                        }
+                    // MASTER always wins; BACKUP after MASTER is refused (2.2.7, observed:
+                    // BACKUP then MASTER is silently MASTER).
+                    if state_given == Some(InitialState::Master) && wanted == InitialState::Backup {
+                        cx.error(
+                            &item.location,
+                            format!("({name}) state previously set as MASTER - ignoring BACKUP"),
+                        );
+                    } else {
+                        inst.state = wanted;
+                        inst.state_given = true;
+                        state_given = Some(wanted);
                     }
                 }
                 Some(other) => cx.error(

@@ -15,7 +15,8 @@ mod trackers;
 use crate::diagnostic::{Diagnostic, Diagnostics, Location, Severity};
 use crate::host::Host;
 use crate::model::{Command, Config, RawSetting, RunAs, ThinVec, TrackRef};
-use crate::tree::{Statement, Word};
+use crate::script_words;
+use crate::tree::Statement;
 use crate::values::{self, NumberError};
 
 /// Keywords allowed at the top level.
@@ -413,7 +414,7 @@ impl Cx<'_> {
     }
 
     /// A command string (`script`, `misc_path`): the first argument as keepalived 2.2.7 takes
-    /// it (a `"…"` string, a `'…'` span, or one bare word; more words are not part of it).
+    /// it (words after it are not part of it), split into argv.
     pub(crate) fn command(&mut self, stmt: &Statement) -> Option<Command> {
         self.command_and_rest(stmt).map(|(command, _)| command)
     }
@@ -422,17 +423,49 @@ impl Cx<'_> {
     /// the user it runs as.
     pub(crate) fn notify_command(&mut self, stmt: &Statement) -> Option<Command> {
         let (mut command, rest) = self.command_and_rest(stmt)?;
-        command.run_as = rest.first().map(|user| RunAs {
-            user: user.text.to_string(),
-            group: rest.get(1).map(|w| w.text.to_string()),
+        let mut rest = rest.into_iter();
+        command.run_as = rest.next().map(|user| RunAs {
+            user,
+            group: rest.next(),
         });
         Some(command)
     }
 
-    fn command_and_rest<'s>(&mut self, stmt: &'s Statement) -> Option<(Command, &'s [Word])> {
+    /// The script and the words after it. A line holding quotes or backslashes is split as
+    /// 2.2.7 splits it ([`crate::script_words::script_argv`]): the line into words, then the
+    /// first argument into argv, quotes joining what touches them.
+    fn command_and_rest(&mut self, stmt: &Statement) -> Option<(Command, Vec<String>)> {
         self.arg(stmt)?;
-        let (text, used) = values::script_token(stmt.args());
-        let mut argv = values::split_command(&text);
+        let split = stmt
+            .raw
+            .as_deref()
+            .and_then(|raw| match script_words::script_argv(raw) {
+                // The line itself cannot be split (a quote never closed): 2.2.7 crashes on
+                // it (see invalid-unterminated-quote); read the words as tokens.
+                Err((failed, _)) if failed == raw => None,
+                other => Some(other),
+            });
+        let (text, mut argv, rest) = match split {
+            Some(Ok((argv, rest))) => {
+                let text = stmt
+                    .args()
+                    .first()
+                    .map(|w| w.text.to_string())
+                    .unwrap_or_default();
+                (text, argv, rest)
+            }
+            Some(Err((failed, error))) => {
+                self.split_error(stmt, &failed, &error);
+                return None;
+            }
+            None => {
+                let (text, used) = values::script_token(stmt.args());
+                let argv = values::split_command(&text);
+                let rest = stmt.args().get(used..).unwrap_or(&[]);
+                let rest = rest.iter().map(|w| w.text.to_string()).collect();
+                (text, argv, rest)
+            }
+        };
         if argv.first().is_none_or(|a| a.is_empty()) {
             // An empty command (`script ""`) is no command; 2.2.7 says nothing of the line
             // (the block reports a missing script where it checks for one).
@@ -450,7 +483,19 @@ impl Cx<'_> {
             run_as_ids: None,
             shell,
         };
-        Some((command, stmt.args().get(used..).unwrap_or(&[])))
+        Some((command, rest))
+    }
+
+    /// 2.2.7's words for a script string it could not split (the script is then dropped).
+    fn split_error(&mut self, stmt: &Statement, failed: &str, error: &script_words::SplitError) {
+        match error {
+            script_words::SplitError::MissingTerminating(quote) => self.error(
+                &stmt.location,
+                format!("String '{failed}': missing terminating {quote}"),
+            ),
+            // 2.2.7 logs this one outside its configuration report: `-t` does not show it.
+            script_words::SplitError::MissingEscape => {}
+        }
     }
 
     /// `USER [GROUP]`.
