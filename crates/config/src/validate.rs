@@ -825,8 +825,9 @@ fn checker_services(config: &mut Config, diagnostics: &mut Diagnostics) {
             checker_line(diagnostics, line);
             ops_reset.push(index);
         }
-        if let ServiceKey::Address(_, 0) = vs.key {
-            // The IPVS destination gets port 0 (checker plan); the checks keep the port.
+        if let (ServiceKey::Address(_, 0), false) = (&vs.key, masquerading) {
+            // With DR or TUN the IPVS destination gets port 0 (checker plan); the checks keep
+            // the port. NAT (also the default) keeps it, silently (observed in 2.2.7).
             for rs in vs.real_servers.iter().filter(|rs| rs.port != 0) {
                 let line = format!(
                     "WARNING - virtual server {} and real server [{}]:{protocol}:{} ports \
@@ -951,7 +952,8 @@ mod tests {
 
     #[test]
     fn a_zero_port_service_gets_keepalived_s_default_persistence() {
-        let text = "virtual_server 192.0.2.10 0 {\n protocol TCP\n real_server 192.0.2.11 80 {\n \
+        let text = "virtual_server 192.0.2.10 0 {\n protocol TCP\n lb_kind DR\n \
+                    real_server 192.0.2.11 80 {\n \
                     }\n real_server 192.0.2.12 0 {\n }\n}\n\
                     virtual_server 192.0.2.20 80 {\n protocol TCP\n real_server 192.0.2.21 8080 {\n }\n}\n";
         let host = FakeHost::lab();
@@ -972,5 +974,29 @@ mod tests {
         let other = &loaded.config.virtual_servers[1];
         assert_eq!(other.persistence_timeout, None);
         assert_eq!(other.real_servers[0].port, 8080);
+    }
+
+    /// keepalived 2.2.7 says "ports don't match - resetting" for a zero-port service's real
+    /// server with a port only with DR or TUN: with NAT, written or by default, the port is
+    /// kept silently (checker VM scenario 10, `chk-vs-zero-port`).
+    #[test]
+    fn a_zero_port_nat_service_keeps_its_real_servers_ports_silently() {
+        let host = FakeHost::lab();
+        for kind in ["lb_kind NAT\n", "", "lb_kind DR\n", "lb_kind TUN\n"] {
+            let text = format!(
+                "virtual_server 192.0.2.10 0 {{\n protocol TCP\n {kind} \
+                 persistence_timeout 50\n real_server 192.0.2.11 80 {{\n }}\n}}\n"
+            );
+            let loaded = load_str(&text, Path::new("/k.conf"), &LoadOptions::for_host(&host));
+            let warned = loaded
+                .diagnostics
+                .iter()
+                .any(|d| d.message.contains("ports don't match - resetting"));
+            assert_eq!(
+                warned,
+                kind.contains("DR") || kind.contains("TUN"),
+                "{kind:?}"
+            );
+        }
     }
 }

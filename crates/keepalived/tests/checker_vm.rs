@@ -694,6 +694,87 @@ virtual_server 198.51.100.130 53 {
 }
 "#;
 
+/// Scenario 10: what IPVS gets for the real servers of fwmark services with NAT (written and
+/// by default) and DR when the real servers have ports, for a NAT group holding a fwmark, and
+/// for zero-port services with and without persistence.
+const CONFIG10: &str = r#"
+virtual_server fwmark 7 {
+    delay_loop 2
+    lb_kind NAT
+    protocol TCP
+    real_server 192.0.2.141 8080 {
+        TCP_CHECK {
+            connect_timeout 1
+        }
+    }
+}
+virtual_server fwmark 17 {
+    delay_loop 2
+    protocol TCP
+    real_server 192.0.2.142 8080 {
+        TCP_CHECK {
+            connect_timeout 1
+        }
+    }
+}
+virtual_server fwmark 27 {
+    delay_loop 2
+    lb_kind DR
+    protocol TCP
+    real_server 192.0.2.143 8080 {
+        TCP_CHECK {
+            connect_timeout 1
+        }
+    }
+}
+virtual_server_group g10 {
+    198.51.100.144 8080
+    fwmark 37
+}
+virtual_server group g10 {
+    delay_loop 2
+    lb_kind NAT
+    protocol TCP
+    real_server 192.0.2.147 8080 {
+        TCP_CHECK {
+            connect_timeout 1
+        }
+    }
+}
+virtual_server 198.51.100.141 0 {
+    delay_loop 2
+    lb_kind NAT
+    protocol TCP
+    persistence_timeout 50
+    real_server 192.0.2.144 80 {
+        TCP_CHECK {
+            connect_timeout 1
+        }
+    }
+}
+virtual_server 198.51.100.142 0 {
+    delay_loop 2
+    lb_kind NAT
+    protocol TCP
+    real_server 192.0.2.145 80 {
+        TCP_CHECK {
+            connect_timeout 1
+        }
+    }
+}
+virtual_server 198.51.100.143 0 {
+    delay_loop 2
+    lb_kind DR
+    protocol TCP
+    persistence_timeout 50
+    real_server 192.0.2.146 80 {
+        TCP_CHECK {
+            connect_timeout 1
+        }
+    }
+}
+"#;
+
 /// The guest's part: servers, one run per binary, table snapshots after each event.
 /// Scenario 7: quorum_up / quorum_down scripts, sorry_server_inhibit and
 /// sorry_server_lvs_method; an IPv6 TCP virtual service and an SCTP one.
@@ -1032,6 +1113,25 @@ run8() {
     unserve 192.0.2.101; unserve 192.0.2.102; unserve 192.0.2.103; unserve 101; unserve 5060
     echo "=== $LABEL log" >&3; cat /tmp/log-$1 >&3
 }
+run10() {
+    LABEL=$1
+    ipvsadm -C
+    for a in 192.0.2.141 192.0.2.142 192.0.2.143 192.0.2.147; do serve $a 8080; done
+    for a in 192.0.2.144 192.0.2.145 192.0.2.146; do serve $a 80; done
+    $2 -n -l -D -C -f /etc/lab10.conf -p /run/k-$1.pid -c /run/c-$1.pid \
+        -r /run/v-$1.pid > /tmp/log-$1 2>&1 &
+    KPID=$!
+    started /tmp/log-$1
+    sleep 5; echo "=== $LABEL table up" >&3; ipvsadm -Sn >&3 2>&1; ipvsadm -Ln >&3 2>&1
+    kill -TERM $KPID
+    i=0; while kill -0 $KPID 2>/dev/null && [ $i -lt 50 ]; do sleep 0.2; i=$((i+1)); done
+    snap stopped
+    for a in 192.0.2.141 192.0.2.142 192.0.2.143 192.0.2.144 192.0.2.145 192.0.2.146 \
+        192.0.2.147; do
+        unserve $a
+    done
+    echo "=== $LABEL log" >&3; cat /tmp/log-$1 >&3
+}
 # Waits (at most 30 s) until a daemon's checker child has started its checks, so a slow
 # start on a loaded host does not shift the scenario's clock.
 started() {
@@ -1047,6 +1147,14 @@ for a in 192.0.2.61 192.0.2.62 192.0.2.63 192.0.2.64 192.0.2.67 192.0.2.68 192.0
 done
 mkdir -p /www && echo "hello from the lab" > /www/index.html
 for f in a b; do echo "page $f" > /www/$f.html; done
+if want 10; then
+for a in 192.0.2.141 192.0.2.142 192.0.2.143 192.0.2.144 192.0.2.145 192.0.2.146 \
+    192.0.2.147; do
+    /usr/bin/ip addr add $a/32 dev lo
+done
+run10 ref10 /usr/sbin/keepalived
+run10 ours10 /usr/sbin/keepalived-rs
+fi
 if want 9; then
 mkdir -p /www9
 for f in index a b; do echo "page $f" > /www9/$f.html; done
@@ -1214,6 +1322,9 @@ fn boot_lab() -> Option<BootOutput> {
     ramfs
         .add_file("/etc/lab9.conf", CONFIG9.as_bytes(), 0o644)
         .expect("config 9");
+    ramfs
+        .add_file("/etc/lab10.conf", CONFIG10.as_bytes(), 0o644)
+        .expect("config 10");
     ramfs
         .add_file("/etc/lab4.conf", CONFIG4.as_bytes(), 0o644)
         .expect("config 4");
@@ -1393,6 +1504,7 @@ fn checker_timelines_match_keepalived_2_2_7() {
     };
     let mut problems = Vec::new();
     let scenarios = [
+        ("ref10", "ours10", &["up", "stopped"][..]),
         (
             "ref9",
             "ours9",
@@ -1479,6 +1591,19 @@ fn checker_timelines_match_keepalived_2_2_7() {
                 get("ref7 notify"),
                 get("ours7 notify")
             ));
+        }
+    }
+    if sections.contains_key("ref10 log") {
+        // Every real server is in 2.2.7's table (not two empty tables).
+        let up = get("ref10 table up").join("\n");
+        for rs in [
+            "192.0.2.141",
+            "192.0.2.142",
+            "192.0.2.143",
+            "192.0.2.144",
+            "192.0.2.147",
+        ] {
+            assert!(up.contains(rs), "2.2.7's table lacks {rs}:\n{up}");
         }
     }
     if sections.contains_key("ref4 log") {

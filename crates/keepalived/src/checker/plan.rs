@@ -484,9 +484,11 @@ fn virtual_server(
     skipped: &mut Vec<(String, String)>,
     warnings: &mut Vec<String>,
 ) -> Option<VsPlan> {
-    // keepalived 2.2.7: an address service without `protocol` is UDP; a fwmark service has
-    // none (named `none` in log lines).
+    // keepalived 2.2.7: an address service without `protocol` is UDP; a fwmark service (or
+    // a group of fwmarks only) has none, even written ("protocol will be ignored"): its real
+    // servers are named `[ADDR]:none:PORT` in log lines (observed, checker VM scenario 10).
     let protocol = match (vs.protocol.as_deref(), &vs.key) {
+        _ if fwmark_only(config, &vs.key) => 0,
         (Some("TCP"), _) => IPPROTO_TCP,
         (Some("UDP"), _) => IPPROTO_UDP,
         (Some("SCTP"), _) => IPPROTO_SCTP,
@@ -762,6 +764,25 @@ fn flag(word: Option<&str>) -> Option<bool> {
     }
 }
 
+/// Whether a service has fwmarks only (a fwmark service, or a group whose entries are all
+/// `fwmark N`): keepalived 2.2.7 gives it no protocol.
+fn fwmark_only(config: &Config, key: &ServiceKey) -> bool {
+    match key {
+        ServiceKey::Fwmark(_) => true,
+        ServiceKey::Address(..) => false,
+        ServiceKey::Group(group) => {
+            let mut entries = config
+                .virtual_server_groups
+                .iter()
+                .filter(|g| &g.name == group)
+                .flat_map(|g| &g.entries)
+                .peekable();
+            entries.peek().is_some()
+                && entries.all(|entry| entry.first().is_some_and(|w| w == "fwmark"))
+        }
+    }
+}
+
 /// The services of one virtual_server_group entry: `ADDR PORT`, `ADDR-LAST PORT` (a range of
 /// the address's last byte, or last 16-bit group for IPv6) or `fwmark N`.
 fn group_entry(entry: &[String], protocol: u16, fwmark_af: u16) -> Option<Vec<IpvsKey>> {
@@ -844,10 +865,12 @@ fn real_server(
         }
     }
     let inherited = Inherited::read(inherited, &rest, skipped);
-    // A fwmark or zero-port service's real servers have no port of their own in IPVS
-    // (keepalived clears it, "ports don't match - resetting"); their checks keep it.
+    // A fwmark or zero-port service's real servers keep their port in IPVS with NAT (also
+    // the default); with DR or TUN keepalived 2.2.7 clears it ("has port specified -
+    // clearing", "ports don't match - resetting") and names them with port 0 (observed,
+    // checker VM scenario 10). Their checks connect to the written port either way.
     let port = match vs.key {
-        ServiceKey::Fwmark(_) | ServiceKey::Address(_, 0) => 0,
+        ServiceKey::Fwmark(_) | ServiceKey::Address(_, 0) if forward != Forward::Masq => 0,
         _ => rs.port,
     };
     let context = CheckContext {
@@ -1412,20 +1435,79 @@ mod tests {
     }
 
     /// keepalived 2.2.7 makes a zero-port service persistent ("zero port only valid for
-    /// persistent services - setting") and gives its real servers port 0 in IPVS ("ports
-    /// don't match - resetting"); the checks still connect to the port written.
+    /// persistent services - setting"); with NAT (the default) its real servers keep their
+    /// port in IPVS, with DR they get port 0 ("ports don't match - resetting"); the checks
+    /// connect to the port written either way (observed, checker VM scenario 10).
     #[test]
-    fn a_zero_port_service_is_persistent_and_its_destinations_have_port_zero() {
+    fn a_zero_port_service_is_persistent_and_only_dr_clears_its_real_servers_ports() {
         let p = plan(
             "virtual_server 198.51.100.10 0 {\n protocol TCP\n real_server 192.0.2.11 80 {\n \
-             TCP_CHECK {\n }\n }\n}\n",
+             TCP_CHECK {\n }\n }\n}\n\
+             virtual_server 198.51.100.11 0 {\n protocol TCP\n lb_kind DR\n \
+             persistence_timeout 50\n real_server 192.0.2.12 80 {\n TCP_CHECK {\n }\n }\n}\n",
         );
-        let vs = &p.virtual_servers[0];
-        assert_ne!(vs.services[0].flags & SVC_F_PERSISTENT, 0);
-        assert_eq!(vs.services[0].timeout, 360);
-        let rs = &vs.real_servers[0];
-        assert_eq!(rs.dest.port, 0);
+        let nat = &p.virtual_servers[0];
+        assert_ne!(nat.services[0].flags & SVC_F_PERSISTENT, 0);
+        assert_eq!(nat.services[0].timeout, 360);
+        let rs = &nat.real_servers[0];
+        assert_eq!(
+            (rs.dest.port, rs.name.as_str()),
+            (80, "[192.0.2.11]:tcp:80")
+        );
         assert_eq!(rs.checks[0].target.port(), 80);
+        let dr = &p.virtual_servers[1];
+        assert_eq!(dr.services[0].timeout, 50);
+        let rs = &dr.real_servers[0];
+        assert_eq!((rs.dest.port, rs.name.as_str()), (0, "[192.0.2.12]:tcp:0"));
+        assert_eq!(rs.checks[0].target.port(), 80);
+        assert_eq!(rs.checks[0].target_name, "[192.0.2.12]:tcp:0");
+    }
+
+    /// A fwmark service's real servers keep their port in IPVS with NAT, written or by
+    /// default, and get port 0 with DR and TUN; the protocol written on a fwmark service (or
+    /// a group of fwmarks only) is ignored, the real servers are named `none` (keepalived
+    /// 2.2.7, observed in checker VM scenario 10: `-a -f 7 -r 192.0.2.141:8080 -m -w 1`,
+    /// `-a -f 27 -r 192.0.2.143:0 -g -w 1`).
+    #[test]
+    fn fwmark_real_servers_keep_their_port_with_nat_only() {
+        let conf = |kind: &str| {
+            format!(
+                "virtual_server fwmark 7 {{\n {kind}\n protocol TCP\n \
+                 real_server 192.0.2.71 8080 {{\n TCP_CHECK {{\n }}\n }}\n}}\n"
+            )
+        };
+        for (kind, port) in [
+            ("lb_kind NAT", 8080),
+            ("", 8080),
+            ("lb_kind DR", 0),
+            ("lb_kind TUN", 0),
+        ] {
+            let p = plan(&conf(kind));
+            let rs = &p.virtual_servers[0].real_servers[0];
+            assert_eq!(rs.dest.port, port, "{kind:?}");
+            assert_eq!(rs.name, format!("[192.0.2.71]:none:{port}"), "{kind:?}");
+            assert_eq!(rs.checks[0].target.port(), 8080, "{kind:?}");
+            assert_eq!(
+                rs.checks[0].target_name,
+                format!("[192.0.2.71]:none:{port}"),
+                "{kind:?}"
+            );
+        }
+        // A group of fwmarks only has no protocol either; one with an address entry keeps it.
+        let p = plan(
+            "virtual_server_group marks {\n fwmark 8\n}\n\
+             virtual_server_group mixed {\n 198.51.100.10 8080\n fwmark 9\n}\n\
+             virtual_server group marks {\n protocol TCP\n \
+             real_server 192.0.2.72 8080 {\n TCP_CHECK {\n }\n }\n}\n\
+             virtual_server group mixed {\n protocol TCP\n \
+             real_server 192.0.2.73 8080 {\n TCP_CHECK {\n }\n }\n}\n",
+        );
+        let names: Vec<&str> = p
+            .virtual_servers
+            .iter()
+            .map(|vs| vs.real_servers[0].name.as_str())
+            .collect();
+        assert_eq!(names, ["[192.0.2.72]:none:8080", "[192.0.2.73]:tcp:8080"]);
     }
 
     #[test]
@@ -1729,8 +1811,9 @@ mod tests {
         assert_eq!((rs.dest.weight, rs.dest.forward), (4, Forward::Route));
         assert_eq!(rs.checks.len(), 1);
         let c = &rs.checks[0];
-        assert_eq!(c.target_name, "[192.0.2.50]:udp:8080");
-        assert_eq!((rs.dest.port, rs.name.as_str()), (0, "[192.0.2.11]:udp:0"));
+        // The protocol of a fwmark service is ignored (`none`), DR clears the port.
+        assert_eq!(c.target_name, "[192.0.2.50]:none:8080");
+        assert_eq!((rs.dest.port, rs.name.as_str()), (0, "[192.0.2.11]:none:0"));
         // The config reader words the fwmark port warning (once per reading), not the plan.
         assert!(p.warnings.is_empty(), "{:?}", p.warnings);
         let CheckKind::Http(urls) = &c.kind else {

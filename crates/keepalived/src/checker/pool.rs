@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use keepalived_ipvs::{Destination, Ipvs, IpvsError, ServiceKey};
+use keepalived_ipvs::{Destination, Forward, Ipvs, IpvsError, ServiceKey};
 
 use super::plan::{CheckKind, Plan, RsPlan, VsPlan, endpoint_name};
 use super::task::{CheckState, Report};
@@ -641,10 +641,12 @@ fn keys(plan: &VsPlan) -> Vec<ServiceKey> {
     plan.services.iter().map(|s| s.key).collect()
 }
 
-/// The destination as a service takes it: a fwmark service's real servers have port 0.
+/// The destination as a service takes it: in a group, a fwmark entry's real servers have
+/// port 0 with DR and TUN and keep their port with NAT (keepalived 2.2.7, observed in the
+/// checker VM lab, scenarios 3 and 10).
 fn for_key(key: &ServiceKey, dest: &Destination) -> Destination {
     let mut dest = dest.clone();
-    if matches!(key, ServiceKey::Fwmark { .. }) {
+    if matches!(key, ServiceKey::Fwmark { .. }) && dest.forward != Forward::Masq {
         dest.port = 0;
     }
     dest
@@ -986,6 +988,29 @@ pub(crate) mod tests {
         let options = keepalived_config::LoadOptions::for_host(&host);
         let loaded = keepalived_config::load_str(text, std::path::Path::new("t.conf"), &options);
         Plan::from_config(&loaded.config)
+    }
+
+    /// In a group, a fwmark entry's destination keeps its port with NAT and gets port 0
+    /// with DR and TUN; an address entry keeps it (keepalived 2.2.7, checker VM scenarios
+    /// 3 and 10).
+    #[test]
+    fn a_group_fwmark_entry_clears_the_port_with_dr_and_tun_only() {
+        let addr = "192.0.2.147".parse().expect("address");
+        let mark = ServiceKey::Fwmark { af: 2, mark: 37 };
+        let address = ServiceKey::Address {
+            protocol: 6,
+            addr: "198.51.100.144".parse().expect("address"),
+            port: 8080,
+        };
+        for (forward, port) in [
+            (Forward::Masq, 8080),
+            (Forward::Route, 0),
+            (Forward::Tunnel, 0),
+        ] {
+            let dest = Destination::new(addr, 8080, forward, 1);
+            assert_eq!(for_key(&mark, &dest).port, port, "{forward:?}");
+            assert_eq!(for_key(&address, &dest).port, 8080, "{forward:?}");
+        }
     }
 
     const CONF: &str = "virtual_server 198.51.100.20 8080 {\n quorum 2\n \
