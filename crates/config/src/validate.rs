@@ -768,23 +768,8 @@ fn checker_services(config: &mut Config, diagnostics: &mut Diagnostics) {
         // NAT (the default) keeps a real server's port behind a fwmark: 2.2.7 warns only for
         // DR and TUN (observed with its shipped virtual_server_group sample).
         let masquerading = vs.lb_kind.as_deref().is_none_or(|kind| kind == "NAT");
-        if has_fwmark && !masquerading {
-            let action = if matches!(vs.key, ServiceKey::Group(_)) {
-                "port will be ignored"
-            } else {
-                "clearing"
-            };
-            for rs in vs.real_servers.iter().filter(|rs| rs.port != 0) {
-                let line = format!(
-                    "WARNING - fwmark virtual server {}, real server [{}]:{protocol}:{} has \
-                     port specified - {action}",
-                    shown(&protocol),
-                    rs.address,
-                    rs.port
-                );
-                checker_line(diagnostics, line);
-            }
-        }
+        // The fwmark port lines name the protocol as read (before the UDP default).
+        let fwmark_protocol = protocol.clone();
         if vs.real_servers.is_empty() {
             let line = format!(
                 "Virtual server {} has no real servers - ignoring",
@@ -801,6 +786,16 @@ fn checker_services(config: &mut Config, diagnostics: &mut Diagnostics) {
             checker_line(diagnostics, line);
             protocol = "udp".to_string();
         }
+        // 2.2.7's order (checker VM scenario 10): the zero-port line, the defaults, then the
+        // real servers' port lines.
+        if vs.persistence_timeout.is_none() && has_zero_port(config, &vs.key) {
+            let line = format!(
+                "Virtual server {}: zero port only valid for persistent services - setting",
+                shown(&protocol)
+            );
+            checker_line(diagnostics, line);
+            made_persistent.push(index);
+        }
         let defaults = [
             (
                 vs.lb_algo.is_none(),
@@ -814,6 +809,24 @@ fn checker_services(config: &mut Config, diagnostics: &mut Diagnostics) {
         for (missing, message) in defaults {
             if missing {
                 let line = format!("Virtual server {}: {message}", shown(&protocol));
+                checker_line(diagnostics, line);
+            }
+        }
+        if has_fwmark && !masquerading {
+            let protocol = &fwmark_protocol;
+            let action = if matches!(vs.key, ServiceKey::Group(_)) {
+                "port will be ignored"
+            } else {
+                "clearing"
+            };
+            for rs in vs.real_servers.iter().filter(|rs| rs.port != 0) {
+                let line = format!(
+                    "WARNING - fwmark virtual server {}, real server [{}]:{protocol}:{} has \
+                     port specified - {action}",
+                    shown(protocol),
+                    rs.address,
+                    rs.port
+                );
                 checker_line(diagnostics, line);
             }
         }
@@ -838,14 +851,6 @@ fn checker_services(config: &mut Config, diagnostics: &mut Diagnostics) {
                 );
                 checker_line(diagnostics, line);
             }
-        }
-        if vs.persistence_timeout.is_none() && has_zero_port(config, &vs.key) {
-            let line = format!(
-                "Virtual server {}: zero port only valid for persistent services - setting",
-                shown(&protocol)
-            );
-            checker_line(diagnostics, line);
-            made_persistent.push(index);
         }
     }
     for index in ops_reset {
@@ -998,5 +1003,34 @@ mod tests {
                 "{kind:?}"
             );
         }
+    }
+
+    /// The checker's lines come in 2.2.7's order (checker VM scenario 10's log): the zero-port
+    /// line before the defaults, a fwmark real server's port line after them.
+    #[test]
+    fn checker_lines_follow_keepalived_s_order() {
+        let text = "virtual_server fwmark 27 {\n lb_kind DR\n protocol TCP\n \
+                    real_server 192.0.2.143 8080 {\n }\n}\n\
+                    virtual_server 192.0.2.142 0 {\n protocol TCP\n \
+                    real_server 192.0.2.145 80 {\n }\n}\n";
+        let host = FakeHost::lab();
+        let loaded = load_str(text, Path::new("/k.conf"), &LoadOptions::for_host(&host));
+        let messages: Vec<&str> = loaded
+            .diagnostics
+            .iter()
+            .map(|d| d.message.as_str())
+            .filter(|m| m.contains("Virtual server") || m.contains("WARNING"))
+            .collect();
+        assert_eq!(
+            messages,
+            [
+                "Warning: Virtual server FWM 27: protocol specified for fwmark - protocol will be ignored",
+                "Virtual server FWM 27: no scheduler set, setting default 'wlc'",
+                "WARNING - fwmark virtual server FWM 27, real server [192.0.2.143]:none:8080 has port specified - clearing",
+                "Virtual server [192.0.2.142]:tcp:0: zero port only valid for persistent services - setting",
+                "Virtual server [192.0.2.142]:tcp:0: no scheduler set, setting default 'wlc'",
+                "Virtual server [192.0.2.142]:tcp:0: no forwarding method set, setting default NAT",
+            ]
+        );
     }
 }
