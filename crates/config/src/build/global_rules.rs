@@ -409,7 +409,13 @@ pub(crate) fn check(cx: &mut Cx<'_>, item: &Statement) -> bool {
         }
         Rule::RtPriority(process) => {
             if let Some(v) = value {
-                match v.parse::<i64>() {
+                // An empty word is 0, and leading blanks are skipped, as strtol reads it.
+                let read = if v.is_empty() {
+                    Ok(0)
+                } else {
+                    v.trim_start().parse::<i64>()
+                };
+                match read {
                     Ok(n) if n < 1 => cx.error(
                         at,
                         format!(
