@@ -516,11 +516,21 @@ impl Builder {
         for (location, text) in &view.lines {
             outside.feed(location, text, diagnostics);
         }
-        let statements = outside.finish(diagnostics);
         let vrrp_owned = matches!(
             view.enclosing,
             BlockKind::Instance | BlockKind::SyncGroup | BlockKind::GarpGroup
         );
+        // A VRRP block read there ended early for the passes counting braces (an extra `{`):
+        // they are still inside it once the enclosing block has ended, and the VRRP pass,
+        // which read those lines inside the enclosing block, alone reads the top level.
+        let open_for_counters = match outside.shadow {
+            Some((before, Pass::Vrrp)) if vrrp_owned => outside.brace_balance - before,
+            _ => 0,
+        };
+        if open_for_counters > 0 && self.shadow.is_none() && self.levels.is_empty() {
+            self.shadow = Some((self.brace_balance - open_for_counters, Pass::Vrrp));
+        }
+        let statements = outside.finish(diagnostics);
         let read_inside = |s: &Statement| {
             (vrrp_owned && is_vrrp_block(s.keyword()))
                 || (s.block.is_some() && view.own == Some(Pass::of_block(s.keyword())))
@@ -967,6 +977,21 @@ mod tests {
             named.contains(&(Some(15), Some(Pass::Parent), "Extra '}' found")),
             "{named:?}"
         );
+    }
+
+    #[test]
+    fn an_instance_with_an_extra_open_read_outside_a_headless_list_hides_what_follows() {
+        // `track_script` without `{` ends VI_1 at line 4 for the passes counting braces; they
+        // read VI_2 at the top level, whose extra `{` keeps them inside it to the end. Only
+        // the VRRP pass, which ends VI_1 at line 10, reads the top level after it, and skips
+        // the virtual server: its stray `{` (line 13) is named by no pass.
+        let text = "vrrp_instance VI_1 {\n track_script\n chk\n }\nvrrp_instance VI_2 {\n {\n \
+                    virtual_ipaddress {\n 192.0.2.1\n }\n}\nvirtual_server 192.0.2.1 80 {\n \
+                    real_server 192.0.2.2 80 {\n {\n }\n}\n";
+        let (_, diags) = tree(text);
+        let lines: Vec<_> = diags.iter().filter_map(|d| d.line()).collect();
+        assert!(lines.contains(&6), "{diags:?}");
+        assert!(!lines.contains(&13), "{diags:?}");
     }
 
     #[test]
