@@ -151,6 +151,10 @@ struct OutsideView {
     /// For a top-level block written without `{`: its own pass, which read these lines inside
     /// it (its blocks among them are not read again at the top level).
     own: Option<Pass>,
+    /// Behind a block that ended early (a shadow), the one pass that reads the top level and
+    /// the braces the other passes still count from the shadow's block: its `}` are theirs,
+    /// not extra ones.
+    shadowed: Option<(Pass, i64)>,
 }
 
 /// State of the statement most recently started at the current level.
@@ -282,6 +286,7 @@ impl Builder {
                     lines: vec![(location.clone(), text.to_string())],
                     depth: 0,
                     own: Some(own),
+                    shadowed: None,
                 });
             }
         }
@@ -469,11 +474,21 @@ impl Builder {
             return;
         }
         if self.outside_view.is_none() {
+            // Inside a shadow, a block of another pass than the shadow's is skipped by the
+            // shadow's pass, which alone reads what follows it at the top level.
+            let shadowed = self.shadow.and_then(|(before, pass)| {
+                let other = self
+                    .top
+                    .last()
+                    .is_some_and(|owner| !pass_reads_block(pass, owner.keyword()));
+                other.then_some((pass, self.brace_balance - before))
+            });
             self.outside_view = Some(OutsideView {
                 enclosing: self.levels.first().map_or(self.kind(), |l| l.kind),
                 lines: Vec::new(),
                 depth: self.brace_balance - self.levels.first().map_or(0, |l| l.balance_before),
                 own: None,
+                shadowed,
             });
         }
     }
@@ -494,17 +509,28 @@ impl Builder {
             Pass::Parent
         };
         let mut outside = Builder {
-            top_pass: Some(top_pass),
+            top_pass: Some(view.shadowed.map_or(top_pass, |(pass, _)| pass)),
+            brace_balance: view.shadowed.map_or(0, |(_, open)| open),
             ..Builder::default()
         };
         for (location, text) in &view.lines {
             outside.feed(location, text, diagnostics);
         }
-        let statements = outside.finish(diagnostics);
         let vrrp_owned = matches!(
             view.enclosing,
             BlockKind::Instance | BlockKind::SyncGroup | BlockKind::GarpGroup
         );
+        // A VRRP block read there ended early for the passes counting braces (an extra `{`):
+        // they are still inside it once the enclosing block has ended, and the VRRP pass,
+        // which read those lines inside the enclosing block, alone reads the top level.
+        let open_for_counters = match outside.shadow {
+            Some((before, Pass::Vrrp)) if vrrp_owned => outside.brace_balance - before,
+            _ => 0,
+        };
+        if open_for_counters > 0 && self.shadow.is_none() && self.levels.is_empty() {
+            self.shadow = Some((self.brace_balance - open_for_counters, Pass::Vrrp));
+        }
+        let statements = outside.finish(diagnostics);
         let read_inside = |s: &Statement| {
             (vrrp_owned && is_vrrp_block(s.keyword()))
                 || (s.block.is_some() && view.own == Some(Pass::of_block(s.keyword())))
@@ -920,6 +946,52 @@ mod tests {
         let lines: Vec<_> = diags.iter().map(|d| d.line()).collect();
         assert_eq!(lines, vec![Some(3), Some(3), None]);
         assert!(diags[2].message.contains("1 missing"));
+    }
+
+    #[test]
+    fn behind_an_instance_that_ended_early_only_its_pass_reads_past_a_headless_block() {
+        // The VIP list lost its `}`: VI_1 ends at line 6 for the VRRP pass while the others
+        // still count one brace open. The real server without `{` ends at line 13; the VRRP
+        // pass, skipping the virtual server, reads line 14 at the top level; the others are
+        // still inside VI_1 there, and only line 15 is extra for them.
+        let text = "vrrp_instance VI_1 {\n virtual_ipaddress {\n 192.0.2.1\n track_script {\n \
+                    chk\n }\n}\nvirtual_server 192.0.2.1 80 {\n real_server 192.0.2.2 80\n \
+                    weight 1\n TCP_CHECK {\n }\n }\n}\n}\n";
+        let (_, diags) = tree(text);
+        let named: Vec<_> = diags
+            .iter()
+            .filter(|d| d.message.contains('}'))
+            .map(|d| (d.line(), d.pass, d.message.as_str()))
+            .collect();
+        assert!(
+            named.contains(&(Some(14), Some(Pass::Vrrp), "Unknown keyword '}'")),
+            "{named:?}"
+        );
+        assert!(
+            !named
+                .iter()
+                .any(|(line, _, m)| *line == Some(14) && m.starts_with("Extra")),
+            "{named:?}"
+        );
+        assert!(
+            named.contains(&(Some(15), Some(Pass::Parent), "Extra '}' found")),
+            "{named:?}"
+        );
+    }
+
+    #[test]
+    fn an_instance_with_an_extra_open_read_outside_a_headless_list_hides_what_follows() {
+        // `track_script` without `{` ends VI_1 at line 4 for the passes counting braces; they
+        // read VI_2 at the top level, whose extra `{` keeps them inside it to the end. Only
+        // the VRRP pass, which ends VI_1 at line 10, reads the top level after it, and skips
+        // the virtual server: its stray `{` (line 13) is named by no pass.
+        let text = "vrrp_instance VI_1 {\n track_script\n chk\n }\nvrrp_instance VI_2 {\n {\n \
+                    virtual_ipaddress {\n 192.0.2.1\n }\n}\nvirtual_server 192.0.2.1 80 {\n \
+                    real_server 192.0.2.2 80 {\n {\n }\n}\n";
+        let (_, diags) = tree(text);
+        let lines: Vec<_> = diags.iter().filter_map(|d| d.line()).collect();
+        assert!(lines.contains(&6), "{diags:?}");
+        assert!(!lines.contains(&13), "{diags:?}");
     }
 
     #[test]

@@ -24,8 +24,17 @@ pub enum NumberError {
 }
 
 /// An integer in `min..=max`.
+/// An empty word is 0, as `strtol` reads it.
 pub fn parse_int(text: &str, min: i64, max: i64) -> Result<i64, NumberError> {
-    let value: i64 = text.parse().map_err(|_| NumberError::Invalid)?;
+    let value: i64 = if text.is_empty() {
+        0
+    } else {
+        let text = skip_leading_space(text);
+        text.strip_prefix('+')
+            .unwrap_or(text)
+            .parse()
+            .map_err(|_| NumberError::Invalid)?
+    };
     if (min..=max).contains(&value) {
         Ok(value)
     } else {
@@ -56,7 +65,7 @@ pub fn read_unsigned(text: &str, min: u32, max: u32) -> Result<u32, String> {
     let Some(value) = whole_number(text) else {
         return Err(format!("invalid number '{text}'"));
     };
-    if text.starts_with('-') {
+    if skip_leading_space(text).starts_with('-') {
         return Err(format!("negative number '{text}'"));
     }
     let Ok(value) = u32::try_from(value) else {
@@ -68,9 +77,21 @@ pub fn read_unsigned(text: &str, min: u32, max: u32) -> Result<u32, String> {
     Ok(value)
 }
 
-/// A decimal integer with an optional sign, as `strtol` reads a whole word; values too long
-/// for 128 bits saturate (they are out of every range anyway).
+/// `text` without the leading white space `strtol` / `strtod` skip, when a number may follow
+/// it (a word that is only white space stays as it is: nothing is read from it).
+fn skip_leading_space(text: &str) -> &str {
+    let rest = text.trim_start_matches([' ', '\t', '\n', '\r', '\x0b', '\x0c']);
+    if rest.is_empty() { text } else { rest }
+}
+
+/// A decimal integer with an optional sign, as `strtol` reads a whole word: an empty word is 0
+/// (no digits and nothing left over); values too long for 128 bits saturate (they are out of
+/// every range anyway).
 fn whole_number(text: &str) -> Option<i128> {
+    if text.is_empty() {
+        return Some(0);
+    }
+    let text = skip_leading_space(text);
     let (negative, digits) = match text.as_bytes().first()? {
         b'-' => (true, &text[1..]),
         b'+' => (false, &text[1..]),
@@ -83,8 +104,17 @@ fn whole_number(text: &str) -> Option<i128> {
     Some(if negative { -magnitude } else { magnitude })
 }
 
-/// A decimal (such as `advert_int 0.5`) in `min..=max`.
+/// A decimal (such as `advert_int 0.5`) in `min..=max`; an empty word is 0, as `strtod`
+/// reads it.
 pub fn parse_decimal(text: &str, min: f64, max: f64) -> Result<f64, NumberError> {
+    if text.is_empty() {
+        return if min <= 0.0 && 0.0 <= max {
+            Ok(0.0)
+        } else {
+            Err(NumberError::OutOfRange)
+        };
+    }
+    let text = skip_leading_space(text);
     let ok_chars = !text.is_empty() && text.chars().all(|c| c.is_ascii_digit() || c == '.');
     let value: f64 = if ok_chars {
         text.parse().map_err(|_| NumberError::Invalid)?
@@ -399,6 +429,46 @@ mod tests {
     }
 
     #[test]
+    fn an_empty_word_is_zero_and_leading_blanks_are_skipped() {
+        // Empty: 0, refused only where 0 is out of range.
+        assert_eq!(
+            read_int("", 1, 255),
+            Err("number '' outside range [1, 255]".into())
+        );
+        assert_eq!(read_int("", -253, 253), Ok(0));
+        assert_eq!(read_unsigned("", 0, 1000), Ok(0));
+        assert_eq!(
+            read_unsigned("", 1, 65535),
+            Err("number '' outside range [1, 65535]".into())
+        );
+        assert_eq!(parse_int("", 0, 9), Ok(0));
+        assert_eq!(parse_int("", 1, 9), Err(NumberError::OutOfRange));
+        assert_eq!(parse_decimal("", 0.0, 1.0), Ok(0.0));
+        assert_eq!(parse_decimal("", 0.01, 255.0), Err(NumberError::OutOfRange));
+        assert_eq!(read_decimal_micros("", 0, 10).value, Some(0));
+        assert_eq!(
+            read_decimal_micros("", 1, 4_294_967_295).messages,
+            vec!["number '' outside range [0.000001, 4294.967295]".to_string()]
+        );
+        // Blanks before the number are skipped, as strtol / strtod do; blanks alone are not a
+        // number, nor are blanks after it.
+        assert_eq!(read_int("  150", 1, 255), Ok(150));
+        assert_eq!(read_unsigned("\t3", 0, 9), Ok(3));
+        assert_eq!(
+            read_unsigned(" -3", 0, 9),
+            Err("negative number ' -3'".into())
+        );
+        assert_eq!(parse_int(" 51", 1, 255), Ok(51));
+        assert_eq!(parse_decimal(" 1", 0.01, 255.0), Ok(1.0));
+        assert_eq!(
+            read_decimal_micros(" 3", 0, 10_000_000).value,
+            Some(3_000_000)
+        );
+        assert_eq!(read_int("  ", 0, 9), Err("invalid number '  '".into()));
+        assert_eq!(read_int("5 ", 0, 9), Err("invalid number '5 '".into()));
+    }
+
+    #[test]
     fn number_readers_word_problems_as_keepalived() {
         assert_eq!(read_int("+5", -253, 253), Ok(5));
         assert_eq!(
@@ -445,12 +515,16 @@ mod tests {
 /// word was not a number at all (some keywords add a line of their own only for the others).
 pub fn read_decimal_micros(text: &str, min: u64, max: u64) -> DecimalRead {
     let mut messages = Vec::new();
-    let (negative, body) = match text.strip_prefix('-') {
+    let (negative, body) = match skip_leading_space(text).strip_prefix('-') {
         Some(rest) => (true, rest),
-        None => (false, text.strip_prefix('+').unwrap_or(text)),
+        None => {
+            let text = skip_leading_space(text);
+            (false, text.strip_prefix('+').unwrap_or(text))
+        }
     };
     let (whole, fraction) = body.split_once('.').unwrap_or((body, ""));
-    let digits_ok = !whole.is_empty() || !fraction.is_empty();
+    // An empty word is 0 (nothing read and nothing left over); a lone sign or dot is not.
+    let digits_ok = text.is_empty() || !whole.is_empty() || !fraction.is_empty();
     if !digits_ok
         || !whole.bytes().all(|b| b.is_ascii_digit())
         || !fraction.bytes().all(|b| b.is_ascii_digit())

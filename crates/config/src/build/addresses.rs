@@ -162,7 +162,8 @@ fn address_line(cx: &mut Cx<'_>, item: &Statement, is_static: bool) -> Option<Ip
             }
             "preferred_lft" => {
                 let value = words.next().unwrap_or_default();
-                if value != "forever" && value.parse::<u32>().is_err() {
+                // An empty word is 0, as 2.2.7's number reader reads it.
+                if value != "forever" && !value.is_empty() && value.parse::<u32>().is_err() {
                     cx.error(&item.location, format!("invalid number '{value}'"));
                     cx.error(&item.location, format!("preferred_lft {value} is invalid"));
                 } else {

@@ -73,12 +73,19 @@ fn read(cx: &mut Cx<'_>, stmt: &Statement) -> Option<BfdInstance> {
             }
             "min_rx" | "min_tx" | "idle_tx" => {
                 if let Some(v) = value {
-                    let ok = match v.parse::<f64>() {
-                        Ok(n) if (1.0..=4_294_967.0).contains(&n) => true,
+                    // idle_tx is at least 1000 ms; an empty word is 0, as strtod reads it.
+                    let min = if keyword == "idle_tx" { 1000.0 } else { 1.0 };
+                    let read = if v.is_empty() {
+                        Ok(0.0)
+                    } else {
+                        v.parse::<f64>()
+                    };
+                    let ok = match read {
+                        Ok(n) if (min..=4_294_967.0).contains(&n) => true,
                         Ok(_) => {
                             cx.error(
                                 at,
-                                format!("number '{v}' outside range [1.000, 4294967.000]"),
+                                format!("number '{v}' outside range [{min:.3}, 4294967.000]"),
                             );
                             false
                         }
@@ -90,7 +97,7 @@ fn read(cx: &mut Cx<'_>, stmt: &Statement) -> Option<BfdInstance> {
                     if !ok {
                         cx.error(
                             at,
-                            format!("Configuration error: BFD instance {name} {keyword} value {v} is not valid (must be in range [1-4294967]), ignoring"),
+                            format!("Configuration error: BFD instance {name} {keyword} value {v} is not valid (must be in range [{min}-4294967]), ignoring"),
                         );
                     }
                 }

@@ -390,16 +390,12 @@ pub(crate) fn check(cx: &mut Cx<'_>, item: &Statement) -> bool {
         },
         Rule::Delay(bad) => {
             if let Some(v) = value {
-                let ok = if v.starts_with('-') && v[1..].parse::<f64>().is_ok() {
-                    cx.error(at, format!("negative number '{v}'"));
-                    false
-                } else if v.parse::<f64>().is_ok_and(f64::is_finite) {
-                    true
-                } else {
-                    cx.error(at, format!("invalid number '{v}'"));
-                    false
-                };
-                if !ok {
+                // Seconds in [0.001, 4294.967295], read by the unsigned decimal reader.
+                let read = crate::values::read_decimal_micros(v, 1_000, 4_294_967_295);
+                for message in read.messages {
+                    cx.error(at, message);
+                }
+                if read.value.is_none() {
                     cx.error(at, fill(bad, keyword, v));
                 }
             }
@@ -413,7 +409,13 @@ pub(crate) fn check(cx: &mut Cx<'_>, item: &Statement) -> bool {
         }
         Rule::RtPriority(process) => {
             if let Some(v) = value {
-                match v.parse::<i64>() {
+                // An empty word is 0, and leading blanks are skipped, as strtol reads it.
+                let read = if v.is_empty() {
+                    Ok(0)
+                } else {
+                    v.trim_start().parse::<i64>()
+                };
+                match read {
                     Ok(n) if n < 1 => cx.error(
                         at,
                         format!(
@@ -472,9 +474,18 @@ fn unsigned(cx: &mut Cx<'_>, at: &crate::diagnostic::Location, v: &str) -> bool 
     cx.int_value(at, v, 0, i64::from(u32::MAX)).is_some()
 }
 
+/// A word read as `strtod` reads a whole word: an empty word is 0.
+fn strtod_word(v: &str) -> Result<f64, std::num::ParseFloatError> {
+    if v.is_empty() {
+        Ok(0.0)
+    } else {
+        v.parse::<f64>()
+    }
+}
+
 /// A decimal number of seconds in `[0.000001, 4294.967295]`.
 fn interval(cx: &mut Cx<'_>, at: &crate::diagnostic::Location, v: &str) -> bool {
-    match v.parse::<f64>() {
+    match strtod_word(v) {
         Ok(n) if n.is_finite() && (0.000_001..=4_294.967_295).contains(&n) => true,
         Ok(n) if n.is_finite() => {
             cx.error(
@@ -506,7 +517,7 @@ pub(crate) fn at_least_one(cx: &mut Cx<'_>, item: &Statement, value: Option<u32>
 /// that is not a number reads as 0 (after the number reader's message) and counts as set.
 pub(crate) fn garp_group_interval(cx: &mut Cx<'_>, item: &Statement) -> Option<f64> {
     let v = cx.arg(item)?;
-    match v.parse::<f64>() {
+    match strtod_word(v) {
         Ok(n) if n.is_finite() && (0.0..=2_147.483_647).contains(&n) => Some(n),
         Ok(_) => {
             cx.error(

@@ -227,7 +227,7 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement) -> Option<VrrpInstance> {
                     .unwrap_or_default();
                 // keepalived 2.2.7 keeps an earlier valid VRID when a later one is invalid.
                 let value = cx.int(item, 1, 255).map(|v| v as u8);
-                if value.is_none() && !text.is_empty() {
+                if value.is_none() && !item.args().is_empty() {
                     cx.error(
                         &item.location,
                         format!("({name}): VRID '{text}' not valid - must be between 1 & 255"),
@@ -356,7 +356,15 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement) -> Option<VrrpInstance> {
                 }
             }
             "smtp_alert" => inst.smtp_alert = Some(cx.flag(item)),
-            "version" => inst.version = cx.int(item, 2, 3).map(|v| v as u8),
+            "version" => {
+                inst.version = cx.int(item, 2, 3).map(|v| v as u8);
+                if inst.version.is_none() && !item.args().is_empty() {
+                    cx.error(
+                        &item.location,
+                        format!("({name}): Version must be either 2 or 3"),
+                    );
+                }
+            }
             "accept" => inst.accept = Some(true),
             "no_accept" => inst.accept = Some(false),
             "use_vmac" => {

@@ -146,11 +146,17 @@ fn lvs_sync_daemon_interface(cx: &mut Cx<'_>, at: &Location, name: &str) {
 
 /// An unsigned number (u32), with the number reader's `negative number` / `invalid number`.
 fn unsigned(cx: &mut Cx<'_>, at: &Location, v: &str) -> bool {
+    unsigned_value(cx, at, v).is_some()
+}
+
+/// [`unsigned`]'s value (an empty word is 0).
+fn unsigned_value(cx: &mut Cx<'_>, at: &Location, v: &str) -> Option<u32> {
     if v.starts_with('-') && v[1..].parse::<u64>().is_ok() {
         cx.error(at, format!("negative number '{v}'"));
-        return false;
+        return None;
     }
-    cx.int_value(at, v, 0, i64::from(u32::MAX)).is_some()
+    cx.int_value(at, v, 0, i64::from(u32::MAX))
+        .and_then(|n| u32::try_from(n).ok())
 }
 
 /// `garp_master_delay`, `garp_master_repeat`, `garp_master_refresh`,
@@ -163,14 +169,13 @@ pub(crate) fn garp_count(
 ) -> Option<u32> {
     let keyword = item.keyword();
     let v = cx.arg(item)?;
-    if !unsigned(cx, &item.location, v) {
+    let Some(n) = unsigned_value(cx, &item.location, v) else {
         cx.error(
             &item.location,
             format!("({name}): {keyword} '{v}' invalid - ignoring"),
         );
         return None;
-    }
-    let n: u32 = v.parse().ok()?;
+    };
     if repeat && n == 0 {
         cx.error(
             &item.location,
