@@ -906,14 +906,31 @@ fn group_has_addresses(config: &Config, group: &str) -> bool {
 mod tests {
     use std::path::Path;
 
-    use crate::{FakeHost, LoadOptions, load_str};
+    use crate::{FakeHost, LoadOptions, Loaded, load_str};
+
+    /// `text` read as `/k.conf` on the lab host.
+    fn load(text: &str) -> Loaded {
+        load_str(
+            text,
+            Path::new("/k.conf"),
+            &LoadOptions::for_host(&FakeHost::lab()),
+        )
+    }
+
+    /// The messages of `loaded`'s diagnostics, in order.
+    fn messages(loaded: &Loaded) -> Vec<&str> {
+        loaded
+            .diagnostics
+            .iter()
+            .map(|d| d.message.as_str())
+            .collect()
+    }
 
     #[test]
     fn peers_all_of_the_other_family_fall_back_to_multicast() {
         let text = "vrrp_instance A {\n interface eth0\n virtual_router_id 1\n \
                     virtual_ipaddress {\n 192.0.2.1\n }\n unicast_peer {\n 2001:db8::2\n }\n}\n";
-        let host = FakeHost::lab();
-        let loaded = load_str(text, Path::new("/k.conf"), &LoadOptions::for_host(&host));
+        let loaded = load(text);
         assert!(loaded.config.instances[0].unicast_peers.is_empty());
         assert!(
             loaded.diagnostics.iter().any(|d| d
@@ -930,13 +947,8 @@ mod tests {
                     native_ipv6\n virtual_ipaddress {\n 192.0.2.1\n }\n}\n\
                     vrrp_instance B {\n interface eth0\n virtual_router_id 1\n \
                     state MASTER\n nopreempt\n virtual_ipaddress {\n 192.0.2.2\n }\n}\n";
-        let host = FakeHost::lab();
-        let loaded = load_str(text, Path::new("/k.conf"), &LoadOptions::for_host(&host));
-        let messages: Vec<&str> = loaded
-            .diagnostics
-            .iter()
-            .map(|d| d.message.as_str())
-            .collect();
+        let loaded = load(text);
+        let messages = messages(&loaded);
         assert!(
             messages
                 .contains(&"(A): address family must match VRRP instance [192.0.2.1] - ignoring"),
@@ -961,13 +973,8 @@ mod tests {
                     real_server 192.0.2.11 80 {\n \
                     }\n real_server 192.0.2.12 0 {\n }\n}\n\
                     virtual_server 192.0.2.20 80 {\n protocol TCP\n real_server 192.0.2.21 8080 {\n }\n}\n";
-        let host = FakeHost::lab();
-        let loaded = load_str(text, Path::new("/k.conf"), &LoadOptions::for_host(&host));
-        let messages: Vec<&str> = loaded
-            .diagnostics
-            .iter()
-            .map(|d| d.message.as_str())
-            .collect();
+        let loaded = load(text);
+        let messages = messages(&loaded);
         assert!(
             messages
                 .iter()
@@ -986,13 +993,12 @@ mod tests {
     /// kept silently (checker VM scenario 10, `chk-vs-zero-port`).
     #[test]
     fn a_zero_port_nat_service_keeps_its_real_servers_ports_silently() {
-        let host = FakeHost::lab();
         for kind in ["lb_kind NAT\n", "", "lb_kind DR\n", "lb_kind TUN\n"] {
             let text = format!(
                 "virtual_server 192.0.2.10 0 {{\n protocol TCP\n {kind} \
                  persistence_timeout 50\n real_server 192.0.2.11 80 {{\n }}\n}}\n"
             );
-            let loaded = load_str(&text, Path::new("/k.conf"), &LoadOptions::for_host(&host));
+            let loaded = load(&text);
             let warned = loaded
                 .diagnostics
                 .iter()
@@ -1013,12 +1019,9 @@ mod tests {
                     real_server 192.0.2.143 8080 {\n }\n}\n\
                     virtual_server 192.0.2.142 0 {\n protocol TCP\n \
                     real_server 192.0.2.145 80 {\n }\n}\n";
-        let host = FakeHost::lab();
-        let loaded = load_str(text, Path::new("/k.conf"), &LoadOptions::for_host(&host));
-        let messages: Vec<&str> = loaded
-            .diagnostics
-            .iter()
-            .map(|d| d.message.as_str())
+        let loaded = load(text);
+        let messages: Vec<&str> = messages(&loaded)
+            .into_iter()
             .filter(|m| m.contains("Virtual server") || m.contains("WARNING"))
             .collect();
         assert_eq!(
