@@ -338,12 +338,12 @@ fn stop(proc: &mut Proc) -> bool {
     false
 }
 
-/// Whether a syslog datagram from `Keepalived_vrrp` says the instance is master.
+/// Whether a syslog datagram from `Keepalived_vrrp` says the instance is master (in ours'
+/// `VRRP_Instance(VI_1) …` form or 2.2.7's `(VI_1) …`).
 fn master_in_syslog(raw: &[String]) -> bool {
     raw.iter().any(|l| {
         parse(l).is_ok_and(|l| {
-            l.ident == "Keepalived_vrrp"
-                && l.text.contains("VRRP_Instance(VI_1) Entering MASTER STATE")
+            l.ident == "Keepalived_vrrp" && l.text.contains("(VI_1) Entering MASTER STATE")
         })
     })
 }
@@ -576,13 +576,7 @@ fn start_and_stop_lines_come_from_the_processes_keepalived_uses() {
     let host = lab.host("a");
     let mut seen = Vec::new();
     for (name, program) in [("real", KEEPALIVED_BIN), ("ours", OURS)] {
-        let run = run_program(host, name, program, &["-D"], |raw, _| {
-            raw.iter().any(|l| {
-                parse(l).is_ok_and(|l| {
-                    l.ident == "Keepalived_vrrp" && l.text.contains("(VI_1) Entering MASTER STATE")
-                })
-            })
-        });
+        let run = run_program(host, name, program, &["-D"], |raw, _| master_in_syslog(raw));
         let lines = run.lines();
         let command_line = lines
             .iter()
