@@ -8,10 +8,10 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use keepalived_config::{Diagnostic, Severity};
 use nix::sys::signal::Signal;
 
 use crate::cli::{ChildRole, Cli};
+use crate::config_log::{Reader, log_diagnostics, unusable};
 use crate::config_test::load_config;
 use crate::lifecycle_lines;
 use crate::logger::{LogSettings, Logger};
@@ -267,7 +267,7 @@ fn run_shutdown_script(script: Option<&Planned>, status: &anyhow::Result<i32>, l
 /// Which children run: `-P` only VRRP, `-C` only the checker; otherwise each side whose part
 /// of the configuration is not empty (keepalived 2.x; a vrrp_instance dropped for lacking its
 /// VRID counts: 2.2.7's VRRP process starts, then refuses the file).
-fn children_for(cli: &Cli, loaded: &Loaded) -> Vec<ChildRole> {
+pub fn children_for(cli: &Cli, loaded: &Loaded) -> Vec<ChildRole> {
     let (vrrp, check) = match (cli.vrrp, cli.check) {
         (true, false) => (true, false),
         (false, true) => (false, true),
@@ -286,88 +286,6 @@ fn children_for(cli: &Cli, loaded: &Loaded) -> Vec<ChildRole> {
         roles.push(ChildRole::Checker);
     }
     roles
-}
-
-/// Whether the configuration cannot be run at all (keepalived's syntax or fatal errors).
-pub fn unusable(loaded: &Loaded) -> bool {
-    loaded
-        .diagnostics
-        .iter()
-        .any(|d| matches!(d.severity, Severity::Fatal | Severity::Syntax))
-}
-
-/// Which process logs a configuration's diagnostics, and so which of them (2.2.7's processes
-/// each read the file with their own keyword table and log what that reading finds; the pass a
-/// diagnostic carries is the reading that finds it first).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Reader {
-    /// The parent refusing a file no process can use: every problem, once.
-    Refusing,
-    /// The parent at start or reload: its own reading (global_defs and the top level), and the
-    /// BFD reading's (there is no BFD process here).
-    Parent,
-    /// A child: its own reading. The VRRP child also logs the run-time lines (how its scripts
-    /// were found) and, when no checker child runs, the checker reading's lines (2.2.7's VRRP
-    /// process reads the track files and the top level too).
-    Child {
-        /// The child.
-        role: ChildRole,
-        /// Whether a checker child runs beside it.
-        checker_runs: bool,
-    },
-}
-
-impl Reader {
-    /// Whether this process logs `d`.
-    fn logs(self, d: &Diagnostic) -> bool {
-        use keepalived_config::Pass;
-        let pass = d.pass.unwrap_or(Pass::Vrrp);
-        match self {
-            Reader::Refusing => d.severity != Severity::Log,
-            Reader::Parent => {
-                d.severity != Severity::Log
-                    && matches!(pass, Pass::Parent | Pass::Bfd)
-                    // Said by the start/shutdown script plan, where the parent runs them.
-                    && d.message != start_stop_scripts::SECURITY_VIOLATION
-            }
-            Reader::Child {
-                role: ChildRole::Vrrp,
-                checker_runs,
-            } => {
-                d.severity == Severity::Log
-                    || pass == Pass::Vrrp
-                    || (pass == Pass::Checker && !checker_runs)
-            }
-            Reader::Child {
-                role: ChildRole::Checker,
-                ..
-            } => d.severity != Severity::Log && pass == Pass::Checker,
-        }
-    }
-
-    /// The reader for child `role` of the daemon run by `cli` on `loaded`.
-    pub fn child(cli: &Cli, loaded: &Loaded, role: ChildRole) -> Reader {
-        Reader::Child {
-            role,
-            checker_runs: children_for(cli, loaded).contains(&ChildRole::Checker),
-        }
-    }
-
-    /// The VRRP child's reader at a reload, `vrrp_only` when `-P` kept the checker from
-    /// running.
-    pub fn vrrp_child(vrrp_only: bool, loaded: &Loaded) -> Reader {
-        Reader::Child {
-            role: ChildRole::Vrrp,
-            checker_runs: !vrrp_only && !loaded.config.virtual_servers.is_empty(),
-        }
-    }
-}
-
-/// Logs the diagnostics of a configuration load that `reader` logs, in order.
-pub fn log_diagnostics(logger: &Logger, loaded: &Loaded, reader: Reader) {
-    for diagnostic in loaded.diagnostics.iter().filter(|d| reader.logs(d)) {
-        logger.info(&diagnostic.to_string());
-    }
 }
 
 /// A child: die with the parent, read the configuration, and run.

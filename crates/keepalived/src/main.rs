@@ -3,6 +3,7 @@
 mod alert;
 mod checker;
 mod cli;
+mod config_log;
 mod config_test;
 mod control;
 mod daemon;

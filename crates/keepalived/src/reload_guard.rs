@@ -86,7 +86,7 @@ impl Fixed {
     /// children then say why and keep what they run).
     pub fn load(path: &Path, config_id: Option<&str>, all_config: bool) -> Option<Fixed> {
         let loaded = load_config(path, config_id, all_config);
-        (!crate::daemon::unusable(&loaded)).then(|| Fixed::of(&loaded.config))
+        (!crate::config_log::unusable(&loaded)).then(|| Fixed::of(&loaded.config))
     }
 
     /// 2.2.7's lines for each setting `new` changes; empty when the reload may go on.

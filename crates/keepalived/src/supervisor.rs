@@ -247,10 +247,14 @@ async fn supervise(cli: &Cli, roles: &[ChildRole], logger: &Logger) -> anyhow::R
                         cli.config_id.as_deref(),
                         cli.all_config,
                     );
-                    crate::daemon::log_diagnostics(logger, &loaded, crate::daemon::Reader::Parent);
+                    crate::config_log::log_diagnostics(
+                        logger,
+                        &loaded,
+                        crate::config_log::Reader::Parent,
+                    );
                     // As 2.2.7's parent: a change only a restart can make refuses the whole
                     // reload; the children keep what they run.
-                    let new = (!crate::daemon::unusable(&loaded))
+                    let new = (!crate::config_log::unusable(&loaded))
                         .then(|| crate::reload_guard::Fixed::of(&loaded.config));
                     drop(loaded);
                     if let (Some(old), Some(new)) = (&fixed, &new) {

@@ -42,8 +42,8 @@ use tokio::task::JoinHandle;
 
 use crate::alert::{self, AlertSettings};
 use crate::cli::{ChildRole, Cli};
+use crate::config_log::{Reader, log_diagnostics, unusable};
 use crate::config_test::load_config;
-use crate::daemon::{Reader, log_diagnostics, unusable};
 use crate::logger::Logger;
 use crate::supervisor::EXIT_FATAL;
 use plan::{CheckKind, FlushOnStop, Plan};

@@ -35,8 +35,8 @@ use tokio::sync::mpsc;
 
 use crate::alert::{self, AlertSettings};
 use crate::cli::Cli;
+use crate::config_log::{Reader, log_diagnostics, unusable};
 use crate::config_test::load_config;
-use crate::daemon::{Reader, log_diagnostics, unusable};
 use crate::logger::Logger;
 use crate::supervisor::{ChildExit, clear_stats_signal, json_signal};
 use driver::Control;
