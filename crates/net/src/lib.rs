@@ -13,6 +13,7 @@ pub mod garp;
 pub mod interface;
 pub mod link;
 pub mod nftables;
+pub mod ready_set;
 pub mod routes;
 pub mod rules;
 pub mod timer;

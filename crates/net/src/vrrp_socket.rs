@@ -9,10 +9,12 @@
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::ops::Range;
-use std::task::{Context, Poll};
+use std::os::fd::{AsFd, BorrowedFd};
 
 use socket2::{Domain, InterfaceIndexOrAddress, Protocol, Socket, Type};
-use tokio::net::UdpSocket;
+use tokio::io::Interest;
+
+use crate::ready_set::{new_token, wait_once};
 
 use crate::interface::Interface;
 
@@ -27,6 +29,9 @@ pub const VRRP_GROUP_V4: Ipv4Addr = Ipv4Addr::new(224, 0, 0, 18);
 pub const VRRP_TTL: u8 = 255;
 /// The TOS byte keepalived puts on adverts: precedence "internetwork control" (0xc0).
 pub const VRRP_TOS: u8 = 0xc0;
+
+/// How many times a send that finds the socket's buffer full waits for room before it fails.
+const SEND_ATTEMPTS: u32 = 8;
 
 /// Length of an IPv4 header without options.
 const IPV4_HEADER_LEN: usize = 20;
@@ -132,12 +137,15 @@ fn ipv4_header(src: Ipv4Addr, dst: Ipv4Addr, payload_len: usize, ttl: u8) -> io:
 
 /// A raw IPPROTO_VRRP socket bound to one interface, member of the VRRP group on it.
 ///
-/// The raw socket is registered with tokio as a [`UdpSocket`]: tokio treats that type as any
-/// datagram socket (sendto/recv), and it is the only registration that needs no `unsafe`
-/// (`AsyncFd::new` is deprecated in favour of the `unsafe` `AsyncFd::register`).
+/// The socket is not registered with tokio, so arrivals nobody reads wake nobody: its reader
+/// watches it through a [`crate::ready_set::ReadySet`] (under [`token`](Self::token)), or
+/// awaits one datagram with [`recv`](Self::recv). A send that finds the buffer full waits for
+/// room ([`wait_once`]).
 #[derive(Debug)]
 pub struct VrrpSocket {
-    socket: UdpSocket,
+    /// The raw socket, non-blocking; the std datagram type only for its sendto/recv.
+    socket: std::net::UdpSocket,
+    token: u64,
     src: Ipv4Addr,
     group: Ipv4Addr,
     ifindex: u32,
@@ -148,8 +156,7 @@ impl VrrpSocket {
     ///
     /// The source of sent packets is `src`, else the interface's primary address, else 0.0.0.0,
     /// which lets the kernel choose. A `group` that is not multicast (e.g. 0.0.0.0 for
-    /// unicast-only instances) is not joined. Must be called inside a tokio runtime (the
-    /// socket registers with its reactor). Needs CAP_NET_RAW.
+    /// unicast-only instances) is not joined. Needs CAP_NET_RAW.
     ///
     /// Socket options: `SO_BINDTODEVICE` (only datagrams arriving on `iface`, and the route out
     /// of it), `IP_MULTICAST_IF` with an `ip_mreqn` holding the ifindex (without one of these two
@@ -169,10 +176,6 @@ impl VrrpSocket {
         group: Ipv4Addr,
         protocol: u8,
     ) -> io::Result<Self> {
-        // Registering with tokio panics without a reactor: check first and return an error.
-        tokio::runtime::Handle::try_current().map_err(|e| {
-            io::Error::other(format!("VrrpSocket::open outside a tokio runtime: {e}"))
-        })?;
         let socket = Socket::new(
             Domain::IPV4,
             Type::RAW.nonblocking().cloexec(),
@@ -201,7 +204,8 @@ impl VrrpSocket {
             .or_else(|| iface.primary_ipv4())
             .unwrap_or(Ipv4Addr::UNSPECIFIED);
         Ok(VrrpSocket {
-            socket: UdpSocket::from_std(std::net::UdpSocket::from(socket))?,
+            socket: std::net::UdpSocket::from(socket),
+            token: new_token(),
             src,
             group,
             ifindex: iface.index,
@@ -272,7 +276,17 @@ impl VrrpSocket {
     /// to `dst`.
     pub async fn send_datagram(&self, datagram: &[u8], dst: Ipv4Addr) -> io::Result<()> {
         let addr = SocketAddr::V4(SocketAddrV4::new(dst, 0));
-        let sent = self.socket.send_to(datagram, addr).await?;
+        let mut attempts = 0;
+        let sent = loop {
+            match self.socket.send_to(datagram, addr) {
+                // The send buffer is full: wait for room, a bounded number of times.
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock && attempts < SEND_ATTEMPTS => {
+                    attempts += 1;
+                    wait_once(self.socket.as_fd(), Interest::WRITABLE).await?;
+                }
+                other => break other?,
+            }
+        };
         if sent != datagram.len() {
             return Err(io::Error::new(
                 io::ErrorKind::WriteZero,
@@ -287,24 +301,32 @@ impl VrrpSocket {
     /// A datagram with a short or garbled header, or one larger than `buf`, gives an error of
     /// kind [`io::ErrorKind::InvalidData`] wrapping a [`HeaderError`]; the socket stays usable.
     pub async fn recv(&self, buf: &mut [u8]) -> io::Result<Received> {
-        let n = self.socket.recv(buf).await?;
-        let datagram = buf.get(..n).unwrap_or(buf);
-        Ok(parse_ipv4_header(datagram)?)
+        loop {
+            match self.try_recv(buf) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    wait_once(self.socket.as_fd(), Interest::READABLE).await?;
+                }
+                other => return other,
+            }
+        }
     }
 
     /// As [`recv`](Self::recv) without waiting: [`io::ErrorKind::WouldBlock`] when nothing is
-    /// queued (and the readiness [`poll_recv_ready`](Self::poll_recv_ready) reported is
-    /// cleared), so a caller can drain the socket in one wake-up.
+    /// queued, so a caller can drain the socket in one wake-up.
     pub fn try_recv(&self, buf: &mut [u8]) -> io::Result<Received> {
-        let n = self.socket.try_recv(buf)?;
+        let n = self.socket.recv(buf)?;
         let datagram = buf.get(..n).unwrap_or(buf);
         Ok(parse_ipv4_header(datagram)?)
     }
 
-    /// Ready when a datagram may be waiting (then [`try_recv`](Self::try_recv) says). Only the
-    /// waker of the last call is woken.
-    pub fn poll_recv_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.socket.poll_recv_ready(cx)
+    /// The socket, to be watched in a [`crate::ready_set::ReadySet`].
+    pub fn as_fd(&self) -> BorrowedFd<'_> {
+        self.socket.as_fd()
+    }
+
+    /// Its key in a [`crate::ready_set::ReadySet`]: no other socket has had it.
+    pub fn token(&self) -> u64 {
+        self.token
     }
 }
 

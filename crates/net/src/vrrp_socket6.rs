@@ -11,8 +11,7 @@
 
 use std::io::{self, IoSlice, IoSliceMut};
 use std::net::{Ipv6Addr, SocketAddrV6};
-use std::os::fd::AsRawFd;
-use std::task::{Context, Poll};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 
 use nix::sys::socket::{
     ControlMessage, ControlMessageOwned, MsgFlags, SockaddrIn6, recvmsg, sendmsg, setsockopt,
@@ -20,13 +19,16 @@ use nix::sys::socket::{
 };
 use socket2::{Domain, Protocol, Socket, Type};
 use tokio::io::Interest;
-use tokio::net::UdpSocket;
 
 use crate::interface::Interface;
+use crate::ready_set::{new_token, wait_once};
 use crate::vrrp_socket::{IPPROTO_VRRP, RECV_BUFFER_BYTES, VRRP_TOS};
 
 /// The IPv6 multicast group of VRRP (RFC 5798 section 5.1.2.2).
 pub const VRRP_GROUP_V6: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 0x12);
+/// How many times a send that finds the socket's buffer full waits for room before it fails.
+const SEND_ATTEMPTS: u32 = 8;
+
 /// Hop limit of multicast adverts; a receiver drops others (RFC 5798 sections 5.1.2.3, 7.1).
 pub const VRRP_HOP_LIMIT: u8 = 255;
 
@@ -43,26 +45,25 @@ pub struct Received6 {
     pub len: usize,
 }
 
-/// A raw IPPROTO_VRRP IPv6 socket bound to one interface, member of ff02::12 there.
+/// A raw IPPROTO_VRRP IPv6 socket bound to one interface, member of ff02::12 there. Not
+/// registered with tokio, as [`crate::vrrp_socket::VrrpSocket`].
 #[derive(Debug)]
 pub struct VrrpSocket6 {
-    socket: UdpSocket,
+    /// The raw socket, non-blocking.
+    socket: Socket,
+    token: u64,
     ifindex: u32,
 }
 
 impl VrrpSocket6 {
     /// Opens the socket on `iface` and joins `group` there (normally [`VRRP_GROUP_V6`]; None
-    /// or a group that is not multicast: unicast peers only). Must be called inside a tokio
-    /// runtime; needs CAP_NET_RAW.
+    /// or a group that is not multicast: unicast peers only). Needs CAP_NET_RAW.
     ///
     /// Socket options: `SO_BINDTODEVICE`, `IPV6_MULTICAST_IF` (the interface),
     /// `IPV6_MULTICAST_HOPS` 255, `IPV6_MULTICAST_LOOP` 0 (we never hear our own adverts),
     /// `IPV6_TCLASS` 0xc0 (as keepalived 2.2.7 sends), `IPV6_RECVPKTINFO` and
     /// `IPV6_RECVHOPLIMIT`, non-blocking.
     pub fn open(iface: &Interface, group: Option<Ipv6Addr>) -> io::Result<Self> {
-        tokio::runtime::Handle::try_current().map_err(|e| {
-            io::Error::other(format!("VrrpSocket6::open outside a tokio runtime: {e}"))
-        })?;
         let socket = Socket::new(
             Domain::IPV6,
             Type::RAW.nonblocking().cloexec(),
@@ -80,7 +81,8 @@ impl VrrpSocket6 {
             socket.join_multicast_v6(&group, iface.index)?;
         }
         Ok(VrrpSocket6 {
-            socket: UdpSocket::from_std(std::net::UdpSocket::from(socket))?,
+            socket,
+            token: new_token(),
             ifindex: iface.index,
         })
     }
@@ -114,17 +116,25 @@ impl VrrpSocket6 {
         let hops = nix::libc::c_int::from(hop_limit);
         let to = SockaddrIn6::from(SocketAddrV6::new(dst, 0, 0, self.ifindex));
         let fd = self.socket.as_raw_fd();
-        let sent = self
-            .socket
-            .async_io(Interest::WRITABLE, || {
-                let iov = [IoSlice::new(payload)];
-                let cmsgs = [
-                    ControlMessage::Ipv6PacketInfo(&info),
-                    ControlMessage::Ipv6HopLimit(&hops),
-                ];
-                sendmsg(fd, &iov, &cmsgs, MsgFlags::empty(), Some(&to)).map_err(io::Error::from)
-            })
-            .await?;
+        let send = || {
+            let iov = [IoSlice::new(payload)];
+            let cmsgs = [
+                ControlMessage::Ipv6PacketInfo(&info),
+                ControlMessage::Ipv6HopLimit(&hops),
+            ];
+            sendmsg(fd, &iov, &cmsgs, MsgFlags::empty(), Some(&to)).map_err(io::Error::from)
+        };
+        let mut attempts = 0;
+        let sent = loop {
+            match send() {
+                // The send buffer is full: wait for room, a bounded number of times.
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock && attempts < SEND_ATTEMPTS => {
+                    attempts += 1;
+                    wait_once(self.socket.as_fd(), Interest::WRITABLE).await?;
+                }
+                other => break other?,
+            }
+        };
         if sent != payload.len() {
             return Err(io::Error::new(
                 io::ErrorKind::WriteZero,
@@ -138,23 +148,30 @@ impl VrrpSocket6 {
     /// without them (the kernel always adds them once asked) or larger than `buf` gives an
     /// error of kind [`io::ErrorKind::InvalidData`]; the socket stays usable.
     pub async fn recv(&self, buf: &mut [u8]) -> io::Result<Received6> {
-        self.socket
-            .async_io(Interest::READABLE, || self.recv_now(buf))
-            .await
+        loop {
+            match self.recv_now(buf) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    wait_once(self.socket.as_fd(), Interest::READABLE).await?;
+                }
+                other => return other,
+            }
+        }
     }
 
     /// As [`recv`](Self::recv) without waiting: [`io::ErrorKind::WouldBlock`] when nothing is
-    /// queued (and the readiness [`poll_recv_ready`](Self::poll_recv_ready) reported is
-    /// cleared), so a caller can drain the socket in one wake-up.
+    /// queued, so a caller can drain the socket in one wake-up.
     pub fn try_recv(&self, buf: &mut [u8]) -> io::Result<Received6> {
-        self.socket
-            .try_io(Interest::READABLE, || self.recv_now(buf))
+        self.recv_now(buf)
     }
 
-    /// Ready when a message may be waiting (then [`try_recv`](Self::try_recv) says). Only the
-    /// waker of the last call is woken.
-    pub fn poll_recv_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.socket.poll_recv_ready(cx)
+    /// The socket, to be watched in a [`crate::ready_set::ReadySet`].
+    pub fn as_fd(&self) -> BorrowedFd<'_> {
+        self.socket.as_fd()
+    }
+
+    /// Its key in a [`crate::ready_set::ReadySet`]: no other socket has had it.
+    pub fn token(&self) -> u64 {
+        self.token
     }
 
     /// One `recvmsg(2)` on the non-blocking socket.

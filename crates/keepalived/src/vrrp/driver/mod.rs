@@ -19,12 +19,14 @@
 //! - [`fifo`]: the notify FIFO and its script.
 //! - [`firewall`]: the nftables rules of instances without accept mode (`vrrp_strict`).
 //! - [`read_gate`]: adverts that come in bursts read in batches.
+//! - [`arrivals`]: which sockets have datagrams waiting, without a wake-up per datagram.
 
 //!
 //! Every protocol decision is the engine's ([`keepalived_vrrp::instance::Instance`]).
 
 mod actions;
 mod ah;
+mod arrivals;
 mod deadlines;
 mod extra_garps;
 pub mod fifo;
@@ -195,6 +197,8 @@ struct Driver {
     firewall: firewall::Firewall,
     /// The periodic announcements of `garp_extra_if`.
     extra_garps: extra_garps::ExtraGarps,
+    /// Which links' sockets have datagrams waiting.
+    arrivals: arrivals::Arrivals,
 }
 
 /// Runs `planned` until `shutdown` completes, then stops every instance (priority 0 from
@@ -248,6 +252,7 @@ pub async fn run(
         state_changes: 0,
         firewall: firewall::Firewall::new(settings.firewall),
         extra_garps: Default::default(),
+        arrivals: arrivals::Arrivals::new().context("cannot watch the VRRP sockets")?,
     };
     driver.fifo = settings
         .fifo
@@ -360,7 +365,7 @@ pub async fn run(
                 read_gate.timer_fired(now);
                 driver.timers_due(now).await;
             }
-            l = net::readable(&driver.links, read_from), if read_gate.is_open() => {
+            l = driver.arrivals.readable(&mut driver.links, read_from, read_gate.is_open()) => {
                 let drained = driver.drain_link(l).await;
                 if drained.more {
                     // A flood: the socket stays ready, and the loop would not return to the

@@ -3,11 +3,9 @@
 //! gratuitous ARPs and unsolicited neighbour advertisements, and received packets routed to
 //! the instance of their (link, VRID).
 
-use std::future::Future;
 use std::net::IpAddr;
 use std::ops::Range;
 use std::rc::Rc;
-use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -82,6 +80,8 @@ pub struct Link {
     pub primary: Option<IpAddr>,
     /// The kind of its socket.
     pub kind: LinkKind,
+    /// Whether its socket waits to be read ([`super::arrivals`]).
+    pub watch: super::arrivals::Watch,
 }
 
 impl Driver {
@@ -188,6 +188,7 @@ impl Driver {
                     up,
                     primary,
                     kind,
+                    watch: Default::default(),
                 });
                 self.links.len() - 1
             }
@@ -341,34 +342,6 @@ fn take_one(socket: &LinkSocket, buf: &mut [u8]) -> std::io::Result<Option<Taken
     })
 }
 
-/// Whether `socket` may have something to read (registers the task's waker otherwise).
-fn poll_socket(socket: &LinkSocket, cx: &mut std::task::Context<'_>) -> bool {
-    let ready = match socket {
-        LinkSocket::V4(socket) => socket.poll_recv_ready(cx),
-        LinkSocket::V6(socket) => socket.poll_recv_ready(cx),
-        LinkSocket::Ah(link) => link.socket.poll_recv_ready(cx),
-        LinkSocket::Absent => return false,
-    };
-    // An error is read (and counted) by the next receive.
-    ready.is_ready()
-}
-
-/// Waits until the socket of some link not paused may have something to read: that link's
-/// index. The links are looked at from `start` on, so one busy link does not hide the others.
-pub(super) fn readable(links: &[Link], start: usize) -> impl Future<Output = usize> + '_ {
-    std::future::poll_fn(move |cx| {
-        let n = links.len();
-        for k in 0..n {
-            let l = (start + k) % n;
-            let link = &links[l];
-            if link.paused_until.is_none() && poll_socket(&link.socket, cx) {
-                return Poll::Ready(l);
-            }
-        }
-        Poll::Pending
-    })
-}
-
 impl Driver {
     /// Reads link `l`'s socket until it is empty or [`RECEIVE_BUDGET`] packets were read,
     /// each handed to its instance at once from one receive buffer; says how many it read and
@@ -379,6 +352,7 @@ impl Driver {
             buf = vec![0u8; RECEIVE_BUFFER];
         }
         let mut more = true;
+        let mut emptied = false;
         let mut packets = 0;
         for _ in 0..RECEIVE_BUDGET {
             let Some(link) = self.links.get(l) else {
@@ -408,6 +382,7 @@ impl Driver {
                 Ok(None) => {}
                 Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => {
                     more = false;
+                    emptied = true;
                     break;
                 }
                 // A garbled IP header is one bad packet: read the next one at once.
@@ -423,6 +398,9 @@ impl Driver {
             }
         }
         self.receive_buffer = buf;
+        if emptied && let Some(link) = self.links.get_mut(l) {
+            self.arrivals.emptied(link);
+        }
         Drained { more, packets }
     }
 
