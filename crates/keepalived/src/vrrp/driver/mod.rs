@@ -195,6 +195,8 @@ struct Driver {
     firewall: firewall::Firewall,
     /// The periodic announcements of `garp_extra_if`.
     extra_garps: extra_garps::ExtraGarps,
+    /// IPVS's sync daemons of `lvs_sync_daemon`, following one instance.
+    sync_daemons: super::sync_daemon::SyncDaemons,
 }
 
 /// Runs `planned` until `shutdown` completes, then stops every instance (priority 0 from
@@ -209,6 +211,7 @@ pub async fn run(
     let (outcomes, mut script_rx) = mpsc::channel::<(u64, Outcome)>(256);
     let (file_events, mut file_rx) = mpsc::channel::<(u64, usize, FileValue)>(64);
     let (process_reports, mut process_rx) = mpsc::channel(64);
+    let sync_daemons = super::sync_daemon::SyncDaemons::new(logger.clone());
     let mut driver = Driver {
         group: settings.group,
         router_id: settings.router_id,
@@ -248,6 +251,7 @@ pub async fn run(
         state_changes: 0,
         firewall: firewall::Firewall::new(settings.firewall),
         extra_garps: Default::default(),
+        sync_daemons,
     };
     driver.fifo = settings
         .fifo
@@ -459,6 +463,7 @@ impl Driver {
             }
             self.log_drops(i);
         }
+        self.sync_daemons.stop();
         self.firewall_teardown();
         self.log_link_drops();
         self.remove_statics().await;
