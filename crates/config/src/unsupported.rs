@@ -24,6 +24,8 @@ const ACTED_ON_AS_WRITTEN: &[&str] = &[
     "lvs_timeouts",
     // IPVS's sync daemons, run by the VRRP child (crates/keepalived/src/vrrp/sync_daemon.rs).
     "lvs_sync_daemon",
+    // Its vrrp_instance form of 1.x, which 2.2.7 still acts on (the same module).
+    "lvs_sync_daemon_interface",
     "vrrp_garp_lower_prio_repeat",
     "vrrp_garp_lower_prio_delay",
     "vrrp_lower_prio_no_advert",

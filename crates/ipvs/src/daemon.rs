@@ -77,8 +77,10 @@ pub struct SyncDaemon {
 
 impl SyncDaemon {
     /// The attributes of a `NEW_DAEMON`: the state (u32), the interface (NUL-terminated),
-    /// the sync id (u32), then those set of maxlen (u16), port (network order u16), TTL (u8)
-    /// and group (4 or 16 bytes, network order); numbers in host order unless said.
+    /// the sync id (u32), then those set of maxlen (u16), port (u16), TTL (u8) and group (4
+    /// or 16 bytes, network order); numbers in host order, the port too (unlike a service's:
+    /// the kernel reads it with `nla_get_u16`; sent in network order, `ipvsadm -L --daemon`
+    /// shows 8850 as 37410, seen in the QEMU lab).
     pub fn attrs(&self) -> Vec<DefaultNla> {
         let mut ifname = self.interface.as_bytes().to_vec();
         ifname.truncate(IFNAME_MAXLEN - 1);
@@ -97,7 +99,7 @@ impl SyncDaemon {
         if let Some(port) = self.port {
             attrs.push(DefaultNla::new(
                 DAEMON_MCAST_PORT,
-                port.to_be_bytes().to_vec(),
+                port.to_ne_bytes().to_vec(),
             ));
         }
         if let Some(ttl) = self.ttl {
@@ -146,7 +148,7 @@ impl SyncDaemon {
                 }
                 DAEMON_SYNC_ID => daemon.sync_id = u32::from_ne_bytes(four(&v)?),
                 DAEMON_SYNC_MAXLEN => daemon.maxlen = Some(u16::from_ne_bytes(two(&v)?)),
-                DAEMON_MCAST_PORT => daemon.port = Some(u16::from_be_bytes(two(&v)?)),
+                DAEMON_MCAST_PORT => daemon.port = Some(u16::from_ne_bytes(two(&v)?)),
                 DAEMON_MCAST_TTL => daemon.ttl = v.first().copied(),
                 DAEMON_MCAST_GROUP => {
                     let b = four(&v)?;
@@ -211,7 +213,7 @@ mod tests {
         b.extend([9, 0, 2, 0, b'e', b't', b'h', b'0', 0, 0, 0, 0]); // MCAST_IFN "eth0\0"
         b.extend([8, 0, 3, 0, 7, 0, 0, 0]); // SYNC_ID = 7
         b.extend([6, 0, 4, 0, 0x78, 0x05, 0, 0]); // SYNC_MAXLEN = 1400, host order
-        b.extend([6, 0, 7, 0, 0x22, 0x92, 0, 0]); // MCAST_PORT = 8850, network order
+        b.extend([6, 0, 7, 0, 0x92, 0x22, 0, 0]); // MCAST_PORT = 8850, host order
         b.extend([5, 0, 8, 0, 2, 0, 0, 0]); // MCAST_TTL = 2
         b.extend([8, 0, 5, 0, 224, 0, 0, 90]); // MCAST_GROUP, network order
         b

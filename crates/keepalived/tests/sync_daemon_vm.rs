@@ -5,6 +5,14 @@
 //! after each event. The scenario runs with keepalived 2.2.7 and with ours in the same boot;
 //! the two timelines (the daemons the kernel runs, and the lines logged about them) must agree.
 //!
+//! What 2.2.7 does (observed here): the backup daemon from the start, the master daemon
+//! while MASTER, the backup daemon again once pushed back, none after the stop; `Initializing
+//! ipvs` at the start (with and without `-D`), `Reinitializing ipvs` and `IPVS cmd
+//! IP_VS_SO_SET_STARTDAEMON(1163) error: Daemon has already run(17)` at a reload; `Unable
+//! to find vrrp instance VI_9 for lvs_syncd - clearing lvs_syncd config` for an unknown
+//! instance; the kernel's refusals of a missing interface at the start and the stop; and
+//! the 1.x `lvs_sync_daemon_interface` of an instance running a daemon with sync id 0.
+//!
 //! Run: `cargo test -p keepalived --test sync_daemon_vm` (as root with keepalived 2.2.7,
 //! qemu-system-x86 and ipvsadm; returns early otherwise).
 
@@ -257,7 +265,7 @@ fn sync_lines(log: &[String]) -> Vec<String> {
     log.iter()
         .filter(|l| {
             let l = l.to_lowercase();
-            l.contains("ipvs") || l.contains("sync") || l.contains("daemon")
+            l.contains("ipvs") || l.contains("lvs_sync")
         })
         .map(|l| match l.split_once(": ") {
             Some((_, text)) => text.trim().to_string(),

@@ -21,37 +21,66 @@ use crate::logger::Logger;
 pub struct SyncDaemonPlan {
     /// The vrrp_instance whose state the daemons follow.
     pub instance: String,
-    /// The daemon's settings (its role is set when it starts).
-    pub daemon: SyncDaemon,
+    /// The daemon's settings (its role is set when it starts); `None` when the instance is
+    /// not in the file (2.2.7 logs it and runs no daemon).
+    pub daemon: Option<SyncDaemon>,
 }
 
 /// The sync daemon `config` asks for: the first `lvs_sync_daemon` line the configuration
 /// check kept (a second is refused there), its sync id defaulting to the instance's virtual
-/// router id; `None` when there is none or it names no vrrp_instance of the file.
+/// router id; else the first vrrp_instance with the deprecated `lvs_sync_daemon_interface
+/// IF` (2.2.7 runs the daemon on IF with sync id 0 and the kernel's defaults, following
+/// that instance; observed). `None` when neither is written.
 pub fn plan(config: &Config) -> Option<SyncDaemonPlan> {
+    let daemon = |interface: String, sync_id: u32| SyncDaemon {
+        role: DaemonRole::Backup,
+        interface,
+        sync_id,
+        maxlen: None,
+        port: None,
+        ttl: None,
+        group: None,
+    };
     let setting = config
         .global
         .other
         .iter()
         .filter(|s| s.keyword == "lvs_sync_daemon")
-        .find_map(|s| read_args(&s.args).setting)?;
-    let name = setting.instance?;
-    let instance = config.instances.iter().find(|i| i.name.as_str() == name)?;
+        .find_map(|s| read_args(&s.args).setting);
+    let Some(setting) = setting else {
+        return config.instances.iter().find_map(|i| {
+            let interface = i
+                .other
+                .iter()
+                .find(|s| s.keyword == "lvs_sync_daemon_interface")?
+                .args
+                .first()?;
+            Some(SyncDaemonPlan {
+                instance: i.name.to_string(),
+                daemon: Some(daemon(interface.clone(), 0)),
+            })
+        });
+    };
+    let name = setting.instance.clone().unwrap_or_default();
+    let Some(instance) = config.instances.iter().find(|i| i.name.as_str() == name) else {
+        return Some(SyncDaemonPlan {
+            instance: name,
+            daemon: None,
+        });
+    };
     let sync_id = setting
         .sync_id
         .map(u32::from)
         .unwrap_or_else(|| u32::from(instance.virtual_router_id));
     Some(SyncDaemonPlan {
         instance: name,
-        daemon: SyncDaemon {
-            role: DaemonRole::Backup,
-            interface: setting.interface,
-            sync_id,
+        daemon: Some(SyncDaemon {
             maxlen: setting.maxlen,
             port: setting.port,
             ttl: setting.ttl,
             group: setting.group,
-        },
+            ..daemon(setting.interface, sync_id)
+        }),
     })
 }
 
@@ -84,19 +113,24 @@ pub fn steps(running: Option<DaemonRole>, want: DaemonRole) -> Vec<Step> {
 }
 
 /// The line keepalived 2.2.7 logs when the kernel refuses a daemon request: the old
-/// setsockopt command's name and number, and libipvs's words for the error.
+/// setsockopt command's name and number, and libipvs's words for the error. The errno is
+/// the one 2.2.7 reports: its netlink library reads the kernel's ESRCH (no such daemon) as
+/// ENOENT (observed: the stop of a daemon whose start the kernel refused logs `No such file
+/// or directory(2)`).
 pub fn refusal_line(step: Step, err: &IpvsError) -> String {
-    let errno = err.errno().unwrap_or(0);
+    let errno = match err.errno().unwrap_or(0) {
+        nix::libc::ESRCH => nix::libc::ENOENT,
+        errno => errno,
+    };
     let (name, number) = match step {
         Step::Start(_) => ("IP_VS_SO_SET_STARTDAEMON", 1163),
         Step::Stop(_) => ("IP_VS_SO_SET_STOPDAEMON", 1164),
     };
     let words = match (step, errno) {
         (Step::Start(_), nix::libc::EEXIST) => "Daemon has already run".to_string(),
-        (Step::Stop(_), nix::libc::ESRCH) => "No daemon is running".to_string(),
-        (_, nix::libc::EPERM) => "Permission denied (you must be root)".to_string(),
-        (_, nix::libc::ENOMEM) => "Memory allocation problem".to_string(),
-        _ => err.to_string(),
+        // A reply that does not parse has no errno.
+        (_, 0) => err.to_string(),
+        _ => keepalived_ipvs::client::describe(&std::io::Error::from_raw_os_error(errno)),
     };
     format!("IPVS cmd {name}({number}) error: {words}({errno})")
 }
@@ -133,20 +167,31 @@ impl SyncDaemons {
     pub fn load(&mut self, plan: Option<SyncDaemonPlan>) {
         let reload = std::mem::replace(&mut self.loaded, true);
         self.restart = reload;
-        let changed = self.plan.as_ref().map(|p| &p.daemon) != plan.as_ref().map(|p| &p.daemon);
-        if changed && let Some(role) = self.running {
+        let daemon = |p: &Option<SyncDaemonPlan>| p.as_ref().and_then(|p| p.daemon.clone());
+        if daemon(&self.plan) != daemon(&plan)
+            && let Some(role) = self.running
+        {
             self.send(Step::Stop(role));
             self.running = None;
         }
-        self.plan = plan;
-        if self.plan.is_none() {
+        let Some(plan) = plan else {
+            self.plan = None;
             return;
-        }
+        };
         self.logger.info(if reload {
             "Reinitializing ipvs"
         } else {
             "Initializing ipvs"
         });
+        if plan.daemon.is_none() {
+            self.logger.info(&format!(
+                "Unable to find vrrp instance {} for lvs_syncd - clearing lvs_syncd config",
+                plan.instance
+            ));
+            self.plan = None;
+            return;
+        }
+        self.plan = Some(plan);
         if self.ipvs.is_none() {
             match crate::checker::open_ipvs() {
                 Ok(ipvs) => self.ipvs = Some(ipvs),
@@ -190,13 +235,14 @@ impl SyncDaemons {
         if self.plan.is_none() {
             return;
         }
+        // What was asked for counts as running, as with 2.2.7: a daemon the kernel
+        // refused is stopped all the same (and the kernel's refusal of that logged).
         for step in steps(self.running, want) {
-            let sent = self.send(step);
-            match step {
-                Step::Stop(_) => self.running = None,
-                Step::Start(role) if sent => self.running = Some(role),
-                Step::Start(_) => {}
-            }
+            self.send(step);
+            self.running = match step {
+                Step::Stop(_) => None,
+                Step::Start(role) => Some(role),
+            };
         }
     }
 
@@ -207,25 +253,23 @@ impl SyncDaemons {
         }
     }
 
-    /// Sends one request; false (and the refusal logged) when it did not happen.
-    fn send(&mut self, step: Step) -> bool {
-        let (Some(ipvs), Some(plan)) = (self.ipvs.as_mut(), self.plan.as_ref()) else {
-            return false;
+    /// Sends one request; a refusal is logged.
+    fn send(&mut self, step: Step) {
+        let Some(ipvs) = self.ipvs.as_mut() else {
+            return;
         };
         let result = match step {
             Step::Start(role) => {
-                let mut daemon = plan.daemon.clone();
+                let Some(mut daemon) = self.plan.as_ref().and_then(|p| p.daemon.clone()) else {
+                    return;
+                };
                 daemon.role = role;
                 ipvs.start_daemon(&daemon)
             }
             Step::Stop(role) => ipvs.stop_daemon(role),
         };
-        match result {
-            Ok(()) => true,
-            Err(e) => {
-                self.logger.info(&refusal_line(step, &e));
-                false
-            }
+        if let Err(e) = result {
+            self.logger.info(&refusal_line(step, &e));
         }
     }
 }
@@ -253,7 +297,7 @@ mod tests {
         let p = plan(&config(" lvs_sync_daemon eth0 VI_1")).expect("plan");
         assert_eq!(p.instance, "VI_1");
         assert_eq!(
-            p.daemon,
+            p.daemon.expect("daemon"),
             SyncDaemon {
                 role: DaemonRole::Backup,
                 interface: "eth0".into(),
@@ -268,16 +312,13 @@ mod tests {
             " lvs_sync_daemon eth1 VI_1 id 7 maxlen 1400 port 8850 ttl 2 group 224.0.0.90",
         ))
         .expect("plan");
+        let d = p.daemon.expect("daemon");
         assert_eq!(
-            (
-                p.daemon.interface.as_str(),
-                p.daemon.sync_id,
-                p.daemon.maxlen
-            ),
+            (d.interface.as_str(), d.sync_id, d.maxlen),
             ("eth1", 7, Some(1400))
         );
         assert_eq!(
-            (p.daemon.port, p.daemon.ttl, p.daemon.group),
+            (d.port, d.ttl, d.group),
             (
                 Some(8850),
                 Some(2),
@@ -287,10 +328,32 @@ mod tests {
     }
 
     #[test]
-    fn no_plan_without_the_keyword_or_its_instance() {
+    fn no_daemon_without_the_keyword_or_its_instance() {
         assert_eq!(plan(&config(" router_id x")), None);
-        assert_eq!(plan(&config(" lvs_sync_daemon eth0 VI_9")), None);
-        assert_eq!(plan(&config(" lvs_sync_daemon eth0")), None);
+        let p = plan(&config(" lvs_sync_daemon eth0 VI_9")).expect("plan");
+        assert_eq!((p.instance.as_str(), p.daemon), ("VI_9", None));
+        let p = plan(&config(" lvs_sync_daemon eth0")).expect("plan");
+        assert_eq!((p.instance.as_str(), p.daemon), ("", None));
+    }
+
+    /// An instance's `lvs_sync_daemon_interface` (1.x): sync id 0, the kernel's defaults.
+    #[test]
+    fn the_deprecated_instance_keyword_runs_a_daemon_too() {
+        let text = "vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 51\n\
+                    lvs_sync_daemon_interface eth1\n virtual_ipaddress {\n 192.0.2.100\n }\n}\n";
+        let host = FakeHost::lab();
+        let config = load_str(text, Path::new("/k.conf"), &LoadOptions::for_host(&host)).config;
+        let p = plan(&config).expect("plan");
+        let d = p.daemon.expect("daemon");
+        assert_eq!(
+            (
+                p.instance.as_str(),
+                d.interface.as_str(),
+                d.sync_id,
+                d.maxlen
+            ),
+            ("VI_1", "eth1", 0, None)
+        );
     }
 
     #[test]
@@ -299,7 +362,8 @@ mod tests {
             " lvs_sync_daemon eth0 VI_1 id 3\n lvs_sync_daemon eth1 VI_1 id 4",
         ))
         .expect("plan");
-        assert_eq!((p.daemon.interface.as_str(), p.daemon.sync_id), ("eth0", 3));
+        let d = p.daemon.expect("daemon");
+        assert_eq!((d.interface.as_str(), d.sync_id), ("eth0", 3));
     }
 
     #[test]
@@ -336,7 +400,7 @@ mod tests {
                 Step::Stop(DaemonRole::Master),
                 &IpvsError::Kernel(nix::libc::ESRCH)
             ),
-            "IPVS cmd IP_VS_SO_SET_STOPDAEMON(1164) error: No daemon is running(3)"
+            "IPVS cmd IP_VS_SO_SET_STOPDAEMON(1164) error: No such file or directory(2)"
         );
         assert_eq!(
             refusal_line(
