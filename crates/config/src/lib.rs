@@ -18,6 +18,7 @@ pub mod params;
 pub mod script_lookup;
 pub mod script_words;
 pub mod source;
+pub mod sync_daemon;
 pub mod tree;
 pub mod unsupported;
 pub mod values;

@@ -22,6 +22,10 @@ const ACTED_ON_AS_WRITTEN: &[&str] = &[
     "lvs_flush_on_stop",
     // IPVS's connection timeouts, set by the checker child (crates/keepalived/src/checker).
     "lvs_timeouts",
+    // IPVS's sync daemons, run by the VRRP child (crates/keepalived/src/vrrp/sync_daemon.rs).
+    "lvs_sync_daemon",
+    // Its vrrp_instance form of 1.x, which 2.2.7 still acts on (the same module).
+    "lvs_sync_daemon_interface",
     "vrrp_garp_lower_prio_repeat",
     "vrrp_garp_lower_prio_delay",
     "vrrp_lower_prio_no_advert",
@@ -152,15 +156,17 @@ mod tests {
         );
     }
 
-    /// lvs_timeouts is set by the checker child; lvs_sync_daemon is still only read.
+    /// lvs_timeouts is set by the checker child, lvs_sync_daemon acted on by the VRRP child;
+    /// neither is listed, an unmodelled neighbour is.
     #[test]
-    fn lvs_timeouts_is_acted_on_and_lvs_sync_daemon_listed() {
-        let text = "global_defs {\n lvs_timeouts tcp 7200\n lvs_sync_daemon eth0 VI_1\n}\n";
+    fn lvs_timeouts_and_lvs_sync_daemon_are_acted_on() {
+        let text = "global_defs {\n lvs_timeouts tcp 7200\n lvs_sync_daemon eth0 VI_1\n\
+                    bfd_rt_priority 50\n}\n";
         let host = FakeHost::lab();
         let loaded = load_str(text, Path::new("/k.conf"), &LoadOptions::for_host(&host));
         assert_eq!(
             super::unsupported(&loaded.config),
-            vec!["global_defs keyword 'lvs_sync_daemon'"]
+            vec!["global_defs keyword 'bfd_rt_priority'"]
         );
     }
 

@@ -12,6 +12,7 @@ use netlink_sys::protocols::NETLINK_GENERIC;
 use netlink_sys::{Socket, SocketAddr};
 
 use crate::attr::{Destination, Info, Service, ServiceKey, Timeouts, info_from};
+use crate::daemon::{DaemonRole, SyncDaemon};
 use crate::message::{CmdAttr, Command, FAMILY_NAME, IpvsMessage};
 
 /// What can go wrong talking to IPVS.
@@ -218,6 +219,32 @@ impl Ipvs {
             })
             .collect();
         Timeouts::from_attrs(&nlas).map_err(|e| IpvsError::Decode(e.to_string()))
+    }
+
+    /// `IPVS_CMD_NEW_DAEMON`: starts a connection synchronisation daemon.
+    pub fn start_daemon(&mut self, daemon: &SyncDaemon) -> Result<(), IpvsError> {
+        let attrs = vec![CmdAttr::Daemon(daemon.attrs())];
+        self.request(Command::NewDaemon, attrs, false).map(drop)
+    }
+
+    /// `IPVS_CMD_DEL_DAEMON`: stops the daemon of `role`.
+    pub fn stop_daemon(&mut self, role: DaemonRole) -> Result<(), IpvsError> {
+        let attrs = vec![CmdAttr::Daemon(SyncDaemon::stop_attrs(role))];
+        self.request(Command::DelDaemon, attrs, false).map(drop)
+    }
+
+    /// `IPVS_CMD_GET_DAEMON` dump: the daemons running.
+    pub fn daemons(&mut self) -> Result<Vec<SyncDaemon>, IpvsError> {
+        let replies = self.request(Command::GetDaemon, Vec::new(), true)?;
+        let mut daemons = Vec::new();
+        for attr in replies.into_iter().flat_map(|m| m.attrs) {
+            if let CmdAttr::Daemon(attrs) = attr {
+                daemons.push(
+                    SyncDaemon::from_attrs(&attrs).map_err(|e| IpvsError::Decode(e.to_string()))?,
+                );
+            }
+        }
+        Ok(daemons)
     }
 
     /// `IPVS_CMD_FLUSH`: deletes every service.

@@ -16,6 +16,7 @@ pub const FAMILY_VERSION: u8 = 1;
 
 const CMD_ATTR_SERVICE: u16 = 1;
 const CMD_ATTR_DEST: u16 = 2;
+const CMD_ATTR_DAEMON: u16 = 3;
 
 /// `IPVS_CMD_*`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -111,6 +112,8 @@ pub enum CmdAttr {
     Service(Vec<SvcAttr>),
     /// `IPVS_CMD_ATTR_DEST`: a nested destination.
     Dest(Vec<DestAttr>),
+    /// `IPVS_CMD_ATTR_DAEMON`: a nested sync daemon ([`crate::daemon`]).
+    Daemon(Vec<DefaultNla>),
     /// Anything else, and the `IPVS_INFO_ATTR_*` of a `GetInfo` reply.
     Other(DefaultNla),
 }
@@ -120,6 +123,7 @@ impl Nla for CmdAttr {
         match self {
             CmdAttr::Service(attrs) => attrs.as_slice().buffer_len(),
             CmdAttr::Dest(attrs) => attrs.as_slice().buffer_len(),
+            CmdAttr::Daemon(attrs) => attrs.as_slice().buffer_len(),
             CmdAttr::Other(nla) => nla.value_len(),
         }
     }
@@ -128,6 +132,7 @@ impl Nla for CmdAttr {
         match self {
             CmdAttr::Service(_) => CMD_ATTR_SERVICE | NLA_F_NESTED,
             CmdAttr::Dest(_) => CMD_ATTR_DEST | NLA_F_NESTED,
+            CmdAttr::Daemon(_) => CMD_ATTR_DAEMON | NLA_F_NESTED,
             CmdAttr::Other(nla) => nla.kind(),
         }
     }
@@ -136,6 +141,7 @@ impl Nla for CmdAttr {
         match self {
             CmdAttr::Service(attrs) => attrs.as_slice().emit(buffer),
             CmdAttr::Dest(attrs) => attrs.as_slice().emit(buffer),
+            CmdAttr::Daemon(attrs) => attrs.as_slice().emit(buffer),
             CmdAttr::Other(nla) => nla.emit_value(buffer),
         }
     }
@@ -195,6 +201,7 @@ fn parse_cmd_attr(nla: &NlaBuffer<&[u8]>, info: bool) -> Result<CmdAttr, DecodeE
     Ok(match nla.kind() {
         CMD_ATTR_SERVICE if !info => CmdAttr::Service(parse_nested(nla.value())?),
         CMD_ATTR_DEST if !info => CmdAttr::Dest(parse_nested(nla.value())?),
+        CMD_ATTR_DAEMON if !info => CmdAttr::Daemon(parse_nested(nla.value())?),
         _ => CmdAttr::Other(DefaultNla::parse(nla)?),
     })
 }
@@ -259,6 +266,28 @@ mod tests {
         };
         let parsed = IpvsMessage::parse_with_param(&buf, header).expect("parses");
         assert_eq!(parsed, msg);
+    }
+
+    /// A DEL_DAEMON of the backup daemon: IPVS_CMD_ATTR_DAEMON (3, nested) holding the
+    /// state alone; a GET_DAEMON reply of the same layout reads back as a daemon attribute.
+    #[test]
+    #[cfg(target_endian = "little")]
+    fn daemon_messages_nest_their_attributes() {
+        let msg = IpvsMessage {
+            cmd: Command::DelDaemon,
+            attrs: vec![CmdAttr::Daemon(crate::daemon::SyncDaemon::stop_attrs(
+                crate::daemon::DaemonRole::Backup,
+            ))],
+        };
+        let mut buf = vec![0u8; msg.buffer_len()];
+        msg.emit(&mut buf);
+        assert_eq!(buf, [12, 0, 3, 0x80, 8, 0, 1, 0, 2, 0, 0, 0]);
+        let header = GenlHeader {
+            cmd: Command::GetDaemon.value(),
+            version: FAMILY_VERSION,
+        };
+        let parsed = IpvsMessage::parse_with_param(&buf, header).expect("parses");
+        assert_eq!(parsed.attrs, msg.attrs);
     }
 
     #[test]

@@ -243,7 +243,9 @@ const KNOWN: &[(&str, &str)] = &[
     (
         "real-deprecated-1x",
         "lvs_sync_daemon_interface: 2.2.7's VRRP process starts the IPVS sync daemon, which \
-         fails on a kernel without IPVS (exit 1); ours does not build the sync daemon",
+         fails on a kernel without IPVS (its VRRP child dies); ours logs `IPVS: Can't \
+         initialize ipvs` and runs without the daemon (tests/sync_daemon_vm.rs compares the \
+         daemons on a kernel with IPVS)",
     ),
 ];
 

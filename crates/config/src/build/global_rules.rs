@@ -631,27 +631,22 @@ fn lvs_timeouts(cx: &mut Cx<'_>, item: &Statement) {
     }
 }
 
+/// `lvs_sync_daemon` (crate::sync_daemon reads the words); a second line is refused while
+/// a first one stands, as 2.2.7 does.
 fn lvs_sync_daemon(cx: &mut Cx<'_>, item: &Statement) {
     let words: Vec<&str> = item.arg_texts().collect();
-    if words.is_empty() {
-        cx.error(&item.location, "lvs_sync_daemon requires interface");
+    if let Some(first) = &cx.lvs_sync_daemon {
+        let message = format!("lvs_sync_daemon has already been specified as {first} - ignoring");
+        cx.error(&item.location, message);
         return;
     }
-    let mut i = 2;
-    while i < words.len() {
-        match (words[i], words.get(i + 1)) {
-            ("id", Some(v)) => {
-                if cx.int_value(&item.location, v, 0, 255).is_none() {
-                    cx.error(
-                        &item.location,
-                        format!("Invalid syncid ({v}) - defaulting to vrid"),
-                    );
-                }
-                i += 2;
-            }
-            ("maxlen" | "port" | "ttl" | "group", Some(_)) => i += 2,
-            _ => i += 1,
-        }
+    let read = crate::sync_daemon::read(&words);
+    for message in read.messages {
+        cx.error(&item.location, message);
+    }
+    if let Some(daemon) = read.setting {
+        let instance = daemon.instance.unwrap_or_default();
+        cx.lvs_sync_daemon = Some(format!("{} {instance}", daemon.interface));
     }
 }
 

@@ -61,6 +61,7 @@ pub fn build_into(
         } else {
             0
         },
+        lvs_sync_daemon: None,
     };
     build_top(&mut cx, top, config);
 }
@@ -212,6 +213,8 @@ pub(crate) struct Cx<'a> {
     dynamic_interfaces: bool,
     /// How many rules so far were written without a preference.
     rules_without_preference: u32,
+    /// The `lvs_sync_daemon` read so far (`INTERFACE INSTANCE`): a second one is refused.
+    lvs_sync_daemon: Option<String>,
 }
 
 impl Cx<'_> {

@@ -255,7 +255,7 @@ fn send_alerts(pool: &mut Pool, settings: Option<&Arc<AlertSettings>>, logger: &
 
 /// Opens IPVS; when the family is missing, asks the kernel's module loader for ip_vs once
 /// (as keepalived does) and tries again.
-fn open_ipvs() -> Result<Ipvs, IpvsError> {
+pub(crate) fn open_ipvs() -> Result<Ipvs, IpvsError> {
     match Ipvs::open() {
         Err(IpvsError::Unavailable(_)) => {
             let modprobe = std::fs::read_to_string("/proc/sys/kernel/modprobe")

@@ -17,6 +17,7 @@ pub mod refusal;
 pub mod route_plan;
 pub mod setup;
 pub mod shutdown;
+pub mod sync_daemon;
 pub mod sync_plan;
 pub mod track_process;
 pub mod transitions;

@@ -152,6 +152,8 @@ pub struct Planned {
     /// Where state changes are mailed (global_defs' mail settings, read at each load; set
     /// by the caller, see [`crate::alert`]).
     pub alerts: Option<std::sync::Arc<crate::alert::AlertSettings>>,
+    /// `lvs_sync_daemon`: IPVS's sync daemons and the instance they follow.
+    pub sync_daemon: Option<super::sync_daemon::SyncDaemonPlan>,
 }
 
 /// A vrrp_script that some instance tracks, ready to run.
@@ -258,6 +260,7 @@ pub fn plan(
         problems,
         statics: super::route_plan::StaticPlan::of(config),
         alerts: None,
+        sync_daemon: super::sync_daemon::plan(config),
     }
 }
 

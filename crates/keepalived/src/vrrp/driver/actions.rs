@@ -66,6 +66,9 @@ impl Driver {
                     self.extra_garps_follow(i, state == State::Master, Instant::now());
                     self.group_events
                         .push((i, super::sync_groups::GroupEvent::Entered(state)));
+                    if self.sync_daemons.instance() == Some(&self.running[i].plan.config.name) {
+                        self.sync_daemons.entered(state);
+                    }
                     let running = &mut self.running[i];
                     running.last_transition = Some(SystemTime::now());
                     running.transitions.entered(state);

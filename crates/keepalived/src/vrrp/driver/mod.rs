@@ -199,6 +199,8 @@ struct Driver {
     extra_garps: extra_garps::ExtraGarps,
     /// Which links' sockets have datagrams waiting.
     arrivals: arrivals::Arrivals,
+    /// IPVS's sync daemons of `lvs_sync_daemon`, following one instance.
+    sync_daemons: super::sync_daemon::SyncDaemons,
 }
 
 /// Runs `planned` until `shutdown` completes, then stops every instance (priority 0 from
@@ -213,6 +215,7 @@ pub async fn run(
     let (outcomes, mut script_rx) = mpsc::channel::<(u64, Outcome)>(256);
     let (file_events, mut file_rx) = mpsc::channel::<(u64, usize, FileValue)>(64);
     let (process_reports, mut process_rx) = mpsc::channel(64);
+    let sync_daemons = super::sync_daemon::SyncDaemons::new(logger.clone());
     let mut driver = Driver {
         group: settings.group,
         router_id: settings.router_id,
@@ -253,6 +256,7 @@ pub async fn run(
         firewall: firewall::Firewall::new(settings.firewall),
         extra_garps: Default::default(),
         arrivals: arrivals::Arrivals::new().context("cannot watch the VRRP sockets")?,
+        sync_daemons,
     };
     driver.fifo = settings
         .fifo
@@ -464,6 +468,7 @@ impl Driver {
             }
             self.log_drops(i);
         }
+        self.sync_daemons.stop();
         self.firewall_teardown();
         self.log_link_drops();
         self.remove_statics().await;

@@ -187,6 +187,7 @@ impl Driver {
         // The mail settings of global_defs follow the load (2.2.7 mails the next change
         // through the new server, to the new addresses).
         self.alerts = planned.alerts.take();
+        self.sync_daemons.load(planned.sync_daemon.take());
         self.install_statics(std::mem::take(&mut planned.statics))
             .await;
         let Planned {
@@ -354,6 +355,13 @@ impl Driver {
                 self.start_instance(i, now).await;
             }
         }
+        let followed = self.sync_daemons.instance().and_then(|name| {
+            self.running
+                .iter()
+                .find(|r| r.plan.config.name == name)
+                .map(|r| r.instance.state())
+        });
+        self.sync_daemons.settle(followed);
         Ok(())
     }
 }
