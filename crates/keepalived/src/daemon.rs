@@ -123,6 +123,11 @@ fn run_parent(cli: &Cli) -> anyhow::Result<i32> {
             "{what} is not supported by keepalived-rs yet - ignoring (see docs/compat.md)"
         ));
     }
+    if let Some(notice) =
+        lifecycle_lines::max_auto_priority_notice(loaded.config.global.max_auto_priority)
+    {
+        logger.info(notice);
+    }
     let roles = children_for(cli, &loaded);
     if roles.is_empty() {
         logger.info("Warning - keepalived has no configuration to run");

@@ -456,7 +456,9 @@ fn reload_lines(lines: &[Line], file: &str) -> Vec<String> {
     for l in &lines[start..] {
         let kept = ["Reloading ...", "Reloading", "Reload complete"].contains(&l.text.as_str())
             || l.text.starts_with("Opening file")
-            || l.text.starts_with("Configuration file");
+            || l.text.starts_with("Configuration file")
+            // Said at start only: a reload logs no NOTICE.
+            || l.text.starts_with("NOTICE");
         if kept {
             out.push(format!("{}: {}", l.ident, l.text.replace(file, "FILE")));
         }
@@ -542,6 +544,11 @@ fn start_stop_lines(lines: &[Line]) -> Vec<String> {
         ("Opening file ", "Opening file"),
         ("Configuration file ", "Configuration file"),
         (
+            "NOTICE: setting config option max_auto_priority should result in better \
+             keepalived performance",
+            "NOTICE max_auto_priority",
+        ),
+        (
             "Starting VRRP child process, pid=",
             "Starting VRRP child process",
         ),
@@ -565,7 +572,7 @@ fn start_stop_lines(lines: &[Line]) -> Vec<String> {
 
 /// keepalived 2.2.7 and ours with `-D`, started, master, stopped: the same start and stop
 /// lines from the same processes in the same order (the parent's `Running on`, `Command
-/// line`, `Opening file`, `Configuration file`; at the stop the parent's `Stopping` first, the
+/// line`, `Opening file`, `Configuration file`, the `NOTICE` about `max_auto_priority`; at the stop the parent's `Stopping` first, the
 /// child's `Stopped - used …`, the parent's `CPU usage …` and `Stopped Keepalived v…` last).
 #[test]
 fn start_and_stop_lines_come_from_the_processes_keepalived_uses() {
@@ -595,6 +602,7 @@ fn start_and_stop_lines_come_from_the_processes_keepalived_uses() {
         "Keepalived: Command line",
         "Keepalived: Opening file",
         "Keepalived: Configuration file",
+        "Keepalived: NOTICE max_auto_priority",
         "Keepalived: Starting VRRP child process",
         "Keepalived: Startup complete",
         "Keepalived: Stopping",
