@@ -238,10 +238,23 @@ fn run_program(
     extra: &[&str],
     done: impl Fn(&[String], &str) -> bool,
 ) -> Run {
+    run_configured(host, name, program, extra, &config(), done)
+}
+
+/// [`run_program`] with `text` as the configuration file (`DIR/keepalived.conf`, DIR being
+/// the host's directory joined with `name`).
+fn run_configured(
+    host: &Host,
+    name: &str,
+    program: &str,
+    extra: &[&str],
+    text: &str,
+    done: impl Fn(&[String], &str) -> bool,
+) -> Run {
     let dir = host.dir().join(name);
     fs::create_dir_all(&dir).expect("creating the run's directory");
     let conf = dir.join("keepalived.conf");
-    fs::write(&conf, config()).expect("writing the config");
+    fs::write(&conf, text).expect("writing the config");
     let mut listener = Listener::bind(&dir.join("log"));
     let console_path = dir.join("console.log");
     let path = |p: PathBuf| p.to_string_lossy().into_owned();
@@ -610,6 +623,120 @@ fn start_and_stop_lines_come_from_the_processes_keepalived_uses() {
         "Keepalived: CPU usage",
         "Keepalived: Stopped Keepalived",
     ];
+    for (name, lines, run) in &seen {
+        assert_eq!(lines, &expected, "{name}:\n{run}");
+    }
+    drop(lab);
+}
+
+/// Sends SIGHUP once to the daemon whose pid file is `pid_file` when `lines` show it master;
+/// `hup_sent` remembers it.
+fn hup_when_master(lines: &[Line], pid_file: &Path, hup_sent: &std::cell::Cell<bool>) {
+    if hup_sent.get()
+        || !lines
+            .iter()
+            .any(|l| l.text.contains("(VI_1) Entering MASTER STATE"))
+    {
+        return;
+    }
+    let pid = fs::read_to_string(pid_file)
+        .ok()
+        .and_then(|s| s.trim().parse::<i32>().ok());
+    if let Some(pid) = pid {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGHUP,
+        );
+        hup_sent.set(true);
+    }
+}
+
+/// The lines about reading the configuration, as `IDENT: text` with `dir` written `DIR`: the
+/// files opened, the unknown words, the missing include, and the start and reload lines
+/// around them.
+fn reading_lines(lines: &[Line], dir: &str) -> Vec<String> {
+    lines
+        .iter()
+        .filter(|l| {
+            l.text.starts_with("Opening file")
+                || l.text.contains("Unknown keyword")
+                || l.text.contains("Config files missing")
+                || l.text.starts_with("Starting VRRP child process")
+                || ["Reloading ...", "Reloading", "Reload complete"].contains(&l.text.as_str())
+        })
+        .map(|l| {
+            let text = match l.text.find(", pid=") {
+                Some(at) => &l.text[..at],
+                None => &l.text,
+            };
+            format!("{}: {}", l.ident, text.replace(dir, "DIR"))
+        })
+        .collect()
+}
+
+/// keepalived 2.2.7 and ours with `-D`, a file that includes two files (one with an unknown
+/// word in global_defs, one with an unknown top-level word), has an unknown top-level word of
+/// its own and includes a missing file; started, reloaded, stopped. Observed with 2.2.7: its
+/// parent says `Opening file` for each included file where it reads it; each process logs the
+/// unknown top-level words; at a reload the VRRP child logs global_defs' problems too. Ours
+/// the same, process by process.
+#[test]
+fn included_files_and_unknown_words_are_logged_by_the_processes_keepalived_uses() {
+    let Some(lab) = lab("sysinc") else { return };
+    if !require_programs(&[KEEPALIVED_BIN]) {
+        return;
+    }
+    let host = lab.host("a");
+    let mut seen = Vec::new();
+    for (name, program) in [("real", KEEPALIVED_BIN), ("ours", OURS)] {
+        let dir = host.dir().join(name);
+        let inc = dir.join("inc");
+        fs::create_dir_all(&inc).expect("include directory");
+        let with_global_word =
+            config().replace("router_id syslog\n", "router_id syslog\n    bogus_global\n");
+        fs::write(inc.join("a.conf"), with_global_word).expect("a.conf");
+        fs::write(inc.join("b.conf"), "bogus_inc\n").expect("b.conf");
+        let dir_s = dir.to_string_lossy().into_owned();
+        let main = format!("include {dir_s}/inc/*.conf\nbogus_top\ninclude {dir_s}/none.conf\n");
+        let pid_file = dir.join("keepalived.pid");
+        let socket = dir.join("ctl").to_string_lossy().into_owned();
+        let extra: Vec<&str> = if program == OURS {
+            vec!["-D", "--control-socket", &socket]
+        } else {
+            vec!["-D"]
+        };
+        let hup_sent = std::cell::Cell::new(false);
+        let run = run_configured(host, name, program, &extra, &main, |raw, _| {
+            let lines: Vec<Line> = raw.iter().filter_map(|l| parse(l).ok()).collect();
+            hup_when_master(&lines, &pid_file, &hup_sent);
+            hup_sent.get() && lines.iter().any(|l| l.text == "Reload complete")
+        });
+        seen.push((name, reading_lines(&run.lines(), &dir_s), run.to_string()));
+    }
+    let parent_reading = [
+        "Keepalived: Opening file 'DIR/keepalived.conf'.",
+        "Keepalived: Opening file 'DIR/inc/a.conf'.",
+        "Keepalived: (DIR/inc/a.conf: Line 3) Unknown keyword 'bogus_global'",
+        "Keepalived: Opening file 'DIR/inc/b.conf'.",
+        "Keepalived: (DIR/inc/b.conf: Line 1) Unknown keyword 'bogus_inc'",
+        "Keepalived: (Line 2) Unknown keyword 'bogus_top'",
+        "Keepalived: (Line 3) Config files missing 'DIR/none.conf'.",
+    ];
+    let mut expected: Vec<&str> = parent_reading.to_vec();
+    expected.extend([
+        "Keepalived: Starting VRRP child process",
+        "Keepalived_vrrp: (DIR/inc/b.conf: Line 1) Unknown keyword 'bogus_inc'",
+        "Keepalived_vrrp: (DIR/keepalived.conf: Line 2) Unknown keyword 'bogus_top'",
+        "Keepalived: Reloading ...",
+    ]);
+    expected.extend(parent_reading);
+    expected.extend([
+        "Keepalived_vrrp: Reloading",
+        "Keepalived_vrrp: (DIR/inc/a.conf: Line 3) Unknown keyword 'bogus_global'",
+        "Keepalived_vrrp: (DIR/inc/b.conf: Line 1) Unknown keyword 'bogus_inc'",
+        "Keepalived_vrrp: (DIR/keepalived.conf: Line 2) Unknown keyword 'bogus_top'",
+        "Keepalived: Reload complete",
+    ]);
     for (name, lines, run) in &seen {
         assert_eq!(lines, &expected, "{name}:\n{run}");
     }
