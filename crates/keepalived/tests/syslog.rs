@@ -414,6 +414,7 @@ fn default_facility_is_daemon_info_with_detail_lines() {
     // `-D` adds the detail lines.
     let (_, vips) = run.find(&lines, 0, "VRRP_Instance(VI_1) setting VIPs.");
     assert_eq!(vips.pri, 30, "{vips:?}\n{run}");
+    run.find(&lines, 0, "Assigned address ");
     // `-l` was not given: nothing in keepalived's console form.
     assert!(
         !run.console.contains("Keepalived_vrrp["),
@@ -435,11 +436,14 @@ fn log_facility_selects_local_n() {
     for l in run.takeover(&lines) {
         assert_eq!(l.pri, 158, "{l:?} is not local3.info\n{run}");
     }
-    // Without `-D`, no detail lines.
-    assert!(
-        !lines.iter().any(|l| l.text.contains("setting VIPs.")),
-        "a detail line without -D\n{run}"
-    );
+    // Without `-D`, no detail lines (2.2.7 names the addresses it sends from with `-D` only,
+    // observed).
+    for detail in ["setting VIPs.", "Assigned address"] {
+        assert!(
+            !lines.iter().any(|l| l.text.contains(detail)),
+            "a detail line ({detail}) without -D\n{run}"
+        );
+    }
     drop(lab);
 }
 
