@@ -283,12 +283,14 @@ pub fn children_for(cli: &Cli, loaded: &Loaded) -> Vec<ChildRole> {
             !loaded.config.virtual_servers.is_empty(),
         ),
     };
+    // 2.2.7 starts the checker first (observed: `Starting Healthcheck child process` before
+    // `Starting VRRP child process`).
     let mut roles = Vec::new();
-    if vrrp {
-        roles.push(ChildRole::Vrrp);
-    }
     if check {
         roles.push(ChildRole::Checker);
+    }
+    if vrrp {
+        roles.push(ChildRole::Vrrp);
     }
     roles
 }
