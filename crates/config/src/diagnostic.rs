@@ -91,6 +91,9 @@ pub struct Diagnostic {
     /// Printed as `(Line N)` without the file: 2.2.7's parent pass names no file for the
     /// lines of the main configuration file (its other passes and included files do).
     pub bare_line: bool,
+    /// Found by the reading of every process, not only by its [`Pass`]: an unknown word at the
+    /// top level, which each of 2.2.7's running processes logs (`-t` prints it once).
+    pub every_process: bool,
 }
 
 /// keepalived 2.2.7's `-t` reads the file several times, once with each process's keyword
@@ -153,7 +156,15 @@ impl Diagnostic {
             hint: None,
             pass: None,
             bare_line: false,
+            every_process: false,
         }
+    }
+
+    /// The same diagnostic, found by every process's reading (see
+    /// [`Diagnostic::every_process`]).
+    pub fn in_every_process(mut self) -> Self {
+        self.every_process = true;
+        self
     }
 
     /// The same diagnostic, printed first by `pass` (for a line without a location).
@@ -218,6 +229,19 @@ pub struct Diagnostics {
     /// Found while reading, but reported by keepalived when it completes the VRRP
     /// configuration afterwards (so not at all when it stops before that).
     completion: Vec<Diagnostic>,
+    /// The included files opened, in reading order.
+    opened: Vec<OpenedFile>,
+}
+
+/// An included file that was opened and read: keepalived 2.2.7's parent says `Opening file
+/// 'PATH'.` for it with `-D` (observed), between the problems of the lines read before it and
+/// those of its own lines.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenedFile {
+    /// The file, as the include pattern named it.
+    pub path: std::path::PathBuf,
+    /// The reading order of the last line read before its first one.
+    pub after: u32,
 }
 
 impl Diagnostics {
@@ -260,6 +284,19 @@ impl Diagnostics {
     /// Whether a missing required value has been reported: keepalived stops reading there.
     pub fn has_syntax_error(&self) -> bool {
         self.syntax_error
+    }
+
+    /// Records that the included file `path` is opened after the line read `after`-th.
+    pub fn opened_file(&mut self, path: &std::path::Path, after: u32) {
+        self.opened.push(OpenedFile {
+            path: path.to_path_buf(),
+            after,
+        });
+    }
+
+    /// The included files opened so far, in reading order; the list is emptied.
+    pub fn take_opened(&mut self) -> Vec<OpenedFile> {
+        std::mem::take(&mut self.opened)
     }
 
     /// Records a diagnostic keepalived gives when it completes the VRRP configuration, after

@@ -31,7 +31,7 @@ mod validate_vrrp;
 
 use std::path::Path;
 
-pub use diagnostic::{Diagnostic, Pass, Severity, exit_code};
+pub use diagnostic::{Diagnostic, OpenedFile, Pass, Severity, exit_code};
 pub use host::{FakeHost, Host, RealHost};
 pub use model::Config;
 
@@ -67,6 +67,8 @@ pub struct Loaded {
     pub config: Config,
     /// Every problem, in the order found.
     pub diagnostics: Vec<Diagnostic>,
+    /// The included files read, in reading order.
+    pub opened: Vec<OpenedFile>,
 }
 
 impl Loaded {
@@ -142,6 +144,7 @@ fn load_with(
                 .map_or(Pass::Vrrp, |l| passes.at(l.order))
         })
     };
+    let opened = diagnostics.take_opened();
     let mut diagnostics = stop_at_syntax_error(diagnostics.into_vec(), pass_of);
     // Report in 2.2.7's order: pass by pass (see `Pass`), each in reading order, then the
     // pass's problems without a line, in the order found.
@@ -168,6 +171,7 @@ fn load_with(
     Loaded {
         config,
         diagnostics,
+        opened,
     }
 }
 

@@ -427,7 +427,10 @@ impl<'a, 's> SourceReader<'a, 's> {
                 continue;
             }
             match open_config_file(&path) {
-                Ok(lines) => self.read_lines(lines, &path, canonical),
+                Ok(lines) => {
+                    self.diagnostics.opened_file(&path, self.order);
+                    self.read_lines(lines, &path, canonical);
+                }
                 Err(err) => self.diagnostics.error(
                     location,
                     format!("Unable to open included file '{}': {err}", path.display()),

@@ -35,6 +35,9 @@ pub enum Reader {
         role: ChildRole,
         /// Whether a checker child runs beside it.
         checker_runs: bool,
+        /// At a reload, when 2.2.7's VRRP child reads `global_defs` again and logs its
+        /// problems too (observed; at start it takes the parent's reading).
+        reloading: bool,
     },
 }
 
@@ -54,6 +57,7 @@ impl Reader {
             Reader::Child {
                 role: ChildRole::Vrrp,
                 checker_runs,
+                ..
             } => {
                 d.severity == Severity::Log
                     || pass == Pass::Vrrp
@@ -71,6 +75,7 @@ impl Reader {
         Reader::Child {
             role,
             checker_runs: children_for(cli, loaded).contains(&ChildRole::Checker),
+            reloading: false,
         }
     }
 
@@ -80,13 +85,187 @@ impl Reader {
         Reader::Child {
             role: ChildRole::Vrrp,
             checker_runs: !vrrp_only && !loaded.config.virtual_servers.is_empty(),
+            reloading: true,
         }
     }
 }
 
-/// Logs the diagnostics of a configuration load that `reader` logs, in order.
+/// One line a process logs of its reading of the configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadingLine {
+    /// Written only with `-D`.
+    pub detail: bool,
+    /// The text.
+    pub text: String,
+    /// The reading order of the line it is about (`None`: said after the reading).
+    order: Option<u32>,
+}
+
+impl ReadingLine {
+    fn of(diagnostic: &Diagnostic) -> ReadingLine {
+        ReadingLine {
+            detail: false,
+            text: diagnostic.to_string(),
+            order: diagnostic.location.as_ref().map(|l| l.order),
+        }
+    }
+}
+
+/// Puts `line` where a reading meets the line read `order`-th: before the first line about a
+/// later one, or said after the reading.
+fn insert_in_reading_order(lines: &mut Vec<ReadingLine>, order: u32, line: ReadingLine) {
+    let at = lines
+        .iter()
+        .position(|l| l.order.is_none_or(|o| o > order))
+        .unwrap_or(lines.len());
+    lines.insert(at, line);
+}
+
+/// The lines of a configuration load that `reader` logs, in order: its diagnostics and, for
+/// the parent, `Opening file 'PATH'.` (`-D`) where it opens each included file (2.2.7,
+/// observed). A child also logs the problems every process's reading finds (an unknown
+/// top-level word, which 2.2.7 logs from each process, observed), and at a reload those of
+/// `global_defs` (see [`Reader::Child`]), where its own reading of the file meets them,
+/// naming their file as its other lines do.
+pub fn reading_lines(loaded: &Loaded, reader: Reader) -> Vec<ReadingLine> {
+    let mut lines: Vec<ReadingLine> = loaded
+        .diagnostics
+        .iter()
+        .filter(|d| reader.logs(d))
+        .map(ReadingLine::of)
+        .collect();
+    match reader {
+        Reader::Parent => {
+            for file in &loaded.opened {
+                let line = ReadingLine {
+                    detail: true,
+                    text: format!("Opening file '{}'.", file.path.display()),
+                    order: Some(file.after),
+                };
+                insert_in_reading_order(&mut lines, file.after, line);
+            }
+        }
+        Reader::Child { reloading, .. } => {
+            // 2.2.7's child does not repeat the parent's note of a missing include (observed).
+            let parent_pass = |d: &Diagnostic| {
+                d.pass == Some(keepalived_config::Pass::Parent)
+                    && Reader::Parent.logs(d)
+                    && !d.message.starts_with("Config files missing")
+            };
+            for shared in loaded
+                .diagnostics
+                .iter()
+                .filter(|d| (d.every_process || (reloading && parent_pass(d))) && !reader.logs(d))
+            {
+                let named = Diagnostic {
+                    bare_line: false,
+                    ..shared.clone()
+                };
+                let order = named.location.as_ref().map_or(u32::MAX, |l| l.order);
+                insert_in_reading_order(&mut lines, order, ReadingLine::of(&named));
+            }
+        }
+        Reader::Refusing => {}
+    }
+    lines
+}
+
+/// Logs the lines of a configuration load that `reader` logs, in order (see
+/// [`reading_lines`]).
 pub fn log_diagnostics(logger: &Logger, loaded: &Loaded, reader: Reader) {
-    for diagnostic in loaded.diagnostics.iter().filter(|d| reader.logs(d)) {
-        logger.info(&diagnostic.to_string());
+    for line in reading_lines(loaded, reader) {
+        if line.detail {
+            logger.detail(&line.text);
+        } else {
+            logger.info(&line.text);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use keepalived_config::{FakeHost, LoadOptions};
+
+    /// The text of what `reader` logs of `files` (name, text; the first is the main file),
+    /// written in a directory of the test's own, with `-D` lines marked `D: `.
+    fn logged(files: &[(&str, &str)], reader: Reader) -> Vec<String> {
+        static RUNS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let run = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("config-log-{}-{run}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("directory");
+        for (name, text) in files {
+            std::fs::write(dir.join(name), text.replace("DIR", &dir.to_string_lossy()))
+                .expect("file");
+        }
+        let host = FakeHost::lab();
+        let loaded = keepalived_config::load(&dir.join(files[0].0), &LoadOptions::for_host(&host));
+        let dir_text = dir.to_string_lossy().into_owned();
+        let lines = reading_lines(&loaded, reader)
+            .into_iter()
+            .map(|l| {
+                let text = l.text.replace(&dir_text, "DIR");
+                if l.detail { format!("D: {text}") } else { text }
+            })
+            .collect();
+        std::fs::remove_dir_all(&dir).expect("cleaning up");
+        lines
+    }
+
+    const MAIN: &str = "global_defs {\n    bogus_global\n}\ninclude DIR/b.conf\nbogus_top\n\
+                        virtual_server 192.0.2.1 80 {\n    bogus_vs\n}\n";
+
+    fn child(role: ChildRole, reloading: bool) -> Reader {
+        Reader::Child {
+            role,
+            checker_runs: true,
+            reloading,
+        }
+    }
+
+    #[test]
+    fn the_parent_says_where_it_opens_each_included_file() {
+        assert_eq!(
+            logged(
+                &[("main.conf", MAIN), ("b.conf", "bogus_inc\n")],
+                Reader::Parent
+            ),
+            [
+                "(Line 2) Unknown keyword 'bogus_global'",
+                "D: Opening file 'DIR/b.conf'.",
+                "(DIR/b.conf: Line 1) Unknown keyword 'bogus_inc'",
+                "(Line 5) Unknown keyword 'bogus_top'",
+            ]
+        );
+    }
+
+    #[test]
+    fn every_process_logs_an_unknown_top_level_word_where_it_reads_it() {
+        let files = [("main.conf", MAIN), ("b.conf", "bogus_inc\n")];
+        assert_eq!(
+            logged(&files, child(ChildRole::Checker, false)),
+            [
+                "(DIR/b.conf: Line 1) Unknown keyword 'bogus_inc'",
+                "(DIR/main.conf: Line 5) Unknown keyword 'bogus_top'",
+                "(DIR/main.conf: Line 7) Unknown keyword 'bogus_vs'",
+                "Virtual server [192.0.2.1]:none:80 has no real servers - ignoring",
+            ]
+        );
+        assert_eq!(
+            logged(&files, child(ChildRole::Vrrp, false)),
+            [
+                "(DIR/b.conf: Line 1) Unknown keyword 'bogus_inc'",
+                "(DIR/main.conf: Line 5) Unknown keyword 'bogus_top'",
+            ]
+        );
+        // At a reload the VRRP child reads global_defs again.
+        assert_eq!(
+            logged(&files, child(ChildRole::Vrrp, true)),
+            [
+                "(DIR/main.conf: Line 2) Unknown keyword 'bogus_global'",
+                "(DIR/b.conf: Line 1) Unknown keyword 'bogus_inc'",
+                "(DIR/main.conf: Line 5) Unknown keyword 'bogus_top'",
+            ]
+        );
     }
 }

@@ -123,6 +123,11 @@ fn run_parent(cli: &Cli) -> anyhow::Result<i32> {
             "{what} is not supported by keepalived-rs yet - ignoring (see docs/compat.md)"
         ));
     }
+    if let Some(notice) =
+        lifecycle_lines::max_auto_priority_notice(loaded.config.global.max_auto_priority)
+    {
+        logger.info(notice);
+    }
     let roles = children_for(cli, &loaded);
     if roles.is_empty() {
         logger.info("Warning - keepalived has no configuration to run");
@@ -278,12 +283,14 @@ pub fn children_for(cli: &Cli, loaded: &Loaded) -> Vec<ChildRole> {
             !loaded.config.virtual_servers.is_empty(),
         ),
     };
+    // 2.2.7 starts the checker first (observed: `Starting Healthcheck child process` before
+    // `Starting VRRP child process`).
     let mut roles = Vec::new();
-    if vrrp {
-        roles.push(ChildRole::Vrrp);
-    }
     if check {
         roles.push(ChildRole::Checker);
+    }
+    if vrrp {
+        roles.push(ChildRole::Vrrp);
     }
     roles
 }

@@ -1,7 +1,8 @@
 //! The lines keepalived 2.2.7 logs around a process's life, worded as it words them (observed
 //! with `keepalived -n -l -D` and through syslog): the parent's `Running on …` and
 //! `Command line: …` at start, `CPU usage (self/children) …` (`-D`) before its last line; a
-//! child's `Stopped` (`-D`: `Stopped - used … user time, … system time`) as it exits.
+//! child's `Stopped` (`-D`: `Stopped - used … user time, … system time`) as it exits; the
+//! parent's `NOTICE` about `max_auto_priority` at start.
 
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStrExt;
@@ -77,6 +78,21 @@ fn usage(who: UsageWho) -> (TimeVal, TimeVal) {
     getrusage(who).map_or((TimeVal::new(0, 0), TimeVal::new(0, 0)), |u: Usage| {
         (u.user_time(), u.system_time())
     })
+}
+
+/// keepalived 2.2.7's advice, which its parent logs at start (not at a reload) after the
+/// problems its reading found and before it starts a child, unless `max_auto_priority` is set
+/// to something other than 0 (observed: written alone, with a priority, or -1, it is not
+/// logged; with 0, or with only `vrrp_rt_priority` / `vrrp_priority` / `checker_rt_priority`
+/// set, it is). `setting` is the value read (`None`: not written, or refused).
+pub fn max_auto_priority_notice(setting: Option<i32>) -> Option<&'static str> {
+    match setting {
+        Some(priority) if priority != 0 => None,
+        _ => Some(
+            "NOTICE: setting config option max_auto_priority should result in better \
+             keepalived performance",
+        ),
+    }
 }
 
 /// A child's last line: `Stopped`, or with `detail` (`-D`) `Stopped - used 0.003998 user
@@ -183,6 +199,17 @@ mod tests {
         assert!(child_stopped(true).starts_with("Stopped - used "));
         assert_eq!(child_stopped(false), "Stopped");
         assert!(cpu_usage().starts_with("CPU usage (self/children) user: "));
+    }
+
+    #[test]
+    fn the_max_auto_priority_notice_is_given_unless_it_is_set() {
+        let notice = "NOTICE: setting config option max_auto_priority should result in better \
+                      keepalived performance";
+        assert_eq!(max_auto_priority_notice(None), Some(notice));
+        assert_eq!(max_auto_priority_notice(Some(0)), Some(notice));
+        for set in [-1, 1, 99] {
+            assert_eq!(max_auto_priority_notice(Some(set)), None, "{set}");
+        }
     }
 
     #[test]

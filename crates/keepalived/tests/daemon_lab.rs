@@ -472,3 +472,49 @@ fn dont_respawn_stops_the_daemon_when_a_child_dies() {
     );
     assert!(!a.pidfile().exists());
 }
+
+/// The parent's `Starting … child process` lines of `daemon`'s log, in order, without pids.
+fn child_starts(log: &str) -> Vec<String> {
+    log.lines()
+        .filter_map(|l| {
+            let at = l.find("Starting ")?;
+            let rest = &l[at..];
+            rest.contains(" child process, pid=")
+                .then(|| rest.split(", pid=").next().unwrap_or(rest).to_string())
+        })
+        .collect()
+}
+
+/// keepalived 2.2.7 starts its checker child before its VRRP child (observed); ours too. Both
+/// run alone on the same file (an instance and a virtual server); without IPVS both stop when
+/// their checker fails, with IPVS they are stopped once both children started.
+#[test]
+fn the_checker_child_starts_before_the_vrrp_child_as_keepalived_does() {
+    if !lab_ready() {
+        return;
+    }
+    let lab = Lab::new("dord", &["a"]).expect("lab");
+    let config = format!(
+        "{}\nvirtual_server 198.51.100.20 80 {{\n    protocol TCP\n    real_server 192.0.2.50 80 \
+         {{\n        TCP_CHECK {{\n            connect_timeout 3\n        }}\n    }}\n}}\n",
+        render_config("a", &[instance(150)])
+    );
+    let mut seen = Vec::new();
+    for binary in [keepalived_testlab::KEEPALIVED_BIN, OURS] {
+        let mut k =
+            Keepalived::start_with(lab.host("a"), Path::new(binary), &config, &[]).expect("start");
+        poll_until(Duration::from_secs(8), || {
+            child_starts(&k.log().unwrap_or_default()).len() >= 2
+        });
+        if k.is_running() {
+            k.stop().expect("stop");
+        }
+        seen.push(child_starts(&k.log().expect("log")));
+    }
+    let expected = [
+        "Starting Healthcheck child process",
+        "Starting VRRP child process",
+    ];
+    assert_eq!(seen[0], expected, "2.2.7");
+    assert_eq!(seen[1], expected, "ours");
+}

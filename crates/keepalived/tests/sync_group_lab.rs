@@ -392,3 +392,93 @@ fn sync_group_dump_matches_keepalived() {
         "in FAULT: ours (left), 2.2.7 (right)"
     );
 }
+
+/// The lines after `marker` that say how instances and groups enter FAULT, each from its first
+/// `(` on (ours `VRRP_Instance(VI_1) …`, 2.2.7's `(VI_1) …`). `Now in FAULT state` is ours
+/// alone (the contract's catalogue keeps it) and is left out.
+fn fault_lines(log: &str, marker: &str) -> Vec<String> {
+    let after = log.find(marker).map_or("", |at| &log[at..]);
+    after
+        .lines()
+        .filter(|l| {
+            [
+                "Entering FAULT STATE",
+                "sent 0 priority",
+                "removing VIPs.",
+                "Syncing instances to FAULT",
+            ]
+            .iter()
+            .any(|needle| l.contains(needle))
+        })
+        .filter_map(|l| l.find('(').map(|at| l[at..].to_string()))
+        .collect()
+}
+
+/// `daemon` alone on a, masters of both members; b takes a's `eth1` down. Returns the FAULT
+/// lines it logged and the priorities of the adverts of VI_1 (VRID 73) on `eth0` from then on.
+fn fault_by_link_and_group(lab: &Lab, daemon: Daemon) -> (Vec<String>, Vec<u8>) {
+    let (a, b) = (lab.host("a"), lab.host("b"));
+    link_hosts(a, b, "eth1", Subnet::TestNet2, 10, 20).expect("second link");
+    let config = quiet_config(a, 200).replace(
+        "interface eth0\n    virtual_router_id 74",
+        "interface eth1\n    virtual_router_id 74",
+    );
+    let config = config.replace("192.0.2.101/32", &format!("{VIP2}/32 dev eth1"));
+    let mut k = daemon.start(OURS, a, &config);
+    wait_both(a, &k, true, "start");
+    assert_logged(&k, a, "VRRP_Group(G1) Syncing instances to MASTER state");
+    let mut capture = b.capture("eth0").expect("capture");
+    // a's eth1 loses its carrier: VI_2 enters FAULT for its link, VI_1 for its group.
+    b.set_link("eth1", false).expect("b's eth1 down");
+    wait_both(a, &k, false, "a's eth1 down");
+    assert_logged(&k, a, "(VI_1) Entering FAULT STATE");
+    // Room for a late advert, so one sent after the FAULT shows.
+    std::thread::sleep(Duration::from_millis(1500));
+    let frames = capture.frames().expect("frames");
+    let priorities = keepalived_testlab::adverts(&frames)
+        .iter()
+        .filter(|ad| ad.vrid == 73)
+        .map(|ad| ad.priority)
+        .skip_while(|&p| p != 0)
+        .collect();
+    let lines = fault_lines(&daemon_log(&k), "Netlink reports eth1 down");
+    k.stop().expect("stop");
+    (lines, priorities)
+}
+
+/// keepalived 2.2.7 (observed): a master whose link goes down logs `Entering FAULT STATE`
+/// before `sent 0 priority` and `removing VIPs.`; a master its group takes to FAULT sends a
+/// priority-0 advert too but does not log `sent 0 priority`. Ours beside it, each alone.
+#[test]
+fn fault_lines_and_priority_zero_follow_keepalived() {
+    if !keepalived_testlab::prelude::lab_ready() {
+        return;
+    }
+    let [ours, real] = std::thread::scope(|s| {
+        [Daemon::Ours, Daemon::Real]
+            .map(|daemon| {
+                s.spawn(move || {
+                    let tag = if daemon == Daemon::Real {
+                        "sgfr"
+                    } else {
+                        "sgfo"
+                    };
+                    let lab = Lab::new(tag, &["a", "b"]).expect("lab");
+                    fault_by_link_and_group(&lab, daemon)
+                })
+            })
+            .map(|h| h.join().expect("scenario"))
+    });
+    let expected = [
+        "(VI_2) Entering FAULT STATE",
+        "(VI_2) sent 0 priority",
+        "(VI_2) removing VIPs.",
+        "(G1) Syncing instances to FAULT state",
+        "(VI_1) Entering FAULT STATE",
+        "(VI_1) removing VIPs.",
+    ];
+    assert_eq!(real.0, expected, "2.2.7's lines");
+    assert_eq!(ours.0, real.0, "ours (left), 2.2.7 (right)");
+    assert_eq!(real.1, [0], "2.2.7 sends one priority-0 advert for VI_1");
+    assert_eq!(ours.1, real.1, "VI_1's adverts from the FAULT on");
+}

@@ -238,10 +238,23 @@ fn run_program(
     extra: &[&str],
     done: impl Fn(&[String], &str) -> bool,
 ) -> Run {
+    run_configured(host, name, program, extra, &config(), done)
+}
+
+/// [`run_program`] with `text` as the configuration file (`DIR/keepalived.conf`, DIR being
+/// the host's directory joined with `name`).
+fn run_configured(
+    host: &Host,
+    name: &str,
+    program: &str,
+    extra: &[&str],
+    text: &str,
+    done: impl Fn(&[String], &str) -> bool,
+) -> Run {
     let dir = host.dir().join(name);
     fs::create_dir_all(&dir).expect("creating the run's directory");
     let conf = dir.join("keepalived.conf");
-    fs::write(&conf, config()).expect("writing the config");
+    fs::write(&conf, text).expect("writing the config");
     let mut listener = Listener::bind(&dir.join("log"));
     let console_path = dir.join("console.log");
     let path = |p: PathBuf| p.to_string_lossy().into_owned();
@@ -401,6 +414,7 @@ fn default_facility_is_daemon_info_with_detail_lines() {
     // `-D` adds the detail lines.
     let (_, vips) = run.find(&lines, 0, "VRRP_Instance(VI_1) setting VIPs.");
     assert_eq!(vips.pri, 30, "{vips:?}\n{run}");
+    run.find(&lines, 0, "Assigned address ");
     // `-l` was not given: nothing in keepalived's console form.
     assert!(
         !run.console.contains("Keepalived_vrrp["),
@@ -422,11 +436,14 @@ fn log_facility_selects_local_n() {
     for l in run.takeover(&lines) {
         assert_eq!(l.pri, 158, "{l:?} is not local3.info\n{run}");
     }
-    // Without `-D`, no detail lines.
-    assert!(
-        !lines.iter().any(|l| l.text.contains("setting VIPs.")),
-        "a detail line without -D\n{run}"
-    );
+    // Without `-D`, no detail lines (2.2.7 names the addresses it sends from with `-D` only,
+    // observed).
+    for detail in ["setting VIPs.", "Assigned address"] {
+        assert!(
+            !lines.iter().any(|l| l.text.contains(detail)),
+            "a detail line ({detail}) without -D\n{run}"
+        );
+    }
     drop(lab);
 }
 
@@ -456,7 +473,9 @@ fn reload_lines(lines: &[Line], file: &str) -> Vec<String> {
     for l in &lines[start..] {
         let kept = ["Reloading ...", "Reloading", "Reload complete"].contains(&l.text.as_str())
             || l.text.starts_with("Opening file")
-            || l.text.starts_with("Configuration file");
+            || l.text.starts_with("Configuration file")
+            // Said at start only: a reload logs no NOTICE.
+            || l.text.starts_with("NOTICE");
         if kept {
             out.push(format!("{}: {}", l.ident, l.text.replace(file, "FILE")));
         }
@@ -542,6 +561,11 @@ fn start_stop_lines(lines: &[Line]) -> Vec<String> {
         ("Opening file ", "Opening file"),
         ("Configuration file ", "Configuration file"),
         (
+            "NOTICE: setting config option max_auto_priority should result in better \
+             keepalived performance",
+            "NOTICE max_auto_priority",
+        ),
+        (
             "Starting VRRP child process, pid=",
             "Starting VRRP child process",
         ),
@@ -565,7 +589,7 @@ fn start_stop_lines(lines: &[Line]) -> Vec<String> {
 
 /// keepalived 2.2.7 and ours with `-D`, started, master, stopped: the same start and stop
 /// lines from the same processes in the same order (the parent's `Running on`, `Command
-/// line`, `Opening file`, `Configuration file`; at the stop the parent's `Stopping` first, the
+/// line`, `Opening file`, `Configuration file`, the `NOTICE` about `max_auto_priority`; at the stop the parent's `Stopping` first, the
 /// child's `Stopped - used …`, the parent's `CPU usage …` and `Stopped Keepalived v…` last).
 #[test]
 fn start_and_stop_lines_come_from_the_processes_keepalived_uses() {
@@ -595,6 +619,7 @@ fn start_and_stop_lines_come_from_the_processes_keepalived_uses() {
         "Keepalived: Command line",
         "Keepalived: Opening file",
         "Keepalived: Configuration file",
+        "Keepalived: NOTICE max_auto_priority",
         "Keepalived: Starting VRRP child process",
         "Keepalived: Startup complete",
         "Keepalived: Stopping",
@@ -602,6 +627,120 @@ fn start_and_stop_lines_come_from_the_processes_keepalived_uses() {
         "Keepalived: CPU usage",
         "Keepalived: Stopped Keepalived",
     ];
+    for (name, lines, run) in &seen {
+        assert_eq!(lines, &expected, "{name}:\n{run}");
+    }
+    drop(lab);
+}
+
+/// Sends SIGHUP once to the daemon whose pid file is `pid_file` when `lines` show it master;
+/// `hup_sent` remembers it.
+fn hup_when_master(lines: &[Line], pid_file: &Path, hup_sent: &std::cell::Cell<bool>) {
+    if hup_sent.get()
+        || !lines
+            .iter()
+            .any(|l| l.text.contains("(VI_1) Entering MASTER STATE"))
+    {
+        return;
+    }
+    let pid = fs::read_to_string(pid_file)
+        .ok()
+        .and_then(|s| s.trim().parse::<i32>().ok());
+    if let Some(pid) = pid {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGHUP,
+        );
+        hup_sent.set(true);
+    }
+}
+
+/// The lines about reading the configuration, as `IDENT: text` with `dir` written `DIR`: the
+/// files opened, the unknown words, the missing include, and the start and reload lines
+/// around them.
+fn reading_lines(lines: &[Line], dir: &str) -> Vec<String> {
+    lines
+        .iter()
+        .filter(|l| {
+            l.text.starts_with("Opening file")
+                || l.text.contains("Unknown keyword")
+                || l.text.contains("Config files missing")
+                || l.text.starts_with("Starting VRRP child process")
+                || ["Reloading ...", "Reloading", "Reload complete"].contains(&l.text.as_str())
+        })
+        .map(|l| {
+            let text = match l.text.find(", pid=") {
+                Some(at) => &l.text[..at],
+                None => &l.text,
+            };
+            format!("{}: {}", l.ident, text.replace(dir, "DIR"))
+        })
+        .collect()
+}
+
+/// keepalived 2.2.7 and ours with `-D`, a file that includes two files (one with an unknown
+/// word in global_defs, one with an unknown top-level word), has an unknown top-level word of
+/// its own and includes a missing file; started, reloaded, stopped. Observed with 2.2.7: its
+/// parent says `Opening file` for each included file where it reads it; each process logs the
+/// unknown top-level words; at a reload the VRRP child logs global_defs' problems too. Ours
+/// the same, process by process.
+#[test]
+fn included_files_and_unknown_words_are_logged_by_the_processes_keepalived_uses() {
+    let Some(lab) = lab("sysinc") else { return };
+    if !require_programs(&[KEEPALIVED_BIN]) {
+        return;
+    }
+    let host = lab.host("a");
+    let mut seen = Vec::new();
+    for (name, program) in [("real", KEEPALIVED_BIN), ("ours", OURS)] {
+        let dir = host.dir().join(name);
+        let inc = dir.join("inc");
+        fs::create_dir_all(&inc).expect("include directory");
+        let with_global_word =
+            config().replace("router_id syslog\n", "router_id syslog\n    bogus_global\n");
+        fs::write(inc.join("a.conf"), with_global_word).expect("a.conf");
+        fs::write(inc.join("b.conf"), "bogus_inc\n").expect("b.conf");
+        let dir_s = dir.to_string_lossy().into_owned();
+        let main = format!("include {dir_s}/inc/*.conf\nbogus_top\ninclude {dir_s}/none.conf\n");
+        let pid_file = dir.join("keepalived.pid");
+        let socket = dir.join("ctl").to_string_lossy().into_owned();
+        let extra: Vec<&str> = if program == OURS {
+            vec!["-D", "--control-socket", &socket]
+        } else {
+            vec!["-D"]
+        };
+        let hup_sent = std::cell::Cell::new(false);
+        let run = run_configured(host, name, program, &extra, &main, |raw, _| {
+            let lines: Vec<Line> = raw.iter().filter_map(|l| parse(l).ok()).collect();
+            hup_when_master(&lines, &pid_file, &hup_sent);
+            hup_sent.get() && lines.iter().any(|l| l.text == "Reload complete")
+        });
+        seen.push((name, reading_lines(&run.lines(), &dir_s), run.to_string()));
+    }
+    let parent_reading = [
+        "Keepalived: Opening file 'DIR/keepalived.conf'.",
+        "Keepalived: Opening file 'DIR/inc/a.conf'.",
+        "Keepalived: (DIR/inc/a.conf: Line 3) Unknown keyword 'bogus_global'",
+        "Keepalived: Opening file 'DIR/inc/b.conf'.",
+        "Keepalived: (DIR/inc/b.conf: Line 1) Unknown keyword 'bogus_inc'",
+        "Keepalived: (Line 2) Unknown keyword 'bogus_top'",
+        "Keepalived: (Line 3) Config files missing 'DIR/none.conf'.",
+    ];
+    let mut expected: Vec<&str> = parent_reading.to_vec();
+    expected.extend([
+        "Keepalived: Starting VRRP child process",
+        "Keepalived_vrrp: (DIR/inc/b.conf: Line 1) Unknown keyword 'bogus_inc'",
+        "Keepalived_vrrp: (DIR/keepalived.conf: Line 2) Unknown keyword 'bogus_top'",
+        "Keepalived: Reloading ...",
+    ]);
+    expected.extend(parent_reading);
+    expected.extend([
+        "Keepalived_vrrp: Reloading",
+        "Keepalived_vrrp: (DIR/inc/a.conf: Line 3) Unknown keyword 'bogus_global'",
+        "Keepalived_vrrp: (DIR/inc/b.conf: Line 1) Unknown keyword 'bogus_inc'",
+        "Keepalived_vrrp: (DIR/keepalived.conf: Line 2) Unknown keyword 'bogus_top'",
+        "Keepalived: Reload complete",
+    ]);
     for (name, lines, run) in &seen {
         assert_eq!(lines, &expected, "{name}:\n{run}");
     }

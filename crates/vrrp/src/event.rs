@@ -29,6 +29,9 @@ pub enum FaultCause {
     Tracked,
     /// A tracked weight-0 script failed (and nothing else tracked says FAULT).
     Script,
+    /// Nothing of its own: another member of its sync group is in FAULT
+    /// (crate::sync_group::group_fault).
+    Group,
 }
 
 /// Something that happened in an instance, in the order it happened.
@@ -71,7 +74,11 @@ pub enum Event {
         answered: bool,
     },
     /// A master that stops sent priority 0 (RFC 3768 section 6.4.3).
-    PriorityZeroSent,
+    PriorityZeroSent {
+        /// Its sync group took it to FAULT (keepalived 2.2.7 sends the advert then but does
+        /// not log it, observed).
+        synced: bool,
+    },
     /// The Master_Down_Timer fired (keepalived 2.2.7: `Receive advertisement timeout`). A free
     /// instance then becomes master; a member of a sync group waits for its group to decide
     /// whether the members become master together (crate::sync_group).

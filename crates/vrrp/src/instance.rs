@@ -668,20 +668,29 @@ impl Instance {
         learned: Option<Duration>,
     ) {
         self.wants_master = false;
+        let from = self.phase.state();
+        // keepalived 2.2.7 (observed) says it enters FAULT before the work of leaving MASTER:
+        // `Entering FAULT STATE`, `sent 0 priority`, `removing VIPs.`.
+        let fault_first = to == State::Fault && from != State::Initialize;
+        if fault_first {
+            self.report(Event::Entering(State::Fault));
+        }
         // Exit.
         if let Phase::Master(_) = self.phase {
             if matches!(why, Why::Fault(_) | Why::Shutdown | Why::Drain) {
                 // RFC 3768 section 6.4.3: a master that stops sends priority 0 so the backups
-                // take over after Skew_Time.
+                // take over after Skew_Time (also one its sync group takes to FAULT, as 2.2.7
+                // does on the wire).
                 self.send_advert(0);
                 self.stats.priority_zero_sent += 1;
-                self.report(Event::PriorityZeroSent);
+                self.report(Event::PriorityZeroSent {
+                    synced: why == Why::Fault(FaultCause::Group),
+                });
             }
             self.report(Event::RemovingAddresses);
             self.actions.push_back(Action::RemoveAddresses);
             self.stats.released_master += 1;
         }
-        let from = self.phase.state();
         // Each state reports the lower-priority adverts it hears on its own terms.
         self.lower_prio_logged = None;
         // Entry.
@@ -735,7 +744,6 @@ impl Instance {
                     self.report(Event::StartedInFault(cause));
                     self.actions.push_back(Action::StateChanged(to));
                 } else {
-                    self.report(Event::Entering(State::Fault));
                     self.actions.push_back(Action::StateChanged(to));
                     self.report(Event::NowInFault);
                 }
@@ -1200,6 +1208,48 @@ mod tests {
         assert_eq!(waiting.priority(), 90);
     }
 
+    /// A master that enters FAULT, for a `cause` of its own or its group's: what it reports
+    /// and sends, in order.
+    fn master_to_fault(cause: FaultCause) -> Vec<Action> {
+        let now = Instant::now();
+        let mut instance = Instance::new(config(100));
+        instance.start(now, Tracking::healthy(instance.config()));
+        let due = instance.poll_timeout().expect("backup has a timer");
+        instance.handle_timeout(due);
+        assert_eq!(instance.state(), State::Master);
+        drain(&mut instance);
+        instance.track(
+            due,
+            Tracking {
+                priority: 100,
+                fault: Some(cause),
+            },
+        );
+        drain(&mut instance)
+            .into_iter()
+            .filter(|a| matches!(a, Action::Event(_) | Action::RemoveAddresses))
+            .collect()
+    }
+
+    #[test]
+    fn a_master_says_it_enters_fault_before_it_sends_priority_zero_as_keepalived_does() {
+        assert_eq!(
+            master_to_fault(FaultCause::LinkDown),
+            [
+                Action::Event(Event::Entering(State::Fault)),
+                Action::Event(Event::PriorityZeroSent { synced: false }),
+                Action::Event(Event::RemovingAddresses),
+                Action::RemoveAddresses,
+                Action::Event(Event::NowInFault),
+            ]
+        );
+        assert!(
+            master_to_fault(FaultCause::Group)
+                .contains(&Action::Event(Event::PriorityZeroSent { synced: true })),
+            "a group's FAULT sends priority 0 too"
+        );
+    }
+
     #[test]
     fn a_master_steps_down_and_takes_over_after_skew_time() {
         let now = Instant::now();
@@ -1218,7 +1268,7 @@ mod tests {
         instance.step_down(due);
         assert_eq!(instance.state(), State::Backup);
         let actions = drain(&mut instance);
-        assert!(actions.contains(&Action::Event(Event::PriorityZeroSent)));
+        assert!(actions.contains(&Action::Event(Event::PriorityZeroSent { synced: false })));
         assert!(actions.contains(&Action::RemoveAddresses));
         // Skew_Time at priority 100 (RFC 3768 section 6.1): (256 - 100) / 256 s.
         assert_eq!(
@@ -1253,7 +1303,7 @@ mod tests {
         assert_eq!(instance.state(), State::Backup);
         let leaving = drain(&mut instance);
         assert!(
-            !leaving.contains(&Action::Event(Event::PriorityZeroSent)),
+            !leaving.contains(&Action::Event(Event::PriorityZeroSent { synced: false })),
             "a member that follows its group to BACKUP sends no priority 0"
         );
         assert!(actions.contains(&Action::AddAddresses));

@@ -61,7 +61,7 @@ pub fn may_become_master(group: Option<State>, others: impl IntoIterator<Item = 
 }
 
 /// The FAULT of a member of a group: its own, or, when any `other` member's own tracking says
-/// FAULT, the group's (a tracked fault).
+/// FAULT, the group's ([`FaultCause::Group`]).
 pub fn group_fault(
     own: Option<FaultCause>,
     others: impl IntoIterator<Item = Option<FaultCause>>,
@@ -70,7 +70,7 @@ pub fn group_fault(
         others
             .into_iter()
             .any(|f| f.is_some())
-            .then_some(FaultCause::Tracked)
+            .then_some(FaultCause::Group)
     })
 }
 
@@ -138,7 +138,7 @@ mod tests {
         assert_eq!(group_fault(None, [None, None]), None);
         assert_eq!(
             group_fault(None, [None, Some(FaultCause::LinkDown)]),
-            Some(FaultCause::Tracked)
+            Some(FaultCause::Group)
         );
         assert_eq!(
             group_fault(Some(FaultCause::LinkDown), [Some(FaultCause::Script)]),

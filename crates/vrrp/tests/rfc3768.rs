@@ -522,7 +522,7 @@ fn rfc3768_6_4_3_shutdown_sends_priority_zero_and_releases() {
     let actions = drain(&mut instance);
     assert_eq!(sent_priorities(&actions), vec![0]);
     assert!(actions.contains(&Action::RemoveAddresses));
-    assert!(events(&actions).contains(&&Event::PriorityZeroSent));
+    assert!(events(&actions).contains(&&Event::PriorityZeroSent { synced: false }));
     assert_eq!(instance.state(), State::Initialize);
     assert_eq!(instance.poll_timeout(), None);
 }

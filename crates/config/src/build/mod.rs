@@ -154,8 +154,19 @@ fn build_top(cx: &mut Cx<'_>, items: &[Statement], config: &mut Config) {
             | "namespace_with_ipsets"
             | "instance"
             | "use_pid_dir" => config.other.push(cx.raw(stmt)),
-            _ => cx.unknown(stmt, TOP_LEVEL_KEYWORDS),
+            _ => cx.unknown_at_top(stmt),
         }
+    }
+}
+
+/// `Unknown keyword 'X'` for `stmt`, with the closest of `known` as a hint.
+fn unknown_keyword(stmt: &Statement, known: &[&str]) -> Diagnostic {
+    let keyword = stmt.keyword();
+    let message = format!("Unknown keyword '{keyword}'");
+    let diagnostic = Diagnostic::new(Severity::Error, Some(stmt.location.clone()), message);
+    match values::closest(keyword, known) {
+        Some(hint) => diagnostic.with_hint(format!("did you mean {hint}?")),
+        None => diagnostic,
     }
 }
 
@@ -235,12 +246,14 @@ impl Cx<'_> {
 
     /// Reports an unknown keyword, with a hint when a known one is close.
     pub(crate) fn unknown(&mut self, stmt: &Statement, known: &[&str]) {
-        let keyword = stmt.keyword();
-        let message = format!("Unknown keyword '{keyword}'");
-        let mut diagnostic = Diagnostic::new(Severity::Error, Some(stmt.location.clone()), message);
-        if let Some(hint) = values::closest(keyword, known) {
-            diagnostic = diagnostic.with_hint(format!("did you mean {hint}?"));
-        }
+        let diagnostic = unknown_keyword(stmt, known);
+        self.diagnostics.push(diagnostic);
+    }
+
+    /// An unknown word at the top level: every process of keepalived reads the top level,
+    /// and each running one logs it.
+    fn unknown_at_top(&mut self, stmt: &Statement) {
+        let diagnostic = unknown_keyword(stmt, TOP_LEVEL_KEYWORDS).in_every_process();
         self.diagnostics.push(diagnostic);
     }
 

@@ -198,7 +198,10 @@ pub fn lines(name: &str, vrid: u8, event: &Event) -> Vec<Line> {
         } => vec![info(about(&format!(
             "Master received advert from {from} with higher priority {priority}, ours {ours}"
         )))],
-        Event::PriorityZeroSent => vec![info(about("sent 0 priority"))],
+        Event::PriorityZeroSent { synced: false } => vec![info(about("sent 0 priority"))],
+        // keepalived 2.2.7 sends the advert but logs nothing when the group moved the master
+        // (observed, crates/keepalived/tests/sync_group_lab.rs).
+        Event::PriorityZeroSent { synced: true } => Vec::new(),
         Event::LowerPriorityReceived {
             from,
             priority,
@@ -383,6 +386,14 @@ mod tests {
             ]
         );
         assert!(texts(Event::StartedInFault(FaultCause::Script)).is_empty());
+        assert_eq!(
+            texts(Event::PriorityZeroSent { synced: false }),
+            ["VRRP_Instance(VI_1) sent 0 priority"]
+        );
+        assert!(
+            texts(Event::PriorityZeroSent { synced: true }).is_empty(),
+            "2.2.7 says nothing of the advert a group's FAULT sends"
+        );
         assert_eq!(
             tracked_file_fault("VI_2", "tf", true),
             "VRRP_Instance(VI_2): tracked file tf now FAULT state"

@@ -383,7 +383,8 @@ impl Driver {
             seen.push(name);
             if let Ok(iface) = interface::lookup(name) {
                 for address in sending_addresses(&iface, &vips) {
-                    self.logger.info(&wording::assigned_address(address, name));
+                    self.logger
+                        .detail(&wording::assigned_address(address, name));
                 }
             }
         }

@@ -644,10 +644,10 @@ impl Driver {
             if primary != self.links[l].primary {
                 let name = &self.links[l].name;
                 if let Some(old) = self.links[l].primary {
-                    self.logger.info(&wording::deassigned_address(old, name));
+                    self.logger.detail(&wording::deassigned_address(old, name));
                 }
                 if let Some(new) = primary {
-                    self.logger.info(&wording::assigned_address(new, name));
+                    self.logger.detail(&wording::assigned_address(new, name));
                 }
                 self.links[l].primary = primary;
                 affected.extend((0..self.running.len()).filter(|&i| self.running[i].link == l));
