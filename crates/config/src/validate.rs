@@ -852,6 +852,37 @@ fn checker_services(config: &mut Config, diagnostics: &mut Diagnostics) {
                 checker_line(diagnostics, line);
             }
         }
+        // The sorry server's port, cleared as the real servers' are (its own
+        // sorry_server_lvs_method first); 2.2.7 in the QEMU lab (checker VM scenario 11).
+        let sorry_port = vs
+            .sorry_server
+            .as_ref()
+            .and_then(|words| words.get(1))
+            .and_then(|port| port.parse::<u16>().ok())
+            .filter(|port| *port != 0);
+        let sorry_masquerading = vs
+            .other
+            .iter()
+            .rev()
+            .find(|s| s.keyword == "sorry_server_lvs_method")
+            .and_then(|s| s.args.first())
+            .map_or(masquerading, |kind| kind == "NAT");
+        if sorry_port.is_some() && !sorry_masquerading {
+            let line = match &vs.key {
+                ServiceKey::Fwmark(_) => Some(format!(
+                    "WARNING - virtual server {}, sorry server has port specified - clearing",
+                    shown(&fwmark_protocol)
+                )),
+                ServiceKey::Address(_, 0) => Some(format!(
+                    "WARNING - virtual server {} and sorry server ports don't match - resetting",
+                    shown(&protocol)
+                )),
+                _ => None,
+            };
+            if let Some(line) = line {
+                checker_line(diagnostics, line);
+            }
+        }
     }
     for index in ops_reset {
         config.virtual_servers[index].ops = false;
