@@ -1734,7 +1734,7 @@ fn boot_lab() -> Option<BootOutput> {
     ramfs.set_script(&script).expect("script");
     let initrd = work.join("initrd.gz");
     ramfs.build(&initrd).expect("cpio");
-    let out = qemu::boot(&kernel, &initrd, &work, Duration::from_secs(720)).expect("boot");
+    let out = qemu::boot(&kernel, &initrd, &work, Duration::from_secs(900)).expect("boot");
     // The staging tree and the archive are large; the serial logs stay for a failing run.
     let _ = std::fs::remove_dir_all(work.join("root"));
     let _ = std::fs::remove_file(&initrd);

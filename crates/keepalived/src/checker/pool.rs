@@ -843,7 +843,13 @@ fn install_idle_sorry(vs: &mut VsState, table: &mut dyn Table) {
     };
     sorry.weight = 0;
     let key = keys(&vs.plan);
-    done(add_dest(table, &key, &sorry));
+    // In the table with its weight (the quorum was lost): edited to 0, as 2.2.7 turns its
+    // delete into an edit for an inhibited sorry server; else added at 0 (start).
+    if vs.sorry_installed {
+        done(edit_dest(table, &key, &sorry));
+    } else {
+        done(add_dest(table, &key, &sorry));
+    }
     vs.sorry_installed = false;
 }
 
@@ -1104,7 +1110,7 @@ pub(crate) mod tests {
         assert_eq!(
             t.calls,
             [
-                "add 192.0.2.99:8080 w0",
+                "edit 192.0.2.99:8080 w0",
                 "add 192.0.2.21:8080 w1",
                 "add 192.0.2.22:8080 w1"
             ]
