@@ -852,6 +852,37 @@ fn checker_services(config: &mut Config, diagnostics: &mut Diagnostics) {
                 checker_line(diagnostics, line);
             }
         }
+        // The sorry server's port, cleared as the real servers' are (its own
+        // sorry_server_lvs_method first); 2.2.7 in the QEMU lab (checker VM scenario 11).
+        let sorry_port = vs
+            .sorry_server
+            .as_ref()
+            .and_then(|words| words.get(1))
+            .and_then(|port| port.parse::<u16>().ok())
+            .filter(|port| *port != 0);
+        let sorry_masquerading = vs
+            .other
+            .iter()
+            .rev()
+            .find(|s| s.keyword == "sorry_server_lvs_method")
+            .and_then(|s| s.args.first())
+            .map_or(masquerading, |kind| kind == "NAT");
+        if sorry_port.is_some() && !sorry_masquerading {
+            let line = match &vs.key {
+                ServiceKey::Fwmark(_) => Some(format!(
+                    "WARNING - virtual server {}, sorry server has port specified - clearing",
+                    shown(&fwmark_protocol)
+                )),
+                ServiceKey::Address(_, 0) => Some(format!(
+                    "WARNING - virtual server {} and sorry server ports don't match - resetting",
+                    shown(&protocol)
+                )),
+                _ => None,
+            };
+            if let Some(line) = line {
+                checker_line(diagnostics, line);
+            }
+        }
     }
     for index in ops_reset {
         config.virtual_servers[index].ops = false;
@@ -1009,6 +1040,40 @@ mod tests {
                 "{kind:?}"
             );
         }
+    }
+
+    /// A sorry server's port under DR or TUN: cleared under a fwmark, reset under a
+    /// zero-port service, each with 2.2.7's warning after the real servers' (checker VM
+    /// scenario 11); under NAT, or without a port, nothing is said.
+    #[test]
+    fn a_sorry_servers_port_is_cleared_under_dr_and_tun() {
+        let text = "virtual_server fwmark 12 {\n lb_algo rr\n lb_kind DR\n \
+                    sorry_server 192.0.2.156 8080\n real_server 192.0.2.163 80 {\n }\n}\n\
+                    virtual_server fwmark 14 {\n lb_algo rr\n lb_kind NAT\n \
+                    sorry_server 192.0.2.156 8080\n real_server 192.0.2.165 80 {\n }\n}\n\
+                    virtual_server fwmark 16 {\n lb_algo rr\n lb_kind DR\n \
+                    sorry_server 192.0.2.156 8080\n sorry_server_lvs_method NAT\n \
+                    real_server 192.0.2.168 0 {\n }\n}\n\
+                    virtual_server 198.51.100.151 0 {\n lb_algo rr\n lb_kind TUN\n \
+                    protocol TCP\n persistence_timeout 30\n sorry_server 192.0.2.156 8080\n \
+                    real_server 192.0.2.158 80 {\n }\n}\n\
+                    virtual_server 198.51.100.152 0 {\n lb_algo rr\n lb_kind TUN\n \
+                    protocol TCP\n persistence_timeout 30\n sorry_server 192.0.2.156\n \
+                    real_server 192.0.2.167 0 {\n }\n}\n";
+        let loaded = load(text);
+        let messages: Vec<&str> = messages(&loaded)
+            .into_iter()
+            .filter(|m| m.contains("WARNING"))
+            .collect();
+        assert_eq!(
+            messages,
+            [
+                "WARNING - fwmark virtual server FWM 12, real server [192.0.2.163]:none:80 has port specified - clearing",
+                "WARNING - virtual server FWM 12, sorry server has port specified - clearing",
+                "WARNING - virtual server [198.51.100.151]:tcp:0 and real server [192.0.2.158]:tcp:80 ports don't match - resetting",
+                "WARNING - virtual server [198.51.100.151]:tcp:0 and sorry server ports don't match - resetting",
+            ]
+        );
     }
 
     /// The checker's lines come in 2.2.7's order (checker VM scenario 10's log): the zero-port

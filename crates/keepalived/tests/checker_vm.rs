@@ -775,6 +775,236 @@ virtual_server 198.51.100.143 0 {
 }
 "#;
 
+/// Scenario 11 (issue 13's leftovers): `alpha` real servers that start down under TCP_CHECK,
+/// HTTP_GET and MISC_CHECK, with notify scripts, the notify FIFO and smtp_alert mails, coming
+/// up and going down again; fwmark services' sorry servers written with and without a port
+/// under DR, NAT and TUN, zero-port TUN services with a sorry server; and IPVS commands that
+/// fail: a destination deleted (`ipvsadm -d`) or added (`ipvsadm -a`) behind the daemon's
+/// back, services deleted (`ipvsadm -D`) before the stop.
+const CONFIG11: &str = r#"
+global_defs {
+    router_id LB_11
+    notify_fifo /tmp/fifo11
+    notification_email {
+        admin@example.com
+    }
+    notification_email_from kl@example.com
+    smtp_server 192.0.2.169 2525
+    smtp_connect_timeout 3
+}
+virtual_server 198.51.100.150 80 {
+    delay_loop 2
+    lb_algo rr
+    lb_kind NAT
+    protocol TCP
+    real_server 192.0.2.151 80 {
+        alpha
+        smtp_alert
+        notify_up "/bin/notify.sh up 151"
+        notify_down "/bin/notify.sh down 151"
+        TCP_CHECK {
+            connect_timeout 1
+            retry 1
+            delay_before_retry 1
+        }
+    }
+    real_server 192.0.2.152 80 {
+        alpha
+        smtp_alert
+        notify_up "/bin/notify.sh up 152"
+        notify_down "/bin/notify.sh down 152"
+        TCP_CHECK {
+            connect_timeout 1
+            retry 1
+            delay_before_retry 1
+        }
+    }
+    real_server 192.0.2.153 80 {
+        smtp_alert
+        notify_down "/bin/notify.sh down 153"
+        TCP_CHECK {
+            connect_timeout 1
+            retry 0
+        }
+    }
+    real_server 192.0.2.154 80 {
+        alpha
+        smtp_alert
+        notify_up "/bin/notify.sh up 154"
+        notify_down "/bin/notify.sh down 154"
+        HTTP_GET {
+            url {
+                path /index.html
+            }
+            connect_timeout 1
+            retry 1
+            delay_before_retry 1
+        }
+    }
+    real_server 192.0.2.155 80 {
+        alpha
+        smtp_alert
+        notify_up "/bin/notify.sh up 155"
+        notify_down "/bin/notify.sh down 155"
+        MISC_CHECK {
+            misc_path "/bin/misc.sh 155"
+            retry 1
+            delay_before_retry 1
+        }
+    }
+}
+virtual_server fwmark 11 {
+    delay_loop 2
+    lb_algo rr
+    lb_kind DR
+    sorry_server 192.0.2.156
+    real_server 192.0.2.157 80 {
+        TCP_CHECK {
+            connect_timeout 1
+            retry 0
+        }
+    }
+}
+virtual_server fwmark 12 {
+    delay_loop 2
+    lb_algo rr
+    lb_kind DR
+    sorry_server 192.0.2.156 8080
+    real_server 192.0.2.163 80 {
+        TCP_CHECK {
+            connect_timeout 1
+            retry 0
+        }
+    }
+}
+virtual_server fwmark 13 {
+    delay_loop 2
+    lb_algo rr
+    lb_kind NAT
+    sorry_server 192.0.2.156
+    real_server 192.0.2.164 80 {
+        TCP_CHECK {
+            connect_timeout 1
+            retry 0
+        }
+    }
+}
+virtual_server fwmark 14 {
+    delay_loop 2
+    lb_algo rr
+    lb_kind NAT
+    sorry_server 192.0.2.156 8080
+    real_server 192.0.2.165 80 {
+        TCP_CHECK {
+            connect_timeout 1
+            retry 0
+        }
+    }
+}
+virtual_server fwmark 15 {
+    delay_loop 2
+    lb_algo rr
+    lb_kind TUN
+    sorry_server 192.0.2.156 8080
+    real_server 192.0.2.166 80 {
+        TCP_CHECK {
+            connect_timeout 1
+            retry 0
+        }
+    }
+}
+virtual_server 198.51.100.151 0 {
+    delay_loop 2
+    lb_algo rr
+    lb_kind TUN
+    protocol TCP
+    persistence_timeout 30
+    sorry_server 192.0.2.156 8080
+    real_server 192.0.2.158 80 {
+        TCP_CHECK {
+            connect_timeout 1
+            retry 0
+        }
+    }
+}
+virtual_server 198.51.100.152 0 {
+    delay_loop 2
+    lb_algo rr
+    lb_kind TUN
+    protocol TCP
+    sorry_server 192.0.2.156
+    real_server 192.0.2.167 80 {
+        TCP_CHECK {
+            connect_timeout 1
+            retry 0
+        }
+    }
+}
+"#;
+
+/// Scenario 11, second part: services and a destination `ipvsadm` added before the start.
+const CONFIG11B: &str = r#"
+virtual_server 198.51.100.160 80 {
+    delay_loop 2
+    lb_algo rr
+    lb_kind NAT
+    protocol TCP
+    real_server 192.0.2.161 80 {
+        TCP_CHECK {
+            connect_timeout 1
+            retry 0
+        }
+    }
+    real_server 192.0.2.162 80 {
+        weight 2
+        TCP_CHECK {
+            connect_timeout 1
+            retry 0
+        }
+    }
+}
+virtual_server 198.51.100.161 80 {
+    delay_loop 2
+    lb_algo rr
+    lb_kind NAT
+    protocol TCP
+    real_server 192.0.2.162 80 {
+        TCP_CHECK {
+            connect_timeout 1
+            retry 0
+        }
+    }
+}
+"#;
+
+/// Scenario 11, third part: a scheduler whose module the guest lacks (`nq`, removed).
+const CONFIG11C: &str = r#"
+virtual_server 198.51.100.170 80 {
+    delay_loop 2
+    lb_algo nq
+    lb_kind NAT
+    protocol TCP
+    real_server 192.0.2.162 80 {
+        TCP_CHECK {
+            connect_timeout 1
+            retry 0
+        }
+    }
+}
+virtual_server 198.51.100.171 80 {
+    delay_loop 2
+    lb_algo rr
+    lb_kind NAT
+    protocol TCP
+    real_server 192.0.2.162 80 {
+        TCP_CHECK {
+            connect_timeout 1
+            retry 0
+        }
+    }
+}
+"#;
+
 /// The guest's part: servers, one run per binary, table snapshots after each event.
 /// Scenario 7: quorum_up / quorum_down scripts, sorry_server_inhibit and
 /// sorry_server_lvs_method; an IPv6 TCP virtual service and an SCTP one.
@@ -1147,6 +1377,105 @@ for a in 192.0.2.61 192.0.2.62 192.0.2.63 192.0.2.64 192.0.2.67 192.0.2.68 192.0
 done
 mkdir -p /www && echo "hello from the lab" > /www/index.html
 for f in a b; do echo "page $f" > /www/$f.html; done
+# Scenario 11: waits for the checks to start, or for the daemon to be gone.
+started_or_gone() {
+    i=0
+    while ! grep -q "Activating BFD healthchecker" $1 2>/dev/null && kill -0 $2 2>/dev/null \
+        && [ $i -lt 150 ]; do
+        sleep 0.2; i=$((i+1))
+    done
+}
+state() {
+    echo "=== $LABEL state $1" >&3
+    if kill -0 $KPID 2>/dev/null; then echo running >&3; else echo gone >&3; fi
+}
+stop11() {
+    kill -TERM $KPID 2>/dev/null
+    wait $KPID; echo "=== $LABEL exit $1" >&3; echo $? >&3
+}
+run11() {
+    LABEL=$1
+    ipvsadm -C
+    rm -f /tmp/notify.log /tmp/mail.log /tmp/misc-up-155 /tmp/fifo11 /tmp/fifo11.out
+    mkfifo /tmp/fifo11
+    cat /tmp/fifo11 >> /tmp/fifo11.out & CAT=$!
+    nc -ll -p 2525 -e /bin/smtprec.sh & SMTPD=$!
+    serve 192.0.2.152 80; serve 192.0.2.153 80
+    $2 -n -l -D -C -f /etc/lab11.conf -p /run/k-$1.pid -c /run/c-$1.pid -r /run/v-$1.pid \
+        > /tmp/log-$1 2>&1 &
+    KPID=$!
+    started /tmp/log-$1
+    sleep 8; snap start
+    ipvsadm -d -t 198.51.100.150:80 -r 192.0.2.153:80
+    ipvsadm -a -t 198.51.100.150:80 -r 192.0.2.151:80 -m -w 1
+    serve 192.0.2.151 80; serve 192.0.2.154 80; touch /tmp/misc-up-155
+    sleep 8; snap up
+    unserve 192.0.2.151; unserve 192.0.2.154; rm -f /tmp/misc-up-155; unserve 192.0.2.153
+    sleep 8; snap down
+    ipvsadm -D -f 11; ipvsadm -D -t 198.51.100.152:0
+    stop11 a
+    snap stopped
+    sleep 2
+    kill $CAT $SMTPD 2>/dev/null
+    unserve 192.0.2.152
+    echo "=== $LABEL notify" >&3; cat /tmp/notify.log >&3 2>/dev/null
+    echo "=== $LABEL fifo" >&3; cat /tmp/fifo11.out >&3 2>/dev/null
+    echo "=== $LABEL mail" >&3; cat /tmp/mail.log >&3 2>/dev/null
+    echo "=== $LABEL log" >&3; cat /tmp/log-$1 >&3
+    # Services and a destination ipvsadm added before the start.
+    ipvsadm -C
+    serve 192.0.2.161 80; serve 192.0.2.162 80
+    ipvsadm -A -t 198.51.100.160:80 -s wlc
+    ipvsadm -a -t 198.51.100.160:80 -r 192.0.2.161:80 -m -w 5
+    ipvsadm -A -t 198.51.100.161:80 -s rr
+    ipvsadm -a -t 198.51.100.161:80 -r 192.0.2.162:80 -m -w 1
+    $2 -n -l -D -C -f /etc/lab11b.conf -p /run/k-$1.pid -c /run/c-$1.pid -r /run/v-$1.pid \
+        > /tmp/log-$1-b 2>&1 &
+    KPID=$!
+    started_or_gone /tmp/log-$1-b $KPID
+    sleep 5; snap startb; state startb
+    unserve 192.0.2.161
+    sleep 4; snap downb; state downb
+    stop11 b
+    snap stoppedb
+    unserve 192.0.2.162
+    echo "=== $LABEL logb" >&3; cat /tmp/log-$1-b >&3
+    # A scheduler whose module is missing.
+    ipvsadm -C
+    serve 192.0.2.162 80
+    $2 -n -l -D -C -f /etc/lab11c.conf -p /run/k-$1.pid -c /run/c-$1.pid -r /run/v-$1.pid \
+        > /tmp/log-$1-c 2>&1 &
+    KPID=$!
+    started_or_gone /tmp/log-$1-c $KPID
+    sleep 4; snap startc; state startc
+    stop11 c
+    snap stoppedc
+    unserve 192.0.2.162
+    echo "=== $LABEL logc" >&3; cat /tmp/log-$1-c >&3
+    # A service deleted behind the daemon's back, then its real server going down and up.
+    ipvsadm -C
+    serve 192.0.2.161 80; serve 192.0.2.162 80
+    $2 -n -l -D -C -f /etc/lab11b.conf -p /run/k-$1.pid -c /run/c-$1.pid -r /run/v-$1.pid \
+        > /tmp/log-$1-d 2>&1 &
+    KPID=$!
+    started_or_gone /tmp/log-$1-d $KPID
+    sleep 4; ipvsadm -D -t 198.51.100.160:80; unserve 192.0.2.161
+    sleep 4; serve 192.0.2.161 80
+    sleep 5; snap upd; state upd
+    stop11 d
+    snap stoppedd
+    unserve 192.0.2.161; unserve 192.0.2.162
+    echo "=== $LABEL logd" >&3; cat /tmp/log-$1-d >&3
+}
+if want 11; then
+for a in 192.0.2.151 192.0.2.152 192.0.2.153 192.0.2.154 192.0.2.161 192.0.2.162 \
+    192.0.2.169; do
+    /usr/bin/ip addr add $a/32 dev lo
+done
+rm -f /lib/modules/*/kernel/net/netfilter/ipvs/ip_vs_nq.ko*
+run11 ref11 /usr/sbin/keepalived
+run11 ours11 /usr/sbin/keepalived-rs
+fi
 if want 10; then
 for a in 192.0.2.141 192.0.2.142 192.0.2.143 192.0.2.144 192.0.2.145 192.0.2.146 \
     192.0.2.147; do
@@ -1212,6 +1541,26 @@ while read -r line; do
         HELO*|EHLO*) printf '250 lab.example\\r\\n' ;;
         QUIT*) printf '221 bye\\r\\n'; exit 0 ;;
         *) printf '500 unknown\\r\\n' ;;
+    esac
+done
+";
+
+/// Scenario 11's SMTP server (busybox `nc -ll -e`, one run per connection): takes every mail
+/// and appends its Subject line to /tmp/mail.log.
+const SMTP_RECORD_SH: &[u8] = b"#!/bin/sh
+printf '220 lab.example ESMTP\\r\\n'
+while read -r line; do
+    case \"$line\" in
+        DATA*)
+            printf '354 go on\\r\\n'
+            while read -r body; do
+                body=$(printf '%s' \"$body\" | tr -d '\\r')
+                [ \"$body\" = . ] && break
+                case \"$body\" in Subject:*) echo \"$body\" >> /tmp/mail.log ;; esac
+            done
+            printf '250 queued\\r\\n' ;;
+        QUIT*) printf '221 bye\\r\\n'; exit 0 ;;
+        *) printf '250 ok\\r\\n' ;;
     esac
 done
 ";
@@ -1325,6 +1674,18 @@ fn boot_lab() -> Option<BootOutput> {
     ramfs
         .add_file("/etc/lab10.conf", CONFIG10.as_bytes(), 0o644)
         .expect("config 10");
+    for (path, config) in [
+        ("/etc/lab11.conf", CONFIG11),
+        ("/etc/lab11b.conf", CONFIG11B),
+        ("/etc/lab11c.conf", CONFIG11C),
+    ] {
+        ramfs
+            .add_file(path, config.as_bytes(), 0o644)
+            .expect("config 11");
+    }
+    ramfs
+        .add_file("/bin/smtprec.sh", SMTP_RECORD_SH, 0o755)
+        .expect("smtp recorder");
     ramfs
         .add_file("/etc/lab4.conf", CONFIG4.as_bytes(), 0o644)
         .expect("config 4");
@@ -1373,7 +1734,7 @@ fn boot_lab() -> Option<BootOutput> {
     ramfs.set_script(&script).expect("script");
     let initrd = work.join("initrd.gz");
     ramfs.build(&initrd).expect("cpio");
-    let out = qemu::boot(&kernel, &initrd, &work, Duration::from_secs(720)).expect("boot");
+    let out = qemu::boot(&kernel, &initrd, &work, Duration::from_secs(900)).expect("boot");
     // The staging tree and the archive are large; the serial logs stay for a failing run.
     let _ = std::fs::remove_dir_all(work.join("root"));
     let _ = std::fs::remove_file(&initrd);
@@ -1491,6 +1852,141 @@ fn thresholds_applied_at_reload(table: Vec<String>) -> Vec<String> {
         .collect()
 }
 
+/// Lines grouped by what they are about: the first real server address they name
+/// (`192.0.2.N`), else the virtual server of a FIFO's `VS NAME STATE` line, else the last
+/// word (a notify script's server number). Within one group the order is fixed, across
+/// groups it is timing's.
+fn by_server(lines: &[String]) -> BTreeMap<String, Vec<String>> {
+    let mut groups: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for line in lines.iter().filter(|l| !l.trim().is_empty()) {
+        let address = line
+            .split(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .find(|word| word.starts_with("192.0.2."));
+        let key = match (address, line.strip_prefix("VS ")) {
+            (Some(address), _) => address.to_string(),
+            (None, Some(vs)) => vs.rsplit_once(' ').map_or(vs, |(name, _)| name).to_string(),
+            (None, None) => line.split_whitespace().last().unwrap_or("").to_string(),
+        };
+        groups.entry(key).or_default().push(line.clone());
+    }
+    groups
+}
+
+/// Scenario 11's lines grouped by what they are about: a real server's lines by its
+/// endpoint (each real server is in one virtual server), a virtual server's quorum and sorry
+/// server lines by the virtual server, an IPVS error line by its target.
+fn by_subject(messages: &[String]) -> BTreeMap<String, Vec<String>> {
+    const OF_VS: &[&str] = &[
+        "Adding sorry",
+        "Removing sorry",
+        "Enabling sorry",
+        "Disabling sorry",
+        "Gained quorum",
+        "Lost quorum",
+        "Adding alive",
+        "Removing alive",
+    ];
+    let mut groups: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for msg in messages {
+        let key = if OF_VS.iter().any(|p| msg.starts_with(p)) {
+            msg.rsplit(" VS ").next().unwrap_or("").to_string()
+        } else if msg.starts_with("IPVS") {
+            msg.rsplit(" (").next().unwrap_or("").to_string()
+        } else {
+            let (key, _) = by_endpoint(std::slice::from_ref(msg))
+                .into_iter()
+                .next()
+                .unwrap_or_default();
+            key
+        };
+        groups.entry(key).or_default().push(msg.clone());
+    }
+    groups
+}
+
+/// The checker's messages of a log with its IPVS error lines (scenario 11).
+fn checker_and_ipvs_messages(log: &[String]) -> Vec<String> {
+    let mut messages = checker_messages(log);
+    messages.extend(log.iter().filter_map(|line| {
+        let msg = &line[line.find(": ")? + 2..];
+        msg.starts_with("IPVS").then(|| msg.to_string())
+    }));
+    messages
+}
+
+/// Scenario 11: alpha servers' notify scripts, FIFO lines and mails, the IPVS error lines,
+/// and whether each daemon went on after the failed commands, compared with 2.2.7's.
+fn scenario_11(get: &dyn Fn(&str) -> Vec<String>, problems: &mut Vec<String>) {
+    for part in ["notify", "fifo", "mail"] {
+        let theirs = by_server(&get(&format!("ref11 {part}")));
+        let ours = by_server(&get(&format!("ours11 {part}")));
+        if theirs != ours {
+            problems.push(format!(
+                "scenario 11: {part} differs:\n2.2.7: {theirs:#?}\nours: {ours:#?}"
+            ));
+        }
+    }
+    // Part d: how often the refused real server is tried again in the window depends on
+    // where its checks fall: each group's distinct lines in order, and at least two tries.
+    let distinct = |groups: BTreeMap<String, Vec<String>>| -> BTreeMap<String, Vec<String>> {
+        groups
+            .into_iter()
+            .map(|(key, lines)| {
+                let mut seen = Vec::new();
+                for line in lines {
+                    if !seen.contains(&line) {
+                        seen.push(line);
+                    }
+                }
+                (key, seen)
+            })
+            .collect()
+    };
+    for label in ["ref11", "ours11"] {
+        let tries = get(&format!("{label} logd"))
+            .iter()
+            .filter(|l| l.contains("Adding service [192.0.2.161]:tcp:80"))
+            .count();
+        if tries < 2 {
+            problems.push(format!(
+                "scenario 11: {label} tried the refused server {tries} times"
+            ));
+        }
+    }
+    for log in ["log", "logb", "logc", "logd"] {
+        let mut theirs = by_subject(&checker_and_ipvs_messages(&get(&format!("ref11 {log}"))));
+        let mut ours = by_subject(&checker_and_ipvs_messages(&get(&format!("ours11 {log}"))));
+        if log == "logd" {
+            (theirs, ours) = (distinct(theirs), distinct(ours));
+        }
+        if theirs != ours {
+            problems.push(format!(
+                "scenario 11: {log} lines differ:\n2.2.7: {theirs:#?}\nours: {ours:#?}"
+            ));
+        }
+    }
+    for section in [
+        "state startb",
+        "state downb",
+        "state startc",
+        "exit b",
+        "exit c",
+    ] {
+        let (theirs, ours) = (
+            get(&format!("ref11 {section}")),
+            get(&format!("ours11 {section}")),
+        );
+        if theirs != ours {
+            problems.push(format!(
+                "scenario 11: {section}: 2.2.7 {theirs:?}, ours {ours:?}"
+            ));
+        }
+    }
+    // Not vacuous: the alpha servers came up and went down under 2.2.7.
+    assert_ne!(get("ref11 table start"), get("ref11 table up"));
+    assert_ne!(get("ref11 table up"), get("ref11 table down"));
+}
+
 #[test]
 fn checker_timelines_match_keepalived_2_2_7() {
     let Some(out) = boot_lab() else { return };
@@ -1504,6 +2000,14 @@ fn checker_timelines_match_keepalived_2_2_7() {
     };
     let mut problems = Vec::new();
     let scenarios = [
+        (
+            "ref11",
+            "ours11",
+            &[
+                "start", "up", "down", "stopped", "startb", "downb", "stoppedb", "startc",
+                "stoppedc", "upd", "stoppedd",
+            ][..],
+        ),
         ("ref10", "ours10", &["up", "stopped"][..]),
         (
             "ref9",
@@ -1559,6 +2063,9 @@ fn checker_timelines_match_keepalived_2_2_7() {
                 ));
             }
         }
+        if reference == "ref11" {
+            continue; // its lines are compared by scenario_11, by subject
+        }
         let theirs = by_endpoint(&checker_messages(&get(&format!("{reference} log"))));
         let ours = by_endpoint(&checker_messages(&get(&format!("{candidate} log"))));
         if theirs != ours {
@@ -1592,6 +2099,9 @@ fn checker_timelines_match_keepalived_2_2_7() {
                 get("ours7 notify")
             ));
         }
+    }
+    if sections.contains_key("ref11 log") {
+        scenario_11(&get, &mut problems);
     }
     if sections.contains_key("ref10 log") {
         // Every real server is in 2.2.7's table (not two empty tables).

@@ -22,6 +22,7 @@ pub mod probe;
 pub mod smtp;
 pub mod source;
 pub mod suspend;
+pub mod talk;
 pub mod task;
 pub mod tcp_checks;
 pub mod timeouts;

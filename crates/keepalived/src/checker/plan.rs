@@ -606,6 +606,13 @@ fn virtual_server(
             Some(p) => p.parse::<u16>().ok()?,
             None => default_port,
         };
+        // As a real server's: with DR or TUN the destination takes the service's port (0
+        // for a fwmark or a zero-port service), 2.2.7 in the QEMU lab (scenario 11).
+        let port = if sorry_forward == Forward::Masq {
+            port
+        } else {
+            default_port
+        };
         Some(Destination::new(addr, port, sorry_forward, 1))
     });
     let real_servers = vs
@@ -1805,7 +1812,8 @@ mod tests {
         assert_eq!(vs.services[0].timeout, 30);
         assert_eq!(vs.services[0].flags & SVC_F_PERSISTENT, SVC_F_PERSISTENT);
         assert_eq!((vs.quorum, vs.hysteresis), (2, 1));
-        assert_eq!(vs.sorry.as_ref().map(|d| d.port), Some(53));
+        // DR under a fwmark: the sorry server's port is cleared, as 2.2.7 does (scenario 11).
+        assert_eq!(vs.sorry.as_ref().map(|d| d.port), Some(0));
         let rs = &vs.real_servers[0];
         assert!(rs.inhibit_on_failure);
         assert_eq!((rs.dest.weight, rs.dest.forward), (4, Forward::Route));

@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use keepalived_ipvs::{Destination, Forward, Ipvs, IpvsError, ServiceKey};
 
 use super::plan::{CheckKind, Plan, RsPlan, VsPlan, endpoint_name};
+use super::talk::Talk;
 use super::task::{CheckState, Report};
 use crate::alert::CheckerAlert;
 use crate::logger::Logger;
@@ -62,9 +63,6 @@ impl Table for Ipvs {
         Ipvs::del_dest(self, key, dest)
     }
 }
-
-/// `EEXIST`.
-const EEXIST: i32 = 17;
 
 /// A script to run for a change (notify_up / notify_down), in order.
 pub type Notify = Vec<String>;
@@ -182,6 +180,9 @@ impl Pool {
     /// servers of the others.
     /// Returns the quorum_up scripts of the services that start with their quorum, in order.
     pub fn start(&mut self, table: &mut dyn Table) -> Vec<Notify> {
+        let logger = self.logger.clone();
+        let mut talk = Talk::new(table, &logger);
+        let table: &mut dyn Table = &mut talk;
         let mut notify = Vec::new();
         for i in 0..self.vss.len() {
             self.install_vs(i, table, &mut notify);
@@ -192,12 +193,7 @@ impl Pool {
     fn install_vs(&mut self, i: usize, table: &mut dyn Table, notify: &mut Vec<Notify>) {
         let logger = self.logger.clone();
         let vs = &mut self.vss[i];
-        report(
-            &logger,
-            add_services(table, &vs.plan),
-            "add service",
-            &vs.plan.name,
-        );
+        done(add_services(table, &vs.plan));
         // rs_init_notifies: as 2.2.7, each real server that starts alive has its notify_up
         // run (and the FIFO's `RS … UP`) as it is installed, before the quorum's scripts.
         if self.rs_init_notifies {
@@ -231,10 +227,10 @@ impl Pool {
             self.fifo_lines
                 .push(super::fifo::vs_line(&vs.plan.name, true));
             if vs.plan.sorry_inhibit {
-                install_idle_sorry(vs, table, &logger);
+                install_idle_sorry(vs, table);
             }
             for r in 0..vs.rs.len() {
-                install_rs(vs, r, table, &logger);
+                install_rs(vs, r, table);
             }
         } else {
             // keepalived logs nothing here: the quorum was never gained.
@@ -249,7 +245,11 @@ impl Pool {
     pub fn report(&mut self, report: &Report, table: &mut dyn Table) -> Vec<Notify> {
         let id = report.id;
         let was_alive = self.rs_alive(id.vs, id.rs);
-        let notify = self.check_changed(id.vs, id.rs, id.check, report.up, report.weight, table);
+        let notify = if report.first_down {
+            self.first_down(id.vs, id.rs)
+        } else {
+            self.check_changed(id.vs, id.rs, id.check, report.up, report.weight, table)
+        };
         let alive = self.rs_alive(id.vs, id.rs);
         if let (Some(body), Some(vs)) = (&report.mail, self.vss.get(id.vs))
             && let (Some(rs), Some(alive)) = (vs.plan.real_servers.get(id.rs), alive)
@@ -264,6 +264,27 @@ impl Pool {
             });
         }
         notify
+    }
+
+    /// A check that started down (`alpha`) failed its first time: as 2.2.7, the real
+    /// server's notify_down runs and the FIFO gets its `RS … DOWN` line, though nothing
+    /// changed (no log line, the table untouched). Returns the script to run.
+    fn first_down(&mut self, vs: usize, rs: usize) -> Vec<Notify> {
+        let Some(v) = self.vss.get(vs) else {
+            return Vec::new();
+        };
+        let (Some(plan), Some(state)) = (v.plan.real_servers.get(rs), v.rs.get(rs)) else {
+            return Vec::new();
+        };
+        let alive = state.alive();
+        self.fifo_lines
+            .push(super::fifo::rs_line(&plan.name, &v.plan.name, alive));
+        let script = if alive {
+            &plan.notify_up
+        } else {
+            &plan.notify_down
+        };
+        script.clone().into_iter().collect()
     }
 
     /// The notify FIFO's lines since the last call, in order.
@@ -291,6 +312,8 @@ impl Pool {
         table: &mut dyn Table,
     ) -> Vec<Notify> {
         let logger = self.logger.clone();
+        let mut talk = Talk::new(table, &logger);
+        let table: &mut dyn Table = &mut talk;
         let mut notify = Vec::new();
         let Some(v) = self.vss.get_mut(vs) else {
             return notify;
@@ -310,7 +333,7 @@ impl Pool {
             ));
             state.weight = w;
             if was_alive && state.installed.is_some() {
-                install_rs(v, rs, table, &logger);
+                install_rs(v, rs, table);
             }
         }
         let state = &mut v.rs[rs];
@@ -340,8 +363,15 @@ impl Pool {
             } else {
                 logger.info(&format!("Adding service {} to VS {vs_name}", rs_plan.name));
             }
-            if v.quorum_up || v.plan.sorry.is_none() {
-                install_rs(v, rs, table, &logger);
+            if (v.quorum_up || v.plan.sorry.is_none()) && !install_rs(v, rs, table) {
+                // Refused by the kernel (a service deleted behind our back): as 2.2.7, the
+                // server stays down, nothing runs, and the check's next success tries again
+                // (scenario 11).
+                if let Some(slot) = v.rs[rs].checks_up.get_mut(check) {
+                    *slot = false;
+                }
+                super::task::refuse(super::task::CheckId { vs, rs, check });
+                return notify;
             }
             notify.extend(rs_plan.notify_up.clone());
             self.fifo_lines
@@ -355,12 +385,7 @@ impl Pool {
                 if v.rs[rs].installed.is_some() {
                     let mut dest = rs_plan.dest.clone();
                     dest.weight = 0;
-                    report(
-                        &logger,
-                        edit_dest(table, &key, &dest),
-                        "edit destination",
-                        &rs_plan.name,
-                    );
+                    done(edit_dest(table, &key, &dest));
                     v.rs[rs].installed = Some(dest);
                 }
             } else {
@@ -368,7 +393,7 @@ impl Pool {
                     "Removing service {} from VS {vs_name}",
                     rs_plan.name
                 ));
-                uninstall_rs(v, rs, table, &logger);
+                uninstall_rs(v, rs, table);
             }
             notify.extend(rs_plan.notify_down.clone());
             self.fifo_lines
@@ -396,6 +421,9 @@ impl Pool {
     /// and what is new is installed as at start. Returns the quorum scripts to run, in order.
     pub fn reload_plan(&mut self, plan: Plan, table: &mut dyn Table) -> Vec<Notify> {
         let logger = self.logger.clone();
+        let mut talk = Talk::new(table, &logger);
+        let table: &mut dyn Table = &mut talk;
+        super::task::forget_refusals();
         let mut notify = Vec::new();
         // The old virtual servers by name (a hash lookup each: a reload of thousands of
         // virtual servers stays linear).
@@ -429,12 +457,7 @@ impl Pool {
                 continue;
             };
             if prev.plan.services != vs.plan.services {
-                report(
-                    &logger,
-                    edit_services(table, &vs.plan),
-                    "edit service",
-                    &vs.plan.name,
-                );
+                done(edit_services(table, &vs.plan));
             }
             vs.quorum_up = prev.quorum_up;
             vs.sorry_installed = prev.sorry_installed;
@@ -459,7 +482,7 @@ impl Pool {
                     .and_then(|at| prev_rs[at].take());
                 let Some((old_plan, old_state)) = found else {
                     if vs.quorum_up {
-                        install_rs(vs, r, table, &logger);
+                        install_rs(vs, r, table);
                     }
                     if self.rs_init_notifies {
                         init_notify(vs, r, &mut notify, &mut self.fifo_lines);
@@ -488,7 +511,7 @@ impl Pool {
                     ));
                 }
                 if old_state.installed.is_some() {
-                    install_rs(vs, r, table, &logger);
+                    install_rs(vs, r, table);
                 }
             }
             for (gone_plan, gone_state) in prev_rs.into_iter().flatten() {
@@ -504,22 +527,12 @@ impl Pool {
                         "Removing service {} from VS {}",
                         gone_plan.name, vs.plan.name
                     ));
-                    report(
-                        &logger,
-                        del_dest(table, &keys(&vs.plan), &dest),
-                        "delete destination",
-                        &gone_plan.name,
-                    );
+                    done(del_dest(table, &keys(&vs.plan), &dest));
                 }
             }
             if prev.plan.sorry != vs.plan.sorry && prev.sorry_installed {
                 if let Some(sorry) = &prev.plan.sorry {
-                    report(
-                        &logger,
-                        del_dest(table, &keys(&vs.plan), sorry),
-                        "delete destination",
-                        &vs.plan.name,
-                    );
+                    done(del_dest(table, &keys(&vs.plan), sorry));
                 }
                 vs.sorry_installed = false;
                 if !vs.quorum_up {
@@ -545,12 +558,7 @@ impl Pool {
                     });
                 }
             }
-            report(
-                &logger,
-                del_services(table, &gone.plan),
-                "delete service",
-                &gone.plan.name,
-            );
+            done(del_services(table, &gone.plan));
         }
         self.vss = next;
         for i in fresh {
@@ -565,11 +573,22 @@ impl Pool {
     /// runs (none with `-I`).
     pub fn stop_with(&mut self, table: &mut dyn Table, mode: StopMode) -> Vec<Notify> {
         let logger = self.logger.clone();
+        let mut talk = Talk::new(table, &logger);
+        let table: &mut dyn Table = &mut talk;
         let mut notify = Vec::new();
         if mode == StopMode::Keep {
             return notify;
         }
         for vs in &mut self.vss {
+            // 2.2.7 takes the sorry server out first (also one kept at weight 0 by
+            // sorry_server_inhibit), then each real server.
+            if mode == StopMode::Each
+                && let Some(sorry) = &vs.plan.sorry
+                && (vs.sorry_installed || vs.plan.sorry_inhibit)
+            {
+                done(del_dest(table, &keys(&vs.plan), sorry));
+            }
+            vs.sorry_installed = false;
             for r in 0..vs.rs.len() {
                 // 2.2.7 names each real server only when it removes them one by one.
                 if mode == StopMode::Each {
@@ -591,12 +610,7 @@ impl Pool {
                     continue;
                 }
                 if let Some(dest) = installed {
-                    report(
-                        &logger,
-                        del_dest(table, &keys(&vs.plan), &dest),
-                        "delete destination",
-                        &vs.plan.real_servers[r].name,
-                    );
+                    done(del_dest(table, &keys(&vs.plan), &dest));
                 }
             }
             // With omega, 2.2.7 takes every virtual server down at the stop, whatever the
@@ -607,12 +621,7 @@ impl Pool {
                     .push(super::fifo::vs_line(&vs.plan.name, false));
             }
             if matches!(mode, StopMode::Each | StopMode::Services) {
-                report(
-                    &logger,
-                    del_services(table, &vs.plan),
-                    "delete service",
-                    &vs.plan.name,
-                );
+                done(del_services(table, &vs.plan));
             }
         }
         notify
@@ -671,10 +680,8 @@ fn each(
 fn add_services(table: &mut dyn Table, plan: &VsPlan) -> Result<(), IpvsError> {
     let mut result = Ok(());
     for service in &plan.services {
-        let r = match table.add_service(service) {
-            Err(e) if e.errno() == Some(EEXIST) => table.edit_service(service),
-            other => other,
-        };
+        // A service already there is left as it is (2.2.7 logs the refusal and goes on).
+        let r = table.add_service(service);
         if result.is_ok() {
             result = r;
         }
@@ -703,11 +710,8 @@ fn add_dest(
     dest: &Destination,
 ) -> Result<(), IpvsError> {
     each(keys, |key| {
-        let dest = for_key(key, dest);
-        match table.add_dest(key, &dest) {
-            Err(e) if e.errno() == Some(EEXIST) => table.edit_dest(key, &dest),
-            other => other,
-        }
+        // A destination already there is left as it is (2.2.7 logs the refusal).
+        table.add_dest(key, &for_key(key, dest))
     })
 }
 
@@ -754,11 +758,13 @@ fn weight_sum(vs: &VsState) -> u32 {
         .sum()
 }
 
-fn install_rs(vs: &mut VsState, r: usize, table: &mut dyn Table, logger: &Logger) {
+/// Puts real server `r` in the table as its state says; false when the kernel refused it (the
+/// refusal logged by [`Talk`]; the entry counts as there all the same, as 2.2.7's does).
+fn install_rs(vs: &mut VsState, r: usize, table: &mut dyn Table) -> bool {
     let plan = &vs.plan.real_servers[r];
     let alive = vs.rs[r].alive();
     if !alive && !plan.inhibit_on_failure {
-        return;
+        return true;
     }
     let mut dest = plan.dest.clone();
     dest.weight = if alive { vs.rs[r].weight } else { 0 };
@@ -767,7 +773,7 @@ fn install_rs(vs: &mut VsState, r: usize, table: &mut dyn Table, logger: &Logger
         .as_ref()
         .is_some_and(|d| same_dest(d, &dest))
     {
-        return;
+        return true;
     }
     let key = keys(&vs.plan);
     let result = if vs.rs[r].installed.is_some() {
@@ -775,26 +781,22 @@ fn install_rs(vs: &mut VsState, r: usize, table: &mut dyn Table, logger: &Logger
     } else {
         add_dest(table, &key, &dest)
     };
-    report(logger, result, "add destination", &plan.name);
     vs.rs[r].installed = Some(dest);
+    result.is_ok()
 }
 
-fn uninstall_rs(vs: &mut VsState, r: usize, table: &mut dyn Table, logger: &Logger) {
+fn uninstall_rs(vs: &mut VsState, r: usize, table: &mut dyn Table) {
     if let Some(dest) = vs.rs[r].installed.take() {
         let result = del_dest(table, &keys(&vs.plan), &dest);
-        report(
-            logger,
-            result,
-            "delete destination",
-            &vs.plan.real_servers[r].name,
-        );
+        done(result);
     }
 }
 
 fn sorry_name(vs: &VsState, sorry: &Destination) -> String {
     let protocol = match vs.plan.services[0].key {
         ServiceKey::Address { protocol, .. } => protocol,
-        ServiceKey::Fwmark { .. } => keepalived_ipvs::attr::IPPROTO_TCP,
+        // A fwmark service has no protocol: `[ADDR]:none:PORT`, as its real servers.
+        ServiceKey::Fwmark { .. } => 0,
     };
     endpoint_name(sorry.addr, protocol, sorry.port)
 }
@@ -814,24 +816,15 @@ fn install_sorry(vs: &mut VsState, table: &mut dyn Table, logger: &Logger) {
             sorry_name(vs, &sorry),
             vs.plan.name
         ));
-        report(
-            logger,
-            add_dest(table, &key, &sorry),
-            "add sorry server",
-            &vs.plan.name,
-        );
+        // In the table at weight 0: edited (2.2.7 turns its add into an edit there).
+        done(edit_dest(table, &key, &sorry));
     } else {
         logger.info(&format!(
             "Adding sorry server {} to VS {}",
             sorry_name(vs, &sorry),
             vs.plan.name
         ));
-        report(
-            logger,
-            add_dest(table, &key, &sorry),
-            "add sorry server",
-            &vs.plan.name,
-        );
+        done(add_dest(table, &key, &sorry));
     }
     vs.sorry_installed = true;
     logger.info(&format!(
@@ -839,23 +832,24 @@ fn install_sorry(vs: &mut VsState, table: &mut dyn Table, logger: &Logger) {
         vs.plan.name
     ));
     for r in 0..vs.rs.len() {
-        uninstall_rs(vs, r, table, logger);
+        uninstall_rs(vs, r, table);
     }
 }
 
 /// `sorry_server_inhibit` while the quorum holds: the sorry server in the table at weight 0.
-fn install_idle_sorry(vs: &mut VsState, table: &mut dyn Table, logger: &Logger) {
+fn install_idle_sorry(vs: &mut VsState, table: &mut dyn Table) {
     let Some(mut sorry) = vs.plan.sorry.clone() else {
         return;
     };
     sorry.weight = 0;
     let key = keys(&vs.plan);
-    report(
-        logger,
-        add_dest(table, &key, &sorry),
-        "add sorry server",
-        &vs.plan.name,
-    );
+    // In the table with its weight (the quorum was lost): edited to 0, as 2.2.7 turns its
+    // delete into an edit for an inhibited sorry server; else added at 0 (start).
+    if vs.sorry_installed {
+        done(edit_dest(table, &key, &sorry));
+    } else {
+        done(add_dest(table, &key, &sorry));
+    }
     vs.sorry_installed = false;
 }
 
@@ -910,7 +904,7 @@ fn update_quorum(
                     sorry_name(vs, &sorry),
                     vs.plan.name
                 ));
-                install_idle_sorry(vs, table, logger);
+                install_idle_sorry(vs, table);
             } else if vs.sorry_installed {
                 logger.info(&format!(
                     "Removing sorry server {} from VS {}",
@@ -918,12 +912,7 @@ fn update_quorum(
                     vs.plan.name
                 ));
                 let key = keys(&vs.plan);
-                report(
-                    logger,
-                    del_dest(table, &key, &sorry),
-                    "delete sorry server",
-                    &vs.plan.name,
-                );
+                done(del_dest(table, &key, &sorry));
                 vs.sorry_installed = false;
             }
             logger.info(&format!(
@@ -932,15 +921,15 @@ fn update_quorum(
             ));
         }
         for r in 0..vs.rs.len() {
-            install_rs(vs, r, table, logger);
+            install_rs(vs, r, table);
         }
     }
 }
 
-fn report(logger: &Logger, result: Result<(), IpvsError>, what: &str, name: &str) {
-    if let Err(e) = result {
-        logger.info(&format!("IPVS ({what} {name}): {e}"));
-    }
+/// A command's outcome: a refusal was logged by [`Talk`] as 2.2.7 words it, and the pool goes
+/// on as 2.2.7 does (the entry is taken as in the table, or gone, as asked).
+fn done(result: Result<(), IpvsError>) {
+    let _ = result;
 }
 
 #[cfg(test)]
@@ -1111,7 +1100,7 @@ pub(crate) mod tests {
             t.calls,
             [
                 "del 192.0.2.22:8080",
-                "add 192.0.2.99:8080 w1",
+                "edit 192.0.2.99:8080 w1",
                 "del 192.0.2.21:8080"
             ]
         );
@@ -1121,7 +1110,7 @@ pub(crate) mod tests {
         assert_eq!(
             t.calls,
             [
-                "add 192.0.2.99:8080 w0",
+                "edit 192.0.2.99:8080 w0",
                 "add 192.0.2.21:8080 w1",
                 "add 192.0.2.22:8080 w1"
             ]
@@ -1269,6 +1258,104 @@ pub(crate) mod tests {
         assert_eq!(plain.start(&mut t), [vec!["/bin/true", "qup"]]);
     }
 
+    /// An alpha server's check failing its first time: its notify_down runs and the FIFO
+    /// gets `RS … DOWN`, the table untouched; the mail goes only when the report carries one
+    /// (2.2.7 mails it for MISC_CHECK only), as 2.2.7 in the QEMU lab (scenario 11).
+    #[test]
+    fn an_alpha_servers_first_failure_runs_notify_down() {
+        let conf = "virtual_server 198.51.100.20 8080 {\n protocol TCP\n \
+            real_server 192.0.2.21 8080 {\n alpha\n smtp_alert\n \
+            notify_up \"/bin/true up 21\"\n notify_down \"/bin/true down 21\"\n \
+            TCP_CHECK {\n }\n MISC_CHECK {\n misc_path /bin/false\n }\n }\n}\n";
+        let mut pool = Pool::new(&plan(conf), quiet());
+        let mut t = Fake::default();
+        pool.start(&mut t);
+        pool.take_fifo_lines();
+        t.calls.clear();
+        let first_down = |check, mail: Option<&str>| Report {
+            id: super::super::task::CheckId {
+                vs: 0,
+                rs: 0,
+                check,
+            },
+            up: false,
+            weight: None,
+            mail: mail.map(str::to_string),
+            first_down: true,
+        };
+        assert_eq!(
+            pool.report(&first_down(0, None), &mut t),
+            [vec!["/bin/true", "down", "21"]]
+        );
+        assert_eq!(
+            pool.take_fifo_lines(),
+            ["RS [192.0.2.21]:tcp:8080 [198.51.100.20]:tcp:8080 DOWN"]
+        );
+        assert!(pool.take_alerts().is_empty());
+        // Each check's first failure runs it again; MISC_CHECK's mails.
+        assert_eq!(
+            pool.report(&first_down(1, Some("misc down")), &mut t),
+            [vec!["/bin/true", "down", "21"]]
+        );
+        assert!(matches!(
+            &pool.take_alerts()[..],
+            [CheckerAlert::RealServer { alive: false, .. }]
+        ));
+        assert!(t.calls.is_empty(), "{:?}", t.calls);
+        // Still down: both checks must pass before it is added.
+        assert!(pool.check_changed(0, 0, 0, true, None, &mut t).is_empty());
+        assert_eq!(
+            pool.check_changed(0, 0, 1, true, None, &mut t),
+            [vec!["/bin/true", "up", "21"]]
+        );
+        assert_eq!(t.calls, ["add 192.0.2.21:8080 w1"]);
+    }
+
+    /// The kernel refusing a real server that comes up (its service deleted behind our
+    /// back): as 2.2.7, the server stays down, no script runs, and the check is told to try
+    /// again at its next success.
+    #[test]
+    fn a_refused_real_server_stays_down_and_its_check_tries_again() {
+        struct Gone(Fake);
+        impl Table for Gone {
+            fn add_service(&mut self, s: &keepalived_ipvs::Service) -> Result<(), IpvsError> {
+                self.0.add_service(s)
+            }
+            fn edit_service(&mut self, s: &keepalived_ipvs::Service) -> Result<(), IpvsError> {
+                self.0.edit_service(s)
+            }
+            fn del_service(&mut self, k: &ServiceKey) -> Result<(), IpvsError> {
+                self.0.del_service(k)
+            }
+            fn add_dest(&mut self, _: &ServiceKey, _: &Destination) -> Result<(), IpvsError> {
+                Err(IpvsError::Kernel(3))
+            }
+            fn edit_dest(&mut self, _: &ServiceKey, _: &Destination) -> Result<(), IpvsError> {
+                Err(IpvsError::Kernel(3))
+            }
+            fn del_dest(&mut self, k: &ServiceKey, d: &Destination) -> Result<(), IpvsError> {
+                self.0.del_dest(k, d)
+            }
+        }
+        let conf = "virtual_server 198.51.100.29 80 {\n protocol TCP\n \
+            real_server 192.0.2.29 80 {\n alpha\n notify_up \"/bin/true up\"\n \
+            TCP_CHECK {\n }\n }\n}\n";
+        let mut pool = Pool::new(&plan(conf), quiet());
+        let mut t = Gone(Fake::default());
+        pool.start(&mut t);
+        pool.take_fifo_lines();
+        let id = super::super::task::CheckId {
+            vs: 0,
+            rs: 0,
+            check: 0,
+        };
+        assert!(pool.check_changed(0, 0, 0, true, None, &mut t).is_empty());
+        assert!(pool.take_fifo_lines().is_empty());
+        assert_eq!(pool.rs_alive(0, 0), Some(false));
+        assert!(super::super::task::take_refusal(id));
+        assert!(!super::super::task::take_refusal(id));
+    }
+
     #[test]
     fn stop_removes_what_was_installed() {
         let p = plan(CONF);
@@ -1313,6 +1400,7 @@ pub(crate) mod tests {
             up,
             weight: None,
             mail: Some(mail.to_string()),
+            first_down: false,
         };
         for (global, every_check) in [("", true), ("global_defs {\n no_checker_emails\n}", false)] {
             let p = plan(&TEXT.replace("GLOBAL", global));

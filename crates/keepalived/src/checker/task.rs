@@ -28,6 +28,37 @@ pub struct CheckId {
     pub check: usize,
 }
 
+/// The checks whose last "up" the pool could not act on (the kernel refused the real server):
+/// each counts its server as down again at its next success, as 2.2.7's checker stays down
+/// then and tries again.
+static REFUSED: std::sync::Mutex<Vec<CheckId>> = std::sync::Mutex::new(Vec::new());
+
+/// Marks check `id`'s last "up" as refused (see [`REFUSED`]).
+pub fn refuse(id: CheckId) {
+    if let Ok(mut refused) = REFUSED.lock()
+        && !refused.contains(&id)
+    {
+        refused.push(id);
+    }
+}
+
+/// Whether check `id`'s last "up" was refused; the mark is taken away.
+pub fn take_refusal(id: CheckId) -> bool {
+    let Ok(mut refused) = REFUSED.lock() else {
+        return false;
+    };
+    let before = refused.len();
+    refused.retain(|r| *r != id);
+    refused.len() != before
+}
+
+/// Forgets every refusal (a reload renumbers the checks).
+pub fn forget_refusals() {
+    if let Ok(mut refused) = REFUSED.lock() {
+        refused.clear();
+    }
+}
+
 /// A check's state, carried over a reload.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CheckState {
@@ -49,6 +80,9 @@ pub struct Report {
     /// The body of the mail 2.2.7 sends for this result when the real server has
     /// `smtp_alert` (see [`crate::alert::check_body`]); `None` when it sends none.
     pub mail: Option<String>,
+    /// The check's first result is a failure while it started down (`alpha`): 2.2.7 runs
+    /// the real server's notify_down and writes its FIFO line then, nothing else changing.
+    pub first_down: bool,
 }
 
 /// How a check's kind words its mails; FILE_CHECK sends none.
@@ -129,6 +163,9 @@ pub async fn run(
         match result {
             Ok(new_weight) => {
                 tries_left = plan.retry;
+                if take_refusal(id) {
+                    state.up = false;
+                }
                 let recovering = !state.up;
                 if (recovering || !state.has_run)
                     && let Some(line) = success_line(&plan, &names)
@@ -155,6 +192,7 @@ pub async fn run(
                         } else {
                             None
                         },
+                        first_down: false,
                     };
                     if reports.send(report).is_err() {
                         return;
@@ -163,6 +201,9 @@ pub async fn run(
                 delay = plan.delay_loop;
             }
             Err(failure) => {
+                if take_refusal(id) {
+                    state.up = false;
+                }
                 if state.up && tries_left > 0 {
                     tries_left -= 1;
                     if plan.log_all_failures
@@ -185,16 +226,34 @@ pub async fn run(
                 {
                     logger.info(&line);
                 }
-                state.has_run = true;
+                let had_run = std::mem::replace(&mut state.has_run, true);
                 tries_left = plan.retry;
                 delay = plan.delay_loop;
-                if state.up {
+                if !state.up && !had_run {
+                    // Started down (alpha) and failed: 2.2.7 runs notify_down then; of the
+                    // checks here only MISC_CHECK mails it (scenario 11).
+                    let mail = match plan.kind {
+                        CheckKind::Misc { .. } => down_mail(&plan, &failure),
+                        _ => None,
+                    };
+                    let report = Report {
+                        id,
+                        up: false,
+                        weight: None,
+                        mail,
+                        first_down: true,
+                    };
+                    if reports.send(report).is_err() {
+                        return;
+                    }
+                } else if state.up {
                     state.up = false;
                     let report = Report {
                         id,
                         up: false,
                         weight: None,
                         mail: down_mail(&plan, &failure),
+                        first_down: false,
                     };
                     if reports.send(report).is_err() {
                         return;
@@ -228,6 +287,9 @@ async fn run_urls(
             delay = plan.delay_loop;
             continue;
         }
+        if result.is_ok() && take_refusal(id) {
+            state.up = false;
+        }
         let step = match &result {
             Ok(()) => cycle.passed(plan, names, &mut state),
             Err(failure) => cycle.failed(plan, names, &mut state, failure),
@@ -246,6 +308,7 @@ async fn run_urls(
                 up,
                 weight: None,
                 mail,
+                first_down: false,
             };
             if reports.send(report).is_err() {
                 return;
@@ -433,6 +496,7 @@ async fn run_file(
                 up,
                 weight: if up { new_weight } else { None },
                 mail: None,
+                first_down: false,
             };
             if reports.send(report).is_err() {
                 return;
@@ -555,7 +619,10 @@ pub fn failure_line(
     has_run: bool,
 ) -> Option<String> {
     let n = plan.retry;
-    let after = if n == 0 {
+    // TCP, UDP and PING count the retries only once the check has run: a first failure (a
+    // server starting down under `alpha`, or one down at start) is "failed." (2.2.7 in the
+    // QEMU lab, scenario 11).
+    let after = if n == 0 || !has_run {
         String::new()
     } else {
         format!(" after {n} retries")
@@ -585,7 +652,9 @@ pub fn failure_line(
         },
         CheckKind::File(_) => return None,
         // 2.2.7 names the virtual server only when there were retries.
-        CheckKind::Ping if n == 0 => format!("ICMP CHECK on service {} failed.", plan.target_name),
+        CheckKind::Ping if n == 0 || !has_run => {
+            format!("ICMP CHECK on service {} failed.", plan.target_name)
+        }
         CheckKind::Ping => format!(
             "ICMP CHECK on service {} of {} failed{after}.",
             plan.target_name, names.vs
@@ -682,6 +751,28 @@ mod tests {
         assert_eq!(first_delay(Duration::ZERO), Duration::ZERO);
         assert_eq!(start_delay(Duration::ZERO), Duration::from_secs(1));
         assert!(start_delay(warmup) >= Duration::from_secs(1));
+    }
+
+    /// TCP_CHECK, UDP_CHECK and PING_CHECK count their retries only once they have run: a
+    /// first failure is "failed." (2.2.7 in the QEMU lab, scenario 11: an alpha server with
+    /// retry 1).
+    #[test]
+    fn a_first_failure_is_worded_without_retries() {
+        let refused = Failure::Connect("refused".into());
+        let tcp = plan(CheckKind::Tcp);
+        assert_eq!(
+            failure_line(&tcp, &names(), &refused, false).as_deref(),
+            Some("TCP_CHECK on service [192.0.2.11]:tcp:80 failed.")
+        );
+        assert_eq!(
+            failure_line(&tcp, &names(), &refused, true).as_deref(),
+            Some("TCP_CHECK on service [192.0.2.11]:tcp:80 failed after 1 retries.")
+        );
+        let ping = plan(CheckKind::Ping);
+        assert_eq!(
+            failure_line(&ping, &names(), &refused, false).as_deref(),
+            Some("ICMP CHECK on service [192.0.2.11]:tcp:80 failed.")
+        );
     }
 
     #[test]
@@ -927,6 +1018,7 @@ mod tests {
                 up: false,
                 weight: None,
                 mail: Some("=> TCP CHECK failed on service <=".to_string()),
+                first_down: false,
             }
         );
         let server = tokio::net::TcpListener::bind(addr).await.expect("rebind");
@@ -938,6 +1030,7 @@ mod tests {
                 up: true,
                 weight: None,
                 mail: Some("=> TCP CHECK succeed on service <=".to_string()),
+                first_down: false,
             }
         );
         drop(server);

@@ -293,6 +293,9 @@ impl Scheduler {
             }
             Ok(()) => {
                 entry.tries_left = plan.retry;
+                if task::take_refusal(entry.id) {
+                    entry.state.up = false;
+                }
                 let recovering = !entry.state.up;
                 if (recovering || !entry.state.has_run)
                     && let Some(line) = task::success_line(plan, &self.no_names)
@@ -307,11 +310,15 @@ impl Scheduler {
                         up: true,
                         weight: None,
                         mail: Some(check_body(CheckWord::Tcp, true, None, false)),
+                        first_down: false,
                     });
                 }
                 plan.delay_loop
             }
             Err(failure) => {
+                if task::take_refusal(entry.id) {
+                    entry.state.up = false;
+                }
                 // log_all_failures: every failed attempt of a server that is up.
                 if entry.state.up
                     && plan.log_all_failures
@@ -329,15 +336,26 @@ impl Scheduler {
                     {
                         self.logger.info(&line);
                     }
-                    entry.state.has_run = true;
+                    let had_run = std::mem::replace(&mut entry.state.has_run, true);
                     entry.tries_left = plan.retry;
-                    if entry.state.up {
+                    if !entry.state.up && !had_run {
+                        // Started down (alpha) and failed: 2.2.7 runs notify_down then, and
+                        // mails nothing (scenario 11).
+                        report = Some(Report {
+                            id: entry.id,
+                            up: false,
+                            weight: None,
+                            mail: None,
+                            first_down: true,
+                        });
+                    } else if entry.state.up {
                         entry.state.up = false;
                         report = Some(Report {
                             id: entry.id,
                             up: false,
                             weight: None,
                             mail: Some(check_body(CheckWord::Tcp, false, None, false)),
+                            first_down: false,
                         });
                     }
                     plan.delay_loop
@@ -452,6 +470,7 @@ mod tests {
             up: false,
             weight: None,
             mail: Some("=> TCP CHECK failed on service <=".to_string()),
+            first_down: false,
         }
     }
 

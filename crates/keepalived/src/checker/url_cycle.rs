@@ -23,6 +23,10 @@ pub struct UrlCycle {
     failed: Option<usize>,
     /// Failed attempts of the current url (a round's first passes leave none to the others).
     retries: u32,
+    /// Still in the check's first round: an `alpha` server's failing url is retried and
+    /// then checked alone as a failed one, though the server was never up (2.2.7 in the
+    /// QEMU lab, scenario 11: two success lines before the server comes up).
+    first_round: bool,
 }
 
 /// What an attempt's result does.
@@ -44,6 +48,7 @@ impl UrlCycle {
             next: 0,
             failed: (state.has_run && !state.up).then_some(0),
             retries: 0,
+            first_round: !state.has_run,
         }
     }
 
@@ -69,6 +74,7 @@ impl UrlCycle {
             // The url that failed is fine again: a whole round follows.
             self.next = 0;
         } else if self.next >= urls.len() {
+            self.first_round = false;
             if !state.up || !state.has_run {
                 lines.extend(success_line(plan, names));
                 change = (!state.up).then_some(true);
@@ -103,7 +109,7 @@ impl UrlCycle {
     ) -> Step {
         let mut lines = Vec::new();
         let mut change = None;
-        if state.up || !state.has_run {
+        if state.up || !state.has_run || (self.first_round && self.failed.is_none()) {
             if plan.log_all_failures {
                 lines.push(attempt_line(plan, failure));
             }
@@ -116,6 +122,7 @@ impl UrlCycle {
                     change = Some(false);
                 }
                 self.failed = Some(self.url());
+                self.first_round = false;
             }
         }
         // A url still failing while the server is down: 2.2.7 with fast_recovery tries it
@@ -287,6 +294,32 @@ mod tests {
         );
         let (_, changes) = timeline(&plan(3, true), ALPHA, 10.0, |_, _| true);
         assert_eq!(changes, vec![(0.0, true)]);
+    }
+
+    /// An alpha server down at start: its url fails at 0 and at its retry (1), nothing
+    /// logged; then it is checked alone every 2 s (3, 5); it passes at 5 and a whole round
+    /// follows (7): two success lines, up at 7, as 2.2.7 in the QEMU lab (scenario 11).
+    #[test]
+    fn an_alpha_server_failing_its_first_round_recovers_as_a_failed_one() {
+        let (lines, changes) = timeline(&plan(1, false), ALPHA, 12.0, |t, _| t >= 4.0);
+        assert_eq!(changes, vec![(7.0, true)]);
+        assert_eq!(
+            lines,
+            vec![
+                (
+                    5.0,
+                    "HTTP status code success to [192.0.2.12]:tcp:80 url(/0)".to_string()
+                ),
+                (
+                    7.0,
+                    "HTTP status code success to [192.0.2.12]:tcp:80 url(/0)".to_string()
+                ),
+                (
+                    7.0,
+                    "Remote Web server [192.0.2.12]:tcp:80 succeed on service.".to_string()
+                ),
+            ]
+        );
     }
 
     /// The server fails from second 5 to 11: url /0 (due at 6) fails, is retried at 7 and the
