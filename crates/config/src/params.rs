@@ -31,6 +31,10 @@ pub const MAX_SEQ_VALUES: usize = 100_000;
 /// Most replacements on one line; beyond it the line is reported and ignored.
 pub const MAX_SUBSTITUTIONS: usize = 10_000;
 
+/// How deep lines of multi-line parameters may hold further multi-line parameters before an
+/// expansion is given up as endless (a parameter whose last line names itself).
+const MAX_MULTILINE_DEPTH: usize = 64;
+
 /// A parameter: one line, or several for a definition continued with `\`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Param {
@@ -100,14 +104,31 @@ impl Params {
         builtins: &Builtins<'_>,
         max_len: usize,
     ) -> Result<Vec<String>, ExpandError> {
+        let mut substitutions = 0usize;
+        self.expand_within(text, builtins, max_len, &mut substitutions, 0)
+    }
+
+    /// [`expand`](Self::expand) of one line, `depth` multi-line parameters deep, counting its
+    /// replacements in `substitutions` (shared by the whole expansion: a multi-line parameter
+    /// whose lines end with a reference to itself would otherwise recurse without end).
+    fn expand_within(
+        &mut self,
+        text: &str,
+        builtins: &Builtins<'_>,
+        max_len: usize,
+        substitutions: &mut usize,
+        depth: usize,
+    ) -> Result<Vec<String>, ExpandError> {
         if !text.contains('$') {
             return Ok(vec![text.to_string()]);
+        }
+        if depth > MAX_MULTILINE_DEPTH {
+            return Err(ExpandError::TooLong);
         }
         let mut buf = text.to_string();
         // Lines of a multi-line parameter after its first, each to be expanded in turn.
         let mut more: Vec<String> = Vec::new();
         let mut pos = 0;
-        let mut substitutions = 0usize;
         while let Some(found) = buf[pos..].find('$') {
             let at = pos + found;
             let after = &buf[at + 1..];
@@ -120,8 +141,8 @@ impl Params {
                 pos = at + 1;
                 continue;
             };
-            substitutions += 1;
-            if substitutions > MAX_SUBSTITUTIONS {
+            *substitutions += 1;
+            if *substitutions > MAX_SUBSTITUTIONS {
                 return Err(ExpandError::TooLong);
             }
             let end = at + 1 + reference.consumed;
@@ -141,7 +162,8 @@ impl Params {
         let mut out = vec![buf];
         let mut total = out[0].len();
         for line in more {
-            let expanded = self.expand(&line, builtins, max_len)?;
+            let expanded =
+                self.expand_within(&line, builtins, max_len, substitutions, depth + 1)?;
             total += expanded.iter().map(String::len).sum::<usize>();
             if total > max_len {
                 return Err(ExpandError::TooLong);
@@ -558,6 +580,23 @@ mod tests {
         assert_eq!(expand(&mut p, "${_RANDOM x}"), vec!["${_RANDOM x}"]);
         p.define("_PWD", Param::single("mine"));
         assert_eq!(expand(&mut p, "${_PWD}"), vec!["mine"]);
+    }
+
+    #[test]
+    fn a_multiline_parameter_naming_itself_is_bounded() {
+        let mut p = Params::default();
+        p.define("M", Param::multi(vec!["x".into(), "$M".into()]));
+        assert_eq!(
+            p.expand("a $M", &builtins(), 1 << 20),
+            Err(ExpandError::TooLong)
+        );
+        // Two that name each other too.
+        p.define("P", Param::multi(vec!["p".into(), "$Q".into()]));
+        p.define("Q", Param::multi(vec!["q".into(), "$P".into()]));
+        assert_eq!(
+            p.expand("$P", &builtins(), 1 << 20),
+            Err(ExpandError::TooLong)
+        );
     }
 
     #[test]
