@@ -102,12 +102,14 @@ pub struct ReadingLine {
 }
 
 impl ReadingLine {
-    fn of(diagnostic: &Diagnostic) -> ReadingLine {
-        ReadingLine {
+    /// The line a running process logs for `diagnostic`, if it logs one (see
+    /// [`keepalived_config::run_wording`]).
+    fn of(diagnostic: &Diagnostic) -> Option<ReadingLine> {
+        Some(ReadingLine {
             detail: false,
-            text: diagnostic.to_string(),
+            text: diagnostic.running_text()?,
             order: diagnostic.location.as_ref().map(|l| l.order),
-        }
+        })
     }
 }
 
@@ -132,7 +134,7 @@ pub fn reading_lines(loaded: &Loaded, reader: Reader) -> Vec<ReadingLine> {
         .diagnostics
         .iter()
         .filter(|d| reader.logs(d))
-        .map(ReadingLine::of)
+        .filter_map(ReadingLine::of)
         .collect();
     match reader {
         Reader::Parent => {
@@ -162,7 +164,9 @@ pub fn reading_lines(loaded: &Loaded, reader: Reader) -> Vec<ReadingLine> {
                     ..shared.clone()
                 };
                 let order = named.location.as_ref().map_or(u32::MAX, |l| l.order);
-                insert_in_reading_order(&mut lines, order, ReadingLine::of(&named));
+                if let Some(line) = ReadingLine::of(&named) {
+                    insert_in_reading_order(&mut lines, order, line);
+                }
             }
         }
         Reader::Refusing => {}
