@@ -251,6 +251,14 @@ pub fn running_followup(words: &[&str], value: &str, followup: &str) -> RunTime 
             "{owner}{keyword} must be greater than 0, setting to 1"
         ));
     }
+    if keyword == "smtp_connect_timeout" {
+        // Read as 0, the value is raised to 1 (2.2.7 misspells the keyword there).
+        return if zero {
+            RunTime::Worded("smtp_conect_timeout must be greater than 0, setting to 1".into())
+        } else {
+            RunTime::Unlogged
+        };
+    }
     if keyword.ends_with("_rt_priority") {
         let bad = format!("'{value}' invalid");
         return match followup.strip_suffix(&bad) {
@@ -451,6 +459,15 @@ mod tests {
         assert_eq!(
             running_followup(&w, "sync", "vrrp_garp_extra_if 'sync' invalid - ignoring"),
             RunTime::AsChecked
+        );
+        let w = words("smtp_connect_timeout abc");
+        assert_eq!(
+            running_followup(
+                &w,
+                "abc",
+                "smtp_connect_timeout 'abc' must be in [0, 4294] - ignoring"
+            ),
+            RunTime::Worded("smtp_conect_timeout must be greater than 0, setting to 1".into())
         );
         let w = words("rise x");
         assert_eq!(

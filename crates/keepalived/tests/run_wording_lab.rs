@@ -33,6 +33,8 @@ const STOP_WAIT: Duration = Duration::from_secs(10);
 const SAMPLE: &[&str] = &[
     "gen-global-vrrp_garp_master_delay-abc",
     "gen-global-vrrp_garp_master_repeat-abc",
+    "gen-global-vrrp_garp_master_refresh-m1",
+    "gen-global-smtp_connect_timeout-abc",
     "gen-global-vrrp_rt_priority-x",
     "gen-global-vrrp_garp_interval-0",
     "gen-global-vrrp_version-4",
