@@ -272,4 +272,32 @@ mod tests {
             ]
         );
     }
+
+    #[test]
+    fn running_processes_word_value_problems_as_a_running_2_2_7() {
+        let main = "global_defs {\n    vrrp_garp_master_delay abc\n    vrrp_version 4\n}\n\
+                    vrrp_instance VI_1 {\n    interface eth0\n    virtual_router_id 1\n\
+                    \x20   priority abc\n    garp_master_repeat x\n}\n";
+        let files = [("main.conf", main)];
+        assert_eq!(
+            logged(&files, Reader::Parent),
+            [
+                "(Line 2) WARNING - invalid number 'abc'",
+                "(Line 3) number '4' outside range [2, 3]",
+                "(Line 3) VRRP Error: Version must be either 2 or 3",
+            ]
+        );
+        assert_eq!(
+            logged(&files, child(ChildRole::Vrrp, false)),
+            [
+                "(DIR/main.conf: Line 8) invalid number 'abc'",
+                "(DIR/main.conf: Line 8) (VI_1) Priority not valid! must be between 1 & 255. \
+                 Using default 100",
+                "(DIR/main.conf: Line 9) WARNING - invalid number 'x'",
+                "(DIR/main.conf: Line 9) (VI_1): garp_master_repeat must be greater than 0, \
+                 setting to 1",
+                "(VI_1) No VIP specified; at least one is sensible",
+            ]
+        );
+    }
 }
