@@ -213,15 +213,16 @@ pub fn running_reader_message(message: &str, words: &[&str]) -> Option<String> {
     Some(format!("WARNING - {message}"))
 }
 
-/// The value `strtod` reads from the start of `text` (0 when no digit starts it).
-fn value_read(text: &str) -> f64 {
+/// The value `strtol` reads from the start of `text` (0 when no digit starts it): the readers
+/// whose next line changes are integer readers, so `0.5` is 0.
+fn value_read(text: &str) -> i64 {
     let text = text.trim_start();
     let sign_len = usize::from(text.starts_with(['+', '-']));
     let digits = text[sign_len..]
         .char_indices()
-        .find(|&(_, c)| !(c.is_ascii_digit() || c == '.'))
+        .find(|&(_, c)| !c.is_ascii_digit())
         .map_or(text.len(), |(i, _)| sign_len + i);
-    text[..digits].parse().unwrap_or(0.0)
+    text[..digits].parse().unwrap_or(0)
 }
 
 /// How a running 2.2.7 logs the line `followup` that `-t` prints after `invalid number
@@ -230,7 +231,7 @@ pub fn running_followup(words: &[&str], value: &str, followup: &str) -> RunTime 
     let Some(&keyword) = words.first() else {
         return RunTime::AsChecked;
     };
-    let zero = value_read(value) == 0.0;
+    let zero = value_read(value) == 0;
     let before = words
         .iter()
         .position(|w| *w == value)
@@ -266,6 +267,14 @@ pub fn running_followup(words: &[&str], value: &str, followup: &str) -> RunTime 
                 RunTime::Worded(format!("{head}0 less than minimum 1 - setting to minimum"))
             }
             _ => RunTime::Unlogged,
+        };
+    }
+    if matches!(keyword, "rise" | "fall") && followup.contains("vrrp script") {
+        // Read as 0 it is refused as `-t` says; otherwise taken.
+        return if zero {
+            RunTime::AsChecked
+        } else {
+            RunTime::Unlogged
         };
     }
     if matches!(keyword, "interval" | "timeout") {
@@ -469,6 +478,26 @@ mod tests {
             ),
             RunTime::Worded("smtp_conect_timeout must be greater than 0, setting to 1".into())
         );
+        let w = words("timeout 0.5");
+        assert_eq!(
+            running_followup(
+                &w,
+                "0.5",
+                "(chk_a): vrrp script timeout '0.5' invalid - ignoring"
+            ),
+            RunTime::Worded(
+                "(chk_a): vrrp script timeout must be greater than 0, setting to 1".into()
+            )
+        );
+        let w = words("fall 3.5");
+        assert_eq!(
+            running_followup(
+                &w,
+                "3.5",
+                "(chk_a): vrrp script fall value '3.5' invalid, defaulting to 1"
+            ),
+            RunTime::Unlogged
+        );
         let w = words("rise x");
         assert_eq!(
             running_followup(
@@ -481,10 +510,11 @@ mod tests {
     }
 
     #[test]
-    fn values_read_as_strtod_reads_them() {
-        assert_eq!(value_read("abc"), 0.0);
-        assert_eq!(value_read("1x"), 1.0);
-        assert_eq!(value_read("-2.5s"), -2.5);
-        assert_eq!(value_read(""), 0.0);
+    fn values_read_as_strtol_reads_them() {
+        assert_eq!(value_read("abc"), 0);
+        assert_eq!(value_read("1x"), 1);
+        assert_eq!(value_read("0.5"), 0);
+        assert_eq!(value_read("-2.5s"), -2);
+        assert_eq!(value_read(""), 0);
     }
 }

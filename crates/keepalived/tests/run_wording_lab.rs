@@ -44,6 +44,7 @@ const SAMPLE: &[&str] = &[
     "gen-instance-advert_int-x",
     "gen-script-timeout-x",
     "gen-script-weight-x",
+    "real-vrrp-script-values-missing-parameter",
     "gen-track-file-weight-x",
     "gen-vip-192-0-2-20-24-preferred-lft-x",
 ];
