@@ -94,6 +94,22 @@ pub struct Diagnostic {
     /// Found by the reading of every process, not only by its [`Pass`]: an unknown word at the
     /// top level, which each of 2.2.7's running processes logs (`-t` prints it once).
     pub every_process: bool,
+    /// How a running daemon logs it, when not as `-t` prints it (see
+    /// [`crate::run_wording`]).
+    pub run_time: RunTime,
+}
+
+/// How a running keepalived 2.2.7 logs a problem that `-t` prints (its number readers warn
+/// where `-t` refuses, so the value is taken and the line that follows may change).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum RunTime {
+    /// As `-t` prints it.
+    #[default]
+    AsChecked,
+    /// With this message instead.
+    Worded(String),
+    /// Not logged at all.
+    Unlogged,
 }
 
 /// keepalived 2.2.7's `-t` reads the file several times, once with each process's keyword
@@ -157,6 +173,24 @@ impl Diagnostic {
             pass: None,
             bare_line: false,
             every_process: false,
+            run_time: RunTime::AsChecked,
+        }
+    }
+
+    /// The line a running daemon logs for it (`None`: it logs none), where `-t` prints
+    /// `self.to_string()`.
+    pub fn running_text(&self) -> Option<String> {
+        match &self.run_time {
+            RunTime::AsChecked => Some(self.to_string()),
+            RunTime::Worded(message) => Some(
+                Diagnostic {
+                    message: message.clone(),
+                    run_time: RunTime::AsChecked,
+                    ..self.clone()
+                }
+                .to_string(),
+            ),
+            RunTime::Unlogged => None,
         }
     }
 
@@ -350,6 +384,12 @@ impl Diagnostics {
                 diagnostic.pass = Some(pass);
             }
         }
+    }
+
+    /// The diagnostics reported since the first `start`.
+    pub(crate) fn since_mut(&mut self, start: usize) -> &mut [Diagnostic] {
+        let start = start.min(self.items.len());
+        &mut self.items[start..]
     }
 
     /// Gives `pass` to the problems reported since the `start`-th that have none yet.

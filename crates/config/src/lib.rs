@@ -15,6 +15,7 @@ pub mod host;
 pub mod lexer;
 pub mod model;
 pub mod params;
+pub mod run_wording;
 pub mod script_lookup;
 pub mod script_words;
 pub mod source;
@@ -31,7 +32,7 @@ mod validate_vrrp;
 
 use std::path::Path;
 
-pub use diagnostic::{Diagnostic, OpenedFile, Pass, Severity, exit_code};
+pub use diagnostic::{Diagnostic, OpenedFile, Pass, RunTime, Severity, exit_code};
 pub use host::{FakeHost, Host, RealHost};
 pub use model::Config;
 
@@ -204,6 +205,9 @@ fn build_statements(
         }
         let start = diagnostics.len();
         build::build_into(std::slice::from_ref(statement), host, diagnostics, config);
+        if run_wording::read_leniently(statement.keyword()) {
+            run_wording::apply(diagnostics.since_mut(start), statement);
+        }
         let pass = statement
             .read_first_by
             .unwrap_or_else(|| Pass::of_block(statement.keyword()));

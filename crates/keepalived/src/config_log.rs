@@ -102,12 +102,14 @@ pub struct ReadingLine {
 }
 
 impl ReadingLine {
-    fn of(diagnostic: &Diagnostic) -> ReadingLine {
-        ReadingLine {
+    /// The line a running process logs for `diagnostic`, if it logs one (see
+    /// [`keepalived_config::run_wording`]).
+    fn of(diagnostic: &Diagnostic) -> Option<ReadingLine> {
+        Some(ReadingLine {
             detail: false,
-            text: diagnostic.to_string(),
+            text: diagnostic.running_text()?,
             order: diagnostic.location.as_ref().map(|l| l.order),
-        }
+        })
     }
 }
 
@@ -132,7 +134,7 @@ pub fn reading_lines(loaded: &Loaded, reader: Reader) -> Vec<ReadingLine> {
         .diagnostics
         .iter()
         .filter(|d| reader.logs(d))
-        .map(ReadingLine::of)
+        .filter_map(ReadingLine::of)
         .collect();
     match reader {
         Reader::Parent => {
@@ -162,7 +164,9 @@ pub fn reading_lines(loaded: &Loaded, reader: Reader) -> Vec<ReadingLine> {
                     ..shared.clone()
                 };
                 let order = named.location.as_ref().map_or(u32::MAX, |l| l.order);
-                insert_in_reading_order(&mut lines, order, ReadingLine::of(&named));
+                if let Some(line) = ReadingLine::of(&named) {
+                    insert_in_reading_order(&mut lines, order, line);
+                }
             }
         }
         Reader::Refusing => {}
@@ -265,6 +269,34 @@ mod tests {
                 "(DIR/main.conf: Line 2) Unknown keyword 'bogus_global'",
                 "(DIR/b.conf: Line 1) Unknown keyword 'bogus_inc'",
                 "(DIR/main.conf: Line 5) Unknown keyword 'bogus_top'",
+            ]
+        );
+    }
+
+    #[test]
+    fn running_processes_word_value_problems_as_a_running_2_2_7() {
+        let main = "global_defs {\n    vrrp_garp_master_delay abc\n    vrrp_version 4\n}\n\
+                    vrrp_instance VI_1 {\n    interface eth0\n    virtual_router_id 1\n\
+                    \x20   priority abc\n    garp_master_repeat x\n}\n";
+        let files = [("main.conf", main)];
+        assert_eq!(
+            logged(&files, Reader::Parent),
+            [
+                "(Line 2) WARNING - invalid number 'abc'",
+                "(Line 3) number '4' outside range [2, 3]",
+                "(Line 3) VRRP Error: Version must be either 2 or 3",
+            ]
+        );
+        assert_eq!(
+            logged(&files, child(ChildRole::Vrrp, false)),
+            [
+                "(DIR/main.conf: Line 8) invalid number 'abc'",
+                "(DIR/main.conf: Line 8) (VI_1) Priority not valid! must be between 1 & 255. \
+                 Using default 100",
+                "(DIR/main.conf: Line 9) WARNING - invalid number 'x'",
+                "(DIR/main.conf: Line 9) (VI_1): garp_master_repeat must be greater than 0, \
+                 setting to 1",
+                "(VI_1) No VIP specified; at least one is sensible",
             ]
         );
     }

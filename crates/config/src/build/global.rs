@@ -62,13 +62,23 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement, global: &mut GlobalDefs) {
             }
             "smtp_server" => global.smtp_server = global_rules::smtp_server(cx, item),
             "smtp_connect_timeout" => {
-                if let Some(v) = cx.uint(item, u32::MAX) {
-                    global.smtp_connect_timeout = v.max(1);
-                    if v == 0 {
-                        cx.error(
+                if let Some(text) = cx.arg(item) {
+                    match cx.read_unsigned(&item.location, text, 0, 4294) {
+                        Some(v) => {
+                            global.smtp_connect_timeout = v.max(1);
+                            if v == 0 {
+                                cx.error(
+                                    &item.location,
+                                    "smtp_conect_timeout must be greater than 0, setting to 1",
+                                );
+                            }
+                        }
+                        None => cx.error(
                             &item.location,
-                            "smtp_conect_timeout must be greater than 0, setting to 1",
-                        );
+                            format!(
+                                "smtp_connect_timeout '{text}' must be in [0, 4294] - ignoring"
+                            ),
+                        ),
                     }
                 }
             }
@@ -215,14 +225,17 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement, global: &mut GlobalDefs) {
 
 /// A gratuitous ARP count or delay: 0..4294, with keepalived's message.
 fn garp(cx: &mut Cx<'_>, item: &Statement) -> Option<u32> {
-    let value = cx.int(item, 0, 4294).map(|v| v as u32);
-    if value.is_none()
-        && let Some(text) = item.arg_texts().next()
-    {
-        cx.error(
-            &item.location,
-            format!("{} '{text}' invalid - ignoring", item.keyword()),
-        );
+    let text = cx.arg(item)?;
+    // 2.2.7's unsigned reader (`negative number '-1'`), seconds up to 4294.
+    let value = cx.read_unsigned(&item.location, text, 0, 4294);
+    if value.is_none() {
+        let keyword = item.keyword();
+        let said = if keyword == "vrrp_garp_master_refresh" {
+            format!("Invalid {keyword} '{text}' - ignoring")
+        } else {
+            format!("{keyword} '{text}' invalid - ignoring")
+        };
+        cx.error(&item.location, said);
     }
     value
 }

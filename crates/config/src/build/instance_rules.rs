@@ -170,10 +170,12 @@ pub(crate) fn garp_count(
     let keyword = item.keyword();
     let v = cx.arg(item)?;
     let Some(n) = unsigned_value(cx, &item.location, v) else {
-        cx.error(
-            &item.location,
-            format!("({name}): {keyword} '{v}' invalid - ignoring"),
-        );
+        let said = if keyword == "garp_master_refresh" {
+            format!("({name}): Invalid {keyword} '{v}' - ignoring")
+        } else {
+            format!("({name}): {keyword} '{v}' invalid - ignoring")
+        };
+        cx.error(&item.location, said);
         return None;
     };
     if repeat && n == 0 {
