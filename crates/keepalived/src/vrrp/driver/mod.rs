@@ -38,6 +38,7 @@ mod read_gate;
 mod reload;
 mod requests;
 mod routes;
+mod spread;
 mod status;
 mod sync_groups;
 mod tracking;
@@ -498,6 +499,17 @@ impl Driver {
             }
         })
         .await;
+    }
+
+    /// Gives each instance its place in the advert interval (see [`spread`]).
+    pub(super) fn spread_adverts(&mut self) {
+        let n = self.running.len();
+        for (i, running) in self.running.iter_mut().enumerate() {
+            let interval = running.instance.config().advert_interval;
+            running
+                .instance
+                .set_advert_spread(spread::spread_of(interval, i, n));
+        }
     }
 
     /// The earliest deadline over all instances. A received advert moves the deadline of one

@@ -319,6 +319,8 @@ impl Driver {
             .enumerate()
             .map(|(i, r)| ((r.link, r.plan.config.vrid), i))
             .collect();
+        // Before any starts: an owner becomes master at its start.
+        self.spread_adverts();
         for i in 0..self.running.len() {
             let names: Vec<String> = self.running[i]
                 .plan
