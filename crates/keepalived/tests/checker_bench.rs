@@ -5,13 +5,17 @@
 //! - `checker_1000_tcp_checks_cpu_and_rss`: the checker child with 1,000 real servers checked
 //!   by TCP_CHECK every second, its CPU time and RSS, the connections it made (the guest's TCP
 //!   counters), its system calls and a profile; beside them the same figures of
-//!   `tcp-check-floor`, the least a checker making those connections can cost;
+//!   `tcp-check-floor`, the least a checker making those connections can cost; with the
+//!   servers (`tcp-sink`) on the guest's loopback, where the guest's kernel does both ends of
+//!   every connection, and (`checker_1000_tcp_checks_servers_on_host`) natively on the host
+//!   behind a tap device, where the guest does only the client's end;
 //! - `checker_reload_2000_vs_37000_rs`: a reload of 2,000 virtual servers / 37,000 real servers
 //!   where one real server's weight changed: the IPVS commands each daemon sends after the
 //!   SIGHUP (counted on an `nlmon` device by `nl-count`) and when the last one came.
 //!
 //! Run: `cargo build --release -p keepalived-testlab --bin tcp-sink --bin tcp-check-floor --bin
 //! nl-count && cargo test --release -p keepalived --test checker_bench -- --ignored --nocapture`
+//! (one test: `-- --ignored --nocapture --exact NAME`).
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -100,6 +104,10 @@ SETUP
 utime() { set -- $(cat /proc/$1/stat); echo ${14}; }
 stime() { set -- $(cat /proc/$1/stat); echo ${15}; }
 kb() { grep "^$2:" /proc/$1/status | tr -s ' ' | cut -d' ' -f2; }
+# Context switches (voluntary and not) of a process: how often it slept and woke.
+ctxt() { awk '/ctxt_switches:/ { s += $2 } END { print s }' /proc/$1/status; }
+echo "=== guest" >&3
+echo "clocksource $(cat /sys/devices/system/clocksource/clocksource0/current_clocksource)" >&3
 # The guest's TCP counters (RFC 4022's tcpActiveOpens, tcpAttemptFails): only the process
 # measured connects during its window, so they count its checks.
 tcp() { awk '/^Tcp:/ { n++; if (n == 2) print $6, $8 }' /proc/net/snmp; }
@@ -132,15 +140,15 @@ floor() {
     sleep 5
     set -- $(tcp)
     G0="$(cpu) $(sink)"
-    U0=$(utime $FPID); S0=$(stime $FPID)
+    U0=$(utime $FPID); S0=$(stime $FPID); C0=$(ctxt $FPID)
     sleep MEASURE
-    U1=$(utime $FPID); S1=$(stime $FPID)
+    U1=$(utime $FPID); S1=$(stime $FPID); C1=$(ctxt $FPID)
     set -- $1 $2 $(tcp)
     G=$(guest $G0 $(cpu) $(sink))
     echo "=== bench floor" >&3
     echo "utime $((U1 - U0)) stime $((S1 - S0)) rss_kb $(kb $FPID VmRSS)" \
         "anon_kb $(kb $FPID RssAnon) file_kb $(kb $FPID RssFile) dests 0" \
-        "connects $(($3 - $1)) failed $(($4 - $2)) $G" >&3
+        "connects $(($3 - $1)) failed $(($4 - $2)) switches $((C1 - C0)) $G" >&3
     if [ -x /usr/bin/strace ]; then
         timeout -s INT 10 /usr/bin/strace -c -o /tmp/strace-floor -p $FPID 2>/dev/null
         cat /tmp/strace-floor >&3
@@ -158,16 +166,16 @@ bench() {
     CPID=$(cat /run/c-$1.pid)
     set -- $1 $2 $(tcp)
     G0="$(cpu) $(sink)"
-    U0=$(utime $CPID); S0=$(stime $CPID)
+    U0=$(utime $CPID); S0=$(stime $CPID); C0=$(ctxt $CPID)
     sleep MEASURE
-    U1=$(utime $CPID); S1=$(stime $CPID)
+    U1=$(utime $CPID); S1=$(stime $CPID); C1=$(ctxt $CPID)
     set -- $1 $2 $3 $4 $(tcp)
     G=$(guest $G0 $(cpu) $(sink))
     DESTS=$(ipvsadm -Ln | grep -c -- '->.*Route')
     echo "=== bench $1" >&3
     echo "utime $((U1 - U0)) stime $((S1 - S0)) rss_kb $(kb $CPID VmRSS)" \
         "anon_kb $(kb $CPID RssAnon) file_kb $(kb $CPID RssFile) dests $DESTS" \
-        "connects $(($5 - $3)) failed $(($6 - $4)) $G" >&3
+        "connects $(($5 - $3)) failed $(($6 - $4)) switches $((C1 - C0)) $G" >&3
     # System calls of 10 s (after the measurement: strace slows the process it traces).
     if [ -x /usr/bin/strace ]; then
         timeout -s INT 10 /usr/bin/strace -c -o /tmp/strace-$1 -p $CPID 2>/dev/null
@@ -378,9 +386,10 @@ fn checker_bench(servers: Servers) {
     }
     println!(
         "| daemon | CPU s (user + system) | CPU % | RSS KiB (anon + file) | destinations | \
-         connects (failed) | CPU µs per connect | guest busy % | tcp-sink CPU s (guest) |"
+         connects (failed) | CPU µs per connect | switches per connect | guest busy % | \
+         tcp-sink CPU s (guest) |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|");
     for (name, lines) in &sections {
         let Some(label) = name.strip_prefix("bench ") else {
             continue;
@@ -391,7 +400,7 @@ fn checker_bench(servers: Servers) {
         let connects = value(line, "connects");
         println!(
             "| {} | {cpu:.2} ({user:.2} + {system:.2}) | {:.1} | {} ({} + {}) | {} | {} ({}) | \
-             {:.0} | {:.0} | {} |",
+             {:.0} | {:.2} | {:.0} | {} |",
             who(label),
             100.0 * cpu / f64::from(MEASURE_SECS),
             value(line, "rss_kb"),
@@ -401,6 +410,7 @@ fn checker_bench(servers: Servers) {
             connects,
             value(line, "failed"),
             1e6 * cpu / connects,
+            value(line, "switches") / connects,
             100.0 * value(line, "guest_busy")
                 / (value(line, "guest_busy") + value(line, "guest_idle")),
             match servers {
