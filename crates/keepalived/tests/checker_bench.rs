@@ -99,8 +99,8 @@ echo "iface $NETIF ping_tries $i" >&3
 const HOST_ADDR: &str = "192.0.2.1";
 const GUEST_CIDR: &str = "192.0.2.2/24";
 
+/// The guest's measuring functions; [`RUN`] runs them once for each place of the servers.
 const SCRIPT: &str = r#"
-SETUP
 utime() { set -- $(cat /proc/$1/stat); echo ${14}; }
 stime() { set -- $(cat /proc/$1/stat); echo ${15}; }
 kb() { grep "^$2:" /proc/$1/status | tr -s ' ' | cut -d' ' -f2; }
@@ -145,7 +145,7 @@ floor() {
     U1=$(utime $FPID); S1=$(stime $FPID); C1=$(ctxt $FPID)
     set -- $1 $2 $(tcp)
     G=$(guest $G0 $(cpu) $(sink))
-    echo "=== bench floor" >&3
+    echo "=== bench $MODE floor" >&3
     echo "utime $((U1 - U0)) stime $((S1 - S0)) rss_kb $(kb $FPID VmRSS)" \
         "anon_kb $(kb $FPID RssAnon) file_kb $(kb $FPID RssFile) dests 0" \
         "connects $(($3 - $1)) failed $(($4 - $2)) switches $((C1 - C0)) $G" >&3
@@ -172,7 +172,7 @@ bench() {
     set -- $1 $2 $3 $4 $(tcp)
     G=$(guest $G0 $(cpu) $(sink))
     DESTS=$(ipvsadm -Ln | grep -c -- '->.*Route')
-    echo "=== bench $1" >&3
+    echo "=== bench $MODE $1" >&3
     echo "utime $((U1 - U0)) stime $((S1 - S0)) rss_kb $(kb $CPID VmRSS)" \
         "anon_kb $(kb $CPID RssAnon) file_kb $(kb $CPID RssFile) dests $DESTS" \
         "connects $(($5 - $3)) failed $(($6 - $4)) switches $((C1 - C0)) $G" >&3
@@ -199,6 +199,13 @@ bench() {
     kill -TERM $KPID
     i=0; while kill -0 $KPID 2>/dev/null && [ $i -lt 100 ]; do sleep 0.2; i=$((i+1)); done
 }
+"#;
+
+/// One run of the three processes with the servers set up by `SETUP`, sections named after
+/// `MODE`.
+const RUN: &str = r#"
+SETUP
+MODE=NAME
 floor
 bench ref /usr/sbin/keepalived
 bench ours /usr/sbin/keepalived-rs
@@ -301,10 +308,31 @@ fn who(label: &str) -> &'static str {
     }
 }
 
-/// Runs the checker benchmark with the real servers where `servers` says, in one boot:
-/// tcp-check-floor, keepalived 2.2.7, keepalived-rs; prints what the guest measured and a
-/// table.
-fn checker_bench(servers: Servers) {
+impl Servers {
+    /// The word naming this place in the guest's sections and the table.
+    fn name(self) -> &'static str {
+        match self {
+            Servers::Loopback => "loopback",
+            Servers::Host => "host",
+        }
+    }
+
+    /// The guest's setup for this place.
+    fn setup(self) -> String {
+        match self {
+            Servers::Loopback => SETUP_LOOPBACK.to_string(),
+            Servers::Host => SETUP_HOST
+                .replace("GUEST_CIDR", GUEST_CIDR)
+                .replace("HOST_ADDR", HOST_ADDR),
+        }
+    }
+}
+
+/// Runs the checker benchmark in one boot, once for each place of the real servers in
+/// `places` (in that order; the loopback's addresses, once set, hide the host's servers):
+/// tcp-check-floor, keepalived 2.2.7, keepalived-rs each time; prints what the guest measured
+/// and a table.
+fn checker_bench(name: &str, places: &[Servers]) {
     if !require_root() {
         return;
     }
@@ -316,41 +344,35 @@ fn checker_bench(servers: Servers) {
     // servers' addresses local to it (all of 203.0.113.0/24 on its loopback), tcp-sink in it.
     // Dropped at the end of this function, also when it panics.
     let mut host_sink = None;
-    let net = match servers {
-        Servers::Loopback => None,
-        Servers::Host => {
-            let net = TapNet::new("ckcpu", &format!("{HOST_ADDR}/24")).expect("tap network");
-            net.ip(&["route", "add", "local", "203.0.113.0/24", "dev", "lo"])
-                .expect("real servers' addresses");
-            let sink = sink.to_str().expect("utf-8 path");
-            host_sink = Some(
-                net.spawn(sink, &["8000", "8001", "8002", "8003"])
-                    .expect("tcp-sink"),
-            );
-            Some(net)
-        }
-    };
-    let setup = match servers {
-        Servers::Loopback => SETUP_LOOPBACK.to_string(),
-        Servers::Host => SETUP_HOST
-            .replace("GUEST_CIDR", GUEST_CIDR)
-            .replace("HOST_ADDR", HOST_ADDR),
-    };
-    let script = SCRIPT
-        .replace("SETUP", &setup)
-        .replace("MEASURE", &MEASURE_SECS.to_string());
+    let mut net = None;
+    if places.contains(&Servers::Host) {
+        let tap = TapNet::new("ckcpu", &format!("{HOST_ADDR}/24")).expect("tap network");
+        tap.ip(&["route", "add", "local", "203.0.113.0/24", "dev", "lo"])
+            .expect("real servers' addresses");
+        let sink = sink.to_str().expect("utf-8 path");
+        host_sink = Some(
+            tap.spawn(sink, &["8000", "8001", "8002", "8003"])
+                .expect("tcp-sink"),
+        );
+        net = Some(tap);
+    }
+    let mut script = SCRIPT.replace("MEASURE", &MEASURE_SECS.to_string());
+    for place in places {
+        script.push_str(
+            &RUN.replace("SETUP", &place.setup())
+                .replace("NAME", place.name()),
+        );
+    }
     let guest = Guest {
-        name: match servers {
-            Servers::Loopback => "checker-bench",
-            Servers::Host => "checker-bench-host",
-        },
+        name,
         helpers: &["tcp-sink", "tcp-check-floor"],
         files: &[("/etc/bench.conf", config())],
         // Optional: the system calls each checker child makes, a check on the wire, a profile.
         optional: &["/usr/bin/strace", "/usr/bin/tcpdump", "/usr/bin/perf"],
         script: &script,
     };
-    let Some(out) = boot_bench(&guest, net.as_ref(), Duration::from_secs(700)) else {
+    let limit = Duration::from_secs(100 + 500 * places.len() as u64);
+    let Some(out) = boot_bench(&guest, net.as_ref(), limit) else {
         return;
     };
     if let Some(sink) = &host_sink {
@@ -369,13 +391,10 @@ fn checker_bench(servers: Servers) {
         }
     }
     println!(
-        "checker child, {} real servers ({}), TCP_CHECK every 1 s, {MEASURE_SECS} s measured \
-         (QEMU TCG guest, 1 vCPU):",
+        "checker child, {} real servers, TCP_CHECK every 1 s, {MEASURE_SECS} s measured (QEMU \
+         TCG guest, 1 vCPU); servers: loopback = tcp-sink on the guest's loopback, host = \
+         tcp-sink on the host through a tap device:",
         VIRTUAL_SERVERS * PER_VS,
-        match servers {
-            Servers::Loopback => "tcp-sink on the guest's loopback",
-            Servers::Host => "tcp-sink on the host, through a tap device",
-        }
     );
     let sections = qemu::sections(&out.results);
     for (name, lines) in &sections {
@@ -385,13 +404,16 @@ fn checker_bench(servers: Servers) {
         }
     }
     println!(
-        "| daemon | CPU s (user + system) | CPU % | RSS KiB (anon + file) | destinations | \
-         connects (failed) | CPU µs per connect | switches per connect | guest busy % | \
-         tcp-sink CPU s (guest) |"
+        "| servers | process | CPU s (user + system) | CPU % | RSS KiB (anon + file) | \
+         destinations | connects (failed) | CPU µs per connect | switches per connect | \
+         guest busy % | tcp-sink CPU s (guest) |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
     for (name, lines) in &sections {
-        let Some(label) = name.strip_prefix("bench ") else {
+        let Some((place, label)) = name
+            .strip_prefix("bench ")
+            .and_then(|rest| rest.split_once(' '))
+        else {
             continue;
         };
         let line = lines.first().map(String::as_str).unwrap_or_default();
@@ -399,8 +421,8 @@ fn checker_bench(servers: Servers) {
         let cpu = user + system;
         let connects = value(line, "connects");
         println!(
-            "| {} | {cpu:.2} ({user:.2} + {system:.2}) | {:.1} | {} ({} + {}) | {} | {} ({}) | \
-             {:.0} | {:.2} | {:.0} | {} |",
+            "| {place} | {} | {cpu:.2} ({user:.2} + {system:.2}) | {:.1} | {} ({} + {}) | {} | \
+             {} ({}) | {:.0} | {:.2} | {:.0} | {} |",
             who(label),
             100.0 * cpu / f64::from(MEASURE_SECS),
             value(line, "rss_kb"),
@@ -413,9 +435,10 @@ fn checker_bench(servers: Servers) {
             value(line, "switches") / connects,
             100.0 * value(line, "guest_busy")
                 / (value(line, "guest_busy") + value(line, "guest_idle")),
-            match servers {
-                Servers::Loopback => format!("{:.2}", value(line, "sink") / 100.0),
-                Servers::Host => "— (on the host)".to_string(),
+            if place == Servers::Host.name() {
+                "—".to_string()
+            } else {
+                format!("{:.2}", value(line, "sink") / 100.0)
             }
         );
     }
@@ -426,13 +449,15 @@ fn checker_bench(servers: Servers) {
 #[test]
 #[ignore = "benchmark: boots a VM for about five minutes"]
 fn checker_1000_tcp_checks_cpu_and_rss() {
-    checker_bench(Servers::Loopback);
+    checker_bench("checker-bench", &[Servers::Loopback]);
 }
 
+/// The same with the servers on the host, where the guest's kernel does only the checker's
+/// end of each connection; then, in the same guest, on its loopback again for comparison.
 #[test]
-#[ignore = "benchmark: boots a VM for about five minutes"]
+#[ignore = "benchmark: boots a VM for about ten minutes"]
 fn checker_1000_tcp_checks_servers_on_host() {
-    checker_bench(Servers::Host);
+    checker_bench("checker-bench-host", &[Servers::Host, Servers::Loopback]);
 }
 
 /// Virtual servers of the reload benchmark.
