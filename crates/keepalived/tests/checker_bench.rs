@@ -5,19 +5,23 @@
 //! - `checker_1000_tcp_checks_cpu_and_rss`: the checker child with 1,000 real servers checked
 //!   by TCP_CHECK every second, its CPU time and RSS, the connections it made (the guest's TCP
 //!   counters), its system calls and a profile; beside them the same figures of
-//!   `tcp-check-floor`, the least a checker making those connections can cost;
+//!   `tcp-check-floor`, the least a checker making those connections can cost; with the
+//!   servers (`tcp-sink`) on the guest's loopback, where the guest's kernel does both ends of
+//!   every connection, and (`checker_1000_tcp_checks_servers_on_host`) natively on the host
+//!   behind a tap device, where the guest does only the client's end;
 //! - `checker_reload_2000_vs_37000_rs`: a reload of 2,000 virtual servers / 37,000 real servers
 //!   where one real server's weight changed: the IPVS commands each daemon sends after the
 //!   SIGHUP (counted on an `nlmon` device by `nl-count`) and when the last one came.
 //!
 //! Run: `cargo build --release -p keepalived-testlab --bin tcp-sink --bin tcp-check-floor --bin
 //! nl-count && cargo test --release -p keepalived --test checker_bench -- --ignored --nocapture`
+//! (one test: `-- --ignored --nocapture --exact NAME`).
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use keepalived_testlab::qemu::{self, Initramfs};
+use keepalived_testlab::qemu::{self, Initramfs, TapNet};
 use keepalived_testlab::{KEEPALIVED_BIN, require_programs, require_root};
 
 const OURS: &str = env!("CARGO_BIN_EXE_keepalived");
@@ -57,18 +61,63 @@ fn config() -> String {
     c
 }
 
-const SCRIPT: &str = r#"
+/// Where the real servers of the checker benchmark run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Servers {
+    /// `tcp-sink` in the guest, the real servers' addresses on its loopback: the kernel's work
+    /// for both ends of every connection lands in the guest (and, through the loopback's
+    /// softirq, mostly on the checker).
+    Loopback,
+    /// `tcp-sink` natively on the host, in the namespace of the guest's tap device: the guest
+    /// does only the client's half of each connection.
+    Host,
+}
+
+/// The guest's network for the real servers (`NETIF` names the interface they are reached on).
+const SETUP_LOOPBACK: &str = r#"
 i=1; while [ $i -le 250 ]; do /usr/bin/ip addr add 203.0.113.$i/32 dev lo; i=$((i+1)); done
 /bin/tcp-sink 8000 8001 8002 8003 &
+NETIF=lo
+"#;
+
+/// The guest's side of [`Servers::Host`]: the virtio card (the only interface with a device
+/// behind it) as 192.0.2.2/24, the real servers via the host's tap address.
+const SETUP_HOST: &str = r#"
+modprobe virtio_pci && modprobe virtio_net
+NETIF=
+for d in /sys/class/net/*; do [ -e $d/device ] && NETIF=${d##*/}; done
+/usr/bin/ip link set $NETIF up
+/usr/bin/ip addr add GUEST_CIDR dev $NETIF
+/usr/bin/ip route add 203.0.113.0/24 via HOST_ADDR
+i=0; while ! ping -c 1 -W 1 HOST_ADDR > /dev/null 2>&1 && [ $i -lt 30 ]; do i=$((i+1)); done
+echo "=== net" >&3
+echo "iface $NETIF ping_tries $i" >&3
+/usr/bin/ip route get 203.0.113.7 >&3
+"#;
+
+/// The host's address on the tap device, and the guest's.
+const HOST_ADDR: &str = "192.0.2.1";
+const GUEST_CIDR: &str = "192.0.2.2/24";
+
+/// The guest's measuring functions; [`RUN`] runs them once for each place of the servers.
+const SCRIPT: &str = r#"
 utime() { set -- $(cat /proc/$1/stat); echo ${14}; }
 stime() { set -- $(cat /proc/$1/stat); echo ${15}; }
 kb() { grep "^$2:" /proc/$1/status | tr -s ' ' | cut -d' ' -f2; }
+# Context switches (voluntary and not) of a process: how often it slept and woke.
+ctxt() { awk '/ctxt_switches:/ { s += $2 } END { print s }' /proc/$1/status; }
+echo "=== guest" >&3
+echo "clocksource $(cat /sys/devices/system/clocksource/clocksource0/current_clocksource)" >&3
 # The guest's TCP counters (RFC 4022's tcpActiveOpens, tcpAttemptFails): only the process
 # measured connects during its window, so they count its checks.
 tcp() { awk '/^Tcp:/ { n++; if (n == 2) print $6, $8 }' /proc/net/snmp; }
 # The guest's CPU (ticks: busy, then idle) and tcp-sink's: whether the guest kept up.
 cpu() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8, $5 + $6 }' /proc/stat; }
-sink() { set -- $(cat /proc/$(pidof tcp-sink)/stat); echo $(( ${14} + ${15} )); }
+# (0 when the servers are not in the guest).
+sink() {
+    P=$(pidof tcp-sink) || { echo 0; return; }
+    set -- $(cat /proc/$P/stat); echo $(( ${14} + ${15} ))
+}
 # From "busy idle sink" at the start and at the end of a window.
 guest() { echo "guest_busy $(($4 - $1)) guest_idle $(($5 - $2)) sink $(($6 - $3))"; }
 # Where the child's CPU goes, kernel included (the guest has no PMU: cpu-clock samples). The
@@ -91,15 +140,15 @@ floor() {
     sleep 5
     set -- $(tcp)
     G0="$(cpu) $(sink)"
-    U0=$(utime $FPID); S0=$(stime $FPID)
+    U0=$(utime $FPID); S0=$(stime $FPID); C0=$(ctxt $FPID)
     sleep MEASURE
-    U1=$(utime $FPID); S1=$(stime $FPID)
+    U1=$(utime $FPID); S1=$(stime $FPID); C1=$(ctxt $FPID)
     set -- $1 $2 $(tcp)
     G=$(guest $G0 $(cpu) $(sink))
-    echo "=== bench floor" >&3
+    echo "=== bench $MODE floor" >&3
     echo "utime $((U1 - U0)) stime $((S1 - S0)) rss_kb $(kb $FPID VmRSS)" \
         "anon_kb $(kb $FPID RssAnon) file_kb $(kb $FPID RssFile) dests 0" \
-        "connects $(($3 - $1)) failed $(($4 - $2)) $G" >&3
+        "connects $(($3 - $1)) failed $(($4 - $2)) switches $((C1 - C0)) $G" >&3
     if [ -x /usr/bin/strace ]; then
         timeout -s INT 10 /usr/bin/strace -c -o /tmp/strace-floor -p $FPID 2>/dev/null
         cat /tmp/strace-floor >&3
@@ -117,16 +166,16 @@ bench() {
     CPID=$(cat /run/c-$1.pid)
     set -- $1 $2 $(tcp)
     G0="$(cpu) $(sink)"
-    U0=$(utime $CPID); S0=$(stime $CPID)
+    U0=$(utime $CPID); S0=$(stime $CPID); C0=$(ctxt $CPID)
     sleep MEASURE
-    U1=$(utime $CPID); S1=$(stime $CPID)
+    U1=$(utime $CPID); S1=$(stime $CPID); C1=$(ctxt $CPID)
     set -- $1 $2 $3 $4 $(tcp)
     G=$(guest $G0 $(cpu) $(sink))
     DESTS=$(ipvsadm -Ln | grep -c -- '->.*Route')
-    echo "=== bench $1" >&3
+    echo "=== bench $MODE $1" >&3
     echo "utime $((U1 - U0)) stime $((S1 - S0)) rss_kb $(kb $CPID VmRSS)" \
         "anon_kb $(kb $CPID RssAnon) file_kb $(kb $CPID RssFile) dests $DESTS" \
-        "connects $(($5 - $3)) failed $(($6 - $4)) $G" >&3
+        "connects $(($5 - $3)) failed $(($6 - $4)) switches $((C1 - C0)) $G" >&3
     # System calls of 10 s (after the measurement: strace slows the process it traces).
     if [ -x /usr/bin/strace ]; then
         timeout -s INT 10 /usr/bin/strace -c -o /tmp/strace-$1 -p $CPID 2>/dev/null
@@ -144,12 +193,19 @@ bench() {
             | grep -m 2 -E 'setsockopt|shutdown' | sed 's/^/strace /' >&3
     fi
     if [ -x /usr/bin/tcpdump ]; then
-        timeout -s INT 4 /usr/bin/tcpdump -Z root -n -i lo -c 8 'tcp and host 203.0.113.7 and port 8000' \
+        timeout -s INT 4 /usr/bin/tcpdump -Z root -n -i $NETIF -c 8 'tcp and host 203.0.113.7 and port 8000' \
             2>/dev/null | sed 's/^[0-9:.]* /wire /' >&3
     fi
     kill -TERM $KPID
     i=0; while kill -0 $KPID 2>/dev/null && [ $i -lt 100 ]; do sleep 0.2; i=$((i+1)); done
 }
+"#;
+
+/// One run of the three processes with the servers set up by `SETUP`, sections named after
+/// `MODE`.
+const RUN: &str = r#"
+SETUP
+MODE=NAME
 floor
 bench ref /usr/sbin/keepalived
 bench ours /usr/sbin/keepalived-rs
@@ -161,20 +217,28 @@ fn helper(name: &str) -> Option<PathBuf> {
     path.is_file().then_some(path)
 }
 
-/// Boots a guest with both daemons, ipvsadm, ip, the `helpers` (testlab programs, as
-/// `/bin/NAME`), the `files` and the `script`; `None` (with the reason printed) when the lab
-/// cannot run here.
-fn boot_bench(
-    name: &str,
-    helpers: &[&str],
-    files: &[(&str, String)],
-    optional: &[&str],
-    script: &str,
-    limit: Duration,
-) -> Option<qemu::BootOutput> {
-    if !require_root() {
-        return None;
-    }
+/// What a benchmark's guest is made of: its name, the `helpers` (testlab programs, as
+/// `/bin/NAME`), the `files`, the `optional` host programs carried in when they exist, and
+/// the `script`.
+struct Guest<'a> {
+    name: &'a str,
+    helpers: &'a [&'a str],
+    files: &'a [(&'a str, String)],
+    optional: &'a [&'a str],
+    script: &'a str,
+}
+
+/// Boots a guest with both daemons, ipvsadm, ip and what `guest` names, on `net` when given
+/// (else without a network card); `None` (with the reason printed) when the lab cannot run
+/// here. Needs root (checked by the caller).
+fn boot_bench(guest: &Guest, net: Option<&TapNet>, limit: Duration) -> Option<qemu::BootOutput> {
+    let Guest {
+        name,
+        helpers,
+        files,
+        optional,
+        script,
+    } = *guest;
     let mut programs = qemu::LAB_PROGRAMS.to_vec();
     programs.extend(["/usr/sbin/ipvsadm", KEEPALIVED_BIN, "/usr/bin/ip"]);
     if !require_programs(&programs) {
@@ -217,7 +281,7 @@ fn boot_bench(
     ramfs.set_script(script).expect("script");
     let initrd = work.join("initrd.gz");
     ramfs.build(&initrd).expect("cpio");
-    let out = qemu::boot(&kernel, &initrd, &work, limit).expect("boot");
+    let out = qemu::boot_on(&kernel, &initrd, &work, limit, net).expect("boot");
     // The staging tree and the archive are large; the serial logs stay for a failing run.
     let _ = std::fs::remove_dir_all(work.join("root"));
     let _ = std::fs::remove_file(&initrd);
@@ -244,40 +308,112 @@ fn who(label: &str) -> &'static str {
     }
 }
 
-#[test]
-#[ignore = "benchmark: boots a VM for about two minutes"]
-fn checker_1000_tcp_checks_cpu_and_rss() {
-    let script = SCRIPT.replace("MEASURE", &MEASURE_SECS.to_string());
-    let Some(out) = boot_bench(
-        "checker-bench",
-        &["tcp-sink", "tcp-check-floor"],
-        &[("/etc/bench.conf", config())],
-        // Optional: the system calls each checker child makes, a check on the wire, a profile.
-        &["/usr/bin/strace", "/usr/bin/tcpdump", "/usr/bin/perf"],
-        &script,
-        Duration::from_secs(700),
-    ) else {
+impl Servers {
+    /// The word naming this place in the guest's sections and the table.
+    fn name(self) -> &'static str {
+        match self {
+            Servers::Loopback => "loopback",
+            Servers::Host => "host",
+        }
+    }
+
+    /// The guest's setup for this place.
+    fn setup(self) -> String {
+        match self {
+            Servers::Loopback => SETUP_LOOPBACK.to_string(),
+            Servers::Host => SETUP_HOST
+                .replace("GUEST_CIDR", GUEST_CIDR)
+                .replace("HOST_ADDR", HOST_ADDR),
+        }
+    }
+}
+
+/// Runs the checker benchmark in one boot, once for each place of the real servers in
+/// `places` (in that order; the loopback's addresses, once set, hide the host's servers):
+/// tcp-check-floor, keepalived 2.2.7, keepalived-rs each time; prints what the guest measured
+/// and a table.
+fn checker_bench(name: &str, places: &[Servers]) {
+    if !require_root() {
+        return;
+    }
+    let Some(sink) = helper("tcp-sink") else {
+        println!("skipped: needs tcp-sink next to keepalived (cargo build -p keepalived-testlab)");
         return;
     };
+    // The servers outside the guest: a namespace with the guest's tap device, the real
+    // servers' addresses local to it (all of 203.0.113.0/24 on its loopback), tcp-sink in it.
+    // Dropped at the end of this function, also when it panics.
+    let mut host_sink = None;
+    let mut net = None;
+    if places.contains(&Servers::Host) {
+        let tap = TapNet::new("ckcpu", &format!("{HOST_ADDR}/24")).expect("tap network");
+        tap.ip(&["route", "add", "local", "203.0.113.0/24", "dev", "lo"])
+            .expect("real servers' addresses");
+        let sink = sink.to_str().expect("utf-8 path");
+        host_sink = Some(
+            tap.spawn(sink, &["8000", "8001", "8002", "8003"])
+                .expect("tcp-sink"),
+        );
+        net = Some(tap);
+    }
+    let mut script = SCRIPT.replace("MEASURE", &MEASURE_SECS.to_string());
+    for place in places {
+        script.push_str(
+            &RUN.replace("SETUP", &place.setup())
+                .replace("NAME", place.name()),
+        );
+    }
+    let guest = Guest {
+        name,
+        helpers: &["tcp-sink", "tcp-check-floor"],
+        files: &[("/etc/bench.conf", config())],
+        // Optional: the system calls each checker child makes, a check on the wire, a profile.
+        optional: &["/usr/bin/strace", "/usr/bin/tcpdump", "/usr/bin/perf"],
+        script: &script,
+    };
+    let limit = Duration::from_secs(100 + 500 * places.len() as u64);
+    let Some(out) = boot_bench(&guest, net.as_ref(), limit) else {
+        return;
+    };
+    if let Some(sink) = &host_sink {
+        // The host's tcp-sink over the whole boot (its work is not the guest's).
+        let stat =
+            std::fs::read_to_string(format!("/proc/{}/stat", sink.pid())).unwrap_or_default();
+        let fields: Vec<&str> = stat
+            .rsplit_once(") ")
+            .map_or(Vec::new(), |(_, rest)| rest.split(' ').collect());
+        let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok());
+        if let (Some(u), Some(s)) = (ticks(11), ticks(12)) {
+            println!(
+                "tcp-sink on the host: {:.2} s CPU over the whole boot",
+                (u + s) / 100.0
+            );
+        }
+    }
     println!(
-        "checker child, {} real servers, TCP_CHECK every 1 s, {MEASURE_SECS} s measured \
-         (QEMU TCG guest, 1 vCPU):",
-        VIRTUAL_SERVERS * PER_VS
+        "checker child, {} real servers, TCP_CHECK every 1 s, {MEASURE_SECS} s measured (QEMU \
+         TCG guest, 1 vCPU); servers: loopback = tcp-sink on the guest's loopback, host = \
+         tcp-sink on the host through a tap device:",
+        VIRTUAL_SERVERS * PER_VS,
     );
     let sections = qemu::sections(&out.results);
     for (name, lines) in &sections {
         println!("{name}:");
-        for line in lines.iter().skip(1) {
+        for line in lines.iter().skip(usize::from(name.starts_with("bench "))) {
             println!("  {line}");
         }
     }
     println!(
-        "| daemon | CPU s (user + system) | CPU % | RSS KiB (anon + file) | destinations | \
-         connects (failed) | CPU µs per connect | guest busy % | tcp-sink CPU s |"
+        "| servers | process | CPU s (user + system) | CPU % | RSS KiB (anon + file) | \
+         destinations | connects (failed) | CPU µs per connect | switches per connect | \
+         guest busy % | tcp-sink CPU s (guest) |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
     for (name, lines) in &sections {
-        let Some(label) = name.strip_prefix("bench ") else {
+        let Some((place, label)) = name
+            .strip_prefix("bench ")
+            .and_then(|rest| rest.split_once(' '))
+        else {
             continue;
         };
         let line = lines.first().map(String::as_str).unwrap_or_default();
@@ -285,8 +421,8 @@ fn checker_1000_tcp_checks_cpu_and_rss() {
         let cpu = user + system;
         let connects = value(line, "connects");
         println!(
-            "| {} | {cpu:.2} ({user:.2} + {system:.2}) | {:.1} | {} ({} + {}) | {} | {} ({}) | \
-             {:.0} | {:.0} | {:.2} |",
+            "| {place} | {} | {cpu:.2} ({user:.2} + {system:.2}) | {:.1} | {} ({} + {}) | {} | \
+             {} ({}) | {:.0} | {:.2} | {:.0} | {} |",
             who(label),
             100.0 * cpu / f64::from(MEASURE_SECS),
             value(line, "rss_kb"),
@@ -296,11 +432,32 @@ fn checker_1000_tcp_checks_cpu_and_rss() {
             connects,
             value(line, "failed"),
             1e6 * cpu / connects,
+            value(line, "switches") / connects,
             100.0 * value(line, "guest_busy")
                 / (value(line, "guest_busy") + value(line, "guest_idle")),
-            value(line, "sink") / 100.0
+            if place == Servers::Host.name() {
+                "—".to_string()
+            } else {
+                format!("{:.2}", value(line, "sink") / 100.0)
+            }
         );
     }
+    drop(host_sink);
+    drop(net);
+}
+
+#[test]
+#[ignore = "benchmark: boots a VM for about five minutes"]
+fn checker_1000_tcp_checks_cpu_and_rss() {
+    checker_bench("checker-bench", &[Servers::Loopback]);
+}
+
+/// The same with the servers on the host, where the guest's kernel does only the checker's
+/// end of each connection; then, in the same guest, on its loopback again for comparison.
+#[test]
+#[ignore = "benchmark: boots a VM for about ten minutes"]
+fn checker_1000_tcp_checks_servers_on_host() {
+    checker_bench("checker-bench-host", &[Servers::Host, Servers::Loopback]);
 }
 
 /// Virtual servers of the reload benchmark.
@@ -374,17 +531,20 @@ fn checker_reload_2000_vs_37000_rs() {
         .replace("TOTAL", &RELOAD_RS.to_string())
         .replace("CHANGED_VS", &format!("{addr}:{port}"))
         .replace("CHANGED_RS", &format!("'203.0.113.{}:'", CHANGED.1));
-    let Some(out) = boot_bench(
-        "checker-reload-bench",
-        &["nl-count"],
-        &[
+    if !require_root() {
+        return;
+    }
+    let guest = Guest {
+        name: "checker-reload-bench",
+        helpers: &["nl-count"],
+        files: &[
             ("/etc/reload-a.conf", reload_config(false)),
             ("/etc/reload-b.conf", reload_config(true)),
         ],
-        &[],
-        &script,
-        Duration::from_secs(2_400),
-    ) else {
+        optional: &[],
+        script: &script,
+    };
+    let Some(out) = boot_bench(&guest, None, Duration::from_secs(2_400)) else {
         return;
     };
     println!(

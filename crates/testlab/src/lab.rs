@@ -622,7 +622,7 @@ fn address_matches(have: &str, want: &str) -> bool {
 }
 
 /// SIGKILLs every process inside `netns` and waits (bounded) until none is left.
-fn kill_netns_processes(netns: &str) {
+pub(crate) fn kill_netns_processes(netns: &str) {
     let pids = |ns: &str| -> Vec<u32> {
         run_ok("ip", &["netns", "pids", ns])
             .map(|s| {

@@ -23,6 +23,7 @@ mod lab;
 pub mod prelude;
 mod process;
 pub mod qemu;
+mod qemu_tap;
 
 pub use capture::{
     Advert, Capture, Frame, Garp, RawPacket, adverts, decode, frame_for_payload, from_hex, garps,

@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 
 use crate::process::{POLL, run_command};
+pub use crate::qemu_tap::{TAP_IF, TapNet};
 
 /// How long one preparation step (a download, an unpack, a copy) may take.
 const STEP_TIMEOUT: Duration = Duration::from_secs(600);
@@ -54,11 +55,21 @@ pub const LAB_PROGRAMS: &[&str] = &[
 /// dependencies), below `kernel/`.
 const MODULE_TREES: &[&str] = &["net/netfilter", "net/ipv4", "net/ipv6", "lib", "crypto"];
 /// Single modules the guest gets as well (`nlmon` lets a benchmark count the netlink commands
-/// a daemon sends).
+/// a daemon sends; the virtio ones drive the network card of a guest booted with
+/// [`boot_on`] and a [`TapNet`], loaded only by a script that asks for them with
+/// `modprobe virtio_pci virtio_net`).
 const MODULE_FILES: &[&str] = &[
     "drivers/net/dummy.ko",
     "drivers/net/nlmon.ko",
     "arch/x86/crypto/crc32c-intel.ko",
+    "drivers/virtio/virtio.ko",
+    "drivers/virtio/virtio_ring.ko",
+    "drivers/virtio/virtio_pci.ko",
+    "drivers/virtio/virtio_pci_legacy_dev.ko",
+    "drivers/virtio/virtio_pci_modern_dev.ko",
+    "drivers/net/virtio_net.ko",
+    "drivers/net/net_failover.ko",
+    "net/core/failover.ko",
 ];
 
 /// An unpacked Debian kernel with its modules indexed by `depmod`.
@@ -363,12 +374,36 @@ pub struct BootOutput {
 /// Boots `kernel` with `initrd` (1 GiB, no network, no KVM) and waits at most `timeout` for
 /// the guest to power off; `work` holds the serial port files.
 pub fn boot(kernel: &Kernel, initrd: &Path, work: &Path, timeout: Duration) -> Result<BootOutput> {
+    boot_on(kernel, initrd, work, timeout, None)
+}
+
+/// [`boot`], with the guest on `net` when given: QEMU runs inside the network's namespace and
+/// the guest gets its tap device as a virtio-net card (which the guest's script brings up
+/// after `modprobe virtio_pci virtio_net`); without it the guest has no network card.
+pub fn boot_on(
+    kernel: &Kernel,
+    initrd: &Path,
+    work: &Path,
+    timeout: Duration,
+    net: Option<&TapNet>,
+) -> Result<BootOutput> {
     let console_path = work.join("console.log");
     let results_path = work.join("results.log");
     let _ = fs::remove_file(&results_path);
     let console = fs::File::create(&console_path)?;
     let started = Instant::now();
-    let mut child = Command::new("qemu-system-x86_64")
+    const QEMU: &str = "qemu-system-x86_64";
+    let mut command = net.map_or_else(|| Command::new(QEMU), |n| n.command(QEMU));
+    match net {
+        Some(_) => command.args([
+            "-netdev",
+            &format!("tap,id=n0,ifname={TAP_IF},script=no,downscript=no"),
+            "-device",
+            "virtio-net-pci,netdev=n0",
+        ]),
+        None => command.args(["-nic", "none"]),
+    };
+    let mut child = command
         .args(["-m", "1024", "-smp", "1", "-kernel"])
         .arg(&kernel.vmlinuz)
         .arg("-initrd")
@@ -379,8 +414,6 @@ pub fn boot(kernel: &Kernel, initrd: &Path, work: &Path, timeout: Duration) -> R
             "-display",
             "none",
             "-no-reboot",
-            "-nic",
-            "none",
             "-serial",
         ])
         .arg(format!("file:{}", console_path.display()))

@@ -15,10 +15,12 @@
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
+use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, RawFd};
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 
 use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags};
@@ -166,29 +168,36 @@ impl Scheduler {
             let Some(&Reverse((next, _, _))) = self.timers.peek() else {
                 return;
             };
-            sleep.as_mut().reset(next);
-            tokio::select! {
-                () = &mut sleep => {}
-                ready = poller.readable() => {
-                    let Ok(mut guard) = ready else { return };
-                    loop {
-                        let n = match epoll.wait(&mut events, 0u8) {
-                            Ok(n) => n,
-                            Err(nix::errno::Errno::EINTR) => continue,
-                            Err(_) => 0,
-                        };
-                        for event in &events[..n] {
-                            if !self.on_event(event) {
-                                return;
-                            }
-                        }
-                        if n < EVENTS {
-                            break;
-                        }
+            // Most turns end an attempt and leave the next timer where it was.
+            if sleep.deadline() != next {
+                sleep.as_mut().reset(next);
+            }
+            // The next timer or an event of the set, whichever comes first: the runtime keeps
+            // the task's waker in the timer's and the set's own slots, nothing is queued or
+            // built anew for a turn.
+            let ready = std::future::poll_fn(|cx| match poller.poll_read_ready(cx) {
+                Poll::Ready(ready) => Poll::Ready(Some(ready)),
+                Poll::Pending => sleep.as_mut().poll(cx).map(|()| None),
+            })
+            .await;
+            let Some(ready) = ready else { continue };
+            let Ok(mut guard) = ready else { return };
+            loop {
+                let n = match epoll.wait(&mut events, 0u8) {
+                    Ok(n) => n,
+                    Err(nix::errno::Errno::EINTR) => continue,
+                    Err(_) => 0,
+                };
+                for event in &events[..n] {
+                    if !self.on_event(event) {
+                        return;
                     }
-                    guard.clear_ready();
+                }
+                if n < EVENTS {
+                    break;
                 }
             }
+            guard.clear_ready();
         }
     }
 
