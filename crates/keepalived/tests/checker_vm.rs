@@ -776,7 +776,8 @@ virtual_server 198.51.100.143 0 {
 "#;
 
 /// Scenario 11 (issue 13's leftovers): `alpha` real servers that start down under TCP_CHECK,
-/// HTTP_GET and MISC_CHECK, with notify scripts, the notify FIFO and smtp_alert mails, coming
+/// HTTP_GET, MISC_CHECK, DNS_CHECK (no DNS server, then dnsmasq) and SMTP_CHECK (no SMTP
+/// server, then the scripted one), with notify scripts, the notify FIFO and smtp_alert mails, coming
 /// up and going down again; fwmark services' sorry servers written with and without a port
 /// under DR, NAT and TUN, zero-port TUN services with a sorry server; and IPVS commands that
 /// fail: a destination deleted (`ipvsadm -d`) or added (`ipvsadm -a`) behind the daemon's
@@ -850,6 +851,43 @@ virtual_server 198.51.100.150 80 {
             misc_path "/bin/misc.sh 155"
             retry 1
             delay_before_retry 1
+        }
+    }
+}
+virtual_server 198.51.100.153 53 {
+    delay_loop 2
+    lb_algo rr
+    lb_kind NAT
+    protocol UDP
+    real_server 192.0.2.168 53 {
+        alpha
+        smtp_alert
+        notify_up "/bin/notify.sh up 168"
+        notify_down "/bin/notify.sh down 168"
+        DNS_CHECK {
+            connect_timeout 1
+            retry 1
+            delay_before_retry 1
+            type A
+            name example.org
+        }
+    }
+}
+virtual_server 198.51.100.153 25 {
+    delay_loop 2
+    lb_algo rr
+    lb_kind NAT
+    protocol TCP
+    real_server 192.0.2.159 25 {
+        alpha
+        smtp_alert
+        notify_up "/bin/notify.sh up 159"
+        notify_down "/bin/notify.sh down 159"
+        SMTP_CHECK {
+            connect_timeout 1
+            retry 1
+            delay_before_retry 1
+            helo_name lab.example
         }
     }
 }
@@ -1409,8 +1447,10 @@ run11() {
     ipvsadm -d -t 198.51.100.150:80 -r 192.0.2.153:80
     ipvsadm -a -t 198.51.100.150:80 -r 192.0.2.151:80 -m -w 1
     serve 192.0.2.151 80; serve 192.0.2.154 80; touch /tmp/misc-up-155
+    dns 192.0.2.168; smtp_up
     sleep 8; snap up
     unserve 192.0.2.151; unserve 192.0.2.154; rm -f /tmp/misc-up-155; unserve 192.0.2.153
+    undns 192.0.2.168; smtp_down
     sleep 8; snap down
     ipvsadm -D -f 11; ipvsadm -D -t 198.51.100.152:0
     stop11 a
@@ -1469,7 +1509,7 @@ run11() {
 }
 if want 11; then
 for a in 192.0.2.151 192.0.2.152 192.0.2.153 192.0.2.154 192.0.2.161 192.0.2.162 \
-    192.0.2.169; do
+    192.0.2.169 192.0.2.159 192.0.2.168; do
     /usr/bin/ip addr add $a/32 dev lo
 done
 rm -f /lib/modules/*/kernel/net/netfilter/ipvs/ip_vs_nq.ko*
