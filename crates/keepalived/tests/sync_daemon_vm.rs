@@ -15,7 +15,8 @@
 //! Reloads (run `-change`): new settings or interface stop the running daemon and start the
 //! new one, silently but for `Reinitializing ipvs`; another instance moves the daemon to its
 //! state; a removed line leaves the daemon running (past the stop, `-change-removestop`)
-//! and logs no `Reinitializing ipvs`; the line written again stops the left-over daemon.
+//! and logs no `Reinitializing ipvs`; an unknown instance leaves it running too (the line
+//! cleared); the line written again stops the left-over daemon.
 //!
 //! Run: `cargo test -p keepalived --test sync_daemon_vm` (as root with keepalived 2.2.7,
 //! qemu-system-x86 and ipvsadm; returns early otherwise).
@@ -133,6 +134,8 @@ const CHANGES: &[(&str, &str)] = &[
     ),
     ("removed", ""),
     ("added", "lvs_sync_daemon veth0 VI_1"),
+    ("unknown", "lvs_sync_daemon veth0 VI_9"),
+    ("again", "lvs_sync_daemon veth0 VI_1"),
 ];
 
 /// The peer in the other namespace: the same router, a higher priority.
@@ -209,7 +212,7 @@ change() {
     KPID=$!
     waitfor /tmp/log-$LABEL "(VI_1) Entering MASTER STATE" 1
     sleep 2; snap master
-    for step in options interface instance removed added; do
+    for step in options interface instance removed added unknown again; do
         n=$(grep -c Reloading /tmp/log-$LABEL)
         cp /etc/change-$step.conf /etc/change.conf
         kill -HUP $KPID

@@ -8,8 +8,9 @@
 //! reload with the line, and the kernel's refusals as `IPVS cmd IP_VS_SO_SET_STARTDAEMON(1163) error: Daemon
 //! has already run(17)` (a reload starts the current daemon again; the kernel refuses, it
 //! runs already). Nothing is logged for a start or stop that works. A reload that changes the
-//! settings stops the running daemon before the new one starts; one that removes the line
-//! leaves the daemon running, past the stop too (observed, run `-change`).
+//! settings stops the running daemon before the new one starts; one that removes the line or
+//! names an unknown instance leaves the daemon running, past the stop too (observed, run
+//! `-change`).
 
 use keepalived_config::Config;
 use keepalived_config::sync_daemon::read_args;
@@ -91,11 +92,12 @@ pub fn plan(config: &Config) -> Option<SyncDaemonPlan> {
 /// changes the daemon's settings (interface, sync id, maxlen, port, TTL, group) stops it
 /// before the new one starts (nothing logged); one naming another instance keeps it when
 /// the settings are the same (the role then follows the new instance); one that removes the
-/// line leaves it running, and a line written again later stops it.
+/// line, or names an instance the file does not have (the line is then cleared), leaves it
+/// running, and a line written again later stops it (nothing logged).
 pub fn stops_at_load(old: Option<&SyncDaemonPlan>, new: Option<&SyncDaemonPlan>) -> bool {
-    match new {
+    match new.and_then(|p| p.daemon.as_ref()) {
         None => false,
-        Some(new) => old.and_then(|p| p.daemon.as_ref()) != new.daemon.as_ref(),
+        Some(new) => old.and_then(|p| p.daemon.as_ref()) != Some(new),
     }
 }
 
@@ -420,6 +422,10 @@ mod tests {
         assert!(!stops_at_load(first.as_ref(), None));
         assert!(stops_at_load(None, first.as_ref()));
         assert!(!stops_at_load(None, None));
+        // An unknown instance: left running too.
+        let unknown = plan(&config(" lvs_sync_daemon eth0 VI_9"));
+        assert!(unknown.as_ref().is_some_and(|p| p.daemon.is_none()));
+        assert!(!stops_at_load(first.as_ref(), unknown.as_ref()));
     }
 
     #[test]
