@@ -776,7 +776,9 @@ virtual_server 198.51.100.143 0 {
 "#;
 
 /// Scenario 11 (issue 13's leftovers): `alpha` real servers that start down under TCP_CHECK,
-/// HTTP_GET and MISC_CHECK, with notify scripts, the notify FIFO and smtp_alert mails, coming
+/// HTTP_GET, MISC_CHECK, DNS_CHECK (no DNS server, or one refusing the name, then dnsmasq
+/// answering) and SMTP_CHECK (no SMTP server, or one greeting with 554, then the scripted
+/// one), with notify scripts, the notify FIFO and smtp_alert mails, coming
 /// up and going down again; fwmark services' sorry servers written with and without a port
 /// under DR, NAT and TUN, zero-port TUN services with a sorry server; and IPVS commands that
 /// fail: a destination deleted (`ipvsadm -d`) or added (`ipvsadm -a`) behind the daemon's
@@ -850,6 +852,68 @@ virtual_server 198.51.100.150 80 {
             misc_path "/bin/misc.sh 155"
             retry 1
             delay_before_retry 1
+        }
+    }
+}
+virtual_server 198.51.100.153 53 {
+    delay_loop 2
+    lb_algo rr
+    lb_kind NAT
+    protocol UDP
+    real_server 192.0.2.168 53 {
+        alpha
+        smtp_alert
+        notify_up "/bin/notify.sh up 168"
+        notify_down "/bin/notify.sh down 168"
+        DNS_CHECK {
+            connect_timeout 1
+            retry 1
+            delay_before_retry 1
+            type A
+            name example.org
+        }
+    }
+    real_server 192.0.2.160 53 {
+        alpha
+        smtp_alert
+        notify_up "/bin/notify.sh up 160"
+        notify_down "/bin/notify.sh down 160"
+        DNS_CHECK {
+            connect_timeout 1
+            retry 1
+            delay_before_retry 1
+            type A
+            name example.org
+        }
+    }
+}
+virtual_server 198.51.100.153 25 {
+    delay_loop 2
+    lb_algo rr
+    lb_kind NAT
+    protocol TCP
+    real_server 192.0.2.159 25 {
+        alpha
+        smtp_alert
+        notify_up "/bin/notify.sh up 159"
+        notify_down "/bin/notify.sh down 159"
+        SMTP_CHECK {
+            connect_timeout 1
+            retry 1
+            delay_before_retry 1
+            helo_name lab.example
+        }
+    }
+    real_server 192.0.2.171 2526 {
+        alpha
+        smtp_alert
+        notify_up "/bin/notify.sh up 171"
+        notify_down "/bin/notify.sh down 171"
+        SMTP_CHECK {
+            connect_timeout 1
+            retry 1
+            delay_before_retry 1
+            helo_name lab.example
         }
     }
 }
@@ -1192,6 +1256,16 @@ dns() {
     echo $! > /run/dns-$1
 }
 undns() { kill $(cat /run/dns-$1) 2>/dev/null; sleep 0.2; }
+# A DNS server that knows no name (no upstream): it refuses the checks' query.
+dnsbad() {
+    /usr/sbin/dnsmasq -k -C /dev/null --no-resolv --no-hosts --listen-address=$1 \
+        --bind-interfaces --user=root --group=root \
+        --pid-file=/run/dnsmasq-$1.pid > /tmp/dnsmasq-$1.log 2>&1 &
+    echo $! > /run/dns-$1
+}
+# An SMTP server on port 2526 that greets with 554 (RFC 5321 3.1: no service).
+smtpbad_up() { nc -ll -p 2526 -e /bin/smtp554.sh & echo $! > /run/smtp2526.pid; }
+smtpbad_down() { kill $(cat /run/smtp2526.pid) 2>/dev/null; sleep 0.2; }
 smtp_up() { nc -ll -p 25 -e /bin/smtp.sh & echo $! > /run/smtp.pid; }
 smtp_down() { kill $(cat /run/smtp.pid) 2>/dev/null; }
 tls_up() {
@@ -1400,7 +1474,7 @@ run11() {
     mkfifo /tmp/fifo11
     cat /tmp/fifo11 >> /tmp/fifo11.out & CAT=$!
     nc -ll -p 2525 -e /bin/smtprec.sh & SMTPD=$!
-    serve 192.0.2.152 80; serve 192.0.2.153 80
+    serve 192.0.2.152 80; serve 192.0.2.153 80; dnsbad 192.0.2.160; smtpbad_up
     $2 -n -l -D -C -f /etc/lab11.conf -p /run/k-$1.pid -c /run/c-$1.pid -r /run/v-$1.pid \
         > /tmp/log-$1 2>&1 &
     KPID=$!
@@ -1409,15 +1483,19 @@ run11() {
     ipvsadm -d -t 198.51.100.150:80 -r 192.0.2.153:80
     ipvsadm -a -t 198.51.100.150:80 -r 192.0.2.151:80 -m -w 1
     serve 192.0.2.151 80; serve 192.0.2.154 80; touch /tmp/misc-up-155
+    dns 192.0.2.168; smtp_up; undns 192.0.2.160; dns 192.0.2.160; smtpbad_down
+    nc -ll -p 2526 -e /bin/smtp.sh & echo $! > /run/smtp2526.pid
     sleep 8; snap up
     unserve 192.0.2.151; unserve 192.0.2.154; rm -f /tmp/misc-up-155; unserve 192.0.2.153
+    undns 192.0.2.168; smtp_down; undns 192.0.2.160; dnsbad 192.0.2.160; smtpbad_down
+    smtpbad_up
     sleep 8; snap down
     ipvsadm -D -f 11; ipvsadm -D -t 198.51.100.152:0
     stop11 a
     snap stopped
     sleep 2
     kill $CAT $SMTPD 2>/dev/null
-    unserve 192.0.2.152
+    unserve 192.0.2.152; undns 192.0.2.160; smtpbad_down
     echo "=== $LABEL notify" >&3; cat /tmp/notify.log >&3 2>/dev/null
     echo "=== $LABEL fifo" >&3; cat /tmp/fifo11.out >&3 2>/dev/null
     echo "=== $LABEL mail" >&3; cat /tmp/mail.log >&3 2>/dev/null
@@ -1469,7 +1547,7 @@ run11() {
 }
 if want 11; then
 for a in 192.0.2.151 192.0.2.152 192.0.2.153 192.0.2.154 192.0.2.161 192.0.2.162 \
-    192.0.2.169; do
+    192.0.2.169 192.0.2.159 192.0.2.168 192.0.2.160 192.0.2.171; do
     /usr/bin/ip addr add $a/32 dev lo
 done
 rm -f /lib/modules/*/kernel/net/netfilter/ipvs/ip_vs_nq.ko*
@@ -1541,6 +1619,18 @@ while read -r line; do
         HELO*|EHLO*) printf '250 lab.example\\r\\n' ;;
         QUIT*) printf '221 bye\\r\\n'; exit 0 ;;
         *) printf '500 unknown\\r\\n' ;;
+    esac
+done
+";
+
+/// Scenario 11's SMTP server that turns every client away: a 554 greeting (RFC 5321
+/// section 3.1), then 221 to QUIT.
+const SMTP_554_SH: &[u8] = b"#!/bin/sh
+printf '554 lab.example no service\\r\\n'
+while read -r line; do
+    case \"$line\" in
+        QUIT*) printf '221 bye\\r\\n'; exit 0 ;;
+        *) printf '503 no\\r\\n' ;;
     esac
 done
 ";
@@ -1686,6 +1776,9 @@ fn boot_lab() -> Option<BootOutput> {
     ramfs
         .add_file("/bin/smtprec.sh", SMTP_RECORD_SH, 0o755)
         .expect("smtp recorder");
+    ramfs
+        .add_file("/bin/smtp554.sh", SMTP_554_SH, 0o755)
+        .expect("smtp 554");
     ramfs
         .add_file("/etc/lab4.conf", CONFIG4.as_bytes(), 0o644)
         .expect("config 4");

@@ -12,6 +12,11 @@
 //! to find vrrp instance VI_9 for lvs_syncd - clearing lvs_syncd config` for an unknown
 //! instance; the kernel's refusals of a missing interface at the start and the stop; and
 //! the 1.x `lvs_sync_daemon_interface` of an instance running a daemon with sync id 0.
+//! Reloads (run `-change`): new settings or interface stop the running daemon and start the
+//! new one, silently but for `Reinitializing ipvs`; another instance moves the daemon to its
+//! state; a removed line leaves the daemon running (past the stop, `-change-removestop`)
+//! and logs no `Reinitializing ipvs`; an unknown instance leaves it running too (the line
+//! cleared); the line written again stops the left-over daemon.
 //!
 //! Run: `cargo test -p keepalived --test sync_daemon_vm` (as root with keepalived 2.2.7,
 //! qemu-system-x86 and ipvsadm; returns early otherwise).
@@ -76,6 +81,63 @@ vrrp_instance VI_1 {
 }
 "#;
 
+/// The reloads' file: `SYNC_LINE` is replaced by each step's `lvs_sync_daemon` line. VI_2
+/// tracks veth4, which stays down: it is in FAULT while VI_1 becomes MASTER.
+const CONFIG_CHANGE: &str = r#"
+global_defs {
+    router_id LB_S
+    SYNC_LINE
+}
+vrrp_instance VI_1 {
+    state BACKUP
+    interface veth0
+    virtual_router_id 51
+    priority 100
+    advert_int 1
+    virtual_ipaddress {
+        192.0.2.100/32
+    }
+}
+vrrp_instance VI_2 {
+    state BACKUP
+    interface veth0
+    track_interface {
+        veth4
+    }
+    virtual_router_id 52
+    priority 100
+    advert_int 1
+    virtual_ipaddress {
+        192.0.2.101/32
+    }
+}
+"#;
+
+/// The reloads of the `-change` run, in order: the step's name and its `lvs_sync_daemon`
+/// line (empty: none). The first is the file at the start.
+const CHANGES: &[(&str, &str)] = &[
+    (
+        "master",
+        "lvs_sync_daemon veth0 VI_1 id 7 maxlen 1400 port 8850 ttl 2 group 224.0.0.90",
+    ),
+    (
+        "options",
+        "lvs_sync_daemon veth0 VI_1 id 8 maxlen 1300 port 8851 ttl 3 group 224.0.0.91",
+    ),
+    (
+        "interface",
+        "lvs_sync_daemon veth2 VI_1 id 8 maxlen 1300 port 8851 ttl 3 group 224.0.0.91",
+    ),
+    (
+        "instance",
+        "lvs_sync_daemon veth2 VI_2 id 8 maxlen 1300 port 8851 ttl 3 group 224.0.0.91",
+    ),
+    ("removed", ""),
+    ("added", "lvs_sync_daemon veth0 VI_1"),
+    ("unknown", "lvs_sync_daemon veth0 VI_9"),
+    ("again", "lvs_sync_daemon veth0 VI_1"),
+];
+
 /// The peer in the other namespace: the same router, a higher priority.
 const PEER: &str = r#"
 global_defs {
@@ -104,6 +166,13 @@ modprobe veth
 /usr/bin/ip netns exec peer /usr/bin/ip addr add 192.0.2.2/24 dev veth1
 /usr/bin/ip netns exec peer /usr/bin/ip link set veth1 up
 /usr/bin/ip netns exec peer /usr/bin/ip link set lo up
+# A second interface for the daemon (up, with an address: the kernel's sync socket takes
+# one), and veth4 left down (tracked by VI_2 of the -change run).
+/usr/bin/ip link add veth2 type veth peer name veth3
+/usr/bin/ip addr add 198.51.100.1/24 dev veth2
+/usr/bin/ip link set veth3 up
+/usr/bin/ip link set veth2 up
+/usr/bin/ip link add veth4 type veth peer name veth5
 waitfor() {
     i=0
     while :; do
@@ -129,6 +198,49 @@ short() {
     sleep 1; snap start
     stopk $KPID
     sleep 1; snap stop
+    echo "=== $LABEL snap" >&3; cat /tmp/snap-$LABEL >&3
+    echo "=== $LABEL log" >&3; cat /tmp/log-$LABEL >&3
+}
+# Reloads changing the lvs_sync_daemon line (CHANGES in the test): the first file at the
+# start, then each of the others by SIGHUP, a snapshot after each. $1 label, $2 binary.
+change() {
+    LABEL=$1
+    : > /tmp/snap-$LABEL; : > /tmp/log-$LABEL
+    cp /etc/change-master.conf /etc/change.conf
+    $2 -n -l -D -f /etc/change.conf -p /run/k-$1.pid -c /run/c-$1.pid -r /run/v-$1.pid \
+        > /tmp/log-$LABEL 2>&1 &
+    KPID=$!
+    waitfor /tmp/log-$LABEL "(VI_1) Entering MASTER STATE" 1
+    sleep 2; snap master
+    for step in options interface instance removed added unknown again; do
+        n=$(grep -c Reloading /tmp/log-$LABEL)
+        cp /etc/change-$step.conf /etc/change.conf
+        kill -HUP $KPID
+        waitfor /tmp/log-$LABEL Reloading $((n+1))
+        sleep 3; snap $step
+    done
+    stopk $KPID
+    sleep 1; snap stop
+    echo "=== $LABEL snap" >&3; cat /tmp/snap-$LABEL >&3
+    echo "=== $LABEL log" >&3; cat /tmp/log-$LABEL >&3
+    # The line removed by a reload, then the stop: what is left running (cleared after).
+    LABEL=$1-removestop
+    : > /tmp/snap-$LABEL; : > /tmp/log-$LABEL
+    cp /etc/change-master.conf /etc/change.conf
+    $2 -n -l -D -f /etc/change.conf -p /run/k-$1.pid -c /run/c-$1.pid -r /run/v-$1.pid \
+        > /tmp/log-$LABEL 2>&1 &
+    KPID=$!
+    waitfor /tmp/log-$LABEL "(VI_1) Entering MASTER STATE" 1
+    sleep 2; snap master
+    n=$(grep -c Reloading /tmp/log-$LABEL)
+    cp /etc/change-removed.conf /etc/change.conf
+    kill -HUP $KPID
+    waitfor /tmp/log-$LABEL Reloading $((n+1))
+    sleep 3; snap removed
+    stopk $KPID
+    sleep 1; snap stop
+    ipvsadm --stop-daemon master > /dev/null 2>&1
+    ipvsadm --stop-daemon backup > /dev/null 2>&1
     echo "=== $LABEL snap" >&3; cat /tmp/snap-$LABEL >&3
     echo "=== $LABEL log" >&3; cat /tmp/log-$LABEL >&3
 }
@@ -174,6 +286,7 @@ run() {
     short $1-noinst $2 /etc/sync-noinst.conf -D
     short $1-noif $2 /etc/sync-noif.conf -D
     short $1-depr $2 /etc/sync-depr.conf -D
+    change $1-change $2
 }
 run ref /usr/sbin/keepalived
 run ours /usr/sbin/keepalived-rs
@@ -225,6 +338,13 @@ fn boot_lab() -> Option<BootOutput> {
     ] {
         ramfs.add_file(path, text.as_bytes(), 0o644).expect(path);
     }
+    for (step, line) in CHANGES {
+        let path = format!("/etc/change-{step}.conf");
+        let text = CONFIG_CHANGE.replace("SYNC_LINE", line);
+        ramfs
+            .add_file(&path, text.as_bytes(), 0o644)
+            .expect("change");
+    }
     ramfs.set_script(SCRIPT).expect("script");
     let initrd = work.join("initrd.gz");
     ramfs.build(&initrd).expect("cpio");
@@ -275,8 +395,18 @@ fn sync_lines(log: &[String]) -> Vec<String> {
 }
 
 /// The runs of the script: the full timeline, the defaults, without `-D`, an unknown
-/// instance, a missing interface, the instance's deprecated keyword.
-const RUNS: &[&str] = &["", "-defaults", "-quiet", "-noinst", "-noif", "-depr"];
+/// instance, a missing interface, the instance's deprecated keyword, reloads changing the
+/// settings.
+const RUNS: &[&str] = &[
+    "",
+    "-defaults",
+    "-quiet",
+    "-noinst",
+    "-noif",
+    "-depr",
+    "-change",
+    "-change-removestop",
+];
 
 #[test]
 fn sync_daemons_follow_the_instance_as_keepalived_2_2_7() {
@@ -309,6 +439,18 @@ fn sync_daemons_follow_the_instance_as_keepalived_2_2_7() {
         ["backup", "master", "backup", ""],
         "2.2.7 ran other daemons than seen before: {theirs:#?}"
     );
+    // The reloads are not vacuous either: under 2.2.7 each change of the settings or of the
+    // instance changed the daemon the kernel runs.
+    let changes = by_event(&get("ref-change snap"));
+    for pair in CHANGES.windows(2).take(3) {
+        let (before, after) = (changes.get(pair[0].0), changes.get(pair[1].0));
+        assert!(
+            before.is_some() && before != after,
+            "2.2.7 kept its daemon from {} to {}: {changes:#?}",
+            pair[0].0,
+            pair[1].0
+        );
+    }
     let mut problems = Vec::new();
     for run in RUNS {
         let theirs = by_event(&get(&format!("ref{run} snap")));

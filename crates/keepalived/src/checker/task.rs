@@ -638,8 +638,9 @@ pub fn failure_line(
                 Failure::Said(why) => why.clone(),
                 other => format!("{other:?}"),
             };
-            // 2.2.7 adds the retries once the check has run, even "after 0 retries".
-            let after = if has_run || n > 0 {
+            // 2.2.7 adds the retries once the check has run, even "after 0 retries"; a first
+            // failure (an `alpha` server's, retry 1) has none (QEMU lab, scenario 11).
+            let after = if has_run {
                 format!(" after {n} retries")
             } else {
                 String::new()
@@ -753,9 +754,9 @@ mod tests {
         assert!(start_delay(warmup) >= Duration::from_secs(1));
     }
 
-    /// TCP_CHECK, UDP_CHECK and PING_CHECK count their retries only once they have run: a
-    /// first failure is "failed." (2.2.7 in the QEMU lab, scenario 11: an alpha server with
-    /// retry 1).
+    /// TCP_CHECK, UDP_CHECK, PING_CHECK and DNS_CHECK count their retries only once they
+    /// have run: a first failure is "failed." or the reason alone (2.2.7 in the QEMU lab,
+    /// scenario 11: alpha servers with retry 1).
     #[test]
     fn a_first_failure_is_worded_without_retries() {
         let refused = Failure::Connect("refused".into());
@@ -772,6 +773,26 @@ mod tests {
         assert_eq!(
             failure_line(&ping, &names(), &refused, false).as_deref(),
             Some("ICMP CHECK on service [192.0.2.11]:tcp:80 failed.")
+        );
+        // DNS_CHECK too: the reason alone at the first failure, the retries afterwards.
+        let dns = plan(CheckKind::Dns {
+            qtype: 1,
+            name: "example.org".into(),
+        });
+        let refused = Failure::Said("failed to read socket; errno 111 (Connection refused)".into());
+        assert_eq!(
+            failure_line(&dns, &names(), &refused, false).as_deref(),
+            Some(
+                "DNS_CHECK ([192.0.2.11]:tcp:80) failed to read socket; errno 111 \
+                 (Connection refused)"
+            )
+        );
+        assert_eq!(
+            failure_line(&dns, &names(), &refused, true).as_deref(),
+            Some(
+                "DNS_CHECK ([192.0.2.11]:tcp:80) failed to read socket; errno 111 \
+                 (Connection refused) after 1 retries"
+            )
         );
     }
 

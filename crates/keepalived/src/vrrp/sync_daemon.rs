@@ -5,9 +5,12 @@
 //! (`IPVS_CMD_NEW_DAEMON` / `IPVS_CMD_DEL_DAEMON`).
 //!
 //! What 2.2.7 logs: `Initializing ipvs` when the child starts, `Reinitializing ipvs` at each
-//! reload, and the kernel's refusals as `IPVS cmd IP_VS_SO_SET_STARTDAEMON(1163) error: Daemon
+//! reload with the line, and the kernel's refusals as `IPVS cmd IP_VS_SO_SET_STARTDAEMON(1163) error: Daemon
 //! has already run(17)` (a reload starts the current daemon again; the kernel refuses, it
-//! runs already). Nothing is logged for a start or stop that works.
+//! runs already). Nothing is logged for a start or stop that works. A reload that changes the
+//! settings stops the running daemon before the new one starts; one that removes the line or
+//! names an unknown instance leaves the daemon running, past the stop too (observed, run
+//! `-change`).
 
 use keepalived_config::Config;
 use keepalived_config::sync_daemon::read_args;
@@ -82,6 +85,20 @@ pub fn plan(config: &Config) -> Option<SyncDaemonPlan> {
             ..daemon(setting.interface, sync_id)
         }),
     })
+}
+
+/// Whether a load whose plan is `new` stops the daemon running under `old` (`None`: no line
+/// then). As 2.2.7 in the QEMU lab (tests/sync_daemon_vm.rs, run `-change`): a reload that
+/// changes the daemon's settings (interface, sync id, maxlen, port, TTL, group) stops it
+/// before the new one starts (nothing logged); one naming another instance keeps it when
+/// the settings are the same (the role then follows the new instance); one that removes the
+/// line, or names an instance the file does not have (the line is then cleared), leaves it
+/// running, and a line written again later stops it (nothing logged).
+pub fn stops_at_load(old: Option<&SyncDaemonPlan>, new: Option<&SyncDaemonPlan>) -> bool {
+    match new.and_then(|p| p.daemon.as_ref()) {
+        None => false,
+        Some(new) => old.and_then(|p| p.daemon.as_ref()) != Some(new),
+    }
 }
 
 /// The daemon an instance in `state` wants: master while master, backup otherwise; `None`
@@ -161,20 +178,21 @@ impl SyncDaemons {
     }
 
     /// Takes the plan of a load (the start, then each reload), before the instances are
-    /// installed. A changed or removed daemon is stopped; with one configured the line of
+    /// installed. A changed daemon is stopped ([`stops_at_load`]); with one configured the line of
     /// 2.2.7 is logged (`Initializing ipvs`, `Reinitializing ipvs` at a reload) and IPVS is
     /// opened (its module loaded when missing).
     pub fn load(&mut self, plan: Option<SyncDaemonPlan>) {
         let reload = std::mem::replace(&mut self.loaded, true);
         self.restart = reload;
-        let daemon = |p: &Option<SyncDaemonPlan>| p.as_ref().and_then(|p| p.daemon.clone());
-        if daemon(&self.plan) != daemon(&plan)
+        if stops_at_load(self.plan.as_ref(), plan.as_ref())
             && let Some(role) = self.running
         {
             self.send(Step::Stop(role));
             self.running = None;
         }
         let Some(plan) = plan else {
+            // The line removed: the running daemon is left as it is, and forgotten but for
+            // its role (a later line stops it before starting its own).
             self.plan = None;
             return;
         };
@@ -246,8 +264,12 @@ impl SyncDaemons {
         }
     }
 
-    /// The stop: the running daemon stops.
+    /// The stop: the running daemon stops (not one whose line a reload removed: 2.2.7
+    /// leaves it running).
     pub fn stop(&mut self) {
+        if self.plan.is_none() {
+            return;
+        }
         if let Some(role) = self.running.take() {
             self.send(Step::Stop(role));
         }
@@ -384,6 +406,26 @@ mod tests {
             ]
         );
         assert!(steps(Some(DaemonRole::Master), DaemonRole::Master).is_empty());
+    }
+
+    /// What a reload does to the running daemon, as 2.2.7 in the lab (run `-change`).
+    #[test]
+    fn a_reload_stops_the_daemon_only_when_its_settings_change() {
+        let first = plan(&config(" lvs_sync_daemon eth0 VI_1 id 7 port 8850"));
+        let same = plan(&config(" lvs_sync_daemon eth0 VI_1 id 7 port 8850"));
+        let port = plan(&config(" lvs_sync_daemon eth0 VI_1 id 7 port 8851"));
+        let id = plan(&config(" lvs_sync_daemon eth0 VI_1 id 8 port 8850"));
+        assert!(!stops_at_load(first.as_ref(), same.as_ref()));
+        assert!(stops_at_load(first.as_ref(), port.as_ref()));
+        assert!(stops_at_load(first.as_ref(), id.as_ref()));
+        // Removed: left running; written again: stopped before the new one.
+        assert!(!stops_at_load(first.as_ref(), None));
+        assert!(stops_at_load(None, first.as_ref()));
+        assert!(!stops_at_load(None, None));
+        // An unknown instance: left running too.
+        let unknown = plan(&config(" lvs_sync_daemon eth0 VI_9"));
+        assert!(unknown.as_ref().is_some_and(|p| p.daemon.is_none()));
+        assert!(!stops_at_load(first.as_ref(), unknown.as_ref()));
     }
 
     #[test]
