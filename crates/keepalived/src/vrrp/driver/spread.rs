@@ -24,7 +24,7 @@
 use std::time::Duration;
 
 /// How many masters' adverts one wake-up of the protocol timer sends at most, about.
-pub const ADVERTS_PER_WAKE: usize = 125;
+pub const ADVERTS_PER_WAKE: usize = 250;
 
 /// At most this many places in the first half of the interval.
 pub const MAX_SLOTS: usize = 32;
@@ -60,30 +60,30 @@ mod tests {
     fn the_slot_count_follows_the_instance_count() {
         assert_eq!(slots(0), 1);
         assert_eq!(slots(1), 1);
-        assert_eq!(slots(125), 1);
-        assert_eq!(slots(126), 2);
-        assert_eq!(slots(250), 2);
-        assert_eq!(slots(1_000), 8);
+        assert_eq!(slots(250), 1);
+        assert_eq!(slots(251), 2);
+        assert_eq!(slots(500), 2);
+        assert_eq!(slots(1_000), 4);
         assert_eq!(slots(100_000), MAX_SLOTS);
     }
 
     #[test]
     fn few_instances_are_not_spread() {
         let second = Duration::from_secs(1);
-        assert!((0..100).all(|i| spread_of(second, i, 100).is_zero()));
+        assert!((0..250).all(|i| spread_of(second, i, 250).is_zero()));
         assert!(spread_of(second, 0, 1).is_zero());
     }
 
     #[test]
     fn places_are_contiguous_blocks() {
         let second = Duration::from_secs(1);
-        // A thousand instances: eight blocks of 125, 0 to 437.5 ms sooner.
+        // A thousand instances: four blocks of 250, 0 to 375 ms sooner.
         let spreads: Vec<u128> = (0..1_000)
             .map(|i| spread_of(second, i, 1_000).as_micros())
             .collect();
-        assert!(spreads[..125].iter().all(|&s| s == 0));
-        assert!(spreads[125..250].iter().all(|&s| s == 62_500));
-        assert!(spreads[875..].iter().all(|&s| s == 437_500));
+        assert!(spreads[..250].iter().all(|&s| s == 0));
+        assert!(spreads[250..500].iter().all(|&s| s == 125_000));
+        assert!(spreads[750..].iter().all(|&s| s == 375_000));
         // Non-decreasing over the list: a wake-up handles neighbours.
         assert!(spreads.windows(2).all(|w| w[0] <= w[1]));
         // Each place holds at most about ADVERTS_PER_WAKE instances.
@@ -91,14 +91,14 @@ mod tests {
         for s in &spreads {
             *per_place.entry(*s).or_insert(0usize) += 1;
         }
-        assert_eq!(per_place.len(), 8);
-        assert!(per_place.values().all(|&c| c == 125));
+        assert_eq!(per_place.len(), 4);
+        assert!(per_place.values().all(|&c| c == 250));
     }
 
     #[test]
     fn never_half_an_interval_or_more() {
         let centis = Duration::from_millis(50);
-        for n in [1, 126, 999, 1_000, 4_000, 100_000] {
+        for n in [1, 251, 999, 1_000, 4_000, 100_000] {
             assert!((0..n).all(|i| spread_of(centis, i, n) < centis / 2), "{n}");
         }
         // An index past the count (an instance added meanwhile) stays in the last place.
