@@ -86,6 +86,12 @@ enum Started {
 /// Events read from the epoll set at once.
 const EVENTS: usize = 64;
 
+/// The step of the grid on which attempts start: an attempt due at some time starts at the
+/// next point of the grid, so that the attempts falling due within one step start together in
+/// one turn of the task and it sleeps in between (a hundredth of the delay when that is
+/// shorter, so a short `delay_loop` keeps its precision).
+const GRID_STEP: Duration = Duration::from_millis(10);
+
 /// Runs `checks` until the task is aborted (or the pool is gone).
 pub async fn run(checks: Vec<TcpCheck>, reports: UnboundedSender<Report>, logger: Logger) {
     let poller = Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC)
@@ -113,6 +119,8 @@ struct Scheduler {
     entries: Vec<Entry>,
     /// (when, entry, generation): the next attempt or the end of the one in flight.
     timers: BinaryHeap<Reverse<(Instant, u32, u32)>>,
+    /// The origin of the grid on which attempts start.
+    epoch: Instant,
     reports: UnboundedSender<Report>,
     logger: Logger,
     /// Names are not used in TCP_CHECK's lines; the line functions take them.
@@ -129,7 +137,8 @@ impl Scheduler {
             .into_iter()
             .enumerate()
             .map(|(i, c)| {
-                timers.push(Reverse((now + c.first, index(i), 0)));
+                let at = on_grid(now, now + c.first, c.plan.delay_loop);
+                timers.push(Reverse((at, index(i), 0)));
                 Entry {
                     id: c.id,
                     tries_left: c.plan.retry,
@@ -143,6 +152,7 @@ impl Scheduler {
         Scheduler {
             entries,
             timers,
+            epoch: now,
             reports,
             logger,
             no_names: Names {
@@ -165,6 +175,7 @@ impl Scheduler {
             if !self.fire_due(Instant::now(), epoll) {
                 return;
             }
+            self.drop_stale_timers();
             let Some(&Reverse((next, _, _))) = self.timers.peek() else {
                 return;
             };
@@ -182,6 +193,7 @@ impl Scheduler {
             .await;
             let Some(ready) = ready else { continue };
             let Ok(mut guard) = ready else { return };
+            let now = Instant::now();
             loop {
                 let n = match epoll.wait(&mut events, 0u8) {
                     Ok(n) => n,
@@ -189,7 +201,7 @@ impl Scheduler {
                     Err(_) => 0,
                 };
                 for event in &events[..n] {
-                    if !self.on_event(event) {
+                    if !self.on_event(event, now) {
                         return;
                     }
                 }
@@ -221,9 +233,9 @@ impl Scheduler {
             }
             let alive = if entry.socket.take().is_some() {
                 // The connect timeout ran out; dropping the socket closed it.
-                self.finish(i, Err(Failure::Connect("timeout".into())))
+                self.finish(i, Err(Failure::Connect("timeout".into())), now)
             } else {
-                self.start(i, epoll)
+                self.start(i, epoll, now)
             };
             if !alive {
                 return false;
@@ -232,8 +244,24 @@ impl Scheduler {
         true
     }
 
-    /// Starts an attempt of entry `i`; false when the pool is gone.
-    fn start(&mut self, i: u32, epoll: &Epoll) -> bool {
+    /// Takes the timers of attempts already over (a connect timeout not needed) off the top of
+    /// the heap, so that the task does not wake for them: each check has one live timer, the
+    /// one of its current generation.
+    fn drop_stale_timers(&mut self) {
+        while let Some(&Reverse((_, i, generation))) = self.timers.peek() {
+            let live = self
+                .entries
+                .get(i as usize)
+                .is_some_and(|entry| entry.generation == generation);
+            if live {
+                break;
+            }
+            self.timers.pop();
+        }
+    }
+
+    /// Starts an attempt of entry `i` at `now`; false when the pool is gone.
+    fn start(&mut self, i: u32, epoll: &Epoll, now: Instant) -> bool {
         let Some(entry) = self.entries.get_mut(i as usize) else {
             return true;
         };
@@ -244,19 +272,19 @@ impl Scheduler {
                 // Level-triggered: the socket is closed at its first event.
                 let event = EpollEvent::new(EpollFlags::EPOLLOUT, data);
                 if let Err(e) = epoll.add(&socket, event) {
-                    return self.finish(i, Err(Failure::Connect(strerror(&e.into()))));
+                    return self.finish(i, Err(Failure::Connect(strerror(&e.into()))), now);
                 }
                 entry.socket = Some(socket);
-                let at = Instant::now() + entry.plan.connect_timeout;
+                let at = now + entry.plan.connect_timeout;
                 self.timers.push(Reverse((at, i, entry.generation)));
                 true
             }
-            Started::Done(outcome) => self.finish(i, outcome),
+            Started::Done(outcome) => self.finish(i, outcome, now),
         }
     }
 
-    /// Handles an event of the epoll set; false when the pool is gone.
-    fn on_event(&mut self, event: &EpollEvent) -> bool {
+    /// Handles an event of the epoll set read at `now`; false when the pool is gone.
+    fn on_event(&mut self, event: &EpollEvent, now: Instant) -> bool {
         let data = event.data();
         let (i, generation) = ((data & u64::from(u32::MAX)) as u32, (data >> 32) as u32);
         let Some(entry) = self.entries.get_mut(i as usize) else {
@@ -281,12 +309,12 @@ impl Scheduler {
             Ok(())
         };
         drop(socket);
-        self.finish(i, outcome)
+        self.finish(i, outcome, now)
     }
 
-    /// What an attempt's end does: logs, reports and schedules the next attempt as
-    /// [`super::task::run`] does for a TCP_CHECK; false when the pool is gone.
-    fn finish(&mut self, i: u32, outcome: Outcome) -> bool {
+    /// What an attempt's end at `now` does: logs, reports and schedules the next attempt as
+    /// [`super::task::run`] does for a TCP_CHECK (on the grid); false when the pool is gone.
+    fn finish(&mut self, i: u32, outcome: Outcome, now: Instant) -> bool {
         let Some(entry) = self.entries.get_mut(i as usize) else {
             return true;
         };
@@ -372,13 +400,29 @@ impl Scheduler {
             }
         };
         entry.generation = entry.generation.wrapping_add(1);
-        self.timers
-            .push(Reverse((Instant::now() + delay, i, entry.generation)));
+        let at = on_grid(self.epoch, now + delay, delay);
+        self.timers.push(Reverse((at, i, entry.generation)));
         match report {
             Some(report) => self.reports.send(report).is_ok(),
             None => true,
         }
     }
+}
+
+/// When an attempt due at `at`, `delay` after the previous one ended, starts: the first point
+/// of the grid from `epoch` at or after `at` (never earlier than due), the grid's step
+/// [`GRID_STEP`] or a hundredth of `delay` if shorter.
+fn on_grid(epoch: Instant, at: Instant, delay: Duration) -> Instant {
+    let step = GRID_STEP.min(delay / 100).as_nanos();
+    if step == 0 {
+        return at;
+    }
+    let since = at.saturating_duration_since(epoch).as_nanos();
+    let offset = since.div_ceil(step).saturating_mul(step);
+    u64::try_from(offset)
+        .ok()
+        .and_then(|nanos| epoch.checked_add(Duration::from_nanos(nanos)))
+        .unwrap_or(at)
 }
 
 /// An entry's index in the heap and the events (the pool holds far fewer checks).
@@ -563,6 +607,68 @@ mod tests {
         let expected: Vec<Report> = (0..40).filter(|n| n % 3 == 0).map(down).collect();
         assert_eq!(reported, expected);
         task.abort();
+    }
+
+    /// Attempts start on the grid: never before they are due, at most a step later, the step
+    /// 10 ms for a `delay_loop` of a second or more and a hundredth of a shorter delay.
+    #[test]
+    fn attempts_start_on_the_grid() {
+        let epoch = Instant::now();
+        let ms = Duration::from_millis;
+        let second = Duration::from_secs(1);
+        assert_eq!(on_grid(epoch, epoch + ms(1), second), epoch + ms(10));
+        assert_eq!(on_grid(epoch, epoch + ms(10), second), epoch + ms(10));
+        assert_eq!(on_grid(epoch, epoch + ms(1_003), second), epoch + ms(1_010));
+        assert_eq!(
+            on_grid(epoch, epoch + ms(3_001), Duration::from_secs(60)),
+            epoch + ms(3_010)
+        );
+        // delay 0.2 s: a 2 ms step.
+        assert_eq!(on_grid(epoch, epoch + ms(201), ms(200)), epoch + ms(202));
+        // No delay: no grid.
+        let at = epoch + Duration::from_micros(1_234);
+        assert_eq!(on_grid(epoch, at, Duration::ZERO), at);
+        // Before the grid's origin (cannot happen): the origin.
+        assert_eq!(on_grid(epoch + ms(5), epoch, second), epoch + ms(5));
+    }
+
+    /// Checks whose first attempts fall due within one step of the grid start in the same turn;
+    /// the timers of attempts already over are dropped from the top of the heap instead of
+    /// waking the task.
+    #[tokio::test(start_paused = true)]
+    async fn due_attempts_share_a_turn_and_stale_timers_do_not_wake() {
+        let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+        let addr = closed_port();
+        let firsts = [1, 4, 9, 12];
+        let checks = firsts
+            .iter()
+            .enumerate()
+            .map(|(n, ms)| check(n, plan(addr), Duration::from_millis(*ms)))
+            .collect();
+        let mut scheduler = Scheduler::new(checks, tx, quiet());
+        let epoch = scheduler.epoch;
+        let due: Vec<Duration> = scheduler
+            .timers
+            .clone()
+            .into_sorted_vec()
+            .iter()
+            .rev()
+            .map(|Reverse((at, _, _))| *at - epoch)
+            .collect();
+        let ms = Duration::from_millis;
+        assert_eq!(due, [ms(10), ms(10), ms(10), ms(20)]);
+        // Check 0's attempt ends (its generation moves on): its timer at the top is stale.
+        scheduler.entries[0].generation = 1;
+        scheduler.timers.push(Reverse((epoch + ms(1), 0, 0)));
+        scheduler.timers.push(Reverse((epoch + ms(2), 0, 1)));
+        scheduler.drop_stale_timers();
+        let top = scheduler.timers.peek().map(|Reverse(t)| *t);
+        assert_eq!(top, Some((epoch + ms(2), 0, 1)));
+        scheduler.entries[0].generation = 2;
+        scheduler.drop_stale_timers();
+        // Check 0's timers are all stale now; deeper ones go when they reach the top.
+        let top = scheduler.timers.peek().map(|Reverse(t)| t.1);
+        assert_eq!(top, Some(1));
     }
 
     /// An entry at rest is a few dozen bytes (a task per check held about 750).
