@@ -11,7 +11,9 @@
 //! in a task per check keeps a resting check to a few dozen bytes and each attempt to four
 //! system calls (`socket` with `SOCK_NONBLOCK | SOCK_CLOEXEC`, `connect`, one `epoll_ctl`,
 //! `close`, which also takes the socket out of the set), plus `getsockopt(SO_ERROR)` only
-//! when the kernel reports an error.
+//! when the kernel reports an error. Attempts start on the grid of [`super::start_grid`], so
+//! that those falling due within 10 ms start in one turn; the timers of attempts already over
+//! are dropped without waking the task.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -33,6 +35,7 @@ use tokio::time::Instant;
 use super::plan::{CheckKind, CheckPlan};
 use super::probe::Failure;
 use super::source::strerror;
+use super::start_grid::StartGrid;
 use super::task::{self, CheckId, CheckState, Names, Report};
 use crate::alert::{CheckWord, check_body};
 use crate::logger::Logger;
@@ -86,12 +89,6 @@ enum Started {
 /// Events read from the epoll set at once.
 const EVENTS: usize = 64;
 
-/// The step of the grid on which attempts start: an attempt due at some time starts at the
-/// next point of the grid, so that the attempts falling due within one step start together in
-/// one turn of the task and it sleeps in between (a hundredth of the delay when that is
-/// shorter, so a short `delay_loop` keeps its precision).
-const GRID_STEP: Duration = Duration::from_millis(10);
-
 /// Runs `checks` until the task is aborted (or the pool is gone).
 pub async fn run(checks: Vec<TcpCheck>, reports: UnboundedSender<Report>, logger: Logger) {
     let poller = Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC)
@@ -119,8 +116,8 @@ struct Scheduler {
     entries: Vec<Entry>,
     /// (when, entry, generation): the next attempt or the end of the one in flight.
     timers: BinaryHeap<Reverse<(Instant, u32, u32)>>,
-    /// The origin of the grid on which attempts start.
-    epoch: Instant,
+    /// Where on the time line attempts start.
+    grid: StartGrid,
     reports: UnboundedSender<Report>,
     logger: Logger,
     /// Names are not used in TCP_CHECK's lines; the line functions take them.
@@ -133,11 +130,12 @@ impl Scheduler {
         // Room for three timers a check (its live one and, until they run out, the timeouts
         // of attempts that ended early), so that the heap seldom moves.
         let mut timers = BinaryHeap::with_capacity(checks.len().saturating_mul(3));
+        let mut grid = StartGrid::new(now, checks.iter().map(|c| c.plan.delay_loop));
         let entries = checks
             .into_iter()
             .enumerate()
             .map(|(i, c)| {
-                let at = on_grid(now, now + c.first, c.plan.delay_loop);
+                let at = grid.place(now, now + c.first, c.plan.delay_loop);
                 timers.push(Reverse((at, index(i), 0)));
                 Entry {
                     id: c.id,
@@ -152,7 +150,7 @@ impl Scheduler {
         Scheduler {
             entries,
             timers,
-            epoch: now,
+            grid,
             reports,
             logger,
             no_names: Names {
@@ -400,29 +398,13 @@ impl Scheduler {
             }
         };
         entry.generation = entry.generation.wrapping_add(1);
-        let at = on_grid(self.epoch, now + delay, delay);
+        let at = self.grid.place(now, now + delay, delay);
         self.timers.push(Reverse((at, i, entry.generation)));
         match report {
             Some(report) => self.reports.send(report).is_ok(),
             None => true,
         }
     }
-}
-
-/// When an attempt due at `at`, `delay` after the previous one ended, starts: the first point
-/// of the grid from `epoch` at or after `at` (never earlier than due), the grid's step
-/// [`GRID_STEP`] or a hundredth of `delay` if shorter.
-fn on_grid(epoch: Instant, at: Instant, delay: Duration) -> Instant {
-    let step = GRID_STEP.min(delay / 100).as_nanos();
-    if step == 0 {
-        return at;
-    }
-    let since = at.saturating_duration_since(epoch).as_nanos();
-    let offset = since.div_ceil(step).saturating_mul(step);
-    u64::try_from(offset)
-        .ok()
-        .and_then(|nanos| epoch.checked_add(Duration::from_nanos(nanos)))
-        .unwrap_or(at)
 }
 
 /// An entry's index in the heap and the events (the pool holds far fewer checks).
@@ -609,29 +591,6 @@ mod tests {
         task.abort();
     }
 
-    /// Attempts start on the grid: never before they are due, at most a step later, the step
-    /// 10 ms for a `delay_loop` of a second or more and a hundredth of a shorter delay.
-    #[test]
-    fn attempts_start_on_the_grid() {
-        let epoch = Instant::now();
-        let ms = Duration::from_millis;
-        let second = Duration::from_secs(1);
-        assert_eq!(on_grid(epoch, epoch + ms(1), second), epoch + ms(10));
-        assert_eq!(on_grid(epoch, epoch + ms(10), second), epoch + ms(10));
-        assert_eq!(on_grid(epoch, epoch + ms(1_003), second), epoch + ms(1_010));
-        assert_eq!(
-            on_grid(epoch, epoch + ms(3_001), Duration::from_secs(60)),
-            epoch + ms(3_010)
-        );
-        // delay 0.2 s: a 2 ms step.
-        assert_eq!(on_grid(epoch, epoch + ms(201), ms(200)), epoch + ms(202));
-        // No delay: no grid.
-        let at = epoch + Duration::from_micros(1_234);
-        assert_eq!(on_grid(epoch, at, Duration::ZERO), at);
-        // Before the grid's origin (cannot happen): the origin.
-        assert_eq!(on_grid(epoch + ms(5), epoch, second), epoch + ms(5));
-    }
-
     /// Checks whose first attempts fall due within one step of the grid start in the same turn;
     /// the timers of attempts already over are dropped from the top of the heap instead of
     /// waking the task.
@@ -645,8 +604,9 @@ mod tests {
             .enumerate()
             .map(|(n, ms)| check(n, plan(addr), Duration::from_millis(*ms)))
             .collect();
+        // Time is paused: the grid's origin is now.
+        let epoch = Instant::now();
         let mut scheduler = Scheduler::new(checks, tx, quiet());
-        let epoch = scheduler.epoch;
         let due: Vec<Duration> = scheduler
             .timers
             .clone()
