@@ -108,7 +108,7 @@ kb() { grep "^$2:" /proc/$1/status | tr -s ' ' | cut -d' ' -f2; }
 ctxt() { awk '/ctxt_switches:/ { s += $2 } END { print s }' /proc/$1/status; }
 echo "=== guest" >&3
 # The daemons log to syslog: busybox's keeps their lines in /tmp/messages.
-syslogd -O /tmp/messages 2>/dev/null
+syslogd -O /tmp/messages -s 0 2>/dev/null
 echo "clocksource $(cat /sys/devices/system/clocksource/clocksource0/current_clocksource)" >&3
 # The guest's TCP counters (RFC 4022's tcpActiveOpens, tcpAttemptFails): only the process
 # measured connects during its window, so they count its checks.
