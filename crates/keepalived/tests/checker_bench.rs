@@ -107,6 +107,8 @@ kb() { grep "^$2:" /proc/$1/status | tr -s ' ' | cut -d' ' -f2; }
 # Context switches (voluntary and not) of a process: how often it slept and woke.
 ctxt() { awk '/ctxt_switches:/ { s += $2 } END { print s }' /proc/$1/status; }
 echo "=== guest" >&3
+# The daemons log to syslog: busybox's keeps their lines in /tmp/messages.
+syslogd -O /tmp/messages -s 0 2>/dev/null
 echo "clocksource $(cat /sys/devices/system/clocksource/clocksource0/current_clocksource)" >&3
 # The guest's TCP counters (RFC 4022's tcpActiveOpens, tcpAttemptFails): only the process
 # measured connects during its window, so they count its checks.
@@ -196,6 +198,11 @@ bench() {
         timeout -s INT 4 /usr/bin/tcpdump -Z root -n -i $NETIF -c 8 'tcp and host 203.0.113.7 and port 8000' \
             2>/dev/null | sed 's/^[0-9:.]* /wire /' >&3
     fi
+    # What the daemon logged (syslog): how many lines, and the first about a check that failed.
+    echo "log_lines $(grep -c . /tmp/messages 2>/dev/null)" >&3
+    grep -m 3 -iE 'fail|timeout|refused|unreachable|error' /tmp/messages 2>/dev/null \
+        | sed 's/^/log /' >&3
+    : > /tmp/messages
     kill -TERM $KPID
     i=0; while kill -0 $KPID 2>/dev/null && [ $i -lt 100 ]; do sleep 0.2; i=$((i+1)); done
 }

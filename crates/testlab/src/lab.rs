@@ -109,6 +109,7 @@ impl Lab {
             }
         }
         remove_stale_namespaces();
+        crate::clean_up_on_interrupt();
 
         let n = COUNTER.fetch_add(1, Ordering::SeqCst);
         let prefix = format!("{NETNS_PREFIX}{tag}-{}-{n}", std::process::id());
@@ -645,6 +646,12 @@ pub(crate) fn kill_netns_processes(netns: &str) {
 /// Deletes `kl-…` namespaces left behind by test processes that no longer exist (a test binary
 /// killed by SIGKILL cannot run its destructors).
 pub fn remove_stale_namespaces() {
+    remove_namespaces_of(|pid| !Path::new(&format!("/proc/{pid}")).exists());
+}
+
+/// Deletes the `kl-<tag>-<pid>-<n>-<host>` namespaces whose pid `owner` selects, after killing
+/// every process in them.
+pub(crate) fn remove_namespaces_of(owner: impl Fn(u32) -> bool) {
     let Ok(list) = run_ok("ip", &["netns", "list"]) else {
         return;
     };
@@ -660,7 +667,7 @@ pub fn remove_stale_namespaces() {
         let Some(pid) = parts.get(1).and_then(|p| p.parse::<u32>().ok()) else {
             continue;
         };
-        if parts.len() != 4 || Path::new(&format!("/proc/{pid}")).exists() {
+        if parts.len() != 4 || !owner(pid) {
             continue;
         }
         kill_netns_processes(name);

@@ -17,6 +17,7 @@ mod extra_link;
 pub mod fixtures;
 pub mod initd;
 mod inject;
+mod interrupt;
 pub mod ipv6;
 mod keepalived;
 mod lab;
@@ -32,6 +33,7 @@ pub use capture::{
 pub use config::{VrrpInstance, render_config};
 pub use extra_link::{ExtraLink, LinkEnd, extra_link_mac, link_hosts, link_injector};
 pub use inject::{ForgedAdvert, Injector, VRRP_GROUP};
+pub use interrupt::clean_up_on_interrupt;
 pub use keepalived::{KEEPALIVED_BIN, Keepalived, STOP_TIMEOUT};
 pub use lab::{
     AddrInfo, BRIDGE, HOST_IF, Host, Lab, NETNS_PREFIX, Subnet, host_mac, poll_until,

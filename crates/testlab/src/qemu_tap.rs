@@ -40,6 +40,7 @@ impl TapNet {
         remove_stale_namespaces();
         let n = COUNTER.fetch_add(1, Ordering::SeqCst);
         let netns = format!("{NETNS_PREFIX}{tag}-{}-{n}-tap", std::process::id());
+        crate::clean_up_on_interrupt();
         run_ok("ip", &["netns", "add", &netns])?;
         // From here on, an early return drops the network, which deletes the namespace.
         let net = TapNet {

@@ -138,3 +138,58 @@ fn bad_names_are_refused() {
     assert!(Lab::new("ok", &["a", "a"]).is_err());
     assert!(Lab::new("ok", &["br"]).is_err());
 }
+
+/// Set in the child of [`an_interrupted_run_removes_its_namespaces`].
+const INTERRUPT_CHILD: &str = "KL_TEST_INTERRUPT_CHILD";
+
+/// A test binary interrupted by SIGINT (Ctrl-C) or SIGTERM (a runner's timeout) removes its
+/// namespaces and the processes in them before it exits with 128 + the signal. The test runs
+/// itself again as the child: the child makes a lab with a process in a host, prints its
+/// prefix and waits; the parent signals it and looks for what it left.
+#[test]
+fn an_interrupted_run_removes_its_namespaces() {
+    if std::env::var_os(INTERRUPT_CHILD).is_some() {
+        let lab = Lab::new("intr", &["a"]).expect("lab");
+        let _sleeper = lab.host("a").spawn("sleep", &["60"]).expect("sleep");
+        println!("prefix {}", lab.prefix());
+        std::thread::sleep(Duration::from_secs(30));
+        return;
+    }
+    if !ready() {
+        return;
+    }
+    for (signal, name) in [(2, "INT"), (15, "TERM")] {
+        let exe = std::env::current_exe().expect("test binary");
+        let mut child = std::process::Command::new(exe)
+            .args([
+                "--exact",
+                "an_interrupted_run_removes_its_namespaces",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env(INTERRUPT_CHILD, "1")
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("child test");
+        let stdout = child.stdout.take().expect("child stdout");
+        let mut prefix = String::new();
+        for line in std::io::BufRead::lines(std::io::BufReader::new(stdout)) {
+            let line = line.expect("child line");
+            // The harness's `test NAME ... ` may stand before it on the line.
+            if let Some((_, p)) = line.split_once("prefix ") {
+                prefix = p.trim().to_string();
+                break;
+            }
+        }
+        assert!(!prefix.is_empty(), "the child made no lab");
+        assert!(netns_list().contains(&prefix));
+        run_ok("kill", &[&format!("-{name}"), &child.id().to_string()]).expect("kill");
+        let status = child.wait().expect("child exit");
+        assert_eq!(status.code(), Some(128 + signal), "SIG{name}: {status:?}");
+        assert!(
+            !netns_list().contains(&prefix),
+            "SIG{name} left {prefix}: {}",
+            netns_list()
+        );
+    }
+}

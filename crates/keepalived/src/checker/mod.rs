@@ -21,6 +21,7 @@ pub mod pool;
 pub mod probe;
 pub mod smtp;
 pub mod source;
+pub mod start_grid;
 pub mod suspend;
 pub mod talk;
 pub mod task;

@@ -11,7 +11,9 @@
 //! in a task per check keeps a resting check to a few dozen bytes and each attempt to four
 //! system calls (`socket` with `SOCK_NONBLOCK | SOCK_CLOEXEC`, `connect`, one `epoll_ctl`,
 //! `close`, which also takes the socket out of the set), plus `getsockopt(SO_ERROR)` only
-//! when the kernel reports an error.
+//! when the kernel reports an error. Attempts start on the grid of [`super::start_grid`], so
+//! that those falling due within 10 ms start in one turn; the timers of attempts already over
+//! are dropped without waking the task.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -33,6 +35,7 @@ use tokio::time::Instant;
 use super::plan::{CheckKind, CheckPlan};
 use super::probe::Failure;
 use super::source::strerror;
+use super::start_grid::StartGrid;
 use super::task::{self, CheckId, CheckState, Names, Report};
 use crate::alert::{CheckWord, check_body};
 use crate::logger::Logger;
@@ -113,6 +116,8 @@ struct Scheduler {
     entries: Vec<Entry>,
     /// (when, entry, generation): the next attempt or the end of the one in flight.
     timers: BinaryHeap<Reverse<(Instant, u32, u32)>>,
+    /// Where on the time line attempts start.
+    grid: StartGrid,
     reports: UnboundedSender<Report>,
     logger: Logger,
     /// Names are not used in TCP_CHECK's lines; the line functions take them.
@@ -125,11 +130,13 @@ impl Scheduler {
         // Room for three timers a check (its live one and, until they run out, the timeouts
         // of attempts that ended early), so that the heap seldom moves.
         let mut timers = BinaryHeap::with_capacity(checks.len().saturating_mul(3));
+        let mut grid = StartGrid::new(now, checks.iter().map(|c| c.plan.delay_loop));
         let entries = checks
             .into_iter()
             .enumerate()
             .map(|(i, c)| {
-                timers.push(Reverse((now + c.first, index(i), 0)));
+                let at = grid.place(now, now + c.first, c.plan.delay_loop);
+                timers.push(Reverse((at, index(i), 0)));
                 Entry {
                     id: c.id,
                     tries_left: c.plan.retry,
@@ -143,6 +150,7 @@ impl Scheduler {
         Scheduler {
             entries,
             timers,
+            grid,
             reports,
             logger,
             no_names: Names {
@@ -165,6 +173,7 @@ impl Scheduler {
             if !self.fire_due(Instant::now(), epoll) {
                 return;
             }
+            self.drop_stale_timers();
             let Some(&Reverse((next, _, _))) = self.timers.peek() else {
                 return;
             };
@@ -182,6 +191,7 @@ impl Scheduler {
             .await;
             let Some(ready) = ready else { continue };
             let Ok(mut guard) = ready else { return };
+            let now = Instant::now();
             loop {
                 let n = match epoll.wait(&mut events, 0u8) {
                     Ok(n) => n,
@@ -189,7 +199,7 @@ impl Scheduler {
                     Err(_) => 0,
                 };
                 for event in &events[..n] {
-                    if !self.on_event(event) {
+                    if !self.on_event(event, now) {
                         return;
                     }
                 }
@@ -221,9 +231,9 @@ impl Scheduler {
             }
             let alive = if entry.socket.take().is_some() {
                 // The connect timeout ran out; dropping the socket closed it.
-                self.finish(i, Err(Failure::Connect("timeout".into())))
+                self.finish(i, Err(Failure::Connect("timeout".into())), now)
             } else {
-                self.start(i, epoll)
+                self.start(i, epoll, now)
             };
             if !alive {
                 return false;
@@ -232,8 +242,24 @@ impl Scheduler {
         true
     }
 
-    /// Starts an attempt of entry `i`; false when the pool is gone.
-    fn start(&mut self, i: u32, epoll: &Epoll) -> bool {
+    /// Takes the timers of attempts already over (a connect timeout not needed) off the top of
+    /// the heap, so that the task does not wake for them: each check has one live timer, the
+    /// one of its current generation.
+    fn drop_stale_timers(&mut self) {
+        while let Some(&Reverse((_, i, generation))) = self.timers.peek() {
+            let live = self
+                .entries
+                .get(i as usize)
+                .is_some_and(|entry| entry.generation == generation);
+            if live {
+                break;
+            }
+            self.timers.pop();
+        }
+    }
+
+    /// Starts an attempt of entry `i` at `now`; false when the pool is gone.
+    fn start(&mut self, i: u32, epoll: &Epoll, now: Instant) -> bool {
         let Some(entry) = self.entries.get_mut(i as usize) else {
             return true;
         };
@@ -244,19 +270,19 @@ impl Scheduler {
                 // Level-triggered: the socket is closed at its first event.
                 let event = EpollEvent::new(EpollFlags::EPOLLOUT, data);
                 if let Err(e) = epoll.add(&socket, event) {
-                    return self.finish(i, Err(Failure::Connect(strerror(&e.into()))));
+                    return self.finish(i, Err(Failure::Connect(strerror(&e.into()))), now);
                 }
                 entry.socket = Some(socket);
-                let at = Instant::now() + entry.plan.connect_timeout;
+                let at = now + entry.plan.connect_timeout;
                 self.timers.push(Reverse((at, i, entry.generation)));
                 true
             }
-            Started::Done(outcome) => self.finish(i, outcome),
+            Started::Done(outcome) => self.finish(i, outcome, now),
         }
     }
 
-    /// Handles an event of the epoll set; false when the pool is gone.
-    fn on_event(&mut self, event: &EpollEvent) -> bool {
+    /// Handles an event of the epoll set read at `now`; false when the pool is gone.
+    fn on_event(&mut self, event: &EpollEvent, now: Instant) -> bool {
         let data = event.data();
         let (i, generation) = ((data & u64::from(u32::MAX)) as u32, (data >> 32) as u32);
         let Some(entry) = self.entries.get_mut(i as usize) else {
@@ -281,12 +307,12 @@ impl Scheduler {
             Ok(())
         };
         drop(socket);
-        self.finish(i, outcome)
+        self.finish(i, outcome, now)
     }
 
-    /// What an attempt's end does: logs, reports and schedules the next attempt as
-    /// [`super::task::run`] does for a TCP_CHECK; false when the pool is gone.
-    fn finish(&mut self, i: u32, outcome: Outcome) -> bool {
+    /// What an attempt's end at `now` does: logs, reports and schedules the next attempt as
+    /// [`super::task::run`] does for a TCP_CHECK (on the grid); false when the pool is gone.
+    fn finish(&mut self, i: u32, outcome: Outcome, now: Instant) -> bool {
         let Some(entry) = self.entries.get_mut(i as usize) else {
             return true;
         };
@@ -372,8 +398,8 @@ impl Scheduler {
             }
         };
         entry.generation = entry.generation.wrapping_add(1);
-        self.timers
-            .push(Reverse((Instant::now() + delay, i, entry.generation)));
+        let at = self.grid.place(now, now + delay, delay);
+        self.timers.push(Reverse((at, i, entry.generation)));
         match report {
             Some(report) => self.reports.send(report).is_ok(),
             None => true,
@@ -563,6 +589,46 @@ mod tests {
         let expected: Vec<Report> = (0..40).filter(|n| n % 3 == 0).map(down).collect();
         assert_eq!(reported, expected);
         task.abort();
+    }
+
+    /// Checks whose first attempts fall due within one step of the grid start in the same turn;
+    /// the timers of attempts already over are dropped from the top of the heap instead of
+    /// waking the task.
+    #[tokio::test(start_paused = true)]
+    async fn due_attempts_share_a_turn_and_stale_timers_do_not_wake() {
+        let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+        let addr = closed_port();
+        let firsts = [1, 4, 9, 12];
+        let checks = firsts
+            .iter()
+            .enumerate()
+            .map(|(n, ms)| check(n, plan(addr), Duration::from_millis(*ms)))
+            .collect();
+        // Time is paused: the grid's origin is now.
+        let epoch = Instant::now();
+        let mut scheduler = Scheduler::new(checks, tx, quiet());
+        let due: Vec<Duration> = scheduler
+            .timers
+            .clone()
+            .into_sorted_vec()
+            .iter()
+            .rev()
+            .map(|Reverse((at, _, _))| *at - epoch)
+            .collect();
+        let ms = Duration::from_millis;
+        assert_eq!(due, [ms(10), ms(10), ms(10), ms(20)]);
+        // Check 0's attempt ends (its generation moves on): its timer at the top is stale.
+        scheduler.entries[0].generation = 1;
+        scheduler.timers.push(Reverse((epoch + ms(1), 0, 0)));
+        scheduler.timers.push(Reverse((epoch + ms(2), 0, 1)));
+        scheduler.drop_stale_timers();
+        let top = scheduler.timers.peek().map(|Reverse(t)| *t);
+        assert_eq!(top, Some((epoch + ms(2), 0, 1)));
+        scheduler.entries[0].generation = 2;
+        scheduler.drop_stale_timers();
+        // Check 0's timers are all stale now; deeper ones go when they reach the top.
+        let top = scheduler.timers.peek().map(|Reverse(t)| t.1);
+        assert_eq!(top, Some(1));
     }
 
     /// An entry at rest is a few dozen bytes (a task per check held about 750).
