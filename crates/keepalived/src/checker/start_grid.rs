@@ -57,7 +57,7 @@ impl StartGrid {
     /// `now`: the first point of the grid at or after `due` that is not full.
     pub fn place(&mut self, now: Instant, due: Instant, delay: Duration) -> Instant {
         let at = on_grid(self.epoch, due, delay);
-        if GRID_STEP.min(delay / 100) != GRID_STEP {
+        if step_for(delay) != GRID_STEP {
             return at;
         }
         let step = GRID_STEP.as_nanos();
@@ -89,10 +89,16 @@ impl StartGrid {
     }
 }
 
+/// The grid's step for attempts `delay` apart: [`GRID_STEP`], or a hundredth of a shorter
+/// delay than a second.
+fn step_for(delay: Duration) -> Duration {
+    GRID_STEP.min(delay / 100)
+}
+
 /// The first point of the grid from `epoch` at or after `at` (never earlier than due), the
 /// grid's step [`GRID_STEP`] or a hundredth of `delay` if shorter.
 pub fn on_grid(epoch: Instant, at: Instant, delay: Duration) -> Instant {
-    let step = GRID_STEP.min(delay / 100).as_nanos();
+    let step = step_for(delay).as_nanos();
     if step == 0 {
         return at;
     }
