@@ -10,6 +10,7 @@ use netlink_packet_generic::ctrl::nlas::GenlCtrlAttrs;
 use netlink_packet_generic::ctrl::{GenlCtrl, GenlCtrlCmd};
 use netlink_sys::protocols::NETLINK_GENERIC;
 use netlink_sys::{Socket, SocketAddr};
+use nix::sys::socket::MsgFlags;
 
 use crate::attr::{Destination, Info, Service, ServiceKey, Timeouts, info_from};
 use crate::daemon::{DaemonRole, SyncDaemon};
@@ -61,11 +62,20 @@ pub struct TableEntry {
     pub destinations: Vec<Destination>,
 }
 
+/// The size of the buffer replies are read into. The kernel sizes a dump's datagrams to the
+/// largest buffer the reader has offered (at least a page), so a dump always fits; an
+/// acknowledgement is a few dozen bytes.
+const RECV_BUFFER: usize = 64 * 1024;
+
 /// A connection to the kernel's IPVS table.
 pub struct Ipvs {
     socket: Socket,
     family: u16,
     seq: u32,
+    /// The request being sent, kept between calls so a request costs no allocation.
+    send_buf: Vec<u8>,
+    /// The datagram being read, kept between calls: one `recv` a reply, no peek first.
+    recv_buf: Vec<u8>,
 }
 
 impl Ipvs {
@@ -75,10 +85,15 @@ impl Ipvs {
         let mut socket = Socket::new(NETLINK_GENERIC)?;
         socket.bind_auto()?;
         socket.connect(&SocketAddr::new(0, 0))?;
+        // Acknowledgements then carry the request's header only, not the whole request back
+        // (Linux 4.2 on). A kernel without the option echoes the request, which parses too.
+        let _ = socket.set_cap_ack(true);
         let mut ipvs = Ipvs {
             socket,
             family: 0,
             seq: 0,
+            send_buf: Vec::new(),
+            recv_buf: Vec::with_capacity(RECV_BUFFER),
         };
         ipvs.family = ipvs.resolve_family().map_err(|e| match e {
             IpvsError::Kernel(errno) => IpvsError::Unavailable(io::Error::from_raw_os_error(errno)),
@@ -122,13 +137,15 @@ impl Ipvs {
         msg.header.flags = flags;
         msg.header.sequence_number = seq;
         msg.finalize();
-        let mut buf = vec![0u8; msg.buffer_len()];
-        msg.serialize(&mut buf);
-        self.socket.send(&buf, 0)?;
+        self.send_buf.clear();
+        self.send_buf.resize(msg.buffer_len(), 0);
+        msg.serialize(&mut self.send_buf);
+        self.socket.send(&self.send_buf, 0)?;
 
         let mut replies = Vec::new();
         loop {
-            let (datagram, _) = self.socket.recv_from_full()?;
+            let len = self.read_datagram()?;
+            let datagram = &self.recv_buf[..len];
             let mut offset = 0;
             while offset < datagram.len() {
                 let reply = NetlinkMessage::<GenlMessage<F>>::deserialize(&datagram[offset..])
@@ -159,6 +176,25 @@ impl Ipvs {
                 }
             }
         }
+    }
+
+    /// Reads one datagram into `recv_buf` and returns its length. A datagram larger than the
+    /// buffer (which the kernel does not send, see [`RECV_BUFFER`]) is an error, and the buffer
+    /// grows to take the next one whole.
+    fn read_datagram(&mut self) -> Result<usize, IpvsError> {
+        self.recv_buf.clear();
+        let room = self.recv_buf.capacity();
+        // With MSG_TRUNC the datagram's real length comes back even when it did not fit.
+        let len = self
+            .socket
+            .recv(&mut self.recv_buf, MsgFlags::MSG_TRUNC.bits())?;
+        if len > room {
+            self.recv_buf.reserve(len);
+            return Err(IpvsError::Decode(format!(
+                "a reply of {len} bytes did not fit the {room}-byte buffer"
+            )));
+        }
+        Ok(len)
     }
 
     fn request(

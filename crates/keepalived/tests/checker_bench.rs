@@ -11,7 +11,9 @@
 //!   behind a tap device, where the guest does only the client's end;
 //! - `checker_reload_2000_vs_37000_rs`: a reload of 2,000 virtual servers / 37,000 real servers
 //!   where one real server's weight changed: the IPVS commands each daemon sends after the
-//!   SIGHUP (counted on an `nlmon` device by `nl-count`) and when the last one came.
+//!   SIGHUP (counted on an `nlmon` device by `nl-count`) and when the last one came; also
+//!   (`checker_reload_2000_vs_37000_rs_uml`) under User-mode Linux, a real kernel run as a
+//!   process on the host's CPU.
 //!
 //! Run: `cargo build --release -p keepalived-testlab --bin tcp-sink --bin tcp-check-floor --bin
 //! nl-count && cargo test --release -p keepalived --test checker_bench -- --ignored --nocapture`
@@ -22,6 +24,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use keepalived_testlab::qemu::{self, Initramfs, TapNet};
+use keepalived_testlab::uml;
 use keepalived_testlab::{KEEPALIVED_BIN, require_programs, require_root};
 
 const OURS: &str = env!("CARGO_BIN_EXE_keepalived");
@@ -503,14 +506,20 @@ fn reload_config(changed: bool) -> String {
     c
 }
 
+/// The reload benchmark's guest script; `CONF_A`, `CONF_B` (the configurations before and after),
+/// `NL_COUNT`, `REF_BIN` and `OURS_BIN` are the guest's paths, `TOTAL`, `CHANGED_VS` and
+/// `CHANGED_RS` what to wait for and read back.
 const RELOAD_SCRIPT: &str = r#"
 modprobe nlmon && ip link add nlmon0 type nlmon && ip link set nlmon0 up
 count() { ipvsadm -Ln | grep -c -- '->.*Route'; }
 reload() {
     ipvsadm -C
-    cp /etc/reload-a.conf /tmp/reload.conf
-    $2 -n -C -f /tmp/reload.conf -p /run/k-$1.pid -c /run/c-$1.pid -r /run/v-$1.pid \
-        > /tmp/log-$1 2>&1 &
+    cp CONF_A /run/reload.conf
+    NL_COUNT --watch --quiet 10 --max 600 > /run/start-$1 &
+    NLPID=$!
+    sleep 1
+    $2 -n -C -f /run/reload.conf -p /run/k-$1.pid -c /run/c-$1.pid -r /run/v-$1.pid \
+        > /run/log-$1 2>&1 &
     KPID=$!
     i=0; while [ "$(count)" -lt TOTAL ] && [ $i -lt 120 ]; do sleep 5; i=$((i+1)); done
     sleep 5
@@ -518,49 +527,45 @@ reload() {
     RSS0=$(grep VmRSS /proc/$CPID/status | tr -s ' ' | cut -d' ' -f2)
     echo "=== reload $1" >&3
     echo "started_dests $(count) start_wait_s $((i*5)) rss_kb $RSS0" >&3
-    cp /etc/reload-b.conf /tmp/reload.conf
-    /bin/nl-count --hup $KPID --quiet 15 --max 900 >&3
+    wait $NLPID
+    echo "start (ms from 1 s before the daemon) $(cat /run/start-$1)" >&3
+    FAULTS0="checker $(cut -d' ' -f10 /proc/$CPID/stat) parent $(cut -d' ' -f10 /proc/$KPID/stat)"
+    cp CONF_B /run/reload.conf
+    NL_COUNT --hup $KPID --quiet 15 --max 900 >&3
     RSS1=$(grep VmRSS /proc/$CPID/status | tr -s ' ' | cut -d' ' -f2)
     echo "after_dests $(count) rss_kb $RSS1" >&3
+    echo "minor faults before the reload: $FAULTS0; after: checker $(cut -d' ' -f10 /proc/$CPID/stat) parent $(cut -d' ' -f10 /proc/$KPID/stat)" >&3
     ipvsadm -Ln -t CHANGED_VS | grep CHANGED_RS >&3
     kill -KILL $CPID $KPID
     sleep 1
 }
-reload ref /usr/sbin/keepalived
-reload ours /usr/sbin/keepalived-rs
+reload ref REF_BIN
+reload ours OURS_BIN
 "#;
 
-#[test]
-#[ignore = "benchmark: boots a VM for several minutes"]
-fn checker_reload_2000_vs_37000_rs() {
+/// [`RELOAD_SCRIPT`] with the guest's paths: the configurations in `conf_dir`.
+fn reload_script(conf_dir: &str, nl_count: &str, ref_bin: &str, ours_bin: &str) -> String {
     let (addr, port) = reload_vs(CHANGED.0);
-    let script = RELOAD_SCRIPT
+    RELOAD_SCRIPT
+        .replace("CONF_A", &format!("{conf_dir}/reload-a.conf"))
+        .replace("CONF_B", &format!("{conf_dir}/reload-b.conf"))
+        .replace("NL_COUNT", nl_count)
+        .replace("REF_BIN", ref_bin)
+        .replace("OURS_BIN", ours_bin)
         .replace("TOTAL", &RELOAD_RS.to_string())
         .replace("CHANGED_VS", &format!("{addr}:{port}"))
-        .replace("CHANGED_RS", &format!("'203.0.113.{}:'", CHANGED.1));
-    if !require_root() {
-        return;
-    }
-    let guest = Guest {
-        name: "checker-reload-bench",
-        helpers: &["nl-count"],
-        files: &[
-            ("/etc/reload-a.conf", reload_config(false)),
-            ("/etc/reload-b.conf", reload_config(true)),
-        ],
-        optional: &[],
-        script: &script,
-    };
-    let Some(out) = boot_bench(&guest, None, Duration::from_secs(2_400)) else {
-        return;
-    };
+        .replace("CHANGED_RS", &format!("'203.0.113.{}:'", CHANGED.1))
+}
+
+/// Prints the reload benchmark's results: each daemon's lines, then a table row each.
+fn print_reload(results: &str, kernel: &str) {
     println!(
         "reload of {RELOAD_VS} virtual servers / {RELOAD_RS} real servers, one weight changed \
-         (QEMU TCG guest, 1 vCPU); times from the SIGHUP:"
+         ({kernel}); times from the SIGHUP:"
     );
     println!("| daemon | IPVS commands | last command ms | new / set / del dest | other |");
     println!("|---|---|---|---|---|");
-    for (name, lines) in qemu::sections(&out.results) {
+    for (name, lines) in qemu::sections(results) {
         let Some(label) = name.strip_prefix("reload ") else {
             continue;
         };
@@ -589,4 +594,68 @@ fn checker_reload_2000_vs_37000_rs() {
                 + value(line, "other")
         );
     }
+}
+
+#[test]
+#[ignore = "benchmark: boots a VM for several minutes"]
+fn checker_reload_2000_vs_37000_rs() {
+    if !require_root() {
+        return;
+    }
+    let script = reload_script(
+        "/etc",
+        "/bin/nl-count",
+        "/usr/sbin/keepalived",
+        "/usr/sbin/keepalived-rs",
+    );
+    let guest = Guest {
+        name: "checker-reload-bench",
+        helpers: &["nl-count"],
+        files: &[
+            ("/etc/reload-a.conf", reload_config(false)),
+            ("/etc/reload-b.conf", reload_config(true)),
+        ],
+        optional: &[],
+        script: &script,
+    };
+    let Some(out) = boot_bench(&guest, None, Duration::from_secs(2_400)) else {
+        return;
+    };
+    print_reload(&out.results, "QEMU TCG guest, 1 vCPU");
+}
+
+/// The same reload under User-mode Linux (crates/testlab/src/uml.rs): a real kernel whose
+/// programs run natively, with system calls and page faults trapped at a high price.
+#[test]
+#[ignore = "benchmark: runs a User-mode Linux kernel for about a minute"]
+fn checker_reload_2000_vs_37000_rs_uml() {
+    if !require_root()
+        || !require_programs(&["apt-get", "dpkg-deb", "/sbin/modprobe", "/usr/sbin/ipvsadm"])
+    {
+        return;
+    }
+    let Some(nl_count) = helper("nl-count") else {
+        println!("skipped: needs nl-count next to keepalived (cargo build -p keepalived-testlab)");
+        return;
+    };
+    let ours = ours();
+    println!("keepalived-rs: {}", ours.display());
+    let kernel = uml::prepare(Path::new(qemu::CACHE_DIR)).expect("UML kernel");
+    let work = qemu::work_dir("checker-reload-uml").expect("work dir");
+    for (name, changed) in [("reload-a.conf", false), ("reload-b.conf", true)] {
+        std::fs::write(work.join(name), reload_config(changed)).expect("configuration");
+    }
+    let script = reload_script(
+        &work.display().to_string(),
+        &nl_count.display().to_string(),
+        KEEPALIVED_BIN,
+        &ours.display().to_string(),
+    );
+    let out = uml::run(&kernel, &work, &script, 1024, Duration::from_secs(1_200)).expect("UML");
+    assert!(out.finished, "UML guest did not finish:\n{}", out.console);
+    print_reload(
+        &out.results,
+        &format!("User-mode Linux {}, host CPU", kernel.release),
+    );
+    let _ = std::fs::remove_dir_all(&work);
 }

@@ -25,6 +25,7 @@ pub mod prelude;
 mod process;
 pub mod qemu;
 mod qemu_tap;
+pub mod uml;
 
 pub use capture::{
     Advert, Capture, Frame, Garp, RawPacket, adverts, decode, frame_for_payload, from_hex, garps,

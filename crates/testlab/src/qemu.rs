@@ -118,7 +118,8 @@ pub fn prepare(cache: &Path) -> Result<Kernel> {
     })
 }
 
-fn download(cache: &Path, package: &str) -> Result<PathBuf> {
+/// The `.deb` of `package` in `cache`, fetched with `apt-get download` when not there yet.
+pub(crate) fn download(cache: &Path, package: &str) -> Result<PathBuf> {
     let find = |cache: &Path| -> Option<PathBuf> {
         fs::read_dir(cache)
             .ok()?
@@ -141,7 +142,8 @@ fn download(cache: &Path, package: &str) -> Result<PathBuf> {
     find(cache).with_context(|| format!("apt-get download {package} left no .deb"))
 }
 
-fn unpack(deb: &Path, root: &Path) -> Result<()> {
+/// Unpacks `deb` into `root` (replacing it) with `dpkg-deb -x`.
+pub(crate) fn unpack(deb: &Path, root: &Path) -> Result<()> {
     let tmp = root.with_extension("unpacking");
     let _ = fs::remove_dir_all(&tmp);
     run_ok(Command::new("dpkg-deb").arg("-x").arg(deb).arg(&tmp))?;

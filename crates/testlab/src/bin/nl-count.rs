@@ -9,6 +9,8 @@
 //! line: `commands N first_ms F last_ms L new_service .. set_service .. del_service ..
 //! new_dest .. set_dest .. del_dest .. other .. genl_frames G timed_out 0|1` (times from the
 //! SIGHUP; `genl_frames` counts every generic netlink frame seen, replies included).
+//! `--watch` instead of `--hup PID` sends no signal and gives the times from its own start (to
+//! time a daemon's start-up: start `nl-count --watch` first, then the daemon).
 //! Exits 2 on a usage or socket error.
 
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -55,7 +57,8 @@ const SLOTS: [&str; 7] = [
 ];
 
 struct Args {
-    hup: i32,
+    /// The pid to send SIGHUP to; `None` with `--watch`.
+    hup: Option<i32>,
     dev: String,
     quiet: Duration,
     max: Duration,
@@ -63,13 +66,18 @@ struct Args {
 
 fn args() -> Result<Args, String> {
     let mut out = Args {
-        hup: 0,
+        hup: None,
         dev: "nlmon0".into(),
         quiet: Duration::from_secs(10),
         max: Duration::from_secs(300),
     };
     let mut it = std::env::args().skip(1);
+    let mut watch = false;
     while let Some(flag) = it.next() {
+        if flag == "--watch" {
+            watch = true;
+            continue;
+        }
         let value = it.next().ok_or(format!("{flag} needs a value"))?;
         let secs = || {
             value
@@ -79,9 +87,11 @@ fn args() -> Result<Args, String> {
         };
         match flag.as_str() {
             "--hup" => {
-                out.hup = value
-                    .parse()
-                    .map_err(|_| format!("--hup: not a pid: {value}"))?
+                out.hup = Some(
+                    value
+                        .parse()
+                        .map_err(|_| format!("--hup: not a pid: {value}"))?,
+                )
             }
             "--dev" => out.dev = value.clone(),
             "--quiet" => out.quiet = secs()?,
@@ -89,8 +99,11 @@ fn args() -> Result<Args, String> {
             _ => return Err(format!("unknown option {flag}")),
         }
     }
-    if out.hup <= 0 {
-        return Err("--hup PID is required".into());
+    match out.hup {
+        Some(pid) if pid <= 0 => return Err(format!("--hup: not a pid: {pid}")),
+        Some(_) if watch => return Err("--hup and --watch exclude each other".into()),
+        None if !watch => return Err("--hup PID or --watch is required".into()),
+        _ => {}
     }
     Ok(out)
 }
@@ -149,7 +162,9 @@ fn main() {
         }
     };
     let start = Instant::now();
-    if let Err(e) = kill(Pid::from_raw(args.hup), Signal::SIGHUP) {
+    if let Some(pid) = args.hup
+        && let Err(e) = kill(Pid::from_raw(pid), Signal::SIGHUP)
+    {
         eprintln!("nl-count: kill: {e}");
         std::process::exit(2);
     }
