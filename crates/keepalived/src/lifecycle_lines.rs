@@ -96,16 +96,36 @@ pub fn max_auto_priority_notice(setting: Option<i32>) -> Option<&'static str> {
 }
 
 /// A child's last line: `Stopped`, or with `detail` (`-D`) `Stopped - used 0.003998 user
-/// time, 0.000000 system time`.
+/// time, 0.000000 system time`; a child that reaped processes of its own (scripts, modprobe)
+/// gives both figures, as 2.2.7's does: `Stopped - used (self/children) 0.000000/0.001404 user
+/// time, 0.008148/0.001956 system time`.
 pub fn child_stopped(detail: bool) -> String {
     if !detail {
         return "Stopped".to_string();
     }
-    let (user, system) = usage(UsageWho::RUSAGE_SELF);
+    stopped_line(
+        usage(UsageWho::RUSAGE_SELF),
+        usage(UsageWho::RUSAGE_CHILDREN),
+    )
+}
+
+/// [`child_stopped`]'s `-D` wording for the process's own and its reaped children's
+/// `(user, system)` times.
+fn stopped_line(own: (TimeVal, TimeVal), children: (TimeVal, TimeVal)) -> String {
+    let zero = |t: TimeVal| t.tv_sec() == 0 && t.tv_usec() == 0;
+    if zero(children.0) && zero(children.1) {
+        return format!(
+            "Stopped - used {} user time, {} system time",
+            seconds(own.0),
+            seconds(own.1)
+        );
+    }
     format!(
-        "Stopped - used {} user time, {} system time",
-        seconds(user),
-        seconds(system)
+        "Stopped - used (self/children) {}/{} user time, {}/{} system time",
+        seconds(own.0),
+        seconds(children.0),
+        seconds(own.1),
+        seconds(children.1)
     )
 }
 
@@ -198,6 +218,21 @@ mod tests {
         assert_eq!(seconds(TimeVal::new(12, 0)), "12.000000");
         assert!(child_stopped(true).starts_with("Stopped - used "));
         assert_eq!(child_stopped(false), "Stopped");
+    }
+
+    #[test]
+    fn a_child_that_reaped_processes_gives_both_times() {
+        let t = TimeVal::new;
+        let none = (t(0, 0), t(0, 0));
+        assert_eq!(
+            stopped_line((t(0, 50_000), t(0, 10_000)), none),
+            "Stopped - used 0.050000 user time, 0.010000 system time"
+        );
+        assert_eq!(
+            stopped_line((t(0, 0), t(0, 8148)), (t(0, 1404), t(0, 1956))),
+            "Stopped - used (self/children) 0.000000/0.001404 user time, \
+             0.008148/0.001956 system time"
+        );
         assert!(cpu_usage().starts_with("CPU usage (self/children) user: "));
     }
 

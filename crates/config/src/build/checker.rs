@@ -822,7 +822,7 @@ fn duplicate_real_servers(cx: &mut Cx<'_>, vs: &mut VirtualServer) {
         if earlier {
             let name = service_name(vs);
             let proto = name.split(':').rev().nth(1).unwrap_or("tcp").to_string();
-            cx.unlocated(
+            cx.unlocated_checker(
                 Severity::Warning,
                 format!(
                     "VS {name}: real server [{address}]:{proto}:{port} is duplicated - removing \
@@ -852,7 +852,7 @@ fn quorum_rules(cx: &mut Cx<'_>, vs: &mut VirtualServer) {
         .sum();
     if u64::from(vs.quorum) > total {
         let total = u32::try_from(total).unwrap_or(u32::MAX);
-        cx.unlocated(
+        cx.unlocated_checker(
             Severity::Warning,
             format!(
                 "Warning - quorum {} for {name} exceeds total weight of real servers {total}, \
@@ -864,7 +864,7 @@ fn quorum_rules(cx: &mut Cx<'_>, vs: &mut VirtualServer) {
     }
     if vs.hysteresis >= vs.quorum {
         let reset = vs.quorum.wrapping_sub(1);
-        cx.unlocated(
+        cx.unlocated_checker(
             Severity::Warning,
             format!(
                 "Virtual server {name}: hysteresis {} >= quorum {}; setting hysteresis to {reset}",

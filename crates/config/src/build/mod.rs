@@ -244,6 +244,16 @@ impl Cx<'_> {
             .push_at_completion(Diagnostic::new(severity, None, message.into()));
     }
 
+    /// A problem without a line that the checker's reading finds: 2.2.7's checker logs it,
+    /// and `-t` prints it with the checker's findings, also when the VRRP side's completion
+    /// does not run or a later pass stops at a syntax error (observed).
+    pub(crate) fn unlocated_checker(&mut self, severity: Severity, message: impl Into<String>) {
+        self.diagnostics.push(
+            Diagnostic::new(severity, None, message.into())
+                .in_pass(crate::diagnostic::Pass::Checker),
+        );
+    }
+
     /// Reports an unknown keyword, with a hint when a known one is close.
     pub(crate) fn unknown(&mut self, stmt: &Statement, known: &[&str]) {
         let diagnostic = unknown_keyword(stmt, known);

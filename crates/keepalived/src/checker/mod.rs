@@ -90,7 +90,7 @@ pub fn run(cli: &Cli, config: Config, logger: Logger) -> anyhow::Result<i32> {
                     }
                 }
                 fifos.close();
-                logger.info("Stopped");
+                // `Stopped` follows from crate::daemon, as after every child's end.
                 return Ok(EXIT_FATAL);
             }
         };
@@ -220,7 +220,6 @@ pub fn run(cli: &Cli, config: Config, logger: Logger) -> anyhow::Result<i32> {
         for argv in scripts {
             run_once(&notify_spec(argv)).await;
         }
-        logger.info("Stopped");
         Ok(0)
     })
 }

@@ -218,6 +218,14 @@ impl Pool {
             });
         }
         if vs.quorum_up {
+            if vs.plan.sorry_inhibit {
+                install_idle_sorry(vs, table);
+            }
+            for r in 0..vs.rs.len() {
+                install_rs(vs, r, table);
+            }
+            // After the real servers, as 2.2.7 logs it (seen when the kernel refuses them:
+            // their `IPVS cmd ... error` lines come first).
             logger.info(&format!(
                 "Gained quorum {q}+{h}={} <= {sum} for VS {}",
                 q.saturating_add(h),
@@ -226,12 +234,6 @@ impl Pool {
             notify.extend(vs.plan.quorum_up.clone());
             self.fifo_lines
                 .push(super::fifo::vs_line(&vs.plan.name, true));
-            if vs.plan.sorry_inhibit {
-                install_idle_sorry(vs, table);
-            }
-            for r in 0..vs.rs.len() {
-                install_rs(vs, r, table);
-            }
         } else {
             // keepalived logs nothing here: the quorum was never gained.
             install_sorry(vs, table, &logger);
