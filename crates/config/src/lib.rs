@@ -48,6 +48,13 @@ pub struct LoadOptions<'a> {
     pub host: &'a dyn Host,
     /// `-e`: every file the configuration names must exist.
     pub all_config: bool,
+    /// Build only what keepalived 2.2.7's parent process reads: the top level, `global_defs`
+    /// and the `bfd_instance` blocks (whose problems the parent logs, there being no BFD
+    /// process). Every other block is still read through (includes, conditionals, braces),
+    /// but not built into the model, so its problems are not found. For the parent's reading
+    /// at a reload, which needs only [`Pass::Parent`] and [`Pass::Bfd`] problems and the
+    /// top-level settings, at a fraction of the whole reading's time.
+    pub parent_only: bool,
 }
 
 impl<'a> LoadOptions<'a> {
@@ -57,6 +64,7 @@ impl<'a> LoadOptions<'a> {
             config_id: host.short_hostname(),
             host,
             all_config: false,
+            parent_only: false,
         }
     }
 }
@@ -126,7 +134,7 @@ fn load_with(
             let complete = tree.take_complete();
             if !complete.is_empty() {
                 passes.record(&complete);
-                build_statements(&complete, options.host, diagnostics, &mut config);
+                build_statements(&complete, options, diagnostics, &mut config);
             }
         };
         let reader = SourceReader::new(&options.config_id, &mut diagnostics, &mut sink)
@@ -136,7 +144,7 @@ fn load_with(
     let rest = tree.finish(&mut diagnostics);
     passes.record(&rest);
     passes.spans.sort_unstable();
-    build_statements(&rest, options.host, &mut diagnostics, &mut config);
+    build_statements(&rest, options, &mut diagnostics, &mut config);
     validate::validate(&mut config, options.host, &mut diagnostics);
     let pass_of = |d: &Diagnostic| {
         d.pass.unwrap_or_else(|| {
@@ -188,12 +196,16 @@ fn runs_in_named_namespace(config: &Config) -> bool {
 /// keepalived 2.2.7 that reads the statement first.
 fn build_statements(
     statements: &[tree::Statement],
-    host: &dyn Host,
+    options: &LoadOptions<'_>,
     diagnostics: &mut Diagnostics,
     config: &mut Config,
 ) {
+    let host = options.host;
     for statement in statements {
         let own = Pass::of_block(statement.keyword());
+        if options.parent_only && own != Pass::Parent && statement.keyword() != "bfd_instance" {
+            continue;
+        }
         // Every pass reads an unknown top-level word; only the parent reads global_defs.
         let is_global_defs = statement.keyword() == "global_defs";
         if statement.unread
@@ -267,5 +279,61 @@ impl PassSpans {
             Some(&(_, end, pass)) if order <= end => pass,
             _ => Pass::Parent,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::host::FakeHost;
+
+    /// What the parent's reading finds: the problems of the passes it logs and the settings a
+    /// reload may not change, the same as the whole reading's; nothing of the children's.
+    #[test]
+    fn the_parent_view_finds_what_the_parent_logs() {
+        let text = "global_defs {\n router_id r1\n nftables kl\n no_such_global 1\n}\n\
+                    instance blue\n\
+                    bfd_instance b1 {\n neighbor_ip 192.0.2.2\n no_such_bfd 1\n}\n\
+                    vrrp_instance A {\n interface eth0\n virtual_router_id 1\n no_such_vrrp 1\n\
+                    virtual_ipaddress {\n 192.0.2.1\n }\n}\n\
+                    virtual_server 192.0.2.10 80 {\n no_such_vs 1\n real_server 192.0.2.11 80 {\n\
+                    weight 1\n }\n}\n\
+                    no_such_top 1\n";
+        let host = FakeHost::lab();
+        let mut options = LoadOptions::for_host(&host);
+        let whole = load_str(text, Path::new("/k.conf"), &options);
+        options.parent_only = true;
+        let parent = load_str(text, Path::new("/k.conf"), &options);
+        let seen = |loaded: &Loaded, only_parent: bool| -> Vec<(Option<u32>, String)> {
+            loaded
+                .diagnostics
+                .iter()
+                .filter(|d| !only_parent || matches!(d.pass, Some(Pass::Parent | Pass::Bfd)))
+                .map(|d| (d.location.as_ref().map(|l| l.line), d.message.clone()))
+                .collect()
+        };
+        assert!(seen(&whole, false).len() > seen(&whole, true).len());
+        assert_eq!(seen(&parent, true), seen(&whole, true));
+        // Of the children's blocks, only bfd_instance is built (its unknown keywords are the
+        // checker's to log, not the parent's).
+        assert!(
+            seen(&parent, false)
+                .iter()
+                .all(|(line, _)| !(10..=24).contains(&line.unwrap_or(0)))
+        );
+        assert_eq!(
+            format!("{:?}", parent.config.global),
+            format!("{:?}", whole.config.global)
+        );
+        assert_eq!(
+            format!("{:?}", parent.config.other),
+            format!("{:?}", whole.config.other)
+        );
+        assert_eq!(
+            format!("{:?}", parent.config.bfd_instances),
+            format!("{:?}", whole.config.bfd_instances)
+        );
+        assert!(parent.config.instances.is_empty() && parent.config.virtual_servers.is_empty());
+        assert_eq!(parent.opened.len(), whole.opened.len());
     }
 }

@@ -30,7 +30,7 @@ use std::path::Path;
 use keepalived_config::Config;
 use keepalived_config::model::RawSetting;
 
-use crate::config_test::load_config;
+use crate::config_test::load_parent_view;
 use crate::vrrp::firewall_plan::DEFAULT_TABLE;
 
 /// The IPVS table name `nftables_ipvs` alone means.
@@ -82,10 +82,10 @@ impl Fixed {
         }
     }
 
-    /// The fixed settings of the configuration at `path`; `None` when it cannot be read (the
-    /// children then say why and keep what they run).
+    /// The fixed settings of the configuration at `path` (the parent's reading of it); `None`
+    /// when it cannot be read (the children then say why and keep what they run).
     pub fn load(path: &Path, config_id: Option<&str>, all_config: bool) -> Option<Fixed> {
-        let loaded = load_config(path, config_id, all_config);
+        let loaded = load_parent_view(path, config_id, all_config);
         (!crate::config_log::unusable(&loaded)).then(|| Fixed::of(&loaded.config))
     }
 

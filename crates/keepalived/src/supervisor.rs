@@ -241,8 +241,10 @@ async fn supervise(cli: &Cli, roles: &[ChildRole], logger: &Logger) -> anyhow::R
                     logger.detail(&format!("Opening file '{}'.", cli.use_file.display()));
                     logger.info(&format!("Configuration file {}", cli.use_file.display()));
                     // The parent's own reading says what it finds (global_defs, the top
-                    // level); the children say what theirs find.
-                    let loaded = crate::config_test::load_config(
+                    // level); the children say what theirs find. It builds only its own part
+                    // of the file, as 2.2.7's parent reads only its own keywords: the children
+                    // wait for it, so it decides how soon a reload starts.
+                    let loaded = crate::config_test::load_parent_view(
                         &cli.use_file,
                         cli.config_id.as_deref(),
                         cli.all_config,
