@@ -306,3 +306,23 @@ impl Drop for Proc {
         let _ = self.kill();
     }
 }
+
+/// Waits for `child` until `deadline`, polling every few tens of milliseconds; past it,
+/// `kill` ends it and it is reaped. Returns whether the deadline passed.
+pub(crate) fn wait_until(
+    child: &mut Child,
+    deadline: Instant,
+    kill: impl FnOnce(&mut Child),
+) -> Result<bool> {
+    loop {
+        if child.try_wait()?.is_some() {
+            return Ok(false);
+        }
+        if Instant::now() > deadline {
+            kill(child);
+            let _ = child.wait();
+            return Ok(true);
+        }
+        std::thread::sleep(POLL * 10);
+    }
+}

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
-use crate::process::{POLL, run_command};
+use crate::process::{run_command, wait_until};
 pub use crate::qemu_tap::{TAP_IF, TapNet};
 
 /// How long one preparation step (a download, an unpack, a copy) may take.
@@ -426,20 +426,9 @@ pub fn boot_on(
         .stderr(console.try_clone()?)
         .spawn()
         .context("starting qemu-system-x86_64")?;
-    let deadline = started + timeout;
-    let mut timed_out = false;
-    loop {
-        if child.try_wait()?.is_some() {
-            break;
-        }
-        if Instant::now() > deadline {
-            timed_out = true;
-            let _ = child.kill();
-            let _ = child.wait();
-            break;
-        }
-        std::thread::sleep(POLL * 10);
-    }
+    let timed_out = wait_until(&mut child, started + timeout, |child| {
+        let _ = child.kill();
+    })?;
     let console = String::from_utf8_lossy(&fs::read(&console_path).unwrap_or_default()).into();
     let results: String =
         String::from_utf8_lossy(&fs::read(&results_path).unwrap_or_default()).replace('\r', "");

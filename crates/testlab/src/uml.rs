@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 
-use crate::process::{POLL, Signal, signal_group};
+use crate::process::{Signal, signal_group, wait_until};
 use crate::qemu::{download, unpack};
 
 /// The Debian package holding the kernel.
@@ -144,20 +144,9 @@ pub fn run(
         .process_group(0)
         .spawn()
         .with_context(|| format!("starting {}", kernel.linux.display()))?;
-    let deadline = started + timeout;
-    let mut timed_out = false;
-    loop {
-        if child.try_wait()?.is_some() {
-            break;
-        }
-        if Instant::now() > deadline {
-            timed_out = true;
-            let _ = signal_group(child.id(), Signal::Kill);
-            let _ = child.wait();
-            break;
-        }
-        std::thread::sleep(POLL * 10);
-    }
+    let timed_out = wait_until(&mut child, started + timeout, |child| {
+        let _ = signal_group(child.id(), Signal::Kill);
+    })?;
     // The kernel's helper processes end with it; a guest that hung may leave some.
     let _ = signal_group(child.id(), Signal::Kill);
     let results: String =
