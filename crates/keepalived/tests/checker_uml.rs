@@ -76,12 +76,12 @@ fn checker_lines(lines: &[String]) -> Vec<String> {
     lines
         .iter()
         .filter_map(|line| {
-            // 2.2.7 with -l: `Sat Dec  5 07:29:11 2026: TEXT`; ours: `Keepalived_...[PID]: TEXT`.
+            // 2.2.7 with -l: `Sat Dec  5 07:29:11 2026: TEXT` (a time stamp of 24 characters);
+            // ours: `Keepalived_...[PID]: TEXT`.
             let text = line
                 .split_once("]: ")
                 .map(|(_, t)| t)
-                .or_else(|| line.split_once(" 2026: ").map(|(_, t)| t))
-                .or_else(|| line.split_once(": ").map(|(_, t)| t))?;
+                .or_else(|| after_time_stamp(line))?;
             keep.iter().any(|k| text.starts_with(k)).then(|| {
                 if text.starts_with("Stopped - used") {
                     "Stopped - used ...".to_string()
@@ -91,6 +91,13 @@ fn checker_lines(lines: &[String]) -> Vec<String> {
             })
         })
         .collect()
+}
+
+/// The text after 2.2.7's `-l` time stamp (`Www Mmm dd hh:mm:ss YYYY: `), if the line has one.
+fn after_time_stamp(line: &str) -> Option<&str> {
+    let year = line.get(20..24)?;
+    (year.bytes().all(|b| b.is_ascii_digit()) && line.get(24..26) == Some(": "))
+        .then(|| &line[26..])
 }
 
 #[test]
@@ -140,6 +147,7 @@ fn refused_ipvs_commands_are_logged_as_keepalived_2_2_7_logs_them() {
 fn checker_lines_are_taken_from_both_log_forms() {
     let lines = [
         "Sat Dec  5 07:29:11 2026: Gained quorum 1+0=1 <= 2 for VS [198.51.100.1]:tcp:1000",
+        "Mon Jan  4 00:00:01 2027: Initializing ipvs",
         "Keepalived_healthcheckers[694]: Stopped - used 0.100000 user time, 0.000000 system time",
         "Keepalived[692]: Startup complete",
     ]
@@ -148,6 +156,7 @@ fn checker_lines_are_taken_from_both_log_forms() {
         checker_lines(&lines),
         [
             "Gained quorum 1+0=1 <= 2 for VS [198.51.100.1]:tcp:1000",
+            "Initializing ipvs",
             "Stopped - used ..."
         ]
     );
