@@ -5,7 +5,8 @@
 //! it every real server of that service; an `rr` service works. Each daemon runs `-n -l -D -C` for
 //! a few seconds and is stopped with SIGTERM; the lines of both must be the same, in the same
 //! order: the refusals, `Gained quorum` after its service's real servers, the quorum warning of
-//! the checker's reading, the shutdown and the child's last line.
+//! the checker's reading, a MISC_CHECK dropped because its script is missing (no
+//! `Activating healthchecker` for it), the shutdown and the child's last line.
 
 use std::path::Path;
 use std::time::Duration;
@@ -36,6 +37,17 @@ virtual_server 198.51.100.2 1000 {
     quorum 5
     real_server 203.0.113.1 1000 {
         weight 1
+    }
+}
+virtual_server 198.51.100.3 1000 {
+    lb_algo rr
+    lb_kind DR
+    protocol TCP
+    real_server 203.0.113.3 1000 {
+        weight 1
+        MISC_CHECK {
+            misc_path \"/nonexistent/kl-check.sh arg1\"
+        }
     }
 }
 ";
@@ -71,6 +83,8 @@ fn checker_lines(lines: &[String]) -> Vec<String> {
         "Warning - quorum",
         "Shutting down service",
         "Initializing ipvs",
+        "Disabling misc script",
+        "Activating healthchecker",
         "Stopped - used",
     ];
     lines
@@ -137,6 +151,12 @@ fn refused_ipvs_commands_are_logged_as_keepalived_2_2_7_logs_them() {
             .iter()
             .any(|l| l.starts_with("IPVS cmd IP_VS_SO_SET_ADD(1154) error")),
         "keepalived 2.2.7's service add was not refused, the scenario does not hold:\n{}",
+        out.results
+    );
+    assert!(
+        theirs.iter().any(|l| l
+            == "Disabling misc script '/nonexistent/kl-check.sh' 'arg1' since not found/accessible"),
+        "keepalived 2.2.7 did not drop the MISC_CHECK, the scenario does not hold:\n{}",
         out.results
     );
     assert_eq!(ours, theirs, "all lines:\n{}", out.results);

@@ -277,16 +277,23 @@ pub(crate) fn open_ipvs() -> Result<Ipvs, IpvsError> {
 /// Resolves each MISC_CHECK and notify program through the script security module (a `PATH`
 /// search for bare names), logging what cannot run.
 fn resolve_scripts(plan: &mut Plan, logger: &Logger) {
-    let resolve = |argv: &mut Vec<String>, run_as: Option<(u32, u32)>| {
-        let Some(program) = argv.first() else { return };
+    // Whether the script was found missing (the program as given, then what was logged).
+    let resolve = |argv: &mut Vec<String>, run_as: Option<(u32, u32)>| -> bool {
+        let Some(program) = argv.first() else {
+            return false;
+        };
         match inspect_script(Path::new(program), run_as) {
             Ok(check) => {
                 if let Some(line) = check.path_search_log_line() {
                     logger.info(&line);
                 }
                 argv[0] = check.path.display().to_string();
+                false
             }
-            Err(problem) => logger.info(&problem.log_line()),
+            Err(problem) => {
+                logger.info(&problem.log_line());
+                problem.is_missing()
+            }
         }
     };
     for vs in &mut plan.virtual_servers {
@@ -303,15 +310,33 @@ fn resolve_scripts(plan: &mut Plan, logger: &Logger) {
             if let Some(argv) = rs.notify_down.as_mut() {
                 resolve(argv, None);
             }
-            for check in &mut rs.checks {
-                if let CheckKind::Misc { argv, run_as, .. } =
+            // A MISC_CHECK whose script is missing is dropped, as 2.2.7 drops it (seen with its
+            // shipped sample keepalived.conf.misc_check): the real server keeps no such check.
+            rs.checks.retain_mut(|check| {
+                let CheckKind::Misc { argv, run_as, .. } =
                     &mut std::sync::Arc::make_mut(check).kind
-                {
-                    resolve(argv, *run_as);
+                else {
+                    return true;
+                };
+                if !resolve(argv, *run_as) {
+                    return true;
                 }
-            }
+                logger.info(&misc_disabled_line(argv));
+                false
+            });
         }
     }
+}
+
+/// 2.2.7's line for a MISC_CHECK dropped because its script is missing: every word of the
+/// command quoted, `Disabling misc script '/usr/local/bin/script.sh' 'arg1' since not
+/// found/accessible`.
+fn misc_disabled_line(argv: &[String]) -> String {
+    let words: Vec<String> = argv.iter().map(|w| format!("'{w}'")).collect();
+    format!(
+        "Disabling misc script {} since not found/accessible",
+        words.join(" ")
+    )
 }
 
 /// What a load sets up before the checks run: the SSL_GET client from the `SSL` block and
@@ -527,5 +552,20 @@ fn notify_spec(argv: Vec<String>) -> ScriptSpec {
         fall: 1,
         init_fail: false,
         uid_gid: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::misc_disabled_line;
+
+    #[test]
+    fn a_dropped_misc_check_is_named_with_every_word_quoted() {
+        let argv = ["/usr/local/bin/script.sh", "arg1", "arg2"].map(String::from);
+        assert_eq!(
+            misc_disabled_line(&argv),
+            "Disabling misc script '/usr/local/bin/script.sh' 'arg1' 'arg2' since not \
+             found/accessible"
+        );
     }
 }
