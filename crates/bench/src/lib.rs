@@ -5,6 +5,7 @@
 //! the statistics.
 
 pub mod generate;
+pub mod lvs_reload;
 pub mod programs;
 pub mod soak;
 pub mod stats;

@@ -764,10 +764,11 @@ pub struct RealServer {
     pub weight: i32,
     /// `inhibit_on_failure` of the real server (overrides the virtual server's).
     pub inhibit_on_failure: Option<bool>,
-    /// `notify_up` script.
-    pub notify_up: Option<Command>,
-    /// `notify_down` script.
-    pub notify_down: Option<Command>,
+    /// `notify_up` script (boxed: a file may hold tens of thousands of real servers, few of
+    /// them with a script).
+    pub notify_up: Option<Box<Command>>,
+    /// `notify_down` script (boxed, as `notify_up`).
+    pub notify_down: Option<Box<Command>>,
     /// Health checks.
     pub checkers: Vec<Checker>,
     /// Other keywords as written.

@@ -89,7 +89,12 @@ pub(crate) fn check(config: &mut Config, host: &dyn Host, diagnostics: &mut Diag
                 .map(|c| (**c).clone()),
         );
         for rs in &vs.real_servers {
-            check_notifies.extend(rs.notify_up.iter().chain(&rs.notify_down).cloned());
+            check_notifies.extend(
+                rs.notify_up
+                    .iter()
+                    .chain(&rs.notify_down)
+                    .map(|command| Command::clone(command)),
+            );
         }
     }
     if has_services {

@@ -23,6 +23,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use keepalived_bench::lvs_reload::{CHANGED, RELOAD_RS, RELOAD_VS, reload_config, reload_vs};
 use keepalived_testlab::qemu::{self, Initramfs, TapNet};
 use keepalived_testlab::uml;
 use keepalived_testlab::{KEEPALIVED_BIN, require_programs, require_root};
@@ -468,42 +469,6 @@ fn checker_1000_tcp_checks_cpu_and_rss() {
 #[ignore = "benchmark: boots a VM for about ten minutes"]
 fn checker_1000_tcp_checks_servers_on_host() {
     checker_bench("checker-bench-host", &[Servers::Host, Servers::Loopback]);
-}
-
-/// Virtual servers of the reload benchmark.
-const RELOAD_VS: u32 = 2_000;
-/// Real servers of the reload benchmark, spread over the virtual servers.
-const RELOAD_RS: u32 = 37_000;
-/// The virtual server (index) and real server (last octet) whose weight the reload changes.
-const CHANGED: (u32, u32) = (1_000, 10);
-
-fn reload_vs(i: u32) -> (String, u32) {
-    (format!("198.51.100.{}", i / 250 + 1), 1_000 + i % 250)
-}
-
-/// 2,000 virtual servers, 18 or 19 real servers each (37,000 in all, no checker: always up);
-/// `changed` gives the one real server of [`CHANGED`] weight 2 instead of 1.
-fn reload_config(changed: bool) -> String {
-    let mut c = String::with_capacity(4 << 20);
-    let per = RELOAD_RS / RELOAD_VS;
-    let extra = RELOAD_RS % RELOAD_VS;
-    for v in 0..RELOAD_VS {
-        let (addr, port) = reload_vs(v);
-        let _ = writeln!(
-            c,
-            "virtual_server {addr} {port} {{\n    lb_algo wrr\n    lb_kind DR\n    protocol TCP"
-        );
-        let count = per + u32::from(v < extra);
-        for r in 1..=count {
-            let weight = if changed && (v, r) == CHANGED { 2 } else { 1 };
-            let _ = writeln!(
-                c,
-                "    real_server 203.0.113.{r} {port} {{\n        weight {weight}\n    }}"
-            );
-        }
-        c.push_str("}\n");
-    }
-    c
 }
 
 /// The reload benchmark's guest script; `CONF_A`, `CONF_B` (the configurations before and after),

@@ -947,8 +947,8 @@ fn real_server(
                 ),
                 None => {}
             },
-            "notify_up" => rs.notify_up = cx.command(item),
-            "notify_down" => rs.notify_down = cx.command(item),
+            "notify_up" => rs.notify_up = cx.command(item).map(Box::new),
+            "notify_down" => rs.notify_down = cx.command(item).map(Box::new),
             "uthreshold" | "lthreshold" => {
                 let followup = format!("Invalid real_server {keyword} '{{}}' - ignoring");
                 let ok = unsigned(cx, item, 0, u32::MAX, &followup).is_some();

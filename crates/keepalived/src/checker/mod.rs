@@ -19,6 +19,8 @@ pub mod genhash;
 pub mod plan;
 pub mod pool;
 pub mod probe;
+#[cfg(test)]
+mod reload_bench;
 pub mod smtp;
 pub mod source;
 pub mod start_grid;
@@ -150,25 +152,11 @@ pub fn run(cli: &Cli, config: Config, logger: Logger) -> anyhow::Result<i32> {
                 }
                 _ = hup.recv() => {
                     logger.info("Reloading");
-                    let loaded =
-                        load_config(&cli.use_file, cli.config_id.as_deref(), cli.all_config);
-                    log_diagnostics(
-                        &logger,
-                        &loaded,
-                        Reader::child(cli, &loaded, ChildRole::Checker),
-                    );
-                    if unusable(&loaded) {
+                    let Some((next, next_alerts)) = read_for_reload(cli, &logger) else {
                         logger.info("The new configuration cannot be used: keeping the running one");
                         continue;
-                    }
-                    let mut next = Plan::from_config(&loaded.config);
-                    // The mail settings of global_defs are read again, as 2.2.7 does.
-                    alerts = alert_settings(&loaded.config, &next, &logger);
-                    // The model is no longer needed: freed before the pool grows.
-                    drop(loaded);
-                    resolve_scripts(&mut next, &logger);
-                    log_unsupported(&next, &logger);
-                    prepare(&next, &logger);
+                    };
+                    alerts = next_alerts;
                     for (_, handle) in tasks.drain(..) {
                         handle.abort();
                     }
@@ -222,6 +210,33 @@ pub fn run(cli: &Cli, config: Config, logger: Logger) -> anyhow::Result<i32> {
         }
         Ok(0)
     })
+}
+
+/// The reload's reading: the file read again as the child reads it (its problems logged),
+/// resolved into the next plan with its scripts found and its TLS and track files set up, and
+/// the mail settings of global_defs read again, as 2.2.7 does. `None` when the file cannot be
+/// used.
+pub(crate) fn read_for_reload(
+    cli: &Cli,
+    logger: &Logger,
+) -> Option<(Plan, Option<Arc<AlertSettings>>)> {
+    let loaded = load_config(&cli.use_file, cli.config_id.as_deref(), cli.all_config);
+    log_diagnostics(
+        logger,
+        &loaded,
+        Reader::child(cli, &loaded, ChildRole::Checker),
+    );
+    if unusable(&loaded) {
+        return None;
+    }
+    let mut next = Plan::from_config(&loaded.config);
+    let alerts = alert_settings(&loaded.config, &next, logger);
+    // The model is no longer needed: freed before the pool grows.
+    drop(loaded);
+    resolve_scripts(&mut next, logger);
+    log_unsupported(&next, logger);
+    prepare(&next, logger);
+    Some((next, alerts))
 }
 
 /// Where the checker's alerts go (`global_defs`), when a virtual or real server asks for them;

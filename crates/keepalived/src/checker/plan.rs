@@ -925,8 +925,8 @@ fn real_server(
         name: endpoint_name(rs.address, protocol, port),
         inhibit_on_failure: rs.inhibit_on_failure.unwrap_or(vs.inhibit_on_failure),
         alpha: vs.alpha || inherited.alpha.unwrap_or(false),
-        notify_up: rs.notify_up.as_ref().map(argv),
-        notify_down: rs.notify_down.as_ref().map(argv),
+        notify_up: rs.notify_up.as_deref().map(argv),
+        notify_down: rs.notify_down.as_deref().map(argv),
         checks,
         smtp_alert: crate::alert::checker_rs_alerts(config, smtp_alert),
     }

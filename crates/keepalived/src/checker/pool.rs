@@ -13,8 +13,6 @@ use super::task::{CheckState, Report};
 use crate::alert::CheckerAlert;
 use crate::logger::Logger;
 
-/// The kernel's table as the pool drives it; a trait so the pool's logic is tested without a
-/// kernel.
 /// How [`Pool::stop_with`] leaves IPVS.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StopMode {
@@ -28,6 +26,8 @@ pub enum StopMode {
     Keep,
 }
 
+/// The kernel's table as the pool drives it; a trait so the pool's logic is tested without a
+/// kernel.
 pub trait Table {
     /// Adds or replaces a service.
     fn add_service(&mut self, service: &keepalived_ipvs::Service) -> Result<(), IpvsError>;
