@@ -25,6 +25,7 @@ pub mod unsupported;
 pub mod values;
 
 mod build;
+mod checker_scripts;
 mod script_checks;
 mod validate;
 mod validate_strict;

@@ -80,117 +80,37 @@ pub(crate) fn check(config: &mut Config, host: &dyn Host, diagnostics: &mut Diag
         })
         .collect();
     let has_services = !config.virtual_servers.is_empty();
-    let mut check_notifies: Vec<Command> = Vec::new();
-    for vs in &config.virtual_servers {
-        check_notifies.extend(
-            vs.quorum_up
-                .iter()
-                .chain(&vs.quorum_down)
-                .map(|c| (**c).clone()),
-        );
-        for rs in &vs.real_servers {
-            check_notifies.extend(
-                rs.notify_up
-                    .iter()
-                    .chain(&rs.notify_down)
-                    .map(|command| Command::clone(command)),
-            );
-        }
-    }
+    // The LVS FIFO script counts as a check script.
     if has_services {
         for (text, run_as, location) in lvs_fifo {
-            check_notifies.push(Command {
+            let mut command = Command {
                 argv: crate::values::split_command(&text),
                 text,
                 location,
                 run_as,
                 run_as_ids: None,
                 shell: false,
-            });
+            };
+            if command.argv.is_empty() {
+                continue;
+            }
+            let run_as = match &command.run_as {
+                None if no_default_user => continue,
+                None => default_user(),
+                Some(named) => match resolve_user(named, host) {
+                    Some(ids) => ids,
+                    None => continue,
+                },
+            };
+            let verdict = check_command(&mut command, run_as, enforcing, host, None, diagnostics);
+            tally.check_scripts_run |= verdict.runs_or_refused;
+            tally.insecure |= verdict.insecure;
         }
     }
-    for mut command in check_notifies {
-        if command.shell || command.argv.is_empty() {
-            continue;
-        }
-        let run_as = match &command.run_as {
-            None if no_default_user => continue,
-            None => default_user(),
-            Some(named) => match resolve_user(named, host) {
-                Some(ids) => ids,
-                None => continue,
-            },
-        };
-        let verdict = check_command(&mut command, run_as, enforcing, host, None, diagnostics);
-        tally.check_scripts_run |= verdict.runs_or_refused;
-        tally.insecure |= verdict.insecure;
-    }
-    if no_default_user {
-        // A MISC_CHECK without a `user` of its own is removed at its `}`.
-        for rs in config
-            .virtual_servers
-            .iter_mut()
-            .flat_map(|vs| vs.real_servers.iter_mut())
-        {
-            rs.checkers.retain(|c| {
-                let Some(command) = &c.misc_path else {
-                    return true;
-                };
-                if c.other.iter().any(|o| o.keyword == "user") {
-                    return true;
-                }
-                let at = c.close.clone().unwrap_or_else(|| c.location.clone());
-                diagnostics.error(
-                    &at,
-                    format!(
-                        "Unable to set default user for misc script '{}' - removing",
-                        command.text
-                    ),
-                );
-                false
-            });
-        }
-    }
-    let misc_checks = config
-        .virtual_servers
-        .iter_mut()
-        .flat_map(|vs| vs.real_servers.iter_mut())
-        .flat_map(|rs| rs.checkers.iter_mut());
-    for check in misc_checks {
-        // A MISC_CHECK runs as its `user NAME [GROUP]`, else as the default script user; one
-        // whose user does not exist is dropped (reported where it was read).
-        let named = check
-            .other
-            .iter()
-            .find(|s| s.keyword == "user" && !s.args.is_empty())
-            .map(|s| RunAs {
-                user: s.args[0].clone(),
-                group: s.args.get(1).cloned(),
-            });
-        let Some(command) = check.misc_path.as_mut() else {
-            continue;
-        };
-        let run_as = match &named {
-            Some(named) => match resolve_user(named, host) {
-                Some(ids) => ids,
-                None => continue,
-            },
-            None => default_user(),
-        };
-        command.run_as_ids = Some(run_as);
-        let verdict = check_command(
-            command,
-            run_as,
-            enforcing,
-            host,
-            // The checker child finds and logs its own scripts when it plans them.
-            None,
-            diagnostics,
-        );
-        // 2.2.7 names the missing script security only for checks that run as root.
-        tally.check_scripts_run |= verdict.runs_or_refused && run_as.0 == 0;
-        tally.insecure |= verdict.insecure;
-    }
+    // The checker's own scripts: their users, then found.
+    let checker = crate::checker_scripts::check(config, host, enforcing, diagnostics);
+    tally.check_scripts_run |= checker.run;
+    tally.insecure |= checker.insecure;
     let start_stop_run = start_stop_scripts(config, host, enforcing, &default_user, diagnostics);
     if !enforcing {
         security_violation(&tally, diagnostics);
@@ -291,10 +211,9 @@ fn vrrp_side(
                 Some(named) => match resolve_user(named, host) {
                     Some(ids) => ids,
                     None => {
-                        log(
-                            diagnostics,
-                            format!("Script user '{}' does not exist", named.user),
-                        );
+                        if let Some(line) = missing_id_line(named, host) {
+                            log(diagnostics, line);
+                        }
                         log(
                             diagnostics,
                             format!(
@@ -420,13 +339,13 @@ fn security_violation(tally: &Tally, diagnostics: &mut Diagnostics) {
 }
 
 /// What became of one command.
-struct Verdict {
+pub(crate) struct Verdict {
     /// It may run.
     usable: bool,
     /// It was found (it runs, or was refused for what it is rather than for being absent).
-    runs_or_refused: bool,
+    pub(crate) runs_or_refused: bool,
     /// It runs as root from an unsafe place and script security is off.
-    insecure: bool,
+    pub(crate) insecure: bool,
     /// Why a `vrrp_script` running it is disabled, as `-t` words it, when it says so.
     disabled_because: Option<&'static str>,
 }
@@ -441,7 +360,7 @@ impl Verdict {
 
 /// Finds and checks `command` for `run_as`, logs what the daemon logs (as `channel`, when
 /// given), and resolves its program to the path found.
-fn check_command(
+pub(crate) fn check_command(
     command: &mut Command,
     run_as: (u32, u32),
     enforcing: bool,
@@ -565,8 +484,20 @@ fn uses_default_user(config: &Config) -> bool {
             })
 }
 
+/// 2.2.7's line for a `USER [GROUP]` that cannot be resolved: `Script user 'U' does not
+/// exist`, or `Script group 'G' does not exist` when only the group is missing.
+pub(crate) fn missing_id_line(run_as: &RunAs, host: &dyn Host) -> Option<String> {
+    if host.user(&run_as.user).is_none() {
+        return Some(format!("Script user '{}' does not exist", run_as.user));
+    }
+    let group = run_as.group.as_ref()?;
+    host.group(group)
+        .is_none()
+        .then(|| format!("Script group '{group}' does not exist"))
+}
+
 /// A `USER [GROUP]` as ids: the user's primary group unless a group is named.
-fn resolve_user(run_as: &RunAs, host: &dyn Host) -> Option<(u32, u32)> {
+pub(crate) fn resolve_user(run_as: &RunAs, host: &dyn Host) -> Option<(u32, u32)> {
     let (uid, primary) = host.user(&run_as.user)?;
     let gid = match &run_as.group {
         Some(group) => host.group(group)?,

@@ -203,6 +203,8 @@ fn default_script_user(config: &mut Config, host: &dyn Host, diagnostics: &mut D
     if !named_missing && !default_missing {
         return;
     }
+    // 2.2.7 tries the default user once: the first script needing it says it is missing.
+    let mut said = false;
     config.scripts.retain(|script| {
         if script.user.is_some() {
             return true;
@@ -214,7 +216,8 @@ fn default_script_user(config: &mut Config, host: &dyn Host, diagnostics: &mut D
             diagnostics
                 .push(Diagnostic::new(Severity::Error, at.clone(), message).in_pass(Pass::Vrrp));
         };
-        if default_missing {
+        if default_missing && !said {
+            said = true;
             report("Unable to set default user keepalived_script for script".to_string());
         }
         report(format!(

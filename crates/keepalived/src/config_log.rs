@@ -49,7 +49,9 @@ impl Reader {
         match self {
             Reader::Refusing => d.severity != Severity::Log,
             Reader::Parent => {
-                d.severity != Severity::Log
+                // Its logged-only lines are those of global_defs (`Script user 'U' does not
+                // exist` of `script_user`).
+                (d.severity != Severity::Log || pass == Pass::Parent)
                     && matches!(pass, Pass::Parent | Pass::Bfd)
                     // Said by the start/shutdown script plan, where the parent runs them.
                     && d.message != start_stop_scripts::SECURITY_VIOLATION
@@ -59,14 +61,18 @@ impl Reader {
                 checker_runs,
                 ..
             } => {
-                d.severity == Severity::Log
-                    || pass == Pass::Vrrp
-                    || (pass == Pass::Checker && !checker_runs)
+                if d.severity == Severity::Log {
+                    // Logged-only lines of the parent's and the checker's readings are
+                    // theirs.
+                    !matches!(pass, Pass::Parent | Pass::Checker)
+                } else {
+                    pass == Pass::Vrrp || (pass == Pass::Checker && !checker_runs)
+                }
             }
             Reader::Child {
                 role: ChildRole::Checker,
                 ..
-            } => d.severity != Severity::Log && pass == Pass::Checker,
+            } => pass == Pass::Checker,
         }
     }
 
@@ -130,10 +136,19 @@ fn insert_in_reading_order(lines: &mut Vec<ReadingLine>, order: u32, line: Readi
 /// `global_defs` (see [`Reader::Child`]), where its own reading of the file meets them,
 /// naming their file as its other lines do.
 pub fn reading_lines(loaded: &Loaded, reader: Reader) -> Vec<ReadingLine> {
+    let checker = matches!(
+        reader,
+        Reader::Child {
+            role: ChildRole::Checker,
+            ..
+        }
+    );
     let mut lines: Vec<ReadingLine> = loaded
         .diagnostics
         .iter()
         .filter(|d| reader.logs(d))
+        // The checker says it once it has found its scripts ([`checker_security_lines`]).
+        .filter(|d| !(checker && d.severity == Severity::Security))
         .filter_map(ReadingLine::of)
         .collect();
     match reader {
@@ -172,6 +187,20 @@ pub fn reading_lines(loaded: &Loaded, reader: Reader) -> Vec<ReadingLine> {
         Reader::Refusing => {}
     }
     lines
+}
+
+/// The script-security lines of the checker's reading: 2.2.7's checker logs them after it
+/// has found its MISC_CHECK and notify scripts (and logged what it could not find), not with
+/// the reading's other lines (observed, s29).
+pub fn checker_security_lines(loaded: &Loaded) -> Vec<String> {
+    loaded
+        .diagnostics
+        .iter()
+        .filter(|d| {
+            d.severity == Severity::Security && d.pass == Some(keepalived_config::Pass::Checker)
+        })
+        .filter_map(Diagnostic::running_text)
+        .collect()
 }
 
 /// Logs the lines of a configuration load that `reader` logs, in order (see

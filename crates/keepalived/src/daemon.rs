@@ -336,7 +336,10 @@ fn run_child_with(cli: &Cli, role: ChildRole, logger: &Logger) -> anyhow::Result
     }
     let result = match role {
         ChildRole::Vrrp => vrrp::run(cli, loaded.config, logger.clone()).map(i32::from),
-        ChildRole::Checker => checker::run(cli, loaded.config, logger.clone()),
+        ChildRole::Checker => {
+            let security = crate::config_log::checker_security_lines(&loaded);
+            checker::run(cli, loaded.config, security, logger.clone())
+        }
     };
     match result {
         Ok(code) => Ok(code),

@@ -947,8 +947,8 @@ fn real_server(
                 ),
                 None => {}
             },
-            "notify_up" => rs.notify_up = cx.command(item).map(Box::new),
-            "notify_down" => rs.notify_down = cx.command(item).map(Box::new),
+            "notify_up" => rs.notify_up = cx.notify_command(item).map(Box::new),
+            "notify_down" => rs.notify_down = cx.notify_command(item).map(Box::new),
             "uthreshold" | "lthreshold" => {
                 let followup = format!("Invalid real_server {keyword} '{{}}' - ignoring");
                 let ok = unsigned(cx, item, 0, u32::MAX, &followup).is_some();
@@ -1408,6 +1408,14 @@ fn checker(
             // 2.2.7 drops a MISC_CHECK whose user or group does not exist on the host
             // (the checker child resolves them again and drops it too).
             "user" if !misc_user_exists(cx, item) => {
+                let mut words = item.arg_texts();
+                let run_as = crate::model::RunAs {
+                    user: words.next().unwrap_or_default().to_string(),
+                    group: words.next().map(str::to_string),
+                };
+                if let Some(line) = crate::script_checks::missing_id_line(&run_as, cx.host) {
+                    cx.log_checker(&item.location, line);
+                }
                 let script = check
                     .misc_path
                     .as_ref()

@@ -90,6 +90,14 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement, global: &mut GlobalDefs) {
                             && r.group.as_ref().is_none_or(|g| cx.host.group(g).is_some())
                     });
                     if !exists {
+                        // Logged by the parent, which reads global_defs (2.2.7, observed).
+                        if let Some(line) = global
+                            .script_user
+                            .as_ref()
+                            .and_then(|r| crate::script_checks::missing_id_line(r, cx.host))
+                        {
+                            cx.log_at(&item.location, line);
+                        }
                         cx.error(&item.location, "Error setting global script uid/gid");
                     }
                 }

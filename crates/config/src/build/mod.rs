@@ -254,6 +254,25 @@ impl Cx<'_> {
         );
     }
 
+    /// A line the process reading `location` logs and `-t` does not print
+    /// ([`Severity::Log`]).
+    pub(crate) fn log_at(&mut self, location: &Location, message: impl Into<String>) {
+        self.diagnostics.push(Diagnostic::new(
+            Severity::Log,
+            Some(location.clone()),
+            message.into(),
+        ));
+    }
+
+    /// A line the checker logs while it reads `location` and `-t` does not print
+    /// ([`Severity::Log`]).
+    pub(crate) fn log_checker(&mut self, location: &Location, message: impl Into<String>) {
+        self.diagnostics.push(
+            Diagnostic::new(Severity::Log, Some(location.clone()), message.into())
+                .in_pass(crate::diagnostic::Pass::Checker),
+        );
+    }
+
     /// Reports an unknown keyword, with a hint when a known one is close.
     pub(crate) fn unknown(&mut self, stmt: &Statement, known: &[&str]) {
         let diagnostic = unknown_keyword(stmt, known);

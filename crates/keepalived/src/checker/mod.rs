@@ -50,15 +50,21 @@ use crate::config_log::{Reader, log_diagnostics, unusable};
 use crate::config_test::load_config;
 use crate::logger::Logger;
 use crate::supervisor::EXIT_FATAL;
-use plan::{CheckKind, FlushOnStop, Plan};
+use plan::{CheckKind, FlushOnStop, NotifyScript, Plan};
 use pool::{Pool, StopMode};
 use task::{CheckId, Names, Report};
 
 /// How long a notify script may run.
 const NOTIFY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
-/// Runs the checker child until SIGTERM; returns the exit status.
-pub fn run(cli: &Cli, config: Config, logger: Logger) -> anyhow::Result<i32> {
+/// Runs the checker child until SIGTERM; returns the exit status. `security`: the reading's
+/// script-security lines, logged once the scripts are found.
+pub fn run(
+    cli: &Cli,
+    config: Config,
+    security: Vec<String>,
+    logger: Logger,
+) -> anyhow::Result<i32> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -76,6 +82,9 @@ pub fn run(cli: &Cli, config: Config, logger: Logger) -> anyhow::Result<i32> {
         let mut fifos = fifo::CheckerFifos::open(&config, user, &logger);
         drop(config);
         resolve_scripts(&mut plan, &logger);
+        for line in &security {
+            logger.info(line);
+        }
         log_unsupported(&plan, &logger);
         prepare(&plan, &logger);
         logger.info("Initializing ipvs");
@@ -231,9 +240,13 @@ pub(crate) fn read_for_reload(
     }
     let mut next = Plan::from_config(&loaded.config);
     let alerts = alert_settings(&loaded.config, &next, logger);
+    let security = crate::config_log::checker_security_lines(&loaded);
     // The model is no longer needed: freed before the pool grows.
     drop(loaded);
     resolve_scripts(&mut next, logger);
+    for line in &security {
+        logger.info(line);
+    }
     log_unsupported(&next, logger);
     prepare(&next, logger);
     Some((next, alerts))
@@ -311,34 +324,34 @@ fn resolve_scripts(plan: &mut Plan, logger: &Logger) {
             }
         }
     };
+    // 2.2.7 finds every MISC_CHECK's script first, then the notify scripts (observed, s29).
+    for rs in plan
+        .virtual_servers
+        .iter_mut()
+        .flat_map(|vs| vs.real_servers.iter_mut())
+    {
+        // A MISC_CHECK whose script is missing is dropped, as 2.2.7 drops it (seen with its
+        // shipped sample keepalived.conf.misc_check): the real server keeps no such check.
+        rs.checks.retain_mut(|check| {
+            let CheckKind::Misc { argv, run_as, .. } = &mut std::sync::Arc::make_mut(check).kind
+            else {
+                return true;
+            };
+            if !resolve(argv, *run_as) {
+                return true;
+            }
+            logger.info(&misc_disabled_line(argv));
+            false
+        });
+    }
     for vs in &mut plan.virtual_servers {
-        for argv in [vs.quorum_up.as_mut(), vs.quorum_down.as_mut()]
-            .into_iter()
-            .flatten()
-        {
-            resolve(argv, None);
-        }
-        for rs in &mut vs.real_servers {
-            if let Some(argv) = rs.notify_up.as_mut() {
-                resolve(argv, None);
-            }
-            if let Some(argv) = rs.notify_down.as_mut() {
-                resolve(argv, None);
-            }
-            // A MISC_CHECK whose script is missing is dropped, as 2.2.7 drops it (seen with its
-            // shipped sample keepalived.conf.misc_check): the real server keeps no such check.
-            rs.checks.retain_mut(|check| {
-                let CheckKind::Misc { argv, run_as, .. } =
-                    &mut std::sync::Arc::make_mut(check).kind
-                else {
-                    return true;
-                };
-                if !resolve(argv, *run_as) {
-                    return true;
-                }
-                logger.info(&misc_disabled_line(argv));
-                false
-            });
+        let quorum = [vs.quorum_up.as_mut(), vs.quorum_down.as_mut()];
+        let servers = vs
+            .real_servers
+            .iter_mut()
+            .flat_map(|rs| [rs.notify_up.as_mut(), rs.notify_down.as_mut()]);
+        for script in quorum.into_iter().chain(servers).flatten() {
+            resolve(&mut script.argv, script.run_as);
         }
     }
 }
@@ -546,33 +559,45 @@ fn spawn_checks(
 }
 
 /// A task running notify scripts one after the other, in the order they are sent.
-fn spawn_notifier() -> mpsc::UnboundedSender<Vec<String>> {
-    let (tx, mut rx) = mpsc::unbounded_channel::<Vec<String>>();
+fn spawn_notifier() -> mpsc::UnboundedSender<NotifyScript> {
+    let (tx, mut rx) = mpsc::unbounded_channel::<NotifyScript>();
     tokio::spawn(async move {
-        while let Some(argv) = rx.recv().await {
-            run_once(&notify_spec(argv)).await;
+        while let Some(script) = rx.recv().await {
+            run_once(&notify_spec(script)).await;
         }
     });
     tx
 }
 
-/// How a notify script runs.
-fn notify_spec(argv: Vec<String>) -> ScriptSpec {
+/// How a notify script runs: as its user.
+fn notify_spec(script: NotifyScript) -> ScriptSpec {
     ScriptSpec {
-        name: argv.first().cloned().unwrap_or_default(),
-        argv,
+        name: script.argv.first().cloned().unwrap_or_default(),
+        argv: script.argv,
         interval: NOTIFY_TIMEOUT,
         timeout: NOTIFY_TIMEOUT,
         rise: 1,
         fall: 1,
         init_fail: false,
-        uid_gid: None,
+        uid_gid: script.run_as,
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::misc_disabled_line;
+    use super::{NotifyScript, misc_disabled_line, notify_spec};
+
+    #[test]
+    fn a_notify_script_runs_as_its_user() {
+        let script = NotifyScript {
+            argv: vec!["/bin/true".to_string(), "up".to_string()],
+            run_as: Some((65534, 65534)),
+        };
+        let spec = notify_spec(script);
+        assert_eq!(spec.uid_gid, Some((65534, 65534)));
+        assert_eq!(spec.name, "/bin/true");
+        assert_eq!(spec.argv, ["/bin/true", "up"]);
+    }
 
     #[test]
     fn a_dropped_misc_check_is_named_with_every_word_quoted() {

@@ -43,9 +43,9 @@ pub struct VsPlan {
     /// `omega`: notify_down of alive real servers runs at stop.
     pub omega: bool,
     /// `quorum_up`: run when the quorum is gained.
-    pub quorum_up: Option<Vec<String>>,
+    pub quorum_up: Option<NotifyScript>,
     /// `quorum_down`: run when the quorum is lost.
-    pub quorum_down: Option<Vec<String>>,
+    pub quorum_down: Option<NotifyScript>,
     /// `sorry_server_inhibit`: the sorry server stays in the table with weight 0 while the
     /// quorum holds, instead of being added and removed.
     pub sorry_inhibit: bool,
@@ -56,6 +56,34 @@ pub struct VsPlan {
     /// `ha_suspend`: its checks run only while its address is on the host (see
     /// [`super::suspend`]).
     pub ha_suspend: bool,
+}
+
+/// A notify script (a real server's notify_up / notify_down, a quorum's quorum_up /
+/// quorum_down) and the user it runs as.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotifyScript {
+    /// The program and its arguments.
+    pub argv: Vec<String>,
+    /// `(uid, gid)`: its own `USER [GROUP]`, else the default script user (root when that is
+    /// missing and script security is off); `None`: root.
+    pub run_as: Option<(u32, u32)>,
+}
+
+impl NotifyScript {
+    /// The script of `command`, with the user the configuration check gave it.
+    fn of(command: &Command) -> NotifyScript {
+        NotifyScript {
+            argv: command.argv.clone(),
+            run_as: command.run_as_ids,
+        }
+    }
+}
+
+/// What the pool's tests compare a notify script with: its words.
+impl PartialEq<Vec<&str>> for NotifyScript {
+    fn eq(&self, words: &Vec<&str>) -> bool {
+        self.argv == *words
+    }
 }
 
 /// One real server.
@@ -70,9 +98,9 @@ pub struct RsPlan {
     /// Starts down until checked (`alpha`).
     pub alpha: bool,
     /// `notify_up`.
-    pub notify_up: Option<Vec<String>>,
+    pub notify_up: Option<NotifyScript>,
     /// `notify_down`.
-    pub notify_down: Option<Vec<String>>,
+    pub notify_down: Option<NotifyScript>,
     /// Its checks, shared with the tasks that run them (one copy of each check's settings
     /// in the checker child).
     pub checks: Vec<Arc<CheckPlan>>,
@@ -640,8 +668,8 @@ fn virtual_server(
         hysteresis: vs.hysteresis,
         sorry,
         omega: vs.omega,
-        quorum_up: vs.quorum_up.as_deref().map(argv),
-        quorum_down: vs.quorum_down.as_deref().map(argv),
+        quorum_up: vs.quorum_up.as_deref().map(NotifyScript::of),
+        quorum_down: vs.quorum_down.as_deref().map(NotifyScript::of),
         sorry_inhibit,
         real_servers,
         smtp_alert: crate::alert::checker_vs_alerts(config, smtp_alert),
@@ -925,8 +953,8 @@ fn real_server(
         name: endpoint_name(rs.address, protocol, port),
         inhibit_on_failure: rs.inhibit_on_failure.unwrap_or(vs.inhibit_on_failure),
         alpha: vs.alpha || inherited.alpha.unwrap_or(false),
-        notify_up: rs.notify_up.as_deref().map(argv),
-        notify_down: rs.notify_down.as_deref().map(argv),
+        notify_up: rs.notify_up.as_deref().map(NotifyScript::of),
+        notify_down: rs.notify_down.as_deref().map(NotifyScript::of),
         checks,
         smtp_alert: crate::alert::checker_rs_alerts(config, smtp_alert),
     }
@@ -1424,6 +1452,35 @@ mod tests {
         let options = keepalived_config::LoadOptions::for_host(&host);
         let loaded = keepalived_config::load_str(text, std::path::Path::new("test.conf"), &options);
         Plan::from_config(&loaded.config)
+    }
+
+    /// Notify and quorum scripts carry the user the configuration gave them: their own, else
+    /// the default script user (root here, where `keepalived_script` does not exist).
+    #[test]
+    fn notify_scripts_run_as_their_user() {
+        let Ok(Some(nobody)) = nix::unistd::User::from_name("nobody") else {
+            println!("skipped: no user nobody");
+            return;
+        };
+        if nix::unistd::User::from_name("keepalived_script")
+            .ok()
+            .flatten()
+            .is_some()
+        {
+            println!("skipped: a keepalived_script user exists");
+            return;
+        }
+        let p = plan(
+            "virtual_server 192.0.2.10 80 {\n protocol TCP\n quorum_up \"/bin/true q\"\n \
+             real_server 192.0.2.11 80 {\n notify_up \"/bin/true up\" nobody\n \
+             TCP_CHECK {\n }\n }\n}\n",
+        );
+        let vs = &p.virtual_servers[0];
+        let quorum = vs.quorum_up.as_ref().expect("quorum_up");
+        assert_eq!(quorum.run_as, Some((0, 0)));
+        let up = vs.real_servers[0].notify_up.as_ref().expect("notify_up");
+        assert_eq!(up.argv, ["/bin/true", "up"]);
+        assert_eq!(up.run_as, Some((nobody.uid.as_raw(), nobody.gid.as_raw())));
     }
 
     /// A real server's checks are held without spare room (a growing Vec keeps four, a

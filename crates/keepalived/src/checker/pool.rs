@@ -65,7 +65,7 @@ impl Table for Ipvs {
 }
 
 /// A script to run for a change (notify_up / notify_down), in order.
-pub type Notify = Vec<String>;
+pub type Notify = super::plan::NotifyScript;
 
 #[derive(Debug, Clone)]
 struct RsState {
