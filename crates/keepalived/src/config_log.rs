@@ -272,6 +272,33 @@ mod tests {
         );
     }
 
+    /// `vrrp_track_file` is said deprecated by each child as it reads it, first; not by the
+    /// parent, not by `-t` (2.2.7, observed, s29).
+    #[test]
+    fn each_child_says_vrrp_track_file_is_deprecated() {
+        let text = "vrrp_track_file tf1 {\n}\nvirtual_server 192.0.2.1 80 {\n}\n";
+        let files = [("main.conf", text)];
+        let deprecated = "\"vrrp_track_file\" is deprecated, please use \"track_file\"";
+        for role in [ChildRole::Vrrp, ChildRole::Checker] {
+            let lines = logged(&files, child(role, false));
+            assert_eq!(
+                lines.first().map(String::as_str),
+                Some(deprecated),
+                "{lines:?}"
+            );
+        }
+        assert!(
+            !logged(&files, Reader::Parent)
+                .iter()
+                .any(|l| l == deprecated)
+        );
+        let no_deprecation = logged(
+            &[("main.conf", &text.replace("vrrp_track_file", "track_file"))],
+            child(ChildRole::Vrrp, false),
+        );
+        assert!(!no_deprecation.iter().any(|l| l == deprecated));
+    }
+
     #[test]
     fn every_process_logs_an_unknown_top_level_word_where_it_reads_it() {
         let files = [("main.conf", MAIN), ("b.conf", "bogus_inc\n")];

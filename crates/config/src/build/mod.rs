@@ -95,6 +95,18 @@ fn build_top(cx: &mut Cx<'_>, items: &[Statement], config: &mut Config) {
                 .extend(addresses::route_block(cx, stmt)),
             "static_rules" => config.static_rules.extend(addresses::rule_block(cx, stmt)),
             "vrrp_track_file" | "track_file" => {
+                if stmt.keyword() == "vrrp_track_file" {
+                    // Each running child that reads it says so; the parent and `-t` do not
+                    // (2.2.7, observed, s29).
+                    cx.diagnostics.push(
+                        Diagnostic::new(
+                            Severity::Log,
+                            Some(stmt.location.clone()),
+                            "\"vrrp_track_file\" is deprecated, please use \"track_file\"",
+                        )
+                        .in_every_process(),
+                    );
+                }
                 config.track_files.extend(trackers::track_file(cx, stmt))
             }
             "vrrp_track_process" => config
