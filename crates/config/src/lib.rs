@@ -218,7 +218,9 @@ fn build_statements(
         }
         let start = diagnostics.len();
         build::build_into(std::slice::from_ref(statement), host, diagnostics, config);
-        if run_wording::read_leniently(statement.keyword()) {
+        if statement.keyword() == "virtual_server" {
+            run_wording::apply_checker(diagnostics.since_mut(start), statement);
+        } else if run_wording::read_leniently(statement.keyword()) {
             run_wording::apply(diagnostics.since_mut(start), statement);
         }
         let pass = statement

@@ -133,6 +133,150 @@ pub fn read_leniently(keyword: &str) -> bool {
     )
 }
 
+/// The checker's check blocks (and SMTP_CHECK's `host`), whose number readers a running
+/// 2.2.7 reads leniently for the keywords of [`CHECK_LENIENT`].
+const CHECKS: &[&str] = &[
+    "TCP_CHECK",
+    "HTTP_GET",
+    "SSL_GET",
+    "MISC_CHECK",
+    "SMTP_CHECK",
+    "DNS_CHECK",
+    "UDP_CHECK",
+    "PING_CHECK",
+    "FILE_CHECK",
+    "BFD_CHECK",
+    "host",
+];
+
+/// Keywords of a check read leniently by a running 2.2.7's checker (observed, s29).
+const CHECK_LENIENT: &[&str] = &[
+    "bind_port",
+    "connect_port",
+    "connect_timeout",
+    "delay_before_retry",
+    "delay_loop",
+    "fwmark",
+    "misc_timeout",
+    "retry",
+    "warmup",
+    "weight",
+];
+
+/// Keywords of a real server read leniently by a running 2.2.7's checker (its `retry` is
+/// read strictly).
+const REAL_SERVER_LENIENT: &[&str] = &[
+    "connect_timeout",
+    "delay_before_retry",
+    "delay_loop",
+    "lthreshold",
+    "uthreshold",
+    "warmup",
+    "weight",
+];
+
+/// Keywords of a virtual server read leniently by a running 2.2.7's checker (its `retry`
+/// and `persistence_timeout` are read strictly).
+const VIRTUAL_SERVER_LENIENT: &[&str] = &[
+    "connect_timeout",
+    "delay_before_retry",
+    "delay_loop",
+    "hysteresis",
+    "quorum",
+    "warmup",
+];
+
+/// Whether a running 2.2.7's checker reads `keyword` of the block `owner` leniently.
+fn checker_lenient(owner: &str, keyword: &str) -> bool {
+    let lenient: &[&str] = match owner {
+        "real_server" => REAL_SERVER_LENIENT,
+        "virtual_server" => VIRTUAL_SERVER_LENIENT,
+        _ if CHECKS.contains(&owner) => CHECK_LENIENT,
+        _ => &[],
+    };
+    lenient.contains(&keyword)
+}
+
+/// How a running 2.2.7's checker logs the line `-t` prints after `invalid number 'value'` for
+/// `keyword`: an integer reader takes what it could read (`x` is 0, `1.5` is 1), and says
+/// nothing more when that value is one the keyword accepts; the decimal readers
+/// (`delay_loop`, `connect_timeout`, …) refuse as `-t` does.
+fn checker_followup(keyword: &str, value: &str) -> RunTime {
+    let read = value_read(value);
+    let taken = match keyword {
+        "bind_port" | "connect_port" => (1..=65535).contains(&read),
+        "quorum" => read >= 1,
+        "fwmark" | "retry" | "misc_timeout" | "weight" | "lthreshold" | "uthreshold"
+        | "hysteresis" => true,
+        _ => false,
+    };
+    if taken {
+        RunTime::Unlogged
+    } else {
+        RunTime::AsChecked
+    }
+}
+
+/// The block that holds the line read `order`-th within `statement` (named `owner`), and
+/// that line's words.
+fn owner_and_words<'s>(
+    statement: &'s Statement,
+    owner: &'s str,
+    order: u32,
+) -> Option<(&'s str, Vec<&'s str>)> {
+    if statement.location.order == order {
+        let words = std::iter::once(statement.keyword())
+            .chain(statement.arg_texts())
+            .collect();
+        return Some((owner, words));
+    }
+    let block = statement.block.as_ref()?;
+    let close = block.close.as_ref().map_or(u32::MAX, |l| l.order);
+    if order < statement.location.order || order > close {
+        return None;
+    }
+    block
+        .items
+        .iter()
+        .find_map(|item| owner_and_words(item, statement.keyword(), order))
+}
+
+/// Gives the number readers' problems `diagnostics` found reading the `virtual_server` block
+/// `statement` the wording a running 2.2.7's checker logs them with (observed on the corpus's
+/// checker files, s29): `WARNING - ` before the reader's line for the keywords it reads
+/// leniently, and the next line unsaid where the value it could read is taken.
+pub(crate) fn apply_checker(diagnostics: &mut [Diagnostic], statement: &Statement) {
+    for index in 0..diagnostics.len() {
+        let Some(order) = diagnostics[index].location.as_ref().map(|l| l.order) else {
+            continue;
+        };
+        let Some((owner, words)) = owner_and_words(statement, "", order) else {
+            continue;
+        };
+        let Some(&keyword) = words.first() else {
+            continue;
+        };
+        let message = diagnostics[index].message.clone();
+        let Some(line) = reader_line(&message) else {
+            continue;
+        };
+        if !checker_lenient(owner, keyword) {
+            continue;
+        }
+        diagnostics[index].run_time = RunTime::Worded(format!("WARNING - {message}"));
+        if !line.invalid {
+            continue;
+        }
+        if let Some(next) = diagnostics
+            .get_mut(index + 1)
+            .filter(|d| d.location.as_ref().map(|l| l.order) == Some(order))
+            .filter(|d| reader_line(&d.message).is_none())
+        {
+            next.run_time = checker_followup(keyword, line.value);
+        }
+    }
+}
+
 /// What a number reader said, taken apart.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct ReaderLine<'m> {
@@ -516,5 +660,60 @@ mod tests {
         assert_eq!(value_read("0.5"), 0);
         assert_eq!(value_read("-2.5s"), -2);
         assert_eq!(value_read(""), 0);
+    }
+
+    /// The checker's blocks, as a running 2.2.7's checker words them (gen-checker corpus
+    /// files, s29): lenient keywords get `WARNING - `, by the block they are in; an integer
+    /// reader's taken value leaves its next line unsaid.
+    #[test]
+    fn the_checker_words_its_lenient_readers_when_running() {
+        let text = "virtual_server 192.0.2.10 80 {\n\
+            protocol TCP\n\
+            quorum 1.5\n\
+            retry x\n\
+            real_server 192.0.2.11 80 {\n\
+            weight x\n\
+            retry x\n\
+            TCP_CHECK {\n\
+            retry x\n\
+            connect_port x\n\
+            bind_port 1.5\n\
+            delay_loop x\n\
+            }\n\
+            }\n\
+            }\n";
+        let host = crate::host::FakeHost::lab();
+        let loaded = crate::load_str(
+            text,
+            std::path::Path::new("/k.conf"),
+            &crate::LoadOptions::for_host(&host),
+        );
+        let running: Vec<String> = loaded
+            .diagnostics
+            .iter()
+            .filter_map(|d| {
+                let line = d.location.as_ref()?.line;
+                Some(format!("{line}: {}", d.running_text()?.split(") ").nth(1)?))
+            })
+            .collect();
+        assert_eq!(
+            running,
+            [
+                "3: WARNING - invalid number '1.5'",
+                // The virtual server's and real server's retry: strict readers.
+                "4: invalid number 'x'",
+                "4: retry value invalid - x",
+                "6: WARNING - invalid number 'x'",
+                "7: invalid number 'x'",
+                "7: retry value invalid - x",
+                "9: WARNING - invalid number 'x'",
+                "10: WARNING - invalid number 'x'",
+                // Read as 0: no port, refused as -t does.
+                "10: Invalid checker connect_port 'x'",
+                "11: WARNING - invalid number '1.5'",
+                "12: WARNING - invalid number 'x'",
+                "12: delay_loop 'x' is invalid - ignoring",
+            ]
+        );
     }
 }

@@ -28,8 +28,9 @@ const RUN: Duration = Duration::from_secs(3);
 const STOP_WAIT: Duration = Duration::from_secs(10);
 
 /// The corpus files compared: lenient readers in `global_defs`, an instance, a script, a
-/// track file and an address (the `-t` follow-up unsaid, or reworded when the value read is
-/// 0), and strict readers and signed ranges, which a running 2.2.7 words as `-t` does.
+/// track file, an address and the checker's blocks (the `-t` follow-up unsaid, or reworded
+/// when the value read is 0), and strict readers and signed ranges, which a running 2.2.7
+/// words as `-t` does.
 const SAMPLE: &[&str] = &[
     "gen-global-vrrp_garp_master_delay-abc",
     "gen-global-vrrp_garp_master_repeat-abc",
@@ -47,6 +48,15 @@ const SAMPLE: &[&str] = &[
     "real-vrrp-script-values-missing-parameter",
     "gen-track-file-weight-x",
     "gen-vip-192-0-2-20-24-preferred-lft-x",
+    // The checker's blocks (s29): lenient by block, taken values, decimal readers.
+    "gen-checker-check-retry-x",
+    "gen-checker-check-connect_port-x",
+    "gen-checker-check-bind_port-1-5",
+    "gen-checker-check-delay_loop-x",
+    "gen-checker-rs-retry-x",
+    "gen-checker-rs-uthreshold-1-5",
+    "gen-checker-vs-quorum-1-5",
+    "gen-checker-vs-hysteresis-x",
 ];
 
 fn corpus() -> PathBuf {
