@@ -13,6 +13,10 @@ pub use thin_vec::ThinVec;
 pub struct Config {
     /// `global_defs`.
     pub global: GlobalDefs,
+    /// The LVS sync daemon that stands, as first read (`INTERFACE INSTANCE`): global_defs'
+    /// `lvs_sync_daemon` or an instance's deprecated `lvs_sync_daemon_interface`; 2.2.7
+    /// refuses a later one of either kind.
+    pub lvs_sync_daemon_first: Option<String>,
     /// `vrrp_script` blocks.
     pub scripts: Vec<VrrpScript>,
     /// `vrrp_instance` blocks that are usable. Boxed: an instance is large, and growing a

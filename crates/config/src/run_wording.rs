@@ -91,6 +91,8 @@ const SIGNED: &[&str] = &[
 
 /// Lenient keywords whose value, taken as read, makes `-t`'s next line unsaid.
 const TAKEN_SILENTLY: &[&str] = &[
+    "debug",
+    "max_auto_priority",
     "bfd_cpu_affinity",
     "bfd_priority",
     "checker_cpu_affinity",

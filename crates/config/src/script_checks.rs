@@ -25,7 +25,10 @@ const ROOT: (u32, u32) = (0, 0);
 struct Tally {
     vrrp_scripts_run: bool,
     check_scripts_run: bool,
+    /// A VRRP-side root script is unsafe.
     insecure: bool,
+    /// A checker-side root script is unsafe.
+    check_insecure: bool,
 }
 
 impl Tally {
@@ -104,13 +107,13 @@ pub(crate) fn check(config: &mut Config, host: &dyn Host, diagnostics: &mut Diag
             };
             let verdict = check_command(&mut command, run_as, enforcing, host, None, diagnostics);
             tally.check_scripts_run |= verdict.runs_or_refused;
-            tally.insecure |= verdict.insecure;
+            tally.check_insecure |= verdict.insecure;
         }
     }
     // The checker's own scripts: their users, then found.
     let checker = crate::checker_scripts::check(config, host, enforcing, diagnostics);
     tally.check_scripts_run |= checker.run;
-    tally.insecure |= checker.insecure;
+    tally.check_insecure |= checker.insecure;
     let start_stop_run = start_stop_scripts(config, host, enforcing, &default_user, diagnostics);
     if !enforcing {
         security_violation(&tally, diagnostics);
@@ -317,25 +320,29 @@ fn notify_slots(notify: &mut NotifyScripts) -> [&mut Option<Box<Command>>; 5] {
     ]
 }
 
-/// Without `enable_script_security`, any script that would run is a violation (exit 6), worded
-/// for check scripts when only those run.
+/// Without `enable_script_security`, any script that would run is a violation (exit 6): each
+/// process says it of its own scripts, the checker worded for check scripts (2.2.7 prints
+/// both lines when both kinds run, observed on the corpus).
 fn security_violation(tally: &Tally, diagnostics: &mut Diagnostics) {
-    let kind = match (tally.vrrp_scripts_run, tally.check_scripts_run) {
-        (true, _) => "",
-        (false, true) => "check ",
-        (false, false) => return,
-    };
-    let mut line = SECURITY_VIOLATION.replacen("scripts", &format!("{kind}scripts"), 1);
-    if tally.insecure {
-        line.push_str(INSECURE_SCRIPTS_SUFFIX);
+    let kinds = [
+        (
+            tally.check_scripts_run,
+            "check ",
+            tally.check_insecure,
+            Pass::Checker,
+        ),
+        (tally.vrrp_scripts_run, "", tally.insecure, Pass::Vrrp),
+    ];
+    for (run, kind, insecure, pass) in kinds {
+        if !run {
+            continue;
+        }
+        let mut line = SECURITY_VIOLATION.replacen("scripts", &format!("{kind}scripts"), 1);
+        if insecure {
+            line.push_str(INSECURE_SCRIPTS_SUFFIX);
+        }
+        diagnostics.push(Diagnostic::new(Severity::Security, None, line).in_pass(pass));
     }
-    // The checker reports its own scripts; the VRRP process reports when its scripts run.
-    let pass = if tally.vrrp_scripts_run {
-        Pass::Vrrp
-    } else {
-        Pass::Checker
-    };
-    diagnostics.push(Diagnostic::new(Severity::Security, None, line).in_pass(pass));
 }
 
 /// What became of one command.

@@ -177,3 +177,105 @@ fn corpus_agrees_with_recorded_keepalived_transcripts() {
         failures.join("\n")
     );
 }
+
+/// A printed line with its file named the same way on both sides: the main file's lines as
+/// `(Line N)` (2.2.7 prints them so in its parent pass, with the path in the others), an
+/// included file's by its name from the corpus directory on.
+fn normalized(line: &str, name: &str) -> String {
+    let line = line.trim_end();
+    let Some(rest) = line.strip_prefix('(') else {
+        return line.to_string();
+    };
+    let Some((path, after)) = rest.split_once(": Line ") else {
+        return line.to_string();
+    };
+    if path.contains(')') {
+        return line.to_string();
+    }
+    if path == name || path.ends_with(&format!("/{name}")) {
+        return format!("(Line {after}");
+    }
+    let shown = path
+        .rsplit_once("/fixtures/corpus/")
+        .map_or(path, |(_, tail)| tail);
+    format!("({shown}: Line {after}")
+}
+
+/// Corpus files whose `-t` lines are known to differ in their text from 2.2.7's transcript
+/// (each with why, see docs/compat.md); every other file must print the same set of lines.
+fn text_differs() -> BTreeSet<String> {
+    let list = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/corpus-text-differs.txt");
+    std::fs::read_to_string(list)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.split_whitespace().next())
+        .map(str::to_string)
+        .collect()
+}
+
+/// The text of what `-t` prints, not only its line numbers: for every corpus file, the set of
+/// lines (each once; the main file's as `(Line N)`) must be 2.2.7's, except for the files
+/// listed in fixtures/corpus-text-differs.txt, which must still differ (a listed file that
+/// agrees now is taken off the list).
+#[test]
+fn corpus_messages_agree_with_recorded_transcripts() {
+    let host = OracleHost(RealHost::default());
+    let known = text_differs();
+    let mut failures = Vec::new();
+    let mut now_agree = Vec::new();
+    for conf in corpus() {
+        let name = conf
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let Ok(recorded) = std::fs::read_to_string(conf.with_extension("keepalived.txt")) else {
+            continue;
+        };
+        let text = std::fs::read_to_string(&conf).unwrap_or_default();
+        let args: Vec<&str> = text
+            .lines()
+            .next()
+            .and_then(|l| l.trim_end_matches('\r').strip_prefix("# args:"))
+            .map(|a| a.split_whitespace().collect())
+            .unwrap_or_default();
+        let mut options = LoadOptions::for_host(&host);
+        if let Some(i) = args.iter().position(|a| *a == "-i")
+            && let Some(id) = args.get(i + 1)
+        {
+            options.config_id = (*id).to_string();
+        }
+        options.all_config = args.contains(&"-e");
+        let loaded = load(&conf, &options);
+        let ours: BTreeSet<String> = loaded
+            .config_test_diagnostics()
+            .map(|d| normalized(&d.to_string(), &name))
+            .collect();
+        let theirs: BTreeSet<String> = recorded
+            .lines()
+            .filter(|l| !l.starts_with("exit ") && !l.trim().is_empty())
+            .map(|l| normalized(l, &name))
+            .collect();
+        let agrees = ours == theirs;
+        if known.contains(&name) {
+            if agrees {
+                now_agree.push(name);
+            }
+            continue;
+        }
+        if !agrees {
+            let only_theirs: Vec<&String> = theirs.difference(&ours).collect();
+            let only_ours: Vec<&String> = ours.difference(&theirs).collect();
+            failures.push(format!(
+                "{name}:\n    only keepalived 2.2.7: {only_theirs:?}\n    only ours: {only_ours:?}"
+            ));
+        }
+    }
+    assert!(
+        failures.is_empty() && now_agree.is_empty(),
+        "{} corpus files print other lines than 2.2.7's transcript:\n{}\n\
+         listed in fixtures/corpus-text-differs.txt but agreeing now (take them off): {now_agree:?}",
+        failures.len(),
+        failures.join("\n")
+    );
+}

@@ -503,6 +503,7 @@ fn rule_line(cx: &mut Cx<'_>, item: &Statement) -> Option<Rule> {
     };
     let at = &item.location;
     let mut action = false;
+    let mut unknown_option = false;
     let mut foreign_protocol = false;
     let no_track = words.iter().any(|w| w == "no_track");
     let mut iter = words.iter().map(String::as_str);
@@ -620,7 +621,10 @@ fn rule_line(cx: &mut Cx<'_>, item: &Statement) -> Option<Rule> {
             }
             "l3mdev" => action = true,
             "not" | "no_track" => {}
-            other => cx.error(at, format!("Unknown rule option {other}")),
+            other => {
+                cx.error(at, format!("Unknown rule option {other}"));
+                unknown_option = true;
+            }
         }
     }
     let family = |p: &Option<(IpAddr, u8)>| p.map(|(a, _)| a.is_ipv6());
@@ -631,7 +635,10 @@ fn rule_line(cx: &mut Cx<'_>, item: &Statement) -> Option<Rule> {
         return None;
     }
     if !action {
-        cx.error(at, "No action specified for rule - ignoring");
+        // After an option it does not know, 2.2.7 drops the rule without this line.
+        if !unknown_option {
+            cx.error(at, "No action specified for rule - ignoring");
+        }
         return None;
     }
     if foreign_protocol && !no_track {

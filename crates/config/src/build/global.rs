@@ -102,7 +102,9 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement, global: &mut GlobalDefs) {
                     }
                 }
             }
-            "enable_script_security" => global.enable_script_security = cx.flag(item),
+            // 2.2.7 reads no word after it: `enable_script_security false` enables it too,
+            // silently (observed, s29).
+            "enable_script_security" => global.enable_script_security = true,
             "vrrp_version" => match cx.int(item, 2, 3) {
                 Some(v) => global.vrrp_version = v as u8,
                 None => cx.error(&item.location, "VRRP Error: Version must be either 2 or 3"),
@@ -111,9 +113,13 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement, global: &mut GlobalDefs) {
                 if let Some(text) = cx.arg(item) {
                     match crate::values::parse_sockaddr_ip::<std::net::Ipv4Addr>(text) {
                         Ok(a) if a.is_multicast() => global.vrrp_mcast_group4 = a,
-                        _ => cx.error(
+                        Ok(_) => cx.error(
                             &item.location,
                             format!("vrrp_mcast_group4 [{text}] is not multicast. Skipping"),
+                        ),
+                        Err(_) => cx.error(
+                            &item.location,
+                            format!("Can't parse vrrp_mcast_group4 [{text}]. Skipping"),
                         ),
                     }
                 }
@@ -122,9 +128,13 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement, global: &mut GlobalDefs) {
                 if let Some(text) = cx.arg(item) {
                     match crate::values::parse_sockaddr_ip::<std::net::Ipv6Addr>(text) {
                         Ok(a) if a.is_multicast() => global.vrrp_mcast_group6 = a,
-                        _ => cx.error(
+                        Ok(_) => cx.error(
                             &item.location,
                             format!("vrrp_mcast_group6 [{text}] is not multicast. Skipping"),
+                        ),
+                        Err(_) => cx.error(
+                            &item.location,
+                            format!("Can't parse vrrp_mcast_group6 [{text}]. Skipping"),
                         ),
                     }
                 }
@@ -209,9 +219,21 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement, global: &mut GlobalDefs) {
                 global.other.push(cx.raw(item));
             }
             "max_auto_priority" => {
-                global.max_auto_priority = match item.args().first() {
+                global.max_auto_priority = match item.arg_texts().next() {
                     None => Some(99),
-                    Some(_) => cx.int(item, -1, 99).map(|v| v as i32),
+                    Some(text) => {
+                        let value = cx.int(item, -1, 99).map(|v| v as i32);
+                        if value.is_none() {
+                            cx.error(
+                                &item.location,
+                                format!(
+                                    "max_auto_priority '{text}' must be in [0, 99] (or -1 to \
+                                     disable) - ignoring"
+                                ),
+                            );
+                        }
+                        value
+                    }
                 }
             }
             "vrrp_rx_bufs_policy" => {

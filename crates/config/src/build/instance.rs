@@ -355,7 +355,15 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement) -> Option<VrrpInstance> {
                     *slot = command.map(Box::new);
                 }
             }
-            "smtp_alert" => inst.smtp_alert = Some(cx.flag(item)),
+            "smtp_alert" => {
+                // 2.2.7 leaves the setting as it was after a word it cannot read.
+                let read = cx.flag_or(item, |v| {
+                    format!("Invalid vrrp_instance smtp_alert parameter {v}")
+                });
+                if read.is_some() {
+                    inst.smtp_alert = read;
+                }
+            }
             "version" => {
                 inst.version = cx.int(item, 2, 3).map(|v| v as u8);
                 if inst.version.is_none() && !item.args().is_empty() {
@@ -412,7 +420,28 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement) -> Option<VrrpInstance> {
                     format!("({name}) invalid higher_prio_send_advert {v} specified")
                 })
             }
-            "debug" => inst.debug = cx.uint(item, 4),
+            "debug" => {
+                // 2.2.7's unsigned reader: `negative number '-1'` before its own line.
+                let negative = item.arg_texts().next().filter(|t| {
+                    t.strip_prefix('-')
+                        .is_some_and(|d| d.parse::<u64>().is_ok())
+                });
+                inst.debug = match negative {
+                    Some(text) => {
+                        cx.error(&item.location, format!("negative number '{text}'"));
+                        None
+                    }
+                    None => cx.uint(item, 4),
+                };
+                if inst.debug.is_none()
+                    && let Some(text) = item.arg_texts().next()
+                {
+                    cx.error(
+                        &item.location,
+                        format!("({name}) Debug value '{text}' not valid; must be between 0-4"),
+                    );
+                }
+            }
             _ if ACCEPTED.contains(&keyword) => inst.other.push(cx.raw(item)),
             _ => {
                 let known: Vec<&str> = MODELLED.iter().chain(ACCEPTED).copied().collect();

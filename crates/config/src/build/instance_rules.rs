@@ -21,11 +21,11 @@ pub(crate) fn check(cx: &mut Cx<'_>, item: &Statement, name: &str) -> bool {
             if value.is_none() =>
         {
             if keyword == "lvs_sync_daemon_interface" {
-                lvs_sync_daemon_interface(cx, at, name);
+                lvs_sync_daemon_interface(cx, at, name, None);
             }
             cx.arg(item);
         }
-        "lvs_sync_daemon_interface" => lvs_sync_daemon_interface(cx, at, name),
+        "lvs_sync_daemon_interface" => lvs_sync_daemon_interface(cx, at, name, value),
         "kernel_rx_buf_size" if value.is_none() => {
             cx.error(at, format!("({name}) invalid kernel_rx_buf_size specified"));
         }
@@ -136,12 +136,32 @@ fn garp_extra_if(cx: &mut Cx<'_>, item: &Statement, name: &str) {
     }
 }
 
-fn lvs_sync_daemon_interface(cx: &mut Cx<'_>, at: &Location, name: &str) {
+/// An instance's `lvs_sync_daemon_interface IF`: deprecated, 2.2.7's second line indented to
+/// line up under the first's text after the instance's name; it stands for the global
+/// `lvs_sync_daemon IF NAME` unless one was read already (observed on the corpus).
+fn lvs_sync_daemon_interface(cx: &mut Cx<'_>, at: &Location, name: &str, interface: Option<&str>) {
     cx.error(
         at,
         format!("({name}) Specifying lvs_sync_daemon_interface against a vrrp is deprecated."),
     );
-    cx.error(at, "        Please use global lvs_sync_daemon");
+    let indent = " ".repeat(name.len() + 4);
+    cx.error(at, format!("{indent}Please use global lvs_sync_daemon"));
+    let Some(interface) = interface else {
+        return;
+    };
+    match cx.lvs_sync_daemon.as_deref() {
+        Some(first) => {
+            let first = first.split_whitespace().next().unwrap_or_default();
+            cx.error(
+                at,
+                format!(
+                    "({name}) lvs_sync_daemon_interface has already been specified as {first} - \
+                     ignoring"
+                ),
+            );
+        }
+        None => cx.lvs_sync_daemon = Some(format!("{interface} {name}")),
+    }
 }
 
 /// An unsigned number (u32), with the number reader's `negative number` / `invalid number`.

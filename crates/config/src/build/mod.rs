@@ -61,9 +61,10 @@ pub fn build_into(
         } else {
             0
         },
-        lvs_sync_daemon: None,
+        lvs_sync_daemon: config.lvs_sync_daemon_first.take(),
     };
     build_top(&mut cx, top, config);
+    config.lvs_sync_daemon_first = cx.lvs_sync_daemon.take();
 }
 
 fn build_top(cx: &mut Cx<'_>, items: &[Statement], config: &mut Config) {
@@ -237,7 +238,7 @@ pub(crate) struct Cx<'a> {
     /// How many rules so far were written without a preference.
     rules_without_preference: u32,
     /// The `lvs_sync_daemon` read so far (`INTERFACE INSTANCE`): a second one is refused.
-    lvs_sync_daemon: Option<String>,
+    pub(crate) lvs_sync_daemon: Option<String>,
 }
 
 impl Cx<'_> {
@@ -428,27 +429,6 @@ impl Cx<'_> {
                 self.error(&stmt.location, format!("invalid number '{text}'"));
                 None
             }
-        }
-    }
-
-    /// A flag keyword: on when written alone, or the boolean that follows it.
-    pub(crate) fn flag(&mut self, stmt: &Statement) -> bool {
-        match stmt.args().first() {
-            None => true,
-            Some(word) => match values::parse_bool(&word.text) {
-                Some(v) => v,
-                None => {
-                    self.error(
-                        &stmt.location,
-                        format!(
-                            "invalid value '{}' for {} - must be on/off, true/false or yes/no",
-                            word.text,
-                            stmt.keyword()
-                        ),
-                    );
-                    true
-                }
-            },
         }
     }
 

@@ -85,7 +85,14 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement) -> Option<SyncGroup> {
                 group.sync_group_tracking_weight = true;
             }
             "sync_group_tracking_weight" => group.sync_group_tracking_weight = true,
-            "smtp_alert" => group.smtp_alert = Some(cx.flag(item)),
+            "smtp_alert" => {
+                let read = cx.flag_or(item, |v| {
+                    format!("Invalid vrrp_group smtp_alert parameter {v}")
+                });
+                if read.is_some() {
+                    group.smtp_alert = read;
+                }
+            }
             "track_bfd" => {
                 group.track_bfds = cx.track_list(item, &group.name.clone());
                 group.other.push(cx.raw(item));

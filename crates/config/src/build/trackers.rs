@@ -133,10 +133,17 @@ pub fn track_process(cx: &mut Cx<'_>, stmt: &Statement) -> Option<TrackProcessDe
                     }
                 }
             },
-            "quorum_max" => def.quorum_max = cx.uint(item, 65535),
-            "delay" => def.delay = cx.decimal(item, 0.0, 65535.0),
-            "fork_delay" => def.fork_delay = cx.decimal(item, 0.0, 65535.0),
-            "terminate_delay" => def.terminate_delay = cx.decimal(item, 0.0, 65535.0),
+            "quorum_max" => {
+                def.quorum_max = cx.uint(item, 65535);
+                if def.quorum_max.is_none()
+                    && let Some(v) = item.arg_texts().next()
+                {
+                    cx.error(&item.location, format!("quorum_max ({v}) for vrrp_track_process {} must be between [0..65535] inclusive. Ignoring...", def.name));
+                }
+            }
+            "delay" => def.delay = process_delay(cx, item, &def.name),
+            "fork_delay" => def.fork_delay = process_delay(cx, item, &def.name),
+            "terminate_delay" => def.terminate_delay = process_delay(cx, item, &def.name),
             "full_command" => def.full_command = true,
             _ => cx.unknown(item, PROCESS_KEYWORDS),
         }
@@ -149,6 +156,37 @@ pub fn track_process(cx: &mut Cx<'_>, stmt: &Statement) -> Option<TrackProcessDe
         return None;
     }
     Some(def)
+}
+
+/// A track process's `delay`, `fork_delay` or `terminate_delay` (seconds in [0.000001,
+/// 3600]), refused as 2.2.7 refuses it: the number reader's line (`negative number '-1'`,
+/// `invalid number 'x'`), then `KEYWORD (V) for vrrp_track_process NAME must be between
+/// [0.000001..3600] inclusive. Ignoring...` (corpus transcripts).
+fn process_delay(cx: &mut Cx<'_>, item: &Statement, name: &str) -> Option<f64> {
+    let Some(text) = item.arg_texts().next() else {
+        // No value: the reader says the parameter is missing.
+        return cx.decimal(item, 0.000_001, 3600.0);
+    };
+    let negative = text
+        .strip_prefix('-')
+        .is_some_and(|rest| rest.parse::<f64>().is_ok());
+    let value = if negative {
+        cx.error(&item.location, format!("negative number '{text}'"));
+        None
+    } else {
+        cx.decimal(item, 0.000_001, 3600.0)
+    };
+    if value.is_none() {
+        let keyword = item.keyword();
+        cx.error(
+            &item.location,
+            format!(
+                "{keyword} ({text}) for vrrp_track_process {name} must be between \
+                 [0.000001..3600] inclusive. Ignoring..."
+            ),
+        );
+    }
+    value
 }
 
 /// Reads `garp_group { garp_interval S; gna_interval S; interface IF; interfaces { … } }`.
