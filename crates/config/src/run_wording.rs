@@ -185,6 +185,8 @@ const VIRTUAL_SERVER_LENIENT: &[&str] = &[
     "delay_loop",
     "hysteresis",
     "quorum",
+    // A real server's port, on its `real_server ADDRESS PORT {` line.
+    "real_server",
     "warmup",
 ];
 

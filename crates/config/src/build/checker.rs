@@ -455,8 +455,9 @@ fn range_problem(start: IpAddr, end: &str) -> Option<RangeProblem<'_>> {
 fn service_key(cx: &mut Cx<'_>, stmt: &Statement) -> Option<ServiceKey> {
     let args: Vec<&str> = stmt.arg_texts().collect();
     if args.is_empty() {
-        // Fatal in 2.2.7 ("missing a parameter"), which still names the address first.
+        // Fatal in 2.2.7 ("missing a parameter"), with no line about the address.
         cx.arg(stmt);
+        return None;
     }
     let key = match args.as_slice() {
         ["group", name, ..] => Some(ServiceKey::Group(name.to_string())),
@@ -902,7 +903,16 @@ fn real_server(
     let address = args
         .first()
         .and_then(|a| values::parse_sockaddr_ip::<IpAddr>(a).ok());
-    let port = args.get(1).map_or(Some(0), |p| p.parse::<u16>().ok());
+    // As a virtual server's: 0 passes silently, any other is read in [1, 65535] with the
+    // number reader's line.
+    let port = match args.get(1) {
+        None => Some(0),
+        Some(p) if values::read_unsigned(p, 0, 65535) == Ok(0) => Some(0),
+        Some(p) => values::read_unsigned(p, 1, 65535)
+            .map_err(|message| cx.error(&stmt.location, message))
+            .ok()
+            .and_then(|p| u16::try_from(p).ok()),
+    };
     let (Some(address), Some(port)) = (address, port) else {
         cx.error(
             &stmt.location,

@@ -245,6 +245,8 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement) -> Option<VrrpInstance> {
             "advert_int" => {
                 match cx.decimal(item, 0.01, 255.0) {
                     Some(v) => inst.advert_int = v,
+                    // A missing value: the reader's line only.
+                    None if item.args().is_empty() => {}
                     None => {
                         let text = item.arg_texts().next().unwrap_or_default();
                         cx.error(&item.location, format!("({name}) Advert interval ({text}) not valid! Must be > 0 - ignoring"));
@@ -255,6 +257,11 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement) -> Option<VrrpInstance> {
             "preempt" => inst.nopreempt = false,
             "preempt_delay" => match cx.decimal(item, 0.0, 1000.0) {
                 Some(v) => inst.preempt_delay = v,
+                // 2.2.7 says no more after a missing value or a word that is no number.
+                None if item
+                    .arg_texts()
+                    .next()
+                    .is_none_or(|t| t.trim_start_matches('-').parse::<f64>().is_err()) => {}
                 None => cx.error(
                     &item.location,
                     format!("({name}) Preempt_delay not valid! must be between 0-1000"),

@@ -416,6 +416,15 @@ impl Cx<'_> {
     /// A decimal argument in `min..=max` (seconds, possibly fractional).
     pub(crate) fn decimal(&mut self, stmt: &Statement, min: f64, max: f64) -> Option<f64> {
         let text = self.arg(stmt)?;
+        // 2.2.7's unsigned decimal reader names a negative value as such.
+        if min >= 0.0
+            && text
+                .strip_prefix('-')
+                .is_some_and(|rest| rest.parse::<f64>().is_ok())
+        {
+            self.error(&stmt.location, format!("negative number '{text}'"));
+            return None;
+        }
         match values::parse_decimal(text, min, max) {
             Ok(v) => Some(v),
             Err(NumberError::OutOfRange) => {
@@ -634,6 +643,12 @@ impl Cx<'_> {
                         ),
                     },
                     "reverse" | "noreverse" => reverse = word == "reverse",
+                    other if stmt.keyword() == "track_interface" => self.error(
+                        &item.location,
+                        format!(
+                            "({owner}) unknown track_interface {name} option {other} - ignoring"
+                        ),
+                    ),
                     other => self.error(
                         &item.location,
                         format!("({owner}) unknown track script option {other}"),
