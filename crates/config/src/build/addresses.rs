@@ -503,7 +503,6 @@ fn rule_line(cx: &mut Cx<'_>, item: &Statement) -> Option<Rule> {
     };
     let at = &item.location;
     let mut action = false;
-    let mut unknown_option = false;
     let mut foreign_protocol = false;
     let no_track = words.iter().any(|w| w == "no_track");
     let mut iter = words.iter().map(String::as_str);
@@ -534,15 +533,25 @@ fn rule_line(cx: &mut Cx<'_>, item: &Statement) -> Option<Rule> {
                 if let Some(table) = &rule.table
                     && !routing_table_exists(table)
                 {
+                    // The rule is dropped there.
                     cx.error(at, format!("Routing table {table} not found for rule"));
+                    return None;
                 }
             }
             "priority" | "preference" => {
+                // 2.2.7's unsigned reader; a bad value drops the rule.
                 let value = iter.next().unwrap_or_default();
-                rule.priority = cx
-                    .int_value(at, value, 0, i64::from(u32::MAX))
-                    .map(|v| v as u32);
-                rule.priority_given = rule.priority.is_some();
+                match crate::values::read_unsigned(value, 0, u32::MAX) {
+                    Ok(v) => {
+                        rule.priority = Some(v);
+                        rule.priority_given = true;
+                    }
+                    Err(message) => {
+                        cx.error(at, message);
+                        cx.error(at, "Invalid rule preference priority specified");
+                        return None;
+                    }
+                }
             }
             "goto" => {
                 action = true;
@@ -622,8 +631,9 @@ fn rule_line(cx: &mut Cx<'_>, item: &Statement) -> Option<Rule> {
             "l3mdev" => action = true,
             "not" | "no_track" => {}
             other => {
+                // 2.2.7 stops reading the rule there and drops it.
                 cx.error(at, format!("Unknown rule option {other}"));
-                unknown_option = true;
+                return None;
             }
         }
     }
@@ -635,10 +645,7 @@ fn rule_line(cx: &mut Cx<'_>, item: &Statement) -> Option<Rule> {
         return None;
     }
     if !action {
-        // After an option it does not know, 2.2.7 drops the rule without this line.
-        if !unknown_option {
-            cx.error(at, "No action specified for rule - ignoring");
-        }
+        cx.error(at, "No action specified for rule - ignoring");
         return None;
     }
     if foreign_protocol && !no_track {
