@@ -75,6 +75,26 @@ fn transcript_lines(text: &str, name: &str) -> Vec<u32> {
     lines
 }
 
+/// `conf` read as `fixtures/oracle.sh` ran 2.2.7 on it: with the `-i ID` and `-e` of its
+/// `# args:` first line.
+fn load_as_recorded(conf: &Path, host: &OracleHost) -> keepalived_config::Loaded {
+    let text = std::fs::read_to_string(conf).unwrap_or_default();
+    let args: Vec<&str> = text
+        .lines()
+        .next()
+        .and_then(|l| l.trim_end_matches('\r').strip_prefix("# args:"))
+        .map(|a| a.split_whitespace().collect())
+        .unwrap_or_default();
+    let mut options = LoadOptions::for_host(host);
+    if let Some(i) = args.iter().position(|a| *a == "-i")
+        && let Some(id) = args.get(i + 1)
+    {
+        options.config_id = (*id).to_string();
+    }
+    options.all_config = args.contains(&"-e");
+    load(conf, &options)
+}
+
 /// Each line number once, where it is first printed: keepalived prints a problem once per
 /// pass that reads its line, ours once, in the order of the pass that prints it first.
 fn first_occurrences(lines: &[u32]) -> Vec<u32> {
@@ -115,21 +135,7 @@ fn corpus_agrees_with_recorded_keepalived_transcripts() {
             failures.push(format!("{name}: transcript has no 'exit N' line"));
             continue;
         };
-        let text = std::fs::read_to_string(conf).unwrap_or_default();
-        let args: Vec<&str> = text
-            .lines()
-            .next()
-            .and_then(|l| l.trim_end_matches('\r').strip_prefix("# args:"))
-            .map(|a| a.split_whitespace().collect())
-            .unwrap_or_default();
-        let mut options = LoadOptions::for_host(&host);
-        if let Some(i) = args.iter().position(|a| *a == "-i")
-            && let Some(id) = args.get(i + 1)
-        {
-            options.config_id = (*id).to_string();
-        }
-        options.all_config = args.contains(&"-e");
-        let loaded = load(conf, &options);
+        let loaded = load_as_recorded(conf, &host);
         let ours_in_order: Vec<u32> = loaded
             .config_test_diagnostics()
             .filter(|d| {
@@ -232,21 +238,7 @@ fn corpus_messages_agree_with_recorded_transcripts() {
         let Ok(recorded) = std::fs::read_to_string(conf.with_extension("keepalived.txt")) else {
             continue;
         };
-        let text = std::fs::read_to_string(&conf).unwrap_or_default();
-        let args: Vec<&str> = text
-            .lines()
-            .next()
-            .and_then(|l| l.trim_end_matches('\r').strip_prefix("# args:"))
-            .map(|a| a.split_whitespace().collect())
-            .unwrap_or_default();
-        let mut options = LoadOptions::for_host(&host);
-        if let Some(i) = args.iter().position(|a| *a == "-i")
-            && let Some(id) = args.get(i + 1)
-        {
-            options.config_id = (*id).to_string();
-        }
-        options.all_config = args.contains(&"-e");
-        let loaded = load(&conf, &options);
+        let loaded = load_as_recorded(&conf, &host);
         let ours: BTreeSet<String> = loaded
             .config_test_diagnostics()
             .map(|d| normalized(&d.to_string(), &name))
