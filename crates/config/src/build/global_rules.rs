@@ -487,6 +487,11 @@ fn strtod_word(v: &str) -> Result<f64, std::num::ParseFloatError> {
 fn interval(cx: &mut Cx<'_>, at: &crate::diagnostic::Location, v: &str) -> bool {
     match strtod_word(v) {
         Ok(n) if n.is_finite() && (0.000_001..=4_294.967_295).contains(&n) => true,
+        // 2.2.7's unsigned decimal reader.
+        Ok(n) if n < 0.0 => {
+            cx.error(at, format!("negative number '{v}'"));
+            false
+        }
         Ok(n) if n.is_finite() => {
             cx.error(
                 at,

@@ -236,7 +236,18 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement) -> Option<VrrpInstance> {
                 vrid = value.or(vrid);
             }
             "priority" => {
-                let value = cx.int(item, 1, 255).map(|v| v as u8);
+                // 2.2.7's unsigned reader: `negative number '-1'`.
+                let negative = item.arg_texts().next().filter(|t| {
+                    t.strip_prefix('-')
+                        .is_some_and(|d| d.parse::<u64>().is_ok())
+                });
+                let value = match negative {
+                    Some(text) => {
+                        cx.error(&item.location, format!("negative number '{text}'"));
+                        None
+                    }
+                    None => cx.int(item, 1, 255).map(|v| v as u8),
+                };
                 if value.is_none() && !item.args().is_empty() {
                     cx.error(&item.location, format!("({name}) Priority not valid! must be between 1 & 255. Using default 100"));
                 }
