@@ -126,10 +126,13 @@ fn initial_state_and_authentication(
 ) {
     let name = inst.name.clone();
     let owner = inst.priority == 255;
-    if inst
-        .authentication
-        .as_ref()
-        .is_some_and(|a| a.password.is_empty())
+    // A version 3 instance's authentication is refused below for that, without this line
+    // (2.2.7, corpus).
+    if version != 3
+        && inst
+            .authentication
+            .as_ref()
+            .is_some_and(|a| a.password.is_empty())
     {
         let line = format!("({name}) Authentication specified but no password given. Ignoring");
         unlocated(diagnostics, Severity::Warning, line);
@@ -471,6 +474,19 @@ fn instance_consistency(
         }
     }
     crate::validate_strict::settings(inst, strict, version, diagnostics);
+    // RFC 5798 section 5.2.7: the interval is 12 bits of centiseconds, at most 40.95 s.
+    if version == 3 && inst.advert_int >= 40.96 {
+        unlocated(
+            diagnostics,
+            Severity::Warning,
+            format!(
+                "({name}) VRRPv3 advertisement interval {:.2}s is out of range. Must be less \
+                 than 40.96s. Setting to 40.95s",
+                inst.advert_int
+            ),
+        );
+        inst.advert_int = 40.95;
+    }
     if version == 2 && inst.advert_int.fract() != 0.0 {
         unlocated(
             diagnostics,
