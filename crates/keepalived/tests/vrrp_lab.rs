@@ -152,7 +152,11 @@ fn adverts_from<'f>(frames: &'f [Frame], host: &Host, want: &Expect<'_>) -> Vec<
 }
 
 /// Asserts GARPs for `vip` from `host`'s MAC (broadcast, sender = target = VIP) after `after`,
-/// and none from anyone else between `after` and `before`.
+/// and no broadcast announcement from anyone else between `after` and `before`.
+///
+/// A unicast ARP reply to `host` is not counted: when `host` preempts, the old master's kernel
+/// answers `host`'s own gratuitous request if the advert that makes it drop the VIP has not yet
+/// been acted on (seen with 2.2.7 as the old master), which announces nothing to the LAN.
 fn assert_garps(frames: &[Frame], host: &Host, vip: &str, after: f64, before: f64) {
     assert_some_garps(frames, host, vip, after);
     let mac = host.mac("eth0").expect("mac");
@@ -160,6 +164,7 @@ fn assert_garps(frames: &[Frame], host: &Host, vip: &str, after: f64, before: f6
         .into_iter()
         .filter(|g| g.sender_ip == ip(vip) && g.time > after && g.time < before)
         .filter(|g| g.sender_mac != mac)
+        .filter(|g| !(g.opcode == 2 && g.eth_dst == mac))
         .collect();
     assert!(
         others.is_empty(),
