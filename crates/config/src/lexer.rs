@@ -136,22 +136,29 @@ pub fn has_unterminated_quote(line: &str) -> bool {
     line.bytes().filter(|&b| b == b'"').count() % 2 == 1
 }
 
-/// Whether a line has a `"` that is never closed when a backslash keeps the character after
-/// it from opening or closing a string, as 2.2.7's comment remover counts (it then says
-/// `Unterminated quote`; the word reader's plain count says `Unmatched quote`).
-pub fn has_unterminated_quote_escaped(line: &str) -> bool {
+/// What 2.2.7's comment remover names in `Unterminated quote 'TEXT'` when a `"` on the line
+/// is never closed, a backslash keeping the character after it from opening or closing a
+/// string; `None` when every string is closed. The text is the line without a final lone
+/// backslash (the remover takes that line-continuation mark off before it reports). The word
+/// reader, which knows no backslash, says `Unmatched quote` on its own count
+/// ([`has_unterminated_quote`]): a line can earn both.
+pub fn unterminated_quote_escaped(line: &str) -> Option<&str> {
     let mut open = false;
-    let mut chars = line.chars();
-    while let Some(c) = chars.next() {
-        match c {
-            '"' => open = !open,
-            '\\' => {
-                chars.next();
+    let mut continued_at = None;
+    let mut bytes = line.bytes().enumerate();
+    while let Some((i, b)) = bytes.next() {
+        match b {
+            b'"' => open = !open,
+            b'\\' => {
+                if bytes.next().is_none() {
+                    continued_at = Some(i);
+                }
             }
             _ => {}
         }
     }
-    open
+    // A backslash is ASCII: `i` is a char boundary.
+    open.then(|| continued_at.map_or(line, |i| &line[..i]))
 }
 
 /// The tokens of a line that has already had its comment removed, one at a time.
@@ -234,9 +241,21 @@ mod tests {
         assert_eq!(toks[2], w("b"));
         assert!(!has_unterminated_quote(r#"script "/x.sh \"a\"""#));
         assert!(has_unterminated_quote(r#"script "/x.sh \" "a"#));
-        assert!(!has_unterminated_quote_escaped(r#"a\"b"#));
+        assert_eq!(unterminated_quote_escaped(r#"a\"b"#), None);
         assert!(has_unterminated_quote(r#"a\"b"#));
-        assert!(has_unterminated_quote_escaped(r#"script "/x.sh"#));
+        assert_eq!(
+            unterminated_quote_escaped(r#"script "/x.sh"#),
+            Some(r#"script "/x.sh"#)
+        );
+        // A final lone backslash (a continuation mark) is not named; an escaped one is.
+        assert_eq!(
+            unterminated_quote_escaped(r#"notify "/x.sh c\"#),
+            Some(r#"notify "/x.sh c"#)
+        );
+        assert_eq!(
+            unterminated_quote_escaped(r#"notify "/x.sh c\\"#),
+            Some(r#"notify "/x.sh c\\"#)
+        );
         assert_eq!(unescape_quoted(r#"a\"b\\c\d"#), r#"a"b\c\d"#);
     }
 

@@ -7,7 +7,7 @@ use smallvec::{SmallVec, smallvec};
 
 use crate::diagnostic::{Diagnostic, Diagnostics, Location, Pass, Severity};
 use crate::grammar::{BlockKind, child_block};
-use crate::lexer::{Token, has_unterminated_quote, has_unterminated_quote_escaped, tokens};
+use crate::lexer::{Token, has_unterminated_quote, tokens, unterminated_quote_escaped};
 use crate::source::SourceLine;
 
 /// Blocks nested deeper than this are refused with one diagnostic. keepalived's own grammar
@@ -225,18 +225,15 @@ impl Builder {
                 view.lines.push((location.clone(), text.to_string()));
             }
         }
-        if has_unterminated_quote(text) || has_unterminated_quote_escaped(text) {
-            // Every pass splits every line into words, skipped blocks included: the parent,
-            // which reads first, names it first.
-            diagnostics.error_in(
-                self.top_pass.unwrap_or(Pass::Parent),
-                location,
-                if has_unterminated_quote_escaped(text) {
-                    format!("Unterminated quote '{}'", text.trim())
-                } else {
-                    format!("Unmatched quote: '{}'", text.trim())
-                },
-            );
+        // Every pass splits every line into words, skipped blocks included: the parent, which
+        // reads first, names it first. The comment remover and the word reader count quotes
+        // each their own way, and each names the line.
+        let pass = self.top_pass.unwrap_or(Pass::Parent);
+        if let Some(named) = unterminated_quote_escaped(text) {
+            diagnostics.error_in(pass, location, format!("Unterminated quote '{named}'"));
+        }
+        if has_unterminated_quote(text) {
+            diagnostics.error_in(pass, location, format!("Unmatched quote: '{text}'"));
         }
         // The first token matters only to a list waiting for its `{` or running without one.
         let first =

@@ -482,15 +482,10 @@ impl Cx<'_> {
     /// first argument into argv, quotes joining what touches them.
     fn command_and_rest(&mut self, stmt: &Statement) -> Option<(Command, Vec<String>)> {
         self.arg(stmt)?;
-        let split = stmt
-            .raw
-            .as_deref()
-            .and_then(|raw| match script_words::script_argv(raw) {
-                // The line itself cannot be split (a quote never closed): 2.2.7 crashes on
-                // it (see invalid-unterminated-quote); read the words as tokens.
-                Err((failed, _)) if failed == raw => None,
-                other => Some(other),
-            });
+        // A line that cannot be split at all (a quote never closed) is named whole and its
+        // script dropped, as 2.2.7's checker and notify readers do (its vrrp_script reader
+        // crashes there, see invalid-unterminated-quote).
+        let split = stmt.raw.as_deref().map(script_words::script_argv);
         let (text, mut argv, rest) = match split {
             Some(Ok((argv, rest))) => {
                 let text = stmt
