@@ -149,11 +149,7 @@ pub fn unterminated_quote_escaped(line: &str) -> Option<&str> {
     while let Some((i, b)) = bytes.next() {
         match b {
             b'"' => open = !open,
-            b'\\' => {
-                if bytes.next().is_none() {
-                    continued_at = Some(i);
-                }
-            }
+            b'\\' if bytes.next().is_none() => continued_at = Some(i),
             _ => {}
         }
     }
