@@ -149,6 +149,7 @@ pub fn unterminated_quote_escaped(line: &str) -> Option<&str> {
     while let Some((i, b)) = bytes.next() {
         match b {
             b'"' => open = !open,
+            // The guard takes the escaped byte; a backslash with none after it ends the line.
             b'\\' if bytes.next().is_none() => continued_at = Some(i),
             _ => {}
         }
