@@ -336,6 +336,8 @@ pub struct IpAddress {
     pub scope: Option<Scope>,
     /// `label LABEL`.
     pub label: Option<CompactString>,
+    /// `peer ADDR`: the far end of a point-to-point address.
+    pub peer: Option<IpAddr>,
     /// Other options (`no_track`, `preferred_lft`, …) as written.
     pub other: ThinVec<String>,
     /// Where it was written.
@@ -353,6 +355,7 @@ impl PartialEq for IpAddress {
             && self.dev == other.dev
             && self.scope == other.scope
             && self.label == other.label
+            && self.peer == other.peer
             && self.other == other.other
             && self.location == other.location
     }

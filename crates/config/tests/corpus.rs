@@ -234,3 +234,44 @@ fn seed_configs_load_with_their_instances() {
         );
     }
 }
+
+/// The VIPs 2.2.7 keeps of parser-vip-peer-and-flags.conf, with what each line's words made of
+/// them: peers with the full prefix, refused peers leaving the address as it was, lines
+/// without an option's value dropped, flags kept for the daemon.
+#[test]
+fn vip_peers_and_flags_are_read_as_keepalived() {
+    let host = FakeHost::lab();
+    let loaded = load(
+        &repo_root().join("fixtures/corpus/parser-vip-peer-and-flags.conf"),
+        &LoadOptions::for_host(&host),
+    );
+    let inst = loaded.config.instances.first().expect("instance");
+    let vips: Vec<(String, u8, Option<String>)> = inst
+        .virtual_ipaddresses
+        .iter()
+        .chain(&inst.excluded_ipaddresses)
+        .map(|a| {
+            (
+                a.address.to_string(),
+                a.prefix_len,
+                a.peer.map(|p| p.to_string()),
+            )
+        })
+        .collect();
+    let peer = |a: &str, len: u8, p: Option<&str>| (a.to_string(), len, p.map(str::to_string));
+    assert_eq!(
+        vips,
+        [
+            peer("192.0.2.104", 32, Some("192.0.2.105")),
+            peer("192.0.2.106", 32, None),
+            peer("192.0.2.107", 32, None),
+            peer("192.0.2.108", 32, Some("192.0.2.109")),
+            peer("192.0.2.111", 24, None),
+            peer("192.0.2.112", 32, None),
+            peer("2001:db8::5", 128, Some("2001:db8::6")),
+            peer("2001:db8::7", 64, None),
+        ]
+    );
+    let flags = &inst.virtual_ipaddresses[4].other;
+    assert_eq!(flags.as_slice(), ["noprefixroute", "no_track", "home"]);
+}

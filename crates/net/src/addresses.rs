@@ -5,7 +5,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use futures::TryStreamExt;
 use rtnetlink::packet_route::address::{
-    AddressAttribute, AddressHeaderFlags, AddressMessage, AddressScope, CacheInfo,
+    AddressAttribute, AddressFlags, AddressHeaderFlags, AddressMessage, AddressScope, CacheInfo,
 };
 use rtnetlink::{AddressMessageBuilder, Handle};
 use tokio::task::JoinHandle;
@@ -34,6 +34,50 @@ pub struct AddressSpec {
     /// IPv6 only: the preferred lifetime in seconds (0: deprecated, never picked as a source);
     /// None: forever.
     pub preferred_lft: Option<u32>,
+    /// `peer`: the far end of a point-to-point address (IFA_ADDRESS, with the address itself
+    /// as IFA_LOCAL), as `ip address add A peer P`.
+    pub peer: Option<IpAddr>,
+    /// The flag words of `ip address add` a VIP line may carry.
+    pub flags: AddressOptions,
+}
+
+/// The flag words of `ip address add` that keepalived's address lines take over.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AddressOptions {
+    /// `home`: a Mobile IPv6 home address (IFA_F_HOMEADDRESS).
+    pub home: bool,
+    /// `mngtmpaddr`: make temporary addresses from this one (IFA_F_MANAGETEMPADDR).
+    pub mngtmpaddr: bool,
+    /// `noprefixroute`: no route for the address's prefix (IFA_F_NOPREFIXROUTE).
+    pub noprefixroute: bool,
+    /// `autojoin`: join the multicast group the address is (IFA_F_MCAUTOJOIN).
+    pub autojoin: bool,
+}
+
+impl AddressOptions {
+    /// The options named by `words` (other words are not flags and are passed over).
+    pub fn from_words<'a>(words: impl IntoIterator<Item = &'a str>) -> Self {
+        let mut options = Self::default();
+        for word in words {
+            match word {
+                "home" => options.home = true,
+                "mngtmpaddr" => options.mngtmpaddr = true,
+                "noprefixroute" => options.noprefixroute = true,
+                "autojoin" => options.autojoin = true,
+                _ => {}
+            }
+        }
+        options
+    }
+
+    fn kernel_flags(self) -> AddressFlags {
+        let mut flags = AddressFlags::empty();
+        flags.set(AddressFlags::Homeaddress, self.home);
+        flags.set(AddressFlags::Managetempaddr, self.mngtmpaddr);
+        flags.set(AddressFlags::Noprefixroute, self.noprefixroute);
+        flags.set(AddressFlags::Mcautojoin, self.autojoin);
+        flags
+    }
 }
 
 /// Changes addresses through one rtnetlink socket, whose connection runs as a task on the tokio
@@ -64,9 +108,9 @@ impl AddressManager {
             .address()
             .add(a.ifindex, a.address, a.prefix_len);
         let msg = request.message_mut();
-        // rtnetlink adds a computed broadcast address below /31: we follow the spec instead.
-        msg.attributes
-            .retain(|attr| !matches!(attr, AddressAttribute::Broadcast(_)));
+        // rtnetlink adds a computed broadcast address below /31 and leaves a multicast IPv4
+        // address out: we follow the spec instead.
+        set_addresses(msg, a);
         if let Some(brd) = a.broadcast {
             if !a.address.is_ipv4() {
                 return Err(io::Error::new(
@@ -82,11 +126,17 @@ impl AddressManager {
         if let Some(label) = &a.label {
             msg.attributes.push(AddressAttribute::Label(label.clone()));
         }
+        let mut flags = a.flags.kernel_flags();
         if a.address.is_ipv6() && !a.dad {
             // As keepalived does for IPv6 VIPs: no duplicate address detection, so the address
             // is usable at once instead of "tentative" for a second or more (RFC 4862 section
             // 5.4); the VRRP election already decides who owns it.
             msg.header.flags |= AddressHeaderFlags::Nodad;
+            flags |= AddressFlags::Nodad;
+        }
+        if a.flags != AddressOptions::default() {
+            // The flags above 8 bits travel in IFA_FLAGS, which then replaces the header's.
+            msg.attributes.push(AddressAttribute::Flags(flags));
         }
         if let Some(preferred) = a.preferred_lft.filter(|_| a.address.is_ipv6()) {
             let mut info = CacheInfo::default();
@@ -104,8 +154,8 @@ impl AddressManager {
     /// An address that is not there (EADDRNOTAVAIL, or ENOENT) counts as success.
     pub async fn remove(&self, a: &AddressSpec) -> io::Result<()> {
         let mut msg = address_message(a.ifindex, a.address, a.prefix_len);
-        msg.attributes
-            .retain(|attr| !matches!(attr, AddressAttribute::Broadcast(_)));
+        // The kernel matches a point-to-point address by its peer too.
+        set_addresses(&mut msg, a);
         match self
             .handle
             .address()
@@ -173,6 +223,23 @@ fn address_message(ifindex: u32, address: IpAddr, prefix_len: u8) -> AddressMess
             .address(v6, prefix_len)
             .build(),
     }
+}
+
+/// IFA_LOCAL is the address, IFA_ADDRESS its peer or the address again, as `ip address`
+/// sends them; a broadcast only as the spec says.
+fn set_addresses(msg: &mut AddressMessage, a: &AddressSpec) {
+    msg.attributes.retain(|attr| {
+        !matches!(
+            attr,
+            AddressAttribute::Broadcast(_)
+                | AddressAttribute::Address(_)
+                | AddressAttribute::Local(_)
+                | AddressAttribute::Multicast(_)
+        )
+    });
+    msg.attributes.push(AddressAttribute::Local(a.address));
+    msg.attributes
+        .push(AddressAttribute::Address(a.peer.unwrap_or(a.address)));
 }
 
 /// A netlink error carries the kernel's errno: keep it, so callers can match on it.

@@ -21,7 +21,7 @@ pub mod vmac;
 pub mod vrrp_socket;
 pub mod vrrp_socket6;
 
-pub use addresses::{AddressManager, AddressSpec};
+pub use addresses::{AddressManager, AddressOptions, AddressSpec};
 pub use garp::GarpSender;
 pub use interface::{Interface, lookup};
 pub use link::{LinkEvent, LinkWatch, is_up, watch};

@@ -236,6 +236,8 @@ pub fn ipv6_link_local_spec(ifindex: u32, address: Ipv6Addr) -> crate::AddressSp
         label: None,
         dad: false,
         preferred_lft: Some(0),
+        peer: None,
+        flags: crate::AddressOptions::default(),
     }
 }
 

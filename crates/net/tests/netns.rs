@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use keepalived_net::vrrp_socket::VRRP_GROUP_V4;
 use keepalived_net::vrrp_socket6::{VRRP_GROUP_V6, VrrpSocket6};
-use keepalived_net::{AddressManager, AddressSpec, GarpSender, VrrpSocket, lookup};
+use keepalived_net::{AddressManager, AddressOptions, AddressSpec, GarpSender, VrrpSocket, lookup};
 use nix::sched::{CloneFlags, setns};
 use tokio::time::timeout;
 
@@ -411,6 +411,8 @@ fn addresses_add_list_remove_idempotent() {
             label: Some("va:vip".into()),
             dad: false,
             preferred_lft: None,
+            peer: None,
+            flags: AddressOptions::default(),
         };
         let lan = AddressSpec {
             ifindex: va.index,
@@ -421,6 +423,8 @@ fn addresses_add_list_remove_idempotent() {
             label: Some("va:lan".into()),
             dad: false,
             preferred_lft: None,
+            peer: None,
+            flags: AddressOptions::default(),
         };
         let host = AddressSpec {
             ifindex: va.index,
@@ -431,6 +435,8 @@ fn addresses_add_list_remove_idempotent() {
             label: None,
             dad: false,
             preferred_lft: None,
+            peer: None,
+            flags: AddressOptions::default(),
         };
         runtime().block_on(async {
             let m = AddressManager::new().expect("manager");
@@ -500,6 +506,8 @@ fn addresses_add_list_remove_idempotent() {
                 label: None,
                 dad: false,
                 preferred_lft: None,
+                peer: None,
+                flags: AddressOptions::default(),
             };
             m.add(&v6).await.expect("add v6");
             m.add(&v6).await.expect("add v6 again");
@@ -530,6 +538,97 @@ fn addresses_add_list_remove_idempotent() {
                 m.add(&v6).await.expect_err("brd on v6").kind(),
                 std::io::ErrorKind::InvalidInput
             );
+        });
+        ns
+    });
+    drop(ns);
+}
+
+/// `peer` and the flag words of a VIP line reach the kernel as `ip address add` puts them, and
+/// a point-to-point address is removed by its peer too.
+#[test]
+fn address_peer_and_flags_as_ip_address_add() {
+    if !is_root() {
+        return;
+    }
+    let ns = lone_pair("addrpeer");
+    let ns = on_thread(move || {
+        ns.enter();
+        let va = lookup("va").expect("lookup");
+        let spec = |address: &str, prefix_len: u8, peer: Option<&str>, flags| AddressSpec {
+            ifindex: va.index,
+            address: address.parse().expect("address"),
+            prefix_len,
+            broadcast: None,
+            scope: None,
+            label: None,
+            dad: false,
+            preferred_lft: None,
+            peer: peer.map(|p| p.parse().expect("peer")),
+            flags,
+        };
+        let p2p = spec(
+            "192.0.2.104",
+            32,
+            Some("192.0.2.105"),
+            AddressOptions::default(),
+        );
+        let quiet = spec(
+            "192.0.2.106",
+            24,
+            None,
+            AddressOptions {
+                noprefixroute: true,
+                ..AddressOptions::default()
+            },
+        );
+        let p2p6 = spec(
+            "2001:db8::5",
+            128,
+            Some("2001:db8::6"),
+            AddressOptions::default(),
+        );
+        let home6 = spec(
+            "2001:db8::7",
+            64,
+            None,
+            AddressOptions {
+                home: true,
+                mngtmpaddr: true,
+                ..AddressOptions::default()
+            },
+        );
+        runtime().block_on(async {
+            let m = AddressManager::new().expect("manager");
+            for a in [&p2p, &quiet, &p2p6, &home6] {
+                m.add(a).await.expect("add");
+            }
+            let info = addr_info(&ns, "va");
+            let e = find(&info, "192.0.2.104").expect("p2p in ip -j addr");
+            assert_eq!(
+                (&e["address"], &e["prefixlen"]),
+                (&"192.0.2.105".into(), &32.into()),
+                "{e}"
+            );
+            let e = find(&info, "192.0.2.106").expect("noprefixroute in ip -j addr");
+            assert_eq!(e["noprefixroute"], true, "{e}");
+            let routes = ns.ip(&["route", "show", "dev", "va"]);
+            assert!(!routes.contains("192.0.2.0/24"), "{routes}");
+            let e = find(&info, "2001:db8::5").expect("v6 p2p in ip -j addr");
+            assert_eq!(e["address"], "2001:db8::6", "{e}");
+            let e = find(&info, "2001:db8::7").expect("home in ip -j addr");
+            assert_eq!(
+                (&e["home"], &e["mngtmpaddr"], &e["nodad"]),
+                (&true.into(), &true.into(), &true.into()),
+                "{e}"
+            );
+            for a in [&p2p, &quiet, &p2p6, &home6] {
+                m.remove(a).await.expect("remove");
+            }
+            let info = addr_info(&ns, "va");
+            for a in ["192.0.2.104", "192.0.2.106", "2001:db8::5", "2001:db8::7"] {
+                assert!(find(&info, a).is_none(), "{a} left: {info:?}");
+            }
         });
         ns
     });

@@ -8,9 +8,8 @@ use crate::diagnostic::Location;
 use crate::model::{IpAddress, Route, Rule, Scope, ThinVec};
 use crate::tree::Statement;
 
-/// Address options that take a value and that we keep as written.
-const VALUED_ADDRESS_OPTIONS: &[&str] = &["peer"];
-/// Address options without a value that we keep as written.
+/// Address options without a value that we keep as written (the daemon reads them from
+/// [`IpAddress::other`]).
 const FLAG_ADDRESS_OPTIONS: &[&str] = &[
     "no_track",
     "home",
@@ -68,6 +67,48 @@ fn address_with_len(
     Some((address, prefix_len))
 }
 
+/// The options of an address line that take a value.
+const VALUED_OPTIONS: &[&str] = &[
+    "brd",
+    "broadcast",
+    "dev",
+    "scope",
+    "label",
+    "peer",
+    "preferred_lft",
+];
+
+/// `peer ADDR`: the other end of a point-to-point address (`ip address add A peer P`). A
+/// peer that is not an address, or of the other family, is refused and the address kept; a
+/// prefix length on the address itself is named as ignored and the full length used, as
+/// 2.2.7 adds it (`inet 192.0.2.4 peer 192.0.2.5/32`).
+fn peer_option(cx: &mut Cx<'_>, at: &Location, vip: &mut IpAddress, value: &str, what: &str) {
+    let Ok(peer) = value.parse::<IpAddr>() else {
+        cx.error(
+            at,
+            format!("{what} parsed invalid IP {value}. skipping IP..."),
+        );
+        cx.error(at, format!("Invalid peer address {value}"));
+        return;
+    };
+    if peer.is_ipv4() != vip.address.is_ipv4() {
+        cx.error(
+            at,
+            format!("Peer address {value} does not match address family"),
+        );
+        return;
+    }
+    let full = if vip.address.is_ipv4() { 32 } else { 128 };
+    if vip.prefix_len != full {
+        cx.error(
+            at,
+            "Cannot specify address prefix when specifying peer address - ignoring",
+        );
+    }
+    vip.prefix_len = full;
+    vip.peer = Some(peer);
+}
+
 /// Reads one address line: `ADDR[/LEN] [brd ADDR] [dev IF] [scope S] [label L] …`.
 fn address_line(cx: &mut Cx<'_>, item: &Statement, is_static: bool) -> Option<IpAddress> {
     let text = item.keyword();
@@ -80,21 +121,43 @@ fn address_line(cx: &mut Cx<'_>, item: &Statement, is_static: bool) -> Option<Ip
         dev: None,
         scope: None,
         label: None,
+        peer: None,
         other: ThinVec::new(),
         location: item.location.clone(),
         written: text.into(),
     };
-    let mut words = item.arg_texts();
+    let mut words = item.arg_texts().peekable();
     while let Some(option) = words.next() {
+        // An option whose value is missing drops the whole address, as 2.2.7 does.
+        if VALUED_OPTIONS.contains(&option) && words.peek().is_none() {
+            cx.error(
+                &item.location,
+                format!("No {option} parameter specified for {text}"),
+            );
+            return None;
+        }
         match option {
+            "peer" if vip.peer.is_some() => {
+                // The word after a second `peer` is then read as an option of its own.
+                let value = words.peek().copied().unwrap_or_default();
+                cx.error(
+                    &item.location,
+                    format!("Peer {value} - another peer has already been specified"),
+                );
+            }
+            "peer" => {
+                let value = words.next().unwrap_or_default();
+                peer_option(cx, &item.location, &mut vip, value, what);
+            }
+            "brd" | "broadcast" if address.is_ipv6() => {
+                cx.error(
+                    &item.location,
+                    format!("VRRP is trying to assign a broadcast {option} to the IPv6 address {text} !!?? WTF... skipping VIP..."),
+                );
+                return None;
+            }
             "brd" | "broadcast" | "dev" | "scope" | "label" => {
-                let Some(value) = words.next() else {
-                    cx.error(
-                        &item.location,
-                        format!("No {option} parameter specified for {text}"),
-                    );
-                    break;
-                };
+                let value = words.next().unwrap_or_default();
                 match option {
                     "dev" => {
                         cx.check_interface(&item.location, value, &format!("ip address {text}"));
@@ -173,10 +236,6 @@ fn address_line(cx: &mut Cx<'_>, item: &Statement, is_static: bool) -> Option<Ip
             // Duplicate address detection is an IPv6 matter: keepalived 2.2.7 adds IPv6 VIPs
             // without it, `-nodad` asks for it; a bare `nodad` is unknown to it (observed).
             "-nodad" if address.is_ipv6() => vip.other.push(option.to_string()),
-            _ if VALUED_ADDRESS_OPTIONS.contains(&option) => {
-                let value = words.next().unwrap_or_default();
-                vip.other.push(format!("{option} {value}"));
-            }
             _ if FLAG_ADDRESS_OPTIONS.contains(&option) => vip.other.push(option.to_string()),
             _ => {
                 cx.error(

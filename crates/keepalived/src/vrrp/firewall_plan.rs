@@ -730,6 +730,9 @@ mod tests {
             label: None,
             dad: false,
             preferred_lft: None,
+            peer: None,
+            flags: Default::default(),
+            no_track: false,
         }
     }
 

@@ -12,6 +12,7 @@
 use std::net::IpAddr;
 
 use keepalived_config::model::{Config, IpAddress, Route, Rule, Scope};
+use keepalived_net::AddressOptions;
 use keepalived_net::routes::{Kind, Metric, MetricKind, NextHop, RTPROT_KEEPALIVED, RouteSpec};
 use keepalived_net::rules::{RuleKind, RuleSpec};
 
@@ -66,6 +67,10 @@ pub struct StaticAddress {
     pub scope: Option<u8>,
     /// `label`.
     pub label: Option<String>,
+    /// `peer`.
+    pub peer: Option<IpAddr>,
+    /// `home`, `mngtmpaddr`, `noprefixroute`, `autojoin`.
+    pub flags: AddressOptions,
 }
 
 /// The static_ipaddress, static_routes and static_rules blocks.
@@ -126,7 +131,14 @@ fn static_address(a: &IpAddress, default_interface: &str) -> StaticAddress {
         ),
         scope: a.scope.map(scope_value),
         label: a.label.as_ref().map(|l| l.to_string()),
+        peer: a.peer,
+        flags: address_options(a),
     }
+}
+
+/// The flag words of an address line (`home`, `noprefixroute`, …).
+pub fn address_options(a: &IpAddress) -> AddressOptions {
+    AddressOptions::from_words(a.other.iter().map(String::as_str))
 }
 
 /// `RT_SCOPE_*` of a scope name.

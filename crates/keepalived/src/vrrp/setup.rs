@@ -46,6 +46,13 @@ pub struct AddressPlan {
     /// IPv6: the preferred lifetime (`preferred_lft`; 0 by default for a /128, so the address
     /// is deprecated and never picked as a source, as keepalived.conf(5) says); None: forever.
     pub preferred_lft: Option<u32>,
+    /// `peer`: the far end of a point-to-point address.
+    pub peer: Option<IpAddr>,
+    /// `home`, `mngtmpaddr`, `noprefixroute`, `autojoin`.
+    pub flags: keepalived_net::AddressOptions,
+    /// `no_track`: its removal by someone else leaves the instance MASTER, and it is not put
+    /// back before the next time the instance becomes MASTER (keepalived.conf(5)).
+    pub no_track: bool,
 }
 
 /// Everything needed to run one vrrp_instance.
@@ -507,6 +514,9 @@ fn plan_instance(
             label: a.label.as_ref().map(|l| l.to_string()),
             dad: a.other.iter().any(|o| o == "-nodad"),
             preferred_lft: preferred_lft(a),
+            peer: a.peer,
+            flags: super::route_plan::address_options(a),
+            no_track: a.other.iter().any(|o| o == "no_track"),
         })
         .collect();
     let garp_extra = {

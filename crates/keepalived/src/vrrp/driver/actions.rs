@@ -334,6 +334,8 @@ impl Driver {
             label: address.label.clone(),
             dad: address.dad,
             preferred_lft: address.preferred_lft,
+            peer: address.peer,
+            flags: address.flags,
         };
         let result = if add {
             self.addresses.add(&spec).await

@@ -210,6 +210,8 @@ fn static_spec(a: &StaticAddress) -> Result<AddressSpec, String> {
         label: a.label.clone(),
         dad: false,
         preferred_lft: None,
+        peer: a.peer,
+        flags: a.flags,
     })
 }
 

@@ -340,6 +340,9 @@ mod tests {
             label: None,
             dad,
             preferred_lft,
+            peer: None,
+            flags: Default::default(),
+            no_track: false,
         };
         // As keepalived 2.2.7 printed them (observed).
         assert_eq!(

@@ -702,8 +702,9 @@ impl Driver {
     }
 }
 
-/// The VIP of `addresses` that `change` (a removal) took away, if any: the same address on
-/// the interface it belongs on (`ifindex` resolves interface names).
+/// The tracked VIP of `addresses` that `change` (a removal) took away, if any: the same
+/// address on the interface it belongs on (`ifindex` resolves interface names). A `no_track`
+/// VIP is not: its removal changes nothing, silently, as in 2.2.7 (observed).
 pub fn holds_vip<'a>(
     addresses: &'a [AddressPlan],
     change: &AddressChange,
@@ -711,6 +712,7 @@ pub fn holds_vip<'a>(
 ) -> Option<&'a AddressPlan> {
     addresses
         .iter()
+        .filter(|a| !a.no_track)
         .find(|a| a.address == change.address && ifindex(&a.interface) == Some(change.index))
 }
 
@@ -907,7 +909,7 @@ mod tests {
     #[test]
     fn a_removed_vip_is_found_on_its_own_interface_only() {
         let p = plans(
-            "vrrp_instance A {\n interface eth0\n virtual_router_id 1\n virtual_ipaddress {\n 192.0.2.100/24\n 192.0.2.101/24 dev eth1\n }\n}\n",
+            "vrrp_instance A {\n interface eth0\n virtual_router_id 1\n virtual_ipaddress {\n 192.0.2.100/24\n 192.0.2.101/24 dev eth1\n 192.0.2.102/24 no_track\n }\n}\n",
         );
         let index = |name: &str| match name {
             "eth0" => Some(2),
@@ -925,5 +927,6 @@ mod tests {
         assert_eq!(found.map(|a| a.interface.as_str()), Some("eth1"));
         assert!(holds_vip(&p[0].addresses, &removed("192.0.2.100", 3), index).is_none());
         assert!(holds_vip(&p[0].addresses, &removed("192.0.2.50", 2), index).is_none());
+        assert!(holds_vip(&p[0].addresses, &removed("192.0.2.102", 2), index).is_none());
     }
 }
