@@ -426,6 +426,13 @@ pub struct Rule {
     pub location: Location,
 }
 
+impl Rule {
+    /// Whether the rule is IPv6: its `from` or `to` is (a rule naming neither is IPv4).
+    pub fn is_ipv6(&self) -> bool {
+        self.from.or(self.to).is_some_and(|(a, _)| a.is_ipv6())
+    }
+}
+
 /// A tracked object by name with an optional weight (track_script, track_file, …).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TrackRef {

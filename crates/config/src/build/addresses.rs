@@ -714,7 +714,7 @@ fn rule_line(cx: &mut Cx<'_>, item: &Statement) -> Option<Rule> {
         );
     }
     if rule.priority.is_none() {
-        let preference = cx.next_default_rule_preference();
+        let preference = cx.next_default_rule_preference(rule.is_ipv6());
         cx.warning(
             at,
             format!("Rule has no preference specified - setting to {preference}. This is probably not what you want."),

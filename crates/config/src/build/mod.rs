@@ -59,7 +59,7 @@ pub fn build_into(
         rules_without_preference: if top.iter().any(holds_rules) {
             rules_without_preference(config)
         } else {
-            0
+            [0, 0]
         },
         lvs_sync_daemon: config.lvs_sync_daemon_first.take(),
     };
@@ -216,16 +216,21 @@ fn holds_rules(stmt: &Statement) -> bool {
             .is_some_and(|b| b.items.iter().any(|i| i.keyword() == "virtual_rules"))
 }
 
-/// How many rules read so far (static and of instances) were given a default preference.
-fn rules_without_preference(config: &Config) -> u32 {
+/// How many rules read so far (static and of instances) were given a default preference,
+/// IPv4 ones first, then IPv6 ones.
+fn rules_without_preference(config: &Config) -> [u32; 2] {
     let instances = config.instances.iter().flat_map(|i| &i.virtual_rules);
-    let count = config
+    let mut counts = [0u32; 2];
+    for rule in config
         .static_rules
         .iter()
         .chain(instances)
         .filter(|r| !r.priority_given)
-        .count();
-    u32::try_from(count).unwrap_or(u32::MAX)
+    {
+        let count = &mut counts[usize::from(rule.is_ipv6())];
+        *count = count.saturating_add(1);
+    }
+    counts
 }
 
 /// Reading context: where diagnostics go, and the helpers every block uses.
@@ -235,8 +240,8 @@ pub(crate) struct Cx<'a> {
     pub(crate) host: &'a dyn Host,
     /// `dynamic_interfaces` as read so far: missing interfaces are then expected.
     dynamic_interfaces: bool,
-    /// How many rules so far were written without a preference.
-    rules_without_preference: u32,
+    /// How many rules so far were written without a preference, IPv4 ones and IPv6 ones.
+    rules_without_preference: [u32; 2],
     /// The `lvs_sync_daemon` read so far (`INTERFACE INSTANCE`): a second one is refused.
     pub(crate) lvs_sync_daemon: Option<String>,
 }
@@ -399,11 +404,13 @@ impl Cx<'_> {
             .ok()
     }
 
-    /// The preference keepalived gives the next rule written without one: 16384, then one
-    /// less for each further such rule.
-    pub(crate) fn next_default_rule_preference(&mut self) -> u32 {
-        let preference = 16384u32.saturating_sub(self.rules_without_preference);
-        self.rules_without_preference += 1;
+    /// The preference keepalived gives the next rule of its family written without one:
+    /// 16384, then one less for each further such rule of that family (2.2.7 counts IPv4 and
+    /// IPv6 rules apart, observed).
+    pub(crate) fn next_default_rule_preference(&mut self, ipv6: bool) -> u32 {
+        let count = &mut self.rules_without_preference[usize::from(ipv6)];
+        let preference = 16384u32.saturating_sub(*count);
+        *count = count.saturating_add(1);
         preference
     }
 
