@@ -440,10 +440,15 @@ pub struct TrackRef {
     pub name: CompactString,
     /// `weight W` overriding the object's own weight.
     pub weight: Option<i32>,
-    /// `weight W reverse`.
-    pub reverse: bool,
+    /// `weight W reverse` / `weight W noreverse`; None: the tracked object's own.
+    pub reverse: Option<bool>,
     /// Where it was written.
     pub location: Location,
+    /// What was wrong with the words after the name, said only once the object is found and
+    /// not a duplicate, as 2.2.7 reads them after looking it up (`true`: a warning).
+    pub option_problems: ThinVec<(bool, String)>,
+    /// Whether those words leave the entry out (an unknown option, a weight without value).
+    pub refused: bool,
 }
 
 /// `vrrp_instance NAME { … }`.

@@ -4,6 +4,7 @@
 
 use std::collections::{HashMap, HashSet};
 
+use crate::build::track_list::settle;
 use crate::diagnostic::{Diagnostic, Diagnostics, Location, Pass, Severity};
 use crate::host::Host;
 use crate::model::{AuthType, Config, InitialState, ServiceKey, TrackRef, VrrpInstance};
@@ -258,13 +259,18 @@ fn tracked_scripts_exist(config: &mut Config, diagnostics: &mut Diagnostics) {
                 );
                 return false;
             }
-            if !seen.insert(t.name.clone()) {
+            if seen.contains(&t.name) {
                 diagnostics.error(
                     &t.location,
                     format!("({name}) duplicate track_script {} - ignoring", t.name),
                 );
                 return false;
             }
+            // An entry its own words leave out is not there for a later duplicate.
+            if !settle(t, diagnostics) {
+                return false;
+            }
+            seen.insert(t.name.clone());
             true
         });
     }
@@ -279,13 +285,18 @@ fn tracked_scripts_exist(config: &mut Config, diagnostics: &mut Diagnostics) {
                 );
                 return false;
             }
-            if !seen.insert(t.name.clone()) {
+            if seen.contains(&t.name) {
                 diagnostics.error(
                     &t.location,
                     format!("({name}) duplicate track_script {} - ignoring", t.name),
                 );
                 return false;
             }
+            // An entry its own words leave out is not there for a later duplicate.
+            if !settle(t, diagnostics) {
+                return false;
+            }
+            seen.insert(t.name.clone());
             true
         });
     }
@@ -555,7 +566,7 @@ fn sync_group_weights(config: &mut Config, diagnostics: &mut Diagnostics) {
                             t.name
                         ));
                         t.weight = Some(0);
-                        t.reverse = false;
+                        t.reverse = Some(false);
                     }
                 }
                 inst.track_scripts.retain(|t| {
@@ -587,7 +598,7 @@ fn sync_group_weights(config: &mut Config, diagnostics: &mut Diagnostics) {
                             t.name
                         ));
                         t.weight = Some(0);
-                        t.reverse = false;
+                        t.reverse = Some(false);
                         return true;
                     }
                     if weight != 0 {
@@ -612,7 +623,7 @@ fn sync_group_weights(config: &mut Config, diagnostics: &mut Diagnostics) {
                         t.name
                     ));
                     t.weight = Some(0);
-                    t.reverse = false;
+                    t.reverse = Some(false);
                 }
             }
             for t in group.track_interfaces.iter_mut() {
@@ -622,7 +633,7 @@ fn sync_group_weights(config: &mut Config, diagnostics: &mut Diagnostics) {
                         t.name
                     ));
                     t.weight = Some(0);
-                    t.reverse = false;
+                    t.reverse = Some(false);
                 }
             }
         }

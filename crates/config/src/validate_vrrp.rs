@@ -4,6 +4,7 @@
 
 use std::collections::{HashMap, HashSet};
 
+use crate::build::track_list::settle;
 use crate::diagnostic::{Diagnostic, Diagnostics, Severity};
 use crate::model::{Config, ThinVec, TrackRef};
 use crate::validate::defined_at;
@@ -55,13 +56,18 @@ fn drop_unknown(
             .get(t.name.as_str())
             .is_some_and(|&order| order < t.location.order)
         {
-            if !seen.insert(t.name.clone()) {
+            if seen.contains(&t.name) {
                 diagnostics.error(
                     &t.location,
                     format!("({owner}) duplicate track_{what} {} - ignoring", t.name),
                 );
                 return false;
             }
+            // An entry its own words leave out is not there for a later duplicate.
+            if !settle(t, diagnostics) {
+                return false;
+            }
+            seen.insert(t.name.clone());
             return true;
         }
         diagnostics.error(

@@ -275,3 +275,42 @@ fn vip_peers_and_flags_are_read_as_keepalived() {
     let flags = &inst.virtual_ipaddresses[4].other;
     assert_eq!(flags.as_slice(), ["noprefixroute", "no_track", "home"]);
 }
+
+/// What parser-track-list-options.conf's entries are once read: the ones kept, with the
+/// weight and reverse 2.2.7 gives them.
+#[test]
+fn track_list_entries_keep_2_2_7_weights() {
+    let host = FakeHost::lab();
+    let loaded = load(
+        &repo_root().join("fixtures/corpus/parser-track-list-options.conf"),
+        &LoadOptions::for_host(&host),
+    );
+    let config = &loaded.config;
+    let entries = |list: &[keepalived_config::model::TrackRef]| {
+        list.iter()
+            .map(|t| (t.name.to_string(), t.weight, t.reverse))
+            .collect::<Vec<_>>()
+    };
+    let entry = |n: &str, w: Option<i32>, r: Option<bool>| (n.to_string(), w, r);
+    let a = &config.instances[0];
+    assert_eq!(
+        entries(&a.track_interfaces),
+        [
+            entry("eth1", Some(3), None),
+            entry("eth2", Some(0), None),
+            entry("eth3", Some(253), Some(true)),
+        ]
+    );
+    let b = &config.instances[1];
+    // `chk weight 300 noreverse extra`: the script's own weight, noreverse read before the
+    // word after it is refused.
+    assert_eq!(entries(&b.track_scripts), [entry("chk", None, Some(false))]);
+    // `tf weight 254 noreverse`: files take ±254.
+    assert_eq!(
+        entries(&b.track_files),
+        [entry("tf", Some(254), Some(false))]
+    );
+    let c = &config.instances[2];
+    assert_eq!(entries(&c.track_processes), [entry("tp", Some(3), None)]);
+    assert_eq!(entries(&c.track_bfds), [entry("b", None, None)]);
+}

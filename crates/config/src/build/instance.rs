@@ -1,5 +1,6 @@
 //! `vrrp_instance NAME { … }`.
 
+use super::track_list::TrackKind;
 use super::{Cx, addresses, instance_rules};
 use crate::diagnostic::Severity;
 use crate::model::{
@@ -296,10 +297,22 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement) -> Option<VrrpInstance> {
             "virtual_routes" => append(&mut inst.virtual_routes, addresses::route_block(cx, item)),
             "virtual_rules" => append(&mut inst.virtual_rules, addresses::rule_block(cx, item)),
             "track_interface" => cx.interface_track_list(item, &name, &mut inst.track_interfaces),
-            "track_script" => append(&mut inst.track_scripts, cx.script_track_list(item, &name)),
-            "track_file" => append(&mut inst.track_files, cx.track_list(item, &name)),
-            "track_process" => append(&mut inst.track_processes, cx.track_list(item, &name)),
-            "track_bfd" => append(&mut inst.track_bfds, cx.track_list(item, &name)),
+            "track_script" => append(
+                &mut inst.track_scripts,
+                cx.track_list(item, &name, TrackKind::Script),
+            ),
+            "track_file" => append(
+                &mut inst.track_files,
+                cx.track_list(item, &name, TrackKind::File),
+            ),
+            "track_process" => append(
+                &mut inst.track_processes,
+                cx.track_list(item, &name, TrackKind::Process),
+            ),
+            "track_bfd" => append(
+                &mut inst.track_bfds,
+                cx.track_list(item, &name, TrackKind::Bfd),
+            ),
             "mcast_src_ip" | "unicast_src_ip" => {
                 unicast_keyword |= keyword == "unicast_src_ip";
                 if let Some(text) = cx.arg(item) {

@@ -10,11 +10,12 @@ mod instance;
 mod instance_rules;
 mod script;
 mod sync_group;
+pub(crate) mod track_list;
 mod trackers;
 
 use crate::diagnostic::{Diagnostic, Diagnostics, Location, Severity};
 use crate::host::Host;
-use crate::model::{Command, Config, RawSetting, RunAs, ThinVec, TrackRef};
+use crate::model::{Command, Config, RawSetting, RunAs};
 use crate::script_words;
 use crate::tree::Statement;
 use crate::values::{self, NumberError};
@@ -574,101 +575,6 @@ impl Cx<'_> {
         Some(name)
     }
 
-    /// A list of tracked objects: `NAME [weight W [reverse]]` lines. A weight of ±254 is
-    /// clamped to ±253; beyond that the entry is ignored (keepalived's rules).
-    pub(crate) fn track_list(&mut self, stmt: &Statement, owner: &str) -> ThinVec<TrackRef> {
-        self.track_list_of(stmt, owner, false)
-    }
-
-    /// A `track_interface { … }` block of `owner` (an instance or sync group) added to
-    /// `list`: an interface the host lacks is reported, one already tracked is a duplicate
-    /// and dropped (2.2.7).
-    pub(crate) fn interface_track_list(
-        &mut self,
-        stmt: &Statement,
-        owner: &str,
-        list: &mut ThinVec<TrackRef>,
-    ) {
-        for tracked in self.track_list(stmt, owner) {
-            self.interface_must_exist(&tracked.location, &tracked.name, || {
-                format!("({owner}) tracked interface {} doesn't exist", tracked.name)
-            });
-            if list.iter().any(|t| t.name == tracked.name) {
-                self.error(
-                    &tracked.location,
-                    format!(
-                        "({owner}) duplicate track_interface {} - ignoring",
-                        tracked.name
-                    ),
-                );
-                continue;
-            }
-            list.push(tracked);
-        }
-    }
-
-    /// A `track_script { … }` block: like [`Cx::track_list`], but a bad weight keeps the
-    /// script with its own weight (2.2.7's track script reader), so a later line naming it
-    /// again is a duplicate.
-    pub(crate) fn script_track_list(&mut self, stmt: &Statement, owner: &str) -> ThinVec<TrackRef> {
-        self.track_list_of(stmt, owner, true)
-    }
-
-    fn track_list_of(&mut self, stmt: &Statement, owner: &str, scripts: bool) -> ThinVec<TrackRef> {
-        let mut out = ThinVec::with_capacity(self.block(stmt).len());
-        for item in self.block(stmt) {
-            let name = item.keyword();
-            let mut args = item.arg_texts();
-            let mut weight = None;
-            let mut reverse = false;
-            let mut usable = true;
-            while let Some(word) = args.next() {
-                match word {
-                    "weight" => match args.next() {
-                        Some(w) => match self.int_value(&item.location, w, -254, 254) {
-                            Some(v) if v.abs() == 254 => {
-                                self.warning(&item.location, format!("({owner}) weight for {name} cannot be +/-254. Setting to +/-253"));
-                                weight = Some(v.signum() as i32 * 253);
-                            }
-                            Some(v) => weight = Some(v as i32),
-                            None if scripts => {
-                                self.error(&item.location, format!("({owner}) track script {name}: weight must be between [-253..253] inclusive, ignoring..."));
-                            }
-                            None => {
-                                self.error(&item.location, format!("({owner}) weight {w} for {name} must be between [-253..253] inclusive. Ignoring..."));
-                                usable = false;
-                            }
-                        },
-                        None => self.error(
-                            &item.location,
-                            format!("({owner}) weight requires a value for {name}"),
-                        ),
-                    },
-                    "reverse" | "noreverse" => reverse = word == "reverse",
-                    other if stmt.keyword() == "track_interface" => self.error(
-                        &item.location,
-                        format!(
-                            "({owner}) unknown track_interface {name} option {other} - ignoring"
-                        ),
-                    ),
-                    other => self.error(
-                        &item.location,
-                        format!("({owner}) unknown track script option {other}"),
-                    ),
-                }
-            }
-            if usable {
-                out.push(TrackRef {
-                    name: name.into(),
-                    weight,
-                    reverse,
-                    location: item.location.clone(),
-                });
-            }
-        }
-        out
-    }
-
     /// The words of every line of a data block, flattened (for `group { A B }` style lists).
     pub(crate) fn word_list(&mut self, stmt: &Statement) -> Vec<String> {
         self.block(stmt)
@@ -688,16 +594,19 @@ impl Cx<'_> {
 
     /// Reports `message` when interface `name` does not exist, unless `dynamic_interfaces`
     /// came first in global_defs. keepalived 2.2.7 then stops checking the VRRP side after
-    /// reading the file ("Non-existent interface specified in configuration").
+    /// reading the file ("Non-existent interface specified in configuration"). Whether it may be
+    /// used: it exists, or interfaces may come later.
     pub(crate) fn interface_must_exist(
         &mut self,
         at: &Location,
         name: &str,
         message: impl FnOnce() -> String,
-    ) {
+    ) -> bool {
         if !self.dynamic_interfaces && !self.host.interface_exists(name) {
             self.warning(at, message());
             self.diagnostics.note_nonexistent_interface();
+            return false;
         }
+        true
     }
 }

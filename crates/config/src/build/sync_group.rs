@@ -1,6 +1,7 @@
 //! `vrrp_sync_group NAME { … }`.
 
 use super::Cx;
+use super::track_list::TrackKind;
 use crate::model::{NotifyScripts, SyncGroup, ThinVec};
 use crate::tree::Statement;
 
@@ -73,13 +74,19 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement) -> Option<SyncGroup> {
                     *slot = command.map(Box::new);
                 }
             }
-            "track_script" => group.track_scripts = cx.script_track_list(item, &group.name.clone()),
+            "track_script" => {
+                group.track_scripts = cx.track_list(item, &group.name.clone(), TrackKind::Script)
+            }
             "track_interface" => {
                 let owner = group.name.clone();
                 cx.interface_track_list(item, &owner, &mut group.track_interfaces)
             }
-            "track_file" => group.track_files = cx.track_list(item, &group.name.clone()),
-            "track_process" => group.track_processes = cx.track_list(item, &group.name.clone()),
+            "track_file" => {
+                group.track_files = cx.track_list(item, &group.name.clone(), TrackKind::File)
+            }
+            "track_process" => {
+                group.track_processes = cx.track_list(item, &group.name.clone(), TrackKind::Process)
+            }
             "global_tracking" => {
                 cx.warning(&item.location, format!("({}) global_tracking is deprecated. Use track_interface/script/file on the sync group", group.name));
                 group.sync_group_tracking_weight = true;
@@ -94,7 +101,7 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement) -> Option<SyncGroup> {
                 }
             }
             "track_bfd" => {
-                group.track_bfds = cx.track_list(item, &group.name.clone());
+                group.track_bfds = cx.track_list(item, &group.name.clone(), TrackKind::Bfd);
                 group.other.push(cx.raw(item));
             }
             "notify_priority_changes" => group.other.push(cx.raw(item)),

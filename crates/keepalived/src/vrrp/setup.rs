@@ -321,7 +321,7 @@ fn track_files(config: &Config, inst: &VrrpInstance, files: &mut Vec<FilePlan>) 
         uses.push(FileUse {
             file: index,
             weight: tracked.weight.unwrap_or(def.weight),
-            reverse: tracked.reverse || def.reverse,
+            reverse: tracked.reverse.unwrap_or(def.reverse),
         });
     }
     uses
@@ -378,7 +378,7 @@ fn track_scripts(
         uses.push(ScriptUse {
             script: index,
             weight: tracked.weight.unwrap_or(script.weight),
-            reverse: tracked.reverse || script.weight_reverse,
+            reverse: tracked.reverse.unwrap_or(script.weight_reverse),
         });
     }
     uses
@@ -577,7 +577,13 @@ fn plan_instance(
         track_interfaces: inst
             .track_interfaces
             .iter()
-            .map(|t| (t.name.to_string(), t.weight.unwrap_or(0), t.reverse))
+            .map(|t| {
+                (
+                    t.name.to_string(),
+                    t.weight.unwrap_or(0),
+                    t.reverse.unwrap_or(false),
+                )
+            })
             .collect(),
         address_vmacs: placement.vmacs,
         garp_extra,

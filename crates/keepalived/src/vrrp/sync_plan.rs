@@ -150,7 +150,7 @@ pub fn fold_tracking(config: &mut Config) -> Vec<String> {
                 // FAULT).
                 for t in &mut inst.track_processes {
                     t.weight = Some(0);
-                    t.reverse = false;
+                    t.reverse = Some(false);
                 }
                 for t in &mut inst.track_interfaces {
                     if t.weight.is_some_and(|w| w != 0) {
@@ -197,7 +197,7 @@ fn add_fault_trackers(member: &mut ThinVec<TrackRef>, group: &[TrackRef]) {
         }
         member.push(TrackRef {
             weight: Some(0),
-            reverse: false,
+            reverse: Some(false),
             ..t.clone()
         });
     }

@@ -167,7 +167,7 @@ pub fn uses(config: &Config, inst: &VrrpInstance, specs: &mut Vec<ProcessSpec>) 
         uses.push(ProcessUse {
             process,
             weight: tracked.weight.unwrap_or(def.weight),
-            reverse: tracked.reverse || def.reverse,
+            reverse: tracked.reverse.unwrap_or(def.reverse),
         });
     }
     uses
