@@ -111,8 +111,19 @@ pub fn unsupported(config: &Config) -> Vec<String> {
         }
     }
     add(&mut found, "global_defs", &config.global.other);
+    if config.global.max_auto_priority.is_some() {
+        found.insert("global_defs keyword 'max_auto_priority'".to_string());
+    }
     for inst in &config.instances {
         add(&mut found, "vrrp_instance", &inst.other);
+        // Read into the model, not acted on: BFD is not built (the top-level bfd_instance
+        // says so too), `debug` only changes 2.2.7's data dump.
+        if !inst.track_bfds.is_empty() {
+            found.insert("vrrp_instance keyword 'track_bfd'".to_string());
+        }
+        if inst.debug.is_some() {
+            found.insert("vrrp_instance keyword 'debug'".to_string());
+        }
     }
     for group in &config.sync_groups {
         add(&mut found, "vrrp_sync_group", &group.other);
@@ -152,6 +163,32 @@ mod tests {
                 "top-level keyword 'bfd_instance'",
                 "top-level keyword 'net_namespace'",
                 "vrrp_instance keyword 'kernel_rx_buf_size'",
+            ]
+        );
+    }
+
+    /// Settings read into typed fields and not acted on are listed too: max_auto_priority,
+    /// a unicast peer's TTL limits, an instance's track_bfd and debug.
+    #[test]
+    fn typed_settings_not_acted_on_are_listed() {
+        let text = "global_defs {\n max_auto_priority 10\n}\n\
+                    bfd_instance b1 {\n neighbor_ip 192.0.2.2\n}\n\
+                    vrrp_instance A {\n interface eth0\n virtual_router_id 1\n debug 2\n\
+                    unicast_peer {\n 192.0.2.9 min_ttl 5 max_ttl 60\n }\n\
+                    track_bfd {\n b1\n }\n\
+                    virtual_ipaddress {\n 192.0.2.1\n }\n}\n";
+        let host = FakeHost::lab();
+        let loaded = load_str(text, Path::new("/k.conf"), &LoadOptions::for_host(&host));
+        assert_eq!(
+            super::unsupported(&loaded.config),
+            vec![
+                "bfd_instance keyword 'neighbor_ip'",
+                "global_defs keyword 'max_auto_priority'",
+                "top-level keyword 'bfd_instance'",
+                "vrrp_instance keyword 'debug'",
+                "vrrp_instance keyword 'max_ttl'",
+                "vrrp_instance keyword 'min_ttl'",
+                "vrrp_instance keyword 'track_bfd'",
             ]
         );
     }

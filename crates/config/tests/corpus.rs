@@ -314,3 +314,32 @@ fn track_list_entries_keep_2_2_7_weights() {
     assert_eq!(entries(&c.track_processes), [entry("tp", Some(3), None)]);
     assert_eq!(entries(&c.track_bfds), [entry("b", None, None)]);
 }
+
+/// `vrrp_min_garp` puts the announcement settings still at their defaults to one gratuitous
+/// ARP and no second burst; one set before it is kept, one set after it wins (2.2.7).
+#[test]
+fn vrrp_min_garp_sets_only_the_defaults_left() {
+    let host = FakeHost::lab();
+    let global = |defs: &str| {
+        let text = format!("global_defs {{\n{defs}\n}}\n");
+        keepalived_config::load_str(&text, Path::new("t.conf"), &LoadOptions::for_host(&host))
+            .config
+            .global
+    };
+    let g = global("vrrp_min_garp");
+    assert_eq!(
+        (
+            g.vrrp_garp_master_repeat,
+            g.vrrp_garp_master_delay,
+            g.vrrp_garp_master_refresh_repeat
+        ),
+        (1, 0, 0)
+    );
+    let g = global("vrrp_garp_master_repeat 3\nvrrp_min_garp\nvrrp_garp_master_delay 7");
+    assert_eq!(
+        (g.vrrp_garp_master_repeat, g.vrrp_garp_master_delay),
+        (3, 7)
+    );
+    let g = global("vrrp_min_garp false");
+    assert_eq!(g.vrrp_garp_master_repeat, 5);
+}

@@ -886,6 +886,42 @@ fn link_down(lab: &Lab, x: Daemon, y: Daemon) {
     assert_clean(y, &mut kb);
 }
 
+/// With `dont_track_primary`, a's own link going down is no FAULT: a stays MASTER with the
+/// VIP (b, hearing nothing, becomes MASTER too), and when the link comes back a announces
+/// the VIP again and b, hearing the higher priority, gives it up (2.2.7, observed).
+fn link_down_not_tracked(lab: &Lab, x: Daemon, y: Daemon) {
+    let (a, b) = (lab.host("a"), lab.host("b"));
+    let ka_conf = instance(150).extra("dont_track_primary").render("a");
+    let mut ka = x.start(OURS, a, &ka_conf);
+    assert!(
+        ka.wait_for_log("(VI_1) Entering BACKUP STATE", ELECTION),
+        "a did not start its instance"
+    );
+    let mut kb = y.start(OURS, b, &instance(100).render("b"));
+    wait_vip(a, &ka, VIP, true, ELECTION);
+    let burst = "gratuitous ARPs on eth0 for 192.0.2.100";
+    let bursts = log_count(&ka, burst);
+    a.set_link("eth0", false).expect("eth0 down on a");
+    wait_vip(b, &kb, VIP, true, Duration::from_secs(6));
+    assert!(has(a, VIP), "a gave up the VIP with its link down");
+    a.set_link("eth0", true).expect("eth0 up on a");
+    wait_vip(b, &kb, VIP, false, Duration::from_secs(6));
+    assert!(has(a, VIP), "a lost the VIP when its link came back");
+    assert!(
+        log_count(&ka, burst) > bursts,
+        "a did not announce the VIP again:\n{}",
+        daemon_log(&ka)
+    );
+    assert_eq!(
+        log_count(&ka, "Entering FAULT STATE"),
+        0,
+        "a entered FAULT:\n{}",
+        daemon_log(&ka)
+    );
+    assert_clean(x, &mut ka);
+    assert_clean(y, &mut kb);
+}
+
 /// A flag file whose presence the check script `chk` tests, and a's config (priority 150)
 /// tracking `chk` with `weight` (empty: the default, 0).
 fn checked_config(a: &Host, weight: &str) -> (std::path::PathBuf, String) {
@@ -1141,6 +1177,11 @@ fn vips_with_dev_label_and_scope() {
 #[test]
 fn link_down_means_fault_and_hand_over() {
     for_each_pair("linkdown", link_down);
+}
+
+#[test]
+fn dont_track_primary_keeps_master_through_its_link_going_down() {
+    for_each_pair("dtp", link_down_not_tracked);
 }
 
 #[test]

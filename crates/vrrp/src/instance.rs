@@ -296,6 +296,24 @@ impl Instance {
         self.encoded = None;
     }
 
+    /// A master announces its addresses again as on becoming master: a burst now, and the
+    /// garp_master_delay one (then the refreshes) counted from now. keepalived 2.2.7 does so
+    /// when the interface of a `dont_track_primary` master comes back up (observed). Nothing
+    /// happens in other states.
+    pub fn reannounce(&mut self, now: Instant) {
+        let Phase::Master(mut t) = self.phase else {
+            return;
+        };
+        self.actions.push_back(Action::Announce);
+        t.announce_at = if self.config.garp_master_delay.is_zero() {
+            self.config.garp_master_refresh.map(|every| now + every)
+        } else {
+            Some(now + self.config.garp_master_delay)
+        };
+        t.refreshing = self.config.garp_master_delay.is_zero();
+        self.phase = Phase::Master(t);
+    }
+
     /// A master whose virtual route or rule was deleted by someone else steps down as
     /// keepalived 2.2.7 does (observed): BACKUP, a priority-0 advert, its addresses released,
     /// and its Master_Down_Timer set to Skew_Time, as after hearing a priority-0 advert (RFC
@@ -1078,6 +1096,28 @@ mod tests {
 
     fn drain(instance: &mut Instance) -> Vec<Action> {
         std::iter::from_fn(|| instance.poll_action()).collect()
+    }
+
+    #[test]
+    fn reannounce_bursts_now_and_counts_the_delayed_burst_from_now() {
+        let now = Instant::now();
+        let mut instance = Instance::new(config(255));
+        instance.start(now, Tracking::healthy(instance.config()));
+        drain(&mut instance);
+        let later = now + Duration::from_secs(3);
+        instance.reannounce(later);
+        assert_eq!(drain(&mut instance), [Action::Announce]);
+        let Phase::Master(timers) = instance.phase() else {
+            panic!("still master");
+        };
+        assert_eq!(timers.announce_at, Some(later + Duration::from_secs(5)));
+        assert!(!timers.refreshing);
+        // Not a master: nothing.
+        let mut backup = Instance::new(config(100));
+        backup.start(now, Tracking::healthy(backup.config()));
+        drain(&mut backup);
+        backup.reannounce(later);
+        assert!(drain(&mut backup).is_empty());
     }
 
     #[test]

@@ -167,7 +167,10 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement, global: &mut GlobalDefs) {
             "vrrp_min_garp" => {
                 global.vrrp_min_garp = cx
                     .flag_or(item, |_| "Invalid value for vrrp_min_garp specified".into())
-                    .unwrap_or(false)
+                    .unwrap_or(false);
+                if global.vrrp_min_garp {
+                    min_garp(global);
+                }
             }
             // keepalived 2.2.7 takes these as set whatever follows them.
             "vrrp_strict" => global.vrrp_strict = true,
@@ -274,5 +277,21 @@ fn garp(cx: &mut Cx<'_>, item: &Statement) -> Option<u32> {
 fn set<T>(slot: &mut T, value: Option<T>) {
     if let Some(v) = value {
         *slot = v;
+    }
+}
+
+/// `vrrp_min_garp`: one gratuitous ARP / NA per address on becoming master, no second burst
+/// and none on refresh, for each of those settings still at its default when the keyword is
+/// read (2.2.7: a later setting still wins, an earlier one is kept).
+fn min_garp(global: &mut GlobalDefs) {
+    let defaults = GlobalDefs::default();
+    if global.vrrp_garp_master_repeat == defaults.vrrp_garp_master_repeat {
+        global.vrrp_garp_master_repeat = 1;
+    }
+    if global.vrrp_garp_master_refresh_repeat == defaults.vrrp_garp_master_refresh_repeat {
+        global.vrrp_garp_master_refresh_repeat = 0;
+    }
+    if global.vrrp_garp_master_delay == defaults.vrrp_garp_master_delay {
+        global.vrrp_garp_master_delay = 0;
     }
 }

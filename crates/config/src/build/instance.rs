@@ -5,7 +5,7 @@ use super::{Cx, addresses, instance_rules};
 use crate::diagnostic::Severity;
 use crate::model::{
     AuthType, Authentication, FamilyUse, FamilyUseKind, InitialState, NotifyScripts, Password,
-    ThinVec, VrrpInstance,
+    RawSetting, ThinVec, VrrpInstance,
 };
 use crate::tree::Statement;
 
@@ -345,7 +345,9 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement) -> Option<VrrpInstance> {
                                 location: peer.location.clone(),
                                 kind: FamilyUseKind::UnicastPeer,
                             });
-                            peer_options(cx, peer, &name);
+                            // Kept as written: the daemon does not filter by TTL and says so
+                            // at start (crate::unsupported).
+                            inst.other.extend(peer_options(cx, peer, &name));
                         }
                         Err(_) => cx.error(
                             &peer.location,
@@ -659,8 +661,10 @@ fn vmac_mac(cx: &mut Cx<'_>, at: &crate::diagnostic::Location, text: &str) -> Op
 /// A unicast peer's options after its address (`min_ttl N`, `max_ttl N`, each in [0, 255]),
 /// checked as keepalived 2.2.7 checks them: a value that is no number is named and skipped,
 /// an unknown option ends the line, a last word without a value is named, and a minimum above
-/// the maximum is warned about. Not acted on: received adverts are not filtered by TTL.
-fn peer_options(cx: &mut Cx<'_>, peer: &Statement, name: &str) {
+/// the maximum is warned about. Returns the options read: received adverts are not filtered by
+/// TTL, so the daemon lists them as not supported.
+fn peer_options(cx: &mut Cx<'_>, peer: &Statement, name: &str) -> Vec<RawSetting> {
+    let mut read = Vec::new();
     let words: Vec<&str> = peer.arg_texts().collect();
     let (mut min, mut max) = (0u32, 255u32);
     let mut pairs = words.chunks(2);
@@ -677,8 +681,18 @@ fn peer_options(cx: &mut Cx<'_>, peer: &Statement, name: &str) {
             continue;
         };
         match *option {
-            "min_ttl" => min = number,
-            "max_ttl" => max = number,
+            "min_ttl" | "max_ttl" => {
+                if *option == "min_ttl" {
+                    min = number;
+                } else {
+                    max = number;
+                }
+                read.push(RawSetting {
+                    keyword: option.to_string(),
+                    args: vec![value.to_string()],
+                    location: peer.location.clone(),
+                });
+            }
             other => {
                 cx.error(
                     &peer.location,
@@ -694,4 +708,5 @@ fn peer_options(cx: &mut Cx<'_>, peer: &Statement, name: &str) {
             format!("({name}) min_ttl {min} > max_ttl {max} - all packets will be discarded"),
         );
     }
+    read
 }

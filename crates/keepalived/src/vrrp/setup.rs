@@ -94,6 +94,9 @@ pub struct InstancePlan {
     /// FAULT state (no IPv4 address for interface)`, `(no IPv6 address for interface)`). Its
     /// `config.local_address` is unspecified when the interface had none at planning.
     pub source_from_interface: bool,
+    /// `dont_track_primary`: its own interface going down does not put it in FAULT; a
+    /// master announces its addresses again when the interface comes back (2.2.7, observed).
+    pub dont_track_primary: bool,
     /// Lines logged when the instance is installed (keepalived 2.2.7's start-up remarks).
     pub notes: Vec<String>,
     /// virtual_routes and virtual_rules, installed while it is MASTER.
@@ -590,6 +593,7 @@ fn plan_instance(
         // A VMAC has no address of its own: its adverts leave from the base interface's,
         // followed as 2.2.7 does (driver/vmac.rs).
         source_from_interface: configured_source.is_none_or(|a| a.is_ipv6() != ipv6),
+        dont_track_primary: inst.dont_track_primary,
         unicast_source: match inst.unicast_src_ip {
             Some(IpAddr::V4(a)) if !inst.unicast_peers.is_empty() => Some(a),
             _ => None,

@@ -95,7 +95,7 @@ pub fn assess(plan: &InstancePlan, world: &World<'_>) -> Tracking {
         .collect();
     let (priority, tracked_fault) =
         effective_priority_with_files(plan.config.priority, &tracked, &files);
-    let fault = if !world.link_up {
+    let fault = if !world.link_up && !plan.dont_track_primary {
         Some(FaultCause::LinkDown)
     } else if !world.source_present || !world.has_address {
         Some(FaultCause::Tracked)
@@ -130,7 +130,7 @@ pub fn fault_reasons(
     names: &Names<'_>,
 ) -> Vec<FaultReason> {
     let mut reasons = Vec::new();
-    if !world.link_up {
+    if !world.link_up && !plan.dont_track_primary {
         reasons.push(FaultReason::InterfaceDown(plan.config.interface.clone()));
     }
     for (name, weight, reverse) in &plan.track_interfaces {
@@ -548,7 +548,26 @@ impl Driver {
             if affected {
                 self.refresh_source(i);
                 self.apply_tracking(i, now).await;
+                self.announce_on_link_back(i, &event.name, up && state_changed, now)
+                    .await;
             }
+        }
+    }
+
+    /// A master with `dont_track_primary` stays MASTER while its interface is down, and
+    /// announces its addresses again when the interface comes back up (2.2.7, observed).
+    async fn announce_on_link_back(
+        &mut self,
+        i: usize,
+        interface: &str,
+        came_up: bool,
+        now: Instant,
+    ) {
+        let running = &mut self.running[i];
+        if came_up && running.plan.dont_track_primary && running.plan.config.interface == interface
+        {
+            running.instance.reannounce(now);
+            self.execute(i).await;
         }
     }
 
@@ -766,6 +785,25 @@ mod tests {
             source_present: true,
             has_address: true,
         }
+    }
+
+    #[test]
+    fn dont_track_primary_keeps_a_down_interface_from_faulting() {
+        let text = CONF.replace(" priority 100\n", " priority 100\n dont_track_primary\n");
+        let p = &plans(&text)[0];
+        assert!(p.dont_track_primary);
+        let up = HashMap::from([("eth1".to_string(), true)]);
+        let results = [result(true), result(true)];
+        let w = world(&results, &up, false);
+        assert_eq!(assess(p, &w).fault, None);
+        let names = Names {
+            files: &[],
+            processes: &[],
+        };
+        assert!(fault_reasons(p, &w, &names).is_empty());
+        // Without it, the same world is a link-down FAULT.
+        let q = &plans(CONF)[0];
+        assert_eq!(assess(q, &w).fault, Some(FaultCause::LinkDown));
     }
 
     #[test]
