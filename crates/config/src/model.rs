@@ -305,6 +305,8 @@ pub enum Scope {
     Host,
     /// `nowhere`
     Nowhere,
+    /// Another scope given by number (`scope 100`), an `RT_SCOPE_*` value.
+    Number(u8),
 }
 
 impl Scope {
@@ -318,6 +320,18 @@ impl Scope {
             "nowhere" => Scope::Nowhere,
             _ => return None,
         })
+    }
+
+    /// A scope given by number, as `ip address` reads one: the named ones by their name.
+    pub fn from_number(number: u8) -> Scope {
+        match number {
+            0 => Scope::Global,
+            200 => Scope::Site,
+            253 => Scope::Link,
+            254 => Scope::Host,
+            255 => Scope::Nowhere,
+            n => Scope::Number(n),
+        }
     }
 }
 

@@ -343,3 +343,34 @@ fn vrrp_min_garp_sets_only_the_defaults_left() {
     let g = global("vrrp_min_garp false");
     assert_eq!(g.vrrp_garp_master_repeat, 5);
 }
+
+/// `brd +` / `brd -` give the prefix's last / first address, a scope given by number is kept
+/// (the named ones by name), as `ip address` and 2.2.7 add them (checked with `ip address
+/// show` beside 2.2.7).
+#[test]
+fn vip_broadcast_signs_and_numeric_scopes_are_resolved() {
+    use keepalived_config::model::Scope;
+    let host = FakeHost::lab();
+    let text = "vrrp_instance A {\n interface eth0\n virtual_router_id 1\n virtual_ipaddress {\n\
+                192.0.2.104/24 brd +\n198.51.100.5/25 brd -\n203.0.113.7/24 scope 253\n\
+                203.0.113.8/24 scope 100\n }\n}\n";
+    let loaded =
+        keepalived_config::load_str(text, Path::new("t.conf"), &LoadOptions::for_host(&host));
+    let vips = &loaded.config.instances[0].virtual_ipaddresses;
+    let brd: Vec<Option<String>> = vips
+        .iter()
+        .map(|a| a.broadcast.map(|b| b.to_string()))
+        .collect();
+    assert_eq!(
+        brd,
+        [
+            Some("192.0.2.255".to_string()),
+            Some("198.51.100.0".to_string()),
+            None,
+            None
+        ]
+    );
+    assert_eq!(vips[2].scope, Some(Scope::Link));
+    assert_eq!(vips[3].scope, Some(Scope::Number(100)));
+    assert!(vips.iter().all(|a| a.other.is_empty()), "{vips:?}");
+}

@@ -188,7 +188,7 @@ fn address_line(cx: &mut Cx<'_>, item: &Statement, is_static: bool) -> Option<Ip
                     "scope" => match Scope::parse(value) {
                         Some(s) => vip.scope = Some(s),
                         None if value.parse::<u8>().is_ok() => {
-                            vip.other.push(format!("scope {value}"))
+                            vip.scope = value.parse().ok().map(Scope::from_number)
                         }
                         None => cx.error(
                             &item.location,
@@ -210,8 +210,18 @@ fn address_line(cx: &mut Cx<'_>, item: &Statement, is_static: bool) -> Option<Ip
                                 ),
                             );
                         }
+                        // `+`: the prefix's last address, `-`: its first (`ip address`'s rule).
                         Err(_) if value == "+" || value == "-" => {
-                            vip.other.push(format!("brd {value}"))
+                            if let IpAddr::V4(v4) = address {
+                                let host_bits =
+                                    u32::MAX.checked_shr(prefix_len.into()).unwrap_or(0);
+                                let bits = u32::from(v4);
+                                vip.broadcast = Some(std::net::Ipv4Addr::from(if value == "+" {
+                                    bits | host_bits
+                                } else {
+                                    bits & !host_bits
+                                }));
+                            }
                         }
                         Err(_) => {
                             cx.error(

@@ -71,6 +71,10 @@ pub struct StaticAddress {
     pub peer: Option<IpAddr>,
     /// `home`, `mngtmpaddr`, `noprefixroute`, `autojoin`.
     pub flags: AddressOptions,
+    /// IPv6: duplicate address detection asked for (`-nodad`), as for a VIP.
+    pub dad: bool,
+    /// IPv6: the preferred lifetime, as for a VIP (0 for a /128 unless given; None: forever).
+    pub preferred_lft: Option<u32>,
 }
 
 /// The static_ipaddress, static_routes and static_rules blocks.
@@ -133,6 +137,8 @@ fn static_address(a: &IpAddress, default_interface: &str) -> StaticAddress {
         label: a.label.as_ref().map(|l| l.to_string()),
         peer: a.peer,
         flags: address_options(a),
+        dad: a.other.iter().any(|o| o == "-nodad"),
+        preferred_lft: super::setup::preferred_lft(a),
     }
 }
 
@@ -149,6 +155,7 @@ pub fn scope_value(scope: Scope) -> u8 {
         Scope::Link => 253,
         Scope::Host => 254,
         Scope::Nowhere => 255,
+        Scope::Number(n) => n,
     }
 }
 

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use keepalived_config::Config;
-use keepalived_config::model::{AuthType, InitialState, NotifyScripts, Scope, VrrpInstance};
+use keepalived_config::model::{AuthType, InitialState, NotifyScripts, VrrpInstance};
 use keepalived_track::ScriptSpec;
 use keepalived_vrrp::config::instance_version;
 use keepalived_vrrp::instance::{Destination, InstanceConfig, Unicast};
@@ -513,7 +513,7 @@ fn plan_instance(
             address: a.address,
             prefix_len: a.prefix_len,
             broadcast: a.broadcast,
-            scope: a.scope.map(scope_number),
+            scope: a.scope.map(super::route_plan::scope_value),
             label: a.label.as_ref().map(|l| l.to_string()),
             dad: a.other.iter().any(|o| o == "-nodad"),
             preferred_lft: preferred_lft(a),
@@ -622,7 +622,7 @@ fn is_link_local(address: IpAddr) -> bool {
 
 /// The preferred lifetime of an IPv6 VIP: `preferred_lft N` (`forever`: None), else 0 for a
 /// /128 (keepalived.conf(5)), else None.
-fn preferred_lft(a: &keepalived_config::model::IpAddress) -> Option<u32> {
+pub(crate) fn preferred_lft(a: &keepalived_config::model::IpAddress) -> Option<u32> {
     if !a.address.is_ipv6() {
         return None;
     }
@@ -634,17 +634,6 @@ fn preferred_lft(a: &keepalived_config::model::IpAddress) -> Option<u32> {
         Some("forever") => None,
         Some(n) => n.parse().ok(),
         None => (a.prefix_len == 128).then_some(0),
-    }
-}
-
-/// The kernel's RT_SCOPE numbers (linux/rtnetlink.h).
-fn scope_number(scope: Scope) -> u8 {
-    match scope {
-        Scope::Global => 0,
-        Scope::Site => 200,
-        Scope::Link => 253,
-        Scope::Host => 254,
-        Scope::Nowhere => 255,
     }
 }
 

@@ -208,8 +208,8 @@ fn static_spec(a: &StaticAddress) -> Result<AddressSpec, String> {
         broadcast: a.broadcast,
         scope: a.scope,
         label: a.label.clone(),
-        dad: false,
-        preferred_lft: None,
+        dad: a.dad,
+        preferred_lft: a.preferred_lft,
         peer: a.peer,
         flags: a.flags,
     })
