@@ -146,7 +146,8 @@ impl Pass {
             | "vrrp_track_file"
             | "track_file" => Pass::Checker,
             "vrrp_instance" | "vrrp_sync_group" | "vrrp_script" | "vrrp_track_process"
-            | "garp_group" | "static_ipaddress" | "static_routes" | "static_rules" => Pass::Vrrp,
+            | "garp_group" | "track_group" | "static_ipaddress" | "static_routes"
+            | "static_rules" => Pass::Vrrp,
             _ => Pass::Parent,
         }
     }

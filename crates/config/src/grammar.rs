@@ -26,6 +26,8 @@ pub enum BlockKind {
     Bfd,
     /// `garp_group`.
     GarpGroup,
+    /// `track_group NAME`: vrrp instances tracking static addresses, routes and rules.
+    TrackGroup,
     /// `virtual_server …`.
     VirtualServer,
     /// `real_server ADDR PORT`.
@@ -50,6 +52,7 @@ pub fn child_block(parent: BlockKind, keyword: &str) -> Option<BlockKind> {
         (Top, "vrrp_track_process") => TrackProcess,
         (Top, "bfd_instance") => Bfd,
         (Top, "garp_group") => GarpGroup,
+        (Top, "track_group") => TrackGroup,
         (Top, "virtual_server") => VirtualServer,
         (
             Top,
@@ -81,6 +84,7 @@ pub fn child_block(parent: BlockKind, keyword: &str) -> Option<BlockKind> {
             | "track_bfd",
         ) => List,
         (GarpGroup, "interfaces") => List,
+        (TrackGroup, "group") => List,
         (VirtualServer, "real_server") => RealServer,
         (
             RealServer,

@@ -36,6 +36,8 @@ pub struct Config {
     pub track_processes: Vec<TrackProcessDef>,
     /// `garp_group` blocks.
     pub garp_groups: Vec<GarpGroup>,
+    /// `track_group NAME { group { … } }` blocks, for static addresses, routes and rules.
+    pub track_groups: Vec<TrackGroupDef>,
     /// `bfd_instance NAME { … }` blocks (read and checked: the BFD daemon is not built).
     pub bfd_instances: Vec<BfdInstance>,
     /// Top-level keywords keepalived accepts that have no meaning here yet
@@ -708,6 +710,18 @@ pub struct GarpGroup {
     pub garp_interval: Option<f64>,
     /// `gna_interval` seconds.
     pub gna_interval: Option<f64>,
+}
+
+/// `track_group NAME { group { VI_1 … } }`: the vrrp instances that track the static
+/// addresses, routes and rules naming the group.
+#[derive(Debug, Clone)]
+pub struct TrackGroupDef {
+    /// The group's name.
+    pub name: String,
+    /// The instances listed in `group`.
+    pub instances: Vec<String>,
+    /// Where the block starts.
+    pub location: Location,
 }
 
 /// `virtual_server_group NAME { … }`.

@@ -515,7 +515,10 @@ impl Builder {
         }
         let vrrp_owned = matches!(
             view.enclosing,
-            BlockKind::Instance | BlockKind::SyncGroup | BlockKind::GarpGroup
+            BlockKind::Instance
+                | BlockKind::SyncGroup
+                | BlockKind::GarpGroup
+                | BlockKind::TrackGroup
         );
         // A VRRP block read there ended early for the passes counting braces (an extra `{`):
         // they are still inside it once the enclosing block has ended, and the VRRP pass,

@@ -129,6 +129,11 @@ pub fn unsupported(config: &Config) -> Vec<String> {
         add(&mut found, "vrrp_sync_group", &group.other);
     }
     add(&mut found, "top-level", &config.other);
+    // Static track groups are read and checked; the daemon does not make their instances
+    // follow the static addresses, routes and rules naming them.
+    if !config.track_groups.is_empty() {
+        found.insert("top-level keyword 'track_group'".to_string());
+    }
     for bfd in &config.bfd_instances {
         found.insert("top-level keyword 'bfd_instance'".to_string());
         add(&mut found, "bfd_instance", &bfd.other);
@@ -190,6 +195,12 @@ mod tests {
                 "vrrp_instance keyword 'min_ttl'",
                 "vrrp_instance keyword 'track_bfd'",
             ]
+        );
+        let text = "track_group G {\n group {\n  A\n }\n}\n";
+        let loaded = load_str(text, Path::new("/k.conf"), &LoadOptions::for_host(&host));
+        assert_eq!(
+            super::unsupported(&loaded.config),
+            vec!["top-level keyword 'track_group'"]
         );
     }
 

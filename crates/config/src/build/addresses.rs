@@ -129,7 +129,8 @@ fn address_line(cx: &mut Cx<'_>, item: &Statement, is_static: bool) -> Option<Ip
     let mut words = item.arg_texts().peekable();
     while let Some(option) = words.next() {
         // An option whose value is missing drops the whole address, as 2.2.7 does.
-        if VALUED_OPTIONS.contains(&option) && words.peek().is_none() {
+        let valued = VALUED_OPTIONS.contains(&option) || (is_static && option == "track_group");
+        if valued && words.peek().is_none() {
             cx.error(
                 &item.location,
                 format!("No {option} parameter specified for {text}"),
@@ -137,6 +138,13 @@ fn address_line(cx: &mut Cx<'_>, item: &Statement, is_static: bool) -> Option<Ip
             return None;
         }
         match option {
+            // Static addresses only: the group's instances track it (not acted on yet,
+            // logged at start).
+            "track_group" if is_static => {
+                let name = words.next().unwrap_or_default();
+                track_group_option(cx, &item.location, name);
+                vip.other.push(format!("track_group {name}"));
+            }
             "peer" if vip.peer.is_some() => {
                 // The word after a second `peer` is then read as an option of its own.
                 let value = words.peek().copied().unwrap_or_default();
@@ -259,11 +267,23 @@ fn address_line(cx: &mut Cx<'_>, item: &Statement, is_static: bool) -> Option<Ip
 }
 
 /// Reads every line of a route block.
-pub fn route_block(cx: &mut Cx<'_>, stmt: &Statement) -> Vec<Route> {
+/// Reads every line of a route block (`is_static`: static_routes, which may name a
+/// track_group).
+pub fn route_block(cx: &mut Cx<'_>, stmt: &Statement, is_static: bool) -> Vec<Route> {
     cx.block(stmt)
         .iter()
-        .filter_map(|item| route_line(cx, item))
+        .filter_map(|item| route_line(cx, item, is_static))
         .collect()
+}
+
+/// `track_group NAME` of a static line: the group must be defined above (2.2.7's lookup).
+/// Whether it is.
+fn track_group_option(cx: &mut Cx<'_>, at: &Location, name: &str) -> bool {
+    let found = cx.track_groups.iter().any(|g| g == name);
+    if !found {
+        cx.error(at, format!("track_group {name} not found"));
+    }
+    found
 }
 
 /// A route's destination (`default` or `ADDR[/LEN]`); a word that is not one is reported as
@@ -338,10 +358,9 @@ const ROUTE_VALUED: &[&str] = &[
     "hoplimit",
     "scope",
     "no_track",
-    "track_group",
 ];
 
-fn route_line(cx: &mut Cx<'_>, item: &Statement) -> Option<Route> {
+fn route_line(cx: &mut Cx<'_>, item: &Statement, is_static: bool) -> Option<Route> {
     let words: Vec<String> = item.words.iter().map(|w| w.text.to_string()).collect();
     let mut route = Route {
         destination: None,
@@ -362,10 +381,15 @@ fn route_line(cx: &mut Cx<'_>, item: &Statement) -> Option<Route> {
     while let Some(word) = iter.next() {
         match word {
             "protocol" => {
-                let value = iter.next().unwrap_or_default();
+                let value = value_after(cx, item, &mut iter, word)?;
                 foreign_protocol = !matches!(value, "18" | "keepalived");
             }
             "no_track" => no_track = true,
+            // Virtual routes do not know it: there it is the word that ends the line.
+            "track_group" if is_static => {
+                let name = value_after(cx, item, &mut iter, word)?;
+                track_group_option(cx, &item.location, name);
+            }
             "congctl" => {
                 // `congctl [lock] NAME`.
                 if iter.next() == Some("lock") {
@@ -385,7 +409,7 @@ fn route_line(cx: &mut Cx<'_>, item: &Statement) -> Option<Route> {
                         "\"or\" for routes is deprecated. Please use \"nexthop\"",
                     );
                 }
-                let value = iter.next().unwrap_or_default();
+                let value = value_after(cx, item, &mut iter, word)?;
                 let Some(address) = route_address(cx, &item.location, value) else {
                     let line = match word {
                         "or" => format!("Invalid \"or\" address {value}"),
@@ -418,7 +442,7 @@ fn route_line(cx: &mut Cx<'_>, item: &Statement) -> Option<Route> {
                     match option {
                         "via" | "gw" => {
                             iter.next();
-                            let value = iter.next().unwrap_or_default();
+                            let value = value_after(cx, item, &mut iter, word)?;
                             if route_address(cx, &item.location, value).is_none() {
                                 let line = format!("invalid nexthop address {value}");
                                 cx.error(&item.location, line);
@@ -445,9 +469,9 @@ fn route_line(cx: &mut Cx<'_>, item: &Statement) -> Option<Route> {
                     }
                 }
             }
-            "dev" | "oif" => route.dev = iter.next().map(str::to_string),
+            "dev" | "oif" => route.dev = Some(value_after(cx, item, &mut iter, word)?.to_string()),
             "table" => {
-                route.table = iter.next().map(str::to_string);
+                route.table = Some(value_after(cx, item, &mut iter, word)?.to_string());
                 if let Some(table) = &route.table
                     && !routing_table_exists(table)
                 {
@@ -458,7 +482,7 @@ fn route_line(cx: &mut Cx<'_>, item: &Statement) -> Option<Route> {
                 }
             }
             "scope" => {
-                let value = iter.next().unwrap_or_default();
+                let value = value_after(cx, item, &mut iter, word)?;
                 if value.parse::<u8>().is_err()
                     && !matches!(
                         value,
@@ -472,22 +496,24 @@ fn route_line(cx: &mut Cx<'_>, item: &Statement) -> Option<Route> {
                 }
             }
             "pref" => {
-                iter.next();
-                match family {
-                    Some(false) => cx.error(&item.location, "pref is only valid for IPv6"),
-                    Some(true) => {}
-                    None => family = Some(true),
+                // An IPv4 line is refused there, before the value is read (2.2.7 drops it).
+                if family == Some(false) {
+                    cx.error(&item.location, "pref is only valid for IPv6");
+                    return None;
+                } else {
+                    value_after(cx, item, &mut iter, word)?;
+                    family = Some(true);
                 }
             }
             "mtu" | "advmss" | "rtt" | "rttvar" | "reordering" | "window" | "cwnd" | "initcwnd"
             | "initrwnd" | "ssthresh" | "rto_min" | "hoplimit" => {
                 // A metric may be locked: `mtu lock 1400`.
-                if iter.next() == Some("lock") {
-                    iter.next();
+                if value_after(cx, item, &mut iter, word)? == "lock" {
+                    value_after(cx, item, &mut iter, "lock")?;
                 }
             }
             "metric" | "priority" | "preference" => {
-                let value = iter.next().unwrap_or_default();
+                let value = value_after(cx, item, &mut iter, word)?;
                 route.metric = cx.read_unsigned(&item.location, value, 0, u32::MAX);
                 if route.metric.is_none() {
                     let line = format!("Invalid metric {value} specified for route");
@@ -495,14 +521,14 @@ fn route_line(cx: &mut Cx<'_>, item: &Statement) -> Option<Route> {
                 }
             }
             "to" => {
-                let value = iter.next().unwrap_or_default();
+                let value = value_after(cx, item, &mut iter, word)?;
                 route.destination =
                     Some(route_destination(cx, &item.location, value, &mut family)?);
             }
             "blackhole" | "unreachable" | "prohibit" | "throw" | "local" | "broadcast"
             | "unicast" | "anycast" | "multicast" | "nat" | "onlink" => {}
             _ if ROUTE_VALUED.contains(&word) => {
-                iter.next();
+                value_after(cx, item, &mut iter, word)?;
             }
             // Any other word is the destination; one that is not an address ends the line.
             other => {
@@ -551,15 +577,30 @@ fn route_line(cx: &mut Cx<'_>, item: &Statement) -> Option<Route> {
     Some(route)
 }
 
+/// The word after `keyword` on a route or rule line; a line that ends there is 2.2.7's fatal
+/// "missing a parameter" (checking stops there, exit 2).
+fn value_after<'w>(
+    cx: &mut Cx<'_>,
+    item: &Statement,
+    iter: &mut impl Iterator<Item = &'w str>,
+    keyword: &str,
+) -> Option<&'w str> {
+    let value = iter.next();
+    if value.is_none() {
+        cx.missing_parameter(item, keyword);
+    }
+    value
+}
+
 /// Reads every line of a rule block.
-pub fn rule_block(cx: &mut Cx<'_>, stmt: &Statement) -> Vec<Rule> {
+pub fn rule_block(cx: &mut Cx<'_>, stmt: &Statement, is_static: bool) -> Vec<Rule> {
     cx.block(stmt)
         .iter()
-        .filter_map(|item| rule_line(cx, item))
+        .filter_map(|item| rule_line(cx, item, is_static))
         .collect()
 }
 
-fn rule_line(cx: &mut Cx<'_>, item: &Statement) -> Option<Rule> {
+fn rule_line(cx: &mut Cx<'_>, item: &Statement, is_static: bool) -> Option<Rule> {
     let words: Vec<String> = item.words.iter().map(|w| w.text.to_string()).collect();
     let mut rule = Rule {
         from: None,
@@ -574,11 +615,12 @@ fn rule_line(cx: &mut Cx<'_>, item: &Statement) -> Option<Rule> {
     let mut action = false;
     let mut foreign_protocol = false;
     let no_track = words.iter().any(|w| w == "no_track");
+    let (mut track_group, mut in_interface) = (false, false);
     let mut iter = words.iter().map(String::as_str);
     while let Some(word) = iter.next() {
         match word {
             "from" | "to" => {
-                let value = iter.next().unwrap_or_default();
+                let value = value_after(cx, item, &mut iter, word)?;
                 let prefix = if value == "all" {
                     None
                 } else {
@@ -598,7 +640,7 @@ fn rule_line(cx: &mut Cx<'_>, item: &Statement) -> Option<Rule> {
             }
             "table" | "lookup" => {
                 action = true;
-                rule.table = iter.next().map(str::to_string);
+                rule.table = Some(value_after(cx, item, &mut iter, word)?.to_string());
                 if let Some(table) = &rule.table
                     && !routing_table_exists(table)
                 {
@@ -609,7 +651,7 @@ fn rule_line(cx: &mut Cx<'_>, item: &Statement) -> Option<Rule> {
             }
             "priority" | "preference" => {
                 // 2.2.7's unsigned reader; a bad value drops the rule.
-                let value = iter.next().unwrap_or_default();
+                let value = value_after(cx, item, &mut iter, word)?;
                 match crate::values::read_unsigned(value, 0, u32::MAX) {
                     Ok(v) => {
                         rule.priority = Some(v);
@@ -624,15 +666,32 @@ fn rule_line(cx: &mut Cx<'_>, item: &Statement) -> Option<Rule> {
             }
             "goto" => {
                 action = true;
-                iter.next();
+                value_after(cx, item, &mut iter, word)?;
             }
-            "blackhole" | "unreachable" | "prohibit" => action = true,
+            "blackhole" | "unreachable" | "prohibit" | "nop" => action = true,
+            // `type` names the action that follows it.
             "type" => {
+                match value_after(cx, item, &mut iter, word)? {
+                    "blackhole" | "unreachable" | "prohibit" | "nop" => {}
+                    "goto" => {
+                        value_after(cx, item, &mut iter, "goto")?;
+                    }
+                    kind if numbered_rule_action(kind) => {}
+                    kind => {
+                        cx.error(at, format!("Invalid rule action {kind}"));
+                        return None;
+                    }
+                }
                 action = true;
-                iter.next();
+            }
+            // A number is an action by its number: FR_ACT_BLACKHOLE, _UNREACHABLE, _PROHIBIT.
+            kind if numbered_rule_action(kind) => action = true,
+            kind if c_u32(kind).is_some() => {
+                cx.error(at, format!("Invalid rule action {kind}"));
+                return None;
             }
             "fwmark" => {
-                let value = iter.next().unwrap_or_default();
+                let value = value_after(cx, item, &mut iter, word)?;
                 let ok = value.split_once('/').map_or(parse_c_u32(value), |(m, k)| {
                     parse_c_u32(m) && parse_c_u32(k)
                 });
@@ -640,15 +699,20 @@ fn rule_line(cx: &mut Cx<'_>, item: &Statement) -> Option<Rule> {
                     cx.error(at, format!("Invalid rule fwmark {value} specified"));
                 }
             }
-            "iif" | "oif" => {
-                if let Some(dev) = iter.next() {
-                    cx.interface_must_exist(at, dev, || {
-                        format!("WARNING - interface {dev} for rule doesn't exist")
-                    });
-                }
+            "track_group" if is_static => {
+                let name = value_after(cx, item, &mut iter, word)?;
+                track_group |= track_group_option(cx, at, name);
+            }
+            "iif" | "oif" | "dev" => {
+                // `dev` is `iif` (2.2.7).
+                in_interface |= word != "oif";
+                let dev = value_after(cx, item, &mut iter, word)?;
+                cx.interface_must_exist(at, dev, || {
+                    format!("WARNING - interface {dev} for rule doesn't exist")
+                });
             }
             "sport" | "dport" => {
-                let value = iter.next().unwrap_or_default();
+                let value = value_after(cx, item, &mut iter, word)?;
                 let ok = value
                     .split_once('-')
                     .is_some_and(|(a, b)| a.parse::<u16>().is_ok() && b.parse::<u16>().is_ok());
@@ -657,7 +721,7 @@ fn rule_line(cx: &mut Cx<'_>, item: &Statement) -> Option<Rule> {
                 }
             }
             "uidrange" => {
-                let value = iter.next().unwrap_or_default();
+                let value = value_after(cx, item, &mut iter, word)?;
                 let ok = value
                     .split_once('-')
                     .is_some_and(|(a, b)| a.parse::<u32>().is_ok() && b.parse::<u32>().is_ok());
@@ -666,7 +730,7 @@ fn rule_line(cx: &mut Cx<'_>, item: &Statement) -> Option<Rule> {
                 }
             }
             "ipproto" => {
-                let value = iter.next().unwrap_or_default();
+                let value = value_after(cx, item, &mut iter, word)?;
                 if value.parse::<u8>().is_err()
                     && !matches!(
                         value,
@@ -677,25 +741,25 @@ fn rule_line(cx: &mut Cx<'_>, item: &Statement) -> Option<Rule> {
                 }
             }
             "protocol" => {
-                let value = iter.next().unwrap_or_default();
+                let value = value_after(cx, item, &mut iter, word)?;
                 if cx.int_value(at, value, 0, 255).is_none() {
                     cx.error(at, format!("Invalid protocol {value}"));
                 }
                 foreign_protocol = value != "18";
             }
             "realms" => {
-                let value = iter.next().unwrap_or_default();
+                let value = value_after(cx, item, &mut iter, word)?;
                 let ok = value.split('/').all(|r| r.parse::<u32>().is_ok());
                 if !ok {
                     cx.error(at, format!("invalid realms {value} for rule"));
                 }
             }
             "nat" => {
-                iter.next();
+                value_after(cx, item, &mut iter, word)?;
                 cx.error(at, "Invalid rule action nat");
             }
             "tos" | "dsfield" | "suppress_prefixlength" | "suppress_ifgroup" => {
-                iter.next();
+                value_after(cx, item, &mut iter, word)?;
             }
             "l3mdev" => action = true,
             "not" | "no_track" => {}
@@ -717,6 +781,12 @@ fn rule_line(cx: &mut Cx<'_>, item: &Statement) -> Option<Rule> {
         cx.error(at, "No action specified for rule - ignoring");
         return None;
     }
+    if track_group && !in_interface {
+        cx.error(
+            at,
+            "Static rule cannot have track_group if dev/iif not specified",
+        );
+    }
     if foreign_protocol && !no_track {
         cx.warning(
             at,
@@ -736,13 +806,24 @@ fn rule_line(cx: &mut Cx<'_>, item: &Statement) -> Option<Rule> {
 
 /// A number as C's `strtoul(…, 0)` reads it (decimal, `0x` hex or leading-0 octal).
 fn parse_c_u32(text: &str) -> bool {
+    c_u32(text).is_some()
+}
+
+/// A number as C's `strtoul(…, 0)` reads it.
+fn c_u32(text: &str) -> Option<u32> {
     if let Some(hex) = text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
-        u32::from_str_radix(hex, 16).is_ok()
+        u32::from_str_radix(hex, 16).ok()
     } else if text.len() > 1 && text.starts_with('0') {
-        u32::from_str_radix(&text[1..], 8).is_ok()
+        u32::from_str_radix(&text[1..], 8).ok()
     } else {
-        text.parse::<u32>().is_ok()
+        text.parse::<u32>().ok()
     }
+}
+
+/// Whether a rule's action word is one given by number that 2.2.7 takes: 6, 7 and 8
+/// (blackhole, unreachable, prohibit; linux/fib_rules.h), written as C writes numbers.
+fn numbered_rule_action(text: &str) -> bool {
+    matches!(c_u32(text), Some(6..=8))
 }
 
 /// A routing table given by number, or by a name iproute2 knows (its built-in names or

@@ -294,8 +294,14 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement) -> Option<VrrpInstance> {
                 &mut inst.excluded_ipaddresses,
                 addresses::address_block(cx, item, false),
             ),
-            "virtual_routes" => append(&mut inst.virtual_routes, addresses::route_block(cx, item)),
-            "virtual_rules" => append(&mut inst.virtual_rules, addresses::rule_block(cx, item)),
+            "virtual_routes" => append(
+                &mut inst.virtual_routes,
+                addresses::route_block(cx, item, false),
+            ),
+            "virtual_rules" => append(
+                &mut inst.virtual_rules,
+                addresses::rule_block(cx, item, false),
+            ),
             "track_interface" => cx.interface_track_list(item, &name, &mut inst.track_interfaces),
             "track_script" => append(
                 &mut inst.track_scripts,

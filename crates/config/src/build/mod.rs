@@ -33,6 +33,7 @@ pub const TOP_LEVEL_KEYWORDS: &[&str] = &[
     "track_file",
     "vrrp_track_process",
     "garp_group",
+    "track_group",
     "virtual_server",
     "virtual_server_group",
     "linkbeat_interfaces",
@@ -63,6 +64,7 @@ pub fn build_into(
             [0, 0]
         },
         lvs_sync_daemon: config.lvs_sync_daemon_first.take(),
+        track_groups: config.track_groups.iter().map(|g| g.name.clone()).collect(),
     };
     build_top(&mut cx, top, config);
     config.lvs_sync_daemon_first = cx.lvs_sync_daemon.take();
@@ -94,8 +96,10 @@ fn build_top(cx: &mut Cx<'_>, items: &[Statement], config: &mut Config) {
                 .extend(addresses::address_block(cx, stmt, true)),
             "static_routes" => config
                 .static_routes
-                .extend(addresses::route_block(cx, stmt)),
-            "static_rules" => config.static_rules.extend(addresses::rule_block(cx, stmt)),
+                .extend(addresses::route_block(cx, stmt, true)),
+            "static_rules" => config
+                .static_rules
+                .extend(addresses::rule_block(cx, stmt, true)),
             "vrrp_track_file" | "track_file" => {
                 if stmt.keyword() == "vrrp_track_file" {
                     // Each running child that reads it says so; the parent and `-t` do not
@@ -114,6 +118,12 @@ fn build_top(cx: &mut Cx<'_>, items: &[Statement], config: &mut Config) {
             "vrrp_track_process" => config
                 .track_processes
                 .extend(trackers::track_process(cx, stmt)),
+            "track_group" => {
+                if let Some(group) = trackers::track_group(cx, stmt, &config.track_groups) {
+                    cx.track_groups.push(group.name.clone());
+                    config.track_groups.push(group);
+                }
+            }
             "garp_group" => {
                 let index = config.garp_groups.len();
                 config
@@ -245,6 +255,8 @@ pub(crate) struct Cx<'a> {
     rules_without_preference: [u32; 2],
     /// The `lvs_sync_daemon` read so far (`INTERFACE INSTANCE`): a second one is refused.
     pub(crate) lvs_sync_daemon: Option<String>,
+    /// The names of the track_group blocks read so far: a static line names one of them.
+    pub(crate) track_groups: Vec<String>,
 }
 
 impl Cx<'_> {
@@ -318,17 +330,24 @@ impl Cx<'_> {
     pub(crate) fn arg<'s>(&mut self, stmt: &'s Statement) -> Option<&'s str> {
         let first = stmt.args().first().map(|w| w.text.as_str());
         if first.is_none() {
-            let keyword = stmt.keyword();
-            self.diagnostics.push(Diagnostic::new(
-                Severity::Syntax,
-                Some(stmt.location.clone()),
-                format!(
-                    "*** Configuration line starting `{keyword}` is missing a parameter after \
-                     keyword `{keyword}` at word position 2"
-                ),
-            ));
+            self.missing_parameter(stmt, stmt.keyword());
         }
         first
+    }
+
+    /// keepalived's fatal "missing a parameter" for a line that ends after `keyword`, which
+    /// wants a value (checking stops there, exit 2).
+    pub(crate) fn missing_parameter(&mut self, stmt: &Statement, keyword: &str) {
+        let first = stmt.keyword();
+        let position = stmt.words.len() + 1;
+        self.diagnostics.push(Diagnostic::new(
+            Severity::Syntax,
+            Some(stmt.location.clone()),
+            format!(
+                "*** Configuration line starting `{first}` is missing a parameter after \
+                 keyword `{keyword}` at word position {position}"
+            ),
+        ));
     }
 
     /// The first argument; a missing one is an ordinary error with keepalived's `message`.

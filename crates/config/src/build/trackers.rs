@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use super::Cx;
-use crate::model::{GarpGroup, TrackFileDef, TrackProcessDef};
+use crate::model::{GarpGroup, TrackFileDef, TrackGroupDef, TrackProcessDef};
 use crate::tree::Statement;
 
 /// Reads `vrrp_track_file NAME { file PATH; weight W [reverse]; init_file [V] [overwrite] }`.
@@ -258,4 +258,38 @@ fn close_location(stmt: &Statement) -> crate::diagnostic::Location {
         .as_ref()
         .and_then(|b| b.close.clone())
         .unwrap_or_else(|| stmt.location.clone())
+}
+
+/// `track_group NAME { group { … } }`: a name is required and must be new (2.2.7's lines);
+/// the instances listed are not checked.
+pub fn track_group(
+    cx: &mut Cx<'_>,
+    stmt: &Statement,
+    defined: &[TrackGroupDef],
+) -> Option<TrackGroupDef> {
+    let name = cx
+        .sole_name(stmt, "track_group must have a name - skipping")?
+        .to_string();
+    if defined.iter().any(|g| g.name == name) {
+        cx.error(
+            &stmt.location,
+            format!("track_group {name} already defined"),
+        );
+        return None;
+    }
+    let mut group = TrackGroupDef {
+        name,
+        instances: Vec::new(),
+        location: stmt.location.clone(),
+    };
+    for item in cx.block(stmt) {
+        match item.keyword() {
+            "group" => {
+                cx.list_block_params(item);
+                group.instances.extend(cx.word_list(item));
+            }
+            _ => cx.unknown(item, &["group"]),
+        }
+    }
+    Some(group)
 }

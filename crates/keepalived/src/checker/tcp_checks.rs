@@ -563,16 +563,28 @@ mod tests {
     /// servers that answer are never reported (they start up), and the checks keep running.
     #[tokio::test(start_paused = true)]
     async fn many_checks_each_get_their_own_result() {
-        let mut listeners = Vec::new();
+        let listeners: Vec<std::net::TcpListener> = (0..40)
+            .filter(|n| n % 3 != 0)
+            .map(|_| std::net::TcpListener::bind("127.0.0.1:0").expect("bind"))
+            .collect();
+        let mut open = listeners.iter().map(|l| l.local_addr().expect("addr"));
+        // A closed port is one just freed: the listeners are bound first, so the kernel cannot
+        // hand one of their ports out again as a closed one.
+        let mut taken: Vec<SocketAddr> = listeners
+            .iter()
+            .map(|l| l.local_addr().expect("addr"))
+            .collect();
         let mut checks = Vec::new();
         for n in 0..40 {
             let addr = if n % 3 == 0 {
-                closed_port()
+                let closed = (0..100)
+                    .map(|_| closed_port())
+                    .find(|a| !taken.contains(a))
+                    .expect("a free port");
+                taken.push(closed);
+                closed
             } else {
-                let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-                let a = l.local_addr().expect("addr");
-                listeners.push(l);
-                a
+                open.next().expect("a listener")
             };
             let mut p = plan(addr);
             p.retry = 0;

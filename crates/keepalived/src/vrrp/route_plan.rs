@@ -170,6 +170,23 @@ fn c_number(text: &str) -> Option<u32> {
     }
 }
 
+/// A rule action given by one word: a name, or 6, 7, 8 (FR_ACT_BLACKHOLE, _UNREACHABLE,
+/// _PROHIBIT of linux/fib_rules.h) as 2.2.7 takes them.
+fn simple_rule_action(word: &str) -> Option<RuleKind> {
+    Some(match word {
+        "blackhole" => RuleKind::Blackhole,
+        "unreachable" => RuleKind::Unreachable,
+        "prohibit" => RuleKind::Prohibit,
+        "nop" => RuleKind::Nop,
+        _ => match c_number(word)? {
+            6 => RuleKind::Blackhole,
+            7 => RuleKind::Unreachable,
+            8 => RuleKind::Prohibit,
+            _ => return None,
+        },
+    })
+}
+
 /// A name from an iproute2 table file (`NUMBER NAME` lines), or a number.
 fn iproute2_name(text: &str, files: &[&str], builtin: &[(&str, u32)]) -> Option<u32> {
     if let Some(n) = c_number(text) {
@@ -569,21 +586,20 @@ pub fn rule_spec(line: &RuleLine) -> Result<RuleSpec, String> {
                     c_number(&v).ok_or(format!("invalid goto {v}"))?,
                 ));
             }
-            "blackhole" => action = Some(RuleKind::Blackhole),
-            "unreachable" => action = Some(RuleKind::Unreachable),
-            "prohibit" => action = Some(RuleKind::Prohibit),
-            "nop" => action = Some(RuleKind::Nop),
             "type" => {
+                // `type` names the action that follows it.
                 let v = value(word)?;
                 action = Some(match v.as_str() {
-                    "blackhole" => RuleKind::Blackhole,
-                    "unreachable" => RuleKind::Unreachable,
-                    "prohibit" => RuleKind::Prohibit,
-                    "nop" => RuleKind::Nop,
-                    "unicast" => RuleKind::Lookup,
-                    other => return Err(format!("invalid rule type {other}")),
+                    "goto" => {
+                        let g = value("goto")?;
+                        RuleKind::Goto(c_number(&g).ok_or(format!("invalid goto {g}"))?)
+                    }
+                    other => {
+                        simple_rule_action(other).ok_or(format!("invalid rule action {other}"))?
+                    }
                 });
             }
+            _ if simple_rule_action(word).is_some() => action = simple_rule_action(word),
             "fwmark" => {
                 let v = value(word)?;
                 spec.fwmark = Some(match v.split_once('/') {
@@ -648,6 +664,10 @@ pub fn rule_spec(line: &RuleLine) -> Result<RuleSpec, String> {
                 protocol = Some(protocol_id(&v).ok_or(format!("invalid protocol {v}"))?);
             }
             "no_track" => no_track = true,
+            // A static rule's track group (not acted on, logged at start).
+            "track_group" => {
+                value(word)?;
+            }
             other => return Err(format!("unknown rule option {other}")),
         }
     }
