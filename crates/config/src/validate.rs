@@ -7,7 +7,7 @@ use std::collections::{HashMap, HashSet};
 use crate::build::track_list::settle;
 use crate::diagnostic::{Diagnostic, Diagnostics, Location, Pass, Severity};
 use crate::host::Host;
-use crate::model::{AuthType, Config, InitialState, ServiceKey, TrackRef, VrrpInstance};
+use crate::model::{AuthType, Config, InitialState, ServiceKey, SyncGroup, TrackRef, VrrpInstance};
 use crate::script_checks;
 
 /// Runs every cross-block check, dropping what cannot work as keepalived does.
@@ -722,26 +722,68 @@ fn vrid_key<'a>(inst: &'a VrrpInstance, default_interface: &'a str) -> (&'a str,
     (interface, inst.virtual_router_id, ipv6)
 }
 
-/// Sync groups may only name instances that exist.
-fn sync_group_members(config: &Config, diagnostics: &mut Diagnostics) {
+/// Sync groups may only name instances that exist, each in one group only: a member named
+/// again (in a later group, or twice in one) is dropped from the group naming it again, as
+/// 2.2.7 does ("Virtual router VI_1 cannot exist in more than one sync group; ignoring SG",
+/// observed: the group then has one member fewer).
+fn sync_group_members(config: &mut Config, diagnostics: &mut Diagnostics) {
     if config.sync_groups.is_empty() {
         return;
     }
     let instances: HashSet<&str> = config.instances.iter().map(|i| i.name.as_str()).collect();
-    for group in &config.sync_groups {
-        for member in &group.instances {
+    let mut grouped: HashSet<String> = HashSet::new();
+    for group in &mut config.sync_groups {
+        let name = group.name.clone();
+        group.instances.retain(|member| {
             if !instances.contains(member.as_str()) {
                 unlocated(
                     diagnostics,
                     Severity::Warning,
                     format!(
-                        "Virtual router {member} specified in sync group {} doesn't exist - ignoring",
-                        group.name
+                        "Virtual router {member} specified in sync group {name} doesn't exist - ignoring"
                     ),
                 );
+                // Left in the list: the group's size counts only existing members.
+                return true;
             }
-        }
+            if !grouped.insert(member.clone()) {
+                unlocated(
+                    diagnostics,
+                    Severity::Warning,
+                    format!(
+                        "Virtual router {member} cannot exist in more than one sync group; ignoring {name}"
+                    ),
+                );
+                return false;
+            }
+            true
+        });
+        sync_group_size(group, &instances, diagnostics);
     }
+}
+
+/// A sync group needs virtual routers to synchronise: none is an error, one a warning (said
+/// right after the group's members, as 2.2.7 orders them).
+fn sync_group_size(group: &SyncGroup, instances: &HashSet<&str>, diagnostics: &mut Diagnostics) {
+    let existing = group
+        .instances
+        .iter()
+        .filter(|m| instances.contains(m.as_str()))
+        .count();
+    let name = &group.name;
+    let message = match existing {
+        0 if group.instances.is_empty() => {
+            format!("Sync group {name} has no virtual router(s). removing")
+        }
+        0 => format!(
+            "Sync group {name}, no matching virtual router found in group declaration - removing"
+        ),
+        1 => format!(
+            "Sync group {name} has only 1 virtual router(s) - this probably isn't what you want"
+        ),
+        _ => return,
+    };
+    unlocated(diagnostics, Severity::Warning, message);
 }
 
 /// The persistence timeout keepalived gives a zero-port service that has none (6 minutes,

@@ -11,7 +11,6 @@ use crate::validate::defined_at;
 
 /// Runs the checks, dropping references that cannot work as keepalived does.
 pub fn validate(config: &mut Config, diagnostics: &mut Diagnostics) {
-    sync_group_sizes(config, diagnostics);
     interfaces_tracked_twice(config, diagnostics);
 }
 
@@ -122,35 +121,5 @@ pub(crate) fn tracked_objects_exist(config: &mut Config, diagnostics: &mut Diagn
             diagnostics,
         );
         drop_unknown(&owner, "bfd", &mut group.track_bfds, &bfds, diagnostics);
-    }
-}
-
-/// A sync group needs virtual routers to synchronise: none is an error, one a warning.
-fn sync_group_sizes(config: &mut Config, diagnostics: &mut Diagnostics) {
-    let instances: HashSet<&str> = config.instances.iter().map(|i| i.name.as_str()).collect();
-    let mut unlocated = |message: String| {
-        diagnostics.push(Diagnostic::new(Severity::Warning, None, message));
-    };
-    for group in &config.sync_groups {
-        let existing = group
-            .instances
-            .iter()
-            .filter(|m| instances.contains(m.as_str()))
-            .count();
-        let name = &group.name;
-        match existing {
-            0 if group.instances.is_empty() => {
-                unlocated(format!(
-                    "Sync group {name} has no virtual router(s). removing"
-                ));
-            }
-            0 => unlocated(format!(
-                "Sync group {name}, no matching virtual router found in group declaration - removing"
-            )),
-            1 => unlocated(format!(
-                "Sync group {name} has only 1 virtual router(s) - this probably isn't what you want"
-            )),
-            _ => {}
-        }
     }
 }
