@@ -826,6 +826,17 @@ fn checker_services(config: &mut Config, diagnostics: &mut Diagnostics) {
             ),
             ServiceKey::Address(..) => (false, false),
         };
+        // A service without real servers is dropped before its protocol is looked at: no
+        // fwmark protocol line for it (2.2.7, observed: chk-sorry-server-family).
+        if vs.real_servers.is_empty() {
+            let shown_protocol = protocol.as_deref().unwrap_or("none");
+            let line = format!(
+                "Virtual server {} has no real servers - ignoring",
+                shown(shown_protocol)
+            );
+            checker_line(diagnostics, line);
+            continue;
+        }
         let protocol = if fwmark_only && protocol.is_some() {
             let line = format!(
                 "Warning: Virtual server {}: protocol specified for fwmark - protocol will be ignored",
@@ -842,14 +853,6 @@ fn checker_services(config: &mut Config, diagnostics: &mut Diagnostics) {
         let masquerading = vs.lb_kind.as_deref().is_none_or(|kind| kind == "NAT");
         // The fwmark port lines name the protocol as read (before the UDP default).
         let fwmark_protocol = protocol.clone();
-        if vs.real_servers.is_empty() {
-            let line = format!(
-                "Virtual server {} has no real servers - ignoring",
-                shown(&protocol)
-            );
-            checker_line(diagnostics, line);
-            continue;
-        }
         if protocol == "none" && needs_protocol {
             let line = format!(
                 "Virtual server {}: no protocol set - defaulting to UDP",
