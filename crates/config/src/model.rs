@@ -807,8 +807,10 @@ pub struct RealServer {
     pub port: u16,
     /// Where the block starts.
     pub location: Location,
-    /// `weight` (1).
+    /// `weight`; else the virtual server's `weight` (1).
     pub weight: i32,
+    /// Whether the real server gave its own weight.
+    pub weight_given: bool,
     /// `inhibit_on_failure` of the real server (overrides the virtual server's).
     pub inhibit_on_failure: Option<bool>,
     /// `notify_up` script (boxed: a file may hold tens of thousands of real servers, few of

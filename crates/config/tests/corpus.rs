@@ -374,3 +374,22 @@ fn vip_broadcast_signs_and_numeric_scopes_are_resolved() {
     assert_eq!(vips[3].scope, Some(Scope::Number(100)));
     assert!(vips.iter().all(|a| a.other.is_empty()), "{vips:?}");
 }
+
+/// A virtual server's `weight` is the weight of its real servers that give none (2.2.7's
+/// default of a real server's weight).
+#[test]
+fn a_virtual_servers_weight_is_its_real_servers_default() {
+    let host = FakeHost::lab();
+    let text = "virtual_server 192.0.2.5 80 {\n protocol TCP\n real_server 192.0.2.6 80 {\n \
+                weight 2\n }\n real_server 192.0.2.7 80 {\n }\n weight 3\n}\n\
+                virtual_server 192.0.2.8 80 {\n protocol TCP\n real_server 192.0.2.6 80 {\n }\n}\n";
+    let loaded =
+        keepalived_config::load_str(text, Path::new("t.conf"), &LoadOptions::for_host(&host));
+    let weights: Vec<Vec<i32>> = loaded
+        .config
+        .virtual_servers
+        .iter()
+        .map(|vs| vs.real_servers.iter().map(|rs| rs.weight).collect())
+        .collect();
+    assert_eq!(weights, [vec![2, 3], vec![1]]);
+}

@@ -49,8 +49,7 @@ const VS_KEYWORDS: &[&str] = &[
     "mh-port",
     "mh-fallback",
     "ip_family",
-    "notify_up",
-    "notify_down",
+    "weight",
 ];
 
 /// IPVS schedulers keepalived accepts.
@@ -528,6 +527,7 @@ pub fn virtual_server(
     };
     // The family `persistence_granularity` gives a service whose header has none.
     let mut granularity_family: Option<bool> = None;
+    let mut default_weight: Option<i32> = None;
     for item in cx.block(stmt) {
         match item.keyword() {
             "delay_loop" => {
@@ -611,6 +611,13 @@ pub fn virtual_server(
                     "Quorum {} must be in [1, 4294967295]. Setting to 1.",
                 )
                 .unwrap_or(1);
+            }
+            // The weight of the real servers that give none (1).
+            "weight" => {
+                let followup = "Virtual server weight {} is outside range 1-2147483647";
+                if let Some(v) = unsigned(cx, item, 1, i32::MAX as u32, followup) {
+                    default_weight = Some(v as i32);
+                }
             }
             "hysteresis" => {
                 let followup = "Hysteresis {} must be in [0, 4294967295] - ignoring";
@@ -720,6 +727,11 @@ pub fn virtual_server(
         }
     }
     sorry_server_family(cx, stmt, &mut vs, granularity_family);
+    if let Some(weight) = default_weight {
+        for rs in vs.real_servers.iter_mut().filter(|rs| !rs.weight_given) {
+            rs.weight = weight;
+        }
+    }
     duplicate_real_servers(cx, &mut vs);
     quorum_rules(cx, &mut vs);
     Some(vs)
@@ -929,6 +941,7 @@ fn real_server(
         port,
         location: stmt.location.clone(),
         weight: 1,
+        weight_given: false,
         inhibit_on_failure: None,
         notify_up: None,
         notify_down: None,
@@ -942,6 +955,7 @@ fn real_server(
                 let followup = "Real server weight {} is outside range 0-2147483647";
                 if let Some(v) = unsigned(cx, item, 0, i32::MAX as u32, followup) {
                     rs.weight = v as i32;
+                    rs.weight_given = true;
                 }
             }
             "inhibit_on_failure" => rs.inhibit_on_failure = Some(param_flag(cx, item)),
