@@ -62,12 +62,13 @@ pub fn read_int(text: &str, min: i64, max: i64) -> Result<i64, String> {
 /// (`negative number 'N'`, `invalid number 'x'`, `number 'N' outside unsigned integer range`
 /// beyond 32 bits, `number 'N' outside range [MIN, MAX]`).
 pub fn read_unsigned(text: &str, min: u32, max: u32) -> Result<u32, String> {
-    let Some(value) = whole_number(text) else {
-        return Err(format!("invalid number '{text}'"));
-    };
+    // The sign is looked at first: `-1.5` is a negative number, not an invalid one.
     if skip_leading_space(text).starts_with('-') {
         return Err(format!("negative number '{text}'"));
     }
+    let Some(value) = whole_number(text) else {
+        return Err(format!("invalid number '{text}'"));
+    };
     let Ok(value) = u32::try_from(value) else {
         return Err(format!("number '{text}' outside unsigned integer range"));
     };

@@ -105,7 +105,7 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement, global: &mut GlobalDefs) {
             // 2.2.7 reads no word after it: `enable_script_security false` enables it too,
             // silently (observed, s29).
             "enable_script_security" => global.enable_script_security = true,
-            "vrrp_version" => match cx.int(item, 2, 3) {
+            "vrrp_version" => match cx.signed_int(item, 2, 3) {
                 Some(v) => global.vrrp_version = v as u8,
                 None if item.args().is_empty() => {}
                 None => cx.error(&item.location, "VRRP Error: Version must be either 2 or 3"),

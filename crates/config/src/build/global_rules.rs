@@ -374,7 +374,13 @@ pub(crate) fn check(cx: &mut Cx<'_>, item: &Statement) -> bool {
             (None, Some(message)) => cx.error(at, fill(message, keyword, "")),
             (None, None) => {}
             (Some(v), _) => {
-                if cx.int_value(at, v, min, max).is_none() {
+                // 2.2.7 reads this one with its signed reader, the others unsigned.
+                let read = if keyword == "min_auto_priority_delay" {
+                    cx.read_int(at, v, min, max)
+                } else {
+                    cx.int_value(at, v, min, max)
+                };
+                if read.is_none() {
                     cx.error(at, fill(bad, keyword, v));
                 }
             }

@@ -404,7 +404,7 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement) -> Option<VrrpInstance> {
                 }
             }
             "version" => {
-                inst.version = cx.int(item, 2, 3).map(|v| v as u8);
+                inst.version = cx.signed_int(item, 2, 3).map(|v| v as u8);
                 if inst.version.is_none() && !item.args().is_empty() {
                     cx.error(
                         &item.location,

@@ -377,7 +377,16 @@ impl Cx<'_> {
         self.int_value(&stmt.location, text, min, max)
     }
 
-    /// `text` as an integer in `min..=max`.
+    /// An integer argument read by 2.2.7's signed reader whatever the range (`version`).
+    pub(crate) fn signed_int(&mut self, stmt: &Statement, min: i64, max: i64) -> Option<i64> {
+        let text = self.arg(stmt)?;
+        self.read_int(&stmt.location, text, min, max)
+    }
+
+    /// `text` as an integer in `min..=max`, read by the reader 2.2.7 uses for such a range:
+    /// its unsigned one when the range has no negative number (`negative number '-5'`,
+    /// `number 'N' outside unsigned integer range`), else its signed one (`number 'N' outside
+    /// integer range`); both say `number 'N' outside range [MIN, MAX]`.
     pub(crate) fn int_value(
         &mut self,
         at: &Location,
@@ -385,16 +394,9 @@ impl Cx<'_> {
         min: i64,
         max: i64,
     ) -> Option<i64> {
-        match values::parse_int(text, min, max) {
-            Ok(v) => Some(v),
-            Err(NumberError::OutOfRange) => {
-                self.error(at, format!("number '{text}' outside range [{min}, {max}]"));
-                None
-            }
-            Err(NumberError::Invalid) => {
-                self.error(at, format!("invalid number '{text}'"));
-                None
-            }
+        match (u32::try_from(min), u32::try_from(max)) {
+            (Ok(min), Ok(max)) => self.read_unsigned(at, text, min, max).map(i64::from),
+            _ => self.read_int(at, text, min, max),
         }
     }
 
