@@ -681,8 +681,18 @@ pub fn virtual_server(
             "inhibit_on_failure" => vs.inhibit_on_failure = quiet_flag(item),
             "alpha" => vs.alpha = quiet_flag(item),
             "omega" => vs.omega = quiet_flag(item),
-            "quorum_up" => vs.quorum_up = cx.notify_command(item).map(Box::new),
-            "quorum_down" => vs.quorum_down = cx.notify_command(item).map(Box::new),
+            "quorum_up" => {
+                let what = format!("({}) quorum_up script", group_name(&vs.key));
+                if cx.first_wins(vs.quorum_up.is_some(), item, &what) {
+                    vs.quorum_up = cx.notify_command(item).map(Box::new);
+                }
+            }
+            "quorum_down" => {
+                let what = format!("({}) quorum_down script", group_name(&vs.key));
+                if cx.first_wins(vs.quorum_down.is_some(), item, &what) {
+                    vs.quorum_down = cx.notify_command(item).map(Box::new);
+                }
+            }
             // 2.2.7 takes any word after ops silently.
             "ops" => vs.ops = true,
             "hashed" | "sh-port" | "sh-fallback" | "mh-port" | "mh-fallback" => {
@@ -697,7 +707,8 @@ pub fn virtual_server(
             }
             "real_server" => {
                 let protocol = vs.protocol.as_deref();
-                let Some(rs) = real_server(cx, item, defined, protocol) else {
+                let owner = group_name(&vs.key);
+                let Some(rs) = real_server(cx, item, defined, protocol, owner) else {
                     continue;
                 };
                 // The service's family: its address's, else ip_family's, else the first real
@@ -888,6 +899,15 @@ fn quorum_rules(cx: &mut Cx<'_>, vs: &mut VirtualServer) {
     }
 }
 
+/// How 2.2.7 names a virtual server in its "already specified" lines: its group's name, or
+/// `(null)` (the name it prints for a service without a group).
+fn group_name(key: &ServiceKey) -> &str {
+    match key {
+        ServiceKey::Group(group) => group,
+        _ => "(null)",
+    }
+}
+
 /// The virtual server as 2.2.7 names it in these lines: `[ADDR]:PROTO:PORT`, `FWM N` or
 /// `[GROUP]:0`.
 fn service_name(vs: &VirtualServer) -> String {
@@ -905,11 +925,14 @@ fn service_name(vs: &VirtualServer) -> String {
     }
 }
 
+/// A `real_server` block; `owner` names its virtual server in the lines that do (see
+/// [`group_name`]).
 fn real_server(
     cx: &mut Cx<'_>,
     stmt: &Statement,
     defined: &Defined<'_>,
     protocol: Option<&str>,
+    owner: &str,
 ) -> Option<RealServer> {
     let args: Vec<&str> = stmt.arg_texts().collect();
     let address = args
@@ -971,8 +994,18 @@ fn real_server(
                 ),
                 None => {}
             },
-            "notify_up" => rs.notify_up = cx.notify_command(item).map(Box::new),
-            "notify_down" => rs.notify_down = cx.notify_command(item).map(Box::new),
+            "notify_up" => {
+                let what = format!("({owner}) notify_up script");
+                if cx.first_wins(rs.notify_up.is_some(), item, &what) {
+                    rs.notify_up = cx.notify_command(item).map(Box::new);
+                }
+            }
+            "notify_down" => {
+                let what = format!("({owner}) notify_down script");
+                if cx.first_wins(rs.notify_down.is_some(), item, &what) {
+                    rs.notify_down = cx.notify_command(item).map(Box::new);
+                }
+            }
             "uthreshold" | "lthreshold" => {
                 let followup = format!("Invalid real_server {keyword} '{{}}' - ignoring");
                 let ok = unsigned(cx, item, 0, u32::MAX, &followup).is_some();

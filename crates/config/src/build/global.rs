@@ -177,9 +177,21 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement, global: &mut GlobalDefs) {
             "vrrp_skip_check_adv_addr" => global.vrrp_skip_check_adv_addr = true,
             "vrrp_check_unicast_src" => global.vrrp_check_unicast_src = true,
             "vrrp_notify_fifo" => {
-                global.vrrp_notify_fifo = cx
-                    .arg_or(item, "No vrrp_notify_fifo name specified")
-                    .map(str::to_string)
+                if cx.first_wins(global.vrrp_notify_fifo.is_some(), item, keyword) {
+                    global.vrrp_notify_fifo = cx
+                        .arg_or(item, "No vrrp_notify_fifo name specified")
+                        .map(str::to_string)
+                }
+            }
+            // The first of each is kept (2.2.7).
+            "notify_fifo"
+            | "lvs_notify_fifo"
+            | "notify_fifo_script"
+            | "vrrp_notify_fifo_script"
+            | "lvs_notify_fifo_script"
+                if global.other.iter().any(|s| s.keyword == keyword) =>
+            {
+                cx.first_wins(true, item, keyword);
             }
             "vrrp_priority" if item.args().is_empty() => {
                 cx.error(&item.location, "No vrrp process priority specified")

@@ -389,9 +389,12 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement) -> Option<VrrpInstance> {
                 inst.garp_master_refresh_repeat = instance_rules::garp_count(cx, item, &name, true)
             }
             "notify_master" | "notify_backup" | "notify_fault" | "notify_stop" | "notify" => {
-                let command = cx.notify_command(item);
-                if let Some(slot) = inst.notify.slot(keyword) {
-                    *slot = command.map(Box::new);
+                let taken = inst.notify.slot(keyword).is_some_and(|s| s.is_some());
+                if cx.first_wins(taken, item, &format!("({name}) {keyword} script"))
+                    && let Some(command) = cx.notify_command(item)
+                    && let Some(slot) = inst.notify.slot(keyword)
+                {
+                    *slot = Some(Box::new(command));
                 }
             }
             "smtp_alert" => {

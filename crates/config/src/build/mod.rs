@@ -126,9 +126,14 @@ fn build_top(cx: &mut Cx<'_>, items: &[Statement], config: &mut Config) {
             }
             "garp_group" => {
                 let index = config.garp_groups.len();
+                let taken: Vec<String> = config
+                    .garp_groups
+                    .iter()
+                    .flat_map(|g| g.interfaces.iter().cloned())
+                    .collect();
                 config
                     .garp_groups
-                    .extend(trackers::garp_group(cx, stmt, index))
+                    .extend(trackers::garp_group(cx, stmt, index, &taken))
             }
             "virtual_server" => {
                 let track_files: Vec<&str> =
@@ -375,6 +380,20 @@ impl Cx<'_> {
     pub(crate) fn int(&mut self, stmt: &Statement, min: i64, max: i64) -> Option<i64> {
         let text = self.arg(stmt)?;
         self.int_value(&stmt.location, text, min, max)
+    }
+
+    /// A setting given a second time: 2.2.7 keeps the first and names the second, `WHAT
+    /// already specified - ignoring WORD` (its first word). Whether the slot was free
+    /// (`taken` false).
+    pub(crate) fn first_wins(&mut self, taken: bool, stmt: &Statement, what: &str) -> bool {
+        if taken {
+            let word = stmt.args().first().map_or("", |w| w.text.as_str());
+            self.error(
+                &stmt.location,
+                format!("{what} already specified - ignoring {word}"),
+            );
+        }
+        !taken
     }
 
     /// An integer argument read by 2.2.7's signed reader whatever the range (`version`).

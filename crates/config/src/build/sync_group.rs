@@ -69,9 +69,13 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement) -> Option<SyncGroup> {
             }
             keyword @ ("notify_master" | "notify_backup" | "notify_fault" | "notify_stop"
             | "notify") => {
-                let command = cx.notify_command(item);
-                if let Some(slot) = group.notify.slot(keyword) {
-                    *slot = command.map(Box::new);
+                let taken = group.notify.slot(keyword).is_some_and(|s| s.is_some());
+                let what = format!("vrrp group {}: {keyword} script", group.name);
+                if cx.first_wins(taken, item, &what)
+                    && let Some(command) = cx.notify_command(item)
+                    && let Some(slot) = group.notify.slot(keyword)
+                {
+                    *slot = Some(Box::new(command));
                 }
             }
             "track_script" => {

@@ -17,8 +17,12 @@ pub fn track_file(cx: &mut Cx<'_>, stmt: &Statement) -> Option<TrackFileDef> {
         reverse: false,
         init_file: None,
     };
+    let mut weight_set = false;
     for item in cx.block(stmt) {
         match item.keyword() {
+            // The first file and the first weight read stand (2.2.7).
+            "file" if def.file.is_some() => already_set(cx, item, "File", "file", &def.name),
+            "weight" if weight_set => already_set(cx, item, "Weight", "file", &def.name),
             "file" => match item.arg_texts().next() {
                 Some(path) => def.file = Some(PathBuf::from(path)),
                 None => cx.error(&item.location, "track file file name missing"),
@@ -29,7 +33,10 @@ pub fn track_file(cx: &mut Cx<'_>, stmt: &Statement) -> Option<TrackFileDef> {
             ),
             "weight" => {
                 match cx.int(item, -254, 254) {
-                    Some(v) => def.weight = v as i32,
+                    Some(v) => {
+                        def.weight = v as i32;
+                        weight_set = true;
+                    }
                     None => {
                         if let Some(v) = item.arg_texts().next() {
                             cx.error(&item.location, format!("Weight ({v}) for track_file {} must be between [-254..254] inclusive. Ignoring...", def.name));
@@ -91,8 +98,14 @@ pub fn track_process(cx: &mut Cx<'_>, stmt: &Statement) -> Option<TrackProcessDe
         terminate_delay: None,
         full_command: false,
     };
+    let mut weight_set = false;
     for item in cx.block(stmt) {
         match item.keyword() {
+            // The first process and the first weight read stand (2.2.7).
+            "process" if def.process.is_some() => {
+                already_set(cx, item, "Process", "process", &def.name)
+            }
+            "weight" if weight_set => already_set(cx, item, "Weight", "process", &def.name),
             "process" => {
                 def.process = cx
                     .arg(item)
@@ -116,7 +129,10 @@ pub fn track_process(cx: &mut Cx<'_>, stmt: &Statement) -> Option<TrackProcessDe
             ),
             "weight" => {
                 match cx.int(item, -254, 254) {
-                    Some(v) => def.weight = v as i32,
+                    Some(v) => {
+                        def.weight = v as i32;
+                        weight_set = true;
+                    }
                     None => {
                         if let Some(v) = item.arg_texts().next() {
                             cx.error(&item.location, format!("Weight ({v}) for vrrp_track_process {} must be between [-254..254] inclusive. Ignoring...", def.name));
@@ -191,7 +207,14 @@ fn process_delay(cx: &mut Cx<'_>, item: &Statement, name: &str) -> Option<f64> {
 
 /// Reads `garp_group { garp_interval S; gna_interval S; interface IF; interfaces { … } }`.
 /// `index` counts the garp groups read before this one (keepalived names them by it).
-pub fn garp_group(cx: &mut Cx<'_>, stmt: &Statement, index: usize) -> Option<GarpGroup> {
+/// `garp_group { … }` (the `index`th): an interface already in a group (`taken`, or this
+/// one) is named and left out, as 2.2.7 does.
+pub fn garp_group(
+    cx: &mut Cx<'_>,
+    stmt: &Statement,
+    index: usize,
+    taken: &[String],
+) -> Option<GarpGroup> {
     let mut group = GarpGroup {
         location: stmt.location.clone(),
         interfaces: Vec::new(),
@@ -209,16 +232,46 @@ pub fn garp_group(cx: &mut Cx<'_>, stmt: &Statement, index: usize) -> Option<Gar
             "interface" => {
                 if let Some(ifname) = cx.arg(item) {
                     garp_interface(cx, &item.location, ifname);
-                    group.interfaces.push(ifname.to_string());
+                    if taken.iter().chain(&group.interfaces).any(|i| i == ifname) {
+                        cx.error(
+                            &item.location,
+                            format!("garp_group already specified for {ifname} - ignoring"),
+                        );
+                    } else {
+                        group.interfaces.push(ifname.to_string());
+                    }
                 }
             }
             "interfaces" => {
                 cx.list_block_params(item);
+                let words: Vec<&str> = cx
+                    .block(item)
+                    .iter()
+                    .flat_map(|line| line.words.iter().map(|w| w.text.as_str()))
+                    .collect();
+                let mut repeated = 0;
                 for line in cx.block(item) {
                     for word in &line.words {
                         garp_interface(cx, &line.location, &word.text);
-                        group.interfaces.push(word.text.to_string());
+                        if taken
+                            .iter()
+                            .chain(&group.interfaces)
+                            .any(|i| *i == word.text)
+                        {
+                            repeated += 1;
+                        } else {
+                            group.interfaces.push(word.text.to_string());
+                        }
                     }
+                }
+                // Said at the list's end, naming its second word whichever one it was
+                // (2.2.7's own slip, observed).
+                for _ in 0..repeated {
+                    let named = words.get(1).copied().unwrap_or("(null)");
+                    cx.error(
+                        &close_location(item),
+                        format!("garp_group already specified for {named} - ignoring"),
+                    );
                 }
                 if cx.block(item).is_empty() {
                     // Named at the list's end, as 2.2.7 names it.
@@ -250,6 +303,16 @@ fn garp_interface(cx: &mut Cx<'_>, at: &crate::diagnostic::Location, ifname: &st
     cx.interface_must_exist(at, ifname, || {
         format!("WARNING - interface {ifname} specified for garp_group doesn't exist")
     });
+}
+
+/// A tracked file's or process's setting given again: `THING already set for track file
+/// NAME - ignoring WORD` (2.2.7 keeps the first).
+fn already_set(cx: &mut Cx<'_>, item: &Statement, thing: &str, kind: &str, name: &str) {
+    let word = item.arg_texts().next().unwrap_or_default();
+    cx.error(
+        &item.location,
+        format!("{thing} already set for track {kind} {name} - ignoring {word}"),
+    );
 }
 
 /// Where a statement's block closed (keepalived reports end-of-block checks there).
