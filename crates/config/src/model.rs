@@ -769,6 +769,10 @@ pub struct VirtualServer {
     pub lb_algo: Option<String>,
     /// `lb_kind` / `lvs_method` (NAT, DR, TUN).
     pub lb_kind: Option<String>,
+    /// The tunnel options after `lb_kind` (used with TUN).
+    pub tunnel: TunnelOptions,
+    /// `sorry_server_lvs_method`'s tunnel options, if it gave its own.
+    pub sorry_tunnel: Option<TunnelOptions>,
     /// `protocol` (TCP, UDP, SCTP).
     pub protocol: Option<String>,
     /// `persistence_timeout`.
@@ -798,6 +802,28 @@ pub struct VirtualServer {
     pub other: Vec<RawSetting>,
 }
 
+/// The tunnel options of a forwarding method (`TUN type gue port 5555 csum`; keepalived
+/// 2.2.7's words, the kernel's numbers: include/uapi/linux/ip_vs.h).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TunnelOptions {
+    /// `type`: 0 ipip (the default), 1 gue, 2 gre.
+    pub kind: u8,
+    /// `port` (gue only; 0 otherwise).
+    pub port: u16,
+    /// 0 `nocsum` (the default), 1 `csum`, 2 `remcsum`.
+    pub flags: u16,
+}
+
+/// A forwarding method: `NAT`, `DR` or `TUN`, and the tunnel options read with it (None when
+/// they were refused: the previous ones stand).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Forwarding {
+    /// `NAT`, `DR` or `TUN`.
+    pub kind: String,
+    /// The tunnel options.
+    pub tunnel: Option<TunnelOptions>,
+}
+
 /// `real_server ADDR PORT { … }`.
 #[derive(Debug, Clone)]
 pub struct RealServer {
@@ -811,6 +837,9 @@ pub struct RealServer {
     pub weight: i32,
     /// Whether the real server gave its own weight.
     pub weight_given: bool,
+    /// `lvs_method KIND [tunnel options]`: its own forwarding method (boxed: few real servers
+    /// have one).
+    pub lvs_method: Option<Box<Forwarding>>,
     /// `inhibit_on_failure` of the real server (overrides the virtual server's).
     pub inhibit_on_failure: Option<bool>,
     /// `notify_up` script (boxed: a file may hold tens of thousands of real servers, few of

@@ -53,6 +53,9 @@ const DEST_ACTIVE_CONNS: u16 = 7;
 const DEST_INACT_CONNS: u16 = 8;
 const DEST_PERSIST_CONNS: u16 = 9;
 const DEST_ADDR_FAMILY: u16 = 11;
+const DEST_TUN_TYPE: u16 = 13;
+const DEST_TUN_PORT: u16 = 14;
+const DEST_TUN_FLAGS: u16 = 15;
 
 // First-level timeout attributes of SET_CONFIG / GET_CONFIG (IPVS_CMD_ATTR_TIMEOUT_*).
 const CMD_TIMEOUT_TCP: u16 = 4;
@@ -287,6 +290,33 @@ pub struct Destination {
     pub inactive_conns: u32,
     /// Persistent connections (read back only).
     pub persist_conns: u32,
+    /// How a tunnelled destination is reached (sent with [`Forward::Tunnel`] only).
+    pub tunnel: Tunnel,
+}
+
+/// The encapsulation of a tunnelled destination (`lb_kind TUN type gue port 5555 csum`;
+/// include/uapi/linux/ip_vs.h: `IP_VS_CONN_F_TUNNEL_TYPE_*`, `IP_VS_TUNNEL_ENCAP_FLAG_*`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Tunnel {
+    /// 0 IPIP (the default), 1 GUE, 2 GRE.
+    pub kind: u8,
+    /// The GUE port (0 for the others).
+    pub port: u16,
+    /// 0 no checksum, 1 checksum, 2 remote checksum offload.
+    pub flags: u16,
+}
+
+impl Tunnel {
+    /// IPIP.
+    pub const IPIP: u8 = 0;
+    /// GUE (Generic UDP Encapsulation).
+    pub const GUE: u8 = 1;
+    /// GRE.
+    pub const GRE: u8 = 2;
+    /// A checksum in the encapsulation.
+    pub const CSUM: u16 = 1;
+    /// Remote checksum offload.
+    pub const REMCSUM: u16 = 2;
 }
 
 impl Destination {
@@ -302,6 +332,7 @@ impl Destination {
             active_conns: 0,
             inactive_conns: 0,
             persist_conns: 0,
+            tunnel: Tunnel::default(),
         }
     }
 
@@ -323,6 +354,13 @@ impl Destination {
             DestAttr::UpperThreshold(self.upper_threshold),
             DestAttr::LowerThreshold(self.lower_threshold),
         ]);
+        if self.forward == Forward::Tunnel {
+            attrs.extend([
+                DestAttr::TunType(self.tunnel.kind),
+                DestAttr::TunPort(self.tunnel.port),
+                DestAttr::TunFlags(self.tunnel.flags),
+            ]);
+        }
         attrs
     }
 
@@ -344,6 +382,9 @@ impl Destination {
                 DestAttr::ActiveConns(v) => dest.active_conns = *v,
                 DestAttr::InactiveConns(v) => dest.inactive_conns = *v,
                 DestAttr::PersistConns(v) => dest.persist_conns = *v,
+                DestAttr::TunType(v) => dest.tunnel.kind = *v,
+                DestAttr::TunPort(v) => dest.tunnel.port = *v,
+                DestAttr::TunFlags(v) => dest.tunnel.flags = *v,
                 DestAttr::Other(_) => {}
             }
         }
@@ -582,14 +623,24 @@ pub enum DestAttr {
     PersistConns(u32),
     /// `IPVS_DEST_ATTR_ADDR_FAMILY` (u16).
     AddrFamily(u16),
-    /// Anything else (statistics, tunnel options).
+    /// `IPVS_DEST_ATTR_TUN_TYPE` (u8).
+    TunType(u8),
+    /// `IPVS_DEST_ATTR_TUN_PORT` (network order u16).
+    TunPort(u16),
+    /// `IPVS_DEST_ATTR_TUN_FLAGS` (u16).
+    TunFlags(u16),
+    /// Anything else (statistics).
     Other(DefaultNla),
 }
 
 impl Nla for DestAttr {
     fn value_len(&self) -> usize {
         match self {
-            DestAttr::Port(_) | DestAttr::AddrFamily(_) => 2,
+            DestAttr::Port(_)
+            | DestAttr::AddrFamily(_)
+            | DestAttr::TunPort(_)
+            | DestAttr::TunFlags(_) => 2,
+            DestAttr::TunType(_) => 1,
             DestAttr::Addr(v) => v.len(),
             DestAttr::Other(nla) => nla.value_len(),
             _ => 4,
@@ -608,6 +659,9 @@ impl Nla for DestAttr {
             DestAttr::InactiveConns(_) => DEST_INACT_CONNS,
             DestAttr::PersistConns(_) => DEST_PERSIST_CONNS,
             DestAttr::AddrFamily(_) => DEST_ADDR_FAMILY,
+            DestAttr::TunType(_) => DEST_TUN_TYPE,
+            DestAttr::TunPort(_) => DEST_TUN_PORT,
+            DestAttr::TunFlags(_) => DEST_TUN_FLAGS,
             DestAttr::Other(nla) => nla.kind(),
         }
     }
@@ -616,7 +670,11 @@ impl Nla for DestAttr {
         match self {
             DestAttr::Addr(v) => buffer[..v.len()].copy_from_slice(v),
             DestAttr::Port(v) => buffer[..2].copy_from_slice(&v.to_be_bytes()),
-            DestAttr::AddrFamily(v) => buffer[..2].copy_from_slice(&v.to_ne_bytes()),
+            DestAttr::AddrFamily(v) | DestAttr::TunFlags(v) => {
+                buffer[..2].copy_from_slice(&v.to_ne_bytes())
+            }
+            DestAttr::TunPort(v) => buffer[..2].copy_from_slice(&v.to_be_bytes()),
+            DestAttr::TunType(v) => buffer[0] = *v,
             DestAttr::Weight(v) => buffer[..4].copy_from_slice(&v.to_ne_bytes()),
             DestAttr::FwdMethod(v)
             | DestAttr::UpperThreshold(v)
@@ -644,6 +702,12 @@ impl<'a, T: AsRef<[u8]> + ?Sized> Parseable<NlaBuffer<&'a T>> for DestAttr {
             DEST_INACT_CONNS => DestAttr::InactiveConns(word()?),
             DEST_PERSIST_CONNS => DestAttr::PersistConns(word()?),
             DEST_ADDR_FAMILY => DestAttr::AddrFamily(u16::from_ne_bytes(u16_of(v)?)),
+            DEST_TUN_TYPE => DestAttr::TunType(
+                *v.first()
+                    .ok_or_else(|| DecodeError::from("empty IPVS tunnel type"))?,
+            ),
+            DEST_TUN_PORT => DestAttr::TunPort(u16::from_be_bytes(u16_of(v)?)),
+            DEST_TUN_FLAGS => DestAttr::TunFlags(u16::from_ne_bytes(u16_of(v)?)),
             _ => DestAttr::Other(DefaultNla::parse(buf)?),
         })
     }
@@ -821,6 +885,36 @@ mod tests {
         let attrs: Vec<DestAttr> = parse_nested(&bytes).expect("parses");
         let back = Destination::from_attrs(&attrs, AF_INET).expect("destination");
         assert_eq!((back.upper_threshold, back.lower_threshold), (1000, 300));
+    }
+
+    /// A tunnelled destination carries IPVS_DEST_ATTR_TUN_TYPE (13, u8), TUN_PORT (14, network
+    /// order) and TUN_FLAGS (15, host order); other forwarding methods carry none.
+    #[test]
+    #[cfg(target_endian = "little")]
+    fn tunnel_options_encode_to_the_kernel_layout() {
+        let mut dest = Destination::new(
+            "192.0.2.11".parse().expect("address"),
+            8080,
+            Forward::Tunnel,
+            5,
+        );
+        dest.tunnel = Tunnel {
+            kind: Tunnel::GUE,
+            port: 5555,
+            flags: Tunnel::CSUM,
+        };
+        let bytes = emit(&dest.attrs());
+        let mut expected = dest_fixture();
+        expected[40] = 2; // FWD_METHOD = TUNNEL
+        expected.extend([5, 0, 13, 0, 1, 0, 0, 0]); // TUN_TYPE GUE (padded)
+        expected.extend([6, 0, 14, 0, 0x15, 0xb3, 0, 0]); // TUN_PORT 5555
+        expected.extend([6, 0, 15, 0, 1, 0, 0, 0]); // TUN_FLAGS CSUM
+        assert_eq!(bytes, expected);
+        let attrs: Vec<DestAttr> = parse_nested(&bytes).expect("parses");
+        let back = Destination::from_attrs(&attrs, AF_INET).expect("destination");
+        assert_eq!(back.tunnel, dest.tunnel);
+        dest.forward = Forward::Route;
+        assert_eq!(emit(&dest.attrs()), dest_fixture());
     }
 
     /// SET_CONFIG's timeouts are first-level attributes 4, 5 and 6 (TIMEOUT_TCP, _TCP_FIN,

@@ -12,7 +12,7 @@ pub mod client;
 pub mod daemon;
 pub mod message;
 
-pub use attr::{Destination, Forward, Info, Service, ServiceKey, Timeouts};
+pub use attr::{Destination, Forward, Info, Service, ServiceKey, Timeouts, Tunnel};
 pub use client::{Ipvs, IpvsError, TableEntry};
 pub use daemon::{DaemonRole, SyncDaemon};
 pub use message::{Command, IpvsMessage};

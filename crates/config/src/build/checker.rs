@@ -6,7 +6,8 @@ use std::net::IpAddr;
 use super::Cx;
 use crate::diagnostic::Severity;
 use crate::model::{
-    Checker, CheckerKind, RealServer, ServiceKey, Url, VirtualServer, VirtualServerGroup,
+    Checker, CheckerKind, Forwarding, RealServer, ServiceKey, TunnelOptions, Url, VirtualServer,
+    VirtualServerGroup,
 };
 use crate::tree::Statement;
 use crate::values;
@@ -514,6 +515,8 @@ pub fn virtual_server(
         protocol: None,
         persistence_timeout: None,
         sorry_server: None,
+        tunnel: TunnelOptions::default(),
+        sorry_tunnel: None,
         quorum: 1,
         hysteresis: 0,
         inhibit_on_failure: false,
@@ -544,14 +547,22 @@ pub fn virtual_server(
                 ),
                 None => {}
             },
-            "lb_kind" | "lvs_method" => match cx.arg(item) {
-                Some(kind @ ("NAT" | "DR" | "TUN")) => vs.lb_kind = Some(kind.to_string()),
-                Some(kind) => cx.error(
-                    &item.location,
-                    format!("PARSER : unknown [{kind}] routing method for virtual server."),
-                ),
-                None => {}
-            },
+            "lb_kind" | "lvs_method" => {
+                if let Some(method) = forwarding(cx, item, "virtual") {
+                    vs.lb_kind = Some(method.kind);
+                    vs.tunnel = method.tunnel.unwrap_or(vs.tunnel);
+                }
+            }
+            "sorry_server_lvs_method" if vs.sorry_server.is_none() => cx.error(
+                &item.location,
+                "sorry_server forwarding used without sorry_server",
+            ),
+            "sorry_server_lvs_method" => {
+                if let Some(method) = forwarding(cx, item, "sorry") {
+                    vs.sorry_tunnel = method.tunnel.or(vs.sorry_tunnel);
+                    vs.other.push(cx.raw(item));
+                }
+            }
             // 2.2.7 takes the protocol in any case (`tcp`), unlike lb_kind.
             "protocol" => match cx.arg(item).map(|p| (p, p.to_ascii_uppercase())) {
                 Some((_, p)) if matches!(p.as_str(), "TCP" | "UDP" | "SCTP") => {
@@ -899,6 +910,89 @@ fn quorum_rules(cx: &mut Cx<'_>, vs: &mut VirtualServer) {
     }
 }
 
+/// A forwarding method line (`lb_kind`, a real server's `lvs_method`,
+/// `sorry_server_lvs_method`): `NAT`, `DR` or `TUN`, then the tunnel options `type
+/// ipip|gue|gre`, `port N` (gue), `nocsum|csum|remcsum`, read and checked as 2.2.7 reads them
+/// for any method (`server` names whose: virtual, real or sorry). None for an unknown method;
+/// the options are None when refused (the method stands, the previous options too).
+fn forwarding(cx: &mut Cx<'_>, item: &Statement, server: &str) -> Option<Forwarding> {
+    let kind = match cx.arg(item)? {
+        kind @ ("NAT" | "DR" | "TUN") => kind.to_string(),
+        kind => {
+            cx.error(
+                &item.location,
+                format!("PARSER : unknown [{kind}] routing method for {server} server."),
+            );
+            return None;
+        }
+    };
+    let tunnel = tunnel_options(cx, item, server);
+    Some(Forwarding { kind, tunnel })
+}
+
+/// The tunnel options after a forwarding method (2.2.7's rules and lines).
+fn tunnel_options(cx: &mut Cx<'_>, item: &Statement, server: &str) -> Option<TunnelOptions> {
+    let at = &item.location;
+    let mut options = TunnelOptions::default();
+    let mut words = item.arg_texts().skip(1);
+    while let Some(word) = words.next() {
+        match word {
+            "type" => {
+                let Some(kind) = words.next() else {
+                    cx.error(at, format!("Missing tunnel type for {server} server."));
+                    return None;
+                };
+                options.kind = match kind {
+                    "ipip" => 0,
+                    "gue" => 1,
+                    "gre" => 2,
+                    _ => {
+                        let line = format!("Unknown tunnel type {kind} for {server} server.");
+                        cx.error(at, line);
+                        return None;
+                    }
+                };
+            }
+            "port" => {
+                let Some(port) = words.next() else {
+                    cx.error(at, format!("Missing port for {server} server gue tunnel."));
+                    return None;
+                };
+                match cx.read_unsigned(at, port, 1, 65535) {
+                    // In range: fits u16.
+                    Some(p) => options.port = p as u16,
+                    None => {
+                        let line = format!("Invalid gue tunnel port {port} for {server} server.");
+                        cx.error(at, line);
+                        return None;
+                    }
+                }
+            }
+            "nocsum" => options.flags = 0,
+            "csum" => options.flags = 1,
+            "remcsum" => options.flags = 2,
+            other => {
+                let line = format!("Invalid tunnel option {other} for {server} server.");
+                cx.error(at, line);
+                return None;
+            }
+        }
+    }
+    if (options.kind == 1) != (options.port != 0) {
+        cx.error(at, "gue tunnels require port, otherwise cannot have port.");
+        return None;
+    }
+    if options.kind == 0 && options.flags != 0 {
+        cx.error(at, "ipip tunnels do not support checksum option.");
+        return None;
+    }
+    if options.kind == 2 && options.flags == 2 {
+        cx.error(at, "gre tunnels do not support remote checksum option.");
+        return None;
+    }
+    Some(options)
+}
+
 /// How 2.2.7 names a virtual server in its "already specified" lines: its group's name, or
 /// `(null)` (the name it prints for a service without a group).
 fn group_name(key: &ServiceKey) -> &str {
@@ -965,6 +1059,7 @@ fn real_server(
         location: stmt.location.clone(),
         weight: 1,
         weight_given: false,
+        lvs_method: None,
         inhibit_on_failure: None,
         notify_up: None,
         notify_down: None,
@@ -986,14 +1081,14 @@ fn real_server(
                 param_flag(cx, item);
                 rs.other.push(cx.raw(item));
             }
-            "lvs_method" => match cx.arg(item) {
-                Some("NAT" | "DR" | "TUN") => rs.other.push(cx.raw(item)),
-                Some(kind) => cx.error(
-                    &item.location,
-                    format!("PARSER : unknown [{kind}] routing method for real server."),
-                ),
-                None => {}
-            },
+            "lvs_method" => {
+                if let Some(method) = forwarding(cx, item, "real") {
+                    let tunnel = method
+                        .tunnel
+                        .or(rs.lvs_method.as_ref().and_then(|m| m.tunnel));
+                    rs.lvs_method = Some(Box::new(Forwarding { tunnel, ..method }));
+                }
+            }
             "notify_up" => {
                 let what = format!("({owner}) notify_up script");
                 if cx.first_wins(rs.notify_up.is_some(), item, &what) {

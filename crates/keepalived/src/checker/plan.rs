@@ -8,13 +8,13 @@ use std::time::Duration;
 
 use keepalived_config::Config;
 use keepalived_config::model::{
-    Checker, CheckerKind, Command, RawSetting, RealServer, ServiceKey, VirtualServer,
+    Checker, CheckerKind, Command, RawSetting, RealServer, ServiceKey, TunnelOptions, VirtualServer,
 };
 use keepalived_ipvs::attr::{
     AF_INET, AF_INET6, IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP, SVC_F_ONEPACKET, SVC_F_PERSISTENT,
     SVC_F_SCHED1, SVC_F_SCHED2, SVC_F_SCHED3,
 };
-use keepalived_ipvs::{Destination, Forward, Service, ServiceKey as IpvsKey};
+use keepalived_ipvs::{Destination, Forward, Service, ServiceKey as IpvsKey, Tunnel};
 
 pub use super::source::Source;
 
@@ -598,11 +598,7 @@ fn virtual_server(
             service
         })
         .collect();
-    let forward = match vs.lb_kind.as_deref() {
-        Some("DR") => Forward::Route,
-        Some("TUN") => Forward::Tunnel,
-        _ => Forward::Masq,
-    };
+    let forward = forward_of(vs.lb_kind.as_deref());
     // The sorry server's own options; the rest are check defaults (or not supported).
     let mut sorry_inhibit = false;
     let mut ha_suspend = false;
@@ -641,7 +637,9 @@ fn virtual_server(
         } else {
             default_port
         };
-        Some(Destination::new(addr, port, sorry_forward, 1))
+        let mut dest = Destination::new(addr, port, sorry_forward, 1);
+        dest.tunnel = tunnel(vs.sorry_tunnel.unwrap_or(vs.tunnel));
+        Some(dest)
     });
     let real_servers = vs
         .real_servers
@@ -885,6 +883,14 @@ fn real_server(
     skipped: &mut Vec<(String, String)>,
     warnings: &mut Vec<String>,
 ) -> RsPlan {
+    // The real server's own `lvs_method`, else the virtual server's.
+    let (forward, tunnel_options) = match rs.lvs_method.as_deref() {
+        Some(method) => (
+            forward_of(Some(&method.kind)),
+            method.tunnel.unwrap_or(vs.tunnel),
+        ),
+        None => (forward, vs.tunnel),
+    };
     let mut smtp_alert = None;
     let mut upper_threshold = 0;
     let mut lower_threshold = 0;
@@ -946,6 +952,7 @@ fn real_server(
     // server in a large pool.
     checks.shrink_to_fit();
     let mut dest = Destination::new(rs.address, port, forward, rs.weight);
+    dest.tunnel = tunnel(tunnel_options);
     dest.upper_threshold = upper_threshold;
     dest.lower_threshold = lower_threshold;
     RsPlan {
@@ -957,6 +964,24 @@ fn real_server(
         notify_down: rs.notify_down.as_deref().map(NotifyScript::of),
         checks,
         smtp_alert: crate::alert::checker_rs_alerts(config, smtp_alert),
+    }
+}
+
+/// The IPVS forwarding method of `NAT`, `DR` or `TUN` (NAT when none is given).
+fn forward_of(kind: Option<&str>) -> Forward {
+    match kind {
+        Some("DR") => Forward::Route,
+        Some("TUN") => Forward::Tunnel,
+        _ => Forward::Masq,
+    }
+}
+
+/// The IPVS tunnel attributes of the configuration's tunnel options.
+fn tunnel(options: TunnelOptions) -> Tunnel {
+    Tunnel {
+        kind: options.kind,
+        port: options.port,
+        flags: options.flags,
     }
 }
 
@@ -1525,6 +1550,51 @@ mod tests {
         assert_eq!((rs.dest.port, rs.name.as_str()), (0, "[192.0.2.12]:tcp:0"));
         assert_eq!(rs.checks[0].target.port(), 80);
         assert_eq!(rs.checks[0].target_name, "[192.0.2.12]:tcp:0");
+    }
+
+    /// A forwarding method's tunnel options reach the destinations (the virtual server's,
+    /// a real server's own `lvs_method`, the sorry server's), and a weight the virtual server
+    /// gives is its real servers' default.
+    #[test]
+    fn tunnel_options_and_own_forwarding_methods_reach_the_destinations() {
+        let p = plan(
+            "virtual_server 192.0.2.5 80 {\n protocol TCP\n lb_kind TUN type gre csum\n \
+             weight 4\n sorry_server 192.0.2.9 80\n sorry_server_lvs_method TUN type gue port 6080\n \
+             real_server 192.0.2.6 80 {\n TCP_CHECK {\n }\n }\n \
+             real_server 192.0.2.7 80 {\n lvs_method TUN type gue port 5555 csum\n \
+             weight 2\n TCP_CHECK {\n }\n }\n \
+             real_server 192.0.2.8 80 {\n lvs_method DR\n TCP_CHECK {\n }\n }\n}\n",
+        );
+        let vs = &p.virtual_servers[0];
+        let dests: Vec<(Forward, Tunnel, i32)> = vs
+            .real_servers
+            .iter()
+            .map(|rs| (rs.dest.forward, rs.dest.tunnel, rs.dest.weight))
+            .collect();
+        let gre = Tunnel {
+            kind: Tunnel::GRE,
+            port: 0,
+            flags: Tunnel::CSUM,
+        };
+        let gue = Tunnel {
+            kind: Tunnel::GUE,
+            port: 5555,
+            flags: Tunnel::CSUM,
+        };
+        assert_eq!(
+            dests,
+            [
+                (Forward::Tunnel, gre, 4),
+                (Forward::Tunnel, gue, 2),
+                // Its own line gave the default options (not sent with DR).
+                (Forward::Route, Tunnel::default(), 4),
+            ]
+        );
+        let sorry = vs.sorry.as_ref().expect("sorry server");
+        assert_eq!(
+            (sorry.forward, sorry.tunnel.kind, sorry.tunnel.port),
+            (Forward::Tunnel, Tunnel::GUE, 6080)
+        );
     }
 
     /// A fwmark service's real servers keep their port in IPVS with NAT, written or by

@@ -1073,8 +1073,12 @@ pub(crate) mod tests {
         let conf = CONF
             .replace(
                 " quorum 2\n",
-                " quorum 2\n quorum_up \"/bin/true up\"\n quorum_down \"/bin/true down\"\n \
-                 sorry_server_inhibit\n sorry_server_lvs_method DR\n",
+                " quorum 2\n quorum_up \"/bin/true up\"\n quorum_down \"/bin/true down\"\n",
+            )
+            // After the sorry server, as 2.2.7 requires.
+            .replace(
+                "sorry_server 192.0.2.99 8080\n",
+                "sorry_server 192.0.2.99 8080\n sorry_server_inhibit\n sorry_server_lvs_method DR\n",
             )
             .replace("inhibit_on_failure\n", "");
         let p = plan(&conf);
