@@ -458,8 +458,10 @@ virtual_server 198.51.100.72 80 {
 
 /// Scenario 8: the IPVS options of services and real servers: persistence_granularity (an
 /// IPv4 mask without persistence_timeout, an IPv6 prefix length), persistence_engine,
-/// the sh / mh scheduler flags and flag-N, uthreshold / lthreshold; a reload changes a
-/// threshold and a granularity.
+/// the sh / mh scheduler flags and flag-N, uthreshold / lthreshold, tunnel options (a GUE
+/// service and a real server's own GRE `lvs_method`: the kernel refuses a GUE destination
+/// without its port, so both in the table show the attributes were sent); a reload changes
+/// a threshold and a granularity.
 const CONFIG8: &str = r#"
 global_defs {
     lvs_timeouts tcp 7200 tcpfin 100 udp 250
@@ -531,6 +533,25 @@ virtual_server 198.51.100.110 80 {
     protocol TCP
     ha_suspend
     real_server 192.0.2.103 80 {
+        TCP_CHECK {
+            connect_timeout 1
+            retry 0
+        }
+    }
+}
+virtual_server 198.51.100.120 80 {
+    delay_loop 2
+    lb_algo rr
+    lb_kind TUN type gue port 6080 csum
+    protocol TCP
+    real_server 192.0.2.101 80 {
+        TCP_CHECK {
+            connect_timeout 1
+            retry 0
+        }
+    }
+    real_server 192.0.2.102 80 {
+        lvs_method TUN type gre csum
         TCP_CHECK {
             connect_timeout 1
             retry 0
