@@ -251,8 +251,12 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement) -> Option<VrrpInstance> {
                 };
                 if value.is_none() && !item.args().is_empty() {
                     cx.error(&item.location, format!("({name}) Priority not valid! must be between 1 & 255. Using default 100"));
+                    // As it says: 100, also for a `state MASTER` instance, which without a
+                    // priority line would be the owner (2.2.7, observed).
+                    priority = Some(100);
+                } else {
+                    priority = value.or(priority);
                 }
-                priority = value.or(priority);
             }
             "advert_int" => {
                 match cx.decimal(item, 0.01, 255.0) {

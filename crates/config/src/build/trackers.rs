@@ -250,9 +250,11 @@ pub fn garp_group(
                     .flat_map(|line| line.words.iter().map(|w| w.text.as_str()))
                     .collect();
                 let mut repeated = 0;
+                // Checked at the list's end, where 2.2.7 names a missing one too.
+                let end = close_location(item);
                 for line in cx.block(item) {
                     for word in &line.words {
-                        garp_interface(cx, &line.location, &word.text);
+                        garp_interface(cx, &end, &word.text);
                         if taken
                             .iter()
                             .chain(&group.interfaces)
