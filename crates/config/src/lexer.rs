@@ -5,7 +5,7 @@
 //! ([`crate::values::split_command`]).
 
 use nom::character::complete::char;
-use nom::combinator::{map, opt};
+use nom::combinator::map;
 use nom::sequence::delimited;
 use nom::{IResult, Parser};
 
@@ -25,9 +25,11 @@ pub enum Token<'a> {
     },
 }
 
+/// A `"…"` string. One never closed is no word: 2.2.7's word reader stops there, dropping it
+/// and the rest of the line (`priority "100` has no value).
 fn quoted(input: &str) -> IResult<&str, Token<'_>> {
     map(
-        delimited(char('"'), quoted_body, opt(char('"'))),
+        delimited(char('"'), quoted_body, char('"')),
         |text: &str| Token::Word { text, quoted: true },
     )
     .parse(input)
@@ -212,15 +214,18 @@ mod tests {
     }
 
     #[test]
-    fn unterminated_quote_runs_to_end_of_line() {
+    fn unterminated_quote_ends_the_words_of_the_line() {
+        assert_eq!(tokenize(r#"auth_pass "abc def"#), vec![w("auth_pass")]);
         assert_eq!(
-            tokenize(r#"auth_pass "abc def"#),
+            tokenize(r#"a b "c d" e "f g"#),
             vec![
-                w("auth_pass"),
+                w("a"),
+                w("b"),
                 Token::Word {
-                    text: "abc def",
+                    text: "c d",
                     quoted: true
-                }
+                },
+                w("e")
             ]
         );
     }

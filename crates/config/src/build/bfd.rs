@@ -49,6 +49,23 @@ fn read(cx: &mut Cx<'_>, stmt: &Statement) -> Option<BfdInstance> {
         let keyword = item.keyword();
         let at = &item.location;
         let value = item.arg_texts().next();
+        // These read their word without looking: none is fatal (2.2.7).
+        if value.is_none()
+            && matches!(
+                keyword,
+                "min_rx"
+                    | "min_tx"
+                    | "idle_tx"
+                    | "multiplier"
+                    | "ttl"
+                    | "hoplimit"
+                    | "max_hops"
+                    | "weight"
+            )
+        {
+            cx.arg(item);
+            return None;
+        }
         match keyword {
             "neighbor_ip" | "neighbour_ip" | "neighbor" | "neighbour" => {
                 let v = cx.arg(item)?;

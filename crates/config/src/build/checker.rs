@@ -581,6 +581,17 @@ pub fn virtual_server(
                         .or(vs.persistence_timeout),
                 }
             }
+            // Both read their word without looking: none is fatal (2.2.7).
+            "sorry_server" | "persistence_engine" if item.args().is_empty() => {
+                cx.arg(item);
+            }
+            "sorry_server_inhibit" if vs.sorry_server.is_none() => cx.error(
+                &item.location,
+                "Ignoring sorry_server inhibit used before or without sorry_server",
+            ),
+            "virtualhost" if item.args().is_empty() => {
+                cx.error(&item.location, "virtual server virtualhost missing")
+            }
             "sorry_server" => {
                 let args: Vec<&str> = item.arg_texts().collect();
                 let address_ok = args
@@ -1077,6 +1088,9 @@ fn real_server(
                 }
             }
             "inhibit_on_failure" => rs.inhibit_on_failure = Some(param_flag(cx, item)),
+            "virtualhost" if item.args().is_empty() => {
+                cx.error(&item.location, "real server virtualhost missing")
+            }
             "alpha" => {
                 param_flag(cx, item);
                 rs.other.push(cx.raw(item));
@@ -1528,7 +1542,9 @@ fn checker(
             "url" => check.urls.extend(url(cx, item)),
             // A misc_path without a script is ignored silently.
             "misc_path" => {
-                if !item.args().is_empty() {
+                // Split from the line itself: a quote never closed leaves no word but is
+                // still named (`String '…': missing terminating "`).
+                if !item.args().is_empty() || item.raw.is_some() {
                     check.misc_path = cx.command(item)
                 }
             }

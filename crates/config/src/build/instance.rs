@@ -379,7 +379,11 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement) -> Option<VrrpInstance> {
                 }
                 inst.unicast_ttl = value;
             }
-            "check_unicast_src" => inst.check_unicast_src = true,
+            // A unicast keyword: without peers, 2.2.7's "defaulting to multicast" line.
+            "check_unicast_src" => {
+                inst.check_unicast_src = true;
+                unicast_keyword = true;
+            }
             "garp_master_delay" => {
                 inst.garp_master_delay = instance_rules::garp_count(cx, item, &name, false)
             }

@@ -529,7 +529,11 @@ impl Cx<'_> {
     /// 2.2.7 splits it ([`crate::script_words::script_argv`]): the line into words, then the
     /// first argument into argv, quotes joining what touches them.
     fn command_and_rest(&mut self, stmt: &Statement) -> Option<(Command, Vec<String>)> {
-        self.arg(stmt)?;
+        // The script is split from the line itself: a quote never closed, which leaves the
+        // word reader with no argument, is no missing parameter there.
+        if stmt.raw.is_none() {
+            self.arg(stmt)?;
+        }
         // A line that cannot be split at all (a quote never closed) is named whole and its
         // script dropped, as 2.2.7's checker and notify readers do (its vrrp_script reader
         // crashes there, see invalid-unterminated-quote).

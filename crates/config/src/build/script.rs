@@ -45,7 +45,8 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement) -> Option<VrrpScript> {
         let at = &item.location;
         match item.keyword() {
             // keepalived accepts a bare `script` silently; the script then has no command.
-            "script" if item.args().is_empty() => {}
+            // (A quote never closed leaves no word either, but the line is split itself.)
+            "script" if item.args().is_empty() && item.raw.is_none() => {}
             "script" => script.command = cx.command(item),
             "interval" => {
                 if let Some(v) = seconds(cx, item, &script.name, "interval") {
