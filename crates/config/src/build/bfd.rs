@@ -29,7 +29,12 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement) -> Option<BfdInstance> {
     let bfd = read(cx, stmt);
     cx.diagnostics
         .set_pass_where(start, crate::diagnostic::Pass::Bfd, |d| {
-            d.severity != crate::diagnostic::Severity::Syntax
+            // A missing value stops the BFD process too, after the VRRP one has read
+            // everything (2.2.7, observed); a missing name is the checker's.
+            (d.severity != crate::diagnostic::Severity::Syntax
+                || !d
+                    .message
+                    .starts_with("*** Configuration line starting `bfd_instance`"))
                 && !d.message.starts_with("Unknown keyword")
         });
     bfd
@@ -63,8 +68,9 @@ fn read(cx: &mut Cx<'_>, stmt: &Statement) -> Option<BfdInstance> {
                     | "weight"
             )
         {
+            // The instance stays known to the VRRP process, which read it before.
             cx.arg(item);
-            return None;
+            continue;
         }
         match keyword {
             "neighbor_ip" | "neighbour_ip" | "neighbor" | "neighbour" => {
