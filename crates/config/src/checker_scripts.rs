@@ -45,6 +45,17 @@ enum Slot {
 }
 
 impl Slot {
+    /// The index of its virtual server.
+    fn vs(self) -> usize {
+        match self {
+            Slot::QuorumUp(v)
+            | Slot::QuorumDown(v)
+            | Slot::NotifyUp(v, _)
+            | Slot::NotifyDown(v, _)
+            | Slot::Misc(v, ..) => v,
+        }
+    }
+
     /// The word 2.2.7's lines name the script by.
     fn kind(self) -> &'static str {
         match self {
@@ -195,6 +206,12 @@ pub(crate) fn check(
             count(&mut tally, &verdict);
             continue;
         }
+        // A virtual server without real servers is dropped before 2.2.7 looks at script
+        // security: its quorum scripts do not count (observed).
+        let counted = config
+            .virtual_servers
+            .get(slot.vs())
+            .is_some_and(|vs| !vs.real_servers.is_empty());
         let Some(cell) = notify_slot(config, slot) else {
             continue;
         };
@@ -235,7 +252,9 @@ pub(crate) fn check(
             continue;
         }
         let verdict = check_command(command, ids, enforcing, host, None, diagnostics);
-        count(&mut tally, &verdict);
+        if counted {
+            count(&mut tally, &verdict);
+        }
     }
     // Removed last to first, so the indexes of the others hold.
     for (v, r, c) in dropped_misc.into_iter().rev() {

@@ -82,7 +82,11 @@ pub(crate) fn check(config: &mut Config, host: &dyn Host, diagnostics: &mut Diag
             Some((o.args.first()?.clone(), run_as, o.location.clone()))
         })
         .collect();
-    let has_services = !config.virtual_servers.is_empty();
+    // Services without real servers are dropped before 2.2.7 checks script security.
+    let has_services = config
+        .virtual_servers
+        .iter()
+        .any(|vs| !vs.real_servers.is_empty());
     // The LVS FIFO script counts as a check script.
     if has_services {
         for (text, run_as, location) in lvs_fifo {
