@@ -18,7 +18,14 @@ pub fn validate(config: &mut Config, host: &dyn Host, diagnostics: &mut Diagnost
         diagnostics.skip_completion();
     }
     // What keepalived 2.2.7 checks while it reads the file.
-    duplicate_instance_names(config, diagnostics);
+    // The address family is settled while reading, at each instance's end: its messages come
+    // from every instance, also when the reading stops later or the completion is skipped
+    // (2.2.7, observed).
+    let families: Vec<bool> = config
+        .instances
+        .iter_mut()
+        .map(|inst| address_family(inst, diagnostics))
+        .collect();
     script_checks::missing_default_user(config, host, diagnostics);
     default_script_user(config, host, diagnostics);
     tracked_scripts_exist(config, diagnostics);
@@ -58,12 +65,6 @@ pub fn validate(config: &mut Config, host: &dyn Host, diagnostics: &mut Diagnost
     }
     let global_strict = config.global.vrrp_strict;
     let global_version = config.global.vrrp_version;
-    // The address family is settled while reading (its messages come from every instance).
-    let families: Vec<bool> = config
-        .instances
-        .iter_mut()
-        .map(|inst| address_family(inst, diagnostics))
-        .collect();
     // An instance left without a VIP where one is required (VRRPv3, IPv6 or strict) ends the
     // completion there: 2.2.7 completes no later instance and checks no VRIDs (observed).
     let version_of = |inst: &VrrpInstance, ipv6: bool| {
@@ -317,23 +318,6 @@ pub(crate) fn defined_at<'a>(
     defined
 }
 
-/// A second vrrp_instance with a name already used is dropped.
-fn duplicate_instance_names(config: &mut Config, diagnostics: &mut Diagnostics) {
-    let mut seen = HashSet::with_capacity(config.instances.len());
-    let mut keep = Vec::with_capacity(config.instances.len());
-    for inst in &config.instances {
-        let first = seen.insert(inst.name.as_str());
-        if !first {
-            diagnostics.error(
-                &inst.location,
-                format!("vrrp instance {} already defined", inst.name),
-            );
-        }
-        keep.push(first);
-    }
-    let mut keep = keep.into_iter();
-    config.instances.retain(|_| keep.next().unwrap_or(true));
-}
 
 /// An instance has one address family (RFC 5798 section 5.2.9): 2.2.7 takes it from the
 /// first line in reading order that has one (a VIP, a unicast peer, a source address,

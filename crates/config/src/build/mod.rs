@@ -86,9 +86,23 @@ fn build_top(cx: &mut Cx<'_>, items: &[Statement], config: &mut Config) {
             "vrrp_script" => config.scripts.extend(script::build(cx, stmt)),
             "vrrp_instance" => {
                 config.instance_blocks += 1;
-                config
-                    .instances
-                    .extend(instance::build(cx, stmt).map(Box::new))
+                // 2.2.7 skips the whole block of an instance whose name is taken: nothing in
+                // it is read (observed).
+                let taken = match stmt.args() {
+                    [only] => config.instances.iter().any(|i| *i.name == *only.text),
+                    _ => false,
+                };
+                if taken {
+                    let name = stmt.arg_texts().next().unwrap_or_default();
+                    cx.error(
+                        &stmt.location,
+                        format!("vrrp instance {name} already defined"),
+                    );
+                } else {
+                    config
+                        .instances
+                        .extend(instance::build(cx, stmt).map(Box::new))
+                }
             }
             "vrrp_sync_group" => config.sync_groups.extend(sync_group::build(cx, stmt)),
             "static_ipaddress" => config
