@@ -44,14 +44,11 @@ fn address_with_len(
         Some((a, l)) => (a, Some(l)),
         None => (text, None),
     };
-    let Ok(address) = addr_text.parse::<IpAddr>() else {
-        cx.error(
-            at,
-            format!("{what} parsed invalid IP {text}. skipping IP..."),
-        );
-        return None;
-    };
-    let max: u8 = if address.is_ipv4() { 32 } else { 128 };
+    // The length is read first, against the family the text looks like (2.2.7 names a bad
+    // length of `192.0..1/33` before the address).
+    let parsed = addr_text.parse::<IpAddr>();
+    let ipv6 = parsed.as_ref().map_or(addr_text.contains(':'), IpAddr::is_ipv6);
+    let max: u8 = if ipv6 { 128 } else { 32 };
     let prefix_len = match len_text {
         None => max,
         Some(len) => match cx.read_unsigned(at, len, 0, u32::from(max)) {
@@ -63,6 +60,13 @@ fn address_with_len(
                 max
             }
         },
+    };
+    let Ok(address) = parsed else {
+        cx.error(
+            at,
+            format!("{what} parsed invalid IP {text}. skipping IP..."),
+        );
+        return None;
     };
     Some((address, prefix_len))
 }
@@ -168,7 +172,11 @@ fn address_line(cx: &mut Cx<'_>, item: &Statement, is_static: bool) -> Option<Ip
                 let value = words.next().unwrap_or_default();
                 match option {
                     "dev" => {
-                        cx.check_interface(&item.location, value, &format!("ip address {text}"));
+                        // A missing interface ends the line there: 2.2.7 reads no more of it.
+                        if !cx.check_interface(&item.location, value, &format!("ip address {text}"))
+                        {
+                            return None;
+                        }
                         vip.dev = Some(value.into());
                     }
                     // An interface label holds at most 15 bytes (IFNAMSIZ - 1).

@@ -643,11 +643,12 @@ impl Cx<'_> {
 }
 
 impl Cx<'_> {
-    /// Warns, as keepalived does, when an interface named at `at` does not exist on the host.
-    pub(crate) fn check_interface(&mut self, at: &Location, name: &str, what: &str) {
+    /// Warns, as keepalived does, when an interface named at `at` does not exist on the host;
+    /// whether it may be used.
+    pub(crate) fn check_interface(&mut self, at: &Location, name: &str, what: &str) -> bool {
         self.interface_must_exist(at, name, || {
             format!("WARNING - interface {name} for {what} doesn't exist")
-        });
+        })
     }
 
     /// Reports `message` when interface `name` does not exist, unless `dynamic_interfaces`
