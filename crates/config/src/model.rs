@@ -52,6 +52,9 @@ pub struct Config {
     pub ssl: Option<SslDef>,
     /// How many `vrrp_instance` blocks were read, those dropped by validation included.
     pub instance_blocks: usize,
+    /// The names of the instances read so far (a second block of a name is skipped); kept
+    /// while reading so that finding one costs no walk over tens of thousands.
+    pub instance_names: std::collections::HashSet<CompactString>,
     /// The file names an interface this host lacks (without `dynamic_interfaces`): 2.2.7's
     /// VRRP process then stops ("Non-existent interface specified in configuration").
     pub nonexistent_interface: bool,

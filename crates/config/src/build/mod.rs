@@ -89,7 +89,7 @@ fn build_top(cx: &mut Cx<'_>, items: &[Statement], config: &mut Config) {
                 // 2.2.7 skips the whole block of an instance whose name is taken: nothing in
                 // it is read (observed).
                 let taken = match stmt.args() {
-                    [only] => config.instances.iter().any(|i| *i.name == *only.text),
+                    [only] => config.instance_names.contains(only.text.as_str()),
                     _ => false,
                 };
                 if taken {
@@ -98,10 +98,9 @@ fn build_top(cx: &mut Cx<'_>, items: &[Statement], config: &mut Config) {
                         &stmt.location,
                         format!("vrrp instance {name} already defined"),
                     );
-                } else {
-                    config
-                        .instances
-                        .extend(instance::build(cx, stmt).map(Box::new))
+                } else if let Some(inst) = instance::build(cx, stmt) {
+                    config.instance_names.insert(inst.name.clone());
+                    config.instances.push(Box::new(inst));
                 }
             }
             "vrrp_sync_group" => config.sync_groups.extend(sync_group::build(cx, stmt)),
