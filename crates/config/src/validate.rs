@@ -318,7 +318,6 @@ pub(crate) fn defined_at<'a>(
     defined
 }
 
-
 /// An instance has one address family (RFC 5798 section 5.2.9): 2.2.7 takes it from the
 /// first line in reading order that has one (a VIP, a unicast peer, a source address,
 /// `mcast_dst_ip`, `native_ipv6`) and skips, with a lined message, every later one of the

@@ -47,7 +47,9 @@ fn address_with_len(
     // The length is read first, against the family the text looks like (2.2.7 names a bad
     // length of `192.0..1/33` before the address).
     let parsed = addr_text.parse::<IpAddr>();
-    let ipv6 = parsed.as_ref().map_or(addr_text.contains(':'), IpAddr::is_ipv6);
+    let ipv6 = parsed
+        .as_ref()
+        .map_or(addr_text.contains(':'), IpAddr::is_ipv6);
     let max: u8 = if ipv6 { 128 } else { 32 };
     let prefix_len = match len_text {
         None => max,

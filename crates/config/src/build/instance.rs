@@ -414,15 +414,23 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement) -> Option<VrrpInstance> {
                     inst.smtp_alert = read;
                 }
             }
-            "version" => {
-                inst.version = cx.signed_int(item, 2, 3).map(|v| v as u8);
-                if inst.version.is_none() && !item.args().is_empty() {
-                    cx.error(
-                        &item.location,
-                        format!("({name}): Version must be either 2 or 3"),
-                    );
-                }
-            }
+            "version" => match cx.signed_int(item, 2, 3) {
+                None if item.args().is_empty() => {}
+                // A refused value leaves the version as it was.
+                None => cx.error(
+                    &item.location,
+                    format!("({name}): Version must be either 2 or 3"),
+                ),
+                // Version 2 once an IPv6 address set the family (2.2.7's line, observed).
+                Some(2) if family_so_far(&inst) == Some(true) => cx.error(
+                    &item.location,
+                    format!(
+                        "({name}) vrrp_version 2 conflicts with configured or deduced version {}; ignoring.",
+                        inst.version.unwrap_or(0)
+                    ),
+                ),
+                Some(v) => inst.version = Some(v as u8),
+            },
             "accept" => inst.accept = Some(true),
             "no_accept" => inst.accept = Some(false),
             "use_vmac" => {
@@ -637,6 +645,20 @@ fn authentication(
 /// Adds a block's items to an instance's list. A list is usually given once, so the block's
 /// items are moved in at their exact size instead of growing an empty list (thousands of
 /// instances keep their lists for the whole run).
+/// The address family the lines read so far gave the instance (the first VIP or other
+/// address line decides it, RFC 5798 section 5.2.9): `Some(true)` for IPv6.
+fn family_so_far(inst: &VrrpInstance) -> Option<bool> {
+    let vip = inst
+        .virtual_ipaddresses
+        .first()
+        .map(|a| (a.location.order, a.address.is_ipv6()));
+    let other = inst
+        .family_uses
+        .first()
+        .map(|u| (u.location.order, u.address.is_ipv6()));
+    vip.into_iter().chain(other).min().map(|(_, ipv6)| ipv6)
+}
+
 fn append<T>(list: &mut ThinVec<T>, items: impl IntoIterator<Item = T>) {
     if list.is_empty() {
         *list = items.into_iter().collect();
