@@ -769,6 +769,19 @@ fn sync_group_size(group: &SyncGroup, instances: &HashSet<&str>, diagnostics: &m
     unlocated(diagnostics, Severity::Warning, message);
 }
 
+/// A group entry's address range as 2.2.7 writes it: `192.0.2.53-55` as
+/// `192.0.2.53-192.0.2.55` (the range's end replaces the address's last part).
+fn group_range(text: &str) -> String {
+    let Some((start, end)) = text.split_once('-') else {
+        return text.to_string();
+    };
+    let separator = if start.contains(':') { ':' } else { '.' };
+    match start.rsplit_once(separator) {
+        Some((head, _)) => format!("{start}-{head}{separator}{end}"),
+        None => text.to_string(),
+    }
+}
+
 /// The persistence timeout keepalived gives a zero-port service that has none (6 minutes,
 /// as for `persistence_timeout` written without a value).
 const DEFAULT_PERSISTENCE_TIMEOUT: u32 = 6 * 60;
@@ -908,6 +921,39 @@ fn checker_services(config: &mut Config, diagnostics: &mut Diagnostics) {
                     rs.port
                 );
                 checker_line(diagnostics, line);
+            }
+        }
+        // A group's address entries whose port is not a real server's (DR or TUN, which carry
+        // the service's port): named, the kernel uses the service's (2.2.7, observed).
+        if let (ServiceKey::Group(group), false) = (&vs.key, masquerading) {
+            let entries = config
+                .virtual_server_groups
+                .iter()
+                .find(|g| g.name == *group)
+                .map(|g| g.entries.as_slice())
+                .unwrap_or_default();
+            for rs in vs.real_servers.iter().filter(|rs| rs.port != 0) {
+                for entry in entries
+                    .iter()
+                    .filter(|e| e.first().is_some_and(|w| w != "fwmark"))
+                {
+                    let port = entry
+                        .get(1)
+                        .and_then(|p| p.parse::<u16>().ok())
+                        .unwrap_or(0);
+                    if port == rs.port {
+                        continue;
+                    }
+                    let range = entry.first().map_or(String::new(), |r| group_range(r));
+                    let line = format!(
+                        "virtual server {}:[{range},{port}] and real server [{}]:{protocol}:{} \
+                         ports don't match",
+                        shown(&protocol),
+                        rs.address,
+                        rs.port
+                    );
+                    checker_line(diagnostics, line);
+                }
             }
         }
         // The sorry server's port, cleared as the real servers' are (its own
