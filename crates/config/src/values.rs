@@ -516,28 +516,9 @@ mod tests {
 /// word was not a number at all (some keywords add a line of their own only for the others).
 pub fn read_decimal_micros(text: &str, min: u64, max: u64) -> DecimalRead {
     let mut messages = Vec::new();
-    let (negative, body) = match skip_leading_space(text).strip_prefix('-') {
-        Some(rest) => (true, rest),
-        None => {
-            let text = skip_leading_space(text);
-            (false, text.strip_prefix('+').unwrap_or(text))
-        }
-    };
-    let (whole, fraction) = body.split_once('.').unwrap_or((body, ""));
-    // An empty word is 0 (nothing read and nothing left over); a lone sign or dot is not.
-    let digits_ok = text.is_empty() || !whole.is_empty() || !fraction.is_empty();
-    if !digits_ok
-        || !whole.bytes().all(|b| b.is_ascii_digit())
-        || !fraction.bytes().all(|b| b.is_ascii_digit())
-    {
-        messages.push(format!("invalid number '{text}'"));
-        return DecimalRead {
-            value: None,
-            messages,
-            not_a_number: true,
-        };
-    }
-    if negative {
+    let spaced = skip_leading_space(text);
+    // The sign is looked at first (`-1x` is a negative number).
+    if spaced.starts_with('-') {
         messages.push(format!("negative number '{text}'"));
         return DecimalRead {
             value: None,
@@ -545,27 +526,39 @@ pub fn read_decimal_micros(text: &str, min: u64, max: u64) -> DecimalRead {
             not_a_number: false,
         };
     }
+    let body = spaced.strip_prefix('+').unwrap_or(spaced);
+    let digits = |s: &str| s.bytes().take_while(u8::is_ascii_digit).count();
+    let whole = &body[..digits(body)];
+    let after_whole = &body[whole.len()..];
+    let (fraction, after) = match after_whole.strip_prefix('.') {
+        Some(rest) => (&rest[..digits(rest)], &rest[digits(rest)..]),
+        None => ("", after_whole),
+    };
+    // An empty word is 0 (nothing read and nothing left over); no digit at all is no number.
+    if !text.is_empty() && whole.is_empty() && fraction.is_empty() {
+        messages.push(format!("invalid number '{text}'"));
+        return DecimalRead {
+            value: None,
+            messages,
+            not_a_number: true,
+        };
+    }
+    // Words after the number (`1x`, `1e3`): named, and the number before them is taken
+    // without its range checked, unless it is 0 (2.2.7, observed with `-t`). More than six
+    // decimal places are named first, and then nothing after them is looked at.
+    if fraction.len() <= 6 && !after.is_empty() {
+        messages.push(format!("invalid number '{text}'"));
+        let value = micros_of(whole, fraction).filter(|v| *v != 0);
+        return DecimalRead {
+            value,
+            messages,
+            not_a_number: value.is_none(),
+        };
+    }
     if fraction.len() > 6 {
         messages.push(format!("number '{text}' has too many decimal places"));
     }
-    let mut micros_text = fraction
-        .as_bytes()
-        .iter()
-        .take(6)
-        .copied()
-        .collect::<Vec<u8>>();
-    micros_text.resize(6, b'0');
-    let fraction_micros: u64 = std::str::from_utf8(&micros_text)
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let value = if whole.is_empty() {
-        Some(0u64)
-    } else {
-        whole.parse::<u64>().ok()
-    }
-    .and_then(|w| w.checked_mul(1_000_000))
-    .and_then(|w| w.checked_add(fraction_micros));
+    let value = micros_of(whole, fraction);
     let Some(value) = value else {
         messages.push(format!("number '{text}' outside unsigned decimal range"));
         return DecimalRead {
@@ -591,6 +584,23 @@ pub fn read_decimal_micros(text: &str, min: u64, max: u64) -> DecimalRead {
         messages,
         not_a_number: false,
     }
+}
+
+/// `WHOLE.FRACTION` seconds in microseconds (the first six decimal places); None beyond u64.
+fn micros_of(whole: &str, fraction: &str) -> Option<u64> {
+    let mut micros_text: Vec<u8> = fraction.as_bytes().iter().take(6).copied().collect();
+    micros_text.resize(6, b'0');
+    let fraction_micros: u64 = std::str::from_utf8(&micros_text)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    if whole.is_empty() {
+        Some(0u64)
+    } else {
+        whole.parse::<u64>().ok()
+    }
+    .and_then(|w| w.checked_mul(1_000_000))
+    .and_then(|w| w.checked_add(fraction_micros))
 }
 
 /// What [`read_decimal_micros`] made of a word.

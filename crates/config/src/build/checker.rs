@@ -238,31 +238,40 @@ fn timing(
     owner: &str,
 ) -> bool {
     let vs = owner == "virtual server";
-    let ok = match item.keyword() {
-        "retry" => unsigned(cx, item, 1, u32::MAX, "retry value invalid - {}").is_some(),
+    let seconds = match item.keyword() {
+        "retry" => {
+            let ok = unsigned(cx, item, 1, u32::MAX, "retry value invalid - {}").is_some();
+            keep_if(cx, other, item, ok);
+            return true;
+        }
         "delay_before_retry" => {
             let followup = if vs {
                 "virtual server delay before retry '{}' invalid - ignoring".to_string()
             } else {
                 format!("{owner} delay_before_retry '{{}}' invalid - ignoring")
             };
-            decimal(cx, item, 0, DECIMAL_MAX, &followup, Followup::NumbersOnly).is_some()
+            decimal(cx, item, 0, DECIMAL_MAX, &followup, Followup::NumbersOnly)
         }
         "warmup" => {
             let followup = format!("{owner} warmup '{{}}' invalid - ignoring");
-            decimal(cx, item, 0, DECIMAL_MAX, &followup, Followup::NumbersOnly).is_some()
+            decimal(cx, item, 0, DECIMAL_MAX, &followup, Followup::NumbersOnly)
         }
         "connect_timeout" => {
             let followup = format!("{owner} connect_timeout {{}} invalid - ignoring");
-            decimal(cx, item, 1, TIMEOUT_MAX, &followup, Followup::Always).is_some()
+            decimal(cx, item, 1, TIMEOUT_MAX, &followup, Followup::Always)
         }
         "delay_loop" if !vs => {
             let followup = format!("{owner} delay_loop '{{}}' invalid - ignoring");
-            decimal(cx, item, 1, DECIMAL_MAX, &followup, Followup::Always).is_some()
+            decimal(cx, item, 1, DECIMAL_MAX, &followup, Followup::Always)
         }
         _ => return false,
     };
-    keep_if(cx, other, item, ok);
+    // Kept as the value taken (`1x` is 1 for 2.2.7), for the checks to inherit.
+    if let Some(seconds) = seconds {
+        let mut raw = cx.raw(item);
+        raw.args = vec![seconds.to_string()];
+        other.push(raw);
+    }
     true
 }
 
@@ -1376,8 +1385,14 @@ fn checker(
             }
             "warmup" => {
                 let followup = "Invalid warmup connection value '{}'";
-                let ok = decimal(cx, item, 0, DECIMAL_MAX, followup, Followup::NumbersOnly);
-                keep_if(cx, &mut check.other, item, ok.is_some());
+                // Kept as the value taken (`1x` is 1 for 2.2.7).
+                if let Some(seconds) =
+                    decimal(cx, item, 0, DECIMAL_MAX, followup, Followup::NumbersOnly)
+                {
+                    let mut raw = cx.raw(item);
+                    raw.args = vec![seconds.to_string()];
+                    check.other.push(raw);
+                }
             }
             "connect_ip" => match cx
                 .arg(item)

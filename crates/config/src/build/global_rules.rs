@@ -489,29 +489,6 @@ fn strtod_word(v: &str) -> Result<f64, std::num::ParseFloatError> {
     }
 }
 
-/// A decimal number of seconds in `[0.000001, 4294.967295]`.
-fn interval(cx: &mut Cx<'_>, at: &crate::diagnostic::Location, v: &str) -> bool {
-    match strtod_word(v) {
-        Ok(n) if n.is_finite() && (0.000_001..=4_294.967_295).contains(&n) => true,
-        // 2.2.7's unsigned decimal reader.
-        Ok(n) if n < 0.0 => {
-            cx.error(at, format!("negative number '{v}'"));
-            false
-        }
-        Ok(n) if n.is_finite() => {
-            cx.error(
-                at,
-                format!("number '{v}' outside range [0.000001, 4294.967295]"),
-            );
-            false
-        }
-        _ => {
-            cx.error(at, format!("invalid number '{v}'"));
-            false
-        }
-    }
-}
-
 /// A repeat count where 0 is raised to 1 with keepalived's warning.
 pub(crate) fn at_least_one(cx: &mut Cx<'_>, item: &Statement, value: Option<u32>) -> Option<u32> {
     if value == Some(0) {
@@ -551,14 +528,20 @@ pub(crate) fn garp_group_interval(cx: &mut Cx<'_>, item: &Statement) -> Option<f
 /// `vrrp_garp_interval` / `vrrp_gna_interval`: seconds in `[0.000001, 4294.967295]`.
 pub(crate) fn garp_interval(cx: &mut Cx<'_>, item: &Statement) -> Option<f64> {
     let v = cx.arg(item)?;
-    if interval(cx, &item.location, v) {
-        v.parse().ok()
-    } else {
-        cx.error(
-            &item.location,
-            format!("{} '{v}' is invalid", item.keyword()),
-        );
-        None
+    // 2.2.7's unsigned decimal reader, seconds in [0.000001, 4294.967295].
+    let read = crate::values::read_decimal_micros(v, 1, 4_294_967_295);
+    for message in read.messages {
+        cx.error(&item.location, message);
+    }
+    match read.value {
+        Some(micros) => Some(micros as f64 / 1e6),
+        None => {
+            cx.error(
+                &item.location,
+                format!("{} '{v}' is invalid", item.keyword()),
+            );
+            None
+        }
     }
 }
 
