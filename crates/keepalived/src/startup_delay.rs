@@ -20,9 +20,9 @@ pub fn of(config: &Config) -> Option<Duration> {
         .rev()
         .find(|s| s.keyword == "vrrp_startup_delay")
         .and_then(|s| s.args.first())
-        .and_then(|v| v.parse::<f64>().ok())
-        .filter(|v| v.is_finite() && *v > 0.0)
-        .and_then(|v| Duration::try_from_secs_f64(v).ok())
+        // As the config reader took it (2.2.7's unsigned decimal reader: `1x` is 1).
+        .and_then(|v| keepalived_config::values::read_decimal_micros(v, 1_000, 4_294_967_295).value)
+        .map(Duration::from_micros)
 }
 
 /// 2.2.7's line: the seconds as written in its `%g` style (`4`, `1.5`).
