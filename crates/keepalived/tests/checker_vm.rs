@@ -460,8 +460,9 @@ virtual_server 198.51.100.72 80 {
 /// IPv4 mask without persistence_timeout, an IPv6 prefix length), persistence_engine,
 /// the sh / mh scheduler flags and flag-N, uthreshold / lthreshold, tunnel options (a GUE
 /// service and a real server's own GRE `lvs_method`: the kernel refuses a GUE destination
-/// without its port, so both in the table show the attributes were sent); a reload changes
-/// a threshold and a granularity.
+/// without its port, so both in the table show the attributes were sent; no checks there, so
+/// the servers' lines stay those of the other services); a reload changes a threshold and a
+/// granularity.
 const CONFIG8: &str = r#"
 global_defs {
     lvs_timeouts tcp 7200 tcpfin 100 udp 250
@@ -545,17 +546,9 @@ virtual_server 198.51.100.120 80 {
     lb_kind TUN type gue port 6080 csum
     protocol TCP
     real_server 192.0.2.101 80 {
-        TCP_CHECK {
-            connect_timeout 1
-            retry 0
-        }
     }
     real_server 192.0.2.102 80 {
         lvs_method TUN type gre csum
-        TCP_CHECK {
-            connect_timeout 1
-            retry 0
-        }
     }
 }
 virtual_server fwmark 8 {
@@ -2268,6 +2261,8 @@ fn checker_timelines_match_keepalived_2_2_7() {
             "mask 255.255.255.0",
             thresholds,
             "Timeout (tcp tcpfin udp): 7200 100 250",
+            "-r 192.0.2.101:80 -i -w 1 --tun-type gue --tun-port 6080 --tun-csum",
+            "-r 192.0.2.102:80 -i -w 1 --tun-type gre --tun-csum",
         ] {
             assert!(
                 start.contains(shown),
