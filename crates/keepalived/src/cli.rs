@@ -72,6 +72,32 @@ pub struct Cli {
     /// umask for files created (octal).
     #[arg(short = 'u', long = "umask", value_name = "NUMBER")]
     pub umask: Option<String>,
+    /// Do not run the BFD subsystem (keepalived-rs never runs a BFD process).
+    #[arg(short = 'B', long = "no_bfd")]
+    pub no_bfd: bool,
+    /// Run each child process even when the configuration gives it nothing to do (with `-P`
+    /// or `-C`, the one chosen).
+    #[arg(long = "all")]
+    pub all: bool,
+    /// BFD child pid file (accepted; there is no BFD process to write it).
+    #[arg(short = 'b', long = "bfd_pid", value_name = "FILE")]
+    pub bfd_pid: Option<PathBuf>,
+    /// Enable the SNMP subsystem (accepted, not built).
+    #[arg(short = 'x', long = "snmp")]
+    pub snmp: bool,
+    /// The SNMP master agent's socket (accepted, not built).
+    #[arg(short = 'A', long = "snmp-agent-socket", value_name = "FILE")]
+    pub snmp_agent_socket: Option<String>,
+    /// Run in network namespace NAME (accepted, not built).
+    #[arg(short = 's', long = "namespace", value_name = "NAME")]
+    pub namespace: Option<String>,
+    /// Let every process dump core if it ends abnormally (no core size limit).
+    #[arg(short = 'm', long = "core-dump")]
+    pub core_dump: bool,
+    /// `-m`, and also set /proc/sys/kernel/core_pattern to PATN (default `core`; the pattern
+    /// is accepted, not built).
+    #[arg(short = 'M', long = "core-dump-pattern", value_name = "PATN", num_args = 0..=1, require_equals = true, default_missing_value = "core")]
+    pub core_dump_pattern: Option<String>,
     /// Report all address additions and deletions seen over netlink.
     #[arg(short = 'a', long = "address-monitoring")]
     pub address_monitoring: bool,
@@ -201,7 +227,13 @@ impl Cli {
 
     /// Options that are accepted but whose behaviour is not built yet, by their long name.
     pub fn unbuilt_options(&self) -> Vec<&'static str> {
-        let flags = [(self.all_config, "--all-config")];
+        let flags = [
+            (self.bfd_pid.is_some(), "--bfd_pid"),
+            (self.snmp, "--snmp"),
+            (self.snmp_agent_socket.is_some(), "--snmp-agent-socket"),
+            (self.namespace.is_some(), "--namespace"),
+            (self.core_dump_pattern.is_some(), "--core-dump-pattern"),
+        ];
         flags
             .iter()
             .filter(|(set, _)| *set)
@@ -234,6 +266,52 @@ mod tests {
                 .expect("parses");
         assert_eq!(cli.config_test, Some(Some(PathBuf::from("/tmp/log"))));
         assert_eq!(cli.use_file, PathBuf::from("/y.conf"));
+    }
+
+    #[test]
+    fn the_rest_of_2_2_7s_options_parse() {
+        let cli = Cli::try_parse_from([
+            "keepalived",
+            "-B",
+            "--all",
+            "-b",
+            "/b.pid",
+            "-x",
+            "-A",
+            "/agentx",
+            "-s",
+            "blue",
+            "-m",
+            "-M",
+        ])
+        .expect("parses");
+        assert!(cli.no_bfd && cli.all && cli.snmp && cli.core_dump);
+        assert_eq!(cli.core_dump_pattern.as_deref(), Some("core"));
+        assert_eq!(
+            cli.unbuilt_options(),
+            vec![
+                "--bfd_pid",
+                "--snmp",
+                "--snmp-agent-socket",
+                "--namespace",
+                "--core-dump-pattern"
+            ]
+        );
+        let cli = Cli::try_parse_from([
+            "keepalived",
+            "--no_bfd",
+            "--bfd_pid=/b.pid",
+            "--snmp",
+            "--namespace=blue",
+            "--core-dump",
+            "--core-dump-pattern=/tmp/core.%p",
+        ])
+        .expect("parses");
+        assert_eq!(cli.bfd_pid, Some(PathBuf::from("/b.pid")));
+        assert_eq!(cli.namespace.as_deref(), Some("blue"));
+        assert_eq!(cli.core_dump_pattern.as_deref(), Some("/tmp/core.%p"));
+        let plain = Cli::try_parse_from(["keepalived", "-e"]).expect("parses");
+        assert!(plain.unbuilt_options().is_empty(), "-e is built");
     }
 
     #[test]

@@ -95,6 +95,9 @@ fn run_parent(cli: &Cli) -> anyhow::Result<i32> {
     }
     let logger = Logger::new("Keepalived", LogSettings::from_cli(cli));
     logger.info(&format!("Starting {} (keepalived-rs)", version_line()));
+    if cli.core_dump || cli.core_dump_pattern.is_some() {
+        allow_core_dumps(&logger);
+    }
     if let Some(line) = lifecycle_lines::running_on() {
         logger.info(&line);
     }
@@ -117,6 +120,13 @@ fn run_parent(cli: &Cli) -> anyhow::Result<i32> {
     }
     logger.info(&format!("Configuration file {}", cli.use_file.display()));
     log_diagnostics(&logger, &loaded, Reader::Parent);
+    if missing_file_refused(&loaded) {
+        // `-e`: a missing configuration file stops the start with 2.2.7's status 6 (a reload
+        // logs it and goes on, as 2.2.7's).
+        pid_file.remove();
+        stopped(&logger);
+        return Ok(loaded.exit_code());
+    }
     // Said once, by the parent at start: what is read and checked but not acted on yet.
     for what in keepalived_config::unsupported::unsupported(&loaded.config) {
         logger.info(&format!(
@@ -254,6 +264,23 @@ fn supervise(cli: &Cli, roles: &[ChildRole]) -> anyhow::Result<i32> {
 
 /// The parent's last lines, as 2.2.7's: what it and its children used (`-D`), then
 /// `Stopped Keepalived v…`.
+/// `-m` / `-M`: no core size limit for the parent and the children it starts (they inherit
+/// it), so a process that ends abnormally leaves a core as 2.2.7's do.
+fn allow_core_dumps(logger: &Logger) {
+    use nix::sys::resource::{RLIM_INFINITY, Resource, setrlimit};
+    if let Err(e) = setrlimit(Resource::RLIMIT_CORE, RLIM_INFINITY, RLIM_INFINITY) {
+        logger.info(&format!("Failed to set core file size limit: {e}"));
+    }
+}
+
+/// Whether `-e` (all_config) found an included file missing.
+fn missing_file_refused(loaded: &Loaded) -> bool {
+    loaded
+        .diagnostics
+        .iter()
+        .any(|d| d.severity == keepalived_config::Severity::MissingFile)
+}
+
 fn stopped(logger: &Logger) {
     logger.detail(&lifecycle_lines::cpu_usage());
     logger.info(&format!("Stopped {} (keepalived-rs)", version_line()));
@@ -269,20 +296,24 @@ fn run_shutdown_script(script: Option<&Planned>, status: &anyhow::Result<i32>, l
     }
 }
 
-/// Which children run: `-P` only VRRP, `-C` only the checker; otherwise each side whose part
-/// of the configuration is not empty (keepalived 2.x; a vrrp_instance dropped for lacking its
-/// VRID counts: 2.2.7's VRRP process starts, then refuses the file).
+/// Which children run: of those `-P` / `-C` allow (both without either), each whose part of
+/// the configuration is not empty, or each with `--all` (keepalived 2.x; a vrrp_instance
+/// dropped for lacking its VRID counts: 2.2.7's VRRP process starts, then refuses the file).
 pub fn children_for(cli: &Cli, loaded: &Loaded) -> Vec<ChildRole> {
-    let (vrrp, check) = match (cli.vrrp, cli.check) {
+    // -P / -C choose which children may run (both when neither or both are given); one runs
+    // when the file gives it something to do, or with `--all` (observed with 2.2.7: `-C` on a
+    // VRRP-only file starts nothing and says it has no configuration to run).
+    let (may_vrrp, may_check) = match (cli.vrrp, cli.check) {
         (true, false) => (true, false),
         (false, true) => (false, true),
-        _ => (
-            // The static blocks alone start the VRRP process too (observed with 2.2.7).
-            vrrp::refusal::has_instances(&loaded.config)
-                || vrrp::route_plan::has_statics(&loaded.config),
-            !loaded.config.virtual_servers.is_empty(),
-        ),
+        _ => (true, true),
     };
+    // The static blocks alone start the VRRP process too (observed with 2.2.7).
+    let vrrp = may_vrrp
+        && (cli.all
+            || vrrp::refusal::has_instances(&loaded.config)
+            || vrrp::route_plan::has_statics(&loaded.config));
+    let check = may_check && (cli.all || !loaded.config.virtual_servers.is_empty());
     // 2.2.7 starts the checker first (observed: `Starting Healthcheck child process` before
     // `Starting VRRP child process`).
     let mut roles = Vec::new();

@@ -144,7 +144,7 @@ fn unbuilt_daemon_options_say_so_and_no_runnable_instance_stops() {
     let out = keepalived(&[
         "-n",
         "-l",
-        "-e",
+        "-x",
         "-f",
         conf.to_str().expect("path"),
         "-p",
@@ -159,7 +159,7 @@ fn unbuilt_daemon_options_say_so_and_no_runnable_instance_stops() {
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.contains("--all-config is accepted but its behaviour is not built yet"),
+        stderr.contains("--snmp is accepted but its behaviour is not built yet"),
         "{stderr}"
     );
     assert!(
@@ -213,4 +213,138 @@ fn keywords_read_but_not_acted_on_are_said_once_at_start() {
             "{line} once in:\n{stderr}"
         );
     }
+}
+
+#[test]
+fn all_config_stops_the_start_at_a_missing_include_with_exit_6() {
+    let scratch = Scratch::new("all-config");
+    let conf = scratch.0.join("k.conf");
+    let missing = scratch.0.join("missing.conf");
+    let text = format!(
+        "include {}\nvirtual_server 192.0.2.10 80 {{\n protocol TCP\n real_server 192.0.2.11 80 {{\n }}\n}}\n",
+        missing.display()
+    );
+    std::fs::write(&conf, text).expect("write config");
+    let pid = |name: &str| scratch.0.join(name).to_string_lossy().into_owned();
+    let (p, r, c) = (pid("k.pid"), pid("v.pid"), pid("c.pid"));
+    let args = |extra: &'static str| {
+        let mut a = vec!["-n", "-l", "-f", conf.to_str().expect("path")];
+        a.extend(["-p", p.as_str(), "-r", r.as_str(), "-c", c.as_str(), extra]);
+        a
+    };
+    // As keepalived 2.2.7: the line, `Stopped`, status 6, and no child started.
+    let out = keepalived(&args("-e"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(6), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "(Line 1) Config files missing '{}'.",
+            missing.display()
+        )),
+        "{stderr}"
+    );
+    assert!(stderr.contains("Stopped Keepalived"), "{stderr}");
+    assert!(!stderr.contains("child process"), "{stderr}");
+    assert!(!stderr.contains("not built yet"), "{stderr}");
+    assert!(!Path::new(&p).exists(), "pid file left behind");
+}
+
+/// Runs the daemon in the foreground with `args` until the pid file `wait_for` appears (at
+/// most 10 s; none given: at once) and 1 s more, then sends SIGTERM: whether it was still
+/// running then, its exit status and its stderr.
+fn run_then_stop(args: &[&str], wait_for: Option<&str>) -> (bool, Option<i32>, String) {
+    use std::io::Read as _;
+    let mut daemon = Command::new(env!("CARGO_BIN_EXE_keepalived"))
+        .args(args)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the keepalived binary runs");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while wait_for.is_some_and(|file| !Path::new(file).exists())
+        && std::time::Instant::now() < deadline
+    {
+        if daemon.try_wait().expect("wait").is_some() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    let still_running = daemon.try_wait().expect("wait").is_none();
+    if let Ok(pid) = i32::try_from(daemon.id()) {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGTERM,
+        );
+    }
+    let status = daemon.wait().expect("the daemon ends");
+    let mut stderr = String::new();
+    if let Some(mut pipe) = daemon.stderr.take() {
+        let _ = pipe.read_to_string(&mut stderr);
+    }
+    (still_running, status.code(), stderr)
+}
+
+/// `-C` on a VRRP-only file starts no child (2.2.7: "no configuration to run"); `--all -C`
+/// starts a checker child without virtual servers, which runs without IPVS as 2.2.7's: no
+/// `Initializing ipvs`, so it does not die where the kernel has no ip_vs (this machine's
+/// kernel has none), and stops cleanly at SIGTERM.
+#[test]
+fn a_checker_without_virtual_servers_runs_only_with_all_and_without_ipvs() {
+    let scratch = Scratch::new("checker-no-vs");
+    let conf = scratch.0.join("k.conf");
+    let text = "vrrp_instance X {\n interface nosuchif0\n virtual_router_id 9\n\
+                virtual_ipaddress {\n 192.0.2.9\n }\n}\n";
+    std::fs::write(&conf, text).expect("write config");
+    let pid = |name: &str| scratch.0.join(name).to_string_lossy().into_owned();
+    let (p, r, c) = (pid("k.pid"), pid("v.pid"), pid("c.pid"));
+    let conf = conf.to_str().expect("path");
+    let common = ["-n", "-l", "-G", "-f", conf, "-p", &p, "-r", &r, "-c", &c];
+
+    let (running, status, stderr) = run_then_stop(&[&common[..], &["-C"]].concat(), None);
+    assert!(running, "the daemon stopped by itself:\n{stderr}");
+    assert_eq!(status, Some(0), "{stderr}");
+    assert!(
+        stderr.contains("Warning - keepalived has no configuration to run"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("child process"), "{stderr}");
+
+    let (running, status, stderr) =
+        run_then_stop(&[&common[..], &["--all", "-C"]].concat(), Some(&c));
+    assert!(running, "the daemon stopped by itself:\n{stderr}");
+    assert_eq!(status, Some(0), "{stderr}");
+    assert!(
+        stderr.contains("Starting Healthcheck child process"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("Starting VRRP child process"), "{stderr}");
+    assert!(!stderr.contains("Initializing ipvs"), "{stderr}");
+    assert!(stderr.contains("Activating BFD healthchecker"), "{stderr}");
+
+    // The other side: `--all -P` on a checker-only file runs an idle VRRP child, as 2.2.7.
+    let checker_only = scratch.0.join("c.conf");
+    let text =
+        "virtual_server 192.0.2.10 80 {\n protocol TCP\n real_server 192.0.2.11 80 {\n }\n}\n";
+    std::fs::write(&checker_only, text).expect("write config");
+    let checker_only = checker_only.to_str().expect("path");
+    let args = [
+        "-n",
+        "-l",
+        "-G",
+        "-f",
+        checker_only,
+        "-p",
+        &p,
+        "-r",
+        &r,
+        "-c",
+        &c,
+        "--all",
+        "-P",
+    ];
+    let (running, status, stderr) = run_then_stop(&args, Some(&r));
+    assert!(running, "the daemon stopped by itself:\n{stderr}");
+    assert_eq!(status, Some(0), "{stderr}");
+    assert!(stderr.contains("Starting VRRP child process"), "{stderr}");
+    assert!(!stderr.contains("Healthcheck"), "{stderr}");
 }

@@ -87,24 +87,20 @@ pub fn run(
         }
         log_unsupported(&plan, &logger);
         prepare(&plan, &logger);
-        logger.info("Initializing ipvs");
-        let mut ipvs = match open_ipvs() {
-            Ok(ipvs) => ipvs,
-            Err(e) => {
-                logger.info(&format!("IPVS: Can't initialize ipvs: {e}"));
-                for vs in &plan.virtual_servers {
-                    for rs in &vs.real_servers {
-                        logger.info(&format!(
-                            "Shutting down service {} from VS {}",
-                            rs.name, vs.name
-                        ));
-                    }
+        // 2.2.7 initialises IPVS only for virtual servers: a checker forced to run without
+        // any (`-C` or `--all` on a VRRP-only file) needs no ip_vs module.
+        let mut ipvs: Option<Ipvs> = None;
+        if !plan.virtual_servers.is_empty() {
+            match initialize_ipvs(&logger) {
+                Some(opened) => ipvs = Some(opened),
+                None => {
+                    log_shutting_down(&plan, &logger);
+                    fifos.close();
+                    // `Stopped` follows from crate::daemon, as after every child's end.
+                    return Ok(EXIT_FATAL);
                 }
-                fifos.close();
-                // `Stopped` follows from crate::daemon, as after every child's end.
-                return Ok(EXIT_FATAL);
             }
-        };
+        }
         let mut term = signal(SignalKind::terminate()).context("SIGTERM handler")?;
         let mut int = signal(SignalKind::interrupt()).context("SIGINT handler")?;
         let mut hup = signal(SignalKind::hangup()).context("SIGHUP handler")?;
@@ -112,11 +108,13 @@ pub fn run(
         let notifier = spawn_notifier();
         let (flush_at_start, mut flush_on_stop) = (plan.flush_at_start, plan.flush_on_stop);
         let mut timeouts = timeouts::LvsTimeouts::default();
-        timeouts.apply(&mut ipvs, plan.lvs_timeouts.as_ref(), &logger);
+        if ipvs.is_some() {
+            timeouts.apply(&mut ipvs, plan.lvs_timeouts.as_ref(), &logger);
+        }
         // The pool takes the plan: one copy of the real servers and their checks.
         let mut pool = Pool::from_plan(plan, logger.clone());
         if flush_at_start
-            && let Err(e) = ipvs.flush()
+            && let Some(Err(e)) = ipvs.as_mut().map(Ipvs::flush)
         {
             logger.info(&format!("IPVS: flush failed: {e}"));
         }
@@ -171,9 +169,23 @@ pub fn run(
                     }
                     // Reports of the old checks are stale now.
                     while rx.try_recv().is_ok() {}
-                    logger.info("Reinitializing ipvs");
+                    if ipvs.is_none() && !next.virtual_servers.is_empty() {
+                        // The first virtual servers: IPVS is needed from now on.
+                        match initialize_ipvs(&logger) {
+                            Some(opened) => ipvs = Some(opened),
+                            None => {
+                                log_shutting_down(&next, &logger);
+                                fifos.close();
+                                return Ok(EXIT_FATAL);
+                            }
+                        }
+                    } else if ipvs.is_some() {
+                        logger.info("Reinitializing ipvs");
+                    }
                     flush_on_stop = next.flush_on_stop;
-                    timeouts.apply(&mut ipvs, next.lvs_timeouts.as_ref(), &logger);
+                    if ipvs.is_some() {
+                        timeouts.apply(&mut ipvs, next.lvs_timeouts.as_ref(), &logger);
+                    }
                     for argv in pool.reload_plan(next, &mut ipvs) {
                         let _ = notifier.send(argv);
                     }
@@ -207,7 +219,7 @@ pub fn run(
         };
         let scripts = pool.stop_with(&mut ipvs, mode);
         if mode == StopMode::Flushed
-            && let Err(e) = ipvs.flush()
+            && let Some(Err(e)) = ipvs.as_mut().map(Ipvs::flush)
         {
             logger.info(&format!("IPVS: flush failed: {e}"));
         }
@@ -279,6 +291,30 @@ fn send_alerts(pool: &mut Pool, settings: Option<&Arc<AlertSettings>>, logger: &
     for queued in &queued {
         let mail = alert::checker_mail(&settings.router_id, queued);
         alert::spawn_send(settings.clone(), mail, logger.clone());
+    }
+}
+
+/// `Initializing ipvs` and the opening; `None` (after 2.2.7's line) when the kernel has no IPVS.
+fn initialize_ipvs(logger: &Logger) -> Option<Ipvs> {
+    logger.info("Initializing ipvs");
+    match open_ipvs() {
+        Ok(ipvs) => Some(ipvs),
+        Err(e) => {
+            logger.info(&format!("IPVS: Can't initialize ipvs: {e}"));
+            None
+        }
+    }
+}
+
+/// 2.2.7's `Shutting down service` line for every real server, when IPVS cannot be opened.
+fn log_shutting_down(plan: &Plan, logger: &Logger) {
+    for vs in &plan.virtual_servers {
+        for rs in &vs.real_servers {
+            logger.info(&format!(
+                "Shutting down service {} from VS {}",
+                rs.name, vs.name
+            ));
+        }
     }
 }
 

@@ -64,6 +64,36 @@ impl Table for Ipvs {
     }
 }
 
+/// The kernel's table once opened. A checker without virtual servers never opens it (as 2.2.7)
+/// and sends no command; one sent all the same is refused as IPVS being unavailable.
+impl Table for Option<Ipvs> {
+    fn add_service(&mut self, service: &keepalived_ipvs::Service) -> Result<(), IpvsError> {
+        opened(self)?.add_service(service)
+    }
+    fn edit_service(&mut self, service: &keepalived_ipvs::Service) -> Result<(), IpvsError> {
+        opened(self)?.edit_service(service)
+    }
+    fn del_service(&mut self, key: &ServiceKey) -> Result<(), IpvsError> {
+        opened(self)?.del_service(key)
+    }
+    fn add_dest(&mut self, key: &ServiceKey, dest: &Destination) -> Result<(), IpvsError> {
+        opened(self)?.add_dest(key, dest)
+    }
+    fn edit_dest(&mut self, key: &ServiceKey, dest: &Destination) -> Result<(), IpvsError> {
+        opened(self)?.edit_dest(key, dest)
+    }
+    fn del_dest(&mut self, key: &ServiceKey, dest: &Destination) -> Result<(), IpvsError> {
+        opened(self)?.del_dest(key, dest)
+    }
+}
+
+/// The opened table, or `Unavailable` (ENOPROTOOPT, as a kernel without the family answers).
+pub fn opened(ipvs: &mut Option<Ipvs>) -> Result<&mut Ipvs, IpvsError> {
+    ipvs.as_mut().ok_or_else(|| {
+        IpvsError::Unavailable(std::io::Error::from_raw_os_error(nix::libc::ENOPROTOOPT))
+    })
+}
+
 /// A script to run for a change (notify_up / notify_down), in order.
 pub type Notify = super::plan::NotifyScript;
 

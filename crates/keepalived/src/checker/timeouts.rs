@@ -24,6 +24,16 @@ impl TimeoutTable for Ipvs {
     }
 }
 
+/// The table once opened (see `pool::opened`).
+impl TimeoutTable for Option<Ipvs> {
+    fn timeouts(&mut self) -> Result<Timeouts, IpvsError> {
+        super::pool::opened(self)?.timeouts()
+    }
+    fn set_timeouts(&mut self, timeouts: &Timeouts) -> Result<(), IpvsError> {
+        super::pool::opened(self)?.set_timeouts(timeouts)
+    }
+}
+
 /// The timeouts this daemon changed, with the values they had before.
 #[derive(Debug, Default)]
 pub struct LvsTimeouts {

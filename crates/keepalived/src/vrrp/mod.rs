@@ -139,9 +139,10 @@ pub fn run(cli: &Cli, config: Config, logger: Logger) -> anyhow::Result<ChildExi
     let planned = plan(config, &logger);
     let alerts = planned.alerts.clone();
     // With no vrrp_instance at all, the static blocks alone keep the process running (as
-    // 2.2.7's does).
-    let statics_only = planned.problems.is_empty() && planned.statics != Default::default();
-    if planned.instances.is_empty() && !statics_only {
+    // 2.2.7's does), and so does nothing at all under `--all` (2.2.7's idles too); only
+    // instances that are all refused stop it.
+    let nothing_refused = planned.problems.is_empty();
+    if planned.instances.is_empty() && !nothing_refused {
         logger.info("no vrrp_instance can run");
         return Ok(ChildExit::Config);
     }
