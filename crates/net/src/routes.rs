@@ -51,11 +51,32 @@ pub enum Kind {
     Throw,
     /// `nat`.
     Nat,
+    /// `xresolve`: an external resolver.
+    ExternalResolve,
+    /// A type given by a number no name stands for (`0`, `12`-`255`).
+    Number(u8),
 }
 
 impl Kind {
-    /// The type a route line's keyword names.
+    /// The type a route line's keyword names: iproute2's names, or a number up to 255 as
+    /// `strtoul(…, 0)` reads it (keepalived 2.2.7 takes `6` as blackhole).
     pub fn from_keyword(word: &str) -> Option<Kind> {
+        if let Some(n) = c_number(word).and_then(|n| u8::try_from(n).ok()) {
+            return Some(match n {
+                1 => Kind::Unicast,
+                2 => Kind::Local,
+                3 => Kind::Broadcast,
+                4 => Kind::Anycast,
+                5 => Kind::Multicast,
+                6 => Kind::Blackhole,
+                7 => Kind::Unreachable,
+                8 => Kind::Prohibit,
+                9 => Kind::Throw,
+                10 => Kind::Nat,
+                11 => Kind::ExternalResolve,
+                other => Kind::Number(other),
+            });
+        }
         Some(match word {
             "unicast" => Kind::Unicast,
             "local" => Kind::Local,
@@ -67,6 +88,7 @@ impl Kind {
             "prohibit" => Kind::Prohibit,
             "throw" => Kind::Throw,
             "nat" => Kind::Nat,
+            "xresolve" => Kind::ExternalResolve,
             _ => return None,
         })
     }
@@ -83,6 +105,8 @@ impl Kind {
             Kind::Prohibit => RouteType::Prohibit,
             Kind::Throw => RouteType::Throw,
             Kind::Nat => RouteType::Nat,
+            Kind::ExternalResolve => RouteType::ExternalResolve,
+            Kind::Number(n) => RouteType::from(n),
         }
     }
 }
@@ -444,6 +468,17 @@ pub(crate) async fn request(
     Ok(())
 }
 
+/// A number as C's `strtoul(…, 0)` reads it (decimal, `0x` hex or leading-0 octal).
+fn c_number(text: &str) -> Option<u32> {
+    if let Some(hex) = text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
+        u32::from_str_radix(hex, 16).ok()
+    } else if text.len() > 1 && text.starts_with('0') {
+        u32::from_str_radix(&text[1..], 8).ok()
+    } else {
+        text.parse().ok()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::net::{Ipv4Addr, Ipv6Addr};
@@ -454,6 +489,19 @@ mod tests {
 
     fn v4(a: u8, b: u8, c: u8, d: u8) -> IpAddr {
         IpAddr::V4(Ipv4Addr::new(a, b, c, d))
+    }
+
+    #[test]
+    fn route_types_by_name_and_by_number() {
+        assert_eq!(Kind::from_keyword("blackhole"), Some(Kind::Blackhole));
+        assert_eq!(Kind::from_keyword("6"), Some(Kind::Blackhole));
+        assert_eq!(Kind::from_keyword("0x7"), Some(Kind::Unreachable));
+        assert_eq!(Kind::from_keyword("xresolve"), Some(Kind::ExternalResolve));
+        assert_eq!(Kind::from_keyword("0"), Some(Kind::Number(0)));
+        assert_eq!(Kind::from_keyword("200"), Some(Kind::Number(200)));
+        assert_eq!(Kind::from_keyword("256"), None);
+        assert_eq!(Kind::from_keyword("unspec"), None);
+        assert_eq!(Kind::Number(200).route_type(), RouteType::Other(200));
     }
 
     #[test]

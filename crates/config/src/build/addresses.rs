@@ -535,8 +535,15 @@ fn route_line(cx: &mut Cx<'_>, item: &Statement, is_static: bool) -> Option<Rout
                 route.destination =
                     Some(route_destination(cx, &item.location, value, &mut family)?);
             }
-            "blackhole" | "unreachable" | "prohibit" | "throw" | "local" | "broadcast"
-            | "unicast" | "anycast" | "multicast" | "nat" | "onlink" => {}
+            "onlink" => {}
+            _ if is_route_type(word) => {
+                // 2.2.7 reads a type as `TYPE PREFIX`: the word after it is the destination
+                // (`blackhole 198.51.100.0/24`; a type ending the line is missing that
+                // parameter, and one followed by a word that is no address drops the route).
+                let value = value_after(cx, item, &mut iter, word)?;
+                route.destination =
+                    Some(route_destination(cx, &item.location, value, &mut family)?);
+            }
             _ if ROUTE_VALUED.contains(&word) => {
                 value_after(cx, item, &mut iter, word)?;
             }
@@ -812,6 +819,25 @@ fn rule_line(cx: &mut Cx<'_>, item: &Statement, is_static: bool) -> Option<Rule>
         rule.priority = Some(preference);
     }
     Some(rule)
+}
+
+/// A route type as 2.2.7 takes one (iproute2's names, or a number up to 255 as `strtoul(…, 0)`
+/// reads it: `6` is blackhole).
+fn is_route_type(word: &str) -> bool {
+    matches!(
+        word,
+        "unicast"
+            | "local"
+            | "broadcast"
+            | "anycast"
+            | "multicast"
+            | "blackhole"
+            | "unreachable"
+            | "prohibit"
+            | "throw"
+            | "nat"
+            | "xresolve"
+    ) || c_u32(word).is_some_and(|n| n <= 255)
 }
 
 /// A number as C's `strtoul(…, 0)` reads it (decimal, `0x` hex or leading-0 octal).
