@@ -272,8 +272,14 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement, global: &mut GlobalDefs) {
 /// A gratuitous ARP count or delay: 0..4294, with keepalived's message.
 fn garp(cx: &mut Cx<'_>, item: &Statement) -> Option<u32> {
     let text = cx.arg(item)?;
-    // 2.2.7's unsigned reader (`negative number '-1'`), seconds up to 4294.
-    let value = cx.read_unsigned(&item.location, text, 0, 4294);
+    // 2.2.7's unsigned reader (`negative number '-1'`): the delay in seconds up to 4294
+    // (UINT_MAX / TIMER_HZ), the refresh and the repeats any unsigned number.
+    let max = if item.keyword() == "vrrp_garp_master_delay" {
+        4294
+    } else {
+        u32::MAX
+    };
+    let value = cx.read_unsigned(&item.location, text, 0, max);
     if value.is_none() {
         let keyword = item.keyword();
         let said = if keyword == "vrrp_garp_master_refresh" {

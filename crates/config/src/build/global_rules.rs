@@ -29,8 +29,10 @@ enum Rule {
         bad: &'static str,
         missing: Option<&'static str>,
     },
-    /// An unsigned number that may not be negative: `negative number` then `bad`.
+    /// An unsigned number up to `max` (2.2.7's unsigned reader: `negative number`, `outside
+    /// range`), then `bad`.
     Unsigned {
+        max: u32,
         bad: &'static str,
         missing: Option<&'static str>,
     },
@@ -79,11 +81,14 @@ fn rule(keyword: &str) -> Option<Rule> {
         | "lvs_notify_fifo_script"
         | "notify_fifo"
         | "notify_fifo_script" => Any,
+        // Seconds, up to UINT_MAX / TIMER_HZ as 2.2.7 reads them.
         "vrrp_garp_lower_prio_delay" => Unsigned {
+            max: 4294,
             bad: "{k} '{v}' invalid - ignoring",
             missing: None,
         },
         "vrrp_garp_lower_prio_repeat" => Unsigned {
+            max: i32::MAX as u32,
             bad: "Invalid {k} '{v}'",
             missing: None,
         },
@@ -385,11 +390,11 @@ pub(crate) fn check(cx: &mut Cx<'_>, item: &Statement) -> bool {
                 }
             }
         },
-        Rule::Unsigned { bad, missing } => match (value, missing) {
+        Rule::Unsigned { max, bad, missing } => match (value, missing) {
             (None, Some(message)) => cx.error(at, fill(message, keyword, "")),
             (None, None) => {}
             (Some(v), _) => {
-                if !unsigned(cx, at, v) {
+                if cx.read_unsigned(at, v, 0, max).is_none() {
                     cx.error(at, fill(bad, keyword, v));
                 }
             }
@@ -469,15 +474,6 @@ pub(crate) fn check(cx: &mut Cx<'_>, item: &Statement) -> bool {
         Rule::Custom(f) => f(cx, item),
     }
     true
-}
-
-/// An unsigned integer (u32): `negative number` / `invalid number` as keepalived words them.
-fn unsigned(cx: &mut Cx<'_>, at: &crate::diagnostic::Location, v: &str) -> bool {
-    if v.starts_with('-') && v[1..].parse::<u64>().is_ok() {
-        cx.error(at, format!("negative number '{v}'"));
-        return false;
-    }
-    cx.int_value(at, v, 0, i64::from(u32::MAX)).is_some()
 }
 
 /// A word read as `strtod` reads a whole word: an empty word is 0.

@@ -6,6 +6,9 @@ use super::Cx;
 use crate::diagnostic::Location;
 use crate::tree::Statement;
 
+/// The most seconds 2.2.7 takes for a gratuitous-ARP delay (UINT_MAX / TIMER_HZ).
+const GARP_SECONDS_MAX: u32 = 4294;
+
 /// Checks an unmodelled instance keyword. Returns false when it is not one of them.
 pub(crate) fn check(cx: &mut Cx<'_>, item: &Statement, name: &str) -> bool {
     let keyword = item.keyword();
@@ -40,8 +43,9 @@ pub(crate) fn check(cx: &mut Cx<'_>, item: &Statement, name: &str) -> bool {
             }
         }
         "garp_lower_prio_delay" => {
+            // Seconds, up to UINT_MAX / TIMER_HZ as 2.2.7 reads them.
             if let Some(v) = value
-                && !unsigned(cx, at, v)
+                && cx.read_unsigned(at, v, 0, GARP_SECONDS_MAX).is_none()
             {
                 cx.error(
                     at,
@@ -51,7 +55,7 @@ pub(crate) fn check(cx: &mut Cx<'_>, item: &Statement, name: &str) -> bool {
         }
         "garp_lower_prio_repeat" => {
             if let Some(v) = value
-                && !unsigned(cx, at, v)
+                && cx.read_unsigned(at, v, 0, i32::MAX as u32).is_none()
             {
                 cx.error(
                     at,
@@ -189,7 +193,14 @@ pub(crate) fn garp_count(
 ) -> Option<u32> {
     let keyword = item.keyword();
     let v = cx.arg(item)?;
-    let Some(n) = unsigned_value(cx, &item.location, v) else {
+    // garp_master_delay is seconds, up to UINT_MAX / TIMER_HZ as 2.2.7 reads it; the others
+    // take any unsigned number.
+    let max = if keyword == "garp_master_delay" {
+        GARP_SECONDS_MAX
+    } else {
+        u32::MAX
+    };
+    let Some(n) = cx.read_unsigned(&item.location, v, 0, max) else {
         let said = if keyword == "garp_master_refresh" {
             format!("({name}): Invalid {keyword} '{v}' - ignoring")
         } else {
