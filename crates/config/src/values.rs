@@ -658,3 +658,91 @@ pub fn inet_aton(text: &str) -> Option<u32> {
     }
     u32::try_from(address | last).ok()
 }
+
+/// A whole word as C's `strtoul(…, 0)` reads it on a 64-bit machine: an optional sign, then
+/// decimal, octal (a leading 0) or hexadecimal (0x); a value beyond 64 bits is `ULONG_MAX`, and
+/// `-N` is `N` negated modulo 2^64. `None` when the word is not all number.
+pub fn strtoul(text: &str) -> Option<u64> {
+    let (negative, unsigned) = match text.as_bytes().first() {
+        Some(b'-') => (true, &text[1..]),
+        Some(b'+') => (false, &text[1..]),
+        _ => (false, text),
+    };
+    let (digits, radix) = if let Some(hex) = unsigned
+        .strip_prefix("0x")
+        .or_else(|| unsigned.strip_prefix("0X"))
+        .filter(|h| h.chars().next().is_some_and(|c| c.is_ascii_hexdigit()))
+    {
+        (hex, 16)
+    } else if unsigned.len() > 1 && unsigned.starts_with('0') {
+        (&unsigned[1..], 8)
+    } else {
+        (unsigned, 10)
+    };
+    if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
+        return None;
+    }
+    let value = u64::from_str_radix(digits, radix).unwrap_or(u64::MAX);
+    Some(if negative {
+        value.wrapping_neg()
+    } else {
+        value
+    })
+}
+
+/// A routing table as keepalived 2.2.7 finds it (`find_rttables_table`): a name of
+/// /etc/iproute2/rt_tables (or `main`, `local`, `default`, `unspec`), else a number as
+/// [`strtoul`] reads it, kept to its low 32 bits (`4294967296` is table 0).
+pub fn routing_table(text: &str) -> Option<u32> {
+    let builtin = [
+        ("unspec", 0),
+        ("default", 253),
+        ("main", 254),
+        ("local", 255),
+    ];
+    if let Some((_, id)) = builtin.iter().find(|(name, _)| *name == text) {
+        return Some(*id);
+    }
+    let named = ["/etc/iproute2/rt_tables", "/usr/share/iproute2/rt_tables"]
+        .iter()
+        .find_map(|path| {
+            std::fs::read_to_string(path).ok().and_then(|body| {
+                body.lines().find_map(|line| {
+                    let mut words = line.split('#').next().unwrap_or("").split_whitespace();
+                    let number = words.next().and_then(strtoul)?;
+                    (words.next() == Some(text)).then_some(number as u32)
+                })
+            })
+        });
+    named.or_else(|| strtoul(text).map(|n| n as u32))
+}
+
+#[cfg(test)]
+mod strtoul_tests {
+    use super::*;
+
+    #[test]
+    fn strtoul_reads_as_c_does() {
+        assert_eq!(strtoul("10"), Some(10));
+        assert_eq!(strtoul("0x10"), Some(16));
+        assert_eq!(strtoul("010"), Some(8));
+        assert_eq!(strtoul("+5"), Some(5));
+        assert_eq!(strtoul("-1"), Some(u64::MAX));
+        assert_eq!(strtoul("18446744073709551616"), Some(u64::MAX));
+        assert_eq!(strtoul("0"), Some(0));
+        assert_eq!(strtoul("1x"), None);
+        assert_eq!(strtoul(""), None);
+        assert_eq!(strtoul("-"), None);
+    }
+
+    #[test]
+    fn routing_tables_keep_their_low_32_bits() {
+        assert_eq!(routing_table("main"), Some(254));
+        assert_eq!(routing_table("unspec"), Some(0));
+        assert_eq!(routing_table("4294967296"), Some(0));
+        assert_eq!(routing_table("99999999999"), Some(1_215_752_191));
+        assert_eq!(routing_table("-1"), Some(u32::MAX));
+        assert_eq!(routing_table("0x10"), Some(16));
+        assert_eq!(routing_table("1x"), None);
+    }
+}

@@ -46,6 +46,8 @@ const ROUTES: &str = "virtual_routes {
         203.0.113.192/27 dev eth0 protocol 99 no_track scope link
         203.0.113.224/27 via 192.0.2.1 or 192.0.2.2
         198.51.100.192/26 dev eth0 initcwnd 10 advmss 1400 rtt 300ms table 203
+        2001:db8:6::/48 from 2001:db8:7::/48 dev eth0
+        6 198.51.100.224/27 table 201
     }
     virtual_rules {
         from 192.0.2.100 table 201 priority 100
@@ -312,6 +314,18 @@ fn routes_and_rules_follow_the_state_as_in_2_2_7_both_ways() {
     // What was compared is what the configuration asks for.
     assert!(run0.a_master.contains("203.0.113.0/26 via 192.0.2.1"));
     assert!(run0.a_master.contains("proto openr scope link"));
+    // A source-specific IPv6 route, and a type given by its number (6: blackhole).
+    assert!(
+        run0.a_master
+            .contains("2001:db8:6::/48 from 2001:db8:7::/48"),
+        "{}",
+        run0.a_master
+    );
+    assert!(
+        run0.a_master.contains("blackhole 198.51.100.224/27"),
+        "{}",
+        run0.a_master
+    );
     assert!(!run0.b_backup.contains("203.0.113.0/26"));
     assert!(run0.b_backup.contains("blackhole 198.51.100.128/25"));
     assert!(run0.a_reloaded.contains("109:"));

@@ -221,6 +221,8 @@ pub struct RouteSpec {
     pub gateway: Option<IpAddr>,
     /// `src`: the preferred source address.
     pub pref_source: Option<IpAddr>,
+    /// `from PREFIX` (IPv6): the source prefix a source-specific route matches (`RTA_SRC`).
+    pub source: Option<(IpAddr, u8)>,
     /// `metric` / `priority` / `preference`.
     pub metric: Option<u32>,
     /// `realms FROM/TO` (IPv4).
@@ -252,6 +254,7 @@ impl RouteSpec {
             oif: None,
             gateway: None,
             pref_source: None,
+            source: None,
             metric: None,
             realms: None,
             metrics: Vec::new(),
@@ -280,6 +283,7 @@ pub fn route_message(spec: &RouteSpec) -> RouteMessage {
             IpAddr::V6(_) => AddressFamily::Inet6,
         },
         destination_prefix_length: spec.prefix_len,
+        source_prefix_length: spec.source.map_or(0, |(_, len)| len),
         tos: spec.tos,
         // Tables above 255 only fit RTA_TABLE; the header then says RT_TABLE_UNSPEC.
         table: u8::try_from(spec.table).unwrap_or(RouteHeader::RT_TABLE_UNSPEC),
@@ -305,6 +309,9 @@ pub fn route_message(spec: &RouteSpec) -> RouteMessage {
     }
     if let Some(src) = spec.pref_source {
         attrs.push(RouteAttribute::PrefSource(route_address(src)));
+    }
+    if let Some((source, _)) = spec.source {
+        attrs.push(RouteAttribute::Source(route_address(source)));
     }
     if let Some(metric) = spec.metric {
         attrs.push(RouteAttribute::Priority(metric));
@@ -489,6 +496,19 @@ mod tests {
 
     fn v4(a: u8, b: u8, c: u8, d: u8) -> IpAddr {
         IpAddr::V4(Ipv4Addr::new(a, b, c, d))
+    }
+
+    #[test]
+    fn a_source_specific_route_carries_its_source_prefix() {
+        let mut spec = RouteSpec::new(IpAddr::from([0x2001, 0xdb8, 1, 0, 0, 0, 0, 0]), 64);
+        spec.source = Some((IpAddr::from([0x2001, 0xdb8, 0, 0, 0, 0, 0, 0]), 48));
+        let msg = route_message(&spec);
+        assert_eq!(msg.header.source_prefix_length, 48);
+        assert!(msg.attributes.iter().any(|a| matches!(
+            a,
+            RouteAttribute::Source(RouteAddress::Inet6(addr))
+                if *addr == "2001:db8::".parse::<std::net::Ipv6Addr>().expect("address")
+        )));
     }
 
     #[test]

@@ -406,7 +406,35 @@ fn route_line(cx: &mut Cx<'_>, item: &Statement, is_static: bool) -> Option<Rout
                     iter.next();
                 }
             }
-            "src" | "via" | "gw" | "from" | "or" => {
+            "from" => {
+                // A source prefix: IPv6 only (a source-specific route), as 2.2.7 reads it.
+                let value = value_after(cx, item, &mut iter, word)?;
+                let only_v6 = || format!("route from address only supported with IPv6 ({value})");
+                if value == "default" {
+                    cx.error(&item.location, only_v6());
+                    return None;
+                }
+                let Some((address, _)) = address_with_len(cx, &item.location, value, "VRRP") else {
+                    cx.error(
+                        &item.location,
+                        format!("invalid route from address {value}"),
+                    );
+                    return None;
+                };
+                if address.is_ipv4() {
+                    cx.error(&item.location, only_v6());
+                    return None;
+                }
+                if family == Some(false) {
+                    cx.error(
+                        &item.location,
+                        "Cannot mix IPv4 and IPv6 addresses for route",
+                    );
+                    return None;
+                }
+                family = Some(true);
+            }
+            "src" | "via" | "gw" | "or" => {
                 if word == "gw" {
                     cx.error(
                         &item.location,
@@ -423,7 +451,7 @@ fn route_line(cx: &mut Cx<'_>, item: &Statement, is_static: bool) -> Option<Rout
                 let Some(address) = route_address(cx, &item.location, value) else {
                     let line = match word {
                         "or" => format!("Invalid \"or\" address {value}"),
-                        "src" | "from" => format!("invalid route src address {value}"),
+                        "src" => format!("invalid route src address {value}"),
                         _ => format!("invalid route via address {value}"),
                     };
                     cx.error(&item.location, line);
@@ -442,7 +470,7 @@ fn route_line(cx: &mut Cx<'_>, item: &Statement, is_static: bool) -> Option<Rout
                 match word {
                     // An alternative gateway (`via A or B`) is a second next hop.
                     "or" => {}
-                    "src" | "from" => route.src = Some(address),
+                    "src" => route.src = Some(address),
                     _ => route.via = Some(address),
                 }
             }
@@ -483,7 +511,7 @@ fn route_line(cx: &mut Cx<'_>, item: &Statement, is_static: bool) -> Option<Rout
             "table" => {
                 route.table = Some(value_after(cx, item, &mut iter, word)?.to_string());
                 if let Some(table) = &route.table
-                    && !routing_table_exists(table)
+                    && crate::values::routing_table(table).is_none()
                 {
                     cx.error(
                         &item.location,
@@ -658,12 +686,20 @@ fn rule_line(cx: &mut Cx<'_>, item: &Statement, is_static: bool) -> Option<Rule>
             "table" | "lookup" => {
                 action = true;
                 rule.table = Some(value_after(cx, item, &mut iter, word)?.to_string());
-                if let Some(table) = &rule.table
-                    && !routing_table_exists(table)
-                {
-                    // The rule is dropped there.
-                    cx.error(at, format!("Routing table {table} not found for rule"));
-                    return None;
+                if let Some(table) = &rule.table {
+                    // The rule is dropped there (2.2.7 takes the number's low 32 bits, so
+                    // `4294967296` is table 0 too).
+                    match crate::values::routing_table(table) {
+                        None => {
+                            cx.error(at, format!("Routing table {table} not found for rule"));
+                            return None;
+                        }
+                        Some(0) => {
+                            cx.error(at, "Table 0 is not valid");
+                            return None;
+                        }
+                        Some(_) => {}
+                    }
                 }
             }
             "priority" | "preference" => {
@@ -860,17 +896,4 @@ fn c_u32(text: &str) -> Option<u32> {
 /// (blackhole, unreachable, prohibit; linux/fib_rules.h), written as C writes numbers.
 fn numbered_rule_action(text: &str) -> bool {
     matches!(c_u32(text), Some(6..=8))
-}
-
-/// A routing table given by number, or by a name iproute2 knows (its built-in names or
-/// /etc/iproute2/rt_tables).
-fn routing_table_exists(table: &str) -> bool {
-    if table.parse::<u32>().is_ok() || matches!(table, "local" | "main" | "default" | "unspec") {
-        return true;
-    }
-    std::fs::read_to_string("/etc/iproute2/rt_tables").is_ok_and(|text| {
-        text.lines()
-            .map(|l| l.split('#').next().unwrap_or(""))
-            .any(|l| l.split_whitespace().nth(1) == Some(table))
-    })
 }

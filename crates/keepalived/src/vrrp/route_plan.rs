@@ -207,18 +207,10 @@ fn iproute2_name(text: &str, files: &[&str], builtin: &[(&str, u32)]) -> Option<
     })
 }
 
-/// A routing table by number or name (`main`, `local`, `default`, /etc/iproute2/rt_tables).
+/// A routing table by name (`main`, `local`, `default`, /etc/iproute2/rt_tables) or number,
+/// as the configuration reader takes it (a number's low 32 bits, as 2.2.7).
 pub fn table_id(text: &str) -> Option<u32> {
-    iproute2_name(
-        text,
-        &["/etc/iproute2/rt_tables", "/usr/share/iproute2/rt_tables"],
-        &[
-            ("unspec", 0),
-            ("default", 253),
-            ("main", 254),
-            ("local", 255),
-        ],
-    )
+    keepalived_config::values::routing_table(text)
 }
 
 /// A route protocol by number or name (/etc/iproute2/rt_protos).
@@ -368,7 +360,16 @@ pub fn route_spec(
                 spec.gateway = Some(address(&v)?);
             }
             "or" => or_hops.push(address(&value(&mut iter, word)?)?),
-            "src" | "from" => spec.pref_source = Some(address(&value(&mut iter, word)?)?),
+            "src" => spec.pref_source = Some(address(&value(&mut iter, word)?)?),
+            "from" => {
+                // A source prefix (IPv6 only, as 2.2.7 takes it): a source-specific route.
+                let v = value(&mut iter, word)?;
+                let source = prefix(&v, true).ok_or(format!("invalid from prefix {v}"))?;
+                if !source.0.is_ipv6() {
+                    return Err(format!("route from address only supported with IPv6 ({v})"));
+                }
+                spec.source = Some(source);
+            }
             "dev" | "oif" => spec.oif = Some(device(&value(&mut iter, word)?)?),
             "metric" | "priority" | "preference" => {
                 let v = value(&mut iter, word)?;
@@ -515,7 +516,7 @@ pub fn route_spec(
             }
         }
     }
-    let v6_hint = [spec.gateway, spec.pref_source]
+    let v6_hint = [spec.gateway, spec.pref_source, spec.source.map(|(a, _)| a)]
         .into_iter()
         .flatten()
         .chain(spec.nexthops.iter().filter_map(|h| h.gateway))
