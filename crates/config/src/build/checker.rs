@@ -470,7 +470,22 @@ fn service_key(cx: &mut Cx<'_>, stmt: &Statement) -> Option<ServiceKey> {
     }
     let key = match args.as_slice() {
         ["group", name, ..] => Some(ServiceKey::Group(name.to_string())),
-        ["fwmark", mark, ..] => mark.parse().ok().map(ServiceKey::Fwmark),
+        ["fwmark", mark, ..] => {
+            // 2.2.7's unsigned reader, then its own line; the service is skipped.
+            match values::read_unsigned(mark, 0, u32::MAX) {
+                Ok(mark) => return Some(ServiceKey::Fwmark(mark)),
+                Err(message) => {
+                    cx.error(&stmt.location, message);
+                    cx.error(
+                        &stmt.location,
+                        format!(
+                            "virtual server fwmark '{mark}' must be in [0, 4294967295] - ignoring"
+                        ),
+                    );
+                    return None;
+                }
+            }
+        }
         [addr, port, ..] => {
             // A port of 0 passes silently; any other is read in [1, 65535].
             let port = if values::read_unsigned(port, 0, 65535) == Ok(0) {
