@@ -97,6 +97,11 @@ pub struct GlobalDefs {
     pub script_user: Option<RunAs>,
     /// `enable_script_security`.
     pub enable_script_security: bool,
+    /// Whether reading global_defs already tried the default script user
+    /// (`keepalived_script`) and found it missing: 2.2.7 tries it at a notify FIFO without a
+    /// script read after `enable_script_security` and before any `script_user`, and says so
+    /// once for the whole file.
+    pub default_script_user_failed: bool,
     /// `vrrp_version` (2).
     pub vrrp_version: u8,
     /// `vrrp_mcast_group4` (224.0.0.18).
@@ -163,6 +168,7 @@ impl Default for GlobalDefs {
             smtp_connect_timeout: 30,
             script_user: None,
             enable_script_security: false,
+            default_script_user_failed: false,
             vrrp_version: 2,
             vrrp_mcast_group4: Ipv4Addr::new(224, 0, 0, 18),
             vrrp_mcast_group6: Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 0x12),

@@ -208,8 +208,9 @@ fn default_script_user(config: &mut Config, host: &dyn Host, diagnostics: &mut D
     if !named_missing && !default_missing {
         return;
     }
-    // 2.2.7 tries the default user once: the first script needing it says it is missing.
-    let mut said = false;
+    // 2.2.7 tries the default user once: the first script needing it says it is missing
+    // (unless a notify FIFO of global_defs already did).
+    let mut said = global.default_script_user_failed;
     config.scripts.retain(|script| {
         if script.user.is_some() {
             return true;

@@ -39,6 +39,7 @@ const MODELLED: &[&str] = &[
 pub fn build(cx: &mut Cx<'_>, stmt: &Statement, global: &mut GlobalDefs) {
     for item in cx.block(stmt) {
         let keyword = item.keyword();
+        default_user_for_fifo(cx, item, global);
         match keyword {
             "router_id" => {
                 global.router_id = cx
@@ -98,6 +99,10 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement, global: &mut GlobalDefs) {
                         {
                             cx.log_at(&item.location, line);
                         }
+                        cx.error(&item.location, "Error setting global script uid/gid");
+                    } else if global.default_script_user_failed {
+                        // 2.2.7 (observed): a script_user after a FIFO that found the default
+                        // user missing is refused too.
                         cx.error(&item.location, "Error setting global script uid/gid");
                     }
                 }
@@ -290,6 +295,29 @@ fn garp(cx: &mut Cx<'_>, item: &Statement) -> Option<u32> {
         cx.error(&item.location, said);
     }
     value
+}
+
+/// A notify FIFO without a script takes the default script user under script security
+/// (2.2.7, observed): read after `enable_script_security` and before any `script_user`, with
+/// no `keepalived_script` user on the host, it says so (once for the whole file).
+fn default_user_for_fifo(cx: &mut Cx<'_>, item: &Statement, global: &mut GlobalDefs) {
+    let fifo = matches!(
+        item.keyword(),
+        "vrrp_notify_fifo" | "notify_fifo" | "lvs_notify_fifo"
+    );
+    if fifo
+        && item.args().len() == 1
+        && global.enable_script_security
+        && global.script_user.is_none()
+        && !global.default_script_user_failed
+        && cx.host.user("keepalived_script").is_none()
+    {
+        global.default_script_user_failed = true;
+        cx.error(
+            &item.location,
+            "Unable to set default user keepalived_script for script",
+        );
+    }
 }
 
 fn set<T>(slot: &mut T, value: Option<T>) {
