@@ -19,7 +19,8 @@ const FLAG_ADDRESS_OPTIONS: &[&str] = &[
     "use_vmac",
 ];
 
-/// Reads every line of an address block. `is_static` only changes the wording of messages.
+/// Reads every line of an address block (`is_static`: static_ipaddress, whose lines may name
+/// a `track_group`).
 pub fn address_block(cx: &mut Cx<'_>, stmt: &Statement, is_static: bool) -> Vec<IpAddress> {
     // Sized up front: thousands of instances each keep their list for the whole run.
     let mut out = Vec::with_capacity(cx.block(stmt).len());
@@ -88,11 +89,11 @@ const VALUED_OPTIONS: &[&str] = &[
 /// peer that is not an address, or of the other family, is refused and the address kept; a
 /// prefix length on the address itself is named as ignored and the full length used, as
 /// 2.2.7 adds it (`inet 192.0.2.4 peer 192.0.2.5/32`).
-fn peer_option(cx: &mut Cx<'_>, at: &Location, vip: &mut IpAddress, value: &str, what: &str) {
+fn peer_option(cx: &mut Cx<'_>, at: &Location, vip: &mut IpAddress, value: &str) {
     let Ok(peer) = value.parse::<IpAddr>() else {
         cx.error(
             at,
-            format!("{what} parsed invalid IP {value}. skipping IP..."),
+            format!("VRRP parsed invalid IP {value}. skipping IP..."),
         );
         cx.error(at, format!("Invalid peer address {value}"));
         return;
@@ -118,8 +119,8 @@ fn peer_option(cx: &mut Cx<'_>, at: &Location, vip: &mut IpAddress, value: &str,
 /// Reads one address line: `ADDR[/LEN] [brd ADDR] [dev IF] [scope S] [label L] …`.
 fn address_line(cx: &mut Cx<'_>, item: &Statement, is_static: bool) -> Option<IpAddress> {
     let text = item.keyword();
-    let what = if is_static { "Static" } else { "VRRP" };
-    let (address, prefix_len) = address_with_len(cx, &item.location, text, what)?;
+    // 2.2.7 says `VRRP parsed invalid IP` for static addresses too (it has no other wording).
+    let (address, prefix_len) = address_with_len(cx, &item.location, text, "VRRP")?;
     let mut vip = IpAddress {
         address,
         prefix_len,
@@ -161,7 +162,7 @@ fn address_line(cx: &mut Cx<'_>, item: &Statement, is_static: bool) -> Option<Ip
             }
             "peer" => {
                 let value = words.next().unwrap_or_default();
-                peer_option(cx, &item.location, &mut vip, value, what);
+                peer_option(cx, &item.location, &mut vip, value);
             }
             "brd" | "broadcast" if address.is_ipv6() => {
                 cx.error(
