@@ -270,12 +270,16 @@ impl Builder {
             } else if let Some((kind, own)) = self.awaiting_top_block() {
                 // A top-level block without its `{`: its own pass names the line and reads
                 // the lines up to the `}` that ends it as the block's; every other pass reads
-                // them at the top level (as unknown keywords).
-                diagnostics.error_in(
-                    own,
-                    location,
-                    "Missing '{' at beginning of configuration block",
-                );
+                // them at the top level (as unknown keywords). A static list (static_ipaddress,
+                // static_routes, static_rules) is read so too, but 2.2.7's list reader names no
+                // missing `{` (observed).
+                if kind != BlockKind::List {
+                    diagnostics.error_in(
+                        own,
+                        location,
+                        "Missing '{' at beginning of configuration block",
+                    );
+                }
                 self.open_headless(location, kind);
                 // Behind a block that ended early no other pass reads these lines.
                 self.outside_view = self.shadow.is_none().then(|| OutsideView {
@@ -380,9 +384,14 @@ impl Builder {
         if !self.levels.is_empty() || self.top_pass.is_some() || self.unread_since.is_some() {
             return None;
         }
+        let keyword = self.top.last()?.keyword();
+        let static_list = matches!(
+            keyword,
+            "static_ipaddress" | "static_routes" | "static_rules"
+        );
         let kind = self
             .awaiting_block_keyword()
-            .filter(|kind| *kind != BlockKind::List)?;
+            .filter(|kind| *kind != BlockKind::List || static_list)?;
         let own = Pass::of_block(self.top.last()?.keyword());
         match self.shadow {
             Some((_, alone)) if !pass_reads_block(alone, self.top.last()?.keyword()) => None,

@@ -80,7 +80,7 @@ impl Kind {
         Some(match word {
             "unicast" => Kind::Unicast,
             "local" => Kind::Local,
-            "broadcast" => Kind::Broadcast,
+            "broadcast" | "brd" => Kind::Broadcast,
             "anycast" => Kind::Anycast,
             "multicast" => Kind::Multicast,
             "blackhole" => Kind::Blackhole,

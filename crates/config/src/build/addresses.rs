@@ -858,14 +858,15 @@ fn rule_line(cx: &mut Cx<'_>, item: &Statement, is_static: bool) -> Option<Rule>
     Some(rule)
 }
 
-/// A route type as 2.2.7 takes one (iproute2's names, or a number up to 255 as `strtoul(…, 0)`
-/// reads it: `6` is blackhole).
+/// A route type as 2.2.7 takes one (iproute2's names, `brd` for broadcast among them, or a
+/// number up to 255 as `strtoul(…, 0)` reads it: `6` is blackhole).
 fn is_route_type(word: &str) -> bool {
     matches!(
         word,
         "unicast"
             | "local"
             | "broadcast"
+            | "brd"
             | "anycast"
             | "multicast"
             | "blackhole"
