@@ -209,8 +209,40 @@ fn default_script_user(config: &mut Config, host: &dyn Host, diagnostics: &mut D
         return;
     }
     // 2.2.7 tries the default user once: the first script needing it says it is missing
-    // (unless a notify FIFO of global_defs already did).
+    // (unless a notify FIFO of global_defs already did). A vrrp_script needs it at its `}`, an
+    // instance's or sync group's notify script without a user of its own at its line.
     let mut said = global.default_script_user_failed;
+    if default_missing && !said {
+        let first_notify = config
+            .instances
+            .iter()
+            .map(|i| &i.notify)
+            .chain(config.sync_groups.iter().map(|g| &g.notify))
+            .flat_map(|n| [&n.master, &n.backup, &n.fault, &n.stop, &n.generic])
+            .flatten()
+            .filter(|c| c.run_as.is_none() && !c.shell)
+            .map(|c| &c.location)
+            .min_by_key(|at| at.order);
+        let first_script = config
+            .scripts
+            .iter()
+            .filter(|s| s.user.is_none())
+            .map(|s| s.close.as_ref().map_or(u32::MAX, |at| at.order))
+            .min();
+        if let Some(at) = first_notify
+            && first_script.is_none_or(|order| at.order < order)
+        {
+            said = true;
+            diagnostics.push(
+                Diagnostic::new(
+                    Severity::Error,
+                    Some(at.clone()),
+                    "Unable to set default user keepalived_script for script",
+                )
+                .in_pass(Pass::Vrrp),
+            );
+        }
+    }
     config.scripts.retain(|script| {
         if script.user.is_some() {
             return true;

@@ -65,6 +65,7 @@ pub fn build_into(
         },
         lvs_sync_daemon: config.lvs_sync_daemon_first.take(),
         track_groups: config.track_groups.iter().map(|g| g.name.clone()).collect(),
+        garp_groups_numbered: 0,
     };
     build_top(&mut cx, top, config);
     config.lvs_sync_daemon_first = cx.lvs_sync_daemon.take();
@@ -138,7 +139,6 @@ fn build_top(cx: &mut Cx<'_>, items: &[Statement], config: &mut Config) {
                 }
             }
             "garp_group" => {
-                let index = config.garp_groups.len();
                 let taken: Vec<String> = config
                     .garp_groups
                     .iter()
@@ -146,7 +146,7 @@ fn build_top(cx: &mut Cx<'_>, items: &[Statement], config: &mut Config) {
                     .collect();
                 config
                     .garp_groups
-                    .extend(trackers::garp_group(cx, stmt, index, &taken))
+                    .extend(trackers::garp_group(cx, stmt, &taken))
             }
             "virtual_server" => {
                 let track_files: Vec<&str> =
@@ -265,6 +265,9 @@ fn rules_without_preference(config: &Config) -> [u32; 2] {
 /// Reading context: where diagnostics go, and the helpers every block uses.
 pub(crate) struct Cx<'a> {
     diagnostics: &'a mut Diagnostics,
+    /// How many garp groups so far had an interface in an `interfaces` list: 2.2.7 numbers
+    /// such a group by this count (and a group without one 0) in its lines.
+    garp_groups_numbered: usize,
     /// The machine the configuration is checked against (interfaces exist or not).
     pub(crate) host: &'a dyn Host,
     /// `dynamic_interfaces` as read so far: missing interfaces are then expected.

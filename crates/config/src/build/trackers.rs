@@ -44,6 +44,7 @@ pub fn track_file(cx: &mut Cx<'_>, stmt: &Statement) -> Option<TrackFileDef> {
                     }
                 }
                 def.reverse = item.args().get(1).is_some_and(|w| w.text == "reverse");
+                weight_option(cx, item, "track_file", &def.name, weight_set);
             }
             "init_file" => {
                 for option in item.arg_texts() {
@@ -140,6 +141,7 @@ pub fn track_process(cx: &mut Cx<'_>, stmt: &Statement) -> Option<TrackProcessDe
                     }
                 }
                 def.reverse = item.args().get(1).is_some_and(|w| w.text == "reverse");
+                weight_option(cx, item, "vrrp_track_process", &def.name, weight_set);
             }
             "quorum" => match cx.int(item, 1, 65535) {
                 Some(v) => def.quorum = v as u32,
@@ -205,16 +207,26 @@ fn process_delay(cx: &mut Cx<'_>, item: &Statement, name: &str) -> Option<f64> {
     value
 }
 
-/// Reads `garp_group { garp_interval S; gna_interval S; interface IF; interfaces { … } }`.
-/// `index` counts the garp groups read before this one (keepalived names them by it).
-/// `garp_group { … }` (the `index`th): an interface already in a group (`taken`, or this
-/// one) is named and left out, as 2.2.7 does.
-pub fn garp_group(
-    cx: &mut Cx<'_>,
-    stmt: &Statement,
-    index: usize,
-    taken: &[String],
-) -> Option<GarpGroup> {
+/// The word after a tracker's weight: `reverse`, or 2.2.7's `KIND NAME unknown weight option
+/// WORD` (the weight itself is kept).
+fn weight_option(cx: &mut Cx<'_>, item: &Statement, kind: &str, name: &str, weight_read: bool) {
+    if let Some(option) = item.args().get(1).map(|w| w.text.as_str())
+        && weight_read
+        && option != "reverse"
+    {
+        cx.error(
+            &item.location,
+            format!("{kind} {name} unknown weight option {option}"),
+        );
+    }
+}
+
+/// Reads `garp_group { garp_interval S; gna_interval S; interface IF; interfaces { … } }`:
+/// an interface already in a group (`taken`, or this one) is named and left out, as 2.2.7
+/// does. 2.2.7 numbers a group in its lines by how many groups so far had an interface in an
+/// `interfaces` list, this one included (0 for a group without one; observed).
+pub fn garp_group(cx: &mut Cx<'_>, stmt: &Statement, taken: &[String]) -> Option<GarpGroup> {
+    let mut number = 0;
     let mut group = GarpGroup {
         location: stmt.location.clone(),
         interfaces: Vec::new(),
@@ -254,6 +266,10 @@ pub fn garp_group(
                 let end = close_location(item);
                 for line in cx.block(item) {
                     for word in &line.words {
+                        if number == 0 {
+                            cx.garp_groups_numbered += 1;
+                            number = cx.garp_groups_numbered;
+                        }
                         garp_interface(cx, &end, &word.text);
                         if taken
                             .iter()
@@ -294,7 +310,7 @@ pub fn garp_group(
     if group.garp_interval.is_none() && group.gna_interval.is_none() {
         cx.error(
             &close_location(stmt),
-            format!("garp group {index} does not have any delay set - removing"),
+            format!("garp group {number} does not have any delay set - removing"),
         );
         return None;
     }
