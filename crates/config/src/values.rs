@@ -116,6 +116,8 @@ pub fn parse_decimal(text: &str, min: f64, max: f64) -> Result<f64, NumberError>
         };
     }
     let text = skip_leading_space(text);
+    // strtod takes one leading `+`.
+    let text = text.strip_prefix('+').unwrap_or(text);
     let ok_chars = !text.is_empty() && text.chars().all(|c| c.is_ascii_digit() || c == '.');
     let value: f64 = if ok_chars {
         text.parse().map_err(|_| NumberError::Invalid)?
@@ -524,6 +526,7 @@ pub fn read_decimal_micros(text: &str, min: u64, max: u64) -> DecimalRead {
             value: None,
             messages,
             not_a_number: false,
+            trailing_words: false,
         };
     }
     let body = spaced.strip_prefix('+').unwrap_or(spaced);
@@ -541,6 +544,7 @@ pub fn read_decimal_micros(text: &str, min: u64, max: u64) -> DecimalRead {
             value: None,
             messages,
             not_a_number: true,
+            trailing_words: false,
         };
     }
     // Words after the number (`1x`, `1e3`): named, and the number before them is taken
@@ -553,6 +557,7 @@ pub fn read_decimal_micros(text: &str, min: u64, max: u64) -> DecimalRead {
             value,
             messages,
             not_a_number: value.is_none(),
+            trailing_words: true,
         };
     }
     if fraction.len() > 6 {
@@ -565,6 +570,7 @@ pub fn read_decimal_micros(text: &str, min: u64, max: u64) -> DecimalRead {
             value: None,
             messages,
             not_a_number: false,
+            trailing_words: false,
         };
     };
     if value < min || value > max {
@@ -577,12 +583,14 @@ pub fn read_decimal_micros(text: &str, min: u64, max: u64) -> DecimalRead {
             value: None,
             messages,
             not_a_number: false,
+            trailing_words: false,
         };
     }
     DecimalRead {
         value: Some(value),
         messages,
         not_a_number: false,
+        trailing_words: false,
     }
 }
 
@@ -612,6 +620,9 @@ pub struct DecimalRead {
     pub messages: Vec<String>,
     /// The word was not a number at all.
     pub not_a_number: bool,
+    /// Words followed the number (`1x`, `1e3`): 2.2.7's reader then answers false, though it
+    /// stored the number before them (callers that look only at the value take it).
+    pub trailing_words: bool,
 }
 
 /// Microseconds written as seconds with six decimals, exactly.

@@ -20,8 +20,11 @@ pub fn of(config: &Config) -> Option<Duration> {
         .rev()
         .find(|s| s.keyword == "vrrp_startup_delay")
         .and_then(|s| s.args.first())
-        // As the config reader took it (2.2.7's unsigned decimal reader: `1x` is 1).
-        .and_then(|v| keepalived_config::values::read_decimal_micros(v, 1_000, 4_294_967_295).value)
+        // As the config reader accepts it: `2x` is refused ("is invalid"), and 2.2.7 then
+        // delays nothing (observed).
+        .map(|v| keepalived_config::values::read_decimal_micros(v, 1_000, 4_294_967_295))
+        .filter(|read| !read.trailing_words)
+        .and_then(|read| read.value)
         .map(Duration::from_micros)
 }
 
@@ -69,6 +72,12 @@ mod tests {
         );
         assert_eq!(of(&config(" vrrp_startup_delay -1")), None);
         assert_eq!(of(&config(" vrrp_startup_delay x")), None);
+        // Refused as a whole, as 2.2.7 (no delay at start, observed).
+        assert_eq!(of(&config(" vrrp_startup_delay 2x")), None);
+        assert_eq!(
+            of(&config(" vrrp_startup_delay +3")),
+            Some(Duration::from_secs(3))
+        );
     }
 
     #[tokio::test(flavor = "current_thread", start_paused = true)]

@@ -406,7 +406,9 @@ pub(crate) fn check(cx: &mut Cx<'_>, item: &Statement) -> bool {
                 for message in read.messages {
                     cx.error(at, message);
                 }
-                if read.value.is_none() {
+                // Words after the number make the reader answer false: refused (observed
+                // with vrrp_startup_delay 2x: "is invalid", and no delay at start).
+                if read.value.is_none() || read.trailing_words {
                     cx.error(at, fill(bad, keyword, v));
                 }
             }
@@ -420,11 +422,16 @@ pub(crate) fn check(cx: &mut Cx<'_>, item: &Statement) -> bool {
         }
         Rule::RtPriority(process) => {
             if let Some(v) = value {
-                // An empty word is 0, and leading blanks are skipped, as strtol reads it.
+                // An empty word is 0, and leading blanks are skipped, as strtol reads it; 2.2.7's
+                // signed reader names a word that is no number or does not fit 32 bits.
                 let read = if v.is_empty() {
                     Ok(0)
                 } else {
-                    v.trim_start().parse::<i64>()
+                    crate::values::read_int(
+                        v.trim_start(),
+                        i64::from(i32::MIN),
+                        i64::from(i32::MAX),
+                    )
                 };
                 match read {
                     Ok(n) if n < 1 => cx.error(
@@ -440,8 +447,8 @@ pub(crate) fn check(cx: &mut Cx<'_>, item: &Statement) -> bool {
                         ),
                     ),
                     Ok(_) => {}
-                    Err(_) => {
-                        cx.error(at, format!("invalid number '{v}'"));
+                    Err(message) => {
+                        cx.error(at, message);
                         cx.error(
                             at,
                             format!("{process} process real-time priority '{v}' invalid"),
@@ -461,8 +468,11 @@ pub(crate) fn check(cx: &mut Cx<'_>, item: &Statement) -> bool {
             let cpus = std::thread::available_parallelism().map_or(1, usize::from);
             let max = i64::try_from(cpus).unwrap_or(1) - 1;
             for v in item.arg_texts() {
-                if cx.int_value(at, v, 0, max).is_none() {
-                    let shown = v.parse::<i64>().unwrap_or(0);
+                // 2.2.7's signed reader (`-0` is 0, `-5` is out of range), and the CPU it names
+                // is strtol's number cut to an int (`1.5` is 1, `99999999999` 1215752191).
+                if let Err(message) = crate::values::read_int(v, 0, max) {
+                    cx.error(at, message);
+                    let shown = strtol_prefix(v) as i32;
                     cx.error(
                         at,
                         format!("Invalid cpu_id:{shown} specified for {process} process"),
@@ -474,6 +484,23 @@ pub(crate) fn check(cx: &mut Cx<'_>, item: &Statement) -> bool {
         Rule::Custom(f) => f(cx, item),
     }
     true
+}
+
+/// The number at the start of a word as C's `strtol(…, 10)` reads it (0 when there is none;
+/// beyond 64 bits it saturates, as strtol does).
+fn strtol_prefix(word: &str) -> i64 {
+    let body = word.trim_start();
+    let (negative, digits) = match body.as_bytes().first() {
+        Some(b'-') => (true, &body[1..]),
+        Some(b'+') => (false, &body[1..]),
+        _ => (false, body),
+    };
+    let len = digits.bytes().take_while(u8::is_ascii_digit).count();
+    let magnitude: i128 = digits[..len]
+        .parse()
+        .unwrap_or(if len == 0 { 0 } else { i128::MAX });
+    let value = if negative { -magnitude } else { magnitude };
+    value.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64
 }
 
 /// A word read as `strtod` reads a whole word: an empty word is 0.

@@ -273,11 +273,13 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement) -> Option<VrrpInstance> {
             "preempt" => inst.nopreempt = false,
             "preempt_delay" => match cx.decimal(item, 0.0, 1000.0) {
                 Some(v) => inst.preempt_delay = v,
-                // 2.2.7 says no more after a missing value or a word that is no number.
-                None if item
-                    .arg_texts()
-                    .next()
-                    .is_none_or(|t| t.trim_start_matches('-').parse::<f64>().is_err()) => {}
+                // 2.2.7 says no more after a missing value or a word that is no plain decimal
+                // number (`1e3`, `5x`: its reader's `invalid number` only).
+                None if item.arg_texts().next().is_none_or(|t| {
+                    let digits = t.trim_start_matches(['-', '+']);
+                    !digits.bytes().any(|b| b.is_ascii_digit())
+                        || !digits.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+                }) => {}
                 None => cx.error(
                     &item.location,
                     format!("({name}) Preempt_delay not valid! must be between 0-1000"),
