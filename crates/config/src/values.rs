@@ -526,7 +526,7 @@ pub fn read_decimal_micros(text: &str, min: u64, max: u64) -> DecimalRead {
             value: None,
             messages,
             not_a_number: false,
-            trailing_words: false,
+            meant: None,
         };
     }
     let body = spaced.strip_prefix('+').unwrap_or(spaced);
@@ -544,20 +544,27 @@ pub fn read_decimal_micros(text: &str, min: u64, max: u64) -> DecimalRead {
             value: None,
             messages,
             not_a_number: true,
-            trailing_words: false,
+            meant: None,
         };
     }
-    // Words after the number (`1x`, `1e3`): named, and the number before them is taken
-    // without its range checked, unless it is 0 (2.2.7, observed with `-t`). More than six
-    // decimal places are named first, and then nothing after them is looked at.
+    // Words after the number (`1x`, `1e3`): named, and 2.2.7 then takes the whole part as it
+    // stands, unscaled, as microseconds, checked against the range in microseconds: `4294x`
+    // is 0.004294 s, `1x` (1 µs) is below a minimum of 0.001 s and refused (observed: a
+    // vrrp_startup_delay of `4294x` logs `Delaying startup for 0.004294 seconds`). More than
+    // six decimal places are named first, and then nothing after them is looked at.
     if fraction.len() <= 6 && !after.is_empty() {
         messages.push(format!("invalid number '{text}'"));
-        let value = micros_of(whole, fraction).filter(|v| *v != 0);
+        let unscaled = if whole.is_empty() {
+            Some(0)
+        } else {
+            whole.parse::<u64>().ok()
+        };
+        let value = unscaled.filter(|v| (min..=max).contains(v));
         return DecimalRead {
             value,
             messages,
             not_a_number: value.is_none(),
-            trailing_words: true,
+            meant: micros_of(whole, fraction).filter(|v| (min..=max).contains(v)),
         };
     }
     if fraction.len() > 6 {
@@ -570,7 +577,7 @@ pub fn read_decimal_micros(text: &str, min: u64, max: u64) -> DecimalRead {
             value: None,
             messages,
             not_a_number: false,
-            trailing_words: false,
+            meant: None,
         };
     };
     if value < min || value > max {
@@ -583,14 +590,14 @@ pub fn read_decimal_micros(text: &str, min: u64, max: u64) -> DecimalRead {
             value: None,
             messages,
             not_a_number: false,
-            trailing_words: false,
+            meant: None,
         };
     }
     DecimalRead {
         value: Some(value),
         messages,
         not_a_number: false,
-        trailing_words: false,
+        meant: None,
     }
 }
 
@@ -620,9 +627,9 @@ pub struct DecimalRead {
     pub messages: Vec<String>,
     /// The word was not a number at all.
     pub not_a_number: bool,
-    /// Words followed the number (`1x`, `1e3`): 2.2.7's reader then answers false, though it
-    /// stored the number before them (callers that look only at the value take it).
-    pub trailing_words: bool,
+    /// When words followed the number (`5x`): the seconds it starts with, in microseconds, in
+    /// range (what the word meant, where 2.2.7 took 5 µs).
+    pub meant: Option<u64>,
 }
 
 /// Microseconds written as seconds with six decimals, exactly.

@@ -20,11 +20,9 @@ pub fn of(config: &Config) -> Option<Duration> {
         .rev()
         .find(|s| s.keyword == "vrrp_startup_delay")
         .and_then(|s| s.args.first())
-        // As the config reader accepts it: `2x` is refused ("is invalid"), and 2.2.7 then
-        // delays nothing (observed).
-        .map(|v| keepalived_config::values::read_decimal_micros(v, 1_000, 4_294_967_295))
-        .filter(|read| !read.trailing_words)
-        .and_then(|read| read.value)
+        // As 2.2.7's reader takes it: `2x` is refused ("is invalid", no delay), `4294x` is
+        // 4294 µs (observed: `Delaying startup for 0.004294 seconds`).
+        .and_then(|v| keepalived_config::values::read_decimal_micros(v, 1_000, 4_294_967_295).value)
         .map(Duration::from_micros)
 }
 
@@ -74,6 +72,8 @@ mod tests {
         assert_eq!(of(&config(" vrrp_startup_delay x")), None);
         // Refused as a whole, as 2.2.7 (no delay at start, observed).
         assert_eq!(of(&config(" vrrp_startup_delay 2x")), None);
+        let odd = of(&config(" vrrp_startup_delay 4294x")).expect("taken as microseconds");
+        assert_eq!(line(odd), "Delaying startup for 0.004294 seconds");
         assert_eq!(
             of(&config(" vrrp_startup_delay +3")),
             Some(Duration::from_secs(3))

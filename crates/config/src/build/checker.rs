@@ -198,7 +198,10 @@ fn decimal(
         cx.error(&item.location, message.clone());
     }
     match read.value {
-        Some(micros) => Some(micros as f64 / 1e6),
+        // Words after the number: 2.2.7 checks and takes the whole part as microseconds
+        // (`5x` is 5 µs); a check run every few microseconds would hammer the server, so the
+        // service takes what the word meant (5 s) once 2.2.7 would have accepted it.
+        Some(micros) => Some(read.meant.unwrap_or(micros) as f64 / 1e6),
         None => {
             if when == Followup::Always || !read.not_a_number {
                 cx.error(&item.location, followup.replace("{}", text));

@@ -406,9 +406,7 @@ pub(crate) fn check(cx: &mut Cx<'_>, item: &Statement) -> bool {
                 for message in read.messages {
                     cx.error(at, message);
                 }
-                // Words after the number make the reader answer false: refused (observed
-                // with vrrp_startup_delay 2x: "is invalid", and no delay at start).
-                if read.value.is_none() || read.trailing_words {
+                if read.value.is_none() {
                     cx.error(at, fill(bad, keyword, v));
                 }
             }
