@@ -55,6 +55,19 @@ pub fn build(cx: &mut Cx<'_>, stmt: &Statement) -> Option<SyncGroup> {
             cx.list_block_params(item);
         }
         match item.keyword() {
+            "group" if !group.instances.is_empty() => {
+                // 2.2.7 keeps the first list and leaves this one's block unread; its reading
+                // then names the `}` that ends the sync group (observed).
+                cx.error(
+                    &item.location,
+                    format!("Group list already specified for sync group {}", group.name),
+                );
+                if item.block.is_some()
+                    && let Some(close) = stmt.block.as_ref().and_then(|b| b.close.clone())
+                {
+                    cx.error(&close, "Unknown keyword '}'");
+                }
+            }
             "group" => {
                 group.instances = cx.word_list(item);
                 if group.instances.is_empty()
