@@ -202,6 +202,15 @@ impl Diagnostic {
         self
     }
 
+    /// [`Diagnostic::in_every_process`] when `shared`.
+    pub fn shared_if(self, shared: bool) -> Self {
+        if shared {
+            self.in_every_process()
+        } else {
+            self
+        }
+    }
+
     /// The same diagnostic, printed first by `pass` (for a line without a location).
     pub fn in_pass(mut self, pass: Pass) -> Self {
         self.pass = Some(pass);

@@ -428,7 +428,7 @@ impl Builder {
         self.brace_balance -= 1;
         if self.brace_balance < 0 {
             // The parent, skipping the block by counting braces, finds it first.
-            diagnostics.error_in(Pass::Parent, at, "Extra '}' found");
+            self.top_level_brace_line(at, Pass::Parent, "Extra '}' found", diagnostics);
             self.brace_balance = 0;
         }
         if let Some(level) = self.levels.pop() {
@@ -557,6 +557,29 @@ impl Builder {
         }
     }
 
+    /// Whether every pass reads the top level here (no block that ended early leaves it to
+    /// one pass alone).
+    fn every_pass_reads_here(&self) -> bool {
+        self.top_pass.is_none() && self.shadow.is_none()
+    }
+
+    /// A brace problem of the top level: each process meets it in its own reading, so the
+    /// running children log it too where every pass reads the top level (2.2.7, observed).
+    fn top_level_brace_line(
+        &self,
+        at: &Location,
+        pass: Pass,
+        message: &str,
+        diagnostics: &mut Diagnostics,
+    ) {
+        let shared = pass == Pass::Parent && self.every_pass_reads_here();
+        diagnostics.push(
+            Diagnostic::new(Severity::Error, Some(at.clone()), message)
+                .in_pass(pass)
+                .shared_if(shared),
+        );
+    }
+
     /// Ends the input: closes open blocks and reports what is missing.
     pub fn finish(mut self, diagnostics: &mut Diagnostics) -> Vec<Statement> {
         if let Some(at) = self.last_location.take() {
@@ -576,8 +599,10 @@ impl Builder {
                         self.brace_balance
                     ),
                 )
-                // Every pass says it at the end of the file, the parent first.
-                .in_pass(self.top_pass.unwrap_or(Pass::Parent)),
+                // Every pass says it at the end of the file, the parent first (each child
+                // logs it too, from its own reading).
+                .in_pass(self.top_pass.unwrap_or(Pass::Parent))
+                .in_every_process(),
             );
         }
         self.top
@@ -817,7 +842,7 @@ impl Builder {
         self.brace_balance -= 1;
         if self.brace_balance < 0 {
             // The parent, skipping the block by counting braces, finds it first.
-            diagnostics.error_in(Pass::Parent, at, "Extra '}' found");
+            self.top_level_brace_line(at, Pass::Parent, "Extra '}' found", diagnostics);
             self.brace_balance = 0;
         }
         let mut headless = false;
@@ -831,7 +856,10 @@ impl Builder {
                 }
             }
             None if self.unread_since.is_some() => {}
-            None => diagnostics.error_in(self.pass_here(), at, "Unknown keyword '}'"),
+            None => {
+                let pass = self.pass_here();
+                self.top_level_brace_line(at, pass, "Unknown keyword '}'", diagnostics);
+            }
         }
         if self
             .unread_since

@@ -256,6 +256,27 @@ mod tests {
         }
     }
 
+    /// Each child meets the top level's brace problems in its own reading and logs them, as
+    /// 2.2.7's do (observed running); a problem inside global_defs stays the parent's.
+    #[test]
+    fn children_log_the_top_level_brace_problems_too() {
+        let text = "global_defs {\n    bogus_global\n}\n}\nvrrp_instance VI_1 { {\n}\n";
+        for role in [ChildRole::Vrrp, ChildRole::Checker] {
+            let lines = logged(&[("main.conf", text)], child(role, false));
+            for expected in [
+                "(DIR/main.conf: Line 4) Extra '}' found",
+                "(DIR/main.conf: Line 4) Unknown keyword '}'",
+                "There are 1 missing '}'s or extra '{'s",
+            ] {
+                assert!(lines.iter().any(|l| l == expected), "{role:?}: {lines:?}");
+            }
+            assert!(
+                !lines.iter().any(|l| l.contains("bogus_global")),
+                "{role:?}: {lines:?}"
+            );
+        }
+    }
+
     #[test]
     fn the_parent_says_where_it_opens_each_included_file() {
         assert_eq!(
