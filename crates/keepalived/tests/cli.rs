@@ -250,9 +250,9 @@ fn all_config_stops_the_start_at_a_missing_include_with_exit_6() {
 }
 
 /// Runs the daemon in the foreground with `args` until the pid file `wait_for` appears (at
-/// most 10 s; none given: at once) and 1 s more, then sends SIGTERM: whether it was still
-/// running then, its exit status and its stderr.
-fn run_then_stop(args: &[&str], wait_for: Option<&str>) -> (bool, Option<i32>, String) {
+/// most 10 s; none given: at once) and 1 s more, then sends SIGTERM; asserts it was still
+/// running then and stopped with status 0, and returns its stderr.
+fn run_then_stop(args: &[&str], wait_for: Option<&str>) -> String {
     use std::io::Read as _;
     let mut daemon = Command::new(env!("CARGO_BIN_EXE_keepalived"))
         .args(args)
@@ -281,7 +281,9 @@ fn run_then_stop(args: &[&str], wait_for: Option<&str>) -> (bool, Option<i32>, S
     if let Some(mut pipe) = daemon.stderr.take() {
         let _ = pipe.read_to_string(&mut stderr);
     }
-    (still_running, status.code(), stderr)
+    assert!(still_running, "the daemon stopped by itself:\n{stderr}");
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    stderr
 }
 
 /// `-C` on a VRRP-only file starts no child (2.2.7: "no configuration to run"); `--all -C`
@@ -300,19 +302,14 @@ fn a_checker_without_virtual_servers_runs_only_with_all_and_without_ipvs() {
     let conf = conf.to_str().expect("path");
     let common = ["-n", "-l", "-G", "-f", conf, "-p", &p, "-r", &r, "-c", &c];
 
-    let (running, status, stderr) = run_then_stop(&[&common[..], &["-C"]].concat(), None);
-    assert!(running, "the daemon stopped by itself:\n{stderr}");
-    assert_eq!(status, Some(0), "{stderr}");
+    let stderr = run_then_stop(&[&common[..], &["-C"]].concat(), None);
     assert!(
         stderr.contains("Warning - keepalived has no configuration to run"),
         "{stderr}"
     );
     assert!(!stderr.contains("child process"), "{stderr}");
 
-    let (running, status, stderr) =
-        run_then_stop(&[&common[..], &["--all", "-C"]].concat(), Some(&c));
-    assert!(running, "the daemon stopped by itself:\n{stderr}");
-    assert_eq!(status, Some(0), "{stderr}");
+    let stderr = run_then_stop(&[&common[..], &["--all", "-C"]].concat(), Some(&c));
     assert!(
         stderr.contains("Starting Healthcheck child process"),
         "{stderr}"
@@ -342,9 +339,7 @@ fn a_checker_without_virtual_servers_runs_only_with_all_and_without_ipvs() {
         "--all",
         "-P",
     ];
-    let (running, status, stderr) = run_then_stop(&args, Some(&r));
-    assert!(running, "the daemon stopped by itself:\n{stderr}");
-    assert_eq!(status, Some(0), "{stderr}");
+    let stderr = run_then_stop(&args, Some(&r));
     assert!(stderr.contains("Starting VRRP child process"), "{stderr}");
     assert!(!stderr.contains("Healthcheck"), "{stderr}");
 }

@@ -475,8 +475,9 @@ pub(crate) async fn request(
     Ok(())
 }
 
-/// A number as C's `strtoul(…, 0)` reads it (decimal, `0x` hex or leading-0 octal).
-fn c_number(text: &str) -> Option<u32> {
+/// A number as C's `strtoul(…, 0)` reads it (decimal, `0x` hex or leading-0 octal), as
+/// iproute2 and keepalived read route values.
+pub fn c_number(text: &str) -> Option<u32> {
     if let Some(hex) = text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
         u32::from_str_radix(hex, 16).ok()
     } else if text.len() > 1 && text.starts_with('0') {

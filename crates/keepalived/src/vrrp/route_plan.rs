@@ -13,7 +13,9 @@ use std::net::IpAddr;
 
 use keepalived_config::model::{Config, IpAddress, Route, Rule, Scope};
 use keepalived_net::AddressOptions;
-use keepalived_net::routes::{Kind, Metric, MetricKind, NextHop, RTPROT_KEEPALIVED, RouteSpec};
+use keepalived_net::routes::{
+    Kind, Metric, MetricKind, NextHop, RTPROT_KEEPALIVED, RouteSpec, c_number,
+};
 use keepalived_net::rules::{RuleKind, RuleSpec};
 
 /// One route line: its words as written.
@@ -156,17 +158,6 @@ pub fn scope_value(scope: Scope) -> u8 {
         Scope::Host => 254,
         Scope::Nowhere => 255,
         Scope::Number(n) => n,
-    }
-}
-
-/// A number as C's `strtoul(…, 0)` reads it (decimal, `0x` hex, leading-0 octal).
-fn c_number(text: &str) -> Option<u32> {
-    if let Some(hex) = text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
-        u32::from_str_radix(hex, 16).ok()
-    } else if text.len() > 1 && text.starts_with('0') {
-        u32::from_str_radix(&text[1..], 8).ok()
-    } else {
-        text.parse().ok()
     }
 }
 
